@@ -1,0 +1,71 @@
+/* SEV certificates (PDH, PEK, OCA, CEK; SEV API appendix C "Certificate Format"): the fixed
+ * 0x824-byte layout, parsing with validation, building and signing (for the emulator), and
+ * verification of one certificate by its signer. Pure code: no I/O. */
+#pragma once
+
+#include <openssl/evp.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "psp/sev-abi.h" /* SEV_CERT_SIZE */
+
+enum sev_cert_usage {
+	SEV_USAGE_ARK = 0x0000,
+	SEV_USAGE_ASK = 0x0013,
+	SEV_USAGE_NONE = 0x1000,
+	SEV_USAGE_OCA = 0x1001,
+	SEV_USAGE_PEK = 0x1002,
+	SEV_USAGE_PDH = 0x1003,
+	SEV_USAGE_CEK = 0x1004,
+};
+
+enum sev_cert_algo {
+	SEV_ALGO_INVALID = 0x0000,
+	SEV_ALGO_RSA_SHA256 = 0x0001,
+	SEV_ALGO_ECDSA_SHA256 = 0x0002,
+	SEV_ALGO_ECDH_SHA256 = 0x0003,
+	SEV_ALGO_RSA_SHA384 = 0x0101,
+	SEV_ALGO_ECDSA_SHA384 = 0x0102,
+	SEV_ALGO_ECDH_SHA384 = 0x0103,
+};
+
+#define SEV_CERT_SIGNED_LEN 0x414u
+#define SEV_ECC_CURVE_P256 1u
+#define SEV_ECC_CURVE_P384 2u
+
+struct sev_cert_sig {
+	uint32_t usage;
+	uint32_t algo;
+	uint8_t sig[512]; /* ECDSA: r[72] LE ‖ s[72] LE ‖ zeros; RSA: signature LE */
+} __attribute__((packed));
+
+struct sev_cert {
+	uint32_t version; /* 1 */
+	uint8_t api_major;
+	uint8_t api_minor;
+	uint16_t reserved;
+	uint32_t pubkey_usage;
+	uint32_t pubkey_algo;
+	uint8_t pubkey[1028]; /* ECC: curve u32, qx[72] LE, qy[72] LE, zeros; RSA: bits u32,
+				 pubexp[512] LE, modulus[512] LE */
+	struct sev_cert_sig sig[2];
+} __attribute__((packed));
+_Static_assert(sizeof(struct sev_cert) == SEV_CERT_SIZE, "SEV cert is 0x824 bytes");
+
+/* Parse and validate (version 1, a known usage and algorithm, a well-formed key): 0, or
+ * -EBADMSG with *reason naming what was wrong (static string). */
+int attest_sev_cert_parse(const uint8_t *buf, size_t len, struct sev_cert *ret,
+			  const char **reason);
+/* The certificate's public key as an OpenSSL key (EC P-256/P-384 or RSA). */
+int attest_sev_cert_pubkey(const struct sev_cert *c, EVP_PKEY **ret);
+/* Fill the public key fields from an OpenSSL key (for the emulator and GODH building). */
+int attest_sev_cert_init(struct sev_cert *c, uint8_t api_major, uint8_t api_minor,
+			 uint32_t usage, uint32_t algo, EVP_PKEY *pub);
+/* Sign bytes [0, 0x414) into signature slot `slot` (0 or 1) with the signer's private key. */
+int attest_sev_cert_sign(struct sev_cert *c, int slot, uint32_t signer_usage, uint32_t algo,
+			 EVP_PKEY *signer_key);
+/* Verify c under a signer key whose usage is signer_usage: picks the signature slot whose
+ * usage matches. 1 = valid, 0 = invalid (with *reason), negative errno on error. */
+int attest_sev_cert_verify(const struct sev_cert *c, uint32_t signer_usage, EVP_PKEY *signer_key,
+			   const char **reason);
+const char *attest_sev_usage_name(uint32_t usage);

@@ -1,0 +1,60 @@
+/* The PSP transport: how one firmware command reaches firmware and its status comes back.
+ * Two implementations behind one interface: "dev" (ioctl SEV_ISSUE_CMD on /dev/sev, for the
+ * commands Linux lets user space send) and "emu" (a client of sev-psp-emu over a Unix socket,
+ * with a shared memfd as the "physical memory" addresses point into).
+ *
+ * Callers build the firmware-ABI command buffer (sev-abi.h); data it points at must live in
+ * memory from psp_dma_alloc() (or a region from psp_map_memfd()), whose `addr` goes into the
+ * buffer's address fields. The same marshalling thus serves both transports.
+ *
+ * Thread safety: every function may be called from any thread; psp_issue() serializes commands
+ * with an internal lock (firmware runs one command at a time). */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct psp_transport;
+
+/* CPUID Fn8000_001F as the PSP's host sees it (on the emulator: the emulator's config). */
+struct psp_cpuid {
+	uint32_t eax; /* bit 1 SEV, bit 3 SEV-ES, bit 4 SNP */
+	uint32_t ebx; /* [5:0] C-bit position, [11:6] physical address reduction */
+	uint32_t ecx; /* number of encrypted guests supported at once (max ASID) */
+	uint32_t edx; /* minimum ASID for an SEV guest without ES */
+};
+
+/* A buffer that firmware can address: ptr for the caller, addr for the command buffer. */
+struct psp_buf {
+	void *ptr;
+	uint64_t addr;
+	size_t size;
+};
+
+/* Open a transport from a spec: "emu:SOCKET_PATH", "dev:DEVICE_PATH" or "dev" (= /dev/sev).
+ * Returns 0 or a negative errno (-EINVAL for a malformed spec). */
+int psp_open(const char *spec, struct psp_transport **ret);
+void psp_close(struct psp_transport *t);
+/* "emu" or "dev" */
+const char *psp_transport_kind(const struct psp_transport *t);
+
+/* Issue one command. `buf` is the command buffer of exactly sev_cmd_buffer_size(cmd) bytes
+ * (NULL for commands without one); out fields are written back into it.
+ * Returns 0 when firmware answered SUCCESS; -EIO when it answered another status (in
+ * *psp_ret); any other negative errno when the command could not reach firmware, with
+ * *psp_ret = SEV_STATUS_NO_FW_CALL (-EOPNOTSUPP: the transport cannot send this command,
+ * e.g. guest commands through /dev/sev; -ETIMEDOUT; -ECONNRESET: emulator gone). */
+int psp_issue(struct psp_transport *t, uint32_t cmd, void *buf, int *psp_ret);
+
+/* Firmware-addressable memory for blobs (certs, CSRs, session blobs, reports). Zeroed. */
+int psp_dma_alloc(struct psp_transport *t, size_t size, struct psp_buf *ret);
+void psp_dma_free(struct psp_transport *t, struct psp_buf *b);
+
+/* Make a caller-owned memfd addressable by firmware (guest memory for LAUNCH_UPDATE_DATA and
+ * LAUNCH_SECRET). Returns its base address; addresses base..base+size-1 then refer to it.
+ * Only the emu transport supports this (-EOPNOTSUPP on dev: KVM pins guest pages there). */
+int psp_map_memfd(struct psp_transport *t, int memfd, uint64_t size, uint64_t *ret_base);
+int psp_unmap_memfd(struct psp_transport *t, uint64_t base);
+
+/* CPUID Fn8000_001F: the CPU's on dev, the emulator's on emu. */
+int psp_get_cpuid(struct psp_transport *t, struct psp_cpuid *ret);

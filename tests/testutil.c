@@ -1,0 +1,254 @@
+/* Test helpers: see testutil.h. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/util.h"
+#include "tests/testutil.h"
+
+int tu_checks;
+
+void tu_done(const char *name)
+{
+	if (tu_checks == 0) {
+		fprintf(stderr, "%s: no check ran — a test must assert something\n", name);
+		exit(1);
+	}
+	printf("%s: %d checks passed\n", name, tu_checks);
+	exit(0);
+}
+
+void tu_skip(const char *reason)
+{
+	printf("SKIP: %s\n", reason);
+	exit(77);
+}
+
+char *tu_vector_path(const char *rel)
+{
+	const char *base = getenv("SEV_VECTORS");
+	struct stat st;
+	char *p;
+
+	if (!base || stat(base, &st) < 0) {
+		fprintf(stderr, "test vectors not found: set SEV_VECTORS (expected ../shared/vectors "
+				"beside the source tree)\n");
+		exit(1);
+	}
+	p = path_join(base, rel);
+	if (!p)
+		abort();
+	return p;
+}
+
+uint8_t *tu_read_file(const char *path, size_t *ret_len)
+{
+	uint8_t *buf;
+	int r = read_full_file(path, 64u << 20, &buf, ret_len);
+
+	if (r < 0) {
+		fprintf(stderr, "cannot read %s: %s\n", path, strerror(-r));
+		exit(1);
+	}
+	return buf;
+}
+
+uint8_t *tu_read_vector(const char *rel, size_t *ret_len)
+{
+	char *p = tu_vector_path(rel);
+	uint8_t *b = tu_read_file(p, ret_len);
+	free(p);
+	return b;
+}
+
+char *tu_mkdtemp(void)
+{
+	const char *t = getenv("TMPDIR");
+	char *p;
+
+	if (asprintf(&p, "%s/sevd-test.XXXXXX", t && *t ? t : "/tmp") < 0 || !mkdtemp(p)) {
+		perror("mkdtemp");
+		exit(1);
+	}
+	return p;
+}
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	return remove(path);
+}
+
+void tu_rmtree(const char *path)
+{
+	if (path)
+		nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+const char *tu_exe(const char *env_name)
+{
+	const char *p = getenv(env_name);
+
+	if (!p || !*p) {
+		fprintf(stderr, "%s is not set: run this test through meson test\n", env_name);
+		exit(1);
+	}
+	return p;
+}
+
+pid_t tu_spawn(char *const argv[], const char *log_path)
+{
+	pid_t pid = fork();
+
+	if (pid < 0) {
+		perror("fork");
+		exit(1);
+	}
+	if (pid == 0) {
+		if (log_path) {
+			int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+			if (fd >= 0) {
+				dup2(fd, 1);
+				dup2(fd, 2);
+			}
+		}
+		execv(argv[0], argv);
+		fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
+		_exit(127);
+	}
+	return pid;
+}
+
+bool tu_wait_socket(const char *path, int timeout_ms)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return false;
+	strcpy(sa.sun_path, path);
+	for (int waited = 0; waited <= timeout_ms; waited += 10) {
+		int types[] = { SOCK_STREAM, SOCK_SEQPACKET };
+		for (size_t i = 0; i < 2; i++) {
+			int fd = socket(AF_UNIX, types[i] | SOCK_CLOEXEC, 0);
+			if (fd < 0)
+				return false;
+			if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+				close(fd);
+				return true;
+			}
+			close(fd);
+		}
+		usleep(10 * 1000);
+	}
+	return false;
+}
+
+int tu_stop(pid_t pid, int timeout_ms)
+{
+	int status = 0;
+
+	if (pid <= 0)
+		return -1;
+	kill(pid, SIGTERM);
+	for (int waited = 0; waited < timeout_ms; waited += 10) {
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			return status;
+		usleep(10 * 1000);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	return status;
+}
+
+int tu_run(char *const argv[], char **out, size_t *out_len)
+{
+	int pipefd[2];
+	pid_t pid;
+	int status;
+	char *buf = NULL;
+	size_t len = 0, cap = 0;
+
+	if (pipe2(pipefd, O_CLOEXEC) < 0) {
+		perror("pipe");
+		exit(1);
+	}
+	pid = fork();
+	if (pid == 0) {
+		dup2(pipefd[1], 1);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	close(pipefd[1]);
+	for (;;) {
+		if (len + 4096 + 1 > cap) {
+			cap = cap ? cap * 2 : 8192;
+			buf = realloc(buf, cap);
+		}
+		ssize_t k = read(pipefd[0], buf + len, cap - len - 1);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			break;
+		len += (size_t)k;
+	}
+	close(pipefd[0]);
+	buf[len] = 0;
+	waitpid(pid, &status, 0);
+	if (out) {
+		*out = buf;
+		if (out_len)
+			*out_len = len;
+	} else {
+		free(buf);
+	}
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
+	return WEXITSTATUS(status);
+}
+
+int tu_emu_start(const char *dir, const char *const extra_args[], struct tu_emu *ret)
+{
+	char *argv[64];
+	int n = 0;
+
+	memset(ret, 0, sizeof(*ret));
+	ret->socket = path_join(dir, "emu.sock");
+	ret->nv = path_join(dir, "nv.bin");
+	ret->log = path_join(dir, "emu.log");
+	argv[n++] = (char *)tu_exe("SEV_PSP_EMU_EXE");
+	argv[n++] = (char *)"--socket";
+	argv[n++] = ret->socket;
+	argv[n++] = (char *)"--nv";
+	argv[n++] = ret->nv;
+	for (int i = 0; extra_args && extra_args[i] && n < 62; i++)
+		argv[n++] = (char *)extra_args[i];
+	argv[n] = NULL;
+	ret->pid = tu_spawn(argv, ret->log);
+	if (!tu_wait_socket(ret->socket, 10000)) {
+		fprintf(stderr, "sev-psp-emu did not come up on %s (log: %s)\n", ret->socket,
+			ret->log);
+		tu_stop(ret->pid, 1000);
+		return -ETIMEDOUT;
+	}
+	return 0;
+}
+
+void tu_emu_stop(struct tu_emu *e)
+{
+	if (e->pid > 0)
+		tu_stop(e->pid, 5000);
+	e->pid = 0;
+	free(e->socket);
+	free(e->nv);
+	free(e->log);
+	e->socket = e->nv = e->log = NULL;
+}
