@@ -69,3 +69,28 @@ int attest_sev_cert_sign(struct sev_cert *c, int slot, uint32_t signer_usage, ui
 int attest_sev_cert_verify(const struct sev_cert *c, uint32_t signer_usage, EVP_PKEY *signer_key,
 			   const char **reason);
 const char *attest_sev_usage_name(uint32_t usage);
+
+/* ---- building blocks shared by the AMD cert, the chain and the report verifiers ----
+ * Numbers arrive little-endian in every SEV structure; these convert at the OpenSSL boundary. */
+
+/* An RSA public key from little-endian exponent and modulus. */
+int attest_rsa_pubkey_from_le(const uint8_t *pubexp, size_t pubexp_len, const uint8_t *modulus,
+			      size_t modulus_len, EVP_PKEY **ret);
+/* An EC public key (curve SEV_ECC_CURVE_P256/P384) from little-endian coordinates of
+ * SEV_ECC_COORD_SIZE bytes; -EBADMSG when the point is not on the curve. */
+#define SEV_ECC_COORD_SIZE 72u
+int attest_ec_pubkey_from_le(uint32_t curve, const uint8_t *qx, const uint8_t *qy, EVP_PKEY **ret);
+/* RSA-PSS (MGF1 with md, salt = digest length) over data; sig_le little-endian, sig_len bytes.
+ * 1 = valid, 0 = invalid, negative errno on error. */
+int attest_rsa_pss_verify_le(EVP_PKEY *key, const EVP_MD *md, const uint8_t *data, size_t len,
+			     const uint8_t *sig_le, size_t sig_len);
+int attest_rsa_pss_sign_le(EVP_PKEY *key, const EVP_MD *md, const uint8_t *data, size_t len,
+			   uint8_t *sig_le, size_t sig_len);
+/* ECDSA over data with md; r and s little-endian, SEV_ECC_COORD_SIZE bytes each. */
+int attest_ecdsa_verify_le(EVP_PKEY *key, const EVP_MD *md, const uint8_t *data, size_t len,
+			   const uint8_t r_le[72], const uint8_t s_le[72]);
+int attest_ecdsa_sign_le(EVP_PKEY *key, const EVP_MD *md, const uint8_t *data, size_t len,
+			 uint8_t r_le[72], uint8_t s_le[72]);
+/* The digest of a SEV signature algorithm (SHA-256 or SHA-384), NULL if none. */
+const EVP_MD *attest_sev_algo_md(uint32_t algo);
+const char *attest_sev_algo_name(uint32_t algo);

@@ -1,0 +1,53 @@
+/* sevadm internals shared by the verb files: the prototype of every verb (one line per verb,
+ * next to its row in the table of sevadm.c) and the few helpers verbs use to talk to sevd
+ * and to report errors the same way. Trusts nothing that comes back from the daemon: every
+ * field is type-checked before it is printed. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <json-c/json.h>
+
+#include "cli/http-client.h"
+#include "cli/verbs.h"
+
+/* --- verbs: one prototype per verb; add yours here and a row in sevadm.c --- */
+int verb_ok(const struct sevadm_ctx *ctx, int argc, char **argv);
+int verb_show(const struct sevadm_ctx *ctx, int argc, char **argv);
+int verb_export(const struct sevadm_ctx *ctx, int argc, char **argv);
+int verb_generate(const struct sevadm_ctx *ctx, int argc, char **argv);
+int verb_provision(const struct sevadm_ctx *ctx, int argc, char **argv);
+int verb_rotate(const struct sevadm_ctx *ctx, int argc, char **argv);
+int verb_reset(const struct sevadm_ctx *ctx, int argc, char **argv);
+/* --- end of verb prototypes --- */
+
+/* "sevadm: VERB: message" on stderr. Returns SEVADM_EXIT_FAIL so verbs can `return` it. */
+int sevadm_fail(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* "sevadm: VERB: message" + "Try 'sevadm VERB --help'." on stderr; returns SEVADM_EXIT_USAGE. */
+int sevadm_usage(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Open a client for ctx->daemon (with the token and CA file); on failure prints why and
+ * returns SEVADM_EXIT_FAIL, else 0. */
+int sevadm_connect(const struct sevadm_ctx *ctx, const char *verb, struct http_client **ret);
+
+/* One JSON API call: method + path, optional JSON request body (NULL for none). On a 2xx
+ * answer *ret is the parsed JSON body (an empty object when the body is empty) and 0 is
+ * returned. Otherwise the failure is printed ("sevadm: VERB: message (firmware status X)")
+ * and SEVADM_EXIT_FAIL is returned; *ret_http_status (may be NULL) gets the HTTP status or 0
+ * when no answer came. */
+int sevadm_call(struct http_client *c, const char *verb, const char *method, const char *path,
+		json_object *body, json_object **ret, int *ret_http_status);
+/* As sevadm_call but quiet: the error message goes into *ret_error (malloc'd) instead. */
+int sevadm_call_quiet(struct http_client *c, const char *method, const char *path,
+		      json_object *body, json_object **ret, char **ret_error);
+
+/* Print obj as stable, pretty JSON (sorted keys as given, 2-space indent) + newline. */
+void sevadm_print_json(json_object *obj);
+
+/* Typed field access on daemon answers; defaults when the field is missing or mistyped. */
+const char *sevadm_json_str(json_object *obj, const char *key, const char *def);
+long long sevadm_json_int(json_object *obj, const char *key, long long def);
+bool sevadm_json_bool(json_object *obj, const char *key, bool def);
+
+/* Ask "PROMPT [y/N] " on the terminal; true only for y/yes. false when stdin is no tty. */
+bool sevadm_confirm(const char *prompt);
