@@ -6,6 +6,7 @@
 #include <openssl/bn.h>
 #include <openssl/evp.h>
 #include <openssl/ec.h>
+#include <openssl/kdf.h>
 #include <openssl/param_build.h>
 #include <openssl/x509.h>
 
