@@ -1,0 +1,87 @@
+/* The command table (sev_cmd_buffer_size, sev_cmd_name) against SEV-FACTS §1 and the SEV
+ * API spec's command buffer sizes, written out here as the independent source. */
+#include <string.h>
+
+#include "psp/sev-abi.h"
+#include "tests/testutil.h"
+
+static const struct {
+	uint32_t id;
+	const char *name;
+	int size; /* 0 = no command buffer */
+} spec[] = {
+	{ 0x01, "INIT", 20 },
+	{ 0x02, "SHUTDOWN", 0 },
+	{ 0x03, "FACTORY_RESET", 0 },
+	{ 0x04, "PLATFORM_STATUS", 12 },
+	{ 0x05, "PEK_GEN", 0 },
+	{ 0x06, "PEK_CSR", 12 },
+	{ 0x07, "PEK_CERT_IMPORT", 28 },
+	{ 0x08, "PDH_CERT_EXPORT", 28 },
+	{ 0x09, "PDH_GEN", 0 },
+	{ 0x0A, "DF_FLUSH", 0 },
+	{ 0x0B, "DOWNLOAD_FIRMWARE", 12 },
+	{ 0x0C, "GET_ID", 12 },
+	{ 0x0D, "INIT_EX", 36 },
+	{ 0x20, "DECOMMISSION", 4 },
+	{ 0x21, "ACTIVATE", 8 },
+	{ 0x22, "DEACTIVATE", 4 },
+	{ 0x23, "GUEST_STATUS", 13 },
+	{ 0x30, "LAUNCH_START", 36 },
+	{ 0x31, "LAUNCH_UPDATE_DATA", 20 },
+	{ 0x32, "LAUNCH_UPDATE_VMSA", 20 },
+	{ 0x33, "LAUNCH_MEASURE", 20 },
+	{ 0x34, "LAUNCH_UPDATE_SECRET", 52 },
+	{ 0x35, "LAUNCH_FINISH", 4 },
+	{ 0x36, "ATTESTATION", 36 },
+	{ 0x40, "SEND_START", 68 },
+	{ 0x41, "SEND_UPDATE_DATA", 52 },
+	{ 0x42, "SEND_UPDATE_VMSA", 52 },
+	{ 0x43, "SEND_FINISH", 4 },
+	{ 0x44, "SEND_CANCEL", 4 },
+	{ 0x50, "RECEIVE_START", 36 },
+	{ 0x51, "RECEIVE_UPDATE_DATA", 52 },
+	{ 0x52, "RECEIVE_UPDATE_VMSA", 52 },
+	{ 0x53, "RECEIVE_FINISH", 4 },
+	{ 0x60, "DBG_DECRYPT", 28 },
+	{ 0x61, "DBG_ENCRYPT", 28 },
+};
+
+/* SNP ids (SEV-FACTS §1): named, buffers not modelled (-1). */
+static const uint32_t snp_ids[] = { 0x81, 0x82, 0x83, 0x84, 0x85, 0x86, 0x90, 0x91, 0x92, 0x93,
+				    0x94, 0x95, 0xA0, 0xA1, 0xA2, 0xB0, 0xB1, 0xC9, 0xCB, 0xCD };
+
+static int in_spec(uint32_t id)
+{
+	for (size_t i = 0; i < sizeof(spec) / sizeof(spec[0]); i++)
+		if (spec[i].id == id)
+			return 1;
+	for (size_t i = 0; i < sizeof(snp_ids) / sizeof(snp_ids[0]); i++)
+		if (snp_ids[i] == id)
+			return 1;
+	return 0;
+}
+
+int main(void)
+{
+	for (size_t i = 0; i < sizeof(spec) / sizeof(spec[0]); i++) {
+		TU_CHECK(sev_cmd_buffer_size(spec[i].id) == spec[i].size, "%s: %d bytes, want %d",
+			 spec[i].name, sev_cmd_buffer_size(spec[i].id), spec[i].size);
+		TU_CHECK(sev_cmd_name(spec[i].id) && strcmp(sev_cmd_name(spec[i].id), spec[i].name) == 0,
+			 "id %#x named %s", spec[i].id, sev_cmd_name(spec[i].id));
+	}
+	for (size_t i = 0; i < sizeof(snp_ids) / sizeof(snp_ids[0]); i++) {
+		TU_CHECK(sev_cmd_name(snp_ids[i]) != NULL, "SNP id %#x has a name", snp_ids[i]);
+		TU_CHECK_EQ(sev_cmd_buffer_size(snp_ids[i]), -1);
+	}
+	/* gaps between the ranges are not commands (0x0E..0x1F, 0x24..0x2F, 0x37.., ...) */
+	for (uint32_t id = 0; id < 0x80; id++)
+		if (!in_spec(id)) {
+			TU_CHECK_EQ(sev_cmd_buffer_size(id), -1);
+			TU_CHECK(sev_cmd_name(id) == NULL, "id %#x is not a command", id);
+		}
+	TU_CHECK_EQ(sev_cmd_buffer_size(0x100), -1);
+	TU_CHECK_EQ(sev_cmd_buffer_size(0xFFFFFFFFu), -1);
+	TU_CHECK(sev_cmd_name(0xFFFFFFFFu) == NULL, "huge id");
+	tu_done("test-cmd-sizes");
+}
