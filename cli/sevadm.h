@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <json-c/json.h>
 
 #include "cli/http-client.h"
@@ -48,6 +49,24 @@ void sevadm_print_json(json_object *obj);
 const char *sevadm_json_str(json_object *obj, const char *key, const char *def);
 long long sevadm_json_int(json_object *obj, const char *key, long long def);
 bool sevadm_json_bool(json_object *obj, const char *key, bool def);
+
+/* The platform's certificates as GET /v1/platform/certs serves them (decoded; ask/ark may be
+ * absent: len 0). Names and order as sevctl's export --full writes them. */
+enum { SEVADM_CERT_PDH, SEVADM_CERT_PEK, SEVADM_CERT_OCA, SEVADM_CERT_CEK, SEVADM_CERT_ASK,
+       SEVADM_CERT_ARK, _SEVADM_CERT_MAX };
+struct sevadm_certs {
+	uint8_t *buf[_SEVADM_CERT_MAX];
+	size_t len[_SEVADM_CERT_MAX];
+};
+extern const char *const sevadm_cert_names[_SEVADM_CERT_MAX]; /* "pdh" ... "ark" */
+int sevadm_get_certs(struct http_client *c, const char *verb, struct sevadm_certs *ret);
+void sevadm_certs_clear(struct sevadm_certs *certs);
+
+/* Commands that need the platform in INIT (PEK_CSR, PEK_CERT_IMPORT, PDH_GEN): like Linux'
+ * sev-dev.c, INIT an UNINIT platform first and SHUTDOWN again afterwards. *ret_was_uninit
+ * tells sevadm_platform_restore whether to shut down. Exit codes as sevadm_call. */
+int sevadm_platform_prepare(struct http_client *c, const char *verb, bool *ret_was_uninit);
+int sevadm_platform_restore(struct http_client *c, const char *verb, bool was_uninit);
 
 /* Ask "PROMPT [y/N] " on the terminal; true only for y/yes. false when stdin is no tty. */
 bool sevadm_confirm(const char *prompt);

@@ -11,6 +11,7 @@ struct sevadm_ctx {
 	const char *token_file;
 	bool json;	    /* --json: stable JSON on stdout */
 	bool tty;	    /* stderr is a terminal (progress bars) */
+	const char *ca_file; /* --ca-file: PEM CA bundle for https:// (NULL: system store) */
 };
 
 struct sevadm_verb {

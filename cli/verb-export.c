@@ -1,0 +1,248 @@
+/* sevadm export: the platform's certificate chain from GET /v1/platform/certs. `export FILE`
+ * writes PDH, PEK, OCA and CEK concatenated (the SEV chain, as sevctl export writes it);
+ * `export --full DIR` writes one file per certificate under sevctl's names. Files appear all or
+ * none: each is written to a temporary name first and renamed only when all are written. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "attest/amd-cert.h"
+#include "attest/sev-cert.h"
+#include "common/ossl.h"
+#include "common/util.h"
+#include "cli/sevadm.h"
+
+const char *const sevadm_cert_names[_SEVADM_CERT_MAX] = { "pdh", "pek", "oca", "cek", "ask", "ark" };
+
+static int help(void)
+{
+	printf("Usage: sevadm export [--force] FILE\n"
+	       "       sevadm export --full [--force] DIR\n"
+	       "\n"
+	       "Export the platform's certificate chain.\n"
+	       "  FILE          the SEV chain PDH, PEK, OCA, CEK concatenated (as sevctl export)\n"
+	       "  --full DIR    one file per certificate: pdh.cert pek.cert oca.cert cek.cert\n"
+	       "                ask.cert ark.cert (DIR is created if missing)\n"
+	       "  -f, --force   replace existing files\n");
+	return SEVADM_EXIT_OK;
+}
+
+void sevadm_certs_clear(struct sevadm_certs *certs)
+{
+	for (size_t i = 0; i < _SEVADM_CERT_MAX; i++)
+		free(certs->buf[i]);
+	*certs = (struct sevadm_certs){};
+}
+
+/* Each SEV certificate must parse with the usage of its slot; AMD certs must parse. */
+static int check_cert(const char *verb, size_t i, const uint8_t *buf, size_t len)
+{
+	static const uint32_t usage[] = { SEV_USAGE_PDH, SEV_USAGE_PEK, SEV_USAGE_OCA, SEV_USAGE_CEK };
+	const char *reason = NULL;
+
+	if (i < ELEMENTSOF(usage)) {
+		struct sev_cert c;
+		if (attest_sev_cert_parse(buf, len, &c, &reason) < 0 || len != SEV_CERT_SIZE)
+			return sevadm_fail(verb, "sevd sent a malformed %s certificate: %s",
+					   sevadm_cert_names[i], reason ? reason : "wrong size");
+		if (c.pubkey_usage != usage[i])
+			return sevadm_fail(verb, "sevd sent a %s certificate as the %s",
+					   attest_sev_usage_name(c.pubkey_usage), sevadm_cert_names[i]);
+		return 0;
+	}
+	struct amd_cert a;
+	size_t used = 0;
+	if (attest_amd_cert_parse(buf, len, &a, &used, &reason) < 0 || used != len)
+		return sevadm_fail(verb, "sevd sent a malformed %s certificate: %s",
+				   sevadm_cert_names[i], reason ? reason : "trailing bytes");
+	return 0;
+}
+
+int sevadm_get_certs(struct http_client *c, const char *verb, struct sevadm_certs *ret)
+{
+	_cleanup_(json_object_putp) json_object *res = NULL;
+	struct sevadm_certs certs = {};
+	int r;
+
+	r = sevadm_call(c, verb, "GET", "/v1/platform/certs", NULL, &res, NULL);
+	if (r != 0)
+		return r;
+	for (size_t i = 0; i < _SEVADM_CERT_MAX; i++) {
+		const char *b64 = sevadm_json_str(res, sevadm_cert_names[i], NULL);
+		if (!b64 && i >= SEVADM_CERT_ASK)
+			continue; /* the daemon may not know the AMD roots of this platform */
+		if (!b64 || base64_decode(b64, strlen(b64), &certs.buf[i], &certs.len[i]) < 0) {
+			sevadm_certs_clear(&certs);
+			return sevadm_fail(verb, "sevd's answer has no valid base64 '%s' certificate",
+					   sevadm_cert_names[i]);
+		}
+		r = check_cert(verb, i, certs.buf[i], certs.len[i]);
+		if (r != 0) {
+			sevadm_certs_clear(&certs);
+			return r;
+		}
+	}
+	*ret = certs;
+	return 0;
+}
+
+/* Write to DIR/.NAME.tmp, fsynced; the caller renames. */
+static int write_tmp(const char *dir, const char *name, const uint8_t *buf, size_t len, char **ret_tmp)
+{
+	_cleanup_free_ char *tmpname = NULL, *tmp = NULL;
+	_cleanup_close_ int fd = -1;
+
+	if (asprintf(&tmpname, ".%s.sevadm-tmp", name) < 0)
+		return -ENOMEM;
+	tmp = path_join(dir, tmpname);
+	if (!tmp)
+		return -ENOMEM;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0)
+		return negative_errno();
+	if (loop_write(fd, buf, len) < 0 || fsync(fd) < 0) {
+		int r = negative_errno();
+		unlink(tmp);
+		return r;
+	}
+	*ret_tmp = TAKE_PTR(tmp);
+	return 0;
+}
+
+struct out_file {
+	const char *name; /* final name in dir */
+	const uint8_t *buf;
+	size_t len;
+};
+
+/* All files or none: every temporary is written before any rename; existing targets are
+ * refused up front (unless force), and a failure removes every temporary. */
+static int write_all(const char *dir, const struct out_file *f, size_t n, bool force)
+{
+	char *tmp[_SEVADM_CERT_MAX] = {};
+	int r = 0;
+
+	for (size_t i = 0; i < n && !force; i++) {
+		_cleanup_free_ char *p = path_join(dir, f[i].name);
+		if (p && access(p, F_OK) == 0)
+			return sevadm_fail("export", "%s exists; not replacing it (use --force)", p);
+	}
+	for (size_t i = 0; i < n && r == 0; i++) {
+		r = write_tmp(dir, f[i].name, f[i].buf, f[i].len, &tmp[i]);
+		if (r < 0)
+			r = sevadm_fail("export", "cannot write %s in %s: %s", f[i].name, dir,
+					strerror(-r));
+	}
+	for (size_t i = 0; i < n && r == 0; i++) {
+		_cleanup_free_ char *p = path_join(dir, f[i].name);
+		if (!p || rename(tmp[i], p) < 0)
+			r = sevadm_fail("export", "cannot create %s/%s: %m", dir, f[i].name);
+		else
+			free(TAKE_PTR(tmp[i]));
+	}
+	for (size_t i = 0; i < n; i++)
+		if (tmp[i]) {
+			unlink(tmp[i]);
+			free(tmp[i]);
+		}
+	return r;
+}
+
+static int export_full(const char *dir, const struct sevadm_certs *certs, bool force)
+{
+	struct out_file f[_SEVADM_CERT_MAX];
+	char names[_SEVADM_CERT_MAX][16];
+
+	if (!certs->buf[SEVADM_CERT_ASK] || !certs->buf[SEVADM_CERT_ARK])
+		return sevadm_fail("export", "sevd does not know this platform's AMD ASK/ARK, so the "
+					     "full chain cannot be written; export the SEV chain "
+					     "without --full, or install AMD's ask_ark file in sevd's "
+					     "roots directory");
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+		return sevadm_fail("export", "cannot create the directory %s: %m", dir);
+	for (size_t i = 0; i < _SEVADM_CERT_MAX; i++) {
+		snprintf(names[i], sizeof(names[i]), "%s.cert", sevadm_cert_names[i]);
+		f[i] = (struct out_file){ names[i], certs->buf[i], certs->len[i] };
+	}
+	return write_all(dir, f, _SEVADM_CERT_MAX, force);
+}
+
+static int export_chain(const char *path, const struct sevadm_certs *certs, bool force)
+{
+	uint8_t chain[4 * SEV_CERT_SIZE];
+	int r;
+
+	for (size_t i = 0; i < 4; i++)
+		memcpy(chain + i * SEV_CERT_SIZE, certs->buf[i], SEV_CERT_SIZE);
+	r = force ? write_file_atomic(path, chain, sizeof(chain), 0644)
+		  : write_file_new(path, chain, sizeof(chain), 0644);
+	if (r == -EEXIST)
+		return sevadm_fail("export", "%s exists; not replacing it (use --force)", path);
+	if (r < 0)
+		return sevadm_fail("export", "cannot write %s: %s", path, strerror(-r));
+	return 0;
+}
+
+static void report(const struct sevadm_ctx *ctx, const char *dest, bool full,
+		   const struct sevadm_certs *certs)
+{
+	if (!ctx->json) {
+		printf(full ? "Certificate chain written to %s/{pdh,pek,oca,cek,ask,ark}.cert\n"
+			    : "SEV chain (PDH, PEK, OCA, CEK) written to %s\n", dest);
+		return;
+	}
+	_cleanup_(json_object_putp) json_object *j = json_object_new_object();
+	json_object *files = json_object_new_array();
+	for (size_t i = 0; i < (full ? (size_t)_SEVADM_CERT_MAX : 1); i++) {
+		char name[16];
+		snprintf(name, sizeof(name), "%s.cert", sevadm_cert_names[i]);
+		_cleanup_free_ char *p = full ? path_join(dest, name) : strdup(dest);
+		json_object_array_add(files, json_object_new_string(p ? p : ""));
+	}
+	json_object_object_add(j, "full", json_object_new_boolean(full));
+	json_object_object_add(j, "files", files);
+	sevadm_print_json(j);
+}
+
+int verb_export(const struct sevadm_ctx *ctx, int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "full", no_argument, NULL, 'F' },
+		{ "force", no_argument, NULL, 'f' },
+		{},
+	};
+	_cleanup_(sevadm_certs_clear) struct sevadm_certs certs = {};
+	struct http_client *c = NULL;
+	bool full = false, force = false;
+	int o, r;
+
+	while ((o = getopt_long(argc, argv, "hf", options, NULL)) >= 0) {
+		if (o == 'h')
+			return help();
+		else if (o == 'F')
+			full = true;
+		else if (o == 'f')
+			force = true;
+		else
+			return sevadm_usage("export", "unknown option");
+	}
+	if (argc - optind != 1)
+		return sevadm_usage("export", full ? "--full needs one DIR" : "needs one FILE (or --full DIR)");
+	r = sevadm_connect(ctx, "export", &c);
+	if (r != 0)
+		return r;
+	r = sevadm_get_certs(c, "export", &certs);
+	http_client_free(c);
+	if (r == 0)
+		r = full ? export_full(argv[optind], &certs, force)
+			 : export_chain(argv[optind], &certs, force);
+	if (r == 0)
+		report(ctx, argv[optind], full, &certs);
+	return r;
+}
