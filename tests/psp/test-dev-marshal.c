@@ -531,7 +531,8 @@ static void test_memory(struct psp_transport *t)
 	}
 }
 
-int main(void)
+/* The body, so that its cleanups run before tu_done() exits. */
+static void run(void)
 {
 	_cleanup_free_ char *dir = tu_mkdtemp();
 	_cleanup_free_ char *dev = path_join(dir, "fake-sev");
@@ -562,5 +563,10 @@ int main(void)
 
 	psp_close(t);
 	tu_rmtree(dir);
+}
+
+int main(void)
+{
+	run();
 	tu_done("test-dev-marshal");
 }

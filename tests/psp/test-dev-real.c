@@ -10,7 +10,8 @@
 #include "psp/transport.h"
 #include "tests/testutil.h"
 
-int main(void)
+/* The body, so that its cleanups run before tu_done() exits. */
+static void run(void)
 {
 	struct psp_transport *t = NULL;
 	struct sev_cmd_platform_status st;
@@ -39,5 +40,10 @@ int main(void)
 	if (r == 0)
 		TU_CHECK(id_len >= SEV_GET_ID_SIZE, "ID of %zu bytes", id_len);
 	psp_close(t);
+}
+
+int main(void)
+{
+	run();
 	tu_done("test-dev-real");
 }

@@ -14,7 +14,8 @@
 #include "psp/transport.h"
 #include "tests/testutil.h"
 
-int main(void)
+/* The body, so that its cleanups run before tu_done() exits. */
+static void run(void)
 {
 	_cleanup_free_ char *dir = tu_mkdtemp();
 	_cleanup_free_ char *dead = path_join(dir, "dead.sock");
@@ -46,5 +47,10 @@ int main(void)
 	TU_CHECK(strstr(buf, "start sev-psp-emu"), "'%s'", buf);
 
 	tu_rmtree(dir);
+}
+
+int main(void)
+{
+	run();
 	tu_done("test-open-missing");
 }

@@ -67,7 +67,8 @@ static int open_and_issue(const char *path, int *ret_r)
 	return last_accmode;
 }
 
-int main(void)
+/* The body, so that its cleanups run before tu_done() exits. */
+static void run(void)
 {
 	_cleanup_free_ char *dir = tu_mkdtemp();
 	_cleanup_free_ char *rw = path_join(dir, "rw-dev"), *ro = path_join(dir, "ro-dev");
@@ -126,5 +127,10 @@ int main(void)
 	}
 
 	tu_rmtree(dir);
+}
+
+int main(void)
+{
+	run();
 	tu_done("test-open-spec");
 }
