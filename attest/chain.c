@@ -1,0 +1,338 @@
+/* SEV chain assembly and verification (see chain.h). Trusts nothing in the chain itself: the
+ * only anchors are the roots the caller passes (AMD's from the roots directory, or a root the
+ * user explicitly named as emulated). A CEK is accepted only under an ASK that is itself signed
+ * by a trusted ARK, so a CEK never verifies across generations. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "attest/chain.h"
+#include "attest/roots.h"
+#include "common/ossl.h"
+#include "common/util.h"
+
+#define CHAIN_FILE_MAX (64u * 1024u)
+
+static int verdict(struct attest_verdict *v, int r, const char *fmt, ...) _printf_(3, 4);
+static int verdict(struct attest_verdict *v, int r, const char *fmt, ...)
+{
+	va_list ap;
+
+	v->ok = false;
+	va_start(ap, fmt);
+	vsnprintf(v->reason, sizeof(v->reason), fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+void attest_sev_chain_init(struct attest_sev_chain *c)
+{
+	memset(c, 0, sizeof(*c));
+}
+
+/* ---- assembly ---- */
+
+static int place_sev(struct attest_sev_chain *c, const struct sev_cert *s, const char *name,
+		     struct attest_verdict *v)
+{
+	struct sev_cert *slot;
+	bool *have;
+
+	switch (s->pubkey_usage) {
+	case SEV_USAGE_PDH: slot = &c->pdh, have = &c->have_pdh; break;
+	case SEV_USAGE_PEK: slot = &c->pek, have = &c->have_pek; break;
+	case SEV_USAGE_OCA: slot = &c->oca, have = &c->have_oca; break;
+	case SEV_USAGE_CEK: slot = &c->cek, have = &c->have_cek; break;
+	default: return verdict(v, -EBADMSG, "%s: unexpected key usage", name);
+	}
+	if (*have && memcmp(slot, s, sizeof(*s)) != 0)
+		return verdict(v, -EBADMSG, "%s: a second, different %s certificate", name,
+			       attest_sev_usage_name(s->pubkey_usage));
+	*slot = *s;
+	*have = true;
+	return 0;
+}
+
+static int place_amd(struct attest_sev_chain *c, const struct amd_cert *a, const char *name,
+		     struct attest_verdict *v)
+{
+	bool is_ark = a->key_usage == 0x00;
+	struct amd_cert *slot = is_ark ? &c->ark : &c->ask;
+	bool *have = is_ark ? &c->have_ark : &c->have_ask;
+
+	if (*have && memcmp(slot, a, sizeof(*a)) != 0)
+		return verdict(v, -EBADMSG, "%s: a second, different %s certificate", name,
+			       is_ark ? "ARK" : "ASK");
+	*slot = *a;
+	*have = true;
+	return 0;
+}
+
+/* One certificate at buf: SEV format if it parses as one, else AMD format. */
+static int add_one(struct attest_sev_chain *c, const uint8_t *buf, size_t len, const char *name,
+		   size_t off, size_t *used, struct attest_verdict *v)
+{
+	const char *why_sev = "shorter than a SEV certificate (2084 bytes)", *why_amd = NULL;
+	struct sev_cert s;
+	struct amd_cert a;
+
+	if (len >= SEV_CERT_SIZE && attest_sev_cert_parse(buf, SEV_CERT_SIZE, &s, &why_sev) == 0) {
+		*used = SEV_CERT_SIZE;
+		return place_sev(c, &s, name, v);
+	}
+	if (attest_amd_cert_parse(buf, len, &a, used, &why_amd) == 0)
+		return place_amd(c, &a, name, v);
+	/* An AMD header that parsed but was cut short says more than the SEV attempt. */
+	if (len >= AMD_CERT_HDR_SIZE && get_le32(buf + 8) != SEV_USAGE_PEK &&
+	    (get_le32(buf + 8) < SEV_USAGE_OCA || get_le32(buf + 8) > SEV_USAGE_CEK))
+		return verdict(v, -EBADMSG, "%s: at byte %zu: %s", name, off, why_amd);
+	return verdict(v, -EBADMSG, "%s: at byte %zu: not a SEV certificate (%s)", name, off,
+		       why_sev);
+}
+
+int attest_sev_chain_add_blob(struct attest_sev_chain *c, const uint8_t *buf, size_t len,
+			      const char *name, struct attest_verdict *v)
+{
+	size_t off = 0;
+
+	if (len == 0)
+		return verdict(v, -EBADMSG, "%s: empty", name);
+	while (off < len) {
+		size_t used = 0;
+		int r = add_one(c, buf + off, len - off, name, off, &used, v);
+		if (r < 0)
+			return r;
+		off += used;
+	}
+	return 0;
+}
+
+int attest_sev_chain_add_file(struct attest_sev_chain *c, const char *path,
+			      struct attest_verdict *v)
+{
+	_cleanup_free_ uint8_t *buf = NULL;
+	size_t len;
+	int r = read_full_file(path, CHAIN_FILE_MAX, &buf, &len);
+
+	if (r < 0)
+		return verdict(v, r, "%s: cannot read: %s", path, strerror(-r));
+	return attest_sev_chain_add_blob(c, buf, len, path, v);
+}
+
+int attest_sev_chain_load_dir(struct attest_sev_chain *c, const char *dir,
+			      struct attest_verdict *v)
+{
+	static const char *const names[] = { "pdh.cert", "pek.cert", "oca.cert",
+					     "cek.cert", "ask.cert", "ark.cert" };
+
+	for (size_t i = 0; i < ELEMENTSOF(names); i++) {
+		_cleanup_free_ char *p = path_join(dir, names[i]);
+		if (!p)
+			return -ENOMEM;
+		if (access(p, F_OK) < 0 && errno == ENOENT)
+			continue;
+		int r = attest_sev_chain_add_file(c, p, v);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* ---- verification ---- */
+
+struct chain_keys {
+	EVP_PKEY *pek, *oca, *cek, *pdh;
+};
+
+static void chain_keys_free(struct chain_keys *k)
+{
+	EVP_PKEY_free(k->pek);
+	EVP_PKEY_free(k->oca);
+	EVP_PKEY_free(k->cek);
+	EVP_PKEY_free(k->pdh);
+}
+
+static int need(const struct attest_sev_chain *c, unsigned flags, struct attest_verdict *v)
+{
+	if (!c->have_pek)
+		return verdict(v, 0, "the chain has no PEK certificate (pek.cert)");
+	if (!c->have_oca)
+		return verdict(v, 0, "the chain has no OCA certificate (oca.cert)");
+	if (!c->have_cek)
+		return verdict(v, 0, "the chain has no CEK certificate (cek.cert)");
+	if (!c->have_pdh && !(flags & ATTEST_CHAIN_PDH_OPTIONAL))
+		return verdict(v, 0, "the chain has no PDH certificate (pdh.cert)");
+	return 1;
+}
+
+static int get_key(const struct sev_cert *s, const char *role, EVP_PKEY **k,
+		   struct attest_verdict *v)
+{
+	int r = attest_sev_cert_pubkey(s, k);
+	if (r == -EBADMSG)
+		return verdict(v, 0, "the %s's public key is malformed (not a valid key)", role);
+	return r < 0 ? r : 1;
+}
+
+static int check_link(const struct sev_cert *s, const char *subject, uint32_t signer_usage,
+		EVP_PKEY *key, struct attest_verdict *v)
+{
+	const char *why = NULL;
+	int r = attest_sev_cert_verify(s, signer_usage, key, &why);
+	const char *signer = attest_sev_usage_name(signer_usage);
+
+	if (r < 0)
+		return r;
+	if (r == 0) {
+		if (strcmp(subject, signer) == 0)
+			return verdict(v, 0, "the %s is not self-signed: %s", subject, why);
+		return verdict(v, 0, "the %s is not signed by the %s: %s", subject, signer, why);
+	}
+	return 1;
+}
+
+/* PDH ← PEK, OCA self, PEK ← OCA, PEK ← CEK: the platform's own links. */
+static int platform_links(const struct attest_sev_chain *c, struct attest_verdict *v)
+{
+	struct chain_keys k = {};
+	int r;
+
+	if ((r = get_key(&c->pek, "PEK", &k.pek, v)) <= 0 ||
+	    (r = get_key(&c->oca, "OCA", &k.oca, v)) <= 0 ||
+	    (r = get_key(&c->cek, "CEK", &k.cek, v)) <= 0)
+		goto out;
+	if (c->have_pdh && (r = check_link(&c->pdh, "PDH", SEV_USAGE_PEK, k.pek, v)) <= 0)
+		goto out;
+	if (c->have_pdh && (r = get_key(&c->pdh, "PDH", &k.pdh, v)) <= 0)
+		goto out;
+	if ((r = check_link(&c->oca, "OCA", SEV_USAGE_OCA, k.oca, v)) <= 0 ||
+	    (r = check_link(&c->pek, "PEK", SEV_USAGE_OCA, k.oca, v)) <= 0 ||
+	    (r = check_link(&c->pek, "PEK", SEV_USAGE_CEK, k.cek, v)) <= 0)
+		goto out;
+	r = 1;
+out:
+	chain_keys_free(&k);
+	return r;
+}
+
+static bool same_amd_key(const struct amd_cert *a, const struct amd_cert *b)
+{
+	return a->modulus_bits == b->modulus_bits && a->pubexp_bits == b->pubexp_bits &&
+	       memcmp(a->key_id, b->key_id, 16) == 0 &&
+	       memcmp(a->modulus, b->modulus, a->modulus_bits / 8) == 0 &&
+	       memcmp(a->pubexp, b->pubexp, a->pubexp_bits / 8) == 0;
+}
+
+static void reached(struct attest_verdict *v, const struct attest_sev_root *root)
+{
+	v->ok = true;
+	snprintf(v->root_gen, sizeof(v->root_gen), "%s", root->gen);
+	v->root_emulated = root->emulated;
+	v->root_amd_known = root->amd_known;
+	snprintf(v->reason, sizeof(v->reason), "chain verified up to the %s%s ARK (%s)", root->gen,
+		 root->emulated ? " (EMULATED, not AMD)" : "", root->origin);
+}
+
+/* Try one root: the chain's ASK (if any) must be signed by this root's ARK, and the CEK by that
+ * ASK (or, without one in the chain, by the root's own ASK). why receives the first failure. */
+static int try_root(const struct attest_sev_chain *c, const struct attest_sev_root *root,
+		    const char **why, const char **failed_link)
+{
+	const struct amd_cert *ask = c->have_ask ? &c->ask : root->has_ask ? &root->ask : NULL;
+	int r;
+
+	if (!ask) {
+		*failed_link = "no ASK (neither in the chain nor in the root)";
+		*why = "";
+		return 0;
+	}
+	if (c->have_ask) {
+		r = attest_amd_cert_verify(&c->ask, &root->ark, why);
+		if (r <= 0) {
+			*failed_link = "the ASK is not signed by the ARK";
+			return r;
+		}
+	}
+	r = attest_amd_verify_cek(&c->cek, ask, why);
+	if (r == 0)
+		*failed_link = "the CEK is not signed by the ASK";
+	return r;
+}
+
+/* With an ARK in the chain: it must be self-signed and be one of the roots. */
+static int find_chain_ark(const struct attest_sev_chain *c, const struct attest_roots *roots,
+			  const struct attest_sev_root **ret, struct attest_verdict *v)
+{
+	const char *why = NULL;
+	int r = attest_amd_cert_verify(&c->ark, &c->ark, &why);
+
+	if (r < 0)
+		return r;
+	if (r == 0)
+		return verdict(v, 0, "the ARK is not self-signed: %s", why);
+	for (size_t i = 0; i < attest_roots_sev_count(roots); i++) {
+		const struct attest_sev_root *root = attest_roots_sev_get(roots, i);
+		if (same_amd_key(&root->ark, &c->ark)) {
+			*ret = root;
+			return 1;
+		}
+	}
+	_cleanup_free_ char *id = hex_encode(c->ark.key_id, 16);
+	return verdict(v, 0,
+		       "the chain's ARK (key id %s) is not one of the trusted roots (%s); "
+		       "add AMD's ask_ark_<gen>.cert to the roots directory, or name an "
+		       "emulator root explicitly",
+		       id ? id : "?", attest_roots_sev_list(roots));
+}
+
+static int amd_links(const struct attest_sev_chain *c, const struct attest_roots *roots,
+		     struct attest_verdict *v)
+{
+	const struct attest_sev_root *only = NULL;
+	const char *why = "", *failed = NULL;
+	int r;
+
+	if (attest_roots_sev_count(roots) == 0)
+		return verdict(v, 0, "no trusted SEV roots are loaded: put AMD's "
+				     "ask_ark_<gen>.cert in the roots directory");
+	if (c->have_ark && (r = find_chain_ark(c, roots, &only, v)) <= 0)
+		return r;
+	for (size_t i = 0; i < attest_roots_sev_count(roots); i++) {
+		const struct attest_sev_root *root = attest_roots_sev_get(roots, i);
+		const char *w = "", *f = NULL;
+		if (only && root != only)
+			continue;
+		r = try_root(c, root, &w, &f);
+		if (r < 0)
+			return r;
+		if (r == 1) {
+			reached(v, root);
+			return 1;
+		}
+		/* With one candidate root, or once the chain's ASK was accepted by a root's ARK,
+		 * this failure is the answer; otherwise another generation may still match. */
+		bool decisive = only || attest_roots_sev_count(roots) == 1 ||
+				(c->have_ask && strstr(f, "CEK"));
+		if (decisive && !failed)
+			why = w, failed = f;
+	}
+	if (failed)
+		return verdict(v, 0, "%s: %s", failed, why);
+	if (c->have_ask)
+		return verdict(v, 0, "the ASK is not signed by any trusted ARK (tried %s)",
+			       attest_roots_sev_list(roots));
+	return verdict(v, 0, "the CEK is not signed by any trusted ASK (tried %s)",
+		       attest_roots_sev_list(roots));
+}
+
+int attest_sev_chain_verify(const struct attest_sev_chain *c, const struct attest_roots *roots,
+			    unsigned flags, struct attest_verdict *v)
+{
+	int r;
+
+	memset(v, 0, sizeof(*v));
+	if ((r = need(c, flags, v)) <= 0 || (r = platform_links(c, v)) <= 0)
+		return r;
+	return amd_links(c, roots, v);
+}

@@ -1,0 +1,56 @@
+/* SEV platform certificate chains (SEV API 55766 §2.2 "key hierarchy"):
+ *   PDH ← PEK ← OCA (self-signed),  PEK ← CEK ← ASK ← ARK (self-signed, a trusted root).
+ * Collect the certificates from whatever the user has (sevctl `export --full` files, AMD's
+ * ask_ark_<gen>.cert, a PDH_CERT_EXPORT blob PEK ‖ OCA ‖ CEK, any concatenation), then verify
+ * every link and that the chain ends at a root of struct attest_roots. The verdict names the
+ * exact link that failed and the generation whose root was reached. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "attest/amd-cert.h"
+#include "attest/sev-cert.h"
+
+struct attest_roots;
+
+struct attest_sev_chain {
+	struct sev_cert pdh, pek, oca, cek;
+	struct amd_cert ask, ark;
+	bool have_pdh, have_pek, have_oca, have_cek, have_ask, have_ark;
+};
+
+/* Outcome of loading or verifying: ok, or a reason for a human ("PEK is not signed by the CEK:
+ * signature does not verify"). root_gen is the generation whose trusted root was reached. */
+struct attest_verdict {
+	bool ok;
+	char reason[512];
+	char root_gen[32];
+	bool root_emulated; /* the root was one the caller added as emulated */
+	bool root_amd_known; /* the root's ARK key id is AMD's for root_gen */
+};
+
+enum {
+	ATTEST_CHAIN_PDH_OPTIONAL = 1 << 0, /* verify up to the PEK (e.g. for an attestation report) */
+};
+
+void attest_sev_chain_init(struct attest_sev_chain *c);
+/* Add the certificates in buf: a single SEV or AMD certificate, or any concatenation of them
+ * (PEK ‖ OCA ‖ CEK as PDH_CERT_EXPORT returns it; ASK ‖ ARK as AMD publishes it). Each is
+ * placed by its key usage; a second, different certificate for the same role is an error.
+ * name labels buf in messages. -EBADMSG with v->reason on malformed input. */
+int attest_sev_chain_add_blob(struct attest_sev_chain *c, const uint8_t *buf, size_t len,
+			      const char *name, struct attest_verdict *v);
+int attest_sev_chain_add_file(struct attest_sev_chain *c, const char *path,
+			      struct attest_verdict *v);
+/* The files `sevctl export --full` writes (pdh.cert pek.cert oca.cert cek.cert ask.cert
+ * ark.cert) and any ask_ark_<gen>.cert in dir; absent files are left out (verify then says
+ * which is missing). A present but unreadable/malformed file is an error naming it. */
+int attest_sev_chain_load_dir(struct attest_sev_chain *c, const char *dir,
+			      struct attest_verdict *v);
+/* Verify every link, then the root: 1 = chain holds and reaches a root in roots, 0 = it does
+ * not (v->reason names the first failing link), negative errno on internal error.
+ * Without ASK/ARK in the chain, the roots' own ASKs are tried for the CEK. */
+int attest_sev_chain_verify(const struct attest_sev_chain *c, const struct attest_roots *roots,
+			    unsigned flags, struct attest_verdict *v);
