@@ -10,6 +10,7 @@
  * a failing status with -EIO, or a bare errno when firmware is not reached. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <string.h>
 #include <cpuid.h>
@@ -39,6 +40,26 @@ static int ioctl_calls;
 static ino_t fake_ino;
 static dev_t fake_dev;
 
+/* Concurrency mode: every issue is a PLATFORM_STATUS; the double checks that no two are
+ * ever inside "firmware" at once (psp_issue's lock, like Linux's sev_cmd_mutex). */
+static int concurrent;
+static int in_flight, max_in_flight, concurrent_calls;
+
+static int play_concurrent(uint8_t *io)
+{
+	uint8_t *u = (uint8_t *)(uintptr_t)get_le64(io + 4);
+	int now = __atomic_add_fetch(&in_flight, 1, __ATOMIC_SEQ_CST);
+
+	if (now > __atomic_load_n(&max_in_flight, __ATOMIC_SEQ_CST))
+		__atomic_store_n(&max_in_flight, now, __ATOMIC_SEQ_CST);
+	usleep(200); /* widen the window a second command would have to overlap */
+	u[2] = SEV_PSTATE_WORKING;
+	put_le32(io + 12, 0);
+	__atomic_add_fetch(&concurrent_calls, 1, __ATOMIC_SEQ_CST);
+	__atomic_sub_fetch(&in_flight, 1, __ATOMIC_SEQ_CST);
+	return 0;
+}
+
 int __real_ioctl(int fd, unsigned long req, ...);
 int __wrap_ioctl(int fd, unsigned long req, ...);
 
@@ -55,10 +76,12 @@ int __wrap_ioctl(int fd, unsigned long req, ...)
 		return __real_ioctl(fd, req, arg);
 
 	TU_CHECK_EQ(req, SEV_ISSUE_CMD_NR);
+	uint8_t *io = arg; /* struct sev_issue_cmd: u32 cmd @0, u64 data @4, u32 error @12 */
+	if (concurrent)
+		return play_concurrent(io);
 	TU_CHECK(script_pos < script_len, "unexpected ioctl (no firmware step scripted)");
 	ioctl_calls++;
 
-	uint8_t *io = arg; /* struct sev_issue_cmd: u32 cmd @0, u64 data @4, u32 error @12 */
 	uint32_t error = get_le32(io + 12);
 	TU_CHECK_EQ(error, NO_FW_CALL_U32); /* the transport's "not reached" sentinel */
 	play_fn play = script[script_pos++];
@@ -531,6 +554,37 @@ static void test_memory(struct psp_transport *t)
 	}
 }
 
+#define N_THREADS 4
+#define N_PER_THREAD 50
+
+static void *status_loop(void *arg)
+{
+	struct psp_transport *t = arg;
+	struct sev_cmd_platform_status st;
+	int pr;
+
+	for (int i = 0; i < N_PER_THREAD; i++) {
+		TU_CHECK_EQ(psp_cmd_platform_status(t, &st, &pr), 0);
+		TU_CHECK_EQ(st.state, SEV_PSTATE_WORKING);
+	}
+	return NULL;
+}
+
+/* Commands from many threads reach firmware one at a time. */
+static void test_serialized(struct psp_transport *t)
+{
+	pthread_t th[N_THREADS];
+
+	concurrent = 1;
+	for (int i = 0; i < N_THREADS; i++)
+		TU_CHECK(pthread_create(&th[i], NULL, status_loop, t) == 0, "thread");
+	for (int i = 0; i < N_THREADS; i++)
+		pthread_join(th[i], NULL);
+	concurrent = 0;
+	TU_CHECK_EQ(concurrent_calls, N_THREADS * N_PER_THREAD);
+	TU_CHECK_EQ(max_in_flight, 1);
+}
+
 /* The body, so that its cleanups run before tu_done() exits. */
 static void run(void)
 {
@@ -560,6 +614,7 @@ static void run(void)
 	test_kvm_only(t);
 	test_buffer_checks(t);
 	test_memory(t);
+	test_serialized(t);
 
 	psp_close(t);
 	tu_rmtree(dir);
