@@ -49,6 +49,10 @@ struct emu_reply_hdr {
 struct emu_map_req {
 	uint64_t size; /* bytes of the memfd to map, a multiple of 4096 */
 } __attribute__((packed));
+/* EMU_MSG_MAP flags, in hdr.cmd (0 = a region that outlives the connection, e.g. guest
+ * memory): the region is unmapped when this connection closes (a client's private DMA
+ * region, so a restarting client does not leak one region per run). */
+#define EMU_MAP_F_CONNECTION 0x1u
 
 struct emu_map_reply {
 	uint64_t base;

@@ -1,0 +1,111 @@
+/* EMU_MSG_CTL: the host's side channel to the emulated PSP, one text line per message. These
+ * model what is not a firmware command on real hardware (WBINVD on every core, AMD's key
+ * server handing out the CEK and the AMD root) plus introspection; fault plans (issue 9) will
+ * be added here. Lines come from clients: every token is checked. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/macros.h"
+#include "psp/emu/server.h"
+
+static int reply_text(uint8_t *out, size_t cap, size_t *out_len, const char *fmt, ...)
+	_printf_(4, 5);
+static int reply_text(uint8_t *out, size_t cap, size_t *out_len, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf((char *)out, cap, fmt, ap);
+	va_end(ap);
+	*out_len = n < 0 ? 0 : MIN((size_t)n, cap - 1);
+	return 0;
+}
+
+/* The host ran WBINVD on every core (sevd does it before DF_FLUSH, as Linux's
+ * sev_platform_init and __sev_recycle_asids do). */
+static int ctl_wbinvd(struct emu_fw *fw, char *arg, uint8_t *out, size_t cap, size_t *len)
+{
+	fw->wbinvd_done = true;
+	return reply_text(out, cap, len, "ok");
+}
+
+/* What AMD's key server would hand out for this chip: the ASK-signed CEK (SEV format), and the
+ * ASK and ARK (AMD format). */
+static int ctl_get_cert(struct emu_fw *fw, char *arg, uint8_t *out, size_t cap, size_t *len)
+{
+	const struct emu_chip *c = &fw->nv.chip;
+
+	if (arg && strcmp(arg, "cek") == 0) {
+		if (cap < SEV_CERT_SIZE)
+			return -ENOBUFS;
+		memcpy(out, &c->cek, SEV_CERT_SIZE);
+		*len = SEV_CERT_SIZE;
+		return 0;
+	}
+	if (arg && (strcmp(arg, "ark") == 0 || strcmp(arg, "ask") == 0))
+		return attest_amd_cert_encode(strcmp(arg, "ark") == 0 ? &c->ark : &c->ask, out, cap,
+					      len);
+	reply_text(out, cap, len, "get-cert takes one of: cek ask ark");
+	return -EINVAL;
+}
+
+static int ctl_status(struct emu_fw *fw, char *arg, uint8_t *out, size_t cap, size_t *len)
+{
+	return reply_text(out, cap, len,
+			  "state=%s owner=%s wbinvd_done=%d commands=%llu max_concurrent=%u "
+			  "regions=%u nv_generation=%llu factory_resets=%llu",
+			  sev_platform_state_name(fw->state),
+			  !fw->nv.owner.valid	      ? "none" :
+			  fw->nv.owner.ext_owned ? "external" :
+						   "self",
+			  fw->wbinvd_done, (unsigned long long)fw->commands_served,
+			  fw->max_concurrent_seen, emu_mem_count(fw->mem),
+			  (unsigned long long)fw->nv.generation,
+			  (unsigned long long)fw->nv.factory_resets);
+}
+
+static int ctl_fault(struct emu_fw *fw, char *arg, uint8_t *out, size_t cap, size_t *len)
+{
+	reply_text(out, cap, len, "fault plans are not implemented yet");
+	return -EOPNOTSUPP;
+}
+
+static const struct {
+	const char *verb;
+	int (*fn)(struct emu_fw *fw, char *arg, uint8_t *out, size_t cap, size_t *len);
+} ctl_table[] = {
+	{ "wbinvd", ctl_wbinvd },
+	{ "get-cert", ctl_get_cert },
+	{ "status", ctl_status },
+	{ "fault", ctl_fault },
+};
+
+int emu_ctl(struct emu_fw *fw, const char *line, uint8_t *out, size_t cap, size_t *out_len)
+{
+	char buf[256], *save = NULL, *verb, *arg, *extra;
+
+	*out_len = 0;
+	if (strlen(line) >= sizeof(buf)) {
+		reply_text(out, cap, out_len, "control line too long");
+		return -EINVAL;
+	}
+	strcpy(buf, line);
+	verb = strtok_r(buf, " \t\r\n", &save);
+	arg = verb ? strtok_r(NULL, " \t\r\n", &save) : NULL;
+	extra = arg ? strtok_r(NULL, " \t\r\n", &save) : NULL;
+	for (size_t i = 0; verb && i < ELEMENTSOF(ctl_table); i++) {
+		if (strcmp(verb, ctl_table[i].verb) != 0)
+			continue;
+		if (extra && strcmp(verb, "fault") != 0) {
+			reply_text(out, cap, out_len, "%s: too many arguments", verb);
+			return -EINVAL;
+		}
+		return ctl_table[i].fn(fw, arg, out, cap, out_len);
+	}
+	reply_text(out, cap, out_len, "unknown control verb; known: wbinvd, get-cert cek|ask|ark, "
+				      "status");
+	return -EINVAL;
+}

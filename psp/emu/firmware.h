@@ -1,0 +1,71 @@
+/* The emulated SEV firmware: its configuration, its state, and the command dispatch table.
+ * Each firmware command is one row {command id, platform states in which it is legal,
+ * handler}; the dispatcher checks the id (INVALID_COMMAND) and the buffer length (INVALID_LEN)
+ * before the row, and the state (INVALID_PLATFORM_STATE) before the handler, so a handler
+ * starts from a well-formed buffer of its command's size in a legal state.
+ * Platform commands are rows in platform.c; guest commands go in their own table (see
+ * README-guest.md). Handlers return a firmware status and touch client memory only through
+ * emu_mem_read()/emu_mem_write(). */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "psp/emu/memory.h"
+#include "psp/emu/nv.h"
+#include "psp/sev-abi.h"
+
+struct emu_config {
+	uint32_t cpuid_eax, cpuid_ebx, cpuid_ecx, cpuid_edx; /* CPUID Fn8000_001F */
+	uint8_t api_major, api_minor, build;
+};
+
+struct emu_fw {
+	struct emu_config cfg;
+	char *nv_path;
+	struct emu_mem *mem;
+	struct emu_nv_state nv; /* chip identity + owner store + counters, as on flash */
+	int state;		/* enum sev_platform_state */
+	uint32_t config_flags;	/* from INIT: SEV_INIT_FLAGS_SEV_ES */
+	uint32_t guest_count;
+	/* "Every core executed WBINVD since firmware last cleared the WBINVD_DONE flags": set by
+	 * the host's CTL `wbinvd` (sevd runs WBINVD on all CPUs, then tells us), cleared by INIT
+	 * (AMD-ASPFW clears the flags there) and, for the guest side, by DEACTIVATE. */
+	bool wbinvd_done;
+	uint8_t *asid_dirty; /* [0..cpuid_ecx]: 1 = the ASID needs DF_FLUSH before reuse */
+	uint64_t commands_served;
+	uint32_t max_concurrent_seen; /* connections with a command pending at once (server.c) */
+	void *guests; /* the guest commands' state (guest side; NULL until it exists) */
+	/* SHUTDOWN drops every guest context (AMD-ASPFW sev_clear); the guest side sets this. */
+	void (*guests_shutdown)(struct emu_fw *fw);
+};
+
+typedef int (*emu_cmd_fn)(struct emu_fw *fw, void *buf);
+
+#define EMU_IN_UNINIT (1u << SEV_PSTATE_UNINIT)
+#define EMU_IN_INIT (1u << SEV_PSTATE_INIT)
+#define EMU_IN_WORKING (1u << SEV_PSTATE_WORKING)
+#define EMU_IN_ANY (EMU_IN_UNINIT | EMU_IN_INIT | EMU_IN_WORKING)
+
+struct emu_cmd_row {
+	uint32_t cmd;
+	uint32_t states; /* EMU_IN_* mask */
+	emu_cmd_fn fn;
+};
+
+extern const struct emu_cmd_row emu_platform_cmds[];
+/* PEK_CERT_IMPORT's handler, in its own file (pek-import.c). */
+int emu_pek_cert_import(struct emu_fw *fw, void *buf);
+extern const size_t emu_platform_cmds_n;
+
+/* Load the NV file (or create it, with a new chip identity, when it does not exist). A corrupt
+ * NV file fails with -EBADMSG after logging which file and why. */
+int emu_fw_new(const struct emu_config *cfg, const char *nv_path, struct emu_fw **ret);
+void emu_fw_free(struct emu_fw *fw);
+/* Run one command: buf holds len bytes of command buffer and is updated in place.
+ * Returns the firmware status. */
+int emu_fw_command(struct emu_fw *fw, uint32_t cmd, void *buf, size_t len);
+/* Persist the owner store `neu` (taken over on success): SUCCESS, or HWERROR_PLATFORM with
+ * the old store kept when the NV file cannot be written. */
+int emu_fw_commit_owner(struct emu_fw *fw, struct emu_owner *neu);

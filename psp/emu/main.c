@@ -1,0 +1,195 @@
+/* sev-psp-emu: a software AMD Secure Processor (SEV firmware) as its own process. Parses its
+ * command line, loads (or creates) the NV file, and serves the emu wire protocol on a Unix
+ * socket until SIGTERM/SIGINT. The defaults model an EPYC 7003 "Milan" part; see README.md. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "psp/emu/server.h"
+
+/* CPUID Fn8000_001F of a Milan host:
+ * EAX: bit 0 SME, 1 SEV, 2 PageFlushMsr, 3 SEV-ES (SNP, bit 4, is not modelled).
+ * EBX: C-bit position 51 in bits 5:0, physical address reduction 1 in bits 11:6.
+ * ECX: 509 encrypted guests at once (ASIDs 1..509).
+ * EDX: minimum SEV (non-ES) ASID 100. Milan BIOSes default the "SEV-ES ASID Space Limit" to
+ *      100, so ASIDs 1..99 are SEV-ES only and 100..509 plain SEV; Linux then reports
+ *      "SEV supported: 410 ASIDs" and "SEV-ES supported: 99 ASIDs".
+ * Firmware: SEV API 1.55 build 21, AMD's Milan firmware release 1.55.21 (the vectors'
+ *      Milan SNP report shows 1.52 build 4; pass --api 1.52 --build 4 to model that host). */
+#define MILAN_CPUID_EAX 0x0000000fu
+#define MILAN_CPUID_EBX ((1u << 6) | 51u)
+#define MILAN_CPUID_ECX 509u
+#define MILAN_CPUID_EDX 100u
+#define MILAN_API_MAJOR 1
+#define MILAN_API_MINOR 55
+#define MILAN_BUILD 21
+#define MAX_ASIDS 65535u /* far above any part (Genoa: 1006) */
+
+static const char *arg_socket;
+static const char *arg_nv;
+static bool arg_verbose;
+static struct emu_config arg_cfg = {
+	.cpuid_eax = MILAN_CPUID_EAX,
+	.cpuid_ebx = MILAN_CPUID_EBX,
+	.cpuid_ecx = MILAN_CPUID_ECX,
+	.cpuid_edx = MILAN_CPUID_EDX,
+	.api_major = MILAN_API_MAJOR,
+	.api_minor = MILAN_API_MINOR,
+	.build = MILAN_BUILD,
+};
+
+static void help(void)
+{
+	printf("Usage: sev-psp-emu --socket PATH --nv FILE [OPTIONS]\n"
+	       "A software AMD Secure Processor (SEV firmware) serving the emu transport.\n\n"
+	       "  --socket PATH      Unix socket to serve (SOCK_SEQPACKET)\n"
+	       "  --nv FILE          non-volatile store (keys, owner); created when missing\n"
+	       "  --cpuid-eax N      CPUID 8000_001F EAX (default 0x%x: SME, SEV, SEV-ES)\n"
+	       "  --cpuid-ebx N      CPUID 8000_001F EBX (default 0x%x: C-bit 51, reduction 1)\n"
+	       "  --cpuid-ecx N      encrypted guests at once = max ASID (default %u)\n"
+	       "  --cpuid-edx N      minimum SEV (non-ES) ASID (default %u)\n"
+	       "  --api MAJOR.MINOR  SEV API version reported (default %d.%d)\n"
+	       "  --build N          firmware build (default %d)\n"
+	       "  -v, --verbose      log every command\n"
+	       "  -h, --help         show this help\n",
+	       MILAN_CPUID_EAX, MILAN_CPUID_EBX, MILAN_CPUID_ECX, MILAN_CPUID_EDX, MILAN_API_MAJOR,
+	       MILAN_API_MINOR, MILAN_BUILD);
+}
+
+static int parse_u8(const char *s, uint8_t *ret)
+{
+	uint32_t v;
+	int r = parse_u32(s, &v);
+
+	if (r < 0 || v > 255)
+		return -EINVAL;
+	*ret = (uint8_t)v;
+	return 0;
+}
+
+static int parse_api(const char *s)
+{
+	_cleanup_free_ char *copy = strdup(s);
+	char *dot = copy ? strchr(copy, '.') : NULL;
+
+	if (!dot)
+		return -EINVAL;
+	*dot = 0;
+	if (parse_u8(copy, &arg_cfg.api_major) < 0 || parse_u8(dot + 1, &arg_cfg.api_minor) < 0)
+		return -EINVAL;
+	return 0;
+}
+
+static int parse_opt(int c, const char *val)
+{
+	switch (c) {
+	case 's': arg_socket = val; return 0;
+	case 'n': arg_nv = val; return 0;
+	case 'A': return parse_u32(val, &arg_cfg.cpuid_eax);
+	case 'B': return parse_u32(val, &arg_cfg.cpuid_ebx);
+	case 'C': return parse_u32(val, &arg_cfg.cpuid_ecx);
+	case 'D': return parse_u32(val, &arg_cfg.cpuid_edx);
+	case 'a': return parse_api(val);
+	case 'b': return parse_u8(val, &arg_cfg.build);
+	case 'v': arg_verbose = true; return 0;
+	default: return -EINVAL;
+	}
+}
+
+static int parse_argv(int argc, char *argv[])
+{
+	static const struct option opts[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "nv", required_argument, NULL, 'n' },
+		{ "cpuid-eax", required_argument, NULL, 'A' },
+		{ "cpuid-ebx", required_argument, NULL, 'B' },
+		{ "cpuid-ecx", required_argument, NULL, 'C' },
+		{ "cpuid-edx", required_argument, NULL, 'D' },
+		{ "api", required_argument, NULL, 'a' },
+		{ "build", required_argument, NULL, 'b' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "vh", opts, NULL)) >= 0) {
+		if (c == 'h') {
+			help();
+			return 0;
+		}
+		if (c == '?' || parse_opt(c, optarg) < 0) {
+			if (c != '?')
+				log_error("Invalid value '%s' for --%s", optarg,
+					  opts[c == 'a' ? 6 : c == 'b' ? 7 : 2].name);
+			return log_error_errno(-EINVAL, "Invalid command line; see --help");
+		}
+	}
+	if (optind < argc)
+		return log_error_errno(-EINVAL, "Unexpected argument '%s'; see --help",
+				       argv[optind]);
+	if (!arg_socket || !arg_nv)
+		return log_error_errno(-EINVAL, "--socket PATH and --nv FILE are required; see --help");
+	if (arg_cfg.cpuid_ecx == 0 || arg_cfg.cpuid_ecx > MAX_ASIDS)
+		return log_error_errno(-EINVAL, "--cpuid-ecx must be 1..%u (the number of ASIDs)",
+				       MAX_ASIDS);
+	if (arg_cfg.cpuid_edx == 0 || arg_cfg.cpuid_edx > arg_cfg.cpuid_ecx + 1)
+		return log_error_errno(-EINVAL, "--cpuid-edx must be 1..%u (ASIDs below it are "
+				       "SEV-ES only)", arg_cfg.cpuid_ecx + 1);
+	return 1;
+}
+
+static int run(void)
+{
+	_cleanup_close_ int sfd = -1;
+	struct emu_server *srv = NULL;
+	struct emu_fw *fw = NULL;
+	sigset_t mask;
+	int r;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0 ||
+	    (sfd = signalfd(-1, &mask, SFD_CLOEXEC)) < 0)
+		return log_error_errno(negative_errno(), "Failed to set up signal handling: %m");
+	signal(SIGPIPE, SIG_IGN);
+	umask(0007); /* socket 0770: the group (sevd) may connect; the NV file is 0600 */
+	/* The NV file (and key generation, ~2 s on first start) before the socket: a client that
+	 * can connect finds a ready firmware. */
+	r = emu_fw_new(&arg_cfg, arg_nv, &fw);
+	if (r < 0)
+		return r;
+	r = emu_server_new(fw, arg_socket, &srv);
+	if (r >= 0) {
+		log_info("sev-psp-emu serving %s: SEV API %u.%u build %u, %u ASIDs (SEV-ES 1..%u, "
+			 "SEV %u..%u)", arg_socket, arg_cfg.api_major, arg_cfg.api_minor,
+			 arg_cfg.build, arg_cfg.cpuid_ecx, arg_cfg.cpuid_edx - 1,
+			 arg_cfg.cpuid_edx, arg_cfg.cpuid_ecx);
+		r = emu_server_run(srv, sfd);
+	}
+	emu_server_free(srv);
+	emu_fw_free(fw);
+	return r;
+}
+
+int main(int argc, char *argv[])
+{
+	int r;
+
+	log_setup("sev-psp-emu", LOG_TARGET_STDERR, LOG_INFO);
+	r = parse_argv(argc, argv);
+	if (r <= 0)
+		return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+	if (arg_verbose)
+		log_set_max_level(LOG_DEBUG);
+	return run() < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+}

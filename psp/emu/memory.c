@@ -1,0 +1,170 @@
+/* Client memory regions of sev-psp-emu (see memory.h). The address space is sparse: region i
+ * lives at (i + 1) << 40 and a fresh region takes a fresh index, so a stale address from an
+ * unmapped region never silently lands in a new one (until the index space wraps, 2^23 maps). */
+#include <errno.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <fcntl.h>
+
+#include "common/macros.h"
+#include "psp/emu-wire.h"
+#include "psp/emu/memory.h"
+#include "psp/sev-abi.h"
+
+struct emu_region {
+	uint64_t base, size, owner;
+	uint8_t *map;
+};
+
+struct emu_mem {
+	struct emu_region regions[EMU_MEM_MAX_REGIONS];
+	unsigned n;
+	uint64_t next_index; /* region index for the next map, only grows */
+};
+
+/* SIGBUS guard: a client may truncate its memfd after mapping; touching the vanished pages
+ * raises SIGBUS, which must become INVALID_ADDRESS rather than kill the firmware. */
+static sigjmp_buf bus_jmp;
+static volatile sig_atomic_t bus_armed;
+
+static void on_sigbus(int sig, siginfo_t *si, void *uc)
+{
+	if (bus_armed)
+		siglongjmp(bus_jmp, 1);
+	signal(sig, SIG_DFL); /* a SIGBUS outside a guarded copy is a real bug: die loudly */
+	raise(sig);
+}
+
+int emu_mem_new(struct emu_mem **ret)
+{
+	struct sigaction sa = { .sa_sigaction = on_sigbus, .sa_flags = SA_SIGINFO | SA_NODEFER };
+	struct emu_mem *m = calloc(1, sizeof(*m));
+
+	if (!m)
+		return -ENOMEM;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGBUS, &sa, NULL) < 0) {
+		free(m);
+		return negative_errno();
+	}
+	*ret = m;
+	return 0;
+}
+
+static void region_drop(struct emu_mem *m, unsigned i)
+{
+	munmap(m->regions[i].map, m->regions[i].size);
+	m->regions[i] = m->regions[--m->n];
+}
+
+void emu_mem_free(struct emu_mem *m)
+{
+	if (!m)
+		return;
+	while (m->n > 0)
+		region_drop(m, m->n - 1);
+	free(m);
+}
+
+int emu_mem_map(struct emu_mem *m, int fd, uint64_t size, uint64_t owner, uint64_t *ret_base)
+{
+	struct stat st;
+	void *p;
+
+	if (size == 0 || size % SEV_PAGE_SIZE || size > EMU_MEM_MAX_REGION_SIZE)
+		return -EINVAL;
+	if (fstat(fd, &st) < 0)
+		return negative_errno();
+	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size < size)
+		return -EINVAL;
+	if (m->n >= EMU_MEM_MAX_REGIONS || m->next_index >= (1ull << (64 - EMU_REGION_SHIFT)) - 2)
+		return -ENOSPC;
+	/* Best effort: forbid shrinking (memfds created with MFD_ALLOW_SEALING); the SIGBUS
+	 * guard covers the rest. */
+	(void)fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK);
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		return negative_errno();
+	m->regions[m->n++] = (struct emu_region){
+		.base = (m->next_index + 1) << EMU_REGION_SHIFT,
+		.size = size,
+		.owner = owner,
+		.map = p,
+	};
+	m->next_index++;
+	*ret_base = m->regions[m->n - 1].base;
+	return 0;
+}
+
+int emu_mem_unmap(struct emu_mem *m, uint64_t base)
+{
+	for (unsigned i = 0; i < m->n; i++)
+		if (m->regions[i].base == base) {
+			region_drop(m, i);
+			return 0;
+		}
+	return -ENOENT;
+}
+
+void emu_mem_unmap_owner(struct emu_mem *m, uint64_t owner)
+{
+	for (unsigned i = m->n; i-- > 0;)
+		if (owner != 0 && m->regions[i].owner == owner)
+			region_drop(m, i);
+}
+
+unsigned emu_mem_count(const struct emu_mem *m)
+{
+	return m->n;
+}
+
+static uint8_t *lookup(struct emu_mem *m, uint64_t addr, uint64_t len)
+{
+	if (len == 0)
+		return NULL;
+	for (unsigned i = 0; i < m->n; i++) {
+		const struct emu_region *r = &m->regions[i];
+
+		if (addr < r->base || addr - r->base >= r->size)
+			continue;
+		if (len > r->size - (addr - r->base))
+			return NULL; /* runs off the end of its region */
+		return r->map + (addr - r->base);
+	}
+	return NULL;
+}
+
+int emu_mem_check(struct emu_mem *m, uint64_t addr, uint64_t len)
+{
+	return lookup(m, addr, len) ? SEV_STATUS_SUCCESS : SEV_STATUS_INVALID_ADDRESS;
+}
+
+static int guarded_copy(void *dst, const void *src, size_t len)
+{
+	if (sigsetjmp(bus_jmp, 1)) {
+		bus_armed = 0;
+		return SEV_STATUS_INVALID_ADDRESS;
+	}
+	bus_armed = 1;
+	memcpy(dst, src, len);
+	bus_armed = 0;
+	return SEV_STATUS_SUCCESS;
+}
+
+int emu_mem_read(struct emu_mem *m, uint64_t addr, void *dst, size_t len)
+{
+	uint8_t *p = lookup(m, addr, len);
+
+	return p ? guarded_copy(dst, p, len) : SEV_STATUS_INVALID_ADDRESS;
+}
+
+int emu_mem_write(struct emu_mem *m, uint64_t addr, const void *src, size_t len)
+{
+	uint8_t *p = lookup(m, addr, len);
+
+	return p ? guarded_copy(p, src, len) : SEV_STATUS_INVALID_ADDRESS;
+}

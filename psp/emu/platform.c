@@ -1,0 +1,245 @@
+/* Platform commands of the emulated SEV firmware (SEV API §5; behaviour checked against AMD's
+ * open-source firmware, github.com/amd/AMD-ASPFW sev_uapp/src/sev_mcmd.c and sev_plat.c).
+ * One row per command with the platform states it is legal in (SEV-FACTS.md §4); the
+ * handlers below assume the dispatcher's checks (firmware.h). Length queries: when a caller's
+ * buffer is too small the handler writes the needed length back and answers INVALID_LEN. */
+#include <string.h>
+
+#include "common/log.h"
+#include "common/ossl.h"
+#include "psp/emu/firmware.h"
+
+#define TMR_SIZE (1u << 20)	 /* SEV-ES trusted memory region: exactly 1 MiB, 1 MiB aligned */
+#define INIT_EX_NV_LEN (32u * 1024u) /* INIT_EX's host NV buffer (Linux NV_LENGTH) */
+
+/* INIT generates whatever part of the owner store is missing (after FACTORY_RESET, or on a
+ * blank part): OCA, then a PEK signed by it and the CEK, then a PDH. */
+static int owner_generate(struct emu_fw *fw, struct emu_owner *o)
+{
+	uint8_t ma = fw->cfg.api_major, mi = fw->cfg.api_minor;
+
+	if (emu_owner_gen_oca(o, ma, mi) < 0 || emu_owner_gen_pek(o, &fw->nv.chip, ma, mi) < 0 ||
+	    emu_owner_gen_pdh(o, ma, mi) < 0) {
+		log_error("Key generation failed");
+		emu_owner_clear(o);
+		return SEV_STATUS_HWERROR_PLATFORM;
+	}
+	o->valid = true;
+	return SEV_STATUS_SUCCESS;
+}
+
+static int init_common(struct emu_fw *fw, uint32_t flags, uint64_t tmr_paddr, uint32_t tmr_len)
+{
+	int st;
+
+	if (flags & SEV_INIT_FLAGS_SEV_ES) { /* sev_es_reserve_trusted_region */
+		if (tmr_paddr % TMR_SIZE)
+			return SEV_STATUS_INVALID_ADDRESS;
+		if (tmr_len != TMR_SIZE)
+			return SEV_STATUS_INVALID_LEN;
+		st = emu_mem_check(fw->mem, tmr_paddr, tmr_len);
+		if (st)
+			return st;
+	}
+	if (!fw->nv.owner.valid) {
+		struct emu_owner neu = { 0 };
+
+		st = owner_generate(fw, &neu);
+		if (!st)
+			st = emu_fw_commit_owner(fw, &neu);
+		if (st)
+			return st;
+	}
+	fw->state = SEV_PSTATE_INIT;
+	fw->config_flags = flags & SEV_INIT_FLAGS_SEV_ES;
+	/* INIT clears every core's WBINVD_DONE flag and marks all ASIDs dirty, so DF_FLUSH
+	 * (after WBINVD) must follow before the first ACTIVATE — Linux's INIT sequence. */
+	fw->wbinvd_done = false;
+	memset(fw->asid_dirty, 1, (size_t)fw->cfg.cpuid_ecx + 1);
+	return SEV_STATUS_SUCCESS;
+}
+
+static int cmd_init(struct emu_fw *fw, void *buf)
+{
+	struct sev_cmd_init *b = buf;
+
+	return init_common(fw, b->flags, b->tmr_paddr, b->tmr_len);
+}
+
+/* INIT_EX answers like INIT. Its host NV buffer (nv_paddr != 0) is checked as firmware checks
+ * it (4 KiB aligned, mapped, 32 KiB) but not used: the emulator's flash is its --nv file. */
+static int cmd_init_ex(struct emu_fw *fw, void *buf)
+{
+	struct sev_cmd_init_ex *b = buf;
+	int st;
+
+	if (b->length != sizeof(*b))
+		return SEV_STATUS_INVALID_LEN;
+	if (b->nv_paddr != 0) {
+		if (b->nv_paddr % SEV_PAGE_SIZE)
+			return SEV_STATUS_INVALID_ADDRESS;
+		st = emu_mem_check(fw->mem, b->nv_paddr, b->nv_len);
+		if (st)
+			return st;
+		if (b->nv_len != INIT_EX_NV_LEN)
+			return SEV_STATUS_INVALID_LEN;
+	}
+	return init_common(fw, b->flags, b->tmr_paddr, b->tmr_len);
+}
+
+static int cmd_shutdown(struct emu_fw *fw, void *buf)
+{
+	if (fw->guests_shutdown)
+		fw->guests_shutdown(fw);
+	fw->state = SEV_PSTATE_UNINIT;
+	fw->config_flags = 0;
+	fw->guest_count = 0;
+	return SEV_STATUS_SUCCESS;
+}
+
+/* Deletes the owner store; the CEK and the chip identity stay (they are fused). The next INIT
+ * generates a new OCA, PEK and PDH. */
+static int cmd_factory_reset(struct emu_fw *fw, void *buf)
+{
+	struct emu_owner empty = { 0 };
+	int st;
+
+	fw->nv.factory_resets++;
+	st = emu_fw_commit_owner(fw, &empty);
+	if (st)
+		fw->nv.factory_resets--;
+	return st;
+}
+
+static int cmd_platform_status(struct emu_fw *fw, void *buf)
+{
+	struct sev_cmd_platform_status *b = buf;
+
+	memset(b, 0, sizeof(*b));
+	b->api_major = fw->cfg.api_major;
+	b->api_minor = fw->cfg.api_minor;
+	b->build = fw->cfg.build;
+	b->state = (uint8_t)fw->state;
+	/* Owner, CONFIG.ES and the guest count are only meaningful once initialized. */
+	if (fw->state != SEV_PSTATE_UNINIT) {
+		if (fw->nv.owner.ext_owned)
+			b->flags |= SEV_PLATFORM_FLAG_OWNER;
+		if (fw->config_flags & SEV_INIT_FLAGS_SEV_ES)
+			b->flags |= SEV_PLATFORM_FLAG_CONFIG_ES;
+		b->guest_count = fw->guest_count;
+	}
+	return SEV_STATUS_SUCCESS;
+}
+
+/* New OCA (self-owned again), PEK and PDH. */
+static int cmd_pek_gen(struct emu_fw *fw, void *buf)
+{
+	struct emu_owner neu = { 0 };
+	int st = owner_generate(fw, &neu);
+
+	return st ? st : emu_fw_commit_owner(fw, &neu);
+}
+
+static int cmd_pdh_gen(struct emu_fw *fw, void *buf)
+{
+	struct emu_owner neu;
+
+	emu_owner_copy(&neu, &fw->nv.owner);
+	if (emu_owner_gen_pdh(&neu, fw->cfg.api_major, fw->cfg.api_minor) < 0) {
+		emu_owner_clear(&neu);
+		return SEV_STATUS_HWERROR_PLATFORM;
+	}
+	return emu_fw_commit_owner(fw, &neu);
+}
+
+/* The CSR is the PEK certificate's body with both signature slots empty. */
+static int cmd_pek_csr(struct emu_fw *fw, void *buf)
+{
+	struct sev_cmd_pek_csr *b = buf;
+	struct sev_cert csr;
+	int st;
+
+	if (b->len < SEV_CERT_SIZE) {
+		b->len = SEV_CERT_SIZE;
+		return SEV_STATUS_INVALID_LEN;
+	}
+	emu_cert_unsigned(&fw->nv.owner.pek, &csr);
+	st = emu_mem_write(fw->mem, b->address, &csr, sizeof(csr));
+	if (st)
+		return st;
+	b->len = SEV_CERT_SIZE;
+	return SEV_STATUS_SUCCESS;
+}
+
+/* PDH cert, and the chain PEK ‖ OCA ‖ CEK. As in firmware (pdh_cert_chain_init), the CEK in
+ * the chain is unsigned: the ASK-signed CEK comes from AMD's key server by GET_ID (here: the
+ * CTL `get-cert cek`). */
+static int cmd_pdh_cert_export(struct emu_fw *fw, void *buf)
+{
+	struct sev_cmd_pdh_cert_export *b = buf;
+	struct sev_cert chain[3];
+	int st;
+
+	if (b->pdh_cert_len < SEV_CERT_SIZE || b->cert_chain_len < SEV_CERT_CHAIN_SIZE) {
+		b->pdh_cert_len = SEV_CERT_SIZE;
+		b->cert_chain_len = SEV_CERT_CHAIN_SIZE;
+		return SEV_STATUS_INVALID_LEN;
+	}
+	st = emu_mem_write(fw->mem, b->pdh_cert_address, &fw->nv.owner.pdh, SEV_CERT_SIZE);
+	if (st)
+		return st;
+	chain[0] = fw->nv.owner.pek;
+	chain[1] = fw->nv.owner.oca;
+	emu_cert_unsigned(&fw->nv.chip.cek, &chain[2]);
+	st = emu_mem_write(fw->mem, b->cert_chain_address, chain, sizeof(chain));
+	if (st)
+		return st;
+	b->pdh_cert_len = SEV_CERT_SIZE;
+	b->cert_chain_len = SEV_CERT_CHAIN_SIZE;
+	return SEV_STATUS_SUCCESS;
+}
+
+static int cmd_get_id(struct emu_fw *fw, void *buf)
+{
+	struct sev_cmd_get_id *b = buf;
+	uint8_t id[SEV_GET_ID_SIZE];
+	int st;
+
+	if (b->len < SEV_GET_ID_SIZE) {
+		b->len = SEV_GET_ID_SIZE;
+		return SEV_STATUS_INVALID_LEN;
+	}
+	if (emu_chip_get_id(&fw->nv.chip, id) < 0)
+		return SEV_STATUS_HWERROR_PLATFORM;
+	/* One socket: 64 bytes even when the caller offers room for two (sev_get_id). */
+	st = emu_mem_write(fw->mem, b->address, id, sizeof(id));
+	if (st)
+		return st;
+	b->len = SEV_GET_ID_SIZE;
+	return SEV_STATUS_SUCCESS;
+}
+
+/* No platform-state check in firmware (mcmd_df_flush_common): legal in every state. */
+static int cmd_df_flush(struct emu_fw *fw, void *buf)
+{
+	if (!fw->wbinvd_done)
+		return SEV_STATUS_WBINVD_REQUIRED;
+	memset(fw->asid_dirty, 0, (size_t)fw->cfg.cpuid_ecx + 1);
+	return SEV_STATUS_SUCCESS;
+}
+
+const struct emu_cmd_row emu_platform_cmds[] = {
+	{ SEV_CMD_INIT, EMU_IN_UNINIT, cmd_init },
+	{ SEV_CMD_INIT_EX, EMU_IN_UNINIT, cmd_init_ex },
+	{ SEV_CMD_SHUTDOWN, EMU_IN_ANY, cmd_shutdown },
+	{ SEV_CMD_FACTORY_RESET, EMU_IN_UNINIT, cmd_factory_reset },
+	{ SEV_CMD_PLATFORM_STATUS, EMU_IN_ANY, cmd_platform_status },
+	{ SEV_CMD_PEK_GEN, EMU_IN_INIT, cmd_pek_gen },
+	{ SEV_CMD_PEK_CSR, EMU_IN_INIT | EMU_IN_WORKING, cmd_pek_csr },
+	{ SEV_CMD_PEK_CERT_IMPORT, EMU_IN_INIT, emu_pek_cert_import },
+	{ SEV_CMD_PDH_CERT_EXPORT, EMU_IN_INIT | EMU_IN_WORKING, cmd_pdh_cert_export },
+	{ SEV_CMD_PDH_GEN, EMU_IN_INIT | EMU_IN_WORKING, cmd_pdh_gen },
+	{ SEV_CMD_GET_ID, EMU_IN_ANY, cmd_get_id },
+	{ SEV_CMD_DF_FLUSH, EMU_IN_ANY, cmd_df_flush },
+};
+const size_t emu_platform_cmds_n = ELEMENTSOF(emu_platform_cmds);

@@ -1,0 +1,387 @@
+/* The socket loop of sev-psp-emu (see server.h). Trusts no client: every header field is
+ * checked, every descriptor that arrives is accounted for, replies never block the loop
+ * (a client that does not read its replies loses its connection, not the emulator). */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "psp/emu-wire.h"
+#include "psp/emu/server.h"
+
+#define MAX_CONNS 1024u
+#define MAX_FDS_PER_MSG 8
+
+struct conn {
+	int fd;
+	uint64_t id;
+};
+
+struct emu_server {
+	struct emu_fw *fw;
+	char *path;
+	int listen_fd;
+	struct conn conns[MAX_CONNS];
+	unsigned n;
+	uint64_t next_id;
+};
+
+/* ---- one request ---- */
+
+static void reply_init(struct emu_reply_hdr *r, const struct emu_msg_hdr *h)
+{
+	memset(r, 0, sizeof(*r));
+	r->magic = EMU_WIRE_MAGIC;
+	r->version = EMU_WIRE_VERSION;
+	r->type = h->type;
+	r->seq = h->seq;
+}
+
+static size_t do_cmd(struct emu_fw *fw, const struct emu_msg_hdr *h, const uint8_t *payload,
+		     struct emu_reply_hdr *r, uint8_t *out)
+{
+	memcpy(out, payload, h->len);
+	r->status = emu_fw_command(fw, h->cmd, out, h->len);
+	log_debug("%s (0x%x, %u bytes) -> %s", sev_cmd_name(h->cmd) ?: "unknown command",
+		  h->cmd, h->len, sev_status_name(r->status));
+	return h->len;
+}
+
+static size_t do_map(struct emu_fw *fw, uint64_t conn_id, const struct emu_msg_hdr *h,
+		     const uint8_t *payload, int fd, struct emu_reply_hdr *r, uint8_t *out)
+{
+	struct emu_map_req req;
+	struct emu_map_reply rep = { 0 };
+	uint64_t owner = (h->cmd & EMU_MAP_F_CONNECTION) ? conn_id : 0, base = 0;
+
+	memcpy(&req, payload, sizeof(req));
+	r->error = emu_mem_map(fw->mem, fd, req.size, owner, &base);
+	rep.base = base;
+	if (r->error < 0) {
+		log_info("Refused to map a region of %llu bytes: %s", (unsigned long long)req.size,
+			 strerror(-r->error));
+		return 0;
+	}
+	memcpy(out, &rep, sizeof(rep));
+	return sizeof(rep);
+}
+
+static size_t do_info(struct emu_fw *fw, uint8_t *out)
+{
+	struct emu_info info = {
+		.cpuid_eax = fw->cfg.cpuid_eax,
+		.cpuid_ebx = fw->cfg.cpuid_ebx,
+		.cpuid_ecx = fw->cfg.cpuid_ecx,
+		.cpuid_edx = fw->cfg.cpuid_edx,
+		.api_major = fw->cfg.api_major,
+		.api_minor = fw->cfg.api_minor,
+		.build = fw->cfg.build,
+		.pid = (uint32_t)getpid(),
+		.commands_served = fw->commands_served,
+		.max_concurrent_seen = fw->max_concurrent_seen,
+	};
+
+	memcpy(out, &info, sizeof(info));
+	return sizeof(info);
+}
+
+static size_t do_ctl(struct emu_fw *fw, const struct emu_msg_hdr *h, const uint8_t *payload,
+		     struct emu_reply_hdr *r, uint8_t *out, size_t cap)
+{
+	char line[EMU_WIRE_MAX_PAYLOAD + 1];
+	size_t n = 0;
+
+	memcpy(line, payload, h->len);
+	line[h->len] = 0;
+	if (strlen(line) != h->len) {
+		r->error = -EINVAL; /* embedded NUL */
+		return 0;
+	}
+	r->error = emu_ctl(fw, line, out, cap, &n);
+	log_debug("CTL '%s' -> %s", line, r->error ? strerror(-r->error) : "ok");
+	return n;
+}
+
+/* Each message type's fixed payload size (-1: variable) and whether it carries an fd. */
+static bool shape_ok(const struct emu_msg_hdr *h, int fd)
+{
+	switch (h->type) {
+	case EMU_MSG_CMD:
+	case EMU_MSG_CTL:
+		return fd < 0;
+	case EMU_MSG_MAP:
+		return fd >= 0 && h->len == sizeof(struct emu_map_req);
+	case EMU_MSG_UNMAP:
+		return fd < 0 && h->len == sizeof(struct emu_unmap_req);
+	case EMU_MSG_INFO:
+		return fd < 0 && h->len == 0;
+	default:
+		return false;
+	}
+}
+
+ssize_t emu_handle_request(struct emu_fw *fw, uint64_t conn_id, const uint8_t *msg, size_t len,
+			   int fd, uint8_t *reply, size_t cap)
+{
+	const size_t hs = sizeof(struct emu_msg_hdr), rs = sizeof(struct emu_reply_hdr);
+	struct emu_msg_hdr h;
+	struct emu_reply_hdr r;
+	uint8_t *out = reply + rs;
+	size_t n = 0;
+
+	if (cap < rs + EMU_WIRE_MAX_PAYLOAD || len < hs)
+		goto bad;
+	memcpy(&h, msg, hs);
+	if (h.magic != EMU_WIRE_MAGIC || h.version != EMU_WIRE_VERSION ||
+	    h.len > EMU_WIRE_MAX_PAYLOAD || h.len != len - hs || !shape_ok(&h, fd))
+		goto bad;
+	reply_init(&r, &h);
+	switch (h.type) {
+	case EMU_MSG_CMD:
+		n = do_cmd(fw, &h, msg + hs, &r, out);
+		break;
+	case EMU_MSG_MAP:
+		n = do_map(fw, conn_id, &h, msg + hs, fd, &r, out);
+		break;
+	case EMU_MSG_UNMAP:
+		r.error = emu_mem_unmap(fw->mem, ((const struct emu_unmap_req *)(msg + hs))->base);
+		break;
+	case EMU_MSG_INFO:
+		n = do_info(fw, out);
+		break;
+	case EMU_MSG_CTL:
+		n = do_ctl(fw, &h, msg + hs, &r, out, EMU_WIRE_MAX_PAYLOAD);
+		break;
+	}
+	if (fd >= 0)
+		close(fd); /* a mapping keeps its own reference */
+	r.len = (uint32_t)n;
+	memcpy(reply, &r, rs);
+	return (ssize_t)(rs + n);
+bad:
+	if (fd >= 0)
+		close(fd);
+	return -EBADMSG;
+}
+
+/* ---- sockets ---- */
+
+/* A socket file left by a dead emulator is replaced; one with a live emulator is not. */
+static int prepare_path(const char *path, const struct sockaddr_un *sa)
+{
+	struct stat st;
+	int fd, r;
+
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT ? 0 : negative_errno();
+	if (!S_ISSOCK(st.st_mode))
+		return -EEXIST;
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return negative_errno();
+	r = connect(fd, (const struct sockaddr *)sa, sizeof(*sa));
+	close(fd);
+	if (r == 0)
+		return -EADDRINUSE;
+	return unlink(path) < 0 ? negative_errno() : 0;
+}
+
+int emu_server_new(struct emu_fw *fw, const char *path, struct emu_server **ret)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct emu_server *s;
+	int r;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return log_error_errno(-ENAMETOOLONG, "Socket path %s is too long", path);
+	strcpy(sa.sun_path, path);
+	r = prepare_path(path, &sa);
+	if (r < 0)
+		return log_error_errno(r, "Cannot use %s for the socket (%s): %m", path,
+				       r == -EADDRINUSE ? "another emulator is serving it" :
+				       r == -EEXIST	 ? "a file that is not a socket is there" :
+							   "cannot replace the stale socket");
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->fw = fw;
+	s->next_id = 1;
+	s->path = strdup(path);
+	s->listen_fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (!s->path || s->listen_fd < 0 ||
+	    bind(s->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    listen(s->listen_fd, 64) < 0) {
+		r = log_error_errno(s->path ? negative_errno() : -ENOMEM,
+				    "Failed to listen on %s: %m", path);
+		if (s->listen_fd >= 0)
+			close(s->listen_fd);
+		free(s->path);
+		free(s);
+		return r;
+	}
+	*ret = s;
+	return 0;
+}
+
+static void conn_close(struct emu_server *s, unsigned i, const char *why)
+{
+	log_debug("Connection %llu closed: %s", (unsigned long long)s->conns[i].id, why);
+	emu_mem_unmap_owner(s->fw->mem, s->conns[i].id);
+	close(s->conns[i].fd);
+	s->conns[i] = s->conns[--s->n];
+}
+
+void emu_server_free(struct emu_server *s)
+{
+	if (!s)
+		return;
+	while (s->n > 0)
+		conn_close(s, s->n - 1, "emulator exiting");
+	close(s->listen_fd);
+	unlink(s->path);
+	free(s->path);
+	free(s);
+}
+
+static void do_accept(struct emu_server *s)
+{
+	int fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+
+	if (fd < 0)
+		return;
+	if (s->n >= MAX_CONNS) {
+		log_warning("Refusing a connection: %u clients already connected", MAX_CONNS);
+		close(fd);
+		return;
+	}
+	s->conns[s->n++] = (struct conn){ .fd = fd, .id = s->next_id++ };
+	log_debug("Connection %llu accepted", (unsigned long long)s->next_id - 1);
+}
+
+/* Take the descriptors out of SCM_RIGHTS messages; returns how many (up to max kept). */
+static int collect_fds(struct msghdr *mh, int *fds, int max)
+{
+	int n = 0;
+
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t j = 0; j < k; j++) {
+			int fd;
+
+			memcpy(&fd, CMSG_DATA(c) + j * sizeof(int), sizeof(int));
+			if (n < max)
+				fds[n++] = fd;
+			else
+				close(fd);
+		}
+	}
+	return n;
+}
+
+/* Receive and answer one request of connection i. Negative: end the connection. */
+static int serve_one(struct emu_server *s, unsigned i)
+{
+	uint8_t msg[sizeof(struct emu_msg_hdr) + EMU_WIRE_MAX_PAYLOAD];
+	uint8_t reply[sizeof(struct emu_reply_hdr) + EMU_WIRE_MAX_PAYLOAD];
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int) * MAX_FDS_PER_MSG)];
+	} cm;
+	struct iovec iov = { .iov_base = msg, .iov_len = sizeof(msg) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.buf,
+			     .msg_controllen = sizeof(cm.buf) };
+	int fds[MAX_FDS_PER_MSG], nfds, fd = s->conns[i].fd;
+	ssize_t n, rl;
+
+	n = recvmsg(fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	if (n < 0)
+		return errno == EAGAIN || errno == EINTR ? 0 : negative_errno();
+	nfds = collect_fds(&mh, fds, MAX_FDS_PER_MSG);
+	if (n == 0 || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || nfds > 1) {
+		for (int j = 0; j < nfds; j++)
+			close(fds[j]);
+		return n == 0 ? -ECONNRESET : -EBADMSG;
+	}
+	rl = emu_handle_request(s->fw, s->conns[i].id, msg, (size_t)n, nfds ? fds[0] : -1, reply,
+				sizeof(reply));
+	if (rl < 0)
+		return (int)rl;
+	if (send(fd, reply, (size_t)rl, MSG_NOSIGNAL | MSG_DONTWAIT) != rl)
+		return -EPIPE;
+	return 0;
+}
+
+static bool cmd_pending(int fd)
+{
+	struct emu_msg_hdr h;
+
+	return recv(fd, &h, sizeof(h), MSG_PEEK | MSG_DONTWAIT) == (ssize_t)sizeof(h) &&
+	       h.type == EMU_MSG_CMD;
+}
+
+/* How many connections have a firmware command waiting right now: the PSP sees them one at
+ * a time, but more than one waiting means the host did not serialize its commands. */
+static void count_pending(struct emu_server *s, const struct pollfd *pfd, unsigned n)
+{
+	uint32_t pending = 0;
+
+	for (unsigned i = 0; i < n; i++)
+		if ((pfd[i].revents & POLLIN) && cmd_pending(pfd[i].fd))
+			pending++;
+	if (pending > s->fw->max_concurrent_seen)
+		s->fw->max_concurrent_seen = pending;
+}
+
+static void serve_ready(struct emu_server *s, const struct pollfd *pfd, unsigned n)
+{
+	/* Downwards: closing connection i moves the last one (already served) into slot i. */
+	for (unsigned i = n; i-- > 0;) {
+		int r;
+
+		if (!pfd[i].revents)
+			continue;
+		r = (pfd[i].revents & POLLIN) ? serve_one(s, i) : -ECONNRESET;
+		if (r < 0)
+			conn_close(s, i, r == -EBADMSG ? "malformed message" : strerror(-r));
+	}
+}
+
+int emu_server_run(struct emu_server *s, int signal_fd)
+{
+	static struct pollfd pfd[2 + MAX_CONNS];
+
+	for (;;) {
+		unsigned n = s->n;
+
+		pfd[0] = (struct pollfd){ .fd = signal_fd, .events = POLLIN };
+		pfd[1] = (struct pollfd){ .fd = s->listen_fd, .events = POLLIN };
+		for (unsigned i = 0; i < n; i++)
+			pfd[2 + i] = (struct pollfd){ .fd = s->conns[i].fd, .events = POLLIN };
+		if (poll(pfd, 2 + n, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return log_error_errno(negative_errno(), "poll failed: %m");
+		}
+		if (pfd[0].revents & POLLIN) {
+			struct signalfd_siginfo si;
+
+			if (read(signal_fd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+				log_info("Received %s, exiting", strsignal((int)si.ssi_signo));
+			return 0;
+		}
+		count_pending(s, pfd + 2, n);
+		serve_ready(s, pfd + 2, n);
+		if (pfd[1].revents & POLLIN)
+			do_accept(s);
+	}
+}
