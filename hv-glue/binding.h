@@ -1,0 +1,78 @@
+/* ASID binding on the VMM side: which guest handle holds which ASID (grants the daemon sends
+ * after ACTIVATE, revokes it sends on DEACTIVATE/DECOMMISSION), and, per physical CPU, which
+ * VMCB last entered with each ASID, so that the VMM requests a TLB flush exactly when KVM's
+ * pre_sev_run (arch/x86/kvm/svm/sev.c) would. The VMM never picks an ASID: the daemon does.
+ * Trusts: nothing from the grant stream until hv_grant_msg_parse() accepted it. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct vmcb;
+struct hv_bindings;
+
+/* One grant: guest handle <-> ASID. generation is the daemon's counter; it rises every time
+ * an ASID is handed out again, so a reuse is visible even to a VMCB at the same address. */
+struct hv_grant {
+	uint32_t handle;
+	uint32_t asid;
+	bool es;   /* granted for an SEV-ES guest (ASID below CPUID 8000_001F[EDX]) */
+	bool live; /* false once revoked: the ASID can never enter for this grant again */
+	uint64_t generation;
+};
+
+/* max_asid = CPUID 8000_001F[ECX]; ncpus = physical CPUs tracked for the TLB decision. */
+int hv_bindings_new(uint32_t max_asid, unsigned ncpus, struct hv_bindings **ret);
+struct hv_bindings *hv_bindings_free(struct hv_bindings *b);
+
+/* -EINVAL (ASID 0, above max, generation 0), -EBUSY (ASID or handle already live: revoke
+ * first), -ESTALE (generation not newer than the ASID's last grant). */
+int hv_bindings_grant(struct hv_bindings *b, uint32_t handle, uint32_t asid, bool es,
+		      uint64_t generation);
+/* -ENOENT (no live grant of this ASID to this handle), -ESTALE (other generation). */
+int hv_bindings_revoke(struct hv_bindings *b, uint32_t handle, uint32_t asid, uint64_t generation);
+
+/* The last grant seen for asid (live or revoked), or NULL when it was never granted. */
+const struct hv_grant *hv_bindings_lookup(const struct hv_bindings *b, uint32_t asid);
+/* The live grant held by handle, or NULL. */
+const struct hv_grant *hv_bindings_find_handle(const struct hv_bindings *b, uint32_t handle);
+
+/* Before VMRUN on physical CPU cpu (KVM pre_sev_run): put the handle's granted ASID into the
+ * VMCB and set TLB_CONTROL to FLUSH_ASID (3) when another VMCB, another grant generation, or
+ * another CPU (*last_cpu, updated here; start it at -1) ran last with this ASID, else to 0.
+ * -ENOENT when the handle holds no live grant (the VMCB is left untouched: the gate refuses
+ * it), -EINVAL for a CPU beyond ncpus. Returns 1 when a flush was requested, 0 otherwise. */
+int hv_bindings_pre_run(struct hv_bindings *b, uint32_t handle, unsigned cpu, int *last_cpu,
+			struct vmcb *vmcb);
+
+/* The grant/revoke stream (daemon -> VMM), one fixed 32-byte little-endian frame per event:
+ *   0  u32 magic "HVGS" (0x53475648)     4  u16 version (1)     6  u16 type (1 GRANT, 2 REVOKE)
+ *   8  u32 length (32)                   12 u32 handle          16 u32 asid
+ *   20 u32 flags (bit 0: SEV-ES; others must be zero)           24 u64 generation (non-zero)
+ * Anything else is malformed, and a malformed frame ends the stream. */
+#define HV_GRANT_MSG_SIZE 32
+#define HV_GRANT_MAGIC 0x53475648u
+#define HV_GRANT_VERSION 1
+#define HV_GRANT_FLAG_ES 0x1u
+
+enum hv_grant_type { HV_GRANT = 1, HV_REVOKE = 2 };
+
+struct hv_grant_msg {
+	enum hv_grant_type type;
+	uint32_t handle;
+	uint32_t asid;
+	bool es;
+	uint64_t generation;
+};
+
+/* -EBADMSG for any malformed frame (wrong size, magic, version, type, length, flags, zero
+ * ASID or generation), with *ret_why (may be NULL) naming the field. */
+int hv_grant_msg_parse(const void *buf, size_t len, struct hv_grant_msg *ret,
+		       const char **ret_why);
+void hv_grant_msg_build(const struct hv_grant_msg *m, uint8_t out[HV_GRANT_MSG_SIZE]);
+/* Apply one parsed message to the table (hv_bindings_grant / hv_bindings_revoke). */
+int hv_bindings_apply(struct hv_bindings *b, const struct hv_grant_msg *m);
+/* Read exactly one frame from fd: 0 at a clean EOF, 1 with *ret filled, -EBADMSG for a
+ * truncated or malformed frame, -errno for I/O errors (-EAGAIN on a non-blocking fd). */
+int hv_grant_stream_read(int fd, struct hv_grant_msg *ret, const char **ret_why);
