@@ -461,8 +461,10 @@ static const char *errno_hint(int e)
 		return "the device is not a SEV device";
 	case EBADMSG:
 		return "firmware returned a malformed answer";
-	case EPROTONOSUPPORT:
-		return "this build has no such transport";
+	case EPROTO:
+		return "the emulator's reply was malformed; the connection was dropped";
+	case ENAMETOOLONG:
+		return "the socket path is too long for a Unix socket (at most 107 bytes)";
 	default:
 		return NULL;
 	}

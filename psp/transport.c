@@ -18,17 +18,6 @@
 
 typedef int (*psp_ctor)(const char *arg, struct psp_transport *t);
 
-#if PSP_HAVE_EMU
-#define EMU_CTOR psp_emu_open
-#else
-/* Built without psp-emu.c (it had not been written yet when this tree was configured). */
-static int emu_missing(const char *arg, struct psp_transport *t)
-{
-	log_debug("psp: this build has no emu transport (psp/psp-emu.c missing at configure)");
-	return -EPROTONOSUPPORT;
-}
-#define EMU_CTOR emu_missing
-#endif
 
 /* Split "kind[:arg]" into a constructor and its argument. */
 static int parse_spec(const char *spec, psp_ctor *ret_ctor, const char **ret_arg)
@@ -38,7 +27,7 @@ static int parse_spec(const char *spec, psp_ctor *ret_ctor, const char **ret_arg
 		psp_ctor ctor;
 		const char *bare_default; /* argument when the spec is the bare kind */
 	} kinds[] = {
-		{ "emu", EMU_CTOR, NULL },
+		{ "emu", psp_emu_open, NULL },
 		{ "dev", psp_dev_open, PSP_DEFAULT_DEVICE },
 	};
 
