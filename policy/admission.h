@@ -1,0 +1,55 @@
+/* Host admission policy: which guest policies this host accepts and how many ASIDs each tenant
+ * may hold. Rules come from sevd.conf keys (policy_rules_set); every refusal names the rule
+ * that refused, so an orchestrator can tell "host forbids debug" from "tenant over quota".
+ * Pure code: the daemon supplies the counts. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define POLICY_MAX_TENANTS 64
+#define POLICY_TENANT_NAME_MAX 64
+
+struct policy_tenant {
+	char name[POLICY_TENANT_NAME_MAX];
+	uint32_t quota; /* ASIDs this tenant may hold at once */
+};
+
+struct policy_rules {
+	bool require_nodbg;   /* refuse guests that allow DBG_DECRYPT/ENCRYPT */
+	bool require_noks;    /* refuse guests that allow key sharing */
+	bool require_es;      /* refuse plain SEV guests */
+	bool require_nosend;  /* refuse guests that may be migrated out */
+	bool forbid_es;	      /* refuse SEV-ES guests (hosts without an ES range) */
+	uint8_t min_api_major; /* the guest policy must pin at least this firmware API */
+	uint8_t min_api_minor;
+	bool have_default_quota;
+	uint32_t default_quota; /* quota of tenants not listed; unlimited when not set */
+	unsigned n_tenants;
+	struct policy_tenant tenants[POLICY_MAX_TENANTS];
+};
+
+struct policy_verdict {
+	bool ok;
+	const char *rule; /* the config key of the refusing rule, e.g. "require_nodbg" */
+	char message[256];
+};
+
+void policy_rules_init(struct policy_rules *r);
+/* Apply one config setting: require_nodbg|require_noks|require_es|require_nosend|forbid_es =
+ * yes/no/true/false/1/0, min_api = MAJOR.MINOR, default_quota = N, tenant.NAME.quota = N.
+ * Returns 0, -ENOENT for an unknown key, -EINVAL for a bad value (*reason says which). */
+int policy_rules_set(struct policy_rules *r, const char *key, const char *value,
+		     const char **reason);
+
+/* May a guest with this policy launch on a platform with this firmware API? */
+void policy_admit(const struct policy_rules *r, uint32_t guest_policy, uint8_t fw_api_major,
+		  uint8_t fw_api_minor, struct policy_verdict *ret);
+/* May `tenant` (NULL or "" = the default tenant) take one more ASID while holding `held`? */
+void policy_quota_check(const struct policy_rules *r, const char *tenant, uint32_t held,
+			struct policy_verdict *ret);
+/* The tenant's quota, or UINT32_MAX when unlimited. */
+uint32_t policy_tenant_quota(const struct policy_rules *r, const char *tenant);
+/* Valid tenant names: 1..63 of [A-Za-z0-9._-], not starting with '.' (they appear in paths,
+ * metrics labels and logs). */
+bool policy_tenant_name_valid(const char *name);

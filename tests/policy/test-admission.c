@@ -1,0 +1,150 @@
+/* Host admission rules: each rule refuses alone and names itself; quotas count per tenant;
+ * config settings parse or are refused with a reason; policy words decode and parse. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "policy/admission.h"
+#include "policy/guest-policy.h"
+#include "psp/sev-abi.h"
+#include "tests/testutil.h"
+
+static void expect_refusal(const struct policy_rules *r, uint32_t pol, const char *rule)
+{
+	struct policy_verdict v;
+
+	policy_admit(r, pol, 1, 55, &v);
+	TU_CHECK(!v.ok, "policy 0x%x should be refused by %s", pol, rule);
+	TU_CHECK(v.rule && strcmp(v.rule, rule) == 0, "refused by %s, expected %s", v.rule, rule);
+	TU_CHECK(strlen(v.message) > 10, "refusal has a message");
+}
+
+static void expect_admit(const struct policy_rules *r, uint32_t pol)
+{
+	struct policy_verdict v;
+
+	policy_admit(r, pol, 1, 55, &v);
+	TU_CHECK(v.ok, "policy 0x%x should be admitted, refused by %s: %s", pol, v.rule, v.message);
+}
+
+static void set(struct policy_rules *r, const char *k, const char *val)
+{
+	const char *reason = NULL;
+	int e = policy_rules_set(r, k, val, &reason);
+	TU_CHECK(e == 0, "%s = %s: %s", k, val, reason ? reason : "?");
+}
+
+static void test_each_rule_alone(void)
+{
+	static const struct {
+		const char *key;
+		uint32_t refused, admitted;
+	} rows[] = {
+		{ "require_nodbg", 0, SEV_POLICY_NODBG },
+		{ "require_noks", SEV_POLICY_NODBG, SEV_POLICY_NOKS },
+		{ "require_es", SEV_POLICY_NODBG, SEV_POLICY_ES },
+		{ "require_nosend", SEV_POLICY_ES, SEV_POLICY_NOSEND },
+		{ "forbid_es", SEV_POLICY_ES | SEV_POLICY_NODBG, SEV_POLICY_NODBG },
+	};
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct policy_rules r;
+		policy_rules_init(&r);
+		expect_admit(&r, rows[i].refused); /* no rule: everything goes */
+		set(&r, rows[i].key, "yes");
+		expect_refusal(&r, rows[i].refused, rows[i].key);
+		expect_admit(&r, rows[i].admitted);
+		set(&r, rows[i].key, "no");
+		expect_admit(&r, rows[i].refused);
+	}
+}
+
+static void test_api_rules(void)
+{
+	struct policy_rules r;
+
+	policy_rules_init(&r);
+	set(&r, "min_api", "1.51");
+	expect_refusal(&r, 0, "min_api");					/* pins 0.0 */
+	expect_refusal(&r, (1u << 16) | (50u << 24), "min_api");		/* 1.50 */
+	expect_admit(&r, (1u << 16) | (51u << 24));				/* 1.51 */
+	expect_refusal(&r, (1u << 16) | (56u << 24), "firmware_api");		/* > fw 1.55 */
+	expect_refusal(&r, 0x40, "reserved_bits");
+}
+
+static void test_quota(void)
+{
+	struct policy_rules r;
+	struct policy_verdict v;
+
+	policy_rules_init(&r);
+	policy_quota_check(&r, "acme", 1000000, &v);
+	TU_CHECK(v.ok, "no quota configured means unlimited");
+	set(&r, "tenant.acme.quota", "2");
+	set(&r, "default_quota", "1");
+	policy_quota_check(&r, "acme", 1, &v);
+	TU_CHECK(v.ok, "acme holds 1 of 2");
+	policy_quota_check(&r, "acme", 2, &v);
+	TU_CHECK(!v.ok && strcmp(v.rule, "tenant_quota") == 0, "acme at quota");
+	TU_CHECK(strstr(v.message, "acme") != NULL, "message names the tenant: %s", v.message);
+	policy_quota_check(&r, "other", 1, &v);
+	TU_CHECK(!v.ok, "unlisted tenants get the default quota");
+	policy_quota_check(&r, NULL, 0, &v);
+	TU_CHECK(v.ok, "default tenant may take its first ASID");
+	set(&r, "tenant.acme.quota", "0");
+	TU_CHECK_EQ(policy_tenant_quota(&r, "acme"), 0);
+}
+
+static void test_bad_settings(void)
+{
+	struct policy_rules r;
+	const char *reason;
+
+	policy_rules_init(&r);
+	TU_CHECK_EQ(policy_rules_set(&r, "require_nodbg", "maybe", &reason), -EINVAL);
+	TU_CHECK(reason != NULL, "reason given");
+	TU_CHECK_EQ(policy_rules_set(&r, "min_api", "1", &reason), -EINVAL);
+	TU_CHECK_EQ(policy_rules_set(&r, "min_api", "1.256", &reason), -EINVAL);
+	TU_CHECK_EQ(policy_rules_set(&r, "nonsense", "1", &reason), -ENOENT);
+	TU_CHECK_EQ(policy_rules_set(&r, "tenant.../etc.quota", "1", &reason), -EINVAL);
+	TU_CHECK_EQ(policy_rules_set(&r, "tenant.a b.quota", "1", &reason), -EINVAL);
+	TU_CHECK_EQ(policy_rules_set(&r, "tenant.acme.limit", "1", &reason), -ENOENT);
+	TU_CHECK_EQ(policy_rules_set(&r, "tenant.acme.quota", "-1", &reason), -EINVAL);
+	TU_CHECK(!policy_tenant_name_valid(""), "empty name");
+	TU_CHECK(!policy_tenant_name_valid(".hidden"), "dot name");
+	TU_CHECK(policy_tenant_name_valid("team-a_1.prod"), "normal name");
+}
+
+static void test_words(void)
+{
+	uint32_t p;
+	char *s = policy_describe(SEV_POLICY_NODBG | SEV_POLICY_ES | (1u << 16) | (51u << 24));
+
+	TU_CHECK(strcmp(s, "NODBG ES API>=1.51") == 0, "describe: %s", s);
+	free(s);
+	s = policy_describe(0);
+	TU_CHECK(strcmp(s, "none") == 0, "describe 0: %s", s);
+	free(s);
+	TU_CHECK_EQ(policy_parse("nodbg,ES|noks", &p), 0);
+	TU_CHECK_EQ(p, SEV_POLICY_NODBG | SEV_POLICY_ES | SEV_POLICY_NOKS);
+	TU_CHECK_EQ(policy_parse("0x5", &p), 0);
+	TU_CHECK_EQ(p, 5);
+	TU_CHECK_EQ(policy_parse("0x40", &p), -EINVAL); /* reserved bit */
+	TU_CHECK_EQ(policy_parse("nodbg,,es", &p), -EINVAL);
+	TU_CHECK_EQ(policy_parse("debug", &p), -EINVAL);
+	json_object *j = policy_to_json(SEV_POLICY_NOKS | SEV_POLICY_ES);
+	TU_CHECK(strcmp(json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN),
+			"{\"value\":6,\"hex\":\"0x00000006\",\"flags\":[\"NOKS\",\"ES\"],"
+			"\"api_min\":\"0.0\"}") == 0,
+		 "json: %s", json_object_to_json_string(j));
+	json_object_put(j);
+}
+
+int main(void)
+{
+	test_each_rule_alone();
+	test_api_rules();
+	test_quota();
+	test_bad_settings();
+	test_words();
+	tu_done("policy-admission");
+}
