@@ -434,7 +434,8 @@ static const char *errno_hint(int e)
 		return "this transport cannot carry the command: through /dev/sev Linux lets user "
 		       "space send only PLATFORM_STATUS, PEK_GEN, PEK_CSR, PEK_CERT_IMPORT, PDH_GEN, "
 		       "PDH_CERT_EXPORT, GET_ID and FACTORY_RESET; INIT, SHUTDOWN, DF_FLUSH and every "
-		       "guest command only KVM can send (use the emulated PSP, emu:SOCKET)";
+		       "guest command only KVM can send (use the emulated PSP, emu:SOCKET); SNP "
+		       "commands are not supported by this version on either transport";
 	case EACCES:
 		return "no access to the PSP: run as root, add the user to the group owning "
 		       "/dev/sev, or install a udev rule such as "
