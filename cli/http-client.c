@@ -377,9 +377,9 @@ static int conn_open(struct http_client *c)
 static int io_error(struct http_client *c, int r, const char *what)
 {
 	if (r == -EAGAIN || r == -EWOULDBLOCK || r == -ETIMEDOUT)
-		return set_error(c, -ETIMEDOUT, "sevd at %s did not %s within %d s — it may be "
+		return set_error(c, -ETIMEDOUT, "sevd at %s did not %s within %g s — it may be "
 						"busy or hung; try again or check its log",
-				 c->endpoint, what, c->timeout_ms / 1000);
+				 c->endpoint, what, c->timeout_ms / 1000.0);
 	return set_error(c, r, "lost the connection to sevd at %s while trying to %s: %s",
 			 c->endpoint, what, strerror(-r));
 }
@@ -813,10 +813,6 @@ static int send_head(struct http_client *c, const char *method, const char *path
 	char *head;
 	int r;
 
-	if (!method[0] || !token_ok(method) || path[0] != '/' || !token_ok(path) ||
-	    (content_type && strpbrk(content_type, "\r\n")))
-		return set_error(c, -EINVAL, "refusing to send a malformed request line '%s %s'",
-				 method, path);
 	head = build_head(c, method, path, content_type, body_len, has_body);
 	if (!head)
 		return -ENOMEM;
@@ -897,17 +893,23 @@ int http_request_stream(struct http_client *c, const char *method, const char *p
 {
 	int r, w;
 
+	/* Nothing from a caller may split the request head (header injection). */
+	if (!method[0] || !token_ok(method) || path[0] != '/' || !token_ok(path) ||
+	    (content_type && strpbrk(content_type, "\r\n")))
+		return set_error(c, -EINVAL, "refusing to send a malformed request line '%s %s'",
+				 method, path);
 	r = conn_open(c);
 	if (r < 0)
 		return r;
 	w = send_head(c, method, path, content_type, body_len, cb != NULL);
 	if (w == 0 && cb)
 		w = send_stream(c, body_len, cb, userdata);
-	if (w == -EINVAL || w == -ENOMEM) {
+	/* When the daemon stopped reading (EPIPE, ECONNRESET) it may have answered early (413,
+	 * 401): read that. Any other failure is ours or the link's: nothing to read. */
+	if (w < 0 && w != -EPIPE && w != -ECONNRESET) {
 		conn_close(c);
 		return w;
 	}
-	/* Even when sending failed the daemon may have answered early (413, 401): read that. */
 	char saved[sizeof(c->err)];
 	memcpy(saved, c->err, sizeof(saved));
 	r = read_response(c, method, ret);

@@ -60,9 +60,13 @@ static int read_token(const char *verb, const char *path, char **ret)
 	OPENSSL_cleanse(buf, len);
 	if (!t)
 		return sevadm_fail(verb, "out of memory");
-	if (!*t || strpbrk(t, " \t\r\n")) {
+	bool printable = *t != 0;
+	for (const char *p = t; *p; p++)
+		printable = printable && isgraph((unsigned char)*p);
+	if (!printable) {
 		free(t);
-		return sevadm_fail(verb, "the token file %s must hold one token on one line", path);
+		return sevadm_fail(verb, "the token file %s must hold one token (printable ASCII, "
+					   "no spaces) on one line", path);
 	}
 	*ret = t;
 	return 0;
@@ -85,10 +89,10 @@ int sevadm_connect(const struct sevadm_ctx *ctx, const char *verb, struct http_c
 		OPENSSL_cleanse(token, strlen(token));
 		free(token);
 	}
-	if (r == -EINVAL)
-		return sevadm_fail(verb, "'%s' is not a daemon address: use unix:PATH, "
-					 "http://HOST:PORT or https://HOST:PORT",
-				   ctx->daemon);
+	if (r == -EINVAL) /* from --daemon or SEVD_SOCKET: a usage error */
+		return sevadm_usage(verb, "'%s' is not a daemon address: use unix:PATH, "
+					  "http://HOST:PORT or https://HOST:PORT",
+				    ctx->daemon);
 	if (r < 0)
 		return sevadm_fail(verb, "cannot set up a client: %s", strerror(-r));
 	return 0;

@@ -28,7 +28,7 @@ int sevadm_fail(const char *verb, const char *fmt, ...) __attribute__((format(pr
 int sevadm_usage(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Open a client for ctx->daemon (with the token and CA file); on failure prints why and
- * returns SEVADM_EXIT_FAIL, else 0. */
+ * returns SEVADM_EXIT_FAIL (SEVADM_EXIT_USAGE for a malformed address), else 0. */
 int sevadm_connect(const struct sevadm_ctx *ctx, const char *verb, struct http_client **ret);
 
 /* One JSON API call: method + path, optional JSON request body (NULL for none). On a 2xx
