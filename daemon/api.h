@@ -1,0 +1,54 @@
+/* The REST API v1 (DESIGN.md "Interfaces", daemon/openapi.yaml): a table of routes, each
+ * {method, path pattern, roles allowed, handler, body limit}. Handlers turn JSON into core
+ * requests (core.h) and core replies into JSON; they are the unprivileged side of the seam
+ * and see only the fixed-size request/reply structs. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "daemon/auth.h"
+
+struct sevd_core;
+
+/* What a handler answers: HTTP status, content type and a malloc'd body. */
+struct sevd_api_response {
+	unsigned status;
+	const char *content_type;
+	char *body;
+	size_t len;
+};
+
+struct sevd_api_request {
+	struct sevd_core *core;
+	enum sevd_role role;
+	const char *body; /* NUL-terminated; len bytes (may be 0) */
+	size_t len;
+	const char *param; /* the {x} segment of the path, when the pattern has one */
+};
+
+typedef void (*sevd_api_handler)(const struct sevd_api_request *req,
+				 struct sevd_api_response *resp);
+
+struct sevd_route {
+	const char *method;
+	const char *path; /* "/v1/platform", "/v1/guests/{h}" */
+	unsigned roles;	  /* SEVD_ROLE_BIT()s allowed; admin is always allowed */
+	sevd_api_handler handler;
+	size_t max_body;
+};
+
+extern const struct sevd_route sevd_routes[];
+extern const size_t sevd_n_routes;
+
+/* Find the route for method + path. Returns the route, or NULL with *ret_path_known telling
+ * whether the path exists with another method (405) or not at all (404). `param` receives the
+ * {x} segment (size bytes). */
+const struct sevd_route *sevd_route_find(const char *method, const char *path, bool *ret_path_known,
+					 char *param, size_t size);
+/* Is `role` allowed on the route? */
+bool sevd_route_allows(const struct sevd_route *rt, enum sevd_role role);
+
+/* An error answer {"error":{"code","message","fw_status"}}; fw_status < 0 gives null. */
+void sevd_api_error(struct sevd_api_response *resp, unsigned status, const char *code,
+		    const char *message, int fw_status);

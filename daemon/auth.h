@@ -1,0 +1,36 @@
+/* Roles and how a caller gets one (DESIGN.md "Interfaces"): on the Unix socket the peer's
+ * credentials (SO_PEERCRED, SO_PEERGROUPS): uid 0 or a member of admin_group is admin,
+ * anyone else reader; on TCP a bearer token whose SHA-256 matches a configured hash (compared
+ * with CRYPTO_memcmp against every hash, so timing says nothing) gives the token's role, and
+ * without a token a TCP caller is public. Trusts the kernel's peer credentials only. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+enum sevd_role {
+	SEVD_ROLE_PUBLIC = 0,
+	SEVD_ROLE_READER,
+	SEVD_ROLE_OWNER,    /* a guest owner: its guests' measurement and attestation */
+	SEVD_ROLE_LAUNCHER, /* launches and runs guests */
+	SEVD_ROLE_ADMIN,
+	SEVD_ROLE_MAX_,
+};
+
+/* Role bit for a route's allowed set; admin is allowed everywhere. */
+#define SEVD_ROLE_BIT(r) (1u << (r))
+
+const char *sevd_role_name(enum sevd_role r);
+int sevd_role_from_name(const char *s, enum sevd_role *ret);
+
+struct sevd_config;
+
+/* Role of the peer on a connected Unix socket. */
+enum sevd_role sevd_auth_unix_peer(int fd, gid_t admin_gid, bool have_admin_gid);
+/* Role of a bearer token (the header value after "Bearer "); *ret_known is false when the
+ * token matched no configured hash (the caller answers 401). */
+enum sevd_role sevd_auth_token(const struct sevd_config *cfg, const char *token, bool *ret_known);
+/* SHA-256 of a token (for config and tests). */
+int sevd_auth_hash(const char *token, uint8_t ret[32]);

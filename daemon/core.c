@@ -1,0 +1,554 @@
+/* The privileged core: owns the PSP transport, the firmware queue, the ASID pool and the
+ * metrics. Serves fixed-size requests (core.h) from the HTTP side, which it does not trust:
+ * every op code and length is checked here. Firmware ops run as jobs on the queue's single
+ * worker, so firmware sees one command at a time whatever the number of clients. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/macros.h"
+#include "common/util.h"
+#include "daemon/core.h"
+#include "daemon/emu-ctl.h"
+#include "daemon/metrics.h"
+#include "daemon/queue.h"
+#include "psp/commands.h"
+#include "psp/transport.h"
+
+struct sevd_core {
+	struct psp_transport *psp;
+	struct sevd_queue *queue;
+	struct sevd_asid_pool *pool;
+	struct sevd_metrics *metrics;
+	struct psp_cpuid cpuid;
+	char *emu_socket; /* control channel for WBINVD; NULL on hardware */
+	char *roots_dir;
+	int tmr_fd; /* the SEV-ES TMR given to firmware at INIT, or -1 */
+	uint64_t tmr_base;
+};
+
+/* Set on the queue's worker thread, so that a flush asked for from inside a job runs
+ * directly instead of queueing behind itself. */
+static _Thread_local bool on_worker;
+
+typedef void (*op_fn)(struct sevd_core *c, const struct sevd_request *req, struct sevd_reply *rep);
+
+static double since(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* Record one firmware command's outcome in the metrics and in the reply (when it failed). */
+static int fw_done(struct sevd_core *c, struct sevd_reply *rep, uint32_t cmd, int r, int psp_ret,
+		   const struct timespec *t0)
+{
+	char buf[200];
+
+	sevd_metrics_command(c->metrics, cmd, r == 0 ? SEV_STATUS_SUCCESS : psp_ret, since(t0));
+	if (r < 0 && rep) {
+		rep->r = r;
+		rep->fw_status = r == -EIO ? psp_ret : SEV_STATUS_NO_FW_CALL;
+		snprintf(rep->message, sizeof(rep->message), "%s failed: %s", sev_cmd_name(cmd),
+			 psp_strerror(r, psp_ret, buf, sizeof(buf)));
+	}
+	return r;
+}
+
+#define FW_CALL(c, rep, cmd, call)                                                                 \
+	({                                                                                         \
+		struct timespec _t0;                                                               \
+		int _psp_ret = SEV_STATUS_NO_FW_CALL, _r;                                          \
+		clock_gettime(CLOCK_MONOTONIC, &_t0);                                              \
+		_r = (call);                                                                       \
+		fw_done((c), (rep), (cmd), _r, _psp_ret, &_t0);                                    \
+	})
+
+/* WBINVD on every core, then DF_FLUSH (SEV API §5.x DF_FLUSH: WBINVD_REQUIRED otherwise).
+ * On the emulator WBINVD is a control message; on hardware it is the kernel's business
+ * (sev-dev.c runs wbinvd_on_all_cpus() before DF_FLUSH, and /dev/sev does not offer DF_FLUSH
+ * to user space at all), so there this answers -EOPNOTSUPP. Runs on the worker. */
+static int flush_on_worker(struct sevd_core *c, struct sevd_reply *rep)
+{
+	char reply[128];
+	int r;
+
+	if (!c->emu_socket) {
+		if (rep)
+			snprintf(rep->message, sizeof(rep->message),
+				 "DF_FLUSH: on hardware the kernel flushes ASIDs, not sevd");
+		return -EOPNOTSUPP;
+	}
+	r = sevd_emu_ctl(c->emu_socket, "wbinvd", reply, sizeof(reply));
+	if (r < 0) {
+		log_warning_errno(r, "WBINVD through the emulator's control channel failed: %m");
+		return r;
+	}
+	r = FW_CALL(c, rep, SEV_CMD_DF_FLUSH, psp_cmd_df_flush(c->psp, &_psp_ret));
+	if (r < 0)
+		log_warning("ASID flush: DF_FLUSH failed: %s", rep ? rep->message : "see metrics");
+	return r;
+}
+
+struct flush_job {
+	struct sevd_core *c;
+	int r;
+};
+
+static void flush_job_run(void *arg)
+{
+	struct flush_job *j = arg;
+
+	j->r = flush_on_worker(j->c, NULL);
+}
+
+/* The pool's flush callback: direct on the worker, queued from anywhere else. */
+static int pool_flush(void *userdata)
+{
+	struct flush_job j = { .c = userdata };
+	int r;
+
+	if (on_worker)
+		return flush_on_worker(j.c, NULL);
+	r = sevd_queue_run(j.c->queue, flush_job_run, &j);
+	return r < 0 ? r : j.r;
+}
+
+static void fill_platform(struct sevd_core *c, const struct sev_cmd_platform_status *st,
+			  struct sevd_platform_info *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->status = *st;
+	p->cpuid_max = c->cpuid.ecx;
+	p->cpuid_min_sev = c->cpuid.edx;
+	sevd_asid_range(c->pool, true, &p->es_first, &p->es_last);
+	sevd_asid_range(c->pool, false, &p->sev_first, &p->sev_last);
+	snprintf(p->transport, sizeof(p->transport), "%s", psp_transport_kind(c->psp));
+}
+
+static void op_platform_status(struct sevd_core *c, const struct sevd_request *req,
+			       struct sevd_reply *rep)
+{
+	struct sev_cmd_platform_status st;
+
+	if (FW_CALL(c, rep, SEV_CMD_PLATFORM_STATUS,
+		    psp_cmd_platform_status(c->psp, &st, &_psp_ret)) < 0)
+		return;
+	fill_platform(c, &st, &rep->u.platform);
+}
+
+/* Mutating platform ops answer the platform status after the change. */
+static void after_change(struct sevd_core *c, struct sevd_reply *rep)
+{
+	op_platform_status(c, NULL, rep);
+}
+
+/* SEV-ES needs a Trusted Memory Region for INIT (SEV API §5.1.2 INIT: TMR_PADDR/TMR_LEN,
+ * 1 MiB, 1 MiB aligned); Linux allocates it in sev_es_reserve_trusted_region(). On the
+ * emulator the core gives it a memfd of its own (region bases are 1 TiB aligned); it stays
+ * firmware's for the core's lifetime. On hardware the kernel has done INIT already. */
+#define SEVD_TMR_SIZE (1u << 20)
+
+static int init_with_tmr(struct sevd_core *c, uint32_t flags, int *psp_ret)
+{
+	struct sev_cmd_init b = { .flags = flags };
+
+	if ((flags & SEV_INIT_FLAGS_SEV_ES) && c->emu_socket && c->tmr_fd < 0) {
+		_cleanup_close_ int fd = memfd_create("sevd-tmr", MFD_CLOEXEC);
+		int r;
+
+		if (fd < 0 || ftruncate(fd, SEVD_TMR_SIZE) < 0)
+			return negative_errno();
+		r = psp_map_memfd(c->psp, fd, SEVD_TMR_SIZE, &c->tmr_base);
+		if (r < 0)
+			return r;
+		c->tmr_fd = TAKE_FD(fd);
+	}
+	if (c->tmr_fd >= 0 && (flags & SEV_INIT_FLAGS_SEV_ES)) {
+		b.tmr_paddr = c->tmr_base;
+		b.tmr_len = SEVD_TMR_SIZE;
+	}
+	return psp_issue(c->psp, SEV_CMD_INIT, &b, psp_ret);
+}
+
+static void op_init(struct sevd_core *c, const struct sevd_request *req, struct sevd_reply *rep)
+{
+	uint32_t flags = req->u.init.es ? SEV_INIT_FLAGS_SEV_ES : 0;
+
+	if (FW_CALL(c, rep, SEV_CMD_INIT, init_with_tmr(c, flags, &_psp_ret)) < 0)
+		return;
+	/* Linux's __sev_platform_init_locked: INIT, then WBINVD on all CPUs and DF_FLUSH, so
+	 * that no ASID is dirty afterwards. */
+	if (c->emu_socket && flush_on_worker(c, rep) < 0)
+		return;
+	sevd_asid_mark_all_clean(c->pool);
+	after_change(c, rep);
+}
+
+static void op_simple(struct sevd_core *c, struct sevd_reply *rep, uint32_t cmd,
+		      int (*fn)(struct psp_transport *, int *))
+{
+	if (FW_CALL(c, rep, cmd, fn(c->psp, &_psp_ret)) < 0)
+		return;
+	after_change(c, rep);
+}
+
+static void op_shutdown(struct sevd_core *c, const struct sevd_request *req, struct sevd_reply *rep)
+{
+	op_simple(c, rep, SEV_CMD_SHUTDOWN, psp_cmd_shutdown);
+}
+
+static void op_factory_reset(struct sevd_core *c, const struct sevd_request *req,
+			     struct sevd_reply *rep)
+{
+	op_simple(c, rep, SEV_CMD_FACTORY_RESET, psp_cmd_factory_reset);
+}
+
+static void op_pek_gen(struct sevd_core *c, const struct sevd_request *req, struct sevd_reply *rep)
+{
+	op_simple(c, rep, SEV_CMD_PEK_GEN, psp_cmd_pek_gen);
+}
+
+static void op_pdh_gen(struct sevd_core *c, const struct sevd_request *req, struct sevd_reply *rep)
+{
+	op_simple(c, rep, SEV_CMD_PDH_GEN, psp_cmd_pdh_gen);
+}
+
+static void op_pek_csr(struct sevd_core *c, const struct sevd_request *req, struct sevd_reply *rep)
+{
+	_cleanup_free_ uint8_t *csr = NULL;
+	size_t len = 0;
+
+	if (FW_CALL(c, rep, SEV_CMD_PEK_CSR, psp_cmd_pek_csr(c->psp, &csr, &len, &_psp_ret)) < 0)
+		return;
+	if (len > sizeof(rep->u.csr.csr)) {
+		rep->r = -EBADMSG;
+		snprintf(rep->message, sizeof(rep->message),
+			 "PEK_CSR: firmware returned %zu bytes, more than one certificate", len);
+		return;
+	}
+	memcpy(rep->u.csr.csr, csr, len);
+	rep->u.csr.len = (uint32_t)len;
+}
+
+static void op_pek_cert_import(struct sevd_core *c, const struct sevd_request *req,
+			       struct sevd_reply *rep)
+{
+	/* Untrusted lengths: the message carries fixed arrays, the lengths must match them. */
+	if (req->u.pek_cert.pek_len != SEV_CERT_SIZE || req->u.pek_cert.oca_len != SEV_CERT_SIZE) {
+		rep->r = -EINVAL;
+		snprintf(rep->message, sizeof(rep->message),
+			 "PEK_CERT_IMPORT: the PEK and OCA certificates must be %u bytes each",
+			 SEV_CERT_SIZE);
+		return;
+	}
+	if (FW_CALL(c, rep, SEV_CMD_PEK_CERT_IMPORT,
+		    psp_cmd_pek_cert_import(c->psp, req->u.pek_cert.pek, SEV_CERT_SIZE,
+					    req->u.pek_cert.oca, SEV_CERT_SIZE, &_psp_ret)) < 0)
+		return;
+	after_change(c, rep);
+}
+
+/* The platform's AMD root (ASK, ARK in AMD's format): firmware does not hand them out (AMD's
+ * key server does). From roots_dir (ask.cert, ark.cert) when configured; on the emulator, from
+ * its control channel ("get-cert ask|ark", its model of the key server). Missing ones leave
+ * the lengths 0 ("unknown"). */
+static void read_roots(struct sevd_core *c, struct sevd_reply *rep)
+{
+	static const char *const names[] = { "ask.cert", "ark.cert" };
+	static const char *const ctl[] = { "get-cert ask", "get-cert ark" };
+	uint8_t *dst[] = { rep->u.certs.ask, rep->u.certs.ark };
+	uint32_t *dst_len[] = { &rep->u.certs.ask_len, &rep->u.certs.ark_len };
+
+	if (!c->roots_dir && c->emu_socket) {
+		for (size_t i = 0; i < ELEMENTSOF(ctl); i++) {
+			size_t len = 0;
+			int r = sevd_emu_ctl_bin(c->emu_socket, ctl[i], dst[i], AMD_CERT_MAX_SIZE, &len);
+
+			if (r < 0)
+				log_warning_errno(r, "Emulator control '%s' failed: %m", ctl[i]);
+			*dst_len[i] = r < 0 ? 0 : (uint32_t)len;
+		}
+		return;
+	}
+	if (!c->roots_dir)
+		return;
+	for (size_t i = 0; i < ELEMENTSOF(names); i++) {
+		_cleanup_free_ char *path = path_join(c->roots_dir, names[i]);
+		_cleanup_free_ uint8_t *buf = NULL;
+		size_t len = 0;
+		int r;
+
+		if (!path)
+			continue;
+		r = read_full_file(path, AMD_CERT_MAX_SIZE, &buf, &len);
+		if (r < 0) {
+			if (r != -ENOENT)
+				log_warning_errno(r, "Cannot read %s: %m", path);
+			continue;
+		}
+		memcpy(dst[i], buf, len);
+		*dst_len[i] = (uint32_t)len;
+	}
+}
+
+static void op_certs(struct sevd_core *c, const struct sevd_request *req, struct sevd_reply *rep)
+{
+	_cleanup_free_ uint8_t *pdh = NULL, *chain = NULL;
+	size_t pdh_len = 0, chain_len = 0;
+
+	if (FW_CALL(c, rep, SEV_CMD_PDH_CERT_EXPORT,
+		    psp_cmd_pdh_cert_export(c->psp, &pdh, &pdh_len, &chain, &chain_len,
+					    &_psp_ret)) < 0)
+		return;
+	if (pdh_len != SEV_CERT_SIZE || chain_len != SEV_CERT_CHAIN_SIZE) {
+		rep->r = -EBADMSG;
+		snprintf(rep->message, sizeof(rep->message),
+			 "PDH_CERT_EXPORT: firmware returned %zu + %zu bytes, expected %u + %u",
+			 pdh_len, chain_len, SEV_CERT_SIZE, SEV_CERT_CHAIN_SIZE);
+		return;
+	}
+	memcpy(rep->u.certs.pdh, pdh, pdh_len);
+	memcpy(rep->u.certs.chain, chain, chain_len);
+	rep->u.certs.pdh_len = (uint32_t)pdh_len;
+	rep->u.certs.chain_len = (uint32_t)chain_len;
+	/* Firmware exports the CEK unsigned (AMD-ASPFW pdh_cert_chain_init); the ASK-signed one
+	 * comes from AMD's key server, which the emulator models with "get-cert cek". */
+	if (c->emu_socket) {
+		uint8_t cek[SEV_CERT_SIZE];
+		size_t len = 0;
+
+		if (sevd_emu_ctl_bin(c->emu_socket, "get-cert cek", cek, sizeof(cek), &len) >= 0 &&
+		    len == SEV_CERT_SIZE)
+			memcpy(rep->u.certs.chain + 2 * SEV_CERT_SIZE, cek, SEV_CERT_SIZE);
+	}
+	read_roots(c, rep);
+}
+
+static void op_get_id(struct sevd_core *c, const struct sevd_request *req, struct sevd_reply *rep)
+{
+	_cleanup_free_ uint8_t *id = NULL;
+	size_t len = 0;
+
+	if (FW_CALL(c, rep, SEV_CMD_GET_ID, psp_cmd_get_id(c->psp, &id, &len, &_psp_ret)) < 0)
+		return;
+	len = MIN(len, (size_t)SEVD_ID_MAX);
+	memcpy(rep->u.id.id, id, len);
+	rep->u.id.len = (uint32_t)len;
+}
+
+static void op_asids(struct sevd_core *c, const struct sevd_request *req, struct sevd_reply *rep)
+{
+	char holder[SEVD_ASID_HOLDER_MAX];
+	uint32_t es_first, es_last;
+
+	sevd_asid_stats(c->pool, &rep->u.asids.stats);
+	sevd_asid_range(c->pool, true, &es_first, &es_last);
+	rep->u.asids.es_first = es_first;
+	rep->u.asids.es_last = es_last;
+	sevd_asid_range(c->pool, false, &rep->u.asids.sev_first, &rep->u.asids.sev_last);
+	rep->u.asids.n = 0;
+	for (uint32_t a = 1; a <= c->cpuid.ecx && rep->u.asids.n < SEVD_ASID_LIMIT; a++) {
+		enum sevd_asid_state s = sevd_asid_get(c->pool, a, holder);
+		struct sevd_asid_entry *e;
+
+		if (s == SEVD_ASID_FREE)
+			continue;
+		e = &rep->u.asids.entry[rep->u.asids.n++];
+		e->asid = a;
+		e->state = (uint8_t)s;
+		e->es = a >= es_first && a <= es_last;
+		memcpy(e->holder, holder, sizeof(e->holder));
+	}
+}
+
+static void op_health(struct sevd_core *c, const struct sevd_request *req, struct sevd_reply *rep)
+{
+	struct sevd_queue_stats q;
+
+	sevd_queue_stats(c->queue, &q);
+	rep->u.health.queue_depth = q.depth;
+	snprintf(rep->u.health.transport, sizeof(rep->u.health.transport), "%s",
+		 psp_transport_kind(c->psp));
+}
+
+static void op_metrics(struct sevd_core *c, const struct sevd_request *req, struct sevd_reply *rep)
+{
+	struct sevd_queue_stats q;
+	struct sevd_asid_stats a;
+	int n;
+
+	sevd_queue_stats(c->queue, &q);
+	sevd_asid_stats(c->pool, &a);
+	n = sevd_metrics_render(c->metrics, &q, &a, rep->u.metrics.text,
+				sizeof(rep->u.metrics.text));
+	if (n < 0) {
+		rep->r = n;
+		snprintf(rep->message, sizeof(rep->message), "metrics do not fit the reply");
+		return;
+	}
+	rep->u.metrics.len = (uint32_t)n;
+}
+
+/* The core's operations: a table, as OpenSSH's monitor dispatch. `firmware` ops run on the
+ * queue's worker; the others read in-memory state under its own locks. */
+static const struct {
+	op_fn fn;
+	bool firmware;
+} ops[SEVD_OP_MAX_] = {
+	[SEVD_OP_PLATFORM_STATUS] = { op_platform_status, true },
+	[SEVD_OP_INIT] = { op_init, true },
+	[SEVD_OP_SHUTDOWN] = { op_shutdown, true },
+	[SEVD_OP_FACTORY_RESET] = { op_factory_reset, true },
+	[SEVD_OP_PEK_GEN] = { op_pek_gen, true },
+	[SEVD_OP_PDH_GEN] = { op_pdh_gen, true },
+	[SEVD_OP_PEK_CSR] = { op_pek_csr, true },
+	[SEVD_OP_PEK_CERT_IMPORT] = { op_pek_cert_import, true },
+	[SEVD_OP_CERTS] = { op_certs, true },
+	[SEVD_OP_GET_ID] = { op_get_id, true },
+	[SEVD_OP_ASIDS] = { op_asids, false },
+	[SEVD_OP_HEALTH] = { op_health, false },
+	[SEVD_OP_METRICS] = { op_metrics, false },
+};
+
+struct op_job {
+	struct sevd_core *c;
+	const struct sevd_request *req;
+	struct sevd_reply *rep;
+	op_fn fn;
+};
+
+static void op_job_run(void *arg)
+{
+	struct op_job *j = arg;
+
+	on_worker = true;
+	j->fn(j->c, j->req, j->rep);
+}
+
+int sevd_core_call(struct sevd_core *c, const struct sevd_request *req, struct sevd_reply *rep)
+{
+	struct op_job j = { .c = c, .req = req, .rep = rep };
+	int r;
+
+	rep->r = 0;
+	rep->fw_status = SEV_STATUS_NO_FW_CALL;
+	rep->message[0] = '\0';
+	if (req->op == 0 || req->op >= SEVD_OP_MAX_ || !ops[req->op].fn) {
+		snprintf(rep->message, sizeof(rep->message), "unknown core operation %u", req->op);
+		return rep->r = -EOPNOTSUPP;
+	}
+	j.fn = ops[req->op].fn;
+	if (!ops[req->op].firmware) {
+		j.fn(c, req, rep);
+		return rep->r;
+	}
+	r = sevd_queue_run(c->queue, op_job_run, &j);
+	if (r < 0) {
+		snprintf(rep->message, sizeof(rep->message),
+			 r == -EBUSY ? "the firmware command queue is full; retry later"
+			 : r == -ETIMEDOUT ? "the firmware command queue did not reach this request in time; retry later"
+					   : "the daemon is stopping");
+		return rep->r = r == -ETIMEDOUT ? -EBUSY : r;
+	}
+	return rep->r;
+}
+
+struct sevd_asid_pool *sevd_core_asids(struct sevd_core *c)
+{
+	return c->pool;
+}
+
+void sevd_core_free(struct sevd_core *c)
+{
+	if (!c)
+		return;
+	sevd_queue_free(c->queue);
+	sevd_asid_pool_free(c->pool);
+	sevd_metrics_free(c->metrics);
+	psp_close(c->psp);
+	if (c->tmr_fd >= 0)
+		close(c->tmr_fd);
+	free(c->emu_socket);
+	free(c->roots_dir);
+	free(c);
+}
+
+/* First start of a host daemon: INIT an UNINIT platform, as the kernel does at module load. */
+static int auto_init(struct sevd_core *c, bool es)
+{
+	_cleanup_free_ struct sevd_reply *rep = calloc(1, sizeof(*rep));
+	struct sevd_request req = { .op = SEVD_OP_PLATFORM_STATUS };
+
+	if (!rep)
+		return -ENOMEM;
+	if (sevd_core_call(c, &req, rep) < 0)
+		return log_error_errno(rep->r, "Cannot read the platform status: %s", rep->message);
+	if (rep->u.platform.status.state != SEV_PSTATE_UNINIT)
+		return 0;
+	req = (struct sevd_request){ .op = SEVD_OP_INIT, .u.init.es = es };
+	if (sevd_core_call(c, &req, rep) < 0)
+		return log_error_errno(rep->r, "Cannot initialize the platform: %s", rep->message);
+	log_info("Platform initialized (INIT%s, WBINVD, DF_FLUSH)", es ? " with SEV-ES" : "");
+	return 0;
+}
+
+static int core_open(struct sevd_core *c, const struct sevd_core_config *cfg)
+{
+	int r;
+
+	r = psp_open(cfg->psp_spec, &c->psp);
+	if (r < 0)
+		return log_error_errno(r, "Cannot open the PSP transport '%s': %m", cfg->psp_spec);
+	r = psp_get_cpuid(c->psp, &c->cpuid);
+	if (r < 0)
+		return log_error_errno(r, "Cannot read CPUID 8000_001F through '%s': %m",
+				       cfg->psp_spec);
+	r = sevd_asid_pool_new(c->cpuid.ecx, c->cpuid.edx, &c->pool);
+	if (r < 0)
+		return log_error_errno(r, "CPUID 8000_001F gives ECX=%u (max ASID), EDX=%u: SEV is "
+					  "off or the pool is larger than sevd supports (%u): %m",
+				       c->cpuid.ecx, c->cpuid.edx, SEVD_ASID_LIMIT);
+	log_info("ASIDs: max %u, min SEV %u (SEV-ES 1..%u, SEV %u..%u)", c->cpuid.ecx, c->cpuid.edx,
+		 c->cpuid.edx > 0 ? c->cpuid.edx - 1 : 0, c->cpuid.edx, c->cpuid.ecx);
+	return 0;
+}
+
+int sevd_core_new(const struct sevd_core_config *cfg, struct sevd_core **ret)
+{
+	struct sevd_core *c = calloc(1, sizeof(*c));
+	int r;
+
+	if (!c)
+		return -ENOMEM;
+	c->tmr_fd = -1;
+	if ((cfg->emu_socket && !(c->emu_socket = strdup(cfg->emu_socket))) ||
+	    (cfg->roots_dir && !(c->roots_dir = strdup(cfg->roots_dir)))) {
+		sevd_core_free(c);
+		return -ENOMEM;
+	}
+	r = core_open(c, cfg);
+	if (r >= 0)
+		r = sevd_metrics_new(&c->metrics);
+	if (r >= 0)
+		r = sevd_queue_new(cfg->queue_max ? cfg->queue_max : 256, cfg->queue_wait_ms,
+				   &c->queue);
+	if (r >= 0) {
+		sevd_asid_pool_set_flush(c->pool, pool_flush, c, cfg->flush_threshold);
+		if (cfg->auto_init)
+			r = auto_init(c, cfg->init_es);
+	}
+	if (r < 0) {
+		sevd_core_free(c);
+		return r;
+	}
+	*ret = c;
+	return 0;
+}

@@ -1,0 +1,230 @@
+/* sevd's settings: a table of keys, each with a setter; the same table serves the config
+ * file and the command line. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/macros.h"
+#include "common/secret.h"
+#include "common/util.h"
+#include "daemon/sevd-config.h"
+
+void sevd_config_init(struct sevd_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->auto_init = true;
+	c->init_es = true;
+	c->queue_max = 256;
+	c->queue_wait_ms = 30000;
+	c->flush_threshold = 0;
+	c->max_body = 64 * 1024;
+}
+
+void sevd_config_done(struct sevd_config *c)
+{
+	free(c->psp);
+	free(c->state_dir);
+	for (unsigned i = 0; i < c->n_listen; i++)
+		free(c->listen[i]);
+	free(c->admin_group);
+	free(c->roots_dir);
+	free(c->emu_exe);
+	secret_wipe(c->tokens, sizeof(c->tokens));
+	memset(c, 0, sizeof(*c));
+}
+
+static int set_str(char **dst, const char *v)
+{
+	char *s = strdup(v);
+
+	if (!s)
+		return -ENOMEM;
+	free(*dst);
+	*dst = s;
+	return 0;
+}
+
+static int set_bool(bool *dst, const char *v)
+{
+	if (!strcmp(v, "yes") || !strcmp(v, "true") || !strcmp(v, "1") || !strcmp(v, "on"))
+		*dst = true;
+	else if (!strcmp(v, "no") || !strcmp(v, "false") || !strcmp(v, "0") || !strcmp(v, "off"))
+		*dst = false;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+static int set_uint(unsigned *dst, const char *v)
+{
+	uint32_t u;
+	int r = parse_u32(v, &u);
+
+	if (r >= 0)
+		*dst = u;
+	return r;
+}
+
+/* `<role>:sha256:<64 hex>`: only the hash of a token ever sits in the file. */
+static int set_token(struct sevd_config *c, const char *v, const char **reason)
+{
+	const char *p = strchr(v, ':');
+	char role[16];
+	struct sevd_token *t;
+
+	if (c->n_tokens >= SEVD_TOKENS_MAX) {
+		*reason = "too many tokens";
+		return -EINVAL;
+	}
+	t = &c->tokens[c->n_tokens];
+	if (!p || (size_t)(p - v) >= sizeof(role)) {
+		*reason = "expected <role>:sha256:<hex>";
+		return -EINVAL;
+	}
+	memcpy(role, v, (size_t)(p - v));
+	role[p - v] = '\0';
+	if (sevd_role_from_name(role, &t->role) < 0 || t->role == SEVD_ROLE_PUBLIC) {
+		*reason = "role must be reader, owner, launcher or admin";
+		return -EINVAL;
+	}
+	if (strncmp(p + 1, "sha256:", 7) != 0 || hex_decode_exact(p + 8, t->hash, 32) < 0) {
+		*reason = "expected sha256: and 64 hex digits (sha256sum of the token)";
+		return -EINVAL;
+	}
+	c->n_tokens++;
+	return 0;
+}
+
+static int set_listen(struct sevd_config *c, const char *v, const char **reason)
+{
+	if (strncmp(v, "unix:/", 6) != 0 && strncmp(v, "tcp:", 4) != 0) {
+		*reason = "expected unix:/PATH or tcp:ADDR:PORT";
+		return -EINVAL;
+	}
+	if (c->n_listen >= SEVD_LISTEN_MAX) {
+		*reason = "too many listen addresses";
+		return -EINVAL;
+	}
+	c->listen[c->n_listen] = strdup(v);
+	if (!c->listen[c->n_listen])
+		return -ENOMEM;
+	c->n_listen++;
+	return 0;
+}
+
+int sevd_config_set(struct sevd_config *c, const char *key, const char *v, const char **reason)
+{
+	int r = -EINVAL;
+
+	*reason = "invalid value";
+	if (!strcmp(key, "psp"))
+		r = strncmp(v, "emu", 3) && strncmp(v, "dev", 3) ? -EINVAL : set_str(&c->psp, v);
+	else if (!strcmp(key, "state_dir"))
+		r = set_str(&c->state_dir, v);
+	else if (!strcmp(key, "listen"))
+		r = set_listen(c, v, reason);
+	else if (!strcmp(key, "admin_group"))
+		r = set_str(&c->admin_group, v);
+	else if (!strcmp(key, "roots_dir"))
+		r = set_str(&c->roots_dir, v);
+	else if (!strcmp(key, "emu_exe"))
+		r = set_str(&c->emu_exe, v);
+	else if (!strcmp(key, "token"))
+		r = set_token(c, v, reason);
+	else if (!strcmp(key, "auto_init"))
+		r = set_bool(&c->auto_init, v);
+	else if (!strcmp(key, "init_es"))
+		r = set_bool(&c->init_es, v);
+	else if (!strcmp(key, "queue_max"))
+		r = set_uint(&c->queue_max, v) < 0 || c->queue_max == 0 ? -EINVAL : 0;
+	else if (!strcmp(key, "queue_wait_ms"))
+		r = set_uint(&c->queue_wait_ms, v);
+	else if (!strcmp(key, "asid_flush_threshold"))
+		r = parse_u32(v, &c->flush_threshold);
+	else if (!strcmp(key, "emu_cpuid_ecx"))
+		r = parse_u32(v, &c->emu_cpuid_ecx);
+	else if (!strcmp(key, "emu_cpuid_edx"))
+		r = parse_u32(v, &c->emu_cpuid_edx);
+	else if (!strcmp(key, "max_body"))
+		r = set_uint(&c->max_body, v) < 0 || c->max_body == 0 ? -EINVAL : 0;
+	else
+		*reason = "unknown key";
+	return r;
+}
+
+static char *strip(char *s)
+{
+	char *e;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	e = s + strlen(s);
+	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r' || e[-1] == '\n'))
+		*--e = '\0';
+	return s;
+}
+
+int sevd_config_parse(struct sevd_config *c, const char *text, const char *origin)
+{
+	_cleanup_free_ char *copy = strdup(text);
+	char *save = NULL, *line;
+	unsigned lineno = 0;
+
+	if (!copy)
+		return -ENOMEM;
+	/* strtok_r skips empty lines, so count them by hand. */
+	for (line = copy; line; line = save) {
+		const char *reason = NULL;
+		char *eq, *key, *val;
+		int r;
+
+		lineno++;
+		save = strchr(line, '\n');
+		if (save)
+			*save++ = '\0';
+		key = strip(line);
+		if (*key == '\0' || *key == '#' || *key == ';')
+			continue;
+		eq = strchr(key, '=');
+		if (!eq) {
+			log_error("%s:%u: expected 'key = value'", origin, lineno);
+			return -EINVAL;
+		}
+		*eq = '\0';
+		key = strip(key);
+		val = strip(eq + 1);
+		r = sevd_config_set(c, key, val, &reason);
+		if (r == -ENOMEM)
+			return r;
+		if (r < 0) {
+			/* Never echo a token line's value. */
+			log_error("%s:%u: %s: %s", origin, lineno, key, reason);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+int sevd_config_load(struct sevd_config *c, const char *path)
+{
+	_cleanup_free_ uint8_t *buf = NULL;
+	_cleanup_free_ char *text = NULL;
+	size_t len = 0;
+	int r;
+
+	r = read_full_file(path, 1024 * 1024, &buf, &len);
+	if (r < 0)
+		return r;
+	text = malloc(len + 1);
+	if (!text)
+		return -ENOMEM;
+	memcpy(text, buf, len);
+	text[len] = '\0';
+	if (strlen(text) != len) {
+		log_error("%s: contains a NUL byte", path);
+		return -EINVAL;
+	}
+	return sevd_config_parse(c, text, path);
+}

@@ -1,0 +1,279 @@
+/* sevd: the host-side control plane for AMD SEV. This file is only the process: arguments,
+ * config, the embedded emulator, listening sockets (own or from systemd), sd_notify, signals.
+ * The core (core.h) owns the PSP; the HTTP front (http.h) serves the API through it. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/macros.h"
+#include "common/util.h"
+#include "config.h"
+#include "daemon/sevd-config.h"
+#include "daemon/core.h"
+#include "daemon/emu-child.h"
+#include "daemon/http.h"
+
+static const char *arg_config = SEVD_CONF_FILE;
+static bool arg_config_given;
+
+static void help(void)
+{
+	printf("Usage: sevd [--psp emu[:SOCKET]|dev[:PATH]] [--state-dir DIR]\n"
+	       "            [--listen unix:PATH|tcp:ADDR:PORT ...] [--config FILE]\n"
+	       "The host-side control plane for AMD SEV: owns the PSP, the ASID pool and the\n"
+	       "REST API (daemon/openapi.yaml).\n\n"
+	       "  --psp SPEC        emu (start an own sev-psp-emu under the state dir),\n"
+	       "                    emu:SOCKET (a running emulator), dev[:PATH] (/dev/sev)\n"
+	       "  --state-dir DIR   state directory (default %s)\n"
+	       "  --listen ADDR     unix:PATH or tcp:ADDR:PORT; repeatable; without it, sockets\n"
+	       "                    passed by systemd (socket activation)\n"
+	       "  --config FILE     settings file (default %s; flags win)\n"
+	       "  -h, --help        this help\n"
+	       "  --version         the version\n",
+	       SEVD_STATE_DIR, SEVD_CONF_FILE);
+}
+
+/* Flags are applied after the config file; collect them first. */
+struct flags {
+	const char *psp, *state_dir;
+	const char *listen[SEVD_LISTEN_MAX];
+	unsigned n_listen;
+};
+
+static int parse_argv(int argc, char *argv[], struct flags *f)
+{
+	enum { ARG_PSP = 0x100, ARG_STATE, ARG_LISTEN, ARG_CONFIG, ARG_VERSION };
+	static const struct option opts[] = {
+		{ "psp", required_argument, NULL, ARG_PSP },
+		{ "state-dir", required_argument, NULL, ARG_STATE },
+		{ "listen", required_argument, NULL, ARG_LISTEN },
+		{ "config", required_argument, NULL, ARG_CONFIG },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, ARG_VERSION },
+		{},
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
+		switch (c) {
+		case ARG_PSP:
+			f->psp = optarg;
+			break;
+		case ARG_STATE:
+			f->state_dir = optarg;
+			break;
+		case ARG_LISTEN:
+			if (f->n_listen >= SEVD_LISTEN_MAX)
+				return log_error_errno(EINVAL, "At most %d --listen", SEVD_LISTEN_MAX);
+			f->listen[f->n_listen++] = optarg;
+			break;
+		case ARG_CONFIG:
+			arg_config = optarg;
+			arg_config_given = true;
+			break;
+		case 'h':
+			help();
+			return 0;
+		case ARG_VERSION:
+			printf("sevd %s\n", SEVD_VERSION);
+			return 0;
+		default:
+			return log_error_errno(EINVAL, "Invalid command line; see sevd --help");
+		}
+	}
+	if (optind < argc)
+		return log_error_errno(EINVAL, "Unexpected argument '%s'; see sevd --help",
+				       argv[optind]);
+	return 1;
+}
+
+/* Defaults, then the config file, then the flags. */
+static int load_settings(const struct flags *f, struct sevd_config *cfg)
+{
+	const char *reason;
+	int r;
+
+	sevd_config_init(cfg);
+	r = sevd_config_load(cfg, arg_config);
+	if (r == -ENOENT && !arg_config_given)
+		r = 0; /* no /etc/sevd/sevd.conf: defaults */
+	if (r < 0)
+		return log_error_errno(r, "Cannot use the config file %s: %m", arg_config);
+	if ((f->psp && sevd_config_set(cfg, "psp", f->psp, &reason) < 0) ||
+	    (f->state_dir && sevd_config_set(cfg, "state_dir", f->state_dir, &reason) < 0))
+		return log_error_errno(EINVAL, "Invalid --psp or --state-dir: %s", reason);
+	if (f->n_listen) {
+		for (unsigned i = 0; i < cfg->n_listen; i++)
+			free(cfg->listen[i]);
+		cfg->n_listen = 0;
+		for (unsigned i = 0; i < f->n_listen; i++)
+			if (sevd_config_set(cfg, "listen", f->listen[i], &reason) < 0)
+				return log_error_errno(EINVAL, "--listen %s: %s", f->listen[i], reason);
+	}
+	if (!cfg->state_dir && !(cfg->state_dir = strdup(SEVD_STATE_DIR)))
+		return -ENOMEM;
+	if (!cfg->psp && !(cfg->psp = strdup(access("/dev/sev", F_OK) == 0 ? "dev" : "emu")))
+		return -ENOMEM;
+	return 0;
+}
+
+/* The PSP spec for the core; with bare "emu", start our own emulator under the state dir. */
+static int setup_psp(const struct sevd_config *cfg, char **ret_spec, char **ret_emu_socket,
+		     pid_t *ret_emu_pid)
+{
+	_cleanup_free_ char *sock = NULL, *nv = NULL, *exe = NULL;
+	int r;
+
+	*ret_emu_pid = 0;
+	*ret_emu_socket = NULL;
+	if (strcmp(cfg->psp, "emu") != 0) {
+		if (strncmp(cfg->psp, "emu:", 4) == 0 && !(*ret_emu_socket = strdup(cfg->psp + 4)))
+			return -ENOMEM;
+		*ret_spec = strdup(cfg->psp);
+		return *ret_spec ? 0 : -ENOMEM;
+	}
+	sock = path_join(cfg->state_dir, "emu.sock");
+	nv = path_join(cfg->state_dir, "nv.bin");
+	exe = sevd_emu_find_exe(cfg->emu_exe);
+	if (!sock || !nv || !exe)
+		return -ENOMEM;
+	r = sevd_emu_start(exe, sock, nv, cfg->emu_cpuid_ecx, cfg->emu_cpuid_edx, ret_emu_pid);
+	if (r < 0)
+		return r;
+	if (asprintf(ret_spec, "emu:%s", sock) < 0)
+		return -ENOMEM;
+	*ret_emu_socket = TAKE_PTR(sock);
+	return 0;
+}
+
+/* --listen addresses, or the sockets systemd passed (sd_listen_fds). */
+static int setup_listeners(const struct sevd_config *cfg, struct sevd_http *http)
+{
+	int n, r;
+
+	for (unsigned i = 0; i < cfg->n_listen; i++) {
+		bool is_unix;
+		int fd = sevd_listen_socket(cfg->listen[i], &is_unix);
+
+		if (fd < 0)
+			return fd;
+		r = sevd_http_listen(http, fd, is_unix);
+		if (r < 0)
+			return r;
+		log_info("Listening on %s", cfg->listen[i]);
+	}
+	if (cfg->n_listen)
+		return 0;
+	n = sd_listen_fds(true);
+	if (n < 0)
+		return log_error_errno(n, "sd_listen_fds: %m");
+	if (n == 0)
+		return log_error_errno(EINVAL, "Nothing to listen on: give --listen unix:PATH (or "
+					       "start sevd through sevd.socket)");
+	for (int fd = SD_LISTEN_FDS_START; fd < SD_LISTEN_FDS_START + n; fd++) {
+		bool is_unix = sd_is_socket_unix(fd, SOCK_STREAM, 1, NULL, 0) > 0;
+
+		r = sevd_http_listen(http, fd, is_unix);
+		if (r < 0)
+			return r;
+		log_info("Listening on socket-activated fd %d (%s)", fd, is_unix ? "unix" : "tcp");
+	}
+	return 0;
+}
+
+/* Until SIGTERM/SIGINT; pings the watchdog when systemd asks for it. */
+static void main_loop(void)
+{
+	uint64_t wd_usec = 0;
+	struct timespec ts = { .tv_sec = 3600 };
+	sigset_t set;
+	int sig;
+
+	if (sd_watchdog_enabled(false, &wd_usec) > 0 && wd_usec > 0) {
+		ts.tv_sec = (time_t)(wd_usec / 2 / 1000000);
+		ts.tv_nsec = (long)((wd_usec / 2) % 1000000) * 1000;
+	}
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	for (;;) {
+		sig = sigtimedwait(&set, NULL, &ts);
+		if (sig == SIGTERM || sig == SIGINT) {
+			log_info("Received %s, stopping", strsignal(sig));
+			return;
+		}
+		if (wd_usec)
+			sd_notify(0, "WATCHDOG=1");
+	}
+}
+
+static int run(struct sevd_config *cfg)
+{
+	_cleanup_free_ char *spec = NULL, *emu_socket = NULL;
+	struct sevd_core *core = NULL;
+	struct sevd_http *http = NULL;
+	struct sevd_core_config cc;
+	pid_t emu_pid = 0;
+	int r;
+
+	if (mkdir(cfg->state_dir, 0700) < 0 && errno != EEXIST)
+		return log_error_errno(errno, "Cannot create the state directory %s: %m",
+				       cfg->state_dir);
+	sd_notify(0, "STATUS=Starting the PSP transport");
+	r = setup_psp(cfg, &spec, &emu_socket, &emu_pid);
+	if (r < 0)
+		goto out;
+	cc = (struct sevd_core_config){ .psp_spec = spec, .emu_socket = emu_socket,
+					.roots_dir = cfg->roots_dir, .auto_init = cfg->auto_init,
+					.init_es = cfg->init_es, .queue_max = cfg->queue_max,
+					.queue_wait_ms = cfg->queue_wait_ms,
+					.flush_threshold = cfg->flush_threshold };
+	r = sevd_core_new(&cc, &core);
+	if (r < 0)
+		goto out;
+	r = sevd_http_new(core, cfg, &http);
+	if (r >= 0)
+		r = setup_listeners(cfg, http);
+	if (r < 0)
+		goto out;
+	sd_notifyf(0, "READY=1\nSTATUS=Serving the SEV API on %s", spec);
+	log_info("sevd %s ready (PSP %s)", SEVD_VERSION, spec);
+	main_loop();
+	sd_notify(0, "STOPPING=1\nSTATUS=Stopping");
+out:
+	sevd_http_free(http);
+	sevd_core_free(core);
+	sevd_emu_stop(emu_pid);
+	return r;
+}
+
+int main(int argc, char *argv[])
+{
+	struct flags f = { 0 };
+	struct sevd_config cfg;
+	sigset_t set;
+	int r;
+
+	log_setup("sevd", LOG_TARGET_AUTO, LOG_INFO);
+	r = parse_argv(argc, argv, &f);
+	if (r <= 0)
+		return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+	/* Block the stop signals in every thread (they inherit the mask): main_loop waits. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	r = load_settings(&f, &cfg);
+	if (r >= 0)
+		r = run(&cfg);
+	sevd_config_done(&cfg);
+	return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+}
