@@ -2,6 +2,7 @@
  * only anchors are the roots the caller passes (AMD's from the roots directory, or a root the
  * user explicitly named as emulated). A CEK is accepted only under an ASK that is itself signed
  * by a trusted ARK, so a CEK never verifies across generations. */
+#include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -120,6 +121,25 @@ int attest_sev_chain_add_file(struct attest_sev_chain *c, const char *path,
 	return attest_sev_chain_add_blob(c, buf, len, path, v);
 }
 
+/* AMD's ask_ark_<gen>.cert beside the platform certificates (sevctl users often keep it there). */
+static int load_ask_ark(struct attest_sev_chain *c, const char *dir, struct attest_verdict *v)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int r = 0;
+
+	if (!d)
+		return verdict(v, negative_errno(), "%s: cannot open: %s", dir, strerror(errno));
+	while (r >= 0 && (de = readdir(d))) {
+		if (strncmp(de->d_name, "ask_ark_", 8) != 0 || !endswith(de->d_name, ".cert"))
+			continue;
+		_cleanup_free_ char *p = path_join(dir, de->d_name);
+		r = p ? attest_sev_chain_add_file(c, p, v) : -ENOMEM;
+	}
+	closedir(d);
+	return r;
+}
+
 int attest_sev_chain_load_dir(struct attest_sev_chain *c, const char *dir,
 			      struct attest_verdict *v)
 {
@@ -136,7 +156,7 @@ int attest_sev_chain_load_dir(struct attest_sev_chain *c, const char *dir,
 		if (r < 0)
 			return r;
 	}
-	return 0;
+	return load_ask_ark(c, dir, v);
 }
 
 /* ---- verification ---- */

@@ -113,6 +113,24 @@ static void test_roots_amd_download_layout(void)
 	struct attest_sev_chain c;
 	load_chain("rome", &c);
 	expect_ok(&c, r, "rome");
+
+	/* A chain directory holding AMD's ask_ark_rome.cert next to the platform certificates. */
+	_cleanup_free_ char *chaindir = path_join(tmp, "chain");
+	const char *names[] = { "pdh.cert", "pek.cert", "oca.cert", "cek.cert" };
+	struct attest_verdict v;
+	TU_CHECK(mkdir(chaindir, 0755) == 0, "mkdir");
+	for (size_t i = 0; i < ELEMENTSOF(names); i++) {
+		char rel[64];
+		size_t n;
+		snprintf(rel, sizeof(rel), "sev-chains/rome/%s", names[i]);
+		_cleanup_free_ uint8_t *b = tu_read_vector(rel, &n);
+		write_tmp(chaindir, names[i], b, n, NULL, 0);
+	}
+	write_tmp(chaindir, "ask_ark_rome.cert", ask, ask_len, ark, ark_len);
+	attest_sev_chain_init(&c);
+	TU_CHECK(attest_sev_chain_load_dir(&c, chaindir, &v) == 0, "%s", v.reason);
+	TU_CHECK(c.have_ask && c.have_ark && c.have_pdh, "ask_ark file loaded into the chain");
+	expect_ok(&c, r, "rome");
 	attest_roots_free(r);
 
 	/* Milan's pair under the Rome name: refused, naming the file and the mismatch. */
