@@ -1,0 +1,199 @@
+/* ASID binding: the grant table's rules, the TLB_CONTROL decision KVM's pre_sev_run makes
+ * (same VMCB on the same CPU: nothing; another VMCB, another CPU, or a re-granted ASID: flush
+ * this ASID), and the grant stream: frames built, parsed, rejected when malformed, read from
+ * a real socket in pieces, and applied. */
+#include <fcntl.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common/macros.h"
+#include "common/util.h"
+#include "hv-glue/binding.h"
+#include "hv-glue/gate.h"
+#include "hv-glue/vmcb.h"
+#include "tests/testutil.h"
+
+static struct vmcb vmcb_a, vmcb_b;
+
+static int pre_run(struct hv_bindings *b, uint32_t handle, unsigned cpu, int *last, struct vmcb *v)
+{
+	v->control.tlb_control = 0xee; /* so that "0" is really written, not left over */
+	v->control.vmcb_clean = ~0u;
+	return hv_bindings_pre_run(b, handle, cpu, last, v);
+}
+
+static void check_grant_rules(void)
+{
+	struct hv_bindings *b;
+
+	TU_CHECK_EQ(hv_bindings_new(0, 1, &b), -EINVAL);
+	TU_CHECK_EQ(hv_bindings_new(15, 2, &b), 0);
+	TU_CHECK_EQ(hv_bindings_grant(b, 1, 0, false, 1), -EINVAL);  /* ASID 0 is the host's */
+	TU_CHECK_EQ(hv_bindings_grant(b, 1, 16, false, 1), -EINVAL); /* above CPUID ECX */
+	TU_CHECK_EQ(hv_bindings_grant(b, 1, 3, false, 0), -EINVAL);  /* generation 0 */
+	TU_CHECK_EQ(hv_bindings_grant(b, 1, 3, false, 5), 0);
+	TU_CHECK_EQ(hv_bindings_grant(b, 2, 3, false, 6), -EBUSY);   /* live: revoke first */
+	TU_CHECK_EQ(hv_bindings_grant(b, 1, 4, false, 6), -EBUSY);   /* one ASID per handle */
+	TU_CHECK(hv_bindings_find_handle(b, 1)->asid == 3, "handle 1 holds ASID 3");
+	TU_CHECK_EQ(hv_bindings_revoke(b, 2, 3, 5), -ENOENT);        /* not handle 2's */
+	TU_CHECK_EQ(hv_bindings_revoke(b, 1, 3, 4), -ESTALE);        /* other generation */
+	TU_CHECK_EQ(hv_bindings_revoke(b, 1, 3, 5), 0);
+	TU_CHECK_EQ(hv_bindings_revoke(b, 1, 3, 5), -ENOENT);        /* already revoked */
+	TU_CHECK(hv_bindings_find_handle(b, 1) == NULL, "no live grant after revoke");
+	TU_CHECK(hv_bindings_lookup(b, 3) && !hv_bindings_lookup(b, 3)->live, "revocation kept");
+	TU_CHECK_EQ(hv_bindings_grant(b, 2, 3, false, 5), -ESTALE);  /* a replayed old grant */
+	TU_CHECK_EQ(hv_bindings_grant(b, 2, 3, false, 6), 0);        /* the reuse, newer */
+	TU_CHECK(hv_bindings_lookup(b, 9) == NULL, "never granted");
+	hv_bindings_free(b);
+	hv_bindings_free(NULL);
+}
+
+static void check_tlb_decisions(void)
+{
+	struct hv_bindings *b;
+	int last_a = -1, last_b = -1;
+
+	TU_CHECK_EQ(hv_bindings_new(15, 4, &b), 0);
+	TU_CHECK_EQ(pre_run(b, 1, 0, &last_a, &vmcb_a), -ENOENT); /* no grant: no ASID given */
+	TU_CHECK_EQ(vmcb_a.control.asid, 0);
+	TU_CHECK_EQ(hv_bindings_grant(b, 1, 7, false, 1), 0);
+
+	TU_CHECK_EQ(pre_run(b, 1, 0, &last_a, &vmcb_a), 1); /* first run on CPU 0: flush */
+	TU_CHECK_EQ(vmcb_a.control.asid, 7);
+	TU_CHECK_EQ(vmcb_a.control.tlb_control, VMCB_TLB_FLUSH_ASID);
+	TU_CHECK_EQ(vmcb_a.control.vmcb_clean & VMCB_CLEAN_ASID, 0);
+
+	TU_CHECK_EQ(pre_run(b, 1, 0, &last_a, &vmcb_a), 0); /* same VMCB, same CPU: none */
+	TU_CHECK_EQ(vmcb_a.control.tlb_control, VMCB_TLB_NOTHING);
+	TU_CHECK_EQ(vmcb_a.control.vmcb_clean, ~0u);
+
+	TU_CHECK_EQ(pre_run(b, 1, 0, &last_b, &vmcb_b), 1); /* other VMCB, same ASID: flush */
+	TU_CHECK_EQ(vmcb_b.control.tlb_control, VMCB_TLB_FLUSH_ASID);
+	TU_CHECK_EQ(pre_run(b, 1, 0, &last_a, &vmcb_a), 1); /* and back: flush again */
+
+	TU_CHECK_EQ(pre_run(b, 1, 2, &last_a, &vmcb_a), 1); /* moved to CPU 2: flush */
+	TU_CHECK_EQ(last_a, 2);
+	TU_CHECK_EQ(pre_run(b, 1, 2, &last_a, &vmcb_a), 0);
+	TU_CHECK_EQ(pre_run(b, 1, 0, &last_a, &vmcb_a), 1); /* moved back: CPU 0 saw A last, but
+							       the vCPU moved, so flush (KVM) */
+
+	/* Revoked: no ASID is handed out any more, the VMCB keeps its stale ASID, and the gate
+	 * refuses that stale ASID. */
+	TU_CHECK_EQ(hv_bindings_revoke(b, 1, 7, 1), 0);
+	TU_CHECK_EQ(pre_run(b, 1, 0, &last_a, &vmcb_a), -ENOENT);
+	{
+		struct hv_platform p;
+		hv_platform_init(&p, 15, 1);
+		vmcb_a.control.nested_ctl = VMCB_NP_ENABLE | VMCB_SEV_ENABLE;
+		vmcb_a.control.intercepts[VMCB_INTERCEPT_MISC2] = VMCB_MISC2_VMRUN;
+		vmcb_a.save.efer = X86_EFER_SVME;
+		TU_CHECK_EQ(hv_gate_check(&vmcb_a, &p, b, 1), HV_GATE_GRANT_REVOKED);
+	}
+
+	/* The same ASID granted again (new generation) to a guest whose VMCB happens to sit at
+	 * the same address on the same CPU: still a flush, the old guest's TLB entries must go. */
+	TU_CHECK_EQ(hv_bindings_grant(b, 1, 7, false, 2), 0);
+	TU_CHECK_EQ(pre_run(b, 1, 0, &last_a, &vmcb_a), 1);
+	TU_CHECK_EQ(vmcb_a.control.tlb_control, VMCB_TLB_FLUSH_ASID);
+	TU_CHECK_EQ(pre_run(b, 1, 0, &last_a, &vmcb_a), 0);
+
+	TU_CHECK_EQ(pre_run(b, 1, 4, &last_a, &vmcb_a), -EINVAL); /* CPU beyond the table */
+	hv_bindings_free(b);
+}
+
+static void msg(uint8_t out[HV_GRANT_MSG_SIZE], enum hv_grant_type t, uint32_t h, uint32_t a,
+		bool es, uint64_t gen)
+{
+	hv_grant_msg_build(&(struct hv_grant_msg){ t, h, a, es, gen }, out);
+}
+
+static void expect_bad(const uint8_t *buf, size_t len, const char *what)
+{
+	struct hv_grant_msg m;
+	const char *why = NULL;
+	TU_CHECK(hv_grant_msg_parse(buf, len, &m, &why) == -EBADMSG, "%s accepted", what);
+	TU_CHECK(why != NULL, "%s: no reason given", what);
+}
+
+static void check_parser(void)
+{
+	uint8_t good[HV_GRANT_MSG_SIZE], bad[HV_GRANT_MSG_SIZE + 1];
+	struct hv_grant_msg m;
+	const char *why = "x";
+
+	msg(good, HV_GRANT, 0x11223344, 42, true, 0x0102030405060708ull);
+	TU_CHECK_EQ(get_le32(good), 0x53475648);
+	TU_CHECK(memcmp(good, "HVGS", 4) == 0, "magic reads HVGS");
+	TU_CHECK_EQ(hv_grant_msg_parse(good, sizeof(good), &m, &why), 0);
+	TU_CHECK(why == NULL, "no reason on success");
+	TU_CHECK(m.type == HV_GRANT && m.handle == 0x11223344 && m.asid == 42 && m.es &&
+		 m.generation == 0x0102030405060708ull, "fields round-trip");
+
+	expect_bad(good, 31, "short frame");
+	memcpy(bad, good, 32), bad[32] = 0;
+	expect_bad(bad, 33, "long frame");
+	expect_bad(good, 0, "empty frame");
+	static const struct { size_t off; uint8_t val; const char *what; } flips[] = {
+		{ 0, 'X', "magic" }, { 4, 2, "version" }, { 6, 3, "type 3" }, { 6, 0, "type 0" },
+		{ 8, 33, "length field" }, { 16, 0, "ASID 0 (low byte)" }, { 20, 2, "flag bit 1" },
+		{ 23, 0x80, "flag bit 31" }, { 9, 1, "length field high byte" },
+	};
+	for (size_t i = 0; i < ELEMENTSOF(flips); i++) {
+		memcpy(bad, good, sizeof(good));
+		bad[flips[i].off] = flips[i].val;
+		expect_bad(bad, sizeof(good), flips[i].what);
+	}
+	msg(bad, HV_REVOKE, 1, 1, false, 0);
+	expect_bad(bad, HV_GRANT_MSG_SIZE, "generation 0");
+}
+
+/* Frames through a real socket: split writes, several frames, a contradiction, a truncation,
+ * EOF. */
+static void check_stream(void)
+{
+	uint8_t f[3][HV_GRANT_MSG_SIZE];
+	struct hv_bindings *b;
+	struct hv_grant_msg m;
+	const char *why = NULL;
+	int sv[2];
+
+	TU_CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	TU_CHECK_EQ(hv_bindings_new(15, 1, &b), 0);
+	msg(f[0], HV_GRANT, 5, 9, false, 1);
+	msg(f[1], HV_REVOKE, 5, 9, false, 1);
+	msg(f[2], HV_GRANT, 6, 9, false, 2);
+	TU_CHECK_EQ(write(sv[0], f[0], 10), 10);                 /* split frame */
+	TU_CHECK_EQ(write(sv[0], f[0] + 10, 22), 22);
+	TU_CHECK_EQ(write(sv[0], f[1], 32), 32);
+	TU_CHECK_EQ(write(sv[0], f[2], 32), 32);
+	for (int i = 0; i < 3; i++) {
+		TU_CHECK_EQ(hv_grant_stream_read(sv[1], &m, &why), 1);
+		TU_CHECK_EQ(hv_bindings_apply(b, &m), 0);
+	}
+	TU_CHECK(hv_bindings_find_handle(b, 6) && hv_bindings_find_handle(b, 6)->asid == 9, "reuse");
+	TU_CHECK(hv_bindings_find_handle(b, 5) == NULL, "handle 5 revoked");
+
+	TU_CHECK_EQ(write(sv[0], f[0], 32), 32); /* grant over a live ASID: contradiction */
+	TU_CHECK_EQ(hv_grant_stream_read(sv[1], &m, &why), 1);
+	TU_CHECK_EQ(hv_bindings_apply(b, &m), -EBUSY);
+
+	fcntl(sv[1], F_SETFL, O_NONBLOCK);
+	TU_CHECK_EQ(hv_grant_stream_read(sv[1], &m, &why), -EAGAIN); /* nothing pending */
+	TU_CHECK_EQ(write(sv[0], f[1], 7), 7);
+	close(sv[0]);                                                /* EOF inside a frame */
+	TU_CHECK_EQ(hv_grant_stream_read(sv[1], &m, &why), -EBADMSG);
+	TU_CHECK(why && strstr(why, "inside a frame"), "truncation named: %s", why ? why : "-");
+	TU_CHECK_EQ(hv_grant_stream_read(sv[1], &m, &why), 0);       /* then a clean EOF */
+	close(sv[1]);
+	hv_bindings_free(b);
+}
+
+int main(void)
+{
+	check_grant_rules();
+	check_tlb_decisions();
+	check_parser();
+	check_stream();
+	tu_done("hvglue-binding");
+}
