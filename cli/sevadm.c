@@ -22,6 +22,9 @@ static const struct sevadm_verb verbs[] = {
 	{ "provision", verb_provision, "import a signed PEK and the OCA (take ownership)", true },
 	{ "rotate", verb_rotate, "generate a new PDH (platform Diffie-Hellman key)", true },
 	{ "reset", verb_reset, "factory-reset the platform (new PEK, PDH, self-signed OCA)", true },
+	{ "session", verb_session, "make a launch session for a PDH (offline, as sevctl)", false },
+	{ "measurement", verb_measurement, "build|verify an expected launch measurement (offline)", false },
+	{ "secret", verb_secret, "build a LAUNCH_SECRET packet (offline)", false },
 };
 
 static void help(FILE *f)
@@ -72,7 +75,7 @@ static int parse_argv(int argc, char **argv, struct sevadm_ctx *ctx)
 	int c;
 
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+h", options, NULL)) >= 0) {
+	while ((c = getopt_long(argc, argv, "+:h", options, NULL)) >= 0) {
 		switch (c) {
 		case ARG_DAEMON: ctx->daemon = optarg; break;
 		case ARG_TOKEN: ctx->token_file = optarg; break;
@@ -118,6 +121,6 @@ int main(int argc, char **argv)
 	/* The verb parses its own argv from 0 (its name) with a fresh getopt run. */
 	int first = optind;
 	optind = 0;
-	opterr = 1;
+	opterr = 0; /* verbs report bad options themselves (sevadm_bad_option) */
 	return verb->run(&ctx, argc - first, argv + first);
 }

@@ -20,12 +20,18 @@ int verb_generate(const struct sevadm_ctx *ctx, int argc, char **argv);
 int verb_provision(const struct sevadm_ctx *ctx, int argc, char **argv);
 int verb_rotate(const struct sevadm_ctx *ctx, int argc, char **argv);
 int verb_reset(const struct sevadm_ctx *ctx, int argc, char **argv);
+int verb_session(const struct sevadm_ctx *ctx, int argc, char **argv);
+int verb_measurement(const struct sevadm_ctx *ctx, int argc, char **argv);
+int verb_secret(const struct sevadm_ctx *ctx, int argc, char **argv);
 /* --- end of verb prototypes --- */
 
 /* "sevadm: VERB: message" on stderr. Returns SEVADM_EXIT_FAIL so verbs can `return` it. */
 int sevadm_fail(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* "sevadm: VERB: message" + "Try 'sevadm VERB --help'." on stderr; returns SEVADM_EXIT_USAGE. */
 int sevadm_usage(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* For a verb's getopt loop on '?': "sevadm: VERB: unknown option 'X'" + hint; returns 2. */
+int sevadm_bad_option(const char *verb, char **argv);
 
 /* Open a client for ctx->daemon (with the token and CA file); on failure prints why and
  * returns SEVADM_EXIT_FAIL (SEVADM_EXIT_USAGE for a malformed address), else 0. */
