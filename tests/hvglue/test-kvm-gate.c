@@ -27,6 +27,8 @@
 static const uint8_t code[] = { 0xba, 0xf8, 0x03, 0xb0, 'A', 0xee, 0xc6, 0x06, 0x00, 0x05,
 				0x42, 0xb0, 'B',  0xee, 0xf4 };
 
+static unsigned vm_timeout_ms = 5000;
+
 struct vm {
 	int mem_fd, serial_fd, sv[2];
 	uint8_t *mem;
@@ -56,7 +58,7 @@ static void vm_start(struct vm *vm, bool stream, unsigned max_exits)
 		.mem_fd = vm->mem_fd, .mem_size = MEM_SIZE, .mode = HV_MODE_REAL, .entry = ENTRY,
 		.stack = 0x8000, .handle = HANDLE, .bindings = vm->b, .platform = &vm->plat,
 		.grant_fd = vm->sv[1], .serial_fd = vm->serial_fd, .max_exits = max_exits,
-		.timeout_ms = 5000, .cpu = 1 }, &vm->r);
+		.timeout_ms = vm_timeout_ms, .cpu = 1 }, &vm->r);
 	TU_CHECK(k == 0, "hv_runner_new: %s", strerror(-k));
 }
 
@@ -208,6 +210,24 @@ static void check_bad_stream(void)
 	vm_stop(&vm);
 }
 
+/* A guest that spins without exiting is still bounded: the deadline interrupts KVM_RUN. */
+static void check_timeout(void)
+{
+	struct hv_run_result res;
+	struct vm vm;
+
+	vm_timeout_ms = 300;
+	vm_start(&vm, false, 0);
+	vm.mem[ENTRY] = 0xeb, vm.mem[ENTRY + 1] = 0xfe; /* jmp $ */
+	TU_CHECK_EQ(hv_bindings_grant(vm.b, HANDLE, ASID, false, 1), 0);
+	TU_CHECK_EQ(hv_runner_run(vm.r, &res), 0);
+	TU_CHECK(res.stop == HV_STOP_TIMEOUT, "stop: %s", hv_run_stop_name(res.stop));
+	TU_CHECK_EQ(res.exits, 0);
+	TU_CHECK(res.kvm_runs >= 1, "entered at least once");
+	vm_stop(&vm);
+	vm_timeout_ms = 5000;
+}
+
 int main(void)
 {
 	int k = hv_kvm_available();
@@ -223,5 +243,6 @@ int main(void)
 	check_broken_vmcb();
 	check_wrong_range();
 	check_bad_stream();
+	check_timeout();
 	tu_done("hvglue-kvm-gate");
 }
