@@ -127,9 +127,10 @@ static int parse_argv(int argc, char *argv[])
 			return 0;
 		}
 		if (c == '?' || parse_opt(c, optarg) < 0) {
-			if (c != '?')
-				log_error("Invalid value '%s' for --%s", optarg,
-					  opts[c == 'a' ? 6 : c == 'b' ? 7 : 2].name);
+			for (size_t i = 0; c != '?' && opts[i].name; i++)
+				if (opts[i].val == c)
+					log_error("Invalid value '%s' for --%s", optarg,
+						  opts[i].name);
 			return log_error_errno(-EINVAL, "Invalid command line; see --help");
 		}
 	}
