@@ -2,6 +2,7 @@
  * the daemon's error object into a sentence, and to ask for confirmation. Daemon answers are
  * untrusted: strings are sanitised before they reach the terminal. */
 #include <ctype.h>
+#include <getopt.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -39,6 +40,12 @@ int sevadm_usage(const char *verb, const char *fmt, ...)
 	va_end(ap);
 	fprintf(stderr, "\nTry 'sevadm %s --help'.\n", verb);
 	return SEVADM_EXIT_USAGE;
+}
+
+int sevadm_bad_option(const char *verb, char **argv)
+{
+	/* getopt left optind past the offending word; sevadm.c turned its own message off. */
+	return sevadm_usage(verb, "unknown option '%s'", optind > 0 ? argv[optind - 1] : "?");
 }
 
 /* The token file holds one line; surrounding whitespace is not part of the token. */

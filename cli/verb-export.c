@@ -230,7 +230,7 @@ int verb_export(const struct sevadm_ctx *ctx, int argc, char **argv)
 		else if (o == 'f')
 			force = true;
 		else
-			return sevadm_usage("export", "unknown option");
+			return sevadm_bad_option("export", argv);
 	}
 	if (argc - optind != 1)
 		return sevadm_usage("export", full ? "--full needs one DIR" : "needs one FILE (or --full DIR)");

@@ -75,7 +75,7 @@ int verb_generate(const struct sevadm_ctx *ctx, int argc, char **argv)
 		if (o == 'f')
 			force = true;
 		else
-			return sevadm_usage("generate", "unknown option");
+			return sevadm_bad_option("generate", argv);
 	}
 	if (argc - optind != 1)
 		return sevadm_usage("generate", "needs exactly one FILE to write the PEK CSR to");

@@ -244,7 +244,7 @@ int verb_ok(const struct sevadm_ctx *ctx, int argc, char **argv)
 	while ((o = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
 		if (o == 'h')
 			return help();
-		return sevadm_usage("ok", "unknown option");
+		return sevadm_bad_option("ok", argv);
 	}
 	if (optind != argc)
 		return sevadm_usage("ok", "takes no arguments ('%s' given)", argv[optind]);

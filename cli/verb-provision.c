@@ -104,7 +104,7 @@ int verb_provision(const struct sevadm_ctx *ctx, int argc, char **argv)
 	while ((o = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
 		if (o == 'h')
 			return help();
-		return sevadm_usage("provision", "unknown option");
+		return sevadm_bad_option("provision", argv);
 	}
 	if (argc - optind != 2)
 		return sevadm_usage("provision", "needs two files: PEK_CERT OCA_CERT");

@@ -71,7 +71,7 @@ int verb_reset(const struct sevadm_ctx *ctx, int argc, char **argv)
 		if (o == 'y')
 			yes = true;
 		else
-			return sevadm_usage("reset", "unknown option");
+			return sevadm_bad_option("reset", argv);
 	}
 	if (optind != argc)
 		return sevadm_usage("reset", "takes no arguments ('%s' given)", argv[optind]);

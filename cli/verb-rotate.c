@@ -27,7 +27,7 @@ int verb_rotate(const struct sevadm_ctx *ctx, int argc, char **argv)
 	while ((o = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
 		if (o == 'h')
 			return help();
-		return sevadm_usage("rotate", "unknown option");
+		return sevadm_bad_option("rotate", argv);
 	}
 	if (optind != argc)
 		return sevadm_usage("rotate", "takes no arguments ('%s' given)", argv[optind]);

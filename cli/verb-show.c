@@ -194,7 +194,7 @@ int verb_show(const struct sevadm_ctx *ctx, int argc, char **argv)
 	while ((o = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
 		if (o == 'h')
 			return help();
-		return sevadm_usage("show", "unknown option");
+		return sevadm_bad_option("show", argv);
 	}
 	if (argc - optind != 1)
 		return sevadm_usage("show", "needs one of: platform, asids, guests");
