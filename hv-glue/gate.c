@@ -308,12 +308,13 @@ static const struct {
 
 const char *hv_gate_reason_name(enum hv_gate_reason r)
 {
-	return (unsigned)r < _HV_GATE_REASON_MAX ? reasons[r].name : "unknown";
+	return (unsigned)r < _HV_GATE_REASON_MAX && reasons[r].name ? reasons[r].name : "unknown";
 }
 
 const char *hv_gate_reason_text(enum hv_gate_reason r)
 {
-	return (unsigned)r < _HV_GATE_REASON_MAX ? reasons[r].text : "unknown gate reason";
+	return (unsigned)r < _HV_GATE_REASON_MAX && reasons[r].text ? reasons[r].text
+								   : "unknown gate reason";
 }
 
 void hv_platform_init(struct hv_platform *plat, uint32_t max_asid, uint32_t min_sev_asid)

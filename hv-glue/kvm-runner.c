@@ -450,11 +450,11 @@ static bool prepare_entry(struct hv_runner *r)
 	/* No live grant leaves the old ASID in place: the gate then names the revocation. */
 	k = hv_bindings_pre_run(r->cfg.bindings, r->cfg.handle, cpu < 0 ? 0 : (unsigned)cpu,
 				&r->last_cpu, &r->vmcb);
-	if (k > 0)
-		r->res.tlb_flushes++;
 	r->res.gate = hv_gate_vmrun(&r->vmcb, r->cfg.platform, r->cfg.bindings, r->cfg.handle);
-	if (r->res.gate == HV_GATE_PASS)
+	if (r->res.gate == HV_GATE_PASS) {
+		r->res.tlb_flushes += k > 0; /* counted only for entries that happen */
 		return true;
+	}
 	r->res.stop = HV_STOP_GATE;
 	return false;
 }

@@ -153,8 +153,12 @@ static int build_memory(int *ret_fd)
 	return 0;
 }
 
-static void report(const struct hv_run_result *res, const struct vmcb *v)
+static void report(const struct hv_run_result *res, const struct vmcb *v,
+		   const struct hv_bindings *b)
 {
+	if (res->stop == HV_STOP_GATE && !hv_bindings_find_handle(b, arg_handle))
+		fprintf(stderr, "sev-run: guest handle %u holds no live ASID grant (never granted, "
+				"or revoked by DEACTIVATE/DECOMMISSION)\n", arg_handle);
 	if (res->stop == HV_STOP_GATE)
 		fprintf(stderr, "sev-run: VMRUN refused (EXITCODE VMEXIT_INVALID) for handle %u, "
 				"ASID %u: %s [%s]\n", arg_handle, v->control.asid,
@@ -216,7 +220,7 @@ static int run(void)
 		fail(k, "running the guest on", "/dev/kvm", "KVM refused an ioctl");
 		goto out;
 	}
-	report(&res, hv_runner_vmcb(r));
+	report(&res, hv_runner_vmcb(r), b);
 	k = res.stop == HV_STOP_HALT ? 0 : -ECANCELED;
 out:
 	hv_runner_free(r);

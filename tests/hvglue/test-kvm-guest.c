@@ -4,11 +4,13 @@
  * VMGEXIT with the GHCB MSR value, NPF with the GPA, HLT). Then the same through the sev-run
  * binary, and a guest that refuses a bad secret length through the GHCB termination request.
  * argv[1] = the guest image. Skips (77) where /dev/kvm is missing or not accessible. */
+#include <fcntl.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "common/macros.h"
@@ -216,6 +218,50 @@ static void check_sev_run(void)
 	free(dir);
 }
 
+/* sev-run fed by a grant stream on an inherited descriptor, as the daemon will feed it. */
+static void check_sev_run_stream(void)
+{
+	char *dir = tu_mkdtemp(), *secret_path = path_join(dir, "secret"), *out = NULL;
+	const uint8_t secret[] = "streamed";
+	char *want = expected_line(secret, sizeof(secret) - 1);
+	uint8_t f[HV_GRANT_MSG_SIZE];
+	char fdarg[16];
+	int sv[2];
+	char *argv[] = { (char *)tu_exe("SEV_RUN_EXE"), "--image", (char *)image_path,
+			 "--secret-file", secret_path, "--handle", "21", "--grant-fd", fdarg, NULL };
+
+	TU_CHECK_EQ(write_file_new(secret_path, secret, sizeof(secret) - 1, 0600), 0);
+	TU_CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	TU_CHECK_EQ(fcntl(sv[0], F_SETFD, FD_CLOEXEC), 0); /* only the read end is inherited */
+	snprintf(fdarg, sizeof(fdarg), "%d", sv[1]);
+
+	/* Granted to handle 21: runs. */
+	hv_grant_msg_build(&(struct hv_grant_msg){ HV_GRANT, 21, 300, false, 1 }, f);
+	TU_CHECK_EQ(write(sv[0], f, sizeof(f)), (ssize_t)sizeof(f));
+	TU_CHECK_EQ(tu_run(argv, &out, NULL), 0);
+	TU_CHECK(strstr(out, want) != NULL, "sev-run --grant-fd printed\n%s", out);
+	free(out);
+	close(sv[0]);
+	close(sv[1]);
+
+	/* Granted, then revoked before the first entry: never runs. */
+	TU_CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	TU_CHECK_EQ(fcntl(sv[0], F_SETFD, FD_CLOEXEC), 0);
+	snprintf(fdarg, sizeof(fdarg), "%d", sv[1]);
+	TU_CHECK_EQ(write(sv[0], f, sizeof(f)), (ssize_t)sizeof(f));
+	hv_grant_msg_build(&(struct hv_grant_msg){ HV_REVOKE, 21, 300, false, 1 }, f);
+	TU_CHECK_EQ(write(sv[0], f, sizeof(f)), (ssize_t)sizeof(f));
+	TU_CHECK(tu_run(argv, &out, NULL) != 0, "a revoked guest ran");
+	TU_CHECK_EQ(strlen(out), 0);
+	free(out);
+	close(sv[0]);
+	close(sv[1]);
+	free(want);
+	free(secret_path);
+	tu_rmtree(dir);
+	free(dir);
+}
+
 int main(int argc, char *argv[])
 {
 	int k;
@@ -235,5 +281,6 @@ int main(int argc, char *argv[])
 	check_digest();
 	check_terminate();
 	check_sev_run();
+	check_sev_run_stream();
 	tu_done("hvglue-kvm-guest");
 }
