@@ -141,6 +141,12 @@ int hv_bindings_pre_run(struct hv_bindings *b, uint32_t handle, unsigned cpu, in
 	return flush;
 }
 
+void hv_bindings_entry_refused(int *last_cpu)
+{
+	/* "ran nowhere yet": the next pre_run flushes whatever the per-CPU slot says */
+	*last_cpu = -1;
+}
+
 int hv_grant_msg_parse(const void *buf, size_t len, struct hv_grant_msg *ret, const char **ret_why)
 {
 	const uint8_t *p = buf;

@@ -46,6 +46,11 @@ const struct hv_grant *hv_bindings_find_handle(const struct hv_bindings *b, uint
 int hv_bindings_pre_run(struct hv_bindings *b, uint32_t handle, unsigned cpu, int *last_cpu,
 			struct vmcb *vmcb);
 
+/* VMRUN did not happen after hv_bindings_pre_run() (the gate refused): the VMCB did not run
+ * anywhere, so the next real entry must flush whatever another VMCB left in the TLB under
+ * this ASID before the refused attempt claimed the per-CPU slot. */
+void hv_bindings_entry_refused(int *last_cpu);
+
 /* The grant/revoke stream (daemon -> VMM), one fixed 32-byte little-endian frame per event:
  *   0  u32 magic "HVGS" (0x53475648)     4  u16 version (1)     6  u16 type (1 GRANT, 2 REVOKE)
  *   8  u32 length (32)                   12 u32 handle          16 u32 asid

@@ -448,13 +448,16 @@ static bool prepare_entry(struct hv_runner *r)
 		r->vmcb.control.vmsa_pa = g->es ? MODEL_VMSA_PA : 0;
 	}
 	/* No live grant leaves the old ASID in place: the gate then names the revocation. */
-	k = hv_bindings_pre_run(r->cfg.bindings, r->cfg.handle, cpu < 0 ? 0 : (unsigned)cpu,
-				&r->last_cpu, &r->vmcb);
+	if (cpu < 0)
+		cpu = 0;
+	k = hv_bindings_pre_run(r->cfg.bindings, r->cfg.handle, (unsigned)cpu, &r->last_cpu,
+				&r->vmcb);
 	r->res.gate = hv_gate_vmrun(&r->vmcb, r->cfg.platform, r->cfg.bindings, r->cfg.handle);
 	if (r->res.gate == HV_GATE_PASS) {
 		r->res.tlb_flushes += k > 0; /* counted only for entries that happen */
 		return true;
 	}
+	hv_bindings_entry_refused(&r->last_cpu);
 	r->res.stop = HV_STOP_GATE;
 	return false;
 }

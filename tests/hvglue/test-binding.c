@@ -98,6 +98,14 @@ static void check_tlb_decisions(void)
 	TU_CHECK_EQ(vmcb_a.control.tlb_control, VMCB_TLB_FLUSH_ASID);
 	TU_CHECK_EQ(pre_run(b, 1, 0, &last_a, &vmcb_a), 0);
 
+	/* A refused entry does not count as having run: A ran on CPU 0; B is bound there but
+	 * VMRUN is refused; when B really enters later, A's entries must still be flushed. */
+	TU_CHECK_EQ(pre_run(b, 1, 0, &last_b, &vmcb_b), 1);
+	hv_bindings_entry_refused(&last_b);
+	TU_CHECK_EQ(last_b, -1);
+	TU_CHECK_EQ(pre_run(b, 1, 0, &last_b, &vmcb_b), 1);
+	TU_CHECK_EQ(pre_run(b, 1, 0, &last_b, &vmcb_b), 0);
+
 	TU_CHECK_EQ(pre_run(b, 1, 4, &last_a, &vmcb_a), -EINVAL); /* CPU beyond the table */
 	hv_bindings_free(b);
 }

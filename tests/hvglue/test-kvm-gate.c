@@ -170,6 +170,9 @@ static void check_broken_vmcb(void)
 	vm.plat.smm_lock = true;
 	TU_CHECK_EQ(hv_runner_run(vm.r, &res), 0); /* repaired: it runs */
 	TU_CHECK_EQ(res.stop, HV_STOP_HALT);
+	/* the refused attempts never ran, so the first real entry still flushes the ASID */
+	TU_CHECK_EQ(res.tlb_flushes, 1);
+	TU_CHECK_EQ(res.kvm_runs, 3); /* OUT 'A', OUT 'B', HLT */
 	TU_CHECK_EQ(vm.mem[MARKER], 0x42);
 	vm_stop(&vm);
 }
