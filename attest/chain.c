@@ -4,6 +4,7 @@
  * by a trusted ARK, so a CEK never verifies across generations. */
 #include <dirent.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -34,6 +35,16 @@ void attest_sev_chain_init(struct attest_sev_chain *c)
 
 /* ---- assembly ---- */
 
+static int n_signatures(const struct sev_cert *s)
+{
+	return (s->sig[0].usage != SEV_USAGE_NONE) + (s->sig[1].usage != SEV_USAGE_NONE);
+}
+
+static bool has_signer(const struct sev_cert *s, uint32_t usage)
+{
+	return s->sig[0].usage == usage || s->sig[1].usage == usage;
+}
+
 static int place_sev(struct attest_sev_chain *c, const struct sev_cert *s, const char *name,
 		     struct attest_verdict *v)
 {
@@ -47,9 +58,16 @@ static int place_sev(struct attest_sev_chain *c, const struct sev_cert *s, const
 	case SEV_USAGE_CEK: slot = &c->cek, have = &c->have_cek; break;
 	default: return verdict(v, -EBADMSG, "%s: unexpected key usage", name);
 	}
-	if (*have && memcmp(slot, s, sizeof(*s)) != 0)
-		return verdict(v, -EBADMSG, "%s: a second, different %s certificate", name,
-			       attest_sev_usage_name(s->pubkey_usage));
+	if (*have && memcmp(slot, s, sizeof(*s)) != 0) {
+		/* The same key twice (PDH_CERT_EXPORT's unsigned CEK, then the ASK-signed one from
+		 * AMD's key server): keep the copy with more signatures. A different key is an
+		 * error: we would otherwise verify one and report on the other. */
+		if (memcmp(slot, s, offsetof(struct sev_cert, sig)) != 0)
+			return verdict(v, -EBADMSG, "%s: a second, different %s certificate", name,
+				       attest_sev_usage_name(s->pubkey_usage));
+		if (n_signatures(s) <= n_signatures(slot))
+			return 0;
+	}
 	*slot = *s;
 	*have = true;
 	return 0;
@@ -313,6 +331,10 @@ static int amd_links(const struct attest_sev_chain *c, const struct attest_roots
 	const char *why = "", *failed = NULL;
 	int r;
 
+	if (!has_signer(&c->cek, SEV_USAGE_ASK))
+		return verdict(v, 0, "the CEK carries no ASK signature (PDH_CERT_EXPORT returns it "
+				     "unsigned; the signed CEK comes from AMD's key server: "
+				     "sevadm fetch cek)");
 	if (attest_roots_sev_count(roots) == 0)
 		return verdict(v, 0, "no trusted SEV roots are loaded: put AMD's "
 				     "ask_ark_<gen>.cert in the roots directory");
