@@ -322,6 +322,7 @@ static void exit_io(struct hv_runner *r)
 	struct kvm_run *run = r->run;
 	uint8_t *data = (uint8_t *)run + run->io.data_offset;
 	unsigned size = run->io.size;
+	struct kvm_regs g;
 
 	/* data_offset/size/count come from KVM; still refuse anything outside the page. */
 	if (size == 0 || size > 4 || run->io.data_offset + (uint64_t)size * run->io.count > r->run_size) {
@@ -331,7 +332,9 @@ static void exit_io(struct hv_runner *r)
 	}
 	r->vmcb.control.exitcode = SVM_EXIT_IOIO;
 	r->vmcb.control.exitinfo1 = ioio_info(r, run);
-	r->vmcb.control.exitinfo2 = r->vmcb.save.rip; /* refreshed from KVM before the next entry */
+	/* EXITINFO2 = rIP of the next instruction; KVM reports the OUT/IN already stepped over */
+	r->vmcb.control.exitinfo2 = ioctl(r->vcpu_fd, KVM_GET_REGS, &g) == 0 ? g.rip : 0;
+	r->vmcb.control.nrip = r->vmcb.control.exitinfo2;
 	r->res.n_ioio++;
 	for (unsigned i = 0; i < run->io.count; i++)
 		port_access(r, run->io.port, run->io.direction == KVM_EXIT_IO_IN, data + i * size, size);

@@ -125,6 +125,7 @@ static void check_revoke_and_reuse(void)
 	TU_CHECK_EQ(res.tlb_flushes, 1);
 	TU_CHECK_EQ(hv_runner_vmcb(vm.r)->control.exitinfo1,
 		    (0x3f8ull << 16) | VMCB_IOIO_SZ8 | VMCB_IOIO_A16);
+	TU_CHECK_EQ(hv_runner_vmcb(vm.r)->control.exitinfo2, 6); /* next RIP (CS base 0x1000) */
 	TU_CHECK_EQ(serial_len(&vm), 1);
 
 	send_frame(&vm, HV_REVOKE, ASID, 1); /* DEACTIVATE while the guest sits between exits */
