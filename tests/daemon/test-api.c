@@ -1,0 +1,946 @@
+/* Integration test of sevd: the real sev-psp-emu and the real sevd, spoken to over HTTP on the
+ * Unix socket and on 127.0.0.1 TCP with libcurl. Covers every endpoint, the role matrix
+ * (role x route x socket kind, refusals leave firmware untouched), malformed and oversized
+ * bodies, unknown routes and wrong methods, responses against daemon/openapi.yaml, the ASID
+ * ranges at emulator sizes 15, 509 and 1006, 64 concurrent clients with firmware seeing one
+ * command at a time (the emulator's INFO max_concurrent_seen), the busy answer of a full
+ * queue, the embedded emulator and a clean stop on SIGTERM. */
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <json-c/json.h>
+#include <netinet/in.h>
+#include <openssl/evp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "attest/amd-cert.h"
+#include "attest/sev-cert.h"
+#include "common/macros.h"
+#include "common/ossl.h"
+#include "common/util.h"
+#include "daemon/api.h"
+#include "daemon/auth.h"
+#include "daemon/emu-ctl.h"
+#include "tests/daemon/openapi-check.h"
+#include "tests/testutil.h"
+
+#define TOKEN_ADMIN "admin-token-5f1c0e"
+#define TOKEN_READER "reader-token-77ab12"
+#define TOKEN_LAUNCHER "launcher-token-9c3d44"
+#define TOKEN_BAD "not-a-configured-token"
+
+enum via { VIA_UNIX, VIA_UNIX_NOBODY, VIA_TCP };
+
+struct daemon {
+	char *dir;
+	struct tu_emu emu;
+	pid_t pid;
+	char *unix_path;
+	int port;
+};
+
+static json_object *doc;
+static struct daemon D;
+
+struct resp {
+	long status;
+	char *body;
+	size_t len;
+	char ctype[64];
+};
+
+static size_t on_data(char *p, size_t sz, size_t n, void *userdata)
+{
+	struct resp *r = userdata;
+	char *nb = realloc(r->body, r->len + sz * n + 1);
+
+	if (!nb)
+		return 0;
+	memcpy(nb + r->len, p, sz * n);
+	r->len += sz * n;
+	nb[r->len] = '\0';
+	r->body = nb;
+	return sz * n;
+}
+
+/* One request in this process. */
+static void do_request(enum via via, const char *token, const char *method, const char *path,
+		       const char *body, size_t body_len, struct resp *out)
+{
+	CURL *c = curl_easy_init();
+	struct curl_slist *h = NULL;
+	char url[256], auth[128];
+	const char *ct = NULL;
+	CURLcode cr;
+
+	memset(out, 0, sizeof(*out));
+	TU_CHECK(c != NULL, "curl_easy_init");
+	if (via == VIA_TCP)
+		snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", D.port, path);
+	else {
+		snprintf(url, sizeof(url), "http://localhost%s", path);
+		curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, D.unix_path);
+	}
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	if (body) {
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)body_len);
+		h = curl_slist_append(h, "Content-Type: application/json");
+	} else if (!strcmp(method, "POST")) {
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, 0L);
+	}
+	if (token) {
+		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
+		h = curl_slist_append(h, auth);
+	}
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	cr = curl_easy_perform(c);
+	TU_CHECK(cr == CURLE_OK, "%s %s: %s", method, path, curl_easy_strerror(cr));
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
+	if (curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &ct) == CURLE_OK && ct)
+		snprintf(out->ctype, sizeof(out->ctype), "%s", ct);
+	if (!out->body)
+		out->body = strdup("");
+	curl_slist_free_all(h);
+	curl_easy_cleanup(c);
+}
+
+/* The same from a child that dropped to uid/gid nobody: the Unix socket's reader role. */
+static void request_as_nobody(const char *method, const char *path, struct resp *out)
+{
+	int p[2], st;
+	pid_t pid;
+	FILE *f;
+
+	TU_CHECK(pipe(p) == 0, "pipe");
+	pid = fork();
+	TU_CHECK(pid >= 0, "fork");
+	if (pid == 0) {
+		struct resp r;
+
+		close(p[0]);
+		if (setgroups(0, NULL) < 0 || setgid(65534) < 0 || setuid(65534) < 0)
+			_exit(3);
+		do_request(VIA_UNIX, NULL, method, path, NULL, 0, &r);
+		f = fdopen(p[1], "w");
+		fprintf(f, "%ld\n%s\n%s", r.status, r.ctype, r.body);
+		fclose(f);
+		_exit(0);
+	}
+	close(p[1]);
+	memset(out, 0, sizeof(*out));
+	f = fdopen(p[0], "r");
+	{
+		char line[128];
+		size_t cap = 0;
+		ssize_t n;
+
+		TU_CHECK(fgets(line, sizeof(line), f) != NULL, "child wrote no status");
+		out->status = strtol(line, NULL, 10);
+		TU_CHECK(fgets(line, sizeof(line), f) != NULL, "child wrote no content type");
+		line[strcspn(line, "\n")] = '\0';
+		snprintf(out->ctype, sizeof(out->ctype), "%.63s", line);
+		n = getdelim(&out->body, &cap, '\0', f);
+		out->len = n > 0 ? (size_t)n : 0;
+		if (!out->body)
+			out->body = strdup("");
+	}
+	fclose(f);
+	TU_CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+		 "request child failed (status 0x%x)", st);
+}
+
+/* A request whose answer must have `expect` status and match the OpenAPI document (for
+ * documented operations); returns the parsed JSON body (NULL for text). */
+static json_object *call(enum via via, const char *token, const char *method, const char *path,
+			 const char *body, long expect)
+{
+	struct resp r;
+	json_object *o = NULL;
+	char err[256];
+
+	if (via == VIA_UNIX_NOBODY)
+		request_as_nobody(method, path, &r);
+	else
+		do_request(via, token, method, path, body, body ? strlen(body) : 0, &r);
+	TU_CHECK(r.status == expect, "%s %s via %d: HTTP %ld, expected %ld: %s", method, path, via,
+		 r.status, expect, r.body);
+	if (oa_has_operation(doc, path, method))
+		TU_CHECK(oa_check_response(doc, path, method, (unsigned)r.status, r.ctype, r.body, err,
+					   sizeof(err)) == 0,
+			 "OpenAPI mismatch: %s (body %s)", err, r.body);
+	if (!strncmp(r.ctype, "application/json", 16)) {
+		o = json_tokener_parse(r.body);
+		TU_CHECK(o != NULL, "%s %s: body is not JSON: %s", method, path, r.body);
+	}
+	free(r.body);
+	return o;
+}
+
+static const char *jstr(json_object *o, const char *k)
+{
+	json_object *v;
+
+	TU_CHECK(json_object_object_get_ex(o, k, &v), "field %s missing", k);
+	return json_object_get_string(v);
+}
+
+static int64_t jint(json_object *o, const char *k)
+{
+	json_object *v;
+
+	TU_CHECK(json_object_object_get_ex(o, k, &v) && json_object_is_type(v, json_type_int),
+		 "integer field %s missing", k);
+	return json_object_get_int64(v);
+}
+
+static json_object *jobj(json_object *o, const char *k)
+{
+	json_object *v;
+
+	TU_CHECK(json_object_object_get_ex(o, k, &v) && v, "field %s missing", k);
+	return v;
+}
+
+/* The error body: {"error":{"code","message","fw_status"}} with the given code. */
+static void check_error(json_object *o, const char *code)
+{
+	json_object *e = jobj(o, "error");
+
+	TU_CHECK(!strcmp(jstr(e, "code"), code), "error code %s, expected %s", jstr(e, "code"), code);
+	TU_CHECK(strlen(jstr(e, "message")) > 10, "error message too short");
+	TU_CHECK(json_object_object_get_ex(e, "fw_status", NULL), "fw_status missing");
+}
+
+static void check_range(json_object *o, const char *k, int64_t first, int64_t last)
+{
+	json_object *a = jobj(o, k);
+
+	TU_CHECK(json_object_array_length(a) == 2, "%s has %zu items", k,
+		 json_object_array_length(a));
+	TU_CHECK_EQ(json_object_get_int64(json_object_array_get_idx(a, 0)), first);
+	TU_CHECK_EQ(json_object_get_int64(json_object_array_get_idx(a, 1)), last);
+}
+
+static uint8_t *b64field(json_object *o, const char *k, size_t *len)
+{
+	uint8_t *buf = NULL;
+	const char *s = jstr(o, k);
+
+	TU_CHECK(base64_decode(s, strlen(s), &buf, len) == 0, "field %s is not base64", k);
+	return buf;
+}
+
+/* ---- starting and stopping ---- */
+
+static int free_tcp_port(void)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+
+	TU_CHECK(fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+			 getsockname(fd, (struct sockaddr *)&sa, &len) == 0,
+		 "cannot find a free port");
+	port = ntohs(sa.sin_port);
+	close(fd);
+	return port;
+}
+
+static void token_line(FILE *f, const char *role, const char *token)
+{
+	uint8_t h[32];
+	_cleanup_free_ char *hex = NULL;
+
+	TU_CHECK(sevd_auth_hash(token, h) == 0, "hash");
+	hex = hex_encode(h, sizeof(h));
+	fprintf(f, "token = %s:sha256:%s\n", role, hex);
+}
+
+static void write_config(const char *path, const char *extra)
+{
+	FILE *f = fopen(path, "w");
+
+	TU_CHECK(f != NULL, "cannot write %s", path);
+	fprintf(f, "# sevd test configuration\n\n");
+	token_line(f, "admin", TOKEN_ADMIN);
+	token_line(f, "reader", TOKEN_READER);
+	token_line(f, "launcher", TOKEN_LAUNCHER);
+	if (extra)
+		fputs(extra, f);
+	fclose(f);
+}
+
+/* sevd on the running emulator (or with psp_spec, e.g. "emu" for the embedded one). */
+static void sevd_start(const char *psp_spec, const char *extra_conf)
+{
+	_cleanup_free_ char *conf = path_join(D.dir, "sevd.conf");
+	_cleanup_free_ char *state = path_join(D.dir, "state");
+	_cleanup_free_ char *log = path_join(D.dir, "sevd.log");
+	char psp[512], listen_tcp[64], listen_unix[300];
+	char *argv[16];
+	int n = 0;
+
+	write_config(conf, extra_conf);
+	D.port = free_tcp_port();
+	snprintf(psp, sizeof(psp), "%s", psp_spec ? psp_spec : "");
+	if (!psp_spec)
+		snprintf(psp, sizeof(psp), "emu:%s", D.emu.socket);
+	snprintf(listen_tcp, sizeof(listen_tcp), "tcp:127.0.0.1:%d", D.port);
+	snprintf(listen_unix, sizeof(listen_unix), "unix:%s", D.unix_path);
+	argv[n++] = (char *)tu_exe("SEVD_EXE");
+	argv[n++] = (char *)"--psp";
+	argv[n++] = psp;
+	argv[n++] = (char *)"--state-dir";
+	argv[n++] = state;
+	argv[n++] = (char *)"--listen";
+	argv[n++] = listen_unix;
+	argv[n++] = (char *)"--listen";
+	argv[n++] = listen_tcp;
+	argv[n++] = (char *)"--config";
+	argv[n++] = conf;
+	argv[n] = NULL;
+	(void)unlink(D.unix_path);
+	D.pid = tu_spawn(argv, log);
+	TU_CHECK(tu_wait_socket(D.unix_path, 60000), "sevd did not come up (log %s)", log);
+}
+
+/* SIGTERM: sevd must stop cleanly (exit 0). */
+static void sevd_stop(void)
+{
+	int st = tu_stop(D.pid, 20000);
+
+	TU_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "sevd did not exit cleanly: 0x%x", st);
+	D.pid = 0;
+}
+
+static void emu_start(const char *ecx, const char *edx)
+{
+	const char *args[] = { "--cpuid-ecx", ecx, "--cpuid-edx", edx, NULL };
+
+	TU_CHECK(tu_emu_start(D.dir, ecx ? args : NULL, &D.emu) == 0, "emulator did not start");
+}
+
+static struct emu_info emu_info(void)
+{
+	struct emu_info info;
+
+	TU_CHECK(sevd_emu_info(D.emu.socket, &info) == 0, "emulator INFO");
+	return info;
+}
+
+/* ---- the OpenAPI document against the route table ---- */
+
+static void test_openapi_covers_routes(void)
+{
+	json_object *paths = jobj(doc, "paths");
+	size_t documented = 0;
+
+	for (size_t i = 0; i < sevd_n_routes; i++)
+		TU_CHECK(oa_has_operation(doc, sevd_routes[i].path, sevd_routes[i].method),
+			 "route %s %s is not in daemon/openapi.yaml", sevd_routes[i].method,
+			 sevd_routes[i].path);
+	/* ... and the document promises nothing the server does not answer. */
+	json_object_object_foreach(paths, path, item) {
+		json_object_object_foreach(item, method, op) {
+			bool found = false;
+
+			(void)op;
+			for (size_t i = 0; i < sevd_n_routes; i++)
+				found |= !strcmp(sevd_routes[i].path, path) &&
+					 !strcasecmp(sevd_routes[i].method, method);
+			TU_CHECK(found, "documented %s %s is not served", method, path);
+			documented++;
+		}
+	}
+	TU_CHECK_EQ(documented, sevd_n_routes);
+}
+
+/* ---- every endpoint, as admin over the Unix socket ---- */
+
+static json_object *platform(void)
+{
+	return call(VIA_UNIX, NULL, "GET", "/v1/platform", NULL, 200);
+}
+
+static void check_platform_state(const char *state)
+{
+	json_object *p = platform();
+
+	TU_CHECK(!strcmp(jstr(p, "state"), state), "state %s, expected %s", jstr(p, "state"), state);
+	json_object_put(p);
+}
+
+/* The pdh (or pek) certificate as exported now. */
+static uint8_t *exported(const char *which)
+{
+	json_object *c = call(VIA_UNIX, NULL, "GET", "/v1/platform/certs", NULL, 200);
+	size_t len;
+	uint8_t *buf = b64field(c, which, &len);
+
+	TU_CHECK_EQ(len, SEV_CERT_SIZE);
+	json_object_put(c);
+	return buf;
+}
+
+static void test_read_endpoints(int64_t max, int64_t min_sev)
+{
+	json_object *o, *a;
+	struct sev_cert cek;
+	struct amd_cert ask, ark;
+	const char *why = NULL;
+	size_t len, used;
+	_cleanup_free_ uint8_t *cek_raw = NULL, *ask_raw = NULL, *ark_raw = NULL;
+
+	o = platform();
+	TU_CHECK(!strcmp(jstr(o, "state"), "INIT"), "auto INIT did not run: %s", jstr(o, "state"));
+	TU_CHECK(json_object_get_boolean(jobj(o, "es")), "INIT with SEV-ES expected");
+	TU_CHECK(!strcmp(jstr(o, "owner"), "self"), "owner");
+	TU_CHECK(!strcmp(jstr(o, "transport"), "emu"), "transport");
+	TU_CHECK_EQ(jint(o, "guest_count"), 0);
+	a = jobj(o, "asids");
+	TU_CHECK_EQ(jint(a, "max"), max);
+	TU_CHECK_EQ(jint(a, "min_sev"), min_sev);
+	check_range(a, "es_range", 1, min_sev - 1);
+	check_range(a, "sev_range", min_sev, max);
+	json_object_put(o);
+
+	o = call(VIA_UNIX, NULL, "GET", "/healthz", NULL, 200);
+	TU_CHECK(!strcmp(jstr(o, "status"), "ok"), "healthz");
+	json_object_put(o);
+
+	o = call(VIA_UNIX, NULL, "GET", "/v1/platform/id", NULL, 200);
+	TU_CHECK(strlen(jstr(o, "id")) >= 128, "id too short");
+	TU_CHECK(json_object_array_length(jobj(o, "sockets")) >= 1, "no socket ids");
+	json_object_put(o);
+
+	/* The chain is the real one: the CEK verifies under the exported ASK, the ASK under ARK. */
+	o = call(VIA_UNIX, NULL, "GET", "/v1/platform/certs", NULL, 200);
+	free(b64field(o, "pdh", &len));
+	TU_CHECK_EQ(len, SEV_CERT_SIZE);
+	free(b64field(o, "pek", &len));
+	TU_CHECK_EQ(len, SEV_CERT_SIZE);
+	free(b64field(o, "oca", &len));
+	TU_CHECK_EQ(len, SEV_CERT_SIZE);
+	cek_raw = b64field(o, "cek", &len);
+	TU_CHECK(attest_sev_cert_parse(cek_raw, len, &cek, &why) == 0, "cek: %s", why);
+	ask_raw = b64field(o, "ask", &len);
+	TU_CHECK(attest_amd_cert_parse(ask_raw, len, &ask, &used, &why) == 0, "ask: %s", why);
+	ark_raw = b64field(o, "ark", &len);
+	TU_CHECK(attest_amd_cert_parse(ark_raw, len, &ark, &used, &why) == 0, "ark: %s", why);
+	TU_CHECK(attest_amd_cert_verify(&ask, &ark, &why) == 1, "ARK does not sign ASK: %s", why);
+	TU_CHECK(attest_amd_verify_cek(&cek, &ask, &why) == 1, "ASK does not sign CEK: %s", why);
+	json_object_put(o);
+
+	o = call(VIA_UNIX, NULL, "GET", "/v1/asids", NULL, 200);
+	TU_CHECK_EQ(jint(o, "max"), max);
+	TU_CHECK_EQ(jint(o, "min_sev"), min_sev);
+	TU_CHECK_EQ(jint(o, "used"), 0);
+	TU_CHECK_EQ(jint(o, "free"), max);
+	TU_CHECK_EQ(jint(o, "flush_pending"), 0);
+	TU_CHECK_EQ(jint(jobj(o, "es"), "total"), min_sev - 1);
+	TU_CHECK_EQ(jint(jobj(o, "sev"), "total"), max - min_sev + 1);
+	TU_CHECK_EQ(json_object_array_length(jobj(o, "holders")), 0);
+	json_object_put(o);
+}
+
+static void test_metrics(void)
+{
+	struct resp r;
+	char line[128];
+
+	do_request(VIA_UNIX, NULL, "GET", "/metrics", NULL, 0, &r);
+	TU_CHECK_EQ(r.status, 200);
+	TU_CHECK(!strncmp(r.ctype, "text/plain", 10), "metrics content type %s", r.ctype);
+	TU_CHECK(strstr(r.body, "sevd_commands_total{command=\"PLATFORM_STATUS\",status=\"SUCCESS\"}"),
+		 "no PLATFORM_STATUS counter");
+	TU_CHECK(strstr(r.body, "sevd_commands_total{command=\"INIT\",status=\"SUCCESS\"} 1"),
+		 "auto INIT not counted");
+	TU_CHECK(strstr(r.body, "sevd_command_duration_seconds_bucket{le=\"+Inf\"}"), "histogram");
+	TU_CHECK(strstr(r.body, "sevd_queue_depth 0"), "queue depth");
+	snprintf(line, sizeof(line), "sevd_asids{type=\"es\",state=\"free\"} %d", 99);
+	TU_CHECK(strstr(r.body, line), "ASID gauge: %s", line);
+	free(r.body);
+}
+
+/* PEK_CSR, signed by an OCA of our own, imported: the platform becomes externally owned. */
+static void test_pek_import(void)
+{
+	_cleanup_(EVP_PKEY_freep) EVP_PKEY *koca = EVP_EC_gen("P-384");
+	_cleanup_free_ uint8_t *csr = NULL;
+	_cleanup_free_ char *pek_b64 = NULL, *oca_b64 = NULL, *bad_b64 = NULL;
+	json_object *o, *p;
+	struct sev_cert oca, pek;
+	char body[8192];
+	size_t len;
+	int major, minor;
+
+	p = platform();
+	major = (int)jint(p, "api_major");
+	minor = (int)jint(p, "api_minor");
+	json_object_put(p);
+	o = call(VIA_UNIX, NULL, "GET", "/v1/platform/pek-csr", NULL, 200);
+	csr = b64field(o, "pek_csr", &len);
+	TU_CHECK_EQ(len, SEV_CERT_SIZE);
+	json_object_put(o);
+	TU_CHECK(koca && attest_sev_cert_init(&oca, (uint8_t)major, (uint8_t)minor, SEV_USAGE_OCA,
+					      SEV_ALGO_ECDSA_SHA256, koca) == 0 &&
+			 attest_sev_cert_sign(&oca, 0, SEV_USAGE_OCA, SEV_ALGO_ECDSA_SHA256, koca) == 0,
+		 "building the OCA");
+	memcpy(&pek, csr, sizeof(pek));
+	TU_CHECK(attest_sev_cert_sign(&pek, 0, SEV_USAGE_OCA, SEV_ALGO_ECDSA_SHA256, koca) == 0,
+		 "signing the PEK");
+	oca_b64 = base64_encode(&oca, sizeof(oca));
+	/* A PEK whose OCA signature was tampered with: firmware refuses, nothing changes. */
+	pek.sig[0].sig[5] ^= 0x40;
+	bad_b64 = base64_encode(&pek, sizeof(pek));
+	pek.sig[0].sig[5] ^= 0x40;
+	pek_b64 = base64_encode(&pek, sizeof(pek));
+	snprintf(body, sizeof(body), "{\"pek_cert\":\"%s\",\"oca_cert\":\"%s\"}", bad_b64, oca_b64);
+	o = call(VIA_UNIX, NULL, "POST", "/v1/platform/pek-cert", body, 400);
+	check_error(o, "bad_request");
+	TU_CHECK(!json_object_is_type(jobj(jobj(o, "error"), "fw_status"), json_type_null),
+		 "firmware status missing from a firmware refusal");
+	json_object_put(o);
+	p = platform();
+	TU_CHECK(!strcmp(jstr(p, "owner"), "self"), "a refused import changed the owner");
+	json_object_put(p);
+
+	snprintf(body, sizeof(body), "{\"pek_cert\":\"%s\",\"oca_cert\":\"%s\"}", pek_b64, oca_b64);
+	o = call(VIA_UNIX, NULL, "POST", "/v1/platform/pek-cert", body, 200);
+	TU_CHECK(!strcmp(jstr(o, "command"), "PEK_CERT_IMPORT"), "command");
+	TU_CHECK(!strcmp(jstr(jobj(o, "platform"), "owner"), "external"), "owner after import");
+	json_object_put(o);
+	/* The exported OCA is now ours. */
+	{
+		_cleanup_free_ uint8_t *got = exported("oca");
+
+		TU_CHECK_MEM(got, &oca, SEV_CERT_SIZE);
+	}
+}
+
+static void expect_fw_conflict(const char *path, const char *body)
+{
+	json_object *o = call(VIA_UNIX, NULL, "POST", path, body, 409);
+
+	check_error(o, "wrong_state");
+	TU_CHECK(!strcmp(jstr(jobj(o, "error"), "fw_status"), "INVALID_PLATFORM_STATE"),
+		 "fw_status %s", jstr(jobj(o, "error"), "fw_status"));
+	json_object_put(o);
+}
+
+static void test_mutations(void)
+{
+	_cleanup_free_ uint8_t *pdh0 = exported("pdh"), *pek0 = exported("pek");
+	_cleanup_free_ uint8_t *pdh1 = NULL, *pek1 = NULL;
+	json_object *o;
+
+	o = call(VIA_UNIX, NULL, "POST", "/v1/platform/pdh", NULL, 200);
+	TU_CHECK(!strcmp(jstr(o, "command"), "PDH_GEN"), "command");
+	json_object_put(o);
+	pdh1 = exported("pdh");
+	TU_CHECK(memcmp(pdh0, pdh1, SEV_CERT_SIZE) != 0, "PDH_GEN did not change the PDH");
+	o = call(VIA_UNIX, NULL, "POST", "/v1/platform/pek", "{}", 200);
+	TU_CHECK(!strcmp(jstr(o, "command"), "PEK_GEN"), "command");
+	json_object_put(o);
+	pek1 = exported("pek");
+	TU_CHECK(memcmp(pek0, pek1, SEV_CERT_SIZE) != 0, "PEK_GEN did not change the PEK");
+	test_pek_import();
+
+	/* Wrong states answer 409 with the firmware status by name. */
+	expect_fw_conflict("/v1/platform/init", NULL);
+	expect_fw_conflict("/v1/platform/factory-reset", NULL);
+	o = call(VIA_UNIX, NULL, "POST", "/v1/platform/shutdown", NULL, 200);
+	TU_CHECK(!strcmp(jstr(jobj(o, "platform"), "state"), "UNINIT"), "after SHUTDOWN");
+	json_object_put(o);
+	o = call(VIA_UNIX, NULL, "GET", "/v1/platform/certs", NULL, 409);
+	check_error(o, "wrong_state");
+	json_object_put(o);
+	expect_fw_conflict("/v1/platform/pek", NULL);
+	o = call(VIA_UNIX, NULL, "POST", "/v1/platform/factory-reset", NULL, 200);
+	TU_CHECK(!strcmp(jstr(o, "command"), "FACTORY_RESET"), "command");
+	json_object_put(o);
+	o = call(VIA_UNIX, NULL, "POST", "/v1/platform/init", "{\"es\": false}", 200);
+	TU_CHECK(!strcmp(jstr(jobj(o, "platform"), "state"), "INIT"), "after INIT");
+	TU_CHECK(!json_object_get_boolean(jobj(jobj(o, "platform"), "es")), "INIT without ES");
+	TU_CHECK(!strcmp(jstr(jobj(o, "platform"), "owner"), "self"), "owner after reset");
+	json_object_put(o);
+	json_object_put(call(VIA_UNIX, NULL, "POST", "/v1/platform/shutdown", NULL, 200));
+	o = call(VIA_UNIX, NULL, "POST", "/v1/platform/init", NULL, 200);
+	TU_CHECK(json_object_get_boolean(jobj(jobj(o, "platform"), "es")), "INIT with ES");
+	json_object_put(o);
+}
+
+/* ---- bad input ---- */
+
+static void expect_error(enum via via, const char *token, const char *method, const char *path,
+			 const char *body, size_t body_len, long status, const char *code)
+{
+	struct resp r;
+	json_object *o;
+
+	do_request(via, token, method, path, body, body_len, &r);
+	TU_CHECK(r.status == status, "%s %s: HTTP %ld, expected %ld (%s)", method, path, r.status,
+		 status, r.body);
+	o = json_tokener_parse(r.body);
+	TU_CHECK(o != NULL, "error body is not JSON: %s", r.body);
+	check_error(o, code);
+	json_object_put(o);
+	free(r.body);
+}
+
+static void test_bad_input(enum via via, const char *token)
+{
+	static const char *const bad[] = {
+		"{bad", "[1,2]", "\"text\"", "{\"es\": \"yes\"}", "{\"es\": true} trailing", "{\"es\":",
+	};
+	static const char *const bad_certs[] = {
+		"{}",
+		"{\"pek_cert\": 5, \"oca_cert\": \"AAAA\"}",
+		"{\"pek_cert\": \"!!!!\", \"oca_cert\": \"AAAA\"}",
+		"{\"pek_cert\": \"AAAA\", \"oca_cert\": \"AAAA\"}", /* 3 bytes, not a certificate */
+		"not json at all",
+	};
+	_cleanup_free_ char *big = malloc(20000);
+
+	for (size_t i = 0; i < ELEMENTSOF(bad); i++)
+		expect_error(via, token, "POST", "/v1/platform/init", bad[i], strlen(bad[i]), 400,
+			     "bad_request");
+	for (size_t i = 0; i < ELEMENTSOF(bad_certs); i++)
+		expect_error(via, token, "POST", "/v1/platform/pek-cert", bad_certs[i],
+			     strlen(bad_certs[i]), 400, "bad_request");
+	/* Over the route's limit: 413, whether announced by Content-Length or not. */
+	TU_CHECK(big != NULL, "malloc");
+	memset(big, ' ', 20000);
+	big[0] = '{';
+	big[19999] = '}';
+	expect_error(via, token, "POST", "/v1/platform/init", big, 5000, 413, "too_large");
+	expect_error(via, token, "POST", "/v1/platform/pek-cert", big, 20000, 413, "too_large");
+	expect_error(via, token, "GET", "/v1/nope", NULL, 0, 404, "not_found");
+	expect_error(via, token, "GET", "/v1/platform/init/extra", NULL, 0, 404, "not_found");
+	expect_error(via, token, "GET", "/", NULL, 0, 404, "not_found");
+	expect_error(via, token, "DELETE", "/v1/platform", NULL, 0, 405, "method_not_allowed");
+	expect_error(via, token, "GET", "/v1/platform/init", NULL, 0, 405, "method_not_allowed");
+	expect_error(via, token, "POST", "/v1/asids", NULL, 0, 405, "method_not_allowed");
+	/* Nothing of that reached firmware: the platform is as it was. */
+	check_platform_state("INIT");
+}
+
+/* ---- the role matrix ---- */
+
+enum min_role { R_PUBLIC, R_READER, R_ADMIN };
+
+static const struct {
+	const char *method, *path;
+	enum min_role role;
+} matrix_routes[] = {
+	{ "GET", "/v1/platform", R_READER },
+	{ "POST", "/v1/platform/init", R_ADMIN },
+	{ "POST", "/v1/platform/shutdown", R_ADMIN },
+	{ "POST", "/v1/platform/factory-reset", R_ADMIN },
+	{ "POST", "/v1/platform/pek", R_ADMIN },
+	{ "POST", "/v1/platform/pdh", R_ADMIN },
+	{ "GET", "/v1/platform/pek-csr", R_ADMIN },
+	{ "POST", "/v1/platform/pek-cert", R_ADMIN },
+	{ "GET", "/v1/platform/certs", R_PUBLIC },
+	{ "GET", "/v1/platform/id", R_PUBLIC },
+	{ "GET", "/v1/asids", R_READER },
+	{ "GET", "/healthz", R_PUBLIC },
+	{ "GET", "/metrics", R_PUBLIC },
+};
+
+static const struct {
+	const char *name;
+	enum via via;
+	const char *token;
+	int level;	/* 0 public, 1 reader, 2 admin; -1 bad token */
+	bool tcp_anon; /* refusals are 401 (no or bad credentials) rather than 403 */
+} callers[] = {
+	{ "unix/root", VIA_UNIX, NULL, 2, false },
+	{ "unix/nobody", VIA_UNIX_NOBODY, NULL, 1, false },
+	{ "tcp/none", VIA_TCP, NULL, 0, true },
+	{ "tcp/reader", VIA_TCP, TOKEN_READER, 1, false },
+	{ "tcp/launcher", VIA_TCP, TOKEN_LAUNCHER, 1, false },
+	{ "tcp/admin", VIA_TCP, TOKEN_ADMIN, 2, false },
+	{ "tcp/bad-token", VIA_TCP, TOKEN_BAD, -1, true },
+};
+
+/* The firmware-command counters of the mutating commands: refused calls must not move them. */
+static char *mutation_counters(void)
+{
+	static const char *const cmds[] = { "INIT", "SHUTDOWN", "FACTORY_RESET", "PEK_GEN",
+					    "PDH_GEN", "PEK_CSR", "PEK_CERT_IMPORT" };
+	struct resp r;
+	char *out = calloc(1, 8192), *line, *save = NULL;
+
+	do_request(VIA_UNIX, NULL, "GET", "/metrics", NULL, 0, &r);
+	for (line = strtok_r(r.body, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		for (size_t i = 0; i < ELEMENTSOF(cmds); i++) {
+			char key[64];
+
+			snprintf(key, sizeof(key), "command=\"%s\"", cmds[i]);
+			if (strstr(line, "sevd_commands_total") && strstr(line, key) &&
+			    strlen(out) + strlen(line) + 2 < 8192) {
+				strcat(out, line);
+				strcat(out, "\n");
+			}
+		}
+	free(r.body);
+	return out;
+}
+
+static void test_role_matrix(void)
+{
+	_cleanup_free_ char *before = mutation_counters(), *after = NULL;
+	_cleanup_free_ uint8_t *pdh0 = exported("pdh"), *pdh1 = NULL;
+	unsigned refused = 0, served = 0;
+
+	for (size_t c = 0; c < ELEMENTSOF(callers); c++)
+		for (size_t i = 0; i < ELEMENTSOF(matrix_routes); i++) {
+			int need = (int)matrix_routes[i].role;
+			bool allowed = callers[c].level >= need;
+			bool mutating = !strcmp(matrix_routes[i].method, "POST") ||
+					matrix_routes[i].role == R_ADMIN;
+			long expect;
+			json_object *o;
+
+			if (allowed && mutating)
+				continue; /* the admin's mutations are tested in test_mutations */
+			expect = allowed ? 200 : callers[c].tcp_anon ? 401 : 403;
+			o = call(callers[c].via, callers[c].token, matrix_routes[i].method,
+				 matrix_routes[i].path,
+				 !strcmp(matrix_routes[i].method, "POST") ? "{}" : NULL, expect);
+			if (!allowed) {
+				check_error(o, expect == 401 ? "unauthorized" : "forbidden");
+				refused++;
+			} else
+				served++;
+			json_object_put(o);
+		}
+	/* Refused calls did nothing: no mutating firmware command ran, state and keys unchanged. */
+	after = mutation_counters();
+	TU_CHECK(!strcmp(before, after), "refused calls reached firmware:\n%s---\n%s", before, after);
+	pdh1 = exported("pdh");
+	TU_CHECK_MEM(pdh0, pdh1, SEV_CERT_SIZE);
+	check_platform_state("INIT");
+	TU_CHECK(refused >= 40 && served >= 25, "matrix too small: %u refused, %u served", refused,
+		 served);
+	/* The admin token over TCP may mutate. */
+	json_object_put(call(VIA_TCP, TOKEN_ADMIN, "POST", "/v1/platform/pdh", NULL, 200));
+	json_object_put(call(VIA_TCP, TOKEN_ADMIN, "GET", "/v1/platform/pek-csr", NULL, 200));
+}
+
+/* ---- 64 concurrent clients ---- */
+
+#define CLIENTS 64
+#define ROUNDS 6
+
+struct client {
+	int id;
+	unsigned ok, busy, bad;
+	char why[256];
+};
+
+/* One client: GET /v1/platform mostly, POST /v1/platform/pdh every third round; half of
+ * them over TCP with the admin token, half over the Unix socket. */
+static void *client_main(void *arg)
+{
+	struct client *cl = arg;
+	enum via via = cl->id % 2 ? VIA_TCP : VIA_UNIX;
+	const char *token = via == VIA_TCP ? TOKEN_ADMIN : NULL;
+
+	for (int i = 0; i < ROUNDS; i++) {
+		bool mutate = (i + cl->id) % 3 == 0;
+		const char *path = mutate ? "/v1/platform/pdh" : "/v1/platform";
+		json_object *o, *p, *v;
+		struct resp r;
+
+		do_request(via, token, mutate ? "POST" : "GET", path, NULL, 0, &r);
+		o = json_tokener_parse(r.body);
+		if (r.status == 503 && o && json_object_object_get_ex(o, "error", &v) &&
+		    json_object_object_get_ex(v, "code", &v) && !strcmp(json_object_get_string(v), "busy"))
+			cl->busy++;
+		else if (r.status == 200 && o) {
+			p = mutate && json_object_object_get_ex(o, "platform", &v) ? v : o;
+			if (json_object_object_get_ex(p, "state", &v) &&
+			    !strcmp(json_object_get_string(v), "INIT") &&
+			    json_object_object_get_ex(p, "asids", &v) &&
+			    json_object_object_get_ex(v, "max", &v) && json_object_get_int(v) == 509)
+				cl->ok++;
+			else {
+				cl->bad++;
+				snprintf(cl->why, sizeof(cl->why), "wrong answer: %s", r.body);
+			}
+		} else {
+			cl->bad++;
+			snprintf(cl->why, sizeof(cl->why), "HTTP %ld: %s", r.status, r.body);
+		}
+		json_object_put(o);
+		free(r.body);
+	}
+	return NULL;
+}
+
+static void hammer(unsigned *ok, unsigned *busy)
+{
+	struct client cl[CLIENTS];
+	pthread_t th[CLIENTS];
+
+	*ok = *busy = 0;
+	for (int i = 0; i < CLIENTS; i++) {
+		cl[i] = (struct client){ .id = i };
+		TU_CHECK(pthread_create(&th[i], NULL, client_main, &cl[i]) == 0, "pthread_create");
+	}
+	for (int i = 0; i < CLIENTS; i++) {
+		pthread_join(th[i], NULL);
+		TU_CHECK(cl[i].bad == 0, "client %d: %s", i, cl[i].why);
+		*ok += cl[i].ok;
+		*busy += cl[i].busy;
+	}
+	TU_CHECK_EQ(*ok + *busy, CLIENTS * ROUNDS);
+}
+
+static void test_concurrency(void)
+{
+	struct emu_info before = emu_info(), after;
+	unsigned ok, busy;
+
+	hammer(&ok, &busy);
+	TU_CHECK_EQ(busy, 0); /* the default queue holds all 64 */
+	TU_CHECK_EQ(ok, CLIENTS * ROUNDS);
+	after = emu_info();
+	TU_CHECK(after.commands_served >= before.commands_served + CLIENTS * ROUNDS,
+		 "emulator served %llu commands, expected at least %d more",
+		 (unsigned long long)(after.commands_served - before.commands_served),
+		 CLIENTS * ROUNDS);
+	TU_CHECK_EQ(after.max_concurrent_seen, 1);
+}
+
+/* A queue of one: some callers get 503 busy, the others correct answers, firmware still one
+ * command at a time. */
+static void test_busy(void)
+{
+	unsigned ok, busy;
+	struct resp r;
+
+	sevd_start(NULL, "queue_max = 1\nqueue_wait_ms = 1\n");
+	hammer(&ok, &busy);
+	TU_CHECK(busy > 0, "a queue of one never answered busy to 64 clients");
+	TU_CHECK(ok > 0, "nobody got through");
+	TU_CHECK_EQ(emu_info().max_concurrent_seen, 1);
+	do_request(VIA_UNIX, NULL, "GET", "/metrics", NULL, 0, &r);
+	TU_CHECK(strstr(r.body, "sevd_queue_rejected_total 0\n") == NULL, "rejections not counted");
+	free(r.body);
+	sevd_stop();
+}
+
+/* ---- ASID ranges at the emulator's sizes ---- */
+
+static void test_asid_size(const char *ecx, const char *edx)
+{
+	int64_t max = atoi(ecx), min_sev = atoi(edx);
+	json_object *o;
+
+	tu_emu_stop(&D.emu);
+	emu_start(ecx, edx);
+	sevd_start(NULL, NULL);
+	o = call(VIA_UNIX, NULL, "GET", "/v1/asids", NULL, 200);
+	TU_CHECK_EQ(jint(o, "max"), max);
+	TU_CHECK_EQ(jint(o, "min_sev"), min_sev);
+	check_range(o, "es_range", 1, min_sev - 1);
+	check_range(o, "sev_range", min_sev, max);
+	TU_CHECK_EQ(jint(o, "free"), max);
+	TU_CHECK_EQ(jint(jobj(o, "es"), "total"), min_sev - 1);
+	TU_CHECK_EQ(jint(jobj(o, "sev"), "total"), max - min_sev + 1);
+	json_object_put(o);
+	o = call(VIA_TCP, TOKEN_READER, "GET", "/v1/platform", NULL, 200);
+	TU_CHECK_EQ(jint(jobj(o, "asids"), "max"), max);
+	check_range(jobj(o, "asids"), "es_range", 1, min_sev - 1);
+	check_range(jobj(o, "asids"), "sev_range", min_sev, max);
+	json_object_put(o);
+	sevd_stop();
+}
+
+/* ---- sevd --psp emu: its own emulator under the state dir, stopped with sevd ---- */
+
+static void test_embedded_emulator(void)
+{
+	_cleanup_free_ char *state = path_join(D.dir, "state");
+	_cleanup_free_ char *nv = path_join(state, "nv.bin");
+	_cleanup_free_ char *sock = path_join(state, "emu.sock");
+	_cleanup_free_ char *nv0 = path_join(D.dir, "nv.bin");
+	uint8_t *buf;
+	size_t len;
+	json_object *o;
+
+	/* Reuse the chip identity made earlier (saves the RSA-4096 key generation). */
+	mkdir(state, 0700);
+	buf = tu_read_file(nv0, &len);
+	TU_CHECK(write_file_atomic(nv, buf, len, 0600) == 0, "copy NV file");
+	free(buf);
+	sevd_start("emu", NULL);
+	o = call(VIA_UNIX, NULL, "GET", "/v1/platform", NULL, 200);
+	TU_CHECK(!strcmp(jstr(o, "transport"), "emu"), "transport");
+	json_object_put(o);
+	TU_CHECK(tu_wait_socket(sock, 1000), "embedded emulator socket missing");
+	sevd_stop();
+	TU_CHECK(!tu_wait_socket(sock, 200), "the embedded emulator outlived sevd");
+}
+
+int main(void)
+{
+	_cleanup_free_ char *openapi = NULL;
+	const char *root = getenv("SEVD_SOURCE_ROOT");
+
+	if (!getenv("SEVD_EXE") || !getenv("SEV_PSP_EMU_EXE"))
+		tu_skip("SEVD_EXE or SEV_PSP_EMU_EXE not set (run through meson test)");
+	TU_CHECK(root != NULL, "SEVD_SOURCE_ROOT not set");
+	openapi = path_join(root, "daemon/openapi.yaml");
+	doc = oa_load(openapi);
+	TU_CHECK(doc != NULL, "cannot read %s", openapi);
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	signal(SIGPIPE, SIG_IGN);
+
+	D.dir = tu_mkdtemp();
+	chmod(D.dir, 0755); /* the nobody client must reach the socket */
+	D.unix_path = path_join(D.dir, "api.sock");
+	test_openapi_covers_routes();
+
+	emu_start("509", "100");
+	sevd_start(NULL, NULL);
+	test_read_endpoints(509, 100);
+	test_metrics();
+	test_mutations();
+	test_bad_input(VIA_UNIX, NULL);
+	test_bad_input(VIA_TCP, TOKEN_ADMIN);
+	test_role_matrix();
+	test_concurrency();
+	sevd_stop();
+	test_busy();
+
+	test_asid_size("15", "5");
+	test_asid_size("509", "100");
+	test_asid_size("1006", "507");
+	tu_emu_stop(&D.emu);
+	test_embedded_emulator();
+
+	tu_rmtree(D.dir);
+	json_object_put(doc);
+	curl_global_cleanup();
+	tu_done("daemon API");
+}
