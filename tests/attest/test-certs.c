@@ -283,6 +283,79 @@ static void test_build_roundtrip(int bits)
 	TU_CHECK(EVP_PKEY_eq(kback, kpdh) == 1, "PDH key round trip");
 }
 
+/* Every certificate of the vectors, any flipped byte of its signed part (sampled with a stride
+ * that visits every field): rejected by the parser or by its signer, each time with a reason. */
+static void flip_sev(const char *gen, const char *name, uint32_t signer_usage, EVP_PKEY *signer,
+		     const struct amd_cert *ask)
+{
+	char rel[96];
+	size_t len;
+
+	snprintf(rel, sizeof(rel), "sev-chains/%s/%s.cert", gen, name);
+	uint8_t *raw = tu_read_vector(rel, &len);
+	for (size_t off = 0; off < SEV_CERT_SIGNED_LEN; off += 11) {
+		struct sev_cert c;
+		const char *why = NULL;
+		int r;
+		raw[off] ^= 0x10;
+		if (attest_sev_cert_parse(raw, len, &c, &why) == 0)
+			r = ask ? attest_amd_verify_cek(&c, ask, &why)
+				: attest_sev_cert_verify(&c, signer_usage, signer, &why);
+		else
+			r = 0;
+		TU_CHECK(r == 0 && why, "%s: flip at 0x%zx accepted", rel, off);
+		raw[off] ^= 0x10;
+	}
+	free(raw);
+}
+
+static void test_flip_every_vector(void)
+{
+	const char *chains[] = { "naples", "rome", "milan" };
+
+	for (size_t i = 0; i < ELEMENTSOF(chains); i++) {
+		struct sev_cert pek, oca;
+		struct amd_cert ask;
+		char p[96];
+		_cleanup_(EVP_PKEY_freep) EVP_PKEY *kpek = NULL, *koca = NULL;
+
+		snprintf(p, sizeof(p), "sev-chains/%s/pek.cert", chains[i]);
+		load_sev(p, &pek);
+		snprintf(p, sizeof(p), "sev-chains/%s/oca.cert", chains[i]);
+		load_sev(p, &oca);
+		snprintf(p, sizeof(p), "amd-roots/sev/%s/ask.cert", chains[i]);
+		load_amd(p, &ask, NULL, NULL);
+		TU_CHECK(attest_sev_cert_pubkey(&pek, &kpek) == 0 &&
+				 attest_sev_cert_pubkey(&oca, &koca) == 0,
+			 "keys");
+		flip_sev(chains[i], "pdh", SEV_USAGE_PEK, kpek, NULL);
+		flip_sev(chains[i], "oca", SEV_USAGE_OCA, koca, NULL);
+		flip_sev(chains[i], "cek", 0, NULL, &ask);
+	}
+	for (size_t i = 0; i < ELEMENTSOF(gens); i++) {
+		char p[96];
+		struct amd_cert ark, ask;
+		uint8_t *raw;
+		size_t len;
+		snprintf(p, sizeof(p), "amd-roots/sev/%s/ark.cert", gens[i]);
+		load_amd(p, &ark, NULL, NULL);
+		snprintf(p, sizeof(p), "amd-roots/sev/%s/ask.cert", gens[i]);
+		load_amd(p, &ask, &raw, &len);
+		for (size_t off = 0; off < len; off += 13) {
+			struct amd_cert c;
+			const char *why = NULL;
+			size_t used;
+			raw[off] ^= 0x01;
+			int r = attest_amd_cert_parse(raw, len, &c, &used, &why) == 0 && used == len
+					? attest_amd_cert_verify(&c, &ark, &why)
+					: 0;
+			TU_CHECK(r == 0 && why, "%s ASK: flip at 0x%zx accepted", gens[i], off);
+			raw[off] ^= 0x01;
+		}
+		free(raw);
+	}
+}
+
 int main(void)
 {
 	test_amd_roots();
@@ -291,6 +364,7 @@ int main(void)
 	test_chain_links("milan", true);
 	test_cross_generation();
 	test_flipped_pek();
+	test_flip_every_vector();
 	test_parse_rejects();
 	test_build_roundtrip(2048);
 	test_build_roundtrip(4096);
