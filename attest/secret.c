@@ -103,11 +103,11 @@ int attest_secret_seal(const struct attest_tk *tk, const uint8_t measure[32], ui
 
 static const char *const check_names[] = {
 	[ATTEST_SECRET_OK] = "ok",
-	[ATTEST_SECRET_BAD_LENGTH] = "packet lengths are invalid (header must be 52 bytes; guest "
-				     "and transport lengths equal, non-zero, a multiple of 16, at "
-				     "most 0x5000)",
-	[ATTEST_SECRET_BAD_MAC] = "packet MAC does not match (wrong TIK, measurement or tampered "
-				  "packet)",
+	[ATTEST_SECRET_BAD_LENGTH] = ("packet lengths are invalid (header must be 52 bytes; guest "
+				      "and transport lengths equal, non-zero, a multiple of 16, at "
+				      "most 0x5000)"),
+	[ATTEST_SECRET_BAD_MAC] = ("packet MAC does not match (wrong TIK, measurement or "
+				   "tampered packet)"),
 	[ATTEST_SECRET_COMPRESSED] = "compressed secret packets are not supported",
 };
 
