@@ -121,7 +121,8 @@ static void check_revoke_and_reuse(void)
 	send_frame(&vm, HV_GRANT, ASID, 1);
 	TU_CHECK_EQ(hv_runner_run(vm.r, &res), 0); /* one exit: OUT 'A' */
 	TU_CHECK_EQ(res.stop, HV_STOP_EXIT_LIMIT);
-	TU_CHECK_EQ(res.kvm_runs, 1);
+	TU_CHECK_EQ(res.exits, 1);
+	TU_CHECK(res.kvm_runs >= 1, "entered"); /* more if a timer tick interrupted KVM_RUN */
 	TU_CHECK_EQ(res.tlb_flushes, 1);
 	TU_CHECK_EQ(hv_runner_vmcb(vm.r)->control.exitinfo1,
 		    (0x3f8ull << 16) | VMCB_IOIO_SZ8 | VMCB_IOIO_A16);
@@ -173,7 +174,7 @@ static void check_broken_vmcb(void)
 	TU_CHECK_EQ(res.stop, HV_STOP_HALT);
 	/* the refused attempts never ran, so the first real entry still flushes the ASID */
 	TU_CHECK_EQ(res.tlb_flushes, 1);
-	TU_CHECK_EQ(res.kvm_runs, 3); /* OUT 'A', OUT 'B', HLT */
+	TU_CHECK_EQ(res.exits, 3); /* OUT 'A', OUT 'B', HLT */
 	TU_CHECK_EQ(vm.mem[MARKER], 0x42);
 	vm_stop(&vm);
 }

@@ -102,7 +102,8 @@ static void check_first_exits(struct guest *g)
 
 	TU_CHECK_EQ(hv_runner_run(g->r, &res), 0);
 	TU_CHECK_EQ(res.stop, HV_STOP_EXIT_LIMIT);
-	TU_CHECK_EQ(res.kvm_runs, 1);
+	TU_CHECK_EQ(res.exits, 1);
+	TU_CHECK(res.kvm_runs >= 1, "entered"); /* more if a timer tick interrupted KVM_RUN */
 	TU_CHECK_EQ(res.tlb_flushes, 1); /* first entry with this ASID on this CPU */
 	TU_CHECK_EQ(v->control.asid, ASID);
 	TU_CHECK(v->control.nested_ctl == (VMCB_NP_ENABLE | VMCB_SEV_ENABLE), "NP+SEV");
@@ -159,7 +160,8 @@ static void check_digest(void)
 	TU_CHECK_EQ(res.n_vmgexit, 1);
 	TU_CHECK_EQ(res.n_npf, 1);
 	TU_CHECK_EQ(res.guest_status, HV_GUEST_STATUS_DONE);
-	TU_CHECK_EQ(res.kvm_runs, res.exits);
+	/* every exit came from a KVM_RUN; a timer tick may add an EINTR'd one */
+	TU_CHECK(res.kvm_runs >= res.exits, "%u KVM_RUN, %u exits", res.kvm_runs, res.exits);
 	/* one OUT per printed byte, plus the GHCB port accesses */
 	TU_CHECK(res.n_ioio >= strlen(out), "%u IOIO exits for %zu bytes", res.n_ioio, strlen(out));
 	free(out);
