@@ -75,12 +75,13 @@ static int ctl_fault(struct emu_fw *fw, char *arg, uint8_t *out, size_t cap, siz
 
 static const struct {
 	const char *verb;
+	int max_args; /* -1: the verb parses its own */
 	int (*fn)(struct emu_fw *fw, char *arg, uint8_t *out, size_t cap, size_t *len);
 } ctl_table[] = {
-	{ "wbinvd", ctl_wbinvd },
-	{ "get-cert", ctl_get_cert },
-	{ "status", ctl_status },
-	{ "fault", ctl_fault },
+	{ "wbinvd", 0, ctl_wbinvd },
+	{ "get-cert", 1, ctl_get_cert },
+	{ "status", 0, ctl_status },
+	{ "fault", -1, ctl_fault },
 };
 
 int emu_ctl(struct emu_fw *fw, const char *line, uint8_t *out, size_t cap, size_t *out_len)
@@ -99,7 +100,9 @@ int emu_ctl(struct emu_fw *fw, const char *line, uint8_t *out, size_t cap, size_
 	for (size_t i = 0; verb && i < ELEMENTSOF(ctl_table); i++) {
 		if (strcmp(verb, ctl_table[i].verb) != 0)
 			continue;
-		if (extra && strcmp(verb, "fault") != 0) {
+		int nargs = !!arg + !!extra;
+
+		if (ctl_table[i].max_args >= 0 && nargs > ctl_table[i].max_args) {
 			reply_text(out, cap, out_len, "%s: too many arguments", verb);
 			return -EINVAL;
 		}

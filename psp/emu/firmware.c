@@ -20,8 +20,9 @@ static int nv_create(struct emu_fw *fw)
 	int r;
 
 	log_info("NV file %s does not exist: creating a new chip identity (emulated AMD root "
-		 "RSA-%d, CEK, chip-unique key)", fw->nv_path, EMU_AMD_ROOT_BITS);
-	r = emu_chip_generate(&fw->nv.chip, fw->cfg.api_major, fw->cfg.api_minor);
+		 "RSA-%u, CEK, chip-unique key)", fw->nv_path, fw->cfg.amd_root_bits);
+	r = emu_chip_generate(&fw->nv.chip, fw->cfg.api_major, fw->cfg.api_minor,
+			      fw->cfg.amd_root_bits);
 	if (r < 0)
 		return log_error_errno(r, "Failed to generate the chip identity: %m");
 	/* The owner store starts empty; INIT generates OCA, PEK and PDH (as firmware does on a

@@ -19,6 +19,7 @@
 struct emu_config {
 	uint32_t cpuid_eax, cpuid_ebx, cpuid_ecx, cpuid_edx; /* CPUID Fn8000_001F */
 	uint8_t api_major, api_minor, build;
+	uint32_t amd_root_bits; /* for a new NV file only: 2048 or 4096 */
 };
 
 struct emu_fw {

@@ -15,9 +15,9 @@ static int keygen_ec(const char *curve, EVP_PKEY **ret)
 	return *ret ? 0 : -EIO;
 }
 
-static int keygen_rsa(EVP_PKEY **ret)
+static int keygen_rsa(unsigned bits, EVP_PKEY **ret)
 {
-	*ret = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)EMU_AMD_ROOT_BITS);
+	*ret = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)bits);
 	return *ret ? 0 : -EIO;
 }
 
@@ -49,17 +49,17 @@ void emu_cert_unsigned(const struct sev_cert *src, struct sev_cert *ret)
 	}
 }
 
-static int amd_root_generate(struct emu_chip *c)
+static int amd_root_generate(struct emu_chip *c, unsigned bits)
 {
 	uint8_t ark_id[16], ask_id[16];
 	int r;
 
 	if (RAND_bytes(ark_id, sizeof(ark_id)) != 1 || RAND_bytes(ask_id, sizeof(ask_id)) != 1)
 		return -EIO;
-	r = keygen_rsa(&c->ark_key);
+	r = keygen_rsa(bits, &c->ark_key);
 	if (r < 0)
 		return r;
-	r = keygen_rsa(&c->ask_key);
+	r = keygen_rsa(bits, &c->ask_key);
 	if (r < 0)
 		return r;
 	r = attest_amd_cert_init(&c->ark, ark_id, ark_id, 0x00, c->ark_key);
@@ -74,15 +74,19 @@ static int amd_root_generate(struct emu_chip *c)
 	return attest_amd_cert_sign(&c->ask, c->ark_key);
 }
 
-int emu_chip_generate(struct emu_chip *c, uint8_t api_major, uint8_t api_minor)
+int emu_chip_generate(struct emu_chip *c, uint8_t api_major, uint8_t api_minor,
+		      unsigned root_bits)
 {
 	int r;
+
+	if (root_bits != 2048 && root_bits != 4096)
+		return -EINVAL;
 
 	memset(c, 0, sizeof(*c));
 	r = keygen_ec("secp256k1", &c->cuk);
 	if (r < 0)
 		goto fail;
-	r = amd_root_generate(c);
+	r = amd_root_generate(c, root_bits);
 	if (r < 0)
 		goto fail;
 	r = keygen_ec("P-384", &c->cek_key);
@@ -92,8 +96,11 @@ int emu_chip_generate(struct emu_chip *c, uint8_t api_major, uint8_t api_minor)
 		      c->cek_key);
 	if (r < 0)
 		goto fail;
-	/* A 4096-bit ASK signs with RSA-PSS SHA-384 (as the Rome CEK in vectors/sev-chains). */
-	r = attest_sev_cert_sign(&c->cek, 0, SEV_USAGE_ASK, SEV_ALGO_RSA_SHA384, c->ask_key);
+	/* The ASK signs with RSA-PSS SHA-256 (2048) or SHA-384 (4096), as the Naples and Rome
+	 * CEKs in vectors/sev-chains. */
+	r = attest_sev_cert_sign(&c->cek, 0, SEV_USAGE_ASK,
+				 root_bits == 4096 ? SEV_ALGO_RSA_SHA384 : SEV_ALGO_RSA_SHA256,
+				 c->ask_key);
 	if (r < 0)
 		goto fail;
 	return 0;

@@ -36,6 +36,7 @@
 static const char *arg_socket;
 static const char *arg_nv;
 static bool arg_verbose;
+static bool arg_create_only;
 static struct emu_config arg_cfg = {
 	.cpuid_eax = MILAN_CPUID_EAX,
 	.cpuid_ebx = MILAN_CPUID_EBX,
@@ -44,6 +45,7 @@ static struct emu_config arg_cfg = {
 	.api_major = MILAN_API_MAJOR,
 	.api_minor = MILAN_API_MINOR,
 	.build = MILAN_BUILD,
+	.amd_root_bits = EMU_AMD_ROOT_BITS_DEFAULT,
 };
 
 static void help(void)
@@ -58,6 +60,9 @@ static void help(void)
 	       "  --cpuid-edx N      minimum SEV (non-ES) ASID (default %u)\n"
 	       "  --api MAJOR.MINOR  SEV API version reported (default %d.%d)\n"
 	       "  --build N          firmware build (default %d)\n"
+	       "  --amd-root-bits N  RSA size of the emulated AMD root when a new NV file is\n"
+	       "                     made: 2048 (Naples format, default) or 4096 (Rome+)\n"
+	       "  --create-only      create the NV file if missing (new chip identity), then exit\n"
 	       "  -v, --verbose      log every command\n"
 	       "  -h, --help         show this help\n",
 	       MILAN_CPUID_EAX, MILAN_CPUID_EBX, MILAN_CPUID_ECX, MILAN_CPUID_EDX, MILAN_API_MAJOR,
@@ -99,7 +104,9 @@ static int parse_opt(int c, const char *val)
 	case 'D': return parse_u32(val, &arg_cfg.cpuid_edx);
 	case 'a': return parse_api(val);
 	case 'b': return parse_u8(val, &arg_cfg.build);
+	case 'R': return parse_u32(val, &arg_cfg.amd_root_bits);
 	case 'v': arg_verbose = true; return 0;
+	case 'O': arg_create_only = true; return 0;
 	default: return -EINVAL;
 	}
 }
@@ -115,6 +122,8 @@ static int parse_argv(int argc, char *argv[])
 		{ "cpuid-edx", required_argument, NULL, 'D' },
 		{ "api", required_argument, NULL, 'a' },
 		{ "build", required_argument, NULL, 'b' },
+		{ "amd-root-bits", required_argument, NULL, 'R' },
+		{ "create-only", no_argument, NULL, 'O' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
@@ -137,8 +146,10 @@ static int parse_argv(int argc, char *argv[])
 	if (optind < argc)
 		return log_error_errno(-EINVAL, "Unexpected argument '%s'; see --help",
 				       argv[optind]);
-	if (!arg_socket || !arg_nv)
+	if (!arg_nv || (!arg_socket && !arg_create_only))
 		return log_error_errno(-EINVAL, "--socket PATH and --nv FILE are required; see --help");
+	if (arg_cfg.amd_root_bits != 2048 && arg_cfg.amd_root_bits != 4096)
+		return log_error_errno(-EINVAL, "--amd-root-bits must be 2048 or 4096");
 	if (arg_cfg.cpuid_ecx == 0 || arg_cfg.cpuid_ecx > MAX_ASIDS)
 		return log_error_errno(-EINVAL, "--cpuid-ecx must be 1..%u (the number of ASIDs)",
 				       MAX_ASIDS);
@@ -164,11 +175,13 @@ static int run(void)
 		return log_error_errno(negative_errno(), "Failed to set up signal handling: %m");
 	signal(SIGPIPE, SIG_IGN);
 	umask(0007); /* socket 0770: the group (sevd) may connect; the NV file is 0600 */
-	/* The NV file (and key generation, ~2 s on first start) before the socket: a client that
+	/* The NV file (and key generation on first start) before the socket: a client that
 	 * can connect finds a ready firmware. */
 	r = emu_fw_new(&arg_cfg, arg_nv, &fw);
-	if (r < 0)
+	if (r < 0 || arg_create_only) {
+		emu_fw_free(fw);
 		return r;
+	}
 	r = emu_server_new(fw, arg_socket, &srv);
 	if (r >= 0) {
 		log_info("sev-psp-emu serving %s: SEV API %u.%u build %u, %u ASIDs (SEV-ES 1..%u, "

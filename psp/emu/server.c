@@ -251,19 +251,24 @@ void emu_server_free(struct emu_server *s)
 	free(s);
 }
 
+/* Accept what is waiting (a bounded batch, so that a connection flood cannot starve the
+ * clients already connected). */
 static void do_accept(struct emu_server *s)
 {
-	int fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	for (int i = 0; i < 64; i++) {
+		int fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 
-	if (fd < 0)
-		return;
-	if (s->n >= MAX_CONNS) {
-		log_warning("Refusing a connection: %u clients already connected", MAX_CONNS);
-		close(fd);
-		return;
+		if (fd < 0)
+			return;
+		if (s->n >= MAX_CONNS) {
+			log_warning("Refusing a connection: %u clients already connected",
+				    MAX_CONNS);
+			close(fd);
+			continue;
+		}
+		s->conns[s->n++] = (struct conn){ .fd = fd, .id = s->next_id++ };
+		log_debug("Connection %llu accepted", (unsigned long long)s->next_id - 1);
 	}
-	s->conns[s->n++] = (struct conn){ .fd = fd, .id = s->next_id++ };
-	log_debug("Connection %llu accepted", (unsigned long long)s->next_id - 1);
 }
 
 /* Take the descriptors out of SCM_RIGHTS messages; returns how many (up to max kept). */

@@ -194,7 +194,7 @@ static void test_command_line(const char *dir)
 		{ "--cpuid-edx", "0", NULL },	{ "--cpuid-ecx", "0", NULL },
 		{ "--cpuid-edx", "600", NULL }, { "--api", "1", NULL },
 		{ "--api", "1.256", NULL },	{ "--build", "x", NULL },
-		{ "stray", NULL, NULL },
+		{ "--amd-root-bits", "1024", NULL }, { "stray", NULL, NULL },
 	};
 	static const char *const help[] = { "--help", NULL };
 
