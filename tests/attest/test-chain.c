@@ -133,6 +133,20 @@ static void test_roots_amd_download_layout(void)
 	expect_ok(&c, r, "rome");
 	attest_roots_free(r);
 
+	/* An ARK-only root: a chain must then bring its own ASK, signed by that ARK. */
+	struct attest_roots *arkonly = NULL;
+	_cleanup_free_ char *ark_only_dir = path_join(tmp, "arkonly");
+	_cleanup_free_ char *milan2 = path_join(ark_only_dir, "milan");
+	TU_CHECK(mkdir(ark_only_dir, 0755) == 0 && mkdir(milan2, 0755) == 0, "mkdir");
+	write_tmp(milan2, "ark.cert", mark, mark_len, NULL, 0);
+	TU_CHECK(attest_roots_load(ark_only_dir, &arkonly, &err) == 0, "load: %s", err);
+	TU_CHECK(!attest_roots_sev_get(arkonly, 0)->has_ask, "ARK only");
+	load_chain("milan", &c);
+	expect_ok(&c, arkonly, "milan");
+	c.have_ask = c.have_ark = false;
+	expect_fail(&c, arkonly, 0, "no ASK (neither in the chain nor in the root)");
+	attest_roots_free(arkonly);
+
 	/* Milan's pair under the Rome name: refused, naming the file and the mismatch. */
 	write_tmp(tmp, "ask_ark_rome.cert", mask, mask_len, mark, mark_len);
 	r = NULL;
