@@ -224,9 +224,14 @@ static int sync_save_area(struct hv_runner *r)
 	if (ioctl(r->vcpu_fd, KVM_GET_SREGS, &sr) < 0 || ioctl(r->vcpu_fd, KVM_GET_REGS, &g) < 0 ||
 	    ioctl(r->vcpu_fd, KVM_GET_DEBUGREGS, &d) < 0)
 		return -errno;
-	seg_to_vmcb(&sr.es, &s->es), seg_to_vmcb(&sr.cs, &s->cs), seg_to_vmcb(&sr.ss, &s->ss);
-	seg_to_vmcb(&sr.ds, &s->ds), seg_to_vmcb(&sr.fs, &s->fs), seg_to_vmcb(&sr.gs, &s->gs);
-	seg_to_vmcb(&sr.ldt, &s->ldtr), seg_to_vmcb(&sr.tr, &s->tr);
+	seg_to_vmcb(&sr.es, &s->es);
+	seg_to_vmcb(&sr.cs, &s->cs);
+	seg_to_vmcb(&sr.ss, &s->ss);
+	seg_to_vmcb(&sr.ds, &s->ds);
+	seg_to_vmcb(&sr.fs, &s->fs);
+	seg_to_vmcb(&sr.gs, &s->gs);
+	seg_to_vmcb(&sr.ldt, &s->ldtr);
+	seg_to_vmcb(&sr.tr, &s->tr);
 	s->gdtr = (struct vmcb_seg){ .limit = sr.gdt.limit, .base = sr.gdt.base };
 	s->idtr = (struct vmcb_seg){ .limit = sr.idt.limit, .base = sr.idt.base };
 	s->cpl = sr.cs.dpl & 3;
@@ -374,24 +379,29 @@ static void handle_exit(struct hv_runner *r)
 	r->res.exits++;
 	switch (r->run->exit_reason) {
 	case KVM_EXIT_IO:
-		return exit_io(r);
+		exit_io(r);
+		break;
 	case KVM_EXIT_MMIO:
-		return exit_mmio(r);
+		exit_mmio(r);
+		break;
 	case KVM_EXIT_HLT:
 		r->res.n_hlt++;
-		return record(r, SVM_EXIT_HLT, HV_STOP_HALT);
+		record(r, SVM_EXIT_HLT, HV_STOP_HALT);
+		break;
 	case KVM_EXIT_SHUTDOWN:
 		r->res.n_other++;
-		return record(r, SVM_EXIT_SHUTDOWN, HV_STOP_SHUTDOWN);
+		record(r, SVM_EXIT_SHUTDOWN, HV_STOP_SHUTDOWN);
+		break;
 	case KVM_EXIT_FAIL_ENTRY:
 		r->res.n_other++;
-		return record(r, SVM_EXIT_INVALID, HV_STOP_FAIL_ENTRY);
+		record(r, SVM_EXIT_INVALID, HV_STOP_FAIL_ENTRY);
+		break;
 	case KVM_EXIT_HYPERCALL:
 		/* KVM hands user space only KVM_HC_MAP_GPA_RANGE; this guest never asks. */
 		r->res.n_other++;
 		r->run->hypercall.ret = (uint64_t)-1000; /* -KVM_ENOSYS */
 		r->vmcb.control.exitcode = SVM_EXIT_VMMCALL;
-		return;
+		break;
 	default:
 		r->res.n_other++;
 		record(r, SVM_EXIT_INVALID, HV_STOP_ERROR);
@@ -402,6 +412,8 @@ static void handle_exit(struct hv_runner *r)
 
 /* ---- the loop ---- */
 
+/* Apply every frame already waiting. Returns -1 (with the stop filled in) when the stream can
+ * no longer be trusted: malformed, contradicting the table, failing, or closed. */
 static int drain_grants(struct hv_runner *r)
 {
 	struct hv_grant_msg m;
@@ -414,16 +426,18 @@ static int drain_grants(struct hv_runner *r)
 		k = hv_grant_stream_read(r->cfg.grant_fd, &m, &why);
 		if (k == -EAGAIN)
 			return 0;
-		if (k == 0)
-			why = "the grant stream was closed: revocations could no longer arrive";
-		else if (k > 0 && hv_bindings_apply(r->cfg.bindings, &m) < 0)
+		if (k > 0) {
+			k = hv_bindings_apply(r->cfg.bindings, &m);
+			if (k >= 0)
+				continue;
 			why = "a grant/revoke message contradicts the binding table";
-		else if (k > 0)
-			continue;
-		else if (!why)
+		} else if (k == 0) {
+			k = -EPIPE;
+			why = "the grant stream was closed: revocations could no longer arrive";
+		} else if (!why)
 			why = "reading the grant stream failed";
 		r->res.stop = HV_STOP_GRANT_STREAM;
-		r->res.error = k < 0 ? k : -EBADMSG;
+		r->res.error = k;
 		r->res.why = why;
 		return -1;
 	}

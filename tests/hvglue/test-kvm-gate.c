@@ -210,8 +210,18 @@ static void check_bad_stream(void)
 	vm.sv[0] = dup(vm.sv[1]); /* keep vm_stop's close pair valid */
 	TU_CHECK_EQ(hv_runner_run(vm.r, &res), 0);
 	TU_CHECK_EQ(res.stop, HV_STOP_GRANT_STREAM);
+	TU_CHECK_EQ(res.error, -EPIPE);
 	TU_CHECK_EQ(res.kvm_runs, 0);
 	TU_CHECK_EQ(vm.mem[MARKER], 0);
+	vm_stop(&vm);
+
+	vm_start(&vm, true, 0); /* a second grant over a live ASID: the stream lost a revoke */
+	send_frame(&vm, HV_GRANT, ASID, 1);
+	send_frame(&vm, HV_GRANT, ASID, 2);
+	TU_CHECK_EQ(hv_runner_run(vm.r, &res), 0);
+	TU_CHECK_EQ(res.stop, HV_STOP_GRANT_STREAM);
+	TU_CHECK_EQ(res.error, -EBUSY);
+	TU_CHECK_EQ(res.kvm_runs, 0);
 	vm_stop(&vm);
 }
 
