@@ -1,17 +1,18 @@
 /* sevadm ok: is this host ready to run SEV guests? One line per check, PASS or FAIL with the
  * reason, exit 1 if any failed (as sevctl ok). Checks go from the daemon outward: reachable,
  * platform status, the CPUID SEV/SEV-ES ranges (AMD APM vol. 2 §15.34, CPUID 8000_001F), the
- * platform state, the exported certificate chain verified link by link (SEV API appendix B/C),
- * and the ASID pool's arithmetic. The chain's root is the platform's own ARK: whether that is
- * AMD's root is `sevadm verify chain`'s job. */
+ * platform state, the exported certificate chain verified link by link up to a trusted root
+ * (attest/chain.h: AMD's roots installed on the host; on the emulator its own root, named as
+ * such), and the ASID pool's arithmetic. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "attest/amd-cert.h"
-#include "attest/sev-cert.h"
+#include "attest/chain.h"
+#include "attest/roots.h"
 #include "common/ossl.h"
 #include "cli/sevadm.h"
 
@@ -132,72 +133,76 @@ static void check_state(struct ok_state *s)
 						    "start)", st);
 }
 
-/* Verify `c` with the key of `signer` (signer_usage); NULL when valid, else why not. */
-static const char *verify_sev_link(const struct sev_cert *c, const struct sev_cert *signer,
-				   uint32_t signer_usage)
+/* The trust anchors: AMD's roots installed on this host; on the emulator (the daemon says so)
+ * also the emulator's own root, marked emulated so the verdict never calls it AMD's. */
+static int load_roots(struct ok_state *s, const struct sevadm_certs *certs,
+		      struct attest_roots **ret)
 {
-	_cleanup_(EVP_PKEY_freep) EVP_PKEY *key = NULL;
-	const char *reason = NULL;
+	_cleanup_free_ char *err = NULL;
+	bool emu = strcmp(sevadm_json_str(s->platform, "transport", ""), "emu") == 0;
+	int r;
 
-	if (attest_sev_cert_pubkey(signer, &key) < 0)
-		return "the signer's public key is unusable";
-	if (attest_sev_cert_verify(c, signer_usage, key, &reason) != 1)
-		return reason ? reason : "bad signature";
-	return NULL;
+	r = attest_roots_load(NULL, ret, &err);
+	if (r == -ENOENT)
+		r = attest_roots_new(ret);
+	if (r < 0) {
+		result(s, "certificate chain", false, "cannot load the AMD roots: %s",
+		       err ? err : strerror(-r));
+		return r;
+	}
+	if (!emu || !certs->buf[SEVADM_CERT_ASK] || !certs->buf[SEVADM_CERT_ARK])
+		return 0;
+	size_t n = certs->len[SEVADM_CERT_ASK] + certs->len[SEVADM_CERT_ARK];
+	_cleanup_free_ uint8_t *askark = malloc(n);
+	if (!askark)
+		return -ENOMEM;
+	memcpy(askark, certs->buf[SEVADM_CERT_ASK], certs->len[SEVADM_CERT_ASK]);
+	memcpy(askark + certs->len[SEVADM_CERT_ASK], certs->buf[SEVADM_CERT_ARK],
+	       certs->len[SEVADM_CERT_ARK]);
+	free(TAKE_PTR(err));
+	r = attest_roots_add_sev(*ret, "emulated", askark, n, true, "sev-psp-emu via sevd", &err);
+	if (r < 0)
+		result(s, "certificate chain", false, "the emulator's root is unusable: %s",
+		       err ? err : strerror(-r));
+	return r;
 }
 
-/* Links of SEV API appendix C: PDH <- PEK <- {OCA, CEK}, OCA self-signed, CEK <- ASK <- ARK. */
-static void check_chain_links(struct ok_state *s, const struct sevadm_certs *certs)
-{
-	struct sev_cert sc[4];
-	struct amd_cert ask, ark;
-	const char *why = NULL, *link = NULL;
-	size_t used;
-
-	for (size_t i = 0; i < 4; i++)
-		if (attest_sev_cert_parse(certs->buf[i], certs->len[i], &sc[i], &why) < 0)
-			return result(s, "certificate chain", false, "%s: %s",
-				      sevadm_cert_names[i], why ? why : "malformed");
-	if ((why = verify_sev_link(&sc[SEVADM_CERT_PDH], &sc[SEVADM_CERT_PEK], SEV_USAGE_PEK)))
-		link = "PDH not signed by the PEK";
-	else if ((why = verify_sev_link(&sc[SEVADM_CERT_PEK], &sc[SEVADM_CERT_OCA], SEV_USAGE_OCA)))
-		link = "PEK not signed by the OCA";
-	else if ((why = verify_sev_link(&sc[SEVADM_CERT_OCA], &sc[SEVADM_CERT_OCA], SEV_USAGE_OCA)))
-		link = "OCA not self-signed";
-	else if ((why = verify_sev_link(&sc[SEVADM_CERT_PEK], &sc[SEVADM_CERT_CEK], SEV_USAGE_CEK)))
-		link = "PEK not signed by the CEK";
-	if (link)
-		return result(s, "certificate chain", false, "%s: %s", link, why);
-	if (!certs->buf[SEVADM_CERT_ASK] || !certs->buf[SEVADM_CERT_ARK])
-		return result(s, "certificate chain", false,
-			      "PDH, PEK, OCA and CEK verify, but sevd does not know the AMD ASK/ARK "
-			      "of this platform — install AMD's ask_ark file in sevd's roots "
-			      "directory");
-	if (attest_amd_cert_parse(certs->buf[SEVADM_CERT_ASK], certs->len[SEVADM_CERT_ASK], &ask,
-				  &used, &why) < 0 ||
-	    attest_amd_cert_parse(certs->buf[SEVADM_CERT_ARK], certs->len[SEVADM_CERT_ARK], &ark,
-				  &used, &why) < 0)
-		return result(s, "certificate chain", false, "ASK/ARK: %s", why ? why : "malformed");
-	if (attest_amd_cert_verify(&ark, &ark, &why) != 1)
-		link = "ARK not self-signed";
-	else if (attest_amd_cert_verify(&ask, &ark, &why) != 1)
-		link = "ASK not signed by the ARK";
-	else if (attest_amd_verify_cek(&sc[SEVADM_CERT_CEK], &ask, &why) != 1)
-		link = "CEK not signed by the ASK";
-	if (link)
-		return result(s, "certificate chain", false, "%s: %s", link, why ? why : "invalid");
-	result(s, "certificate chain", true, "PDH <- PEK <- OCA, CEK <- ASK <- ARK all verify "
-					     "(is the ARK AMD's? see 'sevadm verify chain')");
-}
-
+/* Every link of SEV API 55766 §2.2 (PDH <- PEK <- OCA, PEK <- CEK <- ASK <- ARK) and the root,
+ * by attest/chain.h. */
 static void check_chain(struct ok_state *s)
 {
 	_cleanup_(sevadm_certs_clear) struct sevadm_certs certs = {};
+	struct attest_roots *roots = NULL;
+	struct attest_sev_chain chain;
+	struct attest_verdict v = {};
+	int r;
 
 	/* sevadm_get_certs prints its failure; the check line says where to look. */
 	if (sevadm_get_certs(s->c, "ok", &certs) != 0)
 		return result(s, "certificate chain", false, "cannot export it (see above)");
-	check_chain_links(s, &certs);
+	attest_sev_chain_init(&chain);
+	for (size_t i = 0; i < _SEVADM_CERT_MAX; i++)
+		if (certs.buf[i] && attest_sev_chain_add_blob(&chain, certs.buf[i], certs.len[i],
+							      sevadm_cert_names[i], &v) < 0)
+			return result(s, "certificate chain", false, "%s", v.reason);
+	if (load_roots(s, &certs, &roots) < 0) {
+		attest_roots_free(roots);
+		return;
+	}
+	r = attest_sev_chain_verify(&chain, roots, 0, &v);
+	if (r == 1)
+		result(s, "certificate chain", true, "PDH, PEK, OCA, CEK, ASK and ARK verify; root: %s "
+						     "(%s)", v.root_gen,
+		       v.root_emulated	   ? "sev-psp-emu's own root, not AMD's"
+		       : v.root_amd_known ? "AMD's published ARK"
+					  : "an installed root");
+	else if (r == 0)
+		result(s, "certificate chain", false, "%s%s%s", v.reason,
+		       attest_roots_sev_count(roots) ? "" : " — no AMD roots are installed in ",
+		       attest_roots_sev_count(roots) ? "" : attest_roots_default_dir());
+	else
+		result(s, "certificate chain", false, "cannot verify it: %s", strerror(-r));
+	attest_roots_free(roots);
 }
 
 /* used + free + flush-pending = all ASIDs, per class and in total; holders within range. */
