@@ -102,8 +102,9 @@ static int add_one(struct attest_sev_chain *c, const uint8_t *buf, size_t len, c
 	}
 	if (attest_amd_cert_parse(buf, len, &a, used, &why_amd) == 0)
 		return place_amd(c, &a, name, v);
-	/* An AMD header that parsed but was cut short says more than the SEV attempt. */
-	if (len >= AMD_CERT_HDR_SIZE && get_le32(buf + 8) != SEV_USAGE_PEK &&
+	/* No SEV key usage at offset 8 (where an AMD cert has its key id): the AMD parser's
+	 * reason (e.g. "has no signature") says more than the SEV attempt. */
+	if (len >= AMD_CERT_HDR_SIZE &&
 	    (get_le32(buf + 8) < SEV_USAGE_OCA || get_le32(buf + 8) > SEV_USAGE_CEK))
 		return verdict(v, -EBADMSG, "%s: at byte %zu: %s", name, off, why_amd);
 	return verdict(v, -EBADMSG, "%s: at byte %zu: not a SEV certificate (%s)", name, off,
@@ -360,7 +361,7 @@ static int amd_links(const struct attest_sev_chain *c, const struct attest_roots
 			why = w, failed = f;
 	}
 	if (failed)
-		return verdict(v, 0, "%s: %s", failed, why);
+		return verdict(v, 0, "%s%s%s", failed, *why ? ": " : "", why);
 	if (c->have_ask)
 		return verdict(v, 0, "the ASK is not signed by any trusted ARK (tried %s)",
 			       attest_roots_sev_list(roots));
