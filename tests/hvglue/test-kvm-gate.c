@@ -243,14 +243,19 @@ static void check_timeout(void)
 	vm_timeout_ms = 5000;
 }
 
-int main(void)
+int main(int argc, char *argv[])
 {
+	bool require_kvm = argc > 1 && strcmp(argv[1], "--require-kvm") == 0;
 	int k = hv_kvm_available();
 
 	if (k < 0) {
 		char why[256];
 		snprintf(why, sizeof(why), "/dev/kvm cannot be opened read-write (%s): the KVM "
 			 "runner tests need a host with KVM", strerror(-k));
+		if (require_kvm) {
+			fprintf(stderr, "%s (and -Dkvm_tests=enabled requires them)\n", why);
+			return 1;
+		}
 		tu_skip(why);
 	}
 	check_never_granted();

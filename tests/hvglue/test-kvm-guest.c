@@ -266,10 +266,11 @@ static void check_sev_run_stream(void)
 
 int main(int argc, char *argv[])
 {
+	bool require_kvm = argc == 3 && strcmp(argv[2], "--require-kvm") == 0;
 	int k;
 
-	if (argc != 2) {
-		fprintf(stderr, "usage: %s GUEST-IMAGE\n", argv[0]);
+	if (argc != 2 && !require_kvm) {
+		fprintf(stderr, "usage: %s GUEST-IMAGE [--require-kvm]\n", argv[0]);
 		return 1;
 	}
 	image_path = argv[1];
@@ -278,6 +279,10 @@ int main(int argc, char *argv[])
 		char why[256];
 		snprintf(why, sizeof(why), "/dev/kvm cannot be opened read-write (%s): the KVM "
 			 "runner tests need a host with KVM", strerror(-k));
+		if (require_kvm) {
+			fprintf(stderr, "%s (and -Dkvm_tests=enabled requires them)\n", why);
+			return 1;
+		}
 		tu_skip(why);
 	}
 	check_digest();
