@@ -117,7 +117,7 @@ int verb_session(const struct sevadm_ctx *ctx, int argc, char **argv)
 	(void)ctx;
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+n:h", options, NULL)) >= 0) {
+	while ((c = getopt_long(argc, argv, "+:n:h", options, NULL)) >= 0) {
 		switch (c) {
 		case 'n': name = optarg; break;
 		case 'h': return help();
