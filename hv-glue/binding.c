@@ -23,8 +23,8 @@ struct hv_cpu_slot {
 struct hv_bindings {
 	uint32_t max_asid;
 	unsigned ncpus;
-	struct hv_grant *grants;     /* [max_asid + 1], index = ASID; generation 0 = never */
-	struct hv_cpu_slot *slots;   /* [ncpus][max_asid + 1] */
+	struct hv_grant *grants;   /* [max_asid + 1], index = ASID; generation 0 = never */
+	struct hv_cpu_slot *slots; /* [ncpus][max_asid + 1] */
 };
 
 int hv_bindings_new(uint32_t max_asid, unsigned ncpus, struct hv_bindings **ret)
@@ -90,8 +90,8 @@ int hv_bindings_grant(struct hv_bindings *b, uint32_t handle, uint32_t asid, boo
 		return -EBUSY;
 	if (generation <= g->generation)
 		return -ESTALE;
-	*g = (struct hv_grant){ .handle = handle, .asid = asid, .es = es, .live = true,
-				.generation = generation };
+	*g = (struct hv_grant){
+	    .handle = handle, .asid = asid, .es = es, .live = true, .generation = generation};
 	return 0;
 }
 
@@ -176,11 +176,11 @@ int hv_grant_msg_parse(const void *buf, size_t len, struct hv_grant_msg *ret, co
 		return -EBADMSG;
 
 	*ret = (struct hv_grant_msg){
-		.type = (enum hv_grant_type)type,
-		.handle = get_le32(p + 12),
-		.asid = get_le32(p + 16),
-		.es = flags & HV_GRANT_FLAG_ES,
-		.generation = get_le64(p + 24),
+	    .type = (enum hv_grant_type)type,
+	    .handle = get_le32(p + 12),
+	    .asid = get_le32(p + 16),
+	    .es = flags & HV_GRANT_FLAG_ES,
+	    .generation = get_le64(p + 24),
 	};
 	return 0;
 }
@@ -222,11 +222,12 @@ int hv_grant_stream_read(int fd, struct hv_grant_msg *ret, const char **ret_why)
 				continue;
 			if (errno == EAGAIN && have > 0) {
 				/* mid-frame on a non-blocking fd: the rest must follow promptly */
-				struct pollfd pfd = { .fd = fd, .events = POLLIN };
+				struct pollfd pfd = {.fd = fd, .events = POLLIN};
 				if (poll(&pfd, 1, 1000) > 0)
 					continue;
 				if (ret_why)
-					*ret_why = "frame truncated (rest did not arrive within 1 s)";
+					*ret_why =
+					    "frame truncated (rest did not arrive within 1 s)";
 				return -EBADMSG;
 			}
 			return -errno;

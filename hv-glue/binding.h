@@ -73,8 +73,7 @@ struct hv_grant_msg {
 
 /* -EBADMSG for any malformed frame (wrong size, magic, version, type, length, flags, zero
  * ASID or generation), with *ret_why (may be NULL) naming the field. */
-int hv_grant_msg_parse(const void *buf, size_t len, struct hv_grant_msg *ret,
-		       const char **ret_why);
+int hv_grant_msg_parse(const void *buf, size_t len, struct hv_grant_msg *ret, const char **ret_why);
 void hv_grant_msg_build(const struct hv_grant_msg *m, uint8_t out[HV_GRANT_MSG_SIZE]);
 /* Apply one parsed message to the table (hv_bindings_grant / hv_bindings_revoke). */
 int hv_bindings_apply(struct hv_bindings *b, const struct hv_grant_msg *m);

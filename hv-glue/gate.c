@@ -49,15 +49,24 @@ static uint64_t above_phys(const struct gate_ctx *c)
 	return bits >= 64 ? 0 : ~0ull << bits;
 }
 
-static bool host_svme_off(const struct gate_ctx *c) { return !c->p->host_svme; }
-static bool guest_svme_off(const struct gate_ctx *c) { return !(c->v->save.efer & X86_EFER_SVME); }
+static bool host_svme_off(const struct gate_ctx *c)
+{
+	return !c->p->host_svme;
+}
+static bool guest_svme_off(const struct gate_ctx *c)
+{
+	return !(c->v->save.efer & X86_EFER_SVME);
+}
 
 static bool cr0_nw_without_cd(const struct gate_ctx *c)
 {
 	return !(c->v->save.cr0 & X86_CR0_CD) && (c->v->save.cr0 & X86_CR0_NW);
 }
 
-static bool cr0_high(const struct gate_ctx *c) { return c->v->save.cr0 >> 32; }
+static bool cr0_high(const struct gate_ctx *c)
+{
+	return c->v->save.cr0 >> 32;
+}
 
 /* In long mode CR3 holds a physical address: bits at or above MAXPHYADDR are MBZ. Outside
  * long mode CR3 is 32 bits wide and bits 63:32 are MBZ. */
@@ -68,10 +77,22 @@ static bool cr3_mbz(const struct gate_ctx *c)
 	return c->v->save.cr3 >> 32;
 }
 
-static bool cr4_mbz(const struct gate_ctx *c) { return c->v->save.cr4 & ~CR4_DEFINED; }
-static bool dr6_high(const struct gate_ctx *c) { return c->v->save.dr6 >> 32; }
-static bool dr7_high(const struct gate_ctx *c) { return c->v->save.dr7 >> 32; }
-static bool efer_mbz(const struct gate_ctx *c) { return c->v->save.efer & ~EFER_DEFINED; }
+static bool cr4_mbz(const struct gate_ctx *c)
+{
+	return c->v->save.cr4 & ~CR4_DEFINED;
+}
+static bool dr6_high(const struct gate_ctx *c)
+{
+	return c->v->save.dr6 >> 32;
+}
+static bool dr7_high(const struct gate_ctx *c)
+{
+	return c->v->save.dr7 >> 32;
+}
+static bool efer_mbz(const struct gate_ctx *c)
+{
+	return c->v->save.efer & ~EFER_DEFINED;
+}
 
 static bool long_mode_unsupported(const struct gate_ctx *c)
 {
@@ -108,7 +129,10 @@ static bool permission_map_range(const struct gate_ctx *c)
 	       ((c->v->control.msrpm_base_pa + 8 * 1024 - 1) & lim);
 }
 
-static bool asid_zero(const struct gate_ctx *c) { return c->v->control.asid == 0; }
+static bool asid_zero(const struct gate_ctx *c)
+{
+	return c->v->control.asid == 0;
+}
 
 static unsigned event_type(const struct gate_ctx *c)
 {
@@ -143,7 +167,10 @@ static bool sev_needs_np(const struct gate_ctx *c)
 	return sev_on(c) && !(c->v->control.nested_ctl & VMCB_NP_ENABLE);
 }
 
-static bool es_needs_sev(const struct gate_ctx *c) { return es_on(c) && !sev_on(c); }
+static bool es_needs_sev(const struct gate_ctx *c)
+{
+	return es_on(c) && !sev_on(c);
+}
 static bool sev_unsupported(const struct gate_ctx *c)
 {
 	return sev_on(c) && (!(CPUID_EAX(c) & HV_CPUID_SEV) || CPUID_ECX(c) == 0);
@@ -152,8 +179,14 @@ static bool es_unsupported(const struct gate_ctx *c)
 {
 	return es_on(c) && !(CPUID_EAX(c) & HV_CPUID_SEV_ES);
 }
-static bool mem_encrypt_off(const struct gate_ctx *c) { return sev_on(c) && !c->p->mem_encrypt; }
-static bool smm_unlocked(const struct gate_ctx *c) { return sev_on(c) && !c->p->smm_lock; }
+static bool mem_encrypt_off(const struct gate_ctx *c)
+{
+	return sev_on(c) && !c->p->mem_encrypt;
+}
+static bool smm_unlocked(const struct gate_ctx *c)
+{
+	return sev_on(c) && !c->p->smm_lock;
+}
 
 static bool host_not_64bit(const struct gate_ctx *c)
 {
@@ -189,8 +222,14 @@ static const struct hv_grant *grant_of(const struct gate_ctx *c)
 	return c->b ? hv_bindings_lookup(c->b, c->v->control.asid) : NULL;
 }
 
-static bool no_grant(const struct gate_ctx *c) { return sev_on(c) && !grant_of(c); }
-static bool grant_revoked(const struct gate_ctx *c) { return sev_on(c) && !grant_of(c)->live; }
+static bool no_grant(const struct gate_ctx *c)
+{
+	return sev_on(c) && !grant_of(c);
+}
+static bool grant_revoked(const struct gate_ctx *c)
+{
+	return sev_on(c) && !grant_of(c)->live;
+}
 static bool grant_other_guest(const struct gate_ctx *c)
 {
 	return sev_on(c) && grant_of(c)->handle != c->handle;
@@ -206,46 +245,46 @@ static const struct {
 	enum hv_gate_reason reason;
 	bool (*violated)(const struct gate_ctx *c);
 } checks[] = {
-	{ HV_GATE_HOST_SVME_OFF, host_svme_off },
-	{ HV_GATE_GUEST_SVME_OFF, guest_svme_off },
-	{ HV_GATE_CR0_NW_WITHOUT_CD, cr0_nw_without_cd },
-	{ HV_GATE_CR0_HIGH_BITS, cr0_high },
-	{ HV_GATE_CR3_MBZ, cr3_mbz },
-	{ HV_GATE_CR4_MBZ, cr4_mbz },
-	{ HV_GATE_DR6_HIGH_BITS, dr6_high },
-	{ HV_GATE_DR7_HIGH_BITS, dr7_high },
-	{ HV_GATE_EFER_MBZ, efer_mbz },
-	{ HV_GATE_LONG_MODE_UNSUPPORTED, long_mode_unsupported },
-	{ HV_GATE_LME_PG_WITHOUT_PAE, lme_pg_no_pae },
-	{ HV_GATE_LME_PG_WITHOUT_PE, lme_pg_no_pe },
-	{ HV_GATE_LONG_CS_L_AND_D, long_cs_l_and_d },
-	{ HV_GATE_VMRUN_NOT_INTERCEPTED, vmrun_not_intercepted },
-	{ HV_GATE_PERMISSION_MAP_RANGE, permission_map_range },
-	{ HV_GATE_ASID_ZERO, asid_zero },
-	{ HV_GATE_EVENTINJ_BAD_TYPE, eventinj_bad_type },
-	{ HV_GATE_EVENTINJ_BAD_VECTOR, eventinj_bad_vector },
-	{ HV_GATE_ES_NEEDS_SEV, es_needs_sev },
-	{ HV_GATE_SEV_NEEDS_NP, sev_needs_np },
-	{ HV_GATE_SEV_UNSUPPORTED, sev_unsupported },
-	{ HV_GATE_ES_UNSUPPORTED, es_unsupported },
-	{ HV_GATE_MEM_ENCRYPT_OFF, mem_encrypt_off },
-	{ HV_GATE_SMM_UNLOCKED, smm_unlocked },
-	{ HV_GATE_HOST_NOT_64BIT, host_not_64bit },
-	{ HV_GATE_ASID_ABOVE_MAX, asid_above_max },
-	{ HV_GATE_ES_ASID_OUT_OF_RANGE, es_asid_out_of_range },
-	{ HV_GATE_SEV_ASID_IN_ES_RANGE, sev_asid_in_es_range },
-	{ HV_GATE_ES_NO_VMSA, es_no_vmsa },
-	{ HV_GATE_NO_GRANT, no_grant },
-	{ HV_GATE_GRANT_REVOKED, grant_revoked },
-	{ HV_GATE_GRANT_OTHER_GUEST, grant_other_guest },
-	{ HV_GATE_GRANT_ES_MISMATCH, grant_es_mismatch },
+    {HV_GATE_HOST_SVME_OFF, host_svme_off},
+    {HV_GATE_GUEST_SVME_OFF, guest_svme_off},
+    {HV_GATE_CR0_NW_WITHOUT_CD, cr0_nw_without_cd},
+    {HV_GATE_CR0_HIGH_BITS, cr0_high},
+    {HV_GATE_CR3_MBZ, cr3_mbz},
+    {HV_GATE_CR4_MBZ, cr4_mbz},
+    {HV_GATE_DR6_HIGH_BITS, dr6_high},
+    {HV_GATE_DR7_HIGH_BITS, dr7_high},
+    {HV_GATE_EFER_MBZ, efer_mbz},
+    {HV_GATE_LONG_MODE_UNSUPPORTED, long_mode_unsupported},
+    {HV_GATE_LME_PG_WITHOUT_PAE, lme_pg_no_pae},
+    {HV_GATE_LME_PG_WITHOUT_PE, lme_pg_no_pe},
+    {HV_GATE_LONG_CS_L_AND_D, long_cs_l_and_d},
+    {HV_GATE_VMRUN_NOT_INTERCEPTED, vmrun_not_intercepted},
+    {HV_GATE_PERMISSION_MAP_RANGE, permission_map_range},
+    {HV_GATE_ASID_ZERO, asid_zero},
+    {HV_GATE_EVENTINJ_BAD_TYPE, eventinj_bad_type},
+    {HV_GATE_EVENTINJ_BAD_VECTOR, eventinj_bad_vector},
+    {HV_GATE_ES_NEEDS_SEV, es_needs_sev},
+    {HV_GATE_SEV_NEEDS_NP, sev_needs_np},
+    {HV_GATE_SEV_UNSUPPORTED, sev_unsupported},
+    {HV_GATE_ES_UNSUPPORTED, es_unsupported},
+    {HV_GATE_MEM_ENCRYPT_OFF, mem_encrypt_off},
+    {HV_GATE_SMM_UNLOCKED, smm_unlocked},
+    {HV_GATE_HOST_NOT_64BIT, host_not_64bit},
+    {HV_GATE_ASID_ABOVE_MAX, asid_above_max},
+    {HV_GATE_ES_ASID_OUT_OF_RANGE, es_asid_out_of_range},
+    {HV_GATE_SEV_ASID_IN_ES_RANGE, sev_asid_in_es_range},
+    {HV_GATE_ES_NO_VMSA, es_no_vmsa},
+    {HV_GATE_NO_GRANT, no_grant},
+    {HV_GATE_GRANT_REVOKED, grant_revoked},
+    {HV_GATE_GRANT_OTHER_GUEST, grant_other_guest},
+    {HV_GATE_GRANT_ES_MISMATCH, grant_es_mismatch},
 };
 _Static_assert(ELEMENTSOF(checks) == _HV_GATE_REASON_MAX - 1, "every reason has a check");
 
 enum hv_gate_reason hv_gate_check(const struct vmcb *vmcb, const struct hv_platform *plat,
 				  const struct hv_bindings *bindings, uint32_t handle)
 {
-	const struct gate_ctx c = { .v = vmcb, .p = plat, .b = bindings, .handle = handle };
+	const struct gate_ctx c = {.v = vmcb, .p = plat, .b = bindings, .handle = handle};
 
 	for (size_t i = 0; i < ELEMENTSOF(checks); i++)
 		if (checks[i].violated(&c))
@@ -270,40 +309,74 @@ static const struct {
 	const char *name;
 	const char *text;
 } reasons[_HV_GATE_REASON_MAX] = {
-	[HV_GATE_PASS] = { "pass", "all VMRUN checks passed" },
-	[HV_GATE_HOST_SVME_OFF] = { "host-svme-off", "host EFER.SVME is clear: VMRUN raises #UD (APM 15.4)" },
-	[HV_GATE_GUEST_SVME_OFF] = { "guest-svme-off", "guest EFER.SVME is zero (APM 15.5.1)" },
-	[HV_GATE_CR0_NW_WITHOUT_CD] = { "cr0-nw-without-cd", "CR0.CD is zero while CR0.NW is set (APM 15.5.1)" },
-	[HV_GATE_CR0_HIGH_BITS] = { "cr0-high-bits", "CR0[63:32] are not zero (APM 15.5.1)" },
-	[HV_GATE_CR3_MBZ] = { "cr3-mbz", "a must-be-zero bit of CR3 is set (APM 15.5.1)" },
-	[HV_GATE_CR4_MBZ] = { "cr4-mbz", "a must-be-zero bit of CR4 is set (APM 15.5.1)" },
-	[HV_GATE_DR6_HIGH_BITS] = { "dr6-high-bits", "DR6[63:32] are not zero (APM 15.5.1)" },
-	[HV_GATE_DR7_HIGH_BITS] = { "dr7-high-bits", "DR7[63:32] are not zero (APM 15.5.1)" },
-	[HV_GATE_EFER_MBZ] = { "efer-mbz", "a must-be-zero bit of EFER is set (APM 15.5.1)" },
-	[HV_GATE_LONG_MODE_UNSUPPORTED] = { "long-mode-unsupported", "EFER.LME/LMA set but the processor has no long mode (APM 15.5.1)" },
-	[HV_GATE_LME_PG_WITHOUT_PAE] = { "lme-pg-without-pae", "EFER.LME and CR0.PG set with CR4.PAE clear (APM 15.5.1)" },
-	[HV_GATE_LME_PG_WITHOUT_PE] = { "lme-pg-without-pe", "EFER.LME and CR0.PG set with CR0.PE clear (APM 15.5.1)" },
-	[HV_GATE_LONG_CS_L_AND_D] = { "long-cs-l-and-d", "EFER.LME, CR0.PG, CR4.PAE, CS.L and CS.D all set (APM 15.5.1)" },
-	[HV_GATE_VMRUN_NOT_INTERCEPTED] = { "vmrun-not-intercepted", "the VMRUN intercept bit is clear (APM 15.5.1)" },
-	[HV_GATE_PERMISSION_MAP_RANGE] = { "permission-map-range", "the IOPM or MSRPM extends past the maximum physical address (APM 15.5.1)" },
-	[HV_GATE_ASID_ZERO] = { "asid-zero", "the VMCB's ASID is 0, the host's (APM 15.5.1)" },
-	[HV_GATE_EVENTINJ_BAD_TYPE] = { "eventinj-bad-type", "EVENTINJ uses a reserved event type (APM 15.20)" },
-	[HV_GATE_EVENTINJ_BAD_VECTOR] = { "eventinj-bad-vector", "EVENTINJ injects an exception with a vector that is not an exception (APM 15.20)" },
-	[HV_GATE_SEV_NEEDS_NP] = { "sev-needs-np", "SEV_ENABLE is set but nested paging is off (APM 15.34.1)" },
-	[HV_GATE_ES_NEEDS_SEV] = { "es-needs-sev", "SEV_ES_ENABLE is set without SEV_ENABLE (APM 15.35)" },
-	[HV_GATE_SEV_UNSUPPORTED] = { "sev-unsupported", "SEV is not supported: CPUID 8000_001F EAX[1] clear or ECX 0 (APM 15.34.1)" },
-	[HV_GATE_ES_UNSUPPORTED] = { "es-unsupported", "SEV-ES is not supported: CPUID 8000_001F EAX[3] clear (APM 15.35)" },
-	[HV_GATE_MEM_ENCRYPT_OFF] = { "mem-encrypt-off", "SYSCFG.MemEncryptionModEn is clear: the platform has memory encryption off (APM 15.34.1)" },
-	[HV_GATE_SMM_UNLOCKED] = { "smm-unlocked", "HWCR.SmmLock is clear (APM 15.34.1)" },
-	[HV_GATE_HOST_NOT_64BIT] = { "host-not-64bit", "CPUID 8000_001F EAX[11] requires a 64-bit host and VMRUN ran outside 64-bit mode (APM 15.34.1)" },
-	[HV_GATE_ASID_ABOVE_MAX] = { "asid-above-max", "the ASID is above CPUID 8000_001F[ECX], the largest SEV ASID (APM 15.34.2)" },
-	[HV_GATE_ES_ASID_OUT_OF_RANGE] = { "es-asid-out-of-range", "an SEV-ES guest needs an ASID below CPUID 8000_001F[EDX] (APM 15.35)" },
-	[HV_GATE_SEV_ASID_IN_ES_RANGE] = { "sev-asid-in-es-range", "a plain SEV guest needs an ASID of at least CPUID 8000_001F[EDX] (APM 15.34.2)" },
-	[HV_GATE_ES_NO_VMSA] = { "es-no-vmsa", "an SEV-ES VMCB needs a page-aligned VMSA_PA below the maximum physical address (APM 15.35.2)" },
-	[HV_GATE_NO_GRANT] = { "no-grant", "sevd never granted this ASID: only ASIDs bound by sevd after ACTIVATE may enter" },
-	[HV_GATE_GRANT_REVOKED] = { "grant-revoked", "this ASID's grant was revoked (guest deactivated or decommissioned): it can never enter again" },
-	[HV_GATE_GRANT_OTHER_GUEST] = { "grant-other-guest", "this ASID is granted to another guest handle" },
-	[HV_GATE_GRANT_ES_MISMATCH] = { "grant-es-mismatch", "the VMCB's SEV-ES bit differs from the grant's SEV-ES flag" },
+    [HV_GATE_PASS] = {"pass", "all VMRUN checks passed"},
+    [HV_GATE_HOST_SVME_OFF] = {"host-svme-off",
+			       "host EFER.SVME is clear: VMRUN raises #UD (APM 15.4)"},
+    [HV_GATE_GUEST_SVME_OFF] = {"guest-svme-off", "guest EFER.SVME is zero (APM 15.5.1)"},
+    [HV_GATE_CR0_NW_WITHOUT_CD] = {"cr0-nw-without-cd",
+				   "CR0.CD is zero while CR0.NW is set (APM 15.5.1)"},
+    [HV_GATE_CR0_HIGH_BITS] = {"cr0-high-bits", "CR0[63:32] are not zero (APM 15.5.1)"},
+    [HV_GATE_CR3_MBZ] = {"cr3-mbz", "a must-be-zero bit of CR3 is set (APM 15.5.1)"},
+    [HV_GATE_CR4_MBZ] = {"cr4-mbz", "a must-be-zero bit of CR4 is set (APM 15.5.1)"},
+    [HV_GATE_DR6_HIGH_BITS] = {"dr6-high-bits", "DR6[63:32] are not zero (APM 15.5.1)"},
+    [HV_GATE_DR7_HIGH_BITS] = {"dr7-high-bits", "DR7[63:32] are not zero (APM 15.5.1)"},
+    [HV_GATE_EFER_MBZ] = {"efer-mbz", "a must-be-zero bit of EFER is set (APM 15.5.1)"},
+    [HV_GATE_LONG_MODE_UNSUPPORTED] =
+	{"long-mode-unsupported",
+	 "EFER.LME/LMA set but the processor has no long mode (APM 15.5.1)"},
+    [HV_GATE_LME_PG_WITHOUT_PAE] = {"lme-pg-without-pae",
+				    "EFER.LME and CR0.PG set with CR4.PAE clear (APM 15.5.1)"},
+    [HV_GATE_LME_PG_WITHOUT_PE] = {"lme-pg-without-pe",
+				   "EFER.LME and CR0.PG set with CR0.PE clear (APM 15.5.1)"},
+    [HV_GATE_LONG_CS_L_AND_D] = {"long-cs-l-and-d",
+				 "EFER.LME, CR0.PG, CR4.PAE, CS.L and CS.D all set (APM 15.5.1)"},
+    [HV_GATE_VMRUN_NOT_INTERCEPTED] = {"vmrun-not-intercepted",
+				       "the VMRUN intercept bit is clear (APM 15.5.1)"},
+    [HV_GATE_PERMISSION_MAP_RANGE] =
+	{"permission-map-range",
+	 "the IOPM or MSRPM extends past the maximum physical address (APM 15.5.1)"},
+    [HV_GATE_ASID_ZERO] = {"asid-zero", "the VMCB's ASID is 0, the host's (APM 15.5.1)"},
+    [HV_GATE_EVENTINJ_BAD_TYPE] = {"eventinj-bad-type",
+				   "EVENTINJ uses a reserved event type (APM 15.20)"},
+    [HV_GATE_EVENTINJ_BAD_VECTOR] =
+	{"eventinj-bad-vector",
+	 "EVENTINJ injects an exception with a vector that is not an exception (APM 15.20)"},
+    [HV_GATE_SEV_NEEDS_NP] = {"sev-needs-np",
+			      "SEV_ENABLE is set but nested paging is off (APM 15.34.1)"},
+    [HV_GATE_ES_NEEDS_SEV] = {"es-needs-sev",
+			      "SEV_ES_ENABLE is set without SEV_ENABLE (APM 15.35)"},
+    [HV_GATE_SEV_UNSUPPORTED] =
+	{"sev-unsupported",
+	 "SEV is not supported: CPUID 8000_001F EAX[1] clear or ECX 0 (APM 15.34.1)"},
+    [HV_GATE_ES_UNSUPPORTED] =
+	{"es-unsupported", "SEV-ES is not supported: CPUID 8000_001F EAX[3] clear (APM 15.35)"},
+    [HV_GATE_MEM_ENCRYPT_OFF] = {"mem-encrypt-off",
+				 "SYSCFG.MemEncryptionModEn is clear: the platform has memory "
+				 "encryption off (APM 15.34.1)"},
+    [HV_GATE_SMM_UNLOCKED] = {"smm-unlocked", "HWCR.SmmLock is clear (APM 15.34.1)"},
+    [HV_GATE_HOST_NOT_64BIT] = {"host-not-64bit",
+				"CPUID 8000_001F EAX[11] requires a 64-bit host and VMRUN ran "
+				"outside 64-bit mode (APM 15.34.1)"},
+    [HV_GATE_ASID_ABOVE_MAX] =
+	{"asid-above-max",
+	 "the ASID is above CPUID 8000_001F[ECX], the largest SEV ASID (APM 15.34.2)"},
+    [HV_GATE_ES_ASID_OUT_OF_RANGE] =
+	{"es-asid-out-of-range",
+	 "an SEV-ES guest needs an ASID below CPUID 8000_001F[EDX] (APM 15.35)"},
+    [HV_GATE_SEV_ASID_IN_ES_RANGE] =
+	{"sev-asid-in-es-range",
+	 "a plain SEV guest needs an ASID of at least CPUID 8000_001F[EDX] (APM 15.34.2)"},
+    [HV_GATE_ES_NO_VMSA] = {"es-no-vmsa", "an SEV-ES VMCB needs a page-aligned VMSA_PA below the "
+					  "maximum physical address (APM 15.35.2)"},
+    [HV_GATE_NO_GRANT] =
+	{"no-grant",
+	 "sevd never granted this ASID: only ASIDs bound by sevd after ACTIVATE may enter"},
+    [HV_GATE_GRANT_REVOKED] = {"grant-revoked", "this ASID's grant was revoked (guest deactivated "
+						"or decommissioned): it can never enter again"},
+    [HV_GATE_GRANT_OTHER_GUEST] = {"grant-other-guest",
+				   "this ASID is granted to another guest handle"},
+    [HV_GATE_GRANT_ES_MISMATCH] = {"grant-es-mismatch",
+				   "the VMCB's SEV-ES bit differs from the grant's SEV-ES flag"},
 };
 
 const char *hv_gate_reason_name(enum hv_gate_reason r)
@@ -314,20 +387,21 @@ const char *hv_gate_reason_name(enum hv_gate_reason r)
 const char *hv_gate_reason_text(enum hv_gate_reason r)
 {
 	return (unsigned)r < _HV_GATE_REASON_MAX && reasons[r].text ? reasons[r].text
-								   : "unknown gate reason";
+								    : "unknown gate reason";
 }
 
 void hv_platform_init(struct hv_platform *plat, uint32_t max_asid, uint32_t min_sev_asid)
 {
-	/* EAX: SME, SEV, SEV-ES; EBX: C-bit 51, physical address reduction 1 (a Milan-like part). */
+	/* EAX: SME, SEV, SEV-ES; EBX: C-bit 51, physical address reduction 1 (a Milan-like part).
+	 */
 	*plat = (struct hv_platform){
-		.cpuid_8000001f = { 0x1u | HV_CPUID_SEV | HV_CPUID_SEV_ES, 51u | (1u << 6), max_asid,
-				    min_sev_asid },
-		.phys_addr_bits = 48,
-		.long_mode = true,
-		.mem_encrypt = true,
-		.smm_lock = true,
-		.host_64bit = true,
-		.host_svme = true,
+	    .cpuid_8000001f = {0x1u | HV_CPUID_SEV | HV_CPUID_SEV_ES, 51u | (1u << 6), max_asid,
+			       min_sev_asid},
+	    .phys_addr_bits = 48,
+	    .long_mode = true,
+	    .mem_encrypt = true,
+	    .smm_lock = true,
+	    .host_64bit = true,
+	    .host_svme = true,
 	};
 }

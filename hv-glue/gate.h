@@ -14,11 +14,11 @@ struct hv_bindings;
 struct hv_platform {
 	uint32_t cpuid_8000001f[4]; /* EAX, EBX, ECX (max SEV ASID), EDX (min plain-SEV ASID) */
 	unsigned phys_addr_bits;    /* CPUID 8000_0008 EAX[7:0]: first address bit that is MBZ */
-	bool long_mode;             /* CPUID 8000_0001 EDX[29] */
-	bool mem_encrypt;           /* MSR SYSCFG[23] MemEncryptionModEn */
-	bool smm_lock;              /* MSR HWCR[0] SmmLock */
-	bool host_64bit;            /* the host executes VMRUN in 64-bit mode */
-	bool host_svme;             /* the host's EFER.SVME (else VMRUN is #UD) */
+	bool long_mode;		    /* CPUID 8000_0001 EDX[29] */
+	bool mem_encrypt;	    /* MSR SYSCFG[23] MemEncryptionModEn */
+	bool smm_lock;		    /* MSR HWCR[0] SmmLock */
+	bool host_64bit;	    /* the host executes VMRUN in 64-bit mode */
+	bool host_svme;		    /* the host's EFER.SVME (else VMRUN is #UD) */
 };
 
 /* CPUID 8000_001F EAX bits (APM vol. 3, E.4.17). */

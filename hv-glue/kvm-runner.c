@@ -45,8 +45,8 @@ struct hv_runner {
 	uint8_t *mem;
 	struct vmcb vmcb;
 	int last_cpu;
-	uint32_t ghcb_hi_in;     /* high half latched by the guest before the VMGEXIT write */
-	uint64_t ghcb_resp;      /* response the guest reads back */
+	uint32_t ghcb_hi_in; /* high half latched by the guest before the VMGEXIT write */
+	uint64_t ghcb_resp;  /* response the guest reads back */
 	struct timespec deadline;
 	struct hv_run_result res;
 	bool stop;
@@ -65,7 +65,8 @@ static void vmcb_control_init(struct vmcb *v)
 {
 	memset(v, 0, sizeof(*v));
 	v->control.intercepts[VMCB_INTERCEPT_MISC1] = VMCB_MISC1_CPUID | VMCB_MISC1_HLT |
-		VMCB_MISC1_IOIO_PROT | VMCB_MISC1_MSR_PROT | VMCB_MISC1_SHUTDOWN;
+						      VMCB_MISC1_IOIO_PROT | VMCB_MISC1_MSR_PROT |
+						      VMCB_MISC1_SHUTDOWN;
 	v->control.intercepts[VMCB_INTERCEPT_MISC2] = VMCB_MISC2_VMRUN | VMCB_MISC2_VMMCALL;
 	v->control.iopm_base_pa = MODEL_IOPM_PA;
 	v->control.msrpm_base_pa = MODEL_MSRPM_PA;
@@ -75,14 +76,20 @@ static void vmcb_control_init(struct vmcb *v)
 
 static void seg_init(struct kvm_segment *s, uint16_t sel, uint8_t type, bool big)
 {
-	*s = (struct kvm_segment){ .base = 0, .limit = big ? 0xffffffff : 0xffff, .selector = sel,
-				   .type = type, .present = 1, .s = 1, .db = big, .g = big };
+	*s = (struct kvm_segment){.base = 0,
+				  .limit = big ? 0xffffffff : 0xffff,
+				  .selector = sel,
+				  .type = type,
+				  .present = 1,
+				  .s = 1,
+				  .db = big,
+				  .g = big};
 }
 
 static int vcpu_setup(struct hv_runner *r)
 {
 	struct kvm_sregs s;
-	struct kvm_regs g = { .rflags = 0x2, .rsp = r->cfg.stack };
+	struct kvm_regs g = {.rflags = 0x2, .rsp = r->cfg.stack};
 
 	if (ioctl(r->vcpu_fd, KVM_GET_SREGS, &s) < 0)
 		return -errno;
@@ -104,7 +111,7 @@ static int vcpu_setup(struct hv_runner *r)
 
 static int vm_create(struct hv_runner *r)
 {
-	struct kvm_userspace_memory_region slot = { .slot = 0, .guest_phys_addr = 0 };
+	struct kvm_userspace_memory_region slot = {.slot = 0, .guest_phys_addr = 0};
 	int sz;
 
 	r->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
@@ -208,10 +215,11 @@ static void seg_to_vmcb(const struct kvm_segment *k, struct vmcb_seg *v)
 	v->selector = k->selector;
 	v->base = k->base;
 	v->limit = k->limit;
-	v->attrib = (uint16_t)((k->type & VMCB_SEG_TYPE_MASK) | (k->s ? VMCB_SEG_S : 0) |
-			       ((k->dpl & 3u) << VMCB_SEG_DPL_SHIFT) | (k->present ? VMCB_SEG_P : 0) |
-			       (k->avl ? VMCB_SEG_AVL : 0) | (k->l ? VMCB_SEG_L : 0) |
-			       (k->db ? VMCB_SEG_DB : 0) | (k->g ? VMCB_SEG_G : 0));
+	v->attrib =
+	    (uint16_t)((k->type & VMCB_SEG_TYPE_MASK) | (k->s ? VMCB_SEG_S : 0) |
+		       ((k->dpl & 3u) << VMCB_SEG_DPL_SHIFT) | (k->present ? VMCB_SEG_P : 0) |
+		       (k->avl ? VMCB_SEG_AVL : 0) | (k->l ? VMCB_SEG_L : 0) |
+		       (k->db ? VMCB_SEG_DB : 0) | (k->g ? VMCB_SEG_G : 0));
 }
 
 static int sync_save_area(struct hv_runner *r)
@@ -232,8 +240,8 @@ static int sync_save_area(struct hv_runner *r)
 	seg_to_vmcb(&sr.gs, &s->gs);
 	seg_to_vmcb(&sr.ldt, &s->ldtr);
 	seg_to_vmcb(&sr.tr, &s->tr);
-	s->gdtr = (struct vmcb_seg){ .limit = sr.gdt.limit, .base = sr.gdt.base };
-	s->idtr = (struct vmcb_seg){ .limit = sr.idt.limit, .base = sr.idt.base };
+	s->gdtr = (struct vmcb_seg){.limit = sr.gdt.limit, .base = sr.gdt.base};
+	s->idtr = (struct vmcb_seg){.limit = sr.idt.limit, .base = sr.idt.base};
 	s->cpl = sr.cs.dpl & 3;
 	/* As KVM's svm_set_efer / svm_set_cr0 do: the VMCB's EFER always carries SVME, and with
 	 * the CD_NW_CLEARED quirk (default) the hardware CR0 has CD and NW cleared. */
@@ -268,12 +276,13 @@ static void ghcb_msr_request(struct hv_runner *r, uint64_t msr)
 		r->ghcb_resp = (2ull << 48) | (1ull << 32) | ((uint64_t)(c[1] & 0x3f) << 24) |
 			       HV_GHCB_MSR_SEV_INFO_RESP;
 	} else if (info == HV_GHCB_MSR_CPUID_REQ) {
-		uint32_t fn = (uint32_t)(msr >> 32), reg = (msr >> 30) & 3, v[4] = { 0 };
+		uint32_t fn = (uint32_t)(msr >> 32), reg = (msr >> 30) & 3, v[4] = {0};
 		if (fn == 0x8000001f)
 			memcpy(v, c, sizeof(v));
 		else
 			__cpuid_count(fn, 0, v[0], v[1], v[2], v[3]);
-		r->ghcb_resp = ((uint64_t)v[reg] << 32) | ((uint64_t)reg << 30) | HV_GHCB_MSR_CPUID_RESP;
+		r->ghcb_resp =
+		    ((uint64_t)v[reg] << 32) | ((uint64_t)reg << 30) | HV_GHCB_MSR_CPUID_RESP;
 	} else if (info == HV_GHCB_MSR_TERM_REQ) {
 		r->res.stop = HV_STOP_TERMINATE;
 		r->res.term_request = msr;
@@ -313,7 +322,9 @@ static uint64_t ioio_info(const struct hv_runner *r, const struct kvm_run *run)
 {
 	uint64_t info = (uint64_t)run->io.port << VMCB_IOIO_PORT_SHIFT;
 
-	info |= run->io.size == 1 ? VMCB_IOIO_SZ8 : run->io.size == 2 ? VMCB_IOIO_SZ16 : VMCB_IOIO_SZ32;
+	info |= run->io.size == 1   ? VMCB_IOIO_SZ8
+		: run->io.size == 2 ? VMCB_IOIO_SZ16
+				    : VMCB_IOIO_SZ32;
 	info |= r->cfg.mode == HV_MODE_REAL ? VMCB_IOIO_A16 : VMCB_IOIO_A32;
 	if (run->io.direction == KVM_EXIT_IO_IN)
 		info |= VMCB_IOIO_IN;
@@ -330,7 +341,8 @@ static void exit_io(struct hv_runner *r)
 	struct kvm_regs g;
 
 	/* data_offset/size/count come from KVM; still refuse anything outside the page. */
-	if (size == 0 || size > 4 || run->io.data_offset + (uint64_t)size * run->io.count > r->run_size) {
+	if (size == 0 || size > 4 ||
+	    run->io.data_offset + (uint64_t)size * run->io.count > r->run_size) {
 		r->res.stop = HV_STOP_ERROR, r->res.error = -EPROTO, r->stop = true;
 		r->res.why = "KVM reported an I/O exit outside the kvm_run page";
 		return;
@@ -342,7 +354,8 @@ static void exit_io(struct hv_runner *r)
 	r->vmcb.control.nrip = r->vmcb.control.exitinfo2;
 	r->res.n_ioio++;
 	for (unsigned i = 0; i < run->io.count; i++)
-		port_access(r, run->io.port, run->io.direction == KVM_EXIT_IO_IN, data + i * size, size);
+		port_access(r, run->io.port, run->io.direction == KVM_EXIT_IO_IN, data + i * size,
+			    size);
 }
 
 /* MMIO = a guest-physical address with no memory behind it: a nested page fault on a real
@@ -486,10 +499,10 @@ static void on_tick(int sig)
 
 static int timer_start(timer_t *t)
 {
-	struct sigaction sa = { .sa_handler = on_tick }; /* no SA_RESTART: KVM_RUN must return */
-	struct sigevent ev = { .sigev_notify = SIGEV_THREAD_ID, .sigev_signo = RUNNER_SIGNAL };
-	struct itimerspec its = { .it_value.tv_nsec = RUNNER_TICK_NS,
-				  .it_interval.tv_nsec = RUNNER_TICK_NS };
+	struct sigaction sa = {.sa_handler = on_tick}; /* no SA_RESTART: KVM_RUN must return */
+	struct sigevent ev = {.sigev_notify = SIGEV_THREAD_ID, .sigev_signo = RUNNER_SIGNAL};
+	struct itimerspec its = {.it_value.tv_nsec = RUNNER_TICK_NS,
+				 .it_interval.tv_nsec = RUNNER_TICK_NS};
 
 	ev._sigev_un._tid = gettid();
 	if (sigaction(RUNNER_SIGNAL, &sa, NULL) < 0 || timer_create(CLOCK_MONOTONIC, &ev, t) < 0)
@@ -538,7 +551,7 @@ int hv_runner_run(struct hv_runner *r, struct hv_run_result *ret)
 	timer_t t;
 	int k;
 
-	r->res = (struct hv_run_result){ .gate = HV_GATE_PASS };
+	r->res = (struct hv_run_result){.gate = HV_GATE_PASS};
 	r->stop = false;
 	clock_gettime(CLOCK_MONOTONIC, &r->deadline);
 	r->deadline.tv_sec += r->cfg.timeout_ms / 1000;
@@ -559,15 +572,15 @@ int hv_runner_run(struct hv_runner *r, struct hv_run_result *ret)
 const char *hv_run_stop_name(enum hv_run_stop s)
 {
 	static const char *const names[] = {
-		[HV_STOP_HALT] = "halted",
-		[HV_STOP_GATE] = "VMRUN refused by the gate",
-		[HV_STOP_TERMINATE] = "guest requested termination",
-		[HV_STOP_SHUTDOWN] = "guest shut down (triple fault)",
-		[HV_STOP_FAIL_ENTRY] = "KVM failed to enter the guest",
-		[HV_STOP_EXIT_LIMIT] = "exit limit reached",
-		[HV_STOP_TIMEOUT] = "time limit reached",
-		[HV_STOP_GRANT_STREAM] = "grant stream failed",
-		[HV_STOP_ERROR] = "runner error",
+	    [HV_STOP_HALT] = "halted",
+	    [HV_STOP_GATE] = "VMRUN refused by the gate",
+	    [HV_STOP_TERMINATE] = "guest requested termination",
+	    [HV_STOP_SHUTDOWN] = "guest shut down (triple fault)",
+	    [HV_STOP_FAIL_ENTRY] = "KVM failed to enter the guest",
+	    [HV_STOP_EXIT_LIMIT] = "exit limit reached",
+	    [HV_STOP_TIMEOUT] = "time limit reached",
+	    [HV_STOP_GRANT_STREAM] = "grant stream failed",
+	    [HV_STOP_ERROR] = "runner error",
 	};
 	return (unsigned)s < ELEMENTSOF(names) && names[s] ? names[s] : "unknown";
 }

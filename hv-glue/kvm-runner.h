@@ -14,49 +14,49 @@ struct hv_bindings;
 struct vmcb;
 
 enum hv_cpu_mode {
-	HV_MODE_REAL,   /* CS:IP from entry (CS base = entry & ~0xf), 16-bit */
+	HV_MODE_REAL,	/* CS:IP from entry (CS base = entry & ~0xf), 16-bit */
 	HV_MODE_PROT32, /* flat 4 GiB code/data segments, CR0.PE=1, paging off */
 };
 
 struct hv_runner_config {
-	int mem_fd;             /* guest RAM at GPA 0 .. mem_size (mapped shared) */
+	int mem_fd; /* guest RAM at GPA 0 .. mem_size (mapped shared) */
 	uint64_t mem_size;
 	enum hv_cpu_mode mode;
-	uint64_t entry;         /* guest-physical address of the first instruction */
-	uint64_t stack;         /* initial RSP */
-	uint32_t handle;        /* the guest handle whose grant this vCPU runs under */
+	uint64_t entry;	 /* guest-physical address of the first instruction */
+	uint64_t stack;	 /* initial RSP */
+	uint32_t handle; /* the guest handle whose grant this vCPU runs under */
 	struct hv_bindings *bindings;
 	const struct hv_platform *platform;
-	int grant_fd;           /* grant/revoke stream, drained before every entry; -1 = none */
-	int serial_fd;          /* UART bytes go here; -1 = discard */
-	unsigned max_exits;     /* stop after this many exits (0 = 100000) */
-	unsigned timeout_ms;    /* stop after this long (0 = 10 s) */
-	int cpu;                /* physical CPU for the TLB model; -1 = sched_getcpu() */
+	int grant_fd;	     /* grant/revoke stream, drained before every entry; -1 = none */
+	int serial_fd;	     /* UART bytes go here; -1 = discard */
+	unsigned max_exits;  /* stop after this many exits (0 = 100000) */
+	unsigned timeout_ms; /* stop after this long (0 = 10 s) */
+	int cpu;	     /* physical CPU for the TLB model; -1 = sched_getcpu() */
 };
 
 enum hv_run_stop {
-	HV_STOP_HALT,        /* the guest executed HLT: a clean end */
-	HV_STOP_GATE,        /* the gate refused VMRUN (result.gate says why) */
-	HV_STOP_TERMINATE,   /* the guest sent a GHCB termination request */
-	HV_STOP_SHUTDOWN,    /* triple fault */
-	HV_STOP_FAIL_ENTRY,  /* KVM could not enter the guest */
+	HV_STOP_HALT,	    /* the guest executed HLT: a clean end */
+	HV_STOP_GATE,	    /* the gate refused VMRUN (result.gate says why) */
+	HV_STOP_TERMINATE,  /* the guest sent a GHCB termination request */
+	HV_STOP_SHUTDOWN,   /* triple fault */
+	HV_STOP_FAIL_ENTRY, /* KVM could not enter the guest */
 	HV_STOP_EXIT_LIMIT,
 	HV_STOP_TIMEOUT,
 	HV_STOP_GRANT_STREAM, /* the grant stream was malformed or closed: no safe way on */
-	HV_STOP_ERROR,       /* result.error holds -errno */
+	HV_STOP_ERROR,	      /* result.error holds -errno */
 };
 
 struct hv_run_result {
 	enum hv_run_stop stop;
 	enum hv_gate_reason gate;
 	int error;
-	const char *why;          /* extra detail for GRANT_STREAM / ERROR, static string */
-	unsigned kvm_runs;        /* KVM_RUN ioctls issued */
-	unsigned exits;           /* exits recorded */
+	const char *why;   /* extra detail for GRANT_STREAM / ERROR, static string */
+	unsigned kvm_runs; /* KVM_RUN ioctls issued */
+	unsigned exits;	   /* exits recorded */
 	unsigned n_ioio, n_hlt, n_npf, n_vmgexit, n_other;
-	unsigned tlb_flushes;     /* entries that requested TLB_CONTROL = FLUSH_ASID */
-	uint32_t guest_status;    /* last value written to HV_GUEST_STATUS_MMIO */
-	uint64_t term_request;    /* the GHCB termination request, when stop == TERMINATE */
+	unsigned tlb_flushes;  /* entries that requested TLB_CONTROL = FLUSH_ASID */
+	uint32_t guest_status; /* last value written to HV_GUEST_STATUS_MMIO */
+	uint64_t term_request; /* the GHCB termination request, when stop == TERMINATE */
 };
 
 /* Opens /dev/kvm, creates the VM, the memory slot and the vCPU. -ENOENT / -EACCES when

@@ -23,7 +23,7 @@ static const char *arg_image;
 static const char *arg_secret;
 static uint32_t arg_asid;
 static uint32_t arg_handle = 1;
-static uint32_t arg_max_asid = 509;    /* CPUID 8000_001F[ECX] of the modelled part (Milan) */
+static uint32_t arg_max_asid = 509;	/* CPUID 8000_001F[ECX] of the modelled part (Milan) */
 static uint32_t arg_min_sev_asid = 100; /* CPUID 8000_001F[EDX] */
 static uint32_t arg_max_exits = 100000;
 static uint32_t arg_timeout_ms = 10000;
@@ -32,26 +32,29 @@ static bool arg_verbose;
 
 static void help(void)
 {
-	printf("Usage: sev-run --image FILE --secret-file FILE [OPTIONS]\n"
-	       "Run a flat 32-bit guest image under /dev/kvm through the SEV VMRUN gate.\n\n"
-	       "  --image FILE         flat image, loaded at GPA 0x%x (max %u bytes)\n"
-	       "  --secret-file FILE   bytes placed in the secret page at GPA 0x%x (max %u)\n"
-	       "  --asid N             ASID of the local grant (default: the smallest plain-SEV ASID)\n"
-	       "  --handle H           guest handle of the grant (default 1)\n"
-	       "  --grant-fd FD        take grants from this grant stream instead of a local grant\n"
-	       "  --max-asid N         model CPUID 8000_001F[ECX] (default 509)\n"
-	       "  --min-sev-asid N     model CPUID 8000_001F[EDX] (default 100)\n"
-	       "  --max-exits N        stop after N exits (default 100000)\n"
-	       "  --timeout-ms N       stop after N milliseconds (default 10000)\n"
-	       "  --verbose            print the exit statistics to stderr\n"
-	       "  --daemon unix:PATH --demo   the whole sevd story (not available yet)\n",
-	       HV_GUEST_IMAGE_GPA, HV_GUEST_IMAGE_MAX, HV_GUEST_SECRET_GPA, HV_GUEST_SECRET_MAX);
+	printf(
+	    "Usage: sev-run --image FILE --secret-file FILE [OPTIONS]\n"
+	    "Run a flat 32-bit guest image under /dev/kvm through the SEV VMRUN gate.\n\n"
+	    "  --image FILE         flat image, loaded at GPA 0x%x (max %u bytes)\n"
+	    "  --secret-file FILE   bytes placed in the secret page at GPA 0x%x (max %u)\n"
+	    "  --asid N             ASID of the local grant (default: the smallest plain-SEV "
+	    "ASID)\n"
+	    "  --handle H           guest handle of the grant (default 1)\n"
+	    "  --grant-fd FD        take grants from this grant stream instead of a local grant\n"
+	    "  --max-asid N         model CPUID 8000_001F[ECX] (default 509)\n"
+	    "  --min-sev-asid N     model CPUID 8000_001F[EDX] (default 100)\n"
+	    "  --max-exits N        stop after N exits (default 100000)\n"
+	    "  --timeout-ms N       stop after N milliseconds (default 10000)\n"
+	    "  --verbose            print the exit statistics to stderr\n"
+	    "  --daemon unix:PATH --demo   the whole sevd story (not available yet)\n",
+	    HV_GUEST_IMAGE_GPA, HV_GUEST_IMAGE_MAX, HV_GUEST_SECRET_GPA, HV_GUEST_SECRET_MAX);
 }
 
 static int parse_num(const char *opt, const char *val, uint32_t *ret)
 {
 	if (parse_u32(val, ret) < 0) {
-		fprintf(stderr, "sev-run: %s: '%s' is not a number (decimal or 0x hex)\n", opt, val);
+		fprintf(stderr, "sev-run: %s: '%s' is not a number (decimal or 0x hex)\n", opt,
+			val);
 		return -EINVAL;
 	}
 	return 0;
@@ -59,50 +62,83 @@ static int parse_num(const char *opt, const char *val, uint32_t *ret)
 
 static int parse_argv(int argc, char *argv[])
 {
-	enum { O_IMAGE = 256, O_SECRET, O_ASID, O_HANDLE, O_GRANT_FD, O_MAX_ASID, O_MIN_SEV,
-	       O_EXITS, O_TIMEOUT, O_VERBOSE, O_DAEMON, O_DEMO, O_HELP };
-	static const struct option opts[] = {
-		{ "image", required_argument, NULL, O_IMAGE },
-		{ "secret-file", required_argument, NULL, O_SECRET },
-		{ "asid", required_argument, NULL, O_ASID },
-		{ "handle", required_argument, NULL, O_HANDLE },
-		{ "grant-fd", required_argument, NULL, O_GRANT_FD },
-		{ "max-asid", required_argument, NULL, O_MAX_ASID },
-		{ "min-sev-asid", required_argument, NULL, O_MIN_SEV },
-		{ "max-exits", required_argument, NULL, O_EXITS },
-		{ "timeout-ms", required_argument, NULL, O_TIMEOUT },
-		{ "verbose", no_argument, NULL, O_VERBOSE },
-		{ "daemon", required_argument, NULL, O_DAEMON },
-		{ "demo", no_argument, NULL, O_DEMO },
-		{ "help", no_argument, NULL, O_HELP },
-		{}
+	enum {
+		O_IMAGE = 256,
+		O_SECRET,
+		O_ASID,
+		O_HANDLE,
+		O_GRANT_FD,
+		O_MAX_ASID,
+		O_MIN_SEV,
+		O_EXITS,
+		O_TIMEOUT,
+		O_VERBOSE,
+		O_DAEMON,
+		O_DEMO,
+		O_HELP
 	};
+	static const struct option opts[] = {{"image", required_argument, NULL, O_IMAGE},
+					     {"secret-file", required_argument, NULL, O_SECRET},
+					     {"asid", required_argument, NULL, O_ASID},
+					     {"handle", required_argument, NULL, O_HANDLE},
+					     {"grant-fd", required_argument, NULL, O_GRANT_FD},
+					     {"max-asid", required_argument, NULL, O_MAX_ASID},
+					     {"min-sev-asid", required_argument, NULL, O_MIN_SEV},
+					     {"max-exits", required_argument, NULL, O_EXITS},
+					     {"timeout-ms", required_argument, NULL, O_TIMEOUT},
+					     {"verbose", no_argument, NULL, O_VERBOSE},
+					     {"daemon", required_argument, NULL, O_DAEMON},
+					     {"demo", no_argument, NULL, O_DEMO},
+					     {"help", no_argument, NULL, O_HELP},
+					     {}};
 	uint32_t fd;
 	int c, k = 0;
 
 	while (k == 0 && (c = getopt_long(argc, argv, "", opts, NULL)) >= 0) {
 		switch (c) {
-		case O_IMAGE: arg_image = optarg; break;
-		case O_SECRET: arg_secret = optarg; break;
-		case O_ASID: k = parse_num("--asid", optarg, &arg_asid); break;
-		case O_HANDLE: k = parse_num("--handle", optarg, &arg_handle); break;
-		case O_MAX_ASID: k = parse_num("--max-asid", optarg, &arg_max_asid); break;
-		case O_MIN_SEV: k = parse_num("--min-sev-asid", optarg, &arg_min_sev_asid); break;
-		case O_EXITS: k = parse_num("--max-exits", optarg, &arg_max_exits); break;
-		case O_TIMEOUT: k = parse_num("--timeout-ms", optarg, &arg_timeout_ms); break;
-		case O_VERBOSE: arg_verbose = true; break;
+		case O_IMAGE:
+			arg_image = optarg;
+			break;
+		case O_SECRET:
+			arg_secret = optarg;
+			break;
+		case O_ASID:
+			k = parse_num("--asid", optarg, &arg_asid);
+			break;
+		case O_HANDLE:
+			k = parse_num("--handle", optarg, &arg_handle);
+			break;
+		case O_MAX_ASID:
+			k = parse_num("--max-asid", optarg, &arg_max_asid);
+			break;
+		case O_MIN_SEV:
+			k = parse_num("--min-sev-asid", optarg, &arg_min_sev_asid);
+			break;
+		case O_EXITS:
+			k = parse_num("--max-exits", optarg, &arg_max_exits);
+			break;
+		case O_TIMEOUT:
+			k = parse_num("--timeout-ms", optarg, &arg_timeout_ms);
+			break;
+		case O_VERBOSE:
+			arg_verbose = true;
+			break;
 		case O_GRANT_FD:
 			k = parse_num("--grant-fd", optarg, &fd);
 			arg_grant_fd = (int)fd;
 			break;
 		case O_DAEMON:
 		case O_DEMO:
-			fprintf(stderr, "sev-run: --daemon/--demo need sevd's guest lifecycle (launch, "
-					"measure, secret, activate), which is not built yet; run the "
-					"guest with --image and --secret-file for now.\n");
+			fprintf(stderr,
+				"sev-run: --daemon/--demo need sevd's guest lifecycle (launch, "
+				"measure, secret, activate), which is not built yet; run the "
+				"guest with --image and --secret-file for now.\n");
 			return -EOPNOTSUPP;
-		case O_HELP: help(); exit(EXIT_SUCCESS);
-		default: return -EINVAL;
+		case O_HELP:
+			help();
+			exit(EXIT_SUCCESS);
+		default:
+			return -EINVAL;
 		}
 	}
 	if (k < 0)
@@ -157,12 +193,16 @@ static void report(const struct hv_run_result *res, const struct vmcb *v,
 		   const struct hv_bindings *b)
 {
 	if (res->stop == HV_STOP_GATE && !hv_bindings_find_handle(b, arg_handle))
-		fprintf(stderr, "sev-run: guest handle %u holds no live ASID grant (never granted, "
-				"or revoked by DEACTIVATE/DECOMMISSION)\n", arg_handle);
+		fprintf(stderr,
+			"sev-run: guest handle %u holds no live ASID grant (never granted, "
+			"or revoked by DEACTIVATE/DECOMMISSION)\n",
+			arg_handle);
 	if (res->stop == HV_STOP_GATE)
-		fprintf(stderr, "sev-run: VMRUN refused (EXITCODE VMEXIT_INVALID) for handle %u, "
-				"ASID %u: %s [%s]\n", arg_handle, v->control.asid,
-			hv_gate_reason_text(res->gate), hv_gate_reason_name(res->gate));
+		fprintf(stderr,
+			"sev-run: VMRUN refused (EXITCODE VMEXIT_INVALID) for handle %u, "
+			"ASID %u: %s [%s]\n",
+			arg_handle, v->control.asid, hv_gate_reason_text(res->gate),
+			hv_gate_reason_name(res->gate));
 	else if (res->stop != HV_STOP_HALT)
 		fprintf(stderr, "sev-run: guest stopped: %s%s%s (last exit code 0x%llx)\n",
 			hv_run_stop_name(res->stop), res->why ? ": " : "", res->why ? res->why : "",
@@ -172,8 +212,9 @@ static void report(const struct hv_run_result *res, const struct vmcb *v,
 			(unsigned long long)res->term_request,
 			(unsigned long long)(res->term_request >> 16) & 0xff);
 	if (arg_verbose || res->stop != HV_STOP_HALT)
-		fprintf(stderr, "sev-run: %u KVM_RUN, %u exits (IOIO %u, HLT %u, NPF %u, VMGEXIT %u, "
-				"other %u), %u TLB flushes requested, guest status 0x%x\n",
+		fprintf(stderr,
+			"sev-run: %u KVM_RUN, %u exits (IOIO %u, HLT %u, NPF %u, VMGEXIT %u, "
+			"other %u), %u TLB flushes requested, guest status 0x%x\n",
 			res->kvm_runs, res->exits, res->n_ioio, res->n_hlt, res->n_npf,
 			res->n_vmgexit, res->n_other, res->tlb_flushes, res->guest_status);
 }
@@ -197,22 +238,32 @@ static int run(void)
 	if (arg_grant_fd < 0) {
 		k = hv_bindings_grant(b, arg_handle, arg_asid, false, 1);
 		if (k < 0) {
-			fprintf(stderr, "sev-run: cannot grant ASID %u to handle %u: the ASID must be "
-					"1..%u (--max-asid)\n", arg_asid, arg_handle, arg_max_asid);
+			fprintf(stderr,
+				"sev-run: cannot grant ASID %u to handle %u: the ASID must be "
+				"1..%u (--max-asid)\n",
+				arg_asid, arg_handle, arg_max_asid);
 			goto out;
 		}
 	}
-	k = hv_runner_new(&(struct hv_runner_config){
-			.mem_fd = mem_fd, .mem_size = HV_GUEST_MEM_SIZE, .mode = HV_MODE_PROT32,
-			.entry = HV_GUEST_IMAGE_GPA, .stack = HV_GUEST_STACK_TOP,
-			.handle = arg_handle, .bindings = b, .platform = &plat,
-			.grant_fd = arg_grant_fd, .serial_fd = STDOUT_FILENO,
-			.max_exits = arg_max_exits, .timeout_ms = arg_timeout_ms, .cpu = -1 }, &r);
+	k = hv_runner_new(&(struct hv_runner_config){.mem_fd = mem_fd,
+						     .mem_size = HV_GUEST_MEM_SIZE,
+						     .mode = HV_MODE_PROT32,
+						     .entry = HV_GUEST_IMAGE_GPA,
+						     .stack = HV_GUEST_STACK_TOP,
+						     .handle = arg_handle,
+						     .bindings = b,
+						     .platform = &plat,
+						     .grant_fd = arg_grant_fd,
+						     .serial_fd = STDOUT_FILENO,
+						     .max_exits = arg_max_exits,
+						     .timeout_ms = arg_timeout_ms,
+						     .cpu = -1},
+			  &r);
 	if (k < 0) {
 		fail(k, "virtual machine on", "/dev/kvm",
 		     k == -ENOENT || k == -EACCES ? "this host offers no usable KVM (run as a user "
-						   "with access to /dev/kvm)"
-						 : "see the error above");
+						    "with access to /dev/kvm)"
+						  : "see the error above");
 		goto out;
 	}
 	k = hv_runner_run(r, &res);

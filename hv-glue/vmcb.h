@@ -10,9 +10,9 @@
 
 /* Intercept vector words (APM B-1, offsets 0x00-0x14). Bit numbers are within the word. */
 enum {
-	VMCB_INTERCEPT_CR = 0,   /* 0x00: CR reads 15:0, CR writes 31:16 */
-	VMCB_INTERCEPT_DR = 1,   /* 0x04: DR reads / writes */
-	VMCB_INTERCEPT_EXC = 2,  /* 0x08: exception vectors 0..31 */
+	VMCB_INTERCEPT_CR = 0,	  /* 0x00: CR reads 15:0, CR writes 31:16 */
+	VMCB_INTERCEPT_DR = 1,	  /* 0x04: DR reads / writes */
+	VMCB_INTERCEPT_EXC = 2,	  /* 0x08: exception vectors 0..31 */
 	VMCB_INTERCEPT_MISC1 = 3, /* 0x0C: INTR .. SHUTDOWN */
 	VMCB_INTERCEPT_MISC2 = 4, /* 0x10: VMRUN .. XSETBV, EFER/CR write traps */
 	VMCB_INTERCEPT_MISC3 = 5, /* 0x14: INVLPGB .. TLBSYNC */
@@ -103,31 +103,31 @@ struct vmcb_control {
 	uint8_t reserved_018[0x3c - 0x18];
 	uint16_t pause_filter_thresh; /* 0x03C */
 	uint16_t pause_filter_count;  /* 0x03E */
-	uint64_t iopm_base_pa;        /* 0x040 */
-	uint64_t msrpm_base_pa;       /* 0x048 */
-	uint64_t tsc_offset;          /* 0x050 */
-	uint32_t asid;                /* 0x058 */
-	uint8_t tlb_control;          /* 0x05C */
+	uint64_t iopm_base_pa;	      /* 0x040 */
+	uint64_t msrpm_base_pa;	      /* 0x048 */
+	uint64_t tsc_offset;	      /* 0x050 */
+	uint32_t asid;		      /* 0x058 */
+	uint8_t tlb_control;	      /* 0x05C */
 	uint8_t reserved_05d[3];
 	uint32_t int_ctl;    /* 0x060 */
 	uint32_t int_vector; /* 0x064 */
 	uint32_t int_state;  /* 0x068 */
 	uint8_t reserved_06c[4];
-	uint64_t exitcode;     /* 0x070 */
-	uint64_t exitinfo1;    /* 0x078 */
-	uint64_t exitinfo2;    /* 0x080 */
-	uint64_t exitintinfo;  /* 0x088 */
-	uint64_t nested_ctl;   /* 0x090: NP_ENABLE, SEV_ENABLE, SEV_ES_ENABLE */
+	uint64_t exitcode;	 /* 0x070 */
+	uint64_t exitinfo1;	 /* 0x078 */
+	uint64_t exitinfo2;	 /* 0x080 */
+	uint64_t exitintinfo;	 /* 0x088 */
+	uint64_t nested_ctl;	 /* 0x090: NP_ENABLE, SEV_ENABLE, SEV_ES_ENABLE */
 	uint64_t avic_vapic_bar; /* 0x098 */
-	uint64_t ghcb_gpa;     /* 0x0A0: for SEV-ES, the guest's GHCB MSR value */
-	uint64_t eventinj;     /* 0x0A8 */
-	uint64_t n_cr3;        /* 0x0B0 */
-	uint64_t virt_ext;     /* 0x0B8: LBR virtualization, virtual VMLOAD/VMSAVE */
-	uint32_t vmcb_clean;   /* 0x0C0 */
+	uint64_t ghcb_gpa;	 /* 0x0A0: for SEV-ES, the guest's GHCB MSR value */
+	uint64_t eventinj;	 /* 0x0A8 */
+	uint64_t n_cr3;		 /* 0x0B0 */
+	uint64_t virt_ext;	 /* 0x0B8: LBR virtualization, virtual VMLOAD/VMSAVE */
+	uint32_t vmcb_clean;	 /* 0x0C0 */
 	uint32_t reserved_0c4;
-	uint64_t nrip;          /* 0x0C8 */
-	uint8_t insn_len;       /* 0x0D0 */
-	uint8_t insn_bytes[15]; /* 0x0D1 */
+	uint64_t nrip;		    /* 0x0C8 */
+	uint8_t insn_len;	    /* 0x0D0 */
+	uint8_t insn_bytes[15];	    /* 0x0D1 */
 	uint64_t avic_backing_page; /* 0x0E0 */
 	uint8_t reserved_0e8[8];
 	uint64_t avic_logical_id;  /* 0x0F0 */
@@ -142,32 +142,32 @@ struct vmcb_control {
  * lives in the encrypted VMSA page instead (vmsa_pa). */
 struct vmcb_save {
 	struct vmcb_seg es, cs, ss, ds, fs, gs; /* 0x000 .. 0x050 */
-	struct vmcb_seg gdtr, ldtr, idtr, tr;   /* 0x060 .. 0x090 */
+	struct vmcb_seg gdtr, ldtr, idtr, tr;	/* 0x060 .. 0x090 */
 	uint8_t reserved_0a0[42];
 	uint8_t vmpl; /* 0x0CA */
 	uint8_t cpl;  /* 0x0CB */
 	uint8_t reserved_0cc[4];
 	uint64_t efer; /* 0x0D0 */
 	uint8_t reserved_0d8[112];
-	uint64_t cr4;    /* 0x148 */
-	uint64_t cr3;    /* 0x150 */
-	uint64_t cr0;    /* 0x158 */
-	uint64_t dr7;    /* 0x160 */
-	uint64_t dr6;    /* 0x168 */
+	uint64_t cr4;	 /* 0x148 */
+	uint64_t cr3;	 /* 0x150 */
+	uint64_t cr0;	 /* 0x158 */
+	uint64_t dr7;	 /* 0x160 */
+	uint64_t dr6;	 /* 0x168 */
 	uint64_t rflags; /* 0x170 */
-	uint64_t rip;    /* 0x178 */
+	uint64_t rip;	 /* 0x178 */
 	uint8_t reserved_180[88];
-	uint64_t rsp;       /* 0x1D8 */
-	uint64_t s_cet;     /* 0x1E0 */
-	uint64_t ssp;       /* 0x1E8 */
-	uint64_t isst_addr; /* 0x1F0 */
-	uint64_t rax;       /* 0x1F8 */
+	uint64_t rsp;					     /* 0x1D8 */
+	uint64_t s_cet;					     /* 0x1E0 */
+	uint64_t ssp;					     /* 0x1E8 */
+	uint64_t isst_addr;				     /* 0x1F0 */
+	uint64_t rax;					     /* 0x1F8 */
 	uint64_t star, lstar, cstar, sfmask, kernel_gs_base; /* 0x200 .. 0x220 */
 	uint64_t sysenter_cs, sysenter_esp, sysenter_eip;    /* 0x228 .. 0x238 */
-	uint64_t cr2;                                        /* 0x240 */
+	uint64_t cr2;					     /* 0x240 */
 	uint8_t reserved_248[32];
-	uint64_t g_pat;  /* 0x268 */
-	uint64_t dbgctl; /* 0x270 */
+	uint64_t g_pat;					       /* 0x268 */
+	uint64_t dbgctl;				       /* 0x270 */
 	uint64_t br_from, br_to, last_excp_from, last_excp_to; /* 0x278 .. 0x290 */
 	uint8_t reserved_298[72];
 	uint64_t spec_ctrl; /* 0x2E0 */

@@ -2,10 +2,10 @@
  * and the host-side runner. Only macros: this file is compiled into both worlds. */
 #pragma once
 
-#define HV_GUEST_MEM_SIZE 0x100000u    /* 1 MiB of guest RAM at GPA 0 */
-#define HV_GUEST_IMAGE_GPA 0x10000u    /* the flat image is loaded here; entry = first byte */
-#define HV_GUEST_IMAGE_MAX 0x10000u    /* at most 64 KiB */
-#define HV_GUEST_STACK_TOP 0x80000u    /* initial ESP */
+#define HV_GUEST_MEM_SIZE 0x100000u /* 1 MiB of guest RAM at GPA 0 */
+#define HV_GUEST_IMAGE_GPA 0x10000u /* the flat image is loaded here; entry = first byte */
+#define HV_GUEST_IMAGE_MAX 0x10000u /* at most 64 KiB */
+#define HV_GUEST_STACK_TOP 0x80000u /* initial ESP */
 
 /* The secret page: where LAUNCH_SECRET will place the owner's secret (its GUEST_PADDR).
  * Layout: u32 little-endian length N, then N bytes (N <= HV_GUEST_SECRET_MAX). The guest
@@ -14,7 +14,7 @@
 #define HV_GUEST_SECRET_PAGE 0x1000u
 #define HV_GUEST_SECRET_MAX (HV_GUEST_SECRET_PAGE - 4u)
 
-#define HV_GUEST_SERIAL_PORT 0x3f8u    /* 16550-style THR; LSR at +5 always reads "empty" */
+#define HV_GUEST_SERIAL_PORT 0x3f8u /* 16550-style THR; LSR at +5 always reads "empty" */
 
 /* GHCB-MSR-style hypercall over I/O ports (GHCB spec §2.3.1 MSR protocol, carried by OUT/IN
  * because this guest is not SEV-ES): write the high half to HV_GUEST_GHCB_PORT_HI, then the

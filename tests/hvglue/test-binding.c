@@ -34,17 +34,17 @@ static void check_grant_rules(void)
 	TU_CHECK_EQ(hv_bindings_grant(b, 1, 16, false, 1), -EINVAL); /* above CPUID ECX */
 	TU_CHECK_EQ(hv_bindings_grant(b, 1, 3, false, 0), -EINVAL);  /* generation 0 */
 	TU_CHECK_EQ(hv_bindings_grant(b, 1, 3, false, 5), 0);
-	TU_CHECK_EQ(hv_bindings_grant(b, 2, 3, false, 6), -EBUSY);   /* live: revoke first */
-	TU_CHECK_EQ(hv_bindings_grant(b, 1, 4, false, 6), -EBUSY);   /* one ASID per handle */
+	TU_CHECK_EQ(hv_bindings_grant(b, 2, 3, false, 6), -EBUSY); /* live: revoke first */
+	TU_CHECK_EQ(hv_bindings_grant(b, 1, 4, false, 6), -EBUSY); /* one ASID per handle */
 	TU_CHECK(hv_bindings_find_handle(b, 1)->asid == 3, "handle 1 holds ASID 3");
-	TU_CHECK_EQ(hv_bindings_revoke(b, 2, 3, 5), -ENOENT);        /* not handle 2's */
-	TU_CHECK_EQ(hv_bindings_revoke(b, 1, 3, 4), -ESTALE);        /* other generation */
+	TU_CHECK_EQ(hv_bindings_revoke(b, 2, 3, 5), -ENOENT); /* not handle 2's */
+	TU_CHECK_EQ(hv_bindings_revoke(b, 1, 3, 4), -ESTALE); /* other generation */
 	TU_CHECK_EQ(hv_bindings_revoke(b, 1, 3, 5), 0);
-	TU_CHECK_EQ(hv_bindings_revoke(b, 1, 3, 5), -ENOENT);        /* already revoked */
+	TU_CHECK_EQ(hv_bindings_revoke(b, 1, 3, 5), -ENOENT); /* already revoked */
 	TU_CHECK(hv_bindings_find_handle(b, 1) == NULL, "no live grant after revoke");
 	TU_CHECK(hv_bindings_lookup(b, 3) && !hv_bindings_lookup(b, 3)->live, "revocation kept");
-	TU_CHECK_EQ(hv_bindings_grant(b, 2, 3, false, 5), -ESTALE);  /* a replayed old grant */
-	TU_CHECK_EQ(hv_bindings_grant(b, 2, 3, false, 6), 0);        /* the reuse, newer */
+	TU_CHECK_EQ(hv_bindings_grant(b, 2, 3, false, 5), -ESTALE); /* a replayed old grant */
+	TU_CHECK_EQ(hv_bindings_grant(b, 2, 3, false, 6), 0);	    /* the reuse, newer */
 	TU_CHECK(hv_bindings_lookup(b, 9) == NULL, "never granted");
 	hv_bindings_free(b);
 	hv_bindings_free(NULL);
@@ -114,7 +114,7 @@ static void check_tlb_decisions(void)
 static void msg(uint8_t out[HV_GRANT_MSG_SIZE], enum hv_grant_type t, uint32_t h, uint32_t a,
 		bool es, uint64_t gen)
 {
-	hv_grant_msg_build(&(struct hv_grant_msg){ t, h, a, es, gen }, out);
+	hv_grant_msg_build(&(struct hv_grant_msg){t, h, a, es, gen}, out);
 }
 
 static void expect_bad(const uint8_t *buf, size_t len, const char *what)
@@ -137,16 +137,21 @@ static void check_parser(void)
 	TU_CHECK_EQ(hv_grant_msg_parse(good, sizeof(good), &m, &why), 0);
 	TU_CHECK(why == NULL, "no reason on success");
 	TU_CHECK(m.type == HV_GRANT && m.handle == 0x11223344 && m.asid == 42 && m.es &&
-		 m.generation == 0x0102030405060708ull, "fields round-trip");
+		     m.generation == 0x0102030405060708ull,
+		 "fields round-trip");
 
 	expect_bad(good, 31, "short frame");
 	memcpy(bad, good, 32), bad[32] = 0;
 	expect_bad(bad, 33, "long frame");
 	expect_bad(good, 0, "empty frame");
-	static const struct { size_t off; uint8_t val; const char *what; } flips[] = {
-		{ 0, 'X', "magic" }, { 4, 2, "version" }, { 6, 3, "type 3" }, { 6, 0, "type 0" },
-		{ 8, 33, "length field" }, { 16, 0, "ASID 0 (low byte)" }, { 20, 2, "flag bit 1" },
-		{ 23, 0x80, "flag bit 31" }, { 9, 1, "length field high byte" },
+	static const struct {
+		size_t off;
+		uint8_t val;
+		const char *what;
+	} flips[] = {
+	    {0, 'X', "magic"},	   {4, 2, "version"},	      {6, 3, "type 3"},
+	    {6, 0, "type 0"},	   {8, 33, "length field"},   {16, 0, "ASID 0 (low byte)"},
+	    {20, 2, "flag bit 1"}, {23, 0x80, "flag bit 31"}, {9, 1, "length field high byte"},
 	};
 	for (size_t i = 0; i < ELEMENTSOF(flips); i++) {
 		memcpy(bad, good, sizeof(good));
@@ -198,7 +203,7 @@ static void check_stream(void)
 	msg(f[0], HV_GRANT, 5, 9, false, 1);
 	msg(f[1], HV_REVOKE, 5, 9, false, 1);
 	msg(f[2], HV_GRANT, 6, 9, false, 2);
-	TU_CHECK_EQ(write(sv[0], f[0], 10), 10);                 /* split frame */
+	TU_CHECK_EQ(write(sv[0], f[0], 10), 10); /* split frame */
 	TU_CHECK_EQ(write(sv[0], f[0] + 10, 22), 22);
 	TU_CHECK_EQ(write(sv[0], f[1], 32), 32);
 	TU_CHECK_EQ(write(sv[0], f[2], 32), 32);
@@ -206,7 +211,8 @@ static void check_stream(void)
 		TU_CHECK_EQ(hv_grant_stream_read(sv[1], &m, &why), 1);
 		TU_CHECK_EQ(hv_bindings_apply(b, &m), 0);
 	}
-	TU_CHECK(hv_bindings_find_handle(b, 6) && hv_bindings_find_handle(b, 6)->asid == 9, "reuse");
+	TU_CHECK(hv_bindings_find_handle(b, 6) && hv_bindings_find_handle(b, 6)->asid == 9,
+		 "reuse");
 	TU_CHECK(hv_bindings_find_handle(b, 5) == NULL, "handle 5 revoked");
 
 	TU_CHECK_EQ(write(sv[0], f[0], 32), 32); /* grant over a live ASID: contradiction */
@@ -216,10 +222,10 @@ static void check_stream(void)
 	fcntl(sv[1], F_SETFL, O_NONBLOCK);
 	TU_CHECK_EQ(hv_grant_stream_read(sv[1], &m, &why), -EAGAIN); /* nothing pending */
 	TU_CHECK_EQ(write(sv[0], f[1], 7), 7);
-	close(sv[0]);                                                /* EOF inside a frame */
+	close(sv[0]); /* EOF inside a frame */
 	TU_CHECK_EQ(hv_grant_stream_read(sv[1], &m, &why), -EBADMSG);
 	TU_CHECK(why && strstr(why, "inside a frame"), "truncation named: %s", why ? why : "-");
-	TU_CHECK_EQ(hv_grant_stream_read(sv[1], &m, &why), 0);       /* then a clean EOF */
+	TU_CHECK_EQ(hv_grant_stream_read(sv[1], &m, &why), 0); /* then a clean EOF */
 	close(sv[1]);
 	hv_bindings_free(b);
 }

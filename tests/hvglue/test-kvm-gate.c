@@ -24,8 +24,8 @@
 #define ASID 130
 
 /* Real mode: OUT 'A' to 0x3F8; mov byte [0x500], 0x42; OUT 'B'; HLT. */
-static const uint8_t code[] = { 0xba, 0xf8, 0x03, 0xb0, 'A', 0xee, 0xc6, 0x06, 0x00, 0x05,
-				0x42, 0xb0, 'B',  0xee, 0xf4 };
+static const uint8_t code[] = {0xba, 0xf8, 0x03, 0xb0, 'A', 0xee, 0xc6, 0x06,
+			       0x00, 0x05, 0x42, 0xb0, 'B', 0xee, 0xf4};
 
 static unsigned vm_timeout_ms = 5000;
 
@@ -54,11 +54,20 @@ static void vm_start(struct vm *vm, bool stream, unsigned max_exits)
 		TU_CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, vm->sv), 0);
 	hv_platform_init(&vm->plat, 509, 100);
 	TU_CHECK_EQ(hv_bindings_new(509, 2, &vm->b), 0);
-	k = hv_runner_new(&(struct hv_runner_config){
-		.mem_fd = vm->mem_fd, .mem_size = MEM_SIZE, .mode = HV_MODE_REAL, .entry = ENTRY,
-		.stack = 0x8000, .handle = HANDLE, .bindings = vm->b, .platform = &vm->plat,
-		.grant_fd = vm->sv[1], .serial_fd = vm->serial_fd, .max_exits = max_exits,
-		.timeout_ms = vm_timeout_ms, .cpu = 1 }, &vm->r);
+	k = hv_runner_new(&(struct hv_runner_config){.mem_fd = vm->mem_fd,
+						     .mem_size = MEM_SIZE,
+						     .mode = HV_MODE_REAL,
+						     .entry = ENTRY,
+						     .stack = 0x8000,
+						     .handle = HANDLE,
+						     .bindings = vm->b,
+						     .platform = &vm->plat,
+						     .grant_fd = vm->sv[1],
+						     .serial_fd = vm->serial_fd,
+						     .max_exits = max_exits,
+						     .timeout_ms = vm_timeout_ms,
+						     .cpu = 1},
+			  &vm->r);
 	TU_CHECK(k == 0, "hv_runner_new: %s", strerror(-k));
 }
 
@@ -76,7 +85,7 @@ static void vm_stop(struct vm *vm)
 static void send_frame(struct vm *vm, enum hv_grant_type t, uint32_t asid, uint64_t gen)
 {
 	uint8_t f[HV_GRANT_MSG_SIZE];
-	hv_grant_msg_build(&(struct hv_grant_msg){ t, HANDLE, asid, false, gen }, f);
+	hv_grant_msg_build(&(struct hv_grant_msg){t, HANDLE, asid, false, gen}, f);
 	TU_CHECK_EQ(write(vm->sv[0], f, sizeof(f)), (ssize_t)sizeof(f));
 }
 
@@ -92,7 +101,8 @@ static void expect_refused(struct vm *vm, enum hv_gate_reason want, off_t serial
 	struct hv_run_result res;
 
 	TU_CHECK_EQ(hv_runner_run(vm->r, &res), 0);
-	TU_CHECK(res.stop == HV_STOP_GATE, "stop %s, expected the gate", hv_run_stop_name(res.stop));
+	TU_CHECK(res.stop == HV_STOP_GATE, "stop %s, expected the gate",
+		 hv_run_stop_name(res.stop));
 	TU_CHECK(res.gate == want, "gate said %s, expected %s", hv_gate_reason_name(res.gate),
 		 hv_gate_reason_name(want));
 	TU_CHECK_EQ(res.kvm_runs, 0);
@@ -115,7 +125,7 @@ static void check_revoke_and_reuse(void)
 {
 	struct hv_run_result res;
 	struct vm vm;
-	char out[8] = { 0 };
+	char out[8] = {0};
 
 	vm_start(&vm, true, 1);
 	send_frame(&vm, HV_GRANT, ASID, 1);
@@ -250,8 +260,10 @@ int main(int argc, char *argv[])
 
 	if (k < 0) {
 		char why[256];
-		snprintf(why, sizeof(why), "/dev/kvm cannot be opened read-write (%s): the KVM "
-			 "runner tests need a host with KVM", strerror(-k));
+		snprintf(why, sizeof(why),
+			 "/dev/kvm cannot be opened read-write (%s): the KVM "
+			 "runner tests need a host with KVM",
+			 strerror(-k));
 		if (require_kvm) {
 			fprintf(stderr, "%s (and -Dkvm_tests=enabled requires them)\n", why);
 			return 1;

@@ -57,11 +57,20 @@ static void guest_start(struct guest *g, const uint8_t *secret, uint32_t declare
 	hv_platform_init(&g->plat, 509, 100);
 	TU_CHECK_EQ(hv_bindings_new(509, 1, &g->b), 0);
 	TU_CHECK_EQ(hv_bindings_grant(g->b, HANDLE, ASID, false, 1), 0);
-	k = hv_runner_new(&(struct hv_runner_config){
-		.mem_fd = g->mem_fd, .mem_size = HV_GUEST_MEM_SIZE, .mode = HV_MODE_PROT32,
-		.entry = HV_GUEST_IMAGE_GPA, .stack = HV_GUEST_STACK_TOP, .handle = HANDLE,
-		.bindings = g->b, .platform = &g->plat, .grant_fd = -1, .serial_fd = g->serial_fd,
-		.max_exits = 1, .timeout_ms = 10000, .cpu = 0 }, &g->r);
+	k = hv_runner_new(&(struct hv_runner_config){.mem_fd = g->mem_fd,
+						     .mem_size = HV_GUEST_MEM_SIZE,
+						     .mode = HV_MODE_PROT32,
+						     .entry = HV_GUEST_IMAGE_GPA,
+						     .stack = HV_GUEST_STACK_TOP,
+						     .handle = HANDLE,
+						     .bindings = g->b,
+						     .platform = &g->plat,
+						     .grant_fd = -1,
+						     .serial_fd = g->serial_fd,
+						     .max_exits = 1,
+						     .timeout_ms = 10000,
+						     .cpu = 0},
+			  &g->r);
 	TU_CHECK(k == 0, "hv_runner_new: %s", strerror(-k));
 }
 
@@ -104,16 +113,16 @@ static void check_first_exits(struct guest *g)
 	TU_CHECK_EQ(res.stop, HV_STOP_EXIT_LIMIT);
 	TU_CHECK_EQ(res.exits, 1);
 	TU_CHECK(res.kvm_runs >= 1, "entered"); /* more if a timer tick interrupted KVM_RUN */
-	TU_CHECK_EQ(res.tlb_flushes, 1); /* first entry with this ASID on this CPU */
+	TU_CHECK_EQ(res.tlb_flushes, 1);	/* first entry with this ASID on this CPU */
 	TU_CHECK_EQ(v->control.asid, ASID);
 	TU_CHECK(v->control.nested_ctl == (VMCB_NP_ENABLE | VMCB_SEV_ENABLE), "NP+SEV");
 	/* OUT to the GHCB high port, 32-bit operand, 32-bit address size */
 	TU_CHECK_EQ(v->control.exitcode, SVM_EXIT_IOIO);
-	TU_CHECK_EQ(v->control.exitinfo1, ((uint64_t)HV_GUEST_GHCB_PORT_HI << 16) |
-						  VMCB_IOIO_SZ32 | VMCB_IOIO_A32);
+	TU_CHECK_EQ(v->control.exitinfo1,
+		    ((uint64_t)HV_GUEST_GHCB_PORT_HI << 16) | VMCB_IOIO_SZ32 | VMCB_IOIO_A32);
 
 	TU_CHECK_EQ(hv_runner_run(g->r, &res), 0); /* the low-half write: the VMGEXIT */
-	TU_CHECK_EQ(res.tlb_flushes, 0);           /* same VMCB, same CPU: no flush */
+	TU_CHECK_EQ(res.tlb_flushes, 0);	   /* same VMCB, same CPU: no flush */
 	TU_CHECK_EQ(v->control.tlb_control, VMCB_TLB_NOTHING);
 	TU_CHECK_EQ(v->control.exitcode, SVM_EXIT_VMGEXIT);
 	TU_CHECK_EQ(v->control.ghcb_gpa, HV_GHCB_MSR_SEV_INFO_REQ);
@@ -121,8 +130,8 @@ static void check_first_exits(struct guest *g)
 
 	TU_CHECK_EQ(hv_runner_run(g->r, &res), 0); /* IN of the response, high half */
 	TU_CHECK_EQ(v->control.exitcode, SVM_EXIT_IOIO);
-	TU_CHECK_EQ(v->control.exitinfo1, ((uint64_t)HV_GUEST_GHCB_PORT_HI << 16) |
-						  VMCB_IOIO_SZ32 | VMCB_IOIO_A32 | VMCB_IOIO_IN);
+	TU_CHECK_EQ(v->control.exitinfo1, ((uint64_t)HV_GUEST_GHCB_PORT_HI << 16) | VMCB_IOIO_SZ32 |
+					      VMCB_IOIO_A32 | VMCB_IOIO_IN);
 }
 
 static void check_digest(void)
@@ -141,11 +150,20 @@ static void check_digest(void)
 	/* Now let it run to its HLT. */
 	hv_runner_free(g.r);
 	g.r = NULL;
-	TU_CHECK_EQ(hv_runner_new(&(struct hv_runner_config){
-		.mem_fd = g.mem_fd, .mem_size = HV_GUEST_MEM_SIZE, .mode = HV_MODE_PROT32,
-		.entry = HV_GUEST_IMAGE_GPA, .stack = HV_GUEST_STACK_TOP, .handle = HANDLE,
-		.bindings = g.b, .platform = &g.plat, .grant_fd = -1, .serial_fd = g.serial_fd,
-		.timeout_ms = 10000, .cpu = 0 }, &g.r), 0);
+	TU_CHECK_EQ(hv_runner_new(&(struct hv_runner_config){.mem_fd = g.mem_fd,
+							     .mem_size = HV_GUEST_MEM_SIZE,
+							     .mode = HV_MODE_PROT32,
+							     .entry = HV_GUEST_IMAGE_GPA,
+							     .stack = HV_GUEST_STACK_TOP,
+							     .handle = HANDLE,
+							     .bindings = g.b,
+							     .platform = &g.plat,
+							     .grant_fd = -1,
+							     .serial_fd = g.serial_fd,
+							     .timeout_ms = 10000,
+							     .cpu = 0},
+				  &g.r),
+		    0);
 	TU_CHECK_EQ(ftruncate(g.serial_fd, 0), 0);
 	TU_CHECK_EQ(lseek(g.serial_fd, 0, SEEK_SET), 0);
 	TU_CHECK_EQ(hv_runner_run(g.r, &res), 0);
@@ -178,11 +196,19 @@ static void check_terminate(void)
 
 	guest_start(&g, (const uint8_t *)"x", HV_GUEST_SECRET_MAX + 1, 1);
 	hv_runner_free(g.r);
-	TU_CHECK_EQ(hv_runner_new(&(struct hv_runner_config){
-		.mem_fd = g.mem_fd, .mem_size = HV_GUEST_MEM_SIZE, .mode = HV_MODE_PROT32,
-		.entry = HV_GUEST_IMAGE_GPA, .stack = HV_GUEST_STACK_TOP, .handle = HANDLE,
-		.bindings = g.b, .platform = &g.plat, .grant_fd = -1, .serial_fd = g.serial_fd,
-		.cpu = 0 }, &g.r), 0);
+	TU_CHECK_EQ(hv_runner_new(&(struct hv_runner_config){.mem_fd = g.mem_fd,
+							     .mem_size = HV_GUEST_MEM_SIZE,
+							     .mode = HV_MODE_PROT32,
+							     .entry = HV_GUEST_IMAGE_GPA,
+							     .stack = HV_GUEST_STACK_TOP,
+							     .handle = HANDLE,
+							     .bindings = g.b,
+							     .platform = &g.plat,
+							     .grant_fd = -1,
+							     .serial_fd = g.serial_fd,
+							     .cpu = 0},
+				  &g.r),
+		    0);
 	TU_CHECK_EQ(hv_runner_run(g.r, &res), 0);
 	out = serial_text(&g);
 	TU_CHECK_EQ(res.stop, HV_STOP_TERMINATE);
@@ -200,10 +226,19 @@ static void check_sev_run(void)
 	char *dir = tu_mkdtemp(), *secret_path = path_join(dir, "secret"), *out = NULL;
 	const uint8_t secret[] = "the owner's disk key, 32 bytes!";
 	char *want = expected_line(secret, sizeof(secret) - 1);
-	char *argv[] = { (char *)tu_exe("SEV_RUN_EXE"), "--image", (char *)image_path,
-			 "--secret-file", secret_path, "--asid", "150", "--handle", "4", NULL };
-	char *bad_asid[] = { argv[0], "--image", (char *)image_path, "--secret-file", secret_path,
-			     "--asid", "5", NULL };
+	char *argv[] = {(char *)tu_exe("SEV_RUN_EXE"),
+			"--image",
+			(char *)image_path,
+			"--secret-file",
+			secret_path,
+			"--asid",
+			"150",
+			"--handle",
+			"4",
+			NULL};
+	char *bad_asid[] = {
+	    argv[0], "--image", (char *)image_path, "--secret-file", secret_path, "--asid",
+	    "5",     NULL};
 
 	TU_CHECK_EQ(write_file_new(secret_path, secret, sizeof(secret) - 1, 0600), 0);
 	TU_CHECK_EQ(tu_run(argv, &out, NULL), 0);
@@ -229,8 +264,16 @@ static void check_sev_run_stream(void)
 	uint8_t f[HV_GRANT_MSG_SIZE];
 	char fdarg[16];
 	int sv[2];
-	char *argv[] = { (char *)tu_exe("SEV_RUN_EXE"), "--image", (char *)image_path,
-			 "--secret-file", secret_path, "--handle", "21", "--grant-fd", fdarg, NULL };
+	char *argv[] = {(char *)tu_exe("SEV_RUN_EXE"),
+			"--image",
+			(char *)image_path,
+			"--secret-file",
+			secret_path,
+			"--handle",
+			"21",
+			"--grant-fd",
+			fdarg,
+			NULL};
 
 	TU_CHECK_EQ(write_file_new(secret_path, secret, sizeof(secret) - 1, 0600), 0);
 	TU_CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
@@ -238,7 +281,7 @@ static void check_sev_run_stream(void)
 	snprintf(fdarg, sizeof(fdarg), "%d", sv[1]);
 
 	/* Granted to handle 21: runs. */
-	hv_grant_msg_build(&(struct hv_grant_msg){ HV_GRANT, 21, 300, false, 1 }, f);
+	hv_grant_msg_build(&(struct hv_grant_msg){HV_GRANT, 21, 300, false, 1}, f);
 	TU_CHECK_EQ(write(sv[0], f, sizeof(f)), (ssize_t)sizeof(f));
 	TU_CHECK_EQ(tu_run(argv, &out, NULL), 0);
 	TU_CHECK(strstr(out, want) != NULL, "sev-run --grant-fd printed\n%s", out);
@@ -251,7 +294,7 @@ static void check_sev_run_stream(void)
 	TU_CHECK_EQ(fcntl(sv[0], F_SETFD, FD_CLOEXEC), 0);
 	snprintf(fdarg, sizeof(fdarg), "%d", sv[1]);
 	TU_CHECK_EQ(write(sv[0], f, sizeof(f)), (ssize_t)sizeof(f));
-	hv_grant_msg_build(&(struct hv_grant_msg){ HV_REVOKE, 21, 300, false, 1 }, f);
+	hv_grant_msg_build(&(struct hv_grant_msg){HV_REVOKE, 21, 300, false, 1}, f);
 	TU_CHECK_EQ(write(sv[0], f, sizeof(f)), (ssize_t)sizeof(f));
 	TU_CHECK(tu_run(argv, &out, NULL) != 0, "a revoked guest ran");
 	TU_CHECK_EQ(strlen(out), 0);
@@ -277,8 +320,10 @@ int main(int argc, char *argv[])
 	k = hv_kvm_available();
 	if (k < 0) {
 		char why[256];
-		snprintf(why, sizeof(why), "/dev/kvm cannot be opened read-write (%s): the KVM "
-			 "runner tests need a host with KVM", strerror(-k));
+		snprintf(why, sizeof(why),
+			 "/dev/kvm cannot be opened read-write (%s): the KVM "
+			 "runner tests need a host with KVM",
+			 strerror(-k));
 		if (require_kvm) {
 			fprintf(stderr, "%s (and -Dkvm_tests=enabled requires them)\n", why);
 			return 1;
