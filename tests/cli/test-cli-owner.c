@@ -12,7 +12,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "attest/guid.h"
 #include "attest/measurement.h"
+#include "attest/secret.h"
 #include "attest/session.h"
 #include "common/ossl.h"
 #include "common/util.h"
@@ -449,6 +451,37 @@ static void test_secret_sev_tool(void)
 	TU_CHECK_EQ(sevadm("secret", "build", NULL), 2);
 }
 
+/* Production path: a random IV each time; the firmware side opens what sevadm built. */
+static void test_secret_random_iv_opens(void)
+{
+	char s1[512];
+	size_t hl, pl, h2l, n;
+	struct attest_tk tk;
+	uint8_t *meas = NULL, plain[64], guid[16];
+	enum attest_secret_check failed;
+
+	snprintf(s1, sizeof s1, "736869e5-84f0-4973-92ec-06879ce3da0b:%s",
+		 V("sevctl/secret/secret1.txt"));
+	for (int i = 0; i < 2; i++)
+		TU_CHECK_EQ(sevadm("secret", "build", "--tik", V("sevctl/secret/tik1.bin"), "--tek",
+				   V("sevctl/secret/tek1.bin"), "--launch-measure-blob", BLOB4,
+				   "--secret", s1, i ? "rh2" : "rh1", i ? "rp2" : "rp1", NULL), 0);
+	uint8_t *h = tu_read_file(T("rh1"), &hl), *p = tu_read_file(T("rp1"), &pl);
+	uint8_t *h2 = tu_read_file(T("rh2"), &h2l);
+	uint8_t *tek = tu_read_vector("sevctl/secret/tek1.bin", &n);
+	uint8_t *tik = tu_read_vector("sevctl/secret/tik1.bin", &n);
+	TU_CHECK(hl == 52 && h2l == 52 && memcmp(h + 4, h2 + 4, 16) != 0, "fresh IV per packet");
+	memcpy(tk.tek, tek, 16);
+	memcpy(tk.tik, tik, 16);
+	TU_CHECK(base64_decode(BLOB4, strlen(BLOB4), &meas, &n) == 0 && n == 48, "blob");
+	TU_CHECK(pl == 64 && attest_secret_open(&tk, meas, 1, 0, h, hl, p, pl, (uint32_t)pl, plain,
+						 &failed) == 1,
+		 "the firmware side opens it: %s", attest_secret_check_name(failed));
+	TU_CHECK(attest_guid_parse(ATTEST_SECRET_TABLE_GUID, guid) == 0, "guid");
+	TU_CHECK_MEM(plain, guid, 16);
+	free(h), free(p), free(h2), free(tek), free(tik), free(meas);
+}
+
 int main(void)
 {
 	tmp = tu_mkdtemp();
@@ -463,6 +496,7 @@ int main(void)
 	test_measurement_usage();
 	test_secret_sevctl();
 	test_secret_sev_tool();
+	test_secret_random_iv_opens();
 	tu_rmtree(tmp);
 	tu_done("test-cli-owner");
 }
