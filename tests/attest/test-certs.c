@@ -356,6 +356,36 @@ static void test_flip_every_vector(void)
 	}
 }
 
+/* Every SEV certificate sev-tool produced parses; its GODH carries a signature by its own key
+ * in the PEK slot (sev-tool's convention), and its PDH is signed by a PEK. */
+static void test_sev_tool_certs(void)
+{
+	static const char *const certs[] = {
+		"sev-tool/attestation/pek_csr.cert",	"sev-tool/attestation/pek.cert",
+		"sev-tool/package_secret/PS1/pek.cert", "sev-tool/package_secret/PS2/pek.cert",
+		"sev-tool/package_secret/PS4/pek.cert", "sev-tool/launch_blob/synthetic_pdh.cert",
+		"sev-tool/launch_blob/LB1/pdh.cert",	"sev-tool/launch_blob/LB1/godh.cert",
+		"sev-tool/launch_blob/LB2/pdh.cert",	"sev-tool/launch_blob/LB2/godh.cert",
+	};
+	for (size_t i = 0; i < ELEMENTSOF(certs); i++) {
+		struct sev_cert c;
+		_cleanup_(EVP_PKEY_freep) EVP_PKEY *k = NULL;
+		load_sev(certs[i], &c);
+		TU_CHECK(attest_sev_cert_pubkey(&c, &k) == 0, "%s key", certs[i]);
+	}
+	struct sev_cert godh, csr;
+	const char *why = NULL;
+	_cleanup_(EVP_PKEY_freep) EVP_PKEY *kg = NULL;
+	load_sev("sev-tool/launch_blob/LB1/godh.cert", &godh);
+	TU_CHECK(attest_sev_cert_pubkey(&godh, &kg) == 0, "godh key");
+	TU_CHECK(attest_sev_cert_verify(&godh, SEV_USAGE_PEK, kg, &why) == 1, "GODH self: %s", why);
+	/* A CSR has no signature at all: every signer is refused with a reason. */
+	load_sev("sev-tool/attestation/pek_csr.cert", &csr);
+	why = NULL;
+	TU_CHECK(attest_sev_cert_verify(&csr, SEV_USAGE_OCA, kg, &why) == 0 && why, "CSR signed?");
+	TU_CHECK(strstr(why, "no signature slot") != NULL, "%s", why);
+}
+
 int main(void)
 {
 	test_amd_roots();
@@ -366,6 +396,7 @@ int main(void)
 	test_flipped_pek();
 	test_flip_every_vector();
 	test_parse_rejects();
+	test_sev_tool_certs();
 	test_build_roundtrip(2048);
 	test_build_roundtrip(4096);
 	tu_done("test-certs");
