@@ -60,6 +60,7 @@ static int parse_num(const char *opt, const char *val, uint32_t *ret)
 	return 0;
 }
 
+/* Longer than most: one case per option, kept in one place so the options read as a list. */
 static int parse_argv(int argc, char *argv[])
 {
 	enum {
@@ -219,6 +220,36 @@ static void report(const struct hv_run_result *res, const struct vmcb *v,
 			res->n_vmgexit, res->n_other, res->tlb_flushes, res->guest_status);
 }
 
+/* The VM over /dev/kvm, on guest RAM mem_fd, running under handle arg_handle's grant. */
+static int runner_open(int mem_fd, struct hv_bindings *b, const struct hv_platform *plat,
+		       struct hv_runner **ret)
+{
+	const struct hv_runner_config cfg = {
+	    .mem_fd = mem_fd,
+	    .mem_size = HV_GUEST_MEM_SIZE,
+	    .mode = HV_MODE_PROT32,
+	    .entry = HV_GUEST_IMAGE_GPA,
+	    .stack = HV_GUEST_STACK_TOP,
+	    .handle = arg_handle,
+	    .bindings = b,
+	    .platform = plat,
+	    .grant_fd = arg_grant_fd,
+	    .serial_fd = STDOUT_FILENO,
+	    .max_exits = arg_max_exits,
+	    .timeout_ms = arg_timeout_ms,
+	    .cpu = -1,
+	};
+	int k = hv_runner_new(&cfg, ret);
+
+	if (k == -ENOENT || k == -EACCES)
+		return fail(
+		    k, "virtual machine on", "/dev/kvm",
+		    "this host offers no usable KVM (run as a user with access to /dev/kvm)");
+	if (k < 0)
+		return fail(k, "virtual machine on", "/dev/kvm", "KVM refused to create it");
+	return 0;
+}
+
 static int run(void)
 {
 	struct hv_bindings *b = NULL;
@@ -245,27 +276,9 @@ static int run(void)
 			goto out;
 		}
 	}
-	k = hv_runner_new(&(struct hv_runner_config){.mem_fd = mem_fd,
-						     .mem_size = HV_GUEST_MEM_SIZE,
-						     .mode = HV_MODE_PROT32,
-						     .entry = HV_GUEST_IMAGE_GPA,
-						     .stack = HV_GUEST_STACK_TOP,
-						     .handle = arg_handle,
-						     .bindings = b,
-						     .platform = &plat,
-						     .grant_fd = arg_grant_fd,
-						     .serial_fd = STDOUT_FILENO,
-						     .max_exits = arg_max_exits,
-						     .timeout_ms = arg_timeout_ms,
-						     .cpu = -1},
-			  &r);
-	if (k < 0) {
-		fail(k, "virtual machine on", "/dev/kvm",
-		     k == -ENOENT || k == -EACCES ? "this host offers no usable KVM (run as a user "
-						    "with access to /dev/kvm)"
-						  : "see the error above");
+	k = runner_open(mem_fd, b, &plat, &r);
+	if (k < 0)
 		goto out;
-	}
 	k = hv_runner_run(r, &res);
 	if (k < 0) {
 		fail(k, "running the guest on", "/dev/kvm", "KVM refused an ioctl");
