@@ -51,8 +51,12 @@ int owner_read_arg(const char *verb, const char *flag, const char *val, size_t w
 		r = owner_read_file(verb, flag, val, max, &buf, &len);
 		if (r != 0)
 			return r;
+	} else if (want && strlen(val) == 2 * want && hex_decode(val, &buf, &len) == 0) {
+		/* Hex as sevd's JSON carries it: 2·want hex digits never decode as base64 of
+		 * `want` bytes, so the two spellings cannot be confused. */
 	} else if (base64_decode(val, strlen(val), &buf, &len) < 0)
-		return sevadm_usage(verb, "%s %s: no such file, and not base64 either", flag, val);
+		return sevadm_usage(verb, "%s %s: no such file, and neither base64 nor hex", flag,
+				    val);
 	if ((want && len != want) || len == 0 || len > max) {
 		owner_free_wiped(buf, len);
 		return sevadm_fail(verb, "%s must be %zu bytes, got %zu", flag, want ? want : max,

@@ -8,7 +8,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-/* A path when a file of that name exists, else base64 (sevctl's parse_base64_or_path). The
+/* A path when a file of that name exists, else base64 (sevctl's parse_base64_or_path), or hex
+ * of exactly `want` bytes (as sevd's JSON answers carry measurements and nonces). The
  * decoded size must be exactly `want` bytes unless want is 0 (then at most `max`). The buffer
  * may hold a key: free it with owner_free_wiped(). */
 int owner_read_arg(const char *verb, const char *flag, const char *val, size_t want, size_t max,

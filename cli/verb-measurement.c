@@ -29,10 +29,11 @@ static int help(void)
 	       "        sevctl), or write it to --outfile\n"
 	       "verify  compare with the measurement the platform returned (--launch-measure-blob):\n"
 	       "        exit 0 only when they are equal\n"
-	       "Numbers are decimal or 0x hex. TIK, NONCE and BLOB are files or base64; DIGEST is\n"
-	       "base64. The API version and build are the platform's (PLATFORM_STATUS); below API\n"
-	       "0.17 the firmware does not hash them. An SEV-ES policy (bit 2) measures the VMSA\n"
-	       "pages: CPU 0's, then CPU 1's for each further CPU.\n");
+	       "Numbers are decimal or 0x hex. TIK, NONCE and BLOB are files, base64 or hex (the\n"
+	       "measurement and mnonce of sevd's answer concatenated); DIGEST is base64. The API\n"
+	       "version and build are the platform's (PLATFORM_STATUS); below API 0.17 the\n"
+	       "firmware does not hash them. An SEV-ES policy (bit 2) measures the VMSA pages:\n"
+	       "CPU 0's, then CPU 1's for each further CPU.\n");
 	return SEVADM_EXIT_OK;
 }
 

@@ -37,7 +37,7 @@ static int help(void)
 	       "  --iv IV             fix the IV (base64; default: random)\n"
 	       "  --api-major/--api-minor, --pek  the platform's API version (default: 0.17 or\n"
 	       "                      later); below 0.17 the firmware does not MAC the measurement\n"
-	       "TIK, TEK, BLOB are files or base64.\n");
+	       "TIK, TEK, BLOB are files, base64 or hex.\n");
 	return SEVADM_EXIT_OK;
 }
 

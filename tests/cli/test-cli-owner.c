@@ -268,6 +268,22 @@ static void test_measurement_es_and_verify(void)
 			   V("sevctl/es/vmsa0.bin"), "--vmsa-cpu1", V("sevctl/es/vmsa1.bin"),
 			   "--launch-measure-blob", "blob.bin", NULL), 0);
 	unlink(T("blob.bin"));
+	/* ... and as hex, the way sevd's JSON carries measurement and mnonce. */
+	TU_CHECK(base64_decode(es_blob, strlen(es_blob), &bin, &n) == 0, "b64");
+	char *hex = hex_encode(bin, n);
+	free(bin);
+	TU_CHECK_EQ(sevadm("measurement", "verify", "--api-major", "1", "--api-minor", "49",
+			   "--build-id", "6", "--policy", "5", "--tik", TIK1, "--firmware",
+			   V("sevctl/OVMF.amdsev.fd_trimmed"), "--num-cpus", "4", "--vmsa-cpu0",
+			   V("sevctl/es/vmsa0.bin"), "--vmsa-cpu1", V("sevctl/es/vmsa1.bin"),
+			   "--launch-measure-blob", hex, NULL), 0);
+	hex[0] = hex[0] == '0' ? '1' : '0';
+	TU_CHECK_EQ(sevadm("measurement", "verify", "--api-major", "1", "--api-minor", "49",
+			   "--build-id", "6", "--policy", "5", "--tik", TIK1, "--firmware",
+			   V("sevctl/OVMF.amdsev.fd_trimmed"), "--num-cpus", "4", "--vmsa-cpu0",
+			   V("sevctl/es/vmsa0.bin"), "--vmsa-cpu1", V("sevctl/es/vmsa1.bin"),
+			   "--launch-measure-blob", hex, NULL), 1);
+	free(hex);
 	/* ES without the VMSA flags: a usage error naming them. */
 	TU_CHECK_EQ(sevadm("measurement", "build", "--api-major", "1", "--api-minor", "49",
 			   "--build-id", "6", "--policy", "5", "--tik", TIK1, "--nonce", NONCE1,
