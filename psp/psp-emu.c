@@ -140,7 +140,8 @@ static int emu_issue(struct psp_transport *t, uint32_t cmd, void *buf, size_t le
 		return rep.h.error;
 	if (rep.h.len != len)
 		return kill_transport(c, -EPROTO, "reply buffer has the wrong length");
-	memcpy(buf, rep.payload, len);
+	if (len)
+		memcpy(buf, rep.payload, len);
 	*status = rep.h.status;
 	return 0;
 }

@@ -98,7 +98,7 @@ static int verify(const struct exported *x, const struct attest_roots *roots, co
 static void test_chain(struct psp_transport *t, struct exported *x, unsigned bits)
 {
 	_cleanup_(attest_roots_freep) struct attest_roots *roots = NULL, *amd = NULL;
-	_cleanup_free_ char *err = NULL;
+	_cleanup_free_ char *err = NULL, *amd_dir = tu_vector_path("amd-roots");
 	struct attest_verdict v;
 	struct amd_cert ark, ask;
 	const struct sev_cert *cek = (const struct sev_cert *)x->cek;
@@ -133,7 +133,7 @@ static void test_chain(struct psp_transport *t, struct exported *x, unsigned bit
 			 which);
 	}
 	/* Real AMD roots do not vouch for the emulator's chip. */
-	TU_CHECK_EQ(attest_roots_load(tu_vector_path("amd-roots"), &amd, &err), 0);
+	TU_CHECK_EQ(attest_roots_load(amd_dir, &amd, &err), 0);
 	TU_CHECK(verify(x, amd, x->cek, &v) != 1, "emulated chain verified under AMD's roots");
 }
 
@@ -174,10 +174,12 @@ static void test_import_refusals(struct psp_transport *t, const uint8_t *csr, EV
 {
 	_cleanup_(EVP_PKEY_freep) EVP_PKEY *k2 = p384();
 	struct sev_cert pek, bad;
+	uint8_t big[SEV_CERT_SIZE + 1];
 
 	sign_csr(csr, k1, &pek);
+	memcpy(big, oca, SEV_CERT_SIZE);
 	CHECK_STATUS(import(t, &pek, SEV_CERT_SIZE - 1, oca, SEV_CERT_SIZE), SEV_STATUS_INVALID_LEN);
-	CHECK_STATUS(import(t, &pek, SEV_CERT_SIZE, oca, SEV_CERT_SIZE + 1), SEV_STATUS_INVALID_LEN);
+	CHECK_STATUS(import(t, &pek, SEV_CERT_SIZE, big, sizeof(big)), SEV_STATUS_INVALID_LEN);
 	bad = *oca; /* OCA whose self-signature is broken */
 	bad.sig[0].sig[3] ^= 0x40;
 	CHECK_STATUS(import(t, &pek, SEV_CERT_SIZE, &bad, SEV_CERT_SIZE), SEV_STATUS_BAD_SIGNATURE);

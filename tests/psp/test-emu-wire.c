@@ -57,7 +57,8 @@ static void raw_send(int fd, uint16_t type, uint32_t cmd, const void *payload, u
 	struct emu_msg_hdr h = { EMU_WIRE_MAGIC, EMU_WIRE_VERSION, type, cmd, len, 0x1234 + len };
 
 	memcpy(msg, &h, sizeof(h));
-	memcpy(msg + sizeof(h), payload, len);
+	if (len)
+		memcpy(msg + sizeof(h), payload, len);
 	raw_sendv(fd, msg, sizeof(h) + len, &pass_fd, pass_fd >= 0);
 }
 
