@@ -838,7 +838,7 @@ static void test_busy(void)
 	unsigned ok, busy;
 	struct resp r;
 
-	sevd_start(NULL, "queue_max = 1\nqueue_wait_ms = 1\n");
+	sevd_start(NULL, "queue_max = 1\nqueue_wait_ms = 5000\n");
 	hammer(&ok, &busy);
 	TU_CHECK(busy > 0, "a queue of one never answered busy to 64 clients");
 	TU_CHECK(ok > 0, "nobody got through");
@@ -904,7 +904,7 @@ static void test_embedded_emulator(void)
 
 int main(void)
 {
-	_cleanup_free_ char *openapi = NULL;
+	char *openapi;
 	const char *root = getenv("SEVD_SOURCE_ROOT");
 
 	if (!getenv("SEVD_EXE") || !getenv("SEV_PSP_EMU_EXE"))
@@ -913,6 +913,7 @@ int main(void)
 	openapi = path_join(root, "daemon/openapi.yaml");
 	doc = oa_load(openapi);
 	TU_CHECK(doc != NULL, "cannot read %s", openapi);
+	free(openapi);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	signal(SIGPIPE, SIG_IGN);
 
@@ -939,7 +940,10 @@ int main(void)
 	tu_emu_stop(&D.emu);
 	test_embedded_emulator();
 
-	tu_rmtree(D.dir);
+	if (!getenv("SEVD_TEST_KEEP")) /* keep the logs for a look at them */
+		tu_rmtree(D.dir);
+	free(D.dir);
+	free(D.unix_path);
 	json_object_put(doc);
 	curl_global_cleanup();
 	tu_done("daemon API");
