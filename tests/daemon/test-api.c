@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -902,6 +903,117 @@ static void test_embedded_emulator(void)
 	TU_CHECK(!tu_wait_socket(sock, 200), "the embedded emulator outlived sevd");
 }
 
+/* ---- the process: command line, sd_notify, socket activation ---- */
+
+static void test_command_line(void)
+{
+	char *help[] = { (char *)tu_exe("SEVD_EXE"), (char *)"--help", NULL };
+	char *version[] = { (char *)tu_exe("SEVD_EXE"), (char *)"--version", NULL };
+	char *bogus[] = { (char *)tu_exe("SEVD_EXE"), (char *)"--bogus", NULL };
+	char *extra[] = { (char *)tu_exe("SEVD_EXE"), (char *)"stray", NULL };
+	char *bad_listen[] = { (char *)tu_exe("SEVD_EXE"), (char *)"--config", (char *)"/dev/null",
+			       (char *)"--listen", (char *)"http:1.2.3.4", NULL };
+	char *no_conf[] = { (char *)tu_exe("SEVD_EXE"), (char *)"--config",
+			    (char *)"/nonexistent/sevd.conf", NULL };
+	char *out = NULL;
+	size_t len;
+
+	TU_CHECK_EQ(tu_run(help, &out, &len), 0);
+	TU_CHECK(strstr(out, "Usage: sevd") && strstr(out, "--listen"), "help: %s", out);
+	free(out);
+	TU_CHECK_EQ(tu_run(version, &out, &len), 0);
+	TU_CHECK(!strncmp(out, "sevd ", 5), "version: %s", out);
+	free(out);
+	TU_CHECK_EQ(tu_run(bogus, NULL, NULL), 1);
+	TU_CHECK_EQ(tu_run(extra, NULL, NULL), 1);
+	TU_CHECK_EQ(tu_run(bad_listen, NULL, NULL), 1);
+	TU_CHECK_EQ(tu_run(no_conf, NULL, NULL), 1);
+}
+
+/* Read notify datagrams for up to timeout_ms into buf (appended, '|' separated) until one
+ * contains `until`. */
+static bool notify_wait(int fd, char *buf, size_t size, const char *until, int timeout_ms)
+{
+	for (int waited = 0; waited < timeout_ms; waited += 10) {
+		char msg[512];
+		ssize_t n = recv(fd, msg, sizeof(msg) - 1, MSG_DONTWAIT);
+
+		if (n > 0) {
+			msg[n] = '\0';
+			strncat(buf, msg, size - strlen(buf) - 2);
+			strcat(buf, "|");
+			if (strstr(msg, until))
+				return true;
+			continue;
+		}
+		usleep(10000);
+	}
+	return false;
+}
+
+static void test_sd_notify(void)
+{
+	_cleanup_free_ char *path = path_join(D.dir, "notify.sock");
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char got[4096] = "";
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	TU_CHECK(fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0, "notify socket");
+	setenv("NOTIFY_SOCKET", path, 1);
+	sevd_start(NULL, NULL);
+	unsetenv("NOTIFY_SOCKET");
+	TU_CHECK(notify_wait(fd, got, sizeof(got), "READY=1", 30000), "no READY=1: %s", got);
+	TU_CHECK(strstr(got, "STATUS="), "no STATUS= line: %s", got);
+	sevd_stop();
+	TU_CHECK(notify_wait(fd, got, sizeof(got), "STOPPING=1", 5000), "no STOPPING=1: %s", got);
+	TU_CHECK(strstr(got, "READY=1") < strstr(got, "STOPPING=1"), "order: %s", got);
+	close(fd);
+}
+
+/* systemd-socket-activate hands sevd a listening Unix socket (LISTEN_FDS) instead of
+ * --listen: the API serves on it with peer-credential roles. */
+static void test_socket_activation(void)
+{
+	_cleanup_free_ char *act = path_join(D.dir, "activated.sock");
+	_cleanup_free_ char *conf = path_join(D.dir, "sevd.conf");
+	_cleanup_free_ char *state = path_join(D.dir, "state");
+	_cleanup_free_ char *log = path_join(D.dir, "activate.log");
+	char *saved = D.unix_path, psp[512], listen_arg[600];
+	char *argv[16];
+	json_object *o;
+	int n = 0, st;
+
+	if (access("/usr/bin/systemd-socket-activate", X_OK) != 0) {
+		fprintf(stderr, "systemd-socket-activate missing: socket activation not tested\n");
+		return;
+	}
+	write_config(conf, NULL);
+	snprintf(psp, sizeof(psp), "emu:%s", D.emu.socket);
+	snprintf(listen_arg, sizeof(listen_arg), "--listen=%s", act);
+	argv[n++] = (char *)"/usr/bin/systemd-socket-activate";
+	argv[n++] = listen_arg;
+	argv[n++] = (char *)tu_exe("SEVD_EXE");
+	argv[n++] = (char *)"--psp";
+	argv[n++] = psp;
+	argv[n++] = (char *)"--state-dir";
+	argv[n++] = state;
+	argv[n++] = (char *)"--config";
+	argv[n++] = conf;
+	argv[n] = NULL;
+	D.pid = tu_spawn(argv, log);
+	TU_CHECK(tu_wait_socket(act, 10000), "systemd-socket-activate did not listen (log %s)", log);
+	D.unix_path = act;
+	o = call(VIA_UNIX, NULL, "GET", "/v1/platform", NULL, 200);
+	TU_CHECK(!strcmp(jstr(o, "state"), "INIT"), "state");
+	json_object_put(o);
+	json_object_put(call(VIA_UNIX, NULL, "POST", "/v1/platform/pdh", NULL, 200));
+	D.unix_path = saved;
+	st = tu_stop(D.pid, 20000);
+	TU_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "activated sevd did not exit cleanly: 0x%x", st);
+	D.pid = 0;
+}
+
 int main(void)
 {
 	char *openapi;
@@ -933,6 +1045,9 @@ int main(void)
 	test_concurrency();
 	sevd_stop();
 	test_busy();
+	test_command_line();
+	test_sd_notify();
+	test_socket_activation();
 
 	test_asid_size("15", "5");
 	test_asid_size("509", "100");
