@@ -494,7 +494,14 @@ static int auto_init(struct sevd_core *c, bool es)
 	if (rep->u.platform.status.state != SEV_PSTATE_UNINIT)
 		return 0;
 	req = (struct sevd_request){ .op = SEVD_OP_INIT, .u.init.es = es };
-	if (sevd_core_call(c, &req, rep) < 0)
+	if (sevd_core_call(c, &req, rep) == -EOPNOTSUPP) {
+		/* /dev/sev has no INIT: the kernel initializes the platform itself (at probe or
+		 * when KVM needs it), so an UNINIT platform is normal there. */
+		log_notice("The platform is UNINIT and %s cannot INIT it; the kernel will",
+			   psp_transport_kind(c->psp));
+		return 0;
+	}
+	if (rep->r < 0)
 		return log_error_errno(rep->r, "Cannot initialize the platform: %s", rep->message);
 	log_info("Platform initialized (INIT%s, WBINVD, DF_FLUSH)", es ? " with SEV-ES" : "");
 	return 0;

@@ -121,7 +121,12 @@ static void do_request(enum via via, const char *token, const char *method, cons
 	curl_easy_cleanup(c);
 }
 
-/* The same from a child that dropped to uid/gid nobody: the Unix socket's reader role. */
+/* The same from a child that dropped to uid nobody with the given gid and supplementary
+ * groups: the Unix socket's role from peer credentials. */
+static gid_t as_gid = 65534;
+static gid_t as_groups[4];
+static size_t as_ngroups;
+
 static void request_as_nobody(const char *method, const char *path, struct resp *out)
 {
 	int p[2], st;
@@ -135,7 +140,7 @@ static void request_as_nobody(const char *method, const char *path, struct resp 
 		struct resp r;
 
 		close(p[0]);
-		if (setgroups(0, NULL) < 0 || setgid(65534) < 0 || setuid(65534) < 0)
+		if (setgroups(as_ngroups, as_groups) < 0 || setgid(as_gid) < 0 || setuid(65534) < 0)
 			_exit(3);
 		do_request(VIA_UNIX, NULL, method, path, NULL, 0, &r);
 		f = fdopen(p[1], "w");
@@ -903,6 +908,40 @@ static void test_embedded_emulator(void)
 	TU_CHECK(!tu_wait_socket(sock, 200), "the embedded emulator outlived sevd");
 }
 
+/* admin_group: a non-root Unix peer in that group (primary or supplementary) is admin; the
+ * same peer without it stays reader. */
+static void test_admin_group(void)
+{
+	struct group *g = getgrgid(65534);
+	char conf[128];
+	json_object *o;
+
+	if (!g) {
+		fprintf(stderr, "no group 65534: admin_group not tested\n");
+		return;
+	}
+	snprintf(conf, sizeof(conf), "admin_group = %s\n", g->gr_name);
+	sevd_start(NULL, conf);
+	as_gid = 65534; /* primary group */
+	as_ngroups = 0;
+	o = call(VIA_UNIX_NOBODY, NULL, "GET", "/v1/platform/pek-csr", NULL, 200);
+	json_object_put(o);
+	as_gid = 1; /* supplementary group only (SO_PEERGROUPS) */
+	as_groups[0] = 65534;
+	as_ngroups = 1;
+	o = call(VIA_UNIX_NOBODY, NULL, "GET", "/v1/platform/pek-csr", NULL, 200);
+	json_object_put(o);
+	as_gid = 1; /* not in the group: reader */
+	as_ngroups = 0;
+	o = call(VIA_UNIX_NOBODY, NULL, "GET", "/v1/platform/pek-csr", NULL, 403);
+	check_error(o, "forbidden");
+	json_object_put(o);
+	o = call(VIA_UNIX_NOBODY, NULL, "GET", "/v1/asids", NULL, 200);
+	json_object_put(o);
+	as_gid = 65534;
+	sevd_stop();
+}
+
 /* ---- the process: command line, sd_notify, socket activation ---- */
 
 static void test_command_line(void)
@@ -1045,6 +1084,7 @@ int main(void)
 	test_concurrency();
 	sevd_stop();
 	test_busy();
+	test_admin_group();
 	test_command_line();
 	test_sd_notify();
 	test_socket_activation();
