@@ -121,11 +121,20 @@ static char *sanitize(const char *s, size_t max)
 static const char *auth_hint(int status)
 {
 	if (status == 401)
-		return " — this needs a token: pass one with --token FILE";
+		return " — pass a token with --token FILE";
 	if (status == 403)
 		return " — your role may not do this: use an admin token, or run as root or a "
 		       "member of sevd's admin group on the Unix socket";
 	return "";
+}
+
+static const char *json_raw_str(json_object *obj, const char *key)
+{
+	json_object *v;
+
+	if (json_object_object_get_ex(obj, key, &v) && json_object_is_type(v, json_type_string))
+		return json_object_get_string(v);
+	return NULL;
 }
 
 /* The daemon's {"error":{...}} as one sentence; a non-JSON answer is described too. */
@@ -137,9 +146,10 @@ static char *error_message(const struct http_response *resp)
 	char *out = NULL;
 
 	if (j && json_object_object_get_ex(j, "error", &e) && json_object_is_type(e, json_type_object)) {
-		const char *m = sevadm_json_str(e, "message", NULL);
-		const char *code = sevadm_json_str(e, "code", NULL);
-		const char *f = sevadm_json_str(e, "fw_status", NULL);
+		/* Raw strings here: sanitize() below masks control characters one by one. */
+		const char *m = json_raw_str(e, "message");
+		const char *code = json_raw_str(e, "code");
+		const char *f = json_raw_str(e, "fw_status");
 		msg = sanitize(m ? m : code ? code : "no message", 1024);
 		if (f && *f)
 			fw = sanitize(f, 64);
@@ -230,9 +240,13 @@ const char *sevadm_json_str(json_object *obj, const char *key, const char *def)
 {
 	json_object *v;
 
-	if (obj && json_object_object_get_ex(obj, key, &v) && json_object_is_type(v, json_type_string))
-		return json_object_get_string(v);
-	return def;
+	if (!obj || !json_object_object_get_ex(obj, key, &v) || !json_object_is_type(v, json_type_string))
+		return def;
+	/* Control characters (terminal escapes) from the daemon never reach the terminal. */
+	for (const char *p = json_object_get_string(v); *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			return def;
+	return json_object_get_string(v);
 }
 
 long long sevadm_json_int(json_object *obj, const char *key, long long def)

@@ -23,6 +23,8 @@ int verb_reset(const struct sevadm_ctx *ctx, int argc, char **argv);
 int verb_session(const struct sevadm_ctx *ctx, int argc, char **argv);
 int verb_measurement(const struct sevadm_ctx *ctx, int argc, char **argv);
 int verb_secret(const struct sevadm_ctx *ctx, int argc, char **argv);
+int verb_verify(const struct sevadm_ctx *ctx, int argc, char **argv);
+int verb_fetch(const struct sevadm_ctx *ctx, int argc, char **argv);
 /* --- end of verb prototypes --- */
 
 /* "sevadm: VERB: message" on stderr. Returns SEVADM_EXIT_FAIL so verbs can `return` it. */
@@ -51,7 +53,8 @@ int sevadm_call_quiet(struct http_client *c, const char *method, const char *pat
 /* Print obj as stable, pretty JSON (sorted keys as given, 2-space indent) + newline. */
 void sevadm_print_json(json_object *obj);
 
-/* Typed field access on daemon answers; defaults when the field is missing or mistyped. */
+/* Typed field access on daemon answers; defaults when the field is missing or mistyped (a
+ * string holding control characters counts as mistyped). */
 const char *sevadm_json_str(json_object *obj, const char *key, const char *def);
 long long sevadm_json_int(json_object *obj, const char *key, long long def);
 bool sevadm_json_bool(json_object *obj, const char *key, bool def);

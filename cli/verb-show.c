@@ -126,9 +126,11 @@ static void print_asids(json_object *a)
 	       "FLUSH-PENDING");
 	print_class("SEV-ES", a, "es", range_str(a, "es_range", es, sizeof(es)));
 	print_class("SEV", a, "sev", range_str(a, "sev_range", sev, sizeof(sev)));
-	printf("%-7s 1..%-9lld %6lld %6lld %6lld %14lld\n", "all", sevadm_json_int(a, "max", 0),
-	       sevadm_json_int(a, "max", 0), sevadm_json_int(a, "used", 0),
-	       sevadm_json_int(a, "free", 0), sevadm_json_int(a, "flush_pending", 0));
+	char all[32];
+	snprintf(all, sizeof(all), "1..%lld", sevadm_json_int(a, "max", 0));
+	printf("%-7s %-11s %6lld %6lld %6lld %14lld\n", "all", all, sevadm_json_int(a, "max", 0),
+	       sevadm_json_int(a, "used", 0), sevadm_json_int(a, "free", 0),
+	       sevadm_json_int(a, "flush_pending", 0));
 	printf("\nWBINVD + DF_FLUSH batches since start: %lld\n", sevadm_json_int(a, "flushes", 0));
 	if (json_object_object_get_ex(a, "holders", &holders) &&
 	    json_object_is_type(holders, json_type_array) && json_object_array_length(holders)) {
