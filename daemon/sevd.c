@@ -20,7 +20,11 @@
 #include "daemon/emu-child.h"
 #include "daemon/http.h"
 
-static const char *arg_config = SEVD_CONF_FILE;
+/* config.h gives sysconfdir as meson has it, which may be relative to the prefix ("etc"):
+ * a daemon must never read a config relative to its working directory. */
+#define SEVD_DEFAULT_CONF (SEVD_CONF_FILE[0] == '/' ? SEVD_CONF_FILE : "/" SEVD_CONF_FILE)
+
+static const char *arg_config;
 static bool arg_config_given;
 
 static void help(void)
@@ -37,7 +41,7 @@ static void help(void)
 	       "  --config FILE     settings file (default %s; flags win)\n"
 	       "  -h, --help        this help\n"
 	       "  --version         the version\n",
-	       SEVD_STATE_DIR, SEVD_CONF_FILE);
+	       SEVD_STATE_DIR, SEVD_DEFAULT_CONF);
 }
 
 /* Flags are applied after the config file; collect them first. */
@@ -262,6 +266,7 @@ int main(int argc, char *argv[])
 	int r;
 
 	log_setup("sevd", LOG_TARGET_AUTO, LOG_INFO);
+	arg_config = SEVD_DEFAULT_CONF;
 	r = parse_argv(argc, argv, &f);
 	if (r <= 0)
 		return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
