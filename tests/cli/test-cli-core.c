@@ -7,6 +7,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <pty.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -716,6 +718,59 @@ static void test_provision_and_reset(void)
 	EVP_PKEY_free(other);
 }
 
+/* `reset` on a terminal asks first; the answer decides. Returns sevadm's exit code and what
+ * it printed on the terminal. */
+static int reset_on_tty(const char *answer, char *screen, size_t cap)
+{
+	size_t len = 0;
+	bool answered = false;
+	int master, status;
+	pid_t pid = forkpty(&master, NULL, NULL, NULL);
+
+	TU_CHECK(pid >= 0, "forkpty: %m");
+	if (pid == 0) {
+		execl(sevadm, sevadm, "reset", (char *)NULL);
+		_exit(127);
+	}
+	for (int waited = 0; waited < 60000;) {
+		struct pollfd p = { .fd = master, .events = POLLIN };
+		if (poll(&p, 1, 100) == 0) {
+			waited += 100;
+			continue;
+		}
+		ssize_t n = read(master, screen + len, cap - 1 - len);
+		if (n <= 0)
+			break; /* EIO: the child closed the terminal */
+		len += (size_t)n;
+		screen[len] = 0;
+		if (!answered && strstr(screen, "[y/N] ")) {
+			TU_CHECK(write(master, answer, strlen(answer)) == (ssize_t)strlen(answer), "type");
+			answered = true;
+		}
+	}
+	close(master);
+	TU_CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status), "sevadm reset on a tty");
+	TU_CHECK(answered, "reset on a terminal did not ask: %s", screen);
+	return WEXITSTATUS(status);
+}
+
+static void test_reset_confirm(void)
+{
+	char screen[8192] = "";
+	_cleanup_free_ uint8_t *before = export_cert("confirm", "oca");
+
+	TU_CHECK_EQ(reset_on_tty("n\n", screen, sizeof(screen)), 1);
+	TU_CHECK(strstr(screen, "Factory-reset the SEV platform?") &&
+			 strstr(screen, "not confirmed; nothing changed"), "declined: %s", screen);
+	_cleanup_free_ uint8_t *kept = export_cert("confirm", "oca");
+	TU_CHECK_MEM(before, kept, SEV_CERT_SIZE);
+
+	TU_CHECK_EQ(reset_on_tty("y\n", screen, sizeof(screen)), 0);
+	TU_CHECK(strstr(screen, "Platform factory-reset"), "confirmed: %s", screen);
+	_cleanup_free_ uint8_t *after = export_cert("confirm", "oca");
+	TU_CHECK(memcmp(before, after, SEV_CERT_SIZE) != 0, "confirmed reset kept the OCA");
+}
+
 /* ---- TCP with bearer tokens ---- */
 
 static void test_tcp(const struct daemon *d)
@@ -789,6 +844,7 @@ int main(void)
 	test_export();
 	test_rotate();
 	test_provision_and_reset();
+	test_reset_confirm();
 	test_tcp(&d);
 	daemon_stop(&d);
 
