@@ -2,6 +2,7 @@
  * checked, every descriptor that arrives is accounted for, replies never block the loop
  * (a client that does not read its replies loses its connection, not the emulator). */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -29,6 +30,7 @@ struct emu_server {
 	struct emu_fw *fw;
 	char *path;
 	int listen_fd;
+	int spare_fd; /* held back so that a connection can be refused when out of fds */
 	struct conn conns[MAX_CONNS];
 	unsigned n;
 	uint64_t next_id;
@@ -214,6 +216,7 @@ int emu_server_new(struct emu_fw *fw, const char *path, struct emu_server **ret)
 		return -ENOMEM;
 	s->fw = fw;
 	s->next_id = 1;
+	s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	s->path = strdup(path);
 	s->listen_fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (!s->path || s->listen_fd < 0 ||
@@ -223,6 +226,8 @@ int emu_server_new(struct emu_fw *fw, const char *path, struct emu_server **ret)
 				    "Failed to listen on %s: %m", path);
 		if (s->listen_fd >= 0)
 			close(s->listen_fd);
+		if (s->spare_fd >= 0)
+			close(s->spare_fd);
 		free(s->path);
 		free(s);
 		return r;
@@ -246,9 +251,28 @@ void emu_server_free(struct emu_server *s)
 	while (s->n > 0)
 		conn_close(s, s->n - 1, "emulator exiting");
 	close(s->listen_fd);
+	if (s->spare_fd >= 0)
+		close(s->spare_fd);
 	unlink(s->path);
 	free(s->path);
 	free(s);
+}
+
+/* Out of descriptors: a waiting connection would keep the listening socket readable and the
+ * loop spinning. Give up the spare descriptor to accept it, close it at once, take the spare
+ * back (the classic "idle fd" trick). */
+static void refuse_one(struct emu_server *s)
+{
+	int fd;
+
+	if (s->spare_fd < 0)
+		return;
+	close(s->spare_fd);
+	fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+	if (fd >= 0)
+		close(fd);
+	s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	log_warning("Out of file descriptors: refused a connection (%u clients connected)", s->n);
 }
 
 /* Accept what is waiting (a bounded batch, so that a connection flood cannot starve the
@@ -258,6 +282,8 @@ static void do_accept(struct emu_server *s)
 	for (int i = 0; i < 64; i++) {
 		int fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 
+		if (fd < 0 && (errno == EMFILE || errno == ENFILE))
+			refuse_one(s);
 		if (fd < 0)
 			return;
 		if (s->n >= MAX_CONNS) {

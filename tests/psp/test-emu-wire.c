@@ -265,6 +265,34 @@ static void test_ctl(struct psp_transport *t)
 	TU_CHECK_EQ(psp_emu_ctl(t, "wbinvd now", NULL, NULL), -EINVAL);
 }
 
+/* A client that sends and never reads loses its connection once its replies back up; the
+ * emulator does not block on it. Many clients at once are served. */
+static void test_greedy_and_many(const char *sock, struct psp_transport *t)
+{
+	struct emu_msg_hdr h = { EMU_WIRE_MAGIC, EMU_WIRE_VERSION, EMU_MSG_INFO, 0, 0, 1 };
+	struct psp_transport *many[200];
+	char spec[4200];
+	int fd = raw_connect(sock), sent = 0;
+
+	for (; sent < 200000; sent++)
+		if (send(fd, &h, sizeof(h), MSG_NOSIGNAL | MSG_DONTWAIT) != (ssize_t)sizeof(h)) {
+			struct pollfd p = { .fd = fd, .events = POLLOUT };
+
+			if (errno != EAGAIN || poll(&p, 1, 5000) != 1 || (p.revents & ~POLLOUT))
+				break; /* closed by the emulator */
+		}
+	TU_CHECK(sent < 200000, "emulator kept a client that never reads");
+	close(fd);
+	TU_CHECK_EQ(platform_status(t).api_major, 1);
+	snprintf(spec, sizeof(spec), "emu:%s", sock);
+	for (size_t i = 0; i < ELEMENTSOF(many); i++)
+		TU_CHECK(psp_open(spec, &many[i]) == 0, "client %zu", i);
+	for (size_t i = 0; i < ELEMENTSOF(many); i++) {
+		TU_CHECK_EQ(platform_status(many[i]).api_minor, 55);
+		psp_close(many[i]);
+	}
+}
+
 /* Two clients with a command each waiting at the same moment (the emulator is stopped while
  * they send): the emulator sees, and reports, 2. */
 static void test_concurrency(struct emu_rig *r)
@@ -331,6 +359,7 @@ int main(void)
 	test_map(r.emu.socket, r.t);
 	test_dma_scope(r.emu.socket, r.t);
 	test_ctl(r.t);
+	test_greedy_and_many(r.emu.socket, r.t);
 	test_concurrency(&r);
 	test_timeout_and_loss(&r);
 	rig_down(&r);
