@@ -123,12 +123,18 @@ static void test_chain(struct psp_transport *t, struct exported *x, unsigned bit
 		 "CEK signed by the ASK with RSA-SHA%d", bits == 4096 ? 384 : 256);
 	/* The export's CEK is unsigned: it cannot stand in for the ASK-signed one. */
 	TU_CHECK(verify(x, roots, x->cek_unsigned, &v) != 1, "unsigned CEK accepted");
-	/* one flipped byte anywhere breaks it */
-	for (int which = 0; which < 3; which++) {
+	/* one flipped byte in any certificate breaks it (SEV certs: inside signature slot 0;
+	 * AMD certs: the last byte of the signature) */
+	for (int which = 0; which < 6; which++) {
 		struct exported y = *x;
-		uint8_t *p = which == 0 ? y.pdh : which == 1 ? y.pek : y.oca;
+		uint8_t *sev[] = { y.pdh, y.pek, y.oca, y.cek };
 
-		p[0x414 + 8 + 5] ^= 0x01; /* inside signature slot 0 */
+		if (which < 4)
+			sev[which][0x414 + 8 + 5] ^= 0x01;
+		else if (which == 4)
+			y.ask[y.ask_len - 1] ^= 0x01;
+		else
+			y.ark[y.ark_len - 1] ^= 0x01;
 		TU_CHECK(verify(&y, roots, y.cek, &v) != 1, "flipped byte in cert %d accepted",
 			 which);
 	}
