@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/macros.h"
+#include "psp/emu/guest.h"
 #include "psp/emu/server.h"
 
 static int reply_text(uint8_t *out, size_t cap, size_t *out_len, const char *fmt, ...)
@@ -82,6 +83,7 @@ static const struct {
 	{ "get-cert", 1, ctl_get_cert },
 	{ "status", 0, ctl_status },
 	{ "fault", -1, ctl_fault },
+	{ "guest-memfd", 1, emu_guest_ctl_memfd }, /* guest.c; README-guest.md */
 };
 
 int emu_ctl(struct emu_fw *fw, const char *line, uint8_t *out, size_t cap, size_t *out_len)

@@ -6,6 +6,7 @@
 
 #include "common/log.h"
 #include "psp/emu/firmware.h"
+#include "psp/emu/guest.h"
 
 /* Every command table the dispatcher searches (the guest side adds its table here). */
 static const struct {
@@ -13,6 +14,7 @@ static const struct {
 	const size_t *n;
 } cmd_tables[] = {
 	{ emu_platform_cmds, &emu_platform_cmds_n },
+	{ emu_guest_cmds, &emu_guest_cmds_n },
 };
 
 static int nv_create(struct emu_fw *fw)
@@ -87,6 +89,8 @@ void emu_fw_free(struct emu_fw *fw)
 {
 	if (!fw)
 		return;
+	if (fw->guests_shutdown)
+		fw->guests_shutdown(fw); /* guest contexts and their memory views */
 	emu_mem_free(fw->mem);
 	emu_nv_state_clear(&fw->nv);
 	free(fw->asid_dirty);

@@ -1,0 +1,275 @@
+/* The launch commands of the emulated SEV firmware (SEV API §6.2-§6.7): LAUNCH_START,
+ * LAUNCH_UPDATE_DATA/VMSA, LAUNCH_MEASURE, LAUNCH_SECRET, LAUNCH_FINISH. Each check and the
+ * status it answers follow AMD-ASPFW sev_mcmd.c (sev_mcmd_launch_*, launch_update_common) in
+ * the firmware's order; the session and secret cryptography is attest/session.h and
+ * attest/secret.h (firmware side). Trusts no byte of the command buffers or client memory. */
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+#include <string.h>
+
+#include "attest/measurement.h"
+#include "attest/secret.h"
+#include "common/ossl.h"
+#include "psp/emu/guest.h"
+
+#define ALIGNED16(x) (((x) & 15u) == 0)
+
+/* Policy bits 6..15 are reserved (AMD-ASPFW sev_guest.h SEV_GUEST_POLICY_RESERVED_MASK). */
+#define POLICY_RESERVED_MASK 0xffc0u
+
+/* The session's checks (sev_mcmd_launch_start): lengths and copies in firmware order, then
+ * the channel (GODH cert, wrap MAC), the policy MAC, and the policy's API minimum and reserved
+ * bits (sev_guest_verify_policy: POLICY_FAILURE). */
+static int open_session(struct emu_fw *fw, const struct sev_cmd_launch_start *b,
+			struct attest_tk *ret_tk)
+{
+	struct sev_session_blob blob;
+	struct sev_cert godh;
+	enum attest_session_check failed = ATTEST_SESSION_OK;
+	uint32_t p = b->policy;
+	int st, r;
+
+	if (b->session_len != sizeof(blob))
+		return SEV_STATUS_INVALID_LEN;
+	st = emu_mem_read(fw->mem, b->session_address, &blob, sizeof(blob));
+	if (st)
+		return st;
+	if (b->dh_cert_len != SEV_CERT_SIZE)
+		return SEV_STATUS_INVALID_LEN;
+	st = emu_mem_read(fw->mem, b->dh_cert_address, &godh, sizeof(godh));
+	if (st)
+		return st;
+	if (!fw->nv.owner.pdh_key)
+		return SEV_STATUS_HWERROR_PLATFORM;
+	r = attest_session_open(fw->nv.owner.pdh_key, (const uint8_t *)&godh, sizeof(godh),
+				(const uint8_t *)&blob, sizeof(blob), p, ret_tk, &failed);
+	OPENSSL_cleanse(&blob, sizeof(blob));
+	if (r < 0)
+		return SEV_STATUS_HWERROR_PLATFORM;
+	if (r == 0)
+		return attest_session_check_status(failed);
+	if (!attest_api_at_least(fw->cfg.api_major, fw->cfg.api_minor, SEV_POLICY_API_MAJOR(p),
+				 SEV_POLICY_API_MINOR(p)) ||
+	    (p & POLICY_RESERVED_MASK)) {
+		OPENSSL_cleanse(ret_tk, sizeof(*ret_tk));
+		return SEV_STATUS_POLICY_FAILURE;
+	}
+	return SEV_STATUS_SUCCESS;
+}
+
+/* The memory key: fresh (handle 0), or shared with an existing guest of the same policy that
+ * allows key sharing (NOKS clear), as sev_mcmd_launch_start does. */
+static int pick_vek(struct emu_fw *fw, const struct sev_cmd_launch_start *b,
+		    uint8_t vek[EMU_VEK_SIZE])
+{
+	struct emu_guest *shared;
+
+	if (b->handle == 0) {
+		/* two equal halves would be refused by XTS: draw until they differ */
+		do {
+			if (RAND_priv_bytes(vek, EMU_VEK_SIZE) != 1)
+				return SEV_STATUS_HWERROR_PLATFORM;
+		} while (CRYPTO_memcmp(vek, vek + 16, 16) == 0);
+		return SEV_STATUS_SUCCESS;
+	}
+	shared = emu_guest_find(fw, b->handle);
+	if (!shared)
+		return SEV_STATUS_INVALID_GUEST;
+	if (b->policy != shared->policy || (shared->policy & SEV_POLICY_NOKS))
+		return SEV_STATUS_POLICY_FAILURE;
+	memcpy(vek, shared->vek, EMU_VEK_SIZE);
+	return SEV_STATUS_SUCCESS;
+}
+
+/* Without a GODH certificate there is no owner channel: firmware's own random TEK/TIK. A
+ * nonzero session address with dh_cert_address = 0 is ignored, as in firmware. */
+int emu_cmd_launch_start(struct emu_fw *fw, void *buf)
+{
+	struct sev_cmd_launch_start *b = buf;
+	struct attest_tk tk = { 0 };
+	uint8_t vek[EMU_VEK_SIZE];
+	struct emu_guest *g = NULL;
+	int st;
+
+	if (b->dh_cert_address != 0)
+		st = open_session(fw, b, &tk);
+	else
+		st = RAND_priv_bytes((uint8_t *)&tk, sizeof(tk)) == 1 ? SEV_STATUS_SUCCESS :
+									SEV_STATUS_HWERROR_PLATFORM;
+	if (!st)
+		st = pick_vek(fw, b, vek);
+	/* SEV-ES needs a platform initialized with ES (sev_es_platform_enabled): UNSUPPORTED */
+	if (!st && (b->policy & SEV_POLICY_ES) && !(fw->config_flags & SEV_INIT_FLAGS_SEV_ES))
+		st = SEV_STATUS_UNSUPPORTED;
+	if (!st)
+		st = emu_guest_alloc(fw, &g);
+	if (!st) {
+		g->policy = b->policy;
+		g->state = SEV_GSTATE_LUPDATE;
+		g->tk = tk;
+		memcpy(g->vek, vek, sizeof(vek));
+		fw->state = SEV_PSTATE_WORKING;
+		fw->guest_count++;
+		b->handle = g->handle;
+	}
+	OPENSSL_cleanse(&tk, sizeof(tk));
+	OPENSSL_cleanse(vek, sizeof(vek));
+	return st;
+}
+
+/* launch_update_common: measure the plaintext, keep it in the plaintext view, leave only
+ * ciphertext in the caller's memory. The guest must be activated (ACTIVATE after LAUNCH_START,
+ * as KVM does): the encryption uses the key installed for its ASID (INACTIVE otherwise). */
+static int launch_update(struct emu_fw *fw, struct sev_cmd_launch_update *b, bool vmsa)
+{
+	struct emu_guest *g = emu_guest_find(fw, b->handle);
+	uint8_t chunk[EMU_GUEST_CHUNK];
+	int st = SEV_STATUS_SUCCESS;
+
+	if (!g)
+		return SEV_STATUS_INVALID_GUEST;
+	if (g->state != SEV_GSTATE_LUPDATE)
+		return SEV_STATUS_INVALID_GUEST_STATE;
+	if (vmsa && !(g->policy & SEV_POLICY_ES))
+		return SEV_STATUS_UNSUPPORTED;
+	if (!g->pending && !g->active)
+		return SEV_STATUS_INACTIVE;
+	if (!ALIGNED16(b->address))
+		return SEV_STATUS_INVALID_ADDRESS;
+	if (!ALIGNED16(b->len) || b->len == 0)
+		return SEV_STATUS_INVALID_LEN;
+	st = emu_guest_mem_bind(fw, g, b->address, b->len);
+	for (uint32_t done = 0; !st && done < b->len;) {
+		uint32_t n = MIN(b->len - done, EMU_GUEST_CHUNK);
+
+		st = emu_mem_read(fw->mem, b->address + done, chunk, n);
+		if (!st && !EVP_DigestUpdate(g->ld, chunk, n))
+			st = SEV_STATUS_HWERROR_PLATFORM;
+		if (!st)
+			st = emu_guest_mem_put(fw, g, b->address + done, chunk, n);
+		done += n;
+	}
+	OPENSSL_cleanse(chunk, sizeof(chunk));
+	return st;
+}
+
+int emu_cmd_launch_update_data(struct emu_fw *fw, void *buf)
+{
+	return launch_update(fw, buf, false);
+}
+
+/* One VMSA page, measured like data (sev_mcmd_launch_update_vmsa checks the length first). */
+int emu_cmd_launch_update_vmsa(struct emu_fw *fw, void *buf)
+{
+	struct sev_cmd_launch_update *b = buf;
+
+	if (b->len != EMU_VMSA_SIZE)
+		return SEV_STATUS_INVALID_LEN;
+	return launch_update(fw, b, true);
+}
+
+/* LUPDATE → LSECRET. HMAC(TIK, ...) over the launch digest and a fresh MNONCE, with the
+ * API < 0.17 rule of attest/measurement.h; length query as in firmware. A failed write leaves
+ * the guest in LUPDATE with its digest still open. */
+int emu_cmd_launch_measure(struct emu_fw *fw, void *buf)
+{
+	struct sev_cmd_launch_measure *b = buf;
+	struct emu_guest *g = emu_guest_find(fw, b->handle);
+	_cleanup_(EVP_MD_CTX_freep) EVP_MD_CTX *copy = NULL;
+	struct attest_measure_input in = { .ctx = ATTEST_MEASURE_CTX };
+	uint8_t out[SEV_MEASURE_BLOB_SIZE];
+	unsigned dlen = 0;
+	int st;
+
+	if (!g)
+		return SEV_STATUS_INVALID_GUEST;
+	if (g->state != SEV_GSTATE_LUPDATE)
+		return SEV_STATUS_INVALID_GUEST_STATE;
+	if (b->len < SEV_MEASURE_BLOB_SIZE) {
+		b->len = SEV_MEASURE_BLOB_SIZE;
+		return SEV_STATUS_INVALID_LEN;
+	}
+	copy = EVP_MD_CTX_new();
+	if (!copy || !EVP_MD_CTX_copy_ex(copy, g->ld) ||
+	    !EVP_DigestFinal_ex(copy, in.digest, &dlen) || dlen != 32 ||
+	    RAND_bytes(in.mnonce, sizeof(in.mnonce)) != 1)
+		return SEV_STATUS_HWERROR_PLATFORM;
+	in.api_major = fw->cfg.api_major;
+	in.api_minor = fw->cfg.api_minor;
+	in.build = fw->cfg.build;
+	in.policy = g->policy;
+	if (attest_measurement_compute(g->tk.tik, &in, out) < 0)
+		return SEV_STATUS_HWERROR_PLATFORM;
+	memcpy(out + SEV_MEASURE_SIZE, in.mnonce, SEV_MNONCE_SIZE);
+	st = emu_mem_write(fw->mem, b->address, out, sizeof(out));
+	if (st)
+		return st;
+	b->len = SEV_MEASURE_BLOB_SIZE;
+	memcpy(g->measure, out, SEV_MEASURE_SIZE);
+	memcpy(g->launch_digest, in.digest, sizeof(in.digest));
+	g->state = SEV_GSTATE_LSECRET;
+	return SEV_STATUS_SUCCESS;
+}
+
+/* Checks in sev_mcmd_launch_secret's order; the MAC covers the measurement from 0.17 on
+ * (attest_secret_open). The plaintext goes to the plaintext view, ciphertext under the VEK
+ * to the host-visible memory at guest_address. */
+int emu_cmd_launch_secret(struct emu_fw *fw, void *buf)
+{
+	struct sev_cmd_launch_secret *b = buf;
+	struct emu_guest *g = emu_guest_find(fw, b->handle);
+	struct sev_secret_header hdr;
+	enum attest_secret_check failed = ATTEST_SECRET_OK;
+	uint8_t trans[ATTEST_SECRET_MAX_LEN], plain[ATTEST_SECRET_MAX_LEN];
+	int st, r;
+
+	if (!g)
+		return SEV_STATUS_INVALID_GUEST;
+	if (!ALIGNED16(b->guest_address))
+		return SEV_STATUS_INVALID_ADDRESS;
+	if (b->hdr_len != sizeof(hdr) || !ALIGNED16(b->guest_len) || b->guest_len == 0 ||
+	    b->guest_len > ATTEST_SECRET_MAX_LEN || b->guest_len != b->trans_len)
+		return SEV_STATUS_INVALID_LEN;
+	if (g->state != SEV_GSTATE_LSECRET)
+		return SEV_STATUS_INVALID_GUEST_STATE;
+	if (!g->pending && !g->active)
+		return SEV_STATUS_INACTIVE;
+	st = emu_mem_read(fw->mem, b->hdr_address, &hdr, sizeof(hdr));
+	if (!st)
+		st = emu_guest_mem_bind(fw, g, b->guest_address, b->guest_len);
+	if (!st)
+		st = emu_mem_read(fw->mem, b->trans_address, trans, b->trans_len);
+	if (st)
+		return st;
+	r = attest_secret_open(&g->tk, g->measure, fw->cfg.api_major, fw->cfg.api_minor,
+			       (const uint8_t *)&hdr, sizeof(hdr), trans, b->trans_len,
+			       b->guest_len, plain, &failed);
+	if (r < 0)
+		st = SEV_STATUS_HWERROR_PLATFORM;
+	else if (r == 0)
+		st = attest_secret_check_status(failed);
+	else
+		st = emu_guest_mem_put(fw, g, b->guest_address, plain, b->guest_len);
+	OPENSSL_cleanse(plain, sizeof(plain));
+	return st;
+}
+
+/* LSECRET → RUNNING; a pending activation becomes active; the transport keys are gone
+ * (sev_channel_close). */
+int emu_cmd_launch_finish(struct emu_fw *fw, void *buf)
+{
+	struct sev_cmd_handle *b = buf;
+	struct emu_guest *g = emu_guest_find(fw, b->handle);
+
+	if (!g)
+		return SEV_STATUS_INVALID_GUEST;
+	if (g->state != SEV_GSTATE_LSECRET)
+		return SEV_STATUS_INVALID_GUEST_STATE;
+	if (g->pending) {
+		g->pending = false;
+		g->active = true;
+	}
+	OPENSSL_cleanse(&g->tk, sizeof(g->tk));
+	g->state = SEV_GSTATE_RUNNING;
+	return SEV_STATUS_SUCCESS;
+}

@@ -1,0 +1,93 @@
+/* The guest side of the emulated SEV firmware (SEV API §6; behaviour checked against AMD's
+ * open-source firmware, github.com/amd/AMD-ASPFW sev_uapp/src/sev_mcmd.c, sev_guest.c,
+ * sev_es.c). Guest contexts live in the emulator process, so they outlive any client.
+ * Shared by guest.c (contexts, memory, GUEST_STATUS, DECOMMISSION, the CTL), guest-launch.c
+ * (LAUNCH_*) and guest-run.c (ACTIVATE, DEACTIVATE, DBG_*, ATTESTATION); see README-guest.md.
+ *
+ * Guest memory, two views. The caller's memfd (a region from EMU_MSG_MAP) is what the host
+ * sees: after LAUNCH_UPDATE_DATA it holds ciphertext under the guest's memory key (VEK, a
+ * random AES-128-XTS key per guest, each 16-byte block tweaked with its offset in the
+ * region). The emulator's own memfd of the same size holds the plaintext at the same offsets:
+ * the "CPU side" a VMM runs the guest from (CTL `guest-memfd HANDLE`). */
+#pragma once
+
+#include <openssl/evp.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "attest/session.h"
+#include "psp/emu/firmware.h"
+
+/* Handles 1..EMU_GUEST_MAX, as firmware (AMD-ASPFW sev_plat.h SEV_GUEST_COUNT_MAX). */
+#define EMU_GUEST_MAX 1024u
+#define EMU_VEK_SIZE 32u	 /* AES-128-XTS: two AES-128 keys */
+#define EMU_VMSA_SIZE 4096u	 /* LAUNCH_UPDATE_VMSA takes exactly one page (VMSA_SIZE) */
+#define EMU_GUEST_CHUNK 0x5000u /* work buffer, as firmware's scratch (SEV_SCRATCH_BUF_LEN) */
+
+struct emu_guest {
+	uint32_t handle;
+	uint32_t policy;
+	int state; /* enum sev_guest_state */
+	/* Activation (sev_guest_activate): pending until LAUNCH_FINISH, then active. */
+	uint32_t asid; /* 0 = none */
+	bool pending, active;
+	struct attest_tk tk;	     /* TEK/TIK; wiped at LAUNCH_FINISH (sev_channel_close) */
+	uint8_t vek[EMU_VEK_SIZE];   /* memory key; wiped at DECOMMISSION */
+	EVP_MD_CTX *ld;		     /* running launch digest (SHA-256) */
+	uint8_t launch_digest[32];   /* final digest, from LAUNCH_MEASURE */
+	uint8_t measure[32];	     /* measurement, for LAUNCH_SECRET's MAC */
+	/* The plaintext view, bound to the region of the first command touching guest memory. */
+	uint64_t region_base, region_size; /* 0 = not bound yet */
+	int view_fd;
+	uint8_t *view;
+};
+
+struct emu_guests {
+	struct emu_guest *slot[EMU_GUEST_MAX]; /* slot[h - 1] */
+	int reply_fd; /* a descriptor the current CTL reply carries, or -1 */
+};
+
+/* The guest state of fw, created on first use (also sets fw->guests_shutdown). NULL only
+ * when out of memory. */
+struct emu_guests *emu_guests_get(struct emu_fw *fw);
+/* The context of a live handle, or NULL (the caller answers INVALID_GUEST). */
+struct emu_guest *emu_guest_find(struct emu_fw *fw, uint32_t handle);
+/* A new context in the lowest free slot (RESOURCE_LIMIT when none, HWERROR_PLATFORM on
+ * allocation failure), not yet counted in guest_count. */
+int emu_guest_alloc(struct emu_fw *fw, struct emu_guest **ret);
+/* Wipe and free a context and its slot. */
+void emu_guest_free(struct emu_fw *fw, struct emu_guest *g);
+/* Drop every context and the guest state itself (SHUTDOWN, and when the firmware is freed). */
+void emu_guests_shutdown(struct emu_fw *fw);
+
+/* Guest memory: [addr, addr + len) must lie in one mapped region (INVALID_ADDRESS) and, once
+ * the guest is bound to a region, in that region. The first call binds the guest. */
+int emu_guest_mem_bind(struct emu_fw *fw, struct emu_guest *g, uint64_t addr, uint64_t len);
+/* Place plaintext at guest address addr (already bound): into the plaintext view, and as
+ * ciphertext under the VEK into the host-visible region. */
+int emu_guest_mem_put(struct emu_fw *fw, struct emu_guest *g, uint64_t addr, const uint8_t *plain,
+		      size_t len);
+/* Read the guest's plaintext at addr (already bound) from the plaintext view. */
+int emu_guest_mem_get(struct emu_guest *g, uint64_t addr, uint8_t *ret, size_t len);
+
+extern const struct emu_cmd_row emu_guest_cmds[];
+extern const size_t emu_guest_cmds_n;
+/* Handlers in guest-launch.c and guest-run.c. */
+int emu_cmd_launch_start(struct emu_fw *fw, void *buf);
+int emu_cmd_launch_update_data(struct emu_fw *fw, void *buf);
+int emu_cmd_launch_update_vmsa(struct emu_fw *fw, void *buf);
+int emu_cmd_launch_measure(struct emu_fw *fw, void *buf);
+int emu_cmd_launch_secret(struct emu_fw *fw, void *buf);
+int emu_cmd_launch_finish(struct emu_fw *fw, void *buf);
+int emu_cmd_activate(struct emu_fw *fw, void *buf);
+int emu_cmd_deactivate(struct emu_fw *fw, void *buf);
+int emu_cmd_dbg_decrypt(struct emu_fw *fw, void *buf);
+int emu_cmd_dbg_encrypt(struct emu_fw *fw, void *buf);
+int emu_cmd_attestation(struct emu_fw *fw, void *buf);
+
+/* CTL `guest-memfd HANDLE` (a ctl.c table row): for a RUNNING, active guest, answers
+ * "handle=H asid=A base=0x... size=N" and leaves a duplicate of the plaintext-view memfd for
+ * the reply (emu_guest_take_reply_fd). */
+int emu_guest_ctl_memfd(struct emu_fw *fw, char *arg, uint8_t *out, size_t cap, size_t *len);
+/* The descriptor the reply just built must carry (the caller sends and closes it), or -1. */
+int emu_guest_take_reply_fd(struct emu_fw *fw);
