@@ -16,6 +16,7 @@
 
 #include "common/log.h"
 #include "psp/emu-wire.h"
+#include "psp/emu/guest.h"
 #include "psp/emu/server.h"
 
 #define MAX_CONNS 1024u
@@ -319,6 +320,33 @@ static int collect_fds(struct msghdr *mh, int *fds, int max)
 	return n;
 }
 
+/* Send a reply, with one descriptor in SCM_RIGHTS when the request produced one (CTL
+ * guest-memfd); the descriptor is ours to close either way. */
+static int send_reply(int fd, const uint8_t *reply, size_t len, int pass_fd)
+{
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} cm;
+	struct iovec iov = { .iov_base = (void *)reply, .iov_len = len };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	ssize_t n;
+
+	if (pass_fd >= 0) {
+		memset(&cm, 0, sizeof(cm));
+		mh.msg_control = cm.buf;
+		mh.msg_controllen = sizeof(cm.buf);
+		CMSG_FIRSTHDR(&mh)->cmsg_level = SOL_SOCKET;
+		CMSG_FIRSTHDR(&mh)->cmsg_type = SCM_RIGHTS;
+		CMSG_FIRSTHDR(&mh)->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(CMSG_FIRSTHDR(&mh)), &pass_fd, sizeof(int));
+	}
+	n = sendmsg(fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (pass_fd >= 0)
+		close(pass_fd);
+	return n == (ssize_t)len ? 0 : -EPIPE;
+}
+
 /* Receive and answer one request of connection i. Negative: end the connection. */
 static int serve_one(struct emu_server *s, unsigned i)
 {
@@ -347,9 +375,7 @@ static int serve_one(struct emu_server *s, unsigned i)
 				sizeof(reply));
 	if (rl < 0)
 		return (int)rl;
-	if (send(fd, reply, (size_t)rl, MSG_NOSIGNAL | MSG_DONTWAIT) != rl)
-		return -EPIPE;
-	return 0;
+	return send_reply(fd, reply, (size_t)rl, emu_guest_take_reply_fd(s->fw));
 }
 
 static bool cmd_pending(int fd)
