@@ -779,9 +779,16 @@ static bool token_ok(const char *s)
 static char *build_head(struct http_client *c, const char *method, const char *path,
 			const char *content_type, int64_t body_len, bool has_body)
 {
-	char len_hdr[64] = "";
+	char len_hdr[64] = "", host[300];
 	char *head = NULL;
 	int n;
+
+	/* Host = uri-host [":" port] (RFC 9110 §7.2); an IPv6 literal goes in brackets. */
+	if (c->kind == EP_UNIX)
+		snprintf(host, sizeof(host), "localhost");
+	else
+		snprintf(host, sizeof(host), strchr(c->host, ':') ? "[%s]:%s" : "%s:%s", c->host,
+			 c->port);
 
 	if (has_body && body_len >= 0)
 		snprintf(len_hdr, sizeof(len_hdr), "Content-Length: %lld\r\n", (long long)body_len);
@@ -790,7 +797,7 @@ static char *build_head(struct http_client *c, const char *method, const char *p
 	n = asprintf(&head,
 		     "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: sevadm/%s\r\n"
 		     "Accept: application/json\r\nConnection: close\r\n%s%s%s%s%s%s\r\n",
-		     method, path, c->kind == EP_UNIX ? "localhost" : c->host, SEVD_VERSION,
+		     method, path, host, SEVD_VERSION,
 		     c->token ? "Authorization: Bearer " : "", c->token ? c->token : "",
 		     c->token ? "\r\n" : "", content_type && has_body ? "Content-Type: " : "",
 		     content_type && has_body ? content_type : "",

@@ -2,6 +2,7 @@
  * and dispatches to one verb (cli/verb-*.c) through the table below, as wireguard-tools' wg.c
  * does. It trusts nothing: the verbs validate what the daemon answers. */
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,8 @@ static const struct sevadm_verb verbs[] = {
 	{ "session", verb_session, "make a launch session for a PDH (offline, as sevctl)", false },
 	{ "measurement", verb_measurement, "build|verify an expected launch measurement (offline)", false },
 	{ "secret", verb_secret, "build a LAUNCH_SECRET packet (offline)", false },
+	{ "verify", verb_verify, "verify chain DIR | report REPORT (SEV and SEV-SNP, offline)", false },
+	{ "fetch", verb_fetch, "fetch ca|vcek|cek from AMD's key distribution service", false },
 };
 
 static void help(FILE *f)
@@ -100,6 +103,9 @@ int main(int argc, char **argv)
 	struct sevadm_ctx ctx = {};
 	const struct sevadm_verb *verb;
 
+	/* A daemon that hangs up mid-request is an error to report, not a signal to die of
+	 * (OpenSSL writes without MSG_NOSIGNAL). */
+	signal(SIGPIPE, SIG_IGN);
 	if (parse_argv(argc, argv, &ctx) < 0)
 		return SEVADM_EXIT_USAGE;
 	if (optind >= argc) {
