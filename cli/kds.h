@@ -1,0 +1,33 @@
+/* AMD Key Distribution Service client for `sevadm fetch`: GET a path under a base URL
+ * (default https://kdsintf.amd.com, else --kds-url or $SEVADM_KDS_URL) through the sevadm HTTP
+ * client, with a file cache so that a second fetch of the same URL does not touch the network.
+ * Answers are untrusted bytes: callers parse and verify them before writing anything. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define KDS_DEFAULT_URL "https://kdsintf.amd.com"
+
+struct kds {
+	char *base;	 /* as given, for messages */
+	char *endpoint;	 /* scheme://host:port for the HTTP client */
+	char *prefix;	 /* path prefix from the base URL ("" or "/x") */
+	char *cache_dir; /* <cache>/<host_port>, created on first store */
+	const char *ca_file;
+};
+
+/* base NULL: $SEVADM_KDS_URL, else KDS_DEFAULT_URL. cache NULL: $XDG_CACHE_HOME/sevadm or
+ * ~/.cache/sevadm, /var/cache/sevd for root. *ret_error (malloc'd) says what was wrong. */
+int kds_init(struct kds *k, const char *base, const char *cache, const char *ca_file,
+	     char **ret_error);
+void kds_done(struct kds *k);
+/* GET path (starting with '/', may hold a query). 0 with the body (NUL-terminated), or
+ * negative errno with *ret_error ("AMD KDS at URL answered 404 Not Found for PATH — ...").
+ * *ret_cached tells whether the answer came from the cache. */
+int kds_get(struct kds *k, const char *path, uint8_t **ret_body, size_t *ret_len,
+	    bool *ret_cached, char **ret_error);
+/* Store an answer the caller has parsed and verified, so the next kds_get is served from the
+ * cache. Failing to cache is not fatal to a fetch: the caller may only warn. */
+int kds_cache_put(struct kds *k, const char *path, const uint8_t *body, size_t len);

@@ -1,0 +1,431 @@
+/* sevadm fetch ca|vcek|cek: get AMD's certificates from the Key Distribution Service (AMD spec
+ * 57230 ch. 4) into a directory, through a cache (cli/kds.h) so repeated fetches stay offline.
+ *   fetch ca GEN DIR             SEV-SNP: /vcek/v1/{Gen}/cert_chain → cert_chain, ask.pem, ark.pem
+ *                                legacy SEV (naples, rome, or --sev): ask_ark_<gen>.cert
+ *   fetch vcek --report R DIR    /vcek/v1/{Gen}/{hwid}?blSPL..ucodeSPL(&fmcSPL on Turin) from the
+ *                                report's REPORTED_TCB and CHIP_ID (8 bytes on Turin) → vcek.der
+ *                                (+ cert_chain)
+ *   fetch cek --id HEX DIR       /cek/id/{ID} (legacy SEV, GET_ID's 64 bytes) → cek.cert
+ * Everything fetched is parsed and checked before it is written or cached; the trust decision
+ * (which root) stays with `sevadm verify`. */
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <openssl/pem.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "attest/roots.h"
+#include "attest/sev-cert.h"
+#include "attest/snp-chain.h"
+#include "attest/snp-report.h"
+#include "cli/kds.h"
+#include "cli/sevadm.h"
+#include "cli/verb-fetch.h"
+#include "cli/verify-util.h"
+#include "common/ossl.h"
+#include "common/util.h"
+
+#define VERB "fetch"
+#define SEV_CA_DEFAULT_URL "https://developer.amd.com/wp-content/resources"
+
+struct fetch_opts {
+	const char *kds_url, *cache, *report, *gen, *id_hex, *id_file, *ca_url;
+	bool sev;
+	char **pos; /* positional arguments */
+	int npos;
+};
+
+static void help(void)
+{
+	printf("Usage: sevadm fetch ca GEN DIR [--sev] [--ca-url URL]\n"
+	       "       sevadm fetch vcek --report REPORT [--gen GEN] DIR\n"
+	       "       sevadm fetch cek (--id HEX | --id-file FILE) DIR\n"
+	       "\n"
+	       "Fetch AMD certificates from the Key Distribution Service into DIR.\n"
+	       "  ca     the ASK and ARK of a generation (milan, genoa, turin: SEV-SNP X.509;\n"
+	       "         naples, rome or --sev: legacy ask_ark_<gen>.cert from --ca-url)\n"
+	       "  vcek   the VCEK that signed REPORT (chosen by its REPORTED_TCB and CHIP_ID)\n"
+	       "  cek    the legacy SEV CEK of a chip, by its GET_ID identifier\n"
+	       "\n"
+	       "  --kds-url URL   KDS base URL (default $SEVADM_KDS_URL, else %s)\n"
+	       "  --ca-url URL    legacy ask_ark base URL (default $SEVADM_SEV_CA_URL, else\n"
+	       "                  %s)\n"
+	       "  --cache DIR     cache (default ~/.cache/sevadm; /var/cache/sevd for root)\n"
+	       "  --gen GEN       Milan, Genoa or Turin when the report does not say (version 2)\n",
+	       KDS_DEFAULT_URL, SEV_CA_DEFAULT_URL);
+}
+
+static int parse_opts(int argc, char **argv, struct fetch_opts *o)
+{
+	enum { ARG_KDS = 0x100, ARG_CACHE, ARG_REPORT, ARG_GEN, ARG_ID, ARG_ID_FILE, ARG_SEV,
+	       ARG_CA_URL };
+	static const struct option options[] = {
+		{ "kds-url", required_argument, NULL, ARG_KDS },
+		{ "cache", required_argument, NULL, ARG_CACHE },
+		{ "report", required_argument, NULL, ARG_REPORT },
+		{ "gen", required_argument, NULL, ARG_GEN },
+		{ "id", required_argument, NULL, ARG_ID },
+		{ "id-file", required_argument, NULL, ARG_ID_FILE },
+		{ "sev", no_argument, NULL, ARG_SEV },
+		{ "ca-url", required_argument, NULL, ARG_CA_URL },
+		{ "help", no_argument, NULL, 'h' },
+		{},
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
+		switch (c) {
+		case 'h': help(); return -1;
+		case ARG_KDS: o->kds_url = optarg; break;
+		case ARG_CACHE: o->cache = optarg; break;
+		case ARG_REPORT: o->report = optarg; break;
+		case ARG_GEN: o->gen = optarg; break;
+		case ARG_ID: o->id_hex = optarg; break;
+		case ARG_ID_FILE: o->id_file = optarg; break;
+		case ARG_SEV: o->sev = true; break;
+		case ARG_CA_URL: o->ca_url = optarg; break;
+		default: return sevadm_usage(VERB, "unknown option");
+		}
+	}
+	o->pos = argv + optind;
+	o->npos = argc - optind;
+	return 0;
+}
+
+static int ensure_dir(const char *dir)
+{
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+		return sevadm_fail(VERB, "cannot create %s: %s", dir, strerror(errno));
+	return 0;
+}
+
+static int write_out(const char *dir, const char *name, const void *buf, size_t len)
+{
+	_cleanup_free_ char *p = path_join(dir, name);
+	int r;
+
+	if (!p)
+		return sevadm_fail(VERB, "out of memory");
+	r = write_file_atomic(p, buf, len, 0644);
+	if (r < 0)
+		return sevadm_fail(VERB, "cannot write %s: %s", p, strerror(-r));
+	printf("wrote %s\n", p);
+	return 0;
+}
+
+static int write_pem(const char *dir, const char *name, X509 *x)
+{
+	_cleanup_(BIO_free_allp) BIO *b = BIO_new(BIO_s_mem());
+	char *data;
+	long n;
+
+	if (!b || PEM_write_bio_X509(b, x) != 1)
+		return sevadm_fail(VERB, "cannot encode %s", name);
+	n = BIO_get_mem_data(b, &data);
+	return write_out(dir, name, data, (size_t)n);
+}
+
+/* GET through the cache; prints where the answer came from. */
+static int get(struct kds *k, const char *path, uint8_t **body, size_t *len)
+{
+	_cleanup_free_ char *err = NULL;
+	bool cached;
+	int r;
+
+	r = kds_get(k, path, body, len, &cached, &err);
+	if (r < 0)
+		return sevadm_fail(VERB, "%s", err ? err : strerror(-r));
+	printf("%s %s%s\n", cached ? "cached" : "fetched", k->base, path);
+	return 0;
+}
+
+static void cache_put(struct kds *k, const char *path, const uint8_t *b, size_t n)
+{
+	int r = kds_cache_put(k, path, b, n);
+
+	if (r < 0)
+		fprintf(stderr, "sevadm: fetch: warning: cannot cache %s in %s: %s\n", path,
+			k->cache_dir, strerror(-r));
+}
+
+static int kds_open(const struct sevadm_ctx *ctx, const struct fetch_opts *o, const char *url,
+		    struct kds *k)
+{
+	_cleanup_free_ char *err = NULL;
+	int r = kds_init(k, url, o->cache, ctx->ca_file, &err);
+
+	if (r < 0)
+		return sevadm_fail(VERB, "%s", err ? err : strerror(-r));
+	return 0;
+}
+
+/* The SNP cert_chain of gen, checked (ARK self-signed, ARK signs ASK, both of gen). */
+static int get_cert_chain(struct kds *k, enum snp_gen gen, X509 **ask, X509 **ark,
+			  uint8_t **ret_body, size_t *ret_len)
+{
+	_cleanup_free_ char *path = NULL;
+	_cleanup_free_ uint8_t *body = NULL;
+	struct snp_chain_verdict v;
+	const char *why = NULL;
+	size_t len;
+	int r;
+
+	if (asprintf(&path, "/vcek/v1/%s/cert_chain", attest_snp_gen_name(gen)) < 0)
+		return sevadm_fail(VERB, "out of memory");
+	if ((r = get(k, path, &body, &len)) != 0)
+		return r;
+	if (attest_snp_cert_chain_parse(body, len, ask, ark, &why) < 0)
+		return sevadm_fail(VERB, "the KDS answer for %s is not a cert_chain: %s", path, why);
+	if (attest_snp_chain_verify(*ark, *ask, NULL, &v) != 1)
+		return sevadm_fail(VERB, "the KDS answer for %s does not hold: %s", path, v.reason);
+	if (v.gen != gen)
+		return sevadm_fail(VERB, "the KDS answer for %s is the %s chain, not %s", path,
+				   attest_snp_gen_name(v.gen), attest_snp_gen_name(gen));
+	cache_put(k, path, body, len);
+	*ret_body = TAKE_PTR(body);
+	*ret_len = len;
+	return 0;
+}
+
+static void print_fingerprint(X509 *ark)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int n = 0;
+
+	if (X509_digest(ark, EVP_sha256(), md, &n) == 1) {
+		_cleanup_free_ char *h = hex_encode(md, n);
+		printf("ARK SHA-256 fingerprint %s — compare it with AMD's before trusting it\n",
+		       h ? h : "?");
+	}
+}
+
+static int fetch_ca_sev(const struct sevadm_ctx *ctx, const struct fetch_opts *o,
+			const char *gen, const char *dir)
+{
+	_cleanup_(attest_roots_freep) struct attest_roots *roots = NULL;
+	_cleanup_free_ char *path = NULL, *name = NULL, *err = NULL;
+	_cleanup_free_ uint8_t *body = NULL;
+	const char *url = o->ca_url ? o->ca_url : getenv("SEVADM_SEV_CA_URL");
+	struct kds k;
+	size_t len;
+	int r;
+
+	if ((r = kds_open(ctx, o, url && *url ? url : SEV_CA_DEFAULT_URL, &k)) != 0)
+		return r;
+	if (asprintf(&name, "ask_ark_%s.cert", gen) < 0 || asprintf(&path, "/%s", name) < 0 ||
+	    attest_roots_new(&roots) < 0) {
+		kds_done(&k);
+		return sevadm_fail(VERB, "out of memory");
+	}
+	r = get(&k, path, &body, &len);
+	/* The same checks the roots directory applies: ARK self-signed, ASK by ARK, key ids. */
+	if (r == 0 && attest_roots_add_sev(roots, gen, body, len, false, path, &err) < 0)
+		r = sevadm_fail(VERB, "the answer for %s is not a valid AMD ASK/ARK pair: %s", path,
+				err ? err : "?");
+	if (r == 0)
+		cache_put(&k, path, body, len);
+	kds_done(&k);
+	if (r == 0 && (r = ensure_dir(dir)) == 0)
+		r = write_out(dir, name, body, len);
+	return r;
+}
+
+static int fetch_ca(const struct sevadm_ctx *ctx, const struct fetch_opts *o)
+{
+	_cleanup_(X509_freep) X509 *ask = NULL, *ark = NULL;
+	_cleanup_free_ uint8_t *body = NULL;
+	struct kds k;
+	size_t len;
+	int r;
+
+	if (o->npos != 3)
+		return sevadm_usage(VERB, "fetch ca needs GEN and DIR");
+	const char *gen_name = o->pos[1], *dir = o->pos[2];
+	enum snp_gen gen = attest_snp_gen_from_name(gen_name);
+	if (o->sev || strcasecmp(gen_name, "naples") == 0 || strcasecmp(gen_name, "rome") == 0) {
+		_cleanup_free_ char *lower = strdup(gen_name);
+		for (char *c = lower; c && *c; c++)
+			*c = (char)tolower((unsigned char)*c);
+		return lower ? fetch_ca_sev(ctx, o, lower, dir) : SEVADM_EXIT_FAIL;
+	}
+	if (gen == SNP_GEN_UNKNOWN)
+		return sevadm_usage(VERB, "unknown generation '%s' (milan, genoa, turin; naples or "
+				    "rome for legacy SEV)", gen_name);
+	if ((r = kds_open(ctx, o, o->kds_url, &k)) != 0)
+		return r;
+	r = get_cert_chain(&k, gen, &ask, &ark, &body, &len);
+	kds_done(&k);
+	if (r == 0 && (r = ensure_dir(dir)) == 0 && (r = write_out(dir, "cert_chain", body, len)) == 0 &&
+	    (r = write_pem(dir, "ask.pem", ask)) == 0)
+		r = write_pem(dir, "ark.pem", ark);
+	if (r == 0)
+		print_fingerprint(ark);
+	return r;
+}
+
+static int load_report(const struct fetch_opts *o, struct snp_report *r)
+{
+	_cleanup_free_ uint8_t *buf = NULL, *raw = NULL;
+	_cleanup_free_ char *err = NULL;
+	enum snp_gen hint = attest_snp_gen_from_name(o->gen);
+	const char *why = NULL;
+	size_t len, raw_len;
+
+	if (o->gen && hint == SNP_GEN_UNKNOWN)
+		return sevadm_usage(VERB, "--gen: '%s' is not Milan, Genoa or Turin", o->gen);
+	if (read_user_file("report", o->report, 64 * 1024, &buf, &len, &err) < 0)
+		return sevadm_fail(VERB, "%s", err);
+	if (report_decode(buf, len, &raw, &raw_len) < 0 || raw_len != SNP_REPORT_SIZE)
+		return sevadm_fail(VERB, "%s is not an SEV-SNP report (1184 bytes, raw or hex)",
+				   o->report);
+	if (attest_snp_report_parse(raw, raw_len, hint, r, &why) < 0)
+		return sevadm_fail(VERB, "%s: %s", o->report, why);
+	return 0;
+}
+
+/* The answer must be the VCEK of this chip at this TCB, and signed by the chain's ASK. */
+static int check_vcek(const char *path, const uint8_t *der, size_t len, const struct snp_report *r,
+		      X509 *ask, X509 *ark)
+{
+	_cleanup_(X509_freep) X509 *x = NULL;
+	struct snp_chain_verdict v;
+	struct snp_vcek_info info;
+	const char *why = NULL;
+	char buf[300];
+	bool hw;
+
+	if (attest_snp_cert_parse(der, len, &x, &why) < 0)
+		return sevadm_fail(VERB, "the KDS answer for %s is not a certificate: %s", path, why);
+	if (attest_snp_vcek_info(x, &info, buf, sizeof buf) < 0 ||
+	    attest_snp_vcek_check_report(&info, r, &hw, buf, sizeof buf) != 1)
+		return sevadm_fail(VERB, "the KDS answered a certificate that is not this report's "
+				   "VCEK: %s", buf);
+	if (attest_snp_chain_verify(ark, ask, x, &v) != 1)
+		return sevadm_fail(VERB, "the fetched VCEK does not verify: %s", v.reason);
+	return 0;
+}
+
+static int fetch_vcek(const struct sevadm_ctx *ctx, const struct fetch_opts *o)
+{
+	_cleanup_(X509_freep) X509 *ask = NULL, *ark = NULL;
+	_cleanup_free_ uint8_t *der = NULL, *chain = NULL;
+	_cleanup_free_ char *path = NULL;
+	struct snp_report r;
+	const char *why = NULL;
+	size_t der_len, chain_len;
+	struct kds k;
+	int rc;
+
+	if (!o->report || o->npos != 2)
+		return sevadm_usage(VERB, "fetch vcek needs --report REPORT and DIR");
+	const char *dir = o->pos[1];
+	if ((rc = load_report(o, &r)) != 0)
+		return rc;
+	if (attest_snp_vcek_kds_path(&r, SNP_GEN_UNKNOWN, &path, &why) < 0)
+		return sevadm_fail(VERB, "cannot choose the VCEK for %s: %s%s", o->report, why,
+				   r.gen == SNP_GEN_UNKNOWN ? " (--gen)" : "");
+	if ((rc = kds_open(ctx, o, o->kds_url, &k)) != 0)
+		return rc;
+	rc = get_cert_chain(&k, r.gen, &ask, &ark, &chain, &chain_len);
+	if (rc == 0)
+		rc = get(&k, path, &der, &der_len);
+	if (rc == 0)
+		rc = check_vcek(path, der, der_len, &r, ask, ark);
+	if (rc == 0)
+		cache_put(&k, path, der, der_len);
+	kds_done(&k);
+	if (rc == 0 && (rc = ensure_dir(dir)) == 0 &&
+	    (rc = write_out(dir, "vcek.der", der, der_len)) == 0)
+		rc = write_out(dir, "cert_chain", chain, chain_len);
+	if (rc == 0)
+		printf("verify with: sevadm verify report %s --certs %s\n", o->report, dir);
+	return rc;
+}
+
+static int read_chip_id(const struct fetch_opts *o, uint8_t id[64])
+{
+	_cleanup_free_ uint8_t *buf = NULL;
+	_cleanup_free_ char *err = NULL;
+	size_t len;
+
+	if (!!o->id_hex == !!o->id_file)
+		return sevadm_usage(VERB, "fetch cek needs exactly one of --id HEX or --id-file FILE");
+	if (o->id_hex) {
+		if (hex_decode(o->id_hex, &buf, &len) < 0 || (len != 64 && len != 128))
+			return sevadm_usage(VERB, "--id: the chip id is 64 bytes (128 hex digits), "
+					    "as GET_ID returns it");
+	} else if (read_user_file("chip id", o->id_file, 4096, &buf, &len, &err) < 0) {
+		return sevadm_fail(VERB, "%s", err);
+	} else if (len != 64 && len != 128) {
+		return sevadm_fail(VERB, "%s holds %zu bytes; GET_ID's answer is 64 (or 128 on two "
+				   "sockets)", o->id_file, len);
+	}
+	memcpy(id, buf, 64); /* the first socket's id, as sevctl uses it */
+	return 0;
+}
+
+static int fetch_cek(const struct sevadm_ctx *ctx, const struct fetch_opts *o)
+{
+	_cleanup_free_ uint8_t *body = NULL;
+	_cleanup_free_ char *path = NULL, *hex = NULL;
+	struct sev_cert cek;
+	const char *why = NULL;
+	uint8_t id[64];
+	struct kds k;
+	size_t len;
+	int rc;
+
+	if (o->npos != 2)
+		return sevadm_usage(VERB, "fetch cek needs DIR");
+	if ((rc = read_chip_id(o, id)) != 0)
+		return rc;
+	/* The KDS spells the id in upper-case hex (as sevctl and virtee/sev do). */
+	hex = hex_encode(id, sizeof id);
+	for (char *c = hex; c && *c; c++)
+		*c = (char)toupper((unsigned char)*c);
+	if (!hex || asprintf(&path, "/cek/id/%s", hex) < 0)
+		return sevadm_fail(VERB, "out of memory");
+	if ((rc = kds_open(ctx, o, o->kds_url, &k)) != 0)
+		return rc;
+	rc = get(&k, path, &body, &len);
+	if (rc == 0 && attest_sev_cert_parse(body, len, &cek, &why) < 0)
+		rc = sevadm_fail(VERB, "the KDS answer for %s is not a SEV certificate: %s", path, why);
+	if (rc == 0 && cek.pubkey_usage != SEV_USAGE_CEK)
+		rc = sevadm_fail(VERB, "the KDS answer for %s is a %s certificate, not a CEK", path,
+				 attest_sev_usage_name(cek.pubkey_usage));
+	if (rc == 0)
+		cache_put(&k, path, body, len);
+	kds_done(&k);
+	if (rc == 0 && (rc = ensure_dir(o->pos[1])) == 0)
+		rc = write_out(o->pos[1], "cek.cert", body, len);
+	return rc;
+}
+
+static const struct {
+	const char *name;
+	int (*run)(const struct sevadm_ctx *ctx, const struct fetch_opts *o);
+} subverbs[] = {
+	{ "ca", fetch_ca },
+	{ "vcek", fetch_vcek },
+	{ "cek", fetch_cek },
+};
+
+int verb_fetch(const struct sevadm_ctx *ctx, int argc, char **argv)
+{
+	struct fetch_opts o = {};
+	int r = parse_opts(argc, argv, &o);
+
+	if (r < 0)
+		return SEVADM_EXIT_OK;
+	if (r > 0)
+		return r;
+	if (o.npos < 1)
+		return sevadm_usage(VERB, "say what to fetch: ca, vcek or cek");
+	for (size_t i = 0; i < ELEMENTSOF(subverbs); i++)
+		if (strcmp(o.pos[0], subverbs[i].name) == 0)
+			return subverbs[i].run(ctx, &o);
+	return sevadm_usage(VERB, "unknown subcommand '%s' (ca, vcek or cek)", o.pos[0]);
+}

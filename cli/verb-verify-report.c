@@ -1,0 +1,396 @@
+/* sevadm verify report REPORT (--chain DIR | --pek PEK_CERT | --vcek FILE | --certs DIR)
+ *                             [--nonce HEX] [--measurement HEX] [--gen GEN] [--json]
+ * The format is told by size: 0xD0 bytes = legacy SEV ATTESTATION report (signed by the PEK,
+ * attest/sev-report.h), 0x4A0 bytes = SEV-SNP report (signed by the VCEK/VLEK,
+ * attest/snp-report.h); hex or base64 text of either is accepted. Every check is listed with
+ * its result, and the exit status is 0 only when all of them hold. The report and every
+ * certificate given are untrusted; only the roots directory (or a named emulator root) is. */
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "attest/sev-report.h"
+#include "attest/snp-chain.h"
+#include "attest/snp-report.h"
+#include "cli/sevadm.h"
+#include "cli/verb-verify.h"
+#include "common/ossl.h"
+#include "common/util.h"
+
+#define VERB "verify"
+#define REPORT_FILE_MAX (64u * 1024)
+
+struct report_opts {
+	struct verify_opts v;
+	const char *chain_dir, *pek, *vcek, *certs_dir, *nonce_hex, *measurement_hex, *gen;
+};
+
+static void help_report(void)
+{
+	printf("Usage: sevadm verify report REPORT (--chain DIR | --pek PEK_CERT | --vcek FILE |\n"
+	       "                                   --certs DIR) [--nonce HEX] [--measurement HEX]\n"
+	       "\n"
+	       "Verify an attestation report: its signature, the certificate chain up to a trusted\n"
+	       "root, the nonce and the expected measurement. REPORT is a legacy SEV report (208\n"
+	       "bytes) or an SEV-SNP report (1184 bytes), raw or as hex/base64 text.\n"
+	       "\n"
+	       "  --chain DIR        SEV: the chain as `export --full` writes it (the PEK signs);\n"
+	       "                     SEV-SNP: same as --certs\n"
+	       "  --pek FILE         SEV: the PEK certificate alone (the chain is then not checked)\n"
+	       "  --vcek FILE        SEV-SNP: the VCEK or VLEK (DER or PEM); ASK/ARK from the roots\n"
+	       "  --certs DIR        SEV-SNP: vcek.der|vcek.pem|vlek.* and optionally cert_chain or\n"
+	       "                     ask.pem/ark.pem\n"
+	       "  --nonce HEX        SEV: the 16-byte MNONCE; SEV-SNP: REPORT_DATA (up to 64 bytes,\n"
+	       "                     zero-padded)\n"
+	       "  --measurement HEX  SEV: the 32-byte launch digest; SEV-SNP: the 48-byte measurement\n"
+	       "  --gen GEN          SEV-SNP: Milan, Genoa or Turin when neither report nor VCEK says\n"
+	       "  --roots DIR, --emulator-root FILE, --json   as for 'verify chain'\n");
+}
+
+static int parse_opts(const struct sevadm_ctx *ctx, int argc, char **argv, struct report_opts *o)
+{
+	enum { ARG_CHAIN = VERIFY_ARG_FIRST_OWN, ARG_PEK, ARG_VCEK, ARG_CERTS, ARG_NONCE, ARG_MEAS,
+	       ARG_GEN };
+	static const struct option options[] = {
+		VERIFY_COMMON_OPTIONS,
+		{ "chain", required_argument, NULL, ARG_CHAIN },
+		{ "pek", required_argument, NULL, ARG_PEK },
+		{ "vcek", required_argument, NULL, ARG_VCEK },
+		{ "certs", required_argument, NULL, ARG_CERTS },
+		{ "nonce", required_argument, NULL, ARG_NONCE },
+		{ "measurement", required_argument, NULL, ARG_MEAS },
+		{ "gen", required_argument, NULL, ARG_GEN },
+		{ "help", no_argument, NULL, 'h' },
+		{},
+	};
+	const char **slot[] = {
+		[ARG_CHAIN - ARG_CHAIN] = &o->chain_dir, [ARG_PEK - ARG_CHAIN] = &o->pek,
+		[ARG_VCEK - ARG_CHAIN] = &o->vcek, [ARG_CERTS - ARG_CHAIN] = &o->certs_dir,
+		[ARG_NONCE - ARG_CHAIN] = &o->nonce_hex, [ARG_MEAS - ARG_CHAIN] = &o->measurement_hex,
+		[ARG_GEN - ARG_CHAIN] = &o->gen,
+	};
+	int c;
+
+	o->v.json = ctx->json;
+	while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
+		if (c == 'h') {
+			help_report();
+			return -1;
+		}
+		if (verify_parse_common(c, &o->v))
+			continue;
+		if (c < ARG_CHAIN || c > ARG_GEN)
+			return sevadm_usage(VERB, "unknown option");
+		*slot[c - ARG_CHAIN] = optarg;
+	}
+	if (optind + 1 != argc)
+		return sevadm_usage(VERB, "verify report needs exactly one REPORT file");
+	if (!!o->chain_dir + !!o->pek + !!o->vcek + !!o->certs_dir != 1)
+		return sevadm_usage(VERB, "give exactly one of --chain, --pek, --vcek, --certs");
+	return 0;
+}
+
+/* An expected value given in hex: exact length, or for the SNP nonce up to max, zero-padded. */
+static int parse_expected(const char *opt, const char *hex, size_t want, bool pad, uint8_t *out)
+{
+	_cleanup_free_ uint8_t *b = NULL;
+	size_t n;
+
+	if (hex_decode(hex, &b, &n) < 0)
+		return sevadm_usage(VERB, "%s: '%s' is not hex", opt, hex);
+	if (n != want && !(pad && n > 0 && n < want))
+		return sevadm_usage(VERB, "%s: %zu bytes given, %s%zu expected", opt, n,
+				    pad ? "at most " : "", want);
+	memset(out, 0, want);
+	memcpy(out, b, n);
+	return 0;
+}
+
+static void check_value(struct checklist *l, const char *name, const char *opt,
+			const uint8_t *got, const uint8_t *want, size_t n)
+{
+	_cleanup_free_ char *g = hex_encode(got, n), *w = hex_encode(want, n);
+
+	if (CRYPTO_memcmp(got, want, n) == 0)
+		checklist_add(l, name, CHECK_OK, "%s", "");
+	else
+		checklist_add(l, name, CHECK_FAILED, "the report has %s, %s expects %s", g ? g : "?",
+			      opt, w ? w : "?");
+}
+
+static int finish(const struct report_opts *o, const char *type, json_object *fields,
+		  const char *text, const struct checklist *l)
+{
+	bool ok = checklist_ok(l);
+
+	if (o->v.json) {
+		_cleanup_(json_object_putp) json_object *j = json_object_new_object();
+
+		json_object_object_add(j, "type", json_object_new_string(type));
+		json_object_object_add(j, "report", json_object_get(fields));
+		json_object_object_add(j, "checks", checklist_json(l));
+		json_object_object_add(j, "ok", json_object_new_boolean(ok));
+		sevadm_print_json(j);
+	} else {
+		printf("%s report:\n%s\nchecks:\n", type, text ? text : "");
+		checklist_print(l, stdout);
+		printf("%s\n", ok ? "report verified: every check holds" : "report NOT verified");
+	}
+	if (ok)
+		return SEVADM_EXIT_OK;
+	const struct check *c = checklist_first_failure(l);
+	return sevadm_fail(VERB, "the report does not verify: %s%s%s",
+			   c ? c->name : "nothing could be checked", c && c->detail[0] ? ": " : "",
+			   c ? c->detail : "");
+}
+
+/* ---- SEV-SNP ---- */
+
+static void snp_signature(const struct snp_report *r, const struct snp_files *f,
+			  struct checklist *l)
+{
+	_cleanup_(EVP_PKEY_freep) EVP_PKEY *key = X509_get_pubkey(f->leaf);
+	const char *why = NULL;
+	char cn[32] = "";
+	bool vlek;
+
+	X509_NAME_get_text_by_NID(X509_get_subject_name(f->leaf), NID_commonName, cn, sizeof cn);
+	vlek = strcmp(cn, "SEV-VLEK") == 0;
+	if (attest_snp_report_signing_key(r) == SNP_KEY_VLEK && !vlek) {
+		checklist_add(l, "signature", CHECK_FAILED, "the report is signed with a VLEK (KEY_INFO) "
+			      "but %s is a VCEK", f->leaf_path);
+		return;
+	}
+	if (attest_snp_report_signing_key(r) == SNP_KEY_VCEK && vlek) {
+		checklist_add(l, "signature", CHECK_FAILED, "the report is signed with the VCEK "
+			      "(KEY_INFO) but %s is a VLEK", f->leaf_path);
+		return;
+	}
+	int k = attest_snp_report_verify(r, key, &why);
+	checklist_add(l, "signature", k == 1 ? CHECK_OK : CHECK_FAILED, "%s",
+		      k == 1 ? (vlek ? "ECDSA P-384 by the VLEK" : "ECDSA P-384 by the VCEK") :
+			       (why ? why : strerror(-k)));
+}
+
+static void snp_binding(const struct snp_report *r, const struct snp_files *f,
+			struct checklist *l)
+{
+	struct snp_vcek_info info;
+	char why[300];
+	bool hw = false;
+
+	if (attest_snp_vcek_info(f->leaf, &info, why, sizeof why) < 0) {
+		checklist_add(l, "VCEK matches the report", CHECK_FAILED, "%s", why);
+		return;
+	}
+	if (attest_snp_vcek_check_report(&info, r, &hw, why, sizeof why) != 1) {
+		checklist_add(l, "VCEK matches the report", CHECK_FAILED, "%s", why);
+		return;
+	}
+	checklist_add(l, "VCEK matches the report", CHECK_OK,
+		      "REPORTED_TCB = certificate TCB (%s%s); %s", attest_snp_gen_name(info.gen),
+		      info.has_fmc ? ", with fmcSPL" : "",
+		      hw ? (info.hwid_len == 8 ? "hwID = first 8 bytes of CHIP_ID (Turin)" :
+						 "hwID = CHIP_ID (64 bytes)") :
+			   "VLEK: bound to a cloud provider, no hwID to compare");
+}
+
+static int snp_load_leaf(const struct report_opts *o, struct snp_files *f)
+{
+	_cleanup_free_ char *err = NULL;
+	const char *dir = o->certs_dir ? o->certs_dir : o->chain_dir;
+	int r;
+
+	if (o->pek)
+		return sevadm_usage(VERB, "--pek is for legacy SEV reports; an SEV-SNP report is "
+				    "signed by a VCEK/VLEK: give --vcek FILE or --certs DIR");
+	r = o->vcek ? snp_files_load_leaf(f, o->vcek, &err) : snp_files_load_dir(f, dir, &err);
+	if (r < 0)
+		return sevadm_fail(VERB, "%s", err ? err : strerror(-r));
+	if (!f->leaf)
+		return sevadm_fail(VERB, "%s holds no vcek.der, vcek.pem, vlek.der or vlek.pem — "
+				   "get it with 'sevadm fetch vcek --report REPORT %s'", dir, dir);
+	return 0;
+}
+
+static int verify_snp(const struct report_opts *o, const uint8_t *raw)
+{
+	_cleanup_(attest_roots_freep) struct attest_roots *roots = NULL;
+	_cleanup_(json_object_putp) json_object *fields = NULL;
+	_cleanup_free_ char *text = NULL, *err = NULL;
+	struct snp_files f = {};
+	struct checklist l = {};
+	struct snp_trust t;
+	struct snp_report r;
+	uint8_t want[64];
+	const char *why = NULL;
+	int k;
+
+	enum snp_gen hint = attest_snp_gen_from_name(o->gen);
+	if (o->gen && hint == SNP_GEN_UNKNOWN)
+		return sevadm_usage(VERB, "--gen: '%s' is not Milan, Genoa or Turin", o->gen);
+	if ((k = snp_load_leaf(o, &f)) != 0)
+		goto out;
+	if (hint == SNP_GEN_UNKNOWN)
+		hint = attest_snp_cert_gen(f.leaf);
+	if (attest_snp_report_parse(raw, SNP_REPORT_SIZE, hint, &r, &why) < 0) {
+		k = sevadm_fail(VERB, "the SEV-SNP report is malformed: %s", why);
+		goto out;
+	}
+	attest_snp_report_to_json(&r, &fields);
+	attest_snp_report_to_text(&r, &text);
+	snp_signature(&r, &f, &l);
+	if ((k = verify_load_roots(&o->v, &roots)) != 0)
+		goto out;
+	if (snp_trust_load(&t, roots, o->v.roots ? o->v.roots : attest_roots_default_dir(),
+			   attest_snp_cert_gen(f.leaf), verify_snp_emulator_root(&o->v), &err) < 0) {
+		checklist_add(&l, "trusted SEV-SNP root", CHECK_FAILED, "%s", err ? err : "?");
+	} else {
+		snp_check_chain(&f, &t, &l);
+		snp_trust_done(&t);
+	}
+	snp_binding(&r, &f, &l);
+	if (o->nonce_hex) {
+		if ((k = parse_expected("--nonce", o->nonce_hex, 64, true, want)) != 0)
+			goto out;
+		check_value(&l, "report_data = --nonce", "--nonce", r.report_data, want, 64);
+	}
+	if (o->measurement_hex) {
+		if ((k = parse_expected("--measurement", o->measurement_hex, 48, false, want)) != 0)
+			goto out;
+		check_value(&l, "measurement", "--measurement", r.measurement, want, 48);
+	}
+	k = finish(o, "SEV-SNP", fields, text, &l);
+out:
+	snp_files_done(&f);
+	return k;
+}
+
+/* ---- legacy SEV ---- */
+
+static json_object *sev_report_json(const struct sev_attestation_report *rep)
+{
+	json_object *j = json_object_new_object();
+	_cleanup_free_ char *n = hex_encode(rep->mnonce, 16), *d = hex_encode(rep->launch_digest, 32);
+
+	json_object_object_add(j, "mnonce", json_object_new_string(n ? n : ""));
+	json_object_object_add(j, "launch_digest", json_object_new_string(d ? d : ""));
+	json_object_object_add(j, "policy", json_object_new_int64(rep->policy));
+	json_object_object_add(j, "sig_usage", json_object_new_int64(rep->sig_usage));
+	json_object_object_add(j, "sig_algo", json_object_new_int64(rep->sig_algo));
+	return j;
+}
+
+static char *sev_report_text(const struct sev_attestation_report *rep)
+{
+	_cleanup_free_ char *n = hex_encode(rep->mnonce, 16), *d = hex_encode(rep->launch_digest, 32);
+	char *s = NULL;
+
+	if (asprintf(&s, "%-20s %s\n%-20s %s\n%-20s 0x%x\n%-20s 0x%x (%s)\n%-20s 0x%x (%s)\n",
+		     "mnonce", n ? n : "?", "launch_digest", d ? d : "?", "policy", rep->policy,
+		     "sig_usage", rep->sig_usage, attest_sev_usage_name(rep->sig_usage), "sig_algo",
+		     rep->sig_algo, attest_sev_algo_name(rep->sig_algo)) < 0)
+		return NULL;
+	return s;
+}
+
+static int sev_load_pek(const struct report_opts *o, struct sev_cert *pek, struct checklist *l)
+{
+	_cleanup_(attest_roots_freep) struct attest_roots *roots = NULL;
+	_cleanup_free_ uint8_t *buf = NULL;
+	_cleanup_free_ char *err = NULL;
+	struct attest_sev_chain chain;
+	struct attest_verdict v = {};
+	const char *why = NULL;
+	size_t len;
+	int k;
+
+	if (o->vcek || o->certs_dir)
+		return sevadm_usage(VERB, "--vcek/--certs are for SEV-SNP reports; a legacy SEV "
+				    "report is signed by the PEK: give --chain DIR or --pek FILE");
+	if (o->pek) {
+		if (read_user_file("PEK certificate", o->pek, 64 * 1024, &buf, &len, &err) < 0)
+			return sevadm_fail(VERB, "%s", err);
+		if (attest_sev_cert_parse(buf, len, pek, &why) < 0)
+			return sevadm_fail(VERB, "%s is not a SEV certificate: %s", o->pek, why);
+		checklist_add(l, "chain", CHECK_SKIPPED, "only --pek was given: the PEK is trusted "
+			      "as is (give --chain DIR to check it up to AMD's root)");
+		return 0;
+	}
+	attest_sev_chain_init(&chain);
+	if (attest_sev_chain_load_dir(&chain, o->chain_dir, &v) < 0)
+		return sevadm_fail(VERB, "%s", v.reason);
+	if (!chain.have_pek)
+		return sevadm_fail(VERB, "%s holds no pek.cert: the PEK signs legacy reports",
+				   o->chain_dir);
+	if ((k = verify_load_roots(&o->v, &roots)) != 0)
+		return k;
+	verify_sev_chain(&chain, roots, ATTEST_CHAIN_PDH_OPTIONAL, l);
+	*pek = chain.pek;
+	return 0;
+}
+
+static int verify_sev(const struct report_opts *o, const uint8_t *raw)
+{
+	_cleanup_(json_object_putp) json_object *fields = NULL;
+	_cleanup_free_ char *text = NULL;
+	struct sev_attestation_report rep;
+	struct attest_verdict v = {};
+	struct checklist l = {};
+	struct sev_cert pek;
+	uint8_t want[32];
+	const char *why = NULL;
+	int k;
+
+	if (o->gen)
+		return sevadm_usage(VERB, "--gen is for SEV-SNP reports");
+	if (attest_sev_report_parse(raw, SEV_ATTESTATION_REPORT_SIZE, &rep, &why) < 0)
+		return sevadm_fail(VERB, "the SEV attestation report is malformed: %s", why);
+	if ((k = sev_load_pek(o, &pek, &l)) != 0)
+		return k;
+	fields = sev_report_json(&rep);
+	text = sev_report_text(&rep);
+	k = attest_sev_report_verify(&rep, &pek, NULL, NULL, &v);
+	checklist_add(&l, "signature", k == 1 ? CHECK_OK : CHECK_FAILED, "%s",
+		      k == 1 ? "ECDSA by the PEK over bytes [0, 0x34)" : v.reason);
+	if (o->nonce_hex) {
+		if ((k = parse_expected("--nonce", o->nonce_hex, 16, false, want)) != 0)
+			return k;
+		check_value(&l, "mnonce = --nonce", "--nonce", rep.mnonce, want, 16);
+	}
+	if (o->measurement_hex) {
+		if ((k = parse_expected("--measurement", o->measurement_hex, 32, false, want)) != 0)
+			return k;
+		check_value(&l, "launch digest", "--measurement", rep.launch_digest, want, 32);
+	}
+	return finish(o, "SEV", fields, text, &l);
+}
+
+int verify_report(const struct sevadm_ctx *ctx, int argc, char **argv)
+{
+	struct report_opts o = {};
+	_cleanup_free_ uint8_t *buf = NULL, *raw = NULL;
+	_cleanup_free_ char *err = NULL;
+	size_t len, raw_len;
+	int k;
+
+	k = parse_opts(ctx, argc, argv, &o);
+	if (k < 0)
+		return SEVADM_EXIT_OK; /* --help */
+	if (k > 0)
+		return k;
+	const char *path = argv[optind];
+	if (read_user_file("report", path, REPORT_FILE_MAX, &buf, &len, &err) < 0)
+		return sevadm_fail(VERB, "%s", err);
+	if (report_decode(buf, len, &raw, &raw_len) < 0)
+		return sevadm_fail(VERB, "%s is %zu bytes: neither a legacy SEV report (208 bytes) "
+				   "nor an SEV-SNP report (1184 bytes), nor hex or base64 text of "
+				   "one", path, len);
+	if (raw_len == SNP_REPORT_SIZE)
+		return verify_snp(&o, raw);
+	return verify_sev(&o, raw);
+}
