@@ -26,6 +26,8 @@ static const struct sevadm_verb verbs[] = {
 	{ "session", verb_session, "make a launch session for a PDH (offline, as sevctl)", false },
 	{ "measurement", verb_measurement, "build|verify an expected launch measurement (offline)", false },
 	{ "secret", verb_secret, "build a LAUNCH_SECRET packet (offline)", false },
+	{ "verify", verb_verify, "verify chain DIR | report REPORT (SEV and SEV-SNP, offline)", false },
+	{ "fetch", verb_fetch, "fetch ca|vcek|cek from AMD's key distribution service", false },
 };
 
 static void help(FILE *f)
