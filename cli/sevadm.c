@@ -46,10 +46,15 @@ static void help(FILE *f)
 		"  -h, --help      this help\n"
 		"  --version       print the version\n"
 		"\n"
-		"Commands:\n",
+		"Commands (through sevd):\n",
 		DEFAULT_SOCKET);
 	for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
-		fprintf(f, "  %-14s %s\n", verbs[i].name, verbs[i].summary);
+		if (verbs[i].needs_daemon)
+			fprintf(f, "  %-14s %s\n", verbs[i].name, verbs[i].summary);
+	fprintf(f, "\nGuest-owner commands (no daemon needed):\n");
+	for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
+		if (!verbs[i].needs_daemon)
+			fprintf(f, "  %-14s %s\n", verbs[i].name, verbs[i].summary);
 	fprintf(f, "\n'sevadm COMMAND --help' describes a command. Exit status: 0 ok, 1 failed, "
 		   "2 usage error.\n");
 }
