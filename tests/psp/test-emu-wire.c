@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -293,6 +294,29 @@ static void test_greedy_and_many(const char *sock, struct psp_transport *t)
 	}
 }
 
+/* SIGSTOP the emulator and wait until it really is stopped (state T in /proc), so that what
+ * is sent next is all waiting when it continues. */
+static void stop_emulator(pid_t pid)
+{
+	char path[64], buf[512], *p;
+
+	kill(pid, SIGSTOP);
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	for (int i = 0; i < 1000; i++) {
+		FILE *f = fopen(path, "re");
+		size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+
+		if (f)
+			fclose(f);
+		buf[n] = 0;
+		p = strrchr(buf, ')');
+		if (p && p[1] == ' ' && (p[2] == 'T' || p[2] == 't'))
+			return;
+		usleep(5000);
+	}
+	TU_CHECK(false, "sev-psp-emu did not stop");
+}
+
 /* Two clients with a command each waiting at the same moment (the emulator is stopped while
  * they send): the emulator sees, and reports, 2. */
 static void test_concurrency(struct emu_rig *r)
@@ -309,7 +333,7 @@ static void test_concurrency(struct emu_rig *r)
 	raw_send(b, EMU_MSG_INFO, 0, NULL, 0, -1);
 	TU_CHECK(raw_recv(a, &h, out, sizeof(out)) > 0 && raw_recv(b, &h, out, sizeof(out)) > 0,
 		 "INFO");
-	kill(r->emu.pid, SIGSTOP);
+	stop_emulator(r->emu.pid);
 	raw_send(a, EMU_MSG_CMD, SEV_CMD_PLATFORM_STATUS, buf, 12, -1);
 	raw_send(b, EMU_MSG_CMD, SEV_CMD_PLATFORM_STATUS, buf, 12, -1);
 	kill(r->emu.pid, SIGCONT);
@@ -331,9 +355,9 @@ static void test_timeout_and_loss(struct emu_rig *r)
 	int ret;
 
 	snprintf(spec, sizeof(spec), "emu:%s", r->emu.socket);
-	setenv("SEV_PSP_EMU_TIMEOUT_MS", "300", 1);
+	setenv("SEV_PSP_EMU_TIMEOUT_MS", "2000", 1); /* generous: open must not time out */
 	TU_CHECK_EQ(psp_open(spec, &t), 0);
-	kill(r->emu.pid, SIGSTOP);
+	stop_emulator(r->emu.pid);
 	TU_CHECK_EQ(psp_issue(t, SEV_CMD_PLATFORM_STATUS, &ps, &ret), -ETIMEDOUT);
 	TU_CHECK_EQ(ret, SEV_STATUS_NO_FW_CALL);
 	kill(r->emu.pid, SIGCONT);
