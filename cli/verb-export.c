@@ -150,6 +150,12 @@ static int write_all(const char *dir, const struct out_file *f, size_t n, bool f
 			unlink(tmp[i]);
 			free(tmp[i]);
 		}
+	if (r == 0) {
+		/* The renames themselves reach the disk with the directory. */
+		_cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dfd < 0 || fsync(dfd) < 0)
+			r = sevadm_fail("export", "cannot sync the directory %s: %m", dir);
+	}
 	return r;
 }
 
