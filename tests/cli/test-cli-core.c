@@ -787,6 +787,12 @@ static void test_tcp(const struct daemon *d)
 	r = CLI("--daemon", d->tcp_ep, "--token", d->admin_token, "show", "platform");
 	EXPECT(r, 0, "state            INIT", NULL);
 	run_clear(&r);
+	/* A host name (localhost may resolve to ::1 first; the IPv4 address then answers). */
+	char by_name[80];
+	snprintf(by_name, sizeof(by_name), "http://localhost:%s/", strrchr(d->tcp_ep, ':') + 1);
+	r = CLI("--daemon", by_name, "--token", d->admin_token, "show", "platform");
+	EXPECT(r, 0, "state            INIT", NULL);
+	run_clear(&r);
 	r = CLI("--daemon", d->tcp_ep, "--token", d->admin_token, "ok");
 	EXPECT(r, 0, "[ PASS ] ASID pool", NULL);
 	run_clear(&r);
