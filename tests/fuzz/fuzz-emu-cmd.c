@@ -57,6 +57,9 @@ static void setup(void)
 /* Undo what the previous input changed (in memory; the NV file is only ever written). */
 static void restore(void)
 {
+	if (fw->guests_shutdown)
+		fw->guests_shutdown(fw); /* guest contexts (the guest side sets this hook) */
+	memset(fw->asid_dirty, 0, (size_t)fw->cfg.cpuid_ecx + 1);
 	emu_owner_clear(&fw->nv.owner);
 	emu_owner_copy(&fw->nv.owner, &saved_owner);
 	fw->state = SEV_PSTATE_INIT;
