@@ -120,8 +120,37 @@ struct out_file {
 	size_t len;
 };
 
-/* All files or none: every temporary is written before any rename; existing targets are
- * refused up front (unless force), and a failure removes every temporary. */
+/* Move the temporaries to their names. Without force, RENAME_NOREPLACE closes the race with
+ * a file that appeared after the check, and a failure takes back the files this run already
+ * placed, so the directory ends as it was. With force, replaced files cannot be restored. */
+static int publish(const char *dir, const struct out_file *f, char **tmp, size_t n, bool force)
+{
+	size_t done = 0;
+	int r = 0;
+
+	for (; done < n && r == 0; done++) {
+		_cleanup_free_ char *p = path_join(dir, f[done].name);
+		if (!p)
+			r = sevadm_fail("export", "out of memory");
+		else if (renameat2(AT_FDCWD, tmp[done], AT_FDCWD, p, force ? 0 : RENAME_NOREPLACE) < 0)
+			r = sevadm_fail("export", errno == EEXIST ? "%s appeared meanwhile; not replacing "
+								     "it (use --force)"
+								   : "cannot create %s: %m",
+					p);
+		else
+			free(TAKE_PTR(tmp[done]));
+	}
+	if (r != 0 && !force)
+		for (size_t i = 0; i + 1 < done; i++) {
+			_cleanup_free_ char *p = path_join(dir, f[i].name);
+			if (p)
+				unlink(p);
+		}
+	return r;
+}
+
+/* All files or none: existing targets are refused up front (unless force), every temporary is
+ * written and synced before any rename, and a failure removes every temporary. */
 static int write_all(const char *dir, const struct out_file *f, size_t n, bool force)
 {
 	char *tmp[_SEVADM_CERT_MAX] = {};
@@ -138,13 +167,8 @@ static int write_all(const char *dir, const struct out_file *f, size_t n, bool f
 			r = sevadm_fail("export", "cannot write %s in %s: %s", f[i].name, dir,
 					strerror(-r));
 	}
-	for (size_t i = 0; i < n && r == 0; i++) {
-		_cleanup_free_ char *p = path_join(dir, f[i].name);
-		if (!p || rename(tmp[i], p) < 0)
-			r = sevadm_fail("export", "cannot create %s/%s: %m", dir, f[i].name);
-		else
-			free(TAKE_PTR(tmp[i]));
-	}
+	if (r == 0)
+		r = publish(dir, f, tmp, n, force);
 	for (size_t i = 0; i < n; i++)
 		if (tmp[i]) {
 			unlink(tmp[i]);
