@@ -63,6 +63,10 @@ static int set_error(struct http_client *c, int r, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(c->err, sizeof(c->err), fmt, ap);
 	va_end(ap);
+	/* Messages may quote the peer's bytes: no control character reaches a terminal. */
+	for (char *p = c->err; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
 	return r < 0 ? r : -EIO;
 }
 

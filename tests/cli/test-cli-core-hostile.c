@@ -309,7 +309,7 @@ static void test_transport_limits(void)
 	static const struct route routes[] = {
 		{ "GET /v1/platform", "RAW", "HTTP/1.1 200 OK\r\nContent-Length: 999999999\r\n\r\n{}" },
 		{ "GET /v1/asids", "RAW", "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"max\":" },
-		{ "GET /v1/guests", "RAW", "garbage\r\n\r\n" },
+		{ "GET /v1/guests", "RAW", "\x1b]0;pwned\x07garbage\r\n\r\n" },
 	};
 	struct fake f;
 	struct run r;
