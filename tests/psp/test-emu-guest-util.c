@@ -1,0 +1,202 @@
+/* Helpers of the emu guest tests (see test-emu-guest-util.h). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "common/macros.h"
+#include "psp/commands.h"
+#include "psp/emu-wire.h"
+#include "tests/psp/test-emu-guest-util.h"
+
+#define TMR_SIZE (1u << 20)
+
+void gt_platform_ready(struct psp_transport *t, bool es)
+{
+	struct sev_cmd_init init = { 0 };
+
+	CHECK_STATUS(fw(t, SEV_CMD_SHUTDOWN, NULL), SEV_STATUS_SUCCESS);
+	if (es) {
+		/* the TMR: a 1 MiB region (region bases are 1 TiB aligned); kept mapped */
+		struct gt_mem tmr;
+
+		gt_mem_new(t, TMR_SIZE, &tmr);
+		init.flags = SEV_INIT_FLAGS_SEV_ES;
+		init.tmr_paddr = tmr.base;
+		init.tmr_len = TMR_SIZE;
+		munmap(tmr.ptr, tmr.size);
+		close(tmr.fd);
+	}
+	CHECK_STATUS(fw(t, SEV_CMD_INIT, &init), SEV_STATUS_SUCCESS);
+	ctl_ok(t, "wbinvd");
+	CHECK_STATUS(fw(t, SEV_CMD_DF_FLUSH, NULL), SEV_STATUS_SUCCESS);
+}
+
+void gt_mem_new(struct psp_transport *t, size_t size, struct gt_mem *ret)
+{
+	int e;
+
+	ret->size = size;
+	ret->fd = memfd_create("gt-guest", MFD_CLOEXEC);
+	TU_CHECK(ret->fd >= 0, "memfd_create: %m");
+	TU_CHECK(ftruncate(ret->fd, (off_t)size) == 0, "ftruncate: %m");
+	ret->ptr = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, ret->fd, 0);
+	TU_CHECK(ret->ptr != MAP_FAILED, "mmap: %m");
+	e = psp_map_memfd(t, ret->fd, size, &ret->base);
+	TU_CHECK(e == 0, "psp_map_memfd: %s", strerror(-e));
+}
+
+void gt_mem_free(struct gt_mem *m)
+{
+	munmap(m->ptr, m->size);
+	close(m->fd);
+}
+
+void gt_platform_certs(struct psp_transport *t, struct sev_cert *pdh, struct sev_cert *pek)
+{
+	_cleanup_free_ uint8_t *p = NULL, *chain = NULL;
+	size_t plen = 0, clen = 0;
+	int pr, e = psp_cmd_pdh_cert_export(t, &p, &plen, &chain, &clen, &pr);
+
+	TU_CHECK(e == 0, "PDH_CERT_EXPORT: %s", sev_status_name(pr));
+	TU_CHECK(plen == SEV_CERT_SIZE && clen == 3 * SEV_CERT_SIZE, "cert sizes %zu %zu", plen,
+		 clen);
+	memcpy(pdh, p, SEV_CERT_SIZE);
+	memcpy(pek, chain, SEV_CERT_SIZE); /* chain: PEK ‖ OCA ‖ CEK */
+}
+
+int gt_launch(struct psp_transport *t, uint32_t policy, const struct sev_cert *pdh,
+	      struct attest_tk *ret_tk, uint32_t *ret_handle)
+{
+	struct sev_cert godh;
+	struct sev_session_blob blob;
+	struct attest_tk tk;
+	int pr = SEV_STATUS_SUCCESS, e;
+
+	if (!pdh) {
+		e = psp_cmd_launch_start(t, policy, NULL, 0, NULL, 0, ret_handle, &pr);
+		TU_CHECK(e == 0 || e == -EIO, "LAUNCH_START: %s", strerror(-e));
+		return pr;
+	}
+	e = attest_session_build(pdh, policy, NULL, &godh, &blob, &tk);
+	TU_CHECK(e == 0, "attest_session_build: %s", strerror(-e));
+	e = psp_cmd_launch_start(t, policy, (const uint8_t *)&godh, sizeof(godh), &blob,
+				 sizeof(blob), ret_handle, &pr);
+	TU_CHECK(e == 0 || e == -EIO, "LAUNCH_START: %s", strerror(-e));
+	if (ret_tk)
+		*ret_tk = tk;
+	return pr;
+}
+
+struct sev_cmd_guest_status gt_guest_status(struct psp_transport *t, uint32_t handle)
+{
+	struct sev_cmd_guest_status gs = { .handle = handle };
+
+	CHECK_STATUS(fw(t, SEV_CMD_GUEST_STATUS, &gs), SEV_STATUS_SUCCESS);
+	return gs;
+}
+
+uint32_t gt_guest_count(struct psp_transport *t)
+{
+	return platform_status(t).guest_count;
+}
+
+static int ctl_connect(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+
+	TU_CHECK(fd >= 0 && strlen(path) < sizeof(sa.sun_path), "socket: %m");
+	strcpy(sa.sun_path, path);
+	TU_CHECK(connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0, "connect %s: %m", path);
+	return fd;
+}
+
+/* One reply with at most one descriptor. */
+static int ctl_recv(int s, struct emu_reply_hdr *h, char *text, size_t cap, int *ret_fd)
+{
+	uint8_t buf[sizeof(*h) + EMU_WIRE_MAX_PAYLOAD];
+	union {
+		struct cmsghdr c;
+		char b[CMSG_SPACE(sizeof(int))];
+	} cm;
+	struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.b,
+			     .msg_controllen = sizeof(cm.b) };
+	ssize_t n = recvmsg(s, &mh, MSG_CMSG_CLOEXEC);
+	struct cmsghdr *c;
+
+	TU_CHECK(n >= (ssize_t)sizeof(*h), "short CTL reply (%zd): %m", n);
+	memcpy(h, buf, sizeof(*h));
+	TU_CHECK(h->len == (size_t)n - sizeof(*h), "CTL reply length");
+	snprintf(text, cap, "%.*s", (int)h->len, (const char *)buf + sizeof(*h));
+	*ret_fd = -1;
+	c = CMSG_FIRSTHDR(&mh);
+	if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+		memcpy(ret_fd, CMSG_DATA(c), sizeof(int));
+	return h->error;
+}
+
+int gt_ctl_memfd(const char *socket_path, uint32_t handle, int *ret_fd, char *text, size_t cap)
+{
+	char line[64];
+	uint8_t msg[sizeof(struct emu_msg_hdr) + sizeof(line)];
+	struct emu_msg_hdr h = { .magic = EMU_WIRE_MAGIC, .version = EMU_WIRE_VERSION,
+				 .type = EMU_MSG_CTL, .seq = 7 };
+	struct emu_reply_hdr rh;
+	int s = ctl_connect(socket_path), err;
+
+	h.len = (uint32_t)snprintf(line, sizeof(line), "guest-memfd %u", handle);
+	memcpy(msg, &h, sizeof(h));
+	memcpy(msg + sizeof(h), line, h.len);
+	TU_CHECK(send(s, msg, sizeof(h) + h.len, 0) == (ssize_t)(sizeof(h) + h.len), "send: %m");
+	err = ctl_recv(s, &rh, text, cap, ret_fd);
+	close(s);
+	TU_CHECK(rh.seq == 7 && rh.type == EMU_MSG_CTL, "CTL reply header");
+	TU_CHECK((err == 0) == (*ret_fd >= 0), "descriptor %d with error %d (%s)", *ret_fd, err,
+		 text);
+	return err;
+}
+
+/* Open addressing over every 16-byte window of hay; O(hay + needle). */
+static uint64_t win_hash(const uint8_t *p)
+{
+	uint64_t a, b;
+
+	memcpy(&a, p, 8);
+	memcpy(&b, p + 8, 8);
+	return (a ^ (b * 0x9e3779b97f4a7c15ull)) * 0xff51afd7ed558ccdull;
+}
+
+bool gt_any_window_in(const uint8_t *hay, size_t hay_len, const uint8_t *needle, size_t len)
+{
+	size_t cap = 1, mask;
+	uint32_t *tab;
+	bool found = false;
+
+	if (hay_len < 16 || len < 16)
+		return false;
+	while (cap < 2 * hay_len)
+		cap <<= 1;
+	mask = cap - 1;
+	tab = calloc(cap, sizeof(*tab)); /* offset + 1; 0 = empty */
+	TU_CHECK(tab && hay_len < UINT32_MAX, "calloc");
+	for (size_t i = 0; i + 16 <= hay_len; i++) {
+		size_t k = win_hash(hay + i) & mask;
+		bool dup = false;
+
+		/* equal windows (runs of zeros) are stored once, or the probes would pile up */
+		while (tab[k] && !(dup = memcmp(hay + tab[k] - 1, hay + i, 16) == 0))
+			k = (k + 1) & mask;
+		if (!dup)
+			tab[k] = (uint32_t)i + 1;
+	}
+	for (size_t j = 0; !found && j + 16 <= len; j++)
+		for (size_t k = win_hash(needle + j) & mask; tab[k] && !found; k = (k + 1) & mask)
+			found = memcmp(hay + tab[k] - 1, needle + j, 16) == 0;
+	free(tab);
+	return found;
+}

@@ -1,0 +1,539 @@
+/* sev-psp-emu, guest commands through the emu transport against the real emulator process:
+ * a whole launch with a guest owner's session (measurement recomputed independently, secret
+ * injected, report verified with the exported PEK), the two views of guest memory (the host's
+ * memfd holds ciphertext only; CTL guest-memfd hands out the plaintext view), contexts that
+ * survive a client reconnect, tampered session blobs and secret packets, NODBG, and the ASID
+ * rules (ranges, owners, DEACTIVATE → DF_FLUSH → WBINVD). Statuses per AMD-ASPFW sev_mcmd.c. */
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "attest/measurement.h"
+#include "attest/secret.h"
+#include "attest/sev-report.h"
+#include "common/macros.h"
+#include "psp/commands.h"
+#include "tests/psp/test-emu-guest-util.h"
+
+#define IMAGE_SIZE (64u * 1024u)
+#define SECRET_OFF IMAGE_SIZE /* the secret page follows the image */
+#define MEM_SIZE (IMAGE_SIZE + 4096u)
+#define POLICY_OWNER (SEV_POLICY_NODBG | SEV_POLICY_NOKS)
+
+static const char secret_text[] = "sevd-guest-secret-0123456789abcdef-xyz!!"; /* 40 bytes + NUL */
+
+static int status_of(int e, int pr)
+{
+	TU_CHECK(e == 0 || e == -EIO, "command did not reach firmware: %s", strerror(-e));
+	return e == 0 ? SEV_STATUS_SUCCESS : pr;
+}
+
+/* Status of a command issued through a typed wrapper. */
+#define ST(call)                                                                                   \
+	({                                                                                         \
+		int pr_ = SEV_STATUS_NO_FW_CALL;                                                   \
+		int e_ = (call);                                                                   \
+		status_of(e_, pr_);                                                                \
+	})
+#define PR (&pr_)
+
+static void sha256(const uint8_t *p, size_t n, uint8_t out[32])
+{
+	TU_CHECK(EVP_Digest(p, n, out, NULL, EVP_sha256(), NULL) == 1, "EVP_Digest");
+}
+
+/* The measurement the guest owner expects, computed here from the image alone. */
+static void check_measurement(struct psp_transport *t, const struct attest_tk *tk,
+			      uint32_t policy, const uint8_t *image, size_t len,
+			      const uint8_t blob[SEV_MEASURE_BLOB_SIZE])
+{
+	struct sev_cmd_platform_status ps = platform_status(t);
+	struct attest_measure_input in = { .ctx = ATTEST_MEASURE_CTX,
+					   .api_major = ps.api_major,
+					   .api_minor = ps.api_minor,
+					   .build = ps.build,
+					   .policy = policy };
+	uint8_t want[32];
+
+	sha256(image, len, in.digest);
+	memcpy(in.mnonce, blob + SEV_MEASURE_SIZE, SEV_MNONCE_SIZE);
+	TU_CHECK(attest_measurement_compute(tk->tik, &in, want) == 0, "measurement");
+	TU_CHECK_MEM(want, blob, 32);
+}
+
+static void *map_view(int fd, size_t size)
+{
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+
+	TU_CHECK(p != MAP_FAILED, "mmap of the plaintext view: %m");
+	return p;
+}
+
+/* The plaintext view of a running guest holds the image and the secret; the host's does not. */
+static void check_views(struct emu_rig *r, uint32_t h, const struct gt_mem *m,
+			const uint8_t *image, const uint8_t *secret, size_t slen)
+{
+	char text[256], want[128];
+	int fd = -1;
+	uint8_t *view;
+
+	TU_CHECK(gt_ctl_memfd(r->emu.socket, h, &fd, text, sizeof(text)) == 0, "guest-memfd: %s",
+		 text);
+	snprintf(want, sizeof(want), "handle=%u asid=%u base=0x%llx size=%zu", h,
+		 GT_MIN_SEV_ASID, (unsigned long long)m->base, m->size);
+	TU_CHECK(strcmp(text, want) == 0, "guest-memfd answered '%s', expected '%s'", text, want);
+	view = map_view(fd, m->size);
+	TU_CHECK_MEM(view, image, IMAGE_SIZE);
+	TU_CHECK_MEM(view + SECRET_OFF, secret, slen);
+	TU_CHECK(!gt_any_window_in(m->ptr, m->size, image, IMAGE_SIZE),
+		 "the host memfd holds a plaintext window of the image");
+	TU_CHECK(!gt_any_window_in(m->ptr, m->size, secret, slen),
+		 "the host memfd holds a plaintext window of the secret");
+	munmap(view, m->size);
+	close(fd);
+}
+
+static void test_owner_launch(struct emu_rig *r)
+{
+	struct psp_transport *t = r->t;
+	struct sev_cert pdh, pek;
+	struct attest_tk tk;
+	struct gt_mem m;
+	struct sev_secret_header hdr;
+	struct sev_attestation_report rep;
+	struct attest_verdict v = { 0 };
+	uint8_t image[IMAGE_SIZE], blob[SEV_MEASURE_BLOB_SIZE], secret[48] = { 0 }, cipher[48];
+	uint8_t nonce[16], digest[32], snap[IMAGE_SIZE];
+	char text[256];
+	uint32_t h = 0;
+	int fd;
+
+	gt_platform_ready(t, false);
+	gt_platform_certs(t, &pdh, &pek);
+	gt_mem_new(t, MEM_SIZE, &m);
+	TU_CHECK(RAND_bytes(image, sizeof(image)) == 1, "RAND_bytes");
+	memcpy(m.ptr, image, sizeof(image));
+	memcpy(secret, secret_text, sizeof(secret_text));
+
+	CHECK_STATUS(gt_launch(t, POLICY_OWNER, &pdh, &tk, &h), SEV_STATUS_SUCCESS);
+	TU_CHECK(h != 0, "handle 0");
+	TU_CHECK_EQ(platform_status(t).state, SEV_PSTATE_WORKING);
+	TU_CHECK_EQ(gt_guest_count(t), 1);
+	/* KVM's order: ACTIVATE right after LAUNCH_START; pending until LAUNCH_FINISH */
+	CHECK_STATUS(ST(psp_cmd_activate(t, h, GT_MIN_SEV_ASID, PR)), SEV_STATUS_SUCCESS);
+	TU_CHECK_EQ(gt_guest_status(t, h).state, SEV_GSTATE_LUPDATE);
+	TU_CHECK_EQ(gt_guest_status(t, h).asid, GT_MIN_SEV_ASID);
+	TU_CHECK_EQ(gt_guest_status(t, h).policy, POLICY_OWNER);
+
+	CHECK_STATUS(ST(psp_cmd_launch_update_data(t, h, m.base, IMAGE_SIZE, PR)),
+		     SEV_STATUS_SUCCESS);
+	TU_CHECK(!gt_any_window_in(m.ptr, m.size, image, IMAGE_SIZE),
+		 "after LAUNCH_UPDATE_DATA the host memfd still holds plaintext");
+	memcpy(snap, m.ptr, sizeof(snap));
+	TU_CHECK(memcmp(snap, image, sizeof(snap)) != 0, "memfd unchanged");
+
+	CHECK_STATUS(ST(psp_cmd_launch_measure(t, h, blob, PR)), SEV_STATUS_SUCCESS);
+	TU_CHECK_EQ(gt_guest_status(t, h).state, SEV_GSTATE_LSECRET);
+	check_measurement(t, &tk, POLICY_OWNER, image, IMAGE_SIZE, blob);
+
+	/* the secret, sealed by the owner against this measurement */
+	struct sev_cmd_platform_status ps = platform_status(t);
+	TU_CHECK(attest_secret_seal(&tk, blob, ps.api_major, ps.api_minor, NULL, secret,
+				    sizeof(secret), &hdr, cipher) == 0,
+		 "seal");
+	CHECK_STATUS(ST(psp_cmd_launch_secret(t, h, &hdr, m.base + SECRET_OFF, sizeof(secret),
+					      cipher, sizeof(cipher), PR)),
+		     SEV_STATUS_SUCCESS);
+	TU_CHECK(!gt_any_window_in(m.ptr, m.size, secret, sizeof(secret)),
+		 "the host memfd holds the secret in plaintext");
+
+	/* the report: mnonce, launch digest, policy, signed by the exported PEK */
+	TU_CHECK(RAND_bytes(nonce, sizeof(nonce)) == 1, "RAND_bytes");
+	CHECK_STATUS(ST(psp_cmd_attestation(t, h, nonce, &rep, PR)), SEV_STATUS_SUCCESS);
+	sha256(image, sizeof(image), digest);
+	TU_CHECK(attest_sev_report_verify(&rep, &pek, nonce, digest, &v) == 1,
+		 "report does not verify: %s", v.reason);
+	TU_CHECK_EQ(rep.policy, POLICY_OWNER);
+	TU_CHECK_EQ(rep.sig_usage, 0x1002);
+	TU_CHECK_EQ(rep.sig_algo, 0x2);
+
+	/* not running yet: no CPU side */
+	TU_CHECK(gt_ctl_memfd(r->emu.socket, h, &fd, text, sizeof(text)) == -EBUSY, "%s", text);
+	CHECK_STATUS(ST(psp_cmd_launch_finish(t, h, PR)), SEV_STATUS_SUCCESS);
+	TU_CHECK_EQ(gt_guest_status(t, h).state, SEV_GSTATE_RUNNING);
+	check_views(r, h, &m, image, secret, sizeof(secret));
+
+	/* sevd restarts: a new connection sees the same guest, memory and all */
+	psp_close(r->t);
+	char spec[4200];
+	snprintf(spec, sizeof(spec), "emu:%s", r->emu.socket);
+	TU_CHECK(psp_open(spec, &r->t) == 0, "reconnect");
+	t = r->t;
+	TU_CHECK_EQ(gt_guest_status(t, h).state, SEV_GSTATE_RUNNING);
+	TU_CHECK_EQ(gt_guest_status(t, h).asid, GT_MIN_SEV_ASID);
+	TU_CHECK_EQ(gt_guest_count(t), 1);
+	check_views(r, h, &m, image, secret, sizeof(secret));
+	/* NODBG */
+	CHECK_STATUS(ST(psp_cmd_dbg_decrypt(t, h, m.base, snap, 16, PR)),
+		     SEV_STATUS_POLICY_FAILURE);
+
+	CHECK_STATUS(ST(psp_cmd_deactivate(t, h, PR)), SEV_STATUS_SUCCESS);
+	TU_CHECK(gt_ctl_memfd(r->emu.socket, h, &fd, text, sizeof(text)) == -EBUSY, "%s", text);
+	CHECK_STATUS(ST(psp_cmd_decommission(t, h, PR)), SEV_STATUS_SUCCESS);
+	TU_CHECK_EQ(gt_guest_count(t), 0);
+	TU_CHECK_EQ(platform_status(t).state, SEV_PSTATE_INIT);
+	TU_CHECK_EQ(gt_guest_status(t, h).state, 0); /* gone: state INVALID, status SUCCESS */
+	TU_CHECK(gt_ctl_memfd(r->emu.socket, h, &fd, text, sizeof(text)) == -ENOENT, "%s", text);
+	gt_mem_free(&m);
+}
+
+/* A guest without an owner session (firmware's own TEK/TIK) and without NODBG: DBG_* see
+ * and change the plaintext; the host memfd still holds only ciphertext. */
+static void test_debug(struct emu_rig *r)
+{
+	struct psp_transport *t = r->t;
+	struct gt_mem m;
+	uint8_t image[8192], back[8192], patch[64];
+	uint32_t h = 0, h2 = 0;
+
+	gt_platform_ready(t, false);
+	gt_mem_new(t, 3 * 4096, &m);
+	TU_CHECK(RAND_bytes(image, sizeof(image)) == 1 && RAND_bytes(patch, sizeof(patch)) == 1,
+		 "rand");
+	memcpy(m.ptr, image, sizeof(image));
+	CHECK_STATUS(gt_launch(t, 0, NULL, NULL, &h), SEV_STATUS_SUCCESS);
+	CHECK_STATUS(ST(psp_cmd_dbg_decrypt(t, h, m.base, back, 16, PR)), SEV_STATUS_INACTIVE);
+	CHECK_STATUS(ST(psp_cmd_activate(t, h, GT_MIN_SEV_ASID + 1, PR)), SEV_STATUS_SUCCESS);
+	CHECK_STATUS(ST(psp_cmd_launch_update_data(t, h, m.base, sizeof(image), PR)),
+		     SEV_STATUS_SUCCESS);
+	CHECK_STATUS(ST(psp_cmd_dbg_decrypt(t, h, m.base, back, sizeof(back), PR)),
+		     SEV_STATUS_SUCCESS);
+	TU_CHECK_MEM(back, image, sizeof(image));
+	CHECK_STATUS(ST(psp_cmd_dbg_encrypt(t, h, patch, m.base + 4096, sizeof(patch), PR)),
+		     SEV_STATUS_SUCCESS);
+	memcpy(image + 4096, patch, sizeof(patch));
+	CHECK_STATUS(ST(psp_cmd_dbg_decrypt(t, h, m.base, back, sizeof(back), PR)),
+		     SEV_STATUS_SUCCESS);
+	TU_CHECK_MEM(back, image, sizeof(image));
+	TU_CHECK(!gt_any_window_in(m.ptr, m.size, image, sizeof(image)), "plaintext in host memfd");
+	/* alignment and length rules, then an address outside the guest's region */
+	CHECK_STATUS(ST(psp_cmd_dbg_decrypt(t, h, m.base + 8, back, 16, PR)),
+		     SEV_STATUS_INVALID_ADDRESS);
+	CHECK_STATUS(ST(psp_cmd_dbg_decrypt(t, h, m.base, back, 24, PR)), SEV_STATUS_INVALID_LEN);
+	CHECK_STATUS(ST(psp_cmd_dbg_decrypt(t, h, m.base + m.size, back, 16, PR)),
+		     SEV_STATUS_INVALID_ADDRESS);
+	CHECK_STATUS(ST(psp_cmd_launch_update_data(t, h, m.base + 8, 16, PR)),
+		     SEV_STATUS_INVALID_ADDRESS);
+	CHECK_STATUS(ST(psp_cmd_launch_update_data(t, h, m.base, 20, PR)), SEV_STATUS_INVALID_LEN);
+	CHECK_STATUS(ST(psp_cmd_launch_update_data(t, h, m.base, 0, PR)), SEV_STATUS_INVALID_LEN);
+	CHECK_STATUS(ST(psp_cmd_launch_update_data(t, h, m.base + m.size - 16, 32, PR)),
+		     SEV_STATUS_INVALID_ADDRESS);
+	/* a key-sharing launch (handle ≠ 0) needs the same policy and NOKS clear */
+	struct sev_cmd_launch_start ls = { .handle = h, .policy = 0 };
+	CHECK_STATUS(fw(t, SEV_CMD_LAUNCH_START, &ls), SEV_STATUS_SUCCESS);
+	h2 = ls.handle;
+	TU_CHECK(h2 != h && h2 != 0, "shared launch got handle %u", h2);
+	ls = (struct sev_cmd_launch_start){ .handle = h, .policy = SEV_POLICY_NOKS };
+	CHECK_STATUS(fw(t, SEV_CMD_LAUNCH_START, &ls), SEV_STATUS_POLICY_FAILURE);
+	ls = (struct sev_cmd_launch_start){ .handle = 999, .policy = 0 };
+	CHECK_STATUS(fw(t, SEV_CMD_LAUNCH_START, &ls), SEV_STATUS_INVALID_GUEST);
+	TU_CHECK_EQ(gt_guest_count(t), 2);
+	/* NODBG: both directions refused */
+	uint32_t h3 = 0;
+	CHECK_STATUS(gt_launch(t, SEV_POLICY_NODBG, NULL, NULL, &h3), SEV_STATUS_SUCCESS);
+	CHECK_STATUS(ST(psp_cmd_activate(t, h3, GT_MIN_SEV_ASID + 2, PR)), SEV_STATUS_SUCCESS);
+	CHECK_STATUS(ST(psp_cmd_dbg_decrypt(t, h3, m.base, back, 16, PR)),
+		     SEV_STATUS_POLICY_FAILURE);
+	CHECK_STATUS(ST(psp_cmd_dbg_encrypt(t, h3, patch, m.base, 16, PR)),
+		     SEV_STATUS_POLICY_FAILURE);
+	gt_mem_free(&m);
+}
+
+/* Every way LAUNCH_START refuses a session; each leaves no context behind. */
+static void test_tampered_session(struct emu_rig *r)
+{
+	struct psp_transport *t = r->t;
+	struct sev_cert pdh, pek, godh;
+	struct sev_session_blob blob;
+	struct attest_tk tk;
+	struct psp_buf dg, ds;
+	static const struct {
+		const char *what;
+		size_t off; /* in the blob, or 0x1000 + offset in the GODH cert */
+		int status;
+	} cases[] = {
+		{ "nonce", 0x00, SEV_STATUS_BAD_MEASUREMENT },
+		{ "wrap_tk", 0x10, SEV_STATUS_BAD_MEASUREMENT },
+		{ "wrap_tk end", 0x2f, SEV_STATUS_BAD_MEASUREMENT },
+		{ "wrap_iv", 0x30, SEV_STATUS_BAD_MEASUREMENT },
+		{ "wrap_mac", 0x40, SEV_STATUS_BAD_MEASUREMENT },
+		{ "policy_mac", 0x60, SEV_STATUS_BAD_MEASUREMENT },
+		{ "policy_mac end", 0x7f, SEV_STATUS_BAD_MEASUREMENT },
+		{ "GODH usage", 0x1000 + 0x08, SEV_STATUS_INVALID_CERTIFICATE },
+		{ "GODH algo", 0x1000 + 0x0c, SEV_STATUS_INVALID_CERTIFICATE },
+		{ "GODH curve", 0x1000 + 0x10, SEV_STATUS_INVALID_CERTIFICATE },
+		{ "GODH qx", 0x1000 + 0x14, SEV_STATUS_INVALID_CERTIFICATE },
+		{ "GODH qy", 0x1000 + 0x5c, SEV_STATUS_INVALID_CERTIFICATE },
+	};
+	uint32_t policy = SEV_POLICY_NODBG;
+
+	gt_platform_ready(t, false);
+	gt_platform_certs(t, &pdh, &pek);
+	TU_CHECK(attest_session_build(&pdh, policy, NULL, &godh, &blob, &tk) == 0, "session");
+	TU_CHECK(psp_dma_alloc(t, 4096, &dg) == 0 && psp_dma_alloc(t, 4096, &ds) == 0, "dma");
+
+	for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+		struct sev_cmd_launch_start ls = { .policy = policy,
+						   .dh_cert_address = dg.addr,
+						   .dh_cert_len = SEV_CERT_SIZE,
+						   .session_address = ds.addr,
+						   .session_len = sizeof(blob) };
+		uint8_t *p;
+
+		memcpy(dg.ptr, &godh, sizeof(godh));
+		memcpy(ds.ptr, &blob, sizeof(blob));
+		p = cases[i].off >= 0x1000 ? (uint8_t *)dg.ptr + cases[i].off - 0x1000 :
+					     (uint8_t *)ds.ptr + cases[i].off;
+		*p ^= 0x01;
+		int st = fw(t, SEV_CMD_LAUNCH_START, &ls);
+		TU_CHECK(st == cases[i].status, "tampered %s: %s, expected %s", cases[i].what,
+			 sev_status_name(st), sev_status_name(cases[i].status));
+		TU_CHECK_EQ(gt_guest_count(t), 0);
+		TU_CHECK_EQ(platform_status(t).state, SEV_PSTATE_INIT);
+	}
+	/* a policy other than the MAC'd one */
+	struct sev_cmd_launch_start ls = { .policy = 0, .dh_cert_address = dg.addr,
+					   .dh_cert_len = SEV_CERT_SIZE,
+					   .session_address = ds.addr,
+					   .session_len = sizeof(blob) };
+	memcpy(dg.ptr, &godh, sizeof(godh));
+	memcpy(ds.ptr, &blob, sizeof(blob));
+	CHECK_STATUS(fw(t, SEV_CMD_LAUNCH_START, &ls), SEV_STATUS_BAD_MEASUREMENT);
+	/* lengths and addresses, in firmware order */
+	ls.policy = policy;
+	ls.session_len = sizeof(blob) - 1;
+	CHECK_STATUS(fw(t, SEV_CMD_LAUNCH_START, &ls), SEV_STATUS_INVALID_LEN);
+	ls.session_len = sizeof(blob);
+	ls.dh_cert_len = SEV_CERT_SIZE + 16;
+	CHECK_STATUS(fw(t, SEV_CMD_LAUNCH_START, &ls), SEV_STATUS_INVALID_LEN);
+	ls.dh_cert_len = SEV_CERT_SIZE;
+	ls.session_address = 0x1000;
+	CHECK_STATUS(fw(t, SEV_CMD_LAUNCH_START, &ls), SEV_STATUS_INVALID_ADDRESS);
+	ls.session_address = ds.addr;
+	ls.dh_cert_address = 0x2000; /* below every region */
+	CHECK_STATUS(fw(t, SEV_CMD_LAUNCH_START, &ls), SEV_STATUS_INVALID_ADDRESS);
+	TU_CHECK_EQ(gt_guest_count(t), 0);
+	/* MAC'd policies the firmware refuses: API minimum above its own, reserved bits */
+	uint32_t bad[] = { policy | (0xffu << 16), policy | (1u << 6) };
+	for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+		uint32_t h = 0;
+
+		CHECK_STATUS(gt_launch(t, bad[i], &pdh, NULL, &h), SEV_STATUS_POLICY_FAILURE);
+	}
+	/* SEV-ES on a platform initialized without it */
+	{
+		uint32_t h = 0;
+
+		CHECK_STATUS(gt_launch(t, SEV_POLICY_ES, &pdh, NULL, &h), SEV_STATUS_UNSUPPORTED);
+	}
+	TU_CHECK_EQ(gt_guest_count(t), 0);
+	/* and the untampered session works */
+	ls.dh_cert_address = dg.addr;
+	CHECK_STATUS(fw(t, SEV_CMD_LAUNCH_START, &ls), SEV_STATUS_SUCCESS);
+	TU_CHECK_EQ(gt_guest_count(t), 1);
+	psp_dma_free(t, &dg);
+	psp_dma_free(t, &ds);
+}
+
+/* Drive a guest to LSECRET with an owner session; returns the measurement blob. */
+static uint32_t to_lsecret(struct psp_transport *t, const struct sev_cert *pdh,
+			   const struct gt_mem *m, uint32_t asid, struct attest_tk *tk,
+			   uint8_t blob[SEV_MEASURE_BLOB_SIZE])
+{
+	uint32_t h = 0;
+
+	CHECK_STATUS(gt_launch(t, SEV_POLICY_NODBG, pdh, tk, &h), SEV_STATUS_SUCCESS);
+	CHECK_STATUS(ST(psp_cmd_activate(t, h, asid, PR)), SEV_STATUS_SUCCESS);
+	CHECK_STATUS(ST(psp_cmd_launch_update_data(t, h, m->base, 4096, PR)), SEV_STATUS_SUCCESS);
+	CHECK_STATUS(ST(psp_cmd_launch_measure(t, h, blob, PR)), SEV_STATUS_SUCCESS);
+	return h;
+}
+
+static void test_tampered_secret(struct emu_rig *r)
+{
+	struct psp_transport *t = r->t;
+	struct sev_cert pdh, pek;
+	struct attest_tk tk;
+	struct gt_mem m;
+	struct sev_secret_header hdr, bad;
+	struct sev_cmd_platform_status ps;
+	uint8_t blob[SEV_MEASURE_BLOB_SIZE], plain[32], cipher[32], c2[32];
+	uint32_t h;
+	uint64_t dst;
+
+	gt_platform_ready(t, false);
+	gt_platform_certs(t, &pdh, &pek);
+	gt_mem_new(t, 2 * 4096, &m);
+	ps = platform_status(t);
+	h = to_lsecret(t, &pdh, &m, GT_MIN_SEV_ASID, &tk, blob);
+	dst = m.base + 4096;
+	memcpy(plain, secret_text, sizeof(plain));
+	TU_CHECK(attest_secret_seal(&tk, blob, ps.api_major, ps.api_minor, NULL, plain,
+				    sizeof(plain), &hdr, cipher) == 0,
+		 "seal");
+	/* every header byte group and the ciphertext: BAD_MEASUREMENT */
+	size_t offs[] = { 0, 4, 19, 20, 51 };
+	for (size_t i = 0; i < ELEMENTSOF(offs); i++) {
+		bad = hdr;
+		((uint8_t *)&bad)[offs[i]] ^= 0x80;
+		CHECK_STATUS(ST(psp_cmd_launch_secret(t, h, &bad, dst, 32, cipher, 32, PR)),
+			     SEV_STATUS_BAD_MEASUREMENT);
+	}
+	memcpy(c2, cipher, sizeof(c2));
+	c2[31] ^= 1;
+	CHECK_STATUS(ST(psp_cmd_launch_secret(t, h, &hdr, dst, 32, c2, 32, PR)),
+		     SEV_STATUS_BAD_MEASUREMENT);
+	/* the MAC covers guest_len too; lengths and alignment are checked first */
+	CHECK_STATUS(ST(psp_cmd_launch_secret(t, h, &hdr, dst, 16, cipher, 32, PR)),
+		     SEV_STATUS_INVALID_LEN);
+	CHECK_STATUS(ST(psp_cmd_launch_secret(t, h, &hdr, dst + 8, 32, cipher, 32, PR)),
+		     SEV_STATUS_INVALID_ADDRESS);
+	CHECK_STATUS(ST(psp_cmd_launch_secret(t, h, &hdr, dst, 24, cipher, 24, PR)),
+		     SEV_STATUS_INVALID_LEN);
+	CHECK_STATUS(ST(psp_cmd_launch_secret(t, h, &hdr, m.base + m.size - 16, 32, cipher, 32,
+					      PR)),
+		     SEV_STATUS_INVALID_ADDRESS);
+	CHECK_STATUS(ST(psp_cmd_launch_secret(t, 4242, &hdr, dst, 32, cipher, 32, PR)),
+		     SEV_STATUS_INVALID_GUEST);
+	TU_CHECK(!gt_any_window_in(m.ptr, m.size, plain, sizeof(plain)), "plaintext leaked");
+	/* the untampered packet is accepted, also a second time */
+	CHECK_STATUS(ST(psp_cmd_launch_secret(t, h, &hdr, dst, 32, cipher, 32, PR)),
+		     SEV_STATUS_SUCCESS);
+	CHECK_STATUS(ST(psp_cmd_launch_secret(t, h, &hdr, dst, 32, cipher, 32, PR)),
+		     SEV_STATUS_SUCCESS);
+	TU_CHECK(!gt_any_window_in(m.ptr, m.size, plain, sizeof(plain)), "plaintext in host memfd");
+	/* sealed against another measurement: refused */
+	uint8_t other[SEV_MEASURE_BLOB_SIZE];
+	memcpy(other, blob, sizeof(other));
+	other[0] ^= 1;
+	TU_CHECK(attest_secret_seal(&tk, other, ps.api_major, ps.api_minor, NULL, plain,
+				    sizeof(plain), &bad, c2) == 0,
+		 "seal");
+	CHECK_STATUS(ST(psp_cmd_launch_secret(t, h, &bad, dst, 32, c2, 32, PR)),
+		     SEV_STATUS_BAD_MEASUREMENT);
+	CHECK_STATUS(ST(psp_cmd_launch_finish(t, h, PR)), SEV_STATUS_SUCCESS);
+	gt_mem_free(&m);
+}
+
+/* ASIDs as firmware keeps them: ranges per guest type, one owner, DEACTIVATE dirties, and
+ * DF_FLUSH cleans only after WBINVD. SEV-ES platform: ES guests take 1..99, others 100..509. */
+static void test_asids(struct emu_rig *r)
+{
+	struct psp_transport *t = r->t;
+	struct gt_mem m;
+	uint8_t blob[SEV_MEASURE_BLOB_SIZE], vmsa[4096] = { 0 };
+	uint32_t a = 0, b = 0, es = 0;
+
+	gt_platform_ready(t, true);
+	gt_mem_new(t, 2 * 4096, &m);
+	CHECK_STATUS(gt_launch(t, 0, NULL, NULL, &a), SEV_STATUS_SUCCESS);
+	CHECK_STATUS(gt_launch(t, 0, NULL, NULL, &b), SEV_STATUS_SUCCESS);
+	CHECK_STATUS(gt_launch(t, SEV_POLICY_ES, NULL, NULL, &es), SEV_STATUS_SUCCESS);
+	TU_CHECK_EQ(gt_guest_count(t), 3);
+
+	CHECK_STATUS(ST(psp_cmd_activate(t, a, 0, PR)), SEV_STATUS_INVALID_ASID);
+	CHECK_STATUS(ST(psp_cmd_activate(t, a, GT_MAX_ASID + 1, PR)), SEV_STATUS_INVALID_ASID);
+	CHECK_STATUS(ST(psp_cmd_activate(t, a, 5, PR)), SEV_STATUS_INVALID_ASID); /* ES range */
+	CHECK_STATUS(ST(psp_cmd_activate(t, es, GT_MIN_SEV_ASID, PR)), SEV_STATUS_INVALID_ASID);
+	CHECK_STATUS(ST(psp_cmd_activate(t, es, GT_MIN_SEV_ASID - 1, PR)), SEV_STATUS_SUCCESS);
+	CHECK_STATUS(ST(psp_cmd_activate(t, 777, GT_MIN_SEV_ASID, PR)), SEV_STATUS_INVALID_GUEST);
+	CHECK_STATUS(ST(psp_cmd_activate(t, a, GT_MAX_ASID, PR)), SEV_STATUS_SUCCESS);
+	CHECK_STATUS(ST(psp_cmd_activate(t, b, GT_MAX_ASID, PR)), SEV_STATUS_ASID_OWNED);
+	CHECK_STATUS(ST(psp_cmd_activate(t, a, GT_MAX_ASID, PR)), SEV_STATUS_ASID_OWNED);
+	CHECK_STATUS(ST(psp_cmd_activate(t, a, GT_MAX_ASID - 1, PR)), SEV_STATUS_ACTIVE);
+	CHECK_STATUS(ST(psp_cmd_activate(t, b, GT_MAX_ASID - 1, PR)), SEV_STATUS_SUCCESS);
+
+	/* VMSA: only for SEV-ES policies, exactly one page */
+	memcpy(m.ptr + 4096, vmsa, sizeof(vmsa));
+	CHECK_STATUS(ST(psp_cmd_launch_update_vmsa(t, a, m.base + 4096, 4096, PR)),
+		     SEV_STATUS_UNSUPPORTED);
+	CHECK_STATUS(ST(psp_cmd_launch_update_vmsa(t, es, m.base + 4096, 2048, PR)),
+		     SEV_STATUS_INVALID_LEN);
+	CHECK_STATUS(ST(psp_cmd_launch_update_vmsa(t, es, m.base + 4096, 4096, PR)),
+		     SEV_STATUS_SUCCESS);
+
+	/* a pending activation DEACTIVATEd leaves its ASID clean: b takes it back at once */
+	CHECK_STATUS(ST(psp_cmd_deactivate(t, b, PR)), SEV_STATUS_SUCCESS);
+	CHECK_STATUS(ST(psp_cmd_deactivate(t, b, PR)), SEV_STATUS_INACTIVE);
+	CHECK_STATUS(ST(psp_cmd_activate(t, b, GT_MAX_ASID - 1, PR)), SEV_STATUS_SUCCESS);
+
+	/* a runs; DECOMMISSION while active → ACTIVE */
+	CHECK_STATUS(ST(psp_cmd_launch_measure(t, a, blob, PR)), SEV_STATUS_SUCCESS);
+	CHECK_STATUS(ST(psp_cmd_launch_finish(t, a, PR)), SEV_STATUS_SUCCESS);
+	CHECK_STATUS(ST(psp_cmd_decommission(t, a, PR)), SEV_STATUS_ACTIVE);
+	CHECK_STATUS(ST(psp_cmd_decommission(t, b, PR)), SEV_STATUS_ACTIVE); /* pending too */
+
+	/* DEACTIVATE after running: the ASID is dirty until WBINVD + DF_FLUSH */
+	CHECK_STATUS(ST(psp_cmd_deactivate(t, a, PR)), SEV_STATUS_SUCCESS);
+	TU_CHECK_EQ(gt_guest_status(t, a).asid, 0);
+	CHECK_STATUS(ST(psp_cmd_activate(t, a, GT_MAX_ASID, PR)), SEV_STATUS_DFFLUSH_REQUIRED);
+	CHECK_STATUS(fw(t, SEV_CMD_DF_FLUSH, NULL), SEV_STATUS_WBINVD_REQUIRED);
+	CHECK_STATUS(ST(psp_cmd_activate(t, a, GT_MAX_ASID, PR)), SEV_STATUS_DFFLUSH_REQUIRED);
+	ctl_ok(t, "wbinvd");
+	CHECK_STATUS(fw(t, SEV_CMD_DF_FLUSH, NULL), SEV_STATUS_SUCCESS);
+	CHECK_STATUS(ST(psp_cmd_activate(t, a, GT_MAX_ASID, PR)), SEV_STATUS_SUCCESS);
+	TU_CHECK_EQ(gt_guest_status(t, a).asid, GT_MAX_ASID);
+
+	/* teardown in KVM's order; the last DECOMMISSION takes the platform back to INIT */
+	uint32_t all[] = { a, b, es };
+	for (size_t i = 0; i < ELEMENTSOF(all); i++) {
+		CHECK_STATUS(ST(psp_cmd_deactivate(t, all[i], PR)), SEV_STATUS_SUCCESS);
+		CHECK_STATUS(ST(psp_cmd_decommission(t, all[i], PR)), SEV_STATUS_SUCCESS);
+		/* again: an unknown handle, or (after the last) a platform back in INIT */
+		CHECK_STATUS(ST(psp_cmd_decommission(t, all[i], PR)),
+			     i + 1 < ELEMENTSOF(all) ? SEV_STATUS_INVALID_GUEST :
+						       SEV_STATUS_INVALID_PLATFORM_STATE);
+		TU_CHECK_EQ(gt_guest_count(t), ELEMENTSOF(all) - 1 - i);
+	}
+	TU_CHECK_EQ(platform_status(t).state, SEV_PSTATE_INIT);
+	gt_mem_free(&m);
+}
+
+/* SHUTDOWN drops every context: after INIT again the handles are unknown. */
+static void test_shutdown(struct emu_rig *r)
+{
+	struct psp_transport *t = r->t;
+	uint32_t h = 0;
+
+	gt_platform_ready(t, false);
+	CHECK_STATUS(gt_launch(t, 0, NULL, NULL, &h), SEV_STATUS_SUCCESS);
+	CHECK_STATUS(ST(psp_cmd_activate(t, h, GT_MIN_SEV_ASID + 7, PR)), SEV_STATUS_SUCCESS);
+	gt_platform_ready(t, false);
+	TU_CHECK_EQ(gt_guest_count(t), 0);
+	TU_CHECK_EQ(gt_guest_status(t, h).state, 0);
+	/* a new launch reuses the lowest free handle: a fresh context, its old ASID free */
+	uint32_t h2 = 0;
+	CHECK_STATUS(gt_launch(t, SEV_POLICY_NOKS, NULL, NULL, &h2), SEV_STATUS_SUCCESS);
+	TU_CHECK_EQ(h2, h);
+	TU_CHECK_EQ(gt_guest_status(t, h2).asid, 0);
+	TU_CHECK_EQ(gt_guest_status(t, h2).policy, SEV_POLICY_NOKS);
+	CHECK_STATUS(ST(psp_cmd_deactivate(t, h2, PR)), SEV_STATUS_INACTIVE);
+	CHECK_STATUS(ST(psp_cmd_activate(t, h2, GT_MIN_SEV_ASID + 7, PR)), SEV_STATUS_SUCCESS);
+}
+
+int main(void)
+{
+	struct emu_rig r;
+
+	rig_up(&r, NULL);
+	test_owner_launch(&r);
+	test_debug(&r);
+	test_tampered_session(&r);
+	test_tampered_secret(&r);
+	test_asids(&r);
+	test_shutdown(&r);
+	rig_down(&r);
+	tu_done("emu-guest");
+}
