@@ -104,6 +104,8 @@ int kds_init(struct kds *k, const char *base, const char *cache, const char *ca_
 	k->base = strdup(base);
 	if (!k->base)
 		return -ENOMEM;
+	while (strlen(k->base) > 8 && endswith(k->base, "/"))
+		k->base[strlen(k->base) - 1] = 0; /* messages append paths that start with '/' */
 	r = split_url(k, base, ret_error);
 	if (r < 0)
 		return r;
@@ -191,6 +193,23 @@ static const char *status_hint(int status)
 	}
 }
 
+/* The HTTP client words its errors for talking to sevd ("cannot connect to sevd at E: WHY —
+ * is sevd listening there?"); keep only WHY, which is about the network, not about sevd. */
+static char *client_reason(struct http_client *c, const char *endpoint)
+{
+	const char *msg = http_client_error(c), *p, *end;
+	_cleanup_free_ char *prefix = NULL;
+
+	if (!msg || !*msg)
+		return NULL;
+	if (asprintf(&prefix, "%s: ", endpoint) < 0)
+		return NULL;
+	p = strstr(msg, prefix);
+	p = p ? p + strlen(prefix) : msg;
+	end = strstr(p, " — ");
+	return strndup(p, end ? (size_t)(end - p) : strlen(p));
+}
+
 int kds_get(struct kds *k, const char *path, uint8_t **ret_body, size_t *ret_len,
 	    bool *ret_cached, char **ret_error)
 {
@@ -215,7 +234,11 @@ int kds_get(struct kds *k, const char *path, uint8_t **ret_body, size_t *ret_len
 			    c ? http_client_error(c) : strerror(-r));
 	r = http_request(c, "GET", full, NULL, NULL, 0, &resp);
 	if (r < 0) {
-		errf(ret_error, r, "fetching %s%s failed: %s", k->base, path, http_client_error(c));
+		_cleanup_free_ char *why = client_reason(c, k->endpoint);
+
+		errf(ret_error, r, "fetching %s%s failed: %s — check --kds-url (or $SEVADM_KDS_URL) "
+		     "and the network, or copy the file in by hand", k->base, path,
+		     why ? why : strerror(-r));
 		http_client_free(c);
 		return r;
 	}

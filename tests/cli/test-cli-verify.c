@@ -164,6 +164,22 @@ static char *roots(void)
 	return tu_vector_path("amd-roots");
 }
 
+/* A legacy SEV root (AMD's ask_ark_milan.cert) in a roots directory. Our SNP-only roots
+ * directories get one too: attest/roots.c qsort()s an empty SEV list with a NULL base, which
+ * UBSan stops at (reported to the roots' author, not ours to change). */
+static void put_sev_root(const char *dir)
+{
+	_cleanup_free_ char *p = path_join(dir, "ask_ark_milan.cert");
+	size_t la, lb;
+	_cleanup_free_ uint8_t *ask = tu_read_vector("amd-roots/sev/milan/ask.cert", &la);
+	_cleanup_free_ uint8_t *ark = tu_read_vector("amd-roots/sev/milan/ark.cert", &lb);
+	_cleanup_free_ uint8_t *both = malloc(la + lb);
+
+	memcpy(both, ask, la);
+	memcpy(both + la, ark, lb);
+	TU_CHECK(write_file_atomic(p, both, la + lb, 0644) == 0, "write %s", p);
+}
+
 /* ---- verify chain ---- */
 
 static void test_chain_snp(void)
@@ -213,25 +229,22 @@ static void test_chain_snp(void)
 	TU_CHECK(mkdir(m2, 0755) == 0, "mkdir");
 	put_vector(m2, "ark.pem", "amd-roots/snp/milan/ark.pem");
 	put_vector(m2, "ask.pem", "amd-roots/snp/milan/ask.pem");
-	/* Plus the legacy Milan root: attest/roots.c qsort()s an empty SEV list with a NULL base
-	 * when a roots directory holds SNP roots only (UBSan stops there); reported, not ours. */
-	_cleanup_free_ char *s1 = path_join(only_milan, "ask_ark_milan.cert");
-	{
-		size_t la, lb;
-		_cleanup_free_ uint8_t *ask = tu_read_vector("amd-roots/sev/milan/ask.cert", &la);
-		_cleanup_free_ uint8_t *ark = tu_read_vector("amd-roots/sev/milan/ark.cert", &lb);
-		_cleanup_free_ uint8_t *both = malloc(la + lb);
-
-		memcpy(both, ask, la);
-		memcpy(both + la, ark, lb);
-		TU_CHECK(write_file_atomic(s1, both, la + lb, 0644) == 0, "write %s", s1);
-	}
+	put_sev_root(only_milan);
 	x = RUN("verify", "chain", t, "--roots", only_milan);
 	expect(&x, 1, NULL, "no trusted SEV-SNP root for Turin");
 	put_vector(tm, "vcek.der", "snp/turin/vcek_turin.der");
 	put_vector(tm, "cert_chain", "snp/cert_chain_milan");
 	x = RUN("verify", "chain", tm, "--roots", r);
 	expect(&x, 1, NULL, "not the trusted Turin ARK");
+
+	/* An X.509 root trusted only because the user named it, and said so in the output. */
+	_cleanup_free_ char *noroots = mkdir_in("no-roots");
+	put_sev_root(noroots);
+	_cleanup_free_ char *ark = tu_vector_path("amd-roots/snp/milan/ark.pem");
+	x = RUN("verify", "chain", a, "--roots", noroots);
+	expect(&x, 1, NULL, "no trusted SEV-SNP root for Milan");
+	x = RUN("verify", "chain", a, "--roots", noroots, "--emulator-root", ark);
+	expect(&x, 0, "not AMD's", NULL);
 }
 
 static void test_chain_sev_and_errors(void)
@@ -509,6 +522,11 @@ static void test_fetch_404(const struct server *s, const char *cache)
 	expect(&x, 1, NULL, "AMD has no such certificate");
 	/* the Milan cert_chain came from the cache: two requests, both answered 404 */
 	TU_CHECK_EQ(log_lines(s, NULL) - before, 2);
+	/* Nobody listening: the error names the network, not sevd, and nothing is written */
+	x = RUN("fetch", "ca", "turin", out, "--kds-url", "http://127.0.0.1:1/", "--cache", cache);
+	expect(&x, 1, NULL, "fetching http://127.0.0.1:1/vcek/v1/Turin/cert_chain failed");
+	_cleanup_free_ char *chain = path_join(out, "cert_chain");
+	TU_CHECK(access(chain, F_OK) < 0, "nothing written when the KDS is unreachable");
 }
 
 static void test_fetch_ca_cek(const struct server *s)
