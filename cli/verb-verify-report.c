@@ -238,8 +238,15 @@ static int verify_snp(const struct report_opts *o, const uint8_t *raw)
 	if (hint == SNP_GEN_UNKNOWN)
 		hint = attest_snp_cert_gen(f.leaf);
 	if (attest_snp_report_parse(raw, SNP_REPORT_SIZE, hint, &r, &why) < 0) {
-		k = sevadm_fail(VERB, "the SEV-SNP report is malformed: %s", why);
-		goto out;
+		/* A report whose CPUID names another generation than the VCEK is well formed:
+		 * that is a failed check, not a parse error. */
+		if (attest_snp_report_parse(raw, SNP_REPORT_SIZE, SNP_GEN_UNKNOWN, &r, &why) < 0) {
+			k = sevadm_fail(VERB, "the SEV-SNP report is malformed: %s", why);
+			goto out;
+		}
+		checklist_add(&l, "generation", CHECK_FAILED, "the report comes from %s, the "
+			      "certificate or --gen says %s", attest_snp_gen_name(r.gen),
+			      attest_snp_gen_name(hint));
 	}
 	attest_snp_report_to_json(&r, &fields);
 	attest_snp_report_to_text(&r, &text);

@@ -379,6 +379,21 @@ static void test_report_expectations(const char *certs)
 	_cleanup_free_ char *turin = tu_vector_path("snp/turin/vcek_turin.der");
 	x = RUN("verify", "report", rep, "--vcek", turin, "--roots", r, "--gen", "milan");
 	expect(&x, 1, "FAILED", NULL);
+	/* A version 3 report whose CPUID says Genoa, checked with the Milan VCEK */
+	{
+		size_t len;
+		_cleanup_free_ uint8_t *hex = tu_read_vector("snp/report_milan.hex", &len);
+		_cleanup_free_ char *text = strndup((char *)hex, len);
+		_cleanup_free_ char *g = path_join(tmp, "genoa-v3.bin");
+		_cleanup_free_ char *mv = tu_vector_path("snp/vcek_milan.der");
+		uint8_t raw[1184];
+
+		TU_CHECK(hex_decode_exact(text, raw, sizeof raw) == 0, "decode");
+		raw[0] = 3, raw[0x188] = 0x19, raw[0x189] = 0x11;
+		TU_CHECK(write_file_atomic(g, raw, sizeof raw, 0644) == 0, "write");
+		x = RUN("verify", "report", g, "--vcek", mv, "--roots", r);
+		expect(&x, 1, "generation|FAILED: the report comes from Genoa", "Genoa");
+	}
 	x = RUN("verify", "report", turin, "--vcek", turin);
 	expect(&x, 1, NULL, "neither a legacy SEV report");
 }
