@@ -25,6 +25,14 @@ int verb_measurement(const struct sevadm_ctx *ctx, int argc, char **argv);
 int verb_secret(const struct sevadm_ctx *ctx, int argc, char **argv);
 int verb_verify(const struct sevadm_ctx *ctx, int argc, char **argv);
 int verb_fetch(const struct sevadm_ctx *ctx, int argc, char **argv);
+int verb_launch(const struct sevadm_ctx *ctx, int argc, char **argv);
+int verb_measure(const struct sevadm_ctx *ctx, int argc, char **argv);
+int verb_finish(const struct sevadm_ctx *ctx, int argc, char **argv);
+int verb_activate(const struct sevadm_ctx *ctx, int argc, char **argv);
+int verb_decommission(const struct sevadm_ctx *ctx, int argc, char **argv);
+int verb_attest(const struct sevadm_ctx *ctx, int argc, char **argv);
+/* `secret inject` (cli/verb-guest-secret.c), reached from verb_secret's subcommand switch. */
+int verb_secret_inject(const struct sevadm_ctx *ctx, int argc, char **argv);
 /* --- end of verb prototypes --- */
 
 /* "sevadm: VERB: message" on stderr. Returns SEVADM_EXIT_FAIL so verbs can `return` it. */
@@ -49,6 +57,12 @@ int sevadm_call(struct http_client *c, const char *verb, const char *method, con
 /* As sevadm_call but quiet: the error message goes into *ret_error (malloc'd) instead. */
 int sevadm_call_quiet(struct http_client *c, const char *method, const char *path,
 		      json_object *body, json_object **ret, char **ret_error);
+
+/* As sevadm_call_quiet with a body streamed from cb (application/octet-stream; body_len -1:
+ * chunked). Negative HTTP status or -errno; *ret_error says why. */
+int sevadm_call_stream_quiet(struct http_client *c, const char *method, const char *path,
+			     int64_t body_len, http_body_cb cb, void *userdata, json_object **ret,
+			     char **ret_error);
 
 /* Print obj as stable, pretty JSON (sorted keys as given, 2-space indent) + newline. */
 void sevadm_print_json(json_object *obj);

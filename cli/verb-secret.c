@@ -37,7 +37,11 @@ static int help(void)
 	       "  --iv IV             fix the IV (base64; default: random)\n"
 	       "  --api-major/--api-minor, --pek  the platform's API version (default: 0.17 or\n"
 	       "                      later); below 0.17 the firmware does not MAC the measurement\n"
-	       "TIK, TEK, BLOB are files, base64 or hex.\n");
+	       "TIK, TEK, BLOB are files, base64 or hex.\n"
+	       "\n"
+	       "       sevadm secret inject HANDLE --header HEADER_FILE --payload PAYLOAD_FILE\n"
+	       "Send a built packet to a measured guest through sevd (LAUNCH_SECRET); see\n"
+	       "'sevadm secret inject --help'.\n");
 	return SEVADM_EXIT_OK;
 }
 
@@ -298,11 +302,12 @@ int verb_secret(const struct sevadm_ctx *ctx, int argc, char **argv)
 	struct sargs a = {};
 	int r;
 
-	(void)ctx;
 	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)
-		return argc < 2 ? sevadm_usage(verb, "expected 'build'") : help();
+		return argc < 2 ? sevadm_usage(verb, "expected 'build' or 'inject'") : help();
+	if (strcmp(argv[1], "inject") == 0) /* cli/verb-guest-secret.c: through sevd */
+		return verb_secret_inject(ctx, argc - 1, argv + 1);
 	if (strcmp(argv[1], "build") != 0)
-		return sevadm_usage(verb, "unknown subcommand '%s' (build)", argv[1]);
+		return sevadm_usage(verb, "unknown subcommand '%s' (build, inject)", argv[1]);
 	optind = 0;
 	r = parse_args(argc - 1, argv + 1, &a);
 	if (r != 0)

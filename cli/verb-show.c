@@ -7,6 +7,7 @@
 
 #include "common/ossl.h"
 #include "cli/sevadm.h"
+#include "policy/guest-policy.h"
 
 static int help(void)
 {
@@ -68,7 +69,7 @@ static const struct shape shape_asids[] = {
 	{ "holders", shape_holder, true }, { "pending" }, {},
 };
 static const struct shape shape_guest[] = {
-	{ "handle" }, { "name" }, { "state" }, { "policy" }, { "asid" }, {},
+	{ "handle" }, { "name" }, { "state" }, { "policy" }, { "asid" }, { "tenant" }, {},
 };
 static const struct shape shape_guests[] = { { "guests", shape_guest, true }, {} };
 
@@ -161,16 +162,21 @@ static void print_guests(json_object *g)
 		printf("No guests.\n");
 		return;
 	}
-	printf("%-8s %-20s %-14s %-8s %s\n", "HANDLE", "NAME", "STATE", "POLICY", "ASID");
+	printf("%-8s %-20s %-10s %-32s %-6s %s\n", "HANDLE", "NAME", "STATE", "POLICY", "ASID",
+	       "TENANT");
 	for (size_t i = 0; i < n; i++) {
 		json_object *e = json_object_array_get_idx(list, i);
 		long long asid = sevadm_json_int(e, "asid", 0);
-		char asid_s[24] = "-";
+		uint32_t policy = (uint32_t)sevadm_json_int(e, "policy", 0);
+		_cleanup_free_ char *words = policy_describe(policy);
+		char asid_s[24] = "-", pol[64];
 		if (asid > 0)
 			snprintf(asid_s, sizeof(asid_s), "%lld", asid);
-		printf("%-8lld %-20s %-14s 0x%04llx   %s\n", sevadm_json_int(e, "handle", 0),
-		       sevadm_json_str(e, "name", "-"), sevadm_json_str(e, "state", "?"),
-		       sevadm_json_int(e, "policy", 0), asid_s);
+		/* The policy as a number and in words (cli/verb-launch.c takes either). */
+		snprintf(pol, sizeof(pol), "0x%x %s", policy, words ? words : "");
+		printf("%-8lld %-20s %-10s %-32s %-6s %s\n", sevadm_json_int(e, "handle", 0),
+		       sevadm_json_str(e, "name", "-"), sevadm_json_str(e, "state", "?"), pol, asid_s,
+		       sevadm_json_str(e, "tenant", "-"));
 	}
 }
 

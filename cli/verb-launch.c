@@ -1,0 +1,247 @@
+/* sevadm launch: start a guest's launch through sevd — LAUNCH_START with the guest owner's
+ * session (GODH certificate and session blob, as `sevadm session` or sevctl write them, or
+ * none: then the firmware makes its own TEK/TIK), then LAUNCH_UPDATE_DATA of the image,
+ * streamed (and LAUNCH_UPDATE_VMSA for SEV-ES). Prints the guest handle. A launch that fails
+ * after LAUNCH_START is decommissioned, so nothing is left behind. Trusts the session files as
+ * the owner's; checks only their sizes. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/macros.h"
+#include "common/ossl.h"
+#include "common/util.h"
+#include "cli/guest.h"
+#include "policy/guest-policy.h"
+#include "psp/sev-abi.h"
+
+static const char verb[] = "launch";
+#define B64_FILE_MAX 8192
+
+static int help(void)
+{
+	printf("Usage: sevadm launch IMAGE [--policy P] [--name N] [--tenant T]\n"
+	       "           [--session-dir DIR [--session-name S] | --godh FILE --session FILE]\n"
+	       "           [--vmsa FILE] [--memory-size BYTES]\n"
+	       "\n"
+	       "Launch a guest through sevd: LAUNCH_START with the guest owner's session, then\n"
+	       "LAUNCH_UPDATE_DATA of IMAGE (streamed; '-' reads stdin). Prints the guest handle.\n"
+	       "  --policy P        guest policy: a number (decimal or 0x) or words joined by ','\n"
+	       "                    (nodbg,noks,es,nosend,domain,sev); default 0x1 (NODBG). It must\n"
+	       "                    be the policy the session was made for (sevadm session)\n"
+	       "  --name N          the guest's name in sevd (default \"vm\")\n"
+	       "  --tenant T        the tenant whose ASID quota the guest counts against\n"
+	       "  --session-dir DIR read DIR/S_godh.b64 and DIR/S_session.b64 as 'sevadm session\n"
+	       "                    --name S' writes them (S: --session-name, default the --name)\n"
+	       "  --godh, --session the two files given one by one (base64 as sevctl writes them,\n"
+	       "                    or raw)\n"
+	       "                    Without a session the firmware makes its own keys: the owner\n"
+	       "                    then cannot verify the measurement or inject secrets.\n"
+	       "  --vmsa FILE       SEV-ES: the VMSA page to measure after the image\n"
+	       "  --memory-size N   guest memory in bytes (default: sevd's choice)\n"
+	       "A progress bar is shown on stderr when it is a terminal. Then: sevadm measure HANDLE.\n");
+	return SEVADM_EXIT_OK;
+}
+
+struct largs {
+	const char *image, *policy_s, *name, *tenant, *dir, *sname, *godh, *session, *vmsa, *mem;
+	uint32_t policy;
+	uint64_t memory_size;
+};
+
+static int parse_args(int argc, char **argv, struct largs *a)
+{
+	static const struct option options[] = {
+		{ "policy", required_argument, NULL, 'p' },
+		{ "name", required_argument, NULL, 'n' },
+		{ "tenant", required_argument, NULL, 't' },
+		{ "session-dir", required_argument, NULL, 'd' },
+		{ "session-name", required_argument, NULL, 's' },
+		{ "godh", required_argument, NULL, 'g' },
+		{ "session", required_argument, NULL, 'S' },
+		{ "vmsa", required_argument, NULL, 'v' },
+		{ "memory-size", required_argument, NULL, 'm' },
+		{ "help", no_argument, NULL, 'h' },
+		{},
+	};
+	const char **slot[128] = {
+		['p'] = &a->policy_s, ['n'] = &a->name, ['t'] = &a->tenant, ['d'] = &a->dir,
+		['s'] = &a->sname, ['g'] = &a->godh, ['S'] = &a->session, ['v'] = &a->vmsa,
+		['m'] = &a->mem,
+	};
+	int c;
+
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+:h", options, NULL)) >= 0) {
+		if (c == 'h')
+			return help(), -1;
+		if (c == ':')
+			return sevadm_usage(verb, "option '%s' needs an argument", argv[optind - 1]);
+		if (c <= 0 || c >= 128 || !slot[c])
+			return sevadm_bad_option(verb, argv);
+		*slot[c] = optarg;
+	}
+	if (argc - optind != 1)
+		return sevadm_usage(verb, "needs exactly one IMAGE (a file, or '-' for stdin)");
+	a->image = argv[optind];
+	if (!a->name)
+		a->name = "vm";
+	if (a->dir && (a->godh || a->session))
+		return sevadm_usage(verb, "give --session-dir, or --godh and --session, not both");
+	if (!!a->godh != !!a->session)
+		return sevadm_usage(verb, "--godh and --session go together");
+	if (a->sname && !a->dir)
+		return sevadm_usage(verb, "--session-name needs --session-dir");
+	a->policy = SEV_POLICY_NODBG;
+	if (a->policy_s && policy_parse(a->policy_s, &a->policy) < 0)
+		return sevadm_usage(verb, "--policy %s: not a policy (a number, or words such as "
+				    "nodbg,es; reserved bits 6..15 must be 0)", a->policy_s);
+	if (a->mem && parse_u64(a->mem, &a->memory_size) < 0)
+		return sevadm_usage(verb, "--memory-size %s: not a number of bytes", a->mem);
+	return 0;
+}
+
+/* One session file: base64 text (sevctl's .b64, newline tolerated) or the raw bytes; exactly
+ * want bytes once decoded. Returns base64 for the JSON body. */
+static int read_b64_file(const char *what, const char *path, size_t want, char **ret)
+{
+	_cleanup_free_ uint8_t *buf = NULL, *raw = NULL;
+	size_t len = 0, rlen = 0;
+	int r = read_full_file(path, B64_FILE_MAX, &buf, &len);
+
+	if (r < 0)
+		return sevadm_fail(verb, "cannot read the %s %s: %s%s", what, path,
+				   r == -EFBIG ? "too large" : strerror(-r),
+				   r == -ENOENT ? " — make it with 'sevadm session'" : "");
+	if (len == want)
+		raw = TAKE_PTR(buf), rlen = len;
+	else {
+		while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r' || buf[len - 1] == ' '))
+			len--;
+		if (base64_decode((const char *)buf, len, &raw, &rlen) < 0 || rlen != want)
+			return sevadm_fail(verb, "the %s %s is neither %zu raw bytes nor their base64",
+					   what, path, want);
+	}
+	*ret = base64_encode(raw, rlen);
+	return *ret ? 0 : sevadm_fail(verb, "out of memory");
+}
+
+static int session_paths(const struct largs *a, char **godh, char **session)
+{
+	const char *s = a->sname ? a->sname : a->name;
+	_cleanup_free_ char *g = NULL, *b = NULL;
+
+	if (!a->dir) {
+		*godh = a->godh ? strdup(a->godh) : NULL;
+		*session = a->session ? strdup(a->session) : NULL;
+		return 0;
+	}
+	if (asprintf(&g, "%s_godh.b64", s) < 0 || asprintf(&b, "%s_session.b64", s) < 0)
+		return -ENOMEM;
+	*godh = path_join(a->dir, g);
+	*session = path_join(a->dir, b);
+	return *godh && *session ? 0 : -ENOMEM;
+}
+
+static int start_body(const struct largs *a, json_object **ret)
+{
+	_cleanup_free_ char *gp = NULL, *sp = NULL, *g64 = NULL, *s64 = NULL;
+	_cleanup_(json_object_putp) json_object *b = json_object_new_object();
+	int r;
+
+	if (!b || session_paths(a, &gp, &sp) < 0)
+		return sevadm_fail(verb, "out of memory");
+	if (gp) {
+		if ((r = read_b64_file("GODH certificate", gp, SEV_CERT_SIZE, &g64)) != 0 ||
+		    (r = read_b64_file("session blob", sp, sizeof(struct sev_session_blob), &s64)) != 0)
+			return r;
+	}
+	json_object_object_add(b, "policy", json_object_new_int64(a->policy));
+	json_object_object_add(b, "name", json_object_new_string(a->name));
+	if (g64) {
+		json_object_object_add(b, "godh_cert", json_object_new_string(g64));
+		json_object_object_add(b, "session", json_object_new_string(s64));
+	}
+	if (a->tenant)
+		json_object_object_add(b, "tenant", json_object_new_string(a->tenant));
+	if (a->mem)
+		json_object_object_add(b, "memory_size", json_object_new_int64((int64_t)a->memory_size));
+	*ret = TAKE_PTR(b);
+	return 0;
+}
+
+/* After a failure past LAUNCH_START: decommission, so no half-launched guest stays behind. */
+static void cleanup_guest(struct http_client *c, uint32_t handle)
+{
+	_cleanup_(json_object_putp) json_object *res = NULL;
+	_cleanup_free_ char *err = NULL;
+	char path[64];
+
+	if (sevadm_call_quiet(c, "DELETE", guest_path(path, sizeof(path), handle, ""), NULL, &res,
+			      &err) >= 0)
+		fprintf(stderr, "sevadm: %s: guest %u was decommissioned; nothing is left behind\n",
+			verb, handle);
+	else
+		fprintf(stderr, "sevadm: %s: guest %u could not be decommissioned either: %s — run "
+				"'sevadm decommission %u'\n", verb, handle, err ? err : "?", handle);
+}
+
+static void print_result(const struct sevadm_ctx *ctx, const struct largs *a, uint32_t handle,
+			 json_object *res, uint64_t bytes)
+{
+	_cleanup_free_ char *words = policy_describe(a->policy);
+
+	if (ctx->json) {
+		_cleanup_(json_object_putp) json_object *o = json_object_new_object();
+		json_object_object_add(o, "handle", json_object_new_int64(handle));
+		json_object_object_add(o, "name", json_object_new_string(a->name));
+		json_object_object_add(o, "policy", json_object_new_int64(a->policy));
+		json_object_object_add(o, "state",
+				       json_object_new_string(sevadm_json_str(res, "state", "LUPDATE")));
+		json_object_object_add(o, "bytes", json_object_new_int64((int64_t)bytes));
+		sevadm_print_json(o);
+		return;
+	}
+	printf("%u\n", handle);
+	fprintf(stderr, "Guest '%s' launched: handle %u, policy 0x%x (%s), %llu bytes of %s "
+			"measured. Next: sevadm measure %u\n", a->name, handle, a->policy,
+		words ? words : "?", (unsigned long long)bytes, a->image, handle);
+}
+
+int verb_launch(const struct sevadm_ctx *ctx, int argc, char **argv)
+{
+	_cleanup_(json_object_putp) json_object *body = NULL, *res = NULL, *up = NULL, *vm = NULL;
+	struct http_client *c = NULL;
+	struct largs a = {};
+	uint64_t bytes = 0, vbytes = 0;
+	long long h;
+	int r;
+
+	r = parse_args(argc, argv, &a);
+	if (r != 0)
+		return r < 0 ? SEVADM_EXIT_OK : r;
+	if ((r = start_body(&a, &body)) != 0 || (r = sevadm_connect(ctx, verb, &c)) != 0)
+		return r;
+	r = guest_call(c, verb, 0, "POST", "/v1/guests", body, &res);
+	if (r != 0)
+		goto out;
+	h = sevadm_json_int(res, "handle", 0);
+	if (h <= 0 || h > UINT32_MAX) {
+		r = sevadm_fail(verb, "sevd accepted the launch but sent no valid handle");
+		goto out;
+	}
+	r = guest_upload(ctx, c, verb, (uint32_t)h, "/data", a.image, &up, &bytes);
+	if (r == 0 && a.vmsa)
+		r = guest_upload(ctx, c, verb, (uint32_t)h, "/vmsa", a.vmsa, &vm, &vbytes);
+	if (r != 0) {
+		cleanup_guest(c, (uint32_t)h);
+		goto out;
+	}
+	print_result(ctx, &a, (uint32_t)h, vm ? vm : up, bytes);
+out:
+	http_client_free(c);
+	return r;
+}
