@@ -99,9 +99,9 @@ int main(void)
 	TU_CHECK_MEM(&pdh, want_pdh, SEV_CERT_SIZE);
 
 	/* LB1 was made for another PDH: the unwrapped keys fail the wrap MAC */
-	CHECK_STATUS(launch_vector(r.t, "LB1", &h), SEV_STATUS_BAD_MEASUREMENT);
+	GT_EXPECT(launch_vector(r.t, "LB1", &h), SEV_STATUS_BAD_MEASUREMENT);
 	TU_CHECK_EQ(gt_guest_count(r.t), 0);
-	CHECK_STATUS(launch_vector(r.t, "LB2", &h), SEV_STATUS_SUCCESS);
+	GT_EXPECT(launch_vector(r.t, "LB2", &h), SEV_STATUS_SUCCESS);
 	TU_CHECK_EQ(gt_guest_status(r.t, h).policy, 1);
 
 	/* the firmware's TIK is sev-tool's: the measurement recomputed with it matches */

@@ -18,7 +18,7 @@ void gt_platform_ready(struct psp_transport *t, bool es)
 {
 	struct sev_cmd_init init = { 0 };
 
-	CHECK_STATUS(fw(t, SEV_CMD_SHUTDOWN, NULL), SEV_STATUS_SUCCESS);
+	GT_EXPECT(fw(t, SEV_CMD_SHUTDOWN, NULL), SEV_STATUS_SUCCESS);
 	if (es) {
 		/* the TMR: a 1 MiB region (region bases are 1 TiB aligned); kept mapped */
 		struct gt_mem tmr;
@@ -30,9 +30,9 @@ void gt_platform_ready(struct psp_transport *t, bool es)
 		munmap(tmr.ptr, tmr.size);
 		close(tmr.fd);
 	}
-	CHECK_STATUS(fw(t, SEV_CMD_INIT, &init), SEV_STATUS_SUCCESS);
+	GT_EXPECT(fw(t, SEV_CMD_INIT, &init), SEV_STATUS_SUCCESS);
 	ctl_ok(t, "wbinvd");
-	CHECK_STATUS(fw(t, SEV_CMD_DF_FLUSH, NULL), SEV_STATUS_SUCCESS);
+	GT_EXPECT(fw(t, SEV_CMD_DF_FLUSH, NULL), SEV_STATUS_SUCCESS);
 }
 
 void gt_mem_new(struct psp_transport *t, size_t size, struct gt_mem *ret)
@@ -95,7 +95,7 @@ struct sev_cmd_guest_status gt_guest_status(struct psp_transport *t, uint32_t ha
 {
 	struct sev_cmd_guest_status gs = { .handle = handle };
 
-	CHECK_STATUS(fw(t, SEV_CMD_GUEST_STATUS, &gs), SEV_STATUS_SUCCESS);
+	GT_EXPECT(fw(t, SEV_CMD_GUEST_STATUS, &gs), SEV_STATUS_SUCCESS);
 	return gs;
 }
 

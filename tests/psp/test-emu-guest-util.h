@@ -15,6 +15,13 @@
 #define GT_MAX_ASID 509u
 #define GT_MIN_SEV_ASID 100u
 
+/* CHECK_STATUS evaluates its first argument again for the message: issue the command once. */
+#define GT_EXPECT(got, want)                                                                       \
+	do {                                                                                       \
+		int got_ = (got);                                                                  \
+		CHECK_STATUS(got_, want);                                                          \
+	} while (0)
+
 struct gt_mem {
 	int fd;
 	uint8_t *ptr; /* the host's view of the memfd */
