@@ -217,14 +217,34 @@ static int snp_load_leaf(const struct report_opts *o, struct snp_files *f)
 	return 0;
 }
 
-static int verify_snp(const struct report_opts *o, const uint8_t *raw)
+/* VCEK → ASK → trusted ARK of the VCEK's generation, one line per link. Returns an exit code
+ * when the roots cannot be loaded at all, else 0 (failures are in l). */
+static int snp_chain_checks(const struct report_opts *o, const struct snp_files *f,
+			    struct checklist *l)
 {
 	_cleanup_(attest_roots_freep) struct attest_roots *roots = NULL;
+	_cleanup_free_ char *err = NULL;
+	struct snp_trust t;
+	int k;
+
+	if ((k = verify_load_roots(&o->v, &roots)) != 0)
+		return k;
+	if (snp_trust_load(&t, roots, o->v.roots ? o->v.roots : attest_roots_default_dir(),
+			   attest_snp_cert_gen(f->leaf), verify_snp_emulator_root(&o->v), &err) < 0) {
+		checklist_add(l, "trusted SEV-SNP root", CHECK_FAILED, "%s", err ? err : "?");
+		return 0;
+	}
+	snp_check_chain(f, &t, l);
+	snp_trust_done(&t);
+	return 0;
+}
+
+static int verify_snp(const struct report_opts *o, const uint8_t *raw)
+{
 	_cleanup_(json_object_putp) json_object *fields = NULL;
-	_cleanup_free_ char *text = NULL, *err = NULL;
+	_cleanup_free_ char *text = NULL;
 	struct snp_files f = {};
 	struct checklist l = {};
-	struct snp_trust t;
 	struct snp_report r;
 	uint8_t want[64];
 	const char *why = NULL;
@@ -251,15 +271,8 @@ static int verify_snp(const struct report_opts *o, const uint8_t *raw)
 	attest_snp_report_to_json(&r, &fields);
 	attest_snp_report_to_text(&r, &text);
 	snp_signature(&r, &f, &l);
-	if ((k = verify_load_roots(&o->v, &roots)) != 0)
+	if ((k = snp_chain_checks(o, &f, &l)) != 0)
 		goto out;
-	if (snp_trust_load(&t, roots, o->v.roots ? o->v.roots : attest_roots_default_dir(),
-			   attest_snp_cert_gen(f.leaf), verify_snp_emulator_root(&o->v), &err) < 0) {
-		checklist_add(&l, "trusted SEV-SNP root", CHECK_FAILED, "%s", err ? err : "?");
-	} else {
-		snp_check_chain(&f, &t, &l);
-		snp_trust_done(&t);
-	}
 	snp_binding(&r, &f, &l);
 	if (o->nonce_hex) {
 		if ((k = parse_expected("--nonce", o->nonce_hex, 64, true, want)) != 0)
