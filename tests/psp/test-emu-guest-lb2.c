@@ -7,6 +7,7 @@
  * No control message can set a key, so the product is not weakened for this test. */
 #include <errno.h>
 #include <openssl/evp.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "attest/measurement.h"
@@ -76,8 +77,8 @@ int main(void)
 	struct gt_mem m;
 	struct sev_secret_header hdr;
 	struct attest_measure_input in = { .ctx = ATTEST_MEASURE_CTX, .policy = 1 };
-	_cleanup_free_ uint8_t *want_pdh = NULL, *tmp_tk = NULL;
-	_cleanup_free_ char *nv = NULL;
+	uint8_t *want_pdh, *tmp_tk; /* freed before tu_done(), which exits */
+	char *nv;
 	uint8_t blob[SEV_MEASURE_BLOB_SIZE], want[32], secret[32], cipher[32];
 	size_t len = 0;
 	uint32_t h = 0;
@@ -132,5 +133,8 @@ int main(void)
 		 "LAUNCH_SECRET: %s", sev_status_name(pr));
 	gt_mem_free(&m);
 	rig_down(&r);
+	free(want_pdh);
+	free(tmp_tk);
+	free(nv);
 	tu_done("emu-guest-lb2");
 }
