@@ -35,10 +35,11 @@ static char *default_cache_dir(void)
 	const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
 	char *p = NULL;
 
-	if (geteuid() == 0)
-		return strdup("/var/cache/sevd");
+	/* An explicit XDG_CACHE_HOME wins, even for root; else root shares the system cache. */
 	if (xdg && xdg[0] == '/')
 		return path_join(xdg, "sevadm");
+	if (geteuid() == 0)
+		return strdup("/var/cache/sevd");
 	if (home && home[0] == '/' && asprintf(&p, "%s/.cache/sevadm", home) > 0)
 		return p;
 	return NULL;
@@ -128,7 +129,7 @@ void kds_done(struct kds *k)
 
 static char *cache_path(const struct kds *k, const char *path)
 {
-	static const char keep[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-";
+	static const char keep[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_";
 	_cleanup_free_ char *name = malloc(strlen(path) * 3 + 1);
 	char *o = name;
 

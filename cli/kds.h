@@ -18,8 +18,8 @@ struct kds {
 	const char *ca_file;
 };
 
-/* base NULL: $SEVADM_KDS_URL, else KDS_DEFAULT_URL. cache NULL: $XDG_CACHE_HOME/sevadm or
- * ~/.cache/sevadm, /var/cache/sevd for root. *ret_error (malloc'd) says what was wrong. */
+/* base NULL: $SEVADM_KDS_URL, else KDS_DEFAULT_URL. cache NULL: $XDG_CACHE_HOME/sevadm when
+ * set, else /var/cache/sevd for root, else ~/.cache/sevadm. *ret_error (malloc'd) says what was wrong. */
 int kds_init(struct kds *k, const char *base, const char *cache, const char *ca_file,
 	     char **ret_error);
 void kds_done(struct kds *k);

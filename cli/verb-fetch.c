@@ -53,7 +53,8 @@ static void help(void)
 	       "  --kds-url URL   KDS base URL (default $SEVADM_KDS_URL, else %s)\n"
 	       "  --ca-url URL    legacy ask_ark base URL (default $SEVADM_SEV_CA_URL, else\n"
 	       "                  %s)\n"
-	       "  --cache DIR     cache (default ~/.cache/sevadm; /var/cache/sevd for root)\n"
+	       "  --cache DIR     cache (default $XDG_CACHE_HOME/sevadm, else /var/cache/sevd for\n"
+	       "                  root, else ~/.cache/sevadm)\n"
 	       "  --gen GEN       Milan, Genoa or Turin when the report does not say (version 2)\n",
 	       KDS_DEFAULT_URL, SEV_CA_DEFAULT_URL);
 }

@@ -81,6 +81,8 @@ static struct result run_env(const char *env1, const char *const *args)
 		dup2(out[1], 1);
 		dup2(errfd, 2);
 		unsetenv("SEVADM_KDS_URL");
+		/* a fetch without --cache must never reach /var/cache/sevd from a test */
+		setenv("XDG_CACHE_HOME", tmp, 1);
 		if (env1)
 			putenv((char *)env1);
 		execv(argv[0], argv);
@@ -298,6 +300,20 @@ static void test_report_snp(const char *certs)
 	expect(&x, 0, "every check holds", NULL);
 	x = RUN("verify", "report", rep, "--vcek", vcek, "--roots", r);
 	expect(&x, 0, "every check holds", NULL);
+	/* the same report as base64 text (as QEMU's query-sev-attestation-report gives it) */
+	{
+		size_t len;
+		_cleanup_free_ uint8_t *hex = tu_read_vector("snp/report_milan.hex", &len);
+		_cleanup_free_ char *text = strndup((char *)hex, len), *b64 = NULL;
+		_cleanup_free_ char *p = path_join(tmp, "report.b64");
+		uint8_t raw[1184];
+
+		TU_CHECK(hex_decode_exact(text, raw, sizeof raw) == 0, "decode");
+		b64 = base64_encode(raw, sizeof raw);
+		TU_CHECK(b64 && write_file_atomic(p, b64, strlen(b64), 0644) == 0, "write");
+		x = RUN("verify", "report", p, "--vcek", vcek, "--roots", r);
+		expect(&x, 0, "every check holds", NULL);
+	}
 }
 
 static void test_report_snp_output(const char *certs)
@@ -544,6 +560,39 @@ static void test_fetch_404(const struct server *s, const char *cache)
 	TU_CHECK(access(chain, F_OK) < 0, "nothing written when the KDS is unreachable");
 }
 
+/* Turin end to end: a version 3 report (CPUID family 1Ah) whose REPORTED_TCB and CHIP_ID are
+ * those of the Turin VCEK of the vectors; the URL carries the 8-byte hwID and fmcSPL, and the
+ * fetched VCEK binds to the report. Default cache under $XDG_CACHE_HOME without --cache. */
+static void test_fetch_turin(const struct server *s)
+{
+	_cleanup_free_ char *rep = path_join(tmp, "turin-v3.bin"), *out = mkdir_in("turin-out");
+	_cleanup_free_ char *xdg = mkdir_in("xdg"), *env = NULL, *log = NULL, *cached = NULL;
+	uint8_t raw[1184] = { 0 };
+	const uint8_t tcb[8] = { 0, 0, 0, 0, 0, 0, 0, 9 }; /* fmc, bl, tee, snp, 0, 0, 0, ucode */
+	struct result x;
+	int before = log_lines(s, NULL);
+
+	raw[0] = 3, raw[0x188] = 0x1A, raw[0x189] = 0x02, raw[0x34] = 1;
+	memcpy(raw + 0x180, tcb, 8);
+	memcpy(raw + 0x38, tcb, 8);
+	memcpy(raw + 0x1A0, "\x1e\x55\x0a\x8e\xe5\xcf\x9f\x4d", 8);
+	TU_CHECK(write_file_atomic(rep, raw, sizeof raw, 0644) == 0, "write");
+	/* no --cache: the default under $XDG_CACHE_HOME (never /var/cache/sevd in a test) */
+	TU_CHECK(asprintf(&env, "XDG_CACHE_HOME=%s", xdg) > 0, "env");
+	x = run_env(env, (const char *const[]){ "fetch", "vcek", "--report", rep, out, "--kds-url",
+						s->url, NULL });
+	expect(&x, 0, "wrote", NULL);
+	TU_CHECK_EQ(log_lines(s, &log) - before, 2);
+	TU_CHECK(strstr(log, "GET /vcek/v1/Turin/1e550a8ee5cf9f4d?blSPL=0&teeSPL=0&snpSPL=0&"
+			     "ucodeSPL=9&fmcSPL=0\n"),
+		 "Turin VCEK URL (8-byte hwID, fmcSPL):\n%s", log);
+	same_file(out, "vcek.der", "snp/turin/vcek_turin.der");
+	same_file(out, "cert_chain", "snp/turin/cert_chain_turin");
+	TU_CHECK(asprintf(&cached, "%s/sevadm/127.0.0.1_%s/%%2Fvcek%%2Fv1%%2FTurin%%2Fcert_chain",
+			  xdg, strrchr(s->url, ':') + 1) > 0, "asprintf");
+	TU_CHECK(access(cached, F_OK) == 0, "default cache under $XDG_CACHE_HOME: %s", cached);
+}
+
 static void test_fetch_ca_cek(const struct server *s)
 {
 	_cleanup_free_ char *r = roots(), *cache = mkdir_in("cache2"), *ca = mkdir_in("ca"),
@@ -607,14 +656,19 @@ static void test_fetch(const char *server_exe)
 	TU_CHECK(asprintf(&rome_route, "/ask_ark_rome.cert=%s", rome) > 0, "asprintf");
 	char *routes[] = { route(vcek_target, "snp/vcek_milan.der"),
 			   route("/vcek/v1/Milan/cert_chain", "snp/cert_chain_milan"),
-			   route(cek_target, "sev-chains/milan/cek.cert"), rome_route, NULL };
+			   route(cek_target, "sev-chains/milan/cek.cert"),
+			   route("/vcek/v1/Turin/1e550a8ee5cf9f4d?blSPL=0&teeSPL=0&snpSPL=0&ucodeSPL=9"
+				 "&fmcSPL=0", "snp/turin/vcek_turin.der"),
+			   route("/vcek/v1/Turin/cert_chain", "snp/turin/cert_chain_turin"),
+			   rome_route, NULL };
 	struct server s = server_start(server_exe, routes);
 	cache = mkdir_in("cache");
 	test_fetch_vcek(&s, cache);
 	test_fetch_404(&s, cache);
 	test_fetch_ca_cek(&s);
+	test_fetch_turin(&s);
 	TU_CHECK(tu_stop(s.pid, 2000) == 0, "kds-server exits cleanly");
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < 5; i++)
 		free(routes[i]);
 	free(s.url);
 	free(s.log);
