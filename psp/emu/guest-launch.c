@@ -12,7 +12,7 @@
 #include "common/ossl.h"
 #include "psp/emu/guest.h"
 
-#define ALIGNED16(x) (((x) & 15u) == 0)
+#define ALIGNED16(x) (((x)&15u) == 0)
 
 /* Policy bits 6..15 are reserved (AMD-ASPFW sev_guest.h SEV_GUEST_POLICY_RESERVED_MASK). */
 #define POLICY_RESERVED_MASK 0xffc0u
@@ -86,7 +86,7 @@ static int pick_vek(struct emu_fw *fw, const struct sev_cmd_launch_start *b,
 int emu_cmd_launch_start(struct emu_fw *fw, void *buf)
 {
 	struct sev_cmd_launch_start *b = buf;
-	struct attest_tk tk = { 0 };
+	struct attest_tk tk = {0};
 	uint8_t vek[EMU_VEK_SIZE];
 	struct emu_guest *g = NULL;
 	int st;
@@ -94,8 +94,8 @@ int emu_cmd_launch_start(struct emu_fw *fw, void *buf)
 	if (b->dh_cert_address != 0)
 		st = open_session(fw, b, &tk);
 	else
-		st = RAND_priv_bytes((uint8_t *)&tk, sizeof(tk)) == 1 ? SEV_STATUS_SUCCESS :
-									SEV_STATUS_HWERROR_PLATFORM;
+		st = RAND_priv_bytes((uint8_t *)&tk, sizeof(tk)) == 1 ? SEV_STATUS_SUCCESS
+								      : SEV_STATUS_HWERROR_PLATFORM;
 	if (!st)
 		st = pick_vek(fw, b, vek);
 	/* SEV-ES needs a platform initialized with ES (sev_es_platform_enabled): UNSUPPORTED */
@@ -176,7 +176,7 @@ int emu_cmd_launch_measure(struct emu_fw *fw, void *buf)
 	struct sev_cmd_launch_measure *b = buf;
 	struct emu_guest *g = emu_guest_find(fw, b->handle);
 	_cleanup_(EVP_MD_CTX_freep) EVP_MD_CTX *copy = NULL;
-	struct attest_measure_input in = { .ctx = ATTEST_MEASURE_CTX };
+	struct attest_measure_input in = {.ctx = ATTEST_MEASURE_CTX};
 	uint8_t out[SEV_MEASURE_BLOB_SIZE];
 	unsigned dlen = 0;
 	int st;

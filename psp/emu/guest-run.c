@@ -12,7 +12,7 @@
 #include "common/macros.h"
 #include "psp/emu/guest.h"
 
-#define ALIGNED16(x) (((x) & 15u) == 0)
+#define ALIGNED16(x) (((x)&15u) == 0)
 
 /* Does any guest hold this ASID (allocated or in use)? */
 static bool asid_held(struct emu_fw *fw, uint32_t asid)

@@ -112,7 +112,8 @@ void emu_guests_shutdown(struct emu_fw *fw)
  * per guest). */
 static uint64_t region_size(struct emu_fw *fw, uint64_t base, uint64_t known)
 {
-	uint64_t lo = (known + SEV_PAGE_SIZE - 1) / SEV_PAGE_SIZE, hi = EMU_MEM_MAX_REGION_SIZE / SEV_PAGE_SIZE;
+	uint64_t lo = (known + SEV_PAGE_SIZE - 1) / SEV_PAGE_SIZE,
+		 hi = EMU_MEM_MAX_REGION_SIZE / SEV_PAGE_SIZE;
 
 	while (lo < hi) {
 		uint64_t mid = lo + (hi - lo + 1) / 2;
@@ -159,9 +160,9 @@ int emu_guest_mem_bind(struct emu_fw *fw, struct emu_guest *g, uint64_t addr, ui
 	if (st)
 		return st;
 	if (g->view)
-		return base == g->region_base && addr - base + len <= g->region_size ?
-			       SEV_STATUS_SUCCESS :
-			       SEV_STATUS_INVALID_ADDRESS;
+		return base == g->region_base && addr - base + len <= g->region_size
+			   ? SEV_STATUS_SUCCESS
+			   : SEV_STATUS_INVALID_ADDRESS;
 	size = region_size(fw, base, addr - base + len);
 	if (view_create(g, size) < 0) {
 		log_error("Failed to create the plaintext view of guest %u (%llu bytes)", g->handle,
@@ -180,7 +181,7 @@ static int vek_encrypt(const struct emu_guest *g, uint64_t off, const uint8_t *i
 		       size_t len)
 {
 	_cleanup_(EVP_CIPHER_CTX_freep) EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
-	uint8_t tweak[16] = { 0 };
+	uint8_t tweak[16] = {0};
 	int n;
 
 	if (!c || !EVP_EncryptInit_ex(c, EVP_aes_128_xts(), NULL, g->vek, NULL))
@@ -263,19 +264,19 @@ static int cmd_decommission(struct emu_fw *fw, void *buf)
 
 #define W EMU_IN_WORKING
 const struct emu_cmd_row emu_guest_cmds[] = {
-	{ SEV_CMD_LAUNCH_START, EMU_IN_INIT | W, emu_cmd_launch_start },
-	{ SEV_CMD_LAUNCH_UPDATE_DATA, W, emu_cmd_launch_update_data },
-	{ SEV_CMD_LAUNCH_UPDATE_VMSA, W, emu_cmd_launch_update_vmsa },
-	{ SEV_CMD_LAUNCH_MEASURE, W, emu_cmd_launch_measure },
-	{ SEV_CMD_LAUNCH_UPDATE_SECRET, W, emu_cmd_launch_secret },
-	{ SEV_CMD_LAUNCH_FINISH, W, emu_cmd_launch_finish },
-	{ SEV_CMD_ACTIVATE, W, emu_cmd_activate },
-	{ SEV_CMD_DEACTIVATE, W, emu_cmd_deactivate },
-	{ SEV_CMD_DECOMMISSION, W, cmd_decommission },
-	{ SEV_CMD_GUEST_STATUS, EMU_IN_INIT | W, cmd_guest_status },
-	{ SEV_CMD_ATTESTATION, W, emu_cmd_attestation },
-	{ SEV_CMD_DBG_DECRYPT, W, emu_cmd_dbg_decrypt },
-	{ SEV_CMD_DBG_ENCRYPT, W, emu_cmd_dbg_encrypt },
+    {SEV_CMD_LAUNCH_START, EMU_IN_INIT | W, emu_cmd_launch_start},
+    {SEV_CMD_LAUNCH_UPDATE_DATA, W, emu_cmd_launch_update_data},
+    {SEV_CMD_LAUNCH_UPDATE_VMSA, W, emu_cmd_launch_update_vmsa},
+    {SEV_CMD_LAUNCH_MEASURE, W, emu_cmd_launch_measure},
+    {SEV_CMD_LAUNCH_UPDATE_SECRET, W, emu_cmd_launch_secret},
+    {SEV_CMD_LAUNCH_FINISH, W, emu_cmd_launch_finish},
+    {SEV_CMD_ACTIVATE, W, emu_cmd_activate},
+    {SEV_CMD_DEACTIVATE, W, emu_cmd_deactivate},
+    {SEV_CMD_DECOMMISSION, W, cmd_decommission},
+    {SEV_CMD_GUEST_STATUS, EMU_IN_INIT | W, cmd_guest_status},
+    {SEV_CMD_ATTESTATION, W, emu_cmd_attestation},
+    {SEV_CMD_DBG_DECRYPT, W, emu_cmd_dbg_decrypt},
+    {SEV_CMD_DBG_ENCRYPT, W, emu_cmd_dbg_encrypt},
 };
 #undef W
 const size_t emu_guest_cmds_n = ELEMENTSOF(emu_guest_cmds);
@@ -314,12 +315,14 @@ int emu_guest_ctl_memfd(struct emu_fw *fw, char *arg, uint8_t *out, size_t cap, 
 	}
 	/* The CPU side exists only for a guest that may run: launched and activated. */
 	if (g->state != SEV_GSTATE_RUNNING || !g->active) {
-		ctl_reply(out, cap, len, "guest-memfd: the guest is not RUNNING and activated "
-					 "(LAUNCH_FINISH and ACTIVATE first)");
+		ctl_reply(out, cap, len,
+			  "guest-memfd: the guest is not RUNNING and activated "
+			  "(LAUNCH_FINISH and ACTIVATE first)");
 		return -EBUSY;
 	}
 	if (!g->view) {
-		ctl_reply(out, cap, len, "guest-memfd: the guest has no memory (no LAUNCH_UPDATE_DATA)");
+		ctl_reply(out, cap, len,
+			  "guest-memfd: the guest has no memory (no LAUNCH_UPDATE_DATA)");
 		return -ENOENT;
 	}
 	fd = fcntl(g->view_fd, F_DUPFD_CLOEXEC, 3);

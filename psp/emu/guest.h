@@ -20,8 +20,8 @@
 
 /* Handles 1..EMU_GUEST_MAX, as firmware (AMD-ASPFW sev_plat.h SEV_GUEST_COUNT_MAX). */
 #define EMU_GUEST_MAX 1024u
-#define EMU_VEK_SIZE 32u	 /* AES-128-XTS: two AES-128 keys */
-#define EMU_VMSA_SIZE 4096u	 /* LAUNCH_UPDATE_VMSA takes exactly one page (VMSA_SIZE) */
+#define EMU_VEK_SIZE 32u	/* AES-128-XTS: two AES-128 keys */
+#define EMU_VMSA_SIZE 4096u	/* LAUNCH_UPDATE_VMSA takes exactly one page (VMSA_SIZE) */
 #define EMU_GUEST_CHUNK 0x5000u /* work buffer, as firmware's scratch (SEV_SCRATCH_BUF_LEN) */
 
 struct emu_guest {
@@ -31,11 +31,11 @@ struct emu_guest {
 	/* Activation (sev_guest_activate): pending until LAUNCH_FINISH, then active. */
 	uint32_t asid; /* 0 = none */
 	bool pending, active;
-	struct attest_tk tk;	     /* TEK/TIK; wiped at LAUNCH_FINISH (sev_channel_close) */
-	uint8_t vek[EMU_VEK_SIZE];   /* memory key; wiped at DECOMMISSION */
-	EVP_MD_CTX *ld;		     /* running launch digest (SHA-256) */
-	uint8_t launch_digest[32];   /* final digest, from LAUNCH_MEASURE */
-	uint8_t measure[32];	     /* measurement, for LAUNCH_SECRET's MAC */
+	struct attest_tk tk;	   /* TEK/TIK; wiped at LAUNCH_FINISH (sev_channel_close) */
+	uint8_t vek[EMU_VEK_SIZE]; /* memory key; wiped at DECOMMISSION */
+	EVP_MD_CTX *ld;		   /* running launch digest (SHA-256) */
+	uint8_t launch_digest[32]; /* final digest, from LAUNCH_MEASURE */
+	uint8_t measure[32];	   /* measurement, for LAUNCH_SECRET's MAC */
 	/* The plaintext view, bound to the region of the first command touching guest memory. */
 	uint64_t region_base, region_size; /* 0 = not bound yet */
 	int view_fd;

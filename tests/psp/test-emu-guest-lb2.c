@@ -76,7 +76,7 @@ int main(void)
 	struct attest_tk tk;
 	struct gt_mem m;
 	struct sev_secret_header hdr;
-	struct attest_measure_input in = { .ctx = ATTEST_MEASURE_CTX, .policy = 1 };
+	struct attest_measure_input in = {.ctx = ATTEST_MEASURE_CTX, .policy = 1};
 	uint8_t *want_pdh, *tmp_tk; /* freed before tu_done(), which exits */
 	char *nv;
 	uint8_t blob[SEV_MEASURE_BLOB_SIZE], want[32], secret[32], cipher[32];

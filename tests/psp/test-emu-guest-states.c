@@ -9,8 +9,8 @@
 #include "tests/psp/test-emu-guest-util.h"
 
 enum col { NONE, INACT, LUPD, LSEC, RUN, NCOLS };
-static const char *const col_name[] = { "unknown handle", "LUPDATE (not activated)",
-					 "LUPDATE", "LSECRET", "RUNNING" };
+static const char *const col_name[] = {"unknown handle", "LUPDATE (not activated)", "LUPDATE",
+				       "LSECRET", "RUNNING"};
 
 #define OK SEV_STATUS_SUCCESS
 #define IG SEV_STATUS_INVALID_GUEST
@@ -30,36 +30,36 @@ static const struct row {
 	int status[NCOLS];
 	int after[NCOLS]; /* GUEST_STATUS state afterwards (NONE: always GONE) */
 } table[] = {
-	{ SEV_CMD_LAUNCH_UPDATE_DATA, { IG, INA, OK, IGS, IGS }, { GONE, S_L, S_L, S_S, S_R } },
-	/* a non-ES guest: the state check comes first, then UNSUPPORTED (before INACTIVE) */
-	{ SEV_CMD_LAUNCH_UPDATE_VMSA, { IG, UNS, UNS, IGS, IGS }, { GONE, S_L, S_L, S_S, S_R } },
-	/* MEASURE does not need the ASID */
-	{ SEV_CMD_LAUNCH_MEASURE, { IG, OK, OK, IGS, IGS }, { GONE, S_S, S_S, S_S, S_R } },
-	/* an all-zero packet: past the state checks its MAC fails */
-	{ SEV_CMD_LAUNCH_UPDATE_SECRET, { IG, IGS, IGS, BAD, IGS }, { GONE, S_L, S_L, S_S, S_R } },
-	{ SEV_CMD_LAUNCH_FINISH, { IG, IGS, IGS, OK, IGS }, { GONE, S_L, S_L, S_R, S_R } },
-	{ SEV_CMD_ACTIVATE, { IG, OK, ACT, ACT, ACT }, { GONE, S_L, S_L, S_S, S_R } },
-	{ SEV_CMD_DEACTIVATE, { IG, INA, OK, OK, OK }, { GONE, S_L, S_L, S_S, S_R } },
-	{ SEV_CMD_DECOMMISSION, { IG, OK, ACT, ACT, ACT }, { GONE, GONE, S_L, S_S, S_R } },
-	{ SEV_CMD_GUEST_STATUS, { OK, OK, OK, OK, OK }, { GONE, S_L, S_L, S_S, S_R } },
-	{ SEV_CMD_ATTESTATION, { IG, IGS, IGS, OK, OK }, { GONE, S_L, S_L, S_S, S_R } },
-	{ SEV_CMD_DBG_DECRYPT, { IG, INA, OK, OK, OK }, { GONE, S_L, S_L, S_S, S_R } },
-	{ SEV_CMD_DBG_ENCRYPT, { IG, INA, OK, OK, OK }, { GONE, S_L, S_L, S_S, S_R } },
+    {SEV_CMD_LAUNCH_UPDATE_DATA, {IG, INA, OK, IGS, IGS}, {GONE, S_L, S_L, S_S, S_R}},
+    /* a non-ES guest: the state check comes first, then UNSUPPORTED (before INACTIVE) */
+    {SEV_CMD_LAUNCH_UPDATE_VMSA, {IG, UNS, UNS, IGS, IGS}, {GONE, S_L, S_L, S_S, S_R}},
+    /* MEASURE does not need the ASID */
+    {SEV_CMD_LAUNCH_MEASURE, {IG, OK, OK, IGS, IGS}, {GONE, S_S, S_S, S_S, S_R}},
+    /* an all-zero packet: past the state checks its MAC fails */
+    {SEV_CMD_LAUNCH_UPDATE_SECRET, {IG, IGS, IGS, BAD, IGS}, {GONE, S_L, S_L, S_S, S_R}},
+    {SEV_CMD_LAUNCH_FINISH, {IG, IGS, IGS, OK, IGS}, {GONE, S_L, S_L, S_R, S_R}},
+    {SEV_CMD_ACTIVATE, {IG, OK, ACT, ACT, ACT}, {GONE, S_L, S_L, S_S, S_R}},
+    {SEV_CMD_DEACTIVATE, {IG, INA, OK, OK, OK}, {GONE, S_L, S_L, S_S, S_R}},
+    {SEV_CMD_DECOMMISSION, {IG, OK, ACT, ACT, ACT}, {GONE, GONE, S_L, S_S, S_R}},
+    {SEV_CMD_GUEST_STATUS, {OK, OK, OK, OK, OK}, {GONE, S_L, S_L, S_S, S_R}},
+    {SEV_CMD_ATTESTATION, {IG, IGS, IGS, OK, OK}, {GONE, S_L, S_L, S_S, S_R}},
+    {SEV_CMD_DBG_DECRYPT, {IG, INA, OK, OK, OK}, {GONE, S_L, S_L, S_S, S_R}},
+    {SEV_CMD_DBG_ENCRYPT, {IG, INA, OK, OK, OK}, {GONE, S_L, S_L, S_S, S_R}},
 };
 
 /* Platform states: every guest command is refused in UNINIT; in INIT only LAUNCH_START and
  * GUEST_STATUS are legal. */
 static const uint32_t guest_cmds[] = {
-	SEV_CMD_LAUNCH_START,	       SEV_CMD_LAUNCH_UPDATE_DATA, SEV_CMD_LAUNCH_UPDATE_VMSA,
-	SEV_CMD_LAUNCH_MEASURE,	       SEV_CMD_LAUNCH_UPDATE_SECRET, SEV_CMD_LAUNCH_FINISH,
-	SEV_CMD_ACTIVATE,	       SEV_CMD_DEACTIVATE,	  SEV_CMD_DECOMMISSION,
-	SEV_CMD_GUEST_STATUS,	       SEV_CMD_ATTESTATION,	  SEV_CMD_DBG_DECRYPT,
-	SEV_CMD_DBG_ENCRYPT,
+    SEV_CMD_LAUNCH_START,   SEV_CMD_LAUNCH_UPDATE_DATA,	  SEV_CMD_LAUNCH_UPDATE_VMSA,
+    SEV_CMD_LAUNCH_MEASURE, SEV_CMD_LAUNCH_UPDATE_SECRET, SEV_CMD_LAUNCH_FINISH,
+    SEV_CMD_ACTIVATE,	    SEV_CMD_DEACTIVATE,		  SEV_CMD_DECOMMISSION,
+    SEV_CMD_GUEST_STATUS,   SEV_CMD_ATTESTATION,	  SEV_CMD_DBG_DECRYPT,
+    SEV_CMD_DBG_ENCRYPT,
 };
 
 struct ctx {
 	struct psp_transport *t;
-	struct gt_mem mem; /* guest memory */
+	struct gt_mem mem;	 /* guest memory */
 	struct psp_buf out, hdr; /* DMA: command outputs, a zeroed secret header */
 	uint32_t next_asid;
 };
@@ -72,43 +72,41 @@ static void build(struct ctx *c, uint32_t cmd, uint32_t h, uint8_t *buf)
 	switch (cmd) {
 	case SEV_CMD_LAUNCH_UPDATE_DATA:
 		*(struct sev_cmd_launch_update *)buf =
-			(struct sev_cmd_launch_update){ .handle = h, .address = c->mem.base, .len = 64 };
+		    (struct sev_cmd_launch_update){.handle = h, .address = c->mem.base, .len = 64};
 		break;
 	case SEV_CMD_LAUNCH_UPDATE_VMSA:
 		*(struct sev_cmd_launch_update *)buf = (struct sev_cmd_launch_update){
-			.handle = h, .address = c->mem.base + 4096, .len = 4096
-		};
+		    .handle = h, .address = c->mem.base + 4096, .len = 4096};
 		break;
 	case SEV_CMD_LAUNCH_MEASURE:
 		*(struct sev_cmd_launch_measure *)buf = (struct sev_cmd_launch_measure){
-			.handle = h, .address = c->out.addr, .len = SEV_MEASURE_BLOB_SIZE
-		};
+		    .handle = h, .address = c->out.addr, .len = SEV_MEASURE_BLOB_SIZE};
 		break;
 	case SEV_CMD_LAUNCH_UPDATE_SECRET:
-		*(struct sev_cmd_launch_secret *)buf = (struct sev_cmd_launch_secret){
-			.handle = h, .hdr_address = c->hdr.addr,
-			.hdr_len = sizeof(struct sev_secret_header), .guest_address = c->mem.base,
-			.guest_len = 16, .trans_address = c->hdr.addr + 64, .trans_len = 16
-		};
+		*(struct sev_cmd_launch_secret *)buf =
+		    (struct sev_cmd_launch_secret){.handle = h,
+						   .hdr_address = c->hdr.addr,
+						   .hdr_len = sizeof(struct sev_secret_header),
+						   .guest_address = c->mem.base,
+						   .guest_len = 16,
+						   .trans_address = c->hdr.addr + 64,
+						   .trans_len = 16};
 		break;
 	case SEV_CMD_ACTIVATE:
 		*(struct sev_cmd_activate *)buf =
-			(struct sev_cmd_activate){ .handle = h, .asid = c->next_asid++ };
+		    (struct sev_cmd_activate){.handle = h, .asid = c->next_asid++};
 		break;
 	case SEV_CMD_ATTESTATION:
 		*(struct sev_cmd_attestation *)buf = (struct sev_cmd_attestation){
-			.handle = h, .address = c->out.addr, .len = SEV_ATTESTATION_REPORT_SIZE
-		};
+		    .handle = h, .address = c->out.addr, .len = SEV_ATTESTATION_REPORT_SIZE};
 		break;
 	case SEV_CMD_DBG_DECRYPT:
 		*(struct sev_cmd_dbg *)buf = (struct sev_cmd_dbg){
-			.handle = h, .src_addr = c->mem.base, .dst_addr = c->out.addr, .len = 32
-		};
+		    .handle = h, .src_addr = c->mem.base, .dst_addr = c->out.addr, .len = 32};
 		break;
 	case SEV_CMD_DBG_ENCRYPT:
 		*(struct sev_cmd_dbg *)buf = (struct sev_cmd_dbg){
-			.handle = h, .src_addr = c->out.addr, .dst_addr = c->mem.base, .len = 32
-		};
+		    .handle = h, .src_addr = c->out.addr, .dst_addr = c->mem.base, .len = 32};
 		break;
 	default: /* handle-only buffers; GUEST_STATUS; LAUNCH_START (no session) */
 		memcpy(buf, &h, sizeof(h));
@@ -134,8 +132,7 @@ static uint32_t make_guest(struct ctx *c, enum col col)
 		TU_CHECK(psp_cmd_launch_measure(c->t, h, blob, &pr) == 0, "MEASURE");
 	if (col >= RUN)
 		TU_CHECK(psp_cmd_launch_finish(c->t, h, &pr) == 0, "FINISH");
-	TU_CHECK_EQ(gt_guest_status(c->t, h).state,
-		    col == RUN ? S_R : col == LSEC ? S_S : S_L);
+	TU_CHECK_EQ(gt_guest_status(c->t, h).state, col == RUN ? S_R : col == LSEC ? S_S : S_L);
 	return h;
 }
 
@@ -163,8 +160,9 @@ static void guest_states(struct ctx *c)
 				 sev_cmd_name(cmd), col_name[col], sev_status_name(st),
 				 sev_status_name(table[i].status[col]));
 			after = gt_guest_status(c->t, h).state;
-			TU_CHECK(after == table[i].after[col], "%s on %s: state %s afterwards, expected %s",
-				 sev_cmd_name(cmd), col_name[col], sev_guest_state_name(after),
+			TU_CHECK(after == table[i].after[col],
+				 "%s on %s: state %s afterwards, expected %s", sev_cmd_name(cmd),
+				 col_name[col], sev_guest_state_name(after),
 				 sev_guest_state_name(table[i].after[col]));
 			if (col != NONE)
 				drop_guest(c, h);
@@ -188,9 +186,11 @@ static void platform_states(struct ctx *c)
 		build(c, cmd, cmd == SEV_CMD_LAUNCH_START ? 0 : 1, buf); /* 0: a new context */
 		st = fw(c->t, cmd, buf);
 		if (cmd == SEV_CMD_LAUNCH_START || cmd == SEV_CMD_GUEST_STATUS)
-			TU_CHECK(st == OK, "%s in INIT: %s", sev_cmd_name(cmd), sev_status_name(st));
+			TU_CHECK(st == OK, "%s in INIT: %s", sev_cmd_name(cmd),
+				 sev_status_name(st));
 		else
-			TU_CHECK(st == IPS, "%s in INIT: %s", sev_cmd_name(cmd), sev_status_name(st));
+			TU_CHECK(st == IPS, "%s in INIT: %s", sev_cmd_name(cmd),
+				 sev_status_name(st));
 		TU_CHECK_EQ(platform_status(c->t).state,
 			    cmd == SEV_CMD_LAUNCH_START ? SEV_PSTATE_WORKING : SEV_PSTATE_INIT);
 	}
@@ -199,7 +199,7 @@ static void platform_states(struct ctx *c)
 int main(void)
 {
 	struct emu_rig r;
-	struct ctx c = { .next_asid = GT_MIN_SEV_ASID };
+	struct ctx c = {.next_asid = GT_MIN_SEV_ASID};
 	uint32_t keeper = 0;
 
 	rig_up(&r, NULL);

@@ -16,7 +16,7 @@
 
 void gt_platform_ready(struct psp_transport *t, bool es)
 {
-	struct sev_cmd_init init = { 0 };
+	struct sev_cmd_init init = {0};
 
 	GT_EXPECT(fw(t, SEV_CMD_SHUTDOWN, NULL), SEV_STATUS_SUCCESS);
 	if (es) {
@@ -93,7 +93,7 @@ int gt_launch(struct psp_transport *t, uint32_t policy, const struct sev_cert *p
 
 struct sev_cmd_guest_status gt_guest_status(struct psp_transport *t, uint32_t handle)
 {
-	struct sev_cmd_guest_status gs = { .handle = handle };
+	struct sev_cmd_guest_status gs = {.handle = handle};
 
 	GT_EXPECT(fw(t, SEV_CMD_GUEST_STATUS, &gs), SEV_STATUS_SUCCESS);
 	return gs;
@@ -106,7 +106,7 @@ uint32_t gt_guest_count(struct psp_transport *t)
 
 static int ctl_connect(const char *path)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 
 	TU_CHECK(fd >= 0 && strlen(path) < sizeof(sa.sun_path), "socket: %m");
@@ -123,9 +123,9 @@ static int ctl_recv(int s, struct emu_reply_hdr *h, char *text, size_t cap, int 
 		struct cmsghdr c;
 		char b[CMSG_SPACE(sizeof(int))];
 	} cm;
-	struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.b,
-			     .msg_controllen = sizeof(cm.b) };
+	struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf)};
+	struct msghdr mh = {
+	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.b, .msg_controllen = sizeof(cm.b)};
 	ssize_t n = recvmsg(s, &mh, MSG_CMSG_CLOEXEC);
 	struct cmsghdr *c;
 
@@ -144,8 +144,8 @@ int gt_ctl_memfd(const char *socket_path, uint32_t handle, int *ret_fd, char *te
 {
 	char line[64];
 	uint8_t msg[sizeof(struct emu_msg_hdr) + sizeof(line)];
-	struct emu_msg_hdr h = { .magic = EMU_WIRE_MAGIC, .version = EMU_WIRE_VERSION,
-				 .type = EMU_MSG_CTL, .seq = 7 };
+	struct emu_msg_hdr h = {
+	    .magic = EMU_WIRE_MAGIC, .version = EMU_WIRE_VERSION, .type = EMU_MSG_CTL, .seq = 7};
 	struct emu_reply_hdr rh;
 	int s = ctl_connect(socket_path), err;
 

@@ -45,16 +45,16 @@ static void sha256(const uint8_t *p, size_t n, uint8_t out[32])
 }
 
 /* The measurement the guest owner expects, computed here from the image alone. */
-static void check_measurement(struct psp_transport *t, const struct attest_tk *tk,
-			      uint32_t policy, const uint8_t *image, size_t len,
+static void check_measurement(struct psp_transport *t, const struct attest_tk *tk, uint32_t policy,
+			      const uint8_t *image, size_t len,
 			      const uint8_t blob[SEV_MEASURE_BLOB_SIZE])
 {
 	struct sev_cmd_platform_status ps = platform_status(t);
-	struct attest_measure_input in = { .ctx = ATTEST_MEASURE_CTX,
-					   .api_major = ps.api_major,
-					   .api_minor = ps.api_minor,
-					   .build = ps.build,
-					   .policy = policy };
+	struct attest_measure_input in = {.ctx = ATTEST_MEASURE_CTX,
+					  .api_major = ps.api_major,
+					  .api_minor = ps.api_minor,
+					  .build = ps.build,
+					  .policy = policy};
 	uint8_t want[32];
 
 	sha256(image, len, in.digest);
@@ -72,8 +72,8 @@ static void *map_view(int fd, size_t size)
 }
 
 /* The plaintext view of a running guest holds the image and the secret; the host's does not. */
-static void check_views(struct emu_rig *r, uint32_t h, const struct gt_mem *m,
-			const uint8_t *image, const uint8_t *secret, size_t slen)
+static void check_views(struct emu_rig *r, uint32_t h, const struct gt_mem *m, const uint8_t *image,
+			const uint8_t *secret, size_t slen)
 {
 	char text[256], want[128];
 	int fd = -1;
@@ -81,8 +81,8 @@ static void check_views(struct emu_rig *r, uint32_t h, const struct gt_mem *m,
 
 	TU_CHECK(gt_ctl_memfd(r->emu.socket, h, &fd, text, sizeof(text)) == 0, "guest-memfd: %s",
 		 text);
-	snprintf(want, sizeof(want), "handle=%u asid=%u base=0x%llx size=%zu", h,
-		 GT_MIN_SEV_ASID, (unsigned long long)m->base, m->size);
+	snprintf(want, sizeof(want), "handle=%u asid=%u base=0x%llx size=%zu", h, GT_MIN_SEV_ASID,
+		 (unsigned long long)m->base, m->size);
 	TU_CHECK(strcmp(text, want) == 0, "guest-memfd answered '%s', expected '%s'", text, want);
 	view = map_view(fd, m->size);
 	TU_CHECK_MEM(view, image, IMAGE_SIZE);
@@ -103,8 +103,8 @@ static void test_owner_launch(struct emu_rig *r)
 	struct gt_mem m;
 	struct sev_secret_header hdr;
 	struct sev_attestation_report rep;
-	struct attest_verdict v = { 0 };
-	uint8_t image[IMAGE_SIZE], blob[SEV_MEASURE_BLOB_SIZE], secret[48] = { 0 }, cipher[48];
+	struct attest_verdict v = {0};
+	uint8_t image[IMAGE_SIZE], blob[SEV_MEASURE_BLOB_SIZE], secret[48] = {0}, cipher[48];
 	uint8_t nonce[16], digest[32], snap[IMAGE_SIZE];
 	char text[256];
 	uint32_t h = 0;
@@ -127,8 +127,7 @@ static void test_owner_launch(struct emu_rig *r)
 	TU_CHECK_EQ(gt_guest_status(t, h).asid, GT_MIN_SEV_ASID);
 	TU_CHECK_EQ(gt_guest_status(t, h).policy, POLICY_OWNER);
 
-	GT_EXPECT(ST(psp_cmd_launch_update_data(t, h, m.base, IMAGE_SIZE, PR)),
-		     SEV_STATUS_SUCCESS);
+	GT_EXPECT(ST(psp_cmd_launch_update_data(t, h, m.base, IMAGE_SIZE, PR)), SEV_STATUS_SUCCESS);
 	TU_CHECK(!gt_any_window_in(m.ptr, m.size, image, IMAGE_SIZE),
 		 "after LAUNCH_UPDATE_DATA the host memfd still holds plaintext");
 	memcpy(snap, m.ptr, sizeof(snap));
@@ -143,9 +142,9 @@ static void test_owner_launch(struct emu_rig *r)
 	TU_CHECK(attest_secret_seal(&tk, blob, ps.api_major, ps.api_minor, NULL, secret,
 				    sizeof(secret), &hdr, cipher) == 0,
 		 "seal");
-	GT_EXPECT(ST(psp_cmd_launch_secret(t, h, &hdr, m.base + SECRET_OFF, sizeof(secret),
-					      cipher, sizeof(cipher), PR)),
-		     SEV_STATUS_SUCCESS);
+	GT_EXPECT(ST(psp_cmd_launch_secret(t, h, &hdr, m.base + SECRET_OFF, sizeof(secret), cipher,
+					   sizeof(cipher), PR)),
+		  SEV_STATUS_SUCCESS);
 	TU_CHECK(!gt_any_window_in(m.ptr, m.size, secret, sizeof(secret)),
 		 "the host memfd holds the secret in plaintext");
 
@@ -176,8 +175,7 @@ static void test_owner_launch(struct emu_rig *r)
 	TU_CHECK_EQ(gt_guest_count(t), 1);
 	check_views(r, h, &m, image, secret, sizeof(secret));
 	/* NODBG */
-	GT_EXPECT(ST(psp_cmd_dbg_decrypt(t, h, m.base, snap, 16, PR)),
-		     SEV_STATUS_POLICY_FAILURE);
+	GT_EXPECT(ST(psp_cmd_dbg_decrypt(t, h, m.base, snap, 16, PR)), SEV_STATUS_POLICY_FAILURE);
 
 	GT_EXPECT(ST(psp_cmd_deactivate(t, h, PR)), SEV_STATUS_SUCCESS);
 	TU_CHECK(gt_ctl_memfd(r->emu.socket, h, &fd, text, sizeof(text)) == -EBUSY, "%s", text);
@@ -207,47 +205,45 @@ static void test_debug(struct emu_rig *r)
 	GT_EXPECT(ST(psp_cmd_dbg_decrypt(t, h, m.base, back, 16, PR)), SEV_STATUS_INACTIVE);
 	GT_EXPECT(ST(psp_cmd_activate(t, h, GT_MIN_SEV_ASID + 1, PR)), SEV_STATUS_SUCCESS);
 	GT_EXPECT(ST(psp_cmd_launch_update_data(t, h, m.base, sizeof(image), PR)),
-		     SEV_STATUS_SUCCESS);
+		  SEV_STATUS_SUCCESS);
 	GT_EXPECT(ST(psp_cmd_dbg_decrypt(t, h, m.base, back, sizeof(back), PR)),
-		     SEV_STATUS_SUCCESS);
+		  SEV_STATUS_SUCCESS);
 	TU_CHECK_MEM(back, image, sizeof(image));
 	GT_EXPECT(ST(psp_cmd_dbg_encrypt(t, h, patch, m.base + 4096, sizeof(patch), PR)),
-		     SEV_STATUS_SUCCESS);
+		  SEV_STATUS_SUCCESS);
 	memcpy(image + 4096, patch, sizeof(patch));
 	GT_EXPECT(ST(psp_cmd_dbg_decrypt(t, h, m.base, back, sizeof(back), PR)),
-		     SEV_STATUS_SUCCESS);
+		  SEV_STATUS_SUCCESS);
 	TU_CHECK_MEM(back, image, sizeof(image));
 	TU_CHECK(!gt_any_window_in(m.ptr, m.size, image, sizeof(image)), "plaintext in host memfd");
 	/* alignment and length rules, then an address outside the guest's region */
 	GT_EXPECT(ST(psp_cmd_dbg_decrypt(t, h, m.base + 8, back, 16, PR)),
-		     SEV_STATUS_INVALID_ADDRESS);
+		  SEV_STATUS_INVALID_ADDRESS);
 	GT_EXPECT(ST(psp_cmd_dbg_decrypt(t, h, m.base, back, 24, PR)), SEV_STATUS_INVALID_LEN);
 	GT_EXPECT(ST(psp_cmd_dbg_decrypt(t, h, m.base + m.size, back, 16, PR)),
-		     SEV_STATUS_INVALID_ADDRESS);
+		  SEV_STATUS_INVALID_ADDRESS);
 	GT_EXPECT(ST(psp_cmd_launch_update_data(t, h, m.base + 8, 16, PR)),
-		     SEV_STATUS_INVALID_ADDRESS);
+		  SEV_STATUS_INVALID_ADDRESS);
 	GT_EXPECT(ST(psp_cmd_launch_update_data(t, h, m.base, 20, PR)), SEV_STATUS_INVALID_LEN);
 	GT_EXPECT(ST(psp_cmd_launch_update_data(t, h, m.base, 0, PR)), SEV_STATUS_INVALID_LEN);
 	GT_EXPECT(ST(psp_cmd_launch_update_data(t, h, m.base + m.size - 16, 32, PR)),
-		     SEV_STATUS_INVALID_ADDRESS);
+		  SEV_STATUS_INVALID_ADDRESS);
 	/* a key-sharing launch (handle ≠ 0) needs the same policy and NOKS clear */
-	struct sev_cmd_launch_start ls = { .handle = h, .policy = 0 };
+	struct sev_cmd_launch_start ls = {.handle = h, .policy = 0};
 	GT_EXPECT(fw(t, SEV_CMD_LAUNCH_START, &ls), SEV_STATUS_SUCCESS);
 	h2 = ls.handle;
 	TU_CHECK(h2 != h && h2 != 0, "shared launch got handle %u", h2);
-	ls = (struct sev_cmd_launch_start){ .handle = h, .policy = SEV_POLICY_NOKS };
+	ls = (struct sev_cmd_launch_start){.handle = h, .policy = SEV_POLICY_NOKS};
 	GT_EXPECT(fw(t, SEV_CMD_LAUNCH_START, &ls), SEV_STATUS_POLICY_FAILURE);
-	ls = (struct sev_cmd_launch_start){ .handle = 999, .policy = 0 };
+	ls = (struct sev_cmd_launch_start){.handle = 999, .policy = 0};
 	GT_EXPECT(fw(t, SEV_CMD_LAUNCH_START, &ls), SEV_STATUS_INVALID_GUEST);
 	TU_CHECK_EQ(gt_guest_count(t), 2);
 	/* NODBG: both directions refused */
 	uint32_t h3 = 0;
 	GT_EXPECT(gt_launch(t, SEV_POLICY_NODBG, NULL, NULL, &h3), SEV_STATUS_SUCCESS);
 	GT_EXPECT(ST(psp_cmd_activate(t, h3, GT_MIN_SEV_ASID + 2, PR)), SEV_STATUS_SUCCESS);
-	GT_EXPECT(ST(psp_cmd_dbg_decrypt(t, h3, m.base, back, 16, PR)),
-		     SEV_STATUS_POLICY_FAILURE);
-	GT_EXPECT(ST(psp_cmd_dbg_encrypt(t, h3, patch, m.base, 16, PR)),
-		     SEV_STATUS_POLICY_FAILURE);
+	GT_EXPECT(ST(psp_cmd_dbg_decrypt(t, h3, m.base, back, 16, PR)), SEV_STATUS_POLICY_FAILURE);
+	GT_EXPECT(ST(psp_cmd_dbg_encrypt(t, h3, patch, m.base, 16, PR)), SEV_STATUS_POLICY_FAILURE);
 	gt_mem_free(&m);
 }
 
@@ -264,18 +260,18 @@ static void test_tampered_session(struct emu_rig *r)
 		size_t off; /* in the blob, or 0x1000 + offset in the GODH cert */
 		int status;
 	} cases[] = {
-		{ "nonce", 0x00, SEV_STATUS_BAD_MEASUREMENT },
-		{ "wrap_tk", 0x10, SEV_STATUS_BAD_MEASUREMENT },
-		{ "wrap_tk end", 0x2f, SEV_STATUS_BAD_MEASUREMENT },
-		{ "wrap_iv", 0x30, SEV_STATUS_BAD_MEASUREMENT },
-		{ "wrap_mac", 0x40, SEV_STATUS_BAD_MEASUREMENT },
-		{ "policy_mac", 0x60, SEV_STATUS_BAD_MEASUREMENT },
-		{ "policy_mac end", 0x7f, SEV_STATUS_BAD_MEASUREMENT },
-		{ "GODH usage", 0x1000 + 0x08, SEV_STATUS_INVALID_CERTIFICATE },
-		{ "GODH algo", 0x1000 + 0x0c, SEV_STATUS_INVALID_CERTIFICATE },
-		{ "GODH curve", 0x1000 + 0x10, SEV_STATUS_INVALID_CERTIFICATE },
-		{ "GODH qx", 0x1000 + 0x14, SEV_STATUS_INVALID_CERTIFICATE },
-		{ "GODH qy", 0x1000 + 0x5c, SEV_STATUS_INVALID_CERTIFICATE },
+	    {"nonce", 0x00, SEV_STATUS_BAD_MEASUREMENT},
+	    {"wrap_tk", 0x10, SEV_STATUS_BAD_MEASUREMENT},
+	    {"wrap_tk end", 0x2f, SEV_STATUS_BAD_MEASUREMENT},
+	    {"wrap_iv", 0x30, SEV_STATUS_BAD_MEASUREMENT},
+	    {"wrap_mac", 0x40, SEV_STATUS_BAD_MEASUREMENT},
+	    {"policy_mac", 0x60, SEV_STATUS_BAD_MEASUREMENT},
+	    {"policy_mac end", 0x7f, SEV_STATUS_BAD_MEASUREMENT},
+	    {"GODH usage", 0x1000 + 0x08, SEV_STATUS_INVALID_CERTIFICATE},
+	    {"GODH algo", 0x1000 + 0x0c, SEV_STATUS_INVALID_CERTIFICATE},
+	    {"GODH curve", 0x1000 + 0x10, SEV_STATUS_INVALID_CERTIFICATE},
+	    {"GODH qx", 0x1000 + 0x14, SEV_STATUS_INVALID_CERTIFICATE},
+	    {"GODH qy", 0x1000 + 0x5c, SEV_STATUS_INVALID_CERTIFICATE},
 	};
 	uint32_t policy = SEV_POLICY_NODBG;
 
@@ -285,17 +281,17 @@ static void test_tampered_session(struct emu_rig *r)
 	TU_CHECK(psp_dma_alloc(t, 4096, &dg) == 0 && psp_dma_alloc(t, 4096, &ds) == 0, "dma");
 
 	for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
-		struct sev_cmd_launch_start ls = { .policy = policy,
-						   .dh_cert_address = dg.addr,
-						   .dh_cert_len = SEV_CERT_SIZE,
-						   .session_address = ds.addr,
-						   .session_len = sizeof(blob) };
+		struct sev_cmd_launch_start ls = {.policy = policy,
+						  .dh_cert_address = dg.addr,
+						  .dh_cert_len = SEV_CERT_SIZE,
+						  .session_address = ds.addr,
+						  .session_len = sizeof(blob)};
 		uint8_t *p;
 
 		memcpy(dg.ptr, &godh, sizeof(godh));
 		memcpy(ds.ptr, &blob, sizeof(blob));
-		p = cases[i].off >= 0x1000 ? (uint8_t *)dg.ptr + cases[i].off - 0x1000 :
-					     (uint8_t *)ds.ptr + cases[i].off;
+		p = cases[i].off >= 0x1000 ? (uint8_t *)dg.ptr + cases[i].off - 0x1000
+					   : (uint8_t *)ds.ptr + cases[i].off;
 		*p ^= 0x01;
 		int st = fw(t, SEV_CMD_LAUNCH_START, &ls);
 		TU_CHECK(st == cases[i].status, "tampered %s: %s, expected %s", cases[i].what,
@@ -304,10 +300,11 @@ static void test_tampered_session(struct emu_rig *r)
 		TU_CHECK_EQ(platform_status(t).state, SEV_PSTATE_INIT);
 	}
 	/* a policy other than the MAC'd one */
-	struct sev_cmd_launch_start ls = { .policy = 0, .dh_cert_address = dg.addr,
-					   .dh_cert_len = SEV_CERT_SIZE,
-					   .session_address = ds.addr,
-					   .session_len = sizeof(blob) };
+	struct sev_cmd_launch_start ls = {.policy = 0,
+					  .dh_cert_address = dg.addr,
+					  .dh_cert_len = SEV_CERT_SIZE,
+					  .session_address = ds.addr,
+					  .session_len = sizeof(blob)};
 	memcpy(dg.ptr, &godh, sizeof(godh));
 	memcpy(ds.ptr, &blob, sizeof(blob));
 	GT_EXPECT(fw(t, SEV_CMD_LAUNCH_START, &ls), SEV_STATUS_BAD_MEASUREMENT);
@@ -326,7 +323,7 @@ static void test_tampered_session(struct emu_rig *r)
 	GT_EXPECT(fw(t, SEV_CMD_LAUNCH_START, &ls), SEV_STATUS_INVALID_ADDRESS);
 	TU_CHECK_EQ(gt_guest_count(t), 0);
 	/* MAC'd policies the firmware refuses: API minimum above its own, reserved bits */
-	uint32_t bad[] = { policy | (0xffu << 16), policy | (1u << 6) };
+	uint32_t bad[] = {policy | (0xffu << 16), policy | (1u << 6)};
 	for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
 		uint32_t h = 0;
 
@@ -384,35 +381,34 @@ static void test_tampered_secret(struct emu_rig *r)
 				    sizeof(plain), &hdr, cipher) == 0,
 		 "seal");
 	/* every header byte group and the ciphertext: BAD_MEASUREMENT */
-	size_t offs[] = { 0, 4, 19, 20, 51 };
+	size_t offs[] = {0, 4, 19, 20, 51};
 	for (size_t i = 0; i < ELEMENTSOF(offs); i++) {
 		bad = hdr;
 		((uint8_t *)&bad)[offs[i]] ^= 0x80;
 		GT_EXPECT(ST(psp_cmd_launch_secret(t, h, &bad, dst, 32, cipher, 32, PR)),
-			     SEV_STATUS_BAD_MEASUREMENT);
+			  SEV_STATUS_BAD_MEASUREMENT);
 	}
 	memcpy(c2, cipher, sizeof(c2));
 	c2[31] ^= 1;
 	GT_EXPECT(ST(psp_cmd_launch_secret(t, h, &hdr, dst, 32, c2, 32, PR)),
-		     SEV_STATUS_BAD_MEASUREMENT);
+		  SEV_STATUS_BAD_MEASUREMENT);
 	/* the MAC covers guest_len too; lengths and alignment are checked first */
 	GT_EXPECT(ST(psp_cmd_launch_secret(t, h, &hdr, dst, 16, cipher, 32, PR)),
-		     SEV_STATUS_INVALID_LEN);
+		  SEV_STATUS_INVALID_LEN);
 	GT_EXPECT(ST(psp_cmd_launch_secret(t, h, &hdr, dst + 8, 32, cipher, 32, PR)),
-		     SEV_STATUS_INVALID_ADDRESS);
+		  SEV_STATUS_INVALID_ADDRESS);
 	GT_EXPECT(ST(psp_cmd_launch_secret(t, h, &hdr, dst, 24, cipher, 24, PR)),
-		     SEV_STATUS_INVALID_LEN);
-	GT_EXPECT(ST(psp_cmd_launch_secret(t, h, &hdr, m.base + m.size - 16, 32, cipher, 32,
-					      PR)),
-		     SEV_STATUS_INVALID_ADDRESS);
+		  SEV_STATUS_INVALID_LEN);
+	GT_EXPECT(ST(psp_cmd_launch_secret(t, h, &hdr, m.base + m.size - 16, 32, cipher, 32, PR)),
+		  SEV_STATUS_INVALID_ADDRESS);
 	GT_EXPECT(ST(psp_cmd_launch_secret(t, 4242, &hdr, dst, 32, cipher, 32, PR)),
-		     SEV_STATUS_INVALID_GUEST);
+		  SEV_STATUS_INVALID_GUEST);
 	TU_CHECK(!gt_any_window_in(m.ptr, m.size, plain, sizeof(plain)), "plaintext leaked");
 	/* the untampered packet is accepted, also a second time */
 	GT_EXPECT(ST(psp_cmd_launch_secret(t, h, &hdr, dst, 32, cipher, 32, PR)),
-		     SEV_STATUS_SUCCESS);
+		  SEV_STATUS_SUCCESS);
 	GT_EXPECT(ST(psp_cmd_launch_secret(t, h, &hdr, dst, 32, cipher, 32, PR)),
-		     SEV_STATUS_SUCCESS);
+		  SEV_STATUS_SUCCESS);
 	TU_CHECK(!gt_any_window_in(m.ptr, m.size, plain, sizeof(plain)), "plaintext in host memfd");
 	/* sealed against another measurement: refused */
 	uint8_t other[SEV_MEASURE_BLOB_SIZE];
@@ -422,7 +418,7 @@ static void test_tampered_secret(struct emu_rig *r)
 				    sizeof(plain), &bad, c2) == 0,
 		 "seal");
 	GT_EXPECT(ST(psp_cmd_launch_secret(t, h, &bad, dst, 32, c2, 32, PR)),
-		     SEV_STATUS_BAD_MEASUREMENT);
+		  SEV_STATUS_BAD_MEASUREMENT);
 	GT_EXPECT(ST(psp_cmd_launch_finish(t, h, PR)), SEV_STATUS_SUCCESS);
 	gt_mem_free(&m);
 }
@@ -433,7 +429,7 @@ static void test_asids(struct emu_rig *r)
 {
 	struct psp_transport *t = r->t;
 	struct gt_mem m;
-	uint8_t blob[SEV_MEASURE_BLOB_SIZE], vmsa[4096] = { 0 };
+	uint8_t blob[SEV_MEASURE_BLOB_SIZE], vmsa[4096] = {0};
 	uint32_t a = 0, b = 0, es = 0;
 
 	gt_platform_ready(t, true);
@@ -458,11 +454,11 @@ static void test_asids(struct emu_rig *r)
 	/* VMSA: only for SEV-ES policies, exactly one page */
 	memcpy(m.ptr + 4096, vmsa, sizeof(vmsa));
 	GT_EXPECT(ST(psp_cmd_launch_update_vmsa(t, a, m.base + 4096, 4096, PR)),
-		     SEV_STATUS_UNSUPPORTED);
+		  SEV_STATUS_UNSUPPORTED);
 	GT_EXPECT(ST(psp_cmd_launch_update_vmsa(t, es, m.base + 4096, 2048, PR)),
-		     SEV_STATUS_INVALID_LEN);
+		  SEV_STATUS_INVALID_LEN);
 	GT_EXPECT(ST(psp_cmd_launch_update_vmsa(t, es, m.base + 4096, 4096, PR)),
-		     SEV_STATUS_SUCCESS);
+		  SEV_STATUS_SUCCESS);
 
 	/* a pending activation DEACTIVATEd leaves its ASID clean: b takes it back at once */
 	GT_EXPECT(ST(psp_cmd_deactivate(t, b, PR)), SEV_STATUS_SUCCESS);
@@ -487,14 +483,14 @@ static void test_asids(struct emu_rig *r)
 	TU_CHECK_EQ(gt_guest_status(t, a).asid, GT_MAX_ASID);
 
 	/* teardown in KVM's order; the last DECOMMISSION takes the platform back to INIT */
-	uint32_t all[] = { a, b, es };
+	uint32_t all[] = {a, b, es};
 	for (size_t i = 0; i < ELEMENTSOF(all); i++) {
 		GT_EXPECT(ST(psp_cmd_deactivate(t, all[i], PR)), SEV_STATUS_SUCCESS);
 		GT_EXPECT(ST(psp_cmd_decommission(t, all[i], PR)), SEV_STATUS_SUCCESS);
 		/* again: an unknown handle, or (after the last) a platform back in INIT */
 		GT_EXPECT(ST(psp_cmd_decommission(t, all[i], PR)),
-			     i + 1 < ELEMENTSOF(all) ? SEV_STATUS_INVALID_GUEST :
-						       SEV_STATUS_INVALID_PLATFORM_STATE);
+			  i + 1 < ELEMENTSOF(all) ? SEV_STATUS_INVALID_GUEST
+						  : SEV_STATUS_INVALID_PLATFORM_STATE);
 		TU_CHECK_EQ(gt_guest_count(t), ELEMENTSOF(all) - 1 - i);
 	}
 	TU_CHECK_EQ(platform_status(t).state, SEV_PSTATE_INIT);
@@ -512,7 +508,7 @@ static void test_length_queries(struct emu_rig *r)
 	gt_platform_ready(t, false);
 	TU_CHECK(psp_dma_alloc(t, 4096, &out) == 0, "dma");
 	GT_EXPECT(gt_launch(t, 0, NULL, NULL, &h), SEV_STATUS_SUCCESS);
-	struct sev_cmd_launch_measure lm = { .handle = h, .address = out.addr, .len = 47 };
+	struct sev_cmd_launch_measure lm = {.handle = h, .address = out.addr, .len = 47};
 	GT_EXPECT(fw(t, SEV_CMD_LAUNCH_MEASURE, &lm), SEV_STATUS_INVALID_LEN);
 	TU_CHECK_EQ(lm.len, SEV_MEASURE_BLOB_SIZE);
 	TU_CHECK_EQ(gt_guest_status(t, h).state, SEV_GSTATE_LUPDATE);
@@ -523,7 +519,7 @@ static void test_length_queries(struct emu_rig *r)
 	lm.len = 4096; /* more room than needed: the answer says how much was written */
 	GT_EXPECT(fw(t, SEV_CMD_LAUNCH_MEASURE, &lm), SEV_STATUS_SUCCESS);
 	TU_CHECK_EQ(lm.len, SEV_MEASURE_BLOB_SIZE);
-	struct sev_cmd_attestation at = { .handle = h, .address = out.addr, .len = 0 };
+	struct sev_cmd_attestation at = {.handle = h, .address = out.addr, .len = 0};
 	GT_EXPECT(fw(t, SEV_CMD_ATTESTATION, &at), SEV_STATUS_INVALID_LEN);
 	TU_CHECK_EQ(at.len, SEV_ATTESTATION_REPORT_SIZE);
 	at.len = 4096;
