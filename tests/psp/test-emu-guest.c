@@ -15,6 +15,7 @@
 #include "attest/sev-report.h"
 #include "common/macros.h"
 #include "psp/commands.h"
+#include "psp/psp-emu.h"
 #include "tests/psp/test-emu-guest-util.h"
 
 #define IMAGE_SIZE (64u * 1024u)
@@ -84,6 +85,16 @@ static void check_views(struct emu_rig *r, uint32_t h, const struct gt_mem *m, c
 	snprintf(want, sizeof(want), "handle=%u asid=%u base=0x%llx size=%zu", h, GT_MIN_SEV_ASID,
 		 (unsigned long long)m->base, m->size);
 	TU_CHECK(strcmp(text, want) == 0, "guest-memfd answered '%s', expected '%s'", text, want);
+	/* through psp_emu_ctl() (recv() without a control buffer): the text arrives, the
+	 * descriptor is dropped by the kernel */
+	{
+		_cleanup_free_ uint8_t *reply = NULL;
+		char line[32];
+
+		snprintf(line, sizeof(line), "guest-memfd %u", h);
+		TU_CHECK(psp_emu_ctl(r->t, line, &reply, NULL) == 0, "psp_emu_ctl guest-memfd");
+		TU_CHECK(strcmp((char *)reply, want) == 0, "psp_emu_ctl answered '%s'", reply);
+	}
 	view = map_view(fd, m->size);
 	TU_CHECK_MEM(view, image, IMAGE_SIZE);
 	TU_CHECK_MEM(view + SECRET_OFF, secret, slen);
