@@ -27,6 +27,7 @@ static const struct bit_name policy_bits[] = {
 static const struct bit_name plat_info_bits[] = {
 	{ 0, "smt_enabled" },	{ 1, "tsme_enabled" },	       { 2, "ecc_enabled" },
 	{ 3, "rapl_disabled" }, { 4, "ciphertext_hiding_enabled" }, { 5, "alias_check_complete" },
+	{ 7, "tio_enabled" },
 };
 
 static const char *signing_key_name(enum snp_signing_key k)
