@@ -43,6 +43,17 @@ int guest_handle_args(const char *verb, int argc, char **argv, int (*help)(void)
 	return guest_parse_handle(verb, argv[optind], ret);
 }
 
+uint32_t guest_policy_value(json_object *obj, const char *key, uint32_t def)
+{
+	json_object *v = NULL;
+
+	if (!json_object_object_get_ex(obj, key, &v) || !v)
+		return def;
+	if (json_object_is_type(v, json_type_object))
+		return (uint32_t)sevadm_json_int(v, "value", def);
+	return (uint32_t)sevadm_json_int(obj, key, def);
+}
+
 const char *guest_path(char *buf, size_t len, uint32_t handle, const char *suffix)
 {
 	snprintf(buf, len, "/v1/guests/%u%s", handle, suffix);
@@ -59,6 +70,7 @@ static const struct {
 	{ "secret", "LSECRET", "run 'sevadm measure HANDLE' first, and inject before 'finish'" },
 	{ "finish", "LSECRET", "run 'sevadm measure HANDLE' first" },
 	{ "activate", "any state but SENT", "see 'sevadm show guests'" },
+	{ "deactivate", "an activated guest", "see 'sevadm show guests'" },
 	{ "attest", "LSECRET or RUNNING", "measure (and finish) the guest first" },
 	{ "decommission", "any state", "see 'sevadm show guests'" },
 };

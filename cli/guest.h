@@ -17,6 +17,10 @@ int guest_parse_handle(const char *verb, const char *arg, uint32_t *ret);
 int guest_handle_args(const char *verb, int argc, char **argv, int (*help)(void),
 		      uint32_t *ret);
 
+/* The policy word of a guest object: sevd sends {"value": N, "hex": ...} (GuestPolicy) in
+ * guest answers and a bare integer in measurement answers; def when neither. */
+uint32_t guest_policy_value(json_object *obj, const char *key, uint32_t def);
+
 /* "/v1/guests/H" + suffix ("" or "/finish"...), into buf. */
 const char *guest_path(char *buf, size_t len, uint32_t handle, const char *suffix);
 

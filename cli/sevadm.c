@@ -27,6 +27,7 @@ static const struct sevadm_verb verbs[] = {
 	{ "measure", verb_measure, "fetch (and verify) a guest's launch measurement", true },
 	{ "finish", verb_finish, "finish a guest's launch (LSECRET -> RUNNING)", true },
 	{ "activate", verb_activate, "bind a guest to an ASID (prints the ASID)", true },
+	{ "deactivate", verb_deactivate, "unbind a guest from its ASID (DEACTIVATE)", true },
 	{ "attest", verb_attest, "get a guest's attestation report for a nonce", true },
 	{ "decommission", verb_decommission, "deactivate and decommission a guest", true },
 	{ "session", verb_session, "make a launch session for a PDH (offline, as sevctl)", false },

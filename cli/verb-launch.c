@@ -24,7 +24,7 @@ static int help(void)
 {
 	printf("Usage: sevadm launch IMAGE [--policy P] [--name N] [--tenant T]\n"
 	       "           [--session-dir DIR [--session-name S] | --godh FILE --session FILE]\n"
-	       "           [--vmsa FILE] [--memory-size BYTES]\n"
+	       "           [--vmsa FILE] [--memory-size BYTES] [--asid N]\n"
 	       "\n"
 	       "Launch a guest through sevd: LAUNCH_START with the guest owner's session, then\n"
 	       "LAUNCH_UPDATE_DATA of IMAGE (streamed; '-' reads stdin). Prints the guest handle.\n"
@@ -40,14 +40,18 @@ static int help(void)
 	       "                    Without a session the firmware makes its own keys: the owner\n"
 	       "                    then cannot verify the measurement or inject secrets.\n"
 	       "  --vmsa FILE       SEV-ES: the VMSA page to measure after the image\n"
-	       "  --memory-size N   guest memory in bytes (default: sevd's choice)\n"
+	       "  --memory-size N   guest memory in bytes, a multiple of 4096 (sevd's default:\n"
+	       "                    16 MiB); the image must fit\n"
+	       "  --asid N          bind this ASID instead of the pool's choice (sevd binds one at\n"
+	       "                    launch, as KVM does)\n"
 	       "A progress bar is shown on stderr when it is a terminal. Then: sevadm measure HANDLE.\n");
 	return SEVADM_EXIT_OK;
 }
 
 struct largs {
 	const char *image, *policy_s, *name, *tenant, *dir, *sname, *godh, *session, *vmsa, *mem;
-	uint32_t policy;
+	const char *asid_s;
+	uint32_t policy, asid;
 	uint64_t memory_size;
 };
 
@@ -63,13 +67,14 @@ static int parse_args(int argc, char **argv, struct largs *a)
 		{ "session", required_argument, NULL, 'S' },
 		{ "vmsa", required_argument, NULL, 'v' },
 		{ "memory-size", required_argument, NULL, 'm' },
+		{ "asid", required_argument, NULL, 'a' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
 	const char **slot[128] = {
 		['p'] = &a->policy_s, ['n'] = &a->name, ['t'] = &a->tenant, ['d'] = &a->dir,
 		['s'] = &a->sname, ['g'] = &a->godh, ['S'] = &a->session, ['v'] = &a->vmsa,
-		['m'] = &a->mem,
+		['m'] = &a->mem, ['a'] = &a->asid_s,
 	};
 	int c;
 
@@ -101,6 +106,8 @@ static int parse_args(int argc, char **argv, struct largs *a)
 				    "nodbg,es; reserved bits 6..15 must be 0)", a->policy_s);
 	if (a->mem && parse_u64(a->mem, &a->memory_size) < 0)
 		return sevadm_usage(verb, "--memory-size %s: not a number of bytes", a->mem);
+	if (a->asid_s && (parse_u32(a->asid_s, &a->asid) < 0 || a->asid == 0))
+		return sevadm_usage(verb, "--asid %s: not an ASID (a number > 0)", a->asid_s);
 	return 0;
 }
 
@@ -169,6 +176,8 @@ static int start_body(const struct largs *a, json_object **ret)
 		json_object_object_add(b, "tenant", json_object_new_string(a->tenant));
 	if (a->mem)
 		json_object_object_add(b, "memory_size", json_object_new_int64((int64_t)a->memory_size));
+	if (a->asid)
+		json_object_object_add(b, "asid", json_object_new_int64(a->asid));
 	*ret = TAKE_PTR(b);
 	return 0;
 }
@@ -202,13 +211,16 @@ static void print_result(const struct sevadm_ctx *ctx, const struct largs *a, ui
 		json_object_object_add(o, "state",
 				       json_object_new_string(sevadm_json_str(res, "state", "LUPDATE")));
 		json_object_object_add(o, "bytes", json_object_new_int64((int64_t)bytes));
+		json_object_object_add(o, "asid", sevadm_json_int(res, "asid", 0) > 0
+				       ? json_object_new_int64(sevadm_json_int(res, "asid", 0)) : NULL);
 		sevadm_print_json(o);
 		return;
 	}
 	printf("%u\n", handle);
-	fprintf(stderr, "Guest '%s' launched: handle %u, policy 0x%x (%s), %llu bytes of %s "
-			"measured. Next: sevadm measure %u\n", a->name, handle, a->policy,
-		words ? words : "?", (unsigned long long)bytes, a->image, handle);
+	fprintf(stderr, "Guest '%s' launched: handle %u, policy 0x%x (%s), ASID %lld, %llu bytes "
+			"of %s measured. Next: sevadm measure %u\n", a->name, handle, a->policy,
+		words ? words : "?", sevadm_json_int(res, "asid", 0), (unsigned long long)bytes,
+		a->image, handle);
 }
 
 int verb_launch(const struct sevadm_ctx *ctx, int argc, char **argv)

@@ -17,6 +17,7 @@
 #include "common/util.h"
 #include "cli/guest.h"
 #include "cli/owner.h"
+#include "policy/guest-policy.h"
 #include "psp/sev-abi.h"
 
 static const char verb[] = "measure";
@@ -25,7 +26,7 @@ static const char verb[] = "measure";
 static int help(void)
 {
 	printf("Usage: sevadm measure HANDLE [--outfile FILE]\n"
-	       "           [--tik TIK (--launch-digest DIGEST | --firmware FILE)]\n"
+	       "           [--tik TIK (--launch-digest DIGEST | --firmware FILE) [--policy P]]\n"
 	       "\n"
 	       "Ask the firmware for the guest's launch measurement (LAUNCH_MEASURE; the guest moves\n"
 	       "from LUPDATE to LSECRET) and print MEASURE ‖ MNONCE as base64, as sevctl does.\n"
@@ -36,13 +37,15 @@ static int help(void)
 	       "  --launch-digest D    the expected launch digest: SHA-256 of what was launched\n"
 	       "                       (base64 or hex)\n"
 	       "  --firmware FILE      or the launched image itself: its SHA-256 is the digest\n"
-	       "The API version and build come from the platform (sevd), the policy from the guest.\n");
+	       "  --policy P           the policy you launched with (default: the one sevd reports)\n"
+	       "The API version and build come from the platform (GET /v1/platform).\n");
 	return SEVADM_EXIT_OK;
 }
 
 struct margs {
 	uint32_t handle;
-	const char *outfile, *tik, *digest, *firmware;
+	const char *outfile, *tik, *digest, *firmware, *policy_s;
+	uint32_t policy;
 };
 
 static int parse_args(int argc, char **argv, struct margs *a)
@@ -52,6 +55,7 @@ static int parse_args(int argc, char **argv, struct margs *a)
 		{ "tik", required_argument, NULL, 't' },
 		{ "launch-digest", required_argument, NULL, 'd' },
 		{ "firmware", required_argument, NULL, 'f' },
+		{ "policy", required_argument, NULL, 'p' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
@@ -66,6 +70,7 @@ static int parse_args(int argc, char **argv, struct margs *a)
 		case 't': a->tik = optarg; break;
 		case 'd': a->digest = optarg; break;
 		case 'f': a->firmware = optarg; break;
+		case 'p': a->policy_s = optarg; break;
 		case ':':
 			return sevadm_usage(verb, "option '%s' needs an argument", argv[optind - 1]);
 		default: return sevadm_bad_option(verb, argv);
@@ -75,8 +80,11 @@ static int parse_args(int argc, char **argv, struct margs *a)
 		return sevadm_usage(verb, "needs exactly one HANDLE");
 	if (a->tik && !!a->digest == !!a->firmware)
 		return sevadm_usage(verb, "--tik needs --launch-digest or --firmware (one of them)");
-	if (!a->tik && (a->digest || a->firmware))
-		return sevadm_usage(verb, "--launch-digest and --firmware need --tik to verify");
+	if (!a->tik && (a->digest || a->firmware || a->policy_s))
+		return sevadm_usage(verb, "--launch-digest, --firmware and --policy need --tik");
+	if (a->policy_s && policy_parse(a->policy_s, &a->policy) < 0)
+		return sevadm_usage(verb, "--policy %s: not a policy (a number, or words such as "
+				    "nodbg,es)", a->policy_s);
 	return guest_parse_handle(verb, argv[optind], &a->handle);
 }
 
@@ -179,7 +187,7 @@ static void print_result(const struct sevadm_ctx *ctx, const struct margs *a,
 
 int verb_measure(const struct sevadm_ctx *ctx, int argc, char **argv)
 {
-	_cleanup_(json_object_putp) json_object *res = NULL, *g = NULL;
+	_cleanup_(json_object_putp) json_object *res = NULL;
 	struct http_client *c = NULL;
 	struct margs a = {};
 	uint8_t blob[SEV_MEASURE_BLOB_SIZE];
@@ -195,13 +203,9 @@ int verb_measure(const struct sevadm_ctx *ctx, int argc, char **argv)
 		       guest_path(path, sizeof(path), a.handle, "/measurement"), NULL, &res);
 	if (r == 0)
 		r = parse_blob(res, a.handle, blob);
-	if (r == 0 && a.tik) {
-		/* The policy the firmware hashed is the guest's, as sevd reports it. */
-		r = guest_call(c, verb, a.handle, "GET", guest_path(path, sizeof(path), a.handle, ""),
-			       NULL, &g);
-		if (r == 0)
-			r = verify(c, &a, (uint32_t)sevadm_json_int(g, "policy", 0), blob);
-	}
+	/* The policy the firmware hashed: the owner's own when given, else what sevd reports. */
+	if (r == 0 && a.tik)
+		r = verify(c, &a, a.policy_s ? a.policy : guest_policy_value(res, "policy", 0), blob);
 	http_client_free(c);
 	if (r == 0 && a.outfile)
 		r = write_blob(a.outfile, blob);

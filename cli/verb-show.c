@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "common/ossl.h"
+#include "cli/guest.h"
 #include "cli/sevadm.h"
 #include "policy/guest-policy.h"
 
@@ -69,7 +70,9 @@ static const struct shape shape_asids[] = {
 	{ "holders", shape_holder, true }, { "pending" }, {},
 };
 static const struct shape shape_guest[] = {
-	{ "handle" }, { "name" }, { "state" }, { "policy" }, { "asid" }, { "tenant" }, {},
+	{ "handle" }, { "name" }, { "state" }, { "policy" }, { "asid" }, { "tenant" }, { "es" },
+	{ "memory_size" }, { "data_bytes" }, { "measurement" }, { "mnonce" }, { "created" },
+	{ "updated" }, {},
 };
 static const struct shape shape_guests[] = { { "guests", shape_guest, true }, {} };
 
@@ -167,7 +170,7 @@ static void print_guests(json_object *g)
 	for (size_t i = 0; i < n; i++) {
 		json_object *e = json_object_array_get_idx(list, i);
 		long long asid = sevadm_json_int(e, "asid", 0);
-		uint32_t policy = (uint32_t)sevadm_json_int(e, "policy", 0);
+		uint32_t policy = guest_policy_value(e, "policy", 0);
 		_cleanup_free_ char *words = policy_describe(policy);
 		char asid_s[24] = "-", pol[64];
 		if (asid > 0)
