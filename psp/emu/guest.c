@@ -13,6 +13,7 @@
 
 #include "common/log.h"
 #include "common/ossl.h"
+#include "common/secret.h"
 #include "common/util.h"
 #include "psp/emu-wire.h"
 #include "psp/emu/guest.h"
@@ -52,12 +53,12 @@ int emu_guest_alloc(struct emu_fw *fw, struct emu_guest **ret)
 	for (uint32_t i = 0; i < EMU_GUEST_MAX; i++) {
 		if (gs->slot[i])
 			continue;
-		g = calloc(1, sizeof(*g));
+		g = secret_alloc(sizeof(*g)); /* holds TEK, TIK and VEK: locked, wiped on free */
 		if (!g || !(g->ld = EVP_MD_CTX_new()) ||
 		    !EVP_DigestInit_ex(g->ld, EVP_sha256(), NULL)) {
 			if (g)
 				EVP_MD_CTX_free(g->ld);
-			free(g);
+			secret_free(g, sizeof(*g));
 			return SEV_STATUS_HWERROR_PLATFORM;
 		}
 		g->handle = i + 1;
@@ -86,8 +87,7 @@ void emu_guest_free(struct emu_fw *fw, struct emu_guest *g)
 	}
 	if (g->view_fd >= 0)
 		close(g->view_fd);
-	OPENSSL_cleanse(g, sizeof(*g)); /* TEK, TIK, VEK, measurement (sev_guest_clear) */
-	free(g);
+	secret_free(g, sizeof(*g)); /* TEK, TIK, VEK, measurement (sev_guest_clear) */
 }
 
 void emu_guests_shutdown(struct emu_fw *fw)
