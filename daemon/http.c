@@ -5,12 +5,16 @@
 #include <grp.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "common/log.h"
 #include "common/macros.h"
@@ -20,8 +24,10 @@
 #include "daemon/http.h"
 
 #define SEVD_LISTENERS_MAX 16
-#define SEVD_CONNECTIONS_MAX 512
-#define SEVD_CONN_TIMEOUT_S 60
+#define SEVD_CONN_MEMORY (32u * 1024u) /* request line + headers per connection (MHD's pool) */
+#define SEVD_RATE_SLOTS 1024	       /* TCP client addresses tracked by the rate limiter */
+#define SEVD_RATE_PROBE 8
+#define SEVD_DISCARD_MIN (64u * 1024u) /* over-limit body bytes read before hanging up */
 
 struct listener {
 	struct sevd_http *http;
@@ -37,6 +43,27 @@ struct sevd_http {
 	bool have_admin_gid;
 	struct listener l[SEVD_LISTENERS_MAX];
 	unsigned n;
+	/* Header deadline (against slowloris: MHD's own timeout is an idle timeout, reset by
+	 * every byte): connections still sending a request's headers past it are shut down. */
+	pthread_mutex_t track_lock;
+	pthread_cond_t track_cond;
+	pthread_t reaper;
+	bool reaper_running, stopping;
+	struct conn_track *tracked;
+	/* Requests per second per TCP client address: a token bucket per address. */
+	pthread_mutex_t rate_lock;
+	struct rate_slot {
+		uint8_t addr[16]; /* IPv4 as v4-mapped IPv6 */
+		bool used;
+		double tokens;
+		uint64_t last_ms;
+	} rate[SEVD_RATE_SLOTS];
+};
+
+struct conn_track {
+	struct conn_track *next, *prev;
+	int fd;
+	uint64_t deadline_ms; /* 0: headers complete (or already shut down) */
 };
 
 /* Per-request state, kept in MHD's con_cls between the calls of one request. */
@@ -47,15 +74,45 @@ struct request {
 	char *body;
 	size_t len;
 	bool too_large;
+	size_t discarded;      /* over-limit bytes dropped so far */
 	unsigned early_status; /* an answer decided before the body arrived */
+	unsigned retry_after;  /* seconds, with a 429 */
 	struct sevd_api_response early;
+	void *stream; /* the open state of a streamed body (route->stream) */
 };
 
+static const char *query_arg(const struct sevd_api_request *req, const char *key)
+{
+	return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, key);
+}
+
+static void api_request(struct listener *l, struct MHD_Connection *conn, struct request *rq,
+			struct sevd_api_request *areq)
+{
+	*areq = (struct sevd_api_request){ .core = l->http->core, .role = rq->role,
+					   .body = rq->body ? rq->body : "", .len = rq->len,
+					   .param = rq->param, .arg = query_arg, .conn = conn };
+}
+
+/* A streamed body: open the route's stream before the first byte; a refusal is answered at
+ * once (also to "Expect: 100-continue"). */
+static void stream_open(struct listener *l, struct MHD_Connection *conn, struct request *rq)
+{
+	struct sevd_api_request areq;
+
+	api_request(l, conn, rq, &areq);
+	if (rq->route->stream->open(&areq, &rq->stream, &rq->early) < 0) {
+		rq->stream = NULL;
+		rq->early_status = rq->early.status ? rq->early.status : 500;
+	}
+}
+
 static enum MHD_Result send_response(struct MHD_Connection *conn, struct sevd_api_response *r,
-				     const char *allow)
+				     const char *allow, unsigned retry_after)
 {
 	struct MHD_Response *mr;
 	enum MHD_Result ret;
+	char ra[16];
 
 	if (!r->body) {
 		r->body = strdup("");
@@ -74,6 +131,13 @@ static enum MHD_Result send_response(struct MHD_Connection *conn, struct sevd_ap
 		MHD_add_response_header(mr, MHD_HTTP_HEADER_ALLOW, allow);
 	if (r->status == 401)
 		MHD_add_response_header(mr, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"sevd\"");
+	if (r->status == 429) {
+		snprintf(ra, sizeof(ra), "%u", retry_after ? retry_after : 1);
+		MHD_add_response_header(mr, MHD_HTTP_HEADER_RETRY_AFTER, ra);
+	}
+	/* The rest of a refused body is not read: the connection cannot carry another request. */
+	if (r->status == 413)
+		MHD_add_response_header(mr, MHD_HTTP_HEADER_CONNECTION, "close");
 	ret = MHD_queue_response(conn, r->status, mr);
 	MHD_destroy_response(mr);
 	return ret;
@@ -85,7 +149,7 @@ static enum MHD_Result send_error(struct MHD_Connection *conn, unsigned status, 
 	struct sevd_api_response r = { 0 };
 
 	sevd_api_error(&r, status, code, message, -1);
-	return send_response(conn, &r, allow);
+	return send_response(conn, &r, allow, 0);
 }
 
 /* "GET, POST": the methods the path has, for 405's Allow header. */
@@ -135,6 +199,154 @@ static enum sevd_role caller_role(struct listener *l, struct MHD_Connection *con
 	return role;
 }
 
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* The client's address as 16 bytes (IPv4 v4-mapped); false for anything else. */
+static bool client_addr(struct MHD_Connection *conn, uint8_t key[16])
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+
+	if (sa && sa->sa_family == AF_INET) {
+		memset(key, 0, 10);
+		key[10] = key[11] = 0xff;
+		memcpy(key + 12, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+		return true;
+	}
+	if (sa && sa->sa_family == AF_INET6) {
+		memcpy(key, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+		return true;
+	}
+	return false;
+}
+
+/* Take a token from the client's bucket: 0 when the request may run, else the seconds after
+ * which one will be there (Retry-After). A full table evicts the least recently seen of
+ * SEVD_RATE_PROBE slots: an evicted address starts again with a full burst. */
+static unsigned rate_take(struct sevd_http *h, const uint8_t key[16])
+{
+	double rate = h->cfg->rate_limit, tokens, burst;
+	uint64_t hash = 1469598103934665603ull, now = now_ms();
+	struct rate_slot *slot = NULL;
+	unsigned retry = 0;
+
+	burst = h->cfg->rate_burst ? h->cfg->rate_burst : h->cfg->rate_limit;
+	for (unsigned i = 0; i < 16; i++)
+		hash = (hash ^ key[i]) * 1099511628211ull;
+	pthread_mutex_lock(&h->rate_lock);
+	for (unsigned i = 0; i < SEVD_RATE_PROBE; i++) {
+		struct rate_slot *s = &h->rate[(hash + i) % SEVD_RATE_SLOTS];
+
+		if (s->used && !memcmp(s->addr, key, 16)) {
+			slot = s;
+			break;
+		}
+		if (!slot || (slot->used && (!s->used || s->last_ms < slot->last_ms)))
+			slot = s;
+	}
+	if (!slot->used || memcmp(slot->addr, key, 16)) {
+		memcpy(slot->addr, key, 16);
+		slot->used = true;
+		slot->tokens = burst;
+		slot->last_ms = now;
+	}
+	tokens = slot->tokens + (double)(now - slot->last_ms) * rate / 1000.0;
+	tokens = tokens > burst ? burst : tokens;
+	slot->last_ms = now;
+	if (tokens >= 1.0)
+		tokens -= 1.0;
+	else
+		retry = (unsigned)((1.0 - tokens) / rate) + 1;
+	slot->tokens = tokens;
+	pthread_mutex_unlock(&h->rate_lock);
+	return retry;
+}
+
+/* The header deadline of a connection: set when it opens and after each answer, cleared
+ * when a request's headers are complete. */
+static void track_deadline(struct sevd_http *h, struct MHD_Connection *conn, bool waiting)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	struct conn_track *t = ci ? ci->socket_context : NULL;
+
+	if (!t)
+		return;
+	pthread_mutex_lock(&h->track_lock);
+	t->deadline_ms = waiting ? now_ms() + h->cfg->header_timeout_s * 1000ull : 0;
+	pthread_mutex_unlock(&h->track_lock);
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+			  enum MHD_ConnectionNotificationCode code)
+{
+	struct sevd_http *h = ((struct listener *)cls)->http;
+	const union MHD_ConnectionInfo *ci;
+	struct conn_track *t = *socket_context;
+
+	if (!h->reaper_running)
+		return;
+	pthread_mutex_lock(&h->track_lock);
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+		t = ci ? calloc(1, sizeof(*t)) : NULL;
+		if (t) {
+			t->fd = ci->connect_fd;
+			t->deadline_ms = now_ms() + h->cfg->header_timeout_s * 1000ull;
+			t->next = h->tracked;
+			if (t->next)
+				t->next->prev = t;
+			h->tracked = t;
+		}
+		*socket_context = t;
+	} else if (t) {
+		/* MHD notifies CLOSED before it closes the socket: the fd is never reused here. */
+		if (t->prev)
+			t->prev->next = t->next;
+		else
+			h->tracked = t->next;
+		if (t->next)
+			t->next->prev = t->prev;
+		free(t);
+		*socket_context = NULL;
+	}
+	pthread_mutex_unlock(&h->track_lock);
+}
+
+/* Shut down connections past their header deadline; their MHD thread then sees EOF. */
+static void *reaper_main(void *arg)
+{
+	struct sevd_http *h = arg;
+	struct timespec ts;
+
+	pthread_mutex_lock(&h->track_lock);
+	while (!h->stopping) {
+		uint64_t now = now_ms();
+
+		for (struct conn_track *t = h->tracked; t; t = t->next)
+			if (t->deadline_ms && t->deadline_ms <= now) {
+				(void)shutdown(t->fd, SHUT_RDWR);
+				t->deadline_ms = 0;
+			}
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 250 * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&h->track_cond, &h->track_lock, &ts);
+	}
+	pthread_mutex_unlock(&h->track_lock);
+	return NULL;
+}
+
 /* First call of a request: route, role, early refusals. Returns the request state or NULL
  * after queueing an error answer in *ret. */
 static struct request *request_start(struct listener *l, struct MHD_Connection *conn,
@@ -144,10 +356,20 @@ static struct request *request_start(struct listener *l, struct MHD_Connection *
 	const char *clen;
 	bool path_known, bad_token;
 	char allow[64];
+	uint8_t key[16];
 
 	if (!rq) {
 		*ret = MHD_NO;
 		return NULL;
+	}
+	track_deadline(l->http, conn, false);
+	if (!l->is_unix && l->http->cfg->rate_limit && client_addr(conn, key) &&
+	    (rq->retry_after = rate_take(l->http, key))) {
+		rq->early_status = 429;
+		sevd_api_error(&rq->early, 429, "rate_limited",
+			       "too many requests from this address: wait for Retry-After seconds",
+			       -1);
+		return rq;
 	}
 	rq->route = sevd_route_find(method, url, &path_known, rq->param, sizeof(rq->param));
 	if (!rq->route) {
@@ -176,7 +398,9 @@ static struct request *request_start(struct listener *l, struct MHD_Connection *
 		return rq;
 	}
 	clen = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-	if (clen && strtoull(clen, NULL, 10) > rq->route->max_body)
+	if (rq->route->stream)
+		stream_open(l, conn, rq);
+	else if (clen && strtoull(clen, NULL, 10) > rq->route->max_body)
 		rq->too_large = true;
 	return rq;
 }
@@ -185,31 +409,46 @@ static void request_free(struct request *rq)
 {
 	if (!rq)
 		return;
+	if (rq->stream) /* the client left before the end of the body */
+		rq->route->stream->close(rq->stream, false, NULL);
 	free(rq->body);
 	free(rq->early.body);
 	free(rq);
 }
 
-/* Collect body bytes under the route's limit; beyond it, drop them and answer 413 at the end. */
-static void request_data(struct request *rq, const char *data, size_t size)
+/* Collect body bytes under the route's limit. Beyond it (a chunked body: a declared length is
+ * refused before any byte is read) the bytes are dropped and 413 answered at the end, as
+ * MHD 0.9 cannot answer in the middle of a body; a body that goes on for more than the limit
+ * again (at least SEVD_DISCARD_MIN) is cut off: false closes the connection. */
+static bool request_data(struct request *rq, const char *data, size_t size)
 {
+	size_t slack;
 	char *nb;
 
-	if (rq->early_status || rq->too_large)
-		return;
-	if (!rq->route || size > rq->route->max_body - rq->len) {
+	if (rq->early_status)
+		return true;
+	if (rq->stream) {
+		(void)rq->route->stream->data(rq->stream, data, size); /* failures: at close */
+		return true;
+	}
+	if (!rq->too_large && (!rq->route || size > rq->route->max_body - rq->len))
 		rq->too_large = true;
-		return;
+	if (rq->too_large) {
+		slack = rq->route && rq->route->max_body > SEVD_DISCARD_MIN ? rq->route->max_body
+									    : SEVD_DISCARD_MIN;
+		rq->discarded += size < slack ? size : slack;
+		return rq->discarded < slack;
 	}
 	nb = realloc(rq->body, rq->len + size + 1);
 	if (!nb) {
 		rq->too_large = true;
-		return;
+		return true;
 	}
 	memcpy(nb + rq->len, data, size);
 	rq->len += size;
 	nb[rq->len] = '\0';
 	rq->body = nb;
+	return true;
 }
 
 static enum MHD_Result request_finish(struct listener *l, struct MHD_Connection *conn,
@@ -221,22 +460,26 @@ static enum MHD_Result request_finish(struct listener *l, struct MHD_Connection 
 
 	if (rq->early_status) {
 		allowed_methods(url, allow, sizeof(allow));
-		return send_response(conn, &rq->early, rq->early_status == 405 ? allow : NULL);
+		return send_response(conn, &rq->early, rq->early_status == 405 ? allow : NULL,
+				     rq->retry_after);
 	}
 	if (rq->too_large) {
 		snprintf(msg, sizeof(msg), "the request body is over this route's limit of %zu bytes",
 			 rq->route->max_body);
 		return send_error(conn, 413, "too_large", msg, NULL);
 	}
-	areq.core = l->http->core;
-	areq.role = rq->role;
-	areq.body = rq->body ? rq->body : "";
-	areq.len = rq->len;
-	areq.param = rq->param;
-	rq->route->handler(&areq, &resp);
+	if (rq->stream) {
+		void *st = rq->stream;
+
+		rq->stream = NULL;
+		rq->route->stream->close(st, true, &resp);
+	} else {
+		api_request(l, conn, rq, &areq);
+		rq->route->handler(&areq, &resp);
+	}
 	if (!resp.status)
 		sevd_api_error(&resp, 500, "internal", "the handler gave no answer", -1);
-	return send_response(conn, &resp, NULL);
+	return send_response(conn, &resp, NULL, 0);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -259,9 +502,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		return MHD_YES;
 	}
 	if (*upload_data_size) {
-		request_data(rq, upload_data, *upload_data_size);
+		bool more = request_data(rq, upload_data, *upload_data_size);
+
 		*upload_data_size = 0;
-		return MHD_YES;
+		return more ? MHD_YES : MHD_NO;
 	}
 	return request_finish(l, conn, rq, url);
 }
@@ -269,8 +513,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 			 enum MHD_RequestTerminationCode toe)
 {
+	struct listener *l = cls;
+
 	request_free(*con_cls);
 	*con_cls = NULL;
+	/* A kept-alive connection gets the header deadline again for its next request. */
+	if (l->http->reaper_running)
+		track_deadline(l->http, conn, true);
 }
 
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
@@ -303,6 +552,18 @@ int sevd_http_new(struct sevd_core *core, const struct sevd_config *cfg, struct 
 		h->admin_gid = res->gr_gid;
 		h->have_admin_gid = true;
 	}
+	pthread_mutex_init(&h->track_lock, NULL);
+	pthread_cond_init(&h->track_cond, NULL);
+	pthread_mutex_init(&h->rate_lock, NULL);
+	if (cfg->header_timeout_s) {
+		int r = pthread_create(&h->reaper, NULL, reaper_main, h);
+
+		if (r != 0) {
+			sevd_http_free(h);
+			return log_error_errno(r, "Cannot start the header-deadline thread: %m");
+		}
+		h->reaper_running = true;
+	}
 	*ret = h;
 	return 0;
 }
@@ -322,10 +583,13 @@ int sevd_http_listen(struct sevd_http *h, int fd, bool is_unix)
 	l->mhd = MHD_start_daemon(
 		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG,
 		0, NULL, NULL, on_request, l, MHD_OPTION_LISTEN_SOCKET, fd,
-		MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_CONNECTION_LIMIT,
-		(unsigned)SEVD_CONNECTIONS_MAX, MHD_OPTION_CONNECTION_TIMEOUT,
-		(unsigned)SEVD_CONN_TIMEOUT_S, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
-		MHD_OPTION_END);
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed, l, MHD_OPTION_NOTIFY_CONNECTION,
+		on_connection, l, MHD_OPTION_CONNECTION_LIMIT, h->cfg->connection_limit,
+		/* MHD counts IPv4/IPv6 peers only: the Unix socket has just the overall limit. */
+		MHD_OPTION_PER_IP_CONNECTION_LIMIT, h->cfg->per_ip_connection_limit,
+		MHD_OPTION_CONNECTION_TIMEOUT, h->cfg->connection_timeout_s,
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)SEVD_CONN_MEMORY,
+		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_END);
 	if (!l->mhd) {
 		close(fd);
 		return log_error_errno(EIO, "Cannot start the HTTP server on fd %d", fd);
@@ -341,6 +605,16 @@ void sevd_http_free(struct sevd_http *h)
 	/* MHD closes a listen socket it was handed when it stops. */
 	for (unsigned i = 0; i < h->n; i++)
 		MHD_stop_daemon(h->l[i].mhd);
+	if (h->reaper_running) {
+		pthread_mutex_lock(&h->track_lock);
+		h->stopping = true;
+		pthread_cond_signal(&h->track_cond);
+		pthread_mutex_unlock(&h->track_lock);
+		pthread_join(h->reaper, NULL);
+	}
+	pthread_cond_destroy(&h->track_cond);
+	pthread_mutex_destroy(&h->track_lock);
+	pthread_mutex_destroy(&h->rate_lock);
 	free(h);
 }
 

@@ -20,6 +20,12 @@ void sevd_config_init(struct sevd_config *c)
 	c->queue_wait_ms = 30000;
 	c->flush_threshold = 0;
 	c->max_body = 64 * 1024;
+	policy_rules_init(&c->policy);
+	c->journal_compact = 1024;
+	c->connection_limit = 512;
+	c->per_ip_connection_limit = 256; /* one address never takes every slot */
+	c->connection_timeout_s = 60;
+	c->header_timeout_s = 10;
 }
 
 void sevd_config_done(struct sevd_config *c)
@@ -31,6 +37,7 @@ void sevd_config_done(struct sevd_config *c)
 	free(c->admin_group);
 	free(c->roots_dir);
 	free(c->emu_exe);
+	free(c->control);
 	secret_wipe(c->tokens, sizeof(c->tokens));
 	memset(c, 0, sizeof(*c));
 }
@@ -149,7 +156,29 @@ int sevd_config_set(struct sevd_config *c, const char *key, const char *v, const
 		r = parse_u32(v, &c->emu_cpuid_edx);
 	else if (!strcmp(key, "max_body"))
 		r = set_uint(&c->max_body, v) < 0 || c->max_body == 0 ? -EINVAL : 0;
-	else
+	else if (!strcmp(key, "connection_limit"))
+		r = set_uint(&c->connection_limit, v) < 0 || c->connection_limit == 0 ? -EINVAL : 0;
+	else if (!strcmp(key, "per_ip_connection_limit"))
+		r = set_uint(&c->per_ip_connection_limit, v);
+	else if (!strcmp(key, "connection_timeout"))
+		r = set_uint(&c->connection_timeout_s, v);
+	else if (!strcmp(key, "header_timeout"))
+		r = set_uint(&c->header_timeout_s, v);
+	else if (!strcmp(key, "rate_limit"))
+		r = set_uint(&c->rate_limit, v);
+	else if (!strcmp(key, "rate_burst"))
+		r = set_uint(&c->rate_burst, v);
+	else if (!strcmp(key, "journal_compact"))
+		r = set_uint(&c->journal_compact, v) < 0 || c->journal_compact < 2 ? -EINVAL : 0;
+	else if (!strcmp(key, "control"))
+		r = set_str(&c->control, strncmp(v, "unix:", 5) == 0 ? v + 5 : v);
+	else if (!strncmp(key, "policy.", 7)) {
+		r = policy_rules_set(&c->policy, key + 7, v, reason);
+		if (r == -ENOENT) {
+			*reason = "unknown policy rule (see policy/admission.h)";
+			r = -EINVAL;
+		}
+	} else
 		*reason = "unknown key";
 	return r;
 }

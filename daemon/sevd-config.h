@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "daemon/auth.h"
+#include "policy/admission.h"
 
 #define SEVD_LISTEN_MAX 8
 #define SEVD_TOKENS_MAX 32
@@ -32,6 +33,19 @@ struct sevd_config {
 	uint32_t flush_threshold;
 	uint32_t emu_cpuid_ecx, emu_cpuid_edx; /* 0 = the emulator's default */
 	unsigned max_body;		       /* default request body limit, bytes */
+	/* Guests (issue 4): host admission rules (`policy.KEY = VALUE`, policy/admission.h),
+	 * journal compaction bound, grant-stream socket (`control = PATH`, default
+	 * STATE_DIR/control.sock), and --journal-recover. */
+	struct policy_rules policy;
+	unsigned journal_compact;
+	char *control;
+	bool journal_recover;
+	/* Against hostile or slow clients (http.c): connections per listener and per TCP client
+	 * address, idle timeout, deadline for a request's headers, requests per second per TCP
+	 * client address (0 = off) with its burst. */
+	unsigned connection_limit, per_ip_connection_limit;
+	unsigned connection_timeout_s, header_timeout_s;
+	unsigned rate_limit, rate_burst;
 };
 
 void sevd_config_init(struct sevd_config *c);
