@@ -1,13 +1,14 @@
 /* EMU_MSG_CTL: the host's side channel to the emulated PSP, one text line per message. These
  * model what is not a firmware command on real hardware (WBINVD on every core, AMD's key
- * server handing out the CEK and the AMD root) plus introspection; fault plans (issue 9) will
- * be added here. Lines come from clients: every token is checked. */
+ * server handing out the CEK and the AMD root) plus introspection and fault plans (fault.h,
+ * issue 9). Lines come from clients: every token is checked. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "common/macros.h"
+#include "psp/emu/fault.h"
 #include "psp/emu/guest.h"
 #include "psp/emu/server.h"
 
@@ -68,10 +69,37 @@ static int ctl_status(struct emu_fw *fw, char *arg, uint8_t *out, size_t cap, si
 			  (unsigned long long)fw->nv.factory_resets);
 }
 
+/* `fault RULE` installs one rule (README.md "Fault plans"), `fault list` shows them with
+ * their counters, `fault clear` removes them all. Only sev-psp-emu's main() makes the rule
+ * table; a firmware core without one (the fuzz targets) refuses. */
 static int ctl_fault(struct emu_fw *fw, char *arg, uint8_t *out, size_t cap, size_t *len)
 {
-	reply_text(out, cap, len, "fault plans are not implemented yet");
-	return -EOPNOTSUPP;
+	char msg[EMU_FAULT_MAX_TEXT + 256];
+	int r;
+
+	if (!fw->faults) {
+		reply_text(out, cap, len, "fault plans are off in this firmware core (only "
+					  "sev-psp-emu itself takes them)");
+		return -EOPNOTSUPP;
+	}
+	if (!arg) {
+		reply_text(out, cap, len, "fault takes one of: CMD:ACTION[:OPTION...], list, clear");
+		return -EINVAL;
+	}
+	if (strcmp(arg, "list") == 0) {
+		*len = emu_faults_list(fw->faults, (char *)out, cap);
+		return 0;
+	}
+	if (strcmp(arg, "clear") == 0) {
+		emu_faults_clear(fw->faults);
+		return reply_text(out, cap, len, "ok");
+	}
+	r = emu_faults_add(fw->faults, arg, msg, sizeof(msg));
+	if (r < 0) {
+		reply_text(out, cap, len, "fault rule refused: %s", msg);
+		return r;
+	}
+	return reply_text(out, cap, len, "ok %s", msg);
 }
 
 static const struct {
@@ -82,7 +110,7 @@ static const struct {
 	{ "wbinvd", 0, ctl_wbinvd },
 	{ "get-cert", 1, ctl_get_cert },
 	{ "status", 0, ctl_status },
-	{ "fault", -1, ctl_fault },
+	{ "fault", 1, ctl_fault },
 	{ "guest-memfd", 1, emu_guest_ctl_memfd }, /* guest.c; README-guest.md */
 };
 
@@ -111,6 +139,6 @@ int emu_ctl(struct emu_fw *fw, const char *line, uint8_t *out, size_t cap, size_
 		return ctl_table[i].fn(fw, arg, out, cap, out_len);
 	}
 	reply_text(out, cap, out_len, "unknown control verb; known: wbinvd, get-cert cek|ask|ark, "
-				      "status");
+				      "status, fault RULE|list|clear, guest-memfd");
 	return -EINVAL;
 }

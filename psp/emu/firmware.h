@@ -40,6 +40,7 @@ struct emu_fw {
 	void *guests; /* the guest commands' state (guest side; NULL until it exists) */
 	/* SHUTDOWN drops every guest context (AMD-ASPFW sev_clear); the guest side sets this. */
 	void (*guests_shutdown)(struct emu_fw *fw);
+	struct emu_faults *faults; /* fault plans (fault.h); NULL: none can be installed */
 };
 
 typedef int (*emu_cmd_fn)(struct emu_fw *fw, void *buf);

@@ -13,6 +13,7 @@
 
 #include "common/log.h"
 #include "common/util.h"
+#include "psp/emu/fault.h"
 #include "psp/emu/server.h"
 
 /* CPUID Fn8000_001F of a Milan host:
@@ -37,6 +38,8 @@ static const char *arg_socket;
 static const char *arg_nv;
 static bool arg_verbose;
 static bool arg_create_only;
+static struct emu_faults *arg_faults; /* --fault rules, handed to the firmware core */
+static bool arg_bad_fault;	      /* exit 2: a --fault rule was refused */
 static struct emu_config arg_cfg = {
 	.cpuid_eax = MILAN_CPUID_EAX,
 	.cpuid_ebx = MILAN_CPUID_EBX,
@@ -63,6 +66,8 @@ static void help(void)
 	       "  --amd-root-bits N  RSA size of the emulated AMD root when a new NV file is\n"
 	       "                     made: 2048 (Naples format, default) or 4096 (Rome+)\n"
 	       "  --create-only      create the NV file if missing (new chip identity), then exit\n"
+	       "  --fault RULE       fault plan rule CMD:ACTION[:OPTION...] (repeatable; see\n"
+	       "                     README.md \"Fault plans\"; a bad rule exits 2)\n"
 	       "  -v, --verbose      log every command\n"
 	       "  -h, --help         show this help\n",
 	       MILAN_CPUID_EAX, MILAN_CPUID_EBX, MILAN_CPUID_ECX, MILAN_CPUID_EDX, MILAN_API_MAJOR,
@@ -93,6 +98,23 @@ static int parse_api(const char *s)
 	return 0;
 }
 
+/* One --fault rule, installed in order (the first rule that fires on a call wins). */
+static int parse_fault(const char *val)
+{
+	char msg[EMU_FAULT_MAX_TEXT + 256];
+	int r;
+
+	if (!arg_faults && emu_faults_new(&arg_faults) < 0)
+		return log_error_errno(-ENOMEM, "Out of memory");
+	r = emu_faults_add(arg_faults, val, msg, sizeof(msg));
+	if (r < 0) {
+		arg_bad_fault = true;
+		return log_error_errno(r, "Invalid --fault rule: %s", msg);
+	}
+	log_info("Fault plan rule installed: %s", msg);
+	return 0;
+}
+
 static int parse_opt(int c, const char *val)
 {
 	switch (c) {
@@ -107,6 +129,7 @@ static int parse_opt(int c, const char *val)
 	case 'R': return parse_u32(val, &arg_cfg.amd_root_bits);
 	case 'v': arg_verbose = true; return 0;
 	case 'O': arg_create_only = true; return 0;
+	case 'F': return parse_fault(val);
 	default: return -EINVAL;
 	}
 }
@@ -124,6 +147,7 @@ static int parse_argv(int argc, char *argv[])
 		{ "build", required_argument, NULL, 'b' },
 		{ "amd-root-bits", required_argument, NULL, 'R' },
 		{ "create-only", no_argument, NULL, 'O' },
+		{ "fault", required_argument, NULL, 'F' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
@@ -182,6 +206,13 @@ static int run(void)
 		emu_fw_free(fw);
 		return r;
 	}
+	/* Fault rules live in memory only, never in the NV file. The table exists even without
+	 * --fault so that CTL `fault` can add rules later. */
+	if (!arg_faults && emu_faults_new(&arg_faults) < 0) {
+		emu_fw_free(fw);
+		return log_error_errno(-ENOMEM, "Out of memory");
+	}
+	fw->faults = TAKE_PTR(arg_faults);
 	r = emu_server_new(fw, arg_socket, &srv);
 	if (r >= 0) {
 		log_info("sev-psp-emu serving %s: SEV API %u.%u build %u, %u ASIDs (SEV-ES 1..%u, "
@@ -201,9 +232,13 @@ int main(int argc, char *argv[])
 
 	log_setup("sev-psp-emu", LOG_TARGET_STDERR, LOG_INFO);
 	r = parse_argv(argc, argv);
-	if (r <= 0)
-		return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
-	if (arg_verbose)
-		log_set_max_level(LOG_DEBUG);
-	return run() < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+	if (r > 0) {
+		if (arg_verbose)
+			log_set_max_level(LOG_DEBUG);
+		r = run();
+	}
+	emu_faults_free(arg_faults); /* when run() did not hand them to the firmware core */
+	if (arg_bad_fault)
+		return 2;
+	return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -12,10 +12,13 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/macros.h"
 #include "psp/emu-wire.h"
+#include "psp/emu/fault.h"
 #include "psp/emu/guest.h"
 #include "psp/emu/server.h"
 
@@ -35,6 +38,8 @@ struct emu_server {
 	struct conn conns[MAX_CONNS];
 	unsigned n;
 	uint64_t next_id;
+	int signal_fd; /* SIGTERM/SIGINT, watched during a fault plan's hang too */
+	bool quit;     /* a signal came during a hang: stop serving, let the loop exit */
 };
 
 /* ---- one request ---- */
@@ -217,6 +222,7 @@ int emu_server_new(struct emu_fw *fw, const char *path, struct emu_server **ret)
 		return -ENOMEM;
 	s->fw = fw;
 	s->next_id = 1;
+	s->signal_fd = -1;
 	s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	s->path = strdup(path);
 	s->listen_fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -347,6 +353,72 @@ static int send_reply(int fd, const uint8_t *reply, size_t len, int pass_fd)
 	return n == (ssize_t)len ? 0 : -EPIPE;
 }
 
+/* ---- fault plans (fault.h): the part of a rule that happens on the socket ---- */
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* hang: the PSP stops answering. The whole loop waits, as every host command waits on a busy
+ * PSP mailbox; SIGTERM/SIGINT still end the process at once (true: a signal came). */
+static bool fault_stall(struct emu_server *s, uint32_t seconds)
+{
+	struct pollfd p = { .fd = s->signal_fd, .events = POLLIN };
+	int64_t deadline = now_ms() + (int64_t)seconds * 1000;
+
+	for (;;) {
+		int64_t left = deadline - now_ms();
+		int r;
+
+		if (left <= 0)
+			return false;
+		r = poll(&p, 1, (int)MIN(left, (int64_t)INT32_MAX));
+		if (r > 0)
+			return true;
+		if (r < 0 && errno != EINTR)
+			return false;
+	}
+}
+
+/* Carry out what a rule that struck the command just run asks of its reply (reply[cap]
+ * holds *rl bytes). 0: send the (possibly altered) reply; 1: send nothing; negative: end
+ * the connection without a reply. A DIE does not return. */
+static int fault_act(struct emu_server *s, const struct emu_fault_action *a, uint8_t *reply,
+		     size_t cap, ssize_t *rl)
+{
+	struct emu_reply_hdr h;
+
+	switch (a->kind) {
+	case EMU_FAULT_HANG:
+		log_info("Fault plan: not answering %s for %u s", sev_cmd_name(a->cmd), a->seconds);
+		s->quit = fault_stall(s, a->seconds);
+		return s->quit ? 1 : 0;
+	case EMU_FAULT_GARBAGE_LEN:
+		/* A well-formed datagram whose payload is not the command buffer it answers. */
+		if ((size_t)*rl + EMU_FAULT_GARBAGE_BYTES > cap)
+			return -EMSGSIZE;
+		memcpy(&h, reply, sizeof(h));
+		memset(reply + *rl, 0xa5, EMU_FAULT_GARBAGE_BYTES);
+		h.len += EMU_FAULT_GARBAGE_BYTES;
+		memcpy(reply, &h, sizeof(h));
+		*rl += EMU_FAULT_GARBAGE_BYTES;
+		return 0;
+	case EMU_FAULT_DIE:
+		/* As a crash or an OOM kill: no reply, no cleanup, the socket file stays. */
+		log_warning("Fault plan: dying in the middle of %s (SIGKILL)", sev_cmd_name(a->cmd));
+		kill(getpid(), SIGKILL);
+		_exit(EXIT_FAILURE); /* not reached */
+	case EMU_FAULT_DROP_SOCKET:
+		return -ECONNABORTED;
+	default:
+		return 0;
+	}
+}
+
 /* Receive and answer one request of connection i. Negative: end the connection. */
 static int serve_one(struct emu_server *s, unsigned i)
 {
@@ -359,7 +431,8 @@ static int serve_one(struct emu_server *s, unsigned i)
 	struct iovec iov = { .iov_base = msg, .iov_len = sizeof(msg) };
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.buf,
 			     .msg_controllen = sizeof(cm.buf) };
-	int fds[MAX_FDS_PER_MSG], nfds, fd = s->conns[i].fd;
+	int fds[MAX_FDS_PER_MSG], nfds, fd = s->conns[i].fd, r;
+	struct emu_fault_action act;
 	ssize_t n, rl;
 
 	n = recvmsg(fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
@@ -375,6 +448,10 @@ static int serve_one(struct emu_server *s, unsigned i)
 				sizeof(reply));
 	if (rl < 0)
 		return (int)rl;
+	act = emu_faults_take_action(s->fw->faults);
+	r = fault_act(s, &act, reply, sizeof(reply), &rl);
+	if (r != 0)
+		return r < 0 ? r : 0;
 	return send_reply(fd, reply, (size_t)rl, emu_guest_take_reply_fd(s->fw));
 }
 
@@ -405,11 +482,15 @@ static void serve_ready(struct emu_server *s, const struct pollfd *pfd, unsigned
 	for (unsigned i = n; i-- > 0;) {
 		int r;
 
+		if (s->quit)
+			return; /* a signal came during a fault plan's hang */
 		if (!pfd[i].revents)
 			continue;
 		r = (pfd[i].revents & POLLIN) ? serve_one(s, i) : -ECONNRESET;
 		if (r < 0)
-			conn_close(s, i, r == -EBADMSG ? "malformed message" : strerror(-r));
+			conn_close(s, i, r == -EBADMSG	    ? "malformed message" :
+					 r == -ECONNABORTED ? "fault plan drop-socket" :
+							      strerror(-r));
 	}
 }
 
@@ -417,6 +498,7 @@ int emu_server_run(struct emu_server *s, int signal_fd)
 {
 	static struct pollfd pfd[2 + MAX_CONNS];
 
+	s->signal_fd = signal_fd;
 	for (;;) {
 		unsigned n = s->n;
 
@@ -438,6 +520,8 @@ int emu_server_run(struct emu_server *s, int signal_fd)
 		}
 		count_pending(s, pfd + 2, n);
 		serve_ready(s, pfd + 2, n);
+		if (s->quit)
+			continue; /* the next poll reads the signal and returns */
 		if (pfd[1].revents & POLLIN)
 			do_accept(s);
 	}
