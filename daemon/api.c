@@ -10,6 +10,7 @@
 #include "common/macros.h"
 #include "common/ossl.h"
 #include "common/util.h"
+#include "daemon/api-internal.h"
 #include "daemon/api.h"
 #include "daemon/core.h"
 
@@ -27,7 +28,7 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(json_tokener *, json_tokener_free)
 
 /* ---- answering ---- */
 
-static void respond_json(struct sevd_api_response *resp, unsigned status, json_object *o)
+void sevd_api_respond_json(struct sevd_api_response *resp, unsigned status, json_object *o)
 {
 	const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
 
@@ -49,7 +50,7 @@ void sevd_api_error(struct sevd_api_response *resp, unsigned status, const char 
 			       fw_status >= 0 ? json_object_new_string(sev_status_name(fw_status))
 					      : NULL);
 	json_object_object_add(o, "error", e);
-	respond_json(resp, status, o);
+	sevd_api_respond_json(resp, status, o);
 }
 
 /* Firmware statuses that mean "not in this state" answer 409; those that mean "your input
@@ -75,6 +76,11 @@ static void fw_error(struct sevd_api_response *resp, const struct sevd_reply *re
 		{ SEV_STATUS_INVALID_PARAM, 400, "bad_request" },
 		{ SEV_STATUS_INVALID_CONFIG, 400, "bad_request" },
 		{ SEV_STATUS_POLICY_FAILURE, 400, "bad_request" },
+		{ SEV_STATUS_BAD_MEASUREMENT, 400, "bad_request" },
+		{ SEV_STATUS_INVALID_ASID, 400, "bad_request" },
+		{ SEV_STATUS_INVALID_ADDRESS, 400, "bad_request" },
+		{ SEV_STATUS_UNSUPPORTED, 400, "bad_request" },
+		{ SEV_STATUS_INVALID_GUEST, 404, "not_found" },
 	};
 
 	for (size_t i = 0; i < ELEMENTSOF(map); i++)
@@ -85,10 +91,40 @@ static void fw_error(struct sevd_api_response *resp, const struct sevd_reply *re
 	sevd_api_error(resp, 502, "firmware_error", rep->message, rep->fw_status);
 }
 
+/* Refused by the host admission policy: 403 with the rule named (error.rule). */
+static void policy_error(struct sevd_api_response *resp, const struct sevd_reply *rep)
+{
+	_cleanup_(json_object_putp) json_object *o = NULL;
+	json_object *e;
+
+	sevd_api_error(resp, 403, "policy_refused", rep->message, -1);
+	o = json_tokener_parse(resp->body);
+	if (!o || !json_object_object_get_ex(o, "error", &e))
+		return;
+	json_object_object_add(e, "rule", json_object_new_string(rep->rule));
+	free(resp->body);
+	sevd_api_respond_json(resp, 403, o);
+}
+
 /* A failed core reply as an HTTP error. */
-static void core_error(struct sevd_api_response *resp, const struct sevd_reply *rep)
+void sevd_api_core_error(struct sevd_api_response *resp, const struct sevd_reply *rep)
 {
 	switch (rep->r) {
+	case -ENOENT:
+		sevd_api_error(resp, 404, "not_found", rep->message, -1);
+		return;
+	case -EPERM:
+		policy_error(resp, rep);
+		return;
+	case -ENOSPC:
+		sevd_api_error(resp, 409, "no_asid", rep->message, -1);
+		return;
+	case -EALREADY:
+		sevd_api_error(resp, 409, "wrong_state", rep->message, -1);
+		return;
+	case -EFBIG:
+		sevd_api_error(resp, 400, "bad_request", rep->message, -1);
+		return;
 	case -EIO:
 		if (rep->fw_status >= 0) {
 			fw_error(resp, rep);
@@ -115,8 +151,8 @@ static void core_error(struct sevd_api_response *resp, const struct sevd_reply *
 }
 
 /* Run one core request; on failure the error answer is already in resp (returns NULL). */
-static struct sevd_reply *call_core(const struct sevd_api_request *req, const struct sevd_request *creq,
-				    struct sevd_api_response *resp)
+struct sevd_reply *sevd_api_call_core(const struct sevd_api_request *req,
+				      const struct sevd_request *creq, struct sevd_api_response *resp)
 {
 	struct sevd_reply *rep = malloc(sizeof(*rep));
 
@@ -125,7 +161,7 @@ static struct sevd_reply *call_core(const struct sevd_api_request *req, const st
 		return NULL;
 	}
 	if (sevd_core_call(req->core, creq, rep) < 0) {
-		core_error(resp, rep);
+		sevd_api_core_error(resp, rep);
 		free(rep);
 		return NULL;
 	}
@@ -187,8 +223,8 @@ static json_object *b64_json(const uint8_t *buf, size_t len)
 /* ---- request bodies ---- */
 
 /* Parse the body as one JSON object (an empty body gives NULL). false: resp has the 400. */
-static bool parse_body(const struct sevd_api_request *req, struct sevd_api_response *resp,
-		       json_object **ret)
+bool sevd_api_parse_body(const struct sevd_api_request *req, struct sevd_api_response *resp,
+			 json_object **ret)
 {
 	_cleanup_(json_tokener_freep) json_tokener *tok = NULL;
 	json_object *o;
@@ -250,20 +286,20 @@ static bool b64_field(json_object *o, const char *key, uint8_t *out, size_t len,
 static void h_platform(const struct sevd_api_request *req, struct sevd_api_response *resp)
 {
 	struct sevd_request creq = { .op = SEVD_OP_PLATFORM_STATUS };
-	_cleanup_free_ struct sevd_reply *rep = call_core(req, &creq, resp);
+	_cleanup_free_ struct sevd_reply *rep = sevd_api_call_core(req, &creq, resp);
 	_cleanup_(json_object_putp) json_object *o = NULL;
 
 	if (!rep)
 		return;
 	o = platform_json(&rep->u.platform);
-	respond_json(resp, 200, o);
+	sevd_api_respond_json(resp, 200, o);
 }
 
 /* Mutating platform routes: run the op, answer {"command", "platform"}. */
 static void platform_change(const struct sevd_api_request *req, struct sevd_api_response *resp,
 			    const struct sevd_request *creq, const char *command)
 {
-	_cleanup_free_ struct sevd_reply *rep = call_core(req, creq, resp);
+	_cleanup_free_ struct sevd_reply *rep = sevd_api_call_core(req, creq, resp);
 	_cleanup_(json_object_putp) json_object *o = NULL;
 
 	if (!rep)
@@ -271,7 +307,7 @@ static void platform_change(const struct sevd_api_request *req, struct sevd_api_
 	o = json_object_new_object();
 	json_object_object_add(o, "command", json_object_new_string(command));
 	json_object_object_add(o, "platform", platform_json(&rep->u.platform));
-	respond_json(resp, 200, o);
+	sevd_api_respond_json(resp, 200, o);
 }
 
 /* Routes without a body schema accept an empty body or a JSON object (ignored). */
@@ -279,7 +315,7 @@ static bool no_body(const struct sevd_api_request *req, struct sevd_api_response
 {
 	_cleanup_(json_object_putp) json_object *o = NULL;
 
-	return parse_body(req, resp, &o);
+	return sevd_api_parse_body(req, resp, &o);
 }
 
 static void h_init(const struct sevd_api_request *req, struct sevd_api_response *resp)
@@ -288,7 +324,7 @@ static void h_init(const struct sevd_api_request *req, struct sevd_api_response 
 	struct sevd_request creq = { .op = SEVD_OP_INIT, .u.init.es = 1 };
 	json_object *v;
 
-	if (!parse_body(req, resp, &o))
+	if (!sevd_api_parse_body(req, resp, &o))
 		return;
 	if (o && json_object_object_get_ex(o, "es", &v)) {
 		if (!json_object_is_type(v, json_type_boolean)) {
@@ -315,14 +351,14 @@ SIMPLE_CHANGE(h_pdh_gen, SEVD_OP_PDH_GEN, "PDH_GEN")
 static void h_pek_csr(const struct sevd_api_request *req, struct sevd_api_response *resp)
 {
 	struct sevd_request creq = { .op = SEVD_OP_PEK_CSR };
-	_cleanup_free_ struct sevd_reply *rep = call_core(req, &creq, resp);
+	_cleanup_free_ struct sevd_reply *rep = sevd_api_call_core(req, &creq, resp);
 	_cleanup_(json_object_putp) json_object *o = NULL;
 
 	if (!rep)
 		return;
 	o = json_object_new_object();
 	json_object_object_add(o, "pek_csr", b64_json(rep->u.csr.csr, rep->u.csr.len));
-	respond_json(resp, 200, o);
+	sevd_api_respond_json(resp, 200, o);
 }
 
 static void h_pek_cert(const struct sevd_api_request *req, struct sevd_api_response *resp)
@@ -334,7 +370,7 @@ static void h_pek_cert(const struct sevd_api_request *req, struct sevd_api_respo
 		sevd_api_error(resp, 503, "internal", "out of memory", -1);
 		return;
 	}
-	if (!parse_body(req, resp, &o))
+	if (!sevd_api_parse_body(req, resp, &o))
 		return;
 	creq->op = SEVD_OP_PEK_CERT_IMPORT;
 	creq->u.pek_cert.pek_len = creq->u.pek_cert.oca_len = SEV_CERT_SIZE;
@@ -348,7 +384,7 @@ static void h_certs(const struct sevd_api_request *req, struct sevd_api_response
 {
 	static const char *const chain_names[] = { "pek", "oca", "cek" };
 	struct sevd_request creq = { .op = SEVD_OP_CERTS };
-	_cleanup_free_ struct sevd_reply *rep = call_core(req, &creq, resp);
+	_cleanup_free_ struct sevd_reply *rep = sevd_api_call_core(req, &creq, resp);
 	_cleanup_(json_object_putp) json_object *o = NULL;
 
 	if (!rep)
@@ -360,13 +396,13 @@ static void h_certs(const struct sevd_api_request *req, struct sevd_api_response
 				       b64_json(rep->u.certs.chain + i * SEV_CERT_SIZE, SEV_CERT_SIZE));
 	json_object_object_add(o, "ask", b64_json(rep->u.certs.ask, rep->u.certs.ask_len));
 	json_object_object_add(o, "ark", b64_json(rep->u.certs.ark, rep->u.certs.ark_len));
-	respond_json(resp, 200, o);
+	sevd_api_respond_json(resp, 200, o);
 }
 
 static void h_id(const struct sevd_api_request *req, struct sevd_api_response *resp)
 {
 	struct sevd_request creq = { .op = SEVD_OP_GET_ID };
-	_cleanup_free_ struct sevd_reply *rep = call_core(req, &creq, resp);
+	_cleanup_free_ struct sevd_reply *rep = sevd_api_call_core(req, &creq, resp);
 	_cleanup_(json_object_putp) json_object *o = NULL;
 	_cleanup_free_ char *hex = NULL;
 	json_object *sockets;
@@ -383,7 +419,7 @@ static void h_id(const struct sevd_api_request *req, struct sevd_api_response *r
 		json_object_array_add(sockets, json_object_new_string(one ? one : ""));
 	}
 	json_object_object_add(o, "sockets", sockets);
-	respond_json(resp, 200, o);
+	sevd_api_respond_json(resp, 200, o);
 }
 
 static json_object *asid_class_json(const struct sevd_asid_counts *c)
@@ -423,7 +459,7 @@ static void asid_lists(const struct sevd_reply *rep, json_object *o)
 static void h_asids(const struct sevd_api_request *req, struct sevd_api_response *resp)
 {
 	struct sevd_request creq = { .op = SEVD_OP_ASIDS };
-	_cleanup_free_ struct sevd_reply *rep = call_core(req, &creq, resp);
+	_cleanup_free_ struct sevd_reply *rep = sevd_api_call_core(req, &creq, resp);
 	_cleanup_(json_object_putp) json_object *o = NULL;
 	const struct sevd_asid_stats *s;
 
@@ -444,13 +480,13 @@ static void h_asids(const struct sevd_api_request *req, struct sevd_api_response
 	json_object_object_add(o, "es", asid_class_json(&s->es));
 	json_object_object_add(o, "sev", asid_class_json(&s->sev));
 	asid_lists(rep, o);
-	respond_json(resp, 200, o);
+	sevd_api_respond_json(resp, 200, o);
 }
 
 static void h_healthz(const struct sevd_api_request *req, struct sevd_api_response *resp)
 {
 	struct sevd_request creq = { .op = SEVD_OP_HEALTH };
-	_cleanup_free_ struct sevd_reply *rep = call_core(req, &creq, resp);
+	_cleanup_free_ struct sevd_reply *rep = sevd_api_call_core(req, &creq, resp);
 	_cleanup_(json_object_putp) json_object *o = NULL;
 
 	if (!rep)
@@ -459,13 +495,13 @@ static void h_healthz(const struct sevd_api_request *req, struct sevd_api_respon
 	json_object_object_add(o, "status", json_object_new_string("ok"));
 	json_object_object_add(o, "transport", json_object_new_string(rep->u.health.transport));
 	json_object_object_add(o, "queue_depth", json_object_new_int64(rep->u.health.queue_depth));
-	respond_json(resp, 200, o);
+	sevd_api_respond_json(resp, 200, o);
 }
 
 static void h_metrics(const struct sevd_api_request *req, struct sevd_api_response *resp)
 {
 	struct sevd_request creq = { .op = SEVD_OP_METRICS };
-	_cleanup_free_ struct sevd_reply *rep = call_core(req, &creq, resp);
+	_cleanup_free_ struct sevd_reply *rep = sevd_api_call_core(req, &creq, resp);
 
 	if (!rep)
 		return;
@@ -475,8 +511,13 @@ static void h_metrics(const struct sevd_api_request *req, struct sevd_api_respon
 	resp->len = resp->body ? strlen(resp->body) : 0;
 }
 
+#define ROLES_LAUNCHER SEVD_ROLE_BIT(SEVD_ROLE_LAUNCHER)
+#define ROLES_OWNER SEVD_ROLE_BIT(SEVD_ROLE_OWNER)
+#define BODY_GUEST (64u * 1024u) /* a launch or a secret packet in JSON (base64) */
+#define BODY_VMSA 4096u		  /* one raw VMSA page */
+
 /* The route table (DESIGN.md "Interfaces"; every row is in daemon/openapi.yaml, which a test
- * checks). Guest routes (issue 4) will add rows with the launcher/owner roles. */
+ * checks). */
 const struct sevd_route sevd_routes[] = {
 	{ "GET", "/v1/platform", ROLES_READER, h_platform, 0 },
 	{ "POST", "/v1/platform/init", ROLES_ADMIN, h_init, BODY_NONE },
@@ -491,6 +532,19 @@ const struct sevd_route sevd_routes[] = {
 	{ "GET", "/v1/asids", ROLES_READER, h_asids, 0 },
 	{ "GET", "/healthz", ROLES_PUBLIC, h_healthz, 0 },
 	{ "GET", "/metrics", ROLES_PUBLIC, h_metrics, 0 },
+	{ "GET", "/v1/guests", ROLES_READER, sevd_api_guests_list, 0 },
+	{ "POST", "/v1/guests", ROLES_LAUNCHER, sevd_api_guest_create, BODY_GUEST },
+	{ "GET", "/v1/guests/{h}", ROLES_READER, sevd_api_guest_get, 0 },
+	{ "DELETE", "/v1/guests/{h}", ROLES_LAUNCHER, sevd_api_guest_delete, BODY_NONE },
+	{ "POST", "/v1/guests/{h}/data", ROLES_LAUNCHER, sevd_api_guest_data_unused, 0,
+	  &sevd_api_guest_data_stream },
+	{ "POST", "/v1/guests/{h}/vmsa", ROLES_LAUNCHER, sevd_api_guest_vmsa, BODY_VMSA },
+	{ "GET", "/v1/guests/{h}/measurement", ROLES_OWNER, sevd_api_guest_measure, 0 },
+	{ "POST", "/v1/guests/{h}/secret", ROLES_LAUNCHER, sevd_api_guest_secret, BODY_GUEST },
+	{ "POST", "/v1/guests/{h}/finish", ROLES_LAUNCHER, sevd_api_guest_finish, BODY_NONE },
+	{ "POST", "/v1/guests/{h}/activate", ROLES_LAUNCHER, sevd_api_guest_activate, BODY_NONE },
+	{ "POST", "/v1/guests/{h}/deactivate", ROLES_LAUNCHER, sevd_api_guest_deactivate, BODY_NONE },
+	{ "GET", "/v1/guests/{h}/attestation", ROLES_OWNER, sevd_api_guest_attest, 0 },
 };
 const size_t sevd_n_routes = ELEMENTSOF(sevd_routes);
 

@@ -25,17 +25,30 @@ struct sevd_api_request {
 	const char *body; /* NUL-terminated; len bytes (may be 0) */
 	size_t len;
 	const char *param; /* the {x} segment of the path, when the pattern has one */
+	/* Query arguments ("?nonce=..."): the value or NULL. */
+	const char *(*arg)(const struct sevd_api_request *req, const char *key);
+	void *conn; /* for arg() */
 };
 
 typedef void (*sevd_api_handler)(const struct sevd_api_request *req,
 				 struct sevd_api_response *resp);
+
+/* A route whose body is streamed (never buffered whole): open before the first byte (0, or an
+ * answer in resp), data per piece (negative: stop; the answer comes from close), close at the
+ * end (complete: answer into resp) or when the client left (resp NULL). close frees state. */
+struct sevd_api_stream {
+	int (*open)(const struct sevd_api_request *req, void **state, struct sevd_api_response *resp);
+	int (*data)(void *state, const char *buf, size_t len);
+	void (*close)(void *state, bool complete, struct sevd_api_response *resp);
+};
 
 struct sevd_route {
 	const char *method;
 	const char *path; /* "/v1/platform", "/v1/guests/{h}" */
 	unsigned roles;	  /* SEVD_ROLE_BIT()s allowed; admin is always allowed */
 	sevd_api_handler handler;
-	size_t max_body;
+	size_t max_body;			/* ignored for streamed bodies */
+	const struct sevd_api_stream *stream; /* NULL: the body is collected first */
 };
 
 extern const struct sevd_route sevd_routes[];

@@ -13,8 +13,10 @@
 #include "common/log.h"
 #include "common/macros.h"
 #include "common/util.h"
+#include "daemon/core-internal.h"
 #include "daemon/core.h"
 #include "daemon/emu-ctl.h"
+#include "daemon/guest.h"
 #include "daemon/metrics.h"
 #include "daemon/queue.h"
 #include "psp/commands.h"
@@ -30,6 +32,7 @@ struct sevd_core {
 	char *roots_dir;
 	int tmr_fd; /* the SEV-ES TMR given to firmware at INIT, or -1 */
 	uint64_t tmr_base;
+	struct sevd_guests *guests; /* NULL without a state dir */
 };
 
 /* Set on the queue's worker thread, so that a flush asked for from inside a job runs
@@ -397,6 +400,17 @@ static void op_metrics(struct sevd_core *c, const struct sevd_request *req, stru
 	rep->u.metrics.len = (uint32_t)n;
 }
 
+static void op_guest(struct sevd_core *c, const struct sevd_request *req, struct sevd_reply *rep)
+{
+	if (!c->guests) {
+		rep->r = -EOPNOTSUPP;
+		snprintf(rep->message, sizeof(rep->message),
+			 "guest operations need a state directory for the journal");
+		return;
+	}
+	sevd_guests_op(c->guests, req, rep);
+}
+
 /* The core's operations: a table, as OpenSSH's monitor dispatch. `firmware` ops run on the
  * queue's worker; the others read in-memory state under its own locks. */
 static const struct {
@@ -416,6 +430,21 @@ static const struct {
 	[SEVD_OP_ASIDS] = { op_asids, false },
 	[SEVD_OP_HEALTH] = { op_health, false },
 	[SEVD_OP_METRICS] = { op_metrics, false },
+	[SEVD_OP_GUEST_CREATE] = { op_guest, true },
+	[SEVD_OP_GUEST_DATA_BEGIN] = { op_guest, true },
+	[SEVD_OP_GUEST_DATA] = { op_guest, true },
+	[SEVD_OP_GUEST_DATA_END] = { op_guest, true },
+	[SEVD_OP_GUEST_DATA_ABORT] = { op_guest, true },
+	[SEVD_OP_GUEST_VMSA] = { op_guest, true },
+	[SEVD_OP_GUEST_MEASURE] = { op_guest, true },
+	[SEVD_OP_GUEST_SECRET] = { op_guest, true },
+	[SEVD_OP_GUEST_FINISH] = { op_guest, true },
+	[SEVD_OP_GUEST_ACTIVATE] = { op_guest, true },
+	[SEVD_OP_GUEST_DEACTIVATE] = { op_guest, true },
+	[SEVD_OP_GUEST_DELETE] = { op_guest, true },
+	[SEVD_OP_GUEST_INFO] = { op_guest, true },
+	[SEVD_OP_GUEST_LIST] = { op_guest, true },
+	[SEVD_OP_GUEST_ATTEST] = { op_guest, true },
 };
 
 struct op_job {
@@ -466,11 +495,68 @@ struct sevd_asid_pool *sevd_core_asids(struct sevd_core *c)
 	return c->pool;
 }
 
+struct psp_transport *sevd_core_psp(struct sevd_core *c)
+{
+	return c->psp;
+}
+
+const struct psp_cpuid *sevd_core_cpuid(struct sevd_core *c)
+{
+	return &c->cpuid;
+}
+
+bool sevd_core_is_emu(struct sevd_core *c)
+{
+	return c->emu_socket != NULL;
+}
+
+int sevd_core_fw_done(struct sevd_core *c, struct sevd_reply *rep, uint32_t cmd, int r,
+		      int psp_ret, const struct timespec *t0)
+{
+	return fw_done(c, rep, cmd, r, psp_ret, t0);
+}
+
+int sevd_core_flush_now(struct sevd_core *c)
+{
+	return flush_on_worker(c, NULL);
+}
+
+/* The guest table is built on the worker: reconciliation issues firmware commands. */
+struct guests_job {
+	struct sevd_core *c;
+	const struct sevd_guests_config *cfg;
+	int r;
+};
+
+static void guests_job_run(void *arg)
+{
+	struct guests_job *j = arg;
+
+	on_worker = true;
+	j->r = sevd_guests_new(j->c, j->cfg, &j->c->guests);
+}
+
+static int start_guests(struct sevd_core *c, const struct sevd_core_config *cfg)
+{
+	struct sevd_guests_config gc = { .state_dir = cfg->state_dir, .policy = cfg->policy,
+					 .journal_recover = cfg->journal_recover,
+					 .journal_compact = cfg->journal_compact,
+					 .control = cfg->control };
+	struct guests_job j = { .c = c, .cfg = &gc };
+	int r;
+
+	if (!cfg->state_dir)
+		return 0;
+	r = sevd_queue_run(c->queue, guests_job_run, &j);
+	return r < 0 ? r : j.r;
+}
+
 void sevd_core_free(struct sevd_core *c)
 {
 	if (!c)
 		return;
 	sevd_queue_free(c->queue);
+	sevd_guests_free(c->guests);
 	sevd_asid_pool_free(c->pool);
 	sevd_metrics_free(c->metrics);
 	psp_close(c->psp);
@@ -551,6 +637,8 @@ int sevd_core_new(const struct sevd_core_config *cfg, struct sevd_core **ret)
 		sevd_asid_pool_set_flush(c->pool, pool_flush, c, cfg->flush_threshold);
 		if (cfg->auto_init)
 			r = auto_init(c, cfg->init_es);
+		if (r >= 0)
+			r = start_guests(c, cfg);
 	}
 	if (r < 0) {
 		sevd_core_free(c);

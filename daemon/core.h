@@ -14,7 +14,11 @@
 
 #include "attest/amd-cert.h"
 #include "daemon/asid.h"
+#include "policy/admission.h"
 #include "psp/sev-abi.h"
+
+#define SEVD_GUEST_NAME_MAX 64u
+#define SEVD_GUEST_PIECE_MAX (64u * 1024u) /* bytes of an upload per core call */
 
 enum sevd_op {
 	SEVD_OP_PLATFORM_STATUS = 1, /* PLATFORM_STATUS + the CPUID ranges */
@@ -30,6 +34,22 @@ enum sevd_op {
 	SEVD_OP_ASIDS,	 /* pool snapshot; no firmware */
 	SEVD_OP_HEALTH,	 /* no firmware */
 	SEVD_OP_METRICS, /* Prometheus text; no firmware */
+	/* Guests (issue 4; daemon/guest.c). Every one runs on the firmware worker. */
+	SEVD_OP_GUEST_CREATE,	  /* admission, ASID, memfd, LAUNCH_START, ACTIVATE */
+	SEVD_OP_GUEST_DATA_BEGIN, /* start an upload at an address */
+	SEVD_OP_GUEST_DATA,	  /* one piece: into the memfd; LAUNCH_UPDATE_DATA per 1 MiB */
+	SEVD_OP_GUEST_DATA_END,	  /* pad the last chunk to 16 bytes, LAUNCH_UPDATE_DATA */
+	SEVD_OP_GUEST_DATA_ABORT, /* the client went away mid-upload */
+	SEVD_OP_GUEST_VMSA,
+	SEVD_OP_GUEST_MEASURE,
+	SEVD_OP_GUEST_SECRET,
+	SEVD_OP_GUEST_FINISH,
+	SEVD_OP_GUEST_ACTIVATE,
+	SEVD_OP_GUEST_DEACTIVATE,
+	SEVD_OP_GUEST_DELETE,
+	SEVD_OP_GUEST_INFO,
+	SEVD_OP_GUEST_LIST,
+	SEVD_OP_GUEST_ATTEST,
 	SEVD_OP_MAX_,
 };
 
@@ -44,6 +64,26 @@ struct sevd_request {
 			uint8_t pek[SEV_CERT_SIZE];
 			uint8_t oca[SEV_CERT_SIZE];
 		} pek_cert;
+		struct {
+			uint32_t policy;
+			uint32_t godh_len, session_len; /* both 0, or SEV_CERT_SIZE and 128 */
+			uint8_t godh[SEV_CERT_SIZE];
+			uint8_t session[sizeof(struct sev_session_blob)];
+			char name[SEVD_GUEST_NAME_MAX];	  /* "" = guest-HANDLE */
+			char tenant[SEVD_GUEST_NAME_MAX]; /* "" = default */
+			uint64_t memory_size;		  /* 0 = default */
+			uint32_t asid;			  /* 0 = the pool's choice */
+		} create;
+		struct {
+			uint32_t handle;
+			uint32_t asid;	      /* ACTIVATE: 0 = the pool's choice */
+			uint8_t have_address; /* DATA_BEGIN, VMSA, SECRET */
+			uint64_t address;     /* guest-physical */
+			uint32_t len;	      /* bytes in data */
+			uint8_t hdr[sizeof(struct sev_secret_header)]; /* SECRET */
+			uint8_t nonce[SEV_MNONCE_SIZE];		     /* ATTEST */
+			uint8_t data[SEVD_GUEST_PIECE_MAX];
+		} guest;
 	} u;
 };
 
@@ -55,6 +95,17 @@ struct sevd_platform_info {
 };
 
 #define SEVD_ID_MAX 256u
+#define SEVD_GUESTS_MAX 1024u /* firmware's SEV_GUEST_COUNT_MAX (AMD-ASPFW sev_plat.h) */
+
+/* One guest as the HTTP side shows it. */
+struct sevd_guest_info {
+	uint32_t handle, asid, policy;
+	uint8_t state; /* SEV_GSTATE_* from GUEST_STATUS (or sevd's record when not asked) */
+	uint8_t es, measured;
+	char name[SEVD_GUEST_NAME_MAX], tenant[SEVD_GUEST_NAME_MAX];
+	uint64_t memory_size, data_bytes, created, updated;
+	uint8_t measure[SEV_MEASURE_SIZE], mnonce[SEV_MNONCE_SIZE];
+};
 #define SEVD_METRICS_MAX (64u * 1024u)
 
 struct sevd_asid_entry {
@@ -68,6 +119,7 @@ struct sevd_reply {
 	int32_t r;	   /* 0 or a negative errno; -EIO: firmware answered fw_status */
 	int32_t fw_status; /* SEV_STATUS_*, or SEV_STATUS_NO_FW_CALL */
 	char message[256]; /* what failed and why, for the user (no secrets) */
+	char rule[64];	   /* -EPERM: the admission rule that refused (policy/admission.h) */
 	union {
 		struct sevd_platform_info platform; /* PLATFORM_STATUS and every mutating op */
 		struct {
@@ -99,6 +151,20 @@ struct sevd_reply {
 			uint32_t len;
 			char text[SEVD_METRICS_MAX];
 		} metrics;
+		struct {
+			struct sevd_guest_info info;
+			uint32_t command;	 /* SEV_CMD_* that ran */
+			uint64_t uploaded, address; /* DATA_END, VMSA, SECRET */
+			uint32_t chunks;
+			uint8_t deactivated;	 /* DELETE */
+			uint32_t released_asid;	 /* DELETE: 0 = none */
+			uint8_t api_major, api_minor, build; /* MEASURE */
+			uint8_t report[sizeof(struct sev_attestation_report)]; /* ATTEST */
+		} guest;
+		struct {
+			uint32_t n;
+			struct sevd_guest_info g[SEVD_GUESTS_MAX];
+		} guests;
 	} u;
 };
 
@@ -113,6 +179,12 @@ struct sevd_core_config {
 	unsigned queue_max;	 /* waiting jobs */
 	unsigned queue_wait_ms;	 /* bound on the wait before a job starts */
 	uint32_t flush_threshold; /* flush when free ASIDs of a type <= this */
+	/* Guests (issue 4): */
+	const char *state_dir;		     /* the journal lives here; NULL: no guest support */
+	const struct policy_rules *policy;   /* host admission rules (copied), or NULL */
+	bool journal_recover;		     /* skip corrupt journal records (reported) */
+	unsigned journal_compact;	     /* compact past this many records (0: 1024) */
+	const char *control;		     /* grant-stream socket path, or NULL: none */
 };
 
 int sevd_core_new(const struct sevd_core_config *cfg, struct sevd_core **ret);

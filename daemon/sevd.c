@@ -39,6 +39,9 @@ static void help(void)
 	       "  --listen ADDR     unix:PATH or tcp:ADDR:PORT; repeatable; without it, sockets\n"
 	       "                    passed by systemd (socket activation)\n"
 	       "  --config FILE     settings file (default %s; flags win)\n"
+	       "  --control unix:PATH  grant-stream socket for VMMs (default STATE_DIR/control.sock)\n"
+	       "  --journal-recover start even when the guest journal is corrupt in the middle:\n"
+	       "                    skip the bad records (reported) and reconcile from firmware\n"
 	       "  -h, --help        this help\n"
 	       "  --version         the version\n",
 	       SEVD_STATE_DIR, SEVD_DEFAULT_CONF);
@@ -49,16 +52,21 @@ struct flags {
 	const char *psp, *state_dir;
 	const char *listen[SEVD_LISTEN_MAX];
 	unsigned n_listen;
+	const char *control;
+	bool journal_recover;
 };
 
 static int parse_argv(int argc, char *argv[], struct flags *f)
 {
-	enum { ARG_PSP = 0x100, ARG_STATE, ARG_LISTEN, ARG_CONFIG, ARG_VERSION };
+	enum { ARG_PSP = 0x100, ARG_STATE, ARG_LISTEN, ARG_CONFIG, ARG_VERSION, ARG_CONTROL,
+	       ARG_RECOVER };
 	static const struct option opts[] = {
 		{ "psp", required_argument, NULL, ARG_PSP },
 		{ "state-dir", required_argument, NULL, ARG_STATE },
 		{ "listen", required_argument, NULL, ARG_LISTEN },
 		{ "config", required_argument, NULL, ARG_CONFIG },
+		{ "control", required_argument, NULL, ARG_CONTROL },
+		{ "journal-recover", no_argument, NULL, ARG_RECOVER },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, ARG_VERSION },
 		{},
@@ -77,6 +85,12 @@ static int parse_argv(int argc, char *argv[], struct flags *f)
 			if (f->n_listen >= SEVD_LISTEN_MAX)
 				return log_error_errno(EINVAL, "At most %d --listen", SEVD_LISTEN_MAX);
 			f->listen[f->n_listen++] = optarg;
+			break;
+		case ARG_CONTROL:
+			f->control = optarg;
+			break;
+		case ARG_RECOVER:
+			f->journal_recover = true;
 			break;
 		case ARG_CONFIG:
 			arg_config = optarg;
@@ -113,6 +127,9 @@ static int load_settings(const struct flags *f, struct sevd_config *cfg)
 	if ((f->psp && sevd_config_set(cfg, "psp", f->psp, &reason) < 0) ||
 	    (f->state_dir && sevd_config_set(cfg, "state_dir", f->state_dir, &reason) < 0))
 		return log_error_errno(EINVAL, "Invalid --psp or --state-dir: %s", reason);
+	if (f->control && sevd_config_set(cfg, "control", f->control, &reason) < 0)
+		return log_error_errno(EINVAL, "Invalid --control: %s", reason);
+	cfg->journal_recover |= f->journal_recover;
 	if (f->n_listen) {
 		for (unsigned i = 0; i < cfg->n_listen; i++)
 			free(cfg->listen[i]);
@@ -122,6 +139,8 @@ static int load_settings(const struct flags *f, struct sevd_config *cfg)
 				return log_error_errno(EINVAL, "--listen %s: %s", f->listen[i], reason);
 	}
 	if (!cfg->state_dir && !(cfg->state_dir = strdup(SEVD_STATE_DIR)))
+		return -ENOMEM;
+	if (!cfg->control && !(cfg->control = path_join(cfg->state_dir, "control.sock")))
 		return -ENOMEM;
 	if (!cfg->psp && !(cfg->psp = strdup(access("/dev/sev", F_OK) == 0 ? "dev" : "emu")))
 		return -ENOMEM;
@@ -238,7 +257,11 @@ static int run(struct sevd_config *cfg)
 					.roots_dir = cfg->roots_dir, .auto_init = cfg->auto_init,
 					.init_es = cfg->init_es, .queue_max = cfg->queue_max,
 					.queue_wait_ms = cfg->queue_wait_ms,
-					.flush_threshold = cfg->flush_threshold };
+					.flush_threshold = cfg->flush_threshold,
+					.state_dir = cfg->state_dir, .policy = &cfg->policy,
+					.journal_recover = cfg->journal_recover,
+					.journal_compact = cfg->journal_compact,
+					.control = cfg->control };
 	r = sevd_core_new(&cc, &core);
 	if (r < 0)
 		goto out;

@@ -1,0 +1,35 @@
+/* The guest lifecycle inside the core (issue 4): the table of guests sevd launched, their
+ * memory (a memfd each, mapped for firmware), the journal that makes every state change
+ * durable before the HTTP answer, the reconciliation with firmware at start, and the grant
+ * stream to VMMs (issue 6, hv-glue/README.md). Privileged side of the seam (core.h): runs
+ * only on the firmware worker, so guest operations are serialized with every firmware command
+ * and need no lock of their own (the grant-stream subscriber list has one).
+ *
+ * Errors in sevd_reply.r: -ENOENT unknown handle (404), -EPERM refused by the host admission
+ * policy (403, reply.rule names the rule), -ENOSPC no free ASID of the guest's type (409),
+ * -EALREADY wrong state on sevd's side (an upload running, ASID already bound; 409),
+ * -EINVAL / -EFBIG bad input (400), -EIO a firmware status (reply.fw_status), -ENOSPC... */
+#pragma once
+
+#include "daemon/core.h"
+
+struct sevd_guests;
+struct psp_transport;
+
+struct sevd_guests_config {
+	const char *state_dir;
+	const struct policy_rules *policy; /* NULL: accept every policy, no quotas */
+	bool journal_recover;
+	unsigned journal_compact;
+	const char *control; /* grant-stream socket path or NULL */
+};
+
+/* Open the journal, replay it and reconcile with firmware (GUEST_STATUS for every known handle,
+ * cleanup of half-done launches, unknown firmware guests decommissioned), then flush ASIDs.
+ * Runs on the worker (the core queues it). */
+int sevd_guests_new(struct sevd_core *core, const struct sevd_guests_config *cfg,
+		    struct sevd_guests **ret);
+void sevd_guests_free(struct sevd_guests *gs);
+/* Serve one SEVD_OP_GUEST_* request (on the worker). */
+void sevd_guests_op(struct sevd_guests *gs, const struct sevd_request *req,
+		    struct sevd_reply *rep);
