@@ -33,7 +33,7 @@ int guest_handle_args(const char *verb, int argc, char **argv, int (*help)(void)
 
 	optind = 0;
 	opterr = 0;
-	while ((o = getopt_long(argc, argv, "+h", options, NULL)) >= 0) {
+	while ((o = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
 		if (o == 'h')
 			return help(), -1;
 		return sevadm_bad_option(verb, argv);

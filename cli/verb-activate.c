@@ -32,7 +32,7 @@ static int parse_args(int argc, char **argv, uint32_t *handle, uint32_t *asid)
 
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+:h", options, NULL)) >= 0) {
+	while ((c = getopt_long(argc, argv, ":h", options, NULL)) >= 0) {
 		switch (c) {
 		case 'h': return help(), -1;
 		case 'a':

@@ -50,7 +50,7 @@ static int parse_args(int argc, char **argv, struct aargs *a)
 
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+:h", options, NULL)) >= 0) {
+	while ((c = getopt_long(argc, argv, ":h", options, NULL)) >= 0) {
 		switch (c) {
 		case 'h': return help(), -1;
 		case 'n': a->nonce = optarg; break;

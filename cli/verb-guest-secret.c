@@ -46,7 +46,7 @@ static int parse_args(int argc, char **argv, struct iargs *a)
 
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+:h", options, NULL)) >= 0) {
+	while ((c = getopt_long(argc, argv, ":h", options, NULL)) >= 0) {
 		switch (c) {
 		case 'h': return help(), -1;
 		case 'H': a->header = optarg; break;

@@ -80,7 +80,7 @@ static int parse_args(int argc, char **argv, struct largs *a)
 
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+:h", options, NULL)) >= 0) {
+	while ((c = getopt_long(argc, argv, ":h", options, NULL)) >= 0) {
 		if (c == 'h')
 			return help(), -1;
 		if (c == ':')

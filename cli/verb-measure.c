@@ -63,7 +63,7 @@ static int parse_args(int argc, char **argv, struct margs *a)
 
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+:h", options, NULL)) >= 0) {
+	while ((c = getopt_long(argc, argv, ":h", options, NULL)) >= 0) {
 		switch (c) {
 		case 'h': return help(), -1;
 		case 'o': a->outfile = optarg; break;

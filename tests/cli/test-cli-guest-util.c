@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <openssl/evp.h>
@@ -270,6 +271,7 @@ void tg_daemon_start(struct tg_daemon *d, const char *const *emu_args, const cha
 
 	running = d;
 	atexit(kill_leftovers);
+	TU_CHECK(mkdir(state, 0700) == 0, "mkdir %s: %m", state);
 	TU_CHECK_EQ(tu_emu_start(tg_dir, emu_args ? emu_args : def_emu, &d->emu), 0);
 	write_conf(conf, extra_conf);
 	d->launcher_token = write_token("launcher.token", "launcher-0123456789\n");

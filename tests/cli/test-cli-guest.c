@@ -53,7 +53,7 @@ static void test_help(void)
 static void test_usage_errors(void)
 {
 	static const struct {
-		const char *args[8];
+		const char *args[10];
 		const char *err;
 	} cases[] = {
 		{ { "launch" }, "needs exactly one IMAGE" },
