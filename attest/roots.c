@@ -379,7 +379,8 @@ int attest_roots_load_dir(struct attest_roots *r, const char *dir, char **ret_er
 	closedir(d);
 	if (k < 0)
 		return k;
-	qsort(r->sev, r->n_sev, sizeof(*r->sev), cmp_root);
+	if (r->n_sev > 1) /* qsort(NULL, 0, ...) is undefined: SNP-only or empty dirs */
+		qsort(r->sev, r->n_sev, sizeof(*r->sev), cmp_root);
 	return push_str(&r->dirs, &r->n_dirs, dir);
 }
 

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <openssl/evp.h>
 
@@ -75,6 +76,29 @@ static void test_roots_layouts(void)
 	TU_CHECK(attest_roots_snp_path(r, "naples", "ark.pem") == NULL, "no SNP naples");
 	TU_CHECK(attest_roots_snp_path(r, "milan", "../x") == NULL, "no path escape");
 	TU_CHECK(strcmp(attest_roots_default_dir(), "") != 0, "default dir");
+}
+
+/* A roots directory with only SNP roots (or nothing) loads: no SEV roots, SNP paths found. */
+static void test_roots_snp_only(void)
+{
+	_cleanup_free_ char *snp = tu_vector_path("amd-roots/snp");
+	char *tmp = tu_mkdtemp(), *err = NULL;
+	_cleanup_free_ char *link = path_join(tmp, "snp");
+	struct attest_roots *r = NULL;
+
+	TU_CHECK(symlink(snp, link) == 0, "symlink %s", link);
+	TU_CHECK(attest_roots_load(tmp, &r, &err) == 0, "SNP-only roots: %s", err ? err : "?");
+	TU_CHECK_EQ(attest_roots_sev_count(r), 0);
+	TU_CHECK_EQ(attest_roots_snp_count(r), 3);
+	attest_roots_free(r);
+	r = NULL;
+	unlink(link);
+	TU_CHECK(attest_roots_load(tmp, &r, &err) == 0, "empty roots dir: %s", err ? err : "?");
+	TU_CHECK_EQ(attest_roots_sev_count(r) + attest_roots_snp_count(r), 0);
+	attest_roots_free(r);
+	free(err);
+	tu_rmtree(tmp);
+	free(tmp);
 }
 
 static void write_tmp(const char *dir, const char *name, const uint8_t *a, size_t alen,
@@ -462,6 +486,7 @@ static void test_emulator_root(void)
 int main(void)
 {
 	test_roots_layouts();
+	test_roots_snp_only();
 	test_roots_amd_download_layout();
 	test_real_chains();
 	test_cross_generation();
