@@ -3,8 +3,8 @@
 # sevadm.1 and every flag of `sevadm VERB --help` (and of each `sevadm VERB SUB --help`)
 # appears in that section; every flag of `sevd --help`, `sev-psp-emu --help` and
 # `sev-run --help` appears in its page; sevd.conf.5 has an entry (.TP tag) for every key
-# sevd's config parser accepts, read from daemon/sevd-config.c (and from policy/admission.c
-# once the daemon hands keys to the admission rules). Each missing item is printed; exit 1
+# sevd's config parser accepts, read from daemon/sevd-config.c (and, for its "policy." keys,
+# from policy/admission.c). Each missing item is printed; exit 1
 # if any. Needs SEVD_SOURCE_ROOT and SEVADM_EXE, SEVD_EXE, SEV_PSP_EMU_EXE, SEV_RUN_EXE.
 set -u
 src=${SEVD_SOURCE_ROOT:?}
@@ -85,10 +85,16 @@ check_page "$SEV_RUN_EXE" sev-run.1
 keys=$(sed -n '/^int sevd_config_set(/,/^}/p' "$src/daemon/sevd-config.c" |
 	grep -oE 'strn?cmp\(key, "[a-z_.]+"' | sed -E 's/.*"(.*)"/\1/')
 [[ -n $keys ]] || { echo "FAIL: no keys found in daemon/sevd-config.c sevd_config_set()"; exit 1; }
-if grep -rqs 'policy_rules_set' "$src"/daemon/*.c; then
-	keys+=" $(sed -n '/^int policy_rules_set(/,/^}/p' "$src/policy/admission.c" |
-		grep -oE '(\{ |strn?cmp\(key, )"[a-z_.]+"' | sed -E 's/.*"(.*)"/\1/')"
-fi
+# A prefix key ("policy.") hands the rest of the key to the admission rules
+# (policy_rules_set in policy/admission.c): check each rule under the prefix.
+for k in $keys; do
+	[[ $k == *. ]] || continue
+	keys=$(tr ' ' '\n' <<<"$keys" | grep -vxF "$k")
+	rules=$(sed -n '/^int policy_rules_set(/,/^}/p' "$src/policy/admission.c" |
+		grep -oE '(\{ |strn?cmp\(key, )"[a-z_.]+"' | sed -E 's/.*"(.*)"/\1/')
+	[[ -n $rules ]] || { echo "FAIL: no rules found in policy/admission.c policy_rules_set()"; exit 1; }
+	for r in $rules; do keys+=" $k$r"; done
+done
 tags=$(plain "$man/sevd.conf.5.in" | awk 'prev == ".TP" { print } { prev = $0 }')
 for k in $keys; do
 	checked=$((checked + 1))
