@@ -1,0 +1,102 @@
+/* Runs the emu-fault-plan fuzz target (tests/fuzz/fuzz-emu-fault-plan.c) without libFuzzer:
+ * every seed of tests/fuzz/corpus/emu-fault-plan, then deterministic mutations that splice
+ * the rule language's own tokens (':', '=', names, numbers) into them, so that the fault plan
+ * parser is exercised in every build, ASan/UBSan included. The target aborts when a parsed
+ * rule does not print back to itself or a refusal gives no reason; a crash fails the test. */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/macros.h"
+#include "common/util.h"
+#include "tests/testutil.h"
+
+#define MUTATIONS 20000
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static const char *const tokens[] = {
+	":", "=", "\n", "fail=", "hang=", "garbage-len", "die", "drop-socket", "nth=", "count=",
+	"count=all", "before", "0x", "0", "1", "18446744073709551615", "86400", "PLATFORM_STATUS",
+	"INIT", "SNP_INIT", "HWERROR_PLATFORM", "SUCCESS", "UNKNOWN_STATUS_0x1e", "-", " ", "\x01",
+};
+
+static uint64_t rng = 0x2545f4914f6cdd1dull;
+
+static uint32_t next_rand(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return (uint32_t)rng;
+}
+
+struct seed {
+	uint8_t *p;
+	size_t len;
+};
+
+static size_t load_seeds(const char *dir, struct seed *seeds, size_t max)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	size_t n = 0;
+
+	TU_CHECK(d, "cannot open corpus %s", dir);
+	while ((e = readdir(d)) && n < max) {
+		char *p;
+
+		if (e->d_name[0] == '.')
+			continue;
+		p = path_join(dir, e->d_name);
+		seeds[n].p = tu_read_file(p, &seeds[n].len);
+		free(p);
+		n++;
+	}
+	closedir(d);
+	return n;
+}
+
+/* Cut the seed somewhere, put a token (or a flipped byte) there, keep the rest. */
+static void mutate_and_run(const struct seed *s)
+{
+	uint8_t buf[8192];
+	size_t len = MIN(s->len, sizeof(buf) - 64), at = len ? next_rand() % (len + 1) : 0;
+	const char *tok = tokens[next_rand() % ELEMENTSOF(tokens)];
+	size_t tl = strlen(tok), drop = next_rand() % 4;
+
+	memcpy(buf, s->p, len);
+	if (next_rand() % 5 == 0 && len) {
+		buf[next_rand() % len] ^= (uint8_t)(1 + next_rand() % 255);
+	} else {
+		drop = MIN(drop, len - at);
+		memmove(buf + at + tl, buf + at + drop, len - at - drop);
+		memcpy(buf + at, tok, tl);
+		len = len - drop + tl;
+	}
+	LLVMFuzzerTestOneInput(buf, len);
+}
+
+int main(void)
+{
+	const char *root = getenv("SEVD_SOURCE_ROOT");
+	struct seed seeds[256];
+	char *dir;
+	size_t n;
+
+	TU_CHECK(root, "SEVD_SOURCE_ROOT is not set");
+	dir = path_join(root, "tests/fuzz/corpus/emu-fault-plan");
+	n = load_seeds(dir, seeds, ELEMENTSOF(seeds));
+	TU_CHECK(n >= 10, "only %zu seeds in %s", n, dir);
+	for (size_t i = 0; i < n; i++)
+		LLVMFuzzerTestOneInput(seeds[i].p, seeds[i].len);
+	for (int i = 0; i < MUTATIONS; i++)
+		mutate_and_run(&seeds[next_rand() % n]);
+	TU_CHECK(true, "%d inputs ran", MUTATIONS);
+	printf("replayed %zu seeds and %d mutations\n", n, MUTATIONS);
+	for (size_t i = 0; i < n; i++)
+		free(seeds[i].p);
+	free(dir);
+	tu_done("emu-fault-replay");
+}
