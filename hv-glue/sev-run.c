@@ -2,9 +2,11 @@
  * with the guest's secret page filled from a file, and copy its serial output to stdout.
  * The ASID comes from a local grant (--asid/--handle) or from a grant stream on an inherited
  * file descriptor (--grant-fd), the format the daemon will send. Exit 0 only when the guest
- * halted cleanly. Trusts: its command line; the image and secret are just bytes for the guest. */
+ * halted cleanly. With --daemon/--demo it plays the whole sevd story instead (hv-glue/demo.c).
+ * Trusts: its command line; the image and secret are just bytes for the guest. */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +16,7 @@
 #include "common/macros.h"
 #include "common/util.h"
 #include "hv-glue/binding.h"
+#include "hv-glue/demo.h"
 #include "hv-glue/gate.h"
 #include "hv-glue/guest/layout.h"
 #include "hv-glue/kvm-runner.h"
@@ -29,6 +32,10 @@ static uint32_t arg_max_exits = 100000;
 static uint32_t arg_timeout_ms = 10000;
 static int arg_grant_fd = -1;
 static bool arg_verbose;
+/* --demo */
+static bool arg_demo;
+static const char *arg_daemon, *arg_token, *arg_emu, *arg_control, *arg_emulator_root, *arg_roots;
+static uint32_t arg_policy = 0x1; /* NODBG */
 
 static void help(void)
 {
@@ -46,7 +53,22 @@ static void help(void)
 	    "  --max-exits N        stop after N exits (default 100000)\n"
 	    "  --timeout-ms N       stop after N milliseconds (default 10000)\n"
 	    "  --verbose            print the exit statistics to stderr\n"
-	    "  --daemon unix:PATH --demo   the whole sevd story (not available yet)\n",
+	    "\n"
+	    "       sev-run --daemon unix:PATH --demo --secret-file FILE --emu unix:SOCKET\n"
+	    "               --emulator-root FILE [--control unix:PATH] [--policy P] [--image FILE]\n"
+	    "Play the guest owner and the VMM against a running sevd: verify the platform's\n"
+	    "chain, build a session, launch the tiny guest, check its measurement, inject the\n"
+	    "secret, finish, activate, take the ASID from sevd's grant stream and the guest's\n"
+	    "memory from the emulator, and run it. Each step is printed on stderr.\n\n"
+	    "  --daemon ENDPOINT    sevd: unix:PATH, or http(s)://HOST:PORT with --token\n"
+	    "  --token FILE         bearer token for a TCP endpoint\n"
+	    "  --emu unix:SOCKET    the emulator's socket (CTL guest-memfd: the plaintext view)\n"
+	    "  --control unix:PATH  sevd's grant stream (default: STATE_DIR/control.sock next to\n"
+	    "                       the emulator socket, as 'sevd --psp emu' lays them out)\n"
+	    "  --emulator-root FILE trust this ARK (the emulator's, AMD format) for the chain\n"
+	    "  --roots DIR          trust AMD's roots from DIR as well\n"
+	    "  --policy P           guest policy, plain SEV only (default 0x1: NODBG)\n"
+	    "  --image FILE         the guest image (default: the built sev-guest.bin)\n",
 	    HV_GUEST_IMAGE_GPA, HV_GUEST_IMAGE_MAX, HV_GUEST_SECRET_GPA, HV_GUEST_SECRET_MAX);
 }
 
@@ -57,6 +79,34 @@ static int parse_num(const char *opt, const char *val, uint32_t *ret)
 			val);
 		return -EINVAL;
 	}
+	return 0;
+}
+
+/* --demo: the daemon, the emulator, a root and the secret are all needed; the grant stream
+ * defaults to sevd's STATE_DIR/control.sock beside STATE_DIR/emu.sock. */
+static int check_demo_args(int argc)
+{
+	static char control[PATH_MAX];
+	const char *emu = arg_emu && strncmp(arg_emu, "unix:", 5) == 0 ? arg_emu + 5 : arg_emu;
+	const char *slash = emu ? strrchr(emu, '/') : NULL;
+
+	if (!arg_demo || !arg_daemon || !arg_secret || !arg_emu || optind < argc) {
+		fprintf(stderr, "sev-run: the demo needs --daemon ENDPOINT --demo --secret-file FILE "
+				"--emu unix:SOCKET (see --help)\n");
+		return -EINVAL;
+	}
+	if (!arg_emulator_root && !arg_roots) {
+		fprintf(stderr, "sev-run: name the root the platform's chain must reach: "
+				"--emulator-root FILE (the emulator's ARK) or --roots DIR\n");
+		return -EINVAL;
+	}
+	if (!arg_control) {
+		snprintf(control, sizeof(control), "%.*scontrol.sock",
+			 slash ? (int)(slash - emu + 1) : 0, emu);
+		arg_control = control;
+	}
+	if (!arg_image)
+		arg_image = SEV_GUEST_BIN;
 	return 0;
 }
 
@@ -76,6 +126,12 @@ static int parse_argv(int argc, char *argv[])
 		O_VERBOSE,
 		O_DAEMON,
 		O_DEMO,
+		O_TOKEN,
+		O_EMU,
+		O_CONTROL,
+		O_EROOT,
+		O_ROOTS,
+		O_POLICY,
 		O_HELP
 	};
 	static const struct option opts[] = {{"image", required_argument, NULL, O_IMAGE},
@@ -90,6 +146,12 @@ static int parse_argv(int argc, char *argv[])
 					     {"verbose", no_argument, NULL, O_VERBOSE},
 					     {"daemon", required_argument, NULL, O_DAEMON},
 					     {"demo", no_argument, NULL, O_DEMO},
+					     {"token", required_argument, NULL, O_TOKEN},
+					     {"emu", required_argument, NULL, O_EMU},
+					     {"control", required_argument, NULL, O_CONTROL},
+					     {"emulator-root", required_argument, NULL, O_EROOT},
+					     {"roots", required_argument, NULL, O_ROOTS},
+					     {"policy", required_argument, NULL, O_POLICY},
 					     {"help", no_argument, NULL, O_HELP},
 					     {}};
 	uint32_t fd;
@@ -129,12 +191,29 @@ static int parse_argv(int argc, char *argv[])
 			arg_grant_fd = (int)fd;
 			break;
 		case O_DAEMON:
+			arg_daemon = optarg;
+			break;
 		case O_DEMO:
-			fprintf(stderr,
-				"sev-run: --daemon/--demo need sevd's guest lifecycle (launch, "
-				"measure, secret, activate), which is not built yet; run the "
-				"guest with --image and --secret-file for now.\n");
-			return -EOPNOTSUPP;
+			arg_demo = true;
+			break;
+		case O_TOKEN:
+			arg_token = optarg;
+			break;
+		case O_EMU:
+			arg_emu = optarg;
+			break;
+		case O_CONTROL:
+			arg_control = optarg;
+			break;
+		case O_EROOT:
+			arg_emulator_root = optarg;
+			break;
+		case O_ROOTS:
+			arg_roots = optarg;
+			break;
+		case O_POLICY:
+			k = parse_num("--policy", optarg, &arg_policy);
+			break;
 		case O_HELP:
 			help();
 			exit(EXIT_SUCCESS);
@@ -144,6 +223,8 @@ static int parse_argv(int argc, char *argv[])
 	}
 	if (k < 0)
 		return k;
+	if (arg_demo || arg_daemon)
+		return check_demo_args(argc);
 	if (!arg_image || !arg_secret || optind < argc) {
 		fprintf(stderr, "sev-run: --image and --secret-file are required (see --help)\n");
 		return -EINVAL;
@@ -298,5 +379,22 @@ int main(int argc, char *argv[])
 	if (k < 0)
 		return 2;
 	setvbuf(stdout, NULL, _IONBF, 0);
+	if (arg_demo) {
+		const struct hv_demo_opts o = {
+		    .daemon = arg_daemon,
+		    .token_file = arg_token,
+		    .emu = arg_emu,
+		    .control = arg_control,
+		    .emulator_root = arg_emulator_root,
+		    .roots = arg_roots,
+		    .image = arg_image,
+		    .secret_file = arg_secret,
+		    .policy = arg_policy,
+		    .max_exits = arg_max_exits,
+		    .timeout_ms = arg_timeout_ms,
+		    .cpu = -1,
+		};
+		return hv_demo_run(&o) < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+	}
 	return run() < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }
