@@ -130,15 +130,27 @@ post=$tmp/ctrl/sevd/postinst
 if [[ -r $post ]]; then
 	grep -q 'systemd-sysusers' "$post" || problem "sevd postinst does not run systemd-sysusers"
 	grep -q 'systemd-tmpfiles' "$post" || problem "sevd postinst does not run systemd-tmpfiles"
-	grep -q "deb-systemd-helper.*enable.*sevd.socket\|'sevd.socket'" "$post" ||
+	grep -q "deb-systemd-helper enable 'sevd.socket'" "$post" ||
 		problem "sevd postinst does not enable sevd.socket"
-	grep -q 'sevd-tcp.socket' "$post" && grep -q "enable.*sevd-tcp.socket\|unmask 'sevd-tcp.socket'" "$post" &&
-		grep -A3 "sevd-tcp.socket" "$post" | grep -q "deb-systemd-helper enable" &&
-		problem "sevd postinst enables the TCP socket (it must be the operator's choice)"
+	# The TCP socket: never enabled or started by the package (debhelper's --no-enable
+	# snippet re-enables it only where the operator had it enabled before).
+	tcp=$(awk '/^# Automatically added/ { b = "" } { b = b $0 "\n" } /^# End automatically/ &&
+		b ~ /sevd-tcp.socket/ { printf "%s", b }' "$post")
+	grep -q "debian-installed 'sevd-tcp.socket'" <<<"$tcp" ||
+		problem "sevd postinst may enable sevd-tcp.socket on a new install"
+	grep -q "deb-systemd-invoke.*sevd-tcp.socket" "$post" &&
+		problem "sevd postinst starts sevd-tcp.socket"
+	# Users exist before tmpfiles.d chowns the state directory to them.
+	[[ $(grep -n 'systemd-sysusers' "$post" | head -1 | cut -d: -f1) -lt \
+	   $(grep -n 'systemd-tmpfiles' "$post" | head -1 | cut -d: -f1) ]] ||
+		problem "sevd postinst runs systemd-tmpfiles before systemd-sysusers"
 else
 	problem "sevd has no postinst (sysusers, tmpfiles, units)"
 fi
 [[ -r $tmp/ctrl/sevd/postrm ]] || problem "sevd has no postrm (unit cleanup on purge)"
+# The emulator is for hosts without SEV hardware: never started just by installing it.
+grep -qs "deb-systemd-invoke.*sev-psp-emu.service" "$tmp/ctrl/sev-psp-emu/postinst" &&
+	problem "sev-psp-emu postinst starts sev-psp-emu.service"
 
 # The shipped programs run from the unpacked root and carry the Debian paths.
 for b in sevd sevadm sev-psp-emu sev-run; do
@@ -155,7 +167,7 @@ bash -c "source '$root/usr/share/bash-completion/completions/sevadm'; COMP_WORDS
 
 # --- lintian ---
 changes=$(ls "$tmp/src"/*.changes)
-lintian --info --display-level '>=pedantic' --no-tag-display-limit "$changes" >"$tmp/lintian.txt" 2>&1 || true
+lintian --info --display-level '>=pedantic' --tag-display-limit 0 "$changes" >"$tmp/lintian.txt" 2>&1 || true
 for sev in E W I P; do
 	printf '   lintian %s: %s\n' "$sev" "$(grep -c "^$sev: " "$tmp/lintian.txt" || true)"
 done
