@@ -66,10 +66,18 @@ int main(int argc, char **argv)
 
 	while ((c = getopt(argc, argv, "s:m:c:a:h")) >= 0) {
 		switch (c) {
-		case 's': spec = optarg; break;
-		case 'm': size = strtoull(optarg, NULL, 0) << 20; break;
-		case 'c': chunk = strtoull(optarg, NULL, 0) << 10; break;
-		case 'a': asid = (uint32_t)strtoul(optarg, NULL, 0); break;
+		case 's':
+			spec = optarg;
+			break;
+		case 'm':
+			size = strtoull(optarg, NULL, 0) << 20;
+			break;
+		case 'c':
+			chunk = strtoull(optarg, NULL, 0) << 10;
+			break;
+		case 'a':
+			asid = (uint32_t)strtoul(optarg, NULL, 0);
+			break;
 		default:
 			printf("Usage: bench-launch-direct -s emu:SOCKET [-m IMAGE_MIB] "
 			       "[-c CHUNK_KIB] [-a ASID]\n");

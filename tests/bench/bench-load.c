@@ -81,7 +81,7 @@ static int resolve(void)
 	}
 	char host[256];
 	const char *colon = strrchr(arg_tcp, ':');
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV };
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
 	struct addrinfo *ai;
 
 	if (!colon || (size_t)(colon - arg_tcp) >= sizeof(host))
@@ -182,7 +182,7 @@ static int send_request(struct conn *c)
 
 static int reopen(struct worker *w, int ep, struct conn *c)
 {
-	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
+	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
 
 	if (c->fd >= 0)
 		close(c->fd);
@@ -235,7 +235,7 @@ static void *worker_run(void *arg)
 
 	for (unsigned i = 0; i < w->n; i++) {
 		struct conn *c = &w->c[i];
-		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
+		struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
 		epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev);
 		if (send_request(c) < 0)
 			w->errors++;
@@ -276,35 +276,54 @@ static void help(void)
 static int parse_argv(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "unix", required_argument, NULL, 'u' },   { "tcp", required_argument, NULL, 't' },
-		{ "path", required_argument, NULL, 'p' },   { "conns", required_argument, NULL, 'c' },
-		{ "threads", required_argument, NULL, 'T' }, { "duration", required_argument, NULL, 'd' },
-		{ "warmup", required_argument, NULL, 'w' }, { "header", required_argument, NULL, 'H' },
-		{ "help", no_argument, NULL, 'h' },	    {},
+	    {"unix", required_argument, NULL, 'u'},    {"tcp", required_argument, NULL, 't'},
+	    {"path", required_argument, NULL, 'p'},    {"conns", required_argument, NULL, 'c'},
+	    {"threads", required_argument, NULL, 'T'}, {"duration", required_argument, NULL, 'd'},
+	    {"warmup", required_argument, NULL, 'w'},  {"header", required_argument, NULL, 'H'},
+	    {"help", no_argument, NULL, 'h'},	       {},
 	};
 	int c;
 
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
 		switch (c) {
-		case 'u': arg_unix = optarg; break;
-		case 't': arg_tcp = optarg; break;
+		case 'u':
+			arg_unix = optarg;
+			break;
+		case 't':
+			arg_tcp = optarg;
+			break;
 		case 'p':
 			if (arg_n_paths < MAX_PATHS)
 				arg_paths[arg_n_paths++] = optarg;
 			break;
-		case 'c': arg_conns = (unsigned)strtoul(optarg, NULL, 10); break;
-		case 'T': arg_threads = (unsigned)strtoul(optarg, NULL, 10); break;
-		case 'd': arg_duration = strtod(optarg, NULL); break;
-		case 'w': arg_warmup = strtod(optarg, NULL); break;
-		case 'H': arg_header = optarg; break;
-		case 'h': help(); exit(0);
-		default: return -EINVAL;
+		case 'c':
+			arg_conns = (unsigned)strtoul(optarg, NULL, 10);
+			break;
+		case 'T':
+			arg_threads = (unsigned)strtoul(optarg, NULL, 10);
+			break;
+		case 'd':
+			arg_duration = strtod(optarg, NULL);
+			break;
+		case 'w':
+			arg_warmup = strtod(optarg, NULL);
+			break;
+		case 'H':
+			arg_header = optarg;
+			break;
+		case 'h':
+			help();
+			exit(0);
+		default:
+			return -EINVAL;
 		}
 	}
 	if (!arg_unix == !arg_tcp || !arg_n_paths || !arg_conns || arg_conns > MAX_CONNS ||
 	    !arg_threads || arg_duration <= 0 || arg_warmup < 0) {
-		fprintf(stderr, "bench-load: give --unix or --tcp, at least one --path, "
-				"1..%d --conns and a positive --duration (see --help)\n", MAX_CONNS);
+		fprintf(stderr,
+			"bench-load: give --unix or --tcp, at least one --path, "
+			"1..%d --conns and a positive --duration (see --help)\n",
+			MAX_CONNS);
 		return -EINVAL;
 	}
 	if (arg_threads > arg_conns)
@@ -369,10 +388,10 @@ int main(int argc, char **argv)
 	printf("{\"transport\":\"%s\",\"conns\":%u,\"threads\":%u,\"requests\":%zu,"
 	       "\"errors\":%llu,\"reconnects\":%llu,\"seconds\":%.3f,\"rps\":%.1f,"
 	       "\"p50_us\":%.1f,\"p90_us\":%.1f,\"p99_us\":%.1f,\"mean_us\":%.1f}\n",
-	       arg_unix ? "unix" : "tcp", arg_conns, arg_threads, total,
-	       (unsigned long long)errors, (unsigned long long)reconnects, arg_duration,
-	       (double)total / arg_duration, pct(all, total, 0.50), pct(all, total, 0.90),
-	       pct(all, total, 0.99), total ? sum / (double)total / 1000.0 : 0.0);
+	       arg_unix ? "unix" : "tcp", arg_conns, arg_threads, total, (unsigned long long)errors,
+	       (unsigned long long)reconnects, arg_duration, (double)total / arg_duration,
+	       pct(all, total, 0.50), pct(all, total, 0.90), pct(all, total, 0.99),
+	       total ? sum / (double)total / 1000.0 : 0.0);
 	free(all);
 	for (unsigned i = 0; i < arg_conns; i++) {
 		close(conns[i].fd);

@@ -25,9 +25,9 @@
 
 /* The shape and size of sevd's GET /v1/platform answer on the emulator. */
 static const char body[] =
-	"{\"api_major\":1,\"api_minor\":55,\"build\":21,\"state\":\"INIT\",\"owner\":\"self\","
-	"\"es\":true,\"guest_count\":0,\"flags\":256,\"transport\":\"emu\",\"asids\":{\"max\":509,"
-	"\"min_sev\":100,\"es_range\":[1,99],\"sev_range\":[100,509]}}";
+    "{\"api_major\":1,\"api_minor\":55,\"build\":21,\"state\":\"INIT\",\"owner\":\"self\","
+    "\"es\":true,\"guest_count\":0,\"flags\":256,\"transport\":\"emu\",\"asids\":{\"max\":509,"
+    "\"min_sev\":100,\"es_range\":[1,99],\"sev_range\":[100,509]}}";
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
 				  const char *method, const char *version, const char *upload_data,
@@ -44,8 +44,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
-	mr = MHD_create_response_from_buffer(sizeof(body) - 1, (void *)body,
-					     MHD_RESPMEM_PERSISTENT);
+	mr =
+	    MHD_create_response_from_buffer(sizeof(body) - 1, (void *)body, MHD_RESPMEM_PERSISTENT);
 	if (!mr)
 		return MHD_NO;
 	MHD_add_response_header(mr, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
@@ -57,17 +57,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 
 static struct MHD_Daemon *start(int fd)
 {
-	return MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
-					MHD_USE_ERROR_LOG,
-				0, NULL, NULL, on_request, NULL, MHD_OPTION_LISTEN_SOCKET, fd,
-				MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONNECTIONS_MAX,
-				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONN_TIMEOUT_S,
-				MHD_OPTION_END);
+	return MHD_start_daemon(
+	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG, 0,
+	    NULL, NULL, on_request, NULL, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT,
+	    (unsigned)CONNECTIONS_MAX, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONN_TIMEOUT_S,
+	    MHD_OPTION_END);
 }
 
 static int listen_unix(const char *path)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	int fd;
 
 	if (strlen(path) >= sizeof(sa.sun_path))
@@ -83,8 +82,9 @@ static int listen_unix(const char *path)
 /* Loopback only: the benchmark never listens beyond this machine. */
 static int listen_tcp(unsigned port)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sockaddr_in sa = {.sin_family = AF_INET,
+				 .sin_port = htons((uint16_t)port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	int one = 1, fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
 	if (fd < 0)

@@ -95,10 +95,18 @@ int main(int argc, char **argv)
 
 	while ((c = getopt(argc, argv, "s:t:d:w:h")) >= 0) {
 		switch (c) {
-		case 's': spec = optarg; break;
-		case 't': threads = (unsigned)strtoul(optarg, NULL, 10); break;
-		case 'd': duration = strtod(optarg, NULL); break;
-		case 'w': warmup = strtod(optarg, NULL); break;
+		case 's':
+			spec = optarg;
+			break;
+		case 't':
+			threads = (unsigned)strtoul(optarg, NULL, 10);
+			break;
+		case 'd':
+			duration = strtod(optarg, NULL);
+			break;
+		case 'w':
+			warmup = strtod(optarg, NULL);
+			break;
 		default:
 			printf("Usage: bench-psp-direct -s emu:SOCKET [-t THREADS] [-d SECONDS] "
 			       "[-w WARMUP]\n");

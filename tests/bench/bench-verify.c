@@ -34,8 +34,8 @@
 /* ---- signature counting ---- */
 
 enum sig_kind { SIG_RSA2048, SIG_RSA4096, SIG_ECDSAP384, SIG_ECDSAP256, SIG_OTHER, SIG_MAX_ };
-static const char *const sig_names[SIG_MAX_] = { "rsa2048", "rsa4096", "ecdsap384", "ecdsap256",
-						 "other" };
+static const char *const sig_names[SIG_MAX_] = {"rsa2048", "rsa4096", "ecdsap384", "ecdsap256",
+						"other"};
 static unsigned long sig_count[SIG_MAX_];
 
 int __real_EVP_DigestVerify(EVP_MD_CTX *ctx, const unsigned char *sig, size_t siglen,
@@ -94,8 +94,8 @@ struct ctx {
 	struct blob pek;
 };
 
-static const char *const chain_files[6] = { "pdh.cert", "pek.cert", "oca.cert",
-					    "cek.cert", "ask.cert", "ark.cert" };
+static const char *const chain_files[6] = {"pdh.cert", "pek.cert", "oca.cert",
+					   "cek.cert", "ask.cert", "ark.cert"};
 
 static int load(const char *path, struct blob *b)
 {
@@ -157,8 +157,8 @@ static bool sev_chain_warm(struct ctx *c)
 	attest_sev_chain_init(&ch);
 	for (size_t i = 0; i < ELEMENTSOF(c->certs); i++)
 		if (c->certs[i].buf &&
-		    attest_sev_chain_add_blob(&ch, c->certs[i].buf, c->certs[i].len,
-					      chain_files[i], &v) < 0)
+		    attest_sev_chain_add_blob(&ch, c->certs[i].buf, c->certs[i].len, chain_files[i],
+					      &v) < 0)
 			return false;
 	return sev_chain_check(&ch, c->roots);
 }
