@@ -287,22 +287,22 @@ void emu_faults_free(struct emu_faults *f)
 	free(f);
 }
 
-int emu_faults_add(struct emu_faults *f, const char *text, char *err, size_t err_len)
+int emu_faults_add(struct emu_faults *f, const char *text, char *msg, size_t msg_len)
 {
 	struct emu_fault_rule r;
 	int e;
 
 	if (f->n >= EMU_FAULT_MAX_RULES) {
-		fail_msg(err, err_len, "already %u fault rules installed (the most there can be); "
+		fail_msg(msg, msg_len, "already %u fault rules installed (the most there can be); "
 			 "`fault clear` first", EMU_FAULT_MAX_RULES);
 		return -ENOSPC;
 	}
-	e = emu_fault_parse(text, &r, err, err_len);
+	e = emu_fault_parse(text, &r, msg, msg_len);
 	if (e < 0)
 		return e;
 	f->rules[f->n++] = r;
-	if (err && err_len)
-		emu_fault_format(&r, err, err_len);
+	if (msg && msg_len)
+		emu_fault_format(&r, msg, msg_len);
 	return 0;
 }
 

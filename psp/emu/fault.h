@@ -58,9 +58,9 @@ int emu_fault_parse(const char *text, struct emu_fault_rule *ret, char *err, siz
 /* Canonical text of a rule (what `fault list` shows); returns the length snprintf would. */
 int emu_fault_format(const struct emu_fault_rule *r, char *buf, size_t cap);
 
-/* Parse and install one rule (-ENOSPC beyond EMU_FAULT_MAX_RULES, err says so). The
- * canonical text of the new rule goes to err as well on success, for the reply. */
-int emu_faults_add(struct emu_faults *f, const char *text, char *err, size_t err_len);
+/* Parse and install one rule. msg[msg_len] gets the rule's canonical text on success, or the
+ * reason on failure (-EINVAL, -E2BIG, or -ENOSPC beyond EMU_FAULT_MAX_RULES). */
+int emu_faults_add(struct emu_faults *f, const char *text, char *msg, size_t msg_len);
 void emu_faults_clear(struct emu_faults *f);
 /* One line per rule, "RULE calls=N fired=M", '\n'-separated; returns the text length. */
 size_t emu_faults_list(const struct emu_faults *f, char *buf, size_t cap);
