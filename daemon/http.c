@@ -28,6 +28,9 @@
 #define SEVD_RATE_SLOTS 1024	       /* TCP client addresses tracked by the rate limiter */
 #define SEVD_RATE_PROBE 8
 #define SEVD_DISCARD_MIN (64u * 1024u) /* over-limit body bytes read before hanging up */
+/* Listen backlog: a burst of connects beyond it loses SYNs (clients retry after 1 s, 3 s...),
+ * and connections over connection_limit wait here. The kernel caps it at somaxconn. */
+#define SEVD_BACKLOG 4096
 
 struct listener {
 	struct sevd_http *http;
@@ -347,10 +350,56 @@ static void *reaper_main(void *arg)
 	return NULL;
 }
 
+/* The raw request target, before libmicrohttpd unescapes it (which turns %2f into a segment
+ * separator and truncates at %00): no API name contains '/', '\\', a control character or
+ * a dot segment, so a path that encodes or contains one is refused whole (400). The query
+ * ("?nonce=...") is left to the handlers. */
+static bool uri_path_clean(const char *uri)
+{
+	size_t seg = 0; /* decoded bytes of the current segment, dots only so far: dots */
+	unsigned dots = 0;
+
+	for (const char *p = uri; *p && *p != '?'; p++) {
+		unsigned char c = (unsigned char)*p;
+
+		if (c == '%') {
+			char hex[3] = { p[0] ? p[1] : 0, p[1] ? p[2] : 0, 0 };
+			char *end;
+
+			if (!hex[0] || !hex[1] || strchr("+- ", hex[0]))
+				return false;
+			c = (unsigned char)strtoul(hex, &end, 16);
+			if (*end || c == '/')
+				return false;
+			p += 2;
+		}
+		if (c < 0x20 || c == 0x7f || c == '\\')
+			return false;
+		if (c == '/') {
+			if (seg && seg == dots && dots <= 2)
+				return false;
+			seg = dots = 0;
+			continue;
+		}
+		seg++;
+		dots += c == '.';
+	}
+	return !(seg && seg == dots && dots <= 2);
+}
+
+/* A marker in con_cls: the URI log callback refused the path; on_request answers 400. */
+static char uri_refused;
+
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+	return uri_path_clean(uri) ? NULL : &uri_refused;
+}
+
 /* First call of a request: route, role, early refusals. Returns the request state or NULL
  * after queueing an error answer in *ret. */
 static struct request *request_start(struct listener *l, struct MHD_Connection *conn,
-				     const char *url, const char *method, enum MHD_Result *ret)
+				     const char *url, const char *method, bool bad_uri,
+				     enum MHD_Result *ret)
 {
 	struct request *rq = calloc(1, sizeof(*rq));
 	const char *clen;
@@ -368,6 +417,14 @@ static struct request *request_start(struct listener *l, struct MHD_Connection *
 		rq->early_status = 429;
 		sevd_api_error(&rq->early, 429, "rate_limited",
 			       "too many requests from this address: wait for Retry-After seconds",
+			       -1);
+		return rq;
+	}
+	if (bad_uri) {
+		rq->early_status = 400;
+		sevd_api_error(&rq->early, 400, "bad_request",
+			       "the path encodes '/', '\\', NUL or a control character, or has a "
+			       "'.' or '..' segment: API names never do",
 			       -1);
 		return rq;
 	}
@@ -489,9 +546,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	struct listener *l = cls;
 	struct request *rq = *con_cls;
 	enum MHD_Result ret = MHD_YES;
+	bool bad_uri = rq == (void *)&uri_refused;
 
-	if (!rq) {
-		rq = request_start(l, conn, url, method, &ret);
+	if (!rq || bad_uri) {
+		*con_cls = NULL;
+		rq = request_start(l, conn, url, method, bad_uri, &ret);
 		if (!rq)
 			return ret;
 		*con_cls = rq;
@@ -515,7 +574,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 {
 	struct listener *l = cls;
 
-	request_free(*con_cls);
+	if (*con_cls != &uri_refused)
+		request_free(*con_cls);
 	*con_cls = NULL;
 	/* A kept-alive connection gets the header deadline again for its next request. */
 	if (l->http->reaper_running)
@@ -583,6 +643,7 @@ int sevd_http_listen(struct sevd_http *h, int fd, bool is_unix)
 	l->mhd = MHD_start_daemon(
 		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG,
 		0, NULL, NULL, on_request, l, MHD_OPTION_LISTEN_SOCKET, fd,
+		MHD_OPTION_URI_LOG_CALLBACK, on_uri, l,
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, l, MHD_OPTION_NOTIFY_CONNECTION,
 		on_connection, l, MHD_OPTION_CONNECTION_LIMIT, h->cfg->connection_limit,
 		/* MHD counts IPv4/IPv6 peers only: the Unix socket has just the overall limit. */
@@ -635,7 +696,7 @@ static int listen_unix(const char *path)
 	/* Everyone may connect: the peer's credentials decide what it may do. */
 	if (chmod(path, 0666) < 0)
 		return log_error_errno(errno, "Cannot chmod %s: %m", path);
-	if (listen(fd, 128) < 0)
+	if (listen(fd, SEVD_BACKLOG) < 0)
 		return log_error_errno(errno, "Cannot listen on %s: %m", path);
 	return TAKE_FD(fd);
 }
@@ -670,7 +731,7 @@ static int listen_tcp(const char *spec)
 		return log_error_errno(errno, "socket(): %m");
 	}
 	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 128) < 0) {
+	if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, SEVD_BACKLOG) < 0) {
 		r = negative_errno();
 		freeaddrinfo(ai);
 		close(fd);
