@@ -27,11 +27,9 @@ static const struct {
 	enum emu_fault_kind kind;
 	const char *value; /* what its value is, or NULL when it takes none */
 } actions[] = {
-	{ "fail", EMU_FAULT_FAIL, "STATUS" },
-	{ "hang", EMU_FAULT_HANG, "SECONDS" },
-	{ "garbage-len", EMU_FAULT_GARBAGE_LEN, NULL },
-	{ "die", EMU_FAULT_DIE, NULL },
-	{ "drop-socket", EMU_FAULT_DROP_SOCKET, NULL },
+    {"fail", EMU_FAULT_FAIL, "STATUS"},		  {"hang", EMU_FAULT_HANG, "SECONDS"},
+    {"garbage-len", EMU_FAULT_GARBAGE_LEN, NULL}, {"die", EMU_FAULT_DIE, NULL},
+    {"drop-socket", EMU_FAULT_DROP_SOCKET, NULL},
 };
 
 #define K(kind) (1u << (kind))
@@ -44,12 +42,12 @@ static const struct {
 	bool has_value;
 	unsigned kinds;
 } options[] = {
-	[OPT_NTH] = { "nth", true, ~0u },
-	[OPT_COUNT] = { "count", true,
-			K(EMU_FAULT_FAIL) | K(EMU_FAULT_HANG) | K(EMU_FAULT_GARBAGE_LEN) |
-				K(EMU_FAULT_DROP_SOCKET) },
-	[OPT_BEFORE] = { "before", false,
-			 K(EMU_FAULT_GARBAGE_LEN) | K(EMU_FAULT_DIE) | K(EMU_FAULT_DROP_SOCKET) },
+    [OPT_NTH] = {"nth", true, ~0u},
+    [OPT_COUNT] = {"count", true,
+		   K(EMU_FAULT_FAIL) | K(EMU_FAULT_HANG) | K(EMU_FAULT_GARBAGE_LEN) |
+		       K(EMU_FAULT_DROP_SOCKET)},
+    [OPT_BEFORE] = {"before", false,
+		    K(EMU_FAULT_GARBAGE_LEN) | K(EMU_FAULT_DIE) | K(EMU_FAULT_DROP_SOCKET)},
 };
 
 static int fail_msg(char *err, size_t n, const char *fmt, ...) _printf_(3, 4);
@@ -95,19 +93,25 @@ static int parse_cmd(const char *s, uint32_t *ret, char *err, size_t n)
 
 	if (isdigit((unsigned char)s[0])) {
 		if (parse_number(s, &id) < 0)
-			return fail_msg(err, n, "'%s' is not a command id (a name such as "
-				       "PLATFORM_STATUS or a hex id such as 0x4)", s);
+			return fail_msg(err, n,
+					"'%s' is not a command id (a name such as "
+					"PLATFORM_STATUS or a hex id such as 0x4)",
+					s);
 	} else {
 		for (uint32_t c = 0; c < SEV_CMD_MAX_; c++)
 			if (sev_cmd_name(c) && strcasecmp(sev_cmd_name(c), s) == 0)
 				id = c;
 	}
 	if (id >= SEV_CMD_MAX_ || !sev_cmd_name((uint32_t)id))
-		return fail_msg(err, n, "unknown command '%s' (a name such as PLATFORM_STATUS or "
-			       "a hex id such as 0x4)", s);
+		return fail_msg(err, n,
+				"unknown command '%s' (a name such as PLATFORM_STATUS or "
+				"a hex id such as 0x4)",
+				s);
 	if (sev_cmd_buffer_size((uint32_t)id) < 0)
-		return fail_msg(err, n, "command %s is not modelled by this emulator (SNP), so a "
-			       "fault on it would never fire", sev_cmd_name((uint32_t)id));
+		return fail_msg(err, n,
+				"command %s is not modelled by this emulator (SNP), so a "
+				"fault on it would never fire",
+				sev_cmd_name((uint32_t)id));
 	*ret = (uint32_t)id;
 	return 0;
 }
@@ -121,13 +125,16 @@ static int parse_status(const char *s, int *ret, char *err, size_t n)
 		if (strncmp(name, "UNKNOWN_", 8) == 0 || strcasecmp(name, s) != 0)
 			continue;
 		if (st == SEV_STATUS_SUCCESS)
-			return fail_msg(err, n, "fail=SUCCESS is not a failure (name a firmware "
-				       "error status such as HWERROR_PLATFORM)");
+			return fail_msg(err, n,
+					"fail=SUCCESS is not a failure (name a firmware "
+					"error status such as HWERROR_PLATFORM)");
 		*ret = st;
 		return 0;
 	}
-	return fail_msg(err, n, "unknown firmware status '%s' (a name such as "
-		       "INVALID_PLATFORM_STATE or HWERROR_PLATFORM)", s);
+	return fail_msg(err, n,
+			"unknown firmware status '%s' (a name such as "
+			"INVALID_PLATFORM_STATE or HWERROR_PLATFORM)",
+			s);
 }
 
 /* "key" or "key=value": splits tok in place; *value is NULL without '='. */
@@ -166,8 +173,10 @@ static int parse_action(char *tok, struct emu_fault_rule *r, char *err, size_t n
 		r->seconds = r->kind == EMU_FAULT_HANG ? (uint32_t)v : 0;
 		return 0;
 	}
-	return fail_msg(err, n, "unknown action '%s' (one of fail=STATUS, hang=SECONDS, "
-		       "garbage-len, die, drop-socket)", tok);
+	return fail_msg(err, n,
+			"unknown action '%s' (one of fail=STATUS, hang=SECONDS, "
+			"garbage-len, die, drop-socket)",
+			tok);
 }
 
 static int parse_option(char *tok, struct emu_fault_rule *r, unsigned *seen, char *err, size_t n)
@@ -220,8 +229,9 @@ static int check_text(const char *text, char *err, size_t n)
 	}
 	for (size_t i = 0; i < len; i++)
 		if (!isgraph((unsigned char)text[i]))
-			return fail_msg(err, n, "byte 0x%02x at offset %zu is not allowed in a fault "
-				       "rule (printable ASCII without spaces)",
+			return fail_msg(err, n,
+					"byte 0x%02x at offset %zu is not allowed in a fault "
+					"rule (printable ASCII without spaces)",
 					(unsigned char)text[i], i);
 	return 0;
 }
@@ -229,7 +239,7 @@ static int check_text(const char *text, char *err, size_t n)
 int emu_fault_parse(const char *text, struct emu_fault_rule *ret, char *err, size_t err_len)
 {
 	char buf[EMU_FAULT_MAX_TEXT + 1], *save = NULL, *tok;
-	struct emu_fault_rule r = { .nth = 1, .count = 1 };
+	struct emu_fault_rule r = {.nth = 1, .count = 1};
 	unsigned seen = 0;
 	int e = check_text(text, err, err_len);
 
@@ -244,8 +254,10 @@ int emu_fault_parse(const char *text, struct emu_fault_rule *ret, char *err, siz
 		return e;
 	tok = strtok_r(NULL, ":", &save);
 	if (!tok)
-		return fail_msg(err, err_len, "no action after '%s' (fail=STATUS, hang=SECONDS, "
-			       "garbage-len, die, drop-socket)", sev_cmd_name(r.cmd));
+		return fail_msg(err, err_len,
+				"no action after '%s' (fail=STATUS, hang=SECONDS, "
+				"garbage-len, die, drop-socket)",
+				sev_cmd_name(r.cmd));
 	e = parse_action(tok, &r, err, err_len);
 	while (e >= 0 && (tok = strtok_r(NULL, ":", &save)))
 		e = parse_option(tok, &r, &seen, err, err_len);
@@ -293,8 +305,10 @@ int emu_faults_add(struct emu_faults *f, const char *text, char *msg, size_t msg
 	int e;
 
 	if (f->n >= EMU_FAULT_MAX_RULES) {
-		fail_msg(msg, msg_len, "already %u fault rules installed (the most there can be); "
-			 "`fault clear` first", EMU_FAULT_MAX_RULES);
+		fail_msg(msg, msg_len,
+			 "already %u fault rules installed (the most there can be); "
+			 "`fault clear` first",
+			 EMU_FAULT_MAX_RULES);
 		return -ENOSPC;
 	}
 	e = emu_fault_parse(text, &r, msg, msg_len);
@@ -342,7 +356,7 @@ const struct emu_fault_rule *emu_faults_hit(struct emu_faults *f, uint32_t cmd)
 
 	if (!f)
 		return NULL;
-	f->action = (struct emu_fault_action){ .kind = EMU_FAULT_NONE };
+	f->action = (struct emu_fault_action){.kind = EMU_FAULT_NONE};
 	/* Every rule on cmd counts the call, even when an earlier rule fires on it, so that
 	 * each rule's nth means "the nth call since this rule was installed". */
 	for (unsigned i = 0; i < f->n; i++) {
@@ -361,14 +375,14 @@ const struct emu_fault_rule *emu_faults_hit(struct emu_faults *f, uint32_t cmd)
 	log_info("Fault plan: %s call %llu strikes (%s)", sev_cmd_name(cmd),
 		 (unsigned long long)hit->calls, text);
 	if (hit->kind != EMU_FAULT_FAIL)
-		f->action = (struct emu_fault_action){ .kind = hit->kind, .cmd = cmd,
-						       .seconds = hit->seconds };
+		f->action = (struct emu_fault_action){
+		    .kind = hit->kind, .cmd = cmd, .seconds = hit->seconds};
 	return hit;
 }
 
 struct emu_fault_action emu_faults_take_action(struct emu_faults *f)
 {
-	struct emu_fault_action a = { .kind = EMU_FAULT_NONE };
+	struct emu_fault_action a = {.kind = EMU_FAULT_NONE};
 
 	if (f) {
 		a = f->action;

@@ -14,10 +14,10 @@
 #include <stdint.h>
 
 #define EMU_FAULT_MAX_RULES 32
-#define EMU_FAULT_MAX_TEXT 200	     /* one rule's text, in bytes */
-#define EMU_FAULT_MAX_HANG 86400u    /* seconds */
+#define EMU_FAULT_MAX_TEXT 200	       /* one rule's text, in bytes */
+#define EMU_FAULT_MAX_HANG 86400u      /* seconds */
 #define EMU_FAULT_COUNT_ALL UINT64_MAX /* `count=all`: every call from the nth on */
-#define EMU_FAULT_GARBAGE_BYTES 8    /* garbage-len: bytes appended to the reply payload */
+#define EMU_FAULT_GARBAGE_BYTES 8      /* garbage-len: bytes appended to the reply payload */
 
 enum emu_fault_kind {
 	EMU_FAULT_NONE,
@@ -29,15 +29,15 @@ enum emu_fault_kind {
 };
 
 struct emu_fault_rule {
-	uint32_t cmd;	       /* firmware command id */
+	uint32_t cmd; /* firmware command id */
 	enum emu_fault_kind kind;
-	int status;	       /* FAIL: the firmware status answered (never SUCCESS) */
-	uint32_t seconds;      /* HANG: 1..EMU_FAULT_MAX_HANG */
-	uint64_t nth;	       /* first call of cmd it fires on, counted from 1 since install */
-	uint64_t count;	       /* calls it fires on from the nth (EMU_FAULT_COUNT_ALL: all) */
-	bool before;	       /* GARBAGE_LEN, DIE, DROP_SOCKET: strike before the command runs */
-	uint64_t calls;	       /* calls of cmd seen since the rule was installed */
-	uint64_t fired;	       /* how often it struck */
+	int status;	  /* FAIL: the firmware status answered (never SUCCESS) */
+	uint32_t seconds; /* HANG: 1..EMU_FAULT_MAX_HANG */
+	uint64_t nth;	  /* first call of cmd it fires on, counted from 1 since install */
+	uint64_t count;	  /* calls it fires on from the nth (EMU_FAULT_COUNT_ALL: all) */
+	bool before;	  /* GARBAGE_LEN, DIE, DROP_SOCKET: strike before the command runs */
+	uint64_t calls;	  /* calls of cmd seen since the rule was installed */
+	uint64_t fired;	  /* how often it struck */
 };
 
 /* What the socket side must do for the command just run (see emu_faults_take_action). */

@@ -34,8 +34,8 @@ static void check_round_trip(const char *line)
 		return;
 	}
 	n = emu_fault_format(&r, text, sizeof(text));
-	if (n < 0 || (size_t)n >= sizeof(text) || emu_fault_parse(text, &back, err, sizeof(err)) < 0 ||
-	    !same_rule(&r, &back))
+	if (n < 0 || (size_t)n >= sizeof(text) ||
+	    emu_fault_parse(text, &back, err, sizeof(err)) < 0 || !same_rule(&r, &back))
 		abort();
 }
 

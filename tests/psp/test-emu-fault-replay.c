@@ -16,11 +16,13 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* clang-format off */
 static const char *const tokens[] = {
 	":", "=", "\n", "fail=", "hang=", "garbage-len", "die", "drop-socket", "nth=", "count=",
 	"count=all", "before", "0x", "0", "1", "18446744073709551615", "86400", "PLATFORM_STATUS",
 	"INIT", "SNP_INIT", "HWERROR_PLATFORM", "SUCCESS", "UNKNOWN_STATUS_0x1e", "-", " ", "\x01",
 };
+/* clang-format on */
 
 static uint64_t rng = 0x2545f4914f6cdd1dull;
 

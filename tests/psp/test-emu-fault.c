@@ -94,10 +94,9 @@ static unsigned regions(struct psp_transport *t)
  * commands do not count; a failed command does not run; each rule counts from its install. */
 static void test_fail(void)
 {
-	const char *const extra[] = {
-		"--fault", "PLATFORM_STATUS:fail=HWERROR_PLATFORM:nth=3:count=2",
-		"--fault", "DF_FLUSH:fail=UNSUPPORTED", NULL
-	};
+	const char *const extra[] = {"--fault",
+				     "PLATFORM_STATUS:fail=HWERROR_PLATFORM:nth=3:count=2",
+				     "--fault", "DF_FLUSH:fail=UNSUPPORTED", NULL};
 	struct sev_cmd_platform_status ps;
 	struct emu_rig r;
 	size_t id_len;
@@ -110,8 +109,8 @@ static void test_fail(void)
 
 		pr = 0x55;
 		e = psp_cmd_platform_status(r.t, &ps, &pr);
-		TU_CHECK(e == (fails ? -EIO : 0) && pr == (fails ? SEV_STATUS_HWERROR_PLATFORM :
-								   SEV_STATUS_SUCCESS),
+		TU_CHECK(e == (fails ? -EIO : 0) &&
+			     pr == (fails ? SEV_STATUS_HWERROR_PLATFORM : SEV_STATUS_SUCCESS),
 			 "PLATFORM_STATUS call %d: %s, firmware %s", call, strerror(-e),
 			 sev_status_name(pr));
 		/* GET_ID between the calls is another command: it does not count */
@@ -296,25 +295,25 @@ static void test_drop_socket(void)
 static const struct {
 	const char *rule, *says;
 } bad_rules[] = {
-	{ "FROBNICATE:die", "unknown command 'FROBNICATE'" },
-	{ "0x999:die", "unknown command '0x999'" },
-	{ "SNP_INIT:die", "SNP_INIT is not modelled" },
-	{ "INIT", "no action after 'INIT'" },
-	{ "INIT:explode", "unknown action 'explode'" },
-	{ "INIT:fail=NOT_A_STATUS", "unknown firmware status 'NOT_A_STATUS'" },
-	{ "INIT:fail=SUCCESS", "not a failure" },
-	{ "INIT:fail", "fail needs a value (fail=STATUS)" },
-	{ "INIT:hang=0", "hang=0: seconds must be 1..86400" },
-	{ "INIT:hang=forever", "hang=forever: seconds" },
-	{ "INIT:die:count=2", "option count does not apply to die" },
-	{ "INIT:hang=1:before", "option before does not apply to hang" },
-	{ "INIT:fail=INVALID_LEN:before", "option before does not apply to fail" },
-	{ "INIT:die:nth=0", "nth=0: must be a whole number from 1" },
-	{ "INIT:die:nth=-1", "nth=-1: must be a whole number" },
-	{ "INIT:drop-socket:nth=1:nth=2", "option nth given twice" },
-	{ "INIT:die:when=now", "unknown option 'when'" },
-	{ "INIT::die", "empty field" },
-	{ "INIT:die=3", "die takes no value" },
+    {"FROBNICATE:die", "unknown command 'FROBNICATE'"},
+    {"0x999:die", "unknown command '0x999'"},
+    {"SNP_INIT:die", "SNP_INIT is not modelled"},
+    {"INIT", "no action after 'INIT'"},
+    {"INIT:explode", "unknown action 'explode'"},
+    {"INIT:fail=NOT_A_STATUS", "unknown firmware status 'NOT_A_STATUS'"},
+    {"INIT:fail=SUCCESS", "not a failure"},
+    {"INIT:fail", "fail needs a value (fail=STATUS)"},
+    {"INIT:hang=0", "hang=0: seconds must be 1..86400"},
+    {"INIT:hang=forever", "hang=forever: seconds"},
+    {"INIT:die:count=2", "option count does not apply to die"},
+    {"INIT:hang=1:before", "option before does not apply to hang"},
+    {"INIT:fail=INVALID_LEN:before", "option before does not apply to fail"},
+    {"INIT:die:nth=0", "nth=0: must be a whole number from 1"},
+    {"INIT:die:nth=-1", "nth=-1: must be a whole number"},
+    {"INIT:drop-socket:nth=1:nth=2", "option nth given twice"},
+    {"INIT:die:when=now", "unknown option 'when'"},
+    {"INIT::die", "empty field"},
+    {"INIT:die=3", "die takes no value"},
 };
 
 /* A bad --fault exits 2 before touching anything, naming the problem. */
@@ -324,9 +323,14 @@ static void test_bad_cmdline(const char *dir)
 			    *log = path_join(dir, "bad.log");
 
 	for (size_t i = 0; i < ELEMENTSOF(bad_rules); i++) {
-		char *argv[] = { (char *)tu_exe("SEV_PSP_EMU_EXE"), (char *)"--socket", sock,
-				 (char *)"--nv", nv, (char *)"--fault", (char *)bad_rules[i].rule,
-				 NULL };
+		char *argv[] = {(char *)tu_exe("SEV_PSP_EMU_EXE"),
+				(char *)"--socket",
+				sock,
+				(char *)"--nv",
+				nv,
+				(char *)"--fault",
+				(char *)bad_rules[i].rule,
+				NULL};
 		_cleanup_free_ uint8_t *raw = NULL;
 		_cleanup_free_ char *text = NULL;
 		size_t raw_len;
@@ -339,8 +343,8 @@ static void test_bad_cmdline(const char *dir)
 		TU_CHECK(text, "out of memory");
 		TU_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 2, "--fault %s: wait status 0x%x",
 			 bad_rules[i].rule, st);
-		TU_CHECK(strstr(text, bad_rules[i].says), "--fault %s said: %s",
-			 bad_rules[i].rule, text);
+		TU_CHECK(strstr(text, bad_rules[i].says), "--fault %s said: %s", bad_rules[i].rule,
+			 text);
 		TU_CHECK(access(nv, F_OK) < 0 && access(sock, F_OK) < 0,
 			 "--fault %s: files made before the refusal", bad_rules[i].rule);
 	}
