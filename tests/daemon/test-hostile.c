@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -250,6 +251,18 @@ static int connect_from(const char *src, bool nonblock)
 	return fd;
 }
 
+static int connect_unix(void)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	TU_CHECK(fd >= 0 && strlen(D.unix_path) < sizeof(sa.sun_path), "unix socket");
+	strcpy(sa.sun_path, D.unix_path);
+	TU_CHECK(connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0, "connect %s: %s",
+		 D.unix_path, strerror(errno));
+	return fd;
+}
+
 /* Read until the peer closes or IO_TIMEOUT_MS; returns the bytes (NUL-terminated). */
 struct answer {
 	int status;    /* from the status line; 0 if none came */
@@ -354,7 +367,7 @@ static void print_statuses(const char *what, const unsigned *statuses, size_t n)
  * idle timeout never fires (a byte every 100 ms); the header deadline must close them. */
 static void attack_slowloris(void)
 {
-	enum { N = 48 };
+	enum { N = 48, N_UNIX = 8 }; /* the last N_UNIX over the Unix socket */
 	static const char req[] = "GET /v1/platform HTTP/1.1\r\nHost: 127.0.0.1\r\n"
 				  "X-Slow-0: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n"
 				  "X-Slow-1: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n";
@@ -366,7 +379,7 @@ static void attack_slowloris(void)
 
 	good_start(&g, false);
 	for (int i = 0; i < N; i++)
-		fd[i] = connect_from("127.0.0.3", false);
+		fd[i] = i < N - N_UNIX ? connect_from("127.0.0.3", false) : connect_unix();
 	start = now_s();
 	while (closed < N && now_s() - start < limit) {
 		for (int i = 0; i < N; i++) {
@@ -390,8 +403,9 @@ static void attack_slowloris(void)
 	for (int i = 0; i < N; i++)
 		close(fd[i]);
 	good_stop(&g, "slowloris");
-	printf("  slowloris: %u/%d connections closed by the daemon within %.1f s, %zu bytes each\n",
-	       closed, N, limit, pos);
+	printf("  slowloris: %u/%d connections (%d on the Unix socket) closed by the daemon within "
+	       "%.1f s, %zu bytes each\n",
+	       closed, N, N_UNIX, limit, pos);
 	TU_CHECK(closed == N, "slowloris: only %u of %d slow connections were closed in %.1f s",
 		 closed, N, limit);
 	TU_CHECK(answered == 0, "slowloris: %u slow connections got an answer", answered);
@@ -682,8 +696,14 @@ static void body_bad_lengths(const char *src)
 
 		post_head(head, sizeof(head), "/v1/platform/init", lens[i]);
 		snprintf(req, sizeof(req), "%s{\"es\":true}", head);
-		snprintf(what, sizeof(what), "length '%.*s'", (int)strcspn(lens[i], "\r"), lens[i]);
+		snprintf(what, sizeof(what), "'%.*s'", (int)strlen(lens[i]) - 2, lens[i]);
+		for (char *p = what; (p = strstr(p, "\r\n"));)
+			memcpy(p, ", ", 2);
 		st = raw_expect_str(src, what, req, 0);
+		if (st)
+			printf("    %-50s -> %d\n", what, st);
+		else
+			printf("    %-50s -> closed\n", what);
 		statuses[st]++;
 	}
 	/* Chunk sizes: 2^64, 2^64 - 1, negative, garbage. */
@@ -713,9 +733,12 @@ static void attack_bodies(void)
 
 /* A JSON body to a route; the answer must be a 4xx (the platform is already INIT, so even a
  * body that parses cannot make INIT succeed). */
+static bool json_verbose;
+
 static void json_case(const char *src, const char *path, const char *what, const char *body,
 		      size_t len, int want)
 {
+	int st;
 	char head[512], extra[64];
 	size_t hl;
 	char *req;
@@ -727,7 +750,9 @@ static void json_case(const char *src, const char *path, const char *what, const
 	TU_CHECK(req != NULL, "malloc");
 	memcpy(req, head, hl);
 	memcpy(req + hl, body, len);
-	raw_expect(src, what, req, hl + len, want);
+	st = raw_expect(src, what, req, hl + len, want);
+	if (json_verbose)
+		printf("    %-50s -> %d\n", what, st);
 	free(req);
 }
 
@@ -793,6 +818,7 @@ static void attack_json(void)
 	good_start(&g, false);
 	do {
 		snprintf(src, sizeof(src), "127.0.1.%u", rounds + 1);
+		json_verbose = rounds == 0;
 		json_round(src);
 	} while (++rounds < 100 && g.total < GOOD_MIN);
 	good_stop(&g, "json");
