@@ -32,7 +32,7 @@
 #include "tests/daemon/guest-client.h"
 #include "tests/testutil.h"
 
-#define MIN_POINTS 80
+#define MIN_POINTS 60
 #define MAX_HANDLE 64
 
 static struct gc_daemon D;
