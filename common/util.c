@@ -137,12 +137,12 @@ int parse_u64(const char *s, uint64_t *ret)
 	unsigned long long v;
 	int base = 10;
 
-	if (!s || !*s || *s == '-' || isspace((unsigned char)*s))
+	if (!s || !isdigit((unsigned char)*s)) /* no sign, space or empty string */
 		return -EINVAL;
 	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
 		base = 16;
 		s += 2;
-		if (!*s)
+		if (!isxdigit((unsigned char)*s)) /* strtoull would take "0x-5" */
 			return -EINVAL;
 	}
 	errno = 0;
