@@ -1,0 +1,147 @@
+/* Writes the seed corpora of the daemon's fuzz targets: `gen-daemon-fuzz-seeds DIR` fills
+ * DIR/daemon-journal (journal images: empty, header only, records of every type, a torn tail,
+ * a garbled middle, a bad header) and DIR/daemon-guest-json (route byte, {h} byte, body).
+ * As a test (no argument) it writes them into a temporary directory and checks that the
+ * committed corpus holds the same files. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "common/util.h"
+#include "daemon/journal.h"
+#include "tests/testutil.h"
+
+static void put(const char *dir, const char *name, const void *buf, size_t len)
+{
+	char *p = path_join(dir, name);
+
+	TU_CHECK(write_file_atomic(p, buf, len, 0644) == 0, "write %s", p);
+	free(p);
+}
+
+static void journal_seeds(const char *dir)
+{
+	uint8_t img[SEVD_JOURNAL_HEADER + 6 * SEVD_JREC_SIZE];
+	struct sevd_jrec recs[6] = {
+		{ .type = SEVD_JREC_META, .generation = 7 },
+		{ .type = SEVD_JREC_INTENT, .mem_base = 0x20000000000ull },
+		{ .type = SEVD_JREC_PUT, .state = 1, .handle = 1, .asid = 100, .policy = 1,
+		  .memory_size = 1u << 24, .mem_base = 0x20000000000ull, .created = 1, .updated = 2,
+		  .name = "alpha", .tenant = "default" },
+		{ .type = SEVD_JREC_PUT, .state = 3, .flags = 7, .handle = 1, .asid = 100,
+		  .policy = 5, .memory_size = 1u << 24, .data_bytes = 4096, .generation = 8,
+		  .name = "alpha", .tenant = "t" },
+		{ .type = SEVD_JREC_DEL, .handle = 1 },
+		{ .type = SEVD_JREC_PUT, .state = 2, .handle = 2, .asid = 1, .name = "b", .tenant = "x" },
+	};
+	size_t full = sizeof(img);
+
+	sevd_journal_header(img);
+	for (int i = 0; i < 6; i++)
+		sevd_jrec_encode(&recs[i], img + SEVD_JOURNAL_HEADER + (size_t)i * SEVD_JREC_SIZE);
+	put(dir, "empty", "", 0);
+	put(dir, "header-only", img, SEVD_JOURNAL_HEADER);
+	put(dir, "six-records", img, full);
+	put(dir, "torn-tail", img, full - SEVD_JREC_SIZE / 2);
+	put(dir, "one-record", img, SEVD_JOURNAL_HEADER + SEVD_JREC_SIZE);
+	img[SEVD_JOURNAL_HEADER + 2 * SEVD_JREC_SIZE + 50] ^= 0x10;
+	put(dir, "middle-corrupt", img, full);
+	img[SEVD_JOURNAL_HEADER + 2 * SEVD_JREC_SIZE + 50] ^= 0x10;
+	img[2] ^= 1;
+	put(dir, "bad-header", img, full);
+}
+
+static void json_seed(const char *dir, const char *name, uint8_t route, uint8_t param,
+		      const char *body)
+{
+	size_t len = strlen(body);
+	uint8_t *buf = malloc(len + 2);
+
+	buf[0] = route;
+	buf[1] = param;
+	memcpy(buf + 2, body, len);
+	put(dir, name, buf, len + 2);
+	free(buf);
+}
+
+static void json_seeds(const char *dir)
+{
+	json_seed(dir, "create-min", 0, 0, "{\"policy\": 1}");
+	json_seed(dir, "create-full", 0, 0,
+		  "{\"policy\": 5, \"name\": \"web-1\", \"tenant\": \"acme\", \"memory_size\": "
+		  "16777216, \"asid\": 3, \"godh_cert\": \"AAAA\", \"session\": \"AAAA\"}");
+	json_seed(dir, "create-bad-types", 0, 0, "{\"policy\": \"1\", \"name\": 5}");
+	json_seed(dir, "create-not-object", 0, 0, "[1, 2, 3]");
+	json_seed(dir, "secret", 1, 0,
+		  "{\"header\": \"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA==\", "
+		  "\"payload\": \"AAAAAAAAAAAAAAAAAAAAAA==\", \"guest_address\": 196608}");
+	json_seed(dir, "activate-asid", 2, 0, "{\"asid\": 2}");
+	json_seed(dir, "activate-negative", 2, 6, "{\"asid\": -1}");
+	json_seed(dir, "finish-empty-object", 3, 0, "{}");
+	json_seed(dir, "deactivate-bad-handle", 4, 4, "{}");
+	json_seed(dir, "delete", 5, 1, "");
+	json_seed(dir, "attest-nonce", 7, 0, "00112233445566778899aabbccddeeff");
+	json_seed(dir, "attest-short-nonce", 7, 2, "0011");
+	json_seed(dir, "get", 8, 0, "");
+	json_seed(dir, "measure", 9, 0, "");
+	json_seed(dir, "list", 10, 0, "");
+}
+
+static void gen(const char *root)
+{
+	char *j = path_join(root, "daemon-journal"), *g = path_join(root, "daemon-guest-json");
+
+	mkdir(j, 0755);
+	mkdir(g, 0755);
+	journal_seeds(j);
+	json_seeds(g);
+	free(j);
+	free(g);
+}
+
+static void same_dir(const char *a, const char *b, const char *const *names, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		char *pa = path_join(a, names[i]), *pb = path_join(b, names[i]);
+		size_t la, lb;
+		uint8_t *x = tu_read_file(pa, &la), *y = tu_read_file(pb, &lb);
+
+		TU_CHECK(la == lb && (la == 0 || !memcmp(x, y, la)),
+			 "%s differs from the generator: rerun gen-daemon-fuzz-seeds", pb);
+		free(x);
+		free(y);
+		free(pa);
+		free(pb);
+	}
+}
+
+int main(int argc, char *argv[])
+{
+	static const char *const jn[] = { "empty", "header-only", "six-records", "torn-tail",
+					   "one-record", "middle-corrupt", "bad-header" };
+	static const char *const gn[] = { "create-min", "secret", "activate-asid", "attest-nonce" };
+	const char *root = getenv("SEVD_SOURCE_ROOT");
+	char *tmp, *a, *b;
+
+	if (argc > 1) {
+		gen(argv[1]);
+		return 0;
+	}
+	TU_CHECK(root, "SEVD_SOURCE_ROOT is not set");
+	tmp = tu_mkdtemp();
+	gen(tmp);
+	a = path_join(tmp, "daemon-journal");
+	b = path_join(root, "tests/fuzz/corpus/daemon-journal");
+	same_dir(a, b, jn, sizeof(jn) / sizeof(jn[0]));
+	free(a);
+	free(b);
+	a = path_join(tmp, "daemon-guest-json");
+	b = path_join(root, "tests/fuzz/corpus/daemon-guest-json");
+	same_dir(a, b, gn, sizeof(gn) / sizeof(gn[0]));
+	free(a);
+	free(b);
+	tu_rmtree(tmp);
+	free(tmp);
+	tu_done("gen-daemon-fuzz-seeds");
+}
