@@ -4,8 +4,9 @@
 # appears in that section; every flag of `sevd --help`, `sev-psp-emu --help` and
 # `sev-run --help` appears in its page; sevd.conf.5 has an entry (.TP tag) for every key
 # sevd's config parser accepts, read from daemon/sevd-config.c (and, for its "policy." keys,
-# from policy/admission.c). Each missing item is printed; exit 1
-# if any. Needs SEVD_SOURCE_ROOT and SEVADM_EXE, SEVD_EXE, SEV_PSP_EMU_EXE, SEV_RUN_EXE.
+# from policy/admission.c); sevd.8 names every error code of daemon/openapi.yaml. Each
+# missing item is printed; exit 1 if any.
+# Needs SEVD_SOURCE_ROOT and SEVADM_EXE, SEVD_EXE, SEV_PSP_EMU_EXE, SEV_RUN_EXE.
 set -u
 src=${SEVD_SOURCE_ROOT:?}
 man=$src/man
@@ -80,6 +81,16 @@ check_page() {
 check_page "$SEVD_EXE" sevd.8
 check_page "$SEV_PSP_EMU_EXE" sev-psp-emu.8
 check_page "$SEV_RUN_EXE" sev-run.1
+
+# --- sevd.8: every error code of the API (openapi.yaml's error schema) is explained ---
+codes=$(awk '/"code": \{/ { on = 1 } on && /"enum"/ { e = 1; next } on && e && /\]/ { exit }
+	on && e { gsub(/[ ",]/, ""); print }' "$src/daemon/openapi.yaml")
+[[ -n $codes ]] || { echo "FAIL: no error codes found in daemon/openapi.yaml"; exit 1; }
+text=$(plain "$man/sevd.8.in")
+for c in $codes; do
+	checked=$((checked + 1))
+	grep -qE "(^|[^a-z_])$c([^a-z_]|\$)" <<<"$text" || fail "sevd.8: error code '$c' (openapi.yaml) is not explained"
+done
 
 # --- sevd.conf.5: every key of the parser has a .TP entry ---
 keys=$(sed -n '/^int sevd_config_set(/,/^}/p' "$src/daemon/sevd-config.c" |

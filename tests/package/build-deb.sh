@@ -97,6 +97,7 @@ declare -A expect=(
 		usr/share/man/man8/sevd.8.gz
 		usr/share/man/man5/sevd.conf.5.gz
 		usr/share/doc/sevd/examples/sevd.conf
+		usr/share/doc/sevd/openapi.yaml
 		usr/share/doc/sevd/copyright"
 	[sevadm]="usr/bin/sevadm
 		usr/share/man/man1/sevadm.1.gz
