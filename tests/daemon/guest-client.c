@@ -38,7 +38,8 @@ bool gc_start(struct gc_daemon *d, bool wait)
 		if (d->extra_env)
 			putenv((char *)d->extra_env);
 		execl(exe, exe, "--psp", psp, "--state-dir", d->dir, "--listen", listen,
-		      "--config", d->config ? d->config : "/dev/null", (char *)NULL);
+		      "--config", d->config ? d->config : "/dev/null", d->extra_arg,
+		      (char *)NULL);
 		_exit(127);
 	}
 	d->pid = pid;

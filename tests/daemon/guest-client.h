@@ -19,6 +19,7 @@ struct gc_daemon {
 	pid_t pid;
 	const char *extra_env; /* "NAME=VALUE" for the daemon, or NULL */
 	const char *config;    /* config file path, or NULL */
+	const char *extra_arg; /* one more command-line argument, or NULL */
 };
 
 struct gc_resp {
