@@ -412,6 +412,13 @@ static void test_wrong_states(void)
 	gc_resp_free(&r);
 	post(h, "/finish", "{}", 200, NULL, NULL, NULL);
 	post(h, "/finish", NULL, 409, "wrong_state", "INVALID_GUEST_STATE", NULL);
+	post(h, "/secret", "{\"header\": \"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA==\", "
+			   "\"payload\": \"AAAAAAAAAAAAAAAAAAAAAA==\"}", 409, "wrong_state",
+	     "INVALID_GUEST_STATE", NULL);
+	guest_path(path, sizeof(path), h, "/data");
+	gc_request(&D, "POST", path, data, sizeof(data), "application/octet-stream", &r);
+	expect(&r, 409, "wrong_state", "INVALID_GUEST_STATE"); /* never writes a running guest */
+	gc_resp_free(&r);
 	post(h, "/deactivate", NULL, 200, NULL, NULL, &r);
 	TU_CHECK(gc_is_null(r.json, "asid"), "no ASID after deactivate");
 	gc_resp_free(&r);
