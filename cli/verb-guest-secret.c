@@ -3,6 +3,7 @@
  * the encrypted payload) goes to the guest unchanged. The firmware checks the MAC against the
  * measurement and decrypts with the TEK (SEV API §6.6); this verb only checks sizes. */
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,10 +21,14 @@ static const char verb[] = "secret";
 static int help(void)
 {
 	printf("Usage: sevadm secret inject HANDLE --header HEADER_FILE --payload PAYLOAD_FILE\n"
+	       "           [--address GPA]\n"
 	       "\n"
 	       "Inject a LAUNCH_SECRET packet into a measured guest (state LSECRET: after 'sevadm\n"
 	       "measure', before 'sevadm finish'). HEADER_FILE and PAYLOAD_FILE are what 'sevadm\n"
 	       "secret build' (or sevctl secret build) wrote: raw, base64 or hex.\n"
+	       "  --address GPA  the guest-physical address to place it at (16-byte aligned;\n"
+	       "                 default: sevd's, 0x30000): where the guest's firmware expects its\n"
+	       "                 secret page (OVMF's SEV secret area)\n"
 	       "The firmware refuses a packet whose MAC does not match the measurement\n"
 	       "(BAD_MEASUREMENT) or whose length is wrong (INVALID_LEN).\n");
 	return SEVADM_EXIT_OK;
@@ -32,6 +37,8 @@ static int help(void)
 struct iargs {
 	uint32_t handle;
 	const char *header, *payload;
+	uint64_t address;
+	bool has_address;
 };
 
 static int parse_args(int argc, char **argv, struct iargs *a)
@@ -39,6 +46,7 @@ static int parse_args(int argc, char **argv, struct iargs *a)
 	static const struct option options[] = {
 		{ "header", required_argument, NULL, 'H' },
 		{ "payload", required_argument, NULL, 'P' },
+		{ "address", required_argument, NULL, 'a' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
@@ -51,6 +59,12 @@ static int parse_args(int argc, char **argv, struct iargs *a)
 		case 'h': return help(), -1;
 		case 'H': a->header = optarg; break;
 		case 'P': a->payload = optarg; break;
+		case 'a':
+			if (parse_u64(optarg, &a->address) < 0 || a->address % 16)
+				return sevadm_usage(verb, "--address %s: not a 16-byte aligned "
+						    "guest-physical address", optarg);
+			a->has_address = true;
+			break;
 		case ':':
 			return sevadm_usage(verb, "option '%s' needs an argument", argv[optind - 1]);
 		default: return sevadm_bad_option(verb, argv);
@@ -85,6 +99,8 @@ static int packet_body(const struct iargs *a, json_object **ret)
 		return sevadm_fail(verb, "out of memory");
 	json_object_object_add(*ret, "header", json_object_new_string(h64));
 	json_object_object_add(*ret, "payload", json_object_new_string(p64));
+	if (a->has_address)
+		json_object_object_add(*ret, "guest_address", json_object_new_int64((int64_t)a->address));
 	return 0;
 }
 

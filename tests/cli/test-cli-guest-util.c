@@ -261,6 +261,14 @@ static void write_conf(const char *conf, const char *extra)
 	TU_CHECK(write_file_new(conf, text, strlen(text), 0600) == 0, "write %s", conf);
 }
 
+/* meson's timeout sends SIGTERM: take the daemon and the emulator down with us. */
+static void on_term(int sig)
+{
+	(void)sig;
+	kill_leftovers();
+	_exit(1);
+}
+
 void tg_daemon_start(struct tg_daemon *d, const char *const *emu_args, const char *extra_conf)
 {
 	static const char *def_emu[] = { "--cpuid-ecx", "15", "--cpuid-edx", "5", NULL };
@@ -271,6 +279,8 @@ void tg_daemon_start(struct tg_daemon *d, const char *const *emu_args, const cha
 
 	running = d;
 	atexit(kill_leftovers);
+	signal(SIGTERM, on_term);
+	signal(SIGINT, on_term);
 	TU_CHECK(mkdir(state, 0700) == 0, "mkdir %s: %m", state);
 	TU_CHECK_EQ(tu_emu_start(tg_dir, emu_args ? emu_args : def_emu, &d->emu), 0);
 	write_conf(conf, extra_conf);
