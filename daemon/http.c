@@ -67,6 +67,8 @@ struct conn_track {
 	struct conn_track *next, *prev;
 	int fd;
 	uint64_t deadline_ms; /* 0: headers complete (or already shut down) */
+	bool is_unix;
+	uid_t uid; /* the Unix peer */
 };
 
 /* Per-request state, kept in MHD's con_cls between the calls of one request. */
@@ -283,30 +285,58 @@ static void track_deadline(struct sevd_http *h, struct MHD_Connection *conn, boo
 	if (!t)
 		return;
 	pthread_mutex_lock(&h->track_lock);
-	t->deadline_ms = waiting ? now_ms() + h->cfg->header_timeout_s * 1000ull : 0;
+	t->deadline_ms = waiting && h->cfg->header_timeout_s
+				 ? now_ms() + h->cfg->header_timeout_s * 1000ull
+				 : 0;
 	pthread_mutex_unlock(&h->track_lock);
+}
+
+/* MHD's per-address limit does not see Unix peers: one uid other than root may hold at
+ * most per_ip_connection_limit connections there; a further one is shut down at once. */
+static void limit_unix_peer(struct sevd_http *h, struct conn_track *t)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	unsigned n = 0;
+
+	if (!h->cfg->per_ip_connection_limit ||
+	    getsockopt(t->fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+		return;
+	t->uid = cred.uid;
+	if (t->uid == 0)
+		return;
+	for (struct conn_track *o = h->tracked; o; o = o->next)
+		n += o != t && o->is_unix && o->uid == t->uid;
+	if (n >= h->cfg->per_ip_connection_limit) {
+		(void)shutdown(t->fd, SHUT_RDWR);
+		t->deadline_ms = 0;
+	}
 }
 
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
 			  enum MHD_ConnectionNotificationCode code)
 {
-	struct sevd_http *h = ((struct listener *)cls)->http;
+	struct listener *l = cls;
+	struct sevd_http *h = l->http;
 	const union MHD_ConnectionInfo *ci;
 	struct conn_track *t = *socket_context;
 
-	if (!h->reaper_running)
-		return;
 	pthread_mutex_lock(&h->track_lock);
 	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
 		ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
 		t = ci ? calloc(1, sizeof(*t)) : NULL;
 		if (t) {
 			t->fd = ci->connect_fd;
-			t->deadline_ms = now_ms() + h->cfg->header_timeout_s * 1000ull;
+			t->is_unix = l->is_unix;
+			t->deadline_ms = h->cfg->header_timeout_s
+						 ? now_ms() + h->cfg->header_timeout_s * 1000ull
+						 : 0;
 			t->next = h->tracked;
 			if (t->next)
 				t->next->prev = t;
 			h->tracked = t;
+			if (t->is_unix)
+				limit_unix_peer(h, t);
 		}
 		*socket_context = t;
 	} else if (t) {
@@ -578,8 +608,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		request_free(*con_cls);
 	*con_cls = NULL;
 	/* A kept-alive connection gets the header deadline again for its next request. */
-	if (l->http->reaper_running)
-		track_deadline(l->http, conn, true);
+	track_deadline(l->http, conn, true);
 }
 
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)

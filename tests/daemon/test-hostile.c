@@ -20,7 +20,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -581,6 +583,62 @@ static void attack_idle_overall_limit(void)
 	good_stop(&g_tcp, "after the overall limit");
 }
 
+/* One uid (nobody) opens PER_IP_LIMIT + 50 idle connections to the Unix socket: the daemon
+ * shuts the 50 excess down at once (long before the header deadline); root's requests on
+ * the same socket keep being served. Needs root (to become nobody). */
+static void attack_idle_unix_uid(void)
+{
+	enum { EXTRA = 50, N = PER_IP_LIMIT + EXTRA };
+	unsigned result[2] = { 0 };
+	int p[2], st;
+	struct good g;
+	pid_t pid;
+
+	if (geteuid() != 0) {
+		printf("  idle connections (one uid): skipped, needs root to become nobody\n");
+		return;
+	}
+	TU_CHECK(chmod(D.dir, 0755) == 0, "chmod %s", D.dir);
+	TU_CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p) == 0, "socketpair");
+	good_start(&g, true);
+	pid = fork();
+	TU_CHECK(pid >= 0, "fork");
+	if (pid == 0) {
+		int fds[N];
+		unsigned answered;
+		double start = now_s();
+
+		close(p[0]);
+		if (setgroups(0, NULL) < 0 || setgid(65534) < 0 || setuid(65534) < 0)
+			_exit(3);
+		for (int i = 0; i < N; i++)
+			fds[i] = connect_unix();
+		/* Before HEADER_TIMEOUT_S - 0.5: only the per-uid limit can have closed them. */
+		result[0] = count_closed(fds, N, EXTRA, HEADER_TIMEOUT_S - 0.5 - (now_s() - start),
+					 &answered);
+		result[1] = answered;
+		if (write(p[1], result, sizeof(result)) != sizeof(result))
+			_exit(4);
+		/* Hold the connections until the parent saw the good client through. */
+		if (read(p[1], &answered, 1) < 0)
+			_exit(5);
+		_exit(0);
+	}
+	close(p[1]);
+	TU_CHECK(read(p[0], result, sizeof(result)) == sizeof(result), "the nobody child wrote nothing");
+	for (double end = now_s() + 10; g.total < GOOD_MIN && now_s() < end;)
+		sleep_ms(50);
+	close(p[0]);
+	TU_CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+		 "nobody child failed: 0x%x", st);
+	good_stop(&g, "idle connections (one uid)");
+	printf("  idle x%d on the Unix socket as nobody: %u shut down at once (limit %d)\n", N,
+	       result[0], PER_IP_LIMIT);
+	TU_CHECK(result[0] == EXTRA, "one uid: %u of %d connections over the limit were closed",
+		 result[0], EXTRA);
+	TU_CHECK(result[1] == 0, "one uid: %u idle connections got bytes", result[1]);
+}
+
 static const char *post_head(char *buf, size_t size, const char *path, const char *extra)
 {
 	snprintf(buf, size,
@@ -1049,6 +1107,7 @@ int main(void)
 	attack_slowloris();
 	attack_idle_one_address();
 	attack_idle_overall_limit();
+	attack_idle_unix_uid();
 	attack_bodies();
 	attack_json();
 	attack_paths();
