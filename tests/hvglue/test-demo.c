@@ -114,17 +114,15 @@ static char *sha256_hex(const uint8_t *buf, size_t len)
 	return hex_encode(md, 32);
 }
 
-/* sev-run --demo with a fresh random secret of len bytes; returns the secret. */
-static uint8_t *run_demo(const char *ark, const char *name, size_t len)
+/* sev-run --demo with the secret file sf and roots: the emulator's ARK (ark) or a roots
+ * directory (roots_dir); stdout and stderr captured. Returns the exit code. */
+static int sev_run(const char *sf, const char *ark, const char *roots_dir, char **out, char **err)
 {
-	_cleanup_free_ char *sf = path_join(tg_dir, name), *emu = NULL, *ctl = NULL, *want = NULL;
-	_cleanup_free_ char *out = NULL, *hex = NULL;
-	uint8_t *secret = malloc(len);
+	_cleanup_free_ char *emu = NULL, *ctl = NULL, *errp = path_join(tg_dir, "sev-run.err");
 	char *argv[32];
-	int n = 0, rc;
+	int n = 0, rc, saved, fd;
+	size_t len = 0;
 
-	TU_CHECK(secret && RAND_bytes(secret, (int)len) == 1, "random secret");
-	TU_CHECK(write_file_new(sf, secret, len, 0600) == 0, "write %s", sf);
 	TU_CHECK(asprintf(&emu, "unix:%s", d.emu.socket) > 0, "asprintf");
 	TU_CHECK(asprintf(&ctl, "unix:%s/state/control.sock", tg_dir) > 0, "asprintf");
 	argv[n++] = (char *)tu_exe("SEV_RUN_EXE");
@@ -132,20 +130,47 @@ static uint8_t *run_demo(const char *ark, const char *name, size_t len)
 	argv[n++] = d.unix_ep;
 	argv[n++] = (char *)"--demo";
 	argv[n++] = (char *)"--secret-file";
-	argv[n++] = sf;
+	argv[n++] = (char *)sf;
 	argv[n++] = (char *)"--emu";
 	argv[n++] = emu;
 	argv[n++] = (char *)"--control";
 	argv[n++] = ctl;
-	argv[n++] = (char *)"--emulator-root";
-	argv[n++] = (char *)ark;
+	argv[n++] = (char *)(ark ? "--emulator-root" : "--roots");
+	argv[n++] = (char *)(ark ? ark : roots_dir);
 	argv[n++] = (char *)"--image";
 	argv[n++] = (char *)image_path;
 	argv[n] = NULL;
-	rc = tu_run(argv, &out, NULL);
+	/* stderr to a file for the duration of the run (tu_run captures stdout only) */
+	fflush(stderr);
+	fd = open(errp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	saved = dup(STDERR_FILENO);
+	TU_CHECK(fd >= 0 && saved >= 0 && dup2(fd, STDERR_FILENO) == STDERR_FILENO, "stderr: %m");
+	close(fd);
+	rc = tu_run(argv, out, NULL);
+	TU_CHECK(dup2(saved, STDERR_FILENO) == STDERR_FILENO, "stderr back: %m");
+	close(saved);
+	_cleanup_free_ uint8_t *raw = tu_read_file(errp, &len);
+	*err = strndup((const char *)raw, len); /* the file's bytes are not NUL-terminated */
+	TU_CHECK(*err, "out of memory");
+	fprintf(stderr, "%s", *err); /* the steps, in the test's log */
+	return rc;
+}
+
+/* sev-run --demo with a fresh random secret of len bytes; returns the secret. */
+static uint8_t *run_demo(const char *ark, const char *name, size_t len)
+{
+	_cleanup_free_ char *sf = path_join(tg_dir, name), *want = NULL;
+	_cleanup_free_ char *out = NULL, *err = NULL, *hex = NULL;
+	uint8_t *secret = malloc(len);
+	int rc;
+
+	TU_CHECK(secret && RAND_bytes(secret, (int)len) == 1, "random secret");
+	TU_CHECK(write_file_new(sf, secret, len, 0600) == 0, "write %s", sf);
+	rc = sev_run(sf, ark, NULL, &out, &err);
 	if (rc != 0)
 		tg_dump_log(d.log);
 	TU_CHECK(rc == 0, "sev-run --demo exited %d (its steps are above); stdout: %s", rc, out);
+	TU_CHECK(strstr(err, "every step held"), "sev-run did not report success");
 	hex = sha256_hex(secret, len);
 	TU_CHECK(asprintf(&want, "SECRET-SHA256 %s\n", hex) > 0, "asprintf");
 	TU_CHECK(strstr(out, want), "the guest printed\n%s\nbut SHA-256 of the secret is %s", out,
@@ -397,6 +422,44 @@ static void kvm_refuses(struct vmm *m)
 	close(m->serial_fd);
 }
 
+/* How many guests sevd holds. */
+static size_t guest_count(void)
+{
+	json_object *j = operator_json("show", "guests");
+	size_t n = json_object_array_length(tg_get(j, "guests", json_type_array));
+
+	json_object_put(j);
+	return n;
+}
+
+/* Refusals: a chain that reaches no trusted root (AMD's roots only: the emulator's ARK is
+ * not among them) stops before any launch; a failure after the launch (a secret too big
+ * for the secret page) leaves no guest behind. Neither prints a digest. */
+static void refusals(void)
+{
+	_cleanup_free_ char *roots = tu_vector_path("amd-roots"), *big = path_join(tg_dir, "big");
+	_cleanup_free_ char *ok = path_join(tg_dir, "secret-1"), *ark = path_join(tg_dir, "emu-ark.cert");
+	_cleanup_free_ uint8_t *zero = calloc(1, HV_GUEST_SECRET_MAX + 1);
+	char *out = NULL, *err = NULL;
+
+	TU_CHECK_EQ(sev_run(ok, NULL, roots, &out, &err), 1);
+	TU_CHECK(strstr(err, "certificate chain does not hold") && !strstr(out, "SECRET-SHA256"),
+		 "untrusted chain: %s", err);
+	TU_CHECK(!strstr(err, "POST /v1/guests"), "sev-run launched for an untrusted chain");
+	TU_CHECK_EQ(guest_count(), 0);
+	free(out);
+	free(err);
+
+	TU_CHECK(zero && write_file_new(big, zero, HV_GUEST_SECRET_MAX + 1, 0600) == 0, "write");
+	TU_CHECK_EQ(sev_run(big, ark, NULL, &out, &err), 1);
+	TU_CHECK(strstr(err, "at most 4092 bytes") && strstr(err, "decommissioned after the failure"),
+		 "oversized secret: %s", err);
+	TU_CHECK(!strstr(out, "SECRET-SHA256"), "a digest was printed: %s", out);
+	TU_CHECK_EQ(guest_count(), 0);
+	free(out);
+	free(err);
+}
+
 /* ---- the story ---- */
 
 static uint8_t *secret_page(const uint8_t *secret, size_t len, size_t *ret_len)
@@ -547,9 +610,12 @@ int main(int argc, char *argv[])
 	delete_first(&m, h1, gen1);
 	second_guest(&m, ark, h1, gen1, &h2);
 	delete_second(&m, h2);
+	refusals();
 	close(m.fd);
 	hv_bindings_free(m.b);
 	tg_daemon_stop(&d);
 	tu_rmtree(tg_dir);
+	free(TAKE_PTR(img)); /* tu_done() exits: cleanup attributes would not run */
+	free(TAKE_PTR(ark));
 	tu_done("test-hvglue-demo");
 }
