@@ -176,7 +176,9 @@ static int journal_write(struct sevd_guests *gs, const struct sevd_jrec *rec, st
 		return fail(rep, r, "the change happened in firmware but could not be written to the "
 				    "journal %s (%s): sevd will reconcile it at its next start",
 			    sevd_journal_path(gs->journal), strerror(-r));
-	if (sevd_journal_records(gs->journal) > gs->compact_after)
+	/* Not right after an INTENT: the snapshot holds guests only, and the INTENT must stay
+	 * until its launch is recorded. */
+	if (rec->type != SEVD_JREC_INTENT && sevd_journal_records(gs->journal) > gs->compact_after)
 		(void)compact(gs); /* logged; the appended journal stays valid if it fails */
 	return 0;
 }
@@ -1047,9 +1049,11 @@ static int replay_apply(void *userdata, const struct sevd_jrec *rec)
 	default:
 		break;
 	}
-	for (unsigned i = 0; i < gs->n_intents; i++)
+	for (unsigned i = 0; i < gs->n_intents;) /* every INTENT this region answers */
 		if (gs->intents[i] == rec->mem_base)
 			gs->intents[i] = gs->intents[--gs->n_intents];
+		else
+			i++;
 	g = find(gs, rec->handle);
 	if (!g) {
 		if (gs->n >= SEVD_GUESTS_MAX || !(g = calloc(1, sizeof(*g))))
@@ -1182,8 +1186,14 @@ static int reconcile(struct sevd_guests *gs)
 		r = reconcile_unknown(gs, &t, rep);
 	if (r < 0)
 		return r;
-	for (unsigned i = 0; i < gs->n_intents; i++)
-		(void)psp_unmap_memfd(gs->psp, gs->intents[i]); /* -ENOENT when it never got mapped */
+	for (unsigned i = 0; i < gs->n_intents; i++) {
+		bool live = false;
+
+		for (unsigned k = 0; k < gs->n; k++)
+			live |= gs->g[k]->rec.mem_base == gs->intents[i];
+		if (!live) /* -ENOENT when it never got mapped or was unmapped already */
+			(void)psp_unmap_memfd(gs->psp, gs->intents[i]);
+	}
 	gs->n_intents = 0;
 	/* ASIDs the previous process released may still be dirty in firmware, and the ones
 	 * released just now are: one WBINVD + DF_FLUSH makes every non-held ASID clean. */
