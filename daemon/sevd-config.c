@@ -198,7 +198,8 @@ static char *strip(char *s)
 int sevd_config_parse(struct sevd_config *c, const char *text, const char *origin)
 {
 	_cleanup_free_ char *copy = strdup(text);
-	char *save = NULL, *line;
+	char *save = NULL, *line, full[160];
+	const char *section = ""; /* "[policy]" prefixes its keys with "policy." */
 	unsigned lineno = 0;
 
 	if (!copy)
@@ -216,6 +217,15 @@ int sevd_config_parse(struct sevd_config *c, const char *text, const char *origi
 		key = strip(line);
 		if (*key == '\0' || *key == '#' || *key == ';')
 			continue;
+		if (*key == '[') {
+			if (strcmp(key, "[policy]") != 0 && strcmp(key, "[sevd]") != 0) {
+				log_error("%s:%u: unknown section %s (known: [sevd], [policy])", origin,
+					  lineno, key);
+				return -EINVAL;
+			}
+			section = strcmp(key, "[policy]") == 0 ? "policy." : "";
+			continue;
+		}
 		eq = strchr(key, '=');
 		if (!eq) {
 			log_error("%s:%u: expected 'key = value'", origin, lineno);
@@ -224,6 +234,11 @@ int sevd_config_parse(struct sevd_config *c, const char *text, const char *origi
 		*eq = '\0';
 		key = strip(key);
 		val = strip(eq + 1);
+		if (snprintf(full, sizeof(full), "%s%s", section, key) >= (int)sizeof(full)) {
+			log_error("%s:%u: key too long", origin, lineno);
+			return -EINVAL;
+		}
+		key = full;
 		r = sevd_config_set(c, key, val, &reason);
 		if (r == -ENOMEM)
 			return r;

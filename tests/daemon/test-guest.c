@@ -630,8 +630,14 @@ int main(void)
 	TU_CHECK(tu_emu_start(D.dir, (const char *const *)emu_args, &E) == 0, "emulator");
 	D.emu_sock = E.socket;
 	conf = path_join(D.dir, "sevd.conf");
-	TU_CHECK(write_file_atomic(conf, "policy.require_nodbg = yes\n"
-					 "policy.tenant.small.quota = 1\n", 57, 0600) == 0, "conf");
+	{
+		/* Both spellings of the admission rules: a key with "policy." and a [policy]
+		 * section. */
+		static const char text[] = "policy.tenant.small.quota = 1\n[policy]\n"
+					   "require_nodbg = yes\n";
+
+		TU_CHECK(write_file_atomic(conf, text, strlen(text), 0600) == 0, "conf");
+	}
 	D.config = conf;
 	TU_CHECK(gc_start(&D, true), "sevd starts (log in %s)", D.dir);
 
