@@ -162,10 +162,9 @@ static json_object *member(json_object *o, const char *key, json_type t, const c
 	return v;
 }
 
-static int guest_path(const struct demo *d, const char *tail, char *buf, size_t cap)
+static void guest_path(const struct demo *d, const char *tail, char *buf, size_t cap)
 {
 	snprintf(buf, cap, "/v1/guests/%u%s", d->handle, tail);
-	return 0;
 }
 
 /* ---- owner: platform, chain, session ---- */
