@@ -517,5 +517,6 @@ int main(void)
 	test_roles();
 	tg_daemon_stop(&d);
 	tu_rmtree(tg_dir);
+	free(tg_dir);
 	tu_done("test-cli-guest");
 }
