@@ -2,7 +2,8 @@
 # The bash completion (completions/sevadm) offers exactly the verbs of `sevadm --help`, the
 # subcommands named in each verb's usage, and every flag of `sevadm VERB [SUB] --help` after
 # "VERB [SUB] -". It is run as bash runs it: source the file, set COMP_WORDS/COMP_CWORD, call
-# _sevadm, read COMPREPLY. Needs SEVD_SOURCE_ROOT and SEVADM_EXE.
+# _sevadm, read COMPREPLY. The zsh completion lists the same verbs and parses.
+# Needs SEVD_SOURCE_ROOT and SEVADM_EXE.
 set -u
 comp=${SEVD_SOURCE_ROOT:?}/completions/sevadm
 [[ -x ${SEVADM_EXE:-} ]] || { echo "FAIL: \$SEVADM_EXE is not set to a program"; exit 1; }
@@ -73,6 +74,25 @@ for f in $("$SEVADM_EXE" --help | flags_of); do
 	checked=$((checked + 1))
 	grep -qx -- "$f" <<<"$got" || { echo "MISSING: 'sevadm -<TAB>' lacks $f"; bad=$((bad + 1)); }
 done
+
+# zsh (completions/_sevadm): its verb list is the same, and the file parses where zsh exists.
+zcomp=${SEVD_SOURCE_ROOT}/completions/_sevadm
+if [[ -r $zcomp ]]; then
+	zverbs=$(sed -n "/verbs=(/,/^\t)/p" "$zcomp" | grep -oE "^[[:space:]]+'[a-z-]+:" | tr -d " \t':" | sort -u)
+	while read -r v; do
+		[[ -z $v ]] && continue
+		echo "ZSH: _sevadm: verb '$v' $( grep -qx -- "$v" <<<"$help_verbs" && echo "missing" || echo "not in sevadm --help")"
+		bad=$((bad + 1))
+	done < <(comm -3 <(echo "$help_verbs") <(echo "$zverbs") | tr -d '\t')
+	checked=$((checked + 1))
+	if command -v zsh >/dev/null; then
+		zsh -n "$zcomp" || { echo "ZSH: _sevadm does not parse"; bad=$((bad + 1)); }
+	else
+		echo "note: zsh is not installed; _sevadm's syntax was not checked"
+	fi
+else
+	echo "ZSH: $zcomp is missing"; bad=$((bad + 1))
+fi
 
 echo "$checked items checked, $bad wrong"
 ((bad == 0))
