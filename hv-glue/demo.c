@@ -718,6 +718,7 @@ static int demo_open(struct demo *d)
 		k = read_full_file(d->o->token_file, 4096, &tok, &tlen);
 		if (k < 0)
 			return say(k, "token file %s: %s", d->o->token_file, strerror(-k));
+		tok[tlen] = 0; /* read_full_file leaves room for it (max + 1) but does not write it */
 		tok[strcspn((char *)tok, "\r\n")] = 0;
 		ho.token = (const char *)tok;
 	}
