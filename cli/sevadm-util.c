@@ -118,8 +118,11 @@ static char *sanitize(const char *s, size_t max)
 	return o;
 }
 
-static const char *auth_hint(int status)
+static const char *auth_hint(int status, const char *code)
 {
+	/* A host admission refusal is a 403 too, but about the guest, not the caller's role. */
+	if (code && strcmp(code, "policy_refused") == 0)
+		return " — change the guest's policy, or ask the operator about the host's rules";
 	if (status == 401)
 		return " — pass a token with --token FILE";
 	if (status == 403)
@@ -143,12 +146,13 @@ static char *error_message(const struct http_response *resp)
 	_cleanup_(json_object_putp) json_object *j = json_tokener_parse((char *)resp->body);
 	json_object *e = NULL;
 	_cleanup_free_ char *msg = NULL, *fw = NULL;
+	const char *code = NULL;
 	char *out = NULL;
 
 	if (j && json_object_object_get_ex(j, "error", &e) && json_object_is_type(e, json_type_object)) {
 		/* Raw strings here: sanitize() below masks control characters one by one. */
 		const char *m = json_raw_str(e, "message");
-		const char *code = json_raw_str(e, "code");
+		code = json_raw_str(e, "code");
 		const char *f = json_raw_str(e, "fw_status");
 		msg = sanitize(m ? m : code ? code : "no message", 1024);
 		if (f && *f)
@@ -157,10 +161,11 @@ static char *error_message(const struct http_response *resp)
 		msg = sanitize(resp->body_len ? (char *)resp->body : "empty answer", 200);
 	if (!msg)
 		return NULL;
-	if (fw && asprintf(&out, "%s (firmware status %s)%s", msg, fw, auth_hint(resp->status)) < 0)
+	if (fw && asprintf(&out, "%s (firmware status %s)%s", msg, fw,
+			   auth_hint(resp->status, code)) < 0)
 		out = NULL;
 	else if (!fw && asprintf(&out, "%s (HTTP %d)%s", msg, resp->status,
-				 auth_hint(resp->status)) < 0)
+				 auth_hint(resp->status, code)) < 0)
 		out = NULL;
 	return out;
 }

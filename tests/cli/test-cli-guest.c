@@ -478,6 +478,37 @@ static void test_session_and_secret(void)
 	tg_run_clear(&r);
 }
 
+/* The host's admission rules (sevd.conf: require_nodbg, a quota of 1 for tenant "tiny") and
+ * ASID ranges: each refusal names the rule and says what to do; no guest is left behind. */
+static void test_admission(void)
+{
+	_cleanup_free_ char *img = tg_make_image("adm.img", 8192);
+	unsigned before = count_guests();
+	struct tg_run r = TG_CLI("launch", img, "--policy", "0");
+
+	TG_EXPECT(r, 1, NULL, "rule require_nodbg");
+	TU_CHECK(strstr(r.err, "requires NODBG") && strstr(r.err, "change the guest's policy") &&
+			 !strstr(r.err, "your role"), "admission refusal: %s", r.err);
+	tg_run_clear(&r);
+	TU_CHECK_EQ(count_guests(), before);
+
+	unsigned h = launch(img, (const char *[]){ "--tenant", "tiny", "--name", "tiny1", NULL });
+	r = TG_CLI("launch", img, "--tenant", "tiny", "--name", "tiny2");
+	TG_EXPECT(r, 1, NULL, "rule tenant_quota");
+	TU_CHECK(strstr(r.err, "tenant tiny"), "quota refusal names the tenant: %s", r.err);
+	tg_run_clear(&r);
+	TU_CHECK_EQ(count_guests(), before + 1);
+	r = TG_CLI("decommission", handle_s(h));
+	TG_EXPECT(r, 0, NULL, NULL);
+	tg_run_clear(&r);
+
+	/* ASID 3 is in the SEV-ES range (1..4): a plain SEV guest cannot have it. */
+	r = TG_CLI("launch", img, "--asid", "3");
+	TG_EXPECT(r, 1, NULL, "ASID 3");
+	tg_run_clear(&r);
+	TU_CHECK_EQ(count_guests(), before);
+}
+
 /* Roles: a reader token may look but not launch; the refusal says what to do. */
 static void test_roles(void)
 {
@@ -506,7 +537,7 @@ int main(void)
 	TU_CHECK(chdir(tg_dir) == 0, "chdir %s: %m", tg_dir);
 	test_help();
 	test_usage_errors();
-	tg_daemon_start(&d, NULL, NULL);
+	tg_daemon_start(&d, NULL, "policy.require_nodbg = yes\npolicy.tenant.tiny.quota = 1\n");
 	test_bad_handle();
 	test_lifecycle();
 	test_deactivate();
@@ -515,6 +546,7 @@ int main(void)
 	test_stdin();
 	test_session_and_secret();
 	test_roles();
+	test_admission();
 	tg_daemon_stop(&d);
 	tu_rmtree(tg_dir);
 	free(tg_dir);
