@@ -146,8 +146,8 @@ static int api_json(struct demo *d, const char *method, const char *path, json_o
 {
 	const char *s = body ? json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN) : "";
 
-	return api(d, method, path, body ? "application/json" : NULL, body ? s : NULL,
-		   strlen(s), ret);
+	return api(d, method, path, body ? "application/json" : NULL, body ? s : NULL, strlen(s),
+		   ret);
 }
 
 /* A member of a sevd answer, of the type the OpenAPI document gives it. */
@@ -243,12 +243,13 @@ static int chain(struct demo *d)
 	}
 	k = attest_sev_chain_verify(&c, roots, 0, &v);
 	if (k <= 0)
-		return say(k < 0 ? k : -EPERM,
-			   "the platform's certificate chain does not hold: %s; refusing to build a "
-			   "session for its PDH",
-			   v.reason);
-	fprintf(stderr, "sev-run:       PDH ← PEK ← CEK ← ASK ← ARK holds, root %s%s\n",
-		v.root_gen, v.root_emulated ? " (EMULATED: trusted only because it was named)" : "");
+		return say(
+		    k < 0 ? k : -EPERM,
+		    "the platform's certificate chain does not hold: %s; refusing to build a "
+		    "session for its PDH",
+		    v.reason);
+	fprintf(stderr, "sev-run:       PDH ← PEK ← CEK ← ASK ← ARK holds, root %s%s\n", v.root_gen,
+		v.root_emulated ? " (EMULATED: trusted only because it was named)" : "");
 	d->pdh = c.pdh;
 	return 0;
 }
@@ -382,8 +383,8 @@ static int inject_secret(struct demo *d)
 	if (k < 0)
 		return k;
 	cipher = malloc(len);
-	k = cipher ? attest_secret_seal(&d->tk, d->measure, d->api_major, d->api_minor, NULL,
-					plain, len, &hdr, cipher)
+	k = cipher ? attest_secret_seal(&d->tk, d->measure, d->api_major, d->api_minor, NULL, plain,
+					len, &hdr, cipher)
 		   : -ENOMEM;
 	secret_free(plain, len);
 	if (k < 0)
@@ -429,8 +430,7 @@ static int subscribe(struct demo *d)
 		return say(-EINVAL, "grant stream %s: cannot open a socket for it", p);
 	strcpy(sa.sun_path, p);
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-		return say(-errno, "grant stream %s: %m; is sevd running with --control there?",
-			   p);
+		return say(-errno, "grant stream %s: %m; is sevd running with --control there?", p);
 	d->grant_fd = TAKE_FD(fd);
 	return 0;
 }
@@ -464,8 +464,10 @@ static int await_grant(struct demo *d)
 		int k = poll(&p, 1, 100);
 
 		if (k == 0 && waited >= GRANT_WAIT_MS)
-			return say(-ETIMEDOUT, "no GRANT for guest %u on the grant stream within %d "
-					       "s of /activate", d->handle, GRANT_WAIT_MS / 1000);
+			return say(-ETIMEDOUT,
+				   "no GRANT for guest %u on the grant stream within %d "
+				   "s of /activate",
+				   d->handle, GRANT_WAIT_MS / 1000);
 		if (k <= 0)
 			continue;
 		k = hv_grant_stream_read(d->grant_fd, &m, &why);
@@ -475,8 +477,9 @@ static int await_grant(struct demo *d)
 			return say(k, "grant stream: %s", why ? why : strerror(-k));
 		k = hv_bindings_apply(d->b, &m);
 		if (k < 0)
-			return say(k, "grant stream: a %s of ASID %u contradicts the binding table (%s)",
-				   m.type == HV_GRANT ? "GRANT" : "REVOKE", m.asid, strerror(-k));
+			return say(
+			    k, "grant stream: a %s of ASID %u contradicts the binding table (%s)",
+			    m.type == HV_GRANT ? "GRANT" : "REVOKE", m.asid, strerror(-k));
 	}
 	if (g->asid != d->asid || g->es)
 		return say(-EBADMSG, "the grant stream gives guest %u ASID %u%s, /activate said %u",
@@ -487,20 +490,19 @@ static int await_grant(struct demo *d)
 }
 
 /* CTL guest-memfd HANDLE: the text reply and one descriptor in SCM_RIGHTS. */
-static int emu_guest_memfd(const char *sock, uint32_t handle, char *text, size_t cap,
-			   int *ret_fd)
+static int emu_guest_memfd(const char *sock, uint32_t handle, char *text, size_t cap, int *ret_fd)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	struct emu_msg_hdr h = {.magic = EMU_WIRE_MAGIC, .version = EMU_WIRE_VERSION,
-				.type = EMU_MSG_CTL, .seq = 6};
+	struct emu_msg_hdr h = {
+	    .magic = EMU_WIRE_MAGIC, .version = EMU_WIRE_VERSION, .type = EMU_MSG_CTL, .seq = 6};
 	uint8_t msg[sizeof(h) + 64], in[sizeof(struct emu_reply_hdr) + EMU_WIRE_MAX_PAYLOAD];
 	union {
 		struct cmsghdr c;
 		char b[CMSG_SPACE(sizeof(int))];
 	} cm;
 	struct iovec iov = {.iov_base = in, .iov_len = sizeof(in)};
-	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.b,
-			    .msg_controllen = sizeof(cm.b)};
+	struct msghdr mh = {
+	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.b, .msg_controllen = sizeof(cm.b)};
 	_cleanup_close_ int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	struct emu_reply_hdr rh;
 	struct cmsghdr *c;
@@ -559,8 +561,10 @@ static int plaintext_view(struct demo *d)
 	same = memcmp(mem + HV_GUEST_IMAGE_GPA, d->image, d->image_len) == 0;
 	munmap(mem, HV_GUEST_MEM_SIZE);
 	if (!same)
-		return say(-EBADMSG, "the guest's plaintext view does not hold the measured image "
-				     "at GPA 0x%x", HV_GUEST_IMAGE_GPA);
+		return say(-EBADMSG,
+			   "the guest's plaintext view does not hold the measured image "
+			   "at GPA 0x%x",
+			   HV_GUEST_IMAGE_GPA);
 	fprintf(stderr, "sev-run:       %s\n", text);
 	d->mem_fd = TAKE_FD(fd);
 	return 0;
@@ -718,7 +722,8 @@ static int demo_open(struct demo *d)
 		k = read_full_file(d->o->token_file, 4096, &tok, &tlen);
 		if (k < 0)
 			return say(k, "token file %s: %s", d->o->token_file, strerror(-k));
-		tok[tlen] = 0; /* read_full_file leaves room for it (max + 1) but does not write it */
+		tok[tlen] =
+		    0; /* read_full_file leaves room for it (max + 1) but does not write it */
 		tok[strcspn((char *)tok, "\r\n")] = 0;
 		ho.token = (const char *)tok;
 	}
@@ -736,8 +741,10 @@ int hv_demo_run(const struct hv_demo_opts *o)
 	int k;
 
 	if (o->policy & SEV_POLICY_ES)
-		return say(-EOPNOTSUPP, "policy 0x%x asks for SEV-ES; this runner keeps guest "
-					"state in KVM (no VMSA): use a plain SEV policy", o->policy);
+		return say(-EOPNOTSUPP,
+			   "policy 0x%x asks for SEV-ES; this runner keeps guest "
+			   "state in KVM (no VMSA): use a plain SEV policy",
+			   o->policy);
 	k = demo_open(&d);
 	if (k >= 0) {
 		k = owner_steps(&d);

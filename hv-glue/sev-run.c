@@ -55,7 +55,8 @@ static void help(void)
 	    "  --verbose            print the exit statistics to stderr\n"
 	    "\n"
 	    "       sev-run --daemon unix:PATH --demo --secret-file FILE --emu unix:SOCKET\n"
-	    "               --emulator-root FILE [--control unix:PATH] [--policy P] [--image FILE]\n"
+	    "               --emulator-root FILE [--control unix:PATH] [--policy P] [--image "
+	    "FILE]\n"
 	    "Play the guest owner and the VMM against a running sevd: verify the platform's\n"
 	    "chain, build a session, launch the tiny guest, check its measurement, inject the\n"
 	    "secret, finish, activate, take the ASID from sevd's grant stream and the guest's\n"
@@ -91,8 +92,9 @@ static int check_demo_args(int argc)
 	const char *slash = emu ? strrchr(emu, '/') : NULL;
 
 	if (!arg_demo || !arg_daemon || !arg_secret || !arg_emu || optind < argc) {
-		fprintf(stderr, "sev-run: the demo needs --daemon ENDPOINT --demo --secret-file FILE "
-				"--emu unix:SOCKET (see --help)\n");
+		fprintf(stderr,
+			"sev-run: the demo needs --daemon ENDPOINT --demo --secret-file FILE "
+			"--emu unix:SOCKET (see --help)\n");
 		return -EINVAL;
 	}
 	if (!arg_emulator_root && !arg_roots) {

@@ -51,16 +51,19 @@ static const char *image_path;
 static size_t emu_ctl(const char *line, uint8_t *buf, size_t cap, int *ret_fd)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	struct emu_msg_hdr h = {.magic = EMU_WIRE_MAGIC, .version = EMU_WIRE_VERSION,
-				.type = EMU_MSG_CTL, .len = (uint32_t)strlen(line), .seq = 42};
+	struct emu_msg_hdr h = {.magic = EMU_WIRE_MAGIC,
+				.version = EMU_WIRE_VERSION,
+				.type = EMU_MSG_CTL,
+				.len = (uint32_t)strlen(line),
+				.seq = 42};
 	uint8_t msg[sizeof(h) + 128], in[sizeof(struct emu_reply_hdr) + EMU_WIRE_MAX_PAYLOAD];
 	union {
 		struct cmsghdr c;
 		char b[CMSG_SPACE(sizeof(int))];
 	} cm;
 	struct iovec iov = {.iov_base = in, .iov_len = sizeof(in)};
-	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.b,
-			    .msg_controllen = sizeof(cm.b)};
+	struct msghdr mh = {
+	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.b, .msg_controllen = sizeof(cm.b)};
 	struct emu_reply_hdr rh;
 	int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	struct cmsghdr *c;
@@ -68,7 +71,8 @@ static size_t emu_ctl(const char *line, uint8_t *buf, size_t cap, int *ret_fd)
 
 	TU_CHECK(s >= 0 && h.len < 128 && strlen(d.emu.socket) < sizeof(sa.sun_path), "socket");
 	strcpy(sa.sun_path, d.emu.socket);
-	TU_CHECK(connect(s, (struct sockaddr *)&sa, sizeof(sa)) == 0, "connect %s: %m", sa.sun_path);
+	TU_CHECK(connect(s, (struct sockaddr *)&sa, sizeof(sa)) == 0, "connect %s: %m",
+		 sa.sun_path);
 	memcpy(msg, &h, sizeof(h));
 	memcpy(msg + sizeof(h), line, h.len);
 	TU_CHECK(send(s, msg, sizeof(h) + h.len, 0) == (ssize_t)(sizeof(h) + h.len), "send: %m");
@@ -110,7 +114,8 @@ static char *sha256_hex(const uint8_t *buf, size_t len)
 	uint8_t md[32];
 	unsigned mdlen = 0;
 
-	TU_CHECK(EVP_Digest(buf, len, md, &mdlen, EVP_sha256(), NULL) == 1 && mdlen == 32, "sha256");
+	TU_CHECK(EVP_Digest(buf, len, md, &mdlen, EVP_sha256(), NULL) == 1 && mdlen == 32,
+		 "sha256");
 	return hex_encode(md, 32);
 }
 
@@ -202,7 +207,8 @@ static unsigned the_guest(void)
 	g = json_object_array_get_idx(list, 0);
 	h = (unsigned)json_object_get_int(tg_get(g, "handle", json_type_int));
 	TU_CHECK_EQ(json_object_get_int(tg_get(g, "asid", json_type_int)), THE_ASID);
-	TU_CHECK(strcmp(json_object_get_string(tg_get(g, "state", json_type_string)), "RUNNING") == 0,
+	TU_CHECK(strcmp(json_object_get_string(tg_get(g, "state", json_type_string)), "RUNNING") ==
+		     0,
 		 "guest %u is not RUNNING: %s", h, json_object_to_json_string(g));
 	json_object_put(j);
 	return h;
@@ -383,16 +389,16 @@ static void kvm_runs_guest(struct vmm *m, uint32_t handle, const char *hex)
 	m->serial_fd = memfd_create("serial", MFD_CLOEXEC);
 	TU_CHECK(m->mem_fd >= 0 && m->serial_fd >= 0, "guest-memfd / serial memfd");
 	TU_CHECK_EQ(hv_runner_new(&(struct hv_runner_config){.mem_fd = m->mem_fd,
-							      .mem_size = HV_GUEST_MEM_SIZE,
-							      .mode = HV_MODE_PROT32,
-							      .entry = HV_GUEST_IMAGE_GPA,
-							      .stack = HV_GUEST_STACK_TOP,
-							      .handle = handle,
-							      .bindings = m->b,
-							      .platform = &m->plat,
-							      .grant_fd = -1,
-							      .serial_fd = m->serial_fd,
-							      .cpu = CPU},
+							     .mem_size = HV_GUEST_MEM_SIZE,
+							     .mode = HV_MODE_PROT32,
+							     .entry = HV_GUEST_IMAGE_GPA,
+							     .stack = HV_GUEST_STACK_TOP,
+							     .handle = handle,
+							     .bindings = m->b,
+							     .platform = &m->plat,
+							     .grant_fd = -1,
+							     .serial_fd = m->serial_fd,
+							     .cpu = CPU},
 				  &m->r),
 		    0);
 	TU_CHECK_EQ(hv_runner_run(m->r, &res), 0);
@@ -443,7 +449,8 @@ static size_t guest_count(void)
 static void refusals(void)
 {
 	_cleanup_free_ char *roots = tu_vector_path("amd-roots"), *big = path_join(tg_dir, "big");
-	_cleanup_free_ char *ok = path_join(tg_dir, "secret-1"), *ark = path_join(tg_dir, "emu-ark.cert");
+	_cleanup_free_ char *ok = path_join(tg_dir, "secret-1"),
+			    *ark = path_join(tg_dir, "emu-ark.cert");
 	_cleanup_free_ uint8_t *zero = calloc(1, HV_GUEST_SECRET_MAX + 1);
 	char *out = NULL, *err = NULL;
 
@@ -457,7 +464,8 @@ static void refusals(void)
 
 	TU_CHECK(zero && write_file_new(big, zero, HV_GUEST_SECRET_MAX + 1, 0600) == 0, "write");
 	TU_CHECK_EQ(sev_run(big, ark, NULL, &out, &err), 1);
-	TU_CHECK(strstr(err, "at most 4092 bytes") && strstr(err, "decommissioned after the failure"),
+	TU_CHECK(strstr(err, "at most 4092 bytes") &&
+		     strstr(err, "decommissioned after the failure"),
 		 "oversized secret: %s", err);
 	TU_CHECK(!strstr(out, "SECRET-SHA256"), "a digest was printed: %s", out);
 	TU_CHECK_EQ(guest_count(), 0);
@@ -607,8 +615,10 @@ int main(int argc, char *argv[])
 	tg_daemon_start(&d, emu_args, NULL);
 	{ /* the guest routes must exist: this test is about them */
 		struct tg_run r = TG_CLI("--json", "show", "guests");
-		TU_CHECK(r.rc == 0, "sevd does not answer GET /v1/guests (the guest lifecycle "
-				    "routes are missing?): %s", r.err);
+		TU_CHECK(r.rc == 0,
+			 "sevd does not answer GET /v1/guests (the guest lifecycle "
+			 "routes are missing?): %s",
+			 r.err);
 		tg_run_clear(&r);
 	}
 	ark = emulator_root();
