@@ -37,6 +37,8 @@ static int help(void)
 	       "  --launch-digest D    the expected launch digest: SHA-256 of what was launched\n"
 	       "                       (base64 or hex)\n"
 	       "  --firmware FILE      or the launched image itself: its SHA-256 is the digest\n"
+	       "                       (SEV-ES guests also measure their VMSA pages: compute their\n"
+	       "                       digest with 'sevadm measurement build' and its flags)\n"
 	       "  --policy P           the policy you launched with (default: the one sevd reports)\n"
 	       "The API version and build come from the platform (GET /v1/platform).\n");
 	return SEVADM_EXIT_OK;

@@ -509,6 +509,37 @@ static void test_admission(void)
 	TU_CHECK_EQ(count_guests(), before);
 }
 
+/* SEV-ES: the VMSA page follows the image (LAUNCH_UPDATE_VMSA) and the ASID comes from the ES
+ * range 1..4; a VMSA for a plain SEV guest is refused by firmware by name, and that launch
+ * is decommissioned. */
+static void test_es(void)
+{
+	_cleanup_free_ char *img = tg_make_image("es.img", 8192), *vmsa = tg_make_image("es.vmsa", 4096);
+	unsigned before = count_guests();
+	struct tg_run r = TG_CLI("--json", "launch", img, "--policy", "nodbg,es", "--vmsa", vmsa,
+				 "--name", "es");
+
+	TG_EXPECT(r, 0, NULL, NULL);
+	json_object *j = tg_json(&r);
+	unsigned h = (unsigned)json_object_get_int(tg_get(j, "handle", json_type_int));
+	int asid = json_object_get_int(tg_get(j, "asid", json_type_int));
+	TU_CHECK(asid >= 1 && asid <= 4, "an SEV-ES guest got ASID %d, outside 1..4", asid);
+	TU_CHECK_EQ(json_object_get_int(tg_get(j, "policy", json_type_int)), 0x5);
+	json_object_put(j);
+	tg_run_clear(&r);
+	r = TG_CLI("show", "guests");
+	TU_CHECK(strstr(r.out, "NODBG ES"), "policy words: %s", r.out);
+	tg_run_clear(&r);
+	r = TG_CLI("launch", img, "--vmsa", vmsa);
+	TG_EXPECT(r, 1, NULL, "(firmware status UNSUPPORTED)");
+	TU_CHECK(strstr(r.err, "was decommissioned; nothing is left behind"), "cleanup: %s", r.err);
+	tg_run_clear(&r);
+	TU_CHECK_EQ(count_guests(), before + 1);
+	r = TG_CLI("decommission", handle_s(h));
+	TG_EXPECT(r, 0, NULL, NULL);
+	tg_run_clear(&r);
+}
+
 /* Roles: a reader token may look but not launch; the refusal says what to do. */
 static void test_roles(void)
 {
@@ -547,6 +578,7 @@ int main(void)
 	test_session_and_secret();
 	test_roles();
 	test_admission();
+	test_es();
 	tg_daemon_stop(&d);
 	tu_rmtree(tg_dir);
 	free(tg_dir);
