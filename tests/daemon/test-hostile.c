@@ -40,8 +40,8 @@
 /* The daemon's limits for this test (sevd.conf below). */
 #define CONN_LIMIT 200
 #define PER_IP_LIMIT 64
-#define CONN_TIMEOUT_S 3
-#define HEADER_TIMEOUT_S 2
+#define CONN_TIMEOUT_S 4
+#define HEADER_TIMEOUT_S 3
 #define RATE 50
 #define BURST 100
 #define BODY_LIMIT_INIT 4096 /* POST /v1/platform/init (api.c BODY_NONE) */
