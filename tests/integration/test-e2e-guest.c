@@ -414,6 +414,20 @@ static void owner_attests(unsigned h, const char *roots, const char *ark, const 
 		   "--emulator-root", ark, "--nonce", nonce, "--measurement", dhex);
 	TG_EXPECT(r, 0, NULL, NULL);
 	tg_run_clear(&r);
+	/* Against the exported PEK alone (the signature, nonce and digest; no chain). */
+	r = TG_CLI("verify", "report", "report.bin", "--pek", "certs/pek.cert", "--nonce", nonce,
+		   "--measurement", dhex);
+	TG_EXPECT(r, 0, NULL, NULL);
+	tg_run_clear(&r);
+	/* A flipped byte of the signed report: the signature no longer holds. */
+	size_t len = 0;
+	_cleanup_free_ uint8_t *rep = tu_read_file("report.bin", &len);
+	TU_CHECK_EQ(len, sizeof(struct sev_attestation_report));
+	rep[0x20] ^= 1;
+	TU_CHECK(write_file_new("report-flipped.bin", rep, len, 0644) == 0, "write");
+	r = TG_CLI("verify", "report", "report-flipped.bin", "--pek", "certs/pek.cert");
+	TG_EXPECT(r, 1, NULL, NULL);
+	tg_run_clear(&r);
 	/* Another nonce than the one asked for: refused (the report is bound to its nonce). */
 	r = TG_CLI("verify", "report", "report.bin", "--chain", "certs", "--roots", roots,
 		   "--emulator-root", ark, "--nonce", "ffeeddccbbaa99887766554433221100");
