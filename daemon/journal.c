@@ -73,6 +73,19 @@ void sevd_jrec_encode(const struct sevd_jrec *rec, uint8_t out[SEVD_JREC_SIZE])
 		memset(out + 8 + SEVD_JREC_PAYLOAD, 0, 8); /* fails the check on replay */
 }
 
+/* A name field: NUL-terminated with only zeros after the NUL (the one encoding of it). */
+static bool name_canonical(const uint8_t *p)
+{
+	size_t n = strnlen((const char *)p, SEVD_JREC_NAME_MAX);
+
+	if (n == SEVD_JREC_NAME_MAX)
+		return false;
+	for (size_t i = n; i < SEVD_JREC_NAME_MAX; i++)
+		if (p[i])
+			return false;
+	return true;
+}
+
 /* 0 and *rec filled when buf (at least SEVD_JREC_SIZE bytes) holds a valid record. */
 static int jrec_decode(const uint8_t *buf, struct sevd_jrec *rec)
 {
@@ -86,8 +99,8 @@ static int jrec_decode(const uint8_t *buf, struct sevd_jrec *rec)
 	if (checksum(buf, 8 + SEVD_JREC_PAYLOAD, sum) < 0 ||
 	    memcmp(sum, buf + 8 + SEVD_JREC_PAYLOAD, 8) != 0)
 		return -EBADMSG;
-	if (p[0] < SEVD_JREC_PUT || p[0] > SEVD_JREC_META || p[3] != 0 ||
-	    p[112 + SEVD_JREC_NAME_MAX - 1] != 0 || p[176 + SEVD_JREC_NAME_MAX - 1] != 0)
+	if (p[0] < SEVD_JREC_PUT || p[0] > SEVD_JREC_META || p[3] != 0 || !name_canonical(p + 112) ||
+	    !name_canonical(p + 176))
 		return -EBADMSG;
 	memset(rec, 0, sizeof(*rec));
 	rec->type = p[0];

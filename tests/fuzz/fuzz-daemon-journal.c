@@ -4,7 +4,8 @@
  * or a bad header) or a valid prefix made of whole records (the rest is a torn tail); every
  * record replayed encodes back to the exact bytes it was read from; recover never fails and
  * replays at least as many records. Seeds: tests/fuzz/corpus/daemon-journal (a journal
- * header followed by records; tests/daemon/gen-fuzz-seeds writes them). */
+ * header followed by records; tests/daemon/gen-fuzz-seeds writes them; regression-* are inputs
+ * libFuzzer found). */
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
