@@ -174,10 +174,14 @@ static int open_image(const char *verb, const char *file, int *ret_fd, int64_t *
 
 	if (fd < 0)
 		return sevadm_fail(verb, "cannot open the image %s: %s", file, strerror(errno));
-	if (fstat(fd, &st) < 0 || S_ISDIR(st.st_mode)) {
+	if (fstat(fd, &st) < 0) {
+		int e = errno;
 		close(fd);
-		return sevadm_fail(verb, "cannot read the image %s: %s", file,
-				   S_ISDIR(st.st_mode) ? "it is a directory" : strerror(errno));
+		return sevadm_fail(verb, "cannot read the image %s: %s", file, strerror(e));
+	}
+	if (S_ISDIR(st.st_mode)) {
+		close(fd);
+		return sevadm_fail(verb, "the image %s is a directory: give a file", file);
 	}
 	*ret_len = S_ISREG(st.st_mode) ? (int64_t)st.st_size : -1;
 	if (*ret_len == 0) {

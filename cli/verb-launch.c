@@ -92,8 +92,6 @@ static int parse_args(int argc, char **argv, struct largs *a)
 	if (argc - optind != 1)
 		return sevadm_usage(verb, "needs exactly one IMAGE (a file, or '-' for stdin)");
 	a->image = argv[optind];
-	if (!a->name)
-		a->name = "vm";
 	if (a->dir && (a->godh || a->session))
 		return sevadm_usage(verb, "give --session-dir, or --godh and --session, not both");
 	if (!!a->godh != !!a->session)
@@ -138,7 +136,8 @@ static int read_b64_file(const char *what, const char *path, size_t want, char *
 
 static int session_paths(const struct largs *a, char **godh, char **session)
 {
-	const char *s = a->sname ? a->sname : a->name;
+	/* sevadm session's default prefix is "vm" too */
+	const char *s = a->sname ? a->sname : a->name ? a->name : "vm";
 	_cleanup_free_ char *g = NULL, *b = NULL;
 
 	if (!a->dir) {
@@ -167,7 +166,7 @@ static int start_body(const struct largs *a, json_object **ret)
 			return r;
 	}
 	json_object_object_add(b, "policy", json_object_new_int64(a->policy));
-	json_object_object_add(b, "name", json_object_new_string(a->name));
+	json_object_object_add(b, "name", json_object_new_string(a->name ? a->name : "vm"));
 	if (g64) {
 		json_object_object_add(b, "godh_cert", json_object_new_string(g64));
 		json_object_object_add(b, "session", json_object_new_string(s64));
@@ -206,7 +205,8 @@ static void print_result(const struct sevadm_ctx *ctx, const struct largs *a, ui
 	if (ctx->json) {
 		_cleanup_(json_object_putp) json_object *o = json_object_new_object();
 		json_object_object_add(o, "handle", json_object_new_int64(handle));
-		json_object_object_add(o, "name", json_object_new_string(a->name));
+		json_object_object_add(o, "name",
+				       json_object_new_string(sevadm_json_str(res, "name", "")));
 		json_object_object_add(o, "policy", json_object_new_int64(a->policy));
 		json_object_object_add(o, "state",
 				       json_object_new_string(sevadm_json_str(res, "state", "LUPDATE")));
@@ -218,7 +218,8 @@ static void print_result(const struct sevadm_ctx *ctx, const struct largs *a, ui
 	}
 	printf("%u\n", handle);
 	fprintf(stderr, "Guest '%s' launched: handle %u, policy 0x%x (%s), ASID %lld, %llu bytes "
-			"of %s measured. Next: sevadm measure %u\n", a->name, handle, a->policy,
+			"of %s measured. Next: sevadm measure %u\n", sevadm_json_str(res, "name", "?"),
+		handle, a->policy,
 		words ? words : "?", sevadm_json_int(res, "asid", 0), (unsigned long long)bytes,
 		a->image, handle);
 }
