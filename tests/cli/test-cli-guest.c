@@ -245,6 +245,19 @@ static void test_lifecycle(void)
 	json_object_put(j);
 	tg_run_clear(&r);
 	json_object *g = find_guest(h);
+	/* show guests --json: the documented keys in a fixed order (what scripts rely on) */
+	static const char *const keys[] = { "handle", "name", "state", "policy", "asid", "tenant",
+					    "es", "memory_size", "data_bytes", "measurement",
+					    "mnonce", "created", "updated" };
+	size_t k = 0;
+	json_object_object_foreach(g, key, val) {
+		(void)val;
+		TU_CHECK(k < ELEMENTSOF(keys) && strcmp(key, keys[k]) == 0, "key %zu is '%s'", k, key);
+		k++;
+	}
+	TU_CHECK_EQ(k, ELEMENTSOF(keys));
+	TU_CHECK(strcmp(json_object_get_string(tg_get(g, "measurement", json_type_string)), mhex) == 0,
+		 "show guests measurement");
 	TU_CHECK_EQ(json_object_get_int(tg_get(g, "asid", json_type_int)), asid);
 	TU_CHECK(strcmp(json_object_get_string(tg_get(g, "state", json_type_string)), "RUNNING") == 0,
 		 "not RUNNING");
