@@ -1,6 +1,9 @@
 /* The HTTP front over libmicrohttpd. Per request: find the route (404/405), decide the role
  * (Unix peer credentials or bearer token), check it (401/403), collect the body under the
- * route's limit (413), call the handler, send its answer. */
+ * route's limit (413), call the handler, send its answer. Trusts no client: connections are
+ * bounded overall, per TCP address and per Unix uid, headers have a deadline, TCP addresses
+ * a request rate (429), raw paths are checked before unescaping (README.md, "Hostile and
+ * slow clients"; tests/daemon/test-hostile.c). */
 #include <errno.h>
 #include <grp.h>
 #include <microhttpd.h>
