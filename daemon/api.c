@@ -125,6 +125,9 @@ void sevd_api_core_error(struct sevd_api_response *resp, const struct sevd_reply
 	case -EFBIG:
 		sevd_api_error(resp, 400, "bad_request", rep->message, -1);
 		return;
+	case -ENOTRECOVERABLE: /* the guest journal could not be written */
+		sevd_api_error(resp, 503, "internal", rep->message, -1);
+		return;
 	case -EIO:
 		if (rep->fw_status >= 0) {
 			fw_error(resp, rep);

@@ -172,8 +172,9 @@ static int journal_write(struct sevd_guests *gs, const struct sevd_jrec *rec, st
 {
 	int r = sevd_journal_append(gs->journal, rec);
 
-	if (r < 0)
-		return fail(rep, r, "the change happened in firmware but could not be written to the "
+	if (r < 0) /* -ENOTRECOVERABLE: not -ENOSPC, which means "no ASID" to the HTTP side */
+		return fail(rep, -ENOTRECOVERABLE,
+			    "the change happened in firmware but could not be written to the "
 				    "journal %s (%s): sevd will reconcile it at its next start",
 			    sevd_journal_path(gs->journal), strerror(-r));
 	/* Not right after an INTENT: the snapshot holds guests only, and the INTENT must stay

@@ -8,7 +8,8 @@
  * Errors in sevd_reply.r: -ENOENT unknown handle (404), -EPERM refused by the host admission
  * policy (403, reply.rule names the rule), -ENOSPC no free ASID of the guest's type (409),
  * -EALREADY wrong state on sevd's side (an upload running, ASID already bound; 409),
- * -EINVAL / -EFBIG bad input (400), -EIO a firmware status (reply.fw_status), -ENOSPC... */
+ * -EINVAL / -EFBIG bad input (400), -EIO a firmware status (reply.fw_status),
+ * -ENOTRECOVERABLE the journal could not be written (503 internal). */
 #pragma once
 
 #include "daemon/core.h"
