@@ -1,5 +1,5 @@
-/* Crash safety of sevd (issue 4): a busy launch sequence (launches with multi-chunk uploads,
- * measurement, finish, activate, an SEV-ES guest with its VMSA, deactivate/re-activate, a
+/* Crash safety of sevd (issue 4): a busy launch sequence (launches with multi-chunk uploads, an
+ * owner session and a LAUNCH_SECRET, measurement, finish, activate, an SEV-ES guest with its VMSA, deactivate/re-activate, a
  * half-done launch, decommissions; compaction every few records) runs against the real sevd
  * and the real emulator, and sevd is killed with a real SIGKILL at 50 or more distinct points
  * of it: SEVD_TEST_CRASH_AT=N makes sevd stop itself (SIGSTOP) at its Nth journal/firmware
@@ -26,6 +26,9 @@
 #include <unistd.h>
 
 #include "common/macros.h"
+#include "attest/secret.h"
+#include "attest/sev-cert.h"
+#include "attest/session.h"
 #include "common/util.h"
 #include "psp/commands.h"
 #include "psp/transport.h"
@@ -37,6 +40,9 @@
 
 static struct gc_daemon D;
 static struct tu_emu E;
+/* The owner's session for alpha (built once, before the runs). */
+static char *godh_b64, *session_b64;
+static struct attest_tk tk;
 
 /* ---- the workload (runs in a child; any surprise ends it with a non-zero status) ---- */
 
@@ -107,12 +113,42 @@ static void w_vmsa(uint32_t h)
 	gc_resp_free(&r);
 }
 
-static void w_full_launch(uint32_t h, size_t len, bool es)
+/* LAUNCH_SECRET with the session's keys over the measurement just taken. */
+static void w_secret(uint32_t h, json_object *m)
 {
+	uint8_t measure[32], plain[32] = "crash-test secret", cipher[32];
+	struct sev_secret_header hdr;
+	char path[64], *hb, *pb, *body;
+
+	if (hex_decode_exact(gc_str(m, "measurement"), measure, 32) < 0 ||
+	    attest_secret_seal(&tk, measure, (uint8_t)gc_int(m, "api_major"),
+			       (uint8_t)gc_int(m, "api_minor"), NULL, plain, sizeof(plain), &hdr,
+			       cipher) < 0)
+		exit(3);
+	hb = base64_encode(&hdr, sizeof(hdr));
+	pb = base64_encode(cipher, sizeof(cipher));
+	if (!hb || !pb || asprintf(&body, "{\"header\": \"%s\", \"payload\": \"%s\"}", hb, pb) < 0)
+		exit(3);
+	snprintf(path, sizeof(path), "/v1/guests/%u/secret", h);
+	json_object_put(call("POST", path, body, 200));
+	free(hb);
+	free(pb);
+	free(body);
+}
+
+static void w_full_launch(uint32_t h, size_t len, bool es, bool secret)
+{
+	char path[64];
+	json_object *m;
+
 	w_upload(h, len);
 	if (es)
 		w_vmsa(h);
-	w_op("GET", h, "/measurement", 200);
+	snprintf(path, sizeof(path), "/v1/guests/%u/measurement", h);
+	m = call("GET", path, NULL, 200);
+	if (secret)
+		w_secret(h, m);
+	json_object_put(m);
 	w_op("POST", h, "/finish", 200);
 	w_op("POST", h, "/activate", 200);
 }
@@ -121,18 +157,29 @@ static void workload(void)
 {
 	uint32_t a, b, c, d;
 
-	a = w_launch(0x1, "alpha");
-	w_full_launch(a, 2 * 1024 * 1024 + 100, false);
+	{
+		char *body;
+		json_object *o;
+
+		if (asprintf(&body, "{\"policy\": 1, \"name\": \"alpha\", \"godh_cert\": \"%s\", "
+				    "\"session\": \"%s\"}", godh_b64, session_b64) < 0)
+			exit(3);
+		o = call("POST", "/v1/guests", body, 201);
+		a = (uint32_t)gc_int(o, "handle");
+		json_object_put(o);
+		free(body);
+	}
+	w_full_launch(a, 2 * 1024 * 1024 + 100, false, true);
 	b = w_launch(0x1, "bravo"); /* stays half-launched */
 	w_upload(b, 70000);
 	w_op("GET", b, "/measurement", 200);
 	c = w_launch(0x1, "charlie");
-	w_full_launch(c, 5000, false);
+	w_full_launch(c, 5000, false, false);
 	w_op("POST", a, "/deactivate", 200);
 	w_op("POST", a, "/activate", 200);
 	w_op("DELETE", c, "", 200);
 	d = w_launch(0x5, "delta-es"); /* NODBG | ES */
-	w_full_launch(d, 40000, true);
+	w_full_launch(d, 40000, true, false);
 	w_op("DELETE", a, "", 200);
 	w_op("POST", d, "/deactivate", 200);
 	w_op("DELETE", b, "", 200);
@@ -355,6 +402,29 @@ int main(void)
 	TU_CHECK(write_file_atomic(conf, "journal_compact = 6\n", 20, 0600) == 0, "conf");
 	D.config = conf;
 
+	/* The owner side of alpha's launch: a session for the platform's PDH. */
+	TU_CHECK(gc_start(&D, true), "sevd starts");
+	{
+		struct gc_resp r;
+		struct sev_cert pdh, godh;
+		struct sev_session_blob blob;
+		uint8_t *raw = NULL;
+		size_t len = 0;
+		const char *why;
+
+		gc_request(&D, "GET", "/v1/platform/certs", NULL, 0, NULL, &r);
+		TU_CHECK(r.status == 200 && base64_decode(gc_str(r.json, "pdh"),
+							  strlen(gc_str(r.json, "pdh")), &raw,
+							  &len) == 0 &&
+				 attest_sev_cert_parse(raw, len, &pdh, &why) == 0,
+			 "the platform's PDH");
+		TU_CHECK(attest_session_build(&pdh, 0x1, NULL, &godh, &blob, &tk) == 0, "session");
+		godh_b64 = base64_encode(&godh, sizeof(godh));
+		session_b64 = base64_encode(&blob, sizeof(blob));
+		free(raw);
+		gc_resp_free(&r);
+	}
+	gc_stop(&D, false);
 	total = reference_run();
 	TU_CHECK(total >= MIN_POINTS, "the workload passes only %u checkpoints", total);
 	/* A seeded sample of MIN_POINTS distinct points (all of them when there are few). */
