@@ -1,6 +1,7 @@
 /* Crash safety of sevd (issue 4): a busy launch sequence (launches with multi-chunk uploads, an
- * owner session and a LAUNCH_SECRET, measurement, finish, activate, an SEV-ES guest with its VMSA, deactivate/re-activate, a
- * half-done launch, decommissions; compaction every few records) runs against the real sevd
+ * owner session and a LAUNCH_SECRET, measurement, finish, activate, an SEV-ES guest with its
+ * VMSA, deactivate/re-activate, a half-done launch, decommissions; compaction every few
+ * records) runs against the real sevd
  * and the real emulator, and sevd is killed with a real SIGKILL at 50 or more distinct points
  * of it: SEVD_TEST_CRASH_AT=N makes sevd stop itself (SIGSTOP) at its Nth journal/firmware
  * checkpoint (daemon/crash.h), the test sees it stopped and kills it there. Some checkpoints
