@@ -18,8 +18,8 @@
 
 static const char *state_name(uint8_t s)
 {
-	static const char *const names[] = { "UNINIT",	"LUPDATE", "LSECRET", "RUNNING",
-					     "SUPDATE", "RUPDATE", "SENT" };
+	static const char *const names[] = {"UNINIT",  "LUPDATE", "LSECRET", "RUNNING",
+					    "SUPDATE", "RUPDATE", "SENT"};
 
 	return s < ELEMENTSOF(names) ? names[s] : "UNKNOWN";
 }
@@ -62,7 +62,8 @@ static json_object *guest_json(const struct sevd_guest_info *g)
 	json_object_object_add(o, "data_bytes", json_object_new_int64((int64_t)g->data_bytes));
 	json_object_object_add(o, "measurement",
 			       g->measured ? hex_json(g->measure, sizeof(g->measure)) : NULL);
-	json_object_object_add(o, "mnonce", g->measured ? hex_json(g->mnonce, sizeof(g->mnonce)) : NULL);
+	json_object_object_add(o, "mnonce",
+			       g->measured ? hex_json(g->mnonce, sizeof(g->mnonce)) : NULL);
 	json_object_object_add(o, "created", time_json(g->created));
 	json_object_object_add(o, "updated", time_json(g->updated));
 	return o;
@@ -95,8 +96,8 @@ static struct sevd_request *new_request(uint32_t op, struct sevd_api_response *r
 }
 
 /* Answer {guest fields..., command, extras} for a guest reply. */
-static void guest_answer(struct sevd_api_response *resp, unsigned status, const struct sevd_reply *rep,
-			 bool with_address)
+static void guest_answer(struct sevd_api_response *resp, unsigned status,
+			 const struct sevd_reply *rep, bool with_address)
 {
 	_cleanup_(json_object_putp) json_object *o = guest_json(&rep->u.guest.info);
 
@@ -128,7 +129,7 @@ static void simple_op(const struct sevd_api_request *req, struct sevd_api_respon
 
 void sevd_api_guests_list(const struct sevd_api_request *req, struct sevd_api_response *resp)
 {
-	struct sevd_request creq = { .op = SEVD_OP_GUEST_LIST };
+	struct sevd_request creq = {.op = SEVD_OP_GUEST_LIST};
 	_cleanup_free_ struct sevd_reply *rep = sevd_api_call_core(req, &creq, resp);
 	_cleanup_(json_object_putp) json_object *o = NULL;
 	json_object *a;
@@ -245,7 +246,8 @@ void sevd_api_guest_create(const struct sevd_api_request *req, struct sevd_api_r
 	uint64_t policy = 0, mem = 0, asid = 0;
 	bool have_policy, have;
 
-	if (!sevd_api_parse_body(req, resp, &o) || !(creq = new_request(SEVD_OP_GUEST_CREATE, resp)))
+	if (!sevd_api_parse_body(req, resp, &o) ||
+	    !(creq = new_request(SEVD_OP_GUEST_CREATE, resp)))
 		return;
 	if (!opt_uint(o, "policy", UINT32_MAX, &policy, &have_policy, resp) ||
 	    !opt_uint(o, "memory_size", UINT64_MAX / 2, &mem, &have, resp) ||
@@ -259,7 +261,8 @@ void sevd_api_guest_create(const struct sevd_api_request *req, struct sevd_api_r
 		return;
 	if (!have_policy) {
 		sevd_api_error(resp, 400, "bad_request",
-			       "field 'policy' (the guest policy word, an integer) is required", -1);
+			       "field 'policy' (the guest policy word, an integer) is required",
+			       -1);
 		return;
 	}
 	creq->u.create.policy = (uint32_t)policy;
@@ -297,7 +300,8 @@ void sevd_api_guest_activate(const struct sevd_api_request *req, struct sevd_api
 	uint64_t asid = 0;
 	bool have;
 
-	if (sevd_api_parse_body(req, resp, &o) && opt_uint(o, "asid", UINT32_MAX, &asid, &have, resp))
+	if (sevd_api_parse_body(req, resp, &o) &&
+	    opt_uint(o, "asid", UINT32_MAX, &asid, &have, resp))
 		simple_op(req, resp, SEVD_OP_GUEST_ACTIVATE, (uint32_t)asid);
 }
 
@@ -319,10 +323,9 @@ void sevd_api_guest_delete(const struct sevd_api_request *req, struct sevd_api_r
 	json_object_object_add(o, "handle", json_object_new_int64(h));
 	json_object_object_add(o, "command", json_object_new_string("DECOMMISSION"));
 	json_object_object_add(o, "deactivated", json_object_new_boolean(rep->u.guest.deactivated));
-	json_object_object_add(o, "asid_released",
-			       rep->u.guest.released_asid
-				       ? json_object_new_int64(rep->u.guest.released_asid)
-				       : NULL);
+	json_object_object_add(
+	    o, "asid_released",
+	    rep->u.guest.released_asid ? json_object_new_int64(rep->u.guest.released_asid) : NULL);
 	sevd_api_respond_json(resp, 200, o);
 }
 
@@ -371,15 +374,18 @@ void sevd_api_guest_secret(const struct sevd_api_request *req, struct sevd_api_r
 	    !(creq = new_request(SEVD_OP_GUEST_SECRET, resp)))
 		return;
 	creq->u.guest.handle = h;
-	if (!opt_b64(o, "header", creq->u.guest.hdr, sizeof(creq->u.guest.hdr), &hdr_len, true, resp) ||
-	    !opt_b64(o, "payload", creq->u.guest.data, sizeof(creq->u.guest.data), &creq->u.guest.len,
-		     false, resp) ||
+	if (!opt_b64(o, "header", creq->u.guest.hdr, sizeof(creq->u.guest.hdr), &hdr_len, true,
+		     resp) ||
+	    !opt_b64(o, "payload", creq->u.guest.data, sizeof(creq->u.guest.data),
+		     &creq->u.guest.len, false, resp) ||
 	    !opt_uint(o, "guest_address", UINT64_MAX / 2, &addr, &have, resp))
 		return;
 	if (!hdr_len || !creq->u.guest.len) {
-		sevd_api_error(resp, 400, "bad_request",
-			       "fields 'header' (52 bytes) and 'payload' (base64) are required: the "
-			       "packet of 'sevctl secret build'", -1);
+		sevd_api_error(
+		    resp, 400, "bad_request",
+		    "fields 'header' (52 bytes) and 'payload' (base64) are required: the "
+		    "packet of 'sevctl secret build'",
+		    -1);
 		return;
 	}
 	creq->u.guest.have_address = have;
@@ -416,9 +422,9 @@ void sevd_api_guest_vmsa(const struct sevd_api_request *req, struct sevd_api_res
 	    !address_arg(req, creq, resp))
 		return;
 	if (req->len != 4096) {
-		sevd_api_error(resp, 400, "bad_request",
-			       "the body must be one 4096-byte VMSA page (application/octet-stream)",
-			       -1);
+		sevd_api_error(
+		    resp, 400, "bad_request",
+		    "the body must be one 4096-byte VMSA page (application/octet-stream)", -1);
 		return;
 	}
 	creq->u.guest.handle = h;
@@ -456,7 +462,8 @@ void sevd_api_guest_attest(const struct sevd_api_request *req, struct sevd_api_r
 	json_object_object_add(o, "handle", json_object_new_int64(h));
 	json_object_object_add(o, "report", b64 ? json_object_new_string(b64) : NULL);
 	json_object_object_add(o, "mnonce", hex_json(r.mnonce, sizeof(r.mnonce)));
-	json_object_object_add(o, "launch_digest", hex_json(r.launch_digest, sizeof(r.launch_digest)));
+	json_object_object_add(o, "launch_digest",
+			       hex_json(r.launch_digest, sizeof(r.launch_digest)));
 	json_object_object_add(o, "policy", json_object_new_int64(le32toh(r.policy)));
 	json_object_object_add(o, "sig_usage", json_object_new_int64(le32toh(r.sig_usage)));
 	json_object_object_add(o, "sig_algo", json_object_new_int64(le32toh(r.sig_algo)));
@@ -538,7 +545,8 @@ static int upload_data(void *state, const char *buf, size_t len)
 	struct upload *u = state;
 
 	while (len && !u->rep) {
-		uint32_t n = (uint32_t)MIN(len, (size_t)(SEVD_GUEST_PIECE_MAX - u->creq->u.guest.len));
+		uint32_t n =
+		    (uint32_t)MIN(len, (size_t)(SEVD_GUEST_PIECE_MAX - u->creq->u.guest.len));
 
 		memcpy(u->creq->u.guest.data + u->creq->u.guest.len, buf, n);
 		u->creq->u.guest.len += n;
@@ -585,9 +593,9 @@ static void upload_close(void *state, bool complete, struct sevd_api_response *r
 }
 
 const struct sevd_api_stream sevd_api_guest_data_stream = {
-	.open = upload_open,
-	.data = upload_data,
-	.close = upload_close,
+    .open = upload_open,
+    .data = upload_data,
+    .close = upload_close,
 };
 
 /* The data route is streamed; its buffered handler is never called. */

@@ -14,7 +14,7 @@ struct psp_transport *sevd_core_psp(struct sevd_core *c);
 const struct psp_cpuid *sevd_core_cpuid(struct sevd_core *c);
 bool sevd_core_is_emu(struct sevd_core *c);
 /* Record a firmware command's outcome (metrics; rep->r/fw_status/message when it failed). */
-int sevd_core_fw_done(struct sevd_core *c, struct sevd_reply *rep, uint32_t cmd, int r,
-		      int psp_ret, const struct timespec *t0);
+int sevd_core_fw_done(struct sevd_core *c, struct sevd_reply *rep, uint32_t cmd, int r, int psp_ret,
+		      const struct timespec *t0);
 /* WBINVD + DF_FLUSH now, on the worker (-EOPNOTSUPP on hardware). */
 int sevd_core_flush_now(struct sevd_core *c);

@@ -35,7 +35,7 @@
 
 #define GUEST_MEM_DEFAULT (16ull << 20)
 #define GUEST_MEM_MAX (1ull << 30)
-#define GUEST_CHUNK (1u << 20) /* bytes per LAUNCH_UPDATE_DATA */
+#define GUEST_CHUNK (1u << 20)	     /* bytes per LAUNCH_UPDATE_DATA */
 #define SECRET_ADDR_DEFAULT 0x30000u /* hv-glue/guest/layout.h: the tiny guest's secret page */
 #define SUBSCRIBERS_MAX 32
 
@@ -121,8 +121,8 @@ static struct guest *lookup(struct sevd_guests *gs, uint32_t handle, struct sevd
 	struct guest *g = find(gs, handle);
 
 	if (!g)
-		fail(rep, -ENOENT, "no guest with handle %u (never launched here, or decommissioned)",
-		     handle);
+		fail(rep, -ENOENT,
+		     "no guest with handle %u (never launched here, or decommissioned)", handle);
 	return g;
 }
 
@@ -162,20 +162,21 @@ static int compact(struct sevd_guests *gs)
 
 	if (!recs)
 		return -ENOMEM;
-	recs[0] = (struct sevd_jrec){ .type = SEVD_JREC_META, .generation = gs->generation };
+	recs[0] = (struct sevd_jrec){.type = SEVD_JREC_META, .generation = gs->generation};
 	for (unsigned i = 0; i < gs->n; i++)
 		recs[i + 1] = gs->g[i]->rec;
 	return sevd_journal_compact(gs->journal, recs, gs->n + 1);
 }
 
-static int journal_write(struct sevd_guests *gs, const struct sevd_jrec *rec, struct sevd_reply *rep)
+static int journal_write(struct sevd_guests *gs, const struct sevd_jrec *rec,
+			 struct sevd_reply *rep)
 {
 	int r = sevd_journal_append(gs->journal, rec);
 
 	if (r < 0) /* -ENOTRECOVERABLE: not -ENOSPC, which means "no ASID" to the HTTP side */
 		return fail(rep, -ENOTRECOVERABLE,
 			    "the change happened in firmware but could not be written to the "
-				    "journal %s (%s): sevd will reconcile it at its next start",
+			    "journal %s (%s): sevd will reconcile it at its next start",
 			    sevd_journal_path(gs->journal), strerror(-r));
 	/* Not right after an INTENT: the snapshot holds guests only, and the INTENT must stay
 	 * until its launch is recorded. */
@@ -193,7 +194,7 @@ static int guest_save(struct sevd_guests *gs, struct guest *g, struct sevd_reply
 
 static int guest_forget(struct sevd_guests *gs, uint32_t handle, struct sevd_reply *rep)
 {
-	struct sevd_jrec rec = { .type = SEVD_JREC_DEL, .handle = handle, .updated = now_s() };
+	struct sevd_jrec rec = {.type = SEVD_JREC_DEL, .handle = handle, .updated = now_s()};
 
 	return journal_write(gs, &rec, rep);
 }
@@ -203,8 +204,11 @@ static int guest_forget(struct sevd_guests *gs, uint32_t handle, struct sevd_rep
 static void frame_of(enum hv_grant_type type, const struct live_grant *l,
 		     uint8_t frame[HV_GRANT_MSG_SIZE])
 {
-	struct hv_grant_msg m = { .type = type, .handle = l->handle, .asid = l->asid, .es = l->es,
-				  .generation = l->generation };
+	struct hv_grant_msg m = {.type = type,
+				 .handle = l->handle,
+				 .asid = l->asid,
+				 .es = l->es,
+				 .generation = l->generation};
 
 	hv_grant_msg_build(&m, frame);
 }
@@ -228,9 +232,10 @@ static void broadcast_locked(struct sevd_guests *gs, const uint8_t frame[HV_GRAN
 /* After ACTIVATE: a new generation, remembered and announced. */
 static void grant(struct sevd_guests *gs, struct guest *g)
 {
-	struct live_grant l = { .handle = g->rec.handle, .asid = g->rec.asid,
-				.es = !!(g->rec.flags & SEVD_JREC_F_ES),
-				.generation = ++gs->generation };
+	struct live_grant l = {.handle = g->rec.handle,
+			       .asid = g->rec.asid,
+			       .es = !!(g->rec.flags & SEVD_JREC_F_ES),
+			       .generation = ++gs->generation};
 	uint8_t frame[HV_GRANT_MSG_SIZE];
 
 	g->rec.generation = l.generation;
@@ -246,9 +251,10 @@ static void grant(struct sevd_guests *gs, struct guest *g)
 /* Re-announce a binding that survived a restart (no new generation). */
 static void regrant(struct sevd_guests *gs, const struct guest *g)
 {
-	struct live_grant l = { .handle = g->rec.handle, .asid = g->rec.asid,
-				.es = !!(g->rec.flags & SEVD_JREC_F_ES),
-				.generation = g->rec.generation };
+	struct live_grant l = {.handle = g->rec.handle,
+			       .asid = g->rec.asid,
+			       .es = !!(g->rec.flags & SEVD_JREC_F_ES),
+			       .generation = g->rec.generation};
 
 	if (!l.asid || !l.generation)
 		return;
@@ -282,7 +288,7 @@ static void *ctl_main(void *arg)
 	struct sevd_guests *gs = arg;
 
 	for (;;) {
-		struct timeval tv = { .tv_sec = 2 };
+		struct timeval tv = {.tv_sec = 2};
 		uint8_t frame[HV_GRANT_MSG_SIZE];
 		int fd = accept4(gs->ctl_fd, NULL, NULL, SOCK_CLOEXEC);
 
@@ -310,7 +316,7 @@ static void *ctl_main(void *arg)
 
 static int ctl_start(struct sevd_guests *gs, const char *path)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	_cleanup_close_ int fd = -1;
 
 	if (strlen(path) >= sizeof(sa.sun_path))
@@ -365,7 +371,8 @@ static int fw_status(struct sevd_guests *gs, uint32_t handle, struct sev_cmd_gue
 }
 
 /* Answer with the firmware's view of the guest (and remember it). */
-static void answer(struct sevd_guests *gs, struct guest *g, uint32_t command, struct sevd_reply *rep)
+static void answer(struct sevd_guests *gs, struct guest *g, uint32_t command,
+		   struct sevd_reply *rep)
 {
 	struct sev_cmd_guest_status st;
 
@@ -378,15 +385,16 @@ static void answer(struct sevd_guests *gs, struct guest *g, uint32_t command, st
 
 static const char *state_name(uint8_t s)
 {
-	static const char *const names[] = { "UNINIT",	"LUPDATE", "LSECRET", "RUNNING",
-					     "SUPDATE", "RUPDATE", "SENT" };
+	static const char *const names[] = {"UNINIT",  "LUPDATE", "LSECRET", "RUNNING",
+					    "SUPDATE", "RUPDATE", "SENT"};
 
 	return s < ELEMENTSOF(names) ? names[s] : "UNKNOWN";
 }
 
 /* The daemon-side precondition of commands that write guest memory before firmware runs
  * (sevd must not scribble over a running guest's memory first): firmware's own status name. */
-static int need_lupdate(struct sevd_guests *gs, struct guest *g, uint32_t cmd, struct sevd_reply *rep)
+static int need_lupdate(struct sevd_guests *gs, struct guest *g, uint32_t cmd,
+			struct sevd_reply *rep)
 {
 	struct sev_cmd_guest_status st;
 
@@ -398,7 +406,8 @@ static int need_lupdate(struct sevd_guests *gs, struct guest *g, uint32_t cmd, s
 	rep->fw_status = SEV_STATUS_INVALID_GUEST_STATE;
 	snprintf(rep->message, sizeof(rep->message),
 		 "%s needs the guest in LUPDATE; guest %u is %s (data goes in before "
-		 "LAUNCH_MEASURE)", sev_cmd_name(cmd), g->rec.handle, state_name(st.state));
+		 "LAUNCH_MEASURE)",
+		 sev_cmd_name(cmd), g->rec.handle, state_name(st.state));
 	return rep->r;
 }
 
@@ -416,7 +425,8 @@ static int admit(struct sevd_guests *gs, uint32_t policy, const char *tenant, bo
 	struct policy_verdict v;
 	uint32_t held = 0;
 
-	if (GFW(gs, rep, SEV_CMD_PLATFORM_STATUS, psp_cmd_platform_status(gs->psp, &ps, &_psp_ret)) < 0)
+	if (GFW(gs, rep, SEV_CMD_PLATFORM_STATUS,
+		psp_cmd_platform_status(gs->psp, &ps, &_psp_ret)) < 0)
 		return rep->r;
 	policy_admit(&gs->rules, policy, ps.api_major, ps.api_minor, &v);
 	if (v.ok && new_asid) {
@@ -442,7 +452,8 @@ static int take_asid(struct sevd_guests *gs, uint32_t want, bool es, const char 
 	sevd_asid_range(gs->pool, es, &first, &last);
 	if (want) {
 		if (sevd_asid_check(gs->pool, want, es, &reason) < 0)
-			return fail(rep, -EINVAL, "ASID %u cannot take this guest: %s", want, reason);
+			return fail(rep, -EINVAL, "ASID %u cannot take this guest: %s", want,
+				    reason);
 		r = sevd_asid_claim(gs->pool, want, es, holder);
 		if (r < 0)
 			return fail(rep, -ENOSPC, "ASID %u is %s", want,
@@ -456,8 +467,9 @@ static int take_asid(struct sevd_guests *gs, uint32_t want, bool es, const char 
 		return fail(rep, -ENOSPC, "this platform has no %s ASIDs (CPUID 8000_001F)",
 			    es ? "SEV-ES" : "plain SEV");
 	if (r < 0)
-		return fail(rep, -ENOSPC, "no free %s ASID: all of %u..%u are in use or waiting for "
-					  "a flush; decommission a guest first",
+		return fail(rep, -ENOSPC,
+			    "no free %s ASID: all of %u..%u are in use or waiting for "
+			    "a flush; decommission a guest first",
 			    es ? "SEV-ES" : "plain SEV", first, last);
 	return 0;
 }
@@ -485,12 +497,16 @@ static int create_check(const struct sevd_request *req, struct sevd_reply *rep)
 
 	if (!((c->godh_len == 0 && c->session_len == 0) ||
 	      (c->godh_len == SEV_CERT_SIZE && c->session_len == sizeof(struct sev_session_blob))))
-		return fail(rep, -EINVAL, "godh_cert (%u bytes) and session (128 bytes) go together, "
-					  "or neither", SEV_CERT_SIZE);
-	if (memchr(c->name, 0, sizeof(c->name)) == NULL || memchr(c->tenant, 0, sizeof(c->tenant)) == NULL ||
-	    (c->name[0] && !name_ok(c->name)) || (c->tenant[0] && !name_ok(c->tenant)))
-		return fail(rep, -EINVAL, "name and tenant: 1..63 of [A-Za-z0-9._-], not starting "
-					  "with '.'");
+		return fail(rep, -EINVAL,
+			    "godh_cert (%u bytes) and session (128 bytes) go together, "
+			    "or neither",
+			    SEV_CERT_SIZE);
+	if (memchr(c->name, 0, sizeof(c->name)) == NULL ||
+	    memchr(c->tenant, 0, sizeof(c->tenant)) == NULL || (c->name[0] && !name_ok(c->name)) ||
+	    (c->tenant[0] && !name_ok(c->tenant)))
+		return fail(rep, -EINVAL,
+			    "name and tenant: 1..63 of [A-Za-z0-9._-], not starting "
+			    "with '.'");
 	if (c->memory_size && (c->memory_size % 4096 || c->memory_size > GUEST_MEM_MAX))
 		return fail(rep, -EINVAL, "memory_size must be a multiple of 4096 up to %llu",
 			    (unsigned long long)GUEST_MEM_MAX);
@@ -515,10 +531,11 @@ static void launch_undo(struct sevd_guests *gs, struct guest *g, bool started, b
 	guest_free(gs, g, true);
 }
 
-static void op_create(struct sevd_guests *gs, const struct sevd_request *req, struct sevd_reply *rep)
+static void op_create(struct sevd_guests *gs, const struct sevd_request *req,
+		      struct sevd_reply *rep)
 {
 	const typeof(req->u.create) *c = &req->u.create;
-	struct sevd_jrec intent = { .type = SEVD_JREC_INTENT };
+	struct sevd_jrec intent = {.type = SEVD_JREC_INTENT};
 	struct guest *g;
 	char holder[SEVD_ASID_HOLDER_MAX];
 	bool es = c->policy & SEV_POLICY_ES;
@@ -601,8 +618,9 @@ static int upload_address(const struct guest *g, const struct sevd_request *req,
 		return fail(rep, -EINVAL, "address 0x%llx must be %llu-byte aligned",
 			    (unsigned long long)a, (unsigned long long)align);
 	if (a >= g->rec.memory_size || len > g->rec.memory_size - a)
-		return fail(rep, -EFBIG, "address 0x%llx + %llu bytes is outside the guest's "
-					 "%llu bytes of memory (memory_size at launch)",
+		return fail(rep, -EFBIG,
+			    "address 0x%llx + %llu bytes is outside the guest's "
+			    "%llu bytes of memory (memory_size at launch)",
 			    (unsigned long long)a, (unsigned long long)len,
 			    (unsigned long long)g->rec.memory_size);
 	*ret = a;
@@ -631,11 +649,12 @@ static void op_data_begin(struct sevd_guests *gs, const struct sevd_request *req
 }
 
 /* LAUNCH_UPDATE_DATA over [up_chunk, up_chunk + len). */
-static int update_chunk(struct sevd_guests *gs, struct guest *g, uint32_t len, struct sevd_reply *rep)
+static int update_chunk(struct sevd_guests *gs, struct guest *g, uint32_t len,
+			struct sevd_reply *rep)
 {
 	int r = GFW(gs, rep, SEV_CMD_LAUNCH_UPDATE_DATA,
-		    psp_cmd_launch_update_data(gs->psp, g->rec.handle, g->rec.mem_base + g->up_chunk,
-					       len, &_psp_ret));
+		    psp_cmd_launch_update_data(gs->psp, g->rec.handle,
+					       g->rec.mem_base + g->up_chunk, len, &_psp_ret));
 
 	if (r < 0)
 		return r;
@@ -664,8 +683,9 @@ static void op_data(struct sevd_guests *gs, const struct sevd_request *req, stru
 	}
 	if (len > SEVD_GUEST_PIECE_MAX || len > g->rec.memory_size - g->up_pos) {
 		upload_stop(g);
-		fail(rep, -EFBIG, "the image does not fit the guest's %llu bytes of memory from "
-				  "address 0x%llx (memory_size at launch)",
+		fail(rep, -EFBIG,
+		     "the image does not fit the guest's %llu bytes of memory from "
+		     "address 0x%llx (memory_size at launch)",
 		     (unsigned long long)g->rec.memory_size, (unsigned long long)g->up_start);
 		return;
 	}
@@ -724,9 +744,10 @@ static void op_data_abort(struct sevd_guests *gs, const struct sevd_request *req
 	struct guest *g = find(gs, req->u.guest.handle);
 
 	if (g && g->uploading) {
-		log_warning("Guest %u: the client left mid-upload after %llu bytes; what was measured "
-			    "stays measured", g->rec.handle,
-			    (unsigned long long)(g->up_pos - g->up_start));
+		log_warning(
+		    "Guest %u: the client left mid-upload after %llu bytes; what was measured "
+		    "stays measured",
+		    g->rec.handle, (unsigned long long)(g->up_pos - g->up_start));
 		upload_stop(g);
 	}
 }
@@ -781,7 +802,8 @@ static void op_measure(struct sevd_guests *gs, const struct sevd_request *req,
 		fail(rep, -EALREADY, "an upload into guest %u is running", g->rec.handle);
 		return;
 	}
-	if (GFW(gs, rep, SEV_CMD_PLATFORM_STATUS, psp_cmd_platform_status(gs->psp, &ps, &_psp_ret)) < 0)
+	if (GFW(gs, rep, SEV_CMD_PLATFORM_STATUS,
+		psp_cmd_platform_status(gs->psp, &ps, &_psp_ret)) < 0)
 		return;
 	if (!(g->rec.flags & SEVD_JREC_F_MEASURED)) {
 		if (GFW(gs, rep, SEV_CMD_LAUNCH_MEASURE,
@@ -800,7 +822,8 @@ static void op_measure(struct sevd_guests *gs, const struct sevd_request *req,
 	answer(gs, g, SEV_CMD_LAUNCH_MEASURE, rep);
 }
 
-static void op_secret(struct sevd_guests *gs, const struct sevd_request *req, struct sevd_reply *rep)
+static void op_secret(struct sevd_guests *gs, const struct sevd_request *req,
+		      struct sevd_reply *rep)
 {
 	struct guest *g = lookup(gs, req->u.guest.handle, rep);
 	uint64_t a = req->u.guest.have_address ? req->u.guest.address : SECRET_ADDR_DEFAULT;
@@ -814,8 +837,9 @@ static void op_secret(struct sevd_guests *gs, const struct sevd_request *req, st
 		return;
 	}
 	if (a % 16 || a >= g->rec.memory_size || len > g->rec.memory_size - a) {
-		fail(rep, -EINVAL, "guest_address 0x%llx: must be 16-byte aligned with the %u-byte "
-				   "payload inside the guest's %llu bytes of memory",
+		fail(rep, -EINVAL,
+		     "guest_address 0x%llx: must be 16-byte aligned with the %u-byte "
+		     "payload inside the guest's %llu bytes of memory",
 		     (unsigned long long)a, len, (unsigned long long)g->rec.memory_size);
 		return;
 	}
@@ -830,7 +854,8 @@ static void op_secret(struct sevd_guests *gs, const struct sevd_request *req, st
 	answer(gs, g, SEV_CMD_LAUNCH_UPDATE_SECRET, rep);
 }
 
-static void op_finish(struct sevd_guests *gs, const struct sevd_request *req, struct sevd_reply *rep)
+static void op_finish(struct sevd_guests *gs, const struct sevd_request *req,
+		      struct sevd_reply *rep)
 {
 	struct guest *g = lookup(gs, req->u.guest.handle, rep);
 
@@ -863,8 +888,10 @@ static void op_activate(struct sevd_guests *gs, const struct sevd_request *req,
 	es = g->rec.flags & SEVD_JREC_F_ES;
 	if (st.asid) { /* bound since launch (or an earlier /activate) */
 		if (want && want != st.asid) {
-			fail(rep, -EALREADY, "guest %u is bound to ASID %u; /deactivate it before "
-					     "asking for ASID %u", g->rec.handle, st.asid, want);
+			fail(rep, -EALREADY,
+			     "guest %u is bound to ASID %u; /deactivate it before "
+			     "asking for ASID %u",
+			     g->rec.handle, st.asid, want);
 			return;
 		}
 		if (st.state != SEV_GSTATE_RUNNING) {
@@ -888,7 +915,8 @@ static void op_activate(struct sevd_guests *gs, const struct sevd_request *req,
 	holder_of(g, holder);
 	if (take_asid(gs, want, es, holder, &asid, rep) < 0)
 		return;
-	if (GFW(gs, rep, SEV_CMD_ACTIVATE, psp_cmd_activate(gs->psp, g->rec.handle, asid, &_psp_ret)) < 0) {
+	if (GFW(gs, rep, SEV_CMD_ACTIVATE,
+		psp_cmd_activate(gs->psp, g->rec.handle, asid, &_psp_ret)) < 0) {
 		(void)sevd_asid_unclaim(gs->pool, asid);
 		return;
 	}
@@ -904,7 +932,8 @@ static void op_activate(struct sevd_guests *gs, const struct sevd_request *req,
 static int deactivate(struct sevd_guests *gs, struct guest *g, struct sevd_reply *rep)
 {
 	revoke_binding(gs, g);
-	if (GFW(gs, rep, SEV_CMD_DEACTIVATE, psp_cmd_deactivate(gs->psp, g->rec.handle, &_psp_ret)) < 0)
+	if (GFW(gs, rep, SEV_CMD_DEACTIVATE,
+		psp_cmd_deactivate(gs->psp, g->rec.handle, &_psp_ret)) < 0)
 		return rep->r;
 	if (g->rec.asid)
 		(void)sevd_asid_release(gs->pool, g->rec.asid);
@@ -928,7 +957,8 @@ static void op_deactivate(struct sevd_guests *gs, const struct sevd_request *req
 	answer(gs, g, SEV_CMD_DEACTIVATE, rep);
 }
 
-static void op_delete(struct sevd_guests *gs, const struct sevd_request *req, struct sevd_reply *rep)
+static void op_delete(struct sevd_guests *gs, const struct sevd_request *req,
+		      struct sevd_reply *rep)
 {
 	struct guest *g = lookup(gs, req->u.guest.handle, rep);
 	uint32_t handle, asid;
@@ -943,7 +973,8 @@ static void op_delete(struct sevd_guests *gs, const struct sevd_request *req, st
 	asid = g->rec.asid;
 	if (asid && deactivate(gs, g, rep) < 0)
 		return;
-	if (GFW(gs, rep, SEV_CMD_DECOMMISSION, psp_cmd_decommission(gs->psp, handle, &_psp_ret)) < 0) {
+	if (GFW(gs, rep, SEV_CMD_DECOMMISSION, psp_cmd_decommission(gs->psp, handle, &_psp_ret)) <
+	    0) {
 		if (asid)
 			(void)guest_save(gs, g, rep); /* deactivated, still there */
 		return;
@@ -982,7 +1013,8 @@ static void op_list(struct sevd_guests *gs, const struct sevd_request *req, stru
 	}
 }
 
-static void op_attest(struct sevd_guests *gs, const struct sevd_request *req, struct sevd_reply *rep)
+static void op_attest(struct sevd_guests *gs, const struct sevd_request *req,
+		      struct sevd_reply *rep)
 {
 	struct guest *g = lookup(gs, req->u.guest.handle, rep);
 	struct sev_attestation_report report;
@@ -1001,14 +1033,21 @@ typedef void (*guest_op_fn)(struct sevd_guests *gs, const struct sevd_request *r
 			    struct sevd_reply *rep);
 
 static const guest_op_fn guest_ops[SEVD_OP_MAX_] = {
-	[SEVD_OP_GUEST_CREATE] = op_create,	    [SEVD_OP_GUEST_DATA_BEGIN] = op_data_begin,
-	[SEVD_OP_GUEST_DATA] = op_data,		    [SEVD_OP_GUEST_DATA_END] = op_data_end,
-	[SEVD_OP_GUEST_DATA_ABORT] = op_data_abort, [SEVD_OP_GUEST_VMSA] = op_vmsa,
-	[SEVD_OP_GUEST_MEASURE] = op_measure,	    [SEVD_OP_GUEST_SECRET] = op_secret,
-	[SEVD_OP_GUEST_FINISH] = op_finish,	    [SEVD_OP_GUEST_ACTIVATE] = op_activate,
-	[SEVD_OP_GUEST_DEACTIVATE] = op_deactivate, [SEVD_OP_GUEST_DELETE] = op_delete,
-	[SEVD_OP_GUEST_INFO] = op_info,		    [SEVD_OP_GUEST_LIST] = op_list,
-	[SEVD_OP_GUEST_ATTEST] = op_attest,
+    [SEVD_OP_GUEST_CREATE] = op_create,
+    [SEVD_OP_GUEST_DATA_BEGIN] = op_data_begin,
+    [SEVD_OP_GUEST_DATA] = op_data,
+    [SEVD_OP_GUEST_DATA_END] = op_data_end,
+    [SEVD_OP_GUEST_DATA_ABORT] = op_data_abort,
+    [SEVD_OP_GUEST_VMSA] = op_vmsa,
+    [SEVD_OP_GUEST_MEASURE] = op_measure,
+    [SEVD_OP_GUEST_SECRET] = op_secret,
+    [SEVD_OP_GUEST_FINISH] = op_finish,
+    [SEVD_OP_GUEST_ACTIVATE] = op_activate,
+    [SEVD_OP_GUEST_DEACTIVATE] = op_deactivate,
+    [SEVD_OP_GUEST_DELETE] = op_delete,
+    [SEVD_OP_GUEST_INFO] = op_info,
+    [SEVD_OP_GUEST_LIST] = op_list,
+    [SEVD_OP_GUEST_ATTEST] = op_attest,
 };
 
 void sevd_guests_op(struct sevd_guests *gs, const struct sevd_request *req, struct sevd_reply *rep)
@@ -1033,7 +1072,8 @@ static int replay_apply(void *userdata, const struct sevd_jrec *rec)
 		return 0;
 	case SEVD_JREC_INTENT:
 		if (gs->n_intents == ELEMENTSOF(gs->intents))
-			memmove(gs->intents, gs->intents + 1, sizeof(gs->intents) - sizeof(uint64_t));
+			memmove(gs->intents, gs->intents + 1,
+				sizeof(gs->intents) - sizeof(uint64_t));
 		else
 			gs->n_intents++;
 		gs->intents[gs->n_intents - 1] = rec->mem_base;
@@ -1073,14 +1113,15 @@ struct tally {
 
 /* A firmware guest that must go: DEACTIVATE if it holds an ASID, DECOMMISSION, and its ASID
  * (if any) through the pool's pending-flush set. */
-static int cleanup_fw(struct sevd_guests *gs, uint32_t handle, const struct sev_cmd_guest_status *st,
-		      bool es, struct sevd_reply *rep)
+static int cleanup_fw(struct sevd_guests *gs, uint32_t handle,
+		      const struct sev_cmd_guest_status *st, bool es, struct sevd_reply *rep)
 {
-	if (st->asid && GFW(gs, rep, SEV_CMD_DEACTIVATE,
-			    psp_cmd_deactivate(gs->psp, handle, &_psp_ret)) < 0)
-		return log_error_errno(rep->r, "Reconcile: DEACTIVATE of guest %u failed: %s", handle,
-				       rep->message);
-	if (GFW(gs, rep, SEV_CMD_DECOMMISSION, psp_cmd_decommission(gs->psp, handle, &_psp_ret)) < 0)
+	if (st->asid &&
+	    GFW(gs, rep, SEV_CMD_DEACTIVATE, psp_cmd_deactivate(gs->psp, handle, &_psp_ret)) < 0)
+		return log_error_errno(rep->r, "Reconcile: DEACTIVATE of guest %u failed: %s",
+				       handle, rep->message);
+	if (GFW(gs, rep, SEV_CMD_DECOMMISSION, psp_cmd_decommission(gs->psp, handle, &_psp_ret)) <
+	    0)
 		return log_error_errno(rep->r, "Reconcile: DECOMMISSION of guest %u failed: %s",
 				       handle, rep->message);
 	if (st->asid && sevd_asid_claim(gs->pool, st->asid, es, "reconcile") == 0)
@@ -1104,9 +1145,10 @@ static int reconcile_known(struct sevd_guests *gs, struct tally *t, struct sevd_
 			g->rec.asid = st.asid;
 			holder_of(g, holder);
 			if (st.asid && sevd_asid_claim(gs->pool, st.asid, es, holder) < 0)
-				log_error("Reconcile: guest %u holds ASID %u in firmware, which the pool "
-					  "cannot give it (out of range or held twice)",
-					  g->rec.handle, st.asid);
+				log_error(
+				    "Reconcile: guest %u holds ASID %u in firmware, which the pool "
+				    "cannot give it (out of range or held twice)",
+				    g->rec.handle, st.asid);
 			if (!st.asid)
 				g->rec.flags &= ~SEVD_JREC_F_GRANTED;
 			if (g->rec.flags & SEVD_JREC_F_GRANTED)
@@ -1118,16 +1160,19 @@ static int reconcile_known(struct sevd_guests *gs, struct tally *t, struct sevd_
 			continue;
 		}
 		if (st.state == SEV_GSTATE_UNINIT) {
-			log_warning("Reconcile: guest %u (%s) is gone from firmware (a PSP reset?): "
-				    "dropped", g->rec.handle, g->rec.name);
+			log_warning(
+			    "Reconcile: guest %u (%s) is gone from firmware (a PSP reset?): "
+			    "dropped",
+			    g->rec.handle, g->rec.name);
 			t->gone++;
 		} else {
 			if (cleanup_fw(gs, g->rec.handle, &st, es, rep) < 0)
 				return rep->r;
-			log_notice("Reconcile: guest %u (%s) was a half-done launch (%s, its memory died "
-				   "with the previous sevd): %sDECOMMISSION%s", g->rec.handle,
-				   g->rec.name, state_name(st.state), st.asid ? "DEACTIVATE, " : "",
-				   st.asid ? ", ASID pending flush" : "");
+			log_notice(
+			    "Reconcile: guest %u (%s) was a half-done launch (%s, its memory died "
+			    "with the previous sevd): %sDECOMMISSION%s",
+			    g->rec.handle, g->rec.name, state_name(st.state),
+			    st.asid ? "DEACTIVATE, " : "", st.asid ? ", ASID pending flush" : "");
 			t->cleaned++;
 		}
 		gs->g[i] = gs->g[--gs->n];
@@ -1145,8 +1190,10 @@ static int reconcile_unknown(struct sevd_guests *gs, struct tally *t, struct sev
 	struct sev_cmd_platform_status ps;
 	uint32_t extra;
 
-	if (GFW(gs, rep, SEV_CMD_PLATFORM_STATUS, psp_cmd_platform_status(gs->psp, &ps, &_psp_ret)) < 0)
-		return log_error_errno(rep->r, "Reconcile: PLATFORM_STATUS failed: %s", rep->message);
+	if (GFW(gs, rep, SEV_CMD_PLATFORM_STATUS,
+		psp_cmd_platform_status(gs->psp, &ps, &_psp_ret)) < 0)
+		return log_error_errno(rep->r, "Reconcile: PLATFORM_STATUS failed: %s",
+				       rep->message);
 	extra = ps.guest_count > gs->n ? ps.guest_count - gs->n : 0;
 	for (uint32_t h = 1; extra && h <= SEVD_GUESTS_MAX; h++) {
 		struct sev_cmd_guest_status st;
@@ -1159,8 +1206,10 @@ static int reconcile_unknown(struct sevd_guests *gs, struct tally *t, struct sev
 			continue;
 		if (cleanup_fw(gs, h, &st, st.policy & SEV_POLICY_ES, rep) < 0)
 			return rep->r;
-		log_warning("Reconcile: firmware guest %u (%s, ASID %u) is not in the journal (a crash "
-			    "mid-launch): decommissioned", h, state_name(st.state), st.asid);
+		log_warning(
+		    "Reconcile: firmware guest %u (%s, ASID %u) is not in the journal (a crash "
+		    "mid-launch): decommissioned",
+		    h, state_name(st.state), st.asid);
 		t->unknown++;
 		extra--;
 	}
@@ -1170,16 +1219,17 @@ static int reconcile_unknown(struct sevd_guests *gs, struct tally *t, struct sev
 static int reconcile(struct sevd_guests *gs)
 {
 	_cleanup_free_ struct sevd_reply *rep = calloc(1, sizeof(*rep));
-	struct tally t = { 0 };
+	struct tally t = {0};
 	int r;
 
 	if (!rep)
 		return -ENOMEM;
 	if (!sevd_core_is_emu(gs->core)) {
 		if (gs->n)
-			log_warning("The journal lists %u guests, but %s offers no guest commands to "
-				    "user space: kept as recorded", gs->n,
-				    psp_transport_kind(gs->psp));
+			log_warning(
+			    "The journal lists %u guests, but %s offers no guest commands to "
+			    "user space: kept as recorded",
+			    gs->n, psp_transport_kind(gs->psp));
 		return 0;
 	}
 	r = reconcile_known(gs, &t, rep);

@@ -32,5 +32,4 @@ int sevd_guests_new(struct sevd_core *core, const struct sevd_guests_config *cfg
 		    struct sevd_guests **ret);
 void sevd_guests_free(struct sevd_guests *gs);
 /* Serve one SEVD_OP_GUEST_* request (on the worker). */
-void sevd_guests_op(struct sevd_guests *gs, const struct sevd_request *req,
-		    struct sevd_reply *rep);
+void sevd_guests_op(struct sevd_guests *gs, const struct sevd_request *req, struct sevd_reply *rep);

@@ -19,7 +19,7 @@
 #define JREC_MAGIC 0x4a445653u /* "SVDJ" */
 #define JOURNAL_VERSION 1u
 #define JOURNAL_MAX_SIZE (256u * 1024u * 1024u)
-static const char header_magic[8] = { 'S', 'E', 'V', 'D', 'J', 'R', 'N', 'L' };
+static const char header_magic[8] = {'S', 'E', 'V', 'D', 'J', 'R', 'N', 'L'};
 
 struct sevd_journal {
 	char *dir, *path, *tmp_path;
@@ -51,8 +51,8 @@ void sevd_journal_header(uint8_t out[SEVD_JOURNAL_HEADER])
 void sevd_jrec_encode(const struct sevd_jrec *rec, uint8_t out[SEVD_JREC_SIZE])
 {
 	uint8_t *p = out + 8;
-	const uint64_t u64s[] = { rec->memory_size, rec->data_bytes, rec->mem_base,
-				  rec->created,	    rec->updated,    rec->generation };
+	const uint64_t u64s[] = {rec->memory_size, rec->data_bytes, rec->mem_base,
+				 rec->created,	   rec->updated,    rec->generation};
 
 	memset(out, 0, SEVD_JREC_SIZE);
 	put_le32(out, JREC_MAGIC);
@@ -90,8 +90,8 @@ static bool name_canonical(const uint8_t *p)
 static int jrec_decode(const uint8_t *buf, struct sevd_jrec *rec)
 {
 	const uint8_t *p = buf + 8;
-	uint64_t *u64s[] = { &rec->memory_size, &rec->data_bytes, &rec->mem_base,
-			     &rec->created,	&rec->updated,	  &rec->generation };
+	uint64_t *u64s[] = {&rec->memory_size, &rec->data_bytes, &rec->mem_base,
+			    &rec->created,     &rec->updated,	 &rec->generation};
 	uint8_t sum[8];
 
 	if (get_le32(buf) != JREC_MAGIC || get_le32(buf + 4) != SEVD_JREC_PAYLOAD)
@@ -99,8 +99,8 @@ static int jrec_decode(const uint8_t *buf, struct sevd_jrec *rec)
 	if (checksum(buf, 8 + SEVD_JREC_PAYLOAD, sum) < 0 ||
 	    memcmp(sum, buf + 8 + SEVD_JREC_PAYLOAD, 8) != 0)
 		return -EBADMSG;
-	if (p[0] < SEVD_JREC_PUT || p[0] > SEVD_JREC_META || p[3] != 0 || !name_canonical(p + 112) ||
-	    !name_canonical(p + 176))
+	if (p[0] < SEVD_JREC_PUT || p[0] > SEVD_JREC_META || p[3] != 0 ||
+	    !name_canonical(p + 112) || !name_canonical(p + 176))
 		return -EBADMSG;
 	memset(rec, 0, sizeof(*rec));
 	rec->type = p[0];
@@ -199,19 +199,23 @@ static int journal_replay(struct sevd_journal *j, bool recover, sevd_journal_app
 		return log_error_errno(n, "Cannot read the journal %s: %m", j->path);
 	n = sevd_journal_scan(buf, len, recover, apply, userdata, &end, &bad, &skipped);
 	if (n == -EBADMSG)
-		return log_error_errno(EBADMSG,
-				       "Journal %s is corrupt at offset %zu (%s, with valid records "
-				       "after it): refusing to start. Keep a copy of the file, then "
-				       "start with --journal-recover to skip the bad bytes",
-				       j->path, bad, bad == 0 ? "bad header" : "bad record");
+		return log_error_errno(
+		    EBADMSG,
+		    "Journal %s is corrupt at offset %zu (%s, with valid records "
+		    "after it): refusing to start. Keep a copy of the file, then "
+		    "start with --journal-recover to skip the bad bytes",
+		    j->path, bad, bad == 0 ? "bad header" : "bad record");
 	if (n < 0)
 		return n;
 	if (skipped)
-		log_warning("Journal %s: --journal-recover skipped %u corrupt region(s); the guests "
-			    "recorded there are reconciled from firmware only", j->path, skipped);
+		log_warning(
+		    "Journal %s: --journal-recover skipped %u corrupt region(s); the guests "
+		    "recorded there are reconciled from firmware only",
+		    j->path, skipped);
 	if (end < len) {
 		log_warning("Journal %s: torn tail of %zu bytes at offset %zu (a crash mid-write); "
-			    "truncating it", j->path, len - end, end);
+			    "truncating it",
+			    j->path, len - end, end);
 		if (truncate(j->path, (off_t)end) < 0)
 			return log_error_errno(errno, "Cannot truncate %s: %m", j->path);
 	}
@@ -290,9 +294,9 @@ int sevd_journal_append(struct sevd_journal *j, const struct sevd_jrec *rec)
 		sevd_crash_stop();
 	}
 	if (loop_write(j->fd, buf, sizeof(buf)) < 0 || fdatasync(j->fd) < 0)
-		return log_error_errno(errno ? errno : EIO,
-				       "Cannot write the journal %s (the change is not durable): %m",
-				       j->path);
+		return log_error_errno(
+		    errno ? errno : EIO,
+		    "Cannot write the journal %s (the change is not durable): %m", j->path);
 	j->records++;
 	sevd_crash_point("journal-synced");
 	return 0;

@@ -20,7 +20,7 @@
 #define SEVD_JREC_NAME_MAX 64u
 #define SEVD_JREC_PAYLOAD 240u
 #define SEVD_JREC_SIZE (8u + SEVD_JREC_PAYLOAD + 8u) /* magic, length, payload, checksum */
-#define SEVD_JOURNAL_HEADER 16u			      /* "SEVDJRNL" ‖ u32 version ‖ u32 0 */
+#define SEVD_JOURNAL_HEADER 16u			     /* "SEVDJRNL" ‖ u32 version ‖ u32 0 */
 
 enum sevd_jrec_type {
 	SEVD_JREC_PUT = 1,    /* the whole state of one guest (insert or replace by handle) */

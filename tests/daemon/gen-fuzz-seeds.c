@@ -24,16 +24,32 @@ static void journal_seeds(const char *dir)
 {
 	uint8_t img[SEVD_JOURNAL_HEADER + 6 * SEVD_JREC_SIZE];
 	struct sevd_jrec recs[6] = {
-		{ .type = SEVD_JREC_META, .generation = 7 },
-		{ .type = SEVD_JREC_INTENT, .mem_base = 0x20000000000ull },
-		{ .type = SEVD_JREC_PUT, .state = 1, .handle = 1, .asid = 100, .policy = 1,
-		  .memory_size = 1u << 24, .mem_base = 0x20000000000ull, .created = 1, .updated = 2,
-		  .name = "alpha", .tenant = "default" },
-		{ .type = SEVD_JREC_PUT, .state = 3, .flags = 7, .handle = 1, .asid = 100,
-		  .policy = 5, .memory_size = 1u << 24, .data_bytes = 4096, .generation = 8,
-		  .name = "alpha", .tenant = "t" },
-		{ .type = SEVD_JREC_DEL, .handle = 1 },
-		{ .type = SEVD_JREC_PUT, .state = 2, .handle = 2, .asid = 1, .name = "b", .tenant = "x" },
+	    {.type = SEVD_JREC_META, .generation = 7},
+	    {.type = SEVD_JREC_INTENT, .mem_base = 0x20000000000ull},
+	    {.type = SEVD_JREC_PUT,
+	     .state = 1,
+	     .handle = 1,
+	     .asid = 100,
+	     .policy = 1,
+	     .memory_size = 1u << 24,
+	     .mem_base = 0x20000000000ull,
+	     .created = 1,
+	     .updated = 2,
+	     .name = "alpha",
+	     .tenant = "default"},
+	    {.type = SEVD_JREC_PUT,
+	     .state = 3,
+	     .flags = 7,
+	     .handle = 1,
+	     .asid = 100,
+	     .policy = 5,
+	     .memory_size = 1u << 24,
+	     .data_bytes = 4096,
+	     .generation = 8,
+	     .name = "alpha",
+	     .tenant = "t"},
+	    {.type = SEVD_JREC_DEL, .handle = 1},
+	    {.type = SEVD_JREC_PUT, .state = 2, .handle = 2, .asid = 1, .name = "b", .tenant = "x"},
 	};
 	size_t full = sizeof(img);
 
@@ -74,7 +90,8 @@ static void json_seeds(const char *dir)
 	json_seed(dir, "create-bad-types", 0, 0, "{\"policy\": \"1\", \"name\": 5}");
 	json_seed(dir, "create-not-object", 0, 0, "[1, 2, 3]");
 	json_seed(dir, "secret", 1, 0,
-		  "{\"header\": \"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA==\", "
+		  "{\"header\": "
+		  "\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA==\", "
 		  "\"payload\": \"AAAAAAAAAAAAAAAAAAAAAA==\", \"guest_address\": 196608}");
 	json_seed(dir, "activate-asid", 2, 0, "{\"asid\": 2}");
 	json_seed(dir, "activate-negative", 2, 6, "{\"asid\": -1}");
@@ -118,9 +135,9 @@ static void same_dir(const char *a, const char *b, const char *const *names, siz
 
 int main(int argc, char *argv[])
 {
-	static const char *const jn[] = { "empty", "header-only", "six-records", "torn-tail",
-					   "one-record", "middle-corrupt", "bad-header" };
-	static const char *const gn[] = { "create-min", "secret", "activate-asid", "attest-nonce" };
+	static const char *const jn[] = {"empty",      "header-only",	 "six-records", "torn-tail",
+					 "one-record", "middle-corrupt", "bad-header"};
+	static const char *const gn[] = {"create-min", "secret", "activate-asid", "attest-nonce"};
 	const char *root = getenv("SEVD_SOURCE_ROOT");
 	char *tmp, *a, *b;
 

@@ -37,9 +37,8 @@ bool gc_start(struct gc_daemon *d, bool wait)
 		}
 		if (d->extra_env)
 			putenv((char *)d->extra_env);
-		execl(exe, exe, "--psp", psp, "--state-dir", d->dir, "--listen", listen,
-		      "--config", d->config ? d->config : "/dev/null", d->extra_arg,
-		      (char *)NULL);
+		execl(exe, exe, "--psp", psp, "--state-dir", d->dir, "--listen", listen, "--config",
+		      d->config ? d->config : "/dev/null", d->extra_arg, (char *)NULL);
 		_exit(127);
 	}
 	d->pid = pid;
@@ -157,7 +156,7 @@ void gc_upload_chunked(struct gc_daemon *d, const char *path, const uint8_t *buf
 		       size_t piece, struct gc_resp *out)
 {
 	CURL *c = easy(d, "POST", path, out);
-	struct reader rd = { .buf = buf, .len = len, .piece = piece ? piece : 65536 };
+	struct reader rd = {.buf = buf, .len = len, .piece = piece ? piece : 65536};
 	struct curl_slist *h = NULL;
 
 	curl_easy_setopt(c, CURLOPT_POST, 1L);

@@ -12,9 +12,9 @@
 #include "tests/testutil.h"
 
 struct gc_daemon {
-	char *dir;	 /* state dir (journal, control.sock) */
-	char *sock;	 /* API socket */
-	char *emu_sock;	 /* the emulator's socket */
+	char *dir;	/* state dir (journal, control.sock) */
+	char *sock;	/* API socket */
+	char *emu_sock; /* the emulator's socket */
 	char *log;
 	pid_t pid;
 	const char *extra_env; /* "NAME=VALUE" for the daemon, or NULL */

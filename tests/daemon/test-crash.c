@@ -54,7 +54,8 @@ static json_object *call(const char *method, const char *path, const char *body,
 
 	gc_request(&D, method, path, body, body ? strlen(body) : 0, NULL, &r);
 	if (r.status != want) {
-		fprintf(stderr, "workload: %s %s answered %ld: %s\n", method, path, r.status, r.body);
+		fprintf(stderr, "workload: %s %s answered %ld: %s\n", method, path, r.status,
+			r.body);
 		exit(2);
 	}
 	o = json_object_get(r.json);
@@ -162,8 +163,10 @@ static void workload(void)
 		char *body;
 		json_object *o;
 
-		if (asprintf(&body, "{\"policy\": 1, \"name\": \"alpha\", \"godh_cert\": \"%s\", "
-				    "\"session\": \"%s\"}", godh_b64, session_b64) < 0)
+		if (asprintf(&body,
+			     "{\"policy\": 1, \"name\": \"alpha\", \"godh_cert\": \"%s\", "
+			     "\"session\": \"%s\"}",
+			     godh_b64, session_b64) < 0)
 			exit(3);
 		o = call("POST", "/v1/guests", body, 201);
 		a = (uint32_t)gc_int(o, "handle");
@@ -209,22 +212,23 @@ static unsigned firmware_guests(struct fw_guest *out, uint32_t *ret_count)
 
 		TU_CHECK(psp_cmd_guest_status(t, h, &st, NULL) == 0, "GUEST_STATUS %u", h);
 		if (st.state != SEV_GSTATE_UNINIT)
-			out[n++] = (struct fw_guest){ .handle = h, .asid = st.asid, .state = st.state };
+			out[n++] =
+			    (struct fw_guest){.handle = h, .asid = st.asid, .state = st.state};
 	}
 	psp_close(t);
 	*ret_count = ps.guest_count;
 	return n;
 }
 
-static const char *const states[] = { "UNINIT", "LUPDATE", "LSECRET", "RUNNING",
-				      "SUPDATE", "RUPDATE", "SENT" };
+static const char *const states[] = {"UNINIT",	"LUPDATE", "LSECRET", "RUNNING",
+				     "SUPDATE", "RUPDATE", "SENT"};
 
 static void check_invariants(unsigned point)
 {
 	struct fw_guest fw[MAX_HANDLE];
 	struct gc_resp g, a;
 	json_object *list, *holders;
-	uint32_t count, held[64] = { 0 };
+	uint32_t count, held[64] = {0};
 	unsigned nfw = firmware_guests(fw, &count), n, nheld = 0;
 
 	gc_request(&D, "GET", "/v1/guests", NULL, 0, NULL, &g);
@@ -246,13 +250,15 @@ static void check_invariants(unsigned point)
 		for (unsigned k = 0; k < nfw; k++)
 			if (fw[k].handle == h) {
 				found = true;
-				TU_CHECK(fw[k].asid == asid && fw[k].state < 7 &&
-						 !strcmp(states[fw[k].state], gc_str(o, "state")),
-					 "point %u: guest %u: sevd says %s/ASID %lld, firmware %u/%u",
-					 point, h, gc_str(o, "state"), (long long)asid, fw[k].state,
-					 fw[k].asid);
+				TU_CHECK(
+				    fw[k].asid == asid && fw[k].state < 7 &&
+					!strcmp(states[fw[k].state], gc_str(o, "state")),
+				    "point %u: guest %u: sevd says %s/ASID %lld, firmware %u/%u",
+				    point, h, gc_str(o, "state"), (long long)asid, fw[k].state,
+				    fw[k].asid);
 			}
-		TU_CHECK(found, "point %u: sevd lists guest %u, firmware does not know it", point, h);
+		TU_CHECK(found, "point %u: sevd lists guest %u, firmware does not know it", point,
+			 h);
 		if (asid)
 			held[nheld++] = (uint32_t)asid;
 	}
@@ -267,13 +273,14 @@ static void check_invariants(unsigned point)
 
 		for (unsigned k = 0; k < nheld; k++)
 			seen += held[k] == x;
-		TU_CHECK(seen == 1, "point %u: the pool holds ASID %u for %u guests", point, x, seen);
+		TU_CHECK(seen == 1, "point %u: the pool holds ASID %u for %u guests", point, x,
+			 seen);
 	}
 	for (int k = 0; k < 2; k++) {
 		json_object *c = json_object_object_get(a.json, k ? "sev" : "es");
 
 		TU_CHECK(gc_int(c, "used") + gc_int(c, "free") + gc_int(c, "flush_pending") ==
-				 gc_int(c, "total"),
+			     gc_int(c, "total"),
 			 "point %u: %s ASIDs lost: %s", point, k ? "sev" : "es", a.body);
 	}
 	gc_resp_free(&g);
@@ -367,8 +374,8 @@ static bool crash_run(unsigned point)
 			stopped = true;
 			break;
 		}
-		TU_CHECK(r == 0, "sevd ended by itself at point %u (status 0x%x; log %s)", point, st,
-			 D.log);
+		TU_CHECK(r == 0, "sevd ended by itself at point %u (status 0x%x; log %s)", point,
+			 st, D.log);
 		if (waitpid(w, &st, WNOHANG) == w) {
 			w = 0;
 			break; /* the workload ended first */
@@ -385,7 +392,7 @@ static bool crash_run(unsigned point)
 
 int main(void)
 {
-	static const char *const emu_args[] = { "--cpuid-ecx", "15", "--cpuid-edx", "5", NULL };
+	static const char *const emu_args[] = {"--cpuid-ecx", "15", "--cpuid-edx", "5", NULL};
 	const char *seed_env = getenv("SEVD_CRASH_SEED");
 	unsigned seed = seed_env ? (unsigned)strtoul(seed_env, NULL, 0) : 20261123u;
 	unsigned total, points[512], n = 0, reached = 0, torn = 0;
@@ -414,10 +421,10 @@ int main(void)
 		const char *why;
 
 		gc_request(&D, "GET", "/v1/platform/certs", NULL, 0, NULL, &r);
-		TU_CHECK(r.status == 200 && base64_decode(gc_str(r.json, "pdh"),
-							  strlen(gc_str(r.json, "pdh")), &raw,
-							  &len) == 0 &&
-				 attest_sev_cert_parse(raw, len, &pdh, &why) == 0,
+		TU_CHECK(r.status == 200 &&
+			     base64_decode(gc_str(r.json, "pdh"), strlen(gc_str(r.json, "pdh")),
+					   &raw, &len) == 0 &&
+			     attest_sev_cert_parse(raw, len, &pdh, &why) == 0,
 			 "the platform's PDH");
 		TU_CHECK(attest_session_build(&pdh, 0x1, NULL, &godh, &blob, &tk) == 0, "session");
 		godh_b64 = base64_encode(&godh, sizeof(godh));
@@ -460,8 +467,10 @@ int main(void)
 		free(log);
 		unlink(D.log);
 	}
-	printf("crash test: %u of %u kills landed on their checkpoint; %u restarts truncated a torn "
-	       "journal tail\n", reached, n, torn);
+	printf(
+	    "crash test: %u of %u kills landed on their checkpoint; %u restarts truncated a torn "
+	    "journal tail\n",
+	    reached, n, torn);
 	TU_CHECK(reached >= 50, "only %u kills landed on a checkpoint", reached);
 	tu_emu_stop(&E);
 	tu_rmtree(D.dir);

@@ -205,13 +205,13 @@ static uint8_t *host_memory(size_t len)
 
 static int control_connect(void)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	char *path = path_join(D.dir, "control.sock");
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-	TU_CHECK(fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0,
-		 "connect %s", path);
+	TU_CHECK(fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0, "connect %s",
+		 path);
 	free(path);
 	return fd;
 }
@@ -220,7 +220,7 @@ static void read_frame(int fd, enum hv_grant_type type, uint32_t handle, uint32_
 {
 	struct hv_grant_msg m;
 	const char *why = NULL;
-	struct timeval tv = { .tv_sec = 5 };
+	struct timeval tv = {.tv_sec = 5};
 
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	TU_CHECK(hv_grant_stream_read(fd, &m, &why) == 1, "grant stream: %s", why ? why : "EOF");
@@ -239,7 +239,7 @@ static void test_lifecycle(void)
 	struct sev_cert pdh, pek, godh;
 	struct sev_session_blob sess;
 	struct attest_tk tk;
-	struct attest_measure_input in = { .ctx = ATTEST_MEASURE_CTX, .policy = POLICY_OK };
+	struct attest_measure_input in = {.ctx = ATTEST_MEASURE_CTX, .policy = POLICY_OK};
 	struct sev_secret_header hdr;
 	struct sev_attestation_report report;
 	struct attest_verdict v;
@@ -255,16 +255,23 @@ static void test_lifecycle(void)
 	/* The owner: the platform's PDH and PEK, a session for them. */
 	req("GET", "/v1/platform/certs", "/v1/platform/certs", NULL, &r);
 	expect(&r, 200, NULL, NULL);
-	TU_CHECK(base64_decode(gc_str(r.json, "pdh"), strlen(gc_str(r.json, "pdh")), &pdh_raw, &n) == 0 &&
-		 attest_sev_cert_parse(pdh_raw, n, &pdh, &reason) == 0, "PDH");
-	TU_CHECK(base64_decode(gc_str(r.json, "pek"), strlen(gc_str(r.json, "pek")), &pek_raw, &n) == 0 &&
-		 attest_sev_cert_parse(pek_raw, n, &pek, &reason) == 0, "PEK");
+	TU_CHECK(base64_decode(gc_str(r.json, "pdh"), strlen(gc_str(r.json, "pdh")), &pdh_raw,
+			       &n) == 0 &&
+		     attest_sev_cert_parse(pdh_raw, n, &pdh, &reason) == 0,
+		 "PDH");
+	TU_CHECK(base64_decode(gc_str(r.json, "pek"), strlen(gc_str(r.json, "pek")), &pek_raw,
+			       &n) == 0 &&
+		     attest_sev_cert_parse(pek_raw, n, &pek, &reason) == 0,
+		 "PEK");
 	gc_resp_free(&r);
 	TU_CHECK(attest_session_build(&pdh, POLICY_OK, NULL, &godh, &sess, &tk) == 0, "session");
 	godh_b64 = b64(&godh, sizeof(godh));
 	sess_b64 = b64(&sess, sizeof(sess));
-	TU_CHECK(asprintf(&body, "{\"policy\": %u, \"name\": \"e2e\", \"godh_cert\": \"%s\", "
-				 "\"session\": \"%s\"}", POLICY_OK, godh_b64, sess_b64) > 0, "body");
+	TU_CHECK(asprintf(&body,
+			  "{\"policy\": %u, \"name\": \"e2e\", \"godh_cert\": \"%s\", "
+			  "\"session\": \"%s\"}",
+			  POLICY_OK, godh_b64, sess_b64) > 0,
+		 "body");
 	h = launch(body);
 
 	/* The image, streamed in 100000-byte chunks (4 LAUNCH_UPDATE_DATA of 1 MiB at most). */
@@ -289,8 +296,9 @@ static void test_lifecycle(void)
 	expect(&r, 200, NULL, NULL);
 	TU_CHECK(hex_decode_exact(gc_str(r.json, "measurement"), measure, 32) == 0, "measurement");
 	TU_CHECK(hex_decode_exact(gc_str(r.json, "mnonce"), in.mnonce, 16) == 0, "mnonce");
-	TU_CHECK(base64_decode(gc_str(r.json, "blob"), strlen(gc_str(r.json, "blob")), &blob, &n) == 0 &&
-		 n == 48 && !memcmp(blob, measure, 32) && !memcmp(blob + 32, in.mnonce, 16),
+	TU_CHECK(base64_decode(gc_str(r.json, "blob"), strlen(gc_str(r.json, "blob")), &blob, &n) ==
+			 0 &&
+		     n == 48 && !memcmp(blob, measure, 32) && !memcmp(blob + 32, in.mnonce, 16),
 		 "blob = measure ‖ mnonce");
 	in.api_major = (uint8_t)gc_int(r.json, "api_major");
 	in.api_minor = (uint8_t)gc_int(r.json, "api_minor");
@@ -301,25 +309,29 @@ static void test_lifecycle(void)
 	TU_CHECK_EQ(attest_measurement_verify(tk.tik, &in, measure), 1);
 	req("GET", path, "/v1/guests/{h}/measurement", NULL, &r); /* idempotent */
 	TU_CHECK(!strcmp(gc_str(r.json, "measurement"), gc_str(r.json, "measurement")) &&
-		 hex_decode_exact(gc_str(r.json, "measurement"), cipher, 32) == 0 &&
-		 !memcmp(cipher, measure, 32), "a second GET answers the same measurement");
+		     hex_decode_exact(gc_str(r.json, "measurement"), cipher, 32) == 0 &&
+		     !memcmp(cipher, measure, 32),
+		 "a second GET answers the same measurement");
 	gc_resp_free(&r);
 
 	/* The secret: a tampered packet first (refused, nothing changes), then the real one. */
 	memset(secret, 0, sizeof(secret));
 	memcpy(secret, SECRET_TEXT, sizeof(SECRET_TEXT));
 	TU_CHECK(attest_secret_seal(&tk, measure, in.api_major, in.api_minor, NULL, secret,
-				    sizeof(secret), &hdr, cipher) == 0, "seal");
+				    sizeof(secret), &hdr, cipher) == 0,
+		 "seal");
 	hdr_b64 = b64(&hdr, sizeof(hdr));
 	pl_b64 = b64(cipher, sizeof(cipher));
 	cipher[3] ^= 1;
 	bad_b64 = b64(cipher, sizeof(cipher));
 	cipher[3] ^= 1;
 	free(body);
-	TU_CHECK(asprintf(&body, "{\"header\": \"%s\", \"payload\": \"%s\"}", hdr_b64, bad_b64) > 0, "body");
+	TU_CHECK(asprintf(&body, "{\"header\": \"%s\", \"payload\": \"%s\"}", hdr_b64, bad_b64) > 0,
+		 "body");
 	post(h, "/secret", body, 400, "bad_request", "BAD_MEASUREMENT", NULL);
 	free(body);
-	TU_CHECK(asprintf(&body, "{\"header\": \"%s\", \"payload\": \"%s\"}", hdr_b64, pl_b64) > 0, "body");
+	TU_CHECK(asprintf(&body, "{\"header\": \"%s\", \"payload\": \"%s\"}", hdr_b64, pl_b64) > 0,
+		 "body");
 	post(h, "/secret", body, 200, NULL, NULL, &r);
 	TU_CHECK_EQ(gc_int(r.json, "address"), 0x30000);
 	TU_CHECK(!strcmp(gc_str(r.json, "state"), "LSECRET"), "state after the secret");
@@ -342,7 +354,8 @@ static void test_lifecycle(void)
 	guest_path(path, sizeof(path), h, "");
 	req("GET", path, "/v1/guests/{h}", NULL, &r);
 	TU_CHECK(!strcmp(gc_str(r.json, "state"), "RUNNING") && gc_int(r.json, "asid") == asid &&
-		 !strcmp(gc_str(r.json, "name"), "e2e"), "GET after activate: %s", r.body);
+		     !strcmp(gc_str(r.json, "name"), "e2e"),
+		 "GET after activate: %s", r.body);
 	gc_resp_free(&r);
 	req("GET", "/v1/guests", "/v1/guests", NULL, &r);
 	TU_CHECK(json_object_array_length(json_object_object_get(r.json, "guests")) == 1, "list");
@@ -358,8 +371,10 @@ static void test_lifecycle(void)
 	gc_request(&D, "GET", path, NULL, 0, NULL, &r);
 	oa(&r, "/v1/guests/{h}/attestation", "GET");
 	expect(&r, 200, NULL, NULL);
-	TU_CHECK(base64_decode(gc_str(r.json, "report"), strlen(gc_str(r.json, "report")), &rep_raw, &n) == 0 &&
-		 attest_sev_report_parse(rep_raw, n, &report, &reason) == 0, "report");
+	TU_CHECK(base64_decode(gc_str(r.json, "report"), strlen(gc_str(r.json, "report")), &rep_raw,
+			       &n) == 0 &&
+		     attest_sev_report_parse(rep_raw, n, &report, &reason) == 0,
+		 "report");
 	TU_CHECK_EQ(attest_sev_report_verify(&report, &pek, nonce, in.digest, &v), 1);
 	gc_resp_free(&r);
 
@@ -372,7 +387,8 @@ static void test_lifecycle(void)
 
 		fcntl(ctl, F_SETFL, fl | O_NONBLOCK);
 		TU_CHECK(hv_grant_stream_read(ctl, &m, &why) == 1 && m.type == HV_REVOKE &&
-			 m.handle == h && m.asid == asid, "REVOKE before DELETE answered");
+			     m.handle == h && m.asid == asid,
+			 "REVOKE before DELETE answered");
 	}
 	close(ctl);
 	same_snapshot(before, snap(), "a launched and decommissioned guest");
@@ -382,22 +398,25 @@ static void test_lifecycle(void)
 static void test_wrong_states(void)
 {
 	struct snapshot before = snap();
-	uint8_t vmsa[4096] = { 0 }, data[64] = { 1 };
+	uint8_t vmsa[4096] = {0}, data[64] = {1};
 	char path[128];
 	struct gc_resp r;
 	uint32_t h = launch("{\"policy\": 1, \"name\": \"states\"}"), asid;
 
 	post(h, "/finish", NULL, 409, "wrong_state", "INVALID_GUEST_STATE", NULL);
-	post(h, "/secret", "{\"header\": \"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA==\", "
-			   "\"payload\": \"AAAAAAAAAAAAAAAAAAAAAA==\"}", 409, "wrong_state",
-	     "INVALID_GUEST_STATE", NULL);
+	post(h, "/secret",
+	     "{\"header\": "
+	     "\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA==\", "
+	     "\"payload\": \"AAAAAAAAAAAAAAAAAAAAAA==\"}",
+	     409, "wrong_state", "INVALID_GUEST_STATE", NULL);
 	post(h, "/activate", NULL, 409, "wrong_state", "INVALID_GUEST_STATE", NULL);
 	guest_path(path, sizeof(path), h, "/vmsa");
 	gc_request(&D, "POST", path, vmsa, sizeof(vmsa), "application/octet-stream", &r);
 	oa(&r, "/v1/guests/{h}/vmsa", "POST");
 	expect(&r, 400, "bad_request", "UNSUPPORTED"); /* no ES in the policy */
 	gc_resp_free(&r);
-	snprintf(path, sizeof(path), "/v1/guests/%u/attestation?nonce=00112233445566778899aabbccddeeff", h);
+	snprintf(path, sizeof(path),
+		 "/v1/guests/%u/attestation?nonce=00112233445566778899aabbccddeeff", h);
 	gc_request(&D, "GET", path, NULL, 0, NULL, &r);
 	expect(&r, 409, "wrong_state", "INVALID_GUEST_STATE");
 	gc_resp_free(&r);
@@ -412,9 +431,11 @@ static void test_wrong_states(void)
 	gc_resp_free(&r);
 	post(h, "/finish", "{}", 200, NULL, NULL, NULL);
 	post(h, "/finish", NULL, 409, "wrong_state", "INVALID_GUEST_STATE", NULL);
-	post(h, "/secret", "{\"header\": \"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA==\", "
-			   "\"payload\": \"AAAAAAAAAAAAAAAAAAAAAA==\"}", 409, "wrong_state",
-	     "INVALID_GUEST_STATE", NULL);
+	post(h, "/secret",
+	     "{\"header\": "
+	     "\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA==\", "
+	     "\"payload\": \"AAAAAAAAAAAAAAAAAAAAAA==\"}",
+	     409, "wrong_state", "INVALID_GUEST_STATE", NULL);
 	guest_path(path, sizeof(path), h, "/data");
 	gc_request(&D, "POST", path, data, sizeof(data), "application/octet-stream", &r);
 	expect(&r, 409, "wrong_state", "INVALID_GUEST_STATE"); /* never writes a running guest */
@@ -455,15 +476,18 @@ static void test_refusals(void)
 
 	/* A tampered session blob (its wrap MAC): firmware refuses, nothing is left. */
 	req("GET", "/v1/platform/certs", "/v1/platform/certs", NULL, &r);
-	TU_CHECK(base64_decode(gc_str(r.json, "pdh"), strlen(gc_str(r.json, "pdh")), &pdh_raw, &n) == 0 &&
-		 attest_sev_cert_parse(pdh_raw, n, &pdh, &reason) == 0, "PDH");
+	TU_CHECK(base64_decode(gc_str(r.json, "pdh"), strlen(gc_str(r.json, "pdh")), &pdh_raw,
+			       &n) == 0 &&
+		     attest_sev_cert_parse(pdh_raw, n, &pdh, &reason) == 0,
+		 "PDH");
 	gc_resp_free(&r);
 	TU_CHECK(attest_session_build(&pdh, POLICY_OK, NULL, &godh, &sess, &tk) == 0, "session");
 	sess.wrap_mac[0] ^= 0x80;
 	godh_b64 = b64(&godh, sizeof(godh));
 	sess_b64 = b64(&sess, sizeof(sess));
 	TU_CHECK(asprintf(&body, "{\"policy\": 1, \"godh_cert\": \"%s\", \"session\": \"%s\"}",
-			  godh_b64, sess_b64) > 0, "body");
+			  godh_b64, sess_b64) > 0,
+		 "body");
 	req("POST", "/v1/guests", "/v1/guests", body, &r);
 	expect(&r, 400, "bad_request", "BAD_MEASUREMENT");
 	gc_resp_free(&r);
@@ -482,7 +506,8 @@ static void test_refusals(void)
 	{
 		struct snapshot full = snap();
 
-		req("POST", "/v1/guests", "/v1/guests", "{\"policy\": 1, \"name\": \"pool-c\"}", &r);
+		req("POST", "/v1/guests", "/v1/guests", "{\"policy\": 1, \"name\": \"pool-c\"}",
+		    &r);
 		expect(&r, 409, "no_asid", NULL);
 		gc_resp_free(&r);
 		req("POST", "/v1/guests", "/v1/guests", "{\"policy\": 1, \"asid\": 1}", &r);
@@ -498,7 +523,8 @@ static void test_refusals(void)
 	{
 		struct snapshot q = snap();
 
-		req("POST", "/v1/guests", "/v1/guests", "{\"policy\": 1, \"tenant\": \"small\"}", &r);
+		req("POST", "/v1/guests", "/v1/guests", "{\"policy\": 1, \"tenant\": \"small\"}",
+		    &r);
 		expect(&r, 403, "policy_refused", NULL);
 		TU_CHECK(strstr(r.body, "quota") != NULL, "the quota rule is named: %s", r.body);
 		gc_resp_free(&r);
@@ -613,7 +639,7 @@ static void test_restart(void)
 int main(void)
 {
 	const char *root = getenv("SEVD_SOURCE_ROOT");
-	static const char *const emu_args[] = { "--cpuid-ecx", "3", "--cpuid-edx", "2", NULL };
+	static const char *const emu_args[] = {"--cpuid-ecx", "3", "--cpuid-edx", "2", NULL};
 	char *openapi, *conf;
 
 	if (!getenv("SEVD_EXE") || !getenv("SEV_PSP_EMU_EXE"))

@@ -32,9 +32,14 @@ static int collect(void *userdata, const struct sevd_jrec *rec)
 
 static struct sevd_jrec put(uint32_t handle, uint32_t asid)
 {
-	struct sevd_jrec r = { .type = SEVD_JREC_PUT, .state = 3, .handle = handle, .asid = asid,
-			       .policy = 0x1, .memory_size = 1u << 24, .created = 1000 + handle,
-			       .generation = handle };
+	struct sevd_jrec r = {.type = SEVD_JREC_PUT,
+			      .state = 3,
+			      .handle = handle,
+			      .asid = asid,
+			      .policy = 0x1,
+			      .memory_size = 1u << 24,
+			      .created = 1000 + handle,
+			      .generation = handle};
 
 	snprintf(r.name, sizeof(r.name), "guest-%u", handle);
 	snprintf(r.tenant, sizeof(r.tenant), "tenant-a");
@@ -59,7 +64,7 @@ static off_t file_size(const char *path)
 static void write_n(const char *dir, unsigned n)
 {
 	struct sevd_journal *j = NULL;
-	struct seen s = { 0 };
+	struct seen s = {0};
 
 	TU_CHECK(sevd_journal_open(dir, false, collect, &s, &j) == 0, "open %s", dir);
 	for (unsigned i = 1; i <= n; i++) {
@@ -86,8 +91,8 @@ static void test_replay(void)
 {
 	char *dir = tu_mkdtemp();
 	struct sevd_journal *j = NULL;
-	struct sevd_jrec del = { .type = SEVD_JREC_DEL, .handle = 1 };
-	struct seen s = { 0 };
+	struct sevd_jrec del = {.type = SEVD_JREC_DEL, .handle = 1};
+	struct seen s = {0};
 
 	write_n(dir, 2);
 	TU_CHECK(sevd_journal_open(dir, false, collect, &s, &j) == 0, "reopen");
@@ -218,10 +223,11 @@ static void test_header(void)
 /* Compaction keeps exactly the snapshot; a leftover temporary file is ignored and removed. */
 static void test_compact(void)
 {
-	char *dir = tu_mkdtemp(), *path = jpath(dir), *tmp = path_join(dir, SEVD_JOURNAL_FILE ".tmp");
+	char *dir = tu_mkdtemp(), *path = jpath(dir),
+	     *tmp = path_join(dir, SEVD_JOURNAL_FILE ".tmp");
 	struct sevd_journal *j = NULL;
-	struct sevd_jrec snap[2] = { put(7, 107), put(8, 108) }, r = put(11, 111);
-	struct seen s = { 0 };
+	struct sevd_jrec snap[2] = {put(7, 107), put(8, 108)}, r = put(11, 111);
+	struct seen s = {0};
 
 	write_n(dir, 10);
 	TU_CHECK(sevd_journal_open(dir, false, collect, &s, &j) == 0, "open");
@@ -260,15 +266,18 @@ static void test_codec(void)
 	sevd_journal_header(img);
 	sevd_jrec_encode(&r, img + SEVD_JOURNAL_HEADER);
 	memset(&s, 0, sizeof(s));
-	TU_CHECK_EQ(sevd_journal_scan(img, sizeof(img), false, collect, &s, &end, &bad, &skipped), 1);
-	TU_CHECK(memcmp(&s.rec[0], &r, sizeof(r)) == 0 || (s.rec[0].mem_base == r.mem_base &&
-		 s.rec[0].data_bytes == r.data_bytes && s.rec[0].flags == r.flags &&
-		 s.rec[0].generation == r.generation), "fields survive");
+	TU_CHECK_EQ(sevd_journal_scan(img, sizeof(img), false, collect, &s, &end, &bad, &skipped),
+		    1);
+	TU_CHECK(memcmp(&s.rec[0], &r, sizeof(r)) == 0 ||
+		     (s.rec[0].mem_base == r.mem_base && s.rec[0].data_bytes == r.data_bytes &&
+		      s.rec[0].flags == r.flags && s.rec[0].generation == r.generation),
+		 "fields survive");
 	for (size_t i = SEVD_JOURNAL_HEADER; i < sizeof(img); i++) {
 		img[i] ^= 1;
 		memset(&s, 0, sizeof(s));
-		TU_CHECK_EQ(sevd_journal_scan(img, sizeof(img), false, collect, &s, &end, &bad,
-					      &skipped), 0);
+		TU_CHECK_EQ(
+		    sevd_journal_scan(img, sizeof(img), false, collect, &s, &end, &bad, &skipped),
+		    0);
 		TU_CHECK_EQ(end, SEVD_JOURNAL_HEADER);
 		img[i] ^= 1;
 	}

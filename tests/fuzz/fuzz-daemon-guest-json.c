@@ -60,15 +60,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const sevd_api_handler handlers[] = {
-		sevd_api_guest_create,	   sevd_api_guest_secret, sevd_api_guest_activate,
-		sevd_api_guest_finish,	   sevd_api_guest_deactivate, sevd_api_guest_delete,
-		sevd_api_guest_vmsa,	   sevd_api_guest_attest, sevd_api_guest_get,
-		sevd_api_guest_measure,	   sevd_api_guests_list,
+	    sevd_api_guest_create,  sevd_api_guest_secret,     sevd_api_guest_activate,
+	    sevd_api_guest_finish,  sevd_api_guest_deactivate, sevd_api_guest_delete,
+	    sevd_api_guest_vmsa,    sevd_api_guest_attest,     sevd_api_guest_get,
+	    sevd_api_guest_measure, sevd_api_guests_list,
 	};
-	static const char *const params[] = { "1", "0", "4294967295", "4294967296", "abc", "",
-					      "007", "1x" };
-	struct sevd_api_response resp = { 0 };
-	struct sevd_api_request req = { 0 };
+	static const char *const params[] = {"1",   "0", "4294967295", "4294967296",
+					     "abc", "",	 "007",	       "1x"};
+	struct sevd_api_response resp = {0};
+	struct sevd_api_request req = {0};
 	char *body, query[64];
 	size_t qlen;
 

@@ -39,8 +39,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct ctx strict = { .data = data, .len = size, .at = SEVD_JOURNAL_HEADER, .strict = true };
-	struct ctx loose = { .data = data, .len = size };
+	struct ctx strict = {.data = data, .len = size, .at = SEVD_JOURNAL_HEADER, .strict = true};
+	struct ctx loose = {.data = data, .len = size};
 	size_t end = 0, bad = 0;
 	unsigned skipped = 0;
 	int r;
