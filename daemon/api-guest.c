@@ -205,7 +205,8 @@ static bool opt_b64(json_object *o, const char *key, uint8_t *out, size_t max, u
 	if (!v)
 		return true;
 	s = json_object_get_string(v);
-	if (base64_decode(s, strlen(s), &buf, &n) < 0 || n == 0 || n > max || (exact && n != max)) {
+	if (strlen(s) != (size_t)json_object_get_string_len(v) || /* an escaped NUL inside */
+	    base64_decode(s, strlen(s), &buf, &n) < 0 || n == 0 || n > max || (exact && n != max)) {
 		snprintf(msg, sizeof(msg), "field '%s' must be base64 of %s%zu bytes", key,
 			 exact ? "exactly " : "1 to ", max);
 		sevd_api_error(resp, 400, "bad_request", msg, -1);
@@ -228,7 +229,10 @@ static bool opt_name(json_object *o, const char *key, char *out, size_t size,
 	if (!v)
 		return true;
 	s = json_object_get_string(v);
-	if (strlen(s) == 0 || strlen(s) >= size) {
+	/* json-c keeps an escaped NUL ("a\u0000b") inside the string: refuse it rather than
+	 * cut the name at it. */
+	if (strlen(s) == 0 || strlen(s) >= size ||
+	    strlen(s) != (size_t)json_object_get_string_len(v)) {
 		snprintf(msg, sizeof(msg), "field '%s' must be 1..%zu characters of [A-Za-z0-9._-]",
 			 key, size - 1);
 		sevd_api_error(resp, 400, "bad_request", msg, -1);
