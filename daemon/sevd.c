@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
@@ -289,6 +291,10 @@ int main(int argc, char *argv[])
 	int r;
 
 	log_setup("sevd", LOG_TARGET_AUTO, LOG_INFO);
+	/* Memory holds TEKs/TIKs, keys and tokens (issue 7): no core dump, and no same-uid
+	 * ptrace or /proc/PID/{mem,environ} reads by processes lacking CAP_SYS_PTRACE. */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	setrlimit(RLIMIT_CORE, &(struct rlimit){ 0, 0 });
 	arg_config = SEVD_DEFAULT_CONF;
 	r = parse_argv(argc, argv, &f);
 	if (r <= 0)
