@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "attest/amd-cert.h"
+#include "attest/chain.h"
 #include "attest/sev-cert.h"
 #include "common/ossl.h"
 #include "common/util.h"
@@ -21,13 +22,17 @@ const char *const sevadm_cert_names[_SEVADM_CERT_MAX] = { "pdh", "pek", "oca", "
 
 static int help(void)
 {
-	printf("Usage: sevadm export [--force] FILE\n"
-	       "       sevadm export --full [--force] DIR\n"
+	printf("Usage: sevadm export [--force] [--from CHAIN]... FILE\n"
+	       "       sevadm export --full [--force] [--from CHAIN]... DIR\n"
 	       "\n"
 	       "Export the platform's certificate chain.\n"
 	       "  FILE          the SEV chain PDH, PEK, OCA, CEK concatenated (as sevctl export)\n"
 	       "  --full DIR    one file per certificate: pdh.cert pek.cert oca.cert cek.cert\n"
 	       "                ask.cert ark.cert (DIR is created if missing)\n"
+	       "  --from CHAIN  offline: take the certificates from local files instead of sevd\n"
+	       "                (any concatenation: a sevctl chain, PDH_CERT_EXPORT's PEK+OCA+CEK,\n"
+	       "                AMD's ask_ark_<gen>.cert); with --full, each certificate found is\n"
+	       "                written to its own file, so single certs can be extracted\n"
 	       "  -f, --force   replace existing files\n");
 	return SEVADM_EXIT_OK;
 }
@@ -183,12 +188,15 @@ static int write_all(const char *dir, const struct out_file *f, size_t n, bool f
 	return r;
 }
 
-static int export_full(const char *dir, const struct sevadm_certs *certs, bool force)
+/* partial: write the certificates present (offline extraction from chain files). */
+static int export_full(const char *dir, const struct sevadm_certs *certs, bool force,
+		       bool partial)
 {
 	struct out_file f[_SEVADM_CERT_MAX];
 	char names[_SEVADM_CERT_MAX][16];
+	size_t n = 0;
 
-	if (!certs->buf[SEVADM_CERT_ASK] || !certs->buf[SEVADM_CERT_ARK])
+	if (!partial && (!certs->buf[SEVADM_CERT_ASK] || !certs->buf[SEVADM_CERT_ARK]))
 		return sevadm_fail("export", "sevd does not know this platform's AMD ASK/ARK, so the "
 					     "full chain cannot be written; export the SEV chain "
 					     "without --full, or install AMD's ask_ark file in sevd's "
@@ -196,10 +204,69 @@ static int export_full(const char *dir, const struct sevadm_certs *certs, bool f
 	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
 		return sevadm_fail("export", "cannot create the directory %s: %m", dir);
 	for (size_t i = 0; i < _SEVADM_CERT_MAX; i++) {
-		snprintf(names[i], sizeof(names[i]), "%s.cert", sevadm_cert_names[i]);
-		f[i] = (struct out_file){ names[i], certs->buf[i], certs->len[i] };
+		if (!certs->buf[i])
+			continue;
+		snprintf(names[n], sizeof(names[n]), "%s.cert", sevadm_cert_names[i]);
+		f[n] = (struct out_file){ names[n], certs->buf[i], certs->len[i] };
+		n++;
 	}
-	return write_all(dir, f, _SEVADM_CERT_MAX, force);
+	return write_all(dir, f, n, force);
+}
+
+static int copy_cert(struct sevadm_certs *certs, size_t i, const void *buf, size_t len)
+{
+	certs->buf[i] = malloc(len);
+	if (!certs->buf[i])
+		return sevadm_fail("export", "out of memory");
+	memcpy(certs->buf[i], buf, len);
+	certs->len[i] = len;
+	return 0;
+}
+
+/* --from: place each certificate of the given files by its key usage (attest/chain.h). */
+static int certs_from_files(char **files, size_t n, bool need_sev_chain, struct sevadm_certs *ret)
+{
+	struct attest_sev_chain ch;
+	struct attest_verdict v = {};
+	const struct sev_cert *sev[] = { &ch.pdh, &ch.pek, &ch.oca, &ch.cek };
+	const struct amd_cert *amd[] = { &ch.ask, &ch.ark };
+	bool have[_SEVADM_CERT_MAX];
+	size_t found = 0;
+	int r;
+
+	attest_sev_chain_init(&ch);
+	for (size_t i = 0; i < n; i++)
+		if (attest_sev_chain_add_file(&ch, files[i], &v) < 0)
+			return sevadm_fail("export", "%s", v.reason);
+	memcpy(have, (bool[]){ ch.have_pdh, ch.have_pek, ch.have_oca, ch.have_cek, ch.have_ask,
+			       ch.have_ark },
+	       sizeof(have));
+	for (size_t i = 0; i < _SEVADM_CERT_MAX; i++) {
+		uint8_t buf[AMD_CERT_MAX_SIZE];
+		size_t len = 0;
+
+		if (!have[i]) {
+			if (need_sev_chain && i < 4)
+				return sevadm_fail("export", "the files hold no %s certificate, so the "
+							     "SEV chain cannot be written (use --full DIR "
+							     "to extract the certificates they do hold)",
+						   sevadm_cert_names[i]);
+			continue;
+		}
+		if (i < 4)
+			r = copy_cert(ret, i, sev[i], SEV_CERT_SIZE);
+		else if (attest_amd_cert_encode(amd[i - 4], buf, sizeof(buf), &len) < 0)
+			r = sevadm_fail("export", "cannot encode the %s certificate",
+					sevadm_cert_names[i]);
+		else
+			r = copy_cert(ret, i, buf, len);
+		if (r != 0)
+			return r;
+		found++;
+	}
+	if (found == 0)
+		return sevadm_fail("export", "the files hold no SEV or AMD certificate");
+	return 0;
 }
 
 static int export_chain(const char *path, const struct sevadm_certs *certs, bool force)
@@ -221,19 +288,29 @@ static int export_chain(const char *path, const struct sevadm_certs *certs, bool
 static void report(const struct sevadm_ctx *ctx, const char *dest, bool full,
 		   const struct sevadm_certs *certs)
 {
-	if (!ctx->json) {
-		printf(full ? "Certificate chain written to %s/{pdh,pek,oca,cek,ask,ark}.cert\n"
-			    : "SEV chain (PDH, PEK, OCA, CEK) written to %s\n", dest);
-		return;
-	}
 	_cleanup_(json_object_putp) json_object *j = json_object_new_object();
 	json_object *files = json_object_new_array();
-	for (size_t i = 0; i < (full ? (size_t)_SEVADM_CERT_MAX : 1); i++) {
+
+	if (!full) {
+		if (!ctx->json) {
+			printf("SEV chain (PDH, PEK, OCA, CEK) written to %s\n", dest);
+			return;
+		}
+		json_object_array_add(files, json_object_new_string(dest));
+	}
+	for (size_t i = 0; full && i < _SEVADM_CERT_MAX; i++) {
 		char name[16];
+
+		if (!certs->buf[i])
+			continue;
 		snprintf(name, sizeof(name), "%s.cert", sevadm_cert_names[i]);
-		_cleanup_free_ char *p = full ? path_join(dest, name) : strdup(dest);
+		_cleanup_free_ char *p = path_join(dest, name);
+		if (!ctx->json)
+			printf("%s\n", p ? p : name);
 		json_object_array_add(files, json_object_new_string(p ? p : ""));
 	}
+	if (!ctx->json)
+		return;
 	json_object_object_add(j, "full", json_object_new_boolean(full));
 	json_object_object_add(j, "files", files);
 	sevadm_print_json(j);
@@ -245,13 +322,18 @@ int verb_export(const struct sevadm_ctx *ctx, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ "full", no_argument, NULL, 'F' },
 		{ "force", no_argument, NULL, 'f' },
+		{ "from", required_argument, NULL, 'r' },
 		{},
 	};
 	_cleanup_(sevadm_certs_clear) struct sevadm_certs certs = {};
+	_cleanup_free_ char **from = calloc((size_t)argc + 1, sizeof(char *));
 	struct http_client *c = NULL;
 	bool full = false, force = false;
+	size_t n_from = 0;
 	int o, r;
 
+	if (!from)
+		return sevadm_fail("export", "out of memory");
 	while ((o = getopt_long(argc, argv, "hf", options, NULL)) >= 0) {
 		if (o == 'h')
 			return help();
@@ -259,18 +341,24 @@ int verb_export(const struct sevadm_ctx *ctx, int argc, char **argv)
 			full = true;
 		else if (o == 'f')
 			force = true;
+		else if (o == 'r')
+			from[n_from++] = optarg;
 		else
 			return sevadm_bad_option("export", argv);
 	}
 	if (argc - optind != 1)
 		return sevadm_usage("export", full ? "--full needs one DIR" : "needs one FILE (or --full DIR)");
-	r = sevadm_connect(ctx, "export", &c);
-	if (r != 0)
-		return r;
-	r = sevadm_get_certs(c, "export", &certs);
-	http_client_free(c);
+	if (n_from) {
+		r = certs_from_files(from, n_from, !full, &certs);
+	} else {
+		r = sevadm_connect(ctx, "export", &c);
+		if (r != 0)
+			return r;
+		r = sevadm_get_certs(c, "export", &certs);
+		http_client_free(c);
+	}
 	if (r == 0)
-		r = full ? export_full(argv[optind], &certs, force)
+		r = full ? export_full(argv[optind], &certs, force, n_from > 0)
 			 : export_chain(argv[optind], &certs, force);
 	if (r == 0)
 		report(ctx, argv[optind], full, &certs);
