@@ -25,6 +25,7 @@
 #include "daemon/auth.h"
 #include "daemon/sevd-config.h"
 #include "daemon/http.h"
+#include "daemon/tls.h"
 
 #define SEVD_LISTENERS_MAX 16
 #define SEVD_CONN_MEMORY (32u * 1024u) /* request line + headers per connection (MHD's pool) */
@@ -40,6 +41,7 @@ struct listener {
 	struct MHD_Daemon *mhd;
 	int fd;
 	bool is_unix;
+	bool is_tls; /* roles also from a verified client certificate */
 };
 
 struct sevd_http {
@@ -47,6 +49,8 @@ struct sevd_http {
 	const struct sevd_config *cfg;
 	gid_t admin_gid;
 	bool have_admin_gid;
+	struct sevd_tls tls; /* loaded with the first TLS listener */
+	bool tls_loaded;
 	struct listener l[SEVD_LISTENERS_MAX];
 	unsigned n;
 	/* Header deadline (against slowloris: MHD's own timeout is an idle timeout, reset by
@@ -196,6 +200,12 @@ static enum sevd_role caller_role(struct listener *l, struct MHD_Connection *con
 					   l->http->have_admin_gid);
 	}
 	auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+	/* Over TLS without a token: the client certificate's role (a token, when sent, decides
+	 * alone, so one connection never mixes two identities). */
+	if (!auth && l->is_tls) {
+		ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+		return sevd_tls_client_role(l->http->cfg, ci ? ci->tls_session : NULL);
+	}
 	if (!auth)
 		return SEVD_ROLE_PUBLIC;
 	if (strncasecmp(auth, "Bearer ", 7) != 0) {
@@ -479,9 +489,11 @@ static struct request *request_start(struct listener *l, struct MHD_Connection *
 
 		snprintf(msg, sizeof(msg),
 			 bad_token ? "the bearer token is not valid for this daemon"
-			 : anon	   ? "%s %s needs credentials: send 'Authorization: Bearer <token>'"
+			 : anon	   ? "%s %s needs credentials: send 'Authorization: Bearer <token>'%s"
 				   : "%s %s is not allowed for the role '%s'",
-			 method, rq->route->path, sevd_role_name(rq->role));
+			 method, rq->route->path,
+			 anon ? (l->is_tls ? " or a mapped client certificate" : "")
+			      : sevd_role_name(rq->role));
 		rq->early_status = anon ? 401 : 403;
 		sevd_api_error(&rq->early, rq->early_status, anon ? "unauthorized" : "forbidden",
 			       msg, -1);
@@ -660,20 +672,55 @@ int sevd_http_new(struct sevd_core *core, const struct sevd_config *cfg, struct 
 	return 0;
 }
 
-int sevd_http_listen(struct sevd_http *h, int fd, bool is_unix)
+/* libmicrohttpd's GnuTLS options for a TLS listener: certificate, key, TLS >= 1.2, and with
+ * tls_client_ca a request for a client certificate (verified in tls.c; one without is
+ * still served, as public or by bearer token). */
+static int tls_options(struct sevd_http *h, struct MHD_OptionItem opts[5])
 {
+	unsigned n = 0;
+	int r;
+
+	if (!h->tls_loaded) {
+		if (!MHD_is_feature_supported(MHD_FEATURE_TLS))
+			return log_error_errno(EOPNOTSUPP, "This libmicrohttpd has no TLS support: "
+							   "install one built with GnuTLS");
+		r = sevd_tls_load(h->cfg, &h->tls);
+		if (r < 0)
+			return r;
+		h->tls_loaded = true;
+	}
+	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_CERT, 0, h->tls.cert };
+	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY, 0, h->tls.key };
+	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_PRIORITIES, 0,
+					     (void *)sevd_tls_priorities };
+	if (h->tls.client_ca)
+		opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_TRUST, 0,
+						     h->tls.client_ca };
+	opts[n] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
+	return 0;
+}
+
+static int http_listen(struct sevd_http *h, int fd, bool is_unix, bool is_tls)
+{
+	struct MHD_OptionItem tls[5] = { { MHD_OPTION_END, 0, NULL } };
 	struct listener *l;
+	int r;
 
 	if (h->n >= SEVD_LISTENERS_MAX) {
 		close(fd);
 		return -E2BIG;
 	}
+	if (is_tls && (r = tls_options(h, tls)) < 0) {
+		close(fd);
+		return r;
+	}
 	l = &h->l[h->n];
-	*l = (struct listener){ .http = h, .fd = fd, .is_unix = is_unix };
+	*l = (struct listener){ .http = h, .fd = fd, .is_unix = is_unix, .is_tls = is_tls };
 	/* A thread per connection: a request waiting for its firmware command blocks only its
 	 * own thread, while the queue keeps firmware to one command at a time. */
 	l->mhd = MHD_start_daemon(
-		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG,
+		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG |
+			(is_tls ? MHD_USE_TLS : 0),
 		0, NULL, NULL, on_request, l, MHD_OPTION_LISTEN_SOCKET, fd,
 		MHD_OPTION_URI_LOG_CALLBACK, on_uri, l,
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, l, MHD_OPTION_NOTIFY_CONNECTION,
@@ -682,13 +729,48 @@ int sevd_http_listen(struct sevd_http *h, int fd, bool is_unix)
 		MHD_OPTION_PER_IP_CONNECTION_LIMIT, h->cfg->per_ip_connection_limit,
 		MHD_OPTION_CONNECTION_TIMEOUT, h->cfg->connection_timeout_s,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)SEVD_CONN_MEMORY,
-		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_END);
+		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
 	if (!l->mhd) {
 		close(fd);
-		return log_error_errno(EIO, "Cannot start the HTTP server on fd %d", fd);
+		return log_error_errno(EIO, "Cannot start the %s server on fd %d%s", is_tls ? "HTTPS" : "HTTP",
+				       fd, is_tls ? " (are tls_cert and tls_key a matching pair?)" : "");
 	}
 	h->n++;
 	return 0;
+}
+
+int sevd_http_listen(struct sevd_http *h, int fd, bool is_unix)
+{
+	return http_listen(h, fd, is_unix, false);
+}
+
+int sevd_http_listen_tls(struct sevd_http *h, int fd)
+{
+	return http_listen(h, fd, false, true);
+}
+
+/* A socket systemd passed: Unix with peer credentials; TCP with TLS when tls_cert is set,
+ * else plain only under the plain-TCP rule (sevd_plain_tcp_check). */
+int sevd_http_listen_activated(struct sevd_http *h, int fd, bool is_unix, const char **ret_kind)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	int r;
+
+	*ret_kind = is_unix ? "unix" : h->cfg->tls_cert ? "tls" : "tcp";
+	if (is_unix)
+		return http_listen(h, fd, true, false);
+	if (h->cfg->tls_cert)
+		return http_listen(h, fd, false, true);
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+		r = log_error_errno(errno, "getsockname on fd %d: %m", fd);
+	else
+		r = sevd_plain_tcp_check(h->cfg, (struct sockaddr *)&ss, "a socket-activated fd");
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	return http_listen(h, fd, false, false);
 }
 
 void sevd_http_free(struct sevd_http *h)
@@ -708,6 +790,7 @@ void sevd_http_free(struct sevd_http *h)
 	pthread_cond_destroy(&h->track_cond);
 	pthread_mutex_destroy(&h->track_lock);
 	pthread_mutex_destroy(&h->rate_lock);
+	sevd_tls_done(&h->tls);
 	free(h);
 }
 
@@ -733,12 +816,12 @@ static int listen_unix(const char *path)
 	return TAKE_FD(fd);
 }
 
-/* "ADDR:PORT" or "[V6ADDR]:PORT". */
-static int listen_tcp(const char *spec)
+/* "tcp:ADDR:PORT", "tls:[V6ADDR]:PORT"...; plain (cfg set) only where sevd_plain_tcp_check allows. */
+static int listen_tcp(const char *spec, const struct sevd_config *plain_cfg)
 {
 	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
 				  .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV };
-	_cleanup_free_ char *host = strdup(spec);
+	_cleanup_free_ char *host = strdup(spec + 4); /* after "tcp:" or "tls:" */
 	struct addrinfo *ai = NULL;
 	char *port, *h;
 	int fd, one = 1, r;
@@ -747,7 +830,7 @@ static int listen_tcp(const char *spec)
 		return -ENOMEM;
 	port = strrchr(host, ':');
 	if (!port || port == host)
-		return log_error_errno(EINVAL, "Listen address tcp:%s: expected ADDR:PORT", spec);
+		return log_error_errno(EINVAL, "Listen address %s: expected ADDR:PORT", spec);
 	*port++ = '\0';
 	h = host;
 	if (h[0] == '[' && h[strlen(h) - 1] == ']') {
@@ -756,7 +839,11 @@ static int listen_tcp(const char *spec)
 	}
 	r = getaddrinfo(h, port, &hints, &ai);
 	if (r != 0)
-		return log_error_errno(EINVAL, "Listen address tcp:%s: %s", spec, gai_strerror(r));
+		return log_error_errno(EINVAL, "Listen address %s: %s", spec, gai_strerror(r));
+	if (plain_cfg && (r = sevd_plain_tcp_check(plain_cfg, ai->ai_addr, spec)) < 0) {
+		freeaddrinfo(ai);
+		return r;
+	}
 	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		freeaddrinfo(ai);
@@ -767,22 +854,27 @@ static int listen_tcp(const char *spec)
 		r = negative_errno();
 		freeaddrinfo(ai);
 		close(fd);
-		return log_error_errno(r, "Cannot listen on tcp:%s: %m", spec);
+		return log_error_errno(r, "Cannot listen on %s: %m", spec);
 	}
 	freeaddrinfo(ai);
 	return fd;
 }
 
-int sevd_listen_socket(const char *spec, bool *ret_is_unix)
+int sevd_listen_socket(const struct sevd_config *cfg, const char *spec, bool *ret_is_unix,
+		       bool *ret_is_tls)
 {
+	*ret_is_unix = *ret_is_tls = false;
 	if (strncmp(spec, "unix:", 5) == 0) {
 		*ret_is_unix = true;
 		return listen_unix(spec + 5);
 	}
-	if (strncmp(spec, "tcp:", 4) == 0) {
-		*ret_is_unix = false;
-		return listen_tcp(spec + 4);
+	if (strncmp(spec, "tls:", 4) == 0) {
+		*ret_is_tls = true;
+		return listen_tcp(spec, NULL);
 	}
-	return log_error_errno(EINVAL, "Listen address '%s': expected unix:PATH or tcp:ADDR:PORT",
+	if (strncmp(spec, "tcp:", 4) == 0)
+		return listen_tcp(spec, cfg);
+	return log_error_errno(EINVAL,
+			       "Listen address '%s': expected unix:PATH, tls:ADDR:PORT or tcp:ADDR:PORT",
 			       spec);
 }

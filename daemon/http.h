@@ -13,9 +13,17 @@ int sevd_http_new(struct sevd_core *core, const struct sevd_config *cfg, struct 
 /* Serve on a listening socket (ownership passes to the server). is_unix: roles from peer
  * credentials; otherwise from bearer tokens. */
 int sevd_http_listen(struct sevd_http *h, int fd, bool is_unix);
+/* The same over TLS (tls.h: certificate, key and client CA from the config); roles from a
+ * bearer token or, without one, a verified client certificate. */
+int sevd_http_listen_tls(struct sevd_http *h, int fd);
+/* A socket passed by systemd: TCP is served with TLS when tls_cert is set, else plain only on
+ * loopback with allow_plain_tcp. *ret_kind: "unix", "tls" or "tcp", for the log. */
+int sevd_http_listen_activated(struct sevd_http *h, int fd, bool is_unix, const char **ret_kind);
 /* Stop every listener (waits for running requests), then free. */
 void sevd_http_free(struct sevd_http *h);
 
 /* Listening sockets from a spec: "unix:/PATH" (mode 0666: roles come from credentials, not
- * file modes) or "tcp:ADDR:PORT" ("[::1]:PORT" for IPv6). */
-int sevd_listen_socket(const char *spec, bool *ret_is_unix);
+ * file modes), "tls:ADDR:PORT" or "tcp:ADDR:PORT" ("[::1]:PORT" for IPv6); plain tcp: only
+ * on a loopback address and with cfg->allow_plain_tcp (else -EPERM, logged). */
+int sevd_listen_socket(const struct sevd_config *cfg, const char *spec, bool *ret_is_unix,
+		       bool *ret_is_tls);

@@ -38,6 +38,11 @@ void sevd_config_done(struct sevd_config *c)
 	free(c->roots_dir);
 	free(c->emu_exe);
 	free(c->control);
+	free(c->tls_cert);
+	free(c->tls_key);
+	free(c->tls_client_ca);
+	for (unsigned i = 0; i < c->n_cert_roles; i++)
+		free(c->cert_roles[i].subject);
 	secret_wipe(c->tokens, sizeof(c->tokens));
 	memset(c, 0, sizeof(*c));
 }
@@ -104,10 +109,41 @@ static int set_token(struct sevd_config *c, const char *v, const char **reason)
 	return 0;
 }
 
+/* `<role>:<subject DN or CN>` for client certificates (tls.c compares). */
+static int set_cert_role(struct sevd_config *c, const char *v, const char **reason)
+{
+	const char *p = strchr(v, ':');
+	char role[16];
+	struct sevd_cert_role *cr;
+
+	if (c->n_cert_roles >= SEVD_CERT_ROLES_MAX) {
+		*reason = "too many client_cert_role lines";
+		return -EINVAL;
+	}
+	cr = &c->cert_roles[c->n_cert_roles];
+	if (!p || p == v || (size_t)(p - v) >= sizeof(role) || !p[1]) {
+		*reason = "expected <role>:<subject DN or CN>";
+		return -EINVAL;
+	}
+	memcpy(role, v, (size_t)(p - v));
+	role[p - v] = '\0';
+	if (sevd_role_from_name(role, &cr->role) < 0 || cr->role == SEVD_ROLE_PUBLIC) {
+		*reason = "role must be reader, owner, launcher or admin";
+		return -EINVAL;
+	}
+	cr->subject = strdup(p + 1);
+	if (!cr->subject)
+		return -ENOMEM;
+	cr->is_dn = strchr(cr->subject, '=') != NULL;
+	c->n_cert_roles++;
+	return 0;
+}
+
 static int set_listen(struct sevd_config *c, const char *v, const char **reason)
 {
-	if (strncmp(v, "unix:/", 6) != 0 && strncmp(v, "tcp:", 4) != 0) {
-		*reason = "expected unix:/PATH or tcp:ADDR:PORT";
+	if (strncmp(v, "unix:/", 6) != 0 && strncmp(v, "tcp:", 4) != 0 &&
+	    strncmp(v, "tls:", 4) != 0) {
+		*reason = "expected unix:/PATH, tls:ADDR:PORT or tcp:ADDR:PORT";
 		return -EINVAL;
 	}
 	if (c->n_listen >= SEVD_LISTEN_MAX) {
@@ -140,6 +176,16 @@ int sevd_config_set(struct sevd_config *c, const char *key, const char *v, const
 		r = set_str(&c->emu_exe, v);
 	else if (!strcmp(key, "token"))
 		r = set_token(c, v, reason);
+	else if (!strcmp(key, "tls_cert"))
+		r = set_str(&c->tls_cert, v);
+	else if (!strcmp(key, "tls_key"))
+		r = set_str(&c->tls_key, v);
+	else if (!strcmp(key, "tls_client_ca"))
+		r = set_str(&c->tls_client_ca, v);
+	else if (!strcmp(key, "client_cert_role"))
+		r = set_cert_role(c, v, reason);
+	else if (!strcmp(key, "allow_plain_tcp"))
+		r = set_bool(&c->allow_plain_tcp, v);
 	else if (!strcmp(key, "auto_init"))
 		r = set_bool(&c->auto_init, v);
 	else if (!strcmp(key, "init_es"))

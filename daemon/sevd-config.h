@@ -12,16 +12,25 @@
 
 #define SEVD_LISTEN_MAX 8
 #define SEVD_TOKENS_MAX 32
+#define SEVD_CERT_ROLES_MAX 32
 
 struct sevd_token {
 	enum sevd_role role;
 	uint8_t hash[32]; /* SHA-256 of the bearer token */
 };
 
+/* `client_cert_role = <role>:<subject>`: a verified client certificate whose subject DN
+ * (RFC 4514 string, "CN=x,O=y") or, for a subject without '=', whose CN equals it. */
+struct sevd_cert_role {
+	enum sevd_role role;
+	char *subject;
+	bool is_dn;
+};
+
 struct sevd_config {
 	char *psp;	 /* "emu", "emu:PATH", "dev", "dev:PATH" */
 	char *state_dir;
-	char *listen[SEVD_LISTEN_MAX]; /* "unix:PATH", "tcp:ADDR:PORT" */
+	char *listen[SEVD_LISTEN_MAX]; /* "unix:PATH", "tcp:ADDR:PORT", "tls:ADDR:PORT" */
 	unsigned n_listen;
 	char *admin_group; /* Unix peers in this group are admins (root always is) */
 	char *roots_dir;   /* ask.cert / ark.cert of the platform's root */
@@ -46,6 +55,13 @@ struct sevd_config {
 	unsigned connection_limit, per_ip_connection_limit;
 	unsigned connection_timeout_s, header_timeout_s;
 	unsigned rate_limit, rate_burst;
+	/* Remote access (tls.h): server certificate and key files (PEM), the CA file client
+	 * certificates are verified against, their subject-to-role map; plain TCP only on
+	 * loopback and only with allow_plain_tcp. */
+	char *tls_cert, *tls_key, *tls_client_ca;
+	struct sevd_cert_role cert_roles[SEVD_CERT_ROLES_MAX];
+	unsigned n_cert_roles;
+	bool allow_plain_tcp;
 };
 
 void sevd_config_init(struct sevd_config *c);

@@ -32,14 +32,16 @@ static bool arg_config_given;
 static void help(void)
 {
 	printf("Usage: sevd [--psp emu[:SOCKET]|dev[:PATH]] [--state-dir DIR]\n"
-	       "            [--listen unix:PATH|tcp:ADDR:PORT ...] [--config FILE]\n"
+	       "            [--listen unix:PATH|tls:ADDR:PORT|tcp:ADDR:PORT ...] [--config FILE]\n"
 	       "The host-side control plane for AMD SEV: owns the PSP, the ASID pool and the\n"
 	       "REST API (daemon/openapi.yaml).\n\n"
 	       "  --psp SPEC        emu (start an own sev-psp-emu under the state dir),\n"
 	       "                    emu:SOCKET (a running emulator), dev[:PATH] (/dev/sev)\n"
 	       "  --state-dir DIR   state directory (default %s)\n"
-	       "  --listen ADDR     unix:PATH or tcp:ADDR:PORT; repeatable; without it, sockets\n"
-	       "                    passed by systemd (socket activation)\n"
+	       "  --listen ADDR     unix:PATH, tls:ADDR:PORT (tls_cert, tls_key in the config) or\n"
+	       "                    tcp:ADDR:PORT; repeatable; without it, sockets passed by\n"
+	       "                    systemd (socket activation)\n"
+	       "  --allow-plain-tcp allow tcp: (no TLS), on loopback addresses only\n"
 	       "  --config FILE     settings file (default %s; flags win)\n"
 	       "  --control unix:PATH  grant-stream socket for VMMs (default STATE_DIR/control.sock)\n"
 	       "  --journal-recover start even when the guest journal is corrupt in the middle:\n"
@@ -55,13 +57,13 @@ struct flags {
 	const char *listen[SEVD_LISTEN_MAX];
 	unsigned n_listen;
 	const char *control;
-	bool journal_recover;
+	bool journal_recover, allow_plain_tcp;
 };
 
 static int parse_argv(int argc, char *argv[], struct flags *f)
 {
 	enum { ARG_PSP = 0x100, ARG_STATE, ARG_LISTEN, ARG_CONFIG, ARG_VERSION, ARG_CONTROL,
-	       ARG_RECOVER };
+	       ARG_RECOVER, ARG_PLAIN_TCP };
 	static const struct option opts[] = {
 		{ "psp", required_argument, NULL, ARG_PSP },
 		{ "state-dir", required_argument, NULL, ARG_STATE },
@@ -69,6 +71,7 @@ static int parse_argv(int argc, char *argv[], struct flags *f)
 		{ "config", required_argument, NULL, ARG_CONFIG },
 		{ "control", required_argument, NULL, ARG_CONTROL },
 		{ "journal-recover", no_argument, NULL, ARG_RECOVER },
+		{ "allow-plain-tcp", no_argument, NULL, ARG_PLAIN_TCP },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, ARG_VERSION },
 		{},
@@ -93,6 +96,9 @@ static int parse_argv(int argc, char *argv[], struct flags *f)
 			break;
 		case ARG_RECOVER:
 			f->journal_recover = true;
+			break;
+		case ARG_PLAIN_TCP:
+			f->allow_plain_tcp = true;
 			break;
 		case ARG_CONFIG:
 			arg_config = optarg;
@@ -132,6 +138,7 @@ static int load_settings(const struct flags *f, struct sevd_config *cfg)
 	if (f->control && sevd_config_set(cfg, "control", f->control, &reason) < 0)
 		return log_error_errno(EINVAL, "Invalid --control: %s", reason);
 	cfg->journal_recover |= f->journal_recover;
+	cfg->allow_plain_tcp |= f->allow_plain_tcp;
 	if (f->n_listen) {
 		for (unsigned i = 0; i < cfg->n_listen; i++)
 			free(cfg->listen[i]);
@@ -184,12 +191,12 @@ static int setup_listeners(const struct sevd_config *cfg, struct sevd_http *http
 	int n, r;
 
 	for (unsigned i = 0; i < cfg->n_listen; i++) {
-		bool is_unix;
-		int fd = sevd_listen_socket(cfg->listen[i], &is_unix);
+		bool is_unix, is_tls;
+		int fd = sevd_listen_socket(cfg, cfg->listen[i], &is_unix, &is_tls);
 
 		if (fd < 0)
 			return fd;
-		r = sevd_http_listen(http, fd, is_unix);
+		r = is_tls ? sevd_http_listen_tls(http, fd) : sevd_http_listen(http, fd, is_unix);
 		if (r < 0)
 			return r;
 		log_info("Listening on %s", cfg->listen[i]);
@@ -204,11 +211,12 @@ static int setup_listeners(const struct sevd_config *cfg, struct sevd_http *http
 					       "start sevd through sevd.socket)");
 	for (int fd = SD_LISTEN_FDS_START; fd < SD_LISTEN_FDS_START + n; fd++) {
 		bool is_unix = sd_is_socket_unix(fd, SOCK_STREAM, 1, NULL, 0) > 0;
+		const char *kind;
 
-		r = sevd_http_listen(http, fd, is_unix);
+		r = sevd_http_listen_activated(http, fd, is_unix, &kind);
 		if (r < 0)
 			return r;
-		log_info("Listening on socket-activated fd %d (%s)", fd, is_unix ? "unix" : "tcp");
+		log_info("Listening on socket-activated fd %d (%s)", fd, kind);
 	}
 	return 0;
 }

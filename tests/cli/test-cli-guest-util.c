@@ -294,7 +294,8 @@ void tg_daemon_start(struct tg_daemon *d, const char *const *emu_args, const cha
 	snprintf(d->unix_ep, sizeof(d->unix_ep), "unix:%s", sock);
 	snprintf(d->tcp_ep, sizeof(d->tcp_ep), "http://127.0.0.1:%u", port);
 	char *argv[] = { (char *)tu_exe("SEVD_EXE"), "--psp", psp, "--state-dir", state, "--listen",
-			 listen_unix, "--listen", listen_tcp, "--config", conf, NULL };
+			 listen_unix, "--listen", listen_tcp, "--allow-plain-tcp", "--config", conf,
+			 NULL };
 	d->pid = tu_spawn(argv, d->log);
 	for (int waited = 0; !tu_wait_socket(sock, 100); waited += 100) {
 		int st;

@@ -318,6 +318,7 @@ static void sevd_start(const char *psp_spec, const char *extra_conf)
 	argv[n++] = listen_unix;
 	argv[n++] = (char *)"--listen";
 	argv[n++] = listen_tcp;
+	argv[n++] = (char *)"--allow-plain-tcp";
 	argv[n++] = (char *)"--config";
 	argv[n++] = conf;
 	argv[n] = NULL;

@@ -120,7 +120,7 @@ static void sevd_start(void)
 	snprintf(listen_unix, sizeof(listen_unix), "unix:%s", D.unix_path);
 	char *argv[] = { (char *)tu_exe("SEVD_EXE"), (char *)"--psp", psp, (char *)"--state-dir",
 			 state, (char *)"--listen", listen_unix, (char *)"--listen", listen_tcp,
-			 (char *)"--config", conf, NULL };
+			 (char *)"--allow-plain-tcp", (char *)"--config", conf, NULL };
 	D.pid = tu_spawn(argv, log);
 	TU_CHECK(tu_wait_socket(D.unix_path, 60000), "sevd did not come up (log %s)", log);
 }
