@@ -1,0 +1,490 @@
+/* sevd's TLS listener against the real sev-psp-emu and sevd (issue 7, "Remote access"). The
+ * test makes its own CA, server and client certificates with OpenSSL (nothing committed), then
+ * speaks HTTPS with libcurl: the server verifies against the CA (and not without it), a client
+ * certificate mapped to admin may POST /v1/platform/pdh, one mapped to reader gets 403, an
+ * unmapped one or one from another CA gets public endpoints only (401 elsewhere) with the
+ * firmware counters unmoved, bearer tokens work over TLS, TLS 1.1 is refused while TLS 1.2 is
+ * served, and sevd refuses to start with plain TCP off loopback or without allow_plain_tcp. */
+#include <curl/curl.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/macros.h"
+#include "common/ossl.h"
+#include "common/util.h"
+#include "daemon/auth.h"
+#include "tests/testutil.h"
+
+#define TOKEN_ADMIN "tls-admin-token-41d9"
+
+static char *dir;
+static struct tu_emu emu;
+static pid_t sevd_pid;
+static int port;
+static char unix_path[400];
+
+/* ---- certificates ---- */
+
+struct ident {
+	EVP_PKEY *key;
+	X509 *crt;
+};
+
+static void add_ext(X509 *crt, X509 *issuer, int nid, const char *value)
+{
+	X509V3_CTX ctx;
+	X509_EXTENSION *ext;
+
+	X509V3_set_ctx(&ctx, issuer, crt, NULL, NULL, 0);
+	ext = X509V3_EXT_conf_nid(NULL, &ctx, nid, value);
+	TU_CHECK(ext && X509_add_ext(crt, ext, -1) == 1, "extension %s", value);
+	X509_EXTENSION_free(ext);
+}
+
+/* A P-256 key and a certificate for O=org,CN=cn signed by ca (self-signed when NULL). */
+static struct ident make_ident(const struct ident *ca, const char *org, const char *cn,
+			       bool server)
+{
+	static long serial = 1;
+	struct ident id = { EVP_EC_gen("P-256"), X509_new() };
+	X509_NAME *name = X509_NAME_new();
+
+	TU_CHECK(id.key && id.crt && name, "key or certificate");
+	X509_set_version(id.crt, 2);
+	ASN1_INTEGER_set(X509_get_serialNumber(id.crt), serial++);
+	X509_gmtime_adj(X509_getm_notBefore(id.crt), -3600);
+	X509_gmtime_adj(X509_getm_notAfter(id.crt), 86400);
+	X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, (const unsigned char *)org, -1, -1, 0);
+	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0);
+	X509_set_subject_name(id.crt, name);
+	X509_set_issuer_name(id.crt, ca ? X509_get_subject_name(ca->crt) : name);
+	X509_set_pubkey(id.crt, id.key);
+	X509_NAME_free(name);
+	if (!ca) {
+		add_ext(id.crt, id.crt, NID_basic_constraints, "critical,CA:TRUE");
+		add_ext(id.crt, id.crt, NID_key_usage, "critical,keyCertSign,cRLSign");
+	} else {
+		add_ext(id.crt, ca->crt, NID_basic_constraints, "critical,CA:FALSE");
+		add_ext(id.crt, ca->crt, NID_key_usage, "critical,digitalSignature");
+		add_ext(id.crt, ca->crt, NID_ext_key_usage, server ? "serverAuth" : "clientAuth");
+		if (server)
+			add_ext(id.crt, ca->crt, NID_subject_alt_name, "IP:127.0.0.1,DNS:localhost");
+	}
+	TU_CHECK(X509_sign(id.crt, ca ? ca->key : id.key, EVP_sha256()) > 0, "sign %s", cn);
+	return id;
+}
+
+/* dir/NAME.crt and dir/NAME.key */
+static void write_ident(const struct ident *id, const char *name)
+{
+	char path[600];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s.crt", dir, name);
+	f = fopen(path, "w");
+	TU_CHECK(f && PEM_write_X509(f, id->crt) == 1, "write %s", path);
+	fclose(f);
+	snprintf(path, sizeof(path), "%s/%s.key", dir, name);
+	f = fopen(path, "w");
+	TU_CHECK(f && PEM_write_PrivateKey(f, id->key, NULL, NULL, 0, NULL, NULL) == 1, "write %s",
+		 path);
+	fclose(f);
+}
+
+static void free_ident(struct ident *id)
+{
+	EVP_PKEY_free(id->key);
+	X509_free(id->crt);
+}
+
+static void make_pki(void)
+{
+	struct ident ca = make_ident(NULL, "sevd-test", "sevd test CA", false);
+	struct ident rogue = make_ident(NULL, "sevd-test", "rogue CA", false);
+	struct ident ids[] = {
+		make_ident(&ca, "sevd-test", "localhost", true),
+		make_ident(&ca, "sevd-test", "tls-admin", false),
+		make_ident(&ca, "sevd-test", "tls-reader", false),
+		make_ident(&ca, "sevd-test", "tls-nobody", false),
+		/* the admin's subject, from a CA sevd does not trust */
+		make_ident(&rogue, "sevd-test", "tls-admin", false),
+	};
+	static const char *const names[] = { "server", "admin", "reader", "nobody", "rogue" };
+
+	write_ident(&ca, "ca");
+	for (size_t i = 0; i < ELEMENTSOF(ids); i++) {
+		write_ident(&ids[i], names[i]);
+		free_ident(&ids[i]);
+	}
+	free_ident(&ca);
+	free_ident(&rogue);
+}
+
+/* ---- sevd ---- */
+
+static int free_tcp_port(void)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), p;
+
+	TU_CHECK(fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+			 getsockname(fd, (struct sockaddr *)&sa, &len) == 0,
+		 "cannot find a free port");
+	p = ntohs(sa.sin_port);
+	close(fd);
+	return p;
+}
+
+static void write_config(const char *path)
+{
+	FILE *f = fopen(path, "w");
+	uint8_t h[32];
+	_cleanup_free_ char *hex = NULL;
+
+	TU_CHECK(f != NULL, "cannot write %s", path);
+	TU_CHECK(sevd_auth_hash(TOKEN_ADMIN, h) == 0, "hash");
+	hex = hex_encode(h, sizeof(h));
+	fprintf(f, "token = admin:sha256:%s\n", hex);
+	fprintf(f, "tls_cert = %s/server.crt\ntls_key = %s/server.key\ntls_client_ca = %s/ca.crt\n",
+		dir, dir, dir);
+	/* The admin by full DN (RFC 4514, most specific first), the reader by CN. */
+	fprintf(f, "client_cert_role = admin:CN=tls-admin,O=sevd-test\n");
+	fprintf(f, "client_cert_role = reader:tls-reader\n");
+	fclose(f);
+}
+
+/* Run sevd with extra arguments until it exits by itself (bounded); its output in *log. */
+static int sevd_run_fail(const char *listen, const char *extra, char **log)
+{
+	_cleanup_free_ char *conf = path_join(dir, "sevd.conf"), *state = path_join(dir, "state");
+	_cleanup_free_ char *logp = path_join(dir, "refused.log");
+	char psp[512], *argv[12];
+	int n = 0, st = 0;
+	size_t len;
+
+	snprintf(psp, sizeof(psp), "emu:%s", emu.socket);
+	argv[n++] = (char *)tu_exe("SEVD_EXE");
+	argv[n++] = (char *)"--psp";
+	argv[n++] = psp;
+	argv[n++] = (char *)"--state-dir";
+	argv[n++] = state;
+	argv[n++] = (char *)"--config";
+	argv[n++] = conf;
+	argv[n++] = (char *)"--listen";
+	argv[n++] = (char *)listen;
+	if (extra)
+		argv[n++] = (char *)extra;
+	argv[n] = NULL;
+	pid_t pid = tu_spawn(argv, logp);
+	for (int i = 0; i < 300 && waitpid(pid, &st, WNOHANG) == 0; i++)
+		usleep(100 * 1000);
+	if (waitpid(pid, NULL, WNOHANG) == 0) {
+		st = tu_stop(pid, 5000);
+		TU_CHECK(false, "sevd --listen %s kept running", listen);
+	}
+	*log = (char *)tu_read_file(logp, &len);
+	TU_CHECK(*log != NULL, "no log");
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+static void sevd_start(void)
+{
+	_cleanup_free_ char *conf = path_join(dir, "sevd.conf"), *state = path_join(dir, "state");
+	_cleanup_free_ char *log = path_join(dir, "sevd.log");
+	char psp[512], listen_tls[64], listen_unix[420];
+
+	port = free_tcp_port();
+	snprintf(psp, sizeof(psp), "emu:%s", emu.socket);
+	snprintf(listen_tls, sizeof(listen_tls), "tls:127.0.0.1:%d", port);
+	snprintf(listen_unix, sizeof(listen_unix), "unix:%s", unix_path);
+	char *argv[] = { (char *)tu_exe("SEVD_EXE"), (char *)"--psp", psp, (char *)"--state-dir",
+			 state, (char *)"--listen", listen_unix, (char *)"--listen", listen_tls,
+			 (char *)"--config", conf, NULL };
+	sevd_pid = tu_spawn(argv, log);
+	TU_CHECK(tu_wait_socket(unix_path, 60000), "sevd did not come up (log %s)", log);
+}
+
+/* ---- requests ---- */
+
+struct resp {
+	long status;
+	char *body;
+	size_t len;
+};
+
+static size_t on_data(char *p, size_t sz, size_t n, void *userdata)
+{
+	struct resp *r = userdata;
+	char *nb = realloc(r->body, r->len + sz * n + 1);
+
+	if (!nb)
+		return 0;
+	memcpy(nb + r->len, p, sz * n);
+	r->len += sz * n;
+	nb[r->len] = '\0';
+	r->body = nb;
+	return sz * n;
+}
+
+/* HTTPS to sevd as client NAME (dir/NAME.crt; NULL: no certificate), verifying the server
+ * against dir/ca.crt when with_ca (else against the system store). */
+static CURLcode https(const char *client, bool with_ca, const char *token, const char *method,
+		      const char *path, struct resp *out)
+{
+	CURL *c = curl_easy_init();
+	struct curl_slist *h = NULL;
+	char url[256], auth[128], crt[600], key[600], ca[600];
+	CURLcode cr;
+
+	memset(out, 0, sizeof(*out));
+	TU_CHECK(c != NULL, "curl_easy_init");
+	snprintf(url, sizeof(url), "https://127.0.0.1:%d%s", port, path);
+	snprintf(ca, sizeof(ca), "%s/ca.crt", dir);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (with_ca)
+		curl_easy_setopt(c, CURLOPT_CAINFO, ca);
+	if (client) {
+		snprintf(crt, sizeof(crt), "%s/%s.crt", dir, client);
+		snprintf(key, sizeof(key), "%s/%s.key", dir, client);
+		curl_easy_setopt(c, CURLOPT_SSLCERT, crt);
+		curl_easy_setopt(c, CURLOPT_SSLKEY, key);
+	}
+	if (!strcmp(method, "POST")) {
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, 0L);
+	}
+	if (token) {
+		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
+		h = curl_slist_append(h, auth);
+		curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	}
+	cr = curl_easy_perform(c);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
+	if (!out->body)
+		out->body = strdup("");
+	curl_slist_free_all(h);
+	curl_easy_cleanup(c);
+	return cr;
+}
+
+static void expect(const char *client, const char *token, const char *method, const char *path,
+		   long status)
+{
+	struct resp r;
+	CURLcode cr = https(client, true, token, method, path, &r);
+
+	TU_CHECK(cr == CURLE_OK, "%s %s as %s: %s", method, path, client ? client : "-",
+		 curl_easy_strerror(cr));
+	TU_CHECK(r.status == status, "%s %s as %s/%s: HTTP %ld, expected %ld: %s", method, path,
+		 client ? client : "-", token ? "token" : "-", r.status, status, r.body);
+	free(r.body);
+}
+
+/* GET /metrics over the Unix socket: the firmware-command counter lines of the mutating
+ * commands (refused requests must leave them as they were). */
+static char *counters(void)
+{
+	static const char *const cmds[] = { "\"INIT\"", "\"SHUTDOWN\"", "\"FACTORY_RESET\"",
+					    "\"PEK_GEN\"", "\"PDH_GEN\"", "\"PEK_CERT_IMPORT\"" };
+	CURL *c = curl_easy_init();
+	struct resp r = { 0 };
+	char *out = calloc(1, 8192), *line, *save = NULL;
+
+	TU_CHECK(c && out, "curl");
+	curl_easy_setopt(c, CURLOPT_URL, "http://localhost/metrics");
+	curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, unix_path);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
+	TU_CHECK(curl_easy_perform(c) == CURLE_OK && r.body, "GET /metrics");
+	curl_easy_cleanup(c);
+	for (line = strtok_r(r.body, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		for (size_t i = 0; i < ELEMENTSOF(cmds); i++)
+			if (strstr(line, "sevd_commands_total") && strstr(line, cmds[i]) &&
+			    strlen(out) + strlen(line) + 2 < 8192) {
+				strcat(out, line);
+				strcat(out, "\n");
+			}
+	free(r.body);
+	return out;
+}
+
+/* ---- the cases ---- */
+
+static void test_server_verified(void)
+{
+	struct resp r;
+	CURLcode cr;
+
+	expect(NULL, NULL, "GET", "/healthz", 200);
+	/* Without our CA the server's certificate is not trusted: the CA check is real. */
+	cr = https(NULL, false, NULL, "GET", "/healthz", &r);
+	TU_CHECK(cr == CURLE_PEER_FAILED_VERIFICATION || cr == CURLE_SSL_CACERT_BADFILE,
+		 "server certificate accepted without the test CA: %s", curl_easy_strerror(cr));
+	free(r.body);
+}
+
+static void test_client_certs(void)
+{
+	_cleanup_free_ char *before = counters(), *mid = NULL, *after = NULL;
+
+	TU_CHECK(strstr(before, "\"INIT\"") != NULL, "no INIT counter in /metrics: %s", before);
+	/* reader: reads, but 403 on an admin route */
+	expect("reader", NULL, "GET", "/v1/platform", 200);
+	expect("reader", NULL, "POST", "/v1/platform/pdh", 403);
+	expect("reader", NULL, "POST", "/v1/platform/pek", 403);
+	/* a certificate from the CA with no mapping, and the admin's subject from another CA */
+	static const char *const anon[] = { "nobody", "rogue", NULL };
+	for (size_t i = 0; i < ELEMENTSOF(anon); i++) {
+		expect(anon[i], NULL, "GET", "/healthz", 200);
+		expect(anon[i], NULL, "GET", "/v1/platform/id", 200);
+		expect(anon[i], NULL, "GET", "/v1/platform", 401);
+		expect(anon[i], NULL, "POST", "/v1/platform/pdh", 401);
+		expect(anon[i], NULL, "POST", "/v1/platform/factory-reset", 401);
+	}
+	mid = counters();
+	TU_CHECK(!strcmp(before, mid), "refused requests moved firmware counters:\n%s---\n%s",
+		 before, mid);
+	/* admin by certificate: PDH_GEN runs */
+	expect("admin", NULL, "GET", "/v1/platform", 200);
+	expect("admin", NULL, "POST", "/v1/platform/pdh", 200);
+	after = counters();
+	TU_CHECK(strcmp(mid, after) != 0 && strstr(after, "\"PDH_GEN\""),
+		 "admin's PDH_GEN did not move the counters: %s", after);
+}
+
+static void test_tokens(void)
+{
+	_cleanup_free_ char *before = counters(), *after = NULL;
+
+	expect(NULL, TOKEN_ADMIN, "POST", "/v1/platform/pdh", 200);
+	/* a token decides alone: a bad one is 401 even beside an admin certificate */
+	expect("admin", "not-a-token", "POST", "/v1/platform/pdh", 401);
+	expect(NULL, NULL, "POST", "/v1/platform/pdh", 401);
+	after = counters();
+	TU_CHECK(strcmp(before, after) != 0, "the token's PDH_GEN did not run");
+}
+
+/* A raw OpenSSL handshake limited to one protocol version (security level 0, so the client
+ * itself would allow TLS 1.1): true when the server completes it. */
+static bool handshake(int version)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int fd = socket(AF_INET, SOCK_STREAM, 0), ok;
+	struct timeval tv = { .tv_sec = 20 };
+	SSL *ssl;
+
+	TU_CHECK(ctx && fd >= 0, "SSL_CTX_new");
+	SSL_CTX_set_security_level(ctx, 0);
+	TU_CHECK(SSL_CTX_set_min_proto_version(ctx, version) == 1 &&
+			 SSL_CTX_set_max_proto_version(ctx, version) == 1 &&
+			 SSL_CTX_set_cipher_list(ctx, "DEFAULT:@SECLEVEL=0") == 1,
+		 "protocol version 0x%x", version);
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	TU_CHECK(connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0, "connect");
+	ssl = SSL_new(ctx);
+	SSL_set_fd(ssl, fd);
+	ok = SSL_connect(ssl) == 1 && SSL_version(ssl) == version;
+	ERR_clear_error();
+	SSL_free(ssl);
+	SSL_CTX_free(ctx);
+	close(fd);
+	return ok;
+}
+
+static void test_versions(void)
+{
+	TU_CHECK(handshake(TLS1_2_VERSION), "a TLS 1.2 handshake failed");
+	TU_CHECK(handshake(TLS1_3_VERSION), "a TLS 1.3 handshake failed");
+	TU_CHECK(!handshake(TLS1_1_VERSION), "sevd accepted TLS 1.1");
+	TU_CHECK(!handshake(TLS1_VERSION), "sevd accepted TLS 1.0");
+}
+
+static void test_refusals(void)
+{
+	char lst[64], *log = NULL;
+
+	/* plain TCP off loopback, even with the flag */
+	snprintf(lst, sizeof(lst), "tcp:0.0.0.0:%d", free_tcp_port());
+	TU_CHECK_EQ(sevd_run_fail(lst, "--allow-plain-tcp", &log), 1);
+	TU_CHECK(strstr(log, "Refusing plain TCP") && strstr(log, "not a loopback"), "log: %s", log);
+	free(log);
+	/* plain TCP on loopback without the flag */
+	snprintf(lst, sizeof(lst), "tcp:127.0.0.1:%d", free_tcp_port());
+	TU_CHECK_EQ(sevd_run_fail(lst, NULL, &log), 1);
+	TU_CHECK(strstr(log, "allow_plain_tcp"), "log: %s", log);
+	free(log);
+	/* IPv6: [::] is not loopback either */
+	snprintf(lst, sizeof(lst), "tcp:[::]:%d", free_tcp_port());
+	TU_CHECK_EQ(sevd_run_fail(lst, "--allow-plain-tcp", &log), 1);
+	TU_CHECK(strstr(log, "not a loopback"), "log: %s", log);
+	free(log);
+}
+
+/* A TLS listener without tls_cert names the missing key. */
+static void test_missing_cert(void)
+{
+	_cleanup_free_ char *conf = path_join(dir, "sevd.conf");
+	char lst[64], *log = NULL;
+	FILE *f = fopen(conf, "w");
+
+	TU_CHECK(f != NULL, "conf");
+	fputs("# no tls_cert\n", f);
+	fclose(f);
+	snprintf(lst, sizeof(lst), "tls:127.0.0.1:%d", free_tcp_port());
+	TU_CHECK_EQ(sevd_run_fail(lst, NULL, &log), 1);
+	TU_CHECK(strstr(log, "tls_cert"), "log: %s", log);
+	free(log);
+}
+
+int main(void)
+{
+	_cleanup_free_ char *conf = NULL;
+	int st;
+
+	TU_CHECK(curl_global_init(CURL_GLOBAL_DEFAULT) == 0, "curl_global_init");
+	dir = tu_mkdtemp();
+	snprintf(unix_path, sizeof(unix_path), "%s/api.sock", dir);
+	make_pki();
+	conf = path_join(dir, "sevd.conf");
+	write_config(conf);
+	TU_CHECK(tu_emu_start(dir, NULL, &emu) == 0, "emulator did not start");
+	sevd_start();
+	test_server_verified();
+	test_client_certs();
+	test_tokens();
+	test_versions();
+	st = tu_stop(sevd_pid, 20000);
+	TU_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "sevd did not exit cleanly: 0x%x", st);
+	test_refusals();
+	test_missing_cert();
+	tu_emu_stop(&emu);
+	tu_rmtree(dir);
+	free(dir);
+	curl_global_cleanup();
+	tu_done("daemon-tls");
+}
