@@ -176,23 +176,83 @@ int emu_guest_mem_bind(struct emu_fw *fw, struct emu_guest *g, uint64_t addr, ui
 
 /* AES-128-XTS under the VEK, one 16-byte data unit per block with the block's offset in the
  * region as the tweak: the same plaintext at two addresses gives different ciphertext, as
- * with SEV's address-tweaked memory encryption. */
-static int vek_encrypt(const struct emu_guest *g, uint64_t off, const uint8_t *in, uint8_t *out,
-		       size_t len)
+ * with SEV's address-tweaked memory encryption. An XTS data unit of one block is XEX
+ * (IEEE 1619-2007 §5.3.1 with j = 0, so no GF(2^128) multiplication):
+ *	T = AES(K2, le64(offset) ‖ 0^64),  C = AES(K1, P ⊕ T) ⊕ T
+ * with K1 the first and K2 the second half of the VEK (OpenSSL's XTS key order). One XTS call
+ * per block ran at ~100 MB/s; here each batch takes one ECB call over all its tweak blocks and
+ * one over its data (tests/psp/test-emu-cipher.c proves the same bytes as OpenSSL's XTS). */
+#define VEK_BATCH 0x10000u /* bytes of data (and of tweaks) per pair of ECB calls */
+
+static EVP_CIPHER_CTX *ecb_new(const uint8_t key[16], bool encrypt)
 {
-	_cleanup_(EVP_CIPHER_CTX_freep) EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
-	uint8_t tweak[16] = {0};
+	EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+
+	if (!c || !EVP_CipherInit_ex(c, EVP_aes_128_ecb(), NULL, key, NULL, encrypt ? 1 : 0) ||
+	    !EVP_CIPHER_CTX_set_padding(c, 0)) {
+		EVP_CIPHER_CTX_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+static void xor_into(uint8_t *dst, const uint8_t *a, const uint8_t *b, size_t len)
+{
+	for (size_t i = 0; i < len; i += 8) {
+		uint64_t x, y;
+
+		memcpy(&x, a + i, 8);
+		memcpy(&y, b + i, 8);
+		x ^= y;
+		memcpy(dst + i, &x, 8);
+	}
+}
+
+/* One batch (len a multiple of 16, at most VEK_BATCH); tw is VEK_BATCH bytes of scratch. */
+static int vek_batch(EVP_CIPHER_CTX *k1, EVP_CIPHER_CTX *k2, uint64_t off, const uint8_t *in,
+		     uint8_t *out, size_t len, uint8_t *tw)
+{
 	int n;
 
-	if (!c || !EVP_EncryptInit_ex(c, EVP_aes_128_xts(), NULL, g->vek, NULL))
+	memset(tw, 0, len);
+	for (size_t i = 0; i < len; i += 16)
+		put_le64(tw + i, off + i);
+	if (!EVP_EncryptUpdate(k2, tw, &n, tw, (int)len) || (size_t)n != len)
 		return -EIO;
-	for (size_t i = 0; i < len; i += 16) {
-		put_le64(tweak, off + i);
-		if (!EVP_EncryptInit_ex(c, NULL, NULL, NULL, tweak) ||
-		    !EVP_EncryptUpdate(c, out + i, &n, in + i, 16) || n != 16)
-			return -EIO;
-	}
+	xor_into(out, in, tw, len);
+	if (!EVP_CipherUpdate(k1, out, &n, out, (int)len) || (size_t)n != len)
+		return -EIO;
+	xor_into(out, out, tw, len);
 	return 0;
+}
+
+int emu_vek_crypt(const uint8_t vek[EMU_VEK_SIZE], uint64_t off, const uint8_t *in, uint8_t *out,
+		  size_t len, bool encrypt)
+{
+	_cleanup_(EVP_CIPHER_CTX_freep) EVP_CIPHER_CTX *k1 = NULL, *k2 = NULL;
+	size_t cap = MIN(len, (size_t)VEK_BATCH);
+	uint8_t *tw;
+	int r = 0;
+
+	if (len % 16)
+		return -EINVAL;
+	if (len == 0)
+		return 0;
+	k1 = ecb_new(vek, encrypt);
+	k2 = ecb_new(vek + 16, true); /* the tweak is always encrypted */
+	tw = malloc(cap);
+	if (!k1 || !k2 || !tw) {
+		free(tw);
+		return -ENOMEM;
+	}
+	for (size_t done = 0; r == 0 && done < len; done += cap) {
+		size_t n = MIN(len - done, cap);
+
+		r = vek_batch(k1, k2, off + done, in + done, out + done, n, tw);
+	}
+	OPENSSL_cleanse(tw, cap); /* the tweaks are E(K2, ·): key-derived */
+	free(tw);
+	return r;
 }
 
 int emu_guest_mem_put(struct emu_fw *fw, struct emu_guest *g, uint64_t addr, const uint8_t *plain,
@@ -207,7 +267,7 @@ int emu_guest_mem_put(struct emu_fw *fw, struct emu_guest *g, uint64_t addr, con
 	cipher = malloc(len ? len : 1);
 	if (!cipher)
 		return SEV_STATUS_HWERROR_PLATFORM;
-	if (vek_encrypt(g, off, plain, cipher, len) < 0) {
+	if (emu_vek_crypt(g->vek, off, plain, cipher, len, true) < 0) {
 		free(cipher);
 		return SEV_STATUS_HWERROR_PLATFORM;
 	}

@@ -67,6 +67,11 @@ int emu_guest_mem_bind(struct emu_fw *fw, struct emu_guest *g, uint64_t addr, ui
  * ciphertext under the VEK into the host-visible region. */
 int emu_guest_mem_put(struct emu_fw *fw, struct emu_guest *g, uint64_t addr, const uint8_t *plain,
 		      size_t len);
+/* The guest memory cipher (AES-128-XTS under vek, each 16-byte block its own data unit with
+ * tweak = its byte offset off + i in the region, little-endian): encrypt or decrypt len bytes
+ * (a multiple of 16, else -EINVAL) from in to out (may be the same buffer). 0, or -ENOMEM/-EIO. */
+int emu_vek_crypt(const uint8_t vek[EMU_VEK_SIZE], uint64_t off, const uint8_t *in, uint8_t *out,
+		  size_t len, bool encrypt);
 /* Read the guest's plaintext at addr (already bound) from the plaintext view. */
 int emu_guest_mem_get(struct emu_guest *g, uint64_t addr, uint8_t *ret, size_t len);
 
