@@ -463,7 +463,7 @@ static void test_missing_cert(void)
 
 int main(void)
 {
-	_cleanup_free_ char *conf = NULL;
+	char *conf;
 	int st;
 
 	TU_CHECK(curl_global_init(CURL_GLOBAL_DEFAULT) == 0, "curl_global_init");
@@ -472,6 +472,7 @@ int main(void)
 	make_pki();
 	conf = path_join(dir, "sevd.conf");
 	write_config(conf);
+	free(conf);
 	TU_CHECK(tu_emu_start(dir, NULL, &emu) == 0, "emulator did not start");
 	sevd_start();
 	test_server_verified();
