@@ -69,7 +69,9 @@ static void help(void)
 	    "  --emulator-root FILE trust this ARK (the emulator's, AMD format) for the chain\n"
 	    "  --roots DIR          trust AMD's roots from DIR as well\n"
 	    "  --policy P           guest policy, plain SEV only (default 0x1: NODBG)\n"
-	    "  --image FILE         the guest image (default: the built sev-guest.bin)\n",
+	    "  --image FILE         the guest image (default: $SEV_GUEST_IMAGE, else the\n"
+	    "                       sev-guest.bin built beside sev-run, else the installed\n"
+	    "                       " SEV_GUEST_BIN_INSTALLED ")\n",
 	    HV_GUEST_IMAGE_GPA, HV_GUEST_IMAGE_MAX, HV_GUEST_SECRET_GPA, HV_GUEST_SECRET_MAX);
 }
 
@@ -81,6 +83,32 @@ static int parse_num(const char *opt, const char *val, uint32_t *ret)
 		return -EINVAL;
 	}
 	return 0;
+}
+
+/* The demo's image when --image is not given: $SEV_GUEST_IMAGE; else, when this sev-run runs
+ * from its build tree, the sev-guest.bin meson built beside it (hv-glue/); else the installed
+ * image (<datadir>/sevd/sev-guest.bin, SEV_GUEST_BIN_INSTALLED). An installed sev-run has no
+ * sev-guest.bin beside it in bindir, so it never picks a build tree's copy. */
+static const char *default_image(void)
+{
+	static char beside[PATH_MAX];
+	const char *env = getenv("SEV_GUEST_IMAGE");
+	ssize_t n;
+	char *slash;
+
+	if (env && *env)
+		return env;
+	n = readlink("/proc/self/exe", beside, sizeof(beside) - 1);
+	if (n > 0) {
+		beside[n] = '\0';
+		slash = strrchr(beside, '/');
+		if (slash && (size_t)(slash + 1 - beside) + sizeof("sev-guest.bin") <= sizeof(beside)) {
+			strcpy(slash + 1, "sev-guest.bin");
+			if (access(beside, R_OK) == 0)
+				return beside;
+		}
+	}
+	return SEV_GUEST_BIN_INSTALLED;
 }
 
 /* --demo: the daemon, the emulator, a root and the secret are all needed; the grant stream
@@ -107,8 +135,16 @@ static int check_demo_args(int argc)
 			 slash ? (int)(slash - emu + 1) : 0, emu);
 		arg_control = control;
 	}
-	if (!arg_image)
-		arg_image = SEV_GUEST_BIN;
+	if (!arg_image) {
+		arg_image = default_image();
+		if (access(arg_image, R_OK) < 0) {
+			fprintf(stderr,
+				"sev-run: no guest image: %s: %m (install sevd's sev-guest.bin there, "
+				"or give --image FILE or SEV_GUEST_IMAGE=FILE)\n",
+				arg_image);
+			return -EINVAL;
+		}
+	}
 	return 0;
 }
 

@@ -109,6 +109,7 @@ declare -A expect=(
 		lib/systemd/system/sev-psp-emu.service
 		usr/share/man/man8/sev-psp-emu.8.gz
 		usr/share/man/man1/sev-run.1.gz
+		usr/share/sevd/sev-guest.bin
 		usr/share/doc/sev-psp-emu/copyright"
 )
 for pkg in sevd sevadm sev-psp-emu; do
