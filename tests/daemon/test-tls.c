@@ -6,6 +6,7 @@
  * firmware counters unmoved, bearer tokens work over TLS, TLS 1.1 is refused while TLS 1.2 is
  * served, and sevd refuses to start with plain TCP off loopback or without allow_plain_tcp. */
 #include <curl/curl.h>
+#include <errno.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -26,6 +27,7 @@
 #include "common/ossl.h"
 #include "common/util.h"
 #include "daemon/auth.h"
+#include "daemon/sevd-config.h"
 #include "tests/testutil.h"
 
 #define TOKEN_ADMIN "tls-admin-token-41d9"
@@ -55,11 +57,10 @@ static void add_ext(X509 *crt, X509 *issuer, int nid, const char *value)
 }
 
 /* A P-256 key and a certificate for O=org,CN=cn signed by ca (self-signed when NULL). */
-static struct ident make_ident(const struct ident *ca, const char *org, const char *cn,
-			       bool server)
+static struct ident make_ident(const struct ident *ca, const char *org, const char *cn, bool server)
 {
 	static long serial = 1;
-	struct ident id = { EVP_EC_gen("P-256"), X509_new() };
+	struct ident id = {EVP_EC_gen("P-256"), X509_new()};
 	X509_NAME *name = X509_NAME_new();
 
 	TU_CHECK(id.key && id.crt && name, "key or certificate");
@@ -81,7 +82,8 @@ static struct ident make_ident(const struct ident *ca, const char *org, const ch
 		add_ext(id.crt, ca->crt, NID_key_usage, "critical,digitalSignature");
 		add_ext(id.crt, ca->crt, NID_ext_key_usage, server ? "serverAuth" : "clientAuth");
 		if (server)
-			add_ext(id.crt, ca->crt, NID_subject_alt_name, "IP:127.0.0.1,DNS:localhost");
+			add_ext(id.crt, ca->crt, NID_subject_alt_name,
+				"IP:127.0.0.1,DNS:localhost");
 	}
 	TU_CHECK(X509_sign(id.crt, ca ? ca->key : id.key, EVP_sha256()) > 0, "sign %s", cn);
 	return id;
@@ -115,14 +117,14 @@ static void make_pki(void)
 	struct ident ca = make_ident(NULL, "sevd-test", "sevd test CA", false);
 	struct ident rogue = make_ident(NULL, "sevd-test", "rogue CA", false);
 	struct ident ids[] = {
-		make_ident(&ca, "sevd-test", "localhost", true),
-		make_ident(&ca, "sevd-test", "tls-admin", false),
-		make_ident(&ca, "sevd-test", "tls-reader", false),
-		make_ident(&ca, "sevd-test", "tls-nobody", false),
-		/* the admin's subject, from a CA sevd does not trust */
-		make_ident(&rogue, "sevd-test", "tls-admin", false),
+	    make_ident(&ca, "sevd-test", "localhost", true),
+	    make_ident(&ca, "sevd-test", "tls-admin", false),
+	    make_ident(&ca, "sevd-test", "tls-reader", false),
+	    make_ident(&ca, "sevd-test", "tls-nobody", false),
+	    /* the admin's subject, from a CA sevd does not trust */
+	    make_ident(&rogue, "sevd-test", "tls-admin", false),
 	};
-	static const char *const names[] = { "server", "admin", "reader", "nobody", "rogue" };
+	static const char *const names[] = {"server", "admin", "reader", "nobody", "rogue"};
 
 	write_ident(&ca, "ca");
 	for (size_t i = 0; i < ELEMENTSOF(ids); i++) {
@@ -137,12 +139,12 @@ static void make_pki(void)
 
 static int free_tcp_port(void)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	socklen_t len = sizeof(sa);
 	int fd = socket(AF_INET, SOCK_STREAM, 0), p;
 
 	TU_CHECK(fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
-			 getsockname(fd, (struct sockaddr *)&sa, &len) == 0,
+		     getsockname(fd, (struct sockaddr *)&sa, &len) == 0,
 		 "cannot find a free port");
 	p = ntohs(sa.sin_port);
 	close(fd);
@@ -211,9 +213,18 @@ static void sevd_start(void)
 	snprintf(psp, sizeof(psp), "emu:%s", emu.socket);
 	snprintf(listen_tls, sizeof(listen_tls), "tls:127.0.0.1:%d", port);
 	snprintf(listen_unix, sizeof(listen_unix), "unix:%s", unix_path);
-	char *argv[] = { (char *)tu_exe("SEVD_EXE"), (char *)"--psp", psp, (char *)"--state-dir",
-			 state, (char *)"--listen", listen_unix, (char *)"--listen", listen_tls,
-			 (char *)"--config", conf, NULL };
+	char *argv[] = {(char *)tu_exe("SEVD_EXE"),
+			(char *)"--psp",
+			psp,
+			(char *)"--state-dir",
+			state,
+			(char *)"--listen",
+			listen_unix,
+			(char *)"--listen",
+			listen_tls,
+			(char *)"--config",
+			conf,
+			NULL};
 	sevd_pid = tu_spawn(argv, log);
 	TU_CHECK(tu_wait_socket(unix_path, 60000), "sevd did not come up (log %s)", log);
 }
@@ -305,10 +316,10 @@ static void expect(const char *client, const char *token, const char *method, co
  * commands (refused requests must leave them as they were). */
 static char *counters(void)
 {
-	static const char *const cmds[] = { "\"INIT\"", "\"SHUTDOWN\"", "\"FACTORY_RESET\"",
-					    "\"PEK_GEN\"", "\"PDH_GEN\"", "\"PEK_CERT_IMPORT\"" };
+	static const char *const cmds[] = {"\"INIT\"",	  "\"SHUTDOWN\"", "\"FACTORY_RESET\"",
+					   "\"PEK_GEN\"", "\"PDH_GEN\"",  "\"PEK_CERT_IMPORT\""};
 	CURL *c = curl_easy_init();
-	struct resp r = { 0 };
+	struct resp r = {0};
 	char *out = calloc(1, 8192), *line, *save = NULL;
 
 	TU_CHECK(c && out, "curl");
@@ -355,7 +366,7 @@ static void test_client_certs(void)
 	expect("reader", NULL, "POST", "/v1/platform/pdh", 403);
 	expect("reader", NULL, "POST", "/v1/platform/pek", 403);
 	/* a certificate from the CA with no mapping, and the admin's subject from another CA */
-	static const char *const anon[] = { "nobody", "rogue", NULL };
+	static const char *const anon[] = {"nobody", "rogue", NULL};
 	for (size_t i = 0; i < ELEMENTSOF(anon); i++) {
 		expect(anon[i], NULL, "GET", "/healthz", 200);
 		expect(anon[i], NULL, "GET", "/v1/platform/id", 200);
@@ -391,17 +402,18 @@ static void test_tokens(void)
 static bool handshake(int version)
 {
 	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sockaddr_in sa = {.sin_family = AF_INET,
+				 .sin_port = htons((uint16_t)port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	int fd = socket(AF_INET, SOCK_STREAM, 0), ok;
-	struct timeval tv = { .tv_sec = 20 };
+	struct timeval tv = {.tv_sec = 20};
 	SSL *ssl;
 
 	TU_CHECK(ctx && fd >= 0, "SSL_CTX_new");
 	SSL_CTX_set_security_level(ctx, 0);
 	TU_CHECK(SSL_CTX_set_min_proto_version(ctx, version) == 1 &&
-			 SSL_CTX_set_max_proto_version(ctx, version) == 1 &&
-			 SSL_CTX_set_cipher_list(ctx, "DEFAULT:@SECLEVEL=0") == 1,
+		     SSL_CTX_set_max_proto_version(ctx, version) == 1 &&
+		     SSL_CTX_set_cipher_list(ctx, "DEFAULT:@SECLEVEL=0") == 1,
 		 "protocol version 0x%x", version);
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
@@ -431,7 +443,8 @@ static void test_refusals(void)
 	/* plain TCP off loopback, even with the flag */
 	snprintf(lst, sizeof(lst), "tcp:0.0.0.0:%d", free_tcp_port());
 	TU_CHECK_EQ(sevd_run_fail(lst, "--allow-plain-tcp", &log), 1);
-	TU_CHECK(strstr(log, "Refusing plain TCP") && strstr(log, "not a loopback"), "log: %s", log);
+	TU_CHECK(strstr(log, "Refusing plain TCP") && strstr(log, "not a loopback"), "log: %s",
+		 log);
 	free(log);
 	/* plain TCP on loopback without the flag */
 	snprintf(lst, sizeof(lst), "tcp:127.0.0.1:%d", free_tcp_port());
@@ -443,6 +456,119 @@ static void test_refusals(void)
 	TU_CHECK_EQ(sevd_run_fail(lst, "--allow-plain-tcp", &log), 1);
 	TU_CHECK(strstr(log, "not a loopback"), "log: %s", log);
 	free(log);
+}
+
+/* Connect to 127.0.0.1:port until something listens (bounded); true when it did. */
+static bool wait_tcp(int p, int timeout_ms)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET,
+				 .sin_port = htons((uint16_t)p),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+
+	for (int waited = 0; waited < timeout_ms; waited += 50) {
+		int fd = socket(AF_INET, SOCK_STREAM, 0), r;
+
+		r = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+		close(fd);
+		if (r == 0)
+			return true;
+		usleep(50 * 1000);
+	}
+	return false;
+}
+
+/* sevd behind systemd-socket-activate on 127.0.0.1:port with the given config: it starts on
+ * the first connection (Accept=no), as with sevd-tcp.socket. */
+static pid_t activated(const char *conf, const char *log)
+{
+	_cleanup_free_ char *state = path_join(dir, "state");
+	char psp[512], lst[64];
+	pid_t pid;
+
+	port = free_tcp_port();
+	snprintf(psp, sizeof(psp), "emu:%s", emu.socket);
+	snprintf(lst, sizeof(lst), "--listen=127.0.0.1:%d", port);
+	char *argv[] = {(char *)"/usr/bin/systemd-socket-activate",
+			lst,
+			(char *)tu_exe("SEVD_EXE"),
+			(char *)"--psp",
+			psp,
+			(char *)"--state-dir",
+			state,
+			(char *)"--config",
+			(char *)conf,
+			NULL};
+	pid = tu_spawn(argv, log);
+	TU_CHECK(wait_tcp(port, 10000), "systemd-socket-activate did not listen (log %s)", log);
+	return pid;
+}
+
+/* A TCP socket from systemd is served with TLS when tls_cert is set; without it (and without
+ * allow_plain_tcp) sevd refuses it. */
+static void test_socket_activation(void)
+{
+	_cleanup_free_ char *conf = path_join(dir, "sevd.conf"),
+			    *plain = path_join(dir, "plain.conf");
+	_cleanup_free_ char *log = path_join(dir, "activated.log");
+	_cleanup_free_ char *log2 = path_join(dir, "activated-plain.log");
+	char *out;
+	size_t len;
+	pid_t pid;
+	int st = 0;
+	FILE *f;
+
+	if (access("/usr/bin/systemd-socket-activate", X_OK) != 0) {
+		fprintf(stderr, "systemd-socket-activate missing: socket activation not tested\n");
+		return;
+	}
+	pid = activated(conf, log);
+	expect("admin", NULL, "GET", "/v1/platform", 200);
+	expect("reader", NULL, "POST", "/v1/platform/pdh", 403);
+	st = tu_stop(pid, 20000);
+	TU_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "activated sevd: 0x%x", st);
+
+	f = fopen(plain, "w");
+	TU_CHECK(f != NULL, "conf");
+	fputs("# no tls_cert, no allow_plain_tcp\n", f);
+	fclose(f);
+	pid = activated(plain, log2);
+	for (int i = 0; i < 300 && waitpid(pid, &st, WNOHANG) == 0; i++)
+		usleep(100 * 1000);
+	TU_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 1, "plain activated sevd: 0x%x", st);
+	out = (char *)tu_read_file(log2, &len);
+	TU_CHECK(out && strstr(out, "allow_plain_tcp"), "log: %s", out ? out : "(none)");
+	free(out);
+}
+
+/* Config lines: client_cert_role and listen = tls: parse; bad values are refused. */
+static void test_config(void)
+{
+	static const char *const bad[] = {
+	    "client_cert_role = public:CN=x\n", "client_cert_role = admin\n",
+	    "client_cert_role = admin:\n",	"client_cert_role = :CN=x\n",
+	    "client_cert_role = root:CN=x\n",	"allow_plain_tcp = maybe\n",
+	    "listen = https:1.2.3.4:5\n",
+	};
+	struct sevd_config c;
+
+	sevd_config_init(&c);
+	TU_CHECK_EQ(sevd_config_parse(&c,
+				      "listen = tls:[::1]:8443\nclient_cert_role = owner:CN=o,O=x\n"
+				      "client_cert_role = launcher:orch1\nallow_plain_tcp = yes\n",
+				      "test"),
+		    0);
+	TU_CHECK(c.n_listen == 1 && !strcmp(c.listen[0], "tls:[::1]:8443"), "listen");
+	TU_CHECK(c.n_cert_roles == 2 && c.cert_roles[0].role == SEVD_ROLE_OWNER &&
+		     c.cert_roles[0].is_dn && !strcmp(c.cert_roles[0].subject, "CN=o,O=x") &&
+		     c.cert_roles[1].role == SEVD_ROLE_LAUNCHER && !c.cert_roles[1].is_dn,
+		 "client_cert_role");
+	TU_CHECK(c.allow_plain_tcp, "allow_plain_tcp");
+	sevd_config_done(&c);
+	for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+		sevd_config_init(&c);
+		TU_CHECK(sevd_config_parse(&c, bad[i], "test") == -EINVAL, "accepted: %s", bad[i]);
+		sevd_config_done(&c);
+	}
 }
 
 /* A TLS listener without tls_cert names the missing key. */
@@ -466,6 +592,7 @@ int main(void)
 	char *conf;
 	int st;
 
+	test_config();
 	TU_CHECK(curl_global_init(CURL_GLOBAL_DEFAULT) == 0, "curl_global_init");
 	dir = tu_mkdtemp();
 	snprintf(unix_path, sizeof(unix_path), "%s/api.sock", dir);
@@ -482,6 +609,7 @@ int main(void)
 	st = tu_stop(sevd_pid, 20000);
 	TU_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "sevd did not exit cleanly: 0x%x", st);
 	test_refusals();
+	test_socket_activation();
 	test_missing_cert();
 	tu_emu_stop(&emu);
 	tu_rmtree(dir);
