@@ -682,8 +682,9 @@ static int tls_options(struct sevd_http *h, struct MHD_OptionItem opts[5])
 
 	if (!h->tls_loaded) {
 		if (!MHD_is_feature_supported(MHD_FEATURE_TLS))
-			return log_error_errno(EOPNOTSUPP, "This libmicrohttpd has no TLS support: "
-							   "install one built with GnuTLS");
+			return log_error_errno(EOPNOTSUPP,
+					       "This libmicrohttpd has no TLS support: install one "
+					       "built with GnuTLS");
 		r = sevd_tls_load(h->cfg, &h->tls);
 		if (r < 0)
 			return r;
@@ -719,8 +720,8 @@ static int http_listen(struct sevd_http *h, int fd, bool is_unix, bool is_tls)
 	/* A thread per connection: a request waiting for its firmware command blocks only its
 	 * own thread, while the queue keeps firmware to one command at a time. */
 	l->mhd = MHD_start_daemon(
-		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG |
-			(is_tls ? MHD_USE_TLS : 0),
+		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+			MHD_USE_ERROR_LOG | (is_tls ? MHD_USE_TLS : 0),
 		0, NULL, NULL, on_request, l, MHD_OPTION_LISTEN_SOCKET, fd,
 		MHD_OPTION_URI_LOG_CALLBACK, on_uri, l,
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, l, MHD_OPTION_NOTIFY_CONNECTION,
@@ -729,11 +730,14 @@ static int http_listen(struct sevd_http *h, int fd, bool is_unix, bool is_tls)
 		MHD_OPTION_PER_IP_CONNECTION_LIMIT, h->cfg->per_ip_connection_limit,
 		MHD_OPTION_CONNECTION_TIMEOUT, h->cfg->connection_timeout_s,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)SEVD_CONN_MEMORY,
-		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
+		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
+		MHD_OPTION_ARRAY, tls, /* empty unless is_tls */
+		MHD_OPTION_END);
 	if (!l->mhd) {
 		close(fd);
-		return log_error_errno(EIO, "Cannot start the %s server on fd %d%s", is_tls ? "HTTPS" : "HTTP",
-				       fd, is_tls ? " (are tls_cert and tls_key a matching pair?)" : "");
+		return log_error_errno(EIO, "Cannot start the %s server on fd %d%s",
+				       is_tls ? "HTTPS" : "HTTP", fd,
+				       is_tls ? " (do tls_cert and tls_key match?)" : "");
 	}
 	h->n++;
 	return 0;
@@ -816,7 +820,8 @@ static int listen_unix(const char *path)
 	return TAKE_FD(fd);
 }
 
-/* "tcp:ADDR:PORT", "tls:[V6ADDR]:PORT"...; plain (cfg set) only where sevd_plain_tcp_check allows. */
+/* "tcp:ADDR:PORT", "tls:[V6ADDR]:PORT"...; plain (plain_cfg set) only where
+ * sevd_plain_tcp_check allows. */
 static int listen_tcp(const char *spec, const struct sevd_config *plain_cfg)
 {
 	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
@@ -874,7 +879,6 @@ int sevd_listen_socket(const struct sevd_config *cfg, const char *spec, bool *re
 	}
 	if (strncmp(spec, "tcp:", 4) == 0)
 		return listen_tcp(spec, cfg);
-	return log_error_errno(EINVAL,
-			       "Listen address '%s': expected unix:PATH, tls:ADDR:PORT or tcp:ADDR:PORT",
-			       spec);
+	return log_error_errno(EINVAL, "Listen address '%s': expected unix:PATH, tls:ADDR:PORT or "
+				       "tcp:ADDR:PORT", spec);
 }

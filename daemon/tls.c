@@ -29,8 +29,8 @@ static int read_pem(const char *key, const char *path, char **ret, size_t *ret_l
 	int r;
 
 	if (!path)
-		return log_error_errno(EINVAL, "A tls: listener needs '%s' in sevd.conf (a PEM file)",
-				       key);
+		return log_error_errno(EINVAL,
+				       "A tls: listener needs '%s' in sevd.conf (a PEM file)", key);
 	r = read_full_file(path, SEVD_PEM_MAX, &buf, &len);
 	if (r < 0)
 		return log_error_errno(r, "Cannot read %s %s: %m", key, path);
@@ -54,7 +54,7 @@ static int read_pem(const char *key, const char *path, char **ret, size_t *ret_l
 
 int sevd_tls_load(const struct sevd_config *cfg, struct sevd_tls *ret)
 {
-	struct sevd_tls t = { 0 };
+	struct sevd_tls t = {0};
 	size_t len;
 	int r;
 
@@ -114,7 +114,7 @@ static int verified_peer(gnutls_session_t s, gnutls_x509_crt_t *ret)
  * it ("CN=a,O=b": most specific first), or the CN alone. */
 static bool subject_matches(gnutls_x509_crt_t crt, const struct sevd_cert_role *cr)
 {
-	gnutls_datum_t dn = { 0 };
+	gnutls_datum_t dn = {0};
 	char cn[256];
 	size_t cn_len = sizeof(cn);
 	bool ok = false;
@@ -162,18 +162,19 @@ static bool is_loopback(const struct sockaddr *sa)
 	return false;
 }
 
-int sevd_plain_tcp_check(const struct sevd_config *cfg, const struct sockaddr *sa,
-			 const char *what)
+int sevd_plain_tcp_check(const struct sevd_config *cfg, const struct sockaddr *sa, const char *what)
 {
 	if (!is_loopback(sa))
-		return log_error_errno(EPERM, "Refusing plain TCP on %s: it is not a loopback "
-					      "address and plain TCP carries tokens in clear. Use "
-					      "tls:ADDR:PORT with tls_cert and tls_key.",
+		return log_error_errno(EPERM,
+				       "Refusing plain TCP on %s: it is not a loopback "
+				       "address and plain TCP carries tokens in clear. Use "
+				       "tls:ADDR:PORT with tls_cert and tls_key.",
 				       what);
 	if (!cfg->allow_plain_tcp)
-		return log_error_errno(EPERM, "Refusing plain TCP on %s without allow_plain_tcp: set "
-					      "'allow_plain_tcp = yes' (or --allow-plain-tcp) for "
-					      "loopback-only plain HTTP, or use tls:ADDR:PORT.",
+		return log_error_errno(EPERM,
+				       "Refusing plain TCP on %s without allow_plain_tcp: set "
+				       "'allow_plain_tcp = yes' (or --allow-plain-tcp) for "
+				       "loopback-only plain HTTP, or use tls:ADDR:PORT.",
 				       what);
 	return 0;
 }
