@@ -102,7 +102,8 @@ static const char *default_image(void)
 	if (n > 0) {
 		beside[n] = '\0';
 		slash = strrchr(beside, '/');
-		if (slash && (size_t)(slash + 1 - beside) + sizeof("sev-guest.bin") <= sizeof(beside)) {
+		if (slash &&
+		    (size_t)(slash + 1 - beside) + sizeof("sev-guest.bin") <= sizeof(beside)) {
 			strcpy(slash + 1, "sev-guest.bin");
 			if (access(beside, R_OK) == 0)
 				return beside;
@@ -138,10 +139,11 @@ static int check_demo_args(int argc)
 	if (!arg_image) {
 		arg_image = default_image();
 		if (access(arg_image, R_OK) < 0) {
-			fprintf(stderr,
-				"sev-run: no guest image: %s: %m (install sevd's sev-guest.bin there, "
-				"or give --image FILE or SEV_GUEST_IMAGE=FILE)\n",
-				arg_image);
+			fprintf(
+			    stderr,
+			    "sev-run: no guest image: %s: %m (install sevd's sev-guest.bin there, "
+			    "or give --image FILE or SEV_GUEST_IMAGE=FILE)\n",
+			    arg_image);
 			return -EINVAL;
 		}
 	}

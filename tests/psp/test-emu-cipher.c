@@ -28,7 +28,7 @@ static void ref_xts(const uint8_t key[32], uint64_t off, const uint8_t *in, uint
 	for (size_t i = 0; i < len; i += 16) {
 		put_le64(tweak, off + i);
 		TU_CHECK(EVP_CipherInit_ex(c, NULL, NULL, NULL, tweak, -1) &&
-				 EVP_CipherUpdate(c, out + i, &n, in + i, 16) && n == 16,
+			     EVP_CipherUpdate(c, out + i, &n, in + i, 16) && n == 16,
 			 "XTS block at %zu", i);
 	}
 }
@@ -39,8 +39,8 @@ static void ecb1(const uint8_t key[16], const uint8_t in[16], uint8_t out[16], b
 	int n;
 
 	TU_CHECK(c && EVP_CipherInit_ex(c, EVP_aes_128_ecb(), NULL, key, NULL, encrypt) &&
-			 EVP_CIPHER_CTX_set_padding(c, 0) && EVP_CipherUpdate(c, out, &n, in, 16) &&
-			 n == 16,
+		     EVP_CIPHER_CTX_set_padding(c, 0) && EVP_CipherUpdate(c, out, &n, in, 16) &&
+		     n == 16,
 		 "ECB block");
 }
 
@@ -131,8 +131,8 @@ static void one_case(size_t len, uint64_t off)
 static void test_random(void)
 {
 	/* around the 64 KiB batch and the 0x5000 chunk LAUNCH_UPDATE_DATA uses */
-	static const size_t edges[] = {0, 16, 32, 0x5000, 0xfff0, 0x10000, 0x10010, 0x20000,
-				       0x30030, 3u << 20};
+	static const size_t edges[] = {0,	16,	 32,	  0x5000,  0xfff0,
+				       0x10000, 0x10010, 0x20000, 0x30030, 3u << 20};
 
 	for (size_t i = 0; i < ELEMENTSOF(edges); i++)
 		one_case(edges[i], (rnd64() % (1ull << 40)) & ~15ull);
