@@ -203,6 +203,8 @@ static int sevd_run_fail(const char *listen, const char *extra, char **log)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
 }
 
+static bool wait_tcp(int p, int timeout_ms);
+
 static void sevd_start(void)
 {
 	_cleanup_free_ char *conf = path_join(dir, "sevd.conf"), *state = path_join(dir, "state");
@@ -227,6 +229,8 @@ static void sevd_start(void)
 			NULL};
 	sevd_pid = tu_spawn(argv, log);
 	TU_CHECK(tu_wait_socket(unix_path, 60000), "sevd did not come up (log %s)", log);
+	/* the listeners start in order: the TLS one may come a moment after the Unix one */
+	TU_CHECK(wait_tcp(port, 30000), "sevd did not listen on TLS (log %s)", log);
 }
 
 /* ---- requests ---- */
