@@ -291,6 +291,9 @@ static void report(const struct sevadm_ctx *ctx, const char *dest, bool full,
 	_cleanup_(json_object_putp) json_object *j = json_object_new_object();
 	json_object *files = json_object_new_array();
 
+	/* j owns files from here on, also on the text-only paths (no leak) */
+	json_object_object_add(j, "full", json_object_new_boolean(full));
+	json_object_object_add(j, "files", files);
 	if (!full) {
 		if (!ctx->json) {
 			printf("SEV chain (PDH, PEK, OCA, CEK) written to %s\n", dest);
@@ -311,8 +314,6 @@ static void report(const struct sevadm_ctx *ctx, const char *dest, bool full,
 	}
 	if (!ctx->json)
 		return;
-	json_object_object_add(j, "full", json_object_new_boolean(full));
-	json_object_object_add(j, "files", files);
 	sevadm_print_json(j);
 }
 
