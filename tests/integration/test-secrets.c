@@ -7,7 +7,8 @@
  *   - the stdout and stderr of every sevadm run,
  *
  * for the TEK and TIK (from `sevadm session`'s NAME_tek.bin/NAME_tik.bin), the secret's
- * plaintext (given to `sevadm secret build`) and the three bearer tokens, each as raw bytes,
+ * plaintext (given to `sevadm secret build`), the three bearer tokens and an unknown token
+ * a client presented (refused with 401), each as raw bytes,
  * lower- and upper-case hex and base64 (at the three byte alignments; every needle searched is
  * at least 9 bytes of secret, so a hit is no coincidence). Any hit fails, naming what and where.
  *
@@ -38,6 +39,7 @@
 #define POLICY "0x1"
 #define IMAGE_SIZE (64u << 10)
 #define SECRET_GPA_S "0x100000"
+#define WRONG_TOKEN "not-a-known-token-4f1c2a"
 #define SECRET_GUID "736869e5-84f0-4973-92ec-06879ce3da0b"
 
 static struct tg_daemon d;
@@ -394,9 +396,14 @@ static void run_attest_decommission(unsigned h)
 		fprintf(stderr, "note: the daemons' environments are not readable here (no "
 				"CAP_SYS_PTRACE): not dumpable, nothing to search\n");
 	check_not_dumpable();
-	/* A wrong token is refused without being echoed anywhere. */
+	/* A token of the wrong role, and an unknown token, are refused without being echoed. */
 	r = TG_CLI("--daemon", d.tcp_ep, "--token", d.reader_token, "decommission", hs);
 	keep(&r, 1, "decommission as reader");
+	tg_run_clear(&r);
+	TU_CHECK(write_file_new("wrong.token", WRONG_TOKEN "\n", strlen(WRONG_TOKEN) + 1, 0600) == 0,
+		 "write wrong.token");
+	r = TG_CLI("--daemon", d.tcp_ep, "--token", "wrong.token", "decommission", hs);
+	keep(&r, 1, "decommission with an unknown token");
 	tg_run_clear(&r);
 	r = AS_OPERATOR("decommission", hs);
 	keep(&r, 0, "decommission");
@@ -425,6 +432,7 @@ static void run(void)
 	sevd_log = strdup(d.log);
 	emu_log = strdup(d.emu.log);
 	TU_CHECK(sevd_log && emu_log, "out of memory");
+	add_needle("unknown token presented", WRONG_TOKEN, strlen(WRONG_TOKEN));
 	for (size_t i = 0; i < ELEMENTSOF(tokens); i++)
 		add_needle(tokens[i][0], tokens[i][1], strlen(tokens[i][1]));
 	image = tg_make_image("guest.img", IMAGE_SIZE);
