@@ -32,29 +32,30 @@ struct site {
 };
 
 static const struct site sites[] = {
-	{ "cli", "", "fprintf", 1 },
-	{ "cli", "", "sevadm_fail", 1 },
-	{ "cli", "", "sevadm_usage", 1 },
-	{ "cli", "", "checklist_add", 3 },
-	{ "daemon", "", "log_error", 0 },
-	{ "daemon", "", "log_warning", 0 },
-	{ "daemon", "", "log_error_errno", 1 },
-	{ "daemon", "", "log_warning_errno", 1 },
-	{ "daemon", "api", "sevd_api_error", 3 },
-	{ "daemon", "guest.c", "fail", 2 },
-	{ "daemon", "api", "snprintf", 2 }, /* into msg/why/err...: messages for sevd_api_error */
-	{ "psp", "", "log_error", 0 },
-	{ "psp", "", "log_warning", 0 },
-	{ "psp", "", "log_error_errno", 1 },
-	{ "psp", "", "log_warning_errno", 1 },
-	{ "psp/emu", "", "log_error", 0 },
-	{ "psp/emu", "", "log_warning", 0 },
-	{ "psp/emu", "", "log_error_errno", 1 },
-	{ "psp/emu", "", "log_warning_errno", 1 },
+    {"cli", "", "fprintf", 1},
+    {"cli", "", "sevadm_fail", 1},
+    {"cli", "", "sevadm_usage", 1},
+    {"cli", "", "checklist_add", 3},
+    {"daemon", "", "log_error", 0},
+    {"daemon", "", "log_warning", 0},
+    {"daemon", "", "log_error_errno", 1},
+    {"daemon", "", "log_warning_errno", 1},
+    {"daemon", "api", "sevd_api_error", 3},
+    {"daemon", "guest.c", "fail", 2},
+    {"daemon", "api", "snprintf", 2}, /* into msg/why/err...: messages for sevd_api_error */
+    {"psp", "", "log_error", 0},
+    {"psp", "", "log_warning", 0},
+    {"psp", "", "log_error_errno", 1},
+    {"psp", "", "log_warning_errno", 1},
+    {"psp/emu", "", "log_error", 0},
+    {"psp/emu", "", "log_warning", 0},
+    {"psp/emu", "", "log_error_errno", 1},
+    {"psp/emu", "", "log_warning_errno", 1},
 };
 
 static unsigned n_messages, n_unreadable, n_violations;
-static regex_t re_conv, re_errno_text, re_status_text, re_status_arg, re_errno_arg, re_named, re_msg_buf;
+static regex_t re_conv, re_errno_text, re_status_text, re_status_arg, re_errno_arg, re_named,
+    re_msg_buf;
 
 #define CONV "%[-#0 +']*[0-9*]*(\\.[0-9*]+)?(hh|h|ll|l|j|z|t)?[a-zA-Z%]"
 #define NUMCONV "%[-#0 +']*[0-9*]*(\\.[0-9*]+)?(hh|h|ll|l|j|z|t)?[diouxX]"
@@ -74,9 +75,9 @@ static bool matches(regex_t *re, const char *s)
 /* Words that say nothing about the thing or the reason. */
 static bool empty_word(const char *w)
 {
-	static const char *const words[] = { "error", "errors", "failed", "failure", "fail", "status",
-					     "errno", "err", "r", "ret", "rc", "code", "return",
-					     "returned", "result", "value", "x", "0x", "e" };
+	static const char *const words[] = {
+	    "error", "errors", "failed", "failure",  "fail",   "status", "errno", "err", "r", "ret",
+	    "rc",    "code",   "return", "returned", "result", "value",	 "x",	  "0x",	 "e"};
 	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
 		if (strcasecmp(w, words[i]) == 0)
 			return true;
@@ -139,7 +140,8 @@ static const char *judge(const char *fmt, char **args, size_t n_args)
 				if (matches(&re_errno_arg, args[a]))
 					return "an errno value printed as a number: use %m or "
 					       "strerror()";
-				if (matches(&re_status_arg, args[a]) && !matches(&re_named, args[a]))
+				if (matches(&re_status_arg, args[a]) &&
+				    !matches(&re_named, args[a]))
 					return "a firmware status printed as a number: use "
 					       "sev_status_name()";
 			}
@@ -270,7 +272,8 @@ static void scan_file(const char *root, const char *rel, const struct site *s)
 	unsigned line = 1;
 	for (const char *p = text; (p = strstr(p, s->fn));) {
 		const char *q = p + fl;
-		if ((p > text && (ident_char(p[-1]) || p[-1] == '.' || p[-1] == '>')) || ident_char(*q)) {
+		if ((p > text && (ident_char(p[-1]) || p[-1] == '.' || p[-1] == '>')) ||
+		    ident_char(*q)) {
 			p = q;
 			continue;
 		}
@@ -287,8 +290,7 @@ static void scan_file(const char *root, const char *rel, const struct site *s)
 		p = q;
 		if (strcmp(s->fn, "fprintf") == 0 && (n < 1 || !strstr(args[0], "stderr")))
 			goto next;
-		if (strcmp(s->fn, "snprintf") == 0 &&
-		    (n < 1 || !matches(&re_msg_buf, args[0])))
+		if (strcmp(s->fn, "snprintf") == 0 && (n < 1 || !matches(&re_msg_buf, args[0])))
 			goto next;
 		if (n <= s->fmt_arg)
 			goto next;
@@ -304,7 +306,7 @@ static void scan_file(const char *root, const char *rel, const struct site *s)
 			fprintf(stderr, "%s:%u: %s(\"%s\"): %s\n", rel, line, s->fn, fmt, why);
 		}
 		free(fmt);
-next:
+	next:
 		for (size_t i = 0; i < n; i++)
 			free(args[i]);
 	}
@@ -340,21 +342,21 @@ static void self_test(void)
 		const char *fmt, *arg;
 		bool bad;
 	} t[] = {
-		{ "%d", "r", true },
-		{ "error %d", "x", true },
-		{ "failed: %d", "n", true },
-		{ "status %u", "s", true },
-		{ "errno %d", "e", true },
-		{ "Cannot open %s: r=%d", "r", true },
-		{ "LAUNCH_START failed: firmware status 0x%x", "st", true },
-		{ "Cannot read the PDH: %u", "rep->fw_status", true },
-		{ "Cannot write %s: %m", "path", false },
-		{ "Guest %u not found; list them with 'sevadm show guests'", "h", false },
-		{ "LAUNCH_START failed: %s", "sev_status_name(rep->fw_status)", false },
-		{ "firmware answered %s (%u)", "sev_status_name(st), st", false },
+	    {"%d", "r", true},
+	    {"error %d", "x", true},
+	    {"failed: %d", "n", true},
+	    {"status %u", "s", true},
+	    {"errno %d", "e", true},
+	    {"Cannot open %s: r=%d", "r", true},
+	    {"LAUNCH_START failed: firmware status 0x%x", "st", true},
+	    {"Cannot read the PDH: %u", "rep->fw_status", true},
+	    {"Cannot write %s: %m", "path", false},
+	    {"Guest %u not found; list them with 'sevadm show guests'", "h", false},
+	    {"LAUNCH_START failed: %s", "sev_status_name(rep->fw_status)", false},
+	    {"firmware answered %s (%u)", "sev_status_name(st), st", false},
 	};
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
-		char *args[2] = { (char *)t[i].arg, NULL };
+		char *args[2] = {(char *)t[i].arg, NULL};
 		size_t n = 1;
 		char *comma = strstr(t[i].arg, ", ");
 		char buf[128];
@@ -377,9 +379,11 @@ int main(void)
 	if (!root || !*root)
 		tu_skip("$SEVD_SOURCE_ROOT is not set (run through meson test)");
 	compile(&re_conv, "^" CONV);
-	compile(&re_errno_text, "(^|[^a-z_])(errno|r|ret|rc|err|error|error code)[ ]*[=:]?[ ]*\\(?" NUMCONV);
+	compile(&re_errno_text,
+		"(^|[^a-z_])(errno|r|ret|rc|err|error|error code)[ ]*[=:]?[ ]*\\(?" NUMCONV);
 	compile(&re_status_text,
-		"(firmware|fw|psp)[a-z _]{0,12}(status|error|answered|returned|said)[ :=(]*(0x)?" NUMCONV);
+		"(firmware|fw|psp)[a-z _]{0,12}(status|error|answered|returned|said)[ "
+		":=(]*(0x)?" NUMCONV);
 	compile(&re_status_arg,
 		"(^|[^a-z_])(status|fw_status|fw_err|fw_error|psp_ret|fw_ret)[ ]*$");
 	compile(&re_errno_arg, "^[ ]*-?[ ]*(errno|r|ret|rc|err)[ ]*$");
@@ -388,8 +392,10 @@ int main(void)
 	self_test();
 	for (size_t i = 0; i < sizeof(sites) / sizeof(sites[0]); i++)
 		scan_site(root, &sites[i]);
-	fprintf(stderr, "%u error messages read, %u with a non-literal format (not judged), %u "
-			"violations\n", n_messages, n_unreadable, n_violations);
+	fprintf(stderr,
+		"%u error messages read, %u with a non-literal format (not judged), %u "
+		"violations\n",
+		n_messages, n_unreadable, n_violations);
 	TU_CHECK(n_messages > 50, "only %u messages found: is the scan reading the sources?",
 		 n_messages);
 	TU_CHECK(n_violations == 0, "%u error messages lack a name or a reason (listed above)",

@@ -141,7 +141,9 @@ static const char *hit(const uint8_t *buf, size_t len, const struct needle *n)
 	for (unsigned s = 0; s < 3; s++) {
 		_cleanup_free_ char *b = base64_inner(n->buf, n->len, s);
 		if (memmem(buf, len, b, strlen(b)))
-			return s == 0 ? "base64" : s == 1 ? "base64 (offset 1)" : "base64 (offset 2)";
+			return s == 0	? "base64"
+			       : s == 1 ? "base64 (offset 1)"
+					: "base64 (offset 2)";
 	}
 	return NULL;
 }
@@ -152,7 +154,8 @@ static void search_self_test(void)
 {
 	for (size_t j = 0; j < n_needles; j++) {
 		const struct needle *n = &needles[j];
-		_cleanup_free_ char *lo = hex_encode(n->buf, n->len), *up = hex_encode(n->buf, n->len);
+		_cleanup_free_ char *lo = hex_encode(n->buf, n->len),
+				    *up = hex_encode(n->buf, n->len);
 		uint8_t raw[128] = "key=";
 
 		upper(up);
@@ -162,7 +165,7 @@ static void search_self_test(void)
 		TU_CHECK(hit((uint8_t *)lo, strlen(lo), n), "hex %s not found", n->what);
 		TU_CHECK(hit((uint8_t *)up, strlen(up), n), "HEX %s not found", n->what);
 		for (unsigned s = 0; s < 3; s++) {
-			uint8_t tmp[128] = { 'a', 'b' };
+			uint8_t tmp[128] = {'a', 'b'};
 			memcpy(tmp + s, n->buf, n->len);
 			_cleanup_free_ char *b = base64_encode(tmp, s + n->len);
 			TU_CHECK(hit((uint8_t *)b, strlen(b), n), "base64 (+%u) %s not found", s,
@@ -212,7 +215,8 @@ static bool add_environ_hay(const char *who, pid_t pid)
 	close(fd);
 	TU_CHECK(n > 0, "read %s: %m", path);
 	/* the search can only find things in an environment that is there */
-	TU_CHECK(memmem(buf, (size_t)n, "SEVD_LOG_LEVEL=debug", 20), "%s lacks SEVD_LOG_LEVEL", where);
+	TU_CHECK(memmem(buf, (size_t)n, "SEVD_LOG_LEVEL=debug", 20), "%s lacks SEVD_LOG_LEVEL",
+		 where);
 	add_hay(where, buf, (size_t)n);
 	return true;
 }
@@ -245,7 +249,7 @@ static void check_core_limit(const char *who, pid_t pid)
 	TU_CHECK(l, "%s has no core limit line", path);
 	unsigned long soft = 99, hard = 99;
 	TU_CHECK(sscanf(l + strlen("Max core file size"), " %lu %lu", &soft, &hard) == 2 &&
-			 soft == 0 && hard == 0,
+		     soft == 0 && hard == 0,
 		 "%s may write a core file: %.60s", who, l);
 }
 
@@ -289,12 +293,14 @@ static void check_not_dumpable(void)
 	TU_CHECK(cu != 0 || cg != 0, "control: a dumpable process here shows root:root too, so "
 				     "the check would prove nothing");
 	proc_owner(d.pid, &u, &g);
-	TU_CHECK(u == 0 && g == 0, "sevd is dumpable: /proc/%d/status owned by %u:%u like the "
-				   "dumpable control (%u:%u), not root:root",
+	TU_CHECK(u == 0 && g == 0,
+		 "sevd is dumpable: /proc/%d/status owned by %u:%u like the "
+		 "dumpable control (%u:%u), not root:root",
 		 (int)d.pid, (unsigned)u, (unsigned)g, (unsigned)cu, (unsigned)cg);
 	proc_owner(d.emu.pid, &u, &g);
-	TU_CHECK(u == 0 && g == 0, "sev-psp-emu is dumpable: /proc/%d/status owned by %u:%u "
-				   "like the dumpable control (%u:%u), not root:root",
+	TU_CHECK(u == 0 && g == 0,
+		 "sev-psp-emu is dumpable: /proc/%d/status owned by %u:%u "
+		 "like the dumpable control (%u:%u), not root:root",
 		 (int)d.emu.pid, (unsigned)u, (unsigned)g, (unsigned)cu, (unsigned)cg);
 	kill_control();
 	check_core_limit("sevd", d.pid);
@@ -360,8 +366,8 @@ static void inject_secret(unsigned h, const char *secret_file)
 	snprintf(hs, sizeof(hs), "%u", h);
 	snprintf(spec, sizeof(spec), "%s:%s", SECRET_GUID, secret_file);
 	r = TG_CLI("secret", "build", "--tik", "owner_tik.bin", "--tek", "owner_tek.bin",
-		   "--launch-measure-blob", "owner.blob", "--pek", "certs/pek.cert", "--secret", spec,
-		   "secret.hdr", "secret.pay");
+		   "--launch-measure-blob", "owner.blob", "--pek", "certs/pek.cert", "--secret",
+		   spec, "secret.hdr", "secret.pay");
 	keep(&r, 0, "secret build");
 	tg_run_clear(&r);
 	r = AS_LAUNCHER("secret", "inject", hs, "--header", "secret.hdr", "--payload", "secret.pay",
@@ -400,7 +406,8 @@ static void run_attest_decommission(unsigned h)
 	r = TG_CLI("--daemon", d.tcp_ep, "--token", d.reader_token, "decommission", hs);
 	keep(&r, 1, "decommission as reader");
 	tg_run_clear(&r);
-	TU_CHECK(write_file_new("wrong.token", WRONG_TOKEN "\n", strlen(WRONG_TOKEN) + 1, 0600) == 0,
+	TU_CHECK(write_file_new("wrong.token", WRONG_TOKEN "\n", strlen(WRONG_TOKEN) + 1, 0600) ==
+		     0,
 		 "write wrong.token");
 	r = TG_CLI("--daemon", d.tcp_ep, "--token", "wrong.token", "decommission", hs);
 	keep(&r, 1, "decommission with an unknown token");
@@ -412,10 +419,11 @@ static void run_attest_decommission(unsigned h)
 
 static void run(void)
 {
-	static const char *emu_args[] = { "--cpuid-ecx", "15", "--cpuid-edx", "5", "--verbose", NULL };
-	static const char *tokens[][2] = { { "launcher token", "launcher-0123456789" },
-					   { "owner token", "owner-0123456789" },
-					   { "reader token", "reader-0123456789" } };
+	static const char *emu_args[] = {"--cpuid-ecx", "15",	     "--cpuid-edx",
+					 "5",		"--verbose", NULL};
+	static const char *tokens[][2] = {{"launcher token", "launcher-0123456789"},
+					  {"owner token", "owner-0123456789"},
+					  {"reader token", "reader-0123456789"}};
 	_cleanup_free_ char *image = NULL, *secret_file = NULL, *sevd_log = NULL, *emu_log = NULL;
 	size_t secret_len = 0;
 
@@ -455,8 +463,8 @@ static void run(void)
 	TU_CHECK(memmem(hays[n_hays - 2].buf, hays[n_hays - 2].len, "launched", 8),
 		 "sevd's log does not tell of the launch");
 	search_all();
-	fprintf(stderr, "searched %zu outputs and logs for %zu secrets in 7 encodings each\n", n_hays,
-		n_needles);
+	fprintf(stderr, "searched %zu outputs and logs for %zu secrets in 7 encodings each\n",
+		n_hays, n_needles);
 	for (size_t i = 0; i < n_hays; i++) {
 		free(hays[i].where);
 		free(hays[i].buf);
