@@ -301,6 +301,8 @@ static void report(const struct sevadm_ctx *ctx, const char *dest, bool full,
 		}
 		json_object_array_add(files, json_object_new_string(dest));
 	}
+	if (!ctx->json)
+		printf("Certificate chain written to %s:", dest);
 	for (size_t i = 0; full && i < _SEVADM_CERT_MAX; i++) {
 		char name[16];
 
@@ -309,11 +311,13 @@ static void report(const struct sevadm_ctx *ctx, const char *dest, bool full,
 		snprintf(name, sizeof(name), "%s.cert", sevadm_cert_names[i]);
 		_cleanup_free_ char *p = path_join(dest, name);
 		if (!ctx->json)
-			printf("%s\n", p ? p : name);
+			printf(" %s", name);
 		json_object_array_add(files, json_object_new_string(p ? p : ""));
 	}
-	if (!ctx->json)
+	if (!ctx->json) {
+		putchar('\n');
 		return;
+	}
 	sevadm_print_json(j);
 }
 
