@@ -63,7 +63,17 @@ static bool check_daemon(struct ok_state *s)
 	_cleanup_(json_object_putp) json_object *h = NULL;
 	_cleanup_free_ char *err = NULL;
 
-	if (sevadm_call_quiet(s->c, "GET", "/healthz", NULL, &h, &err) < 0) {
+	int r = sevadm_call_quiet(s->c, "GET", "/healthz", NULL, &h, &err);
+
+	if (r == -503) {
+		/* sevd answers, but has marked the PSP unhealthy (a command timeout or a lost
+		 * transport; issue 9): the daemon passes, the PSP line fails with the reason. */
+		result(s, "daemon reachable", true, "sevd at %s answers", s->ctx->daemon);
+		result(s, "PSP health", false, "%s; check the PSP (or the emulator) and sevd's log",
+		       err ? err : "the PSP is unhealthy");
+		return true;
+	}
+	if (r < 0) {
 		result(s, "daemon reachable", false, "%s", err ? err : "no answer");
 		return false;
 	}

@@ -495,10 +495,31 @@ static void h_healthz(const struct sevd_api_request *req, struct sevd_api_respon
 	if (!rep)
 		return;
 	o = json_object_new_object();
-	json_object_object_add(o, "status", json_object_new_string("ok"));
+	json_object_object_add(
+	    o, "status", json_object_new_string(rep->u.health.psp_healthy ? "ok" : "psp_unhealthy"));
 	json_object_object_add(o, "transport", json_object_new_string(rep->u.health.transport));
 	json_object_object_add(o, "queue_depth", json_object_new_int64(rep->u.health.queue_depth));
-	sevd_api_respond_json(resp, 200, o);
+	json_object_object_add(o, "psp_recoveries",
+			       json_object_new_int64((int64_t)rep->u.health.recoveries));
+	if (!rep->u.health.psp_healthy) {
+		char msg[300];
+		json_object *e = json_object_new_object();
+
+		json_object_object_add(o, "reason", json_object_new_string(rep->u.health.reason));
+		/* Also as an error object, so that clients reading errors the usual way (sevadm)
+		 * show the reason. */
+		snprintf(msg, sizeof(msg),
+			 "the PSP is unhealthy (%s); firmware commands are refused while sevd "
+			 "reconnects",
+			 rep->u.health.reason);
+		json_object_object_add(e, "code", json_object_new_string("psp_unhealthy"));
+		json_object_object_add(e, "message", json_object_new_string(msg));
+		json_object_object_add(e, "fw_status", NULL);
+		json_object_object_add(o, "error", e);
+	}
+	/* 503 while the PSP is unhealthy (issue 9), so that a load balancer or systemd probe
+	 * sees it; the body says why. */
+	sevd_api_respond_json(resp, rep->u.health.psp_healthy ? 200 : 503, o);
 }
 
 static void h_metrics(const struct sevd_api_request *req, struct sevd_api_response *resp)

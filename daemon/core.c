@@ -3,6 +3,7 @@
  * every op code and length is checked here. Firmware ops run as jobs on the queue's single
  * worker, so firmware sees one command at a time whatever the number of clients. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,18 @@ struct sevd_core {
 	int tmr_fd; /* the SEV-ES TMR given to firmware at INIT, or -1 */
 	uint64_t tmr_base;
 	struct sevd_guests *guests; /* NULL without a state dir */
+	/* PSP health (issue 9): a lost or stuck transport marks the PSP unhealthy; firmware
+	 * requests are then refused at once, and the recovery thread reconnects. */
+	char *psp_spec;
+	pthread_mutex_t health_lock;
+	pthread_cond_t health_cond;
+	bool unhealthy, recover_stop, have_recover;
+	char unhealthy_reason[160];
+	uint64_t recoveries;
+	pthread_t recover_thread;
+	bool auto_init, init_es;
+	int (*restart_psp)(void *userdata);
+	void *restart_userdata;
 };
 
 /* Set on the queue's worker thread, so that a flush asked for from inside a job runs
@@ -49,6 +62,36 @@ static double since(const struct timespec *t0)
 	return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
 }
 
+/* Errors by which a transport says the PSP itself is gone or stuck, not that one command
+ * failed: psp-emu.c kills its connection on each (a timeout as Linux's sev-dev marks the PSP
+ * dead after its command timeout), and every later call answers the same error. */
+static bool transport_lost(int r)
+{
+	return r == -ETIMEDOUT || r == -EPROTO || r == -ECONNRESET || r == -EPIPE ||
+	       r == -ECONNREFUSED || r == -ENOTCONN || r == -ESHUTDOWN;
+}
+
+static void mark_unhealthy(struct sevd_core *c, uint32_t cmd, int r)
+{
+	bool was;
+
+	pthread_mutex_lock(&c->health_lock);
+	was = c->unhealthy;
+	if (!was) {
+		c->unhealthy = true;
+		snprintf(c->unhealthy_reason, sizeof(c->unhealthy_reason), "%s: %s", sev_cmd_name(cmd),
+			 r == -ETIMEDOUT ? "no answer within command_timeout_ms"
+			 : r == -EPROTO	 ? "malformed reply (protocol error)"
+					 : "connection to the PSP lost");
+		pthread_cond_signal(&c->health_cond);
+	}
+	pthread_mutex_unlock(&c->health_lock);
+	if (!was)
+		log_error("PSP marked unhealthy after %s (%s); refusing firmware commands until "
+			  "sevd reconnects",
+			  sev_cmd_name(cmd), strerror(-r));
+}
+
 /* Record one firmware command's outcome in the metrics and in the reply (when it failed). */
 static int fw_done(struct sevd_core *c, struct sevd_reply *rep, uint32_t cmd, int r, int psp_ret,
 		   const struct timespec *t0)
@@ -56,6 +99,8 @@ static int fw_done(struct sevd_core *c, struct sevd_reply *rep, uint32_t cmd, in
 	char buf[200];
 
 	sevd_metrics_command(c->metrics, cmd, r == 0 ? SEV_STATUS_SUCCESS : psp_ret, since(t0));
+	if (r < 0 && transport_lost(r))
+		mark_unhealthy(c, cmd, r);
 	if (r < 0 && rep) {
 		rep->r = r;
 		rep->fw_status = r == -EIO ? psp_ret : SEV_STATUS_NO_FW_CALL;
@@ -378,15 +423,21 @@ static void op_health(struct sevd_core *c, const struct sevd_request *req, struc
 
 	sevd_queue_stats(c->queue, &q);
 	rep->u.health.queue_depth = q.depth;
+	pthread_mutex_lock(&c->health_lock);
 	snprintf(rep->u.health.transport, sizeof(rep->u.health.transport), "%s",
 		 psp_transport_kind(c->psp));
+	rep->u.health.psp_healthy = !c->unhealthy;
+	rep->u.health.recoveries = c->recoveries;
+	snprintf(rep->u.health.reason, sizeof(rep->u.health.reason), "%s",
+		 c->unhealthy ? c->unhealthy_reason : "");
+	pthread_mutex_unlock(&c->health_lock);
 }
 
 static void op_metrics(struct sevd_core *c, const struct sevd_request *req, struct sevd_reply *rep)
 {
 	struct sevd_queue_stats q;
 	struct sevd_asid_stats a;
-	int n;
+	int n, m;
 
 	sevd_queue_stats(c->queue, &q);
 	sevd_asid_stats(c->pool, &a);
@@ -397,6 +448,17 @@ static void op_metrics(struct sevd_core *c, const struct sevd_request *req, stru
 		snprintf(rep->message, sizeof(rep->message), "metrics do not fit the reply");
 		return;
 	}
+	pthread_mutex_lock(&c->health_lock);
+	m = snprintf(rep->u.metrics.text + n, sizeof(rep->u.metrics.text) - (size_t)n,
+		     "# HELP sevd_psp_healthy 1 while the PSP answers, 0 after a timeout or a lost "
+		     "transport until sevd reconnects.\n# TYPE sevd_psp_healthy gauge\n"
+		     "sevd_psp_healthy %d\n# HELP sevd_psp_recoveries_total Reconnections to the "
+		     "PSP after it was unhealthy.\n# TYPE sevd_psp_recoveries_total counter\n"
+		     "sevd_psp_recoveries_total %llu\n",
+		     c->unhealthy ? 0 : 1, (unsigned long long)c->recoveries);
+	pthread_mutex_unlock(&c->health_lock);
+	if (m > 0 && (size_t)m < sizeof(rep->u.metrics.text) - (size_t)n)
+		n += m;
 	rep->u.metrics.len = (uint32_t)n;
 }
 
@@ -479,6 +541,16 @@ int sevd_core_call(struct sevd_core *c, const struct sevd_request *req, struct s
 		j.fn(c, req, rep);
 		return rep->r;
 	}
+	/* An unhealthy PSP: refuse at once rather than let requests pile up behind it. */
+	pthread_mutex_lock(&c->health_lock);
+	if (c->unhealthy)
+		snprintf(rep->message, sizeof(rep->message),
+			 "the PSP is unhealthy (%s); firmware commands are refused until sevd "
+			 "reconnects (see GET /healthz)",
+			 c->unhealthy_reason);
+	pthread_mutex_unlock(&c->health_lock);
+	if (rep->message[0])
+		return rep->r = -EHOSTDOWN;
 	r = sevd_queue_run(c->queue, op_job_run, &j);
 	if (r < 0) {
 		snprintf(rep->message, sizeof(rep->message),
@@ -551,10 +623,119 @@ static int start_guests(struct sevd_core *c, const struct sevd_core_config *cfg)
 	return r < 0 ? r : j.r;
 }
 
+/* Recovery (issue 9), on the worker so no firmware command runs meanwhile: restart an
+ * embedded emulator that died, open the transport anew and ask PLATFORM_STATUS. A platform
+ * found UNINIT was reset under us (a restarted emulator: guest contexts and the TMR are gone):
+ * INIT it again as at start and reconcile the guest journal with what firmware still knows. */
+struct recover_job {
+	struct sevd_core *c;
+	int r;
+};
+
+static int reinit_after_reset(struct sevd_core *c)
+{
+	int psp_ret = SEV_STATUS_NO_FW_CALL, r;
+
+	if (c->tmr_fd >= 0) {
+		close(c->tmr_fd); /* its mapping died with the old emulator */
+		c->tmr_fd = -1;
+	}
+	if (c->auto_init) {
+		r = init_with_tmr(c, c->init_es ? SEV_INIT_FLAGS_SEV_ES : 0, &psp_ret);
+		if (r < 0)
+			return log_error_errno(r, "Re-INIT after the PSP reset failed (%s): %m",
+					       sev_status_name(psp_ret));
+		if (c->emu_socket && flush_on_worker(c, NULL) < 0)
+			return -EIO;
+		sevd_asid_mark_all_clean(c->pool);
+		log_notice("The PSP was reset: platform initialized again");
+	}
+	return c->guests ? sevd_guests_after_reset(c->guests) : 0;
+}
+
+static void recover_job_run(void *arg)
+{
+	struct recover_job *j = arg;
+	struct sevd_core *c = j->c;
+	struct psp_transport *t = NULL, *old;
+	struct sev_cmd_platform_status st;
+	int psp_ret = SEV_STATUS_NO_FW_CALL;
+
+	on_worker = true;
+	if (c->restart_psp && (j->r = c->restart_psp(c->restart_userdata)) < 0)
+		return;
+	j->r = psp_open(c->psp_spec, &t);
+	if (j->r >= 0)
+		j->r = psp_cmd_platform_status(t, &st, &psp_ret);
+	if (j->r < 0) {
+		psp_close(t);
+		return;
+	}
+	pthread_mutex_lock(&c->health_lock);
+	old = c->psp;
+	c->psp = t;
+	pthread_mutex_unlock(&c->health_lock);
+	psp_close(old);
+	if (c->guests)
+		sevd_guests_set_psp(c->guests, t);
+	if (st.state == SEV_PSTATE_UNINIT && (j->r = reinit_after_reset(c)) < 0)
+		return;
+	pthread_mutex_lock(&c->health_lock);
+	c->unhealthy = false;
+	c->recoveries++;
+	pthread_mutex_unlock(&c->health_lock);
+	log_notice("PSP reconnected through %s; healthy again", c->psp_spec);
+}
+
+/* Waits for the PSP to turn unhealthy, then retries recovery with a doubling backoff
+ * (100 ms .. 2 s). */
+static void *recover_main(void *userdata)
+{
+	struct sevd_core *c = userdata;
+	unsigned backoff = 100;
+
+	pthread_mutex_lock(&c->health_lock);
+	while (!c->recover_stop) {
+		struct timespec ts;
+		struct recover_job j = { .c = c };
+
+		if (!c->unhealthy) {
+			backoff = 100;
+			pthread_cond_wait(&c->health_cond, &c->health_lock);
+			continue;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_sec += backoff / 1000;
+		ts.tv_nsec += (long)(backoff % 1000) * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&c->health_cond, &c->health_lock, &ts);
+		if (c->recover_stop || !c->unhealthy)
+			continue;
+		pthread_mutex_unlock(&c->health_lock);
+		if (sevd_queue_run(c->queue, recover_job_run, &j) < 0 || j.r < 0)
+			log_debug("PSP recovery attempt failed (%s); retrying in %u ms",
+				  strerror(j.r < 0 ? -j.r : EAGAIN), backoff);
+		backoff = backoff >= 1000 ? 2000 : backoff * 2;
+		pthread_mutex_lock(&c->health_lock);
+	}
+	pthread_mutex_unlock(&c->health_lock);
+	return NULL;
+}
+
 void sevd_core_free(struct sevd_core *c)
 {
 	if (!c)
 		return;
+	if (c->have_recover) {
+		pthread_mutex_lock(&c->health_lock);
+		c->recover_stop = true;
+		pthread_cond_signal(&c->health_cond);
+		pthread_mutex_unlock(&c->health_lock);
+		pthread_join(c->recover_thread, NULL);
+	}
 	sevd_queue_free(c->queue);
 	sevd_guests_free(c->guests);
 	sevd_asid_pool_free(c->pool);
@@ -564,6 +745,9 @@ void sevd_core_free(struct sevd_core *c)
 		close(c->tmr_fd);
 	free(c->emu_socket);
 	free(c->roots_dir);
+	free(c->psp_spec);
+	pthread_cond_destroy(&c->health_cond);
+	pthread_mutex_destroy(&c->health_lock);
 	free(c);
 }
 
@@ -622,7 +806,21 @@ int sevd_core_new(const struct sevd_core_config *cfg, struct sevd_core **ret)
 	if (!c)
 		return -ENOMEM;
 	c->tmr_fd = -1;
-	if ((cfg->emu_socket && !(c->emu_socket = strdup(cfg->emu_socket))) ||
+	pthread_mutex_init(&c->health_lock, NULL);
+	{
+		pthread_condattr_t attr;
+
+		pthread_condattr_init(&attr);
+		pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+		pthread_cond_init(&c->health_cond, &attr);
+		pthread_condattr_destroy(&attr);
+	}
+	c->auto_init = cfg->auto_init;
+	c->init_es = cfg->init_es;
+	c->restart_psp = cfg->restart_psp;
+	c->restart_userdata = cfg->restart_userdata;
+	if (!(c->psp_spec = strdup(cfg->psp_spec)) ||
+	    (cfg->emu_socket && !(c->emu_socket = strdup(cfg->emu_socket))) ||
 	    (cfg->roots_dir && !(c->roots_dir = strdup(cfg->roots_dir)))) {
 		sevd_core_free(c);
 		return -ENOMEM;
@@ -639,6 +837,10 @@ int sevd_core_new(const struct sevd_core_config *cfg, struct sevd_core **ret)
 			r = auto_init(c, cfg->init_es);
 		if (r >= 0)
 			r = start_guests(c, cfg);
+		if (r >= 0) {
+			r = -pthread_create(&c->recover_thread, NULL, recover_main, c);
+			c->have_recover = r >= 0;
+		}
 	}
 	if (r < 0) {
 		sevd_core_free(c);

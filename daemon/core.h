@@ -146,6 +146,9 @@ struct sevd_reply {
 		struct {
 			uint32_t queue_depth;
 			char transport[8];
+			uint8_t psp_healthy;
+			uint64_t recoveries;
+			char reason[160]; /* why unhealthy; "" when healthy */
 		} health;
 		struct {
 			uint32_t len;
@@ -185,6 +188,10 @@ struct sevd_core_config {
 	bool journal_recover;		     /* skip corrupt journal records (reported) */
 	unsigned journal_compact;	     /* compact past this many records (0: 1024) */
 	const char *control;		     /* grant-stream socket path, or NULL: none */
+	/* Issue 9: before each reconnection attempt, restart the PSP if sevd owns it (the
+	 * embedded emulator); NULL otherwise. Runs on the firmware worker. */
+	int (*restart_psp)(void *userdata);
+	void *restart_userdata;
 };
 
 int sevd_core_new(const struct sevd_core_config *cfg, struct sevd_core **ret);

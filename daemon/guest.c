@@ -1259,6 +1259,49 @@ static int reconcile(struct sevd_guests *gs)
 	return 0;
 }
 
+void sevd_guests_set_psp(struct sevd_guests *gs, struct psp_transport *psp)
+{
+	gs->psp = psp;
+}
+
+/* The PSP was reset under us (issue 9: a restarted emulator is UNINIT and has lost every
+ * guest context and memory region): every journal guest is gone from firmware. Each is
+ * revoked, its ASID returned to the pool, its DEL journalled and it is dropped, as the
+ * reconcile at start drops a guest GUEST_STATUS reports UNINIT. A PSP reset leaves no ASID
+ * dirty, so the pool ends with every non-held ASID clean. */
+int sevd_guests_after_reset(struct sevd_guests *gs)
+{
+	_cleanup_free_ struct sevd_reply *rep = calloc(1, sizeof(*rep));
+	unsigned dropped = 0;
+	int r = 0;
+
+	if (!rep)
+		return -ENOMEM;
+	while (gs->n > 0) {
+		struct guest *g = gs->g[gs->n - 1];
+
+		revoke_binding(gs, g);
+		if (g->rec.asid)
+			(void)sevd_asid_release(gs->pool, g->rec.asid);
+		r = guest_forget(gs, g->rec.handle, rep);
+		if (r < 0)
+			return log_error_errno(r, "PSP reset: cannot journal the loss of guest %u: %s",
+					       g->rec.handle, rep->message);
+		log_warning("PSP reset: guest %u (%s, ASID %u) is gone from firmware: dropped",
+			    g->rec.handle, g->rec.name, g->rec.asid);
+		gs->n--;
+		g->mapped = false; /* its region died with the emulator */
+		guest_free(gs, g, false);
+		dropped++;
+	}
+	gs->n_intents = 0;
+	sevd_asid_mark_all_clean(gs->pool);
+	if (dropped)
+		log_notice("PSP reset: %u guest(s) dropped from the journal; the ASID pool is clean",
+			   dropped);
+	return 0;
+}
+
 void sevd_guests_free(struct sevd_guests *gs)
 {
 	if (!gs)

@@ -31,5 +31,9 @@ struct sevd_guests_config {
 int sevd_guests_new(struct sevd_core *core, const struct sevd_guests_config *cfg,
 		    struct sevd_guests **ret);
 void sevd_guests_free(struct sevd_guests *gs);
+/* Issue 9: the core reconnected to the PSP through a new transport. */
+void sevd_guests_set_psp(struct sevd_guests *gs, struct psp_transport *psp);
+/* Issue 9: the PSP was reset (found UNINIT on reconnection): drop every guest, journalled. */
+int sevd_guests_after_reset(struct sevd_guests *gs);
 /* Serve one SEVD_OP_GUEST_* request (on the worker). */
 void sevd_guests_op(struct sevd_guests *gs, const struct sevd_request *req, struct sevd_reply *rep);

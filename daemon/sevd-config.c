@@ -194,6 +194,8 @@ int sevd_config_set(struct sevd_config *c, const char *key, const char *v, const
 		r = set_uint(&c->queue_max, v) < 0 || c->queue_max == 0 ? -EINVAL : 0;
 	else if (!strcmp(key, "queue_wait_ms"))
 		r = set_uint(&c->queue_wait_ms, v);
+	else if (!strcmp(key, "command_timeout_ms"))
+		r = set_uint(&c->command_timeout_ms, v);
 	else if (!strcmp(key, "asid_flush_threshold"))
 		r = parse_u32(v, &c->flush_threshold);
 	else if (!strcmp(key, "emu_cpuid_ecx"))

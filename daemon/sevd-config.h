@@ -39,6 +39,7 @@ struct sevd_config {
 	unsigned n_tokens;
 	bool auto_init, init_es;
 	unsigned queue_max, queue_wait_ms;
+	unsigned command_timeout_ms; /* 0 = the transport's own (emu: 30 s) */
 	uint32_t flush_threshold;
 	uint32_t emu_cpuid_ecx, emu_cpuid_edx; /* 0 = the emulator's default */
 	unsigned max_body;		       /* default request body limit, bytes */

@@ -10,6 +10,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
@@ -185,6 +186,32 @@ static int setup_psp(const struct sevd_config *cfg, char **ret_spec, char **ret_
 	return 0;
 }
 
+/* The embedded emulator, for the core's recovery (issue 9): restarted on the same socket and
+ * NV file when it has died. Runs on the firmware worker only. */
+struct emu_child {
+	const struct sevd_config *cfg;
+	pid_t pid;
+};
+
+static int restart_emu(void *userdata)
+{
+	struct emu_child *e = userdata;
+	_cleanup_free_ char *sock = NULL, *nv = NULL, *exe = NULL;
+	int st;
+
+	if (e->pid > 0 && waitpid(e->pid, &st, WNOHANG) != e->pid)
+		return 0; /* still alive: a reconnection is enough */
+	log_warning("The embedded emulator (pid %d) is gone; restarting it on the same NV file",
+		    (int)e->pid);
+	e->pid = 0;
+	sock = path_join(e->cfg->state_dir, "emu.sock");
+	nv = path_join(e->cfg->state_dir, "nv.bin");
+	exe = sevd_emu_find_exe(e->cfg->emu_exe);
+	if (!sock || !nv || !exe)
+		return -ENOMEM;
+	return sevd_emu_start(exe, sock, nv, e->cfg->emu_cpuid_ecx, e->cfg->emu_cpuid_edx, &e->pid);
+}
+
 /* --listen addresses, or the sockets systemd passed (sd_listen_fds). */
 static int setup_listeners(const struct sevd_config *cfg, struct sevd_http *http)
 {
@@ -253,14 +280,20 @@ static int run(struct sevd_config *cfg)
 	struct sevd_core *core = NULL;
 	struct sevd_http *http = NULL;
 	struct sevd_core_config cc;
-	pid_t emu_pid = 0;
+	struct emu_child emu = { .cfg = cfg };
+	char tmo[16];
 	int r;
 
+	/* The emu transport reads its command timeout from the environment (psp-emu.c). */
+	if (cfg->command_timeout_ms) {
+		snprintf(tmo, sizeof(tmo), "%u", cfg->command_timeout_ms);
+		setenv("SEV_PSP_EMU_TIMEOUT_MS", tmo, 1);
+	}
 	if (mkdir(cfg->state_dir, 0700) < 0 && errno != EEXIST)
 		return log_error_errno(errno, "Cannot create the state directory %s: %m",
 				       cfg->state_dir);
 	sd_notify(0, "STATUS=Starting the PSP transport");
-	r = setup_psp(cfg, &spec, &emu_socket, &emu_pid);
+	r = setup_psp(cfg, &spec, &emu_socket, &emu.pid);
 	if (r < 0)
 		goto out;
 	cc = (struct sevd_core_config){ .psp_spec = spec, .emu_socket = emu_socket,
@@ -271,7 +304,9 @@ static int run(struct sevd_config *cfg)
 					.state_dir = cfg->state_dir, .policy = &cfg->policy,
 					.journal_recover = cfg->journal_recover,
 					.journal_compact = cfg->journal_compact,
-					.control = cfg->control };
+					.control = cfg->control,
+					.restart_psp = emu.pid > 0 ? restart_emu : NULL,
+					.restart_userdata = &emu };
 	r = sevd_core_new(&cc, &core);
 	if (r < 0)
 		goto out;
@@ -287,7 +322,7 @@ static int run(struct sevd_config *cfg)
 out:
 	sevd_http_free(http);
 	sevd_core_free(core);
-	sevd_emu_stop(emu_pid);
+	sevd_emu_stop(emu.pid);
 	return r;
 }
 
