@@ -87,9 +87,13 @@ static void mark_unhealthy(struct sevd_core *c, uint32_t cmd, int r)
 	}
 	pthread_mutex_unlock(&c->health_lock);
 	if (!was)
-		log_error("PSP marked unhealthy after %s (%s); refusing firmware commands until "
+		log_error("PSP marked unhealthy: %s: %s (%s); refusing firmware commands until "
 			  "sevd reconnects",
-			  sev_cmd_name(cmd), strerror(-r));
+			  sev_cmd_name(cmd),
+			  r == -ETIMEDOUT ? "no answer within command_timeout_ms"
+			  : r == -EPROTO  ? "malformed reply (protocol error)"
+					  : "connection to the PSP lost",
+			  strerror(-r));
 }
 
 /* Record one firmware command's outcome in the metrics and in the reply (when it failed). */
