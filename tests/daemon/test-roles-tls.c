@@ -1,0 +1,665 @@
+/* The roles matrix over TLS and the Unix socket (issue 7, "Remote access"): every route of the
+ * daemon's route table, platform and guest routes, × every role, against the real sevd and
+ * sev-psp-emu. Over TLS each role comes from a client certificate (made here with OpenSSL,
+ * nothing committed) that a client_cert_role line maps to admin, launcher, reader or owner;
+ * public is a TLS caller without a certificate and one with a valid but unmapped certificate.
+ * Over the Unix socket root is admin and a setuid(nobody) child is reader (the socket's only
+ * two roles, daemon/auth.h). Every refusal must be 401 (public) or 403 (a role too low) and
+ * must do nothing: the firmware command counters of /metrics and the guest list stay as they
+ * were. Every allowed call must get past authorization (no 401/403/404/405), the read routes
+ * with 200.
+ *
+ * The expectation is the table below, which mirrors daemon/openapi.yaml's x-sevd-role field
+ * (checked here, both ways) and so the route table of daemon/api.c (which daemon-api checks
+ * against the document): loosening a route's role in the daemon makes a refusal here succeed
+ * and the test fail; changing it in the document alone fails the cross-check. */
+#include <curl/curl.h>
+#include <errno.h>
+#include <grp.h>
+#include <json-c/json.h>
+#include <netinet/in.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/macros.h"
+#include "common/util.h"
+#include "tests/testutil.h"
+
+static char *dir;
+static struct tu_emu emu;
+static pid_t sevd_pid;
+static int port;
+static char unix_path[400];
+
+/* ---- the expectation ---- */
+
+enum role { R_PUBLIC, R_READER, R_OWNER, R_LAUNCHER, R_ADMIN, R_MAX };
+static const char *const role_names[R_MAX] = {"public", "reader", "owner", "launcher", "admin"};
+
+/* Which caller roles a route's least role lets in (daemon/openapi.yaml's description: public <
+ * reader < launcher/owner < admin; launcher and owner are side by side, neither includes the
+ * other). */
+static bool role_allows(enum role need, enum role caller)
+{
+	if (caller == R_ADMIN || need == R_PUBLIC)
+		return true;
+	if (need == R_READER)
+		return caller != R_PUBLIC;
+	return caller == need;
+}
+
+/* Every route, in an order in which a guest can walk its life (DELETE last); {h} is a guest
+ * handle. Mirrors daemon/openapi.yaml's x-sevd-role. */
+static const struct route {
+	const char *method, *path;
+	enum role need;
+	const char *body; /* NULL: none */
+} routes[] = {
+    {"GET", "/healthz", R_PUBLIC, NULL},
+    {"GET", "/metrics", R_PUBLIC, NULL},
+    {"GET", "/v1/platform/id", R_PUBLIC, NULL},
+    {"GET", "/v1/platform/certs", R_PUBLIC, NULL},
+    {"GET", "/v1/platform", R_READER, NULL},
+    {"GET", "/v1/asids", R_READER, NULL},
+    {"GET", "/v1/platform/pek-csr", R_ADMIN, NULL},
+    {"POST", "/v1/platform/pek-cert", R_ADMIN, "{}"},
+    {"POST", "/v1/platform/pdh", R_ADMIN, NULL},
+    {"POST", "/v1/platform/pek", R_ADMIN, NULL},
+    {"POST", "/v1/platform/init", R_ADMIN, NULL},
+    {"POST", "/v1/platform/shutdown", R_ADMIN, NULL},
+    {"POST", "/v1/platform/factory-reset", R_ADMIN, NULL},
+    {"GET", "/v1/guests", R_READER, NULL},
+    {"POST", "/v1/guests", R_LAUNCHER, "{\"policy\": 1, \"name\": \"roles\"}"},
+    {"GET", "/v1/guests/{h}", R_READER, NULL},
+    {"POST", "/v1/guests/{h}/data", R_LAUNCHER, NULL},
+    {"POST", "/v1/guests/{h}/vmsa", R_LAUNCHER, NULL},
+    {"GET", "/v1/guests/{h}/measurement", R_OWNER, NULL},
+    {"POST", "/v1/guests/{h}/secret", R_LAUNCHER, "{}"},
+    {"POST", "/v1/guests/{h}/finish", R_LAUNCHER, NULL},
+    {"POST", "/v1/guests/{h}/activate", R_LAUNCHER, NULL},
+    {"POST", "/v1/guests/{h}/deactivate", R_LAUNCHER, NULL},
+    {"GET", "/v1/guests/{h}/attestation", R_OWNER, NULL},
+    {"DELETE", "/v1/guests/{h}", R_LAUNCHER, NULL},
+};
+
+/* Routes that change the platform for good: the admin's pass skips them (their effect on a
+ * running guest would make the rest of the pass meaningless) and runs them at the end. */
+static bool platform_mutation(const struct route *rt)
+{
+	return rt->need == R_ADMIN && strcmp(rt->method, "GET") != 0;
+}
+
+/* ---- callers ---- */
+
+enum via { VIA_TLS, VIA_UNIX, VIA_UNIX_NOBODY };
+
+static const struct caller {
+	const char *name;
+	enum via via;
+	const char *cert; /* TLS client certificate dir/CERT.crt; NULL: none */
+	enum role role;
+} callers[] = {
+    {"tls/admin", VIA_TLS, "admin", R_ADMIN},
+    {"tls/launcher", VIA_TLS, "launcher", R_LAUNCHER},
+    {"tls/reader", VIA_TLS, "reader", R_READER},
+    {"tls/owner", VIA_TLS, "owner", R_OWNER},
+    {"tls/no-certificate", VIA_TLS, NULL, R_PUBLIC},
+    {"tls/unmapped-certificate", VIA_TLS, "nobody", R_PUBLIC},
+    {"unix/root", VIA_UNIX, NULL, R_ADMIN},
+    {"unix/nobody", VIA_UNIX_NOBODY, NULL, R_READER},
+};
+
+/* ---- certificates ---- */
+
+struct ident {
+	EVP_PKEY *key;
+	X509 *crt;
+};
+
+static void add_ext(X509 *crt, X509 *issuer, int nid, const char *value)
+{
+	X509V3_CTX ctx;
+	X509_EXTENSION *ext;
+
+	X509V3_set_ctx(&ctx, issuer, crt, NULL, NULL, 0);
+	ext = X509V3_EXT_conf_nid(NULL, &ctx, nid, value);
+	TU_CHECK(ext && X509_add_ext(crt, ext, -1) == 1, "extension %s", value);
+	X509_EXTENSION_free(ext);
+}
+
+/* A P-256 key and a certificate for O=sevd-test,CN=cn signed by ca (self-signed when NULL),
+ * written to dir/NAME.crt and dir/NAME.key. */
+static struct ident make_ident(const struct ident *ca, const char *cn, bool server,
+			       const char *name)
+{
+	static long serial = 1;
+	struct ident id = {EVP_EC_gen("P-256"), X509_new()};
+	X509_NAME *subj = X509_NAME_new();
+	char path[600];
+	FILE *f;
+
+	TU_CHECK(id.key && id.crt && subj, "key or certificate");
+	X509_set_version(id.crt, 2);
+	ASN1_INTEGER_set(X509_get_serialNumber(id.crt), serial++);
+	X509_gmtime_adj(X509_getm_notBefore(id.crt), -3600);
+	X509_gmtime_adj(X509_getm_notAfter(id.crt), 86400);
+	X509_NAME_add_entry_by_txt(subj, "O", MBSTRING_ASC, (const unsigned char *)"sevd-test", -1,
+				   -1, 0);
+	X509_NAME_add_entry_by_txt(subj, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0);
+	X509_set_subject_name(id.crt, subj);
+	X509_set_issuer_name(id.crt, ca ? X509_get_subject_name(ca->crt) : subj);
+	X509_set_pubkey(id.crt, id.key);
+	X509_NAME_free(subj);
+	if (!ca) {
+		add_ext(id.crt, id.crt, NID_basic_constraints, "critical,CA:TRUE");
+		add_ext(id.crt, id.crt, NID_key_usage, "critical,keyCertSign,cRLSign");
+	} else {
+		add_ext(id.crt, ca->crt, NID_basic_constraints, "critical,CA:FALSE");
+		add_ext(id.crt, ca->crt, NID_key_usage, "critical,digitalSignature");
+		add_ext(id.crt, ca->crt, NID_ext_key_usage, server ? "serverAuth" : "clientAuth");
+		if (server)
+			add_ext(id.crt, ca->crt, NID_subject_alt_name,
+				"IP:127.0.0.1,DNS:localhost");
+	}
+	TU_CHECK(X509_sign(id.crt, ca ? ca->key : id.key, EVP_sha256()) > 0, "sign %s", cn);
+	snprintf(path, sizeof(path), "%s/%s.crt", dir, name);
+	f = fopen(path, "w");
+	TU_CHECK(f && PEM_write_X509(f, id.crt) == 1, "write %s", path);
+	fclose(f);
+	snprintf(path, sizeof(path), "%s/%s.key", dir, name);
+	f = fopen(path, "w");
+	TU_CHECK(f && PEM_write_PrivateKey(f, id.key, NULL, NULL, 0, NULL, NULL) == 1, "write %s",
+		 path);
+	fclose(f);
+	return id;
+}
+
+static void make_pki(void)
+{
+	static const char *const clients[] = {"admin", "launcher", "reader", "owner", "nobody"};
+	struct ident ca = make_ident(NULL, "sevd roles CA", false, "ca"), id;
+	char cn[64];
+
+	id = make_ident(&ca, "localhost", true, "server");
+	EVP_PKEY_free(id.key);
+	X509_free(id.crt);
+	for (size_t i = 0; i < ELEMENTSOF(clients); i++) {
+		snprintf(cn, sizeof(cn), "roles-%s", clients[i]);
+		id = make_ident(&ca, cn, false, clients[i]);
+		EVP_PKEY_free(id.key);
+		X509_free(id.crt);
+	}
+	EVP_PKEY_free(ca.key);
+	X509_free(ca.crt);
+}
+
+/* ---- sevd ---- */
+
+static int free_tcp_port(void)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), p;
+
+	TU_CHECK(fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+		     getsockname(fd, (struct sockaddr *)&sa, &len) == 0,
+		 "cannot find a free port");
+	p = ntohs(sa.sin_port);
+	close(fd);
+	return p;
+}
+
+static bool wait_tcp(int p, int timeout_ms)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET,
+				 .sin_port = htons((uint16_t)p),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+
+	for (int waited = 0; waited < timeout_ms; waited += 50) {
+		int fd = socket(AF_INET, SOCK_STREAM, 0), r;
+
+		r = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+		close(fd);
+		if (r == 0)
+			return true;
+		usleep(50 * 1000);
+	}
+	return false;
+}
+
+static void sevd_start(void)
+{
+	_cleanup_free_ char *conf = path_join(dir, "sevd.conf"), *state = path_join(dir, "state");
+	_cleanup_free_ char *log = path_join(dir, "sevd.log");
+	char psp[512], listen_tls[64], listen_unix[420];
+	FILE *f = fopen(conf, "w");
+
+	TU_CHECK(f != NULL, "cannot write %s", conf);
+	fprintf(f, "tls_cert = %s/server.crt\ntls_key = %s/server.key\ntls_client_ca = %s/ca.crt\n",
+		dir, dir, dir);
+	/* Full DNs (RFC 4514, most specific first) for two, bare CNs for the others. */
+	fprintf(f, "client_cert_role = admin:CN=roles-admin,O=sevd-test\n"
+		   "client_cert_role = launcher:roles-launcher\n"
+		   "client_cert_role = reader:CN=roles-reader,O=sevd-test\n"
+		   "client_cert_role = owner:roles-owner\n");
+	fclose(f);
+	port = free_tcp_port();
+	snprintf(psp, sizeof(psp), "emu:%s", emu.socket);
+	snprintf(listen_tls, sizeof(listen_tls), "tls:127.0.0.1:%d", port);
+	snprintf(listen_unix, sizeof(listen_unix), "unix:%s", unix_path);
+	char *argv[] = {(char *)tu_exe("SEVD_EXE"), (char *)"--psp", psp, (char *)"--state-dir",
+			state, (char *)"--listen", listen_unix, (char *)"--listen", listen_tls,
+			(char *)"--config", conf, NULL};
+	sevd_pid = tu_spawn(argv, log);
+	TU_CHECK(tu_wait_socket(unix_path, 60000), "sevd did not come up (log %s)", log);
+	TU_CHECK(wait_tcp(port, 30000), "sevd did not listen on TLS (log %s)", log);
+}
+
+/* ---- requests ---- */
+
+struct resp {
+	long status;
+	char *body;
+	size_t len;
+};
+
+static size_t on_data(char *p, size_t sz, size_t n, void *userdata)
+{
+	struct resp *r = userdata;
+	char *nb = realloc(r->body, r->len + sz * n + 1);
+
+	if (!nb)
+		return 0;
+	memcpy(nb + r->len, p, sz * n);
+	r->len += sz * n;
+	nb[r->len] = '\0';
+	r->body = nb;
+	return sz * n;
+}
+
+static void do_request(enum via via, const char *cert, const char *method, const char *path,
+		       const char *body, struct resp *out)
+{
+	CURL *c = curl_easy_init();
+	struct curl_slist *h = NULL;
+	char url[512], crt[600], key[600], ca[600];
+	CURLcode cr;
+
+	memset(out, 0, sizeof(*out));
+	TU_CHECK(c != NULL, "curl_easy_init");
+	if (via == VIA_TLS) {
+		snprintf(url, sizeof(url), "https://127.0.0.1:%d%s", port, path);
+		snprintf(ca, sizeof(ca), "%s/ca.crt", dir);
+		curl_easy_setopt(c, CURLOPT_CAINFO, ca);
+		curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+		curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+		if (cert) {
+			snprintf(crt, sizeof(crt), "%s/%s.crt", dir, cert);
+			snprintf(key, sizeof(key), "%s/%s.key", dir, cert);
+			curl_easy_setopt(c, CURLOPT_SSLCERT, crt);
+			curl_easy_setopt(c, CURLOPT_SSLKEY, key);
+		}
+	} else {
+		snprintf(url, sizeof(url), "http://localhost%s", path);
+		curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, unix_path);
+	}
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
+	if (strcmp(method, "GET") != 0) {
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body ? body : "");
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)(body ? strlen(body) : 0));
+		if (body)
+			h = curl_slist_append(h, "Content-Type: application/json");
+	}
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	cr = curl_easy_perform(c);
+	TU_CHECK(cr == CURLE_OK, "%s %s: %s", method, path, curl_easy_strerror(cr));
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
+	if (!out->body)
+		out->body = strdup("");
+	curl_slist_free_all(h);
+	curl_easy_cleanup(c);
+}
+
+/* The same from a child that dropped to uid/gid nobody: the Unix socket's reader. */
+static void request_as_nobody(const char *method, const char *path, const char *body,
+			      struct resp *out)
+{
+	char line[32];
+	size_t cap = 0;
+	ssize_t n;
+	int p[2], st;
+	pid_t pid;
+	FILE *f;
+
+	TU_CHECK(pipe(p) == 0, "pipe");
+	pid = fork();
+	TU_CHECK(pid >= 0, "fork");
+	if (pid == 0) {
+		struct resp r;
+
+		close(p[0]);
+		if (setgroups(0, NULL) < 0 || setgid(65534) < 0 || setuid(65534) < 0)
+			_exit(3);
+		do_request(VIA_UNIX, NULL, method, path, body, &r);
+		f = fdopen(p[1], "w");
+		fprintf(f, "%ld\n%s", r.status, r.body);
+		fclose(f);
+		_exit(0);
+	}
+	close(p[1]);
+	memset(out, 0, sizeof(*out));
+	f = fdopen(p[0], "r");
+	TU_CHECK(fgets(line, sizeof(line), f) != NULL, "child wrote no status");
+	out->status = strtol(line, NULL, 10);
+	n = getdelim(&out->body, &cap, '\0', f);
+	out->len = n > 0 ? (size_t)n : 0;
+	if (!out->body)
+		out->body = strdup("");
+	fclose(f);
+	TU_CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+		 "request child failed (status 0x%x)", st);
+}
+
+static void request(const struct caller *c, const char *method, const char *path,
+		    const char *body, struct resp *out)
+{
+	if (c->via == VIA_UNIX_NOBODY)
+		request_as_nobody(method, path, body, out);
+	else
+		do_request(c->via, c->cert, method, path, body, out);
+}
+
+static const struct caller root = {"unix/root", VIA_UNIX, NULL, R_ADMIN};
+
+/* Every sevd_commands_total line of /metrics (all firmware commands, by name and status):
+ * refused calls must leave them as they were. /metrics itself runs no firmware command. */
+static char *counters(void)
+{
+	struct resp r;
+	char *out = calloc(1, 16384), *line, *save = NULL;
+
+	TU_CHECK(out != NULL, "calloc");
+	do_request(VIA_UNIX, NULL, "GET", "/metrics", NULL, &r);
+	TU_CHECK(r.status == 200, "GET /metrics: %ld", r.status);
+	for (line = strtok_r(r.body, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		if (!strncmp(line, "sevd_commands_total{", 20) &&
+		    strlen(out) + strlen(line) + 2 < 16384) {
+			strcat(out, line);
+			strcat(out, "\n");
+		}
+	free(r.body);
+	TU_CHECK(strstr(out, "command=\"INIT\"") != NULL, "no INIT counter in /metrics: %s", out);
+	return out;
+}
+
+/* GET /v1/guests as root, verbatim. */
+static char *guest_list(void)
+{
+	struct resp r;
+
+	do_request(VIA_UNIX, NULL, "GET", "/v1/guests", NULL, &r);
+	TU_CHECK(r.status == 200, "GET /v1/guests: %ld %s", r.status, r.body);
+	return r.body;
+}
+
+/* A new guest (as root), its handle. */
+static long guest_new(void)
+{
+	struct resp r;
+	json_object *o, *h;
+	long handle;
+
+	do_request(VIA_UNIX, NULL, "POST", "/v1/guests", "{\"policy\": 1, \"name\": \"roles\"}", &r);
+	TU_CHECK(r.status == 201, "POST /v1/guests: %ld %s", r.status, r.body);
+	o = json_tokener_parse(r.body);
+	TU_CHECK(o && json_object_object_get_ex(o, "handle", &h), "no handle: %s", r.body);
+	handle = (long)json_object_get_int64(h);
+	json_object_put(o);
+	free(r.body);
+	return handle;
+}
+
+static void expand(const char *pattern, long handle, char *out, size_t size)
+{
+	const char *p = strstr(pattern, "{h}");
+
+	if (!p)
+		snprintf(out, size, "%s", pattern);
+	else
+		snprintf(out, size, "%.*s%ld%s", (int)(p - pattern), pattern, handle, p + 3);
+}
+
+/* ---- the cases ---- */
+
+/* The table mirrors the document: same operations, same least role. */
+static void test_table_is_the_document(void)
+{
+	const char *root_dir = getenv("SEVD_SOURCE_ROOT");
+	_cleanup_free_ char *path = NULL;
+	json_object *doc, *paths, *item, *op, *xr;
+	size_t documented = 0;
+	char lower[16];
+
+	TU_CHECK(root_dir != NULL, "SEVD_SOURCE_ROOT not set");
+	path = path_join(root_dir, "daemon/openapi.yaml");
+	doc = json_object_from_file(path);
+	TU_CHECK(doc && json_object_object_get_ex(doc, "paths", &paths), "cannot read %s", path);
+	for (size_t i = 0; i < ELEMENTSOF(routes); i++) {
+		size_t k;
+
+		for (k = 0; routes[i].method[k] && k < sizeof(lower) - 1; k++)
+			lower[k] = (char)(routes[i].method[k] | 0x20);
+		lower[k] = '\0';
+		TU_CHECK(json_object_object_get_ex(paths, routes[i].path, &item) &&
+			     json_object_object_get_ex(item, lower, &op) &&
+			     json_object_object_get_ex(op, "x-sevd-role", &xr),
+			 "%s %s has no x-sevd-role in %s", routes[i].method, routes[i].path, path);
+		TU_CHECK(!strcmp(json_object_get_string(xr), role_names[routes[i].need]),
+			 "%s %s: the document says %s, this test %s", routes[i].method,
+			 routes[i].path, json_object_get_string(xr), role_names[routes[i].need]);
+	}
+	json_object_object_foreach(paths, p, it) {
+		json_object_object_foreach(it, m, o) {
+			(void)p;
+			(void)m;
+			if (json_object_object_get_ex(o, "x-sevd-role", &xr))
+				documented++;
+		}
+	}
+	TU_CHECK(documented == ELEMENTSOF(routes),
+		 "%zu documented operations, %zu in this test's table: a route is missing here",
+		 documented, ELEMENTSOF(routes));
+	json_object_put(doc);
+}
+
+/* Every refusal of every caller: 401/403 with the right error code, and nothing done. */
+static void test_refusals(long handle)
+{
+	/* the list first: GET /v1/guests itself runs GUEST_STATUS */
+	_cleanup_free_ char *list0 = guest_list(), *before = counters(), *after = NULL,
+			    *list1 = NULL;
+	unsigned refused = 0;
+	char path[256];
+
+	for (size_t c = 0; c < ELEMENTSOF(callers); c++)
+		for (size_t i = 0; i < ELEMENTSOF(routes); i++) {
+			const struct route *rt = &routes[i];
+			bool anon = callers[c].via == VIA_TLS && callers[c].role == R_PUBLIC;
+			long want = anon ? 401 : 403;
+			struct resp r;
+
+			if (role_allows(rt->need, callers[c].role))
+				continue;
+			expand(rt->path, handle, path, sizeof(path));
+			request(&callers[c], rt->method, path, rt->body, &r);
+			TU_CHECK(r.status == want && strstr(r.body, anon ? "\"unauthorized\""
+									 : "\"forbidden\""),
+				 "%s %s as %s (%s): HTTP %ld, expected %ld: %s", rt->method, path,
+				 callers[c].name, role_names[callers[c].role], r.status, want,
+				 r.body);
+			free(r.body);
+			refused++;
+		}
+	after = counters();
+	list1 = guest_list();
+	TU_CHECK(!strcmp(before, after), "refused calls ran firmware commands:\n%s---\n%s", before,
+		 after);
+	TU_CHECK(!strcmp(list0, list1), "refused calls changed the guests:\n%s\n---\n%s", list0,
+		 list1);
+	/* 25 routes: 4 public, 4 reader, 2 owner, 8 launcher, 7 admin. Refused: public (two TLS
+	 * callers) 21, reader (TLS and Unix) 17, owner 15, launcher 9. */
+	TU_CHECK(refused == 2 * 21 + 2 * 17 + 15 + 9, "%u refusals", refused);
+	printf("%u refusals, all 401/403, firmware counters and guest list unchanged\n", refused);
+}
+
+/* Every allowed call of a caller, on a guest of its own: past authorization, reads 200. */
+static unsigned allowed_pass(const struct caller *c)
+{
+	long handle = guest_new(), created = -1;
+	unsigned served = 0;
+	char path[256];
+
+	for (size_t i = 0; i < ELEMENTSOF(routes); i++) {
+		const struct route *rt = &routes[i];
+		bool read = !strcmp(rt->method, "GET") && rt->need != R_OWNER;
+		struct resp r;
+
+		if (!role_allows(rt->need, c->role) || platform_mutation(rt))
+			continue;
+		expand(rt->path, handle, path, sizeof(path));
+		request(c, rt->method, path, rt->body, &r);
+		TU_CHECK(r.status != 401 && r.status != 403 && r.status != 404 && r.status != 405 &&
+			     r.status < 500,
+			 "%s %s as %s: HTTP %ld: %s", rt->method, path, c->name, r.status, r.body);
+		TU_CHECK(!read || r.status == 200, "%s %s as %s: HTTP %ld: %s", rt->method, path,
+			 c->name, r.status, r.body);
+		if (!strcmp(rt->method, "POST") && !strcmp(rt->path, "/v1/guests")) {
+			json_object *o = json_tokener_parse(r.body), *h;
+
+			TU_CHECK(r.status == 201 && o && json_object_object_get_ex(o, "handle", &h),
+				 "%s creates no guest: %ld %s", c->name, r.status, r.body);
+			created = (long)json_object_get_int64(h);
+			json_object_put(o);
+		}
+		if (!strcmp(rt->method, "DELETE"))
+			TU_CHECK(r.status == 200 || r.status == 204, "%s cannot delete: %ld %s",
+				 c->name, r.status, r.body);
+		free(r.body);
+		served++;
+	}
+	if (created >= 0) { /* the guest its POST /v1/guests made: the caller removes it too */
+		struct resp r;
+
+		expand("/v1/guests/{h}", created, path, sizeof(path));
+		request(c, "DELETE", path, NULL, &r);
+		TU_CHECK(r.status == 200 || r.status == 204, "DELETE %s as %s: %ld %s", path,
+			 c->name, r.status, r.body);
+		free(r.body);
+	}
+	if (!role_allows(R_LAUNCHER, c->role)) { /* its guest is still there: root removes it */
+		struct resp r;
+
+		expand("/v1/guests/{h}", handle, path, sizeof(path));
+		do_request(VIA_UNIX, NULL, "DELETE", path, NULL, &r);
+		TU_CHECK(r.status == 200 || r.status == 204, "DELETE %s: %ld %s", path, r.status,
+			 r.body);
+		free(r.body);
+	}
+	return served;
+}
+
+/* The admin's platform mutations, last: each runs (counters move), none is refused. */
+static void test_admin_mutations(const struct caller *c)
+{
+	/* PDH_GEN and PEK_GEN want INIT, FACTORY_RESET wants UNINIT (SEV-FACTS.md) */
+	static const char *const order[] = {"/v1/platform/pdh",	     "/v1/platform/pek",
+					    "/v1/platform/pek-cert",	     "/v1/platform/shutdown",
+					    "/v1/platform/factory-reset", "/v1/platform/init"};
+	_cleanup_free_ char *before = counters(), *after = NULL;
+
+	for (size_t i = 0; i < ELEMENTSOF(order); i++) {
+		struct resp r;
+		bool certs = !strcmp(order[i], "/v1/platform/pek-cert");
+
+		/* an empty object is not a certificate: past authorization, then 400 */
+		request(c, "POST", order[i], certs ? "{}" : NULL, &r);
+		TU_CHECK(r.status == (certs ? 400 : 200), "POST %s as %s: HTTP %ld: %s", order[i],
+			 c->name, r.status, r.body);
+		free(r.body);
+	}
+	after = counters();
+	TU_CHECK(strcmp(before, after) != 0, "the admin's mutations ran no firmware command");
+}
+
+static void test_allowed(long handle)
+{
+	unsigned served = 0;
+	char path[64];
+	struct resp r;
+
+	/* the refusals' guest goes first: the platform mutations want no guest */
+	expand("/v1/guests/{h}", handle, path, sizeof(path));
+	do_request(VIA_UNIX, NULL, "DELETE", path, NULL, &r);
+	TU_CHECK(r.status == 200 || r.status == 204, "DELETE %s: %ld %s", path, r.status, r.body);
+	free(r.body);
+
+	for (size_t c = 0; c < ELEMENTSOF(callers); c++)
+		served += allowed_pass(&callers[c]);
+	/* Without the 6 platform mutations: admin (TLS and Unix) 19, launcher 16, reader (TLS and
+	 * Unix) 8, owner 10, public (two TLS callers) 4. */
+	TU_CHECK(served == 2 * 19 + 16 + 2 * 8 + 10 + 2 * 4, "%u allowed calls", served);
+	printf("%u allowed calls past authorization\n", served);
+	{
+		_cleanup_free_ char *list = guest_list();
+
+		TU_CHECK(!strcmp(list, "{\"guests\":[]}") || !strstr(list, "\"handle\""),
+			 "guests left over: %s", list);
+	}
+	test_admin_mutations(&callers[0]);
+	test_admin_mutations(&root);
+}
+
+int main(void)
+{
+	long handle;
+	int st;
+
+	if (!getenv("SEVD_EXE") || !getenv("SEV_PSP_EMU_EXE"))
+		tu_skip("SEVD_EXE or SEV_PSP_EMU_EXE not set (run through meson test)");
+	if (geteuid() != 0)
+		tu_skip("not root: the Unix socket's admin is uid 0 and its reader a setuid child");
+	test_table_is_the_document();
+	TU_CHECK(curl_global_init(CURL_GLOBAL_DEFAULT) == 0, "curl_global_init");
+	signal(SIGPIPE, SIG_IGN);
+	dir = tu_mkdtemp();
+	chmod(dir, 0755); /* the nobody client must reach the socket */
+	snprintf(unix_path, sizeof(unix_path), "%s/api.sock", dir);
+	make_pki();
+	TU_CHECK(tu_emu_start(dir, NULL, &emu) == 0, "emulator did not start");
+	sevd_start();
+	handle = guest_new();
+	test_refusals(handle);
+	test_allowed(handle);
+	st = tu_stop(sevd_pid, 20000);
+	TU_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "sevd did not exit cleanly: 0x%x", st);
+	tu_emu_stop(&emu);
+	tu_rmtree(dir);
+	free(dir);
+	curl_global_cleanup();
+	tu_done("daemon-roles-tls");
+}
