@@ -46,6 +46,11 @@ struct sevd_core {
 	bool auto_init, init_es;
 	int (*restart_psp)(void *userdata);
 	void *restart_userdata;
+	/* The platform state last seen (worker only): a platform found UNINIT on reconnection
+	 * that was not UNINIT before was reset under us. reset_pending keeps that until the
+	 * re-INIT and the guest clean-up have both succeeded. */
+	uint8_t last_pstate;
+	bool reset_pending;
 };
 
 /* Set on the queue's worker thread, so that a flush asked for from inside a job runs
@@ -177,6 +182,7 @@ static void fill_platform(struct sevd_core *c, const struct sev_cmd_platform_sta
 			  struct sevd_platform_info *p)
 {
 	memset(p, 0, sizeof(*p));
+	c->last_pstate = st->state;
 	p->status = *st;
 	p->cpuid_max = c->cpuid.ecx;
 	p->cpuid_min_sev = c->cpuid.edx;
@@ -636,15 +642,15 @@ struct recover_job {
 	int r;
 };
 
-static int reinit_after_reset(struct sevd_core *c)
+static int reinit_after_reset(struct sevd_core *c, bool uninit)
 {
 	int psp_ret = SEV_STATUS_NO_FW_CALL, r;
 
-	if (c->tmr_fd >= 0) {
+	if (uninit && c->tmr_fd >= 0) {
 		close(c->tmr_fd); /* its mapping died with the old emulator */
 		c->tmr_fd = -1;
 	}
-	if (c->auto_init) {
+	if (uninit && c->auto_init) {
 		r = init_with_tmr(c, c->init_es ? SEV_INIT_FLAGS_SEV_ES : 0, &psp_ret);
 		if (r < 0)
 			return log_error_errno(r, "Re-INIT after the PSP reset failed (%s): %m",
@@ -682,8 +688,16 @@ static void recover_job_run(void *arg)
 	psp_close(old);
 	if (c->guests)
 		sevd_guests_set_psp(c->guests, t);
-	if (st.state == SEV_PSTATE_UNINIT && (j->r = reinit_after_reset(c)) < 0)
-		return;
+	if (st.state == SEV_PSTATE_UNINIT &&
+	    (c->last_pstate != SEV_PSTATE_UNINIT || (c->guests && sevd_guests_count(c->guests))))
+		c->reset_pending = true;
+	if (c->reset_pending) {
+		j->r = reinit_after_reset(c, st.state == SEV_PSTATE_UNINIT);
+		if (j->r < 0)
+			return;
+		c->reset_pending = false;
+		c->last_pstate = c->auto_init ? SEV_PSTATE_INIT : SEV_PSTATE_UNINIT;
+	}
 	pthread_mutex_lock(&c->health_lock);
 	c->unhealthy = false;
 	c->recoveries++;

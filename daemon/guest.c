@@ -1259,6 +1259,11 @@ static int reconcile(struct sevd_guests *gs)
 	return 0;
 }
 
+unsigned sevd_guests_count(const struct sevd_guests *gs)
+{
+	return gs->n;
+}
+
 void sevd_guests_set_psp(struct sevd_guests *gs, struct psp_transport *psp)
 {
 	gs->psp = psp;

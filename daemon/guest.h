@@ -31,6 +31,8 @@ struct sevd_guests_config {
 int sevd_guests_new(struct sevd_core *core, const struct sevd_guests_config *cfg,
 		    struct sevd_guests **ret);
 void sevd_guests_free(struct sevd_guests *gs);
+/* Guests in the table. */
+unsigned sevd_guests_count(const struct sevd_guests *gs);
 /* Issue 9: the core reconnected to the PSP through a new transport. */
 void sevd_guests_set_psp(struct sevd_guests *gs, struct psp_transport *psp);
 /* Issue 9: the PSP was reset (found UNINIT on reconnection): drop every guest, journalled. */

@@ -294,6 +294,10 @@ static void check_after_reset(struct gc_daemon *d)
 
 	TU_CHECK_EQ(n_guests(d), 0);
 	TU_CHECK_EQ(used_asids(d), 0);
+	/* No ASID lost: every one is free again (a reset leaves none dirty). */
+	TU_CHECK_EQ(req(d, "GET", "/v1/asids", NULL, &r), 200);
+	TU_CHECK(r.json && gc_int(r.json, "free") == gc_int(r.json, "max"), "pool: %s", r.body);
+	gc_resp_free(&r);
 	TU_CHECK(log_has(d, "PSP reset: guest"), "the dropped guest is logged (%s)", d->log);
 	TU_CHECK_EQ(req(d, "GET", "/v1/platform", NULL, &r), 200);
 	TU_CHECK(r.json && !strcmp(gc_str(r.json, "state"), "INIT"), "re-INIT: %s", r.body);
