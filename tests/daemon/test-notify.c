@@ -116,7 +116,7 @@ enum stage { S_START, S_READY, S_STOPPING };
 
 int main(void)
 {
-	_cleanup_free_ char *npath = NULL, *sock = NULL, *log = NULL;
+	char *npath, *sock, *log;
 	char buf[4096];
 	unsigned statuses = 0, pings = 0, pings_after_ready = 0, stopping = 0;
 	long ready_at = 0, second_ping_at = 0;
@@ -191,5 +191,8 @@ int main(void)
 	close(notify_fd);
 	tu_rmtree(dir);
 	free(dir);
+	free(npath); /* by hand: tu_done() exits */
+	free(sock);
+	free(log);
 	tu_done("daemon-notify");
 }
