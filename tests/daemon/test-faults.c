@@ -14,7 +14,8 @@
  *      journal (logged); pool and journal agree, also after a restart of sevd.
  *   6. die with the embedded emulator (--psp emu; the rule given over CTL): sevd restarts its
  *      emulator itself and recovers the same way.
- * Timeouts are small (command_timeout_ms = 300) and every wait is bounded. */
+ * Timeouts are small (command_timeout_ms = 2000: INIT under ASan takes longer than 300 ms)
+ * and every wait is bounded. */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -177,7 +178,7 @@ static void check_recovered(struct gc_daemon *d, unsigned recoveries)
 static void write_config(const char *dir)
 {
 	cfg_path = path_join(dir, "sevd.conf");
-	TU_CHECK(cfg_path && write_file_atomic(cfg_path, "command_timeout_ms = 300\n", 25, 0600) >= 0,
+	TU_CHECK(cfg_path && write_file_atomic(cfg_path, "command_timeout_ms = 2000\n", 26, 0600) >= 0,
 		 "config");
 }
 
@@ -186,7 +187,7 @@ static void test_status_hang_drop_garbage(void)
 {
 	_cleanup_free_ char *dir = tu_mkdtemp(), *before = NULL, *after = NULL, *out = NULL;
 	static const char *const plan[] = {
-		"--fault", "PDH_GEN:fail=HWERROR_PLATFORM:count=2", "--fault", "PEK_GEN:hang=3:nth=1",
+		"--fault", "PDH_GEN:fail=HWERROR_PLATFORM:count=2", "--fault", "PEK_GEN:hang=6:nth=1",
 		"--fault", "PEK_GEN:drop-socket:nth=2",	    "--fault", "PEK_GEN:garbage-len:nth=3",
 		NULL
 	};
