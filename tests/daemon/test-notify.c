@@ -38,8 +38,8 @@ static int notify_listen(const char *path)
 	strcpy(sa.sun_path, path);
 	TU_CHECK(bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0, "bind %s: %s", path,
 		 strerror(errno));
-	TU_CHECK(setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) == 0,
-		 "SO_PASSCRED: %s", strerror(errno));
+	TU_CHECK(setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) == 0, "SO_PASSCRED: %s",
+		 strerror(errno));
 	return fd;
 }
 
@@ -61,10 +61,8 @@ static bool notify_recv(char *buf, size_t size, pid_t *ret_pid, int timeout_ms)
 		char b[CMSG_SPACE(sizeof(struct ucred))];
 	} ctl;
 	struct iovec iov = {.iov_base = buf, .iov_len = size - 1};
-	struct msghdr mh = {.msg_iov = &iov,
-			    .msg_iovlen = 1,
-			    .msg_control = &ctl,
-			    .msg_controllen = sizeof(ctl)};
+	struct msghdr mh = {
+	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &ctl, .msg_controllen = sizeof(ctl)};
 	struct cmsghdr *c;
 	ssize_t n;
 
@@ -135,8 +133,8 @@ int main(void)
 
 	/* Until READY=1 (bounded: startup includes the emulator and, under ASan, is slow). */
 	while (stage == S_START) {
-		TU_CHECK(notify_recv(buf, sizeof(buf), &from, 60000), "no READY=1 within 60 s (log %s)",
-			 log);
+		TU_CHECK(notify_recv(buf, sizeof(buf), &from, 60000),
+			 "no READY=1 within 60 s (log %s)", log);
 		TU_CHECK(from == pid, "notification from pid %d, not sevd's %d: %s", (int)from,
 			 (int)pid, buf);
 		TU_CHECK(!strstr(buf, "WATCHDOG=1"), "a watchdog ping before READY=1: %s", buf);
@@ -149,7 +147,8 @@ int main(void)
 		}
 	}
 	TU_CHECK(statuses >= 1, "no STATUS= line up to READY=1");
-	TU_CHECK(strstr(buf, "STATUS=Serving") != NULL, "READY=1 without a serving STATUS=: %s", buf);
+	TU_CHECK(strstr(buf, "STATUS=Serving") != NULL, "READY=1 without a serving STATUS=: %s",
+		 buf);
 	TU_CHECK(tu_wait_socket(sock, 10000), "READY=1 but the API socket does not accept");
 
 	/* The watchdog: the main loop pings at WATCHDOG_USEC/2; two pings well within 2 s. */
@@ -186,8 +185,9 @@ int main(void)
 	while (notify_recv(buf, sizeof(buf), &from, 100))
 		TU_CHECK(!strstr(buf, "WATCHDOG=1") && !strstr(buf, "READY=1"),
 			 "after STOPPING=1: %s", buf);
-	printf("READY=1 after %u STATUS= message(s); %u WATCHDOG=1 ping(s); STOPPING=1 (stage %d)\n",
-	       statuses, pings, (int)stage);
+	printf(
+	    "READY=1 after %u STATUS= message(s); %u WATCHDOG=1 ping(s); STOPPING=1 (stage %d)\n",
+	    statuses, pings, (int)stage);
 	close(notify_fd);
 	tu_rmtree(dir);
 	free(dir);

@@ -257,9 +257,18 @@ static void sevd_start(void)
 	snprintf(psp, sizeof(psp), "emu:%s", emu.socket);
 	snprintf(listen_tls, sizeof(listen_tls), "tls:127.0.0.1:%d", port);
 	snprintf(listen_unix, sizeof(listen_unix), "unix:%s", unix_path);
-	char *argv[] = {(char *)tu_exe("SEVD_EXE"), (char *)"--psp", psp, (char *)"--state-dir",
-			state, (char *)"--listen", listen_unix, (char *)"--listen", listen_tls,
-			(char *)"--config", conf, NULL};
+	char *argv[] = {(char *)tu_exe("SEVD_EXE"),
+			(char *)"--psp",
+			psp,
+			(char *)"--state-dir",
+			state,
+			(char *)"--listen",
+			listen_unix,
+			(char *)"--listen",
+			listen_tls,
+			(char *)"--config",
+			conf,
+			NULL};
 	sevd_pid = tu_spawn(argv, log);
 	TU_CHECK(tu_wait_socket(unix_path, 60000), "sevd did not come up (log %s)", log);
 	TU_CHECK(wait_tcp(port, 30000), "sevd did not listen on TLS (log %s)", log);
@@ -375,8 +384,8 @@ static void request_as_nobody(const char *method, const char *path, const char *
 		 "request child failed (status 0x%x)", st);
 }
 
-static void request(const struct caller *c, const char *method, const char *path,
-		    const char *body, struct resp *out)
+static void request(const struct caller *c, const char *method, const char *path, const char *body,
+		    struct resp *out)
 {
 	if (c->via == VIA_UNIX_NOBODY)
 		request_as_nobody(method, path, body, out);
@@ -424,7 +433,8 @@ static long guest_new(void)
 	json_object *o, *h;
 	long handle;
 
-	do_request(VIA_UNIX, NULL, "POST", "/v1/guests", "{\"policy\": 1, \"name\": \"roles\"}", &r);
+	do_request(VIA_UNIX, NULL, "POST", "/v1/guests", "{\"policy\": 1, \"name\": \"roles\"}",
+		   &r);
 	TU_CHECK(r.status == 201, "POST /v1/guests: %ld %s", r.status, r.body);
 	o = json_tokener_parse(r.body);
 	TU_CHECK(o && json_object_object_get_ex(o, "handle", &h), "no handle: %s", r.body);
@@ -473,8 +483,10 @@ static void test_table_is_the_document(void)
 			 "%s %s: the document says %s, this test %s", routes[i].method,
 			 routes[i].path, json_object_get_string(xr), role_names[routes[i].need]);
 	}
-	json_object_object_foreach(paths, p, it) {
-		json_object_object_foreach(it, m, o) {
+	json_object_object_foreach(paths, p, it)
+	{
+		json_object_object_foreach(it, m, o)
+		{
 			(void)p;
 			(void)m;
 			if (json_object_object_get_ex(o, "x-sevd-role", &xr))
@@ -507,8 +519,8 @@ static void test_refusals(long handle)
 				continue;
 			expand(rt->path, handle, path, sizeof(path));
 			request(&callers[c], rt->method, path, rt->body, &r);
-			TU_CHECK(r.status == want && strstr(r.body, anon ? "\"unauthorized\""
-									 : "\"forbidden\""),
+			TU_CHECK(r.status == want &&
+				     strstr(r.body, anon ? "\"unauthorized\"" : "\"forbidden\""),
 				 "%s %s as %s (%s): HTTP %ld, expected %ld: %s", rt->method, path,
 				 callers[c].name, role_names[callers[c].role], r.status, want,
 				 r.body);
@@ -587,8 +599,8 @@ static unsigned allowed_pass(const struct caller *c)
 static void test_admin_mutations(const struct caller *c)
 {
 	/* PDH_GEN and PEK_GEN want INIT, FACTORY_RESET wants UNINIT (SEV-FACTS.md) */
-	static const char *const order[] = {"/v1/platform/pdh",	     "/v1/platform/pek",
-					    "/v1/platform/pek-cert",	     "/v1/platform/shutdown",
+	static const char *const order[] = {"/v1/platform/pdh",		  "/v1/platform/pek",
+					    "/v1/platform/pek-cert",	  "/v1/platform/shutdown",
 					    "/v1/platform/factory-reset", "/v1/platform/init"};
 	_cleanup_free_ char *before = counters(), *after = NULL;
 
