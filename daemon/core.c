@@ -526,11 +526,32 @@ struct op_job {
 	op_fn fn;
 };
 
+/* -EHOSTDOWN with a message naming the reason while the PSP is unhealthy, else 0. */
+static int refuse_if_unhealthy(struct sevd_core *c, struct sevd_reply *rep)
+{
+	int r = 0;
+
+	pthread_mutex_lock(&c->health_lock);
+	if (c->unhealthy) {
+		snprintf(rep->message, sizeof(rep->message),
+			 "the PSP is unhealthy (%s); firmware commands are refused until sevd "
+			 "reconnects (see GET /healthz)",
+			 c->unhealthy_reason);
+		r = rep->r = -EHOSTDOWN;
+	}
+	pthread_mutex_unlock(&c->health_lock);
+	return r;
+}
+
 static void op_job_run(void *arg)
 {
 	struct op_job *j = arg;
 
 	on_worker = true;
+	/* Jobs that queued behind the command that hung are refused the same way, not run on
+	 * the dead transport. */
+	if (refuse_if_unhealthy(j->c, j->rep) < 0)
+		return;
 	j->fn(j->c, j->req, j->rep);
 }
 
@@ -552,15 +573,8 @@ int sevd_core_call(struct sevd_core *c, const struct sevd_request *req, struct s
 		return rep->r;
 	}
 	/* An unhealthy PSP: refuse at once rather than let requests pile up behind it. */
-	pthread_mutex_lock(&c->health_lock);
-	if (c->unhealthy)
-		snprintf(rep->message, sizeof(rep->message),
-			 "the PSP is unhealthy (%s); firmware commands are refused until sevd "
-			 "reconnects (see GET /healthz)",
-			 c->unhealthy_reason);
-	pthread_mutex_unlock(&c->health_lock);
-	if (rep->message[0])
-		return rep->r = -EHOSTDOWN;
+	if (refuse_if_unhealthy(c, rep) < 0)
+		return rep->r;
 	r = sevd_queue_run(c->queue, op_job_run, &j);
 	if (r < 0) {
 		snprintf(rep->message, sizeof(rep->message),

@@ -219,11 +219,29 @@ static void test_status_hang_drop_garbage(void)
 	TU_CHECK_EQ(sevadm(&d, "rotate", &out), 1);
 	TU_CHECK(out && strstr(out, "HWERROR_PLATFORM"), "sevadm rotate: %s", out);
 
-	/* 2: a hang hits the command timeout. */
-	TU_CHECK_EQ(req(&d, "POST", "/v1/platform/pek", NULL, &r), 503);
-	TU_CHECK(!strcmp(gc_err_code(&r), "psp_unavailable"), "code %s: %s", gc_err_code(&r),
-		 r.body);
-	gc_resp_free(&r);
+	/* 2: a hang hits the command timeout. A request that arrives while the command hangs
+	 * (a child, 200 ms later) waits behind it, then is refused as unhealthy too. */
+	{
+		pid_t kid = fork();
+		int st = -1;
+
+		TU_CHECK(kid >= 0, "fork");
+		if (kid == 0) {
+			sleep_ms(200);
+			gc_request(&d, "GET", "/v1/platform/id", NULL, 0, NULL, &r);
+			_exit(r.status == 503 && !strcmp(gc_err_code(&r), "psp_unavailable") &&
+					  strstr(err_msg(&r), "unhealthy")
+				      ? 0
+				      : 1);
+		}
+		TU_CHECK_EQ(req(&d, "POST", "/v1/platform/pek", NULL, &r), 503);
+		TU_CHECK(!strcmp(gc_err_code(&r), "psp_unavailable"), "code %s: %s",
+			 gc_err_code(&r), r.body);
+		gc_resp_free(&r);
+		TU_CHECK(waitpid(kid, &st, 0) == kid && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+			 "the request queued behind the hang was not refused as unhealthy (0x%x)",
+			 st);
+	}
 	check_unhealthy(&d, "PEK_GEN");
 	check_recovered(&d, 1);
 	TU_CHECK_EQ(req(&d, "GET", path, NULL, &r), 200);
