@@ -50,6 +50,7 @@ enum sevd_op {
 	SEVD_OP_GUEST_INFO,
 	SEVD_OP_GUEST_LIST,
 	SEVD_OP_GUEST_ATTEST,
+	SEVD_OP_FW_ERRORS, /* the last firmware failures (daemon/fwerrors.h); no firmware */
 	SEVD_OP_MAX_,
 };
 
@@ -115,6 +116,16 @@ struct sevd_asid_entry {
 	char holder[SEVD_ASID_HOLDER_MAX];
 };
 
+/* One firmware command that answered a status other than SUCCESS (issue 10, status page). */
+#define SEVD_FW_ERRORS_MAX 32u
+struct sevd_fw_error {
+	uint64_t time_ms; /* CLOCK_REALTIME, milliseconds since the epoch */
+	uint32_t command; /* SEV_CMD_* */
+	int32_t status;	  /* SEV_STATUS_*; SEV_STATUS_NO_FW_CALL when the transport failed */
+	int32_t r;	  /* -EIO: firmware answered status; else the transport's errno */
+	uint32_t reserved; /* 0; keeps the struct free of implicit padding */
+};
+
 struct sevd_reply {
 	int32_t r;	   /* 0 or a negative errno; -EIO: firmware answered fw_status */
 	int32_t fw_status; /* SEV_STATUS_*, or SEV_STATUS_NO_FW_CALL */
@@ -168,6 +179,11 @@ struct sevd_reply {
 			uint32_t n;
 			struct sevd_guest_info g[SEVD_GUESTS_MAX];
 		} guests;
+		struct {
+			uint32_t n; /* entries used, newest first */
+			uint64_t total; /* failures seen since sevd started */
+			struct sevd_fw_error e[SEVD_FW_ERRORS_MAX];
+		} fw_errors;
 	} u;
 };
 
