@@ -17,6 +17,9 @@ struct sevd_api_response {
 	const char *content_type;
 	char *body;
 	size_t len;
+	/* NULL, or extra headers {name, value, ..., NULL} in static storage (the status page's
+	 * Content-Security-Policy and nosniff, daemon/ui.c). */
+	const char *const *headers;
 };
 
 struct sevd_api_request {

@@ -139,6 +139,8 @@ static enum MHD_Result send_response(struct MHD_Connection *conn, struct sevd_ap
 	r->body = NULL; /* MHD owns it now */
 	MHD_add_response_header(mr, MHD_HTTP_HEADER_CONTENT_TYPE, r->content_type);
 	MHD_add_response_header(mr, "Cache-Control", "no-store");
+	for (const char *const *h = r->headers; h && h[0] && h[1]; h += 2)
+		MHD_add_response_header(mr, h[0], h[1]);
 	if (allow)
 		MHD_add_response_header(mr, MHD_HTTP_HEADER_ALLOW, allow);
 	if (r->status == 401)
