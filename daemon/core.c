@@ -17,6 +17,7 @@
 #include "daemon/core-internal.h"
 #include "daemon/core.h"
 #include "daemon/emu-ctl.h"
+#include "daemon/fwerrors.h"
 #include "daemon/guest.h"
 #include "daemon/metrics.h"
 #include "daemon/queue.h"
@@ -108,6 +109,7 @@ static int fw_done(struct sevd_core *c, struct sevd_reply *rep, uint32_t cmd, in
 	char buf[200];
 
 	sevd_metrics_command(c->metrics, cmd, r == 0 ? SEV_STATUS_SUCCESS : psp_ret, since(t0));
+	sevd_fwerrors_note(cmd, r, psp_ret); /* the status page's recent failures (issue 10) */
 	if (r < 0 && transport_lost(r))
 		mark_unhealthy(c, cmd, r);
 	if (r < 0 && rep) {
@@ -517,6 +519,7 @@ static const struct {
 	[SEVD_OP_GUEST_INFO] = { op_guest, true },
 	[SEVD_OP_GUEST_LIST] = { op_guest, true },
 	[SEVD_OP_GUEST_ATTEST] = { op_guest, true },
+	[SEVD_OP_FW_ERRORS] = { sevd_fwerrors_op, false },
 };
 
 struct op_job {
