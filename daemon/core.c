@@ -3,6 +3,7 @@
  * every op code and length is checked here. Firmware ops run as jobs on the queue's single
  * worker, so firmware sees one command at a time whatever the number of clients. */
 #include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,39 @@
 #include "daemon/queue.h"
 #include "psp/commands.h"
 #include "psp/transport.h"
+
+/* Reply caches (issue 8). GET /v1/platform and GET /v1/guests/{h} are read far more often
+ * than firmware state changes, and each used to cost a firmware command through the queue.
+ * The rule that keeps a cached answer as fresh as asking firmware, as far as sevd can change
+ * firmware state: an entry is served only while no job has started on the firmware queue
+ * since it was taken (sevd_queue_started() unchanged; every firmware command sevd issues runs
+ * in a job). So every queued job -- any command, whether it succeeded or failed, an ASID
+ * flush, a recovery or reconnection, the guest table's reconciliation -- invalidates every
+ * entry; a failed PLATFORM_STATUS or GUEST_STATUS also drops its entry; nothing is served
+ * while the PSP is unhealthy (refused before the cache is looked at). What sevd cannot see --
+ * the kernel's own SEV commands on a host, another client of the emulator, a PSP that died
+ * while idle -- is bounded by age: an entry older than SEVD_CACHE_MAX_MS is asked again.
+ * A job that finds an entry taken by the job just before it (nothing ran in between) answers
+ * from it too, so a burst of queued GETs costs one command. daemon/README.md "Reply cache". */
+#define SEVD_CACHE_MAX_MS 1000u
+#define SEVD_GUEST_CACHE_SLOTS 64u /* by handle modulo this */
+
+struct cache_entry {
+	bool valid;
+	uint64_t gen; /* sevd_queue_started() while it was taken (on the worker) */
+	uint64_t ms;  /* CLOCK_MONOTONIC when taken */
+};
+
+struct reply_cache {
+	pthread_mutex_t lock;
+	struct cache_entry platform_e;
+	struct sevd_platform_info platform;
+	struct {
+		struct cache_entry e;
+		struct sevd_guest_info info;
+	} guest[SEVD_GUEST_CACHE_SLOTS];
+	uint64_t hits_platform, hits_guest;
+};
 
 struct sevd_core {
 	struct psp_transport *psp;
@@ -52,6 +86,7 @@ struct sevd_core {
 	 * re-INIT and the guest clean-up have both succeeded. */
 	uint8_t last_pstate;
 	bool reset_pending;
+	struct reply_cache cache;
 };
 
 /* Set on the queue's worker thread, so that a flush asked for from inside a job runs
@@ -59,6 +94,83 @@ struct sevd_core {
 static _Thread_local bool on_worker;
 
 typedef void (*op_fn)(struct sevd_core *c, const struct sevd_request *req, struct sevd_reply *rep);
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Under cache.lock. in_job: called from a job on the worker, which itself counts as started:
+ * the entry may then be one generation older (taken by the job just before) and is renewed
+ * to this job's generation. */
+static bool cache_fresh(struct sevd_core *c, struct cache_entry *e, bool in_job)
+{
+	uint64_t started = sevd_queue_started(c->queue);
+
+	if (!e->valid || now_ms() - e->ms >= SEVD_CACHE_MAX_MS)
+		return false;
+	if (e->gen == started)
+		return true;
+	if (in_job && e->gen + 1 == started) {
+		e->gen = started;
+		return true;
+	}
+	return false;
+}
+
+/* On the worker, at the end of the job that asked firmware. */
+static void cache_take(struct sevd_core *c, struct cache_entry *e)
+{
+	e->valid = true;
+	e->gen = sevd_queue_started(c->queue);
+	e->ms = now_ms();
+}
+
+/* Answer PLATFORM_STATUS or GUEST_INFO from the cache: true when rep is filled. */
+static bool cache_answer(struct sevd_core *c, const struct sevd_request *req,
+			 struct sevd_reply *rep, bool in_job)
+{
+	struct reply_cache *k = &c->cache;
+	bool hit = false;
+
+	pthread_mutex_lock(&k->lock);
+	if (req->op == SEVD_OP_PLATFORM_STATUS && cache_fresh(c, &k->platform_e, in_job)) {
+		rep->u.platform = k->platform;
+		k->hits_platform++;
+		hit = true;
+	} else if (req->op == SEVD_OP_GUEST_INFO) {
+		uint32_t h = req->u.guest.handle;
+		typeof(k->guest[0]) *g = &k->guest[h % SEVD_GUEST_CACHE_SLOTS];
+
+		if (g->info.handle == h && cache_fresh(c, &g->e, in_job)) {
+			rep->u.guest.command = 0;
+			rep->u.guest.info = g->info;
+			k->hits_guest++;
+			hit = true;
+		}
+	}
+	pthread_mutex_unlock(&k->lock);
+	return hit;
+}
+
+/* On the worker after GUEST_INFO ran: keep a success, drop anything else. */
+static void cache_guest_done(struct sevd_core *c, const struct sevd_request *req,
+			     const struct sevd_reply *rep)
+{
+	struct reply_cache *k = &c->cache;
+	typeof(k->guest[0]) *g = &k->guest[req->u.guest.handle % SEVD_GUEST_CACHE_SLOTS];
+
+	pthread_mutex_lock(&k->lock);
+	if (rep->r == 0 && rep->u.guest.info.handle == req->u.guest.handle) {
+		g->info = rep->u.guest.info;
+		cache_take(c, &g->e);
+	} else if (g->info.handle == req->u.guest.handle)
+		g->e.valid = false;
+	pthread_mutex_unlock(&k->lock);
+}
 
 static double since(const struct timespec *t0)
 {
@@ -193,21 +305,35 @@ static void fill_platform(struct sevd_core *c, const struct sev_cmd_platform_sta
 	snprintf(p->transport, sizeof(p->transport), "%s", psp_transport_kind(c->psp));
 }
 
+/* PLATFORM_STATUS from firmware, kept in the cache (dropped when it failed). */
+static void platform_status_fw(struct sevd_core *c, struct sevd_reply *rep)
+{
+	struct sev_cmd_platform_status st;
+	int r;
+
+	r = FW_CALL(c, rep, SEV_CMD_PLATFORM_STATUS, psp_cmd_platform_status(c->psp, &st, &_psp_ret));
+	pthread_mutex_lock(&c->cache.lock);
+	if (r >= 0) {
+		fill_platform(c, &st, &c->cache.platform);
+		rep->u.platform = c->cache.platform;
+		cache_take(c, &c->cache.platform_e);
+	} else
+		c->cache.platform_e.valid = false;
+	pthread_mutex_unlock(&c->cache.lock);
+}
+
 static void op_platform_status(struct sevd_core *c, const struct sevd_request *req,
 			       struct sevd_reply *rep)
 {
-	struct sev_cmd_platform_status st;
-
-	if (FW_CALL(c, rep, SEV_CMD_PLATFORM_STATUS,
-		    psp_cmd_platform_status(c->psp, &st, &_psp_ret)) < 0)
-		return;
-	fill_platform(c, &st, &rep->u.platform);
+	if (!cache_answer(c, req, rep, true))
+		platform_status_fw(c, rep);
 }
 
-/* Mutating platform ops answer the platform status after the change. */
+/* Mutating platform ops answer the platform status after the change (asked anew: the cache
+ * may hold the state before it). */
 static void after_change(struct sevd_core *c, struct sevd_reply *rep)
 {
-	op_platform_status(c, NULL, rep);
+	platform_status_fw(c, rep);
 }
 
 /* SEV-ES needs a Trusted Memory Region for INIT (SEV API §5.1.2 INIT: TMR_PADDR/TMR_LEN,
@@ -471,6 +597,16 @@ static void op_metrics(struct sevd_core *c, const struct sevd_request *req, stru
 	pthread_mutex_unlock(&c->health_lock);
 	if (m > 0 && (size_t)m < sizeof(rep->u.metrics.text) - (size_t)n)
 		n += m;
+	pthread_mutex_lock(&c->cache.lock);
+	m = snprintf(rep->u.metrics.text + n, sizeof(rep->u.metrics.text) - (size_t)n,
+		     "# HELP sevd_cache_hits_total Answers served from the core's reply cache, "
+		     "without a firmware command.\n# TYPE sevd_cache_hits_total counter\n"
+		     "sevd_cache_hits_total{command=\"PLATFORM_STATUS\"} %" PRIu64 "\n"
+		     "sevd_cache_hits_total{command=\"GUEST_STATUS\"} %" PRIu64 "\n",
+		     c->cache.hits_platform, c->cache.hits_guest);
+	pthread_mutex_unlock(&c->cache.lock);
+	if (m > 0 && (size_t)m < sizeof(rep->u.metrics.text) - (size_t)n)
+		n += m;
 	rep->u.metrics.len = (uint32_t)n;
 }
 
@@ -482,7 +618,11 @@ static void op_guest(struct sevd_core *c, const struct sevd_request *req, struct
 			 "guest operations need a state directory for the journal");
 		return;
 	}
+	if (req->op == SEVD_OP_GUEST_INFO && cache_answer(c, req, rep, true))
+		return;
 	sevd_guests_op(c->guests, req, rep);
+	if (req->op == SEVD_OP_GUEST_INFO)
+		cache_guest_done(c, req, rep);
 }
 
 /* The core's operations: a table, as OpenSSH's monitor dispatch. `firmware` ops run on the
@@ -577,6 +717,9 @@ int sevd_core_call(struct sevd_core *c, const struct sevd_request *req, struct s
 	}
 	/* An unhealthy PSP: refuse at once rather than let requests pile up behind it. */
 	if (refuse_if_unhealthy(c, rep) < 0)
+		return rep->r;
+	if ((req->op == SEVD_OP_PLATFORM_STATUS || (req->op == SEVD_OP_GUEST_INFO && c->guests)) &&
+	    cache_answer(c, req, rep, false))
 		return rep->r;
 	r = sevd_queue_run(c->queue, op_job_run, &j);
 	if (r < 0) {
@@ -783,6 +926,7 @@ void sevd_core_free(struct sevd_core *c)
 	free(c->psp_spec);
 	pthread_cond_destroy(&c->health_cond);
 	pthread_mutex_destroy(&c->health_lock);
+	pthread_mutex_destroy(&c->cache.lock);
 	free(c);
 }
 
@@ -842,6 +986,7 @@ int sevd_core_new(const struct sevd_core_config *cfg, struct sevd_core **ret)
 		return -ENOMEM;
 	c->tmr_fd = -1;
 	pthread_mutex_init(&c->health_lock, NULL);
+	pthread_mutex_init(&c->cache.lock, NULL);
 	{
 		pthread_condattr_t attr;
 

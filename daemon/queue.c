@@ -2,6 +2,7 @@
  * Each job has its own condition variable, so a caller is woken only for its own job. */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <time.h>
@@ -26,6 +27,7 @@ struct sevd_queue {
 	struct sevd_job *head, *tail;
 	unsigned depth, max_len, wait_ms;
 	struct sevd_queue_stats st;
+	_Atomic uint64_t started; /* sevd_queue_started() */
 };
 
 static struct sevd_job *pop_locked(struct sevd_queue *q)
@@ -55,6 +57,7 @@ static void *worker_main(void *userdata)
 		j = pop_locked(q);
 		j->state = JOB_RUNNING;
 		q->st.running = 1;
+		atomic_fetch_add(&q->started, 1); /* seq_cst: before the job touches firmware */
 		pthread_mutex_unlock(&q->lock);
 		j->fn(j->arg);
 		pthread_mutex_lock(&q->lock);
@@ -195,4 +198,9 @@ void sevd_queue_stats(struct sevd_queue *q, struct sevd_queue_stats *ret)
 	ret->depth = q->depth;
 	ret->max_len = q->max_len;
 	pthread_mutex_unlock(&q->lock);
+}
+
+uint64_t sevd_queue_started(struct sevd_queue *q)
+{
+	return atomic_load(&q->started);
 }

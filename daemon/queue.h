@@ -33,3 +33,9 @@ struct sevd_queue_stats {
 	unsigned max_depth; /* highest depth seen */
 };
 void sevd_queue_stats(struct sevd_queue *q, struct sevd_queue_stats *ret);
+
+/* How many jobs have begun to run since the queue was made: it changes (before the job's
+ * first instruction) whenever the worker takes a job. A reader that sees the same value
+ * twice knows no job started in between (daemon/core.c's reply caches rest on that).
+ * Lock-free, from any thread. */
+uint64_t sevd_queue_started(struct sevd_queue *q);
