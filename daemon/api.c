@@ -13,6 +13,7 @@
 #include "daemon/api-internal.h"
 #include "daemon/api.h"
 #include "daemon/core.h"
+#include "daemon/ui.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(json_tokener *, json_tokener_free)
 
@@ -569,6 +570,11 @@ const struct sevd_route sevd_routes[] = {
 	{ "POST", "/v1/guests/{h}/activate", ROLES_LAUNCHER, sevd_api_guest_activate, BODY_NONE },
 	{ "POST", "/v1/guests/{h}/deactivate", ROLES_LAUNCHER, sevd_api_guest_deactivate, BODY_NONE },
 	{ "GET", "/v1/guests/{h}/attestation", ROLES_OWNER, sevd_api_guest_attest, 0 },
+	/* The status page (daemon/ui.c): the shell and its assets carry no data. */
+	{ "GET", "/ui", ROLES_PUBLIC, sevd_ui_page, 0 },
+	{ "GET", "/ui/ui.css", ROLES_PUBLIC, sevd_ui_css, 0 },
+	{ "GET", "/ui/ui.js", ROLES_PUBLIC, sevd_ui_js, 0 },
+	{ "GET", "/ui/state", ROLES_READER, sevd_ui_state, 0 },
 };
 const size_t sevd_n_routes = ELEMENTSOF(sevd_routes);
 

@@ -669,6 +669,10 @@ static const struct {
 	{ "GET", "/v1/asids", R_READER },
 	{ "GET", "/healthz", R_PUBLIC },
 	{ "GET", "/metrics", R_PUBLIC },
+	{ "GET", "/ui", R_PUBLIC },
+	{ "GET", "/ui/ui.css", R_PUBLIC },
+	{ "GET", "/ui/ui.js", R_PUBLIC },
+	{ "GET", "/ui/state", R_READER },
 };
 
 static const struct {
