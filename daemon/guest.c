@@ -61,6 +61,7 @@ struct sevd_guests {
 	uint64_t generation;
 	uint64_t intents[16]; /* mem_base of INTENT records not followed by their PUT (replay) */
 	unsigned n_intents;
+	bool snapshot_due; /* the journal is behind the table: snapshot before the next change */
 	/* grant stream */
 	int ctl_fd;
 	char *ctl_path;
@@ -168,21 +169,63 @@ static int compact(struct sevd_guests *gs)
 	return sevd_journal_compact(gs->journal, recs, gs->n + 1);
 }
 
+/* A journal append failed after firmware made the change (issue 9: a full or read-only state
+ * dir that the gate below did not catch, or an I/O error). Firmware's effect stays (a
+ * LAUNCH_UPDATE_DATA or a DECOMMISSION cannot be undone; a launch is rolled back by its
+ * caller), the table keeps it, and the journal is rewritten as a snapshot of the table before
+ * the next change is allowed; a restart in between reconciles from firmware, which holds the
+ * state and ASID of every guest. */
 static int journal_write(struct sevd_guests *gs, const struct sevd_jrec *rec,
 			 struct sevd_reply *rep)
 {
 	int r = sevd_journal_append(gs->journal, rec);
 
-	if (r < 0) /* -ENOTRECOVERABLE: not -ENOSPC, which means "no ASID" to the HTTP side */
+	if (r < 0) { /* -ENOTRECOVERABLE: not -ENOSPC, which means "no ASID" to the HTTP side */
+		gs->snapshot_due = true;
 		return fail(rep, -ENOTRECOVERABLE,
-			    "the change happened in firmware but could not be written to the "
-			    "journal %s (%s): sevd will reconcile it at its next start",
-			    sevd_journal_path(gs->journal), strerror(-r));
+			    "guest %u: the change was made in firmware, but the journal %s could "
+			    "not record it (%s). sevd keeps it and refuses further changes until "
+			    "the journal can be rewritten; free space in the state directory or "
+			    "remount it read-write, then check GET /v1/guests/%u",
+			    rec->handle, sevd_journal_path(gs->journal), strerror(-r), rec->handle);
+	}
 	/* Not right after an INTENT: the snapshot holds guests only, and the INTENT must stay
 	 * until its launch is recorded. */
 	if (rec->type != SEVD_JREC_INTENT && sevd_journal_records(gs->journal) > gs->compact_after)
 		(void)compact(gs); /* logged; the appended journal stays valid if it fails */
 	return 0;
+}
+
+/* Records one change can append (a launch: INTENT and PUT), with room to spare. */
+#define JOURNAL_RESERVE 16u
+
+/* Issue 9: before any change to firmware, make sure its record can be made durable: the journal
+ * opens for writing (not EROFS) and has room for the change's records (not ENOSPC), and a
+ * snapshot owed since an earlier failure is written. Otherwise nothing is done and the caller
+ * answers 507 state_not_durable; reads never come here. */
+static int durable_gate(struct sevd_guests *gs, struct sevd_reply *rep)
+{
+	int r = 0;
+
+	if (gs->snapshot_due) {
+		r = compact(gs);
+		if (r >= 0) {
+			gs->snapshot_due = false;
+			log_notice("Journal %s rewritten from the guest table: durable again",
+				   sevd_journal_path(gs->journal));
+		}
+	}
+	if (r >= 0)
+		r = sevd_journal_reserve(gs->journal, JOURNAL_RESERVE);
+	if (r >= 0)
+		return 0;
+	log_warning_errno(r, "Refusing a guest change: the journal %s cannot be written (%m)",
+			  sevd_journal_path(gs->journal));
+	return fail(rep, -ENOTRECOVERABLE,
+		    "the change cannot be made durable: the journal %s cannot be written (%s), so "
+		    "nothing was done. Free space in the state directory (or remount it "
+		    "read-write), then retry; reads keep working",
+		    sevd_journal_path(gs->journal), strerror(-r));
 }
 
 static int guest_save(struct sevd_guests *gs, struct guest *g, struct sevd_reply *rep)
@@ -547,7 +590,8 @@ static void op_create(struct sevd_guests *gs, const struct sevd_request *req,
 		fail(rep, -ENOSPC, "sevd already holds %u guests", SEVD_GUESTS_MAX);
 		return;
 	}
-	if (admit(gs, c->policy, c->tenant[0] ? c->tenant : "default", true, rep) < 0)
+	if (admit(gs, c->policy, c->tenant[0] ? c->tenant : "default", true, rep) < 0 ||
+	    durable_gate(gs, rep) < 0)
 		return;
 	g = calloc(1, sizeof(*g));
 	if (!g) {
@@ -569,6 +613,11 @@ static void op_create(struct sevd_guests *gs, const struct sevd_request *req,
 	intent.mem_base = g->rec.mem_base;
 	if (journal_write(gs, &intent, rep) < 0) {
 		launch_undo(gs, g, false, false);
+		snprintf(rep->message, sizeof(rep->message),
+			 "the launch cannot be made durable: the journal %s cannot be written, so "
+			 "nothing was done. Free space in the state directory (or remount it "
+			 "read-write), then retry",
+			 sevd_journal_path(gs->journal));
 		return;
 	}
 	r = GFW(gs, rep, SEV_CMD_LAUNCH_START,
@@ -597,6 +646,14 @@ static void op_create(struct sevd_guests *gs, const struct sevd_request *req,
 	g->rec.state = SEV_GSTATE_LUPDATE;
 	g->rec.created = now_s();
 	if (guest_save(gs, g, rep) < 0) {
+		log_warning("Launch of guest %u rolled back: its record is not durable",
+			    g->rec.handle);
+		snprintf(
+		    rep->message, sizeof(rep->message),
+		    "the launch was rolled back (guest %u deactivated and decommissioned, ASID "
+		    "%u to a flush): the journal %s could not record it. Free space in the "
+		    "state directory (or remount it read-write), then launch again",
+		    g->rec.handle, g->rec.asid, sevd_journal_path(gs->journal));
 		launch_undo(gs, g, true, true);
 		return;
 	}
@@ -639,7 +696,7 @@ static void op_data_begin(struct sevd_guests *gs, const struct sevd_request *req
 		fail(rep, -EALREADY, "an upload into guest %u is already running", g->rec.handle);
 		return;
 	}
-	if (need_lupdate(gs, g, SEV_CMD_LAUNCH_UPDATE_DATA, rep) < 0 ||
+	if (durable_gate(gs, rep) < 0 || need_lupdate(gs, g, SEV_CMD_LAUNCH_UPDATE_DATA, rep) < 0 ||
 	    upload_address(g, req, 16, 0, &a, rep) < 0)
 		return;
 	g->uploading = true;
@@ -768,7 +825,7 @@ static void op_vmsa(struct sevd_guests *gs, const struct sevd_request *req, stru
 		fail(rep, -EALREADY, "an upload into guest %u is running", g->rec.handle);
 		return;
 	}
-	if (need_lupdate(gs, g, SEV_CMD_LAUNCH_UPDATE_VMSA, rep) < 0 ||
+	if (durable_gate(gs, rep) < 0 || need_lupdate(gs, g, SEV_CMD_LAUNCH_UPDATE_VMSA, rep) < 0 ||
 	    upload_address(g, req, 4096, len, &a, rep) < 0)
 		return;
 	if (pwrite(g->memfd, req->u.guest.data, len, (off_t)a) != (ssize_t)len) {
@@ -806,6 +863,8 @@ static void op_measure(struct sevd_guests *gs, const struct sevd_request *req,
 		psp_cmd_platform_status(gs->psp, &ps, &_psp_ret)) < 0)
 		return;
 	if (!(g->rec.flags & SEVD_JREC_F_MEASURED)) {
+		if (durable_gate(gs, rep) < 0) /* the first call measures; later ones only read */
+			return;
 		if (GFW(gs, rep, SEV_CMD_LAUNCH_MEASURE,
 			psp_cmd_launch_measure(gs->psp, g->rec.handle, blob, &_psp_ret)) < 0)
 			return;
@@ -844,6 +903,8 @@ static void op_secret(struct sevd_guests *gs, const struct sevd_request *req,
 		return;
 	}
 	memcpy(&hdr, req->u.guest.hdr, sizeof(hdr));
+	if (durable_gate(gs, rep) < 0)
+		return;
 	if (GFW(gs, rep, SEV_CMD_LAUNCH_UPDATE_SECRET,
 		psp_cmd_launch_secret(gs->psp, g->rec.handle, &hdr, g->rec.mem_base + a, len,
 				      req->u.guest.data, len, &_psp_ret)) < 0)
@@ -859,7 +920,7 @@ static void op_finish(struct sevd_guests *gs, const struct sevd_request *req,
 {
 	struct guest *g = lookup(gs, req->u.guest.handle, rep);
 
-	if (!g)
+	if (!g || durable_gate(gs, rep) < 0)
 		return;
 	if (GFW(gs, rep, SEV_CMD_LAUNCH_FINISH,
 		psp_cmd_launch_finish(gs->psp, g->rec.handle, &_psp_ret)) < 0)
@@ -883,7 +944,7 @@ static void op_activate(struct sevd_guests *gs, const struct sevd_request *req,
 	char holder[SEVD_ASID_HOLDER_MAX];
 	bool es;
 
-	if (!g || fw_status(gs, g->rec.handle, &st, rep) < 0)
+	if (!g || durable_gate(gs, rep) < 0 || fw_status(gs, g->rec.handle, &st, rep) < 0)
 		return;
 	es = g->rec.flags & SEVD_JREC_F_ES;
 	if (st.asid) { /* bound since launch (or an earlier /activate) */
@@ -947,7 +1008,7 @@ static void op_deactivate(struct sevd_guests *gs, const struct sevd_request *req
 	struct guest *g = lookup(gs, req->u.guest.handle, rep);
 	uint32_t asid;
 
-	if (!g)
+	if (!g || durable_gate(gs, rep) < 0)
 		return;
 	asid = g->rec.asid;
 	if (deactivate(gs, g, rep) < 0 || guest_save(gs, g, rep) < 0)
@@ -969,6 +1030,8 @@ static void op_delete(struct sevd_guests *gs, const struct sevd_request *req,
 		fail(rep, -EALREADY, "an upload into guest %u is running", g->rec.handle);
 		return;
 	}
+	if (durable_gate(gs, rep) < 0)
+		return;
 	handle = g->rec.handle;
 	asid = g->rec.asid;
 	if (asid && deactivate(gs, g, rep) < 0)
@@ -1251,8 +1314,13 @@ static int reconcile(struct sevd_guests *gs)
 	if (sevd_core_flush_now(gs->core) >= 0)
 		sevd_asid_mark_all_clean(gs->pool);
 	r = compact(gs);
-	if (r < 0)
-		return r;
+	if (r < 0) { /* a full or read-only state dir: serve reads, refuse changes until it works */
+		log_warning_errno(r,
+				  "Cannot rewrite the journal %s after reconciliation (%m): guest "
+				  "changes are refused until it can be written",
+				  sevd_journal_path(gs->journal));
+		gs->snapshot_due = true;
+	}
 	log_info("Reconciled the journal with firmware: %u guest(s) kept, %u half-done launch(es) "
 		 "cleaned up, %u unknown firmware guest(s) decommissioned, %u gone from firmware",
 		 t.kept, t.cleaned, t.unknown, t.gone);
@@ -1290,7 +1358,8 @@ int sevd_guests_after_reset(struct sevd_guests *gs)
 			(void)sevd_asid_release(gs->pool, g->rec.asid);
 		r = guest_forget(gs, g->rec.handle, rep);
 		if (r < 0)
-			return log_error_errno(r, "PSP reset: cannot journal the loss of guest %u: %s",
+			return log_error_errno(r,
+					       "PSP reset: cannot journal the loss of guest %u: %s",
 					       g->rec.handle, rep->message);
 		log_warning("PSP reset: guest %u (%s, ASID %u) is gone from firmware: dropped",
 			    g->rec.handle, g->rec.name, g->rec.asid);
@@ -1302,8 +1371,9 @@ int sevd_guests_after_reset(struct sevd_guests *gs)
 	gs->n_intents = 0;
 	sevd_asid_mark_all_clean(gs->pool);
 	if (dropped)
-		log_notice("PSP reset: %u guest(s) dropped from the journal; the ASID pool is clean",
-			   dropped);
+		log_notice(
+		    "PSP reset: %u guest(s) dropped from the journal; the ASID pool is clean",
+		    dropped);
 	return 0;
 }
 

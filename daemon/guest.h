@@ -9,7 +9,8 @@
  * policy (403, reply.rule names the rule), -ENOSPC no free ASID of the guest's type (409),
  * -EALREADY wrong state on sevd's side (an upload running, ASID already bound; 409),
  * -EINVAL / -EFBIG bad input (400), -EIO a firmware status (reply.fw_status),
- * -ENOTRECOVERABLE the journal could not be written (503 internal). */
+ * -ENOTRECOVERABLE the journal cannot be written (507 state_not_durable: refused before any
+ * firmware change, or after one that is then reported, see journal_write() in guest.c). */
 #pragma once
 
 #include "daemon/core.h"

@@ -21,9 +21,12 @@
 #define JOURNAL_MAX_SIZE (256u * 1024u * 1024u)
 static const char header_magic[8] = {'S', 'E', 'V', 'D', 'J', 'R', 'N', 'L'};
 
+/* No file descriptor stays open between appends: the kernel refuses to remount a filesystem
+ * read-only while a file on it is open for writing (EBUSY), and an admin who does that to the
+ * state dir must get a sevd that refuses changes (EROFS), not a failed remount. */
 struct sevd_journal {
 	char *dir, *path, *tmp_path;
-	int fd;
+	off_t size; /* end of the last durable record: appends go there, whatever follows it */
 	size_t records;
 };
 
@@ -216,9 +219,13 @@ static int journal_replay(struct sevd_journal *j, bool recover, sevd_journal_app
 		log_warning("Journal %s: torn tail of %zu bytes at offset %zu (a crash mid-write); "
 			    "truncating it",
 			    j->path, len - end, end);
-		if (truncate(j->path, (off_t)end) < 0)
-			return log_error_errno(errno, "Cannot truncate %s: %m", j->path);
+		if (truncate(j->path, (off_t)end) < 0) /* e.g. EROFS: the next append retries */
+			log_warning_errno(errno,
+					  "Cannot truncate %s now (%m): the torn tail is cut off "
+					  "before the next append",
+					  j->path);
 	}
+	j->size = (off_t)end;
 	j->records = (size_t)n;
 	return 1;
 }
@@ -234,6 +241,7 @@ static int journal_create(struct sevd_journal *j)
 	if (loop_write(fd, hdr, sizeof(hdr)) < 0 || fsync(fd) < 0 || fsync_dir(j->dir) < 0)
 		return log_error_errno(errno ? errno : EIO, "Cannot write the journal %s: %m",
 				       j->path);
+	j->size = SEVD_JOURNAL_HEADER;
 	return 0;
 }
 
@@ -246,7 +254,6 @@ int sevd_journal_open(const char *dir, bool recover, sevd_journal_apply_fn apply
 
 	if (!j)
 		return -ENOMEM;
-	j->fd = -1;
 	j->dir = strdup(dir);
 	j->path = path_join(dir, SEVD_JOURNAL_FILE);
 	j->tmp_path = path_join(dir, SEVD_JOURNAL_FILE ".tmp");
@@ -258,11 +265,6 @@ int sevd_journal_open(const char *dir, bool recover, sevd_journal_apply_fn apply
 	r = journal_replay(j, recover, apply, userdata);
 	if (r >= 0 && (stat(j->path, &st) < 0 || st.st_size < (off_t)SEVD_JOURNAL_HEADER))
 		r = journal_create(j);
-	if (r >= 0) {
-		j->fd = open(j->path, O_WRONLY | O_APPEND | O_CLOEXEC);
-		if (j->fd < 0)
-			r = log_error_errno(errno, "Cannot open the journal %s: %m", j->path);
-	}
 	if (r < 0) {
 		sevd_journal_free(j);
 		return r;
@@ -275,28 +277,75 @@ void sevd_journal_free(struct sevd_journal *j)
 {
 	if (!j)
 		return;
-	if (j->fd >= 0)
-		close(j->fd);
 	free(j->dir);
 	free(j->path);
 	free(j->tmp_path);
 	free(j);
 }
 
+/* The journal open for writing, with anything after the last durable record cut off (a
+ * record a failed append left half-written, or a torn tail the start could not truncate), so
+ * that a valid record never follows garbage (which the next start would call corruption in
+ * the middle). */
+static int open_for_append(struct sevd_journal *j)
+{
+	_cleanup_close_ int fd = open(j->path, O_WRONLY | O_CLOEXEC);
+	struct stat st;
+
+	if (fd < 0 || fstat(fd, &st) < 0)
+		return negative_errno();
+	if (st.st_size != j->size) {
+		if (ftruncate(fd, j->size) < 0)
+			return negative_errno();
+		log_warning("Journal %s: cut %lld byte(s) after the last durable record", j->path,
+			    (long long)(st.st_size - j->size));
+	}
+	return TAKE_FD(fd);
+}
+
+int sevd_journal_reserve(struct sevd_journal *j, unsigned n)
+{
+	_cleanup_close_ int fd = open_for_append(j);
+
+	if (fd < 0)
+		return fd;
+	/* KEEP_SIZE: blocks behind the end of the file, the size (and so replay) unchanged. A
+	 * filesystem without fallocate (EOPNOTSUPP) gets the writability check only. */
+	if (fallocate(fd, FALLOC_FL_KEEP_SIZE, j->size, (off_t)n * SEVD_JREC_SIZE) < 0 &&
+	    errno != EOPNOTSUPP)
+		return negative_errno();
+	return 0;
+}
+
 int sevd_journal_append(struct sevd_journal *j, const struct sevd_jrec *rec)
 {
 	uint8_t buf[SEVD_JREC_SIZE];
+	_cleanup_close_ int fd = -1;
+	ssize_t w = 0;
+	int r = 0;
 
 	sevd_jrec_encode(rec, buf);
 	sevd_crash_point("journal-append");
+	fd = open_for_append(j);
+	if (fd < 0)
+		return log_error_errno(
+		    fd, "Cannot open the journal %s (the change is not durable): %m", j->path);
 	if (sevd_crash_due("journal-torn-write")) {
-		(void)loop_write(j->fd, buf, SEVD_JREC_SIZE / 2);
+		ssize_t half = pwrite(fd, buf, SEVD_JREC_SIZE / 2, j->size);
+
+		(void)half;
 		sevd_crash_stop();
 	}
-	if (loop_write(j->fd, buf, sizeof(buf)) < 0 || fdatasync(j->fd) < 0)
+	w = pwrite(fd, buf, sizeof(buf), j->size);
+	if (w != (ssize_t)sizeof(buf) || fdatasync(fd) < 0) {
+		r = w < 0 || w == (ssize_t)sizeof(buf) ? negative_errno() : -ENOSPC;
+		if (ftruncate(fd, j->size) < 0) /* else open_for_append() cuts it next time */
+			log_warning_errno(errno, "Cannot cut %s back to %lld bytes now (%m)",
+					  j->path, (long long)j->size);
 		return log_error_errno(
-		    errno ? errno : EIO,
-		    "Cannot write the journal %s (the change is not durable): %m", j->path);
+		    r, "Cannot write the journal %s (the change is not durable): %m", j->path);
+	}
+	j->size += SEVD_JREC_SIZE;
 	j->records++;
 	sevd_crash_point("journal-synced");
 	return 0;
@@ -306,7 +355,7 @@ int sevd_journal_compact(struct sevd_journal *j, const struct sevd_jrec *recs, s
 {
 	uint8_t hdr[SEVD_JOURNAL_HEADER], buf[SEVD_JREC_SIZE];
 	_cleanup_close_ int fd = open(j->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	int newfd, r = 0;
+	int r = 0;
 
 	if (fd < 0)
 		return log_error_errno(errno, "Cannot create %s: %m", j->tmp_path);
@@ -330,11 +379,7 @@ int sevd_journal_compact(struct sevd_journal *j, const struct sevd_jrec *recs, s
 		(void)unlink(j->tmp_path);
 		return log_error_errno(r, "Cannot compact the journal %s: %m", j->path);
 	}
-	newfd = open(j->path, O_WRONLY | O_APPEND | O_CLOEXEC);
-	if (newfd < 0)
-		return log_error_errno(errno, "Cannot reopen the journal %s: %m", j->path);
-	close(j->fd);
-	j->fd = newfd;
+	j->size = (off_t)(SEVD_JOURNAL_HEADER + n * SEVD_JREC_SIZE);
 	j->records = n;
 	return 0;
 }

@@ -56,8 +56,13 @@ typedef int (*sevd_journal_apply_fn)(void *userdata, const struct sevd_jrec *rec
 int sevd_journal_open(const char *dir, bool recover, sevd_journal_apply_fn apply, void *userdata,
 		      struct sevd_journal **ret);
 void sevd_journal_free(struct sevd_journal *j);
-/* Append one record and fsync it. */
+/* Append one record after the last durable one and fdatasync it. On failure nothing of the
+ * record stays in the file (cut off at once, or before the next append at the latest). */
 int sevd_journal_append(struct sevd_journal *j, const struct sevd_jrec *rec);
+/* Issue 9, full or read-only state dir: before a change, check that the journal can be opened
+ * for writing and reserve room for n more records behind its end (fallocate KEEP_SIZE), so
+ * that the appends the change needs cannot run out of space half-way. -ENOSPC, -EROFS, ... */
+int sevd_journal_reserve(struct sevd_journal *j, unsigned n);
 /* Replace the file atomically by these records (a snapshot): write a temporary file, fsync,
  * rename over the journal, fsync the directory. */
 int sevd_journal_compact(struct sevd_journal *j, const struct sevd_jrec *recs, size_t n);
