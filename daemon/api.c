@@ -126,8 +126,8 @@ void sevd_api_core_error(struct sevd_api_response *resp, const struct sevd_reply
 	case -EFBIG:
 		sevd_api_error(resp, 400, "bad_request", rep->message, -1);
 		return;
-	case -ENOTRECOVERABLE: /* the guest journal could not be written */
-		sevd_api_error(resp, 503, "internal", rep->message, -1);
+	case -ENOTRECOVERABLE: /* the guest journal cannot be written (issue 9: disk full, EROFS) */
+		sevd_api_error(resp, 507, "state_not_durable", rep->message, -1);
 		return;
 	case -EIO:
 		if (rep->fw_status >= 0) {
