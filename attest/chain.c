@@ -214,25 +214,78 @@ static int get_key(const struct sev_cert *s, const char *role, EVP_PKEY **k,
 	return r < 0 ? r : 1;
 }
 
-static int check_link(const struct sev_cert *s, const char *subject, uint32_t signer_usage,
-		EVP_PKEY *key, struct attest_verdict *v)
+/* The platform links: subject, signer, the signer's usage (as the signature slot names it). */
+static const struct {
+	size_t subject, signer; /* offsets of the certificates in struct attest_sev_chain */
+	const char *subject_name;
+	uint32_t signer_usage;
+} links_tab[ATTEST_LINK_MAX_] = {
+	[ATTEST_LINK_OCA_SELF] = { offsetof(struct attest_sev_chain, oca),
+				   offsetof(struct attest_sev_chain, oca), "OCA", SEV_USAGE_OCA },
+	[ATTEST_LINK_PEK_BY_OCA] = { offsetof(struct attest_sev_chain, pek),
+				     offsetof(struct attest_sev_chain, oca), "PEK", SEV_USAGE_OCA },
+	[ATTEST_LINK_PEK_BY_CEK] = { offsetof(struct attest_sev_chain, pek),
+				     offsetof(struct attest_sev_chain, cek), "PEK", SEV_USAGE_CEK },
+	[ATTEST_LINK_PDH_BY_PEK] = { offsetof(struct attest_sev_chain, pdh),
+				     offsetof(struct attest_sev_chain, pek), "PDH", SEV_USAGE_PEK },
+};
+
+static const struct sev_cert *link_cert(const struct attest_sev_chain *c, size_t off)
+{
+	return (const struct sev_cert *)((const uint8_t *)c + off);
+}
+
+/* Verify link i under key unless it is recorded already; records the outcome. */
+static int link_verify(const struct attest_sev_chain *c, enum attest_sev_link i, EVP_PKEY *key,
+		       struct attest_sev_link_result *res)
 {
 	const char *why = NULL;
-	int r = attest_sev_cert_verify(s, signer_usage, key, &why);
-	const char *signer = attest_sev_usage_name(signer_usage);
+
+	if (res->done)
+		return res->r;
+	res->r = attest_sev_cert_verify(link_cert(c, links_tab[i].subject),
+					links_tab[i].signer_usage, key, &why);
+	res->why = res->r == 0 && why ? why : "";
+	res->done = true;
+	return res->r;
+}
+
+int attest_sev_chain_link(const struct attest_sev_chain *c, enum attest_sev_link link,
+			  struct attest_sev_link_result *res)
+{
+	_cleanup_(EVP_PKEY_freep) EVP_PKEY *key = NULL;
+
+	if (res->done)
+		return res->r;
+	if (attest_sev_cert_pubkey(link_cert(c, links_tab[link].signer), &key) < 0) {
+		*res = (struct attest_sev_link_result){ .done = true, .r = 0,
+							.why = "the signer's public key is unusable" };
+		return 0;
+	}
+	return link_verify(c, link, key, res);
+}
+
+static int check_link(const struct attest_sev_chain *c, enum attest_sev_link i, EVP_PKEY *key,
+		      struct attest_sev_link_result *links, struct attest_verdict *v)
+{
+	const char *subject = links_tab[i].subject_name;
+	const char *signer = attest_sev_usage_name(links_tab[i].signer_usage);
+	int r = link_verify(c, i, key, &links[i]);
 
 	if (r < 0)
 		return r;
 	if (r == 0) {
 		if (strcmp(subject, signer) == 0)
-			return verdict(v, 0, "the %s is not self-signed: %s", subject, why);
-		return verdict(v, 0, "the %s is not signed by the %s: %s", subject, signer, why);
+			return verdict(v, 0, "the %s is not self-signed: %s", subject, links[i].why);
+		return verdict(v, 0, "the %s is not signed by the %s: %s", subject, signer,
+			       links[i].why);
 	}
 	return 1;
 }
 
 /* PDH ← PEK, OCA self, PEK ← OCA, PEK ← CEK: the platform's own links. */
-static int platform_links(const struct attest_sev_chain *c, struct attest_verdict *v)
+static int platform_links(const struct attest_sev_chain *c, struct attest_sev_link_result *links,
+			  struct attest_verdict *v)
 {
 	struct chain_keys k = {};
 	int r;
@@ -241,13 +294,13 @@ static int platform_links(const struct attest_sev_chain *c, struct attest_verdic
 	    (r = get_key(&c->oca, "OCA", &k.oca, v)) <= 0 ||
 	    (r = get_key(&c->cek, "CEK", &k.cek, v)) <= 0)
 		goto out;
-	if (c->have_pdh && (r = check_link(&c->pdh, "PDH", SEV_USAGE_PEK, k.pek, v)) <= 0)
+	if (c->have_pdh && (r = check_link(c, ATTEST_LINK_PDH_BY_PEK, k.pek, links, v)) <= 0)
 		goto out;
 	if (c->have_pdh && (r = get_key(&c->pdh, "PDH", &k.pdh, v)) <= 0)
 		goto out;
-	if ((r = check_link(&c->oca, "OCA", SEV_USAGE_OCA, k.oca, v)) <= 0 ||
-	    (r = check_link(&c->pek, "PEK", SEV_USAGE_OCA, k.oca, v)) <= 0 ||
-	    (r = check_link(&c->pek, "PEK", SEV_USAGE_CEK, k.cek, v)) <= 0)
+	if ((r = check_link(c, ATTEST_LINK_OCA_SELF, k.oca, links, v)) <= 0 ||
+	    (r = check_link(c, ATTEST_LINK_PEK_BY_OCA, k.oca, links, v)) <= 0 ||
+	    (r = check_link(c, ATTEST_LINK_PEK_BY_CEK, k.cek, links, v)) <= 0)
 		goto out;
 	r = 1;
 out:
@@ -369,13 +422,23 @@ static int amd_links(const struct attest_sev_chain *c, const struct attest_roots
 		       attest_roots_sev_list(roots));
 }
 
-int attest_sev_chain_verify(const struct attest_sev_chain *c, const struct attest_roots *roots,
-			    unsigned flags, struct attest_verdict *v)
+int attest_sev_chain_verify_links(const struct attest_sev_chain *c,
+				  const struct attest_roots *roots, unsigned flags,
+				  struct attest_verdict *v,
+				  struct attest_sev_link_result links[ATTEST_LINK_MAX_])
 {
 	int r;
 
 	memset(v, 0, sizeof(*v));
-	if ((r = need(c, flags, v)) <= 0 || (r = platform_links(c, v)) <= 0)
+	if ((r = need(c, flags, v)) <= 0 || (r = platform_links(c, links, v)) <= 0)
 		return r;
 	return amd_links(c, roots, v);
+}
+
+int attest_sev_chain_verify(const struct attest_sev_chain *c, const struct attest_roots *roots,
+			    unsigned flags, struct attest_verdict *v)
+{
+	struct attest_sev_link_result links[ATTEST_LINK_MAX_] = {};
+
+	return attest_sev_chain_verify_links(c, roots, flags, v, links);
 }

@@ -54,3 +54,34 @@ int attest_sev_chain_load_dir(struct attest_sev_chain *c, const char *dir,
  * Without ASK/ARK in the chain, the roots' own ASKs are tried for the CEK. */
 int attest_sev_chain_verify(const struct attest_sev_chain *c, const struct attest_roots *roots,
 			    unsigned flags, struct attest_verdict *v);
+
+/* The platform's own links one by one, for a caller that lists each (sevadm's checklist), with
+ * every signature verified once: pass the same array to attest_sev_chain_verify_links (which
+ * records each link it verifies) and to attest_sev_chain_link (which verifies a link only if
+ * it is not recorded yet: the chain's own check stops at a missing certificate or at the
+ * first failure). */
+enum attest_sev_link {
+	ATTEST_LINK_OCA_SELF,	/* the OCA is self-signed */
+	ATTEST_LINK_PEK_BY_OCA, /* the PEK is signed by the OCA */
+	ATTEST_LINK_PEK_BY_CEK, /* the PEK is signed by the CEK */
+	ATTEST_LINK_PDH_BY_PEK, /* the PDH is signed by the PEK */
+	ATTEST_LINK_MAX_,
+};
+
+struct attest_sev_link_result {
+	bool done;	 /* verified: r and why hold the outcome */
+	int r;		 /* 1 holds, 0 does not (why), negative errno */
+	const char *why; /* static text; "" unless r == 0 */
+};
+
+/* attest_sev_chain_verify, recording the platform links it verifies in links[] (zeroed by the
+ * caller before the first use; entries already done are not verified again). */
+int attest_sev_chain_verify_links(const struct attest_sev_chain *c,
+				  const struct attest_roots *roots, unsigned flags,
+				  struct attest_verdict *v,
+				  struct attest_sev_link_result links[ATTEST_LINK_MAX_]);
+/* One platform link (both certificates must be in the chain): the recorded outcome, else
+ * verified now and recorded. A signer whose public key is unusable answers 0 with why "the
+ * signer's public key is unusable". Returns res->r. */
+int attest_sev_chain_link(const struct attest_sev_chain *c, enum attest_sev_link link,
+			  struct attest_sev_link_result *res);

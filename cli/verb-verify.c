@@ -113,36 +113,32 @@ const char *verify_snp_emulator_root(const struct verify_opts *o)
 
 /* ---- SEV (legacy) chain: one line per platform link, then the AMD part up to a root ---- */
 
-static void sev_link(struct checklist *l, const char *name, const struct sev_cert *c,
-		     uint32_t signer_usage, const struct sev_cert *signer)
+/* One platform link's line; the signature is verified here only when the chain's own check
+ * (attest_sev_chain_verify_links, run first) did not reach it: each once. */
+static void sev_link(struct checklist *l, const char *name, const struct attest_sev_chain *c,
+		     enum attest_sev_link link, struct attest_sev_link_result *links)
 {
-	_cleanup_(EVP_PKEY_freep) EVP_PKEY *key = NULL;
-	const char *why = "";
-	int k;
+	int k = attest_sev_chain_link(c, link, &links[link]);
 
-	if (attest_sev_cert_pubkey(signer, &key) < 0) {
-		checklist_add(l, name, CHECK_FAILED, "the signer's public key is unusable");
-		return;
-	}
-	k = attest_sev_cert_verify(c, signer_usage, key, &why);
-	checklist_add(l, name, k == 1 ? CHECK_OK : CHECK_FAILED, "%s", k == 1 ? "" : why);
+	checklist_add(l, name, k == 1 ? CHECK_OK : CHECK_FAILED, "%s", k == 1 ? "" : links[link].why);
 }
 
 bool verify_sev_chain(const struct attest_sev_chain *c, const struct attest_roots *roots,
 		      unsigned flags, struct checklist *l)
 {
+	struct attest_sev_link_result links[ATTEST_LINK_MAX_] = {};
 	struct attest_verdict v;
 	int k;
 
+	k = attest_sev_chain_verify_links(c, roots, flags, &v, links);
 	if (c->have_oca)
-		sev_link(l, "OCA self-signed", &c->oca, SEV_USAGE_OCA, &c->oca);
+		sev_link(l, "OCA self-signed", c, ATTEST_LINK_OCA_SELF, links);
 	if (c->have_pek && c->have_oca)
-		sev_link(l, "PEK signed by OCA", &c->pek, SEV_USAGE_OCA, &c->oca);
+		sev_link(l, "PEK signed by OCA", c, ATTEST_LINK_PEK_BY_OCA, links);
 	if (c->have_pek && c->have_cek)
-		sev_link(l, "PEK signed by CEK", &c->pek, SEV_USAGE_CEK, &c->cek);
+		sev_link(l, "PEK signed by CEK", c, ATTEST_LINK_PEK_BY_CEK, links);
 	if (c->have_pdh && c->have_pek)
-		sev_link(l, "PDH signed by PEK", &c->pdh, SEV_USAGE_PEK, &c->pek);
-	k = attest_sev_chain_verify(c, roots, flags, &v);
+		sev_link(l, "PDH signed by PEK", c, ATTEST_LINK_PDH_BY_PEK, links);
 	if (k == 1)
 		checklist_add(l, "CEK -> ASK -> trusted ARK", CHECK_OK, "%s", v.reason);
 	else
