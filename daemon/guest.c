@@ -1224,8 +1224,8 @@ static int reconcile_known(struct sevd_guests *gs, struct tally *t, struct sevd_
 		}
 		if (st.state == SEV_GSTATE_UNINIT) {
 			log_warning(
-			    "Reconcile: guest %u (%s) is gone from firmware (a PSP reset?): "
-			    "dropped",
+			    "Reconcile: guest %u (%s) is gone from firmware (decommissioned "
+			    "just before a crash, or a PSP reset): dropped",
 			    g->rec.handle, g->rec.name);
 			t->gone++;
 		} else {

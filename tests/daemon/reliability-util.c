@@ -1,0 +1,368 @@
+/* Helpers of the reliability tests (reliability-util.h). */
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/macros.h"
+#include "common/util.h"
+#include "daemon/journal.h"
+#include "psp/commands.h"
+#include "psp/transport.h"
+#include "tests/daemon/reliability-util.h"
+
+#define HANDLE_SCAN_MAX 1024u /* SEVD_GUESTS_MAX */
+#define JOURNAL_MAX (64u << 20)
+
+bool ru_sevd_start(struct ru_sevd *d, bool wait)
+{
+	const char *exe = tu_exe("SEVD_EXE");
+	char listen[600], psp[600];
+	pid_t pid;
+
+	free(d->sock);
+	free(d->log);
+	d->sock = path_join(d->run_dir, "api.sock");
+	d->log = path_join(d->run_dir, "sevd.log");
+	snprintf(listen, sizeof(listen), "unix:%s", d->sock);
+	snprintf(psp, sizeof(psp), "emu:%s", d->emu_sock);
+	unlink(d->sock);
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	TU_CHECK(pid >= 0, "fork");
+	if (pid == 0) {
+		int fd = open(d->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+		if (d->extra_env)
+			putenv((char *)d->extra_env);
+		execl(exe, exe, "--psp", psp, "--state-dir", d->state_dir, "--listen", listen,
+		      "--config", d->config ? d->config : "/dev/null", d->extra_arg, (char *)NULL);
+		_exit(127);
+	}
+	d->pid = pid;
+	if (!wait)
+		return true;
+	for (int i = 0; i < 2000; i++) {
+		int st;
+
+		if (waitpid(pid, &st, WNOHANG) == pid) {
+			d->pid = 0;
+			return false;
+		}
+		if (tu_wait_socket(d->sock, 10))
+			return true;
+	}
+	return false;
+}
+
+int ru_sevd_stop(struct ru_sevd *d, bool kill_it)
+{
+	int st = 0;
+
+	if (d->pid <= 0)
+		return 0;
+	kill(d->pid, kill_it ? SIGKILL : SIGTERM);
+	waitpid(d->pid, &st, 0);
+	d->pid = 0;
+	return st;
+}
+
+char *ru_sevd_log(const struct ru_sevd *d)
+{
+	size_t len;
+	char *s = (char *)tu_read_file(d->log, &len);
+
+	return s ? s : strdup("");
+}
+
+static size_t on_data(char *p, size_t sz, size_t n, void *userdata)
+{
+	struct gc_resp *r = userdata;
+	char *nb = realloc(r->body, r->len + sz * n + 1);
+
+	if (!nb)
+		return 0;
+	memcpy(nb + r->len, p, sz * n);
+	r->len += sz * n;
+	nb[r->len] = '\0';
+	r->body = nb;
+	return sz * n;
+}
+
+int ru_request(const char *sock, const char *method, const char *path, const void *body, size_t len,
+	       const char *ctype, long timeout_s, struct gc_resp *out)
+{
+	CURL *c = curl_easy_init();
+	struct curl_slist *h = NULL;
+	char url[512], ct[128];
+	CURLcode cr;
+
+	memset(out, 0, sizeof(*out));
+	TU_CHECK(c != NULL, "curl_easy_init");
+	snprintf(url, sizeof(url), "http://localhost%s", path);
+	curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, sock);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, timeout_s);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	if (body || !strcmp(method, "POST")) {
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body ? body : "");
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)(body ? len : 0));
+		snprintf(ct, sizeof(ct), "Content-Type: %s", ctype ? ctype : "application/json");
+		h = curl_slist_append(h, ct);
+		h = curl_slist_append(h, "Expect:");
+	}
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	cr = curl_easy_perform(c);
+	if (cr == CURLE_OK)
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
+	else
+		out->status = 0;
+	if (!out->body)
+		out->body = strdup("");
+	out->json = cr == CURLE_OK ? json_tokener_parse(out->body) : NULL;
+	curl_slist_free_all(h);
+	curl_easy_cleanup(c);
+	return (int)cr;
+}
+
+_printf_(3, 4) static int why_fail(char *why, size_t n, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, n, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+int ru_firmware_guests(const char *emu_sock, struct ru_fw_guest *out, unsigned max,
+		       uint32_t *ret_count, char *why, size_t whylen)
+{
+	struct psp_transport *t = NULL;
+	struct sev_cmd_platform_status ps;
+	char spec[600];
+	unsigned n = 0;
+
+	snprintf(spec, sizeof(spec), "emu:%s", emu_sock);
+	if (psp_open(spec, &t) < 0)
+		return why_fail(why, whylen, "cannot open %s", spec);
+	if (psp_cmd_platform_status(t, &ps, NULL) < 0) {
+		psp_close(t);
+		return why_fail(why, whylen, "PLATFORM_STATUS failed");
+	}
+	for (uint32_t h = 1; h <= HANDLE_SCAN_MAX && n < ps.guest_count; h++) {
+		struct sev_cmd_guest_status st;
+
+		if (psp_cmd_guest_status(t, h, &st, NULL) < 0) {
+			psp_close(t);
+			return why_fail(why, whylen, "GUEST_STATUS %u failed", h);
+		}
+		if (st.state == SEV_GSTATE_UNINIT)
+			continue;
+		if (n == max) {
+			psp_close(t);
+			return why_fail(why, whylen, "more than %u firmware guests", max);
+		}
+		out[n++] = (struct ru_fw_guest){.handle = h, .asid = st.asid, .state = st.state};
+	}
+	psp_close(t);
+	*ret_count = ps.guest_count;
+	return (int)n;
+}
+
+static const char *const state_names[] = {"UNINIT",  "LUPDATE", "LSECRET", "RUNNING",
+					  "SUPDATE", "RUPDATE", "SENT"};
+
+/* ---- the journal, replayed as sevd would (PUT replaces by handle, DEL removes) ---- */
+
+struct jview {
+	unsigned n;
+	struct ru_fw_guest g[HANDLE_SCAN_MAX];
+};
+
+static int jview_apply(void *userdata, const struct sevd_jrec *rec)
+{
+	struct jview *v = userdata;
+	unsigned i;
+
+	if (rec->type != SEVD_JREC_PUT && rec->type != SEVD_JREC_DEL)
+		return 0;
+	for (i = 0; i < v->n && v->g[i].handle != rec->handle; i++)
+		;
+	if (rec->type == SEVD_JREC_DEL) {
+		if (i < v->n)
+			v->g[i] = v->g[--v->n];
+		return 0;
+	}
+	if (i == v->n) {
+		if (v->n == HANDLE_SCAN_MAX)
+			return -E2BIG;
+		v->n++;
+	}
+	v->g[i] =
+	    (struct ru_fw_guest){.handle = rec->handle, .asid = rec->asid, .state = rec->state};
+	return 0;
+}
+
+static int check_journal(const char *state_dir, const struct ru_fw_guest *fw, unsigned nfw,
+			 char *why, size_t whylen)
+{
+	_cleanup_free_ char *path = path_join(state_dir, SEVD_JOURNAL_FILE);
+	_cleanup_free_ uint8_t *buf = NULL;
+	_cleanup_free_ struct jview *v = calloc(1, sizeof(*v));
+	size_t len = 0, end, bad;
+	unsigned skipped;
+	int r;
+
+	TU_CHECK(path && v, "out of memory");
+	r = read_full_file(path, JOURNAL_MAX, &buf, &len);
+	if (r < 0)
+		return why_fail(why, whylen, "cannot read %s: %s", path, strerror(-r));
+	r = sevd_journal_scan(buf, len, false, jview_apply, v, &end, &bad, &skipped);
+	if (r < 0)
+		return why_fail(why, whylen, "journal %s does not replay: %s (offset %zu)", path,
+				strerror(-r), bad);
+	if (end != len)
+		return why_fail(why, whylen, "journal %s has %zu bytes of tail after a start", path,
+				len - end);
+	if (v->n != nfw)
+		return why_fail(why, whylen, "the journal holds %u guests, firmware %u", v->n, nfw);
+	for (unsigned i = 0; i < v->n; i++) {
+		unsigned k;
+
+		for (k = 0; k < nfw && fw[k].handle != v->g[i].handle; k++)
+			;
+		if (k == nfw)
+			return why_fail(why, whylen,
+					"the journal holds guest %u, firmware does not",
+					v->g[i].handle);
+		if (fw[k].asid != v->g[i].asid)
+			return why_fail(why, whylen,
+					"guest %u: the journal says ASID %u, firmware %u",
+					v->g[i].handle, v->g[i].asid, fw[k].asid);
+	}
+	return 0;
+}
+
+/* ---- sevd's answers against firmware ---- */
+
+static int check_list(json_object *list, const struct ru_fw_guest *fw, unsigned nfw, bool restart,
+		      uint32_t *held, unsigned *nheld, char *why, size_t whylen)
+{
+	unsigned n = (unsigned)json_object_array_length(list);
+
+	if (n != nfw)
+		return why_fail(why, whylen, "sevd lists %u guests, firmware has %u", n, nfw);
+	*nheld = 0;
+	for (unsigned i = 0; i < n; i++) {
+		json_object *o = json_object_array_get_idx(list, i);
+		uint32_t h = (uint32_t)gc_int(o, "handle");
+		uint32_t asid = gc_is_null(o, "asid") ? 0 : (uint32_t)gc_int(o, "asid");
+		const char *state = gc_str(o, "state");
+		unsigned k;
+
+		if (restart && strcmp(state, "RUNNING"))
+			return why_fail(why, whylen,
+					"guest %u is %s after a restart (half-launched)", h, state);
+		for (k = 0; k < nfw && fw[k].handle != h; k++)
+			;
+		if (k == nfw)
+			return why_fail(why, whylen,
+					"sevd lists guest %u, firmware does not know it", h);
+		if (fw[k].asid != asid || fw[k].state >= ELEMENTSOF(state_names) ||
+		    strcmp(state_names[fw[k].state], state))
+			return why_fail(why, whylen,
+					"guest %u: sevd says %s on ASID %u, firmware state %u on "
+					"ASID %u",
+					h, state, asid, fw[k].state, fw[k].asid);
+		if (asid)
+			held[(*nheld)++] = asid;
+	}
+	return 0;
+}
+
+static int check_asids(json_object *a, const uint32_t *held, unsigned nheld, char *why,
+		       size_t whylen)
+{
+	json_object *holders = json_object_object_get(a, "holders");
+	size_t nh = json_object_array_length(holders);
+
+	if (nh != nheld || gc_int(a, "used") != nheld)
+		return why_fail(why, whylen,
+				"the pool holds %zu ASIDs (used %lld), the guests %u: %s", nh,
+				(long long)gc_int(a, "used"), nheld, json_object_to_json_string(a));
+	for (size_t i = 0; i < nh; i++) {
+		uint32_t x = (uint32_t)gc_int(json_object_array_get_idx(holders, i), "asid");
+		unsigned seen = 0;
+
+		for (unsigned k = 0; k < nheld; k++)
+			seen += held[k] == x;
+		if (seen != 1)
+			return why_fail(why, whylen, "the pool holds ASID %u for %u guests", x,
+					seen);
+	}
+	for (int k = 0; k < 2; k++) {
+		json_object *c = json_object_object_get(a, k ? "sev" : "es");
+
+		if (gc_int(c, "used") + gc_int(c, "free") + gc_int(c, "flush_pending") !=
+		    gc_int(c, "total"))
+			return why_fail(why, whylen, "%s ASIDs lost: %s", k ? "sev" : "es",
+					json_object_to_json_string(c));
+	}
+	return 0;
+}
+
+int ru_check_invariants(const char *emu_sock, const char *api_sock, const char *state_dir,
+			bool restart, bool journal, char *why, size_t whylen)
+{
+	_cleanup_free_ struct ru_fw_guest *fw = calloc(HANDLE_SCAN_MAX, sizeof(*fw));
+	_cleanup_free_ uint32_t *held = calloc(HANDLE_SCAN_MAX, sizeof(*held));
+	struct gc_resp g = {0}, a = {0};
+	uint32_t count = 0;
+	unsigned nheld = 0;
+	int nfw, r = -1;
+
+	TU_CHECK(fw && held, "out of memory");
+	nfw = ru_firmware_guests(emu_sock, fw, HANDLE_SCAN_MAX, &count, why, whylen);
+	if (nfw < 0)
+		return -1;
+	if (ru_request(api_sock, "GET", "/v1/guests", NULL, 0, NULL, 30, &g) != 0 ||
+	    g.status != 200 || !g.json) {
+		why_fail(why, whylen, "GET /v1/guests: %ld %s", g.status, g.body);
+		goto out;
+	}
+	if ((unsigned)nfw != count) {
+		why_fail(why, whylen, "firmware's guest_count %u, but %d guests answer", count,
+			 nfw);
+		goto out;
+	}
+	if (check_list(json_object_object_get(g.json, "guests"), fw, (unsigned)nfw, restart, held,
+		       &nheld, why, whylen) < 0)
+		goto out;
+	if (journal && check_journal(state_dir, fw, (unsigned)nfw, why, whylen) < 0)
+		goto out;
+	if (ru_request(api_sock, "GET", "/v1/asids", NULL, 0, NULL, 30, &a) != 0 ||
+	    a.status != 200 || !a.json) {
+		why_fail(why, whylen, "GET /v1/asids: %ld %s", a.status, a.body);
+		goto out;
+	}
+	r = check_asids(a.json, held, nheld, why, whylen);
+out:
+	gc_resp_free(&g);
+	gc_resp_free(&a);
+	return r;
+}

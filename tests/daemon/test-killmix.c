@@ -1,0 +1,392 @@
+/* Kill test under a mixed workload (issue 9, "Kill tests"): the real sevd on the real emulator,
+ * several client threads at once launching guests (POST /v1/guests, an image of random size
+ * uploaded in 1 MiB LAUNCH_UPDATE_DATA chunks, a VMSA for SEV-ES guests, measurement, finish,
+ * activate; some launches left half-done on purpose), deactivating and re-activating,
+ * decommissioning and reading, while the main thread SIGKILLs sevd at a random moment. Then
+ * sevd is started again on the same state dir and emulator, and the invariants hold
+ * (reliability-util.h): sevd's guest list and the journal equal firmware's GUEST_STATUS for
+ * every handle, the ASID pool holds exactly the running guests' ASIDs (none lost, none held
+ * twice), and nothing is left half-launched (a launch the kill interrupted is either finished
+ * and listed, or cleaned up by the start-up reconciliation). Guests survive from one iteration
+ * to the next, so kills also land on a daemon with history.
+ *
+ * Usage: test-daemon-killmix [--iterations N] [--seed S] [--clients K] [--max-delay-ms M]
+ * The seed (printed first; default: the time) fixes every client's sequence of operations and
+ * every kill delay; the interleaving of the threads with sevd is the scheduler's, so a rerun
+ * with the same seed repeats the workload and the kill times, not the exact instructions hit.
+ * tests/soak/killmix runs the long version (200 iterations). */
+#include <curl/curl.h>
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/macros.h"
+#include "common/util.h"
+#include "tests/daemon/reliability-util.h"
+#include "tests/testutil.h"
+
+#define CLIENTS_MAX 8
+#define OWN_MAX 3 /* guests a client keeps at once */
+#define IMAGE_MAX (2u * 1024 * 1024 + 4096)
+
+enum op {
+	OP_LAUNCH,
+	OP_UPLOAD,
+	OP_VMSA,
+	OP_MEASURE,
+	OP_FINISH,
+	OP_ACTIVATE,
+	OP_DEACTIVATE,
+	OP_DELETE,
+	OP_READ,
+	OP_MAX_
+};
+static const char *const op_names[OP_MAX_] = {
+    "launch", "upload", "vmsa", "measure", "finish", "activate", "deactivate", "delete", "read"};
+
+struct own {
+	uint32_t handle;
+	bool running, bound;
+};
+
+struct client {
+	pthread_t thread;
+	unsigned id, nclients, iteration;
+	unsigned seed; /* rand_r state */
+	const char *sock;
+	struct own g[OWN_MAX];
+	unsigned n;
+	atomic_int in_flight; /* enum op of the request on the wire, -1 none */
+	unsigned done[OP_MAX_];
+	bool dead;	      /* sevd stopped answering (the kill): expected */
+	char unexpected[768]; /* an answer nobody should get */
+};
+
+static uint8_t image[IMAGE_MAX], vmsa_page[4096];
+
+static unsigned rnd(struct client *c, unsigned n)
+{
+	return (unsigned)rand_r(&c->seed) % n;
+}
+
+/* One request expecting `want`; false when the workload of this client must stop (sevd died,
+ * or something unexpected was answered: recorded). */
+static bool req(struct client *c, enum op op, const char *method, const char *path,
+		const void *body, size_t len, const char *ctype, long want, struct gc_resp *out)
+{
+	struct gc_resp r;
+	int cr;
+
+	atomic_store(&c->in_flight, (int)op);
+	cr = ru_request(c->sock, method, path, body, len, ctype, 60, &r);
+	atomic_store(&c->in_flight, -1);
+	if (cr != 0) {
+		c->dead = true;
+		gc_resp_free(&r);
+		return false;
+	}
+	if (r.status != want) {
+		snprintf(c->unexpected, sizeof(c->unexpected),
+			 "%s %s answered %ld (want %ld): %.500s", method, path, r.status, want,
+			 r.body);
+		gc_resp_free(&r);
+		return false;
+	}
+	c->done[op]++;
+	if (out)
+		*out = r;
+	else
+		gc_resp_free(&r);
+	return true;
+}
+
+static bool guest_op(struct client *c, enum op op, const char *method, uint32_t h, const char *what)
+{
+	char path[96];
+
+	snprintf(path, sizeof(path), "/v1/guests/%u%s", h, what);
+	return req(c, op, method, path, NULL, 0, NULL, 200, NULL);
+}
+
+static void forget(struct client *c, unsigned i)
+{
+	c->g[i] = c->g[--c->n];
+}
+
+/* A launch, finished or (one time in five) left half-done. */
+static bool launch(struct client *c)
+{
+	bool es = rnd(c, 4) == 0, half = rnd(c, 5) == 0;
+	size_t len = 1 + rnd(c, IMAGE_MAX);
+	char body[160], path[96];
+	struct gc_resp r;
+	uint32_t h;
+
+	snprintf(body, sizeof(body),
+		 "{\"policy\": %u, \"name\": \"km-%u-%u-%u\", \"memory_size\": 4194304}",
+		 es ? 0x5u : 0x1u, c->iteration, c->id, c->done[OP_LAUNCH]);
+	if (!req(c, OP_LAUNCH, "POST", "/v1/guests", body, strlen(body), NULL, 201, &r))
+		return false;
+	h = (uint32_t)gc_int(r.json, "handle");
+	gc_resp_free(&r);
+	c->g[c->n++] = (struct own){.handle = h, .bound = true};
+	snprintf(path, sizeof(path), "/v1/guests/%u/data", h);
+	if (!req(c, OP_UPLOAD, "POST", path, image, len, "application/octet-stream", 200, NULL))
+		return false;
+	if (es) {
+		snprintf(path, sizeof(path), "/v1/guests/%u/vmsa", h);
+		if (!req(c, OP_VMSA, "POST", path, vmsa_page, sizeof(vmsa_page),
+			 "application/octet-stream", 200, NULL))
+			return false;
+	}
+	if (half)
+		return true;
+	if (!guest_op(c, OP_MEASURE, "GET", h, "/measurement") ||
+	    !guest_op(c, OP_FINISH, "POST", h, "/finish"))
+		return false;
+	c->g[c->n - 1].running = true;
+	return guest_op(c, OP_ACTIVATE, "POST", h, "/activate");
+}
+
+static bool step(struct client *c)
+{
+	unsigned x = rnd(c, 100), i = c->n ? rnd(c, c->n) : 0;
+
+	if (c->n < OWN_MAX && x < 35)
+		return launch(c);
+	if (c->n && x < 55 && c->g[i].running) {
+		if (c->g[i].bound) {
+			if (!guest_op(c, OP_DEACTIVATE, "POST", c->g[i].handle, "/deactivate"))
+				return false;
+			c->g[i].bound = false;
+		}
+		if (!guest_op(c, OP_ACTIVATE, "POST", c->g[i].handle, "/activate"))
+			return false;
+		c->g[i].bound = true;
+		return true;
+	}
+	if (c->n && (x < 80 || c->n == OWN_MAX)) {
+		if (!guest_op(c, OP_DELETE, "DELETE", c->g[i].handle, ""))
+			return false;
+		forget(c, i);
+		return true;
+	}
+	if (c->n)
+		return guest_op(c, OP_READ, "GET", c->g[i].handle, "");
+	return req(c, OP_READ, "GET", "/v1/asids", NULL, 0, NULL, 200, NULL);
+}
+
+/* The guests this client owns (handle % nclients == id), as the restarted sevd lists them. */
+static bool adopt(struct client *c)
+{
+	struct gc_resp r;
+	json_object *list;
+
+	if (!req(c, OP_READ, "GET", "/v1/guests", NULL, 0, NULL, 200, &r))
+		return false;
+	list = json_object_object_get(r.json, "guests");
+	c->n = 0;
+	for (size_t i = 0; i < json_object_array_length(list) && c->n < OWN_MAX; i++) {
+		json_object *o = json_object_array_get_idx(list, i);
+		uint32_t h = (uint32_t)gc_int(o, "handle");
+
+		if (h % c->nclients != c->id)
+			continue;
+		c->g[c->n++] = (struct own){.handle = h,
+					    .running = !strcmp(gc_str(o, "state"), "RUNNING"),
+					    .bound = !gc_is_null(o, "asid")};
+	}
+	gc_resp_free(&r);
+	return true;
+}
+
+static void *client_main(void *arg)
+{
+	struct client *c = arg;
+
+	if (!adopt(c))
+		return NULL;
+	while (step(c))
+		;
+	return NULL;
+}
+
+/* ---- the runs ---- */
+
+struct totals {
+	unsigned kept, cleaned, unknown, gone, torn, interrupted[OP_MAX_ + 1], done[OP_MAX_];
+};
+
+static void count_reconcile(const char *log, struct totals *t)
+{
+	const char *p = strstr(log, "Reconciled the journal with firmware: ");
+	unsigned k, c, u, g;
+
+	if (p && sscanf(p,
+			"Reconciled the journal with firmware: %u guest(s) kept, %u half-done "
+			"launch(es) cleaned up, %u unknown firmware guest(s) decommissioned, "
+			"%u gone",
+			&k, &c, &u, &g) == 4) {
+		t->kept += k;
+		t->cleaned += c;
+		t->unknown += u;
+		t->gone += g;
+	}
+	t->torn += strstr(log, "torn tail") != NULL;
+}
+
+static void restart_and_check(struct ru_sevd *d, unsigned it, unsigned seed, unsigned iters,
+			      struct totals *t)
+{
+	char why[1024], *log;
+
+	unlink(d->log ? d->log : "");
+	TU_CHECK(ru_sevd_start(d, true),
+		 "iteration %u: sevd does not start after the kill (seed %u; log %s)", it, seed,
+		 d->log);
+	log = ru_sevd_log(d);
+	TU_CHECK(strstr(log, "Reconciled the journal with firmware") != NULL,
+		 "iteration %u: no reconciliation logged", it);
+	count_reconcile(log, t);
+	free(log);
+	TU_CHECK(ru_check_invariants(d->emu_sock, d->sock, d->state_dir, true, true, why,
+				     sizeof(why)) == 0,
+		 "iteration %u after the kill: %s (reproduce: --seed %u --iterations %u; log %s)",
+		 it, why, seed, iters, d->log);
+}
+
+static void iteration(struct ru_sevd *d, unsigned it, unsigned seed, unsigned nclients,
+		      unsigned max_delay_ms, unsigned iters, struct totals *t)
+{
+	static struct client cl[CLIENTS_MAX];
+	unsigned kseed = seed ^ (it * 2654435761u);
+	unsigned delay = 10 + (unsigned)rand_r(&kseed) % max_delay_ms;
+
+	for (unsigned i = 0; i < nclients; i++) {
+		memset(&cl[i], 0, sizeof(cl[i]));
+		cl[i].id = i;
+		cl[i].nclients = nclients;
+		cl[i].iteration = it;
+		cl[i].seed = seed + it * 131u + i * 7919u;
+		cl[i].sock = d->sock;
+		atomic_store(&cl[i].in_flight, -1);
+		TU_CHECK(pthread_create(&cl[i].thread, NULL, client_main, &cl[i]) == 0, "thread");
+	}
+	usleep(delay * 1000u);
+	for (unsigned i = 0; i < nclients; i++) {
+		int op = atomic_load(&cl[i].in_flight);
+
+		t->interrupted[op < 0 ? OP_MAX_ : op]++;
+	}
+	ru_sevd_stop(d, true);
+	for (unsigned i = 0; i < nclients; i++) {
+		pthread_join(cl[i].thread, NULL);
+		TU_CHECK(cl[i].unexpected[0] == '\0',
+			 "iteration %u, client %u: %s (seed %u; log %s)", it, i, cl[i].unexpected,
+			 seed, d->log);
+		for (unsigned k = 0; k < OP_MAX_; k++)
+			t->done[k] += cl[i].done[k];
+	}
+	restart_and_check(d, it, seed, iters, t);
+}
+
+/* Every guest decommissioned through sevd; firmware ends with none. */
+static void final_cleanup(struct ru_sevd *d)
+{
+	struct gc_resp g, r;
+	json_object *list;
+	char why[1024];
+
+	TU_CHECK(ru_request(d->sock, "GET", "/v1/guests", NULL, 0, NULL, 30, &g) == 0 &&
+		     g.status == 200,
+		 "GET /v1/guests");
+	list = json_object_object_get(g.json, "guests");
+	for (size_t i = 0; i < json_object_array_length(list); i++) {
+		char path[64];
+
+		snprintf(path, sizeof(path), "/v1/guests/%lld",
+			 (long long)gc_int(json_object_array_get_idx(list, i), "handle"));
+		TU_CHECK(ru_request(d->sock, "DELETE", path, NULL, 0, NULL, 30, &r) == 0 &&
+			     r.status == 200,
+			 "DELETE %s: %s", path, r.body);
+		gc_resp_free(&r);
+	}
+	gc_resp_free(&g);
+	TU_CHECK(ru_check_invariants(d->emu_sock, d->sock, d->state_dir, false, true, why,
+				     sizeof(why)) == 0,
+		 "after the final clean-up: %s", why);
+}
+
+static unsigned arg_uint(int argc, char **argv, const char *name, unsigned dflt)
+{
+	for (int i = 1; i + 1 < argc; i++)
+		if (!strcmp(argv[i], name)) {
+			uint32_t v;
+
+			TU_CHECK(parse_u32(argv[i + 1], &v) >= 0, "%s: not a number", name);
+			return v;
+		}
+	return dflt;
+}
+
+int main(int argc, char **argv)
+{
+	unsigned iters = arg_uint(argc, argv, "--iterations", 20);
+	unsigned seed = arg_uint(argc, argv, "--seed", (unsigned)time(NULL));
+	unsigned nclients = arg_uint(argc, argv, "--clients", 3);
+	unsigned max_delay = arg_uint(argc, argv, "--max-delay-ms", 400);
+	struct ru_sevd d = {0};
+	struct tu_emu emu;
+	struct totals t = {0};
+	char *dir, *conf;
+
+	if (!getenv("SEVD_EXE") || !getenv("SEV_PSP_EMU_EXE"))
+		tu_skip("SEVD_EXE or SEV_PSP_EMU_EXE not set (run through meson test)");
+	TU_CHECK(nclients >= 1 && nclients <= CLIENTS_MAX && max_delay >= 1, "bad arguments");
+	printf("killmix: seed %u, %u iterations, %u clients, kills 10..%u ms into the workload\n",
+	       seed, iters, nclients, 10 + max_delay);
+	fflush(stdout);
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	signal(SIGPIPE, SIG_IGN);
+	for (size_t i = 0; i < sizeof(image); i++)
+		image[i] = (uint8_t)(i * 31 + 7);
+	dir = tu_mkdtemp();
+	TU_CHECK(tu_emu_start(dir, NULL, &emu) == 0, "emulator");
+	conf = path_join(dir, "sevd.conf");
+	/* Compaction every few records, so that kills land in it too. */
+	TU_CHECK(write_file_atomic(conf, "journal_compact = 8\n", 20, 0600) == 0, "config");
+	d = (struct ru_sevd){
+	    .state_dir = dir, .run_dir = dir, .emu_sock = emu.socket, .config = conf};
+	restart_and_check(&d, 0, seed, iters, &t);
+	for (unsigned it = 1; it <= iters; it++)
+		iteration(&d, it, seed, nclients, max_delay, iters, &t);
+	final_cleanup(&d);
+	ru_sevd_stop(&d, false);
+	printf("killmix: %u kills, invariants held after every restart\n", iters);
+	printf("killmix: requests answered:");
+	for (unsigned k = 0; k < OP_MAX_; k++)
+		printf(" %s %u", op_names[k], t.done[k]);
+	printf("\nkillmix: in flight at the kills:");
+	for (unsigned k = 0; k < OP_MAX_; k++)
+		printf(" %s %u", op_names[k], t.interrupted[k]);
+	printf(" (idle %u)\n", t.interrupted[OP_MAX_]);
+	printf("killmix: reconciliation at the restarts: %u guests kept, %u half-done launches "
+	       "cleaned up, %u unknown firmware guests decommissioned, %u gone; %u torn journal "
+	       "tails truncated\n",
+	       t.kept, t.cleaned, t.unknown, t.gone, t.torn);
+	TU_CHECK(t.done[OP_LAUNCH] > 0 && t.done[OP_DELETE] > 0,
+		 "the workload did too little to test anything");
+	tu_emu_stop(&emu);
+	tu_rmtree(dir);
+	free(dir);
+	free(conf);
+	free(d.sock);
+	free(d.log);
+	tu_done("daemon-killmix");
+}
