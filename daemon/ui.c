@@ -1,11 +1,15 @@
 /* The status page (issue 10; README "Status page"): the HTML shell and its assets, embedded at
  * build time (ui-assets.h), and GET /ui/state, one JSON snapshot of everything the page shows:
- * health, platform, the ASID pool cell by cell, the guests and the recent firmware failures.
+ * health, platform, the ASID pool cell by cell, the recent firmware failures and, when asked
+ * (?guests=1), the guests. The guest list costs one GUEST_STATUS per guest (daemon/guest.c), so
+ * the page asks for it only every few polls and when the pool or the firmware's guest count
+ * changed; everything else costs at most one PLATFORM_STATUS a poll.
  * Unprivileged side of the seam: every piece comes from a core call (core.h), as for the
  * REST routes. A section whose core call fails is null with its error beside it, so that one
  * refused firmware command (an unhealthy PSP) leaves the rest of the page working. */
 #include <errno.h>
 #include <json-c/json.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -261,6 +265,13 @@ static json_object *health_json(const struct sevd_reply *rep)
 	return o;
 }
 
+static bool want_guests(const struct sevd_api_request *req)
+{
+	const char *v = req->arg ? req->arg(req, "guests") : NULL;
+
+	return v && !strcmp(v, "1");
+}
+
 void sevd_ui_state(const struct sevd_api_request *req, struct sevd_api_response *resp)
 {
 	_cleanup_(json_object_putp) json_object *o = json_object_new_object();
@@ -278,9 +289,11 @@ void sevd_ui_state(const struct sevd_api_request *req, struct sevd_api_response 
 	rep = section(req, SEVD_OP_ASIDS, errors, "asids");
 	json_object_object_add(o, "asids", rep ? asids_json(rep) : NULL);
 	free(rep);
-	rep = section(req, SEVD_OP_GUEST_LIST, errors, "guests");
-	json_object_object_add(o, "guests", rep ? guests_json(rep, now) : NULL);
-	free(rep);
+	if (want_guests(req)) {
+		rep = section(req, SEVD_OP_GUEST_LIST, errors, "guests");
+		json_object_object_add(o, "guests", rep ? guests_json(rep, now) : NULL);
+		free(rep);
+	}
 	rep = section(req, SEVD_OP_FW_ERRORS, errors, "fw_errors");
 	json_object_object_add(o, "fw_errors", rep ? fw_errors_json(rep) : NULL);
 	free(rep);

@@ -1,4 +1,7 @@
-/* sevd status page: polls GET /ui/state once a second and updates the page in place.
+/* sevd status page: polls GET /ui/state once a second and updates the page in place. The
+ * guest list (one firmware GUEST_STATUS per guest in sevd) is asked for (?guests=1) every
+ * GUESTS_EVERY polls, and at once when the ASID pool or the firmware's guest count changed, so
+ * an open page costs the firmware little even with a thousand guests.
  * Credentials: a bearer token from the URL fragment (/ui#token=...), which browsers never
  * send to the server nor write into logs or Referer headers; it is kept in this tab's
  * sessionStorage (so a reload works) and removed from the address bar. Without a token the
@@ -8,6 +11,7 @@
 
 (function () {
 	const POLL_MS = 1000;
+	const GUESTS_EVERY = 5;
 	const TIMEOUT_MS = 5000;
 	const $ = (id) => document.getElementById(id);
 
@@ -144,6 +148,7 @@
 
 	/* ---- guests: one row per handle, cells updated in place ---- */
 	const rows = new Map();
+	let guests = []; /* the last list sevd sent */
 	const COLS = ["name", "handle", "state", "policy", "asid", "uptime"];
 
 	function guestRow(h) {
@@ -161,9 +166,21 @@
 		return tr;
 	}
 
+	/* Uptime from the daemon's clock, each poll, also between guest lists. */
+	function renderUptimes(s) {
+		for (const g of guests) {
+			const tr = rows.get(g.handle);
+			if (tr)
+				setText(tr.children[5], duration(Math.max(0, Math.floor(s.time_ms / 1000) - g.created)));
+		}
+	}
+
 	function renderGuests(s) {
 		const tbody = $("guests");
+		if (s.guests === undefined) /* not asked for this time */
+			return;
 		const list = s.guests || [];
+		guests = list;
 		const seen = new Set();
 		list.sort((a, b) => a.handle - b.handle);
 		let prev = null;
@@ -177,7 +194,6 @@
 			td[2].className = "g-state st-" + g.state;
 			setText(td[3], g.policy_words + " (" + g.policy + ")");
 			setText(td[4], g.asid === null ? "–" : g.asid + (g.es ? " (ES)" : ""));
-			setText(td[5], duration(g.uptime_s));
 			const want = prev ? prev.nextSibling : tbody.firstChild;
 			if (want !== tr)
 				tbody.insertBefore(tr, want);
@@ -228,12 +244,13 @@
 	let updates = 0;
 	function render(s) {
 		const byAsid = new Map();
-		for (const g of s.guests || [])
+		renderGuests(s);
+		renderUptimes(s);
+		for (const g of guests)
 			if (g.asid !== null)
 				byAsid.set(g.asid, g);
 		renderPlatform(s);
 		renderAsids(s, byAsid);
-		renderGuests(s);
 		renderFwErrors(s);
 		renderErrors(s);
 		setText($("updates"), ++updates);
@@ -248,27 +265,44 @@
 		$("auth-help").hidden = !needAuth;
 	}
 
+	/* What the last answer showed of the pool and the firmware's guests: a change there asks
+	 * for the guest list at once. */
+	let polls = 0, needGuests = true, lastCells = null, lastCount = null;
+	function noteChanges(s, asked) {
+		const cells = s.asids ? s.asids.cells : lastCells;
+		const count = s.platform ? s.platform.guest_count : lastCount;
+		const changed = (lastCells !== null && cells !== lastCells) ||
+			(lastCount !== null && count !== lastCount);
+		lastCells = cells;
+		lastCount = count;
+		needGuests = !asked && changed;
+	}
+
 	async function poll() {
 		const ctl = new AbortController();
 		const timer = setTimeout(() => ctl.abort(), TIMEOUT_MS);
+		const asked = needGuests || polls % GUESTS_EVERY === 0;
+		polls++;
 		try {
 			const headers = token ? { Authorization: "Bearer " + token } : {};
-			const r = await fetch("/ui/state", { headers, cache: "no-store", signal: ctl.signal,
-				credentials: "same-origin" });
+			const r = await fetch(asked ? "/ui/state?guests=1" : "/ui/state", { headers,
+				cache: "no-store", signal: ctl.signal, credentials: "same-origin" });
 			if (r.status === 401 || r.status === 403) {
 				const body = await r.json().catch(() => ({}));
 				failed("not allowed: " + ((body.error && body.error.message) || r.status), true);
 			} else if (!r.ok) {
 				failed("sevd answered HTTP " + r.status, false);
 			} else {
-				render(await r.json());
+				const s = await r.json();
+				render(s);
+				noteChanges(s, asked);
 			}
 		} catch (e) {
 			failed("sevd unreachable (" + (e.name === "AbortError" ? "timeout" : e.message) + ")",
 				false);
 		} finally {
 			clearTimeout(timer);
-			setTimeout(poll, POLL_MS);
+			setTimeout(poll, needGuests ? 0 : POLL_MS);
 		}
 	}
 	poll();
