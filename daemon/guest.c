@@ -62,6 +62,7 @@ struct sevd_guests {
 	uint64_t intents[16]; /* mem_base of INTENT records not followed by their PUT (replay) */
 	unsigned n_intents;
 	bool snapshot_due; /* the journal is behind the table: snapshot before the next change */
+	int journal_err;   /* errno of the last failed append, for the answer */
 	/* grant stream */
 	int ctl_fd;
 	char *ctl_path;
@@ -182,6 +183,7 @@ static int journal_write(struct sevd_guests *gs, const struct sevd_jrec *rec,
 
 	if (r < 0) { /* -ENOTRECOVERABLE: not -ENOSPC, which means "no ASID" to the HTTP side */
 		gs->snapshot_due = true;
+		gs->journal_err = -r;
 		return fail(rep, -ENOTRECOVERABLE,
 			    "guest %u: the change was made in firmware, but the journal %s could "
 			    "not record it (%s). sevd keeps it and refuses further changes until "
@@ -613,11 +615,12 @@ static void op_create(struct sevd_guests *gs, const struct sevd_request *req,
 	intent.mem_base = g->rec.mem_base;
 	if (journal_write(gs, &intent, rep) < 0) {
 		launch_undo(gs, g, false, false);
-		snprintf(rep->message, sizeof(rep->message),
-			 "the launch cannot be made durable: the journal %s cannot be written, so "
-			 "nothing was done. Free space in the state directory (or remount it "
-			 "read-write), then retry",
-			 sevd_journal_path(gs->journal));
+		snprintf(
+		    rep->message, sizeof(rep->message),
+		    "the launch cannot be made durable: the journal %s cannot be written (%s), "
+		    "so nothing was done. Free space in the state directory (or remount it "
+		    "read-write), then retry",
+		    sevd_journal_path(gs->journal), strerror(gs->journal_err));
 		return;
 	}
 	r = GFW(gs, rep, SEV_CMD_LAUNCH_START,
@@ -651,9 +654,10 @@ static void op_create(struct sevd_guests *gs, const struct sevd_request *req,
 		snprintf(
 		    rep->message, sizeof(rep->message),
 		    "the launch was rolled back (guest %u deactivated and decommissioned, ASID "
-		    "%u to a flush): the journal %s could not record it. Free space in the "
+		    "%u to a flush): the journal %s could not record it (%s). Free space in the "
 		    "state directory (or remount it read-write), then launch again",
-		    g->rec.handle, g->rec.asid, sevd_journal_path(gs->journal));
+		    g->rec.handle, g->rec.asid, sevd_journal_path(gs->journal),
+		    strerror(gs->journal_err));
 		launch_undo(gs, g, true, true);
 		return;
 	}

@@ -360,13 +360,13 @@ int sevd_journal_compact(struct sevd_journal *j, const struct sevd_jrec *recs, s
 	if (fd < 0)
 		return log_error_errno(errno, "Cannot create %s: %m", j->tmp_path);
 	sevd_journal_header(hdr);
-	if (loop_write(fd, hdr, sizeof(hdr)) < 0)
-		r = -EIO;
-	for (size_t i = 0; r == 0 && i < n; i++) {
+	r = loop_write(fd, hdr, sizeof(hdr)); /* -ENOSPC on a full disk: named in the answer */
+	for (size_t i = 0; r >= 0 && i < n; i++) {
 		sevd_jrec_encode(&recs[i], buf);
-		if (loop_write(fd, buf, sizeof(buf)) < 0)
-			r = -EIO;
+		r = loop_write(fd, buf, sizeof(buf));
 	}
+	if (r > 0)
+		r = 0;
 	if (r == 0 && fsync(fd) < 0)
 		r = negative_errno();
 	sevd_crash_point("compact-written");
