@@ -89,9 +89,19 @@ struct sevd_core {
 	struct reply_cache cache;
 };
 
-/* Set on the queue's worker thread, so that a flush asked for from inside a job runs
- * directly instead of queueing behind itself. */
+/* Set while this thread runs a job (on the worker, or inline on a caller's thread: queue.h),
+ * so that a flush asked for from inside a job runs directly instead of queueing behind
+ * itself. */
 static _Thread_local bool on_worker;
+
+/* A job's body with on_worker set, restored after (an inline job runs on a caller's thread). */
+#define AS_JOB(call)                                                                               \
+	do {                                                                                       \
+		bool _was = on_worker;                                                             \
+		on_worker = true;                                                                  \
+		call;                                                                              \
+		on_worker = _was;                                                                  \
+	} while (0)
 
 typedef void (*op_fn)(struct sevd_core *c, const struct sevd_request *req, struct sevd_reply *rep);
 
@@ -277,7 +287,7 @@ static void flush_job_run(void *arg)
 {
 	struct flush_job *j = arg;
 
-	j->r = flush_on_worker(j->c, NULL);
+	AS_JOB(j->r = flush_on_worker(j->c, NULL));
 }
 
 /* The pool's flush callback: direct on the worker, queued from anywhere else. */
@@ -690,12 +700,11 @@ static void op_job_run(void *arg)
 {
 	struct op_job *j = arg;
 
-	on_worker = true;
 	/* Jobs that queued behind the command that hung are refused the same way, not run on
 	 * the dead transport. */
 	if (refuse_if_unhealthy(j->c, j->rep) < 0)
 		return;
-	j->fn(j->c, j->req, j->rep);
+	AS_JOB(j->fn(j->c, j->req, j->rep));
 }
 
 int sevd_core_call(struct sevd_core *c, const struct sevd_request *req, struct sevd_reply *rep)
@@ -774,8 +783,7 @@ static void guests_job_run(void *arg)
 {
 	struct guests_job *j = arg;
 
-	on_worker = true;
-	j->r = sevd_guests_new(j->c, j->cfg, &j->c->guests);
+	AS_JOB(j->r = sevd_guests_new(j->c, j->cfg, &j->c->guests));
 }
 
 static int start_guests(struct sevd_core *c, const struct sevd_core_config *cfg)
@@ -823,15 +831,13 @@ static int reinit_after_reset(struct sevd_core *c, bool uninit)
 	return c->guests ? sevd_guests_after_reset(c->guests) : 0;
 }
 
-static void recover_job_run(void *arg)
+static void recover_job_body(struct recover_job *j)
 {
-	struct recover_job *j = arg;
 	struct sevd_core *c = j->c;
 	struct psp_transport *t = NULL, *old;
 	struct sev_cmd_platform_status st;
 	int psp_ret = SEV_STATUS_NO_FW_CALL;
 
-	on_worker = true;
 	if (c->restart_psp && (j->r = c->restart_psp(c->restart_userdata)) < 0)
 		return;
 	j->r = psp_open(c->psp_spec, &t);
@@ -863,6 +869,11 @@ static void recover_job_run(void *arg)
 	c->recoveries++;
 	pthread_mutex_unlock(&c->health_lock);
 	log_notice("PSP reconnected through %s; healthy again", c->psp_spec);
+}
+
+static void recover_job_run(void *arg)
+{
+	AS_JOB(recover_job_body(arg));
 }
 
 /* Waits for the PSP to turn unhealthy, then retries recovery with a doubling backoff

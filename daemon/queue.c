@@ -1,5 +1,10 @@
 /* The firmware command queue: a FIFO of caller-owned jobs and one worker thread.
- * Each job has its own condition variable, so a caller is woken only for its own job. */
+ * Each job has its own condition variable, so a caller is woken only for its own job.
+ * A caller that finds the queue idle (nothing running, nobody waiting) runs its job on its own
+ * thread instead of handing it to the worker and sleeping until it is done: the two context
+ * switches of the hand-off were most of the cost of a quick command (issue 8). `running`
+ * marks the job either way, so every other caller queues behind it and the worker waits for
+ * it: still one job at a time, in arrival order. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -21,7 +26,8 @@ struct sevd_job {
 
 struct sevd_queue {
 	pthread_mutex_t lock;
-	pthread_cond_t work; /* the worker waits here for jobs */
+	pthread_cond_t work; /* the worker waits here for jobs (and for an inline job's end) */
+	pthread_cond_t idle; /* sevd_queue_free waits here for an inline job's end */
 	pthread_t worker;
 	bool stopping;
 	struct sevd_job *head, *tail;
@@ -50,7 +56,7 @@ static void *worker_main(void *userdata)
 
 	pthread_mutex_lock(&q->lock);
 	for (;;) {
-		while (!q->head && !q->stopping)
+		while ((!q->head || q->st.running) && !q->stopping)
 			pthread_cond_wait(&q->work, &q->lock);
 		if (q->stopping)
 			break;
@@ -65,6 +71,7 @@ static void *worker_main(void *userdata)
 		q->st.done++;
 		j->state = JOB_DONE;
 		pthread_cond_signal(&j->cond);
+		pthread_cond_broadcast(&q->idle);
 	}
 	/* Stopping: wake everyone still waiting with -ESHUTDOWN. */
 	while ((j = pop_locked(q))) {
@@ -87,6 +94,7 @@ int sevd_queue_new(unsigned max_len, unsigned wait_ms, struct sevd_queue **ret)
 		return -ENOMEM;
 	pthread_mutex_init(&q->lock, NULL);
 	pthread_cond_init(&q->work, NULL);
+	pthread_cond_init(&q->idle, NULL);
 	q->max_len = max_len;
 	q->wait_ms = wait_ms;
 	r = pthread_create(&q->worker, NULL, worker_main, q);
@@ -105,8 +113,11 @@ void sevd_queue_free(struct sevd_queue *q)
 	pthread_mutex_lock(&q->lock);
 	q->stopping = true;
 	pthread_cond_signal(&q->work);
+	while (q->st.running) /* a job running inline on a caller's thread ends first */
+		pthread_cond_wait(&q->idle, &q->lock);
 	pthread_mutex_unlock(&q->lock);
 	pthread_join(q->worker, NULL);
+	pthread_cond_destroy(&q->idle);
 	pthread_cond_destroy(&q->work);
 	pthread_mutex_destroy(&q->lock);
 	free(q);
@@ -158,12 +169,34 @@ static int wait_job_locked(struct sevd_queue *q, struct sevd_job *j)
 	return j->state == JOB_DONE ? 0 : -ESHUTDOWN;
 }
 
+/* Idle queue: run fn here. Called and returns with q->lock held. */
+static void run_inline_locked(struct sevd_queue *q, sevd_job_fn fn, void *arg)
+{
+	q->st.running = 1;
+	atomic_fetch_add(&q->started, 1); /* seq_cst: before the job touches firmware */
+	pthread_mutex_unlock(&q->lock);
+	fn(arg);
+	pthread_mutex_lock(&q->lock);
+	q->st.running = 0;
+	q->st.done++;
+	if (q->head) /* jobs that queued meanwhile: the worker takes them, in order */
+		pthread_cond_signal(&q->work);
+	pthread_cond_broadcast(&q->idle);
+}
+
 int sevd_queue_run(struct sevd_queue *q, sevd_job_fn fn, void *arg)
 {
 	struct sevd_job j = { .fn = fn, .arg = arg, .state = JOB_QUEUED };
 	pthread_condattr_t attr;
 	int r;
 
+	pthread_mutex_lock(&q->lock);
+	if (!q->stopping && !q->head && !q->st.running) {
+		run_inline_locked(q, fn, arg);
+		pthread_mutex_unlock(&q->lock);
+		return 0;
+	}
+	pthread_mutex_unlock(&q->lock);
 	pthread_condattr_init(&attr);
 	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
 	pthread_cond_init(&j.cond, &attr);

@@ -19,8 +19,10 @@ int sevd_queue_new(unsigned max_len, unsigned wait_ms, struct sevd_queue **ret);
 /* Stops the worker: the running job finishes, waiting jobs answer -ESHUTDOWN. */
 void sevd_queue_free(struct sevd_queue *q);
 
-/* Run fn(arg) on the worker and wait for it: 0 once it ran, -EBUSY (queue full),
- * -ETIMEDOUT (not started in time), -ESHUTDOWN (stopping). */
+/* Run fn(arg) after every job before it and wait for it: 0 once it ran, -EBUSY (queue full),
+ * -ETIMEDOUT (not started in time), -ESHUTDOWN (stopping). It runs on the worker, or on the
+ * caller's own thread when the queue was idle (nothing running or waiting): a job must not
+ * rely on the thread it runs on, only on being the one job running. */
 int sevd_queue_run(struct sevd_queue *q, sevd_job_fn fn, void *arg);
 
 struct sevd_queue_stats {

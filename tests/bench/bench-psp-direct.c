@@ -1,5 +1,7 @@
-/* bench-psp-direct: PLATFORM_STATUS straight through the psp transport, in-process, with no
- * daemon in between — the floor the daemon-overhead benchmark subtracts. N threads share one
+/* bench-psp-direct: PLATFORM_STATUS (or, with -c get-id, GET_ID: sevd answers PLATFORM_STATUS
+ * from its cache, so the overhead benchmark times GET_ID, which always reaches firmware)
+ * straight through the psp transport, in-process, with no daemon in between — the floor the
+ * daemon-overhead benchmark subtracts. N threads share one
  * transport (psp_issue() serializes them, as firmware runs one command at a time), so N is the
  * queue depth. Speaks only to the sev-psp-emu socket it is given; trusts the emulator's answers
  * only to the extent of counting a non-SUCCESS status as an error.
@@ -18,6 +20,21 @@
 #define MAX_THREADS 1024
 
 static struct psp_transport *transport;
+static int arg_get_id; /* -c get-id */
+
+static int one_command(int *psp_ret)
+{
+	struct sev_cmd_platform_status st;
+	uint8_t *id = NULL;
+	size_t len = 0;
+	int r;
+
+	if (!arg_get_id)
+		return psp_cmd_platform_status(transport, &st, psp_ret);
+	r = psp_cmd_get_id(transport, &id, &len, psp_ret);
+	free(id);
+	return r;
+}
 static uint64_t t_measure_start, t_end;
 
 struct worker {
@@ -51,7 +68,6 @@ static void record(struct worker *w, uint64_t d)
 static void *worker_run(void *arg)
 {
 	struct worker *w = arg;
-	struct sev_cmd_platform_status st;
 	uint64_t t0, t1;
 	int psp_ret;
 
@@ -59,7 +75,7 @@ static void *worker_run(void *arg)
 		t0 = now_ns();
 		if (t0 >= t_end)
 			break;
-		int r = psp_cmd_platform_status(transport, &st, &psp_ret);
+		int r = one_command(&psp_ret);
 		t1 = now_ns();
 		if (t0 < t_measure_start)
 			continue;
@@ -93,7 +109,7 @@ int main(int argc, char **argv)
 	uint64_t errors = 0;
 	int c, r;
 
-	while ((c = getopt(argc, argv, "s:t:d:w:h")) >= 0) {
+	while ((c = getopt(argc, argv, "s:t:d:w:c:h")) >= 0) {
 		switch (c) {
 		case 's':
 			spec = optarg;
@@ -107,9 +123,16 @@ int main(int argc, char **argv)
 		case 'w':
 			warmup = strtod(optarg, NULL);
 			break;
+		case 'c':
+			if (strcmp(optarg, "get-id") && strcmp(optarg, "platform-status")) {
+				fprintf(stderr, "bench-psp-direct: -c get-id|platform-status\n");
+				return 2;
+			}
+			arg_get_id = !strcmp(optarg, "get-id");
+			break;
 		default:
 			printf("Usage: bench-psp-direct -s emu:SOCKET [-t THREADS] [-d SECONDS] "
-			       "[-w WARMUP]\n");
+			       "[-w WARMUP] [-c get-id|platform-status]\n");
 			return c == 'h' ? 0 : 2;
 		}
 	}
