@@ -41,6 +41,7 @@
 #include "psp/commands.h"
 #include "psp/psp-emu.h"
 #include "psp/transport.h"
+#include "tests/daemon/openapi-check.h"
 #include "tests/daemon/reliability-util.h"
 #include "tests/testutil.h"
 
@@ -49,6 +50,7 @@
 static struct tu_emu E;
 static struct ru_sevd D;
 static char *base, *state, *jpath;
+static json_object *openapi;
 
 static void sleep_ms(unsigned ms)
 {
@@ -83,10 +85,17 @@ static const char *err_msg(const struct gc_resp *r)
 	return "";
 }
 
-/* 507 state_not_durable, naming the journal, the errno text and the next step. */
-static void check_refusal(const struct gc_resp *r, const char *what, const char *errtext)
+/* 507 state_not_durable, naming the journal, the errno text and the next step, as
+ * daemon/openapi.yaml documents it for the route (method, tpl). */
+static void check_refusal(const struct gc_resp *r, const char *method, const char *tpl,
+			  const char *what, const char *errtext)
 {
 	const char *m = err_msg(r);
+	char err[512];
+
+	TU_CHECK(oa_check_response(openapi, tpl, method, (unsigned)r->status, "application/json",
+				   r->body, err, sizeof(err)) == 0,
+		 "%s: the answer is not as daemon/openapi.yaml says: %s", what, err);
 
 	TU_CHECK(r->status == 507 && !strcmp(gc_err_code(r), "state_not_durable"),
 		 "%s: want 507 state_not_durable, got %ld: %s", what, r->status, r->body);
@@ -96,14 +105,15 @@ static void check_refusal(const struct gc_resp *r, const char *what, const char 
 		 m);
 }
 
-static void refused(const char *method, const char *path, const char *body, const char *errtext)
+static void refused(const char *method, const char *path, const char *tpl, const char *body,
+		    const char *errtext)
 {
 	struct gc_resp r;
 	char what[128];
 
 	snprintf(what, sizeof(what), "%s %s", method, path);
 	call(method, path, body, body ? strlen(body) : 0, NULL, &r);
-	check_refusal(&r, what, errtext);
+	check_refusal(&r, method, tpl, what, errtext);
 	gc_resp_free(&r);
 }
 
@@ -238,7 +248,7 @@ static void test_full(uint32_t *ret_a)
 		if (r.status == 201)
 			extra[n_extra++] = (uint32_t)gc_int(r.json, "handle");
 		else {
-			check_refusal(&r, "a launch on a full state dir",
+			check_refusal(&r, "POST", "/v1/guests", "a launch on a full state dir",
 				      "No space left on device");
 			refused_launch = true;
 		}
@@ -248,15 +258,16 @@ static void test_full(uint32_t *ret_a)
 	printf("disk full: %u launch(es) fit in the reserved journal room, then 507\n", n_extra);
 	invariants(false, true, "after a launch refused for ENOSPC");
 	snprintf(path, sizeof(path), "/v1/guests/%u", b);
-	refused("DELETE", path, NULL, "No space left on device");
+	refused("DELETE", path, "/v1/guests/{h}", NULL, "No space left on device");
 	snprintf(path, sizeof(path), "/v1/guests/%u/deactivate", a);
-	refused("POST", path, NULL, "No space left on device");
+	refused("POST", path, "/v1/guests/{h}/deactivate", NULL, "No space left on device");
 	snprintf(path, sizeof(path), "/v1/guests/%u/data", b);
 	{
 		static uint8_t img[4096];
 
 		call("POST", path, img, sizeof(img), "application/octet-stream", &r);
-		check_refusal(&r, "an upload on a full state dir", "No space left on device");
+		check_refusal(&r, "POST", "/v1/guests/{h}/data", "an upload on a full state dir",
+			      "No space left on device");
 		gc_resp_free(&r);
 	}
 	reads_work(a);
@@ -283,7 +294,7 @@ static void test_full(uint32_t *ret_a)
 	reads_work(a);
 	invariants(true, true, "a start on a full state dir");
 	snprintf(path, sizeof(path), "/v1/guests/%u", c);
-	refused("DELETE", path, NULL, "No space left on device");
+	refused("DELETE", path, "/v1/guests/{h}", NULL, "No space left on device");
 	TU_CHECK(unlink(filler) == 0, "unlink the filler");
 	path_handle_status("/v1/guests/%u", c, "DELETE", 200);
 	TU_CHECK(log_has("rewritten from the guest table"), "the owed snapshot is written first");
@@ -305,11 +316,12 @@ static void test_readonly(uint32_t a)
 		 "remount %s read-only while sevd runs: %s (does sevd hold a file open "
 		 "for writing there?)",
 		 state, strerror(-r));
-	refused("POST", "/v1/guests", "{\"policy\": 1, \"name\": \"ro\"}", "Read-only file system");
+	refused("POST", "/v1/guests", "/v1/guests", "{\"policy\": 1, \"name\": \"ro\"}",
+		"Read-only file system");
 	snprintf(path, sizeof(path), "/v1/guests/%u/deactivate", a);
-	refused("POST", path, NULL, "Read-only file system");
+	refused("POST", path, "/v1/guests/{h}/deactivate", NULL, "Read-only file system");
 	snprintf(path, sizeof(path), "/v1/guests/%u", a);
-	refused("DELETE", path, NULL, "Read-only file system");
+	refused("DELETE", path, "/v1/guests/{h}", NULL, "Read-only file system");
 	reads_work(a);
 	invariants(false, true, "after refusals on a read-only state dir");
 	/* A restart on the read-only dir: reads served, changes refused. */
@@ -317,7 +329,7 @@ static void test_readonly(uint32_t a)
 	start("on a read-only state dir");
 	reads_work(a);
 	invariants(true, true, "a start on a read-only state dir");
-	refused("POST", "/v1/guests", "{\"policy\": 1, \"name\": \"ro2\"}",
+	refused("POST", "/v1/guests", "/v1/guests", "{\"policy\": 1, \"name\": \"ro2\"}",
 		"Read-only file system");
 	TU_CHECK(remount(false) == 0, "remount read-write");
 	d = launch_full("delta");
@@ -420,7 +432,8 @@ static void test_after_firmware(uint32_t a)
 	/* A launch whose PUT fails after LAUNCH_START and ACTIVATE: rolled back. */
 	call_with_ro_in_stall("fault ACTIVATE:hang=2", "POST", "/v1/guests",
 			      "{\"policy\": 1, \"name\": \"rollback\"}", &r);
-	check_refusal(&r, "a launch whose record fails after firmware", "Read-only file system");
+	check_refusal(&r, "POST", "/v1/guests", "a launch whose record fails after firmware",
+		      "Read-only file system");
 	TU_CHECK(strstr(err_msg(&r), "rolled back"), "the launch says it was rolled back: %s",
 		 r.body);
 	gc_resp_free(&r);
@@ -434,8 +447,8 @@ static void test_after_firmware(uint32_t a)
 	/* A deactivation whose record fails after DEACTIVATE: reported; sevd follows firmware. */
 	snprintf(path, sizeof(path), "/v1/guests/%u/deactivate", a);
 	call_with_ro_in_stall("fault DEACTIVATE:hang=2", "POST", path, NULL, &r);
-	check_refusal(&r, "a deactivation whose record fails after firmware",
-		      "Read-only file system");
+	check_refusal(&r, "POST", "/v1/guests/{h}/deactivate",
+		      "a deactivation whose record fails after firmware", "Read-only file system");
 	TU_CHECK(strstr(err_msg(&r), "made in firmware"), "the answer says firmware acted: %s",
 		 r.body);
 	gc_resp_free(&r);
@@ -519,6 +532,16 @@ int main(void)
 		tu_skip("SEVD_EXE or SEV_PSP_EMU_EXE not set (run through meson test)");
 	if (geteuid() != 0)
 		tu_skip("mounting a tmpfs as the state dir needs root");
+	{
+		const char *root = getenv("SEVD_SOURCE_ROOT");
+		char *p;
+
+		TU_CHECK(root != NULL, "SEVD_SOURCE_ROOT not set");
+		p = path_join(root, "daemon/openapi.yaml");
+		openapi = oa_load(p);
+		TU_CHECK(openapi != NULL, "cannot read %s", p);
+		free(p);
+	}
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	signal(SIGPIPE, SIG_IGN);
 	base = tu_mkdtemp();
@@ -562,5 +585,6 @@ int main(void)
 	free(state);
 	free(D.sock);
 	free(D.log);
+	json_object_put(openapi);
 	tu_done("daemon-disk");
 }
