@@ -503,7 +503,7 @@ static int upload_call(struct upload *u, uint32_t op)
 		return -ENOMEM;
 	u->creq->op = op;
 	u->creq->u.guest.handle = u->handle;
-	if (sevd_core_call(u->req.core, u->creq, rep) < 0) {
+	if (sevd_api_core_fn(u->req.core, u->creq, rep) < 0) {
 		free(u->rep);
 		u->rep = rep; /* answered at the end */
 		return rep->r;

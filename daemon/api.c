@@ -154,6 +154,11 @@ void sevd_api_core_error(struct sevd_api_response *resp, const struct sevd_reply
 		       rep->message[0] ? rep->message : "the PSP could not be reached", -1);
 }
 
+/* In one process the core is a function call; sevd's worker points this at its core
+ * channels (ipc.h) before it serves. */
+int (*sevd_api_core_fn)(struct sevd_core *c, const struct sevd_request *req,
+			struct sevd_reply *rep) = sevd_core_call;
+
 /* Run one core request; on failure the error answer is already in resp (returns NULL). */
 struct sevd_reply *sevd_api_call_core(const struct sevd_api_request *req,
 				      const struct sevd_request *creq, struct sevd_api_response *resp)
@@ -164,7 +169,7 @@ struct sevd_reply *sevd_api_call_core(const struct sevd_api_request *req,
 		sevd_api_error(resp, 503, "internal", "out of memory", -1);
 		return NULL;
 	}
-	if (sevd_core_call(req->core, creq, rep) < 0) {
+	if (sevd_api_core_fn(req->core, creq, rep) < 0) {
 		sevd_api_core_error(resp, rep);
 		free(rep);
 		return NULL;

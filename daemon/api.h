@@ -10,6 +10,14 @@
 #include "daemon/auth.h"
 
 struct sevd_core;
+struct sevd_request;
+struct sevd_reply;
+
+/* How every handler reaches the core (core.h): sevd_core_call by default (tests, fuzzers);
+ * in sevd's unprivileged worker, the call over its core channels (ipc.h). Set once, before
+ * the first request. */
+extern int (*sevd_api_core_fn)(struct sevd_core *c, const struct sevd_request *req,
+			       struct sevd_reply *rep);
 
 /* What a handler answers: HTTP status, content type and a malloc'd body. */
 struct sevd_api_response {

@@ -661,15 +661,6 @@ int sevd_http_new(struct sevd_core *core, const struct sevd_config *cfg, struct 
 	pthread_mutex_init(&h->track_lock, NULL);
 	pthread_cond_init(&h->track_cond, NULL);
 	pthread_mutex_init(&h->rate_lock, NULL);
-	if (cfg->header_timeout_s) {
-		int r = pthread_create(&h->reaper, NULL, reaper_main, h);
-
-		if (r != 0) {
-			sevd_http_free(h);
-			return log_error_errno(r, "Cannot start the header-deadline thread: %m");
-		}
-		h->reaper_running = true;
-	}
 	*ret = h;
 	return 0;
 }
@@ -703,10 +694,11 @@ static int tls_options(struct sevd_http *h, struct MHD_OptionItem opts[5])
 	return 0;
 }
 
+/* Record a listener; a TLS one loads the certificate and key now (sevd_http_start may run
+ * after the worker has dropped the rights to read them). */
 static int http_listen(struct sevd_http *h, int fd, bool is_unix, bool is_tls)
 {
-	struct MHD_OptionItem tls[5] = { { MHD_OPTION_END, 0, NULL } };
-	struct listener *l;
+	struct MHD_OptionItem tls[5];
 	int r;
 
 	if (h->n >= SEVD_LISTENERS_MAX) {
@@ -717,14 +709,24 @@ static int http_listen(struct sevd_http *h, int fd, bool is_unix, bool is_tls)
 		close(fd);
 		return r;
 	}
-	l = &h->l[h->n];
-	*l = (struct listener){ .http = h, .fd = fd, .is_unix = is_unix, .is_tls = is_tls };
+	h->l[h->n++] = (struct listener){ .http = h, .fd = fd, .is_unix = is_unix,
+					  .is_tls = is_tls };
+	return 0;
+}
+
+static int listener_start(struct sevd_http *h, struct listener *l)
+{
+	struct MHD_OptionItem tls[5] = { { MHD_OPTION_END, 0, NULL } };
+	int r;
+
+	if (l->is_tls && (r = tls_options(h, tls)) < 0)
+		return r;
 	/* A thread per connection: a request waiting for its firmware command blocks only its
 	 * own thread, while the queue keeps firmware to one command at a time. */
 	l->mhd = MHD_start_daemon(
 		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
-			MHD_USE_ERROR_LOG | (is_tls ? MHD_USE_TLS : 0),
-		0, NULL, NULL, on_request, l, MHD_OPTION_LISTEN_SOCKET, fd,
+			MHD_USE_ERROR_LOG | (l->is_tls ? MHD_USE_TLS : 0),
+		0, NULL, NULL, on_request, l, MHD_OPTION_LISTEN_SOCKET, l->fd,
 		MHD_OPTION_URI_LOG_CALLBACK, on_uri, l,
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, l, MHD_OPTION_NOTIFY_CONNECTION,
 		on_connection, l, MHD_OPTION_CONNECTION_LIMIT, h->cfg->connection_limit,
@@ -735,13 +737,26 @@ static int http_listen(struct sevd_http *h, int fd, bool is_unix, bool is_tls)
 		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
 		MHD_OPTION_ARRAY, tls, /* empty unless is_tls */
 		MHD_OPTION_END);
-	if (!l->mhd) {
-		close(fd);
+	if (!l->mhd)
 		return log_error_errno(EIO, "Cannot start the %s server on fd %d%s",
-				       is_tls ? "HTTPS" : "HTTP", fd,
-				       is_tls ? " (do tls_cert and tls_key match?)" : "");
+				       l->is_tls ? "HTTPS" : "HTTP", l->fd,
+				       l->is_tls ? " (do tls_cert and tls_key match?)" : "");
+	return 0;
+}
+
+int sevd_http_start(struct sevd_http *h)
+{
+	int r;
+
+	if (h->cfg->header_timeout_s && !h->reaper_running) {
+		r = pthread_create(&h->reaper, NULL, reaper_main, h);
+		if (r != 0)
+			return log_error_errno(r, "Cannot start the header-deadline thread: %m");
+		h->reaper_running = true;
 	}
-	h->n++;
+	for (unsigned i = 0; i < h->n; i++)
+		if (!h->l[i].mhd && (r = listener_start(h, &h->l[i])) < 0)
+			return r;
 	return 0;
 }
 
@@ -783,9 +798,12 @@ void sevd_http_free(struct sevd_http *h)
 {
 	if (!h)
 		return;
-	/* MHD closes a listen socket it was handed when it stops. */
+	/* MHD closes a listen socket it was handed when it stops; one never started is ours. */
 	for (unsigned i = 0; i < h->n; i++)
-		MHD_stop_daemon(h->l[i].mhd);
+		if (h->l[i].mhd)
+			MHD_stop_daemon(h->l[i].mhd);
+		else
+			close(h->l[i].fd);
 	if (h->reaper_running) {
 		pthread_mutex_lock(&h->track_lock);
 		h->stopping = true;

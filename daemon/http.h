@@ -9,8 +9,11 @@ struct sevd_core;
 struct sevd_config;
 struct sevd_http;
 
+/* core: passed to the handlers, which reach it through sevd_api_core_fn (api.h); NULL in the
+ * worker, whose calls go over the core channels (ipc.h). */
 int sevd_http_new(struct sevd_core *core, const struct sevd_config *cfg, struct sevd_http **ret);
-/* Serve on a listening socket (ownership passes to the server). is_unix: roles from peer
+/* Add a listening socket (ownership passes to the server): recorded, and for TLS the
+ * certificate and key read now; served from sevd_http_start. is_unix: roles from peer
  * credentials; otherwise from bearer tokens. */
 int sevd_http_listen(struct sevd_http *h, int fd, bool is_unix);
 /* The same over TLS (tls.h: certificate, key and client CA from the config); roles from a
@@ -19,6 +22,10 @@ int sevd_http_listen_tls(struct sevd_http *h, int fd);
 /* A socket passed by systemd: TCP is served with TLS when tls_cert is set, else plain only on
  * loopback with allow_plain_tcp. *ret_kind: "unix", "tls" or "tcp", for the log. */
 int sevd_http_listen_activated(struct sevd_http *h, int fd, bool is_unix, const char **ret_kind);
+/* Start serving every listener added so far (and the header-deadline thread). The first
+ * thread of the server starts here: the worker drops its privileges and installs its seccomp
+ * filter before, while it is single-threaded. */
+int sevd_http_start(struct sevd_http *h);
 /* Stop every listener (waits for running requests), then free. */
 void sevd_http_free(struct sevd_http *h);
 

@@ -35,6 +35,7 @@ void sevd_config_done(struct sevd_config *c)
 	for (unsigned i = 0; i < c->n_listen; i++)
 		free(c->listen[i]);
 	free(c->admin_group);
+	free(c->worker_user);
 	free(c->roots_dir);
 	free(c->emu_exe);
 	free(c->control);
@@ -170,6 +171,8 @@ int sevd_config_set(struct sevd_config *c, const char *key, const char *v, const
 		r = set_listen(c, v, reason);
 	else if (!strcmp(key, "admin_group"))
 		r = set_str(&c->admin_group, v);
+	else if (!strcmp(key, "worker_user"))
+		r = set_str(&c->worker_user, v);
 	else if (!strcmp(key, "roots_dir"))
 		r = set_str(&c->roots_dir, v);
 	else if (!strcmp(key, "emu_exe"))

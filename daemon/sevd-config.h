@@ -33,6 +33,7 @@ struct sevd_config {
 	char *listen[SEVD_LISTEN_MAX]; /* "unix:PATH", "tcp:ADDR:PORT", "tls:ADDR:PORT" */
 	unsigned n_listen;
 	char *admin_group; /* Unix peers in this group are admins (root always is) */
+	char *worker_user; /* the HTTP worker's user (NULL: sevd-worker, sevd, nobody) */
 	char *roots_dir;   /* ask.cert / ark.cert of the platform's root */
 	char *emu_exe;	   /* sev-psp-emu to start for --psp emu */
 	struct sevd_token tokens[SEVD_TOKENS_MAX];

@@ -1,6 +1,9 @@
 /* sevd: the host-side control plane for AMD SEV. This file is only the process: arguments,
  * config, the embedded emulator, listening sockets (own or from systemd), sd_notify, signals.
- * The core (core.h) owns the PSP; the HTTP front (http.h) serves the API through it. */
+ * Privilege separation (issue 7, worker.h): the process systemd starts is the core (core.h:
+ * PSP, ASID pool, journal, queue, grant socket), which never parses HTTP or JSON; the HTTP
+ * front (http.h) runs in an unprivileged worker, this same binary started with --worker,
+ * which reaches the core over fixed, length-checked messages (ipc.h). */
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -11,6 +14,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
@@ -22,6 +26,8 @@
 #include "daemon/core.h"
 #include "daemon/emu-child.h"
 #include "daemon/http.h"
+#include "daemon/ipc.h"
+#include "daemon/worker.h"
 
 /* config.h gives sysconfdir as meson has it, which may be relative to the prefix ("etc"):
  * a daemon must never read a config relative to its working directory. */
@@ -34,6 +40,7 @@ static void help(void)
 {
 	printf("Usage: sevd [--psp emu[:SOCKET]|dev[:PATH]] [--state-dir DIR]\n"
 	       "            [--listen unix:PATH|tls:ADDR:PORT|tcp:ADDR:PORT ...] [--config FILE]\n"
+	       "            [--worker-user NAME]\n"
 	       "The host-side control plane for AMD SEV: owns the PSP, the ASID pool and the\n"
 	       "REST API (daemon/openapi.yaml).\n\n"
 	       "  --psp SPEC        emu (start an own sev-psp-emu under the state dir),\n"
@@ -47,6 +54,9 @@ static void help(void)
 	       "  --control unix:PATH  grant-stream socket for VMMs (default STATE_DIR/control.sock)\n"
 	       "  --journal-recover start even when the guest journal is corrupt in the middle:\n"
 	       "                    skip the bad records (reported) and reconcile from firmware\n"
+	       "  --worker-user NAME  user of the unprivileged HTTP worker (default: sevd-worker\n"
+	       "                    or sevd, the first that exists and is not sevd's own user,\n"
+	       "                    else nobody)\n"
 	       "  -h, --help        this help\n"
 	       "  --version         the version\n",
 	       SEVD_STATE_DIR, SEVD_DEFAULT_CONF);
@@ -59,12 +69,15 @@ struct flags {
 	unsigned n_listen;
 	const char *control;
 	bool journal_recover, allow_plain_tcp;
+	const char *worker_user;
+	bool worker; /* --worker L,C: this process is the HTTP worker (worker.h) */
+	struct sevd_worker_args wargs;
 };
 
 static int parse_argv(int argc, char *argv[], struct flags *f)
 {
 	enum { ARG_PSP = 0x100, ARG_STATE, ARG_LISTEN, ARG_CONFIG, ARG_VERSION, ARG_CONTROL,
-	       ARG_RECOVER, ARG_PLAIN_TCP };
+	       ARG_RECOVER, ARG_PLAIN_TCP, ARG_WORKER, ARG_WORKER_USER };
 	static const struct option opts[] = {
 		{ "psp", required_argument, NULL, ARG_PSP },
 		{ "state-dir", required_argument, NULL, ARG_STATE },
@@ -73,6 +86,8 @@ static int parse_argv(int argc, char *argv[], struct flags *f)
 		{ "control", required_argument, NULL, ARG_CONTROL },
 		{ "journal-recover", no_argument, NULL, ARG_RECOVER },
 		{ "allow-plain-tcp", no_argument, NULL, ARG_PLAIN_TCP },
+		{ "worker-user", required_argument, NULL, ARG_WORKER_USER },
+		{ "worker", required_argument, NULL, ARG_WORKER }, /* internal: worker.h */
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, ARG_VERSION },
 		{},
@@ -100,6 +115,16 @@ static int parse_argv(int argc, char *argv[], struct flags *f)
 			break;
 		case ARG_PLAIN_TCP:
 			f->allow_plain_tcp = true;
+			break;
+		case ARG_WORKER_USER:
+			f->worker_user = optarg;
+			break;
+		case ARG_WORKER:
+			if (sscanf(optarg, "%u,%u", &f->wargs.n_listen, &f->wargs.n_channels) != 2 ||
+			    f->wargs.n_listen > 64 || f->wargs.n_channels == 0 ||
+			    f->wargs.n_channels > 64)
+				return log_error_errno(EINVAL, "--worker is sevd's own (L,C)");
+			f->worker = true;
 			break;
 		case ARG_CONFIG:
 			arg_config = optarg;
@@ -138,6 +163,8 @@ static int load_settings(const struct flags *f, struct sevd_config *cfg)
 		return log_error_errno(EINVAL, "Invalid --psp or --state-dir: %s", reason);
 	if (f->control && sevd_config_set(cfg, "control", f->control, &reason) < 0)
 		return log_error_errno(EINVAL, "Invalid --control: %s", reason);
+	if (f->worker_user && sevd_config_set(cfg, "worker_user", f->worker_user, &reason) < 0)
+		return log_error_errno(EINVAL, "Invalid --worker-user: %s", reason);
 	cfg->journal_recover |= f->journal_recover;
 	cfg->allow_plain_tcp |= f->allow_plain_tcp;
 	if (f->n_listen) {
@@ -212,20 +239,21 @@ static int restart_emu(void *userdata)
 	return sevd_emu_start(exe, sock, nv, e->cfg->emu_cpuid_ecx, e->cfg->emu_cpuid_edx, &e->pid);
 }
 
-/* --listen addresses, or the sockets systemd passed (sd_listen_fds). */
-static int setup_listeners(const struct sevd_config *cfg, struct sevd_http *http)
+/* --listen addresses, or the sockets systemd passed (sd_listen_fds). The core only holds
+ * them (clients wait in the backlog while a worker restarts); the worker serves them. */
+static int setup_listeners(const struct sevd_config *cfg, int fds[SEVD_LISTEN_MAX],
+			   unsigned *ret_n)
 {
-	int n, r;
+	int n;
 
+	*ret_n = 0;
 	for (unsigned i = 0; i < cfg->n_listen; i++) {
 		bool is_unix, is_tls;
 		int fd = sevd_listen_socket(cfg, cfg->listen[i], &is_unix, &is_tls);
 
 		if (fd < 0)
 			return fd;
-		r = is_tls ? sevd_http_listen_tls(http, fd) : sevd_http_listen(http, fd, is_unix);
-		if (r < 0)
-			return r;
+		fds[(*ret_n)++] = fd;
 		log_info("Listening on %s", cfg->listen[i]);
 	}
 	if (cfg->n_listen)
@@ -236,30 +264,46 @@ static int setup_listeners(const struct sevd_config *cfg, struct sevd_http *http
 	if (n == 0)
 		return log_error_errno(EINVAL, "Nothing to listen on: give --listen unix:PATH (or "
 					       "start sevd through sevd.socket)");
-	for (int fd = SD_LISTEN_FDS_START; fd < SD_LISTEN_FDS_START + n; fd++) {
-		bool is_unix = sd_is_socket_unix(fd, SOCK_STREAM, 1, NULL, 0) > 0;
-		const char *kind;
-
-		r = sevd_http_listen_activated(http, fd, is_unix, &kind);
-		if (r < 0)
-			return r;
-		log_info("Listening on socket-activated fd %d (%s)", fd, kind);
-	}
+	if (n > SEVD_LISTEN_MAX)
+		return log_error_errno(E2BIG, "systemd passed %d sockets; sevd takes at most %d", n,
+				       SEVD_LISTEN_MAX);
+	for (int fd = SD_LISTEN_FDS_START; fd < SD_LISTEN_FDS_START + n; fd++)
+		fds[(*ret_n)++] = fd;
 	return 0;
 }
 
-/* Until SIGTERM/SIGINT; pings the watchdog when systemd asks for it. */
-static void main_loop(void)
-{
-	uint64_t wd_usec = 0;
-	struct timespec ts = { .tv_sec = 3600 };
-	sigset_t set;
-	int sig;
+static uint64_t watchdog_usec;
 
-	if (sd_watchdog_enabled(false, &wd_usec) > 0 && wd_usec > 0) {
-		ts.tv_sec = (time_t)(wd_usec / 2 / 1000000);
-		ts.tv_nsec = (long)((wd_usec / 2) % 1000000) * 1000;
+static uint64_t now_usec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* WATCHDOG=1 at half the interval systemd asked for; from the core's main thread only. */
+static void watchdog_ping(void)
+{
+	static uint64_t last;
+	uint64_t now = now_usec();
+
+	if (watchdog_usec && now - last >= watchdog_usec / 2) {
+		sd_notify(0, "WATCHDOG=1");
+		last = now;
 	}
+}
+
+/* Until SIGTERM/SIGINT: pings the watchdog when systemd asks for it, and restarts the worker
+ * when it ends (sevd_worker_ctl_check, every 250 ms). Returns < 0 when the worker cannot be
+ * kept alive. The watchdog is fed only while a worker runs or is being restarted: a core
+ * that gave up stops feeding it and exits. */
+static int main_loop(struct sevd_worker_ctl *worker)
+{
+	struct timespec ts = { .tv_nsec = 250 * 1000000L };
+	sigset_t set;
+	int sig, r;
+
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
@@ -267,18 +311,23 @@ static void main_loop(void)
 		sig = sigtimedwait(&set, NULL, &ts);
 		if (sig == SIGTERM || sig == SIGINT) {
 			log_info("Received %s, stopping", strsignal(sig));
-			return;
+			return 0;
 		}
-		if (wd_usec)
-			sd_notify(0, "WATCHDOG=1");
+		r = sevd_worker_ctl_check(worker);
+		if (r < 0)
+			return r;
+		watchdog_ping();
 	}
 }
 
-static int run(struct sevd_config *cfg)
+static int run(struct sevd_config *cfg, char *const *argv, const struct flags *f)
 {
+	struct sevd_ipc_server *ipc = NULL;
+	struct sevd_worker_ctl *worker = NULL;
+	int lfds[SEVD_LISTEN_MAX];
+	unsigned n_lfds = 0;
 	_cleanup_free_ char *spec = NULL, *emu_socket = NULL;
 	struct sevd_core *core = NULL;
-	struct sevd_http *http = NULL;
 	struct sevd_core_config cc;
 	struct emu_child emu = { .cfg = cfg };
 	char tmo[16];
@@ -310,17 +359,34 @@ static int run(struct sevd_config *cfg)
 	r = sevd_core_new(&cc, &core);
 	if (r < 0)
 		goto out;
-	r = sevd_http_new(core, cfg, &http);
+	r = setup_listeners(cfg, lfds, &n_lfds);
 	if (r >= 0)
-		r = setup_listeners(cfg, http);
+		r = sevd_ipc_server_new(core, &ipc);
+	if (r >= 0)
+		r = sevd_worker_ctl_new(&(struct sevd_worker_ctl_config){
+						.server = ipc, .argv = argv, .listen_fds = lfds,
+						.n_listen = n_lfds, .worker_user = f->worker_user,
+						.ping = watchdog_ping },
+					&worker);
 	if (r < 0)
 		goto out;
+	sd_notify(0, "STATUS=Starting the HTTP worker");
+	r = sevd_worker_ctl_start(worker);
+	if (r < 0)
+		goto out;
+	/* READY=1 only now: the worker serves. */
 	sd_notifyf(0, "READY=1\nSTATUS=Serving the SEV API on %s", spec);
-	log_info("sevd %s ready (PSP %s)", SEVD_VERSION, spec);
-	main_loop();
+	log_info("sevd %s ready (PSP %s, HTTP worker pid %d)", SEVD_VERSION, spec,
+		 (int)sevd_worker_ctl_pid(worker));
+	r = main_loop(worker);
 	sd_notify(0, "STOPPING=1\nSTATUS=Stopping");
 out:
-	sevd_http_free(http);
+	/* The worker first (it may be waiting on a core call), then its channel threads, then
+	 * the core they call. */
+	sevd_worker_ctl_free(worker);
+	sevd_ipc_server_free(ipc);
+	for (unsigned i = 0; i < n_lfds; i++)
+		close(lfds[i]);
 	sevd_core_free(core);
 	sevd_emu_stop(emu.pid);
 	return r;
@@ -330,7 +396,9 @@ int main(int argc, char *argv[])
 {
 	struct flags f = { 0 };
 	struct sevd_config cfg;
+	_cleanup_free_ char **saved_argv = NULL;
 	sigset_t set;
+	uint64_t wd;
 	int r;
 
 	log_setup("sevd", LOG_TARGET_AUTO, LOG_INFO);
@@ -339,6 +407,11 @@ int main(int argc, char *argv[])
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	setrlimit(RLIMIT_CORE, &(struct rlimit){ 0, 0 });
 	arg_config = SEVD_DEFAULT_CONF;
+	/* The worker gets sevd's own arguments; getopt may reorder argv. */
+	saved_argv = calloc((size_t)argc + 1, sizeof(char *));
+	if (!saved_argv)
+		return EXIT_FAILURE;
+	memcpy(saved_argv, argv, (size_t)argc * sizeof(char *));
 	r = parse_argv(argc, argv, &f);
 	if (r <= 0)
 		return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
@@ -349,8 +422,16 @@ int main(int argc, char *argv[])
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	r = load_settings(&f, &cfg);
+	if (r >= 0 && f.worker) {
+		f.wargs.user = f.worker_user;
+		r = sevd_worker_main(&cfg, &f.wargs);
+		sevd_config_done(&cfg);
+		return r;
+	}
+	if (sd_watchdog_enabled(false, &wd) > 0)
+		watchdog_usec = wd;
 	if (r >= 0)
-		r = run(&cfg);
+		r = run(&cfg, saved_argv, &f);
 	sevd_config_done(&cfg);
 	return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -1,0 +1,254 @@
+/* The core's end of the worker channels (ipc.h). One thread per channel reads a request,
+ * runs it with sevd_core_call (which checks every field again and enforces the admission
+ * policy: guest.c) and writes the reply. The worker is untrusted: a malformed message is
+ * logged with what was wrong, the worker is killed through its pidfd and all its channels are
+ * shut down; sevd.c's supervisor then starts a new worker. Guests, ASIDs and the journal are
+ * the core's and are untouched by that. */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/pidfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/macros.h"
+#include "daemon/ipc.h"
+
+struct sevd_ipc_server {
+	struct sevd_core *core;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	unsigned threads; /* channel threads alive, all workers */
+	unsigned bad_workers;
+};
+
+#define UPLOADS_MAX 64
+
+/* One worker's channels; freed by the last of its threads. */
+struct generation {
+	struct sevd_ipc_server *srv;
+	int pidfd;
+	pid_t pid;
+	unsigned n, refs;
+	atomic_bool killed;
+	/* Guests with an upload this worker began and has not ended: a worker that dies
+	 * mid-upload never sends GUEST_DATA_ABORT, so the core sends it for it. */
+	uint32_t uploads[UPLOADS_MAX];
+	unsigned n_uploads;
+	int fd[];
+};
+
+/* Follow the uploads of a generation from the ops it runs (under the server lock). */
+static void track_upload(struct generation *g, const struct sevd_request *req,
+			 const struct sevd_reply *rep)
+{
+	uint32_t h = req->u.guest.handle;
+	unsigned i;
+
+	if (req->op != SEVD_OP_GUEST_DATA_BEGIN && req->op != SEVD_OP_GUEST_DATA_END &&
+	    req->op != SEVD_OP_GUEST_DATA_ABORT && req->op != SEVD_OP_GUEST_DELETE)
+		return;
+	pthread_mutex_lock(&g->srv->lock);
+	for (i = 0; i < g->n_uploads && g->uploads[i] != h; i++)
+		;
+	if (req->op == SEVD_OP_GUEST_DATA_BEGIN && rep->r == 0 && i == g->n_uploads &&
+	    i < UPLOADS_MAX)
+		g->uploads[g->n_uploads++] = h;
+	else if (req->op != SEVD_OP_GUEST_DATA_BEGIN && i < g->n_uploads)
+		g->uploads[i] = g->uploads[--g->n_uploads];
+	pthread_mutex_unlock(&g->srv->lock);
+}
+
+static void abort_uploads(struct generation *g)
+{
+	struct sevd_request *req;
+	struct sevd_reply *rep;
+
+	if (!g->n_uploads)
+		return;
+	req = calloc(1, sizeof(*req));
+	rep = calloc(1, sizeof(*rep));
+	for (unsigned i = 0; req && rep && i < g->n_uploads; i++) {
+		req->op = SEVD_OP_GUEST_DATA_ABORT;
+		req->u.guest.handle = g->uploads[i];
+		(void)sevd_core_call(g->srv->core, req, rep);
+		log_notice("Ended the upload into guest %u that worker %d left open", g->uploads[i],
+			   (int)g->pid);
+	}
+	free(req);
+	free(rep);
+}
+
+struct channel {
+	struct generation *g;
+	unsigned i;
+};
+
+static void generation_unref(struct generation *g)
+{
+	struct sevd_ipc_server *s = g->srv;
+	bool last;
+
+	pthread_mutex_lock(&s->lock);
+	last = --g->refs == 0;
+	pthread_mutex_unlock(&s->lock);
+	if (!last)
+		return;
+	abort_uploads(g);
+	for (unsigned i = 0; i < g->n; i++)
+		close(g->fd[i]);
+	close(g->pidfd);
+	free(g);
+}
+
+/* The worker sent something that is not a valid message: it is compromised or broken. */
+static void generation_kill(struct generation *g, unsigned i, const char *why)
+{
+	if (atomic_exchange(&g->killed, true))
+		return;
+	log_error("Worker (pid %d) sent a malformed message on core channel %u: %s; killing it "
+		  "(a new worker will be started)",
+		  (int)g->pid, i, why);
+	if (pidfd_send_signal(g->pidfd, SIGKILL, NULL, 0) < 0 && errno != ESRCH)
+		log_warning_errno(errno, "Cannot kill worker %d: %m", (int)g->pid);
+	/* Every channel of it ends now, not when its other threads next write. The fds stay
+	 * open until the last thread is done, so none is reused under another thread. */
+	for (unsigned k = 0; k < g->n; k++)
+		(void)shutdown(g->fd[k], SHUT_RDWR);
+	pthread_mutex_lock(&g->srv->lock);
+	g->srv->bad_workers++;
+	pthread_mutex_unlock(&g->srv->lock);
+}
+
+static void *channel_main(void *arg)
+{
+	struct channel ch = *(struct channel *)arg;
+	struct generation *g = ch.g;
+	struct sevd_ipc_server *s = g->srv;
+	struct sevd_ipc_src src = {.fd = g->fd[ch.i]};
+	struct sevd_request *req = malloc(sizeof(*req));
+	struct sevd_reply *rep = malloc(sizeof(*rep));
+	char err[SEVD_IPC_ERR_MAX];
+	int r;
+
+	free(arg);
+	while (req && rep) {
+		r = sevd_ipc_recv_request(&src, req, err, sizeof(err));
+		if (r == -EPIPE)
+			break; /* the worker closed it (exit, crash, restart) */
+		if (r < 0) {
+			if (!atomic_load(&g->killed))
+				generation_kill(g, ch.i, err);
+			break;
+		}
+		/* Only the bytes this op answers travel; none of an earlier reply's. */
+		memset(rep, 0, sevd_ipc_body_len(SEVD_IPC_REPLY, req->op));
+		(void)sevd_core_call(s->core, req, rep);
+		track_upload(g, req, rep);
+		if (sevd_ipc_send_reply(src.fd, req->op, rep) < 0)
+			break; /* the worker is gone; the supervisor sees it */
+	}
+	if (!req || !rep)
+		log_error("Core channel %u: out of memory; closing it", ch.i);
+	free(req);
+	free(rep);
+	generation_unref(g);
+	pthread_mutex_lock(&s->lock);
+	s->threads--;
+	pthread_cond_broadcast(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+	return NULL;
+}
+
+int sevd_ipc_server_new(struct sevd_core *core, struct sevd_ipc_server **ret)
+{
+	struct sevd_ipc_server *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return -ENOMEM;
+	s->core = core;
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->cond, NULL);
+	*ret = s;
+	return 0;
+}
+
+int sevd_ipc_server_serve(struct sevd_ipc_server *s, int pidfd, pid_t pid, const int *fds,
+			  unsigned n)
+{
+	struct generation *g = calloc(1, sizeof(*g) + n * sizeof(int));
+	pthread_attr_t attr;
+	int r = 0;
+
+	if (!g || (pidfd = fcntl(pidfd, F_DUPFD_CLOEXEC, 3)) < 0) {
+		r = g ? negative_errno() : -ENOMEM;
+		for (unsigned i = 0; i < n; i++)
+			close(fds[i]);
+		free(g);
+		return r;
+	}
+	*g = (struct generation){.srv = s, .pidfd = pidfd, .pid = pid, .n = n, .refs = 1};
+	memcpy(g->fd, fds, n * sizeof(int));
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	for (unsigned i = 0; i < n && r == 0; i++) {
+		struct channel *ch = malloc(sizeof(*ch));
+		pthread_t t;
+
+		if (!ch) {
+			r = -ENOMEM;
+			break;
+		}
+		*ch = (struct channel){.g = g, .i = i};
+		pthread_mutex_lock(&s->lock);
+		g->refs++;
+		s->threads++;
+		pthread_mutex_unlock(&s->lock);
+		r = -pthread_create(&t, &attr, channel_main, ch);
+		if (r < 0) {
+			free(ch);
+			pthread_mutex_lock(&s->lock);
+			g->refs--;
+			s->threads--;
+			pthread_mutex_unlock(&s->lock);
+		}
+	}
+	pthread_attr_destroy(&attr);
+	if (r < 0) {
+		log_error_errno(r, "Cannot start the core channel threads: %m");
+		for (unsigned k = 0; k < n; k++)
+			(void)shutdown(g->fd[k], SHUT_RDWR);
+	}
+	generation_unref(g); /* the threads hold it from here */
+	return r;
+}
+
+unsigned sevd_ipc_server_bad_workers(struct sevd_ipc_server *s)
+{
+	unsigned n;
+
+	pthread_mutex_lock(&s->lock);
+	n = s->bad_workers;
+	pthread_mutex_unlock(&s->lock);
+	return n;
+}
+
+void sevd_ipc_server_free(struct sevd_ipc_server *s)
+{
+	if (!s)
+		return;
+	pthread_mutex_lock(&s->lock);
+	while (s->threads)
+		pthread_cond_wait(&s->cond, &s->lock);
+	pthread_mutex_unlock(&s->lock);
+	pthread_cond_destroy(&s->cond);
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+}

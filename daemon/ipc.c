@@ -1,0 +1,220 @@
+/* The core<->worker message codec (ipc.h): the per-op body lengths and the exact-length
+ * framing. Used by both sides; the core's receiver is the parser of untrusted bytes (fuzzed:
+ * tests/fuzz/fuzz-daemon-ipc.c). Trusts nothing it reads. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include "common/macros.h"
+#include "common/util.h"
+#include "daemon/ipc.h"
+
+typedef struct sevd_request req_t;
+typedef struct sevd_reply rep_t;
+
+/* Request bodies: the first N bytes of req->u. */
+#define REQ_NONE 0
+#define REQ_INIT sizeof(((req_t *)0)->u.init)
+#define REQ_PEK_CERT sizeof(((req_t *)0)->u.pek_cert)
+#define REQ_CREATE sizeof(((req_t *)0)->u.create)
+/* Guest ops that carry no bytes of data stop before the 64 KiB array. */
+#define REQ_GUEST_HDR offsetof(typeof(((req_t *)0)->u.guest), data)
+#define REQ_GUEST_DATA sizeof(((req_t *)0)->u.guest)
+
+/* Reply bodies: the first N bytes of struct sevd_reply (status fields, then u's member). */
+#define REP_HDR offsetof(rep_t, u)
+#define REP(member) (REP_HDR + sizeof(((rep_t *)0)->u.member))
+
+static const struct {
+	uint32_t req, rep;
+} ipc_ops[] = {
+    [SEVD_OP_PLATFORM_STATUS] = {REQ_NONE, REP(platform)},
+    [SEVD_OP_INIT] = {REQ_INIT, REP(platform)},
+    [SEVD_OP_SHUTDOWN] = {REQ_NONE, REP(platform)},
+    [SEVD_OP_FACTORY_RESET] = {REQ_NONE, REP(platform)},
+    [SEVD_OP_PEK_GEN] = {REQ_NONE, REP(platform)},
+    [SEVD_OP_PDH_GEN] = {REQ_NONE, REP(platform)},
+    [SEVD_OP_PEK_CSR] = {REQ_NONE, REP(csr)},
+    [SEVD_OP_PEK_CERT_IMPORT] = {REQ_PEK_CERT, REP(platform)},
+    [SEVD_OP_CERTS] = {REQ_NONE, REP(certs)},
+    [SEVD_OP_GET_ID] = {REQ_NONE, REP(id)},
+    [SEVD_OP_ASIDS] = {REQ_NONE, REP(asids)},
+    [SEVD_OP_HEALTH] = {REQ_NONE, REP(health)},
+    [SEVD_OP_METRICS] = {REQ_NONE, REP(metrics)},
+    [SEVD_OP_GUEST_CREATE] = {REQ_CREATE, REP(guest)},
+    [SEVD_OP_GUEST_DATA_BEGIN] = {REQ_GUEST_HDR, REP(guest)},
+    [SEVD_OP_GUEST_DATA] = {REQ_GUEST_DATA, REP(guest)},
+    [SEVD_OP_GUEST_DATA_END] = {REQ_GUEST_HDR, REP(guest)},
+    [SEVD_OP_GUEST_DATA_ABORT] = {REQ_GUEST_HDR, REP(guest)},
+    [SEVD_OP_GUEST_VMSA] = {REQ_GUEST_DATA, REP(guest)},
+    [SEVD_OP_GUEST_MEASURE] = {REQ_GUEST_HDR, REP(guest)},
+    [SEVD_OP_GUEST_SECRET] = {REQ_GUEST_DATA, REP(guest)},
+    [SEVD_OP_GUEST_FINISH] = {REQ_GUEST_HDR, REP(guest)},
+    [SEVD_OP_GUEST_ACTIVATE] = {REQ_GUEST_HDR, REP(guest)},
+    [SEVD_OP_GUEST_DEACTIVATE] = {REQ_GUEST_HDR, REP(guest)},
+    [SEVD_OP_GUEST_DELETE] = {REQ_GUEST_HDR, REP(guest)},
+    [SEVD_OP_GUEST_INFO] = {REQ_GUEST_HDR, REP(guest)},
+    [SEVD_OP_GUEST_LIST] = {REQ_GUEST_HDR, REP(guests)},
+    [SEVD_OP_GUEST_ATTEST] = {REQ_GUEST_HDR, REP(guest)},
+    [SEVD_OP_FW_ERRORS] = {REQ_NONE, REP(fw_errors)},
+};
+/* A new op in core.h must get a row above (which member it sends and answers) before sevd
+ * builds: an op without one would be refused as unknown by the core at run time. */
+_Static_assert(ELEMENTSOF(ipc_ops) == SEVD_OP_MAX_,
+	       "daemon/ipc.c: every enum sevd_op needs a row in ipc_ops (request and reply size)");
+
+int sevd_ipc_op_known(uint32_t op)
+{
+	return op > 0 && op < ELEMENTSOF(ipc_ops) && ipc_ops[op].rep != 0;
+}
+
+size_t sevd_ipc_body_len(enum sevd_ipc_kind kind, uint32_t op)
+{
+	if (!sevd_ipc_op_known(op))
+		return 0;
+	return kind == SEVD_IPC_REQUEST ? ipc_ops[op].req : ipc_ops[op].rep;
+}
+
+static int send_msg(int fd, enum sevd_ipc_kind kind, uint32_t op, const void *body)
+{
+	struct sevd_ipc_hdr h = {
+	    .magic = SEVD_IPC_MAGIC, .version = SEVD_IPC_VERSION, .kind = (uint16_t)kind, .op = op};
+
+	if (!sevd_ipc_op_known(op))
+		return -EPROTO;
+	h.len = (uint32_t)sevd_ipc_body_len(kind, op);
+	if (loop_write(fd, &h, sizeof(h)) < 0)
+		return negative_errno();
+	return h.len ? loop_write(fd, body, h.len) : 0;
+}
+
+int sevd_ipc_send_request(int fd, const struct sevd_request *req)
+{
+	return send_msg(fd, SEVD_IPC_REQUEST, req->op, &req->u);
+}
+
+int sevd_ipc_send_reply(int fd, uint32_t op, const struct sevd_reply *rep)
+{
+	return send_msg(fd, SEVD_IPC_REPLY, op, rep);
+}
+
+/* Exactly n bytes: 0, -ENODATA when the source ends first, -EPIPE when it ends before the
+ * first byte and at_start is set (a clean end between messages). */
+static int src_read(struct sevd_ipc_src *s, void *p, size_t n, bool at_start)
+{
+	ssize_t k;
+
+	if (s->fd < 0) {
+		size_t avail = s->len - s->pos;
+
+		if (avail == 0 && at_start)
+			return -EPIPE;
+		if (avail < n)
+			return -ENODATA;
+		memcpy(p, s->buf + s->pos, n);
+		s->pos += n;
+		return 0;
+	}
+	k = loop_read(s->fd, p, n);
+	if (k < 0)
+		return (int)k;
+	if (k == 0 && at_start && n)
+		return -EPIPE;
+	return (size_t)k == n ? 0 : -ENODATA;
+}
+
+static int fail(char *err, size_t size, int r, const char *fmt, ...) _printf_(4, 5);
+static int fail(char *err, size_t size, int r, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && size) {
+		va_start(ap, fmt);
+		vsnprintf(err, size, fmt, ap);
+		va_end(ap);
+	}
+	return r;
+}
+
+/* Header of a message of `kind`; want_op > 0: a reply must be for that op. Returns the body
+ * length (the table's) or an error. */
+static int recv_hdr(struct sevd_ipc_src *src, enum sevd_ipc_kind kind, uint32_t want_op,
+		    struct sevd_ipc_hdr *h, char *err, size_t size)
+{
+	size_t want;
+	int r;
+
+	r = src_read(src, h, sizeof(*h), true);
+	if (r == -EPIPE)
+		return fail(err, size, r, "the peer closed the channel");
+	if (r == -ENODATA)
+		return fail(err, size, r, "truncated header (the stream ended inside it)");
+	if (r < 0)
+		return fail(err, size, r, "read error: %s", strerror(-r));
+	if (h->magic != SEVD_IPC_MAGIC)
+		return fail(err, size, -EBADMSG, "bad magic 0x%08x (expected 0x%08x)", h->magic,
+			    SEVD_IPC_MAGIC);
+	if (h->version != SEVD_IPC_VERSION)
+		return fail(err, size, -EBADMSG, "protocol version %u (expected %u)", h->version,
+			    SEVD_IPC_VERSION);
+	if (h->kind != kind)
+		return fail(err, size, -EBADMSG, "message kind %u (expected %u)", h->kind, kind);
+	if (!sevd_ipc_op_known(h->op))
+		return fail(err, size, -EPROTO, "unknown op %u", h->op);
+	if (want_op && h->op != want_op)
+		return fail(err, size, -EPROTO, "reply for op %u to a request of op %u", h->op,
+			    want_op);
+	want = sevd_ipc_body_len(kind, h->op);
+	if (h->len != want)
+		return fail(err, size, -EMSGSIZE,
+			    "op %u: body of %u bytes (this op has exactly %zu)", h->op, h->len,
+			    want);
+	return (int)want;
+}
+
+static int recv_body(struct sevd_ipc_src *src, void *dst, size_t len, uint32_t op, char *err,
+		     size_t size)
+{
+	int r = len ? src_read(src, dst, len, false) : 0;
+
+	if (r == -ENODATA)
+		return fail(err, size, r, "op %u: truncated body (the stream ended inside it)", op);
+	if (r < 0)
+		return fail(err, size, r, "op %u: read error: %s", op, strerror(-r));
+	return 0;
+}
+
+int sevd_ipc_recv_request(struct sevd_ipc_src *src, struct sevd_request *req, char *err,
+			  size_t err_size)
+{
+	struct sevd_ipc_hdr h;
+	int n;
+
+	memset(req, 0, sizeof(*req));
+	n = recv_hdr(src, SEVD_IPC_REQUEST, 0, &h, err, err_size);
+	if (n < 0)
+		return n;
+	req->op = h.op;
+	return recv_body(src, &req->u, (size_t)n, h.op, err, err_size);
+}
+
+int sevd_ipc_recv_reply(struct sevd_ipc_src *src, uint32_t op, struct sevd_reply *rep, char *err,
+			size_t err_size)
+{
+	struct sevd_ipc_hdr h;
+	int n, r;
+
+	n = recv_hdr(src, SEVD_IPC_REPLY, op, &h, err, err_size);
+	if (n < 0)
+		return n;
+	r = recv_body(src, rep, (size_t)n, h.op, err, err_size);
+	if (r < 0)
+		return r;
+	rep->message[sizeof(rep->message) - 1] = '\0';
+	rep->rule[sizeof(rep->rule) - 1] = '\0';
+	return 0;
+}

@@ -1,0 +1,92 @@
+/* The core<->worker messages (privilege separation, issue 7; DESIGN.md "Components"). The
+ * unprivileged worker (HTTP, JSON, auth) sends a `struct sevd_request` to the privileged core
+ * and gets a `struct sevd_reply` back, over one of a pool of socketpairs (SOCK_STREAM), one
+ * request in flight per socket. Every message is a fixed header and a body whose length is
+ * fixed per op and direction by a table (ipc.c): only the union member the op uses travels,
+ * never the whole 250 KB reply. Both sides check magic, version, direction, op and the exact
+ * length; the core treats anything else as an attack by the worker (it kills and restarts it),
+ * the worker treats a bad reply as a broken core (it exits). The receivers trust nothing but
+ * the table; the core still checks every request field (core.c, guest.c). */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "daemon/core.h"
+
+#define SEVD_IPC_MAGIC 0x53564449u /* "SVDI" */
+#define SEVD_IPC_VERSION 1u
+
+enum sevd_ipc_kind {
+	SEVD_IPC_REQUEST = 1,
+	SEVD_IPC_REPLY = 2,
+};
+
+struct sevd_ipc_hdr {
+	uint32_t magic;	  /* SEVD_IPC_MAGIC */
+	uint16_t version; /* SEVD_IPC_VERSION */
+	uint16_t kind;	  /* enum sevd_ipc_kind */
+	uint32_t op;	  /* enum sevd_op; a reply repeats its request's */
+	uint32_t len;	  /* body bytes; exactly sevd_ipc_body_len(kind, op) */
+};
+_Static_assert(sizeof(struct sevd_ipc_hdr) == 16, "the IPC header is 16 bytes, no padding");
+
+/* Body length of a message: requests carry the first N bytes of the request's union, replies
+ * the first N bytes of struct sevd_reply (status, message, rule, then the op's member).
+ * 0 for an op that does not exist (a zero-length request is only valid for ops in the table). */
+size_t sevd_ipc_body_len(enum sevd_ipc_kind kind, uint32_t op);
+/* Is op a row of the table? */
+int sevd_ipc_op_known(uint32_t op);
+
+/* Errors of the receivers (the reason, for the log, goes to err):
+ *   -EPIPE   the peer closed the socket between two messages (a clean end)
+ *   -EBADMSG wrong magic, version or direction
+ *   -EPROTO  unknown op, or a reply for another op
+ *   -EMSGSIZE the length is not the op's
+ *   -ENODATA the stream ended inside a message (truncated)
+ *   other    a read error */
+#define SEVD_IPC_ERR_MAX 160
+
+/* A source of bytes: a socket (fd >= 0), or a buffer (fd < 0; for tests and the fuzzer). */
+struct sevd_ipc_src {
+	int fd;
+	const uint8_t *buf;
+	size_t len, pos;
+};
+
+/* Worker side: send a request (its op selects the body). */
+int sevd_ipc_send_request(int fd, const struct sevd_request *req);
+/* Core side: read one request into *req (zeroed first: bytes not sent are 0). */
+int sevd_ipc_recv_request(struct sevd_ipc_src *src, struct sevd_request *req, char *err,
+			  size_t err_size);
+/* Core side: send the reply of op. */
+int sevd_ipc_send_reply(int fd, uint32_t op, const struct sevd_reply *rep);
+/* Worker side: read the reply of op into *rep (message and rule NUL-terminated). */
+int sevd_ipc_recv_reply(struct sevd_ipc_src *src, uint32_t op, struct sevd_reply *rep, char *err,
+			size_t err_size);
+
+/* ---- the worker's pool of channels (ipc-client.c) ---- */
+
+/* Take over the worker's ends of n channels. Once. */
+int sevd_ipc_client_init(const int *fds, unsigned n);
+/* sevd_core_call through a free channel (waits for one); the signature of sevd_core_call so
+ * that the HTTP side calls either (api.c: sevd_api_core_fn). A broken channel (core gone,
+ * malformed reply) ends the worker: the core, if alive, starts a new one. */
+int sevd_ipc_client_call(struct sevd_core *unused, const struct sevd_request *req,
+			 struct sevd_reply *rep);
+
+/* ---- the core's end (ipc-server.c) ---- */
+
+struct sevd_ipc_server;
+
+int sevd_ipc_server_new(struct sevd_core *core, struct sevd_ipc_server **ret);
+/* Serve the core's ends of n channels of the worker whose pidfd is given (dup'ed here): one
+ * thread per channel runs sevd_core_call. A malformed message is logged, the worker is sent
+ * SIGKILL through the pidfd (no pid-reuse race) and every channel of it is shut down. The
+ * fds are owned by the server from here on, also on failure. */
+int sevd_ipc_server_serve(struct sevd_ipc_server *s, int pidfd, pid_t pid, const int *fds,
+			  unsigned n);
+/* How many workers so far sent a malformed message (for the log and tests). */
+unsigned sevd_ipc_server_bad_workers(struct sevd_ipc_server *s);
+/* Wait until every channel thread has ended (call after the worker is gone), then free. */
+void sevd_ipc_server_free(struct sevd_ipc_server *s);
