@@ -1,0 +1,750 @@
+/* Privilege separation (issue 7; daemon/worker.h, daemon/ipc.h, daemon/seccomp.h), against
+ * real processes where they can run:
+ *  - the core<->worker codec over a real socketpair: every op round-trips with exactly its
+ *    table length; wrong magic, version, direction, op, length, truncated header or body and
+ *    a reply for another op are each refused with their own error;
+ *  - the seccomp filter in forked children: denied calls fail with EPERM or kill the process
+ *    with SIGSYS, signals reach only the process itself, threads still start;
+ *  - the real sevd (--psp emu, its own emulator): the worker is its child with --worker, runs
+ *    as a non-root uid (as root) with every capability set empty, NoNewPrivs 1, Seccomp 2; its
+ *    fd table holds no file under the state dir, no /dev/sev and no socket of the core's but
+ *    the API listener; a process with the worker's uid/gid cannot open the state dir, the
+ *    journal, the emulator's socket or a /dev/sev node with udev's owner and mode;
+ *  - a worker killed by SIGSEGV or SIGKILL, or one that sent a malformed message on a core
+ *    channel (injected through pidfd_getfd), is replaced: the core stays, a guest launched
+ *    before keeps its handle, ASID and state, /healthz answers again, the worker pid changed;
+ *  - more worker deaths than the restart bound make sevd exit non-zero; SIGTERM to sevd
+ *    stops its worker too. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/pidfd.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/macros.h"
+#include "common/util.h"
+#include "daemon/ipc.h"
+#include "daemon/seccomp.h"
+#include "daemon/worker.h"
+#include "tests/daemon/guest-client.h"
+#include "tests/testutil.h"
+
+static void sleep_ms(unsigned ms)
+{
+	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
+
+	nanosleep(&ts, NULL);
+}
+
+/* ---- the codec over a real socketpair ---- */
+
+static int recv_req_from(int fd, struct sevd_request *req, char *err)
+{
+	struct sevd_ipc_src src = {.fd = fd};
+
+	return sevd_ipc_recv_request(&src, req, err, SEVD_IPC_ERR_MAX);
+}
+
+/* Write raw bytes on one end, close it, parse a request from the other. */
+static int parse_raw(const void *buf, size_t len, char *err)
+{
+	struct sevd_request *req = malloc(sizeof(*req));
+	int sp[2], r;
+
+	TU_CHECK(req && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == 0, "socketpair");
+	TU_CHECK_EQ(loop_write(sp[0], buf, len), 0);
+	close(sp[0]);
+	r = recv_req_from(sp[1], req, err);
+	close(sp[1]);
+	free(req);
+	return r;
+}
+
+static void test_codec_roundtrip(void)
+{
+	struct sevd_request *req = calloc(1, sizeof(*req)), *got = malloc(sizeof(*got));
+	struct sevd_reply *rep = calloc(1, sizeof(*rep)), *rgot = malloc(sizeof(*rgot));
+	char err[SEVD_IPC_ERR_MAX];
+	int sp[2];
+
+	TU_CHECK(req && got && rep && rgot, "alloc");
+	TU_CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == 0, "socketpair");
+	TU_CHECK(!sevd_ipc_op_known(0) && !sevd_ipc_op_known(SEVD_OP_MAX_), "0 and MAX unknown");
+	for (uint32_t op = 1; op < SEVD_OP_MAX_; op++) {
+		size_t qlen = sevd_ipc_body_len(SEVD_IPC_REQUEST, op);
+		size_t plen = sevd_ipc_body_len(SEVD_IPC_REPLY, op);
+		pid_t pid;
+		int st;
+
+		TU_CHECK(sevd_ipc_op_known(op), "op %u has a row in the table", op);
+		TU_CHECK(qlen <= sizeof(req->u) && plen > offsetof(struct sevd_reply, u) &&
+			     plen <= sizeof(*rep),
+			 "op %u: lengths %zu/%zu within the structs", op, qlen, plen);
+		memset(req, 0, sizeof(*req));
+		req->op = op;
+		for (size_t i = 0; i < qlen; i++)
+			((uint8_t *)&req->u)[i] = (uint8_t)(i * 7 + op);
+		/* A writer process: large bodies do not fit the socket buffer at once. */
+		pid = fork();
+		TU_CHECK(pid >= 0, "fork");
+		if (pid == 0)
+			_exit(sevd_ipc_send_request(sp[0], req) == 0 ? 0 : 1);
+		TU_CHECK_EQ(recv_req_from(sp[1], got, err), 0);
+		TU_CHECK(waitpid(pid, &st, 0) == pid && st == 0, "writer");
+		TU_CHECK(got->op == op && !memcmp(&got->u, &req->u, qlen), "op %u body", op);
+		/* Bytes beyond the op's body never travel: zero on the receiver. */
+		TU_CHECK(qlen == sizeof(got->u) || ((uint8_t *)&got->u)[qlen] == 0, "op %u tail",
+			 op);
+		for (size_t i = 0; i < plen; i++)
+			((uint8_t *)rep)[i] = (uint8_t)(i * 13 + op);
+		pid = fork();
+		TU_CHECK(pid >= 0, "fork");
+		if (pid == 0)
+			_exit(sevd_ipc_send_reply(sp[1], op, rep) == 0 ? 0 : 1);
+		{
+			struct sevd_ipc_src src = {.fd = sp[0]};
+
+			TU_CHECK_EQ(sevd_ipc_recv_reply(&src, op, rgot, err, sizeof(err)), 0);
+		}
+		TU_CHECK(waitpid(pid, &st, 0) == pid && st == 0, "writer");
+		TU_CHECK(!memcmp(rgot, rep, offsetof(struct sevd_reply, message) + 255) &&
+			     rgot->message[255] == 0,
+			 "op %u reply (message NUL-terminated by the receiver)", op);
+		TU_CHECK(!memcmp(&rgot->u, &rep->u, plen - offsetof(struct sevd_reply, u)),
+			 "op %u reply body", op);
+	}
+	close(sp[0]);
+	close(sp[1]);
+	free(req);
+	free(got);
+	free(rep);
+	free(rgot);
+}
+
+static void test_codec_malformed(void)
+{
+	struct {
+		struct sevd_ipc_hdr h;
+		uint8_t body[sizeof(((struct sevd_request *)0)->u.init) + 8];
+	} m;
+	size_t init_len = sevd_ipc_body_len(SEVD_IPC_REQUEST, SEVD_OP_INIT);
+	struct sevd_ipc_hdr good = {.magic = SEVD_IPC_MAGIC,
+				    .version = SEVD_IPC_VERSION,
+				    .kind = SEVD_IPC_REQUEST,
+				    .op = SEVD_OP_INIT,
+				    .len = (uint32_t)init_len};
+	char err[SEVD_IPC_ERR_MAX];
+
+	memset(&m, 0, sizeof(m));
+	m.h = good;
+	TU_CHECK_EQ(parse_raw(&m, sizeof(m.h) + init_len, err), 0);
+	TU_CHECK_EQ(parse_raw("", 0, err), -EPIPE);
+	m.h.magic ^= 1;
+	TU_CHECK_EQ(parse_raw(&m, sizeof(m.h) + init_len, err), -EBADMSG);
+	TU_CHECK(strstr(err, "magic"), "names the magic: %s", err);
+	m.h = good;
+	m.h.version = 2;
+	TU_CHECK_EQ(parse_raw(&m, sizeof(m.h) + init_len, err), -EBADMSG);
+	m.h = good;
+	m.h.kind = SEVD_IPC_REPLY;
+	TU_CHECK_EQ(parse_raw(&m, sizeof(m.h) + init_len, err), -EBADMSG);
+	for (uint32_t op = 0; op < 3; op++) {
+		m.h = good;
+		m.h.op = op == 0 ? 0 : op == 1 ? SEVD_OP_MAX_ : 0xffffffffu;
+		TU_CHECK_EQ(parse_raw(&m, sizeof(m.h) + init_len, err), -EPROTO);
+		TU_CHECK(strstr(err, "unknown op"), "names the op: %s", err);
+	}
+	m.h = good;
+	m.h.len = (uint32_t)init_len + 1;
+	TU_CHECK_EQ(parse_raw(&m, sizeof(m.h) + init_len + 1, err), -EMSGSIZE);
+	m.h.len = (uint32_t)init_len - 1;
+	TU_CHECK_EQ(parse_raw(&m, sizeof(m.h) + init_len - 1, err), -EMSGSIZE);
+	m.h.len = 0xffffffffu; /* never an allocation or a read of that size */
+	TU_CHECK_EQ(parse_raw(&m, sizeof(m.h), err), -EMSGSIZE);
+	m.h = good;
+	TU_CHECK_EQ(parse_raw(&m, sizeof(m.h) - 3, err), -ENODATA);
+	TU_CHECK(strstr(err, "truncated header"), "%s", err);
+	TU_CHECK_EQ(parse_raw(&m, sizeof(m.h) + init_len - 1, err), -ENODATA);
+	TU_CHECK(strstr(err, "truncated body"), "%s", err);
+	/* A reply for another op than the request's. */
+	{
+		struct sevd_reply *rep = calloc(1, sizeof(*rep));
+		struct sevd_ipc_src src = {.fd = -1};
+		int sp[2];
+
+		TU_CHECK(rep && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == 0, "sp");
+		TU_CHECK_EQ(sevd_ipc_send_reply(sp[0], SEVD_OP_HEALTH, rep), 0);
+		src.fd = sp[1];
+		TU_CHECK_EQ(
+		    sevd_ipc_recv_reply(&src, SEVD_OP_PLATFORM_STATUS, rep, err, sizeof(err)),
+		    -EPROTO);
+		close(sp[0]);
+		close(sp[1]);
+		free(rep);
+	}
+}
+
+/* ---- the seccomp filter in children ---- */
+
+static void *thread_main(void *arg)
+{
+	return arg;
+}
+
+/* In a child: install the filter; what = 0: the calls that must work or fail softly;
+ * otherwise a call that must kill. */
+static int filtered_child(int what)
+{
+	void *ret = NULL;
+	pthread_t t;
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || sevd_seccomp_install() < 0)
+		return 10;
+	switch (what) {
+	case 0:
+		if (setuid(getuid()) == 0 || errno != EPERM)
+			return 11;
+		if (setgroups(0, NULL) == 0 || errno != EPERM)
+			return 12;
+		if (kill(getppid(), 0) == 0 || errno != EPERM)
+			return 13; /* another process, even our parent */
+		if (kill(getpid(), 0) != 0)
+			return 14; /* itself: raise/abort must work */
+		if (pthread_create(&t, NULL, thread_main, (void *)1) != 0 ||
+		    pthread_join(t, &ret) || ret != (void *)1)
+			return 15; /* threads start (clone3 -> ENOSYS -> clone) */
+		if (syscall(SYS_keyctl, 0 /* KEYCTL_GET_KEYRING_ID */, -3, 0) != -1 ||
+		    errno != EPERM)
+			return 16;
+		return 0;
+	case 1:
+		(void)syscall(SYS_ptrace, 0 /* PTRACE_TRACEME */, 0, 0, 0);
+		return 20;
+	case 2:
+		(void)syscall(SYS_unshare, 0x10000000 /* CLONE_NEWUSER */);
+		return 21;
+	case 3:
+		(void)syscall(SYS_process_vm_readv, getppid(), NULL, 0, NULL, 0, 0);
+		return 22;
+	case 4:
+		(void)syscall(SYS_bpf, 0, NULL, 0);
+		return 23;
+	}
+	return 99;
+}
+
+static void test_seccomp(void)
+{
+	static const char *const names[] = {"allowed/EPERM calls", "ptrace", "unshare(NEWUSER)",
+					    "process_vm_readv", "bpf"};
+
+	TU_CHECK(sevd_seccomp_program_len() > 100, "the filter has its rules");
+	for (int what = 0; what < 5; what++) {
+		pid_t pid = fork();
+		int st;
+
+		TU_CHECK(pid >= 0, "fork");
+		if (pid == 0)
+			_exit(filtered_child(what));
+		TU_CHECK(waitpid(pid, &st, 0) == pid, "waitpid");
+		if (what == 0)
+			TU_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s: child status 0x%x",
+				 names[what], st);
+		else
+			TU_CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS,
+				 "%s must kill the process with SIGSYS (status 0x%x)", names[what],
+				 st);
+	}
+}
+
+/* ---- the real daemon ---- */
+
+static bool is_root;
+
+static long req(struct gc_daemon *d, const char *method, const char *path, const char *body,
+		struct gc_resp *r)
+{
+	gc_request(d, method, path, body, body ? strlen(body) : 0, NULL, r);
+	return r->status;
+}
+
+static bool healthy(struct gc_daemon *d)
+{
+	struct gc_resp r;
+	bool ok = req(d, "GET", "/healthz", NULL, &r) == 200;
+
+	gc_resp_free(&r);
+	return ok;
+}
+
+/* sevd's child with "--worker" in its argv (NUL-separated cmdline), or 0. */
+static pid_t find_worker(pid_t core)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	pid_t found = 0;
+
+	TU_CHECK(d, "opendir /proc");
+	while ((e = readdir(d)) && !found) {
+		char path[64], buf[4096];
+		pid_t pid = (pid_t)atoi(e->d_name), ppid = 0;
+		FILE *f;
+		size_t n;
+
+		if (pid <= 0)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+		f = fopen(path, "re");
+		if (!f)
+			continue;
+		/* "pid (comm) state ppid": comm may hold spaces, so after the last ')'. */
+		n = fread(buf, 1, sizeof(buf) - 1, f);
+		fclose(f);
+		buf[n] = '\0';
+		if (!strrchr(buf, ')') || sscanf(strrchr(buf, ')') + 2, "%*c %d", &ppid) != 1 ||
+		    ppid != core)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+		f = fopen(path, "re");
+		if (!f)
+			continue;
+		n = fread(buf, 1, sizeof(buf) - 1, f);
+		fclose(f);
+		for (size_t i = 0; i + 1 < n; i++)
+			if (buf[i] == '\0' && !strncmp(buf + i + 1, "--worker", 9))
+				found = pid;
+	}
+	closedir(d);
+	return found;
+}
+
+/* A new worker that is not `old` and answers /healthz, within a bound. */
+static pid_t wait_new_worker(struct gc_daemon *d, pid_t old)
+{
+	for (int i = 0; i < 300; i++) {
+		pid_t w = find_worker(d->pid);
+
+		TU_CHECK(kill(d->pid, 0) == 0, "the core (pid %d) is gone (log %s)", (int)d->pid,
+			 d->log);
+		if (w > 0 && w != old && healthy(d))
+			return w;
+		sleep_ms(100);
+	}
+	TU_CHECK(false, "no new serving worker within 30 s (log %s)", d->log);
+	return 0;
+}
+
+static char *status_field(pid_t pid, const char *key)
+{
+	char path[64], line[512];
+	size_t klen = strlen(key);
+	char *v = NULL;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "re");
+	TU_CHECK(f, "open %s", path);
+	while (!v && fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, klen) && line[klen] == ':') {
+			char *p = line + klen + 1;
+
+			p += strspn(p, " \t");
+			p[strcspn(p, "\n")] = '\0';
+			v = strdup(p);
+		}
+	fclose(f);
+	TU_CHECK(v, "%s has no %s", path, key);
+	return v;
+}
+
+static void check_status(pid_t w, uid_t *ret_uid, gid_t *ret_gid)
+{
+	static const char *const zero[] = {"CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"};
+	unsigned u[4], g[4];
+	char *s;
+
+	s = status_field(w, "Uid");
+	TU_CHECK(sscanf(s, "%u %u %u %u", &u[0], &u[1], &u[2], &u[3]) == 4, "Uid: %s", s);
+	free(s);
+	s = status_field(w, "Gid");
+	TU_CHECK(sscanf(s, "%u %u %u %u", &g[0], &g[1], &g[2], &g[3]) == 4, "Gid: %s", s);
+	free(s);
+	for (int i = 1; i < 4; i++)
+		TU_CHECK(u[i] == u[0] && g[i] == g[0], "real, effective, saved, fs ids agree");
+	if (is_root) {
+		TU_CHECK(u[0] != 0 && g[0] != 0, "the worker runs as %u:%u, not root", u[0], g[0]);
+		s = status_field(w, "Groups");
+		TU_CHECK(s[0] == '\0', "no supplementary groups: '%s'", s);
+		free(s);
+	} else {
+		fprintf(stderr, "not root: the worker's uid cannot differ from the test's; "
+				"uid checks skipped\n");
+	}
+	for (size_t i = 0; i < ELEMENTSOF(zero); i++) {
+		s = status_field(w, zero[i]);
+		TU_CHECK(!strcmp(s, "0000000000000000"), "%s is %s, expected all zero", zero[i], s);
+		free(s);
+	}
+	s = status_field(w, "NoNewPrivs");
+	TU_CHECK(!strcmp(s, "1"), "NoNewPrivs %s", s);
+	free(s);
+	s = status_field(w, "Seccomp");
+	TU_CHECK(!strcmp(s, "2"), "Seccomp %s (2 = filter)", s);
+	free(s);
+	*ret_uid = u[0];
+	*ret_gid = g[0];
+}
+
+/* Socket inodes ("socket:[N]") and paths of a process's fds. */
+static unsigned fd_links(pid_t pid, char links[][256], unsigned max)
+{
+	char path[64];
+	DIR *d;
+	struct dirent *e;
+	unsigned n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	d = opendir(path);
+	TU_CHECK(d, "opendir %s: %s", path, strerror(errno));
+	while ((e = readdir(d)) && n < max) {
+		char p[320];
+		ssize_t k;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(p, sizeof(p), "%s/%s", path, e->d_name);
+		k = readlink(p, links[n], 255);
+		if (k > 0) {
+			links[n][k] = '\0';
+			n++;
+		}
+	}
+	closedir(d);
+	return n;
+}
+
+/* The inode of the listening socket bound to path, from /proc/net/unix. */
+static unsigned long listener_inode(const char *path)
+{
+	char line[1024];
+	unsigned long ino = 0;
+	FILE *f = fopen("/proc/net/unix", "re");
+
+	TU_CHECK(f, "/proc/net/unix");
+	while (!ino && fgets(line, sizeof(line), f)) {
+		char p[512] = "";
+		unsigned long i;
+
+		if (sscanf(line, "%*s %*s %*s %*s %*s %*s %lu %511s", &i, p) == 2 &&
+		    !strcmp(p, path))
+			ino = i;
+	}
+	fclose(f);
+	return ino;
+}
+
+static void check_fds(struct gc_daemon *d, pid_t w)
+{
+	static char wl[256][256], cl[256][256];
+	unsigned nw = fd_links(w, wl, 256), nc = fd_links(d->pid, cl, 256), shared = 0;
+	char listen_link[64];
+
+	snprintf(listen_link, sizeof(listen_link), "socket:[%lu]", listener_inode(d->sock));
+	TU_CHECK(strcmp(listen_link, "socket:[0]"), "the API socket is in /proc/net/unix");
+	for (unsigned i = 0; i < nw; i++) {
+		TU_CHECK(strncmp(wl[i], d->dir, strlen(d->dir)) || !strcmp(wl[i], d->log),
+			 "the worker holds %s under the state dir", wl[i]);
+		TU_CHECK(!strstr(wl[i], "journal") && strcmp(wl[i], "/dev/sev") &&
+			     !strstr(wl[i], "nv.bin"),
+			 "the worker holds %s", wl[i]);
+		if (strncmp(wl[i], "socket:", 7))
+			continue;
+		/* Any socket it shares with the core is the API listener: never the emulator's
+		 * connection, the grant socket or the core's end of a channel. */
+		for (unsigned k = 0; k < nc; k++)
+			if (!strcmp(wl[i], cl[k])) {
+				TU_CHECK(
+				    !strcmp(wl[i], listen_link),
+				    "the worker shares %s with the core (not the API socket %s)",
+				    wl[i], listen_link);
+				shared++;
+			}
+	}
+	TU_CHECK(shared >= 1, "the API listener is inherited (%u shared)", shared);
+	fprintf(stderr, "worker fds: %u (core %u), shared with the core: the API listener only\n",
+		nw, nc);
+}
+
+/* As the worker's uid and gid (no groups), in a child: open() of each path must fail with
+ * EACCES; a Unix socket path must refuse connect(). */
+static void check_access_as(uid_t uid, gid_t gid, const char *const *paths, unsigned n)
+{
+	pid_t pid = fork();
+	int st;
+
+	TU_CHECK(pid >= 0, "fork");
+	if (pid == 0) {
+		if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 ||
+		    setresuid(uid, uid, uid) < 0)
+			_exit(100);
+		for (unsigned i = 0; i < n; i++) {
+			struct stat sb;
+			int fd;
+
+			if (stat(paths[i], &sb) == 0 && S_ISSOCK(sb.st_mode)) {
+				struct sockaddr_un sa = {.sun_family = AF_UNIX};
+
+				fd = socket(AF_UNIX, SOCK_STREAM, 0);
+				snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", paths[i]);
+				if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+					_exit(1 + (int)i);
+				close(fd);
+				continue;
+			}
+			fd = open(paths[i], S_ISDIR(sb.st_mode) ? O_RDONLY | O_DIRECTORY : O_RDWR);
+			if (fd >= 0 || errno != EACCES)
+				_exit(1 + (int)i);
+		}
+		_exit(0);
+	}
+	TU_CHECK(waitpid(pid, &st, 0) == pid, "waitpid");
+	TU_CHECK(WIFEXITED(st) && WEXITSTATUS(st) != 100, "could not become %u:%u", uid, gid);
+	TU_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "uid %u opened %s (it must get EACCES)",
+		 uid,
+		 WIFEXITED(st) && WEXITSTATUS(st) >= 1 && WEXITSTATUS(st) <= n
+		     ? paths[WEXITSTATUS(st) - 1]
+		     : "?");
+}
+
+static void check_access(struct gc_daemon *d, uid_t uid, gid_t gid)
+{
+	_cleanup_free_ char *journal = path_join(d->dir, "guests.journal");
+	_cleanup_free_ char *emu = path_join(d->dir, "emu.sock");
+	_cleanup_free_ char *devdir = tu_mkdtemp(), *node = path_join(devdir, "sev");
+	const char *paths[5] = {d->dir, journal, emu, node, NULL};
+	unsigned n = 4;
+
+	if (!is_root) {
+		fprintf(stderr, "not root: cannot take the worker's uid to try its access; "
+				"access checks skipped\n");
+		return;
+	}
+	TU_CHECK(access(journal, F_OK) == 0, "the journal exists: %s", journal);
+	/* udev makes /dev/sev root:root 0600 (the kernel's ccp driver has no other mode); a
+	 * stand-in node with that owner and mode, in a directory anyone may enter. */
+	TU_CHECK(chmod(devdir, 0755) == 0 && mknod(node, S_IFCHR | 0600, makedev(1, 3)) == 0 &&
+		     chown(node, 0, 0) == 0,
+		 "mknod %s: %s", node, strerror(errno));
+	if (access("/dev/sev", F_OK) == 0)
+		paths[n++] = "/dev/sev";
+	check_access_as(uid, gid, paths, n);
+	fprintf(stderr,
+		"uid %u: EACCES on the state dir, the journal, the emulator socket and a "
+		"root:root 0600 /dev/sev node%s\n",
+		uid, n > 4 ? " and /dev/sev itself" : "");
+	tu_rmtree(devdir);
+}
+
+/* The worker's first core channel, taken with pidfd_getfd: the bytes written on it reach the
+ * core as if the worker had sent them. */
+static void inject(pid_t w, const void *buf, size_t len)
+{
+	char path[64], cmd[4096];
+	unsigned nl = 0, nc = 0;
+	int pidfd, fd;
+	size_t n;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)w);
+	f = fopen(path, "re");
+	TU_CHECK(f, "%s", path);
+	n = fread(cmd, 1, sizeof(cmd) - 1, f);
+	fclose(f);
+	cmd[n] = '\0';
+	TU_CHECK(sscanf(cmd + strlen(cmd) + 1 + strlen("--worker") + 1, "%u,%u", &nl, &nc) == 2,
+		 "--worker L,C in the worker's argv");
+	pidfd = pidfd_open(w, 0);
+	TU_CHECK(pidfd >= 0, "pidfd_open: %s", strerror(errno));
+	fd = pidfd_getfd(pidfd, SEVD_WORKER_FD_START + (int)nl + 1, 0);
+	TU_CHECK(fd >= 0, "pidfd_getfd: %s", strerror(errno));
+	TU_CHECK_EQ(loop_write(fd, buf, len), 0);
+	close(fd);
+	close(pidfd);
+}
+
+static bool log_has(struct gc_daemon *d, const char *what)
+{
+	size_t len;
+	_cleanup_free_ uint8_t *log = tu_read_file(d->log, &len);
+
+	return log && memmem(log, len, what, strlen(what));
+}
+
+/* An upload begun over a raw connection (headers and a first chunk, then silence): the
+ * worker has sent GUEST_DATA_BEGIN and holds the upload open. Returns the connection. */
+static int begin_upload(struct gc_daemon *d, uint32_t h)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	char head[512], chunk[1024];
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int n;
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", d->sock);
+	TU_CHECK(fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0, "connect");
+	n = snprintf(head, sizeof(head),
+		     "POST /v1/guests/%u/data HTTP/1.1\r\nHost: x\r\n"
+		     "Content-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+		     "400\r\n",
+		     h);
+	memset(chunk, 0x5a, sizeof(chunk));
+	TU_CHECK(loop_write(fd, head, (size_t)n) == 0 && loop_write(fd, chunk, sizeof(chunk)) == 0,
+		 "write");
+	return fd;
+}
+
+/* The guest launched before every worker restart: same handle, ASID, state. */
+static void check_guest(struct gc_daemon *d, uint32_t h, int64_t asid, const char *state)
+{
+	char path[64];
+	struct gc_resp r;
+
+	snprintf(path, sizeof(path), "/v1/guests/%u", h);
+	TU_CHECK(req(d, "GET", path, NULL, &r) == 200, "guest %u after a worker restart: %ld %s", h,
+		 r.status, r.body);
+	TU_CHECK_EQ(gc_int(r.json, "asid"), asid);
+	TU_CHECK(!strcmp(gc_str(r.json, "state"), state), "state %s, was %s",
+		 gc_str(r.json, "state"), state);
+	gc_resp_free(&r);
+}
+
+static void test_daemon(void)
+{
+	_cleanup_free_ char *dir = tu_mkdtemp(), *esock = path_join(dir, "emu.sock");
+	_cleanup_free_ char *state = NULL;
+	struct gc_daemon d = {.dir = dir, .emu_sock = esock, .extra_arg = "--psp=emu"};
+	struct sevd_ipc_hdr bad;
+	struct gc_resp r;
+	pid_t w, w2;
+	uid_t uid;
+	gid_t gid;
+	uint32_t h;
+	int64_t asid;
+	int st;
+
+	TU_CHECK(gc_start(&d, true), "sevd start (log %s)", d.log);
+	TU_CHECK(healthy(&d), "healthz (log %s)", d.log);
+	TU_CHECK(req(&d, "POST", "/v1/guests", "{\"policy\": 0, \"name\": \"keep\"}", &r) == 201,
+		 "launch: %ld %s", r.status, r.body);
+	h = (uint32_t)gc_int(r.json, "handle");
+	asid = gc_int(r.json, "asid");
+	state = strdup(gc_str(r.json, "state"));
+	gc_resp_free(&r);
+	TU_CHECK(asid > 0, "the guest has an ASID");
+
+	w = find_worker(d.pid);
+	TU_CHECK(w > 0, "sevd (pid %d) has a --worker child (log %s)", (int)d.pid, d.log);
+	check_status(w, &uid, &gid);
+	check_fds(&d, w);
+	check_access(&d, uid, gid);
+
+	/* Crashes: the core and the guest stay, a new worker serves. */
+	kill(w, SIGSEGV);
+	w2 = wait_new_worker(&d, w);
+	check_guest(&d, h, asid, state);
+	TU_CHECK(log_has(&d, "was killed by Segmentation fault"), "the crash is logged");
+	/* A worker killed in the middle of an upload: the core ends that upload for it, so the
+	 * guest takes a new one (else: 409, "an upload ... is already running"). */
+	{
+		_cleanup_free_ uint8_t *img = calloc(1, 4096);
+		char path[64];
+		int c = begin_upload(&d, h);
+
+		sleep_ms(500);
+		kill(w2, SIGKILL);
+		w = wait_new_worker(&d, w2);
+		close(c);
+		TU_CHECK(log_has(&d, "left open"), "the core ended the open upload (log %s)",
+			 d.log);
+		snprintf(path, sizeof(path), "/v1/guests/%u/data", h);
+		gc_upload_chunked(&d, path, img, 4096, 1000, &r);
+		TU_CHECK(r.status == 200, "an upload after the worker's death: %ld %s", r.status,
+			 r.body);
+		gc_resp_free(&r);
+	}
+	check_guest(&d, h, asid, state);
+
+	/* Malformed messages on a core channel end the worker (root: pidfd_getfd). */
+	if (is_root) {
+		static const struct {
+			uint32_t magic, op, len;
+			const char *logged;
+		} cases[] = {
+		    {0xdeadbeef, SEVD_OP_HEALTH, 0, "bad magic 0xdeadbeef"},
+		    {SEVD_IPC_MAGIC, 4242, 0, "unknown op 4242"},
+		    {SEVD_IPC_MAGIC, SEVD_OP_HEALTH, 5, "body of 5 bytes"},
+		};
+
+		for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+			bad = (struct sevd_ipc_hdr){.magic = cases[i].magic,
+						    .version = SEVD_IPC_VERSION,
+						    .kind = SEVD_IPC_REQUEST,
+						    .op = cases[i].op,
+						    .len = cases[i].len};
+			inject(w, &bad, sizeof(bad));
+			w2 = wait_new_worker(&d, w);
+			TU_CHECK(log_has(&d, cases[i].logged), "the core logged '%s' (log %s)",
+				 cases[i].logged, d.log);
+			check_guest(&d, h, asid, state);
+			w = w2;
+		}
+		TU_CHECK(log_has(&d, "sent a malformed message on core channel"), "logged");
+	} else {
+		fprintf(stderr, "not root: no pidfd_getfd on the worker; malformed messages are "
+				"covered by the codec test only\n");
+	}
+
+	/* SIGTERM to the core stops the worker too. */
+	gc_stop(&d, false);
+	TU_CHECK(kill(w, 0) < 0 && errno == ESRCH, "the worker %d is gone with the core", (int)w);
+
+	/* Beyond the restart bound sevd gives up and exits non-zero (systemd restarts it). */
+	TU_CHECK(gc_start(&d, true), "sevd restart (log %s)", d.log);
+	TU_CHECK(healthy(&d), "healthz after the restart (log %s)", d.log);
+	for (int i = 0; i < 600 && waitpid(d.pid, &st, WNOHANG) == 0; i++) {
+		w = find_worker(d.pid);
+		if (w > 0)
+			kill(w, SIGKILL);
+		sleep_ms(100);
+	}
+	TU_CHECK(kill(d.pid, 0) < 0, "sevd exited after repeated worker deaths (log %s)", d.log);
+	TU_CHECK(WIFEXITED(st) && WEXITSTATUS(st) != 0, "sevd's status 0x%x is a failure", st);
+	TU_CHECK(log_has(&d, "giving up"), "the give-up is logged");
+	d.pid = 0;
+	free(d.sock);
+	free(d.log);
+	tu_rmtree(dir);
+}
+
+int main(void)
+{
+	is_root = geteuid() == 0;
+	test_codec_roundtrip();
+	test_codec_malformed();
+	test_seccomp();
+	test_daemon();
+	tu_done("daemon-privsep");
+}

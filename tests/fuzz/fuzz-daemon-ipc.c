@@ -1,0 +1,68 @@
+/* libFuzzer target: the core's parser of the messages its unprivileged HTTP worker sends
+ * (daemon/ipc.c, sevd_ipc_recv_request; privilege separation, issue 7). The input is what a
+ * compromised worker could write on a core channel: a stream of frames, parsed one after the
+ * other as the core's channel thread does until the first error. Checks, beyond "no crash":
+ * an accepted frame has a known op and exactly the table's body length, its bytes are the
+ * input's (header and body, nothing else read), the request's bytes past the body are zero,
+ * and every error is one of the documented codes with a reason. The same bytes are also read
+ * as a reply (the worker's parser of what the core sends). Seeds: tests/fuzz/corpus/daemon-ipc
+ * (valid frames for several ops, sequences, and malformed ones; regression-* are inputs
+ * libFuzzer found). */
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon/ipc.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void check_error(int r, const char *err)
+{
+	if (r != -EPIPE && r != -EBADMSG && r != -EPROTO && r != -EMSGSIZE && r != -ENODATA)
+		abort();
+	if (!err[0])
+		abort(); /* every refusal says why (the core logs it) */
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static struct sevd_request req;
+	static struct sevd_reply rep;
+	struct sevd_ipc_src src = {.fd = -1, .buf = data, .len = size};
+	char err[SEVD_IPC_ERR_MAX];
+	int r;
+
+	for (;;) {
+		size_t at = src.pos, body;
+		struct sevd_ipc_hdr h;
+
+		err[0] = '\0';
+		r = sevd_ipc_recv_request(&src, &req, err, sizeof(err));
+		if (r < 0) {
+			check_error(r, err);
+			break;
+		}
+		if (!sevd_ipc_op_known(req.op))
+			abort();
+		body = sevd_ipc_body_len(SEVD_IPC_REQUEST, req.op);
+		if (src.pos - at != sizeof(h) + body)
+			abort();
+		memcpy(&h, data + at, sizeof(h));
+		if (h.magic != SEVD_IPC_MAGIC || h.op != req.op || h.len != body ||
+		    memcmp(&req.u, data + at + sizeof(h), body))
+			abort();
+		for (size_t i = body; i < sizeof(req.u); i++)
+			if (((const uint8_t *)&req.u)[i])
+				abort();
+	}
+	/* The worker's side: a reply to the op named by the first byte. */
+	src = (struct sevd_ipc_src){.fd = -1, .buf = data, .len = size};
+	err[0] = '\0';
+	r = sevd_ipc_recv_reply(&src, size ? data[0] % SEVD_OP_MAX_ : 1, &rep, err, sizeof(err));
+	if (r < 0)
+		check_error(r, err);
+	else if (rep.message[sizeof(rep.message) - 1] || rep.rule[sizeof(rep.rule) - 1])
+		abort();
+	return 0;
+}
