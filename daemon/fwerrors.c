@@ -24,11 +24,11 @@ static uint64_t realtime_ms(void)
 void sevd_fwerrors_note(uint32_t cmd, int r, int psp_ret)
 {
 	struct sevd_fw_error e = {
-		.time_ms = realtime_ms(),
-		.command = cmd,
-		/* only -EIO carries a firmware status (psp/transport.h); the rest never got one */
-		.status = r == -EIO ? psp_ret : SEV_STATUS_NO_FW_CALL,
-		.r = r,
+	    .time_ms = realtime_ms(),
+	    .command = cmd,
+	    /* only -EIO carries a firmware status (psp/transport.h); the rest never got one */
+	    .status = r == -EIO ? psp_ret : SEV_STATUS_NO_FW_CALL,
+	    .r = r,
 	};
 
 	if (r >= 0)

@@ -26,15 +26,15 @@
 /* The page runs only its own script and style (no inline code, no other origin), cannot be
  * framed, and browsers must not guess types. The data route gets the same headers. */
 static const char *const ui_headers[] = {
-	"Content-Security-Policy",
-	"default-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
-	"X-Content-Type-Options",
-	"nosniff",
-	"Referrer-Policy",
-	"no-referrer",
-	"X-Frame-Options",
-	"DENY",
-	NULL,
+    "Content-Security-Policy",
+    "default-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+    "X-Content-Type-Options",
+    "nosniff",
+    "Referrer-Policy",
+    "no-referrer",
+    "X-Frame-Options",
+    "DENY",
+    NULL,
 };
 
 static void asset(struct sevd_api_response *resp, const char *name)
@@ -84,8 +84,8 @@ void sevd_ui_js(const struct sevd_api_request *req, struct sevd_api_response *re
 static struct sevd_reply *section(const struct sevd_api_request *req, uint32_t op,
 				  json_object *errors, const char *key)
 {
-	struct sevd_request creq = { .op = op };
-	struct sevd_api_response scratch = { 0 };
+	struct sevd_request creq = {.op = op};
+	struct sevd_api_response scratch = {0};
 	struct sevd_reply *rep = sevd_api_call_core(req, &creq, &scratch);
 	json_object *e, *inner;
 
@@ -95,7 +95,8 @@ static struct sevd_reply *section(const struct sevd_api_request *req, uint32_t o
 	if (e && json_object_object_get_ex(e, "error", &inner))
 		json_object_object_add(errors, key, json_object_get(inner));
 	else
-		json_object_object_add(errors, key, json_object_new_string("the core did not answer"));
+		json_object_object_add(errors, key,
+				       json_object_new_string("the core did not answer"));
 	json_object_put(e);
 	free(scratch.body);
 	return NULL;
@@ -114,25 +115,26 @@ static json_object *range_json(uint32_t first, uint32_t last)
 
 static json_object *platform_json(const struct sevd_platform_info *p)
 {
-	static const char *const states[] = { "UNINIT", "INIT", "WORKING" };
+	static const char *const states[] = {"UNINIT", "INIT", "WORKING"};
 	json_object *o = json_object_new_object();
 	uint32_t flags = p->status.flags;
 
 	json_object_object_add(o, "state",
 			       json_object_new_string(p->status.state < ELEMENTSOF(states)
-							      ? states[p->status.state]
-							      : "UNKNOWN"));
+							  ? states[p->status.state]
+							  : "UNKNOWN"));
 	json_object_object_add(o, "api_major", json_object_new_int(p->status.api_major));
 	json_object_object_add(o, "api_minor", json_object_new_int(p->status.api_minor));
 	json_object_object_add(o, "build", json_object_new_int(p->status.build));
-	json_object_object_add(o, "owner", json_object_new_string(flags & SEV_PLATFORM_FLAG_OWNER
-									  ? "external"
-									  : "self"));
+	json_object_object_add(
+	    o, "owner",
+	    json_object_new_string(flags & SEV_PLATFORM_FLAG_OWNER ? "external" : "self"));
 	json_object_object_add(o, "es",
 			       json_object_new_boolean(!!(flags & SEV_PLATFORM_FLAG_CONFIG_ES)));
 	json_object_object_add(o, "guest_count", json_object_new_int64(p->status.guest_count));
-	json_object_object_add(o, "transport", json_object_new_string_len(
-		p->transport, (int)strnlen(p->transport, sizeof(p->transport))));
+	json_object_object_add(o, "transport",
+			       json_object_new_string_len(
+				   p->transport, (int)strnlen(p->transport, sizeof(p->transport))));
 	return o;
 }
 
@@ -171,12 +173,14 @@ static json_object *asids_json(const struct sevd_reply *rep)
 		if (!e->holder[0])
 			continue;
 		snprintf(key, sizeof(key), "%u", e->asid);
-		json_object_object_add(holders, key, json_object_new_string_len(
-			e->holder, (int)strnlen(e->holder, sizeof(e->holder))));
+		json_object_object_add(holders, key,
+				       json_object_new_string_len(
+					   e->holder, (int)strnlen(e->holder, sizeof(e->holder))));
 	}
 	json_object_object_add(o, "max", json_object_new_int64(s->max));
 	json_object_object_add(o, "min_sev", json_object_new_int64(s->min_sev));
-	json_object_object_add(o, "es_range", range_json(rep->u.asids.es_first, rep->u.asids.es_last));
+	json_object_object_add(o, "es_range",
+			       range_json(rep->u.asids.es_first, rep->u.asids.es_last));
 	json_object_object_add(o, "sev_range",
 			       range_json(rep->u.asids.sev_first, rep->u.asids.sev_last));
 	json_object_object_add(o, "es", counts_json(&s->es));
@@ -189,8 +193,8 @@ static json_object *asids_json(const struct sevd_reply *rep)
 
 static const char *guest_state_name(uint8_t s)
 {
-	static const char *const names[] = { "UNINIT",	"LUPDATE", "LSECRET", "RUNNING",
-					      "SUPDATE", "RUPDATE", "SENT" };
+	static const char *const names[] = {"UNINIT",  "LUPDATE", "LSECRET", "RUNNING",
+					    "SUPDATE", "RUPDATE", "SENT"};
 
 	return s < ELEMENTSOF(names) ? names[s] : "UNKNOWN";
 }
@@ -203,20 +207,21 @@ static json_object *guest_json(const struct sevd_guest_info *g, time_t now)
 
 	snprintf(hex, sizeof(hex), "0x%08x", g->policy);
 	json_object_object_add(o, "handle", json_object_new_int64(g->handle));
-	json_object_object_add(o, "name", json_object_new_string_len(
-		g->name, (int)strnlen(g->name, sizeof(g->name))));
-	json_object_object_add(o, "tenant", json_object_new_string_len(
-		g->tenant, (int)strnlen(g->tenant, sizeof(g->tenant))));
+	json_object_object_add(
+	    o, "name", json_object_new_string_len(g->name, (int)strnlen(g->name, sizeof(g->name))));
+	json_object_object_add(
+	    o, "tenant",
+	    json_object_new_string_len(g->tenant, (int)strnlen(g->tenant, sizeof(g->tenant))));
 	json_object_object_add(o, "state", json_object_new_string(guest_state_name(g->state)));
 	json_object_object_add(o, "policy", json_object_new_string(hex));
 	json_object_object_add(o, "policy_words", json_object_new_string(words ? words : "?"));
 	json_object_object_add(o, "asid", g->asid ? json_object_new_int64(g->asid) : NULL);
 	json_object_object_add(o, "es", json_object_new_boolean(g->es));
 	json_object_object_add(o, "created", json_object_new_int64((int64_t)g->created));
-	json_object_object_add(
-	    o, "uptime_s",
-	    json_object_new_int64((uint64_t)now > g->created ? (int64_t)((uint64_t)now - g->created)
-							      : 0));
+	json_object_object_add(o, "uptime_s",
+			       json_object_new_int64((uint64_t)now > g->created
+							 ? (int64_t)((uint64_t)now - g->created)
+							 : 0));
 	return o;
 }
 
@@ -239,13 +244,15 @@ static json_object *fw_errors_json(const struct sevd_reply *rep)
 		json_object *x = json_object_new_object();
 
 		json_object_object_add(x, "time_ms", json_object_new_int64((int64_t)e->time_ms));
-		json_object_object_add(x, "command", json_object_new_string(sev_cmd_name(e->command)));
-		json_object_object_add(
-		    x, "status",
-		    json_object_new_string(e->r == -EIO ? sev_status_name(e->status)
-							: "NO_FW_CALL"));
+		json_object_object_add(x, "command",
+				       json_object_new_string(sev_cmd_name(e->command)));
+		json_object_object_add(x, "status",
+				       json_object_new_string(e->r == -EIO
+								  ? sev_status_name(e->status)
+								  : "NO_FW_CALL"));
 		json_object_object_add(x, "transport_error",
-				       e->r == -EIO ? NULL : json_object_new_string(strerror(-e->r)));
+				       e->r == -EIO ? NULL
+						    : json_object_new_string(strerror(-e->r)));
 		json_object_array_add(a, x);
 	}
 	json_object_object_add(o, "total", json_object_new_int64((int64_t)rep->u.fw_errors.total));
@@ -257,10 +264,13 @@ static json_object *health_json(const struct sevd_reply *rep)
 {
 	json_object *o = json_object_new_object();
 
-	json_object_object_add(o, "psp_healthy", json_object_new_boolean(rep->u.health.psp_healthy));
-	json_object_object_add(o, "reason", json_object_new_string_len(
-		rep->u.health.reason, (int)strnlen(rep->u.health.reason,
-						   sizeof(rep->u.health.reason))));
+	json_object_object_add(o, "psp_healthy",
+			       json_object_new_boolean(rep->u.health.psp_healthy));
+	json_object_object_add(
+	    o, "reason",
+	    json_object_new_string_len(
+		rep->u.health.reason,
+		(int)strnlen(rep->u.health.reason, sizeof(rep->u.health.reason))));
 	json_object_object_add(o, "queue_depth", json_object_new_int64(rep->u.health.queue_depth));
 	return o;
 }

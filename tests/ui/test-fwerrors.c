@@ -14,7 +14,7 @@
 
 static struct sevd_reply *ring(void)
 {
-	struct sevd_request req = { .op = SEVD_OP_FW_ERRORS };
+	struct sevd_request req = {.op = SEVD_OP_FW_ERRORS};
 	struct sevd_reply *rep = calloc(1, sizeof(*rep));
 
 	TU_CHECK(rep != NULL, "calloc");
@@ -45,7 +45,7 @@ int main(void)
 	TU_CHECK_EQ(rep->u.fw_errors.e[1].status, SEV_STATUS_INVALID_PLATFORM_STATE);
 	TU_CHECK_EQ(rep->u.fw_errors.e[1].r, -EIO);
 	TU_CHECK(rep->u.fw_errors.e[1].time_ms >= t0 &&
-			 rep->u.fw_errors.e[1].time_ms <= t0 + 60000u,
+		     rep->u.fw_errors.e[1].time_ms <= t0 + 60000u,
 		 "time %llu, wall clock %llu", (unsigned long long)rep->u.fw_errors.e[1].time_ms,
 		 (unsigned long long)t0);
 	free(rep);
@@ -57,8 +57,9 @@ int main(void)
 	TU_CHECK_EQ(rep->u.fw_errors.n, SEVD_FW_ERRORS_MAX);
 	TU_CHECK_EQ(rep->u.fw_errors.total, 2u + 3u * SEVD_FW_ERRORS_MAX);
 	for (uint32_t i = 0; i < SEVD_FW_ERRORS_MAX; i++)
-		TU_CHECK(rep->u.fw_errors.e[i].command == 1000u + 3u * SEVD_FW_ERRORS_MAX - 1u - i &&
-				 rep->u.fw_errors.e[i].reserved == 0,
+		TU_CHECK(rep->u.fw_errors.e[i].command ==
+				 1000u + 3u * SEVD_FW_ERRORS_MAX - 1u - i &&
+			     rep->u.fw_errors.e[i].reserved == 0,
 			 "entry %u: command %u", i, rep->u.fw_errors.e[i].command);
 	free(rep);
 	tu_done("ui-fwerrors");
