@@ -835,10 +835,12 @@ static void test_concurrency(void)
 	TU_CHECK_EQ(busy, 0); /* the default queue holds all 64 */
 	TU_CHECK_EQ(ok, CLIENTS * ROUNDS);
 	after = emu_info();
-	TU_CHECK(after.commands_served >= before.commands_served + CLIENTS * ROUNDS,
+	/* Each POST /v1/platform/pdh is PDH_GEN and the PLATFORM_STATUS after it; a GET may be
+	 * answered from sevd's cache (daemon/core.c "Reply caches"), so only those are counted. */
+	TU_CHECK(after.commands_served >= before.commands_served + 2 * (CLIENTS * ROUNDS / 3),
 		 "emulator served %llu commands, expected at least %d more",
 		 (unsigned long long)(after.commands_served - before.commands_served),
-		 CLIENTS * ROUNDS);
+		 2 * (CLIENTS * ROUNDS / 3));
 	TU_CHECK_EQ(after.max_concurrent_seen, 1);
 }
 
