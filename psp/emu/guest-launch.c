@@ -123,8 +123,7 @@ int emu_cmd_launch_start(struct emu_fw *fw, void *buf)
 static int launch_update(struct emu_fw *fw, struct sev_cmd_launch_update *b, bool vmsa)
 {
 	struct emu_guest *g = emu_guest_find(fw, b->handle);
-	uint8_t chunk[EMU_GUEST_CHUNK];
-	int st = SEV_STATUS_SUCCESS;
+	int st;
 
 	if (!g)
 		return SEV_STATUS_INVALID_GUEST;
@@ -139,17 +138,8 @@ static int launch_update(struct emu_fw *fw, struct sev_cmd_launch_update *b, boo
 	if (!ALIGNED16(b->len) || b->len == 0)
 		return SEV_STATUS_INVALID_LEN;
 	st = emu_guest_mem_bind(fw, g, b->address, b->len);
-	for (uint32_t done = 0; !st && done < b->len;) {
-		uint32_t n = MIN(b->len - done, EMU_GUEST_CHUNK);
-
-		st = emu_mem_read(fw->mem, b->address + done, chunk, n);
-		if (!st && !EVP_DigestUpdate(g->ld, chunk, n))
-			st = SEV_STATUS_HWERROR_PLATFORM;
-		if (!st)
-			st = emu_guest_mem_put(fw, g, b->address + done, chunk, n);
-		done += n;
-	}
-	OPENSSL_cleanse(chunk, sizeof(chunk));
+	if (!st)
+		st = emu_guest_mem_launch(fw, g, b->address, b->len, g->ld);
 	return st;
 }
 

@@ -121,7 +121,7 @@ int emu_cmd_dbg_decrypt(struct emu_fw *fw, void *buf)
 	for (uint32_t done = 0; !st && done < b->len;) {
 		uint32_t n = MIN(b->len - done, EMU_GUEST_CHUNK);
 
-		st = emu_guest_mem_get(g, b->src_addr + done, chunk, n);
+		st = emu_guest_mem_get(fw, g, b->src_addr + done, chunk, n);
 		if (!st)
 			st = emu_mem_write(fw->mem, b->dst_addr + done, chunk, n);
 		done += n;

@@ -1,14 +1,16 @@
 /* The guest side of the emulated SEV firmware (SEV API §6; behaviour checked against AMD's
  * open-source firmware, github.com/amd/AMD-ASPFW sev_uapp/src/sev_mcmd.c, sev_guest.c,
  * sev_es.c). Guest contexts live in the emulator process, so they outlive any client.
- * Shared by guest.c (contexts, memory, GUEST_STATUS, DECOMMISSION, the CTL), guest-launch.c
- * (LAUNCH_*) and guest-run.c (ACTIVATE, DEACTIVATE, DBG_*, ATTESTATION); see README-guest.md.
+ * Shared by guest.c (contexts, GUEST_STATUS, DECOMMISSION, the CTL), guest-mem.c (guest
+ * memory: binding, cipher, plaintext view), guest-launch.c (LAUNCH_*) and guest-run.c
+ * (ACTIVATE, DEACTIVATE, DBG_*, ATTESTATION); see README-guest.md.
  *
  * Guest memory, two views. The caller's memfd (a region from EMU_MSG_MAP) is what the host
  * sees: after LAUNCH_UPDATE_DATA it holds ciphertext under the guest's memory key (VEK, a
- * random AES-128-XTS key per guest, each 16-byte block tweaked with its offset in the
- * region). The emulator's own memfd of the same size holds the plaintext at the same offsets:
- * the "CPU side" a VMM runs the guest from (CTL `guest-memfd HANDLE`). */
+ * random AES-128-XTS key per guest, one data unit per 4 KiB page tweaked with the page's
+ * offset in the region). The emulator's own memfd of the same size holds the plaintext at the
+ * same offsets: the "CPU side" a VMM runs the guest from (CTL `guest-memfd HANDLE`), filled as
+ * guest-mem.c says. */
 #pragma once
 
 #include <openssl/evp.h>
@@ -21,6 +23,7 @@
 /* Handles 1..EMU_GUEST_MAX, as firmware (AMD-ASPFW sev_plat.h SEV_GUEST_COUNT_MAX). */
 #define EMU_GUEST_MAX 1024u
 #define EMU_VEK_SIZE 32u	/* AES-128-XTS: two AES-128 keys */
+#define EMU_VEK_UNIT 4096u	/* XTS data unit: one page of guest memory */
 #define EMU_VMSA_SIZE 4096u	/* LAUNCH_UPDATE_VMSA takes exactly one page (VMSA_SIZE) */
 #define EMU_GUEST_CHUNK 0x5000u /* work buffer, as firmware's scratch (SEV_SCRATCH_BUF_LEN) */
 
@@ -36,10 +39,13 @@ struct emu_guest {
 	EVP_MD_CTX *ld;		   /* running launch digest (SHA-256) */
 	uint8_t launch_digest[32]; /* final digest, from LAUNCH_MEASURE */
 	uint8_t measure[32];	   /* measurement, for LAUNCH_SECRET's MAC */
-	/* The plaintext view, bound to the region of the first command touching guest memory. */
+	/* The plaintext view, bound to the region of the first command touching guest memory
+	 * (guest-mem.c: which pages it holds, and when). */
 	uint64_t region_base, region_size; /* 0 = not bound yet */
 	int view_fd;
 	uint8_t *view;
+	uint8_t *page; /* per page of the region: where its plaintext is (guest-mem.c) */
+	bool cpu_side; /* the view was handed out: it holds every page and is authoritative */
 };
 
 struct emu_guests {
@@ -64,16 +70,33 @@ void emu_guests_shutdown(struct emu_fw *fw);
  * the guest is bound to a region, in that region. The first call binds the guest. */
 int emu_guest_mem_bind(struct emu_fw *fw, struct emu_guest *g, uint64_t addr, uint64_t len);
 /* Place plaintext at guest address addr (already bound): into the plaintext view, and as
- * ciphertext under the VEK into the host-visible region. */
+ * ciphertext under the VEK into the host-visible region (only the blocks written). */
 int emu_guest_mem_put(struct emu_fw *fw, struct emu_guest *g, uint64_t addr, const uint8_t *plain,
 		      size_t len);
-/* The guest memory cipher (AES-128-XTS under vek, each 16-byte block its own data unit with
- * tweak = its byte offset off + i in the region, little-endian): encrypt or decrypt len bytes
- * (a multiple of 16, else -EINVAL) from in to out (may be the same buffer). 0, or -ENOMEM/-EIO. */
+/* LAUNCH_UPDATE_DATA/VMSA's data path (addr already bound): copy the host's plaintext at addr
+ * into the plaintext view, hash it into md, and write it back encrypted under the VEK. */
+int emu_guest_mem_launch(struct emu_fw *fw, struct emu_guest *g, uint64_t addr, size_t len,
+			 EVP_MD_CTX *md);
+/* The guest memory cipher: AES-128-XTS under vek, one data unit per EMU_VEK_UNIT-byte page of
+ * the region with the page's offset in the region (little-endian, first 8 tweak bytes) as the
+ * tweak, so every 16-byte block has its own tweak (guest.c says why sub-page ranges work).
+ * emu_vek_ctx_new keys a context once (NULL on failure); emu_vek_ctx_crypt then encrypts or
+ * decrypts len bytes at region offset off (both multiples of 16, else -EINVAL) from in to out
+ * (may be the same buffer): 0, or -EIO. emu_vek_crypt does both in one call (-ENOMEM when no
+ * context can be made). */
+EVP_CIPHER_CTX *emu_vek_ctx_new(const uint8_t vek[EMU_VEK_SIZE], bool encrypt);
+int emu_vek_ctx_crypt(EVP_CIPHER_CTX *c, uint64_t off, const uint8_t *in, uint8_t *out, size_t len);
 int emu_vek_crypt(const uint8_t vek[EMU_VEK_SIZE], uint64_t off, const uint8_t *in, uint8_t *out,
 		  size_t len, bool encrypt);
-/* Read the guest's plaintext at addr (already bound) from the plaintext view. */
-int emu_guest_mem_get(struct emu_guest *g, uint64_t addr, uint8_t *ret, size_t len);
+/* Read the guest's plaintext at addr (already bound): from the plaintext view, after
+ * decrypting into it the pages that are only in the host's ciphertext. */
+int emu_guest_mem_get(struct emu_fw *fw, struct emu_guest *g, uint64_t addr, uint8_t *ret,
+		      size_t len);
+/* Make the plaintext view whole (every launched page decrypted into it) and authoritative from
+ * now on: before it goes to a VMM (CTL guest-memfd). A firmware status. */
+int emu_guest_mem_cpu_side(struct emu_fw *fw, struct emu_guest *g);
+/* Wipe the view where it holds data, unmap and close it (emu_guest_free). */
+void emu_guest_mem_release(struct emu_guest *g);
 
 extern const struct emu_cmd_row emu_guest_cmds[];
 extern const size_t emu_guest_cmds_n;

@@ -1,0 +1,392 @@
+/* Guest memory of the emulated SEV firmware: the guest's binding to a host region, the memory
+ * cipher (AES-128-XTS under the guest's VEK), and the plaintext view ("CPU side").
+ *
+ * As on hardware there is one authoritative copy of a launched page: the ciphertext in the
+ * host's region. The plaintext view holds a page's plaintext only once something needs it as
+ * plaintext: a write that covers part of a page, DBG_DECRYPT, or the CTL `guest-memfd` that
+ * hands the view to a VMM (from then on every page is there and the view is authoritative,
+ * since the guest writes to it and nothing re-encrypts). LAUNCH_UPDATE_DATA of whole pages
+ * therefore does what firmware does — hash the plaintext, encrypt it in place — and does not
+ * allocate a second copy of the image; a guest that never runs never gets one. Decryption of a
+ * page reads the host's ciphertext as it is then: a host that changed it in between gives the
+ * guest garbage there, as with real SEV memory (no integrity without SNP).
+ *
+ * Trusts nothing of the host's memory: every copy goes through emu_mem_read/emu_mem_write
+ * (range checks, SIGBUS guard). Plaintext in scratch buffers is wiped after use; the view is
+ * wiped where it holds data before it is released (DECOMMISSION, SHUTDOWN). */
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/ossl.h"
+#include "common/util.h"
+#include "psp/emu-wire.h"
+#include "psp/emu/guest.h"
+
+/* Where a page's plaintext lives (g->page[], one entry per page of the region). */
+enum {
+	PAGE_NONE = 0, /* never written by firmware: the view reads zeros (a hole) */
+	PAGE_HOST = 1, /* whole page launched: only as ciphertext in the host's region */
+	PAGE_VIEW = 2, /* the view holds it (and the host the ciphertext of what firmware wrote) */
+};
+
+#define PAGE EMU_VEK_UNIT
+#define LAUNCH_CHUNK 0x40000u /* bytes per pass of LAUNCH_UPDATE_DATA: stays in L2 */
+
+/* ---- binding ---- */
+
+/* The size of the region starting at base that contains [base, known): the largest page
+ * multiple the memory map accepts (memory.h has no size query; regions are few, this runs once
+ * per guest). */
+static uint64_t region_size(struct emu_fw *fw, uint64_t base, uint64_t known)
+{
+	uint64_t lo = (known + SEV_PAGE_SIZE - 1) / SEV_PAGE_SIZE,
+		 hi = EMU_MEM_MAX_REGION_SIZE / SEV_PAGE_SIZE;
+
+	while (lo < hi) {
+		uint64_t mid = lo + (hi - lo + 1) / 2;
+
+		if (emu_mem_check(fw->mem, base, mid * SEV_PAGE_SIZE) == SEV_STATUS_SUCCESS)
+			lo = mid;
+		else
+			hi = mid - 1;
+	}
+	return lo * SEV_PAGE_SIZE;
+}
+
+/* The view: a sealed memfd of the region's size, mapped shared. No page is allocated until
+ * written. The page table is calloc'ed: one byte per page, untouched parts stay unbacked. */
+static int view_create(struct emu_guest *g, uint64_t size)
+{
+	char name[32];
+	int fd;
+	void *p;
+
+	snprintf(name, sizeof(name), "sev-guest-%u-plain", g->handle);
+	fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0)
+		return -errno;
+	if (ftruncate(fd, (off_t)size) < 0) {
+		close(fd);
+		return -errno;
+	}
+	/* a VMM that maps it must not be able to shrink it under us (SIGBUS) */
+	(void)fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL);
+	g->page = calloc(size / PAGE, 1);
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED || !g->page) {
+		if (p != MAP_FAILED)
+			munmap(p, size);
+		free(g->page);
+		g->page = NULL;
+		close(fd);
+		return -ENOMEM;
+	}
+	g->view_fd = fd;
+	g->view = p;
+	return 0;
+}
+
+int emu_guest_mem_bind(struct emu_fw *fw, struct emu_guest *g, uint64_t addr, uint64_t len)
+{
+	uint64_t base = addr & ~((1ull << EMU_REGION_SHIFT) - 1), size;
+	int st = emu_mem_check(fw->mem, addr, len);
+
+	if (st)
+		return st;
+	if (g->view)
+		return base == g->region_base && addr - base + len <= g->region_size
+			   ? SEV_STATUS_SUCCESS
+			   : SEV_STATUS_INVALID_ADDRESS;
+	size = region_size(fw, base, addr - base + len);
+	if (view_create(g, size) < 0) {
+		log_error("Failed to create the plaintext view of guest %u (%llu bytes)", g->handle,
+			  (unsigned long long)size);
+		return SEV_STATUS_HWERROR_PLATFORM;
+	}
+	g->region_base = base;
+	g->region_size = size;
+	return SEV_STATUS_SUCCESS;
+}
+
+/* Wipe what the view holds (only the ranges that have pages: SEEK_DATA/SEEK_HOLE, so a large
+ * mostly empty region is not allocated just to be zeroed), then drop it. A VMM that still maps
+ * the memfd sees zeros. */
+void emu_guest_mem_release(struct emu_guest *g)
+{
+	if (g->view) {
+		off_t end = (off_t)g->region_size, a = 0, b;
+
+		while (a < end && (a = lseek(g->view_fd, a, SEEK_DATA)) >= 0 && a < end) {
+			b = lseek(g->view_fd, a, SEEK_HOLE);
+			if (b < 0 || b > end)
+				b = end;
+			OPENSSL_cleanse(g->view + a, (size_t)(b - a));
+			a = b;
+		}
+		if (a < 0 && errno != ENXIO) /* no SEEK_DATA: wipe it all */
+			OPENSSL_cleanse(g->view, g->region_size);
+		munmap(g->view, g->region_size);
+		g->view = NULL;
+	}
+	if (g->view_fd >= 0)
+		close(g->view_fd);
+	g->view_fd = -1;
+	free(g->page);
+	g->page = NULL;
+}
+
+/* ---- the cipher ---- */
+
+/* AES-128-XTS under the VEK (IEEE 1619-2007) with one data unit per 4 KiB page of the region,
+ * the page's offset in the region (its guest-physical address: hv-glue maps the region at
+ * guest address 0) as the tweak, le64 in the first 8 IV bytes. Within a page XTS multiplies
+ * the tweak by alpha^j for block j, so every 16-byte block of guest memory is enciphered
+ * under its own tweak: the same plaintext at two addresses gives different ciphertext, as with
+ * SEV's address-tweaked memory encryption. Whole pages are one EVP call each on a context
+ * keyed once per command (only the IV is reset per page): the speed of `openssl speed -evp
+ * aes-128-xts`. Without ciphertext stealing (lengths are multiples of 16) block j's output
+ * depends only on its own input, the key, the tweak and j, so a range that starts inside a
+ * page is enciphered as the page's prefix up to its end, with zeros before it, and only its
+ * own blocks are kept: sub-page writes (LAUNCH_SECRET, DBG_ENCRYPT, unaligned
+ * LAUNCH_UPDATE_DATA) never touch the host's bytes around them, and give exactly the blocks a
+ * whole-page call would (tests/psp/test-emu-cipher.c checks both against plain EVP XTS). */
+EVP_CIPHER_CTX *emu_vek_ctx_new(const uint8_t vek[EMU_VEK_SIZE], bool encrypt)
+{
+	EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+
+	if (!c || !EVP_CipherInit_ex(c, EVP_aes_128_xts(), NULL, vek, NULL, encrypt ? 1 : 0)) {
+		EVP_CIPHER_CTX_free(c); /* the provider wipes its key schedule */
+		return NULL;
+	}
+	return c;
+}
+
+/* One data unit's blocks [s, s + n) (s, n multiples of 16, s + n <= PAGE). */
+static int vek_unit(EVP_CIPHER_CTX *c, uint64_t page, size_t s, const uint8_t *in, uint8_t *out,
+		    size_t n)
+{
+	uint8_t iv[16] = {0}, tmp[PAGE];
+	int got, r = 0;
+
+	put_le64(iv, page);
+	if (!EVP_CipherInit_ex(c, NULL, NULL, NULL, iv, -1))
+		return -EIO;
+	if (s == 0) /* the page's first n bytes: blocks 0.. of the unit, straight through */
+		return EVP_CipherUpdate(c, out, &got, in, (int)n) && (size_t)got == n ? 0 : -EIO;
+	memset(tmp, 0, s);
+	memcpy(tmp + s, in, n);
+	if (!EVP_CipherUpdate(c, tmp, &got, tmp, (int)(s + n)) || (size_t)got != s + n)
+		r = -EIO;
+	else
+		memcpy(out, tmp + s, n);
+	OPENSSL_cleanse(tmp, s + n); /* plaintext of a secret page, or its ciphertext */
+	return r;
+}
+
+int emu_vek_ctx_crypt(EVP_CIPHER_CTX *c, uint64_t off, const uint8_t *in, uint8_t *out, size_t len)
+{
+	if (len % 16 || off % 16)
+		return -EINVAL;
+	while (len > 0) {
+		uint64_t page = off & ~(uint64_t)(PAGE - 1);
+		size_t s = (size_t)(off - page), n = MIN(len, PAGE - s);
+		int r = vek_unit(c, page, s, in, out, n);
+
+		if (r < 0)
+			return r;
+		off += n, in += n, out += n, len -= n;
+	}
+	return 0;
+}
+
+int emu_vek_crypt(const uint8_t vek[EMU_VEK_SIZE], uint64_t off, const uint8_t *in, uint8_t *out,
+		  size_t len, bool encrypt)
+{
+	_cleanup_(EVP_CIPHER_CTX_freep) EVP_CIPHER_CTX *c = NULL;
+
+	if (len % 16 || off % 16)
+		return -EINVAL;
+	if (len == 0)
+		return 0;
+	c = emu_vek_ctx_new(vek, encrypt);
+	return c ? emu_vek_ctx_crypt(c, off, in, out, len) : -ENOMEM;
+}
+
+/* ---- pages ---- */
+
+/* Pages [first, end) whose plaintext is only in the host's ciphertext: decrypt them into the
+ * view, in runs of up to LAUNCH_CHUNK bytes (one guarded copy, one cipher call per run). *dec
+ * is made on first need (the caller frees it). */
+static int pages_to_view(struct emu_fw *fw, struct emu_guest *g, uint64_t first, uint64_t end,
+			 EVP_CIPHER_CTX **dec)
+{
+	for (uint64_t a = first, b; a < end; a = b) {
+		uint8_t *v = g->view + a * PAGE;
+		int st;
+
+		if (g->page[a] != PAGE_HOST) {
+			b = a + 1;
+			continue;
+		}
+		for (b = a + 1; b < end && b - a < LAUNCH_CHUNK / PAGE && g->page[b] == PAGE_HOST;)
+			b++;
+		if (!*dec && !(*dec = emu_vek_ctx_new(g->vek, false)))
+			return SEV_STATUS_HWERROR_PLATFORM;
+		st = emu_mem_read(fw->mem, g->region_base + a * PAGE, v, (b - a) * PAGE);
+		if (st)
+			return st;
+		if (emu_vek_ctx_crypt(*dec, a * PAGE, v, v, (b - a) * PAGE) < 0)
+			return SEV_STATUS_HWERROR_PLATFORM;
+		memset(g->page + a, PAGE_VIEW, b - a);
+	}
+	return SEV_STATUS_SUCCESS;
+}
+
+/* Before firmware writes [off, off + len): a page it covers only in part keeps plaintext
+ * around the write, so if that is still only in the host's ciphertext it goes to the view
+ * first, before the host's copy changes. */
+static int edges_to_view(struct emu_fw *fw, struct emu_guest *g, uint64_t off, uint64_t len,
+			 EVP_CIPHER_CTX **dec)
+{
+	uint64_t first = off / PAGE, last = (off + len - 1) / PAGE;
+	int st = SEV_STATUS_SUCCESS;
+
+	if (off % PAGE)
+		st = pages_to_view(fw, g, first, first + 1, dec);
+	if (!st && (off + len) % PAGE)
+		st = pages_to_view(fw, g, last, last + 1, dec);
+	return st;
+}
+
+/* Firmware wrote plain to [off, off + n) (ciphertext to the host already). Whole pages of a
+ * launch stay in the host's ciphertext alone while nothing needs their plaintext; anything
+ * else goes to the view. */
+static void place(struct emu_guest *g, uint64_t off, const uint8_t *plain, size_t n, bool launch)
+{
+	while (n > 0) {
+		uint64_t pg = off / PAGE;
+		size_t s = (size_t)(off % PAGE), k = MIN(n, PAGE - s);
+
+		if (launch && k == PAGE && !g->cpu_side && g->page[pg] != PAGE_VIEW) {
+			g->page[pg] = PAGE_HOST;
+		} else {
+			memcpy(g->view + off, plain, k);
+			g->page[pg] = PAGE_VIEW;
+		}
+		off += k, plain += k, n -= k;
+	}
+}
+
+static bool range_ok(struct emu_guest *g, uint64_t addr, size_t len)
+{
+	return len % 16 == 0 && g->view && addr >= g->region_base &&
+	       addr - g->region_base <= g->region_size &&
+	       len <= g->region_size - (addr - g->region_base);
+}
+
+int emu_guest_mem_put(struct emu_fw *fw, struct emu_guest *g, uint64_t addr, const uint8_t *plain,
+		      size_t len)
+{
+	_cleanup_(EVP_CIPHER_CTX_freep) EVP_CIPHER_CTX *dec = NULL;
+	uint64_t off = addr - g->region_base;
+	_cleanup_free_ uint8_t *cipher = NULL;
+	int st;
+
+	if (!range_ok(g, addr, len))
+		return SEV_STATUS_INVALID_ADDRESS;
+	if (len == 0)
+		return SEV_STATUS_SUCCESS;
+	cipher = malloc(len);
+	if (!cipher)
+		return SEV_STATUS_HWERROR_PLATFORM;
+	st = edges_to_view(fw, g, off, len, &dec);
+	if (st)
+		return st;
+	if (emu_vek_crypt(g->vek, off, plain, cipher, len, true) < 0)
+		return SEV_STATUS_HWERROR_PLATFORM;
+	st = emu_mem_write(fw->mem, addr, cipher, len);
+	if (st == SEV_STATUS_SUCCESS)
+		place(g, off, plain, len, false);
+	return st;
+}
+
+/* LAUNCH_UPDATE_DATA/VMSA in one pass per chunk over cache-hot bytes: the host's plaintext is
+ * copied once into a scratch buffer; the launch digest and the cipher read it there, and the
+ * ciphertext goes back over the host's copy. Chunks end on page boundaries (place() sees whole
+ * pages whole). (Prefaulting the host's pages writable with MADV_POPULATE_WRITE first was
+ * measured: no gain.) */
+int emu_guest_mem_launch(struct emu_fw *fw, struct emu_guest *g, uint64_t addr, size_t len,
+			 EVP_MD_CTX *md)
+{
+	_cleanup_(EVP_CIPHER_CTX_freep) EVP_CIPHER_CTX *c = NULL, *dec = NULL;
+	uint64_t off = addr - g->region_base;
+	size_t cap = MIN(len, (size_t)LAUNCH_CHUNK);
+	uint8_t *buf = NULL;
+	int st;
+
+	if (!range_ok(g, addr, len) || len == 0)
+		return SEV_STATUS_INVALID_ADDRESS;
+	st = edges_to_view(fw, g, off, len, &dec);
+	if (st)
+		return st;
+	c = emu_vek_ctx_new(g->vek, true);
+	buf = malloc(2 * cap); /* plaintext, then ciphertext */
+	if (!c || !buf) {
+		free(buf);
+		return SEV_STATUS_HWERROR_PLATFORM;
+	}
+	for (size_t done = 0, n; st == SEV_STATUS_SUCCESS && done < len; done += n) {
+		n = MIN(len - done, cap - (size_t)((off + done) % PAGE));
+		st = emu_mem_read(fw->mem, addr + done, buf, n);
+		if (st == SEV_STATUS_SUCCESS &&
+		    (!EVP_DigestUpdate(md, buf, n) ||
+		     emu_vek_ctx_crypt(c, off + done, buf, buf + cap, n) < 0))
+			st = SEV_STATUS_HWERROR_PLATFORM;
+		if (st == SEV_STATUS_SUCCESS)
+			st = emu_mem_write(fw->mem, addr + done, buf + cap, n);
+		if (st == SEV_STATUS_SUCCESS)
+			place(g, off + done, buf, n, true);
+	}
+	OPENSSL_cleanse(buf, cap);
+	free(buf);
+	return st;
+}
+
+int emu_guest_mem_get(struct emu_fw *fw, struct emu_guest *g, uint64_t addr, uint8_t *ret,
+		      size_t len)
+{
+	_cleanup_(EVP_CIPHER_CTX_freep) EVP_CIPHER_CTX *dec = NULL;
+	uint64_t off = addr - g->region_base;
+	int st;
+
+	if (!range_ok(g, addr, len))
+		return SEV_STATUS_INVALID_ADDRESS;
+	if (len == 0)
+		return SEV_STATUS_SUCCESS;
+	st = pages_to_view(fw, g, off / PAGE, (off + len - 1) / PAGE + 1, &dec);
+	if (st == SEV_STATUS_SUCCESS)
+		memcpy(ret, g->view + off, len);
+	return st;
+}
+
+int emu_guest_mem_cpu_side(struct emu_fw *fw, struct emu_guest *g)
+{
+	_cleanup_(EVP_CIPHER_CTX_freep) EVP_CIPHER_CTX *dec = NULL;
+	int st;
+
+	if (!g->view)
+		return SEV_STATUS_INVALID_ADDRESS;
+	if (g->cpu_side)
+		return SEV_STATUS_SUCCESS;
+	st = pages_to_view(fw, g, 0, g->region_size / PAGE, &dec);
+	if (st == SEV_STATUS_SUCCESS)
+		g->cpu_side = true;
+	return st;
+}
