@@ -3,6 +3,7 @@
  * each piece goes to the core in SEVD_GUEST_PIECE_MAX blocks, nothing holds the whole image.
  * Unprivileged side of the seam: trusts no byte of the request. */
 #include <errno.h>
+#include <stddef.h>
 #include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -114,15 +115,19 @@ static void guest_answer(struct sevd_api_response *resp, unsigned status,
 static void simple_op(const struct sevd_api_request *req, struct sevd_api_response *resp,
 		      uint32_t op, uint32_t asid)
 {
-	_cleanup_free_ struct sevd_request *creq = NULL;
+	struct sevd_request creq;
 	_cleanup_free_ struct sevd_reply *rep = NULL;
 	uint32_t h;
 
-	if (!handle_arg(req, resp, &h) || !(creq = new_request(op, resp)))
+	if (!handle_arg(req, resp, &h))
 		return;
-	creq->u.guest.handle = h;
-	creq->u.guest.asid = asid;
-	rep = sevd_api_call_core(req, creq, resp);
+	/* These ops carry the guest header only (ipc.c REQ_GUEST_HDR): zero that, not the 64 KiB
+	 * data array after it, on every GET /v1/guests/{h} (issue 8). */
+	memset(&creq, 0, offsetof(struct sevd_request, u.guest.data));
+	creq.op = op;
+	creq.u.guest.handle = h;
+	creq.u.guest.asid = asid;
+	rep = sevd_api_call_core(req, &creq, resp);
 	if (rep)
 		guest_answer(resp, 200, rep, false);
 }
