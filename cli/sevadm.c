@@ -9,7 +9,9 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "common/log.h"
 #include "common/macros.h"
+#include "common/secure-heap.h"
 #include "cli/sevadm.h"
 
 #define DEFAULT_SOCKET "unix:" SEVD_RUN_DIR "/sevd.sock"
@@ -115,6 +117,10 @@ int main(int argc, char **argv)
 	struct sevadm_ctx ctx = {};
 	const struct sevadm_verb *verb;
 
+	/* Private keys (session GODH, OCA) in OpenSSL's locked secure heap (issue 7); log lines
+	 * (only that heap's warning) as "sevadm: ..." on stderr. */
+	log_setup("sevadm", LOG_TARGET_STDERR, LOG_INFO);
+	(void)secure_heap_init(SECURE_HEAP_CLI);
 	/* A daemon that hangs up mid-request is an error to report, not a signal to die of
 	 * (OpenSSL writes without MSG_NOSIGNAL). */
 	signal(SIGPIPE, SIG_IGN);

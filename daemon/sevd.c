@@ -20,6 +20,7 @@
 
 #include "common/log.h"
 #include "common/macros.h"
+#include "common/secure-heap.h"
 #include "common/util.h"
 #include "config.h"
 #include "daemon/sevd-config.h"
@@ -406,6 +407,7 @@ int main(int argc, char *argv[])
 	 * ptrace or /proc/PID/{mem,environ} reads by processes lacking CAP_SYS_PTRACE. */
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	setrlimit(RLIMIT_CORE, &(struct rlimit){ 0, 0 });
+	(void)secure_heap_init(SECURE_HEAP_DAEMON); /* private keys in locked memory (issue 7) */
 	arg_config = SEVD_DEFAULT_CONF;
 	/* The worker gets sevd's own arguments; getopt may reorder argv. */
 	saved_argv = calloc((size_t)argc + 1, sizeof(char *));

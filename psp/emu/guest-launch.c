@@ -10,6 +10,7 @@
 #include "attest/measurement.h"
 #include "attest/secret.h"
 #include "common/ossl.h"
+#include "common/secret.h"
 #include "psp/emu/guest.h"
 
 #define ALIGNED16(x) (((x)&15u) == 0)
@@ -82,22 +83,28 @@ static int pick_vek(struct emu_fw *fw, const struct sev_cmd_launch_start *b,
 }
 
 /* Without a GODH certificate there is no owner channel: firmware's own random TEK/TIK. A
- * nonzero session address with dh_cert_address = 0 is ignored, as in firmware. */
+ * nonzero session address with dh_cert_address = 0 is ignored, as in firmware. The keys are
+ * made in secret memory (locked, wiped) and copied into the context, itself secret memory. */
 int emu_cmd_launch_start(struct emu_fw *fw, void *buf)
 {
 	struct sev_cmd_launch_start *b = buf;
-	struct attest_tk tk = {0};
-	uint8_t vek[EMU_VEK_SIZE];
+	struct {
+		struct attest_tk tk;
+		uint8_t vek[EMU_VEK_SIZE];
+	} *k = secret_alloc(sizeof(*k));
 	struct emu_guest *g = NULL;
 	int st;
 
+	if (!k)
+		return SEV_STATUS_HWERROR_PLATFORM;
 	if (b->dh_cert_address != 0)
-		st = open_session(fw, b, &tk);
+		st = open_session(fw, b, &k->tk);
 	else
-		st = RAND_priv_bytes((uint8_t *)&tk, sizeof(tk)) == 1 ? SEV_STATUS_SUCCESS
-								      : SEV_STATUS_HWERROR_PLATFORM;
+		st = RAND_priv_bytes((uint8_t *)&k->tk, sizeof(k->tk)) == 1
+			 ? SEV_STATUS_SUCCESS
+			 : SEV_STATUS_HWERROR_PLATFORM;
 	if (!st)
-		st = pick_vek(fw, b, vek);
+		st = pick_vek(fw, b, k->vek);
 	/* SEV-ES needs a platform initialized with ES (sev_es_platform_enabled): UNSUPPORTED */
 	if (!st && (b->policy & SEV_POLICY_ES) && !(fw->config_flags & SEV_INIT_FLAGS_SEV_ES))
 		st = SEV_STATUS_UNSUPPORTED;
@@ -106,20 +113,20 @@ int emu_cmd_launch_start(struct emu_fw *fw, void *buf)
 	if (!st) {
 		g->policy = b->policy;
 		g->state = SEV_GSTATE_LUPDATE;
-		g->tk = tk;
-		memcpy(g->vek, vek, sizeof(vek));
+		g->tk = k->tk;
+		memcpy(g->vek, k->vek, sizeof(k->vek));
 		fw->state = SEV_PSTATE_WORKING;
 		fw->guest_count++;
 		b->handle = g->handle;
 	}
-	OPENSSL_cleanse(&tk, sizeof(tk));
-	OPENSSL_cleanse(vek, sizeof(vek));
+	secret_free(k, sizeof(*k));
 	return st;
 }
 
-/* launch_update_common: measure the plaintext, keep it in the plaintext view, leave only
- * ciphertext in the caller's memory. The guest must be activated (ACTIVATE after LAUNCH_START,
- * as KVM does): the encryption uses the key installed for its ASID (INACTIVE otherwise). */
+/* launch_update_common: measure the plaintext, leave only ciphertext in the caller's memory
+ * (guest-mem.c: when the plaintext view gets it). The guest must be activated (ACTIVATE after
+ * LAUNCH_START, as KVM does): the encryption uses the key installed for its ASID (INACTIVE
+ * otherwise). */
 static int launch_update(struct emu_fw *fw, struct sev_cmd_launch_update *b, bool vmsa)
 {
 	struct emu_guest *g = emu_guest_find(fw, b->handle);
@@ -210,7 +217,7 @@ int emu_cmd_launch_secret(struct emu_fw *fw, void *buf)
 	struct emu_guest *g = emu_guest_find(fw, b->handle);
 	struct sev_secret_header hdr;
 	enum attest_secret_check failed = ATTEST_SECRET_OK;
-	uint8_t trans[ATTEST_SECRET_MAX_LEN], plain[ATTEST_SECRET_MAX_LEN];
+	uint8_t trans[ATTEST_SECRET_MAX_LEN], *plain;
 	int st, r;
 
 	if (!g)
@@ -231,6 +238,9 @@ int emu_cmd_launch_secret(struct emu_fw *fw, void *buf)
 		st = emu_mem_read(fw->mem, b->trans_address, trans, b->trans_len);
 	if (st)
 		return st;
+	plain = secret_alloc(ATTEST_SECRET_MAX_LEN); /* the owner's secret: locked, wiped */
+	if (!plain)
+		return SEV_STATUS_HWERROR_PLATFORM;
 	r = attest_secret_open(&g->tk, g->measure, fw->cfg.api_major, fw->cfg.api_minor,
 			       (const uint8_t *)&hdr, sizeof(hdr), trans, b->trans_len,
 			       b->guest_len, plain, &failed);
@@ -240,7 +250,7 @@ int emu_cmd_launch_secret(struct emu_fw *fw, void *buf)
 		st = attest_secret_check_status(failed);
 	else
 		st = emu_guest_mem_put(fw, g, b->guest_address, plain, b->guest_len);
-	OPENSSL_cleanse(plain, sizeof(plain));
+	secret_free(plain, ATTEST_SECRET_MAX_LEN);
 	return st;
 }
 

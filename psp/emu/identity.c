@@ -233,13 +233,25 @@ int emu_owner_gen_pdh(struct emu_owner *o, uint8_t major, uint8_t minor)
 	return 0;
 }
 
+/* Into OpenSSL's secure heap when there is room (i2d_PrivateKey's own buffer would be the
+ * ordinary heap); free with OPENSSL_secure_clear_free. */
 int emu_key_to_der(EVP_PKEY *k, uint8_t **ret, size_t *ret_len)
 {
-	unsigned char *der = NULL;
-	int n = i2d_PrivateKey(k, &der);
+	int n = i2d_PrivateKey(k, NULL);
+	unsigned char *der, *p;
 
 	if (n <= 0)
 		return -EIO;
+	der = OPENSSL_secure_malloc((size_t)n);
+	if (!der)
+		der = OPENSSL_malloc((size_t)n);
+	if (!der)
+		return -ENOMEM;
+	p = der;
+	if (i2d_PrivateKey(k, &p) != n) {
+		OPENSSL_secure_clear_free(der, (size_t)n);
+		return -EIO;
+	}
 	*ret = der;
 	*ret_len = (size_t)n;
 	return 0;

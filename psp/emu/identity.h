@@ -57,7 +57,7 @@ int emu_owner_gen_pdh(struct emu_owner *o, uint8_t api_major, uint8_t api_minor)
 /* A certificate body with both signature slots empty (usage NONE, algo INVALID): the PEK CSR,
  * and the unsigned CEK that PDH_CERT_EXPORT returns (AMD-ASPFW pdh_cert_chain_init). */
 void emu_cert_unsigned(const struct sev_cert *src, struct sev_cert *ret);
-/* Private keys to/from DER (PKCS#8 via i2d/d2i); the DER is secret: *ret is OPENSSL_malloc'd
- * and must be freed with OPENSSL_clear_free. */
+/* Private keys to/from DER (PKCS#8 via i2d/d2i); the DER is secret: *ret is in OpenSSL's
+ * secure heap when there is room and must be freed with OPENSSL_secure_clear_free. */
 int emu_key_to_der(EVP_PKEY *k, uint8_t **ret, size_t *ret_len);
 int emu_key_from_der(const uint8_t *der, size_t len, EVP_PKEY **ret);

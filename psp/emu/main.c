@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/secure-heap.h"
 #include "common/util.h"
 #include "psp/emu/fault.h"
 #include "psp/emu/server.h"
@@ -237,6 +238,8 @@ int main(int argc, char *argv[])
 	 * ptrace or /proc/PID/{mem,environ} reads by processes lacking CAP_SYS_PTRACE. */
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	setrlimit(RLIMIT_CORE, &(struct rlimit){ 0, 0 });
+	/* before any key exists: the chip and owner keys' private parts go to locked memory */
+	(void)secure_heap_init(SECURE_HEAP_DAEMON);
 	r = parse_argv(argc, argv);
 	if (r > 0) {
 		if (arg_verbose)

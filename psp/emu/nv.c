@@ -2,10 +2,14 @@
  * length is bounded, every certificate is parsed by attest/ and every private key must match
  * the public key of its certificate before the store is accepted. */
 #include <errno.h>
+#include <fcntl.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include "common/macros.h"
 #include "common/ossl.h"
 #include "common/util.h"
 #include "psp/emu/nv.h"
@@ -33,6 +37,16 @@ struct wbuf {
 	int err;
 };
 
+/* The image holds private keys: build and read it in OpenSSL's secure heap (locked, not in core
+ * dumps), or the ordinary heap when that is full or absent; OPENSSL_secure_clear_free wipes
+ * and frees either. */
+static void *nv_zalloc(size_t n)
+{
+	void *p = OPENSSL_secure_zalloc(n);
+
+	return p ? p : OPENSSL_zalloc(n);
+}
+
 static void put(struct wbuf *w, uint16_t tag, const void *data, size_t len)
 {
 	uint8_t *np;
@@ -43,14 +57,14 @@ static void put(struct wbuf *w, uint16_t tag, const void *data, size_t len)
 		size_t cap = (w->len + 8 + len) * 2;
 
 		/* grow by copy so the old (secret) contents can be wiped */
-		np = OPENSSL_zalloc(cap);
+		np = nv_zalloc(cap);
 		if (!np) {
 			w->err = -ENOMEM;
 			return;
 		}
 		if (w->p)
 			memcpy(np, w->p, w->len);
-		OPENSSL_clear_free(w->p, w->cap);
+		OPENSSL_secure_clear_free(w->p, w->cap);
 		w->p = np;
 		w->cap = cap;
 	}
@@ -75,7 +89,7 @@ static void put_key(struct wbuf *w, uint16_t tag, EVP_PKEY *k)
 		return;
 	}
 	put(w, tag, der, len);
-	OPENSSL_clear_free(der, len);
+	OPENSSL_secure_clear_free(der, len);
 }
 
 static void put_amd(struct wbuf *w, uint16_t tag, const struct amd_cert *c)
@@ -140,7 +154,7 @@ int emu_nv_save(const char *path, struct emu_nv_state *st)
 
 	st->generation++;
 	w.cap = 16384; /* the header goes first; records follow */
-	w.p = OPENSSL_zalloc(w.cap);
+	w.p = nv_zalloc(w.cap);
 	if (!w.p)
 		return -ENOMEM;
 	w.len = NV_HDR_SIZE;
@@ -158,7 +172,7 @@ int emu_nv_save(const char *path, struct emu_nv_state *st)
 	if (r >= 0)
 		r = write_file_atomic(path, w.p, w.len, 0600);
 out:
-	OPENSSL_clear_free(w.p, w.cap);
+	OPENSSL_secure_clear_free(w.p, w.cap);
 	return r;
 }
 
@@ -330,20 +344,50 @@ int emu_nv_decode(const uint8_t *buf, size_t len, struct emu_nv_state *ret, cons
 	return 0;
 }
 
+/* read_full_file, but into nv_zalloc memory sized by the file (the secure heap is small). */
+static int read_secure(const char *path, uint8_t **ret, size_t *ret_len, size_t *ret_cap)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	uint8_t *buf;
+	size_t cap;
+	ssize_t n;
+
+	if (fd < 0 || fstat(fd, &st) < 0)
+		return negative_errno();
+	if (S_ISDIR(st.st_mode))
+		return -EISDIR;
+	if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > EMU_NV_MAX_SIZE)
+		return -EFBIG;
+	/* one byte more than expected, to see a file that grew; non-files: the maximum */
+	cap = (S_ISREG(st.st_mode) ? (size_t)st.st_size : EMU_NV_MAX_SIZE) + 1;
+	buf = nv_zalloc(cap);
+	if (!buf)
+		return -ENOMEM;
+	n = loop_read(fd, buf, cap);
+	if (n < 0 || (size_t)n > EMU_NV_MAX_SIZE) {
+		OPENSSL_secure_clear_free(buf, cap);
+		return n < 0 ? (int)n : -EFBIG;
+	}
+	*ret = buf;
+	*ret_len = (size_t)n;
+	*ret_cap = cap;
+	return 0;
+}
+
 int emu_nv_load(const char *path, struct emu_nv_state *ret, const char **reason)
 {
 	uint8_t *buf = NULL;
-	size_t len = 0;
+	size_t len = 0, cap = 0;
 	int r;
 
-	r = read_full_file(path, EMU_NV_MAX_SIZE, &buf, &len);
+	r = read_secure(path, &buf, &len, &cap);
 	if (r == -EFBIG)
 		return *reason = "the file is larger than any NV image", -EBADMSG;
 	if (r < 0)
 		return *reason = "cannot read it", r;
 	r = emu_nv_decode(buf, len, ret, reason);
-	OPENSSL_cleanse(buf, len);
-	free(buf);
+	OPENSSL_secure_clear_free(buf, cap);
 	return r;
 }
 
