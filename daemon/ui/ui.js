@@ -46,7 +46,6 @@
 		es: { el: $("grid-es"), first: 0, last: -1, cells: [], state: "", title: [] },
 		sev: { el: $("grid-sev"), first: 0, last: -1, cells: [], state: "", title: [] },
 	};
-	const WORD = { f: "free", u: "bound", p: "awaiting DF_FLUSH" };
 
 	function buildGrid(g, range) {
 		const first = range.length ? range[0] : 0, last = range.length ? range[1] : -1;
@@ -73,7 +72,7 @@
 
 	function holderText(a, st, holders, byAsid) {
 		const guest = byAsid.get(a);
-		let who = guest ? guest.name + " (handle " + guest.handle + ", " + guest.state + ")"
+		const who = guest ? guest.name + " (handle " + guest.handle + ", " + guest.state + ")"
 			: holders[a] || "";
 		if (st === "u")
 			return "ASID " + a + " · " + (who || "bound");
