@@ -233,6 +233,10 @@ def dom(dt):
     return json.loads(dt.eval(DOM_STATE))
 
 
+def perf(dt):
+    return {m["name"]: m["value"] for m in dt.call("Performance.getMetrics")["metrics"]}
+
+
 def api_counts(port):
     st, _, body = tcp_get(port, "/v1/asids", READER_TOKEN)
     check(st == 200, f"GET /v1/asids as reader: {st} {body[:200]!r}")
@@ -424,11 +428,19 @@ def main():
             window.__gridMut += l.length; });
             document.querySelectorAll('.grid').forEach(g => window.__obs.observe(g,
               {subtree: true, childList: true, attributes: true})); true""")
+        dt.call("Performance.enable")
+        m0 = perf(dt)
         u0 = dom(dt)["updates"]
         wait_for("three more polls", lambda: dom(dt)["updates"] >= u0 + 3, 15)
+        m1 = perf(dt)
         idle = dt.eval("window.__gridMut")
         check(idle == 0, f"{idle} grid mutations in 3 polls with nothing changed")
-        print(f"idle: 3 polls, {idle} grid node mutations")
+        # for information only (no timed assertion): what the browser spent on those polls
+        print(f"idle: 3 polls, {idle} grid node mutations; browser: "
+              f"{m1['LayoutCount'] - m0['LayoutCount']:.0f} layouts "
+              f"({(m1['LayoutDuration'] - m0['LayoutDuration']) * 1000:.1f} ms), script "
+              f"{(m1['ScriptDuration'] - m0['ScriptDuration']) * 1000:.1f} ms, "
+              f"{m1['Nodes']:.0f} DOM nodes")
 
         # 3. launch: live update of counts, the cell and the guests table
         handle, g = launch(api_sock, tmp, "ui-guest")
