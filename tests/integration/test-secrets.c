@@ -19,7 +19,13 @@
  * dumps. So /proc/PID/status of sevd and of the emulator must be owned by root:root while that
  * of a dumpable control process started with the same credentials is not (as root, the
  * daemons and the control run with egid 65534 so the two differ; as another user, the uid
- * differs). RLIMIT_CORE is checked as 0 in /proc/PID/limits too. */
+ * differs). RLIMIT_CORE is checked as 0 in /proc/PID/limits too.
+ *
+ * Locked memory: VmLck in /proc/PID/status of sevd and of the emulator is above zero (OpenSSL's
+ * secure heap, common/secure-heap.h), the emulator's grows by at least a page while the guest
+ * lives (its context with TEK, TIK and VEK is secret memory) and is back where it was after
+ * DECOMMISSION (unlocked and released, not leaked). Needs root or an RLIMIT_MEMLOCK of at least
+ * 1 MiB (the daemons inherit ours); otherwise a note says it was not checked. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -27,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -307,6 +314,71 @@ static void check_not_dumpable(void)
 	check_core_limit("sev-psp-emu", d.emu.pid);
 }
 
+/* ---- locked memory ---- */
+
+static long vmlck_kib(const char *who, pid_t pid)
+{
+	char path[64], line[256];
+	long kib = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "re");
+	TU_CHECK(f, "open %s (%s): %m", path, who);
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmLck: %ld kB", &kib) == 1)
+			break;
+	fclose(f);
+	TU_CHECK(kib >= 0, "no VmLck in %s (%s)", path, who);
+	return kib;
+}
+
+static bool can_lock(void)
+{
+	struct rlimit rl;
+
+	if (geteuid() == 0)
+		return true;
+	return getrlimit(RLIMIT_MEMLOCK, &rl) == 0 &&
+	       (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= (1u << 20));
+}
+
+static long emu_lck_before; /* the emulator's VmLck with no guest */
+
+static void check_locked_idle(void)
+{
+	if (!can_lock()) {
+		fprintf(stderr,
+			"note: no CAP_IPC_LOCK and RLIMIT_MEMLOCK below 1 MiB: VmLck of the "
+			"daemons not checked\n");
+		return;
+	}
+	emu_lck_before = vmlck_kib("sev-psp-emu", d.emu.pid);
+	TU_CHECK(emu_lck_before > 0, "sev-psp-emu locks no memory (VmLck 0): no secure heap?");
+	TU_CHECK(vmlck_kib("sevd", d.pid) > 0, "sevd locks no memory (VmLck 0): no secure heap?");
+}
+
+/* While the guest lives (after = false), and after DECOMMISSION (after = true). */
+static void check_locked_guest(bool after)
+{
+	long page = sysconf(_SC_PAGESIZE) / 1024, now;
+
+	if (!can_lock())
+		return;
+	now = vmlck_kib("sev-psp-emu", d.emu.pid);
+	if (after)
+		TU_CHECK(now == emu_lck_before,
+			 "sev-psp-emu VmLck %ld kB after DECOMMISSION, %ld kB before the launch: "
+			 "the guest's key memory was not released",
+			 now, emu_lck_before);
+	else
+		TU_CHECK(now >= emu_lck_before + page,
+			 "sev-psp-emu VmLck %ld kB with a guest, %ld kB without: the guest's TEK, "
+			 "TIK and VEK are not in locked memory",
+			 now, emu_lck_before);
+	TU_CHECK(vmlck_kib("sevd", d.pid) > 0, "sevd locks no memory (VmLck 0)");
+}
+
 /* ---- the guest's life, every sevadm output kept ---- */
 
 static void owner_prepares(void)
@@ -449,9 +521,12 @@ static void run(void)
 	add_needle("secret plaintext", sec, secret_len);
 
 	owner_prepares();
+	check_locked_idle();
 	unsigned h = launch_and_measure(image);
+	check_locked_guest(false);
 	inject_secret(h, secret_file);
 	run_attest_decommission(h);
+	check_locked_guest(true);
 	tg_daemon_stop(&d);
 
 	/* The complete logs, after both exited. Debug logging was on: they say things. */
