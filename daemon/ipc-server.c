@@ -27,12 +27,14 @@ struct sevd_ipc_server {
 	pthread_cond_t cond;
 	unsigned threads; /* channel threads alive, all workers */
 	unsigned bad_workers;
+	struct generation *gens; /* those with a thread alive */
 };
 
 #define UPLOADS_MAX 64
 
 /* One worker's channels; freed by the last of its threads. */
 struct generation {
+	struct generation *next, *prev;
 	struct sevd_ipc_server *srv;
 	int pidfd;
 	pid_t pid;
@@ -98,6 +100,14 @@ static void generation_unref(struct generation *g)
 
 	pthread_mutex_lock(&s->lock);
 	last = --g->refs == 0;
+	if (last) {
+		if (g->prev)
+			g->prev->next = g->next;
+		else
+			s->gens = g->next;
+		if (g->next)
+			g->next->prev = g->prev;
+	}
 	pthread_mutex_unlock(&s->lock);
 	if (!last)
 		return;
@@ -196,6 +206,12 @@ int sevd_ipc_server_serve(struct sevd_ipc_server *s, int pidfd, pid_t pid, const
 	}
 	*g = (struct generation){.srv = s, .pidfd = pidfd, .pid = pid, .n = n, .refs = 1};
 	memcpy(g->fd, fds, n * sizeof(int));
+	pthread_mutex_lock(&s->lock);
+	g->next = s->gens;
+	if (g->next)
+		g->next->prev = g;
+	s->gens = g;
+	pthread_mutex_unlock(&s->lock);
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	for (unsigned i = 0; i < n && r == 0; i++) {
@@ -245,6 +261,11 @@ void sevd_ipc_server_free(struct sevd_ipc_server *s)
 	if (!s)
 		return;
 	pthread_mutex_lock(&s->lock);
+	/* Normally the workers are gone already; one the core could not stop must not keep
+	 * its channel threads (and so the core) waiting. */
+	for (struct generation *g = s->gens; g; g = g->next)
+		for (unsigned k = 0; k < g->n; k++)
+			(void)shutdown(g->fd[k], SHUT_RDWR);
 	while (s->threads)
 		pthread_cond_wait(&s->cond, &s->lock);
 	pthread_mutex_unlock(&s->lock);

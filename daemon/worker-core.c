@@ -32,9 +32,11 @@ struct sevd_worker_ctl {
 	struct sevd_worker_ctl_config cfg;
 	pid_t pid;
 	int pidfd;
+	int lifeline; /* read end of the worker's ready pipe: open while it lives (worker.c) */
 	time_t restarts[SEVD_WORKER_RESTARTS];
 	unsigned n_restarts;
-	bool served; /* a worker served once: sevd sent READY=1 */
+	bool served;	 /* a worker served once: sevd sent READY=1 */
+	bool unkillable; /* the core may not signal it (no CAP_KILL): sevd must exit */
 };
 
 int sevd_worker_ctl_new(const struct sevd_worker_ctl_config *cfg, struct sevd_worker_ctl **ret)
@@ -47,7 +49,7 @@ int sevd_worker_ctl_new(const struct sevd_worker_ctl_config *cfg, struct sevd_wo
 	if (!w)
 		return -ENOMEM;
 	w->cfg = *cfg;
-	w->pidfd = -1;
+	w->pidfd = w->lifeline = -1;
 	*ret = w;
 	return 0;
 }
@@ -177,8 +179,37 @@ static void reap(struct sevd_worker_ctl *w, bool log)
 	}
 	if (w->pidfd >= 0)
 		close(w->pidfd);
-	w->pidfd = -1;
+	if (w->lifeline >= 0)
+		close(w->lifeline);
+	w->pidfd = w->lifeline = -1;
 	w->pid = 0;
+}
+
+/* SIGTERM and the lifeline closed, SIGKILL after a bound, then reaped. A worker the core may
+ * not signal (no CAP_KILL) ends by itself when its lifeline closes; if even that does not
+ * happen it is left (it has no channel to the core any more) rather than waited for. */
+static void stop(struct sevd_worker_ctl *w)
+{
+	struct pollfd p = {.fd = w->pidfd, .events = POLLIN};
+
+	if (w->pid <= 0)
+		return;
+	(void)pidfd_send_signal(w->pidfd, SIGTERM, NULL, 0);
+	if (w->lifeline >= 0)
+		close(w->lifeline);
+	w->lifeline = -1;
+	if (poll(&p, 1, STOP_TIMEOUT_MS) <= 0) {
+		log_warning("The worker (pid %d) did not stop in %u s; killing it", (int)w->pid,
+			    STOP_TIMEOUT_MS / 1000);
+		if (pidfd_send_signal(w->pidfd, SIGKILL, NULL, 0) < 0 && errno == EPERM) {
+			log_error("Cannot kill the worker (pid %d): no CAP_KILL", (int)w->pid);
+			close(w->pidfd);
+			w->pidfd = -1;
+			w->pid = 0;
+			return;
+		}
+	}
+	reap(w, false);
 }
 
 static int spawn(struct sevd_worker_ctl *w)
@@ -230,7 +261,21 @@ static int spawn(struct sevd_worker_ctl *w)
 	}
 	if (r == 0)
 		r = wait_ready(w, ready[0]);
-	close(ready[0]);
+	if (r == 0 && pidfd_send_signal(w->pidfd, 0, NULL, 0) < 0 && errno == EPERM)
+		/* A core that is not root signals a worker of another uid (which it has now) only
+		 * with CAP_KILL; without it a malformed message could not end the worker. (The
+		 * worker still dies with the core: the parent-death signal needs no permission.) */
+		r = log_error_errno(EPERM,
+				    "sevd (uid %u) cannot signal its worker, which runs as "
+				    "another uid: give sevd CAP_KILL (sevd.service does) or run "
+				    "it as root",
+				    (unsigned)getuid());
+	w->lifeline = ready[0];
+	if (r == -EPERM) {
+		stop(w); /* it ends itself once the lifeline is closed */
+		w->unkillable = true;
+		return r;
+	}
 	if (r < 0) {
 		log_error_errno(r,
 				r == -ETIMEDOUT ? "The worker (pid %d) did not start serving in "
@@ -271,6 +316,8 @@ int sevd_worker_ctl_check(struct sevd_worker_ctl *w)
 {
 	siginfo_t si = {0};
 
+	if (w->unkillable)
+		return -EPERM;
 	if (w->pid > 0) {
 		if (waitid(P_PID, (id_t)w->pid, &si, WEXITED | WNOHANG | WNOWAIT) < 0 ||
 		    si.si_pid != w->pid)
@@ -286,25 +333,14 @@ int sevd_worker_ctl_check(struct sevd_worker_ctl *w)
 	}
 	log_notice("Starting a new worker (guests, ASIDs and the journal are the core's and "
 		   "unchanged)");
-	(void)spawn(w); /* on failure, the next check counts another restart */
-	return 0;
+	/* On failure the next check counts another restart, unless it cannot be undone. */
+	return spawn(w) == -EPERM ? -EPERM : 0;
 }
 
 void sevd_worker_ctl_free(struct sevd_worker_ctl *w)
 {
-	struct pollfd p;
-
 	if (!w)
 		return;
-	if (w->pid > 0) {
-		(void)pidfd_send_signal(w->pidfd, SIGTERM, NULL, 0);
-		p = (struct pollfd){.fd = w->pidfd, .events = POLLIN};
-		if (poll(&p, 1, STOP_TIMEOUT_MS) <= 0) {
-			log_warning("The worker (pid %d) did not stop in %u s; killing it",
-				    (int)w->pid, STOP_TIMEOUT_MS / 1000);
-			(void)pidfd_send_signal(w->pidfd, SIGKILL, NULL, 0);
-		}
-		reap(w, false);
-	}
+	stop(w);
 	free(w);
 }

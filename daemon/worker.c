@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <poll.h>
 #include <linux/capability.h>
 #include <pwd.h>
 #include <signal.h>
@@ -13,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <systemd/sd-daemon.h>
@@ -102,12 +104,6 @@ static int set_ids(uid_t uid, gid_t gid, const char *name)
 		return negative_errno();
 	if (getuid() != uid || geteuid() != uid || getgid() != gid)
 		return -EPERM;
-	/* Back to the old uid must be impossible now. */
-	if (uid != 0 && setresuid(0, 0, 0) == 0)
-		return log_error_errno(EPERM,
-				       "The worker could regain uid 0 after switching to "
-				       "%s; refusing to serve",
-				       name);
 	return 0;
 }
 
@@ -152,9 +148,17 @@ static int drop_privileges(uid_t uid, gid_t gid, const char *name, pid_t core)
 	else if (r < 0)
 		return log_error_errno(r, "Cannot switch the worker to %s (%u:%u): %m", name,
 				       (unsigned)uid, (unsigned)gid);
+	/* A core that is not root keeps CAP_SETUID over the uid change (no transition from
+	 * uid 0 clears it): the capabilities go explicitly, and only then is the way back
+	 * checked to be closed. */
 	r = clear_caps();
 	if (r < 0)
 		return log_error_errno(r, "Cannot drop the worker's capabilities: %m");
+	if (setresuid(0, 0, 0) == 0 || setresgid(0, 0, 0) == 0 || setgroups(0, NULL) == 0)
+		return log_error_errno(EPERM,
+				       "The worker could still change its uid, gid or "
+				       "groups after the drop to %s; refusing to serve",
+				       name);
 	if (!bset)
 		log_warning("No CAP_SETPCAP: the worker's capability bounding set could not be "
 			    "emptied (no_new_privs still keeps it from gaining any)");
@@ -211,18 +215,33 @@ static int channels_init(const struct sevd_worker_args *a)
 	return sevd_ipc_client_init(fds, a->n_channels);
 }
 
-static int worker_wait(void)
+/* Until SIGTERM/SIGINT, or until the core is gone: the ready pipe is also the lifeline (its
+ * write end reports POLLERR once the core's read end is closed, by the core or by its exit).
+ * The parent-death signal alone is not enough: the kernel checks it like kill(), so a
+ * non-root core without CAP_KILL could not end a worker of another uid that way. */
+static void worker_wait(int lifeline)
 {
+	struct pollfd p[2] = {{.fd = lifeline}, {.events = POLLIN}};
 	sigset_t set;
-	int sig;
 
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
-	do
-		sig = sigwaitinfo(&set, NULL);
-	while (sig < 0 && errno == EINTR);
-	return 0;
+	p[1].fd = signalfd(-1, &set, SFD_CLOEXEC);
+	for (;;) {
+		if (poll(p, p[1].fd >= 0 ? 2 : 1, -1) < 0 && errno != EINTR)
+			break;
+		if (p[1].revents & POLLIN) {
+			log_info("Stopping on the core's request");
+			break;
+		}
+		if (p[0].revents & (POLLERR | POLLHUP)) {
+			log_warning("The core is gone; the worker ends");
+			break;
+		}
+	}
+	if (p[1].fd >= 0)
+		close(p[1].fd);
 }
 
 int sevd_worker_main(const struct sevd_config *cfg, const struct sevd_worker_args *a)
@@ -236,6 +255,8 @@ int sevd_worker_main(const struct sevd_config *cfg, const struct sevd_worker_arg
 	int r;
 
 	log_setup("sevd-worker", LOG_TARGET_AUTO, LOG_INFO);
+	/* exec of /proc/self/exe names the process "exe" in ps and top. */
+	(void)prctl(PR_SET_NAME, "sevd-worker", 0, 0, 0);
 	(void)fcntl(status_fd, F_SETFD, FD_CLOEXEC);
 	r = sevd_worker_user(a->user ? a->user : cfg->worker_user, &uid, &gid, &name);
 	if (r >= 0)
@@ -257,8 +278,8 @@ int sevd_worker_main(const struct sevd_config *cfg, const struct sevd_worker_arg
 	log_info("Worker serving as uid %u (%s), no capabilities, seccomp filter on",
 		 (unsigned)getuid(), getuid() == uid ? name : "sevd's own uid");
 	(void)!write(status_fd, "R", 1);
+	worker_wait(status_fd);
 	close(status_fd);
-	worker_wait();
 	sevd_http_free(http);
 #ifdef WORKER_ASAN
 	/* LeakSanitizer's exit check ptraces the process: impossible for a non-dumpable

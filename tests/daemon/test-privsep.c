@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/capability.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -631,6 +632,103 @@ static void check_guest(struct gc_daemon *d, uint32_t h, int64_t asid, const cha
 	gc_resp_free(&r);
 }
 
+/* As sevd.service runs it: the core as a non-root user (here uid/gid 4242, no passwd entry
+ * needed) with CAP_SETUID, CAP_SETGID, CAP_SETPCAP and CAP_KILL as ambient capabilities and
+ * no_new_privs. Such a core keeps its capabilities over a uid change (none starts from uid
+ * 0), so the worker must drop them explicitly: its status must still be all zero, with a uid
+ * that is neither root nor the core's. */
+#define CORE_UID 4242
+
+static pid_t spawn_nonroot_core(struct gc_daemon *d)
+{
+	struct __user_cap_header_struct ch = {.version = _LINUX_CAPABILITY_VERSION_3};
+	struct __user_cap_data_struct cd[2] = {0};
+	const unsigned caps[] = {CAP_SETUID, CAP_SETGID, CAP_SETPCAP, CAP_KILL};
+	char listen[512];
+	pid_t pid;
+
+	d->sock = path_join(d->dir, "api.sock");
+	d->log = path_join(d->dir, "sevd.log");
+	snprintf(listen, sizeof(listen), "unix:%s", d->sock);
+	TU_CHECK(chown(d->dir, CORE_UID, CORE_UID) == 0, "chown %s", d->dir);
+	pid = fork();
+	TU_CHECK(pid >= 0, "fork");
+	if (pid == 0) {
+		int fd = open(d->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+
+		if (fd < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
+			_exit(120);
+		/* Keep the permitted set over the uid change, then make the three ambient. */
+		if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0 || setgroups(0, NULL) < 0 ||
+		    setresgid(CORE_UID, CORE_UID, CORE_UID) < 0 ||
+		    setresuid(CORE_UID, CORE_UID, CORE_UID) < 0)
+			_exit(121);
+		for (size_t i = 0; i < ELEMENTSOF(caps); i++)
+			cd[0].permitted |= 1u << caps[i];
+		cd[0].effective = cd[0].inheritable = cd[0].permitted;
+		if (syscall(SYS_capset, &ch, cd) < 0)
+			_exit(122);
+		for (size_t i = 0; i < ELEMENTSOF(caps); i++)
+			if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, caps[i], 0, 0) < 0)
+				_exit(123);
+		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+			_exit(124);
+		execl(tu_exe("SEVD_EXE"), "sevd", "--psp", "emu", "--state-dir", d->dir, "--listen",
+		      listen, "--config", "/dev/null", "--worker-user", "nobody", (char *)NULL);
+		_exit(127);
+	}
+	d->pid = pid;
+	for (int i = 0; i < 1000; i++) {
+		int st;
+
+		TU_CHECK(waitpid(pid, &st, WNOHANG) == 0, "sevd as uid %d exited: 0x%x (log %s)",
+			 CORE_UID, st, d->log);
+		if (tu_wait_socket(d->sock, 10))
+			return pid;
+	}
+	TU_CHECK(false, "sevd as uid %d did not listen (log %s)", CORE_UID, d->log);
+	return 0;
+}
+
+static void test_nonroot_core(void)
+{
+	_cleanup_free_ char *dir = NULL;
+	struct gc_daemon d = {0};
+	uid_t uid;
+	gid_t gid;
+	pid_t w;
+	char *s;
+
+	if (!is_root) {
+		fprintf(stderr, "not root: cannot start sevd as another user with capabilities; "
+				"the sevd.service setup is not checked\n");
+		return;
+	}
+	dir = tu_mkdtemp();
+	d.dir = dir;
+	spawn_nonroot_core(&d);
+	TU_CHECK(healthy(&d), "healthz (log %s)", d.log);
+	s = status_field(d.pid, "Uid");
+	TU_CHECK(atoi(s) == CORE_UID, "the core runs as %s", s);
+	free(s);
+	w = find_worker(d.pid);
+	TU_CHECK(w > 0, "a worker (log %s)", d.log);
+	check_status(w, &uid, &gid);
+	TU_CHECK(uid != CORE_UID && gid != CORE_UID, "the worker's uid %u is not the core's", uid);
+	s = status_field(w, "Name");
+	TU_CHECK(!strcmp(s, "sevd-worker"), "the worker is named sevd-worker in ps: %s", s);
+	free(s);
+	/* The core (another uid) can end its worker: a crash restart and SIGTERM. */
+	kill(w, SIGKILL);
+	w = wait_new_worker(&d, w);
+	gc_stop(&d, false);
+	TU_CHECK(kill(w, 0) < 0 && errno == ESRCH, "the worker %d is gone with the core", (int)w);
+	TU_CHECK(!log_has(&d, "did not stop"), "the worker stopped on SIGTERM (log %s)", d.log);
+	free(d.sock);
+	free(d.log);
+	tu_rmtree(dir);
+}
+
 static void test_daemon(void)
 {
 	_cleanup_free_ char *dir = tu_mkdtemp(), *esock = path_join(dir, "emu.sock");
@@ -746,5 +844,6 @@ int main(void)
 	test_codec_malformed();
 	test_seccomp();
 	test_daemon();
+	test_nonroot_core();
 	tu_done("daemon-privsep");
 }
