@@ -10,7 +10,10 @@
  *
  * The buffer ends (to 16 bytes) where the guard page starts, so running off its end faults at
  * once instead of reading the next secret. Locking is best effort: when RLIMIT_MEMLOCK is
- * exhausted the buffer still works and one warning says so, once per process. */
+ * exhausted the buffer still works and one warning says so, once per process. mlock/munlock
+ * are issued as raw syscalls: the sanitizers' interceptors turn the libc calls into no-ops, and
+ * the ASan build must lock what the normal build locks (as OpenSSL's secure heap does, which
+ * uses the raw mlock2 syscall). */
 #include <errno.h>
 #include <openssl/crypto.h>
 #include <stdatomic.h>
@@ -19,6 +22,7 @@
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -84,7 +88,7 @@ void *secret_alloc(size_t size)
 		return NULL;
 	}
 	(void)madvise(base, data, MADV_DONTDUMP);
-	if (mlock(base, data) < 0)
+	if (syscall(SYS_mlock, base, data) < 0)
 		secret_lock_failed("secret memory", data, errno);
 	p = base + data - n; /* zero-filled by mmap */
 	h = (struct secret_hdr *)(void *)(p - sizeof(*h));
@@ -108,7 +112,7 @@ void secret_free(void *p, size_t size)
 	base = (uint8_t *)p - h->offset;
 	data = h->data_len;
 	OPENSSL_cleanse(base, data);
-	(void)munlock(base, data);
+	(void)syscall(SYS_munlock, base, data);
 	munmap(base, data + page_size());
 }
 
