@@ -2,9 +2,10 @@
  * firmware queue is "the core"; the HTTP server, JSON, authentication and roles
  * (http.c, api.c, auth.c) reach it only through sevd_core_call() below, with a fixed-size
  * request (op code + arguments) and a fixed-size reply (status + result). No pointers cross
- * this line. Today the call is a function call inside one process; with privilege separation
- * (issue 7) the same two structs become the messages of the core<->worker socketpair, so the
- * core must keep treating every request field as untrusted (lengths are checked in core.c).
+ * this line. With privilege separation (issue 7, worker.h) the HTTP side runs in sevd's
+ * unprivileged worker and these two structs are the messages of the core<->worker channels
+ * (ipc.h: a body length per op, ipc.c's table; a new op needs a row there), so the core must
+ * keep treating every request field as untrusted (lengths are checked in core.c).
  *
  * Inside the core every firmware command runs as a job of the one queue (queue.h). */
 #pragma once

@@ -3,7 +3,9 @@
  * route's limit (413), call the handler, send its answer. Trusts no client: connections are
  * bounded overall, per TCP address and per Unix uid, headers have a deadline, TCP addresses
  * a request rate (429), raw paths are checked before unescaping (README.md, "Hostile and
- * slow clients"; tests/daemon/test-hostile.c). */
+ * slow clients"; tests/daemon/test-hostile.c). Runs in sevd's unprivileged worker
+ * (worker.h): listeners are added (TLS files read) first, served from sevd_http_start, after
+ * the worker has dropped its privileges. */
 #include <errno.h>
 #include <grp.h>
 #include <microhttpd.h>
