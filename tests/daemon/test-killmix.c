@@ -57,7 +57,7 @@ struct own {
 
 struct client {
 	pthread_t thread;
-	unsigned id, nclients, iteration;
+	unsigned id, iteration;
 	unsigned seed; /* rand_r state */
 	const char *sock;
 	struct own g[OWN_MAX];
@@ -182,36 +182,33 @@ static bool step(struct client *c)
 	return req(c, OP_READ, "GET", "/v1/asids", NULL, 0, NULL, 200, NULL);
 }
 
-/* The guests this client owns (handle % nclients == id), as the restarted sevd lists them. */
-static bool adopt(struct client *c)
+/* The guests the restarted sevd lists, dealt out to the clients before any of them starts
+ * (so that a guest launched meanwhile can never be owned twice). */
+static void adopt(const char *sock, struct client *cl, unsigned nclients, unsigned it)
 {
 	struct gc_resp r;
 	json_object *list;
 
-	if (!req(c, OP_READ, "GET", "/v1/guests", NULL, 0, NULL, 200, &r))
-		return false;
+	TU_CHECK(ru_request(sock, "GET", "/v1/guests", NULL, 0, NULL, 30, &r) == 0 &&
+		     r.status == 200,
+		 "iteration %u: GET /v1/guests", it);
 	list = json_object_object_get(r.json, "guests");
-	c->n = 0;
-	for (size_t i = 0; i < json_object_array_length(list) && c->n < OWN_MAX; i++) {
+	for (size_t i = 0; i < json_object_array_length(list); i++) {
 		json_object *o = json_object_array_get_idx(list, i);
-		uint32_t h = (uint32_t)gc_int(o, "handle");
+		struct client *c = &cl[i % nclients];
 
-		if (h % c->nclients != c->id)
-			continue;
-		c->g[c->n++] = (struct own){.handle = h,
+		TU_CHECK(c->n < OWN_MAX, "iteration %u: more guests than the clients keep", it);
+		c->g[c->n++] = (struct own){.handle = (uint32_t)gc_int(o, "handle"),
 					    .running = !strcmp(gc_str(o, "state"), "RUNNING"),
 					    .bound = !gc_is_null(o, "asid")};
 	}
 	gc_resp_free(&r);
-	return true;
 }
 
 static void *client_main(void *arg)
 {
 	struct client *c = arg;
 
-	if (!adopt(c))
-		return NULL;
 	while (step(c))
 		;
 	return NULL;
@@ -271,13 +268,14 @@ static void iteration(struct ru_sevd *d, unsigned it, unsigned seed, unsigned nc
 	for (unsigned i = 0; i < nclients; i++) {
 		memset(&cl[i], 0, sizeof(cl[i]));
 		cl[i].id = i;
-		cl[i].nclients = nclients;
 		cl[i].iteration = it;
 		cl[i].seed = seed + it * 131u + i * 7919u;
 		cl[i].sock = d->sock;
 		atomic_store(&cl[i].in_flight, -1);
-		TU_CHECK(pthread_create(&cl[i].thread, NULL, client_main, &cl[i]) == 0, "thread");
 	}
+	adopt(d->sock, cl, nclients, it);
+	for (unsigned i = 0; i < nclients; i++)
+		TU_CHECK(pthread_create(&cl[i].thread, NULL, client_main, &cl[i]) == 0, "thread");
 	usleep(delay * 1000u);
 	for (unsigned i = 0; i < nclients; i++) {
 		int op = atomic_load(&cl[i].in_flight);
