@@ -37,7 +37,7 @@ enum {
 };
 
 #define PAGE EMU_VEK_UNIT
-#define LAUNCH_CHUNK 0x20000u /* bytes per pass of LAUNCH_UPDATE_DATA (64-256 KiB measured alike) */
+#define LAUNCH_CHUNK 0x20000u /* bytes per LAUNCH_UPDATE_DATA pass (64-256 KiB: alike) */
 
 /* ---- binding ---- */
 
