@@ -315,7 +315,8 @@ static void fill_platform(struct sevd_core *c, const struct sev_cmd_platform_sta
 	snprintf(p->transport, sizeof(p->transport), "%s", psp_transport_kind(c->psp));
 }
 
-/* PLATFORM_STATUS from firmware, kept in the cache (dropped when it failed). */
+/* PLATFORM_STATUS from firmware, kept in the cache (dropped when it failed). It must be the
+ * last firmware command of its job: the next job may answer from the entry (cache_fresh). */
 static void platform_status_fw(struct sevd_core *c, struct sevd_reply *rep)
 {
 	struct sev_cmd_platform_status st;
