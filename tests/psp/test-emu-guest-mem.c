@@ -8,7 +8,8 @@
  * image and zeros elsewhere, and reflects a host that changed launched ciphertext before it
  * was made (one garbled block, as with SEV memory); after that the view is authoritative
  * (a VMM's write is what DBG_DECRYPT reads); DECOMMISSION leaves zeros in a view a VMM still
- * maps. */
+ * maps. A guest whose host region was unmapped before its view was made cannot be handed out
+ * (guest-memfd -EIO naming the region), and is still decommissioned cleanly. */
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <string.h>
@@ -153,12 +154,41 @@ static void test_memory_model(struct emu_rig *r)
 	free(image);
 }
 
+/* The host drops the region while launched pages exist only as its ciphertext. */
+static void test_region_gone(struct emu_rig *r)
+{
+	struct psp_transport *t = r->t;
+	struct gt_mem m;
+	uint32_t h = 0;
+	char text[256];
+	int fd = -1;
+
+	gt_platform_ready(t, false);
+	gt_mem_new(t, 4 * PG, &m);
+	memset(m.ptr, 0x3c, 4 * PG);
+	GT_EXPECT(gt_launch(t, 0, NULL, NULL, &h), SEV_STATUS_SUCCESS);
+	GT_EXPECT(ST(psp_cmd_activate(t, h, GT_MIN_SEV_ASID, PR)), SEV_STATUS_SUCCESS);
+	GT_EXPECT(ST(psp_cmd_launch_update_data(t, h, m.base, 2 * PG, PR)), SEV_STATUS_SUCCESS);
+	uint8_t blob[SEV_MEASURE_BLOB_SIZE];
+	GT_EXPECT(ST(psp_cmd_launch_measure(t, h, blob, PR)), SEV_STATUS_SUCCESS);
+	GT_EXPECT(ST(psp_cmd_launch_finish(t, h, PR)), SEV_STATUS_SUCCESS);
+	TU_CHECK(psp_unmap_memfd(t, m.base) == 0, "unmap the guest's region");
+	TU_CHECK(gt_ctl_memfd(r->emu.socket, h, &fd, text, sizeof(text)) == -EIO,
+		 "guest-memfd without the host region: %s", text);
+	TU_CHECK(strstr(text, "host region") != NULL, "the refusal does not say why: %s", text);
+	GT_EXPECT(ST(psp_cmd_deactivate(t, h, PR)), SEV_STATUS_SUCCESS);
+	GT_EXPECT(ST(psp_cmd_decommission(t, h, PR)), SEV_STATUS_SUCCESS);
+	TU_CHECK_EQ(gt_guest_count(t), 0);
+	gt_mem_free(&m);
+}
+
 int main(void)
 {
 	struct emu_rig r;
 
 	rig_up(&r, NULL);
 	test_memory_model(&r);
+	test_region_gone(&r);
 	rig_down(&r);
 	tu_done("emu-guest-mem");
 }
