@@ -522,6 +522,17 @@ static void test_tail(uint32_t a)
 	invariants(false, true, "the end");
 }
 
+/* A failed check exits at once: leave no daemon, emulator or mount behind. */
+static void at_exit(void)
+{
+	if (D.pid > 0)
+		ru_sevd_stop(&D, true);
+	if (E.pid > 0)
+		kill(E.pid, SIGKILL);
+	if (state)
+		(void)umount2(state, MNT_DETACH);
+}
+
 int main(void)
 {
 	char *conf, *ctl;
@@ -555,6 +566,7 @@ int main(void)
 		tu_rmtree(base);
 		tu_skip(why);
 	}
+	atexit(at_exit);
 	jpath = path_join(state, SEVD_JOURNAL_FILE);
 	TU_CHECK(tu_emu_start(base, NULL, &E) == 0, "emulator");
 	conf = path_join(base, "sevd.conf");
@@ -576,6 +588,7 @@ int main(void)
 	test_tail(a);
 	ru_sevd_stop(&D, false);
 	tu_emu_stop(&E);
+	E.pid = 0;
 	r = umount2(state, MNT_DETACH);
 	TU_CHECK(r == 0, "umount %s", state);
 	tu_rmtree(base);
@@ -583,6 +596,7 @@ int main(void)
 	free(ctl);
 	free(jpath);
 	free(state);
+	state = NULL;
 	free(D.sock);
 	free(D.log);
 	json_object_put(openapi);

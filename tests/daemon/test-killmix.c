@@ -333,14 +333,24 @@ static unsigned arg_uint(int argc, char **argv, const char *name, unsigned dflt)
 	return dflt;
 }
 
+static struct ru_sevd D;
+static struct tu_emu E;
+
+/* A failed check exits at once: leave no daemon or emulator behind. */
+static void at_exit(void)
+{
+	if (D.pid > 0)
+		ru_sevd_stop(&D, true);
+	if (E.pid > 0)
+		kill(E.pid, SIGKILL);
+}
+
 int main(int argc, char **argv)
 {
 	unsigned iters = arg_uint(argc, argv, "--iterations", 20);
 	unsigned seed = arg_uint(argc, argv, "--seed", (unsigned)time(NULL));
 	unsigned nclients = arg_uint(argc, argv, "--clients", 3);
 	unsigned max_delay = arg_uint(argc, argv, "--max-delay-ms", 400);
-	struct ru_sevd d = {0};
-	struct tu_emu emu;
 	struct totals t = {0};
 	char *dir, *conf;
 
@@ -355,17 +365,18 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < sizeof(image); i++)
 		image[i] = (uint8_t)(i * 31 + 7);
 	dir = tu_mkdtemp();
-	TU_CHECK(tu_emu_start(dir, NULL, &emu) == 0, "emulator");
+	atexit(at_exit);
+	TU_CHECK(tu_emu_start(dir, NULL, &E) == 0, "emulator");
 	conf = path_join(dir, "sevd.conf");
 	/* Compaction every few records, so that kills land in it too. */
 	TU_CHECK(write_file_atomic(conf, "journal_compact = 8\n", 20, 0600) == 0, "config");
-	d = (struct ru_sevd){
-	    .state_dir = dir, .run_dir = dir, .emu_sock = emu.socket, .config = conf};
-	restart_and_check(&d, 0, seed, iters, &t);
+	D = (struct ru_sevd){
+	    .state_dir = dir, .run_dir = dir, .emu_sock = E.socket, .config = conf};
+	restart_and_check(&D, 0, seed, iters, &t);
 	for (unsigned it = 1; it <= iters; it++)
-		iteration(&d, it, seed, nclients, max_delay, iters, &t);
-	final_cleanup(&d);
-	ru_sevd_stop(&d, false);
+		iteration(&D, it, seed, nclients, max_delay, iters, &t);
+	final_cleanup(&D);
+	ru_sevd_stop(&D, false);
 	printf("killmix: %u kills, invariants held after every restart\n", iters);
 	printf("killmix: requests answered:");
 	for (unsigned k = 0; k < OP_MAX_; k++)
@@ -380,11 +391,11 @@ int main(int argc, char **argv)
 	       t.kept, t.cleaned, t.unknown, t.gone, t.torn);
 	TU_CHECK(t.done[OP_LAUNCH] > 0 && t.done[OP_DELETE] > 0,
 		 "the workload did too little to test anything");
-	tu_emu_stop(&emu);
+	tu_emu_stop(&E);
 	tu_rmtree(dir);
 	free(dir);
 	free(conf);
-	free(d.sock);
-	free(d.log);
+	free(D.sock);
+	free(D.log);
 	tu_done("daemon-killmix");
 }
