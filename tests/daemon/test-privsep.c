@@ -22,6 +22,7 @@
 #include <linux/capability.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +42,8 @@
 #include "daemon/ipc.h"
 #include "daemon/seccomp.h"
 #include "daemon/worker.h"
+#include "psp/psp-emu.h"
+#include "psp/transport.h"
 #include "tests/daemon/guest-client.h"
 #include "tests/testutil.h"
 
@@ -729,6 +732,48 @@ static void test_nonroot_core(void)
 	tu_rmtree(dir);
 }
 
+static atomic_bool slow_done;
+static long slow_status;
+
+static void *slow_pdh(void *arg)
+{
+	struct gc_resp r;
+
+	slow_status = req(arg, "POST", "/v1/platform/pdh", NULL, &r);
+	gc_resp_free(&r);
+	atomic_store(&slow_done, true);
+	return NULL;
+}
+
+/* A firmware command that takes seconds (the emulator stalls 4 s after PDH_GEN) holds one
+ * core channel: /healthz and /metrics (no firmware) answer through the others before it
+ * ends. */
+static void check_channels_pool(struct gc_daemon *d, const char *esock)
+{
+	_cleanup_free_ char *spec = NULL;
+	struct psp_transport *t = NULL;
+	uint8_t *reply = NULL;
+	struct gc_resp r;
+	size_t len = 0;
+	pthread_t th;
+
+	TU_CHECK(asprintf(&spec, "emu:%s", esock) > 0, "asprintf");
+	TU_CHECK_EQ(psp_open(spec, &t), 0);
+	TU_CHECK_EQ(psp_emu_ctl(t, "fault PDH_GEN:hang=4", &reply, &len), 0);
+	free(reply);
+	psp_close(t);
+	TU_CHECK(pthread_create(&th, NULL, slow_pdh, d) == 0, "pthread_create");
+	sleep_ms(500);
+	TU_CHECK(healthy(d), "/healthz while PDH_GEN hangs (log %s)", d->log);
+	TU_CHECK_EQ(req(d, "GET", "/metrics", NULL, &r), 200);
+	gc_resp_free(&r);
+	TU_CHECK(!atomic_load(&slow_done), "/healthz and /metrics answered before the stalled "
+					   "PDH_GEN ended");
+	pthread_join(th, NULL);
+	TU_CHECK_EQ(slow_status, 200);
+	fprintf(stderr, "/healthz and /metrics answered while a stalled PDH_GEN held a channel\n");
+}
+
 static void test_daemon(void)
 {
 	_cleanup_free_ char *dir = tu_mkdtemp(), *esock = path_join(dir, "emu.sock");
@@ -821,6 +866,8 @@ static void test_daemon(void)
 		fprintf(stderr, "not root: no pidfd_getfd on the worker; malformed messages are "
 				"covered by the codec test only\n");
 	}
+
+	check_channels_pool(&d, esock);
 
 	/* SIGTERM to the core stops the worker too. */
 	gc_stop(&d, false);
