@@ -2,8 +2,11 @@
  * written here with <linux/seccomp.h> (no libseccomp). Installed last, after the worker has
  * dropped its uid, groups and capabilities and set no_new_privs; inherited by every thread
  * the worker starts afterwards (so it must be installed while the worker is single-threaded).
- * It is a denylist, not an allowlist: see seccomp.c for the list and why. */
+ * A denylist of what an escape needs (kills or EPERM), then, outside sanitizer builds, an
+ * allowlist of what the worker was seen to call (anything else: EPERM); seccomp.c says why. */
 #pragma once
+
+#include <stdbool.h>
 
 /* Install the filter on the calling (only) thread. The architecture is checked (a syscall
  * from another ABI kills the process); -EOPNOTSUPP on an architecture this file does not
@@ -11,3 +14,5 @@
 int sevd_seccomp_install(void);
 /* Build without installing (tests): the number of BPF instructions, or a negative errno. */
 int sevd_seccomp_program_len(void);
+/* Does this build's filter end in the allowlist (false: sanitizer builds, denylist only)? */
+bool sevd_seccomp_allowlist(void);

@@ -29,6 +29,7 @@
 #include <sys/pidfd.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -215,6 +216,7 @@ static int filtered_child(int what)
 {
 	void *ret = NULL;
 	pthread_t t;
+	int fd;
 
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || sevd_seccomp_install() < 0)
 		return 10;
@@ -234,6 +236,25 @@ static int filtered_child(int what)
 		if (syscall(SYS_keyctl, 0 /* KEYCTL_GET_KEYRING_ID */, -3, 0) != -1 ||
 		    errno != EPERM)
 			return 16;
+		if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) == 0 || errno != EPERM)
+			return 17; /* never dumpable (ptrace-able by its uid) again */
+		if (!sevd_seccomp_allowlist())
+			return 0;
+		/* The allowlist: a call not on it, network sockets, other ioctls and prctls. */
+		if (syscall(SYS_getpriority, 0, 0) != -1 || errno != EPERM)
+			return 30;
+		if (socket(AF_INET, SOCK_STREAM, 0) >= 0 || errno != EPERM)
+			return 31;
+		fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			return 32; /* journald's */
+		close(fd);
+		if (ioctl(0, TIOCSTI, "x") == 0 || errno != EPERM)
+			return 33;
+		if (prctl(PR_SET_NAME, "filtered", 0, 0, 0) != 0)
+			return 34;
+		if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) == 0 || errno != EPERM)
+			return 35;
 		return 0;
 	case 1:
 		(void)syscall(SYS_ptrace, 0 /* PTRACE_TRACEME */, 0, 0, 0);
