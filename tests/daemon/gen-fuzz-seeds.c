@@ -10,6 +10,7 @@
 
 #include "common/util.h"
 #include "daemon/journal.h"
+#include "psp/sev-abi.h"
 #include "tests/testutil.h"
 
 static void put(const char *dir, const char *name, const void *buf, size_t len)
@@ -81,6 +82,24 @@ static void json_seed(const char *dir, const char *name, uint8_t route, uint8_t 
 	free(buf);
 }
 
+/* POST /v1/platform/pek-cert (route byte 11): two whole SEV certificates, base64. */
+static void pek_cert_seed(const char *dir)
+{
+	uint8_t *cert = calloc(1, SEV_CERT_SIZE);
+	char *b64, *body;
+
+	TU_CHECK(cert, "out of memory");
+	put_le32(cert, 1); /* version */
+	b64 = base64_encode(cert, SEV_CERT_SIZE);
+	TU_CHECK(b64 &&
+		     asprintf(&body, "{\"pek_cert\": \"%s\", \"oca_cert\": \"%s\"}", b64, b64) > 0,
+		 "out of memory");
+	json_seed(dir, "pek-cert", 11, 0, body);
+	free(body);
+	free(b64);
+	free(cert);
+}
+
 static void json_seeds(const char *dir)
 {
 	json_seed(dir, "create-min", 0, 0, "{\"policy\": 1}");
@@ -103,6 +122,7 @@ static void json_seeds(const char *dir)
 	json_seed(dir, "get", 8, 0, "");
 	json_seed(dir, "measure", 9, 0, "");
 	json_seed(dir, "list", 10, 0, "");
+	pek_cert_seed(dir);
 }
 
 static void gen(const char *root)
@@ -137,7 +157,8 @@ int main(int argc, char *argv[])
 {
 	static const char *const jn[] = {"empty",      "header-only",	 "six-records", "torn-tail",
 					 "one-record", "middle-corrupt", "bad-header"};
-	static const char *const gn[] = {"create-min", "secret", "activate-asid", "attest-nonce"};
+	static const char *const gn[] = {"create-min", "secret", "activate-asid", "attest-nonce",
+					 "pek-cert"};
 	const char *root = getenv("SEVD_SOURCE_ROOT");
 	char *tmp, *a, *b;
 
