@@ -19,6 +19,9 @@ void sevd_api_core_error(struct sevd_api_response *resp, const struct sevd_reply
 bool sevd_api_parse_body(const struct sevd_api_request *req, struct sevd_api_response *resp,
 			 json_object **ret);
 
+/* [first, last] as a JSON array, or [] when the range is empty (first > last). */
+json_object *sevd_api_range_json(uint32_t first, uint32_t last);
+
 /* Guest routes (api-guest.c). */
 void sevd_api_guests_list(const struct sevd_api_request *req, struct sevd_api_response *resp);
 void sevd_api_guest_create(const struct sevd_api_request *req, struct sevd_api_response *resp);

@@ -180,7 +180,7 @@ struct sevd_reply *sevd_api_call_core(const struct sevd_api_request *req,
 
 /* ---- JSON building ---- */
 
-static json_object *range_json(uint32_t first, uint32_t last)
+json_object *sevd_api_range_json(uint32_t first, uint32_t last)
 {
 	json_object *a = json_object_new_array();
 
@@ -214,8 +214,8 @@ static json_object *platform_json(const struct sevd_platform_info *p)
 	json_object_object_add(o, "transport", json_object_new_string(p->transport));
 	json_object_object_add(a, "max", json_object_new_int64(p->cpuid_max));
 	json_object_object_add(a, "min_sev", json_object_new_int64(p->cpuid_min_sev));
-	json_object_object_add(a, "es_range", range_json(p->es_first, p->es_last));
-	json_object_object_add(a, "sev_range", range_json(p->sev_first, p->sev_last));
+	json_object_object_add(a, "es_range", sevd_api_range_json(p->es_first, p->es_last));
+	json_object_object_add(a, "sev_range", sevd_api_range_json(p->sev_first, p->sev_last));
 	json_object_object_add(o, "asids", a);
 	return o;
 }
@@ -522,9 +522,10 @@ static void h_asids(const struct sevd_api_request *req, struct sevd_api_response
 	o = json_object_new_object();
 	json_object_object_add(o, "max", json_object_new_int64(s->max));
 	json_object_object_add(o, "min_sev", json_object_new_int64(s->min_sev));
-	json_object_object_add(o, "es_range", range_json(rep->u.asids.es_first, rep->u.asids.es_last));
+	json_object_object_add(o, "es_range",
+			       sevd_api_range_json(rep->u.asids.es_first, rep->u.asids.es_last));
 	json_object_object_add(o, "sev_range",
-			       range_json(rep->u.asids.sev_first, rep->u.asids.sev_last));
+			       sevd_api_range_json(rep->u.asids.sev_first, rep->u.asids.sev_last));
 	json_object_object_add(o, "used", json_object_new_int64(s->es.used + s->sev.used));
 	json_object_object_add(o, "free", json_object_new_int64(s->es.free + s->sev.free));
 	json_object_object_add(o, "flush_pending",

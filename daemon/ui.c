@@ -102,17 +102,6 @@ static struct sevd_reply *section(const struct sevd_api_request *req, uint32_t o
 	return NULL;
 }
 
-static json_object *range_json(uint32_t first, uint32_t last)
-{
-	json_object *a = json_object_new_array();
-
-	if (first <= last) {
-		json_object_array_add(a, json_object_new_int64(first));
-		json_object_array_add(a, json_object_new_int64(last));
-	}
-	return a;
-}
-
 static json_object *platform_json(const struct sevd_platform_info *p)
 {
 	static const char *const states[] = {"UNINIT", "INIT", "WORKING"};
@@ -180,9 +169,9 @@ static json_object *asids_json(const struct sevd_reply *rep)
 	json_object_object_add(o, "max", json_object_new_int64(s->max));
 	json_object_object_add(o, "min_sev", json_object_new_int64(s->min_sev));
 	json_object_object_add(o, "es_range",
-			       range_json(rep->u.asids.es_first, rep->u.asids.es_last));
+			       sevd_api_range_json(rep->u.asids.es_first, rep->u.asids.es_last));
 	json_object_object_add(o, "sev_range",
-			       range_json(rep->u.asids.sev_first, rep->u.asids.sev_last));
+			       sevd_api_range_json(rep->u.asids.sev_first, rep->u.asids.sev_last));
 	json_object_object_add(o, "es", counts_json(&s->es));
 	json_object_object_add(o, "sev", counts_json(&s->sev));
 	json_object_object_add(o, "flushes", json_object_new_int64((int64_t)s->flushes));
