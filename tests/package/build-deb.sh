@@ -158,14 +158,16 @@ grep -qs "deb-systemd-invoke.*sev-psp-emu.service" "$tmp/ctrl/sev-psp-emu/postin
 for b in sevd sevadm sev-psp-emu sev-run; do
 	"$root/usr/bin/$b" --help >/dev/null 2>&1 || problem "/usr/bin/$b --help fails in the unpacked root"
 done
-"$root/usr/bin/sevd" --help | grep -q '/etc/sevd/sevd.conf' || problem "sevd's default config is not /etc/sevd/sevd.conf"
-"$root/usr/bin/sevd" --help | grep -q '/var/lib/sevd' || problem "sevd's default state dir is not /var/lib/sevd"
-zcat "$root/usr/share/man/man5/sevd.conf.5.gz" | grep -q '^\.I /etc/sevd/sevd.conf' ||
+"$root/usr/bin/sevd" --help | grep '/etc/sevd/sevd.conf' >/dev/null || problem "sevd's default config is not /etc/sevd/sevd.conf"
+"$root/usr/bin/sevd" --help | grep '/var/lib/sevd' >/dev/null || problem "sevd's default state dir is not /var/lib/sevd"
+zcat "$root/usr/share/man/man5/sevd.conf.5.gz" | grep '^\.I /etc/sevd/sevd.conf' >/dev/null ||
 	problem "sevd.conf(5) does not name /etc/sevd/sevd.conf"
 grep -q '^u sevd ' "$root/usr/lib/sysusers.d/sevd.conf" || problem "sysusers.d/sevd.conf creates no sevd user"
-bash -c "source '$root/usr/share/bash-completion/completions/sevadm'; COMP_WORDS=(sevadm ''); COMP_CWORD=1
-	_sevadm; printf '%s\n' \"\${COMPREPLY[@]}\"" | grep -qx launch ||
-	problem "the installed bash completion does not offer 'launch'"
+# Never `... | grep -q` here: under pipefail, grep's early exit can kill the writer with SIGPIPE
+# and fail the check, depending on timing (grep without -q reads all its input).
+offered=$(bash -c "source '$root/usr/share/bash-completion/completions/sevadm'; COMP_WORDS=(sevadm '')
+	COMP_CWORD=1; _sevadm; printf '%s\n' \"\${COMPREPLY[@]}\"")
+grep -qx launch <<<"$offered" || problem "the installed bash completion does not offer 'launch'"
 
 # --- lintian ---
 changes=$(ls "$tmp/src"/*.changes)
