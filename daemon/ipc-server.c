@@ -148,14 +148,16 @@ static void *channel_main(void *arg)
 	struct generation *g = ch.g;
 	struct sevd_ipc_server *s = g->srv;
 	struct sevd_ipc_src src = {.fd = g->fd[ch.i]};
-	struct sevd_request *req = malloc(sizeof(*req));
+	/* Zeroed once; from then on the receiver clears only what an earlier body wrote. */
+	struct sevd_request *req = calloc(1, sizeof(*req));
 	struct sevd_reply *rep = malloc(sizeof(*rep));
+	size_t req_dirty = 0;
 	char err[SEVD_IPC_ERR_MAX];
 	int r;
 
 	free(arg);
 	while (req && rep) {
-		r = sevd_ipc_recv_request(&src, req, err, sizeof(err));
+		r = sevd_ipc_recv_request_reuse(&src, req, &req_dirty, err, sizeof(err));
 		if (r == -EPIPE)
 			break; /* the worker closed it (exit, crash, restart) */
 		if (r < 0) {

@@ -79,6 +79,38 @@ size_t sevd_ipc_body_len(enum sevd_ipc_kind kind, uint32_t op)
 	return kind == SEVD_IPC_REQUEST ? ipc_ops[op].req : ipc_ops[op].rep;
 }
 
+/* Header and body in one writev (one syscall, one wakeup of the peer, for a round trip that
+ * dominates cached GETs); a short write (signal, full socket buffer) continues where it
+ * stopped, EINTR retries, so the stream never carries part of a message and then another. */
+static int writev_all(int fd, const void *hdr, size_t hdr_len, const void *body, size_t body_len)
+{
+	struct iovec iov[2] = {
+	    {.iov_base = (void *)hdr, .iov_len = hdr_len},
+	    {.iov_base = (void *)body, .iov_len = body_len},
+	};
+	struct iovec *v = iov;
+	int cnt = body_len ? 2 : 1;
+
+	while (cnt > 0) {
+		ssize_t k = writev(fd, v, cnt);
+
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			return negative_errno();
+		}
+		if (k == 0)
+			return -EIO; /* cannot happen for a nonzero count; never spin on it */
+		for (; cnt > 0 && (size_t)k >= v->iov_len; v++, cnt--)
+			k -= (ssize_t)v->iov_len;
+		if (cnt > 0) {
+			v->iov_base = (uint8_t *)v->iov_base + k;
+			v->iov_len -= (size_t)k;
+		}
+	}
+	return 0;
+}
+
 static int send_msg(int fd, enum sevd_ipc_kind kind, uint32_t op, const void *body)
 {
 	struct sevd_ipc_hdr h = {
@@ -87,9 +119,7 @@ static int send_msg(int fd, enum sevd_ipc_kind kind, uint32_t op, const void *bo
 	if (!sevd_ipc_op_known(op))
 		return -EPROTO;
 	h.len = (uint32_t)sevd_ipc_body_len(kind, op);
-	if (loop_write(fd, &h, sizeof(h)) < 0)
-		return negative_errno();
-	return h.len ? loop_write(fd, body, h.len) : 0;
+	return writev_all(fd, &h, sizeof(h), body, h.len);
 }
 
 int sevd_ipc_send_request(int fd, const struct sevd_request *req)
@@ -188,18 +218,34 @@ static int recv_body(struct sevd_ipc_src *src, void *dst, size_t len, uint32_t o
 	return 0;
 }
 
-int sevd_ipc_recv_request(struct sevd_ipc_src *src, struct sevd_request *req, char *err,
-			  size_t err_size)
+int sevd_ipc_recv_request_reuse(struct sevd_ipc_src *src, struct sevd_request *req,
+				size_t *dirty, char *err, size_t err_size)
 {
 	struct sevd_ipc_hdr h;
 	int n;
 
-	memset(req, 0, sizeof(*req));
 	n = recv_hdr(src, SEVD_IPC_REQUEST, 0, &h, err, err_size);
 	if (n < 0)
 		return n;
+	/* Bytes the body does not cover must be 0 (as in a fresh request), not what an earlier
+	 * request left there: only [n, *dirty) can hold such bytes. A 64 KiB upload piece is
+	 * cleared once by the next smaller request, not 64 KiB on every message. */
+	if (*dirty > sizeof(req->u))
+		*dirty = sizeof(req->u);
+	if (*dirty > (size_t)n)
+		memset((uint8_t *)&req->u + n, 0, *dirty - (size_t)n);
+	*dirty = (size_t)n; /* also if the body read fails: it writes no further than n */
 	req->op = h.op;
 	return recv_body(src, &req->u, (size_t)n, h.op, err, err_size);
+}
+
+int sevd_ipc_recv_request(struct sevd_ipc_src *src, struct sevd_request *req, char *err,
+			  size_t err_size)
+{
+	size_t dirty = 0;
+
+	memset(req, 0, sizeof(*req));
+	return sevd_ipc_recv_request_reuse(src, req, &dirty, err, err_size);
 }
 
 int sevd_ipc_recv_reply(struct sevd_ipc_src *src, uint32_t op, struct sevd_reply *rep, char *err,

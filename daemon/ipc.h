@@ -59,6 +59,13 @@ int sevd_ipc_send_request(int fd, const struct sevd_request *req);
 /* Core side: read one request into *req (zeroed first: bytes not sent are 0). */
 int sevd_ipc_recv_request(struct sevd_ipc_src *src, struct sevd_request *req, char *err,
 			  size_t err_size);
+/* Core side, for one request buffer reused message after message: the same, but only the
+ * bytes of req->u from the body's end up to *dirty are cleared (those an earlier body may
+ * have written; the rest must already be 0), not the whole 64 KiB. *dirty: 0 for a zeroed
+ * buffer (calloc), sizeof(req->u) for one of unknown content; kept true by every call, also
+ * a failed one. A request received is byte for byte that of sevd_ipc_recv_request. */
+int sevd_ipc_recv_request_reuse(struct sevd_ipc_src *src, struct sevd_request *req,
+				size_t *dirty, char *err, size_t err_size);
 /* Core side: send the reply of op. */
 int sevd_ipc_send_reply(int fd, uint32_t op, const struct sevd_reply *rep);
 /* Worker side: read the reply of op into *rep (message and rule NUL-terminated). */
