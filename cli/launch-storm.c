@@ -285,14 +285,42 @@ static void print_json(const struct storm *s)
 	sevadm_print_json(arr);
 }
 
+/* "web-3, web-7" into buf: the failed guests that were (not) stopped by a signal; the count. */
+static unsigned failed_names(const struct storm *s, bool stopped, char *buf, size_t len)
+{
+	unsigned n = 0;
+	size_t o = 0;
+
+	buf[0] = 0;
+	for (unsigned i = 0; i < s->n; i++) {
+		const struct storm_guest *g = &s->g[i];
+		if (g->state != G_FAILED || g->stopped != stopped)
+			continue;
+		if (o + strlen(g->name) + 8 < len)
+			o += (size_t)snprintf(buf + o, len - o, "%s%s", n ? ", " : "", g->name);
+		else if (o + 6 < len && !strstr(buf, ", ..."))
+			o += (size_t)snprintf(buf + o, len - o, ", ...");
+		n++;
+	}
+	return n;
+}
+
+static const char *first_failed(const struct storm *s)
+{
+	for (unsigned i = 0; i < s->n; i++)
+		if (s->g[i].state == G_FAILED)
+			return s->g[i].name;
+	return "NAME";
+}
+
 /* The last word on stderr: what happened to all N, and what to do next. */
 static int summary(const struct storm *s)
 {
 	const struct launch_args *a = s->a;
-	unsigned not_started = s->n - s->launched - s->failed;
-	const char *first = NULL, *where = s->wctx.json ? "" : " (their handles are on stdout)";
-	char names[200] = "";
-	size_t o = 0;
+	const char *where = s->wctx.json || !s->launched ? "" : " (their handles are on stdout)";
+	char names[200], undone_names[200], failed_part[260] = "";
+	unsigned failed = failed_names(s, false, names, sizeof(names));
+	unsigned undone = failed_names(s, true, undone_names, sizeof(undone_names));
 
 	if (s->launched == s->n) {
 		_cleanup_free_ char *words = policy_describe(a->policy);
@@ -303,24 +331,16 @@ static int summary(const struct storm *s)
 				(unsigned long long)s->g[0].bytes, a->image);
 		return SEVADM_EXIT_OK;
 	}
-	for (unsigned i = 0; i < s->n && o < sizeof(names) - 40; i++)
-		if (s->g[i].state == G_FAILED) {
-			o += (size_t)snprintf(names + o, sizeof(names) - o, "%s%s", o ? ", " : "",
-					      s->g[i].name);
-			first = first ? first : s->g[i].name;
-		}
-	if (s->launched == 0)
-		where = "";
-	if (o >= sizeof(names) - 40)
-		snprintf(names + o, sizeof(names) - o, ", ...");
-	if (stop)
-		return sevadm_fail(verb, "interrupted: %u of %u guests launched%s, %u stopped in "
-				   "flight and undone%s%s%s, %u not started — 'sevadm show guests' "
-				   "lists what sevd has", s->launched, s->n, where, s->failed,
-				   s->failed ? " (" : "", names, s->failed ? ")" : "", not_started);
-	return sevadm_fail(verb, "%u of %u guests failed (%s), %u launched%s — see each failure "
-			   "above; launch one again with 'sevadm launch %s --name %s'", s->failed,
-			   s->n, names, s->launched, where, a->image, first ? first : "NAME");
+	if (!stop)
+		return sevadm_fail(verb, "%u of %u guests failed (%s), %u launched%s — see each "
+				   "failure above; launch one again with 'sevadm launch %s --name %s'",
+				   failed, s->n, names, s->launched, where, a->image, first_failed(s));
+	if (failed)
+		snprintf(failed_part, sizeof(failed_part), "%u failed (%s), ", failed, names);
+	return sevadm_fail(verb, "interrupted: %u of %u guests launched%s; %s%u stopped in flight "
+			   "and undone%s%s%s, %u not started — 'sevadm show guests' lists what sevd "
+			   "has", s->launched, s->n, where, failed_part, undone, undone ? " (" : "",
+			   undone_names, undone ? ")" : "", s->n - s->launched - s->failed);
 }
 
 int launch_storm(const struct sevadm_ctx *ctx, const struct launch_args *a, json_object *body)
@@ -343,6 +363,8 @@ int launch_storm(const struct sevadm_ctx *ctx, const struct launch_args *a, json
 	progress_update(s.bar, 0);
 	catch_signals();
 	r = run_workers(&s, MIN(a->parallel, s.n));
+	signal(SIGINT, SIG_DFL); /* the storm is over: a Ctrl-C now only cuts the report short */
+	signal(SIGTERM, SIG_DFL);
 	print_ready(&s, true);
 	progress_finish_tail(s.bar, stop ? ", interrupted" : "");
 	if (ctx->json)

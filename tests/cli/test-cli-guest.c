@@ -852,7 +852,12 @@ static void test_storm_interrupt(void)
 	TG_EXPECT(r, 1, NULL, "sevadm: launch: interrupted: ");
 	char want[64];
 	snprintf(want, sizeof(want), "interrupted: %zu of 10 guests launched", n);
-	TU_CHECK(strstr(r.err, want) && strstr(r.err, "not started"), "summary: %s", r.err);
+	TU_CHECK(strstr(r.err, want) && strstr(r.err, "stopped in flight and undone") &&
+			 strstr(r.err, "not started"), "summary: %s", r.err);
+	/* each launch stopped in flight says which guest sevd had made and that it is gone */
+	TU_CHECK_EQ(count_lines_with(r.err, "(interrupted) before its image was sent") +
+			    count_lines_with(r.err, "reading the request body failed"),
+		    count_lines_with(r.err, "was decommissioned; nothing is left behind"));
 	TU_CHECK(!strstr(r.err, "could not be decommissioned"), "a guest left behind: %s", r.err);
 	tg_run_clear(&r);
 	TU_CHECK_EQ(count_guests(), before + n);
