@@ -80,7 +80,7 @@ static char *one_line(const char *text)
 {
 	static const char prefix[] = "sevadm: launch: ";
 	size_t len = text ? strlen(text) : 0;
-	char *out = malloc(len + 64), *o = out;
+	char *out = malloc(2 * len + 64), *o = out; /* "; " for each "\n": at most twice */
 
 	if (!out)
 		return NULL;
@@ -99,7 +99,7 @@ static char *one_line(const char *text)
 	}
 	*o = 0;
 	if (o == out)
-		snprintf(out, len + 64, "failed without a message from sevadm (a bug: please report)");
+		snprintf(out, 2 * len + 64, "failed without a message from sevadm (a bug: please report)");
 	return out;
 }
 

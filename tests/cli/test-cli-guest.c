@@ -502,6 +502,23 @@ static void test_session_and_secret(void)
 	r = TG_CLI("decommission", hs);
 	TG_EXPECT(r, 0, NULL, NULL);
 	tg_run_clear(&r);
+
+	/* A storm under one session: guests ss-1 and ss-2 both use sess's keys, so the owner's TIK
+	 * verifies each one's measurement. */
+	unsigned hh[2];
+	r = TG_CLI("launch", img, "--count", "2", "--session-dir", ".", "--session-name", "sess",
+		   "--name", "ss");
+	TG_EXPECT(r, 0, NULL, "2 guests launched ('ss-1' to 'ss-2')");
+	TU_CHECK(sscanf(r.out, "%u\n%u", &hh[0], &hh[1]) == 2, "two handles: %s", r.out);
+	tg_run_clear(&r);
+	for (size_t i = 0; i < 2; i++) {
+		r = TG_CLI("measure", handle_s(hh[i]), "--tik", "sess_tik.bin", "--firmware", img);
+		TG_EXPECT(r, 0, NULL, "Measurement verified");
+		tg_run_clear(&r);
+		r = TG_CLI("decommission", handle_s(hh[i]));
+		TG_EXPECT(r, 0, NULL, NULL);
+		tg_run_clear(&r);
+	}
 }
 
 /* The host's admission rules (sevd.conf: require_nodbg, a quota of 1 for tenant "tiny") and
