@@ -150,6 +150,7 @@ struct upload {
 	int fd;
 	uint64_t sent;
 	struct progress *bar;
+	const volatile sig_atomic_t *cancel;
 };
 
 static ssize_t upload_read(void *userdata, uint8_t *buf, size_t len)
@@ -157,6 +158,8 @@ static ssize_t upload_read(void *userdata, uint8_t *buf, size_t len)
 	struct upload *u = userdata;
 	ssize_t n;
 
+	if (u->cancel && *u->cancel)
+		return -ECANCELED; /* Ctrl-C: the request ends here, the caller undoes the launch */
 	do
 		n = read(u->fd, buf, len);
 	while (n < 0 && errno == EINTR);
@@ -197,7 +200,7 @@ int guest_upload(const struct sevadm_ctx *ctx, struct http_client *c, const char
 		 uint64_t *ret_bytes)
 {
 	_cleanup_free_ char *err = NULL;
-	struct upload u = {};
+	struct upload u = { .cancel = ctx->cancel };
 	char path[80], label[40];
 	int64_t len;
 	int r;

@@ -44,6 +44,8 @@ struct http_client {
 	char *ca_file;
 	int timeout_ms;
 	size_t max_response;
+	void (*on_body)(void *userdata, uint64_t done, uint64_t total);
+	void *on_body_userdata;
 	char err[1024];
 
 	/* the current connection */
@@ -156,6 +158,10 @@ int http_client_new(const char *endpoint, const struct http_client_opts *opts,
 	c->fd = -1;
 	c->timeout_ms = opts && opts->timeout_ms > 0 ? opts->timeout_ms : DEFAULT_TIMEOUT_MS;
 	c->max_response = opts && opts->max_response ? opts->max_response : DEFAULT_MAX_RESPONSE;
+	if (opts) {
+		c->on_body = opts->on_body;
+		c->on_body_userdata = opts->on_body_userdata;
+	}
 	c->endpoint = strdup(endpoint ? endpoint : "");
 	if (!c->endpoint) {
 		http_client_free(c);
@@ -601,6 +607,28 @@ static int body_reserve(struct http_client *c, struct http_response *resp, size_
 	return 0;
 }
 
+static void body_progress(struct http_client *c, uint64_t done, uint64_t total)
+{
+	if (c->on_body)
+		c->on_body(c->on_body_userdata, done, total);
+}
+
+/* A body of Content-Length len into resp->body (reserved), a buffer at a time so that the
+ * progress callback sees it arrive. */
+static int read_length(struct http_client *c, struct http_response *resp, size_t len)
+{
+	body_progress(c, 0, len);
+	while (resp->body_len < len) {
+		size_t k = MIN(len - resp->body_len, sizeof(c->rbuf));
+		int r = read_exact(c, resp->body + resp->body_len, k, "body");
+		if (r < 0)
+			return r;
+		resp->body_len += k;
+		body_progress(c, resp->body_len, len);
+	}
+	return 0;
+}
+
 static int read_chunk_size(struct http_client *c, uint64_t *ret)
 {
 	char line[MAX_LINE];
@@ -647,6 +675,7 @@ static int read_chunked(struct http_client *c, struct http_response *resp, size_
 		if (r < 0)
 			return r;
 		resp->body_len += n;
+		body_progress(c, resp->body_len, 0);
 		total = 0; /* the header budget bounds single lines here, not the whole body */
 		r = read_line(c, line, &total, "chunk end");
 		if (r < 0)
@@ -680,6 +709,7 @@ static int read_until_close(struct http_client *c, struct http_response *resp, s
 		memcpy(resp->body + resp->body_len, c->rbuf + c->rpos, k);
 		resp->body_len += k;
 		c->rpos = c->rlen;
+		body_progress(c, resp->body_len, 0);
 	}
 }
 
@@ -701,9 +731,7 @@ static int read_body(struct http_client *c, const struct framing *f, bool no_bod
 			return too_large(c);
 		r = body_reserve(c, resp, &cap, (size_t)f->length);
 		if (r == 0)
-			r = read_exact(c, resp->body, (size_t)f->length, "body");
-		if (r == 0)
-			resp->body_len = (size_t)f->length;
+			r = read_length(c, resp, (size_t)f->length);
 	} else
 		r = read_until_close(c, resp, &cap);
 	if (r < 0)

@@ -16,6 +16,10 @@ struct http_client_opts {
 	const char *ca_file;	 /* PEM CA bundle for https://, NULL = system store */
 	int timeout_ms;		 /* connect and per-read/write timeout; 0 = 30 s */
 	size_t max_response;	 /* body limit; 0 = 64 MiB */
+	/* Called as an answer's body arrives (NULL: never), for progress: the bytes so far and
+	 * the Content-Length, 0 when the answer has none (chunked, or read until close). */
+	void (*on_body)(void *userdata, uint64_t done, uint64_t total);
+	void *on_body_userdata;
 };
 
 struct http_response {

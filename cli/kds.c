@@ -60,7 +60,8 @@ static int split_url(struct kds *k, const char *url, char **ret_error)
 	hp = scheme_end + 3;
 	slash = strchr(hp, '/');
 	host = strndup(hp, slash ? (size_t)(slash - hp) : strlen(hp));
-	if (!host)
+	k->host = strdup(host ? host : "");
+	if (!host || !k->host)
 		return -ENOMEM;
 	char *colon = host[0] == '[' ? strstr(host, "]:") : strrchr(host, ':');
 	if (colon) {
@@ -121,6 +122,7 @@ int kds_init(struct kds *k, const char *base, const char *cache, const char *ca_
 void kds_done(struct kds *k)
 {
 	free(k->base);
+	free(k->host);
 	free(k->endpoint);
 	free(k->prefix);
 	free(k->cache_dir);
@@ -178,6 +180,15 @@ int kds_cache_put(struct kds *k, const char *path, const uint8_t *body, size_t l
 	return write_file_atomic(file, body, len, 0644);
 }
 
+int kds_cache_get(struct kds *k, const char *path, uint8_t **ret_body, size_t *ret_len)
+{
+	_cleanup_free_ char *file = cache_path(k, path);
+
+	if (!file || read_full_file(file, KDS_MAX_ANSWER, ret_body, ret_len) < 0)
+		return -ENOENT;
+	return 0;
+}
+
 static const char *status_hint(int status)
 {
 	switch (status) {
@@ -215,15 +226,16 @@ int kds_get(struct kds *k, const char *path, uint8_t **ret_body, size_t *ret_len
 	    bool *ret_cached, char **ret_error)
 {
 	struct http_client_opts opts = { .ca_file = k->ca_file, .timeout_ms = KDS_TIMEOUT_MS,
-					 .max_response = KDS_MAX_ANSWER };
-	_cleanup_free_ char *file = cache_path(k, path), *full = NULL;
+					 .max_response = KDS_MAX_ANSWER, .on_body = k->on_body,
+					 .on_body_userdata = k->on_body_userdata };
+	_cleanup_free_ char *full = NULL;
 	struct http_client *c = NULL;
 	struct http_response resp = {};
 	int r;
 
 	*ret_error = NULL;
 	*ret_cached = false;
-	if (file && read_full_file(file, KDS_MAX_ANSWER, ret_body, ret_len) == 0) {
+	if (kds_cache_get(k, path, ret_body, ret_len) == 0) {
 		*ret_cached = true;
 		return 0;
 	}

@@ -12,10 +12,14 @@
 
 struct kds {
 	char *base;	 /* as given, for messages */
+	char *host;	 /* "kdsintf.amd.com", "127.0.0.1:8080": host[:port] of base, for progress */
 	char *endpoint;	 /* scheme://host:port for the HTTP client */
 	char *prefix;	 /* path prefix from the base URL ("" or "/x") */
 	char *cache_dir; /* <cache>/<host_port>, created on first store */
 	const char *ca_file;
+	/* Progress of a network answer (not of a cache hit): set by the caller, may be NULL. */
+	void (*on_body)(void *userdata, uint64_t done, uint64_t total);
+	void *on_body_userdata;
 };
 
 /* base NULL: $SEVADM_KDS_URL, else KDS_DEFAULT_URL. cache NULL: $XDG_CACHE_HOME/sevadm when
@@ -23,6 +27,9 @@ struct kds {
 int kds_init(struct kds *k, const char *base, const char *cache, const char *ca_file,
 	     char **ret_error);
 void kds_done(struct kds *k);
+/* The cached answer for path, when there is one: 0 with the body (NUL-terminated), else
+ * -ENOENT. kds_get looks here first; callers use it to tell a cache hit before asking. */
+int kds_cache_get(struct kds *k, const char *path, uint8_t **ret_body, size_t *ret_len);
 /* GET path (starting with '/', may hold a query). 0 with the body (NUL-terminated), or
  * negative errno with *ret_error ("AMD KDS at URL answered 404 Not Found for PATH — ...").
  * *ret_cached tells whether the answer came from the cache. */

@@ -18,27 +18,41 @@
 
 #define MAX_TOKEN_FILE 4096
 
+static _Thread_local FILE *err_stream;
+
+FILE *sevadm_stderr(void)
+{
+	return err_stream ? err_stream : stderr;
+}
+
+void sevadm_set_stderr(FILE *f)
+{
+	err_stream = f;
+}
+
 int sevadm_fail(const char *verb, const char *fmt, ...)
 {
+	FILE *f = sevadm_stderr();
 	va_list ap;
 
-	fprintf(stderr, "sevadm: %s: ", verb);
+	fprintf(f, "sevadm: %s: ", verb);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vfprintf(f, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	fputc('\n', f);
 	return SEVADM_EXIT_FAIL;
 }
 
 int sevadm_usage(const char *verb, const char *fmt, ...)
 {
+	FILE *f = sevadm_stderr();
 	va_list ap;
 
-	fprintf(stderr, "sevadm: %s: ", verb);
+	fprintf(f, "sevadm: %s: ", verb);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vfprintf(f, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "\nTry 'sevadm %s --help'.\n", verb);
+	fprintf(f, "\nTry 'sevadm %s --help'.\n", verb);
 	return SEVADM_EXIT_USAGE;
 }
 

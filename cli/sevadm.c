@@ -25,7 +25,7 @@ static const struct sevadm_verb verbs[] = {
 	{ "provision", verb_provision, "import a signed PEK and the OCA (take ownership)", true },
 	{ "rotate", verb_rotate, "generate a new PDH (platform Diffie-Hellman key)", true },
 	{ "reset", verb_reset, "factory-reset the platform (new PEK, PDH, self-signed OCA)", true },
-	{ "launch", verb_launch, "launch a guest: LAUNCH_START + streamed image (prints the handle)", true },
+	{ "launch", verb_launch, "launch a guest (or --count N): LAUNCH_START + streamed image (prints handles)", true },
 	{ "measure", verb_measure, "fetch (and verify) a guest's launch measurement", true },
 	{ "finish", verb_finish, "finish a guest's launch (LSECRET -> RUNNING)", true },
 	{ "activate", verb_activate, "bind a guest to an ASID (prints the ASID)", true },

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <json-c/json.h>
 
 #include "cli/http-client.h"
@@ -35,6 +36,12 @@ int verb_attest(const struct sevadm_ctx *ctx, int argc, char **argv);
 /* `secret inject` (cli/verb-guest-secret.c), reached from verb_secret's subcommand switch. */
 int verb_secret_inject(const struct sevadm_ctx *ctx, int argc, char **argv);
 /* --- end of verb prototypes --- */
+
+/* Where sevadm_fail, sevadm_usage and the verbs' own messages go: stderr, unless this thread
+ * set another stream (a launch storm's worker collects each guest's messages to report them
+ * whole, named after the guest). NULL sets stderr back. */
+FILE *sevadm_stderr(void);
+void sevadm_set_stderr(FILE *f);
 
 /* "sevadm: VERB: message" on stderr. Returns SEVADM_EXIT_FAIL so verbs can `return` it. */
 int sevadm_fail(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -22,6 +22,7 @@
 #include "attest/snp-chain.h"
 #include "attest/snp-report.h"
 #include "cli/kds.h"
+#include "cli/progress.h"
 #include "cli/sevadm.h"
 #include "cli/verb-fetch.h"
 #include "cli/verify-util.h"
@@ -55,7 +56,10 @@ static void help(void)
 	       "                  %s)\n"
 	       "  --cache DIR     cache (default $XDG_CACHE_HOME/sevadm, else /var/cache/sevd for\n"
 	       "                  root, else ~/.cache/sevadm)\n"
-	       "  --gen GEN       Milan, Genoa or Turin when the report does not say (version 2)\n",
+	       "  --gen GEN       Milan, Genoa or Turin when the report does not say (version 2)\n"
+	       "\n"
+	       "On a terminal, stderr shows each document of the chain as it arrives (bytes, or\n"
+	       "'from the cache'); nothing when stderr is a pipe or with --json.\n",
 	       KDS_DEFAULT_URL, SEV_CA_DEFAULT_URL);
 }
 
@@ -129,14 +133,54 @@ static int write_pem(const char *dir, const char *name, X509 *x)
 	return write_out(dir, name, data, (size_t)n);
 }
 
-/* GET through the cache; prints where the answer came from. */
-static int get(struct kds *k, const char *path, uint8_t **body, size_t *len)
+/* Where a fetch is in its chain of documents, for the progress lines on a terminal:
+ * "[2/2] fetching VCEK from kdsintf.amd.com: 1,360/1,360 bytes done". */
+struct fetch_ui {
+	bool enabled; /* stderr is a terminal and no --json */
+	int step, steps;
+};
+
+static struct fetch_ui fetch_ui(const struct sevadm_ctx *ctx, int steps)
+{
+	return (struct fetch_ui){ .enabled = ctx->tty && !ctx->json, .steps = steps };
+}
+
+static void on_body(void *userdata, uint64_t done, uint64_t total)
+{
+	struct progress *p = userdata;
+
+	progress_set_total(p, total);
+	progress_update(p, done);
+}
+
+/* GET what (a document: "VCEK") through the cache; prints where the answer came from. A cache
+ * hit is shown as such and costs no request. */
+static int get(struct kds *k, struct fetch_ui *ui, const char *what, const char *path,
+	       uint8_t **body, size_t *len)
 {
 	_cleanup_free_ char *err = NULL;
+	struct progress *p;
+	char label[160];
 	bool cached;
 	int r;
 
+	ui->step++;
+	if (kds_cache_get(k, path, body, len) == 0) {
+		snprintf(label, sizeof(label), "[%d/%d] %s from the cache", ui->step, ui->steps, what);
+		p = progress_new_unit(label, PROGRESS_BYTES, 0, ui->enabled);
+		progress_update(p, *len);
+		progress_finish_tail(p, ", no request");
+		printf("cached %s%s\n", k->base, path);
+		return 0;
+	}
+	snprintf(label, sizeof(label), "[%d/%d] fetching %s from %s", ui->step, ui->steps, what,
+		 k->host);
+	p = progress_new_unit(label, PROGRESS_BYTES, 0, ui->enabled);
+	k->on_body = p ? on_body : NULL;
+	k->on_body_userdata = p;
 	r = kds_get(k, path, body, len, &cached, &err);
+	k->on_body = NULL;
+	progress_finish(p, r >= 0);
 	if (r < 0)
 		return sevadm_fail(VERB, "%s", err ? err : strerror(-r));
 	printf("%s %s%s\n", cached ? "cached" : "fetched", k->base, path);
@@ -164,19 +208,20 @@ static int kds_open(const struct sevadm_ctx *ctx, const struct fetch_opts *o, co
 }
 
 /* The SNP cert_chain of gen, checked (ARK self-signed, ARK signs ASK, both of gen). */
-static int get_cert_chain(struct kds *k, enum snp_gen gen, X509 **ask, X509 **ark,
-			  uint8_t **ret_body, size_t *ret_len)
+static int get_cert_chain(struct kds *k, struct fetch_ui *ui, enum snp_gen gen, X509 **ask,
+			  X509 **ark, uint8_t **ret_body, size_t *ret_len)
 {
-	_cleanup_free_ char *path = NULL;
+	_cleanup_free_ char *path = NULL, *what = NULL;
 	_cleanup_free_ uint8_t *body = NULL;
 	struct snp_chain_verdict v;
 	const char *why = NULL;
 	size_t len;
 	int r;
 
-	if (asprintf(&path, "/vcek/v1/%s/cert_chain", attest_snp_gen_name(gen)) < 0)
+	if (asprintf(&path, "/vcek/v1/%s/cert_chain", attest_snp_gen_name(gen)) < 0 ||
+	    asprintf(&what, "%s ASK+ARK", attest_snp_gen_name(gen)) < 0)
 		return sevadm_fail(VERB, "out of memory");
-	if ((r = get(k, path, &body, &len)) != 0)
+	if ((r = get(k, ui, what, path, &body, &len)) != 0)
 		return r;
 	if (attest_snp_cert_chain_parse(body, len, ask, ark, &why) < 0)
 		return sevadm_fail(VERB, "the KDS answer for %s is not a cert_chain: %s", path, why);
@@ -207,9 +252,10 @@ static int fetch_ca_sev(const struct sevadm_ctx *ctx, const struct fetch_opts *o
 			const char *gen, const char *dir)
 {
 	_cleanup_(attest_roots_freep) struct attest_roots *roots = NULL;
-	_cleanup_free_ char *path = NULL, *name = NULL, *err = NULL;
+	_cleanup_free_ char *path = NULL, *name = NULL, *err = NULL, *what = NULL;
 	_cleanup_free_ uint8_t *body = NULL;
 	const char *url = o->ca_url ? o->ca_url : getenv("SEVADM_SEV_CA_URL");
+	struct fetch_ui ui = fetch_ui(ctx, 1);
 	struct kds k;
 	size_t len;
 	int r;
@@ -217,11 +263,11 @@ static int fetch_ca_sev(const struct sevadm_ctx *ctx, const struct fetch_opts *o
 	if ((r = kds_open(ctx, o, url && *url ? url : SEV_CA_DEFAULT_URL, &k)) != 0)
 		return r;
 	if (asprintf(&name, "ask_ark_%s.cert", gen) < 0 || asprintf(&path, "/%s", name) < 0 ||
-	    attest_roots_new(&roots) < 0) {
+	    asprintf(&what, "%s ASK+ARK", gen) < 0 || attest_roots_new(&roots) < 0) {
 		kds_done(&k);
 		return sevadm_fail(VERB, "out of memory");
 	}
-	r = get(&k, path, &body, &len);
+	r = get(&k, &ui, what, path, &body, &len);
 	/* The same checks the roots directory applies: ARK self-signed, ASK by ARK, key ids. */
 	if (r == 0 && attest_roots_add_sev(roots, gen, body, len, false, path, &err) < 0)
 		r = sevadm_fail(VERB, "the answer for %s is not a valid AMD ASK/ARK pair: %s", path,
@@ -238,6 +284,7 @@ static int fetch_ca(const struct sevadm_ctx *ctx, const struct fetch_opts *o)
 {
 	_cleanup_(X509_freep) X509 *ask = NULL, *ark = NULL;
 	_cleanup_free_ uint8_t *body = NULL;
+	struct fetch_ui ui = fetch_ui(ctx, 1);
 	struct kds k;
 	size_t len;
 	int r;
@@ -257,7 +304,7 @@ static int fetch_ca(const struct sevadm_ctx *ctx, const struct fetch_opts *o)
 				    "rome for legacy SEV)", gen_name);
 	if ((r = kds_open(ctx, o, o->kds_url, &k)) != 0)
 		return r;
-	r = get_cert_chain(&k, gen, &ask, &ark, &body, &len);
+	r = get_cert_chain(&k, &ui, gen, &ask, &ark, &body, &len);
 	kds_done(&k);
 	if (r == 0 && (r = ensure_dir(dir)) == 0 && (r = write_out(dir, "cert_chain", body, len)) == 0 &&
 	    (r = write_pem(dir, "ask.pem", ask)) == 0)
@@ -317,6 +364,7 @@ static int fetch_vcek(const struct sevadm_ctx *ctx, const struct fetch_opts *o)
 	struct snp_report r;
 	const char *why = NULL;
 	size_t der_len, chain_len;
+	struct fetch_ui ui = fetch_ui(ctx, 2);
 	struct kds k;
 	int rc;
 
@@ -330,9 +378,9 @@ static int fetch_vcek(const struct sevadm_ctx *ctx, const struct fetch_opts *o)
 				   r.gen == SNP_GEN_UNKNOWN ? " (--gen)" : "");
 	if ((rc = kds_open(ctx, o, o->kds_url, &k)) != 0)
 		return rc;
-	rc = get_cert_chain(&k, r.gen, &ask, &ark, &chain, &chain_len);
+	rc = get_cert_chain(&k, &ui, r.gen, &ask, &ark, &chain, &chain_len);
 	if (rc == 0)
-		rc = get(&k, path, &der, &der_len);
+		rc = get(&k, &ui, "VCEK", path, &der, &der_len);
 	if (rc == 0)
 		rc = check_vcek(path, der, der_len, &r, ask, ark);
 	if (rc == 0)
@@ -375,6 +423,7 @@ static int fetch_cek(const struct sevadm_ctx *ctx, const struct fetch_opts *o)
 	struct sev_cert cek;
 	const char *why = NULL;
 	uint8_t id[64];
+	struct fetch_ui ui = fetch_ui(ctx, 1);
 	struct kds k;
 	size_t len;
 	int rc;
@@ -391,7 +440,7 @@ static int fetch_cek(const struct sevadm_ctx *ctx, const struct fetch_opts *o)
 		return sevadm_fail(VERB, "out of memory");
 	if ((rc = kds_open(ctx, o, o->kds_url, &k)) != 0)
 		return rc;
-	rc = get(&k, path, &body, &len);
+	rc = get(&k, &ui, "CEK", path, &body, &len);
 	if (rc == 0 && attest_sev_cert_parse(body, len, &cek, &why) < 0)
 		rc = sevadm_fail(VERB, "the KDS answer for %s is not a SEV certificate: %s", path, why);
 	if (rc == 0 && cek.pubkey_usage != SEV_USAGE_CEK)

@@ -2,29 +2,37 @@
  * session (GODH certificate and session blob, as `sevadm session` or sevctl write them, or
  * none: then the firmware makes its own TEK/TIK), then LAUNCH_UPDATE_DATA of the image,
  * streamed (and LAUNCH_UPDATE_VMSA for SEV-ES). Prints the guest handle. A launch that fails
- * after LAUNCH_START is decommissioned, so nothing is left behind. Trusts the session files as
+ * after LAUNCH_START is decommissioned, so nothing is left behind. With --count, many guests
+ * of the same image, policy and session (cli/launch-storm.c). Trusts the session files as
  * the owner's; checks only their sizes. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/macros.h"
 #include "common/ossl.h"
 #include "common/util.h"
 #include "cli/guest.h"
+#include "cli/launch.h"
 #include "policy/guest-policy.h"
 #include "psp/sev-abi.h"
 
 static const char verb[] = "launch";
 #define B64_FILE_MAX 8192
+#define COUNT_MAX 4096	 /* more than any part's ASIDs (Genoa: 1006) */
+#define PARALLEL_MAX 64
+#define PARALLEL_DEFAULT 8
+#define DELETE_TRIES 100 /* x 100 ms: sevd notices an aborted upload before it lets go */
 
 static int help(void)
 {
 	printf("Usage: sevadm launch IMAGE [--policy P] [--name N] [--tenant T]\n"
 	       "           [--session-dir DIR [--session-name S] | --godh FILE --session FILE]\n"
 	       "           [--vmsa FILE] [--memory-size BYTES] [--asid N]\n"
+	       "           [--count N [--parallel K]]\n"
 	       "\n"
 	       "Launch a guest through sevd: LAUNCH_START with the guest owner's session, then\n"
 	       "LAUNCH_UPDATE_DATA of IMAGE (streamed; '-' reads stdin). Prints the guest handle.\n"
@@ -44,18 +52,46 @@ static int help(void)
 	       "                    16 MiB); the image must fit\n"
 	       "  --asid N          bind this ASID instead of the pool's choice (sevd binds one at\n"
 	       "                    launch, as KVM does)\n"
-	       "A progress bar is shown on stderr when it is a terminal. Then: sevadm measure HANDLE.\n");
+	       "  --count N         launch N guests (1..%d) of this image, policy and session,\n"
+	       "                    named NAME-1..NAME-N; prints their handles, one a line, in\n"
+	       "                    that order (--json: an array). Exit 0 only when all launched;\n"
+	       "                    each failure is named, and leaves nothing behind. Ctrl-C stops:\n"
+	       "                    launches in flight are undone, the launched ones are listed\n"
+	       "  --parallel K      with --count: K launches at a time (1..%d, default %d)\n"
+	       "A progress bar is shown on stderr when it is a terminal. Then: sevadm measure HANDLE.\n",
+	       COUNT_MAX, PARALLEL_MAX, PARALLEL_DEFAULT);
 	return SEVADM_EXIT_OK;
 }
 
-struct largs {
-	const char *image, *policy_s, *name, *tenant, *dir, *sname, *godh, *session, *vmsa, *mem;
-	const char *asid_s;
-	uint32_t policy, asid;
-	uint64_t memory_size;
-};
+/* --count and --parallel: bounded numbers, and what cannot go with many guests. */
+static int parse_storm_args(struct launch_args *a)
+{
+	uint32_t v;
 
-static int parse_args(int argc, char **argv, struct largs *a)
+	if (a->parallel_s && !a->count_s)
+		return sevadm_usage(verb, "--parallel needs --count");
+	if (!a->count_s)
+		return 0;
+	if (parse_u32(a->count_s, &v) < 0 || v < 1 || v > COUNT_MAX)
+		return sevadm_usage(verb, "--count %s: not a number of guests (1..%d)", a->count_s,
+				    COUNT_MAX);
+	a->count = v;
+	a->parallel = PARALLEL_DEFAULT;
+	if (a->parallel_s) {
+		if (parse_u32(a->parallel_s, &v) < 0 || v < 1 || v > PARALLEL_MAX)
+			return sevadm_usage(verb, "--parallel %s: not a number of launches at a "
+					    "time (1..%d)", a->parallel_s, PARALLEL_MAX);
+		a->parallel = v;
+	}
+	if (a->asid_s)
+		return sevadm_usage(verb, "--asid binds one ASID: it cannot go with --count");
+	if (strcmp(a->image, "-") == 0 || (a->vmsa && strcmp(a->vmsa, "-") == 0))
+		return sevadm_usage(verb, "--count reads the image once per guest: give a file, "
+				    "not '-'");
+	return 0;
+}
+
+static int parse_args(int argc, char **argv, struct launch_args *a)
 {
 	static const struct option options[] = {
 		{ "policy", required_argument, NULL, 'p' },
@@ -68,13 +104,15 @@ static int parse_args(int argc, char **argv, struct largs *a)
 		{ "vmsa", required_argument, NULL, 'v' },
 		{ "memory-size", required_argument, NULL, 'm' },
 		{ "asid", required_argument, NULL, 'a' },
+		{ "count", required_argument, NULL, 'c' },
+		{ "parallel", required_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
 	const char **slot[128] = {
 		['p'] = &a->policy_s, ['n'] = &a->name, ['t'] = &a->tenant, ['d'] = &a->dir,
 		['s'] = &a->sname, ['g'] = &a->godh, ['S'] = &a->session, ['v'] = &a->vmsa,
-		['m'] = &a->mem, ['a'] = &a->asid_s,
+		['m'] = &a->mem, ['a'] = &a->asid_s, ['c'] = &a->count_s, ['P'] = &a->parallel_s,
 	};
 	int c;
 
@@ -106,7 +144,7 @@ static int parse_args(int argc, char **argv, struct largs *a)
 		return sevadm_usage(verb, "--memory-size %s: not a number of bytes", a->mem);
 	if (a->asid_s && (parse_u32(a->asid_s, &a->asid) < 0 || a->asid == 0))
 		return sevadm_usage(verb, "--asid %s: not an ASID (a number > 0)", a->asid_s);
-	return 0;
+	return parse_storm_args(a);
 }
 
 /* One session file: base64 text (sevctl's .b64, newline tolerated) or the raw bytes; exactly
@@ -134,7 +172,7 @@ static int read_b64_file(const char *what, const char *path, size_t want, char *
 	return *ret ? 0 : sevadm_fail(verb, "out of memory");
 }
 
-static int session_paths(const struct largs *a, char **godh, char **session)
+static int session_paths(const struct launch_args *a, char **godh, char **session)
 {
 	/* sevadm session's default prefix is "vm" too */
 	const char *s = a->sname ? a->sname : a->name ? a->name : "vm";
@@ -152,7 +190,7 @@ static int session_paths(const struct largs *a, char **godh, char **session)
 	return *godh && *session ? 0 : -ENOMEM;
 }
 
-static int start_body(const struct largs *a, json_object **ret)
+static int start_body(const struct launch_args *a, json_object **ret)
 {
 	_cleanup_free_ char *gp = NULL, *sp = NULL, *g64 = NULL, *s64 = NULL;
 	_cleanup_(json_object_putp) json_object *b = json_object_new_object();
@@ -181,38 +219,60 @@ static int start_body(const struct largs *a, json_object **ret)
 	return 0;
 }
 
+/* sevd still finishing an upload the client left (409 "an upload into guest H is running")
+ * lets go of the guest once it notices; anything else is final. */
+static bool upload_still_running(int r, const char *err)
+{
+	return r == -409 && err && strstr(err, "upload into guest") && strstr(err, "is running");
+}
+
 /* After a failure past LAUNCH_START: decommission, so no half-launched guest stays behind. */
 static void cleanup_guest(struct http_client *c, uint32_t handle)
 {
 	_cleanup_(json_object_putp) json_object *res = NULL;
 	_cleanup_free_ char *err = NULL;
 	char path[64];
+	int r;
 
-	if (sevadm_call_quiet(c, "DELETE", guest_path(path, sizeof(path), handle, ""), NULL, &res,
-			      &err) >= 0)
-		fprintf(stderr, "sevadm: %s: guest %u was decommissioned; nothing is left behind\n",
-			verb, handle);
+	guest_path(path, sizeof(path), handle, "");
+	for (int i = 0;; i++) {
+		r = sevadm_call_quiet(c, "DELETE", path, NULL, &res, &err);
+		if (r >= 0 || !upload_still_running(r, err) || i + 1 >= DELETE_TRIES)
+			break;
+		free(err);
+		err = NULL;
+		usleep(100000);
+	}
+	if (r >= 0)
+		fprintf(sevadm_stderr(), "sevadm: %s: guest %u was decommissioned; nothing is left "
+					 "behind\n", verb, handle);
 	else
-		fprintf(stderr, "sevadm: %s: guest %u could not be decommissioned either: %s — run "
-				"'sevadm decommission %u'\n", verb, handle, err ? err : "?", handle);
+		fprintf(sevadm_stderr(), "sevadm: %s: guest %u could not be decommissioned either: "
+					 "%s — run 'sevadm decommission %u'\n", verb, handle,
+			err ? err : "?", handle);
 }
 
-static void print_result(const struct sevadm_ctx *ctx, const struct largs *a, uint32_t handle,
+void launch_json_fields(json_object *o, const struct launch_args *a, uint32_t handle,
+			json_object *res, uint64_t bytes)
+{
+	json_object_object_add(o, "handle", json_object_new_int64(handle));
+	json_object_object_add(o, "name", json_object_new_string(sevadm_json_str(res, "name", "")));
+	json_object_object_add(o, "policy", json_object_new_int64(a->policy));
+	json_object_object_add(o, "state",
+			       json_object_new_string(sevadm_json_str(res, "state", "LUPDATE")));
+	json_object_object_add(o, "bytes", json_object_new_int64((int64_t)bytes));
+	json_object_object_add(o, "asid", sevadm_json_int(res, "asid", 0) > 0
+			       ? json_object_new_int64(sevadm_json_int(res, "asid", 0)) : NULL);
+}
+
+static void print_result(const struct sevadm_ctx *ctx, const struct launch_args *a, uint32_t handle,
 			 json_object *res, uint64_t bytes)
 {
 	_cleanup_free_ char *words = policy_describe(a->policy);
 
 	if (ctx->json) {
 		_cleanup_(json_object_putp) json_object *o = json_object_new_object();
-		json_object_object_add(o, "handle", json_object_new_int64(handle));
-		json_object_object_add(o, "name",
-				       json_object_new_string(sevadm_json_str(res, "name", "")));
-		json_object_object_add(o, "policy", json_object_new_int64(a->policy));
-		json_object_object_add(o, "state",
-				       json_object_new_string(sevadm_json_str(res, "state", "LUPDATE")));
-		json_object_object_add(o, "bytes", json_object_new_int64((int64_t)bytes));
-		json_object_object_add(o, "asid", sevadm_json_int(res, "asid", 0) > 0
-				       ? json_object_new_int64(sevadm_json_int(res, "asid", 0)) : NULL);
+		launch_json_fields(o, a, handle, res, bytes);
 		sevadm_print_json(o);
 		return;
 	}
@@ -224,37 +284,58 @@ static void print_result(const struct sevadm_ctx *ctx, const struct largs *a, ui
 		a->image, handle);
 }
 
-int verb_launch(const struct sevadm_ctx *ctx, int argc, char **argv)
+int launch_one(const struct sevadm_ctx *ctx, struct http_client *c, const struct launch_args *a,
+	       json_object *body, uint32_t *ret_handle, json_object **ret_res, uint64_t *ret_bytes)
 {
-	_cleanup_(json_object_putp) json_object *body = NULL, *res = NULL, *up = NULL, *vm = NULL;
-	struct http_client *c = NULL;
-	struct largs a = {};
+	_cleanup_(json_object_putp) json_object *res = NULL, *up = NULL, *vm = NULL;
 	uint64_t bytes = 0, vbytes = 0;
 	long long h;
+	int r;
+
+	r = guest_call(c, verb, 0, "POST", "/v1/guests", body, &res);
+	if (r != 0)
+		return r;
+	h = sevadm_json_int(res, "handle", 0);
+	if (h <= 0 || h > UINT32_MAX)
+		return sevadm_fail(verb, "sevd accepted the launch but sent no valid handle");
+	if (ctx->cancel && *ctx->cancel)
+		r = sevadm_fail(verb, "guest %lld: stopped (interrupted) before its image was sent",
+				h);
+	if (r == 0)
+		r = guest_upload(ctx, c, verb, (uint32_t)h, "/data", a->image, &up, &bytes);
+	if (r == 0 && a->vmsa)
+		r = guest_upload(ctx, c, verb, (uint32_t)h, "/vmsa", a->vmsa, &vm, &vbytes);
+	if (r != 0) {
+		cleanup_guest(c, (uint32_t)h);
+		return r;
+	}
+	*ret_handle = (uint32_t)h;
+	*ret_res = vm ? TAKE_PTR(vm) : TAKE_PTR(up);
+	*ret_bytes = bytes;
+	return 0;
+}
+
+int verb_launch(const struct sevadm_ctx *ctx, int argc, char **argv)
+{
+	_cleanup_(json_object_putp) json_object *body = NULL, *res = NULL;
+	struct http_client *c = NULL;
+	struct launch_args a = {};
+	uint64_t bytes = 0;
+	uint32_t h = 0;
 	int r;
 
 	r = parse_args(argc, argv, &a);
 	if (r != 0)
 		return r < 0 ? SEVADM_EXIT_OK : r;
-	if ((r = start_body(&a, &body)) != 0 || (r = sevadm_connect(ctx, verb, &c)) != 0)
+	if ((r = start_body(&a, &body)) != 0)
 		return r;
-	r = guest_call(c, verb, 0, "POST", "/v1/guests", body, &res);
-	if (r != 0)
-		goto out;
-	h = sevadm_json_int(res, "handle", 0);
-	if (h <= 0 || h > UINT32_MAX) {
-		r = sevadm_fail(verb, "sevd accepted the launch but sent no valid handle");
-		goto out;
-	}
-	r = guest_upload(ctx, c, verb, (uint32_t)h, "/data", a.image, &up, &bytes);
-	if (r == 0 && a.vmsa)
-		r = guest_upload(ctx, c, verb, (uint32_t)h, "/vmsa", a.vmsa, &vm, &vbytes);
-	if (r != 0) {
-		cleanup_guest(c, (uint32_t)h);
-		goto out;
-	}
-	print_result(ctx, &a, (uint32_t)h, vm ? vm : up, bytes);
-out:
+	if (a.count)
+		return launch_storm(ctx, &a, body);
+	if ((r = sevadm_connect(ctx, verb, &c)) != 0)
+		return r;
+	r = launch_one(ctx, c, &a, body, &h, &res, &bytes);
+	if (r == 0)
+		print_result(ctx, &a, h, res, bytes);
 	http_client_free(c);
 	return r;
 }

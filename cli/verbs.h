@@ -4,6 +4,7 @@
  * 0 success, 1 failed (a message on stderr naming what and why), 2 usage error. */
 #pragma once
 
+#include <signal.h>
 #include <stdbool.h>
 
 struct sevadm_ctx {
@@ -12,6 +13,8 @@ struct sevadm_ctx {
 	bool json;	    /* --json: stable JSON on stdout */
 	bool tty;	    /* stderr is a terminal (progress bars) */
 	const char *ca_file; /* --ca-file: PEM CA bundle for https:// (NULL: system store) */
+	/* Set (non-zero) by a signal handler to stop long work: uploads end early. NULL: never. */
+	const volatile sig_atomic_t *cancel;
 };
 
 struct sevadm_verb {

@@ -3,7 +3,8 @@
  * it reads what comes back — Content-Length, chunked (extensions, trailers, upper-case hex),
  * close-delimited, 1xx, and every way an answer can be wrong: truncated, oversized, malformed,
  * silent (timeout). Also Unix sockets, refused connections and TLS with certificate and host
- * name checks. The server is a thread serving one canned answer per connection. */
+ * name checks; the body progress callback (what `sevadm fetch` draws on a terminal). The
+ * server is a thread serving one canned answer per connection. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -182,6 +183,66 @@ static void test_framing_ok(void)
 		TU_CHECK_EQ(resp.status, cases[i].status);
 		TU_CHECK(resp.body_len == strlen(cases[i].body) && strcmp((char *)resp.body, cases[i].body) == 0,
 			 "%s: body '%s'", cases[i].name, (char *)resp.body);
+		http_response_clear(&resp);
+	}
+}
+
+/* What the progress callback saw: calls, the last count and total, and whether the counts
+ * ever went down. */
+struct seen {
+	unsigned calls;
+	uint64_t done, total;
+	bool backwards;
+};
+
+static void on_body(void *userdata, uint64_t done, uint64_t total)
+{
+	struct seen *s = userdata;
+
+	s->backwards |= s->calls && done < s->done;
+	s->calls++;
+	s->done = done;
+	s->total = total;
+}
+
+/* The body progress callback: Content-Length gives the total (and a 0-byte call first), a
+ * chunked or close-delimited answer a total of 0; the last call is the whole body; a body of
+ * 40,000 bytes arrives in more than one call. */
+static void test_body_progress(void)
+{
+	static char big[40000 + 100];
+	static const struct {
+		const char *name, *answer;
+		uint64_t len, total;
+	} cases[] = {
+		{ "content-length", "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", 5, 5 },
+		{ "chunked", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+			     "3\r\nabc\r\n4\r\ndefg\r\n0\r\n\r\n", 7, 0 },
+		{ "close-delimited", "HTTP/1.0 200 OK\r\n\r\nuntil close", 11, 0 },
+		{ "large", big, 40000, 40000 },
+	};
+	int n = snprintf(big, sizeof(big), "HTTP/1.1 200 OK\r\nContent-Length: 40000\r\n\r\n");
+	memset(big + n, 'x', 40000);
+	big[n + 40000] = 0;
+	for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+		struct seen seen = {};
+		struct http_client_opts o = { .on_body = on_body, .on_body_userdata = &seen };
+		struct http_response resp = {};
+		struct http_client *c = NULL;
+		struct server s;
+
+		server_start_tcp(&s, NULL, cases[i].answer);
+		TU_CHECK_EQ(http_client_new(s.endpoint, &o, &c), 0);
+		TU_CHECK(http_request(c, "GET", "/vcek/v1/Milan/cert_chain", NULL, NULL, 0, &resp) == 0,
+			 "%s: %s", cases[i].name, http_client_error(c));
+		http_client_free(c);
+		server_stop(&s);
+		TU_CHECK_EQ(resp.body_len, cases[i].len);
+		TU_CHECK(seen.calls >= 1 && seen.done == cases[i].len && seen.total == cases[i].total &&
+				 !seen.backwards, "%s: %u calls, last %llu of %llu", cases[i].name,
+			 seen.calls, (unsigned long long)seen.done, (unsigned long long)seen.total);
+		if (i == 3)
+			TU_CHECK(seen.calls >= 3, "40,000 bytes in %u progress calls", seen.calls);
 		http_response_clear(&resp);
 	}
 }
@@ -573,6 +634,7 @@ int main(void)
 	signal(SIGPIPE, SIG_IGN);
 	test_endpoints();
 	test_framing_ok();
+	test_body_progress();
 	test_framing_bad();
 	test_header_limits();
 	test_timeout();

@@ -4,10 +4,15 @@
  * activate, deactivate, attest, decommission and show guests; every verb's --help and usage
  * errors (exit 2); refusals (exit 1) that name the guest, the reason, the firmware status by
  * name (INVALID_GUEST_STATE, BAD_MEASUREMENT) and the next step; failures that leave no guest
- * behind. */
+ * behind; launch storms (--count): N guests with distinct handles and ASIDs, failures part-way
+ * (tenant quota, ASIDs run out, images that do not fit) named and undone, the progress bar only
+ * on a terminal, --json, and Ctrl-C. */
+#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/macros.h"
@@ -85,6 +90,14 @@ static void test_usage_errors(void)
 		{ { "secret", "inject", "1" }, "inject needs --header and --payload" },
 		{ { "secret", "inject", "--header", "h", "--payload", "p" }, "needs exactly one HANDLE" },
 		{ { "secret", "inject", "h1", "--header", "h", "--payload", "p" }, "not a guest handle" },
+		{ { "launch", "img", "--count", "0" }, "--count 0: not a number of guests (1..4096)" },
+		{ { "launch", "img", "--count", "many" }, "--count many: not a number of guests" },
+		{ { "launch", "img", "--parallel", "2" }, "--parallel needs --count" },
+		{ { "launch", "img", "--count", "2", "--parallel", "65" },
+		  "--parallel 65: not a number of launches at a time (1..64)" },
+		{ { "launch", "-", "--count", "2" }, "give a file, not '-'" },
+		{ { "launch", "img", "--count", "2", "--vmsa", "-" }, "give a file, not '-'" },
+		{ { "launch", "img", "--count", "2", "--asid", "7" }, "cannot go with --count" },
 	};
 	for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
 		struct tg_run r = tg_cli_argv(cases[i].args);
@@ -489,6 +502,23 @@ static void test_session_and_secret(void)
 	r = TG_CLI("decommission", hs);
 	TG_EXPECT(r, 0, NULL, NULL);
 	tg_run_clear(&r);
+
+	/* A storm under one session: guests ss-1 and ss-2 both use sess's keys, so the owner's TIK
+	 * verifies each one's measurement. */
+	unsigned hh[2];
+	r = TG_CLI("launch", img, "--count", "2", "--session-dir", ".", "--session-name", "sess",
+		   "--name", "ss");
+	TG_EXPECT(r, 0, NULL, "2 guests launched ('ss-1' to 'ss-2')");
+	TU_CHECK(sscanf(r.out, "%u\n%u", &hh[0], &hh[1]) == 2, "two handles: %s", r.out);
+	tg_run_clear(&r);
+	for (size_t i = 0; i < 2; i++) {
+		r = TG_CLI("measure", handle_s(hh[i]), "--tik", "sess_tik.bin", "--firmware", img);
+		TG_EXPECT(r, 0, NULL, "Measurement verified");
+		tg_run_clear(&r);
+		r = TG_CLI("decommission", handle_s(hh[i]));
+		TG_EXPECT(r, 0, NULL, NULL);
+		tg_run_clear(&r);
+	}
 }
 
 /* The host's admission rules (sevd.conf: require_nodbg, a quota of 1 for tenant "tiny") and
@@ -575,13 +605,291 @@ static void test_roles(void)
 	tg_run_clear(&r);
 }
 
+/* ---- launch storms (--count) ---- */
+
+/* The handles a storm printed, one a line; at most max. */
+static size_t handles_of(const char *out, unsigned *h, size_t max)
+{
+	size_t n = 0;
+
+	for (const char *l = out; *l && n < max; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : "") {
+		TU_CHECK(sscanf(l, "%u", &h[n]) == 1 && h[n] > 0, "not a handle line: %s", out);
+		n++;
+	}
+	return n;
+}
+
+static void decommission_all(const unsigned *h, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct tg_run r = TG_CLI("decommission", handle_s(h[i]));
+		TG_EXPECT(r, 0, NULL, NULL);
+		tg_run_clear(&r);
+	}
+}
+
+/* Each handle is a guest in show guests named PREFIX-<its line number> (the stable order),
+ * in LUPDATE, and all hold distinct ASIDs. */
+static void check_storm_guests(const unsigned *h, size_t n, const char *prefix, bool by_line)
+{
+	int asids[64];
+
+	TU_CHECK(n <= ELEMENTSOF(asids), "too many guests for the check");
+	for (size_t i = 0; i < n; i++) {
+		json_object *g = find_guest(h[i]);
+		char want[64];
+		TU_CHECK(g, "storm guest %u is not in show guests", h[i]);
+		const char *name = json_object_get_string(tg_get(g, "name", json_type_string));
+		snprintf(want, sizeof(want), "%s-%zu", prefix, i + 1);
+		if (by_line)
+			TU_CHECK(strcmp(name, want) == 0, "line %zu is guest %u '%s', expected '%s'", i + 1,
+				 h[i], name, want);
+		else
+			TU_CHECK(strncmp(name, prefix, strlen(prefix)) == 0 && name[strlen(prefix)] == '-',
+				 "guest %u is named '%s', not %s-N", h[i], name, prefix);
+		TU_CHECK(strcmp(json_object_get_string(tg_get(g, "state", json_type_string)),
+				"LUPDATE") == 0, "storm guest %u is not in LUPDATE", h[i]);
+		asids[i] = json_object_get_int(tg_get(g, "asid", json_type_int));
+		TU_CHECK(asids[i] >= 5 && asids[i] <= 15, "guest %u has ASID %d", h[i], asids[i]);
+		for (size_t j = 0; j < i; j++) {
+			TU_CHECK(h[j] != h[i], "handle %u printed twice", h[i]);
+			TU_CHECK(asids[j] != asids[i], "ASID %d given twice", asids[i]);
+		}
+		json_object_put(g);
+	}
+}
+
+/* Lines of stderr holding needle. */
+static unsigned count_lines_with(const char *text, const char *needle)
+{
+	unsigned n = 0;
+
+	for (const char *l = text; *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : "") {
+		const char *end = strchr(l, '\n');
+		_cleanup_free_ char *line = strndup(l, end ? (size_t)(end - l) : strlen(l));
+		n += strstr(line, needle) != NULL;
+	}
+	return n;
+}
+
+/* Six guests, three at a time: six handles in the guests' order, distinct handles and ASIDs,
+ * all in show guests (human and JSON); no bar on a pipe. */
+static void test_storm(void)
+{
+	_cleanup_free_ char *img = tg_make_image("storm.img", 200000);
+	unsigned before = count_guests(), h[8];
+	struct tg_run r = TG_CLI("launch", img, "--count", "6", "--parallel", "3", "--name", "st");
+
+	TG_EXPECT(r, 0, NULL, "6 guests launched ('st-1' to 'st-6'), policy 0x1 (NODBG)");
+	TU_CHECK(!strchr(r.err, '\r') && !strstr(r.err, "guests ["), "a bar on a pipe: %s", r.err);
+	size_t n = handles_of(r.out, h, ELEMENTSOF(h));
+	TU_CHECK_EQ(n, 6);
+	tg_run_clear(&r);
+	TU_CHECK_EQ(count_guests(), before + 6);
+	check_storm_guests(h, n, "st", true);
+	r = TG_CLI("show", "guests");
+	TG_EXPECT(r, 0, "st-6", NULL);
+	TU_CHECK(strstr(r.out, "st-1 ") && strstr(r.out, "st-3 "), "show guests: %s", r.out);
+	tg_run_clear(&r);
+	decommission_all(h, n);
+	TU_CHECK_EQ(count_guests(), before);
+}
+
+/* A storm that meets the tenant's quota (2) part-way: exit 1, two guests launched, each refused
+ * guest named with sevd's reason, a summary; no guest beyond the two. */
+static void test_storm_quota(void)
+{
+	_cleanup_free_ char *img = tg_make_image("quota.img", 8192);
+	unsigned before = count_guests(), h[8];
+	struct tg_run r = TG_CLI("launch", img, "--count", "5", "--parallel", "2", "--tenant",
+				 "pair", "--name", "sq");
+
+	TG_EXPECT(r, 1, NULL, "sevadm: launch: 3 of 5 guests failed (sq-");
+	size_t n = handles_of(r.out, h, ELEMENTSOF(h));
+	TU_CHECK_EQ(n, 2);
+	TU_CHECK_EQ(count_lines_with(r.err, "rule tenant_quota: tenant pair"), 3);
+	TU_CHECK_EQ(count_lines_with(r.err, " of 5): refused by the host admission policy"), 3);
+	TU_CHECK(strstr(r.err, "2 launched (their handles are on stdout)") &&
+			 strstr(r.err, "launch one again with 'sevadm launch"), "summary: %s", r.err);
+	tg_run_clear(&r);
+	TU_CHECK_EQ(count_guests(), before + 2);
+	check_storm_guests(h, n, "sq", false);
+
+	/* --json: one entry per guest, in order; the refused ones carry sevd's reason. */
+	r = TG_CLI("--json", "launch", img, "--count", "3", "--tenant", "pair", "--name", "sj");
+	TU_CHECK(r.rc == 1, "storm over quota: exit %d: %s", r.rc, r.err);
+	json_object *arr = json_tokener_parse(r.out);
+	TU_CHECK(arr && json_object_is_type(arr, json_type_array) &&
+			 json_object_array_length(arr) == 3, "--json storm: %s", r.out);
+	for (size_t i = 0; i < 3; i++) {
+		json_object *o = json_object_array_get_idx(arr, i);
+		char name[16];
+		snprintf(name, sizeof(name), "sj-%zu", i + 1);
+		TU_CHECK_EQ(json_object_get_int(tg_get(o, "index", json_type_int)), i + 1);
+		TU_CHECK(strcmp(json_object_get_string(tg_get(o, "name", json_type_string)), name) == 0,
+			 "entry %zu: %s", i, json_object_to_json_string(o));
+		TU_CHECK(strstr(json_object_get_string(tg_get(o, "error", json_type_string)),
+				"tenant_quota"), "entry %zu: %s", i, json_object_to_json_string(o));
+	}
+	json_object_put(arr);
+	tg_run_clear(&r);
+	TU_CHECK_EQ(count_guests(), before + 2);
+	decommission_all(h, n);
+	TU_CHECK_EQ(count_guests(), before);
+}
+
+/* More guests than free SEV ASIDs (5..15): those that find none fail by name, the others hold
+ * distinct ASIDs. Images that do not fit the memory fail after LAUNCH_START: each of those is
+ * decommissioned, none is left. */
+static void test_storm_exhaustion(void)
+{
+	_cleanup_free_ char *img = tg_make_image("many.img", 4096), *big = tg_make_image("big2.img", 2 << 20);
+	unsigned before = count_guests(), h[16];
+	struct tg_run r = TG_CLI("launch", img, "--count", "13", "--parallel", "4", "--name", "ex");
+
+	TG_EXPECT(r, 1, NULL, " of 13 guests failed (ex-");
+	size_t n = handles_of(r.out, h, ELEMENTSOF(h));
+	unsigned failed = count_lines_with(r.err, " of 13): no free plain SEV ASID: all of 5..15");
+	TU_CHECK(n + failed == 13 && failed >= 2, "%zu launched, %u failed for want of an ASID: %s",
+		 n, failed, r.err);
+	tg_run_clear(&r);
+	TU_CHECK_EQ(count_guests(), before + n);
+	check_storm_guests(h, n, "ex", false);
+	decommission_all(h, n);
+
+	r = TG_CLI("launch", big, "--count", "3", "--memory-size", "1048576", "--name", "nf");
+	TG_EXPECT(r, 1, NULL, "3 of 3 guests failed (nf-1, nf-2, nf-3)");
+	TU_CHECK(r.out[0] == 0, "handles of failed guests: %s", r.out);
+	TU_CHECK_EQ(count_lines_with(r.err, "was decommissioned; nothing is left behind"), 3);
+	tg_run_clear(&r);
+	TU_CHECK_EQ(count_guests(), before);
+
+	r = TG_CLI("launch", "/nonexistent/storm.img", "--count", "2");
+	TG_EXPECT(r, 1, NULL, "cannot open the image /nonexistent/storm.img: No such file");
+	tg_run_clear(&r);
+	r = TG_CLI("launch", "/dev/null", "--count", "2");
+	TG_EXPECT(r, 1, NULL, "is not a regular file: --count reads it once per guest");
+	tg_run_clear(&r);
+	TU_CHECK_EQ(count_guests(), before);
+}
+
+/* The storm's bar on a terminal ("guests [...] k/N launched"), never with --json. */
+static void test_storm_progress(void)
+{
+	_cleanup_free_ char *img = tg_make_image("tstorm.img", 65536);
+	unsigned h[8];
+	struct tg_run r = TG_CLI_TTY("launch", img, "--count", "3", "--name", "ts");
+
+	TG_EXPECT(r, 0, NULL, "guests [");
+	TU_CHECK(strstr(r.err, "] 3/3 launched") && strstr(r.err, "] 0/3"), "the terminal showed: %s",
+		 r.err);
+	size_t n = handles_of(r.out, h, ELEMENTSOF(h));
+	TU_CHECK_EQ(n, 3);
+	tg_run_clear(&r);
+	decommission_all(h, n);
+	r = TG_CLI_TTY("--json", "launch", img, "--count", "2", "--name", "tj");
+	TG_EXPECT(r, 0, NULL, NULL);
+	TU_CHECK(!strstr(r.err, "guests ["), "a bar with --json: %s", r.err);
+	json_object *arr = json_tokener_parse(r.out);
+	TU_CHECK(arr && json_object_is_type(arr, json_type_array) &&
+			 json_object_array_length(arr) == 2, "--json storm: %s", r.out);
+	for (size_t i = 0; i < 2; i++) {
+		json_object *o = json_object_array_get_idx(arr, i);
+		h[i] = (unsigned)json_object_get_int(tg_get(o, "handle", json_type_int));
+		TU_CHECK_EQ(json_object_get_int64(tg_get(o, "bytes", json_type_int)), 65536);
+		tg_get(o, "asid", json_type_int);
+	}
+	json_object_put(arr);
+	tg_run_clear(&r);
+	decommission_all(h, 2);
+}
+
+/* Until the file at path holds needle (bounded: 120 s). */
+static void wait_for_text(const char *path, const char *needle)
+{
+	for (int waited = 0;; waited += 10) {
+		size_t len = 0;
+		_cleanup_free_ uint8_t *b = tu_read_file(path, &len);
+		_cleanup_free_ char *t = strndup((char *)b, len);
+		if (t && strstr(t, needle))
+			return;
+		TU_CHECK(waited < 120000, "'%s' never appeared in %s: %s", needle, path, t ? t : "");
+		usleep(10000);
+	}
+}
+
+/* Ctrl-C once the first handle is out: the launched guests are listed, those in flight are
+ * undone, no new one starts: every guest sevd holds afterwards is one that was printed. sevd is
+ * stopped (SIGSTOP) from before the signal until sevadm has said it is stopping, so the storm
+ * cannot run to its end in between: the outcome does not depend on timing. */
+static void test_storm_interrupt(void)
+{
+	_cleanup_free_ char *img = tg_make_image("intr.img", 3 << 20), *errp = path_join(tg_dir, "intr.err");
+	unsigned before = count_guests(), h[16];
+	const char *argv[] = { tg_sevadm, "launch", img, "--count", "10", "--parallel", "2",
+			       "--memory-size", "4194304", "--name", "ic", NULL };
+	char out[512] = "";
+	size_t len = 0;
+	int p[2], status;
+
+	TU_CHECK(pipe(p) == 0, "pipe: %m");
+	pid_t pid = fork();
+	TU_CHECK(pid >= 0, "fork: %m");
+	if (pid == 0) {
+		int e = open(errp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		dup2(p[1], 1);
+		dup2(e, 2);
+		close(p[0]);
+		execv(tg_sevadm, (char *const *)argv);
+		_exit(127);
+	}
+	close(p[1]);
+	for (ssize_t k; len + 1 < sizeof(out) && (k = read(p[0], out + len, sizeof(out) - 1 - len)) > 0;) {
+		len += (size_t)k;
+		out[len] = 0;
+		if (strchr(out, '\n'))
+			break;
+	}
+	TU_CHECK(kill(d.pid, SIGSTOP) == 0 && kill(pid, SIGINT) == 0, "signals: %m");
+	wait_for_text(errp, "sevadm: launch: stopping: no new launch starts");
+	TU_CHECK(kill(d.pid, SIGCONT) == 0, "SIGCONT: %m");
+	for (ssize_t k; len + 1 < sizeof(out) && (k = read(p[0], out + len, sizeof(out) - 1 - len)) > 0;)
+		len += (size_t)k;
+	out[len] = 0;
+	close(p[0]);
+	TU_CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status), "the storm died: 0x%x", status);
+	struct tg_run r = { .rc = WEXITSTATUS(status), .out = strdup(out) };
+	size_t elen = 0;
+	r.err = (char *)tu_read_file(errp, &elen);
+	r.err = realloc(r.err, elen + 1);
+	r.err[elen] = 0;
+	size_t n = handles_of(r.out, h, ELEMENTSOF(h));
+	/* at most the first, and the two in flight when sevd stopped */
+	TU_CHECK(n >= 1 && n <= 3, "%zu guests launched around the signal: %s", n, r.err);
+	TG_EXPECT(r, 1, NULL, "sevadm: launch: interrupted: ");
+	char want[64];
+	snprintf(want, sizeof(want), "interrupted: %zu of 10 guests launched", n);
+	TU_CHECK(strstr(r.err, want) && strstr(r.err, "stopped in flight and undone") &&
+			 strstr(r.err, "not started"), "summary: %s", r.err);
+	/* each launch stopped in flight says which guest sevd had made and that it is gone */
+	TU_CHECK_EQ(count_lines_with(r.err, "(interrupted) before its image was sent") +
+			    count_lines_with(r.err, "reading the request body failed"),
+		    count_lines_with(r.err, "was decommissioned; nothing is left behind"));
+	TU_CHECK(!strstr(r.err, "could not be decommissioned"), "a guest left behind: %s", r.err);
+	tg_run_clear(&r);
+	TU_CHECK_EQ(count_guests(), before + n);
+	check_storm_guests(h, n, "ic", true);
+	decommission_all(h, n);
+}
+
 int main(void)
 {
 	tg_init("test-cli-guest");
 	TU_CHECK(chdir(tg_dir) == 0, "chdir %s: %m", tg_dir);
 	test_help();
 	test_usage_errors();
-	tg_daemon_start(&d, NULL, "policy.require_nodbg = yes\npolicy.tenant.tiny.quota = 1\n");
+	tg_daemon_start(&d, NULL, "policy.require_nodbg = yes\npolicy.tenant.tiny.quota = 1\n"
+				  "policy.tenant.pair.quota = 2\n");
 	test_bad_handle();
 	test_lifecycle();
 	test_deactivate();
@@ -592,6 +900,11 @@ int main(void)
 	test_roles();
 	test_admission();
 	test_es();
+	test_storm();
+	test_storm_quota();
+	test_storm_exhaustion();
+	test_storm_progress();
+	test_storm_interrupt();
 	tg_daemon_stop(&d);
 	tu_rmtree(tg_dir);
 	free(tg_dir);

@@ -1,12 +1,15 @@
 /* sevadm verify chain|report and sevadm fetch ca|vcek|cek, run as a user runs them, against the
  * real AMD data of the vectors (read in place) and a stand-in KDS on 127.0.0.1 (kds-server,
  * argv[1]) that logs every request: the URL asked for, the files written and verified, the
- * cache hit on a second run (no new request), and clear errors for 404s and flipped bytes.
+ * cache hit on a second run (no new request), and clear errors for 404s and flipped bytes;
+ * the fetch's progress lines on a terminal (each document, its bytes, cache hits), and none on
+ * a pipe or with --json.
  * Exit statuses are asserted: 0 only when every check holds. */
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
 #include <poll.h>
+#include <pty.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -98,6 +101,57 @@ static struct result run_env(const char *env1, const char *const *args)
 }
 
 #define RUN(...) run_env(NULL, (const char *const[]){ __VA_ARGS__, NULL })
+
+/* The same with stderr on a fresh pseudo-terminal (stdout to a file, as in `x=$(sevadm ...)`):
+ * r.err is everything the terminal showed. */
+static struct result run_tty(const char *const *args)
+{
+	_cleanup_free_ char *outpath = path_join(tmp, "stdout-tty.txt");
+	char *argv[32], *screen = calloc(1, 1 << 16);
+	size_t n = 0, len = 0;
+	struct result r = {};
+	int master, outfd;
+	pid_t pid;
+
+	TU_CHECK(screen, "out of memory");
+	argv[n++] = (char *)sevadm;
+	for (; *args && n < ELEMENTSOF(argv) - 1; args++)
+		argv[n++] = (char *)*args;
+	argv[n] = NULL;
+	pid = forkpty(&master, NULL, NULL, NULL);
+	TU_CHECK(pid >= 0, "forkpty: %m");
+	if (pid == 0) {
+		outfd = open(outpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		dup2(outfd, 1);
+		unsetenv("SEVADM_KDS_URL");
+		setenv("XDG_CACHE_HOME", tmp, 1);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	/* until the child closes the terminal (EIO); every wait bounded */
+	for (int idle = 0; idle < 60000 && len + 1 < (1 << 16);) {
+		struct pollfd pfd = { .fd = master, .events = POLLIN };
+		if (poll(&pfd, 1, 100) == 0) {
+			idle += 100;
+			continue;
+		}
+		ssize_t k = read(master, screen + len, (1 << 16) - 1 - len);
+		if (k <= 0)
+			break;
+		len += (size_t)k;
+	}
+	screen[len] = 0;
+	close(master);
+	waitpid(pid, &r.status, 0);
+	r.status = WIFEXITED(r.status) ? WEXITSTATUS(r.status) : 128 + WTERMSIG(r.status);
+	r.err = screen;
+	outfd = open(outpath, O_RDONLY);
+	TU_CHECK(outfd >= 0, "stdout file");
+	r.out = drain(outfd);
+	return r;
+}
+
+#define RUN_TTY(...) run_tty((const char *const[]){ __VA_ARGS__, NULL })
 
 /* A line of output "  NAME<spaces>VALUE...": the checklist and field layouts. */
 static bool line_has(const char *out, const char *name, const char *value)
@@ -641,6 +695,52 @@ static char *rome_pair(void)
 	return p;
 }
 
+/* On a terminal, each document of the chain is a step with its bytes ("[2/2] fetching VCEK
+ * from HOST: 1,360/1,360 bytes done"); a cache hit says so; a refusal ends its line with
+ * "failed". On a pipe or with --json, stderr has none of it. */
+static void test_fetch_progress(const struct server *s)
+{
+	_cleanup_free_ char *rep = tu_vector_path("snp/report_milan.hex"), *cache = mkdir_in("cache-tty");
+	_cleanup_free_ char *out = mkdir_in("fetched-tty"), *host = NULL, *chain = NULL, *vcek = NULL;
+	_cleanup_free_ char *chain_hit = NULL, *vcek_hit = NULL, *genoa = NULL;
+	struct result x;
+	int before = log_lines(s, NULL);
+
+	host = strdup(s->url + strlen("http://"));
+	TU_CHECK(host && asprintf(&chain, "[1/2] fetching Milan ASK+ARK from %s: 4,602/4,602 bytes "
+				  "done", host) > 0 &&
+			 asprintf(&vcek, "[2/2] fetching VCEK from %s: 1,360/1,360 bytes done", host) > 0 &&
+			 asprintf(&genoa, "[1/1] fetching Genoa ASK+ARK from %s: ", host) > 0,
+		 "asprintf");
+	chain_hit = strdup("[1/2] Milan ASK+ARK from the cache: 4,602 bytes, no request");
+	vcek_hit = strdup("[2/2] VCEK from the cache: 1,360 bytes, no request");
+	x = RUN_TTY("fetch", "vcek", "--report", rep, "--gen", "milan", out, "--kds-url", s->url,
+		    "--cache", cache);
+	TU_CHECK(strstr(x.err, chain) && strstr(x.err, vcek), "the terminal showed:\n%s", x.err);
+	TU_CHECK(!strstr(x.err, "from the cache"), "a cache hit on an empty cache:\n%s", x.err);
+	expect(&x, 0, "fetched ", NULL);
+	TU_CHECK_EQ(log_lines(s, NULL) - before, 2);
+	/* the same again: both from the cache, no request */
+	x = RUN_TTY("fetch", "vcek", "--report", rep, "--gen", "milan", out, "--kds-url", s->url,
+		    "--cache", cache);
+	TU_CHECK(strstr(x.err, chain_hit) && strstr(x.err, vcek_hit) && !strstr(x.err, "fetching"),
+		 "the terminal showed:\n%s", x.err);
+	expect(&x, 0, "cached ", NULL);
+	TU_CHECK_EQ(log_lines(s, NULL) - before, 2);
+	/* a pipe, or --json on a terminal: nothing of it */
+	x = RUN("fetch", "ca", "milan", out, "--kds-url", s->url, "--cache", cache);
+	TU_CHECK(!strstr(x.err, "[1/1]") && !strchr(x.err, '\r'), "progress on a pipe:\n%s", x.err);
+	expect(&x, 0, "cached ", NULL);
+	x = RUN_TTY("--json", "fetch", "ca", "milan", out, "--kds-url", s->url, "--cache", cache);
+	TU_CHECK(!strstr(x.err, "[1/1]"), "progress with --json:\n%s", x.err);
+	expect(&x, 0, NULL, NULL);
+	/* a document the service does not have: its line ends "failed", then the reason */
+	x = RUN_TTY("fetch", "ca", "genoa", out, "--kds-url", s->url, "--cache", cache);
+	TU_CHECK(strstr(x.err, genoa) && strstr(x.err, " failed") &&
+			 strstr(x.err, "AMD has no such certificate"), "the terminal showed:\n%s", x.err);
+	expect(&x, 1, NULL, NULL);
+}
+
 static void test_fetch(const char *server_exe)
 {
 	_cleanup_free_ char *cache = NULL, *vcek_target = NULL, *cek_target = NULL;
@@ -667,6 +767,7 @@ static void test_fetch(const char *server_exe)
 	test_fetch_404(&s, cache);
 	test_fetch_ca_cek(&s);
 	test_fetch_turin(&s);
+	test_fetch_progress(&s);
 	TU_CHECK(tu_stop(s.pid, 2000) == 0, "kds-server exits cleanly");
 	for (int i = 0; i < 5; i++)
 		free(routes[i]);
