@@ -10,9 +10,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/macros.h"
+#include "common/util.h"
 #include "daemon/ipc.h"
 
 #define IPC_CLIENT_MAX 64
@@ -60,14 +64,17 @@ static void give_back(unsigned i)
 	pthread_mutex_unlock(&pool.lock);
 }
 
-int sevd_ipc_client_call(struct sevd_core *unused, const struct sevd_request *req,
-			 struct sevd_reply *rep)
+/* The channel is out of step or the core is gone: nothing more can be trusted on it. End the
+ * process without running exit handlers in the middle of other threads' requests; their
+ * clients see the connection close. */
+_Noreturn static void channel_broken(unsigned i, const char *err)
 {
-	struct sevd_ipc_src src = {.fd = -1};
-	char err[SEVD_IPC_ERR_MAX];
-	unsigned i;
-	int r;
+	log_error("Core channel %u: %s; the worker ends (the core starts a new one)", i, err);
+	_exit(3);
+}
 
+static int check_call(const struct sevd_request *req, struct sevd_reply *rep)
+{
 	rep->fw_status = SEV_STATUS_NO_FW_CALL;
 	rep->rule[0] = '\0';
 	if (!sevd_ipc_op_known(req->op)) {
@@ -78,21 +85,203 @@ int sevd_ipc_client_call(struct sevd_core *unused, const struct sevd_request *re
 		snprintf(rep->message, sizeof(rep->message), "no channel to the privileged core");
 		return rep->r = -ENOTCONN;
 	}
-	i = take();
-	src.fd = pool.fd[i];
-	r = sevd_ipc_send_request(src.fd, req);
-	if (r < 0)
-		snprintf(err, sizeof(err), "cannot send op %u: %s", req->op, strerror(-r));
-	else
-		r = sevd_ipc_recv_reply(&src, req->op, rep, err, sizeof(err));
+	return 0;
+}
+
+static void send_on(unsigned i, const struct sevd_request *req)
+{
+	char err[SEVD_IPC_ERR_MAX];
+	int r = sevd_ipc_send_request(pool.fd[i], req);
+
 	if (r < 0) {
-		/* The channel is out of step or the core is gone: nothing more can be trusted on
-		 * it. End the process without running exit handlers in the middle of other
-		 * threads' requests; their clients see the connection close. */
-		log_error("Core channel %u: %s; the worker ends (the core starts a new one)", i,
-			  err);
-		_exit(3);
+		snprintf(err, sizeof(err), "cannot send op %u: %s", req->op, strerror(-r));
+		channel_broken(i, err);
 	}
+}
+
+static void recv_on(unsigned i, uint32_t op, struct sevd_reply *rep)
+{
+	struct sevd_ipc_src src = {.fd = pool.fd[i]};
+	char err[SEVD_IPC_ERR_MAX];
+
+	if (sevd_ipc_recv_reply(&src, op, rep, err, sizeof(err)) < 0)
+		channel_broken(i, err);
+}
+
+int sevd_ipc_client_call(struct sevd_core *unused, const struct sevd_request *req,
+			 struct sevd_reply *rep)
+{
+	unsigned i;
+
+	if (check_call(req, rep) < 0)
+		return rep->r;
+	i = take();
+	send_on(i, req);
+	recv_on(i, req->op, rep);
 	give_back(i);
 	return rep->r;
+}
+
+/* ---- staged uploads (ipc.h) ---- */
+
+struct sevd_ipc_upload {
+	unsigned ch;	    /* the held channel */
+	uint8_t *map;	    /* slots * slot_size, shared with the core */
+	uint32_t slots, slot_size;
+	uint32_t handle;
+	uint32_t cur;	    /* the slot being filled */
+	uint32_t fill;	    /* bytes in it */
+	bool in_flight;	    /* a SLOT request awaits its answer */
+	bool failed;	    /* an answer failed: nothing more is sent */
+	struct sevd_request req; /* op and u.slot only: the request is small */
+};
+
+int sevd_ipc_upload_open(uint32_t handle, struct sevd_reply *rep, struct sevd_ipc_upload **ret)
+{
+	struct sevd_request *req = calloc(1, sizeof(*req));
+	struct sevd_ipc_upload *u = calloc(1, sizeof(*u));
+	char err[SEVD_IPC_ERR_MAX];
+	struct stat st;
+	int fd = -1;
+
+	*ret = NULL;
+	if (!req || !u) {
+		free(req);
+		free(u);
+		snprintf(rep->message, sizeof(rep->message), "out of memory");
+		return rep->r = -ENOMEM;
+	}
+	req->op = SEVD_OP_GUEST_DATA_STAGE;
+	req->u.guest.handle = handle;
+	if (check_call(req, rep) < 0)
+		goto fail;
+	u->ch = take();
+	send_on(u->ch, req);
+	if (sevd_ipc_recv_reply_fd(pool.fd[u->ch], req->op, rep, &fd, err, sizeof(err)) < 0)
+		channel_broken(u->ch, err);
+	if (rep->r < 0) {
+		give_back(u->ch);
+		goto fail;
+	}
+	u->slots = rep->u.stage.slots;
+	u->slot_size = rep->u.stage.slot_size;
+	if (fd < 0 || u->slots == 0 || u->slot_size == 0 || fstat(fd, &st) < 0 ||
+	    (uint64_t)st.st_size < (uint64_t)u->slots * u->slot_size)
+		channel_broken(u->ch, "the core's staging buffer is missing or too small");
+	u->map = mmap(NULL, (size_t)u->slots * u->slot_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+		      fd, 0);
+	close(fd);
+	if (u->map == MAP_FAILED) {
+		/* Not the channel's fault: give it back (the core drops the staging with the
+		 * next request on it) and let the caller upload without one. */
+		rep->r = negative_errno();
+		snprintf(rep->message, sizeof(rep->message), "cannot map the staging buffer: %s",
+			 strerror(-rep->r));
+		give_back(u->ch);
+		goto fail;
+	}
+	u->handle = handle;
+	u->req.op = SEVD_OP_GUEST_DATA_SLOT;
+	free(req);
+	*ret = u;
+	return 0;
+fail:
+	free(req);
+	free(u);
+	return rep->r;
+}
+
+/* Read the answer of the SLOT in flight; a failure stops the upload (kept in rep). */
+static int upload_settle(struct sevd_ipc_upload *u, struct sevd_reply *rep)
+{
+	if (!u->in_flight)
+		return 0;
+	u->in_flight = false;
+	recv_on(u->ch, SEVD_OP_GUEST_DATA_SLOT, rep);
+	if (rep->r < 0)
+		u->failed = true;
+	return rep->r;
+}
+
+/* Send the slot being filled; the other one is free once the answer before it is read. */
+static int upload_send(struct sevd_ipc_upload *u, struct sevd_reply *rep)
+{
+	int r = upload_settle(u, rep);
+
+	if (r < 0)
+		return r;
+	u->req.u.slot.handle = u->handle;
+	u->req.u.slot.slot = u->cur;
+	u->req.u.slot.len = u->fill;
+	send_on(u->ch, &u->req);
+	u->in_flight = true;
+	u->cur = (u->cur + 1) % u->slots;
+	u->fill = 0;
+	return 0;
+}
+
+int sevd_ipc_upload_write(struct sevd_ipc_upload *u, const void *buf, size_t len,
+			  struct sevd_reply *rep)
+{
+	const uint8_t *p = buf;
+
+	if (u->failed)
+		return -EIO;
+	while (len) {
+		uint32_t n = (uint32_t)MIN(len, (size_t)(u->slot_size - u->fill));
+
+		memcpy(u->map + (size_t)u->cur * u->slot_size + u->fill, p, n);
+		u->fill += n;
+		p += n;
+		len -= n;
+		if (u->fill == u->slot_size && upload_send(u, rep) < 0)
+			return rep->r;
+	}
+	return 0;
+}
+
+int sevd_ipc_upload_flush(struct sevd_ipc_upload *u, struct sevd_reply *rep)
+{
+	if (u->failed)
+		return -EIO;
+	if (u->fill && upload_send(u, rep) < 0)
+		return rep->r;
+	return upload_settle(u, rep);
+}
+
+int sevd_ipc_upload_call(struct sevd_ipc_upload *u, const struct sevd_request *req,
+			 struct sevd_reply *rep)
+{
+	struct sevd_reply *scratch;
+
+	if (check_call(req, rep) < 0)
+		return rep->r;
+	if (u->in_flight) { /* an answer nobody wants any more (the upload ends) */
+		scratch = malloc(sizeof(*scratch));
+		if (!scratch)
+			channel_broken(u->ch, "out of memory");
+		(void)upload_settle(u, scratch);
+		free(scratch);
+	}
+	send_on(u->ch, req);
+	recv_on(u->ch, req->op, rep);
+	return rep->r;
+}
+
+void sevd_ipc_upload_close(struct sevd_ipc_upload *u)
+{
+	struct sevd_reply *scratch;
+
+	if (!u)
+		return;
+	if (u->in_flight) {
+		scratch = malloc(sizeof(*scratch));
+		if (!scratch)
+			channel_broken(u->ch, "out of memory");
+		(void)upload_settle(u, scratch);
+		free(scratch);
+	}
+	munmap(u->map, (size_t)u->slots * u->slot_size);
+	give_back(u->ch);
+	free(u);
 }
