@@ -131,8 +131,9 @@ struct sevd_ipc_upload {
 	uint32_t handle;
 	uint32_t cur;	    /* the slot being filled */
 	uint32_t fill;	    /* bytes in it */
-	bool in_flight;	    /* a SLOT request awaits its answer */
+	uint32_t in_flight; /* SLOT requests sent and not yet answered: the slots before cur */
 	bool failed;	    /* an answer failed: nothing more is sent */
+	struct sevd_reply *scratch; /* answers after a failure, or nobody wants */
 	struct sevd_request req; /* op and u.slot only: the request is small */
 };
 
@@ -140,14 +141,16 @@ int sevd_ipc_upload_open(uint32_t handle, struct sevd_reply *rep, struct sevd_ip
 {
 	struct sevd_request *req = calloc(1, sizeof(*req));
 	struct sevd_ipc_upload *u = calloc(1, sizeof(*u));
+	struct sevd_reply *scratch = malloc(sizeof(*scratch));
 	char err[SEVD_IPC_ERR_MAX];
 	struct stat st;
 	int fd = -1;
 
 	*ret = NULL;
-	if (!req || !u) {
+	if (!req || !u || !scratch) {
 		free(req);
 		free(u);
+		free(scratch);
 		snprintf(rep->message, sizeof(rep->message), "out of memory");
 		return rep->r = -ENOMEM;
 	}
@@ -181,6 +184,7 @@ int sevd_ipc_upload_open(uint32_t handle, struct sevd_reply *rep, struct sevd_ip
 		goto fail;
 	}
 	u->handle = handle;
+	u->scratch = scratch;
 	u->req.op = SEVD_OP_GUEST_DATA_SLOT;
 	free(req);
 	*ret = u;
@@ -188,35 +192,56 @@ int sevd_ipc_upload_open(uint32_t handle, struct sevd_reply *rep, struct sevd_ip
 fail:
 	free(req);
 	free(u);
+	free(scratch);
 	return rep->r;
 }
 
-/* Read the answer of the SLOT in flight; a failure stops the upload (kept in rep). */
-static int upload_settle(struct sevd_ipc_upload *u, struct sevd_reply *rep)
+/* Read the oldest answer in flight (the core answers in order). The first failure stops
+ * the upload and stays in rep; answers after it go to the scratch reply. */
+static int upload_settle_one(struct sevd_ipc_upload *u, struct sevd_reply *rep)
 {
+	struct sevd_reply *into = u->failed ? u->scratch : rep;
+
 	if (!u->in_flight)
 		return 0;
-	u->in_flight = false;
-	recv_on(u->ch, SEVD_OP_GUEST_DATA_SLOT, rep);
-	if (rep->r < 0)
+	u->in_flight--;
+	recv_on(u->ch, SEVD_OP_GUEST_DATA_SLOT, into);
+	if (!u->failed && into->r < 0) {
 		u->failed = true;
-	return rep->r;
+		return into->r;
+	}
+	return 0;
 }
 
-/* Send the slot being filled; the other one is free once the answer before it is read. */
+/* Every answer in flight: 0, or the failure among them (in rep). */
+static int upload_settle(struct sevd_ipc_upload *u, struct sevd_reply *rep)
+{
+	int r = 0, k;
+
+	while (u->in_flight)
+		if ((k = upload_settle_one(u, rep)) < 0)
+			r = k;
+	return r;
+}
+
+/* Send the slot being filled and move on to the next one, which is free once its last
+ * answer is read: with every slot in flight, wait for the oldest. The requests queue on
+ * the channel, so the core takes the next one as soon as it answered one. */
 static int upload_send(struct sevd_ipc_upload *u, struct sevd_reply *rep)
 {
-	int r = upload_settle(u, rep);
+	int r;
 
-	if (r < 0)
-		return r;
 	u->req.u.slot.handle = u->handle;
 	u->req.u.slot.slot = u->cur;
 	u->req.u.slot.len = u->fill;
 	send_on(u->ch, &u->req);
-	u->in_flight = true;
+	u->in_flight++;
 	u->cur = (u->cur + 1) % u->slots;
 	u->fill = 0;
+	if (u->in_flight == u->slots && (r = upload_settle_one(u, rep)) < 0) {
+		(void)upload_settle(u, rep); /* the rest: into scratch */
+		return r;
+	}
 	return 0;
 }
 
@@ -252,17 +277,9 @@ int sevd_ipc_upload_flush(struct sevd_ipc_upload *u, struct sevd_reply *rep)
 int sevd_ipc_upload_call(struct sevd_ipc_upload *u, const struct sevd_request *req,
 			 struct sevd_reply *rep)
 {
-	struct sevd_reply *scratch;
-
 	if (check_call(req, rep) < 0)
 		return rep->r;
-	if (u->in_flight) { /* an answer nobody wants any more (the upload ends) */
-		scratch = malloc(sizeof(*scratch));
-		if (!scratch)
-			channel_broken(u->ch, "out of memory");
-		(void)upload_settle(u, scratch);
-		free(scratch);
-	}
+	(void)upload_settle(u, u->scratch); /* answers nobody wants any more (the upload ends) */
 	send_on(u->ch, req);
 	recv_on(u->ch, req->op, rep);
 	return rep->r;
@@ -270,18 +287,11 @@ int sevd_ipc_upload_call(struct sevd_ipc_upload *u, const struct sevd_request *r
 
 void sevd_ipc_upload_close(struct sevd_ipc_upload *u)
 {
-	struct sevd_reply *scratch;
-
 	if (!u)
 		return;
-	if (u->in_flight) {
-		scratch = malloc(sizeof(*scratch));
-		if (!scratch)
-			channel_broken(u->ch, "out of memory");
-		(void)upload_settle(u, scratch);
-		free(scratch);
-	}
+	(void)upload_settle(u, u->scratch);
 	munmap(u->map, (size_t)u->slots * u->slot_size);
 	give_back(u->ch);
+	free(u->scratch);
 	free(u);
 }
