@@ -1,7 +1,9 @@
 /* The worker's end of the core channels (ipc.h): a pool of sockets, one request in flight on
  * each, so that a long upload or firmware command on one MHD thread does not hold up /healthz
  * or /metrics on another. An MHD thread takes a free channel (or waits for one), sends the
- * request, reads the reply, gives the channel back. Trusts the core, but still checks every
+ * request, reads the reply, gives the channel back. An image upload holds one channel for its
+ * whole length and streams through the staging buffer the core maps with it (ipc.h, staged
+ * uploads). Trusts the core, but still checks every
  * reply's framing: a reply that does not fit means the core is gone or broken, and the
  * worker ends (the core, if it lives, starts a new one). */
 #include <errno.h>

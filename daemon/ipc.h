@@ -1,7 +1,8 @@
 /* The core<->worker messages (privilege separation, issue 7; DESIGN.md "Components"). The
  * unprivileged worker (HTTP, JSON, auth) sends a `struct sevd_request` to the privileged core
  * and gets a `struct sevd_reply` back, over one of a pool of socketpairs (SOCK_STREAM), one
- * request in flight per socket. Every message is a fixed header and a body whose length is
+ * request in flight per socket (a staged upload, below, queues its slot requests on the
+ * channel it holds; the core answers them in order). Every message is a fixed header and a body whose length is
  * fixed per op and direction by a table (ipc.c): only the union member the op uses travels,
  * never the whole 250 KB reply. Both sides check magic, version, direction, op and the exact
  * length; the core treats anything else as an attack by the worker (it kills and restarts it),
@@ -79,7 +80,8 @@ int sevd_ipc_recv_reply(struct sevd_ipc_src *src, uint32_t op, struct sevd_reply
  * (F_SEAL_SHRINK|F_SEAL_GROW|F_SEAL_SEAL: the worker can never make the core's read-only map
  * of it fault), and send it with the reply (SCM_RIGHTS). The worker maps it, copies the
  * client's bytes into a slot and sends GUEST_DATA_SLOT {handle, slot, len}; it fills the
- * other slot while the core answers (one request in flight on the held channel). The core
+ * next slot while the core works and reads an answer only when it needs that slot again (every
+ * slot may be in flight on the held channel; the core answers in order). The core
  * copies the slot's bytes into guest memory once (they are image bytes, read for nothing
  * else) and runs GUEST_DATA's rules on them (guest.c). The staging is the channel's: it
  * lives until the next request on that channel that is not a SLOT (or the channel's end),
