@@ -743,12 +743,13 @@ static void upload_stop(struct guest *g)
 	g->upload_failed = true;
 }
 
-/* The running upload takes len more bytes (they fit guest memory), else the reason. */
-static int data_check(struct guest *g, uint64_t len, struct sevd_reply *rep)
+/* The running upload takes a piece of len bytes (at most max, and they fit guest memory),
+ * else the reason. */
+static int data_check(struct guest *g, uint64_t len, uint64_t max, struct sevd_reply *rep)
 {
 	if (!g->uploading)
 		return fail(rep, -EINVAL, "no upload into guest %u is running", g->rec.handle);
-	if (len > g->rec.memory_size - g->up_pos) {
+	if (len > max || len > g->rec.memory_size - g->up_pos) {
 		upload_stop(g);
 		return fail(rep, -EFBIG,
 			    "the image does not fit the guest's %llu bytes of memory from "
@@ -851,13 +852,7 @@ static void op_data(struct sevd_guests *gs, const struct sevd_request *req, stru
 	struct guest *g = lookup(gs, req->u.guest.handle, rep);
 	uint32_t len = req->u.guest.len;
 
-	if (!g)
-		return;
-	if (len > SEVD_GUEST_PIECE_MAX) {
-		fail(rep, -EINVAL, "an upload piece holds at most %u bytes", SEVD_GUEST_PIECE_MAX);
-		return;
-	}
-	if (data_check(g, len, rep) < 0)
+	if (!g || data_check(g, len, SEVD_GUEST_PIECE_MAX, rep) < 0)
 		return;
 	if (pwrite(g->memfd, req->u.guest.data, len, (off_t)g->up_pos) != (ssize_t)len) {
 		upload_stop(g);
@@ -883,7 +878,7 @@ void sevd_guests_data(struct sevd_guests *gs, uint32_t handle, const uint8_t *bu
 	bool beside;
 	int r = 0, cr;
 
-	if (!g || data_check(g, len, rep) < 0)
+	if (!g || data_check(g, len, SEVD_STAGE_SLOT_SIZE, rep) < 0)
 		return;
 	ready = (g->up_pos - g->up_chunk) / GUEST_CHUNK;
 	end = g->up_chunk + ready * GUEST_CHUNK;
