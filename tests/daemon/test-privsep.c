@@ -546,12 +546,14 @@ static unsigned long listener_inode(const char *path)
 	FILE *f = fopen("/proc/net/unix", "re");
 
 	TU_CHECK(f, "/proc/net/unix");
+	/* Connections the worker accepted on it show the same path: the listener is the one
+	 * with __SO_ACCEPTCON (0x10000) in Flags. */
 	while (!ino && fgets(line, sizeof(line), f)) {
 		char p[512] = "";
-		unsigned long i;
+		unsigned long i, flags;
 
-		if (sscanf(line, "%*s %*s %*s %*s %*s %*s %lu %511s", &i, p) == 2 &&
-		    !strcmp(p, path))
+		if (sscanf(line, "%*s %*s %*s %lx %*s %*s %lu %511s", &flags, &i, p) == 3 &&
+		    (flags & 0x10000) && !strcmp(p, path))
 			ino = i;
 	}
 	fclose(f);
