@@ -1,6 +1,8 @@
 /* The guest routes of the REST API (issue 4; daemon/openapi.yaml "/v1/guests..."): JSON in,
  * fixed core requests out (core.h), core replies back to JSON. The image upload is streamed:
- * each piece goes to the core in SEVD_GUEST_PIECE_MAX blocks, nothing holds the whole image.
+ * in sevd's worker through a staging buffer of two 1 MiB slots shared with the core (ipc.h,
+ * one slot filled while the core takes the other), in one process in SEVD_GUEST_PIECE_MAX
+ * GUEST_DATA blocks; nothing holds the whole image.
  * Unprivileged side of the seam: trusts no byte of the request. */
 #include <errno.h>
 #include <stddef.h>
@@ -10,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/log.h"
 #include "common/macros.h"
 #include "common/ossl.h"
 #include "common/util.h"
@@ -489,12 +492,18 @@ struct upload {
 	struct sevd_request *creq; /* DATA: the block being filled */
 	struct sevd_reply *rep;	   /* the first failure, or NULL */
 	uint32_t handle;
+	/* The staged path (sevd_api_stager: sevd's worker) or NULL: GUEST_DATA pieces. */
+	struct sevd_ipc_upload *st;
+	struct sevd_reply *srep; /* the answers of the staged slots */
 };
 
 static void upload_free(struct upload *u)
 {
 	if (!u)
 		return;
+	if (u->st)
+		sevd_api_stager->close(u->st);
+	free(u->srep);
 	free(u->creq);
 	free(u->rep);
 	free(u);
@@ -508,7 +517,8 @@ static int upload_call(struct upload *u, uint32_t op)
 		return -ENOMEM;
 	u->creq->op = op;
 	u->creq->u.guest.handle = u->handle;
-	if (sevd_api_core_fn(u->req.core, u->creq, rep) < 0) {
+	if ((u->st ? sevd_api_stager->call(u->st, u->creq, rep)
+		   : sevd_api_core_fn(u->req.core, u->creq, rep)) < 0) {
 		free(u->rep);
 		u->rep = rep; /* answered at the end */
 		return rep->r;
@@ -520,6 +530,21 @@ static int upload_call(struct upload *u, uint32_t op)
 		free(rep);
 	}
 	return 0;
+}
+
+/* In sevd's worker: hold a core channel and a staging buffer for the upload. Without one
+ * (in one process, or the core could not make one) the pieces go as GUEST_DATA requests. */
+static void upload_stage(struct upload *u)
+{
+	if (!sevd_api_stager || !(u->srep = malloc(sizeof(*u->srep))))
+		return;
+	if (sevd_api_stager->open(u->handle, u->srep, &u->st) < 0) {
+		log_warning("Guest %u: upload without a staging buffer: %s", u->handle,
+			    u->srep->message);
+		u->st = NULL;
+		free(u->srep);
+		u->srep = NULL;
+	}
 }
 
 static int upload_open(const struct sevd_api_request *req, void **state,
@@ -545,6 +570,7 @@ static int upload_open(const struct sevd_api_request *req, void **state,
 	}
 	u->creq->u.guest.have_address = 0;
 	u->creq->u.guest.len = 0;
+	upload_stage(u);
 	*state = u;
 	return 0;
 }
@@ -553,6 +579,13 @@ static int upload_data(void *state, const char *buf, size_t len)
 {
 	struct upload *u = state;
 
+	if (u->st) {
+		if (!u->rep && sevd_api_stager->write(u->st, buf, len, u->srep) < 0) {
+			u->rep = u->srep; /* answered at the end */
+			u->srep = NULL;
+		}
+		return u->rep ? -EIO : 0;
+	}
 	while (len && !u->rep) {
 		uint32_t n =
 		    (uint32_t)MIN(len, (size_t)(SEVD_GUEST_PIECE_MAX - u->creq->u.guest.len));
@@ -574,7 +607,11 @@ static void upload_close(void *state, bool complete, struct sevd_api_response *r
 	struct upload *u = state;
 	_cleanup_(json_object_putp) json_object *o = NULL;
 
-	if (!u->rep && complete && u->creq->u.guest.len)
+	if (u->st && !u->rep && complete && sevd_api_stager->flush(u->st, u->srep) < 0) {
+		u->rep = u->srep;
+		u->srep = NULL;
+	}
+	if (!u->st && !u->rep && complete && u->creq->u.guest.len)
 		(void)upload_call(u, SEVD_OP_GUEST_DATA);
 	if (!u->rep && complete)
 		(void)upload_call(u, SEVD_OP_GUEST_DATA_END);

@@ -159,6 +159,7 @@ void sevd_api_core_error(struct sevd_api_response *resp, const struct sevd_reply
  * channels (ipc.h) before it serves. */
 int (*sevd_api_core_fn)(struct sevd_core *c, const struct sevd_request *req,
 			struct sevd_reply *rep) = sevd_core_call;
+const struct sevd_api_stager *sevd_api_stager;
 
 /* Run one core request; on failure the error answer is already in resp (returns NULL). */
 struct sevd_reply *sevd_api_call_core(const struct sevd_api_request *req,

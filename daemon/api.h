@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "daemon/auth.h"
 
@@ -18,6 +19,21 @@ struct sevd_reply;
  * the first request. */
 extern int (*sevd_api_core_fn)(struct sevd_core *c, const struct sevd_request *req,
 			       struct sevd_reply *rep);
+
+/* How the image upload reaches the core in sevd's worker: through a staging buffer shared
+ * with the core (ipc.h, "staged uploads"; the sevd_ipc_upload_* functions). NULL (tests,
+ * fuzzers, and whenever open fails) sends the image in GUEST_DATA pieces instead. */
+struct sevd_ipc_upload;
+struct sevd_api_stager {
+	int (*open)(uint32_t handle, struct sevd_reply *rep, struct sevd_ipc_upload **ret);
+	int (*write)(struct sevd_ipc_upload *u, const void *buf, size_t len,
+		     struct sevd_reply *rep);
+	int (*flush)(struct sevd_ipc_upload *u, struct sevd_reply *rep);
+	int (*call)(struct sevd_ipc_upload *u, const struct sevd_request *req,
+		    struct sevd_reply *rep);
+	void (*close)(struct sevd_ipc_upload *u);
+};
+extern const struct sevd_api_stager *sevd_api_stager;
 
 /* What a handler answers: HTTP status, content type and a malloc'd body. */
 struct sevd_api_response {

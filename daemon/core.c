@@ -697,6 +697,16 @@ static int refuse_if_unhealthy(struct sevd_core *c, struct sevd_reply *rep)
 	return r;
 }
 
+/* The answer when the queue did not run a job (sevd_queue_run's errors). */
+static int queue_refused(struct sevd_reply *rep, int r)
+{
+	snprintf(rep->message, sizeof(rep->message),
+		 r == -EBUSY ? "the firmware command queue is full; retry later"
+		 : r == -ETIMEDOUT ? "the firmware command queue did not reach this request in time; retry later"
+				   : "the daemon is stopping");
+	return rep->r = r == -ETIMEDOUT ? -EBUSY : r;
+}
+
 static void op_job_run(void *arg)
 {
 	struct op_job *j = arg;
@@ -732,14 +742,48 @@ int sevd_core_call(struct sevd_core *c, const struct sevd_request *req, struct s
 	    cache_answer(c, req, rep, false))
 		return rep->r;
 	r = sevd_queue_run(c->queue, op_job_run, &j);
-	if (r < 0) {
+	return r < 0 ? queue_refused(rep, r) : rep->r;
+}
+
+struct data_job {
+	struct sevd_core *c;
+	uint32_t handle, len;
+	const uint8_t *buf;
+	struct sevd_reply *rep;
+};
+
+static void data_job_run(void *arg)
+{
+	struct data_job *j = arg;
+
+	if (refuse_if_unhealthy(j->c, j->rep) < 0)
+		return;
+	AS_JOB(sevd_guests_data(j->c->guests, j->handle, j->buf, j->len, j->rep));
+}
+
+int sevd_core_guest_data(struct sevd_core *c, uint32_t handle, const uint8_t *buf, uint32_t len,
+			 struct sevd_reply *rep)
+{
+	struct data_job j = { .c = c, .handle = handle, .len = len, .buf = buf, .rep = rep };
+	int r;
+
+	rep->r = 0;
+	rep->fw_status = SEV_STATUS_NO_FW_CALL;
+	rep->message[0] = '\0';
+	if (!c->guests) {
 		snprintf(rep->message, sizeof(rep->message),
-			 r == -EBUSY ? "the firmware command queue is full; retry later"
-			 : r == -ETIMEDOUT ? "the firmware command queue did not reach this request in time; retry later"
-					   : "the daemon is stopping");
-		return rep->r = r == -ETIMEDOUT ? -EBUSY : r;
+			 "guest operations need a state directory for the journal");
+		return rep->r = -EOPNOTSUPP;
 	}
-	return rep->r;
+	if (len > SEVD_STAGE_SLOT_SIZE) {
+		snprintf(rep->message, sizeof(rep->message), "an upload slot holds at most %u bytes",
+			 SEVD_STAGE_SLOT_SIZE);
+		return rep->r = -EINVAL;
+	}
+	if (refuse_if_unhealthy(c, rep) < 0)
+		return rep->r;
+	r = sevd_queue_run(c->queue, data_job_run, &j);
+	return r < 0 ? queue_refused(rep, r) : rep->r;
 }
 
 struct sevd_asid_pool *sevd_core_asids(struct sevd_core *c)

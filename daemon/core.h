@@ -20,6 +20,11 @@
 
 #define SEVD_GUEST_NAME_MAX 64u
 #define SEVD_GUEST_PIECE_MAX (64u * 1024u) /* bytes of an upload per core call */
+/* The staged upload of sevd's worker (ipc.h, "Staged uploads"): a sealed memfd of
+ * SEVD_STAGE_SLOTS slots of SEVD_STAGE_SLOT_SIZE bytes (= one LAUNCH_UPDATE_DATA chunk) that
+ * the core maps read-only and the worker fills; a GUEST_DATA_SLOT request names a slot. */
+#define SEVD_STAGE_SLOTS 2u
+#define SEVD_STAGE_SLOT_SIZE (1u << 20)
 
 enum sevd_op {
 	SEVD_OP_PLATFORM_STATUS = 1, /* PLATFORM_STATUS + the CPUID ranges */
@@ -52,6 +57,10 @@ enum sevd_op {
 	SEVD_OP_GUEST_LIST,
 	SEVD_OP_GUEST_ATTEST,
 	SEVD_OP_FW_ERRORS, /* the last firmware failures (daemon/fwerrors.h); no firmware */
+	/* Staged uploads (ipc.h): served by the core's channel threads (ipc-server.c) only, never
+	 * by sevd_core_call (a staging buffer is a channel's, passed as an fd). */
+	SEVD_OP_GUEST_DATA_STAGE, /* a staging buffer for this channel; the reply carries its fd */
+	SEVD_OP_GUEST_DATA_SLOT,  /* slot i holds n bytes of the running upload: as GUEST_DATA */
 	SEVD_OP_MAX_,
 };
 
@@ -86,6 +95,11 @@ struct sevd_request {
 			uint8_t nonce[SEV_MNONCE_SIZE];		     /* ATTEST */
 			uint8_t data[SEVD_GUEST_PIECE_MAX];
 		} guest;
+		struct {
+			uint32_t handle;
+			uint32_t slot; /* < the staging's slots */
+			uint32_t len;  /* bytes at the slot's start, <= its size */
+		} slot;		       /* GUEST_DATA_SLOT */
 	} u;
 };
 
@@ -181,6 +195,9 @@ struct sevd_reply {
 			struct sevd_guest_info g[SEVD_GUESTS_MAX];
 		} guests;
 		struct {
+			uint32_t slots, slot_size; /* GUEST_DATA_STAGE: the geometry of the fd */
+		} stage;
+		struct {
 			uint32_t n; /* entries used, newest first */
 			uint64_t total; /* failures seen since sevd started */
 			struct sevd_fw_error e[SEVD_FW_ERRORS_MAX];
@@ -217,3 +234,8 @@ void sevd_core_free(struct sevd_core *c);
 int sevd_core_call(struct sevd_core *c, const struct sevd_request *req, struct sevd_reply *rep);
 /* The pool, for the guest code of the core (issue 4); not for the HTTP side. */
 struct sevd_asid_pool *sevd_core_asids(struct sevd_core *c);
+/* GUEST_DATA with the bytes at buf (the core's own read-only map of a staging slot,
+ * ipc-server.c), len <= SEVD_STAGE_SLOT_SIZE: a firmware job like sevd_core_call's. Core side
+ * only. The bytes are copied into guest memory once and read for nothing else. */
+int sevd_core_guest_data(struct sevd_core *c, uint32_t handle, const uint8_t *buf, uint32_t len,
+			 struct sevd_reply *rep);

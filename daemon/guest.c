@@ -77,6 +77,18 @@ struct sevd_guests {
 		uint64_t generation;
 	} live[SEVD_GUESTS_MAX]; /* under sub_lock: what a new subscriber is told first */
 	unsigned n_live;
+	/* A staged piece's copy into guest memory, run beside the firmware command of the chunk
+	 * before it (sevd_guests_data); one at a time, as jobs are. */
+	struct copier {
+		pthread_t thread;
+		pthread_mutex_t lock;
+		pthread_cond_t cond;
+		bool started, stop, busy;
+		int fd, r;
+		const uint8_t *buf;
+		size_t len;
+		uint64_t off;
+	} copier;
 };
 
 /* ---- helpers ---- */
@@ -731,36 +743,163 @@ static void upload_stop(struct guest *g)
 	g->upload_failed = true;
 }
 
+/* The running upload takes a piece of len bytes (at most max, and they fit guest memory),
+ * else the reason. */
+static int data_check(struct guest *g, uint64_t len, uint64_t max, struct sevd_reply *rep)
+{
+	if (!g->uploading)
+		return fail(rep, -EINVAL, "no upload into guest %u is running", g->rec.handle);
+	if (len > max || len > g->rec.memory_size - g->up_pos) {
+		upload_stop(g);
+		return fail(rep, -EFBIG,
+			    "the image does not fit the guest's %llu bytes of memory from "
+			    "address 0x%llx (memory_size at launch)",
+			    (unsigned long long)g->rec.memory_size,
+			    (unsigned long long)g->up_start);
+	}
+	return 0;
+}
+
+/* Every whole chunk the upload holds that firmware has not measured yet. */
+static int update_full_chunks(struct sevd_guests *gs, struct guest *g, struct sevd_reply *rep)
+{
+	while (g->up_pos - g->up_chunk >= GUEST_CHUNK)
+		if (update_chunk(gs, g, GUEST_CHUNK, rep) < 0)
+			return rep->r;
+	return 0;
+}
+
+static int copy_in(int fd, const uint8_t *buf, size_t len, uint64_t off)
+{
+	while (len) {
+		ssize_t k = pwrite(fd, buf, len, (off_t)off);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return k < 0 ? negative_errno() : -EIO;
+		buf += k;
+		len -= (size_t)k;
+		off += (uint64_t)k;
+	}
+	return 0;
+}
+
+static void *copier_main(void *arg)
+{
+	struct copier *c = arg;
+
+	pthread_mutex_lock(&c->lock);
+	for (;;) {
+		while (!c->busy && !c->stop)
+			pthread_cond_wait(&c->cond, &c->lock);
+		if (c->stop)
+			break;
+		pthread_mutex_unlock(&c->lock);
+		c->r = copy_in(c->fd, c->buf, c->len, c->off);
+		pthread_mutex_lock(&c->lock);
+		c->busy = false;
+		pthread_cond_broadcast(&c->cond);
+	}
+	pthread_mutex_unlock(&c->lock);
+	return NULL;
+}
+
+/* Start a copy on the copier thread (started on first use); false: copy it yourself. */
+static bool copier_post(struct sevd_guests *gs, int fd, const uint8_t *buf, size_t len,
+			uint64_t off)
+{
+	struct copier *c = &gs->copier;
+
+	pthread_mutex_lock(&c->lock);
+	if (!c->started && pthread_create(&c->thread, NULL, copier_main, c) == 0)
+		c->started = true;
+	if (c->started) {
+		c->fd = fd;
+		c->buf = buf;
+		c->len = len;
+		c->off = off;
+		c->busy = true;
+		pthread_cond_broadcast(&c->cond);
+	}
+	pthread_mutex_unlock(&c->lock);
+	return c->started;
+}
+
+static int copier_wait(struct copier *c)
+{
+	pthread_mutex_lock(&c->lock);
+	while (c->busy)
+		pthread_cond_wait(&c->cond, &c->lock);
+	pthread_mutex_unlock(&c->lock);
+	return c->r;
+}
+
+static void copier_stop(struct copier *c)
+{
+	pthread_mutex_lock(&c->lock);
+	c->stop = true;
+	pthread_cond_broadcast(&c->cond);
+	pthread_mutex_unlock(&c->lock);
+	if (c->started)
+		pthread_join(c->thread, NULL);
+	pthread_cond_destroy(&c->cond);
+	pthread_mutex_destroy(&c->lock);
+}
+
 static void op_data(struct sevd_guests *gs, const struct sevd_request *req, struct sevd_reply *rep)
 {
 	struct guest *g = lookup(gs, req->u.guest.handle, rep);
 	uint32_t len = req->u.guest.len;
 
-	if (!g)
+	if (!g || data_check(g, len, SEVD_GUEST_PIECE_MAX, rep) < 0)
 		return;
-	if (!g->uploading) {
-		fail(rep, -EINVAL, "no upload into guest %u is running", g->rec.handle);
-		return;
-	}
-	if (len > SEVD_GUEST_PIECE_MAX || len > g->rec.memory_size - g->up_pos) {
-		upload_stop(g);
-		fail(rep, -EFBIG,
-		     "the image does not fit the guest's %llu bytes of memory from "
-		     "address 0x%llx (memory_size at launch)",
-		     (unsigned long long)g->rec.memory_size, (unsigned long long)g->up_start);
-		return;
-	}
 	if (pwrite(g->memfd, req->u.guest.data, len, (off_t)g->up_pos) != (ssize_t)len) {
 		upload_stop(g);
 		fail(rep, -EIO, "cannot write guest memory: %s", strerror(errno ? errno : EIO));
 		return;
 	}
 	g->up_pos += len;
-	while (g->up_pos - g->up_chunk >= GUEST_CHUNK)
-		if (update_chunk(gs, g, GUEST_CHUNK, rep) < 0) {
-			upload_stop(g);
-			return;
-		}
+	if (update_full_chunks(gs, g, rep) < 0)
+		upload_stop(g);
+}
+
+/* A staged piece (ipc.h): the chunks earlier pieces completed are measured while the copier
+ * thread copies this piece into guest memory behind them (the emulator's command and the copy
+ * overlap on two cores); the chunks this piece completes wait for the next piece, END or
+ * ABORT. They overlap only when no page holds bytes of both (an upload that starts off a page
+ * boundary copies after the command instead). buf is untrusted image bytes: copied, never
+ * read for a decision. */
+void sevd_guests_data(struct sevd_guests *gs, uint32_t handle, const uint8_t *buf, uint32_t len,
+		      struct sevd_reply *rep)
+{
+	struct guest *g = lookup(gs, handle, rep);
+	uint64_t ready, end;
+	bool beside;
+	int r = 0, cr;
+
+	if (!g || data_check(g, len, SEVD_STAGE_SLOT_SIZE, rep) < 0)
+		return;
+	ready = (g->up_pos - g->up_chunk) / GUEST_CHUNK;
+	end = g->up_chunk + ready * GUEST_CHUNK;
+	beside = ready && len && (end + 4095) / 4096 <= g->up_pos / 4096 &&
+		 copier_post(gs, g->memfd, buf, len, g->up_pos);
+	for (; ready && r == 0; ready--)
+		r = update_chunk(gs, g, GUEST_CHUNK, rep);
+	if (beside)
+		cr = copier_wait(&gs->copier); /* the slot is the worker's again after the answer */
+	else
+		cr = r == 0 ? copy_in(g->memfd, buf, len, g->up_pos) : 0;
+	if (r < 0) {
+		upload_stop(g);
+		return;
+	}
+	if (cr < 0) {
+		upload_stop(g);
+		fail(rep, -EIO, "cannot write guest memory: %s", strerror(-cr));
+		return;
+	}
+	g->up_pos += len;
 }
 
 /* The last chunk, padded with zeros to 16 bytes (LAUNCH_UPDATE_DATA's alignment). */
@@ -778,6 +917,8 @@ static void op_data_end(struct sevd_guests *gs, const struct sevd_request *req,
 		return;
 	}
 	g->uploading = false;
+	if (update_full_chunks(gs, g, rep) < 0) /* staged pieces leave their last chunk here */
+		return;
 	rest = g->up_pos - g->up_chunk;
 	padded = (rest + 15) / 16 * 16;
 	if (g->up_pos == g->up_start) {
@@ -809,7 +950,13 @@ static void op_data_abort(struct sevd_guests *gs, const struct sevd_request *req
 		    "Guest %u: the client left mid-upload after %llu bytes; what was measured "
 		    "stays measured",
 		    g->rec.handle, (unsigned long long)(g->up_pos - g->up_start));
+		/* As when every whole chunk was measured on arrival: staged pieces leave the
+		 * last one they completed for the next call. */
+		if (update_full_chunks(gs, g, rep) < 0)
+			log_warning("Guest %u: measuring the last whole chunk of the upload "
+				    "failed: %s", g->rec.handle, rep->message);
 		upload_stop(g);
+		rep->r = 0;
 	}
 }
 
@@ -1401,6 +1548,7 @@ void sevd_guests_free(struct sevd_guests *gs)
 		guest_free(gs, gs->g[i], false);
 	sevd_journal_free(gs->journal);
 	pthread_mutex_destroy(&gs->sub_lock);
+	copier_stop(&gs->copier);
 	free(gs);
 }
 
@@ -1418,6 +1566,8 @@ int sevd_guests_new(struct sevd_core *core, const struct sevd_guests_config *cfg
 	gs->ctl_fd = -1;
 	gs->compact_after = cfg->journal_compact ? cfg->journal_compact : 1024;
 	pthread_mutex_init(&gs->sub_lock, NULL);
+	pthread_mutex_init(&gs->copier.lock, NULL);
+	pthread_cond_init(&gs->copier.cond, NULL);
 	if (cfg->policy)
 		gs->rules = *cfg->policy;
 	else

@@ -40,3 +40,6 @@ void sevd_guests_set_psp(struct sevd_guests *gs, struct psp_transport *psp);
 int sevd_guests_after_reset(struct sevd_guests *gs);
 /* Serve one SEVD_OP_GUEST_* request (on the worker). */
 void sevd_guests_op(struct sevd_guests *gs, const struct sevd_request *req, struct sevd_reply *rep);
+/* GUEST_DATA with len bytes at buf (a staged upload's slot, ipc.h), on the worker. */
+void sevd_guests_data(struct sevd_guests *gs, uint32_t handle, const uint8_t *buf, uint32_t len,
+		      struct sevd_reply *rep);

@@ -16,8 +16,10 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/pidfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -98,6 +100,70 @@ struct channel {
 	unsigned i;
 };
 
+/* A channel's staging buffer (ipc.h, "staged uploads"): the core's read-only map of it; the
+ * fd went to the worker and is not kept. slots 0: none. */
+struct staging {
+	const uint8_t *map;
+	uint32_t slots, slot_size;
+};
+
+static void staging_drop(struct staging *st)
+{
+	if (st->slots)
+		(void)munmap((void *)st->map, (size_t)st->slots * st->slot_size);
+	*st = (struct staging){0};
+}
+
+/* A sealed memfd of SEVD_STAGE_SLOTS slots, mapped read-only here: the worker gets the fd
+ * (read-write), but with SHRINK, GROW and SEAL sealed it can never truncate it under this map
+ * (no SIGBUS in the core). Returns the fd to pass, or a negative errno (reason in rep). */
+static int staging_new(struct staging *st, struct sevd_reply *rep)
+{
+	size_t size = (size_t)SEVD_STAGE_SLOTS * SEVD_STAGE_SLOT_SIZE;
+	int fd = memfd_create("sevd-staging", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	void *p = MAP_FAILED;
+	int r;
+
+	if (fd < 0 || ftruncate(fd, (off_t)size) < 0 ||
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0 ||
+	    (p = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0)) == MAP_FAILED) {
+		r = negative_errno();
+		snprintf(rep->message, sizeof(rep->message),
+			 "cannot create an upload staging buffer: %s", strerror(-r));
+		if (fd >= 0)
+			close(fd);
+		return rep->r = r;
+	}
+	*st = (struct staging){.map = p, .slots = SEVD_STAGE_SLOTS,
+			       .slot_size = SEVD_STAGE_SLOT_SIZE};
+	rep->u.stage.slots = st->slots;
+	rep->u.stage.slot_size = st->slot_size;
+	return fd;
+}
+
+/* Serve one request of a channel that has (or may get) a staging buffer; returns the fd to
+ * pass with the reply (STAGE), -1 for none. */
+static int serve_staged(struct sevd_ipc_server *s, struct staging *st,
+			const struct sevd_request *req, struct sevd_reply *rep)
+{
+	int fd;
+
+	if (req->op == SEVD_OP_GUEST_DATA_SLOT) {
+		(void)sevd_core_guest_data(s->core, req->u.slot.handle,
+					   st->map + (size_t)req->u.slot.slot * st->slot_size,
+					   req->u.slot.len, rep);
+		return -1;
+	}
+	staging_drop(st); /* any other request ends the staging */
+	if (req->op != SEVD_OP_GUEST_DATA_STAGE) {
+		(void)sevd_core_call(s->core, req, rep);
+		return -1;
+	}
+	rep->fw_status = SEV_STATUS_NO_FW_CALL;
+	fd = staging_new(st, rep);
+	return fd < 0 ? -1 : fd;
+}
+
 static void generation_unref(struct generation *g)
 {
 	struct sevd_ipc_server *s = g->srv;
@@ -152,14 +218,18 @@ static void *channel_main(void *arg)
 	struct sevd_request *req = calloc(1, sizeof(*req));
 	struct sevd_reply *rep = malloc(sizeof(*rep));
 	size_t req_dirty = 0;
+	struct staging st = {0};
 	char err[SEVD_IPC_ERR_MAX];
-	int r;
+	int r, pass_fd;
 
 	free(arg);
 	while (req && rep) {
 		r = sevd_ipc_recv_request_reuse(&src, req, &req_dirty, err, sizeof(err));
-		if (r == -EPIPE)
-			break; /* the worker closed it (exit, crash, restart) */
+		if (r == -EPIPE || r == -ECONNRESET)
+			break; /* the worker closed it (exit, crash, restart; a reset when it died
+				* with an answer unread: a staged upload's slot) */
+		if (r >= 0)
+			r = sevd_ipc_check_slot(req, st.slots, st.slot_size, err, sizeof(err));
 		if (r < 0) {
 			if (!atomic_load(&g->killed))
 				generation_kill(g, ch.i, err);
@@ -167,11 +237,15 @@ static void *channel_main(void *arg)
 		}
 		/* Only the bytes this op answers travel; none of an earlier reply's. */
 		memset(rep, 0, sevd_ipc_body_len(SEVD_IPC_REPLY, req->op));
-		(void)sevd_core_call(s->core, req, rep);
+		pass_fd = serve_staged(s, &st, req, rep);
 		track_upload(g, req, rep);
-		if (sevd_ipc_send_reply(src.fd, req->op, rep) < 0)
+		r = sevd_ipc_send_reply_fd(src.fd, req->op, rep, pass_fd);
+		if (pass_fd >= 0)
+			close(pass_fd); /* the worker has it now; the core keeps only its map */
+		if (r < 0)
 			break; /* the worker is gone; the supervisor sees it */
 	}
+	staging_drop(&st);
 	if (!req || !rep)
 		log_error("Core channel %u: out of memory; closing it", ch.i);
 	free(req);

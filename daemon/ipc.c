@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <unistd.h>
 
 #include "common/macros.h"
 #include "common/util.h"
@@ -24,6 +25,7 @@ typedef struct sevd_reply rep_t;
 /* Guest ops that carry no bytes of data stop before the 64 KiB array. */
 #define REQ_GUEST_HDR offsetof(typeof(((req_t *)0)->u.guest), data)
 #define REQ_GUEST_DATA sizeof(((req_t *)0)->u.guest)
+#define REQ_SLOT sizeof(((req_t *)0)->u.slot)
 
 /* Reply bodies: the first N bytes of struct sevd_reply (status fields, then u's member). */
 #define REP_HDR offsetof(rep_t, u)
@@ -61,6 +63,9 @@ static const struct {
     [SEVD_OP_GUEST_LIST] = {REQ_GUEST_HDR, REP(guests)},
     [SEVD_OP_GUEST_ATTEST] = {REQ_GUEST_HDR, REP(guest)},
     [SEVD_OP_FW_ERRORS] = {REQ_NONE, REP(fw_errors)},
+    /* Staged uploads (ipc.h): the STAGE reply carries the staging's fd (SCM_RIGHTS). */
+    [SEVD_OP_GUEST_DATA_STAGE] = {REQ_GUEST_HDR, REP(stage)},
+    [SEVD_OP_GUEST_DATA_SLOT] = {REQ_SLOT, REP(guest)},
 };
 /* A new op in core.h must get a row above (which member it sends and answers) before sevd
  * builds: an op without one would be refused as unknown by the core at run time. */
@@ -111,6 +116,41 @@ static int writev_all(int fd, const void *hdr, size_t hdr_len, const void *body,
 	return 0;
 }
 
+/* The same with one fd attached to the message's first byte (SCM_RIGHTS); a short write
+ * resumes without it (the kernel passed it with the bytes that went). */
+static int sendmsg_fd(int fd, const void *hdr, size_t hdr_len, const void *body, size_t body_len,
+		      int pass_fd)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} cm = {0};
+	struct iovec iov[2] = {
+	    {.iov_base = (void *)hdr, .iov_len = hdr_len},
+	    {.iov_base = (void *)body, .iov_len = body_len},
+	};
+	struct msghdr m = {.msg_iov = iov, .msg_iovlen = body_len ? 2 : 1,
+			   .msg_control = cm.buf, .msg_controllen = sizeof(cm.buf)};
+	struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+	ssize_t k;
+
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &pass_fd, sizeof(int));
+	do
+		k = sendmsg(fd, &m, MSG_NOSIGNAL);
+	while (k < 0 && errno == EINTR);
+	if (k < 0)
+		return negative_errno();
+	if ((size_t)k < hdr_len) /* the rest, plainly */
+		return writev_all(fd, (const uint8_t *)hdr + k, hdr_len - (size_t)k, body, body_len);
+	k -= (ssize_t)hdr_len;
+	return (size_t)k < body_len ? writev_all(fd, (const uint8_t *)body + k, body_len - (size_t)k,
+						 NULL, 0)
+				    : 0;
+}
+
 static int send_msg(int fd, enum sevd_ipc_kind kind, uint32_t op, const void *body)
 {
 	struct sevd_ipc_hdr h = {
@@ -131,6 +171,22 @@ int sevd_ipc_send_reply(int fd, uint32_t op, const struct sevd_reply *rep)
 {
 	return send_msg(fd, SEVD_IPC_REPLY, op, rep);
 }
+
+int sevd_ipc_send_reply_fd(int fd, uint32_t op, const struct sevd_reply *rep, int pass_fd)
+{
+	struct sevd_ipc_hdr h = {.magic = SEVD_IPC_MAGIC,
+				 .version = SEVD_IPC_VERSION,
+				 .kind = SEVD_IPC_REPLY,
+				 .op = op};
+
+	if (!sevd_ipc_op_known(op))
+		return -EPROTO;
+	if (pass_fd < 0)
+		return send_msg(fd, SEVD_IPC_REPLY, op, rep);
+	h.len = (uint32_t)sevd_ipc_body_len(SEVD_IPC_REPLY, op);
+	return sendmsg_fd(fd, &h, sizeof(h), rep, h.len, pass_fd);
+}
+
 
 /* Exactly n bytes: 0, -ENODATA when the source ends first, -EPIPE when it ends before the
  * first byte and at_start is set (a clean end between messages). */
@@ -248,6 +304,60 @@ int sevd_ipc_recv_request(struct sevd_ipc_src *src, struct sevd_request *req, ch
 	return sevd_ipc_recv_request_reuse(src, req, &dirty, err, err_size);
 }
 
+int sevd_ipc_recv_reply_fd(int fd, uint32_t op, struct sevd_reply *rep, int *ret_fd, char *err,
+			   size_t err_size)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} cm;
+	struct sevd_ipc_hdr h;
+	uint8_t hb[sizeof(h)];
+	struct iovec iov = {.iov_base = hb, .iov_len = sizeof(hb)};
+	struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1,
+			   .msg_control = cm.buf, .msg_controllen = sizeof(cm.buf)};
+	struct sevd_ipc_src src;
+	ssize_t k;
+	int r, got = -1;
+
+	*ret_fd = -1;
+	do
+		k = recvmsg(fd, &m, MSG_CMSG_CLOEXEC);
+	while (k < 0 && errno == EINTR);
+	if (k < 0)
+		return fail(err, err_size, negative_errno(), "read error: %s", strerror(errno));
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c))
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
+		    c->cmsg_len == CMSG_LEN(sizeof(int)))
+			memcpy(&got, CMSG_DATA(c), sizeof(int));
+	if (k == 0) {
+		r = fail(err, err_size, -EPIPE, "the peer closed the channel");
+		goto out;
+	}
+	/* The header's first k bytes came with the fd; the rest of the message as any reply. */
+	if ((size_t)k < sizeof(hb) && loop_read(fd, hb + k, sizeof(hb) - (size_t)k) !=
+					  (ssize_t)(sizeof(hb) - (size_t)k)) {
+		r = fail(err, err_size, -ENODATA, "truncated header (the stream ended inside it)");
+		goto out;
+	}
+	src = (struct sevd_ipc_src){.fd = -1, .buf = hb, .len = sizeof(hb)};
+	r = recv_hdr(&src, SEVD_IPC_REPLY, op, &h, err, err_size);
+	if (r < 0)
+		goto out;
+	src = (struct sevd_ipc_src){.fd = fd};
+	r = recv_body(&src, rep, (size_t)r, op, err, err_size);
+	if (r < 0)
+		goto out;
+	rep->message[sizeof(rep->message) - 1] = '\0';
+	rep->rule[sizeof(rep->rule) - 1] = '\0';
+	*ret_fd = got;
+	got = -1;
+out:
+	if (got >= 0)
+		close(got);
+	return r;
+}
+
 int sevd_ipc_recv_reply(struct sevd_ipc_src *src, uint32_t op, struct sevd_reply *rep, char *err,
 			size_t err_size)
 {
@@ -262,5 +372,23 @@ int sevd_ipc_recv_reply(struct sevd_ipc_src *src, uint32_t op, struct sevd_reply
 		return r;
 	rep->message[sizeof(rep->message) - 1] = '\0';
 	rep->rule[sizeof(rep->rule) - 1] = '\0';
+	return 0;
+}
+
+int sevd_ipc_check_slot(const struct sevd_request *req, uint32_t slots, uint32_t slot_size,
+			char *err, size_t err_size)
+{
+	if (req->op != SEVD_OP_GUEST_DATA_SLOT)
+		return 0;
+	if (!slots)
+		return fail(err, err_size, -EPROTO,
+			    "slot request without a staging buffer (no GUEST_DATA_STAGE on this "
+			    "channel since its last other request)");
+	if (req->u.slot.slot >= slots)
+		return fail(err, err_size, -ERANGE, "slot %u of a staging buffer of %u slots",
+			    req->u.slot.slot, slots);
+	if (req->u.slot.len > slot_size)
+		return fail(err, err_size, -EMSGSIZE, "%u bytes in a slot of %u",
+			    req->u.slot.len, slot_size);
 	return 0;
 }

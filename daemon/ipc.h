@@ -1,7 +1,8 @@
 /* The core<->worker messages (privilege separation, issue 7; DESIGN.md "Components"). The
  * unprivileged worker (HTTP, JSON, auth) sends a `struct sevd_request` to the privileged core
  * and gets a `struct sevd_reply` back, over one of a pool of socketpairs (SOCK_STREAM), one
- * request in flight per socket. Every message is a fixed header and a body whose length is
+ * request in flight per socket (a staged upload, below, queues its slot requests on the
+ * channel it holds; the core answers them in order). Every message is a fixed header and a body whose length is
  * fixed per op and direction by a table (ipc.c): only the union member the op uses travels,
  * never the whole 250 KB reply. Both sides check magic, version, direction, op and the exact
  * length; the core treats anything else as an attack by the worker (it kills and restarts it),
@@ -71,6 +72,51 @@ int sevd_ipc_send_reply(int fd, uint32_t op, const struct sevd_reply *rep);
 /* Worker side: read the reply of op into *rep (message and rule NUL-terminated). */
 int sevd_ipc_recv_reply(struct sevd_ipc_src *src, uint32_t op, struct sevd_reply *rep, char *err,
 			size_t err_size);
+
+/* ---- staged uploads ----
+ * An image upload does not cross the channel in 64 KiB GUEST_DATA pieces but through a
+ * staging buffer shared with the core: GUEST_DATA_STAGE makes the core create a memfd of
+ * SEVD_STAGE_SLOTS slots of SEVD_STAGE_SLOT_SIZE bytes, sealed against shrinking and growing
+ * (F_SEAL_SHRINK|F_SEAL_GROW|F_SEAL_SEAL: the worker can never make the core's read-only map
+ * of it fault), and send it with the reply (SCM_RIGHTS). The worker maps it, copies the
+ * client's bytes into a slot and sends GUEST_DATA_SLOT {handle, slot, len}; it fills the
+ * next slot while the core works and reads an answer only when it needs that slot again (every
+ * slot may be in flight on the held channel; the core answers in order). The core
+ * copies the slot's bytes into guest memory once (they are image bytes, read for nothing
+ * else) and runs GUEST_DATA's rules on them (guest.c). The staging is the channel's: it
+ * lives until the next request on that channel that is not a SLOT (or the channel's end),
+ * then the core unmaps it. A SLOT without a staging, with a slot index or a length outside
+ * it, is a malformed message (sevd_ipc_check_slot): the worker is killed. */
+
+/* Core side: the reply of op with pass_fd attached (none when pass_fd < 0). */
+int sevd_ipc_send_reply_fd(int fd, uint32_t op, const struct sevd_reply *rep, int pass_fd);
+/* Worker side: sevd_ipc_recv_reply on a socket, also taking an fd passed with the reply
+ * (*ret_fd, O_CLOEXEC; -1 when none came). */
+int sevd_ipc_recv_reply_fd(int fd, uint32_t op, struct sevd_reply *rep, int *ret_fd, char *err,
+			   size_t err_size);
+/* Core side: 0 for any request that is not a SLOT, or a SLOT that fits a staging of `slots`
+ * slots of slot_size bytes (slots 0: the channel has none); else the reason, and -EPROTO
+ * (no staging), -ERANGE (slot index) or -EMSGSIZE (length). */
+int sevd_ipc_check_slot(const struct sevd_request *req, uint32_t slots, uint32_t slot_size,
+			char *err, size_t err_size);
+
+/* Worker side: an upload over a held channel and its staging buffer (ipc-client.c). */
+struct sevd_ipc_upload;
+/* Take a channel and hold it, ask for a staging buffer, map it. */
+int sevd_ipc_upload_open(uint32_t handle, struct sevd_reply *rep, struct sevd_ipc_upload **ret);
+/* Copy bytes into the slot being filled; a full slot is sent (after the answer for the one
+ * before it: that slot is then free again). Returns rep->r of the first failed answer (that
+ * answer in rep), or 0. */
+int sevd_ipc_upload_write(struct sevd_ipc_upload *u, const void *buf, size_t len,
+			  struct sevd_reply *rep);
+/* Send the partly filled slot and wait for every answer: 0 or the first failure (in rep). */
+int sevd_ipc_upload_flush(struct sevd_ipc_upload *u, struct sevd_reply *rep);
+/* A core call on the held channel (after flush; e.g. GUEST_DATA_END: the core then unmaps the
+ * staging at once). */
+int sevd_ipc_upload_call(struct sevd_ipc_upload *u, const struct sevd_request *req,
+			 struct sevd_reply *rep);
+/* Unmap, give the channel back (an answer still in flight is read first). NULL is fine. */
+void sevd_ipc_upload_close(struct sevd_ipc_upload *u);
 
 /* ---- the worker's pool of channels (ipc-client.c) ---- */
 

@@ -202,6 +202,15 @@ static int add_listeners(const struct sevd_config *cfg, struct sevd_http *http, 
 	return 0;
 }
 
+/* Image uploads go through a staging buffer shared with the core (ipc.h). */
+static const struct sevd_api_stager ipc_stager = {
+    .open = sevd_ipc_upload_open,
+    .write = sevd_ipc_upload_write,
+    .flush = sevd_ipc_upload_flush,
+    .call = sevd_ipc_upload_call,
+    .close = sevd_ipc_upload_close,
+};
+
 static int channels_init(const struct sevd_worker_args *a)
 {
 	int fds[SEVD_WORKER_CHANNELS * 4];
@@ -263,6 +272,7 @@ int sevd_worker_main(const struct sevd_config *cfg, const struct sevd_worker_arg
 		r = channels_init(a);
 	if (r >= 0) {
 		sevd_api_core_fn = sevd_ipc_client_call;
+		sevd_api_stager = &ipc_stager;
 		r = sevd_http_new(NULL, cfg, &http);
 	}
 	if (r >= 0)

@@ -562,6 +562,25 @@ static void test_refusals(void)
 		gc_resp_free(&r);
 	}
 	del(a);
+	/* The same refused in the middle of a staged upload (several 1 MiB slots in flight):
+	 * the first failure is the answer, and the guest takes a new upload after it. */
+	a = launch("{\"policy\": 1, \"memory_size\": 2097152}");
+	{
+		const size_t big = 3 * 1024 * 1024 + 5;
+		_cleanup_free_ uint8_t *img = make_image(big);
+		char path[64];
+
+		guest_path(path, sizeof(path), a, "/data");
+		gc_upload_chunked(&D, path, img, big, 100000, &r);
+		expect(&r, 400, "bad_request", NULL);
+		TU_CHECK(r.body && strstr(r.body, "does not fit"),
+			 "names the reason: %s", r.body);
+		gc_resp_free(&r);
+		gc_upload_chunked(&D, path, img, 4096, 1000, &r);
+		expect(&r, 200, NULL, NULL);
+		gc_resp_free(&r);
+	}
+	del(a);
 	same_snapshot(before, snap(), "refusals and bad input");
 	OPENSSL_cleanse(&tk, sizeof(tk));
 }

@@ -2,7 +2,8 @@
  * real processes where they can run:
  *  - the core<->worker codec over a real socketpair: every op round-trips with exactly its
  *    table length; wrong magic, version, direction, op, length, truncated header or body and
- *    a reply for another op are each refused with their own error;
+ *    a reply for another op are each refused with their own error; a staged upload's slot
+ *    request outside its staging buffer is refused, a reply carries the staging's fd;
  *  - the seccomp filter in forked children: denied calls fail with EPERM or kill the process
  *    with SIGSYS, signals reach only the process itself, threads still start;
  *  - the real sevd (--psp emu, its own emulator): the worker is its child with --worker, runs
@@ -13,6 +14,9 @@
  *  - a worker killed by SIGSEGV or SIGKILL, or one that sent a malformed message on a core
  *    channel (injected through pidfd_getfd), is replaced: the core stays, a guest launched
  *    before keeps its handle, ASID and state, /healthz answers again, the worker pid changed;
+ *  - a staged upload (ipc.h) the client leaves measures every whole MiB received; a worker
+ *    killed mid-upload leaves no staging map or fd in the core and the guest takes a new
+ *    upload; slot requests without a staging, past it or longer than a slot end the worker;
  *  - more worker deaths than the restart bound make sevd exit non-zero; SIGTERM to sevd
  *    stops its worker too. */
 #include <dirent.h>
@@ -26,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/pidfd.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -201,6 +206,77 @@ static void test_codec_malformed(void)
 		close(sp[1]);
 		free(rep);
 	}
+}
+
+/* Staged uploads (ipc.h): the slot rules, and a reply that carries an fd. */
+static void test_codec_staging(void)
+{
+	struct sevd_request *rq = calloc(1, sizeof(*rq));
+	struct sevd_reply *rep = calloc(1, sizeof(*rep)), *got = calloc(1, sizeof(*got));
+	char err[SEVD_IPC_ERR_MAX];
+	struct stat a, b;
+	int sp[2], mfd, fd;
+
+	TU_CHECK(rq && rep && got, "calloc");
+	rq->op = SEVD_OP_GUEST_DATA_SLOT;
+	rq->u.slot = (typeof(rq->u.slot)){.handle = 1, .slot = 1, .len = 4096};
+	TU_CHECK_EQ(sevd_ipc_check_slot(rq, 2, 4096, err, sizeof(err)), 0);
+	rq->u.slot.len = 0;
+	TU_CHECK_EQ(sevd_ipc_check_slot(rq, 2, 4096, err, sizeof(err)), 0);
+	TU_CHECK_EQ(sevd_ipc_check_slot(rq, 0, 0, err, sizeof(err)), -EPROTO);
+	TU_CHECK(strstr(err, "without a staging buffer"), "%s", err);
+	rq->u.slot.slot = 2;
+	TU_CHECK_EQ(sevd_ipc_check_slot(rq, 2, 4096, err, sizeof(err)), -ERANGE);
+	rq->u.slot.slot = 0xffffffffu; /* never an offset computed from it */
+	TU_CHECK_EQ(sevd_ipc_check_slot(rq, 2, 4096, err, sizeof(err)), -ERANGE);
+	rq->u.slot.slot = 0;
+	rq->u.slot.len = 4097;
+	TU_CHECK_EQ(sevd_ipc_check_slot(rq, 2, 4096, err, sizeof(err)), -EMSGSIZE);
+	rq->u.slot.len = 0xffffffffu;
+	TU_CHECK_EQ(sevd_ipc_check_slot(rq, 2, 4096, err, sizeof(err)), -EMSGSIZE);
+	rq->op = SEVD_OP_GUEST_DATA; /* other ops: not the slot rules' business */
+	TU_CHECK_EQ(sevd_ipc_check_slot(rq, 0, 0, err, sizeof(err)), 0);
+
+	/* The STAGE answer with an fd: the same file arrives, with the reply's bytes. */
+	TU_CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == 0, "socketpair");
+	mfd = memfd_create("t", MFD_CLOEXEC);
+	TU_CHECK(mfd >= 0, "memfd");
+	rep->u.stage.slots = 2;
+	rep->u.stage.slot_size = 4096;
+	TU_CHECK_EQ(sevd_ipc_send_reply_fd(sp[0], SEVD_OP_GUEST_DATA_STAGE, rep, mfd), 0);
+	TU_CHECK_EQ(sevd_ipc_recv_reply_fd(sp[1], SEVD_OP_GUEST_DATA_STAGE, got, &fd, err,
+					   sizeof(err)),
+		    0);
+	TU_CHECK(fd >= 0 && fstat(fd, &a) == 0 && fstat(mfd, &b) == 0 && a.st_ino == b.st_ino,
+		 "the fd passed is the memfd");
+	TU_CHECK(fcntl(fd, F_GETFD) & FD_CLOEXEC, "close-on-exec");
+	TU_CHECK_EQ(got->u.stage.slots, 2);
+	TU_CHECK_EQ(got->u.stage.slot_size, 4096);
+	close(fd);
+	/* Without an fd: -1; a reply for another op is refused (and no fd is left open). */
+	TU_CHECK_EQ(sevd_ipc_send_reply_fd(sp[0], SEVD_OP_GUEST_DATA_STAGE, rep, -1), 0);
+	TU_CHECK_EQ(sevd_ipc_recv_reply_fd(sp[1], SEVD_OP_GUEST_DATA_STAGE, got, &fd, err,
+					   sizeof(err)),
+		    0);
+	TU_CHECK_EQ(fd, -1);
+	TU_CHECK_EQ(sevd_ipc_send_reply_fd(sp[0], SEVD_OP_HEALTH, rep, mfd), 0);
+	TU_CHECK_EQ(sevd_ipc_recv_reply_fd(sp[1], SEVD_OP_GUEST_DATA_STAGE, got, &fd, err,
+					   sizeof(err)),
+		    -EPROTO);
+	TU_CHECK_EQ(fd, -1);
+	close(sp[0]);
+	close(sp[1]);
+	/* The peer gone between messages: -EPIPE. */
+	TU_CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == 0, "socketpair");
+	close(sp[0]);
+	TU_CHECK_EQ(sevd_ipc_recv_reply_fd(sp[1], SEVD_OP_GUEST_DATA_STAGE, got, &fd, err,
+					   sizeof(err)),
+		    -EPIPE);
+	close(sp[1]);
+	close(mfd);
+	free(rq);
+	free(rep);
+	free(got);
 }
 
 /* ---- the seccomp filter in children ---- */
@@ -470,12 +546,14 @@ static unsigned long listener_inode(const char *path)
 	FILE *f = fopen("/proc/net/unix", "re");
 
 	TU_CHECK(f, "/proc/net/unix");
+	/* Connections the worker accepted on it show the same path: the listener is the one
+	 * with __SO_ACCEPTCON (0x10000) in Flags. */
 	while (!ino && fgets(line, sizeof(line), f)) {
 		char p[512] = "";
-		unsigned long i;
+		unsigned long i, flags;
 
-		if (sscanf(line, "%*s %*s %*s %*s %*s %*s %lu %511s", &i, p) == 2 &&
-		    !strcmp(p, path))
+		if (sscanf(line, "%*s %*s %*s %lx %*s %*s %lu %511s", &flags, &i, p) == 3 &&
+		    (flags & 0x10000) && !strcmp(p, path))
 			ino = i;
 	}
 	fclose(f);
@@ -619,26 +697,70 @@ static bool log_has(struct gc_daemon *d, const char *what)
 	return log && memmem(log, len, what, strlen(what));
 }
 
-/* An upload begun over a raw connection (headers and a first chunk, then silence): the
- * worker has sent GUEST_DATA_BEGIN and holds the upload open. Returns the connection. */
-static int begin_upload(struct gc_daemon *d, uint32_t h)
+/* An upload with Content-Length `total` of which `sent` bytes are written (then silence):
+ * the worker holds its staging buffer and has sent every whole slot. Returns the connection. */
+static int begin_upload_sized(struct gc_daemon *d, uint32_t h, size_t total, size_t sent)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	char head[512], chunk[1024];
+	_cleanup_free_ uint8_t *img = malloc(sent);
+	char head[512];
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	int n;
 
+	TU_CHECK(img, "malloc");
+	for (size_t i = 0; i < sent; i++)
+		img[i] = (uint8_t)(i * 7 + (i >> 12));
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", d->sock);
 	TU_CHECK(fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0, "connect");
 	n = snprintf(head, sizeof(head),
 		     "POST /v1/guests/%u/data HTTP/1.1\r\nHost: x\r\n"
-		     "Content-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
-		     "400\r\n",
-		     h);
-	memset(chunk, 0x5a, sizeof(chunk));
-	TU_CHECK(loop_write(fd, head, (size_t)n) == 0 && loop_write(fd, chunk, sizeof(chunk)) == 0,
-		 "write");
+		     "Content-Type: application/octet-stream\r\nContent-Length: %zu\r\n\r\n",
+		     h, total);
+	TU_CHECK(loop_write(fd, head, (size_t)n) == 0 && loop_write(fd, img, sent) == 0, "write");
 	return fd;
+}
+
+/* Staging buffers (ipc.h) the process has mapped or open: lines of /proc/PID/maps and fd
+ * links naming memfd:sevd-staging. */
+static unsigned staging_count(pid_t pid)
+{
+	char path[64], line[512], links[256][256];
+	unsigned n = 0, nl;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	f = fopen(path, "re");
+	TU_CHECK(f, "%s", path);
+	while (fgets(line, sizeof(line), f))
+		n += strstr(line, "sevd-staging") != NULL;
+	fclose(f);
+	nl = fd_links(pid, links, ELEMENTSOF(links));
+	for (unsigned i = 0; i < nl; i++)
+		n += strstr(links[i], "sevd-staging") != NULL;
+	return n;
+}
+
+/* Wait (bounded: 30 s, then the check fails) until the core's staging count is `want`. */
+static void wait_staging(pid_t core, unsigned want, const char *what)
+{
+	unsigned n = 0;
+
+	for (int i = 0; i < 3000 && (n = staging_count(core)) != want; i++)
+		sleep_ms(10);
+	TU_CHECK(n == want, "%s: the core has %u staging maps/fds, expected %u", what, n, want);
+}
+
+static int64_t data_bytes(struct gc_daemon *d, uint32_t h)
+{
+	char path[64];
+	struct gc_resp r;
+	int64_t n;
+
+	snprintf(path, sizeof(path), "/v1/guests/%u", h);
+	TU_CHECK(req(d, "GET", path, NULL, &r) == 200, "GET %s: %ld", path, r.status);
+	n = gc_int(r.json, "data_bytes");
+	gc_resp_free(&r);
+	return n;
 }
 
 /* The guest launched before every worker restart: same handle, ASID, state. */
@@ -654,6 +776,98 @@ static void check_guest(struct gc_daemon *d, uint32_t h, int64_t asid, const cha
 	TU_CHECK(!strcmp(gc_str(r.json, "state"), state), "state %s, was %s",
 		 gc_str(r.json, "state"), state);
 	gc_resp_free(&r);
+}
+
+/* One request frame (header + body) at buf; its length. */
+static size_t frame(uint8_t *buf, uint32_t op, const void *body, size_t len)
+{
+	struct sevd_ipc_hdr hd = {.magic = SEVD_IPC_MAGIC,
+				  .version = SEVD_IPC_VERSION,
+				  .kind = SEVD_IPC_REQUEST,
+				  .op = op,
+				  .len = (uint32_t)len};
+
+	memcpy(buf, &hd, sizeof(hd));
+	memcpy(buf + sizeof(hd), body, len);
+	return sizeof(hd) + len;
+}
+
+/* Slot requests a sound worker never sends (ipc.h, staged uploads) end the worker: one
+ * without a staging buffer on its channel, one naming a slot past the buffer, one longer
+ * than a slot. The staging the core made for the injected STAGE is unmapped with the
+ * channel; the guest is untouched. */
+static void inject_bad_slots(struct gc_daemon *d, pid_t *w, uint32_t h, int64_t asid,
+			     const char *state)
+{
+	static const struct {
+		bool stage;
+		uint32_t slot, len;
+		const char *logged;
+	} cases[] = {
+	    {false, 0, 16, "slot request without a staging buffer"},
+	    {true, SEVD_STAGE_SLOTS, 16, "of a staging buffer of"},
+	    {true, 0, SEVD_STAGE_SLOT_SIZE + 1, "1048577 bytes in a slot of 1048576"},
+	};
+
+	for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+		size_t stage_len = sevd_ipc_body_len(SEVD_IPC_REQUEST, SEVD_OP_GUEST_DATA_STAGE);
+		size_t slot_len = sevd_ipc_body_len(SEVD_IPC_REQUEST, SEVD_OP_GUEST_DATA_SLOT);
+		struct sevd_request *rq = calloc(1, sizeof(*rq));
+		uint8_t buf[256];
+		size_t n = 0;
+		pid_t w2;
+
+		TU_CHECK(rq && stage_len + slot_len + 32 <= sizeof(buf), "message sizes");
+		if (cases[i].stage) {
+			rq->u.guest.handle = h;
+			n += frame(buf + n, SEVD_OP_GUEST_DATA_STAGE, &rq->u, stage_len);
+		}
+		rq->u.slot.handle = h;
+		rq->u.slot.slot = cases[i].slot;
+		rq->u.slot.len = cases[i].len;
+		n += frame(buf + n, SEVD_OP_GUEST_DATA_SLOT, &rq->u, slot_len);
+		free(rq);
+		inject(*w, buf, n);
+		w2 = wait_new_worker(d, *w);
+		TU_CHECK(log_has(d, cases[i].logged), "the core logged '%s' (log %s)",
+			 cases[i].logged, d->log);
+		wait_staging(d->pid, 0, cases[i].logged);
+		check_guest(d, h, asid, state);
+		*w = w2;
+	}
+}
+
+/* The bad slot requests against a sevd of their own (the restart bound counts the deaths of
+ * test_daemon's workers too). */
+static void test_bad_slots(void)
+{
+	_cleanup_free_ char *dir = tu_mkdtemp(), *esock = path_join(dir, "emu.sock");
+	_cleanup_free_ char *state = NULL;
+	struct gc_daemon d = {.dir = dir, .emu_sock = esock, .extra_arg = "--psp=emu"};
+	struct gc_resp r;
+	int64_t asid;
+	uint32_t h;
+	pid_t w;
+
+	if (!is_root) {
+		fprintf(stderr, "not root: no pidfd_getfd on the worker; bad slot requests are "
+				"covered by the codec test only\n");
+		return;
+	}
+	TU_CHECK(gc_start(&d, true), "sevd start (log %s)", d.log);
+	TU_CHECK(req(&d, "POST", "/v1/guests", "{\"policy\": 0, \"name\": \"slots\"}", &r) == 201,
+		 "launch: %ld %s", r.status, r.body);
+	h = (uint32_t)gc_int(r.json, "handle");
+	asid = gc_int(r.json, "asid");
+	state = strdup(gc_str(r.json, "state"));
+	gc_resp_free(&r);
+	w = find_worker(d.pid);
+	TU_CHECK(w > 0, "sevd has a worker (log %s)", d.log);
+	inject_bad_slots(&d, &w, h, asid, state);
+	gc_stop(&d, false);
+	free(d.sock);
+	free(d.log);
+	tu_rmtree(dir);
 }
 
 /* As sevd.service runs it: the core as a non-root user (here uid/gid 4242, no passwd entry
@@ -837,19 +1051,48 @@ static void test_daemon(void)
 		snprintf(what, sizeof(what), "The worker (pid %d) ", (int)w);
 		TU_CHECK(log_has(&d, what), "the crash of %d is logged (log %s)", (int)w, d.log);
 	}
+	/* A client that leaves after 3 MiB + 1 KiB of a staged upload (ipc.h): the worker
+	 * ends it (GUEST_DATA_ABORT on its held channel); as with GUEST_DATA pieces, every
+	 * whole MiB received is measured, and the core unmaps the staging buffer. */
+	{
+		const size_t mib = 1u << 20;
+		int64_t before = data_bytes(&d, h), now = before;
+		int c = begin_upload_sized(&d, h, 8 * mib, 3 * mib + 1024);
+
+		wait_staging(d.pid, 1, "a staged upload running");
+		close(c);
+		for (int i = 0; i < 3000 && (now = data_bytes(&d, h)) != before + 3 * (int64_t)mib;
+		     i++)
+			sleep_ms(10);
+		TU_CHECK_EQ(now, before + 3 * (int64_t)mib);
+		wait_staging(d.pid, 0, "the client left");
+		check_guest(&d, h, asid, state);
+	}
 	/* A worker killed in the middle of an upload: the core ends that upload for it, so the
-	 * guest takes a new one (else: 409, "an upload ... is already running"). */
+	 * guest takes a new one (else: 409, "an upload ... is already running"), and drops the
+	 * worker's staging buffer (no map or fd of it left in the core). */
 	{
 		_cleanup_free_ uint8_t *img = calloc(1, 4096);
+		const size_t mib = 1u << 20;
+		int64_t before = data_bytes(&d, h), after;
 		char path[64];
-		int c = begin_upload(&d, h);
+		int c = begin_upload_sized(&d, h, 8 * mib, 2 * mib + 1024);
 
-		sleep_ms(500);
+		wait_staging(d.pid, 1, "a staged upload running");
 		kill(w2, SIGKILL);
 		w = wait_new_worker(&d, w2);
 		close(c);
+		wait_staging(d.pid, 0, "after the worker's death");
+		for (int i = 0; i < 3000 && !log_has(&d, "left open"); i++)
+			sleep_ms(10);
 		TU_CHECK(log_has(&d, "left open"), "the core ended the open upload (log %s)",
 			 d.log);
+		/* What the core had received, in whole chunks, is measured; nothing more. */
+		after = data_bytes(&d, h);
+		TU_CHECK(after >= before && after <= before + 2 * (int64_t)mib &&
+			     (after - before) % (int64_t)mib == 0,
+			 "data_bytes %lld after %lld: whole chunks of what was sent",
+			 (long long)after, (long long)before);
 		snprintf(path, sizeof(path), "/v1/guests/%u/data", h);
 		gc_upload_chunked(&d, path, img, 4096, 1000, &r);
 		TU_CHECK(r.status == 200, "an upload after the worker's death: %ld %s", r.status,
@@ -917,8 +1160,10 @@ int main(void)
 	is_root = geteuid() == 0;
 	test_codec_roundtrip();
 	test_codec_malformed();
+	test_codec_staging();
 	test_seccomp();
 	test_daemon();
+	test_bad_slots();
 	test_nonroot_core();
 	tu_done("daemon-privsep");
 }

@@ -5,9 +5,13 @@
  * an accepted frame has a known op and exactly the table's body length, its bytes are the
  * input's (header and body, nothing else read), the request's bytes past the body are zero,
  * and every error is one of the documented codes with a reason. The same bytes are also read
- * as a reply (the worker's parser of what the core sends). Seeds: tests/fuzz/corpus/daemon-ipc
- * (valid frames for several ops, sequences, and malformed ones; regression-* are inputs
- * libFuzzer found). */
+ * as a reply (the worker's parser of what the core sends). The channel's staging state is
+ * followed as the core's channel thread does (ipc.h, staged uploads: a STAGE gives the channel
+ * a staging buffer, any other request but a SLOT ends it): every SLOT is checked with
+ * sevd_ipc_check_slot, which must refuse exactly those without a staging, with a slot index
+ * past it or a length over a slot. Seeds: tests/fuzz/corpus/daemon-ipc (valid frames for
+ * several ops, sequences, staged-upload sequences, and malformed ones; regression-* are
+ * inputs libFuzzer found). */
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -25,12 +29,34 @@ static void check_error(int r, const char *err)
 		abort(); /* every refusal says why (the core logs it) */
 }
 
+/* The core's slot rule for one request, against what the fields say it must answer. */
+static int check_slot(const struct sevd_request *req, uint32_t *slots)
+{
+	char err[SEVD_IPC_ERR_MAX] = "";
+	int r = sevd_ipc_check_slot(req, *slots, SEVD_STAGE_SLOT_SIZE, err, sizeof(err)), want;
+
+	if (req->op != SEVD_OP_GUEST_DATA_SLOT) {
+		if (r != 0)
+			abort();
+		*slots = req->op == SEVD_OP_GUEST_DATA_STAGE ? SEVD_STAGE_SLOTS : 0;
+		return 0;
+	}
+	want = !*slots				       ? -EPROTO
+	       : req->u.slot.slot >= *slots	       ? -ERANGE
+	       : req->u.slot.len > SEVD_STAGE_SLOT_SIZE ? -EMSGSIZE
+						       : 0;
+	if (r != want || (r < 0 && !err[0]))
+		abort();
+	return r;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct sevd_request req;
 	static struct sevd_reply rep;
 	struct sevd_ipc_src src = {.fd = -1, .buf = data, .len = size};
 	char err[SEVD_IPC_ERR_MAX];
+	uint32_t slots = 0; /* the channel's staging: none */
 	int r;
 
 	for (;;) {
@@ -55,6 +81,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		for (size_t i = body; i < sizeof(req.u); i++)
 			if (((const uint8_t *)&req.u)[i])
 				abort();
+		if (check_slot(&req, &slots) < 0)
+			break; /* the core kills the worker here */
 	}
 	/* The worker's side: a reply to the op named by the first byte. */
 	src = (struct sevd_ipc_src){.fd = -1, .buf = data, .len = size};
