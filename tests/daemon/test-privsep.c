@@ -472,10 +472,12 @@ static unsigned long listener_inode(const char *path)
 	TU_CHECK(f, "/proc/net/unix");
 	while (!ino && fgets(line, sizeof(line), f)) {
 		char p[512] = "";
-		unsigned long i;
+		unsigned long i, flags;
 
-		if (sscanf(line, "%*s %*s %*s %*s %*s %*s %lu %511s", &i, p) == 2 &&
-		    !strcmp(p, path))
+		/* Accepted connections show the path too: only the socket that listens
+		 * (__SO_ACCEPTCON, 0x10000, in the Flags column). */
+		if (sscanf(line, "%*s %*s %*s %lx %*s %*s %lu %511s", &flags, &i, p) == 3 &&
+		    (flags & 0x10000) && !strcmp(p, path))
 			ino = i;
 	}
 	fclose(f);
