@@ -217,3 +217,6 @@ void sevd_core_free(struct sevd_core *c);
 int sevd_core_call(struct sevd_core *c, const struct sevd_request *req, struct sevd_reply *rep);
 /* The pool, for the guest code of the core (issue 4); not for the HTTP side. */
 struct sevd_asid_pool *sevd_core_asids(struct sevd_core *c);
+/* For sevd.c, which hands it to the worker: the memfd of the reply cache's read-only region
+ * (cache-region.h), or -1 when there is none. Owned by the core. */
+int sevd_core_region_fd(struct sevd_core *c);

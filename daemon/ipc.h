@@ -76,6 +76,12 @@ int sevd_ipc_recv_reply(struct sevd_ipc_src *src, uint32_t op, struct sevd_reply
 
 /* Take over the worker's ends of n channels. Once. */
 int sevd_ipc_client_init(const int *fds, unsigned n);
+struct sevd_region;
+/* Answer cached PLATFORM_STATUS/GUEST_INFO from the core's read-only region (cache-region.h)
+ * without a round trip, under the core's own freshness rule; anything else, and a miss, goes
+ * over a channel. The worker's hits are appended to the core's /metrics text
+ * (sevd_worker_cache_hits_total{command}). Once, before the first call; NULL: none. */
+void sevd_ipc_client_use_region(struct sevd_region *r);
 /* sevd_core_call through a free channel (waits for one); the signature of sevd_core_call so
  * that the HTTP side calls either (api.c: sevd_api_core_fn). A broken channel (core gone,
  * malformed reply) ends the worker: the core, if alive, starts a new one. */

@@ -10,6 +10,9 @@
  *    fd table holds no file under the state dir, no /dev/sev and no socket of the core's but
  *    the API listener; a process with the worker's uid/gid cannot open the state dir, the
  *    journal, the emulator's socket or a /dev/sev node with udev's owner and mode;
+ *  - the reply cache's region (daemon/cache-region.h): the worker maps it read-only
+ *    ("r--s") and holds no fd of it; the core's memfd, opened anew, cannot be mapped
+ *    writable, a read-only mapping of it cannot be mprotect'ed to write, write() fails;
  *  - a worker killed by SIGSEGV or SIGKILL, or one that sent a malformed message on a core
  *    channel (injected through pidfd_getfd), is replaced: the core stays, a guest launched
  *    before keeps its handle, ASID and state, /healthz answers again, the worker pid changed;
@@ -30,6 +33,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -516,6 +520,70 @@ static void check_fds(struct gc_daemon *d, pid_t w)
 		nw, nc);
 }
 
+/* The reply cache's region as the running sevd hands it out: read-only in the worker (its
+ * mapping "r--s", no fd left), and its seals hold for anyone who opens the core's memfd. */
+static void check_region(struct gc_daemon *d, pid_t w)
+{
+	static char wl[256][256];
+	unsigned nw = fd_links(w, wl, 256), mapped = 0;
+	char path[64], line[512];
+	struct dirent *e;
+	DIR *dir;
+	FILE *f;
+	int fd = -1;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)w);
+	f = fopen(path, "re");
+	TU_CHECK(f, "%s: %s", path, strerror(errno));
+	while (f && fgets(line, sizeof(line), f)) {
+		char perms[8] = "";
+
+		if (!strstr(line, "memfd:sevd-cache"))
+			continue;
+		mapped++;
+		TU_CHECK(sscanf(line, "%*s %7s", perms) == 1 && !strcmp(perms, "r--s"),
+			 "the worker maps the region %s (r--s expected): %s", perms, line);
+	}
+	if (f)
+		fclose(f);
+	TU_CHECK_EQ(mapped, 1);
+	for (unsigned i = 0; i < nw; i++)
+		TU_CHECK(!strstr(wl[i], "memfd:sevd-cache"), "the worker keeps an fd of the region");
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)d->pid);
+	dir = opendir(path);
+	while (dir && (e = readdir(dir)) && fd < 0) {
+		char lp[320], l[256];
+		ssize_t k;
+
+		snprintf(lp, sizeof(lp), "%s/%s", path, e->d_name);
+		k = readlink(lp, l, sizeof(l) - 1);
+		if (k > 0 && (l[k] = '\0', strstr(l, "memfd:sevd-cache")))
+			fd = open(lp, O_RDWR | O_CLOEXEC); /* a new open file description */
+	}
+	if (dir)
+		closedir(dir);
+	TU_CHECK(fd >= 0, "the core holds the region's memfd (opened anew: %s)", strerror(errno));
+	if (fd >= 0) {
+		off_t len = lseek(fd, 0, SEEK_END);
+		void *p = mmap(NULL, (size_t)len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+
+		TU_CHECK(p == MAP_FAILED && errno == EPERM, "mmap(PROT_WRITE) of the region: %s",
+			 p == MAP_FAILED ? strerror(errno) : "mapped writable");
+		p = mmap(NULL, (size_t)len, PROT_READ, MAP_SHARED, fd, 0);
+		TU_CHECK(p != MAP_FAILED, "a read-only mapping: %s", strerror(errno));
+		if (p != MAP_FAILED) {
+			TU_CHECK(mprotect(p, (size_t)len, PROT_READ | PROT_WRITE) < 0 &&
+				     errno == EACCES,
+				 "mprotect(PROT_WRITE) of the region: %s", strerror(errno));
+			munmap(p, (size_t)len);
+		}
+		TU_CHECK(pwrite(fd, "x", 1, 0) < 0 && errno == EPERM, "write() to the region");
+		TU_CHECK(ftruncate(fd, 0) < 0 && errno == EPERM, "shrinking the region");
+		close(fd);
+	}
+	fprintf(stderr, "region: mapped r--s in the worker, no fd there; sealed read-only\n");
+}
+
 /* As the worker's uid and gid (no groups), in a child: open() of each path must fail with
  * EACCES; a Unix socket path must refuse connect(). */
 static void check_access_as(uid_t uid, gid_t gid, const char *const *paths, unsigned n)
@@ -825,6 +893,7 @@ static void test_daemon(void)
 	TU_CHECK(w > 0, "sevd (pid %d) has a --worker child (log %s)", (int)d.pid, d.log);
 	check_status(w, &uid, &gid);
 	check_fds(&d, w);
+	check_region(&d, w);
 	check_access(&d, uid, gid);
 
 	/* Crashes: the core and the guest stay, a new worker serves. */
