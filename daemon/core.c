@@ -587,6 +587,7 @@ static void op_asids(struct sevd_core *c, const struct sevd_request *req, struct
 		if (s == SEVD_ASID_FREE)
 			continue;
 		e = &rep->u.asids.entry[rep->u.asids.n++];
+		memset(e, 0, sizeof(*e)); /* padding too: the IPC sends the entries as they are */
 		e->asid = a;
 		e->state = (uint8_t)s;
 		e->es = a >= es_first && a <= es_last;

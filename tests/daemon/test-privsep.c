@@ -83,6 +83,21 @@ static int parse_raw(const void *buf, size_t len, char *err)
 	return r;
 }
 
+/* The count of a counted reply body (ipc.c REP_VAR), or NULL for an op of a fixed length. */
+static uint32_t *reply_count(uint32_t op, struct sevd_reply *rep)
+{
+	switch (op) {
+	case SEVD_OP_ASIDS:
+		return &rep->u.asids.n;
+	case SEVD_OP_GUEST_LIST:
+		return &rep->u.guests.n;
+	case SEVD_OP_METRICS:
+		return &rep->u.metrics.len;
+	default:
+		return NULL;
+	}
+}
+
 static void test_codec_roundtrip(void)
 {
 	struct sevd_request *req = calloc(1, sizeof(*req)), *got = malloc(sizeof(*got));
@@ -120,6 +135,26 @@ static void test_codec_roundtrip(void)
 			 op);
 		for (size_t i = 0; i < plen; i++)
 			((uint8_t *)rep)[i] = (uint8_t)(i * 13 + op);
+		if (reply_count(op, rep)) {
+			/* A counted table: all of it, and then 3 entries only. */
+			size_t fixed = sevd_ipc_body_fixed(SEVD_IPC_REPLY, op);
+			uint32_t max = op == SEVD_OP_ASIDS	 ? SEVD_ASID_LIMIT
+				       : op == SEVD_OP_GUEST_LIST ? SEVD_GUESTS_MAX
+								   : SEVD_METRICS_MAX;
+
+			*reply_count(op, rep) = max;
+			TU_CHECK_EQ(sevd_ipc_msg_body_len(SEVD_IPC_REPLY, op, rep), (ssize_t)plen);
+			*reply_count(op, rep) = max + 1;
+			TU_CHECK_EQ(sevd_ipc_msg_body_len(SEVD_IPC_REPLY, op, rep), -EMSGSIZE);
+			*reply_count(op, rep) = 3;
+			plen = (size_t)sevd_ipc_msg_body_len(SEVD_IPC_REPLY, op, rep);
+			TU_CHECK(plen > fixed && plen < sevd_ipc_body_len(SEVD_IPC_REPLY, op) &&
+				     (plen - fixed) * max ==
+					 3 * (sevd_ipc_body_len(SEVD_IPC_REPLY, op) - fixed),
+				 "op %u: 3 entries are %zu bytes after a prefix of %zu", op,
+				 plen - fixed, fixed);
+		} else
+			TU_CHECK_EQ(sevd_ipc_msg_body_len(SEVD_IPC_REPLY, op, rep), (ssize_t)plen);
 		pid = fork();
 		TU_CHECK(pid >= 0, "fork");
 		if (pid == 0)
@@ -205,6 +240,107 @@ static void test_codec_malformed(void)
 		close(sp[1]);
 		free(rep);
 	}
+}
+
+/* Raw bytes as a reply to op, parsed from a buffer as the worker's receiver does. */
+static int parse_reply_raw(const void *buf, size_t len, uint32_t op, char *err)
+{
+	struct sevd_reply *rep = malloc(sizeof(*rep));
+	struct sevd_ipc_src src = {.fd = -1, .buf = buf, .len = len};
+	int r;
+
+	TU_CHECK(rep, "alloc");
+	err[0] = '\0';
+	r = sevd_ipc_recv_reply(&src, op, rep, err, SEVD_IPC_ERR_MAX);
+	free(rep);
+	return r;
+}
+
+/* Counted bodies (GET /v1/asids, issue 8): the prefix, then exactly the count's entries. */
+static void test_codec_counted(void)
+{
+	size_t fixed = sevd_ipc_body_fixed(SEVD_IPC_REPLY, SEVD_OP_ASIDS);
+	size_t elem = sizeof(struct sevd_asid_entry), max = sevd_ipc_body_len(SEVD_IPC_REPLY,
+								  SEVD_OP_ASIDS);
+	size_t n_at = offsetof(struct sevd_reply, u.asids.n);
+	struct sevd_ipc_hdr h = {.magic = SEVD_IPC_MAGIC,
+				 .version = SEVD_IPC_VERSION,
+				 .kind = SEVD_IPC_REPLY,
+				 .op = SEVD_OP_ASIDS};
+	uint8_t *m = calloc(1, sizeof(h) + max + elem);
+	struct sevd_reply *rep = calloc(1, sizeof(*rep));
+	char err[SEVD_IPC_ERR_MAX];
+	uint32_t n;
+
+	TU_CHECK(m && rep, "alloc");
+	TU_CHECK_EQ(fixed, offsetof(struct sevd_reply, u.asids.entry));
+	TU_CHECK_EQ(max, fixed + SEVD_ASID_LIMIT * elem);
+	TU_CHECK_EQ(sevd_ipc_body_fixed(SEVD_IPC_REPLY, SEVD_OP_HEALTH),
+		    sevd_ipc_body_len(SEVD_IPC_REPLY, SEVD_OP_HEALTH));
+#define FRAME(count, len_)                                                                         \
+	do {                                                                                       \
+		n = (count);                                                                       \
+		h.len = (uint32_t)(len_);                                                          \
+		memcpy(m, &h, sizeof(h));                                                          \
+		memcpy(m + sizeof(h) + n_at, &n, sizeof(n));                                       \
+	} while (0)
+	FRAME(3, fixed + 3 * elem);
+	TU_CHECK_EQ(parse_reply_raw(m, sizeof(h) + fixed + 3 * elem, SEVD_OP_ASIDS, err), 0);
+	FRAME(0, fixed);
+	TU_CHECK_EQ(parse_reply_raw(m, sizeof(h) + fixed, SEVD_OP_ASIDS, err), 0);
+	FRAME(SEVD_ASID_LIMIT, max);
+	TU_CHECK_EQ(parse_reply_raw(m, sizeof(h) + max, SEVD_OP_ASIDS, err), 0);
+	/* The count and the length disagree, either way. */
+	FRAME(4, fixed + 3 * elem);
+	TU_CHECK_EQ(parse_reply_raw(m, sizeof(h) + fixed + 3 * elem, SEVD_OP_ASIDS, err),
+		    -EMSGSIZE);
+	TU_CHECK(strstr(err, "4 entries"), "names the count: %s", err);
+	FRAME(3, fixed + 4 * elem);
+	TU_CHECK_EQ(parse_reply_raw(m, sizeof(h) + fixed + 4 * elem, SEVD_OP_ASIDS, err),
+		    -EMSGSIZE);
+	/* More entries than the op has, with a length to match what the header allows. */
+	FRAME(SEVD_ASID_LIMIT + 1, max);
+	TU_CHECK_EQ(parse_reply_raw(m, sizeof(h) + max, SEVD_OP_ASIDS, err), -EMSGSIZE);
+	FRAME(0xffffffffu, max);
+	TU_CHECK_EQ(parse_reply_raw(m, sizeof(h) + max, SEVD_OP_ASIDS, err), -EMSGSIZE);
+	/* Lengths the header alone refuses: past the max, inside the prefix, half an entry. */
+	FRAME(SEVD_ASID_LIMIT + 1, max + elem);
+	TU_CHECK_EQ(parse_reply_raw(m, sizeof(h) + max + elem, SEVD_OP_ASIDS, err), -EMSGSIZE);
+	TU_CHECK(strstr(err, "n <= 4096") || strstr(err, "n <="), "names the rule: %s", err);
+	FRAME(0, fixed - 1);
+	TU_CHECK_EQ(parse_reply_raw(m, sizeof(h) + fixed - 1, SEVD_OP_ASIDS, err), -EMSGSIZE);
+	FRAME(1, fixed + elem / 2);
+	TU_CHECK_EQ(parse_reply_raw(m, sizeof(h) + fixed + elem / 2, SEVD_OP_ASIDS, err),
+		    -EMSGSIZE);
+	FRAME(0, 0xffffffffu);
+	TU_CHECK_EQ(parse_reply_raw(m, sizeof(h), SEVD_OP_ASIDS, err), -EMSGSIZE);
+	/* Truncated inside the prefix, and inside the entries. */
+	FRAME(3, fixed + 3 * elem);
+	TU_CHECK_EQ(parse_reply_raw(m, sizeof(h) + fixed - 1, SEVD_OP_ASIDS, err), -ENODATA);
+	TU_CHECK_EQ(parse_reply_raw(m, sizeof(h) + fixed + 2 * elem, SEVD_OP_ASIDS, err),
+		    -ENODATA);
+	/* An ASIDS request carries no body: the core refuses one with bytes. */
+	h.kind = SEVD_IPC_REQUEST;
+	FRAME(0, elem);
+	TU_CHECK_EQ(parse_raw(m, sizeof(h) + elem, err), -EMSGSIZE);
+	FRAME(0, 0);
+	TU_CHECK_EQ(parse_raw(m, sizeof(h), err), 0);
+#undef FRAME
+	/* The sender never frames a count above the op's maximum: nothing is written. */
+	{
+		int sp[2];
+		char c;
+
+		TU_CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sp) == 0,
+			 "socketpair");
+		rep->u.asids.n = SEVD_ASID_LIMIT + 1;
+		TU_CHECK_EQ(sevd_ipc_send_reply(sp[0], SEVD_OP_ASIDS, rep), -EMSGSIZE);
+		TU_CHECK(read(sp[1], &c, 1) < 0 && errno == EAGAIN, "nothing was sent");
+		close(sp[0]);
+		close(sp[1]);
+	}
+	free(rep);
+	free(m);
 }
 
 /* ---- the seccomp filter in children ---- */
@@ -988,6 +1124,7 @@ int main(void)
 	is_root = geteuid() == 0;
 	test_codec_roundtrip();
 	test_codec_malformed();
+	test_codec_counted();
 	test_seccomp();
 	test_daemon();
 	test_nonroot_core();
