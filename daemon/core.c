@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include "common/log.h"
 #include "common/macros.h"
 #include "common/util.h"
+#include "daemon/cache-region.h"
 #include "daemon/core-internal.h"
 #include "daemon/core.h"
 #include "daemon/emu-ctl.h"
@@ -37,9 +39,13 @@
  * the kernel's own SEV commands on a host, another client of the emulator, a PSP that died
  * while idle -- is bounded by age: an entry older than SEVD_CACHE_MAX_MS is asked again.
  * A job that finds an entry taken by the job just before it (nothing ran in between) answers
- * from it too, so a burst of queued GETs costs one command. daemon/README.md "Reply cache". */
-#define SEVD_CACHE_MAX_MS 1000u
-#define SEVD_GUEST_CACHE_SLOTS 64u /* by handle modulo this */
+ * from it too, so a burst of queued GETs costs one command. daemon/README.md "Reply cache".
+ *
+ * Every change of an entry (taken, renewed, dropped) and of the PSP's health is published,
+ * under the same lock, to the region the worker maps read-only (cache-region.h; the queue
+ * keeps its started counter there), so that the worker answers cached GETs itself under this
+ * same rule. The core never reads the region: the entries below are the authority.
+ * SEVD_CACHE_MAX_MS and SEVD_GUEST_CACHE_SLOTS are in cache-region.h. */
 
 struct cache_entry {
 	bool valid;
@@ -56,6 +62,7 @@ struct reply_cache {
 		struct sevd_guest_info info;
 	} guest[SEVD_GUEST_CACHE_SLOTS];
 	uint64_t hits_platform, hits_guest;
+	struct sevd_region *region; /* the worker's read-only mirror; NULL: none */
 };
 
 struct sevd_core {
@@ -87,6 +94,7 @@ struct sevd_core {
 	uint8_t last_pstate;
 	bool reset_pending;
 	struct reply_cache cache;
+	_Atomic uint64_t calls[SEVD_OP_MAX_]; /* sevd_core_requests_total{op} */
 };
 
 /* Set while this thread runs a job (on the worker, or inline on a caller's thread: queue.h),
@@ -139,6 +147,19 @@ static void cache_take(struct sevd_core *c, struct cache_entry *e)
 	e->ms = now_ms();
 }
 
+/* Mirror an entry into the worker's region (under cache.lock, after every change). */
+static void publish_platform(struct reply_cache *k)
+{
+	sevd_region_put_platform(k->region, k->platform_e.valid, k->platform_e.gen,
+				 k->platform_e.ms, &k->platform);
+}
+
+static void publish_guest(struct reply_cache *k, unsigned slot)
+{
+	sevd_region_put_guest(k->region, slot, k->guest[slot].e.valid, k->guest[slot].e.gen,
+			      k->guest[slot].e.ms, &k->guest[slot].info);
+}
+
 /* Answer PLATFORM_STATUS or GUEST_INFO from the cache: true when rep is filled. */
 static bool cache_answer(struct sevd_core *c, const struct sevd_request *req,
 			 struct sevd_reply *rep, bool in_job)
@@ -151,6 +172,8 @@ static bool cache_answer(struct sevd_core *c, const struct sevd_request *req,
 		rep->u.platform = k->platform;
 		k->hits_platform++;
 		hit = true;
+		if (in_job)
+			publish_platform(k); /* cache_fresh may have renewed its generation */
 	} else if (req->op == SEVD_OP_GUEST_INFO) {
 		uint32_t h = req->u.guest.handle;
 		typeof(k->guest[0]) *g = &k->guest[h % SEVD_GUEST_CACHE_SLOTS];
@@ -160,6 +183,8 @@ static bool cache_answer(struct sevd_core *c, const struct sevd_request *req,
 			rep->u.guest.info = g->info;
 			k->hits_guest++;
 			hit = true;
+			if (in_job)
+				publish_guest(k, h % SEVD_GUEST_CACHE_SLOTS);
 		}
 	}
 	pthread_mutex_unlock(&k->lock);
@@ -179,6 +204,7 @@ static void cache_guest_done(struct sevd_core *c, const struct sevd_request *req
 		cache_take(c, &g->e);
 	} else if (g->info.handle == req->u.guest.handle)
 		g->e.valid = false;
+	publish_guest(k, req->u.guest.handle % SEVD_GUEST_CACHE_SLOTS);
 	pthread_mutex_unlock(&k->lock);
 }
 
@@ -207,6 +233,7 @@ static void mark_unhealthy(struct sevd_core *c, uint32_t cmd, int r)
 	was = c->unhealthy;
 	if (!was) {
 		c->unhealthy = true;
+		sevd_region_set_unhealthy(c->cache.region, true);
 		snprintf(c->unhealthy_reason, sizeof(c->unhealthy_reason), "%s: %s", sev_cmd_name(cmd),
 			 r == -ETIMEDOUT ? "no answer within command_timeout_ms"
 			 : r == -EPROTO	 ? "malformed reply (protocol error)"
@@ -330,6 +357,7 @@ static void platform_status_fw(struct sevd_core *c, struct sevd_reply *rep)
 		cache_take(c, &c->cache.platform_e);
 	} else
 		c->cache.platform_e.valid = false;
+	publish_platform(&c->cache);
 	pthread_mutex_unlock(&c->cache.lock);
 }
 
@@ -559,6 +587,7 @@ static void op_asids(struct sevd_core *c, const struct sevd_request *req, struct
 		if (s == SEVD_ASID_FREE)
 			continue;
 		e = &rep->u.asids.entry[rep->u.asids.n++];
+		memset(e, 0, sizeof(*e)); /* padding too: the IPC sends the entries as they are */
 		e->asid = a;
 		e->state = (uint8_t)s;
 		e->es = a >= es_first && a <= es_last;
@@ -580,6 +609,60 @@ static void op_health(struct sevd_core *c, const struct sevd_request *req, struc
 	snprintf(rep->u.health.reason, sizeof(rep->u.health.reason), "%s",
 		 c->unhealthy ? c->unhealthy_reason : "");
 	pthread_mutex_unlock(&c->health_lock);
+}
+
+/* Op names for sevd_core_requests_total{op}: the command or route each op serves. */
+static const char *const op_names[SEVD_OP_MAX_] = {
+	[SEVD_OP_PLATFORM_STATUS] = "PLATFORM_STATUS",
+	[SEVD_OP_INIT] = "INIT",
+	[SEVD_OP_SHUTDOWN] = "SHUTDOWN",
+	[SEVD_OP_FACTORY_RESET] = "FACTORY_RESET",
+	[SEVD_OP_PEK_GEN] = "PEK_GEN",
+	[SEVD_OP_PDH_GEN] = "PDH_GEN",
+	[SEVD_OP_PEK_CSR] = "PEK_CSR",
+	[SEVD_OP_PEK_CERT_IMPORT] = "PEK_CERT_IMPORT",
+	[SEVD_OP_CERTS] = "CERTS",
+	[SEVD_OP_GET_ID] = "GET_ID",
+	[SEVD_OP_ASIDS] = "ASIDS",
+	[SEVD_OP_HEALTH] = "HEALTH",
+	[SEVD_OP_METRICS] = "METRICS",
+	[SEVD_OP_GUEST_CREATE] = "GUEST_CREATE",
+	[SEVD_OP_GUEST_DATA_BEGIN] = "GUEST_DATA_BEGIN",
+	[SEVD_OP_GUEST_DATA] = "GUEST_DATA",
+	[SEVD_OP_GUEST_DATA_END] = "GUEST_DATA_END",
+	[SEVD_OP_GUEST_DATA_ABORT] = "GUEST_DATA_ABORT",
+	[SEVD_OP_GUEST_VMSA] = "GUEST_VMSA",
+	[SEVD_OP_GUEST_MEASURE] = "GUEST_MEASURE",
+	[SEVD_OP_GUEST_SECRET] = "GUEST_SECRET",
+	[SEVD_OP_GUEST_FINISH] = "GUEST_FINISH",
+	[SEVD_OP_GUEST_ACTIVATE] = "GUEST_ACTIVATE",
+	[SEVD_OP_GUEST_DEACTIVATE] = "GUEST_DEACTIVATE",
+	[SEVD_OP_GUEST_DELETE] = "GUEST_DELETE",
+	[SEVD_OP_GUEST_INFO] = "GUEST_INFO",
+	[SEVD_OP_GUEST_LIST] = "GUEST_LIST",
+	[SEVD_OP_GUEST_ATTEST] = "GUEST_ATTEST",
+	[SEVD_OP_FW_ERRORS] = "FW_ERRORS",
+};
+
+/* sevd_core_requests_total{op}: every request the core served, by op (with privilege
+ * separation: every core call of the worker, so a GET the worker answered from the region
+ * shows as no request here). Appended at text + n; returns the new length. */
+static int render_requests(struct sevd_core *c, char *text, size_t size, int n)
+{
+	int m = snprintf(text + n, size - (size_t)n,
+			 "# HELP sevd_core_requests_total Requests the privileged core served "
+			 "(core calls of the HTTP worker), by op.\n"
+			 "# TYPE sevd_core_requests_total counter\n");
+
+	for (unsigned op = 1; op < SEVD_OP_MAX_ && m > 0 && (size_t)m < size - (size_t)n; op++) {
+		n += m;
+		m = snprintf(text + n, size - (size_t)n,
+			     "sevd_core_requests_total{op=\"%s\"} %" PRIu64 "\n",
+			     op_names[op] ? op_names[op] : "unknown", atomic_load(&c->calls[op]));
+	}
+	if (m > 0 && (size_t)m < size - (size_t)n)
+		n += m;
+	return n;
 }
 
 static void op_metrics(struct sevd_core *c, const struct sevd_request *req, struct sevd_reply *rep)
@@ -618,6 +701,7 @@ static void op_metrics(struct sevd_core *c, const struct sevd_request *req, stru
 	pthread_mutex_unlock(&c->cache.lock);
 	if (m > 0 && (size_t)m < sizeof(rep->u.metrics.text) - (size_t)n)
 		n += m;
+	n = render_requests(c, rep->u.metrics.text, sizeof(rep->u.metrics.text), n);
 	rep->u.metrics.len = (uint32_t)n;
 }
 
@@ -730,6 +814,7 @@ int sevd_core_call(struct sevd_core *c, const struct sevd_request *req, struct s
 		snprintf(rep->message, sizeof(rep->message), "unknown core operation %u", req->op);
 		return rep->r = -EOPNOTSUPP;
 	}
+	atomic_fetch_add_explicit(&c->calls[req->op], 1, memory_order_relaxed);
 	j.fn = ops[req->op].fn;
 	if (!ops[req->op].firmware) {
 		j.fn(c, req, rep);
@@ -789,6 +874,11 @@ int sevd_core_guest_data(struct sevd_core *c, uint32_t handle, const uint8_t *bu
 struct sevd_asid_pool *sevd_core_asids(struct sevd_core *c)
 {
 	return c->pool;
+}
+
+int sevd_core_region_fd(struct sevd_core *c)
+{
+	return sevd_region_fd(c->cache.region);
 }
 
 struct psp_transport *sevd_core_psp(struct sevd_core *c)
@@ -911,6 +1001,7 @@ static void recover_job_body(struct recover_job *j)
 	}
 	pthread_mutex_lock(&c->health_lock);
 	c->unhealthy = false;
+	sevd_region_set_unhealthy(c->cache.region, false);
 	c->recoveries++;
 	pthread_mutex_unlock(&c->health_lock);
 	log_notice("PSP reconnected through %s; healthy again", c->psp_spec);
@@ -971,6 +1062,7 @@ void sevd_core_free(struct sevd_core *c)
 		pthread_join(c->recover_thread, NULL);
 	}
 	sevd_queue_free(c->queue);
+	sevd_region_free(c->cache.region); /* after the queue: it kept its counter there */
 	sevd_guests_free(c->guests);
 	sevd_asid_pool_free(c->pool);
 	sevd_metrics_free(c->metrics);
@@ -1010,6 +1102,22 @@ static int auto_init(struct sevd_core *c, bool es)
 		return log_error_errno(rep->r, "Cannot initialize the platform: %s", rep->message);
 	log_info("Platform initialized (INIT%s, WBINVD, DF_FLUSH)", es ? " with SEV-ES" : "");
 	return 0;
+}
+
+/* The worker's read-only mirror of the reply cache (cache-region.h), before the first job:
+ * the queue's started counter moves into it. Without one (a kernel without
+ * F_SEAL_FUTURE_WRITE, < 5.1) the worker asks the core for every GET, as before. */
+static void share_cache(struct sevd_core *c)
+{
+	int r = sevd_region_new(&c->cache.region);
+
+	if (r < 0) {
+		log_warning_errno(r, "No shared reply cache for the worker (%m); it asks the core "
+				    "for every request");
+		c->cache.region = NULL;
+		return;
+	}
+	sevd_queue_share_started(c->queue, sevd_region_started(c->cache.region));
 }
 
 static int core_open(struct sevd_core *c, const struct sevd_core_config *cfg)
@@ -1067,6 +1175,8 @@ int sevd_core_new(const struct sevd_core_config *cfg, struct sevd_core **ret)
 	if (r >= 0)
 		r = sevd_queue_new(cfg->queue_max ? cfg->queue_max : 256, cfg->queue_wait_ms,
 				   &c->queue);
+	if (r >= 0)
+		share_cache(c);
 	if (r >= 0) {
 		sevd_asid_pool_set_flush(c->pool, pool_flush, c, cfg->flush_threshold);
 		if (cfg->auto_init)

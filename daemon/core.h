@@ -239,3 +239,6 @@ struct sevd_asid_pool *sevd_core_asids(struct sevd_core *c);
  * only. The bytes are copied into guest memory once and read for nothing else. */
 int sevd_core_guest_data(struct sevd_core *c, uint32_t handle, const uint8_t *buf, uint32_t len,
 			 struct sevd_reply *rep);
+/* For sevd.c, which hands it to the worker: the memfd of the reply cache's read-only region
+ * (cache-region.h), or -1 when there is none. Owned by the core. */
+int sevd_core_region_fd(struct sevd_core *c);

@@ -643,6 +643,11 @@ static void op_create(struct sevd_guests *gs, const struct sevd_request *req,
 		launch_undo(gs, g, false, false);
 		return;
 	}
+	/* The name before the holder label, which carries it ("guest H NAME"). */
+	if (c->name[0])
+		snprintf(g->rec.name, sizeof(g->rec.name), "%s", c->name);
+	else
+		snprintf(g->rec.name, sizeof(g->rec.name), "guest-%u", g->rec.handle);
 	holder_of(g, holder);
 	(void)sevd_asid_unclaim(gs->pool, g->rec.asid); /* relabel it with the handle */
 	(void)sevd_asid_claim(gs->pool, g->rec.asid, es, holder);
@@ -654,10 +659,6 @@ static void op_create(struct sevd_guests *gs, const struct sevd_request *req,
 		launch_undo(gs, g, true, false);
 		return;
 	}
-	if (c->name[0])
-		snprintf(g->rec.name, sizeof(g->rec.name), "%s", c->name);
-	else
-		snprintf(g->rec.name, sizeof(g->rec.name), "guest-%u", g->rec.handle);
 	g->rec.state = SEV_GSTATE_LUPDATE;
 	g->rec.created = now_s();
 	if (guest_save(gs, g, rep) < 0) {

@@ -235,8 +235,11 @@ static void *channel_main(void *arg)
 				generation_kill(g, ch.i, err);
 			break;
 		}
-		/* Only the bytes this op answers travel; none of an earlier reply's. */
-		memset(rep, 0, sevd_ipc_body_len(SEVD_IPC_REPLY, req->op));
+		/* Only the bytes this op answers travel; none of an earlier reply's: the fixed part
+		 * is cleared here, and the ops that fill a counted table (ASIDS, GUEST_LIST,
+		 * METRICS) write every byte of the entries they count (core.c, guest.c), so a
+		 * 4096-entry table is not cleared per request. */
+		memset(rep, 0, sevd_ipc_body_fixed(SEVD_IPC_REPLY, req->op));
 		pass_fd = serve_staged(s, &st, req, rep);
 		track_upload(g, req, rep);
 		r = sevd_ipc_send_reply_fd(src.fd, req->op, rep, pass_fd);

@@ -1,5 +1,5 @@
 /* The core<->worker message codec (ipc.h): the per-op body lengths and the exact-length
- * framing. Used by both sides; the core's receiver is the parser of untrusted bytes (fuzzed:
+ * framing (a fixed length per op, or a fixed prefix whose element count gives the rest). Used by both sides; the core's receiver is the parser of untrusted bytes (fuzzed:
  * tests/fuzz/fuzz-daemon-ipc.c). Trusts nothing it reads. */
 #include <errno.h>
 #include <stdarg.h>
@@ -31,41 +31,71 @@ typedef struct sevd_reply rep_t;
 #define REP_HDR offsetof(rep_t, u)
 #define REP(member) (REP_HDR + sizeof(((rep_t *)0)->u.member))
 
+/* A body's length: `fixed` bytes, then (elem > 0) as many elements of elem bytes as the
+ * uint32_t at offset count_at says, at most max: only the entries a table reply uses travel
+ * (GET /v1/asids used to send all 4096 ASID entries, 229 KB, every time). */
+struct body_rule {
+	uint32_t fixed, count_at, elem, max;
+};
+#define FIXED(n) {.fixed = (n)}
+/* u.member's array `arr` of at most ELEMENTSOF entries, counted by u.member.count. */
+#define REP_VAR(member, count, arr)                                                                \
+	{.fixed = REP_HDR + offsetof(typeof(((rep_t *)0)->u.member), arr),                        \
+	 .count_at = REP_HDR + offsetof(typeof(((rep_t *)0)->u.member), count),                   \
+	 .elem = sizeof(((rep_t *)0)->u.member.arr[0]),                                            \
+	 .max = ELEMENTSOF(((rep_t *)0)->u.member.arr)}
+/* The array must end the member (nothing after it but the member's trailing padding), and
+ * the count, a uint32_t, come before it: the longest body is all of the member's data, and
+ * the count is in the prefix the receiver reads first. */
+#define REP_VAR_OK(member, count, arr)                                                             \
+	_Static_assert(sizeof(((rep_t *)0)->u.member) -                                            \
+				   (offsetof(typeof(((rep_t *)0)->u.member), arr) +                 \
+				    sizeof(((rep_t *)0)->u.member.arr)) <                            \
+			       _Alignof(typeof(((rep_t *)0)->u.member)) &&                         \
+			   offsetof(typeof(((rep_t *)0)->u.member), count) + sizeof(uint32_t) <=   \
+			       offsetof(typeof(((rep_t *)0)->u.member), arr) &&                    \
+			   sizeof(((rep_t *)0)->u.member.count) == sizeof(uint32_t),               \
+		       "daemon/ipc.c: " #member "." #arr " must end " #member                      \
+		       " and be counted by a uint32_t " #count " before it")
+REP_VAR_OK(asids, n, entry);
+REP_VAR_OK(guests, n, g);
+REP_VAR_OK(metrics, len, text);
+
 static const struct {
-	uint32_t req, rep;
+	struct body_rule req, rep;
 } ipc_ops[] = {
-    [SEVD_OP_PLATFORM_STATUS] = {REQ_NONE, REP(platform)},
-    [SEVD_OP_INIT] = {REQ_INIT, REP(platform)},
-    [SEVD_OP_SHUTDOWN] = {REQ_NONE, REP(platform)},
-    [SEVD_OP_FACTORY_RESET] = {REQ_NONE, REP(platform)},
-    [SEVD_OP_PEK_GEN] = {REQ_NONE, REP(platform)},
-    [SEVD_OP_PDH_GEN] = {REQ_NONE, REP(platform)},
-    [SEVD_OP_PEK_CSR] = {REQ_NONE, REP(csr)},
-    [SEVD_OP_PEK_CERT_IMPORT] = {REQ_PEK_CERT, REP(platform)},
-    [SEVD_OP_CERTS] = {REQ_NONE, REP(certs)},
-    [SEVD_OP_GET_ID] = {REQ_NONE, REP(id)},
-    [SEVD_OP_ASIDS] = {REQ_NONE, REP(asids)},
-    [SEVD_OP_HEALTH] = {REQ_NONE, REP(health)},
-    [SEVD_OP_METRICS] = {REQ_NONE, REP(metrics)},
-    [SEVD_OP_GUEST_CREATE] = {REQ_CREATE, REP(guest)},
-    [SEVD_OP_GUEST_DATA_BEGIN] = {REQ_GUEST_HDR, REP(guest)},
-    [SEVD_OP_GUEST_DATA] = {REQ_GUEST_DATA, REP(guest)},
-    [SEVD_OP_GUEST_DATA_END] = {REQ_GUEST_HDR, REP(guest)},
-    [SEVD_OP_GUEST_DATA_ABORT] = {REQ_GUEST_HDR, REP(guest)},
-    [SEVD_OP_GUEST_VMSA] = {REQ_GUEST_DATA, REP(guest)},
-    [SEVD_OP_GUEST_MEASURE] = {REQ_GUEST_HDR, REP(guest)},
-    [SEVD_OP_GUEST_SECRET] = {REQ_GUEST_DATA, REP(guest)},
-    [SEVD_OP_GUEST_FINISH] = {REQ_GUEST_HDR, REP(guest)},
-    [SEVD_OP_GUEST_ACTIVATE] = {REQ_GUEST_HDR, REP(guest)},
-    [SEVD_OP_GUEST_DEACTIVATE] = {REQ_GUEST_HDR, REP(guest)},
-    [SEVD_OP_GUEST_DELETE] = {REQ_GUEST_HDR, REP(guest)},
-    [SEVD_OP_GUEST_INFO] = {REQ_GUEST_HDR, REP(guest)},
-    [SEVD_OP_GUEST_LIST] = {REQ_GUEST_HDR, REP(guests)},
-    [SEVD_OP_GUEST_ATTEST] = {REQ_GUEST_HDR, REP(guest)},
-    [SEVD_OP_FW_ERRORS] = {REQ_NONE, REP(fw_errors)},
+    [SEVD_OP_PLATFORM_STATUS] = {FIXED(REQ_NONE), FIXED(REP(platform))},
+    [SEVD_OP_INIT] = {FIXED(REQ_INIT), FIXED(REP(platform))},
+    [SEVD_OP_SHUTDOWN] = {FIXED(REQ_NONE), FIXED(REP(platform))},
+    [SEVD_OP_FACTORY_RESET] = {FIXED(REQ_NONE), FIXED(REP(platform))},
+    [SEVD_OP_PEK_GEN] = {FIXED(REQ_NONE), FIXED(REP(platform))},
+    [SEVD_OP_PDH_GEN] = {FIXED(REQ_NONE), FIXED(REP(platform))},
+    [SEVD_OP_PEK_CSR] = {FIXED(REQ_NONE), FIXED(REP(csr))},
+    [SEVD_OP_PEK_CERT_IMPORT] = {FIXED(REQ_PEK_CERT), FIXED(REP(platform))},
+    [SEVD_OP_CERTS] = {FIXED(REQ_NONE), FIXED(REP(certs))},
+    [SEVD_OP_GET_ID] = {FIXED(REQ_NONE), FIXED(REP(id))},
+    [SEVD_OP_ASIDS] = {FIXED(REQ_NONE), REP_VAR(asids, n, entry)},
+    [SEVD_OP_HEALTH] = {FIXED(REQ_NONE), FIXED(REP(health))},
+    [SEVD_OP_METRICS] = {FIXED(REQ_NONE), REP_VAR(metrics, len, text)},
+    [SEVD_OP_GUEST_CREATE] = {FIXED(REQ_CREATE), FIXED(REP(guest))},
+    [SEVD_OP_GUEST_DATA_BEGIN] = {FIXED(REQ_GUEST_HDR), FIXED(REP(guest))},
+    [SEVD_OP_GUEST_DATA] = {FIXED(REQ_GUEST_DATA), FIXED(REP(guest))},
+    [SEVD_OP_GUEST_DATA_END] = {FIXED(REQ_GUEST_HDR), FIXED(REP(guest))},
+    [SEVD_OP_GUEST_DATA_ABORT] = {FIXED(REQ_GUEST_HDR), FIXED(REP(guest))},
+    [SEVD_OP_GUEST_VMSA] = {FIXED(REQ_GUEST_DATA), FIXED(REP(guest))},
+    [SEVD_OP_GUEST_MEASURE] = {FIXED(REQ_GUEST_HDR), FIXED(REP(guest))},
+    [SEVD_OP_GUEST_SECRET] = {FIXED(REQ_GUEST_DATA), FIXED(REP(guest))},
+    [SEVD_OP_GUEST_FINISH] = {FIXED(REQ_GUEST_HDR), FIXED(REP(guest))},
+    [SEVD_OP_GUEST_ACTIVATE] = {FIXED(REQ_GUEST_HDR), FIXED(REP(guest))},
+    [SEVD_OP_GUEST_DEACTIVATE] = {FIXED(REQ_GUEST_HDR), FIXED(REP(guest))},
+    [SEVD_OP_GUEST_DELETE] = {FIXED(REQ_GUEST_HDR), FIXED(REP(guest))},
+    [SEVD_OP_GUEST_INFO] = {FIXED(REQ_GUEST_HDR), FIXED(REP(guest))},
+    [SEVD_OP_GUEST_LIST] = {FIXED(REQ_GUEST_HDR), REP_VAR(guests, n, g)},
+    [SEVD_OP_GUEST_ATTEST] = {FIXED(REQ_GUEST_HDR), FIXED(REP(guest))},
+    [SEVD_OP_FW_ERRORS] = {FIXED(REQ_NONE), FIXED(REP(fw_errors))},
     /* Staged uploads (ipc.h): the STAGE reply carries the staging's fd (SCM_RIGHTS). */
-    [SEVD_OP_GUEST_DATA_STAGE] = {REQ_GUEST_HDR, REP(stage)},
-    [SEVD_OP_GUEST_DATA_SLOT] = {REQ_SLOT, REP(guest)},
+    [SEVD_OP_GUEST_DATA_STAGE] = {FIXED(REQ_GUEST_HDR), FIXED(REP(stage))},
+    [SEVD_OP_GUEST_DATA_SLOT] = {FIXED(REQ_SLOT), FIXED(REP(guest))},
 };
 /* A new op in core.h must get a row above (which member it sends and answers) before sevd
  * builds: an op without one would be refused as unknown by the core at run time. */
@@ -74,14 +104,47 @@ _Static_assert(ELEMENTSOF(ipc_ops) == SEVD_OP_MAX_,
 
 int sevd_ipc_op_known(uint32_t op)
 {
-	return op > 0 && op < ELEMENTSOF(ipc_ops) && ipc_ops[op].rep != 0;
+	return op > 0 && op < ELEMENTSOF(ipc_ops) && ipc_ops[op].rep.fixed != 0;
+}
+
+static const struct body_rule *rule_of(enum sevd_ipc_kind kind, uint32_t op)
+{
+	return kind == SEVD_IPC_REQUEST ? &ipc_ops[op].req : &ipc_ops[op].rep;
 }
 
 size_t sevd_ipc_body_len(enum sevd_ipc_kind kind, uint32_t op)
 {
+	const struct body_rule *b;
+
 	if (!sevd_ipc_op_known(op))
 		return 0;
-	return kind == SEVD_IPC_REQUEST ? ipc_ops[op].req : ipc_ops[op].rep;
+	b = rule_of(kind, op);
+	return b->fixed + (size_t)b->max * b->elem;
+}
+
+size_t sevd_ipc_body_fixed(enum sevd_ipc_kind kind, uint32_t op)
+{
+	return sevd_ipc_op_known(op) ? rule_of(kind, op)->fixed : 0;
+}
+
+/* The length of this body by its rule: -EMSGSIZE when its count exceeds the rule's max. */
+static ssize_t body_len_of(const struct body_rule *b, const void *body)
+{
+	uint32_t n;
+
+	if (!b->elem)
+		return b->fixed;
+	memcpy(&n, (const uint8_t *)body + b->count_at, sizeof(n));
+	if (n > b->max)
+		return -EMSGSIZE;
+	return (ssize_t)(b->fixed + (size_t)n * b->elem);
+}
+
+ssize_t sevd_ipc_msg_body_len(enum sevd_ipc_kind kind, uint32_t op, const void *body)
+{
+	if (!sevd_ipc_op_known(op))
+		return -EPROTO;
+	return body_len_of(rule_of(kind, op), body);
 }
 
 /* Header and body in one writev (one syscall, one wakeup of the peer, for a round trip that
@@ -155,10 +218,11 @@ static int send_msg(int fd, enum sevd_ipc_kind kind, uint32_t op, const void *bo
 {
 	struct sevd_ipc_hdr h = {
 	    .magic = SEVD_IPC_MAGIC, .version = SEVD_IPC_VERSION, .kind = (uint16_t)kind, .op = op};
+	ssize_t len = sevd_ipc_msg_body_len(kind, op, body);
 
-	if (!sevd_ipc_op_known(op))
-		return -EPROTO;
-	h.len = (uint32_t)sevd_ipc_body_len(kind, op);
+	if (len < 0)
+		return (int)len; /* never a frame the receiver would refuse */
+	h.len = (uint32_t)len;
 	return writev_all(fd, &h, sizeof(h), body, h.len);
 }
 
@@ -183,10 +247,15 @@ int sevd_ipc_send_reply_fd(int fd, uint32_t op, const struct sevd_reply *rep, in
 		return -EPROTO;
 	if (pass_fd < 0)
 		return send_msg(fd, SEVD_IPC_REPLY, op, rep);
-	h.len = (uint32_t)sevd_ipc_body_len(SEVD_IPC_REPLY, op);
+	{
+		ssize_t len = sevd_ipc_msg_body_len(SEVD_IPC_REPLY, op, rep);
+
+		if (len < 0)
+			return (int)len;
+		h.len = (uint32_t)len;
+	}
 	return sendmsg_fd(fd, &h, sizeof(h), rep, h.len, pass_fd);
 }
-
 
 /* Exactly n bytes: 0, -ENODATA when the source ends first, -EPIPE when it ends before the
  * first byte and at_start is set (a clean end between messages). */
@@ -227,11 +296,13 @@ static int fail(char *err, size_t size, int r, const char *fmt, ...)
 }
 
 /* Header of a message of `kind`; want_op > 0: a reply must be for that op. Returns the body
- * length (the table's) or an error. */
+ * length (within the op's rule: its fixed length, or fixed + a whole number of elements up to
+ * the max; recv_tail checks it against the count) or an error. */
 static int recv_hdr(struct sevd_ipc_src *src, enum sevd_ipc_kind kind, uint32_t want_op,
 		    struct sevd_ipc_hdr *h, char *err, size_t size)
 {
-	size_t want;
+	const struct body_rule *b;
+	size_t max;
 	int r;
 
 	r = src_read(src, h, sizeof(*h), true);
@@ -254,15 +325,20 @@ static int recv_hdr(struct sevd_ipc_src *src, enum sevd_ipc_kind kind, uint32_t 
 	if (want_op && h->op != want_op)
 		return fail(err, size, -EPROTO, "reply for op %u to a request of op %u", h->op,
 			    want_op);
-	want = sevd_ipc_body_len(kind, h->op);
-	if (h->len != want)
+	b = rule_of(kind, h->op);
+	if (!b->elem && h->len != b->fixed)
 		return fail(err, size, -EMSGSIZE,
-			    "op %u: body of %u bytes (this op has exactly %zu)", h->op, h->len,
-			    want);
-	return (int)want;
+			    "op %u: body of %u bytes (this op has exactly %u)", h->op, h->len,
+			    b->fixed);
+	max = b->fixed + (size_t)b->max * b->elem;
+	if (b->elem && (h->len < b->fixed || h->len > max || (h->len - b->fixed) % b->elem))
+		return fail(err, size, -EMSGSIZE,
+			    "op %u: body of %u bytes (this op has %u + n x %u, n <= %u)", h->op,
+			    h->len, b->fixed, b->elem, b->max);
+	return (int)h->len;
 }
 
-static int recv_body(struct sevd_ipc_src *src, void *dst, size_t len, uint32_t op, char *err,
+static int read_part(struct sevd_ipc_src *src, void *dst, size_t len, uint32_t op, char *err,
 		     size_t size)
 {
 	int r = len ? src_read(src, dst, len, false) : 0;
@@ -272,6 +348,34 @@ static int recv_body(struct sevd_ipc_src *src, void *dst, size_t len, uint32_t o
 	if (r < 0)
 		return fail(err, size, r, "op %u: read error: %s", op, strerror(-r));
 	return 0;
+}
+
+/* The body of a header recv_hdr accepted (len bytes): the fixed prefix first, then, for a
+ * counted body, the rest only once the count in that prefix gives exactly len. The stream
+ * is left inside the message on -EMSGSIZE: the caller drops the channel either way. */
+static int recv_body(struct sevd_ipc_src *src, enum sevd_ipc_kind kind, const struct sevd_ipc_hdr *h,
+		     void *dst, size_t len, char *err, size_t size)
+{
+	const struct body_rule *b = rule_of(kind, h->op);
+	ssize_t want;
+	int r;
+
+	if (!b->elem)
+		return read_part(src, dst, len, h->op, err, size);
+	r = read_part(src, dst, b->fixed, h->op, err, size);
+	if (r < 0)
+		return r;
+	want = body_len_of(b, dst);
+	if (want < 0 || (size_t)want != len) {
+		uint32_t n;
+
+		memcpy(&n, (const uint8_t *)dst + b->count_at, sizeof(n));
+		return fail(err, size, -EMSGSIZE,
+			    "op %u: body of %zu bytes for %u entries of %u bytes (at most %u; "
+			    "%u + n x %u expected)",
+			    h->op, len, n, b->elem, b->max, b->fixed, b->elem);
+	}
+	return read_part(src, (uint8_t *)dst + b->fixed, len - b->fixed, h->op, err, size);
 }
 
 int sevd_ipc_recv_request_reuse(struct sevd_ipc_src *src, struct sevd_request *req,
@@ -292,7 +396,7 @@ int sevd_ipc_recv_request_reuse(struct sevd_ipc_src *src, struct sevd_request *r
 		memset((uint8_t *)&req->u + n, 0, *dirty - (size_t)n);
 	*dirty = (size_t)n; /* also if the body read fails: it writes no further than n */
 	req->op = h.op;
-	return recv_body(src, &req->u, (size_t)n, h.op, err, err_size);
+	return recv_body(src, SEVD_IPC_REQUEST, &h, &req->u, (size_t)n, err, err_size);
 }
 
 int sevd_ipc_recv_request(struct sevd_ipc_src *src, struct sevd_request *req, char *err,
@@ -345,7 +449,7 @@ int sevd_ipc_recv_reply_fd(int fd, uint32_t op, struct sevd_reply *rep, int *ret
 	if (r < 0)
 		goto out;
 	src = (struct sevd_ipc_src){.fd = fd};
-	r = recv_body(&src, rep, (size_t)r, op, err, err_size);
+	r = recv_body(&src, SEVD_IPC_REPLY, &h, rep, (size_t)r, err, err_size);
 	if (r < 0)
 		goto out;
 	rep->message[sizeof(rep->message) - 1] = '\0';
@@ -367,7 +471,7 @@ int sevd_ipc_recv_reply(struct sevd_ipc_src *src, uint32_t op, struct sevd_reply
 	n = recv_hdr(src, SEVD_IPC_REPLY, op, &h, err, err_size);
 	if (n < 0)
 		return n;
-	r = recv_body(src, rep, (size_t)n, h.op, err, err_size);
+	r = recv_body(src, SEVD_IPC_REPLY, &h, rep, (size_t)n, err, err_size);
 	if (r < 0)
 		return r;
 	rep->message[sizeof(rep->message) - 1] = '\0';

@@ -2,16 +2,20 @@
  * unprivileged worker (HTTP, JSON, auth) sends a `struct sevd_request` to the privileged core
  * and gets a `struct sevd_reply` back, over one of a pool of socketpairs (SOCK_STREAM), one
  * request in flight per socket (a staged upload, below, queues its slot requests on the
- * channel it holds; the core answers them in order). Every message is a fixed header and a body whose length is
- * fixed per op and direction by a table (ipc.c): only the union member the op uses travels,
- * never the whole 250 KB reply. Both sides check magic, version, direction, op and the exact
- * length; the core treats anything else as an attack by the worker (it kills and restarts it),
- * the worker treats a bad reply as a broken core (it exits). The receivers trust nothing but
- * the table; the core still checks every request field (core.c, guest.c). */
+ * channel it holds; the core answers them in order). Every message is a fixed header and a
+ * body whose length is set per op and direction by a table (ipc.c): only the union member the
+ * op uses travels, never the whole 250 KB reply, and of a table reply (ASIDS, GUEST_LIST,
+ * METRICS) only the entries it uses: a fixed prefix holding a uint32_t count, then exactly
+ * that many elements. Both sides check magic, version, direction, op and the exact length
+ * (for a counted body: the prefix is read first, then the count must give the header's length
+ * exactly); the core treats anything else as an attack by the worker (it kills and restarts
+ * it), the worker treats a bad reply as a broken core (it exits). The receivers trust nothing
+ * but the table; the core still checks every request field (core.c, guest.c). */
 #pragma once
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "daemon/core.h"
 
@@ -28,14 +32,22 @@ struct sevd_ipc_hdr {
 	uint16_t version; /* SEVD_IPC_VERSION */
 	uint16_t kind;	  /* enum sevd_ipc_kind */
 	uint32_t op;	  /* enum sevd_op; a reply repeats its request's */
-	uint32_t len;	  /* body bytes; exactly sevd_ipc_body_len(kind, op) */
+	uint32_t len;	  /* body bytes; exactly what the op's rule gives (sevd_ipc_msg_body_len) */
 };
 _Static_assert(sizeof(struct sevd_ipc_hdr) == 16, "the IPC header is 16 bytes, no padding");
 
-/* Body length of a message: requests carry the first N bytes of the request's union, replies
- * the first N bytes of struct sevd_reply (status, message, rule, then the op's member).
- * 0 for an op that does not exist (a zero-length request is only valid for ops in the table). */
+/* The longest body of a message: requests carry the first N bytes of the request's union,
+ * replies the first N bytes of struct sevd_reply (status, message, rule, then the op's
+ * member); for a counted body, its prefix and the most elements. The exact length for ops
+ * of a fixed length. 0 for an op that does not exist (a zero-length request is only valid
+ * for ops in the table). */
 size_t sevd_ipc_body_len(enum sevd_ipc_kind kind, uint32_t op);
+/* The part of a body always sent (the whole body for ops of a fixed length; the prefix up to
+ * the elements for a counted one). */
+size_t sevd_ipc_body_fixed(enum sevd_ipc_kind kind, uint32_t op);
+/* The length `body` (a request's union or a struct sevd_reply) is sent with: -EPROTO for an
+ * unknown op, -EMSGSIZE when its count exceeds the op's maximum. */
+ssize_t sevd_ipc_msg_body_len(enum sevd_ipc_kind kind, uint32_t op, const void *body);
 /* Is op a row of the table? */
 int sevd_ipc_op_known(uint32_t op);
 
@@ -43,7 +55,7 @@ int sevd_ipc_op_known(uint32_t op);
  *   -EPIPE   the peer closed the socket between two messages (a clean end)
  *   -EBADMSG wrong magic, version or direction
  *   -EPROTO  unknown op, or a reply for another op
- *   -EMSGSIZE the length is not the op's
+ *   -EMSGSIZE the length is not the op's (or not what a counted body's count gives)
  *   -ENODATA the stream ended inside a message (truncated)
  *   other    a read error */
 #define SEVD_IPC_ERR_MAX 160
@@ -67,7 +79,7 @@ int sevd_ipc_recv_request(struct sevd_ipc_src *src, struct sevd_request *req, ch
  * a failed one. A request received is byte for byte that of sevd_ipc_recv_request. */
 int sevd_ipc_recv_request_reuse(struct sevd_ipc_src *src, struct sevd_request *req,
 				size_t *dirty, char *err, size_t err_size);
-/* Core side: send the reply of op. */
+/* Core side: send the reply of op (-EMSGSIZE: a count above the op's maximum; nothing sent). */
 int sevd_ipc_send_reply(int fd, uint32_t op, const struct sevd_reply *rep);
 /* Worker side: read the reply of op into *rep (message and rule NUL-terminated). */
 int sevd_ipc_recv_reply(struct sevd_ipc_src *src, uint32_t op, struct sevd_reply *rep, char *err,
@@ -122,6 +134,12 @@ void sevd_ipc_upload_close(struct sevd_ipc_upload *u);
 
 /* Take over the worker's ends of n channels. Once. */
 int sevd_ipc_client_init(const int *fds, unsigned n);
+struct sevd_region;
+/* Answer cached PLATFORM_STATUS/GUEST_INFO from the core's read-only region (cache-region.h)
+ * without a round trip, under the core's own freshness rule; anything else, and a miss, goes
+ * over a channel. The worker's hits are appended to the core's /metrics text
+ * (sevd_worker_cache_hits_total{command}). Once, before the first call; NULL: none. */
+void sevd_ipc_client_use_region(struct sevd_region *r);
 /* sevd_core_call through a free channel (waits for one); the signature of sevd_core_call so
  * that the HTTP side calls either (api.c: sevd_api_core_fn). A broken channel (core gone,
  * malformed reply) ends the worker: the core, if alive, starts a new one. */

@@ -33,7 +33,10 @@ struct sevd_queue {
 	struct sevd_job *head, *tail;
 	unsigned depth, max_len, wait_ms;
 	struct sevd_queue_stats st;
-	_Atomic uint64_t started; /* sevd_queue_started() */
+	/* sevd_queue_started(): started_own, or where sevd_queue_share_started() put it (the
+	 * core's shared region, which its worker reads: cache-region.h). Changed under lock. */
+	_Atomic uint64_t started_own;
+	_Atomic uint64_t *started;
 };
 
 static struct sevd_job *pop_locked(struct sevd_queue *q)
@@ -63,7 +66,7 @@ static void *worker_main(void *userdata)
 		j = pop_locked(q);
 		j->state = JOB_RUNNING;
 		q->st.running = 1;
-		atomic_fetch_add(&q->started, 1); /* seq_cst: before the job touches firmware */
+		atomic_fetch_add(q->started, 1); /* seq_cst: before the job touches firmware */
 		pthread_mutex_unlock(&q->lock);
 		j->fn(j->arg);
 		pthread_mutex_lock(&q->lock);
@@ -97,6 +100,7 @@ int sevd_queue_new(unsigned max_len, unsigned wait_ms, struct sevd_queue **ret)
 	pthread_cond_init(&q->idle, NULL);
 	q->max_len = max_len;
 	q->wait_ms = wait_ms;
+	q->started = &q->started_own;
 	r = pthread_create(&q->worker, NULL, worker_main, q);
 	if (r != 0) {
 		free(q);
@@ -173,7 +177,7 @@ static int wait_job_locked(struct sevd_queue *q, struct sevd_job *j)
 static void run_inline_locked(struct sevd_queue *q, sevd_job_fn fn, void *arg)
 {
 	q->st.running = 1;
-	atomic_fetch_add(&q->started, 1); /* seq_cst: before the job touches firmware */
+	atomic_fetch_add(q->started, 1); /* seq_cst: before the job touches firmware */
 	pthread_mutex_unlock(&q->lock);
 	fn(arg);
 	pthread_mutex_lock(&q->lock);
@@ -235,5 +239,13 @@ void sevd_queue_stats(struct sevd_queue *q, struct sevd_queue_stats *ret)
 
 uint64_t sevd_queue_started(struct sevd_queue *q)
 {
-	return atomic_load(&q->started);
+	return atomic_load(q->started);
+}
+
+void sevd_queue_share_started(struct sevd_queue *q, _Atomic uint64_t *where)
+{
+	pthread_mutex_lock(&q->lock);
+	atomic_store(where, atomic_load(q->started));
+	q->started = where;
+	pthread_mutex_unlock(&q->lock);
 }

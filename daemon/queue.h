@@ -41,3 +41,8 @@ void sevd_queue_stats(struct sevd_queue *q, struct sevd_queue_stats *ret);
  * twice knows no job started in between (daemon/core.c's reply caches rest on that).
  * Lock-free, from any thread. */
 uint64_t sevd_queue_started(struct sevd_queue *q);
+/* Keep that counter at `where` from now on (its value carried over): the core puts it in the
+ * region its worker maps read-only (cache-region.h), so the worker sees every job start as it
+ * happens, before the job touches firmware. Call before the first job (the pointer is read
+ * without the lock); `where` must outlive the queue. */
+void sevd_queue_share_started(struct sevd_queue *q, _Atomic uint64_t *where);

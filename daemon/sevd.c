@@ -71,7 +71,7 @@ struct flags {
 	const char *control;
 	bool journal_recover, allow_plain_tcp;
 	const char *worker_user;
-	bool worker; /* --worker L,C: this process is the HTTP worker (worker.h) */
+	bool worker; /* --worker L,C,R: this process is the HTTP worker (worker.h) */
 	struct sevd_worker_args wargs;
 };
 
@@ -121,10 +121,11 @@ static int parse_argv(int argc, char *argv[], struct flags *f)
 			f->worker_user = optarg;
 			break;
 		case ARG_WORKER:
-			if (sscanf(optarg, "%u,%u", &f->wargs.n_listen, &f->wargs.n_channels) != 2 ||
+			if (sscanf(optarg, "%u,%u,%u", &f->wargs.n_listen, &f->wargs.n_channels,
+				   &f->wargs.n_region) != 3 ||
 			    f->wargs.n_listen > 64 || f->wargs.n_channels == 0 ||
-			    f->wargs.n_channels > 64)
-				return log_error_errno(EINVAL, "--worker is sevd's own (L,C)");
+			    f->wargs.n_channels > 64 || f->wargs.n_region > 1)
+				return log_error_errno(EINVAL, "--worker is sevd's own (L,C,R)");
 			f->worker = true;
 			break;
 		case ARG_CONFIG:
@@ -366,7 +367,9 @@ static int run(struct sevd_config *cfg, char *const *argv, const struct flags *f
 	if (r >= 0)
 		r = sevd_worker_ctl_new(&(struct sevd_worker_ctl_config){
 						.server = ipc, .argv = argv, .listen_fds = lfds,
-						.n_listen = n_lfds, .worker_user = f->worker_user,
+						.n_listen = n_lfds,
+						.region_fd = sevd_core_region_fd(core),
+						.worker_user = f->worker_user,
 						.ping = watchdog_ping },
 					&worker);
 	if (r < 0)

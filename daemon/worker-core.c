@@ -24,7 +24,7 @@
 
 #define READY_TIMEOUT_MS 60000 /* a worker under ASan on a loaded CI host is slow to start */
 #define STOP_TIMEOUT_MS 10000  /* SIGTERM, then SIGKILL */
-#define FD_MAX (SEVD_WORKER_FD_START + 64 + 1 + SEVD_WORKER_CHANNELS)
+#define FD_MAX (SEVD_WORKER_FD_START + 64 + 1 + SEVD_WORKER_CHANNELS + 1)
 
 extern char **environ;
 
@@ -84,7 +84,7 @@ static char **worker_env(void)
 	return env;
 }
 
-/* argv: sevd's own name, --worker L,C, then sevd's own arguments (the worker reads the same
+/* argv: sevd's own name, --worker L,C,R, then sevd's own arguments (the worker reads the same
  * config and flags). */
 static char **worker_argv(const struct sevd_worker_ctl *w, char *spec)
 {
@@ -214,7 +214,8 @@ static void stop(struct sevd_worker_ctl *w)
 
 static int spawn(struct sevd_worker_ctl *w)
 {
-	unsigned nl = w->cfg.n_listen, nc = SEVD_WORKER_CHANNELS, n = nl + 1 + nc;
+	unsigned nl = w->cfg.n_listen, nc = SEVD_WORKER_CHANNELS, nr = w->cfg.region_fd >= 0;
+	unsigned n = nl + 1 + nc + nr;
 	int src[FD_MAX], core_end[SEVD_WORKER_CHANNELS], ready[2] = {-1, -1}, r;
 	_cleanup_free_ char **argv = NULL, **env = NULL;
 	char spec[32];
@@ -235,7 +236,9 @@ static int spawn(struct sevd_worker_ctl *w)
 		core_end[i] = sp[0];
 		src[nl + 1 + i] = sp[1];
 	}
-	snprintf(spec, sizeof(spec), "%u,%u", nl, nc);
+	if (nr) /* the region, read-only for the worker by its seals; the core keeps its fd */
+		src[nl + 1 + nc] = w->cfg.region_fd;
+	snprintf(spec, sizeof(spec), "%u,%u,%u", nl, nc, nr);
 	argv = worker_argv(w, spec);
 	env = worker_env();
 	if (r == 0 && (!argv || !env))

@@ -23,6 +23,7 @@
 #include "common/log.h"
 #include "common/macros.h"
 #include "daemon/api.h"
+#include "daemon/cache-region.h"
 #include "daemon/http.h"
 #include "daemon/ipc.h"
 #include "daemon/seccomp.h"
@@ -224,6 +225,26 @@ static int channels_init(const struct sevd_worker_args *a)
 	return sevd_ipc_client_init(fds, a->n_channels);
 }
 
+/* The reply cache's region (cache-region.h), mapped read-only; its fd is closed either way
+ * (the mapping is all the worker keeps). Without it every GET asks the core: slower, not
+ * wrong, so a region that does not check out is logged and left. */
+static void region_init(const struct sevd_worker_args *a)
+{
+	static struct sevd_region *region; /* for the worker's lifetime */
+	int fd = SEVD_WORKER_FD_START + (int)(a->n_listen + 1 + a->n_channels), r;
+
+	if (!a->n_region)
+		return;
+	r = sevd_region_open(fd, &region);
+	close(fd);
+	if (r < 0) {
+		log_warning_errno(r, "The core's reply-cache region (fd %d) is unusable (%m); "
+				     "asking the core for every request", fd);
+		return;
+	}
+	sevd_ipc_client_use_region(region);
+}
+
 /* Until SIGTERM/SIGINT, or until the core is gone: the ready pipe is also the lifeline (its
  * write end reports POLLERR once the core's read end is closed, by the core or by its exit).
  * The parent-death signal alone is not enough: the kernel checks it like kill(), so a
@@ -271,6 +292,7 @@ int sevd_worker_main(const struct sevd_config *cfg, const struct sevd_worker_arg
 	if (r >= 0)
 		r = channels_init(a);
 	if (r >= 0) {
+		region_init(a);
 		sevd_api_core_fn = sevd_ipc_client_call;
 		sevd_api_stager = &ipc_stager;
 		r = sevd_http_new(NULL, cfg, &http);

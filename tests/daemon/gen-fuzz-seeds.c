@@ -1,14 +1,21 @@
 /* Writes the seed corpora of the daemon's fuzz targets: `gen-daemon-fuzz-seeds DIR` fills
  * DIR/daemon-journal (journal images: empty, header only, records of every type, a torn tail,
- * a garbled middle, a bad header) and DIR/daemon-guest-json (route byte, {h} byte, body).
+ * a garbled middle, a bad header), DIR/daemon-guest-json (route byte, {h} byte, body) and the
+ * reply frames of DIR/daemon-ipc (reply-*: fixed and counted bodies, written by the real
+ * encoder, and counted ones whose count disagrees with the length; the request seeds there are
+ * not generated).
  * As a test (no argument) it writes them into a temporary directory and checks that the
  * committed corpus holds the same files. */
+#include <fcntl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/util.h"
+#include "daemon/ipc.h"
 #include "daemon/journal.h"
 #include "psp/sev-abi.h"
 #include "tests/testutil.h"
@@ -125,16 +132,75 @@ static void json_seeds(const char *dir)
 	pek_cert_seed(dir);
 }
 
+/* One reply frame as the core's encoder writes it; `patch` (if not NULL) then overwrites the
+ * uint32_t at body offset `at` (a count that no longer matches the header). */
+static void reply_seed(const char *dir, const char *name, uint32_t op, const struct sevd_reply *rep,
+		       const uint32_t *patch, size_t at)
+{
+	char *p = path_join(dir, name);
+	int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+
+	TU_CHECK(fd >= 0 && sevd_ipc_send_reply(fd, op, rep) == 0, "write %s", p);
+	if (patch)
+		TU_CHECK(pwrite(fd, patch, sizeof(*patch), (off_t)(sizeof(struct sevd_ipc_hdr) + at)) ==
+			     sizeof(*patch),
+			 "patch %s", p);
+	close(fd);
+	free(p);
+}
+
+static void ipc_reply_seeds(const char *dir)
+{
+	struct sevd_reply *rep = calloc(1, sizeof(*rep));
+	const uint32_t four = 4, big = 5000;
+
+	TU_CHECK(rep != NULL, "alloc");
+	rep->fw_status = -1;
+	rep->u.platform.status.state = 1;
+	rep->u.platform.cpuid_max = 509;
+	reply_seed(dir, "reply-platform", SEVD_OP_PLATFORM_STATUS, rep, NULL, 0);
+	memset(&rep->u, 0, sizeof(rep->u));
+	rep->u.asids.sev_first = 100;
+	rep->u.asids.sev_last = 509;
+	reply_seed(dir, "reply-asids-empty", SEVD_OP_ASIDS, rep, NULL, 0);
+	for (uint32_t i = 0; i < 3; i++) {
+		rep->u.asids.entry[i].asid = 100 + i;
+		rep->u.asids.entry[i].state = 1;
+		snprintf(rep->u.asids.entry[i].holder, sizeof(rep->u.asids.entry[i].holder),
+			 "guest %u g%u", i + 1, i);
+	}
+	rep->u.asids.n = 3;
+	reply_seed(dir, "reply-asids-3", SEVD_OP_ASIDS, rep, NULL, 0);
+	reply_seed(dir, "reply-asids-count-over", SEVD_OP_ASIDS, rep, &four,
+		   offsetof(struct sevd_reply, u.asids.n));
+	reply_seed(dir, "reply-asids-count-huge", SEVD_OP_ASIDS, rep, &big,
+		   offsetof(struct sevd_reply, u.asids.n));
+	memset(&rep->u, 0, sizeof(rep->u));
+	rep->u.guests.n = 1;
+	rep->u.guests.g[0].handle = 7;
+	snprintf(rep->u.guests.g[0].name, sizeof(rep->u.guests.g[0].name), "seed");
+	reply_seed(dir, "reply-guests-1", SEVD_OP_GUEST_LIST, rep, NULL, 0);
+	memset(&rep->u, 0, sizeof(rep->u));
+	rep->u.metrics.len = (uint32_t)snprintf(rep->u.metrics.text, sizeof(rep->u.metrics.text),
+						"sevd_queue_depth 0\n");
+	reply_seed(dir, "reply-metrics", SEVD_OP_METRICS, rep, NULL, 0);
+	free(rep);
+}
+
 static void gen(const char *root)
 {
 	char *j = path_join(root, "daemon-journal"), *g = path_join(root, "daemon-guest-json");
+	char *i = path_join(root, "daemon-ipc");
 
 	mkdir(j, 0755);
 	mkdir(g, 0755);
+	mkdir(i, 0755);
 	journal_seeds(j);
 	json_seeds(g);
+	ipc_reply_seeds(i);
 	free(j);
 	free(g);
+	free(i);
 }
 
 static void same_dir(const char *a, const char *b, const char *const *names, size_t n)
@@ -159,6 +225,10 @@ int main(int argc, char *argv[])
 					 "one-record", "middle-corrupt", "bad-header"};
 	static const char *const gn[] = {"create-min", "secret", "activate-asid", "attest-nonce",
 					 "pek-cert"};
+	static const char *const in[] = {"reply-platform",	   "reply-asids-empty",
+					 "reply-asids-3",	   "reply-asids-count-over",
+					 "reply-asids-count-huge", "reply-guests-1",
+					 "reply-metrics"};
 	const char *root = getenv("SEVD_SOURCE_ROOT");
 	char *tmp, *a, *b;
 
@@ -177,6 +247,11 @@ int main(int argc, char *argv[])
 	a = path_join(tmp, "daemon-guest-json");
 	b = path_join(root, "tests/fuzz/corpus/daemon-guest-json");
 	same_dir(a, b, gn, sizeof(gn) / sizeof(gn[0]));
+	free(a);
+	free(b);
+	a = path_join(tmp, "daemon-ipc");
+	b = path_join(root, "tests/fuzz/corpus/daemon-ipc");
+	same_dir(a, b, in, sizeof(in) / sizeof(in[0]));
 	free(a);
 	free(b);
 	tu_rmtree(tmp);

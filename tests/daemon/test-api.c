@@ -864,6 +864,71 @@ static void test_busy(void)
 
 /* ---- ASID ranges at the emulator's sizes ---- */
 
+/* The ASID table of GET /v1/asids with guests at its edges (issue 8: the IPC sends only the
+ * entries in use): SEV-ES ASIDs 1 and min_sev - 1, SEV ASIDs min_sev, the middle and max, each
+ * listed once with its type and holder; a deleted guest's ASID leaves the holders; the counts
+ * agree with the lists. */
+static void check_asid_holders(int64_t max, int64_t min_sev)
+{
+	struct {
+		int64_t asid;
+		unsigned policy; /* 4: SEV-ES */
+		const char *name;
+		int64_t handle;
+	} g[] = {{1, 4, "es-first"},	     {min_sev - 1, 4, "es-last"}, {min_sev, 0, "sev-first"},
+		 {(min_sev + max) / 2, 0, "mid"}, {max, 0, "sev-last"}};
+	json_object *o, *holders, *pending;
+	char body[128], path[64];
+
+	for (size_t i = 0; i < ELEMENTSOF(g); i++) {
+		snprintf(body, sizeof(body), "{\"policy\": %u, \"name\": \"%s\", \"asid\": %lld}",
+			 g[i].policy, g[i].name, (long long)g[i].asid);
+		o = call(VIA_UNIX, NULL, "POST", "/v1/guests", body, 201);
+		g[i].handle = jint(o, "handle");
+		TU_CHECK_EQ(jint(o, "asid"), g[i].asid);
+		json_object_put(o);
+	}
+	for (int round = 0; round < 2; round++) {
+		size_t found = 0;
+
+		o = call(VIA_UNIX, NULL, "GET", "/v1/asids", NULL, 200);
+		holders = jobj(o, "holders");
+		pending = jobj(o, "pending");
+		TU_CHECK_EQ(json_object_array_length(holders), jint(o, "used"));
+		TU_CHECK_EQ(json_object_array_length(pending), jint(o, "flush_pending"));
+		for (size_t k = 0; k < json_object_array_length(holders); k++) {
+			json_object *h = json_object_array_get_idx(holders, k);
+
+			for (size_t i = 0; i < ELEMENTSOF(g); i++) {
+				char want[64];
+
+				if (jint(h, "asid") != g[i].asid)
+					continue;
+				TU_CHECK(round == 0 || i != 3, "the deleted guest's ASID is held");
+				found++;
+				snprintf(want, sizeof(want), "guest %lld %s", (long long)g[i].handle,
+					 g[i].name);
+				TU_CHECK(!strcmp(jstr(h, "holder"), want), "ASID %lld holder %s (%s)",
+					 (long long)g[i].asid, jstr(h, "holder"), want);
+				TU_CHECK(!strcmp(jstr(h, "type"), g[i].policy ? "es" : "sev"),
+					 "ASID %lld type %s", (long long)g[i].asid, jstr(h, "type"));
+			}
+		}
+		TU_CHECK_EQ(found, round == 0 ? ELEMENTSOF(g) : ELEMENTSOF(g) - 1);
+		json_object_put(o);
+		if (round == 0) { /* the middle one goes */
+			snprintf(path, sizeof(path), "/v1/guests/%lld", (long long)g[3].handle);
+			json_object_put(call(VIA_UNIX, NULL, "DELETE", path, NULL, 200));
+		}
+	}
+	for (size_t i = 0; i < ELEMENTSOF(g); i++) {
+		if (i == 3)
+			continue;
+		snprintf(path, sizeof(path), "/v1/guests/%lld", (long long)g[i].handle);
+		json_object_put(call(VIA_UNIX, NULL, "DELETE", path, NULL, 200));
+	}
+}
+
 static void test_asid_size(const char *ecx, const char *edx)
 {
 	int64_t max = atoi(ecx), min_sev = atoi(edx);
@@ -886,6 +951,7 @@ static void test_asid_size(const char *ecx, const char *edx)
 	check_range(jobj(o, "asids"), "es_range", 1, min_sev - 1);
 	check_range(jobj(o, "asids"), "sev_range", min_sev, max);
 	json_object_put(o);
+	check_asid_holders(max, min_sev);
 	sevd_stop();
 }
 

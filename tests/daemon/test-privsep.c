@@ -11,6 +11,9 @@
  *    fd table holds no file under the state dir, no /dev/sev and no socket of the core's but
  *    the API listener; a process with the worker's uid/gid cannot open the state dir, the
  *    journal, the emulator's socket or a /dev/sev node with udev's owner and mode;
+ *  - the reply cache's region (daemon/cache-region.h): the worker maps it read-only
+ *    ("r--s") and holds no fd of it; the core's memfd, opened anew, cannot be mapped
+ *    writable, a read-only mapping of it cannot be mprotect'ed to write, write() fails;
  *  - a worker killed by SIGSEGV or SIGKILL, or one that sent a malformed message on a core
  *    channel (injected through pidfd_getfd), is replaced: the core stays, a guest launched
  *    before keeps its handle, ASID and state, /healthz answers again, the worker pid changed;
@@ -35,6 +38,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -84,6 +88,21 @@ static int parse_raw(const void *buf, size_t len, char *err)
 	return r;
 }
 
+/* The count of a counted reply body (ipc.c REP_VAR), or NULL for an op of a fixed length. */
+static uint32_t *reply_count(uint32_t op, struct sevd_reply *rep)
+{
+	switch (op) {
+	case SEVD_OP_ASIDS:
+		return &rep->u.asids.n;
+	case SEVD_OP_GUEST_LIST:
+		return &rep->u.guests.n;
+	case SEVD_OP_METRICS:
+		return &rep->u.metrics.len;
+	default:
+		return NULL;
+	}
+}
+
 static void test_codec_roundtrip(void)
 {
 	struct sevd_request *req = calloc(1, sizeof(*req)), *got = malloc(sizeof(*got));
@@ -121,6 +140,26 @@ static void test_codec_roundtrip(void)
 			 op);
 		for (size_t i = 0; i < plen; i++)
 			((uint8_t *)rep)[i] = (uint8_t)(i * 13 + op);
+		if (reply_count(op, rep)) {
+			/* A counted table: all of it, and then 3 entries only. */
+			size_t fixed = sevd_ipc_body_fixed(SEVD_IPC_REPLY, op);
+			uint32_t max = op == SEVD_OP_ASIDS	 ? SEVD_ASID_LIMIT
+				       : op == SEVD_OP_GUEST_LIST ? SEVD_GUESTS_MAX
+								   : SEVD_METRICS_MAX;
+
+			*reply_count(op, rep) = max;
+			TU_CHECK_EQ(sevd_ipc_msg_body_len(SEVD_IPC_REPLY, op, rep), (ssize_t)plen);
+			*reply_count(op, rep) = max + 1;
+			TU_CHECK_EQ(sevd_ipc_msg_body_len(SEVD_IPC_REPLY, op, rep), -EMSGSIZE);
+			*reply_count(op, rep) = 3;
+			plen = (size_t)sevd_ipc_msg_body_len(SEVD_IPC_REPLY, op, rep);
+			TU_CHECK(plen > fixed && plen < sevd_ipc_body_len(SEVD_IPC_REPLY, op) &&
+				     (plen - fixed) * max ==
+					 3 * (sevd_ipc_body_len(SEVD_IPC_REPLY, op) - fixed),
+				 "op %u: 3 entries are %zu bytes after a prefix of %zu", op,
+				 plen - fixed, fixed);
+		} else
+			TU_CHECK_EQ(sevd_ipc_msg_body_len(SEVD_IPC_REPLY, op, rep), (ssize_t)plen);
 		pid = fork();
 		TU_CHECK(pid >= 0, "fork");
 		if (pid == 0)
@@ -277,6 +316,107 @@ static void test_codec_staging(void)
 	free(rq);
 	free(rep);
 	free(got);
+}
+
+/* Raw bytes as a reply to op, parsed from a buffer as the worker's receiver does. */
+static int parse_reply_raw(const void *buf, size_t len, uint32_t op, char *err)
+{
+	struct sevd_reply *rep = malloc(sizeof(*rep));
+	struct sevd_ipc_src src = {.fd = -1, .buf = buf, .len = len};
+	int r;
+
+	TU_CHECK(rep, "alloc");
+	err[0] = '\0';
+	r = sevd_ipc_recv_reply(&src, op, rep, err, SEVD_IPC_ERR_MAX);
+	free(rep);
+	return r;
+}
+
+/* Counted bodies (GET /v1/asids, issue 8): the prefix, then exactly the count's entries. */
+static void test_codec_counted(void)
+{
+	size_t fixed = sevd_ipc_body_fixed(SEVD_IPC_REPLY, SEVD_OP_ASIDS);
+	size_t elem = sizeof(struct sevd_asid_entry), max = sevd_ipc_body_len(SEVD_IPC_REPLY,
+								  SEVD_OP_ASIDS);
+	size_t n_at = offsetof(struct sevd_reply, u.asids.n);
+	struct sevd_ipc_hdr h = {.magic = SEVD_IPC_MAGIC,
+				 .version = SEVD_IPC_VERSION,
+				 .kind = SEVD_IPC_REPLY,
+				 .op = SEVD_OP_ASIDS};
+	uint8_t *m = calloc(1, sizeof(h) + max + elem);
+	struct sevd_reply *rep = calloc(1, sizeof(*rep));
+	char err[SEVD_IPC_ERR_MAX];
+	uint32_t n;
+
+	TU_CHECK(m && rep, "alloc");
+	TU_CHECK_EQ(fixed, offsetof(struct sevd_reply, u.asids.entry));
+	TU_CHECK_EQ(max, fixed + SEVD_ASID_LIMIT * elem);
+	TU_CHECK_EQ(sevd_ipc_body_fixed(SEVD_IPC_REPLY, SEVD_OP_HEALTH),
+		    sevd_ipc_body_len(SEVD_IPC_REPLY, SEVD_OP_HEALTH));
+#define FRAME(count, len_)                                                                         \
+	do {                                                                                       \
+		n = (count);                                                                       \
+		h.len = (uint32_t)(len_);                                                          \
+		memcpy(m, &h, sizeof(h));                                                          \
+		memcpy(m + sizeof(h) + n_at, &n, sizeof(n));                                       \
+	} while (0)
+	FRAME(3, fixed + 3 * elem);
+	TU_CHECK_EQ(parse_reply_raw(m, sizeof(h) + fixed + 3 * elem, SEVD_OP_ASIDS, err), 0);
+	FRAME(0, fixed);
+	TU_CHECK_EQ(parse_reply_raw(m, sizeof(h) + fixed, SEVD_OP_ASIDS, err), 0);
+	FRAME(SEVD_ASID_LIMIT, max);
+	TU_CHECK_EQ(parse_reply_raw(m, sizeof(h) + max, SEVD_OP_ASIDS, err), 0);
+	/* The count and the length disagree, either way. */
+	FRAME(4, fixed + 3 * elem);
+	TU_CHECK_EQ(parse_reply_raw(m, sizeof(h) + fixed + 3 * elem, SEVD_OP_ASIDS, err),
+		    -EMSGSIZE);
+	TU_CHECK(strstr(err, "4 entries"), "names the count: %s", err);
+	FRAME(3, fixed + 4 * elem);
+	TU_CHECK_EQ(parse_reply_raw(m, sizeof(h) + fixed + 4 * elem, SEVD_OP_ASIDS, err),
+		    -EMSGSIZE);
+	/* More entries than the op has, with a length to match what the header allows. */
+	FRAME(SEVD_ASID_LIMIT + 1, max);
+	TU_CHECK_EQ(parse_reply_raw(m, sizeof(h) + max, SEVD_OP_ASIDS, err), -EMSGSIZE);
+	FRAME(0xffffffffu, max);
+	TU_CHECK_EQ(parse_reply_raw(m, sizeof(h) + max, SEVD_OP_ASIDS, err), -EMSGSIZE);
+	/* Lengths the header alone refuses: past the max, inside the prefix, half an entry. */
+	FRAME(SEVD_ASID_LIMIT + 1, max + elem);
+	TU_CHECK_EQ(parse_reply_raw(m, sizeof(h) + max + elem, SEVD_OP_ASIDS, err), -EMSGSIZE);
+	TU_CHECK(strstr(err, "n <= 4096") || strstr(err, "n <="), "names the rule: %s", err);
+	FRAME(0, fixed - 1);
+	TU_CHECK_EQ(parse_reply_raw(m, sizeof(h) + fixed - 1, SEVD_OP_ASIDS, err), -EMSGSIZE);
+	FRAME(1, fixed + elem / 2);
+	TU_CHECK_EQ(parse_reply_raw(m, sizeof(h) + fixed + elem / 2, SEVD_OP_ASIDS, err),
+		    -EMSGSIZE);
+	FRAME(0, 0xffffffffu);
+	TU_CHECK_EQ(parse_reply_raw(m, sizeof(h), SEVD_OP_ASIDS, err), -EMSGSIZE);
+	/* Truncated inside the prefix, and inside the entries. */
+	FRAME(3, fixed + 3 * elem);
+	TU_CHECK_EQ(parse_reply_raw(m, sizeof(h) + fixed - 1, SEVD_OP_ASIDS, err), -ENODATA);
+	TU_CHECK_EQ(parse_reply_raw(m, sizeof(h) + fixed + 2 * elem, SEVD_OP_ASIDS, err),
+		    -ENODATA);
+	/* An ASIDS request carries no body: the core refuses one with bytes. */
+	h.kind = SEVD_IPC_REQUEST;
+	FRAME(0, elem);
+	TU_CHECK_EQ(parse_raw(m, sizeof(h) + elem, err), -EMSGSIZE);
+	FRAME(0, 0);
+	TU_CHECK_EQ(parse_raw(m, sizeof(h), err), 0);
+#undef FRAME
+	/* The sender never frames a count above the op's maximum: nothing is written. */
+	{
+		int sp[2];
+		char c;
+
+		TU_CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sp) == 0,
+			 "socketpair");
+		rep->u.asids.n = SEVD_ASID_LIMIT + 1;
+		TU_CHECK_EQ(sevd_ipc_send_reply(sp[0], SEVD_OP_ASIDS, rep), -EMSGSIZE);
+		TU_CHECK(read(sp[1], &c, 1) < 0 && errno == EAGAIN, "nothing was sent");
+		close(sp[0]);
+		close(sp[1]);
+	}
+	free(rep);
+	free(m);
 }
 
 /* ---- the seccomp filter in children ---- */
@@ -590,6 +730,70 @@ static void check_fds(struct gc_daemon *d, pid_t w)
 	TU_CHECK(shared >= 1, "the API listener is inherited (%u shared)", shared);
 	fprintf(stderr, "worker fds: %u (core %u), shared with the core: the API listener only\n",
 		nw, nc);
+}
+
+/* The reply cache's region as the running sevd hands it out: read-only in the worker (its
+ * mapping "r--s", no fd left), and its seals hold for anyone who opens the core's memfd. */
+static void check_region(struct gc_daemon *d, pid_t w)
+{
+	static char wl[256][256];
+	unsigned nw = fd_links(w, wl, 256), mapped = 0;
+	char path[64], line[512];
+	struct dirent *e;
+	DIR *dir;
+	FILE *f;
+	int fd = -1;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)w);
+	f = fopen(path, "re");
+	TU_CHECK(f, "%s: %s", path, strerror(errno));
+	while (f && fgets(line, sizeof(line), f)) {
+		char perms[8] = "";
+
+		if (!strstr(line, "memfd:sevd-cache"))
+			continue;
+		mapped++;
+		TU_CHECK(sscanf(line, "%*s %7s", perms) == 1 && !strcmp(perms, "r--s"),
+			 "the worker maps the region %s (r--s expected): %s", perms, line);
+	}
+	if (f)
+		fclose(f);
+	TU_CHECK_EQ(mapped, 1);
+	for (unsigned i = 0; i < nw; i++)
+		TU_CHECK(!strstr(wl[i], "memfd:sevd-cache"), "the worker keeps an fd of the region");
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)d->pid);
+	dir = opendir(path);
+	while (dir && (e = readdir(dir)) && fd < 0) {
+		char lp[320], l[256];
+		ssize_t k;
+
+		snprintf(lp, sizeof(lp), "%s/%s", path, e->d_name);
+		k = readlink(lp, l, sizeof(l) - 1);
+		if (k > 0 && (l[k] = '\0', strstr(l, "memfd:sevd-cache")))
+			fd = open(lp, O_RDWR | O_CLOEXEC); /* a new open file description */
+	}
+	if (dir)
+		closedir(dir);
+	TU_CHECK(fd >= 0, "the core holds the region's memfd (opened anew: %s)", strerror(errno));
+	if (fd >= 0) {
+		off_t len = lseek(fd, 0, SEEK_END);
+		void *p = mmap(NULL, (size_t)len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+
+		TU_CHECK(p == MAP_FAILED && errno == EPERM, "mmap(PROT_WRITE) of the region: %s",
+			 p == MAP_FAILED ? strerror(errno) : "mapped writable");
+		p = mmap(NULL, (size_t)len, PROT_READ, MAP_SHARED, fd, 0);
+		TU_CHECK(p != MAP_FAILED, "a read-only mapping: %s", strerror(errno));
+		if (p != MAP_FAILED) {
+			TU_CHECK(mprotect(p, (size_t)len, PROT_READ | PROT_WRITE) < 0 &&
+				     errno == EACCES,
+				 "mprotect(PROT_WRITE) of the region: %s", strerror(errno));
+			munmap(p, (size_t)len);
+		}
+		TU_CHECK(pwrite(fd, "x", 1, 0) < 0 && errno == EPERM, "write() to the region");
+		TU_CHECK(ftruncate(fd, 0) < 0 && errno == EPERM, "shrinking the region");
+		close(fd);
+	}
+	fprintf(stderr, "region: mapped r--s in the worker, no fd there; sealed read-only\n");
 }
 
 /* As the worker's uid and gid (no groups), in a child: open() of each path must fail with
@@ -1037,6 +1241,7 @@ static void test_daemon(void)
 	TU_CHECK(w > 0, "sevd (pid %d) has a --worker child (log %s)", (int)d.pid, d.log);
 	check_status(w, &uid, &gid);
 	check_fds(&d, w);
+	check_region(&d, w);
 	check_access(&d, uid, gid);
 
 	/* Crashes: the core and the guest stay, a new worker serves. */
@@ -1161,6 +1366,7 @@ int main(void)
 	test_codec_roundtrip();
 	test_codec_malformed();
 	test_codec_staging();
+	test_codec_counted();
 	test_seccomp();
 	test_daemon();
 	test_bad_slots();

@@ -5,14 +5,20 @@
  * an accepted frame has a known op and exactly the table's body length, its bytes are the
  * input's (header and body, nothing else read), the request's bytes past the body are zero,
  * and every error is one of the documented codes with a reason. The same bytes are also read
- * as a reply (the worker's parser of what the core sends). The channel's staging state is
- * followed as the core's channel thread does (ipc.h, staged uploads: a STAGE gives the channel
- * a staging buffer, any other request but a SLOT ends it): every SLOT is checked with
- * sevd_ipc_check_slot, which must refuse exactly those without a staging, with a slot index
- * past it or a length over a slot. Seeds: tests/fuzz/corpus/daemon-ipc (valid frames for
- * several ops, sequences, staged-upload sequences, and malformed ones; regression-* are
+ * as a reply to the op their header names (the worker's parser of what the core sends): an
+ * accepted reply has the op's fixed length, or (ASIDS, GUEST_LIST, METRICS: counted bodies)
+ * its prefix plus exactly the count's entries, never more than the op's maximum, and every
+ * byte of it is the input's. The channel's staging state is followed as the core's channel
+ * thread does (ipc.h, staged uploads: a STAGE gives the channel a staging buffer, any other
+ * request but a SLOT ends it): every SLOT is checked with sevd_ipc_check_slot, which must
+ * refuse exactly those without a staging, with a slot index past it or a length over a slot.
+ * Seeds: tests/fuzz/corpus/daemon-ipc (valid request frames for several ops, sequences,
+ * staged-upload sequences, malformed ones; reply-* frames, fixed and counted, also with a
+ * count that disagrees with the length, written by tests/daemon/gen-fuzz-seeds.c; regression-*
+ * are
  * inputs libFuzzer found). */
 #include <errno.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,13 +90,36 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (check_slot(&req, &slots) < 0)
 			break; /* the core kills the worker here */
 	}
-	/* The worker's side: a reply to the op named by the first byte. */
+	/* The worker's side: a reply to the op its header names (else the first byte's). */
 	src = (struct sevd_ipc_src){.fd = -1, .buf = data, .len = size};
 	err[0] = '\0';
-	r = sevd_ipc_recv_reply(&src, size ? data[0] % SEVD_OP_MAX_ : 1, &rep, err, sizeof(err));
-	if (r < 0)
-		check_error(r, err);
-	else if (rep.message[sizeof(rep.message) - 1] || rep.rule[sizeof(rep.rule) - 1])
-		abort();
+	{
+		struct sevd_ipc_hdr h = {0};
+		uint32_t op = size ? data[0] % SEVD_OP_MAX_ : 1;
+		ssize_t want;
+
+		if (size >= sizeof(h)) {
+			memcpy(&h, data, sizeof(h));
+			op = h.op;
+		}
+		r = sevd_ipc_recv_reply(&src, op, &rep, err, sizeof(err));
+		if (r < 0) {
+			check_error(r, err);
+			return 0;
+		}
+		if (rep.message[sizeof(rep.message) - 1] || rep.rule[sizeof(rep.rule) - 1])
+			abort();
+		/* Exactly header + the length the body's own count gives, within the op's max. */
+		want = sevd_ipc_msg_body_len(SEVD_IPC_REPLY, op, &rep);
+		if (want < 0 || (size_t)want != h.len || src.pos != sizeof(h) + h.len ||
+		    h.len < sevd_ipc_body_fixed(SEVD_IPC_REPLY, op) ||
+		    h.len > sevd_ipc_body_len(SEVD_IPC_REPLY, op))
+			abort();
+		if (h.len > offsetof(struct sevd_reply, u) &&
+		    memcmp((const uint8_t *)&rep + offsetof(struct sevd_reply, u),
+			   data + sizeof(h) + offsetof(struct sevd_reply, u),
+			   h.len - offsetof(struct sevd_reply, u)))
+			abort();
+	}
 	return 0;
 }
