@@ -6,6 +6,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -17,6 +18,63 @@
 #include "tests/testutil.h"
 
 int tu_checks;
+
+/* Nothing a test started outlives it. A failed TU_CHECK exits at once, past the test's own
+ * clean-up, and would leave its sevd, worker and emulators running (and their temp dirs in
+ * use) for the rest of the suite. So every test process is a child subreaper (orphans of the
+ * daemons it started come back to it, not to init) and, at exit, SIGKILLs every process
+ * still below it: the whole tree is collected from /proc first, then killed. Forked children
+ * of a test do not inherit the subreaper flag; one that calls exit() kills only its own
+ * descendants. */
+#define TU_DESCENDANTS_MAX 4096
+
+static size_t collect_children(pid_t pid, pid_t *out, size_t n)
+{
+	char path[64];
+	DIR *d;
+	struct dirent *e;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	d = opendir(path);
+	if (!d)
+		return n;
+	while ((e = readdir(d)) && n < TU_DESCENDANTS_MAX) {
+		char cpath[320];
+		FILE *f;
+		int c;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(cpath, sizeof(cpath), "/proc/%d/task/%s/children", (int)pid, e->d_name);
+		f = fopen(cpath, "re");
+		if (!f)
+			continue;
+		while (n < TU_DESCENDANTS_MAX && fscanf(f, "%d", &c) == 1)
+			out[n++] = (pid_t)c;
+		fclose(f);
+	}
+	closedir(d);
+	return n;
+}
+
+static void kill_descendants(void)
+{
+	static pid_t tree[TU_DESCENDANTS_MAX];
+	size_t n = collect_children(getpid(), tree, 0);
+
+	for (size_t i = 0; i < n; i++) /* breadth first: the list grows as it is walked */
+		n = collect_children(tree[i], tree, n);
+	for (size_t i = 0; i < n; i++)
+		kill(tree[i], SIGKILL);
+	for (size_t i = 0; i < n; i++)
+		(void)waitpid(tree[i], NULL, WNOHANG);
+}
+
+__attribute__((constructor)) static void tu_reaper_init(void)
+{
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1) == 0)
+		atexit(kill_descendants);
+}
 
 void tu_done(const char *name)
 {
