@@ -660,7 +660,10 @@ static void upload_close(void *state, bool complete, struct sevd_api_response *r
 	struct upload *u = state;
 	_cleanup_(json_object_putp) json_object *o = NULL;
 
-	if (u->st && !u->rep && complete && sevd_api_stager->flush(u->st, u->srep) < 0) {
+	/* A client that left: the whole chunks it sent are measured (ABORT below), also those
+	 * still in the slot being filled (a slot holds several). */
+	if (u->st && !u->rep &&
+	    sevd_api_stager->flush(u->st, complete ? 1 : SEVD_GUEST_CHUNK, u->srep) < 0) {
 		u->rep = u->srep;
 		u->srep = NULL;
 	}

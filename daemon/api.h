@@ -28,7 +28,7 @@ struct sevd_api_stager {
 	int (*open)(uint32_t handle, struct sevd_reply *rep, struct sevd_ipc_upload **ret);
 	int (*write)(struct sevd_ipc_upload *u, const void *buf, size_t len,
 		     struct sevd_reply *rep);
-	int (*flush)(struct sevd_ipc_upload *u, struct sevd_reply *rep);
+	int (*flush)(struct sevd_ipc_upload *u, uint32_t unit, struct sevd_reply *rep);
 	int (*call)(struct sevd_ipc_upload *u, const struct sevd_request *req,
 		    struct sevd_reply *rep);
 	void (*close)(struct sevd_ipc_upload *u);

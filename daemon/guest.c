@@ -35,7 +35,10 @@
 
 #define GUEST_MEM_DEFAULT (16ull << 20)
 #define GUEST_MEM_MAX (1ull << 30)
-#define GUEST_CHUNK (1u << 20)	     /* bytes per LAUNCH_UPDATE_DATA */
+#define GUEST_CHUNK SEVD_GUEST_CHUNK /* an aborted upload keeps its whole chunks */
+/* Whole chunks one LAUNCH_UPDATE_DATA covers when they are there together (a staged slot). */
+#define GUEST_CMD_CHUNKS (SEVD_STAGE_SLOT_SIZE / GUEST_CHUNK)
+_Static_assert(SEVD_STAGE_SLOT_SIZE % GUEST_CHUNK == 0, "a full slot is whole chunks");
 #define SECRET_ADDR_DEFAULT 0x30000u /* hv-glue/guest/layout.h: the tiny guest's secret page */
 #define SUBSCRIBERS_MAX 32
 
@@ -733,7 +736,7 @@ static int update_chunk(struct sevd_guests *gs, struct guest *g, uint32_t len,
 	if (r < 0)
 		return r;
 	g->up_chunk += len;
-	g->up_chunks++;
+	g->up_chunks += (len + GUEST_CHUNK - 1) / GUEST_CHUNK;
 	g->rec.data_bytes += len;
 	return 0;
 }
@@ -761,13 +764,25 @@ static int data_check(struct guest *g, uint64_t len, uint64_t max, struct sevd_r
 	return 0;
 }
 
+/* The first `ready` whole chunks the upload holds that firmware has not measured yet, in
+ * commands of up to GUEST_CMD_CHUNKS chunks. */
+static int update_chunks(struct sevd_guests *gs, struct guest *g, uint64_t ready,
+			 struct sevd_reply *rep)
+{
+	while (ready) {
+		uint64_t n = MIN(ready, (uint64_t)GUEST_CMD_CHUNKS);
+
+		if (update_chunk(gs, g, (uint32_t)(n * GUEST_CHUNK), rep) < 0)
+			return rep->r;
+		ready -= n;
+	}
+	return 0;
+}
+
 /* Every whole chunk the upload holds that firmware has not measured yet. */
 static int update_full_chunks(struct sevd_guests *gs, struct guest *g, struct sevd_reply *rep)
 {
-	while (g->up_pos - g->up_chunk >= GUEST_CHUNK)
-		if (update_chunk(gs, g, GUEST_CHUNK, rep) < 0)
-			return rep->r;
-	return 0;
+	return update_chunks(gs, g, (g->up_pos - g->up_chunk) / GUEST_CHUNK, rep);
 }
 
 static int copy_in(int fd, const uint8_t *buf, size_t len, uint64_t off)
@@ -885,8 +900,7 @@ void sevd_guests_data(struct sevd_guests *gs, uint32_t handle, const uint8_t *bu
 	end = g->up_chunk + ready * GUEST_CHUNK;
 	beside = ready && len && (end + 4095) / 4096 <= g->up_pos / 4096 &&
 		 copier_post(gs, g->memfd, buf, len, g->up_pos);
-	for (; ready && r == 0; ready--)
-		r = update_chunk(gs, g, GUEST_CHUNK, rep);
+	r = update_chunks(gs, g, ready, rep);
 	if (beside)
 		cr = copier_wait(&gs->copier); /* the slot is the worker's again after the answer */
 	else

@@ -305,10 +305,12 @@ int sevd_ipc_upload_write(struct sevd_ipc_upload *u, const void *buf, size_t len
 	return 0;
 }
 
-int sevd_ipc_upload_flush(struct sevd_ipc_upload *u, struct sevd_reply *rep)
+int sevd_ipc_upload_flush(struct sevd_ipc_upload *u, uint32_t unit, struct sevd_reply *rep)
 {
 	if (u->failed)
 		return -EIO;
+	if (unit > 1)
+		u->fill -= u->fill % unit;
 	if (u->fill && upload_send(u, rep) < 0)
 		return rep->r;
 	return upload_settle(u, rep);

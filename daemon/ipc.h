@@ -121,8 +121,10 @@ int sevd_ipc_upload_open(uint32_t handle, struct sevd_reply *rep, struct sevd_ip
  * answer in rep), or 0. */
 int sevd_ipc_upload_write(struct sevd_ipc_upload *u, const void *buf, size_t len,
 			  struct sevd_reply *rep);
-/* Send the partly filled slot and wait for every answer: 0 or the first failure (in rep). */
-int sevd_ipc_upload_flush(struct sevd_ipc_upload *u, struct sevd_reply *rep);
+/* Send the partly filled slot, its bytes rounded down to a multiple of unit (1: all of them;
+ * SEVD_GUEST_CHUNK when the client left: whole chunks are measured, the rest is dropped), and
+ * wait for every answer: 0 or the first failure (in rep). */
+int sevd_ipc_upload_flush(struct sevd_ipc_upload *u, uint32_t unit, struct sevd_reply *rep);
 /* A core call on the held channel (after flush; e.g. GUEST_DATA_END: the core then unmaps the
  * staging at once). */
 int sevd_ipc_upload_call(struct sevd_ipc_upload *u, const struct sevd_request *req,

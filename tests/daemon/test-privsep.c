@@ -967,6 +967,23 @@ static int64_t data_bytes(struct gc_daemon *d, uint32_t h)
 	return n;
 }
 
+/* LAUNCH_UPDATE_DATA commands that succeeded, from /metrics. */
+static uint64_t update_data_commands(struct gc_daemon *d)
+{
+	static const char key[] =
+		"sevd_commands_total{command=\"LAUNCH_UPDATE_DATA\",status=\"SUCCESS\"} ";
+	struct gc_resp r;
+	const char *p;
+	uint64_t n = 0;
+
+	TU_CHECK(req(d, "GET", "/metrics", NULL, &r) == 200, "GET /metrics: %ld", r.status);
+	p = r.body ? strstr(r.body, key) : NULL;
+	if (p)
+		n = strtoull(p + sizeof(key) - 1, NULL, 10);
+	gc_resp_free(&r);
+	return n;
+}
+
 /* The guest launched before every worker restart: same handle, ASID, state. */
 static void check_guest(struct gc_daemon *d, uint32_t h, int64_t asid, const char *state)
 {
@@ -1000,6 +1017,11 @@ static size_t frame(uint8_t *buf, uint32_t op, const void *body, size_t len)
  * without a staging buffer on its channel, one naming a slot past the buffer, one longer
  * than a slot. The staging the core made for the injected STAGE is unmapped with the
  * channel; the guest is untouched. */
+/* SEVD_STAGE_SLOT_SIZE (4 MiB) and one more, as the core's log writes them */
+#define SLOT_SIZE "4194304"
+#define SLOT_OVER "4194305"
+_Static_assert(SEVD_STAGE_SLOT_SIZE == 4194304, "SLOT_SIZE and SLOT_OVER follow it");
+
 static void inject_bad_slots(struct gc_daemon *d, pid_t *w, uint32_t h, int64_t asid,
 			     const char *state)
 {
@@ -1010,7 +1032,7 @@ static void inject_bad_slots(struct gc_daemon *d, pid_t *w, uint32_t h, int64_t 
 	} cases[] = {
 	    {false, 0, 16, "slot request without a staging buffer"},
 	    {true, SEVD_STAGE_SLOTS, 16, "of a staging buffer of"},
-	    {true, 0, SEVD_STAGE_SLOT_SIZE + 1, "1048577 bytes in a slot of 1048576"},
+	    {true, 0, SEVD_STAGE_SLOT_SIZE + 1, SLOT_OVER " bytes in a slot of " SLOT_SIZE},
 	};
 
 	for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
@@ -1305,6 +1327,41 @@ static void test_daemon(void)
 		gc_resp_free(&r);
 	}
 	check_guest(&d, h, asid, state);
+
+	/* A whole upload of 10 MiB + 100 bytes in 100,000-byte writes: 11 chunks, of which
+	 * the chunks a 4 MiB slot completed are measured by one command each (4 + 4), the 2
+	 * whole ones of the last slot by one more at the end, and the 100-byte tail by its own:
+	 * 4 LAUNCH_UPDATE_DATA, not 11. */
+	{
+		const size_t len = (10u << 20) + 100;
+		_cleanup_free_ uint8_t *img = malloc(len);
+		uint64_t before, after;
+		char path[64];
+		uint32_t h2;
+
+		TU_CHECK(img, "malloc");
+		for (size_t i = 0; i < len; i++)
+			img[i] = (uint8_t)(i * 13 + (i >> 16));
+		TU_CHECK(req(&d, "POST", "/v1/guests",
+			     "{\"policy\": 0, \"name\": \"multi\", \"memory_size\": 16777216}",
+			     &r) == 201,
+			 "launch: %ld %s", r.status, r.body);
+		h2 = (uint32_t)gc_int(r.json, "handle");
+		gc_resp_free(&r);
+		before = update_data_commands(&d);
+		snprintf(path, sizeof(path), "/v1/guests/%u/data", h2);
+		gc_upload_chunked(&d, path, img, len, 100000, &r);
+		TU_CHECK(r.status == 200, "upload: %ld %s", r.status, r.body);
+		TU_CHECK_EQ(gc_int(r.json, "uploaded"), (int64_t)len);
+		TU_CHECK_EQ(gc_int(r.json, "chunks"), 11);
+		gc_resp_free(&r);
+		after = update_data_commands(&d);
+		TU_CHECK_EQ(after - before, 4);
+		TU_CHECK_EQ(data_bytes(&d, h2), (int64_t)len + 12); /* padded to 16 */
+		snprintf(path, sizeof(path), "/v1/guests/%u", h2);
+		TU_CHECK(req(&d, "DELETE", path, NULL, &r) == 200, "DELETE: %ld", r.status);
+		gc_resp_free(&r);
+	}
 
 	/* Malformed messages on a core channel end the worker (root: pidfd_getfd). */
 	if (is_root) {
