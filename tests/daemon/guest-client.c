@@ -175,6 +175,21 @@ void gc_resp_free(struct gc_resp *r)
 	memset(r, 0, sizeof(*r));
 }
 
+bool gc_metric(struct gc_daemon *d, const char *series, uint64_t *ret)
+{
+	char key[160];
+	struct gc_resp r;
+	const char *p;
+
+	snprintf(key, sizeof(key), "\n%s ", series);
+	gc_request(d, "GET", "/metrics", NULL, 0, NULL, &r);
+	p = r.status == 200 && r.body ? strstr(r.body, key) : NULL;
+	if (p)
+		*ret = strtoull(p + strlen(key), NULL, 10);
+	gc_resp_free(&r);
+	return p != NULL;
+}
+
 static json_object *field(json_object *o, const char *key)
 {
 	json_object *v = NULL;

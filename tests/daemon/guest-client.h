@@ -43,6 +43,9 @@ void gc_request(struct gc_daemon *d, const char *method, const char *path, const
 void gc_upload_chunked(struct gc_daemon *d, const char *path, const uint8_t *buf, size_t len,
 		       size_t piece, struct gc_resp *out);
 void gc_resp_free(struct gc_resp *r);
+/* The value of one /metrics series ("name{labels}", as the line writes it): false when the
+ * GET failed or the series is not there. */
+bool gc_metric(struct gc_daemon *d, const char *series, uint64_t *ret);
 
 /* JSON accessors (exit the test with a message when the field is missing). */
 int64_t gc_int(json_object *o, const char *key);

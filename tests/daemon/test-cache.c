@@ -103,18 +103,9 @@ static char *str_field(struct gc_daemon *d, const char *path, const char *key)
 /* The value of one /metrics series ("name{labels}"). */
 static uint64_t metric(struct gc_daemon *d, const char *series)
 {
-	char key[128];
-	struct gc_resp r;
-	const char *p;
 	uint64_t n = 0;
 
-	snprintf(key, sizeof(key), "\n%s ", series);
-	TU_CHECK_EQ(req(d, "GET", "/metrics", NULL, &r), 200);
-	p = r.body ? strstr(r.body, key) : NULL;
-	TU_CHECK(p, "metrics lack %s", series);
-	if (p)
-		n = strtoull(p + strlen(key), NULL, 10);
-	gc_resp_free(&r);
+	TU_CHECK(gc_metric(d, series, &n), "GET /metrics: no %s", series);
 	return n;
 }
 

@@ -967,23 +967,6 @@ static int64_t data_bytes(struct gc_daemon *d, uint32_t h)
 	return n;
 }
 
-/* LAUNCH_UPDATE_DATA commands that succeeded, from /metrics. */
-static uint64_t update_data_commands(struct gc_daemon *d)
-{
-	static const char key[] =
-		"sevd_commands_total{command=\"LAUNCH_UPDATE_DATA\",status=\"SUCCESS\"} ";
-	struct gc_resp r;
-	const char *p;
-	uint64_t n = 0;
-
-	TU_CHECK(req(d, "GET", "/metrics", NULL, &r) == 200, "GET /metrics: %ld", r.status);
-	p = r.body ? strstr(r.body, key) : NULL;
-	if (p)
-		n = strtoull(p + sizeof(key) - 1, NULL, 10);
-	gc_resp_free(&r);
-	return n;
-}
-
 /* The guest launched before every worker restart: same handle, ASID, state. */
 static void check_guest(struct gc_daemon *d, uint32_t h, int64_t asid, const char *state)
 {
@@ -1335,7 +1318,9 @@ static void test_daemon(void)
 	{
 		const size_t len = (10u << 20) + 100;
 		_cleanup_free_ uint8_t *img = malloc(len);
-		uint64_t before, after;
+		static const char series[] =
+			"sevd_commands_total{command=\"LAUNCH_UPDATE_DATA\",status=\"SUCCESS\"}";
+		uint64_t before = 0, after = 0;
 		char path[64];
 		uint32_t h2;
 
@@ -1348,14 +1333,14 @@ static void test_daemon(void)
 			 "launch: %ld %s", r.status, r.body);
 		h2 = (uint32_t)gc_int(r.json, "handle");
 		gc_resp_free(&r);
-		before = update_data_commands(&d);
+		TU_CHECK(gc_metric(&d, series, &before), "GET /metrics: no %s", series);
 		snprintf(path, sizeof(path), "/v1/guests/%u/data", h2);
 		gc_upload_chunked(&d, path, img, len, 100000, &r);
 		TU_CHECK(r.status == 200, "upload: %ld %s", r.status, r.body);
 		TU_CHECK_EQ(gc_int(r.json, "uploaded"), (int64_t)len);
 		TU_CHECK_EQ(gc_int(r.json, "chunks"), 11);
 		gc_resp_free(&r);
-		after = update_data_commands(&d);
+		TU_CHECK(gc_metric(&d, series, &after), "GET /metrics: no %s", series);
 		TU_CHECK_EQ(after - before, 4);
 		TU_CHECK_EQ(data_bytes(&d, h2), (int64_t)len + 12); /* padded to 16 */
 		snprintf(path, sizeof(path), "/v1/guests/%u", h2);
