@@ -218,6 +218,14 @@ static void good_start(struct good *g, bool via_unix)
 	sleep_ms(100); /* a few requests before the attack starts */
 }
 
+/* While an attack holds its connections: let the good client make its GOOD_MIN requests
+ * (bounded: 10 s; good_stop then judges what it got). */
+static void good_await_min(struct good *g)
+{
+	for (double end = now_s() + 10; g->total < GOOD_MIN && now_s() < end;)
+		sleep_ms(20);
+}
+
 static void good_stop(struct good *g, const char *attack)
 {
 	atomic_store(&g->stop, true);
@@ -529,9 +537,8 @@ static void attack_idle_one_address(void)
 		 fds_during, fds_before, PER_IP_LIMIT);
 	TU_CHECK(answered == 0, "idle: %u idle connections got bytes", answered);
 	/* The daemon can shed the excess within a few good requests: keep the held ones open
-	 * until the good client has made its GOOD_MIN (bounded). */
-	for (double end = now_s() + 10; g.total < GOOD_MIN && now_s() < end;)
-		sleep_ms(20);
+	 * until the good client has made its GOOD_MIN. */
+	good_await_min(&g);
 	good_stop(&g, "idle connections (1 addr)");
 	TU_CHECK(closed >= n - PER_IP_LIMIT - 8,
 		 "idle: only %u of %u excess connections were closed", closed, n - PER_IP_LIMIT);
@@ -630,8 +637,7 @@ static void attack_idle_unix_uid(void)
 	}
 	close(p[1]);
 	TU_CHECK(read(p[0], result, sizeof(result)) == sizeof(result), "the nobody child wrote nothing");
-	for (double end = now_s() + 10; g.total < GOOD_MIN && now_s() < end;)
-		sleep_ms(50);
+	good_await_min(&g);
 	close(p[0]);
 	TU_CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0,
 		 "nobody child failed: 0x%x", st);
