@@ -540,7 +540,8 @@ static int map_memory(struct sevd_guests *gs, struct guest *g, struct sevd_reply
 	int r;
 
 	snprintf(name, sizeof(name), "sevd-guest");
-	g->memfd = memfd_create(name, MFD_CLOEXEC);
+	/* sealable: the emulator seals it against shrinking and encrypts straight into it */
+	g->memfd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (g->memfd < 0 || ftruncate(g->memfd, (off_t)g->rec.memory_size) < 0)
 		return fail(rep, negative_errno(), "cannot create %llu bytes of guest memory: %s",
 			    (unsigned long long)g->rec.memory_size, strerror(errno));

@@ -317,11 +317,27 @@ int emu_guest_mem_put(struct emu_fw *fw, struct emu_guest *g, uint64_t addr, con
 	return st;
 }
 
+struct launch_crypt {
+	EVP_CIPHER_CTX *c;
+	uint64_t off;
+	const uint8_t *plain;
+	size_t n;
+};
+
+static int launch_crypt_to(uint8_t *dst, void *arg)
+{
+	const struct launch_crypt *a = arg;
+
+	return emu_vek_ctx_crypt(a->c, a->off, a->plain, dst, a->n);
+}
+
 /* LAUNCH_UPDATE_DATA/VMSA in one pass per chunk over cache-hot bytes: the host's plaintext is
- * copied once into a scratch buffer; the launch digest and the cipher read it there, and the
- * ciphertext goes back over the host's copy. Chunks end on page boundaries (place() sees whole
- * pages whole). (Prefaulting the host's pages writable with MADV_POPULATE_WRITE first was
- * measured: no gain.) */
+ * copied once into a scratch buffer (as the PSP reads a page into its own memory: the digest
+ * and the cipher see the same bytes whatever the host does meanwhile); the launch digest and
+ * the cipher read it there, and the cipher writes the ciphertext over the host's copy (through
+ * a second scratch half where the region could shrink under us; emu_mem_write_with). Chunks
+ * end on page boundaries (place() sees whole pages whole). (Prefaulting the host's pages
+ * writable with MADV_POPULATE_WRITE first was measured: no gain.) */
 int emu_guest_mem_launch(struct emu_fw *fw, struct emu_guest *g, uint64_t addr, size_t len,
 			 EVP_MD_CTX *md)
 {
@@ -344,13 +360,14 @@ int emu_guest_mem_launch(struct emu_fw *fw, struct emu_guest *g, uint64_t addr, 
 	}
 	for (size_t done = 0, n; st == SEV_STATUS_SUCCESS && done < len; done += n) {
 		n = MIN(len - done, LAUNCH_CHUNK - (size_t)((off + done) % PAGE)); /* <= cap */
+		struct launch_crypt a = { c, off + done, buf, n };
+
 		st = emu_mem_read(fw->mem, addr + done, buf, n);
-		if (st == SEV_STATUS_SUCCESS &&
-		    (!EVP_DigestUpdate(md, buf, n) ||
-		     emu_vek_ctx_crypt(c, off + done, buf, buf + cap, n) < 0))
+		if (st == SEV_STATUS_SUCCESS && !EVP_DigestUpdate(md, buf, n))
 			st = SEV_STATUS_HWERROR_PLATFORM;
 		if (st == SEV_STATUS_SUCCESS)
-			st = emu_mem_write(fw->mem, addr + done, buf + cap, n);
+			st = emu_mem_write_with(fw->mem, addr + done, n, buf + cap, launch_crypt_to,
+						&a);
 		if (st == SEV_STATUS_SUCCESS)
 			place(g, off + done, buf, n, true);
 	}

@@ -18,6 +18,7 @@
 struct emu_region {
 	uint64_t base, size, owner;
 	uint8_t *map;
+	bool fixed; /* sealed against shrinking: its pages cannot vanish (no SIGBUS) */
 };
 
 struct emu_mem {
@@ -73,6 +74,7 @@ void emu_mem_free(struct emu_mem *m)
 int emu_mem_map(struct emu_mem *m, int fd, uint64_t size, uint64_t owner, uint64_t *ret_base)
 {
 	struct stat st;
+	int seals;
 	void *p;
 
 	if (size == 0 || size % SEV_PAGE_SIZE || size > EMU_MEM_MAX_REGION_SIZE)
@@ -86,6 +88,7 @@ int emu_mem_map(struct emu_mem *m, int fd, uint64_t size, uint64_t owner, uint64
 	/* Best effort: forbid shrinking (memfds created with MFD_ALLOW_SEALING); the SIGBUS
 	 * guard covers the rest. */
 	(void)fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK);
+	seals = fcntl(fd, F_GET_SEALS);
 	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (p == MAP_FAILED)
 		return negative_errno();
@@ -94,6 +97,7 @@ int emu_mem_map(struct emu_mem *m, int fd, uint64_t size, uint64_t owner, uint64
 		.size = size,
 		.owner = owner,
 		.map = p,
+		.fixed = seals >= 0 && (seals & F_SEAL_SHRINK),
 	};
 	m->next_index++;
 	*ret_base = m->regions[m->n - 1].base;
@@ -122,7 +126,7 @@ unsigned emu_mem_count(const struct emu_mem *m)
 	return m->n;
 }
 
-static uint8_t *lookup(struct emu_mem *m, uint64_t addr, uint64_t len)
+static uint8_t *lookup_region(struct emu_mem *m, uint64_t addr, uint64_t len, bool *fixed)
 {
 	if (len == 0)
 		return NULL;
@@ -133,9 +137,16 @@ static uint8_t *lookup(struct emu_mem *m, uint64_t addr, uint64_t len)
 			continue;
 		if (len > r->size - (addr - r->base))
 			return NULL; /* runs off the end of its region */
+		if (fixed)
+			*fixed = r->fixed;
 		return r->map + (addr - r->base);
 	}
 	return NULL;
+}
+
+static uint8_t *lookup(struct emu_mem *m, uint64_t addr, uint64_t len)
+{
+	return lookup_region(m, addr, len, NULL);
 }
 
 int emu_mem_check(struct emu_mem *m, uint64_t addr, uint64_t len)
@@ -167,4 +178,19 @@ int emu_mem_write(struct emu_mem *m, uint64_t addr, const void *src, size_t len)
 	uint8_t *p = lookup(m, addr, len);
 
 	return p ? guarded_copy(p, src, len) : SEV_STATUS_INVALID_ADDRESS;
+}
+
+int emu_mem_write_with(struct emu_mem *m, uint64_t addr, size_t len, uint8_t *scratch,
+		       int (*fn)(uint8_t *dst, void *arg), void *arg)
+{
+	bool fixed = false;
+	uint8_t *p = lookup_region(m, addr, len, &fixed);
+
+	if (!p)
+		return SEV_STATUS_INVALID_ADDRESS;
+	if (fixed) /* no guard: a SIGBUS here is not the client's doing, and kills us loudly */
+		return fn(p, arg) < 0 ? SEV_STATUS_HWERROR_PLATFORM : SEV_STATUS_SUCCESS;
+	if (fn(scratch, arg) < 0)
+		return SEV_STATUS_HWERROR_PLATFORM;
+	return guarded_copy(p, scratch, len);
 }

@@ -28,5 +28,14 @@ unsigned emu_mem_count(const struct emu_mem *m);
  * or SEV_STATUS_INVALID_ADDRESS (range not inside one region, overflow, or the pages vanished). */
 int emu_mem_read(struct emu_mem *m, uint64_t addr, void *dst, size_t len);
 int emu_mem_write(struct emu_mem *m, uint64_t addr, const void *src, size_t len);
+/* Let fn(dst, arg) produce the len bytes for client memory at addr (0, or a negative errno)
+ * straight into it, where firmware would otherwise build them in a buffer and copy that in
+ * (emu_mem_write): in a region whose memfd is sealed against shrinking (F_SEAL_SHRINK, which
+ * emu_mem_map adds where the memfd allows sealing) the pages cannot vanish, so fn writes there
+ * and never runs under the SIGBUS guard. Elsewhere fn writes to scratch (len bytes, the
+ * caller's) and that is copied under the guard. Returns SEV_STATUS_SUCCESS,
+ * SEV_STATUS_INVALID_ADDRESS, or SEV_STATUS_HWERROR_PLATFORM when fn failed. */
+int emu_mem_write_with(struct emu_mem *m, uint64_t addr, size_t len, uint8_t *scratch,
+		       int (*fn)(uint8_t *dst, void *arg), void *arg);
 /* Is [addr, addr+len) inside one region? (for checks without copying, e.g. the TMR) */
 int emu_mem_check(struct emu_mem *m, uint64_t addr, uint64_t len);

@@ -8,8 +8,11 @@
  * image and zeros elsewhere, and reflects a host that changed launched ciphertext before it
  * was made (one garbled block, as with SEV memory); after that the view is authoritative
  * (a VMM's write is what DBG_DECRYPT reads); DECOMMISSION leaves zeros in a view a VMM still
- * maps. A guest whose host region was unmapped before its view was made cannot be handed out
+ * maps. All of it twice: host memory that can shrink under the emulator (ciphertext copied in
+ * under the SIGBUS guard) and memory the emulator sealed (the cipher writes straight into it),
+ * which a shrink is refused for. A guest whose host region was unmapped before its view was made cannot be handed out
  * (guest-memfd -EIO naming the region), and is still decommissioned cleanly. */
+#include <errno.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <string.h>
@@ -71,7 +74,10 @@ static void check_digest(struct psp_transport *t, uint32_t h, const uint8_t *ima
 	TU_CHECK_MEM(rep.launch_digest, want, 32);
 }
 
-static void test_memory_model(struct emu_rig *r)
+/* sealable: the memfd allows sealing, as sevd's guest memory does; the emulator seals it
+ * against shrinking and its cipher writes straight into it (emu_mem_write_with); else the
+ * ciphertext is built aside and copied in under the SIGBUS guard. The model is the same. */
+static void test_memory_model(struct emu_rig *r, bool sealable)
 {
 	struct psp_transport *t = r->t;
 	struct gt_mem m;
@@ -83,7 +89,11 @@ static void test_memory_model(struct emu_rig *r)
 
 	TU_CHECK(host0 && image, "malloc");
 	gt_platform_ready(t, false);
-	gt_mem_new(t, MEM_SIZE, &m);
+	(sealable ? gt_mem_new_sealable : gt_mem_new)(t, MEM_SIZE, &m);
+	/* the emulator sealed what it could: only a sealable memfd can no longer shrink */
+	TU_CHECK_EQ(ftruncate(m.fd, MEM_SIZE - PG) == 0 ? 0 : -errno, sealable ? -EPERM : 0);
+	if (!sealable)
+		TU_CHECK_EQ(ftruncate(m.fd, MEM_SIZE), 0);
 	TU_CHECK(RAND_bytes(host0, MEM_SIZE) == 1 && RAND_bytes(patch, sizeof(patch)) == 1, "RAND");
 	memcpy(m.ptr, host0, MEM_SIZE);
 	memcpy(image, host0, MEM_SIZE); /* the guest's memory as it should be: image, then zeros */
@@ -187,7 +197,8 @@ int main(void)
 	struct emu_rig r;
 
 	rig_up(&r, NULL);
-	test_memory_model(&r);
+	test_memory_model(&r, false);
+	test_memory_model(&r, true);
 	test_region_gone(&r);
 	rig_down(&r);
 	tu_done("emu-guest-mem");

@@ -35,18 +35,28 @@ void gt_platform_ready(struct psp_transport *t, bool es)
 	GT_EXPECT(fw(t, SEV_CMD_DF_FLUSH, NULL), SEV_STATUS_SUCCESS);
 }
 
-void gt_mem_new(struct psp_transport *t, size_t size, struct gt_mem *ret)
+static void mem_new(struct psp_transport *t, size_t size, unsigned flags, struct gt_mem *ret)
 {
 	int e;
 
 	ret->size = size;
-	ret->fd = memfd_create("gt-guest", MFD_CLOEXEC);
+	ret->fd = memfd_create("gt-guest", MFD_CLOEXEC | flags);
 	TU_CHECK(ret->fd >= 0, "memfd_create: %m");
 	TU_CHECK(ftruncate(ret->fd, (off_t)size) == 0, "ftruncate: %m");
 	ret->ptr = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, ret->fd, 0);
 	TU_CHECK(ret->ptr != MAP_FAILED, "mmap: %m");
 	e = psp_map_memfd(t, ret->fd, size, &ret->base);
 	TU_CHECK(e == 0, "psp_map_memfd: %s", strerror(-e));
+}
+
+void gt_mem_new(struct psp_transport *t, size_t size, struct gt_mem *ret)
+{
+	mem_new(t, size, 0, ret);
+}
+
+void gt_mem_new_sealable(struct psp_transport *t, size_t size, struct gt_mem *ret)
+{
+	mem_new(t, size, MFD_ALLOW_SEALING, ret);
 }
 
 void gt_mem_free(struct gt_mem *m)

@@ -33,6 +33,9 @@ struct gt_mem {
 void gt_platform_ready(struct psp_transport *t, bool es);
 /* A fresh memfd of size bytes (a multiple of 4096), mapped here and in the emulator. */
 void gt_mem_new(struct psp_transport *t, size_t size, struct gt_mem *ret);
+/* The same, created with MFD_ALLOW_SEALING, as sevd's guest memory: the emulator seals it
+ * against shrinking and writes ciphertext straight into it. */
+void gt_mem_new_sealable(struct psp_transport *t, size_t size, struct gt_mem *ret);
 void gt_mem_free(struct gt_mem *m);
 /* The platform's PDH and PEK certificates (PDH_CERT_EXPORT). */
 void gt_platform_certs(struct psp_transport *t, struct sev_cert *pdh, struct sev_cert *pek);
