@@ -709,7 +709,7 @@ static void op_data_begin(struct sevd_guests *gs, const struct sevd_request *req
 			  struct sevd_reply *rep)
 {
 	struct guest *g = lookup(gs, req->u.guest.handle, rep);
-	uint64_t a;
+	uint64_t a = 0; /* set by upload_address (gcc -O2 cannot tell) */
 
 	if (!g)
 		return;
@@ -980,7 +980,7 @@ static void op_vmsa(struct sevd_guests *gs, const struct sevd_request *req, stru
 {
 	struct guest *g = lookup(gs, req->u.guest.handle, rep);
 	uint32_t len = req->u.guest.len;
-	uint64_t a;
+	uint64_t a = 0; /* set by upload_address (gcc -O2 cannot tell) */
 
 	if (!g)
 		return;
