@@ -10,8 +10,9 @@
  * (a VMM's write is what DBG_DECRYPT reads); DECOMMISSION leaves zeros in a view a VMM still
  * maps. All of it twice: host memory that can shrink under the emulator (ciphertext copied in
  * under the SIGBUS guard) and memory the emulator sealed (the cipher writes straight into it),
- * which a shrink is refused for. A guest whose host region was unmapped before its view was made cannot be handed out
- * (guest-memfd -EIO naming the region), and is still decommissioned cleanly. */
+ * which a shrink is refused for. A guest whose host region was unmapped before its view was
+ * made cannot be handed out (guest-memfd -EIO naming the region), and is still decommissioned
+ * cleanly. */
 #include <errno.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
