@@ -55,7 +55,8 @@ int parse_u64(const char *s, uint64_t *ret);
 ssize_t loop_read(int fd, void *buf, size_t len);
 int loop_write(int fd, const void *buf, size_t len);
 
-/* Read a whole file (at most max bytes, else -EFBIG). */
+/* Read a whole file (at most max bytes, else -EFBIG). The buffer is sized by what was read, not
+ * by max, and always has room for one byte past *ret_len (a terminating NUL). */
 int read_full_file(const char *path, size_t max, uint8_t **ret, size_t *ret_len);
 /* Write a file atomically: temp file in the same directory, fsync, rename, fsync(dir). */
 int write_file_atomic(const char *path, const void *buf, size_t len, mode_t mode);

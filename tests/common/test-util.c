@@ -1,7 +1,11 @@
 /* common/util: numbers as users type them, hex and base64 round trips and refusals. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "common/util.h"
 #include "tests/testutil.h"
@@ -69,9 +73,95 @@ static void test_hex_base64(void)
 	free(out);
 }
 
+static void write_bytes(const char *path, size_t n)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+	TU_CHECK(fd >= 0, "create %s: %m", path);
+	for (size_t i = 0; i < n; i++) {
+		uint8_t b = (uint8_t)(i * 7 + 1);
+		TU_CHECK(write(fd, &b, 1) == 1, "write %s: %m", path);
+	}
+	close(fd);
+}
+
+/* read_full_file sizes its buffer by the file: a 10-byte file read with a 1 GiB limit in a
+ * process whose address space is capped at 256 MiB works (a buffer of limit + 1 bytes cannot
+ * be had there), the content is exact with a spare byte after it, and the limit still holds
+ * for regular files and for pipes, whose size is not known in advance. */
+static void test_read_full_file(void)
+{
+	char *dir = tu_mkdtemp(), path[512];
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	int fds[2];
+
+	snprintf(path, sizeof(path), "%s/f", dir);
+	for (size_t n = 0; n <= 9000; n += 4500) { /* empty, across 4 KiB, 9000 bytes */
+		write_bytes(path, n);
+		TU_CHECK_EQ(read_full_file(path, 9000, &buf, &len), 0);
+		TU_CHECK_EQ(len, n);
+		for (size_t i = 0; i < n; i++)
+			TU_CHECK(buf[i] == (uint8_t)(i * 7 + 1), "byte %zu of %zu", i, n);
+		buf[len] = 0; /* the documented spare byte */
+		free(buf);
+	}
+	TU_CHECK_EQ(read_full_file(path, 8999, &buf, &len), -EFBIG);
+
+	write_bytes(path, 10);
+	pid_t pid = fork();
+	TU_CHECK(pid >= 0, "fork: %m");
+	if (pid == 0) {
+		struct rlimit rl = {256u << 20, 256u << 20};
+		if (setrlimit(RLIMIT_AS, &rl) < 0)
+			_exit(2);
+		int r = read_full_file(path, (size_t)1 << 30, &buf, &len);
+		_exit(r == 0 && len == 10 ? 0 : 1);
+	}
+	int st = 0;
+	TU_CHECK(waitpid(pid, &st, 0) == pid, "waitpid: %m");
+	TU_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+		 "reading 10 bytes with a 1 GiB limit under a 256 MiB address space failed "
+		 "(status %d): the buffer follows the limit, not the file", st);
+
+	/* A pipe: grows past the first 4 KiB; over the limit is -EFBIG. */
+	for (size_t n = 10000; n <= 10001; n++) {
+		TU_CHECK(pipe(fds) == 0, "pipe: %m");
+		pid = fork();
+		TU_CHECK(pid >= 0, "fork: %m");
+		if (pid == 0) {
+			close(fds[0]);
+			for (size_t i = 0; i < n; i++) {
+				uint8_t b = (uint8_t)(i * 7 + 1);
+				if (write(fds[1], &b, 1) != 1)
+					_exit(1);
+			}
+			_exit(0);
+		}
+		close(fds[1]);
+		char fdpath[64];
+		snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", fds[0]);
+		int r = read_full_file(fdpath, 10000, &buf, &len);
+		close(fds[0]);
+		waitpid(pid, NULL, 0);
+		if (n == 10000) {
+			TU_CHECK_EQ(r, 0);
+			TU_CHECK_EQ(len, n);
+			TU_CHECK(buf[9999] == (uint8_t)(9999 * 7 + 1), "last byte from the pipe");
+			free(buf);
+		} else {
+			TU_CHECK_EQ(r, -EFBIG);
+		}
+	}
+	unlink(path);
+	rmdir(dir);
+	free(dir);
+}
+
 int main(void)
 {
 	test_parse();
 	test_hex_base64();
+	test_read_full_file();
 	tu_done("common-util");
 }
