@@ -220,7 +220,7 @@ int read_full_file(const char *path, size_t max, uint8_t **ret, size_t *ret_len)
 	/* The buffer follows the file, not the limit: a regular file's size plus one byte (to
 	 * see it grow), else 4 KiB, doubled as needed up to max + 1. Allocating max + 1 up front
 	 * made every read of a small file fault in (or, with MALLOC_PERTURB_, fill) the whole
-	 * limit — 64 MiB per file for the tests. */
+	 * limit — 64 MiB per file for the tests. The byte after the data is a NUL. */
 	cap = S_ISREG(st.st_mode) ? (size_t)st.st_size + 1 : 4096;
 	if (cap > max + 1)
 		cap = max + 1;
@@ -241,6 +241,7 @@ int read_full_file(const char *path, size_t max, uint8_t **ret, size_t *ret_len)
 			break; /* end of file */
 		cap = cap > (max + 1) / 2 ? max + 1 : cap * 2;
 	}
+	buf[len] = 0; /* len < cap: callers may treat the data as a C string */
 	*ret_len = len;
 	*ret = TAKE_PTR(buf);
 	return 0;

@@ -56,7 +56,7 @@ ssize_t loop_read(int fd, void *buf, size_t len);
 int loop_write(int fd, const void *buf, size_t len);
 
 /* Read a whole file (at most max bytes, else -EFBIG). The buffer is sized by what was read, not
- * by max, and always has room for one byte past *ret_len (a terminating NUL). */
+ * by max, and the byte at (*ret)[*ret_len] is a NUL (text files read as C strings). */
 int read_full_file(const char *path, size_t max, uint8_t **ret, size_t *ret_len);
 /* Write a file atomically: temp file in the same directory, fsync, rename, fsync(dir). */
 int write_file_atomic(const char *path, const void *buf, size_t len, mode_t mode);
