@@ -7,17 +7,6 @@
 
 #include "common/util.h"
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int attest_guid_parse(const char *s, uint8_t ret[ATTEST_GUID_SIZE])
 {
 	uint8_t be[ATTEST_GUID_SIZE];
@@ -31,7 +20,7 @@ int attest_guid_parse(const char *s, uint8_t ret[ATTEST_GUID_SIZE])
 				return -EINVAL;
 			continue;
 		}
-		int hi = hexval(s[i]), lo = hexval(s[i + 1]);
+		int hi = hex_digit(s[i]), lo = hex_digit(s[i + 1]);
 		if (hi < 0 || lo < 0)
 			return -EINVAL;
 		be[n++] = (uint8_t)(hi << 4 | lo);

@@ -39,7 +39,7 @@ char *hex_encode(const void *buf, size_t len)
 	return s;
 }
 
-static int unhex(char c)
+int hex_digit(char c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -61,7 +61,7 @@ int hex_decode(const char *s, uint8_t **ret, size_t *ret_len)
 	if (!out)
 		return -ENOMEM;
 	for (size_t i = 0; i < n / 2; i++) {
-		int hi = unhex(s[2 * i]), lo = unhex(s[2 * i + 1]);
+		int hi = hex_digit(s[2 * i]), lo = hex_digit(s[2 * i + 1]);
 		if (hi < 0 || lo < 0) {
 			free(out);
 			return -EINVAL;

@@ -39,6 +39,8 @@ void memrev(uint8_t *p, size_t n);
 
 /* Hex: lower-case encoding; decoding accepts upper/lower case, rejects odd length and
  * non-hex characters (-EINVAL), and requires exactly `len` bytes when exact_len is set. */
+/* The value of one hex digit (either case), or -1. */
+int hex_digit(char c);
 char *hex_encode(const void *buf, size_t len);
 int hex_decode(const char *s, uint8_t **ret, size_t *ret_len);
 int hex_decode_exact(const char *s, uint8_t *out, size_t len);
