@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cli/http-client.h"
+#include "common/http-client.h"
 #include "cli/kds.h"
 #include "common/macros.h"
 #include "common/util.h"

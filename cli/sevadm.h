@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <json-c/json.h>
 
-#include "cli/http-client.h"
+#include "common/http-client.h"
 #include "cli/verbs.h"
 
 /* --- verbs: one prototype per verb; add yours here and a row in sevadm.c --- */

@@ -35,7 +35,7 @@
 #include "attest/roots.h"
 #include "attest/secret.h"
 #include "attest/session.h"
-#include "cli/http-client.h"
+#include "common/http-client.h"
 #include "common/macros.h"
 #include "common/ossl.h"
 #include "common/secret.h"

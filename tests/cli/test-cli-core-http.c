@@ -20,7 +20,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
-#include "cli/http-client.h"
+#include "common/http-client.h"
 #include "common/macros.h"
 #include "common/util.h"
 #include "tests/testutil.h"

@@ -24,7 +24,7 @@
 
 #include "config.h"
 #include "common/macros.h"
-#include "cli/http-client.h"
+#include "common/http-client.h"
 
 #define DEFAULT_TIMEOUT_MS 30000
 #define DEFAULT_MAX_RESPONSE (64u * 1024 * 1024)
