@@ -10,10 +10,13 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "common/macros.h"
 #include "common/util.h"
 #include "tests/testutil.h"
 
@@ -309,4 +312,76 @@ void tu_emu_stop(struct tu_emu *e)
 	free(e->nv);
 	free(e->log);
 	e->socket = e->nv = e->log = NULL;
+}
+
+int tu_free_port(void)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), port;
+
+	TU_CHECK(fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+		     getsockname(fd, (struct sockaddr *)&sa, &len) == 0,
+		 "cannot find a free TCP port on 127.0.0.1: %m");
+	port = ntohs(sa.sin_port);
+	close(fd);
+	return port;
+}
+
+bool tu_wait_tcp(int port, int timeout_ms)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET,
+				 .sin_port = htons((uint16_t)port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+
+	for (int waited = 0; waited < timeout_ms; waited += 50) {
+		int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), r;
+
+		r = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+		close(fd);
+		if (r == 0)
+			return true;
+		usleep(50 * 1000);
+	}
+	return false;
+}
+
+pid_t tu_sevd_start(const struct tu_sevd_opts *o)
+{
+	_cleanup_free_ char *state = path_join(o->dir, "state"), *log = path_join(o->dir, "sevd.log");
+	char psp[600], listen_unix[600], listen_tcp[64];
+	char *argv[32];
+	int n = 0;
+	pid_t pid;
+
+	snprintf(psp, sizeof(psp), "%s", o->psp);
+	snprintf(listen_unix, sizeof(listen_unix), "unix:%s", o->unix_path);
+	argv[n++] = (char *)tu_exe("SEVD_EXE");
+	argv[n++] = (char *)"--psp";
+	argv[n++] = psp;
+	argv[n++] = (char *)"--state-dir";
+	argv[n++] = state;
+	argv[n++] = (char *)"--listen";
+	argv[n++] = listen_unix;
+	if (o->tcp_scheme) {
+		snprintf(listen_tcp, sizeof(listen_tcp), "%s:127.0.0.1:%d", o->tcp_scheme,
+			 o->tcp_port);
+		argv[n++] = (char *)"--listen";
+		argv[n++] = listen_tcp;
+	}
+	if (o->config) {
+		argv[n++] = (char *)"--config";
+		argv[n++] = (char *)o->config;
+	}
+	for (size_t i = 0; o->extra_args && o->extra_args[i] && n < 31; i++)
+		argv[n++] = (char *)o->extra_args[i];
+	argv[n] = NULL;
+	(void)unlink(o->unix_path);
+	pid = tu_spawn(argv, log);
+	TU_CHECK(tu_wait_socket(o->unix_path, 60000), "sevd did not come up (log %s)", log);
+	/* the listeners start in order: the TCP one may come a moment after the Unix one */
+	if (o->tcp_scheme)
+		TU_CHECK(tu_wait_tcp(o->tcp_port, 30000), "sevd did not listen on %s (log %s)",
+			 listen_tcp, log);
+	return pid;
 }

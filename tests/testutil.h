@@ -48,6 +48,8 @@ const char *tu_exe(const char *env_name);
 pid_t tu_spawn(char *const argv[], const char *log_path);
 /* Wait until a Unix socket at path accepts connections (bounded; false on timeout). */
 bool tu_wait_socket(const char *path, int timeout_ms);
+/* A TCP port on 127.0.0.1 that was free a moment ago (bound, read, closed). */
+int tu_free_port(void);
 /* SIGTERM, then SIGKILL after timeout; returns the exit status as waitpid reports it. */
 int tu_stop(pid_t pid, int timeout_ms);
 /* Run a command to completion, capturing stdout (NUL-terminated) into *out when non-NULL.
@@ -63,3 +65,21 @@ struct tu_emu {
 };
 int tu_emu_start(const char *dir, const char *const extra_args[], struct tu_emu *ret);
 void tu_emu_stop(struct tu_emu *e);
+
+/* Connect to 127.0.0.1:port until something listens (bounded); true when it did. */
+bool tu_wait_tcp(int port, int timeout_ms);
+
+/* sevd started for a test: --psp, --state-dir DIR/state, a Unix listener, optionally one TCP
+ * listener on 127.0.0.1 (tcp_scheme "tcp" or "tls", on tcp_port), --config (when set) and any
+ * extra arguments; its log is DIR/sevd.log. Returns once the Unix socket (and the TCP port)
+ * accept connections; fails the test otherwise. */
+struct tu_sevd_opts {
+	const char *dir;       /* state and log go here */
+	const char *psp;       /* --psp value */
+	const char *unix_path; /* --listen unix:PATH */
+	const char *tcp_scheme; /* NULL: no TCP listener */
+	int tcp_port;
+	const char *config;    /* --config PATH, or NULL */
+	const char *const *extra_args; /* NULL-terminated, or NULL */
+};
+pid_t tu_sevd_start(const struct tu_sevd_opts *o);

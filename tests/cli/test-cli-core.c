@@ -137,18 +137,6 @@ struct daemon {
 	char *admin_token, *reader_token, *log;
 };
 
-static unsigned free_port(void)
-{
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof(sa);
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-	TU_CHECK(fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
-			 getsockname(fd, (struct sockaddr *)&sa, &len) == 0, "free port: %m");
-	close(fd);
-	return ntohs(sa.sin_port);
-}
-
 static char *sha256_hex(const char *s)
 {
 	uint8_t md[32];
@@ -201,7 +189,7 @@ static void daemon_start(struct daemon *d)
 	_cleanup_free_ char *sock = path_join(dir, "sevd.sock"), *ha = sha256_hex("admin-0123456789");
 	_cleanup_free_ char *hr = sha256_hex("reader-0123456789"), *text = NULL;
 	char psp[300], listen_unix[300], listen_tcp[64];
-	unsigned port = free_port();
+	unsigned port = tu_free_port();
 
 	running = d;
 	atexit(kill_leftovers);

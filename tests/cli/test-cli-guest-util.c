@@ -197,18 +197,6 @@ void tg_init(const char *name)
 	tg_dir = tu_mkdtemp();
 }
 
-static unsigned free_port(void)
-{
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof(sa);
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-	TU_CHECK(fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
-			 getsockname(fd, (struct sockaddr *)&sa, &len) == 0, "free port: %m");
-	close(fd);
-	return ntohs(sa.sin_port);
-}
-
 static char *sha256_hex(const char *s)
 {
 	uint8_t md[32];
@@ -275,7 +263,7 @@ void tg_daemon_start(struct tg_daemon *d, const char *const *emu_args, const cha
 	_cleanup_free_ char *conf = path_join(tg_dir, "sevd.conf"), *state = path_join(tg_dir, "state");
 	_cleanup_free_ char *sock = path_join(tg_dir, "sevd.sock");
 	char psp[300], listen_unix[320], listen_tcp[64];
-	unsigned port = free_port();
+	unsigned port = tu_free_port();
 
 	running = d;
 	atexit(kill_leftovers);

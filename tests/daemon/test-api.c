@@ -254,20 +254,6 @@ static uint8_t *b64field(json_object *o, const char *k, size_t *len)
 
 /* ---- starting and stopping ---- */
 
-static int free_tcp_port(void)
-{
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof(sa);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
-
-	TU_CHECK(fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
-			 getsockname(fd, (struct sockaddr *)&sa, &len) == 0,
-		 "cannot find a free port");
-	port = ntohs(sa.sin_port);
-	close(fd);
-	return port;
-}
-
 static void token_line(FILE *f, const char *role, const char *token)
 {
 	uint8_t h[32];
@@ -296,35 +282,17 @@ static void write_config(const char *path, const char *extra)
 static void sevd_start(const char *psp_spec, const char *extra_conf)
 {
 	_cleanup_free_ char *conf = path_join(D.dir, "sevd.conf");
-	_cleanup_free_ char *state = path_join(D.dir, "state");
-	_cleanup_free_ char *log = path_join(D.dir, "sevd.log");
-	char psp[512], listen_tcp[64], listen_unix[300];
-	char *argv[16];
-	int n = 0;
+	char psp[512];
+	static const char *const plain[] = {"--allow-plain-tcp", NULL};
 
 	write_config(conf, extra_conf);
-	D.port = free_tcp_port();
+	D.port = tu_free_port();
 	snprintf(psp, sizeof(psp), "%s", psp_spec ? psp_spec : "");
 	if (!psp_spec)
 		snprintf(psp, sizeof(psp), "emu:%s", D.emu.socket);
-	snprintf(listen_tcp, sizeof(listen_tcp), "tcp:127.0.0.1:%d", D.port);
-	snprintf(listen_unix, sizeof(listen_unix), "unix:%s", D.unix_path);
-	argv[n++] = (char *)tu_exe("SEVD_EXE");
-	argv[n++] = (char *)"--psp";
-	argv[n++] = psp;
-	argv[n++] = (char *)"--state-dir";
-	argv[n++] = state;
-	argv[n++] = (char *)"--listen";
-	argv[n++] = listen_unix;
-	argv[n++] = (char *)"--listen";
-	argv[n++] = listen_tcp;
-	argv[n++] = (char *)"--allow-plain-tcp";
-	argv[n++] = (char *)"--config";
-	argv[n++] = conf;
-	argv[n] = NULL;
-	(void)unlink(D.unix_path);
-	D.pid = tu_spawn(argv, log);
-	TU_CHECK(tu_wait_socket(D.unix_path, 60000), "sevd did not come up (log %s)", log);
+	D.pid = tu_sevd_start(&(struct tu_sevd_opts){.dir = D.dir, .psp = psp,
+		.unix_path = D.unix_path, .tcp_scheme = "tcp", .tcp_port = D.port, .config = conf,
+		.extra_args = plain});
 }
 
 /* SIGTERM: sevd must stop cleanly (exit 0). */

@@ -74,20 +74,6 @@ static void sleep_ms(long ms)
 
 /* ---- the daemon ---- */
 
-static int free_tcp_port(void)
-{
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof(sa);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
-
-	TU_CHECK(fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
-			 getsockname(fd, (struct sockaddr *)&sa, &len) == 0,
-		 "cannot find a free port");
-	port = ntohs(sa.sin_port);
-	close(fd);
-	return port;
-}
-
 static void token_line(FILE *f, const char *role, const char *token)
 {
 	uint8_t h[32];
@@ -101,10 +87,9 @@ static void token_line(FILE *f, const char *role, const char *token)
 static void sevd_start(void)
 {
 	_cleanup_free_ char *conf = path_join(D.dir, "sevd.conf");
-	_cleanup_free_ char *state = path_join(D.dir, "state");
-	_cleanup_free_ char *log = path_join(D.dir, "sevd.log");
-	char psp[512], listen_tcp[64], listen_unix[300];
+	char psp[512];
 	FILE *f = fopen(conf, "w");
+	static const char *const plain[] = {"--allow-plain-tcp", NULL};
 
 	TU_CHECK(f != NULL, "cannot write %s", conf);
 	token_line(f, "admin", TOKEN_ADMIN);
@@ -114,15 +99,11 @@ static void sevd_start(void)
 		"header_timeout = %d\nrate_limit = %d\nrate_burst = %d\n",
 		CONN_LIMIT, PER_IP_LIMIT, CONN_TIMEOUT_S, HEADER_TIMEOUT_S, RATE, BURST);
 	fclose(f);
-	D.port = free_tcp_port();
+	D.port = tu_free_port();
 	snprintf(psp, sizeof(psp), "emu:%s", D.emu.socket);
-	snprintf(listen_tcp, sizeof(listen_tcp), "tcp:127.0.0.1:%d", D.port);
-	snprintf(listen_unix, sizeof(listen_unix), "unix:%s", D.unix_path);
-	char *argv[] = { (char *)tu_exe("SEVD_EXE"), (char *)"--psp", psp, (char *)"--state-dir",
-			 state, (char *)"--listen", listen_unix, (char *)"--listen", listen_tcp,
-			 (char *)"--allow-plain-tcp", (char *)"--config", conf, NULL };
-	D.pid = tu_spawn(argv, log);
-	TU_CHECK(tu_wait_socket(D.unix_path, 60000), "sevd did not come up (log %s)", log);
+	D.pid = tu_sevd_start(&(struct tu_sevd_opts){.dir = D.dir, .psp = psp,
+		.unix_path = D.unix_path, .tcp_scheme = "tcp", .tcp_port = D.port, .config = conf,
+		.extra_args = plain});
 }
 
 static void check_alive(const char *after)

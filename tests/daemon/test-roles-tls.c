@@ -209,43 +209,10 @@ static void make_pki(void)
 
 /* ---- sevd ---- */
 
-static int free_tcp_port(void)
-{
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t len = sizeof(sa);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), p;
-
-	TU_CHECK(fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
-		     getsockname(fd, (struct sockaddr *)&sa, &len) == 0,
-		 "cannot find a free port");
-	p = ntohs(sa.sin_port);
-	close(fd);
-	return p;
-}
-
-static bool wait_tcp(int p, int timeout_ms)
-{
-	struct sockaddr_in sa = {.sin_family = AF_INET,
-				 .sin_port = htons((uint16_t)p),
-				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-
-	for (int waited = 0; waited < timeout_ms; waited += 50) {
-		int fd = socket(AF_INET, SOCK_STREAM, 0), r;
-
-		r = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
-		close(fd);
-		if (r == 0)
-			return true;
-		usleep(50 * 1000);
-	}
-	return false;
-}
-
 static void sevd_start(void)
 {
-	_cleanup_free_ char *conf = path_join(dir, "sevd.conf"), *state = path_join(dir, "state");
-	_cleanup_free_ char *log = path_join(dir, "sevd.log");
-	char psp[512], listen_tls[64], listen_unix[420];
+	_cleanup_free_ char *conf = path_join(dir, "sevd.conf");
+	char psp[512];
 	FILE *f = fopen(conf, "w");
 
 	TU_CHECK(f != NULL, "cannot write %s", conf);
@@ -257,25 +224,10 @@ static void sevd_start(void)
 		   "client_cert_role = reader:CN=roles-reader,O=sevd-test\n"
 		   "client_cert_role = owner:roles-owner\n");
 	fclose(f);
-	port = free_tcp_port();
+	port = tu_free_port();
 	snprintf(psp, sizeof(psp), "emu:%s", emu.socket);
-	snprintf(listen_tls, sizeof(listen_tls), "tls:127.0.0.1:%d", port);
-	snprintf(listen_unix, sizeof(listen_unix), "unix:%s", unix_path);
-	char *argv[] = {(char *)tu_exe("SEVD_EXE"),
-			(char *)"--psp",
-			psp,
-			(char *)"--state-dir",
-			state,
-			(char *)"--listen",
-			listen_unix,
-			(char *)"--listen",
-			listen_tls,
-			(char *)"--config",
-			conf,
-			NULL};
-	sevd_pid = tu_spawn(argv, log);
-	TU_CHECK(tu_wait_socket(unix_path, 60000), "sevd did not come up (log %s)", log);
-	TU_CHECK(wait_tcp(port, 30000), "sevd did not listen on TLS (log %s)", log);
+	sevd_pid = tu_sevd_start(&(struct tu_sevd_opts){.dir = dir, .psp = psp,
+		.unix_path = unix_path, .tcp_scheme = "tls", .tcp_port = port, .config = conf});
 }
 
 /* ---- requests ---- */

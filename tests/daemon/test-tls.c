@@ -137,20 +137,6 @@ static void make_pki(void)
 
 /* ---- sevd ---- */
 
-static int free_tcp_port(void)
-{
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t len = sizeof(sa);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), p;
-
-	TU_CHECK(fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
-		     getsockname(fd, (struct sockaddr *)&sa, &len) == 0,
-		 "cannot find a free port");
-	p = ntohs(sa.sin_port);
-	close(fd);
-	return p;
-}
-
 static void write_config(const char *path)
 {
 	FILE *f = fopen(path, "w");
@@ -203,34 +189,16 @@ static int sevd_run_fail(const char *listen, const char *extra, char **log)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
 }
 
-static bool wait_tcp(int p, int timeout_ms);
 
 static void sevd_start(void)
 {
-	_cleanup_free_ char *conf = path_join(dir, "sevd.conf"), *state = path_join(dir, "state");
-	_cleanup_free_ char *log = path_join(dir, "sevd.log");
-	char psp[512], listen_tls[64], listen_unix[420];
+	_cleanup_free_ char *conf = path_join(dir, "sevd.conf");
+	char psp[512];
 
-	port = free_tcp_port();
+	port = tu_free_port();
 	snprintf(psp, sizeof(psp), "emu:%s", emu.socket);
-	snprintf(listen_tls, sizeof(listen_tls), "tls:127.0.0.1:%d", port);
-	snprintf(listen_unix, sizeof(listen_unix), "unix:%s", unix_path);
-	char *argv[] = {(char *)tu_exe("SEVD_EXE"),
-			(char *)"--psp",
-			psp,
-			(char *)"--state-dir",
-			state,
-			(char *)"--listen",
-			listen_unix,
-			(char *)"--listen",
-			listen_tls,
-			(char *)"--config",
-			conf,
-			NULL};
-	sevd_pid = tu_spawn(argv, log);
-	TU_CHECK(tu_wait_socket(unix_path, 60000), "sevd did not come up (log %s)", log);
-	/* the listeners start in order: the TLS one may come a moment after the Unix one */
-	TU_CHECK(wait_tcp(port, 30000), "sevd did not listen on TLS (log %s)", log);
+	sevd_pid = tu_sevd_start(&(struct tu_sevd_opts){.dir = dir, .psp = psp,
+		.unix_path = unix_path, .tcp_scheme = "tls", .tcp_port = port, .config = conf});
 }
 
 /* ---- requests ---- */
@@ -445,40 +413,21 @@ static void test_refusals(void)
 	char lst[64], *log = NULL;
 
 	/* plain TCP off loopback, even with the flag */
-	snprintf(lst, sizeof(lst), "tcp:0.0.0.0:%d", free_tcp_port());
+	snprintf(lst, sizeof(lst), "tcp:0.0.0.0:%d", tu_free_port());
 	TU_CHECK_EQ(sevd_run_fail(lst, "--allow-plain-tcp", &log), 1);
 	TU_CHECK(strstr(log, "Refusing plain TCP") && strstr(log, "not a loopback"), "log: %s",
 		 log);
 	free(log);
 	/* plain TCP on loopback without the flag */
-	snprintf(lst, sizeof(lst), "tcp:127.0.0.1:%d", free_tcp_port());
+	snprintf(lst, sizeof(lst), "tcp:127.0.0.1:%d", tu_free_port());
 	TU_CHECK_EQ(sevd_run_fail(lst, NULL, &log), 1);
 	TU_CHECK(strstr(log, "allow_plain_tcp"), "log: %s", log);
 	free(log);
 	/* IPv6: [::] is not loopback either */
-	snprintf(lst, sizeof(lst), "tcp:[::]:%d", free_tcp_port());
+	snprintf(lst, sizeof(lst), "tcp:[::]:%d", tu_free_port());
 	TU_CHECK_EQ(sevd_run_fail(lst, "--allow-plain-tcp", &log), 1);
 	TU_CHECK(strstr(log, "not a loopback"), "log: %s", log);
 	free(log);
-}
-
-/* Connect to 127.0.0.1:port until something listens (bounded); true when it did. */
-static bool wait_tcp(int p, int timeout_ms)
-{
-	struct sockaddr_in sa = {.sin_family = AF_INET,
-				 .sin_port = htons((uint16_t)p),
-				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-
-	for (int waited = 0; waited < timeout_ms; waited += 50) {
-		int fd = socket(AF_INET, SOCK_STREAM, 0), r;
-
-		r = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
-		close(fd);
-		if (r == 0)
-			return true;
-		usleep(50 * 1000);
-	}
-	return false;
 }
 
 /* sevd behind systemd-socket-activate on 127.0.0.1:port with the given config: it starts on
@@ -489,7 +438,7 @@ static pid_t activated(const char *conf, const char *log)
 	char psp[512], lst[64];
 	pid_t pid;
 
-	port = free_tcp_port();
+	port = tu_free_port();
 	snprintf(psp, sizeof(psp), "emu:%s", emu.socket);
 	snprintf(lst, sizeof(lst), "--listen=127.0.0.1:%d", port);
 	char *argv[] = {(char *)"/usr/bin/systemd-socket-activate",
@@ -503,7 +452,7 @@ static pid_t activated(const char *conf, const char *log)
 			(char *)conf,
 			NULL};
 	pid = tu_spawn(argv, log);
-	TU_CHECK(wait_tcp(port, 10000), "systemd-socket-activate did not listen (log %s)", log);
+	TU_CHECK(tu_wait_tcp(port, 10000), "systemd-socket-activate did not listen (log %s)", log);
 	return pid;
 }
 
@@ -585,7 +534,7 @@ static void test_missing_cert(void)
 	TU_CHECK(f != NULL, "conf");
 	fputs("# no tls_cert\n", f);
 	fclose(f);
-	snprintf(lst, sizeof(lst), "tls:127.0.0.1:%d", free_tcp_port());
+	snprintf(lst, sizeof(lst), "tls:127.0.0.1:%d", tu_free_port());
 	TU_CHECK_EQ(sevd_run_fail(lst, NULL, &log), 1);
 	TU_CHECK(strstr(log, "tls_cert"), "log: %s", log);
 	free(log);
