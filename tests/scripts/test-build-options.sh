@@ -5,16 +5,7 @@
 set -euo pipefail
 top=${SEVD_SOURCE_ROOT:?run through meson test}
 match=$top/scripts/build-options-match
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-checks=0
-check() { # check DESCRIPTION COMMAND...
-	checks=$((checks + 1))
-	if ! "${@:2}"; then
-		echo "check failed: $1" >&2
-		exit 1
-	fi
-}
+source "$(dirname "$0")/check.sh"
 refuses() { ! "$@" 2>/dev/null; }
 
 mkdir "$tmp/p"

@@ -5,16 +5,7 @@
 set -euo pipefail
 top=${SEVD_SOURCE_ROOT:?run through meson test}
 sum=$top/scripts/test-summary
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-checks=0
-check() { # check DESCRIPTION COMMAND...
-	checks=$((checks + 1))
-	if ! "${@:2}"; then
-		echo "check failed: $1" >&2
-		exit 1
-	fi
-}
+source "$(dirname "$0")/check.sh"
 
 for r in OK EXPECTEDFAIL SKIP FAIL TIMEOUT ERROR UNEXPECTEDPASS; do
 	printf '{"name": "t-%s", "result": "%s", "duration": 1.0}\n' "$r" "$r"
