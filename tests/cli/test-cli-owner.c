@@ -284,11 +284,125 @@ static void test_measurement_es_and_verify(void)
 			   V("sevctl/es/vmsa0.bin"), "--vmsa-cpu1", V("sevctl/es/vmsa1.bin"),
 			   "--launch-measure-blob", hex, NULL), 1);
 	free(hex);
-	/* ES without the VMSA flags: a usage error naming them. */
+	/* ES without --num-cpus: a usage error naming it. */
 	TU_CHECK_EQ(sevadm("measurement", "build", "--api-major", "1", "--api-minor", "49",
 			   "--build-id", "6", "--policy", "5", "--tik", TIK1, "--nonce", NONCE1,
 			   "--firmware", V("sevctl/OVMF.amdsev.fd_trimmed"), NULL), 2);
-	TU_CHECK(strstr(err, "--vmsa-cpu0"), "names the flags: %s", err);
+	TU_CHECK(strstr(err, "--num-cpus"), "names the flag: %s", err);
+}
+
+/* SEV-ES with generated VMSAs: sevctl's VMSA files are EPYC-Milan with the x87 state zero,
+ * so the same blob comes out without them; any other vCPU type gives another one. */
+static int es_gen(const char *sub, const char *type, const char *extra, const char *extra_arg)
+{
+	return sevadm("measurement", sub, "--api-major", "1", "--api-minor", "49", "--build-id",
+		      "6", "--policy", "5", "--tik", TIK1, "--firmware",
+		      V("sevctl/OVMF.amdsev.fd_trimmed"), "--num-cpus", "4", "--vcpu-type", type,
+		      "--launch-measure-blob", es_blob, extra, extra_arg, NULL);
+}
+
+static void test_measurement_es_generated(void)
+{
+	char want[128];
+
+	snprintf(want, sizeof want, "%s\n", es_blob);
+	TU_CHECK_EQ(es_gen("build", "EPYC-Milan", "--zero-x87", NULL), 0);
+	check_output(want);
+	TU_CHECK_EQ(es_gen("verify", "EPYC-Milan", "--zero-x87", NULL), 0);
+	TU_CHECK_EQ(es_gen("verify", "EPYC-Rome", "--zero-x87", NULL), 1);
+	TU_CHECK(strstr(err, "measurement mismatch"), "says mismatch: %s", err);
+	TU_CHECK_EQ(es_gen("verify", "EPYC-Milan", NULL, NULL), 1);
+	/* The family/model/stepping spelling of EPYC-Milan. */
+	TU_CHECK_EQ(sevadm("measurement", "verify", "--api-major", "1", "--api-minor", "49",
+			   "--build-id", "6", "--policy", "5", "--tik", TIK1, "--firmware",
+			   V("sevctl/OVMF.amdsev.fd_trimmed"), "--vcpus", "4", "--vcpu-family", "25",
+			   "--vcpu-model", "1", "--vcpu-stepping", "1", "--zero-x87",
+			   "--launch-measure-blob", es_blob, NULL), 0);
+	/* One VMSA file without the other; no vCPU type at all; an unknown one. */
+	TU_CHECK_EQ(es_gen("build", "EPYC-Milan", "--vmsa-cpu0", V("sevctl/es/vmsa0.bin")), 2);
+	TU_CHECK_EQ(sevadm("measurement", "build", "--api-major", "1", "--api-minor", "49",
+			   "--build-id", "6", "--policy", "5", "--tik", TIK1, "--nonce", NONCE1,
+			   "--firmware", V("sevctl/OVMF.amdsev.fd_trimmed"), "--num-cpus", "2", NULL), 2);
+	TU_CHECK(strstr(err, "--vcpu-type"), "names the flag: %s", err);
+	TU_CHECK_EQ(es_gen("build", "EPYC-Bogus", "--zero-x87", NULL), 2);
+	TU_CHECK(strstr(err, "EPYC-Bogus"), "names the type: %s", err);
+}
+
+#define AMDSEV V("launch-digest/ovmf_AmdSev_suffix.bin")
+#define OVMFX64 V("launch-digest/ovmf_OvmfX64_suffix.bin")
+
+/* SEV-SNP digests of the launch-digest images; expected values from virtee/sev-snp-measure's
+ * tests/test_guest.py (commit 8f2b337), which uses the same two files. */
+static void test_measurement_snp(void)
+{
+	static const char d1[] = "803f691094946e42068aaa3a8f9e26a5c89f36f7b73ecfb28c653360fe4b3aba"
+				 "7e534442e7e1e17895dfe778d0228977";
+	static const char d4[] = "4953b1fb416fa874980e8442b3706d345926d5f38879134e00813c5d7abcbe78"
+				 "eafe7b422907be0b4698e2414a631942";
+	char want[128];
+
+	TU_CHECK_EQ(sevadm("measurement", "build", "--snp", "--firmware", AMDSEV, "--kernel",
+			   "/dev/null", "--initrd", "/dev/null", "--cmdline",
+			   "console=ttyS0 loglevel=7", "--vcpus", "1", "--vcpu-type", "EPYC-v4",
+			   "--guest-features", "0x21", NULL), 0);
+	snprintf(want, sizeof want, "%s\n", d1);
+	check_output(want);
+	TU_CHECK_EQ(sevadm("measurement", "build", "--snp", "--firmware", AMDSEV, "--kernel",
+			   "/dev/null", "--vcpus", "4", "--vcpu-sig", "0x800f12",
+			   "--guest-features", "21", NULL), 0);
+	snprintf(want, sizeof want, "%s\n", d4);
+	check_output(want);
+	TU_CHECK_EQ(sevadm("measurement", "build", "--snp", "--firmware", AMDSEV, "--kernel",
+			   "/dev/null", "--vcpus", "4", "--vmm-type", "gce", NULL), 0);
+	check_output("5c5debf100fc339f90276e761ee1f1658d08922c3b20e2a2e6c7a6c3370b2452a15a00eae118"
+		     "86a93d6fd1e7ab81e29d\n");
+	TU_CHECK_EQ(sevadm("measurement", "build", "--snp", "--firmware", AMDSEV, "--kernel",
+			   "/dev/null", "--vcpus", "1", "--vmm-type", "ec2", "--guest-features",
+			   "0x21", NULL), 0);
+	check_output("0ce9ccc06bab55eebe8abc234f3df6514883977a68a591b71052498ab52b2f1aa415db338033"
+		     "946ef93aa8278c0d67fb\n");
+	/* verify: the digest in hex, flipped, and a report whose MEASUREMENT is patched in. */
+	TU_CHECK_EQ(sevadm("measurement", "verify", "--snp", "--firmware", AMDSEV, "--kernel",
+			   "/dev/null", "--vcpus", "4", "--vcpu-type", "EPYC", "--guest-features",
+			   "0x21", "--launch-digest", d4, NULL), 0);
+	snprintf(want, sizeof want, "%s", d4);
+	want[0] = '5';
+	TU_CHECK_EQ(sevadm("measurement", "verify", "--snp", "--firmware", AMDSEV, "--kernel",
+			   "/dev/null", "--vcpus", "4", "--vcpu-type", "EPYC", "--guest-features",
+			   "0x21", "--launch-digest", want, NULL), 1);
+	TU_CHECK(strstr(err, "SEV-SNP measurement mismatch") && strstr(err, d4), "mismatch: %s", err);
+	size_t n;
+	char *hex = (char *)tu_read_vector("snp/report_milan.hex", &n);
+	uint8_t rep[0x4a0];
+	char *rep_hex = n >= 2 * sizeof rep ? strndup(hex, 2 * sizeof rep) : NULL;
+	TU_CHECK(rep_hex && hex_decode_exact(rep_hex, rep, sizeof rep) == 0, "Milan report");
+	free(rep_hex);
+	TU_CHECK_EQ(sevadm("measurement", "verify", "--snp", "--firmware", AMDSEV, "--kernel",
+			   "/dev/null", "--vcpus", "4", "--vcpu-type", "EPYC", "--guest-features",
+			   "0x21", "--report", V("snp/report_milan.hex"), NULL), 1);
+	TU_CHECK(strstr(err, "7a1e5c266c0108db"), "names the report's measurement: %s", err);
+	TU_CHECK(hex_decode_exact(d4, rep + 0x90, 48) == 0, "patch");
+	TU_CHECK(write_file_new(T("rep.bin"), rep, sizeof rep, 0644) == 0, "report file");
+	TU_CHECK_EQ(sevadm("measurement", "verify", "--snp", "--firmware", AMDSEV, "--kernel",
+			   "/dev/null", "--vcpus", "4", "--vcpu-type", "EPYC", "--guest-features",
+			   "0x21", "--report", "rep.bin", NULL), 0);
+	unlink(T("rep.bin"));
+	free(hex);
+	/* Refusals naming what is wrong. */
+	TU_CHECK_EQ(sevadm("measurement", "build", "--snp", "--firmware", OVMFX64, "--kernel",
+			   "/dev/null", "--vcpus", "1", "--vcpu-type", "EPYC", NULL), 1);
+	TU_CHECK(strstr(err, "KERNEL_HASHES"), "names the section: %s", err);
+	TU_CHECK_EQ(sevadm("measurement", "build", "--snp", "--firmware", AMDSEV, "--vcpus", "1",
+			   NULL), 2);
+	TU_CHECK(strstr(err, "--vcpu-type"), "names the flag: %s", err);
+	TU_CHECK_EQ(sevadm("measurement", "build", "--snp", "--firmware", AMDSEV, "--vcpus", "1",
+			   "--vcpu-type", "EPYC", "--guest-features", "xyz", NULL), 2);
+	TU_CHECK(strstr(err, "--guest-features"), "names the flag: %s", err);
+	TU_CHECK_EQ(sevadm("measurement", "build", "--snp", "--firmware", AMDSEV, "--vcpus", "1",
+			   "--vmm-type", "xen", NULL), 2);
+	TU_CHECK(strstr(err, "--vmm-type"), "names the flag: %s", err);
+	TU_CHECK_EQ(sevadm("measurement", "build", "--snp", "--firmware", AMDSEV, "--vcpus", "1",
+			   "--vcpu-type", "EPYC", "--tik", TIK1, NULL), 2);
 }
 
 /* Direct boot digests of the launch-digest vectors, seen through the measurement. */
@@ -508,6 +622,8 @@ int main(void)
 	test_session_failures();
 	test_measurement_sevctl();
 	test_measurement_es_and_verify();
+	test_measurement_es_generated();
+	test_measurement_snp();
 	test_measurement_launch_digest();
 	test_measurement_usage();
 	test_secret_sevctl();
