@@ -1,6 +1,7 @@
 /* sevadm's offline guest-owner verbs, run as a user runs them (the real binary from
  * $SEVADM_EXE, no daemon): session files as sevctl writes them and nothing left behind on
- * failure; measurement build|verify against sevctl's and the launch-digest vectors;
+ * failure; measurement build|verify against sevctl's and the launch-digest vectors (SEV,
+ * SEV-ES with given or generated VMSAs, SEV-SNP); vmsa build against sevctl's VMSA files;
  * secret build in sevctl's table format and sev-tool's raw mode, byte for byte. */
 #include <dirent.h>
 #include <errno.h>
@@ -12,10 +13,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
 #include "attest/guid.h"
 #include "attest/measurement.h"
 #include "attest/secret.h"
 #include "attest/session.h"
+#include "common/macros.h"
 #include "common/ossl.h"
 #include "common/util.h"
 #include "tests/testutil.h"
@@ -329,6 +333,75 @@ static void test_measurement_es_generated(void)
 }
 
 #define AMDSEV V("launch-digest/ovmf_AmdSev_suffix.bin")
+
+/* A file's SHA-256 in hex equals want. */
+static void check_file_sha256(const char *path, const char *want)
+{
+	uint8_t h[32];
+	size_t n;
+	uint8_t *d = tu_read_file(path, &n);
+	char *hex;
+
+	TU_CHECK(d && EVP_Digest(d, n, h, NULL, EVP_sha256(), NULL) == 1, "read %s", path);
+	TU_CHECK_EQ(n, 4096);
+	hex = hex_encode(h, sizeof h);
+	TU_CHECK(hex && strcmp(hex, want) == 0, "%s: sha256 %s, expected %s", path, hex, want);
+	free(hex), free(d);
+}
+
+static void test_vmsa_build(void)
+{
+	/* SHA-256 of the BSP and AP VMSA of each vCPU type with sev_features 0x1 for the
+	 * AmdSev image (AP reset vector 0x80b004), as virtee/sev-snp-measure (8f2b337) builds
+	 * them: its VMSA class, run here (python3, stdlib only). */
+	static const char *const types[][3] = {
+		{ "EPYC", "591598a62aa556861a392da67feab71a919975d97a579eb1df12503178c9cbb3",
+		  "4ffee74d299a5d74748460fd6238d5cdbb7da2fe1c12476a9bf3c8ecdbdcd905" },
+		{ "EPYC-Rome", "718b5a4ceec53b588ac097f562abb9988d3ad36fa149396e2f64af76309016dc",
+		  "66b842feafa446400cab4dde875b0374bf270068c68dab555f5f572fe37fe843" },
+		{ "EPYC-Milan", "bcf3ba5f6b5d217a7f884a2d460e78b2d68d4af15e11cd7ecc5dacc425b6c32e",
+		  "85242328290a792beea1ddd26dbb9caa626ada60e0bade848352786ff003da61" },
+		{ "EPYC-Genoa", "f4edf405d7adde3436cbfb9f11fd049b57aca7ea7285034d93672de404c1c931",
+		  "14156008a80f44aa0e87a81ca08b82cdfa968d4b2cd2d61b4e786ed052c76a88" },
+		{ "EPYC-Turin", "2ca0f425912adf0b2269b36bc1082dbbb26f797f0272608901380223c54e99bf",
+		  "d587d963078fd78f09b02dcffe77f473b95c4b8e9e0179ff1db57e8121d2f6fe" },
+	};
+	size_t n0, n1;
+	uint8_t *w0 = tu_read_vector("sevctl/es/vmsa0.bin", &n0);
+	uint8_t *w1 = tu_read_vector("sevctl/es/vmsa1.bin", &n1);
+	uint8_t *g;
+	size_t n;
+
+	/* sevctl vmsa build --cpu 0|1 --family 25 --model 1 --stepping 1 (its tests/vmsabuild.rs) */
+	TU_CHECK_EQ(sevadm("vmsa", "build", "v0.bin", "--cpu", "0", "--family", "25", "--model",
+			   "1", "--stepping", "1", "--zero-x87", NULL), 0);
+	g = tu_read_file(T("v0.bin"), &n);
+	TU_CHECK(g && n == n0 && memcmp(g, w0, n) == 0, "vmsa0.bin byte for byte");
+	free(g);
+	TU_CHECK_EQ(sevadm("vmsa", "build", "v1.bin", "--cpu", "1", "--vcpu-type", "EPYC-Milan",
+			   "--zero-x87", "--firmware", V("sevctl/OVMF.amdsev.fd_trimmed"), NULL), 0);
+	g = tu_read_file(T("v1.bin"), &n);
+	TU_CHECK(g && n == n1 && memcmp(g, w1, n) == 0, "vmsa1.bin byte for byte");
+	free(g), free(w0), free(w1);
+	for (size_t i = 0; i < ELEMENTSOF(types); i++) {
+		TU_CHECK_EQ(sevadm("vmsa", "build", "v0.bin", "--cpu", "0", "--vcpu-type",
+				   types[i][0], "--guest-features", "0x1", NULL), 0);
+		check_file_sha256(T("v0.bin"), types[i][1]);
+		TU_CHECK_EQ(sevadm("vmsa", "build", "v1.bin", "--cpu", "3", "--vcpu-type",
+				   types[i][0], "--guest-features", "0x1", "--firmware", AMDSEV, NULL), 0);
+		check_file_sha256(T("v1.bin"), types[i][2]);
+	}
+	/* An AP without firmware; a firmware without the reset block; no --cpu. */
+	TU_CHECK_EQ(sevadm("vmsa", "build", "v1.bin", "--cpu", "1", "--vcpu-type", "EPYC", NULL), 2);
+	TU_CHECK(strstr(err, "--firmware"), "names the flag: %s", err);
+	TU_CHECK_EQ(sevadm("vmsa", "build", "v1.bin", "--cpu", "1", "--vcpu-type", "EPYC",
+			   "--firmware", V("sevctl/es/vmsa0.bin"), NULL), 1);
+	TU_CHECK(strstr(err, "SEV-ES reset block"), "names the footer entry: %s", err);
+	TU_CHECK_EQ(sevadm("vmsa", "build", "v1.bin", "--vcpu-type", "EPYC", NULL), 2);
+	TU_CHECK(strstr(err, "--cpu"), "names the flag: %s", err);
+	unlink(T("v0.bin")), unlink(T("v1.bin"));
+}
+
 #define OVMFX64 V("launch-digest/ovmf_OvmfX64_suffix.bin")
 
 /* SEV-SNP digests of the launch-digest images; expected values from virtee/sev-snp-measure's
@@ -624,6 +697,7 @@ int main(void)
 	test_measurement_es_and_verify();
 	test_measurement_es_generated();
 	test_measurement_snp();
+	test_vmsa_build();
 	test_measurement_launch_digest();
 	test_measurement_usage();
 	test_secret_sevctl();
