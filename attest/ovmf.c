@@ -95,6 +95,7 @@ static int parse_metadata(const uint8_t *fw, size_t len, uint32_t off_from_end,
 {
 	const uint8_t *h;
 	uint32_t size, count;
+	uint64_t total = 0;
 
 	if (off_from_end > len || off_from_end < META_HDR_SIZE) {
 		*reason = "the SEV metadata (dc886566-984a-4798-a75e-5585a7bf67cc) points outside "
@@ -122,6 +123,12 @@ static int parse_metadata(const uint8_t *fw, size_t len, uint32_t off_from_end,
 		s->gpa = get_le32(it), s->size = get_le32(it + 4), s->type = get_le32(it + 8);
 		if ((r = section_check(s, reason)) < 0)
 			return r;
+		total += s->size;
+	}
+	/* Each page is hashed: bound the work an image can ask for (OVMF's are < 1 MiB). */
+	if (total > ATTEST_OVMF_SECTIONS_BYTES_MAX) {
+		*reason = "the SEV metadata sections cover more than 256 MiB";
+		return -EBADMSG;
 	}
 	o->n_sections = count;
 	o->has_metadata = true;

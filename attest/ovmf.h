@@ -24,6 +24,7 @@ struct attest_ovmf_section {
 };
 
 #define ATTEST_OVMF_SECTIONS_MAX 64u
+#define ATTEST_OVMF_SECTIONS_BYTES_MAX (256ull << 20)
 
 struct attest_ovmf {
 	bool has_reset_eip;      /* the SEV-ES reset block entry exists */
