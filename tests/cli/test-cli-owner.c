@@ -2,6 +2,7 @@
  * $SEVADM_EXE, no daemon): session files as sevctl writes them and nothing left behind on
  * failure; measurement build|verify against sevctl's and the launch-digest vectors (SEV,
  * SEV-ES with given or generated VMSAs, SEV-SNP); vmsa build against sevctl's VMSA files;
+ * snp id-block checked with the openssl command line;
  * secret build in sevctl's table format and sev-tool's raw mode, byte for byte. */
 #include <dirent.h>
 #include <errno.h>
@@ -13,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <openssl/ecdsa.h>
 #include <openssl/evp.h>
 
 #include "attest/guid.h"
@@ -402,6 +404,100 @@ static void test_vmsa_build(void)
 	unlink(T("v0.bin")), unlink(T("v1.bin"));
 }
 
+/* Run a helper program (openssl) with the NULL-terminated arguments; its exit status. */
+static int run_tool(const char *first, ...)
+{
+	char *argv[32];
+	va_list ap;
+	int n = 0;
+
+	va_start(ap, first);
+	for (const char *a = first; a && n < 31; a = va_arg(ap, const char *))
+		argv[n++] = (char *)a;
+	va_end(ap);
+	argv[n] = NULL;
+	return tu_run(argv, NULL, NULL);
+}
+
+/* DIR/id-auth.bin's ID_BLOCK_SIG (R, S little-endian at 0x40) as a DER file for openssl. */
+static void sig_to_der(const uint8_t *auth, const char *path)
+{
+	ECDSA_SIG *sig = ECDSA_SIG_new();
+	BIGNUM *r = BN_lebin2bn(auth + 0x40, 72, NULL), *s = BN_lebin2bn(auth + 0x40 + 72, 72, NULL);
+	unsigned char *der = NULL;
+	int n;
+
+	TU_CHECK(sig && r && s && ECDSA_SIG_set0(sig, r, s) == 1, "ECDSA_SIG");
+	n = i2d_ECDSA_SIG(sig, &der);
+	TU_CHECK(n > 0 && write_file_atomic(path, der, (size_t)n, 0644) == 0, "write %s", path);
+	OPENSSL_free(der);
+	ECDSA_SIG_free(sig);
+}
+
+/* snp id-block: the block's bytes equal sev-snp-measure's known answer (tests/test_id_block.py
+ * at 8f2b337: its digest, zero ids, SVN 0, policy 0x30000); the ID key's signature verifies
+ * with the openssl command line; the printed digest is SHA-384 of the ID_KEY field. */
+static void test_snp_id_block(void)
+{
+	static const char ld[] = "B28FLQi9p6cAqipgjFyqawDrrSl7bWioWkWx5mmlWLZ+G5HShKMB/mPE+gdQRn7t";
+	static const char block_b64[] = "B28FLQi9p6cAqipgjFyqawDrrSl7bWioWkWx5mmlWLZ+G5HShKMB/mPE+gd"
+		"QRn7tAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAABAAAAAAAAAAAAAwAAAAAA";
+	static const char zero16[] = "00000000000000000000000000000000";
+	const char *ossl = "/usr/bin/openssl";
+	uint8_t *block, *auth, *want, d[48];
+	size_t bn, an, wn;
+	char line[160], *hex;
+
+	if (access(ossl, X_OK) != 0) {
+		printf("note: %s missing (scripts/deps test): snp id-block not checked\n", ossl);
+		return;
+	}
+	TU_CHECK_EQ(run_tool(ossl, "ecparam", "-name", "secp384r1", "-genkey", "-noout", "-out",
+			     T("id.pem"), NULL), 0);
+	TU_CHECK_EQ(run_tool(ossl, "ec", "-in", T("id.pem"), "-pubout", "-out", T("id.pub"), NULL),
+		    0);
+	TU_CHECK_EQ(run_tool(ossl, "ecparam", "-name", "secp384r1", "-genkey", "-noout", "-out",
+			     T("author.pem"), NULL), 0);
+	TU_CHECK(mkdir(T("idb"), 0755) == 0, "mkdir");
+	TU_CHECK_EQ(sevadm("snp", "id-block", "--measurement", ld, "--policy", "0x30000",
+			   "--family-id", zero16, "--image-id", zero16, "--svn", "0", "--id-key",
+			   "id.pem", "--author-key", "author.pem", "--out", "idb", NULL), 0);
+	block = tu_read_file(T("idb/id-block.bin"), &bn);
+	auth = tu_read_file(T("idb/id-auth.bin"), &an);
+	want = NULL;
+	TU_CHECK(base64_decode(block_b64, strlen(block_b64), &want, &wn) == 0, "b64");
+	TU_CHECK(block && bn == 96 && wn == 96 && memcmp(block, want, 96) == 0, "ID block bytes");
+	TU_CHECK(auth && an == 4096, "ID auth size");
+	snprintf(line, sizeof line, "id-block=%s,id-auth=", block_b64);
+	TU_CHECK(strncmp(out, line, strlen(line)) == 0, "QEMU properties printed: %.80s", out);
+	TU_CHECK(EVP_Digest(auth + 0x240, 0x404, d, NULL, EVP_sha384(), NULL) == 1, "sha384");
+	hex = hex_encode(d, 48);
+	snprintf(line, sizeof line, "id_key_digest: %s\n", hex);
+	TU_CHECK(strstr(out, line) && strstr(out, "author_key_digest: "), "digests: %s", out);
+	free(hex);
+	sig_to_der(auth, T("sig.der"));
+	TU_CHECK_EQ(run_tool(ossl, "dgst", "-sha384", "-verify", T("id.pub"), "-signature",
+			     T("sig.der"), T("idb/id-block.bin"), NULL), 0);
+	block[0x58] ^= 0x04; /* a policy bit */
+	TU_CHECK(write_file_atomic(T("bad-block.bin"), block, bn, 0644) == 0, "write");
+	TU_CHECK_EQ(run_tool(ossl, "dgst", "-sha384", "-verify", T("id.pub"), "-signature",
+			     T("sig.der"), T("bad-block.bin"), NULL), 1);
+	/* A P-256 key is refused; a missing flag names the set; nothing is left behind. */
+	TU_CHECK_EQ(run_tool(ossl, "ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out",
+			     T("p256.pem"), NULL), 0);
+	TU_CHECK_EQ(sevadm("snp", "id-block", "--measurement", ld, "--policy", "0x30000",
+			   "--family-id", zero16, "--image-id", zero16, "--svn", "0", "--id-key",
+			   "p256.pem", "--out", "idb2", NULL), 1);
+	TU_CHECK(strstr(err, "P-384"), "names the curve: %s", err);
+	TU_CHECK_EQ(sevadm("snp", "id-block", "--measurement", ld, "--id-key", "id.pem", "--out",
+			   "idb", NULL), 2);
+	TU_CHECK(strstr(err, "--family-id"), "names the flags: %s", err);
+	free(block), free(auth), free(want);
+	unlink(T("idb/id-block.bin")), unlink(T("idb/id-auth.bin")), rmdir(T("idb"));
+	unlink(T("id.pem")), unlink(T("id.pub")), unlink(T("author.pem")), unlink(T("p256.pem"));
+	unlink(T("sig.der")), unlink(T("bad-block.bin"));
+}
+
 #define OVMFX64 V("launch-digest/ovmf_OvmfX64_suffix.bin")
 
 /* SEV-SNP digests of the launch-digest images; expected values from virtee/sev-snp-measure's
@@ -698,6 +794,7 @@ int main(void)
 	test_measurement_es_generated();
 	test_measurement_snp();
 	test_vmsa_build();
+	test_snp_id_block();
 	test_measurement_launch_digest();
 	test_measurement_usage();
 	test_secret_sevctl();
