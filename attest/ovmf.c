@@ -13,6 +13,9 @@
 static const char reset_block_guid[] = "00f771de-1a7e-4fcb-890e-68c77e2fb44e";
 static const char metadata_guid[] = "dc886566-984a-4798-a75e-5585a7bf67cc";
 static const char hashes_guid[] = "7255371f-3a3b-4b04-927b-1da6efa8d454";
+/* COCONUT-SVSM's footer entry: the entry point's offset in the image (coconut-svsm QEMU
+ * target/i386/sev.c; virtee/sev-snp-measure's SVSM class). */
+static const char svsm_info_guid[] = "a789a612-0597-4c4b-a49f-cbb1fe9d1ddd";
 
 /* Header: signature "ASEV", u32 size (header and items), u32 version (1), u32 item count;
  * items: u32 gpa, u32 size, u32 type. The footer entry holds the header's offset from the
@@ -152,6 +155,12 @@ int attest_ovmf_parse(const uint8_t *fw, size_t fw_len, struct attest_ovmf *ret,
 				 "the SEV hashes table descriptor (7255371f-3a3b-4b04-927b-1da6efa8d454) is truncated");
 	if (r > 0)
 		ret->hashes_gpa = get_le32(d), ret->hashes_size = get_le32(d + 4);
+	if (r >= 0)
+		r = footer_entry(fw, fw_len, svsm_info_guid, 4, &d, &reason,
+				 "the SVSM info entry (a789a612-0597-4c4b-a49f-cbb1fe9d1ddd) is "
+				 "shorter than its offset");
+	if (r > 0)
+		ret->has_svsm_info = true, ret->svsm_entry = get_le32(d);
 	if (r >= 0)
 		r = footer_entry(fw, fw_len, metadata_guid, 4, &d, &reason,
 				 "the SEV metadata entry (dc886566-984a-4798-a75e-5585a7bf67cc) is shorter than its offset");

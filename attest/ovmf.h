@@ -34,6 +34,8 @@ struct attest_ovmf {
 	struct attest_ovmf_section sections[ATTEST_OVMF_SECTIONS_MAX];
 	uint32_t hashes_gpa;     /* SEV hashes table descriptor (7255371f-…): 0 when absent */
 	uint32_t hashes_size;
+	bool has_svsm_info;      /* an SVSM image's info entry (a789a612-…) exists */
+	uint32_t svsm_entry;     /* its entry point, an offset into the image */
 };
 
 /* Reads the footer table and the SEV metadata. 0, or -EBADMSG with *ret_reason naming the

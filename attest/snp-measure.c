@@ -138,6 +138,52 @@ static int update_vmsas(uint8_t *d, const struct attest_snp_input *in, const str
 	return r;
 }
 
+/* COCONUT-SVSM: every vCPU starts at the SVSM's entry point, in protected mode. */
+static int update_vmsas_svsm(uint8_t *d, const struct attest_snp_input *in, uint64_t svsm_gpa,
+			     const struct attest_ovmf *o, const char **reason)
+{
+	struct attest_vmsa_params p = in->vmsa;
+	uint8_t page[ATTEST_VMSA_SIZE];
+	int r = 0;
+
+	if (!o->has_svsm_info || o->svsm_entry >= in->svsm_len) {
+		*reason = "the SVSM image has no SVSM info entry (a789a612-0597-4c4b-a49f-"
+			  "cbb1fe9d1ddd) with an entry point inside it";
+		return -ENOENT;
+	}
+	p.eip = (uint32_t)(svsm_gpa + o->svsm_entry);
+	attest_vmsa_build_svsm(&p, page);
+	for (unsigned i = 0; r == 0 && i < in->vcpus; i++)
+		r = attest_snp_page_update(d, ATTEST_SNP_PAGE_VMSA, ATTEST_SNP_VMSA_GPA, page);
+	return r;
+}
+
+static int update_image(uint8_t *d, const uint8_t *img, size_t len, uint64_t gpa)
+{
+	int r = 0;
+
+	for (size_t off = 0; r == 0 && off < len; off += PAGE)
+		r = attest_snp_page_update(d, ATTEST_SNP_PAGE_NORMAL, gpa + off, img + off);
+	return r;
+}
+
+static int check_svsm(const struct attest_snp_input *in, const char **reason)
+{
+	uint64_t below = (1ull << 32) - in->firmware_len;
+
+	if (in->svsm_len == 0 || in->svsm_len % PAGE || in->vars_size % PAGE ||
+	    in->svsm_len + in->vars_size > below) {
+		*reason = "the SVSM image and the variable store must be whole 4 KiB pages that "
+			  "fit below the firmware";
+		return -EINVAL;
+	}
+	if (in->kernel_sha256 || in->vmsa.vmm != ATTEST_VMM_QEMU) {
+		*reason = "SVSM mode measures no kernel and is QEMU's only";
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int check_input(const struct attest_snp_input *in, const char **reason)
 {
 	if (!in->firmware || in->firmware_len == 0 || in->firmware_len % PAGE ||
@@ -153,7 +199,31 @@ static int check_input(const struct attest_snp_input *in, const char **reason)
 		*reason = "an initrd or a command line needs a kernel";
 		return -EINVAL;
 	}
-	return 0;
+	return in->svsm ? check_svsm(in, reason) : 0;
+}
+
+/* OVMF, then the SVSM right below its variable store, then the SVSM's metadata sections. */
+static int digest_svsm(uint8_t *d, const struct attest_snp_input *in, const char **reason)
+{
+	uint64_t fw_gpa = (1ull << 32) - in->firmware_len;
+	uint64_t svsm_gpa = fw_gpa - in->vars_size - in->svsm_len;
+	struct attest_ovmf o;
+	int r = attest_ovmf_parse(in->svsm, in->svsm_len, &o, reason);
+
+	if (r == 0 && !o.has_metadata) {
+		*reason = "the SVSM image has no SEV metadata (footer GUID dc886566-984a-4798-a75e-"
+			  "5585a7bf67cc)";
+		r = -ENOENT;
+	}
+	if (r == 0)
+		r = update_image(d, in->firmware, in->firmware_len, fw_gpa);
+	if (r == 0)
+		r = update_image(d, in->svsm, in->svsm_len, svsm_gpa);
+	if (r == 0)
+		r = update_sections(d, in, &o, reason);
+	if (r == 0)
+		r = update_vmsas_svsm(d, in, svsm_gpa, &o, reason);
+	return r;
 }
 
 int attest_snp_launch_digest(const struct attest_snp_input *in,
@@ -165,6 +235,10 @@ int attest_snp_launch_digest(const struct attest_snp_input *in,
 	const char *reason = NULL;
 	int r = check_input(in, &reason);
 
+	if (r == 0 && in->svsm) {
+		r = digest_svsm(d, in, &reason);
+		goto out;
+	}
 	if (r == 0)
 		r = attest_ovmf_parse(in->firmware, in->firmware_len, &o, &reason);
 	if (r == 0 && !o.has_metadata) {
@@ -174,12 +248,13 @@ int attest_snp_launch_digest(const struct attest_snp_input *in,
 	}
 	/* The image ends at 4 GiB. */
 	gpa = (1ull << 32) - in->firmware_len;
-	for (size_t off = 0; r == 0 && off < in->firmware_len; off += PAGE)
-		r = attest_snp_page_update(d, ATTEST_SNP_PAGE_NORMAL, gpa + off, in->firmware + off);
+	if (r == 0)
+		r = update_image(d, in->firmware, in->firmware_len, gpa);
 	if (r == 0)
 		r = update_sections(d, in, &o, &reason);
 	if (r == 0)
 		r = update_vmsas(d, in, &o, &reason);
+out:
 	if (r == 0)
 		memcpy(ret, d, sizeof d);
 	if (ret_reason)

@@ -43,6 +43,12 @@ struct attest_snp_input {
 	const char *cmdline;
 	unsigned vcpus;
 	struct attest_vmsa_params vmsa; /* eip is taken from the firmware */
+	/* COCONUT-SVSM (NULL: none): the SVSM image, loaded right below OVMF's variable store
+	 * of vars_size bytes (which sits below the firmware); its SEV metadata is measured
+	 * instead of OVMF's and every vCPU starts at its entry point. QEMU only, no kernel. */
+	const uint8_t *svsm;
+	size_t svsm_len;
+	uint64_t vars_size;
 };
 
 /* 0, or -EINVAL / -EBADMSG / -ENOENT with *ret_reason naming the section that is wrong. */

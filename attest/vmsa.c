@@ -66,6 +66,34 @@ void attest_vmsa_build(const struct attest_vmsa_params *p, uint8_t page[ATTEST_V
 	}
 }
 
+void attest_vmsa_build_svsm(const struct attest_vmsa_params *p, uint8_t page[ATTEST_VMSA_SIZE])
+{
+	static const unsigned data_segs[] = { SEG_ES, SEG_SS, SEG_DS, SEG_FS };
+
+	memset(page, 0, ATTEST_VMSA_SIZE);
+	for (size_t i = 0; i < ELEMENTSOF(data_segs); i++)
+		put_seg(page, data_segs[i], 16, 0xc93, 0xffffffff, 0);
+	put_seg(page, SEG_CS, 8, 0xc9b, 0xffffffff, 0);
+	put_seg(page, SEG_GS, 0, 0x93, 0xffff, 0);
+	put_seg(page, SEG_GDTR, 0, 0, 0xffff, 0);
+	put_seg(page, SEG_LDTR, 0, 0x82, 0xffff, 0);
+	put_seg(page, SEG_IDTR, 0, 0, 0xffff, 0);
+	put_seg(page, SEG_TR, 0, 0x8b, 0xffff, 0);
+	put_le64(page + OFF_EFER, 0x1000);
+	put_le64(page + OFF_CR4, 0x40);
+	put_le64(page + OFF_CR0, 0x11); /* CR0.ET | CR0.PE */
+	put_le64(page + OFF_DR7, 0x400);
+	put_le64(page + OFF_DR6, 0xffff0ff0);
+	put_le64(page + OFF_RFLAGS, 0x2);
+	put_le64(page + OFF_RIP, p->eip);
+	put_le64(page + OFF_G_PAT, 0x0007040600070406ull);
+	put_le64(page + OFF_RDX, p->cpu_sig);
+	put_le64(page + OFF_SEV_FEATURES, p->sev_features);
+	put_le64(page + OFF_XCR0, 0x1);
+	if (p->vmm == ATTEST_VMM_QEMU)
+		put_le32(page + OFF_MXCSR, 0x1f80);
+}
+
 uint32_t attest_cpu_sig(unsigned family, unsigned model, unsigned stepping)
 {
 	unsigned fam_lo = family > 0xf ? 0xf : family;

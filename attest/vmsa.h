@@ -30,6 +30,10 @@ struct attest_vmsa_params {
 };
 
 void attest_vmsa_build(const struct attest_vmsa_params *p, uint8_t page[ATTEST_VMSA_SIZE]);
+/* The VMSA of every vCPU of an SNP guest that boots COCONUT-SVSM: 32-bit protected mode (flat
+ * code selector 8, data 16, CR0.PE) at the SVSM's entry point p->eip (a full address), as
+ * virtee/sev-snp-measure's snp:svsm mode builds it (MXCSR 0x1f80 for QEMU, FCW left 0). */
+void attest_vmsa_build_svsm(const struct attest_vmsa_params *p, uint8_t page[ATTEST_VMSA_SIZE]);
 
 /* CPUID Fn0000_0001_EAX from family, model, stepping (AMD CPUID spec 25481: families above
  * 0xf put 0xf in the base field and the rest in the extended field). */

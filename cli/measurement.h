@@ -9,7 +9,7 @@
 struct margs {
 	const char *api_major, *api_minor, *build, *policy, *tik, *nonce, *blob, *digest;
 	const char *firmware, *kernel, *initrd, *cmdline, *num_cpus, *vmsa0, *vmsa1, *outfile;
-	const char *report;
+	const char *report, *svsm, *vars_size;
 	bool snp;
 	struct owner_vcpu_args vcpu;
 };

@@ -26,6 +26,11 @@ static int check_flags(const struct margs *a, bool verify)
 		return sevadm_usage(verb, "--snp needs --firmware and --vcpus");
 	if ((a->initrd || a->cmdline) && !a->kernel)
 		return sevadm_usage(verb, "--initrd and --cmdline need --kernel");
+	if (!!a->svsm != !!a->vars_size)
+		return sevadm_usage(verb, "--svsm and --vars-size go together (the SVSM sits right "
+				    "below OVMF's variable store)");
+	if (a->svsm && a->kernel)
+		return sevadm_usage(verb, "--svsm measures no kernel: drop --kernel");
 	if (verify && !!a->report == !!a->digest)
 		return sevadm_usage(verb, "verify --snp needs one of --report (an attestation report) "
 				    "or --launch-digest (the expected digest)");
@@ -38,7 +43,8 @@ static int check_flags(const struct margs *a, bool verify)
 static int compute(const struct margs *a, uint8_t out[ATTEST_SNP_DIGEST_SIZE])
 {
 	struct attest_snp_input in = { .cmdline = a->cmdline };
-	uint8_t kernel[32], initrd[32], *fw = NULL;
+	uint8_t kernel[32], initrd[32], *fw = NULL, *svsm = NULL;
+	uint32_t vars = 0;
 	const char *reason = NULL;
 	uint32_t vcpus;
 	size_t len = 0;
@@ -50,6 +56,13 @@ static int compute(const struct margs *a, uint8_t out[ATTEST_SNP_DIGEST_SIZE])
 		return sevadm_usage(verb, "--vcpus must be at least 1");
 	if ((r = owner_vcpu_params(verb, &a->vcpu, 0x1, &in.vmsa)) != 0)
 		return r;
+	if (a->vars_size && (r = owner_parse_num(verb, "--vars-size", a->vars_size, UINT32_MAX,
+						 &vars)) != 0)
+		return r;
+	if (a->svsm && (r = owner_read_file(verb, "SVSM image", a->svsm, FIRMWARE_MAX, &svsm,
+					    &in.svsm_len)) != 0)
+		return r;
+	in.svsm = svsm, in.vars_size = vars;
 	r = owner_read_file(verb, "firmware", a->firmware, FIRMWARE_MAX, &fw, &len);
 	if (r == 0 && a->kernel)
 		r = owner_sha256_file(verb, "kernel", a->kernel, kernel);
@@ -63,7 +76,7 @@ static int compute(const struct margs *a, uint8_t out[ATTEST_SNP_DIGEST_SIZE])
 			r = sevadm_fail(verb, "cannot compute the SEV-SNP launch digest of %s: %s",
 					a->firmware, reason);
 	}
-	free(fw);
+	free(fw), free(svsm);
 	return r;
 }
 

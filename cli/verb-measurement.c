@@ -27,7 +27,8 @@ static int help(void)
 	       "           VCPU]]) [--outfile FILE]\n"
 	       "       sevadm measurement build|verify --snp --firmware FILE [--kernel FILE\n"
 	       "           [--initrd FILE] [--cmdline TEXT]] --vcpus N VCPU [--guest-features HEX]\n"
-	       "           [--report REPORT | --launch-digest DIGEST] [--outfile FILE]\n"
+	       "           [--svsm FILE --vars-size N] [--report REPORT | --launch-digest DIGEST]\n"
+	       "           [--outfile FILE]\n"
 	       "  VCPU: (--vcpu-type TYPE | --vcpu-sig N | --vcpu-family N --vcpu-model N\n"
 	       "        --vcpu-stepping N) [--vmm-type QEMU|ec2|gce] [--zero-x87]\n"
 	       "\n"
@@ -54,7 +55,10 @@ static int help(void)
 	       "--vmm-type        QEMU (default), ec2 or gce: their initial registers differ\n"
 	       "--guest-features  SNP sev_features in hex (default 0x1, SNPActive)\n"
 	       "--zero-x87        x87 FCW and MXCSR left zero in the VMSA (older KVM, and\n"
-	       "                  sevctl's VMSAs); default their reset values\n");
+	       "                  sevctl's VMSAs); default their reset values\n"
+	       "--svsm FILE       a COCONUT-SVSM image loaded below OVMF's variable store of\n"
+	       "                  --vars-size bytes (the size of OVMF_VARS.fd): its metadata\n"
+	       "                  and entry point are measured instead of OVMF's\n");
 	return SEVADM_EXIT_OK;
 }
 
@@ -88,6 +92,8 @@ static int parse_args(int argc, char **argv, struct margs *a)
 		{ "guest-features", required_argument, NULL, 'g' },
 		{ "zero-x87", no_argument, NULL, 'z' },
 		{ "report", required_argument, NULL, 'r' },
+		{ "svsm", required_argument, NULL, 'Y' },
+		{ "vars-size", required_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
@@ -98,7 +104,8 @@ static int parse_args(int argc, char **argv, struct margs *a)
 		['N'] = &a->num_cpus, ['0'] = &a->vmsa0, ['1'] = &a->vmsa1, ['o'] = &a->outfile,
 		['T'] = &a->vcpu.type, ['S'] = &a->vcpu.sig, ['F'] = &a->vcpu.family,
 		['M'] = &a->vcpu.model, ['P'] = &a->vcpu.stepping, ['V'] = &a->vcpu.vmm,
-		['g'] = &a->vcpu.features, ['r'] = &a->report,
+		['g'] = &a->vcpu.features, ['r'] = &a->report, ['Y'] = &a->svsm,
+		['v'] = &a->vars_size,
 	};
 	int c;
 
@@ -119,8 +126,9 @@ static int parse_args(int argc, char **argv, struct margs *a)
 		return sevadm_usage(verb, "unexpected argument '%s'", argv[optind]);
 	if (a->snp)
 		return 0; /* measurement_snp checks its own flags */
-	if (a->report)
-		return sevadm_usage(verb, "--report is an SEV-SNP report: it needs --snp");
+	if (a->report || a->svsm || a->vars_size)
+		return sevadm_usage(verb, "--report, --svsm and --vars-size are for SEV-SNP: they "
+				    "need --snp");
 	if (!a->api_major || !a->api_minor || !a->build || !a->policy || !a->tik)
 		return sevadm_usage(verb, "--api-major, --api-minor, --build-id, --policy and --tik "
 				    "are required");

@@ -234,6 +234,91 @@ static void test_metadata_damage(void)
 	free(fw);
 }
 
+/* A synthetic COCONUT-SVSM image (16 KiB, deterministic filler): footer entries SVSM info
+ * (entry point at offset 0x1000), SEV-ES reset block, SEV metadata at 0x100 with
+ * SNP_SEC_MEMORY 0x0+0x2000, SNP_SECRETS 0x2000, CPUID 0x3000. */
+static size_t svsm_footer_put(uint8_t *img, size_t off, const char *guid_s, uint32_t v)
+{
+	uint8_t guid[16];
+
+	TU_CHECK(attest_guid_parse(guid_s, guid) == 0, "guid");
+	memcpy(img + (off -= 16), guid, 16);
+	put_le16(img + (off -= 2), 22);
+	put_le32(img + (off -= 4), v);
+	return off;
+}
+
+static void svsm_image(uint8_t img[16384])
+{
+	static const uint32_t sec[][3] = { { 0, 0x2000, 1 }, { 0x2000, 0x1000, 2 },
+					   { 0x3000, 0x1000, 3 } };
+	size_t end = 16384 - 0x20, off = end - 18;
+	uint8_t *h = img + 0x100, footer[16];
+
+	for (size_t i = 0; i < 16384; i++)
+		img[i] = (uint8_t)(i * 7 + (i >> 12));
+	memset(img + 0x100, 0, 0x100);
+	memset(img + 16384 - 0x200, 0, 0x200);
+	memcpy(h, "ASEV", 4);
+	put_le32(h + 4, 16 + 3 * 12);
+	put_le32(h + 8, 1);
+	put_le32(h + 12, 3);
+	for (size_t i = 0; i < 3; i++)
+		for (size_t j = 0; j < 3; j++)
+			put_le32(h + 16 + i * 12 + j * 4, sec[i][j]);
+	off = svsm_footer_put(img, off, "dc886566-984a-4798-a75e-5585a7bf67cc", 16384 - 0x100);
+	off = svsm_footer_put(img, off, "00f771de-1a7e-4fcb-890e-68c77e2fb44e", 0xfffffff0);
+	off = svsm_footer_put(img, off, "a789a612-0597-4c4b-a49f-cbb1fe9d1ddd", 0x1000);
+	TU_CHECK(attest_guid_parse("96b582de-1fb2-45f7-baea-a366c55a082d", footer) == 0, "guid");
+	memcpy(img + end - 16, footer, 16);
+	put_le16(img + end - 18, (uint16_t)(end - off));
+}
+
+/* SVSM mode. The expected digests are virtee/sev-snp-measure's (8f2b337) for this image,
+ * written out once with TEST_SNP_MEASURE_DUMP=FILE and measured by `sev-snp-measure.py
+ * --mode snp:svsm --ovmf ovmf_AmdSev_suffix.bin --svsm FILE --vars-size 8192 --vcpus N
+ * --vcpu-type EPYC-Milan`. (sevadm also gives that tool's two known answers for its own
+ * svsm.bin/svsm_ovmf.fd fixtures, which are not among the vectors.) */
+static void test_svsm(void)
+{
+	static const char *const want[] = {
+		NULL,
+		"de9191c1bed6a23f8a37702c47bb417fd059337cf1166d160368a8266215f52e"
+		"39e4539db50161cf3f5d0e8a2496960e",
+		"f5d7e95cd1b177bd644fa7a2961e12c51ae0a58428676b0fa20d2b3acf085df3"
+		"f39b3b31f9b121a0f23fbcf4c5f23381",
+	};
+	static uint8_t img[16384];
+	size_t len;
+	uint8_t *fw = tu_read_vector(AMD, &len), d[48];
+	struct attest_snp_input in = { .firmware = fw, .firmware_len = len, .svsm = img,
+				       .svsm_len = sizeof img, .vars_size = 8192,
+				       .vmsa = { .sev_features = 1 } };
+	const char *dump = getenv("TEST_SNP_MEASURE_DUMP"), *why = NULL;
+
+	svsm_image(img);
+	if (dump)
+		TU_CHECK(write_file_atomic(dump, img, sizeof img, 0644) == 0, "dump");
+	TU_CHECK(attest_vcpu_type_sig("EPYC-Milan", &in.vmsa.cpu_sig) == 0, "Milan");
+	for (unsigned n = 1; n <= 2; n++) {
+		in.vcpus = n;
+		TU_CHECK(attest_snp_launch_digest(&in, d, &why) == 0, "SVSM digest: %s", why);
+		check_hex(d, sizeof d, want[n]);
+	}
+	/* A kernel, a variable store that is not whole pages, an image without the info entry. */
+	in.kernel_sha256 = empty_sha256();
+	TU_CHECK(attest_snp_launch_digest(&in, d, &why) == -EINVAL, "SVSM with a kernel");
+	in.kernel_sha256 = NULL;
+	in.vars_size = 100;
+	TU_CHECK(attest_snp_launch_digest(&in, d, &why) == -EINVAL, "vars size");
+	TU_CHECK(why && strstr(why, "variable store"), "names it: %s", why);
+	in.vars_size = 8192;
+	img[16384 - 0x20 - 18 - 22 * 2 - 1] ^= 0xff; /* the SVSM info entry's GUID */
+	TU_CHECK(attest_snp_launch_digest(&in, d, &why) == -ENOENT, "no SVSM info entry");
+	TU_CHECK(why && strstr(why, "a789a612"), "names the entry: %s", why);
+	free(fw);
+}
+
 int main(void)
 {
 	test_snp_known_answers();
@@ -242,5 +327,6 @@ int main(void)
 	test_vmsa_sevctl();
 	test_vcpu_types();
 	test_metadata_damage();
+	test_svsm();
 	tu_done("test-snp-measure");
 }

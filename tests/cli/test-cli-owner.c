@@ -572,6 +572,13 @@ static void test_measurement_snp(void)
 	TU_CHECK(strstr(err, "--vmm-type"), "names the flag: %s", err);
 	TU_CHECK_EQ(sevadm("measurement", "build", "--snp", "--firmware", AMDSEV, "--vcpus", "1",
 			   "--vcpu-type", "EPYC", "--tik", TIK1, NULL), 2);
+	TU_CHECK_EQ(sevadm("measurement", "build", "--snp", "--firmware", AMDSEV, "--vcpus", "1",
+			   "--vcpu-type", "EPYC", "--svsm", AMDSEV, NULL), 2);
+	TU_CHECK(strstr(err, "--vars-size"), "names the flag: %s", err);
+	/* An image without the SVSM info entry as the SVSM. */
+	TU_CHECK_EQ(sevadm("measurement", "build", "--snp", "--firmware", AMDSEV, "--vcpus", "1",
+			   "--vcpu-type", "EPYC", "--svsm", AMDSEV, "--vars-size", "8192", NULL), 1);
+	TU_CHECK(strstr(err, "SVSM info entry"), "names the entry: %s", err);
 }
 
 /* Direct boot digests of the launch-digest vectors, seen through the measurement. */
