@@ -8,6 +8,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "attest/vmsa.h"
+
 /* A path when a file of that name exists, else base64 (sevctl's parse_base64_or_path), or hex
  * of exactly `want` bytes (as sevd's JSON answers carry measurements and nonces). The
  * decoded size must be exactly `want` bytes unless want is 0 (then at most `max`). The buffer
@@ -37,3 +39,18 @@ struct owner_out {
 int owner_out_add(struct owner_out *o, const char *path, const void *buf, size_t len, mode_t mode);
 int owner_out_commit(struct owner_out *o);
 void owner_out_abort(struct owner_out *o);
+
+/* The vCPU and VMM flags that shape generated VMSAs (sevadm measurement, sevadm vmsa):
+ * --vcpu-type NAME, --vcpu-sig N, or --vcpu-family/--vcpu-model/--vcpu-stepping (QEMU needs
+ * one of them: the signature goes into RDX), --vmm-type QEMU|ec2|gce, --guest-features HEX
+ * (sev_features), --zero-x87. Fills everything but the reset vector. */
+struct owner_vcpu_args {
+	const char *type, *sig, *family, *model, *stepping, *vmm, *features;
+	bool zero_x87;
+};
+int owner_vcpu_params(const char *verb, const struct owner_vcpu_args *a, uint64_t def_features,
+		      struct attest_vmsa_params *ret);
+/* The reset vectors of the VMSAs of a firmware image: 0, or a failure naming the footer
+ * entry (1 vCPU needs none). */
+int owner_ap_reset_eip(const char *verb, const char *path, const uint8_t *fw, size_t len,
+		       unsigned vcpus, uint32_t *ret);

@@ -23,6 +23,8 @@ int verb_rotate(const struct sevadm_ctx *ctx, int argc, char **argv);
 int verb_reset(const struct sevadm_ctx *ctx, int argc, char **argv);
 int verb_session(const struct sevadm_ctx *ctx, int argc, char **argv);
 int verb_measurement(const struct sevadm_ctx *ctx, int argc, char **argv);
+int verb_vmsa(const struct sevadm_ctx *ctx, int argc, char **argv);
+int verb_snp(const struct sevadm_ctx *ctx, int argc, char **argv);
 int verb_secret(const struct sevadm_ctx *ctx, int argc, char **argv);
 int verb_verify(const struct sevadm_ctx *ctx, int argc, char **argv);
 int verb_fetch(const struct sevadm_ctx *ctx, int argc, char **argv);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "attest/measurement.h"
+#include "cli/measurement.h"
 #include "cli/owner.h"
 #include "cli/sevadm.h"
 #include "common/secret.h"
@@ -22,25 +23,44 @@ static int help(void)
 	printf("Usage: sevadm measurement build|verify --api-major N --api-minor N --build-id N\n"
 	       "           --policy N --tik TIK (--nonce NONCE | --launch-measure-blob BLOB)\n"
 	       "           (--launch-digest DIGEST | --firmware FILE [--kernel FILE [--initrd FILE]\n"
-	       "           [--cmdline TEXT]] [--num-cpus N --vmsa-cpu0 FILE --vmsa-cpu1 FILE])\n"
+	       "           [--cmdline TEXT]] [--num-cpus N [--vmsa-cpu0 FILE --vmsa-cpu1 FILE |\n"
+	       "           VCPU]]) [--outfile FILE]\n"
+	       "       sevadm measurement build|verify --snp --firmware FILE [--kernel FILE\n"
+	       "           [--initrd FILE] [--cmdline TEXT]] --vcpus N VCPU [--guest-features HEX]\n"
+	       "           [--svsm FILE --vars-size N] [--report REPORT | --launch-digest DIGEST]\n"
 	       "           [--outfile FILE]\n"
+	       "  VCPU: (--vcpu-type TYPE | --vcpu-sig N | --vcpu-family N --vcpu-model N\n"
+	       "        --vcpu-stepping N) [--vmm-type QEMU|ec2|gce] [--zero-x87]\n"
 	       "\n"
 	       "build   print the expected launch measurement as base64 of MEASURE ‖ MNONCE (as\n"
-	       "        sevctl), or write it to --outfile\n"
-	       "verify  compare with the measurement the platform returned (--launch-measure-blob):\n"
-	       "        exit 0 only when they are equal\n"
+	       "        sevctl), or write it to --outfile; with --snp the SEV-SNP launch digest\n"
+	       "        (SHA-384) in hex, or its 48 bytes to --outfile\n"
+	       "verify  compare with the measurement the platform returned (--launch-measure-blob;\n"
+	       "        with --snp the MEASUREMENT of --report or --launch-digest): exit 0 only\n"
+	       "        when they are equal\n"
 	       "Numbers are decimal or 0x hex. TIK, NONCE and BLOB are files, base64 or hex (the\n"
-	       "measurement and mnonce of sevd's answer concatenated); DIGEST is base64. The API\n"
-	       "version and build are the platform's (PLATFORM_STATUS); below API 0.17 the\n"
-	       "firmware does not hash them. An SEV-ES policy (bit 2) measures the VMSA pages:\n"
-	       "CPU 0's, then CPU 1's for each further CPU.\n");
+	       "measurement and mnonce of sevd's answer concatenated); DIGEST is base64 (with\n"
+	       "--snp: hex or base64 of 48 bytes). The API version and build are the platform's\n"
+	       "(PLATFORM_STATUS); below API 0.17 the firmware does not hash them. An SEV-ES\n"
+	       "policy (bit 2) measures the VMSA pages: CPU 0's, then CPU 1's for each further\n"
+	       "CPU; without --vmsa-cpu0/1 sevadm generates them as QEMU and KVM set them up\n"
+	       "(VCPU flags, the AP reset vector from the firmware).\n"
+	       "--snp measures the firmware at the top of 4 GiB, its SEV metadata sections\n"
+	       "(SNP_SEC_MEMORY, SNP_SECRETS, CPUID, SVSM_CAA, KERNEL_HASHES) and one VMSA per\n"
+	       "vCPU, as QEMU feeds them to SNP_LAUNCH_UPDATE.\n"
+	       "--vcpus N         number of vCPUs (the same as --num-cpus)\n"
+	       "--vcpu-type TYPE  QEMU CPU model: EPYC, EPYC-Rome, EPYC-Milan, EPYC-Genoa,\n"
+	       "                  EPYC-Turin (or a -vN version of one)\n"
+	       "--vcpu-sig N      the CPUID 1 EAX signature instead of a model\n"
+	       "--vmm-type        QEMU (default), ec2 or gce: their initial registers differ\n"
+	       "--guest-features  SNP sev_features in hex (default 0x1, SNPActive)\n"
+	       "--zero-x87        x87 FCW and MXCSR left zero in the VMSA (older KVM, and\n"
+	       "                  sevctl's VMSAs); default their reset values\n"
+	       "--svsm FILE       a COCONUT-SVSM image loaded below OVMF's variable store of\n"
+	       "                  --vars-size bytes (the size of OVMF_VARS.fd): its metadata\n"
+	       "                  and entry point are measured instead of OVMF's\n");
 	return SEVADM_EXIT_OK;
 }
-
-struct margs {
-	const char *api_major, *api_minor, *build, *policy, *tik, *nonce, *blob, *digest;
-	const char *firmware, *kernel, *initrd, *cmdline, *num_cpus, *vmsa0, *vmsa1, *outfile;
-};
 
 static int parse_args(int argc, char **argv, struct margs *a)
 {
@@ -61,6 +81,19 @@ static int parse_args(int argc, char **argv, struct margs *a)
 		{ "vmsa-cpu0", required_argument, NULL, '0' },
 		{ "vmsa-cpu1", required_argument, NULL, '1' },
 		{ "outfile", required_argument, NULL, 'o' },
+		{ "snp", no_argument, NULL, 's' },
+		{ "vcpus", required_argument, NULL, 'N' },
+		{ "vcpu-type", required_argument, NULL, 'T' },
+		{ "vcpu-sig", required_argument, NULL, 'S' },
+		{ "vcpu-family", required_argument, NULL, 'F' },
+		{ "vcpu-model", required_argument, NULL, 'M' },
+		{ "vcpu-stepping", required_argument, NULL, 'P' },
+		{ "vmm-type", required_argument, NULL, 'V' },
+		{ "guest-features", required_argument, NULL, 'g' },
+		{ "zero-x87", no_argument, NULL, 'z' },
+		{ "report", required_argument, NULL, 'r' },
+		{ "svsm", required_argument, NULL, 'Y' },
+		{ "vars-size", required_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
@@ -69,6 +102,10 @@ static int parse_args(int argc, char **argv, struct margs *a)
 		['t'] = &a->tik, ['n'] = &a->nonce, ['m'] = &a->blob, ['d'] = &a->digest,
 		['f'] = &a->firmware, ['k'] = &a->kernel, ['i'] = &a->initrd, ['c'] = &a->cmdline,
 		['N'] = &a->num_cpus, ['0'] = &a->vmsa0, ['1'] = &a->vmsa1, ['o'] = &a->outfile,
+		['T'] = &a->vcpu.type, ['S'] = &a->vcpu.sig, ['F'] = &a->vcpu.family,
+		['M'] = &a->vcpu.model, ['P'] = &a->vcpu.stepping, ['V'] = &a->vcpu.vmm,
+		['g'] = &a->vcpu.features, ['r'] = &a->report, ['Y'] = &a->svsm,
+		['v'] = &a->vars_size,
 	};
 	int c;
 
@@ -76,6 +113,10 @@ static int parse_args(int argc, char **argv, struct margs *a)
 	while ((c = getopt_long(argc, argv, "+h", options, NULL)) >= 0) {
 		if (c == 'h')
 			return help() - 1; /* -1: stop, exit 0 */
+		if (c == 's' || c == 'z') {
+			*(c == 's' ? &a->snp : &a->vcpu.zero_x87) = true;
+			continue;
+		}
 		if (c == ':' || c <= 0 || c >= 128 || !slot[c])
 			return sevadm_usage(verb, "unknown option or missing argument: '%s'",
 					    argv[optind - 1]);
@@ -83,6 +124,11 @@ static int parse_args(int argc, char **argv, struct margs *a)
 	}
 	if (optind != argc)
 		return sevadm_usage(verb, "unexpected argument '%s'", argv[optind]);
+	if (a->snp)
+		return 0; /* measurement_snp checks its own flags */
+	if (a->report || a->svsm || a->vars_size)
+		return sevadm_usage(verb, "--report, --svsm and --vars-size are for SEV-SNP: they "
+				    "need --snp");
 	if (!a->api_major || !a->api_minor || !a->build || !a->policy || !a->tik)
 		return sevadm_usage(verb, "--api-major, --api-minor, --build-id, --policy and --tik "
 				    "are required");
@@ -91,7 +137,7 @@ static int parse_args(int argc, char **argv, struct margs *a)
 	if (!!a->digest == !!a->firmware)
 		return sevadm_usage(verb, "give one of --launch-digest or --firmware");
 	if (a->digest && (a->kernel || a->initrd || a->cmdline || a->num_cpus || a->vmsa0 ||
-			  a->vmsa1))
+			  a->vmsa1 || a->vcpu.type || a->vcpu.sig || a->vcpu.family))
 		return sevadm_usage(verb, "--launch-digest is already the digest: --kernel, "
 				    "--initrd, --cmdline and the VMSA flags need --firmware");
 	return 0;
@@ -109,6 +155,28 @@ static void digest_files_free(struct digest_files *f)
 	free(f->fw), free(f->v0), free(f->v1);
 }
 
+/* SEV-ES without VMSA files: CPU 0's at the x86 reset vector, CPU 1's at the firmware's
+ * SEV-ES reset block, as QEMU and KVM prepare them (sev_features 0). */
+static int generate_vmsas(const struct margs *a, struct digest_files *f, uint32_t cpus)
+{
+	struct attest_vmsa_params p;
+	uint32_t ap_eip;
+	int r;
+
+	if ((r = owner_vcpu_params(verb, &a->vcpu, 0, &p)) != 0 ||
+	    (r = owner_ap_reset_eip(verb, a->firmware, f->fw, f->fw_len, cpus, &ap_eip)) != 0)
+		return r;
+	f->v0 = malloc(ATTEST_VMSA_SIZE), f->v1 = malloc(ATTEST_VMSA_SIZE);
+	if (!f->v0 || !f->v1)
+		return sevadm_fail(verb, "out of memory");
+	p.eip = ATTEST_VMSA_BSP_EIP;
+	attest_vmsa_build(&p, f->v0);
+	p.eip = ap_eip;
+	attest_vmsa_build(&p, f->v1);
+	f->v0_len = f->v1_len = ATTEST_VMSA_SIZE;
+	return 0;
+}
+
 static int digest_from_files(const struct margs *a, uint32_t policy, uint8_t out[32])
 {
 	struct digest_files f = {};
@@ -119,12 +187,15 @@ static int digest_from_files(const struct margs *a, uint32_t policy, uint8_t out
 
 	if ((a->initrd || a->cmdline) && !a->kernel)
 		return sevadm_usage(verb, "--initrd and --cmdline need --kernel");
-	if (!(policy & SEV_POLICY_ES) && (a->num_cpus || a->vmsa0 || a->vmsa1))
-		fprintf(stderr, "sevadm: %s: the policy has no ES bit: ignoring --num-cpus and the "
-				"VMSA files\n", verb);
-	if ((policy & SEV_POLICY_ES) && (!a->num_cpus || !a->vmsa0 || !a->vmsa1))
-		return sevadm_usage(verb, "an SEV-ES policy (bit 2) needs --num-cpus, --vmsa-cpu0 "
-				    "and --vmsa-cpu1");
+	if (!(policy & SEV_POLICY_ES) && (a->num_cpus || a->vmsa0 || a->vmsa1 || a->vcpu.type ||
+					  a->vcpu.sig || a->vcpu.family))
+		fprintf(stderr, "sevadm: %s: the policy has no ES bit: ignoring --num-cpus, the "
+				"vCPU flags and the VMSA files\n", verb);
+	if ((policy & SEV_POLICY_ES) && !a->num_cpus)
+		return sevadm_usage(verb, "an SEV-ES policy (bit 2) needs --num-cpus");
+	if ((policy & SEV_POLICY_ES) && !!a->vmsa0 != !!a->vmsa1)
+		return sevadm_usage(verb, "give both --vmsa-cpu0 and --vmsa-cpu1, or neither (then "
+				    "sevadm generates them from --vcpu-type and the firmware)");
 	if ((policy & SEV_POLICY_ES) &&
 	    ((r = owner_parse_num(verb, "--num-cpus", a->num_cpus, 4096, &cpus)) != 0 ||
 	     (cpus == 0 && (r = sevadm_usage(verb, "--num-cpus must be at least 1")) != 0)))
@@ -134,9 +205,11 @@ static int digest_from_files(const struct margs *a, uint32_t policy, uint8_t out
 		r = owner_sha256_file(verb, "kernel", a->kernel, f.kernel);
 	if (r == 0 && a->initrd)
 		r = owner_sha256_file(verb, "initrd", a->initrd, f.initrd);
-	if (r == 0 && cpus)
+	if (r == 0 && cpus && !a->vmsa0)
+		r = generate_vmsas(a, &f, cpus);
+	else if (r == 0 && cpus)
 		r = owner_read_file(verb, "VMSA", a->vmsa0, 2 * SEV_VMSA_SIZE, &f.v0, &f.v0_len);
-	if (r == 0 && cpus)
+	if (r == 0 && cpus && a->vmsa1)
 		r = owner_read_file(verb, "VMSA", a->vmsa1, 2 * SEV_VMSA_SIZE, &f.v1, &f.v1_len);
 	if (r != 0)
 		goto out;
@@ -252,6 +325,8 @@ int verb_measurement(const struct sevadm_ctx *ctx, int argc, char **argv)
 	r = parse_args(argc - 1, argv + 1, &a);
 	if (r != 0)
 		return r < 0 ? SEVADM_EXIT_OK : r;
+	if (a.snp)
+		return measurement_snp(&a, verify);
 	if (verify && !a.blob)
 		return sevadm_usage(verb, "verify needs --launch-measure-blob: the platform's answer");
 	if ((r = measure_input(&a, &in, tik, platform, &has_platform)) != 0 ||

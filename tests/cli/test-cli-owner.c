@@ -1,6 +1,8 @@
 /* sevadm's offline guest-owner verbs, run as a user runs them (the real binary from
  * $SEVADM_EXE, no daemon): session files as sevctl writes them and nothing left behind on
- * failure; measurement build|verify against sevctl's and the launch-digest vectors;
+ * failure; measurement build|verify against sevctl's and the launch-digest vectors (SEV,
+ * SEV-ES with given or generated VMSAs, SEV-SNP); vmsa build against sevctl's VMSA files;
+ * snp id-block checked with the openssl command line;
  * secret build in sevctl's table format and sev-tool's raw mode, byte for byte. */
 #include <dirent.h>
 #include <errno.h>
@@ -12,10 +14,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <openssl/ecdsa.h>
+#include <openssl/evp.h>
+
 #include "attest/guid.h"
 #include "attest/measurement.h"
 #include "attest/secret.h"
 #include "attest/session.h"
+#include "common/macros.h"
 #include "common/ossl.h"
 #include "common/util.h"
 #include "tests/testutil.h"
@@ -284,11 +290,295 @@ static void test_measurement_es_and_verify(void)
 			   V("sevctl/es/vmsa0.bin"), "--vmsa-cpu1", V("sevctl/es/vmsa1.bin"),
 			   "--launch-measure-blob", hex, NULL), 1);
 	free(hex);
-	/* ES without the VMSA flags: a usage error naming them. */
+	/* ES without --num-cpus: a usage error naming it. */
 	TU_CHECK_EQ(sevadm("measurement", "build", "--api-major", "1", "--api-minor", "49",
 			   "--build-id", "6", "--policy", "5", "--tik", TIK1, "--nonce", NONCE1,
 			   "--firmware", V("sevctl/OVMF.amdsev.fd_trimmed"), NULL), 2);
-	TU_CHECK(strstr(err, "--vmsa-cpu0"), "names the flags: %s", err);
+	TU_CHECK(strstr(err, "--num-cpus"), "names the flag: %s", err);
+}
+
+/* SEV-ES with generated VMSAs: sevctl's VMSA files are EPYC-Milan with the x87 state zero,
+ * so the same blob comes out without them; any other vCPU type gives another one. */
+static int es_gen(const char *sub, const char *type, const char *extra, const char *extra_arg)
+{
+	return sevadm("measurement", sub, "--api-major", "1", "--api-minor", "49", "--build-id",
+		      "6", "--policy", "5", "--tik", TIK1, "--firmware",
+		      V("sevctl/OVMF.amdsev.fd_trimmed"), "--num-cpus", "4", "--vcpu-type", type,
+		      "--launch-measure-blob", es_blob, extra, extra_arg, NULL);
+}
+
+static void test_measurement_es_generated(void)
+{
+	char want[128];
+
+	snprintf(want, sizeof want, "%s\n", es_blob);
+	TU_CHECK_EQ(es_gen("build", "EPYC-Milan", "--zero-x87", NULL), 0);
+	check_output(want);
+	TU_CHECK_EQ(es_gen("verify", "EPYC-Milan", "--zero-x87", NULL), 0);
+	TU_CHECK_EQ(es_gen("verify", "EPYC-Rome", "--zero-x87", NULL), 1);
+	TU_CHECK(strstr(err, "measurement mismatch"), "says mismatch: %s", err);
+	TU_CHECK_EQ(es_gen("verify", "EPYC-Milan", NULL, NULL), 1);
+	/* The family/model/stepping spelling of EPYC-Milan. */
+	TU_CHECK_EQ(sevadm("measurement", "verify", "--api-major", "1", "--api-minor", "49",
+			   "--build-id", "6", "--policy", "5", "--tik", TIK1, "--firmware",
+			   V("sevctl/OVMF.amdsev.fd_trimmed"), "--vcpus", "4", "--vcpu-family", "25",
+			   "--vcpu-model", "1", "--vcpu-stepping", "1", "--zero-x87",
+			   "--launch-measure-blob", es_blob, NULL), 0);
+	/* One VMSA file without the other; no vCPU type at all; an unknown one. */
+	TU_CHECK_EQ(es_gen("build", "EPYC-Milan", "--vmsa-cpu0", V("sevctl/es/vmsa0.bin")), 2);
+	TU_CHECK_EQ(sevadm("measurement", "build", "--api-major", "1", "--api-minor", "49",
+			   "--build-id", "6", "--policy", "5", "--tik", TIK1, "--nonce", NONCE1,
+			   "--firmware", V("sevctl/OVMF.amdsev.fd_trimmed"), "--num-cpus", "2", NULL), 2);
+	TU_CHECK(strstr(err, "--vcpu-type"), "names the flag: %s", err);
+	TU_CHECK_EQ(es_gen("build", "EPYC-Bogus", "--zero-x87", NULL), 2);
+	TU_CHECK(strstr(err, "EPYC-Bogus"), "names the type: %s", err);
+}
+
+#define AMDSEV V("launch-digest/ovmf_AmdSev_suffix.bin")
+
+/* A file's SHA-256 in hex equals want. */
+static void check_file_sha256(const char *path, const char *want)
+{
+	uint8_t h[32];
+	size_t n;
+	uint8_t *d = tu_read_file(path, &n);
+	char *hex;
+
+	TU_CHECK(d && EVP_Digest(d, n, h, NULL, EVP_sha256(), NULL) == 1, "read %s", path);
+	TU_CHECK_EQ(n, 4096);
+	hex = hex_encode(h, sizeof h);
+	TU_CHECK(hex && strcmp(hex, want) == 0, "%s: sha256 %s, expected %s", path, hex, want);
+	free(hex), free(d);
+}
+
+static void test_vmsa_build(void)
+{
+	/* SHA-256 of the BSP and AP VMSA of each vCPU type with sev_features 0x1 for the
+	 * AmdSev image (AP reset vector 0x80b004), as virtee/sev-snp-measure (8f2b337) builds
+	 * them: its VMSA class, run here (python3, stdlib only). */
+	static const char *const types[][3] = {
+		{ "EPYC", "591598a62aa556861a392da67feab71a919975d97a579eb1df12503178c9cbb3",
+		  "4ffee74d299a5d74748460fd6238d5cdbb7da2fe1c12476a9bf3c8ecdbdcd905" },
+		{ "EPYC-Rome", "718b5a4ceec53b588ac097f562abb9988d3ad36fa149396e2f64af76309016dc",
+		  "66b842feafa446400cab4dde875b0374bf270068c68dab555f5f572fe37fe843" },
+		{ "EPYC-Milan", "bcf3ba5f6b5d217a7f884a2d460e78b2d68d4af15e11cd7ecc5dacc425b6c32e",
+		  "85242328290a792beea1ddd26dbb9caa626ada60e0bade848352786ff003da61" },
+		{ "EPYC-Genoa", "f4edf405d7adde3436cbfb9f11fd049b57aca7ea7285034d93672de404c1c931",
+		  "14156008a80f44aa0e87a81ca08b82cdfa968d4b2cd2d61b4e786ed052c76a88" },
+		{ "EPYC-Turin", "2ca0f425912adf0b2269b36bc1082dbbb26f797f0272608901380223c54e99bf",
+		  "d587d963078fd78f09b02dcffe77f473b95c4b8e9e0179ff1db57e8121d2f6fe" },
+	};
+	size_t n0, n1;
+	uint8_t *w0 = tu_read_vector("sevctl/es/vmsa0.bin", &n0);
+	uint8_t *w1 = tu_read_vector("sevctl/es/vmsa1.bin", &n1);
+	uint8_t *g;
+	size_t n;
+
+	/* sevctl vmsa build --cpu 0|1 --family 25 --model 1 --stepping 1 (its tests/vmsabuild.rs) */
+	TU_CHECK_EQ(sevadm("vmsa", "build", "v0.bin", "--cpu", "0", "--family", "25", "--model",
+			   "1", "--stepping", "1", "--zero-x87", NULL), 0);
+	g = tu_read_file(T("v0.bin"), &n);
+	TU_CHECK(g && n == n0 && memcmp(g, w0, n) == 0, "vmsa0.bin byte for byte");
+	free(g);
+	TU_CHECK_EQ(sevadm("vmsa", "build", "v1.bin", "--cpu", "1", "--vcpu-type", "EPYC-Milan",
+			   "--zero-x87", "--firmware", V("sevctl/OVMF.amdsev.fd_trimmed"), NULL), 0);
+	g = tu_read_file(T("v1.bin"), &n);
+	TU_CHECK(g && n == n1 && memcmp(g, w1, n) == 0, "vmsa1.bin byte for byte");
+	free(g), free(w0), free(w1);
+	for (size_t i = 0; i < ELEMENTSOF(types); i++) {
+		TU_CHECK_EQ(sevadm("vmsa", "build", "v0.bin", "--cpu", "0", "--vcpu-type",
+				   types[i][0], "--guest-features", "0x1", NULL), 0);
+		check_file_sha256(T("v0.bin"), types[i][1]);
+		TU_CHECK_EQ(sevadm("vmsa", "build", "v1.bin", "--cpu", "3", "--vcpu-type",
+				   types[i][0], "--guest-features", "0x1", "--firmware", AMDSEV, NULL), 0);
+		check_file_sha256(T("v1.bin"), types[i][2]);
+	}
+	/* An AP without firmware; a firmware without the reset block; no --cpu. */
+	TU_CHECK_EQ(sevadm("vmsa", "build", "v1.bin", "--cpu", "1", "--vcpu-type", "EPYC", NULL), 2);
+	TU_CHECK(strstr(err, "--firmware"), "names the flag: %s", err);
+	TU_CHECK_EQ(sevadm("vmsa", "build", "v1.bin", "--cpu", "1", "--vcpu-type", "EPYC",
+			   "--firmware", V("sevctl/es/vmsa0.bin"), NULL), 1);
+	TU_CHECK(strstr(err, "SEV-ES reset block"), "names the footer entry: %s", err);
+	TU_CHECK_EQ(sevadm("vmsa", "build", "v1.bin", "--vcpu-type", "EPYC", NULL), 2);
+	TU_CHECK(strstr(err, "--cpu"), "names the flag: %s", err);
+	unlink(T("v0.bin")), unlink(T("v1.bin"));
+}
+
+/* Run a helper program (openssl) with the NULL-terminated arguments; its exit status. */
+static int run_tool(const char *first, ...)
+{
+	char *argv[32];
+	va_list ap;
+	int n = 0;
+
+	va_start(ap, first);
+	for (const char *a = first; a && n < 31; a = va_arg(ap, const char *))
+		argv[n++] = (char *)a;
+	va_end(ap);
+	argv[n] = NULL;
+	return tu_run(argv, NULL, NULL);
+}
+
+/* DIR/id-auth.bin's ID_BLOCK_SIG (R, S little-endian at 0x40) as a DER file for openssl. */
+static void sig_to_der(const uint8_t *auth, const char *path)
+{
+	ECDSA_SIG *sig = ECDSA_SIG_new();
+	BIGNUM *r = BN_lebin2bn(auth + 0x40, 72, NULL), *s = BN_lebin2bn(auth + 0x40 + 72, 72, NULL);
+	unsigned char *der = NULL;
+	int n;
+
+	TU_CHECK(sig && r && s && ECDSA_SIG_set0(sig, r, s) == 1, "ECDSA_SIG");
+	n = i2d_ECDSA_SIG(sig, &der);
+	TU_CHECK(n > 0 && write_file_atomic(path, der, (size_t)n, 0644) == 0, "write %s", path);
+	OPENSSL_free(der);
+	ECDSA_SIG_free(sig);
+}
+
+/* snp id-block: the block's bytes equal sev-snp-measure's known answer (tests/test_id_block.py
+ * at 8f2b337: its digest, zero ids, SVN 0, policy 0x30000); the ID key's signature verifies
+ * with the openssl command line; the printed digest is SHA-384 of the ID_KEY field. */
+static void test_snp_id_block(void)
+{
+	static const char ld[] = "B28FLQi9p6cAqipgjFyqawDrrSl7bWioWkWx5mmlWLZ+G5HShKMB/mPE+gdQRn7t";
+	static const char block_b64[] = "B28FLQi9p6cAqipgjFyqawDrrSl7bWioWkWx5mmlWLZ+G5HShKMB/mPE+gd"
+		"QRn7tAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAABAAAAAAAAAAAAAwAAAAAA";
+	static const char zero16[] = "00000000000000000000000000000000";
+	const char *ossl = "/usr/bin/openssl";
+	uint8_t *block, *auth, *want, d[48];
+	size_t bn, an, wn;
+	char line[160], *hex;
+
+	if (access(ossl, X_OK) != 0) {
+		printf("note: %s missing (scripts/deps test): snp id-block not checked\n", ossl);
+		return;
+	}
+	TU_CHECK_EQ(run_tool(ossl, "ecparam", "-name", "secp384r1", "-genkey", "-noout", "-out",
+			     T("id.pem"), NULL), 0);
+	TU_CHECK_EQ(run_tool(ossl, "ec", "-in", T("id.pem"), "-pubout", "-out", T("id.pub"), NULL),
+		    0);
+	TU_CHECK_EQ(run_tool(ossl, "ecparam", "-name", "secp384r1", "-genkey", "-noout", "-out",
+			     T("author.pem"), NULL), 0);
+	TU_CHECK(mkdir(T("idb"), 0755) == 0, "mkdir");
+	TU_CHECK_EQ(sevadm("snp", "id-block", "--measurement", ld, "--policy", "0x30000",
+			   "--family-id", zero16, "--image-id", zero16, "--svn", "0", "--id-key",
+			   "id.pem", "--author-key", "author.pem", "--out", "idb", NULL), 0);
+	block = tu_read_file(T("idb/id-block.bin"), &bn);
+	auth = tu_read_file(T("idb/id-auth.bin"), &an);
+	want = NULL;
+	TU_CHECK(base64_decode(block_b64, strlen(block_b64), &want, &wn) == 0, "b64");
+	TU_CHECK(block && bn == 96 && wn == 96 && memcmp(block, want, 96) == 0, "ID block bytes");
+	TU_CHECK(auth && an == 4096, "ID auth size");
+	snprintf(line, sizeof line, "id-block=%s,id-auth=", block_b64);
+	TU_CHECK(strncmp(out, line, strlen(line)) == 0, "QEMU properties printed: %.80s", out);
+	TU_CHECK(EVP_Digest(auth + 0x240, 0x404, d, NULL, EVP_sha384(), NULL) == 1, "sha384");
+	hex = hex_encode(d, 48);
+	snprintf(line, sizeof line, "id_key_digest: %s\n", hex);
+	TU_CHECK(strstr(out, line) && strstr(out, "author_key_digest: "), "digests: %s", out);
+	free(hex);
+	sig_to_der(auth, T("sig.der"));
+	TU_CHECK_EQ(run_tool(ossl, "dgst", "-sha384", "-verify", T("id.pub"), "-signature",
+			     T("sig.der"), T("idb/id-block.bin"), NULL), 0);
+	block[0x58] ^= 0x04; /* a policy bit */
+	TU_CHECK(write_file_atomic(T("bad-block.bin"), block, bn, 0644) == 0, "write");
+	TU_CHECK_EQ(run_tool(ossl, "dgst", "-sha384", "-verify", T("id.pub"), "-signature",
+			     T("sig.der"), T("bad-block.bin"), NULL), 1);
+	/* A P-256 key is refused; a missing flag names the set; nothing is left behind. */
+	TU_CHECK_EQ(run_tool(ossl, "ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out",
+			     T("p256.pem"), NULL), 0);
+	TU_CHECK_EQ(sevadm("snp", "id-block", "--measurement", ld, "--policy", "0x30000",
+			   "--family-id", zero16, "--image-id", zero16, "--svn", "0", "--id-key",
+			   "p256.pem", "--out", "idb2", NULL), 1);
+	TU_CHECK(strstr(err, "P-384"), "names the curve: %s", err);
+	TU_CHECK_EQ(sevadm("snp", "id-block", "--measurement", ld, "--id-key", "id.pem", "--out",
+			   "idb", NULL), 2);
+	TU_CHECK(strstr(err, "--family-id"), "names the flags: %s", err);
+	free(block), free(auth), free(want);
+	unlink(T("idb/id-block.bin")), unlink(T("idb/id-auth.bin")), rmdir(T("idb"));
+	unlink(T("id.pem")), unlink(T("id.pub")), unlink(T("author.pem")), unlink(T("p256.pem"));
+	unlink(T("sig.der")), unlink(T("bad-block.bin"));
+}
+
+#define OVMFX64 V("launch-digest/ovmf_OvmfX64_suffix.bin")
+
+/* SEV-SNP digests of the launch-digest images; expected values from virtee/sev-snp-measure's
+ * tests/test_guest.py (commit 8f2b337), which uses the same two files. */
+static void test_measurement_snp(void)
+{
+	static const char d1[] = "803f691094946e42068aaa3a8f9e26a5c89f36f7b73ecfb28c653360fe4b3aba"
+				 "7e534442e7e1e17895dfe778d0228977";
+	static const char d4[] = "4953b1fb416fa874980e8442b3706d345926d5f38879134e00813c5d7abcbe78"
+				 "eafe7b422907be0b4698e2414a631942";
+	char want[128];
+
+	TU_CHECK_EQ(sevadm("measurement", "build", "--snp", "--firmware", AMDSEV, "--kernel",
+			   "/dev/null", "--initrd", "/dev/null", "--cmdline",
+			   "console=ttyS0 loglevel=7", "--vcpus", "1", "--vcpu-type", "EPYC-v4",
+			   "--guest-features", "0x21", NULL), 0);
+	snprintf(want, sizeof want, "%s\n", d1);
+	check_output(want);
+	TU_CHECK_EQ(sevadm("measurement", "build", "--snp", "--firmware", AMDSEV, "--kernel",
+			   "/dev/null", "--vcpus", "4", "--vcpu-sig", "0x800f12",
+			   "--guest-features", "21", NULL), 0);
+	snprintf(want, sizeof want, "%s\n", d4);
+	check_output(want);
+	TU_CHECK_EQ(sevadm("measurement", "build", "--snp", "--firmware", AMDSEV, "--kernel",
+			   "/dev/null", "--vcpus", "4", "--vmm-type", "gce", NULL), 0);
+	check_output("5c5debf100fc339f90276e761ee1f1658d08922c3b20e2a2e6c7a6c3370b2452a15a00eae118"
+		     "86a93d6fd1e7ab81e29d\n");
+	TU_CHECK_EQ(sevadm("measurement", "build", "--snp", "--firmware", AMDSEV, "--kernel",
+			   "/dev/null", "--vcpus", "1", "--vmm-type", "ec2", "--guest-features",
+			   "0x21", NULL), 0);
+	check_output("0ce9ccc06bab55eebe8abc234f3df6514883977a68a591b71052498ab52b2f1aa415db338033"
+		     "946ef93aa8278c0d67fb\n");
+	/* verify: the digest in hex, flipped, and a report whose MEASUREMENT is patched in. */
+	TU_CHECK_EQ(sevadm("measurement", "verify", "--snp", "--firmware", AMDSEV, "--kernel",
+			   "/dev/null", "--vcpus", "4", "--vcpu-type", "EPYC", "--guest-features",
+			   "0x21", "--launch-digest", d4, NULL), 0);
+	snprintf(want, sizeof want, "%s", d4);
+	want[0] = '5';
+	TU_CHECK_EQ(sevadm("measurement", "verify", "--snp", "--firmware", AMDSEV, "--kernel",
+			   "/dev/null", "--vcpus", "4", "--vcpu-type", "EPYC", "--guest-features",
+			   "0x21", "--launch-digest", want, NULL), 1);
+	TU_CHECK(strstr(err, "SEV-SNP measurement mismatch") && strstr(err, d4), "mismatch: %s", err);
+	size_t n;
+	char *hex = (char *)tu_read_vector("snp/report_milan.hex", &n);
+	uint8_t rep[0x4a0];
+	char *rep_hex = n >= 2 * sizeof rep ? strndup(hex, 2 * sizeof rep) : NULL;
+	TU_CHECK(rep_hex && hex_decode_exact(rep_hex, rep, sizeof rep) == 0, "Milan report");
+	free(rep_hex);
+	TU_CHECK_EQ(sevadm("measurement", "verify", "--snp", "--firmware", AMDSEV, "--kernel",
+			   "/dev/null", "--vcpus", "4", "--vcpu-type", "EPYC", "--guest-features",
+			   "0x21", "--report", V("snp/report_milan.hex"), NULL), 1);
+	TU_CHECK(strstr(err, "7a1e5c266c0108db"), "names the report's measurement: %s", err);
+	TU_CHECK(hex_decode_exact(d4, rep + 0x90, 48) == 0, "patch");
+	TU_CHECK(write_file_new(T("rep.bin"), rep, sizeof rep, 0644) == 0, "report file");
+	TU_CHECK_EQ(sevadm("measurement", "verify", "--snp", "--firmware", AMDSEV, "--kernel",
+			   "/dev/null", "--vcpus", "4", "--vcpu-type", "EPYC", "--guest-features",
+			   "0x21", "--report", "rep.bin", NULL), 0);
+	unlink(T("rep.bin"));
+	free(hex);
+	/* Refusals naming what is wrong. */
+	TU_CHECK_EQ(sevadm("measurement", "build", "--snp", "--firmware", OVMFX64, "--kernel",
+			   "/dev/null", "--vcpus", "1", "--vcpu-type", "EPYC", NULL), 1);
+	TU_CHECK(strstr(err, "KERNEL_HASHES"), "names the section: %s", err);
+	TU_CHECK_EQ(sevadm("measurement", "build", "--snp", "--firmware", AMDSEV, "--vcpus", "1",
+			   NULL), 2);
+	TU_CHECK(strstr(err, "--vcpu-type"), "names the flag: %s", err);
+	TU_CHECK_EQ(sevadm("measurement", "build", "--snp", "--firmware", AMDSEV, "--vcpus", "1",
+			   "--vcpu-type", "EPYC", "--guest-features", "xyz", NULL), 2);
+	TU_CHECK(strstr(err, "--guest-features"), "names the flag: %s", err);
+	TU_CHECK_EQ(sevadm("measurement", "build", "--snp", "--firmware", AMDSEV, "--vcpus", "1",
+			   "--vmm-type", "xen", NULL), 2);
+	TU_CHECK(strstr(err, "--vmm-type"), "names the flag: %s", err);
+	TU_CHECK_EQ(sevadm("measurement", "build", "--snp", "--firmware", AMDSEV, "--vcpus", "1",
+			   "--vcpu-type", "EPYC", "--tik", TIK1, NULL), 2);
+	TU_CHECK_EQ(sevadm("measurement", "build", "--snp", "--firmware", AMDSEV, "--vcpus", "1",
+			   "--vcpu-type", "EPYC", "--svsm", AMDSEV, NULL), 2);
+	TU_CHECK(strstr(err, "--vars-size"), "names the flag: %s", err);
+	/* An image without the SVSM info entry as the SVSM. */
+	TU_CHECK_EQ(sevadm("measurement", "build", "--snp", "--firmware", AMDSEV, "--vcpus", "1",
+			   "--vcpu-type", "EPYC", "--svsm", AMDSEV, "--vars-size", "8192", NULL), 1);
+	TU_CHECK(strstr(err, "SVSM info entry"), "names the entry: %s", err);
 }
 
 /* Direct boot digests of the launch-digest vectors, seen through the measurement. */
@@ -508,6 +798,10 @@ int main(void)
 	test_session_failures();
 	test_measurement_sevctl();
 	test_measurement_es_and_verify();
+	test_measurement_es_generated();
+	test_measurement_snp();
+	test_vmsa_build();
+	test_snp_id_block();
 	test_measurement_launch_digest();
 	test_measurement_usage();
 	test_secret_sevctl();

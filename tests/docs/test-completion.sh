@@ -49,7 +49,7 @@ flags_of() {
 
 for verb in $help_verbs; do
 	help_text=$("$SEVADM_EXE" "$verb" --help 2>&1)
-	subs=$(grep -oE "sevadm $verb [a-z|]+" <<<"$help_text" | awk '{ print $3 }' | tr '|' '\n' | sort -u)
+	subs=$(grep -oE "sevadm $verb [a-z][a-z|-]*" <<<"$help_text" | awk '{ print $3 }' | tr '|' '\n' | sort -u)
 	if [[ -n $subs ]]; then
 		got=$(complete_words sevadm "$verb" "")
 		for s in $subs; do

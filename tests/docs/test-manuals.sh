@@ -52,7 +52,7 @@ for verb in $verbs; do
 	help_text=$("$SEVADM_EXE" "$verb" --help 2>&1)
 	texts=("$help_text") labels=("$verb")
 	# Subcommands named in the usage lines ("sevadm verify chain ...", "build|verify").
-	subs=$(grep -oE "sevadm $verb [a-z|]+" <<<"$help_text" | awk '{ print $3 }' | tr '|' '\n' | sort -u)
+	subs=$(grep -oE "sevadm $verb [a-z][a-z|-]*" <<<"$help_text" | awk '{ print $3 }' | tr '|' '\n' | sort -u)
 	for sub in $subs; do
 		t=$("$SEVADM_EXE" "$verb" "$sub" --help 2>/dev/null) && [[ $t != "$help_text" ]] &&
 			texts+=("$t") labels+=("$verb $sub")

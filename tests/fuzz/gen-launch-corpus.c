@@ -1,4 +1,5 @@
-/* Seed corpora for the launch fuzz targets (session-open, secret-open, ovmf-footer): valid
+/* Seed corpora for the launch fuzz targets (session-open, secret-open, ovmf-footer,
+ * ovmf-metadata): valid
  * packets for the fixed keys of fuzz-launch.h plus one of each malformed kind, so the fuzzer
  * starts deep. `gen-launch-corpus DIR` writes DIR/<target>/<seed>; without DIR (as a test) it
  * writes to a temporary directory and checks that every valid seed is accepted by the code the
@@ -10,6 +11,8 @@
 
 #include "attest/guid.h"
 #include "attest/measurement.h"
+#include "attest/ovmf.h"
+#include "attest/snp-measure.h"
 #include "attest/secret.h"
 #include "attest/session.h"
 #include "common/ossl.h"
@@ -150,6 +153,73 @@ static void gen_footer(void)
 	footer_image("area-too-small", 0x810c00, 0x20, true);
 }
 
+/* An 8 KiB image with OVMF's footer entries (SEV metadata offset, SEV-ES reset block, hashes
+ * area) and an "ASEV" header at 0x100 with SNP_SEC_MEMORY, SNP_SECRETS, CPUID and
+ * KERNEL_HASHES sections; `damage` spoils one part. */
+enum meta_damage { META_OK, META_BAD_SIG, META_HUGE_COUNT, META_MISALIGNED, META_NO_HASHES };
+
+static size_t footer_put(uint8_t *img, size_t off, const char *guid_s, const void *d, size_t n)
+{
+	uint8_t guid[16];
+
+	TU_CHECK(attest_guid_parse(guid_s, guid) == 0, "guid");
+	memcpy(img + (off -= 16), guid, 16);
+	put_le16(img + (off -= 2), (uint16_t)(n + 18));
+	memcpy(img + (off -= n), d, n);
+	return off;
+}
+
+static void meta_image(const char *name, enum meta_damage damage, int want)
+{
+	static const uint32_t sec[][3] = { { 0x800000, 0x9000, 1 }, { 0x80d000, 0x1000, 2 },
+					   { 0x80e000, 0x1000, 3 }, { 0x80f000, 0x1000, 0x10 } };
+	uint8_t img[8192] = {}, d[8], *h = img + 0x100;
+	uint32_t n = damage == META_NO_HASHES ? 3 : 4;
+	size_t end = sizeof img - 0x20, off = end - 18;
+	uint8_t footer[16];
+	struct attest_ovmf o;
+
+	memcpy(h, damage == META_BAD_SIG ? "ASEW" : "ASEV", 4);
+	put_le32(h + 4, 16 + n * 12);
+	put_le32(h + 8, 1);
+	put_le32(h + 12, damage == META_HUGE_COUNT ? 100000 : n);
+	for (uint32_t i = 0; i < n; i++) {
+		put_le32(h + 16 + i * 12, sec[i][0] + (damage == META_MISALIGNED && i == 1 ? 8 : 0));
+		put_le32(h + 20 + i * 12, sec[i][1]);
+		put_le32(h + 24 + i * 12, sec[i][2]);
+	}
+	put_le32(d, (uint32_t)(sizeof img - 0x100));
+	off = footer_put(img, off, "dc886566-984a-4798-a75e-5585a7bf67cc", d, 4);
+	put_le32(d, 0x80b004);
+	off = footer_put(img, off, "00f771de-1a7e-4fcb-890e-68c77e2fb44e", d, 4);
+	put_le32(d, 0x80fc00), put_le32(d + 4, 0x400);
+	off = footer_put(img, off, "7255371f-3a3b-4b04-927b-1da6efa8d454", d, 8);
+	TU_CHECK(attest_guid_parse("96b582de-1fb2-45f7-baea-a366c55a082d", footer) == 0, "guid");
+	memcpy(img + end - 16, footer, 16);
+	put_le16(img + end - 18, (uint16_t)(end - off));
+	put("ovmf-metadata", name, img, sizeof img);
+	TU_CHECK_EQ(attest_ovmf_parse(img, sizeof img, &o, NULL), want);
+	if (want == 0) {
+		static const uint8_t k[32] = { 1 };
+		struct attest_snp_input in = { .firmware = img, .firmware_len = sizeof img,
+					       .vcpus = 2, .kernel_sha256 = k };
+		uint8_t dg[48];
+		TU_CHECK(o.n_sections == n && o.has_reset_eip && o.hashes_gpa == 0x80fc00,
+			 "%s parsed", name);
+		TU_CHECK_EQ(attest_snp_launch_digest(&in, dg, NULL),
+			    damage == META_NO_HASHES ? -ENOENT : 0);
+	}
+}
+
+static void gen_metadata(void)
+{
+	meta_image("valid", META_OK, 0);
+	meta_image("no-kernel-hashes", META_NO_HASHES, 0);
+	meta_image("bad-signature", META_BAD_SIG, -EBADMSG);
+	meta_image("huge-count", META_HUGE_COUNT, -EBADMSG);
+	meta_image("misaligned-secrets", META_MISALIGNED, -EBADMSG);
+}
+
 int main(int argc, char **argv)
 {
 	char *tmp = NULL;
@@ -158,6 +228,7 @@ int main(int argc, char **argv)
 	gen_session();
 	gen_secret();
 	gen_footer();
+	gen_metadata();
 	if (tmp)
 		tu_rmtree(tmp);
 	tu_done("gen-launch-corpus");
