@@ -701,6 +701,12 @@ static void op_metrics(struct sevd_core *c, const struct sevd_request *req, stru
 	pthread_mutex_unlock(&c->cache.lock);
 	if (m > 0 && (size_t)m < sizeof(rep->u.metrics.text) - (size_t)n)
 		n += m;
+	if (c->guests) { /* issue 26: the journal's size and durability */
+		m = sevd_guests_render_metrics(c->guests, rep->u.metrics.text + n,
+					       sizeof(rep->u.metrics.text) - (size_t)n);
+		if (m > 0)
+			n += m;
+	}
 	n = render_requests(c, rep->u.metrics.text, sizeof(rep->u.metrics.text), n);
 	rep->u.metrics.len = (uint32_t)n;
 }
