@@ -16,6 +16,10 @@
 
 #define POLL_MS 250	      /* a change shows in the file within this, plus one write */
 #define PLATFORM_EVERY_S 30 /* the platform is read again this often even without a change */
+/* NFD's `# +expiry-time=` directive (RFC 3339; NFD ignores the lines after it once passed, at
+ * its next discovery): set this far ahead and renewed halfway, so that the labels of a sevd
+ * that died without removing the file go away on their own. */
+#define EXPIRY_S 600
 #define INVENTORY_MAX 4096u /* the text is ~600 bytes; NFD reads at most 64 kB */
 
 struct text {
@@ -51,12 +55,14 @@ static void render_type(struct text *t, const char *name, bool cap, const struct
 }
 
 int sevd_inventory_render(const struct sevd_asid_stats *s, const struct sevd_platform_info *p,
-			  char *buf, size_t size)
+			  time_t expires, char *buf, size_t size)
 {
 	const struct sevd_platform_info unknown = { 0 };
 	const struct sevd_asid_counts none = { 0 };
 	struct sevd_inventory_caps caps;
 	struct text t = { .buf = buf, .size = size };
+	char when[32];
+	struct tm tm;
 
 	if (size == 0)
 		return -ENOBUFS;
@@ -64,6 +70,9 @@ int sevd_inventory_render(const struct sevd_asid_stats *s, const struct sevd_pla
 	sevd_inventory_caps(s, p ? p : &unknown, &caps);
 	text_printf(&t, "# sevd's inventory (GET /v1/inventory), kept by sevd: do not edit.\n"
 			"# Rewritten by rename on every change; removed when sevd stops.\n");
+	if (expires > 0 && gmtime_r(&expires, &tm) &&
+	    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm) > 0)
+		text_printf(&t, "# +expiry-time=%s\n", when);
 	render_type(&t, "sev", caps.sev, &s->sev);
 	render_type(&t, "sev-es", caps.sev_es, &s->es);
 	render_type(&t, "snp", caps.snp, &none);
@@ -80,7 +89,7 @@ struct sevd_inventory_file {
 	struct sevd_asid_stats last;
 	struct sevd_platform_info platform;
 	bool have_platform, written, failing;
-	time_t platform_at;
+	time_t platform_at, written_at;
 	pthread_t thread;
 	bool started, stop;
 	pthread_mutex_t lock;
@@ -131,9 +140,11 @@ int sevd_inventory_file_update(struct sevd_inventory_file *f)
 	changed = !f->written || memcmp(&s, &f->last, sizeof(s)) != 0;
 	if (changed || !f->have_platform || time(NULL) - f->platform_at >= PLATFORM_EVERY_S)
 		read_platform(f);
-	if (!changed && memcmp(&before, &f->platform, sizeof(before)) == 0)
+	if (!changed && memcmp(&before, &f->platform, sizeof(before)) == 0 &&
+	    time(NULL) - f->written_at < EXPIRY_S / 2)
 		return 0;
-	n = sevd_inventory_render(&s, f->have_platform ? &f->platform : NULL, text, sizeof(text));
+	n = sevd_inventory_render(&s, f->have_platform ? &f->platform : NULL,
+				  time(NULL) + EXPIRY_S, text, sizeof(text));
 	if (n < 0)
 		return n;
 	r = write_text(f, text, (size_t)n);
@@ -149,6 +160,7 @@ int sevd_inventory_file_update(struct sevd_inventory_file *f)
 		log_notice("Inventory file %s written again", f->path);
 	f->failing = false;
 	f->written = true;
+	f->written_at = time(NULL);
 	f->last = s;
 	return 1;
 }

@@ -5,14 +5,15 @@
  * lines, '#' comments, files starting with '.' ignored, at most 64 kB, to be replaced by a
  * rename).
  *
- * The file is the core's: sevd's main loop calls sevd_inventory_file_update() every 250 ms,
+ * The file is the core's: a thread of its own calls sevd_inventory_file_update() every 250 ms,
  * which rewrites the file only when the ASID counts changed (a launch takes an ASID, a
  * decommission leaves it pending a flush, a flush frees it) or the platform did, so the file
- * follows every change within a second. */
+ * follows every change within a second; and every 5 minutes, to renew its expiry time. */
 #pragma once
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <time.h>
 
 #include "daemon/asid.h"
 #include "daemon/core.h"
@@ -35,9 +36,10 @@ static inline void sevd_inventory_caps(const struct sevd_asid_stats *s,
 }
 
 /* The feature file's text for these counts and this platform (p NULL: not known, the
- * capabilities from the ASID ranges alone). Returns the length, or -ENOBUFS. */
+ * capabilities from the ASID ranges alone), valid until `expires` (NFD's `# +expiry-time=`;
+ * 0: no expiry). Returns the length, or -ENOBUFS. */
 int sevd_inventory_render(const struct sevd_asid_stats *s, const struct sevd_platform_info *p,
-			  char *buf, size_t size);
+			  time_t expires, char *buf, size_t size);
 
 struct sevd_inventory_file;
 

@@ -9,8 +9,11 @@ the file is printed; a reader thread that reads the file in a loop meanwhile nev
 missing, cut short or inconsistent (used + free + flush_pending = total for every type), and
 the directory NFD reads never holds another name that is not a dot file (NFD skips those); the
 file is removed when sevd stops; the config key does the same as the flag; a relative path is
-refused at start naming the key. Exit 77 only when run outside meson."""
+refused at start naming the key; the file carries NFD's `# +expiry-time=` about 10 minutes
+ahead, so that labels of a sevd that died without removing it expire. Exit 77 only when run
+outside meson."""
 
+import calendar
 import os
 import re
 import sys
@@ -113,7 +116,13 @@ def test_follows(procs, tmp, emu):
     check(feats["amd.com/snp"] == "false" and feats["amd.com/snp.total"] == "0",
           f"no SNP on this emulator: {feats}")
     check(feats.get("amd.com/sev.api") == "1.55", f"API version: {feats.get('amd.com/sev.api')}")
-    print(f"file: {len(feats)} features, sev.free=410 sev-es.free=99 snp=false")
+    with open(path) as f:
+        m = re.search(r"^# \+expiry-time=(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)$", f.read(), re.M)
+    check(m, "no NFD expiry-time directive")
+    left = calendar.timegm(time.strptime(m.group(1), "%Y-%m-%dT%H:%M:%SZ")) - time.time()
+    check(60 < left <= 601, f"expiry-time {m.group(1)} is {left:.0f} s away (want about 600)")
+    print(f"file: {len(feats)} features, sev.free=410 sev-es.free=99 snp=false, "
+          f"expires in {left:.0f} s unless renewed")
 
     reader = Reader(path)
     reader.start()
