@@ -16,7 +16,9 @@ checked through Prometheus' own HTTP API (/api/v1/query), with bounded polls:
   - a killed HTTP worker: sevd_worker_restarts_total 1 and SevdWorkerRestarting firing;
   - the journal's size is the journal file's size;
   - at rest, every series sevd's /metrics shows has the same value in Prometheus, and
-    `promtool check metrics` finds nothing to say about that text.
+    `promtool check metrics` finds nothing to say about that text;
+  - every query of contrib/grafana/sevd-dashboard.json answers through this Prometheus and
+    names only series sevd exports.
 
 Every process started here is killed at the end. Exit 77 (skip) only without Debian's
 prometheus package (scripts/deps test installs it) or outside meson."""
@@ -240,6 +242,30 @@ def test_at_rest(prom, tmp, port, ca):
         prom.wait_value(promql_of(key), v, f"sevd's own /metrics: {key}", 15)
     print(f"at rest: journal {size} bytes; all {len(samples)} samples of sevd's /metrics equal in "
           f"Prometheus; promtool check metrics: clean")
+    return text
+
+
+def test_dashboard(prom, metrics_text):
+    """contrib/grafana/sevd-dashboard.json: every query of every panel (Grafana's variables
+    given values) answers through this Prometheus with at least one series, and names only
+    series sevd's /metrics has."""
+    path = os.path.join(os.environ["SEVD_SOURCE_ROOT"], "contrib/grafana/sevd-dashboard.json")
+    with open(path) as f:
+        dash = json.load(f)
+    exported = set(re.findall(r"^# TYPE (sevd_[a-z_]+) ", metrics_text, re.M))
+    exprs = [t["expr"] for p in dash["panels"] for t in p["targets"]]
+    exprs += [v["query"] for v in dash["templating"]["list"] if v["type"] == "query"]
+    for e in exprs:
+        for name in re.findall(r"\b(sevd_[a-z_]+)", e):
+            base = re.sub(r"_(bucket|sum|count)$", "", name)
+            check(name in exported or base in exported,
+                  f"the dashboard names {name}, which sevd's /metrics does not have")
+        m = re.match(r"^label_values\((\w+), *\w+\)$", e)
+        q = m.group(1) if m else e.replace("$instance", ".*").replace("$__rate_interval", "1m")
+        r = prom.query(q)
+        check(r, f"dashboard query answers nothing: {q}")
+    print(f"dashboard: {len(dash['panels'])} panels, {len(exprs)} queries answered by Prometheus, "
+          f"all series exported")
 
 
 def main():
@@ -289,7 +315,8 @@ def main():
         test_guests(prom, api)
         test_firmware_failures(prom, api)
         test_worker_restart(prom, sevd)
-        test_at_rest(prom, tmp, port, ca)
+        text = test_at_rest(prom, tmp, port, ca)
+        test_dashboard(prom, text)
         ok = True
     finally:
         signal.alarm(0)
