@@ -46,7 +46,8 @@ static void _printf_(2, 3) text_printf(struct text *t, const char *fmt, ...)
 
 /* One ASID type: amd.com/NAME=true|false and its four counts. Label values are decimal
  * integers or true/false: valid Kubernetes label values (<= 63 of [A-Za-z0-9._-]). */
-static void render_type(struct text *t, const char *name, bool cap, const struct sevd_asid_counts *c)
+static void render_type(struct text *t, const char *name, bool cap,
+			const struct sevd_asid_counts *c)
 {
 	text_printf(t, "amd.com/%s=%s\n", name, cap ? "true" : "false");
 	text_printf(t, "amd.com/%s.total=%u\namd.com/%s.used=%u\namd.com/%s.free=%u\n"

@@ -155,7 +155,8 @@ def test_guests(prom, api):
     check(inv["sev"]["free"] == 410 and inv["sev_es"]["free"] == 99, f"start: {inv}")
     handles = []
     for i, policy in enumerate((1, 1, 1, 4, 4)):  # policy bit 2: SEV-ES
-        st, g = unix_request(api, "POST", "/v1/guests", '{"policy": %d, "name": "p%d"}' % (policy, i))
+        body = '{"policy": %d, "name": "p%d"}' % (policy, i)
+        st, g = unix_request(api, "POST", "/v1/guests", body)
         check(st == 201, f"launch {i}: {st} {g}")
         handles.append(g["handle"])
     inv = asids_follow(prom, api, "after 5 launches")
@@ -186,13 +187,15 @@ def test_firmware_failures(prom, api):
 
     # PEK_GEN stalls the emulator; three firmware requests queue behind it.
     results = []
-    threads = [threading.Thread(target=lambda: results.append(unix_request(api, "POST", "/v1/platform/pek")))]
+
+    def call(method, url):
+        return threading.Thread(target=lambda: results.append(unix_request(api, method, url)))
+    threads = [call("POST", "/v1/platform/pek")]
     threads[0].start()
     time.sleep(0.3)
     for _ in range(3):
-        t = threading.Thread(target=lambda: results.append(unix_request(api, "GET", "/v1/platform/id")))
-        t.start()
-        threads.append(t)
+        threads.append(call("GET", "/v1/platform/id"))
+        threads[-1].start()
     prom.wait_value("max_over_time(sevd_queue_depth[1m])", 3, "three requests behind PEK_GEN", 20)
     prom.wait_value("min_over_time(sevd_psp_healthy[1m])", 0, "the stall timed out", 30)
     prom.wait_value('count(ALERTS{alertname="SevdPspUnhealthy",alertstate="pending"})', 1,
@@ -307,9 +310,10 @@ def main():
         rules = [r for g in groups for r in g["rules"]]
         check(len(rules) >= 8 and all(r["health"] in ("ok", "unknown") for r in rules),
               f"rules: {[(r['name'], r['health'], r.get('lastError')) for r in rules]}")
-        wait_for("the rules evaluated",
-                 lambda: all(r["health"] == "ok" for g in prom.get("/api/v1/rules")["data"]["groups"]
-                             for r in g["rules"]), 20, 0.25)
+        def rules_ok():
+            groups = prom.get("/api/v1/rules")["data"]["groups"]
+            return all(r["health"] == "ok" for g in groups for r in g["rules"])
+        wait_for("the rules evaluated", rules_ok, 20, 0.25)
         print(f"prometheus: target {t['scrapeUrl']} up over TLS with a reader token; "
               f"{len(rules)} rules loaded and evaluating")
         test_guests(prom, api)
