@@ -56,7 +56,7 @@ static void render_type(struct text *t, const char *name, bool cap,
 }
 
 int sevd_inventory_render(const struct sevd_asid_stats *s, const struct sevd_platform_info *p,
-			  time_t expires, char *buf, size_t size)
+			  bool psp_healthy, time_t expires, char *buf, size_t size)
 {
 	const struct sevd_platform_info unknown = { 0 };
 	const struct sevd_asid_counts none = { 0 };
@@ -77,6 +77,7 @@ int sevd_inventory_render(const struct sevd_asid_stats *s, const struct sevd_pla
 	render_type(&t, "sev", caps.sev, &s->sev);
 	render_type(&t, "sev-es", caps.sev_es, &s->es);
 	render_type(&t, "snp", caps.snp, &none);
+	text_printf(&t, "amd.com/sev.psp_healthy=%s\n", psp_healthy ? "true" : "false");
 	if (p)
 		text_printf(&t, "amd.com/sev.api=%u.%u\namd.com/sev.build=%u\n",
 			    p->status.api_major, p->status.api_minor, p->status.build);
@@ -90,6 +91,7 @@ struct sevd_inventory_file {
 	struct sevd_asid_stats last;
 	struct sevd_platform_info platform;
 	bool have_platform, written, failing;
+	bool healthy, healthy_written; /* the PSP's health (HEALTH: no firmware) now, in the file */
 	time_t platform_at, written_at;
 	pthread_t thread;
 	bool started, stop;
@@ -108,6 +110,15 @@ static void read_platform(struct sevd_inventory_file *f)
 		return;
 	f->platform = f->rep->u.platform;
 	f->have_platform = true;
+}
+
+/* Is the PSP healthy (core.c: no command timed out or lost its transport since the last
+ * reconnection)? The HEALTH op reads a flag: no firmware. */
+static bool read_health(struct sevd_inventory_file *f)
+{
+	struct sevd_request req = { .op = SEVD_OP_HEALTH };
+
+	return sevd_core_call(f->core, &req, f->rep) >= 0 && f->rep->u.health.psp_healthy;
 }
 
 /* Write DIR/.NAME atomically (temp file, fsync, rename: write_file_atomic), then rename it to
@@ -138,13 +149,15 @@ int sevd_inventory_file_update(struct sevd_inventory_file *f)
 
 	sevd_asid_stats(sevd_core_asids(f->core), &s);
 	s.flushes = 0; /* not in the file */
-	changed = !f->written || memcmp(&s, &f->last, sizeof(s)) != 0;
+	f->healthy = read_health(f);
+	changed = !f->written || memcmp(&s, &f->last, sizeof(s)) != 0 ||
+		  f->healthy != f->healthy_written;
 	if (changed || !f->have_platform || time(NULL) - f->platform_at >= PLATFORM_EVERY_S)
 		read_platform(f);
 	if (!changed && memcmp(&before, &f->platform, sizeof(before)) == 0 &&
 	    time(NULL) - f->written_at < EXPIRY_S / 2)
 		return 0;
-	n = sevd_inventory_render(&s, f->have_platform ? &f->platform : NULL,
+	n = sevd_inventory_render(&s, f->have_platform ? &f->platform : NULL, f->healthy,
 				  time(NULL) + EXPIRY_S, text, sizeof(text));
 	if (n < 0)
 		return n;
@@ -163,6 +176,7 @@ int sevd_inventory_file_update(struct sevd_inventory_file *f)
 	f->written = true;
 	f->written_at = time(NULL);
 	f->last = s;
+	f->healthy_written = f->healthy;
 	return 1;
 }
 

@@ -7,8 +7,9 @@
  *
  * The file is the core's: a thread of its own calls sevd_inventory_file_update() every 250 ms,
  * which rewrites the file only when the ASID counts changed (a launch takes an ASID, a
- * decommission leaves it pending a flush, a flush frees it) or the platform did, so the file
- * follows every change within a second; and every 5 minutes, to renew its expiry time. */
+ * decommission leaves it pending a flush, a flush frees it), the PSP's health or the platform
+ * did, so the file follows every change within a second; and every 5 minutes, to renew its
+ * expiry time. */
 #pragma once
 
 #include <stdbool.h>
@@ -35,11 +36,12 @@ static inline void sevd_inventory_caps(const struct sevd_asid_stats *s,
 	ret->snp = false;
 }
 
-/* The feature file's text for these counts and this platform (p NULL: not known, the
- * capabilities from the ASID ranges alone), valid until `expires` (NFD's `# +expiry-time=`;
- * 0: no expiry). Returns the length, or -ENOBUFS. */
+/* The feature file's text for these counts, this platform (p NULL: not known, the
+ * capabilities from the ASID ranges alone) and the PSP's health (amd.com/sev.psp_healthy),
+ * valid until `expires` (NFD's `# +expiry-time=`; 0: no expiry). Returns the length, or
+ * -ENOBUFS. */
 int sevd_inventory_render(const struct sevd_asid_stats *s, const struct sevd_platform_info *p,
-			  time_t expires, char *buf, size_t size);
+			  bool psp_healthy, time_t expires, char *buf, size_t size);
 
 struct sevd_inventory_file;
 

@@ -127,11 +127,12 @@ def token_line(role, token):
     return f"token = {role}:sha256:{hashlib.sha256(token.encode()).hexdigest()}\n"
 
 
-def start_emu(procs, tmp, ecx=509, edx=100):
-    sock = os.path.join(tmp, "emu.sock")
+def start_emu(procs, tmp, ecx=509, edx=100, extra=(), name="emu"):
+    """sev-psp-emu on TMP/NAME.sock (extra: more arguments, e.g. --fault RULE)."""
+    sock = os.path.join(tmp, name + ".sock")
     procs.start([os.environ["SEV_PSP_EMU_EXE"], "--socket", sock, "--nv",
-                 os.path.join(tmp, "nv.bin"), "--cpuid-ecx", str(ecx), "--cpuid-edx", str(edx)],
-                os.path.join(tmp, "emu.log"))
+                 os.path.join(tmp, name + "-nv.bin"), "--cpuid-ecx", str(ecx), "--cpuid-edx",
+                 str(edx), *extra], os.path.join(tmp, name + ".log"))
     wait_for("the emulator's socket", lambda: os.path.exists(sock), 60)
     return sock
 

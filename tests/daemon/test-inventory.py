@@ -9,7 +9,8 @@ the file is printed; a reader thread that reads the file in a loop meanwhile nev
 missing, cut short or inconsistent (used + free + flush_pending = total for every type), and
 the directory NFD reads never holds another name that is not a dot file (NFD skips those); the
 file is removed when sevd stops; the config key does the same as the flag; a relative path is
-refused at start naming the key; the file carries NFD's `# +expiry-time=` about 10 minutes
+refused at start naming the key; a PSP that stops answering (a stalled command) shows as
+amd.com/sev.psp_healthy=false until sevd reconnects; the file carries NFD's `# +expiry-time=` about 10 minutes
 ahead, so that labels of a sevd that died without removing it expire. Exit 77 only when run
 outside meson."""
 
@@ -116,6 +117,7 @@ def test_follows(procs, tmp, emu):
     check(feats["amd.com/snp"] == "false" and feats["amd.com/snp.total"] == "0",
           f"no SNP on this emulator: {feats}")
     check(feats.get("amd.com/sev.api") == "1.55", f"API version: {feats.get('amd.com/sev.api')}")
+    check(feats.get("amd.com/sev.psp_healthy") == "true", f"PSP health: {feats}")
     with open(path) as f:
         m = re.search(r"^# \+expiry-time=(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)$", f.read(), re.M)
     check(m, "no NFD expiry-time directive")
@@ -187,6 +189,32 @@ def test_config_key(procs, tmp, emu):
     print("config: inventory_file = PATH keeps the file; a relative path is refused by name")
 
 
+def test_psp_health(procs, tmp):
+    """A PEK_GEN the emulator stalls past sevd's command timeout: the file says
+    amd.com/sev.psp_healthy=false until sevd has reconnected, then true again."""
+    emu = start_emu(procs, tmp, extra=["--fault", "PEK_GEN:hang=6"], name="emu-hang")
+    conf = os.path.join(tmp, "hang.conf")
+    with open(conf, "w") as f:
+        f.write("command_timeout_ms = 2000\n")
+    path = os.path.join(tmp, "hang-features")
+    sevd, api = start_sevd(procs, tmp, emu, ["--config", conf, "--inventory-file", path],
+                           name="sevd-hang")
+
+    def health():
+        with open(path) as f:
+            return parse(f.read()).get("amd.com/sev.psp_healthy")
+    wait_for("the feature file", lambda: health() == "true", 10, 0.05)
+    t = threading.Thread(target=lambda: unix_request(api, "POST", "/v1/platform/pek"))
+    t.start()
+    wait_for("psp_healthy=false after the stalled PEK_GEN", lambda: health() == "false", 20, 0.05)
+    st, _ = unix_request(api, "GET", "/v1/inventory")
+    check(st == 503, f"GET /v1/inventory while the PSP is unhealthy: {st}")
+    t.join(30)
+    wait_for("psp_healthy=true once sevd reconnected", lambda: health() == "true", 30, 0.05)
+    procs.stop(sevd)
+    print("health: a stalled PEK_GEN shows as amd.com/sev.psp_healthy=false, then true again")
+
+
 def main():
     why = need_env("SEVD_EXE", "SEV_PSP_EMU_EXE")
     if why:
@@ -199,6 +227,7 @@ def main():
         emu = start_emu(procs, tmp)
         test_follows(procs, tmp, emu)
         test_config_key(procs, tmp, emu)
+        test_psp_health(procs, tmp)
         ok = True
     finally:
         procs.stop_all()

@@ -39,20 +39,10 @@ import urllib.request
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import sevdtest  # noqa: E402
 from sevdtest import (Procs, check, free_port, https_get, make_tls, need_env,  # noqa: E402
-                      start_sevd, token_line, unix_request, wait_for)
+                      start_emu, start_sevd, token_line, unix_request, wait_for)
 
 READER_TOKEN = "prometheus-reader-token-6a2e"
 HANG_S, TIMEOUT_MS = 10, 4000  # PEK_GEN stalls 10 s; sevd gives up on it after 4 s
-
-
-def start_emu(procs, tmp):
-    sock = os.path.join(tmp, "emu.sock")
-    procs.start([os.environ["SEV_PSP_EMU_EXE"], "--socket", sock, "--nv",
-                 os.path.join(tmp, "nv.bin"), "--cpuid-ecx", "509", "--cpuid-edx", "100",
-                 "--fault", "PDH_GEN:fail=HWERROR_PLATFORM",
-                 "--fault", f"PEK_GEN:hang={HANG_S}"], os.path.join(tmp, "emu.log"))
-    wait_for("the emulator's socket", lambda: os.path.exists(sock), 60)
-    return sock
 
 
 class Prometheus:
@@ -289,7 +279,8 @@ def main():
     ok = False
     try:
         ca, crt, key = make_tls(tmp)
-        emu = start_emu(procs, tmp)
+        emu = start_emu(procs, tmp, extra=["--fault", "PDH_GEN:fail=HWERROR_PLATFORM",
+                                           "--fault", f"PEK_GEN:hang={HANG_S}"])
         port = free_port()
         conf = os.path.join(tmp, "sevd.conf")
         with open(conf, "w") as f:
