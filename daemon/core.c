@@ -882,6 +882,16 @@ struct sevd_asid_pool *sevd_core_asids(struct sevd_core *c)
 	return c->pool;
 }
 
+bool sevd_core_psp_healthy(struct sevd_core *c)
+{
+	bool healthy;
+
+	pthread_mutex_lock(&c->health_lock);
+	healthy = !c->unhealthy;
+	pthread_mutex_unlock(&c->health_lock);
+	return healthy;
+}
+
 int sevd_core_region_fd(struct sevd_core *c)
 {
 	return sevd_region_fd(c->cache.region);

@@ -7,12 +7,12 @@ GET /v1/inventory; it follows every launch (SEV and SEV-ES guests) and every dec
 (used down, flush-pending up) within a bounded wait, and the latency from the API's answer to
 the file is printed; a reader thread that reads the file in a loop meanwhile never finds it
 missing, cut short or inconsistent (used + free + flush_pending = total for every type), and
-the directory NFD reads never holds another name that is not a dot file (NFD skips those); the
-file is removed when sevd stops; the config key does the same as the flag; a relative path is
-refused at start naming the key; a PSP that stops answering (a stalled command) shows as
-amd.com/sev.psp_healthy=false until sevd reconnects; the file carries NFD's `# +expiry-time=` about 10 minutes
-ahead, so that labels of a sevd that died without removing it expire. Exit 77 only when run
-outside meson."""
+the directory NFD reads never holds another name that is not a dot file (NFD skips those);
+idle, keeping the file makes no core requests; the file is removed when sevd stops; the config
+key does the same as the flag; a relative path is refused at start naming the key; a PSP that
+stops answering (a stalled command) shows as amd.com/sev.psp_healthy=false until sevd
+reconnects; the file carries NFD's `# +expiry-time=` about 10 minutes ahead, so that labels of
+a sevd that died without removing it expire. Exit 77 only when run outside meson."""
 
 import calendar
 import os
@@ -160,6 +160,21 @@ def test_follows(procs, tmp, emu):
     print(f"follows: 6 launches + 6 decommissions, file matched the API after at most "
           f"{max(lat) * 1000:.0f} ms (median {sorted(lat)[len(lat) // 2] * 1000:.0f} ms); "
           f"reader: {reader.reads} reads, {len(reader.versions)} versions, none torn")
+
+    # The file's updater reads the pool and the PSP's health directly: idle, it makes no core
+    # requests (it would show as sevd_core_requests_total{op="HEALTH"} going up 4 a second).
+    def core_requests():
+        st, text = unix_request(api, "GET", "/metrics")
+        check(st == 200, f"GET /metrics: {st}")
+        return {m.group(1): int(m.group(2)) for m in
+                re.finditer(r'^sevd_core_requests_total\{op="(\w+)"\} (\d+)$', text, re.M)}
+    before = core_requests()
+    time.sleep(1.5)
+    after = core_requests()
+    moved = {op: after[op] - before[op] for op in after if after[op] != before.get(op)}
+    if moved.get("PLATFORM_STATUS") == 1:  # the platform is read again every 30 s
+        del moved["PLATFORM_STATUS"]
+    check(moved == {"METRICS": 1}, f"core requests while idle: {moved}")
 
     st = procs.stop(sevd)
     check(st == 0, f"sevd exit status {st}")
