@@ -14,6 +14,7 @@
 #include "daemon/api-internal.h"
 #include "daemon/api.h"
 #include "daemon/core.h"
+#include "daemon/inventory.h"
 #include "daemon/ui.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(json_tokener *, json_tokener_free)
@@ -538,6 +539,63 @@ static void h_asids(const struct sevd_api_request *req, struct sevd_api_response
 	sevd_api_respond_json(resp, 200, o);
 }
 
+/* GET /v1/inventory (issue 26): what a scheduler needs to place a confidential guest, in a
+ * schema that keeps every key on every host: free ASIDs per type and the host's capabilities.
+ * SNP is reported with zero ASIDs and "snp": false until sevd drives SNP firmware; its ASIDs
+ * will come out of the SEV-ES range (CPUID 8000_001F EDX, AMD APM vol. 2 15.34). */
+static void inventory_asids(const struct sevd_asid_stats *s, json_object *o)
+{
+	const struct sevd_asid_counts none = { 0 };
+
+	json_object_object_add(o, "sev", asid_class_json(&s->sev));
+	json_object_object_add(o, "sev_es", asid_class_json(&s->es));
+	json_object_object_add(o, "snp", asid_class_json(&none));
+}
+
+static json_object *inventory_caps(const struct sevd_asid_stats *s,
+				   const struct sevd_platform_info *p)
+{
+	static const char *const states[] = { "UNINIT", "INIT", "WORKING" };
+	struct sevd_inventory_caps caps;
+	json_object *o = json_object_new_object();
+
+	sevd_inventory_caps(s, p, &caps);
+	json_object_object_add(o, "sev", json_object_new_boolean(caps.sev));
+	json_object_object_add(o, "sev_es", json_object_new_boolean(caps.sev_es));
+	json_object_object_add(o, "snp", json_object_new_boolean(caps.snp));
+	json_object_object_add(o, "api_major", json_object_new_int(p->status.api_major));
+	json_object_object_add(o, "api_minor", json_object_new_int(p->status.api_minor));
+	json_object_object_add(o, "build", json_object_new_int(p->status.build));
+	json_object_object_add(o, "platform_state",
+			       json_object_new_string(p->status.state < ELEMENTSOF(states)
+							      ? states[p->status.state]
+							      : "UNKNOWN"));
+	json_object_object_add(o, "transport", json_object_new_string(p->transport));
+	/* SNP_PLATFORM_STATUS' reported TCB (56860) once sevd speaks SNP; null until then. */
+	json_object_object_add(o, "tcb", NULL);
+	return o;
+}
+
+static void h_inventory(const struct sevd_api_request *req, struct sevd_api_response *resp)
+{
+	struct sevd_request creq = { .op = SEVD_OP_ASIDS };
+	_cleanup_free_ struct sevd_reply *asids = sevd_api_call_core(req, &creq, resp);
+	_cleanup_free_ struct sevd_reply *plat = NULL;
+	_cleanup_(json_object_putp) json_object *o = NULL;
+
+	if (!asids)
+		return;
+	creq.op = SEVD_OP_PLATFORM_STATUS;
+	plat = sevd_api_call_core(req, &creq, resp);
+	if (!plat)
+		return;
+	o = json_object_new_object();
+	inventory_asids(&asids->u.asids.stats, o);
+	json_object_object_add(o, "capabilities",
+			       inventory_caps(&asids->u.asids.stats, &plat->u.platform));
+	sevd_api_respond_json(resp, 200, o);
+}
+
 static void h_healthz(const struct sevd_api_request *req, struct sevd_api_response *resp)
 {
 	struct sevd_request creq = { .op = SEVD_OP_HEALTH };
@@ -606,6 +664,7 @@ const struct sevd_route sevd_routes[] = {
 	{ "GET", "/v1/platform/certs", ROLES_PUBLIC, h_certs, 0 },
 	{ "GET", "/v1/platform/id", ROLES_PUBLIC, h_id, 0 },
 	{ "GET", "/v1/asids", ROLES_READER, h_asids, 0 },
+	{ "GET", "/v1/inventory", ROLES_READER, h_inventory, 0 },
 	{ "GET", "/healthz", ROLES_PUBLIC, h_healthz, 0 },
 	{ "GET", "/metrics", ROLES_PUBLIC, h_metrics, 0 },
 	{ "GET", "/v1/guests", ROLES_READER, sevd_api_guests_list, 0 },

@@ -701,6 +701,12 @@ static void op_metrics(struct sevd_core *c, const struct sevd_request *req, stru
 	pthread_mutex_unlock(&c->cache.lock);
 	if (m > 0 && (size_t)m < sizeof(rep->u.metrics.text) - (size_t)n)
 		n += m;
+	if (c->guests) { /* issue 26: the journal's size and durability */
+		m = sevd_guests_render_metrics(c->guests, rep->u.metrics.text + n,
+					       sizeof(rep->u.metrics.text) - (size_t)n);
+		if (m > 0)
+			n += m;
+	}
 	n = render_requests(c, rep->u.metrics.text, sizeof(rep->u.metrics.text), n);
 	rep->u.metrics.len = (uint32_t)n;
 }
@@ -874,6 +880,16 @@ int sevd_core_guest_data(struct sevd_core *c, uint32_t handle, const uint8_t *bu
 struct sevd_asid_pool *sevd_core_asids(struct sevd_core *c)
 {
 	return c->pool;
+}
+
+bool sevd_core_psp_healthy(struct sevd_core *c)
+{
+	bool healthy;
+
+	pthread_mutex_lock(&c->health_lock);
+	healthy = !c->unhealthy;
+	pthread_mutex_unlock(&c->health_lock);
+	return healthy;
 }
 
 int sevd_core_region_fd(struct sevd_core *c)

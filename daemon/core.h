@@ -237,6 +237,9 @@ void sevd_core_free(struct sevd_core *c);
 int sevd_core_call(struct sevd_core *c, const struct sevd_request *req, struct sevd_reply *rep);
 /* The pool, for the guest code of the core (issue 4); not for the HTTP side. */
 struct sevd_asid_pool *sevd_core_asids(struct sevd_core *c);
+/* The PSP's health as GET /healthz reports it, without a request (the core's inventory file,
+ * inventory.h); not for the HTTP side. */
+bool sevd_core_psp_healthy(struct sevd_core *c);
 /* GUEST_DATA with the bytes at buf (the core's own read-only map of a staging slot,
  * ipc-server.c), len <= SEVD_STAGE_SLOT_SIZE: a firmware job like sevd_core_call's. Core side
  * only. The bytes are copied into guest memory once and read for nothing else. */

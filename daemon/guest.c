@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <openssl/crypto.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,6 +66,7 @@ struct sevd_guests {
 	uint64_t intents[16]; /* mem_base of INTENT records not followed by their PUT (replay) */
 	unsigned n_intents;
 	bool snapshot_due; /* the journal is behind the table: snapshot before the next change */
+	atomic_bool not_durable; /* the last change could not be made durable (for /metrics) */
 	int journal_err;   /* errno of the last failed append, for the answer */
 	/* grant stream */
 	int ctl_fd;
@@ -198,6 +200,7 @@ static int journal_write(struct sevd_guests *gs, const struct sevd_jrec *rec,
 
 	if (r < 0) { /* -ENOTRECOVERABLE: not -ENOSPC, which means "no ASID" to the HTTP side */
 		gs->snapshot_due = true;
+		atomic_store(&gs->not_durable, true);
 		gs->journal_err = -r;
 		return fail(rep, -ENOTRECOVERABLE,
 			    "guest %u: the change was made in firmware, but the journal %s could "
@@ -234,6 +237,7 @@ static int durable_gate(struct sevd_guests *gs, struct sevd_reply *rep)
 	}
 	if (r >= 0)
 		r = sevd_journal_reserve(gs->journal, JOURNAL_RESERVE);
+	atomic_store(&gs->not_durable, r < 0 || gs->snapshot_due);
 	if (r >= 0)
 		return 0;
 	log_warning_errno(r, "Refusing a guest change: the journal %s cannot be written (%m)",
@@ -1487,11 +1491,30 @@ static int reconcile(struct sevd_guests *gs)
 				  "changes are refused until it can be written",
 				  sevd_journal_path(gs->journal));
 		gs->snapshot_due = true;
+		atomic_store(&gs->not_durable, true);
 	}
 	log_info("Reconciled the journal with firmware: %u guest(s) kept, %u half-done launch(es) "
 		 "cleaned up, %u unknown firmware guest(s) decommissioned, %u gone from firmware",
 		 t.kept, t.cleaned, t.unknown, t.gone);
 	return 0;
+}
+
+/* Issue 26: the journal for /metrics, from any thread: its size on disk (a stat, the path is
+ * fixed) and whether the last change could be made durable (set on the worker). */
+int sevd_guests_render_metrics(struct sevd_guests *gs, char *buf, size_t size)
+{
+	struct stat st;
+	int n;
+
+	n = snprintf(buf, size,
+		     "# HELP sevd_journal_size_bytes Size of the guest journal file.\n"
+		     "# TYPE sevd_journal_size_bytes gauge\nsevd_journal_size_bytes %lld\n"
+		     "# HELP sevd_journal_durable 1 while guest changes are made durable, 0 after "
+		     "the journal could not be written (full or read-only state dir) until it "
+		     "is rewritten.\n# TYPE sevd_journal_durable gauge\nsevd_journal_durable %d\n",
+		     stat(sevd_journal_path(gs->journal), &st) == 0 ? (long long)st.st_size : 0LL,
+		     atomic_load(&gs->not_durable) ? 0 : 1);
+	return n < 0 || (size_t)n >= size ? -ENOBUFS : n;
 }
 
 unsigned sevd_guests_count(const struct sevd_guests *gs)

@@ -32,6 +32,9 @@ struct sevd_guests_config {
 int sevd_guests_new(struct sevd_core *core, const struct sevd_guests_config *cfg,
 		    struct sevd_guests **ret);
 void sevd_guests_free(struct sevd_guests *gs);
+/* sevd_journal_size_bytes and sevd_journal_durable (Prometheus text) into buf; any thread.
+ * Returns the length or -ENOBUFS. */
+int sevd_guests_render_metrics(struct sevd_guests *gs, char *buf, size_t size);
 /* Guests in the table. */
 unsigned sevd_guests_count(const struct sevd_guests *gs);
 /* Issue 9: the core reconnected to the PSP through a new transport. */

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,14 @@ struct sevd_metrics {
 	uint64_t observations;
 	double sum;
 };
+
+/* Worker restarts of this process (the core): the worker control is not the core's object. */
+static atomic_uint_fast64_t worker_restarts;
+
+void sevd_metrics_worker_restarted(void)
+{
+	atomic_fetch_add(&worker_restarts, 1);
+}
 
 int sevd_metrics_new(struct sevd_metrics **ret)
 {
@@ -136,6 +145,10 @@ static void render_gauges(const struct sevd_queue_stats *q, const struct sevd_as
 	out_printf(o, "# HELP sevd_asid_flushes_total WBINVD + DF_FLUSH batches.\n"
 		      "# TYPE sevd_asid_flushes_total counter\nsevd_asid_flushes_total %llu\n",
 		   (unsigned long long)a->flushes);
+	out_printf(o, "# HELP sevd_worker_restarts_total Times the HTTP worker ended and sevd "
+		      "started a new one.\n# TYPE sevd_worker_restarts_total counter\n"
+		      "sevd_worker_restarts_total %llu\n",
+		   (unsigned long long)atomic_load(&worker_restarts));
 }
 
 int sevd_metrics_render(struct sevd_metrics *m, const struct sevd_queue_stats *q,

@@ -38,6 +38,7 @@ void sevd_config_done(struct sevd_config *c)
 	free(c->worker_user);
 	free(c->roots_dir);
 	free(c->emu_exe);
+	free(c->inventory_file);
 	free(c->control);
 	free(c->tls_cert);
 	free(c->tls_key);
@@ -177,6 +178,10 @@ int sevd_config_set(struct sevd_config *c, const char *key, const char *v, const
 		r = set_str(&c->roots_dir, v);
 	else if (!strcmp(key, "emu_exe"))
 		r = set_str(&c->emu_exe, v);
+	else if (!strcmp(key, "inventory_file")) { /* issue 26, daemon/inventory.h */
+		*reason = "inventory_file must be an absolute path to a file";
+		r = v[0] != '/' || endswith(v, "/") ? -EINVAL : set_str(&c->inventory_file, v);
+	}
 	else if (!strcmp(key, "token"))
 		r = set_token(c, v, reason);
 	else if (!strcmp(key, "tls_cert"))

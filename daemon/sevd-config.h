@@ -36,6 +36,7 @@ struct sevd_config {
 	char *worker_user; /* the HTTP worker's user (NULL: sevd-worker, sevd, nobody) */
 	char *roots_dir;   /* ask.cert / ark.cert of the platform's root */
 	char *emu_exe;	   /* sev-psp-emu to start for --psp emu */
+	char *inventory_file; /* NFD feature file the core keeps (inventory.h), or NULL */
 	struct sevd_token tokens[SEVD_TOKENS_MAX];
 	unsigned n_tokens;
 	bool auto_init, init_es;

@@ -27,6 +27,7 @@
 #include "daemon/core.h"
 #include "daemon/emu-child.h"
 #include "daemon/http.h"
+#include "daemon/inventory.h"
 #include "daemon/ipc.h"
 #include "daemon/worker.h"
 
@@ -41,7 +42,7 @@ static void help(void)
 {
 	printf("Usage: sevd [--psp emu[:SOCKET]|dev[:PATH]] [--state-dir DIR]\n"
 	       "            [--listen unix:PATH|tls:ADDR:PORT|tcp:ADDR:PORT ...] [--config FILE]\n"
-	       "            [--worker-user NAME]\n"
+	       "            [--worker-user NAME] [--inventory-file PATH]\n"
 	       "The host-side control plane for AMD SEV: owns the PSP, the ASID pool and the\n"
 	       "REST API (daemon/openapi.yaml).\n\n"
 	       "  --psp SPEC        emu (start an own sev-psp-emu under the state dir),\n"
@@ -53,6 +54,8 @@ static void help(void)
 	       "  --allow-plain-tcp allow tcp: (no TLS), on loopback addresses only\n"
 	       "  --config FILE     settings file (default %s; flags win)\n"
 	       "  --control unix:PATH  grant-stream socket for VMMs (default STATE_DIR/control.sock)\n"
+	       "  --inventory-file PATH  keep PATH up to date as a node-feature-discovery feature\n"
+	       "                    file of free ASIDs and capabilities (amd.com/sev.free=N)\n"
 	       "  --journal-recover start even when the guest journal is corrupt in the middle:\n"
 	       "                    skip the bad records (reported) and reconcile from firmware\n"
 	       "  --worker-user NAME  user of the unprivileged HTTP worker (default: sevd-worker\n"
@@ -71,6 +74,7 @@ struct flags {
 	const char *control;
 	bool journal_recover, allow_plain_tcp;
 	const char *worker_user;
+	const char *inventory_file;
 	bool worker; /* --worker L,C,R: this process is the HTTP worker (worker.h) */
 	struct sevd_worker_args wargs;
 };
@@ -78,7 +82,7 @@ struct flags {
 static int parse_argv(int argc, char *argv[], struct flags *f)
 {
 	enum { ARG_PSP = 0x100, ARG_STATE, ARG_LISTEN, ARG_CONFIG, ARG_VERSION, ARG_CONTROL,
-	       ARG_RECOVER, ARG_PLAIN_TCP, ARG_WORKER, ARG_WORKER_USER };
+	       ARG_RECOVER, ARG_PLAIN_TCP, ARG_WORKER, ARG_WORKER_USER, ARG_INVENTORY };
 	static const struct option opts[] = {
 		{ "psp", required_argument, NULL, ARG_PSP },
 		{ "state-dir", required_argument, NULL, ARG_STATE },
@@ -88,6 +92,7 @@ static int parse_argv(int argc, char *argv[], struct flags *f)
 		{ "journal-recover", no_argument, NULL, ARG_RECOVER },
 		{ "allow-plain-tcp", no_argument, NULL, ARG_PLAIN_TCP },
 		{ "worker-user", required_argument, NULL, ARG_WORKER_USER },
+		{ "inventory-file", required_argument, NULL, ARG_INVENTORY },
 		{ "worker", required_argument, NULL, ARG_WORKER }, /* internal: worker.h */
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, ARG_VERSION },
@@ -119,6 +124,9 @@ static int parse_argv(int argc, char *argv[], struct flags *f)
 			break;
 		case ARG_WORKER_USER:
 			f->worker_user = optarg;
+			break;
+		case ARG_INVENTORY:
+			f->inventory_file = optarg;
 			break;
 		case ARG_WORKER:
 			if (sscanf(optarg, "%u,%u,%u", &f->wargs.n_listen, &f->wargs.n_channels,
@@ -167,6 +175,10 @@ static int load_settings(const struct flags *f, struct sevd_config *cfg)
 		return log_error_errno(EINVAL, "Invalid --control: %s", reason);
 	if (f->worker_user && sevd_config_set(cfg, "worker_user", f->worker_user, &reason) < 0)
 		return log_error_errno(EINVAL, "Invalid --worker-user: %s", reason);
+	if (f->inventory_file &&
+	    sevd_config_set(cfg, "inventory_file", f->inventory_file, &reason) < 0)
+		return log_error_errno(EINVAL, "Invalid --inventory-file %s: %s", f->inventory_file,
+				       reason);
 	cfg->journal_recover |= f->journal_recover;
 	cfg->allow_plain_tcp |= f->allow_plain_tcp;
 	if (f->n_listen) {
@@ -330,6 +342,7 @@ static int run(struct sevd_config *cfg, char *const *argv, const struct flags *f
 	unsigned n_lfds = 0;
 	_cleanup_free_ char *spec = NULL, *emu_socket = NULL;
 	struct sevd_core *core = NULL;
+	struct sevd_inventory_file *inventory = NULL;
 	struct sevd_core_config cc;
 	struct emu_child emu = { .cfg = cfg };
 	char tmo[16];
@@ -359,6 +372,8 @@ static int run(struct sevd_config *cfg, char *const *argv, const struct flags *f
 					.restart_psp = emu.pid > 0 ? restart_emu : NULL,
 					.restart_userdata = &emu };
 	r = sevd_core_new(&cc, &core);
+	if (r >= 0 && cfg->inventory_file)
+		r = sevd_inventory_file_new(core, cfg->inventory_file, &inventory);
 	if (r < 0)
 		goto out;
 	r = setup_listeners(cfg, lfds, &n_lfds);
@@ -391,6 +406,7 @@ out:
 	sevd_ipc_server_free(ipc);
 	for (unsigned i = 0; i < n_lfds; i++)
 		close(lfds[i]);
+	sevd_inventory_file_free(inventory);
 	sevd_core_free(core);
 	sevd_emu_stop(emu.pid);
 	return r;

@@ -20,6 +20,7 @@
 #include "common/log.h"
 #include "common/macros.h"
 #include "daemon/ipc.h"
+#include "daemon/metrics.h"
 #include "daemon/worker.h"
 
 #define READY_TIMEOUT_MS 60000 /* a worker under ASan on a loaded CI host is slow to start */
@@ -336,6 +337,7 @@ int sevd_worker_ctl_check(struct sevd_worker_ctl *w)
 	}
 	log_notice("Starting a new worker (guests, ASIDs and the journal are the core's and "
 		   "unchanged)");
+	sevd_metrics_worker_restarted();
 	/* On failure the next check counts another restart, unless it cannot be undone. */
 	return spawn(w) == -EPERM ? -EPERM : 0;
 }

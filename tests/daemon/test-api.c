@@ -373,6 +373,37 @@ static uint8_t *exported(const char *which)
 	return buf;
 }
 
+/* GET /v1/inventory (issue 26) against GET /v1/asids: the same counts per type, SNP present
+ * with zeros, the capabilities from the ranges and the platform (as reader over TCP). */
+static void check_inventory(void)
+{
+	json_object *a = call(VIA_UNIX, NULL, "GET", "/v1/asids", NULL, 200);
+	json_object *inv = call(VIA_TCP, TOKEN_READER, "GET", "/v1/inventory", NULL, 200);
+	json_object *p = platform(), *caps = jobj(inv, "capabilities"), *v;
+	static const char *const keys[] = { "total", "used", "free", "flush_pending" };
+
+	for (size_t k = 0; k < ELEMENTSOF(keys); k++) {
+		TU_CHECK_EQ(jint(jobj(inv, "sev"), keys[k]), jint(jobj(a, "sev"), keys[k]));
+		TU_CHECK_EQ(jint(jobj(inv, "sev_es"), keys[k]), jint(jobj(a, "es"), keys[k]));
+		TU_CHECK_EQ(jint(jobj(inv, "snp"), keys[k]), 0);
+	}
+	TU_CHECK(json_object_get_boolean(jobj(caps, "sev")) == (jint(jobj(a, "sev"), "total") > 0),
+		 "capabilities.sev");
+	TU_CHECK(json_object_get_boolean(jobj(caps, "sev_es")) ==
+			 (jint(jobj(a, "es"), "total") > 0 &&
+			  json_object_get_boolean(jobj(p, "es"))),
+		 "capabilities.sev_es");
+	TU_CHECK(!json_object_get_boolean(jobj(caps, "snp")), "capabilities.snp on a non-SNP emulator");
+	TU_CHECK_EQ(jint(caps, "api_major"), jint(p, "api_major"));
+	TU_CHECK_EQ(jint(caps, "api_minor"), jint(p, "api_minor"));
+	TU_CHECK_EQ(jint(caps, "build"), jint(p, "build"));
+	TU_CHECK(!strcmp(jstr(caps, "platform_state"), jstr(p, "state")), "platform_state");
+	TU_CHECK(json_object_object_get_ex(caps, "tcb", &v) && v == NULL, "tcb is not null");
+	json_object_put(a);
+	json_object_put(inv);
+	json_object_put(p);
+}
+
 static void test_read_endpoints(int64_t max, int64_t min_sev)
 {
 	json_object *o, *a;
@@ -432,6 +463,7 @@ static void test_read_endpoints(int64_t max, int64_t min_sev)
 	TU_CHECK_EQ(jint(jobj(o, "sev"), "total"), max - min_sev + 1);
 	TU_CHECK_EQ(json_object_array_length(jobj(o, "holders")), 0);
 	json_object_put(o);
+	check_inventory();
 }
 
 static void test_metrics(void)
@@ -635,6 +667,7 @@ static const struct {
 	{ "GET", "/v1/platform/certs", R_PUBLIC },
 	{ "GET", "/v1/platform/id", R_PUBLIC },
 	{ "GET", "/v1/asids", R_READER },
+	{ "GET", "/v1/inventory", R_READER },
 	{ "GET", "/healthz", R_PUBLIC },
 	{ "GET", "/metrics", R_PUBLIC },
 	{ "GET", "/ui", R_PUBLIC },
@@ -884,6 +917,7 @@ static void check_asid_holders(int64_t max, int64_t min_sev)
 		}
 		TU_CHECK_EQ(found, round == 0 ? ELEMENTSOF(g) : ELEMENTSOF(g) - 1);
 		json_object_put(o);
+		check_inventory(); /* with guests of both types held, then one pending */
 		if (round == 0) { /* the middle one goes */
 			snprintf(path, sizeof(path), "/v1/guests/%lld", (long long)g[3].handle);
 			json_object_put(call(VIA_UNIX, NULL, "DELETE", path, NULL, 200));

@@ -227,6 +227,22 @@ static uint32_t path_handle_status(const char *path_fmt, uint32_t h, const char 
 
 /* ---- 1. ENOSPC ---- */
 
+/* sevd_journal_durable on /metrics (issue 26): 1, 0, or -1 when the series is missing. */
+static int durable_metric(void)
+{
+	struct gc_resp r;
+	const char *l;
+	int v = -1;
+
+	call("GET", "/metrics", NULL, 0, NULL, &r);
+	TU_CHECK(r.status == 200, "GET /metrics: %ld", r.status);
+	l = strstr(r.body, "\nsevd_journal_durable ");
+	if (l)
+		v = atoi(l + strlen("\nsevd_journal_durable "));
+	gc_resp_free(&r);
+	return v;
+}
+
 static void test_full(uint32_t *ret_a)
 {
 	char *filler, path[96];
@@ -238,6 +254,7 @@ static void test_full(uint32_t *ret_a)
 	a = launch_full("alpha");
 	b = create("bravo"); /* half-launched (LUPDATE) */
 	invariants(false, true, "before the disk is full");
+	TU_CHECK(durable_metric() == 1, "sevd_journal_durable before the disk is full");
 	filler = fill();
 	/* The room reserved behind the journal may take a few changes; then refusals. */
 	for (unsigned i = 0; i < ELEMENTSOF(extra) && !refused_launch; i++) {
@@ -272,6 +289,7 @@ static void test_full(uint32_t *ret_a)
 	}
 	reads_work(a);
 	invariants(false, true, "after the refusals on a full state dir");
+	TU_CHECK(durable_metric() == 0, "sevd_journal_durable on a full state dir");
 	/* Space again: changes work. */
 	TU_CHECK(unlink(filler) == 0, "unlink the filler");
 	path_handle_status("/v1/guests/%u", b, "DELETE", 200);
@@ -279,6 +297,7 @@ static void test_full(uint32_t *ret_a)
 		path_handle_status("/v1/guests/%u", extra[i], "DELETE", 200);
 	c = launch_full("charlie");
 	invariants(false, true, "after space was freed");
+	TU_CHECK(durable_metric() == 1, "sevd_journal_durable after space was freed");
 	/* A restart recovers the state. */
 	ru_sevd_stop(&D, false);
 	start("after the disk was full");

@@ -1245,9 +1245,17 @@ static void test_daemon(void)
 	check_region(&d, w);
 	check_access(&d, uid, gid);
 
-	/* Crashes: the core and the guest stay, a new worker serves. */
-	kill(w, SIGSEGV);
-	w2 = wait_new_worker(&d, w);
+	/* Crashes: the core and the guest stay, a new worker serves, and /metrics counts the
+	 * restart (issue 26: sevd_worker_restarts_total, alerted on by sevd.rules.yml). */
+	{
+		uint64_t before = 0, after = 0;
+
+		TU_CHECK(gc_metric(&d, "sevd_worker_restarts_total", &before), "no restart counter");
+		kill(w, SIGSEGV);
+		w2 = wait_new_worker(&d, w);
+		TU_CHECK(gc_metric(&d, "sevd_worker_restarts_total", &after), "no restart counter");
+		TU_CHECK_EQ(after, before + 1);
+	}
 	check_guest(&d, h, asid, state);
 	/* How it ended is logged: "killed by Segmentation fault", or under ASan (its own SEGV
 	 * handler) "killed by Aborted" or an exit status. */
