@@ -241,11 +241,33 @@ static int dev_unmap_memfd(struct psp_transport *t, uint64_t base)
 	return -EOPNOTSUPP;
 }
 
-/* The host CPU's own leaf: the PSP and the CPU are one package. */
+/* The host CPU's own leaf (the PSP and the CPU are one package): read through the kernel's
+ * cpuid driver (arch/x86/kernel/cpuid.c: pread at offset = leaf runs CPUID on that CPU, so
+ * the same answer) where this process may open it, else by the instruction. The driver's
+ * file is also where a user-space stand-in for the host (libsev-dev-emu.so) answers with the
+ * emulator's leaf, which the instruction cannot be made to give. */
+static int cpuid_from_driver(struct psp_cpuid *ret)
+{
+	uint32_t regs[4];
+	int fd = open("/dev/cpu/0/cpuid", O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = pread(fd, regs, sizeof(regs), 0x8000001F);
+	close(fd);
+	if (n != (ssize_t)sizeof(regs))
+		return -EIO;
+	*ret = (struct psp_cpuid){ .eax = regs[0], .ebx = regs[1], .ecx = regs[2], .edx = regs[3] };
+	return 0;
+}
+
 static int dev_get_cpuid(struct psp_transport *t, struct psp_cpuid *ret)
 {
 	unsigned a, b, c, d;
 
+	if (cpuid_from_driver(ret) == 0)
+		return 0;
 	if (!__get_cpuid(0x8000001F, &a, &b, &c, &d))
 		return -ENODEV; /* no leaf 8000_001F: not an AMD CPU with memory encryption */
 	*ret = (struct psp_cpuid){ .eax = a, .ebx = b, .ecx = c, .edx = d };
