@@ -137,6 +137,11 @@ static void check_state(struct ok_state *s)
 		       sevadm_json_int(s->platform, "guest_count", 0),
 		       sevadm_json_str(s->platform, "owner", "?"),
 		       sevadm_json_bool(s->platform, "es", false) ? ", SEV-ES enabled" : "");
+	else if (strcmp(sevadm_json_str(s->platform, "transport", ""), "dev") == 0)
+		/* The kernel INITs the platform when KVM starts the first SEV guest, and around
+		 * each /dev/sev command that needs it (sev-dev.c): UNINIT is its resting state. */
+		result(s, "platform state", true, "%s: the kernel initializes the firmware when KVM "
+						   "starts the first guest (/dev/sev cannot INIT)", st);
 	else
 		result(s, "platform state", false, "%s: the firmware is not initialized, so no guest "
 						    "can launch — check sevd's log (it runs INIT at "

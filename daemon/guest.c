@@ -550,6 +550,11 @@ static int map_memory(struct sevd_guests *gs, struct guest *g, struct sevd_reply
 		return fail(rep, negative_errno(), "cannot create %llu bytes of guest memory: %s",
 			    (unsigned long long)g->rec.memory_size, strerror(errno));
 	r = psp_map_memfd(gs->psp, g->memfd, g->rec.memory_size, &g->rec.mem_base);
+	if (r == -EOPNOTSUPP)
+		return fail(rep, r, "cannot map guest memory for firmware: the %s transport carries "
+				    "no guest command (on /dev/sev only KVM can send them, through "
+				    "KVM_MEMORY_ENCRYPT_OP); launch guests with sevd --psp emu:SOCKET",
+			    psp_transport_kind(gs->psp));
 	if (r < 0)
 		return fail(rep, r, "cannot map guest memory for firmware: %s", strerror(-r));
 	g->mapped = true;
