@@ -431,10 +431,11 @@ static const char *errno_hint(int e)
 {
 	switch (e) {
 	case EOPNOTSUPP:
-		return "this transport cannot carry the command: through /dev/sev Linux lets user "
-		       "space send only PLATFORM_STATUS, PEK_GEN, PEK_CSR, PEK_CERT_IMPORT, PDH_GEN, "
-		       "PDH_CERT_EXPORT, GET_ID and FACTORY_RESET; INIT, SHUTDOWN, DF_FLUSH and every "
-		       "guest command only KVM can send (use the emulated PSP, emu:SOCKET); SNP "
+		/* The KVM part first: daemon replies carry 256 bytes of message. */
+		return "this transport cannot carry the command: on /dev/sev INIT, SHUTDOWN, "
+		       "DF_FLUSH and every guest command only KVM can send (use the emulated PSP, "
+		       "emu:SOCKET); user space may send only PLATFORM_STATUS, PEK_GEN, PEK_CSR, "
+		       "PEK_CERT_IMPORT, PDH_GEN, PDH_CERT_EXPORT, GET_ID and FACTORY_RESET; SNP "
 		       "commands are not supported by this version on either transport";
 	case EACCES:
 		return "no access to the PSP: run as root, add the user to the group owning "

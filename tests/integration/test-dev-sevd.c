@@ -228,6 +228,48 @@ static void check_rotate_and_pek(void)
 	TU_CHECK(memcmp(a + SEV_CERT_SIZE, b + SEV_CERT_SIZE, SEV_CERT_SIZE) != 0, "PEK_GEN kept PEK");
 }
 
+/* A route over the Unix socket: the HTTP status, the body in *ret_body. */
+static int route(const char *method, const char *path, char **ret_body)
+{
+	_cleanup_free_ char *sock = path_join(dir, "sevd.sock"), *url = NULL;
+
+	TU_CHECK(asprintf(&url, "http://sevd%s", path) > 0, "asprintf");
+	char *argv[] = { "/usr/bin/curl", "-s", "-o", "/dev/stdout", "-w", "\n%{http_code}",
+			 "--unix-socket", sock, "-X", (char *)method, url, NULL };
+	char *out = NULL, *nl;
+
+	TU_CHECK_EQ(tu_run(argv, &out, NULL), 0);
+	nl = strrchr(out, '\n');
+	TU_CHECK(nl, "curl output: %s", out);
+	*nl = 0;
+	*ret_body = out;
+	return atoi(nl + 1);
+}
+
+/* INIT and SHUTDOWN have routes, which /dev/sev cannot serve: 501 naming who can. */
+static void check_routes(void)
+{
+	static const char *const refused[] = { "/v1/platform/init", "/v1/platform/shutdown" };
+	_cleanup_free_ char *body = NULL;
+	_cleanup_free_ uint8_t *id = NULL;
+	size_t len = 0;
+	int pr;
+
+	for (size_t i = 0; i < 2; i++) {
+		free(TAKE_PTR(body));
+		TU_CHECK_EQ(route("POST", refused[i], &body), 501);
+		TU_CHECK(strstr(body, "only KVM can send"), "%s: %s", refused[i], body);
+	}
+	free(TAKE_PTR(body));
+	TU_CHECK_EQ(route("GET", "/v1/platform/id", &body), 200);
+	TU_CHECK_EQ(psp_cmd_get_id(emu, &id, &len, &pr), 0);
+	char hex[2 * 64 + 1];
+	for (size_t i = 0; i < 64 && i < len; i++)
+		snprintf(hex + 2 * i, 3, "%02x", id[i]);
+	TU_CHECK(strstr(body, hex), "the ID is not the emulator's %s: %s", hex, body);
+	TU_CHECK_EQ(emu_status().state, SEV_PSTATE_UNINIT);
+}
+
 static void check_reset(void)
 {
 	uint8_t before[4 * SEV_CERT_SIZE], after[4 * SEV_CERT_SIZE];
@@ -296,6 +338,7 @@ int main(void)
 	check_ok();
 	check_rotate_and_pek();
 	check_provision();
+	check_routes();
 	check_reset();
 	check_guest_refused();
 

@@ -216,9 +216,17 @@ static void check_reset(int fd)
 	uint32_t err;
 	int pr;
 
+	uint32_t handle = 0;
+
 	TU_CHECK_EQ(psp_cmd_init(emu, 0, &pr), 0);
 	TU_CHECK_EQ(issue(fd, SEV_FACTORY_RESET, NULL, &err), -EIO);
 	TU_CHECK_EQ(err, SEV_STATUS_INVALID_PLATFORM_STATE);
+	/* A guest makes the platform WORKING: EBUSY, firmware not asked to reset. */
+	TU_CHECK_EQ(psp_cmd_launch_start(emu, SEV_POLICY_NODBG, NULL, 0, NULL, 0, &handle, &pr), 0);
+	TU_CHECK_EQ(emu_state(), SEV_PSTATE_WORKING);
+	TU_CHECK_EQ(issue(fd, SEV_FACTORY_RESET, NULL, &err), -EBUSY);
+	TU_CHECK_EQ(err, 0); /* PLATFORM_STATUS answered */
+	TU_CHECK_EQ(psp_cmd_decommission(emu, handle, &pr), 0);
 	TU_CHECK_EQ(psp_cmd_shutdown(emu, &pr), 0);
 	TU_CHECK_EQ(issue(fd, SEV_FACTORY_RESET, NULL, &err), 0);
 	TU_CHECK_EQ(err, 0);
