@@ -256,6 +256,17 @@ static void check_descriptors(int fd)
 		 "the forked child's ioctls failed (status 0x%x)", st);
 	TU_CHECK_EQ(close(d), 0);
 	check_status(fd);
+	/* A closed descriptor's number reused by a plain file is not the device any more. */
+	int n = open("/dev/sev", O_RDWR), plain;
+	TU_CHECK(n >= 0, "open: %m");
+	TU_CHECK_EQ(close(n), 0);
+	plain = open("/proc/self/stat", O_RDONLY);
+	TU_CHECK_EQ(plain, n);
+	TU_CHECK_EQ(issue(plain, SEV_PLATFORM_STATUS, NULL, NULL), -ENOTTY);
+	/* dup2 onto another number carries the device there. */
+	TU_CHECK_EQ(dup2(fd, plain), plain);
+	check_status(plain);
+	close(plain);
 	int w = openat(AT_FDCWD, "/dev/sev", O_WRONLY | O_CLOEXEC);
 	TU_CHECK(w >= 0, "openat O_WRONLY: %m");
 	TU_CHECK_EQ(issue(w, SEV_PEK_GEN, NULL, NULL), 0); /* O_WRONLY is FMODE_WRITE */
