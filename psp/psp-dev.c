@@ -8,9 +8,11 @@
  * Everything else (INIT, SHUTDOWN, DF_FLUSH, every guest command) only KVM can send on a
  * stock kernel (SEV-FACTS §2): answered -EOPNOTSUPP without touching the device.
  * The kernel also adds platform transitions of its own (sev-dev.c): PEK_GEN, PDH_GEN,
- * PEK_CSR, PEK_CERT_IMPORT and PDH_CERT_EXPORT first INIT an UNINIT platform, and
- * FACTORY_RESET first SHUTs DOWN an INIT one and refuses (-EBUSY) a WORKING one, so the
- * firmware states seen through dev are the kernel's, not only the commands sent here.
+ * PEK_CSR, PEK_CERT_IMPORT and PDH_CERT_EXPORT first INIT an UNINIT platform (and since
+ * Linux 6.15 SHUT it DOWN again after), and FACTORY_RESET first SHUTs DOWN an INIT one and
+ * refuses (-EBUSY) a WORKING one, so the firmware states seen through dev are the kernel's,
+ * not only the commands sent here. psp/sev-dev-emu/ models that kernel over the emulator
+ * (libsev-dev-emu.so), which is how the tests run this file against real firmware logic.
  * Trusts: the kernel. Blob addresses are user virtual addresses from dev_dma_alloc(); the
  * kernel copies them to and from its own bounce buffers. */
 #include <cpuid.h>
