@@ -5,8 +5,9 @@
  * emulator. Each step is checked against sevd's view (sevadm) and the emulator's own
  * (a second connection): --platform_status, --pek_gen, --pdh_gen, --pek_csr,
  * --pdh_cert_export, --get_id, --sign_pek_csr then --pek_cert_import with sev-tool's own OCA,
- * --factory_reset. Skips (77) with the reason when the sources or the build tools (autoconf,
- * automake, g++, uuid-dev; `scripts/deps test`) or the openssl CLI are missing. */
+ * --set_self_owned (a no-op on an UNINIT platform: see step_own), --factory_reset. Skips (77)
+ * with the reason when the sources or the build tools (autoconf, automake, g++, uuid-dev;
+ * `scripts/deps test`) or the openssl CLI are missing. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
@@ -305,6 +306,12 @@ static void step_own(void)
 		 "sev-tool's OCA is not self-signed: %s", why ? why : "?");
 	EVP_PKEY_free(oca_key);
 	step_status(true);
+	/* sev-tool's --set_self_owned decides from PLATFORM_STATUS's OWNER bit, which firmware
+	 * clears in UNINIT (AMD-ASPFW sev_mcmd_platform_status) -- the state Linux >= 6.15
+	 * leaves the platform in: it sees "self-owned", succeeds and changes nothing. Pinned so
+	 * that an emulator reporting OWNER in UNINIT (unlike AMD's firmware) shows up here. */
+	free(sev_tool(0, "self-owned", "--set_self_owned", NULL, NULL));
+	TU_CHECK(emu_owned(&st), "--set_self_owned changed the owner");
 }
 
 static void step_reset(void)
