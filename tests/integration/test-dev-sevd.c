@@ -217,8 +217,6 @@ static void check_rotate_and_pek(void)
 	TU_CHECK(memcmp(a, b, SEV_CERT_SIZE) != 0, "rotate kept the PDH");
 	TU_CHECK_MEM(a + SEV_CERT_SIZE, b + SEV_CERT_SIZE, SEV_CERT_SIZE); /* same PEK */
 	/* PEK_GEN has a route and no verb: the route itself, over the Unix socket. */
-	if (access("/usr/bin/curl", X_OK) != 0)
-		tu_skip("/usr/bin/curl is missing (scripts/deps test installs it)");
 	char *cargv[] = { "/usr/bin/curl", "-sf", "--unix-socket", sock, "-X", "POST",
 			  "http://sevd/v1/platform/pek", NULL };
 	int rc = tu_run(cargv, &body, NULL);
@@ -298,22 +296,17 @@ static void check_guest_refused(void)
 
 static pid_t sevd_start(const char *emu_socket)
 {
-	_cleanup_free_ char *state = path_join(dir, "state"), *sock = path_join(dir, "sevd.sock");
-	_cleanup_free_ char *log = path_join(dir, "sevd.log");
+	_cleanup_free_ char *sock = path_join(dir, "sevd.sock");
+	struct tu_sevd_opts o = { .dir = dir, .psp = "dev:/dev/sev", .unix_path = sock };
 	char listen[300];
-	int st;
+	pid_t pid;
 
-	snprintf(listen, sizeof(listen), "unix:%s", sock);
-	char *argv[] = { (char *)tu_exe("SEVD_EXE"), "--psp", "dev:/dev/sev", "--state-dir", state,
-			 "--listen", listen, NULL };
+	/* Only sevd gets the library: the test's own connection is the emu transport. */
 	setenv("LD_PRELOAD", getenv("SEV_DEV_EMU_PRELOAD"), 1);
 	setenv("SEV_EMU_SOCKET", emu_socket, 1);
-	pid_t pid = tu_spawn(argv, log);
+	pid = tu_sevd_start(&o);
 	unsetenv("LD_PRELOAD");
-	for (int waited = 0; !tu_wait_socket(sock, 100); waited += 100) {
-		TU_CHECK(waitpid(pid, &st, WNOHANG) == 0, "sevd exited early (0x%x); see %s", st, log);
-		TU_CHECK(waited < 60000, "sevd did not come up within 60 s; see %s", log);
-	}
+	snprintf(listen, sizeof(listen), "unix:%s", sock);
 	setenv("SEVD_SOCKET", listen, 1);
 	return pid;
 }
@@ -328,6 +321,8 @@ int main(void)
 
 	if (!preload || !*preload)
 		tu_skip("SEV_DEV_EMU_PRELOAD is not set (run through meson test)");
+	if (access("/usr/bin/curl", X_OK) != 0)
+		tu_skip("/usr/bin/curl is missing (scripts/deps test installs it)");
 	dir = tu_mkdtemp();
 	TU_CHECK_EQ(tu_emu_start(dir, emu_args, &e), 0);
 	snprintf(spec, sizeof(spec), "emu:%s", e.socket);
