@@ -337,8 +337,8 @@ int sevadm_platform_prepare(struct http_client *c, const char *verb, bool *ret_w
 	if (strcmp(sevadm_json_str(p, "state", ""), "UNINIT") != 0)
 		return 0;
 	/* Through /dev/sev user space cannot send INIT: the kernel INITs an UNINIT platform
-	 * around each command that needs it and SHUTs it DOWN after (Linux >= 6.15, sev-dev.c
-	 * sev_move_to_init_state; older kernels INIT at probe). */
+	 * around each command that needs it (and SHUTs it DOWN after since Linux 6.15:
+	 * sev-dev.c sev_move_to_init_state). */
 	if (strcmp(sevadm_json_str(p, "transport", ""), "dev") == 0)
 		return 0;
 	r = sevadm_call(c, verb, "POST", "/v1/platform/init", NULL, &res, NULL);

@@ -138,10 +138,12 @@ static void check_state(struct ok_state *s)
 		       sevadm_json_str(s->platform, "owner", "?"),
 		       sevadm_json_bool(s->platform, "es", false) ? ", SEV-ES enabled" : "");
 	else if (strcmp(sevadm_json_str(s->platform, "transport", ""), "dev") == 0)
-		/* The kernel INITs the platform when KVM starts the first SEV guest, and around
-		 * each /dev/sev command that needs it (sev-dev.c): UNINIT is its resting state. */
-		result(s, "platform state", true, "%s: the kernel initializes the firmware when KVM "
-						   "starts the first guest (/dev/sev cannot INIT)", st);
+		/* Only the kernel INITs through /dev/sev: KVM when kvm_amd loads (Linux >= 6.15;
+		 * before, the ccp driver at probe). Commands sevd sends still work (the kernel
+		 * INITs around them), guests do not. */
+		result(s, "platform state", false, "%s: the kernel has not initialized the firmware, "
+						    "so no guest can launch (KVM does when kvm_amd "
+						    "loads; see dmesg for SEV INIT errors)", st);
 	else
 		result(s, "platform state", false, "%s: the firmware is not initialized, so no guest "
 						    "can launch — check sevd's log (it runs INIT at "

@@ -36,6 +36,11 @@ static int do_reset(struct http_client *c, json_object **ret)
 		return sevadm_fail("reset", "the platform is WORKING with %lld guest(s): decommission "
 					    "them first (FACTORY_RESET would destroy them)",
 				   sevadm_json_int(p, "guest_count", 0));
+	/* Through /dev/sev the kernel SHUTs an INIT platform DOWN itself before FACTORY_RESET
+	 * and user space can send neither SHUTDOWN nor INIT (sev-dev.c sev_ioctl_do_reset): the
+	 * platform stays UNINIT after, until the kernel initializes it again. */
+	if (strcmp(sevadm_json_str(p, "transport", ""), "dev") == 0)
+		return sevadm_call(c, "reset", "POST", "/v1/platform/factory-reset", NULL, ret, NULL);
 	if (strcmp(state, "INIT") == 0) {
 		r = sevadm_call(c, "reset", "POST", "/v1/platform/shutdown", NULL, &tmp, NULL);
 		if (r != 0)

@@ -52,6 +52,7 @@ static int run_logged(char *const argv[], const char *name, char **ret_out)
 	pid_t pid;
 
 	TU_CHECK(asprintf(&log, "%s/%s.log", dir, name) > 0, "asprintf");
+	(void)unlink(log); /* tu_spawn appends */
 	pid = tu_spawn(argv, log);
 	TU_CHECK(waitpid(pid, &st, 0) == pid, "waitpid: %m");
 	if (ret_out)
