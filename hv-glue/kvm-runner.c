@@ -23,6 +23,7 @@
 #include "hv-glue/binding.h"
 #include "hv-glue/guest/layout.h"
 #include "hv-glue/kvm-runner.h"
+#include "hv-glue/model-cpu.h"
 #include "hv-glue/vmcb.h"
 
 /* Model host-physical addresses for the structures a real VMM would allocate (IOPM, MSRPM,
@@ -50,6 +51,7 @@ struct hv_runner {
 	struct timespec deadline;
 	struct hv_run_result res;
 	bool stop;
+	struct hv_model_cpu model; /* cfg.model_cpu: the vCPU's state */
 };
 
 int hv_kvm_available(void)
@@ -146,6 +148,28 @@ static int vm_create(struct hv_runner *r)
 	return vcpu_setup(r);
 }
 
+/* The model vCPU's "VM": guest memory mapped, a kvm_run-shaped page the exits are reported
+ * in (so that the exit handlers serve both), and the real-mode start vcpu_setup gives KVM. */
+static int model_create(struct hv_runner *r)
+{
+	if (r->cfg.mode != HV_MODE_REAL)
+		return -EOPNOTSUPP;
+	r->mem = mmap(NULL, r->cfg.mem_size, PROT_READ | PROT_WRITE, MAP_SHARED, r->cfg.mem_fd, 0);
+	if (r->mem == MAP_FAILED) {
+		r->mem = NULL;
+		return -errno;
+	}
+	r->run_size = 4096;
+	r->run = mmap(NULL, r->run_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (r->run == MAP_FAILED) {
+		r->run = NULL;
+		return -errno;
+	}
+	r->model = (struct hv_model_cpu){.cs_base = (uint32_t)(r->cfg.entry & 0xffff0),
+					 .ip = (uint16_t)(r->cfg.entry & 0xf)};
+	return 0;
+}
+
 int hv_runner_new(const struct hv_runner_config *cfg, struct hv_runner **ret)
 {
 	struct hv_runner *r;
@@ -171,7 +195,7 @@ int hv_runner_new(const struct hv_runner_config *cfg, struct hv_runner **ret)
 		return -errno;
 	}
 	vmcb_control_init(&r->vmcb);
-	k = vm_create(r);
+	k = r->cfg.model_cpu ? model_create(r) : vm_create(r);
 	if (k < 0) {
 		hv_runner_free(r);
 		return k;
@@ -222,6 +246,38 @@ static void seg_to_vmcb(const struct kvm_segment *k, struct vmcb_seg *v)
 		       (k->db ? VMCB_SEG_DB : 0) | (k->g ? VMCB_SEG_G : 0));
 }
 
+/* The model vCPU's save area: what KVM reports for the real-mode vCPU vcpu_setup makes (its
+ * reset state, kvm_vcpu_reset / svm_vcpu_reset: CR0 ET|CD|NW, DR6 0xffff0ff0, DR7 0x400,
+ * 64 KiB segments, TR a busy 16-bit TSS, LDTR an LDT), through the same SVME and CD/NW rules
+ * as the KVM path. */
+static void model_save_area(struct hv_runner *r)
+{
+	struct vmcb_save *s = &r->vmcb.save;
+	struct kvm_segment data = {.limit = 0xffff, .type = 3, .present = 1, .s = 1},
+			   code = {.limit = 0xffff, .type = 0xb, .present = 1, .s = 1},
+			   tr = {.limit = 0xffff, .type = 0xb, .present = 1},
+			   ldt = {.limit = 0xffff, .type = 2, .present = 1};
+
+	code.base = r->model.cs_base;
+	code.selector = (uint16_t)(r->model.cs_base >> 4);
+	seg_to_vmcb(&data, &s->es);
+	seg_to_vmcb(&code, &s->cs);
+	seg_to_vmcb(&data, &s->ss);
+	seg_to_vmcb(&data, &s->ds);
+	seg_to_vmcb(&data, &s->fs);
+	seg_to_vmcb(&data, &s->gs);
+	seg_to_vmcb(&ldt, &s->ldtr);
+	seg_to_vmcb(&tr, &s->tr);
+	s->gdtr = (struct vmcb_seg){.limit = 0xffff};
+	s->idtr = (struct vmcb_seg){.limit = 0xffff};
+	s->cpl = 0;
+	s->efer = X86_EFER_SVME;
+	s->cr0 = (X86_CR0_ET | X86_CR0_CD | X86_CR0_NW) & ~(X86_CR0_CD | X86_CR0_NW);
+	s->cr2 = s->cr3 = s->cr4 = 0;
+	s->dr6 = 0xffff0ff0, s->dr7 = 0x400;
+	s->rip = r->model.ip, s->rsp = r->cfg.stack, s->rflags = 0x2, s->rax = r->model.al;
+}
+
 static int sync_save_area(struct hv_runner *r)
 {
 	struct vmcb_save *s = &r->vmcb.save;
@@ -229,6 +285,10 @@ static int sync_save_area(struct hv_runner *r)
 	struct kvm_regs g;
 	struct kvm_debugregs d;
 
+	if (r->cfg.model_cpu) {
+		model_save_area(r);
+		return 0;
+	}
 	if (ioctl(r->vcpu_fd, KVM_GET_SREGS, &sr) < 0 || ioctl(r->vcpu_fd, KVM_GET_REGS, &g) < 0 ||
 	    ioctl(r->vcpu_fd, KVM_GET_DEBUGREGS, &d) < 0)
 		return -errno;
@@ -350,7 +410,10 @@ static void exit_io(struct hv_runner *r)
 	r->vmcb.control.exitcode = SVM_EXIT_IOIO;
 	r->vmcb.control.exitinfo1 = ioio_info(r, run);
 	/* EXITINFO2 = rIP of the next instruction; KVM reports the OUT/IN already stepped over */
-	r->vmcb.control.exitinfo2 = ioctl(r->vcpu_fd, KVM_GET_REGS, &g) == 0 ? g.rip : 0;
+	if (r->cfg.model_cpu)
+		r->vmcb.control.exitinfo2 = r->model.ip;
+	else
+		r->vmcb.control.exitinfo2 = ioctl(r->vcpu_fd, KVM_GET_REGS, &g) == 0 ? g.rip : 0;
 	r->vmcb.control.nrip = r->vmcb.control.exitinfo2;
 	r->res.n_ioio++;
 	for (unsigned i = 0; i < run->io.count; i++)
@@ -419,7 +482,10 @@ static void handle_exit(struct hv_runner *r)
 		r->res.n_other++;
 		record(r, SVM_EXIT_INVALID, HV_STOP_ERROR);
 		r->res.error = -EPROTO;
-		r->res.why = "unexpected KVM exit reason";
+		r->res.why = r->cfg.model_cpu ? "the model vCPU met an instruction it does not "
+						"interpret (only the gate tests' real-mode code runs "
+						"without KVM)"
+					      : "unexpected KVM exit reason";
 	}
 }
 
@@ -515,6 +581,36 @@ static int timer_start(timer_t *t)
 	return 0;
 }
 
+/* One "KVM_RUN" of the model vCPU: interpret until an exit, reported in r->run as KVM would
+ * report it; -EINTR after a slice of instructions without one (a spinning guest). */
+static int model_enter(struct hv_runner *r)
+{
+	struct kvm_run *run = r->run;
+	uint16_t port = 0;
+	uint8_t val = 0;
+
+	switch (hv_model_cpu_run(&r->model, r->mem, r->cfg.mem_size, 1u << 16, &port, &val)) {
+	case HV_MODEL_OUT:
+		run->exit_reason = KVM_EXIT_IO;
+		run->io.direction = KVM_EXIT_IO_OUT;
+		run->io.size = 1;
+		run->io.port = port;
+		run->io.count = 1;
+		run->io.data_offset = 1024;
+		((uint8_t *)run)[1024] = val;
+		return 0;
+	case HV_MODEL_HLT:
+		run->exit_reason = KVM_EXIT_HLT;
+		return 0;
+	case HV_MODEL_BUDGET:
+		return -EINTR;
+	case HV_MODEL_UNKNOWN:
+	default:
+		run->exit_reason = KVM_EXIT_UNKNOWN;
+		return 0;
+	}
+}
+
 static int run_loop(struct hv_runner *r)
 {
 	int k;
@@ -536,7 +632,10 @@ static int run_loop(struct hv_runner *r)
 		if (!prepare_entry(r))
 			break;
 		r->res.kvm_runs++;
-		if (ioctl(r->vcpu_fd, KVM_RUN, 0) < 0) {
+		if (r->cfg.model_cpu) {
+			if (model_enter(r) < 0)
+				continue; /* a spinning guest: the deadline is checked again */
+		} else if (ioctl(r->vcpu_fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
 			return -errno;

@@ -5,6 +5,7 @@
  * caller provides (the "plaintext view" of the guest's memory). */
 #pragma once
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "hv-glue/gate.h"
@@ -32,6 +33,8 @@ struct hv_runner_config {
 	unsigned max_exits;  /* stop after this many exits (0 = 100000) */
 	unsigned timeout_ms; /* stop after this long (0 = 10 s) */
 	int cpu;	     /* physical CPU for the TLB model; -1 = sched_getcpu() */
+	bool model_cpu;	     /* no KVM: the model vCPU interprets the guest (model-cpu.h; real
+			      * mode only), for the runner's loop on hosts without /dev/kvm */
 };
 
 enum hv_run_stop {
@@ -60,7 +63,8 @@ struct hv_run_result {
 };
 
 /* Opens /dev/kvm, creates the VM, the memory slot and the vCPU. -ENOENT / -EACCES when
- * /dev/kvm is missing or not accessible (callers may skip), other -errno on failure. */
+ * /dev/kvm is missing or not accessible (callers may skip), other -errno on failure. With
+ * cfg->model_cpu, no KVM is opened: -EOPNOTSUPP unless the mode is HV_MODE_REAL. */
 int hv_runner_new(const struct hv_runner_config *cfg, struct hv_runner **ret);
 struct hv_runner *hv_runner_free(struct hv_runner *r);
 
