@@ -125,6 +125,9 @@ void sevd_api_core_error(struct sevd_api_response *resp, const struct sevd_reply
 	case -EALREADY:
 		sevd_api_error(resp, 409, "wrong_state", rep->message, -1);
 		return;
+	case -ENOTEMPTY: /* SHUTDOWN/FACTORY_RESET while guests exist (issue 27) */
+		sevd_api_error(resp, 409, "guests_exist", rep->message, -1);
+		return;
 	case -EFBIG:
 		sevd_api_error(resp, 400, "bad_request", rep->message, -1);
 		return;
@@ -398,10 +401,36 @@ static void h_init(const struct sevd_api_request *req, struct sevd_api_response 
 		if (no_body(req, resp))                                                            \
 			platform_change(req, resp, &creq, (command));                              \
 	}
-SIMPLE_CHANGE(h_shutdown, SEVD_OP_SHUTDOWN, "SHUTDOWN")
-SIMPLE_CHANGE(h_factory_reset, SEVD_OP_FACTORY_RESET, "FACTORY_RESET")
 SIMPLE_CHANGE(h_pek_gen, SEVD_OP_PEK_GEN, "PEK_GEN")
 SIMPLE_CHANGE(h_pdh_gen, SEVD_OP_PDH_GEN, "PDH_GEN")
+
+/* SHUTDOWN and FACTORY_RESET take ?force=1: go ahead while guests exist and drop them all
+ * (core.c refuses otherwise, issue 27). Anything but absent, 0 or 1 is refused. */
+static void reset_change(const struct sevd_api_request *req, struct sevd_api_response *resp,
+			 enum sevd_op op, const char *command)
+{
+	struct sevd_request creq = { .op = op };
+	const char *force = req->arg ? req->arg(req, "force") : NULL;
+
+	if (force && strcmp(force, "0") && strcmp(force, "1")) {
+		sevd_api_error(resp, 400, "bad_request", "query argument 'force' must be 0 or 1",
+			       -1);
+		return;
+	}
+	creq.u.reset.force = force && !strcmp(force, "1");
+	if (no_body(req, resp))
+		platform_change(req, resp, &creq, command);
+}
+
+static void h_shutdown(const struct sevd_api_request *req, struct sevd_api_response *resp)
+{
+	reset_change(req, resp, SEVD_OP_SHUTDOWN, "SHUTDOWN");
+}
+
+static void h_factory_reset(const struct sevd_api_request *req, struct sevd_api_response *resp)
+{
+	reset_change(req, resp, SEVD_OP_FACTORY_RESET, "FACTORY_RESET");
+}
 
 static void h_pek_csr(const struct sevd_api_request *req, struct sevd_api_response *resp)
 {

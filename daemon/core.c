@@ -425,14 +425,53 @@ static void op_simple(struct sevd_core *c, struct sevd_reply *rep, uint32_t cmd,
 	after_change(c, rep);
 }
 
-static void op_shutdown(struct sevd_core *c, const struct sevd_request *req, struct sevd_reply *rep)
+/* SHUTDOWN destroys every guest context in firmware (the emulator's cmd_shutdown; Linux
+ * refuses FACTORY_RESET with guests running, sev_ioctl_do_reset). With guests in sevd's table
+ * both are refused unless the admin forces them (issue 27: the table, the ASID pool and
+ * firmware disagreed after a SHUTDOWN); forced, every guest is dropped through the path a PSP
+ * reset takes, journalled. -ENOTEMPTY with the count and the way out when refused. */
+static int refuse_with_guests(struct sevd_core *c, const struct sevd_request *req,
+			      struct sevd_reply *rep, const char *command, const char *route)
 {
-	op_simple(c, rep, SEV_CMD_SHUTDOWN, psp_cmd_shutdown);
+	unsigned n = c->guests ? sevd_guests_count(c->guests) : 0;
+
+	if (n == 0 || req->u.reset.force)
+		return 0;
+	snprintf(rep->message, sizeof(rep->message),
+		 "%s would destroy the %u guest(s) sevd holds: delete them first, or POST "
+		 "%s?force=1 to drop them all",
+		 command, n, route);
+	return rep->r = -ENOTEMPTY;
 }
 
+static void drop_guests(struct sevd_core *c, const char *command)
+{
+	if (c->guests && sevd_guests_count(c->guests))
+		sevd_guests_after_shutdown(c->guests, command);
+}
+
+static void op_shutdown(struct sevd_core *c, const struct sevd_request *req, struct sevd_reply *rep)
+{
+	if (refuse_with_guests(c, req, rep, "SHUTDOWN", "/v1/platform/shutdown") < 0)
+		return;
+	if (FW_CALL(c, rep, SEV_CMD_SHUTDOWN, psp_cmd_shutdown(c->psp, &_psp_ret)) < 0)
+		return;
+	drop_guests(c, "SHUTDOWN");
+	after_change(c, rep);
+}
+
+/* FACTORY_RESET is valid in UNINIT only (SEV API 55766 FACTORY_RESET); forced with guests,
+ * the platform is shut down first, as Linux's sev_ioctl_do_reset does in INIT. */
 static void op_factory_reset(struct sevd_core *c, const struct sevd_request *req,
 			     struct sevd_reply *rep)
 {
+	if (refuse_with_guests(c, req, rep, "FACTORY_RESET", "/v1/platform/factory-reset") < 0)
+		return;
+	if (c->guests && sevd_guests_count(c->guests)) {
+		if (FW_CALL(c, rep, SEV_CMD_SHUTDOWN, psp_cmd_shutdown(c->psp, &_psp_ret)) < 0)
+			return;
+		drop_guests(c, "FACTORY_RESET");
+	}
 	op_simple(c, rep, SEV_CMD_FACTORY_RESET, psp_cmd_factory_reset);
 }
 

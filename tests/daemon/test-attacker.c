@@ -1,0 +1,267 @@
+/* What an attacker found (issue 27), each finding replayed against the real emulator and sevd
+ * over sevd's Unix socket, with the invariants of reliability-util.h (sevd's guest list and
+ * journal = firmware's GUEST_STATUS, the ASID pool = the guests' ASIDs) checked against
+ * firmware after every platform op:
+ *   - reset: X in LUPDATE, Y RUNNING; SHUTDOWN and FACTORY_RESET refused (409 guests_exist)
+ *     while they exist; ?force=1 drops both, journalled; INIT, a new guest Z, DELETE Z: table,
+ *     pool and firmware agree at every step and after a restart;
+ * Usage: test-daemon-attacker [reset|delete409|...] (default: all). */
+#include <curl/curl.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/macros.h"
+#include "common/util.h"
+#include "tests/daemon/reliability-util.h"
+#include "tests/testutil.h"
+
+#define MIB (1024u * 1024u)
+
+static struct tu_emu E;
+static struct ru_sevd D;
+static char *dir;
+
+static void at_exit(void)
+{
+	ru_sevd_stop(&D, false);
+	tu_emu_stop(&E);
+	if (dir)
+		tu_rmtree(dir);
+}
+
+/* A fresh emulator and sevd in a fresh directory, with `conf` as sevd.conf. */
+static void start(const char *conf)
+{
+	_cleanup_free_ char *path = NULL;
+
+	ru_sevd_stop(&D, false);
+	tu_emu_stop(&E);
+	if (dir)
+		tu_rmtree(dir);
+	dir = tu_mkdtemp();
+	TU_CHECK(tu_emu_start(dir, NULL, &E) == 0, "emulator");
+	path = path_join(dir, "sevd.conf");
+	TU_CHECK(write_file_atomic(path, conf, strlen(conf), 0600) == 0, "config");
+	free(D.sock);
+	free(D.log);
+	D = (struct ru_sevd){.state_dir = dir, .run_dir = dir, .emu_sock = E.socket};
+	D.config = strdup(path);
+	TU_CHECK(ru_sevd_start(&D, true), "sevd does not start (log %s)", D.log);
+}
+
+static void invariants(bool journal, const char *when)
+{
+	char why[1024];
+
+	TU_CHECK(ru_check_invariants(E.socket, D.sock, D.state_dir, false, journal, why,
+				     sizeof(why)) == 0,
+		 "%s: %s (log %s)", when, why, D.log);
+}
+
+/* One request; its status must be `want`. The answer is returned (caller frees). */
+static struct gc_resp call(const char *method, const char *path, const void *body, size_t len,
+			   const char *ctype, long want)
+{
+	struct gc_resp r;
+
+	TU_CHECK(ru_request(D.sock, method, path, body, len, ctype, 60, &r) == 0,
+		 "%s %s: no answer (log %s)", method, path, D.log);
+	TU_CHECK(r.status == want, "%s %s answered %ld, want %ld: %s", method, path, r.status,
+		 want, r.body);
+	return r;
+}
+
+static void call_free(const char *method, const char *path, long want)
+{
+	struct gc_resp r = call(method, path, NULL, 0, NULL, want);
+
+	gc_resp_free(&r);
+}
+
+static uint32_t create(const char *name)
+{
+	char body[160];
+	struct gc_resp r;
+	uint32_t h;
+
+	snprintf(body, sizeof(body), "{\"policy\": 1, \"name\": \"%s\", \"memory_size\": 16777216}",
+		 name);
+	r = call("POST", "/v1/guests", body, strlen(body), NULL, 201);
+	h = (uint32_t)gc_int(r.json, "handle");
+	gc_resp_free(&r);
+	return h;
+}
+
+static void upload(uint32_t h, size_t len)
+{
+	_cleanup_free_ uint8_t *img = malloc(len);
+	char path[64];
+	struct gc_resp r;
+
+	TU_CHECK(img, "out of memory");
+	for (size_t i = 0; i < len; i++)
+		img[i] = (uint8_t)(i * 13 + 5);
+	snprintf(path, sizeof(path), "/v1/guests/%u/data", h);
+	r = call("POST", path, img, len, "application/octet-stream", 200);
+	gc_resp_free(&r);
+}
+
+static void guest_call(const char *method, uint32_t h, const char *what, long want)
+{
+	char path[96];
+
+	snprintf(path, sizeof(path), "/v1/guests/%u%s", h, what);
+	call_free(method, path, want);
+}
+
+static const char *guest_state(uint32_t h)
+{
+	static char state[32];
+	char path[64];
+	struct gc_resp r;
+
+	snprintf(path, sizeof(path), "/v1/guests/%u", h);
+	r = call("GET", path, NULL, 0, NULL, 200);
+	snprintf(state, sizeof(state), "%s", gc_str(r.json, "state"));
+	gc_resp_free(&r);
+	return state;
+}
+
+static const char *platform_state(void)
+{
+	static char state[32];
+	struct gc_resp r = call("GET", "/v1/platform", NULL, 0, NULL, 200);
+
+	snprintf(state, sizeof(state), "%s", gc_str(r.json, "state"));
+	gc_resp_free(&r);
+	return state;
+}
+
+static unsigned guests_listed(void)
+{
+	struct gc_resp r = call("GET", "/v1/guests", NULL, 0, NULL, 200);
+	unsigned n = (unsigned)json_object_array_length(json_object_object_get(r.json, "guests"));
+
+	gc_resp_free(&r);
+	return n;
+}
+
+/* A refused platform op: 409 guests_exist naming ?force=1, nothing changed. */
+static void refused(const char *path)
+{
+	struct gc_resp r = call("POST", path, NULL, 0, NULL, 409);
+
+	TU_CHECK(!strcmp(gc_err_code(&r), "guests_exist"), "%s: code %s", path, gc_err_code(&r));
+	TU_CHECK(strstr(r.body, "force=1") && strstr(r.body, "2 guest(s)"),
+		 "%s: the refusal does not name the guests and the way out: %s", path, r.body);
+	gc_resp_free(&r);
+}
+
+/* Item 3: SHUTDOWN / FACTORY_RESET with live guests. */
+static void test_reset(void)
+{
+	uint32_t x, y, z, w;
+	struct gc_resp r;
+	char *log;
+
+	start("");
+	x = create("x");
+	upload(x, MIB + 100);
+	y = create("y");
+	upload(y, 4096);
+	guest_call("GET", y, "/measurement", 200);
+	guest_call("POST", y, "/finish", 200);
+	TU_CHECK(!strcmp(guest_state(x), "LUPDATE"), "X is %s", guest_state(x));
+	TU_CHECK(!strcmp(guest_state(y), "RUNNING"), "Y is %s", guest_state(y));
+	invariants(true, "X in LUPDATE, Y RUNNING");
+
+	refused("/v1/platform/shutdown");
+	refused("/v1/platform/shutdown?force=0");
+	refused("/v1/platform/factory-reset");
+	r = call("POST", "/v1/platform/shutdown?force=yes", NULL, 0, NULL, 400);
+	TU_CHECK(strstr(r.body, "'force'"), "force=yes: %s", r.body);
+	gc_resp_free(&r);
+	TU_CHECK(!strcmp(platform_state(), "WORKING"), "platform %s after refusals", platform_state());
+	TU_CHECK_EQ(guests_listed(), 2);
+	invariants(true, "after the refused SHUTDOWN and FACTORY_RESET");
+
+	r = call("POST", "/v1/platform/shutdown?force=1", NULL, 0, NULL, 200);
+	TU_CHECK(!strcmp(gc_str(json_object_object_get(r.json, "platform"), "state"), "UNINIT"),
+		 "forced SHUTDOWN: %s", r.body);
+	gc_resp_free(&r);
+	TU_CHECK_EQ(guests_listed(), 0);
+	invariants(true, "after the forced SHUTDOWN");
+	log = ru_sevd_log(&D);
+	TU_CHECK(strstr(log, "SHUTDOWN: guest") && strstr(log, "is gone from firmware: dropped"),
+		 "the forced SHUTDOWN did not log the dropped guests");
+	free(log);
+
+	r = call("POST", "/v1/platform/init", NULL, 0, NULL, 200);
+	gc_resp_free(&r);
+	invariants(true, "after INIT");
+	z = create("z");
+	invariants(true, "after creating Z");
+	if (x != z)
+		guest_call("DELETE", x, "", 404); /* X is gone: never someone else's guest */
+	guest_call("DELETE", z, "", 200);
+	TU_CHECK_EQ(guests_listed(), 0);
+	invariants(true, "after DELETE of Z");
+
+	/* FACTORY_RESET forced with two guests: SHUTDOWN first, both dropped. */
+	w = create("w");
+	upload(w, 4096);
+	guest_call("GET", w, "/measurement", 200);
+	guest_call("POST", w, "/finish", 200);
+	(void)create("v");
+	refused("/v1/platform/factory-reset");
+	invariants(true, "after the refused FACTORY_RESET");
+	r = call("POST", "/v1/platform/factory-reset?force=1", NULL, 0, NULL, 200);
+	TU_CHECK(!strcmp(gc_str(json_object_object_get(r.json, "platform"), "state"), "UNINIT"),
+		 "forced FACTORY_RESET: %s", r.body);
+	gc_resp_free(&r);
+	TU_CHECK_EQ(guests_listed(), 0);
+	invariants(true, "after the forced FACTORY_RESET");
+	r = call("POST", "/v1/platform/init", NULL, 0, NULL, 200);
+	gc_resp_free(&r);
+	w = create("w2");
+	upload(w, 4096);
+	guest_call("GET", w, "/measurement", 200);
+	guest_call("POST", w, "/finish", 200);
+	invariants(true, "a guest after FACTORY_RESET and INIT");
+
+	/* What the journal says survives a restart. */
+	ru_sevd_stop(&D, true);
+	TU_CHECK(ru_sevd_start(&D, true), "sevd does not start again (log %s)", D.log);
+	invariants(true, "after a restart");
+	TU_CHECK_EQ(guests_listed(), 1);
+	guest_call("DELETE", w, "", 200);
+	invariants(true, "after the last DELETE");
+}
+
+static const struct {
+	const char *name;
+	void (*fn)(void);
+} tests[] = {
+    {"reset", test_reset},
+};
+
+int main(int argc, char **argv)
+{
+	if (!getenv("SEVD_EXE") || !getenv("SEV_PSP_EMU_EXE"))
+		tu_skip("SEVD_EXE or SEV_PSP_EMU_EXE not set (run through meson test)");
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	signal(SIGPIPE, SIG_IGN);
+	atexit(at_exit);
+	for (size_t i = 0; i < ELEMENTSOF(tests); i++) {
+		if (argc > 1 && strcmp(argv[1], tests[i].name))
+			continue;
+		printf("attacker: %s\n", tests[i].name);
+		fflush(stdout);
+		tests[i].fn();
+	}
+	tu_done("daemon-attacker");
+}
