@@ -5,13 +5,20 @@
  *   - reset: X in LUPDATE, Y RUNNING; SHUTDOWN and FACTORY_RESET refused (409 guests_exist)
  *     while they exist; ?force=1 drops both, journalled; INIT, a new guest Z, DELETE Z: table,
  *     pool and firmware agree at every step and after a restart;
+ *   - delete409: a DELETE answered 409 during an upload, then SIGKILL of the worker: the core
+ *     still ends that upload, so the guest can be measured and deleted again.
  * Usage: test-daemon-attacker [reset|delete409|...] (default: all). */
 #include <curl/curl.h>
+#include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "common/macros.h"
@@ -51,6 +58,95 @@ static void start(const char *conf)
 	D = (struct ru_sevd){.state_dir = dir, .run_dir = dir, .emu_sock = E.socket};
 	D.config = strdup(path);
 	TU_CHECK(ru_sevd_start(&D, true), "sevd does not start (log %s)", D.log);
+}
+
+static void sleep_ms(unsigned ms)
+{
+	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
+
+	nanosleep(&ts, NULL);
+}
+
+/* sevd's child with "--worker" in its argv (NUL-separated cmdline), or 0. */
+static pid_t find_worker(pid_t core)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	pid_t found = 0;
+
+	TU_CHECK(d, "opendir /proc");
+	while ((e = readdir(d)) && !found) {
+		char path[64], buf[4096];
+		pid_t pid = (pid_t)atoi(e->d_name), ppid = 0;
+		FILE *f;
+		size_t n;
+
+		if (pid <= 0)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+		f = fopen(path, "re");
+		if (!f)
+			continue;
+		n = fread(buf, 1, sizeof(buf) - 1, f);
+		fclose(f);
+		buf[n] = '\0';
+		/* "pid (comm) state ppid": comm may hold spaces, so after the last ')'. */
+		if (!strrchr(buf, ')') || sscanf(strrchr(buf, ')') + 2, "%*c %d", &ppid) != 1 ||
+		    ppid != core)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+		f = fopen(path, "re");
+		if (!f)
+			continue;
+		n = fread(buf, 1, sizeof(buf) - 1, f);
+		fclose(f);
+		for (size_t i = 0; i + 1 < n; i++)
+			if (buf[i] == '\0' && !strncmp(buf + i + 1, "--worker", 9))
+				found = pid;
+	}
+	closedir(d);
+	return found;
+}
+
+static int unix_connect(const char *path)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	TU_CHECK(fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0, "connect %s",
+		 path);
+	return fd;
+}
+
+/* An upload with Content-Length `total` of which `sent` bytes are written, then silence.
+ * Returns the connection. */
+static int begin_upload(uint32_t h, size_t total, size_t sent)
+{
+	_cleanup_free_ uint8_t *img = calloc(1, sent);
+	char head[256];
+	int fd = unix_connect(D.sock), n;
+
+	TU_CHECK(img, "out of memory");
+	n = snprintf(head, sizeof(head),
+		     "POST /v1/guests/%u/data HTTP/1.1\r\nHost: x\r\n"
+		     "Content-Type: application/octet-stream\r\nContent-Length: %zu\r\n\r\n",
+		     h, total);
+	TU_CHECK(loop_write(fd, head, (size_t)n) == 0 && loop_write(fd, img, sent) == 0, "write");
+	return fd;
+}
+
+/* Status of one request, without checking it. */
+static long status_of(const char *method, const char *path)
+{
+	struct gc_resp r;
+	long st;
+
+	TU_CHECK(ru_request(D.sock, method, path, NULL, 0, NULL, 60, &r) == 0,
+		 "%s %s: no answer (log %s)", method, path, D.log);
+	st = r.status;
+	gc_resp_free(&r);
+	return st;
 }
 
 static void invariants(bool journal, const char *when)
@@ -242,11 +338,65 @@ static void test_reset(void)
 	invariants(true, "after the last DELETE");
 }
 
+/* The core's map of a staging buffer (ipc.h, "staged uploads"): there once the worker's
+ * upload began (GUEST_DATA_BEGIN, then GUEST_DATA_STAGE). */
+static bool core_has_staging(void)
+{
+	char path[64], line[512];
+	bool found = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)D.pid);
+	f = fopen(path, "re");
+	TU_CHECK(f, "%s", path);
+	while (fgets(line, sizeof(line), f))
+		found = found || strstr(line, "sevd-staging");
+	fclose(f);
+	return found;
+}
+
+/* Item 4: a DELETE answered 409 while an upload runs must not stop the core from ending that
+ * upload when the worker dies. */
+static void test_delete409(void)
+{
+	uint32_t h;
+	char path[64];
+	pid_t w, w2 = 0;
+	long st = 0;
+	int fd;
+
+	start("");
+	h = create("up");
+	fd = begin_upload(h, 12 * MIB, 64 * 1024);
+	for (int i = 0; i < 1000 && !core_has_staging(); i++)
+		sleep_ms(10);
+	TU_CHECK(core_has_staging(), "the upload did not begin (log %s)", D.log);
+	snprintf(path, sizeof(path), "/v1/guests/%u", h);
+	TU_CHECK_EQ(status_of("DELETE", path), 409);
+	w = find_worker(D.pid);
+	TU_CHECK(w > 0, "no worker under sevd %d", (int)D.pid);
+	TU_CHECK(kill(w, SIGKILL) == 0, "kill the worker");
+	close(fd);
+	for (int i = 0; i < 300 && ((w2 = find_worker(D.pid)) <= 0 || w2 == w ||
+				    status_of("GET", "/healthz") != 200);
+	     i++)
+		sleep_ms(100);
+	TU_CHECK(w2 > 0 && w2 != w, "no new worker (log %s)", D.log);
+	/* The core ends the upload the dead worker left (bounded: 10 s), then DELETE works. */
+	for (int i = 0; i < 100 && (st = status_of("DELETE", path)) == 409; i++)
+		sleep_ms(100);
+	TU_CHECK(st == 200, "DELETE after the worker's death answered %ld: the upload the dead "
+			    "worker left is still running (log %s)",
+		 st, D.log);
+	invariants(true, "after the worker's death and DELETE");
+}
+
 static const struct {
 	const char *name;
 	void (*fn)(void);
 } tests[] = {
     {"reset", test_reset},
+    {"delete409", test_delete409},
 };
 
 int main(int argc, char **argv)
