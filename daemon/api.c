@@ -15,6 +15,7 @@
 #include "daemon/api.h"
 #include "daemon/core.h"
 #include "daemon/inventory.h"
+#include "daemon/json-strict.h"
 #include "daemon/ui.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(json_tokener *, json_tokener_free)
@@ -242,12 +243,20 @@ bool sevd_api_parse_body(const struct sevd_api_request *req, struct sevd_api_res
 			 json_object **ret)
 {
 	_cleanup_(json_tokener_freep) json_tokener *tok = NULL;
+	char why[160], msg[224];
 	json_object *o;
 
 	*ret = NULL;
 	if (req->len == 0)
 		return true;
-	tok = json_tokener_new_ex(16);
+	/* json-c alone takes trailing commas, single quotes, 01 and the last of duplicate keys
+	 * (issue 27): bytes a proxy could read as another request are refused first. */
+	if (json_strict_check(req->body, req->len, why, sizeof(why)) < 0) {
+		snprintf(msg, sizeof(msg), "the request body is not strict JSON: %s", why);
+		sevd_api_error(resp, 400, "bad_request", msg, -1);
+		return false;
+	}
+	tok = json_tokener_new_ex(JSON_STRICT_DEPTH + 1);
 	if (!tok) {
 		sevd_api_error(resp, 503, "internal", "out of memory", -1);
 		return false;

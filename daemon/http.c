@@ -91,6 +91,7 @@ struct request {
 	size_t discarded;      /* over-limit bytes dropped so far */
 	unsigned early_status; /* an answer decided before the body arrived */
 	unsigned retry_after;  /* seconds, with a 429 */
+	bool close;	       /* framing in doubt: answer with Connection: close */
 	struct sevd_api_response early;
 	void *stream; /* the open state of a streamed body (route->stream) */
 };
@@ -122,7 +123,7 @@ static void stream_open(struct listener *l, struct MHD_Connection *conn, struct 
 }
 
 static enum MHD_Result send_response(struct MHD_Connection *conn, struct sevd_api_response *r,
-				     const char *allow, unsigned retry_after)
+				     const char *allow, unsigned retry_after, bool close)
 {
 	struct MHD_Response *mr;
 	enum MHD_Result ret;
@@ -151,8 +152,9 @@ static enum MHD_Result send_response(struct MHD_Connection *conn, struct sevd_ap
 		snprintf(ra, sizeof(ra), "%u", retry_after ? retry_after : 1);
 		MHD_add_response_header(mr, MHD_HTTP_HEADER_RETRY_AFTER, ra);
 	}
-	/* The rest of a refused body is not read: the connection cannot carry another request. */
-	if (r->status == 413)
+	/* The rest of a refused body is not read (or its framing is in doubt): the connection
+	 * cannot carry another request. */
+	if (r->status == 413 || close)
 		MHD_add_response_header(mr, MHD_HTTP_HEADER_CONNECTION, "close");
 	ret = MHD_queue_response(conn, r->status, mr);
 	MHD_destroy_response(mr);
@@ -165,7 +167,7 @@ static enum MHD_Result send_error(struct MHD_Connection *conn, unsigned status, 
 	struct sevd_api_response r = { 0 };
 
 	sevd_api_error(&r, status, code, message, -1);
-	return send_response(conn, &r, allow, 0);
+	return send_response(conn, &r, allow, 0, false);
 }
 
 /* "GET, POST": the methods the path has, for 405's Allow header. */
@@ -434,24 +436,135 @@ static bool uri_path_clean(const char *uri)
 	return !(seg && seg == dots && dots <= 2);
 }
 
+/* Headers a proxy in front of sevd and sevd could read differently (issue 27): libmicrohttpd
+ * answers the first of two Authorization headers and frames the body by the first of two
+ * Content-Lengths (the rest of the bytes became a second request); and a Transfer-Encoding
+ * other than plain "chunked" (RFC 9112 §6.1: chunked must be last, and sevd decodes no other
+ * coding) left the connection waiting for a body it never framed. A NUL inside a header line
+ * ("Bearer <token>\0xyz") cannot be seen here: libmicrohttpd 0.9.75 measures header values
+ * with strlen() and drops what follows the NUL before sevd is called (value_size is the
+ * truncated length); the size test below refuses it on a libmicrohttpd that passes the wire
+ * length. */
+struct header_scan {
+	size_t line_bytes; /* of the header lines, without their line ends */
+	unsigned lines;
+	bool unplaced;	   /* a value not in its key's line: no byte count */
+	unsigned auth, clen, te;
+	const char *clen_value;
+	bool clen_differs, nul;
+	const char *te_value;
+};
+
+static enum MHD_Result scan_header(void *cls, enum MHD_ValueKind kind, const char *key,
+				   size_t key_size, const char *value, size_t value_size)
+{
+	struct header_scan *h = cls;
+
+	if (!key)
+		return MHD_YES;
+	if (strlen(key) != key_size || (value && strlen(value) != value_size))
+		h->nul = true;
+	/* libmicrohttpd parses the header block in place: the value follows its key in the same
+	 * line, after the ':' and any whitespace (so value - key counts them exactly). */
+	if (!value || value < key || value - key > SEVD_CONN_MEMORY)
+		h->unplaced = true;
+	else
+		h->line_bytes += (size_t)(value - key) + value_size;
+	h->lines++;
+	if (!strcasecmp(key, MHD_HTTP_HEADER_AUTHORIZATION))
+		h->auth++;
+	else if (!strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH)) {
+		if (h->clen++ && (!value || !h->clen_value || strcmp(value, h->clen_value)))
+			h->clen_differs = true;
+		h->clen_value = value;
+	} else if (!strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING)) {
+		h->te++;
+		h->te_value = value;
+	}
+	return MHD_YES;
+}
+
+/* Where the raw request target's C string ends (on_uri), for request_start on the same
+ * connection thread (libmicrohttpd runs a connection's callbacks on its thread, in order). */
+static __thread const char *uri_end;
+
+/* Bytes of the header block libmicrohttpd parsed but did not pass on: the wire size
+ * (MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE) against the most the request line and the header
+ * lines account for with a CRLF after each line and after the block. What is left was cut by
+ * a NUL (C strings end there) or skipped (spaces after the HTTP version): either way sevd
+ * would not see what a proxy saw. 0 when unknown. */
+static size_t header_unseen(struct MHD_Connection *conn, const struct header_scan *h,
+			    const char *method, const char *version)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+	size_t line, most;
+
+	if (!ci || h->unplaced || !method || !version || version < method ||
+	    version - method > SEVD_CONN_MEMORY)
+		return 0;
+	line = (size_t)(version - method) + strlen(version);
+	most = line + 2 + h->line_bytes + 2 * (size_t)h->lines + 2;
+	/* The target ends where libmicrohttpd cut the line before the version; a NUL in it ends
+	 * its C string earlier (the bytes are in the line's count, so only this sees them). */
+	if (uri_end && uri_end > method && uri_end < version - 1)
+		return (size_t)(version - 1 - uri_end);
+	return ci->header_size > most ? ci->header_size - most : 0;
+}
+
+/* 0 when the headers are unambiguous, else the status (400, 501) with msg filled. */
+static unsigned header_problem(struct MHD_Connection *conn, const char *method,
+			       const char *version, char *msg, size_t size)
+{
+	struct header_scan h = { 0 };
+	size_t unseen;
+
+	MHD_get_connection_values_n(conn, MHD_HEADER_KIND, scan_header, &h);
+	unseen = header_unseen(conn, &h, method, version);
+	uri_end = NULL;
+	if (h.nul || unseen)
+		snprintf(msg, size, "the request line or a header holds a NUL byte (or spaces "
+				    "after the HTTP version): %zu byte(s) of it cannot be read; send "
+				    "plain header lines",
+			 unseen);
+	else if (h.auth > 1)
+		snprintf(msg, size, "%u Authorization headers: send exactly one", h.auth);
+	else if (h.clen_differs)
+		snprintf(msg, size, "Content-Length headers with different values: send one");
+	else if (h.te > 1 || (h.te && h.clen))
+		snprintf(msg, size, "%s: send either one Content-Length or "
+				    "'Transfer-Encoding: chunked'",
+			 h.te > 1 ? "several Transfer-Encoding headers"
+				  : "both Content-Length and Transfer-Encoding");
+	else if (h.te && (!h.te_value || strcasecmp(h.te_value, "chunked"))) {
+		snprintf(msg, size, "Transfer-Encoding '%.40s' is not implemented: sevd takes "
+				    "'chunked' alone (or a Content-Length)",
+			 h.te_value ? h.te_value : "");
+		return 501;
+	} else
+		return 0;
+	return 400;
+}
+
 /* A marker in con_cls: the URI log callback refused the path; on_request answers 400. */
 static char uri_refused;
 
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 {
+	uri_end = uri ? uri + strlen(uri) : NULL;
 	return uri_path_clean(uri) ? NULL : &uri_refused;
 }
 
 /* First call of a request: route, role, early refusals. Returns the request state or NULL
  * after queueing an error answer in *ret. */
 static struct request *request_start(struct listener *l, struct MHD_Connection *conn,
-				     const char *url, const char *method, bool bad_uri,
-				     enum MHD_Result *ret)
+				     const char *url, const char *method, const char *version,
+				     bool bad_uri, enum MHD_Result *ret)
 {
 	struct request *rq = calloc(1, sizeof(*rq));
 	const char *clen;
 	bool path_known, bad_token;
-	char allow[64];
+	char allow[64], msg[200];
 	uint8_t key[16];
 
 	if (!rq) {
@@ -465,6 +578,12 @@ static struct request *request_start(struct listener *l, struct MHD_Connection *
 		sevd_api_error(&rq->early, 429, "rate_limited",
 			       "too many requests from this address: wait for Retry-After seconds",
 			       -1);
+		return rq;
+	}
+	if ((rq->early_status = header_problem(conn, method, version, msg, sizeof(msg)))) {
+		rq->close = true;
+		sevd_api_error(&rq->early, rq->early_status,
+			       rq->early_status == 501 ? "unsupported" : "bad_request", msg, -1);
 		return rq;
 	}
 	if (bad_uri) {
@@ -489,7 +608,6 @@ static struct request *request_start(struct listener *l, struct MHD_Connection *
 	rq->role = caller_role(l, conn, &bad_token);
 	if (bad_token || !sevd_route_allows(rq->route, rq->role)) {
 		bool anon = !l->is_unix && (bad_token || rq->role == SEVD_ROLE_PUBLIC);
-		char msg[200];
 
 		snprintf(msg, sizeof(msg),
 			 bad_token ? "the bearer token is not valid for this daemon"
@@ -567,7 +685,7 @@ static enum MHD_Result request_finish(struct listener *l, struct MHD_Connection 
 	if (rq->early_status) {
 		allowed_methods(url, allow, sizeof(allow));
 		return send_response(conn, &rq->early, rq->early_status == 405 ? allow : NULL,
-				     rq->retry_after);
+				     rq->retry_after, rq->close);
 	}
 	if (rq->too_large) {
 		snprintf(msg, sizeof(msg), "the request body is over this route's limit of %zu bytes",
@@ -585,7 +703,7 @@ static enum MHD_Result request_finish(struct listener *l, struct MHD_Connection 
 	}
 	if (!resp.status)
 		sevd_api_error(&resp, 500, "internal", "the handler gave no answer", -1);
-	return send_response(conn, &resp, NULL, 0);
+	return send_response(conn, &resp, NULL, 0, false);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -599,7 +717,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 
 	if (!rq || bad_uri) {
 		*con_cls = NULL;
-		rq = request_start(l, conn, url, method, bad_uri, &ret);
+		rq = request_start(l, conn, url, method, version, bad_uri, &ret);
 		if (!rq)
 			return ret;
 		*con_cls = rq;

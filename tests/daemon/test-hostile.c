@@ -1034,6 +1034,148 @@ static void attack_guests(void)
 	free(body);
 }
 
+/* ---- parser leniency (issue 27, item 6) ---- */
+
+/* One raw request over TCP from src (or the Unix socket when src is NULL); the status, and
+ * the answer's first bytes in a->head. The connection must be closed after the answer when
+ * `closes` (the framing was in doubt: nothing after it may be read as a request). */
+static int parse_case(const char *src, const char *what, const void *req, size_t len, int want,
+		      const char *says, bool closes)
+{
+	int fd = src ? connect_from(src, false) : connect_unix();
+	struct answer a;
+
+	send_all(fd, req, len);
+	read_answer(fd, &a);
+	close(fd);
+	printf("    %-50s -> %d\n", what, a.status);
+	TU_CHECK(!a.timeout, "%s: no answer and no close within %d ms (a hang)", what,
+		 IO_TIMEOUT_MS);
+	TU_CHECK(a.status == want, "%s: answered %d, wanted %d: %.300s", what, a.status, want,
+		 a.head);
+	TU_CHECK(!says || strstr(a.head, says), "%s: the answer does not say '%s': %.300s", what,
+		 says, a.head);
+	TU_CHECK(!closes || (a.closed && !strstr(strstr(a.head, "\r\n\r\n") ?: a.head, "HTTP/1.")),
+		 "%s: a second answer (the rest was read as a request): %.400s", what, a.head);
+	return a.status;
+}
+
+static void parse_str(const char *src, const char *what, const char *req, int want,
+		      const char *says, bool closes)
+{
+	parse_case(src, what, req, strlen(req), want, says, closes);
+}
+
+#define GET_ASIDS "GET /v1/asids HTTP/1.1\r\nHost: x\r\n"
+#define AUTH_ADMIN "Authorization: Bearer " TOKEN_ADMIN "\r\n"
+#define AUTH_READER "Authorization: Bearer " TOKEN_READER "\r\n"
+
+static void parse_headers(const char *src)
+{
+	static const char nul_token[] = GET_ASIDS "Authorization: Bearer " TOKEN_READER
+					"\0xyz\r\nConnection: close\r\n\r\n";
+	static const char nul_path[] = "GET /v1/asids\0/x HTTP/1.1\r\nHost: x\r\n" AUTH_READER
+				       "Connection: close\r\n\r\n";
+
+	parse_str(src, "two Authorization headers (admin, reader)",
+		  GET_ASIDS AUTH_ADMIN AUTH_READER "\r\n", 400, "Authorization headers", true);
+	parse_str(src, "two Authorization headers (reader, bad)",
+		  GET_ASIDS AUTH_READER "Authorization: Bearer nope\r\n\r\n", 400,
+		  "Authorization headers", true);
+	parse_str(src, "two different Content-Lengths, a request smuggled",
+		  "POST /v1/platform/init HTTP/1.1\r\nHost: x\r\n" AUTH_ADMIN
+		  "Content-Length: 2\r\nContent-Length: 40\r\n\r\n{}" GET_ASIDS AUTH_READER "\r\n",
+		  400, "Content-Length", true);
+	parse_case(src, "'Bearer <token>\\0xyz'", nul_token, sizeof(nul_token) - 1, 400, "NUL",
+		   true);
+	parse_case(src, "a NUL in the request target", nul_path, sizeof(nul_path) - 1, 400, "NUL",
+		   true);
+	parse_str(src, "Transfer-Encoding: gzip, chunked",
+		  "POST /v1/platform/init HTTP/1.1\r\nHost: x\r\n" AUTH_ADMIN
+		  "Transfer-Encoding: gzip, chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n",
+		  501, "gzip, chunked", true);
+	parse_str(src, "Transfer-Encoding: identity",
+		  "POST /v1/platform/init HTTP/1.1\r\nHost: x\r\n" AUTH_ADMIN
+		  "Transfer-Encoding: identity\r\nContent-Length: 2\r\n\r\n{}",
+		  400, "Transfer-Encoding", true);
+	/* What stays accepted: one of each, bare LF line ends, spaces around values. */
+	parse_str(src, "a plain request", GET_ASIDS AUTH_READER "Connection: close\r\n\r\n", 200,
+		  "\"max\"", false);
+	parse_str(src, "bare LF and spaces around values",
+		  "GET /v1/asids HTTP/1.1\nHost:   x  \nAuthorization:\t Bearer " TOKEN_READER
+		  "\nConnection: close\n\n",
+		  200, "\"max\"", false);
+}
+
+/* The issue's JSON bodies (to POST /v1/guests over the Unix socket: admin) and handle
+ * spellings: each a 400 naming the problem, no guest created. */
+static void parse_json_and_handles(void)
+{
+	static const struct {
+		const char *what, *body, *says;
+	} bodies[] = {
+		{ "a trailing comma", "{\"policy\":1,}", "trailing commas" },
+		{ "single quotes", "{'policy':1}", "single quotes" },
+		{ "a leading zero", "{\"policy\":01}", "leading zero" },
+		{ "-0", "{\"policy\":-0}", "-0 is not" },
+		{ "duplicate keys (ES guest in tenant zz)",
+		  "{\"policy\":1,\"policy\":5,\"tenant\":\"acme\",\"tenant\":\"zz\"}", "appears twice" },
+		{ "policy 2^63", "{\"policy\":9223372036854775808}", "does not fit in 64 bits" },
+		{ "memory_size 2^64", "{\"policy\":1,\"memory_size\":18446744073709551616}",
+		  "does not fit in 64 bits" },
+		{ "a comment", "{\"policy\":1}/* c */", "JSON value" },
+	};
+	static const struct {
+		const char *path, *says;
+	} handles[] = {
+		{ "/v1/guests/0x1", "canonical form" },
+		{ "/v1/guests/00001", "canonical form" },
+		{ "/v1/guests/0", "out of range" },
+		{ "/v1/guests/4294967296", "out of range" },
+		{ "/v1/guests/9223372036854775808", "out of range" },
+		{ "/v1/guests/18446744073709551616", "out of range" },
+	};
+	char req[512], what[96];
+	long status = 0;
+	char *body;
+
+	for (size_t i = 0; i < ELEMENTSOF(bodies); i++) {
+		snprintf(req, sizeof(req),
+			 "POST /v1/guests HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+			 "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+			 strlen(bodies[i].body), bodies[i].body);
+		snprintf(what, sizeof(what), "body with %s", bodies[i].what);
+		parse_str(NULL, what, req, 400, bodies[i].says, false);
+	}
+	for (size_t i = 0; i < ELEMENTSOF(handles); i++) {
+		snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+			 handles[i].path);
+		snprintf(what, sizeof(what), "GET %s", handles[i].path);
+		parse_str(NULL, what, req, 400, handles[i].says, false);
+		snprintf(req, sizeof(req),
+			 "DELETE %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+			 handles[i].path);
+		snprintf(what, sizeof(what), "DELETE %s", handles[i].path);
+		parse_str(NULL, what, req, 400, handles[i].says, false);
+	}
+	body = get_body("/v1/guests", &status);
+	TU_CHECK(status == 200 && !strstr(body, "\"handle\""),
+		 "a lenient body created a guest: %s", body);
+	free(body);
+}
+
+static void attack_parsers(void)
+{
+	printf("  parsers (issue 27):\n");
+	parse_headers("127.0.4.1");
+	parse_str(NULL, "Unix: Transfer-Encoding: gzip, chunked",
+		  "POST /v1/platform/init HTTP/1.1\r\nHost: x\r\n"
+		  "Transfer-Encoding: gzip, chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n",
+		  501, "gzip, chunked", true);
+	parse_json_and_handles();
+	check_alive("the parser cases");
+}
+
 /* Traversal and odd names in paths, NUL bytes and junk in the request line and headers,
  * unknown methods, overlong paths and header floods. */
 static void paths_round(const char *src, unsigned *statuses)
@@ -1251,6 +1393,7 @@ int main(void)
 	attack_guests();
 	attack_paths();
 	attack_paths_unix();
+	attack_parsers();
 	attack_flood();
 
 	st = tu_stop(D.pid, 20000);
