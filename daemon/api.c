@@ -704,7 +704,7 @@ const struct sevd_route sevd_routes[] = {
 	{ "GET", "/v1/asids", ROLES_READER, h_asids, 0 },
 	{ "GET", "/v1/inventory", ROLES_READER, h_inventory, 0 },
 	{ "GET", "/healthz", ROLES_PUBLIC, h_healthz, 0 },
-	{ "GET", "/metrics", ROLES_PUBLIC, h_metrics, 0 },
+	{ "GET", "/metrics", ROLES_READER, h_metrics, 0 }, /* public with metrics_public */
 	{ "GET", "/v1/guests", ROLES_READER, sevd_api_guests_list, 0 },
 	{ "POST", "/v1/guests", ROLES_LAUNCHER, sevd_api_guest_create, BODY_GUEST },
 	{ "GET", "/v1/guests/{h}", ROLES_READER, sevd_api_guest_get, 0 },

@@ -62,26 +62,32 @@ struct sevd_http {
 	pthread_t reaper;
 	bool reaper_running, stopping;
 	struct conn_track *tracked;
-	/* Requests per second per TCP client address: a token bucket per address. */
+	/* Requests per second per TCP client address: a token bucket per address, for every
+	 * caller (rate_limit) and for callers without credentials (public_rate_limit). */
 	pthread_mutex_t rate_lock;
 	struct rate_slot {
 		uint8_t addr[16]; /* IPv4 as v4-mapped IPv6 */
 		bool used;
 		double tokens;
 		uint64_t last_ms;
-	} rate[SEVD_RATE_SLOTS];
+	} rate[SEVD_RATE_SLOTS], rate_public[SEVD_RATE_SLOTS];
 };
 
 struct conn_track {
 	struct conn_track *next, *prev;
 	int fd;
 	uint64_t deadline_ms; /* 0: headers complete (or already shut down) */
+	/* The request's body (issue 27: header_timeout did not cover it, and a body trickled at
+	 * a byte per 5 s stayed open): from the end of its headers until its answer. */
+	uint64_t body_start_ms; /* 0: no request between its headers and its answer */
+	uint64_t body_bytes;
 	bool is_unix;
 	uid_t uid; /* the Unix peer */
 };
 
 /* Per-request state, kept in MHD's con_cls between the calls of one request. */
 struct request {
+	struct conn_track *track; /* the connection's, or NULL */
 	const struct sevd_route *route;
 	enum sevd_role role;
 	char param[64];
@@ -254,19 +260,19 @@ static bool client_addr(struct MHD_Connection *conn, uint8_t key[16])
 /* Take a token from the client's bucket: 0 when the request may run, else the seconds after
  * which one will be there (Retry-After). A full table evicts the least recently seen of
  * SEVD_RATE_PROBE slots: an evicted address starts again with a full burst. */
-static unsigned rate_take(struct sevd_http *h, const uint8_t key[16])
+static unsigned rate_take(struct sevd_http *h, struct rate_slot *table, unsigned per_s,
+			  unsigned burst_n, const uint8_t key[16])
 {
-	double rate = h->cfg->rate_limit, tokens, burst;
+	double rate = per_s, tokens, burst = burst_n ? burst_n : per_s;
 	uint64_t hash = 1469598103934665603ull, now = now_ms();
 	struct rate_slot *slot = NULL;
 	unsigned retry = 0;
 
-	burst = h->cfg->rate_burst ? h->cfg->rate_burst : h->cfg->rate_limit;
 	for (unsigned i = 0; i < 16; i++)
 		hash = (hash ^ key[i]) * 1099511628211ull;
 	pthread_mutex_lock(&h->rate_lock);
 	for (unsigned i = 0; i < SEVD_RATE_PROBE; i++) {
-		struct rate_slot *s = &h->rate[(hash + i) % SEVD_RATE_SLOTS];
+		struct rate_slot *s = &table[(hash + i) % SEVD_RATE_SLOTS];
 
 		if (s->used && !memcmp(s->addr, key, 16)) {
 			slot = s;
@@ -308,6 +314,58 @@ static void track_deadline(struct sevd_http *h, struct MHD_Connection *conn, boo
 				 ? now_ms() + h->cfg->header_timeout_s * 1000ull
 				 : 0;
 	pthread_mutex_unlock(&h->track_lock);
+}
+
+static struct conn_track *conn_track_of(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	return ci ? ci->socket_context : NULL;
+}
+
+/* The body phase of a request: begun (headers complete), bytes received, ended (answered). */
+static void body_begin(struct sevd_http *h, struct conn_track *t)
+{
+	if (!t)
+		return;
+	pthread_mutex_lock(&h->track_lock);
+	t->body_start_ms = now_ms();
+	t->body_bytes = 0;
+	pthread_mutex_unlock(&h->track_lock);
+}
+
+static void body_progress(struct sevd_http *h, struct conn_track *t, size_t n)
+{
+	if (!t)
+		return;
+	pthread_mutex_lock(&h->track_lock);
+	t->body_bytes += n;
+	pthread_mutex_unlock(&h->track_lock);
+}
+
+static void body_end(struct sevd_http *h, struct conn_track *t)
+{
+	if (!t)
+		return;
+	pthread_mutex_lock(&h->track_lock);
+	t->body_start_ms = 0;
+	pthread_mutex_unlock(&h->track_lock);
+}
+
+/* Under track_lock: the body's deadline has passed (body_timeout after its headers, plus a
+ * second per body_min_rate bytes that arrived: a large upload that keeps the rate never
+ * meets it). */
+static bool body_late(const struct sevd_config *cfg, const struct conn_track *t, uint64_t now)
+{
+	uint64_t limit;
+
+	if (!t->body_start_ms || !cfg->body_timeout_s)
+		return false;
+	limit = t->body_start_ms + cfg->body_timeout_s * 1000ull;
+	if (cfg->body_min_rate)
+		limit += t->body_bytes * 1000u / cfg->body_min_rate;
+	return now > limit;
 }
 
 /* MHD's per-address limit does not see Unix peers: one uid other than root may hold at
@@ -383,9 +441,10 @@ static void *reaper_main(void *arg)
 		uint64_t now = now_ms();
 
 		for (struct conn_track *t = h->tracked; t; t = t->next)
-			if (t->deadline_ms && t->deadline_ms <= now) {
+			if ((t->deadline_ms && t->deadline_ms <= now) || body_late(h->cfg, t, now)) {
 				(void)shutdown(t->fd, SHUT_RDWR);
 				t->deadline_ms = 0;
+				t->body_start_ms = 0;
 			}
 		clock_gettime(CLOCK_REALTIME, &ts);
 		ts.tv_nsec += 250 * 1000000L;
@@ -555,6 +614,25 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 	return uri_path_clean(uri) ? NULL : &uri_refused;
 }
 
+static struct request *rate_limited(struct request *rq, const char *whose)
+{
+	char msg[160];
+
+	snprintf(msg, sizeof(msg), "too many requests %s: wait for Retry-After seconds", whose);
+	rq->early_status = 429;
+	sevd_api_error(&rq->early, 429, "rate_limited", msg, -1);
+	return rq;
+}
+
+/* The route table's roles, and GET /metrics for public callers when metrics_public is set
+ * (issue 27: its counters and ASID use are the reader's by default). */
+static bool route_allows(struct sevd_http *h, const struct sevd_route *rt, enum sevd_role role)
+{
+	if (role == SEVD_ROLE_PUBLIC && h->cfg->metrics_public && !strcmp(rt->path, "/metrics"))
+		return true;
+	return sevd_route_allows(rt, role);
+}
+
 /* First call of a request: route, role, early refusals. Returns the request state or NULL
  * after queueing an error answer in *ret. */
 static struct request *request_start(struct listener *l, struct MHD_Connection *conn,
@@ -572,14 +650,12 @@ static struct request *request_start(struct listener *l, struct MHD_Connection *
 		return NULL;
 	}
 	track_deadline(l->http, conn, false);
+	rq->track = conn_track_of(conn);
+	body_begin(l->http, rq->track);
 	if (!l->is_unix && l->http->cfg->rate_limit && client_addr(conn, key) &&
-	    (rq->retry_after = rate_take(l->http, key))) {
-		rq->early_status = 429;
-		sevd_api_error(&rq->early, 429, "rate_limited",
-			       "too many requests from this address: wait for Retry-After seconds",
-			       -1);
-		return rq;
-	}
+	    (rq->retry_after = rate_take(l->http, l->http->rate, l->http->cfg->rate_limit,
+					 l->http->cfg->rate_burst, key)))
+		return rate_limited(rq, "from this address");
 	if ((rq->early_status = header_problem(conn, method, version, msg, sizeof(msg)))) {
 		rq->close = true;
 		sevd_api_error(&rq->early, rq->early_status,
@@ -606,7 +682,15 @@ static struct request *request_start(struct listener *l, struct MHD_Connection *
 		return rq;
 	}
 	rq->role = caller_role(l, conn, &bad_token);
-	if (bad_token || !sevd_route_allows(rq->route, rq->role)) {
+	/* Without credentials (or with a bad token) a TCP caller has a rate of its own (issue
+	 * 27: public GETs made firmware work at the rate a client could send them). */
+	if (!l->is_unix && (bad_token || rq->role == SEVD_ROLE_PUBLIC) &&
+	    l->http->cfg->public_rate_limit && client_addr(conn, key) &&
+	    (rq->retry_after = rate_take(l->http, l->http->rate_public,
+					 l->http->cfg->public_rate_limit,
+					 l->http->cfg->public_rate_burst, key)))
+		return rate_limited(rq, "without credentials from this address");
+	if (bad_token || !route_allows(l->http, rq->route, rq->role)) {
 		bool anon = !l->is_unix && (bad_token || rq->role == SEVD_ROLE_PUBLIC);
 
 		snprintf(msg, sizeof(msg),
@@ -682,6 +766,7 @@ static enum MHD_Result request_finish(struct listener *l, struct MHD_Connection 
 	struct sevd_api_request areq = { 0 };
 	char allow[64], msg[120];
 
+	body_end(l->http, rq->track);
 	if (rq->early_status) {
 		allowed_methods(url, allow, sizeof(allow));
 		return send_response(conn, &rq->early, rq->early_status == 405 ? allow : NULL,
@@ -728,7 +813,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		return MHD_YES;
 	}
 	if (*upload_data_size) {
-		bool more = request_data(rq, upload_data, *upload_data_size);
+		bool more;
+
+		body_progress(l->http, rq->track, *upload_data_size);
+		more = request_data(rq, upload_data, *upload_data_size);
 
 		*upload_data_size = 0;
 		return more ? MHD_YES : MHD_NO;
@@ -744,6 +832,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	if (*con_cls != &uri_refused)
 		request_free(*con_cls);
 	*con_cls = NULL;
+	body_end(l->http, conn_track_of(conn));
 	/* A kept-alive connection gets the header deadline again for its next request. */
 	track_deadline(l->http, conn, true);
 }
