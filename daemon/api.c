@@ -165,6 +165,7 @@ void sevd_api_core_error(struct sevd_api_response *resp, const struct sevd_reply
 int (*sevd_api_core_fn)(struct sevd_core *c, const struct sevd_request *req,
 			struct sevd_reply *rep) = sevd_core_call;
 const struct sevd_api_stager *sevd_api_stager;
+int sevd_api_worker_shares_uid = -1;
 
 /* Run one core request; on failure the error answer is already in resp (returns NULL). */
 struct sevd_reply *sevd_api_call_core(const struct sevd_api_request *req,
@@ -649,6 +650,9 @@ static void h_healthz(const struct sevd_api_request *req, struct sevd_api_respon
 	json_object_object_add(o, "queue_depth", json_object_new_int64(rep->u.health.queue_depth));
 	json_object_object_add(o, "psp_recoveries",
 			       json_object_new_int64((int64_t)rep->u.health.recoveries));
+	if (sevd_api_worker_shares_uid >= 0 && req->role != SEVD_ROLE_PUBLIC)
+		json_object_object_add(o, "worker_separated",
+				       json_object_new_boolean(!sevd_api_worker_shares_uid));
 	if (!rep->u.health.psp_healthy) {
 		char msg[300];
 		json_object *e = json_object_new_object();

@@ -200,6 +200,8 @@ int sevd_config_set(struct sevd_config *c, const char *key, const char *v, const
 		r = set_cert_role(c, v, reason);
 	else if (!strcmp(key, "allow_plain_tcp"))
 		r = set_bool(&c->allow_plain_tcp, v);
+	else if (!strcmp(key, "allow_unseparated_worker"))
+		r = set_bool(&c->allow_unseparated_worker, v);
 	else if (!strcmp(key, "auto_init"))
 		r = set_bool(&c->auto_init, v);
 	else if (!strcmp(key, "init_es"))

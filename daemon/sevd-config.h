@@ -72,6 +72,9 @@ struct sevd_config {
 	struct sevd_cert_role cert_roles[SEVD_CERT_ROLES_MAX];
 	unsigned n_cert_roles;
 	bool allow_plain_tcp;
+	/* Issue 27: start even when the HTTP worker must keep the core's uid (a non-root sevd
+	 * without CAP_SETUID/CAP_SETGID, or worker_user = the core's user); default no. */
+	bool allow_unseparated_worker;
 };
 
 void sevd_config_init(struct sevd_config *c);

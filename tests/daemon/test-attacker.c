@@ -6,11 +6,16 @@
  *     while they exist; ?force=1 drops both, journalled; INIT, a new guest Z, DELETE Z: table,
  *     pool and firmware agree at every step and after a restart;
  *   - delete409: a DELETE answered 409 during an upload, then SIGKILL of the worker: the core
- *     still ends that upload, so the guest can be measured and deleted again.
+ *     still ends that upload, so the guest can be measured and deleted again;
+ *   - unseparated: sevd as a uid without CAP_SETUID refuses to start (its worker would keep
+ *     the core's uid) unless allow_unseparated_worker = yes, and sevadm ok reports that
+ *     worker as a FAIL line (a root sevd's as a PASS line).
  * Usage: test-daemon-attacker [reset|delete409|...] (default: all). */
 #include <curl/curl.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -18,7 +23,9 @@
 #include <string.h>
 #include <time.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/macros.h"
@@ -391,12 +398,120 @@ static void test_delete409(void)
 	invariants(true, "after the worker's death and DELETE");
 }
 
+/* Item 9: a non-root sevd without CAP_SETUID cannot give its worker a uid of its own. */
+#define CORE_UID 4343
+
+/* sevd as CORE_UID with no capabilities and its own emulator in dir; the pid. */
+static pid_t spawn_uncapable_core(const char *sdir, const char *conf, const char *sock,
+				  const char *log)
+{
+	char listen[600];
+	pid_t pid;
+
+	snprintf(listen, sizeof(listen), "unix:%s", sock);
+	TU_CHECK(chown(sdir, CORE_UID, CORE_UID) == 0, "chown %s", sdir);
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	TU_CHECK(pid >= 0, "fork");
+	if (pid == 0) {
+		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+
+		if (fd < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
+			_exit(120);
+		/* No PR_SET_KEEPCAPS: the uid change from root clears every capability. */
+		if (setgroups(0, NULL) < 0 || setresgid(CORE_UID, CORE_UID, CORE_UID) < 0 ||
+		    setresuid(CORE_UID, CORE_UID, CORE_UID) < 0)
+			_exit(121);
+		execl(tu_exe("SEVD_EXE"), "sevd", "--psp", "emu", "--state-dir", sdir, "--listen",
+		      listen, "--config", conf, "--worker-user", "nobody", (char *)NULL);
+		_exit(127);
+	}
+	return pid;
+}
+
+/* `sevadm ok` against sock: its exit code and output (caller frees). */
+static int sevadm_ok(const char *sock, char **out)
+{
+	char *argv[] = {(char *)tu_exe("SEVADM_EXE"), (char *)"ok", NULL};
+
+	setenv("SEVD_SOCKET", sock, 1);
+	return tu_run(argv, out, NULL);
+}
+
+static void test_unseparated(void)
+{
+	_cleanup_free_ char *sdir = NULL, *conf = NULL, *sock = NULL, *log = NULL, *out = NULL;
+	int st = 0, rc;
+	size_t len = 0;
+	pid_t pid;
+	bool exited = false;
+
+	if (geteuid() != 0) {
+		printf("  not root: cannot start sevd as another uid; skipped\n");
+		return;
+	}
+	/* The root sevd of this test: its worker has a uid of its own, and sevadm ok says so. */
+	start("");
+	rc = sevadm_ok(D.sock, &out);
+	TU_CHECK(out && strstr(out, "[ PASS ] worker separation"),
+		 "sevadm ok (exit %d) has no PASS line for the worker's uid:\n%s", rc, out);
+	free(out);
+	out = NULL;
+
+	sdir = tu_mkdtemp();
+	conf = path_join(sdir, "sevd.conf");
+	sock = path_join(sdir, "api.sock");
+	log = path_join(sdir, "sevd.log");
+	TU_CHECK(write_file_atomic(conf, "", 0, 0644) == 0, "config");
+	pid = spawn_uncapable_core(sdir, conf, sock, log);
+	for (int i = 0; i < 600 && !exited; i++) {
+		exited = waitpid(pid, &st, WNOHANG) == pid;
+		if (!exited)
+			sleep_ms(50);
+	}
+	if (!exited) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &st, 0);
+	}
+	{
+		_cleanup_free_ uint8_t *raw = tu_read_file(log, &len);
+
+		out = strndup((const char *)raw, len); /* the file's bytes are not a C string */
+		TU_CHECK(out, "out of memory");
+	}
+	TU_CHECK(exited && WIFEXITED(st) && WEXITSTATUS(st) != 0,
+		 "sevd as uid %d without CAP_SETUID started a worker of its own uid (status 0x%x, "
+		 "exited %d); log:\n%s",
+		 CORE_UID, st, exited, out);
+	TU_CHECK(strstr(out, "allow_unseparated_worker"),
+		 "the refusal does not name allow_unseparated_worker:\n%s", out);
+	free(out);
+	out = NULL;
+
+	/* Allowed: it serves, and sevadm ok says what it is. */
+	TU_CHECK(write_file_atomic(conf, "allow_unseparated_worker = yes\n", 31, 0644) == 0,
+		 "config");
+	pid = spawn_uncapable_core(sdir, conf, sock, log);
+	for (int i = 0; i < 600 && !tu_wait_socket(sock, 10); i++)
+		TU_CHECK(waitpid(pid, &st, WNOHANG) == 0, "sevd with allow_unseparated_worker "
+							  "exited: 0x%x (log %s)", st, log);
+	rc = sevadm_ok(sock, &out);
+	TU_CHECK(rc == 1 && out && strstr(out, "[ FAIL ] worker separation") &&
+		     strstr(out, "allow_unseparated_worker"),
+		 "sevadm ok (exit %d) does not report the shared uid:\n%s", rc, out);
+	kill(pid, SIGTERM);
+	waitpid(pid, &st, 0);
+	tu_rmtree(sdir);
+}
+
 static const struct {
 	const char *name;
 	void (*fn)(void);
 } tests[] = {
     {"reset", test_reset},
     {"delete409", test_delete409},
+    {"unseparated", test_unseparated},
 };
 
 int main(int argc, char **argv)
