@@ -1,6 +1,6 @@
 /* sevadm ok: is this host ready to run SEV guests? One line per check, PASS or FAIL with the
  * reason, exit 1 if any failed (as sevctl ok). Checks go from the daemon outward: reachable,
- * platform status, the CPUID SEV/SEV-ES ranges (AMD APM vol. 2 §15.34, CPUID 8000_001F), the
+ * the HTTP worker's own uid (issue 27; shown to callers with a role), platform status, the CPUID SEV/SEV-ES ranges (AMD APM vol. 2 §15.34, CPUID 8000_001F), the
  * platform state, the exported certificate chain verified link by link up to a trusted root
  * (attest/chain.h: AMD's roots installed on the host; on the emulator its own root, named as
  * such), and the ASID pool's arithmetic. */
@@ -28,9 +28,10 @@ static int help(void)
 {
 	printf("Usage: sevadm ok\n"
 	       "\n"
-	       "Check that sevd answers, the platform status is readable, the CPU reports SEV and\n"
-	       "SEV-ES ASID ranges, the platform is INIT or WORKING, the certificate chain\n"
-	       "(PDH, PEK, OCA, CEK, ASK, ARK) verifies, and the ASID pool adds up.\n"
+	       "Check that sevd answers (and its HTTP worker runs as a uid of its own), the\n"
+	       "platform status is readable, the CPU reports SEV and SEV-ES ASID ranges, the\n"
+	       "platform is INIT or WORKING, the certificate chain (PDH, PEK, OCA, CEK, ASK,\n"
+	       "ARK) verifies, and the ASID pool adds up.\n"
 	       "One line per check: PASS or FAIL with the reason. Exit status 1 if any failed.\n");
 	return SEVADM_EXIT_OK;
 }
@@ -58,6 +59,26 @@ static void result(struct ok_state *s, const char *check, bool pass, const char 
 	json_object_array_add(s->results, r);
 }
 
+/* /healthz says to callers with a role whether sevd's HTTP worker runs as a uid of its own
+ * (issue 27): one that kept the core's uid (allow_unseparated_worker = yes) could open the
+ * core's state, journal and sockets. Not shown to public callers: no line then. */
+static void check_worker(struct ok_state *s, json_object *h)
+{
+	json_object *v;
+
+	if (!json_object_object_get_ex(h, "worker_separated", &v) ||
+	    !json_object_is_type(v, json_type_boolean))
+		return;
+	if (json_object_get_boolean(v))
+		result(s, "worker separation", true,
+		       "the HTTP worker runs as a uid of its own, without capabilities");
+	else
+		result(s, "worker separation", false,
+		       "the HTTP worker shares the core's uid (allow_unseparated_worker = yes): it "
+		       "could open the core's files; run sevd as root or with CAP_SETUID and "
+		       "CAP_SETGID, and give the worker a user of its own");
+}
+
 static bool check_daemon(struct ok_state *s)
 {
 	_cleanup_(json_object_putp) json_object *h = NULL;
@@ -80,6 +101,7 @@ static bool check_daemon(struct ok_state *s)
 	result(s, "daemon reachable", true, "sevd at %s answers (PSP transport %s, queue depth %lld)",
 	       s->ctx->daemon, sevadm_json_str(h, "transport", "?"),
 	       sevadm_json_int(h, "queue_depth", 0));
+	check_worker(s, h);
 	return true;
 }
 

@@ -74,17 +74,34 @@ static json_object *guest_json(const struct sevd_guest_info *g)
 	return o;
 }
 
-/* The {h} segment: a decimal handle; anything else is an unknown guest. */
+/* The {h} segment: a handle in canonical decimal. A segment of digits in another spelling
+ * ("0x1", "00001") is refused (400), not read as an alias of guest 1 (issue 27: a proxy's
+ * per-guest rule and sevd must agree on which guest a path names), and so is a number out of
+ * range; anything else is an unknown guest (404). */
 static bool handle_arg(const struct sevd_api_request *req, struct sevd_api_response *resp,
 		       uint32_t *ret)
 {
-	char msg[128];
+	const char *p = req->param ? req->param : "";
+	size_t n = strspn(p, "0123456789");
+	const char *why = NULL;
+	char msg[160];
 
-	if (req->param && req->param[0] >= '0' && req->param[0] <= '9' &&
-	    parse_u32(req->param, ret) >= 0 && *ret)
-		return true;
+	if (n && p[n] == '\0') {
+		if (p[0] != '0' && n <= 10 && parse_u32(p, ret) >= 0)
+			return true;
+		why = p[0] == '0' && n > 1 ? "is not in canonical form: write it in decimal without "
+					     "leading zeros"
+					   : "is out of range: handles are 1 to 4294967295";
+	} else if (n == 1 && p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) {
+		why = "is not in canonical form: write it in decimal";
+	}
+	if (why) {
+		snprintf(msg, sizeof(msg), "handle '%.24s' %s", p, why);
+		sevd_api_error(resp, 400, "bad_request", msg, -1);
+		return false;
+	}
 	snprintf(msg, sizeof(msg), "no guest with handle '%.40s' (handles are positive integers)",
-		 req->param ? req->param : "");
+		 p);
 	sevd_api_error(resp, 404, "not_found", msg, -1);
 	return false;
 }
@@ -470,7 +487,9 @@ static bool address_arg(const struct sevd_api_request *req, struct sevd_request 
 		return true;
 	if (parse_u64(a, &creq->u.guest.address) < 0) {
 		sevd_api_error(resp, 400, "bad_request",
-			       "query argument 'address' must be a number (decimal or 0x...)", -1);
+			       "query argument 'address' must be a number from 0 to 2^64-1 "
+			       "(decimal or 0x...)",
+			       -1);
 		return false;
 	}
 	creq->u.guest.have_address = 1;

@@ -15,6 +15,7 @@
 #include "daemon/api.h"
 #include "daemon/core.h"
 #include "daemon/inventory.h"
+#include "daemon/json-strict.h"
 #include "daemon/ui.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(json_tokener *, json_tokener_free)
@@ -125,6 +126,9 @@ void sevd_api_core_error(struct sevd_api_response *resp, const struct sevd_reply
 	case -EALREADY:
 		sevd_api_error(resp, 409, "wrong_state", rep->message, -1);
 		return;
+	case -ENOTEMPTY: /* SHUTDOWN/FACTORY_RESET while guests exist (issue 27) */
+		sevd_api_error(resp, 409, "guests_exist", rep->message, -1);
+		return;
 	case -EFBIG:
 		sevd_api_error(resp, 400, "bad_request", rep->message, -1);
 		return;
@@ -161,6 +165,7 @@ void sevd_api_core_error(struct sevd_api_response *resp, const struct sevd_reply
 int (*sevd_api_core_fn)(struct sevd_core *c, const struct sevd_request *req,
 			struct sevd_reply *rep) = sevd_core_call;
 const struct sevd_api_stager *sevd_api_stager;
+int sevd_api_worker_shares_uid = -1;
 
 /* Run one core request; on failure the error answer is already in resp (returns NULL). */
 struct sevd_reply *sevd_api_call_core(const struct sevd_api_request *req,
@@ -239,12 +244,20 @@ bool sevd_api_parse_body(const struct sevd_api_request *req, struct sevd_api_res
 			 json_object **ret)
 {
 	_cleanup_(json_tokener_freep) json_tokener *tok = NULL;
+	char why[160], msg[224];
 	json_object *o;
 
 	*ret = NULL;
 	if (req->len == 0)
 		return true;
-	tok = json_tokener_new_ex(16);
+	/* json-c alone takes trailing commas, single quotes, 01 and the last of duplicate keys
+	 * (issue 27): bytes a proxy could read as another request are refused first. */
+	if (json_strict_check(req->body, req->len, why, sizeof(why)) < 0) {
+		snprintf(msg, sizeof(msg), "the request body is not strict JSON: %s", why);
+		sevd_api_error(resp, 400, "bad_request", msg, -1);
+		return false;
+	}
+	tok = json_tokener_new_ex(JSON_STRICT_DEPTH + 1);
 	if (!tok) {
 		sevd_api_error(resp, 503, "internal", "out of memory", -1);
 		return false;
@@ -398,10 +411,36 @@ static void h_init(const struct sevd_api_request *req, struct sevd_api_response 
 		if (no_body(req, resp))                                                            \
 			platform_change(req, resp, &creq, (command));                              \
 	}
-SIMPLE_CHANGE(h_shutdown, SEVD_OP_SHUTDOWN, "SHUTDOWN")
-SIMPLE_CHANGE(h_factory_reset, SEVD_OP_FACTORY_RESET, "FACTORY_RESET")
 SIMPLE_CHANGE(h_pek_gen, SEVD_OP_PEK_GEN, "PEK_GEN")
 SIMPLE_CHANGE(h_pdh_gen, SEVD_OP_PDH_GEN, "PDH_GEN")
+
+/* SHUTDOWN and FACTORY_RESET take ?force=1: go ahead while guests exist and drop them all
+ * (core.c refuses otherwise, issue 27). Anything but absent, 0 or 1 is refused. */
+static void reset_change(const struct sevd_api_request *req, struct sevd_api_response *resp,
+			 enum sevd_op op, const char *command)
+{
+	struct sevd_request creq = { .op = op };
+	const char *force = req->arg ? req->arg(req, "force") : NULL;
+
+	if (force && strcmp(force, "0") && strcmp(force, "1")) {
+		sevd_api_error(resp, 400, "bad_request", "query argument 'force' must be 0 or 1",
+			       -1);
+		return;
+	}
+	creq.u.reset.force = force && !strcmp(force, "1");
+	if (no_body(req, resp))
+		platform_change(req, resp, &creq, command);
+}
+
+static void h_shutdown(const struct sevd_api_request *req, struct sevd_api_response *resp)
+{
+	reset_change(req, resp, SEVD_OP_SHUTDOWN, "SHUTDOWN");
+}
+
+static void h_factory_reset(const struct sevd_api_request *req, struct sevd_api_response *resp)
+{
+	reset_change(req, resp, SEVD_OP_FACTORY_RESET, "FACTORY_RESET");
+}
 
 static void h_pek_csr(const struct sevd_api_request *req, struct sevd_api_response *resp)
 {
@@ -611,6 +650,9 @@ static void h_healthz(const struct sevd_api_request *req, struct sevd_api_respon
 	json_object_object_add(o, "queue_depth", json_object_new_int64(rep->u.health.queue_depth));
 	json_object_object_add(o, "psp_recoveries",
 			       json_object_new_int64((int64_t)rep->u.health.recoveries));
+	if (sevd_api_worker_shares_uid >= 0 && req->role != SEVD_ROLE_PUBLIC)
+		json_object_object_add(o, "worker_separated",
+				       json_object_new_boolean(!sevd_api_worker_shares_uid));
 	if (!rep->u.health.psp_healthy) {
 		char msg[300];
 		json_object *e = json_object_new_object();
@@ -666,7 +708,7 @@ const struct sevd_route sevd_routes[] = {
 	{ "GET", "/v1/asids", ROLES_READER, h_asids, 0 },
 	{ "GET", "/v1/inventory", ROLES_READER, h_inventory, 0 },
 	{ "GET", "/healthz", ROLES_PUBLIC, h_healthz, 0 },
-	{ "GET", "/metrics", ROLES_PUBLIC, h_metrics, 0 },
+	{ "GET", "/metrics", ROLES_READER, h_metrics, 0 }, /* public with metrics_public */
 	{ "GET", "/v1/guests", ROLES_READER, sevd_api_guests_list, 0 },
 	{ "POST", "/v1/guests", ROLES_LAUNCHER, sevd_api_guest_create, BODY_GUEST },
 	{ "GET", "/v1/guests/{h}", ROLES_READER, sevd_api_guest_get, 0 },

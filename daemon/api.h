@@ -35,6 +35,11 @@ struct sevd_api_stager {
 };
 extern const struct sevd_api_stager *sevd_api_stager;
 
+/* Whether sevd's HTTP worker kept the core's uid (issue 27: allow_unseparated_worker): 1 yes,
+ * 0 no, -1 not known (one process: tests, fuzzers). Set by worker.c after the drop; shown by
+ * GET /healthz to callers with a role (sevadm ok). */
+extern int sevd_api_worker_shares_uid;
+
 /* What a handler answers: HTTP status, content type and a malloc'd body. */
 struct sevd_api_response {
 	unsigned status;

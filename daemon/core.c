@@ -63,6 +63,14 @@ struct reply_cache {
 	} guest[SEVD_GUEST_CACHE_SLOTS];
 	uint64_t hits_platform, hits_guest;
 	struct sevd_region *region; /* the worker's read-only mirror; NULL: none */
+	/* GET /v1/platform/certs (issue 27: each public GET ran a PDH_CERT_EXPORT). The export
+	 * changes only with the owner's keys, so the entry's gen is certs_gen, which every op
+	 * that can change them (certs_changing) and every PSP recovery move before touching
+	 * firmware; changes behind sevd's back are bounded by SEVD_CACHE_MAX_MS as above. Core
+	 * only (not in the worker's region). */
+	struct cache_entry certs_e;
+	typeof(((struct sevd_reply *)0)->u.certs) certs;
+	uint64_t hits_certs;
 };
 
 struct sevd_core {
@@ -94,6 +102,7 @@ struct sevd_core {
 	uint8_t last_pstate;
 	bool reset_pending;
 	struct reply_cache cache;
+	_Atomic uint64_t certs_gen; /* reply_cache.certs_e */
 	_Atomic uint64_t calls[SEVD_OP_MAX_]; /* sevd_core_requests_total{op} */
 };
 
@@ -375,6 +384,46 @@ static void after_change(struct sevd_core *c, struct sevd_reply *rep)
 	platform_status_fw(c, rep);
 }
 
+/* The ops after which PDH_CERT_EXPORT may answer something else: new keys (PEK_GEN, PDH_GEN,
+ * PEK_CERT_IMPORT), a deleted owner store (FACTORY_RESET) and the INIT that makes a new one
+ * (psp/emu/platform.c: INIT generates what is missing), and SHUTDOWN, which precedes both. */
+static bool certs_changing(uint32_t op)
+{
+	return op == SEVD_OP_INIT || op == SEVD_OP_SHUTDOWN || op == SEVD_OP_FACTORY_RESET ||
+	       op == SEVD_OP_PEK_GEN || op == SEVD_OP_PDH_GEN || op == SEVD_OP_PEK_CERT_IMPORT;
+}
+
+static bool certs_answer(struct sevd_core *c, struct sevd_reply *rep)
+{
+	struct reply_cache *k = &c->cache;
+	struct cache_entry *e = &k->certs_e;
+	bool hit;
+
+	pthread_mutex_lock(&k->lock);
+	hit = e->valid && now_ms() - e->ms < SEVD_CACHE_MAX_MS &&
+	      e->gen == atomic_load(&c->certs_gen);
+	if (hit) {
+		rep->u.certs = k->certs;
+		k->hits_certs++;
+	}
+	pthread_mutex_unlock(&k->lock);
+	return hit;
+}
+
+/* After a successful export (on the worker, whose jobs run one at a time: no op moved
+ * certs_gen since this job began). */
+static void certs_take(struct sevd_core *c, const struct sevd_reply *rep)
+{
+	struct reply_cache *k = &c->cache;
+
+	pthread_mutex_lock(&k->lock);
+	k->certs = rep->u.certs;
+	k->certs_e = (struct cache_entry){
+		.valid = true, .gen = atomic_load(&c->certs_gen), .ms = now_ms()
+	};
+	pthread_mutex_unlock(&k->lock);
+}
+
 /* SEV-ES needs a Trusted Memory Region for INIT (SEV API §5.1.2 INIT: TMR_PADDR/TMR_LEN,
  * 1 MiB, 1 MiB aligned); Linux allocates it in sev_es_reserve_trusted_region(). On the
  * emulator the core gives it a memfd of its own (region bases are 1 TiB aligned); it stays
@@ -425,14 +474,53 @@ static void op_simple(struct sevd_core *c, struct sevd_reply *rep, uint32_t cmd,
 	after_change(c, rep);
 }
 
-static void op_shutdown(struct sevd_core *c, const struct sevd_request *req, struct sevd_reply *rep)
+/* SHUTDOWN destroys every guest context in firmware (the emulator's cmd_shutdown; Linux
+ * refuses FACTORY_RESET with guests running, sev_ioctl_do_reset). With guests in sevd's table
+ * both are refused unless the admin forces them (issue 27: the table, the ASID pool and
+ * firmware disagreed after a SHUTDOWN); forced, every guest is dropped through the path a PSP
+ * reset takes, journalled. -ENOTEMPTY with the count and the way out when refused. */
+static int refuse_with_guests(struct sevd_core *c, const struct sevd_request *req,
+			      struct sevd_reply *rep, const char *command, const char *route)
 {
-	op_simple(c, rep, SEV_CMD_SHUTDOWN, psp_cmd_shutdown);
+	unsigned n = c->guests ? sevd_guests_count(c->guests) : 0;
+
+	if (n == 0 || req->u.reset.force)
+		return 0;
+	snprintf(rep->message, sizeof(rep->message),
+		 "%s would destroy the %u guest(s) sevd holds: delete them first, or POST "
+		 "%s?force=1 to drop them all",
+		 command, n, route);
+	return rep->r = -ENOTEMPTY;
 }
 
+static void drop_guests(struct sevd_core *c, const char *command)
+{
+	if (c->guests && sevd_guests_count(c->guests))
+		sevd_guests_after_shutdown(c->guests, command);
+}
+
+static void op_shutdown(struct sevd_core *c, const struct sevd_request *req, struct sevd_reply *rep)
+{
+	if (refuse_with_guests(c, req, rep, "SHUTDOWN", "/v1/platform/shutdown") < 0)
+		return;
+	if (FW_CALL(c, rep, SEV_CMD_SHUTDOWN, psp_cmd_shutdown(c->psp, &_psp_ret)) < 0)
+		return;
+	drop_guests(c, "SHUTDOWN");
+	after_change(c, rep);
+}
+
+/* FACTORY_RESET is valid in UNINIT only (SEV API 55766 FACTORY_RESET); forced with guests,
+ * the platform is shut down first, as Linux's sev_ioctl_do_reset does in INIT. */
 static void op_factory_reset(struct sevd_core *c, const struct sevd_request *req,
 			     struct sevd_reply *rep)
 {
+	if (refuse_with_guests(c, req, rep, "FACTORY_RESET", "/v1/platform/factory-reset") < 0)
+		return;
+	if (c->guests && sevd_guests_count(c->guests)) {
+		if (FW_CALL(c, rep, SEV_CMD_SHUTDOWN, psp_cmd_shutdown(c->psp, &_psp_ret)) < 0)
+			return;
+		drop_guests(c, "FACTORY_RESET");
+	}
 	op_simple(c, rep, SEV_CMD_FACTORY_RESET, psp_cmd_factory_reset);
 }
 
@@ -529,6 +617,8 @@ static void op_certs(struct sevd_core *c, const struct sevd_request *req, struct
 	_cleanup_free_ uint8_t *pdh = NULL, *chain = NULL;
 	size_t pdh_len = 0, chain_len = 0;
 
+	if (certs_answer(c, rep)) /* taken by a job queued just before this one */
+		return;
 	if (FW_CALL(c, rep, SEV_CMD_PDH_CERT_EXPORT,
 		    psp_cmd_pdh_cert_export(c->psp, &pdh, &pdh_len, &chain, &chain_len,
 					    &_psp_ret)) < 0)
@@ -555,6 +645,8 @@ static void op_certs(struct sevd_core *c, const struct sevd_request *req, struct
 			memcpy(rep->u.certs.chain + 2 * SEV_CERT_SIZE, cek, SEV_CERT_SIZE);
 	}
 	read_roots(c, rep);
+	if (rep->r == 0)
+		certs_take(c, rep);
 }
 
 static void op_get_id(struct sevd_core *c, const struct sevd_request *req, struct sevd_reply *rep)
@@ -696,8 +788,9 @@ static void op_metrics(struct sevd_core *c, const struct sevd_request *req, stru
 		     "# HELP sevd_cache_hits_total Answers served from the core's reply cache, "
 		     "without a firmware command.\n# TYPE sevd_cache_hits_total counter\n"
 		     "sevd_cache_hits_total{command=\"PLATFORM_STATUS\"} %" PRIu64 "\n"
-		     "sevd_cache_hits_total{command=\"GUEST_STATUS\"} %" PRIu64 "\n",
-		     c->cache.hits_platform, c->cache.hits_guest);
+		     "sevd_cache_hits_total{command=\"GUEST_STATUS\"} %" PRIu64 "\n"
+		     "sevd_cache_hits_total{command=\"PDH_CERT_EXPORT\"} %" PRIu64 "\n",
+		     c->cache.hits_platform, c->cache.hits_guest, c->cache.hits_certs);
 	pthread_mutex_unlock(&c->cache.lock);
 	if (m > 0 && (size_t)m < sizeof(rep->u.metrics.text) - (size_t)n)
 		n += m;
@@ -805,6 +898,8 @@ static void op_job_run(void *arg)
 	 * the dead transport. */
 	if (refuse_if_unhealthy(j->c, j->rep) < 0)
 		return;
+	if (certs_changing(j->req->op))
+		atomic_fetch_add(&j->c->certs_gen, 1);
 	AS_JOB(j->fn(j->c, j->req, j->rep));
 }
 
@@ -831,6 +926,8 @@ int sevd_core_call(struct sevd_core *c, const struct sevd_request *req, struct s
 		return rep->r;
 	if ((req->op == SEVD_OP_PLATFORM_STATUS || (req->op == SEVD_OP_GUEST_INFO && c->guests)) &&
 	    cache_answer(c, req, rep, false))
+		return rep->r;
+	if (req->op == SEVD_OP_CERTS && certs_answer(c, rep))
 		return rep->r;
 	r = sevd_queue_run(c->queue, op_job_run, &j);
 	return r < 0 ? queue_refused(rep, r) : rep->r;
@@ -989,6 +1086,7 @@ static void recover_job_body(struct recover_job *j)
 	struct sev_cmd_platform_status st;
 	int psp_ret = SEV_STATUS_NO_FW_CALL;
 
+	atomic_fetch_add(&c->certs_gen, 1); /* a restarted PSP may hold other keys */
 	if (c->restart_psp && (j->r = c->restart_psp(c->restart_userdata)) < 0)
 		return;
 	j->r = psp_open(c->psp_spec, &t);

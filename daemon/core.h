@@ -74,6 +74,11 @@ struct sevd_request {
 			uint8_t es; /* INIT flags bit 0 */
 		} init;
 		struct {
+			/* SHUTDOWN, FACTORY_RESET: 1 = go ahead while sevd holds guests and drop
+			 * them all (firmware loses them); 0 = refuse while any exist */
+			uint8_t force;
+		} reset;
+		struct {
 			uint32_t pek_len, oca_len; /* each must be SEV_CERT_SIZE */
 			uint8_t pek[SEV_CERT_SIZE];
 			uint8_t oca[SEV_CERT_SIZE];

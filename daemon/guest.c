@@ -1532,19 +1532,15 @@ void sevd_guests_set_psp(struct sevd_guests *gs, struct psp_transport *psp)
 	gs->psp = psp;
 }
 
-/* The PSP was reset under us (issue 9: a restarted emulator is UNINIT and has lost every
- * guest context and memory region): every journal guest is gone from firmware. Each is
- * revoked, its ASID returned to the pool, its DEL journalled and it is dropped, as the
- * reconcile at start drops a guest GUEST_STATUS reports UNINIT. A PSP reset leaves no ASID
- * dirty, so the pool ends with every non-held ASID clean. */
-int sevd_guests_after_reset(struct sevd_guests *gs)
+/* Every journal guest is gone from firmware: each is revoked, its ASID released, its DEL
+ * journalled and it is dropped, as the reconcile at start drops a guest GUEST_STATUS reports
+ * UNINIT. `why` starts each log line; `regions_alive`: the emulator that holds the guests'
+ * memory regions still runs (a SHUTDOWN sevd sent), so they are unmapped there too. */
+static unsigned drop_all(struct sevd_guests *gs, const char *why, bool regions_alive)
 {
 	_cleanup_free_ struct sevd_reply *rep = calloc(1, sizeof(*rep));
 	unsigned dropped = 0;
-	int r = 0;
 
-	if (!rep)
-		return -ENOMEM;
 	while (gs->n > 0) {
 		struct guest *g = gs->g[gs->n - 1];
 
@@ -1553,24 +1549,46 @@ int sevd_guests_after_reset(struct sevd_guests *gs)
 			(void)sevd_asid_release(gs->pool, g->rec.asid);
 		/* On a full or read-only state dir the DEL is owed: journal_write() marks the
 		 * snapshot due, and a restart before it drops the guest anyway (UNINIT). */
-		r = guest_forget(gs, g->rec.handle, rep);
-		if (r < 0)
-			log_warning("PSP reset: the loss of guest %u is not in the journal yet: %s",
-				    g->rec.handle, rep->message);
-		log_warning("PSP reset: guest %u (%s, ASID %u) is gone from firmware: dropped",
+		if (!rep || guest_forget(gs, g->rec.handle, rep) < 0)
+			log_warning("%s: the loss of guest %u is not in the journal yet: %s", why,
+				    g->rec.handle, rep ? rep->message : "out of memory");
+		log_warning("%s: guest %u (%s, ASID %u) is gone from firmware: dropped", why,
 			    g->rec.handle, g->rec.name, g->rec.asid);
 		gs->n--;
-		g->mapped = false; /* its region died with the emulator */
-		guest_free(gs, g, false);
+		g->mapped = g->mapped && regions_alive;
+		guest_free(gs, g, true);
 		dropped++;
 	}
 	gs->n_intents = 0;
+	return dropped;
+}
+
+/* The PSP was reset under us (issue 9: a restarted emulator is UNINIT and has lost every
+ * guest context and memory region). A PSP reset leaves no ASID dirty, so the pool ends with
+ * every non-held ASID clean. */
+int sevd_guests_after_reset(struct sevd_guests *gs)
+{
+	unsigned dropped = drop_all(gs, "PSP reset", false);
+
 	sevd_asid_mark_all_clean(gs->pool);
 	if (dropped)
 		log_notice(
 		    "PSP reset: %u guest(s) dropped from the journal; the ASID pool is clean",
 		    dropped);
 	return 0;
+}
+
+/* sevd itself sent SHUTDOWN (or FACTORY_RESET after one) with force (issue 27): firmware
+ * destroyed every guest context (SEV API 55766 §5.4 SHUTDOWN; the emulator's cmd_shutdown).
+ * The released ASIDs stay pending flush: the next INIT runs WBINVD + DF_FLUSH (op_init). */
+void sevd_guests_after_shutdown(struct sevd_guests *gs, const char *command)
+{
+	unsigned dropped = drop_all(gs, command, true);
+
+	if (dropped)
+		log_notice("%s: %u guest(s) dropped from the journal; their ASIDs are flushed by "
+			   "the next INIT",
+			   command, dropped);
 }
 
 void sevd_guests_free(struct sevd_guests *gs)

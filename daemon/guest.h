@@ -41,6 +41,9 @@ unsigned sevd_guests_count(const struct sevd_guests *gs);
 void sevd_guests_set_psp(struct sevd_guests *gs, struct psp_transport *psp);
 /* Issue 9: the PSP was reset (found UNINIT on reconnection): drop every guest, journalled. */
 int sevd_guests_after_reset(struct sevd_guests *gs);
+/* sevd sent SHUTDOWN itself, with force: every guest is dropped (journalled, grants revoked,
+ * regions unmapped, ASIDs pending flush); `command` names it in the log. */
+void sevd_guests_after_shutdown(struct sevd_guests *gs, const char *command);
 /* Serve one SEVD_OP_GUEST_* request (on the worker). */
 void sevd_guests_op(struct sevd_guests *gs, const struct sevd_request *req, struct sevd_reply *rep);
 /* GUEST_DATA with len bytes at buf (a staged upload's slot, ipc.h), on the worker. */

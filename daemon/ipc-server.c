@@ -70,7 +70,12 @@ static void track_upload(struct generation *g, const struct sevd_request *req,
 	if (req->op == SEVD_OP_GUEST_DATA_BEGIN && rep->r == 0 && i == g->n_uploads &&
 	    i < UPLOADS_MAX)
 		g->uploads[g->n_uploads++] = h;
-	else if (req->op != SEVD_OP_GUEST_DATA_BEGIN && i < g->n_uploads)
+	else if (req->op != SEVD_OP_GUEST_DATA_BEGIN && i < g->n_uploads &&
+		 (req->op != SEVD_OP_GUEST_DELETE || rep->r == 0))
+		/* END and ABORT end the upload whatever they answer (guest.c); a DELETE only
+		 * when it succeeded: one refused (409, "an upload into guest N is running")
+		 * leaves the upload running, and the core must still end it if this worker
+		 * dies (issue 27: the guest stayed undeletable until the core restarted). */
 		g->uploads[i] = g->uploads[--g->n_uploads];
 	pthread_mutex_unlock(&g->srv->lock);
 }

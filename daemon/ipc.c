@@ -20,6 +20,7 @@ typedef struct sevd_reply rep_t;
 /* Request bodies: the first N bytes of req->u. */
 #define REQ_NONE 0
 #define REQ_INIT sizeof(((req_t *)0)->u.init)
+#define REQ_RESET sizeof(((req_t *)0)->u.reset)
 #define REQ_PEK_CERT sizeof(((req_t *)0)->u.pek_cert)
 #define REQ_CREATE sizeof(((req_t *)0)->u.create)
 /* Guest ops that carry no bytes of data stop before the 64 KiB array. */
@@ -66,8 +67,8 @@ static const struct {
 } ipc_ops[] = {
     [SEVD_OP_PLATFORM_STATUS] = {FIXED(REQ_NONE), FIXED(REP(platform))},
     [SEVD_OP_INIT] = {FIXED(REQ_INIT), FIXED(REP(platform))},
-    [SEVD_OP_SHUTDOWN] = {FIXED(REQ_NONE), FIXED(REP(platform))},
-    [SEVD_OP_FACTORY_RESET] = {FIXED(REQ_NONE), FIXED(REP(platform))},
+    [SEVD_OP_SHUTDOWN] = {FIXED(REQ_RESET), FIXED(REP(platform))},
+    [SEVD_OP_FACTORY_RESET] = {FIXED(REQ_RESET), FIXED(REP(platform))},
     [SEVD_OP_PEK_GEN] = {FIXED(REQ_NONE), FIXED(REP(platform))},
     [SEVD_OP_PDH_GEN] = {FIXED(REQ_NONE), FIXED(REP(platform))},
     [SEVD_OP_PEK_CSR] = {FIXED(REQ_NONE), FIXED(REP(csr))},

@@ -26,6 +26,12 @@ void sevd_config_init(struct sevd_config *c)
 	c->per_ip_connection_limit = 256; /* one address never takes every slot */
 	c->connection_timeout_s = 60;
 	c->header_timeout_s = 10;
+	/* Issue 27: a body must keep up with body_min_rate after body_timeout; unauthenticated
+	 * TCP callers have a rate of their own; /metrics is for the reader role. */
+	c->body_timeout_s = 30;
+	c->body_min_rate = 64 * 1024;
+	c->public_rate_limit = 20;
+	c->public_rate_burst = 100;
 }
 
 void sevd_config_done(struct sevd_config *c)
@@ -194,6 +200,8 @@ int sevd_config_set(struct sevd_config *c, const char *key, const char *v, const
 		r = set_cert_role(c, v, reason);
 	else if (!strcmp(key, "allow_plain_tcp"))
 		r = set_bool(&c->allow_plain_tcp, v);
+	else if (!strcmp(key, "allow_unseparated_worker"))
+		r = set_bool(&c->allow_unseparated_worker, v);
 	else if (!strcmp(key, "auto_init"))
 		r = set_bool(&c->auto_init, v);
 	else if (!strcmp(key, "init_es"))
@@ -224,6 +232,16 @@ int sevd_config_set(struct sevd_config *c, const char *key, const char *v, const
 		r = set_uint(&c->rate_limit, v);
 	else if (!strcmp(key, "rate_burst"))
 		r = set_uint(&c->rate_burst, v);
+	else if (!strcmp(key, "public_rate_limit"))
+		r = set_uint(&c->public_rate_limit, v);
+	else if (!strcmp(key, "public_rate_burst"))
+		r = set_uint(&c->public_rate_burst, v);
+	else if (!strcmp(key, "body_timeout"))
+		r = set_uint(&c->body_timeout_s, v);
+	else if (!strcmp(key, "body_min_rate"))
+		r = set_uint(&c->body_min_rate, v);
+	else if (!strcmp(key, "metrics_public"))
+		r = set_bool(&c->metrics_public, v);
 	else if (!strcmp(key, "journal_compact"))
 		r = set_uint(&c->journal_compact, v) < 0 || c->journal_compact < 2 ? -EINVAL : 0;
 	else if (!strcmp(key, "control"))

@@ -58,6 +58,13 @@ struct sevd_config {
 	unsigned connection_limit, per_ip_connection_limit;
 	unsigned connection_timeout_s, header_timeout_s;
 	unsigned rate_limit, rate_burst;
+	/* Issue 27: requests per second (and burst) per TCP client address for callers without
+	 * credentials (no token, no mapped client certificate, or a bad token; 0 = off); the
+	 * deadline of a request body: body_timeout seconds after the headers plus one second per
+	 * body_min_rate bytes received (0 = no deadline); GET /metrics for public callers too. */
+	unsigned public_rate_limit, public_rate_burst;
+	unsigned body_timeout_s, body_min_rate;
+	bool metrics_public;
 	/* Remote access (tls.h): server certificate and key files (PEM), the CA file client
 	 * certificates are verified against, their subject-to-role map; plain TCP only on
 	 * loopback and only with allow_plain_tcp. */
@@ -65,6 +72,9 @@ struct sevd_config {
 	struct sevd_cert_role cert_roles[SEVD_CERT_ROLES_MAX];
 	unsigned n_cert_roles;
 	bool allow_plain_tcp;
+	/* Issue 27: start even when the HTTP worker must keep the core's uid (a non-root sevd
+	 * without CAP_SETUID/CAP_SETGID, or worker_user = the core's user); default no. */
+	bool allow_unseparated_worker;
 };
 
 void sevd_config_init(struct sevd_config *c);

@@ -123,30 +123,55 @@ static int clear_caps(void)
 	return 0;
 }
 
-static int drop_privileges(uid_t uid, gid_t gid, const char *name, pid_t core)
+/* A worker left with the core's uid could open the core's state dir, journal and sockets:
+ * the split would separate nothing but the capabilities (issue 27). Refused unless the
+ * admin allowed it (allow_unseparated_worker = yes); then logged as a warning. */
+static int unseparated(bool allowed, const char *why)
 {
+	if (!allowed)
+		return log_error_errno(EPERM,
+				       "%s: the HTTP worker would keep the core's uid and could open "
+				       "the core's files. Run sevd as root or with CAP_SETUID and "
+				       "CAP_SETGID (sevd.service does), give the worker a user of its "
+				       "own (worker_user), or set allow_unseparated_worker = yes to "
+				       "run so anyway",
+				       why);
+	log_warning("%s: the worker keeps the core's uid (allow_unseparated_worker = yes); it "
+		    "still loses every capability and gets no_new_privs and the seccomp filter",
+		    why);
+	return 0;
+}
+
+static int drop_privileges(uid_t uid, gid_t gid, const char *name, pid_t core,
+			   bool allow_unseparated)
+{
+	char why[160];
 	bool bset;
 	int r;
 
 	drop_bounding_set(&bset);
-	if (uid == getuid() && uid != 0)
-		log_warning("The worker user %s is the core's own uid %u: the worker could open "
-			    "the core's files; give it a user of its own (worker_user)",
-			    name, (unsigned)uid);
 	if (uid == 0)
 		return log_error_errno(EPERM,
 				       "The worker user %s is root: choose an unprivileged "
 				       "worker_user",
 				       name);
+	if (uid == getuid()) {
+		snprintf(why, sizeof(why), "The worker user %s is the core's own uid %u", name,
+			 (unsigned)uid);
+		if (unseparated(allow_unseparated, why) < 0)
+			return -EPERM;
+	}
 	r = set_ids(uid, gid, name);
-	if (r == -EPERM && getuid() != 0 && getuid() != uid)
+	if (r == -EPERM && getuid() != 0 && getuid() != uid) {
 		/* A non-root sevd without CAP_SETUID/CAP_SETGID (a developer's run, or a unit
-		 * without them) cannot change uid: say so, keep the rest of the drop. */
-		log_warning("sevd runs as uid %u without CAP_SETUID/CAP_SETGID: the worker keeps "
-			    "uid %u instead of %s (%u); it still loses every capability and gets "
-			    "no_new_privs and the seccomp filter",
-			    (unsigned)getuid(), (unsigned)getuid(), name, (unsigned)uid);
-	else if (r < 0)
+		 * without them) cannot change uid. */
+		snprintf(why, sizeof(why),
+			 "sevd runs as uid %u without CAP_SETUID/CAP_SETGID and cannot switch the "
+			 "worker to %s (%u)",
+			 (unsigned)getuid(), name, (unsigned)uid);
+		if (unseparated(allow_unseparated, why) < 0)
+			return -EPERM;
+	} else if (r < 0)
 		return log_error_errno(r, "Cannot switch the worker to %s (%u:%u): %m", name,
 				       (unsigned)uid, (unsigned)gid);
 	/* A core that is not root keeps CAP_SETUID over the uid change (no transition from
@@ -280,7 +305,7 @@ int sevd_worker_main(const struct sevd_config *cfg, const struct sevd_worker_arg
 	const char *name;
 	pid_t core = getppid();
 	int status_fd = SEVD_WORKER_FD_START + (int)a->n_listen;
-	uid_t uid;
+	uid_t uid, core_uid;
 	gid_t gid;
 	int r;
 
@@ -299,8 +324,10 @@ int sevd_worker_main(const struct sevd_config *cfg, const struct sevd_worker_arg
 	}
 	if (r >= 0)
 		r = add_listeners(cfg, http, a->n_listen);
+	core_uid = getuid();
 	if (r >= 0)
-		r = drop_privileges(uid, gid, name, core);
+		r = drop_privileges(uid, gid, name, core, cfg->allow_unseparated_worker);
+	sevd_api_worker_shares_uid = getuid() == core_uid ? 1 : 0;
 	if (r >= 0)
 		r = sevd_http_start(http);
 	if (r < 0) {

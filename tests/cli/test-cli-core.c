@@ -359,8 +359,9 @@ static void test_ok(void)
 	struct run r = CLI("ok");
 
 	EXPECT(r, 0, "[ PASS ] daemon reachable", NULL);
-	static const char *checks[] = { "daemon reachable", "platform status", "SEV:", "SEV-ES:",
-					"platform state: INIT", "certificate chain", "ASID pool: 509 ASIDs" };
+	static const char *checks[] = { "daemon reachable", "worker separation", "platform status",
+					"SEV:", "SEV-ES:", "platform state: INIT",
+					"certificate chain", "ASID pool: 509 ASIDs" };
 	for (size_t i = 0; i < ELEMENTSOF(checks); i++) {
 		char line[80];
 		snprintf(line, sizeof(line), "[ PASS ] %s", checks[i]);

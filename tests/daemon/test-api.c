@@ -669,7 +669,7 @@ static const struct {
 	{ "GET", "/v1/asids", R_READER },
 	{ "GET", "/v1/inventory", R_READER },
 	{ "GET", "/healthz", R_PUBLIC },
-	{ "GET", "/metrics", R_PUBLIC },
+	{ "GET", "/metrics", R_READER }, /* public only with metrics_public (issue 27) */
 	{ "GET", "/ui", R_PUBLIC },
 	{ "GET", "/ui/ui.css", R_PUBLIC },
 	{ "GET", "/ui/ui.js", R_PUBLIC },

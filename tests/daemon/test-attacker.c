@@ -1,0 +1,532 @@
+/* What an attacker found (issue 27), each finding replayed against the real emulator and sevd
+ * over sevd's Unix socket, with the invariants of reliability-util.h (sevd's guest list and
+ * journal = firmware's GUEST_STATUS, the ASID pool = the guests' ASIDs) checked against
+ * firmware after every platform op:
+ *   - reset: X in LUPDATE, Y RUNNING; SHUTDOWN and FACTORY_RESET refused (409 guests_exist)
+ *     while they exist; ?force=1 drops both, journalled; INIT, a new guest Z, DELETE Z: table,
+ *     pool and firmware agree at every step and after a restart;
+ *   - delete409: a DELETE answered 409 during an upload, then SIGKILL of the worker: the core
+ *     still ends that upload, so the guest can be measured and deleted again;
+ *   - unseparated: sevd as a uid without CAP_SETUID refuses to start (its worker would keep
+ *     the core's uid) unless allow_unseparated_worker = yes, and sevadm ok reports that
+ *     worker as a FAIL line (a root sevd's as a PASS line).
+ * Usage: test-daemon-attacker [reset|delete409|...] (default: all). */
+#include <curl/curl.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/macros.h"
+#include "common/util.h"
+#include "tests/daemon/reliability-util.h"
+#include "tests/testutil.h"
+
+#define MIB (1024u * 1024u)
+
+static struct tu_emu E;
+static struct ru_sevd D;
+static char *dir;
+
+static void at_exit(void)
+{
+	ru_sevd_stop(&D, false);
+	tu_emu_stop(&E);
+	if (dir)
+		tu_rmtree(dir);
+}
+
+/* A fresh emulator and sevd in a fresh directory, with `conf` as sevd.conf. */
+static void start(const char *conf)
+{
+	_cleanup_free_ char *path = NULL;
+
+	ru_sevd_stop(&D, false);
+	tu_emu_stop(&E);
+	if (dir)
+		tu_rmtree(dir);
+	dir = tu_mkdtemp();
+	TU_CHECK(tu_emu_start(dir, NULL, &E) == 0, "emulator");
+	path = path_join(dir, "sevd.conf");
+	TU_CHECK(write_file_atomic(path, conf, strlen(conf), 0600) == 0, "config");
+	free(D.sock);
+	free(D.log);
+	D = (struct ru_sevd){.state_dir = dir, .run_dir = dir, .emu_sock = E.socket};
+	D.config = strdup(path);
+	TU_CHECK(ru_sevd_start(&D, true), "sevd does not start (log %s)", D.log);
+}
+
+static void sleep_ms(unsigned ms)
+{
+	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
+
+	nanosleep(&ts, NULL);
+}
+
+/* sevd's child with "--worker" in its argv (NUL-separated cmdline), or 0. */
+static pid_t find_worker(pid_t core)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	pid_t found = 0;
+
+	TU_CHECK(d, "opendir /proc");
+	while ((e = readdir(d)) && !found) {
+		char path[64], buf[4096];
+		pid_t pid = (pid_t)atoi(e->d_name), ppid = 0;
+		FILE *f;
+		size_t n;
+
+		if (pid <= 0)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+		f = fopen(path, "re");
+		if (!f)
+			continue;
+		n = fread(buf, 1, sizeof(buf) - 1, f);
+		fclose(f);
+		buf[n] = '\0';
+		/* "pid (comm) state ppid": comm may hold spaces, so after the last ')'. */
+		if (!strrchr(buf, ')') || sscanf(strrchr(buf, ')') + 2, "%*c %d", &ppid) != 1 ||
+		    ppid != core)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+		f = fopen(path, "re");
+		if (!f)
+			continue;
+		n = fread(buf, 1, sizeof(buf) - 1, f);
+		fclose(f);
+		for (size_t i = 0; i + 1 < n; i++)
+			if (buf[i] == '\0' && !strncmp(buf + i + 1, "--worker", 9))
+				found = pid;
+	}
+	closedir(d);
+	return found;
+}
+
+static int unix_connect(const char *path)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	TU_CHECK(fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0, "connect %s",
+		 path);
+	return fd;
+}
+
+/* An upload with Content-Length `total` of which `sent` bytes are written, then silence.
+ * Returns the connection. */
+static int begin_upload(uint32_t h, size_t total, size_t sent)
+{
+	_cleanup_free_ uint8_t *img = calloc(1, sent);
+	char head[256];
+	int fd = unix_connect(D.sock), n;
+
+	TU_CHECK(img, "out of memory");
+	n = snprintf(head, sizeof(head),
+		     "POST /v1/guests/%u/data HTTP/1.1\r\nHost: x\r\n"
+		     "Content-Type: application/octet-stream\r\nContent-Length: %zu\r\n\r\n",
+		     h, total);
+	TU_CHECK(loop_write(fd, head, (size_t)n) == 0 && loop_write(fd, img, sent) == 0, "write");
+	return fd;
+}
+
+/* Status of one request, without checking it. */
+static long status_of(const char *method, const char *path)
+{
+	struct gc_resp r;
+	long st;
+
+	TU_CHECK(ru_request(D.sock, method, path, NULL, 0, NULL, 60, &r) == 0,
+		 "%s %s: no answer (log %s)", method, path, D.log);
+	st = r.status;
+	gc_resp_free(&r);
+	return st;
+}
+
+static void invariants(bool journal, const char *when)
+{
+	char why[1024];
+
+	TU_CHECK(ru_check_invariants(E.socket, D.sock, D.state_dir, false, journal, why,
+				     sizeof(why)) == 0,
+		 "%s: %s (log %s)", when, why, D.log);
+}
+
+/* One request; its status must be `want`. The answer is returned (caller frees). */
+static struct gc_resp call(const char *method, const char *path, const void *body, size_t len,
+			   const char *ctype, long want)
+{
+	struct gc_resp r;
+
+	TU_CHECK(ru_request(D.sock, method, path, body, len, ctype, 60, &r) == 0,
+		 "%s %s: no answer (log %s)", method, path, D.log);
+	TU_CHECK(r.status == want, "%s %s answered %ld, want %ld: %s", method, path, r.status,
+		 want, r.body);
+	return r;
+}
+
+static void call_free(const char *method, const char *path, long want)
+{
+	struct gc_resp r = call(method, path, NULL, 0, NULL, want);
+
+	gc_resp_free(&r);
+}
+
+static uint32_t create(const char *name)
+{
+	char body[160];
+	struct gc_resp r;
+	uint32_t h;
+
+	snprintf(body, sizeof(body), "{\"policy\": 1, \"name\": \"%s\", \"memory_size\": 16777216}",
+		 name);
+	r = call("POST", "/v1/guests", body, strlen(body), NULL, 201);
+	h = (uint32_t)gc_int(r.json, "handle");
+	gc_resp_free(&r);
+	return h;
+}
+
+static void upload(uint32_t h, size_t len)
+{
+	_cleanup_free_ uint8_t *img = malloc(len);
+	char path[64];
+	struct gc_resp r;
+
+	TU_CHECK(img, "out of memory");
+	for (size_t i = 0; i < len; i++)
+		img[i] = (uint8_t)(i * 13 + 5);
+	snprintf(path, sizeof(path), "/v1/guests/%u/data", h);
+	r = call("POST", path, img, len, "application/octet-stream", 200);
+	gc_resp_free(&r);
+}
+
+static void guest_call(const char *method, uint32_t h, const char *what, long want)
+{
+	char path[96];
+
+	snprintf(path, sizeof(path), "/v1/guests/%u%s", h, what);
+	call_free(method, path, want);
+}
+
+static const char *guest_state(uint32_t h)
+{
+	static char state[32];
+	char path[64];
+	struct gc_resp r;
+
+	snprintf(path, sizeof(path), "/v1/guests/%u", h);
+	r = call("GET", path, NULL, 0, NULL, 200);
+	snprintf(state, sizeof(state), "%s", gc_str(r.json, "state"));
+	gc_resp_free(&r);
+	return state;
+}
+
+static const char *platform_state(void)
+{
+	static char state[32];
+	struct gc_resp r = call("GET", "/v1/platform", NULL, 0, NULL, 200);
+
+	snprintf(state, sizeof(state), "%s", gc_str(r.json, "state"));
+	gc_resp_free(&r);
+	return state;
+}
+
+static unsigned guests_listed(void)
+{
+	struct gc_resp r = call("GET", "/v1/guests", NULL, 0, NULL, 200);
+	unsigned n = (unsigned)json_object_array_length(json_object_object_get(r.json, "guests"));
+
+	gc_resp_free(&r);
+	return n;
+}
+
+/* A refused platform op: 409 guests_exist naming ?force=1, nothing changed. */
+static void refused(const char *path)
+{
+	struct gc_resp r = call("POST", path, NULL, 0, NULL, 409);
+
+	TU_CHECK(!strcmp(gc_err_code(&r), "guests_exist"), "%s: code %s", path, gc_err_code(&r));
+	TU_CHECK(strstr(r.body, "force=1") && strstr(r.body, "2 guest(s)"),
+		 "%s: the refusal does not name the guests and the way out: %s", path, r.body);
+	gc_resp_free(&r);
+}
+
+/* Item 3: SHUTDOWN / FACTORY_RESET with live guests. */
+static void test_reset(void)
+{
+	uint32_t x, y, z, w;
+	struct gc_resp r;
+	char *log;
+
+	start("");
+	x = create("x");
+	upload(x, MIB + 100);
+	y = create("y");
+	upload(y, 4096);
+	guest_call("GET", y, "/measurement", 200);
+	guest_call("POST", y, "/finish", 200);
+	TU_CHECK(!strcmp(guest_state(x), "LUPDATE"), "X is %s", guest_state(x));
+	TU_CHECK(!strcmp(guest_state(y), "RUNNING"), "Y is %s", guest_state(y));
+	invariants(true, "X in LUPDATE, Y RUNNING");
+
+	refused("/v1/platform/shutdown");
+	refused("/v1/platform/shutdown?force=0");
+	refused("/v1/platform/factory-reset");
+	r = call("POST", "/v1/platform/shutdown?force=yes", NULL, 0, NULL, 400);
+	TU_CHECK(strstr(r.body, "'force'"), "force=yes: %s", r.body);
+	gc_resp_free(&r);
+	TU_CHECK(!strcmp(platform_state(), "WORKING"), "platform %s after refusals", platform_state());
+	TU_CHECK_EQ(guests_listed(), 2);
+	invariants(true, "after the refused SHUTDOWN and FACTORY_RESET");
+
+	r = call("POST", "/v1/platform/shutdown?force=1", NULL, 0, NULL, 200);
+	TU_CHECK(!strcmp(gc_str(json_object_object_get(r.json, "platform"), "state"), "UNINIT"),
+		 "forced SHUTDOWN: %s", r.body);
+	gc_resp_free(&r);
+	TU_CHECK_EQ(guests_listed(), 0);
+	invariants(true, "after the forced SHUTDOWN");
+	log = ru_sevd_log(&D);
+	TU_CHECK(strstr(log, "SHUTDOWN: guest") && strstr(log, "is gone from firmware: dropped"),
+		 "the forced SHUTDOWN did not log the dropped guests");
+	free(log);
+
+	r = call("POST", "/v1/platform/init", NULL, 0, NULL, 200);
+	gc_resp_free(&r);
+	invariants(true, "after INIT");
+	z = create("z");
+	invariants(true, "after creating Z");
+	if (x != z)
+		guest_call("DELETE", x, "", 404); /* X is gone: never someone else's guest */
+	guest_call("DELETE", z, "", 200);
+	TU_CHECK_EQ(guests_listed(), 0);
+	invariants(true, "after DELETE of Z");
+
+	/* FACTORY_RESET forced with two guests: SHUTDOWN first, both dropped. */
+	w = create("w");
+	upload(w, 4096);
+	guest_call("GET", w, "/measurement", 200);
+	guest_call("POST", w, "/finish", 200);
+	(void)create("v");
+	refused("/v1/platform/factory-reset");
+	invariants(true, "after the refused FACTORY_RESET");
+	r = call("POST", "/v1/platform/factory-reset?force=1", NULL, 0, NULL, 200);
+	TU_CHECK(!strcmp(gc_str(json_object_object_get(r.json, "platform"), "state"), "UNINIT"),
+		 "forced FACTORY_RESET: %s", r.body);
+	gc_resp_free(&r);
+	TU_CHECK_EQ(guests_listed(), 0);
+	invariants(true, "after the forced FACTORY_RESET");
+	r = call("POST", "/v1/platform/init", NULL, 0, NULL, 200);
+	gc_resp_free(&r);
+	w = create("w2");
+	upload(w, 4096);
+	guest_call("GET", w, "/measurement", 200);
+	guest_call("POST", w, "/finish", 200);
+	invariants(true, "a guest after FACTORY_RESET and INIT");
+
+	/* What the journal says survives a restart. */
+	ru_sevd_stop(&D, true);
+	TU_CHECK(ru_sevd_start(&D, true), "sevd does not start again (log %s)", D.log);
+	invariants(true, "after a restart");
+	TU_CHECK_EQ(guests_listed(), 1);
+	guest_call("DELETE", w, "", 200);
+	invariants(true, "after the last DELETE");
+}
+
+/* The core's map of a staging buffer (ipc.h, "staged uploads"): there once the worker's
+ * upload began (GUEST_DATA_BEGIN, then GUEST_DATA_STAGE). */
+static bool core_has_staging(void)
+{
+	char path[64], line[512];
+	bool found = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)D.pid);
+	f = fopen(path, "re");
+	TU_CHECK(f, "%s", path);
+	while (fgets(line, sizeof(line), f))
+		found = found || strstr(line, "sevd-staging");
+	fclose(f);
+	return found;
+}
+
+/* Item 4: a DELETE answered 409 while an upload runs must not stop the core from ending that
+ * upload when the worker dies. */
+static void test_delete409(void)
+{
+	uint32_t h;
+	char path[64];
+	pid_t w, w2 = 0;
+	long st = 0;
+	int fd;
+
+	start("");
+	h = create("up");
+	fd = begin_upload(h, 12 * MIB, 64 * 1024);
+	for (int i = 0; i < 1000 && !core_has_staging(); i++)
+		sleep_ms(10);
+	TU_CHECK(core_has_staging(), "the upload did not begin (log %s)", D.log);
+	snprintf(path, sizeof(path), "/v1/guests/%u", h);
+	TU_CHECK_EQ(status_of("DELETE", path), 409);
+	w = find_worker(D.pid);
+	TU_CHECK(w > 0, "no worker under sevd %d", (int)D.pid);
+	TU_CHECK(kill(w, SIGKILL) == 0, "kill the worker");
+	close(fd);
+	for (int i = 0; i < 300 && ((w2 = find_worker(D.pid)) <= 0 || w2 == w ||
+				    status_of("GET", "/healthz") != 200);
+	     i++)
+		sleep_ms(100);
+	TU_CHECK(w2 > 0 && w2 != w, "no new worker (log %s)", D.log);
+	/* The core ends the upload the dead worker left (bounded: 10 s), then DELETE works. */
+	for (int i = 0; i < 100 && (st = status_of("DELETE", path)) == 409; i++)
+		sleep_ms(100);
+	TU_CHECK(st == 200, "DELETE after the worker's death answered %ld: the upload the dead "
+			    "worker left is still running (log %s)",
+		 st, D.log);
+	invariants(true, "after the worker's death and DELETE");
+}
+
+/* Item 9: a non-root sevd without CAP_SETUID cannot give its worker a uid of its own. */
+#define CORE_UID 4343
+
+/* sevd as CORE_UID with no capabilities and its own emulator in dir; the pid. */
+static pid_t spawn_uncapable_core(const char *sdir, const char *conf, const char *sock,
+				  const char *log)
+{
+	char listen[600];
+	pid_t pid;
+
+	snprintf(listen, sizeof(listen), "unix:%s", sock);
+	TU_CHECK(chown(sdir, CORE_UID, CORE_UID) == 0, "chown %s", sdir);
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	TU_CHECK(pid >= 0, "fork");
+	if (pid == 0) {
+		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+
+		if (fd < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
+			_exit(120);
+		/* No PR_SET_KEEPCAPS: the uid change from root clears every capability. */
+		if (setgroups(0, NULL) < 0 || setresgid(CORE_UID, CORE_UID, CORE_UID) < 0 ||
+		    setresuid(CORE_UID, CORE_UID, CORE_UID) < 0)
+			_exit(121);
+		execl(tu_exe("SEVD_EXE"), "sevd", "--psp", "emu", "--state-dir", sdir, "--listen",
+		      listen, "--config", conf, "--worker-user", "nobody", (char *)NULL);
+		_exit(127);
+	}
+	return pid;
+}
+
+/* `sevadm ok` against sock: its exit code and output (caller frees). */
+static int sevadm_ok(const char *sock, char **out)
+{
+	char *argv[] = {(char *)tu_exe("SEVADM_EXE"), (char *)"ok", NULL};
+
+	setenv("SEVD_SOCKET", sock, 1);
+	return tu_run(argv, out, NULL);
+}
+
+static void test_unseparated(void)
+{
+	_cleanup_free_ char *sdir = NULL, *conf = NULL, *sock = NULL, *log = NULL, *out = NULL;
+	int st = 0, rc;
+	size_t len = 0;
+	pid_t pid;
+	bool exited = false;
+
+	if (geteuid() != 0) {
+		printf("  not root: cannot start sevd as another uid; skipped\n");
+		return;
+	}
+	/* The root sevd of this test: its worker has a uid of its own, and sevadm ok says so. */
+	start("");
+	rc = sevadm_ok(D.sock, &out);
+	TU_CHECK(out && strstr(out, "[ PASS ] worker separation"),
+		 "sevadm ok (exit %d) has no PASS line for the worker's uid:\n%s", rc, out);
+	free(out);
+	out = NULL;
+
+	sdir = tu_mkdtemp();
+	conf = path_join(sdir, "sevd.conf");
+	sock = path_join(sdir, "api.sock");
+	log = path_join(sdir, "sevd.log");
+	TU_CHECK(write_file_atomic(conf, "", 0, 0644) == 0, "config");
+	pid = spawn_uncapable_core(sdir, conf, sock, log);
+	for (int i = 0; i < 600 && !exited; i++) {
+		exited = waitpid(pid, &st, WNOHANG) == pid;
+		if (!exited)
+			sleep_ms(50);
+	}
+	if (!exited) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &st, 0);
+	}
+	{
+		_cleanup_free_ uint8_t *raw = tu_read_file(log, &len);
+
+		out = strndup((const char *)raw, len); /* the file's bytes are not a C string */
+		TU_CHECK(out, "out of memory");
+	}
+	TU_CHECK(exited && WIFEXITED(st) && WEXITSTATUS(st) != 0,
+		 "sevd as uid %d without CAP_SETUID started a worker of its own uid (status 0x%x, "
+		 "exited %d); log:\n%s",
+		 CORE_UID, st, exited, out);
+	TU_CHECK(strstr(out, "allow_unseparated_worker"),
+		 "the refusal does not name allow_unseparated_worker:\n%s", out);
+	free(out);
+	out = NULL;
+
+	/* Allowed: it serves, and sevadm ok says what it is. */
+	TU_CHECK(write_file_atomic(conf, "allow_unseparated_worker = yes\n", 31, 0644) == 0,
+		 "config");
+	pid = spawn_uncapable_core(sdir, conf, sock, log);
+	for (int i = 0; i < 600 && !tu_wait_socket(sock, 10); i++)
+		TU_CHECK(waitpid(pid, &st, WNOHANG) == 0, "sevd with allow_unseparated_worker "
+							  "exited: 0x%x (log %s)", st, log);
+	rc = sevadm_ok(sock, &out);
+	TU_CHECK(rc == 1 && out && strstr(out, "[ FAIL ] worker separation") &&
+		     strstr(out, "allow_unseparated_worker"),
+		 "sevadm ok (exit %d) does not report the shared uid:\n%s", rc, out);
+	kill(pid, SIGTERM);
+	waitpid(pid, &st, 0);
+	tu_rmtree(sdir);
+}
+
+static const struct {
+	const char *name;
+	void (*fn)(void);
+} tests[] = {
+    {"reset", test_reset},
+    {"delete409", test_delete409},
+    {"unseparated", test_unseparated},
+};
+
+int main(int argc, char **argv)
+{
+	if (!getenv("SEVD_EXE") || !getenv("SEV_PSP_EMU_EXE"))
+		tu_skip("SEVD_EXE or SEV_PSP_EMU_EXE not set (run through meson test)");
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	signal(SIGPIPE, SIG_IGN);
+	atexit(at_exit);
+	for (size_t i = 0; i < ELEMENTSOF(tests); i++) {
+		if (argc > 1 && strcmp(argv[1], tests[i].name))
+			continue;
+		printf("attacker: %s\n", tests[i].name);
+		fflush(stdout);
+		tests[i].fn();
+	}
+	tu_done("daemon-attacker");
+}
