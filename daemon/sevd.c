@@ -52,6 +52,8 @@ static void help(void)
 	       "                    tcp:ADDR:PORT; repeatable; without it, sockets passed by\n"
 	       "                    systemd (socket activation)\n"
 	       "  --allow-plain-tcp allow tcp: (no TLS), on loopback addresses only\n"
+	       "  --allow-unseparated-worker  run the HTTP worker under the core's own uid when\n"
+	       "                    it cannot have its own (allow_unseparated_worker)\n"
 	       "  --config FILE     settings file (default %s; flags win)\n"
 	       "  --control unix:PATH  grant-stream socket for VMMs (default STATE_DIR/control.sock)\n"
 	       "  --inventory-file PATH  keep PATH up to date as a node-feature-discovery feature\n"
@@ -72,7 +74,7 @@ struct flags {
 	const char *listen[SEVD_LISTEN_MAX];
 	unsigned n_listen;
 	const char *control;
-	bool journal_recover, allow_plain_tcp;
+	bool journal_recover, allow_plain_tcp, allow_unseparated;
 	const char *worker_user;
 	const char *inventory_file;
 	bool worker; /* --worker L,C,R: this process is the HTTP worker (worker.h) */
@@ -82,7 +84,7 @@ struct flags {
 static int parse_argv(int argc, char *argv[], struct flags *f)
 {
 	enum { ARG_PSP = 0x100, ARG_STATE, ARG_LISTEN, ARG_CONFIG, ARG_VERSION, ARG_CONTROL,
-	       ARG_RECOVER, ARG_PLAIN_TCP, ARG_WORKER, ARG_WORKER_USER, ARG_INVENTORY };
+	       ARG_RECOVER, ARG_PLAIN_TCP, ARG_UNSEPARATED, ARG_WORKER, ARG_WORKER_USER, ARG_INVENTORY };
 	static const struct option opts[] = {
 		{ "psp", required_argument, NULL, ARG_PSP },
 		{ "state-dir", required_argument, NULL, ARG_STATE },
@@ -91,6 +93,7 @@ static int parse_argv(int argc, char *argv[], struct flags *f)
 		{ "control", required_argument, NULL, ARG_CONTROL },
 		{ "journal-recover", no_argument, NULL, ARG_RECOVER },
 		{ "allow-plain-tcp", no_argument, NULL, ARG_PLAIN_TCP },
+		{ "allow-unseparated-worker", no_argument, NULL, ARG_UNSEPARATED },
 		{ "worker-user", required_argument, NULL, ARG_WORKER_USER },
 		{ "inventory-file", required_argument, NULL, ARG_INVENTORY },
 		{ "worker", required_argument, NULL, ARG_WORKER }, /* internal: worker.h */
@@ -121,6 +124,9 @@ static int parse_argv(int argc, char *argv[], struct flags *f)
 			break;
 		case ARG_PLAIN_TCP:
 			f->allow_plain_tcp = true;
+			break;
+		case ARG_UNSEPARATED:
+			f->allow_unseparated = true;
 			break;
 		case ARG_WORKER_USER:
 			f->worker_user = optarg;
@@ -181,6 +187,7 @@ static int load_settings(const struct flags *f, struct sevd_config *cfg)
 				       reason);
 	cfg->journal_recover |= f->journal_recover;
 	cfg->allow_plain_tcp |= f->allow_plain_tcp;
+	cfg->allow_unseparated_worker |= f->allow_unseparated;
 	if (f->n_listen) {
 		for (unsigned i = 0; i < cfg->n_listen; i++)
 			free(cfg->listen[i]);

@@ -160,8 +160,10 @@ static int drop_privileges(uid_t uid, gid_t gid, const char *name, pid_t core,
 			 (unsigned)uid);
 		if (unseparated(allow_unseparated, why) < 0)
 			return -EPERM;
+		r = 0; /* already that uid: nothing to switch (setgroups would need CAP_SETGID) */
+	} else {
+		r = set_ids(uid, gid, name);
 	}
-	r = set_ids(uid, gid, name);
 	if (r == -EPERM && getuid() != 0 && getuid() != uid) {
 		/* A non-root sevd without CAP_SETUID/CAP_SETGID (a developer's run, or a unit
 		 * without them) cannot change uid. */

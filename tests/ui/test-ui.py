@@ -262,6 +262,10 @@ class Procs:
         self.procs = []
 
     def start(self, argv, log, **kw):
+        # sevd started by a user other than root must be allowed a worker without its own uid
+        # (as tests/testutil.c's tu_spawn does).
+        if os.geteuid() != 0 and argv and argv[0] == os.environ.get("SEVD_EXE"):
+            argv = [*argv, "--allow-unseparated-worker"]
         f = open(log, "wb")
         p = subprocess.Popen(argv, stdout=f, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                              start_new_session=True, **kw)
