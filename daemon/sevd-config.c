@@ -184,7 +184,7 @@ int sevd_config_set(struct sevd_config *c, const char *key, const char *v, const
 		r = set_str(&c->roots_dir, v);
 	else if (!strcmp(key, "emu_exe"))
 		r = set_str(&c->emu_exe, v);
-	else if (!strcmp(key, "inventory_file")) { /* issue 26, daemon/inventory.h */
+	else if (!strcmp(key, "inventory_file")) { /* issue 26, daemon/core/inventory.h */
 		*reason = "inventory_file must be an absolute path to a file";
 		r = v[0] != '/' || endswith(v, "/") ? -EINVAL : set_str(&c->inventory_file, v);
 	}

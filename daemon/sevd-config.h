@@ -7,7 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "daemon/auth.h"
+#include "daemon/worker/auth.h"
 #include "policy/admission.h"
 
 #define SEVD_LISTEN_MAX 8

@@ -24,11 +24,11 @@
 #include "common/util.h"
 #include "config.h"
 #include "daemon/sevd-config.h"
-#include "daemon/core.h"
-#include "daemon/emu-child.h"
-#include "daemon/http.h"
-#include "daemon/inventory.h"
-#include "daemon/ipc.h"
+#include "daemon/core/core.h"
+#include "daemon/core/emu-child.h"
+#include "daemon/worker/http.h"
+#include "daemon/core/inventory.h"
+#include "daemon/ipc/ipc.h"
 #include "daemon/worker.h"
 
 /* config.h gives sysconfdir as meson has it, which may be relative to the prefix ("etc"):
@@ -235,7 +235,7 @@ static int setup_psp(const struct sevd_config *cfg, char **ret_spec, char **ret_
 }
 
 /* The embedded emulator, for the core's recovery (issue 9): restarted on the same socket and
- * NV file when it has died. Runs on the firmware worker only. */
+ * NV file when it has died. Runs on the firmware thread only. */
 struct emu_child {
 	const struct sevd_config *cfg;
 	pid_t pid;

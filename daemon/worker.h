@@ -38,7 +38,7 @@ int sevd_worker_user(const char *name, uid_t *ret_uid, gid_t *ret_gid, const cha
 /* Run the worker until SIGTERM; returns the exit status. */
 int sevd_worker_main(const struct sevd_config *cfg, const struct sevd_worker_args *a);
 
-/* ---- the core's side (worker-core.c) ---- */
+/* ---- the core's side (daemon/core/worker-supervisor.c) ---- */
 
 struct sevd_worker_ctl;
 

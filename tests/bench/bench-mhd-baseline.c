@@ -1,5 +1,5 @@
 /* bench-mhd-baseline: the REST benchmark's baseline — the least a libmicrohttpd server can do
- * per request, with the threading model of sevd (daemon/http.c: one MHD daemon per listen
+ * per request, with the threading model of sevd (daemon/worker/http.c: one MHD daemon per listen
  * socket, an internal polling thread and a thread per connection, the same connection limit
  * and timeout). It answers every GET with a fixed JSON body of the size and headers of
  * sevd's GET /v1/platform answer; no routing, no auth, no firmware. sevd / this = the share of
@@ -19,7 +19,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-/* Same as daemon/http.c. */
+/* Same as daemon/worker/http.c. */
 #define CONNECTIONS_MAX 512
 #define CONN_TIMEOUT_S 60
 

@@ -15,8 +15,8 @@
 #include <unistd.h>
 
 #include "common/util.h"
-#include "daemon/ipc.h"
-#include "daemon/journal.h"
+#include "daemon/ipc/ipc.h"
+#include "daemon/core/journal.h"
 #include "psp/sev-abi.h"
 #include "tests/testutil.h"
 

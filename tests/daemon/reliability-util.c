@@ -12,7 +12,7 @@
 
 #include "common/macros.h"
 #include "common/util.h"
-#include "daemon/journal.h"
+#include "daemon/core/journal.h"
 #include "psp/commands.h"
 #include "psp/transport.h"
 #include "tests/daemon/reliability-util.h"

@@ -28,9 +28,9 @@
 #include "common/macros.h"
 #include "common/ossl.h"
 #include "common/util.h"
-#include "daemon/api.h"
-#include "daemon/auth.h"
-#include "daemon/emu-ctl.h"
+#include "daemon/worker/api.h"
+#include "daemon/worker/auth.h"
+#include "daemon/core/emu-ctl.h"
 #include "tests/daemon/openapi-check.h"
 #include "tests/testutil.h"
 
@@ -837,7 +837,7 @@ static void test_concurrency(void)
 	TU_CHECK_EQ(ok, CLIENTS * ROUNDS);
 	after = emu_info();
 	/* Each POST /v1/platform/pdh is PDH_GEN and the PLATFORM_STATUS after it; a GET may be
-	 * answered from sevd's cache (daemon/core.c "Reply caches"), so only those are counted. */
+	 * answered from sevd's cache (daemon/core/core.c "Reply caches"), so only those are counted. */
 	TU_CHECK(after.commands_served >= before.commands_served + 2 * (CLIENTS * ROUNDS / 3),
 		 "emulator served %llu commands, expected at least %d more",
 		 (unsigned long long)(after.commands_served - before.commands_served),

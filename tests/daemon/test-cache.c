@@ -1,4 +1,4 @@
-/* sevd's reply cache (issue 8; daemon/core.c "Reply caches", daemon/cache-region.h) against
+/* sevd's reply cache (daemon/core/core.c "Reply caches", daemon/ipc/cache-region.h) against
  * the real sevd with its unprivileged worker on the real sev-psp-emu, counting what reaches
  * firmware with the emulator's own command counter (CTL "status": commands=N, every firmware
  * command it was handed) and what reaches the core with sevd_core_requests_total{op}:
@@ -34,7 +34,7 @@
 #include "tests/daemon/guest-client.h"
 #include "tests/testutil.h"
 
-#define SEVD_CACHE_MAX_S 1.0 /* the age bound, daemon/cache-region.h SEVD_CACHE_MAX_MS */
+#define SEVD_CACHE_MAX_S 1.0 /* the age bound, daemon/ipc/cache-region.h SEVD_CACHE_MAX_MS */
 /* For 5: PDH_GEN hangs longer than sevd waits for a command. */
 #define COMMAND_TIMEOUT_MS "2000"
 #define PDH_HANG_S "4"

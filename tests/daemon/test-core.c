@@ -6,10 +6,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "daemon/asid.h"
-#include "daemon/auth.h"
-#include "daemon/core.h"
-#include "daemon/emu-ctl.h"
+#include "daemon/core/asid.h"
+#include "daemon/worker/auth.h"
+#include "daemon/core/core.h"
+#include "daemon/core/emu-ctl.h"
 #include "daemon/sevd-config.h"
 #include "common/util.h"
 #include "tests/testutil.h"

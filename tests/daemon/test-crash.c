@@ -4,7 +4,7 @@
  * records) runs against the real sevd
  * and the real emulator, and sevd is killed with a real SIGKILL at 50 or more distinct points
  * of it: SEVD_TEST_CRASH_AT=N makes sevd stop itself (SIGSTOP) at its Nth journal/firmware
- * checkpoint (daemon/crash.h), the test sees it stopped and kills it there. Some checkpoints
+ * checkpoint (daemon/core/crash.h), the test sees it stopped and kills it there. Some checkpoints
  * leave half a journal record behind (a torn write). After each restart the invariants hold:
  *   - sevd starts (a torn tail is truncated, never a refusal);
  *   - the guests sevd lists are exactly the firmware's (GUEST_STATUS over every handle, asked

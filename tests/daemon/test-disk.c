@@ -37,7 +37,7 @@
 
 #include "common/macros.h"
 #include "common/util.h"
-#include "daemon/journal.h"
+#include "daemon/core/journal.h"
 #include "psp/commands.h"
 #include "psp/psp-emu.h"
 #include "psp/transport.h"

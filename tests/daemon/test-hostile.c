@@ -31,7 +31,7 @@
 
 #include "common/macros.h"
 #include "common/util.h"
-#include "daemon/auth.h"
+#include "daemon/worker/auth.h"
 #include "tests/testutil.h"
 
 #define TOKEN_ADMIN "hostile-admin-token-31c9"

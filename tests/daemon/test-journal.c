@@ -1,4 +1,4 @@
-/* Unit tests of the guest journal (daemon/journal.h) on real files: replay order, a torn tail
+/* Unit tests of the guest journal (daemon/core/journal.h) on real files: replay order, a torn tail
  * (half a record, a garbled last record) truncated, corruption in the middle refused with its
  * offset and skipped only with recover, a bad header refused, compaction keeping exactly the
  * snapshot (and a leftover temporary file ignored), records that survive reopen after
@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "common/util.h"
-#include "daemon/journal.h"
+#include "daemon/core/journal.h"
 #include "tests/testutil.h"
 
 struct seen {

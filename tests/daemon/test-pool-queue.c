@@ -8,8 +8,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "daemon/asid.h"
-#include "daemon/queue.h"
+#include "daemon/core/asid.h"
+#include "daemon/core/queue.h"
 #include "tests/testutil.h"
 
 static int flush_calls, flush_result;

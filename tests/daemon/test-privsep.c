@@ -1,5 +1,5 @@
-/* Privilege separation (issue 7; daemon/worker.h, daemon/ipc.h, daemon/seccomp.h), against
- * real processes where they can run:
+/* Privilege separation (daemon/worker.h, daemon/ipc/ipc.h, daemon/worker/seccomp.h), against real
+ * processes where they can run:
  *  - the core<->worker codec over a real socketpair: every op round-trips with exactly its
  *    table length; wrong magic, version, direction, op, length, truncated header or body and
  *    a reply for another op are each refused with their own error; a staged upload's slot
@@ -11,7 +11,7 @@
  *    fd table holds no file under the state dir, no /dev/sev and no socket of the core's but
  *    the API listener; a process with the worker's uid/gid cannot open the state dir, the
  *    journal, the emulator's socket or a /dev/sev node with udev's owner and mode;
- *  - the reply cache's region (daemon/cache-region.h): the worker maps it read-only
+ *  - the reply cache's region (daemon/ipc/cache-region.h): the worker maps it read-only
  *    ("r--s") and holds no fd of it; the core's memfd, opened anew, cannot be mapped
  *    writable, a read-only mapping of it cannot be mprotect'ed to write, write() fails;
  *  - a worker killed by SIGSEGV or SIGKILL, or one that sent a malformed message on a core
@@ -49,8 +49,8 @@
 
 #include "common/macros.h"
 #include "common/util.h"
-#include "daemon/ipc.h"
-#include "daemon/seccomp.h"
+#include "daemon/ipc/ipc.h"
+#include "daemon/worker/seccomp.h"
 #include "daemon/worker.h"
 #include "psp/psp-emu.h"
 #include "psp/transport.h"

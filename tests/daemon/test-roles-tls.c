@@ -4,13 +4,13 @@
  * nothing committed) that a client_cert_role line maps to admin, launcher, reader or owner;
  * public is a TLS caller without a certificate and one with a valid but unmapped certificate.
  * Over the Unix socket root is admin and a setuid(nobody) child is reader (the socket's only
- * two roles, daemon/auth.h). Every refusal must be 401 (public) or 403 (a role too low) and
+ * two roles, daemon/worker/auth.h). Every refusal must be 401 (public) or 403 (a role too low) and
  * must do nothing: the firmware command counters of /metrics and the guest list stay as they
  * were. Every allowed call must get past authorization (no 401/403/404/405), the read routes
  * with 200.
  *
  * The expectation is the table below, which mirrors daemon/openapi.yaml's x-sevd-role field
- * (checked here, both ways) and so the route table of daemon/api.c (which daemon-api checks
+ * (checked here, both ways) and so the route table of daemon/worker/api.c (which daemon-api checks
  * against the document): loosening a route's role in the daemon makes a refusal here succeed
  * and the test fail; changing it in the document alone fails the cross-check. */
 #include <curl/curl.h>

@@ -26,7 +26,7 @@
 #include "common/macros.h"
 #include "common/ossl.h"
 #include "common/util.h"
-#include "daemon/auth.h"
+#include "daemon/worker/auth.h"
 #include "daemon/sevd-config.h"
 #include "tests/testutil.h"
 

@@ -3,7 +3,7 @@
  * fprintf(stderr, ...), sevadm_fail, sevadm_usage and checklist_add in cli/; log_error* and
  * log_warning* in daemon/, psp/ and psp/emu/; the "message" of the JSON errors sevd answers
  * (sevd_api_error, and snprintf into a msg/why/err buffer, in daemon/api*.c; fail() in
- * daemon/guest.c) — and fails on any that
+ * daemon/core/guest.c) — and fails on any that
  *
  *   - is a bare number: a numeric conversion and nothing else but words like "error",
  *     "failed", "status", "errno", "r" ("%d", "error %d", "failed: %d", "r=%d");
@@ -40,9 +40,21 @@ static const struct site sites[] = {
     {"daemon", "", "log_warning", 0},
     {"daemon", "", "log_error_errno", 1},
     {"daemon", "", "log_warning_errno", 1},
-    {"daemon", "api", "sevd_api_error", 3},
-    {"daemon", "guest.c", "fail", 2},
-    {"daemon", "api", "snprintf", 2}, /* into msg/why/err...: messages for sevd_api_error */
+    {"daemon/core", "", "log_error", 0},
+    {"daemon/core", "", "log_warning", 0},
+    {"daemon/core", "", "log_error_errno", 1},
+    {"daemon/core", "", "log_warning_errno", 1},
+    {"daemon/worker", "", "log_error", 0},
+    {"daemon/worker", "", "log_warning", 0},
+    {"daemon/worker", "", "log_error_errno", 1},
+    {"daemon/worker", "", "log_warning_errno", 1},
+    {"daemon/ipc", "", "log_error", 0},
+    {"daemon/ipc", "", "log_warning", 0},
+    {"daemon/ipc", "", "log_error_errno", 1},
+    {"daemon/ipc", "", "log_warning_errno", 1},
+    {"daemon/worker", "api", "sevd_api_error", 3},
+    {"daemon/core", "guest.c", "fail", 2},
+    {"daemon/worker", "api", "snprintf", 2}, /* into msg/why/err...: messages for sevd_api_error */
     {"psp", "", "log_error", 0},
     {"psp", "", "log_warning", 0},
     {"psp", "", "log_error_errno", 1},

@@ -1,5 +1,5 @@
 /* libFuzzer target: the JSON bodies and path/query arguments of sevd's guest routes
- * (daemon/api-guest.c): POST /v1/guests, /secret, /activate, /finish, /deactivate, DELETE,
+ * (daemon/worker/api-guest.c): POST /v1/guests, /secret, /activate, /finish, /deactivate, DELETE,
  * /vmsa, /attestation; and the one platform route with a JSON body, POST /v1/platform/pek-cert. The
  * first input byte picks the route, the second the {h} segment form, the rest is the body. The core
  * behind the seam is replaced by a checker that aborts when a request that reaches it breaks the
@@ -11,9 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "daemon/api-internal.h"
-#include "daemon/api.h"
-#include "daemon/core.h"
+#include "daemon/worker/api-internal.h"
+#include "daemon/worker/api.h"
+#include "daemon/core/core.h"
 
 static unsigned calls;
 

@@ -1,4 +1,4 @@
-/* libFuzzer target: sevd's guest journal replay (daemon/journal.c, sevd_journal_scan) over
+/* libFuzzer target: sevd's guest journal replay (daemon/core/journal.c, sevd_journal_scan) over
  * arbitrary file images, the input a crashed or tampered state directory gives the daemon at
  * start. Checks, beyond "no crash": without recover, either -EBADMSG (corruption in the middle
  * or a bad header) or a valid prefix made of whole records (the rest is a torn tail); every
@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "daemon/journal.h"
+#include "daemon/core/journal.h"
 
 struct ctx {
 	const uint8_t *data;

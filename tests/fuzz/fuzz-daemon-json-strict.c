@@ -1,4 +1,4 @@
-/* libFuzzer target: sevd's strict JSON front check of request bodies (daemon/json-strict.c,
+/* libFuzzer target: sevd's strict JSON front check of request bodies (daemon/worker/json-strict.c,
  * issue 27), which reads untrusted bytes before json-c does. Checks, beyond "no crash": the
  * answer is 0 or -EINVAL, a refusal names its reason (a NUL-terminated "byte N: ..."), the
  * check reads nothing past the input (the copy is exactly its size, so ASan sees an overread),
@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "daemon/json-strict.h"
+#include "daemon/worker/json-strict.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -29,7 +29,7 @@ for a in $alerts; do
 done
 
 for m in $(grep -v '^ *#' "$rules" | grep -oE 'sevd_[a-z_]+' | sort -u); do
-	if ! grep -rqE "# HELP $m " "$src"/daemon/*.c; then
+	if ! grep -rqE --include="*.c" "# HELP $m " "$src"/daemon; then
 		echo "FAIL: the rules name $m, which sevd does not export (no '# HELP $m' in daemon/)"
 		fail=1
 	fi

@@ -1,4 +1,4 @@
-/* The ring of recent firmware failures behind the status page (daemon/fwerrors.c): successes
+/* The ring of recent firmware failures behind the status page (daemon/core/fwerrors.c): successes
  * are not kept, a firmware status is kept by value and a transport failure as NO_FW_CALL with
  * its errno, the reply lists the newest first, at most SEVD_FW_ERRORS_MAX, and counts every
  * failure seen; the times are the wall clock's. The end-to-end path (a real firmware failure
@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "daemon/core.h"
-#include "daemon/fwerrors.h"
+#include "daemon/core/core.h"
+#include "daemon/core/fwerrors.h"
 #include "psp/sev-abi.h"
 #include "tests/testutil.h"
 

@@ -82,7 +82,7 @@ class UnixHTTPConnection(http.client.HTTPConnection):
 
 
 def unix_request(path, method, url, body=None):
-    """As root over the Unix socket: the admin role (daemon/auth.h)."""
+    """As root over the Unix socket: the admin role (daemon/worker/auth.h)."""
     c = UnixHTTPConnection(path)
     try:
         c.request(method, url, body=body, headers={"Content-Type": "application/json"} if body else {})

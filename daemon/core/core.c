@@ -1,0 +1,1311 @@
+/* The privileged core: owns the PSP transport, the firmware queue, the ASID pool and the
+ * metrics. Serves fixed-size requests (core.h) from the HTTP side, which it does not trust:
+ * every op code and length is checked here. Firmware ops run as jobs on the queue's single
+ * worker, so firmware sees one command at a time whatever the number of clients. */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/macros.h"
+#include "common/util.h"
+#include "daemon/ipc/cache-region.h"
+#include "daemon/core/core-internal.h"
+#include "daemon/core/core.h"
+#include "daemon/core/emu-ctl.h"
+#include "daemon/core/fwerrors.h"
+#include "daemon/core/guest.h"
+#include "daemon/core/metrics.h"
+#include "daemon/core/queue.h"
+#include "psp/commands.h"
+#include "psp/transport.h"
+
+/* Reply caches (issue 8). GET /v1/platform and GET /v1/guests/{h} are read far more often
+ * than firmware state changes, and each used to cost a firmware command through the queue.
+ * The rule that keeps a cached answer as fresh as asking firmware, as far as sevd can change
+ * firmware state: an entry is served only while no job has started on the firmware queue
+ * since it was taken (sevd_queue_started() unchanged; every firmware command sevd issues runs
+ * in a job). So every queued job -- any command, whether it succeeded or failed, an ASID
+ * flush, a recovery or reconnection, the guest table's reconciliation -- invalidates every
+ * entry; a failed PLATFORM_STATUS or GUEST_STATUS also drops its entry; nothing is served
+ * while the PSP is unhealthy (refused before the cache is looked at). What sevd cannot see --
+ * the kernel's own SEV commands on a host, another client of the emulator, a PSP that died
+ * while idle -- is bounded by age: an entry older than SEVD_CACHE_MAX_MS is asked again.
+ * A job that finds an entry taken by the job just before it (nothing ran in between) answers
+ * from it too, so a burst of queued GETs costs one command. daemon/README.md "Reply cache".
+ *
+ * Every change of an entry (taken, renewed, dropped) and of the PSP's health is published,
+ * under the same lock, to the region the worker maps read-only (cache-region.h; the queue
+ * keeps its started counter there), so that the worker answers cached GETs itself under this
+ * same rule. The core never reads the region: the entries below are the authority.
+ * SEVD_CACHE_MAX_MS and SEVD_GUEST_CACHE_SLOTS are in cache-region.h. */
+
+struct cache_entry {
+	bool valid;
+	uint64_t gen; /* sevd_queue_started() while it was taken (on the firmware thread) */
+	uint64_t ms;  /* CLOCK_MONOTONIC when taken */
+};
+
+struct reply_cache {
+	pthread_mutex_t lock;
+	struct cache_entry platform_e;
+	struct sevd_platform_info platform;
+	struct {
+		struct cache_entry e;
+		struct sevd_guest_info info;
+	} guest[SEVD_GUEST_CACHE_SLOTS];
+	uint64_t hits_platform, hits_guest;
+	struct sevd_region *region; /* the worker's read-only mirror; NULL: none */
+	/* GET /v1/platform/certs (issue 27: each public GET ran a PDH_CERT_EXPORT). The export
+	 * changes only with the owner's keys, so the entry's gen is certs_gen, which every op
+	 * that can change them (certs_changing) and every PSP recovery move before touching
+	 * firmware; changes behind sevd's back are bounded by SEVD_CACHE_MAX_MS as above. Core
+	 * only (not in the worker's region). */
+	struct cache_entry certs_e;
+	typeof(((struct sevd_reply *)0)->u.certs) certs;
+	uint64_t hits_certs;
+};
+
+struct sevd_core {
+	struct psp_transport *psp;
+	struct sevd_queue *queue;
+	struct sevd_asid_pool *pool;
+	struct sevd_metrics *metrics;
+	struct psp_cpuid cpuid;
+	char *emu_socket; /* control channel for WBINVD; NULL on hardware */
+	char *roots_dir;
+	int tmr_fd; /* the SEV-ES TMR given to firmware at INIT, or -1 */
+	uint64_t tmr_base;
+	struct sevd_guests *guests; /* NULL without a state dir */
+	/* PSP health (issue 9): a lost or stuck transport marks the PSP unhealthy; firmware
+	 * requests are then refused at once, and the recovery thread reconnects. */
+	char *psp_spec;
+	pthread_mutex_t health_lock;
+	pthread_cond_t health_cond;
+	bool unhealthy, recover_stop, have_recover;
+	char unhealthy_reason[160];
+	uint64_t recoveries;
+	pthread_t recover_thread;
+	bool auto_init, init_es;
+	int (*restart_psp)(void *userdata);
+	void *restart_userdata;
+	/* The platform state last seen (worker only): a platform found UNINIT on reconnection
+	 * that was not UNINIT before was reset under us. reset_pending keeps that until the
+	 * re-INIT and the guest clean-up have both succeeded. */
+	uint8_t last_pstate;
+	bool reset_pending;
+	struct reply_cache cache;
+	_Atomic uint64_t certs_gen; /* reply_cache.certs_e */
+	_Atomic uint64_t calls[SEVD_OP_MAX_]; /* sevd_core_requests_total{op} */
+};
+
+/* Set while this thread runs a job (on the firmware thread, or inline on a caller's thread:
+ * queue.h), so that a flush asked for from inside a job runs directly instead of queueing behind
+ * itself. */
+static _Thread_local bool on_fw_thread;
+
+/* A job's body with on_fw_thread set, restored after (an inline job runs on a caller's thread). */
+#define AS_JOB(call)                                                                               \
+	do {                                                                                       \
+		bool _was = on_fw_thread;                                                             \
+		on_fw_thread = true;                                                                  \
+		call;                                                                              \
+		on_fw_thread = _was;                                                                  \
+	} while (0)
+
+typedef void (*op_fn)(struct sevd_core *c, const struct sevd_request *req, struct sevd_reply *rep);
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Under cache.lock. in_job: called from a job on the firmware thread, which itself counts as
+ * started: the entry may then be one generation older (taken by the job just before) and is renewed
+ * to this job's generation. */
+static bool cache_fresh(struct sevd_core *c, struct cache_entry *e, bool in_job)
+{
+	uint64_t started = sevd_queue_started(c->queue);
+
+	if (!e->valid || now_ms() - e->ms >= SEVD_CACHE_MAX_MS)
+		return false;
+	if (e->gen == started)
+		return true;
+	if (in_job && e->gen + 1 == started) {
+		e->gen = started;
+		return true;
+	}
+	return false;
+}
+
+/* On the worker, at the end of the job that asked firmware. */
+static void cache_take(struct sevd_core *c, struct cache_entry *e)
+{
+	e->valid = true;
+	e->gen = sevd_queue_started(c->queue);
+	e->ms = now_ms();
+}
+
+/* Mirror an entry into the worker's region (under cache.lock, after every change). */
+static void publish_platform(struct reply_cache *k)
+{
+	sevd_region_put_platform(k->region, k->platform_e.valid, k->platform_e.gen,
+				 k->platform_e.ms, &k->platform);
+}
+
+static void publish_guest(struct reply_cache *k, unsigned slot)
+{
+	sevd_region_put_guest(k->region, slot, k->guest[slot].e.valid, k->guest[slot].e.gen,
+			      k->guest[slot].e.ms, &k->guest[slot].info);
+}
+
+/* Answer PLATFORM_STATUS or GUEST_INFO from the cache: true when rep is filled. */
+static bool cache_answer(struct sevd_core *c, const struct sevd_request *req,
+			 struct sevd_reply *rep, bool in_job)
+{
+	struct reply_cache *k = &c->cache;
+	bool hit = false;
+
+	pthread_mutex_lock(&k->lock);
+	if (req->op == SEVD_OP_PLATFORM_STATUS && cache_fresh(c, &k->platform_e, in_job)) {
+		rep->u.platform = k->platform;
+		k->hits_platform++;
+		hit = true;
+		if (in_job)
+			publish_platform(k); /* cache_fresh may have renewed its generation */
+	} else if (req->op == SEVD_OP_GUEST_INFO) {
+		uint32_t h = req->u.guest.handle;
+		typeof(k->guest[0]) *g = &k->guest[h % SEVD_GUEST_CACHE_SLOTS];
+
+		if (g->info.handle == h && cache_fresh(c, &g->e, in_job)) {
+			rep->u.guest.command = 0;
+			rep->u.guest.info = g->info;
+			k->hits_guest++;
+			hit = true;
+			if (in_job)
+				publish_guest(k, h % SEVD_GUEST_CACHE_SLOTS);
+		}
+	}
+	pthread_mutex_unlock(&k->lock);
+	return hit;
+}
+
+/* On the worker after GUEST_INFO ran: keep a success, drop anything else. */
+static void cache_guest_done(struct sevd_core *c, const struct sevd_request *req,
+			     const struct sevd_reply *rep)
+{
+	struct reply_cache *k = &c->cache;
+	typeof(k->guest[0]) *g = &k->guest[req->u.guest.handle % SEVD_GUEST_CACHE_SLOTS];
+
+	pthread_mutex_lock(&k->lock);
+	if (rep->r == 0 && rep->u.guest.info.handle == req->u.guest.handle) {
+		g->info = rep->u.guest.info;
+		cache_take(c, &g->e);
+	} else if (g->info.handle == req->u.guest.handle)
+		g->e.valid = false;
+	publish_guest(k, req->u.guest.handle % SEVD_GUEST_CACHE_SLOTS);
+	pthread_mutex_unlock(&k->lock);
+}
+
+static double since(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* Errors by which a transport says the PSP itself is gone or stuck, not that one command
+ * failed: psp-emu.c kills its connection on each (a timeout as Linux's sev-dev marks the PSP
+ * dead after its command timeout), and every later call answers the same error. */
+static bool transport_lost(int r)
+{
+	return r == -ETIMEDOUT || r == -EPROTO || r == -ECONNRESET || r == -EPIPE ||
+	       r == -ECONNREFUSED || r == -ENOTCONN || r == -ESHUTDOWN;
+}
+
+static void mark_unhealthy(struct sevd_core *c, uint32_t cmd, int r)
+{
+	bool was;
+
+	pthread_mutex_lock(&c->health_lock);
+	was = c->unhealthy;
+	if (!was) {
+		c->unhealthy = true;
+		sevd_region_set_unhealthy(c->cache.region, true);
+		snprintf(c->unhealthy_reason, sizeof(c->unhealthy_reason), "%s: %s", sev_cmd_name(cmd),
+			 r == -ETIMEDOUT ? "no answer within command_timeout_ms"
+			 : r == -EPROTO	 ? "malformed reply (protocol error)"
+					 : "connection to the PSP lost");
+		pthread_cond_signal(&c->health_cond);
+	}
+	pthread_mutex_unlock(&c->health_lock);
+	if (!was)
+		log_error("PSP marked unhealthy: %s: %s (%s); refusing firmware commands until "
+			  "sevd reconnects",
+			  sev_cmd_name(cmd),
+			  r == -ETIMEDOUT ? "no answer within command_timeout_ms"
+			  : r == -EPROTO  ? "malformed reply (protocol error)"
+					  : "connection to the PSP lost",
+			  strerror(-r));
+}
+
+/* Record one firmware command's outcome in the metrics and in the reply (when it failed). */
+static int fw_done(struct sevd_core *c, struct sevd_reply *rep, uint32_t cmd, int r, int psp_ret,
+		   const struct timespec *t0)
+{
+	char buf[200];
+
+	sevd_metrics_command(c->metrics, cmd, r == 0 ? SEV_STATUS_SUCCESS : psp_ret, since(t0));
+	sevd_fwerrors_note(cmd, r, psp_ret); /* the status page's recent failures (issue 10) */
+	if (r < 0 && transport_lost(r))
+		mark_unhealthy(c, cmd, r);
+	if (r < 0 && rep) {
+		rep->r = r;
+		rep->fw_status = r == -EIO ? psp_ret : SEV_STATUS_NO_FW_CALL;
+		snprintf(rep->message, sizeof(rep->message), "%s failed: %s", sev_cmd_name(cmd),
+			 psp_strerror(r, psp_ret, buf, sizeof(buf)));
+	}
+	return r;
+}
+
+#define FW_CALL(c, rep, cmd, call)                                                                 \
+	({                                                                                         \
+		struct timespec _t0;                                                               \
+		int _psp_ret = SEV_STATUS_NO_FW_CALL, _r;                                          \
+		clock_gettime(CLOCK_MONOTONIC, &_t0);                                              \
+		_r = (call);                                                                       \
+		fw_done((c), (rep), (cmd), _r, _psp_ret, &_t0);                                    \
+	})
+
+/* WBINVD on every core, then DF_FLUSH (SEV API §5.x DF_FLUSH: WBINVD_REQUIRED otherwise).
+ * On the emulator WBINVD is a control message; on hardware it is the kernel's business
+ * (sev-dev.c runs wbinvd_on_all_cpus() before DF_FLUSH, and /dev/sev does not offer DF_FLUSH
+ * to user space at all), so there this answers -EOPNOTSUPP. Runs on the firmware thread. */
+static int flush_on_fw_thread(struct sevd_core *c, struct sevd_reply *rep)
+{
+	char reply[128];
+	int r;
+
+	if (!c->emu_socket) {
+		if (rep)
+			snprintf(rep->message, sizeof(rep->message),
+				 "DF_FLUSH: on hardware the kernel flushes ASIDs, not sevd");
+		return -EOPNOTSUPP;
+	}
+	r = sevd_emu_ctl(c->emu_socket, "wbinvd", reply, sizeof(reply));
+	if (r < 0) {
+		log_warning_errno(r, "WBINVD through the emulator's control channel failed: %m");
+		return r;
+	}
+	r = FW_CALL(c, rep, SEV_CMD_DF_FLUSH, psp_cmd_df_flush(c->psp, &_psp_ret));
+	if (r < 0)
+		log_warning("ASID flush: DF_FLUSH failed: %s", rep ? rep->message : "see metrics");
+	return r;
+}
+
+struct flush_job {
+	struct sevd_core *c;
+	int r;
+};
+
+static void flush_job_run(void *arg)
+{
+	struct flush_job *j = arg;
+
+	AS_JOB(j->r = flush_on_fw_thread(j->c, NULL));
+}
+
+/* The pool's flush callback: direct on the firmware thread, queued from anywhere else. */
+static int pool_flush(void *userdata)
+{
+	struct flush_job j = { .c = userdata };
+	int r;
+
+	if (on_fw_thread)
+		return flush_on_fw_thread(j.c, NULL);
+	r = sevd_queue_run(j.c->queue, flush_job_run, &j);
+	return r < 0 ? r : j.r;
+}
+
+static void fill_platform(struct sevd_core *c, const struct sev_cmd_platform_status *st,
+			  struct sevd_platform_info *p)
+{
+	memset(p, 0, sizeof(*p));
+	c->last_pstate = st->state;
+	p->status = *st;
+	p->cpuid_max = c->cpuid.ecx;
+	p->cpuid_min_sev = c->cpuid.edx;
+	sevd_asid_range(c->pool, true, &p->es_first, &p->es_last);
+	sevd_asid_range(c->pool, false, &p->sev_first, &p->sev_last);
+	snprintf(p->transport, sizeof(p->transport), "%s", psp_transport_kind(c->psp));
+}
+
+/* PLATFORM_STATUS from firmware, kept in the cache (dropped when it failed). It must be the
+ * last firmware command of its job: the next job may answer from the entry (cache_fresh). */
+static void platform_status_fw(struct sevd_core *c, struct sevd_reply *rep)
+{
+	struct sev_cmd_platform_status st;
+	int r;
+
+	r = FW_CALL(c, rep, SEV_CMD_PLATFORM_STATUS, psp_cmd_platform_status(c->psp, &st, &_psp_ret));
+	pthread_mutex_lock(&c->cache.lock);
+	if (r >= 0) {
+		fill_platform(c, &st, &c->cache.platform);
+		rep->u.platform = c->cache.platform;
+		cache_take(c, &c->cache.platform_e);
+	} else
+		c->cache.platform_e.valid = false;
+	publish_platform(&c->cache);
+	pthread_mutex_unlock(&c->cache.lock);
+}
+
+static void op_platform_status(struct sevd_core *c, const struct sevd_request *req,
+			       struct sevd_reply *rep)
+{
+	if (!cache_answer(c, req, rep, true))
+		platform_status_fw(c, rep);
+}
+
+/* Mutating platform ops answer the platform status after the change (asked anew: the cache
+ * may hold the state before it). */
+static void after_change(struct sevd_core *c, struct sevd_reply *rep)
+{
+	platform_status_fw(c, rep);
+}
+
+/* The ops after which PDH_CERT_EXPORT may answer something else: new keys (PEK_GEN, PDH_GEN,
+ * PEK_CERT_IMPORT), a deleted owner store (FACTORY_RESET) and the INIT that makes a new one
+ * (psp/emu/platform.c: INIT generates what is missing), and SHUTDOWN, which precedes both. */
+static bool certs_changing(uint32_t op)
+{
+	return op == SEVD_OP_INIT || op == SEVD_OP_SHUTDOWN || op == SEVD_OP_FACTORY_RESET ||
+	       op == SEVD_OP_PEK_GEN || op == SEVD_OP_PDH_GEN || op == SEVD_OP_PEK_CERT_IMPORT;
+}
+
+static bool certs_answer(struct sevd_core *c, struct sevd_reply *rep)
+{
+	struct reply_cache *k = &c->cache;
+	struct cache_entry *e = &k->certs_e;
+	bool hit;
+
+	pthread_mutex_lock(&k->lock);
+	hit = e->valid && now_ms() - e->ms < SEVD_CACHE_MAX_MS &&
+	      e->gen == atomic_load(&c->certs_gen);
+	if (hit) {
+		rep->u.certs = k->certs;
+		k->hits_certs++;
+	}
+	pthread_mutex_unlock(&k->lock);
+	return hit;
+}
+
+/* After a successful export (on the firmware thread, whose jobs run one at a time: no op moved
+ * certs_gen since this job began). */
+static void certs_take(struct sevd_core *c, const struct sevd_reply *rep)
+{
+	struct reply_cache *k = &c->cache;
+
+	pthread_mutex_lock(&k->lock);
+	k->certs = rep->u.certs;
+	k->certs_e = (struct cache_entry){
+		.valid = true, .gen = atomic_load(&c->certs_gen), .ms = now_ms()
+	};
+	pthread_mutex_unlock(&k->lock);
+}
+
+/* SEV-ES needs a Trusted Memory Region for INIT (SEV API §5.1.2 INIT: TMR_PADDR/TMR_LEN,
+ * 1 MiB, 1 MiB aligned); Linux allocates it in sev_es_reserve_trusted_region(). On the
+ * emulator the core gives it a memfd of its own (region bases are 1 TiB aligned); it stays
+ * firmware's for the core's lifetime. On hardware the kernel has done INIT already. */
+#define SEVD_TMR_SIZE (1u << 20)
+
+static int init_with_tmr(struct sevd_core *c, uint32_t flags, int *psp_ret)
+{
+	struct sev_cmd_init b = { .flags = flags };
+
+	if ((flags & SEV_INIT_FLAGS_SEV_ES) && c->emu_socket && c->tmr_fd < 0) {
+		_cleanup_close_ int fd = memfd_create("sevd-tmr", MFD_CLOEXEC);
+		int r;
+
+		if (fd < 0 || ftruncate(fd, SEVD_TMR_SIZE) < 0)
+			return negative_errno();
+		r = psp_map_memfd(c->psp, fd, SEVD_TMR_SIZE, &c->tmr_base);
+		if (r < 0)
+			return r;
+		c->tmr_fd = TAKE_FD(fd);
+	}
+	if (c->tmr_fd >= 0 && (flags & SEV_INIT_FLAGS_SEV_ES)) {
+		b.tmr_paddr = c->tmr_base;
+		b.tmr_len = SEVD_TMR_SIZE;
+	}
+	return psp_issue(c->psp, SEV_CMD_INIT, &b, psp_ret);
+}
+
+static void op_init(struct sevd_core *c, const struct sevd_request *req, struct sevd_reply *rep)
+{
+	uint32_t flags = req->u.init.es ? SEV_INIT_FLAGS_SEV_ES : 0;
+
+	if (FW_CALL(c, rep, SEV_CMD_INIT, init_with_tmr(c, flags, &_psp_ret)) < 0)
+		return;
+	/* Linux's __sev_platform_init_locked: INIT, then WBINVD on all CPUs and DF_FLUSH, so
+	 * that no ASID is dirty afterwards. */
+	if (c->emu_socket && flush_on_fw_thread(c, rep) < 0)
+		return;
+	sevd_asid_mark_all_clean(c->pool);
+	after_change(c, rep);
+}
+
+static void op_simple(struct sevd_core *c, struct sevd_reply *rep, uint32_t cmd,
+		      int (*fn)(struct psp_transport *, int *))
+{
+	if (FW_CALL(c, rep, cmd, fn(c->psp, &_psp_ret)) < 0)
+		return;
+	after_change(c, rep);
+}
+
+/* SHUTDOWN destroys every guest context in firmware (the emulator's cmd_shutdown; Linux
+ * refuses FACTORY_RESET with guests running, sev_ioctl_do_reset). With guests in sevd's table
+ * both are refused unless the admin forces them (issue 27: the table, the ASID pool and
+ * firmware disagreed after a SHUTDOWN); forced, every guest is dropped through the path a PSP
+ * reset takes, journalled. -ENOTEMPTY with the count and the way out when refused. */
+static int refuse_with_guests(struct sevd_core *c, const struct sevd_request *req,
+			      struct sevd_reply *rep, const char *command, const char *route)
+{
+	unsigned n = c->guests ? sevd_guests_count(c->guests) : 0;
+
+	if (n == 0 || req->u.reset.force)
+		return 0;
+	snprintf(rep->message, sizeof(rep->message),
+		 "%s would destroy the %u guest(s) sevd holds: delete them first, or POST "
+		 "%s?force=1 to drop them all",
+		 command, n, route);
+	return rep->r = -ENOTEMPTY;
+}
+
+static void drop_guests(struct sevd_core *c, const char *command)
+{
+	if (c->guests && sevd_guests_count(c->guests))
+		sevd_guests_after_shutdown(c->guests, command);
+}
+
+static void op_shutdown(struct sevd_core *c, const struct sevd_request *req, struct sevd_reply *rep)
+{
+	if (refuse_with_guests(c, req, rep, "SHUTDOWN", "/v1/platform/shutdown") < 0)
+		return;
+	if (FW_CALL(c, rep, SEV_CMD_SHUTDOWN, psp_cmd_shutdown(c->psp, &_psp_ret)) < 0)
+		return;
+	drop_guests(c, "SHUTDOWN");
+	after_change(c, rep);
+}
+
+/* FACTORY_RESET is valid in UNINIT only (SEV API 55766 FACTORY_RESET); forced with guests,
+ * the platform is shut down first, as Linux's sev_ioctl_do_reset does in INIT. */
+static void op_factory_reset(struct sevd_core *c, const struct sevd_request *req,
+			     struct sevd_reply *rep)
+{
+	if (refuse_with_guests(c, req, rep, "FACTORY_RESET", "/v1/platform/factory-reset") < 0)
+		return;
+	if (c->guests && sevd_guests_count(c->guests)) {
+		if (FW_CALL(c, rep, SEV_CMD_SHUTDOWN, psp_cmd_shutdown(c->psp, &_psp_ret)) < 0)
+			return;
+		drop_guests(c, "FACTORY_RESET");
+	}
+	op_simple(c, rep, SEV_CMD_FACTORY_RESET, psp_cmd_factory_reset);
+}
+
+static void op_pek_gen(struct sevd_core *c, const struct sevd_request *req, struct sevd_reply *rep)
+{
+	op_simple(c, rep, SEV_CMD_PEK_GEN, psp_cmd_pek_gen);
+}
+
+static void op_pdh_gen(struct sevd_core *c, const struct sevd_request *req, struct sevd_reply *rep)
+{
+	op_simple(c, rep, SEV_CMD_PDH_GEN, psp_cmd_pdh_gen);
+}
+
+static void op_pek_csr(struct sevd_core *c, const struct sevd_request *req, struct sevd_reply *rep)
+{
+	_cleanup_free_ uint8_t *csr = NULL;
+	size_t len = 0;
+
+	if (FW_CALL(c, rep, SEV_CMD_PEK_CSR, psp_cmd_pek_csr(c->psp, &csr, &len, &_psp_ret)) < 0)
+		return;
+	if (len > sizeof(rep->u.csr.csr)) {
+		rep->r = -EBADMSG;
+		snprintf(rep->message, sizeof(rep->message),
+			 "PEK_CSR: firmware returned %zu bytes, more than one certificate", len);
+		return;
+	}
+	memcpy(rep->u.csr.csr, csr, len);
+	rep->u.csr.len = (uint32_t)len;
+}
+
+static void op_pek_cert_import(struct sevd_core *c, const struct sevd_request *req,
+			       struct sevd_reply *rep)
+{
+	/* Untrusted lengths: the message carries fixed arrays, the lengths must match them. */
+	if (req->u.pek_cert.pek_len != SEV_CERT_SIZE || req->u.pek_cert.oca_len != SEV_CERT_SIZE) {
+		rep->r = -EINVAL;
+		snprintf(rep->message, sizeof(rep->message),
+			 "PEK_CERT_IMPORT: the PEK and OCA certificates must be %u bytes each",
+			 SEV_CERT_SIZE);
+		return;
+	}
+	if (FW_CALL(c, rep, SEV_CMD_PEK_CERT_IMPORT,
+		    psp_cmd_pek_cert_import(c->psp, req->u.pek_cert.pek, SEV_CERT_SIZE,
+					    req->u.pek_cert.oca, SEV_CERT_SIZE, &_psp_ret)) < 0)
+		return;
+	after_change(c, rep);
+}
+
+/* The platform's AMD root (ASK, ARK in AMD's format): firmware does not hand them out (AMD's
+ * key server does). From roots_dir (ask.cert, ark.cert) when configured; on the emulator, from
+ * its control channel ("get-cert ask|ark", its model of the key server). Missing ones leave
+ * the lengths 0 ("unknown"). */
+static void read_roots(struct sevd_core *c, struct sevd_reply *rep)
+{
+	static const char *const names[] = { "ask.cert", "ark.cert" };
+	static const char *const ctl[] = { "get-cert ask", "get-cert ark" };
+	uint8_t *dst[] = { rep->u.certs.ask, rep->u.certs.ark };
+	uint32_t *dst_len[] = { &rep->u.certs.ask_len, &rep->u.certs.ark_len };
+
+	if (!c->roots_dir && c->emu_socket) {
+		for (size_t i = 0; i < ELEMENTSOF(ctl); i++) {
+			size_t len = 0;
+			int r = sevd_emu_ctl_bin(c->emu_socket, ctl[i], dst[i], AMD_CERT_MAX_SIZE, &len);
+
+			if (r < 0)
+				log_warning_errno(r, "Emulator control '%s' failed: %m", ctl[i]);
+			*dst_len[i] = r < 0 ? 0 : (uint32_t)len;
+		}
+		return;
+	}
+	if (!c->roots_dir)
+		return;
+	for (size_t i = 0; i < ELEMENTSOF(names); i++) {
+		_cleanup_free_ char *path = path_join(c->roots_dir, names[i]);
+		_cleanup_free_ uint8_t *buf = NULL;
+		size_t len = 0;
+		int r;
+
+		if (!path)
+			continue;
+		r = read_full_file(path, AMD_CERT_MAX_SIZE, &buf, &len);
+		if (r < 0) {
+			if (r != -ENOENT)
+				log_warning_errno(r, "Cannot read %s: %m", path);
+			continue;
+		}
+		memcpy(dst[i], buf, len);
+		*dst_len[i] = (uint32_t)len;
+	}
+}
+
+static void op_certs(struct sevd_core *c, const struct sevd_request *req, struct sevd_reply *rep)
+{
+	_cleanup_free_ uint8_t *pdh = NULL, *chain = NULL;
+	size_t pdh_len = 0, chain_len = 0;
+
+	if (certs_answer(c, rep)) /* taken by a job queued just before this one */
+		return;
+	if (FW_CALL(c, rep, SEV_CMD_PDH_CERT_EXPORT,
+		    psp_cmd_pdh_cert_export(c->psp, &pdh, &pdh_len, &chain, &chain_len,
+					    &_psp_ret)) < 0)
+		return;
+	if (pdh_len != SEV_CERT_SIZE || chain_len != SEV_CERT_CHAIN_SIZE) {
+		rep->r = -EBADMSG;
+		snprintf(rep->message, sizeof(rep->message),
+			 "PDH_CERT_EXPORT: firmware returned %zu + %zu bytes, expected %u + %u",
+			 pdh_len, chain_len, SEV_CERT_SIZE, SEV_CERT_CHAIN_SIZE);
+		return;
+	}
+	memcpy(rep->u.certs.pdh, pdh, pdh_len);
+	memcpy(rep->u.certs.chain, chain, chain_len);
+	rep->u.certs.pdh_len = (uint32_t)pdh_len;
+	rep->u.certs.chain_len = (uint32_t)chain_len;
+	/* Firmware exports the CEK unsigned (AMD-ASPFW pdh_cert_chain_init); the ASK-signed one
+	 * comes from AMD's key server, which the emulator models with "get-cert cek". */
+	if (c->emu_socket) {
+		uint8_t cek[SEV_CERT_SIZE];
+		size_t len = 0;
+
+		if (sevd_emu_ctl_bin(c->emu_socket, "get-cert cek", cek, sizeof(cek), &len) >= 0 &&
+		    len == SEV_CERT_SIZE)
+			memcpy(rep->u.certs.chain + 2 * SEV_CERT_SIZE, cek, SEV_CERT_SIZE);
+	}
+	read_roots(c, rep);
+	if (rep->r == 0)
+		certs_take(c, rep);
+}
+
+static void op_get_id(struct sevd_core *c, const struct sevd_request *req, struct sevd_reply *rep)
+{
+	_cleanup_free_ uint8_t *id = NULL;
+	size_t len = 0;
+
+	if (FW_CALL(c, rep, SEV_CMD_GET_ID, psp_cmd_get_id(c->psp, &id, &len, &_psp_ret)) < 0)
+		return;
+	len = MIN(len, (size_t)SEVD_ID_MAX);
+	memcpy(rep->u.id.id, id, len);
+	rep->u.id.len = (uint32_t)len;
+}
+
+static void op_asids(struct sevd_core *c, const struct sevd_request *req, struct sevd_reply *rep)
+{
+	char holder[SEVD_ASID_HOLDER_MAX];
+	uint32_t es_first, es_last;
+
+	sevd_asid_stats(c->pool, &rep->u.asids.stats);
+	sevd_asid_range(c->pool, true, &es_first, &es_last);
+	rep->u.asids.es_first = es_first;
+	rep->u.asids.es_last = es_last;
+	sevd_asid_range(c->pool, false, &rep->u.asids.sev_first, &rep->u.asids.sev_last);
+	rep->u.asids.n = 0;
+	for (uint32_t a = 1; a <= c->cpuid.ecx && rep->u.asids.n < SEVD_ASID_LIMIT; a++) {
+		enum sevd_asid_state s = sevd_asid_get(c->pool, a, holder);
+		struct sevd_asid_entry *e;
+
+		if (s == SEVD_ASID_FREE)
+			continue;
+		e = &rep->u.asids.entry[rep->u.asids.n++];
+		memset(e, 0, sizeof(*e)); /* padding too: the IPC sends the entries as they are */
+		e->asid = a;
+		e->state = (uint8_t)s;
+		e->es = a >= es_first && a <= es_last;
+		memcpy(e->holder, holder, sizeof(e->holder));
+	}
+}
+
+static void op_health(struct sevd_core *c, const struct sevd_request *req, struct sevd_reply *rep)
+{
+	struct sevd_queue_stats q;
+
+	sevd_queue_stats(c->queue, &q);
+	rep->u.health.queue_depth = q.depth;
+	pthread_mutex_lock(&c->health_lock);
+	snprintf(rep->u.health.transport, sizeof(rep->u.health.transport), "%s",
+		 psp_transport_kind(c->psp));
+	rep->u.health.psp_healthy = !c->unhealthy;
+	rep->u.health.recoveries = c->recoveries;
+	snprintf(rep->u.health.reason, sizeof(rep->u.health.reason), "%s",
+		 c->unhealthy ? c->unhealthy_reason : "");
+	pthread_mutex_unlock(&c->health_lock);
+}
+
+/* Op names for sevd_core_requests_total{op}: the command or route each op serves. */
+static const char *const op_names[SEVD_OP_MAX_] = {
+	[SEVD_OP_PLATFORM_STATUS] = "PLATFORM_STATUS",
+	[SEVD_OP_INIT] = "INIT",
+	[SEVD_OP_SHUTDOWN] = "SHUTDOWN",
+	[SEVD_OP_FACTORY_RESET] = "FACTORY_RESET",
+	[SEVD_OP_PEK_GEN] = "PEK_GEN",
+	[SEVD_OP_PDH_GEN] = "PDH_GEN",
+	[SEVD_OP_PEK_CSR] = "PEK_CSR",
+	[SEVD_OP_PEK_CERT_IMPORT] = "PEK_CERT_IMPORT",
+	[SEVD_OP_CERTS] = "CERTS",
+	[SEVD_OP_GET_ID] = "GET_ID",
+	[SEVD_OP_ASIDS] = "ASIDS",
+	[SEVD_OP_HEALTH] = "HEALTH",
+	[SEVD_OP_METRICS] = "METRICS",
+	[SEVD_OP_GUEST_CREATE] = "GUEST_CREATE",
+	[SEVD_OP_GUEST_DATA_BEGIN] = "GUEST_DATA_BEGIN",
+	[SEVD_OP_GUEST_DATA] = "GUEST_DATA",
+	[SEVD_OP_GUEST_DATA_END] = "GUEST_DATA_END",
+	[SEVD_OP_GUEST_DATA_ABORT] = "GUEST_DATA_ABORT",
+	[SEVD_OP_GUEST_VMSA] = "GUEST_VMSA",
+	[SEVD_OP_GUEST_MEASURE] = "GUEST_MEASURE",
+	[SEVD_OP_GUEST_SECRET] = "GUEST_SECRET",
+	[SEVD_OP_GUEST_FINISH] = "GUEST_FINISH",
+	[SEVD_OP_GUEST_ACTIVATE] = "GUEST_ACTIVATE",
+	[SEVD_OP_GUEST_DEACTIVATE] = "GUEST_DEACTIVATE",
+	[SEVD_OP_GUEST_DELETE] = "GUEST_DELETE",
+	[SEVD_OP_GUEST_INFO] = "GUEST_INFO",
+	[SEVD_OP_GUEST_LIST] = "GUEST_LIST",
+	[SEVD_OP_GUEST_ATTEST] = "GUEST_ATTEST",
+	[SEVD_OP_FW_ERRORS] = "FW_ERRORS",
+};
+
+/* sevd_core_requests_total{op}: every request the core served, by op (with privilege
+ * separation: every core call of the worker, so a GET the worker answered from the region
+ * shows as no request here). Appended at text + n; returns the new length. */
+static int render_requests(struct sevd_core *c, char *text, size_t size, int n)
+{
+	int m = snprintf(text + n, size - (size_t)n,
+			 "# HELP sevd_core_requests_total Requests the privileged core served "
+			 "(core calls of the HTTP worker), by op.\n"
+			 "# TYPE sevd_core_requests_total counter\n");
+
+	for (unsigned op = 1; op < SEVD_OP_MAX_ && m > 0 && (size_t)m < size - (size_t)n; op++) {
+		n += m;
+		m = snprintf(text + n, size - (size_t)n,
+			     "sevd_core_requests_total{op=\"%s\"} %" PRIu64 "\n",
+			     op_names[op] ? op_names[op] : "unknown", atomic_load(&c->calls[op]));
+	}
+	if (m > 0 && (size_t)m < size - (size_t)n)
+		n += m;
+	return n;
+}
+
+static void op_metrics(struct sevd_core *c, const struct sevd_request *req, struct sevd_reply *rep)
+{
+	struct sevd_queue_stats q;
+	struct sevd_asid_stats a;
+	int n, m;
+
+	sevd_queue_stats(c->queue, &q);
+	sevd_asid_stats(c->pool, &a);
+	n = sevd_metrics_render(c->metrics, &q, &a, rep->u.metrics.text,
+				sizeof(rep->u.metrics.text));
+	if (n < 0) {
+		rep->r = n;
+		snprintf(rep->message, sizeof(rep->message), "metrics do not fit the reply");
+		return;
+	}
+	pthread_mutex_lock(&c->health_lock);
+	m = snprintf(rep->u.metrics.text + n, sizeof(rep->u.metrics.text) - (size_t)n,
+		     "# HELP sevd_psp_healthy 1 while the PSP answers, 0 after a timeout or a lost "
+		     "transport until sevd reconnects.\n# TYPE sevd_psp_healthy gauge\n"
+		     "sevd_psp_healthy %d\n# HELP sevd_psp_recoveries_total Reconnections to the "
+		     "PSP after it was unhealthy.\n# TYPE sevd_psp_recoveries_total counter\n"
+		     "sevd_psp_recoveries_total %llu\n",
+		     c->unhealthy ? 0 : 1, (unsigned long long)c->recoveries);
+	pthread_mutex_unlock(&c->health_lock);
+	if (m > 0 && (size_t)m < sizeof(rep->u.metrics.text) - (size_t)n)
+		n += m;
+	pthread_mutex_lock(&c->cache.lock);
+	m = snprintf(rep->u.metrics.text + n, sizeof(rep->u.metrics.text) - (size_t)n,
+		     "# HELP sevd_cache_hits_total Answers served from the core's reply cache, "
+		     "without a firmware command.\n# TYPE sevd_cache_hits_total counter\n"
+		     "sevd_cache_hits_total{command=\"PLATFORM_STATUS\"} %" PRIu64 "\n"
+		     "sevd_cache_hits_total{command=\"GUEST_STATUS\"} %" PRIu64 "\n"
+		     "sevd_cache_hits_total{command=\"PDH_CERT_EXPORT\"} %" PRIu64 "\n",
+		     c->cache.hits_platform, c->cache.hits_guest, c->cache.hits_certs);
+	pthread_mutex_unlock(&c->cache.lock);
+	if (m > 0 && (size_t)m < sizeof(rep->u.metrics.text) - (size_t)n)
+		n += m;
+	if (c->guests) { /* issue 26: the journal's size and durability */
+		m = sevd_guests_render_metrics(c->guests, rep->u.metrics.text + n,
+					       sizeof(rep->u.metrics.text) - (size_t)n);
+		if (m > 0)
+			n += m;
+	}
+	n = render_requests(c, rep->u.metrics.text, sizeof(rep->u.metrics.text), n);
+	rep->u.metrics.len = (uint32_t)n;
+}
+
+static void op_guest(struct sevd_core *c, const struct sevd_request *req, struct sevd_reply *rep)
+{
+	if (!c->guests) {
+		rep->r = -EOPNOTSUPP;
+		snprintf(rep->message, sizeof(rep->message),
+			 "guest operations need a state directory for the journal");
+		return;
+	}
+	if (req->op == SEVD_OP_GUEST_INFO && cache_answer(c, req, rep, true))
+		return;
+	sevd_guests_op(c->guests, req, rep);
+	if (req->op == SEVD_OP_GUEST_INFO)
+		cache_guest_done(c, req, rep);
+}
+
+/* The core's operations: a table, as OpenSSH's monitor dispatch. `firmware` ops run on the
+ * queue's worker; the others read in-memory state under its own locks. */
+static const struct {
+	op_fn fn;
+	bool firmware;
+} ops[SEVD_OP_MAX_] = {
+	[SEVD_OP_PLATFORM_STATUS] = { op_platform_status, true },
+	[SEVD_OP_INIT] = { op_init, true },
+	[SEVD_OP_SHUTDOWN] = { op_shutdown, true },
+	[SEVD_OP_FACTORY_RESET] = { op_factory_reset, true },
+	[SEVD_OP_PEK_GEN] = { op_pek_gen, true },
+	[SEVD_OP_PDH_GEN] = { op_pdh_gen, true },
+	[SEVD_OP_PEK_CSR] = { op_pek_csr, true },
+	[SEVD_OP_PEK_CERT_IMPORT] = { op_pek_cert_import, true },
+	[SEVD_OP_CERTS] = { op_certs, true },
+	[SEVD_OP_GET_ID] = { op_get_id, true },
+	[SEVD_OP_ASIDS] = { op_asids, false },
+	[SEVD_OP_HEALTH] = { op_health, false },
+	[SEVD_OP_METRICS] = { op_metrics, false },
+	[SEVD_OP_GUEST_CREATE] = { op_guest, true },
+	[SEVD_OP_GUEST_DATA_BEGIN] = { op_guest, true },
+	[SEVD_OP_GUEST_DATA] = { op_guest, true },
+	[SEVD_OP_GUEST_DATA_END] = { op_guest, true },
+	[SEVD_OP_GUEST_DATA_ABORT] = { op_guest, true },
+	[SEVD_OP_GUEST_VMSA] = { op_guest, true },
+	[SEVD_OP_GUEST_MEASURE] = { op_guest, true },
+	[SEVD_OP_GUEST_SECRET] = { op_guest, true },
+	[SEVD_OP_GUEST_FINISH] = { op_guest, true },
+	[SEVD_OP_GUEST_ACTIVATE] = { op_guest, true },
+	[SEVD_OP_GUEST_DEACTIVATE] = { op_guest, true },
+	[SEVD_OP_GUEST_DELETE] = { op_guest, true },
+	[SEVD_OP_GUEST_INFO] = { op_guest, true },
+	[SEVD_OP_GUEST_LIST] = { op_guest, true },
+	[SEVD_OP_GUEST_ATTEST] = { op_guest, true },
+	[SEVD_OP_FW_ERRORS] = { sevd_fwerrors_op, false },
+};
+
+struct op_job {
+	struct sevd_core *c;
+	const struct sevd_request *req;
+	struct sevd_reply *rep;
+	op_fn fn;
+};
+
+/* -EHOSTDOWN with a message naming the reason while the PSP is unhealthy, else 0. */
+static int refuse_if_unhealthy(struct sevd_core *c, struct sevd_reply *rep)
+{
+	int r = 0;
+
+	pthread_mutex_lock(&c->health_lock);
+	if (c->unhealthy) {
+		snprintf(rep->message, sizeof(rep->message),
+			 "the PSP is unhealthy (%s); firmware commands are refused until sevd "
+			 "reconnects (see GET /healthz)",
+			 c->unhealthy_reason);
+		r = rep->r = -EHOSTDOWN;
+	}
+	pthread_mutex_unlock(&c->health_lock);
+	return r;
+}
+
+/* The answer when the queue did not run a job (sevd_queue_run's errors). */
+static int queue_refused(struct sevd_reply *rep, int r)
+{
+	snprintf(rep->message, sizeof(rep->message),
+		 r == -EBUSY ? "the firmware command queue is full; retry later"
+		 : r == -ETIMEDOUT ? "the firmware command queue did not reach this request in time; retry later"
+				   : "the daemon is stopping");
+	return rep->r = r == -ETIMEDOUT ? -EBUSY : r;
+}
+
+static void op_job_run(void *arg)
+{
+	struct op_job *j = arg;
+
+	/* Jobs that queued behind the command that hung are refused the same way, not run on
+	 * the dead transport. */
+	if (refuse_if_unhealthy(j->c, j->rep) < 0)
+		return;
+	if (certs_changing(j->req->op))
+		atomic_fetch_add(&j->c->certs_gen, 1);
+	AS_JOB(j->fn(j->c, j->req, j->rep));
+}
+
+int sevd_core_call(struct sevd_core *c, const struct sevd_request *req, struct sevd_reply *rep)
+{
+	struct op_job j = { .c = c, .req = req, .rep = rep };
+	int r;
+
+	rep->r = 0;
+	rep->fw_status = SEV_STATUS_NO_FW_CALL;
+	rep->message[0] = '\0';
+	if (req->op == 0 || req->op >= SEVD_OP_MAX_ || !ops[req->op].fn) {
+		snprintf(rep->message, sizeof(rep->message), "unknown core operation %u", req->op);
+		return rep->r = -EOPNOTSUPP;
+	}
+	atomic_fetch_add_explicit(&c->calls[req->op], 1, memory_order_relaxed);
+	j.fn = ops[req->op].fn;
+	if (!ops[req->op].firmware) {
+		j.fn(c, req, rep);
+		return rep->r;
+	}
+	/* An unhealthy PSP: refuse at once rather than let requests pile up behind it. */
+	if (refuse_if_unhealthy(c, rep) < 0)
+		return rep->r;
+	if ((req->op == SEVD_OP_PLATFORM_STATUS || (req->op == SEVD_OP_GUEST_INFO && c->guests)) &&
+	    cache_answer(c, req, rep, false))
+		return rep->r;
+	if (req->op == SEVD_OP_CERTS && certs_answer(c, rep))
+		return rep->r;
+	r = sevd_queue_run(c->queue, op_job_run, &j);
+	return r < 0 ? queue_refused(rep, r) : rep->r;
+}
+
+struct data_job {
+	struct sevd_core *c;
+	uint32_t handle, len;
+	const uint8_t *buf;
+	struct sevd_reply *rep;
+};
+
+static void data_job_run(void *arg)
+{
+	struct data_job *j = arg;
+
+	if (refuse_if_unhealthy(j->c, j->rep) < 0)
+		return;
+	AS_JOB(sevd_guests_data(j->c->guests, j->handle, j->buf, j->len, j->rep));
+}
+
+int sevd_core_guest_data(struct sevd_core *c, uint32_t handle, const uint8_t *buf, uint32_t len,
+			 struct sevd_reply *rep)
+{
+	struct data_job j = { .c = c, .handle = handle, .len = len, .buf = buf, .rep = rep };
+	int r;
+
+	rep->r = 0;
+	rep->fw_status = SEV_STATUS_NO_FW_CALL;
+	rep->message[0] = '\0';
+	if (!c->guests) {
+		snprintf(rep->message, sizeof(rep->message),
+			 "guest operations need a state directory for the journal");
+		return rep->r = -EOPNOTSUPP;
+	}
+	if (len > SEVD_STAGE_SLOT_SIZE) {
+		snprintf(rep->message, sizeof(rep->message), "an upload slot holds at most %u bytes",
+			 SEVD_STAGE_SLOT_SIZE);
+		return rep->r = -EINVAL;
+	}
+	if (refuse_if_unhealthy(c, rep) < 0)
+		return rep->r;
+	r = sevd_queue_run(c->queue, data_job_run, &j);
+	return r < 0 ? queue_refused(rep, r) : rep->r;
+}
+
+struct sevd_asid_pool *sevd_core_asids(struct sevd_core *c)
+{
+	return c->pool;
+}
+
+bool sevd_core_psp_healthy(struct sevd_core *c)
+{
+	bool healthy;
+
+	pthread_mutex_lock(&c->health_lock);
+	healthy = !c->unhealthy;
+	pthread_mutex_unlock(&c->health_lock);
+	return healthy;
+}
+
+int sevd_core_region_fd(struct sevd_core *c)
+{
+	return sevd_region_fd(c->cache.region);
+}
+
+struct psp_transport *sevd_core_psp(struct sevd_core *c)
+{
+	return c->psp;
+}
+
+const struct psp_cpuid *sevd_core_cpuid(struct sevd_core *c)
+{
+	return &c->cpuid;
+}
+
+bool sevd_core_is_emu(struct sevd_core *c)
+{
+	return c->emu_socket != NULL;
+}
+
+int sevd_core_fw_done(struct sevd_core *c, struct sevd_reply *rep, uint32_t cmd, int r,
+		      int psp_ret, const struct timespec *t0)
+{
+	return fw_done(c, rep, cmd, r, psp_ret, t0);
+}
+
+int sevd_core_flush_now(struct sevd_core *c)
+{
+	return flush_on_fw_thread(c, NULL);
+}
+
+/* The guest table is built on the firmware thread: reconciliation issues firmware commands. */
+struct guests_job {
+	struct sevd_core *c;
+	const struct sevd_guests_config *cfg;
+	int r;
+};
+
+static void guests_job_run(void *arg)
+{
+	struct guests_job *j = arg;
+
+	AS_JOB(j->r = sevd_guests_new(j->c, j->cfg, &j->c->guests));
+}
+
+static int start_guests(struct sevd_core *c, const struct sevd_core_config *cfg)
+{
+	struct sevd_guests_config gc = { .state_dir = cfg->state_dir, .policy = cfg->policy,
+					 .journal_recover = cfg->journal_recover,
+					 .journal_compact = cfg->journal_compact,
+					 .control = cfg->control };
+	struct guests_job j = { .c = c, .cfg = &gc };
+	int r;
+
+	if (!cfg->state_dir)
+		return 0;
+	r = sevd_queue_run(c->queue, guests_job_run, &j);
+	return r < 0 ? r : j.r;
+}
+
+/* Recovery (issue 9), on the firmware thread so no firmware command runs meanwhile: restart an
+ * embedded emulator that died, open the transport anew and ask PLATFORM_STATUS. A platform
+ * found UNINIT was reset under us (a restarted emulator: guest contexts and the TMR are gone):
+ * INIT it again as at start and reconcile the guest journal with what firmware still knows. */
+struct recover_job {
+	struct sevd_core *c;
+	int r;
+};
+
+static int reinit_after_reset(struct sevd_core *c, bool uninit)
+{
+	int psp_ret = SEV_STATUS_NO_FW_CALL, r;
+
+	if (uninit && c->tmr_fd >= 0) {
+		close(c->tmr_fd); /* its mapping died with the old emulator */
+		c->tmr_fd = -1;
+	}
+	if (uninit && c->auto_init) {
+		r = init_with_tmr(c, c->init_es ? SEV_INIT_FLAGS_SEV_ES : 0, &psp_ret);
+		if (r < 0)
+			return log_error_errno(r, "Re-INIT after the PSP reset failed (%s): %m",
+					       sev_status_name(psp_ret));
+		if (c->emu_socket && flush_on_fw_thread(c, NULL) < 0)
+			return -EIO;
+		sevd_asid_mark_all_clean(c->pool);
+		log_notice("The PSP was reset: platform initialized again");
+	}
+	return c->guests ? sevd_guests_after_reset(c->guests) : 0;
+}
+
+static void recover_job_body(struct recover_job *j)
+{
+	struct sevd_core *c = j->c;
+	struct psp_transport *t = NULL, *old;
+	struct sev_cmd_platform_status st;
+	int psp_ret = SEV_STATUS_NO_FW_CALL;
+
+	atomic_fetch_add(&c->certs_gen, 1); /* a restarted PSP may hold other keys */
+	if (c->restart_psp && (j->r = c->restart_psp(c->restart_userdata)) < 0)
+		return;
+	j->r = psp_open(c->psp_spec, &t);
+	if (j->r >= 0)
+		j->r = psp_cmd_platform_status(t, &st, &psp_ret);
+	if (j->r < 0) {
+		psp_close(t);
+		return;
+	}
+	pthread_mutex_lock(&c->health_lock);
+	old = c->psp;
+	c->psp = t;
+	pthread_mutex_unlock(&c->health_lock);
+	psp_close(old);
+	if (c->guests)
+		sevd_guests_set_psp(c->guests, t);
+	if (st.state == SEV_PSTATE_UNINIT &&
+	    (c->last_pstate != SEV_PSTATE_UNINIT || (c->guests && sevd_guests_count(c->guests))))
+		c->reset_pending = true;
+	if (c->reset_pending) {
+		j->r = reinit_after_reset(c, st.state == SEV_PSTATE_UNINIT);
+		if (j->r < 0)
+			return;
+		c->reset_pending = false;
+		c->last_pstate = c->auto_init ? SEV_PSTATE_INIT : SEV_PSTATE_UNINIT;
+	}
+	pthread_mutex_lock(&c->health_lock);
+	c->unhealthy = false;
+	sevd_region_set_unhealthy(c->cache.region, false);
+	c->recoveries++;
+	pthread_mutex_unlock(&c->health_lock);
+	log_notice("PSP reconnected through %s; healthy again", c->psp_spec);
+}
+
+static void recover_job_run(void *arg)
+{
+	AS_JOB(recover_job_body(arg));
+}
+
+/* Waits for the PSP to turn unhealthy, then retries recovery with a doubling backoff
+ * (100 ms .. 2 s). */
+static void *recover_main(void *userdata)
+{
+	struct sevd_core *c = userdata;
+	unsigned backoff = 100;
+
+	pthread_mutex_lock(&c->health_lock);
+	while (!c->recover_stop) {
+		struct timespec ts;
+		struct recover_job j = { .c = c };
+
+		if (!c->unhealthy) {
+			backoff = 100;
+			pthread_cond_wait(&c->health_cond, &c->health_lock);
+			continue;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_sec += backoff / 1000;
+		ts.tv_nsec += (long)(backoff % 1000) * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&c->health_cond, &c->health_lock, &ts);
+		if (c->recover_stop || !c->unhealthy)
+			continue;
+		pthread_mutex_unlock(&c->health_lock);
+		if (sevd_queue_run(c->queue, recover_job_run, &j) < 0 || j.r < 0)
+			log_debug("PSP recovery attempt failed (%s); retrying in %u ms",
+				  strerror(j.r < 0 ? -j.r : EAGAIN), backoff);
+		backoff = backoff >= 1000 ? 2000 : backoff * 2;
+		pthread_mutex_lock(&c->health_lock);
+	}
+	pthread_mutex_unlock(&c->health_lock);
+	return NULL;
+}
+
+void sevd_core_free(struct sevd_core *c)
+{
+	if (!c)
+		return;
+	if (c->have_recover) {
+		pthread_mutex_lock(&c->health_lock);
+		c->recover_stop = true;
+		pthread_cond_signal(&c->health_cond);
+		pthread_mutex_unlock(&c->health_lock);
+		pthread_join(c->recover_thread, NULL);
+	}
+	sevd_queue_free(c->queue);
+	sevd_region_free(c->cache.region); /* after the queue: it kept its counter there */
+	sevd_guests_free(c->guests);
+	sevd_asid_pool_free(c->pool);
+	sevd_metrics_free(c->metrics);
+	psp_close(c->psp);
+	if (c->tmr_fd >= 0)
+		close(c->tmr_fd);
+	free(c->emu_socket);
+	free(c->roots_dir);
+	free(c->psp_spec);
+	pthread_cond_destroy(&c->health_cond);
+	pthread_mutex_destroy(&c->health_lock);
+	pthread_mutex_destroy(&c->cache.lock);
+	free(c);
+}
+
+/* First start of a host daemon: INIT an UNINIT platform, as the kernel does at module load. */
+static int auto_init(struct sevd_core *c, bool es)
+{
+	_cleanup_free_ struct sevd_reply *rep = calloc(1, sizeof(*rep));
+	struct sevd_request req = { .op = SEVD_OP_PLATFORM_STATUS };
+
+	if (!rep)
+		return -ENOMEM;
+	if (sevd_core_call(c, &req, rep) < 0)
+		return log_error_errno(rep->r, "Cannot read the platform status: %s", rep->message);
+	if (rep->u.platform.status.state != SEV_PSTATE_UNINIT)
+		return 0;
+	req = (struct sevd_request){ .op = SEVD_OP_INIT, .u.init.es = es };
+	if (sevd_core_call(c, &req, rep) == -EOPNOTSUPP) {
+		/* /dev/sev has no INIT: the kernel initializes the platform itself (at probe or
+		 * when KVM needs it), so an UNINIT platform is normal there. */
+		log_notice("The platform is UNINIT and %s cannot INIT it; the kernel will",
+			   psp_transport_kind(c->psp));
+		return 0;
+	}
+	if (rep->r < 0)
+		return log_error_errno(rep->r, "Cannot initialize the platform: %s", rep->message);
+	log_info("Platform initialized (INIT%s, WBINVD, DF_FLUSH)", es ? " with SEV-ES" : "");
+	return 0;
+}
+
+/* The worker's read-only mirror of the reply cache (cache-region.h), before the first job:
+ * the queue's started counter moves into it. Without one (a kernel without
+ * F_SEAL_FUTURE_WRITE, < 5.1) the worker asks the core for every GET, as before. */
+static void share_cache(struct sevd_core *c)
+{
+	int r = sevd_region_new(&c->cache.region);
+
+	if (r < 0) {
+		log_warning_errno(r, "No shared reply cache for the worker (%m); it asks the core "
+				    "for every request");
+		c->cache.region = NULL;
+		return;
+	}
+	sevd_queue_share_started(c->queue, sevd_region_started(c->cache.region));
+}
+
+static int core_open(struct sevd_core *c, const struct sevd_core_config *cfg)
+{
+	int r;
+
+	r = psp_open(cfg->psp_spec, &c->psp);
+	if (r < 0)
+		return log_error_errno(r, "Cannot open the PSP transport '%s': %m", cfg->psp_spec);
+	r = psp_get_cpuid(c->psp, &c->cpuid);
+	if (r < 0)
+		return log_error_errno(r, "Cannot read CPUID 8000_001F through '%s': %m",
+				       cfg->psp_spec);
+	r = sevd_asid_pool_new(c->cpuid.ecx, c->cpuid.edx, &c->pool);
+	if (r < 0)
+		return log_error_errno(r, "CPUID 8000_001F gives ECX=%u (max ASID), EDX=%u: SEV is "
+					  "off or the pool is larger than sevd supports (%u): %m",
+				       c->cpuid.ecx, c->cpuid.edx, SEVD_ASID_LIMIT);
+	log_info("ASIDs: max %u, min SEV %u (SEV-ES 1..%u, SEV %u..%u)", c->cpuid.ecx, c->cpuid.edx,
+		 c->cpuid.edx > 0 ? c->cpuid.edx - 1 : 0, c->cpuid.edx, c->cpuid.ecx);
+	return 0;
+}
+
+int sevd_core_new(const struct sevd_core_config *cfg, struct sevd_core **ret)
+{
+	struct sevd_core *c = calloc(1, sizeof(*c));
+	int r;
+
+	if (!c)
+		return -ENOMEM;
+	c->tmr_fd = -1;
+	pthread_mutex_init(&c->health_lock, NULL);
+	pthread_mutex_init(&c->cache.lock, NULL);
+	{
+		pthread_condattr_t attr;
+
+		pthread_condattr_init(&attr);
+		pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+		pthread_cond_init(&c->health_cond, &attr);
+		pthread_condattr_destroy(&attr);
+	}
+	c->auto_init = cfg->auto_init;
+	c->init_es = cfg->init_es;
+	c->restart_psp = cfg->restart_psp;
+	c->restart_userdata = cfg->restart_userdata;
+	if (!(c->psp_spec = strdup(cfg->psp_spec)) ||
+	    (cfg->emu_socket && !(c->emu_socket = strdup(cfg->emu_socket))) ||
+	    (cfg->roots_dir && !(c->roots_dir = strdup(cfg->roots_dir)))) {
+		sevd_core_free(c);
+		return -ENOMEM;
+	}
+	r = core_open(c, cfg);
+	if (r >= 0)
+		r = sevd_metrics_new(&c->metrics);
+	if (r >= 0)
+		r = sevd_queue_new(cfg->queue_max ? cfg->queue_max : 256, cfg->queue_wait_ms,
+				   &c->queue);
+	if (r >= 0)
+		share_cache(c);
+	if (r >= 0) {
+		sevd_asid_pool_set_flush(c->pool, pool_flush, c, cfg->flush_threshold);
+		if (cfg->auto_init)
+			r = auto_init(c, cfg->init_es);
+		if (r >= 0)
+			r = start_guests(c, cfg);
+		if (r >= 0) {
+			r = -pthread_create(&c->recover_thread, NULL, recover_main, c);
+			c->have_recover = r >= 0;
+		}
+	}
+	if (r < 0) {
+		sevd_core_free(c);
+		return r;
+	}
+	*ret = c;
+	return 0;
+}

@@ -1,0 +1,255 @@
+/* THE PRIVILEGE-SEPARATION SEAM. Everything that touches the PSP, the ASID pool or the
+ * firmware queue is "the core"; the HTTP server, JSON, authentication and roles
+ * (http.c, api.c, auth.c) reach it only through sevd_core_call() below, with a fixed-size
+ * request (op code + arguments) and a fixed-size reply (status + result). No pointers cross
+ * this line. With privilege separation (issue 7, worker.h) the HTTP side runs in sevd's
+ * unprivileged worker and these two structs are the messages of the core<->worker channels
+ * (ipc.h: a body length per op, ipc.c's table; a new op needs a row there), so the core must
+ * keep treating every request field as untrusted (lengths are checked in core.c).
+ *
+ * Inside the core every firmware command runs as a job of the one queue (queue.h). */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "attest/amd-cert.h"
+#include "daemon/core/asid.h"
+#include "policy/admission.h"
+#include "psp/sev-abi.h"
+
+#define SEVD_GUEST_NAME_MAX 64u
+#define SEVD_GUEST_PIECE_MAX (64u * 1024u) /* bytes of an upload per core call */
+/* The staged upload of sevd's worker (ipc.h, "Staged uploads"): a sealed memfd of
+ * SEVD_STAGE_SLOTS slots of SEVD_STAGE_SLOT_SIZE bytes that the core maps read-only and the
+ * worker fills; a GUEST_DATA_SLOT request names a slot. A full slot is 4 chunks of 1 MiB,
+ * measured by one LAUNCH_UPDATE_DATA (guest.c): per-command round trips through the
+ * emulator's socket cost ~90 µs each on a 2-core VM, 8 % of a 1 MiB command's time. */
+#define SEVD_GUEST_CHUNK (1u << 20) /* an upload is measured in whole chunks (guest.c) */
+#define SEVD_STAGE_SLOTS 2u
+#define SEVD_STAGE_SLOT_SIZE (4u << 20)
+
+enum sevd_op {
+	SEVD_OP_PLATFORM_STATUS = 1, /* PLATFORM_STATUS + the CPUID ranges */
+	SEVD_OP_INIT,		     /* INIT, then WBINVD + DF_FLUSH */
+	SEVD_OP_SHUTDOWN,
+	SEVD_OP_FACTORY_RESET,
+	SEVD_OP_PEK_GEN,
+	SEVD_OP_PDH_GEN,
+	SEVD_OP_PEK_CSR,
+	SEVD_OP_PEK_CERT_IMPORT,
+	SEVD_OP_CERTS, /* PDH_CERT_EXPORT + ASK/ARK */
+	SEVD_OP_GET_ID,
+	SEVD_OP_ASIDS,	 /* pool snapshot; no firmware */
+	SEVD_OP_HEALTH,	 /* no firmware */
+	SEVD_OP_METRICS, /* Prometheus text; no firmware */
+	/* Guests (issue 4; daemon/core/guest.c). Every one runs on the firmware thread. */
+	SEVD_OP_GUEST_CREATE,	  /* admission, ASID, memfd, LAUNCH_START, ACTIVATE */
+	SEVD_OP_GUEST_DATA_BEGIN, /* start an upload at an address */
+	SEVD_OP_GUEST_DATA,	  /* one piece: into the memfd; LAUNCH_UPDATE_DATA per 1 MiB */
+	SEVD_OP_GUEST_DATA_END,	  /* pad the last chunk to 16 bytes, LAUNCH_UPDATE_DATA */
+	SEVD_OP_GUEST_DATA_ABORT, /* the client went away mid-upload */
+	SEVD_OP_GUEST_VMSA,
+	SEVD_OP_GUEST_MEASURE,
+	SEVD_OP_GUEST_SECRET,
+	SEVD_OP_GUEST_FINISH,
+	SEVD_OP_GUEST_ACTIVATE,
+	SEVD_OP_GUEST_DEACTIVATE,
+	SEVD_OP_GUEST_DELETE,
+	SEVD_OP_GUEST_INFO,
+	SEVD_OP_GUEST_LIST,
+	SEVD_OP_GUEST_ATTEST,
+	SEVD_OP_FW_ERRORS, /* the last firmware failures (daemon/core/fwerrors.h); no firmware */
+	/* Staged uploads (ipc.h): served by the core's channel threads (daemon/ipc/core-side.c)
+	 * only, never by sevd_core_call (a staging buffer is a channel's, passed as an fd). */
+	SEVD_OP_GUEST_DATA_STAGE, /* a staging buffer for this channel; the reply carries its fd */
+	SEVD_OP_GUEST_DATA_SLOT,  /* slot i holds n bytes of the running upload: as GUEST_DATA */
+	SEVD_OP_MAX_,
+};
+
+struct sevd_request {
+	uint32_t op; /* enum sevd_op */
+	union {
+		struct {
+			uint8_t es; /* INIT flags bit 0 */
+		} init;
+		struct {
+			/* SHUTDOWN, FACTORY_RESET: 1 = go ahead while sevd holds guests and drop
+			 * them all (firmware loses them); 0 = refuse while any exist */
+			uint8_t force;
+		} reset;
+		struct {
+			uint32_t pek_len, oca_len; /* each must be SEV_CERT_SIZE */
+			uint8_t pek[SEV_CERT_SIZE];
+			uint8_t oca[SEV_CERT_SIZE];
+		} pek_cert;
+		struct {
+			uint32_t policy;
+			uint32_t godh_len, session_len; /* both 0, or SEV_CERT_SIZE and 128 */
+			uint8_t godh[SEV_CERT_SIZE];
+			uint8_t session[sizeof(struct sev_session_blob)];
+			char name[SEVD_GUEST_NAME_MAX];	  /* "" = guest-HANDLE */
+			char tenant[SEVD_GUEST_NAME_MAX]; /* "" = default */
+			uint64_t memory_size;		  /* 0 = default */
+			uint32_t asid;			  /* 0 = the pool's choice */
+		} create;
+		struct {
+			uint32_t handle;
+			uint32_t asid;	      /* ACTIVATE: 0 = the pool's choice */
+			uint8_t have_address; /* DATA_BEGIN, VMSA, SECRET */
+			uint64_t address;     /* guest-physical */
+			uint32_t len;	      /* bytes in data */
+			uint8_t hdr[sizeof(struct sev_secret_header)]; /* SECRET */
+			uint8_t nonce[SEV_MNONCE_SIZE];		     /* ATTEST */
+			uint8_t data[SEVD_GUEST_PIECE_MAX];
+		} guest;
+		struct {
+			uint32_t handle;
+			uint32_t slot; /* < the staging's slots */
+			uint32_t len;  /* bytes at the slot's start, <= its size */
+		} slot;		       /* GUEST_DATA_SLOT */
+	} u;
+};
+
+struct sevd_platform_info {
+	struct sev_cmd_platform_status status;
+	uint32_t cpuid_max, cpuid_min_sev;
+	uint32_t es_first, es_last, sev_first, sev_last; /* empty when first > last */
+	char transport[8];				 /* "emu" / "dev" */
+};
+
+#define SEVD_ID_MAX 256u
+#define SEVD_GUESTS_MAX 1024u /* firmware's SEV_GUEST_COUNT_MAX (AMD-ASPFW sev_plat.h) */
+
+/* One guest as the HTTP side shows it. */
+struct sevd_guest_info {
+	uint32_t handle, asid, policy;
+	uint8_t state; /* SEV_GSTATE_* from GUEST_STATUS (or sevd's record when not asked) */
+	uint8_t es, measured;
+	char name[SEVD_GUEST_NAME_MAX], tenant[SEVD_GUEST_NAME_MAX];
+	uint64_t memory_size, data_bytes, created, updated;
+	uint8_t measure[SEV_MEASURE_SIZE], mnonce[SEV_MNONCE_SIZE];
+};
+#define SEVD_METRICS_MAX (64u * 1024u)
+
+struct sevd_asid_entry {
+	uint32_t asid;
+	uint8_t state; /* enum sevd_asid_state: USED or PENDING/FLUSHING */
+	uint8_t es;
+	char holder[SEVD_ASID_HOLDER_MAX];
+};
+
+/* One firmware command that answered a status other than SUCCESS (issue 10, status page). */
+#define SEVD_FW_ERRORS_MAX 32u
+struct sevd_fw_error {
+	uint64_t time_ms; /* CLOCK_REALTIME, milliseconds since the epoch */
+	uint32_t command; /* SEV_CMD_* */
+	int32_t status;	  /* SEV_STATUS_*; SEV_STATUS_NO_FW_CALL when the transport failed */
+	int32_t r;	  /* -EIO: firmware answered status; else the transport's errno */
+	uint32_t reserved; /* 0; keeps the struct free of implicit padding */
+};
+
+struct sevd_reply {
+	int32_t r;	   /* 0 or a negative errno; -EIO: firmware answered fw_status */
+	int32_t fw_status; /* SEV_STATUS_*, or SEV_STATUS_NO_FW_CALL */
+	char message[256]; /* what failed and why, for the user (no secrets) */
+	char rule[64];	   /* -EPERM: the admission rule that refused (policy/admission.h) */
+	union {
+		struct sevd_platform_info platform; /* PLATFORM_STATUS and every mutating op */
+		struct {
+			uint32_t len;
+			uint8_t csr[SEV_CERT_SIZE];
+		} csr;
+		struct {
+			uint32_t pdh_len, chain_len, ask_len, ark_len;
+			uint8_t pdh[SEV_CERT_SIZE];
+			uint8_t chain[SEV_CERT_CHAIN_SIZE]; /* PEK ‖ OCA ‖ CEK */
+			uint8_t ask[AMD_CERT_MAX_SIZE];
+			uint8_t ark[AMD_CERT_MAX_SIZE];
+		} certs;
+		struct {
+			uint32_t len;
+			uint8_t id[SEVD_ID_MAX];
+		} id;
+		struct {
+			struct sevd_asid_stats stats;
+			uint32_t es_first, es_last, sev_first, sev_last;
+			uint32_t n; /* entries used */
+			struct sevd_asid_entry entry[SEVD_ASID_LIMIT];
+		} asids;
+		struct {
+			uint32_t queue_depth;
+			char transport[8];
+			uint8_t psp_healthy;
+			uint64_t recoveries;
+			char reason[160]; /* why unhealthy; "" when healthy */
+		} health;
+		struct {
+			uint32_t len;
+			char text[SEVD_METRICS_MAX];
+		} metrics;
+		struct {
+			struct sevd_guest_info info;
+			uint32_t command;	 /* SEV_CMD_* that ran */
+			uint64_t uploaded, address; /* DATA_END, VMSA, SECRET */
+			uint32_t chunks;
+			uint8_t deactivated;	 /* DELETE */
+			uint32_t released_asid;	 /* DELETE: 0 = none */
+			uint8_t api_major, api_minor, build; /* MEASURE */
+			uint8_t report[sizeof(struct sev_attestation_report)]; /* ATTEST */
+		} guest;
+		struct {
+			uint32_t n;
+			struct sevd_guest_info g[SEVD_GUESTS_MAX];
+		} guests;
+		struct {
+			uint32_t slots, slot_size; /* GUEST_DATA_STAGE: the geometry of the fd */
+		} stage;
+		struct {
+			uint32_t n; /* entries used, newest first */
+			uint64_t total; /* failures seen since sevd started */
+			struct sevd_fw_error e[SEVD_FW_ERRORS_MAX];
+		} fw_errors;
+	} u;
+};
+
+struct sevd_core;
+
+struct sevd_core_config {
+	const char *psp_spec;	 /* "emu:PATH" or "dev[:PATH]" */
+	const char *emu_socket;	 /* for the emulator's control channel (WBINVD), or NULL */
+	const char *roots_dir;	 /* ask.cert + ark.cert of the platform's root, or NULL */
+	bool auto_init;		 /* INIT at start when the platform is UNINIT */
+	bool init_es;		 /* ... with SEV-ES */
+	unsigned queue_max;	 /* waiting jobs */
+	unsigned queue_wait_ms;	 /* bound on the wait before a job starts */
+	uint32_t flush_threshold; /* flush when free ASIDs of a type <= this */
+	/* Guests (issue 4): */
+	const char *state_dir;		     /* the journal lives here; NULL: no guest support */
+	const struct policy_rules *policy;   /* host admission rules (copied), or NULL */
+	bool journal_recover;		     /* skip corrupt journal records (reported) */
+	unsigned journal_compact;	     /* compact past this many records (0: 1024) */
+	const char *control;		     /* grant-stream socket path, or NULL: none */
+	/* Issue 9: before each reconnection attempt, restart the PSP if sevd owns it (the
+	 * embedded emulator); NULL otherwise. Runs on the firmware thread. */
+	int (*restart_psp)(void *userdata);
+	void *restart_userdata;
+};
+
+int sevd_core_new(const struct sevd_core_config *cfg, struct sevd_core **ret);
+void sevd_core_free(struct sevd_core *c);
+/* Serve one request; also returned in rep->r. Safe from many threads at once. */
+int sevd_core_call(struct sevd_core *c, const struct sevd_request *req, struct sevd_reply *rep);
+/* The pool, for the guest code of the core (issue 4); not for the HTTP side. */
+struct sevd_asid_pool *sevd_core_asids(struct sevd_core *c);
+/* The PSP's health as GET /healthz reports it, without a request (the core's inventory file,
+ * inventory.h); not for the HTTP side. */
+bool sevd_core_psp_healthy(struct sevd_core *c);
+/* GUEST_DATA with the bytes at buf (the core's own read-only map of a staging slot,
+ * daemon/ipc/core-side.c), len <= SEVD_STAGE_SLOT_SIZE: a firmware job like sevd_core_call's.
+ * Core side only. The bytes are copied into guest memory once and read for nothing else. */
+int sevd_core_guest_data(struct sevd_core *c, uint32_t handle, const uint8_t *buf, uint32_t len,
+			 struct sevd_reply *rep);
+/* For sevd.c, which hands it to the worker: the memfd of the reply cache's read-only region
+ * (cache-region.h), or -1 when there is none. Owned by the core. */
+int sevd_core_region_fd(struct sevd_core *c);

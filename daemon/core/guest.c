@@ -1,0 +1,1649 @@
+/* The guest lifecycle in the core (guest.h). Order of every state change, so that a crash at
+ * any point leaves something reconciliation can finish deterministically (see daemon/README.md
+ * "Crash safety"): firmware first, then the journal record (fsync'ed), then the answer; an
+ * INTENT record before LAUNCH_START names the memory region of a launch that may not reach the
+ * journal. At start the journal is replayed and every guest is checked with GUEST_STATUS:
+ * firmware's RUNNING guests are kept with the ASID firmware says they hold, anything not yet
+ * RUNNING (its memfd died with the old process) is deactivated and decommissioned, and
+ * firmware guests the journal does not know are decommissioned too.
+ * Runs on the firmware thread only. Trusts the request fields no more than core.c does. */
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/crypto.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/macros.h"
+#include "common/util.h"
+#include "daemon/core/core-internal.h"
+#include "daemon/core/crash.h"
+#include "daemon/core/guest.h"
+#include "daemon/core/journal.h"
+#include "hv-glue/binding.h"
+#include "psp/commands.h"
+#include "psp/transport.h"
+
+#define GUEST_MEM_DEFAULT (16ull << 20)
+#define GUEST_MEM_MAX (1ull << 30)
+#define GUEST_CHUNK SEVD_GUEST_CHUNK /* an aborted upload keeps its whole chunks */
+/* Whole chunks one LAUNCH_UPDATE_DATA covers when they are there together (a staged slot). */
+#define GUEST_CMD_CHUNKS (SEVD_STAGE_SLOT_SIZE / GUEST_CHUNK)
+_Static_assert(SEVD_STAGE_SLOT_SIZE % GUEST_CHUNK == 0, "a full slot is whole chunks");
+#define SECRET_ADDR_DEFAULT 0x30000u /* hv-glue/guest/layout.h: the tiny guest's secret page */
+#define SUBSCRIBERS_MAX 32
+
+struct guest {
+	struct sevd_jrec rec; /* what the journal holds (type PUT) */
+	int memfd;	      /* -1 after a restart (the memory died with the old process) */
+	bool mapped;	      /* rec.mem_base is a region of ours in the emulator */
+	uint64_t next_addr;   /* default address of the next upload */
+	bool uploading, upload_failed;
+	uint64_t up_start, up_pos, up_chunk; /* offsets in guest memory */
+	uint32_t up_chunks;
+};
+
+struct sevd_guests {
+	struct sevd_core *core;
+	struct psp_transport *psp;
+	struct sevd_asid_pool *pool;
+	struct sevd_journal *journal;
+	struct policy_rules rules;
+	unsigned compact_after;
+	struct guest *g[SEVD_GUESTS_MAX];
+	unsigned n;
+	uint64_t generation;
+	uint64_t intents[16]; /* mem_base of INTENT records not followed by their PUT (replay) */
+	unsigned n_intents;
+	bool snapshot_due; /* the journal is behind the table: snapshot before the next change */
+	atomic_bool not_durable; /* the last change could not be made durable (for /metrics) */
+	int journal_err;   /* errno of the last failed append, for the answer */
+	/* grant stream */
+	int ctl_fd;
+	char *ctl_path;
+	pthread_t ctl_thread;
+	bool ctl_running;
+	pthread_mutex_t sub_lock;
+	int subs[SUBSCRIBERS_MAX];
+	unsigned n_subs;
+	struct live_grant {
+		uint32_t handle, asid;
+		bool es;
+		uint64_t generation;
+	} live[SEVD_GUESTS_MAX]; /* under sub_lock: what a new subscriber is told first */
+	unsigned n_live;
+	/* A staged piece's copy into guest memory, run beside the firmware command of the chunk
+	 * before it (sevd_guests_data); one at a time, as jobs are. */
+	struct copier {
+		pthread_t thread;
+		pthread_mutex_t lock;
+		pthread_cond_t cond;
+		bool started, stop, busy;
+		int fd, r;
+		const uint8_t *buf;
+		size_t len;
+		uint64_t off;
+	} copier;
+};
+
+/* ---- helpers ---- */
+
+static uint64_t now_s(void)
+{
+	return (uint64_t)time(NULL);
+}
+
+_printf_(3, 4) static int fail(struct sevd_reply *rep, int r, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(rep->message, sizeof(rep->message), fmt, ap);
+	va_end(ap);
+	rep->fw_status = SEV_STATUS_NO_FW_CALL;
+	return rep->r = r;
+}
+
+/* A firmware command with crash checkpoints around it and the core's metrics. */
+#define GFW(gs, rep, cmd, call)                                                                    \
+	({                                                                                         \
+		struct timespec _t0;                                                               \
+		int _psp_ret = SEV_STATUS_NO_FW_CALL, _r;                                          \
+		sevd_crash_point("before " #cmd);                                                  \
+		clock_gettime(CLOCK_MONOTONIC, &_t0);                                              \
+		_r = (call);                                                                       \
+		_r = sevd_core_fw_done((gs)->core, (rep), (cmd), _r, _psp_ret, &_t0);              \
+		sevd_crash_point("after " #cmd);                                                   \
+		_r;                                                                                \
+	})
+
+static struct guest *find(struct sevd_guests *gs, uint32_t handle)
+{
+	for (unsigned i = 0; i < gs->n; i++)
+		if (gs->g[i]->rec.handle == handle)
+			return gs->g[i];
+	return NULL;
+}
+
+static struct guest *lookup(struct sevd_guests *gs, uint32_t handle, struct sevd_reply *rep)
+{
+	struct guest *g = find(gs, handle);
+
+	if (!g)
+		fail(rep, -ENOENT,
+		     "no guest with handle %u (never launched here, or decommissioned)", handle);
+	return g;
+}
+
+/* unmap: the guest is gone from firmware, so its memory region in the emulator goes too
+ * (not at shutdown: running guests outlive sevd). */
+static void guest_free(struct sevd_guests *gs, struct guest *g, bool unmap)
+{
+	if (!g)
+		return;
+	if (unmap && g->mapped)
+		(void)psp_unmap_memfd(gs->psp, g->rec.mem_base);
+	if (g->memfd >= 0)
+		close(g->memfd);
+	free(g);
+}
+
+static void table_remove(struct sevd_guests *gs, struct guest *g)
+{
+	for (unsigned i = 0; i < gs->n; i++)
+		if (gs->g[i] == g) {
+			gs->g[i] = gs->g[--gs->n];
+			break;
+		}
+	guest_free(gs, g, true);
+}
+
+static void holder_of(const struct guest *g, char buf[SEVD_ASID_HOLDER_MAX])
+{
+	snprintf(buf, SEVD_ASID_HOLDER_MAX, "guest %u %.30s", g->rec.handle, g->rec.name);
+}
+
+/* ---- journal ---- */
+
+static int compact(struct sevd_guests *gs)
+{
+	_cleanup_free_ struct sevd_jrec *recs = calloc(gs->n + 1, sizeof(*recs));
+
+	if (!recs)
+		return -ENOMEM;
+	recs[0] = (struct sevd_jrec){.type = SEVD_JREC_META, .generation = gs->generation};
+	for (unsigned i = 0; i < gs->n; i++)
+		recs[i + 1] = gs->g[i]->rec;
+	return sevd_journal_compact(gs->journal, recs, gs->n + 1);
+}
+
+/* A journal append failed after firmware made the change (issue 9: a full or read-only state
+ * dir that the gate below did not catch, or an I/O error). Firmware's effect stays (a
+ * LAUNCH_UPDATE_DATA or a DECOMMISSION cannot be undone; a launch is rolled back by its
+ * caller), the table keeps it, and the journal is rewritten as a snapshot of the table before
+ * the next change is allowed; a restart in between reconciles from firmware, which holds the
+ * state and ASID of every guest. */
+static int journal_write(struct sevd_guests *gs, const struct sevd_jrec *rec,
+			 struct sevd_reply *rep)
+{
+	int r = sevd_journal_append(gs->journal, rec);
+
+	if (r < 0) { /* -ENOTRECOVERABLE: not -ENOSPC, which means "no ASID" to the HTTP side */
+		gs->snapshot_due = true;
+		atomic_store(&gs->not_durable, true);
+		gs->journal_err = -r;
+		return fail(rep, -ENOTRECOVERABLE,
+			    "guest %u: the change was made in firmware, but the journal %s could "
+			    "not record it (%s). sevd keeps it and refuses further changes until "
+			    "the journal can be rewritten; free space in the state directory or "
+			    "remount it read-write, then check GET /v1/guests/%u",
+			    rec->handle, sevd_journal_path(gs->journal), strerror(-r), rec->handle);
+	}
+	/* Not right after an INTENT: the snapshot holds guests only, and the INTENT must stay
+	 * until its launch is recorded. */
+	if (rec->type != SEVD_JREC_INTENT && sevd_journal_records(gs->journal) > gs->compact_after)
+		(void)compact(gs); /* logged; the appended journal stays valid if it fails */
+	return 0;
+}
+
+/* Records one change can append (a launch: INTENT and PUT), with room to spare. */
+#define JOURNAL_RESERVE 16u
+
+/* Issue 9: before any change to firmware, make sure its record can be made durable: the journal
+ * opens for writing (not EROFS) and has room for the change's records (not ENOSPC), and a
+ * snapshot owed since an earlier failure is written. Otherwise nothing is done and the caller
+ * answers 507 state_not_durable; reads never come here. */
+static int durable_gate(struct sevd_guests *gs, struct sevd_reply *rep)
+{
+	int r = 0;
+
+	if (gs->snapshot_due) {
+		r = compact(gs);
+		if (r >= 0) {
+			gs->snapshot_due = false;
+			log_notice("Journal %s rewritten from the guest table: durable again",
+				   sevd_journal_path(gs->journal));
+		}
+	}
+	if (r >= 0)
+		r = sevd_journal_reserve(gs->journal, JOURNAL_RESERVE);
+	atomic_store(&gs->not_durable, r < 0 || gs->snapshot_due);
+	if (r >= 0)
+		return 0;
+	log_warning_errno(r, "Refusing a guest change: the journal %s cannot be written (%m)",
+			  sevd_journal_path(gs->journal));
+	return fail(rep, -ENOTRECOVERABLE,
+		    "the change cannot be made durable: the journal %s cannot be written (%s), so "
+		    "nothing was done. Free space in the state directory (or remount it "
+		    "read-write), then retry; reads keep working",
+		    sevd_journal_path(gs->journal), strerror(-r));
+}
+
+static int guest_save(struct sevd_guests *gs, struct guest *g, struct sevd_reply *rep)
+{
+	g->rec.type = SEVD_JREC_PUT;
+	g->rec.updated = now_s();
+	return journal_write(gs, &g->rec, rep);
+}
+
+static int guest_forget(struct sevd_guests *gs, uint32_t handle, struct sevd_reply *rep)
+{
+	struct sevd_jrec rec = {.type = SEVD_JREC_DEL, .handle = handle, .updated = now_s()};
+
+	return journal_write(gs, &rec, rep);
+}
+
+/* ---- the grant stream (hv-glue/README.md "The grant stream") ---- */
+
+static void frame_of(enum hv_grant_type type, const struct live_grant *l,
+		     uint8_t frame[HV_GRANT_MSG_SIZE])
+{
+	struct hv_grant_msg m = {.type = type,
+				 .handle = l->handle,
+				 .asid = l->asid,
+				 .es = l->es,
+				 .generation = l->generation};
+
+	hv_grant_msg_build(&m, frame);
+}
+
+/* Send one frame to every subscriber; sub_lock held. Blocking with a send timeout: a revoke
+ * must be in the subscriber's socket before DEACTIVATE runs; a subscriber that does not read
+ * is dropped (hv-glue stops its guests when the stream closes). */
+static void broadcast_locked(struct sevd_guests *gs, const uint8_t frame[HV_GRANT_MSG_SIZE])
+{
+	for (unsigned i = 0; i < gs->n_subs;) {
+		if (loop_write(gs->subs[i], frame, HV_GRANT_MSG_SIZE) < 0) {
+			log_warning("Grant stream: dropping a subscriber that does not read");
+			close(gs->subs[i]);
+			gs->subs[i] = gs->subs[--gs->n_subs];
+			continue;
+		}
+		i++;
+	}
+}
+
+/* After ACTIVATE: a new generation, remembered and announced. */
+static void grant(struct sevd_guests *gs, struct guest *g)
+{
+	struct live_grant l = {.handle = g->rec.handle,
+			       .asid = g->rec.asid,
+			       .es = !!(g->rec.flags & SEVD_JREC_F_ES),
+			       .generation = ++gs->generation};
+	uint8_t frame[HV_GRANT_MSG_SIZE];
+
+	g->rec.generation = l.generation;
+	g->rec.flags |= SEVD_JREC_F_GRANTED;
+	frame_of(HV_GRANT, &l, frame);
+	pthread_mutex_lock(&gs->sub_lock);
+	if (gs->n_live < SEVD_GUESTS_MAX)
+		gs->live[gs->n_live++] = l;
+	broadcast_locked(gs, frame);
+	pthread_mutex_unlock(&gs->sub_lock);
+}
+
+/* Re-announce a binding that survived a restart (no new generation). */
+static void regrant(struct sevd_guests *gs, const struct guest *g)
+{
+	struct live_grant l = {.handle = g->rec.handle,
+			       .asid = g->rec.asid,
+			       .es = !!(g->rec.flags & SEVD_JREC_F_ES),
+			       .generation = g->rec.generation};
+
+	if (!l.asid || !l.generation)
+		return;
+	pthread_mutex_lock(&gs->sub_lock);
+	if (gs->n_live < SEVD_GUESTS_MAX)
+		gs->live[gs->n_live++] = l;
+	pthread_mutex_unlock(&gs->sub_lock);
+}
+
+/* Before DEACTIVATE / DECOMMISSION. */
+static void revoke_binding(struct sevd_guests *gs, struct guest *g)
+{
+	uint8_t frame[HV_GRANT_MSG_SIZE];
+
+	if (!(g->rec.flags & SEVD_JREC_F_GRANTED))
+		return;
+	pthread_mutex_lock(&gs->sub_lock);
+	for (unsigned i = 0; i < gs->n_live; i++)
+		if (gs->live[i].handle == g->rec.handle) {
+			frame_of(HV_REVOKE, &gs->live[i], frame);
+			broadcast_locked(gs, frame);
+			gs->live[i] = gs->live[--gs->n_live];
+			break;
+		}
+	pthread_mutex_unlock(&gs->sub_lock);
+	g->rec.flags &= ~SEVD_JREC_F_GRANTED;
+}
+
+static void *ctl_main(void *arg)
+{
+	struct sevd_guests *gs = arg;
+
+	for (;;) {
+		struct timeval tv = {.tv_sec = 2};
+		uint8_t frame[HV_GRANT_MSG_SIZE];
+		int fd = accept4(gs->ctl_fd, NULL, NULL, SOCK_CLOEXEC);
+
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			return NULL; /* the socket was shut down: stopping */
+		}
+		(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+		pthread_mutex_lock(&gs->sub_lock);
+		if (gs->n_subs >= SUBSCRIBERS_MAX) {
+			log_warning("Grant stream: more than %d subscribers, refusing one",
+				    SUBSCRIBERS_MAX);
+			close(fd);
+		} else {
+			for (unsigned i = 0; i < gs->n_live; i++) {
+				frame_of(HV_GRANT, &gs->live[i], frame);
+				(void)loop_write(fd, frame, sizeof(frame));
+			}
+			gs->subs[gs->n_subs++] = fd;
+		}
+		pthread_mutex_unlock(&gs->sub_lock);
+	}
+}
+
+static int ctl_start(struct sevd_guests *gs, const char *path)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	_cleanup_close_ int fd = -1;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return log_error_errno(ENAMETOOLONG, "Control socket path %s is too long", path);
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return log_error_errno(errno, "socket(AF_UNIX): %m");
+	(void)unlink(path);
+	/* The grant stream tells which guest runs on which ASID: owner only (0600). */
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(path, 0600) < 0 ||
+	    listen(fd, 16) < 0)
+		return log_error_errno(errno, "Cannot listen on the control socket %s: %m", path);
+	gs->ctl_path = strdup(path);
+	gs->ctl_fd = TAKE_FD(fd);
+	if (pthread_create(&gs->ctl_thread, NULL, ctl_main, gs) != 0)
+		return log_error_errno(EAGAIN, "Cannot start the control socket thread");
+	gs->ctl_running = true;
+	log_info("Grant stream for VMMs on %s", path);
+	return 0;
+}
+
+/* ---- answers ---- */
+
+static void info_of(const struct guest *g, uint8_t fw_state, uint32_t fw_asid,
+		    struct sevd_guest_info *i)
+{
+	memset(i, 0, sizeof(*i));
+	i->handle = g->rec.handle;
+	i->asid = fw_asid;
+	i->policy = g->rec.policy;
+	i->state = fw_state;
+	i->es = !!(g->rec.flags & SEVD_JREC_F_ES);
+	i->measured = !!(g->rec.flags & SEVD_JREC_F_MEASURED);
+	memcpy(i->name, g->rec.name, sizeof(i->name));
+	memcpy(i->tenant, g->rec.tenant, sizeof(i->tenant));
+	i->memory_size = g->rec.memory_size;
+	i->data_bytes = g->rec.data_bytes;
+	i->created = g->rec.created;
+	i->updated = g->rec.updated;
+	memcpy(i->measure, g->rec.measure, sizeof(i->measure));
+	memcpy(i->mnonce, g->rec.mnonce, sizeof(i->mnonce));
+}
+
+/* GUEST_STATUS: the state and ASID as firmware has them. */
+static int fw_status(struct sevd_guests *gs, uint32_t handle, struct sev_cmd_guest_status *st,
+		     struct sevd_reply *rep)
+{
+	memset(st, 0, sizeof(*st));
+	return GFW(gs, rep, SEV_CMD_GUEST_STATUS,
+		   psp_cmd_guest_status(gs->psp, handle, st, &_psp_ret));
+}
+
+/* Answer with the firmware's view of the guest (and remember it). */
+static void answer(struct sevd_guests *gs, struct guest *g, uint32_t command,
+		   struct sevd_reply *rep)
+{
+	struct sev_cmd_guest_status st;
+
+	rep->u.guest.command = command;
+	if (fw_status(gs, g->rec.handle, &st, rep) < 0)
+		return;
+	g->rec.state = st.state;
+	info_of(g, st.state, st.asid, &rep->u.guest.info);
+}
+
+static const char *state_name(uint8_t s)
+{
+	static const char *const names[] = {"UNINIT",  "LUPDATE", "LSECRET", "RUNNING",
+					    "SUPDATE", "RUPDATE", "SENT"};
+
+	return s < ELEMENTSOF(names) ? names[s] : "UNKNOWN";
+}
+
+/* The daemon-side precondition of commands that write guest memory before firmware runs
+ * (sevd must not scribble over a running guest's memory first): firmware's own status name. */
+static int need_lupdate(struct sevd_guests *gs, struct guest *g, uint32_t cmd,
+			struct sevd_reply *rep)
+{
+	struct sev_cmd_guest_status st;
+
+	if (fw_status(gs, g->rec.handle, &st, rep) < 0)
+		return rep->r;
+	if (st.state == SEV_GSTATE_LUPDATE && g->memfd >= 0)
+		return 0;
+	rep->r = -EIO;
+	rep->fw_status = SEV_STATUS_INVALID_GUEST_STATE;
+	snprintf(rep->message, sizeof(rep->message),
+		 "%s needs the guest in LUPDATE; guest %u is %s (data goes in before "
+		 "LAUNCH_MEASURE)",
+		 sev_cmd_name(cmd), g->rec.handle, state_name(st.state));
+	return rep->r;
+}
+
+/* ---- launch ---- */
+
+static bool name_ok(const char *s)
+{
+	return s[0] && policy_tenant_name_valid(s);
+}
+
+static int admit(struct sevd_guests *gs, uint32_t policy, const char *tenant, bool new_asid,
+		 struct sevd_reply *rep)
+{
+	struct sev_cmd_platform_status ps;
+	struct policy_verdict v;
+	uint32_t held = 0;
+
+	if (GFW(gs, rep, SEV_CMD_PLATFORM_STATUS,
+		psp_cmd_platform_status(gs->psp, &ps, &_psp_ret)) < 0)
+		return rep->r;
+	policy_admit(&gs->rules, policy, ps.api_major, ps.api_minor, &v);
+	if (v.ok && new_asid) {
+		for (unsigned i = 0; i < gs->n; i++)
+			held += gs->g[i]->rec.asid && !strcmp(gs->g[i]->rec.tenant, tenant);
+		policy_quota_check(&gs->rules, tenant, held, &v);
+	}
+	if (v.ok)
+		return 0;
+	snprintf(rep->rule, sizeof(rep->rule), "%s", v.rule ? v.rule : "");
+	return fail(rep, -EPERM, "refused by the host admission policy, rule %s: %s",
+		    v.rule ? v.rule : "?", v.message);
+}
+
+/* An ASID for the guest: the one asked for, or the pool's lowest free of the type. */
+static int take_asid(struct sevd_guests *gs, uint32_t want, bool es, const char *holder,
+		     uint32_t *ret, struct sevd_reply *rep)
+{
+	const char *reason = NULL;
+	uint32_t first, last;
+	int r;
+
+	sevd_asid_range(gs->pool, es, &first, &last);
+	if (want) {
+		if (sevd_asid_check(gs->pool, want, es, &reason) < 0)
+			return fail(rep, -EINVAL, "ASID %u cannot take this guest: %s", want,
+				    reason);
+		r = sevd_asid_claim(gs->pool, want, es, holder);
+		if (r < 0)
+			return fail(rep, -ENOSPC, "ASID %u is %s", want,
+				    r == -EBUSY ? "held by another guest (GET /v1/asids)"
+						: "waiting for a flush that failed");
+		*ret = want;
+		return 0;
+	}
+	r = sevd_asid_alloc(gs->pool, es, holder, ret);
+	if (r == -ENODEV)
+		return fail(rep, -ENOSPC, "this platform has no %s ASIDs (CPUID 8000_001F)",
+			    es ? "SEV-ES" : "plain SEV");
+	if (r < 0)
+		return fail(rep, -ENOSPC,
+			    "no free %s ASID: all of %u..%u are in use or waiting for "
+			    "a flush; decommission a guest first",
+			    es ? "SEV-ES" : "plain SEV", first, last);
+	return 0;
+}
+
+static int map_memory(struct sevd_guests *gs, struct guest *g, struct sevd_reply *rep)
+{
+	char name[32];
+	int r;
+
+	snprintf(name, sizeof(name), "sevd-guest");
+	/* sealable: the emulator seals it against shrinking and encrypts straight into it */
+	g->memfd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (g->memfd < 0 || ftruncate(g->memfd, (off_t)g->rec.memory_size) < 0)
+		return fail(rep, negative_errno(), "cannot create %llu bytes of guest memory: %s",
+			    (unsigned long long)g->rec.memory_size, strerror(errno));
+	r = psp_map_memfd(gs->psp, g->memfd, g->rec.memory_size, &g->rec.mem_base);
+	if (r == -EOPNOTSUPP)
+		return fail(rep, r, "cannot map guest memory for firmware: the %s transport carries "
+				    "no guest command (on /dev/sev only KVM can send them, through "
+				    "KVM_MEMORY_ENCRYPT_OP); launch guests with sevd --psp emu:SOCKET",
+			    psp_transport_kind(gs->psp));
+	if (r < 0)
+		return fail(rep, r, "cannot map guest memory for firmware: %s", strerror(-r));
+	g->mapped = true;
+	return 0;
+}
+
+static int create_check(const struct sevd_request *req, struct sevd_reply *rep)
+{
+	const typeof(req->u.create) *c = &req->u.create;
+
+	if (!((c->godh_len == 0 && c->session_len == 0) ||
+	      (c->godh_len == SEV_CERT_SIZE && c->session_len == sizeof(struct sev_session_blob))))
+		return fail(rep, -EINVAL,
+			    "godh_cert (%u bytes) and session (128 bytes) go together, "
+			    "or neither",
+			    SEV_CERT_SIZE);
+	if (memchr(c->name, 0, sizeof(c->name)) == NULL ||
+	    memchr(c->tenant, 0, sizeof(c->tenant)) == NULL || (c->name[0] && !name_ok(c->name)) ||
+	    (c->tenant[0] && !name_ok(c->tenant)))
+		return fail(rep, -EINVAL,
+			    "name and tenant: 1..63 of [A-Za-z0-9._-], not starting "
+			    "with '.'");
+	if (c->memory_size && (c->memory_size % 4096 || c->memory_size > GUEST_MEM_MAX))
+		return fail(rep, -EINVAL, "memory_size must be a multiple of 4096 up to %llu",
+			    (unsigned long long)GUEST_MEM_MAX);
+	return 0;
+}
+
+/* Undo a launch that did not reach the journal (nothing is left behind). */
+static void launch_undo(struct sevd_guests *gs, struct guest *g, bool started, bool activated)
+{
+	struct sevd_reply *tmp = calloc(1, sizeof(*tmp));
+
+	if (tmp && activated)
+		(void)GFW(gs, tmp, SEV_CMD_DEACTIVATE,
+			  psp_cmd_deactivate(gs->psp, g->rec.handle, &_psp_ret));
+	if (tmp && started)
+		(void)GFW(gs, tmp, SEV_CMD_DECOMMISSION,
+			  psp_cmd_decommission(gs->psp, g->rec.handle, &_psp_ret));
+	if (g->rec.asid)
+		(void)(activated ? sevd_asid_release(gs->pool, g->rec.asid)
+				 : sevd_asid_unclaim(gs->pool, g->rec.asid));
+	free(tmp);
+	guest_free(gs, g, true);
+}
+
+static void op_create(struct sevd_guests *gs, const struct sevd_request *req,
+		      struct sevd_reply *rep)
+{
+	const typeof(req->u.create) *c = &req->u.create;
+	struct sevd_jrec intent = {.type = SEVD_JREC_INTENT};
+	struct guest *g;
+	char holder[SEVD_ASID_HOLDER_MAX];
+	bool es = c->policy & SEV_POLICY_ES;
+	int r;
+
+	if (create_check(req, rep) < 0)
+		return;
+	if (gs->n >= SEVD_GUESTS_MAX) {
+		fail(rep, -ENOSPC, "sevd already holds %u guests", SEVD_GUESTS_MAX);
+		return;
+	}
+	if (admit(gs, c->policy, c->tenant[0] ? c->tenant : "default", true, rep) < 0 ||
+	    durable_gate(gs, rep) < 0)
+		return;
+	g = calloc(1, sizeof(*g));
+	if (!g) {
+		fail(rep, -ENOMEM, "out of memory");
+		return;
+	}
+	g->memfd = -1;
+	g->rec.policy = c->policy;
+	g->rec.flags = es ? SEVD_JREC_F_ES : 0;
+	g->rec.memory_size = c->memory_size ? c->memory_size : GUEST_MEM_DEFAULT;
+	snprintf(g->rec.tenant, sizeof(g->rec.tenant), "%s", c->tenant[0] ? c->tenant : "default");
+	snprintf(holder, sizeof(holder), "launch %.30s", c->name[0] ? c->name : "(unnamed)");
+	if (map_memory(gs, g, rep) < 0 ||
+	    take_asid(gs, c->asid, es, holder, &g->rec.asid, rep) < 0) {
+		launch_undo(gs, g, false, false);
+		return;
+	}
+	/* The INTENT names the region, so that a crash before the PUT leaves nothing mapped. */
+	intent.mem_base = g->rec.mem_base;
+	if (journal_write(gs, &intent, rep) < 0) {
+		launch_undo(gs, g, false, false);
+		snprintf(
+		    rep->message, sizeof(rep->message),
+		    "the launch cannot be made durable: the journal %s cannot be written (%s), "
+		    "so nothing was done. Free space in the state directory (or remount it "
+		    "read-write), then retry",
+		    sevd_journal_path(gs->journal), strerror(gs->journal_err));
+		return;
+	}
+	r = GFW(gs, rep, SEV_CMD_LAUNCH_START,
+		psp_cmd_launch_start(gs->psp, c->policy, c->godh_len ? c->godh : NULL, c->godh_len,
+				     c->session_len ? c->session : NULL, c->session_len,
+				     &g->rec.handle, &_psp_ret));
+	if (r < 0) {
+		launch_undo(gs, g, false, false);
+		return;
+	}
+	/* The name before the holder label, which carries it ("guest H NAME"). */
+	if (c->name[0])
+		snprintf(g->rec.name, sizeof(g->rec.name), "%s", c->name);
+	else
+		snprintf(g->rec.name, sizeof(g->rec.name), "guest-%u", g->rec.handle);
+	holder_of(g, holder);
+	(void)sevd_asid_unclaim(gs->pool, g->rec.asid); /* relabel it with the handle */
+	(void)sevd_asid_claim(gs->pool, g->rec.asid, es, holder);
+	/* ACTIVATE now, as KVM's sev_guest_init + LAUNCH_START binding: firmware encrypts
+	 * LAUNCH_UPDATE_DATA with the key of the guest's ASID (INACTIVE otherwise). */
+	r = GFW(gs, rep, SEV_CMD_ACTIVATE,
+		psp_cmd_activate(gs->psp, g->rec.handle, g->rec.asid, &_psp_ret));
+	if (r < 0) {
+		launch_undo(gs, g, true, false);
+		return;
+	}
+	g->rec.state = SEV_GSTATE_LUPDATE;
+	g->rec.created = now_s();
+	if (guest_save(gs, g, rep) < 0) {
+		log_warning("Launch of guest %u rolled back: its record is not durable",
+			    g->rec.handle);
+		snprintf(
+		    rep->message, sizeof(rep->message),
+		    "the launch was rolled back (guest %u deactivated and decommissioned, ASID "
+		    "%u to a flush): the journal %s could not record it (%s). Free space in the "
+		    "state directory (or remount it read-write), then launch again",
+		    g->rec.handle, g->rec.asid, sevd_journal_path(gs->journal),
+		    strerror(gs->journal_err));
+		launch_undo(gs, g, true, true);
+		return;
+	}
+	gs->g[gs->n++] = g;
+	log_info("Guest %u (%s, tenant %s) launched, policy 0x%x, ASID %u", g->rec.handle,
+		 g->rec.name, g->rec.tenant, g->rec.policy, g->rec.asid);
+	answer(gs, g, SEV_CMD_LAUNCH_START, rep);
+}
+
+/* ---- data ---- */
+
+static int upload_address(const struct guest *g, const struct sevd_request *req, uint64_t align,
+			  uint64_t len, uint64_t *ret, struct sevd_reply *rep)
+{
+	uint64_t a = req->u.guest.have_address ? req->u.guest.address
+					       : (g->next_addr + align - 1) / align * align;
+
+	if (a % align)
+		return fail(rep, -EINVAL, "address 0x%llx must be %llu-byte aligned",
+			    (unsigned long long)a, (unsigned long long)align);
+	if (a >= g->rec.memory_size || len > g->rec.memory_size - a)
+		return fail(rep, -EFBIG,
+			    "address 0x%llx + %llu bytes is outside the guest's "
+			    "%llu bytes of memory (memory_size at launch)",
+			    (unsigned long long)a, (unsigned long long)len,
+			    (unsigned long long)g->rec.memory_size);
+	*ret = a;
+	return 0;
+}
+
+static void op_data_begin(struct sevd_guests *gs, const struct sevd_request *req,
+			  struct sevd_reply *rep)
+{
+	struct guest *g = lookup(gs, req->u.guest.handle, rep);
+	uint64_t a = 0; /* set by upload_address (gcc -O2 cannot tell) */
+
+	if (!g)
+		return;
+	if (g->uploading) {
+		fail(rep, -EALREADY, "an upload into guest %u is already running", g->rec.handle);
+		return;
+	}
+	if (durable_gate(gs, rep) < 0 || need_lupdate(gs, g, SEV_CMD_LAUNCH_UPDATE_DATA, rep) < 0 ||
+	    upload_address(g, req, 16, 0, &a, rep) < 0)
+		return;
+	g->uploading = true;
+	g->upload_failed = false;
+	g->up_start = g->up_pos = g->up_chunk = a;
+	g->up_chunks = 0;
+}
+
+/* LAUNCH_UPDATE_DATA over [up_chunk, up_chunk + len). */
+static int update_chunk(struct sevd_guests *gs, struct guest *g, uint32_t len,
+			struct sevd_reply *rep)
+{
+	int r = GFW(gs, rep, SEV_CMD_LAUNCH_UPDATE_DATA,
+		    psp_cmd_launch_update_data(gs->psp, g->rec.handle,
+					       g->rec.mem_base + g->up_chunk, len, &_psp_ret));
+
+	if (r < 0)
+		return r;
+	g->up_chunk += len;
+	g->up_chunks += (len + GUEST_CHUNK - 1) / GUEST_CHUNK;
+	g->rec.data_bytes += len;
+	return 0;
+}
+
+static void upload_stop(struct guest *g)
+{
+	g->uploading = false;
+	g->upload_failed = true;
+}
+
+/* The running upload takes a piece of len bytes (at most max, and they fit guest memory),
+ * else the reason. */
+static int data_check(struct guest *g, uint64_t len, uint64_t max, struct sevd_reply *rep)
+{
+	if (!g->uploading)
+		return fail(rep, -EINVAL, "no upload into guest %u is running", g->rec.handle);
+	if (len > max || len > g->rec.memory_size - g->up_pos) {
+		upload_stop(g);
+		return fail(rep, -EFBIG,
+			    "the image does not fit the guest's %llu bytes of memory from "
+			    "address 0x%llx (memory_size at launch)",
+			    (unsigned long long)g->rec.memory_size,
+			    (unsigned long long)g->up_start);
+	}
+	return 0;
+}
+
+/* The first `ready` whole chunks the upload holds that firmware has not measured yet, in
+ * commands of up to GUEST_CMD_CHUNKS chunks. */
+static int update_chunks(struct sevd_guests *gs, struct guest *g, uint64_t ready,
+			 struct sevd_reply *rep)
+{
+	while (ready) {
+		uint64_t n = MIN(ready, (uint64_t)GUEST_CMD_CHUNKS);
+
+		if (update_chunk(gs, g, (uint32_t)(n * GUEST_CHUNK), rep) < 0)
+			return rep->r;
+		ready -= n;
+	}
+	return 0;
+}
+
+/* Every whole chunk the upload holds that firmware has not measured yet. */
+static int update_full_chunks(struct sevd_guests *gs, struct guest *g, struct sevd_reply *rep)
+{
+	return update_chunks(gs, g, (g->up_pos - g->up_chunk) / GUEST_CHUNK, rep);
+}
+
+static int copy_in(int fd, const uint8_t *buf, size_t len, uint64_t off)
+{
+	while (len) {
+		ssize_t k = pwrite(fd, buf, len, (off_t)off);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return k < 0 ? negative_errno() : -EIO;
+		buf += k;
+		len -= (size_t)k;
+		off += (uint64_t)k;
+	}
+	return 0;
+}
+
+static void *copier_main(void *arg)
+{
+	struct copier *c = arg;
+
+	pthread_mutex_lock(&c->lock);
+	for (;;) {
+		while (!c->busy && !c->stop)
+			pthread_cond_wait(&c->cond, &c->lock);
+		if (c->stop)
+			break;
+		pthread_mutex_unlock(&c->lock);
+		c->r = copy_in(c->fd, c->buf, c->len, c->off);
+		pthread_mutex_lock(&c->lock);
+		c->busy = false;
+		pthread_cond_broadcast(&c->cond);
+	}
+	pthread_mutex_unlock(&c->lock);
+	return NULL;
+}
+
+/* Start a copy on the copier thread (started on first use); false: copy it yourself. */
+static bool copier_post(struct sevd_guests *gs, int fd, const uint8_t *buf, size_t len,
+			uint64_t off)
+{
+	struct copier *c = &gs->copier;
+
+	pthread_mutex_lock(&c->lock);
+	if (!c->started && pthread_create(&c->thread, NULL, copier_main, c) == 0)
+		c->started = true;
+	if (c->started) {
+		c->fd = fd;
+		c->buf = buf;
+		c->len = len;
+		c->off = off;
+		c->busy = true;
+		pthread_cond_broadcast(&c->cond);
+	}
+	pthread_mutex_unlock(&c->lock);
+	return c->started;
+}
+
+static int copier_wait(struct copier *c)
+{
+	pthread_mutex_lock(&c->lock);
+	while (c->busy)
+		pthread_cond_wait(&c->cond, &c->lock);
+	pthread_mutex_unlock(&c->lock);
+	return c->r;
+}
+
+static void copier_stop(struct copier *c)
+{
+	pthread_mutex_lock(&c->lock);
+	c->stop = true;
+	pthread_cond_broadcast(&c->cond);
+	pthread_mutex_unlock(&c->lock);
+	if (c->started)
+		pthread_join(c->thread, NULL);
+	pthread_cond_destroy(&c->cond);
+	pthread_mutex_destroy(&c->lock);
+}
+
+static void op_data(struct sevd_guests *gs, const struct sevd_request *req, struct sevd_reply *rep)
+{
+	struct guest *g = lookup(gs, req->u.guest.handle, rep);
+	uint32_t len = req->u.guest.len;
+
+	if (!g || data_check(g, len, SEVD_GUEST_PIECE_MAX, rep) < 0)
+		return;
+	if (pwrite(g->memfd, req->u.guest.data, len, (off_t)g->up_pos) != (ssize_t)len) {
+		upload_stop(g);
+		fail(rep, -EIO, "cannot write guest memory: %s", strerror(errno ? errno : EIO));
+		return;
+	}
+	g->up_pos += len;
+	if (update_full_chunks(gs, g, rep) < 0)
+		upload_stop(g);
+}
+
+/* A staged piece (ipc.h): the chunks earlier pieces completed are measured while the copier
+ * thread copies this piece into guest memory behind them (the emulator's command and the copy
+ * overlap on two cores); the chunks this piece completes wait for the next piece, END or
+ * ABORT. They overlap only when no page holds bytes of both (an upload that starts off a page
+ * boundary copies after the command instead). buf is untrusted image bytes: copied, never
+ * read for a decision. */
+void sevd_guests_data(struct sevd_guests *gs, uint32_t handle, const uint8_t *buf, uint32_t len,
+		      struct sevd_reply *rep)
+{
+	struct guest *g = lookup(gs, handle, rep);
+	uint64_t ready, end;
+	bool beside;
+	int r = 0, cr;
+
+	if (!g || data_check(g, len, SEVD_STAGE_SLOT_SIZE, rep) < 0)
+		return;
+	ready = (g->up_pos - g->up_chunk) / GUEST_CHUNK;
+	end = g->up_chunk + ready * GUEST_CHUNK;
+	beside = ready && len && (end + 4095) / 4096 <= g->up_pos / 4096 &&
+		 copier_post(gs, g->memfd, buf, len, g->up_pos);
+	r = update_chunks(gs, g, ready, rep);
+	if (beside)
+		cr = copier_wait(&gs->copier); /* the slot is the worker's again after the answer */
+	else
+		cr = r == 0 ? copy_in(g->memfd, buf, len, g->up_pos) : 0;
+	if (r < 0) {
+		upload_stop(g);
+		return;
+	}
+	if (cr < 0) {
+		upload_stop(g);
+		fail(rep, -EIO, "cannot write guest memory: %s", strerror(-cr));
+		return;
+	}
+	g->up_pos += len;
+}
+
+/* The last chunk, padded with zeros to 16 bytes (LAUNCH_UPDATE_DATA's alignment). */
+static void op_data_end(struct sevd_guests *gs, const struct sevd_request *req,
+			struct sevd_reply *rep)
+{
+	static const uint8_t zero[16];
+	struct guest *g = lookup(gs, req->u.guest.handle, rep);
+	uint64_t rest, padded;
+
+	if (!g)
+		return;
+	if (!g->uploading) {
+		fail(rep, -EINVAL, "no upload into guest %u is running", g->rec.handle);
+		return;
+	}
+	g->uploading = false;
+	if (update_full_chunks(gs, g, rep) < 0) /* staged pieces leave their last chunk here */
+		return;
+	rest = g->up_pos - g->up_chunk;
+	padded = (rest + 15) / 16 * 16;
+	if (g->up_pos == g->up_start) {
+		fail(rep, -EINVAL, "the upload was empty: send the image as the request body");
+		return;
+	}
+	if (padded > rest && pwrite(g->memfd, zero, padded - rest, (off_t)g->up_pos) < 0) {
+		fail(rep, -EIO, "cannot write guest memory: %s", strerror(errno));
+		return;
+	}
+	if (padded && update_chunk(gs, g, (uint32_t)padded, rep) < 0)
+		return;
+	rep->u.guest.uploaded = g->up_pos - g->up_start;
+	rep->u.guest.address = g->up_start;
+	rep->u.guest.chunks = g->up_chunks;
+	g->next_addr = g->up_chunk;
+	if (guest_save(gs, g, rep) < 0)
+		return;
+	answer(gs, g, SEV_CMD_LAUNCH_UPDATE_DATA, rep);
+}
+
+static void op_data_abort(struct sevd_guests *gs, const struct sevd_request *req,
+			  struct sevd_reply *rep)
+{
+	struct guest *g = find(gs, req->u.guest.handle);
+
+	if (g && g->uploading) {
+		log_warning(
+		    "Guest %u: the client left mid-upload after %llu bytes; what was measured "
+		    "stays measured",
+		    g->rec.handle, (unsigned long long)(g->up_pos - g->up_start));
+		/* As when every whole chunk was measured on arrival: staged pieces leave the
+		 * last one they completed for the next call. */
+		if (update_full_chunks(gs, g, rep) < 0)
+			log_warning("Guest %u: measuring the last whole chunk of the upload "
+				    "failed: %s", g->rec.handle, rep->message);
+		upload_stop(g);
+		rep->r = 0;
+	}
+}
+
+static void op_vmsa(struct sevd_guests *gs, const struct sevd_request *req, struct sevd_reply *rep)
+{
+	struct guest *g = lookup(gs, req->u.guest.handle, rep);
+	uint32_t len = req->u.guest.len;
+	uint64_t a = 0; /* set by upload_address (gcc -O2 cannot tell) */
+
+	if (!g)
+		return;
+	if (len != 4096) {
+		fail(rep, -EINVAL, "a VMSA is one 4096-byte page (got %u bytes)", len);
+		return;
+	}
+	if (g->uploading) {
+		fail(rep, -EALREADY, "an upload into guest %u is running", g->rec.handle);
+		return;
+	}
+	if (durable_gate(gs, rep) < 0 || need_lupdate(gs, g, SEV_CMD_LAUNCH_UPDATE_VMSA, rep) < 0 ||
+	    upload_address(g, req, 4096, len, &a, rep) < 0)
+		return;
+	if (pwrite(g->memfd, req->u.guest.data, len, (off_t)a) != (ssize_t)len) {
+		fail(rep, -EIO, "cannot write guest memory: %s", strerror(errno ? errno : EIO));
+		return;
+	}
+	if (GFW(gs, rep, SEV_CMD_LAUNCH_UPDATE_VMSA,
+		psp_cmd_launch_update_vmsa(gs->psp, g->rec.handle, g->rec.mem_base + a, len,
+					   &_psp_ret)) < 0)
+		return;
+	g->rec.data_bytes += len;
+	g->next_addr = a + len;
+	rep->u.guest.address = a;
+	if (guest_save(gs, g, rep) < 0)
+		return;
+	answer(gs, g, SEV_CMD_LAUNCH_UPDATE_VMSA, rep);
+}
+
+/* ---- measure, secret, finish ---- */
+
+static void op_measure(struct sevd_guests *gs, const struct sevd_request *req,
+		       struct sevd_reply *rep)
+{
+	struct guest *g = lookup(gs, req->u.guest.handle, rep);
+	struct sev_cmd_platform_status ps;
+	uint8_t blob[SEV_MEASURE_BLOB_SIZE];
+
+	if (!g)
+		return;
+	if (g->uploading) {
+		fail(rep, -EALREADY, "an upload into guest %u is running", g->rec.handle);
+		return;
+	}
+	if (GFW(gs, rep, SEV_CMD_PLATFORM_STATUS,
+		psp_cmd_platform_status(gs->psp, &ps, &_psp_ret)) < 0)
+		return;
+	if (!(g->rec.flags & SEVD_JREC_F_MEASURED)) {
+		if (durable_gate(gs, rep) < 0) /* the first call measures; later ones only read */
+			return;
+		if (GFW(gs, rep, SEV_CMD_LAUNCH_MEASURE,
+			psp_cmd_launch_measure(gs->psp, g->rec.handle, blob, &_psp_ret)) < 0)
+			return;
+		memcpy(g->rec.measure, blob, SEV_MEASURE_SIZE);
+		memcpy(g->rec.mnonce, blob + SEV_MEASURE_SIZE, SEV_MNONCE_SIZE);
+		g->rec.flags |= SEVD_JREC_F_MEASURED;
+		g->rec.state = SEV_GSTATE_LSECRET;
+		if (guest_save(gs, g, rep) < 0)
+			return;
+	}
+	rep->u.guest.api_major = ps.api_major;
+	rep->u.guest.api_minor = ps.api_minor;
+	rep->u.guest.build = ps.build;
+	answer(gs, g, SEV_CMD_LAUNCH_MEASURE, rep);
+}
+
+static void op_secret(struct sevd_guests *gs, const struct sevd_request *req,
+		      struct sevd_reply *rep)
+{
+	struct guest *g = lookup(gs, req->u.guest.handle, rep);
+	uint64_t a = req->u.guest.have_address ? req->u.guest.address : SECRET_ADDR_DEFAULT;
+	uint32_t len = req->u.guest.len;
+	struct sev_secret_header hdr;
+
+	if (!g)
+		return;
+	if (len == 0 || len > SEVD_GUEST_PIECE_MAX) {
+		fail(rep, -EINVAL, "the secret payload is empty or too long");
+		return;
+	}
+	if (a % 16 || a >= g->rec.memory_size || len > g->rec.memory_size - a) {
+		fail(rep, -EINVAL,
+		     "guest_address 0x%llx: must be 16-byte aligned with the %u-byte "
+		     "payload inside the guest's %llu bytes of memory",
+		     (unsigned long long)a, len, (unsigned long long)g->rec.memory_size);
+		return;
+	}
+	memcpy(&hdr, req->u.guest.hdr, sizeof(hdr));
+	if (durable_gate(gs, rep) < 0)
+		return;
+	if (GFW(gs, rep, SEV_CMD_LAUNCH_UPDATE_SECRET,
+		psp_cmd_launch_secret(gs->psp, g->rec.handle, &hdr, g->rec.mem_base + a, len,
+				      req->u.guest.data, len, &_psp_ret)) < 0)
+		return;
+	rep->u.guest.address = a;
+	if (guest_save(gs, g, rep) < 0)
+		return;
+	answer(gs, g, SEV_CMD_LAUNCH_UPDATE_SECRET, rep);
+}
+
+static void op_finish(struct sevd_guests *gs, const struct sevd_request *req,
+		      struct sevd_reply *rep)
+{
+	struct guest *g = lookup(gs, req->u.guest.handle, rep);
+
+	if (!g || durable_gate(gs, rep) < 0)
+		return;
+	if (GFW(gs, rep, SEV_CMD_LAUNCH_FINISH,
+		psp_cmd_launch_finish(gs->psp, g->rec.handle, &_psp_ret)) < 0)
+		return;
+	g->rec.state = SEV_GSTATE_RUNNING;
+	if (guest_save(gs, g, rep) < 0)
+		return;
+	log_info("Guest %u (%s) finished its launch: RUNNING on ASID %u", g->rec.handle,
+		 g->rec.name, g->rec.asid);
+	answer(gs, g, SEV_CMD_LAUNCH_FINISH, rep);
+}
+
+/* ---- activate, deactivate, delete ---- */
+
+static void op_activate(struct sevd_guests *gs, const struct sevd_request *req,
+			struct sevd_reply *rep)
+{
+	struct guest *g = lookup(gs, req->u.guest.handle, rep);
+	uint32_t want = req->u.guest.asid, asid = 0;
+	struct sev_cmd_guest_status st;
+	char holder[SEVD_ASID_HOLDER_MAX];
+	bool es;
+
+	if (!g || durable_gate(gs, rep) < 0 || fw_status(gs, g->rec.handle, &st, rep) < 0)
+		return;
+	es = g->rec.flags & SEVD_JREC_F_ES;
+	if (st.asid) { /* bound since launch (or an earlier /activate) */
+		if (want && want != st.asid) {
+			fail(rep, -EALREADY,
+			     "guest %u is bound to ASID %u; /deactivate it before "
+			     "asking for ASID %u",
+			     g->rec.handle, st.asid, want);
+			return;
+		}
+		if (st.state != SEV_GSTATE_RUNNING) {
+			rep->r = -EIO;
+			rep->fw_status = SEV_STATUS_INVALID_GUEST_STATE;
+			snprintf(rep->message, sizeof(rep->message),
+				 "guest %u is %s: LAUNCH_FINISH first, then it runs on ASID %u",
+				 g->rec.handle, state_name(st.state), st.asid);
+			return;
+		}
+		if (!(g->rec.flags & SEVD_JREC_F_GRANTED)) {
+			grant(gs, g);
+			if (guest_save(gs, g, rep) < 0)
+				return;
+		}
+		answer(gs, g, SEV_CMD_ACTIVATE, rep);
+		return;
+	}
+	if (admit(gs, g->rec.policy, g->rec.tenant, true, rep) < 0)
+		return;
+	holder_of(g, holder);
+	if (take_asid(gs, want, es, holder, &asid, rep) < 0)
+		return;
+	if (GFW(gs, rep, SEV_CMD_ACTIVATE,
+		psp_cmd_activate(gs->psp, g->rec.handle, asid, &_psp_ret)) < 0) {
+		(void)sevd_asid_unclaim(gs->pool, asid);
+		return;
+	}
+	g->rec.asid = asid;
+	grant(gs, g);
+	if (guest_save(gs, g, rep) < 0)
+		return;
+	log_info("Guest %u (%s) activated on ASID %u", g->rec.handle, g->rec.name, asid);
+	answer(gs, g, SEV_CMD_ACTIVATE, rep);
+}
+
+/* REVOKE, DEACTIVATE, ASID to pending flush. */
+static int deactivate(struct sevd_guests *gs, struct guest *g, struct sevd_reply *rep)
+{
+	revoke_binding(gs, g);
+	if (GFW(gs, rep, SEV_CMD_DEACTIVATE,
+		psp_cmd_deactivate(gs->psp, g->rec.handle, &_psp_ret)) < 0)
+		return rep->r;
+	if (g->rec.asid)
+		(void)sevd_asid_release(gs->pool, g->rec.asid);
+	g->rec.asid = 0;
+	return 0;
+}
+
+static void op_deactivate(struct sevd_guests *gs, const struct sevd_request *req,
+			  struct sevd_reply *rep)
+{
+	struct guest *g = lookup(gs, req->u.guest.handle, rep);
+	uint32_t asid;
+
+	if (!g || durable_gate(gs, rep) < 0)
+		return;
+	asid = g->rec.asid;
+	if (deactivate(gs, g, rep) < 0 || guest_save(gs, g, rep) < 0)
+		return;
+	log_info("Guest %u (%s) deactivated; ASID %u waits for a flush", g->rec.handle, g->rec.name,
+		 asid);
+	answer(gs, g, SEV_CMD_DEACTIVATE, rep);
+}
+
+static void op_delete(struct sevd_guests *gs, const struct sevd_request *req,
+		      struct sevd_reply *rep)
+{
+	struct guest *g = lookup(gs, req->u.guest.handle, rep);
+	uint32_t handle, asid;
+
+	if (!g)
+		return;
+	if (g->uploading) {
+		fail(rep, -EALREADY, "an upload into guest %u is running", g->rec.handle);
+		return;
+	}
+	if (durable_gate(gs, rep) < 0)
+		return;
+	handle = g->rec.handle;
+	asid = g->rec.asid;
+	if (asid && deactivate(gs, g, rep) < 0)
+		return;
+	if (GFW(gs, rep, SEV_CMD_DECOMMISSION, psp_cmd_decommission(gs->psp, handle, &_psp_ret)) <
+	    0) {
+		if (asid)
+			(void)guest_save(gs, g, rep); /* deactivated, still there */
+		return;
+	}
+	rep->u.guest.command = SEV_CMD_DECOMMISSION;
+	rep->u.guest.deactivated = asid != 0;
+	rep->u.guest.released_asid = asid;
+	info_of(g, 0, 0, &rep->u.guest.info);
+	table_remove(gs, g);
+	if (guest_forget(gs, handle, rep) < 0)
+		return;
+	log_info("Guest %u decommissioned%s", handle, asid ? "; its ASID waits for a flush" : "");
+}
+
+/* ---- reading ---- */
+
+static void op_info(struct sevd_guests *gs, const struct sevd_request *req, struct sevd_reply *rep)
+{
+	struct guest *g = lookup(gs, req->u.guest.handle, rep);
+
+	if (g)
+		answer(gs, g, 0, rep);
+}
+
+static void op_list(struct sevd_guests *gs, const struct sevd_request *req, struct sevd_reply *rep)
+{
+	struct sev_cmd_guest_status st;
+
+	rep->u.guests.n = 0;
+	for (unsigned i = 0; i < gs->n && i < SEVD_GUESTS_MAX; i++) {
+		struct guest *g = gs->g[i];
+
+		if (fw_status(gs, g->rec.handle, &st, rep) < 0)
+			return;
+		info_of(g, st.state, st.asid, &rep->u.guests.g[rep->u.guests.n++]);
+	}
+}
+
+static void op_attest(struct sevd_guests *gs, const struct sevd_request *req,
+		      struct sevd_reply *rep)
+{
+	struct guest *g = lookup(gs, req->u.guest.handle, rep);
+	struct sev_attestation_report report;
+
+	if (!g)
+		return;
+	if (GFW(gs, rep, SEV_CMD_ATTESTATION,
+		psp_cmd_attestation(gs->psp, g->rec.handle, req->u.guest.nonce, &report,
+				    &_psp_ret)) < 0)
+		return;
+	memcpy(rep->u.guest.report, &report, sizeof(report));
+	info_of(g, g->rec.state, g->rec.asid, &rep->u.guest.info);
+}
+
+typedef void (*guest_op_fn)(struct sevd_guests *gs, const struct sevd_request *req,
+			    struct sevd_reply *rep);
+
+static const guest_op_fn guest_ops[SEVD_OP_MAX_] = {
+    [SEVD_OP_GUEST_CREATE] = op_create,
+    [SEVD_OP_GUEST_DATA_BEGIN] = op_data_begin,
+    [SEVD_OP_GUEST_DATA] = op_data,
+    [SEVD_OP_GUEST_DATA_END] = op_data_end,
+    [SEVD_OP_GUEST_DATA_ABORT] = op_data_abort,
+    [SEVD_OP_GUEST_VMSA] = op_vmsa,
+    [SEVD_OP_GUEST_MEASURE] = op_measure,
+    [SEVD_OP_GUEST_SECRET] = op_secret,
+    [SEVD_OP_GUEST_FINISH] = op_finish,
+    [SEVD_OP_GUEST_ACTIVATE] = op_activate,
+    [SEVD_OP_GUEST_DEACTIVATE] = op_deactivate,
+    [SEVD_OP_GUEST_DELETE] = op_delete,
+    [SEVD_OP_GUEST_INFO] = op_info,
+    [SEVD_OP_GUEST_LIST] = op_list,
+    [SEVD_OP_GUEST_ATTEST] = op_attest,
+};
+
+void sevd_guests_op(struct sevd_guests *gs, const struct sevd_request *req, struct sevd_reply *rep)
+{
+	if (req->op >= SEVD_OP_MAX_ || !guest_ops[req->op]) {
+		fail(rep, -EOPNOTSUPP, "unknown guest operation %u", req->op);
+		return;
+	}
+	guest_ops[req->op](gs, req, rep);
+}
+
+/* ---- start: replay and reconcile ---- */
+
+static int replay_apply(void *userdata, const struct sevd_jrec *rec)
+{
+	struct sevd_guests *gs = userdata;
+	struct guest *g;
+
+	gs->generation = MAX(gs->generation, rec->generation);
+	switch (rec->type) {
+	case SEVD_JREC_META:
+		return 0;
+	case SEVD_JREC_INTENT:
+		if (gs->n_intents == ELEMENTSOF(gs->intents))
+			memmove(gs->intents, gs->intents + 1,
+				sizeof(gs->intents) - sizeof(uint64_t));
+		else
+			gs->n_intents++;
+		gs->intents[gs->n_intents - 1] = rec->mem_base;
+		return 0;
+	case SEVD_JREC_DEL:
+		g = find(gs, rec->handle);
+		if (g) {
+			for (unsigned i = 0; i < gs->n; i++)
+				if (gs->g[i] == g)
+					gs->g[i] = gs->g[--gs->n];
+			guest_free(gs, g, false);
+		}
+		return 0;
+	default:
+		break;
+	}
+	for (unsigned i = 0; i < gs->n_intents;) /* every INTENT this region answers */
+		if (gs->intents[i] == rec->mem_base)
+			gs->intents[i] = gs->intents[--gs->n_intents];
+		else
+			i++;
+	g = find(gs, rec->handle);
+	if (!g) {
+		if (gs->n >= SEVD_GUESTS_MAX || !(g = calloc(1, sizeof(*g))))
+			return -ENOMEM;
+		gs->g[gs->n++] = g;
+	}
+	g->rec = *rec;
+	g->memfd = -1;
+	g->mapped = true;
+	return 0;
+}
+
+struct tally {
+	unsigned kept, cleaned, gone, unknown;
+};
+
+/* A firmware guest that must go: DEACTIVATE if it holds an ASID, DECOMMISSION, and its ASID
+ * (if any) through the pool's pending-flush set. */
+static int cleanup_fw(struct sevd_guests *gs, uint32_t handle,
+		      const struct sev_cmd_guest_status *st, bool es, struct sevd_reply *rep)
+{
+	if (st->asid &&
+	    GFW(gs, rep, SEV_CMD_DEACTIVATE, psp_cmd_deactivate(gs->psp, handle, &_psp_ret)) < 0)
+		return log_error_errno(rep->r, "Reconcile: DEACTIVATE of guest %u failed: %s",
+				       handle, rep->message);
+	if (GFW(gs, rep, SEV_CMD_DECOMMISSION, psp_cmd_decommission(gs->psp, handle, &_psp_ret)) <
+	    0)
+		return log_error_errno(rep->r, "Reconcile: DECOMMISSION of guest %u failed: %s",
+				       handle, rep->message);
+	if (st->asid && sevd_asid_claim(gs->pool, st->asid, es, "reconcile") == 0)
+		(void)sevd_asid_release(gs->pool, st->asid);
+	return 0;
+}
+
+static int reconcile_known(struct sevd_guests *gs, struct tally *t, struct sevd_reply *rep)
+{
+	for (unsigned i = 0; i < gs->n;) {
+		struct guest *g = gs->g[i];
+		struct sev_cmd_guest_status st;
+		char holder[SEVD_ASID_HOLDER_MAX];
+		bool es = g->rec.flags & SEVD_JREC_F_ES;
+
+		if (fw_status(gs, g->rec.handle, &st, rep) < 0)
+			return log_error_errno(rep->r, "Reconcile: GUEST_STATUS %u failed: %s",
+					       g->rec.handle, rep->message);
+		if (st.state == SEV_GSTATE_RUNNING) {
+			g->rec.state = st.state;
+			g->rec.asid = st.asid;
+			holder_of(g, holder);
+			if (st.asid && sevd_asid_claim(gs->pool, st.asid, es, holder) < 0)
+				log_error(
+				    "Reconcile: guest %u holds ASID %u in firmware, which the pool "
+				    "cannot give it (out of range or held twice)",
+				    g->rec.handle, st.asid);
+			if (!st.asid)
+				g->rec.flags &= ~SEVD_JREC_F_GRANTED;
+			if (g->rec.flags & SEVD_JREC_F_GRANTED)
+				regrant(gs, g);
+			log_info("Reconcile: guest %u (%s) RUNNING on ASID %u: kept", g->rec.handle,
+				 g->rec.name, st.asid);
+			t->kept++;
+			i++;
+			continue;
+		}
+		if (st.state == SEV_GSTATE_UNINIT) {
+			log_warning(
+			    "Reconcile: guest %u (%s) is gone from firmware (decommissioned "
+			    "just before a crash, or a PSP reset): dropped",
+			    g->rec.handle, g->rec.name);
+			t->gone++;
+		} else {
+			if (cleanup_fw(gs, g->rec.handle, &st, es, rep) < 0)
+				return rep->r;
+			log_notice(
+			    "Reconcile: guest %u (%s) was a half-done launch (%s, its memory died "
+			    "with the previous sevd): %sDECOMMISSION%s",
+			    g->rec.handle, g->rec.name, state_name(st.state),
+			    st.asid ? "DEACTIVATE, " : "", st.asid ? ", ASID pending flush" : "");
+			t->cleaned++;
+		}
+		gs->g[i] = gs->g[--gs->n];
+		guest_free(gs, g, true);
+	}
+	return 0;
+}
+
+/* Firmware guests the journal does not know (a crash between LAUNCH_START and the journal
+ * record): decommissioned. sevd is the only user of the PSP's guest commands on its host, so
+ * such a guest has no owner, no memory and no session anyone can use; keeping it would hold a
+ * firmware slot and possibly an ASID forever. */
+static int reconcile_unknown(struct sevd_guests *gs, struct tally *t, struct sevd_reply *rep)
+{
+	struct sev_cmd_platform_status ps;
+	uint32_t extra;
+
+	if (GFW(gs, rep, SEV_CMD_PLATFORM_STATUS,
+		psp_cmd_platform_status(gs->psp, &ps, &_psp_ret)) < 0)
+		return log_error_errno(rep->r, "Reconcile: PLATFORM_STATUS failed: %s",
+				       rep->message);
+	extra = ps.guest_count > gs->n ? ps.guest_count - gs->n : 0;
+	for (uint32_t h = 1; extra && h <= SEVD_GUESTS_MAX; h++) {
+		struct sev_cmd_guest_status st;
+
+		if (find(gs, h))
+			continue;
+		if (fw_status(gs, h, &st, rep) < 0)
+			return rep->r;
+		if (st.state == SEV_GSTATE_UNINIT)
+			continue;
+		if (cleanup_fw(gs, h, &st, st.policy & SEV_POLICY_ES, rep) < 0)
+			return rep->r;
+		log_warning(
+		    "Reconcile: firmware guest %u (%s, ASID %u) is not in the journal (a crash "
+		    "mid-launch): decommissioned",
+		    h, state_name(st.state), st.asid);
+		t->unknown++;
+		extra--;
+	}
+	return 0;
+}
+
+static int reconcile(struct sevd_guests *gs)
+{
+	_cleanup_free_ struct sevd_reply *rep = calloc(1, sizeof(*rep));
+	struct tally t = {0};
+	int r;
+
+	if (!rep)
+		return -ENOMEM;
+	if (!sevd_core_is_emu(gs->core)) {
+		if (gs->n)
+			log_warning(
+			    "The journal lists %u guests, but %s offers no guest commands to "
+			    "user space: kept as recorded",
+			    gs->n, psp_transport_kind(gs->psp));
+		return 0;
+	}
+	r = reconcile_known(gs, &t, rep);
+	if (r >= 0)
+		r = reconcile_unknown(gs, &t, rep);
+	if (r < 0)
+		return r;
+	for (unsigned i = 0; i < gs->n_intents; i++) {
+		bool live = false;
+
+		for (unsigned k = 0; k < gs->n; k++)
+			live |= gs->g[k]->rec.mem_base == gs->intents[i];
+		if (!live) /* -ENOENT when it never got mapped or was unmapped already */
+			(void)psp_unmap_memfd(gs->psp, gs->intents[i]);
+	}
+	gs->n_intents = 0;
+	/* ASIDs the previous process released may still be dirty in firmware, and the ones
+	 * released just now are: one WBINVD + DF_FLUSH makes every non-held ASID clean. */
+	if (sevd_core_flush_now(gs->core) >= 0)
+		sevd_asid_mark_all_clean(gs->pool);
+	r = compact(gs);
+	if (r < 0) { /* a full or read-only state dir: serve reads, refuse changes until it works */
+		log_warning_errno(r,
+				  "Cannot rewrite the journal %s after reconciliation (%m): guest "
+				  "changes are refused until it can be written",
+				  sevd_journal_path(gs->journal));
+		gs->snapshot_due = true;
+		atomic_store(&gs->not_durable, true);
+	}
+	log_info("Reconciled the journal with firmware: %u guest(s) kept, %u half-done launch(es) "
+		 "cleaned up, %u unknown firmware guest(s) decommissioned, %u gone from firmware",
+		 t.kept, t.cleaned, t.unknown, t.gone);
+	return 0;
+}
+
+/* Issue 26: the journal for /metrics, from any thread: its size on disk (a stat, the path is
+ * fixed) and whether the last change could be made durable (set on the firmware thread). */
+int sevd_guests_render_metrics(struct sevd_guests *gs, char *buf, size_t size)
+{
+	struct stat st;
+	int n;
+
+	n = snprintf(buf, size,
+		     "# HELP sevd_journal_size_bytes Size of the guest journal file.\n"
+		     "# TYPE sevd_journal_size_bytes gauge\nsevd_journal_size_bytes %lld\n"
+		     "# HELP sevd_journal_durable 1 while guest changes are made durable, 0 after "
+		     "the journal could not be written (full or read-only state dir) until it "
+		     "is rewritten.\n# TYPE sevd_journal_durable gauge\nsevd_journal_durable %d\n",
+		     stat(sevd_journal_path(gs->journal), &st) == 0 ? (long long)st.st_size : 0LL,
+		     atomic_load(&gs->not_durable) ? 0 : 1);
+	return n < 0 || (size_t)n >= size ? -ENOBUFS : n;
+}
+
+unsigned sevd_guests_count(const struct sevd_guests *gs)
+{
+	return gs->n;
+}
+
+void sevd_guests_set_psp(struct sevd_guests *gs, struct psp_transport *psp)
+{
+	gs->psp = psp;
+}
+
+/* Every journal guest is gone from firmware: each is revoked, its ASID released, its DEL
+ * journalled and it is dropped, as the reconcile at start drops a guest GUEST_STATUS reports
+ * UNINIT. `why` starts each log line; `regions_alive`: the emulator that holds the guests'
+ * memory regions still runs (a SHUTDOWN sevd sent), so they are unmapped there too. */
+static unsigned drop_all(struct sevd_guests *gs, const char *why, bool regions_alive)
+{
+	_cleanup_free_ struct sevd_reply *rep = calloc(1, sizeof(*rep));
+	unsigned dropped = 0;
+
+	while (gs->n > 0) {
+		struct guest *g = gs->g[gs->n - 1];
+
+		revoke_binding(gs, g);
+		if (g->rec.asid)
+			(void)sevd_asid_release(gs->pool, g->rec.asid);
+		/* On a full or read-only state dir the DEL is owed: journal_write() marks the
+		 * snapshot due, and a restart before it drops the guest anyway (UNINIT). */
+		if (!rep || guest_forget(gs, g->rec.handle, rep) < 0)
+			log_warning("%s: the loss of guest %u is not in the journal yet: %s", why,
+				    g->rec.handle, rep ? rep->message : "out of memory");
+		log_warning("%s: guest %u (%s, ASID %u) is gone from firmware: dropped", why,
+			    g->rec.handle, g->rec.name, g->rec.asid);
+		gs->n--;
+		g->mapped = g->mapped && regions_alive;
+		guest_free(gs, g, true);
+		dropped++;
+	}
+	gs->n_intents = 0;
+	return dropped;
+}
+
+/* The PSP was reset under us (issue 9: a restarted emulator is UNINIT and has lost every
+ * guest context and memory region). A PSP reset leaves no ASID dirty, so the pool ends with
+ * every non-held ASID clean. */
+int sevd_guests_after_reset(struct sevd_guests *gs)
+{
+	unsigned dropped = drop_all(gs, "PSP reset", false);
+
+	sevd_asid_mark_all_clean(gs->pool);
+	if (dropped)
+		log_notice(
+		    "PSP reset: %u guest(s) dropped from the journal; the ASID pool is clean",
+		    dropped);
+	return 0;
+}
+
+/* sevd itself sent SHUTDOWN (or FACTORY_RESET after one) with force (issue 27): firmware
+ * destroyed every guest context (SEV API 55766 §5.4 SHUTDOWN; the emulator's cmd_shutdown).
+ * The released ASIDs stay pending flush: the next INIT runs WBINVD + DF_FLUSH (op_init). */
+void sevd_guests_after_shutdown(struct sevd_guests *gs, const char *command)
+{
+	unsigned dropped = drop_all(gs, command, true);
+
+	if (dropped)
+		log_notice("%s: %u guest(s) dropped from the journal; their ASIDs are flushed by "
+			   "the next INIT",
+			   command, dropped);
+}
+
+void sevd_guests_free(struct sevd_guests *gs)
+{
+	if (!gs)
+		return;
+	if (gs->ctl_running) {
+		shutdown(gs->ctl_fd, SHUT_RDWR);
+		pthread_join(gs->ctl_thread, NULL);
+	}
+	if (gs->ctl_fd >= 0)
+		close(gs->ctl_fd);
+	if (gs->ctl_path)
+		(void)unlink(gs->ctl_path);
+	free(gs->ctl_path);
+	for (unsigned i = 0; i < gs->n_subs; i++)
+		close(gs->subs[i]);
+	for (unsigned i = 0; i < gs->n; i++)
+		guest_free(gs, gs->g[i], false);
+	sevd_journal_free(gs->journal);
+	pthread_mutex_destroy(&gs->sub_lock);
+	copier_stop(&gs->copier);
+	free(gs);
+}
+
+int sevd_guests_new(struct sevd_core *core, const struct sevd_guests_config *cfg,
+		    struct sevd_guests **ret)
+{
+	struct sevd_guests *gs = calloc(1, sizeof(*gs));
+	int r;
+
+	if (!gs)
+		return -ENOMEM;
+	gs->core = core;
+	gs->psp = sevd_core_psp(core);
+	gs->pool = sevd_core_asids(core);
+	gs->ctl_fd = -1;
+	gs->compact_after = cfg->journal_compact ? cfg->journal_compact : 1024;
+	pthread_mutex_init(&gs->sub_lock, NULL);
+	pthread_mutex_init(&gs->copier.lock, NULL);
+	pthread_cond_init(&gs->copier.cond, NULL);
+	if (cfg->policy)
+		gs->rules = *cfg->policy;
+	else
+		policy_rules_init(&gs->rules);
+	r = sevd_journal_open(cfg->state_dir, cfg->journal_recover, replay_apply, gs, &gs->journal);
+	if (r >= 0)
+		r = reconcile(gs);
+	if (r >= 0 && cfg->control)
+		r = ctl_start(gs, cfg->control);
+	if (r < 0) {
+		sevd_guests_free(gs);
+		return r;
+	}
+	sevd_crash_enable();
+	*ret = gs;
+	return 0;
+}

@@ -1,0 +1,51 @@
+/* The guest lifecycle inside the core (issue 4): the table of guests sevd launched, their
+ * memory (a memfd each, mapped for firmware), the journal that makes every state change
+ * durable before the HTTP answer, the reconciliation with firmware at start, and the grant
+ * stream to VMMs (issue 6, hv-glue/README.md). Privileged side of the seam (core.h): runs
+ * only on the firmware thread, so guest operations are serialized with every firmware command
+ * and need no lock of their own (the grant-stream subscriber list has one).
+ *
+ * Errors in sevd_reply.r: -ENOENT unknown handle (404), -EPERM refused by the host admission
+ * policy (403, reply.rule names the rule), -ENOSPC no free ASID of the guest's type (409),
+ * -EALREADY wrong state on sevd's side (an upload running, ASID already bound; 409),
+ * -EINVAL / -EFBIG bad input (400), -EIO a firmware status (reply.fw_status),
+ * -ENOTRECOVERABLE the journal cannot be written (507 state_not_durable: refused before any
+ * firmware change, or after one that is then reported, see journal_write() in guest.c). */
+#pragma once
+
+#include "daemon/core/core.h"
+
+struct sevd_guests;
+struct psp_transport;
+
+struct sevd_guests_config {
+	const char *state_dir;
+	const struct policy_rules *policy; /* NULL: accept every policy, no quotas */
+	bool journal_recover;
+	unsigned journal_compact;
+	const char *control; /* grant-stream socket path or NULL */
+};
+
+/* Open the journal, replay it and reconcile with firmware (GUEST_STATUS for every known handle,
+ * cleanup of half-done launches, unknown firmware guests decommissioned), then flush ASIDs.
+ * Runs on the firmware thread (the core queues it). */
+int sevd_guests_new(struct sevd_core *core, const struct sevd_guests_config *cfg,
+		    struct sevd_guests **ret);
+void sevd_guests_free(struct sevd_guests *gs);
+/* sevd_journal_size_bytes and sevd_journal_durable (Prometheus text) into buf; any thread.
+ * Returns the length or -ENOBUFS. */
+int sevd_guests_render_metrics(struct sevd_guests *gs, char *buf, size_t size);
+/* Guests in the table. */
+unsigned sevd_guests_count(const struct sevd_guests *gs);
+/* Issue 9: the core reconnected to the PSP through a new transport. */
+void sevd_guests_set_psp(struct sevd_guests *gs, struct psp_transport *psp);
+/* Issue 9: the PSP was reset (found UNINIT on reconnection): drop every guest, journalled. */
+int sevd_guests_after_reset(struct sevd_guests *gs);
+/* sevd sent SHUTDOWN itself, with force: every guest is dropped (journalled, grants revoked,
+ * regions unmapped, ASIDs pending flush); `command` names it in the log. */
+void sevd_guests_after_shutdown(struct sevd_guests *gs, const char *command);
+/* Serve one SEVD_OP_GUEST_* request (on the firmware thread). */
+void sevd_guests_op(struct sevd_guests *gs, const struct sevd_request *req, struct sevd_reply *rep);
+/* GUEST_DATA with len bytes at buf (a staged upload's slot, ipc.h), on the firmware thread. */
+void sevd_guests_data(struct sevd_guests *gs, uint32_t handle, const uint8_t *buf, uint32_t len,
+		      struct sevd_reply *rep);

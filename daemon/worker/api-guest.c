@@ -1,0 +1,726 @@
+/* The guest routes of the REST API (issue 4; daemon/openapi.yaml "/v1/guests..."): JSON in,
+ * fixed core requests out (core.h), core replies back to JSON. The image upload is streamed:
+ * in sevd's worker through a staging buffer of two 1 MiB slots shared with the core (ipc.h,
+ * one slot filled while the core takes the other), in one process in SEVD_GUEST_PIECE_MAX
+ * GUEST_DATA blocks; nothing holds the whole image.
+ * Unprivileged side of the seam: trusts no byte of the request. */
+#include <errno.h>
+#include <pthread.h>
+#include <stddef.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/log.h"
+#include "common/macros.h"
+#include "common/ossl.h"
+#include "common/util.h"
+#include "daemon/worker/api-internal.h"
+#include "daemon/core/core.h"
+#include "policy/guest-policy.h"
+
+static const char *state_name(uint8_t s)
+{
+	static const char *const names[] = {"UNINIT",  "LUPDATE", "LSECRET", "RUNNING",
+					    "SUPDATE", "RUPDATE", "SENT"};
+
+	return s < ELEMENTSOF(names) ? names[s] : "UNKNOWN";
+}
+
+static json_object *time_json(uint64_t t)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+	char buf[32];
+
+	if (!gmtime_r(&tt, &tm) || !strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm))
+		return json_object_new_string("1970-01-01T00:00:00Z");
+	return json_object_new_string(buf);
+}
+
+static json_object *hex_json(const uint8_t *buf, size_t len)
+{
+	_cleanup_free_ char *s = hex_encode(buf, len);
+
+	return s ? json_object_new_string(s) : NULL;
+}
+
+static json_object *str_json(const char *s, size_t max)
+{
+	return json_object_new_string_len(s, (int)strnlen(s, max));
+}
+
+static json_object *guest_json(const struct sevd_guest_info *g)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "handle", json_object_new_int64(g->handle));
+	json_object_object_add(o, "name", str_json(g->name, sizeof(g->name)));
+	json_object_object_add(o, "tenant", str_json(g->tenant, sizeof(g->tenant)));
+	json_object_object_add(o, "state", json_object_new_string(state_name(g->state)));
+	json_object_object_add(o, "policy", policy_to_json(g->policy));
+	json_object_object_add(o, "asid", g->asid ? json_object_new_int64(g->asid) : NULL);
+	json_object_object_add(o, "es", json_object_new_boolean(g->es));
+	json_object_object_add(o, "memory_size", json_object_new_int64((int64_t)g->memory_size));
+	json_object_object_add(o, "data_bytes", json_object_new_int64((int64_t)g->data_bytes));
+	json_object_object_add(o, "measurement",
+			       g->measured ? hex_json(g->measure, sizeof(g->measure)) : NULL);
+	json_object_object_add(o, "mnonce",
+			       g->measured ? hex_json(g->mnonce, sizeof(g->mnonce)) : NULL);
+	json_object_object_add(o, "created", time_json(g->created));
+	json_object_object_add(o, "updated", time_json(g->updated));
+	return o;
+}
+
+/* The {h} segment: a handle in canonical decimal. A segment of digits in another spelling
+ * ("0x1", "00001") is refused (400), not read as an alias of guest 1 (issue 27: a proxy's
+ * per-guest rule and sevd must agree on which guest a path names), and so is a number out of
+ * range; anything else is an unknown guest (404). */
+static bool handle_arg(const struct sevd_api_request *req, struct sevd_api_response *resp,
+		       uint32_t *ret)
+{
+	const char *p = req->param ? req->param : "";
+	size_t n = strspn(p, "0123456789");
+	const char *why = NULL;
+	char msg[160];
+
+	if (n && p[n] == '\0') {
+		if (p[0] != '0' && n <= 10 && parse_u32(p, ret) >= 0)
+			return true;
+		why = p[0] == '0' && n > 1 ? "is not in canonical form: write it in decimal without "
+					     "leading zeros"
+					   : "is out of range: handles are 1 to 4294967295";
+	} else if (n == 1 && p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) {
+		why = "is not in canonical form: write it in decimal";
+	}
+	if (why) {
+		snprintf(msg, sizeof(msg), "handle '%.24s' %s", p, why);
+		sevd_api_error(resp, 400, "bad_request", msg, -1);
+		return false;
+	}
+	snprintf(msg, sizeof(msg), "no guest with handle '%.40s' (handles are positive integers)",
+		 p);
+	sevd_api_error(resp, 404, "not_found", msg, -1);
+	return false;
+}
+
+static struct sevd_request *new_request(uint32_t op, struct sevd_api_response *resp)
+{
+	struct sevd_request *creq = calloc(1, sizeof(*creq));
+
+	if (!creq)
+		sevd_api_error(resp, 503, "internal", "out of memory", -1);
+	else
+		creq->op = op;
+	return creq;
+}
+
+/* Answer {guest fields..., command, extras} for a guest reply. */
+static void guest_answer(struct sevd_api_response *resp, unsigned status,
+			 const struct sevd_reply *rep, bool with_address)
+{
+	_cleanup_(json_object_putp) json_object *o = guest_json(&rep->u.guest.info);
+
+	if (rep->u.guest.command)
+		json_object_object_add(o, "command",
+				       json_object_new_string(sev_cmd_name(rep->u.guest.command)));
+	if (with_address)
+		json_object_object_add(o, "address",
+				       json_object_new_int64((int64_t)rep->u.guest.address));
+	sevd_api_respond_json(resp, status, o);
+}
+
+/* GET /v1/guests/{h} is polled like GET /v1/platform (issue 8), and its body is a function of
+ * the guest info and the command reported: the body rendered for the last such pair of a
+ * handle's slot is kept and copied while both are byte for byte the same, which is what
+ * guest_answer would render again (the timestamps are fields of the info, not the clock). */
+#define GUEST_MEMO_SLOTS 64u
+static pthread_mutex_t guest_memo_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+	struct sevd_guest_info info;
+	uint32_t command;
+	char *body;
+} guest_memo[GUEST_MEMO_SLOTS];
+
+static bool guest_body_memo(const struct sevd_reply *rep, struct sevd_api_response *resp)
+{
+	const struct sevd_guest_info *g = &rep->u.guest.info;
+	typeof(guest_memo[0]) *m = &guest_memo[g->handle % GUEST_MEMO_SLOTS];
+	char *body = NULL;
+
+	pthread_mutex_lock(&guest_memo_lock);
+	if (m->body && m->command == rep->u.guest.command && !memcmp(&m->info, g, sizeof(*g)))
+		body = strdup(m->body);
+	pthread_mutex_unlock(&guest_memo_lock);
+	if (!body)
+		return false;
+	resp->status = 200;
+	resp->content_type = "application/json";
+	resp->body = body;
+	resp->len = strlen(body);
+	return true;
+}
+
+static void guest_body_keep(const struct sevd_reply *rep, const struct sevd_api_response *resp)
+{
+	const struct sevd_guest_info *g = &rep->u.guest.info;
+	typeof(guest_memo[0]) *m = &guest_memo[g->handle % GUEST_MEMO_SLOTS];
+	char *copy = resp->status == 200 && resp->body ? strdup(resp->body) : NULL;
+
+	if (!copy)
+		return;
+	pthread_mutex_lock(&guest_memo_lock);
+	free(m->body);
+	m->body = copy;
+	m->info = *g;
+	m->command = rep->u.guest.command;
+	pthread_mutex_unlock(&guest_memo_lock);
+}
+
+/* A guest op with only a handle (and an optional ASID): run it, answer the guest. */
+static void simple_op(const struct sevd_api_request *req, struct sevd_api_response *resp,
+		      uint32_t op, uint32_t asid)
+{
+	struct sevd_request creq;
+	_cleanup_free_ struct sevd_reply *rep = NULL;
+	uint32_t h;
+
+	if (!handle_arg(req, resp, &h))
+		return;
+	/* These ops carry the guest header only (ipc.c REQ_GUEST_HDR): zero that, not the 64 KiB
+	 * data array after it, on every GET /v1/guests/{h} (issue 8). */
+	memset(&creq, 0, offsetof(struct sevd_request, u.guest.data));
+	creq.op = op;
+	creq.u.guest.handle = h;
+	creq.u.guest.asid = asid;
+	rep = sevd_api_call_core(req, &creq, resp);
+	if (!rep)
+		return;
+	if (op == SEVD_OP_GUEST_INFO && guest_body_memo(rep, resp))
+		return;
+	guest_answer(resp, 200, rep, false);
+	if (op == SEVD_OP_GUEST_INFO)
+		guest_body_keep(rep, resp);
+}
+
+void sevd_api_guests_list(const struct sevd_api_request *req, struct sevd_api_response *resp)
+{
+	struct sevd_request creq = {.op = SEVD_OP_GUEST_LIST};
+	_cleanup_free_ struct sevd_reply *rep = sevd_api_call_core(req, &creq, resp);
+	_cleanup_(json_object_putp) json_object *o = NULL;
+	json_object *a;
+
+	if (!rep)
+		return;
+	o = json_object_new_object();
+	a = json_object_new_array();
+	for (uint32_t i = 0; i < rep->u.guests.n && i < SEVD_GUESTS_MAX; i++)
+		json_object_array_add(a, guest_json(&rep->u.guests.g[i]));
+	json_object_object_add(o, "guests", a);
+	sevd_api_respond_json(resp, 200, o);
+}
+
+/* ---- JSON fields ---- */
+
+/* An optional field of a type; false with a 400 in resp when present with another type. */
+static bool opt_field(json_object *o, const char *key, json_type type, json_object **ret,
+		      struct sevd_api_response *resp)
+{
+	char msg[128];
+
+	*ret = NULL;
+	if (!o || !json_object_object_get_ex(o, key, ret) || !*ret)
+		return true;
+	if (json_object_is_type(*ret, type))
+		return true;
+	snprintf(msg, sizeof(msg), "field '%s' must be %s", key,
+		 type == json_type_int ? "an integer" : "a string");
+	sevd_api_error(resp, 400, "bad_request", msg, -1);
+	return false;
+}
+
+/* An optional integer in [0, max]. */
+static bool opt_uint(json_object *o, const char *key, uint64_t max, uint64_t *ret, bool *present,
+		     struct sevd_api_response *resp)
+{
+	json_object *v;
+	char msg[128];
+	int64_t x;
+
+	*present = false;
+	if (!opt_field(o, key, json_type_int, &v, resp))
+		return false;
+	if (!v)
+		return true;
+	errno = 0;
+	x = json_object_get_int64(v);
+	if (x < 0 || (uint64_t)x > max || errno) {
+		snprintf(msg, sizeof(msg), "field '%s' must be an integer from 0 to %llu", key,
+			 (unsigned long long)max);
+		sevd_api_error(resp, 400, "bad_request", msg, -1);
+		return false;
+	}
+	*ret = (uint64_t)x;
+	*present = true;
+	return true;
+}
+
+/* An optional base64 field decoded to at most max bytes; *len 0 when absent. */
+static bool opt_b64(json_object *o, const char *key, uint8_t *out, size_t max, uint32_t *len,
+		    bool exact, struct sevd_api_response *resp)
+{
+	_cleanup_free_ uint8_t *buf = NULL;
+	json_object *v;
+	size_t n = 0;
+	char msg[160];
+	const char *s;
+
+	*len = 0;
+	if (!opt_field(o, key, json_type_string, &v, resp))
+		return false;
+	if (!v)
+		return true;
+	s = json_object_get_string(v);
+	if (strlen(s) != (size_t)json_object_get_string_len(v) || /* an escaped NUL inside */
+	    base64_decode(s, strlen(s), &buf, &n) < 0 || n == 0 || n > max || (exact && n != max)) {
+		snprintf(msg, sizeof(msg), "field '%s' must be base64 of %s%zu bytes", key,
+			 exact ? "exactly " : "1 to ", max);
+		sevd_api_error(resp, 400, "bad_request", msg, -1);
+		return false;
+	}
+	memcpy(out, buf, n);
+	*len = (uint32_t)n;
+	return true;
+}
+
+static bool opt_name(json_object *o, const char *key, char *out, size_t size,
+		     struct sevd_api_response *resp)
+{
+	json_object *v;
+	char msg[128];
+	const char *s;
+
+	if (!opt_field(o, key, json_type_string, &v, resp))
+		return false;
+	if (!v)
+		return true;
+	s = json_object_get_string(v);
+	/* json-c keeps an escaped NUL ("a\u0000b") inside the string: refuse it rather than
+	 * cut the name at it. */
+	if (strlen(s) == 0 || strlen(s) >= size ||
+	    strlen(s) != (size_t)json_object_get_string_len(v)) {
+		snprintf(msg, sizeof(msg), "field '%s' must be 1..%zu characters of [A-Za-z0-9._-]",
+			 key, size - 1);
+		sevd_api_error(resp, 400, "bad_request", msg, -1);
+		return false;
+	}
+	memcpy(out, s, strlen(s) + 1);
+	return true;
+}
+
+void sevd_api_guest_create(const struct sevd_api_request *req, struct sevd_api_response *resp)
+{
+	_cleanup_(json_object_putp) json_object *o = NULL;
+	_cleanup_free_ struct sevd_request *creq = NULL;
+	_cleanup_free_ struct sevd_reply *rep = NULL;
+	uint64_t policy = 0, mem = 0, asid = 0;
+	bool have_policy, have;
+
+	if (!sevd_api_parse_body(req, resp, &o) ||
+	    !(creq = new_request(SEVD_OP_GUEST_CREATE, resp)))
+		return;
+	if (!opt_uint(o, "policy", UINT32_MAX, &policy, &have_policy, resp) ||
+	    !opt_uint(o, "memory_size", UINT64_MAX / 2, &mem, &have, resp) ||
+	    !opt_uint(o, "asid", UINT32_MAX, &asid, &have, resp) ||
+	    !opt_name(o, "name", creq->u.create.name, sizeof(creq->u.create.name), resp) ||
+	    !opt_name(o, "tenant", creq->u.create.tenant, sizeof(creq->u.create.tenant), resp) ||
+	    !opt_b64(o, "godh_cert", creq->u.create.godh, SEV_CERT_SIZE, &creq->u.create.godh_len,
+		     true, resp) ||
+	    !opt_b64(o, "session", creq->u.create.session, sizeof(creq->u.create.session),
+		     &creq->u.create.session_len, true, resp))
+		return;
+	if (!have_policy) {
+		sevd_api_error(resp, 400, "bad_request",
+			       "field 'policy' (the guest policy word, an integer) is required",
+			       -1);
+		return;
+	}
+	creq->u.create.policy = (uint32_t)policy;
+	creq->u.create.memory_size = mem;
+	creq->u.create.asid = (uint32_t)asid;
+	rep = sevd_api_call_core(req, creq, resp);
+	if (rep)
+		guest_answer(resp, 201, rep, false);
+}
+
+void sevd_api_guest_get(const struct sevd_api_request *req, struct sevd_api_response *resp)
+{
+	simple_op(req, resp, SEVD_OP_GUEST_INFO, 0);
+}
+
+void sevd_api_guest_finish(const struct sevd_api_request *req, struct sevd_api_response *resp)
+{
+	_cleanup_(json_object_putp) json_object *o = NULL;
+
+	if (sevd_api_parse_body(req, resp, &o))
+		simple_op(req, resp, SEVD_OP_GUEST_FINISH, 0);
+}
+
+void sevd_api_guest_deactivate(const struct sevd_api_request *req, struct sevd_api_response *resp)
+{
+	_cleanup_(json_object_putp) json_object *o = NULL;
+
+	if (sevd_api_parse_body(req, resp, &o))
+		simple_op(req, resp, SEVD_OP_GUEST_DEACTIVATE, 0);
+}
+
+void sevd_api_guest_activate(const struct sevd_api_request *req, struct sevd_api_response *resp)
+{
+	_cleanup_(json_object_putp) json_object *o = NULL;
+	uint64_t asid = 0;
+	bool have;
+
+	if (sevd_api_parse_body(req, resp, &o) &&
+	    opt_uint(o, "asid", UINT32_MAX, &asid, &have, resp))
+		simple_op(req, resp, SEVD_OP_GUEST_ACTIVATE, (uint32_t)asid);
+}
+
+void sevd_api_guest_delete(const struct sevd_api_request *req, struct sevd_api_response *resp)
+{
+	_cleanup_(json_object_putp) json_object *o = NULL, *body = NULL;
+	_cleanup_free_ struct sevd_request *creq = NULL;
+	_cleanup_free_ struct sevd_reply *rep = NULL;
+	uint32_t h;
+
+	if (!sevd_api_parse_body(req, resp, &body) || !handle_arg(req, resp, &h) ||
+	    !(creq = new_request(SEVD_OP_GUEST_DELETE, resp)))
+		return;
+	creq->u.guest.handle = h;
+	rep = sevd_api_call_core(req, creq, resp);
+	if (!rep)
+		return;
+	o = json_object_new_object();
+	json_object_object_add(o, "handle", json_object_new_int64(h));
+	json_object_object_add(o, "command", json_object_new_string("DECOMMISSION"));
+	json_object_object_add(o, "deactivated", json_object_new_boolean(rep->u.guest.deactivated));
+	json_object_object_add(
+	    o, "asid_released",
+	    rep->u.guest.released_asid ? json_object_new_int64(rep->u.guest.released_asid) : NULL);
+	sevd_api_respond_json(resp, 200, o);
+}
+
+void sevd_api_guest_measure(const struct sevd_api_request *req, struct sevd_api_response *resp)
+{
+	_cleanup_free_ struct sevd_request *creq = NULL;
+	_cleanup_free_ struct sevd_reply *rep = NULL;
+	_cleanup_(json_object_putp) json_object *o = NULL;
+	_cleanup_free_ char *b64 = NULL;
+	const struct sevd_guest_info *g;
+	uint8_t blob[SEV_MEASURE_BLOB_SIZE];
+	uint32_t h;
+
+	if (!handle_arg(req, resp, &h) || !(creq = new_request(SEVD_OP_GUEST_MEASURE, resp)))
+		return;
+	creq->u.guest.handle = h;
+	rep = sevd_api_call_core(req, creq, resp);
+	if (!rep)
+		return;
+	g = &rep->u.guest.info;
+	memcpy(blob, g->measure, SEV_MEASURE_SIZE);
+	memcpy(blob + SEV_MEASURE_SIZE, g->mnonce, SEV_MNONCE_SIZE);
+	b64 = base64_encode(blob, sizeof(blob));
+	o = json_object_new_object();
+	json_object_object_add(o, "handle", json_object_new_int64(h));
+	json_object_object_add(o, "measurement", hex_json(g->measure, sizeof(g->measure)));
+	json_object_object_add(o, "mnonce", hex_json(g->mnonce, sizeof(g->mnonce)));
+	json_object_object_add(o, "blob", b64 ? json_object_new_string(b64) : NULL);
+	json_object_object_add(o, "api_major", json_object_new_int(rep->u.guest.api_major));
+	json_object_object_add(o, "api_minor", json_object_new_int(rep->u.guest.api_minor));
+	json_object_object_add(o, "build", json_object_new_int(rep->u.guest.build));
+	json_object_object_add(o, "policy", json_object_new_int64(g->policy));
+	sevd_api_respond_json(resp, 200, o);
+}
+
+void sevd_api_guest_secret(const struct sevd_api_request *req, struct sevd_api_response *resp)
+{
+	_cleanup_(json_object_putp) json_object *o = NULL;
+	_cleanup_free_ struct sevd_request *creq = NULL;
+	_cleanup_free_ struct sevd_reply *rep = NULL;
+	uint32_t h, hdr_len = 0;
+	uint64_t addr = 0;
+	bool have;
+
+	if (!handle_arg(req, resp, &h) || !sevd_api_parse_body(req, resp, &o) ||
+	    !(creq = new_request(SEVD_OP_GUEST_SECRET, resp)))
+		return;
+	creq->u.guest.handle = h;
+	if (!opt_b64(o, "header", creq->u.guest.hdr, sizeof(creq->u.guest.hdr), &hdr_len, true,
+		     resp) ||
+	    !opt_b64(o, "payload", creq->u.guest.data, sizeof(creq->u.guest.data),
+		     &creq->u.guest.len, false, resp) ||
+	    !opt_uint(o, "guest_address", UINT64_MAX / 2, &addr, &have, resp))
+		return;
+	if (!hdr_len || !creq->u.guest.len) {
+		sevd_api_error(
+		    resp, 400, "bad_request",
+		    "fields 'header' (52 bytes) and 'payload' (base64) are required: the "
+		    "packet of 'sevctl secret build'",
+		    -1);
+		return;
+	}
+	creq->u.guest.have_address = have;
+	creq->u.guest.address = addr;
+	rep = sevd_api_call_core(req, creq, resp);
+	if (rep)
+		guest_answer(resp, 200, rep, true);
+}
+
+/* "address" query argument (decimal or 0x). */
+static bool address_arg(const struct sevd_api_request *req, struct sevd_request *creq,
+			struct sevd_api_response *resp)
+{
+	const char *a = req->arg ? req->arg(req, "address") : NULL;
+
+	if (!a)
+		return true;
+	if (parse_u64(a, &creq->u.guest.address) < 0) {
+		sevd_api_error(resp, 400, "bad_request",
+			       "query argument 'address' must be a number from 0 to 2^64-1 "
+			       "(decimal or 0x...)",
+			       -1);
+		return false;
+	}
+	creq->u.guest.have_address = 1;
+	return true;
+}
+
+void sevd_api_guest_vmsa(const struct sevd_api_request *req, struct sevd_api_response *resp)
+{
+	_cleanup_free_ struct sevd_request *creq = NULL;
+	_cleanup_free_ struct sevd_reply *rep = NULL;
+	uint32_t h;
+
+	if (!handle_arg(req, resp, &h) || !(creq = new_request(SEVD_OP_GUEST_VMSA, resp)) ||
+	    !address_arg(req, creq, resp))
+		return;
+	if (req->len != 4096) {
+		sevd_api_error(
+		    resp, 400, "bad_request",
+		    "the body must be one 4096-byte VMSA page (application/octet-stream)", -1);
+		return;
+	}
+	creq->u.guest.handle = h;
+	creq->u.guest.len = 4096;
+	memcpy(creq->u.guest.data, req->body, 4096);
+	rep = sevd_api_call_core(req, creq, resp);
+	if (rep)
+		guest_answer(resp, 200, rep, true);
+}
+
+void sevd_api_guest_attest(const struct sevd_api_request *req, struct sevd_api_response *resp)
+{
+	_cleanup_free_ struct sevd_request *creq = NULL;
+	_cleanup_free_ struct sevd_reply *rep = NULL;
+	_cleanup_(json_object_putp) json_object *o = NULL;
+	_cleanup_free_ char *b64 = NULL;
+	struct sev_attestation_report r;
+	const char *nonce = req->arg ? req->arg(req, "nonce") : NULL;
+	uint32_t h;
+
+	if (!handle_arg(req, resp, &h) || !(creq = new_request(SEVD_OP_GUEST_ATTEST, resp)))
+		return;
+	if (!nonce || hex_decode_exact(nonce, creq->u.guest.nonce, SEV_MNONCE_SIZE) < 0) {
+		sevd_api_error(resp, 400, "bad_request",
+			       "query argument 'nonce' must be 16 bytes in hex (32 digits)", -1);
+		return;
+	}
+	creq->u.guest.handle = h;
+	rep = sevd_api_call_core(req, creq, resp);
+	if (!rep)
+		return;
+	memcpy(&r, rep->u.guest.report, sizeof(r));
+	b64 = base64_encode(&r, sizeof(r));
+	o = json_object_new_object();
+	json_object_object_add(o, "handle", json_object_new_int64(h));
+	json_object_object_add(o, "report", b64 ? json_object_new_string(b64) : NULL);
+	json_object_object_add(o, "mnonce", hex_json(r.mnonce, sizeof(r.mnonce)));
+	json_object_object_add(o, "launch_digest",
+			       hex_json(r.launch_digest, sizeof(r.launch_digest)));
+	json_object_object_add(o, "policy", json_object_new_int64(le32toh(r.policy)));
+	json_object_object_add(o, "sig_usage", json_object_new_int64(le32toh(r.sig_usage)));
+	json_object_object_add(o, "sig_algo", json_object_new_int64(le32toh(r.sig_algo)));
+	json_object_object_add(o, "sig_r", hex_json(r.sig_r, sizeof(r.sig_r)));
+	json_object_object_add(o, "sig_s", hex_json(r.sig_s, sizeof(r.sig_s)));
+	sevd_api_respond_json(resp, 200, o);
+}
+
+/* ---- the streamed image upload ---- */
+
+struct upload {
+	struct sevd_api_request req; /* core + role; param copied below */
+	char param[64];
+	struct sevd_request *creq; /* DATA: the block being filled */
+	struct sevd_reply *rep;	   /* the first failure, or NULL */
+	uint32_t handle;
+	/* The staged path (sevd_api_stager: sevd's worker) or NULL: GUEST_DATA pieces. */
+	struct sevd_ipc_upload *st;
+	struct sevd_reply *srep; /* the answers of the staged slots */
+};
+
+static void upload_free(struct upload *u)
+{
+	if (!u)
+		return;
+	if (u->st)
+		sevd_api_stager->close(u->st);
+	free(u->srep);
+	free(u->creq);
+	free(u->rep);
+	free(u);
+}
+
+static int upload_call(struct upload *u, uint32_t op)
+{
+	struct sevd_reply *rep = malloc(sizeof(*rep));
+
+	if (!rep)
+		return -ENOMEM;
+	u->creq->op = op;
+	u->creq->u.guest.handle = u->handle;
+	if ((u->st ? sevd_api_stager->call(u->st, u->creq, rep)
+		   : sevd_api_core_fn(u->req.core, u->creq, rep)) < 0) {
+		free(u->rep);
+		u->rep = rep; /* answered at the end */
+		return rep->r;
+	}
+	if (op == SEVD_OP_GUEST_DATA_END) {
+		free(u->rep);
+		u->rep = rep;
+	} else {
+		free(rep);
+	}
+	return 0;
+}
+
+/* In sevd's worker: hold a core channel and a staging buffer for the upload. Without one
+ * (in one process, or the core could not make one) the pieces go as GUEST_DATA requests. */
+static void upload_stage(struct upload *u)
+{
+	if (!sevd_api_stager || !(u->srep = malloc(sizeof(*u->srep))))
+		return;
+	if (sevd_api_stager->open(u->handle, u->srep, &u->st) < 0) {
+		log_warning("Guest %u: upload without a staging buffer: %s", u->handle,
+			    u->srep->message);
+		u->st = NULL;
+		free(u->srep);
+		u->srep = NULL;
+	}
+}
+
+static int upload_open(const struct sevd_api_request *req, void **state,
+		       struct sevd_api_response *resp)
+{
+	struct upload *u = calloc(1, sizeof(*u));
+
+	if (!u || !(u->creq = new_request(SEVD_OP_GUEST_DATA_BEGIN, resp))) {
+		free(u);
+		if (!resp->status)
+			sevd_api_error(resp, 503, "internal", "out of memory", -1);
+		return -ENOMEM;
+	}
+	u->req = *req;
+	if (!handle_arg(req, resp, &u->handle) || !address_arg(req, u->creq, resp)) {
+		upload_free(u);
+		return -EINVAL;
+	}
+	if (upload_call(u, SEVD_OP_GUEST_DATA_BEGIN) < 0) {
+		sevd_api_core_error(resp, u->rep);
+		upload_free(u);
+		return -EIO;
+	}
+	u->creq->u.guest.have_address = 0;
+	u->creq->u.guest.len = 0;
+	upload_stage(u);
+	*state = u;
+	return 0;
+}
+
+static int upload_data(void *state, const char *buf, size_t len)
+{
+	struct upload *u = state;
+
+	if (u->st) {
+		if (!u->rep && sevd_api_stager->write(u->st, buf, len, u->srep) < 0) {
+			u->rep = u->srep; /* answered at the end */
+			u->srep = NULL;
+		}
+		return u->rep ? -EIO : 0;
+	}
+	while (len && !u->rep) {
+		uint32_t n =
+		    (uint32_t)MIN(len, (size_t)(SEVD_GUEST_PIECE_MAX - u->creq->u.guest.len));
+
+		memcpy(u->creq->u.guest.data + u->creq->u.guest.len, buf, n);
+		u->creq->u.guest.len += n;
+		buf += n;
+		len -= n;
+		if (u->creq->u.guest.len == SEVD_GUEST_PIECE_MAX) {
+			(void)upload_call(u, SEVD_OP_GUEST_DATA);
+			u->creq->u.guest.len = 0;
+		}
+	}
+	return u->rep ? -EIO : 0;
+}
+
+static void upload_close(void *state, bool complete, struct sevd_api_response *resp)
+{
+	struct upload *u = state;
+	_cleanup_(json_object_putp) json_object *o = NULL;
+
+	/* A client that left: the whole chunks it sent are measured (ABORT below), also those
+	 * still in the slot being filled (a slot holds several). */
+	if (u->st && !u->rep &&
+	    sevd_api_stager->flush(u->st, complete ? 1 : SEVD_GUEST_CHUNK, u->srep) < 0) {
+		u->rep = u->srep;
+		u->srep = NULL;
+	}
+	if (!u->st && !u->rep && complete && u->creq->u.guest.len)
+		(void)upload_call(u, SEVD_OP_GUEST_DATA);
+	if (!u->rep && complete)
+		(void)upload_call(u, SEVD_OP_GUEST_DATA_END);
+	if (!complete || (u->rep && u->rep->r < 0)) {
+		struct sevd_reply *keep = u->rep;
+
+		u->rep = NULL;
+		(void)upload_call(u, SEVD_OP_GUEST_DATA_ABORT);
+		free(u->rep);
+		u->rep = keep;
+	}
+	if (resp && u->rep && u->rep->r < 0)
+		sevd_api_core_error(resp, u->rep);
+	else if (resp && u->rep) {
+		o = guest_json(&u->rep->u.guest.info);
+		json_object_object_add(o, "command", json_object_new_string("LAUNCH_UPDATE_DATA"));
+		json_object_object_add(o, "uploaded",
+				       json_object_new_int64((int64_t)u->rep->u.guest.uploaded));
+		json_object_object_add(o, "address",
+				       json_object_new_int64((int64_t)u->rep->u.guest.address));
+		json_object_object_add(o, "chunks", json_object_new_int64(u->rep->u.guest.chunks));
+		sevd_api_respond_json(resp, 200, o);
+	}
+	upload_free(u);
+}
+
+const struct sevd_api_stream sevd_api_guest_data_stream = {
+    .open = upload_open,
+    .data = upload_data,
+    .close = upload_close,
+};
+
+/* The data route is streamed; its buffered handler is never called. */
+void sevd_api_guest_data_unused(const struct sevd_api_request *req, struct sevd_api_response *resp)
+{
+	sevd_api_error(resp, 500, "internal", "the data route is streamed", -1);
+}

@@ -1,0 +1,38 @@
+/* Helpers shared by the handlers of api.c (platform) and api-guest.c (guests). Unprivileged
+ * side of the seam (core.h). */
+#pragma once
+
+#include <json-c/json.h>
+
+#include "daemon/worker/api.h"
+#include "daemon/core/core.h"
+
+void sevd_api_respond_json(struct sevd_api_response *resp, unsigned status, json_object *o);
+/* Run one core request; on failure the error answer is already in resp (returns NULL).
+ * The reply is malloc'd. */
+struct sevd_reply *sevd_api_call_core(const struct sevd_api_request *req,
+				      const struct sevd_request *creq,
+				      struct sevd_api_response *resp);
+/* A failed core reply as an HTTP error. */
+void sevd_api_core_error(struct sevd_api_response *resp, const struct sevd_reply *rep);
+/* Parse the body as one JSON object (an empty body gives NULL). false: resp has the 400. */
+bool sevd_api_parse_body(const struct sevd_api_request *req, struct sevd_api_response *resp,
+			 json_object **ret);
+
+/* [first, last] as a JSON array, or [] when the range is empty (first > last). */
+json_object *sevd_api_range_json(uint32_t first, uint32_t last);
+
+/* Guest routes (api-guest.c). */
+void sevd_api_guests_list(const struct sevd_api_request *req, struct sevd_api_response *resp);
+void sevd_api_guest_create(const struct sevd_api_request *req, struct sevd_api_response *resp);
+void sevd_api_guest_get(const struct sevd_api_request *req, struct sevd_api_response *resp);
+void sevd_api_guest_delete(const struct sevd_api_request *req, struct sevd_api_response *resp);
+void sevd_api_guest_vmsa(const struct sevd_api_request *req, struct sevd_api_response *resp);
+void sevd_api_guest_measure(const struct sevd_api_request *req, struct sevd_api_response *resp);
+void sevd_api_guest_secret(const struct sevd_api_request *req, struct sevd_api_response *resp);
+void sevd_api_guest_finish(const struct sevd_api_request *req, struct sevd_api_response *resp);
+void sevd_api_guest_activate(const struct sevd_api_request *req, struct sevd_api_response *resp);
+void sevd_api_guest_deactivate(const struct sevd_api_request *req, struct sevd_api_response *resp);
+void sevd_api_guest_attest(const struct sevd_api_request *req, struct sevd_api_response *resp);
+extern const struct sevd_api_stream sevd_api_guest_data_stream;
+void sevd_api_guest_data_unused(const struct sevd_api_request *req, struct sevd_api_response *resp);

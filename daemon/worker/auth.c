@@ -1,0 +1,92 @@
+/* Roles from peer credentials and bearer tokens. See auth.h for the rules. */
+#include <errno.h>
+#include <grp.h>
+#include <openssl/evp.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "common/macros.h"
+#include "common/secret.h"
+#include "daemon/worker/auth.h"
+#include "daemon/sevd-config.h"
+
+static const char *const role_names[SEVD_ROLE_MAX_] = {
+	[SEVD_ROLE_PUBLIC] = "public", [SEVD_ROLE_READER] = "reader",
+	[SEVD_ROLE_OWNER] = "owner",   [SEVD_ROLE_LAUNCHER] = "launcher",
+	[SEVD_ROLE_ADMIN] = "admin",
+};
+
+const char *sevd_role_name(enum sevd_role r)
+{
+	return r < SEVD_ROLE_MAX_ ? role_names[r] : "unknown";
+}
+
+int sevd_role_from_name(const char *s, enum sevd_role *ret)
+{
+	for (int i = 0; i < SEVD_ROLE_MAX_; i++)
+		if (strcmp(s, role_names[i]) == 0) {
+			*ret = (enum sevd_role)i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+/* Is gid among the peer's groups? SO_PEERGROUPS (Linux 4.13) gives the supplementary groups
+ * the peer had at connect() time; the primary gid comes with SO_PEERCRED. */
+static bool peer_in_group(int fd, gid_t primary, gid_t gid)
+{
+	gid_t groups[256];
+	socklen_t len = sizeof(groups);
+
+	if (primary == gid)
+		return true;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0)
+		return false;
+	for (size_t i = 0; i < len / sizeof(gid_t); i++)
+		if (groups[i] == gid)
+			return true;
+	return false;
+}
+
+enum sevd_role sevd_auth_unix_peer(int fd, gid_t admin_gid, bool have_admin_gid)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || len != sizeof(cred))
+		return SEVD_ROLE_PUBLIC; /* should not happen on AF_UNIX; fail closed */
+	if (cred.uid == 0)
+		return SEVD_ROLE_ADMIN;
+	if (have_admin_gid && peer_in_group(fd, cred.gid, admin_gid))
+		return SEVD_ROLE_ADMIN;
+	return SEVD_ROLE_READER;
+}
+
+int sevd_auth_hash(const char *token, uint8_t ret[32])
+{
+	unsigned int n = 0;
+
+	if (EVP_Digest(token, strlen(token), ret, &n, EVP_sha256(), NULL) != 1 || n != 32)
+		return -EIO;
+	return 0;
+}
+
+enum sevd_role sevd_auth_token(const struct sevd_config *cfg, const char *token, bool *ret_known)
+{
+	enum sevd_role role = SEVD_ROLE_PUBLIC;
+	uint8_t h[32];
+	bool known = false;
+
+	*ret_known = false;
+	if (!token || sevd_auth_hash(token, h) < 0)
+		return SEVD_ROLE_PUBLIC;
+	/* Compare against every configured hash, constant time each, no early exit. */
+	for (unsigned i = 0; i < cfg->n_tokens; i++)
+		if (secret_memcmp(h, cfg->tokens[i].hash, sizeof(h)) == 0 && !known) {
+			known = true;
+			role = cfg->tokens[i].role;
+		}
+	secret_wipe(h, sizeof(h));
+	*ret_known = known;
+	return role;
+}
