@@ -1,0 +1,446 @@
+/* SEV-SNP platform commands of the emulated firmware (SNP ABI 56860 chapter 8; behaviour
+ * checked against AMD-ASPFW sev_uapp/src/sev_mcmd.c snp_mcmd_init_common,
+ * snp_mcmd_shutdown_common, snp_mcmd_platform_status, snp_mcmd_config, snp_mcmd_commit,
+ * snp_mcmd_feature_info, and sev_dispatch.c: no SNP command has a dispatcher state check, each
+ * handler checks the SNP state itself). The rows here are EMU_IN_ANY: the SEV platform state
+ * says nothing about SNP's. The SNP and SEV platforms share the ASID flags: SNP_INIT marks every
+ * ASID dirty and clears WBINVD_DONE as INIT does, SNP_DF_FLUSH is DF_FLUSH. */
+#include <errno.h>
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/ossl.h"
+#include "common/secret.h"
+#include "common/util.h"
+#include "psp/emu/guest.h"
+#include "psp/emu/snp.h"
+
+uint64_t emu_snp_tcb_pack(const struct emu_snp_tcb *t)
+{
+	return (uint64_t)t->bl | (uint64_t)t->tee << 8 | (uint64_t)t->snp << 48 |
+	       (uint64_t)t->ucode << 56;
+}
+
+void emu_snp_tcb_unpack(uint64_t v, struct emu_snp_tcb *t)
+{
+	t->bl = v & 0xff;
+	t->tee = (v >> 8) & 0xff;
+	t->snp = (v >> 48) & 0xff;
+	t->ucode = (v >> 56) & 0xff;
+}
+
+static int tcb_field(struct emu_snp_tcb *t, const char *name, uint8_t v)
+{
+	if (strcmp(name, "bl") == 0)
+		t->bl = v;
+	else if (strcmp(name, "tee") == 0)
+		t->tee = v;
+	else if (strcmp(name, "snp") == 0)
+		t->snp = v;
+	else if (strcmp(name, "ucode") == 0)
+		t->ucode = v;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+int emu_snp_tcb_parse(const char *s, struct emu_snp_tcb *ret)
+{
+	_cleanup_free_ char *copy = strdup(s);
+	struct emu_snp_tcb t = *ret;
+	char *save = NULL;
+
+	if (!copy)
+		return -ENOMEM;
+	for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(tok, '=');
+		uint32_t v;
+
+		if (!eq)
+			return -EINVAL;
+		*eq = 0;
+		if (parse_u32(eq + 1, &v) < 0 || v > 255 || tcb_field(&t, tok, (uint8_t)v) < 0)
+			return -EINVAL;
+	}
+	*ret = t;
+	return 0;
+}
+
+/* A component-wise comparison: is any SVN of a above b's? (tcb_compare_versions > 0) */
+static bool tcb_above(uint64_t a, uint64_t b)
+{
+	struct emu_snp_tcb x, y;
+
+	emu_snp_tcb_unpack(a, &x);
+	emu_snp_tcb_unpack(b, &y);
+	return x.bl > y.bl || x.tee > y.tee || x.snp > y.snp || x.ucode > y.ucode;
+}
+
+uint64_t emu_snp_reported_tcb(const struct emu_snp *s)
+{
+	return s->config_tcb ? s->config_tcb : s->committed_tcb;
+}
+
+/* The chip's VCEK seed. On silicon it is fused (the boot ROM hands its first hash stick to the
+ * bootloader); here it is HMAC-SHA384 keyed with the chip-unique key's private scalar, so it is
+ * as stable as the chip identity in the NV file. */
+static int seed_derive(struct emu_fw *fw, uint8_t seed[EMU_SNP_SEED_SIZE])
+{
+	static const char label[] = "sev-psp-emu snp chip seed";
+	_cleanup_(BN_clear_freep) BIGNUM *d = NULL;
+	uint8_t key[32];
+	size_t n = EMU_SNP_SEED_SIZE;
+	int r = -EIO;
+
+	if (!fw->nv.chip.cuk ||
+	    EVP_PKEY_get_bn_param(fw->nv.chip.cuk, OSSL_PKEY_PARAM_PRIV_KEY, &d) != 1 ||
+	    BN_bn2binpad(d, key, sizeof(key)) != (int)sizeof(key))
+		return -EIO;
+	if (EVP_Q_mac(NULL, "HMAC", NULL, "SHA384", NULL, key, sizeof(key),
+		      (const uint8_t *)label, sizeof(label) - 1, seed, n, &n) && n == EMU_SNP_SEED_SIZE)
+		r = 0;
+	OPENSSL_cleanse(key, sizeof(key));
+	return r;
+}
+
+/* The VCEK follows the reported TCB (snp_mcmd_config re-derives it there). */
+static int vcek_refresh(struct emu_snp *s)
+{
+	EVP_PKEY *k = NULL;
+
+	if (emu_snp_vcek(s->seed, emu_snp_reported_tcb(s), &k) < 0)
+		return SEV_STATUS_HWERROR_PLATFORM;
+	EVP_PKEY_free(s->vcek);
+	s->vcek = k;
+	return SEV_STATUS_SUCCESS;
+}
+
+struct emu_snp *emu_snp_get(struct emu_fw *fw)
+{
+	struct emu_snp *s = fw->snp;
+
+	if (s || !fw->cfg.snp)
+		return s;
+	s = secret_alloc(sizeof(*s)); /* holds the seed and the guests' keys: locked, wiped */
+	if (!s)
+		return NULL;
+	memset(s, 0, sizeof(*s));
+	emu_snp_tcb_unpack(fw->cfg.snp_tcb, &s->current);
+	/* First start: committed = running; the committed version is this firmware's. */
+	s->committed_tcb = fw->cfg.snp_tcb;
+	s->committed_build = fw->cfg.build;
+	s->committed_minor = fw->cfg.api_minor;
+	s->committed_major = fw->cfg.api_major;
+	if (emu_rmp_new(&s->rmp) < 0 || seed_derive(fw, s->seed) < 0 || vcek_refresh(s) != 0) {
+		emu_rmp_free(s->rmp);
+		EVP_PKEY_free(s->vcek);
+		secret_free(s, sizeof(*s));
+		return NULL;
+	}
+	fw->snp = s;
+	return s;
+}
+
+void emu_snp_free(struct emu_fw *fw)
+{
+	struct emu_snp *s = fw->snp;
+
+	if (!s)
+		return;
+	emu_snp_guests_drop(fw);
+	emu_rmp_free(s->rmp);
+	EVP_PKEY_free(s->vcek);
+	secret_free(s, sizeof(*s));
+	fw->snp = NULL;
+}
+
+bool emu_snp_cmd_id(uint32_t cmd)
+{
+	return cmd >= SEV_CMD_SNP_INIT && cmd <= SEV_CMD_SNP_FEATURE_INFO;
+}
+
+int emu_snp_check_fw_page(struct emu_fw *fw, uint64_t paddr)
+{
+	struct emu_rmp_entry e;
+	int st;
+
+	if (fw->snp->state != SEV_SNP_PSTATE_INIT)
+		return SEV_STATUS_SUCCESS;
+	st = emu_rmp_get(fw, paddr, &e);
+	if (st)
+		return st;
+	return emu_rmp_state_of(&e) == EMU_RMP_FIRMWARE ? SEV_STATUS_SUCCESS :
+							  SEV_STATUS_INVALID_PAGE_STATE;
+}
+
+/* RANGE_LIST (Linux sev_data_range_list): u32 count, u32 reserved, then {u64 base, u32 pages,
+ * u32 reserved}; every range must be mapped memory. Pages listed are left to the hypervisor
+ * (HV-fixed in firmware); the emulator checks the list and keeps them hypervisor pages. */
+static int range_list_check(struct emu_fw *fw, uint64_t paddr)
+{
+	uint32_t hdr[2];
+	int st;
+
+	if (paddr % SEV_PAGE_SIZE)
+		return SEV_STATUS_INVALID_ADDRESS;
+	st = emu_mem_read(fw->mem, paddr, hdr, sizeof(hdr));
+	if (st)
+		return st;
+	if (hdr[0] > (SEV_PAGE_SIZE - 8) / 16)
+		return SEV_STATUS_INVALID_PARAM;
+	for (uint32_t i = 0; i < hdr[0]; i++) {
+		struct sev_snp_range {
+			uint64_t base;
+			uint32_t pages, reserved;
+		} SEV_PACKED rg;
+
+		st = emu_mem_read(fw->mem, paddr + 8 + 16ull * i, &rg, sizeof(rg));
+		if (st)
+			return st;
+		if (rg.base % SEV_PAGE_SIZE || rg.reserved)
+			return SEV_STATUS_INVALID_PARAM;
+		st = emu_mem_check(fw->mem, rg.base, (uint64_t)rg.pages * SEV_PAGE_SIZE);
+		if (st)
+			return st;
+	}
+	return SEV_STATUS_SUCCESS;
+}
+
+static bool is_zero(const void *p, size_t n)
+{
+	const uint8_t *b = p;
+
+	for (size_t i = 0; i < n; i++)
+		if (b[i])
+			return false;
+	return true;
+}
+
+/* snp_mcmd_init_common: reserved fields, both platforms UNINIT, the RMP, then the VCEK and
+ * the ASID flags. SNP_INIT (no buffer) initializes the RMP as INIT_RMP does. */
+static int snp_init_common(struct emu_fw *fw, const struct sev_snp_cmd_init_ex *ex)
+{
+	struct emu_snp *s = emu_snp_get(fw);
+	bool init_rmp = true;
+	int st;
+
+	if (!s)
+		return SEV_STATUS_HWERROR_PLATFORM;
+	if (ex && (ex->flags & ~(SEV_SNP_INIT_INIT_RMP | SEV_SNP_INIT_LIST_PADDR_EN) ||
+		   ex->reserved1 || ex->max_snp_asid || !is_zero(ex->reserved2, sizeof(ex->reserved2))))
+		return SEV_STATUS_INVALID_PARAM;
+	if (s->state != SEV_SNP_PSTATE_UNINIT || fw->state != SEV_PSTATE_UNINIT)
+		return SEV_STATUS_INVALID_PLATFORM_STATE; /* SNP must be initialized first */
+	if (ex && !(ex->flags & SEV_SNP_INIT_INIT_RMP)) {
+		if (!s->rmp_initialized)
+			return SEV_STATUS_RMP_INIT_REQUIRED;
+		init_rmp = false;
+	}
+	if (ex && (ex->flags & SEV_SNP_INIT_LIST_PADDR_EN)) {
+		if (!init_rmp)
+			return SEV_STATUS_INVALID_PARAM;
+		st = range_list_check(fw, ex->list_paddr);
+		if (st)
+			return st;
+	}
+	if (vcek_refresh(s) != 0)
+		return SEV_STATUS_HWERROR_PLATFORM;
+	if (init_rmp)
+		emu_rmp_clear(s->rmp);
+	s->rmp_initialized = true;
+	fw->wbinvd_done = false;
+	memset(fw->asid_dirty, 1, (size_t)fw->cfg.cpuid_ecx + 1);
+	s->state = SEV_SNP_PSTATE_INIT;
+	return SEV_STATUS_SUCCESS;
+}
+
+static int cmd_snp_init(struct emu_fw *fw, void *buf)
+{
+	return snp_init_common(fw, NULL);
+}
+
+static int cmd_snp_init_ex(struct emu_fw *fw, void *buf)
+{
+	return snp_init_common(fw, buf);
+}
+
+/* Every encryption-capable ASID must be clean: none dirty, none bound to a guest. */
+static bool asids_clean(struct emu_fw *fw)
+{
+	for (uint32_t a = 1; a <= fw->cfg.cpuid_ecx; a++) {
+		if (fw->asid_dirty[a] || emu_snp_asid_held(fw, a) || emu_sev_asid_held(fw, a))
+			return false;
+	}
+	return true;
+}
+
+static int snp_shutdown_common(struct emu_fw *fw, const struct sev_snp_cmd_shutdown_ex *ex)
+{
+	struct emu_snp *s = emu_snp_get(fw);
+
+	if (!s)
+		return SEV_STATUS_HWERROR_PLATFORM;
+	if (fw->state != SEV_PSTATE_UNINIT)
+		return SEV_STATUS_INVALID_PLATFORM_STATE; /* SEV first */
+	if (s->state == SEV_SNP_PSTATE_UNINIT)
+		return SEV_STATUS_SUCCESS;
+	if (!asids_clean(fw))
+		return SEV_STATUS_DFFLUSH_REQUIRED;
+	if (ex) {
+		if (ex->length != sizeof(*ex) ||
+		    ex->flags & ~(SEV_SNP_SHUTDOWN_IOMMU | SEV_SNP_SHUTDOWN_X86))
+			return SEV_STATUS_INVALID_PARAM;
+		/* X86_SNP_SHUTDOWN needs IOMMU_SNP_SHUTDOWN (the modelled SMU supports it) */
+		if ((ex->flags & SEV_SNP_SHUTDOWN_X86) && !(ex->flags & SEV_SNP_SHUTDOWN_IOMMU))
+			return SEV_STATUS_INVALID_PARAM;
+	}
+	emu_snp_guests_drop(fw);
+	s->state = SEV_SNP_PSTATE_UNINIT;
+	/* IOMMU_SNP_SHUTDOWN: the next SNP_INIT must initialize the RMP again */
+	if (ex && (ex->flags & SEV_SNP_SHUTDOWN_IOMMU))
+		s->rmp_initialized = false;
+	return SEV_STATUS_SUCCESS;
+}
+
+static int cmd_snp_shutdown(struct emu_fw *fw, void *buf)
+{
+	return snp_shutdown_common(fw, NULL);
+}
+
+static int cmd_snp_shutdown_ex(struct emu_fw *fw, void *buf)
+{
+	return snp_shutdown_common(fw, buf);
+}
+
+static int cmd_snp_platform_status(struct emu_fw *fw, void *buf)
+{
+	struct sev_snp_cmd_addr *b = buf;
+	struct emu_snp *s = emu_snp_get(fw);
+	struct sev_snp_platform_status ps = { 0 };
+	int st;
+
+	if (!s)
+		return SEV_STATUS_HWERROR_PLATFORM;
+	if ((b->address % SEV_PAGE_SIZE) + sizeof(ps) > SEV_PAGE_SIZE)
+		return SEV_STATUS_INVALID_PARAM; /* must not cross a page */
+	st = emu_snp_check_fw_page(fw, b->address);
+	if (st)
+		return st;
+	ps.api_major = fw->cfg.api_major;
+	ps.api_minor = fw->cfg.api_minor;
+	ps.state = (uint8_t)s->state;
+	ps.is_rmp_initialized = s->rmp_initialized;
+	ps.build_id = fw->cfg.build;
+	ps.flags = (s->mask_chip_id ? SEV_SNP_STATUS_MASK_CHIP_ID : 0) |
+		   (s->mask_chip_key ? SEV_SNP_STATUS_MASK_CHIP_KEY : 0) | SEV_SNP_STATUS_FEATURE_INFO;
+	ps.guest_count = s->guest_count;
+	ps.current_tcb = emu_snp_tcb_pack(&s->current);
+	ps.reported_tcb = emu_snp_reported_tcb(s);
+	return emu_mem_write(fw->mem, b->address, &ps, sizeof(ps));
+}
+
+/* mcmd_df_flush_common, as DF_FLUSH (platform.c): no state check. */
+static int cmd_snp_df_flush(struct emu_fw *fw, void *buf)
+{
+	if (!fw->wbinvd_done)
+		return SEV_STATUS_WBINVD_REQUIRED;
+	memset(fw->asid_dirty, 0, (size_t)fw->cfg.cpuid_ecx + 1);
+	return SEV_STATUS_SUCCESS;
+}
+
+/* SNP_CONFIG (Linux SNP_SET_CONFIG): REPORTED_TCB 0 means the committed TCB; above it in any
+ * component is refused; the VCEK is derived again for it. Not persistent (firmware keeps it in
+ * RAM: it must be set again after every reset). */
+static int cmd_snp_config(struct emu_fw *fw, void *buf)
+{
+	struct sev_snp_cmd_config *b = buf;
+	struct emu_snp *s = emu_snp_get(fw);
+	uint64_t old;
+	int st;
+
+	if (!s)
+		return SEV_STATUS_HWERROR_PLATFORM;
+	if (b->flags & ~(SEV_SNP_CONFIG_MASK_CHIP_ID | SEV_SNP_CONFIG_MASK_CHIP_KEY) ||
+	    !is_zero(b->reserved, sizeof(b->reserved)))
+		return SEV_STATUS_INVALID_PARAM;
+	if (b->reported_tcb && tcb_above(b->reported_tcb, s->committed_tcb))
+		return SEV_STATUS_INVALID_PARAM;
+	old = s->config_tcb;
+	s->config_tcb = b->reported_tcb;
+	st = vcek_refresh(s);
+	if (st) {
+		s->config_tcb = old;
+		return st;
+	}
+	s->mask_chip_id = b->flags & SEV_SNP_CONFIG_MASK_CHIP_ID;
+	s->mask_chip_key = b->flags & SEV_SNP_CONFIG_MASK_CHIP_KEY;
+	return SEV_STATUS_SUCCESS;
+}
+
+/* SNP_COMMIT: the committed TCB and version become the running firmware's (anti-rollback). */
+static int cmd_snp_commit(struct emu_fw *fw, void *buf)
+{
+	struct sev_snp_cmd_commit *b = buf;
+	struct emu_snp *s = emu_snp_get(fw);
+
+	if (!s)
+		return SEV_STATUS_HWERROR_PLATFORM;
+	if (b->length != sizeof(*b))
+		return SEV_STATUS_INVALID_PARAM;
+	s->committed_tcb = emu_snp_tcb_pack(&s->current);
+	s->committed_build = fw->cfg.build;
+	s->committed_minor = fw->cfg.api_minor;
+	s->committed_major = fw->cfg.api_major;
+	return vcek_refresh(s);
+}
+
+/* SNP_FEATURE_INFO ECX_IN 0: ECX bit 1 X86_SNP_SHUTDOWN supported; nothing else modelled. */
+static int cmd_snp_feature_info(struct emu_fw *fw, void *buf)
+{
+	struct sev_snp_cmd_feature_info *b = buf;
+	uint32_t regs[4] = { 0 };
+
+	if (b->length != sizeof(*b))
+		return SEV_STATUS_INVALID_PARAM;
+	if (b->ecx_in == 0)
+		regs[2] = 1u << 1;
+	return emu_mem_write(fw->mem, b->feature_info_address, regs, sizeof(regs));
+}
+
+/* Commands the emulator names but does not model answer UNSUPPORTED by name (firmware has
+ * them; the emulator does not page, migrate or download firmware). */
+static int cmd_snp_unsupported(struct emu_fw *fw, void *buf)
+{
+	return SEV_STATUS_UNSUPPORTED;
+}
+
+const struct emu_cmd_row emu_snp_cmds[] = {
+	{ SEV_CMD_SNP_INIT, EMU_IN_ANY, cmd_snp_init },
+	{ SEV_CMD_SNP_INIT_EX, EMU_IN_ANY, cmd_snp_init_ex },
+	{ SEV_CMD_SNP_SHUTDOWN, EMU_IN_ANY, cmd_snp_shutdown },
+	{ SEV_CMD_SNP_SHUTDOWN_EX, EMU_IN_ANY, cmd_snp_shutdown_ex },
+	{ SEV_CMD_SNP_PLATFORM_STATUS, EMU_IN_ANY, cmd_snp_platform_status },
+	{ SEV_CMD_SNP_DF_FLUSH, EMU_IN_ANY, cmd_snp_df_flush },
+	{ SEV_CMD_SNP_CONFIG, EMU_IN_ANY, cmd_snp_config },
+	{ SEV_CMD_SNP_COMMIT, EMU_IN_ANY, cmd_snp_commit },
+	{ SEV_CMD_SNP_FEATURE_INFO, EMU_IN_ANY, cmd_snp_feature_info },
+	{ SEV_CMD_SNP_GCTX_CREATE, EMU_IN_ANY, emu_snp_gctx_create },
+	{ SEV_CMD_SNP_LAUNCH_START, EMU_IN_ANY, emu_snp_launch_start },
+	{ SEV_CMD_SNP_LAUNCH_UPDATE, EMU_IN_ANY, emu_snp_launch_update },
+	{ SEV_CMD_SNP_LAUNCH_FINISH, EMU_IN_ANY, emu_snp_launch_finish },
+	{ SEV_CMD_SNP_ACTIVATE, EMU_IN_ANY, emu_snp_activate },
+	{ SEV_CMD_SNP_DECOMMISSION, EMU_IN_ANY, emu_snp_decommission },
+	{ SEV_CMD_SNP_GUEST_STATUS, EMU_IN_ANY, emu_snp_guest_status },
+	{ SEV_CMD_SNP_GUEST_REQUEST, EMU_IN_ANY, emu_snp_guest_request },
+	{ SEV_CMD_SNP_ACTIVATE_EX, EMU_IN_ANY, cmd_snp_unsupported },
+	{ SEV_CMD_SNP_PAGE_SWAP_OUT, EMU_IN_ANY, cmd_snp_unsupported },
+	{ SEV_CMD_SNP_PAGE_SWAP_IN, EMU_IN_ANY, cmd_snp_unsupported },
+	{ SEV_CMD_SNP_PAGE_MOVE, EMU_IN_ANY, cmd_snp_unsupported },
+	{ SEV_CMD_SNP_PAGE_MD_INIT, EMU_IN_ANY, cmd_snp_unsupported },
+	{ SEV_CMD_SNP_DOWNLOAD_FIRMWARE_EX, EMU_IN_ANY, cmd_snp_unsupported },
+};
+const size_t emu_snp_cmds_n = ELEMENTSOF(emu_snp_cmds);
