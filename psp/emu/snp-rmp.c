@@ -291,3 +291,44 @@ int emu_snp_ctl_rmp(struct emu_fw *fw, char *arg, uint8_t *out, size_t cap, size
 		     e.assigned, e.validated, e.asid, (unsigned long long)e.gpa,
 		     e.big ? "2m" : "4k", e.immutable, e.vmsa);
 }
+
+/* SNP_PAGE_RECLAIM (AMD-ASPFW snp_mcmd_page_reclaim): ADDRESS bit 0 is the page size; a page
+ * that is not immutable is left alone (SUCCESS); Firmware → Reclaim and Pre-Guest →
+ * Guest-Invalid by clearing IMMUTABLE, so the host's RMPUPDATE may take the page back; any
+ * other immutable state (Context: decommission the guest first) → INVALID_PAGE_STATE. */
+int emu_snp_page_reclaim(struct emu_fw *fw, void *buf)
+{
+	struct sev_snp_cmd_addr *b = buf;
+	struct emu_snp *s = emu_snp_get(fw);
+	uint64_t paddr = b->address & ~0xfffull;
+	bool big = b->address & 1;
+	struct emu_rmp_entry e;
+	int st;
+
+	if (b->address & 0xffeull)
+		return SEV_STATUS_INVALID_PARAM;
+	if (!s)
+		return SEV_STATUS_HWERROR_PLATFORM;
+	if (s->state != SEV_SNP_PSTATE_INIT)
+		return SEV_STATUS_INVALID_PLATFORM_STATE;
+	if (emu_mem_check(fw->mem, paddr, big ? SEV_PAGE_SIZE * PFN_2M : SEV_PAGE_SIZE))
+		return SEV_STATUS_INVALID_ADDRESS;
+	st = emu_rmp_get(fw, paddr, &e);
+	if (st)
+		return st;
+	if (e.big != big)
+		return SEV_STATUS_INVALID_PAGE_SIZE;
+	if (big && e.pfn != paddr / SEV_PAGE_SIZE)
+		return SEV_STATUS_INVALID_ADDRESS;
+	if (!e.immutable)
+		return SEV_STATUS_SUCCESS;
+	switch (emu_rmp_state_of(&e)) {
+	case EMU_RMP_FIRMWARE:
+	case EMU_RMP_PRE_GUEST:
+		e.immutable = false;
+		return emu_rmp_set(s->rmp, &e) < 0 ? SEV_STATUS_HWERROR_PLATFORM :
+						      SEV_STATUS_SUCCESS;
+	default:
+		return SEV_STATUS_INVALID_PAGE_STATE;
+	}
+}
