@@ -117,6 +117,7 @@ static const struct {
 	{ "rmp", 1, emu_snp_ctl_rmp },
 	{ "snp-secrets", 1, emu_snp_ctl_secrets },
 	{ "snp-vcek", 1, emu_snp_ctl_vcek },
+	{ "snp-cert", 1, emu_snp_ctl_cert },
 };
 
 int emu_ctl(struct emu_fw *fw, const char *line, uint8_t *out, size_t cap, size_t *out_len)
@@ -145,6 +146,6 @@ int emu_ctl(struct emu_fw *fw, const char *line, uint8_t *out, size_t cap, size_
 	}
 	reply_text(out, cap, out_len, "unknown control verb; known: wbinvd, get-cert cek|ask|ark, "
 				      "status, fault RULE|list|clear, guest-memfd, rmpupdate, rmp, "
-				      "snp-secrets, snp-vcek");
+				      "snp-secrets, snp-vcek, snp-cert");
 	return -EINVAL;
 }

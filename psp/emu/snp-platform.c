@@ -154,6 +154,7 @@ void emu_snp_free(struct emu_fw *fw)
 	emu_snp_guests_drop(fw);
 	emu_rmp_free(s->rmp);
 	EVP_PKEY_free(s->vcek);
+	emu_snp_root_free(s->root);
 	secret_free(s, sizeof(*s));
 	fw->snp = NULL;
 }

@@ -115,6 +115,12 @@ int emu_snp_guest_request(struct emu_fw *fw, void *buf);
  * TCB, or for the TCB given; what AMD's KDS certifies. */
 int emu_snp_ctl_vcek(struct emu_fw *fw, char *arg, uint8_t *out, size_t cap, size_t *len);
 
+/* ---- the emulated SNP root and VCEK certificates (snp-cert.c) ---- */
+struct emu_snp_root;
+void emu_snp_root_free(struct emu_snp_root *r);
+/* CTL `snp-cert ark|ask|vcek[:TCB]`: the certificate in DER. */
+int emu_snp_ctl_cert(struct emu_fw *fw, char *arg, uint8_t *out, size_t cap, size_t *len);
+
 /* ---- the platform (snp-platform.c) ---- */
 struct emu_snp {
 	int state; /* enum sev_snp_platform_state */
@@ -127,6 +133,7 @@ struct emu_snp {
 	uint8_t committed_build, committed_minor, committed_major;
 	uint8_t seed[EMU_SNP_SEED_SIZE]; /* the chip's VCEK seed, from its chip-unique key */
 	EVP_PKEY *vcek;			 /* for the reported TCB */
+	struct emu_snp_root *root;	 /* ARK, ASK: made or loaded on first use */
 	struct emu_snp_guest *guest[EMU_SNP_GUEST_MAX];
 	uint32_t guest_count; /* launched guests (SNP_LAUNCH_START .. SNP_DECOMMISSION) */
 };

@@ -9,8 +9,10 @@
  * answers AEAD_OFLOW, a bad tag BAD_MEASUREMENT. Runs the real emulator. */
 #include <errno.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "attest/snp-chain.h"
 #include "attest/snp-report.h"
@@ -354,6 +356,105 @@ static void test_keys(struct guest *g)
 	TU_CHECK_EQ(st, SEV_STATUS_INVALID_KEY);
 }
 
+static X509 *emu_cert(struct guest *g, const char *which)
+{
+	_cleanup_free_ uint8_t *der = NULL;
+	const uint8_t *p;
+	char line[64];
+	size_t n = 0;
+
+	snprintf(line, sizeof(line), "snp-cert %s", which);
+	TU_CHECK_EQ(psp_emu_ctl(g->t, line, &der, &n), 0);
+	p = der;
+	return d2i_X509(NULL, &p, (long)n);
+}
+
+static void put_file(const char *dir, const char *name, const void *p, size_t n)
+{
+	_cleanup_free_ char *path = path_join(dir, name);
+
+	TU_CHECK(path && write_file_atomic(path, p, n, 0600) == 0, "write %s", name);
+}
+
+static void put_der(const char *dir, const char *name, X509 *x)
+{
+	uint8_t *der = NULL;
+	int n = i2d_X509(x, &der);
+
+	TU_CHECK(n > 0, "i2d");
+	put_file(dir, name, der, (size_t)n);
+	OPENSSL_free(der);
+}
+
+/* sevadm verify report DIR/REPORT --certs DIR/CERTS [--emulator-root DIR/ark.der]; CERTS holds
+ * vcek.der and cert_chain as `sevadm fetch` leaves them. */
+static int sevadm_verify(const char *dir, const char *report, const char *certs, bool emu_root)
+{
+	_cleanup_free_ char *rp = path_join(dir, report), *cd = path_join(dir, certs),
+			    *ap = path_join(dir, "ark.der");
+	char *argv[] = { (char *)tu_exe("SEVADM_EXE"), "verify", "report", rp, "--certs", cd,
+			 emu_root ? "--emulator-root" : NULL, ap, NULL };
+	_cleanup_free_ char *out = NULL;
+
+	return tu_run(argv, &out, NULL);
+}
+
+/* The emulator's VCEK certificate chain (CTL snp-cert, what the KDS serves) verifies with the
+ * project's SNP chain verifier and binds to the report; `sevadm verify report` accepts the
+ * report with --emulator-root and only then, and refuses a flipped byte and another TCB's
+ * VCEK certificate. */
+static void test_chain(struct guest *g, const char *dir)
+{
+	X509 *ark = emu_cert(g, "ark"), *ask = emu_cert(g, "ask"), *vc = emu_cert(g, "vcek");
+	X509 *other = emu_cert(g, "vcek:0x7300000000000002");
+	_cleanup_(BIO_free_allp) BIO *b = BIO_new(BIO_s_mem());
+	uint8_t raw[SNP_REPORT_SIZE];
+	struct snp_chain_verdict v;
+	struct snp_vcek_info info;
+	struct snp_report r;
+	const char *why = NULL;
+	char buf[256], *pem = NULL;
+	bool hw = false;
+	long n;
+
+	TU_CHECK(ark && ask && vc && other && b, "certificates");
+	TU_CHECK_EQ(attest_snp_chain_verify(ark, ask, vc, &v), 1);
+	TU_CHECK_EQ(attest_snp_chain_verify(ask, ask, vc, &v), 0); /* the ASK is no root */
+	TU_CHECK_EQ(get_report(g, 0, 1, 0, raw), OK);
+	TU_CHECK(attest_snp_report_parse(raw, sizeof(raw), SNP_GEN_MILAN, &r, &why) == 0, "%s", why);
+	TU_CHECK(attest_snp_vcek_info(vc, &info, buf, sizeof(buf)) == 0, "%s", buf);
+	TU_CHECK(strcmp(info.product_name, "Milan-B0") == 0, "%s", info.product_name);
+	TU_CHECK_EQ(info.gen, SNP_GEN_MILAN);
+	TU_CHECK_EQ(info.hwid_len, 64);
+	TU_CHECK_EQ(attest_snp_vcek_check_report(&info, &r, &hw, buf, sizeof(buf)), 1);
+	TU_CHECK(hw, "the hwID was compared");
+	TU_CHECK(attest_snp_vcek_info(other, &info, buf, sizeof(buf)) == 0, "%s", buf);
+	TU_CHECK_EQ(attest_snp_vcek_check_report(&info, &r, &hw, buf, sizeof(buf)), 0);
+	/* the files a host would have: the report, and per VCEK a directory with vcek.der and
+	 * cert_chain (PEM: ASK then ARK), as `sevadm fetch` writes them; the trusted ARK apart */
+	TU_CHECK(PEM_write_bio_X509(b, ask) == 1 && PEM_write_bio_X509(b, ark) == 1, "pem");
+	n = BIO_get_mem_data(b, &pem);
+	for (int i = 0; i < 2; i++) {
+		_cleanup_free_ char *sub = path_join(dir, i ? "other" : "good");
+
+		TU_CHECK(sub && mkdir(sub, 0700) == 0, "mkdir");
+		put_file(sub, "cert_chain", pem, (size_t)n);
+		put_der(sub, "vcek.der", i ? other : vc);
+	}
+	put_der(dir, "ark.der", ark);
+	put_file(dir, "report.bin", raw, sizeof(raw));
+	raw[0x90] ^= 1; /* the measurement */
+	put_file(dir, "flipped.bin", raw, sizeof(raw));
+	TU_CHECK_EQ(sevadm_verify(dir, "report.bin", "good", true), 0);
+	TU_CHECK(sevadm_verify(dir, "report.bin", "good", false) != 0, "AMD's roots only");
+	TU_CHECK(sevadm_verify(dir, "flipped.bin", "good", true) != 0, "one byte flipped");
+	TU_CHECK(sevadm_verify(dir, "report.bin", "other", true) != 0, "another TCB's VCEK");
+	X509_free(ark);
+	X509_free(ask);
+	X509_free(vc);
+	X509_free(other);
+}
+
 /* The real Milan report of the vectors parses with the same verifier: the layout the emulator
  * writes (version 2) is AMD's. */
 static void test_vector_layout(void)
@@ -391,6 +492,9 @@ int main(void)
 	struct guest g = { 0 };
 
 	test_vector_layout();
+	/* snp-cert makes two RSA-4096 keys inside the emulator on first use: seconds, more on a
+	 * loaded machine; the transport must wait longer than its default 30 s for that reply */
+	setenv("SEV_PSP_EMU_TIMEOUT_MS", "180000", 1);
 	rig_up(&r, args);
 	g.t = r.t;
 	gt_mem_new(r.t, N_PAGES * SEV_PAGE_SIZE, &g.m);
@@ -400,6 +504,7 @@ int main(void)
 	test_config_tcb(&g);
 	test_protocol(&g);
 	test_keys(&g);
+	test_chain(&g, r.dir);
 	gt_mem_free(&g.m);
 	rig_down(&r);
 	tu_done("test-emu-snp-report");
