@@ -110,12 +110,16 @@ static int seed_derive(struct emu_fw *fw, uint8_t seed[EMU_SNP_SEED_SIZE])
 /* The VCEK follows the reported TCB (snp_mcmd_config re-derives it there). */
 static int vcek_refresh(struct emu_snp *s)
 {
+	uint64_t tcb = emu_snp_reported_tcb(s);
 	EVP_PKEY *k = NULL;
 
-	if (emu_snp_vcek(s->seed, emu_snp_reported_tcb(s), &k) < 0)
+	if (s->vcek && s->vcek_tcb == tcb)
+		return SEV_STATUS_SUCCESS; /* the same chip and TCB: the same VCEK */
+	if (emu_snp_vcek(s->seed, tcb, &k) < 0)
 		return SEV_STATUS_HWERROR_PLATFORM;
 	EVP_PKEY_free(s->vcek);
 	s->vcek = k;
+	s->vcek_tcb = tcb;
 	return SEV_STATUS_SUCCESS;
 }
 

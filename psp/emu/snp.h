@@ -132,7 +132,8 @@ struct emu_snp {
 	bool mask_chip_id, mask_chip_key;
 	uint8_t committed_build, committed_minor, committed_major;
 	uint8_t seed[EMU_SNP_SEED_SIZE]; /* the chip's VCEK seed, from its chip-unique key */
-	EVP_PKEY *vcek;			 /* for the reported TCB */
+	EVP_PKEY *vcek;			 /* for the reported TCB ... */
+	uint64_t vcek_tcb;		 /* ... which is this one */
 	struct emu_snp_root *root;	 /* ARK, ASK: made or loaded on first use */
 	struct emu_snp_guest *guest[EMU_SNP_GUEST_MAX];
 	uint32_t guest_count; /* launched guests (SNP_LAUNCH_START .. SNP_DECOMMISSION) */

@@ -166,6 +166,27 @@ static void test_create_start(struct host *h)
 	GT_EXPECT(launch_start(h, g, POLICY, 0), SEV_STATUS_INVALID_GUEST_STATE);
 }
 
+/* SEV guests beside SNP ones (SEV INIT after SNP_INIT): one ASID, one guest, either way. */
+static void test_sev_beside(struct host *h, uint64_t g2)
+{
+	struct sev_cmd_init init = { 0 };
+	struct sev_cmd_launch_start ls = { .policy = 0 }; /* plain SEV: ASIDs 100.. */
+	struct sev_cmd_activate a;
+
+	GT_EXPECT(fw(h->t, SEV_CMD_INIT, &init), OK);
+	ctl_ok(h->t, "wbinvd"); /* INIT marks every ASID dirty again */
+	GT_EXPECT(fw(h->t, SEV_CMD_DF_FLUSH, NULL), OK);
+	GT_EXPECT(fw(h->t, SEV_CMD_LAUNCH_START, &ls), OK);
+	a = (struct sev_cmd_activate){ ls.handle, 1 }; /* the SNP guest g1 holds ASID 1 */
+	GT_EXPECT(fw(h->t, SEV_CMD_ACTIVATE, &a), SEV_STATUS_ASID_OWNED);
+	a.asid = SNP_MIN_SEV_ASID;
+	GT_EXPECT(fw(h->t, SEV_CMD_ACTIVATE, &a), OK);
+	/* an SEV guest holds 100: owned comes before the SNP range check */
+	GT_EXPECT(activate(h, g2, SNP_MIN_SEV_ASID), SEV_STATUS_ASID_OWNED);
+	GT_EXPECT(fw(h->t, SEV_CMD_SHUTDOWN, NULL), OK);	 /* SEV guests gone; SNP's stay */
+	TU_CHECK(strcmp(snp_rmp_state(h->t, g2), "CONTEXT") == 0, "SNP guest kept");
+}
+
 /* SNP guests are SEV-ES guests for the ASID split: 1..MIN_SEV_ASID-1 only. */
 static void test_activate(struct host *h, uint64_t g1, uint64_t g2)
 {
@@ -177,6 +198,7 @@ static void test_activate(struct host *h, uint64_t g1, uint64_t g2)
 	GT_EXPECT(activate(h, g1, 1), OK);
 	GT_EXPECT(activate(h, g2, 1), SEV_STATUS_ASID_OWNED);
 	GT_EXPECT(activate(h, g1, 2), SEV_STATUS_ACTIVE);
+	test_sev_beside(h, g2);
 	GT_EXPECT(activate(h, g2, SNP_MIN_SEV_ASID - 1), OK);
 }
 
