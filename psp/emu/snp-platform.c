@@ -123,6 +123,51 @@ static int vcek_refresh(struct emu_snp *s)
 	return SEV_STATUS_SUCCESS;
 }
 
+/* The committed TCB and version are the SNP part of the PSP's flash: kept in NV.snp beside the
+ * NV file (one text line, written whole and atomically at SNP_COMMIT). A missing file is a
+ * part that never committed: committed = running. An unreadable one is refused. */
+static int committed_load(struct emu_fw *fw, struct emu_snp *s)
+{
+	_cleanup_free_ char *path = NULL;
+	_cleanup_free_ uint8_t *buf = NULL;
+	unsigned long long tcb;
+	unsigned ma, mi, b;
+	size_t n = 0;
+	int e;
+
+	if (asprintf(&path, "%s.snp", fw->nv_path) < 0)
+		return -ENOMEM;
+	e = read_full_file(path, 4096, &buf, &n);
+	if (e == -ENOENT)
+		return 0;
+	if (e < 0)
+		return log_error_errno(e, "Failed to read %s: %m", path);
+	if (sscanf((char *)buf, "committed_tcb=0x%llx committed_version=%u.%u.%u", &tcb, &ma, &mi,
+		   &b) != 4 || ma > 255 || mi > 255 || b > 255) {
+		log_error("%s is not an SNP committed-TCB record; restore it or move it away "
+			  "(the next start commits the running TCB)", path);
+		return -EBADMSG;
+	}
+	s->committed_tcb = tcb;
+	s->committed_major = (uint8_t)ma;
+	s->committed_minor = (uint8_t)mi;
+	s->committed_build = (uint8_t)b;
+	return 0;
+}
+
+static int committed_save(struct emu_fw *fw, const struct emu_snp *s)
+{
+	_cleanup_free_ char *path = NULL, *line = NULL;
+	int n;
+
+	if (asprintf(&path, "%s.snp", fw->nv_path) < 0 ||
+	    (n = asprintf(&line, "committed_tcb=0x%016llx committed_version=%u.%u.%u\n",
+			  (unsigned long long)s->committed_tcb, s->committed_major,
+			  s->committed_minor, s->committed_build)) < 0)
+		return -ENOMEM;
+	return write_file_atomic(path, line, (size_t)n, 0600);
+}
+
 struct emu_snp *emu_snp_get(struct emu_fw *fw)
 {
 	struct emu_snp *s = fw->snp;
@@ -139,7 +184,8 @@ struct emu_snp *emu_snp_get(struct emu_fw *fw)
 	s->committed_build = fw->cfg.build;
 	s->committed_minor = fw->cfg.api_minor;
 	s->committed_major = fw->cfg.api_major;
-	if (emu_rmp_new(&s->rmp) < 0 || seed_derive(fw, s->seed) < 0 || vcek_refresh(s) != 0) {
+	if (emu_rmp_new(&s->rmp) < 0 || committed_load(fw, s) < 0 || seed_derive(fw, s->seed) < 0 ||
+	    vcek_refresh(s) != 0) {
 		emu_rmp_free(s->rmp);
 		EVP_PKEY_free(s->vcek);
 		secret_free(s, sizeof(*s));
@@ -396,10 +442,24 @@ static int cmd_snp_commit(struct emu_fw *fw, void *buf)
 		return SEV_STATUS_HWERROR_PLATFORM;
 	if (b->length != sizeof(*b))
 		return SEV_STATUS_INVALID_PARAM;
+	uint64_t old_tcb = s->committed_tcb;
+	uint8_t old_version[3] = { s->committed_build, s->committed_minor, s->committed_major };
+	int e;
+
 	s->committed_tcb = emu_snp_tcb_pack(&s->current);
 	s->committed_build = fw->cfg.build;
 	s->committed_minor = fw->cfg.api_minor;
 	s->committed_major = fw->cfg.api_major;
+	e = committed_save(fw, s);
+	if (e < 0) {
+		log_error_errno(e, "Failed to write the committed TCB next to %s, keeping the old "
+				"one: %m", fw->nv_path);
+		s->committed_tcb = old_tcb;
+		s->committed_build = old_version[0];
+		s->committed_minor = old_version[1];
+		s->committed_major = old_version[2];
+		return SEV_STATUS_HWERROR_PLATFORM;
+	}
 	return vcek_refresh(s);
 }
 

@@ -179,12 +179,31 @@ static void test_tcb_flag(void)
 	struct emu_rig r;
 	struct gt_mem m;
 
+	static const char *const newer[] = { "--snp", "--tcb", "bl=4,snp=11,ucode=201", NULL };
+
 	rig_up(&r, args);
 	gt_mem_new(r.t, 4 * SEV_PAGE_SIZE, &m);
 	GT_EXPECT(snp_platform_status(r.t, &m, 0, &ps), OK);
 	TU_CHECK_EQ(ps.current_tcb, tcb(4, 0, 10, 200));
 	GT_EXPECT(fw(r.t, SEV_CMD_SNP_CONFIG, &cf), OK); /* a new NV file: committed = running */
 	GT_EXPECT(fw(r.t, SEV_CMD_SNP_COMMIT, &co), OK);
+	gt_mem_free(&m);
+	/* newer firmware on the same chip: the committed TCB is still the old one (it is kept
+	 * beside the NV file), so reports say the old TCB until SNP_COMMIT */
+	rig_restart(&r, newer);
+	gt_mem_new(r.t, 4 * SEV_PAGE_SIZE, &m);
+	GT_EXPECT(snp_platform_status(r.t, &m, 0, &ps), OK);
+	TU_CHECK_EQ(ps.current_tcb, tcb(4, 0, 11, 201));
+	TU_CHECK_EQ(ps.reported_tcb, tcb(4, 0, 10, 200));
+	cf.reported_tcb = tcb(4, 0, 11, 201);
+	GT_EXPECT(fw(r.t, SEV_CMD_SNP_CONFIG, &cf), IPARAM); /* above the committed one */
+	GT_EXPECT(fw(r.t, SEV_CMD_SNP_COMMIT, &co), OK);
+	GT_EXPECT(fw(r.t, SEV_CMD_SNP_CONFIG, &cf), OK);
+	gt_mem_free(&m);
+	rig_restart(&r, newer);
+	gt_mem_new(r.t, 4 * SEV_PAGE_SIZE, &m);
+	GT_EXPECT(snp_platform_status(r.t, &m, 0, &ps), OK);
+	TU_CHECK_EQ(ps.reported_tcb, tcb(4, 0, 11, 201)); /* SNP_CONFIG is gone, the commit stays */
 	gt_mem_free(&m);
 	rig_down(&r);
 }
