@@ -564,6 +564,19 @@ struct sev_snp_cmd_vlek_load { /* SNP_VLEK_LOAD 0xCD */
 	uint64_t vlek_wrapped_address;
 } SEV_PACKED;
 
+/* The wrapped VLEK hashstick SNP_VLEK_LOAD reads (AMD-ASPFW sev_rmp.h vlek_wrapped_t): AMD's
+ * KDS wraps the eight 48-byte VLEK hash sticks with AES-256-GCM under a key only AMD and the
+ * chip can derive (the SP 800-108 KDF, label "vlek-wrapping-key", over the chip's VCEK seed
+ * for TCB_VERSION); AAD = TCB_VERSION ‖ the 8 reserved bytes. */
+struct sev_snp_vlek_wrapped {
+	uint8_t iv[12];
+	uint8_t reserved[4];
+	uint8_t vlek_wrapped[0x180];
+	uint64_t tcb_version; /* must equal the reported TCB */
+	uint8_t reserved2[8];
+	uint8_t tag[16];
+} SEV_PACKED;
+
 struct sev_snp_cmd_feature_info { /* SNP_FEATURE_INFO 0xCE */
 	uint32_t length; /* must be 16 */
 	uint32_t ecx_in;
@@ -833,6 +846,10 @@ SEV_ASSERT_SIZE(sev_snp_cmd_commit, 4);
 SEV_ASSERT_SIZE(sev_snp_cmd_vlek_load, 16);
 SEV_ASSERT_OFF(sev_snp_cmd_vlek_load, vlek_wrapped_address, 8);
 SEV_ASSERT_SIZE(sev_snp_cmd_feature_info, 16);
+SEV_ASSERT_SIZE(sev_snp_vlek_wrapped, 0x1B0);
+SEV_ASSERT_OFF(sev_snp_vlek_wrapped, vlek_wrapped, 0x10);
+SEV_ASSERT_OFF(sev_snp_vlek_wrapped, tcb_version, 0x190);
+SEV_ASSERT_OFF(sev_snp_vlek_wrapped, tag, 0x1A0);
 SEV_ASSERT_SIZE(sev_snp_cmd_activate, 12);
 SEV_ASSERT_SIZE(sev_snp_cmd_guest_status, 16);
 SEV_ASSERT_SIZE(sev_snp_guest_status, 32);

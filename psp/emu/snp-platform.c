@@ -205,6 +205,7 @@ void emu_snp_free(struct emu_fw *fw)
 	emu_rmp_free(s->rmp);
 	EVP_PKEY_free(s->vcek);
 	emu_snp_root_free(s->root);
+	emu_snp_vlek_wipe(s);
 	secret_free(s, sizeof(*s));
 	fw->snp = NULL;
 }
@@ -350,6 +351,7 @@ static int snp_shutdown_common(struct emu_fw *fw, const struct sev_snp_cmd_shutd
 			return SEV_STATUS_INVALID_PARAM;
 	}
 	emu_snp_guests_drop(fw);
+	emu_snp_vlek_wipe(s); /* as firmware's snp_mcmd_shutdown_common */
 	s->state = SEV_SNP_PSTATE_UNINIT;
 	/* IOMMU_SNP_SHUTDOWN: the next SNP_INIT must initialize the RMP again */
 	if (ex && (ex->flags & SEV_SNP_SHUTDOWN_IOMMU))
@@ -387,7 +389,8 @@ static int cmd_snp_platform_status(struct emu_fw *fw, void *buf)
 	ps.is_rmp_initialized = s->rmp_initialized;
 	ps.build_id = fw->cfg.build;
 	ps.flags = (s->mask_chip_id ? SEV_SNP_STATUS_MASK_CHIP_ID : 0) |
-		   (s->mask_chip_key ? SEV_SNP_STATUS_MASK_CHIP_KEY : 0) | SEV_SNP_STATUS_FEATURE_INFO;
+		   (s->mask_chip_key ? SEV_SNP_STATUS_MASK_CHIP_KEY : 0) |
+		   (s->vlek ? SEV_SNP_STATUS_VLEK_EN : 0) | SEV_SNP_STATUS_FEATURE_INFO;
 	ps.guest_count = s->guest_count;
 	ps.current_tcb = emu_snp_tcb_pack(&s->current);
 	ps.reported_tcb = emu_snp_reported_tcb(s);
@@ -507,7 +510,7 @@ const struct emu_cmd_row emu_snp_cmds[] = {
 	{ SEV_CMD_SNP_PAGE_UNSMASH, EMU_IN_ANY, cmd_snp_unsupported },
 	{ SEV_CMD_SNP_DBG_DECRYPT, EMU_IN_ANY, cmd_snp_unsupported },
 	{ SEV_CMD_SNP_DBG_ENCRYPT, EMU_IN_ANY, cmd_snp_unsupported },
-	{ SEV_CMD_SNP_VLEK_LOAD, EMU_IN_ANY, cmd_snp_unsupported },
+	{ SEV_CMD_SNP_VLEK_LOAD, EMU_IN_ANY, emu_snp_vlek_load },
 	{ SEV_CMD_SNP_PAGE_SWAP_OUT, EMU_IN_ANY, cmd_snp_unsupported },
 	{ SEV_CMD_SNP_PAGE_SWAP_IN, EMU_IN_ANY, cmd_snp_unsupported },
 	{ SEV_CMD_SNP_PAGE_MOVE, EMU_IN_ANY, cmd_snp_unsupported },

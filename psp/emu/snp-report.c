@@ -23,7 +23,9 @@
 #include "psp/emu/snp.h"
 
 #define VCEK_LABEL "sev-versioned-chip-endorsement-key" /* AMD-ASPFW sev_plat.c */
-#define KEY_REQ_LABEL "gmsg-keyreq"			 /* AMD-ASPFW sev_rmp.h */
+#define VLEK_LABEL "sev-versioned-loaded-attestation-key" /* AMD-ASPFW sev_plat.c */
+#define VLEK_WK_LABEL "vlek-wrapping-key"		   /* AMD-ASPFW sev_mcmd.c */
+#define KEY_REQ_LABEL "gmsg-keyreq"			   /* AMD-ASPFW sev_rmp.h */
 #define HDR_SIZE sizeof(struct sev_snp_msg_hdr)
 #define GCM_TAG 16u
 #define REPORT_VERSION 2u  /* AMD-ASPFW SNP_GMSG_MAX_REPORT_VERSION; the vectors' Milan report */
@@ -71,19 +73,17 @@ static int vcek_hash(const uint8_t seed[EMU_SNP_SEED_SIZE], uint64_t tcb, uint8_
 
 /* key_from_hash: 56 bytes of SP 800-108 KDF output read as a little-endian number c, then
  * d = c mod (n - 1) + 1 (ecc_keypair_from_extra_bits). */
-int emu_snp_vcek(const uint8_t seed[EMU_SNP_SEED_SIZE], uint64_t tcb, EVP_PKEY **ret)
+static int key_from_hash(const uint8_t h[48], const char *label, EVP_PKEY **ret)
 {
 	_cleanup_(EC_GROUP_freep) EC_GROUP *grp = EC_GROUP_new_by_curve_name(NID_secp384r1);
 	_cleanup_(BN_clear_freep) BIGNUM *c = NULL, *d = BN_secure_new();
 	_cleanup_(BN_freep) BIGNUM *n1 = NULL;
 	_cleanup_(BN_CTX_freep) BN_CTX *ctx = BN_CTX_secure_new();
-	uint8_t h[48], rdata[56], scalar[48];
-	WIPE_ON_EXIT(h, sizeof(h));
+	uint8_t rdata[56], scalar[48];
 	WIPE_ON_EXIT(rdata, sizeof(rdata));
 	WIPE_ON_EXIT(scalar, sizeof(scalar));
 
-	if (!grp || !d || !ctx || vcek_hash(seed, tcb, h) < 0 ||
-	    attest_kdf(h, sizeof(h), VCEK_LABEL, NULL, 0, rdata, sizeof(rdata)) < 0)
+	if (!grp || !d || !ctx || attest_kdf(h, 48, label, NULL, 0, rdata, sizeof(rdata)) < 0)
 		return -EIO;
 	c = BN_lebin2bn(rdata, sizeof(rdata), BN_secure_new());
 	n1 = BN_dup(EC_GROUP_get0_order(grp));
@@ -91,6 +91,70 @@ int emu_snp_vcek(const uint8_t seed[EMU_SNP_SEED_SIZE], uint64_t tcb, EVP_PKEY *
 	    BN_bn2binpad(d, scalar, sizeof(scalar)) != (int)sizeof(scalar))
 		return -EIO;
 	return attest_p384_key_from_scalar(scalar, ret);
+}
+
+int emu_snp_vcek(const uint8_t seed[EMU_SNP_SEED_SIZE], uint64_t tcb, EVP_PKEY **ret)
+{
+	uint8_t h[48];
+	WIPE_ON_EXIT(h, sizeof(h));
+
+	if (vcek_hash(seed, tcb, h) < 0)
+		return -EIO;
+	return key_from_hash(h, VCEK_LABEL, ret);
+}
+
+void emu_snp_vlek_wipe(struct emu_snp *s)
+{
+	OPENSSL_cleanse(s->vlek_sticks, sizeof(s->vlek_sticks));
+	EVP_PKEY_free(s->vlek);
+	s->vlek = NULL;
+}
+
+/* SNP_VLEK_LOAD (AMD-ASPFW snp_mcmd_vlek_load): LENGTH, version 0 and reserved bytes
+ * (INVALID_PARAM); the wrapped TCB must be the reported one (BAD_SVN); the wrapping key is the
+ * KDF "vlek-wrapping-key" over the VCEK seed of that TCB; a tag that does not verify →
+ * BAD_MEASUREMENT. The last stick gives the VLEK (label "sev-versioned-loaded-attestation-key").
+ * No SNP state check in firmware. */
+int emu_snp_vlek_load(struct emu_fw *fw, void *buf)
+{
+	struct sev_snp_cmd_vlek_load *b = buf;
+	struct emu_snp *s = emu_snp_get(fw);
+	_cleanup_(EVP_CIPHER_CTX_freep) EVP_CIPHER_CTX *c = NULL;
+	struct sev_snp_vlek_wrapped w;
+	uint8_t h[48], key[32], sticks[8][48];
+	WIPE_ON_EXIT(h, sizeof(h));
+	WIPE_ON_EXIT(key, sizeof(key));
+	WIPE_ON_EXIT(sticks, sizeof(sticks));
+	EVP_PKEY *vlek = NULL;
+	int st, len;
+
+	if (!s)
+		return SEV_STATUS_HWERROR_PLATFORM;
+	if (b->length != sizeof(*b) || b->vlek_wrapped_version != 0 || b->reserved[0] ||
+	    b->reserved[1] || b->reserved[2])
+		return SEV_STATUS_INVALID_PARAM;
+	st = emu_mem_read(fw->mem, b->vlek_wrapped_address, &w, sizeof(w));
+	if (st)
+		return st;
+	if (w.tcb_version != emu_snp_reported_tcb(s))
+		return SEV_STATUS_BAD_SVN;
+	if (vcek_hash(s->seed, w.tcb_version, h) < 0 ||
+	    attest_kdf(h, sizeof(h), VLEK_WK_LABEL, NULL, 0, key, sizeof(key)) < 0 ||
+	    !(c = EVP_CIPHER_CTX_new()))
+		return SEV_STATUS_HWERROR_PLATFORM;
+	if (EVP_DecryptInit_ex(c, EVP_aes_256_gcm(), NULL, key, w.iv) != 1 ||
+	    EVP_DecryptUpdate(c, NULL, &len, (const uint8_t *)&w.tcb_version, 16) != 1 ||
+	    EVP_DecryptUpdate(c, &sticks[0][0], &len, w.vlek_wrapped, sizeof(w.vlek_wrapped)) != 1 ||
+	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, 16, w.tag) != 1)
+		return SEV_STATUS_HWERROR_PLATFORM;
+	if (EVP_DecryptFinal_ex(c, &sticks[0][0] + len, &len) != 1)
+		return SEV_STATUS_BAD_MEASUREMENT;
+	if (key_from_hash(sticks[7], VLEK_LABEL, &vlek) < 0)
+		return SEV_STATUS_HWERROR_PLATFORM;
+	emu_snp_vlek_wipe(s);
+	memcpy(s->vlek_sticks, sticks, sizeof(sticks));
+	s->vlek = vlek;
+	return SEV_STATUS_SUCCESS;
 }
 
 /* ---- AES-256-GCM of guest messages ---- */
@@ -173,8 +237,8 @@ static void report_fill(struct emu_fw *fw, const struct emu_snp_guest *g,
 	r->launch_tcb = g->launch_tcb;
 }
 
-/* KEY_SEL: 0 the VLEK when one is loaded, else the VCEK; 1 the VCEK; 2 the VLEK; 3 reserved.
- * No VLEK is loaded in this emulator (SNP_VLEK_LOAD is not modelled). */
+/* KEY_SEL: 0 the VLEK when one is loaded, else the VCEK; 1 the VCEK; 2 the VLEK; 3 reserved
+ * (AMD-ASPFW snp_mcmd_guest_request, MSG_REPORT_REQ). */
 static int report_req(struct emu_fw *fw, const struct emu_snp_guest *g, const uint8_t *req,
 		      size_t req_len, uint8_t msg_vmpck, struct sev_snp_report_rsp *rsp)
 {
@@ -183,6 +247,7 @@ static int report_req(struct emu_fw *fw, const struct emu_snp_guest *g, const ui
 	uint32_t sel = q->key_sel & SEV_SNP_KEY_SEL_MASK;
 	struct sev_snp_report *r = &rsp->report;
 	uint8_t zero[sizeof(q->reserved)] = { 0 };
+	EVP_PKEY *key;
 
 	memset(rsp, 0, sizeof(*rsp));
 	rsp->report_size = sizeof(*r);
@@ -190,18 +255,24 @@ static int report_req(struct emu_fw *fw, const struct emu_snp_guest *g, const ui
 		return SEV_STATUS_INVALID_PARAM;
 	if (memcmp(q->reserved, zero, sizeof(zero)) || (q->key_sel & ~SEV_SNP_KEY_SEL_MASK))
 		return SEV_STATUS_INVALID_PARAM;
-	if (sel == 3 || sel == 2 || (sel == 1 && g->vcek_dis) || (sel == 0 && g->vcek_dis))
+	if (sel == 3 || (sel == 2 && !s->vlek) || (sel == 1 && g->vcek_dis) ||
+	    (sel == 0 && g->vcek_dis && !s->vlek))
 		return SEV_STATUS_INVALID_KEY;
 	if (q->vmpl < msg_vmpck || q->vmpl > 3)
 		return SEV_STATUS_INVALID_PARAM; /* not more privileged than the VMPCK used */
 	report_fill(fw, g, q, r);
-	if (s->mask_chip_key) {
-		r->key_info |= SEV_SNP_SIGNING_KEY_NONE << 2;
-		return SEV_STATUS_SUCCESS; /* unsigned: the chip key is masked */
+	if ((sel == 0 || sel == 2) && s->vlek) {
+		key = s->vlek;
+		r->key_info |= SEV_SNP_SIGNING_KEY_VLEK << 2;
+	} else if (!s->mask_chip_key) {
+		key = s->vcek;
+		r->key_info |= SEV_SNP_SIGNING_KEY_VCEK << 2;
+	} else {
+		r->key_info |= SEV_SNP_SIGNING_KEY_NONE << 2; /* unsigned: the chip key is masked */
+		return SEV_STATUS_SUCCESS;
 	}
-	r->key_info |= SEV_SNP_SIGNING_KEY_VCEK << 2;
-	if (attest_ecdsa_sign_le(s->vcek, EVP_sha384(), (const uint8_t *)r,
-				 SEV_SNP_REPORT_SIGNED_LEN, r->sig_r, r->sig_s) < 0)
+	if (attest_ecdsa_sign_le(key, EVP_sha384(), (const uint8_t *)r, SEV_SNP_REPORT_SIGNED_LEN,
+				 r->sig_r, r->sig_s) < 0)
 		return SEV_STATUS_HWERROR_PLATFORM;
 	return SEV_STATUS_SUCCESS;
 }
@@ -273,8 +344,9 @@ static int key_req(struct emu_fw *fw, const struct emu_snp_guest *g, const uint8
 		return SEV_STATUS_INVALID_PARAM;
 	if (!(q->flags & 1u) && fw->snp->mask_chip_key)
 		return SEV_STATUS_INVALID_KEY;
-	if (!(q->flags & 1u) && (sel >= 2 || g->vcek_dis))
-		return SEV_STATUS_INVALID_KEY; /* reserved, or the VLEK: none is loaded */
+	if (!(q->flags & 1u) && (sel == 3 || (sel == 2 && !fw->snp->vlek) ||
+				 (sel == 1 && g->vcek_dis) || (sel == 0 && g->vcek_dis && !fw->snp->vlek)))
+		return SEV_STATUS_INVALID_KEY;
 	if (q->vmpl < msg_vmpck || (q->guest_field_select & ~GUEST_FIELD_ALL))
 		return SEV_STATUS_INVALID_PARAM;
 	st = key_mix(fw, g, q, &m);
@@ -283,6 +355,8 @@ static int key_req(struct emu_fw *fw, const struct emu_snp_guest *g, const uint8
 	if (q->flags & 1u) { /* VMRK */
 		memcpy(root, g->vmrk, sizeof(g->vmrk));
 		root_len = sizeof(g->vmrk);
+	} else if (sel != 1 && fw->snp->vlek) { /* the VLEK's last stick */
+		memcpy(root, fw->snp->vlek_sticks[7], sizeof(root));
 	} else if (vcek_hash(fw->snp->seed, (q->guest_field_select & GUEST_FIELD_TCB) ?
 				  q->tcb_version : emu_snp_reported_tcb(fw->snp), root) < 0)
 		return SEV_STATUS_HWERROR_PLATFORM;

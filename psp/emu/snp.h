@@ -111,6 +111,8 @@ int emu_snp_ctl_secrets(struct emu_fw *fw, char *arg, uint8_t *out, size_t cap, 
  * with the label "sev-versioned-chip-endorsement-key" and d = c mod (n - 1) + 1. */
 int emu_snp_vcek(const uint8_t seed[EMU_SNP_SEED_SIZE], uint64_t tcb, EVP_PKEY **ret);
 int emu_snp_guest_request(struct emu_fw *fw, void *buf);
+int emu_snp_vlek_load(struct emu_fw *fw, void *buf);
+void emu_snp_vlek_wipe(struct emu_snp *s);
 /* CTL `snp-vcek [TCB_HEX]`: the VCEK public key (SubjectPublicKeyInfo DER) for the reported
  * TCB, or for the TCB given; what AMD's KDS certifies. */
 int emu_snp_ctl_vcek(struct emu_fw *fw, char *arg, uint8_t *out, size_t cap, size_t *len);
@@ -135,6 +137,8 @@ struct emu_snp {
 	EVP_PKEY *vcek;			 /* for the reported TCB ... */
 	uint64_t vcek_tcb;		 /* ... which is this one */
 	struct emu_snp_root *root;	 /* ARK, ASK: made or loaded on first use */
+	uint8_t vlek_sticks[8][48];	 /* SNP_VLEK_LOAD; wiped by SNP_SHUTDOWN */
+	EVP_PKEY *vlek;			 /* NULL: no VLEK loaded */
 	struct emu_snp_guest *guest[EMU_SNP_GUEST_MAX];
 	uint32_t guest_count; /* launched guests (SNP_LAUNCH_START .. SNP_DECOMMISSION) */
 };

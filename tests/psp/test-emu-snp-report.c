@@ -8,16 +8,22 @@
  * (the measurement is the digest this test computes itself). A replayed sequence number
  * answers AEAD_OFLOW, a bad tag BAD_MEASUREMENT. Runs the real emulator. */
 #include <errno.h>
+#include <openssl/core_names.h>
+#include <openssl/ec.h>
 #include <openssl/evp.h>
+#include <openssl/obj_mac.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "attest/snp-chain.h"
+#include "attest/kdf.h"
+#include "attest/session.h"
 #include "attest/snp-report.h"
 #include "common/ossl.h"
 #include "common/util.h"
+#include "psp/emu/nv.h"
 #include "tests/psp/test-emu-snp-util.h"
 
 #define OK SEV_STATUS_SUCCESS
@@ -455,6 +461,146 @@ static void test_chain(struct guest *g, const char *dir)
 	X509_free(other);
 }
 
+/* ---- "AMD": the VLEK hashstick, wrapped for this chip (own implementation of AMD's
+ * derivations: hash sticks, key_from_hash; the chip's fused seed read from its NV file, as
+ * AMD knows its chips' secrets). ---- */
+
+static void hmac384(const uint8_t *key, size_t klen, const void *msg, size_t n, uint8_t out[48])
+{
+	size_t len = 48;
+
+	TU_CHECK(EVP_Q_mac(NULL, "HMAC", NULL, "SHA384", NULL, key, klen, msg, n, out, 48, &len) &&
+			 len == 48, "hmac");
+}
+
+static void amd_seed(const char *dir, uint8_t seed[48])
+{
+	_cleanup_free_ char *nv = path_join(dir, "nv.bin");
+	struct emu_nv_state st = { 0 };
+	const char *why = NULL;
+	BIGNUM *d = NULL;
+	uint8_t k[32];
+
+	TU_CHECK(emu_nv_load(nv, &st, &why) == 0, "NV file: %s", why ? why : "?");
+	TU_CHECK(EVP_PKEY_get_bn_param(st.chip.cuk, OSSL_PKEY_PARAM_PRIV_KEY, &d) == 1 &&
+			 BN_bn2binpad(d, k, 32) == 32, "CUK");
+	hmac384(k, 32, "sev-psp-emu snp chip seed", 25, seed);
+	BN_free(d);
+	emu_nv_state_clear(&st);
+}
+
+/* AMD's Stick_Create over TCB bytes 0..7: d = SHA-384^(255-v)(base); base' = SHA-384(0^8 ‖ d);
+ * the last stick SHA-384(d). */
+static void amd_vcek_hash(const uint8_t seed[48], uint64_t tcb, uint8_t out[48])
+{
+	uint8_t base[48], d[56] = { 0 };
+
+	memcpy(base, seed, 48);
+	for (int i = 0; i < 8; i++) {
+		memcpy(d + 8, base, 48);
+		for (int k = 255; k > (int)((tcb >> (8 * i)) & 0xff); k--)
+			sha384(d + 8, 48, d + 8);
+		if (i < 7)
+			sha384(d, 56, base);
+		else
+			sha384(d + 8, 48, out);
+	}
+}
+
+static EVP_PKEY *amd_key_from_hash(const uint8_t h[48], const char *label)
+{
+	EC_GROUP *grp = EC_GROUP_new_by_curve_name(NID_secp384r1);
+	BIGNUM *c, *n1 = BN_dup(EC_GROUP_get0_order(grp)), *d = BN_new();
+	BN_CTX *ctx = BN_CTX_new();
+	uint8_t rdata[56], scalar[48];
+	EVP_PKEY *k = NULL;
+
+	TU_CHECK(attest_kdf(h, 48, label, NULL, 0, rdata, sizeof(rdata)) == 0, "kdf");
+	c = BN_lebin2bn(rdata, sizeof(rdata), NULL);
+	TU_CHECK(c && n1 && d && ctx && BN_sub_word(n1, 1) && BN_mod(d, c, n1, ctx) &&
+			 BN_add_word(d, 1) && BN_bn2binpad(d, scalar, 48) == 48, "d");
+	TU_CHECK(attest_p384_key_from_scalar(scalar, &k) == 0, "key");
+	BN_free(c);
+	BN_free(n1);
+	BN_free(d);
+	BN_CTX_free(ctx);
+	EC_GROUP_free(grp);
+	return k;
+}
+
+/* The wrapped VLEK for tcb, at page P_DATA + 1 (which is the host's). */
+static void amd_wrap(struct guest *g, const uint8_t seed[48], uint64_t tcb,
+		     const uint8_t sticks[8][48])
+{
+	struct sev_snp_vlek_wrapped *w = (void *)(g->m.ptr + (P_DATA + 1) * SEV_PAGE_SIZE);
+	_cleanup_(EVP_CIPHER_CTX_freep) EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+	uint8_t h[48], key[32];
+	int n;
+
+	amd_vcek_hash(seed, tcb, h);
+	TU_CHECK(attest_kdf(h, 48, "vlek-wrapping-key", NULL, 0, key, 32) == 0, "kdf");
+	memset(w, 0, sizeof(*w));
+	memset(w->iv, 0x17, sizeof(w->iv));
+	w->tcb_version = tcb;
+	TU_CHECK(c && EVP_EncryptInit_ex(c, EVP_aes_256_gcm(), NULL, key, w->iv) == 1 &&
+			 EVP_EncryptUpdate(c, NULL, &n, (uint8_t *)&w->tcb_version, 16) == 1 &&
+			 EVP_EncryptUpdate(c, w->vlek_wrapped, &n, &sticks[0][0], 8 * 48) == 1 &&
+			 EVP_EncryptFinal_ex(c, w->vlek_wrapped + n, &n) == 1 &&
+			 EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, 16, w->tag) == 1,
+		 "wrap");
+}
+
+static int vlek_load(struct guest *g, uint32_t length)
+{
+	struct sev_snp_cmd_vlek_load b = { .length = length,
+					   .vlek_wrapped_address = pa(g, P_DATA + 1) };
+
+	return fw(g->t, SEV_CMD_SNP_VLEK_LOAD, &b);
+}
+
+/* The VCEK as "AMD" derives it is the emulator's; a VLEK wrapped for this chip and its reported
+ * TCB loads (BAD_SVN for another TCB, BAD_MEASUREMENT when tampered) and then signs reports
+ * (KEY_SEL 0 and 2; 1 stays the VCEK). */
+static void test_vlek(struct guest *g, const char *dir)
+{
+	const uint64_t tcb = 0x7308000000000003ull;
+	uint8_t seed[48], h[48], sticks[8][48], raw[SNP_REPORT_SIZE];
+	struct sev_snp_platform_status ps;
+	EVP_PKEY *vc = vcek(g, 0), *mine, *vlek;
+	struct snp_report r;
+	const char *why = NULL;
+
+	amd_seed(dir, seed);
+	amd_vcek_hash(seed, tcb, h);
+	mine = amd_key_from_hash(h, "sev-versioned-chip-endorsement-key");
+	TU_CHECK(EVP_PKEY_eq(vc, mine) == 1, "the emulator's VCEK is the one AMD derives");
+	for (int i = 0; i < 8; i++)
+		memset(sticks[i], 0x60 + i, 48);
+	vlek = amd_key_from_hash(sticks[7], "sev-versioned-loaded-attestation-key");
+	amd_wrap(g, seed, tcb - 1, sticks);
+	GT_EXPECT(vlek_load(g, sizeof(struct sev_snp_cmd_vlek_load)), SEV_STATUS_BAD_SVN);
+	amd_wrap(g, seed, tcb, sticks);
+	GT_EXPECT(vlek_load(g, 15), SEV_STATUS_INVALID_PARAM);
+	g->m.ptr[(P_DATA + 1) * SEV_PAGE_SIZE + 0x20] ^= 1;
+	GT_EXPECT(vlek_load(g, sizeof(struct sev_snp_cmd_vlek_load)), SEV_STATUS_BAD_MEASUREMENT);
+	TU_CHECK_EQ(get_report(g, 0, 2, 0, raw), SEV_STATUS_INVALID_KEY); /* none loaded yet */
+	amd_wrap(g, seed, tcb, sticks);
+	GT_EXPECT(vlek_load(g, sizeof(struct sev_snp_cmd_vlek_load)), OK);
+	GT_EXPECT(snp_platform_status(g->t, &g->m, 0, &ps), OK);
+	TU_CHECK(ps.flags & SEV_SNP_STATUS_VLEK_EN, "VLEK_EN");
+	for (uint32_t sel = 0; sel < 3; sel++) {
+		TU_CHECK_EQ(get_report(g, 0, sel, 0, raw), OK);
+		TU_CHECK(attest_snp_report_parse(raw, sizeof(raw), SNP_GEN_MILAN, &r, &why) == 0, "%s",
+			 why);
+		TU_CHECK_EQ(attest_snp_report_signing_key(&r), sel == 1 ? SNP_KEY_VCEK : SNP_KEY_VLEK);
+		TU_CHECK_EQ(attest_snp_report_verify(&r, sel == 1 ? vc : vlek, &why), 1);
+		TU_CHECK_EQ(attest_snp_report_verify(&r, sel == 1 ? vlek : vc, &why), 0);
+	}
+	EVP_PKEY_free(vc);
+	EVP_PKEY_free(mine);
+	EVP_PKEY_free(vlek);
+}
+
 /* The real Milan report of the vectors parses with the same verifier: the layout the emulator
  * writes (version 2) is AMD's. */
 static void test_vector_layout(void)
@@ -505,6 +651,7 @@ int main(void)
 	test_protocol(&g);
 	test_keys(&g);
 	test_chain(&g, r.dir);
+	test_vlek(&g, r.dir);
 	gt_mem_free(&g.m);
 	rig_down(&r);
 	tu_done("test-emu-snp-report");
