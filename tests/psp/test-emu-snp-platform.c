@@ -208,6 +208,64 @@ static void test_tcb_flag(void)
 	rig_down(&r);
 }
 
+#define IA SEV_STATUS_INVALID_ADDRESS
+#define UNS SEV_STATUS_UNSUPPORTED
+/* Every SNP command with a zeroed buffer, in SNP UNINIT and in SNP INIT (after the Linux-style
+ * bring-up), by status name; address 0 is never mapped. */
+static const struct {
+	uint32_t cmd;
+	int status[2]; /* UNINIT, INIT */
+} zero_table[] = {
+	{ SEV_CMD_SNP_PLATFORM_STATUS, { IA, IA } },
+	{ SEV_CMD_SNP_DF_FLUSH, { SEV_STATUS_WBINVD_REQUIRED, OK } }, /* INIT: after CTL wbinvd */
+	{ SEV_CMD_SNP_SHUTDOWN_EX, { OK, IPARAM } }, /* UNINIT: done before the length check */
+	{ SEV_CMD_SNP_DECOMMISSION, { IPS, IA } },
+	{ SEV_CMD_SNP_ACTIVATE, { IPS, IA } },
+	{ SEV_CMD_SNP_GUEST_STATUS, { IPS, IA } },
+	{ SEV_CMD_SNP_GCTX_CREATE, { IPS, IA } },
+	{ SEV_CMD_SNP_GUEST_REQUEST, { IPS, IA } },
+	{ SEV_CMD_SNP_LAUNCH_START, { IPS, IA } },
+	{ SEV_CMD_SNP_LAUNCH_UPDATE, { IPS, IA } },
+	{ SEV_CMD_SNP_LAUNCH_FINISH, { IPS, IA } },
+	{ SEV_CMD_SNP_PAGE_RECLAIM, { IPS, IA } },
+	{ SEV_CMD_SNP_CONFIG, { OK, OK } },
+	{ SEV_CMD_SNP_COMMIT, { IPARAM, IPARAM } },
+	{ SEV_CMD_SNP_FEATURE_INFO, { IPARAM, IPARAM } },
+	{ SEV_CMD_SNP_VLEK_LOAD, { IPARAM, IPARAM } },
+	{ SEV_CMD_SNP_ACTIVATE_EX, { UNS, UNS } },
+	{ SEV_CMD_SNP_DBG_DECRYPT, { UNS, UNS } },
+	{ SEV_CMD_SNP_DBG_ENCRYPT, { UNS, UNS } },
+	{ SEV_CMD_SNP_PAGE_SWAP_OUT, { UNS, UNS } },
+	{ SEV_CMD_SNP_PAGE_SWAP_IN, { UNS, UNS } },
+	{ SEV_CMD_SNP_PAGE_MOVE, { UNS, UNS } },
+	{ SEV_CMD_SNP_PAGE_MD_INIT, { UNS, UNS } },
+	{ SEV_CMD_SNP_PAGE_SET_STATE, { UNS, UNS } },
+	{ SEV_CMD_SNP_PAGE_UNSMASH, { UNS, UNS } },
+	{ SEV_CMD_SNP_DOWNLOAD_FIRMWARE_EX, { UNS, UNS } },
+};
+
+static void test_zero_table(void)
+{
+	static const char *const snp[] = { "--snp", NULL };
+	struct emu_rig r;
+
+	rig_up(&r, snp);
+	for (int s = 0; s < 2; s++) {
+		if (s == 1)
+			snp_ready(r.t);
+		for (size_t i = 0; i < ELEMENTSOF(zero_table); i++) {
+			uint8_t buf[64] = { 0 };
+			int got = fw(r.t, zero_table[i].cmd,
+				     sev_cmd_buffer_size(zero_table[i].cmd) ? buf : NULL);
+
+			TU_CHECK(got == zero_table[i].status[s], "%s in SNP %s: %s, expected %s",
+				 sev_cmd_name(zero_table[i].cmd), s ? "INIT" : "UNINIT",
+				 sev_status_name(got), sev_status_name(zero_table[i].status[s]));
+		}
+	}
+	rig_down(&r);
+}
+
 int main(void)
 {
 	static const char *const snp[] = { "--snp", NULL };
@@ -215,6 +273,7 @@ int main(void)
 	struct gt_mem m;
 
 	test_off_by_default();
+	test_zero_table();
 	rig_up(&r, snp);
 	gt_mem_new(r.t, 4 * SEV_PAGE_SIZE, &m);
 	test_status_uninit(r.t, &m);
