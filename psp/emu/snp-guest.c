@@ -475,3 +475,73 @@ int emu_snp_ctl_secrets(struct emu_fw *fw, char *arg, uint8_t *out, size_t cap, 
 	*len = SEV_PAGE_SIZE;
 	return 0;
 }
+
+/* The checks SNP_DBG_DECRYPT and SNP_DBG_ENCRYPT share (AMD-ASPFW snp_mcmd_dbg_decrypt/
+ * encrypt): reserved address bits, SNP INIT, the context page, then the guest page's state
+ * (Guest-Invalid/Valid to decrypt, Pre-Guest to encrypt into) and owner, POLICY.DEBUG, and
+ * activation. The other page: a Firmware page to receive plaintext, any mapped page as the
+ * plaintext source. */
+static int dbg_check(struct emu_fw *fw, const struct sev_snp_cmd_dbg *b, bool decrypt,
+		     struct emu_snp_guest **ret)
+{
+	uint64_t guest_page = decrypt ? b->src_addr : b->dst_addr;
+	struct emu_rmp_entry e, o;
+	enum emu_rmp_state st_g;
+	int st;
+
+	if ((b->src_addr | b->dst_addr) & ADDR_RESERVED_MASK)
+		return SEV_STATUS_INVALID_PARAM;
+	st = guest_lookup(fw, b->gctx_paddr, ret);
+	if (st)
+		return st;
+	st = emu_rmp_get(fw, guest_page, &e);
+	if (!st)
+		st = emu_rmp_get(fw, decrypt ? b->dst_addr : b->src_addr, &o);
+	if (st)
+		return st;
+	st_g = emu_rmp_state_of(&e);
+	if (decrypt ? (st_g != EMU_RMP_GUEST_INVALID && st_g != EMU_RMP_GUEST_VALID) ||
+			      emu_rmp_state_of(&o) != EMU_RMP_FIRMWARE :
+		      st_g != EMU_RMP_PRE_GUEST)
+		return SEV_STATUS_INVALID_PAGE_STATE;
+	if (e.big)
+		return SEV_STATUS_INVALID_PAGE_SIZE;
+	if (e.asid != (*ret)->asid)
+		return SEV_STATUS_INVALID_PAGE_OWNER;
+	if (!((*ret)->policy & SEV_SNP_POLICY_DEBUG))
+		return SEV_STATUS_POLICY_FAILURE;
+	if (!(*ret)->asid)
+		return SEV_STATUS_INACTIVE;
+	return SEV_STATUS_SUCCESS;
+}
+
+/* One 4 KiB page: src decrypted with the guest's key (its tweak, the source address) into the
+ * Firmware page dst, or the host's plaintext src encrypted into the guest page dst. */
+static int dbg_crypt(struct emu_fw *fw, void *buf, bool decrypt)
+{
+	struct sev_snp_cmd_dbg *b = buf;
+	struct emu_snp_guest *g;
+	uint8_t page[SEV_PAGE_SIZE];
+	WIPE_ON_EXIT(page, sizeof(page));
+	int st = dbg_check(fw, b, decrypt, &g);
+
+	if (st)
+		return st;
+	st = emu_mem_read(fw->mem, b->src_addr, page, sizeof(page));
+	if (st)
+		return st;
+	if (emu_vek_crypt(g->vek, decrypt ? b->src_addr : b->dst_addr, page, page, sizeof(page),
+			  !decrypt) < 0)
+		return SEV_STATUS_HWERROR_PLATFORM;
+	return emu_mem_write(fw->mem, b->dst_addr, page, sizeof(page));
+}
+
+int emu_snp_dbg_decrypt(struct emu_fw *fw, void *buf)
+{
+	return dbg_crypt(fw, buf, true);
+}
+
+int emu_snp_dbg_encrypt(struct emu_fw *fw, void *buf)
+{
+	return dbg_crypt(fw, buf, false);
+}

@@ -161,3 +161,5 @@ int emu_snp_launch_finish(struct emu_fw *fw, void *buf);
 int emu_snp_activate(struct emu_fw *fw, void *buf);
 int emu_snp_decommission(struct emu_fw *fw, void *buf);
 int emu_snp_guest_status(struct emu_fw *fw, void *buf);
+int emu_snp_dbg_decrypt(struct emu_fw *fw, void *buf);
+int emu_snp_dbg_encrypt(struct emu_fw *fw, void *buf);

@@ -374,6 +374,51 @@ static void test_finish(struct host *h, uint64_t g1)
 	EVP_PKEY_free(k.author);
 }
 
+static int dbg(struct host *h, uint32_t cmd, uint64_t g, unsigned src, unsigned dst)
+{
+	struct sev_snp_cmd_dbg b = { g, pa(h, src), pa(h, dst) };
+
+	return fw(h->t, cmd, &b);
+}
+
+/* SNP_DBG_DECRYPT / ENCRYPT for a guest whose policy allows debugging (g3, ASID 1): a launched
+ * page reads back as its plaintext into a Firmware page; a page the debugger encrypts reads
+ * back the same; POLICY.DEBUG clear (g2) answers POLICY_FAILURE. */
+static void test_dbg(struct host *h, uint64_t g3)
+{
+	uint8_t *plain = h->m.ptr + 22 * SEV_PAGE_SIZE;
+
+	for (unsigned k = 0; k < SEV_PAGE_SIZE; k++)
+		plain[k] = (uint8_t)(k ^ 0x5c);
+	memcpy(h->m.ptr + 10 * SEV_PAGE_SIZE, plain, SEV_PAGE_SIZE);
+	private_page(h, pa(h, 10), 1, 0, false);
+	GT_EXPECT(update(h, g3, pa(h, 10), SEV_SNP_PAGE_NORMAL, false), OK);
+	TU_CHECK(memcmp(h->m.ptr + 10 * SEV_PAGE_SIZE, plain, SEV_PAGE_SIZE) != 0, "encrypted");
+	GT_EXPECT(dbg(h, SEV_CMD_SNP_DBG_DECRYPT, g3, 10, 23), SEV_STATUS_INVALID_PAGE_STATE);
+	snp_fw_page(h->t, pa(h, 23));
+	GT_EXPECT(dbg(h, SEV_CMD_SNP_DBG_DECRYPT, g3, 10, 23), OK);
+	TU_CHECK_MEM(h->m.ptr + 23 * SEV_PAGE_SIZE, plain, SEV_PAGE_SIZE);
+	GT_EXPECT(dbg(h, SEV_CMD_SNP_DBG_DECRYPT, g3, 11, 23), SEV_STATUS_INVALID_PAGE_STATE);
+	/* encrypt into a Pre-Guest page, reclaim it (Guest-Invalid), decrypt it back */
+	private_page(h, pa(h, 11), 1, 0x1000, false);
+	GT_EXPECT(dbg(h, SEV_CMD_SNP_DBG_ENCRYPT, g3, 22, 11), OK);
+	TU_CHECK(memcmp(h->m.ptr + 11 * SEV_PAGE_SIZE, plain, SEV_PAGE_SIZE) != 0, "encrypted");
+	struct sev_snp_cmd_addr rc = { pa(h, 11) };
+	GT_EXPECT(fw(h->t, SEV_CMD_SNP_PAGE_RECLAIM, &rc), OK);
+	memset(h->m.ptr + 23 * SEV_PAGE_SIZE, 0, SEV_PAGE_SIZE);
+	GT_EXPECT(dbg(h, SEV_CMD_SNP_DBG_DECRYPT, g3, 11, 23), OK);
+	TU_CHECK_MEM(h->m.ptr + 23 * SEV_PAGE_SIZE, plain, SEV_PAGE_SIZE);
+	GT_EXPECT(dbg(h, SEV_CMD_SNP_DBG_ENCRYPT, g3, 22, 11), SEV_STATUS_INVALID_PAGE_STATE);
+	/* g2 (context page 2, ASID 99) was launched without POLICY.DEBUG */
+	private_page(h, pa(h, 12), SNP_MIN_SEV_ASID - 1, 0, false);
+	GT_EXPECT(dbg(h, SEV_CMD_SNP_DBG_ENCRYPT, pa(h, 2), 22, 12), SEV_STATUS_POLICY_FAILURE);
+	GT_EXPECT(dbg(h, SEV_CMD_SNP_DBG_ENCRYPT, g3, 22, 12), SEV_STATUS_INVALID_PAGE_OWNER);
+	rc.address = pa(h, 12);
+	GT_EXPECT(fw(h->t, SEV_CMD_SNP_PAGE_RECLAIM, &rc), OK);
+	for (unsigned p = 10; p <= 12; p++)
+		TU_CHECK_EQ(snp_rmpupdate(h->t, "0x%llx,assigned=0", (unsigned long long)pa(h, p)), 0);
+}
+
 static void test_decommission(struct host *h, uint64_t g1, uint64_t g3)
 {
 	struct sev_snp_cmd_addr d = { g1 };
@@ -387,7 +432,7 @@ static void test_decommission(struct host *h, uint64_t g1, uint64_t g3)
 	GT_EXPECT(snp_platform_status(h->t, &h->m, 0, &ps), OK);
 	TU_CHECK_EQ(ps.guest_count, 1);
 	/* ASID 1 ran: its pages are still assigned to it, and it is dirty */
-	GT_EXPECT(launch_start(h, g3, POLICY, 0), OK);
+	GT_EXPECT(launch_start(h, g3, POLICY | SEV_SNP_POLICY_DEBUG, 0), OK);
 	GT_EXPECT(activate(h, g3, 1), SEV_STATUS_INVALID_CONFIG);
 	for (unsigned p = 10; p <= 16; p++)
 		TU_CHECK_EQ(snp_rmpupdate(h->t, "0x%llx,assigned=0", (unsigned long long)pa(h, p)), 0);
@@ -397,6 +442,7 @@ static void test_decommission(struct host *h, uint64_t g1, uint64_t g3)
 	ctl_ok(h->t, "wbinvd");
 	GT_EXPECT(fw(h->t, SEV_CMD_SNP_DF_FLUSH, NULL), OK);
 	GT_EXPECT(activate(h, g3, 1), OK);
+	test_dbg(h, g3);
 	d.address = g1; /* the context page can now go back to the host */
 	GT_EXPECT(fw(h->t, SEV_CMD_SNP_PAGE_RECLAIM, &d), OK);
 	TU_CHECK(strcmp(snp_rmp_state(h->t, g1), "RECLAIM") == 0, "reclaim state");
