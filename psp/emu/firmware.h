@@ -22,6 +22,7 @@ struct emu_config {
 	uint32_t amd_root_bits; /* for a new NV file only: 2048 or 4096 */
 	bool snp;		/* --snp: SEV-SNP on (snp.h); CPUID EAX bit 4 follows */
 	uint64_t snp_tcb;	/* --tcb: the current TCB_VERSION (snp.h) */
+	int snp_product;	/* --snp-product: enum emu_snp_product (snp.h) */
 };
 
 struct emu_fw {

@@ -74,7 +74,9 @@ static void help(void)
 	       "                     made: 2048 (Naples format, default) or 4096 (Rome+)\n"
 	       "  --snp              SEV-SNP on (CPUID EAX bit 4; SNP commands; see README-snp.md)\n"
 	       "  --tcb LIST         SNP TCB running: bl=N,tee=N,snp=N,ucode=N (default\n"
-	       "                     bl=3,tee=0,snp=8,ucode=115; needs --snp)\n"
+	       "                     bl=3,tee=0,snp=8,ucode=115; Turin also fmc=N)\n"
+	       "  --snp-product P    SNP part: milan (default), genoa or turin (report version,\n"
+	       "                     CPUID, TCB layout, VCEK certificate)\n"
 	       "  --create-only      create the NV file if missing (new chip identity), then exit\n"
 	       "  --fault RULE       fault plan rule CMD:ACTION[:OPTION...] (repeatable; see\n"
 	       "                     README.md \"Fault plans\"; a bad rule exits 2)\n"
@@ -142,6 +144,7 @@ static int parse_opt(int c, const char *val)
 	case 'F': return parse_fault(val);
 	case 'S': arg_cfg.snp = true; return 0;
 	case 'T': return emu_snp_tcb_parse(val, &arg_tcb);
+	case 'P': return (arg_cfg.snp_product = emu_snp_product_parse(val)) < 0 ? -EINVAL : 0;
 	default: return -EINVAL;
 	}
 }
@@ -154,7 +157,8 @@ static int check_snp(void)
 				       "turn SEV-SNP on");
 	if (arg_cfg.snp)
 		arg_cfg.cpuid_eax |= SEV_CPUID_EAX_SNP;
-	arg_cfg.snp_tcb = emu_snp_tcb_pack(&arg_tcb);
+	arg_cfg.snp_tcb = emu_snp_tcb_pack(&arg_tcb,
+					   emu_snp_product_info(arg_cfg.snp_product)->turin_tcb);
 	return 1;
 }
 
@@ -174,6 +178,7 @@ static int parse_argv(int argc, char *argv[])
 		{ "fault", required_argument, NULL, 'F' },
 		{ "snp", no_argument, NULL, 'S' },
 		{ "tcb", required_argument, NULL, 'T' },
+		{ "snp-product", required_argument, NULL, 'P' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{}

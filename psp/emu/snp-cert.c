@@ -4,11 +4,12 @@
  * → VCEK (P-384, CN=SEV-VCEK), every signature RSASSA-PSS with SHA-384, MGF1-SHA-384, salt 48.
  * The VCEK certificate carries AMD's extensions under 1.3.6.1.4.1.3704.1: structVersion (.1),
  * productName (.2, "Milan-B0"), blSPL .3.1, teeSPL .3.2, spl4..7 .3.4-.3.7, snpSPL .3.3,
- * ucodeSPL .3.8 (DER INTEGERs), hwID .4 (the 64 raw chip id bytes), in the real VCEK's order.
+ * ucodeSPL .3.8 (DER INTEGERs), fmcSPL .3.9 (Turin), hwID .4 (the raw chip id bytes: 64, 8 on
+ * Turin), in the real VCEKs' order. --snp-product picks the part (ARK-Genoa, ARK-Turin, ...).
  *
  * The root is the emulator's, not AMD's: its organization says so, and verifiers accept it only
  * when told (sevadm --emulator-root). Its keys are made on first use (two RSA-4096 keys: seconds)
- * and kept beside the NV file in NV.snp-root (mode 0600: PEM private keys and certificates), so
+ * and kept beside the NV file in NV.snp-root-GEN (mode 0600: PEM private keys and certificates), so
  * the chain stays the same across restarts. */
 #include <errno.h>
 #include <openssl/pem.h>
@@ -24,7 +25,6 @@
 #include "psp/emu/snp.h"
 
 #define ROOT_FILE_MAX (64u * 1024)
-#define PRODUCT_NAME "Milan-B0"
 #define VALID_DAYS (25 * 365)
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(X509_NAME *, X509_NAME_free)
@@ -99,18 +99,21 @@ static int cert_new(const char *subject_cn, X509_NAME *issuer, EVP_PKEY *pub, X5
 	return 0;
 }
 
-static int root_generate(struct emu_snp_root *r)
+static int root_generate(struct emu_snp_root *r, const char *gen)
 {
+	char ark_cn[16], ask_cn[16];
 	X509_NAME *ark_name;
 
+	snprintf(ark_cn, sizeof(ark_cn), "ARK-%s", gen);
+	snprintf(ask_cn, sizeof(ask_cn), "SEV-%s", gen);
 	log_info("Making the emulated SEV-SNP root (ARK and ASK, RSA-4096): this takes seconds");
 	r->ark_key = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)4096);
 	r->ask_key = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)4096);
-	if (!r->ark_key || !r->ask_key || cert_new("ARK-Milan", NULL, r->ark_key, &r->ark) < 0 ||
+	if (!r->ark_key || !r->ask_key || cert_new(ark_cn, NULL, r->ark_key, &r->ark) < 0 ||
 	    pss_sign(r->ark, r->ark_key) < 0)
 		return -EIO;
 	ark_name = X509_get_subject_name(r->ark);
-	if (cert_new("SEV-Milan", ark_name, r->ask_key, &r->ask) < 0 ||
+	if (cert_new(ask_cn, ark_name, r->ask_key, &r->ask) < 0 ||
 	    pss_sign(r->ask, r->ark_key) < 0)
 		return -EIO;
 	return 0;
@@ -165,13 +168,13 @@ static struct emu_snp_root *root_get(struct emu_fw *fw)
 	if (fw->snp->root)
 		return fw->snp->root;
 	r = calloc(1, sizeof(*r));
-	if (!r || asprintf(&path, "%s.snp-root", fw->nv_path) < 0) {
+	if (!r || asprintf(&path, "%s.snp-root-%s", fw->nv_path, fw->snp->product->gen) < 0) {
 		free(r);
 		return NULL;
 	}
 	e = root_load(r, path);
 	if (e == -ENOENT) {
-		e = root_generate(r);
+		e = root_generate(r, fw->snp->product->gen);
 		if (e == 0 && (e = root_save(r, path)) < 0)
 			log_error_errno(e, "Failed to write %s: %m", path);
 	} else if (e < 0) {
@@ -214,27 +217,58 @@ static int add_int_ext(X509 *x, const char *sub, uint8_t v)
 	return v < 0x80 ? add_ext(x, sub, der, 3) : add_ext(x, sub, der2, 4);
 }
 
+/* The VCEK extensions in the order of the vectors' real VCEKs: Milan (and Genoa) structVersion
+ * 0, productName, blSPL, teeSPL, spl4..7, snpSPL, ucodeSPL, hwID (64 bytes); Turin structVersion
+ * 1, productName, fmcSPL, blSPL, teeSPL, snpSPL, spl5..7, ucodeSPL, hwID (8 bytes). */
+static int vcek_exts(X509 *x, const struct emu_snp_product_info *p, const struct emu_snp_tcb *t,
+		     const uint8_t id[64])
+{
+	size_t n = strlen(p->product_name);
+	uint8_t ia5[2 + 32];
+	int e;
+
+	ia5[0] = 0x16; /* IA5String */
+	ia5[1] = (uint8_t)n;
+	memcpy(ia5 + 2, p->product_name, n);
+	e = add_int_ext(x, "1", p->struct_version);
+	if (!e)
+		e = add_ext(x, "2", ia5, (int)n + 2);
+	if (!e && p->turin_tcb)
+		e = add_int_ext(x, "3.9", t->fmc);
+	if (!e)
+		e = add_int_ext(x, "3.1", t->bl);
+	if (!e)
+		e = add_int_ext(x, "3.2", t->tee);
+	if (!e && p->turin_tcb)
+		e = add_int_ext(x, "3.3", t->snp);
+	for (int i = p->turin_tcb ? 5 : 4; !e && i <= 7; i++) {
+		char sub[8];
+
+		snprintf(sub, sizeof(sub), "3.%d", i);
+		e = add_int_ext(x, sub, 0);
+	}
+	if (!e && !p->turin_tcb)
+		e = add_int_ext(x, "3.3", t->snp);
+	if (!e)
+		e = add_int_ext(x, "3.8", t->ucode);
+	if (!e)
+		e = add_ext(x, "4", id, p->turin_tcb ? 8 : 64);
+	return e;
+}
+
 static int vcek_cert(struct emu_fw *fw, struct emu_snp_root *r, uint64_t tcb, X509 **ret)
 {
-	static const char name[] = PRODUCT_NAME;
+	const struct emu_snp_product_info *p = fw->snp->product;
 	_cleanup_(EVP_PKEY_freep) EVP_PKEY *k = NULL;
 	struct emu_snp_tcb t;
-	uint8_t ia5[2 + sizeof(name) - 1], id[64];
+	uint8_t id[64];
 	X509 *x = NULL;
 
-	emu_snp_tcb_unpack(tcb, &t);
-	ia5[0] = 0x16; /* IA5String */
-	ia5[1] = sizeof(name) - 1;
-	memcpy(ia5 + 2, name, sizeof(name) - 1);
+	emu_snp_tcb_unpack(tcb, p->turin_tcb, &t);
 	if (emu_snp_vcek(fw->snp->seed, tcb, &k) < 0 || emu_chip_get_id(&fw->nv.chip, id) < 0 ||
 	    cert_new("SEV-VCEK", X509_get_subject_name(r->ask), k, &x) < 0)
 		return -EIO;
-	if (add_int_ext(x, "1", 0) < 0 || add_ext(x, "2", ia5, sizeof(ia5)) < 0 ||
-	    add_int_ext(x, "3.1", t.bl) < 0 || add_int_ext(x, "3.2", t.tee) < 0 ||
-	    add_int_ext(x, "3.4", 0) < 0 || add_int_ext(x, "3.5", 0) < 0 ||
-	    add_int_ext(x, "3.6", 0) < 0 || add_int_ext(x, "3.7", 0) < 0 ||
-	    add_int_ext(x, "3.3", t.snp) < 0 || add_int_ext(x, "3.8", t.ucode) < 0 ||
-	    add_ext(x, "4", id, sizeof(id)) < 0 || pss_sign(x, r->ask_key) < 0) {
+	if (vcek_exts(x, p, &t, id) < 0 || pss_sign(x, r->ask_key) < 0) {
 		X509_free(x);
 		return -EIO;
 	}

@@ -19,7 +19,6 @@
 
 #define ADDR_RESERVED_MASK 0xfffull /* SNP_ADDR_RESERVED_MASK: page addresses, low bits 0 */
 #define PAGE_2M (512ull * SEV_PAGE_SIZE)
-#define MILAN_FMS 0x00A00F10u	 /* CPUID Fn0000_0001 EAX of a Milan B0 (the vectors' VCEK) */
 #define SECRETS_VERSION 2u
 #define VMSA_GUEST_TSC_SCALE 0x2F0u /* AMD-ASPFW sev_es.h: measured as zero */
 #define VMSA_GUEST_TSC_OFFSET 0x2F8u
@@ -187,7 +186,7 @@ void emu_snp_secrets_build(struct emu_fw *fw, const struct emu_snp_guest *g,
 {
 	memset(p, 0, sizeof(*p));
 	p->version = SECRETS_VERSION;
-	p->fms = MILAN_FMS;
+	p->fms = fw->snp->product->fms;
 	memcpy(p->gosvw, g->gosvw, sizeof(p->gosvw));
 	memcpy(p->vmpck, g->vmpck, sizeof(p->vmpck));
 }

@@ -19,23 +19,57 @@
 #include "psp/emu/guest.h"
 #include "psp/emu/snp.h"
 
-uint64_t emu_snp_tcb_pack(const struct emu_snp_tcb *t)
+/* CPUID Fn0000_0001 EAX: Milan B0 (the vectors' VCEK says Milan-B0), Genoa B1, Turin (family
+ * 1Ah model 02h). Milan reports version 2 (AMD-ASPFW; the vectors' report), the newer parts
+ * version 3 with the CPUID fields. The VCEK extensions as the vectors' Milan and Turin VCEKs. */
+static const struct emu_snp_product_info products[] = {
+	[EMU_SNP_MILAN] = { "Milan", "Milan-B0", 0x00A00F10u, 2, 0, false },
+	[EMU_SNP_GENOA] = { "Genoa", "Genoa-B1", 0x00A10F11u, 3, 0, false },
+	[EMU_SNP_TURIN] = { "Turin", "Turin", 0x00B00F21u, 3, 1, true },
+};
+
+const struct emu_snp_product_info *emu_snp_product_info(int product)
 {
+	return &products[product >= 0 && product < (int)ELEMENTSOF(products) ? product : 0];
+}
+
+int emu_snp_product_parse(const char *s)
+{
+	for (size_t i = 0; i < ELEMENTSOF(products); i++)
+		if (strcasecmp(s, products[i].gen) == 0)
+			return (int)i;
+	return -EINVAL;
+}
+
+uint64_t emu_snp_tcb_pack(const struct emu_snp_tcb *t, bool turin)
+{
+	if (turin)
+		return (uint64_t)t->fmc | (uint64_t)t->bl << 8 | (uint64_t)t->tee << 16 |
+		       (uint64_t)t->snp << 24 | (uint64_t)t->ucode << 56;
 	return (uint64_t)t->bl | (uint64_t)t->tee << 8 | (uint64_t)t->snp << 48 |
 	       (uint64_t)t->ucode << 56;
 }
 
-void emu_snp_tcb_unpack(uint64_t v, struct emu_snp_tcb *t)
+void emu_snp_tcb_unpack(uint64_t v, bool turin, struct emu_snp_tcb *t)
 {
+	*t = (struct emu_snp_tcb){ .ucode = (v >> 56) & 0xff };
+	if (turin) {
+		t->fmc = v & 0xff;
+		t->bl = (v >> 8) & 0xff;
+		t->tee = (v >> 16) & 0xff;
+		t->snp = (v >> 24) & 0xff;
+		return;
+	}
 	t->bl = v & 0xff;
 	t->tee = (v >> 8) & 0xff;
 	t->snp = (v >> 48) & 0xff;
-	t->ucode = (v >> 56) & 0xff;
 }
 
 static int tcb_field(struct emu_snp_tcb *t, const char *name, uint8_t v)
 {
-	if (strcmp(name, "bl") == 0)
+	if (strcmp(name, "fmc") == 0)
+		t->fmc = v;
+	else if (strcmp(name, "bl") == 0)
 		t->bl = v;
 	else if (strcmp(name, "tee") == 0)
 		t->tee = v;
@@ -71,13 +105,14 @@ int emu_snp_tcb_parse(const char *s, struct emu_snp_tcb *ret)
 }
 
 /* A component-wise comparison: is any SVN of a above b's? (tcb_compare_versions > 0) */
-static bool tcb_above(uint64_t a, uint64_t b)
+static bool tcb_above(uint64_t a, uint64_t b, bool turin)
 {
 	struct emu_snp_tcb x, y;
 
-	emu_snp_tcb_unpack(a, &x);
-	emu_snp_tcb_unpack(b, &y);
-	return x.bl > y.bl || x.tee > y.tee || x.snp > y.snp || x.ucode > y.ucode;
+	emu_snp_tcb_unpack(a, turin, &x);
+	emu_snp_tcb_unpack(b, turin, &y);
+	return x.fmc > y.fmc || x.bl > y.bl || x.tee > y.tee || x.snp > y.snp ||
+	       x.ucode > y.ucode;
 }
 
 uint64_t emu_snp_reported_tcb(const struct emu_snp *s)
@@ -178,7 +213,8 @@ struct emu_snp *emu_snp_get(struct emu_fw *fw)
 	if (!s)
 		return NULL;
 	memset(s, 0, sizeof(*s));
-	emu_snp_tcb_unpack(fw->cfg.snp_tcb, &s->current);
+	s->product = emu_snp_product_info(fw->cfg.snp_product);
+	emu_snp_tcb_unpack(fw->cfg.snp_tcb, s->product->turin_tcb, &s->current);
 	/* First start: committed = running; the committed version is this firmware's. */
 	s->committed_tcb = fw->cfg.snp_tcb;
 	s->committed_build = fw->cfg.build;
@@ -392,7 +428,7 @@ static int cmd_snp_platform_status(struct emu_fw *fw, void *buf)
 		   (s->mask_chip_key ? SEV_SNP_STATUS_MASK_CHIP_KEY : 0) |
 		   (s->vlek ? SEV_SNP_STATUS_VLEK_EN : 0) | SEV_SNP_STATUS_FEATURE_INFO;
 	ps.guest_count = s->guest_count;
-	ps.current_tcb = emu_snp_tcb_pack(&s->current);
+	ps.current_tcb = emu_snp_tcb_pack(&s->current, s->product->turin_tcb);
 	ps.reported_tcb = emu_snp_reported_tcb(s);
 	return emu_mem_write(fw->mem, b->address, &ps, sizeof(ps));
 }
@@ -421,7 +457,7 @@ static int cmd_snp_config(struct emu_fw *fw, void *buf)
 	if (b->flags & ~(SEV_SNP_CONFIG_MASK_CHIP_ID | SEV_SNP_CONFIG_MASK_CHIP_KEY) ||
 	    !is_zero(b->reserved, sizeof(b->reserved)))
 		return SEV_STATUS_INVALID_PARAM;
-	if (b->reported_tcb && tcb_above(b->reported_tcb, s->committed_tcb))
+	if (b->reported_tcb && tcb_above(b->reported_tcb, s->committed_tcb, s->product->turin_tcb))
 		return SEV_STATUS_INVALID_PARAM;
 	old = s->config_tcb;
 	s->config_tcb = b->reported_tcb;
@@ -449,7 +485,7 @@ static int cmd_snp_commit(struct emu_fw *fw, void *buf)
 	uint8_t old_version[3] = { s->committed_build, s->committed_minor, s->committed_major };
 	int e;
 
-	s->committed_tcb = emu_snp_tcb_pack(&s->current);
+	s->committed_tcb = emu_snp_tcb_pack(&s->current, s->product->turin_tcb);
 	s->committed_build = fw->cfg.build;
 	s->committed_minor = fw->cfg.api_minor;
 	s->committed_major = fw->cfg.api_major;

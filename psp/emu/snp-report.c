@@ -28,7 +28,6 @@
 #define KEY_REQ_LABEL "gmsg-keyreq"			   /* AMD-ASPFW sev_rmp.h */
 #define HDR_SIZE sizeof(struct sev_snp_msg_hdr)
 #define GCM_TAG 16u
-#define REPORT_VERSION 2u  /* AMD-ASPFW SNP_GMSG_MAX_REPORT_VERSION; the vectors' Milan report */
 #define PLATFORM_SMT_EN 1u /* the modelled host runs SMT */
 #define GUEST_FIELD_ALL 0x3full /* policy, image id, family id, measurement, SVN, TCB */
 #define GUEST_FIELD_SVN (1ull << 4)
@@ -207,14 +206,19 @@ static void report_fill(struct emu_fw *fw, const struct emu_snp_guest *g,
 {
 	const struct emu_snp *s = fw->snp;
 
-	r->version = REPORT_VERSION;
+	r->version = s->product->report_version;
+	if (r->version >= 3) { /* CPUID Fn0000_0001 EAX: extended + base family, model, stepping */
+		r->cpuid_fam_id = (uint8_t)(((s->product->fms >> 20) & 0xff) + ((s->product->fms >> 8) & 0xf));
+		r->cpuid_mod_id = (uint8_t)(((s->product->fms >> 12) & 0xf0) | ((s->product->fms >> 4) & 0xf));
+		r->cpuid_step = (uint8_t)(s->product->fms & 0xf);
+	}
 	r->guest_svn = g->id_block.guest_svn;
 	r->policy = g->policy;
 	memcpy(r->family_id, g->id_block.family_id, 16);
 	memcpy(r->image_id, g->id_block.image_id, 16);
 	r->vmpl = q->vmpl;
 	r->sig_algo = 1; /* ECDSA P-384 with SHA-384 */
-	r->current_tcb = emu_snp_tcb_pack(&s->current);
+	r->current_tcb = emu_snp_tcb_pack(&s->current, s->product->turin_tcb);
 	r->platform_info = PLATFORM_SMT_EN;
 	r->key_info = (g->author_key_en ? 1u : 0u) | (s->mask_chip_key ? 2u : 0u);
 	memcpy(r->report_data, q->report_data, sizeof(r->report_data));
@@ -225,8 +229,11 @@ static void report_fill(struct emu_fw *fw, const struct emu_snp_guest *g,
 	memcpy(r->report_id, g->report_id, sizeof(r->report_id));
 	memset(r->report_id_ma, 0xff, sizeof(r->report_id_ma)); /* no migration agent */
 	r->reported_tcb = emu_snp_reported_tcb(s);
-	if (!s->mask_chip_id)
+	if (!s->mask_chip_id) {
 		emu_chip_get_id(&fw->nv.chip, r->chip_id); /* GET_ID's 64 bytes (sev_get_id) */
+		if (s->product->turin_tcb) /* Turin's chip id is 8 bytes (its VCEK's hwID) */
+			memset(r->chip_id + 8, 0, sizeof(r->chip_id) - 8);
+	}
 	r->committed_tcb = s->committed_tcb;
 	r->current_build = fw->cfg.build;
 	r->current_minor = fw->cfg.api_minor;
@@ -305,10 +312,13 @@ static int key_mix(struct emu_fw *fw, const struct emu_snp_guest *g,
 	if (idsel)
 		memcpy(m->idblock_key, idsel == 2 ? g->author_key_digest : g->id_key_digest, 32);
 	if (q->guest_field_select & GUEST_FIELD_TCB) {
-		emu_snp_tcb_unpack(q->tcb_version, &want);
-		emu_snp_tcb_unpack(fw->snp->committed_tcb, &have);
-		if (want.bl > have.bl || want.tee > have.tee || want.snp > have.snp ||
-		    want.ucode > have.ucode || (q->tcb_version & 0x0000ffffffff0000ull))
+		bool turin = fw->snp->product->turin_tcb;
+
+		emu_snp_tcb_unpack(q->tcb_version, turin, &want);
+		emu_snp_tcb_unpack(fw->snp->committed_tcb, turin, &have);
+		if (want.fmc > have.fmc || want.bl > have.bl || want.tee > have.tee ||
+		    want.snp > have.snp || want.ucode > have.ucode ||
+		    emu_snp_tcb_pack(&want, turin) != q->tcb_version) /* reserved bytes */
 			return SEV_STATUS_INVALID_PARAM;
 		m->tcb_version = q->tcb_version;
 	}

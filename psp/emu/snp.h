@@ -16,14 +16,33 @@
 
 #include "psp/emu/firmware.h"
 
-/* TCB_VERSION (a u64): Milan/Genoa bytes [bl, tee, 0, 0, 0, 0, snp, ucode] (Linux
- * sev_snp_tcb_version_genoa_milan; SEV-FACTS §9). */
-struct emu_snp_tcb {
-	uint8_t bl, tee, snp, ucode;
+/* The part modelled (--snp-product): its CPUID family/model/stepping, report version, VCEK
+ * certificate product name and TCB layout. */
+enum emu_snp_product {
+	EMU_SNP_MILAN = 0,
+	EMU_SNP_GENOA = 1,
+	EMU_SNP_TURIN = 2,
 };
-uint64_t emu_snp_tcb_pack(const struct emu_snp_tcb *t);
-void emu_snp_tcb_unpack(uint64_t v, struct emu_snp_tcb *t);
-/* "bl=3,tee=0,snp=8,ucode=115": 0, or -EINVAL. */
+struct emu_snp_product_info {
+	const char *gen;	  /* "Milan": the KDS path and the root's CNs (ARK-Milan, SEV-Milan) */
+	const char *product_name; /* the VCEK's productName */
+	uint32_t fms;		  /* CPUID Fn0000_0001 EAX */
+	uint32_t report_version;  /* 2: no CPUID fields; 3: with them */
+	uint8_t struct_version;	  /* the VCEK's structVersion */
+	bool turin_tcb;		  /* TCB layout with FMC; hwID is 8 bytes */
+};
+const struct emu_snp_product_info *emu_snp_product_info(int product);
+/* "milan", "genoa", "turin" (any case): the product, or -EINVAL. */
+int emu_snp_product_parse(const char *s);
+
+/* TCB_VERSION (a u64): Milan/Genoa bytes [bl, tee, 0, 0, 0, 0, snp, ucode], Turin
+ * [fmc, bl, tee, snp, 0, 0, 0, ucode] (Linux sev_snp_tcb_version_genoa_milan/_turin). */
+struct emu_snp_tcb {
+	uint8_t fmc, bl, tee, snp, ucode;
+};
+uint64_t emu_snp_tcb_pack(const struct emu_snp_tcb *t, bool turin);
+void emu_snp_tcb_unpack(uint64_t v, bool turin, struct emu_snp_tcb *t);
+/* "bl=3,tee=0,snp=8,ucode=115[,fmc=N]": 0, or -EINVAL. */
 int emu_snp_tcb_parse(const char *s, struct emu_snp_tcb *ret);
 
 /* ---- the RMP (snp-rmp.c) ---- */
@@ -128,6 +147,7 @@ struct emu_snp {
 	int state; /* enum sev_snp_platform_state */
 	bool rmp_initialized;
 	struct emu_rmp *rmp;
+	const struct emu_snp_product_info *product; /* --snp-product */
 	struct emu_snp_tcb current; /* --tcb: what runs (bootloader, TEE, SNP firmware, ucode) */
 	uint64_t committed_tcb;	    /* SNP_COMMIT */
 	uint64_t config_tcb;	    /* SNP_CONFIG's REPORTED_TCB; 0: the committed TCB */

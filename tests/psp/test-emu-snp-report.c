@@ -39,6 +39,7 @@ struct guest {
 	uint8_t vmpck[4][32];
 	uint8_t ld[48]; /* computed here */
 	uint64_t seqno[4]; /* per VMPCK: the last sequence number used (requests are odd) */
+	uint32_t fms;	   /* the part's CPUID Fn0000_0001 EAX, as the secrets page says */
 };
 
 static uint64_t pa(const struct guest *g, unsigned page)
@@ -108,7 +109,7 @@ static void launch(struct guest *g)
 	TU_CHECK_EQ(psp_emu_ctl(g->t, line, &sp, &n), 0);
 	TU_CHECK_EQ(n, SEV_PAGE_SIZE);
 	TU_CHECK_EQ(get_le32(sp), 2); /* secrets page version */
-	TU_CHECK_EQ(get_le32(sp + 8), 0x00A00F10u); /* FMS */
+	TU_CHECK_EQ(get_le32(sp + 8), g->fms);
 	memcpy(g->vmpck, sp + 0x20, sizeof(g->vmpck));
 	TU_CHECK(memcmp(g->vmpck[0], g->vmpck[1], 32) != 0, "four different VMPCKs");
 }
@@ -601,6 +602,70 @@ static void test_vlek(struct guest *g, const char *dir)
 	EVP_PKEY_free(vlek);
 }
 
+/* --snp-product turin: a version 3 report with Turin's CPUID and TCB layout (FMC first), an
+ * 8-byte chip id, ARK-Turin/SEV-Turin and a VCEK with fmcSPL and an 8-byte hwID; the project's
+ * verifier and sevadm take it with the emulator's Turin root. */
+static void test_turin(void)
+{
+	static const char *const args[] = { "--snp", "--snp-product", "turin", "--tcb",
+					     "fmc=1,bl=2,tee=3,snp=4,ucode=9", NULL };
+	X509 *ark, *ask, *vc;
+	_cleanup_(BIO_free_allp) BIO *b = BIO_new(BIO_s_mem());
+	uint8_t raw[SNP_REPORT_SIZE];
+	struct snp_chain_verdict v;
+	struct snp_vcek_info info;
+	struct snp_report r;
+	struct guest g = { .fms = 0x00B00F21u }; /* Turin: family 1Ah, model 02h */
+	struct emu_rig rig;
+	const char *why = NULL;
+	char buf[256], *pem = NULL, *sub;
+	bool hw = false;
+	long n;
+
+	rig_up(&rig, args);
+	g.t = rig.t;
+	gt_mem_new(rig.t, N_PAGES * SEV_PAGE_SIZE, &g.m);
+	snp_ready(rig.t);
+	launch(&g);
+	TU_CHECK_EQ(get_report(&g, 0, 1, 0, raw), OK);
+	TU_CHECK(attest_snp_report_parse(raw, sizeof(raw), SNP_GEN_UNKNOWN, &r, &why) == 0, "%s", why);
+	TU_CHECK_EQ(r.version, 3);
+	TU_CHECK_EQ(r.gen, SNP_GEN_TURIN); /* from the report's own CPUID fields */
+	TU_CHECK_EQ(r.cpuid_fam_id, 0x1a);
+	TU_CHECK_EQ(r.cpuid_mod_id, 0x02);
+	TU_CHECK_EQ(r.current_tcb.raw, 0x0900000004030201ull);
+	TU_CHECK_EQ(r.current_tcb.fmc, 1);
+	TU_CHECK_EQ(r.current_tcb.bootloader, 2);
+	TU_CHECK_EQ(r.current_tcb.snp, 4);
+	for (unsigned i = 8; i < 64; i++)
+		TU_CHECK_EQ(r.chip_id[i], 0);
+	ark = emu_cert(&g, "ark");
+	ask = emu_cert(&g, "ask");
+	vc = emu_cert(&g, "vcek");
+	TU_CHECK(ark && ask && vc && b, "certificates");
+	TU_CHECK_EQ(attest_snp_cert_gen(ark), SNP_GEN_TURIN);
+	TU_CHECK_EQ(attest_snp_chain_verify(ark, ask, vc, &v), 1);
+	TU_CHECK(attest_snp_vcek_info(vc, &info, buf, sizeof(buf)) == 0, "%s", buf);
+	TU_CHECK_EQ(info.hwid_len, 8);
+	TU_CHECK(info.has_fmc && info.fmc == 1, "fmcSPL");
+	TU_CHECK_EQ(attest_snp_vcek_check_report(&info, &r, &hw, buf, sizeof(buf)), 1);
+	TU_CHECK(PEM_write_bio_X509(b, ask) == 1 && PEM_write_bio_X509(b, ark) == 1, "pem");
+	n = BIO_get_mem_data(b, &pem);
+	sub = path_join(rig.dir, "good");
+	TU_CHECK(sub && mkdir(sub, 0700) == 0, "mkdir");
+	put_file(sub, "cert_chain", pem, (size_t)n);
+	put_der(sub, "vcek.der", vc);
+	put_der(rig.dir, "ark.der", ark);
+	put_file(rig.dir, "report.bin", raw, sizeof(raw));
+	TU_CHECK_EQ(sevadm_verify(rig.dir, "report.bin", "good", true), 0);
+	free(sub);
+	X509_free(ark);
+	X509_free(ask);
+	X509_free(vc);
+	gt_mem_free(&g.m);
+	rig_down(&rig);
+}
+
 /* The real Milan report of the vectors parses with the same verifier: the layout the emulator
  * writes (version 2) is AMD's. */
 static void test_vector_layout(void)
@@ -635,7 +700,7 @@ int main(void)
 {
 	static const char *const args[] = { "--snp", NULL };
 	struct emu_rig r;
-	struct guest g = { 0 };
+	struct guest g = { .fms = 0x00A00F10u }; /* Milan B0, as the vectors' VCEK */
 
 	test_vector_layout();
 	/* snp-cert makes two RSA-4096 keys inside the emulator on first use: seconds, more on a
@@ -654,5 +719,6 @@ int main(void)
 	test_vlek(&g, r.dir);
 	gt_mem_free(&g.m);
 	rig_down(&r);
+	test_turin();
 	tu_done("test-emu-snp-report");
 }
