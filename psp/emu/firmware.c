@@ -140,6 +140,12 @@ int emu_fw_command(struct emu_fw *fw, uint32_t cmd, void *buf, size_t len)
 		return SEV_STATUS_INVALID_COMMAND; /* a known id this firmware does not implement */
 	if (!(row->states & (1u << fw->state)))
 		return SEV_STATUS_INVALID_PLATFORM_STATE;
+	if (fw->snp && !emu_snp_cmd_id(cmd)) { /* SNP initialized: SEV writes firmware pages */
+		int st = emu_snp_sev_check(fw, cmd, buf, len);
+
+		if (st)
+			return st;
+	}
 	return row->fn(fw, len ? buf : empty);
 }
 

@@ -460,6 +460,10 @@ int emu_snp_ctl_secrets(struct emu_fw *fw, char *arg, uint8_t *out, size_t cap, 
 	struct emu_snp_guest *g;
 	uint64_t paddr;
 
+	if (!emu_snp_get(fw)) {
+		*len = (size_t)snprintf((char *)out, cap, "snp-secrets: SNP is off (--snp)");
+		return -EOPNOTSUPP;
+	}
 	if (!arg || parse_u64(arg, &paddr) < 0 || !(g = emu_snp_guest_find(fw, paddr))) {
 		*len = (size_t)snprintf((char *)out, cap, "snp-secrets takes the guest context "
 					"page address of a live SNP guest");

@@ -554,3 +554,66 @@ const struct emu_cmd_row emu_snp_cmds[] = {
 	{ SEV_CMD_SNP_DOWNLOAD_FIRMWARE_EX, EMU_IN_ANY, cmd_snp_unsupported },
 };
 const size_t emu_snp_cmds_n = ELEMENTSOF(emu_snp_cmds);
+
+/* Once SNP is initialized, SEV commands may write only into Firmware pages (AMD-ASPFW
+ * sev_mcmd.c: check_page_range_firmware_writable in sev_mcmd_pek_csr, _pdh_cert_export,
+ * _get_id, _launch_measure, _attestation, and for the SEV-ES TMR and INIT_EX's NV buffer in
+ * INIT/INIT_EX): the output range of each, at (address, length) offsets of its buffer. The
+ * check comes after the command's own length check, so a buffer too small for the answer is
+ * left to the command (its length query). */
+static const struct {
+	uint32_t cmd;
+	uint8_t addr_off, len_off; /* len_off 0xff: the length is `need` */
+	uint32_t need;
+	bool es_only; /* INIT/INIT_EX: only when flag SEV-ES asks for the TMR */
+} sev_outputs[] = {
+	{ SEV_CMD_PEK_CSR, 0, 8, SEV_CERT_SIZE, false },
+	{ SEV_CMD_PDH_CERT_EXPORT, 0, 8, SEV_CERT_SIZE, false },
+	{ SEV_CMD_PDH_CERT_EXPORT, 16, 24, SEV_CERT_CHAIN_SIZE, false },
+	{ SEV_CMD_GET_ID, 0, 8, SEV_GET_ID_SIZE, false },
+	{ SEV_CMD_LAUNCH_MEASURE, 8, 16, SEV_MEASURE_BLOB_SIZE, false },
+	{ SEV_CMD_ATTESTATION, 8, 32, SEV_ATTESTATION_REPORT_SIZE, false },
+	{ SEV_CMD_INIT, 8, 16, 1, true },
+	{ SEV_CMD_INIT_EX, 8, 16, 1, true },
+	{ SEV_CMD_INIT_EX, 24, 32, 1, false },
+};
+
+static int range_firmware(struct emu_fw *fw, uint64_t addr, uint64_t len)
+{
+	for (uint64_t p = addr & ~0xfffull; p < addr + len; p += SEV_PAGE_SIZE) {
+		struct emu_rmp_entry e;
+
+		if (emu_rmp_get(fw, p, &e))
+			return SEV_STATUS_SUCCESS; /* unmapped: the command answers INVALID_ADDRESS */
+		if (emu_rmp_state_of(&e) != EMU_RMP_FIRMWARE)
+			return SEV_STATUS_INVALID_PAGE_STATE;
+	}
+	return SEV_STATUS_SUCCESS;
+}
+
+int emu_snp_sev_check(struct emu_fw *fw, uint32_t cmd, const void *buf, size_t len)
+{
+	const uint8_t *b = buf;
+
+	if (!fw->snp || fw->snp->state != SEV_SNP_PSTATE_INIT)
+		return SEV_STATUS_SUCCESS;
+	for (size_t i = 0; i < ELEMENTSOF(sev_outputs); i++) {
+		uint64_t addr;
+		uint32_t n;
+		int st;
+
+		if (sev_outputs[i].cmd != cmd || (size_t)sev_outputs[i].len_off + 4 > len)
+			continue;
+		if (sev_outputs[i].es_only &&
+		    !(get_le32(b + (cmd == SEV_CMD_INIT ? 0 : 4)) & SEV_INIT_FLAGS_SEV_ES))
+			continue;
+		addr = get_le64(b + sev_outputs[i].addr_off);
+		n = get_le32(b + sev_outputs[i].len_off);
+		if (n < sev_outputs[i].need || (cmd == SEV_CMD_INIT_EX && !addr))
+			continue;
+		st = range_firmware(fw, addr, n);
+		if (st)
+			return st;
+	}
+	return SEV_STATUS_SUCCESS;
+}

@@ -172,6 +172,10 @@ uint64_t emu_snp_reported_tcb(const struct emu_snp *s);
  * the page at paddr must be in the Firmware state (INVALID_PAGE_STATE otherwise). */
 int emu_snp_check_fw_page(struct emu_fw *fw, uint64_t paddr);
 
+/* SEV commands while SNP is initialized: their output ranges must be Firmware pages
+ * (INVALID_PAGE_STATE); the dispatcher asks before an SEV handler runs. */
+int emu_snp_sev_check(struct emu_fw *fw, uint32_t cmd, const void *buf, size_t len);
+
 extern const struct emu_cmd_row emu_snp_cmds[];
 extern const size_t emu_snp_cmds_n;
 int emu_snp_gctx_create(struct emu_fw *fw, void *buf);

@@ -104,6 +104,12 @@ static void test_init(struct psp_transport *t, const struct gt_mem *m)
 	/* SEV INIT is allowed after SNP_INIT */
 	GT_EXPECT(fw(t, SEV_CMD_INIT, &init), OK);
 	TU_CHECK_EQ(platform_status(t).state, SEV_PSTATE_INIT);
+	/* ... and SEV commands then write only into Firmware pages */
+	struct sev_cmd_get_id gi = { m->base + 3 * SEV_PAGE_SIZE, 0 };
+	GT_EXPECT(fw(t, SEV_CMD_GET_ID, &gi), SEV_STATUS_INVALID_LEN); /* the length query first */
+	GT_EXPECT(fw(t, SEV_CMD_GET_ID, &gi), SEV_STATUS_INVALID_PAGE_STATE);
+	snp_fw_page(t, gi.address);
+	GT_EXPECT(fw(t, SEV_CMD_GET_ID, &gi), OK);
 }
 
 static void test_shutdown(struct psp_transport *t, const struct gt_mem *m)
