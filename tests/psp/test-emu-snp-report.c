@@ -238,6 +238,7 @@ static void test_report(struct guest *g)
 	TU_CHECK_EQ(r.plat_info & 1, 1); /* SMT */
 	/* CHIP_ID is GET_ID's 64 bytes */
 	TU_CHECK_EQ(psp_dma_alloc(g->t, 64, &idb), 0);
+	snp_fw_page(g->t, idb.addr); /* SNP is up: SEV commands write Firmware pages only */
 	gi = (struct sev_cmd_get_id){ idb.addr, 64 };
 	GT_EXPECT(fw(g->t, SEV_CMD_GET_ID, &gi), OK);
 	memcpy(id, idb.ptr, 64);
