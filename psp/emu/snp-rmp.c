@@ -332,3 +332,45 @@ int emu_snp_page_reclaim(struct emu_fw *fw, void *buf)
 		return SEV_STATUS_INVALID_PAGE_STATE;
 	}
 }
+
+/* SNP_PAGE_UNSMASH (AMD-ASPFW snp_mcmd_page_unsmash): the 512 4 KiB entries of a 2 MiB-aligned
+ * range become one 2 MiB entry again (the reverse of the host's PSMASH). Reserved bits or an
+ * unaligned address → INVALID_PARAM; every entry must be a 4 KiB guest page (ASID not 0, not a
+ * VMSA), all in the same state with the same ASID and VMPL permissions, and their GPAs
+ * consecutive from a 2 MiB-aligned one → INVALID_PAGE_STATE otherwise. */
+int emu_snp_page_unsmash(struct emu_fw *fw, void *buf)
+{
+	struct sev_snp_cmd_addr *b = buf;
+	struct emu_snp *s = emu_snp_get(fw);
+	struct emu_rmp_entry first, e;
+	int st;
+
+	if (b->address & 0xfffull || b->address % (SEV_PAGE_SIZE * PFN_2M))
+		return SEV_STATUS_INVALID_PARAM;
+	if (!s)
+		return SEV_STATUS_HWERROR_PLATFORM;
+	if (s->state != SEV_SNP_PSTATE_INIT)
+		return SEV_STATUS_INVALID_PLATFORM_STATE;
+	if (emu_mem_check(fw->mem, b->address, SEV_PAGE_SIZE * PFN_2M))
+		return SEV_STATUS_INVALID_ADDRESS;
+	for (unsigned i = 0; i < PFN_2M; i++) {
+		st = emu_rmp_get(fw, b->address + (uint64_t)i * SEV_PAGE_SIZE, &e);
+		if (st)
+			return st;
+		if (i == 0)
+			first = e;
+		if (e.big || !e.assigned || e.vmsa || e.asid == 0 || e.asid != first.asid ||
+		    emu_rmp_state_of(&e) != emu_rmp_state_of(&first) ||
+		    memcmp(e.vmpl_perms, first.vmpl_perms, sizeof(e.vmpl_perms)) ||
+		    e.gpa != first.gpa + (uint64_t)i * SEV_PAGE_SIZE ||
+		    first.gpa % (SEV_PAGE_SIZE * PFN_2M))
+			return SEV_STATUS_INVALID_PAGE_STATE;
+	}
+	for (unsigned i = 1; i < PFN_2M; i++) {
+		struct emu_rmp_entry gone = { .pfn = first.pfn + i };
+
+		emu_rmp_set(s->rmp, &gone); /* the hypervisor state: not stored */
+	}
+	first.big = true;
+	return emu_rmp_set(s->rmp, &first) < 0 ? SEV_STATUS_HWERROR_PLATFORM : SEV_STATUS_SUCCESS;
+}

@@ -79,6 +79,8 @@ const char *emu_rmp_state_name(enum emu_rmp_state s);
 unsigned emu_rmp_count_asid(const struct emu_rmp *r, uint32_t asid);
 /* SNP_PAGE_RECLAIM: an immutable Firmware or Pre-Guest page back to the host's reach. */
 int emu_snp_page_reclaim(struct emu_fw *fw, void *buf);
+/* SNP_PAGE_UNSMASH: 512 matching 4 KiB guest entries back into one 2 MiB entry. */
+int emu_snp_page_unsmash(struct emu_fw *fw, void *buf);
 /* CTL `rmpupdate SPEC`, `rmp PADDR` (ctl.c rows). */
 int emu_snp_ctl_rmpupdate(struct emu_fw *fw, char *arg, uint8_t *out, size_t cap, size_t *len);
 int emu_snp_ctl_rmp(struct emu_fw *fw, char *arg, uint8_t *out, size_t cap, size_t *len);

@@ -419,6 +419,29 @@ static void test_dbg(struct host *h, uint64_t g3)
 		TU_CHECK_EQ(snp_rmpupdate(h->t, "0x%llx,assigned=0", (unsigned long long)pa(h, p)), 0);
 }
 
+/* SNP_PAGE_UNSMASH: 512 matching 4 KiB guest entries of the second 2 MiB become one. */
+static void test_unsmash(struct host *h)
+{
+	struct sev_snp_cmd_addr b = { h->m.base + MB2 + SEV_PAGE_SIZE };
+	char *st;
+
+	GT_EXPECT(fw(h->t, SEV_CMD_SNP_PAGE_UNSMASH, &b), SEV_STATUS_INVALID_PARAM); /* unaligned */
+	b.address = h->m.base + MB2;
+	for (unsigned i = 0; i < 512; i++)
+		TU_CHECK_EQ(snp_rmpupdate(h->t, "0x%llx,assigned=1,asid=7,gpa=0x%llx",
+					  (unsigned long long)(b.address + i * SEV_PAGE_SIZE),
+					  (unsigned long long)(0x400000 + (i == 300 ? 0 : i) * SEV_PAGE_SIZE)),
+			    0);
+	GT_EXPECT(fw(h->t, SEV_CMD_SNP_PAGE_UNSMASH, &b), SEV_STATUS_INVALID_PAGE_STATE);
+	TU_CHECK_EQ(snp_rmpupdate(h->t, "0x%llx,assigned=1,asid=7,gpa=0x%llx",
+				  (unsigned long long)(b.address + 300 * SEV_PAGE_SIZE),
+				  (unsigned long long)(0x400000 + 300 * SEV_PAGE_SIZE)), 0);
+	GT_EXPECT(fw(h->t, SEV_CMD_SNP_PAGE_UNSMASH, &b), OK);
+	st = (char *)snp_rmp_state(h->t, b.address + 77 * SEV_PAGE_SIZE);
+	TU_CHECK(strcmp(st, "GUEST_INVALID") == 0, "%s", st);
+	TU_CHECK_EQ(snp_rmpupdate(h->t, "0x%llx,assigned=0,size=2m", (unsigned long long)b.address), 0);
+}
+
 static void test_decommission(struct host *h, uint64_t g1, uint64_t g3)
 {
 	struct sev_snp_cmd_addr d = { g1 };
@@ -475,6 +498,7 @@ int main(void)
 	test_updates(&h, g1);
 	test_finish(&h, g1);
 	test_decommission(&h, g1, g3);
+	test_unsmash(&h);
 	gt_mem_free(&h.m);
 	rig_down(&r);
 	tu_done("test-emu-snp-launch");
