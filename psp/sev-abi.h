@@ -51,7 +51,7 @@ enum sev_cmd {
 	SEV_CMD_DBG_DECRYPT = 0x060,
 	SEV_CMD_DBG_ENCRYPT = 0x061,
 
-	/* SEV-SNP (56860): buffers in the SNP section at the end; the emulator serves them with --snp. */
+	/* SEV-SNP (56860): buffers in the SNP section at the end; sev-psp-emu --snp serves them. */
 	SEV_CMD_SNP_INIT = 0x081,
 	SEV_CMD_SNP_SHUTDOWN = 0x082,
 	SEV_CMD_SNP_PLATFORM_STATUS = 0x083,
@@ -630,8 +630,9 @@ struct sev_snp_cmd_launch_update { /* SNP_LAUNCH_UPDATE 0xA1 */
 #define SEV_SNP_UPDATE_2M (1u << 0)
 #define SEV_SNP_UPDATE_TYPE(f) (((f) >> 1) & 7u)
 #define SEV_SNP_UPDATE_IMI (1u << 4)
-#define SEV_SNP_UPDATE_FLAGS(type, big, imi) \
-	(((uint32_t)(type) << 1) | ((big) ? SEV_SNP_UPDATE_2M : 0u) | ((imi) ? SEV_SNP_UPDATE_IMI : 0u))
+#define SEV_SNP_UPDATE_FLAGS(type, big, imi)                                                       \
+	(((uint32_t)(type) << 1) | ((big) ? SEV_SNP_UPDATE_2M : 0u) |                              \
+	 ((imi) ? SEV_SNP_UPDATE_IMI : 0u))
 
 struct sev_snp_cmd_launch_finish { /* SNP_LAUNCH_FINISH 0xA2 */
 	uint64_t gctx_paddr;
@@ -792,7 +793,7 @@ struct sev_snp_report {
 	uint32_t sig_algo; /* 1 = ECDSA P-384 with SHA-384 */
 	uint64_t current_tcb;
 	uint64_t platform_info; /* bit 0 SMT_EN, bit 1 TSME_EN */
-	uint32_t key_info;	/* bit 0 AUTHOR_KEY_EN, bit 1 MASK_CHIP_KEY, bits 4:2 SIGNING_KEY */
+	uint32_t key_info; /* bit 0 AUTHOR_KEY_EN, bit 1 MASK_CHIP_KEY, bits 4:2 SIGNING_KEY */
 	uint32_t reserved;
 	uint8_t report_data[64];
 	uint8_t measurement[48];

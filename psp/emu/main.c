@@ -72,7 +72,7 @@ static void help(void)
 	       "  --build N          firmware build (default %d)\n"
 	       "  --amd-root-bits N  RSA size of the emulated AMD root when a new NV file is\n"
 	       "                     made: 2048 (Naples format, default) or 4096 (Rome+)\n"
-	       "  --snp              SEV-SNP on (CPUID EAX bit 4; SNP commands; see README-snp.md)\n"
+	       "  --snp              SEV-SNP on (CPUID EAX bit 4, the SNP commands; README-snp)\n"
 	       "  --tcb LIST         SNP TCB running: bl=N,tee=N,snp=N,ucode=N (default\n"
 	       "                     bl=3,tee=0,snp=8,ucode=115; Turin also fmc=N)\n"
 	       "  --snp-product P    SNP part: milan (default), genoa or turin (report version,\n"

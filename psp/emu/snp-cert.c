@@ -178,7 +178,8 @@ static struct emu_snp_root *root_get(struct emu_fw *fw)
 		if (e == 0 && (e = root_save(r, path)) < 0)
 			log_error_errno(e, "Failed to write %s: %m", path);
 	} else if (e < 0) {
-		log_error("The emulated SNP root %s is refused (%s): move it away to make a new one",
+		log_error("The emulated SNP root %s is refused (%s): move it away to make a new "
+			  "one",
 			  path, e == -EBADMSG ? "keys and certificates do not parse or match" :
 						"cannot be read");
 	}

@@ -370,7 +370,7 @@ int emu_snp_launch_finish(struct emu_fw *fw, void *buf)
 		if (st)
 			return st;
 	} else if (b->flags & SEV_SNP_FINISH_AUTH_KEY_EN) {
-		return SEV_STATUS_INVALID_PARAM; /* an author key signs the ID key: needs the block */
+		return SEV_STATUS_INVALID_PARAM; /* the author key signs the ID key of a block */
 	}
 	memcpy(g->host_data, b->host_data, sizeof(g->host_data));
 	g->author_key_en = b->flags & SEV_SNP_FINISH_AUTH_KEY_EN;

@@ -136,7 +136,8 @@ static int seed_derive(struct emu_fw *fw, uint8_t seed[EMU_SNP_SEED_SIZE])
 	    BN_bn2binpad(d, key, sizeof(key)) != (int)sizeof(key))
 		return -EIO;
 	if (EVP_Q_mac(NULL, "HMAC", NULL, "SHA384", NULL, key, sizeof(key),
-		      (const uint8_t *)label, sizeof(label) - 1, seed, n, &n) && n == EMU_SNP_SEED_SIZE)
+		      (const uint8_t *)label, sizeof(label) - 1, seed, n, &n) &&
+	    n == EMU_SNP_SEED_SIZE)
 		r = 0;
 	OPENSSL_cleanse(key, sizeof(key));
 	return r;
@@ -319,7 +320,8 @@ static int snp_init_common(struct emu_fw *fw, const struct sev_snp_cmd_init_ex *
 	if (!s)
 		return SEV_STATUS_HWERROR_PLATFORM;
 	if (ex && (ex->flags & ~(SEV_SNP_INIT_INIT_RMP | SEV_SNP_INIT_LIST_PADDR_EN) ||
-		   ex->reserved1 || ex->max_snp_asid || !is_zero(ex->reserved2, sizeof(ex->reserved2))))
+		   ex->reserved1 || ex->max_snp_asid ||
+		   !is_zero(ex->reserved2, sizeof(ex->reserved2))))
 		return SEV_STATUS_INVALID_PARAM;
 	if (s->state != SEV_SNP_PSTATE_UNINIT || fw->state != SEV_PSTATE_UNINIT)
 		return SEV_STATUS_INVALID_PLATFORM_STATE; /* SNP must be initialized first */
@@ -584,7 +586,7 @@ static int range_firmware(struct emu_fw *fw, uint64_t addr, uint64_t len)
 		struct emu_rmp_entry e;
 
 		if (emu_rmp_get(fw, p, &e))
-			return SEV_STATUS_SUCCESS; /* unmapped: the command answers INVALID_ADDRESS */
+			return SEV_STATUS_SUCCESS; /* unmapped: the command says INVALID_ADDRESS */
 		if (emu_rmp_state_of(&e) != EMU_RMP_FIRMWARE)
 			return SEV_STATUS_INVALID_PAGE_STATE;
 	}

@@ -64,7 +64,7 @@ static int vcek_hash(const uint8_t seed[EMU_SNP_SEED_SIZE], uint64_t tcb, uint8_
 			if (sha384(d + 8, 48, d + 8) < 0)
 				return -EIO;
 		memset(d, 0, 8);
-		if ((i < 7 && sha384(d, sizeof(d), base) < 0) || (i == 7 && sha384(d + 8, 48, out) < 0))
+		if (i < 7 ? sha384(d, sizeof(d), base) < 0 : sha384(d + 8, 48, out) < 0)
 			return -EIO;
 	}
 	return 0;
@@ -143,7 +143,8 @@ int emu_snp_vlek_load(struct emu_fw *fw, void *buf)
 		return SEV_STATUS_HWERROR_PLATFORM;
 	if (EVP_DecryptInit_ex(c, EVP_aes_256_gcm(), NULL, key, w.iv) != 1 ||
 	    EVP_DecryptUpdate(c, NULL, &len, (const uint8_t *)&w.tcb_version, 16) != 1 ||
-	    EVP_DecryptUpdate(c, &sticks[0][0], &len, w.vlek_wrapped, sizeof(w.vlek_wrapped)) != 1 ||
+	    EVP_DecryptUpdate(c, &sticks[0][0], &len, w.vlek_wrapped, sizeof(w.vlek_wrapped)) !=
+		    1 ||
 	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, 16, w.tag) != 1)
 		return SEV_STATUS_HWERROR_PLATFORM;
 	if (EVP_DecryptFinal_ex(c, &sticks[0][0] + len, &len) != 1)
@@ -208,9 +209,11 @@ static void report_fill(struct emu_fw *fw, const struct emu_snp_guest *g,
 
 	r->version = s->product->report_version;
 	if (r->version >= 3) { /* CPUID Fn0000_0001 EAX: extended + base family, model, stepping */
-		r->cpuid_fam_id = (uint8_t)(((s->product->fms >> 20) & 0xff) + ((s->product->fms >> 8) & 0xf));
-		r->cpuid_mod_id = (uint8_t)(((s->product->fms >> 12) & 0xf0) | ((s->product->fms >> 4) & 0xf));
-		r->cpuid_step = (uint8_t)(s->product->fms & 0xf);
+		uint32_t fms = s->product->fms;
+
+		r->cpuid_fam_id = (uint8_t)(((fms >> 20) & 0xff) + ((fms >> 8) & 0xf));
+		r->cpuid_mod_id = (uint8_t)(((fms >> 12) & 0xf0) | ((fms >> 4) & 0xf));
+		r->cpuid_step = (uint8_t)(fms & 0xf);
 	}
 	r->guest_svn = g->id_block.guest_svn;
 	r->policy = g->policy;
@@ -354,8 +357,10 @@ static int key_req(struct emu_fw *fw, const struct emu_snp_guest *g, const uint8
 		return SEV_STATUS_INVALID_PARAM;
 	if (!(q->flags & 1u) && fw->snp->mask_chip_key)
 		return SEV_STATUS_INVALID_KEY;
-	if (!(q->flags & 1u) && (sel == 3 || (sel == 2 && !fw->snp->vlek) ||
-				 (sel == 1 && g->vcek_dis) || (sel == 0 && g->vcek_dis && !fw->snp->vlek)))
+	bool vlek = fw->snp->vlek != NULL;
+
+	if (!(q->flags & 1u) && (sel == 3 || (sel == 2 && !vlek) || (sel == 1 && g->vcek_dis) ||
+				 (sel == 0 && g->vcek_dis && !vlek)))
 		return SEV_STATUS_INVALID_KEY;
 	if (q->vmpl < msg_vmpck || (q->guest_field_select & ~GUEST_FIELD_ALL))
 		return SEV_STATUS_INVALID_PARAM;
@@ -433,8 +438,10 @@ static int dispatch_msg(struct emu_fw *fw, const struct emu_snp_guest *g,
 		return SEV_STATUS_SUCCESS;
 	}
 	default:
-		return q->msg_type >= SEV_SNP_MSG_CPUID_REQ && q->msg_type <= SEV_SNP_MSG_TSC_INFO_RSP &&
-		       q->msg_type % 2 ? SEV_STATUS_UNSUPPORTED : SEV_STATUS_INVALID_PARAM;
+		if (q->msg_type >= SEV_SNP_MSG_CPUID_REQ &&
+		    q->msg_type <= SEV_SNP_MSG_TSC_INFO_RSP && q->msg_type % 2)
+			return SEV_STATUS_UNSUPPORTED; /* a request this emulator does not model */
+		return SEV_STATUS_INVALID_PARAM;
 	}
 }
 
@@ -564,14 +571,16 @@ int emu_snp_id_check(struct emu_fw *fw, struct emu_snp_guest *g,
 		st = SEV_STATUS_BAD_MEASUREMENT;
 	if (!st && blk.policy != g->policy)
 		st = SEV_STATUS_POLICY_FAILURE;
-	if (!st && (blk.version != 1 || auth->id_key_algo != 1 || (author && auth->auth_key_algo != 1)))
+	if (!st && (blk.version != 1 || auth->id_key_algo != 1 ||
+		    (author && auth->auth_key_algo != 1)))
 		st = SEV_STATUS_INVALID_PARAM;
 	if (!st)
 		st = sig_check(auth->id_key, auth->id_block_sig, &blk, sizeof(blk));
 	if (!st && sha384(auth->id_key, sizeof(auth->id_key), idk) < 0)
 		st = SEV_STATUS_HWERROR_PLATFORM;
 	if (!st && author)
-		st = sig_check(auth->author_key, auth->id_key_sig, auth->id_key, sizeof(auth->id_key));
+		st = sig_check(auth->author_key, auth->id_key_sig, auth->id_key,
+			       sizeof(auth->id_key));
 	if (!st && author && sha384(auth->author_key, sizeof(auth->author_key), ak) < 0)
 		st = SEV_STATUS_HWERROR_PLATFORM;
 	secret_free(auth, sizeof(*auth));

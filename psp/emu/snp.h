@@ -24,7 +24,7 @@ enum emu_snp_product {
 	EMU_SNP_TURIN = 2,
 };
 struct emu_snp_product_info {
-	const char *gen;	  /* "Milan": the KDS path and the root's CNs (ARK-Milan, SEV-Milan) */
+	const char *gen;	  /* "Milan": the KDS path, the root's CNs (ARK-Milan, SEV-Milan) */
 	const char *product_name; /* the VCEK's productName */
 	uint32_t fms;		  /* CPUID Fn0000_0001 EAX */
 	uint32_t report_version;  /* 2: no CPUID fields; 3: with them */

@@ -81,8 +81,9 @@ int main(void)
 	}
 	for (size_t i = 0; i < sizeof(snp_ids) / sizeof(snp_ids[0]); i++) {
 		TU_CHECK(sev_cmd_name(snp_ids[i].id) != NULL, "SNP id %#x has a name", snp_ids[i].id);
-		TU_CHECK(sev_cmd_buffer_size(snp_ids[i].id) == snp_ids[i].size, "SNP id %#x: %d bytes, "
-			 "want %d", snp_ids[i].id, sev_cmd_buffer_size(snp_ids[i].id), snp_ids[i].size);
+		TU_CHECK(sev_cmd_buffer_size(snp_ids[i].id) == snp_ids[i].size,
+			 "SNP id %#x: %d bytes, want %d", snp_ids[i].id,
+			 sev_cmd_buffer_size(snp_ids[i].id), snp_ids[i].size);
 	}
 	/* gaps between the ranges are not commands (0x0E..0x1F, 0x24..0x2F, 0x37.., ...) */
 	for (uint32_t id = 0; id < 0x100; id++)

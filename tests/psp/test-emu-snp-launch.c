@@ -156,8 +156,8 @@ static void test_create_start(struct host *h)
 	b.address = g;
 	GT_EXPECT(fw(h->t, SEV_CMD_SNP_GCTX_CREATE, &b), SEV_STATUS_INVALID_PAGE_STATE); /* taken */
 	GT_EXPECT(launch_start(h, pa(h, 2), POLICY, 0), SEV_STATUS_INVALID_GUEST); /* no context */
-	GT_EXPECT(launch_start(h, g, 0x10000, 0), SEV_STATUS_POLICY_FAILURE);	/* bit 17 clear */
-	GT_EXPECT(launch_start(h, g, 0x20000, 0), SEV_STATUS_POLICY_FAILURE);	/* SMT refused */
+	GT_EXPECT(launch_start(h, g, 0x10000, 0), SEV_STATUS_POLICY_FAILURE); /* bit 17 clear */
+	GT_EXPECT(launch_start(h, g, 0x20000, 0), SEV_STATUS_POLICY_FAILURE); /* SMT refused */
 	GT_EXPECT(launch_start(h, g, POLICY | (1ull << 22), 0), SEV_STATUS_POLICY_FAILURE);
 	GT_EXPECT(launch_start(h, g, POLICY | 0x0200, 0), SEV_STATUS_POLICY_FAILURE); /* ABI 2.0 */
 	GT_EXPECT(launch_start(h, g, POLICY, SEV_SNP_START_MA_EN), SEV_STATUS_UNSUPPORTED);
@@ -208,11 +208,13 @@ static void test_update_misuse(struct host *h, uint64_t g1, uint64_t g3)
 	GT_EXPECT(update(h, g1, pa(h, 8), SEV_SNP_PAGE_NORMAL, false),
 		  SEV_STATUS_INVALID_PAGE_STATE); /* still the host's */
 	private_page(h, pa(h, 8), SNP_MIN_SEV_ASID - 1, 0x8000, false); /* g2's ASID */
-	GT_EXPECT(update(h, g1, pa(h, 8), SEV_SNP_PAGE_NORMAL, false), SEV_STATUS_INVALID_PAGE_OWNER);
+	GT_EXPECT(update(h, g1, pa(h, 8), SEV_SNP_PAGE_NORMAL, false),
+		  SEV_STATUS_INVALID_PAGE_OWNER);
 	GT_EXPECT(update(h, g1, pa(h, 8), SEV_SNP_PAGE_NORMAL, true), SEV_STATUS_INVALID_PAGE_SIZE);
 	GT_EXPECT(update(h, g1, pa(h, 8), 0, false), SEV_STATUS_INVALID_PARAM);
 	GT_EXPECT(update(h, g1, pa(h, 8), 7, false), SEV_STATUS_INVALID_PARAM);
-	GT_EXPECT(update(h, g3, pa(h, 8), SEV_SNP_PAGE_NORMAL, false), SEV_STATUS_INVALID_GUEST_STATE);
+	GT_EXPECT(update(h, g3, pa(h, 8), SEV_SNP_PAGE_NORMAL, false),
+		  SEV_STATUS_INVALID_GUEST_STATE);
 	/* a Pre-Guest page is immutable: the host cannot take it back ... */
 	TU_CHECK_EQ(snp_rmpupdate(h->t, "0x%llx,assigned=0", (unsigned long long)pa(h, 8)), -EPERM);
 	/* ... until SNP_PAGE_RECLAIM makes it Guest-Invalid */
@@ -257,7 +259,8 @@ static void test_updates(struct host *h, uint64_t g1)
 	/* encrypted in place: the host no longer sees the plaintext */
 	TU_CHECK(h->m.ptr[10 * SEV_PAGE_SIZE + 1] != 7 || h->m.ptr[10 * SEV_PAGE_SIZE + 2] != 14,
 		 "page 10 still plaintext");
-	GT_EXPECT(update(h, g1, pa(h, 10), SEV_SNP_PAGE_NORMAL, false), SEV_STATUS_INVALID_PAGE_STATE);
+	GT_EXPECT(update(h, g1, pa(h, 10), SEV_SNP_PAGE_NORMAL, false),
+		  SEV_STATUS_INVALID_PAGE_STATE);
 	private_page(h, pa(h, 12), 1, 0x2000, false); /* ZERO: the host's bytes are ignored */
 	memset(h->m.ptr + 12 * SEV_PAGE_SIZE, 0x5a, SEV_PAGE_SIZE);
 	ld_page(SEV_SNP_PAGE_ZERO, 0x2000, NULL);
@@ -293,9 +296,11 @@ static void test_updates(struct host *h, uint64_t g1)
 	page = h->m.ptr + MB2;
 	for (unsigned k = 0; k < MB2; k += 64)
 		page[k] = (uint8_t)(k >> 12);
-	GT_EXPECT(update(h, g1, h->m.base + MB2, SEV_SNP_PAGE_VMSA, true), SEV_STATUS_INVALID_PAGE_STATE);
+	GT_EXPECT(update(h, g1, h->m.base + MB2, SEV_SNP_PAGE_VMSA, true),
+		  SEV_STATUS_INVALID_PAGE_STATE);
 	private_page(h, h->m.base + MB2, 1, 0x200000, true);
-	GT_EXPECT(update(h, g1, h->m.base + MB2, SEV_SNP_PAGE_VMSA, true), SEV_STATUS_INVALID_PAGE_SIZE);
+	GT_EXPECT(update(h, g1, h->m.base + MB2, SEV_SNP_PAGE_VMSA, true),
+		  SEV_STATUS_INVALID_PAGE_SIZE);
 	for (unsigned u = 0; u < 512; u++)
 		ld_page(SEV_SNP_PAGE_NORMAL, 0x200000ull + u * SEV_PAGE_SIZE,
 			page + (size_t)u * SEV_PAGE_SIZE);
@@ -374,6 +379,12 @@ static void test_finish(struct host *h, uint64_t g1)
 	EVP_PKEY_free(k.author);
 }
 
+/* RMPUPDATE back to the hypervisor (Linux rmp_make_shared). */
+static int shared(struct host *h, uint64_t addr)
+{
+	return snp_rmpupdate(h->t, "0x%llx,assigned=0", (unsigned long long)addr);
+}
+
 static int dbg(struct host *h, uint32_t cmd, uint64_t g, unsigned src, unsigned dst)
 {
 	struct sev_snp_cmd_dbg b = { g, pa(h, src), pa(h, dst) };
@@ -416,7 +427,7 @@ static void test_dbg(struct host *h, uint64_t g3)
 	rc.address = pa(h, 12);
 	GT_EXPECT(fw(h->t, SEV_CMD_SNP_PAGE_RECLAIM, &rc), OK);
 	for (unsigned p = 10; p <= 12; p++)
-		TU_CHECK_EQ(snp_rmpupdate(h->t, "0x%llx,assigned=0", (unsigned long long)pa(h, p)), 0);
+		TU_CHECK_EQ(shared(h, pa(h, p)), 0);
 }
 
 /* SNP_PAGE_UNSMASH: 512 matching 4 KiB guest entries of the second 2 MiB become one. */
@@ -427,11 +438,14 @@ static void test_unsmash(struct host *h)
 
 	GT_EXPECT(fw(h->t, SEV_CMD_SNP_PAGE_UNSMASH, &b), SEV_STATUS_INVALID_PARAM); /* unaligned */
 	b.address = h->m.base + MB2;
-	for (unsigned i = 0; i < 512; i++)
+	for (unsigned i = 0; i < 512; i++) {
+		uint64_t gpa = 0x400000 + (uint64_t)(i == 300 ? 0 : i) * SEV_PAGE_SIZE;
+
 		TU_CHECK_EQ(snp_rmpupdate(h->t, "0x%llx,assigned=1,asid=7,gpa=0x%llx",
 					  (unsigned long long)(b.address + i * SEV_PAGE_SIZE),
-					  (unsigned long long)(0x400000 + (i == 300 ? 0 : i) * SEV_PAGE_SIZE)),
+					  (unsigned long long)gpa),
 			    0);
+	}
 	GT_EXPECT(fw(h->t, SEV_CMD_SNP_PAGE_UNSMASH, &b), SEV_STATUS_INVALID_PAGE_STATE);
 	TU_CHECK_EQ(snp_rmpupdate(h->t, "0x%llx,assigned=1,asid=7,gpa=0x%llx",
 				  (unsigned long long)(b.address + 300 * SEV_PAGE_SIZE),
@@ -439,7 +453,9 @@ static void test_unsmash(struct host *h)
 	GT_EXPECT(fw(h->t, SEV_CMD_SNP_PAGE_UNSMASH, &b), OK);
 	st = (char *)snp_rmp_state(h->t, b.address + 77 * SEV_PAGE_SIZE);
 	TU_CHECK(strcmp(st, "GUEST_INVALID") == 0, "%s", st);
-	TU_CHECK_EQ(snp_rmpupdate(h->t, "0x%llx,assigned=0,size=2m", (unsigned long long)b.address), 0);
+	TU_CHECK_EQ(snp_rmpupdate(h->t, "0x%llx,assigned=0,size=2m",
+				  (unsigned long long)b.address),
+		    0);
 }
 
 static void test_decommission(struct host *h, uint64_t g1, uint64_t g3)
@@ -458,7 +474,7 @@ static void test_decommission(struct host *h, uint64_t g1, uint64_t g3)
 	GT_EXPECT(launch_start(h, g3, POLICY | SEV_SNP_POLICY_DEBUG, 0), OK);
 	GT_EXPECT(activate(h, g3, 1), SEV_STATUS_INVALID_CONFIG);
 	for (unsigned p = 10; p <= 16; p++)
-		TU_CHECK_EQ(snp_rmpupdate(h->t, "0x%llx,assigned=0", (unsigned long long)pa(h, p)), 0);
+		TU_CHECK_EQ(shared(h, pa(h, p)), 0);
 	TU_CHECK_EQ(snp_rmpupdate(h->t, "0x%llx,assigned=0,size=2m",
 				  (unsigned long long)(h->m.base + MB2)), 0);
 	GT_EXPECT(activate(h, g3, 1), SEV_STATUS_DFFLUSH_REQUIRED);

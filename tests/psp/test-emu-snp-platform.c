@@ -84,8 +84,10 @@ static void test_init(struct psp_transport *t, const struct gt_mem *m)
 	put_le32(m->ptr + SEV_PAGE_SIZE, 1);
 	put_le64(m->ptr + SEV_PAGE_SIZE + 8, 0x5000);
 	put_le32(m->ptr + SEV_PAGE_SIZE + 16, 1);
-	ex = (struct sev_snp_cmd_init_ex){ .flags = SEV_SNP_INIT_INIT_RMP | SEV_SNP_INIT_LIST_PADDR_EN,
-					   .list_paddr = m->base + SEV_PAGE_SIZE };
+	ex = (struct sev_snp_cmd_init_ex){
+		.flags = SEV_SNP_INIT_INIT_RMP | SEV_SNP_INIT_LIST_PADDR_EN,
+		.list_paddr = m->base + SEV_PAGE_SIZE,
+	};
 	GT_EXPECT(fw(t, SEV_CMD_SNP_INIT_EX, &ex), SEV_STATUS_INVALID_ADDRESS);
 	put_le64(m->ptr + SEV_PAGE_SIZE + 8, m->base + 2 * SEV_PAGE_SIZE);
 	GT_EXPECT(fw(t, SEV_CMD_SNP_INIT_EX, &ex), OK);
