@@ -15,7 +15,10 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "attest/snp-chain.h"
@@ -443,6 +446,81 @@ static void test_fetch(const char *dir, const struct snp_report *r)
 	tu_stop(pid, 5000);
 }
 
+/* The HTTP status of GET target at 127.0.0.1:port (one plain HTTP/1.0 request). */
+static int http_status(const char *port, const char *target)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(port)) };
+	char req[512], buf[64] = { 0 };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), code = -1;
+	ssize_t n;
+
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	TU_CHECK(fd >= 0 && connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0, "connect");
+	snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\n\r\n", target);
+	TU_CHECK(loop_write(fd, req, strlen(req)) == 0, "send");
+	n = loop_read(fd, buf, sizeof(buf) - 1);
+	if (n > 12)
+		sscanf(buf, "HTTP/1.%*d %d", &code);
+	close(fd);
+	return code;
+}
+
+/* sev-kds-emu on the emulator's NV file: sevadm fetch vcek gets the VCEK and cert_chain from it
+ * and verify takes them; AMD's URL rules: 400 for a malformed query, 404 for another chip or
+ * product. */
+static void test_kds(const char *dir, const struct snp_report *r)
+{
+	const char *build = getenv("SEVD_BUILD_ROOT");
+	_cleanup_free_ char *exe = build ? path_join(build, "psp/emu/sev-kds-emu") : NULL;
+	_cleanup_free_ char *nv = path_join(dir, "nv.bin"), *pf = path_join(dir, "kds2.port");
+	_cleanup_free_ char *rep = path_join(dir, "report.bin"), *dst = path_join(dir, "kdsfetch");
+	_cleanup_free_ char *cache = path_join(dir, "cache2"), *ark = path_join(dir, "ark.der");
+	_cleanup_free_ char *url = NULL, *path = NULL, *bad = NULL, *out = NULL;
+	const char *why = NULL;
+	uint8_t *port = NULL;
+	size_t plen = 0;
+	pid_t pid;
+
+	TU_CHECK(exe && access(exe, X_OK) == 0, "sev-kds-emu is built (%s)", exe ? exe : "?");
+	{
+		char *argv[] = { exe, "--nv", nv, "--port-file", pf, NULL };
+
+		pid = tu_spawn(argv, NULL);
+	}
+	for (int i = 0; i < 500 && read_full_file(pf, 16, &port, &plen) < 0; i++)
+		usleep(10000);
+	TU_CHECK(port, "sev-kds-emu wrote its port");
+	port[plen] = 0;
+	TU_CHECK(asprintf(&url, "http://127.0.0.1:%s", (char *)port) > 0, "url");
+	{
+		char *fetch[] = { (char *)tu_exe("SEVADM_EXE"), "fetch", "vcek", "--report", rep,
+				  "--gen", "Milan", "--kds-url", url, "--cache", cache, dst, NULL };
+		char *verify[] = { (char *)tu_exe("SEVADM_EXE"), "verify", "report", rep, "--certs",
+				   dst, "--emulator-root", ark, NULL };
+
+		TU_CHECK_EQ(tu_run(fetch, &out, NULL), 0);
+		free(out);
+		out = NULL;
+		TU_CHECK_EQ(tu_run(verify, &out, NULL), 0);
+	}
+	TU_CHECK(attest_snp_vcek_kds_path(r, SNP_GEN_MILAN, &path, &why) == 0, "%s", why);
+	TU_CHECK_EQ(http_status((char *)port, path), 200);
+	TU_CHECK_EQ(http_status((char *)port, "/vcek/v1/Milan/cert_chain"), 200);
+	TU_CHECK(asprintf(&bad, "%.*s", (int)(strchr(path, '?') - path), path) > 0, "path");
+	TU_CHECK_EQ(http_status((char *)port, bad), 400); /* no SPLs */
+	free(bad);
+	TU_CHECK(asprintf(&bad, "%s&fmcSPL=1", path) > 0, "path");
+	TU_CHECK_EQ(http_status((char *)port, bad), 400); /* fmcSPL is Turin's */
+	free(bad);
+	TU_CHECK(asprintf(&bad, "%s", path) > 0, "path");
+	bad[strlen("/vcek/v1/Milan/")] ^= 1; /* another chip */
+	TU_CHECK_EQ(http_status((char *)port, bad), strchr("0123456789abcdef", bad[15]) ? 404 : 400);
+	TU_CHECK_EQ(http_status((char *)port, "/vcek/v1/Turin/cert_chain"), 404);
+	TU_CHECK_EQ(http_status((char *)port, "/vcek/v1/Milan/cert_chain?x=1"), 400);
+	free(port);
+	TU_CHECK(WIFEXITED(tu_stop(pid, 5000)), "sev-kds-emu stops on SIGTERM");
+}
+
 /* The emulator's VCEK certificate chain (CTL snp-cert, what the KDS serves) verifies with the
  * project's SNP chain verifier and binds to the report; `sevadm verify report` accepts the
  * report with --emulator-root and only then, and refuses a flipped byte and another TCB's
@@ -495,6 +573,7 @@ static void test_chain(struct guest *g, const char *dir)
 	raw[0x90] ^= 1;
 	parse(raw, SNP_GEN_MILAN, &r);
 	test_fetch(dir, &r);
+	test_kds(dir, &r);
 	X509_free(ark);
 	X509_free(ask);
 	X509_free(vc);
