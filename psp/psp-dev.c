@@ -35,9 +35,8 @@
 #define LINUX_ENOTSUPP 524
 
 /* SNP_PLATFORM_STATUS is sub-command 9 in upstream include/uapi/linux/psp-sev.h (right
- * after SEV_GET_ID2 = 8); the installed 6.1 header lacks it. It is not offered here: the
- * SNP command buffers are not modelled in sev-abi.h yet, so psp_issue() refuses the id
- * (-EOPNOTSUPP) before it reaches this file. */
+ * after SEV_GET_ID2 = 8); the installed 6.1 header lacks it. It is not offered here yet:
+ * SNP commands have no row below, so dev_issue() answers -EOPNOTSUPP without an ioctl. */
 
 struct dev_state {
 	int fd;

@@ -100,7 +100,7 @@ static int check_buffer(uint32_t cmd, const void *buf, size_t *ret_len)
 	int size = sev_cmd_buffer_size(cmd);
 
 	if (size < 0)
-		/* Named ids without a modelled buffer are the SNP commands (sev-abi.h). */
+		/* A named id without a buffer size (none today) is not sendable. */
 		return sev_cmd_name(cmd) ? -EOPNOTSUPP : -EINVAL;
 	if ((size == 0) != (buf == NULL))
 		return -EINVAL;

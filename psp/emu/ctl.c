@@ -11,6 +11,7 @@
 #include "psp/emu/fault.h"
 #include "psp/emu/guest.h"
 #include "psp/emu/server.h"
+#include "psp/emu/snp.h"
 
 static int reply_text(uint8_t *out, size_t cap, size_t *out_len, const char *fmt, ...)
 	_printf_(4, 5);
@@ -112,6 +113,11 @@ static const struct {
 	{ "status", 0, ctl_status },
 	{ "fault", 1, ctl_fault },
 	{ "guest-memfd", 1, emu_guest_ctl_memfd }, /* guest.c; README-guest.md */
+	{ "rmpupdate", 1, emu_snp_ctl_rmpupdate }, /* SNP (snp-*.c); README-snp.md */
+	{ "rmp", 1, emu_snp_ctl_rmp },
+	{ "snp-secrets", 1, emu_snp_ctl_secrets },
+	{ "snp-vcek", 1, emu_snp_ctl_vcek },
+	{ "snp-cert", 1, emu_snp_ctl_cert },
 };
 
 int emu_ctl(struct emu_fw *fw, const char *line, uint8_t *out, size_t cap, size_t *out_len)
@@ -139,6 +145,7 @@ int emu_ctl(struct emu_fw *fw, const char *line, uint8_t *out, size_t cap, size_
 		return ctl_table[i].fn(fw, arg, out, cap, out_len);
 	}
 	reply_text(out, cap, out_len, "unknown control verb; known: wbinvd, get-cert cek|ask|ark, "
-				      "status, fault RULE|list|clear, guest-memfd");
+				      "status, fault RULE|list|clear, guest-memfd, rmpupdate, rmp, "
+				      "snp-secrets, snp-vcek, snp-cert");
 	return -EINVAL;
 }

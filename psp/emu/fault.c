@@ -109,8 +109,8 @@ static int parse_cmd(const char *s, uint32_t *ret, char *err, size_t n)
 				s);
 	if (sev_cmd_buffer_size((uint32_t)id) < 0)
 		return fail_msg(err, n,
-				"command %s is not modelled by this emulator (SNP), so a "
-				"fault on it would never fire",
+				"command %s has no command buffer size, so a fault on "
+				"it would never fire",
 				sev_cmd_name((uint32_t)id));
 	*ret = (uint32_t)id;
 	return 0;

@@ -8,6 +8,7 @@
 #include "psp/emu/fault.h"
 #include "psp/emu/firmware.h"
 #include "psp/emu/guest.h"
+#include "psp/emu/snp.h"
 
 /* Every command table the dispatcher searches (the guest side adds its table here). */
 static const struct {
@@ -16,6 +17,7 @@ static const struct {
 } cmd_tables[] = {
 	{ emu_platform_cmds, &emu_platform_cmds_n },
 	{ emu_guest_cmds, &emu_guest_cmds_n },
+	{ emu_snp_cmds, &emu_snp_cmds_n }, /* SNP (snp.h): only with --snp */
 };
 
 static int nv_create(struct emu_fw *fw)
@@ -92,6 +94,7 @@ void emu_fw_free(struct emu_fw *fw)
 		return;
 	if (fw->guests_shutdown)
 		fw->guests_shutdown(fw); /* guest contexts and their memory views */
+	emu_snp_free(fw);
 	emu_mem_free(fw->mem);
 	emu_faults_free(fw->faults);
 	emu_nv_state_clear(&fw->nv);
@@ -117,6 +120,8 @@ int emu_fw_command(struct emu_fw *fw, uint32_t cmd, void *buf, size_t len)
 	uint8_t empty[1];
 
 	fw->commands_served++;
+	if (!fw->cfg.snp && emu_snp_cmd_id(cmd))
+		return SEV_STATUS_INVALID_COMMAND; /* an SEV-only firmware (no --snp) */
 	if (size < 0)
 		return SEV_STATUS_INVALID_COMMAND;
 	if ((size_t)size != len)
@@ -135,6 +140,12 @@ int emu_fw_command(struct emu_fw *fw, uint32_t cmd, void *buf, size_t len)
 		return SEV_STATUS_INVALID_COMMAND; /* a known id this firmware does not implement */
 	if (!(row->states & (1u << fw->state)))
 		return SEV_STATUS_INVALID_PLATFORM_STATE;
+	if (fw->snp && !emu_snp_cmd_id(cmd)) { /* SNP initialized: SEV writes firmware pages */
+		int st = emu_snp_sev_check(fw, cmd, buf, len);
+
+		if (st)
+			return st;
+	}
 	return row->fn(fw, len ? buf : empty);
 }
 

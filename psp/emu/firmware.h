@@ -20,6 +20,9 @@ struct emu_config {
 	uint32_t cpuid_eax, cpuid_ebx, cpuid_ecx, cpuid_edx; /* CPUID Fn8000_001F */
 	uint8_t api_major, api_minor, build;
 	uint32_t amd_root_bits; /* for a new NV file only: 2048 or 4096 */
+	bool snp;		/* --snp: SEV-SNP on (snp.h); CPUID EAX bit 4 follows */
+	uint64_t snp_tcb;	/* --tcb: the current TCB_VERSION (snp.h) */
+	int snp_product;	/* --snp-product: enum emu_snp_product (snp.h) */
 };
 
 struct emu_fw {
@@ -41,6 +44,7 @@ struct emu_fw {
 	/* SHUTDOWN drops every guest context (AMD-ASPFW sev_clear); the guest side sets this. */
 	void (*guests_shutdown)(struct emu_fw *fw);
 	struct emu_faults *faults; /* fault plans (fault.h); NULL: none can be installed */
+	struct emu_snp *snp;	   /* the SNP side (snp.h); NULL without --snp */
 };
 
 typedef int (*emu_cmd_fn)(struct emu_fw *fw, void *buf);

@@ -11,12 +11,15 @@
 #include "attest/sev-report.h"
 #include "common/macros.h"
 #include "psp/emu/guest.h"
+#include "psp/emu/snp.h"
 
 #define ALIGNED16(x) (((x)&15u) == 0)
 
-/* Does any guest hold this ASID (allocated or in use)? */
+/* Does any guest hold this ASID (allocated or in use)? SNP guests too (snp.h). */
 static bool asid_held(struct emu_fw *fw, uint32_t asid)
 {
+	if (emu_snp_asid_held(fw, asid))
+		return true;
 	for (uint32_t h = 1; h <= EMU_GUEST_MAX; h++) {
 		struct emu_guest *o = emu_guest_find(fw, h);
 

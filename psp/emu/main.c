@@ -18,6 +18,7 @@
 #include "common/util.h"
 #include "psp/emu/fault.h"
 #include "psp/emu/server.h"
+#include "psp/emu/snp.h"
 
 /* CPUID Fn8000_001F of a Milan host:
  * EAX: bit 0 SME, 1 SEV, 2 PageFlushMsr, 3 SEV-ES (SNP, bit 4, is not modelled).
@@ -36,6 +37,8 @@
 #define MILAN_API_MINOR 55
 #define MILAN_BUILD 21
 #define MAX_ASIDS 65535u /* far above any part (Genoa: 1006) */
+/* The SNP TCB of the vectors' Milan report (bootloader 3, TEE 0, SNP 8, microcode 0x73). */
+#define MILAN_TCB { .bl = 3, .tee = 0, .snp = 8, .ucode = 0x73 }
 
 static const char *arg_socket;
 static const char *arg_nv;
@@ -43,6 +46,7 @@ static bool arg_verbose;
 static bool arg_create_only;
 static struct emu_faults *arg_faults; /* --fault rules, handed to the firmware core */
 static bool arg_bad_fault;	      /* exit 2: a --fault rule was refused */
+static struct emu_snp_tcb arg_tcb = MILAN_TCB;
 static struct emu_config arg_cfg = {
 	.cpuid_eax = MILAN_CPUID_EAX,
 	.cpuid_ebx = MILAN_CPUID_EBX,
@@ -68,6 +72,11 @@ static void help(void)
 	       "  --build N          firmware build (default %d)\n"
 	       "  --amd-root-bits N  RSA size of the emulated AMD root when a new NV file is\n"
 	       "                     made: 2048 (Naples format, default) or 4096 (Rome+)\n"
+	       "  --snp              SEV-SNP on (CPUID EAX bit 4, the SNP commands; README-snp)\n"
+	       "  --tcb LIST         SNP TCB running: bl=N,tee=N,snp=N,ucode=N (default\n"
+	       "                     bl=3,tee=0,snp=8,ucode=115; Turin also fmc=N)\n"
+	       "  --snp-product P    SNP part: milan (default), genoa or turin (report version,\n"
+	       "                     CPUID, TCB layout, VCEK certificate)\n"
 	       "  --create-only      create the NV file if missing (new chip identity), then exit\n"
 	       "  --fault RULE       fault plan rule CMD:ACTION[:OPTION...] (repeatable; see\n"
 	       "                     README.md \"Fault plans\"; a bad rule exits 2)\n"
@@ -133,8 +142,24 @@ static int parse_opt(int c, const char *val)
 	case 'v': arg_verbose = true; return 0;
 	case 'O': arg_create_only = true; return 0;
 	case 'F': return parse_fault(val);
+	case 'S': arg_cfg.snp = true; return 0;
+	case 'T': return emu_snp_tcb_parse(val, &arg_tcb);
+	case 'P': return (arg_cfg.snp_product = emu_snp_product_parse(val)) < 0 ? -EINVAL : 0;
 	default: return -EINVAL;
 	}
+}
+
+/* CPUID Fn8000_001F EAX bit 4 says SNP; it follows --snp, and only --snp turns SNP on. */
+static int check_snp(void)
+{
+	if ((arg_cfg.cpuid_eax & SEV_CPUID_EAX_SNP) && !arg_cfg.snp)
+		return log_error_errno(-EINVAL, "--cpuid-eax has bit 4 (SNP) set: use --snp to "
+				       "turn SEV-SNP on");
+	if (arg_cfg.snp)
+		arg_cfg.cpuid_eax |= SEV_CPUID_EAX_SNP;
+	arg_cfg.snp_tcb = emu_snp_tcb_pack(&arg_tcb,
+					   emu_snp_product_info(arg_cfg.snp_product)->turin_tcb);
+	return 1;
 }
 
 static int parse_argv(int argc, char *argv[])
@@ -151,6 +176,9 @@ static int parse_argv(int argc, char *argv[])
 		{ "amd-root-bits", required_argument, NULL, 'R' },
 		{ "create-only", no_argument, NULL, 'O' },
 		{ "fault", required_argument, NULL, 'F' },
+		{ "snp", no_argument, NULL, 'S' },
+		{ "tcb", required_argument, NULL, 'T' },
+		{ "snp-product", required_argument, NULL, 'P' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
@@ -183,7 +211,7 @@ static int parse_argv(int argc, char *argv[])
 	if (arg_cfg.cpuid_edx == 0 || arg_cfg.cpuid_edx > arg_cfg.cpuid_ecx + 1)
 		return log_error_errno(-EINVAL, "--cpuid-edx must be 1..%u (ASIDs below it are "
 				       "SEV-ES only)", arg_cfg.cpuid_ecx + 1);
-	return 1;
+	return check_snp();
 }
 
 static int run(void)

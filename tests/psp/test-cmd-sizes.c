@@ -47,9 +47,18 @@ static const struct {
 	{ 0x61, "DBG_ENCRYPT", 28 },
 };
 
-/* SNP ids (SEV-FACTS §1): named, buffers not modelled (-1). */
-static const uint32_t snp_ids[] = { 0x81, 0x82, 0x83, 0x84, 0x85, 0x86, 0x90, 0x91, 0x92, 0x93,
-				    0x94, 0x95, 0xA0, 0xA1, 0xA2, 0xB0, 0xB1, 0xC9, 0xCB, 0xCD };
+/* SNP ids (SEV-FACTS §1) and their buffer sizes, written out from Linux include/linux/psp-sev.h
+ * (sev_data_snp_*) and AMD-ASPFW sev_mcmd.h (snp_mcmd_*_t). */
+static const struct {
+	uint32_t id;
+	int size;
+} snp_ids[] = {
+	{ 0x81, 0 },  { 0x82, 0 },  { 0x83, 8 },  { 0x84, 0 },	{ 0x85, 64 }, { 0x86, 8 },
+	{ 0x90, 8 },  { 0x91, 12 }, { 0x92, 16 }, { 0x93, 8 },	{ 0x94, 24 }, { 0x95, 32 },
+	{ 0xA0, 48 }, { 0xA1, 32 }, { 0xA2, 64 }, { 0xB0, 24 }, { 0xB1, 24 }, { 0xC0, 48 },
+	{ 0xC1, 48 }, { 0xC2, 32 }, { 0xC3, 16 }, { 0xC6, 16 }, { 0xC7, 8 },	{ 0xC8, 8 },
+	{ 0xC9, 64 }, { 0xCA, 24 }, { 0xCB, 4 },  { 0xCD, 16 }, { 0xCE, 16 },
+};
 
 static int in_spec(uint32_t id)
 {
@@ -57,7 +66,7 @@ static int in_spec(uint32_t id)
 		if (spec[i].id == id)
 			return 1;
 	for (size_t i = 0; i < sizeof(snp_ids) / sizeof(snp_ids[0]); i++)
-		if (snp_ids[i] == id)
+		if (snp_ids[i].id == id)
 			return 1;
 	return 0;
 }
@@ -71,11 +80,13 @@ int main(void)
 			 "id %#x named %s", spec[i].id, sev_cmd_name(spec[i].id));
 	}
 	for (size_t i = 0; i < sizeof(snp_ids) / sizeof(snp_ids[0]); i++) {
-		TU_CHECK(sev_cmd_name(snp_ids[i]) != NULL, "SNP id %#x has a name", snp_ids[i]);
-		TU_CHECK_EQ(sev_cmd_buffer_size(snp_ids[i]), -1);
+		TU_CHECK(sev_cmd_name(snp_ids[i].id) != NULL, "SNP id %#x has a name", snp_ids[i].id);
+		TU_CHECK(sev_cmd_buffer_size(snp_ids[i].id) == snp_ids[i].size,
+			 "SNP id %#x: %d bytes, want %d", snp_ids[i].id,
+			 sev_cmd_buffer_size(snp_ids[i].id), snp_ids[i].size);
 	}
 	/* gaps between the ranges are not commands (0x0E..0x1F, 0x24..0x2F, 0x37.., ...) */
-	for (uint32_t id = 0; id < 0x80; id++)
+	for (uint32_t id = 0; id < 0x100; id++)
 		if (!in_spec(id)) {
 			TU_CHECK_EQ(sev_cmd_buffer_size(id), -1);
 			TU_CHECK(sev_cmd_name(id) == NULL, "id %#x is not a command", id);

@@ -506,7 +506,7 @@ static void test_kvm_only(struct psp_transport *t)
 	NOT_ON_DEV(psp_cmd_attestation(t, 1, mnonce, &rep, &pr));
 	NOT_ON_DEV(psp_cmd_dbg_decrypt(t, 1, 0x1000, buf, 16, &pr));
 	NOT_ON_DEV(psp_cmd_dbg_encrypt(t, 1, buf, 0x1000, 16, &pr));
-	/* SNP: the id is named but its buffer is not modelled; refused before the transport */
+	/* SNP: no /dev/sev row yet; refused without an ioctl */
 	NOT_ON_DEV(psp_issue(t, SEV_CMD_SNP_PLATFORM_STATUS, buf, &pr));
 #undef NOT_ON_DEV
 	TU_CHECK_EQ(ioctl_calls, calls);

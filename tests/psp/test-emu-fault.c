@@ -297,7 +297,7 @@ static const struct {
 } bad_rules[] = {
     {"FROBNICATE:die", "unknown command 'FROBNICATE'"},
     {"0x999:die", "unknown command '0x999'"},
-    {"SNP_INIT:die", "SNP_INIT is not modelled"},
+    {"0x80:die", "unknown command '0x80'"},
     {"INIT", "no action after 'INIT'"},
     {"INIT:explode", "unknown action 'explode'"},
     {"INIT:fail=NOT_A_STATUS", "unknown firmware status 'NOT_A_STATUS'"},

@@ -10,7 +10,7 @@
 #include "common/util.h"
 #include "tests/testutil.h"
 
-#define MUTATIONS 3000
+#define MUTATIONS 3000 /* FUZZ_REPLAY_MUTATIONS overrides (a slower target replays fewer) */
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -78,18 +78,23 @@ int main(void)
 	const char *root = getenv("SEVD_SOURCE_ROOT");
 	char *dir;
 	struct seed seeds[256];
+	int mutations = MUTATIONS;
 	size_t n;
 
 	TU_CHECK(root, "SEVD_SOURCE_ROOT is not set");
-	dir = path_join(root, "tests/fuzz/corpus/emu-cmd");
+	/* FUZZ_REPLAY_CORPUS: another target's seeds (emu-snp), the same replay */
+	dir = path_join(root, getenv("FUZZ_REPLAY_CORPUS") ? getenv("FUZZ_REPLAY_CORPUS") :
+							     "tests/fuzz/corpus/emu-cmd");
 	n = load_seeds(dir, seeds, ELEMENTSOF(seeds));
 	TU_CHECK(n >= 10, "only %zu seeds in %s", n, dir);
 	for (size_t i = 0; i < n; i++)
 		LLVMFuzzerTestOneInput(seeds[i].p, seeds[i].len);
-	for (int i = 0; i < MUTATIONS; i++)
+	if (getenv("FUZZ_REPLAY_MUTATIONS"))
+		mutations = atoi(getenv("FUZZ_REPLAY_MUTATIONS"));
+	for (int i = 0; i < mutations; i++)
 		mutate_and_run(&seeds[next_rand() % n]);
-	TU_CHECK(true, "%d inputs ran", MUTATIONS);
-	printf("replayed %zu seeds and %d mutations\n", n, MUTATIONS);
+	TU_CHECK(true, "%d inputs ran", mutations);
+	printf("replayed %zu seeds and %d mutations\n", n, mutations);
 	for (size_t i = 0; i < n; i++)
 		free(seeds[i].p);
 	free(dir);

@@ -1,0 +1,550 @@
+/* SEV-SNP guest contexts of the emulated firmware: SNP_GCTX_CREATE, SNP_LAUNCH_START,
+ * SNP_LAUNCH_UPDATE, SNP_LAUNCH_FINISH, SNP_ACTIVATE, SNP_DECOMMISSION, SNP_GUEST_STATUS (SNP
+ * ABI 56860 §8; every check in the order of AMD-ASPFW sev_mcmd.c snp_mcmd_*). A guest is named
+ * by its context page, a 4 KiB page the host gave to firmware (Firmware state) that becomes a
+ * Context page; the context itself lives in this process (secret memory), not in the page.
+ * Guest memory is encrypted in place under the guest's memory key (AES-128-XTS, one data unit
+ * per 4 KiB page tweaked with its system physical address). */
+#include <errno.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/secret.h"
+#include "common/util.h"
+#include "psp/emu/guest.h"
+#include "psp/emu/snp.h"
+
+#define ADDR_RESERVED_MASK 0xfffull /* SNP_ADDR_RESERVED_MASK: page addresses, low bits 0 */
+#define PAGE_2M (512ull * SEV_PAGE_SIZE)
+#define SECRETS_VERSION 2u
+#define VMSA_GUEST_TSC_SCALE 0x2F0u /* AMD-ASPFW sev_es.h: measured as zero */
+#define VMSA_GUEST_TSC_OFFSET 0x2F8u
+#define CPUID_COUNT_MAX 64u
+
+struct emu_snp_guest *emu_snp_guest_find(struct emu_fw *fw, uint64_t gctx_paddr)
+{
+	struct emu_snp *s = fw->snp;
+
+	for (uint32_t i = 0; s && i < EMU_SNP_GUEST_MAX; i++)
+		if (s->guest[i] && s->guest[i]->gctx_paddr == gctx_paddr)
+			return s->guest[i];
+	return NULL;
+}
+
+bool emu_sev_asid_held(struct emu_fw *fw, uint32_t asid)
+{
+	for (uint32_t h = 1; fw->guests && h <= EMU_GUEST_MAX; h++) {
+		struct emu_guest *o = emu_guest_find(fw, h);
+
+		if (o && o->asid == asid && (o->pending || o->active))
+			return true;
+	}
+	return false;
+}
+
+bool emu_snp_asid_held(struct emu_fw *fw, uint32_t asid)
+{
+	struct emu_snp *s = fw->snp;
+
+	for (uint32_t i = 0; s && i < EMU_SNP_GUEST_MAX; i++)
+		if (s->guest[i] && s->guest[i]->asid == asid)
+			return true;
+	return false;
+}
+
+static void guest_free(struct emu_snp *s, uint32_t i)
+{
+	secret_free(s->guest[i], sizeof(*s->guest[i]));
+	s->guest[i] = NULL;
+}
+
+void emu_snp_guests_drop(struct emu_fw *fw)
+{
+	struct emu_snp *s = fw->snp;
+
+	for (uint32_t i = 0; s && i < EMU_SNP_GUEST_MAX; i++)
+		if (s->guest[i])
+			guest_free(s, i);
+	if (s)
+		s->guest_count = 0;
+}
+
+/* The checks every guest command starts with: reserved address bits, SNP initialized, the
+ * context page in the Context state (INVALID_GUEST otherwise). */
+static int guest_lookup(struct emu_fw *fw, uint64_t gctx_paddr, struct emu_snp_guest **ret)
+{
+	struct emu_rmp_entry e;
+	int st;
+
+	if (gctx_paddr & ADDR_RESERVED_MASK)
+		return SEV_STATUS_INVALID_PARAM;
+	if (!emu_snp_get(fw))
+		return SEV_STATUS_HWERROR_PLATFORM;
+	if (fw->snp->state != SEV_SNP_PSTATE_INIT)
+		return SEV_STATUS_INVALID_PLATFORM_STATE;
+	st = emu_rmp_get(fw, gctx_paddr, &e);
+	if (st)
+		return st;
+	*ret = emu_snp_guest_find(fw, gctx_paddr);
+	if (emu_rmp_state_of(&e) != EMU_RMP_CONTEXT || !*ret)
+		return SEV_STATUS_INVALID_GUEST;
+	return SEV_STATUS_SUCCESS;
+}
+
+int emu_snp_gctx_create(struct emu_fw *fw, void *buf)
+{
+	struct sev_snp_cmd_addr *b = buf;
+	struct emu_snp *s = emu_snp_get(fw);
+	struct emu_snp_guest *g;
+	struct emu_rmp_entry e;
+	uint32_t i;
+	int st;
+
+	if (b->address & ADDR_RESERVED_MASK)
+		return SEV_STATUS_INVALID_PARAM;
+	if (!s)
+		return SEV_STATUS_HWERROR_PLATFORM;
+	if (s->state != SEV_SNP_PSTATE_INIT)
+		return SEV_STATUS_INVALID_PLATFORM_STATE;
+	st = emu_rmp_get(fw, b->address, &e);
+	if (st)
+		return st;
+	if (emu_rmp_state_of(&e) != EMU_RMP_FIRMWARE)
+		return SEV_STATUS_INVALID_PAGE_STATE;
+	if (e.big)
+		return SEV_STATUS_INVALID_PAGE_SIZE;
+	for (i = 0; i < EMU_SNP_GUEST_MAX && s->guest[i]; i++)
+		;
+	if (i == EMU_SNP_GUEST_MAX)
+		return SEV_STATUS_RESOURCE_LIMIT;
+	g = secret_alloc(sizeof(*g));
+	if (!g)
+		return SEV_STATUS_HWERROR_PLATFORM;
+	memset(g, 0, sizeof(*g));
+	g->gctx_paddr = b->address;
+	g->state = SEV_SNP_GSTATE_INIT;
+	g->launch_tcb = s->committed_tcb;
+	e.vmsa = true; /* Firmware -> Context */
+	if (emu_rmp_set(s->rmp, &e) < 0) {
+		secret_free(g, sizeof(*g));
+		return SEV_STATUS_HWERROR_PLATFORM;
+	}
+	s->guest[i] = g;
+	return SEV_STATUS_SUCCESS;
+}
+
+/* POLICY checks of snp_mcmd_launch_start: bit 17 must be one, SMT must be allowed (the modelled
+ * host runs SMT), the ABI version asked for must not exceed this firmware's, reserved bits and
+ * the ABI 1.55+ bits this firmware does not offer are refused. */
+static bool policy_ok(struct emu_fw *fw, uint64_t p)
+{
+	uint8_t ma = SEV_SNP_POLICY_ABI_MAJOR(p), mi = SEV_SNP_POLICY_ABI_MINOR(p);
+
+	if (!(p & SEV_SNP_POLICY_RSVD_MBO) || !(p & SEV_SNP_POLICY_SMT))
+		return false;
+	if (ma > fw->cfg.api_major || (ma == fw->cfg.api_major && mi > fw->cfg.api_minor))
+		return false;
+	return (p & ~SEV_SNP_POLICY_KNOWN_MASK) == 0;
+}
+
+int emu_snp_launch_start(struct emu_fw *fw, void *buf)
+{
+	struct sev_snp_cmd_launch_start *b = buf;
+	struct emu_snp_guest *g;
+	int st;
+
+	if ((b->flags & ~(SEV_SNP_START_MA_EN | SEV_SNP_START_IMI_EN)) ||
+	    (b->ma_gctx_paddr & ADDR_RESERVED_MASK))
+		return SEV_STATUS_INVALID_PARAM;
+	st = guest_lookup(fw, b->gctx_paddr, &g);
+	if (st)
+		return st;
+	if (g->state != SEV_SNP_GSTATE_INIT)
+		return SEV_STATUS_INVALID_GUEST_STATE;
+	/* Migration agents and incoming migration images are not modelled. */
+	if (b->flags & (SEV_SNP_START_MA_EN | SEV_SNP_START_IMI_EN))
+		return SEV_STATUS_UNSUPPORTED;
+	if (!policy_ok(fw, b->policy))
+		return SEV_STATUS_POLICY_FAILURE;
+	if (RAND_priv_bytes(&g->vmpck[0][0], sizeof(g->vmpck)) != 1 ||
+	    RAND_priv_bytes(g->vek, sizeof(g->vek)) != 1 ||
+	    RAND_priv_bytes(g->vmrk, sizeof(g->vmrk)) != 1 ||
+	    RAND_bytes(g->report_id, sizeof(g->report_id)) != 1)
+		return SEV_STATUS_HWERROR_PLATFORM;
+	g->policy = b->policy;
+	memcpy(g->gosvw, b->gosvw, sizeof(g->gosvw));
+	g->state = SEV_SNP_GSTATE_LAUNCH;
+	fw->snp->guest_count++;
+	return SEV_STATUS_SUCCESS;
+}
+
+void emu_snp_secrets_build(struct emu_fw *fw, const struct emu_snp_guest *g,
+			   struct sev_snp_secrets_page *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->version = SECRETS_VERSION;
+	p->fms = fw->snp->product->fms;
+	memcpy(p->gosvw, g->gosvw, sizeof(p->gosvw));
+	memcpy(p->vmpck, g->vmpck, sizeof(p->vmpck));
+}
+
+/* CPUID page (AMD-ASPFW snp_launch_update_cpuid_page_t): count u32, 12 reserved bytes, then
+ * up to 64 functions of 48 bytes {eax_in, ecx_in, xcr0_in u64, xss_in u64, eax, ebx, ecx, edx,
+ * reserved u64}. The emulator's sanitizer covers the leaf it knows (Fn8000_001F, the SEV
+ * features): a guest may not claim a feature or ASID the platform does not have. Out-of-range
+ * values are corrected in the page, which firmware writes back before failing. */
+static int cpuid_page_check(struct emu_fw *fw, uint8_t *page, bool *corrected)
+{
+	uint32_t count = get_le32(page);
+
+	*corrected = false;
+	if (get_le32(page + 4) || get_le64(page + 8))
+		return SEV_STATUS_INVALID_PARAM;
+	if (count > CPUID_COUNT_MAX)
+		return SEV_STATUS_INVALID_PARAM;
+	for (uint32_t i = 0; i < count; i++) {
+		uint8_t *f = page + 16 + 48 * i;
+		uint32_t eax = get_le32(f + 24), ecx = get_le32(f + 32), edx = get_le32(f + 36);
+
+		if (get_le32(f) != 0x8000001Fu)
+			continue;
+		if ((eax & ~fw->cfg.cpuid_eax) || ecx > fw->cfg.cpuid_ecx ||
+		    edx != fw->cfg.cpuid_edx) {
+			put_le32(f + 24, eax & fw->cfg.cpuid_eax);
+			put_le32(f + 32, MIN(ecx, fw->cfg.cpuid_ecx));
+			put_le32(f + 36, fw->cfg.cpuid_edx);
+			*corrected = true;
+		}
+	}
+	return *corrected ? SEV_STATUS_INVALID_PARAM : SEV_STATUS_SUCCESS;
+}
+
+static int sha384(const void *p, size_t n, uint8_t out[48])
+{
+	unsigned int len = 48;
+
+	return EVP_Digest(p, n, out, &len, EVP_sha384(), NULL) == 1 ? 0 : -EIO;
+}
+
+/* One 4 KiB unit of SNP_LAUNCH_UPDATE: the page's new contents (by type), its PAGE_INFO
+ * folded into the launch digest, then the page encrypted in place. */
+static int update_unit(struct emu_fw *fw, struct emu_snp_guest *g, uint64_t paddr, uint64_t gpa,
+		       unsigned type, const struct sev_snp_cmd_launch_update *b)
+{
+	struct sev_snp_page_info pi = { .length = sizeof(pi), .page_type = (uint8_t)type };
+	uint8_t page[SEV_PAGE_SIZE];
+	WIPE_ON_EXIT(page, sizeof(page)); /* the secrets page holds the VMPCKs */
+	bool corrected;
+	int st;
+
+	st = emu_mem_read(fw->mem, paddr, page, SEV_PAGE_SIZE);
+	if (st)
+		return st;
+	if (type == SEV_SNP_PAGE_NORMAL && sha384(page, SEV_PAGE_SIZE, pi.contents) < 0)
+		return SEV_STATUS_HWERROR_PLATFORM;
+	if (type == SEV_SNP_PAGE_VMSA) {
+		uint8_t m[SEV_PAGE_SIZE];
+
+		memcpy(m, page, sizeof(m));
+		memset(m + VMSA_GUEST_TSC_SCALE, 0, 16); /* scale and offset measured as zero */
+		st = sha384(m, sizeof(m), pi.contents);
+		OPENSSL_cleanse(m, sizeof(m));
+		if (st < 0)
+			return SEV_STATUS_HWERROR_PLATFORM;
+	}
+	if (type == SEV_SNP_PAGE_ZERO)
+		memset(page, 0, SEV_PAGE_SIZE);
+	if (type == SEV_SNP_PAGE_SECRETS)
+		emu_snp_secrets_build(fw, g, (struct sev_snp_secrets_page *)page);
+	if (type == SEV_SNP_PAGE_CPUID) {
+		st = cpuid_page_check(fw, page, &corrected);
+		if (st) {
+			if (corrected) /* the corrected page goes back to the host, unencrypted */
+				emu_mem_write(fw->mem, paddr, page, SEV_PAGE_SIZE);
+			return st;
+		}
+	}
+	pi.imi_page = (b->flags & SEV_SNP_UPDATE_IMI) ? 1 : 0;
+	pi.vmpl1_perms = (uint8_t)(b->perms >> 8);
+	pi.vmpl2_perms = (uint8_t)(b->perms >> 16);
+	pi.vmpl3_perms = (uint8_t)(b->perms >> 24);
+	memcpy(pi.digest_cur, g->ld, sizeof(g->ld));
+	pi.gpa = gpa;
+	if (sha384(&pi, sizeof(pi), g->ld) < 0 ||
+	    emu_vek_crypt(g->vek, paddr, page, page, SEV_PAGE_SIZE, true) < 0)
+		return SEV_STATUS_HWERROR_PLATFORM;
+	if (type == SEV_SNP_PAGE_SECRETS)
+		g->secrets_paddr = paddr;
+	return emu_mem_write(fw->mem, paddr, page, SEV_PAGE_SIZE);
+}
+
+static int update_check_type(unsigned type, bool big)
+{
+	switch (type) {
+	case SEV_SNP_PAGE_NORMAL:
+	case SEV_SNP_PAGE_ZERO:
+	case SEV_SNP_PAGE_UNMEASURED:
+		return SEV_STATUS_SUCCESS;
+	case SEV_SNP_PAGE_VMSA:
+	case SEV_SNP_PAGE_SECRETS:
+	case SEV_SNP_PAGE_CPUID:
+		return big ? SEV_STATUS_INVALID_PAGE_SIZE : SEV_STATUS_SUCCESS;
+	default:
+		return SEV_STATUS_INVALID_PARAM;
+	}
+}
+
+int emu_snp_launch_update(struct emu_fw *fw, void *buf)
+{
+	struct sev_snp_cmd_launch_update *b = buf;
+	unsigned type = SEV_SNP_UPDATE_TYPE(b->flags);
+	bool big = b->flags & SEV_SNP_UPDATE_2M;
+	struct emu_snp_guest *g;
+	struct emu_rmp_entry e;
+	uint64_t units;
+	int st;
+
+	if ((b->address & ADDR_RESERVED_MASK) || (b->flags >> 5) || b->reserved ||
+	    (b->perms & 0xff) || b->reserved2)
+		return SEV_STATUS_INVALID_PARAM;
+	st = guest_lookup(fw, b->gctx_paddr, &g);
+	if (st)
+		return st;
+	st = emu_rmp_get(fw, b->address, &e);
+	if (st)
+		return st;
+	if (emu_rmp_state_of(&e) != EMU_RMP_PRE_GUEST)
+		return SEV_STATUS_INVALID_PAGE_STATE;
+	if (e.big != big)
+		return SEV_STATUS_INVALID_PAGE_SIZE;
+	if (big && b->address % PAGE_2M)
+		return SEV_STATUS_INVALID_ADDRESS;
+	st = update_check_type(type, big);
+	if (st)
+		return st;
+	if (g->state != SEV_SNP_GSTATE_LAUNCH)
+		return SEV_STATUS_INVALID_GUEST_STATE;
+	if (!g->asid)
+		return SEV_STATUS_INACTIVE;
+	if (e.asid != g->asid)
+		return SEV_STATUS_INVALID_PAGE_OWNER;
+	if (b->flags & SEV_SNP_UPDATE_IMI)
+		return SEV_STATUS_INVALID_PARAM; /* IMI_EN is refused at LAUNCH_START */
+	units = big ? 512 : 1;
+	for (uint64_t u = 0; u < units; u++) {
+		st = update_unit(fw, g, b->address + u * SEV_PAGE_SIZE,
+				 e.gpa + u * SEV_PAGE_SIZE, type, b);
+		if (st)
+			return st;
+	}
+	e.validated = true;
+	e.immutable = false;
+	e.vmsa = type == SEV_SNP_PAGE_VMSA;
+	e.vmpl_perms[0] = (uint8_t)(b->perms >> 8);
+	e.vmpl_perms[1] = (uint8_t)(b->perms >> 16);
+	e.vmpl_perms[2] = (uint8_t)(b->perms >> 24);
+	return emu_rmp_set(fw->snp->rmp, &e) < 0 ? SEV_STATUS_HWERROR_PLATFORM : SEV_STATUS_SUCCESS;
+}
+
+int emu_snp_launch_finish(struct emu_fw *fw, void *buf)
+{
+	struct sev_snp_cmd_launch_finish *b = buf;
+	struct emu_snp_guest *g;
+	int st;
+
+	if (b->flags & ~(SEV_SNP_FINISH_ID_BLOCK_EN | SEV_SNP_FINISH_AUTH_KEY_EN |
+			 SEV_SNP_FINISH_VCEK_DISABLED))
+		return SEV_STATUS_INVALID_PARAM;
+	st = guest_lookup(fw, b->gctx_paddr, &g);
+	if (st)
+		return st;
+	if (g->state != SEV_SNP_GSTATE_LAUNCH)
+		return SEV_STATUS_INVALID_GUEST_STATE;
+	if (!g->asid)
+		return SEV_STATUS_INACTIVE;
+	if (b->flags & SEV_SNP_FINISH_ID_BLOCK_EN) {
+		st = emu_snp_id_check(fw, g, b);
+		if (st)
+			return st;
+	} else if (b->flags & SEV_SNP_FINISH_AUTH_KEY_EN) {
+		return SEV_STATUS_INVALID_PARAM; /* the author key signs the ID key of a block */
+	}
+	memcpy(g->host_data, b->host_data, sizeof(g->host_data));
+	g->author_key_en = b->flags & SEV_SNP_FINISH_AUTH_KEY_EN;
+	g->vcek_dis = b->flags & SEV_SNP_FINISH_VCEK_DISABLED;
+	g->state = SEV_SNP_GSTATE_RUNNING;
+	return SEV_STATUS_SUCCESS;
+}
+
+/* snp_mcmd_activate, then the common activation (mcmd_activate_common): an SNP guest is an
+ * SEV-ES guest for the ASID split, so 1 <= ASID < MIN_SEV_ASID (CPUID Fn8000_001F EDX). */
+int emu_snp_activate(struct emu_fw *fw, void *buf)
+{
+	struct sev_snp_cmd_activate *b = buf;
+	struct emu_snp_guest *g;
+	int st = guest_lookup(fw, b->gctx_paddr, &g);
+
+	if (st)
+		return st;
+	if (g->state != SEV_SNP_GSTATE_LAUNCH && g->state != SEV_SNP_GSTATE_RUNNING)
+		return SEV_STATUS_INVALID_GUEST_STATE;
+	if (b->asid == 0 || b->asid > fw->cfg.cpuid_ecx)
+		return SEV_STATUS_INVALID_ASID;
+	if (emu_rmp_count_asid(fw->snp->rmp, b->asid))
+		return SEV_STATUS_INVALID_CONFIG; /* pages still assigned to that ASID */
+	if (emu_snp_asid_held(fw, b->asid) || emu_sev_asid_held(fw, b->asid))
+		return SEV_STATUS_ASID_OWNED;
+	if (g->asid)
+		return SEV_STATUS_ACTIVE;
+	if (fw->asid_dirty[b->asid])
+		return SEV_STATUS_DFFLUSH_REQUIRED;
+	if (b->asid >= fw->cfg.cpuid_edx)
+		return SEV_STATUS_INVALID_ASID;
+	g->asid = b->asid;
+	return SEV_STATUS_SUCCESS;
+}
+
+int emu_snp_decommission(struct emu_fw *fw, void *buf)
+{
+	struct sev_snp_cmd_addr *b = buf;
+	struct emu_snp *s = fw->snp;
+	struct emu_snp_guest *g;
+	struct emu_rmp_entry e;
+	int st = guest_lookup(fw, b->address, &g);
+
+	if (st)
+		return st;
+	if (g->asid && g->state == SEV_SNP_GSTATE_RUNNING) {
+		fw->asid_dirty[g->asid] = 1; /* it ran: dirty until DF_FLUSH */
+		fw->wbinvd_done = false;
+	}
+	if (g->state != SEV_SNP_GSTATE_INIT)
+		s->guest_count--;
+	emu_rmp_get(fw, b->address, &e);
+	e.vmsa = false; /* Context -> Firmware */
+	emu_rmp_set(s->rmp, &e);
+	for (uint32_t i = 0; i < EMU_SNP_GUEST_MAX; i++)
+		if (s->guest[i] == g)
+			guest_free(s, i);
+	return SEV_STATUS_SUCCESS;
+}
+
+int emu_snp_guest_status(struct emu_fw *fw, void *buf)
+{
+	struct sev_snp_cmd_guest_status *b = buf;
+	struct sev_snp_guest_status out = { 0 };
+	struct emu_snp_guest *g;
+	int st;
+
+	if (b->gctx_paddr & ADDR_RESERVED_MASK ||
+	    (b->status_paddr % SEV_PAGE_SIZE) + sizeof(out) > SEV_PAGE_SIZE)
+		return SEV_STATUS_INVALID_PARAM;
+	st = guest_lookup(fw, b->gctx_paddr, &g);
+	if (st)
+		return st;
+	st = emu_snp_check_fw_page(fw, b->status_paddr);
+	if (st)
+		return st;
+	out.policy = g->policy;
+	out.asid = g->asid;
+	out.state = (uint8_t)g->state;
+	out.flags = g->vcek_dis ? 1u : 0u;
+	return emu_mem_write(fw->mem, b->status_paddr, &out, sizeof(out));
+}
+
+int emu_snp_ctl_secrets(struct emu_fw *fw, char *arg, uint8_t *out, size_t cap, size_t *len)
+{
+	struct emu_snp_guest *g;
+	uint64_t paddr;
+
+	if (!emu_snp_get(fw)) {
+		*len = (size_t)snprintf((char *)out, cap, "snp-secrets: SNP is off (--snp)");
+		return -EOPNOTSUPP;
+	}
+	if (!arg || parse_u64(arg, &paddr) < 0 || !(g = emu_snp_guest_find(fw, paddr))) {
+		*len = (size_t)snprintf((char *)out, cap, "snp-secrets takes the guest context "
+					"page address of a live SNP guest");
+		return -EINVAL;
+	}
+	if (!g->secrets_paddr || cap < SEV_PAGE_SIZE) {
+		*len = (size_t)snprintf((char *)out, cap, "snp-secrets: this guest has no secrets "
+					"page (SNP_LAUNCH_UPDATE with PAGE_TYPE_SECRETS)");
+		return -ENOENT;
+	}
+	emu_snp_secrets_build(fw, g, (struct sev_snp_secrets_page *)out);
+	*len = SEV_PAGE_SIZE;
+	return 0;
+}
+
+/* The checks SNP_DBG_DECRYPT and SNP_DBG_ENCRYPT share (AMD-ASPFW snp_mcmd_dbg_decrypt/
+ * encrypt): reserved address bits, SNP INIT, the context page, then the guest page's state
+ * (Guest-Invalid/Valid to decrypt, Pre-Guest to encrypt into) and owner, POLICY.DEBUG, and
+ * activation. The other page: a Firmware page to receive plaintext, any mapped page as the
+ * plaintext source. */
+static int dbg_check(struct emu_fw *fw, const struct sev_snp_cmd_dbg *b, bool decrypt,
+		     struct emu_snp_guest **ret)
+{
+	uint64_t guest_page = decrypt ? b->src_addr : b->dst_addr;
+	struct emu_rmp_entry e, o;
+	enum emu_rmp_state st_g;
+	int st;
+
+	if ((b->src_addr | b->dst_addr) & ADDR_RESERVED_MASK)
+		return SEV_STATUS_INVALID_PARAM;
+	st = guest_lookup(fw, b->gctx_paddr, ret);
+	if (st)
+		return st;
+	st = emu_rmp_get(fw, guest_page, &e);
+	if (!st)
+		st = emu_rmp_get(fw, decrypt ? b->dst_addr : b->src_addr, &o);
+	if (st)
+		return st;
+	st_g = emu_rmp_state_of(&e);
+	if (decrypt ? (st_g != EMU_RMP_GUEST_INVALID && st_g != EMU_RMP_GUEST_VALID) ||
+			      emu_rmp_state_of(&o) != EMU_RMP_FIRMWARE :
+		      st_g != EMU_RMP_PRE_GUEST)
+		return SEV_STATUS_INVALID_PAGE_STATE;
+	if (e.big)
+		return SEV_STATUS_INVALID_PAGE_SIZE;
+	if (e.asid != (*ret)->asid)
+		return SEV_STATUS_INVALID_PAGE_OWNER;
+	if (!((*ret)->policy & SEV_SNP_POLICY_DEBUG))
+		return SEV_STATUS_POLICY_FAILURE;
+	if (!(*ret)->asid)
+		return SEV_STATUS_INACTIVE;
+	return SEV_STATUS_SUCCESS;
+}
+
+/* One 4 KiB page: src decrypted with the guest's key (its tweak, the source address) into the
+ * Firmware page dst, or the host's plaintext src encrypted into the guest page dst. */
+static int dbg_crypt(struct emu_fw *fw, void *buf, bool decrypt)
+{
+	struct sev_snp_cmd_dbg *b = buf;
+	struct emu_snp_guest *g;
+	uint8_t page[SEV_PAGE_SIZE];
+	WIPE_ON_EXIT(page, sizeof(page));
+	int st = dbg_check(fw, b, decrypt, &g);
+
+	if (st)
+		return st;
+	st = emu_mem_read(fw->mem, b->src_addr, page, sizeof(page));
+	if (st)
+		return st;
+	if (emu_vek_crypt(g->vek, decrypt ? b->src_addr : b->dst_addr, page, page, sizeof(page),
+			  !decrypt) < 0)
+		return SEV_STATUS_HWERROR_PLATFORM;
+	return emu_mem_write(fw->mem, b->dst_addr, page, sizeof(page));
+}
+
+int emu_snp_dbg_decrypt(struct emu_fw *fw, void *buf)
+{
+	return dbg_crypt(fw, buf, true);
+}
+
+int emu_snp_dbg_encrypt(struct emu_fw *fw, void *buf)
+{
+	return dbg_crypt(fw, buf, false);
+}

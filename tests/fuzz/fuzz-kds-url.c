@@ -1,0 +1,28 @@
+/* libFuzzer target: sev-kds-emu's request parser (psp/emu/kds-url.c, emu_kds_parse) on
+ * untrusted request paths and queries: the input is PATH, a NUL byte, then QUERY. Must never
+ * crash, and a request it accepts must be one of the two KDS forms. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "psp/emu/kds.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	char *buf = malloc(size + 2);
+	const char *query, *why = NULL;
+	struct emu_kds_req r;
+
+	if (!buf)
+		return 0;
+	memcpy(buf, data, size);
+	buf[size] = buf[size + 1] = 0;
+	query = buf + strlen(buf) + (strlen(buf) < size ? 1 : 0);
+	if (emu_kds_parse(buf, query, &r, &why) == 0 &&
+	    (strncmp(buf, "/vcek/v1/", 9) != 0 ||
+	     (!r.cert_chain && r.hwid_len != 64 && r.hwid_len != 8)))
+		abort();
+	free(buf);
+	return 0;
+}
