@@ -28,6 +28,16 @@ static int owner_generate(struct emu_fw *fw, struct emu_owner *o)
 	return SEV_STATUS_SUCCESS;
 }
 
+/* The command buffer's own check, before anything else INIT does after the state check
+ * (AMD-ASPFW sev_mcmd.c sev_mcmd_init_common → init_cmd_buf_valid / init_ex_cmd_buf_valid):
+ * firmware's flags field is 16 bits with only CONFIG.ES defined, and the bytes after it
+ * (INIT: reserved[6], here the upper half of `flags` and `reserved`; INIT_EX: reserved1[2]
+ * and reserved2) must be zero. Anything else is INVALID_CONFIG. */
+static bool init_flags_valid(uint32_t flags, uint32_t reserved)
+{
+	return (flags & ~SEV_INIT_FLAGS_SEV_ES) == 0 && reserved == 0;
+}
+
 static int init_common(struct emu_fw *fw, uint32_t flags, uint64_t tmr_paddr, uint32_t tmr_len)
 {
 	int st;
@@ -51,7 +61,7 @@ static int init_common(struct emu_fw *fw, uint32_t flags, uint64_t tmr_paddr, ui
 			return st;
 	}
 	fw->state = SEV_PSTATE_INIT;
-	fw->config_flags = flags & SEV_INIT_FLAGS_SEV_ES;
+	fw->config_flags = flags;
 	/* INIT clears every core's WBINVD_DONE flag and marks all ASIDs dirty, so DF_FLUSH
 	 * (after WBINVD) must follow before the first ACTIVATE — Linux's INIT sequence. */
 	fw->wbinvd_done = false;
@@ -63,6 +73,8 @@ static int cmd_init(struct emu_fw *fw, void *buf)
 {
 	struct sev_cmd_init *b = buf;
 
+	if (!init_flags_valid(b->flags, b->reserved))
+		return SEV_STATUS_INVALID_CONFIG;
 	return init_common(fw, b->flags, b->tmr_paddr, b->tmr_len);
 }
 
@@ -73,6 +85,8 @@ static int cmd_init_ex(struct emu_fw *fw, void *buf)
 	struct sev_cmd_init_ex *b = buf;
 	int st;
 
+	if (!init_flags_valid(b->flags, b->reserved)) /* before the length (sev_mcmd_init_common) */
+		return SEV_STATUS_INVALID_CONFIG;
 	if (b->length != sizeof(*b))
 		return SEV_STATUS_INVALID_LEN;
 	if (b->nv_paddr != 0) {

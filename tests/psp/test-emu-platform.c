@@ -242,6 +242,37 @@ static void test_init_ex(struct psp_transport *t)
 	psp_dma_free(t, &nv);
 }
 
+/* INIT and INIT_EX: a flag other than CONFIG.ES, or a non-zero reserved byte, is
+ * INVALID_CONFIG (AMD-ASPFW sev_mcmd.c init_cmd_buf_valid, init_ex_cmd_buf_valid), checked
+ * after the platform state and, for INIT_EX, before its length field; the platform stays
+ * UNINIT. */
+static void test_init_flags(struct psp_transport *t)
+{
+	static const struct {
+		uint32_t flags, reserved;
+	} bad[] = { { 0x2, 0 }, { 0x8000, 0 }, { 0x10000, 0 }, { 0x80000001u, 0 },
+		    { 0, 1 },	{ 1, 0x01000000u } };
+	struct sev_cmd_init init;
+	struct sev_cmd_init_ex ex;
+
+	for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+		TU_CHECK(to_state(t, U), "UNINIT");
+		init = (struct sev_cmd_init){ .flags = bad[i].flags, .reserved = bad[i].reserved };
+		CHECK_STATUS(fw(t, SEV_CMD_INIT, &init), SEV_STATUS_INVALID_CONFIG);
+		/* a wrong length field as well: the buffer check comes first */
+		ex = (struct sev_cmd_init_ex){ .length = 35, .flags = bad[i].flags,
+					       .reserved = bad[i].reserved };
+		CHECK_STATUS(fw(t, SEV_CMD_INIT_EX, &ex), SEV_STATUS_INVALID_CONFIG);
+		TU_CHECK_EQ(platform_status(t).state, U);
+	}
+	/* the state check comes before the buffer's */
+	TU_CHECK(to_state(t, I), "INIT");
+	init = (struct sev_cmd_init){ .flags = 0x2 };
+	CHECK_STATUS(fw(t, SEV_CMD_INIT, &init), SEV_STATUS_INVALID_PLATFORM_STATE);
+	ex = (struct sev_cmd_init_ex){ .length = sizeof(ex), .reserved = 1 };
+	CHECK_STATUS(fw(t, SEV_CMD_INIT_EX, &ex), SEV_STATUS_INVALID_PLATFORM_STATE);
+}
+
 /* DF_FLUSH answers WBINVD_REQUIRED unless every core did WBINVD since INIT cleared the flags;
  * the host says so with CTL `wbinvd`. */
 static void test_df_flush(struct psp_transport *t)
@@ -339,6 +370,7 @@ int main(void)
 	test_invalid_address(r.t);
 	test_init_es(r.t);
 	test_init_ex(r.t);
+	test_init_flags(r.t);
 	test_df_flush(r.t);
 	test_key_rotation(r.t);
 	test_get_id(r.t);
