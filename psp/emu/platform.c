@@ -78,6 +78,30 @@ static int cmd_init(struct emu_fw *fw, void *buf)
 	return init_common(fw, b->flags, b->tmr_paddr, b->tmr_len);
 }
 
+static bool ranges_overlap(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
+{
+	return a < b + blen && b < a + alen;
+}
+
+/* INIT_EX with SEV-ES and a host NV buffer: the TMR must not overlap that buffer. Firmware
+ * (AMD-ASPFW sev_mcmd.c sev_mcmd_init_common, "make sure the TMR and the NV storage do not
+ * overlap", before sev_es_reserve_trusted_region) first checks the TMR range as given, then
+ * compares [tmr, tmr + 1 MiB) with [nv, nv + 32 KiB) — the TMR's full size whatever tmr_len
+ * says, so an overlap answers INVALID_ADDRESS before a wrong TMR length's INVALID_LEN. */
+static int tmr_nv_disjoint(struct emu_fw *fw, const struct sev_cmd_init_ex *b)
+{
+	int st;
+
+	if (!(b->flags & SEV_INIT_FLAGS_SEV_ES) || b->nv_paddr == 0)
+		return SEV_STATUS_SUCCESS;
+	st = emu_mem_check(fw->mem, b->tmr_paddr, b->tmr_len);
+	if (st)
+		return st;
+	if (ranges_overlap(b->tmr_paddr, TMR_SIZE, b->nv_paddr, INIT_EX_NV_LEN))
+		return SEV_STATUS_INVALID_ADDRESS;
+	return SEV_STATUS_SUCCESS;
+}
+
 /* INIT_EX answers like INIT. Its host NV buffer (nv_paddr != 0) is checked as firmware checks
  * it (4 KiB aligned, mapped, 32 KiB) but not used: the emulator's flash is its --nv file. */
 static int cmd_init_ex(struct emu_fw *fw, void *buf)
@@ -98,6 +122,9 @@ static int cmd_init_ex(struct emu_fw *fw, void *buf)
 		if (b->nv_len != INIT_EX_NV_LEN)
 			return SEV_STATUS_INVALID_LEN;
 	}
+	st = tmr_nv_disjoint(fw, b);
+	if (st)
+		return st;
 	return init_common(fw, b->flags, b->tmr_paddr, b->tmr_len);
 }
 

@@ -242,6 +242,44 @@ static void test_init_ex(struct psp_transport *t)
 	psp_dma_free(t, &nv);
 }
 
+/* INIT_EX with SEV-ES: a TMR overlapping the host NV buffer is INVALID_ADDRESS, judged on the
+ * TMR's full 1 MiB before its length is checked (AMD-ASPFW sev_mcmd.c sev_mcmd_init_common). */
+static void test_init_ex_tmr_overlap(struct psp_transport *t)
+{
+	const uint64_t M = 1 << 20, nvlen = 32 * 1024;
+	int fd = memfd_create("tmr-nv", MFD_CLOEXEC);
+	struct sev_cmd_init_ex ex = { .length = sizeof(ex), .flags = SEV_INIT_FLAGS_SEV_ES,
+				      .tmr_len = 1 << 20, .nv_len = 32 * 1024 };
+	const struct {
+		uint64_t tmr, tmr_len, nv;
+		int want;
+	} cases[] = {
+		{ M, M, M + 64 * 1024, SEV_STATUS_INVALID_ADDRESS },	/* NV inside the TMR */
+		{ M, M, M - 16 * 1024, SEV_STATUS_INVALID_ADDRESS },	/* NV runs into it */
+		{ M, M, 2 * M - 4096, SEV_STATUS_INVALID_ADDRESS },	/* NV from its last page */
+		{ M, 4096, M + 8192, SEV_STATUS_INVALID_ADDRESS },	/* overlap beats a bad length */
+		{ M, 4096, 2 * M + 8192, SEV_STATUS_INVALID_LEN },	/* no overlap: the length */
+		{ M, M, M - nvlen, OK },				/* NV ends where it starts */
+		{ M, M, 2 * M, OK },					/* NV right after it */
+	};
+	uint64_t base;
+
+	TU_CHECK(fd >= 0 && ftruncate(fd, 4 << 20) == 0, "memfd");
+	TU_CHECK_EQ(psp_map_memfd(t, fd, 4 << 20, &base), 0);
+	for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+		TU_CHECK(to_state(t, U), "UNINIT");
+		ex.tmr_paddr = base + cases[i].tmr;
+		ex.tmr_len = (uint32_t)cases[i].tmr_len;
+		ex.nv_paddr = base + cases[i].nv;
+		TU_CHECK(fw(t, SEV_CMD_INIT_EX, &ex) == cases[i].want, "case %zu: expected %s", i,
+			 sev_status_name(cases[i].want));
+		TU_CHECK_EQ(platform_status(t).state, cases[i].want == OK ? I : U);
+	}
+	TU_CHECK(to_state(t, U), "UNINIT");
+	TU_CHECK_EQ(psp_unmap_memfd(t, base), 0);
+	close(fd);
+}
+
 /* INIT and INIT_EX: a flag other than CONFIG.ES, or a non-zero reserved byte, is
  * INVALID_CONFIG (AMD-ASPFW sev_mcmd.c init_cmd_buf_valid, init_ex_cmd_buf_valid), checked
  * after the platform state and, for INIT_EX, before its length field; the platform stays
@@ -371,6 +409,7 @@ int main(void)
 	test_init_es(r.t);
 	test_init_ex(r.t);
 	test_init_flags(r.t);
+	test_init_ex_tmr_overlap(r.t);
 	test_df_flush(r.t);
 	test_key_rotation(r.t);
 	test_get_id(r.t);
