@@ -1,6 +1,7 @@
 /* Firmware core of sev-psp-emu: start-up from the NV file, the command dispatcher over the
  * command tables, and committing the owner store to flash. See firmware.h. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,6 +37,58 @@ static int nv_create(struct emu_fw *fw)
 	return 0;
 }
 
+/* Firmware finds a corrupt store only when INIT reads it (AMD-ASPFW sev_mcmd.c
+ * sev_mcmd_init_common: sev_persistent_store_retrieve answers SECURE_DATA_INVALID, the store
+ * is erased, INIT fails; Linux's __sev_platform_init_locked then retries INIT once). With the
+ * operator's --erase-corrupt-nv the emulator starts and does the same. The file also held
+ * the chip identity, which a corrupt file no longer proves: a new one is made now (so that
+ * GET_ID works before INIT, as from fuses) and written with the erased store. */
+static int nv_open_corrupt(struct emu_fw *fw, const char *reason)
+{
+	int r;
+
+	log_warning("NV file %s is corrupt: %s. --erase-corrupt-nv: the first INIT answers "
+		    "SECURE_DATA_INVALID and erases it (the old file is kept as %s.corrupt); "
+		    "the chip identity is new", fw->nv_path, reason, fw->nv_path);
+	emu_nv_state_clear(&fw->nv);
+	r = emu_chip_generate(&fw->nv.chip, fw->cfg.api_major, fw->cfg.api_minor,
+			      fw->cfg.amd_root_bits);
+	if (r < 0)
+		return log_error_errno(r, "Failed to generate the chip identity: %m");
+	fw->nv_corrupt = true;
+	return 0;
+}
+
+/* Every write of the NV file: while the file on disk is the corrupt one, it is first moved
+ * to FILE.corrupt (the operator's evidence), never overwritten. */
+static int nv_save(struct emu_fw *fw)
+{
+	_cleanup_free_ char *old = NULL;
+
+	if (fw->nv_corrupt) {
+		if (asprintf(&old, "%s.corrupt", fw->nv_path) < 0)
+			return -ENOMEM;
+		if (rename(fw->nv_path, old) < 0 && errno != ENOENT)
+			return log_error_errno(negative_errno(), "Failed to move the corrupt NV "
+					       "file %s to %s: %m", fw->nv_path, old);
+	}
+	return emu_nv_save(fw->nv_path, &fw->nv);
+}
+
+int emu_fw_erase_corrupt_nv(struct emu_fw *fw)
+{
+	int r = nv_save(fw);
+
+	if (r < 0)
+		log_error_errno(r, "Failed to erase the corrupt NV file %s: %m", fw->nv_path);
+	else {
+		fw->nv_corrupt = false;
+		log_notice("NV file %s erased after SECURE_DATA_INVALID: the next INIT makes new "
+			   "owner keys", fw->nv_path);
+	}
+	return SEV_STATUS_SECURE_DATA_INVALID;
+}
+
 static int nv_open(struct emu_fw *fw)
 {
 	const char *reason = NULL;
@@ -43,10 +96,13 @@ static int nv_open(struct emu_fw *fw)
 
 	if (r == -ENOENT)
 		return nv_create(fw);
+	if (r == -EBADMSG && fw->cfg.erase_corrupt_nv)
+		return nv_open_corrupt(fw, reason);
 	if (r == -EBADMSG) {
 		log_error("NV file %s is refused: %s. It is never replaced automatically (that "
-			  "would change the chip identity): restore it, or move it away to start "
-			  "with a new chip.", fw->nv_path, reason);
+			  "would change the chip identity): restore it, move it away to start "
+			  "with a new chip, or pass --erase-corrupt-nv to let the first INIT erase "
+			  "it as firmware does.", fw->nv_path, reason);
 		return r;
 	}
 	if (r < 0)
@@ -144,7 +200,7 @@ int emu_fw_commit_owner(struct emu_fw *fw, struct emu_owner *neu)
 	int r;
 
 	fw->nv.owner = *neu;
-	r = emu_nv_save(fw->nv_path, &fw->nv);
+	r = nv_save(fw);
 	if (r < 0) {
 		log_error_errno(r, "Failed to write NV file %s, keeping the previous keys: %m",
 				fw->nv_path);
@@ -155,5 +211,6 @@ int emu_fw_commit_owner(struct emu_fw *fw, struct emu_owner *neu)
 	}
 	emu_owner_clear(&old);
 	memset(neu, 0, sizeof(*neu));
+	fw->nv_corrupt = false;
 	return SEV_STATUS_SUCCESS;
 }

@@ -20,6 +20,9 @@ struct emu_config {
 	uint32_t cpuid_eax, cpuid_ebx, cpuid_ecx, cpuid_edx; /* CPUID Fn8000_001F */
 	uint8_t api_major, api_minor, build;
 	uint32_t amd_root_bits; /* for a new NV file only: 2048 or 4096 */
+	/* --erase-corrupt-nv: a corrupt NV file does not stop the start; the first INIT answers
+	 * SECURE_DATA_INVALID and erases it, as firmware does (see firmware.c nv_open). */
+	bool erase_corrupt_nv;
 };
 
 struct emu_fw {
@@ -27,6 +30,10 @@ struct emu_fw {
 	char *nv_path;
 	struct emu_mem *mem;
 	struct emu_nv_state nv; /* chip identity + owner store + counters, as on flash */
+	/* The NV file is corrupt and the operator allowed erasing it (--erase-corrupt-nv): nv
+	 * holds a new chip identity and an empty owner store, not yet written; the next INIT
+	 * answers SECURE_DATA_INVALID and writes them (emu_fw_erase_corrupt_nv). */
+	bool nv_corrupt;
 	int state;		/* enum sev_platform_state */
 	uint32_t config_flags;	/* from INIT: SEV_INIT_FLAGS_SEV_ES */
 	uint32_t guest_count;
@@ -62,7 +69,8 @@ int emu_pek_cert_import(struct emu_fw *fw, void *buf);
 extern const size_t emu_platform_cmds_n;
 
 /* Load the NV file (or create it, with a new chip identity, when it does not exist). A corrupt
- * NV file fails with -EBADMSG after logging which file and why. */
+ * NV file fails with -EBADMSG after logging which file and why, unless cfg->erase_corrupt_nv
+ * (then fw->nv_corrupt is set). */
 int emu_fw_new(const struct emu_config *cfg, const char *nv_path, struct emu_fw **ret);
 void emu_fw_free(struct emu_fw *fw);
 /* Run one command: buf holds len bytes of command buffer and is updated in place.
@@ -71,3 +79,7 @@ int emu_fw_command(struct emu_fw *fw, uint32_t cmd, void *buf, size_t len);
 /* Persist the owner store `neu` (taken over on success): SUCCESS, or HWERROR_PLATFORM with
  * the old store kept when the NV file cannot be written. */
 int emu_fw_commit_owner(struct emu_fw *fw, struct emu_owner *neu);
+/* INIT on a corrupt store (fw->nv_corrupt): keep the corrupt file as FILE.corrupt, write the
+ * fresh store in its place and clear nv_corrupt. Returns SECURE_DATA_INVALID either way, as
+ * firmware's INIT does (it ignores whether the erase worked). */
+int emu_fw_erase_corrupt_nv(struct emu_fw *fw);

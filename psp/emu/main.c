@@ -69,6 +69,9 @@ static void help(void)
 	       "  --amd-root-bits N  RSA size of the emulated AMD root when a new NV file is\n"
 	       "                     made: 2048 (Naples format, default) or 4096 (Rome+)\n"
 	       "  --create-only      create the NV file if missing (new chip identity), then exit\n"
+	       "  --erase-corrupt-nv start on a corrupt NV file: the first INIT answers\n"
+	       "                     SECURE_DATA_INVALID and erases it (kept as FILE.corrupt),\n"
+	       "                     as firmware does; without it a corrupt file is refused\n"
 	       "  --fault RULE       fault plan rule CMD:ACTION[:OPTION...] (repeatable; see\n"
 	       "                     README.md \"Fault plans\"; a bad rule exits 2)\n"
 	       "  -v, --verbose      log every command\n"
@@ -132,6 +135,7 @@ static int parse_opt(int c, const char *val)
 	case 'R': return parse_u32(val, &arg_cfg.amd_root_bits);
 	case 'v': arg_verbose = true; return 0;
 	case 'O': arg_create_only = true; return 0;
+	case 'E': arg_cfg.erase_corrupt_nv = true; return 0;
 	case 'F': return parse_fault(val);
 	default: return -EINVAL;
 	}
@@ -150,6 +154,7 @@ static int parse_argv(int argc, char *argv[])
 		{ "build", required_argument, NULL, 'b' },
 		{ "amd-root-bits", required_argument, NULL, 'R' },
 		{ "create-only", no_argument, NULL, 'O' },
+		{ "erase-corrupt-nv", no_argument, NULL, 'E' },
 		{ "fault", required_argument, NULL, 'F' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },

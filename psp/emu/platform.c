@@ -38,25 +38,42 @@ static bool init_flags_valid(uint32_t flags, uint32_t reserved)
 	return (flags & ~SEV_INIT_FLAGS_SEV_ES) == 0 && reserved == 0;
 }
 
-static int init_common(struct emu_fw *fw, uint32_t flags, uint64_t tmr_paddr, uint32_t tmr_len)
+static int tmr_nv_disjoint(struct emu_fw *fw, const struct sev_cmd_init_ex *b);
+
+/* SEV-ES's TMR (sev_es_reserve_trusted_region): 1 MiB aligned, exactly 1 MiB, mapped. */
+static int tmr_reserve(struct emu_fw *fw, uint64_t tmr_paddr, uint32_t tmr_len)
+{
+	if (tmr_paddr % TMR_SIZE)
+		return SEV_STATUS_INVALID_ADDRESS;
+	if (tmr_len != TMR_SIZE)
+		return SEV_STATUS_INVALID_LEN;
+	return emu_mem_check(fw->mem, tmr_paddr, tmr_len);
+}
+
+/* What INIT and INIT_EX share, in sev_mcmd_init_common's order after the command buffer and
+ * INIT_EX's NV buffer checks: the store (a corrupt one is SECURE_DATA_INVALID and erased),
+ * keys for an empty owner store (written before anything below can fail, as firmware does),
+ * then the TMR (ex: INIT_EX's buffer, for the NV overlap check; NULL for INIT). */
+static int init_common(struct emu_fw *fw, uint32_t flags, uint64_t tmr_paddr, uint32_t tmr_len,
+		       const struct sev_cmd_init_ex *ex)
 {
 	int st;
 
-	if (flags & SEV_INIT_FLAGS_SEV_ES) { /* sev_es_reserve_trusted_region */
-		if (tmr_paddr % TMR_SIZE)
-			return SEV_STATUS_INVALID_ADDRESS;
-		if (tmr_len != TMR_SIZE)
-			return SEV_STATUS_INVALID_LEN;
-		st = emu_mem_check(fw->mem, tmr_paddr, tmr_len);
-		if (st)
-			return st;
-	}
+	if (fw->nv_corrupt)
+		return emu_fw_erase_corrupt_nv(fw);
 	if (!fw->nv.owner.valid) {
 		struct emu_owner neu = { 0 };
 
 		st = owner_generate(fw, &neu);
 		if (!st)
 			st = emu_fw_commit_owner(fw, &neu);
+		if (st)
+			return st;
+	}
+	if (flags & SEV_INIT_FLAGS_SEV_ES) {
+		st = ex ? tmr_nv_disjoint(fw, ex) : SEV_STATUS_SUCCESS;
+		if (!st)
+			st = tmr_reserve(fw, tmr_paddr, tmr_len);
 		if (st)
 			return st;
 	}
@@ -75,7 +92,7 @@ static int cmd_init(struct emu_fw *fw, void *buf)
 
 	if (!init_flags_valid(b->flags, b->reserved))
 		return SEV_STATUS_INVALID_CONFIG;
-	return init_common(fw, b->flags, b->tmr_paddr, b->tmr_len);
+	return init_common(fw, b->flags, b->tmr_paddr, b->tmr_len, NULL);
 }
 
 static bool ranges_overlap(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
@@ -92,7 +109,7 @@ static int tmr_nv_disjoint(struct emu_fw *fw, const struct sev_cmd_init_ex *b)
 {
 	int st;
 
-	if (!(b->flags & SEV_INIT_FLAGS_SEV_ES) || b->nv_paddr == 0)
+	if (b->nv_paddr == 0)
 		return SEV_STATUS_SUCCESS;
 	st = emu_mem_check(fw->mem, b->tmr_paddr, b->tmr_len);
 	if (st)
@@ -122,10 +139,7 @@ static int cmd_init_ex(struct emu_fw *fw, void *buf)
 		if (b->nv_len != INIT_EX_NV_LEN)
 			return SEV_STATUS_INVALID_LEN;
 	}
-	st = tmr_nv_disjoint(fw, b);
-	if (st)
-		return st;
-	return init_common(fw, b->flags, b->tmr_paddr, b->tmr_len);
+	return init_common(fw, b->flags, b->tmr_paddr, b->tmr_len, b);
 }
 
 static int cmd_shutdown(struct emu_fw *fw, void *buf)
