@@ -283,6 +283,15 @@ static int cmd_df_flush(struct emu_fw *fw, void *buf)
 	return SEV_STATUS_SUCCESS;
 }
 
+/* NOP (AMD-ASPFW sev_mcmd.c sev_mcmd_nop): SUCCESS in every state, no buffer. */
+static int cmd_nop(struct emu_fw *fw, void *buf)
+{
+	return SEV_STATUS_SUCCESS;
+}
+
+/* RING_BUFFER, SWAP_OUT and SWAP_IN have no row: this firmware does not implement them, and a
+ * firmware without a handler for an id answers INVALID_COMMAND (sev_dispatch.c
+ * sev_dispatch_master, "reject any commands not in the table"). */
 const struct emu_cmd_row emu_platform_cmds[] = {
 	{ SEV_CMD_INIT, EMU_IN_UNINIT, cmd_init },
 	{ SEV_CMD_INIT_EX, EMU_IN_UNINIT, cmd_init_ex },
@@ -296,5 +305,6 @@ const struct emu_cmd_row emu_platform_cmds[] = {
 	{ SEV_CMD_PDH_GEN, EMU_IN_INIT | EMU_IN_WORKING, cmd_pdh_gen },
 	{ SEV_CMD_GET_ID, EMU_IN_ANY, cmd_get_id },
 	{ SEV_CMD_DF_FLUSH, EMU_IN_ANY, cmd_df_flush },
+	{ SEV_CMD_NOP, EMU_IN_ANY, cmd_nop },
 };
 const size_t emu_platform_cmds_n = ELEMENTSOF(emu_platform_cmds);

@@ -159,7 +159,7 @@ static void test_malformed(const char *sock, struct psp_transport *t)
 /* Well-formed messages with bad contents get an answer, not a hang-up. */
 static void test_bad_commands(const char *sock)
 {
-	static const uint32_t unknown[] = { 0x00e, 0x07f, 0x0ff, 0x100, 0xffff, 0xffffffff, 0 };
+	static const uint32_t unknown[] = { 0x010, 0x026, 0x07f, 0x0ff, 0x100, 0xffff, 0xffffffff, 0 };
 	struct emu_reply_hdr h;
 	uint8_t out[EMU_WIRE_MAX_PAYLOAD], buf[64] = { 0 };
 	int fd = raw_connect(sock);
