@@ -172,15 +172,19 @@ int emu_fw_command(struct emu_fw *fw, uint32_t cmd, void *buf, size_t len)
 	const struct emu_cmd_row *row;
 	uint8_t empty[1];
 
+	/* The mailbox carries an id and an address, no length (AMD-ASPFW sev_dispatch.c
+	 * sev_dispatch_master): an unknown id is INVALID_COMMAND whatever follows; firmware then
+	 * copies its table's size from the address and no more, so a longer wire buffer is fine
+	 * (the rest is left alone) and a shorter one is refused below firmware (-EMSGSIZE). */
+	if (size >= 0 && len < (size_t)size)
+		return -EMSGSIZE;
 	fw->commands_served++;
 	if (size < 0)
 		return SEV_STATUS_INVALID_COMMAND;
-	if ((size_t)size != len)
-		return SEV_STATUS_INVALID_LEN;
-	/* Fault plans (fault.h, issue 9) strike here: after the checks on the id and the
-	 * length, before the state check and the handler. A FAIL answers its status and the
-	 * command does not run; a rule with `before` skips the command too, and the socket side
-	 * does the rest (emu_faults_take_action). */
+	/* Fault plans (fault.h, issue 9) strike here: after the check on the id, before the
+	 * state check and the handler. A FAIL answers its status and the command does not run;
+	 * a rule with `before` skips the command too, and the socket side does the rest
+	 * (emu_faults_take_action). */
 	fault = emu_faults_hit(fw->faults, cmd);
 	if (fault && fault->kind == EMU_FAULT_FAIL)
 		return fault->status;
@@ -189,9 +193,16 @@ int emu_fw_command(struct emu_fw *fw, uint32_t cmd, void *buf, size_t len)
 	row = find_row(cmd);
 	if (!row)
 		return SEV_STATUS_INVALID_COMMAND; /* a known id this firmware does not implement */
+	buf = size ? buf : empty; /* CMD_BUF_IGNORE: firmware never reads a buffer */
+	if (row->pre) {
+		int st = row->pre(fw, buf);
+
+		if (st)
+			return st;
+	}
 	if (!(row->states & (1u << fw->state)))
 		return SEV_STATUS_INVALID_PLATFORM_STATE;
-	return row->fn(fw, len ? buf : empty);
+	return row->fn(fw, buf);
 }
 
 int emu_fw_commit_owner(struct emu_fw *fw, struct emu_owner *neu)

@@ -1,8 +1,8 @@
 /* The emulated SEV firmware: its configuration, its state, and the command dispatch table.
  * Each firmware command is one row {command id, platform states in which it is legal,
- * handler}; the dispatcher checks the id (INVALID_COMMAND) and the buffer length (INVALID_LEN)
- * before the row, and the state (INVALID_PLATFORM_STATE) before the handler, so a handler
- * starts from a well-formed buffer of its command's size in a legal state.
+ * handler, checks before the state}; the dispatcher checks the id (INVALID_COMMAND) before the
+ * row, and the state (INVALID_PLATFORM_STATE) before the handler, after the row's `pre`
+ * checks, so a handler starts from a buffer of its command's size in a legal state.
  * Platform commands are rows in platform.c; guest commands go in their own table (see
  * README-guest.md). Handlers return a firmware status and touch client memory only through
  * emu_mem_read()/emu_mem_write(). */
@@ -61,6 +61,10 @@ struct emu_cmd_row {
 	uint32_t cmd;
 	uint32_t states; /* EMU_IN_* mask */
 	emu_cmd_fn fn;
+	/* Checks firmware makes before the platform state, in its order (LAUNCH_UPDATE_VMSA's
+	 * length: sev_mcmd_launch_update_vmsa); a non-SUCCESS answer is final. NULL: none, the
+	 * state is firmware's first check, as in most handlers. */
+	emu_cmd_fn pre;
 };
 
 extern const struct emu_cmd_row emu_platform_cmds[];
@@ -73,8 +77,12 @@ extern const size_t emu_platform_cmds_n;
  * (then fw->nv_corrupt is set). */
 int emu_fw_new(const struct emu_config *cfg, const char *nv_path, struct emu_fw **ret);
 void emu_fw_free(struct emu_fw *fw);
-/* Run one command: buf holds len bytes of command buffer and is updated in place.
- * Returns the firmware status. */
+/* Run one command: buf holds len bytes whose first sev_cmd_buffer_size(cmd) are the command
+ * buffer, updated in place (firmware reads and writes exactly that many from the mailbox
+ * address; bytes past it are not its business and stay as they are). Returns the firmware
+ * status, or -EMSGSIZE when len is shorter than the command's buffer: no firmware could say
+ * what it would have read there, so the request is refused below firmware (the wire answers
+ * it with that errno, not a status). */
 int emu_fw_command(struct emu_fw *fw, uint32_t cmd, void *buf, size_t len);
 /* Persist the owner store `neu` (taken over on success): SUCCESS, or HWERROR_PLATFORM with
  * the old store kept when the NV file cannot be written. */

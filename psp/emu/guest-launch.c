@@ -105,11 +105,15 @@ int emu_cmd_launch_start(struct emu_fw *fw, void *buf)
 			 : SEV_STATUS_HWERROR_PLATFORM;
 	if (!st)
 		st = pick_vek(fw, b, k->vek);
-	/* SEV-ES needs a platform initialized with ES (sev_es_platform_enabled): UNSUPPORTED */
-	if (!st && (b->policy & SEV_POLICY_ES) && !(fw->config_flags & SEV_INIT_FLAGS_SEV_ES))
-		st = SEV_STATUS_UNSUPPORTED;
+	/* Firmware takes the handle (find_free_guest_handle: RESOURCE_LIMIT) before it looks at
+	 * SEV-ES, which needs a platform initialized with ES (sev_es_platform_enabled:
+	 * UNSUPPORTED) — AMD-ASPFW sev_mcmd.c sev_mcmd_launch_start. */
 	if (!st)
 		st = emu_guest_alloc(fw, &g);
+	if (!st && (b->policy & SEV_POLICY_ES) && !(fw->config_flags & SEV_INIT_FLAGS_SEV_ES)) {
+		emu_guest_free(fw, g);
+		st = SEV_STATUS_UNSUPPORTED;
+	}
 	if (!st) {
 		g->policy = b->policy;
 		g->state = SEV_GSTATE_LUPDATE;
@@ -155,14 +159,19 @@ int emu_cmd_launch_update_data(struct emu_fw *fw, void *buf)
 	return launch_update(fw, buf, false);
 }
 
-/* One VMSA page, measured like data (sev_mcmd_launch_update_vmsa checks the length first). */
-int emu_cmd_launch_update_vmsa(struct emu_fw *fw, void *buf)
+/* One VMSA page. AMD-ASPFW sev_mcmd.c sev_mcmd_launch_update_vmsa checks the length before
+ * launch_update_common looks at anything, the platform state included: the row's `pre`. */
+int emu_cmd_launch_update_vmsa_len(struct emu_fw *fw, void *buf)
 {
 	struct sev_cmd_launch_update *b = buf;
 
-	if (b->len != EMU_VMSA_SIZE)
-		return SEV_STATUS_INVALID_LEN;
-	return launch_update(fw, b, true);
+	return b->len != EMU_VMSA_SIZE ? SEV_STATUS_INVALID_LEN : SEV_STATUS_SUCCESS;
+}
+
+/* Measured like data. */
+int emu_cmd_launch_update_vmsa(struct emu_fw *fw, void *buf)
+{
+	return launch_update(fw, buf, true);
 }
 
 /* LUPDATE → LSECRET. HMAC(TIK, ...) over the launch digest and a fresh MNONCE, with the

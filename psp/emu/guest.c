@@ -133,7 +133,7 @@ static int cmd_decommission(struct emu_fw *fw, void *buf)
 const struct emu_cmd_row emu_guest_cmds[] = {
     {SEV_CMD_LAUNCH_START, EMU_IN_INIT | W, emu_cmd_launch_start},
     {SEV_CMD_LAUNCH_UPDATE_DATA, W, emu_cmd_launch_update_data},
-    {SEV_CMD_LAUNCH_UPDATE_VMSA, W, emu_cmd_launch_update_vmsa},
+    {SEV_CMD_LAUNCH_UPDATE_VMSA, W, emu_cmd_launch_update_vmsa, emu_cmd_launch_update_vmsa_len},
     {SEV_CMD_LAUNCH_MEASURE, W, emu_cmd_launch_measure},
     {SEV_CMD_LAUNCH_UPDATE_SECRET, W, emu_cmd_launch_secret},
     {SEV_CMD_LAUNCH_FINISH, W, emu_cmd_launch_finish},

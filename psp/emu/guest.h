@@ -104,6 +104,7 @@ extern const size_t emu_guest_cmds_n;
 int emu_cmd_launch_start(struct emu_fw *fw, void *buf);
 int emu_cmd_launch_update_data(struct emu_fw *fw, void *buf);
 int emu_cmd_launch_update_vmsa(struct emu_fw *fw, void *buf);
+int emu_cmd_launch_update_vmsa_len(struct emu_fw *fw, void *buf); /* its row's `pre` */
 int emu_cmd_launch_measure(struct emu_fw *fw, void *buf);
 int emu_cmd_launch_secret(struct emu_fw *fw, void *buf);
 int emu_cmd_launch_finish(struct emu_fw *fw, void *buf);
