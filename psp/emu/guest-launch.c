@@ -174,17 +174,42 @@ int emu_cmd_launch_update_vmsa(struct emu_fw *fw, void *buf)
 	return launch_update(fw, buf, true);
 }
 
+/* The launch digest as sev_mcmd_launch_measure takes it: SW_SHA256_Final on the guest's own
+ * context, before the measurement is written, so a write that fails (guest still LUPDATE)
+ * has consumed it. Firmware's context is then a finished SHA-256 state that later data and a
+ * second Final keep hashing into; its exact bytes need SHA-256's compression function, which
+ * EVP does not expose, so the emulator stands in for it with a context that starts from the
+ * finished digest: SHA-256(D ‖ data since). Either way a guest whose LAUNCH_MEASURE failed
+ * after the length check never again measures to its honest launch digest. */
+static int launch_digest_final(struct emu_guest *g, uint8_t digest[32])
+{
+	_cleanup_(EVP_MD_CTX_freep) EVP_MD_CTX *copy = NULL;
+	unsigned dlen = 0;
+
+	if (!g->ld_finalized) {
+		if (!EVP_DigestFinal_ex(g->ld, digest, &dlen) || dlen != 32 ||
+		    !EVP_DigestInit_ex(g->ld, EVP_sha256(), NULL) ||
+		    !EVP_DigestUpdate(g->ld, digest, 32))
+			return SEV_STATUS_HWERROR_PLATFORM;
+		g->ld_finalized = true;
+		return SEV_STATUS_SUCCESS;
+	}
+	copy = EVP_MD_CTX_new();
+	if (!copy || !EVP_MD_CTX_copy_ex(copy, g->ld) || !EVP_DigestFinal_ex(copy, digest, &dlen) ||
+	    dlen != 32)
+		return SEV_STATUS_HWERROR_PLATFORM;
+	return SEV_STATUS_SUCCESS;
+}
+
 /* LUPDATE → LSECRET. HMAC(TIK, ...) over the launch digest and a fresh MNONCE, with the
  * API < 0.17 rule of attest/measurement.h; length query as in firmware. A failed write leaves
- * the guest in LUPDATE with its digest still open. */
+ * the guest in LUPDATE, its digest finalized (launch_digest_final). */
 int emu_cmd_launch_measure(struct emu_fw *fw, void *buf)
 {
 	struct sev_cmd_launch_measure *b = buf;
 	struct emu_guest *g = emu_guest_find(fw, b->handle);
-	_cleanup_(EVP_MD_CTX_freep) EVP_MD_CTX *copy = NULL;
 	struct attest_measure_input in = {.ctx = ATTEST_MEASURE_CTX};
 	uint8_t out[SEV_MEASURE_BLOB_SIZE];
-	unsigned dlen = 0;
 	int st;
 
 	if (!g)
@@ -195,10 +220,10 @@ int emu_cmd_launch_measure(struct emu_fw *fw, void *buf)
 		b->len = SEV_MEASURE_BLOB_SIZE;
 		return SEV_STATUS_INVALID_LEN;
 	}
-	copy = EVP_MD_CTX_new();
-	if (!copy || !EVP_MD_CTX_copy_ex(copy, g->ld) ||
-	    !EVP_DigestFinal_ex(copy, in.digest, &dlen) || dlen != 32 ||
-	    RAND_bytes(in.mnonce, sizeof(in.mnonce)) != 1)
+	st = launch_digest_final(g, in.digest);
+	if (st)
+		return st;
+	if (RAND_bytes(in.mnonce, sizeof(in.mnonce)) != 1)
 		return SEV_STATUS_HWERROR_PLATFORM;
 	in.api_major = fw->cfg.api_major;
 	in.api_minor = fw->cfg.api_minor;

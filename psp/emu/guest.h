@@ -37,6 +37,7 @@ struct emu_guest {
 	struct attest_tk tk;	   /* TEK/TIK; wiped at LAUNCH_FINISH (sev_channel_close) */
 	uint8_t vek[EMU_VEK_SIZE]; /* memory key; wiped at DECOMMISSION */
 	EVP_MD_CTX *ld;		   /* running launch digest (SHA-256) */
+	bool ld_finalized;	   /* a LAUNCH_MEASURE consumed ld (guest-launch.c) */
 	uint8_t launch_digest[32]; /* final digest, from LAUNCH_MEASURE */
 	uint8_t measure[32];	   /* measurement, for LAUNCH_SECRET's MAC */
 	/* The plaintext view, bound to the region of the first command touching guest memory

@@ -539,6 +539,54 @@ static void test_length_queries(struct emu_rig *r)
 	psp_dma_free(t, &out);
 }
 
+/* One guest: LAUNCH_UPDATE_DATA of image at addr, then LAUNCH_MEASURE (first to an unwritable
+ * address when fail_first), then ATTESTATION's launch digest. */
+static void launch_digest_of(struct psp_transport *t, uint32_t asid, uint64_t addr,
+			     bool fail_first, uint8_t ret[32])
+{
+	struct sev_attestation_report rep;
+	uint8_t blob[SEV_MEASURE_BLOB_SIZE], mnonce[16] = { 1 };
+	uint32_t h = 0;
+
+	GT_EXPECT(gt_launch(t, 0, NULL, NULL, &h), SEV_STATUS_SUCCESS);
+	GT_EXPECT(ST(psp_cmd_activate(t, h, asid, PR)), SEV_STATUS_SUCCESS);
+	GT_EXPECT(ST(psp_cmd_launch_update_data(t, h, addr, IMAGE_SIZE, PR)), SEV_STATUS_SUCCESS);
+	if (fail_first) {
+		struct sev_cmd_launch_measure lm = { .handle = h, .address = 0x3000, .len = 48 };
+
+		GT_EXPECT(fw(t, SEV_CMD_LAUNCH_MEASURE, &lm), SEV_STATUS_INVALID_ADDRESS);
+		TU_CHECK_EQ(gt_guest_status(t, h).state, SEV_GSTATE_LUPDATE);
+	}
+	GT_EXPECT(ST(psp_cmd_launch_measure(t, h, blob, PR)), SEV_STATUS_SUCCESS);
+	GT_EXPECT(ST(psp_cmd_attestation(t, h, mnonce, &rep, PR)), SEV_STATUS_SUCCESS);
+	memcpy(ret, rep.launch_digest, 32);
+}
+
+/* LAUNCH_MEASURE finalizes the launch digest before it writes the measurement (AMD-ASPFW
+ * sev_mcmd.c sev_mcmd_launch_measure: SW_SHA256_Final, then copy_to_x86): after a write that
+ * failed, the guest is still LUPDATE but its digest is spent, and a retry no longer reports
+ * SHA-256 of the launched data; a guest measured once reports exactly that. */
+static void test_measure_unwritable(struct emu_rig *r)
+{
+	struct psp_transport *t = r->t;
+	static uint8_t image[IMAGE_SIZE];
+	uint8_t want[32], good[32], retried[32];
+	struct gt_mem m;
+
+	gt_platform_ready(t, false);
+	gt_mem_new(t, 2 * IMAGE_SIZE, &m);
+	TU_CHECK(RAND_bytes(image, sizeof(image)) == 1, "RAND_bytes");
+	sha256(image, sizeof(image), want);
+	memcpy(m.ptr, image, IMAGE_SIZE);
+	memcpy(m.ptr + IMAGE_SIZE, image, IMAGE_SIZE);
+	launch_digest_of(t, GT_MIN_SEV_ASID, m.base, false, good);
+	TU_CHECK_MEM(good, want, 32);
+	launch_digest_of(t, GT_MIN_SEV_ASID + 1, m.base + IMAGE_SIZE, true, retried);
+	TU_CHECK(memcmp(retried, want, 32) != 0,
+		 "a LAUNCH_MEASURE retried after a failed write reported the honest digest");
+	gt_mem_free(&m);
+}
+
 /* SHUTDOWN drops every context: after INIT again the handles are unknown. */
 static void test_shutdown(struct emu_rig *r)
 {
@@ -572,6 +620,7 @@ int main(void)
 	test_tampered_secret(&r);
 	test_asids(&r);
 	test_length_queries(&r);
+	test_measure_unwritable(&r);
 	test_shutdown(&r);
 	rig_down(&r);
 	tu_done("emu-guest");
