@@ -165,6 +165,34 @@ static const struct emu_cmd_row *find_row(uint32_t cmd)
 	return NULL;
 }
 
+static bool writes_back(enum emu_cmd_wb wb, int st)
+{
+	switch (wb) {
+	case EMU_WB_NONE: return false;
+	case EMU_WB_ON_SUCCESS: return st == SEV_STATUS_SUCCESS;
+	case EMU_WB_ON_SUCCESS_OR_LEN:
+		return st == SEV_STATUS_SUCCESS || st == SEV_STATUS_INVALID_LEN;
+	default: return true;
+	}
+}
+
+/* The handler on firmware's private copy of the buffer; the caller's bytes change only where
+ * the command's write-back rule says (sev_dispatch_master's switch on cmd_buf_type). */
+static int run_handler(const struct emu_cmd_row *row, struct emu_fw *fw, uint8_t *buf,
+		       size_t size)
+{
+	uint8_t orig[256];
+	int st;
+
+	if (row->wb == EMU_WB_HANDLER || size > sizeof(orig))
+		return row->fn(fw, buf);
+	memcpy(orig, buf, size);
+	st = row->fn(fw, buf);
+	if (!writes_back(row->wb, st))
+		memcpy(buf, orig, size);
+	return st;
+}
+
 int emu_fw_command(struct emu_fw *fw, uint32_t cmd, void *buf, size_t len)
 {
 	int size = sev_cmd_buffer_size(cmd);
@@ -202,7 +230,7 @@ int emu_fw_command(struct emu_fw *fw, uint32_t cmd, void *buf, size_t len)
 	}
 	if (!(row->states & (1u << fw->state)))
 		return SEV_STATUS_INVALID_PLATFORM_STATE;
-	return row->fn(fw, buf);
+	return run_handler(row, fw, buf, (size_t)size);
 }
 
 int emu_fw_commit_owner(struct emu_fw *fw, struct emu_owner *neu)

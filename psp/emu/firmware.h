@@ -52,6 +52,16 @@ struct emu_fw {
 
 typedef int (*emu_cmd_fn)(struct emu_fw *fw, void *buf);
 
+/* When firmware copies the command buffer back to the caller (AMD-ASPFW sev_dispatch.c
+ * master_handler_table's cmd_buf_type): whatever a handler wrote into the buffer reaches
+ * the caller only then; otherwise the caller keeps its bytes. */
+enum emu_cmd_wb {
+	EMU_WB_HANDLER = 0,	      /* no rule: the handler's bytes go back as they are */
+	EMU_WB_NONE,		      /* CMD_BUF_INPUT_ONLY, CMD_BUF_IGNORE */
+	EMU_WB_ON_SUCCESS,	      /* CMD_BUF_OUTPUT_ONLY, CMD_BUF_INPUT_AND_OUTPUT */
+	EMU_WB_ON_SUCCESS_OR_LEN, /* CMD_BUF_INPUT_AND_OUTPUT_ERROR: SUCCESS or INVALID_LEN */
+};
+
 #define EMU_IN_UNINIT (1u << SEV_PSTATE_UNINIT)
 #define EMU_IN_INIT (1u << SEV_PSTATE_INIT)
 #define EMU_IN_WORKING (1u << SEV_PSTATE_WORKING)
@@ -65,6 +75,7 @@ struct emu_cmd_row {
 	 * length: sev_mcmd_launch_update_vmsa); a non-SUCCESS answer is final. NULL: none, the
 	 * state is firmware's first check, as in most handlers. */
 	emu_cmd_fn pre;
+	enum emu_cmd_wb wb;
 };
 
 extern const struct emu_cmd_row emu_platform_cmds[];

@@ -98,15 +98,21 @@ void emu_guests_shutdown(struct emu_fw *fw)
 /* ---- GUEST_STATUS, DECOMMISSION ---- */
 
 /* An unknown handle is not an error here: firmware answers SUCCESS with state INVALID (0)
- * (AMD-ASPFW sev_mcmd_guest_status), which is how a host asks "does this handle exist?". */
+ * (AMD-ASPFW sev_mcmd_guest_status), which is how a host asks "does this handle exist?".
+ * Only the state is set then: policy and asid keep the caller's bytes (the buffer is copied
+ * back whole on SUCCESS). */
 static int cmd_guest_status(struct emu_fw *fw, void *buf)
 {
 	struct sev_cmd_guest_status *b = buf;
 	struct emu_guest *g = emu_guest_find(fw, b->handle);
 
-	b->state = g ? (uint8_t)g->state : 0;
-	b->asid = g && (g->pending || g->active) ? g->asid : 0;
-	b->policy = g ? g->policy : 0;
+	if (!g) {
+		b->state = 0;
+		return SEV_STATUS_SUCCESS;
+	}
+	b->state = (uint8_t)g->state;
+	b->asid = g->pending || g->active ? g->asid : 0;
+	b->policy = g->policy;
 	return SEV_STATUS_SUCCESS;
 }
 
@@ -130,21 +136,29 @@ static int cmd_decommission(struct emu_fw *fw, void *buf)
 }
 
 #define W EMU_IN_WORKING
+#define NONE NULL, EMU_WB_NONE
+#define ON_OK NULL, EMU_WB_ON_SUCCESS
+#define ON_OK_LEN NULL, EMU_WB_ON_SUCCESS_OR_LEN
+/* write-back per AMD-ASPFW sev_dispatch.c master_handler_table */
 const struct emu_cmd_row emu_guest_cmds[] = {
-    {SEV_CMD_LAUNCH_START, EMU_IN_INIT | W, emu_cmd_launch_start},
-    {SEV_CMD_LAUNCH_UPDATE_DATA, W, emu_cmd_launch_update_data},
-    {SEV_CMD_LAUNCH_UPDATE_VMSA, W, emu_cmd_launch_update_vmsa, emu_cmd_launch_update_vmsa_len},
-    {SEV_CMD_LAUNCH_MEASURE, W, emu_cmd_launch_measure},
-    {SEV_CMD_LAUNCH_UPDATE_SECRET, W, emu_cmd_launch_secret},
-    {SEV_CMD_LAUNCH_FINISH, W, emu_cmd_launch_finish},
-    {SEV_CMD_ACTIVATE, W, emu_cmd_activate},
-    {SEV_CMD_DEACTIVATE, W, emu_cmd_deactivate},
-    {SEV_CMD_DECOMMISSION, W, cmd_decommission},
-    {SEV_CMD_GUEST_STATUS, EMU_IN_INIT | W, cmd_guest_status},
-    {SEV_CMD_ATTESTATION, W, emu_cmd_attestation},
-    {SEV_CMD_DBG_DECRYPT, W, emu_cmd_dbg_decrypt},
-    {SEV_CMD_DBG_ENCRYPT, W, emu_cmd_dbg_encrypt},
+    {SEV_CMD_LAUNCH_START, EMU_IN_INIT | W, emu_cmd_launch_start, ON_OK},
+    {SEV_CMD_LAUNCH_UPDATE_DATA, W, emu_cmd_launch_update_data, NONE},
+    {SEV_CMD_LAUNCH_UPDATE_VMSA, W, emu_cmd_launch_update_vmsa, emu_cmd_launch_update_vmsa_len,
+     EMU_WB_NONE},
+    {SEV_CMD_LAUNCH_MEASURE, W, emu_cmd_launch_measure, ON_OK_LEN},
+    {SEV_CMD_LAUNCH_UPDATE_SECRET, W, emu_cmd_launch_secret, NONE},
+    {SEV_CMD_LAUNCH_FINISH, W, emu_cmd_launch_finish, NONE},
+    {SEV_CMD_ACTIVATE, W, emu_cmd_activate, NONE},
+    {SEV_CMD_DEACTIVATE, W, emu_cmd_deactivate, NONE},
+    {SEV_CMD_DECOMMISSION, W, cmd_decommission, NONE},
+    {SEV_CMD_GUEST_STATUS, EMU_IN_INIT | W, cmd_guest_status, ON_OK},
+    {SEV_CMD_ATTESTATION, W, emu_cmd_attestation, ON_OK_LEN},
+    {SEV_CMD_DBG_DECRYPT, W, emu_cmd_dbg_decrypt, NONE},
+    {SEV_CMD_DBG_ENCRYPT, W, emu_cmd_dbg_encrypt, NONE},
 };
+#undef NONE
+#undef ON_OK
+#undef ON_OK_LEN
 #undef W
 const size_t emu_guest_cmds_n = ELEMENTSOF(emu_guest_cmds);
 

@@ -292,19 +292,26 @@ static int cmd_nop(struct emu_fw *fw, void *buf)
 /* RING_BUFFER, SWAP_OUT and SWAP_IN have no row: this firmware does not implement them, and a
  * firmware without a handler for an id answers INVALID_COMMAND (sev_dispatch.c
  * sev_dispatch_master, "reject any commands not in the table"). */
+#define NONE NULL, EMU_WB_NONE
+#define ON_OK NULL, EMU_WB_ON_SUCCESS
+#define ON_OK_LEN NULL, EMU_WB_ON_SUCCESS_OR_LEN
 const struct emu_cmd_row emu_platform_cmds[] = {
-	{ SEV_CMD_INIT, EMU_IN_UNINIT, cmd_init },
-	{ SEV_CMD_INIT_EX, EMU_IN_UNINIT, cmd_init_ex },
-	{ SEV_CMD_SHUTDOWN, EMU_IN_ANY, cmd_shutdown },
-	{ SEV_CMD_FACTORY_RESET, EMU_IN_UNINIT, cmd_factory_reset },
-	{ SEV_CMD_PLATFORM_STATUS, EMU_IN_ANY, cmd_platform_status },
-	{ SEV_CMD_PEK_GEN, EMU_IN_INIT, cmd_pek_gen },
-	{ SEV_CMD_PEK_CSR, EMU_IN_INIT | EMU_IN_WORKING, cmd_pek_csr },
-	{ SEV_CMD_PEK_CERT_IMPORT, EMU_IN_INIT, emu_pek_cert_import },
-	{ SEV_CMD_PDH_CERT_EXPORT, EMU_IN_INIT | EMU_IN_WORKING, cmd_pdh_cert_export },
-	{ SEV_CMD_PDH_GEN, EMU_IN_INIT | EMU_IN_WORKING, cmd_pdh_gen },
-	{ SEV_CMD_GET_ID, EMU_IN_ANY, cmd_get_id },
-	{ SEV_CMD_DF_FLUSH, EMU_IN_ANY, cmd_df_flush },
-	{ SEV_CMD_NOP, EMU_IN_ANY, cmd_nop },
+	/* write-back per AMD-ASPFW sev_dispatch.c master_handler_table */
+	{ SEV_CMD_INIT, EMU_IN_UNINIT, cmd_init, NONE },
+	{ SEV_CMD_INIT_EX, EMU_IN_UNINIT, cmd_init_ex, NONE },
+	{ SEV_CMD_SHUTDOWN, EMU_IN_ANY, cmd_shutdown, NONE },
+	{ SEV_CMD_FACTORY_RESET, EMU_IN_UNINIT, cmd_factory_reset, NONE },
+	{ SEV_CMD_PLATFORM_STATUS, EMU_IN_ANY, cmd_platform_status, ON_OK },
+	{ SEV_CMD_PEK_GEN, EMU_IN_INIT, cmd_pek_gen, NONE },
+	{ SEV_CMD_PEK_CSR, EMU_IN_INIT | EMU_IN_WORKING, cmd_pek_csr, ON_OK_LEN },
+	{ SEV_CMD_PEK_CERT_IMPORT, EMU_IN_INIT, emu_pek_cert_import, NONE },
+	{ SEV_CMD_PDH_CERT_EXPORT, EMU_IN_INIT | EMU_IN_WORKING, cmd_pdh_cert_export, ON_OK_LEN },
+	{ SEV_CMD_PDH_GEN, EMU_IN_INIT | EMU_IN_WORKING, cmd_pdh_gen, NONE },
+	{ SEV_CMD_GET_ID, EMU_IN_ANY, cmd_get_id, ON_OK_LEN },
+	{ SEV_CMD_DF_FLUSH, EMU_IN_ANY, cmd_df_flush, NONE },
+	{ SEV_CMD_NOP, EMU_IN_ANY, cmd_nop, NONE },
 };
+#undef NONE
+#undef ON_OK
+#undef ON_OK_LEN
 const size_t emu_platform_cmds_n = ELEMENTSOF(emu_platform_cmds);

@@ -539,6 +539,45 @@ static void test_length_queries(struct emu_rig *r)
 	psp_dma_free(t, &out);
 }
 
+/* The command buffer comes back changed only where firmware copies it back (AMD-ASPFW
+ * sev_dispatch.c master_handler_table): ATTESTATION, LAUNCH_MEASURE, PEK_CSR, GET_ID on
+ * SUCCESS or INVALID_LEN only (a failed write keeps the caller's length, though the handler
+ * sets it: sev_mcmd_attestation); GUEST_STATUS of an unknown handle sets only the state
+ * (sev_mcmd_guest_status); a failed LAUNCH_START keeps the caller's handle. */
+static void test_write_back(struct emu_rig *r)
+{
+	struct psp_transport *t = r->t;
+	struct sev_cmd_guest_status gs = { .handle = 999, .policy = 0x1234, .asid = 77, .state = 9 };
+	uint32_t h = 0;
+
+	gt_platform_ready(t, false);
+	GT_EXPECT(fw(t, SEV_CMD_GUEST_STATUS, &gs), SEV_STATUS_SUCCESS);
+	TU_CHECK(gs.handle == 999 && gs.policy == 0x1234 && gs.asid == 77 && gs.state == 0,
+		 "GUEST_STATUS of an unknown handle: policy %#x asid %u state %u", gs.policy,
+		 gs.asid, gs.state);
+	struct sev_cmd_launch_start ls = { .handle = 999 };
+	GT_EXPECT(fw(t, SEV_CMD_LAUNCH_START, &ls), SEV_STATUS_INVALID_GUEST);
+	TU_CHECK_EQ(ls.handle, 999);
+	struct sev_cmd_pek_csr csr = { .address = 0x3000, .len = 4096 };
+	GT_EXPECT(fw(t, SEV_CMD_PEK_CSR, &csr), SEV_STATUS_INVALID_ADDRESS);
+	TU_CHECK_EQ(csr.len, 4096);
+	struct sev_cmd_get_id id = { .address = 0x3000, .len = 4096 };
+	GT_EXPECT(fw(t, SEV_CMD_GET_ID, &id), SEV_STATUS_INVALID_ADDRESS);
+	TU_CHECK_EQ(id.len, 4096);
+	GT_EXPECT(gt_launch(t, 0, NULL, NULL, &h), SEV_STATUS_SUCCESS);
+	struct sev_cmd_launch_measure lm = { .handle = h, .address = 0x3000, .len = 4096 };
+	GT_EXPECT(fw(t, SEV_CMD_LAUNCH_MEASURE, &lm), SEV_STATUS_INVALID_ADDRESS);
+	TU_CHECK_EQ(lm.len, 4096);
+	struct psp_buf out;
+	TU_CHECK(psp_dma_alloc(t, 4096, &out) == 0, "dma");
+	lm.address = out.addr;
+	GT_EXPECT(fw(t, SEV_CMD_LAUNCH_MEASURE, &lm), SEV_STATUS_SUCCESS);
+	struct sev_cmd_attestation at = { .handle = h, .address = 0x3000, .len = 4096 };
+	GT_EXPECT(fw(t, SEV_CMD_ATTESTATION, &at), SEV_STATUS_INVALID_ADDRESS);
+	TU_CHECK_EQ(at.len, 4096);
+	psp_dma_free(t, &out);
+}
+
 /* One guest: LAUNCH_UPDATE_DATA of image at addr, then LAUNCH_MEASURE (first to an unwritable
  * address when fail_first), then ATTESTATION's launch digest. */
 static void launch_digest_of(struct psp_transport *t, uint32_t asid, uint64_t addr,
@@ -621,6 +660,7 @@ int main(void)
 	test_asids(&r);
 	test_length_queries(&r);
 	test_measure_unwritable(&r);
+	test_write_back(&r);
 	test_shutdown(&r);
 	rig_down(&r);
 	tu_done("emu-guest");
