@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/macros.h"
+#include "common/util.h"
 #include "psp/emu/fault.h"
 #include "psp/emu/guest.h"
 #include "psp/emu/server.h"
@@ -27,10 +28,22 @@ static int reply_text(uint8_t *out, size_t cap, size_t *out_len, const char *fmt
 }
 
 /* The host ran WBINVD on every core (sevd does it before DF_FLUSH, as Linux's
- * sev_platform_init and __sev_recycle_asids do). */
+ * sev_platform_init and __sev_recycle_asids do), or with an argument on the cores of one CCX
+ * (0-based, below --ccx): firmware reads the WBINVD_DONE flags per core and CCX. */
 static int ctl_wbinvd(struct emu_fw *fw, char *arg, uint8_t *out, size_t cap, size_t *len)
 {
-	fw->wbinvd_done = true;
+	uint32_t ccx;
+
+	if (!arg) {
+		fw->wbinvd_done = fw->ccx_all;
+		return reply_text(out, cap, len, "ok");
+	}
+	if (parse_u32(arg, &ccx) < 0 || ccx >= EMU_CCX_MAX || !(fw->ccx_all & (1u << ccx))) {
+		reply_text(out, cap, len, "wbinvd takes no argument (every core) or a CCX number "
+					  "below the part's CCX count (--ccx)");
+		return -EINVAL;
+	}
+	fw->wbinvd_done |= 1u << ccx;
 	return reply_text(out, cap, len, "ok");
 }
 
@@ -58,15 +71,17 @@ static int ctl_status(struct emu_fw *fw, char *arg, uint8_t *out, size_t cap, si
 {
 	return reply_text(out, cap, len,
 			  "state=%s owner=%s wbinvd_done=%d commands=%llu max_concurrent=%u "
-			  "regions=%u nv_generation=%llu factory_resets=%llu",
+			  "regions=%u nv_generation=%llu factory_resets=%llu ccxs=%u "
+			  "wbinvd_ccxs=0x%x",
 			  sev_platform_state_name(fw->state),
 			  !fw->nv.owner.valid	      ? "none" :
 			  fw->nv.owner.ext_owned ? "external" :
 						   "self",
-			  fw->wbinvd_done, (unsigned long long)fw->commands_served,
+			  fw->wbinvd_done == fw->ccx_all, (unsigned long long)fw->commands_served,
 			  fw->max_concurrent_seen, emu_mem_count(fw->mem),
 			  (unsigned long long)fw->nv.generation,
-			  (unsigned long long)fw->nv.factory_resets);
+			  (unsigned long long)fw->nv.factory_resets,
+			  (unsigned)__builtin_popcount(fw->ccx_all), fw->wbinvd_done);
 }
 
 /* `fault RULE` installs one rule (README.md "Fault plans"), `fault list` shows them with
@@ -107,7 +122,7 @@ static const struct {
 	int max_args; /* -1: the verb parses its own */
 	int (*fn)(struct emu_fw *fw, char *arg, uint8_t *out, size_t cap, size_t *len);
 } ctl_table[] = {
-	{ "wbinvd", 0, ctl_wbinvd },
+	{ "wbinvd", 1, ctl_wbinvd },
 	{ "get-cert", 1, ctl_get_cert },
 	{ "status", 0, ctl_status },
 	{ "fault", 1, ctl_fault },
@@ -138,7 +153,7 @@ int emu_ctl(struct emu_fw *fw, const char *line, uint8_t *out, size_t cap, size_
 		}
 		return ctl_table[i].fn(fw, arg, out, cap, out_len);
 	}
-	reply_text(out, cap, out_len, "unknown control verb; known: wbinvd, get-cert cek|ask|ark, "
+	reply_text(out, cap, out_len, "unknown control verb; known: wbinvd [CCX], get-cert cek|ask|ark, "
 				      "status, fault RULE|list|clear, guest-memfd");
 	return -EINVAL;
 }

@@ -126,7 +126,9 @@ int emu_fw_new(const struct emu_config *cfg, const char *nv_path, struct emu_fw 
 	fw->cfg = *cfg;
 	fw->state = SEV_PSTATE_UNINIT;
 	fw->nv_path = strdup(nv_path);
-	fw->asid_dirty = calloc((size_t)cfg->cpuid_ecx + 1, 1);
+	fw->ccx_all = cfg->ccx_count >= EMU_CCX_MAX ? UINT32_MAX
+						     : (1u << (cfg->ccx_count ? cfg->ccx_count : 1)) - 1;
+	fw->asid_dirty = calloc((size_t)cfg->cpuid_ecx + 1, sizeof(*fw->asid_dirty));
 	if (!fw->nv_path || !fw->asid_dirty) {
 		emu_fw_free(fw);
 		return -ENOMEM;

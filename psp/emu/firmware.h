@@ -23,7 +23,13 @@ struct emu_config {
 	/* --erase-corrupt-nv: a corrupt NV file does not stop the start; the first INIT answers
 	 * SECURE_DATA_INVALID and erases it, as firmware does (see firmware.c nv_open). */
 	bool erase_corrupt_nv;
+	/* --ccx N: core complexes (CCXs) of the part, 1..EMU_CCX_MAX (0 means 1). Each has
+	 * EMU_APIC_IDS_PER_CCX APIC IDs: CCX c owns [c * 16, c * 16 + 16). */
+	uint32_t ccx_count;
 };
+
+#define EMU_CCX_MAX 32u		 /* firmware's per-ASID CCX bitmasks are 32 bits wide */
+#define EMU_APIC_IDS_PER_CCX 16u /* 8 cores with 2 threads, as a Milan/Genoa CCX */
 
 struct emu_fw {
 	struct emu_config cfg;
@@ -37,11 +43,15 @@ struct emu_fw {
 	int state;		/* enum sev_platform_state */
 	uint32_t config_flags;	/* from INIT: SEV_INIT_FLAGS_SEV_ES */
 	uint32_t guest_count;
-	/* "Every core executed WBINVD since firmware last cleared the WBINVD_DONE flags": set by
-	 * the host's CTL `wbinvd` (sevd runs WBINVD on all CPUs, then tells us), cleared by INIT
-	 * (AMD-ASPFW clears the flags there) and, for the guest side, by DEACTIVATE. */
-	bool wbinvd_done;
-	uint8_t *asid_dirty; /* [0..cpuid_ecx]: 1 = the ASID needs DF_FLUSH before reuse */
+	/* ASID bookkeeping per CCX, as AMD-ASPFW keeps it (sev_mcmd.c: gpDram->perm.asid_dirty,
+	 * clear_wbinvd_done, mcmd_df_flush_common): bit c stands for CCX c, ccx_all for all. */
+	uint32_t ccx_all;
+	/* The CCXs whose every core executed WBINVD since firmware last cleared their
+	 * WBINVD_DONE flags: set by the host's CTL `wbinvd [CCX]` (sevd runs WBINVD on all CPUs,
+	 * then tells us), cleared for all by INIT and, for the CCXs a guest ran on, by its
+	 * DEACTIVATE. DF_FLUSH needs it to be ccx_all. */
+	uint32_t wbinvd_done;
+	uint32_t *asid_dirty; /* [0..cpuid_ecx]: the CCXs where the ASID needs DF_FLUSH */
 	uint64_t commands_served;
 	uint32_t max_concurrent_seen; /* connections with a command pending at once (server.c) */
 	void *guests; /* the guest commands' state (guest side; NULL until it exists) */

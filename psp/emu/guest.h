@@ -33,6 +33,7 @@ struct emu_guest {
 	int state; /* enum sev_guest_state */
 	/* Activation (sev_guest_activate): pending until LAUNCH_FINISH, then active. */
 	uint32_t asid; /* 0 = none */
+	uint32_t ccxs; /* the CCXs it is activated on (ACTIVATE: all; ACTIVATE_EX: chosen) */
 	bool pending, active;
 	struct attest_tk tk;	   /* TEK/TIK; wiped at LAUNCH_FINISH (sev_channel_close) */
 	uint8_t vek[EMU_VEK_SIZE]; /* memory key; wiped at DECOMMISSION */
@@ -110,6 +111,7 @@ int emu_cmd_launch_measure(struct emu_fw *fw, void *buf);
 int emu_cmd_launch_secret(struct emu_fw *fw, void *buf);
 int emu_cmd_launch_finish(struct emu_fw *fw, void *buf);
 int emu_cmd_activate(struct emu_fw *fw, void *buf);
+int emu_cmd_activate_ex(struct emu_fw *fw, void *buf);
 int emu_cmd_deactivate(struct emu_fw *fw, void *buf);
 int emu_cmd_dbg_decrypt(struct emu_fw *fw, void *buf);
 int emu_cmd_dbg_encrypt(struct emu_fw *fw, void *buf);

@@ -52,6 +52,7 @@ static struct emu_config arg_cfg = {
 	.api_minor = MILAN_API_MINOR,
 	.build = MILAN_BUILD,
 	.amd_root_bits = EMU_AMD_ROOT_BITS_DEFAULT,
+	.ccx_count = 1,
 };
 
 static void help(void)
@@ -66,6 +67,8 @@ static void help(void)
 	       "  --cpuid-edx N      minimum SEV (non-ES) ASID (default %u)\n"
 	       "  --api MAJOR.MINOR  SEV API version reported (default %d.%d)\n"
 	       "  --build N          firmware build (default %d)\n"
+	       "  --ccx N            core complexes (CCXs), 1..%u (default 1): DF_FLUSH and the\n"
+	       "                     WBINVD flags per CCX, ACTIVATE_EX's APIC IDs (16 per CCX)\n"
 	       "  --amd-root-bits N  RSA size of the emulated AMD root when a new NV file is\n"
 	       "                     made: 2048 (Naples format, default) or 4096 (Rome+)\n"
 	       "  --create-only      create the NV file if missing (new chip identity), then exit\n"
@@ -77,7 +80,7 @@ static void help(void)
 	       "  -v, --verbose      log every command\n"
 	       "  -h, --help         show this help\n",
 	       MILAN_CPUID_EAX, MILAN_CPUID_EBX, MILAN_CPUID_ECX, MILAN_CPUID_EDX, MILAN_API_MAJOR,
-	       MILAN_API_MINOR, MILAN_BUILD);
+	       MILAN_API_MINOR, MILAN_BUILD, EMU_CCX_MAX);
 }
 
 static int parse_u8(const char *s, uint8_t *ret)
@@ -133,6 +136,7 @@ static int parse_opt(int c, const char *val)
 	case 'a': return parse_api(val);
 	case 'b': return parse_u8(val, &arg_cfg.build);
 	case 'R': return parse_u32(val, &arg_cfg.amd_root_bits);
+	case 'X': return parse_u32(val, &arg_cfg.ccx_count);
 	case 'v': arg_verbose = true; return 0;
 	case 'O': arg_create_only = true; return 0;
 	case 'E': arg_cfg.erase_corrupt_nv = true; return 0;
@@ -153,6 +157,7 @@ static int parse_argv(int argc, char *argv[])
 		{ "api", required_argument, NULL, 'a' },
 		{ "build", required_argument, NULL, 'b' },
 		{ "amd-root-bits", required_argument, NULL, 'R' },
+		{ "ccx", required_argument, NULL, 'X' },
 		{ "create-only", no_argument, NULL, 'O' },
 		{ "erase-corrupt-nv", no_argument, NULL, 'E' },
 		{ "fault", required_argument, NULL, 'F' },
@@ -182,6 +187,8 @@ static int parse_argv(int argc, char *argv[])
 		return log_error_errno(-EINVAL, "--socket PATH and --nv FILE are required; see --help");
 	if (arg_cfg.amd_root_bits != 2048 && arg_cfg.amd_root_bits != 4096)
 		return log_error_errno(-EINVAL, "--amd-root-bits must be 2048 or 4096");
+	if (arg_cfg.ccx_count == 0 || arg_cfg.ccx_count > EMU_CCX_MAX)
+		return log_error_errno(-EINVAL, "--ccx must be 1..%u (core complexes)", EMU_CCX_MAX);
 	if (arg_cfg.cpuid_ecx == 0 || arg_cfg.cpuid_ecx > MAX_ASIDS)
 		return log_error_errno(-EINVAL, "--cpuid-ecx must be 1..%u (the number of ASIDs)",
 				       MAX_ASIDS);

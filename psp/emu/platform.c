@@ -81,8 +81,9 @@ static int init_common(struct emu_fw *fw, uint32_t flags, uint64_t tmr_paddr, ui
 	fw->config_flags = flags;
 	/* INIT clears every core's WBINVD_DONE flag and marks all ASIDs dirty, so DF_FLUSH
 	 * (after WBINVD) must follow before the first ACTIVATE — Linux's INIT sequence. */
-	fw->wbinvd_done = false;
-	memset(fw->asid_dirty, 1, (size_t)fw->cfg.cpuid_ecx + 1);
+	fw->wbinvd_done = 0;
+	for (uint32_t a = 0; a <= fw->cfg.cpuid_ecx; a++)
+		fw->asid_dirty[a] = fw->ccx_all;
 	return SEV_STATUS_SUCCESS;
 }
 
@@ -274,12 +275,15 @@ static int cmd_get_id(struct emu_fw *fw, void *buf)
 	return SEV_STATUS_SUCCESS;
 }
 
-/* No platform-state check in firmware (mcmd_df_flush_common): legal in every state. */
+/* No platform-state check in firmware (mcmd_df_flush_common): legal in every state. Per CCX:
+ * on each CCX whose cores all did WBINVD, every dirty ASID becomes clean — also when other
+ * CCXs have not, in which case the answer is still WBINVD_REQUIRED. */
 static int cmd_df_flush(struct emu_fw *fw, void *buf)
 {
-	if (!fw->wbinvd_done)
+	for (uint32_t a = 0; a <= fw->cfg.cpuid_ecx; a++)
+		fw->asid_dirty[a] &= ~fw->wbinvd_done;
+	if (fw->wbinvd_done != fw->ccx_all)
 		return SEV_STATUS_WBINVD_REQUIRED;
-	memset(fw->asid_dirty, 0, (size_t)fw->cfg.cpuid_ecx + 1);
 	return SEV_STATUS_SUCCESS;
 }
 

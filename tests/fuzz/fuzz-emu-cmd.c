@@ -59,13 +59,13 @@ static void restore(void)
 {
 	if (fw->guests_shutdown)
 		fw->guests_shutdown(fw); /* guest contexts (the guest side sets this hook) */
-	memset(fw->asid_dirty, 0, (size_t)fw->cfg.cpuid_ecx + 1);
+	memset(fw->asid_dirty, 0, ((size_t)fw->cfg.cpuid_ecx + 1) * sizeof(*fw->asid_dirty));
 	emu_owner_clear(&fw->nv.owner);
 	emu_owner_copy(&fw->nv.owner, &saved_owner);
 	fw->state = SEV_PSTATE_INIT;
 	fw->config_flags = 0;
 	fw->guest_count = 0;
-	fw->wbinvd_done = false;
+	fw->wbinvd_done = 0;
 }
 
 static void fuzz_command(const uint8_t *data, size_t size)
@@ -77,7 +77,7 @@ static void fuzz_command(const uint8_t *data, size_t size)
 	if (size < 6)
 		return;
 	fw->state = (data[0] & 0x3f) % 3;
-	fw->wbinvd_done = data[0] & 0x40;
+	fw->wbinvd_done = (data[0] & 0x40) ? fw->ccx_all : 0;
 	memcpy(&cmd, data + 1, 4);
 	len = data[5];
 	if (size < 6 + len)
