@@ -223,6 +223,46 @@ int emu_cmd_dbg_encrypt(struct emu_fw *fw, void *buf)
 	return st;
 }
 
+#define COPY_UNIT 4096u /* AMD-ASPFW sev_mcmd.c SEV_COPY_LENGTH_MULT, SEV_COPY_ALIGN_MBZ_MASK */
+
+/* COPY (sev_mcmd_copy): move encrypted guest pages. Handle, activation (INACTIVE), length a
+ * non-zero multiple of 4 KiB (INVALID_LEN), both addresses 4 KiB aligned (INVALID_ADDRESS);
+ * source and destination whose first pages overlap: SUCCESS at once, nothing copied. Else the
+ * pages are decrypted at the source and encrypted at the destination under the guest's key
+ * (copy_to_x86_encrypted_from_x86_encrypted): here, plaintext from the guest's view at src
+ * put at dst, whose ciphertext then carries dst's tweak. */
+int emu_cmd_copy(struct emu_fw *fw, void *buf)
+{
+	struct sev_cmd_copy *b = buf;
+	struct emu_guest *g = emu_guest_find(fw, b->handle);
+	uint8_t chunk[EMU_GUEST_CHUNK];
+	int st;
+
+	if (!g)
+		return SEV_STATUS_INVALID_GUEST;
+	if (!g->pending && !g->active)
+		return SEV_STATUS_INACTIVE;
+	if (b->len == 0 || b->len % COPY_UNIT)
+		return SEV_STATUS_INVALID_LEN;
+	if (b->src_addr % COPY_UNIT || b->dst_addr % COPY_UNIT)
+		return SEV_STATUS_INVALID_ADDRESS;
+	if (b->src_addr < b->dst_addr + COPY_UNIT && b->dst_addr < b->src_addr + COPY_UNIT)
+		return SEV_STATUS_SUCCESS;
+	st = emu_guest_mem_bind(fw, g, b->src_addr, b->len);
+	if (!st)
+		st = emu_guest_mem_bind(fw, g, b->dst_addr, b->len);
+	for (uint32_t done = 0; !st && done < b->len;) {
+		uint32_t n = MIN(b->len - done, EMU_GUEST_CHUNK);
+
+		st = emu_guest_mem_get(fw, g, b->src_addr + done, chunk, n);
+		if (!st)
+			st = emu_guest_mem_put(fw, g, b->dst_addr + done, chunk, n);
+		done += n;
+	}
+	OPENSSL_cleanse(chunk, sizeof(chunk));
+	return st;
+}
+
 /* The legacy report (sev_mcmd_attestation): legal from LSECRET on (LSECRET, RUNNING, SUPDATE,
  * SENT); length query; signed by the PEK over bytes [0, 0x34). */
 int emu_cmd_attestation(struct emu_fw *fw, void *buf)

@@ -150,6 +150,7 @@ const struct emu_cmd_row emu_guest_cmds[] = {
     {SEV_CMD_LAUNCH_FINISH, W, emu_cmd_launch_finish, NONE},
     {SEV_CMD_ACTIVATE, W, emu_cmd_activate, NONE},
     {SEV_CMD_ACTIVATE_EX, W, emu_cmd_activate_ex, NONE},
+    {SEV_CMD_COPY, W, emu_cmd_copy, NONE},
     {SEV_CMD_DEACTIVATE, W, emu_cmd_deactivate, NONE},
     {SEV_CMD_DECOMMISSION, W, cmd_decommission, NONE},
     {SEV_CMD_GUEST_STATUS, EMU_IN_INIT | W, cmd_guest_status, ON_OK},

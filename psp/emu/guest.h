@@ -112,6 +112,7 @@ int emu_cmd_launch_secret(struct emu_fw *fw, void *buf);
 int emu_cmd_launch_finish(struct emu_fw *fw, void *buf);
 int emu_cmd_activate(struct emu_fw *fw, void *buf);
 int emu_cmd_activate_ex(struct emu_fw *fw, void *buf);
+int emu_cmd_copy(struct emu_fw *fw, void *buf);
 int emu_cmd_deactivate(struct emu_fw *fw, void *buf);
 int emu_cmd_dbg_decrypt(struct emu_fw *fw, void *buf);
 int emu_cmd_dbg_encrypt(struct emu_fw *fw, void *buf);

@@ -626,6 +626,53 @@ static void test_measure_unwritable(struct emu_rig *r)
 	gt_mem_free(&m);
 }
 
+/* COPY (AMD-ASPFW sev_mcmd.c sev_mcmd_copy): checks in its order; guest pages moved inside
+ * guest memory keep their plaintext (DBG_DECRYPT at the destination) but their ciphertext is
+ * the destination's, not the source's bytes; overlapping first pages answer SUCCESS and copy
+ * nothing. */
+static void test_copy(struct emu_rig *r)
+{
+	struct psp_transport *t = r->t;
+	static uint8_t image[8192], back[8192], snap[2 * IMAGE_SIZE];
+	struct sev_cmd_copy c;
+	struct gt_mem m;
+	uint32_t h = 0, idle = 0;
+
+	gt_platform_ready(t, false);
+	gt_mem_new(t, 2 * IMAGE_SIZE, &m);
+	TU_CHECK(RAND_bytes(image, sizeof(image)) == 1, "RAND_bytes");
+	memcpy(m.ptr, image, sizeof(image));
+	GT_EXPECT(gt_launch(t, 0, NULL, NULL, &h), SEV_STATUS_SUCCESS);
+	GT_EXPECT(gt_launch(t, 0, NULL, NULL, &idle), SEV_STATUS_SUCCESS);
+	GT_EXPECT(ST(psp_cmd_activate(t, h, GT_MIN_SEV_ASID + 20, PR)), SEV_STATUS_SUCCESS);
+	GT_EXPECT(ST(psp_cmd_launch_update_data(t, h, m.base, sizeof(image), PR)),
+		  SEV_STATUS_SUCCESS);
+	c = (struct sev_cmd_copy){ 999, 0, m.base + 8, m.base };
+	GT_EXPECT(fw(t, SEV_CMD_COPY, &c), SEV_STATUS_INVALID_GUEST);
+	c.handle = idle; /* not activated: before the length */
+	GT_EXPECT(fw(t, SEV_CMD_COPY, &c), SEV_STATUS_INACTIVE);
+	c.handle = h; /* the length before the alignment */
+	GT_EXPECT(fw(t, SEV_CMD_COPY, &c), SEV_STATUS_INVALID_LEN);
+	c.len = 100;
+	GT_EXPECT(fw(t, SEV_CMD_COPY, &c), SEV_STATUS_INVALID_LEN);
+	c.len = sizeof(image);
+	GT_EXPECT(fw(t, SEV_CMD_COPY, &c), SEV_STATUS_INVALID_ADDRESS);
+	memcpy(snap, m.ptr, sizeof(snap));
+	c.src_addr = m.base; /* src = dst: immediate success, nothing written */
+	GT_EXPECT(fw(t, SEV_CMD_COPY, &c), SEV_STATUS_SUCCESS);
+	TU_CHECK_MEM(m.ptr, snap, sizeof(snap));
+	c.dst_addr = m.base + IMAGE_SIZE;
+	GT_EXPECT(fw(t, SEV_CMD_COPY, &c), SEV_STATUS_SUCCESS);
+	GT_EXPECT(ST(psp_cmd_dbg_decrypt(t, h, m.base + IMAGE_SIZE, back, sizeof(back), PR)),
+		  SEV_STATUS_SUCCESS);
+	TU_CHECK_MEM(back, image, sizeof(image));
+	TU_CHECK(memcmp(m.ptr + IMAGE_SIZE, m.ptr, sizeof(image)) != 0,
+		 "COPY moved the ciphertext bytes instead of re-encrypting at the destination");
+	TU_CHECK(!gt_any_window_in(m.ptr, m.size, image, sizeof(image)),
+		 "COPY left plaintext in the host's memory");
+	gt_mem_free(&m);
+}
+
 /* SHUTDOWN drops every context: after INIT again the handles are unknown. */
 static void test_shutdown(struct emu_rig *r)
 {
@@ -661,6 +708,7 @@ int main(void)
 	test_length_queries(&r);
 	test_measure_unwritable(&r);
 	test_write_back(&r);
+	test_copy(&r);
 	test_shutdown(&r);
 	rig_down(&r);
 	tu_done("emu-guest");
