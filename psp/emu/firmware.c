@@ -150,6 +150,7 @@ void emu_fw_free(struct emu_fw *fw)
 		return;
 	if (fw->guests_shutdown)
 		fw->guests_shutdown(fw); /* guest contexts and their memory views */
+	emu_es_release(fw);
 	emu_mem_free(fw->mem);
 	emu_faults_free(fw->faults);
 	emu_nv_state_clear(&fw->nv);

@@ -31,6 +31,19 @@ struct emu_config {
 #define EMU_CCX_MAX 32u		 /* firmware's per-ASID CCX bitmasks are 32 bits wide */
 #define EMU_APIC_IDS_PER_CCX 16u /* 8 cores with 2 threads, as a Milan/Genoa CCX */
 
+/* SEV-ES's vCPU pool in the TMR (AMD-ASPFW sev_es.c, pool_u32.c): the TMR's second half holds
+ * one 8-byte CRC block per VMSA that LAUNCH_UPDATE_VMSA took in (sev_es_setup_vmsa). Made by
+ * the first DF_FLUSH after an ES INIT (sev_es_init_trusted_region: only then is the TMR safe to
+ * use), dropped at SHUTDOWN; blocks come from the head of a FIFO free list and go back to its
+ * tail at DECOMMISSION. */
+#define EMU_ES_POOL_BLOCKS 65536u /* 512 KiB / sizeof(es_vcpu_crc_t) */
+struct emu_es_pool {
+	bool on;
+	uint64_t crc_base; /* block i's CRC at crc_base + 8 i */
+	uint32_t *ring;	   /* free block indices */
+	uint32_t head, count;
+};
+
 struct emu_fw {
 	struct emu_config cfg;
 	char *nv_path;
@@ -52,6 +65,8 @@ struct emu_fw {
 	 * DEACTIVATE. DF_FLUSH needs it to be ccx_all. */
 	uint32_t wbinvd_done;
 	uint32_t *asid_dirty; /* [0..cpuid_ecx]: the CCXs where the ASID needs DF_FLUSH */
+	uint64_t tmr_base;    /* SEV-ES's TMR since INIT (0: none), protected from clients */
+	struct emu_es_pool es_pool;
 	uint64_t commands_served;
 	uint32_t max_concurrent_seen; /* connections with a command pending at once (server.c) */
 	void *guests; /* the guest commands' state (guest side; NULL until it exists) */
@@ -108,6 +123,13 @@ int emu_fw_command(struct emu_fw *fw, uint32_t cmd, void *buf, size_t len);
 /* Persist the owner store `neu` (taken over on success): SUCCESS, or HWERROR_PLATFORM with
  * the old store kept when the NV file cannot be written. */
 int emu_fw_commit_owner(struct emu_fw *fw, struct emu_owner *neu);
+/* The ES pool (platform.c): a block for one VMSA (RESOURCE_LIMIT when the pool is empty or
+ * not made yet), its CRC block's address, giving one back, and dropping the pool and the
+ * TMR's protection (SHUTDOWN). */
+int emu_es_pool_alloc(struct emu_fw *fw, uint32_t *ret_index);
+uint64_t emu_es_pool_crc_addr(const struct emu_fw *fw, uint32_t index);
+void emu_es_pool_free(struct emu_fw *fw, uint32_t index);
+void emu_es_release(struct emu_fw *fw);
 /* INIT on a corrupt store (fw->nv_corrupt): keep the corrupt file as FILE.corrupt, write the
  * fresh store in its place and clear nv_corrupt. Returns SECURE_DATA_INVALID either way, as
  * firmware's INIT does (it ignores whether the erase worked). */

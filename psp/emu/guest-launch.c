@@ -5,6 +5,7 @@
  * attest/secret.h (firmware side). Trusts no byte of the command buffers or client memory. */
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "attest/measurement.h"
@@ -127,6 +128,57 @@ int emu_cmd_launch_start(struct emu_fw *fw, void *buf)
 	return st;
 }
 
+#define VMSA_ZEROS_OFF 0x380 /* AMD-ASPFW sev_es.c vmcb_save_area_t: reserved in the VMSA */
+#define VMSA_CRC_PADDR_OFF 0x388
+
+static int vmsa_block_keep(struct emu_guest *g, uint32_t index)
+{
+	if (g->n_vmsa == g->cap_vmsa) {
+		uint32_t cap = g->cap_vmsa ? 2 * g->cap_vmsa : 4;
+		uint32_t *p = realloc(g->vmsa_blocks, cap * sizeof(*p));
+
+		if (!p)
+			return SEV_STATUS_HWERROR_PLATFORM;
+		g->vmsa_blocks = p;
+		g->cap_vmsa = cap;
+	}
+	g->vmsa_blocks[g->n_vmsa++] = index;
+	return SEV_STATUS_SUCCESS;
+}
+
+/* LAUNCH_UPDATE_VMSA's page, in launch_update_common's order: read, measured as it is, then
+ * sev_es_setup_vmsa takes a block of the ES pool (RESOURCE_LIMIT when none; the page is
+ * measured already) and writes into the reserved quadwords the guest sees: 0 at 0x380, the
+ * block's CRC address in the TMR at 0x388; then the page is encrypted. (The CRC itself,
+ * crc64_vmsa over the first 0xFC0 bytes kept in the TMR for SEND/RECEIVE's
+ * sev_es_validate_vmsa, is not computed: nothing here reads it, and on hardware the host
+ * cannot read the TMR.) */
+static int launch_vmsa(struct emu_fw *fw, struct emu_guest *g, uint64_t addr)
+{
+	uint8_t page[EMU_VMSA_SIZE]; /* guest register state: wiped below */
+	uint64_t zero = 0, crc;
+	uint32_t block;
+	int st;
+
+	st = emu_mem_read(fw->mem, addr, page, EMU_VMSA_SIZE);
+	if (!st && !EVP_DigestUpdate(g->ld, page, EMU_VMSA_SIZE))
+		st = SEV_STATUS_HWERROR_PLATFORM;
+	if (!st)
+		st = emu_es_pool_alloc(fw, &block);
+	if (!st) {
+		crc = emu_es_pool_crc_addr(fw, block);
+		memcpy(page + VMSA_ZEROS_OFF, &zero, sizeof(zero));
+		memcpy(page + VMSA_CRC_PADDR_OFF, &crc, sizeof(crc));
+		st = vmsa_block_keep(g, block);
+		if (st)
+			emu_es_pool_free(fw, block);
+	}
+	if (!st)
+		st = emu_guest_mem_put(fw, g, addr, page, EMU_VMSA_SIZE);
+	OPENSSL_cleanse(page, sizeof(page));
+	return st;
+}
+
 /* launch_update_common: measure the plaintext, leave only ciphertext in the caller's memory
  * (guest-mem.c: when the plaintext view gets it). The guest must be activated (ACTIVATE after
  * LAUNCH_START, as KVM does): the encryption uses the key installed for its ASID (INACTIVE
@@ -150,7 +202,8 @@ static int launch_update(struct emu_fw *fw, struct sev_cmd_launch_update *b, boo
 		return SEV_STATUS_INVALID_LEN;
 	st = emu_guest_mem_bind(fw, g, b->address, b->len);
 	if (!st)
-		st = emu_guest_mem_launch(fw, g, b->address, b->len, g->ld);
+		st = vmsa ? launch_vmsa(fw, g, b->address)
+			  : emu_guest_mem_launch(fw, g, b->address, b->len, g->ld);
 	return st;
 }
 

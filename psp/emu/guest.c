@@ -76,6 +76,7 @@ void emu_guest_free(struct emu_fw *fw, struct emu_guest *g)
 	if (gs && g->handle >= 1 && g->handle <= EMU_GUEST_MAX && gs->slot[g->handle - 1] == g)
 		gs->slot[g->handle - 1] = NULL;
 	EVP_MD_CTX_free(g->ld);
+	free(g->vmsa_blocks);
 	emu_guest_mem_release(g);
 	secret_free(g, sizeof(*g)); /* TEK, TIK, VEK, measurement (sev_guest_clear) */
 }
@@ -127,6 +128,8 @@ static int cmd_decommission(struct emu_fw *fw, void *buf)
 		return SEV_STATUS_INVALID_GUEST;
 	if (g->asid && (g->pending || g->active))
 		return SEV_STATUS_ACTIVE;
+	for (uint32_t i = 0; i < g->n_vmsa; i++) /* pool_vcpu_free_list */
+		emu_es_pool_free(fw, g->vmsa_blocks[i]);
 	emu_guest_free(fw, g);
 	if (fw->guest_count > 0)
 		fw->guest_count--;

@@ -39,6 +39,10 @@ struct emu_guest {
 	uint8_t vek[EMU_VEK_SIZE]; /* memory key; wiped at DECOMMISSION */
 	EVP_MD_CTX *ld;		   /* running launch digest (SHA-256) */
 	bool ld_finalized;	   /* a LAUNCH_MEASURE consumed ld (guest-launch.c) */
+	/* SEV-ES: the ES pool blocks of its VMSAs (sev_es_setup_vmsa's per-guest list), in
+	 * order; malloc'ed, given back to the pool at DECOMMISSION. */
+	uint32_t *vmsa_blocks;
+	uint32_t n_vmsa, cap_vmsa;
 	uint8_t launch_digest[32]; /* final digest, from LAUNCH_MEASURE */
 	uint8_t measure[32];	   /* measurement, for LAUNCH_SECRET's MAC */
 	/* The plaintext view, bound to the region of the first command touching guest memory

@@ -25,6 +25,7 @@ struct emu_mem {
 	struct emu_region regions[EMU_MEM_MAX_REGIONS];
 	unsigned n;
 	uint64_t next_index; /* region index for the next map, only grows */
+	uint64_t prot_base, prot_len; /* firmware's range (the TMR), 0 = none */
 };
 
 /* SIGBUS guard: a client may truncate its memfd after mapping; touching the vanished pages
@@ -126,9 +127,19 @@ unsigned emu_mem_count(const struct emu_mem *m)
 	return m->n;
 }
 
+void emu_mem_protect(struct emu_mem *m, uint64_t base, uint64_t len)
+{
+	m->prot_base = base;
+	m->prot_len = len;
+}
+
 static uint8_t *lookup_region(struct emu_mem *m, uint64_t addr, uint64_t len, bool *fixed)
 {
 	if (len == 0)
+		return NULL;
+	/* AMD-ASPFW x86_copy.c validate_address_range: no range in a TMR (reserved or valid) */
+	if (m->prot_len && (addr >= m->prot_base ? addr - m->prot_base < m->prot_len
+						  : m->prot_base - addr < len))
 		return NULL;
 	for (unsigned i = 0; i < m->n; i++) {
 		const struct emu_region *r = &m->regions[i];

@@ -3,6 +3,7 @@
  * One row per command with the platform states it is legal in (SEV-FACTS.md §4); the
  * handlers below assume the dispatcher's checks (firmware.h). Length queries: when a caller's
  * buffer is too small the handler writes the needed length back and answers INVALID_LEN. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/log.h"
@@ -79,6 +80,10 @@ static int init_common(struct emu_fw *fw, uint32_t flags, uint64_t tmr_paddr, ui
 	}
 	fw->state = SEV_PSTATE_INIT;
 	fw->config_flags = flags;
+	if (flags & SEV_INIT_FLAGS_SEV_ES) { /* firmware's from now on (validate_address_range) */
+		fw->tmr_base = tmr_paddr;
+		emu_mem_protect(fw->mem, tmr_paddr, TMR_SIZE);
+	}
 	/* INIT clears every core's WBINVD_DONE flag and marks all ASIDs dirty, so DF_FLUSH
 	 * (after WBINVD) must follow before the first ACTIVATE — Linux's INIT sequence. */
 	fw->wbinvd_done = 0;
@@ -143,10 +148,65 @@ static int cmd_init_ex(struct emu_fw *fw, void *buf)
 	return init_common(fw, b->flags, b->tmr_paddr, b->tmr_len, b);
 }
 
+/* ---- SEV-ES's TMR and its vCPU pool (firmware.h) ---- */
+
+/* sev_es_init_trusted_region's pool_vcpu_init: every block free, in index order. */
+static int es_pool_init(struct emu_fw *fw)
+{
+	struct emu_es_pool *p = &fw->es_pool;
+
+	if (!p->ring && !(p->ring = malloc(EMU_ES_POOL_BLOCKS * sizeof(*p->ring))))
+		return SEV_STATUS_HWERROR_PLATFORM;
+	for (uint32_t i = 0; i < EMU_ES_POOL_BLOCKS; i++)
+		p->ring[i] = i;
+	p->head = 0;
+	p->count = EMU_ES_POOL_BLOCKS;
+	p->crc_base = fw->tmr_base + TMR_SIZE / 2; /* the CRC half of the TMR */
+	p->on = true;
+	return SEV_STATUS_SUCCESS;
+}
+
+int emu_es_pool_alloc(struct emu_fw *fw, uint32_t *ret_index)
+{
+	struct emu_es_pool *p = &fw->es_pool;
+
+	if (!p->on || p->count == 0) /* pool_vcpu_alloc returns 0: RESOURCE_LIMIT */
+		return SEV_STATUS_RESOURCE_LIMIT;
+	*ret_index = p->ring[p->head];
+	p->head = (p->head + 1) % EMU_ES_POOL_BLOCKS;
+	p->count--;
+	return SEV_STATUS_SUCCESS;
+}
+
+uint64_t emu_es_pool_crc_addr(const struct emu_fw *fw, uint32_t index)
+{
+	return fw->es_pool.crc_base + (uint64_t)index * 8;
+}
+
+void emu_es_pool_free(struct emu_fw *fw, uint32_t index)
+{
+	struct emu_es_pool *p = &fw->es_pool;
+
+	if (!p->on || p->count >= EMU_ES_POOL_BLOCKS)
+		return;
+	p->ring[(p->head + p->count) % EMU_ES_POOL_BLOCKS] = index; /* list_add_tail */
+	p->count++;
+}
+
+/* sev_clear → sev_es_release_trusted_region: the pool goes, the TMR is the host's again. */
+void emu_es_release(struct emu_fw *fw)
+{
+	free(fw->es_pool.ring);
+	memset(&fw->es_pool, 0, sizeof(fw->es_pool));
+	fw->tmr_base = 0;
+	emu_mem_protect(fw->mem, 0, 0);
+}
+
 static int cmd_shutdown(struct emu_fw *fw, void *buf)
 {
 	if (fw->guests_shutdown)
 		fw->guests_shutdown(fw);
+	emu_es_release(fw);
 	fw->state = SEV_PSTATE_UNINIT;
 	fw->config_flags = 0;
 	fw->guest_count = 0;
@@ -284,6 +344,10 @@ static int cmd_df_flush(struct emu_fw *fw, void *buf)
 		fw->asid_dirty[a] &= ~fw->wbinvd_done;
 	if (fw->wbinvd_done != fw->ccx_all)
 		return SEV_STATUS_WBINVD_REQUIRED;
+	/* "it is now safe to initialize the TMR": the ES pool, once per INIT */
+	if (fw->state != SEV_PSTATE_UNINIT && (fw->config_flags & SEV_INIT_FLAGS_SEV_ES) &&
+	    !fw->es_pool.on)
+		return es_pool_init(fw);
 	return SEV_STATUS_SUCCESS;
 }
 

@@ -66,6 +66,7 @@ static void restore(void)
 	fw->config_flags = 0;
 	fw->guest_count = 0;
 	fw->wbinvd_done = 0;
+	emu_es_release(fw); /* an ES INIT's TMR and pool */
 }
 
 static void fuzz_command(const uint8_t *data, size_t size)
