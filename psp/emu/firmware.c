@@ -134,8 +134,10 @@ int emu_fw_new(const struct emu_config *cfg, const char *nv_path, struct emu_fw 
 		return -ENOMEM;
 	}
 	r = emu_mem_new(&fw->mem);
-	if (r >= 0)
+	if (r >= 0) {
+		emu_mem_set_cbit(fw->mem, cfg->cpuid_ebx & 0x3f);
 		r = nv_open(fw);
+	}
 	if (r < 0) {
 		emu_fw_free(fw);
 		return r;

@@ -93,8 +93,9 @@ static int view_create(struct emu_guest *g, uint64_t size)
 	return 0;
 }
 
-int emu_guest_mem_bind(struct emu_fw *fw, struct emu_guest *g, uint64_t addr, uint64_t len)
+int emu_guest_mem_bind(struct emu_fw *fw, struct emu_guest *g, uint64_t caddr, uint64_t len)
 {
+	uint64_t addr = emu_mem_strip_cbit(fw->mem, caddr);
 	uint64_t base = addr & ~((1ull << EMU_REGION_SHIFT) - 1), size;
 	int st = emu_mem_check(fw->mem, addr, len);
 
@@ -291,9 +292,10 @@ static bool range_ok(struct emu_guest *g, uint64_t addr, size_t len)
 	       len <= g->region_size - (addr - g->region_base);
 }
 
-int emu_guest_mem_put(struct emu_fw *fw, struct emu_guest *g, uint64_t addr, const uint8_t *plain,
+int emu_guest_mem_put(struct emu_fw *fw, struct emu_guest *g, uint64_t caddr, const uint8_t *plain,
 		      size_t len)
 {
+	uint64_t addr = emu_mem_strip_cbit(fw->mem, caddr);
 	_cleanup_(EVP_CIPHER_CTX_freep) EVP_CIPHER_CTX *dec = NULL;
 	uint64_t off = addr - g->region_base;
 	_cleanup_free_ uint8_t *cipher = NULL;
@@ -338,9 +340,10 @@ static int launch_crypt_to(uint8_t *dst, void *arg)
  * a second scratch half where the region could shrink under us; emu_mem_write_with). Chunks
  * end on page boundaries (place() sees whole pages whole). (Prefaulting the host's pages
  * writable with MADV_POPULATE_WRITE first was measured: no gain.) */
-int emu_guest_mem_launch(struct emu_fw *fw, struct emu_guest *g, uint64_t addr, size_t len,
+int emu_guest_mem_launch(struct emu_fw *fw, struct emu_guest *g, uint64_t caddr, size_t len,
 			 EVP_MD_CTX *md)
 {
+	uint64_t addr = emu_mem_strip_cbit(fw->mem, caddr);
 	_cleanup_(EVP_CIPHER_CTX_freep) EVP_CIPHER_CTX *c = NULL, *dec = NULL;
 	uint64_t off = addr - g->region_base;
 	size_t cap = MIN(len, (size_t)LAUNCH_CHUNK);
@@ -376,9 +379,10 @@ int emu_guest_mem_launch(struct emu_fw *fw, struct emu_guest *g, uint64_t addr, 
 	return st;
 }
 
-int emu_guest_mem_get(struct emu_fw *fw, struct emu_guest *g, uint64_t addr, uint8_t *ret,
+int emu_guest_mem_get(struct emu_fw *fw, struct emu_guest *g, uint64_t caddr, uint8_t *ret,
 		      size_t len)
 {
+	uint64_t addr = emu_mem_strip_cbit(fw->mem, caddr);
 	_cleanup_(EVP_CIPHER_CTX_freep) EVP_CIPHER_CTX *dec = NULL;
 	uint64_t off = addr - g->region_base;
 	int st;

@@ -14,6 +14,7 @@
 #include "attest/secret.h"
 #include "attest/sev-report.h"
 #include "common/macros.h"
+#include "common/ossl.h"
 #include "psp/commands.h"
 #include "psp/psp-emu.h"
 #include "tests/psp/test-emu-guest-util.h"
@@ -673,6 +674,67 @@ static void test_copy(struct emu_rig *r)
 	gt_mem_free(&m);
 }
 
+/* Addresses as KVM sends them: __sme_page_pa sets the C-bit (CPUID 8000_001F EBX[5:0], 51
+ * here), which firmware ignores in its address checks (AMD-ASPFW x86_copy.c
+ * validate_address_range); KVM issues one LAUNCH_UPDATE_DATA per run of contiguous physical
+ * pages, so a guest's runs are discontiguous. No region base ever has the C-bit set, however
+ * many regions come and go. */
+static void test_cbit(struct emu_rig *r)
+{
+	const uint64_t C = 1ull << 51;
+	struct psp_transport *t = r->t;
+	static uint8_t image[3 * 4096], back[4096];
+	struct sev_attestation_report rep;
+	uint8_t blob[SEV_MEASURE_BLOB_SIZE], mnonce[16] = { 3 }, want[32];
+	_cleanup_(EVP_MD_CTX_freep) EVP_MD_CTX *md = EVP_MD_CTX_new();
+	struct sev_cmd_get_id id;
+	struct psp_buf dma;
+	struct gt_mem m;
+	uint32_t h = 0;
+
+	gt_platform_ready(t, false);
+	gt_mem_new(t, sizeof(image), &m);
+	TU_CHECK(RAND_bytes(image, sizeof(image)) == 1, "RAND_bytes");
+	memcpy(m.ptr, image, sizeof(image));
+	GT_EXPECT(gt_launch(t, 0, NULL, NULL, &h), SEV_STATUS_SUCCESS);
+	GT_EXPECT(ST(psp_cmd_activate(t, h, GT_MIN_SEV_ASID + 30, PR)), SEV_STATUS_SUCCESS);
+	GT_EXPECT(ST(psp_cmd_launch_update_data(t, h, m.base | C, 4096, PR)), SEV_STATUS_SUCCESS);
+	GT_EXPECT(ST(psp_cmd_launch_update_data(t, h, (m.base + 8192) | C, 4096, PR)),
+		  SEV_STATUS_SUCCESS);
+	GT_EXPECT(ST(psp_cmd_dbg_decrypt(t, h, m.base + 8192, back, sizeof(back), PR)),
+		  SEV_STATUS_SUCCESS);
+	TU_CHECK_MEM(back, image + 8192, sizeof(back));
+	GT_EXPECT(ST(psp_cmd_dbg_decrypt(t, h, m.base | C, back, sizeof(back), PR)),
+		  SEV_STATUS_SUCCESS);
+	TU_CHECK_MEM(back, image, sizeof(back));
+	TU_CHECK(md && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 &&
+			 EVP_DigestUpdate(md, image, 4096) == 1 &&
+			 EVP_DigestUpdate(md, image + 8192, 4096) == 1 &&
+			 EVP_DigestFinal_ex(md, want, NULL) == 1,
+		 "digest");
+	GT_EXPECT(ST(psp_cmd_launch_measure(t, h, blob, PR)), SEV_STATUS_SUCCESS);
+	GT_EXPECT(ST(psp_cmd_attestation(t, h, mnonce, &rep, PR)), SEV_STATUS_SUCCESS);
+	TU_CHECK_MEM(rep.launch_digest, want, 32);
+	TU_CHECK_EQ(psp_dma_alloc(t, 4096, &dma), 0);
+	memset(dma.ptr, 0, SEV_GET_ID_SIZE);
+	id = (struct sev_cmd_get_id){ dma.addr | C, SEV_GET_ID_SIZE };
+	GT_EXPECT(fw(t, SEV_CMD_GET_ID, &id), SEV_STATUS_SUCCESS);
+	TU_CHECK(memcmp(dma.ptr, (uint8_t[SEV_GET_ID_SIZE]){ 0 }, SEV_GET_ID_SIZE) != 0,
+		 "GET_ID through a C-bit address wrote nothing");
+	psp_dma_free(t, &dma);
+	gt_mem_free(&m);
+	for (int i = 0; i < 2100; i++) { /* region index 2048 would be the C-bit */
+		int fd = memfd_create("cbit", MFD_CLOEXEC);
+		uint64_t base;
+
+		TU_CHECK(fd >= 0 && ftruncate(fd, 4096) == 0, "memfd");
+		TU_CHECK_EQ(psp_map_memfd(t, fd, 4096, &base), 0);
+		TU_CHECK((base & C) == 0, "region base 0x%llx has the C-bit", (unsigned long long)base);
+		TU_CHECK_EQ(psp_unmap_memfd(t, base), 0);
+		close(fd);
+	}
+}
+
 /* SHUTDOWN drops every context: after INIT again the handles are unknown. */
 static void test_shutdown(struct emu_rig *r)
 {
@@ -709,6 +771,7 @@ int main(void)
 	test_measure_unwritable(&r);
 	test_write_back(&r);
 	test_copy(&r);
+	test_cbit(&r);
 	test_shutdown(&r);
 	rig_down(&r);
 	tu_done("emu-guest");
