@@ -126,12 +126,12 @@ static const struct {
 	{ "get-cert", 1, ctl_get_cert },
 	{ "status", 0, ctl_status },
 	{ "fault", 1, ctl_fault },
-	{ "guest-memfd", 1, emu_guest_ctl_memfd }, /* guest.c; README-guest.md */
+	{ "guest-memfd", -1, emu_guest_ctl_memfd }, /* guest.c; README-guest.md */
 };
 
 int emu_ctl(struct emu_fw *fw, const char *line, uint8_t *out, size_t cap, size_t *out_len)
 {
-	char buf[256], *save = NULL, *verb, *arg, *extra;
+	char buf[256], rest[256] = "", *save = NULL, *verb, *arg, *extra, *r = rest;
 
 	*out_len = 0;
 	if (strlen(line) >= sizeof(buf)) {
@@ -140,6 +140,9 @@ int emu_ctl(struct emu_fw *fw, const char *line, uint8_t *out, size_t cap, size_
 	}
 	strcpy(buf, line);
 	verb = strtok_r(buf, " \t\r\n", &save);
+	if (verb && save) /* the words after the verb, for verbs that parse their own */
+		snprintf(rest, sizeof(rest), "%s", save);
+	r += strspn(r, " \t\r\n");
 	arg = verb ? strtok_r(NULL, " \t\r\n", &save) : NULL;
 	extra = arg ? strtok_r(NULL, " \t\r\n", &save) : NULL;
 	for (size_t i = 0; verb && i < ELEMENTSOF(ctl_table); i++) {
@@ -151,6 +154,8 @@ int emu_ctl(struct emu_fw *fw, const char *line, uint8_t *out, size_t cap, size_
 			reply_text(out, cap, out_len, "%s: too many arguments", verb);
 			return -EINVAL;
 		}
+		if (ctl_table[i].max_args < 0)
+			return ctl_table[i].fn(fw, *r ? r : NULL, out, cap, out_len);
 		return ctl_table[i].fn(fw, arg, out, cap, out_len);
 	}
 	reply_text(out, cap, out_len, "unknown control verb; known: wbinvd [CCX], get-cert cek|ask|ark, "

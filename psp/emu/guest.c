@@ -59,7 +59,6 @@ int emu_guest_alloc(struct emu_fw *fw, struct emu_guest **ret)
 			return SEV_STATUS_HWERROR_PLATFORM;
 		}
 		g->handle = i + 1;
-		g->view_fd = -1;
 		gs->slot[i] = g;
 		*ret = g;
 		return SEV_STATUS_SUCCESS;
@@ -180,8 +179,11 @@ static int ctl_reply(uint8_t *out, size_t cap, size_t *len, const char *text)
 int emu_guest_ctl_memfd(struct emu_fw *fw, char *arg, uint8_t *out, size_t cap, size_t *len)
 {
 	struct emu_guests *gs = emu_guests_get(fw);
+	char *save = NULL, *h = arg ? strtok_r(arg, " \t\r\n", &save) : NULL;
+	char *nth = h ? strtok_r(NULL, " \t\r\n", &save) : NULL;
+	struct emu_guest_region *r;
 	struct emu_guest *g;
-	uint32_t handle;
+	uint32_t handle, idx = 0;
 	int fd, n;
 
 	if (!gs)
@@ -190,8 +192,10 @@ int emu_guest_ctl_memfd(struct emu_fw *fw, char *arg, uint8_t *out, size_t cap, 
 		close(gs->reply_fd);
 		gs->reply_fd = -1;
 	}
-	if (!arg || parse_u32(arg, &handle) < 0) {
-		ctl_reply(out, cap, len, "guest-memfd takes one guest handle");
+	if (!h || parse_u32(h, &handle) < 0 || (nth && parse_u32(nth, &idx) < 0) ||
+	    strtok_r(NULL, " \t\r\n", &save)) {
+		ctl_reply(out, cap, len, "guest-memfd takes a guest handle and optionally the "
+					 "number of one of its memory regions (0 = the first)");
 		return -EINVAL;
 	}
 	g = emu_guest_find(fw, handle);
@@ -206,9 +210,13 @@ int emu_guest_ctl_memfd(struct emu_fw *fw, char *arg, uint8_t *out, size_t cap, 
 			  "(LAUNCH_FINISH and ACTIVATE first)");
 		return -EBUSY;
 	}
-	if (!g->view) {
+	if (g->n_reg == 0) {
 		ctl_reply(out, cap, len,
 			  "guest-memfd: the guest has no memory (no LAUNCH_UPDATE_DATA)");
+		return -ENOENT;
+	}
+	if (idx >= g->n_reg) {
+		ctl_reply(out, cap, len, "guest-memfd: the guest has fewer memory regions");
 		return -ENOENT;
 	}
 	/* the VMM runs the guest from the view: every launched page must be in it */
@@ -218,13 +226,14 @@ int emu_guest_ctl_memfd(struct emu_fw *fw, char *arg, uint8_t *out, size_t cap, 
 			  "region (unmapped or shrunk since launch)");
 		return -EIO;
 	}
-	fd = fcntl(g->view_fd, F_DUPFD_CLOEXEC, 3);
+	r = &g->reg[idx];
+	fd = fcntl(r->view_fd, F_DUPFD_CLOEXEC, 3);
 	if (fd < 0)
 		return -errno;
 	gs->reply_fd = fd;
-	n = snprintf((char *)out, cap, "handle=%u asid=%u base=0x%llx size=%llu", g->handle,
-		     g->asid, (unsigned long long)g->region_base,
-		     (unsigned long long)g->region_size);
+	n = snprintf((char *)out, cap, "handle=%u asid=%u base=0x%llx size=%llu region=%u regions=%u",
+		     g->handle, g->asid, (unsigned long long)r->base, (unsigned long long)r->size,
+		     idx, g->n_reg);
 	*len = n < 0 ? 0 : MIN((size_t)n, cap - 1);
 	return 0;
 }

@@ -83,8 +83,8 @@ static void check_views(struct emu_rig *r, uint32_t h, const struct gt_mem *m, c
 
 	TU_CHECK(gt_ctl_memfd(r->emu.socket, h, &fd, text, sizeof(text)) == 0, "guest-memfd: %s",
 		 text);
-	snprintf(want, sizeof(want), "handle=%u asid=%u base=0x%llx size=%zu", h, GT_MIN_SEV_ASID,
-		 (unsigned long long)m->base, m->size);
+	snprintf(want, sizeof(want), "handle=%u asid=%u base=0x%llx size=%zu region=0 regions=1",
+		 h, GT_MIN_SEV_ASID, (unsigned long long)m->base, m->size);
 	TU_CHECK(strcmp(text, want) == 0, "guest-memfd answered '%s', expected '%s'", text, want);
 	/* through psp_emu_ctl() (recv() without a control buffer): the text arrives, the
 	 * descriptor is dropped by the kernel */
@@ -735,6 +735,74 @@ static void test_cbit(struct emu_rig *r)
 	}
 }
 
+/* A guest's memory in two host regions (as a KVM guest's pages lie all over physical memory,
+ * AMD-ASPFW keeps no notion of one region per guest): launched, measured, debugged, COPYed
+ * across, and handed out one view per region (CTL guest-memfd HANDLE N). */
+static void test_two_regions(struct emu_rig *r)
+{
+	struct psp_transport *t = r->t;
+	static uint8_t a_img[8192], b_img[4096], back[8192];
+	uint8_t blob[SEV_MEASURE_BLOB_SIZE], mnonce[16] = { 5 }, want[32];
+	_cleanup_(EVP_MD_CTX_freep) EVP_MD_CTX *md = EVP_MD_CTX_new();
+	struct sev_attestation_report rep;
+	struct gt_mem a, b;
+	struct sev_cmd_copy c;
+	char text[256];
+	uint32_t h = 0;
+	int fd = -1;
+	uint8_t *view;
+
+	gt_platform_ready(t, false);
+	gt_mem_new(t, 16384, &a);
+	gt_mem_new(t, 8192, &b);
+	TU_CHECK(RAND_bytes(a_img, sizeof(a_img)) == 1 && RAND_bytes(b_img, sizeof(b_img)) == 1,
+		 "RAND_bytes");
+	memcpy(a.ptr, a_img, sizeof(a_img));
+	memcpy(b.ptr, b_img, sizeof(b_img));
+	GT_EXPECT(gt_launch(t, 0, NULL, NULL, &h), SEV_STATUS_SUCCESS);
+	GT_EXPECT(ST(psp_cmd_activate(t, h, GT_MIN_SEV_ASID + 40, PR)), SEV_STATUS_SUCCESS);
+	GT_EXPECT(ST(psp_cmd_launch_update_data(t, h, a.base, sizeof(a_img), PR)),
+		  SEV_STATUS_SUCCESS);
+	GT_EXPECT(ST(psp_cmd_launch_update_data(t, h, b.base, sizeof(b_img), PR)),
+		  SEV_STATUS_SUCCESS);
+	TU_CHECK(md && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 &&
+			 EVP_DigestUpdate(md, a_img, sizeof(a_img)) == 1 &&
+			 EVP_DigestUpdate(md, b_img, sizeof(b_img)) == 1 &&
+			 EVP_DigestFinal_ex(md, want, NULL) == 1,
+		 "digest");
+	GT_EXPECT(ST(psp_cmd_dbg_decrypt(t, h, b.base, back, sizeof(b_img), PR)),
+		  SEV_STATUS_SUCCESS);
+	TU_CHECK_MEM(back, b_img, sizeof(b_img));
+	/* page 1 of region a to page 1 of region b */
+	c = (struct sev_cmd_copy){ h, 4096, a.base + 4096, b.base + 4096 };
+	GT_EXPECT(fw(t, SEV_CMD_COPY, &c), SEV_STATUS_SUCCESS);
+	GT_EXPECT(ST(psp_cmd_dbg_decrypt(t, h, b.base + 4096, back, 4096, PR)),
+		  SEV_STATUS_SUCCESS);
+	TU_CHECK_MEM(back, a_img + 4096, 4096);
+	GT_EXPECT(ST(psp_cmd_launch_measure(t, h, blob, PR)), SEV_STATUS_SUCCESS);
+	GT_EXPECT(ST(psp_cmd_launch_finish(t, h, PR)), SEV_STATUS_SUCCESS);
+	GT_EXPECT(ST(psp_cmd_attestation(t, h, mnonce, &rep, PR)), SEV_STATUS_SUCCESS);
+	TU_CHECK_MEM(rep.launch_digest, want, 32);
+	/* one view per region, in the order the guest first touched them */
+	TU_CHECK(gt_ctl_memfd_region(r->emu.socket, h, 1, &fd, text, sizeof(text)) == 0,
+		 "guest-memfd %u 1: %s", h, text);
+	TU_CHECK(strstr(text, " region=1 regions=2"), "reply: %s", text);
+	view = map_view(fd, b.size);
+	TU_CHECK_MEM(view, b_img, sizeof(b_img));
+	TU_CHECK_MEM(view + 4096, a_img + 4096, 4096);
+	munmap(view, b.size);
+	close(fd);
+	TU_CHECK(gt_ctl_memfd_region(r->emu.socket, h, 0, &fd, text, sizeof(text)) == 0,
+		 "guest-memfd %u 0: %s", h, text);
+	view = map_view(fd, a.size);
+	TU_CHECK_MEM(view, a_img, sizeof(a_img));
+	munmap(view, a.size);
+	close(fd);
+	TU_CHECK_EQ(gt_ctl_memfd_region(r->emu.socket, h, 2, &fd, text, sizeof(text)), -ENOENT);
+	gt_mem_free(&a);
+	gt_mem_free(&b);
+}
+
 /* SHUTDOWN drops every context: after INIT again the handles are unknown. */
 static void test_shutdown(struct emu_rig *r)
 {
@@ -772,6 +840,7 @@ int main(void)
 	test_write_back(&r);
 	test_copy(&r);
 	test_cbit(&r);
+	test_two_regions(&r);
 	test_shutdown(&r);
 	rig_down(&r);
 	tu_done("emu-guest");
