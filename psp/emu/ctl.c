@@ -67,6 +67,28 @@ static int ctl_get_cert(struct emu_fw *fw, char *arg, uint8_t *out, size_t cap, 
 	return -EINVAL;
 }
 
+/* What AMD's firmware download site would hand out: a signed firmware image for version
+ * MAJOR.MINOR build BUILD, in the emulator's own format (dlfw.c), for DOWNLOAD_FIRMWARE. */
+static int ctl_firmware_image(struct emu_fw *fw, char *arg, uint8_t *out, size_t cap, size_t *len)
+{
+	char *save = NULL, *ver = arg ? strtok_r(arg, " \t\r\n", &save) : NULL;
+	char *build = ver ? strtok_r(NULL, " \t\r\n", &save) : NULL;
+	char *dot = ver ? strchr(ver, '.') : NULL;
+	uint32_t ma, mi, b;
+
+	if (!dot || !build || strtok_r(NULL, " \t\r\n", &save)) {
+		reply_text(out, cap, len, "firmware-image takes MAJOR.MINOR BUILD");
+		return -EINVAL;
+	}
+	*dot = 0;
+	if (parse_u32(ver, &ma) < 0 || parse_u32(dot + 1, &mi) < 0 || parse_u32(build, &b) < 0 ||
+	    ma > 255 || mi > 255 || b > 255) {
+		reply_text(out, cap, len, "firmware-image: MAJOR, MINOR and BUILD are 0..255");
+		return -EINVAL;
+	}
+	return emu_fw_image_make(fw, (uint8_t)ma, (uint8_t)mi, (uint8_t)b, out, cap, len);
+}
+
 static int ctl_status(struct emu_fw *fw, char *arg, uint8_t *out, size_t cap, size_t *len)
 {
 	return reply_text(out, cap, len,
@@ -127,6 +149,7 @@ static const struct {
 	{ "status", 0, ctl_status },
 	{ "fault", 1, ctl_fault },
 	{ "guest-memfd", -1, emu_guest_ctl_memfd }, /* guest.c; README-guest.md */
+	{ "firmware-image", -1, ctl_firmware_image },
 };
 
 int emu_ctl(struct emu_fw *fw, const char *line, uint8_t *out, size_t cap, size_t *out_len)
@@ -159,6 +182,6 @@ int emu_ctl(struct emu_fw *fw, const char *line, uint8_t *out, size_t cap, size_
 		return ctl_table[i].fn(fw, arg, out, cap, out_len);
 	}
 	reply_text(out, cap, out_len, "unknown control verb; known: wbinvd [CCX], get-cert cek|ask|ark, "
-				      "status, fault RULE|list|clear, guest-memfd");
+				      "status, fault RULE|list|clear, guest-memfd, firmware-image");
 	return -EINVAL;
 }

@@ -106,6 +106,11 @@ struct emu_cmd_row {
 extern const struct emu_cmd_row emu_platform_cmds[];
 /* PEK_CERT_IMPORT's handler, in its own file (pek-import.c). */
 int emu_pek_cert_import(struct emu_fw *fw, void *buf);
+/* DOWNLOAD_FIRMWARE, and a signed image of the emulator's own format for a version (CTL
+ * `firmware-image`): dlfw.c. The image goes to out[cap]: 0, -ENOBUFS, -EIO. */
+int emu_cmd_download_firmware(struct emu_fw *fw, void *buf);
+int emu_fw_image_make(struct emu_fw *fw, uint8_t api_major, uint8_t api_minor, uint8_t build,
+		      uint8_t *out, size_t cap, size_t *ret_len);
 extern const size_t emu_platform_cmds_n;
 
 /* Load the NV file (or create it, with a new chip identity, when it does not exist). A corrupt

@@ -378,6 +378,7 @@ const struct emu_cmd_row emu_platform_cmds[] = {
 	{ SEV_CMD_GET_ID, EMU_IN_ANY, cmd_get_id, ON_OK_LEN },
 	{ SEV_CMD_DF_FLUSH, EMU_IN_ANY, cmd_df_flush, NONE },
 	{ SEV_CMD_NOP, EMU_IN_ANY, cmd_nop, NONE },
+	{ SEV_CMD_DOWNLOAD_FIRMWARE, EMU_IN_UNINIT, emu_cmd_download_firmware, NONE },
 };
 #undef NONE
 #undef ON_OK

@@ -394,8 +394,7 @@ static void test_get_id(struct psp_transport *t)
  * state; the transport sends them with their spec buffer size (sev_mcmd.h). */
 static void test_unimplemented(struct psp_transport *t)
 {
-	static const uint32_t ids[] = { SEV_CMD_DOWNLOAD_FIRMWARE, SEV_CMD_RING_BUFFER,
-					SEV_CMD_SWAP_OUT, SEV_CMD_SWAP_IN };
+	static const uint32_t ids[] = { SEV_CMD_RING_BUFFER, SEV_CMD_SWAP_OUT, SEV_CMD_SWAP_IN };
 	uint8_t buf[64] = { 0 };
 
 	for (int s = U; s <= I; s++) {
@@ -403,6 +402,62 @@ static void test_unimplemented(struct psp_transport *t)
 		for (size_t i = 0; i < ELEMENTSOF(ids); i++)
 			CHECK_STATUS(fw(t, ids[i], buf), SEV_STATUS_INVALID_COMMAND);
 	}
+}
+
+/* DOWNLOAD_FIRMWARE (AMD-ASPFW sev_mcmd.c sev_mcmd_download_firmware): UNINIT only, the image
+ * 32-byte aligned, then the emulator's own signed format (CTL firmware-image, dlfw.c): a wrong
+ * length INVALID_LEN, a changed or unsigned image BAD_SIGNATURE; a good one becomes the
+ * firmware version PLATFORM_STATUS reports. */
+static void test_download_firmware(struct psp_transport *t)
+{
+	_cleanup_free_ uint8_t *img = NULL, *back = NULL;
+	struct sev_cmd_platform_status ps = platform_status(t);
+	struct sev_cmd_download_firmware d;
+	struct psp_buf buf;
+	size_t len = 0, blen = 0;
+
+	TU_CHECK_EQ(psp_emu_ctl(t, "firmware-image 1.57 9", &img, &len), 0);
+	TU_CHECK(len > 64 && len < 4096, "image of %zu bytes", len);
+	TU_CHECK_EQ(psp_dma_alloc(t, 8192, &buf), 0);
+	uint8_t *p = buf.ptr;
+	memcpy(p, img, len);
+	d = (struct sev_cmd_download_firmware){ buf.addr, (uint32_t)len };
+	TU_CHECK(to_state(t, I), "INIT");
+	CHECK_STATUS(fw(t, SEV_CMD_DOWNLOAD_FIRMWARE, &d), SEV_STATUS_INVALID_PLATFORM_STATE);
+	TU_CHECK(to_state(t, U), "UNINIT");
+	d.address = buf.addr + 16; /* before anything is read */
+	CHECK_STATUS(fw(t, SEV_CMD_DOWNLOAD_FIRMWARE, &d), SEV_STATUS_INVALID_ADDRESS);
+	d.address = 0x3000;
+	CHECK_STATUS(fw(t, SEV_CMD_DOWNLOAD_FIRMWARE, &d), SEV_STATUS_INVALID_ADDRESS);
+	d.address = buf.addr;
+	d.len = (uint32_t)len - 1;
+	CHECK_STATUS(fw(t, SEV_CMD_DOWNLOAD_FIRMWARE, &d), SEV_STATUS_INVALID_LEN);
+	d.len = (uint32_t)len;
+	p[70] ^= 1; /* the payload */
+	CHECK_STATUS(fw(t, SEV_CMD_DOWNLOAD_FIRMWARE, &d), SEV_STATUS_BAD_SIGNATURE);
+	p[70] ^= 1;
+	p[13] ^= 1; /* the version it claims */
+	CHECK_STATUS(fw(t, SEV_CMD_DOWNLOAD_FIRMWARE, &d), SEV_STATUS_BAD_SIGNATURE);
+	p[13] ^= 1;
+	memset(p + len - 256, 0, 256); /* unsigned */
+	CHECK_STATUS(fw(t, SEV_CMD_DOWNLOAD_FIRMWARE, &d), SEV_STATUS_BAD_SIGNATURE);
+	TU_CHECK(platform_status(t).api_minor == ps.api_minor && platform_status(t).build == ps.build,
+		 "a refused image changed the version");
+	memcpy(buf.ptr, img, len);
+	CHECK_STATUS(fw(t, SEV_CMD_DOWNLOAD_FIRMWARE, &d), SEV_STATUS_SUCCESS);
+	TU_CHECK(platform_status(t).api_major == 1 && platform_status(t).api_minor == 57 &&
+			 platform_status(t).build == 9 && platform_status(t).state == U,
+		 "after DOWNLOAD_FIRMWARE: %u.%u build %u", platform_status(t).api_major,
+		 platform_status(t).api_minor, platform_status(t).build);
+	/* back to the version the emulator started with */
+	char line[64];
+	snprintf(line, sizeof(line), "firmware-image %u.%u %u", ps.api_major, ps.api_minor, ps.build);
+	TU_CHECK_EQ(psp_emu_ctl(t, line, &back, &blen), 0);
+	memcpy(buf.ptr, back, blen);
+	d.len = (uint32_t)blen;
+	CHECK_STATUS(fw(t, SEV_CMD_DOWNLOAD_FIRMWARE, &d), SEV_STATUS_SUCCESS);
+	TU_CHECK_EQ(platform_status(t).build, ps.build);
+	psp_dma_free(t, &buf);
 }
 
 int main(void)
@@ -423,6 +478,7 @@ int main(void)
 	test_key_rotation(r.t);
 	test_get_id(r.t);
 	test_unimplemented(r.t);
+	test_download_firmware(r.t);
 	TU_CHECK_EQ(psp_emu_info(r.t, &info), 0);
 	TU_CHECK_EQ(info.max_concurrent_seen, 1); /* one client, one command at a time */
 	rig_down(&r);
