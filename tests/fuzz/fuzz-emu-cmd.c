@@ -21,6 +21,9 @@
 #define EMU_FUZZ_BASE (1ull << EMU_REGION_SHIFT) /* the first region */
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+/* Commands the firmware core has served so far (its own counter): the replay test
+ * (tests/psp/test-emu-fuzz-replay.c) checks that its inputs reached firmware. */
+uint64_t fuzz_emu_cmd_served(void);
 
 static struct emu_fw *fw;
 static struct emu_owner saved_owner;
@@ -103,6 +106,11 @@ static void fuzz_wire(const uint8_t *data, size_t size)
 	n = emu_handle_request(fw, 1, data, size, -1, reply, sizeof(reply));
 	if (n >= 0 && ((size_t)n < sizeof(struct emu_reply_hdr) || (size_t)n > sizeof(reply)))
 		abort();
+}
+
+uint64_t fuzz_emu_cmd_served(void)
+{
+	return fw ? fw->commands_served : 0;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
