@@ -1,7 +1,9 @@
 /* sev-psp-emu: the order of each command's checks. Every row gives a command two faults at
  * once and expects the status AMD's firmware gives first (AMD-ASPFW
  * fw/psp_bl_uapps/sev_uapp/src/sev_mcmd.c, the handler named in the row), so a dispatcher or
- * handler that checks in another order fails here. Runs the real emulator. */
+ * handler that checks in another order fails here. (SHUTDOWN, PLATFORM_STATUS, PEK_GEN,
+ * PDH_GEN, FACTORY_RESET and NOP check nothing but the state: no two faults to give.) Runs the
+ * real emulator. */
 #include <string.h>
 
 #include "common/macros.h"
@@ -31,6 +33,9 @@ union cmd_buf {
 	struct sev_cmd_activate act;
 	struct sev_cmd_handle handle;
 	struct sev_cmd_guest_status gs;
+	struct sev_cmd_activate_ex actx;
+	struct sev_cmd_copy copy;
+	struct sev_cmd_download_firmware dlfw;
 };
 
 static const struct order_row {
@@ -128,6 +133,27 @@ static const struct order_row {
 	    INVALID_PLATFORM_STATE, .gs = { .handle = GONE }),
 	ROW("mcmd_df_flush_common: no state check; WBINVD", U, SEV_CMD_DF_FLUSH, -1,
 	    WBINVD_REQUIRED, .raw = { 0 }),
+	ROW("sev_mcmd_download_firmware: platform state, then alignment", I,
+	    SEV_CMD_DOWNLOAD_FIRMWARE, -1, INVALID_PLATFORM_STATE, .dlfw = { 16, 0 }),
+	ROW("sev_mcmd_download_firmware: the header's read, then the length", U,
+	    SEV_CMD_DOWNLOAD_FIRMWARE, -1, INVALID_ADDRESS, .dlfw = { NOADDR, 1 }),
+	ROW("sev_mcmd_activate_ex: platform state, then its length", I, SEV_CMD_ACTIVATE_EX, -1,
+	    INVALID_PLATFORM_STATE, .actx = { .length = 23 }),
+	ROW("sev_mcmd_activate_ex: its length, then the handle", W, SEV_CMD_ACTIVATE_EX, -1,
+	    INVALID_PARAM, .actx = { .length = 23, .handle = GONE }),
+	ROW("sev_mcmd_activate_ex: handle, then ASID", W, SEV_CMD_ACTIVATE_EX, -1, INVALID_GUEST,
+	    .actx = { .length = 24, .handle = GONE }),
+	ROW("mcmd_activate_ex_common: ASID, then the APIC ID count", W, SEV_CMD_ACTIVATE_EX, -1,
+	    INVALID_ASID, .actx = { .length = 24, .handle = H }),
+	ROW("mcmd_activate_ex_common: the APIC ID count, then their read", W, SEV_CMD_ACTIVATE_EX,
+	    -1, INVALID_PARAM,
+	    .actx = { .length = 24, .handle = H, .asid = 100, .ids_address = NOADDR }),
+	ROW("sev_mcmd_copy: platform state, then handle", I, SEV_CMD_COPY, -1,
+	    INVALID_PLATFORM_STATE, .copy = { .handle = GONE }),
+	ROW("sev_mcmd_copy: handle, then length", W, SEV_CMD_COPY, -1, INVALID_GUEST,
+	    .copy = { .handle = GONE }),
+	ROW("sev_mcmd_copy: INACTIVE, then length", W, SEV_CMD_COPY, -1, INACTIVE,
+	    .copy = { .handle = H, .src_addr = 8 }),
 #undef ROW
 };
 
