@@ -19,7 +19,8 @@
 #define EMU_REGION_SHIFT 40	   /* region i has base (i + 1) << 40; address 0 is never valid */
 
 enum emu_msg_type {
-	EMU_MSG_CMD = 1,   /* payload: command buffer; hdr.cmd = firmware command id */
+	EMU_MSG_CMD = 1,   /* payload: command buffer; hdr.cmd = firmware command id. Shorter
+			    * than the command's buffer: reply error -EMSGSIZE, no status */
 	EMU_MSG_MAP = 2,   /* payload: struct emu_map_req; one memfd in SCM_RIGHTS */
 	EMU_MSG_UNMAP = 3, /* payload: struct emu_unmap_req */
 	EMU_MSG_INFO = 4,  /* no payload; reply payload: struct emu_info */

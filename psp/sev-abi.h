@@ -23,11 +23,15 @@ enum sev_cmd {
 	SEV_CMD_DOWNLOAD_FIRMWARE = 0x00B,
 	SEV_CMD_GET_ID = 0x00C,
 	SEV_CMD_INIT_EX = 0x00D,
+	SEV_CMD_NOP = 0x00E,	     /* AMD-ASPFW sev_mcmd.h SEV_MCMD_ID_NOP; no buffer */
+	SEV_CMD_RING_BUFFER = 0x00F, /* SEV_MCMD_ID_RING_BUFFER (the emulator has no ring) */
 
 	SEV_CMD_DECOMMISSION = 0x020,
 	SEV_CMD_ACTIVATE = 0x021,
 	SEV_CMD_DEACTIVATE = 0x022,
 	SEV_CMD_GUEST_STATUS = 0x023,
+	SEV_CMD_COPY = 0x024,	     /* SEV_MCMD_ID_COPY: move encrypted guest pages */
+	SEV_CMD_ACTIVATE_EX = 0x025, /* SEV_MCMD_ID_ACTIVATE_EX: ACTIVATE on chosen CCXs */
 
 	SEV_CMD_LAUNCH_START = 0x030,
 	SEV_CMD_LAUNCH_UPDATE_DATA = 0x031,
@@ -50,6 +54,9 @@ enum sev_cmd {
 
 	SEV_CMD_DBG_DECRYPT = 0x060,
 	SEV_CMD_DBG_ENCRYPT = 0x061,
+
+	SEV_CMD_SWAP_OUT = 0x070, /* SEV_MCMD_ID_SWAP_OUT / SWAP_IN: page swapping (not modelled) */
+	SEV_CMD_SWAP_IN = 0x071,
 
 	/* SEV-SNP (56860): buffers in the SNP section at the end; sev-psp-emu --snp serves them. */
 	SEV_CMD_SNP_INIT = 0x081,
@@ -245,6 +252,19 @@ struct sev_cmd_get_id { /* GET_ID 0x0C */
 	uint32_t len;
 } SEV_PACKED;
 
+/* RING_BUFFER 0x0F (AMD-ASPFW sev_mcmd.h sev_mcmd_ring_buffer_t, 0x28 bytes). */
+struct sev_cmd_ring_buffer {
+	uint64_t low_cmd_address;
+	uint64_t low_status_address;
+	uint64_t high_cmd_address;
+	uint64_t high_status_address;
+	uint8_t low_queue_size; /* pages: 1 */
+	uint8_t high_queue_size; /* pages: 0 or 1 */
+	uint16_t low_threshold;
+	uint16_t high_threshold;
+	uint16_t int_on_empty;
+} SEV_PACKED;
+
 struct sev_cmd_handle { /* DECOMMISSION 0x20, DEACTIVATE 0x22, LAUNCH_FINISH 0x35, SEND_FINISH, ... */
 	uint32_t handle;
 } SEV_PACKED;
@@ -259,6 +279,21 @@ struct sev_cmd_guest_status { /* GUEST_STATUS 0x23 */
 	uint32_t policy;
 	uint32_t asid;
 	uint8_t state;
+} SEV_PACKED;
+
+struct sev_cmd_copy { /* COPY 0x24 (sev_mcmd_copy_t) */
+	uint32_t handle;
+	uint32_t len; /* bytes, a multiple of 4096 */
+	uint64_t src_addr;
+	uint64_t dst_addr;
+} SEV_PACKED;
+
+struct sev_cmd_activate_ex { /* ACTIVATE_EX 0x25 (sev_mcmd_activate_ex_t) */
+	uint32_t length; /* of this buffer: 24 */
+	uint32_t handle;
+	uint32_t asid;
+	uint32_t num_ids; /* APIC IDs at ids_address (u32 each), 1..APIC_ID_LIST_MAX_CNT */
+	uint64_t ids_address;
 } SEV_PACKED;
 
 struct sev_cmd_launch_start { /* LAUNCH_START 0x30 */
@@ -353,6 +388,23 @@ struct sev_cmd_dbg { /* DBG_DECRYPT 0x60, DBG_ENCRYPT 0x61 */
 	uint32_t len;
 } SEV_PACKED;
 
+struct sev_cmd_swap_out { /* SWAP_OUT 0x70 (sev_mcmd_swap_out_t) */
+	uint32_t handle;
+	uint32_t flags; /* bit 0 page size (2 MiB), bits 1-2 page type (2 = VMSA) */
+	uint64_t src_addr;
+	uint64_t dst_addr;
+	uint64_t mdata_address;
+	uint64_t software_data;
+} SEV_PACKED;
+
+struct sev_cmd_swap_in { /* SWAP_IN 0x71 (sev_mcmd_swap_in_t) */
+	uint32_t handle;
+	uint32_t flags; /* as SWAP_OUT, bit 3 swap in place */
+	uint64_t src_addr;
+	uint64_t dst_addr;
+	uint64_t mdata_address;
+} SEV_PACKED;
+
 /* LAUNCH_START session blob (SEV API §6.2, "Session Data"): 0x80 bytes. */
 struct sev_session_blob {
 	uint8_t nonce[16];
@@ -412,11 +464,17 @@ SEV_ASSERT_OFF(sev_cmd_pdh_cert_export, cert_chain_address, 16);
 SEV_ASSERT_OFF(sev_cmd_pdh_cert_export, cert_chain_len, 24);
 SEV_ASSERT_SIZE(sev_cmd_download_firmware, 12);
 SEV_ASSERT_SIZE(sev_cmd_get_id, 12);
+SEV_ASSERT_SIZE(sev_cmd_ring_buffer, 0x28);
+SEV_ASSERT_OFF(sev_cmd_ring_buffer, low_queue_size, 32);
 SEV_ASSERT_SIZE(sev_cmd_handle, 4);
 SEV_ASSERT_SIZE(sev_cmd_activate, 8);
 SEV_ASSERT_OFF(sev_cmd_activate, asid, 4);
 SEV_ASSERT_SIZE(sev_cmd_guest_status, 13);
 SEV_ASSERT_OFF(sev_cmd_guest_status, state, 12);
+SEV_ASSERT_SIZE(sev_cmd_copy, 24);
+SEV_ASSERT_OFF(sev_cmd_copy, src_addr, 8);
+SEV_ASSERT_SIZE(sev_cmd_activate_ex, 24);
+SEV_ASSERT_OFF(sev_cmd_activate_ex, ids_address, 16);
 SEV_ASSERT_SIZE(sev_cmd_launch_start, 36);
 SEV_ASSERT_OFF(sev_cmd_launch_start, dh_cert_address, 8);
 SEV_ASSERT_OFF(sev_cmd_launch_start, session_address, 24);
@@ -439,6 +497,9 @@ SEV_ASSERT_SIZE(sev_cmd_transfer, 52);
 SEV_ASSERT_SIZE(sev_cmd_receive_start, 36);
 SEV_ASSERT_SIZE(sev_cmd_dbg, 28);
 SEV_ASSERT_OFF(sev_cmd_dbg, dst_addr, 16);
+SEV_ASSERT_SIZE(sev_cmd_swap_out, 40);
+SEV_ASSERT_OFF(sev_cmd_swap_out, software_data, 32);
+SEV_ASSERT_SIZE(sev_cmd_swap_in, 32);
 SEV_ASSERT_SIZE(sev_session_blob, 0x80);
 SEV_ASSERT_OFF(sev_session_blob, wrap_iv, 0x30);
 SEV_ASSERT_OFF(sev_session_blob, policy_mac, 0x60);

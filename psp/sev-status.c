@@ -100,10 +100,14 @@ static const struct cmd_row cmd_rows[SEV_CMD_MAX_] = {
 	C(DOWNLOAD_FIRMWARE, sev_cmd_download_firmware),
 	C(GET_ID, sev_cmd_get_id),
 	C(INIT_EX, sev_cmd_init_ex),
+	C0(NOP),
+	C(RING_BUFFER, sev_cmd_ring_buffer),
 	C(DECOMMISSION, sev_cmd_handle),
 	C(ACTIVATE, sev_cmd_activate),
 	C(DEACTIVATE, sev_cmd_handle),
 	C(GUEST_STATUS, sev_cmd_guest_status),
+	C(COPY, sev_cmd_copy),
+	C(ACTIVATE_EX, sev_cmd_activate_ex),
 	C(LAUNCH_START, sev_cmd_launch_start),
 	C(LAUNCH_UPDATE_DATA, sev_cmd_launch_update),
 	C(LAUNCH_UPDATE_VMSA, sev_cmd_launch_update),
@@ -122,6 +126,8 @@ static const struct cmd_row cmd_rows[SEV_CMD_MAX_] = {
 	C(RECEIVE_FINISH, sev_cmd_handle),
 	C(DBG_DECRYPT, sev_cmd_dbg),
 	C(DBG_ENCRYPT, sev_cmd_dbg),
+	C(SWAP_OUT, sev_cmd_swap_out),
+	C(SWAP_IN, sev_cmd_swap_in),
 #undef C
 #undef C0
 	/* SNP (56860): sizes from Linux include/linux/psp-sev.h and AMD-ASPFW sev_mcmd.h

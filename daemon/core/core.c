@@ -433,10 +433,10 @@ static void certs_take(struct sevd_core *c, const struct sevd_reply *rep)
 static int init_with_tmr(struct sevd_core *c, uint32_t flags, int *psp_ret)
 {
 	struct sev_cmd_init b = { .flags = flags };
+	int r;
 
 	if ((flags & SEV_INIT_FLAGS_SEV_ES) && c->emu_socket && c->tmr_fd < 0) {
 		_cleanup_close_ int fd = memfd_create("sevd-tmr", MFD_CLOEXEC);
-		int r;
 
 		if (fd < 0 || ftruncate(fd, SEVD_TMR_SIZE) < 0)
 			return negative_errno();
@@ -449,7 +449,15 @@ static int init_with_tmr(struct sevd_core *c, uint32_t flags, int *psp_ret)
 		b.tmr_paddr = c->tmr_base;
 		b.tmr_len = SEVD_TMR_SIZE;
 	}
-	return psp_issue(c->psp, SEV_CMD_INIT, &b, psp_ret);
+	r = psp_issue(c->psp, SEV_CMD_INIT, &b, psp_ret);
+	/* Firmware that finds its NV store corrupt erases it and answers SECURE_DATA_INVALID;
+	 * Linux (__sev_platform_init_locked) then retries INIT once, on the blank store. */
+	if (r == -EIO && *psp_ret == SEV_STATUS_SECURE_DATA_INVALID) {
+		log_warning("INIT answered SECURE_DATA_INVALID: firmware erased its corrupt NV "
+			    "store; retrying INIT once (new owner keys)");
+		r = psp_issue(c->psp, SEV_CMD_INIT, &b, psp_ret);
+	}
+	return r;
 }
 
 static void op_init(struct sevd_core *c, const struct sevd_request *req, struct sevd_reply *rep)

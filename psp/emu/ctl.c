@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/macros.h"
+#include "common/util.h"
 #include "psp/emu/fault.h"
 #include "psp/emu/guest.h"
 #include "psp/emu/server.h"
@@ -28,10 +29,22 @@ static int reply_text(uint8_t *out, size_t cap, size_t *out_len, const char *fmt
 }
 
 /* The host ran WBINVD on every core (sevd does it before DF_FLUSH, as Linux's
- * sev_platform_init and __sev_recycle_asids do). */
+ * sev_platform_init and __sev_recycle_asids do), or with an argument on the cores of one CCX
+ * (0-based, below --ccx): firmware reads the WBINVD_DONE flags per core and CCX. */
 static int ctl_wbinvd(struct emu_fw *fw, char *arg, uint8_t *out, size_t cap, size_t *len)
 {
-	fw->wbinvd_done = true;
+	uint32_t ccx;
+
+	if (!arg) {
+		fw->wbinvd_done = fw->ccx_all;
+		return reply_text(out, cap, len, "ok");
+	}
+	if (parse_u32(arg, &ccx) < 0 || ccx >= EMU_CCX_MAX || !(fw->ccx_all & (1u << ccx))) {
+		reply_text(out, cap, len, "wbinvd takes no argument (every core) or a CCX number "
+					  "below the part's CCX count (--ccx)");
+		return -EINVAL;
+	}
+	fw->wbinvd_done |= 1u << ccx;
 	return reply_text(out, cap, len, "ok");
 }
 
@@ -55,19 +68,43 @@ static int ctl_get_cert(struct emu_fw *fw, char *arg, uint8_t *out, size_t cap, 
 	return -EINVAL;
 }
 
+/* What AMD's firmware download site would hand out: a signed firmware image for version
+ * MAJOR.MINOR build BUILD, in the emulator's own format (dlfw.c), for DOWNLOAD_FIRMWARE. */
+static int ctl_firmware_image(struct emu_fw *fw, char *arg, uint8_t *out, size_t cap, size_t *len)
+{
+	char *save = NULL, *ver = arg ? strtok_r(arg, " \t\r\n", &save) : NULL;
+	char *build = ver ? strtok_r(NULL, " \t\r\n", &save) : NULL;
+	char *dot = ver ? strchr(ver, '.') : NULL;
+	uint32_t ma, mi, b;
+
+	if (!dot || !build || strtok_r(NULL, " \t\r\n", &save)) {
+		reply_text(out, cap, len, "firmware-image takes MAJOR.MINOR BUILD");
+		return -EINVAL;
+	}
+	*dot = 0;
+	if (parse_u32(ver, &ma) < 0 || parse_u32(dot + 1, &mi) < 0 || parse_u32(build, &b) < 0 ||
+	    ma > 255 || mi > 255 || b > 255) {
+		reply_text(out, cap, len, "firmware-image: MAJOR, MINOR and BUILD are 0..255");
+		return -EINVAL;
+	}
+	return emu_fw_image_make(fw, (uint8_t)ma, (uint8_t)mi, (uint8_t)b, out, cap, len);
+}
+
 static int ctl_status(struct emu_fw *fw, char *arg, uint8_t *out, size_t cap, size_t *len)
 {
 	return reply_text(out, cap, len,
 			  "state=%s owner=%s wbinvd_done=%d commands=%llu max_concurrent=%u "
-			  "regions=%u nv_generation=%llu factory_resets=%llu",
+			  "regions=%u nv_generation=%llu factory_resets=%llu ccxs=%u "
+			  "wbinvd_ccxs=0x%x",
 			  sev_platform_state_name(fw->state),
 			  !fw->nv.owner.valid	      ? "none" :
 			  fw->nv.owner.ext_owned ? "external" :
 						   "self",
-			  fw->wbinvd_done, (unsigned long long)fw->commands_served,
+			  fw->wbinvd_done == fw->ccx_all, (unsigned long long)fw->commands_served,
 			  fw->max_concurrent_seen, emu_mem_count(fw->mem),
 			  (unsigned long long)fw->nv.generation,
-			  (unsigned long long)fw->nv.factory_resets);
+			  (unsigned long long)fw->nv.factory_resets,
+			  (unsigned)__builtin_popcount(fw->ccx_all), fw->wbinvd_done);
 }
 
 /* `fault RULE` installs one rule (README.md "Fault plans"), `fault list` shows them with
@@ -108,11 +145,12 @@ static const struct {
 	int max_args; /* -1: the verb parses its own */
 	int (*fn)(struct emu_fw *fw, char *arg, uint8_t *out, size_t cap, size_t *len);
 } ctl_table[] = {
-	{ "wbinvd", 0, ctl_wbinvd },
+	{ "wbinvd", 1, ctl_wbinvd },
 	{ "get-cert", 1, ctl_get_cert },
 	{ "status", 0, ctl_status },
 	{ "fault", 1, ctl_fault },
-	{ "guest-memfd", 1, emu_guest_ctl_memfd }, /* guest.c; README-guest.md */
+	{ "guest-memfd", -1, emu_guest_ctl_memfd }, /* guest.c; README-guest.md */
+	{ "firmware-image", -1, ctl_firmware_image },
 	{ "rmpupdate", 1, emu_snp_ctl_rmpupdate }, /* SNP (snp-*.c); README-snp.md */
 	{ "rmp", 1, emu_snp_ctl_rmp },
 	{ "snp-secrets", 1, emu_snp_ctl_secrets },
@@ -122,7 +160,7 @@ static const struct {
 
 int emu_ctl(struct emu_fw *fw, const char *line, uint8_t *out, size_t cap, size_t *out_len)
 {
-	char buf[256], *save = NULL, *verb, *arg, *extra;
+	char buf[256], rest[256] = "", *save = NULL, *verb, *arg, *extra, *r = rest;
 
 	*out_len = 0;
 	if (strlen(line) >= sizeof(buf)) {
@@ -131,6 +169,9 @@ int emu_ctl(struct emu_fw *fw, const char *line, uint8_t *out, size_t cap, size_
 	}
 	strcpy(buf, line);
 	verb = strtok_r(buf, " \t\r\n", &save);
+	if (verb && save) /* the words after the verb, for verbs that parse their own */
+		snprintf(rest, sizeof(rest), "%s", save);
+	r += strspn(r, " \t\r\n");
 	arg = verb ? strtok_r(NULL, " \t\r\n", &save) : NULL;
 	extra = arg ? strtok_r(NULL, " \t\r\n", &save) : NULL;
 	for (size_t i = 0; verb && i < ELEMENTSOF(ctl_table); i++) {
@@ -142,10 +183,12 @@ int emu_ctl(struct emu_fw *fw, const char *line, uint8_t *out, size_t cap, size_
 			reply_text(out, cap, out_len, "%s: too many arguments", verb);
 			return -EINVAL;
 		}
+		if (ctl_table[i].max_args < 0)
+			return ctl_table[i].fn(fw, *r ? r : NULL, out, cap, out_len);
 		return ctl_table[i].fn(fw, arg, out, cap, out_len);
 	}
-	reply_text(out, cap, out_len, "unknown control verb; known: wbinvd, get-cert cek|ask|ark, "
-				      "status, fault RULE|list|clear, guest-memfd, rmpupdate, rmp, "
-				      "snp-secrets, snp-vcek, snp-cert");
+	reply_text(out, cap, out_len, "unknown control verb; known: wbinvd [CCX], get-cert "
+				      "cek|ask|ark, status, fault RULE|list|clear, guest-memfd, "
+				      "firmware-image, rmpupdate, rmp, snp-secrets, snp-vcek, snp-cert");
 	return -EINVAL;
 }

@@ -5,6 +5,7 @@
  * attest/secret.h (firmware side). Trusts no byte of the command buffers or client memory. */
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "attest/measurement.h"
@@ -105,11 +106,15 @@ int emu_cmd_launch_start(struct emu_fw *fw, void *buf)
 			 : SEV_STATUS_HWERROR_PLATFORM;
 	if (!st)
 		st = pick_vek(fw, b, k->vek);
-	/* SEV-ES needs a platform initialized with ES (sev_es_platform_enabled): UNSUPPORTED */
-	if (!st && (b->policy & SEV_POLICY_ES) && !(fw->config_flags & SEV_INIT_FLAGS_SEV_ES))
-		st = SEV_STATUS_UNSUPPORTED;
+	/* Firmware takes the handle (find_free_guest_handle: RESOURCE_LIMIT) before it looks at
+	 * SEV-ES, which needs a platform initialized with ES (sev_es_platform_enabled:
+	 * UNSUPPORTED) — AMD-ASPFW sev_mcmd.c sev_mcmd_launch_start. */
 	if (!st)
 		st = emu_guest_alloc(fw, &g);
+	if (!st && (b->policy & SEV_POLICY_ES) && !(fw->config_flags & SEV_INIT_FLAGS_SEV_ES)) {
+		emu_guest_free(fw, g);
+		st = SEV_STATUS_UNSUPPORTED;
+	}
 	if (!st) {
 		g->policy = b->policy;
 		g->state = SEV_GSTATE_LUPDATE;
@@ -120,6 +125,57 @@ int emu_cmd_launch_start(struct emu_fw *fw, void *buf)
 		b->handle = g->handle;
 	}
 	secret_free(k, sizeof(*k));
+	return st;
+}
+
+#define VMSA_ZEROS_OFF 0x380 /* AMD-ASPFW sev_es.c vmcb_save_area_t: reserved in the VMSA */
+#define VMSA_CRC_PADDR_OFF 0x388
+
+static int vmsa_block_keep(struct emu_guest *g, uint32_t index)
+{
+	if (g->n_vmsa == g->cap_vmsa) {
+		uint32_t cap = g->cap_vmsa ? 2 * g->cap_vmsa : 4;
+		uint32_t *p = realloc(g->vmsa_blocks, cap * sizeof(*p));
+
+		if (!p)
+			return SEV_STATUS_HWERROR_PLATFORM;
+		g->vmsa_blocks = p;
+		g->cap_vmsa = cap;
+	}
+	g->vmsa_blocks[g->n_vmsa++] = index;
+	return SEV_STATUS_SUCCESS;
+}
+
+/* LAUNCH_UPDATE_VMSA's page, in launch_update_common's order: read, measured as it is, then
+ * sev_es_setup_vmsa takes a block of the ES pool (RESOURCE_LIMIT when none; the page is
+ * measured already) and writes into the reserved quadwords the guest sees: 0 at 0x380, the
+ * block's CRC address in the TMR at 0x388; then the page is encrypted. (The CRC itself,
+ * crc64_vmsa over the first 0xFC0 bytes kept in the TMR for SEND/RECEIVE's
+ * sev_es_validate_vmsa, is not computed: nothing here reads it, and on hardware the host
+ * cannot read the TMR.) */
+static int launch_vmsa(struct emu_fw *fw, struct emu_guest *g, uint64_t addr)
+{
+	uint8_t page[EMU_VMSA_SIZE]; /* guest register state: wiped below */
+	uint64_t zero = 0, crc;
+	uint32_t block;
+	int st;
+
+	st = emu_mem_read(fw->mem, addr, page, EMU_VMSA_SIZE);
+	if (!st && !EVP_DigestUpdate(g->ld, page, EMU_VMSA_SIZE))
+		st = SEV_STATUS_HWERROR_PLATFORM;
+	if (!st)
+		st = emu_es_pool_alloc(fw, &block);
+	if (!st) {
+		crc = emu_es_pool_crc_addr(fw, block);
+		memcpy(page + VMSA_ZEROS_OFF, &zero, sizeof(zero));
+		memcpy(page + VMSA_CRC_PADDR_OFF, &crc, sizeof(crc));
+		st = vmsa_block_keep(g, block);
+		if (st)
+			emu_es_pool_free(fw, block);
+	}
+	if (!st)
+		st = emu_guest_mem_put(fw, g, addr, page, EMU_VMSA_SIZE);
+	OPENSSL_cleanse(page, sizeof(page));
 	return st;
 }
 
@@ -146,7 +202,8 @@ static int launch_update(struct emu_fw *fw, struct sev_cmd_launch_update *b, boo
 		return SEV_STATUS_INVALID_LEN;
 	st = emu_guest_mem_bind(fw, g, b->address, b->len);
 	if (!st)
-		st = emu_guest_mem_launch(fw, g, b->address, b->len, g->ld);
+		st = vmsa ? launch_vmsa(fw, g, b->address)
+			  : emu_guest_mem_launch(fw, g, b->address, b->len, g->ld);
 	return st;
 }
 
@@ -155,27 +212,57 @@ int emu_cmd_launch_update_data(struct emu_fw *fw, void *buf)
 	return launch_update(fw, buf, false);
 }
 
-/* One VMSA page, measured like data (sev_mcmd_launch_update_vmsa checks the length first). */
-int emu_cmd_launch_update_vmsa(struct emu_fw *fw, void *buf)
+/* One VMSA page. AMD-ASPFW sev_mcmd.c sev_mcmd_launch_update_vmsa checks the length before
+ * launch_update_common looks at anything, the platform state included: the row's `pre`. */
+int emu_cmd_launch_update_vmsa_len(struct emu_fw *fw, void *buf)
 {
 	struct sev_cmd_launch_update *b = buf;
 
-	if (b->len != EMU_VMSA_SIZE)
-		return SEV_STATUS_INVALID_LEN;
-	return launch_update(fw, b, true);
+	return b->len != EMU_VMSA_SIZE ? SEV_STATUS_INVALID_LEN : SEV_STATUS_SUCCESS;
+}
+
+/* Measured like data. */
+int emu_cmd_launch_update_vmsa(struct emu_fw *fw, void *buf)
+{
+	return launch_update(fw, buf, true);
+}
+
+/* The launch digest as sev_mcmd_launch_measure takes it: SW_SHA256_Final on the guest's own
+ * context, before the measurement is written, so a write that fails (guest still LUPDATE)
+ * has consumed it. Firmware's context is then a finished SHA-256 state that later data and a
+ * second Final keep hashing into; its exact bytes need SHA-256's compression function, which
+ * EVP does not expose, so the emulator stands in for it with a context that starts from the
+ * finished digest: SHA-256(D ‖ data since). Either way a guest whose LAUNCH_MEASURE failed
+ * after the length check never again measures to its honest launch digest. */
+static int launch_digest_final(struct emu_guest *g, uint8_t digest[32])
+{
+	_cleanup_(EVP_MD_CTX_freep) EVP_MD_CTX *copy = NULL;
+	unsigned dlen = 0;
+
+	if (!g->ld_finalized) {
+		if (!EVP_DigestFinal_ex(g->ld, digest, &dlen) || dlen != 32 ||
+		    !EVP_DigestInit_ex(g->ld, EVP_sha256(), NULL) ||
+		    !EVP_DigestUpdate(g->ld, digest, 32))
+			return SEV_STATUS_HWERROR_PLATFORM;
+		g->ld_finalized = true;
+		return SEV_STATUS_SUCCESS;
+	}
+	copy = EVP_MD_CTX_new();
+	if (!copy || !EVP_MD_CTX_copy_ex(copy, g->ld) || !EVP_DigestFinal_ex(copy, digest, &dlen) ||
+	    dlen != 32)
+		return SEV_STATUS_HWERROR_PLATFORM;
+	return SEV_STATUS_SUCCESS;
 }
 
 /* LUPDATE → LSECRET. HMAC(TIK, ...) over the launch digest and a fresh MNONCE, with the
  * API < 0.17 rule of attest/measurement.h; length query as in firmware. A failed write leaves
- * the guest in LUPDATE with its digest still open. */
+ * the guest in LUPDATE, its digest finalized (launch_digest_final). */
 int emu_cmd_launch_measure(struct emu_fw *fw, void *buf)
 {
 	struct sev_cmd_launch_measure *b = buf;
 	struct emu_guest *g = emu_guest_find(fw, b->handle);
-	_cleanup_(EVP_MD_CTX_freep) EVP_MD_CTX *copy = NULL;
 	struct attest_measure_input in = {.ctx = ATTEST_MEASURE_CTX};
 	uint8_t out[SEV_MEASURE_BLOB_SIZE];
-	unsigned dlen = 0;
 	int st;
 
 	if (!g)
@@ -186,10 +273,10 @@ int emu_cmd_launch_measure(struct emu_fw *fw, void *buf)
 		b->len = SEV_MEASURE_BLOB_SIZE;
 		return SEV_STATUS_INVALID_LEN;
 	}
-	copy = EVP_MD_CTX_new();
-	if (!copy || !EVP_MD_CTX_copy_ex(copy, g->ld) ||
-	    !EVP_DigestFinal_ex(copy, in.digest, &dlen) || dlen != 32 ||
-	    RAND_bytes(in.mnonce, sizeof(in.mnonce)) != 1)
+	st = launch_digest_final(g, in.digest);
+	if (st)
+		return st;
+	if (RAND_bytes(in.mnonce, sizeof(in.mnonce)) != 1)
 		return SEV_STATUS_HWERROR_PLATFORM;
 	in.api_major = fw->cfg.api_major;
 	in.api_minor = fw->cfg.api_minor;

@@ -29,7 +29,7 @@
 #include "psp/emu-wire.h"
 #include "psp/emu/guest.h"
 
-/* Where a page's plaintext lives (g->page[], one entry per page of the region). */
+/* Where a page's plaintext lives (r->page[], one entry per page of the region). */
 enum {
 	PAGE_NONE = 0, /* never written by firmware: the view reads zeros (a hole) */
 	PAGE_HOST = 1, /* whole page launched: only as ciphertext in the host's region */
@@ -62,13 +62,13 @@ static uint64_t region_size(struct emu_fw *fw, uint64_t base, uint64_t known)
 
 /* The view: a sealed memfd of the region's size, mapped shared. No page is allocated until
  * written. The page table is calloc'ed: one byte per page, untouched parts stay unbacked. */
-static int view_create(struct emu_guest *g, uint64_t size)
+static int view_create(struct emu_guest *g, struct emu_guest_region *r, uint64_t size)
 {
-	char name[32];
+	char name[48];
 	int fd;
 	void *p;
 
-	snprintf(name, sizeof(name), "sev-guest-%u-plain", g->handle);
+	snprintf(name, sizeof(name), "sev-guest-%u-plain-%u", g->handle, g->n_reg);
 	fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (fd < 0)
 		return -errno;
@@ -78,68 +78,102 @@ static int view_create(struct emu_guest *g, uint64_t size)
 	}
 	/* a VMM that maps it must not be able to shrink it under us (SIGBUS) */
 	(void)fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL);
-	g->page = calloc(size / PAGE, 1);
+	r->page = calloc(size / PAGE, 1);
 	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (p == MAP_FAILED || !g->page) {
+	if (p == MAP_FAILED || !r->page) {
 		if (p != MAP_FAILED)
 			munmap(p, size);
-		free(g->page);
-		g->page = NULL;
+		free(r->page);
+		r->page = NULL;
 		close(fd);
 		return -ENOMEM;
 	}
-	g->view_fd = fd;
-	g->view = p;
+	r->view_fd = fd;
+	r->view = p;
+	r->size = size;
 	return 0;
 }
 
-int emu_guest_mem_bind(struct emu_fw *fw, struct emu_guest *g, uint64_t addr, uint64_t len)
+struct emu_guest_region *emu_guest_region_of(struct emu_fw *fw, struct emu_guest *g,
+					     uint64_t caddr)
 {
-	uint64_t base = addr & ~((1ull << EMU_REGION_SHIFT) - 1), size;
-	int st = emu_mem_check(fw->mem, addr, len);
+	uint64_t addr = emu_mem_strip_cbit(fw->mem, caddr);
 
-	if (st)
-		return st;
-	if (g->view)
-		return base == g->region_base && addr - base + len <= g->region_size
-			   ? SEV_STATUS_SUCCESS
-			   : SEV_STATUS_INVALID_ADDRESS;
-	size = region_size(fw, base, addr - base + len);
-	if (view_create(g, size) < 0) {
+	for (uint32_t i = 0; i < g->n_reg; i++)
+		if (addr >= g->reg[i].base && addr - g->reg[i].base < g->reg[i].size)
+			return &g->reg[i];
+	return NULL;
+}
+
+/* A new binding: the region that holds [addr, addr + len), with a view of its size. */
+static int region_add(struct emu_fw *fw, struct emu_guest *g, uint64_t addr, uint64_t len)
+{
+	uint64_t base = addr & ~((1ull << EMU_REGION_SHIFT) - 1);
+	uint64_t size = region_size(fw, base, addr - base + len);
+	struct emu_guest_region *reg = realloc(g->reg, (g->n_reg + 1) * sizeof(*reg));
+
+	if (!reg)
+		return SEV_STATUS_HWERROR_PLATFORM;
+	g->reg = reg;
+	reg[g->n_reg] = (struct emu_guest_region){ .base = base, .view_fd = -1 };
+	if (view_create(g, &reg[g->n_reg], size) < 0) {
 		log_error("Failed to create the plaintext view of guest %u (%llu bytes)", g->handle,
 			  (unsigned long long)size);
 		return SEV_STATUS_HWERROR_PLATFORM;
 	}
-	g->region_base = base;
-	g->region_size = size;
+	g->n_reg++;
 	return SEV_STATUS_SUCCESS;
 }
 
-/* Wipe what the view holds (only the ranges that have pages: SEEK_DATA/SEEK_HOLE, so a large
+int emu_guest_mem_bind(struct emu_fw *fw, struct emu_guest *g, uint64_t caddr, uint64_t len)
+{
+	uint64_t addr = emu_mem_strip_cbit(fw->mem, caddr);
+	struct emu_guest_region *r;
+	int st = emu_mem_check(fw->mem, addr, len);
+
+	if (st)
+		return st;
+	r = emu_guest_region_of(fw, g, addr);
+	if (r) /* emu_mem_check: the range lies in one region, so in this one */
+		return len <= r->size - (addr - r->base) ? SEV_STATUS_SUCCESS
+							 : SEV_STATUS_INVALID_ADDRESS;
+	return region_add(fw, g, addr, len);
+}
+
+/* Wipe what a view holds (only the ranges that have pages: SEEK_DATA/SEEK_HOLE, so a large
  * mostly empty region is not allocated just to be zeroed), then drop it. A VMM that still maps
  * the memfd sees zeros. */
-void emu_guest_mem_release(struct emu_guest *g)
+static void view_release(struct emu_guest_region *r)
 {
-	if (g->view) {
-		off_t end = (off_t)g->region_size, a = 0, b;
+	if (r->view) {
+		off_t end = (off_t)r->size, a = 0, b;
 
-		while (a < end && (a = lseek(g->view_fd, a, SEEK_DATA)) >= 0 && a < end) {
-			b = lseek(g->view_fd, a, SEEK_HOLE);
+		while (a < end && (a = lseek(r->view_fd, a, SEEK_DATA)) >= 0 && a < end) {
+			b = lseek(r->view_fd, a, SEEK_HOLE);
 			if (b < 0 || b > end)
 				b = end;
-			OPENSSL_cleanse(g->view + a, (size_t)(b - a));
+			OPENSSL_cleanse(r->view + a, (size_t)(b - a));
 			a = b;
 		}
 		if (a < 0 && errno != ENXIO) /* no SEEK_DATA: wipe it all */
-			OPENSSL_cleanse(g->view, g->region_size);
-		munmap(g->view, g->region_size);
-		g->view = NULL;
+			OPENSSL_cleanse(r->view, r->size);
+		munmap(r->view, r->size);
+		r->view = NULL;
 	}
-	if (g->view_fd >= 0)
-		close(g->view_fd);
-	g->view_fd = -1;
-	free(g->page);
-	g->page = NULL;
+	if (r->view_fd >= 0)
+		close(r->view_fd);
+	r->view_fd = -1;
+	free(r->page);
+	r->page = NULL;
+}
+
+void emu_guest_mem_release(struct emu_guest *g)
+{
+	for (uint32_t i = 0; i < g->n_reg; i++)
+		view_release(&g->reg[i]);
+	free(g->reg);
+	g->reg = NULL;
+	g->n_reg = 0;
 }
 
 /* ---- the cipher ---- */
@@ -224,27 +258,27 @@ int emu_vek_crypt(const uint8_t vek[EMU_VEK_SIZE], uint64_t off, const uint8_t *
 /* Pages [first, end) whose plaintext is only in the host's ciphertext: decrypt them into the
  * view, in runs of up to LAUNCH_CHUNK bytes (one guarded copy, one cipher call per run). *dec
  * is made on first need (the caller frees it). */
-static int pages_to_view(struct emu_fw *fw, struct emu_guest *g, uint64_t first, uint64_t end,
-			 EVP_CIPHER_CTX **dec)
+static int pages_to_view(struct emu_fw *fw, struct emu_guest *g, struct emu_guest_region *r,
+			 uint64_t first, uint64_t end, EVP_CIPHER_CTX **dec)
 {
 	for (uint64_t a = first, b; a < end; a = b) {
-		uint8_t *v = g->view + a * PAGE;
+		uint8_t *v = r->view + a * PAGE;
 		int st;
 
-		if (g->page[a] != PAGE_HOST) {
+		if (r->page[a] != PAGE_HOST) {
 			b = a + 1;
 			continue;
 		}
-		for (b = a + 1; b < end && b - a < LAUNCH_CHUNK / PAGE && g->page[b] == PAGE_HOST;)
+		for (b = a + 1; b < end && b - a < LAUNCH_CHUNK / PAGE && r->page[b] == PAGE_HOST;)
 			b++;
 		if (!*dec && !(*dec = emu_vek_ctx_new(g->vek, false)))
 			return SEV_STATUS_HWERROR_PLATFORM;
-		st = emu_mem_read(fw->mem, g->region_base + a * PAGE, v, (b - a) * PAGE);
+		st = emu_mem_read(fw->mem, r->base + a * PAGE, v, (b - a) * PAGE);
 		if (st)
 			return st;
 		if (emu_vek_ctx_crypt(*dec, a * PAGE, v, v, (b - a) * PAGE) < 0)
 			return SEV_STATUS_HWERROR_PLATFORM;
-		memset(g->page + a, PAGE_VIEW, b - a);
+		memset(r->page + a, PAGE_VIEW, b - a);
 	}
 	return SEV_STATUS_SUCCESS;
 }
@@ -252,68 +286,76 @@ static int pages_to_view(struct emu_fw *fw, struct emu_guest *g, uint64_t first,
 /* Before firmware writes [off, off + len): a page it covers only in part keeps plaintext
  * around the write, so if that is still only in the host's ciphertext it goes to the view
  * first, before the host's copy changes. */
-static int edges_to_view(struct emu_fw *fw, struct emu_guest *g, uint64_t off, uint64_t len,
-			 EVP_CIPHER_CTX **dec)
+static int edges_to_view(struct emu_fw *fw, struct emu_guest *g, struct emu_guest_region *r,
+			 uint64_t off, uint64_t len, EVP_CIPHER_CTX **dec)
 {
 	uint64_t first = off / PAGE, last = (off + len - 1) / PAGE;
 	int st = SEV_STATUS_SUCCESS;
 
 	if (off % PAGE)
-		st = pages_to_view(fw, g, first, first + 1, dec);
+		st = pages_to_view(fw, g, r, first, first + 1, dec);
 	if (!st && (off + len) % PAGE)
-		st = pages_to_view(fw, g, last, last + 1, dec);
+		st = pages_to_view(fw, g, r, last, last + 1, dec);
 	return st;
 }
 
 /* Firmware wrote plain to [off, off + n) (ciphertext to the host already). Whole pages of a
  * launch stay in the host's ciphertext alone while nothing needs their plaintext; anything
  * else goes to the view. */
-static void place(struct emu_guest *g, uint64_t off, const uint8_t *plain, size_t n, bool launch)
+static void place(struct emu_guest *g, struct emu_guest_region *r, uint64_t off,
+		  const uint8_t *plain, size_t n, bool launch)
 {
 	while (n > 0) {
 		uint64_t pg = off / PAGE;
 		size_t s = (size_t)(off % PAGE), k = MIN(n, PAGE - s);
 
-		if (launch && k == PAGE && !g->cpu_side && g->page[pg] != PAGE_VIEW) {
-			g->page[pg] = PAGE_HOST;
+		if (launch && k == PAGE && !g->cpu_side && r->page[pg] != PAGE_VIEW) {
+			r->page[pg] = PAGE_HOST;
 		} else {
-			memcpy(g->view + off, plain, k);
-			g->page[pg] = PAGE_VIEW;
+			memcpy(r->view + off, plain, k);
+			r->page[pg] = PAGE_VIEW;
 		}
 		off += k, plain += k, n -= k;
 	}
 }
 
-static bool range_ok(struct emu_guest *g, uint64_t addr, size_t len)
+/* The bound region that holds [addr, addr + len) (len a multiple of 16), or NULL. */
+static struct emu_guest_region *range_region(struct emu_fw *fw, struct emu_guest *g,
+					     uint64_t addr, size_t len)
 {
-	return len % 16 == 0 && g->view && addr >= g->region_base &&
-	       addr - g->region_base <= g->region_size &&
-	       len <= g->region_size - (addr - g->region_base);
+	struct emu_guest_region *r = emu_guest_region_of(fw, g, addr);
+
+	if (len % 16 || !r || len > r->size - (addr - r->base))
+		return NULL;
+	return r;
 }
 
-int emu_guest_mem_put(struct emu_fw *fw, struct emu_guest *g, uint64_t addr, const uint8_t *plain,
+int emu_guest_mem_put(struct emu_fw *fw, struct emu_guest *g, uint64_t caddr, const uint8_t *plain,
 		      size_t len)
 {
+	uint64_t addr = emu_mem_strip_cbit(fw->mem, caddr);
 	_cleanup_(EVP_CIPHER_CTX_freep) EVP_CIPHER_CTX *dec = NULL;
-	uint64_t off = addr - g->region_base;
+	struct emu_guest_region *r = range_region(fw, g, addr, len);
 	_cleanup_free_ uint8_t *cipher = NULL;
+	uint64_t off;
 	int st;
 
-	if (!range_ok(g, addr, len))
+	if (!r)
 		return SEV_STATUS_INVALID_ADDRESS;
 	if (len == 0)
 		return SEV_STATUS_SUCCESS;
+	off = addr - r->base;
 	cipher = malloc(len);
 	if (!cipher)
 		return SEV_STATUS_HWERROR_PLATFORM;
-	st = edges_to_view(fw, g, off, len, &dec);
+	st = edges_to_view(fw, g, r, off, len, &dec);
 	if (st)
 		return st;
 	if (emu_vek_crypt(g->vek, off, plain, cipher, len, true) < 0)
 		return SEV_STATUS_HWERROR_PLATFORM;
 	st = emu_mem_write(fw->mem, addr, cipher, len);
 	if (st == SEV_STATUS_SUCCESS)
-		place(g, off, plain, len, false);
+		place(g, r, off, plain, len, false);
 	return st;
 }
 
@@ -338,18 +380,21 @@ static int launch_crypt_to(uint8_t *dst, void *arg)
  * a second scratch half where the region could shrink under us; emu_mem_write_with). Chunks
  * end on page boundaries (place() sees whole pages whole). (Prefaulting the host's pages
  * writable with MADV_POPULATE_WRITE first was measured: no gain.) */
-int emu_guest_mem_launch(struct emu_fw *fw, struct emu_guest *g, uint64_t addr, size_t len,
+int emu_guest_mem_launch(struct emu_fw *fw, struct emu_guest *g, uint64_t caddr, size_t len,
 			 EVP_MD_CTX *md)
 {
+	uint64_t addr = emu_mem_strip_cbit(fw->mem, caddr);
 	_cleanup_(EVP_CIPHER_CTX_freep) EVP_CIPHER_CTX *c = NULL, *dec = NULL;
-	uint64_t off = addr - g->region_base;
+	struct emu_guest_region *r = range_region(fw, g, addr, len);
 	size_t cap = MIN(len, (size_t)LAUNCH_CHUNK);
 	uint8_t *buf = NULL;
+	uint64_t off;
 	int st;
 
-	if (!range_ok(g, addr, len) || len == 0)
+	if (!r || len == 0)
 		return SEV_STATUS_INVALID_ADDRESS;
-	st = edges_to_view(fw, g, off, len, &dec);
+	off = addr - r->base;
+	st = edges_to_view(fw, g, r, off, len, &dec);
 	if (st)
 		return st;
 	c = emu_vek_ctx_new(g->vek, true);
@@ -369,27 +414,30 @@ int emu_guest_mem_launch(struct emu_fw *fw, struct emu_guest *g, uint64_t addr, 
 			st = emu_mem_write_with(fw->mem, addr + done, n, buf + cap, launch_crypt_to,
 						&a);
 		if (st == SEV_STATUS_SUCCESS)
-			place(g, off + done, buf, n, true);
+			place(g, r, off + done, buf, n, true);
 	}
 	OPENSSL_cleanse(buf, cap);
 	free(buf);
 	return st;
 }
 
-int emu_guest_mem_get(struct emu_fw *fw, struct emu_guest *g, uint64_t addr, uint8_t *ret,
+int emu_guest_mem_get(struct emu_fw *fw, struct emu_guest *g, uint64_t caddr, uint8_t *ret,
 		      size_t len)
 {
+	uint64_t addr = emu_mem_strip_cbit(fw->mem, caddr);
 	_cleanup_(EVP_CIPHER_CTX_freep) EVP_CIPHER_CTX *dec = NULL;
-	uint64_t off = addr - g->region_base;
+	struct emu_guest_region *r = range_region(fw, g, addr, len);
+	uint64_t off;
 	int st;
 
-	if (!range_ok(g, addr, len))
+	if (!r)
 		return SEV_STATUS_INVALID_ADDRESS;
 	if (len == 0)
 		return SEV_STATUS_SUCCESS;
-	st = pages_to_view(fw, g, off / PAGE, (off + len - 1) / PAGE + 1, &dec);
+	off = addr - r->base;
+	st = pages_to_view(fw, g, r, off / PAGE, (off + len - 1) / PAGE + 1, &dec);
 	if (st == SEV_STATUS_SUCCESS)
-		memcpy(ret, g->view + off, len);
+		memcpy(ret, r->view + off, len);
 	return st;
 }
 
@@ -398,12 +446,15 @@ int emu_guest_mem_cpu_side(struct emu_fw *fw, struct emu_guest *g)
 	_cleanup_(EVP_CIPHER_CTX_freep) EVP_CIPHER_CTX *dec = NULL;
 	int st;
 
-	if (!g->view)
+	if (g->n_reg == 0)
 		return SEV_STATUS_INVALID_ADDRESS;
 	if (g->cpu_side)
 		return SEV_STATUS_SUCCESS;
-	st = pages_to_view(fw, g, 0, g->region_size / PAGE, &dec);
-	if (st == SEV_STATUS_SUCCESS)
-		g->cpu_side = true;
-	return st;
+	for (uint32_t i = 0; i < g->n_reg; i++) {
+		st = pages_to_view(fw, g, &g->reg[i], 0, g->reg[i].size / PAGE, &dec);
+		if (st)
+			return st;
+	}
+	g->cpu_side = true;
+	return SEV_STATUS_SUCCESS;
 }

@@ -59,7 +59,6 @@ int emu_guest_alloc(struct emu_fw *fw, struct emu_guest **ret)
 			return SEV_STATUS_HWERROR_PLATFORM;
 		}
 		g->handle = i + 1;
-		g->view_fd = -1;
 		gs->slot[i] = g;
 		*ret = g;
 		return SEV_STATUS_SUCCESS;
@@ -76,6 +75,7 @@ void emu_guest_free(struct emu_fw *fw, struct emu_guest *g)
 	if (gs && g->handle >= 1 && g->handle <= EMU_GUEST_MAX && gs->slot[g->handle - 1] == g)
 		gs->slot[g->handle - 1] = NULL;
 	EVP_MD_CTX_free(g->ld);
+	free(g->vmsa_blocks);
 	emu_guest_mem_release(g);
 	secret_free(g, sizeof(*g)); /* TEK, TIK, VEK, measurement (sev_guest_clear) */
 }
@@ -98,15 +98,21 @@ void emu_guests_shutdown(struct emu_fw *fw)
 /* ---- GUEST_STATUS, DECOMMISSION ---- */
 
 /* An unknown handle is not an error here: firmware answers SUCCESS with state INVALID (0)
- * (AMD-ASPFW sev_mcmd_guest_status), which is how a host asks "does this handle exist?". */
+ * (AMD-ASPFW sev_mcmd_guest_status), which is how a host asks "does this handle exist?".
+ * Only the state is set then: policy and asid keep the caller's bytes (the buffer is copied
+ * back whole on SUCCESS). */
 static int cmd_guest_status(struct emu_fw *fw, void *buf)
 {
 	struct sev_cmd_guest_status *b = buf;
 	struct emu_guest *g = emu_guest_find(fw, b->handle);
 
-	b->state = g ? (uint8_t)g->state : 0;
-	b->asid = g && (g->pending || g->active) ? g->asid : 0;
-	b->policy = g ? g->policy : 0;
+	if (!g) {
+		b->state = 0;
+		return SEV_STATUS_SUCCESS;
+	}
+	b->state = (uint8_t)g->state;
+	b->asid = g->pending || g->active ? g->asid : 0;
+	b->policy = g->policy;
 	return SEV_STATUS_SUCCESS;
 }
 
@@ -121,6 +127,8 @@ static int cmd_decommission(struct emu_fw *fw, void *buf)
 		return SEV_STATUS_INVALID_GUEST;
 	if (g->asid && (g->pending || g->active))
 		return SEV_STATUS_ACTIVE;
+	for (uint32_t i = 0; i < g->n_vmsa; i++) /* pool_vcpu_free_list */
+		emu_es_pool_free(fw, g->vmsa_blocks[i]);
 	emu_guest_free(fw, g);
 	if (fw->guest_count > 0)
 		fw->guest_count--;
@@ -130,21 +138,31 @@ static int cmd_decommission(struct emu_fw *fw, void *buf)
 }
 
 #define W EMU_IN_WORKING
+#define NONE NULL, EMU_WB_NONE
+#define ON_OK NULL, EMU_WB_ON_SUCCESS
+#define ON_OK_LEN NULL, EMU_WB_ON_SUCCESS_OR_LEN
+/* write-back per AMD-ASPFW sev_dispatch.c master_handler_table */
 const struct emu_cmd_row emu_guest_cmds[] = {
-    {SEV_CMD_LAUNCH_START, EMU_IN_INIT | W, emu_cmd_launch_start},
-    {SEV_CMD_LAUNCH_UPDATE_DATA, W, emu_cmd_launch_update_data},
-    {SEV_CMD_LAUNCH_UPDATE_VMSA, W, emu_cmd_launch_update_vmsa},
-    {SEV_CMD_LAUNCH_MEASURE, W, emu_cmd_launch_measure},
-    {SEV_CMD_LAUNCH_UPDATE_SECRET, W, emu_cmd_launch_secret},
-    {SEV_CMD_LAUNCH_FINISH, W, emu_cmd_launch_finish},
-    {SEV_CMD_ACTIVATE, W, emu_cmd_activate},
-    {SEV_CMD_DEACTIVATE, W, emu_cmd_deactivate},
-    {SEV_CMD_DECOMMISSION, W, cmd_decommission},
-    {SEV_CMD_GUEST_STATUS, EMU_IN_INIT | W, cmd_guest_status},
-    {SEV_CMD_ATTESTATION, W, emu_cmd_attestation},
-    {SEV_CMD_DBG_DECRYPT, W, emu_cmd_dbg_decrypt},
-    {SEV_CMD_DBG_ENCRYPT, W, emu_cmd_dbg_encrypt},
+    {SEV_CMD_LAUNCH_START, EMU_IN_INIT | W, emu_cmd_launch_start, ON_OK},
+    {SEV_CMD_LAUNCH_UPDATE_DATA, W, emu_cmd_launch_update_data, NONE},
+    {SEV_CMD_LAUNCH_UPDATE_VMSA, W, emu_cmd_launch_update_vmsa, emu_cmd_launch_update_vmsa_len,
+     EMU_WB_NONE},
+    {SEV_CMD_LAUNCH_MEASURE, W, emu_cmd_launch_measure, ON_OK_LEN},
+    {SEV_CMD_LAUNCH_UPDATE_SECRET, W, emu_cmd_launch_secret, NONE},
+    {SEV_CMD_LAUNCH_FINISH, W, emu_cmd_launch_finish, NONE},
+    {SEV_CMD_ACTIVATE, W, emu_cmd_activate, NONE},
+    {SEV_CMD_ACTIVATE_EX, W, emu_cmd_activate_ex, NONE},
+    {SEV_CMD_COPY, W, emu_cmd_copy, NONE},
+    {SEV_CMD_DEACTIVATE, W, emu_cmd_deactivate, NONE},
+    {SEV_CMD_DECOMMISSION, W, cmd_decommission, NONE},
+    {SEV_CMD_GUEST_STATUS, EMU_IN_INIT | W, cmd_guest_status, ON_OK},
+    {SEV_CMD_ATTESTATION, W, emu_cmd_attestation, ON_OK_LEN},
+    {SEV_CMD_DBG_DECRYPT, W, emu_cmd_dbg_decrypt, NONE},
+    {SEV_CMD_DBG_ENCRYPT, W, emu_cmd_dbg_encrypt, NONE},
 };
+#undef NONE
+#undef ON_OK
+#undef ON_OK_LEN
 #undef W
 const size_t emu_guest_cmds_n = ELEMENTSOF(emu_guest_cmds);
 
@@ -161,8 +179,11 @@ static int ctl_reply(uint8_t *out, size_t cap, size_t *len, const char *text)
 int emu_guest_ctl_memfd(struct emu_fw *fw, char *arg, uint8_t *out, size_t cap, size_t *len)
 {
 	struct emu_guests *gs = emu_guests_get(fw);
+	char *save = NULL, *h = arg ? strtok_r(arg, " \t\r\n", &save) : NULL;
+	char *nth = h ? strtok_r(NULL, " \t\r\n", &save) : NULL;
+	struct emu_guest_region *r;
 	struct emu_guest *g;
-	uint32_t handle;
+	uint32_t handle, idx = 0;
 	int fd, n;
 
 	if (!gs)
@@ -171,8 +192,10 @@ int emu_guest_ctl_memfd(struct emu_fw *fw, char *arg, uint8_t *out, size_t cap, 
 		close(gs->reply_fd);
 		gs->reply_fd = -1;
 	}
-	if (!arg || parse_u32(arg, &handle) < 0) {
-		ctl_reply(out, cap, len, "guest-memfd takes one guest handle");
+	if (!h || parse_u32(h, &handle) < 0 || (nth && parse_u32(nth, &idx) < 0) ||
+	    strtok_r(NULL, " \t\r\n", &save)) {
+		ctl_reply(out, cap, len, "guest-memfd takes a guest handle and optionally the "
+					 "number of one of its memory regions (0 = the first)");
 		return -EINVAL;
 	}
 	g = emu_guest_find(fw, handle);
@@ -187,9 +210,13 @@ int emu_guest_ctl_memfd(struct emu_fw *fw, char *arg, uint8_t *out, size_t cap, 
 			  "(LAUNCH_FINISH and ACTIVATE first)");
 		return -EBUSY;
 	}
-	if (!g->view) {
+	if (g->n_reg == 0) {
 		ctl_reply(out, cap, len,
 			  "guest-memfd: the guest has no memory (no LAUNCH_UPDATE_DATA)");
+		return -ENOENT;
+	}
+	if (idx >= g->n_reg) {
+		ctl_reply(out, cap, len, "guest-memfd: the guest has fewer memory regions");
 		return -ENOENT;
 	}
 	/* the VMM runs the guest from the view: every launched page must be in it */
@@ -199,13 +226,14 @@ int emu_guest_ctl_memfd(struct emu_fw *fw, char *arg, uint8_t *out, size_t cap, 
 			  "region (unmapped or shrunk since launch)");
 		return -EIO;
 	}
-	fd = fcntl(g->view_fd, F_DUPFD_CLOEXEC, 3);
+	r = &g->reg[idx];
+	fd = fcntl(r->view_fd, F_DUPFD_CLOEXEC, 3);
 	if (fd < 0)
 		return -errno;
 	gs->reply_fd = fd;
-	n = snprintf((char *)out, cap, "handle=%u asid=%u base=0x%llx size=%llu", g->handle,
-		     g->asid, (unsigned long long)g->region_base,
-		     (unsigned long long)g->region_size);
+	n = snprintf((char *)out, cap, "handle=%u asid=%u base=0x%llx size=%llu region=%u regions=%u",
+		     g->handle, g->asid, (unsigned long long)r->base, (unsigned long long)r->size,
+		     idx, g->n_reg);
 	*len = n < 0 ? 0 : MIN((size_t)n, cap - 1);
 	return 0;
 }

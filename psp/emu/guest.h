@@ -27,25 +27,38 @@
 #define EMU_VMSA_SIZE 4096u	/* LAUNCH_UPDATE_VMSA takes exactly one page (VMSA_SIZE) */
 #define EMU_GUEST_CHUNK 0x5000u /* work buffer, as firmware's scratch (SEV_SCRATCH_BUF_LEN) */
 
+/* One host region (EMU_MSG_MAP) a guest's memory lies in, and its plaintext view: a memfd of
+ * the region's size, the plaintext at the same offsets. */
+struct emu_guest_region {
+	uint64_t base, size;
+	int view_fd;
+	uint8_t *view;
+	uint8_t *page; /* per page of the region: where its plaintext is (guest-mem.c) */
+};
+
 struct emu_guest {
 	uint32_t handle;
 	uint32_t policy;
 	int state; /* enum sev_guest_state */
 	/* Activation (sev_guest_activate): pending until LAUNCH_FINISH, then active. */
 	uint32_t asid; /* 0 = none */
+	uint32_t ccxs; /* the CCXs it is activated on (ACTIVATE: all; ACTIVATE_EX: chosen) */
 	bool pending, active;
 	struct attest_tk tk;	   /* TEK/TIK; wiped at LAUNCH_FINISH (sev_channel_close) */
 	uint8_t vek[EMU_VEK_SIZE]; /* memory key; wiped at DECOMMISSION */
 	EVP_MD_CTX *ld;		   /* running launch digest (SHA-256) */
+	bool ld_finalized;	   /* a LAUNCH_MEASURE consumed ld (guest-launch.c) */
+	/* SEV-ES: the ES pool blocks of its VMSAs (sev_es_setup_vmsa's per-guest list), in
+	 * order; malloc'ed, given back to the pool at DECOMMISSION. */
+	uint32_t *vmsa_blocks;
+	uint32_t n_vmsa, cap_vmsa;
 	uint8_t launch_digest[32]; /* final digest, from LAUNCH_MEASURE */
 	uint8_t measure[32];	   /* measurement, for LAUNCH_SECRET's MAC */
-	/* The plaintext view, bound to the region of the first command touching guest memory
-	 * (guest-mem.c: which pages it holds, and when). */
-	uint64_t region_base, region_size; /* 0 = not bound yet */
-	int view_fd;
-	uint8_t *view;
-	uint8_t *page; /* per page of the region: where its plaintext is (guest-mem.c) */
-	bool cpu_side; /* the view was handed out: it holds every page and is authoritative */
+	/* Its guest memory: every region a command touched, in that order, each with its
+	 * plaintext view (guest-mem.c: which pages it holds, and when). */
+	struct emu_guest_region *reg;
+	uint32_t n_reg;
+	bool cpu_side; /* the views were handed out: they hold every page and are authoritative */
 };
 
 struct emu_guests {
@@ -66,8 +79,9 @@ void emu_guest_free(struct emu_fw *fw, struct emu_guest *g);
 /* Drop every context and the guest state itself (SHUTDOWN, and when the firmware is freed). */
 void emu_guests_shutdown(struct emu_fw *fw);
 
-/* Guest memory: [addr, addr + len) must lie in one mapped region (INVALID_ADDRESS) and, once
- * the guest is bound to a region, in that region. The first call binds the guest. */
+/* Guest memory: [addr, addr + len) must lie in one mapped region (INVALID_ADDRESS); the
+ * guest is bound to it (a view made) on its first use. A guest may span any number of
+ * regions, as a KVM guest spans pages all over physical memory. */
 int emu_guest_mem_bind(struct emu_fw *fw, struct emu_guest *g, uint64_t addr, uint64_t len);
 /* Place plaintext at guest address addr (already bound): into the plaintext view, and as
  * ciphertext under the VEK into the host-visible region (only the blocks written). */
@@ -95,7 +109,10 @@ int emu_guest_mem_get(struct emu_fw *fw, struct emu_guest *g, uint64_t addr, uin
 /* Make the plaintext view whole (every launched page decrypted into it) and authoritative from
  * now on: before it goes to a VMM (CTL guest-memfd). A firmware status. */
 int emu_guest_mem_cpu_side(struct emu_fw *fw, struct emu_guest *g);
-/* Wipe the view where it holds data, unmap and close it (emu_guest_free). */
+/* The region guest memory at addr lies in, or NULL. */
+struct emu_guest_region *emu_guest_region_of(struct emu_fw *fw, struct emu_guest *g,
+					     uint64_t addr);
+/* Wipe the views where they hold data, unmap and close them (emu_guest_free). */
 void emu_guest_mem_release(struct emu_guest *g);
 
 extern const struct emu_cmd_row emu_guest_cmds[];
@@ -104,10 +121,13 @@ extern const size_t emu_guest_cmds_n;
 int emu_cmd_launch_start(struct emu_fw *fw, void *buf);
 int emu_cmd_launch_update_data(struct emu_fw *fw, void *buf);
 int emu_cmd_launch_update_vmsa(struct emu_fw *fw, void *buf);
+int emu_cmd_launch_update_vmsa_len(struct emu_fw *fw, void *buf); /* its row's `pre` */
 int emu_cmd_launch_measure(struct emu_fw *fw, void *buf);
 int emu_cmd_launch_secret(struct emu_fw *fw, void *buf);
 int emu_cmd_launch_finish(struct emu_fw *fw, void *buf);
 int emu_cmd_activate(struct emu_fw *fw, void *buf);
+int emu_cmd_activate_ex(struct emu_fw *fw, void *buf);
+int emu_cmd_copy(struct emu_fw *fw, void *buf);
 int emu_cmd_deactivate(struct emu_fw *fw, void *buf);
 int emu_cmd_dbg_decrypt(struct emu_fw *fw, void *buf);
 int emu_cmd_dbg_encrypt(struct emu_fw *fw, void *buf);

@@ -56,6 +56,7 @@ static struct emu_config arg_cfg = {
 	.api_minor = MILAN_API_MINOR,
 	.build = MILAN_BUILD,
 	.amd_root_bits = EMU_AMD_ROOT_BITS_DEFAULT,
+	.ccx_count = 1,
 };
 
 static void help(void)
@@ -70,6 +71,8 @@ static void help(void)
 	       "  --cpuid-edx N      minimum SEV (non-ES) ASID (default %u)\n"
 	       "  --api MAJOR.MINOR  SEV API version reported (default %d.%d)\n"
 	       "  --build N          firmware build (default %d)\n"
+	       "  --ccx N            core complexes (CCXs), 1..%u (default 1): DF_FLUSH and the\n"
+	       "                     WBINVD flags per CCX, ACTIVATE_EX's APIC IDs (16 per CCX)\n"
 	       "  --amd-root-bits N  RSA size of the emulated AMD root when a new NV file is\n"
 	       "                     made: 2048 (Naples format, default) or 4096 (Rome+)\n"
 	       "  --snp              SEV-SNP on (CPUID EAX bit 4, the SNP commands; README-snp)\n"
@@ -78,12 +81,15 @@ static void help(void)
 	       "  --snp-product P    SNP part: milan (default), genoa or turin (report version,\n"
 	       "                     CPUID, TCB layout, VCEK certificate)\n"
 	       "  --create-only      create the NV file if missing (new chip identity), then exit\n"
+	       "  --erase-corrupt-nv start on a corrupt NV file: the first INIT answers\n"
+	       "                     SECURE_DATA_INVALID and erases it (kept as FILE.corrupt),\n"
+	       "                     as firmware does; without it a corrupt file is refused\n"
 	       "  --fault RULE       fault plan rule CMD:ACTION[:OPTION...] (repeatable; see\n"
 	       "                     README.md \"Fault plans\"; a bad rule exits 2)\n"
 	       "  -v, --verbose      log every command\n"
 	       "  -h, --help         show this help\n",
 	       MILAN_CPUID_EAX, MILAN_CPUID_EBX, MILAN_CPUID_ECX, MILAN_CPUID_EDX, MILAN_API_MAJOR,
-	       MILAN_API_MINOR, MILAN_BUILD);
+	       MILAN_API_MINOR, MILAN_BUILD, EMU_CCX_MAX);
 }
 
 static int parse_u8(const char *s, uint8_t *ret)
@@ -139,8 +145,10 @@ static int parse_opt(int c, const char *val)
 	case 'a': return parse_api(val);
 	case 'b': return parse_u8(val, &arg_cfg.build);
 	case 'R': return parse_u32(val, &arg_cfg.amd_root_bits);
+	case 'X': return parse_u32(val, &arg_cfg.ccx_count);
 	case 'v': arg_verbose = true; return 0;
 	case 'O': arg_create_only = true; return 0;
+	case 'E': arg_cfg.erase_corrupt_nv = true; return 0;
 	case 'F': return parse_fault(val);
 	case 'S': arg_cfg.snp = true; return 0;
 	case 'T': return emu_snp_tcb_parse(val, &arg_tcb);
@@ -174,7 +182,9 @@ static int parse_argv(int argc, char *argv[])
 		{ "api", required_argument, NULL, 'a' },
 		{ "build", required_argument, NULL, 'b' },
 		{ "amd-root-bits", required_argument, NULL, 'R' },
+		{ "ccx", required_argument, NULL, 'X' },
 		{ "create-only", no_argument, NULL, 'O' },
+		{ "erase-corrupt-nv", no_argument, NULL, 'E' },
 		{ "fault", required_argument, NULL, 'F' },
 		{ "snp", no_argument, NULL, 'S' },
 		{ "tcb", required_argument, NULL, 'T' },
@@ -205,6 +215,8 @@ static int parse_argv(int argc, char *argv[])
 		return log_error_errno(-EINVAL, "--socket PATH and --nv FILE are required; see --help");
 	if (arg_cfg.amd_root_bits != 2048 && arg_cfg.amd_root_bits != 4096)
 		return log_error_errno(-EINVAL, "--amd-root-bits must be 2048 or 4096");
+	if (arg_cfg.ccx_count == 0 || arg_cfg.ccx_count > EMU_CCX_MAX)
+		return log_error_errno(-EINVAL, "--ccx must be 1..%u (core complexes)", EMU_CCX_MAX);
 	if (arg_cfg.cpuid_ecx == 0 || arg_cfg.cpuid_ecx > MAX_ASIDS)
 		return log_error_errno(-EINVAL, "--cpuid-ecx must be 1..%u (the number of ASIDs)",
 				       MAX_ASIDS);

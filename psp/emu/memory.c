@@ -25,6 +25,8 @@ struct emu_mem {
 	struct emu_region regions[EMU_MEM_MAX_REGIONS];
 	unsigned n;
 	uint64_t next_index; /* region index for the next map, only grows */
+	uint64_t prot_base, prot_len; /* firmware's range (the TMR), 0 = none */
+	uint64_t cbit_mask;	       /* the C-bit, ignored in every address */
 };
 
 /* SIGBUS guard: a client may truncate its memfd after mapping; touching the vanished pages
@@ -92,6 +94,10 @@ int emu_mem_map(struct emu_mem *m, int fd, uint64_t size, uint64_t owner, uint64
 	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (p == MAP_FAILED)
 		return negative_errno();
+	/* no base with the C-bit: stripping it must not make one region's address another's */
+	while ((((m->next_index + 1) << EMU_REGION_SHIFT) & m->cbit_mask) &&
+	       m->next_index < (1ull << (64 - EMU_REGION_SHIFT)) - 2)
+		m->next_index++;
 	m->regions[m->n++] = (struct emu_region){
 		.base = (m->next_index + 1) << EMU_REGION_SHIFT,
 		.size = size,
@@ -126,9 +132,30 @@ unsigned emu_mem_count(const struct emu_mem *m)
 	return m->n;
 }
 
+void emu_mem_set_cbit(struct emu_mem *m, unsigned bit)
+{
+	m->cbit_mask = bit >= EMU_REGION_SHIFT && bit < 64 ? 1ull << bit : 0;
+}
+
+uint64_t emu_mem_strip_cbit(const struct emu_mem *m, uint64_t addr)
+{
+	return addr & ~m->cbit_mask;
+}
+
+void emu_mem_protect(struct emu_mem *m, uint64_t base, uint64_t len)
+{
+	m->prot_base = base;
+	m->prot_len = len;
+}
+
 static uint8_t *lookup_region(struct emu_mem *m, uint64_t addr, uint64_t len, bool *fixed)
 {
 	if (len == 0)
+		return NULL;
+	addr &= ~m->cbit_mask; /* validate_address_range: "exclude the c-bit" */
+	/* AMD-ASPFW x86_copy.c validate_address_range: no range in a TMR (reserved or valid) */
+	if (m->prot_len && (addr >= m->prot_base ? addr - m->prot_base < m->prot_len
+						  : m->prot_base - addr < len))
 		return NULL;
 	for (unsigned i = 0; i < m->n; i++) {
 		const struct emu_region *r = &m->regions[i];

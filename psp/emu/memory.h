@@ -39,3 +39,12 @@ int emu_mem_write_with(struct emu_mem *m, uint64_t addr, size_t len, uint8_t *sc
 		       int (*fn)(uint8_t *dst, void *arg), void *arg);
 /* Is [addr, addr+len) inside one region? (for checks without copying, e.g. the TMR) */
 int emu_mem_check(struct emu_mem *m, uint64_t addr, uint64_t len);
+/* Firmware's own memory inside client memory (SEV-ES's TMR from INIT on): every range that
+ * overlaps [base, base+len) is INVALID_ADDRESS to all the calls above, as firmware's
+ * validate_address_range refuses ranges in a TMR. len 0 ends the protection. */
+void emu_mem_protect(struct emu_mem *m, uint64_t base, uint64_t len);
+/* The C-bit (CPUID 8000_001F EBX[5:0]): hosts may send addresses with it set, as KVM does
+ * (__sme_page_pa); firmware ignores it in address checks (validate_address_range "exclude the
+ * c-bit"), so every call above does too, and no region base ever has it set. */
+void emu_mem_set_cbit(struct emu_mem *m, unsigned bit);
+uint64_t emu_mem_strip_cbit(const struct emu_mem *m, uint64_t addr);

@@ -6,7 +6,8 @@
  *   56 u64 reserved (0)       64 payload: records {u16 tag, u16 0, u32 len, len bytes}
  * Written whole and atomically (temp file, fsync, rename, fsync dir). A file that is short,
  * has a bad magic/version/length/checksum or a malformed record is refused with the reason:
- * never silently replaced, since replacing it would change the chip's identity. */
+ * never silently replaced, since replacing it would change the chip's identity (only with the
+ * operator's --erase-corrupt-nv does INIT erase it, as firmware does: firmware.c). */
 #pragma once
 
 #include <stdint.h>

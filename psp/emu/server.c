@@ -56,8 +56,17 @@ static void reply_init(struct emu_reply_hdr *r, const struct emu_msg_hdr *h)
 static size_t do_cmd(struct emu_fw *fw, const struct emu_msg_hdr *h, const uint8_t *payload,
 		     struct emu_reply_hdr *r, uint8_t *out)
 {
+	int st;
+
 	memcpy(out, payload, h->len);
-	r->status = emu_fw_command(fw, h->cmd, out, h->len);
+	st = emu_fw_command(fw, h->cmd, out, h->len);
+	if (st < 0) { /* shorter than the command's buffer: not firmware's to answer */
+		log_debug("%s with %u bytes refused: its buffer is %d bytes", sev_cmd_name(h->cmd),
+			  h->len, sev_cmd_buffer_size(h->cmd));
+		r->error = st;
+		return 0;
+	}
+	r->status = st;
 	log_debug("%s (0x%x, %u bytes) -> %s", sev_cmd_name(h->cmd) ?: "unknown command",
 		  h->cmd, h->len, sev_status_name(r->status));
 	return h->len;

@@ -418,8 +418,9 @@ int emu_snp_decommission(struct emu_fw *fw, void *buf)
 	if (st)
 		return st;
 	if (g->asid && g->state == SEV_SNP_GSTATE_RUNNING) {
-		fw->asid_dirty[g->asid] = 1; /* it ran: dirty until DF_FLUSH */
-		fw->wbinvd_done = false;
+		/* it ran (on any CCX: SNP guests are not bound to CCXs here): dirty until DF_FLUSH */
+		fw->asid_dirty[g->asid] |= fw->ccx_all;
+		fw->wbinvd_done &= ~fw->ccx_all;
 	}
 	if (g->state != SEV_SNP_GSTATE_INIT)
 		s->guest_count--;

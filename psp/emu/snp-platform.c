@@ -342,8 +342,10 @@ static int snp_init_common(struct emu_fw *fw, const struct sev_snp_cmd_init_ex *
 	if (init_rmp)
 		emu_rmp_clear(s->rmp);
 	s->rmp_initialized = true;
-	fw->wbinvd_done = false;
-	memset(fw->asid_dirty, 1, (size_t)fw->cfg.cpuid_ecx + 1);
+	/* every ASID dirty on every CCX until DF_FLUSH (per-CCX masks, firmware.h) */
+	fw->wbinvd_done = 0;
+	for (uint32_t a = 0; a <= fw->cfg.cpuid_ecx; a++)
+		fw->asid_dirty[a] = fw->ccx_all;
 	s->state = SEV_SNP_PSTATE_INIT;
 	return SEV_STATUS_SUCCESS;
 }
@@ -438,9 +440,11 @@ static int cmd_snp_platform_status(struct emu_fw *fw, void *buf)
 /* mcmd_df_flush_common, as DF_FLUSH (platform.c): no state check. */
 static int cmd_snp_df_flush(struct emu_fw *fw, void *buf)
 {
-	if (!fw->wbinvd_done)
+	/* per CCX: the CCXs whose cores all did WBINVD are cleaned even when others have not */
+	for (uint32_t a = 0; a <= fw->cfg.cpuid_ecx; a++)
+		fw->asid_dirty[a] &= ~fw->wbinvd_done;
+	if (fw->wbinvd_done != fw->ccx_all)
 		return SEV_STATUS_WBINVD_REQUIRED;
-	memset(fw->asid_dirty, 0, (size_t)fw->cfg.cpuid_ecx + 1);
 	return SEV_STATUS_SUCCESS;
 }
 

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "daemon/core/asid.h"
 #include "daemon/worker/auth.h"
@@ -75,6 +76,43 @@ static void test_pool_flush_through_firmware(void)
 	TU_CHECK_EQ(sevd_asid_alloc(pool, true, "es", &asid), 0); /* ES 1..4 untouched */
 	TU_CHECK(asid >= 1 && asid <= 4, "es asid %u", asid);
 	TU_CHECK_EQ(emu_max_seen(emu.socket), 1);
+	sevd_core_free(core);
+	tu_emu_stop(&emu);
+	tu_rmtree(dir);
+	free(dir);
+}
+
+/* An NV store the emulator finds corrupt (started with --erase-corrupt-nv): INIT answers
+ * SECURE_DATA_INVALID and erases it; sevd retries INIT once, as Linux's
+ * __sev_platform_init_locked does, and comes up INITed on new owner keys. */
+static void test_init_retry_secure_data_invalid(void)
+{
+	char *dir = tu_mkdtemp(), spec[512], status[512], *kept, *nvpath;
+	const char *args[] = { "--erase-corrupt-nv", NULL };
+	struct sevd_core_config cfg = { .auto_init = true, .queue_max = 8 };
+	struct tu_emu emu;
+	struct sevd_core *core;
+	uint8_t *nv;
+	size_t len;
+
+	TU_CHECK(tu_emu_start(dir, NULL, &emu) == 0, "emulator");
+	tu_emu_stop(&emu);
+	nvpath = path_join(dir, "nv.bin");
+	nv = tu_read_file(nvpath, &len);
+	nv[len - 1] ^= 1;
+	TU_CHECK_EQ(write_file_atomic(nvpath, nv, len, 0600), 0);
+	free(nv);
+	free(nvpath);
+	TU_CHECK(tu_emu_start(dir, args, &emu) == 0, "emulator on the corrupt file");
+	snprintf(spec, sizeof(spec), "emu:%s", emu.socket);
+	cfg.psp_spec = spec;
+	cfg.emu_socket = emu.socket;
+	TU_CHECK_EQ(sevd_core_new(&cfg, &core), 0);
+	TU_CHECK_EQ(sevd_emu_ctl(emu.socket, "status", status, sizeof(status)), 0);
+	TU_CHECK(strstr(status, "state=INIT"), "emulator status: %s", status);
+	kept = path_join(dir, "nv.bin.corrupt");
+	TU_CHECK(access(kept, F_OK) == 0, "the emulator kept the corrupt file");
+	free(kept);
 	sevd_core_free(core);
 	tu_emu_stop(&emu);
 	tu_rmtree(dir);
@@ -167,5 +205,6 @@ int main(void)
 	test_config();
 	test_config_errors();
 	test_pool_flush_through_firmware();
+	test_init_retry_secure_data_invalid();
 	tu_done("daemon core");
 }

@@ -26,6 +26,15 @@
 #include "daemon/ipc/ipc.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+/* For the replay test (tests/daemon/test-fuzz-replay.c): requests decoded whole. */
+uint64_t fuzz_replay_accepted(void);
+
+static uint64_t accepted;
+
+uint64_t fuzz_replay_accepted(void)
+{
+	return accepted;
+}
 
 static void check_error(int r, const char *err)
 {
@@ -87,6 +96,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		for (size_t i = body; i < sizeof(req.u); i++)
 			if (((const uint8_t *)&req.u)[i])
 				abort();
+		accepted++;
 		if (check_slot(&req, &slots) < 0)
 			break; /* the core kills the worker here */
 	}

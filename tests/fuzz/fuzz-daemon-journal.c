@@ -36,6 +36,15 @@ static int apply(void *userdata, const struct sevd_jrec *rec)
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+/* For the replay test (tests/daemon/test-fuzz-replay.c): records the strict scan applied. */
+uint64_t fuzz_replay_accepted(void);
+
+static uint64_t accepted;
+
+uint64_t fuzz_replay_accepted(void)
+{
+	return accepted;
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -55,6 +64,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			    (end - SEVD_JOURNAL_HEADER) != (size_t)r * SEVD_JREC_SIZE)) {
 		abort(); /* the valid prefix is the header and whole records */
 	}
+	accepted += (uint64_t)strict.n;
 	r = sevd_journal_scan(data, size, true, apply, &loose, &end, &bad, &skipped);
 	if ((r < 0 && size >= SEVD_JOURNAL_HEADER) || (r >= 0 && r < strict.n))
 		abort();

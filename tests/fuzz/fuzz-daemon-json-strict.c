@@ -18,6 +18,15 @@
 #include "daemon/worker/json-strict.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+/* For the replay test (tests/daemon/test-fuzz-replay.c): inputs the check accepted. */
+uint64_t fuzz_replay_accepted(void);
+
+static uint64_t accepted;
+
+uint64_t fuzz_replay_accepted(void)
+{
+	return accepted;
+}
 
 static void check_json_c(const char *buf, size_t size)
 {
@@ -57,6 +66,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (!nul || why[0])
 			abort();
 		check_json_c(buf, size);
+		accepted++;
 	} else if (r != -EINVAL || !nul || strncmp(why, "byte ", 5)) {
 		abort();
 	}

@@ -21,6 +21,9 @@
 #define EMU_FUZZ_BASE (1ull << EMU_REGION_SHIFT) /* the first region */
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+/* Commands the firmware core has served so far (its own counter): the replay test
+ * (tests/psp/test-emu-fuzz-replay.c) checks that its inputs reached firmware. */
+uint64_t fuzz_emu_cmd_served(void);
 
 static struct emu_fw *fw;
 static struct emu_owner saved_owner;
@@ -59,13 +62,14 @@ static void restore(void)
 {
 	if (fw->guests_shutdown)
 		fw->guests_shutdown(fw); /* guest contexts (the guest side sets this hook) */
-	memset(fw->asid_dirty, 0, (size_t)fw->cfg.cpuid_ecx + 1);
+	memset(fw->asid_dirty, 0, ((size_t)fw->cfg.cpuid_ecx + 1) * sizeof(*fw->asid_dirty));
 	emu_owner_clear(&fw->nv.owner);
 	emu_owner_copy(&fw->nv.owner, &saved_owner);
 	fw->state = SEV_PSTATE_INIT;
 	fw->config_flags = 0;
 	fw->guest_count = 0;
-	fw->wbinvd_done = false;
+	fw->wbinvd_done = 0;
+	emu_es_release(fw); /* an ES INIT's TMR and pool */
 }
 
 static void fuzz_command(const uint8_t *data, size_t size)
@@ -77,7 +81,7 @@ static void fuzz_command(const uint8_t *data, size_t size)
 	if (size < 6)
 		return;
 	fw->state = (data[0] & 0x3f) % 3;
-	fw->wbinvd_done = data[0] & 0x40;
+	fw->wbinvd_done = (data[0] & 0x40) ? fw->ccx_all : 0;
 	memcpy(&cmd, data + 1, 4);
 	len = data[5];
 	if (size < 6 + len)
@@ -102,6 +106,11 @@ static void fuzz_wire(const uint8_t *data, size_t size)
 	n = emu_handle_request(fw, 1, data, size, -1, reply, sizeof(reply));
 	if (n >= 0 && ((size_t)n < sizeof(struct emu_reply_hdr) || (size_t)n > sizeof(reply)))
 		abort();
+}
+
+uint64_t fuzz_emu_cmd_served(void)
+{
+	return fw ? fw->commands_served : 0;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -1,5 +1,7 @@
-/* The command table (sev_cmd_buffer_size, sev_cmd_name) against SEV-FACTS §1 and the SEV
- * API spec's command buffer sizes, written out here as the independent source. */
+/* The command table (sev_cmd_buffer_size, sev_cmd_name) against SEV-FACTS §1, the SEV
+ * API spec's command buffer sizes and AMD-ASPFW's master command table (sev_dispatch.c
+ * master_handler_table, the ids in sev_mcmd.h, the buffers' sizeof in sev_mcmd.h), written out
+ * here as the independent source. */
 #include <string.h>
 
 #include "psp/sev-abi.h"
@@ -23,10 +25,14 @@ static const struct {
 	{ 0x0B, "DOWNLOAD_FIRMWARE", 12 },
 	{ 0x0C, "GET_ID", 12 },
 	{ 0x0D, "INIT_EX", 36 },
+	{ 0x0E, "NOP", 0 },		/* sev_mcmd_nop, CMD_BUF_IGNORE */
+	{ 0x0F, "RING_BUFFER", 0x28 }, /* sev_mcmd_ring_buffer_t: asserted 0x28 there */
 	{ 0x20, "DECOMMISSION", 4 },
 	{ 0x21, "ACTIVATE", 8 },
 	{ 0x22, "DEACTIVATE", 4 },
 	{ 0x23, "GUEST_STATUS", 13 },
+	{ 0x24, "COPY", 24 },	     /* u32 handle, u32 length, u64 src, u64 dst */
+	{ 0x25, "ACTIVATE_EX", 24 }, /* u32 ex_len, handle, asid, numids, u64 ids_paddr */
 	{ 0x30, "LAUNCH_START", 36 },
 	{ 0x31, "LAUNCH_UPDATE_DATA", 20 },
 	{ 0x32, "LAUNCH_UPDATE_VMSA", 20 },
@@ -45,6 +51,8 @@ static const struct {
 	{ 0x53, "RECEIVE_FINISH", 4 },
 	{ 0x60, "DBG_DECRYPT", 28 },
 	{ 0x61, "DBG_ENCRYPT", 28 },
+	{ 0x70, "SWAP_OUT", 40 }, /* packed: handle, flags, src, dst, mdata, software_data */
+	{ 0x71, "SWAP_IN", 32 },  /* packed: handle, flags, src, dst, mdata */
 };
 
 /* SNP ids (SEV-FACTS §1) and their buffer sizes, written out from Linux include/linux/psp-sev.h
@@ -85,7 +93,7 @@ int main(void)
 			 "SNP id %#x: %d bytes, want %d", snp_ids[i].id,
 			 sev_cmd_buffer_size(snp_ids[i].id), snp_ids[i].size);
 	}
-	/* gaps between the ranges are not commands (0x0E..0x1F, 0x24..0x2F, 0x37.., ...) */
+	/* gaps between the ranges are not commands (0x10..0x1F, 0x26..0x2F, 0x37.., ...) */
 	for (uint32_t id = 0; id < 0x100; id++)
 		if (!in_spec(id)) {
 			TU_CHECK_EQ(sev_cmd_buffer_size(id), -1);

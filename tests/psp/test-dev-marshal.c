@@ -523,7 +523,7 @@ static void test_buffer_checks(struct psp_transport *t)
 	expect(NULL, NULL);
 	TU_CHECK_EQ(psp_issue(t, SEV_CMD_PEK_GEN, buf, &pr), -EINVAL);	   /* has no buffer */
 	TU_CHECK_EQ(psp_issue(t, SEV_CMD_PLATFORM_STATUS, NULL, &pr), -EINVAL); /* needs one */
-	TU_CHECK_EQ(psp_issue(t, 0x0E, NULL, &pr), -EINVAL);		   /* not a command */
+	TU_CHECK_EQ(psp_issue(t, 0x10, NULL, &pr), -EINVAL);		   /* not a command (0x0E is NOP) */
 	TU_CHECK_EQ(psp_issue(t, 0x12345, buf, &pr), -EINVAL);
 	TU_CHECK_EQ(pr, SEV_STATUS_NO_FW_CALL);
 	TU_CHECK_EQ(psp_issue(NULL, SEV_CMD_PEK_GEN, NULL, &pr), -EINVAL);

@@ -175,6 +175,36 @@ static int import(struct psp_transport *t, const void *pek, size_t pl, const voi
 	return ret;
 }
 
+/* AMD-ASPFW sev_cert.c sev_cert_validate checks the signature before the body and the
+ * usages, never which usage the caller meant, and a malformed signature slot anywhere is
+ * BAD_SIGNATURE; sev_cert_set_sig needs an empty slot for the CEK's signature. */
+static void test_import_fw_order(struct psp_transport *t, const uint8_t *csr, EVP_PKEY *k1,
+				 const struct sev_cert *oca, const struct sev_cert *pek)
+{
+	struct sev_cert bad;
+
+	/* a "PEK" offered as OCA, self-signed: the broken signature is found first ... */
+	TU_CHECK_EQ(attest_sev_cert_init(&bad, 1, 55, SEV_USAGE_PEK, SEV_ALGO_ECDSA_SHA256, k1), 0);
+	TU_CHECK_EQ(attest_sev_cert_sign(&bad, 0, SEV_USAGE_PEK, SEV_ALGO_ECDSA_SHA256, k1), 0);
+	bad.sig[0].sig[5] ^= 0x01;
+	CHECK_STATUS(import(t, pek, SEV_CERT_SIZE, &bad, SEV_CERT_SIZE), SEV_STATUS_BAD_SIGNATURE);
+	/* ... and with a good one, the usages do not fit (a PEK is not self-signed) */
+	TU_CHECK_EQ(attest_sev_cert_sign(&bad, 0, SEV_USAGE_PEK, SEV_ALGO_ECDSA_SHA256, k1), 0);
+	CHECK_STATUS(import(t, pek, SEV_CERT_SIZE, &bad, SEV_CERT_SIZE),
+		     SEV_STATUS_INVALID_CERTIFICATE);
+	/* the right OCA with a second slot that has an algorithm but no usage */
+	bad = *oca;
+	bad.sig[1].algo = SEV_ALGO_ECDSA_SHA256;
+	CHECK_STATUS(import(t, pek, SEV_CERT_SIZE, &bad, SEV_CERT_SIZE), SEV_STATUS_BAD_SIGNATURE);
+	/* a PEK whose free slot is taken (by a claimed CEK signature): nowhere for the CEK's */
+	sign_csr(csr, k1, &bad);
+	bad.sig[1].usage = SEV_USAGE_CEK;
+	bad.sig[1].algo = SEV_ALGO_ECDSA_SHA384;
+	memset(bad.sig[1].sig, 0x11, 144);
+	CHECK_STATUS(import(t, &bad, SEV_CERT_SIZE, oca, SEV_CERT_SIZE),
+		     SEV_STATUS_INVALID_CERTIFICATE);
+}
+
 static void test_import_refusals(struct psp_transport *t, const uint8_t *csr, EVP_PKEY *k1,
 				 const struct sev_cert *oca)
 {
@@ -201,6 +231,7 @@ static void test_import_refusals(struct psp_transport *t, const uint8_t *csr, EV
 	memset(&bad, 0, sizeof(bad));
 	CHECK_STATUS(import(t, &pek, SEV_CERT_SIZE, &bad, SEV_CERT_SIZE),
 		     SEV_STATUS_INVALID_CERTIFICATE);
+	test_import_fw_order(t, csr, k1, oca, &pek);
 	TU_CHECK_EQ(platform_status(t).flags & SEV_PLATFORM_FLAG_OWNER, 0);
 }
 

@@ -10,11 +10,36 @@
 
 #include "common/macros.h"
 #include "common/util.h"
+#include "psp/emu/fault.h"
 #include "tests/testutil.h"
 
 #define MUTATIONS 20000
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* What an input holds, judged by the parser itself: lines that are rules, lines refused. */
+static unsigned long n_rules, n_refused;
+
+static void count_lines(const uint8_t *data, size_t size)
+{
+	char *text = strndup((const char *)data, size), *line, *save = NULL, err[512];
+	struct emu_fault_rule r;
+
+	TU_CHECK(text, "strndup");
+	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		if (emu_fault_parse(line, &r, err, sizeof(err)) == 0)
+			n_rules++;
+		else
+			n_refused++;
+	}
+	free(text);
+}
+
+static void run_input(const uint8_t *data, size_t size)
+{
+	count_lines(data, size);
+	LLVMFuzzerTestOneInput(data, size);
+}
 
 /* clang-format off */
 static const char *const tokens[] = {
@@ -77,7 +102,7 @@ static void mutate_and_run(const struct seed *s)
 		memcpy(buf + at, tok, tl);
 		len = len - drop + tl;
 	}
-	LLVMFuzzerTestOneInput(buf, len);
+	run_input(buf, len);
 }
 
 int main(void)
@@ -92,11 +117,17 @@ int main(void)
 	n = load_seeds(dir, seeds, ELEMENTSOF(seeds));
 	TU_CHECK(n >= 10, "only %zu seeds in %s", n, dir);
 	for (size_t i = 0; i < n; i++)
-		LLVMFuzzerTestOneInput(seeds[i].p, seeds[i].len);
+		run_input(seeds[i].p, seeds[i].len);
+	/* the seeds hold both kinds: rules the target round-trips, lines it must refuse */
+	TU_CHECK(n_rules >= 5 && n_refused >= 5, "the seeds hold %lu rules and %lu refused lines",
+		 n_rules, n_refused);
+	printf("seeds: %zu files, %lu rules, %lu refused lines\n", n, n_rules, n_refused);
+	n_rules = n_refused = 0;
 	for (int i = 0; i < MUTATIONS; i++)
 		mutate_and_run(&seeds[next_rand() % n]);
-	TU_CHECK(true, "%d inputs ran", MUTATIONS);
-	printf("replayed %zu seeds and %d mutations\n", n, MUTATIONS);
+	TU_CHECK(n_rules >= MUTATIONS / 20 && n_refused >= MUTATIONS / 20,
+		 "the mutations gave %lu rules and %lu refused lines", n_rules, n_refused);
+	printf("mutations: %d, %lu rules, %lu refused lines\n", MUTATIONS, n_rules, n_refused);
 	for (size_t i = 0; i < n; i++)
 		free(seeds[i].p);
 	free(dir);

@@ -152,6 +152,12 @@ static int ctl_recv(int s, struct emu_reply_hdr *h, char *text, size_t cap, int 
 
 int gt_ctl_memfd(const char *socket_path, uint32_t handle, int *ret_fd, char *text, size_t cap)
 {
+	return gt_ctl_memfd_region(socket_path, handle, -1, ret_fd, text, cap);
+}
+
+int gt_ctl_memfd_region(const char *socket_path, uint32_t handle, int region, int *ret_fd,
+			char *text, size_t cap)
+{
 	char line[64];
 	uint8_t msg[sizeof(struct emu_msg_hdr) + sizeof(line)];
 	struct emu_msg_hdr h = {
@@ -159,7 +165,10 @@ int gt_ctl_memfd(const char *socket_path, uint32_t handle, int *ret_fd, char *te
 	struct emu_reply_hdr rh;
 	int s = ctl_connect(socket_path), err;
 
-	h.len = (uint32_t)snprintf(line, sizeof(line), "guest-memfd %u", handle);
+	if (region < 0)
+		h.len = (uint32_t)snprintf(line, sizeof(line), "guest-memfd %u", handle);
+	else
+		h.len = (uint32_t)snprintf(line, sizeof(line), "guest-memfd %u %d", handle, region);
 	memcpy(msg, &h, sizeof(h));
 	memcpy(msg + sizeof(h), line, h.len);
 	TU_CHECK(send(s, msg, sizeof(h) + h.len, 0) == (ssize_t)(sizeof(h) + h.len), "send: %m");

@@ -48,5 +48,8 @@ uint32_t gt_guest_count(struct psp_transport *t);
 /* CTL guest-memfd HANDLE over a connection of its own: 0 with *ret_fd (and the text reply in
  * text[cap]), or the negative errno the emulator answered (text says why; *ret_fd = -1). */
 int gt_ctl_memfd(const char *socket_path, uint32_t handle, int *ret_fd, char *text, size_t cap);
+/* The same for the guest's memory region number region (CTL guest-memfd HANDLE N). */
+int gt_ctl_memfd_region(const char *socket_path, uint32_t handle, int region, int *ret_fd,
+			char *text, size_t cap);
 /* Is any 16-byte window of needle[0..len) (at every offset) found in hay? */
 bool gt_any_window_in(const uint8_t *hay, size_t hay_len, const uint8_t *needle, size_t len);

@@ -1,19 +1,21 @@
 /* sev-psp-emu, guest commands through the emu transport against the real emulator process:
- * a whole launch with a guest owner's session (measurement recomputed independently, secret
- * injected, report verified with the exported PEK), the two views of guest memory (the host's
- * memfd holds ciphertext only; CTL guest-memfd hands out the plaintext view), contexts that
- * survive a client reconnect, tampered session blobs and secret packets, NODBG, and the ASID
- * rules (ranges, owners, DEACTIVATE → DF_FLUSH → WBINVD). Statuses per AMD-ASPFW sev_mcmd.c. */
+ * a whole launch with a guest owner's session (the measurement and the secret packet made
+ * here with OpenSSL alone, independent of attest/, which the emulator uses; the secret
+ * injected, the report verified with the exported PEK), the two views of guest memory (the
+ * host's memfd holds ciphertext only; CTL guest-memfd hands out the plaintext view), contexts
+ * that survive a client reconnect, tampered session blobs and secret packets, NODBG, the ASID
+ * rules (ranges, owners, DEACTIVATE → DF_FLUSH → WBINVD), the write-back rules, COPY, C-bit
+ * addresses and guests in several regions. Statuses per AMD-ASPFW sev_mcmd.c. */
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "attest/measurement.h"
-#include "attest/secret.h"
 #include "attest/sev-report.h"
 #include "common/macros.h"
+#include "common/ossl.h"
 #include "psp/commands.h"
 #include "psp/psp-emu.h"
 #include "tests/psp/test-emu-guest-util.h"
@@ -45,23 +47,69 @@ static void sha256(const uint8_t *p, size_t n, uint8_t out[32])
 	TU_CHECK(EVP_Digest(p, n, out, NULL, EVP_sha256(), NULL) == 1, "EVP_Digest");
 }
 
-/* The measurement the guest owner expects, computed here from the image alone. */
+/* HMAC-SHA256 under key over the concatenation of parts (OpenSSL's EVP_MAC directly: these
+ * checks must not share code with attest/, which the emulator itself uses). */
+static void hmac(const uint8_t *key, size_t klen, const uint8_t *const *parts, const size_t *lens,
+		 size_t n, uint8_t out[32])
+{
+	EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	EVP_MAC_CTX *c = mac ? EVP_MAC_CTX_new(mac) : NULL;
+	OSSL_PARAM params[] = { OSSL_PARAM_construct_utf8_string("digest", "SHA256", 0),
+				OSSL_PARAM_construct_end() };
+	size_t got = 0;
+	bool ok = c && EVP_MAC_init(c, key, klen, params) == 1;
+
+	for (size_t i = 0; ok && i < n; i++)
+		ok = EVP_MAC_update(c, parts[i], lens[i]) == 1;
+	ok = ok && EVP_MAC_final(c, out, &got, 32) == 1 && got == 32;
+	EVP_MAC_CTX_free(c);
+	EVP_MAC_free(mac);
+	TU_CHECK(ok, "HMAC-SHA256");
+}
+
+/* The measurement the guest owner expects, computed here from the image alone, as AMD-ASPFW
+ * sev_guest.c sev_guest_measure does: HMAC(TIK, 0x04 ‖ API major ‖ minor ‖ build ‖ policy
+ * (le32) ‖ SHA-256 of the launched data ‖ MNONCE), the prefix from API 0.17 on. */
 static void check_measurement(struct psp_transport *t, const struct attest_tk *tk, uint32_t policy,
 			      const uint8_t *image, size_t len,
 			      const uint8_t blob[SEV_MEASURE_BLOB_SIZE])
 {
 	struct sev_cmd_platform_status ps = platform_status(t);
-	struct attest_measure_input in = {.ctx = ATTEST_MEASURE_CTX,
-					  .api_major = ps.api_major,
-					  .api_minor = ps.api_minor,
-					  .build = ps.build,
-					  .policy = policy};
+	uint8_t prefix[4] = { 0x04, ps.api_major, ps.api_minor, ps.build }, pol[4], digest[32];
 	uint8_t want[32];
+	const uint8_t *parts[] = { prefix, pol, digest, blob + SEV_MEASURE_SIZE };
+	const size_t lens[] = { 4, 4, 32, SEV_MNONCE_SIZE };
 
-	sha256(image, len, in.digest);
-	memcpy(in.mnonce, blob + SEV_MEASURE_SIZE, SEV_MNONCE_SIZE);
-	TU_CHECK(attest_measurement_compute(tk->tik, &in, want) == 0, "measurement");
+	TU_CHECK(ps.api_major > 0 || ps.api_minor >= 17, "these checks assume API 0.17 or later");
+	memcpy(pol, &policy, 4); /* little-endian host, as the command buffers */
+	sha256(image, len, digest);
+	hmac(tk->tik, sizeof(tk->tik), parts, lens, ELEMENTSOF(parts), want);
 	TU_CHECK_MEM(want, blob, 32);
+}
+
+/* The guest owner's LAUNCH_SECRET packet, built here without attest/secret.h, as AMD-ASPFW
+ * sev_channel.c sev_channel_extract takes it apart: the payload AES-128-CTR under the TEK with
+ * the header's IV, the MAC HMAC(TIK, 0x01 ‖ flags ‖ IV ‖ guest length ‖ transport length
+ * (u32 each, the PSP's size_t) ‖ ciphertext ‖ measurement) (sev_channel_hmac). */
+static void seal_secret(const struct attest_tk *tk, const uint8_t measure[32], const uint8_t *plain,
+			size_t len, struct sev_secret_header *hdr, uint8_t *cipher)
+{
+	EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+	uint8_t ctx = 0x01;
+	uint32_t l = (uint32_t)len;
+	int n = 0, f = 0;
+
+	memset(hdr, 0, sizeof(*hdr));
+	TU_CHECK(RAND_bytes(hdr->iv, sizeof(hdr->iv)) == 1, "IV");
+	TU_CHECK(c && EVP_EncryptInit_ex(c, EVP_aes_128_ctr(), NULL, tk->tek, hdr->iv) == 1 &&
+			 EVP_EncryptUpdate(c, cipher, &n, plain, (int)len) == 1 &&
+			 EVP_EncryptFinal_ex(c, cipher + n, &f) == 1 && (size_t)(n + f) == len,
+		 "AES-128-CTR");
+	EVP_CIPHER_CTX_free(c);
+	const uint8_t *parts[] = { &ctx, (const uint8_t *)&hdr->flags, hdr->iv, (const uint8_t *)&l,
+				   (const uint8_t *)&l, cipher, measure };
+	const size_t lens[] = { 1, 4, 16, 4, 4, len, 32 };
+	hmac(tk->tik, sizeof(tk->tik), parts, lens, ELEMENTSOF(parts), hdr->mac);
 }
 
 static void *map_view(int fd, size_t size)
@@ -82,8 +130,8 @@ static void check_views(struct emu_rig *r, uint32_t h, const struct gt_mem *m, c
 
 	TU_CHECK(gt_ctl_memfd(r->emu.socket, h, &fd, text, sizeof(text)) == 0, "guest-memfd: %s",
 		 text);
-	snprintf(want, sizeof(want), "handle=%u asid=%u base=0x%llx size=%zu", h, GT_MIN_SEV_ASID,
-		 (unsigned long long)m->base, m->size);
+	snprintf(want, sizeof(want), "handle=%u asid=%u base=0x%llx size=%zu region=0 regions=1",
+		 h, GT_MIN_SEV_ASID, (unsigned long long)m->base, m->size);
 	TU_CHECK(strcmp(text, want) == 0, "guest-memfd answered '%s', expected '%s'", text, want);
 	/* through psp_emu_ctl() (recv() without a control buffer): the text arrives, the
 	 * descriptor is dropped by the kernel */
@@ -149,10 +197,7 @@ static void test_owner_launch(struct emu_rig *r)
 	check_measurement(t, &tk, POLICY_OWNER, image, IMAGE_SIZE, blob);
 
 	/* the secret, sealed by the owner against this measurement */
-	struct sev_cmd_platform_status ps = platform_status(t);
-	TU_CHECK(attest_secret_seal(&tk, blob, ps.api_major, ps.api_minor, NULL, secret,
-				    sizeof(secret), &hdr, cipher) == 0,
-		 "seal");
+	seal_secret(&tk, blob, secret, sizeof(secret), &hdr, cipher);
 	GT_EXPECT(ST(psp_cmd_launch_secret(t, h, &hdr, m.base + SECRET_OFF, sizeof(secret), cipher,
 					   sizeof(cipher), PR)),
 		  SEV_STATUS_SUCCESS);
@@ -376,7 +421,6 @@ static void test_tampered_secret(struct emu_rig *r)
 	struct attest_tk tk;
 	struct gt_mem m;
 	struct sev_secret_header hdr, bad;
-	struct sev_cmd_platform_status ps;
 	uint8_t blob[SEV_MEASURE_BLOB_SIZE], plain[32], cipher[32], c2[32];
 	uint32_t h;
 	uint64_t dst;
@@ -384,13 +428,10 @@ static void test_tampered_secret(struct emu_rig *r)
 	gt_platform_ready(t, false);
 	gt_platform_certs(t, &pdh, &pek);
 	gt_mem_new(t, 2 * 4096, &m);
-	ps = platform_status(t);
 	h = to_lsecret(t, &pdh, &m, GT_MIN_SEV_ASID, &tk, blob);
 	dst = m.base + 4096;
 	memcpy(plain, secret_text, sizeof(plain));
-	TU_CHECK(attest_secret_seal(&tk, blob, ps.api_major, ps.api_minor, NULL, plain,
-				    sizeof(plain), &hdr, cipher) == 0,
-		 "seal");
+	seal_secret(&tk, blob, plain, sizeof(plain), &hdr, cipher);
 	/* every header byte group and the ciphertext: BAD_MEASUREMENT */
 	size_t offs[] = {0, 4, 19, 20, 51};
 	for (size_t i = 0; i < ELEMENTSOF(offs); i++) {
@@ -425,9 +466,7 @@ static void test_tampered_secret(struct emu_rig *r)
 	uint8_t other[SEV_MEASURE_BLOB_SIZE];
 	memcpy(other, blob, sizeof(other));
 	other[0] ^= 1;
-	TU_CHECK(attest_secret_seal(&tk, other, ps.api_major, ps.api_minor, NULL, plain,
-				    sizeof(plain), &bad, c2) == 0,
-		 "seal");
+	seal_secret(&tk, other, plain, sizeof(plain), &bad, c2);
 	GT_EXPECT(ST(psp_cmd_launch_secret(t, h, &bad, dst, 32, c2, 32, PR)),
 		  SEV_STATUS_BAD_MEASUREMENT);
 	GT_EXPECT(ST(psp_cmd_launch_finish(t, h, PR)), SEV_STATUS_SUCCESS);
@@ -539,6 +578,269 @@ static void test_length_queries(struct emu_rig *r)
 	psp_dma_free(t, &out);
 }
 
+/* The command buffer comes back changed only where firmware copies it back (AMD-ASPFW
+ * sev_dispatch.c master_handler_table): ATTESTATION, LAUNCH_MEASURE, PEK_CSR, GET_ID on
+ * SUCCESS or INVALID_LEN only (a failed write keeps the caller's length, though the handler
+ * sets it: sev_mcmd_attestation); GUEST_STATUS of an unknown handle sets only the state
+ * (sev_mcmd_guest_status); a failed LAUNCH_START keeps the caller's handle. */
+static void test_write_back(struct emu_rig *r)
+{
+	struct psp_transport *t = r->t;
+	struct sev_cmd_guest_status gs = { .handle = 999, .policy = 0x1234, .asid = 77, .state = 9 };
+	uint32_t h = 0;
+
+	gt_platform_ready(t, false);
+	GT_EXPECT(fw(t, SEV_CMD_GUEST_STATUS, &gs), SEV_STATUS_SUCCESS);
+	TU_CHECK(gs.handle == 999 && gs.policy == 0x1234 && gs.asid == 77 && gs.state == 0,
+		 "GUEST_STATUS of an unknown handle: policy %#x asid %u state %u", gs.policy,
+		 gs.asid, gs.state);
+	struct sev_cmd_launch_start ls = { .handle = 999 };
+	GT_EXPECT(fw(t, SEV_CMD_LAUNCH_START, &ls), SEV_STATUS_INVALID_GUEST);
+	TU_CHECK_EQ(ls.handle, 999);
+	struct sev_cmd_pek_csr csr = { .address = 0x3000, .len = 4096 };
+	GT_EXPECT(fw(t, SEV_CMD_PEK_CSR, &csr), SEV_STATUS_INVALID_ADDRESS);
+	TU_CHECK_EQ(csr.len, 4096);
+	struct sev_cmd_get_id id = { .address = 0x3000, .len = 4096 };
+	GT_EXPECT(fw(t, SEV_CMD_GET_ID, &id), SEV_STATUS_INVALID_ADDRESS);
+	TU_CHECK_EQ(id.len, 4096);
+	GT_EXPECT(gt_launch(t, 0, NULL, NULL, &h), SEV_STATUS_SUCCESS);
+	struct sev_cmd_launch_measure lm = { .handle = h, .address = 0x3000, .len = 4096 };
+	GT_EXPECT(fw(t, SEV_CMD_LAUNCH_MEASURE, &lm), SEV_STATUS_INVALID_ADDRESS);
+	TU_CHECK_EQ(lm.len, 4096);
+	struct psp_buf out;
+	TU_CHECK(psp_dma_alloc(t, 4096, &out) == 0, "dma");
+	lm.address = out.addr;
+	GT_EXPECT(fw(t, SEV_CMD_LAUNCH_MEASURE, &lm), SEV_STATUS_SUCCESS);
+	struct sev_cmd_attestation at = { .handle = h, .address = 0x3000, .len = 4096 };
+	GT_EXPECT(fw(t, SEV_CMD_ATTESTATION, &at), SEV_STATUS_INVALID_ADDRESS);
+	TU_CHECK_EQ(at.len, 4096);
+	psp_dma_free(t, &out);
+}
+
+/* One guest: LAUNCH_UPDATE_DATA of image at addr, then LAUNCH_MEASURE (first to an unwritable
+ * address when fail_first), then ATTESTATION's launch digest. */
+static void launch_digest_of(struct psp_transport *t, uint32_t asid, uint64_t addr,
+			     bool fail_first, uint8_t ret[32])
+{
+	struct sev_attestation_report rep;
+	uint8_t blob[SEV_MEASURE_BLOB_SIZE], mnonce[16] = { 1 };
+	uint32_t h = 0;
+
+	GT_EXPECT(gt_launch(t, 0, NULL, NULL, &h), SEV_STATUS_SUCCESS);
+	GT_EXPECT(ST(psp_cmd_activate(t, h, asid, PR)), SEV_STATUS_SUCCESS);
+	GT_EXPECT(ST(psp_cmd_launch_update_data(t, h, addr, IMAGE_SIZE, PR)), SEV_STATUS_SUCCESS);
+	if (fail_first) {
+		struct sev_cmd_launch_measure lm = { .handle = h, .address = 0x3000, .len = 48 };
+
+		GT_EXPECT(fw(t, SEV_CMD_LAUNCH_MEASURE, &lm), SEV_STATUS_INVALID_ADDRESS);
+		TU_CHECK_EQ(gt_guest_status(t, h).state, SEV_GSTATE_LUPDATE);
+	}
+	GT_EXPECT(ST(psp_cmd_launch_measure(t, h, blob, PR)), SEV_STATUS_SUCCESS);
+	GT_EXPECT(ST(psp_cmd_attestation(t, h, mnonce, &rep, PR)), SEV_STATUS_SUCCESS);
+	memcpy(ret, rep.launch_digest, 32);
+}
+
+/* LAUNCH_MEASURE finalizes the launch digest before it writes the measurement (AMD-ASPFW
+ * sev_mcmd.c sev_mcmd_launch_measure: SW_SHA256_Final, then copy_to_x86): after a write that
+ * failed, the guest is still LUPDATE but its digest is spent, and a retry no longer reports
+ * SHA-256 of the launched data; a guest measured once reports exactly that. */
+static void test_measure_unwritable(struct emu_rig *r)
+{
+	struct psp_transport *t = r->t;
+	static uint8_t image[IMAGE_SIZE];
+	uint8_t want[32], good[32], retried[32];
+	struct gt_mem m;
+
+	gt_platform_ready(t, false);
+	gt_mem_new(t, 2 * IMAGE_SIZE, &m);
+	TU_CHECK(RAND_bytes(image, sizeof(image)) == 1, "RAND_bytes");
+	sha256(image, sizeof(image), want);
+	memcpy(m.ptr, image, IMAGE_SIZE);
+	memcpy(m.ptr + IMAGE_SIZE, image, IMAGE_SIZE);
+	launch_digest_of(t, GT_MIN_SEV_ASID, m.base, false, good);
+	TU_CHECK_MEM(good, want, 32);
+	launch_digest_of(t, GT_MIN_SEV_ASID + 1, m.base + IMAGE_SIZE, true, retried);
+	TU_CHECK(memcmp(retried, want, 32) != 0,
+		 "a LAUNCH_MEASURE retried after a failed write reported the honest digest");
+	gt_mem_free(&m);
+}
+
+/* COPY (AMD-ASPFW sev_mcmd.c sev_mcmd_copy): checks in its order; guest pages moved inside
+ * guest memory keep their plaintext (DBG_DECRYPT at the destination) but their ciphertext is
+ * the destination's, not the source's bytes; overlapping first pages answer SUCCESS and copy
+ * nothing. */
+static void test_copy(struct emu_rig *r)
+{
+	struct psp_transport *t = r->t;
+	static uint8_t image[8192], back[8192], snap[2 * IMAGE_SIZE];
+	struct sev_cmd_copy c;
+	struct gt_mem m;
+	uint32_t h = 0, idle = 0;
+
+	gt_platform_ready(t, false);
+	gt_mem_new(t, 2 * IMAGE_SIZE, &m);
+	TU_CHECK(RAND_bytes(image, sizeof(image)) == 1, "RAND_bytes");
+	memcpy(m.ptr, image, sizeof(image));
+	GT_EXPECT(gt_launch(t, 0, NULL, NULL, &h), SEV_STATUS_SUCCESS);
+	GT_EXPECT(gt_launch(t, 0, NULL, NULL, &idle), SEV_STATUS_SUCCESS);
+	GT_EXPECT(ST(psp_cmd_activate(t, h, GT_MIN_SEV_ASID + 20, PR)), SEV_STATUS_SUCCESS);
+	GT_EXPECT(ST(psp_cmd_launch_update_data(t, h, m.base, sizeof(image), PR)),
+		  SEV_STATUS_SUCCESS);
+	c = (struct sev_cmd_copy){ 999, 0, m.base + 8, m.base };
+	GT_EXPECT(fw(t, SEV_CMD_COPY, &c), SEV_STATUS_INVALID_GUEST);
+	c.handle = idle; /* not activated: before the length */
+	GT_EXPECT(fw(t, SEV_CMD_COPY, &c), SEV_STATUS_INACTIVE);
+	c.handle = h; /* the length before the alignment */
+	GT_EXPECT(fw(t, SEV_CMD_COPY, &c), SEV_STATUS_INVALID_LEN);
+	c.len = 100;
+	GT_EXPECT(fw(t, SEV_CMD_COPY, &c), SEV_STATUS_INVALID_LEN);
+	c.len = sizeof(image);
+	GT_EXPECT(fw(t, SEV_CMD_COPY, &c), SEV_STATUS_INVALID_ADDRESS);
+	memcpy(snap, m.ptr, sizeof(snap));
+	c.src_addr = m.base; /* src = dst: immediate success, nothing written */
+	GT_EXPECT(fw(t, SEV_CMD_COPY, &c), SEV_STATUS_SUCCESS);
+	TU_CHECK_MEM(m.ptr, snap, sizeof(snap));
+	c.dst_addr = m.base + IMAGE_SIZE;
+	GT_EXPECT(fw(t, SEV_CMD_COPY, &c), SEV_STATUS_SUCCESS);
+	GT_EXPECT(ST(psp_cmd_dbg_decrypt(t, h, m.base + IMAGE_SIZE, back, sizeof(back), PR)),
+		  SEV_STATUS_SUCCESS);
+	TU_CHECK_MEM(back, image, sizeof(image));
+	TU_CHECK(memcmp(m.ptr + IMAGE_SIZE, m.ptr, sizeof(image)) != 0,
+		 "COPY moved the ciphertext bytes instead of re-encrypting at the destination");
+	TU_CHECK(!gt_any_window_in(m.ptr, m.size, image, sizeof(image)),
+		 "COPY left plaintext in the host's memory");
+	gt_mem_free(&m);
+}
+
+/* Addresses as KVM sends them: __sme_page_pa sets the C-bit (CPUID 8000_001F EBX[5:0], 51
+ * here), which firmware ignores in its address checks (AMD-ASPFW x86_copy.c
+ * validate_address_range); KVM issues one LAUNCH_UPDATE_DATA per run of contiguous physical
+ * pages, so a guest's runs are discontiguous. No region base ever has the C-bit set, however
+ * many regions come and go. */
+static void test_cbit(struct emu_rig *r)
+{
+	const uint64_t C = 1ull << 51;
+	struct psp_transport *t = r->t;
+	static uint8_t image[3 * 4096], back[4096];
+	struct sev_attestation_report rep;
+	uint8_t blob[SEV_MEASURE_BLOB_SIZE], mnonce[16] = { 3 }, want[32];
+	_cleanup_(EVP_MD_CTX_freep) EVP_MD_CTX *md = EVP_MD_CTX_new();
+	struct sev_cmd_get_id id;
+	struct psp_buf dma;
+	struct gt_mem m;
+	uint32_t h = 0;
+
+	gt_platform_ready(t, false);
+	gt_mem_new(t, sizeof(image), &m);
+	TU_CHECK(RAND_bytes(image, sizeof(image)) == 1, "RAND_bytes");
+	memcpy(m.ptr, image, sizeof(image));
+	GT_EXPECT(gt_launch(t, 0, NULL, NULL, &h), SEV_STATUS_SUCCESS);
+	GT_EXPECT(ST(psp_cmd_activate(t, h, GT_MIN_SEV_ASID + 30, PR)), SEV_STATUS_SUCCESS);
+	GT_EXPECT(ST(psp_cmd_launch_update_data(t, h, m.base | C, 4096, PR)), SEV_STATUS_SUCCESS);
+	GT_EXPECT(ST(psp_cmd_launch_update_data(t, h, (m.base + 8192) | C, 4096, PR)),
+		  SEV_STATUS_SUCCESS);
+	GT_EXPECT(ST(psp_cmd_dbg_decrypt(t, h, m.base + 8192, back, sizeof(back), PR)),
+		  SEV_STATUS_SUCCESS);
+	TU_CHECK_MEM(back, image + 8192, sizeof(back));
+	GT_EXPECT(ST(psp_cmd_dbg_decrypt(t, h, m.base | C, back, sizeof(back), PR)),
+		  SEV_STATUS_SUCCESS);
+	TU_CHECK_MEM(back, image, sizeof(back));
+	TU_CHECK(md && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 &&
+			 EVP_DigestUpdate(md, image, 4096) == 1 &&
+			 EVP_DigestUpdate(md, image + 8192, 4096) == 1 &&
+			 EVP_DigestFinal_ex(md, want, NULL) == 1,
+		 "digest");
+	GT_EXPECT(ST(psp_cmd_launch_measure(t, h, blob, PR)), SEV_STATUS_SUCCESS);
+	GT_EXPECT(ST(psp_cmd_attestation(t, h, mnonce, &rep, PR)), SEV_STATUS_SUCCESS);
+	TU_CHECK_MEM(rep.launch_digest, want, 32);
+	TU_CHECK_EQ(psp_dma_alloc(t, 4096, &dma), 0);
+	memset(dma.ptr, 0, SEV_GET_ID_SIZE);
+	id = (struct sev_cmd_get_id){ dma.addr | C, SEV_GET_ID_SIZE };
+	GT_EXPECT(fw(t, SEV_CMD_GET_ID, &id), SEV_STATUS_SUCCESS);
+	TU_CHECK(memcmp(dma.ptr, (uint8_t[SEV_GET_ID_SIZE]){ 0 }, SEV_GET_ID_SIZE) != 0,
+		 "GET_ID through a C-bit address wrote nothing");
+	psp_dma_free(t, &dma);
+	gt_mem_free(&m);
+	for (int i = 0; i < 2100; i++) { /* region index 2048 would be the C-bit */
+		int fd = memfd_create("cbit", MFD_CLOEXEC);
+		uint64_t base;
+
+		TU_CHECK(fd >= 0 && ftruncate(fd, 4096) == 0, "memfd");
+		TU_CHECK_EQ(psp_map_memfd(t, fd, 4096, &base), 0);
+		TU_CHECK((base & C) == 0, "region base 0x%llx has the C-bit", (unsigned long long)base);
+		TU_CHECK_EQ(psp_unmap_memfd(t, base), 0);
+		close(fd);
+	}
+}
+
+/* A guest's memory in two host regions (as a KVM guest's pages lie all over physical memory,
+ * AMD-ASPFW keeps no notion of one region per guest): launched, measured, debugged, COPYed
+ * across, and handed out one view per region (CTL guest-memfd HANDLE N). */
+static void test_two_regions(struct emu_rig *r)
+{
+	struct psp_transport *t = r->t;
+	static uint8_t a_img[8192], b_img[4096], back[8192];
+	uint8_t blob[SEV_MEASURE_BLOB_SIZE], mnonce[16] = { 5 }, want[32];
+	_cleanup_(EVP_MD_CTX_freep) EVP_MD_CTX *md = EVP_MD_CTX_new();
+	struct sev_attestation_report rep;
+	struct gt_mem a, b;
+	struct sev_cmd_copy c;
+	char text[256];
+	uint32_t h = 0;
+	int fd = -1;
+	uint8_t *view;
+
+	gt_platform_ready(t, false);
+	gt_mem_new(t, 16384, &a);
+	gt_mem_new(t, 8192, &b);
+	TU_CHECK(RAND_bytes(a_img, sizeof(a_img)) == 1 && RAND_bytes(b_img, sizeof(b_img)) == 1,
+		 "RAND_bytes");
+	memcpy(a.ptr, a_img, sizeof(a_img));
+	memcpy(b.ptr, b_img, sizeof(b_img));
+	GT_EXPECT(gt_launch(t, 0, NULL, NULL, &h), SEV_STATUS_SUCCESS);
+	GT_EXPECT(ST(psp_cmd_activate(t, h, GT_MIN_SEV_ASID + 40, PR)), SEV_STATUS_SUCCESS);
+	GT_EXPECT(ST(psp_cmd_launch_update_data(t, h, a.base, sizeof(a_img), PR)),
+		  SEV_STATUS_SUCCESS);
+	GT_EXPECT(ST(psp_cmd_launch_update_data(t, h, b.base, sizeof(b_img), PR)),
+		  SEV_STATUS_SUCCESS);
+	TU_CHECK(md && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 &&
+			 EVP_DigestUpdate(md, a_img, sizeof(a_img)) == 1 &&
+			 EVP_DigestUpdate(md, b_img, sizeof(b_img)) == 1 &&
+			 EVP_DigestFinal_ex(md, want, NULL) == 1,
+		 "digest");
+	GT_EXPECT(ST(psp_cmd_dbg_decrypt(t, h, b.base, back, sizeof(b_img), PR)),
+		  SEV_STATUS_SUCCESS);
+	TU_CHECK_MEM(back, b_img, sizeof(b_img));
+	/* page 1 of region a to page 1 of region b */
+	c = (struct sev_cmd_copy){ h, 4096, a.base + 4096, b.base + 4096 };
+	GT_EXPECT(fw(t, SEV_CMD_COPY, &c), SEV_STATUS_SUCCESS);
+	GT_EXPECT(ST(psp_cmd_dbg_decrypt(t, h, b.base + 4096, back, 4096, PR)),
+		  SEV_STATUS_SUCCESS);
+	TU_CHECK_MEM(back, a_img + 4096, 4096);
+	GT_EXPECT(ST(psp_cmd_launch_measure(t, h, blob, PR)), SEV_STATUS_SUCCESS);
+	GT_EXPECT(ST(psp_cmd_launch_finish(t, h, PR)), SEV_STATUS_SUCCESS);
+	GT_EXPECT(ST(psp_cmd_attestation(t, h, mnonce, &rep, PR)), SEV_STATUS_SUCCESS);
+	TU_CHECK_MEM(rep.launch_digest, want, 32);
+	/* one view per region, in the order the guest first touched them */
+	TU_CHECK(gt_ctl_memfd_region(r->emu.socket, h, 1, &fd, text, sizeof(text)) == 0,
+		 "guest-memfd %u 1: %s", h, text);
+	TU_CHECK(strstr(text, " region=1 regions=2"), "reply: %s", text);
+	view = map_view(fd, b.size);
+	TU_CHECK_MEM(view, b_img, sizeof(b_img));
+	TU_CHECK_MEM(view + 4096, a_img + 4096, 4096);
+	munmap(view, b.size);
+	close(fd);
+	TU_CHECK(gt_ctl_memfd_region(r->emu.socket, h, 0, &fd, text, sizeof(text)) == 0,
+		 "guest-memfd %u 0: %s", h, text);
+	view = map_view(fd, a.size);
+	TU_CHECK_MEM(view, a_img, sizeof(a_img));
+	munmap(view, a.size);
+	close(fd);
+	TU_CHECK_EQ(gt_ctl_memfd_region(r->emu.socket, h, 2, &fd, text, sizeof(text)), -ENOENT);
+	gt_mem_free(&a);
+	gt_mem_free(&b);
+}
+
 /* SHUTDOWN drops every context: after INIT again the handles are unknown. */
 static void test_shutdown(struct emu_rig *r)
 {
@@ -572,6 +874,11 @@ int main(void)
 	test_tampered_secret(&r);
 	test_asids(&r);
 	test_length_queries(&r);
+	test_measure_unwritable(&r);
+	test_write_back(&r);
+	test_copy(&r);
+	test_cbit(&r);
+	test_two_regions(&r);
 	test_shutdown(&r);
 	rig_down(&r);
 	tu_done("emu-guest");

@@ -133,7 +133,8 @@ static void test_corrupt(const char *dir, const uint8_t *good, size_t len)
 			n = off == -2 ? len / 2 : off == -3 ? 10 : 0;
 		write_bytes(nv, buf, n);
 		TU_CHECK(run_emu(dir, NULL, &log) == 1, "%s: emulator did not refuse", cases[i].what);
-		TU_CHECK(strstr(log, nv) && strstr(log, cases[i].reason),
+		TU_CHECK(strstr(log, nv) && strstr(log, cases[i].reason) &&
+				 strstr(log, "--erase-corrupt-nv"),
 			 "%s: log does not name the file and '%s':\n%s", cases[i].what,
 			 cases[i].reason, log);
 		after = tu_read_file(nv, &after_len);
@@ -168,6 +169,56 @@ static void test_persistence(struct emu_rig *r)
 	rig_restart(r, NULL);
 	snapshot(r->t, &b);
 	TU_CHECK_MEM(&a, &b, sizeof(a));
+}
+
+static void get_id(struct psp_transport *t, uint8_t id[64])
+{
+	_cleanup_free_ uint8_t *p = NULL;
+	size_t n;
+
+	TU_CHECK_EQ(psp_cmd_get_id(t, &p, &n, NULL), 0);
+	memcpy(id, p, 64);
+}
+
+/* --erase-corrupt-nv: the operator lets the emulator start on a corrupt file; as firmware
+ * (AMD-ASPFW sev_mcmd.c sev_mcmd_init_common) the first INIT / INIT_EX answers
+ * SECURE_DATA_INVALID and erases the store, the retry (as Linux's) succeeds on a blank store.
+ * The corrupt bytes are kept in FILE.corrupt; the new chip identity is the one GET_ID showed
+ * before INIT, and it is what a restart without the flag loads. */
+static void test_erase_corrupt(struct emu_rig *r, uint32_t init_cmd)
+{
+	static const char *const erase[] = { "--erase-corrupt-nv", NULL };
+	_cleanup_free_ char *nv = path_join(r->dir, "nv.bin");
+	_cleanup_free_ char *kept = path_join(r->dir, "nv.bin.corrupt");
+	_cleanup_free_ uint8_t *bad = NULL, *saved = NULL;
+	struct sev_cmd_init_ex ex = { .length = sizeof(ex) };
+	struct sev_cmd_init init = { 0 };
+	void *buf = init_cmd == SEV_CMD_INIT ? (void *)&init : (void *)&ex;
+	uint8_t id1[64], id2[64];
+	size_t len, saved_len;
+
+	rig_stop(r);
+	bad = tu_read_file(nv, &len);
+	bad[len / 2] ^= 0x20;
+	write_bytes(nv, bad, len);
+	unlink(kept);
+	rig_restart(r, erase);
+	TU_CHECK_EQ(platform_status(r->t).state, SEV_PSTATE_UNINIT);
+	get_id(r->t, id1);
+	CHECK_STATUS(fw(r->t, init_cmd, buf), SEV_STATUS_SECURE_DATA_INVALID);
+	TU_CHECK_EQ(platform_status(r->t).state, SEV_PSTATE_UNINIT);
+	saved = tu_read_file(kept, &saved_len);
+	TU_CHECK(saved_len == len && memcmp(saved, bad, len) == 0, "the corrupt file is kept");
+	CHECK_STATUS(fw(r->t, init_cmd, buf), SEV_STATUS_SUCCESS); /* Linux's one retry */
+	TU_CHECK_EQ(platform_status(r->t).flags & SEV_PLATFORM_FLAG_OWNER, 0); /* new keys */
+	get_id(r->t, id2);
+	TU_CHECK_MEM(id1, id2, 64);
+	/* the erased-and-rewritten file is a good one: no flag needed, same chip */
+	rig_restart(r, NULL);
+	get_id(r->t, id2);
+	TU_CHECK_MEM(id1, id2, 64);
+	CHECK_STATUS(fw(r->t, init_cmd, buf), SEV_STATUS_SUCCESS);
+	unlink(kept);
 }
 
 /* SIGKILL leaves the socket file; the next emulator replaces it. A live one is not replaced. */
@@ -238,6 +289,8 @@ int main(void)
 	TU_CHECK(access(nv, F_OK) == 0, "a missing NV file is created");
 	free(nv);
 	test_persistence(&r);
+	test_erase_corrupt(&r, SEV_CMD_INIT);
+	test_erase_corrupt(&r, SEV_CMD_INIT_EX);
 	test_sockets(&r);
 	test_command_line(r.dir);
 	rig_down(&r);

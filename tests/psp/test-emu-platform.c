@@ -42,6 +42,7 @@ static const struct row {
 	{ SEV_CMD_PDH_GEN, { IPS, OK, OK }, { SAME, SAME, SAME } },
 	{ SEV_CMD_GET_ID, { OK, OK, OK }, { SAME, SAME, SAME } },
 	{ SEV_CMD_DF_FLUSH, { OK, OK, OK }, { SAME, SAME, SAME } }, /* after CTL wbinvd */
+	{ SEV_CMD_NOP, { OK, OK, OK }, { SAME, SAME, SAME } },	    /* sev_mcmd_nop */
 };
 
 /* A well-formed buffer for cmd whose addresses point at big enough DMA memory. */
@@ -76,7 +77,6 @@ static void test_state_table(struct psp_transport *t)
 {
 	struct psp_buf a, b;
 	uint8_t buf[64];
-	int skipped = 0;
 
 	TU_CHECK_EQ(psp_dma_alloc(t, SEV_CERT_CHAIN_SIZE, &a), 0);
 	TU_CHECK_EQ(psp_dma_alloc(t, SEV_CERT_CHAIN_SIZE, &b), 0);
@@ -86,10 +86,10 @@ static void test_state_table(struct psp_transport *t)
 		for (int s = U; s <= W; s++) {
 			int got, want = row->status[s];
 
-			if (!to_state(t, s)) {
-				skipped++;
-				continue;
-			}
+			/* every column runs: WORKING is INIT + LAUNCH_START, which the emulator
+			 * implements (it used to skip this column quietly) */
+			TU_CHECK(to_state(t, s), "%s: cannot reach %s", sev_cmd_name(row->cmd),
+				 sev_platform_state_name(s));
 			if (row->cmd == SEV_CMD_DF_FLUSH)
 				ctl_ok(t, "wbinvd");
 			build_buf(row->cmd, buf, &a, &b);
@@ -100,9 +100,6 @@ static void test_state_table(struct psp_transport *t)
 			TU_CHECK_EQ(platform_status(t).state, row->after[s] == SAME ? s : row->after[s]);
 		}
 	}
-	if (skipped)
-		printf("state table: %d WORKING cases skipped: LAUNCH_START is not implemented by "
-		       "this emulator yet (guest side)\n", skipped);
 	psp_dma_free(t, &a);
 	psp_dma_free(t, &b);
 }
@@ -242,6 +239,75 @@ static void test_init_ex(struct psp_transport *t)
 	psp_dma_free(t, &nv);
 }
 
+/* INIT_EX with SEV-ES: a TMR overlapping the host NV buffer is INVALID_ADDRESS, judged on the
+ * TMR's full 1 MiB before its length is checked (AMD-ASPFW sev_mcmd.c sev_mcmd_init_common). */
+static void test_init_ex_tmr_overlap(struct psp_transport *t)
+{
+	const uint64_t M = 1 << 20, nvlen = 32 * 1024;
+	int fd = memfd_create("tmr-nv", MFD_CLOEXEC);
+	struct sev_cmd_init_ex ex = { .length = sizeof(ex), .flags = SEV_INIT_FLAGS_SEV_ES,
+				      .tmr_len = 1 << 20, .nv_len = 32 * 1024 };
+	const struct {
+		uint64_t tmr, tmr_len, nv;
+		int want;
+	} cases[] = {
+		{ M, M, M + 64 * 1024, SEV_STATUS_INVALID_ADDRESS },	/* NV inside the TMR */
+		{ M, M, M - 16 * 1024, SEV_STATUS_INVALID_ADDRESS },	/* NV runs into it */
+		{ M, M, 2 * M - 4096, SEV_STATUS_INVALID_ADDRESS },	/* NV from its last page */
+		{ M, 4096, M + 8192, SEV_STATUS_INVALID_ADDRESS },	/* overlap beats a bad length */
+		{ M, 4096, 2 * M + 8192, SEV_STATUS_INVALID_LEN },	/* no overlap: the length */
+		{ M, M, M - nvlen, OK },				/* NV ends where it starts */
+		{ M, M, 2 * M, OK },					/* NV right after it */
+	};
+	uint64_t base;
+
+	TU_CHECK(fd >= 0 && ftruncate(fd, 4 << 20) == 0, "memfd");
+	TU_CHECK_EQ(psp_map_memfd(t, fd, 4 << 20, &base), 0);
+	for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+		TU_CHECK(to_state(t, U), "UNINIT");
+		ex.tmr_paddr = base + cases[i].tmr;
+		ex.tmr_len = (uint32_t)cases[i].tmr_len;
+		ex.nv_paddr = base + cases[i].nv;
+		TU_CHECK(fw(t, SEV_CMD_INIT_EX, &ex) == cases[i].want, "case %zu: expected %s", i,
+			 sev_status_name(cases[i].want));
+		TU_CHECK_EQ(platform_status(t).state, cases[i].want == OK ? I : U);
+	}
+	TU_CHECK(to_state(t, U), "UNINIT");
+	TU_CHECK_EQ(psp_unmap_memfd(t, base), 0);
+	close(fd);
+}
+
+/* INIT and INIT_EX: a flag other than CONFIG.ES, or a non-zero reserved byte, is
+ * INVALID_CONFIG (AMD-ASPFW sev_mcmd.c init_cmd_buf_valid, init_ex_cmd_buf_valid), checked
+ * after the platform state and, for INIT_EX, before its length field; the platform stays
+ * UNINIT. */
+static void test_init_flags(struct psp_transport *t)
+{
+	static const struct {
+		uint32_t flags, reserved;
+	} bad[] = { { 0x2, 0 }, { 0x8000, 0 }, { 0x10000, 0 }, { 0x80000001u, 0 },
+		    { 0, 1 },	{ 1, 0x01000000u } };
+	struct sev_cmd_init init;
+	struct sev_cmd_init_ex ex;
+
+	for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+		TU_CHECK(to_state(t, U), "UNINIT");
+		init = (struct sev_cmd_init){ .flags = bad[i].flags, .reserved = bad[i].reserved };
+		CHECK_STATUS(fw(t, SEV_CMD_INIT, &init), SEV_STATUS_INVALID_CONFIG);
+		/* a wrong length field as well: the buffer check comes first */
+		ex = (struct sev_cmd_init_ex){ .length = 35, .flags = bad[i].flags,
+					       .reserved = bad[i].reserved };
+		CHECK_STATUS(fw(t, SEV_CMD_INIT_EX, &ex), SEV_STATUS_INVALID_CONFIG);
+		TU_CHECK_EQ(platform_status(t).state, U);
+	}
+	/* the state check comes before the buffer's */
+	TU_CHECK(to_state(t, I), "INIT");
+	init = (struct sev_cmd_init){ .flags = 0x2 };
+	CHECK_STATUS(fw(t, SEV_CMD_INIT, &init), SEV_STATUS_INVALID_PLATFORM_STATE);
+	ex = (struct sev_cmd_init_ex){ .length = sizeof(ex), .reserved = 1 };
+	CHECK_STATUS(fw(t, SEV_CMD_INIT_EX, &ex), SEV_STATUS_INVALID_PLATFORM_STATE);
+}
+
 /* DF_FLUSH answers WBINVD_REQUIRED unless every core did WBINVD since INIT cleared the flags;
  * the host says so with CTL `wbinvd`. */
 static void test_df_flush(struct psp_transport *t)
@@ -319,12 +385,75 @@ static void test_get_id(struct psp_transport *t)
 	TU_CHECK(chk && EVP_PKEY_public_check(chk) == 1, "GET_ID is on secp256k1");
 }
 
-/* A command id this firmware knows but does not implement. */
+/* Command ids this firmware knows but does not implement answer INVALID_COMMAND, as a
+ * firmware without their handler does (AMD-ASPFW sev_dispatch.c sev_dispatch_master), in any
+ * state; the transport sends them with their spec buffer size (sev_mcmd.h). */
 static void test_unimplemented(struct psp_transport *t)
 {
-	struct sev_cmd_download_firmware d = { 0 };
+	static const uint32_t ids[] = { SEV_CMD_RING_BUFFER, SEV_CMD_SWAP_OUT, SEV_CMD_SWAP_IN };
+	uint8_t buf[64] = { 0 };
 
-	CHECK_STATUS(fw(t, SEV_CMD_DOWNLOAD_FIRMWARE, &d), SEV_STATUS_INVALID_COMMAND);
+	for (int s = U; s <= I; s++) {
+		TU_CHECK(to_state(t, s), "state");
+		for (size_t i = 0; i < ELEMENTSOF(ids); i++)
+			CHECK_STATUS(fw(t, ids[i], buf), SEV_STATUS_INVALID_COMMAND);
+	}
+}
+
+/* DOWNLOAD_FIRMWARE (AMD-ASPFW sev_mcmd.c sev_mcmd_download_firmware): UNINIT only, the image
+ * 32-byte aligned, then the emulator's own signed format (CTL firmware-image, dlfw.c): a wrong
+ * length INVALID_LEN, a changed or unsigned image BAD_SIGNATURE; a good one becomes the
+ * firmware version PLATFORM_STATUS reports. */
+static void test_download_firmware(struct psp_transport *t)
+{
+	_cleanup_free_ uint8_t *img = NULL, *back = NULL;
+	struct sev_cmd_platform_status ps = platform_status(t);
+	struct sev_cmd_download_firmware d;
+	struct psp_buf buf;
+	size_t len = 0, blen = 0;
+
+	TU_CHECK_EQ(psp_emu_ctl(t, "firmware-image 1.57 9", &img, &len), 0);
+	TU_CHECK(len > 64 && len < 4096, "image of %zu bytes", len);
+	TU_CHECK_EQ(psp_dma_alloc(t, 8192, &buf), 0);
+	uint8_t *p = buf.ptr;
+	memcpy(p, img, len);
+	d = (struct sev_cmd_download_firmware){ buf.addr, (uint32_t)len };
+	TU_CHECK(to_state(t, I), "INIT");
+	CHECK_STATUS(fw(t, SEV_CMD_DOWNLOAD_FIRMWARE, &d), SEV_STATUS_INVALID_PLATFORM_STATE);
+	TU_CHECK(to_state(t, U), "UNINIT");
+	d.address = buf.addr + 16; /* before anything is read */
+	CHECK_STATUS(fw(t, SEV_CMD_DOWNLOAD_FIRMWARE, &d), SEV_STATUS_INVALID_ADDRESS);
+	d.address = 0x3000;
+	CHECK_STATUS(fw(t, SEV_CMD_DOWNLOAD_FIRMWARE, &d), SEV_STATUS_INVALID_ADDRESS);
+	d.address = buf.addr;
+	d.len = (uint32_t)len - 1;
+	CHECK_STATUS(fw(t, SEV_CMD_DOWNLOAD_FIRMWARE, &d), SEV_STATUS_INVALID_LEN);
+	d.len = (uint32_t)len;
+	p[70] ^= 1; /* the payload */
+	CHECK_STATUS(fw(t, SEV_CMD_DOWNLOAD_FIRMWARE, &d), SEV_STATUS_BAD_SIGNATURE);
+	p[70] ^= 1;
+	p[13] ^= 1; /* the version it claims */
+	CHECK_STATUS(fw(t, SEV_CMD_DOWNLOAD_FIRMWARE, &d), SEV_STATUS_BAD_SIGNATURE);
+	p[13] ^= 1;
+	memset(p + len - 256, 0, 256); /* unsigned */
+	CHECK_STATUS(fw(t, SEV_CMD_DOWNLOAD_FIRMWARE, &d), SEV_STATUS_BAD_SIGNATURE);
+	TU_CHECK(platform_status(t).api_minor == ps.api_minor && platform_status(t).build == ps.build,
+		 "a refused image changed the version");
+	memcpy(buf.ptr, img, len);
+	CHECK_STATUS(fw(t, SEV_CMD_DOWNLOAD_FIRMWARE, &d), SEV_STATUS_SUCCESS);
+	TU_CHECK(platform_status(t).api_major == 1 && platform_status(t).api_minor == 57 &&
+			 platform_status(t).build == 9 && platform_status(t).state == U,
+		 "after DOWNLOAD_FIRMWARE: %u.%u build %u", platform_status(t).api_major,
+		 platform_status(t).api_minor, platform_status(t).build);
+	/* back to the version the emulator started with */
+	char line[64];
+	snprintf(line, sizeof(line), "firmware-image %u.%u %u", ps.api_major, ps.api_minor, ps.build);
+	TU_CHECK_EQ(psp_emu_ctl(t, line, &back, &blen), 0);
+	memcpy(buf.ptr, back, blen);
+	d.len = (uint32_t)blen;
+	CHECK_STATUS(fw(t, SEV_CMD_DOWNLOAD_FIRMWARE, &d), SEV_STATUS_SUCCESS);
+	TU_CHECK_EQ(platform_status(t).build, ps.build);
+	psp_dma_free(t, &buf);
 }
 
 int main(void)
@@ -339,10 +468,13 @@ int main(void)
 	test_invalid_address(r.t);
 	test_init_es(r.t);
 	test_init_ex(r.t);
+	test_init_flags(r.t);
+	test_init_ex_tmr_overlap(r.t);
 	test_df_flush(r.t);
 	test_key_rotation(r.t);
 	test_get_id(r.t);
 	test_unimplemented(r.t);
+	test_download_firmware(r.t);
 	TU_CHECK_EQ(psp_emu_info(r.t, &info), 0);
 	TU_CHECK_EQ(info.max_concurrent_seen, 1); /* one client, one command at a time */
 	rig_down(&r);

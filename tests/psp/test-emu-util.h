@@ -33,7 +33,7 @@ int fw(struct psp_transport *t, uint32_t cmd, void *buf);
 struct sev_cmd_platform_status platform_status(struct psp_transport *t);
 /* Drive the platform into a state: UNINIT (SHUTDOWN), INIT (SHUTDOWN, INIT), WORKING
  * (INIT + LAUNCH_START without a session). Returns false when the state cannot be reached
- * (WORKING before the emulator implements LAUNCH_START). */
+ * (callers fail then: every state is reachable on this emulator). */
 bool to_state(struct psp_transport *t, int state);
 /* CTL line that must succeed. */
 void ctl_ok(struct psp_transport *t, const char *line);

@@ -1,6 +1,7 @@
 /* sev-psp-emu's wire protocol from a hostile or broken client: malformed messages end only
- * their own connection; unknown command ids answer INVALID_COMMAND, wrong buffer lengths
- * INVALID_LEN; bad MAP requests are refused; a memfd shrunk under the emulator gives
+ * their own connection; unknown command ids answer INVALID_COMMAND; a buffer shorter than
+ * its command's is refused with -EMSGSIZE, a longer one answered on its first bytes (never
+ * INVALID_LEN); bad MAP requests are refused; a memfd shrunk under the emulator gives
  * INVALID_ADDRESS, not a crash; region lifetimes; CTL errors. And the transport's side: a hung
  * emulator gives -ETIMEDOUT and a dead transport, a vanished one -ECONNRESET; concurrently
  * pending commands are counted in max_concurrent_seen. */
@@ -159,7 +160,7 @@ static void test_malformed(const char *sock, struct psp_transport *t)
 /* Well-formed messages with bad contents get an answer, not a hang-up. */
 static void test_bad_commands(const char *sock)
 {
-	static const uint32_t unknown[] = { 0x00e, 0x07f, 0x0ff, 0x100, 0xffff, 0xffffffff, 0 };
+	static const uint32_t unknown[] = { 0x010, 0x026, 0x07f, 0x0ff, 0x100, 0xffff, 0xffffffff, 0 };
 	struct emu_reply_hdr h;
 	uint8_t out[EMU_WIRE_MAX_PAYLOAD], buf[64] = { 0 };
 	int fd = raw_connect(sock);
@@ -171,20 +172,44 @@ static void test_bad_commands(const char *sock)
 			 sev_status_name(h.status));
 		TU_CHECK_EQ(h.seq, 0x1234 + 12);
 	}
+	/* The mailbox has no length (AMD-ASPFW sev_dispatch.c): firmware reads its buffer size
+	 * from the address. Shorter than that: refused below firmware (-EMSGSIZE, no status);
+	 * longer: firmware's answer on the first bytes, the rest echoed untouched; a command
+	 * without a buffer ignores whatever came. Never INVALID_LEN for the wire's length. */
 	const struct {
 		uint32_t cmd, len;
-	} lens[] = {
-		{ SEV_CMD_PLATFORM_STATUS, 11 }, { SEV_CMD_PLATFORM_STATUS, 13 },
-		{ SEV_CMD_PLATFORM_STATUS, 0 },	 { SEV_CMD_SHUTDOWN, 4 },
-		{ SEV_CMD_PEK_CSR, 64 },	 { SEV_CMD_INIT, 19 },
+	} short_lens[] = {
+		{ SEV_CMD_PLATFORM_STATUS, 11 }, { SEV_CMD_PLATFORM_STATUS, 0 },
+		{ SEV_CMD_INIT, 19 },		 { SEV_CMD_LAUNCH_START, 35 },
 	};
-	for (size_t i = 0; i < ELEMENTSOF(lens); i++) {
-		raw_send(fd, EMU_MSG_CMD, lens[i].cmd, buf, lens[i].len, -1);
+	for (size_t i = 0; i < ELEMENTSOF(short_lens); i++) {
+		raw_send(fd, EMU_MSG_CMD, short_lens[i].cmd, buf, short_lens[i].len, -1);
 		TU_CHECK(raw_recv(fd, &h, out, sizeof(out)) > 0, "reply");
-		TU_CHECK(h.status == SEV_STATUS_INVALID_LEN, "%s with %u bytes: %s",
-			 sev_cmd_name(lens[i].cmd), lens[i].len, sev_status_name(h.status));
-		TU_CHECK_EQ(h.len, lens[i].len);
+		TU_CHECK(h.error == -EMSGSIZE && h.len == 0, "%s with %u bytes: error %d, status %s",
+			 sev_cmd_name(short_lens[i].cmd), short_lens[i].len, h.error,
+			 sev_status_name(h.status));
 	}
+	memset(buf, 0x5a, sizeof(buf));
+	raw_send(fd, EMU_MSG_CMD, SEV_CMD_PLATFORM_STATUS, buf, 13, -1);
+	TU_CHECK(raw_recv(fd, &h, out, sizeof(out)) > 0, "reply");
+	TU_CHECK(h.status == SEV_STATUS_SUCCESS && h.len == 13 && out[0] == 1 && out[12] == 0x5a,
+		 "PLATFORM_STATUS with 13 bytes: %s, %u bytes", sev_status_name(h.status), h.len);
+	raw_send(fd, EMU_MSG_CMD, SEV_CMD_SHUTDOWN, "abcd", 4, -1);
+	TU_CHECK(raw_recv(fd, &h, out, sizeof(out)) > 0, "reply");
+	TU_CHECK(h.status == SEV_STATUS_SUCCESS && h.len == 4 && memcmp(out, "abcd", 4) == 0,
+		 "SHUTDOWN with 4 bytes: %s", sev_status_name(h.status));
+	raw_send(fd, EMU_MSG_CMD, SEV_CMD_PEK_CSR, buf, 64, -1); /* UNINIT: the state first */
+	TU_CHECK(raw_recv(fd, &h, out, sizeof(out)) > 0, "reply");
+	TU_CHECK(h.status == SEV_STATUS_INVALID_PLATFORM_STATE && h.len == 64 &&
+			 memcmp(out, buf, 64) == 0,
+		 "PEK_CSR with 64 bytes in UNINIT: %s", sev_status_name(h.status));
+	memset(buf, 0, sizeof(buf));
+	buf[0] = 0x2; /* INIT, 24 bytes, flag bit 1: the buffer's own fault, not the length */
+	raw_send(fd, EMU_MSG_CMD, SEV_CMD_INIT, buf, 24, -1);
+	TU_CHECK(raw_recv(fd, &h, out, sizeof(out)) > 0, "reply");
+	TU_CHECK(h.status == SEV_STATUS_INVALID_CONFIG && h.len == 24,
+		 "INIT with 24 bytes and flag 0x2: %s", sev_status_name(h.status));
+	memset(buf, 0, sizeof(buf));
 	raw_send(fd, EMU_MSG_CTL, 0, "wbinvd\0x", 8, -1); /* embedded NUL */
 	TU_CHECK(raw_recv(fd, &h, out, sizeof(out)) > 0 && h.error == -EINVAL, "CTL with NUL");
 	close(fd);
