@@ -144,6 +144,15 @@ const struct emu_cmd_row emu_guest_cmds[] = {
     {SEV_CMD_ATTESTATION, W, emu_cmd_attestation},
     {SEV_CMD_DBG_DECRYPT, W, emu_cmd_dbg_decrypt},
     {SEV_CMD_DBG_ENCRYPT, W, emu_cmd_dbg_encrypt},
+    {SEV_CMD_SEND_START, W, emu_cmd_send_start},
+    {SEV_CMD_SEND_UPDATE_DATA, W, emu_cmd_send_update_data},
+    {SEV_CMD_SEND_UPDATE_VMSA, W, emu_cmd_send_update_vmsa},
+    {SEV_CMD_SEND_FINISH, W, emu_cmd_send_finish},
+    {SEV_CMD_SEND_CANCEL, W, emu_cmd_send_cancel},
+    {SEV_CMD_RECEIVE_START, EMU_IN_INIT | W, emu_cmd_receive_start},
+    {SEV_CMD_RECEIVE_UPDATE_DATA, W, emu_cmd_receive_update_data},
+    {SEV_CMD_RECEIVE_UPDATE_VMSA, W, emu_cmd_receive_update_vmsa},
+    {SEV_CMD_RECEIVE_FINISH, W, emu_cmd_receive_finish},
 };
 #undef W
 const size_t emu_guest_cmds_n = ELEMENTSOF(emu_guest_cmds);
