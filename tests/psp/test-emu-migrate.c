@@ -6,7 +6,7 @@
  * status name, as AMD-ASPFW sev_mcmd.c answers them: NOSEND, DOMAIN with another owner, SEV
  * with a broken chain, a tampered packet (data or MAC: BAD_MEASUREMENT, nothing written), a
  * session opened with the wrong PDH, every command in a wrong guest state, and the length
- * queries. */
+ * queries. Last an SEV-ES guest: its VMSA page moves too, into an ES ASID on the target. */
 #include <openssl/rand.h>
 #include <stdlib.h>
 #include <string.h>
@@ -481,6 +481,76 @@ static void test_states(struct side *a, struct side *b)
 	gt_mem_free(&m);
 }
 
+/* SEV-ES: the data pages and one VMSA page move; the target's ASID comes from the ES range
+ * (an SEV ASID answers INVALID_ASID), and B's view holds the VMSA where A's did. */
+static void test_es(struct side *a, struct side *b)
+{
+	struct psp_transport *t = a->r.t;
+	struct gt_mem ma, mb;
+	struct sev_session_blob session;
+	struct packet pk[2];
+	uint8_t vmsa[4096], blob[SEV_MEASURE_BLOB_SIZE], *va, *vb;
+	uint32_t policy = POLICY_MOVE | SEV_POLICY_ES, h = 0, hb = 0;
+	int pr = 0;
+
+	gt_platform_ready(t, true);
+	gt_platform_ready(b->r.t, true);
+	gt_mem_new(t, 2 * 4096u, &ma);
+	TU_CHECK(RAND_bytes(ma.ptr, 4096) == 1 && RAND_bytes(vmsa, sizeof(vmsa)) == 1, "RAND");
+	memcpy(ma.ptr + 4096, vmsa, sizeof(vmsa));
+	GT_EXPECT(gt_launch(t, policy, &a->pdh, NULL, &h), SEV_STATUS_SUCCESS);
+	TU_CHECK_EQ(psp_cmd_activate(t, h, 1, &pr), 0);
+	TU_CHECK_EQ(psp_cmd_launch_update_data(t, h, ma.base, 4096, &pr), 0);
+	TU_CHECK_EQ(psp_cmd_launch_update_vmsa(t, h, ma.base + 4096, 4096, &pr), 0);
+	TU_CHECK_EQ(psp_cmd_launch_measure(t, h, blob, &pr), 0);
+	TU_CHECK_EQ(psp_cmd_launch_finish(t, h, &pr), 0);
+	va = view_of(a, h, ma.size);
+
+	GT_EXPECT(send_start(a, h, b, false, &session), SEV_STATUS_SUCCESS);
+	GT_EXPECT(transfer(a, SEV_CMD_SEND_UPDATE_VMSA, h, ma.base + 4096, 2048, &pk[1]),
+		  SEV_STATUS_INVALID_PARAM);
+	GT_EXPECT(transfer(a, SEV_CMD_SEND_UPDATE_DATA, h, ma.base, 4096, &pk[0]),
+		  SEV_STATUS_SUCCESS);
+	{ /* SEND_UPDATE_VMSA: the packet comes back like a data packet */
+		struct gt_mem *bb = &a->buf;
+		struct sev_cmd_transfer c = {.handle = h, .hdr_address = bb->base + OFF_HDR,
+					     .hdr_len = SEV_PACKET_HDR_SIZE,
+					     .guest_address = ma.base + 4096, .guest_len = 4096,
+					     .trans_address = bb->base + OFF_TRANS, .trans_len = 4096};
+
+		GT_EXPECT(fw(t, SEV_CMD_SEND_UPDATE_VMSA, &c), SEV_STATUS_SUCCESS);
+		memcpy(&pk[1].hdr, bb->ptr + OFF_HDR, sizeof(pk[1].hdr));
+		memcpy(pk[1].data, bb->ptr + OFF_TRANS, 4096);
+	}
+	TU_CHECK(!gt_any_window_in(pk[1].data, 4096, vmsa, sizeof(vmsa)), "VMSA packet is plain");
+	GT_EXPECT(cmd_handle(a, SEV_CMD_SEND_FINISH, h), SEV_STATUS_SUCCESS);
+
+	gt_mem_new(b->r.t, 2 * 4096u, &mb);
+	GT_EXPECT(receive_start(b, a, policy, &session, &hb), SEV_STATUS_SUCCESS);
+	{
+		struct sev_cmd_activate act = {.handle = hb, .asid = GT_MIN_SEV_ASID};
+
+		GT_EXPECT(fw(b->r.t, SEV_CMD_ACTIVATE, &act), SEV_STATUS_INVALID_ASID);
+		act.asid = 2;
+		GT_EXPECT(fw(b->r.t, SEV_CMD_ACTIVATE, &act), SEV_STATUS_SUCCESS);
+	}
+	GT_EXPECT(transfer(b, SEV_CMD_RECEIVE_UPDATE_DATA, hb, mb.base, 4096, &pk[0]),
+		  SEV_STATUS_SUCCESS);
+	GT_EXPECT(transfer(b, SEV_CMD_RECEIVE_UPDATE_VMSA, hb, mb.base + 4096, 4096, &pk[1]),
+		  SEV_STATUS_SUCCESS);
+	GT_EXPECT(cmd_handle(b, SEV_CMD_RECEIVE_FINISH, hb), SEV_STATUS_SUCCESS);
+	TU_CHECK(!gt_any_window_in(mb.ptr, mb.size, vmsa, sizeof(vmsa)), "B's host holds the VMSA");
+	vb = view_of(b, hb, mb.size);
+	TU_CHECK_MEM(vb, va, 2 * 4096u);
+	TU_CHECK_MEM(vb + 4096, vmsa, sizeof(vmsa));
+	munmap(va, ma.size);
+	munmap(vb, mb.size);
+	gt_platform_ready(t, false);
+	gt_platform_ready(b->r.t, false);
+	gt_mem_free(&ma);
+	gt_mem_free(&mb);
+}
+
 int main(void)
 {
 	struct side a, b;
@@ -490,6 +560,7 @@ int main(void)
 	test_migrate(&a, &b);
 	test_policies(&a, &b);
 	test_states(&a, &b);
+	test_es(&a, &b);
 	side_down(&a);
 	side_down(&b);
 	tu_done("emu-migrate");
