@@ -551,6 +551,64 @@ static void test_es(struct side *a, struct side *b)
 	gt_mem_free(&mb);
 }
 
+/* The same move through psp/commands.h's typed wrappers (what sevd uses: blobs in DMA
+ * memory), with policy SEV so the target's whole chain goes along. */
+static void test_typed(struct side *a, struct side *b)
+{
+	struct gt_mem ma, mb;
+	struct sev_session_blob session;
+	struct sev_packet_header hdr;
+	uint8_t image[IMAGE_SIZE], secret[48], plat[SEV_CERT_CHAIN_SIZE], amd[0x2000], pkt[4096];
+	uint8_t *va, *vb;
+	uint32_t policy = POLICY_MOVE | SEV_POLICY_SEV, ha, hb = 0, echoed = 0;
+	size_t amd_len;
+	int pr = 0;
+
+	gt_platform_ready(a->r.t, false);
+	gt_platform_ready(b->r.t, false);
+	ha = launch_running(a, &ma, policy, image, secret);
+	va = view_of(a, ha, MEM_SIZE);
+	memcpy(plat, b->chain, sizeof(plat));
+	get_cert(b, "cek", plat + 2 * SEV_CERT_SIZE, SEV_CERT_SIZE);
+	amd_len = get_cert(b, "ask", amd, 0x1000);
+	amd_len += get_cert(b, "ark", amd + amd_len, 0x1000);
+	struct psp_send_target tg = {(const uint8_t *)&b->pdh, SEV_CERT_SIZE, plat, sizeof(plat),
+				     amd, amd_len};
+	struct psp_send_target bare = {(const uint8_t *)&b->pdh, SEV_CERT_SIZE, NULL, 0, NULL, 0};
+
+	TU_CHECK(psp_cmd_send_start(a->r.t, ha, &bare, &session, NULL, &pr) == -EIO, "no chain");
+	CHECK_STATUS(pr, SEV_STATUS_INVALID_LEN);
+	TU_CHECK_EQ(psp_cmd_send_start(a->r.t, ha, &tg, &session, &echoed, &pr), 0);
+	TU_CHECK_EQ(echoed, policy);
+	gt_mem_new(b->r.t, MEM_SIZE, &mb);
+	TU_CHECK_EQ(psp_cmd_receive_start(b->r.t, policy, (const uint8_t *)&a->pdh, SEV_CERT_SIZE,
+					  &session, &hb, &pr),
+		    0);
+	TU_CHECK_EQ(psp_cmd_activate(b->r.t, hb, ASID_B, &pr), 0);
+	for (uint32_t i = 0; i < PAGES; i++) {
+		TU_CHECK_EQ(psp_cmd_send_update_data(a->r.t, ha, ma.base + i * 4096u, 4096, &hdr,
+						     pkt, &pr),
+			    0);
+		TU_CHECK(!gt_any_window_in(pkt, 4096, image, IMAGE_SIZE), "plain packet");
+		TU_CHECK_EQ(psp_cmd_receive_update_data(b->r.t, hb, &hdr, mb.base + i * 4096u, pkt,
+							4096, &pr),
+			    0);
+	}
+	TU_CHECK_EQ(psp_cmd_send_finish(a->r.t, ha, &pr), 0);
+	TU_CHECK(psp_cmd_send_cancel(a->r.t, ha, &pr) == -EIO, "cancel after finish");
+	CHECK_STATUS(pr, SEV_STATUS_INVALID_GUEST_STATE);
+	TU_CHECK_EQ(psp_cmd_receive_finish(b->r.t, hb, &pr), 0);
+	vb = view_of(b, hb, MEM_SIZE);
+	TU_CHECK_MEM(vb, va, MEM_SIZE);
+	TU_CHECK_MEM(vb + SECRET_OFF, secret, sizeof(secret));
+	munmap(va, MEM_SIZE);
+	munmap(vb, MEM_SIZE);
+	gt_platform_ready(a->r.t, false);
+	gt_platform_ready(b->r.t, false);
+	gt_mem_free(&ma);
+	gt_mem_free(&mb);
+}
+
 int main(void)
 {
 	struct side a, b;
@@ -561,6 +619,7 @@ int main(void)
 	test_policies(&a, &b);
 	test_states(&a, &b);
 	test_es(&a, &b);
+	test_typed(&a, &b);
 	side_down(&a);
 	side_down(&b);
 	tu_done("emu-migrate");
