@@ -1053,7 +1053,9 @@ static int start_guests(struct sevd_core *c, const struct sevd_core_config *cfg)
 	struct sevd_guests_config gc = { .state_dir = cfg->state_dir, .policy = cfg->policy,
 					 .journal_recover = cfg->journal_recover,
 					 .journal_compact = cfg->journal_compact,
-					 .control = cfg->control };
+					 .control = cfg->control,
+					 .migration_roots = cfg->migration_roots,
+					 .migration_emulated_root = cfg->migration_emulated_root };
 	struct guests_job j = { .c = c, .cfg = &gc };
 	int r;
 

@@ -266,6 +266,12 @@ struct sevd_core_config {
 	bool journal_recover;		     /* skip corrupt journal records (reported) */
 	unsigned journal_compact;	     /* compact past this many records (0: 1024) */
 	const char *control;		     /* grant-stream socket path, or NULL: none */
+	/* Issue 23: a migration target's chain (PDH ← PEK ← CEK ← ASK ← ARK) must reach a root
+	 * in migration_roots (an attest/roots.h directory; NULL: the default) or the non-AMD root
+	 * of migration_emulated_root (an ASK ‖ ARK file the operator named, e.g. sev-psp-emu's;
+	 * NULL: none) before SEND_START runs. */
+	const char *migration_roots;
+	const char *migration_emulated_root;
 	/* Issue 9: before each reconnection attempt, restart the PSP if sevd owns it (the
 	 * embedded emulator); NULL otherwise. Runs on the firmware thread. */
 	int (*restart_psp)(void *userdata);

@@ -26,6 +26,8 @@
 #include "common/log.h"
 #include "common/macros.h"
 #include "common/util.h"
+#include "attest/chain.h"
+#include "attest/roots.h"
 #include "daemon/core/core-internal.h"
 #include "daemon/core/crash.h"
 #include "daemon/core/guest.h"
@@ -65,6 +67,7 @@ struct sevd_guests {
 	uint64_t generation;
 	uint64_t intents[16]; /* mem_base of INTENT records not followed by their PUT (replay) */
 	unsigned n_intents;
+	char *mig_roots, *mig_emu_root; /* issue 23: roots a migration target must reach */
 	bool snapshot_due; /* the journal is behind the table: snapshot before the next change */
 	atomic_bool not_durable; /* the last change could not be made durable (for /metrics) */
 	int journal_err;   /* errno of the last failed append, for the answer */
@@ -1263,6 +1266,68 @@ static void migrate_answer(struct sevd_guests *gs, struct guest *g, uint32_t com
 	info_of(g, st.state, st.asid, &rep->u.migrate.info);
 }
 
+/* The trusted roots for a migration target: the configured directory (absent: none from
+ * there) and the one emulated root the operator named. */
+static int migration_roots(struct sevd_guests *gs, struct attest_roots **ret, struct sevd_reply *rep)
+{
+	_cleanup_(attest_roots_freep) struct attest_roots *roots = NULL;
+	_cleanup_free_ char *err = NULL;
+	int r = attest_roots_new(&roots);
+
+	if (r < 0)
+		return fail(rep, r, "out of memory");
+	r = attest_roots_load_dir(roots, gs->mig_roots ? gs->mig_roots : attest_roots_default_dir(),
+				  &err);
+	if (r < 0 && r != -ENOENT)
+		return fail(rep, r, "the migration roots cannot be read: %s",
+			    err ? err : strerror(-r));
+	free(err);
+	err = NULL;
+	if (gs->mig_emu_root &&
+	    attest_roots_add_sev_file(roots, "emulated", gs->mig_emu_root, true, &err) < 0)
+		return fail(rep, -EINVAL, "the emulated migration root %s is not usable: %s",
+			    gs->mig_emu_root, err ? err : "unreadable");
+	*ret = TAKE_PTR(roots);
+	return 0;
+}
+
+/* Issue 23: before any firmware call, the target's PDH must chain to a trusted root (PDH ←
+ * PEK ← CEK ← ASK ← ARK): SEND_START would otherwise wrap the guest's keys for whatever PDH
+ * a caller names. */
+static int target_trusted(struct sevd_guests *gs, const typeof(((struct sevd_request *)0)->u.migrate) *m,
+			  struct sevd_reply *rep)
+{
+	_cleanup_(attest_roots_freep) struct attest_roots *roots = NULL;
+	struct attest_sev_chain chain;
+	struct attest_verdict v = {0};
+	int r;
+
+	if (m->plat_len != SEV_CERT_CHAIN_SIZE || m->amd_len == 0 || m->amd_len > sizeof(m->amd))
+		return fail(rep, -EINVAL,
+			    "the target's chain is required: its PDH, PEK ‖ OCA ‖ CEK (%u bytes, the "
+			    "CEK signed) and ASK ‖ ARK",
+			    SEV_CERT_CHAIN_SIZE);
+	if (migration_roots(gs, &roots, rep) < 0)
+		return rep->r;
+	attest_sev_chain_init(&chain);
+	if (attest_sev_chain_add_blob(&chain, m->pdh, sizeof(m->pdh), "target PDH", &v) < 0 ||
+	    attest_sev_chain_add_blob(&chain, m->plat, m->plat_len, "target chain", &v) < 0 ||
+	    attest_sev_chain_add_blob(&chain, m->amd, m->amd_len, "target ASK/ARK", &v) < 0)
+		return fail(rep, -EINVAL, "the target's certificates are malformed: %s", v.reason);
+	r = attest_sev_chain_verify(&chain, roots, 0, &v);
+	if (r < 0)
+		return fail(rep, r, "the target's chain cannot be checked: %s", strerror(-r));
+	if (r == 0) {
+		snprintf(rep->rule, sizeof(rep->rule), "migration_target_root");
+		return fail(rep, -EPERM,
+			    "the target's PDH is not trusted: %s. Nothing was sent; add the "
+			    "target's root to the migration roots (or name an emulated one) if it "
+			    "is meant to be trusted",
+			    v.reason);
+	}
+	return 0;
+}
+
 static void op_send_start(struct sevd_guests *gs, const struct sevd_request *req,
 			  struct sevd_reply *rep)
 {
@@ -1284,6 +1349,8 @@ static void op_send_start(struct sevd_guests *gs, const struct sevd_request *req
 		fail(rep, -EALREADY, "an upload into guest %u is running", g->rec.handle);
 		return;
 	}
+	if (target_trusted(gs, m, rep) < 0)
+		return;
 	if (GFW(gs, rep, SEV_CMD_SEND_START,
 		psp_cmd_send_start(gs->psp, g->rec.handle, &tg, &session, &policy, &_psp_ret)) < 0)
 		return;
@@ -1885,6 +1952,8 @@ void sevd_guests_free(struct sevd_guests *gs)
 	sevd_journal_free(gs->journal);
 	pthread_mutex_destroy(&gs->sub_lock);
 	copier_stop(&gs->copier);
+	free(gs->mig_roots);
+	free(gs->mig_emu_root);
 	free(gs);
 }
 
@@ -1904,6 +1973,12 @@ int sevd_guests_new(struct sevd_core *core, const struct sevd_guests_config *cfg
 	pthread_mutex_init(&gs->sub_lock, NULL);
 	pthread_mutex_init(&gs->copier.lock, NULL);
 	pthread_cond_init(&gs->copier.cond, NULL);
+	if ((cfg->migration_roots && !(gs->mig_roots = strdup(cfg->migration_roots))) ||
+	    (cfg->migration_emulated_root &&
+	     !(gs->mig_emu_root = strdup(cfg->migration_emulated_root)))) {
+		sevd_guests_free(gs);
+		return -ENOMEM;
+	}
 	if (cfg->policy)
 		gs->rules = *cfg->policy;
 	else

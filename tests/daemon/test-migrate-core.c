@@ -3,7 +3,8 @@
  * B page by page (GUEST_SEND_START with B's PDH from B's CERTS, GUEST_RECEIVE_START with A's
  * PDH and the session, SEND_DATA → RECEIVE_DATA, RECEIVE_FINISH, SEND_FINISH); B's plaintext
  * view (CTL guest-memfd) equals A's, A's guest and its ASID are gone, B's runs on an ASID of
- * its pool. Then the crash rules: a core restarted mid-send finds its guest in SUPDATE and
+ * its pool. First of all the target's chain must reach a trusted root (none, then B's
+ * emulated root named by the operator), or SEND_START never reaches firmware. Then the crash rules: a core restarted mid-send finds its guest in SUPDATE and
  * cancels (the source keeps it, RUNNING), a core restarted mid-receive decommissions the
  * half-received guest (nothing left in firmware); a tampered packet is refused by name;
  * NOSEND is refused. */
@@ -23,7 +24,7 @@
 #define IMAGE (32u * 1024u)
 
 struct node {
-	char *dir, spec[512], state[512];
+	char *dir, spec[512], state[512], roots[600], emu_root[600];
 	struct tu_emu emu;
 	struct sevd_core *core;
 	struct sevd_request *req;
@@ -37,6 +38,8 @@ static void node_core(struct node *n)
 	cfg.psp_spec = n->spec;
 	cfg.emu_socket = n->emu.socket;
 	cfg.state_dir = n->state;
+	cfg.migration_roots = n->roots; /* absent: no AMD root is trusted here */
+	cfg.migration_emulated_root = n->emu_root[0] ? n->emu_root : NULL;
 	TU_CHECK_EQ(sevd_core_new(&cfg, &n->core), 0);
 }
 
@@ -46,6 +49,7 @@ static void node_up(struct node *n)
 	TU_CHECK(tu_emu_start(n->dir, NULL, &n->emu) == 0, "emulator");
 	snprintf(n->spec, sizeof(n->spec), "emu:%s", n->emu.socket);
 	snprintf(n->state, sizeof(n->state), "%s/state", n->dir);
+	snprintf(n->roots, sizeof(n->roots), "%s/no-roots", n->dir);
 	TU_CHECK(mkdir(n->state, 0700) == 0, "mkdir %s: %m", n->state);
 	n->req = calloc(1, sizeof(*n->req));
 	n->rep = calloc(1, sizeof(*n->rep));
@@ -114,20 +118,44 @@ static void pdh_of(struct node *n, uint8_t pdh[SEV_CERT_SIZE])
 	memcpy(pdh, n->rep->u.certs.pdh, SEV_CERT_SIZE);
 }
 
-static int send_start(struct node *src, uint32_t h, struct node *dst,
-		      struct sev_session_blob *session)
+/* dst's PDH, PEK ‖ OCA ‖ CEK (signed) and ASK ‖ ARK into src's request; chain_of names whose
+ * chain goes along (dst's own, or another node's to make a wrong one). */
+static void target_of(struct node *src, struct node *dst, struct node *chain_of)
 {
-	uint8_t pdh[SEV_CERT_SIZE];
+	typeof(src->req->u.migrate) *m = &src->req->u.migrate;
+	const typeof(dst->rep->u.certs) *c;
+
+	clear(chain_of); /* may be src itself: first */
+	call_ok(chain_of, SEVD_OP_CERTS);
+	c = &chain_of->rep->u.certs;
+	TU_CHECK(c->chain_len == SEV_CERT_CHAIN_SIZE && c->ask_len && c->ark_len, "certs");
+	memcpy(m->plat, c->chain, SEV_CERT_CHAIN_SIZE);
+	m->plat_len = SEV_CERT_CHAIN_SIZE;
+	memcpy(m->amd, c->ask, c->ask_len);
+	memcpy(m->amd + c->ask_len, c->ark, c->ark_len);
+	m->amd_len = c->ask_len + c->ark_len;
+	pdh_of(dst, m->pdh);
+}
+
+static int send_start_via(struct node *src, uint32_t h, struct node *dst, struct node *chain_of,
+			  struct sev_session_blob *session)
+{
 	int r;
 
-	pdh_of(dst, pdh);
 	clear(src);
+	target_of(src, dst, chain_of);
+	TU_CHECK(src->req->u.migrate.amd_len, "target chain");
 	src->req->u.migrate.handle = h;
-	memcpy(src->req->u.migrate.pdh, pdh, sizeof(pdh));
 	r = call(src, SEVD_OP_GUEST_SEND_START);
 	if (r == 0)
 		memcpy(session, src->rep->u.migrate.session, sizeof(*session));
 	return r;
+}
+
+static int send_start(struct node *src, uint32_t h, struct node *dst,
+		      struct sev_session_blob *session)
+{
+	return send_start_via(src, h, dst, dst, session);
 }
 
 static uint32_t receive_start(struct node *dst, struct node *src, uint32_t policy,
@@ -202,6 +230,45 @@ static void view_copy(struct node *n, uint32_t h, uint8_t *out)
 	memcpy(out, v, MEM);
 	munmap(v, MEM);
 	close(fd);
+}
+
+/* The target's root must be trusted before firmware sees anything: A trusts no root at
+ * first (refused, the guest untouched), then B's emulated root (the operator named its
+ * ASK ‖ ARK file); a chain that is not B's for B's PDH stays refused. */
+static void test_trust(struct node *a, struct node *b)
+{
+	_cleanup_free_ uint8_t *image = malloc(IMAGE);
+	struct sev_session_blob session;
+	const typeof(b->rep->u.certs) *c;
+	uint32_t h;
+	FILE *f;
+
+	TU_CHECK(image && RAND_bytes(image, IMAGE) == 1, "setup");
+	h = launch(a, 0, image);
+	TU_CHECK(send_start(a, h, b, &session) == -EPERM, "untrusted: %s (%s)", a->rep->message, sev_status_name(a->rep->fw_status));
+	TU_CHECK(strstr(a->rep->message, "not trusted"), "message: %s", a->rep->message);
+	TU_CHECK_EQ(a->rep->fw_status, SEV_STATUS_NO_FW_CALL);
+	clear(a);
+	a->req->u.guest.handle = h;
+	call_ok(a, SEVD_OP_GUEST_INFO);
+	TU_CHECK_EQ(a->rep->u.guest.info.state, SEV_GSTATE_RUNNING);
+	/* the operator names B's root (ASK ‖ ARK) as an emulated one */
+	clear(b);
+	call_ok(b, SEVD_OP_CERTS);
+	c = &b->rep->u.certs;
+	snprintf(a->emu_root, sizeof(a->emu_root), "%s/b-ask-ark.cert", a->dir);
+	f = fopen(a->emu_root, "wb");
+	TU_CHECK(f && fwrite(c->ask, 1, c->ask_len, f) == c->ask_len &&
+		     fwrite(c->ark, 1, c->ark_len, f) == c->ark_len && fclose(f) == 0,
+		 "write %s", a->emu_root);
+	sevd_core_free(a->core);
+	node_core(a);
+	TU_CHECK(send_start_via(a, h, b, a, &session) == -EPERM, "A's chain for B's PDH: %s", a->rep->message);
+	TU_CHECK_EQ(send_start(a, h, b, &session), 0);
+	TU_CHECK_EQ(handle_op(a, SEVD_OP_GUEST_SEND_CANCEL, h), 0);
+	clear(a);
+	a->req->u.guest.handle = h;
+	call_ok(a, SEVD_OP_GUEST_DELETE);
 }
 
 static void test_move(struct node *a, struct node *b)
@@ -302,6 +369,7 @@ int main(void)
 
 	node_up(&a);
 	node_up(&b);
+	test_trust(&a, &b);
 	test_move(&a, &b);
 	test_restart(&a, &b);
 	test_refusals(&a, &b);
