@@ -424,6 +424,187 @@ int psp_cmd_dbg_encrypt(struct psp_transport *t, uint32_t handle, const void *sr
 	return psp_issue(t, SEV_CMD_DBG_ENCRYPT, &c, psp_ret);
 }
 
+/* ---- migration ---- */
+
+/* An optional blob: absent (NULL, 0) stays address 0 / length 0 in the command buffer. */
+static int dma_opt(struct dma *d, const void *p, size_t len)
+{
+	if (!p || len == 0)
+		return 0;
+	if (len > PSP_CMD_BLOB_MAX)
+		return -EINVAL;
+	return dma_from(d, p, len);
+}
+
+static uint64_t dma_addr(const struct dma *d)
+{
+	return d->b.ptr ? d->b.addr : 0;
+}
+
+static uint32_t dma_len(const struct dma *d, size_t len)
+{
+	return d->b.ptr ? (uint32_t)len : 0;
+}
+
+int psp_cmd_send_start(struct psp_transport *t, uint32_t handle,
+		       const struct psp_send_target *target, struct sev_session_blob *ret_session,
+		       uint32_t *ret_policy, int *psp_ret)
+{
+	_cleanup_dma_ struct dma dp = { .t = t }, dc = { .t = t }, da = { .t = t }, ds = { .t = t };
+	struct sev_cmd_send_start c = { .handle = handle };
+	int r;
+
+	if (!target || !target->pdh || !ret_session)
+		return -EINVAL;
+	r = dma_opt(&dp, target->pdh, target->pdh_len);
+	if (r >= 0)
+		r = dma_opt(&dc, target->plat_certs, target->plat_certs_len);
+	if (r >= 0)
+		r = dma_opt(&da, target->amd_certs, target->amd_certs_len);
+	if (r >= 0)
+		r = psp_dma_alloc(t, sizeof(*ret_session), &ds.b);
+	if (r < 0)
+		return r;
+	c.pdh_cert_address = dma_addr(&dp);
+	c.pdh_cert_len = dma_len(&dp, target->pdh_len);
+	c.plat_certs_address = dma_addr(&dc);
+	c.plat_certs_len = dma_len(&dc, target->plat_certs_len);
+	c.amd_certs_address = dma_addr(&da);
+	c.amd_certs_len = dma_len(&da, target->amd_certs_len);
+	c.session_address = ds.b.addr;
+	c.session_len = sizeof(*ret_session);
+	r = psp_issue(t, SEV_CMD_SEND_START, &c, psp_ret);
+	if (r < 0)
+		return r;
+	memcpy(ret_session, ds.b.ptr, sizeof(*ret_session));
+	if (ret_policy)
+		*ret_policy = c.policy;
+	return 0;
+}
+
+static int send_update(struct psp_transport *t, uint32_t cmd, uint32_t handle,
+		       uint64_t guest_addr, uint32_t len, struct sev_packet_header *ret_hdr,
+		       uint8_t *ret_trans, int *psp_ret)
+{
+	_cleanup_dma_ struct dma dh = { .t = t }, dt = { .t = t };
+	struct sev_cmd_transfer c = { .handle = handle, .guest_address = guest_addr,
+				      .guest_len = len, .trans_len = len };
+	int r;
+
+	if (!ret_hdr || !ret_trans || len == 0 || len > SEV_PACKET_MAX_LEN)
+		return -EINVAL;
+	r = psp_dma_alloc(t, sizeof(*ret_hdr), &dh.b);
+	if (r >= 0)
+		r = psp_dma_alloc(t, len, &dt.b);
+	if (r < 0)
+		return r;
+	c.hdr_address = dh.b.addr;
+	c.hdr_len = sizeof(*ret_hdr);
+	c.trans_address = dt.b.addr;
+	r = psp_issue(t, cmd, &c, psp_ret);
+	if (r < 0)
+		return r;
+	memcpy(ret_hdr, dh.b.ptr, sizeof(*ret_hdr));
+	memcpy(ret_trans, dt.b.ptr, len);
+	return 0;
+}
+
+int psp_cmd_send_update_data(struct psp_transport *t, uint32_t handle, uint64_t guest_addr,
+			     uint32_t len, struct sev_packet_header *ret_hdr, uint8_t *ret_trans,
+			     int *psp_ret)
+{
+	return send_update(t, SEV_CMD_SEND_UPDATE_DATA, handle, guest_addr, len, ret_hdr,
+			   ret_trans, psp_ret);
+}
+
+int psp_cmd_send_update_vmsa(struct psp_transport *t, uint32_t handle, uint64_t guest_addr,
+			     uint32_t len, struct sev_packet_header *ret_hdr, uint8_t *ret_trans,
+			     int *psp_ret)
+{
+	return send_update(t, SEV_CMD_SEND_UPDATE_VMSA, handle, guest_addr, len, ret_hdr,
+			   ret_trans, psp_ret);
+}
+
+int psp_cmd_send_finish(struct psp_transport *t, uint32_t handle, int *psp_ret)
+{
+	return handle_cmd(t, SEV_CMD_SEND_FINISH, handle, psp_ret);
+}
+
+int psp_cmd_send_cancel(struct psp_transport *t, uint32_t handle, int *psp_ret)
+{
+	return handle_cmd(t, SEV_CMD_SEND_CANCEL, handle, psp_ret);
+}
+
+int psp_cmd_receive_start(struct psp_transport *t, uint32_t policy, const uint8_t *src_pdh,
+			  size_t src_pdh_len, const struct sev_session_blob *session,
+			  uint32_t *ret_handle, int *psp_ret)
+{
+	_cleanup_dma_ struct dma dp = { .t = t }, ds = { .t = t };
+	struct sev_cmd_receive_start c = { .handle = 0, .policy = policy };
+	int r;
+
+	if (!src_pdh || src_pdh_len == 0 || !session || !ret_handle)
+		return -EINVAL;
+	r = dma_opt(&dp, src_pdh, src_pdh_len);
+	if (r >= 0)
+		r = dma_opt(&ds, session, sizeof(*session));
+	if (r < 0)
+		return r;
+	c.pdh_cert_address = dma_addr(&dp);
+	c.pdh_cert_len = dma_len(&dp, src_pdh_len);
+	c.session_address = dma_addr(&ds);
+	c.session_len = dma_len(&ds, sizeof(*session));
+	r = psp_issue(t, SEV_CMD_RECEIVE_START, &c, psp_ret);
+	if (r < 0)
+		return r;
+	*ret_handle = c.handle;
+	return 0;
+}
+
+static int receive_update(struct psp_transport *t, uint32_t cmd, uint32_t handle,
+			  const struct sev_packet_header *hdr, uint64_t guest_addr,
+			  const uint8_t *trans, uint32_t len, int *psp_ret)
+{
+	_cleanup_dma_ struct dma dh = { .t = t }, dt = { .t = t };
+	struct sev_cmd_transfer c = { .handle = handle, .guest_address = guest_addr,
+				      .guest_len = len };
+	int r;
+
+	if (!hdr || !trans || len == 0 || len > SEV_PACKET_MAX_LEN)
+		return -EINVAL;
+	r = dma_opt(&dh, hdr, sizeof(*hdr));
+	if (r >= 0)
+		r = dma_opt(&dt, trans, len);
+	if (r < 0)
+		return r;
+	c.hdr_address = dma_addr(&dh);
+	c.hdr_len = dma_len(&dh, sizeof(*hdr));
+	c.trans_address = dma_addr(&dt);
+	c.trans_len = dma_len(&dt, len);
+	return psp_issue(t, cmd, &c, psp_ret);
+}
+
+int psp_cmd_receive_update_data(struct psp_transport *t, uint32_t handle,
+				const struct sev_packet_header *hdr, uint64_t guest_addr,
+				const uint8_t *trans, uint32_t len, int *psp_ret)
+{
+	return receive_update(t, SEV_CMD_RECEIVE_UPDATE_DATA, handle, hdr, guest_addr, trans, len,
+			      psp_ret);
+}
+
+int psp_cmd_receive_update_vmsa(struct psp_transport *t, uint32_t handle,
+				const struct sev_packet_header *hdr, uint64_t guest_addr,
+				const uint8_t *trans, uint32_t len, int *psp_ret)
+{
+	return receive_update(t, SEV_CMD_RECEIVE_UPDATE_VMSA, handle, hdr, guest_addr, trans, len,
+			      psp_ret);
+}
+
+int psp_cmd_receive_finish(struct psp_transport *t, uint32_t handle, int *psp_ret)
+{
+	return handle_cmd(t, SEV_CMD_RECEIVE_FINISH, handle, psp_ret);
+}
+
 /* ---- errors ---- */
 
 /* What an errno means when it comes from a PSP transport, and what to do about it. */

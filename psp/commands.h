@@ -77,6 +77,44 @@ int psp_cmd_dbg_decrypt(struct psp_transport *t, uint32_t handle, uint64_t src_a
 int psp_cmd_dbg_encrypt(struct psp_transport *t, uint32_t handle, const void *src,
 			uint64_t dst_addr, uint32_t len, int *psp_ret);
 
+/* ---- migration (SEV API §6.11-§6.19; psp/sev-abi.h has the packet formula) ---- */
+/* What SEND_START needs of the target: its PDH, and (for policies with SEV or DOMAIN) its
+ * chain PEK ‖ OCA ‖ CEK (the CEK signed by the ASK) and AMD's ASK ‖ ARK; NULL/0 when absent. */
+struct psp_send_target {
+	const uint8_t *pdh;
+	size_t pdh_len;
+	const uint8_t *plat_certs;
+	size_t plat_certs_len;
+	const uint8_t *amd_certs;
+	size_t amd_certs_len;
+};
+/* SEND_START: the session blob for the target (RECEIVE_START's input) and the guest's policy. */
+int psp_cmd_send_start(struct psp_transport *t, uint32_t handle,
+		       const struct psp_send_target *target, struct sev_session_blob *ret_session,
+		       uint32_t *ret_policy, int *psp_ret);
+/* SEND_UPDATE_DATA / SEND_UPDATE_VMSA: len bytes of guest memory at guest_addr (firmware
+ * address) as one packet: header and len bytes of ciphertext into ret_trans. */
+int psp_cmd_send_update_data(struct psp_transport *t, uint32_t handle, uint64_t guest_addr,
+			     uint32_t len, struct sev_packet_header *ret_hdr, uint8_t *ret_trans,
+			     int *psp_ret);
+int psp_cmd_send_update_vmsa(struct psp_transport *t, uint32_t handle, uint64_t guest_addr,
+			     uint32_t len, struct sev_packet_header *ret_hdr, uint8_t *ret_trans,
+			     int *psp_ret);
+int psp_cmd_send_finish(struct psp_transport *t, uint32_t handle, int *psp_ret);
+int psp_cmd_send_cancel(struct psp_transport *t, uint32_t handle, int *psp_ret);
+/* RECEIVE_START: a new guest (*ret_handle) for the source's PDH certificate and session. */
+int psp_cmd_receive_start(struct psp_transport *t, uint32_t policy, const uint8_t *src_pdh,
+			  size_t src_pdh_len, const struct sev_session_blob *session,
+			  uint32_t *ret_handle, int *psp_ret);
+/* RECEIVE_UPDATE_DATA / RECEIVE_UPDATE_VMSA: one packet into guest memory at guest_addr. */
+int psp_cmd_receive_update_data(struct psp_transport *t, uint32_t handle,
+				const struct sev_packet_header *hdr, uint64_t guest_addr,
+				const uint8_t *trans, uint32_t len, int *psp_ret);
+int psp_cmd_receive_update_vmsa(struct psp_transport *t, uint32_t handle,
+				const struct sev_packet_header *hdr, uint64_t guest_addr,
+				const uint8_t *trans, uint32_t len, int *psp_ret);
+int psp_cmd_receive_finish(struct psp_transport *t, uint32_t handle, int *psp_ret);
+
 /* The one renderer for every user-facing PSP error: for r == -EIO with a firmware status,
  * "firmware answered INVALID_PLATFORM_STATE (the platform is not in a state that allows
  * this command)"; otherwise the errno text (plus what it means for a PSP transport).

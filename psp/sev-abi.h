@@ -341,6 +341,16 @@ struct sev_cmd_attestation { /* ATTESTATION 0x36 */
 	uint32_t len;
 } SEV_PACKED;
 
+/* Migration (SEV API §6.11-§6.18; AMD-ASPFW sev_mcmd.c sev_mcmd_send_* / sev_mcmd_receive_*,
+ * sev_channel.c; KVM svm/sev.c sev_send_* / sev_receive_*). The source firmware opens the
+ * channel as a client: fresh TEK, TIK and nonce, master = KDF(ECDH(own PDH, target PDH).x,
+ * "sev-master-secret", nonce), KEK/KIK from it, and the session blob exactly as a guest owner
+ * builds it for LAUNCH_START (struct sev_session_blob). RECEIVE_START opens that blob with the
+ * target's PDH and the source's PDH certificate, as LAUNCH_START opens a GODH session.
+ * SEND_START's plat_certs are PEK ‖ OCA ‖ CEK (PDH_CERT_EXPORT's chain), amd_certs ASK ‖ ARK;
+ * with policy SEV the firmware verifies PDH ← PEK ← CEK ← ASK ← ARK and that the target's
+ * PEK API version meets the policy minimum, with DOMAIN PDH ← PEK ← OCA and that OCA equals
+ * its own; NOSEND refuses (POLICY_FAILURE). */
 struct sev_cmd_send_start { /* SEND_START 0x40 */
 	uint32_t handle;
 	uint32_t policy;
@@ -357,6 +367,15 @@ struct sev_cmd_send_start { /* SEND_START 0x40 */
 	uint32_t session_len;
 } SEV_PACKED;
 
+/* The transport command of SEND_UPDATE_DATA/VMSA and RECEIVE_UPDATE_DATA/VMSA, as firmware
+ * reads it (AMD-ASPFW sev_mcmd.h sev_mcmd_transport_t: a reserved word at offset 4 in all
+ * four). Linux's struct sev_data_send_update_vmsa lacks that word (48 bytes), a known
+ * difference; the firmware's 52-byte layout is the one here. Each packet (data or one VMSA
+ * page) is AES-128-CTR(TEK, iv) of the guest plaintext with a 52-byte header flags ‖ iv ‖ mac
+ * (struct sev_packet_header), mac = HMAC-SHA256(TIK, 0x02 ‖ u32le flags ‖ iv ‖
+ * u32le guest_len ‖ u32le trans_len ‖ ciphertext) (sev_channel.c sev_channel_hmac with
+ * SEV_CHANNEL_CTX_DATA, aesctr_hmac256_encrypt: encrypt-then-MAC; the receiver checks the MAC
+ * before it decrypts: BAD_MEASUREMENT). No compression: trans_len = guest_len. */
 struct sev_cmd_transfer { /* SEND_UPDATE_DATA/VMSA 0x41/0x42, RECEIVE_UPDATE_DATA/VMSA 0x51/0x52 */
 	uint32_t handle;
 	uint32_t reserved1;
@@ -420,6 +439,17 @@ struct sev_secret_header {
 	uint8_t iv[16];
 	uint8_t mac[32];
 } SEV_PACKED;
+
+/* SEND_UPDATE_* / RECEIVE_UPDATE_* packet header (SEV API §6.12, AMD-ASPFW
+ * sev_packet_header_t): the same 52 bytes as LAUNCH_SECRET's, under channel context 0x02. */
+struct sev_packet_header {
+	uint32_t flags; /* bit 0: compressed (firmware: UNSUPPORTED) */
+	uint8_t iv[16];
+	uint8_t mac[32];
+} SEV_PACKED;
+#define SEV_PACKET_HDR_SIZE 52u
+#define SEV_CHANNEL_CTX_DATA 0x02u
+#define SEV_PACKET_MAX_LEN 0x5000u /* guest_len ≤ the firmware's scratch (SEV_SCRATCH_BUF_LEN) */
 
 /* Legacy ATTESTATION report (SEV API §6.8): 0xD0 bytes, ECDSA P-384 by the PEK over SHA-256 of
  * bytes [0, 0x34). */
@@ -494,6 +524,13 @@ SEV_ASSERT_OFF(sev_cmd_attestation, len, 32);
 SEV_ASSERT_SIZE(sev_cmd_send_start, 68);
 SEV_ASSERT_OFF(sev_cmd_send_start, session_len, 64);
 SEV_ASSERT_SIZE(sev_cmd_transfer, 52);
+SEV_ASSERT_OFF(sev_cmd_transfer, hdr_address, 8);
+SEV_ASSERT_OFF(sev_cmd_transfer, guest_address, 24);
+SEV_ASSERT_OFF(sev_cmd_transfer, trans_address, 40);
+SEV_ASSERT_OFF(sev_cmd_receive_start, session_address, 24);
+SEV_ASSERT_OFF(sev_cmd_send_start, plat_certs_address, 24);
+SEV_ASSERT_OFF(sev_cmd_send_start, amd_certs_address, 40);
+SEV_ASSERT_SIZE(sev_packet_header, SEV_PACKET_HDR_SIZE);
 SEV_ASSERT_SIZE(sev_cmd_receive_start, 36);
 SEV_ASSERT_SIZE(sev_cmd_dbg, 28);
 SEV_ASSERT_OFF(sev_cmd_dbg, dst_addr, 16);

@@ -742,6 +742,13 @@ static const char *const op_names[SEVD_OP_MAX_] = {
 	[SEVD_OP_GUEST_LIST] = "GUEST_LIST",
 	[SEVD_OP_GUEST_ATTEST] = "GUEST_ATTEST",
 	[SEVD_OP_FW_ERRORS] = "FW_ERRORS",
+	[SEVD_OP_GUEST_SEND_START] = "GUEST_SEND_START",
+	[SEVD_OP_GUEST_SEND_DATA] = "GUEST_SEND_DATA",
+	[SEVD_OP_GUEST_SEND_FINISH] = "GUEST_SEND_FINISH",
+	[SEVD_OP_GUEST_SEND_CANCEL] = "GUEST_SEND_CANCEL",
+	[SEVD_OP_GUEST_RECEIVE_START] = "GUEST_RECEIVE_START",
+	[SEVD_OP_GUEST_RECEIVE_DATA] = "GUEST_RECEIVE_DATA",
+	[SEVD_OP_GUEST_RECEIVE_FINISH] = "GUEST_RECEIVE_FINISH",
 };
 
 /* sevd_core_requests_total{op}: every request the core served, by op (with privilege
@@ -862,6 +869,13 @@ static const struct {
 	[SEVD_OP_GUEST_LIST] = { op_guest, true },
 	[SEVD_OP_GUEST_ATTEST] = { op_guest, true },
 	[SEVD_OP_FW_ERRORS] = { sevd_fwerrors_op, false },
+	[SEVD_OP_GUEST_SEND_START] = { op_guest, true },
+	[SEVD_OP_GUEST_SEND_DATA] = { op_guest, true },
+	[SEVD_OP_GUEST_SEND_FINISH] = { op_guest, true },
+	[SEVD_OP_GUEST_SEND_CANCEL] = { op_guest, true },
+	[SEVD_OP_GUEST_RECEIVE_START] = { op_guest, true },
+	[SEVD_OP_GUEST_RECEIVE_DATA] = { op_guest, true },
+	[SEVD_OP_GUEST_RECEIVE_FINISH] = { op_guest, true },
 };
 
 struct op_job {
@@ -1047,7 +1061,9 @@ static int start_guests(struct sevd_core *c, const struct sevd_core_config *cfg)
 	struct sevd_guests_config gc = { .state_dir = cfg->state_dir, .policy = cfg->policy,
 					 .journal_recover = cfg->journal_recover,
 					 .journal_compact = cfg->journal_compact,
-					 .control = cfg->control };
+					 .control = cfg->control,
+					 .migration_roots = cfg->migration_roots,
+					 .migration_emulated_root = cfg->migration_emulated_root };
 	struct guests_job j = { .c = c, .cfg = &gc };
 	int r;
 

@@ -28,6 +28,7 @@
 #define SEVD_GUEST_CHUNK (1u << 20) /* an upload is measured in whole chunks (guest.c) */
 #define SEVD_STAGE_SLOTS 2u
 #define SEVD_STAGE_SLOT_SIZE (4u << 20)
+#define SEVD_PACKET_MAX 4096u /* guest memory per migration packet: one page, as KVM sends */
 
 enum sevd_op {
 	SEVD_OP_PLATFORM_STATUS = 1, /* PLATFORM_STATUS + the CPUID ranges */
@@ -64,6 +65,14 @@ enum sevd_op {
 	 * only, never by sevd_core_call (a staging buffer is a channel's, passed as an fd). */
 	SEVD_OP_GUEST_DATA_STAGE, /* a staging buffer for this channel; the reply carries its fd */
 	SEVD_OP_GUEST_DATA_SLOT,  /* slot i holds n bytes of the running upload: as GUEST_DATA */
+	/* Migration (issue 23; daemon/guest.c "migration"): u.migrate in, u.migrate out. */
+	SEVD_OP_GUEST_SEND_START,     /* SEND_START for the target's PDH (and chain) */
+	SEVD_OP_GUEST_SEND_DATA,      /* one packet of guest memory at an offset */
+	SEVD_OP_GUEST_SEND_FINISH,    /* SEND_FINISH, DEACTIVATE, DECOMMISSION: the guest is gone */
+	SEVD_OP_GUEST_SEND_CANCEL,    /* SEND_CANCEL: the guest is RUNNING here again */
+	SEVD_OP_GUEST_RECEIVE_START,  /* admission, ASID, memfd, RECEIVE_START, ACTIVATE */
+	SEVD_OP_GUEST_RECEIVE_DATA,   /* one packet into guest memory at an offset */
+	SEVD_OP_GUEST_RECEIVE_FINISH, /* RECEIVE_FINISH: RUNNING on its ASID */
 	SEVD_OP_MAX_,
 };
 
@@ -103,6 +112,23 @@ struct sevd_request {
 			uint8_t nonce[SEV_MNONCE_SIZE];		     /* ATTEST */
 			uint8_t data[SEVD_GUEST_PIECE_MAX];
 		} guest;
+		struct {
+			uint32_t handle;   /* all but RECEIVE_START */
+			uint32_t policy;   /* RECEIVE_START: the policy the session was made for */
+			uint64_t memory_size; /* RECEIVE_START: the source guest's (0 = default) */
+			uint32_t asid;	      /* RECEIVE_START: 0 = the pool's choice */
+			char name[SEVD_GUEST_NAME_MAX];	  /* RECEIVE_START: "" = guest-HANDLE */
+			char tenant[SEVD_GUEST_NAME_MAX]; /* RECEIVE_START: "" = default */
+			uint64_t offset;		  /* *_DATA: offset in guest memory */
+			uint32_t len;			  /* *_DATA: bytes in data */
+			uint32_t plat_len, amd_len;	  /* SEND_START: 0 or the chains' sizes */
+			uint8_t pdh[SEV_CERT_SIZE]; /* SEND_START: target's; RECEIVE_START: source's */
+			uint8_t plat[SEV_CERT_CHAIN_SIZE]; /* PEK ‖ OCA ‖ CEK (CEK signed) */
+			uint8_t amd[2 * AMD_CERT_MAX_SIZE]; /* ASK ‖ ARK */
+			uint8_t session[sizeof(struct sev_session_blob)]; /* RECEIVE_START */
+			uint8_t hdr[sizeof(struct sev_packet_header)];	   /* RECEIVE_DATA */
+			uint8_t data[SEVD_PACKET_MAX];			   /* RECEIVE_DATA */
+		} migrate;
 		struct {
 			uint32_t handle;
 			uint32_t slot; /* < the staging's slots */
@@ -190,6 +216,16 @@ struct sevd_reply {
 		} metrics;
 		struct {
 			struct sevd_guest_info info;
+			uint32_t command; /* SEV_CMD_* that ran */
+			uint32_t policy;  /* SEND_START: the guest's, as firmware echoed it */
+			uint64_t offset;  /* SEND_DATA */
+			uint32_t len;	  /* SEND_DATA: bytes in data */
+			uint8_t session[sizeof(struct sev_session_blob)]; /* SEND_START */
+			uint8_t hdr[sizeof(struct sev_packet_header)];	   /* SEND_DATA */
+			uint8_t data[SEVD_PACKET_MAX];			   /* SEND_DATA */
+		} migrate;
+		struct {
+			struct sevd_guest_info info;
 			uint32_t command;	 /* SEV_CMD_* that ran */
 			uint64_t uploaded, address; /* DATA_END, VMSA, SECRET */
 			uint32_t chunks;
@@ -230,6 +266,12 @@ struct sevd_core_config {
 	bool journal_recover;		     /* skip corrupt journal records (reported) */
 	unsigned journal_compact;	     /* compact past this many records (0: 1024) */
 	const char *control;		     /* grant-stream socket path, or NULL: none */
+	/* Issue 23: a migration target's chain (PDH ← PEK ← CEK ← ASK ← ARK) must reach a root
+	 * in migration_roots (an attest/roots.h directory; NULL: the default) or the non-AMD root
+	 * of migration_emulated_root (an ASK ‖ ARK file the operator named, e.g. sev-psp-emu's;
+	 * NULL: none) before SEND_START runs. */
+	const char *migration_roots;
+	const char *migration_emulated_root;
 	/* Issue 9: before each reconnection attempt, restart the PSP if sevd owns it (the
 	 * embedded emulator); NULL otherwise. Runs on the firmware thread. */
 	int (*restart_psp)(void *userdata);

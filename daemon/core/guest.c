@@ -26,6 +26,8 @@
 #include "common/log.h"
 #include "common/macros.h"
 #include "common/util.h"
+#include "attest/chain.h"
+#include "attest/roots.h"
 #include "daemon/core/core-internal.h"
 #include "daemon/core/crash.h"
 #include "daemon/core/guest.h"
@@ -65,6 +67,7 @@ struct sevd_guests {
 	uint64_t generation;
 	uint64_t intents[16]; /* mem_base of INTENT records not followed by their PUT (replay) */
 	unsigned n_intents;
+	char *mig_roots, *mig_emu_root; /* issue 23: roots a migration target must reach */
 	bool snapshot_due; /* the journal is behind the table: snapshot before the next change */
 	atomic_bool not_durable; /* the last change could not be made durable (for /metrics) */
 	int journal_err;   /* errno of the last failed append, for the answer */
@@ -1228,6 +1231,329 @@ static void op_delete(struct sevd_guests *gs, const struct sevd_request *req,
 	log_info("Guest %u decommissioned%s", handle, asid ? "; its ASID waits for a flush" : "");
 }
 
+/* ---- migration (issue 23) ----
+ * Source: SEND_START (RUNNING → SUPDATE, journaled), SEND_DATA per page (no change of
+ * record), then SEND_FINISH + DEACTIVATE + DECOMMISSION (the guest is gone here: the target
+ * has it) or SEND_CANCEL (RUNNING again). A restart finds an SUPDATE guest and cancels
+ * (reconcile_known): the source guest survives a crash mid-migration. Target: RECEIVE_START
+ * (like a launch: admission, ASID, memfd, INTENT, then firmware, ACTIVATE, PUT in RUPDATE),
+ * RECEIVE_DATA per page, RECEIVE_FINISH (RUNNING). A restart finds an RUPDATE guest and
+ * decommissions it like any half-done launch: nothing half-received stays. */
+
+static bool packet_range_ok(const struct guest *g, const typeof(((struct sevd_request *)0)->u.migrate) *m,
+			    struct sevd_reply *rep)
+{
+	if (m->len == 0 || m->len > SEVD_PACKET_MAX || m->len % 16 || m->offset % 16 ||
+	    m->offset > g->rec.memory_size || m->len > g->rec.memory_size - m->offset) {
+		fail(rep, -EINVAL,
+		     "a packet is 16..%u bytes (a multiple of 16) at a 16-aligned offset inside "
+		     "the guest's %llu bytes of memory",
+		     SEVD_PACKET_MAX, (unsigned long long)g->rec.memory_size);
+		return false;
+	}
+	return true;
+}
+
+static void migrate_answer(struct sevd_guests *gs, struct guest *g, uint32_t command,
+			   struct sevd_reply *rep)
+{
+	struct sev_cmd_guest_status st;
+
+	rep->u.migrate.command = command;
+	if (fw_status(gs, g->rec.handle, &st, rep) < 0)
+		return;
+	g->rec.state = st.state;
+	info_of(g, st.state, st.asid, &rep->u.migrate.info);
+}
+
+/* The trusted roots for a migration target: the configured directory (absent: none from
+ * there) and the one emulated root the operator named. */
+static int migration_roots(struct sevd_guests *gs, struct attest_roots **ret, struct sevd_reply *rep)
+{
+	_cleanup_(attest_roots_freep) struct attest_roots *roots = NULL;
+	_cleanup_free_ char *err = NULL;
+	int r = attest_roots_new(&roots);
+
+	if (r < 0)
+		return fail(rep, r, "out of memory");
+	r = attest_roots_load_dir(roots, gs->mig_roots ? gs->mig_roots : attest_roots_default_dir(),
+				  &err);
+	if (r < 0 && r != -ENOENT)
+		return fail(rep, r, "the migration roots cannot be read: %s",
+			    err ? err : strerror(-r));
+	free(err);
+	err = NULL;
+	if (gs->mig_emu_root &&
+	    attest_roots_add_sev_file(roots, "emulated", gs->mig_emu_root, true, &err) < 0)
+		return fail(rep, -EINVAL, "the emulated migration root %s is not usable: %s",
+			    gs->mig_emu_root, err ? err : "unreadable");
+	*ret = TAKE_PTR(roots);
+	return 0;
+}
+
+/* Issue 23: before any firmware call, the target's PDH must chain to a trusted root (PDH ←
+ * PEK ← CEK ← ASK ← ARK): SEND_START would otherwise wrap the guest's keys for whatever PDH
+ * a caller names. */
+static int target_trusted(struct sevd_guests *gs, const typeof(((struct sevd_request *)0)->u.migrate) *m,
+			  struct sevd_reply *rep)
+{
+	_cleanup_(attest_roots_freep) struct attest_roots *roots = NULL;
+	struct attest_sev_chain chain;
+	struct attest_verdict v = {0};
+	int r;
+
+	if (m->plat_len != SEV_CERT_CHAIN_SIZE || m->amd_len == 0 || m->amd_len > sizeof(m->amd))
+		return fail(rep, -EINVAL,
+			    "the target's chain is required: its PDH, PEK ‖ OCA ‖ CEK (%u bytes, the "
+			    "CEK signed) and ASK ‖ ARK",
+			    SEV_CERT_CHAIN_SIZE);
+	if (migration_roots(gs, &roots, rep) < 0)
+		return rep->r;
+	attest_sev_chain_init(&chain);
+	if (attest_sev_chain_add_blob(&chain, m->pdh, sizeof(m->pdh), "target PDH", &v) < 0 ||
+	    attest_sev_chain_add_blob(&chain, m->plat, m->plat_len, "target chain", &v) < 0 ||
+	    attest_sev_chain_add_blob(&chain, m->amd, m->amd_len, "target ASK/ARK", &v) < 0)
+		return fail(rep, -EINVAL, "the target's certificates are malformed: %s", v.reason);
+	r = attest_sev_chain_verify(&chain, roots, 0, &v);
+	if (r < 0)
+		return fail(rep, r, "the target's chain cannot be checked: %s", strerror(-r));
+	if (r == 0) {
+		snprintf(rep->rule, sizeof(rep->rule), "migration_target_root");
+		return fail(rep, -EPERM,
+			    "the target's PDH is not trusted: %s. Nothing was sent; add the "
+			    "target's root to the migration roots (or name an emulated one) if it "
+			    "is meant to be trusted",
+			    v.reason);
+	}
+	return 0;
+}
+
+static void op_send_start(struct sevd_guests *gs, const struct sevd_request *req,
+			  struct sevd_reply *rep)
+{
+	const typeof(req->u.migrate) *m = &req->u.migrate;
+	struct guest *g = lookup(gs, m->handle, rep);
+	struct sev_session_blob session;
+	struct psp_send_target tg = {m->pdh, sizeof(m->pdh), m->plat_len ? m->plat : NULL,
+				     m->plat_len, m->amd_len ? m->amd : NULL, m->amd_len};
+	uint32_t policy = 0;
+
+	if (!g || durable_gate(gs, rep) < 0)
+		return;
+	if (m->plat_len > sizeof(m->plat) || m->amd_len > sizeof(m->amd)) {
+		fail(rep, -EINVAL, "the target's chain is at most %zu + %zu bytes", sizeof(m->plat),
+		     sizeof(m->amd));
+		return;
+	}
+	if (g->uploading) {
+		fail(rep, -EALREADY, "an upload into guest %u is running", g->rec.handle);
+		return;
+	}
+	if (target_trusted(gs, m, rep) < 0)
+		return;
+	if (GFW(gs, rep, SEV_CMD_SEND_START,
+		psp_cmd_send_start(gs->psp, g->rec.handle, &tg, &session, &policy, &_psp_ret)) < 0)
+		return;
+	g->rec.state = SEV_GSTATE_SUPDATE;
+	if (guest_save(gs, g, rep) < 0)
+		return;
+	memcpy(rep->u.migrate.session, &session, sizeof(session));
+	rep->u.migrate.policy = policy;
+	log_info("Guest %u (%s): sending started (SUPDATE)", g->rec.handle, g->rec.name);
+	migrate_answer(gs, g, SEV_CMD_SEND_START, rep);
+}
+
+static void op_send_data(struct sevd_guests *gs, const struct sevd_request *req,
+			 struct sevd_reply *rep)
+{
+	const typeof(req->u.migrate) *m = &req->u.migrate;
+	struct guest *g = lookup(gs, m->handle, rep);
+	struct sev_packet_header hdr;
+
+	if (!g || !packet_range_ok(g, m, rep))
+		return;
+	if (GFW(gs, rep, SEV_CMD_SEND_UPDATE_DATA,
+		psp_cmd_send_update_data(gs->psp, g->rec.handle, g->rec.mem_base + m->offset,
+					 m->len, &hdr, rep->u.migrate.data, &_psp_ret)) < 0)
+		return;
+	memcpy(rep->u.migrate.hdr, &hdr, sizeof(hdr));
+	rep->u.migrate.offset = m->offset;
+	rep->u.migrate.len = m->len;
+	rep->u.migrate.command = SEV_CMD_SEND_UPDATE_DATA;
+	info_of(g, g->rec.state, g->rec.asid, &rep->u.migrate.info);
+}
+
+/* The target has the guest (its RECEIVE_FINISH came first): end it here for good. */
+static void op_send_finish(struct sevd_guests *gs, const struct sevd_request *req,
+			   struct sevd_reply *rep)
+{
+	struct guest *g = lookup(gs, req->u.migrate.handle, rep);
+	uint32_t handle, asid;
+
+	if (!g || durable_gate(gs, rep) < 0)
+		return;
+	handle = g->rec.handle;
+	asid = g->rec.asid;
+	if (GFW(gs, rep, SEV_CMD_SEND_FINISH, psp_cmd_send_finish(gs->psp, handle, &_psp_ret)) < 0)
+		return;
+	g->rec.state = SEV_GSTATE_SENT;
+	if ((asid && deactivate(gs, g, rep) < 0) ||
+	    GFW(gs, rep, SEV_CMD_DECOMMISSION, psp_cmd_decommission(gs->psp, handle, &_psp_ret)) <
+		0) {
+		(void)guest_save(gs, g, rep); /* SENT: a restart decommissions it */
+		return;
+	}
+	rep->u.migrate.command = SEV_CMD_SEND_FINISH;
+	info_of(g, SEV_GSTATE_SENT, 0, &rep->u.migrate.info);
+	table_remove(gs, g);
+	if (guest_forget(gs, handle, rep) < 0)
+		return;
+	log_info("Guest %u sent: SEND_FINISH, decommissioned here%s", handle,
+		 asid ? "; its ASID waits for a flush" : "");
+}
+
+static void op_send_cancel(struct sevd_guests *gs, const struct sevd_request *req,
+			   struct sevd_reply *rep)
+{
+	struct guest *g = lookup(gs, req->u.migrate.handle, rep);
+
+	if (!g || durable_gate(gs, rep) < 0)
+		return;
+	if (GFW(gs, rep, SEV_CMD_SEND_CANCEL,
+		psp_cmd_send_cancel(gs->psp, g->rec.handle, &_psp_ret)) < 0)
+		return;
+	g->rec.state = SEV_GSTATE_RUNNING;
+	if (guest_save(gs, g, rep) < 0)
+		return;
+	log_info("Guest %u (%s): sending cancelled, RUNNING", g->rec.handle, g->rec.name);
+	migrate_answer(gs, g, SEV_CMD_SEND_CANCEL, rep);
+}
+
+static int receive_check(const typeof(((struct sevd_request *)0)->u.migrate) *m,
+			 struct sevd_reply *rep)
+{
+	if (memchr(m->name, 0, sizeof(m->name)) == NULL ||
+	    memchr(m->tenant, 0, sizeof(m->tenant)) == NULL || (m->name[0] && !name_ok(m->name)) ||
+	    (m->tenant[0] && !name_ok(m->tenant)))
+		return fail(rep, -EINVAL,
+			    "name and tenant: 1..63 of [A-Za-z0-9._-], not starting with '.'");
+	if (m->memory_size && (m->memory_size % 4096 || m->memory_size > GUEST_MEM_MAX))
+		return fail(rep, -EINVAL, "memory_size must be a multiple of 4096 up to %llu",
+			    (unsigned long long)GUEST_MEM_MAX);
+	return 0;
+}
+
+static void op_receive_start(struct sevd_guests *gs, const struct sevd_request *req,
+			     struct sevd_reply *rep)
+{
+	const typeof(req->u.migrate) *m = &req->u.migrate;
+	struct sevd_jrec intent = {.type = SEVD_JREC_INTENT};
+	struct sev_session_blob session;
+	char holder[SEVD_ASID_HOLDER_MAX];
+	bool es = m->policy & SEV_POLICY_ES;
+	struct guest *g;
+
+	if (receive_check(m, rep) < 0)
+		return;
+	if (gs->n >= SEVD_GUESTS_MAX) {
+		fail(rep, -ENOSPC, "sevd already holds %u guests", SEVD_GUESTS_MAX);
+		return;
+	}
+	if (admit(gs, m->policy, m->tenant[0] ? m->tenant : "default", true, rep) < 0 ||
+	    durable_gate(gs, rep) < 0)
+		return;
+	g = calloc(1, sizeof(*g));
+	if (!g) {
+		fail(rep, -ENOMEM, "out of memory");
+		return;
+	}
+	g->memfd = -1;
+	g->rec.policy = m->policy;
+	g->rec.flags = es ? SEVD_JREC_F_ES : 0;
+	g->rec.memory_size = m->memory_size ? m->memory_size : GUEST_MEM_DEFAULT;
+	snprintf(g->rec.tenant, sizeof(g->rec.tenant), "%s", m->tenant[0] ? m->tenant : "default");
+	snprintf(holder, sizeof(holder), "receive %.30s", m->name[0] ? m->name : "(unnamed)");
+	if (map_memory(gs, g, rep) < 0 ||
+	    take_asid(gs, m->asid, es, holder, &g->rec.asid, rep) < 0) {
+		launch_undo(gs, g, false, false);
+		return;
+	}
+	intent.mem_base = g->rec.mem_base;
+	if (journal_write(gs, &intent, rep) < 0) {
+		launch_undo(gs, g, false, false);
+		return;
+	}
+	memcpy(&session, m->session, sizeof(session));
+	if (GFW(gs, rep, SEV_CMD_RECEIVE_START,
+		psp_cmd_receive_start(gs->psp, m->policy, m->pdh, sizeof(m->pdh), &session,
+				      &g->rec.handle, &_psp_ret)) < 0) {
+		launch_undo(gs, g, false, false);
+		return;
+	}
+	if (m->name[0])
+		snprintf(g->rec.name, sizeof(g->rec.name), "%s", m->name);
+	else
+		snprintf(g->rec.name, sizeof(g->rec.name), "guest-%u", g->rec.handle);
+	holder_of(g, holder);
+	(void)sevd_asid_unclaim(gs->pool, g->rec.asid);
+	(void)sevd_asid_claim(gs->pool, g->rec.asid, es, holder);
+	/* ACTIVATE now, as KVM's sev_receive_start binding: RECEIVE_UPDATE_DATA encrypts
+	 * with the key of the guest's ASID (INACTIVE otherwise). */
+	if (GFW(gs, rep, SEV_CMD_ACTIVATE,
+		psp_cmd_activate(gs->psp, g->rec.handle, g->rec.asid, &_psp_ret)) < 0) {
+		launch_undo(gs, g, true, false);
+		return;
+	}
+	g->rec.state = SEV_GSTATE_RUPDATE;
+	g->rec.created = now_s();
+	if (guest_save(gs, g, rep) < 0) {
+		launch_undo(gs, g, true, true);
+		return;
+	}
+	gs->g[gs->n++] = g;
+	log_info("Guest %u (%s, tenant %s) receiving, policy 0x%x, ASID %u", g->rec.handle,
+		 g->rec.name, g->rec.tenant, g->rec.policy, g->rec.asid);
+	migrate_answer(gs, g, SEV_CMD_RECEIVE_START, rep);
+}
+
+static void op_receive_data(struct sevd_guests *gs, const struct sevd_request *req,
+			    struct sevd_reply *rep)
+{
+	const typeof(req->u.migrate) *m = &req->u.migrate;
+	struct guest *g = lookup(gs, m->handle, rep);
+	struct sev_packet_header hdr;
+
+	if (!g || !packet_range_ok(g, m, rep))
+		return;
+	memcpy(&hdr, m->hdr, sizeof(hdr));
+	if (GFW(gs, rep, SEV_CMD_RECEIVE_UPDATE_DATA,
+		psp_cmd_receive_update_data(gs->psp, g->rec.handle, &hdr,
+					    g->rec.mem_base + m->offset, m->data, m->len,
+					    &_psp_ret)) < 0)
+		return;
+	g->rec.data_bytes += m->len;
+	rep->u.migrate.command = SEV_CMD_RECEIVE_UPDATE_DATA;
+	info_of(g, g->rec.state, g->rec.asid, &rep->u.migrate.info);
+}
+
+static void op_receive_finish(struct sevd_guests *gs, const struct sevd_request *req,
+			      struct sevd_reply *rep)
+{
+	struct guest *g = lookup(gs, req->u.migrate.handle, rep);
+
+	if (!g || durable_gate(gs, rep) < 0)
+		return;
+	if (GFW(gs, rep, SEV_CMD_RECEIVE_FINISH,
+		psp_cmd_receive_finish(gs->psp, g->rec.handle, &_psp_ret)) < 0)
+		return;
+	g->rec.state = SEV_GSTATE_RUNNING;
+	if (guest_save(gs, g, rep) < 0)
+		return;
+	log_info("Guest %u (%s) received: RUNNING on ASID %u", g->rec.handle, g->rec.name,
+		 g->rec.asid);
+	migrate_answer(gs, g, SEV_CMD_RECEIVE_FINISH, rep);
+}
+
 /* ---- reading ---- */
 
 static void op_info(struct sevd_guests *gs, const struct sevd_request *req, struct sevd_reply *rep)
@@ -1287,6 +1613,13 @@ static const guest_op_fn guest_ops[SEVD_OP_MAX_] = {
     [SEVD_OP_GUEST_INFO] = op_info,
     [SEVD_OP_GUEST_LIST] = op_list,
     [SEVD_OP_GUEST_ATTEST] = op_attest,
+    [SEVD_OP_GUEST_SEND_START] = op_send_start,
+    [SEVD_OP_GUEST_SEND_DATA] = op_send_data,
+    [SEVD_OP_GUEST_SEND_FINISH] = op_send_finish,
+    [SEVD_OP_GUEST_SEND_CANCEL] = op_send_cancel,
+    [SEVD_OP_GUEST_RECEIVE_START] = op_receive_start,
+    [SEVD_OP_GUEST_RECEIVE_DATA] = op_receive_data,
+    [SEVD_OP_GUEST_RECEIVE_FINISH] = op_receive_finish,
 };
 
 void sevd_guests_op(struct sevd_guests *gs, const struct sevd_request *req, struct sevd_reply *rep)
@@ -1379,6 +1712,14 @@ static int reconcile_known(struct sevd_guests *gs, struct tally *t, struct sevd_
 		if (fw_status(gs, g->rec.handle, &st, rep) < 0)
 			return log_error_errno(rep->r, "Reconcile: GUEST_STATUS %u failed: %s",
 					       g->rec.handle, rep->message);
+		/* A migration out that the previous sevd did not finish: the source keeps it. */
+		if (st.state == SEV_GSTATE_SUPDATE &&
+		    GFW(gs, rep, SEV_CMD_SEND_CANCEL,
+			psp_cmd_send_cancel(gs->psp, g->rec.handle, &_psp_ret)) == 0) {
+			log_notice("Reconcile: guest %u (%s) was being sent: SEND_CANCEL",
+				   g->rec.handle, g->rec.name);
+			st.state = SEV_GSTATE_RUNNING;
+		}
 		if (st.state == SEV_GSTATE_RUNNING) {
 			g->rec.state = st.state;
 			g->rec.asid = st.asid;
@@ -1611,6 +1952,8 @@ void sevd_guests_free(struct sevd_guests *gs)
 	sevd_journal_free(gs->journal);
 	pthread_mutex_destroy(&gs->sub_lock);
 	copier_stop(&gs->copier);
+	free(gs->mig_roots);
+	free(gs->mig_emu_root);
 	free(gs);
 }
 
@@ -1630,6 +1973,12 @@ int sevd_guests_new(struct sevd_core *core, const struct sevd_guests_config *cfg
 	pthread_mutex_init(&gs->sub_lock, NULL);
 	pthread_mutex_init(&gs->copier.lock, NULL);
 	pthread_cond_init(&gs->copier.cond, NULL);
+	if ((cfg->migration_roots && !(gs->mig_roots = strdup(cfg->migration_roots))) ||
+	    (cfg->migration_emulated_root &&
+	     !(gs->mig_emu_root = strdup(cfg->migration_emulated_root)))) {
+		sevd_guests_free(gs);
+		return -ENOMEM;
+	}
 	if (cfg->policy)
 		gs->rules = *cfg->policy;
 	else

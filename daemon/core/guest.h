@@ -24,6 +24,7 @@ struct sevd_guests_config {
 	bool journal_recover;
 	unsigned journal_compact;
 	const char *control; /* grant-stream socket path or NULL */
+	const char *migration_roots, *migration_emulated_root; /* core.h */
 };
 
 /* Open the journal, replay it and reconcile with firmware (GUEST_STATUS for every known handle,

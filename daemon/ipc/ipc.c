@@ -27,6 +27,7 @@ typedef struct sevd_reply rep_t;
 #define REQ_GUEST_HDR offsetof(typeof(((req_t *)0)->u.guest), data)
 #define REQ_GUEST_DATA sizeof(((req_t *)0)->u.guest)
 #define REQ_SLOT sizeof(((req_t *)0)->u.slot)
+#define REQ_MIGRATE sizeof(((req_t *)0)->u.migrate)
 
 /* Reply bodies: the first N bytes of struct sevd_reply (status fields, then u's member). */
 #define REP_HDR offsetof(rep_t, u)
@@ -97,6 +98,13 @@ static const struct {
     /* Staged uploads (ipc.h): the STAGE reply carries the staging's fd (SCM_RIGHTS). */
     [SEVD_OP_GUEST_DATA_STAGE] = {FIXED(REQ_GUEST_HDR), FIXED(REP(stage))},
     [SEVD_OP_GUEST_DATA_SLOT] = {FIXED(REQ_SLOT), FIXED(REP(guest))},
+    [SEVD_OP_GUEST_SEND_START] = {FIXED(REQ_MIGRATE), FIXED(REP(migrate))},
+    [SEVD_OP_GUEST_SEND_DATA] = {FIXED(REQ_MIGRATE), FIXED(REP(migrate))},
+    [SEVD_OP_GUEST_SEND_FINISH] = {FIXED(REQ_MIGRATE), FIXED(REP(migrate))},
+    [SEVD_OP_GUEST_SEND_CANCEL] = {FIXED(REQ_MIGRATE), FIXED(REP(migrate))},
+    [SEVD_OP_GUEST_RECEIVE_START] = {FIXED(REQ_MIGRATE), FIXED(REP(migrate))},
+    [SEVD_OP_GUEST_RECEIVE_DATA] = {FIXED(REQ_MIGRATE), FIXED(REP(migrate))},
+    [SEVD_OP_GUEST_RECEIVE_FINISH] = {FIXED(REQ_MIGRATE), FIXED(REP(migrate))},
 };
 /* A new op in core.h must get a row above (which member it sends and answers) before sevd
  * builds: an op without one would be refused as unknown by the core at run time. */

@@ -159,6 +159,16 @@ const struct emu_cmd_row emu_guest_cmds[] = {
     {SEV_CMD_ATTESTATION, W, emu_cmd_attestation, ON_OK_LEN},
     {SEV_CMD_DBG_DECRYPT, W, emu_cmd_dbg_decrypt, NONE},
     {SEV_CMD_DBG_ENCRYPT, W, emu_cmd_dbg_encrypt, NONE},
+    /* migration (guest-send.c, guest-receive.c): the handler's bytes go back as they are */
+    {SEV_CMD_SEND_START, W, emu_cmd_send_start},
+    {SEV_CMD_SEND_UPDATE_DATA, W, emu_cmd_send_update_data},
+    {SEV_CMD_SEND_UPDATE_VMSA, W, emu_cmd_send_update_vmsa},
+    {SEV_CMD_SEND_FINISH, W, emu_cmd_send_finish},
+    {SEV_CMD_SEND_CANCEL, W, emu_cmd_send_cancel},
+    {SEV_CMD_RECEIVE_START, EMU_IN_INIT | W, emu_cmd_receive_start},
+    {SEV_CMD_RECEIVE_UPDATE_DATA, W, emu_cmd_receive_update_data},
+    {SEV_CMD_RECEIVE_UPDATE_VMSA, W, emu_cmd_receive_update_vmsa},
+    {SEV_CMD_RECEIVE_FINISH, W, emu_cmd_receive_finish},
 };
 #undef NONE
 #undef ON_OK

@@ -132,6 +132,23 @@ int emu_cmd_deactivate(struct emu_fw *fw, void *buf);
 int emu_cmd_dbg_decrypt(struct emu_fw *fw, void *buf);
 int emu_cmd_dbg_encrypt(struct emu_fw *fw, void *buf);
 int emu_cmd_attestation(struct emu_fw *fw, void *buf);
+/* Migration, guest-send.c (SEND_*) and guest-receive.c (RECEIVE_*). */
+int emu_cmd_send_start(struct emu_fw *fw, void *buf);
+int emu_cmd_send_update_data(struct emu_fw *fw, void *buf);
+int emu_cmd_send_update_vmsa(struct emu_fw *fw, void *buf);
+int emu_cmd_send_finish(struct emu_fw *fw, void *buf);
+int emu_cmd_send_cancel(struct emu_fw *fw, void *buf);
+int emu_cmd_receive_start(struct emu_fw *fw, void *buf);
+int emu_cmd_receive_update_data(struct emu_fw *fw, void *buf);
+int emu_cmd_receive_update_vmsa(struct emu_fw *fw, void *buf);
+int emu_cmd_receive_finish(struct emu_fw *fw, void *buf);
+/* A transport packet (psp/sev-abi.h, struct sev_cmd_transfer): seal len bytes of plaintext
+ * under tk with a fresh IV into out and *hdr; open checks the MAC in constant time first
+ * (BAD_MEASUREMENT, out untouched), then decrypts. Firmware statuses. */
+int emu_packet_seal(const struct attest_tk *tk, const uint8_t *plain, size_t len, uint8_t *out,
+		    struct sev_packet_header *hdr);
+int emu_packet_open(const struct attest_tk *tk, const struct sev_packet_header *hdr,
+		    const uint8_t *cipher, size_t len, uint8_t *out);
 
 /* CTL `guest-memfd HANDLE` (a ctl.c table row): for a RUNNING, active guest, answers
  * "handle=H asid=A base=0x... size=N" and leaves a duplicate of the plaintext-view memfd for

@@ -1,0 +1,189 @@
+/* The receiving side of migration in the emulated SEV firmware (SEV API §6.16-§6.19):
+ * RECEIVE_START, RECEIVE_UPDATE_DATA, RECEIVE_UPDATE_VMSA, RECEIVE_FINISH. Checks and statuses
+ * in the order of AMD-ASPFW sev_mcmd.c (sev_mcmd_receive_start, sev_mcmd_receive_update,
+ * sev_mcmd_receive_finish). The channel is opened as LAUNCH_START opens a guest owner's
+ * (attest_session_open with this platform's PDH and the source's PDH certificate); packets are
+ * checked and decrypted by emu_packet_open (guest-send.c), then placed in guest memory like
+ * LAUNCH_SECRET's plaintext: into the plaintext view, and as ciphertext under the guest's own
+ * VEK into the host's region, so the host never sees plaintext. A packet whose MAC fails
+ * answers BAD_MEASUREMENT and writes nothing (the guest stays RUPDATE, as in firmware). */
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+#include <string.h>
+
+#include "attest/measurement.h"
+#include "common/secret.h"
+#include "psp/emu/guest.h"
+
+#define ALIGNED16(x) (((x)&15u) == 0)
+
+/* Policy bits 6..15 are reserved (AMD-ASPFW sev_guest.h SEV_GUEST_POLICY_RESERVED_MASK). */
+#define POLICY_RESERVED_MASK 0xffc0u
+
+/* Session length, copy, PDH length, copy, the channel, the policy MAC, then
+ * sev_guest_verify_policy's API minimum and reserved bits (POLICY_FAILURE). */
+static int open_server(struct emu_fw *fw, const struct sev_cmd_receive_start *b,
+		       struct attest_tk *ret_tk)
+{
+	struct sev_session_blob blob;
+	struct sev_cert pdh;
+	enum attest_session_check failed = ATTEST_SESSION_OK;
+	uint32_t p = b->policy;
+	int st, r;
+
+	if (b->session_len != sizeof(blob))
+		return SEV_STATUS_INVALID_LEN;
+	st = emu_mem_read(fw->mem, b->session_address, &blob, sizeof(blob));
+	if (st)
+		return st;
+	if (b->pdh_cert_len != SEV_CERT_SIZE)
+		return SEV_STATUS_INVALID_LEN;
+	st = emu_mem_read(fw->mem, b->pdh_cert_address, &pdh, sizeof(pdh));
+	if (st)
+		return st;
+	if (!fw->nv.owner.pdh_key)
+		return SEV_STATUS_HWERROR_PLATFORM;
+	r = attest_session_open(fw->nv.owner.pdh_key, (const uint8_t *)&pdh, sizeof(pdh),
+				(const uint8_t *)&blob, sizeof(blob), p, ret_tk, &failed);
+	OPENSSL_cleanse(&blob, sizeof(blob));
+	if (r < 0)
+		return SEV_STATUS_HWERROR_PLATFORM;
+	if (r == 0)
+		return attest_session_check_status(failed);
+	if (!attest_api_at_least(fw->cfg.api_major, fw->cfg.api_minor, SEV_POLICY_API_MAJOR(p),
+				 SEV_POLICY_API_MINOR(p)) ||
+	    (p & POLICY_RESERVED_MASK)) {
+		OPENSSL_cleanse(ret_tk, sizeof(*ret_tk));
+		return SEV_STATUS_POLICY_FAILURE;
+	}
+	return SEV_STATUS_SUCCESS;
+}
+
+/* A fresh VEK (handle 0) or the key of a guest with the same policy that allows sharing. */
+static int receive_vek(struct emu_fw *fw, const struct sev_cmd_receive_start *b,
+		       uint8_t vek[EMU_VEK_SIZE])
+{
+	struct emu_guest *shared;
+
+	if (b->handle == 0) {
+		do { /* XTS refuses two equal halves */
+			if (RAND_priv_bytes(vek, EMU_VEK_SIZE) != 1)
+				return SEV_STATUS_HWERROR_PLATFORM;
+		} while (CRYPTO_memcmp(vek, vek + 16, 16) == 0);
+		return SEV_STATUS_SUCCESS;
+	}
+	shared = emu_guest_find(fw, b->handle);
+	if (!shared)
+		return SEV_STATUS_INVALID_GUEST;
+	if (b->policy != shared->policy || (shared->policy & SEV_POLICY_NOKS))
+		return SEV_STATUS_POLICY_FAILURE;
+	memcpy(vek, shared->vek, EMU_VEK_SIZE);
+	return SEV_STATUS_SUCCESS;
+}
+
+/* (new) → RUPDATE, platform → WORKING. Failure leaves no context and guest_count unchanged. */
+int emu_cmd_receive_start(struct emu_fw *fw, void *buf)
+{
+	struct sev_cmd_receive_start *b = buf;
+	struct {
+		struct attest_tk tk;
+		uint8_t vek[EMU_VEK_SIZE];
+	} *k = secret_alloc(sizeof(*k));
+	struct emu_guest *g = NULL;
+	int st;
+
+	if (!k)
+		return SEV_STATUS_HWERROR_PLATFORM;
+	st = open_server(fw, b, &k->tk);
+	if (!st)
+		st = receive_vek(fw, b, k->vek);
+	if (!st && (b->policy & SEV_POLICY_ES) && !(fw->config_flags & SEV_INIT_FLAGS_SEV_ES))
+		st = SEV_STATUS_UNSUPPORTED;
+	if (!st)
+		st = emu_guest_alloc(fw, &g);
+	if (!st) {
+		g->policy = b->policy;
+		g->state = SEV_GSTATE_RUPDATE;
+		g->tk = k->tk;
+		memcpy(g->vek, k->vek, sizeof(k->vek));
+		fw->state = SEV_PSTATE_WORKING;
+		fw->guest_count++;
+		b->handle = g->handle;
+	}
+	secret_free(k, sizeof(*k));
+	return st;
+}
+
+/* sev_mcmd_receive_update: handle, RUPDATE, ES for a VMSA, an ASID (pending: ACTIVATE comes
+ * right after RECEIVE_START, as KVM does), lengths, alignment, the guest range, the header,
+ * compression (UNSUPPORTED), the packet, its MAC. */
+static int receive_update(struct emu_fw *fw, struct sev_cmd_transfer *b, bool vmsa)
+{
+	struct emu_guest *g = emu_guest_find(fw, b->handle);
+	struct sev_packet_header hdr;
+	uint8_t cipher[SEV_PACKET_MAX_LEN], *plain;
+	int st;
+
+	if (!g)
+		return SEV_STATUS_INVALID_GUEST;
+	if (g->state != SEV_GSTATE_RUPDATE)
+		return SEV_STATUS_INVALID_GUEST_STATE;
+	if (vmsa && !(g->policy & SEV_POLICY_ES))
+		return SEV_STATUS_UNSUPPORTED;
+	if (!g->asid || (!g->pending && !g->active))
+		return SEV_STATUS_INACTIVE;
+	if (b->trans_len == 0 || b->trans_len > SEV_PACKET_MAX_LEN || b->guest_len == 0 ||
+	    b->guest_len != b->trans_len || !ALIGNED16(b->guest_len) || b->hdr_len < sizeof(hdr))
+		return SEV_STATUS_INVALID_LEN;
+	if (!ALIGNED16(b->guest_address))
+		return SEV_STATUS_INVALID_ADDRESS;
+	st = emu_guest_mem_bind(fw, g, b->guest_address, b->guest_len);
+	if (!st)
+		st = emu_mem_read(fw->mem, b->hdr_address, &hdr, sizeof(hdr));
+	if (st)
+		return st;
+	if (hdr.flags & 1u)
+		return SEV_STATUS_UNSUPPORTED; /* compressed packets: firmware has none */
+	st = emu_mem_read(fw->mem, b->trans_address, cipher, b->trans_len);
+	if (st)
+		return st;
+	if (vmsa && b->guest_len != EMU_VMSA_SIZE)
+		return SEV_STATUS_INVALID_PARAM; /* sev_es_setup_vmsa takes one page */
+	plain = secret_alloc(SEV_PACKET_MAX_LEN);
+	if (!plain)
+		return SEV_STATUS_HWERROR_PLATFORM;
+	st = emu_packet_open(&g->tk, &hdr, cipher, b->trans_len, plain);
+	if (!st)
+		st = emu_guest_mem_put(fw, g, b->guest_address, plain, b->guest_len);
+	secret_free(plain, SEV_PACKET_MAX_LEN);
+	return st;
+}
+
+int emu_cmd_receive_update_data(struct emu_fw *fw, void *buf)
+{
+	return receive_update(fw, buf, false);
+}
+
+int emu_cmd_receive_update_vmsa(struct emu_fw *fw, void *buf)
+{
+	return receive_update(fw, buf, true);
+}
+
+/* RUPDATE → RUNNING; a pending activation becomes active; the channel is closed. */
+int emu_cmd_receive_finish(struct emu_fw *fw, void *buf)
+{
+	struct sev_cmd_handle *b = buf;
+	struct emu_guest *g = emu_guest_find(fw, b->handle);
+
+	if (!g)
+		return SEV_STATUS_INVALID_GUEST;
+	if (g->state != SEV_GSTATE_RUPDATE)
+		return SEV_STATUS_INVALID_GUEST_STATE;
+	if (g->pending) {
+		g->pending = false;
+		g->active = true;
+	}
+	OPENSSL_cleanse(&g->tk, sizeof(g->tk));
+	g->state = SEV_GSTATE_RUNNING;
+	return SEV_STATUS_SUCCESS;
+}
