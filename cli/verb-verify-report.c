@@ -1,10 +1,13 @@
 /* sevadm verify report REPORT (--chain DIR | --pek PEK_CERT | --vcek FILE | --certs DIR)
  *                             [--nonce HEX] [--measurement HEX] [--gen GEN] [--json]
+ *                             [--ref REFERENCE.json] [--crl FILE | --fetch-crl [--kds-url URL]]
  * The format is told by size: 0xD0 bytes = legacy SEV ATTESTATION report (signed by the PEK,
  * attest/sev-report.h), 0x4A0 bytes = SEV-SNP report (signed by the VCEK/VLEK,
  * attest/snp-report.h); hex or base64 text of either is accepted. Every check is listed with
  * its result, and the exit status is 0 only when all of them hold. The report and every
- * certificate given are untrusted; only the roots directory (or a named emulator root) is. */
+ * certificate given are untrusted; only the roots directory (or a named emulator root) is.
+ * With --ref, the SEV-SNP report is also appraised against the owner's reference values
+ * (attest/snp-appraise.h does the comparing; this file reads the files and asks the KDS). */
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
@@ -14,8 +17,10 @@
 #include <string.h>
 
 #include "attest/sev-report.h"
+#include "attest/snp-appraise.h"
 #include "attest/snp-chain.h"
 #include "attest/snp-report.h"
+#include "cli/kds.h"
 #include "cli/sevadm.h"
 #include "cli/verb-verify.h"
 #include "common/ossl.h"
@@ -27,6 +32,9 @@
 struct report_opts {
 	struct verify_opts v;
 	const char *chain_dir, *pek, *vcek, *certs_dir, *nonce_hex, *measurement_hex, *gen;
+	const char *ref, *crl, *kds_url;
+	bool fetch_crl;
+	const char *ca_file; /* the global --ca-file, for the KDS over TLS */
 };
 
 static void help_report(void)
@@ -48,13 +56,20 @@ static void help_report(void)
 	       "                     zero-padded)\n"
 	       "  --measurement HEX  SEV: the 32-byte launch digest; SEV-SNP: the 48-byte measurement\n"
 	       "  --gen GEN          SEV-SNP: Milan, Genoa or Turin when neither report nor VCEK says\n"
+	       "  --ref FILE         SEV-SNP: appraise the report against the reference values in\n"
+	       "                     FILE (JSON; see sevadm(1), REFERENCE FILE)\n"
+	       "  --crl FILE         SEV-SNP: the ARK's certificate revocation list (DER or PEM);\n"
+	       "                     a revoked ASK or VCEK/VLEK fails\n"
+	       "  --fetch-crl        SEV-SNP: get that CRL from the KDS (/vcek/v1/GEN/crl)\n"
+	       "  --kds-url URL      the KDS for --fetch-crl (default $SEVADM_KDS_URL, else\n"
+	       "                     https://kdsintf.amd.com)\n"
 	       "  --roots DIR, --emulator-root FILE, --json   as for 'verify chain'\n");
 }
 
 static int parse_opts(const struct sevadm_ctx *ctx, int argc, char **argv, struct report_opts *o)
 {
 	enum { ARG_CHAIN = VERIFY_ARG_FIRST_OWN, ARG_PEK, ARG_VCEK, ARG_CERTS, ARG_NONCE, ARG_MEAS,
-	       ARG_GEN };
+	       ARG_GEN, ARG_REF, ARG_CRL, ARG_KDS, ARG_FETCH_CRL };
 	static const struct option options[] = {
 		VERIFY_COMMON_OPTIONS,
 		{ "chain", required_argument, NULL, ARG_CHAIN },
@@ -64,6 +79,10 @@ static int parse_opts(const struct sevadm_ctx *ctx, int argc, char **argv, struc
 		{ "nonce", required_argument, NULL, ARG_NONCE },
 		{ "measurement", required_argument, NULL, ARG_MEAS },
 		{ "gen", required_argument, NULL, ARG_GEN },
+		{ "ref", required_argument, NULL, ARG_REF },
+		{ "crl", required_argument, NULL, ARG_CRL },
+		{ "kds-url", required_argument, NULL, ARG_KDS },
+		{ "fetch-crl", no_argument, NULL, ARG_FETCH_CRL },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
@@ -71,11 +90,13 @@ static int parse_opts(const struct sevadm_ctx *ctx, int argc, char **argv, struc
 		[ARG_CHAIN - ARG_CHAIN] = &o->chain_dir, [ARG_PEK - ARG_CHAIN] = &o->pek,
 		[ARG_VCEK - ARG_CHAIN] = &o->vcek, [ARG_CERTS - ARG_CHAIN] = &o->certs_dir,
 		[ARG_NONCE - ARG_CHAIN] = &o->nonce_hex, [ARG_MEAS - ARG_CHAIN] = &o->measurement_hex,
-		[ARG_GEN - ARG_CHAIN] = &o->gen,
+		[ARG_GEN - ARG_CHAIN] = &o->gen, [ARG_REF - ARG_CHAIN] = &o->ref,
+		[ARG_CRL - ARG_CHAIN] = &o->crl, [ARG_KDS - ARG_CHAIN] = &o->kds_url,
 	};
 	int c;
 
 	o->v.json = ctx->json;
+	o->ca_file = ctx->ca_file;
 	while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
 		if (c == 'h') {
 			help_report();
@@ -83,7 +104,11 @@ static int parse_opts(const struct sevadm_ctx *ctx, int argc, char **argv, struc
 		}
 		if (verify_parse_common(c, &o->v))
 			continue;
-		if (c < ARG_CHAIN || c > ARG_GEN)
+		if (c == ARG_FETCH_CRL) {
+			o->fetch_crl = true;
+			continue;
+		}
+		if (c < ARG_CHAIN || c > ARG_KDS)
 			return sevadm_usage(VERB, "unknown option");
 		*slot[c - ARG_CHAIN] = optarg;
 	}
@@ -91,6 +116,10 @@ static int parse_opts(const struct sevadm_ctx *ctx, int argc, char **argv, struc
 		return sevadm_usage(VERB, "verify report needs exactly one REPORT file");
 	if (!!o->chain_dir + !!o->pek + !!o->vcek + !!o->certs_dir != 1)
 		return sevadm_usage(VERB, "give exactly one of --chain, --pek, --vcek, --certs");
+	if (o->crl && o->fetch_crl)
+		return sevadm_usage(VERB, "give --crl FILE or --fetch-crl, not both");
+	if (o->kds_url && !o->fetch_crl)
+		return sevadm_usage(VERB, "--kds-url is for --fetch-crl");
 	return 0;
 }
 
@@ -217,6 +246,53 @@ static int snp_load_leaf(const struct report_opts *o, struct snp_files *f)
 	return 0;
 }
 
+/* The ARK's CRL: from --crl FILE, or from the KDS at /vcek/v1/{Gen}/crl (AMD serves it in
+ * DER there; VCEK spec 57230). Its bytes are untrusted: attest_snp_crl_check ties them to the
+ * trusted ARK. */
+static int crl_get(const struct report_opts *o, enum snp_gen gen, uint8_t **ret, size_t *ret_len,
+		   char **ret_error)
+{
+	_cleanup_free_ char *path = NULL;
+	struct kds k;
+	bool cached;
+	int r;
+
+	if (o->crl)
+		return read_user_file("CRL", o->crl, 1u << 20, ret, ret_len, ret_error);
+	if (gen == SNP_GEN_UNKNOWN) {
+		*ret_error = strdup("the generation of the ARK is unknown: no KDS path for its CRL");
+		return -EINVAL;
+	}
+	if (asprintf(&path, "/vcek/v1/%s/crl", attest_snp_gen_name(gen)) < 0)
+		return -ENOMEM;
+	if ((r = kds_init(&k, o->kds_url, NULL, o->ca_file, ret_error)) < 0)
+		return r;
+	r = kds_get(&k, path, ret, ret_len, &cached, ret_error);
+	kds_done(&k);
+	return r;
+}
+
+static void snp_crl_check(const struct report_opts *o, const struct snp_files *f,
+			  const struct snp_trust *t, struct checklist *l)
+{
+	_cleanup_free_ uint8_t *buf = NULL;
+	_cleanup_free_ char *err = NULL;
+	char why[300];
+	size_t len;
+	int r;
+
+	r = crl_get(o, attest_snp_cert_gen(t->ark), &buf, &len, &err);
+	if (r < 0) {
+		checklist_add(l, "ARK CRL", CHECK_FAILED, "%s%s", err ? err : strerror(-r),
+			      o->crl ? "" : " (or give the CRL with --crl FILE)");
+		return;
+	}
+	r = attest_snp_crl_check(buf, len, t->ark, f->ask ? f->ask : t->ask, f->leaf, why,
+				 sizeof why);
+	checklist_add(l, "ARK CRL", r == 1 ? CHECK_OK : CHECK_FAILED, "%s: %s",
+		      o->crl ? o->crl : "from the KDS", r < 0 ? strerror(-r) : why);
+}
+
 /* VCEK → ASK → trusted ARK of the VCEK's generation, one line per link. Returns an exit code
  * when the roots cannot be loaded at all, else 0 (failures are in l). */
 static int snp_chain_checks(const struct report_opts *o, const struct snp_files *f,
@@ -234,8 +310,51 @@ static int snp_chain_checks(const struct report_opts *o, const struct snp_files 
 		checklist_add(l, "trusted SEV-SNP root", CHECK_FAILED, "%s", err ? err : "?");
 		return 0;
 	}
-	snp_check_chain(f, &t, l);
+	if (snp_check_chain(f, &t, l) && (o->crl || o->fetch_crl))
+		snp_crl_check(o, f, &t, l);
 	snp_trust_done(&t);
+	return 0;
+}
+
+static int load_ref(const char *path, struct snp_ref *ref)
+{
+	_cleanup_free_ uint8_t *buf = NULL;
+	_cleanup_free_ char *err = NULL;
+	char why[300];
+	size_t len;
+
+	if (read_user_file("reference", path, SNP_REF_TEXT_MAX, &buf, &len, &err) < 0)
+		return sevadm_fail(VERB, "%s", err);
+	if (attest_snp_ref_parse((const char *)buf, len, ref, why, sizeof why) < 0)
+		return sevadm_fail(VERB, "the reference %s is refused: %s (the format: sevadm(1), "
+				   "REFERENCE FILE)", path, why);
+	return 0;
+}
+
+/* The report against --ref: one line per field the reference gives. */
+static int snp_appraise(const struct report_opts *o, const struct snp_report *r,
+			struct checklist *l)
+{
+	_cleanup_free_ struct snp_appraisal *a = NULL;
+	_cleanup_free_ struct snp_ref *ref = NULL;
+	int k;
+
+	if (!o->ref)
+		return 0;
+	ref = malloc(sizeof *ref);
+	a = malloc(sizeof *a);
+	if (!ref || !a)
+		return sevadm_fail(VERB, "out of memory");
+	if ((k = load_ref(o->ref, ref)) != 0)
+		return k;
+	attest_snp_appraise(r, ref, a);
+	for (size_t i = 0; i < a->n; i++) {
+		const struct snp_check *c = &a->checks[i];
+
+		checklist_add_values(l, c->name, c->skipped ? CHECK_SKIPPED :
+							       c->pass ? CHECK_OK : CHECK_FAILED,
+				     c->expected, c->found);
+	}
 	return 0;
 }
 
@@ -284,6 +403,8 @@ static int verify_snp(const struct report_opts *o, const uint8_t *raw)
 			goto out;
 		check_value(&l, "measurement", "--measurement", r.measurement, want, 48);
 	}
+	if ((k = snp_appraise(o, &r, &l)) != 0)
+		goto out;
 	k = finish(o, "SEV-SNP", fields, text, &l);
 out:
 	snp_files_done(&f);
@@ -368,6 +489,8 @@ static int verify_sev(const struct report_opts *o, const uint8_t *raw)
 
 	if (o->gen)
 		return sevadm_usage(VERB, "--gen is for SEV-SNP reports");
+	if (o->ref || o->crl || o->fetch_crl)
+		return sevadm_usage(VERB, "--ref, --crl and --fetch-crl are for SEV-SNP reports");
 	if (attest_sev_report_parse(raw, SEV_ATTESTATION_REPORT_SIZE, &rep, &why) < 0)
 		return sevadm_fail(VERB, "the SEV attestation report is malformed: %s", why);
 	if ((k = sev_load_pek(o, &pek, &l)) != 0)
