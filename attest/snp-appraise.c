@@ -144,6 +144,8 @@ static int parse_policy(struct ctx *c, json_object *v)
 	struct snp_ref *ref = c->ref;
 	int r = get_object(c, "policy", v);
 
+	if (r < 0)
+		return r; /* foreach walks an object only */
 	json_object_object_foreach(v, key, val) {
 		if (r < 0)
 			break;
@@ -200,6 +202,8 @@ static int parse_min_tcb(struct ctx *c, json_object *v)
 {
 	int r = get_object(c, "min_tcb", v);
 
+	if (r < 0)
+		return r; /* foreach walks an object only */
 	json_object_object_foreach(v, key, val) {
 		size_t k = 0;
 
@@ -229,6 +233,8 @@ static int parse_platform(struct ctx *c, json_object *v)
 {
 	int r = get_object(c, "platform_info", v);
 
+	if (r < 0)
+		return r; /* foreach walks an object only */
 	json_object_object_foreach(v, key, val) {
 		size_t i = 0;
 

@@ -389,6 +389,11 @@ static void test_refused(struct milan *m, json_object *ref)
 		const char *path, *value, *message;
 	} cases[] = {
 		{ "bogus", "1", "unknown key 'bogus'" },
+		/* not objects where objects belong (the fuzzer's first find: a walk of a number) */
+		{ "policy", "1", "policy: an object is expected" },
+		{ "min_tcb", "[]", "min_tcb: an object is expected" },
+		{ "min_tcb.launch", "\"x\"", "min_tcb.launch: an object is expected" },
+		{ "platform_info", "true", "platform_info: an object is expected" },
 		{ "policy.must_be", "1", "unknown key 'policy.must_be'" },
 		{ "min_tcb.reported.ucode", "1", "unknown key 'min_tcb.reported.ucode'" },
 		{ "min_tcb.reportd", "{}", "unknown key 'min_tcb.reportd'" },
