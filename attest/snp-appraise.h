@@ -1,5 +1,5 @@
 /* SEV-SNP report appraisal: a guest owner's reference values (a JSON file, every field optional,
- * unknown keys refused; the format is docs/snp-reference.schema.json) compared with a decoded
+ * unknown keys refused; the format is man/sevadm-reference.schema.json) compared with a decoded
  * report field by field, each comparison one named check with the expected and the found value;
  * and the ARK's certificate revocation list checked against the ASK and VCEK/VLEK. Pure code:
  * the reference text, the CRL bytes and the report come in as memory; all of them are

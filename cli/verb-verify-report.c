@@ -41,9 +41,11 @@ static void help_report(void)
 {
 	printf("Usage: sevadm verify report REPORT (--chain DIR | --pek PEK_CERT | --vcek FILE |\n"
 	       "                                   --certs DIR) [--nonce HEX] [--measurement HEX]\n"
+	       "                                   [--ref FILE] [--crl FILE | --fetch-crl]\n"
 	       "\n"
 	       "Verify an attestation report: its signature, the certificate chain up to a trusted\n"
-	       "root, the nonce and the expected measurement. REPORT is a legacy SEV report (208\n"
+	       "root, the nonce and the expected measurement; for SEV-SNP also the values of a\n"
+	       "reference file and the ARK's revocation list. REPORT is a legacy SEV report (208\n"
 	       "bytes) or an SEV-SNP report (1184 bytes), raw or as hex/base64 text.\n"
 	       "\n"
 	       "  --chain DIR        SEV: the chain as `export --full` writes it (the PEK signs);\n"
