@@ -695,3 +695,72 @@ int attest_snp_crl_check(const uint8_t *buf, size_t len, X509 *trusted_ark, X509
 		 leaf ? "VCEK/VLEK" : "leaf");
 	return 1;
 }
+
+/* ---- the extended report's certificate table ---- */
+
+/* GUIDs of the table (GHCB spec; AMD sev-guest cert-table.c; virtee sev CertType), in the
+ * byte order uuid_parse gives: the text's hex digits in order. */
+static const struct {
+	enum snp_cert_kind kind;
+	const char *name;
+	uint8_t guid[16];
+} cert_guids[] = {
+	{ SNP_CERT_VCEK, "VCEK", { 0x63, 0xda, 0x75, 0x8d, 0xe6, 0x64, 0x45, 0x64, 0xad, 0xc5, 0xf4,
+				   0xb9, 0x3b, 0xe8, 0xac, 0xcd } },
+	{ SNP_CERT_VLEK, "VLEK", { 0xa8, 0x07, 0x4b, 0xc2, 0xa2, 0x5a, 0x48, 0x3e, 0xaa, 0xe6, 0x39,
+				   0xc0, 0x45, 0xa0, 0xb8, 0xa1 } },
+	{ SNP_CERT_ASK, "ASK", { 0x4a, 0xb7, 0xb3, 0x79, 0xbb, 0xac, 0x4f, 0xe4, 0xa0, 0x2f, 0x05,
+				 0xae, 0xf3, 0x27, 0xc7, 0x82 } },
+	{ SNP_CERT_ARK, "ARK", { 0xc0, 0xb4, 0x06, 0xa4, 0xa8, 0x03, 0x49, 0x52, 0x97, 0x43, 0x3f,
+				 0xb6, 0x01, 0x4c, 0xd0, 0xae } },
+	{ SNP_CERT_CRL, "CRL", { 0x92, 0xf8, 0x1b, 0xc3, 0x58, 0x11, 0x4d, 0x3d, 0x97, 0xff, 0xd1,
+				 0x9f, 0x88, 0xdc, 0x67, 0xea } },
+};
+
+const char *attest_snp_cert_kind_name(enum snp_cert_kind k)
+{
+	for (size_t i = 0; i < ELEMENTSOF(cert_guids); i++)
+		if (cert_guids[i].kind == k)
+			return cert_guids[i].name;
+	return "?";
+}
+
+#define CERT_ENTRY_SIZE 24u
+
+int attest_snp_cert_table_parse(const uint8_t *buf, size_t len, struct snp_cert_table *ret,
+				char *why, size_t why_len)
+{
+	static const uint8_t zero[CERT_ENTRY_SIZE];
+	size_t n = 0, table_end;
+
+	memset(ret, 0, sizeof *ret);
+	while ((n + 1) * CERT_ENTRY_SIZE <= len &&
+	       memcmp(buf + n * CERT_ENTRY_SIZE, zero, CERT_ENTRY_SIZE) != 0)
+		n++;
+	if ((n + 1) * CERT_ENTRY_SIZE > len)
+		return bad(why, why_len, "the certificate table has no all-zero terminating entry "
+			   "within its %zu bytes", len);
+	table_end = (n + 1) * CERT_ENTRY_SIZE;
+	ret->n_entries = n;
+	for (size_t i = 0; i < n; i++) {
+		const uint8_t *e = buf + i * CERT_ENTRY_SIZE;
+		uint32_t off = get_le32(e + 16), l = get_le32(e + 20);
+		size_t k = 0;
+
+		if (l == 0 || off < table_end || off > len || l > len - off)
+			return bad(why, why_len, "certificate table entry %zu (offset %u, length %u) "
+				   "is empty, overlaps the table or runs past the %zu bytes", i, off,
+				   l, len);
+		while (k < ELEMENTSOF(cert_guids) && memcmp(e, cert_guids[k].guid, 16) != 0)
+			k++;
+		if (k == ELEMENTSOF(cert_guids))
+			continue; /* a GUID this code does not know: not used */
+		if (ret->has[cert_guids[k].kind])
+			return bad(why, why_len, "the certificate table holds two %s entries",
+				   cert_guids[k].name);
+		ret->has[cert_guids[k].kind] = true;
+		ret->offset[cert_guids[k].kind] = off;
+		ret->length[cert_guids[k].kind] = l;
+	}
+	return 0;
+}

@@ -75,3 +75,22 @@ void attest_snp_appraise(const struct snp_report *r, const struct snp_ref *ref,
  * negative errno on internal errors. */
 int attest_snp_crl_check(const uint8_t *crl, size_t len, X509 *trusted_ark, X509 *ask,
 			 X509 *leaf, char *why, size_t why_len);
+
+/* The certificate table an extended report carries (SNP_GET_EXT_REPORT's certs buffer; GHCB
+ * spec, "SNP Extended Guest Request"): 24-byte entries {GUID, u32 offset, u32 length} ending
+ * with an all-zero entry, offsets from the start of the buffer. GUIDs in RFC 4122 byte order,
+ * as AMD's sev-guest tool writes them (uuid_parse). Entries of other GUIDs are skipped. */
+enum snp_cert_kind { SNP_CERT_VCEK, SNP_CERT_VLEK, SNP_CERT_ASK, SNP_CERT_ARK, SNP_CERT_CRL,
+		     SNP_CERT_KINDS };
+
+struct snp_cert_table {
+	bool has[SNP_CERT_KINDS];
+	uint32_t offset[SNP_CERT_KINDS], length[SNP_CERT_KINDS];
+	size_t n_entries; /* all entries before the terminator, known or not */
+};
+
+/* 0, or -EBADMSG with why (no terminator, an entry outside the buffer or overlapping the
+ * table, a kind given twice, an empty entry). */
+int attest_snp_cert_table_parse(const uint8_t *buf, size_t len, struct snp_cert_table *ret,
+				char *why, size_t why_len);
+const char *attest_snp_cert_kind_name(enum snp_cert_kind k);

@@ -32,7 +32,7 @@
 struct report_opts {
 	struct verify_opts v;
 	const char *chain_dir, *pek, *vcek, *certs_dir, *nonce_hex, *measurement_hex, *gen;
-	const char *ref, *crl, *kds_url;
+	const char *ref, *crl, *kds_url, *cert_table;
 	bool fetch_crl;
 	const char *ca_file; /* the global --ca-file, for the KDS over TLS */
 };
@@ -40,7 +40,8 @@ struct report_opts {
 static void help_report(void)
 {
 	printf("Usage: sevadm verify report REPORT (--chain DIR | --pek PEK_CERT | --vcek FILE |\n"
-	       "                                   --certs DIR) [--nonce HEX] [--measurement HEX]\n"
+	       "                                   --certs DIR | --cert-table FILE) [--nonce HEX]\n"
+	       "                                   [--measurement HEX]\n"
 	       "                                   [--ref FILE] [--crl FILE | --fetch-crl]\n"
 	       "\n"
 	       "Verify an attestation report: its signature, the certificate chain up to a trusted\n"
@@ -54,6 +55,8 @@ static void help_report(void)
 	       "  --vcek FILE        SEV-SNP: the VCEK or VLEK (DER or PEM); ASK/ARK from the roots\n"
 	       "  --certs DIR        SEV-SNP: vcek.der|vcek.pem|vlek.* and optionally cert_chain or\n"
 	       "                     ask.pem/ark.pem\n"
+	       "  --cert-table FILE  SEV-SNP: the certificate table an extended report carried\n"
+	       "                     (VCEK or VLEK, ASK, ARK by GUID)\n"
 	       "  --nonce HEX        SEV: the 16-byte MNONCE; SEV-SNP: REPORT_DATA (up to 64 bytes,\n"
 	       "                     zero-padded)\n"
 	       "  --measurement HEX  SEV: the 32-byte launch digest; SEV-SNP: the 48-byte measurement\n"
@@ -71,7 +74,7 @@ static void help_report(void)
 static int parse_opts(const struct sevadm_ctx *ctx, int argc, char **argv, struct report_opts *o)
 {
 	enum { ARG_CHAIN = VERIFY_ARG_FIRST_OWN, ARG_PEK, ARG_VCEK, ARG_CERTS, ARG_NONCE, ARG_MEAS,
-	       ARG_GEN, ARG_REF, ARG_CRL, ARG_KDS, ARG_FETCH_CRL };
+	       ARG_GEN, ARG_REF, ARG_CRL, ARG_KDS, ARG_TABLE, ARG_FETCH_CRL };
 	static const struct option options[] = {
 		VERIFY_COMMON_OPTIONS,
 		{ "chain", required_argument, NULL, ARG_CHAIN },
@@ -84,6 +87,7 @@ static int parse_opts(const struct sevadm_ctx *ctx, int argc, char **argv, struc
 		{ "ref", required_argument, NULL, ARG_REF },
 		{ "crl", required_argument, NULL, ARG_CRL },
 		{ "kds-url", required_argument, NULL, ARG_KDS },
+		{ "cert-table", required_argument, NULL, ARG_TABLE },
 		{ "fetch-crl", no_argument, NULL, ARG_FETCH_CRL },
 		{ "help", no_argument, NULL, 'h' },
 		{},
@@ -94,6 +98,7 @@ static int parse_opts(const struct sevadm_ctx *ctx, int argc, char **argv, struc
 		[ARG_NONCE - ARG_CHAIN] = &o->nonce_hex, [ARG_MEAS - ARG_CHAIN] = &o->measurement_hex,
 		[ARG_GEN - ARG_CHAIN] = &o->gen, [ARG_REF - ARG_CHAIN] = &o->ref,
 		[ARG_CRL - ARG_CHAIN] = &o->crl, [ARG_KDS - ARG_CHAIN] = &o->kds_url,
+		[ARG_TABLE - ARG_CHAIN] = &o->cert_table,
 	};
 	int c;
 
@@ -110,14 +115,15 @@ static int parse_opts(const struct sevadm_ctx *ctx, int argc, char **argv, struc
 			o->fetch_crl = true;
 			continue;
 		}
-		if (c < ARG_CHAIN || c > ARG_KDS)
+		if (c < ARG_CHAIN || c > ARG_TABLE)
 			return sevadm_usage(VERB, "unknown option");
 		*slot[c - ARG_CHAIN] = optarg;
 	}
 	if (optind + 1 != argc)
 		return sevadm_usage(VERB, "verify report needs exactly one REPORT file");
-	if (!!o->chain_dir + !!o->pek + !!o->vcek + !!o->certs_dir != 1)
-		return sevadm_usage(VERB, "give exactly one of --chain, --pek, --vcek, --certs");
+	if (!!o->chain_dir + !!o->pek + !!o->vcek + !!o->certs_dir + !!o->cert_table != 1)
+		return sevadm_usage(VERB, "give exactly one of --chain, --pek, --vcek, --certs, "
+				    "--cert-table");
 	if (o->crl && o->fetch_crl)
 		return sevadm_usage(VERB, "give --crl FILE or --fetch-crl, not both");
 	if (o->kds_url && !o->fetch_crl)
@@ -230,7 +236,52 @@ static void snp_binding(const struct snp_report *r, const struct snp_files *f,
 			   "VLEK: bound to a cloud provider, no hwID to compare");
 }
 
-static int snp_load_leaf(const struct report_opts *o, struct snp_files *f)
+static int table_cert(const char *path, const uint8_t *buf, const struct snp_cert_table *t,
+		      enum snp_cert_kind k, X509 **ret)
+{
+	const char *why = NULL;
+
+	if (!t->has[k])
+		return 0;
+	if (attest_snp_cert_parse(buf + t->offset[k], t->length[k], ret, &why) < 0)
+		return sevadm_fail(VERB, "the %s entry of the certificate table %s is not a "
+				   "certificate: %s", attest_snp_cert_kind_name(k), path, why);
+	return 0;
+}
+
+/* The leaf the report names (KEY_INFO: VCEK or VLEK), the ASK and the ARK from the table of
+ * an extended report. All of it untrusted: the chain checks tie it to the trusted ARK. */
+static int snp_load_table(const char *path, enum snp_signing_key key, struct snp_files *f)
+{
+	_cleanup_free_ uint8_t *buf = NULL;
+	_cleanup_free_ char *err = NULL;
+	enum snp_cert_kind leaf = key == SNP_KEY_VLEK ? SNP_CERT_VLEK : SNP_CERT_VCEK;
+	struct snp_cert_table t;
+	char why[300];
+	size_t len;
+	int k;
+
+	if (read_user_file("certificate table", path, 1u << 20, &buf, &len, &err) < 0)
+		return sevadm_fail(VERB, "%s", err);
+	if (attest_snp_cert_table_parse(buf, len, &t, why, sizeof why) < 0)
+		return sevadm_fail(VERB, "%s: %s", path, why);
+	if (!t.has[leaf])
+		return sevadm_fail(VERB, "the certificate table %s has no %s entry, and the report "
+				   "is signed with the %s: give it with --vcek FILE (sevadm fetch vcek "
+				   "--report REPORT DIR)", path, attest_snp_cert_kind_name(leaf),
+				   attest_snp_cert_kind_name(leaf));
+	if ((k = table_cert(path, buf, &t, leaf, &f->leaf)) != 0 ||
+	    (k = table_cert(path, buf, &t, SNP_CERT_ASK, &f->ask)) != 0 ||
+	    (k = table_cert(path, buf, &t, SNP_CERT_ARK, &f->ark)) != 0)
+		return k;
+	if (asprintf(&f->leaf_path, "%s (%s entry)", path, attest_snp_cert_kind_name(leaf)) < 0 ||
+	    !(f->chain_path = strdup(path)))
+		return sevadm_fail(VERB, "out of memory");
+	return 0;
+}
+
+static int snp_load_leaf(const struct report_opts *o, enum snp_signing_key key,
+			 struct snp_files *f)
 {
 	_cleanup_free_ char *err = NULL;
 	const char *dir = o->certs_dir ? o->certs_dir : o->chain_dir;
@@ -239,6 +290,8 @@ static int snp_load_leaf(const struct report_opts *o, struct snp_files *f)
 	if (o->pek)
 		return sevadm_usage(VERB, "--pek is for legacy SEV reports; an SEV-SNP report is "
 				    "signed by a VCEK/VLEK: give --vcek FILE or --certs DIR");
+	if (o->cert_table)
+		return snp_load_table(o->cert_table, key, f);
 	r = o->vcek ? snp_files_load_leaf(f, o->vcek, &err) : snp_files_load_dir(f, dir, &err);
 	if (r < 0)
 		return sevadm_fail(VERB, "%s", err ? err : strerror(-r));
@@ -374,7 +427,8 @@ static int verify_snp(const struct report_opts *o, const uint8_t *raw)
 	enum snp_gen hint = attest_snp_gen_from_name(o->gen);
 	if (o->gen && hint == SNP_GEN_UNKNOWN)
 		return sevadm_usage(VERB, "--gen: '%s' is not Milan, Genoa or Turin", o->gen);
-	if ((k = snp_load_leaf(o, &f)) != 0)
+	/* KEY_INFO bits 4:2 (SNP ABI 56860, ATTESTATION_REPORT 0x48) pick the table's leaf */
+	if ((k = snp_load_leaf(o, (get_le32(raw + 0x48) >> 2) & 7, &f)) != 0)
 		goto out;
 	if (hint == SNP_GEN_UNKNOWN)
 		hint = attest_snp_cert_gen(f.leaf);
@@ -452,8 +506,8 @@ static int sev_load_pek(const struct report_opts *o, struct sev_cert *pek, struc
 	size_t len;
 	int k;
 
-	if (o->vcek || o->certs_dir)
-		return sevadm_usage(VERB, "--vcek/--certs are for SEV-SNP reports; a legacy SEV "
+	if (o->vcek || o->certs_dir || o->cert_table)
+		return sevadm_usage(VERB, "--vcek/--certs/--cert-table are for SEV-SNP reports; a legacy SEV "
 				    "report is signed by the PEK: give --chain DIR or --pek FILE");
 	if (o->pek) {
 		if (read_user_file("PEK certificate", o->pek, 64 * 1024, &buf, &len, &err) < 0)

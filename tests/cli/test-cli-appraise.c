@@ -4,6 +4,8 @@
  * - the same reference with one value changed per case: exactly that check fails (by name),
  *   with the expected and the found value, in --json and on stderr; exit 1;
  * - unknown keys (top level and nested), wrong types and wrong lengths refused, naming the key;
+ * - the certificates from an extended report's certificate table (--cert-table): VCEK, ASK and
+ *   ARK by GUID, the VCEK alone, a flipped VCEK byte, and malformed tables refused;
  * - the ARK's CRL, for a PKI made here with OpenSSL (ARK → ASK → VCEK, a report signed by the
  *   VCEK): a CRL listing nothing holds; one listing the ASK or the VCEK refuses; one signed by
  *   another key, one out of date and garbage are refused; the same CRL fetched from the
@@ -440,6 +442,132 @@ static void test_refused(struct milan *m, json_object *ref)
 	result_clear(&x);
 }
 
+/* ---- the certificate table of an extended report ---- */
+
+static const uint8_t GUID_VCEK[16] = { 0x63, 0xda, 0x75, 0x8d, 0xe6, 0x64, 0x45, 0x64,
+				       0xad, 0xc5, 0xf4, 0xb9, 0x3b, 0xe8, 0xac, 0xcd };
+static const uint8_t GUID_ASK[16] = { 0x4a, 0xb7, 0xb3, 0x79, 0xbb, 0xac, 0x4f, 0xe4,
+				      0xa0, 0x2f, 0x05, 0xae, 0xf3, 0x27, 0xc7, 0x82 };
+static const uint8_t GUID_ARK[16] = { 0xc0, 0xb4, 0x06, 0xa4, 0xa8, 0x03, 0x49, 0x52,
+				      0x97, 0x43, 0x3f, 0xb6, 0x01, 0x4c, 0xd0, 0xae };
+static const uint8_t GUID_OTHER[16] = { 0x11, 0x22, 0x33, 0x44 };
+
+struct blob {
+	const uint8_t *guid;
+	const uint8_t *data;
+	size_t len;
+};
+
+/* Entries in order, then the terminator (unless cut), then the blobs; a table as a host hands
+ * it to SNP_GET_EXT_REPORT. */
+static char *put_table(const char *name, const struct blob *b, size_t n, bool terminate,
+		       uint32_t bump_last_len)
+{
+	size_t head = (n + (terminate ? 1 : 0)) * 24, total = head;
+	uint8_t *buf;
+
+	for (size_t i = 0; i < n; i++)
+		total += b[i].len;
+	buf = calloc(1, total);
+	TU_CHECK(buf, "alloc");
+	for (size_t i = 0, off = head; i < n; off += b[i].len, i++) {
+		memcpy(buf + i * 24, b[i].guid, 16);
+		put_le32(buf + i * 24 + 16, (uint32_t)off);
+		put_le32(buf + i * 24 + 20, (uint32_t)b[i].len + (i + 1 == n ? bump_last_len : 0));
+		memcpy(buf + off, b[i].data, b[i].len);
+	}
+	char *path = put(name, buf, total);
+	free(buf);
+	return path;
+}
+
+static uint8_t *der_of(X509 *x, size_t *len)
+{
+	unsigned char *der = NULL;
+	int n = i2d_X509(x, &der);
+
+	TU_CHECK(n > 0, "i2d_X509");
+	*len = (size_t)n;
+	return der;
+}
+
+static void test_cert_table(struct milan *m, json_object *ref)
+{
+	_cleanup_free_ uint8_t *pem = NULL;
+	_cleanup_free_ uint8_t *vcek = NULL;
+	_cleanup_free_ char *refp = put_json("ref.json", ref);
+	size_t pn, vn, askn, arkn;
+	BIO *bio;
+	X509 *ask, *ark;
+
+	vcek = tu_read_vector("snp/vcek_milan.der", &vn);
+	pem = tu_read_vector("snp/cert_chain_milan", &pn);
+	bio = BIO_new_mem_buf(pem, (int)pn);
+	ask = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+	ark = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+	BIO_free(bio);
+	TU_CHECK(ask && ark, "the vector's ASK and ARK");
+	uint8_t *askd = der_of(ask, &askn), *arkd = der_of(ark, &arkn);
+	uint8_t *bad_vcek = malloc(vn);
+	memcpy(bad_vcek, vcek, vn);
+	bad_vcek[40] ^= 1; /* MANIFEST: byte 40 of the VCEK flipped, the chain fails */
+
+	const struct blob full[] = { { GUID_VCEK, vcek, vn }, { GUID_OTHER, askd, 8 },
+				     { GUID_ASK, askd, askn }, { GUID_ARK, arkd, arkn } };
+	_cleanup_free_ char *good = put_table("table-good.bin", full, 4, true, 0);
+	struct result x = RUN("verify", "report", m->report, "--cert-table", good, "--roots",
+			      m->roots, "--ref", refp);
+	TU_CHECK(x.status == 0, "the table's VCEK, ASK and ARK: %s", x.err);
+	TU_CHECK(strstr(x.out, "VCEK signed by ASK") && strstr(x.out, "every check holds"), "%s",
+		 x.out);
+	result_clear(&x);
+
+	const struct blob only[] = { { GUID_VCEK, vcek, vn } };
+	_cleanup_free_ char *leaf_only = put_table("table-vcek.bin", only, 1, true, 0);
+	x = RUN("verify", "report", m->report, "--cert-table", leaf_only, "--roots", m->roots);
+	TU_CHECK(x.status == 0 && strstr(x.out, "ASK from the roots"), "VCEK only: %s%s", x.out,
+		 x.err);
+	result_clear(&x);
+
+	const struct blob flipped[] = { { GUID_VCEK, bad_vcek, vn }, { GUID_ASK, askd, askn } };
+	_cleanup_free_ char *fl = put_table("table-flipped.bin", flipped, 2, true, 0);
+	x = RUN("verify", "report", m->report, "--cert-table", fl, "--roots", m->roots);
+	TU_CHECK(x.status == 1 && strstr(x.err, "VCEK"), "a flipped VCEK byte: %s", x.err);
+	result_clear(&x);
+
+	const struct {
+		const char *name;
+		const struct blob *b;
+		size_t n;
+		bool terminate;
+		uint32_t bump;
+		const char *why;
+	} bad[] = {
+		{ "table-noterm.bin", full, 4, false, 0, "no all-zero terminating entry" },
+		{ "table-past.bin", full, 4, true, 1, "runs past" },
+		{ "table-twice.bin", (const struct blob[]){ { GUID_VCEK, vcek, vn },
+							     { GUID_VCEK, vcek, vn } }, 2, true, 0,
+		  "two VCEK entries" },
+		{ "table-noleaf.bin", (const struct blob[]){ { GUID_ASK, askd, askn } }, 1, true, 0,
+		  "has no VCEK entry" },
+		{ "table-junk.bin", (const struct blob[]){ { GUID_VCEK, askd, 20 } }, 1, true, 0,
+		  "VCEK entry of the certificate table" },
+	};
+	for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+		_cleanup_free_ char *p = put_table(bad[i].name, bad[i].b, bad[i].n, bad[i].terminate,
+						   bad[i].bump);
+
+		x = RUN("verify", "report", m->report, "--cert-table", p, "--roots", m->roots);
+		TU_CHECK(x.status != 0 && strstr(x.err, bad[i].why), "%s: %s", bad[i].name, x.err);
+		result_clear(&x);
+	}
+	OPENSSL_free(askd);
+	OPENSSL_free(arkd);
+	free(bad_vcek);
+	X509_free(ask);
+	X509_free(ark);
+}
+
 /* ---- a PKI of this test's own, for the CRL ---- */
 
 struct pki {
@@ -756,6 +884,7 @@ int main(int argc, char **argv)
 	test_milan_passes(&m, ref);
 	test_milan_fails_alone(&m, ref);
 	test_refused(&m, ref);
+	test_cert_table(&m, ref);
 	json_object_put(ref);
 	pki_setup(&p);
 	test_crl_files(&p);
