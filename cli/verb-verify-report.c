@@ -33,14 +33,15 @@ struct report_opts {
 	struct verify_opts v;
 	const char *chain_dir, *pek, *vcek, *certs_dir, *nonce_hex, *measurement_hex, *gen;
 	const char *ref, *crl, *kds_url, *cert_table;
-	bool fetch_crl;
+	bool fetch_crl, fetch_vcek;
 	const char *ca_file; /* the global --ca-file, for the KDS over TLS */
 };
 
 static void help_report(void)
 {
 	printf("Usage: sevadm verify report REPORT (--chain DIR | --pek PEK_CERT | --vcek FILE |\n"
-	       "                                   --certs DIR | --cert-table FILE) [--nonce HEX]\n"
+	       "                                   --certs DIR | --cert-table FILE | --fetch-vcek)\n"
+	       "                                   [--nonce HEX]\n"
 	       "                                   [--measurement HEX]\n"
 	       "                                   [--ref FILE] [--crl FILE | --fetch-crl]\n"
 	       "\n"
@@ -66,7 +67,10 @@ static void help_report(void)
 	       "  --crl FILE         SEV-SNP: the ARK's certificate revocation list (DER or PEM);\n"
 	       "                     a revoked ASK or VCEK/VLEK fails\n"
 	       "  --fetch-crl        SEV-SNP: get that CRL from the KDS (/vcek/v1/GEN/crl)\n"
-	       "  --kds-url URL      the KDS for --fetch-crl (default $SEVADM_KDS_URL, else\n"
+	       "  --fetch-vcek       SEV-SNP: get the VCEK of the report's CHIP_ID and REPORTED_TCB\n"
+	       "                     from the KDS (a version 2 report needs --gen); ASK and ARK\n"
+	       "                     from the roots\n"
+	       "  --kds-url URL      the KDS for --fetch-* (default $SEVADM_KDS_URL, else\n"
 	       "                     https://kdsintf.amd.com)\n"
 	       "  --roots DIR, --emulator-root FILE, --json   as for 'verify chain'\n");
 }
@@ -74,7 +78,7 @@ static void help_report(void)
 static int parse_opts(const struct sevadm_ctx *ctx, int argc, char **argv, struct report_opts *o)
 {
 	enum { ARG_CHAIN = VERIFY_ARG_FIRST_OWN, ARG_PEK, ARG_VCEK, ARG_CERTS, ARG_NONCE, ARG_MEAS,
-	       ARG_GEN, ARG_REF, ARG_CRL, ARG_KDS, ARG_TABLE, ARG_FETCH_CRL };
+	       ARG_GEN, ARG_REF, ARG_CRL, ARG_KDS, ARG_TABLE, ARG_FETCH_CRL, ARG_FETCH_VCEK };
 	static const struct option options[] = {
 		VERIFY_COMMON_OPTIONS,
 		{ "chain", required_argument, NULL, ARG_CHAIN },
@@ -89,6 +93,7 @@ static int parse_opts(const struct sevadm_ctx *ctx, int argc, char **argv, struc
 		{ "kds-url", required_argument, NULL, ARG_KDS },
 		{ "cert-table", required_argument, NULL, ARG_TABLE },
 		{ "fetch-crl", no_argument, NULL, ARG_FETCH_CRL },
+		{ "fetch-vcek", no_argument, NULL, ARG_FETCH_VCEK },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
@@ -111,8 +116,8 @@ static int parse_opts(const struct sevadm_ctx *ctx, int argc, char **argv, struc
 		}
 		if (verify_parse_common(c, &o->v))
 			continue;
-		if (c == ARG_FETCH_CRL) {
-			o->fetch_crl = true;
+		if (c == ARG_FETCH_CRL || c == ARG_FETCH_VCEK) {
+			*(c == ARG_FETCH_CRL ? &o->fetch_crl : &o->fetch_vcek) = true;
 			continue;
 		}
 		if (c < ARG_CHAIN || c > ARG_TABLE)
@@ -121,13 +126,14 @@ static int parse_opts(const struct sevadm_ctx *ctx, int argc, char **argv, struc
 	}
 	if (optind + 1 != argc)
 		return sevadm_usage(VERB, "verify report needs exactly one REPORT file");
-	if (!!o->chain_dir + !!o->pek + !!o->vcek + !!o->certs_dir + !!o->cert_table != 1)
+	if (!!o->chain_dir + !!o->pek + !!o->vcek + !!o->certs_dir + !!o->cert_table +
+		    o->fetch_vcek != 1)
 		return sevadm_usage(VERB, "give exactly one of --chain, --pek, --vcek, --certs, "
-				    "--cert-table");
+				    "--cert-table, --fetch-vcek");
 	if (o->crl && o->fetch_crl)
 		return sevadm_usage(VERB, "give --crl FILE or --fetch-crl, not both");
-	if (o->kds_url && !o->fetch_crl)
-		return sevadm_usage(VERB, "--kds-url is for --fetch-crl");
+	if (o->kds_url && !o->fetch_crl && !o->fetch_vcek)
+		return sevadm_usage(VERB, "--kds-url is for --fetch-crl and --fetch-vcek");
 	return 0;
 }
 
@@ -280,6 +286,39 @@ static int snp_load_table(const char *path, enum snp_signing_key key, struct snp
 	return 0;
 }
 
+/* The report's VCEK from the KDS, at the path `sevadm fetch vcek` uses (CHIP_ID and
+ * REPORTED_TCB). The answer is untrusted: the chain and binding checks judge it. */
+static int snp_fetch_leaf(const struct report_opts *o, const uint8_t *raw, enum snp_gen gen,
+			  struct snp_files *f)
+{
+	_cleanup_free_ uint8_t *der = NULL;
+	_cleanup_free_ char *path = NULL, *err = NULL;
+	struct snp_report r;
+	const char *why = NULL;
+	struct kds k;
+	size_t len;
+	bool cached;
+	int rc;
+
+	if (attest_snp_report_parse(raw, SNP_REPORT_SIZE, gen, &r, &why) < 0)
+		return sevadm_fail(VERB, "the SEV-SNP report is malformed: %s", why);
+	if (attest_snp_vcek_kds_path(&r, gen, &path, &why) < 0)
+		return sevadm_fail(VERB, "cannot choose the VCEK to fetch: %s%s", why,
+				   r.gen == SNP_GEN_UNKNOWN ? " (give --gen)" : "");
+	if ((rc = kds_init(&k, o->kds_url, NULL, o->ca_file, &err)) < 0)
+		return sevadm_fail(VERB, "%s", err ? err : strerror(-rc));
+	rc = kds_get(&k, path, &der, &len, &cached, &err);
+	kds_done(&k);
+	if (rc < 0)
+		return sevadm_fail(VERB, "%s", err ? err : strerror(-rc));
+	if (attest_snp_cert_parse(der, len, &f->leaf, &why) < 0)
+		return sevadm_fail(VERB, "the KDS answer for %s is not a certificate: %s", path,
+				   why);
+	if (asprintf(&f->leaf_path, "the KDS's VCEK (%s)", path) < 0)
+		return sevadm_fail(VERB, "out of memory");
+	return 0;
+}
+
 static int snp_load_leaf(const struct report_opts *o, enum snp_signing_key key,
 			 struct snp_files *f)
 {
@@ -428,7 +467,9 @@ static int verify_snp(const struct report_opts *o, const uint8_t *raw)
 	if (o->gen && hint == SNP_GEN_UNKNOWN)
 		return sevadm_usage(VERB, "--gen: '%s' is not Milan, Genoa or Turin", o->gen);
 	/* KEY_INFO bits 4:2 (SNP ABI 56860, ATTESTATION_REPORT 0x48) pick the table's leaf */
-	if ((k = snp_load_leaf(o, (get_le32(raw + 0x48) >> 2) & 7, &f)) != 0)
+	k = o->fetch_vcek ? snp_fetch_leaf(o, raw, hint, &f) :
+			    snp_load_leaf(o, (get_le32(raw + 0x48) >> 2) & 7, &f);
+	if (k != 0)
 		goto out;
 	if (hint == SNP_GEN_UNKNOWN)
 		hint = attest_snp_cert_gen(f.leaf);
@@ -506,9 +547,10 @@ static int sev_load_pek(const struct report_opts *o, struct sev_cert *pek, struc
 	size_t len;
 	int k;
 
-	if (o->vcek || o->certs_dir || o->cert_table)
-		return sevadm_usage(VERB, "--vcek/--certs/--cert-table are for SEV-SNP reports; a legacy SEV "
-				    "report is signed by the PEK: give --chain DIR or --pek FILE");
+	if (o->vcek || o->certs_dir || o->cert_table || o->fetch_vcek)
+		return sevadm_usage(VERB, "--vcek/--certs/--cert-table/--fetch-vcek are for SEV-SNP "
+				    "reports; a legacy SEV report is signed by the PEK: give "
+				    "--chain DIR or --pek FILE");
 	if (o->pek) {
 		if (read_user_file("PEK certificate", o->pek, 64 * 1024, &buf, &len, &err) < 0)
 			return sevadm_fail(VERB, "%s", err);

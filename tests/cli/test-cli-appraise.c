@@ -6,6 +6,7 @@
  * - unknown keys (top level and nested), wrong types and wrong lengths refused, naming the key;
  * - the certificates from an extended report's certificate table (--cert-table): VCEK, ASK and
  *   ARK by GUID, the VCEK alone, a flipped VCEK byte, and malformed tables refused;
+ * - the VCEK fetched from the stand-in KDS (--fetch-vcek) at the report's path;
  * - the ARK's CRL, for a PKI made here with OpenSSL (ARK → ASK → VCEK, a report signed by the
  *   VCEK): a CRL listing nothing holds; one listing the ASK or the VCEK refuses; one signed by
  *   another key, one out of date and garbage are refused; the same CRL fetched from the
@@ -568,6 +569,49 @@ static void test_cert_table(struct milan *m, json_object *ref)
 	X509_free(ark);
 }
 
+/* The VCEK fetched by verify report itself (--fetch-vcek), at the KDS path of the report's
+ * CHIP_ID and REPORTED_TCB; the ASK and ARK from the roots. */
+static void test_fetch_vcek(struct milan *m, json_object *ref, const char *kds_exe)
+{
+	_cleanup_free_ char *vcek = tu_vector_path("snp/vcek_milan.der");
+	_cleanup_free_ char *chip = hex_encode(m->r.chip_id, 64), *target = NULL, *url = NULL;
+	_cleanup_free_ char *log = NULL, *lines = NULL, *refp = put_json("ref.json", ref);
+	_cleanup_free_ char *portfile = path_join(tmp, "kds.port"), *out = NULL;
+	uint8_t *port = NULL;
+	size_t plen;
+
+	TU_CHECK(asprintf(&target, "/vcek/v1/Milan/%s?blSPL=3&teeSPL=0&snpSPL=8&ucodeSPL=115=%s",
+			  chip, vcek) > 0, "route");
+	unlink(portfile);
+	log = path_join(tmp, "kds-vcek.log");
+	out = path_join(tmp, "kds-server.out");
+	char *argv[] = { (char *)kds_exe, portfile, log, target, NULL };
+	pid_t pid = tu_spawn(argv, out);
+	for (int i = 0; i < 500 && read_full_file(portfile, 16, &port, &plen) < 0; i++)
+		usleep(10000);
+	TU_CHECK(port, "kds-server wrote its port");
+	TU_CHECK(asprintf(&url, "http://127.0.0.1:%.*s", (int)plen, (char *)port) > 0, "url");
+	free(port);
+
+	struct result x = RUN("verify", "report", m->report, "--fetch-vcek", "--gen", "Milan",
+			      "--kds-url", url, "--roots", m->roots, "--ref", refp);
+	TU_CHECK(x.status == 0 && strstr(x.out, "VCEK matches the report"), "%s%s", x.out, x.err);
+	result_clear(&x);
+	lines = slurp(log);
+	TU_CHECK(strstr(lines, "GET /vcek/v1/Milan/") && strstr(lines, chip), "asked: %s", lines);
+	/* a version 2 report does not say its generation: --gen is asked for */
+	x = RUN("verify", "report", m->report, "--fetch-vcek", "--kds-url", url, "--roots",
+		m->roots);
+	TU_CHECK(x.status != 0 && strstr(x.err, "--gen"), "%s", x.err);
+	result_clear(&x);
+	/* Another TCB: no such VCEK at the KDS, and the message says what was asked */
+	x = RUN("verify", "report", m->report, "--fetch-vcek", "--gen", "Genoa", "--kds-url", url,
+		"--roots", m->roots);
+	TU_CHECK(x.status != 0 && strstr(x.err, "404"), "%s", x.err);
+	result_clear(&x);
+	tu_stop(pid, 5000);
+}
+
 /* ---- a PKI of this test's own, for the CRL ---- */
 
 struct pki {
@@ -885,6 +929,7 @@ int main(int argc, char **argv)
 	test_milan_fails_alone(&m, ref);
 	test_refused(&m, ref);
 	test_cert_table(&m, ref);
+	test_fetch_vcek(&m, ref, argv[1]);
 	json_object_put(ref);
 	pki_setup(&p);
 	test_crl_files(&p);
