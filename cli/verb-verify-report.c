@@ -70,7 +70,8 @@ static void help_report(void)
 	       "  --fetch-vcek       SEV-SNP: get the VCEK of the report's CHIP_ID and REPORTED_TCB\n"
 	       "                     from the KDS (a version 2 report needs --gen); ASK and ARK\n"
 	       "                     from the roots\n"
-	       "  --kds-url URL      the KDS for --fetch-* (default $SEVADM_KDS_URL, else\n"
+	       "  --kds-url URL      the KDS for --fetch-crl, --fetch-vcek (default\n"
+	       "                     $SEVADM_KDS_URL, else\n"
 	       "                     https://kdsintf.amd.com)\n"
 	       "  --roots DIR, --emulator-root FILE, --json   as for 'verify chain'\n");
 }
