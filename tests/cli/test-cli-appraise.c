@@ -4,6 +4,7 @@
  * - the same reference with one value changed per case: exactly that check fails (by name),
  *   with the expected and the found value, in --json and on stderr; exit 1;
  * - unknown keys (top level and nested), wrong types and wrong lengths refused, naming the key;
+ *   and at each level the parser knows exactly the keys man/sevadm-reference.schema.json lists;
  * - the certificates from an extended report's certificate table (--cert-table): VCEK, ASK and
  *   ARK by GUID, the VCEK alone, a flipped VCEK byte, and malformed tables refused;
  * - the VCEK fetched from the stand-in KDS (--fetch-vcek) at the report's path;
@@ -441,6 +442,70 @@ static void test_refused(struct milan *m, json_object *ref)
 		empty);
 	TU_CHECK(x.status == 0 && strstr(x.out, "VCEK signed by ASK"), "%s", x.err);
 	result_clear(&x);
+}
+
+/* The schema in man/ and the parser agree: at each level, the keys the schema lists are the
+ * keys the parser names as known when it refuses an unknown one. */
+static json_object *schema_props(json_object *schema, const char *const *path)
+{
+	json_object *o = schema;
+
+	for (; *path; path++)
+		TU_CHECK(json_object_object_get_ex(o, *path, &o), "schema: %s", *path);
+	return o;
+}
+
+static void test_schema(struct milan *m, json_object *ref)
+{
+	_cleanup_free_ char *src = NULL;
+	static const struct {
+		const char *where; /* the unknown key set in the reference */
+		const char *const path[6];
+	} levels[] = {
+		{ "zz_unknown", { "properties", NULL } },
+		{ "policy.zz_unknown", { "properties", "policy", "properties", NULL } },
+		{ "min_tcb.zz_unknown", { "properties", "min_tcb", "properties", NULL } },
+		{ "min_tcb.reported.zz_unknown", { "$defs", "tcb", "properties", NULL } },
+		{ "platform_info.zz_unknown", { "properties", "platform_info", "properties", NULL } },
+	};
+	const char *root = getenv("SEVD_SOURCE_ROOT");
+
+	TU_CHECK(root, "SEVD_SOURCE_ROOT is set");
+	src = path_join(root, "man/sevadm-reference.schema.json");
+	json_object *schema = json_object_from_file(src);
+	TU_CHECK(schema, "%s is JSON", src);
+	for (size_t i = 0; i < ELEMENTSOF(levels); i++) {
+		json_object *props = schema_props(schema, levels[i].path);
+		json_object *changed = with(ref, levels[i].where, "1");
+		_cleanup_free_ char *p = put_json("ref-schema.json", changed);
+		struct result x = RUN("verify", "report", m->report, "--certs", m->certs, "--roots",
+				      m->roots, "--ref", p);
+		const char *known = strstr(x.err, "known here: ");
+		size_t n_known = 1, n_schema = 0;
+
+		json_object_put(changed);
+		TU_CHECK(x.status != 0 && known, "%s refused: %s", levels[i].where, x.err);
+		known += strlen("known here: ");
+		for (const char *c = known; *c && *c != ')'; c++)
+			n_known += *c == ',';
+		json_object_object_foreach(props, key, val) {
+			char needle[64];
+
+			(void)val;
+			if (strcmp(key, "$schema") == 0 || strcmp(key, "comment") == 0)
+				continue;
+			n_schema++;
+			snprintf(needle, sizeof needle, "%s", key);
+			const char *hit = strstr(known, needle);
+			TU_CHECK(hit && (hit[strlen(key)] == ',' || hit[strlen(key)] == ')'),
+				 "the schema's %s.%s is known to the parser: %s", levels[i].where, key,
+				 known);
+		}
+		TU_CHECK(n_known == n_schema, "%s: the parser knows %zu keys, the schema %zu: %s",
+			 levels[i].where, n_known, n_schema, known);
+		result_clear(&x);
+	}
+	json_object_put(schema);
 }
 
 /* ---- the certificate table of an extended report ---- */
@@ -928,6 +993,7 @@ int main(int argc, char **argv)
 	test_milan_passes(&m, ref);
 	test_milan_fails_alone(&m, ref);
 	test_refused(&m, ref);
+	test_schema(&m, ref);
 	test_cert_table(&m, ref);
 	test_fetch_vcek(&m, ref, argv[1]);
 	json_object_put(ref);
