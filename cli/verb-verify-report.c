@@ -426,22 +426,14 @@ static int load_ref(const char *path, struct snp_ref *ref)
 	return 0;
 }
 
-/* The report against --ref: one line per field the reference gives. */
-static int snp_appraise(const struct report_opts *o, const struct snp_report *r,
+/* The report against the reference: one line per field the reference gives. */
+static int snp_appraise(const struct snp_ref *ref, const struct snp_report *r,
 			struct checklist *l)
 {
-	_cleanup_free_ struct snp_appraisal *a = NULL;
-	_cleanup_free_ struct snp_ref *ref = NULL;
-	int k;
+	_cleanup_free_ struct snp_appraisal *a = malloc(sizeof *a);
 
-	if (!o->ref)
-		return 0;
-	ref = malloc(sizeof *ref);
-	a = malloc(sizeof *a);
-	if (!ref || !a)
+	if (!a)
 		return sevadm_fail(VERB, "out of memory");
-	if ((k = load_ref(o->ref, ref)) != 0)
-		return k;
 	attest_snp_appraise(r, ref, a);
 	for (size_t i = 0; i < a->n; i++) {
 		const struct snp_check *c = &a->checks[i];
@@ -456,6 +448,7 @@ static int snp_appraise(const struct report_opts *o, const struct snp_report *r,
 static int verify_snp(const struct report_opts *o, const uint8_t *raw)
 {
 	_cleanup_(json_object_putp) json_object *fields = NULL;
+	_cleanup_free_ struct snp_ref *ref = NULL;
 	_cleanup_free_ char *text = NULL;
 	struct snp_files f = {};
 	struct checklist l = {};
@@ -467,6 +460,11 @@ static int verify_snp(const struct report_opts *o, const uint8_t *raw)
 	enum snp_gen hint = attest_snp_gen_from_name(o->gen);
 	if (o->gen && hint == SNP_GEN_UNKNOWN)
 		return sevadm_usage(VERB, "--gen: '%s' is not Milan, Genoa or Turin", o->gen);
+	/* the reference first: a refused one stops before any network or chain work */
+	if (o->ref && !(ref = malloc(sizeof *ref)))
+		return sevadm_fail(VERB, "out of memory");
+	if (o->ref && (k = load_ref(o->ref, ref)) != 0)
+		return k;
 	/* KEY_INFO bits 4:2 (SNP ABI 56860, ATTESTATION_REPORT 0x48) pick the table's leaf */
 	k = o->fetch_vcek ? snp_fetch_leaf(o, raw, hint, &f) :
 			    snp_load_leaf(o, (get_le32(raw + 0x48) >> 2) & 7, &f);
@@ -501,7 +499,7 @@ static int verify_snp(const struct report_opts *o, const uint8_t *raw)
 			goto out;
 		check_value(&l, "measurement", "--measurement", r.measurement, want, 48);
 	}
-	if ((k = snp_appraise(o, &r, &l)) != 0)
+	if (ref && (k = snp_appraise(ref, &r, &l)) != 0)
 		goto out;
 	k = finish(o, "SEV-SNP", fields, text, &l);
 out:
