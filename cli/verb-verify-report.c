@@ -1,10 +1,13 @@
 /* sevadm verify report REPORT (--chain DIR | --pek PEK_CERT | --vcek FILE | --certs DIR)
  *                             [--nonce HEX] [--measurement HEX] [--gen GEN] [--json]
+ *                             [--ref REFERENCE.json] [--crl FILE | --fetch-crl [--kds-url URL]]
  * The format is told by size: 0xD0 bytes = legacy SEV ATTESTATION report (signed by the PEK,
  * attest/sev-report.h), 0x4A0 bytes = SEV-SNP report (signed by the VCEK/VLEK,
  * attest/snp-report.h); hex or base64 text of either is accepted. Every check is listed with
  * its result, and the exit status is 0 only when all of them hold. The report and every
- * certificate given are untrusted; only the roots directory (or a named emulator root) is. */
+ * certificate given are untrusted; only the roots directory (or a named emulator root) is.
+ * With --ref, the SEV-SNP report is also appraised against the owner's reference values
+ * (attest/snp-appraise.h does the comparing; this file reads the files and asks the KDS). */
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
@@ -14,8 +17,10 @@
 #include <string.h>
 
 #include "attest/sev-report.h"
+#include "attest/snp-appraise.h"
 #include "attest/snp-chain.h"
 #include "attest/snp-report.h"
+#include "cli/kds.h"
 #include "cli/sevadm.h"
 #include "cli/verb-verify.h"
 #include "common/ossl.h"
@@ -27,15 +32,22 @@
 struct report_opts {
 	struct verify_opts v;
 	const char *chain_dir, *pek, *vcek, *certs_dir, *nonce_hex, *measurement_hex, *gen;
+	const char *ref, *crl, *kds_url, *cert_table;
+	bool fetch_crl, fetch_vcek;
+	const char *ca_file; /* the global --ca-file, for the KDS over TLS */
 };
 
 static void help_report(void)
 {
 	printf("Usage: sevadm verify report REPORT (--chain DIR | --pek PEK_CERT | --vcek FILE |\n"
-	       "                                   --certs DIR) [--nonce HEX] [--measurement HEX]\n"
+	       "                                   --certs DIR | --cert-table FILE | --fetch-vcek)\n"
+	       "                                   [--nonce HEX]\n"
+	       "                                   [--measurement HEX]\n"
+	       "                                   [--ref FILE] [--crl FILE | --fetch-crl]\n"
 	       "\n"
 	       "Verify an attestation report: its signature, the certificate chain up to a trusted\n"
-	       "root, the nonce and the expected measurement. REPORT is a legacy SEV report (208\n"
+	       "root, the nonce and the expected measurement; for SEV-SNP also the values of a\n"
+	       "reference file and the ARK's revocation list. REPORT is a legacy SEV report (208\n"
 	       "bytes) or an SEV-SNP report (1184 bytes), raw or as hex/base64 text.\n"
 	       "\n"
 	       "  --chain DIR        SEV: the chain as `export --full` writes it (the PEK signs);\n"
@@ -44,17 +56,30 @@ static void help_report(void)
 	       "  --vcek FILE        SEV-SNP: the VCEK or VLEK (DER or PEM); ASK/ARK from the roots\n"
 	       "  --certs DIR        SEV-SNP: vcek.der|vcek.pem|vlek.* and optionally cert_chain or\n"
 	       "                     ask.pem/ark.pem\n"
+	       "  --cert-table FILE  SEV-SNP: the certificate table an extended report carried\n"
+	       "                     (VCEK or VLEK, ASK, ARK by GUID)\n"
 	       "  --nonce HEX        SEV: the 16-byte MNONCE; SEV-SNP: REPORT_DATA (up to 64 bytes,\n"
 	       "                     zero-padded)\n"
 	       "  --measurement HEX  SEV: the 32-byte launch digest; SEV-SNP: the 48-byte measurement\n"
 	       "  --gen GEN          SEV-SNP: Milan, Genoa or Turin when neither report nor VCEK says\n"
+	       "  --ref FILE         SEV-SNP: appraise the report against the reference values in\n"
+	       "                     FILE (JSON; see sevadm(1), REFERENCE FILE)\n"
+	       "  --crl FILE         SEV-SNP: the ARK's certificate revocation list (DER or PEM);\n"
+	       "                     a revoked ASK or VCEK/VLEK fails\n"
+	       "  --fetch-crl        SEV-SNP: get that CRL from the KDS (/vcek/v1/GEN/crl)\n"
+	       "  --fetch-vcek       SEV-SNP: get the VCEK of the report's CHIP_ID and REPORTED_TCB\n"
+	       "                     from the KDS (a version 2 report needs --gen); ASK and ARK\n"
+	       "                     from the roots\n"
+	       "  --kds-url URL      the KDS for --fetch-crl, --fetch-vcek (default\n"
+	       "                     $SEVADM_KDS_URL, else\n"
+	       "                     https://kdsintf.amd.com)\n"
 	       "  --roots DIR, --emulator-root FILE, --json   as for 'verify chain'\n");
 }
 
 static int parse_opts(const struct sevadm_ctx *ctx, int argc, char **argv, struct report_opts *o)
 {
 	enum { ARG_CHAIN = VERIFY_ARG_FIRST_OWN, ARG_PEK, ARG_VCEK, ARG_CERTS, ARG_NONCE, ARG_MEAS,
-	       ARG_GEN };
+	       ARG_GEN, ARG_REF, ARG_CRL, ARG_KDS, ARG_TABLE, ARG_FETCH_CRL, ARG_FETCH_VCEK };
 	static const struct option options[] = {
 		VERIFY_COMMON_OPTIONS,
 		{ "chain", required_argument, NULL, ARG_CHAIN },
@@ -64,6 +89,12 @@ static int parse_opts(const struct sevadm_ctx *ctx, int argc, char **argv, struc
 		{ "nonce", required_argument, NULL, ARG_NONCE },
 		{ "measurement", required_argument, NULL, ARG_MEAS },
 		{ "gen", required_argument, NULL, ARG_GEN },
+		{ "ref", required_argument, NULL, ARG_REF },
+		{ "crl", required_argument, NULL, ARG_CRL },
+		{ "kds-url", required_argument, NULL, ARG_KDS },
+		{ "cert-table", required_argument, NULL, ARG_TABLE },
+		{ "fetch-crl", no_argument, NULL, ARG_FETCH_CRL },
+		{ "fetch-vcek", no_argument, NULL, ARG_FETCH_VCEK },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
@@ -71,11 +102,14 @@ static int parse_opts(const struct sevadm_ctx *ctx, int argc, char **argv, struc
 		[ARG_CHAIN - ARG_CHAIN] = &o->chain_dir, [ARG_PEK - ARG_CHAIN] = &o->pek,
 		[ARG_VCEK - ARG_CHAIN] = &o->vcek, [ARG_CERTS - ARG_CHAIN] = &o->certs_dir,
 		[ARG_NONCE - ARG_CHAIN] = &o->nonce_hex, [ARG_MEAS - ARG_CHAIN] = &o->measurement_hex,
-		[ARG_GEN - ARG_CHAIN] = &o->gen,
+		[ARG_GEN - ARG_CHAIN] = &o->gen, [ARG_REF - ARG_CHAIN] = &o->ref,
+		[ARG_CRL - ARG_CHAIN] = &o->crl, [ARG_KDS - ARG_CHAIN] = &o->kds_url,
+		[ARG_TABLE - ARG_CHAIN] = &o->cert_table,
 	};
 	int c;
 
 	o->v.json = ctx->json;
+	o->ca_file = ctx->ca_file;
 	while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
 		if (c == 'h') {
 			help_report();
@@ -83,14 +117,24 @@ static int parse_opts(const struct sevadm_ctx *ctx, int argc, char **argv, struc
 		}
 		if (verify_parse_common(c, &o->v))
 			continue;
-		if (c < ARG_CHAIN || c > ARG_GEN)
+		if (c == ARG_FETCH_CRL || c == ARG_FETCH_VCEK) {
+			*(c == ARG_FETCH_CRL ? &o->fetch_crl : &o->fetch_vcek) = true;
+			continue;
+		}
+		if (c < ARG_CHAIN || c > ARG_TABLE)
 			return sevadm_usage(VERB, "unknown option");
 		*slot[c - ARG_CHAIN] = optarg;
 	}
 	if (optind + 1 != argc)
 		return sevadm_usage(VERB, "verify report needs exactly one REPORT file");
-	if (!!o->chain_dir + !!o->pek + !!o->vcek + !!o->certs_dir != 1)
-		return sevadm_usage(VERB, "give exactly one of --chain, --pek, --vcek, --certs");
+	if (!!o->chain_dir + !!o->pek + !!o->vcek + !!o->certs_dir + !!o->cert_table +
+		    o->fetch_vcek != 1)
+		return sevadm_usage(VERB, "give exactly one of --chain, --pek, --vcek, --certs, "
+				    "--cert-table, --fetch-vcek");
+	if (o->crl && o->fetch_crl)
+		return sevadm_usage(VERB, "give --crl FILE or --fetch-crl, not both");
+	if (o->kds_url && !o->fetch_crl && !o->fetch_vcek)
+		return sevadm_usage(VERB, "--kds-url is for --fetch-crl and --fetch-vcek");
 	return 0;
 }
 
@@ -199,7 +243,85 @@ static void snp_binding(const struct snp_report *r, const struct snp_files *f,
 			   "VLEK: bound to a cloud provider, no hwID to compare");
 }
 
-static int snp_load_leaf(const struct report_opts *o, struct snp_files *f)
+static int table_cert(const char *path, const uint8_t *buf, const struct snp_cert_table *t,
+		      enum snp_cert_kind k, X509 **ret)
+{
+	const char *why = NULL;
+
+	if (!t->has[k])
+		return 0;
+	if (attest_snp_cert_parse(buf + t->offset[k], t->length[k], ret, &why) < 0)
+		return sevadm_fail(VERB, "the %s entry of the certificate table %s is not a "
+				   "certificate: %s", attest_snp_cert_kind_name(k), path, why);
+	return 0;
+}
+
+/* The leaf the report names (KEY_INFO: VCEK or VLEK), the ASK and the ARK from the table of
+ * an extended report. All of it untrusted: the chain checks tie it to the trusted ARK. */
+static int snp_load_table(const char *path, enum snp_signing_key key, struct snp_files *f)
+{
+	_cleanup_free_ uint8_t *buf = NULL;
+	_cleanup_free_ char *err = NULL;
+	enum snp_cert_kind leaf = key == SNP_KEY_VLEK ? SNP_CERT_VLEK : SNP_CERT_VCEK;
+	struct snp_cert_table t;
+	char why[300];
+	size_t len;
+	int k;
+
+	if (read_user_file("certificate table", path, 1u << 20, &buf, &len, &err) < 0)
+		return sevadm_fail(VERB, "%s", err);
+	if (attest_snp_cert_table_parse(buf, len, &t, why, sizeof why) < 0)
+		return sevadm_fail(VERB, "%s: %s", path, why);
+	if (!t.has[leaf])
+		return sevadm_fail(VERB, "the certificate table %s has no %s entry, and the report "
+				   "is signed with the %s: give it with --vcek FILE (sevadm fetch vcek "
+				   "--report REPORT DIR)", path, attest_snp_cert_kind_name(leaf),
+				   attest_snp_cert_kind_name(leaf));
+	if ((k = table_cert(path, buf, &t, leaf, &f->leaf)) != 0 ||
+	    (k = table_cert(path, buf, &t, SNP_CERT_ASK, &f->ask)) != 0 ||
+	    (k = table_cert(path, buf, &t, SNP_CERT_ARK, &f->ark)) != 0)
+		return k;
+	if (asprintf(&f->leaf_path, "%s (%s entry)", path, attest_snp_cert_kind_name(leaf)) < 0 ||
+	    !(f->chain_path = strdup(path)))
+		return sevadm_fail(VERB, "out of memory");
+	return 0;
+}
+
+/* The report's VCEK from the KDS, at the path `sevadm fetch vcek` uses (CHIP_ID and
+ * REPORTED_TCB). The answer is untrusted: the chain and binding checks judge it. */
+static int snp_fetch_leaf(const struct report_opts *o, const uint8_t *raw, enum snp_gen gen,
+			  struct snp_files *f)
+{
+	_cleanup_free_ uint8_t *der = NULL;
+	_cleanup_free_ char *path = NULL, *err = NULL;
+	struct snp_report r;
+	const char *why = NULL;
+	struct kds k;
+	size_t len;
+	bool cached;
+	int rc;
+
+	if (attest_snp_report_parse(raw, SNP_REPORT_SIZE, gen, &r, &why) < 0)
+		return sevadm_fail(VERB, "the SEV-SNP report is malformed: %s", why);
+	if (attest_snp_vcek_kds_path(&r, gen, &path, &why) < 0)
+		return sevadm_fail(VERB, "cannot choose the VCEK to fetch: %s%s", why,
+				   r.gen == SNP_GEN_UNKNOWN ? " (give --gen)" : "");
+	if ((rc = kds_init(&k, o->kds_url, NULL, o->ca_file, &err)) < 0)
+		return sevadm_fail(VERB, "%s", err ? err : strerror(-rc));
+	rc = kds_get(&k, path, &der, &len, &cached, &err);
+	kds_done(&k);
+	if (rc < 0)
+		return sevadm_fail(VERB, "%s", err ? err : strerror(-rc));
+	if (attest_snp_cert_parse(der, len, &f->leaf, &why) < 0)
+		return sevadm_fail(VERB, "the KDS answer for %s is not a certificate: %s", path,
+				   why);
+	if (asprintf(&f->leaf_path, "the KDS's VCEK (%s)", path) < 0)
+		return sevadm_fail(VERB, "out of memory");
+	return 0;
+}
+
+static int snp_load_leaf(const struct report_opts *o, enum snp_signing_key key,
+			 struct snp_files *f)
 {
 	_cleanup_free_ char *err = NULL;
 	const char *dir = o->certs_dir ? o->certs_dir : o->chain_dir;
@@ -208,6 +330,8 @@ static int snp_load_leaf(const struct report_opts *o, struct snp_files *f)
 	if (o->pek)
 		return sevadm_usage(VERB, "--pek is for legacy SEV reports; an SEV-SNP report is "
 				    "signed by a VCEK/VLEK: give --vcek FILE or --certs DIR");
+	if (o->cert_table)
+		return snp_load_table(o->cert_table, key, f);
 	r = o->vcek ? snp_files_load_leaf(f, o->vcek, &err) : snp_files_load_dir(f, dir, &err);
 	if (r < 0)
 		return sevadm_fail(VERB, "%s", err ? err : strerror(-r));
@@ -215,6 +339,53 @@ static int snp_load_leaf(const struct report_opts *o, struct snp_files *f)
 		return sevadm_fail(VERB, "%s holds no vcek.der, vcek.pem, vlek.der or vlek.pem — "
 				   "get it with 'sevadm fetch vcek --report REPORT %s'", dir, dir);
 	return 0;
+}
+
+/* The ARK's CRL: from --crl FILE, or from the KDS at /vcek/v1/{Gen}/crl (AMD serves it in
+ * DER there; VCEK spec 57230). Its bytes are untrusted: attest_snp_crl_check ties them to the
+ * trusted ARK. */
+static int crl_get(const struct report_opts *o, enum snp_gen gen, uint8_t **ret, size_t *ret_len,
+		   char **ret_error)
+{
+	_cleanup_free_ char *path = NULL;
+	struct kds k;
+	bool cached;
+	int r;
+
+	if (o->crl)
+		return read_user_file("CRL", o->crl, 1u << 20, ret, ret_len, ret_error);
+	if (gen == SNP_GEN_UNKNOWN) {
+		*ret_error = strdup("the generation of the ARK is unknown: no KDS path for its CRL");
+		return -EINVAL;
+	}
+	if (asprintf(&path, "/vcek/v1/%s/crl", attest_snp_gen_name(gen)) < 0)
+		return -ENOMEM;
+	if ((r = kds_init(&k, o->kds_url, NULL, o->ca_file, ret_error)) < 0)
+		return r;
+	r = kds_get(&k, path, ret, ret_len, &cached, ret_error);
+	kds_done(&k);
+	return r;
+}
+
+static void snp_crl_check(const struct report_opts *o, const struct snp_files *f,
+			  const struct snp_trust *t, struct checklist *l)
+{
+	_cleanup_free_ uint8_t *buf = NULL;
+	_cleanup_free_ char *err = NULL;
+	char why[300];
+	size_t len;
+	int r;
+
+	r = crl_get(o, attest_snp_cert_gen(t->ark), &buf, &len, &err);
+	if (r < 0) {
+		checklist_add(l, "ARK CRL", CHECK_FAILED, "%s%s", err ? err : strerror(-r),
+			      o->crl ? "" : " (or give the CRL with --crl FILE)");
+		return;
+	}
+	r = attest_snp_crl_check(buf, len, t->ark, f->ask ? f->ask : t->ask, f->leaf, why,
+				 sizeof why);
+	checklist_add(l, "ARK CRL", r == 1 ? CHECK_OK : CHECK_FAILED, "%s: %s",
+		      o->crl ? o->crl : "from the KDS", r < 0 ? strerror(-r) : why);
 }
 
 /* VCEK → ASK → trusted ARK of the VCEK's generation, one line per link. Returns an exit code
@@ -234,14 +405,50 @@ static int snp_chain_checks(const struct report_opts *o, const struct snp_files 
 		checklist_add(l, "trusted SEV-SNP root", CHECK_FAILED, "%s", err ? err : "?");
 		return 0;
 	}
-	snp_check_chain(f, &t, l);
+	if (snp_check_chain(f, &t, l) && (o->crl || o->fetch_crl))
+		snp_crl_check(o, f, &t, l);
 	snp_trust_done(&t);
+	return 0;
+}
+
+static int load_ref(const char *path, struct snp_ref *ref)
+{
+	_cleanup_free_ uint8_t *buf = NULL;
+	_cleanup_free_ char *err = NULL;
+	char why[300];
+	size_t len;
+
+	if (read_user_file("reference", path, SNP_REF_TEXT_MAX, &buf, &len, &err) < 0)
+		return sevadm_fail(VERB, "%s", err);
+	if (attest_snp_ref_parse((const char *)buf, len, ref, why, sizeof why) < 0)
+		return sevadm_fail(VERB, "the reference %s is refused: %s (the format: sevadm(1), "
+				   "REFERENCE FILE)", path, why);
+	return 0;
+}
+
+/* The report against the reference: one line per field the reference gives. */
+static int snp_appraise(const struct snp_ref *ref, const struct snp_report *r,
+			struct checklist *l)
+{
+	_cleanup_free_ struct snp_appraisal *a = malloc(sizeof *a);
+
+	if (!a)
+		return sevadm_fail(VERB, "out of memory");
+	attest_snp_appraise(r, ref, a);
+	for (size_t i = 0; i < a->n; i++) {
+		const struct snp_check *c = &a->checks[i];
+
+		checklist_add_values(l, c->name, c->skipped ? CHECK_SKIPPED :
+							       c->pass ? CHECK_OK : CHECK_FAILED,
+				     c->expected, c->found);
+	}
 	return 0;
 }
 
 static int verify_snp(const struct report_opts *o, const uint8_t *raw)
 {
 	_cleanup_(json_object_putp) json_object *fields = NULL;
+	_cleanup_free_ struct snp_ref *ref = NULL;
 	_cleanup_free_ char *text = NULL;
 	struct snp_files f = {};
 	struct checklist l = {};
@@ -253,7 +460,15 @@ static int verify_snp(const struct report_opts *o, const uint8_t *raw)
 	enum snp_gen hint = attest_snp_gen_from_name(o->gen);
 	if (o->gen && hint == SNP_GEN_UNKNOWN)
 		return sevadm_usage(VERB, "--gen: '%s' is not Milan, Genoa or Turin", o->gen);
-	if ((k = snp_load_leaf(o, &f)) != 0)
+	/* the reference first: a refused one stops before any network or chain work */
+	if (o->ref && !(ref = malloc(sizeof *ref)))
+		return sevadm_fail(VERB, "out of memory");
+	if (o->ref && (k = load_ref(o->ref, ref)) != 0)
+		return k;
+	/* KEY_INFO bits 4:2 (SNP ABI 56860, ATTESTATION_REPORT 0x48) pick the table's leaf */
+	k = o->fetch_vcek ? snp_fetch_leaf(o, raw, hint, &f) :
+			    snp_load_leaf(o, (get_le32(raw + 0x48) >> 2) & 7, &f);
+	if (k != 0)
 		goto out;
 	if (hint == SNP_GEN_UNKNOWN)
 		hint = attest_snp_cert_gen(f.leaf);
@@ -284,6 +499,8 @@ static int verify_snp(const struct report_opts *o, const uint8_t *raw)
 			goto out;
 		check_value(&l, "measurement", "--measurement", r.measurement, want, 48);
 	}
+	if (ref && (k = snp_appraise(ref, &r, &l)) != 0)
+		goto out;
 	k = finish(o, "SEV-SNP", fields, text, &l);
 out:
 	snp_files_done(&f);
@@ -329,9 +546,10 @@ static int sev_load_pek(const struct report_opts *o, struct sev_cert *pek, struc
 	size_t len;
 	int k;
 
-	if (o->vcek || o->certs_dir)
-		return sevadm_usage(VERB, "--vcek/--certs are for SEV-SNP reports; a legacy SEV "
-				    "report is signed by the PEK: give --chain DIR or --pek FILE");
+	if (o->vcek || o->certs_dir || o->cert_table || o->fetch_vcek)
+		return sevadm_usage(VERB, "--vcek/--certs/--cert-table/--fetch-vcek are for SEV-SNP "
+				    "reports; a legacy SEV report is signed by the PEK: give "
+				    "--chain DIR or --pek FILE");
 	if (o->pek) {
 		if (read_user_file("PEK certificate", o->pek, 64 * 1024, &buf, &len, &err) < 0)
 			return sevadm_fail(VERB, "%s", err);
@@ -368,6 +586,8 @@ static int verify_sev(const struct report_opts *o, const uint8_t *raw)
 
 	if (o->gen)
 		return sevadm_usage(VERB, "--gen is for SEV-SNP reports");
+	if (o->ref || o->crl || o->fetch_crl)
+		return sevadm_usage(VERB, "--ref, --crl and --fetch-crl are for SEV-SNP reports");
 	if (attest_sev_report_parse(raw, SEV_ATTESTATION_REPORT_SIZE, &rep, &why) < 0)
 		return sevadm_fail(VERB, "the SEV attestation report is malformed: %s", why);
 	if ((k = sev_load_pek(o, &pek, &l)) != 0)

@@ -42,12 +42,30 @@ void checklist_add(struct checklist *l, const char *name, enum check_state state
 	c = &l->items[l->n++];
 	snprintf(c->name, sizeof c->name, "%s", name);
 	c->state = state;
-	c->detail[0] = 0;
+	c->detail[0] = c->expected[0] = c->found[0] = 0;
 	if (fmt) {
 		va_start(ap, fmt);
 		vsnprintf(c->detail, sizeof c->detail, fmt, ap);
 		va_end(ap);
 	}
+}
+
+void checklist_add_values(struct checklist *l, const char *name, enum check_state state,
+			  const char *expected, const char *found)
+{
+	struct check *c;
+
+	if (state == CHECK_FAILED)
+		checklist_add(l, name, state, "expected %s, found %s", expected, found);
+	else if (state == CHECK_SKIPPED)
+		checklist_add(l, name, state, "found %s", found);
+	else
+		checklist_add(l, name, state, "%s", found);
+	if (l->n == 0 || strcmp(l->items[l->n - 1].name, name) != 0)
+		return; /* the list is full */
+	c = &l->items[l->n - 1];
+	snprintf(c->expected, sizeof c->expected, "%s", expected);
+	snprintf(c->found, sizeof c->found, "%s", found);
 }
 
 bool checklist_ok(const struct checklist *l)
@@ -96,10 +114,16 @@ json_object *checklist_json(const struct checklist *l)
 		if (!o)
 			break;
 		json_object_object_add(o, "check", json_object_new_string(c->name));
+		json_object_object_add(o, "name", json_object_new_string(c->name));
 		json_object_object_add(o, "result", json_object_new_string(
 						c->state == CHECK_OK ? "ok" :
 						c->state == CHECK_FAILED ? "failed" : "not checked"));
 		json_object_object_add(o, "detail", json_object_new_string(c->detail));
+		json_object_object_add(o, "pass", json_object_new_boolean(c->state == CHECK_OK));
+		if (c->expected[0] || c->found[0]) {
+			json_object_object_add(o, "expected", json_object_new_string(c->expected));
+			json_object_object_add(o, "found", json_object_new_string(c->found));
+		}
 		json_object_array_add(a, o);
 	}
 	return a;

@@ -20,15 +20,23 @@ struct check {
 	char name[64];
 	enum check_state state;
 	char detail[400];
+	/* A comparison's values (empty for checks that are not one): shown in --json, and in
+	 * the detail of a failed one. */
+	char expected[1600];
+	char found[160];
 };
 
 struct checklist {
-	struct check items[24];
+	struct check items[64];
 	size_t n;
 };
 
 void checklist_add(struct checklist *l, const char *name, enum check_state state,
 		   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* A comparison: ok when pass, with the expected and the found value (the detail of a failed
+ * one says both). */
+void checklist_add_values(struct checklist *l, const char *name, enum check_state state,
+			  const char *expected, const char *found);
 /* true when nothing failed and at least one check held */
 bool checklist_ok(const struct checklist *l);
 /* The first failed check, or NULL. */

@@ -2,6 +2,9 @@
  * chosen by the kernel), serving files at exact request targets and 404 for anything else.
  *   kds-server PORT_FILE LOG_FILE TARGET=FILE...
  * TARGET is the path with its query as a client sends it ("/vcek/v1/Milan/ab..?blSPL=3&...").
+ * Answers carry the media type AMD's KDS gives: application/pkix-crl for a .../crl target (the
+ * ARK's revocation list, DER), application/x-pem-file for cert_chain, else
+ * application/octet-stream (a DER certificate).
  * Every request is appended to LOG_FILE as one line "GET TARGET", so a test can assert the URL
  * asked for and count the requests (a cache hit makes none). Runs until SIGTERM. */
 #include <arpa/inet.h>
@@ -45,8 +48,20 @@ static enum MHD_Result add_arg(void *cls, enum MHD_ValueKind kind, const char *k
 	return MHD_YES;
 }
 
+static const char *media_type(const char *target)
+{
+	const char *q = strchr(target, '?');
+	size_t n = q ? (size_t)(q - target) : strlen(target);
+
+	if (n >= 4 && memcmp(target + n - 4, "/crl", 4) == 0)
+		return "application/pkix-crl";
+	if (n >= 11 && memcmp(target + n - 11, "/cert_chain", 11) == 0)
+		return "application/x-pem-file";
+	return "application/octet-stream";
+}
+
 static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, const void *body,
-			     size_t len)
+			     size_t len, const char *type)
 {
 	struct MHD_Response *r = MHD_create_response_from_buffer(len, (void *)body,
 								 MHD_RESPMEM_MUST_COPY);
@@ -54,6 +69,8 @@ static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, const
 
 	if (!r)
 		return MHD_NO;
+	if (type)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
 	ret = MHD_queue_response(conn, status, r);
 	MHD_destroy_response(r);
 	return ret;
@@ -73,11 +90,12 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	if (n > 0)
 		(void)!write(log_fd, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
 	if (strcmp(method, "GET") != 0)
-		return reply(conn, 405, "method not allowed\n", 19);
+		return reply(conn, 405, "method not allowed\n", 19, NULL);
 	for (size_t i = 0; i < n_routes; i++)
 		if (strcmp(routes[i].target, target) == 0)
-			return reply(conn, 200, routes[i].body, routes[i].len);
-	return reply(conn, 404, "Not Found\n", 10);
+			return reply(conn, 200, routes[i].body, routes[i].len,
+				     media_type(target));
+	return reply(conn, 404, "Not Found\n", 10, NULL);
 }
 
 static int load_routes(int argc, char **argv)

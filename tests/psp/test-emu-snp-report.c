@@ -29,6 +29,7 @@
 #include "common/ossl.h"
 #include "common/util.h"
 #include "psp/emu/nv.h"
+#include "tests/psp/test-emu-snp-appraise.h"
 #include "tests/psp/test-emu-snp-util.h"
 
 #define OK SEV_STATUS_SUCCESS
@@ -567,6 +568,7 @@ static void test_chain(struct guest *g, const char *dir)
 	raw[0x90] ^= 1; /* the measurement */
 	put_file(dir, "flipped.bin", raw, sizeof(raw));
 	TU_CHECK_EQ(sevadm_verify(dir, "report.bin", "good", true), 0);
+	emu_appraise(dir, &r); /* sevadm verify report --ref, each field failing alone */
 	TU_CHECK(sevadm_verify(dir, "report.bin", "good", false) != 0, "AMD's roots only");
 	TU_CHECK(sevadm_verify(dir, "flipped.bin", "good", true) != 0, "one byte flipped");
 	TU_CHECK(sevadm_verify(dir, "report.bin", "other", true) != 0, "another TCB's VCEK");
@@ -775,6 +777,7 @@ static void test_turin(void)
 	put_der(rig.dir, "ark.der", ark);
 	put_file(rig.dir, "report.bin", raw, sizeof(raw));
 	TU_CHECK_EQ(sevadm_verify(rig.dir, "report.bin", "good", true), 0);
+	emu_appraise(rig.dir, &r); /* with the Turin TCB's FMC */
 	free(sub);
 	X509_free(ark);
 	X509_free(ask);
