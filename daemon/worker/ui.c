@@ -1,4 +1,4 @@
-/* The status page (issue 10; README "Status page"): the HTML shell and its assets, embedded at
+/* The status page (daemon/worker/ui/README.md): the HTML shell and its assets, embedded at
  * build time (ui-assets.h), and GET /ui/state, one JSON snapshot of everything the page shows:
  * health, platform, the ASID pool cell by cell, the recent firmware failures and, when asked
  * (?guests=1), the guests. The guest list costs one GUEST_STATUS per guest (daemon/core/guest.c),
