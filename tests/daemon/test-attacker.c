@@ -45,6 +45,10 @@ static void at_exit(void)
 	tu_emu_stop(&E);
 	if (dir)
 		tu_rmtree(dir);
+	free(D.sock);
+	free(D.log);
+	free((char *)D.config);
+	free(dir);
 }
 
 /* A fresh emulator and sevd in a fresh directory, with `conf` as sevd.conf. */
@@ -56,12 +60,14 @@ static void start(const char *conf)
 	tu_emu_stop(&E);
 	if (dir)
 		tu_rmtree(dir);
+	free(dir);
 	dir = tu_mkdtemp();
 	TU_CHECK(tu_emu_start(dir, NULL, &E) == 0, "emulator");
 	path = path_join(dir, "sevd.conf");
 	TU_CHECK(write_file_atomic(path, conf, strlen(conf), 0600) == 0, "config");
 	free(D.sock);
 	free(D.log);
+	free((char *)D.config);
 	D = (struct ru_sevd){.state_dir = dir, .run_dir = dir, .emu_sock = E.socket};
 	D.config = strdup(path);
 	TU_CHECK(ru_sevd_start(&D, true), "sevd does not start (log %s)", D.log);
