@@ -18,7 +18,8 @@
  * the emulator signs for a guest request (the guest's AES-GCM through attest/snp-msg.h). The
  * ID block and its auth structure are the real `sevadm snp id-block` output: SNP_LAUNCH_FINISH
  * takes them and refuses each byte of either flipped; the report then carries the ID and
- * author key digests sevadm printed. */
+ * author key digests sevadm printed, and `sevadm measurement verify --snp --report` takes it
+ * (and refuses it for another vCPU count). */
 #include <errno.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -164,6 +165,22 @@ static void sevadm_vmsa(const char *dir, const char *type, unsigned cpu, uint8_t
 	memcpy(page, b, SEV_PAGE_SIZE);
 }
 
+/* `sevadm measurement verify --snp --report DIR/report.bin` for these inputs: exit want. */
+static void sevadm_verify_report(const char *dir, const char *type, unsigned vcpus, int want)
+{
+	char n[16];
+	_cleanup_free_ char *rp = path_join(dir, "report.bin"), *out = NULL;
+	char *argv[] = { (char *)tu_exe("SEVADM_EXE"), "measurement", "verify", "--snp",
+			 "--firmware", OVMF_PATH, "--vcpus", n, "--vcpu-type", (char *)type,
+			 "--report", rp, NULL };
+	int st;
+
+	snprintf(n, sizeof(n), "%u", vcpus);
+	st = tu_run(argv, &out, NULL);
+	TU_CHECK(st == want, "measurement verify --snp, %u vCPU %s: exit %d, expected %d: %s",
+		 vcpus, type, st, want, out ? out : "");
+}
+
 struct id_digests {
 	uint8_t id[48], author[48];
 };
@@ -263,11 +280,13 @@ static int finish(struct guest *g, uint64_t flags)
 	return fw(g->r.t, SEV_CMD_SNP_LAUNCH_FINISH, &b);
 }
 
-/* The guest reads VMPCK0 from its secrets page and asks for a report (MSG_REPORT_REQ). */
+/* The guest reads VMPCK0 from its secrets page and asks for a report (MSG_REPORT_REQ); the
+ * report is also written to DIR/report.bin. */
 static void report(struct guest *g, struct snp_report *ret)
 {
 	struct sev_snp_cmd_guest_request b = { pa(g, P_GCTX), pa(g, P_REQ), pa(g, P_RSP) };
 	struct sev_snp_report_req q = { .vmpl = 0 };
+	_cleanup_free_ char *rp = path_join(g->r.dir, "report.bin");
 	_cleanup_free_ uint8_t *sp = NULL;
 	const uint8_t *payload = NULL;
 	const char *why = NULL;
@@ -288,6 +307,7 @@ static void report(struct guest *g, struct snp_report *ret)
 	TU_CHECK_EQ(get_le32(payload), OK);
 	TU_CHECK(attest_snp_report_parse(payload + 0x20, SNP_REPORT_SIZE, SNP_GEN_MILAN, ret,
 					 &why) == 0, "report: %s", why);
+	TU_CHECK(write_file_atomic(rp, payload + 0x20, SNP_REPORT_SIZE, 0600) == 0, "%s", rp);
 	OPENSSL_cleanse(g->vmpck0, sizeof(g->vmpck0));
 }
 
@@ -369,6 +389,8 @@ static void launch(const struct fwimg *f, const char *type, unsigned vcpus, bool
 	}
 	report(&g, &r);
 	TU_CHECK_MEM(r.measurement, want, 48); /* the emulator's digest = sevadm's offline one */
+	sevadm_verify_report(g.r.dir, type, vcpus, 0);
+	sevadm_verify_report(g.r.dir, type, vcpus == 1 ? 2 : 1, 1); /* another vCPU count */
 	TU_CHECK_EQ(r.policy, POLICY);
 	if (id_block) {
 		TU_CHECK_MEM(r.id_key_digest, kd.id, 48);
