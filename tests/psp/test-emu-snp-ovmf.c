@@ -17,7 +17,8 @@
  * `sevadm measurement build --snp` prints; the compared digest is the MEASUREMENT of a report
  * the emulator signs for a guest request (the guest's AES-GCM through attest/snp-msg.h). The
  * ID block and its auth structure are the real `sevadm snp id-block` output: SNP_LAUNCH_FINISH
- * takes them and refuses each byte of either flipped; the report then carries the ID and
+ * takes them and refuses each byte of the block, and each byte of the auth structure the ABI
+ * gives a meaning, flipped alone; the report then carries the ID and
  * author key digests sevadm printed, and `sevadm measurement verify --snp --report` takes it
  * (and refuses it for another vCPU count). */
 #include <errno.h>
