@@ -8,7 +8,8 @@
  * then asks LAUNCH_MEASURE. The VMSAs are the real `sevadm vmsa build` output; the launch
  * measurement firmware returns (with the TIK of the session this test built) is compared with
  * what the real `sevadm measurement build` prints for the same firmware, vCPU count and type
- * (no --vmsa-cpu0/1: sevadm generates them) and checked with `sevadm measurement verify`. */
+ * (no --vmsa-cpu0/1: sevadm generates them) and checked with `sevadm measurement verify`. A
+ * plain SEV launch of the same image (no VMSAs) is checked the same way. */
 #include <errno.h>
 #include <openssl/crypto.h>
 #include <string.h>
@@ -21,13 +22,15 @@
 
 #define OVMF_PATH "/usr/share/ovmf/OVMF.fd"
 #define POLICY (SEV_POLICY_NODBG | SEV_POLICY_ES) /* QEMU's default 0x1 with SEV-ES */
+/* vcpus == 0: a plain SEV launch (QEMU's default policy 0x1, no VMSAs measured) */
+#define POLICY_OF(vcpus) ((vcpus) ? POLICY : SEV_POLICY_NODBG)
 #define MAX_VCPUS 4u
 
 struct rig {
 	struct emu_rig r;
 	struct sev_cert pdh, pek;
 	struct sev_cmd_platform_status ps;
-	uint32_t asid;
+	uint32_t asid, sev_asid; /* the last SEV-ES and SEV ASIDs used */
 };
 
 static int status_of(int e, int pr)
@@ -67,7 +70,7 @@ static char *sevadm_measurement(const struct rig *g, const char *verb, const cha
 				unsigned vcpus, const uint8_t tik[16], const uint8_t blob[48],
 				int want)
 {
-	char maj[8], min[8], bld[8], pol[16], n[8];
+	char maj[8], min[8], bld[8], pol[16], n[16];
 	_cleanup_free_ char *tk = hex_encode(tik, 16),
 			    *arg = hex_encode(strcmp(verb, "build") == 0 ? blob + 32 : blob,
 					      strcmp(verb, "build") == 0 ? 16 : 48);
@@ -81,8 +84,10 @@ static char *sevadm_measurement(const struct rig *g, const char *verb, const cha
 	snprintf(maj, sizeof(maj), "%u", g->ps.api_major);
 	snprintf(min, sizeof(min), "%u", g->ps.api_minor);
 	snprintf(bld, sizeof(bld), "%u", g->ps.build);
-	snprintf(pol, sizeof(pol), "0x%x", POLICY);
+	snprintf(pol, sizeof(pol), "0x%x", POLICY_OF(vcpus));
 	snprintf(n, sizeof(n), "%u", vcpus);
+	if (vcpus == 0)
+		argv[17] = NULL; /* SEV: no --num-cpus, no vCPU type */
 	return sevadm_out(argv, want);
 }
 
@@ -99,8 +104,11 @@ static void launch(struct rig *g, const uint8_t *fwb, size_t fw_len, const char 
 	memcpy(m.ptr, fwb, fw_len);
 	for (unsigned i = 0; i < vcpus; i++)
 		sevadm_vmsa(g->r.dir, type, i, m.ptr + fw_len + (size_t)i * SEV_VMSA_SIZE);
-	GT_EXPECT(gt_launch(g->r.t, POLICY, &g->pdh, &tk, &h), SEV_STATUS_SUCCESS);
-	GT_EXPECT(status_of(psp_cmd_activate(g->r.t, h, ++g->asid, &pr), pr), SEV_STATUS_SUCCESS);
+	GT_EXPECT(gt_launch(g->r.t, POLICY_OF(vcpus), &g->pdh, &tk, &h), SEV_STATUS_SUCCESS);
+	if (vcpus == 0)
+		g->sev_asid = g->sev_asid ? g->sev_asid + 1 : GT_MIN_SEV_ASID;
+	GT_EXPECT(status_of(psp_cmd_activate(g->r.t, h, vcpus ? ++g->asid : g->sev_asid, &pr), pr),
+		  SEV_STATUS_SUCCESS);
 	GT_EXPECT(status_of(psp_cmd_launch_update_data(g->r.t, h, m.base, (uint32_t)fw_len, &pr),
 			    pr), SEV_STATUS_SUCCESS);
 	for (unsigned i = 0; i < vcpus; i++)
@@ -127,9 +135,10 @@ static void check(struct rig *g, const uint8_t *fwb, size_t fw_len, const char *
 	TU_CHECK(strcmp(got, want) == 0, "%u vCPU %s: firmware %s, sevadm %s", vcpus, type, want,
 		 got);
 	v = sevadm_measurement(g, "verify", type, vcpus, tik, blob, 0);
-	/* the same blob does not verify for another vCPU type (the VMSAs differ in RDX) */
-	bad = sevadm_measurement(g, "verify", other_type, vcpus, tik, blob, 1);
-	printf("ok: SEV-ES OVMF, %u vCPU %s: %s\n", vcpus, type, want);
+	/* the same blob does not verify for another vCPU type (the VMSAs differ in RDX), nor as
+	 * plain SEV for an SEV-ES one */
+	bad = sevadm_measurement(g, "verify", other_type, vcpus ? vcpus : 1, tik, blob, 1);
+	printf("ok: %s OVMF, %u vCPU %s: %s\n", vcpus ? "SEV-ES" : "SEV", vcpus, type, want);
 	OPENSSL_cleanse(tik, sizeof(tik));
 }
 
@@ -148,6 +157,7 @@ int main(void)
 	gt_platform_ready(g.r.t, true);
 	gt_platform_certs(g.r.t, &g.pdh, &g.pek);
 	GT_EXPECT(status_of(psp_cmd_platform_status(g.r.t, &g.ps, &pr), pr), SEV_STATUS_SUCCESS);
+	check(&g, fwb, len, "EPYC-Milan", 0, "EPYC-Milan"); /* plain SEV */
 	check(&g, fwb, len, "EPYC-Milan", 1, "EPYC-Genoa");
 	check(&g, fwb, len, "EPYC-Milan", 4, "EPYC-Genoa");
 	check(&g, fwb, len, "EPYC-Rome", 1, "EPYC-Milan");
