@@ -674,6 +674,13 @@ static const struct {
 	{ "GET", "/ui/ui.css", R_PUBLIC },
 	{ "GET", "/ui/ui.js", R_PUBLIC },
 	{ "GET", "/ui/state", R_READER },
+	/* Migration (issue 23): admin only; refused before the handle is looked at. */
+	{ "POST", "/v1/guests/1/send", R_ADMIN },
+	{ "GET", "/v1/guests/1/send/stream", R_ADMIN },
+	{ "POST", "/v1/guests/1/send/finish", R_ADMIN },
+	{ "POST", "/v1/guests/1/send/cancel", R_ADMIN },
+	{ "POST", "/v1/guests/1/receive", R_ADMIN },
+	{ "POST", "/v1/guests/1/receive/finish", R_ADMIN },
 };
 
 static const struct {
@@ -752,6 +759,14 @@ static void test_role_matrix(void)
 	check_platform_state("INIT");
 	TU_CHECK(refused >= 40 && served >= 25, "matrix too small: %u refused, %u served", refused,
 		 served);
+	/* POST /v1/guests is the launcher's, but receiving a migrated guest is the admin's. */
+	{
+		json_object *o = call(VIA_TCP, TOKEN_LAUNCHER, "POST", "/v1/guests",
+				      "{\"receive\": {}}", 403);
+
+		check_error(o, "forbidden");
+		json_object_put(o);
+	}
 	/* The admin token over TCP may mutate. */
 	json_object_put(call(VIA_TCP, TOKEN_ADMIN, "POST", "/v1/platform/pdh", NULL, 200));
 	json_object_put(call(VIA_TCP, TOKEN_ADMIN, "GET", "/v1/platform/pek-csr", NULL, 200));

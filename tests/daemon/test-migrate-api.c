@@ -1,0 +1,310 @@
+/* Migration through sevd's HTTP routes (issue 23): two sev-psp-emu (two chips, each its own
+ * keys) and two sevd, driven over their Unix sockets (as root: the admin role). A launches a
+ * guest whose image is random bytes; A refuses B as a target until A's sevd.conf names B's
+ * root (migration_emulated_root); NOSEND is refused by firmware; a tampered packet is refused
+ * by B (the half-received guest deleted, A's send cancelled, A's guest RUNNING again); then
+ * the guest moves: GET /send/stream on A into POST /receive on B, RECEIVE_FINISH, SEND_FINISH.
+ * B's guest view equals A's as it was, A's guest is gone, the ASIDs in use add up. */
+#include <errno.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/macros.h"
+#include "common/util.h"
+#include "psp/sev-abi.h"
+#include "tests/daemon/guest-client.h"
+#include "tests/psp/test-emu-guest-util.h"
+#include "tests/testutil.h"
+
+#define MEM (256u * 1024u) /* guest memory: 64 packets */
+#define IMAGE (64u * 1024u)
+#define REC_HDR (8u + 4u + sizeof(struct sev_packet_header))
+
+struct side {
+	struct tu_emu emu;
+	struct gc_daemon d;
+	char *conf;
+};
+
+static struct side A, B;
+
+static void side_start(struct side *s, const char *name)
+{
+	_cleanup_free_ char *top = tu_mkdtemp();
+
+	s->d.dir = path_join(top, name);
+	TU_CHECK(mkdir(s->d.dir, 0700) == 0, "mkdir %s", s->d.dir);
+	TU_CHECK(tu_emu_start(top, NULL, &s->emu) == 0, "emulator for %s", name);
+	s->d.emu_sock = s->emu.socket;
+	s->conf = path_join(top, "sevd.conf");
+}
+
+static void conf_write(struct side *s, const char *text)
+{
+	FILE *f = fopen(s->conf, "w");
+
+	TU_CHECK(f && fputs(text, f) >= 0 && fclose(f) == 0, "write %s", s->conf);
+	s->d.config = s->conf;
+}
+
+static void restart(struct side *s)
+{
+	if (s->d.pid)
+		gc_stop(&s->d, false);
+	TU_CHECK(gc_start(&s->d, true), "sevd did not start (log %s)", s->d.log);
+}
+
+static void expect(struct gc_resp *r, long status, const char *code, const char *what)
+{
+	TU_CHECK(r->status == status, "%s: HTTP %ld, expected %ld: %.*s", what, r->status, status,
+		 (int)MIN(r->len, (size_t)400), r->body ? r->body : "");
+	if (code)
+		TU_CHECK(!strcmp(gc_err_code(r), code), "%s: code %s, expected %s", what,
+			 gc_err_code(r), code);
+}
+
+static json_object *call(struct side *s, const char *method, const char *path, const char *body,
+			 long status, const char *code)
+{
+	struct gc_resp r;
+	json_object *o;
+
+	gc_request(&s->d, method, path, body, body ? strlen(body) : 0, NULL, &r);
+	expect(&r, status, code, path);
+	o = r.json ? json_object_get(r.json) : NULL;
+	gc_resp_free(&r);
+	return o;
+}
+
+static uint32_t launch(struct side *s, uint32_t policy, const uint8_t *image)
+{
+	char body[160], path[64];
+	json_object *o;
+	struct gc_resp r;
+	uint32_t h;
+
+	snprintf(body, sizeof(body), "{\"policy\": %u, \"name\": \"mover\", \"memory_size\": %u}",
+		 policy, MEM);
+	o = call(s, "POST", "/v1/guests", body, 201, NULL);
+	h = (uint32_t)gc_int(o, "handle");
+	json_object_put(o);
+	snprintf(path, sizeof(path), "/v1/guests/%u/data", h);
+	gc_upload_chunked(&s->d, path, image, IMAGE, 10000, &r);
+	expect(&r, 200, NULL, "data");
+	gc_resp_free(&r);
+	snprintf(path, sizeof(path), "/v1/guests/%u/measurement", h);
+	json_object_put(call(s, "GET", path, NULL, 200, NULL));
+	snprintf(path, sizeof(path), "/v1/guests/%u/finish", h);
+	json_object_put(call(s, "POST", path, NULL, 200, NULL));
+	return h;
+}
+
+static void view(struct side *s, uint32_t h, uint8_t *out)
+{
+	char text[256];
+	int fd = -1;
+	uint8_t *v;
+
+	TU_CHECK(gt_ctl_memfd(s->emu.socket, h, &fd, text, sizeof(text)) == 0, "memfd: %s", text);
+	v = mmap(NULL, MEM, PROT_READ, MAP_SHARED, fd, 0);
+	TU_CHECK(v != MAP_FAILED, "mmap");
+	memcpy(out, v, MEM);
+	munmap(v, MEM);
+	close(fd);
+}
+
+static int64_t asids_used(struct side *s)
+{
+	json_object *o = call(s, "GET", "/v1/asids", NULL, 200, NULL), *v;
+	int64_t n;
+
+	TU_CHECK(json_object_object_get_ex(o, "used", &v), "asids.used");
+	n = json_object_get_int64(v);
+	json_object_put(o);
+	return n;
+}
+
+/* The body of POST /v1/guests/{h}/send: B's certificates as B's GET /v1/platform/certs. */
+static char *target_body(struct side *t)
+{
+	json_object *o = call(t, "GET", "/v1/platform/certs", NULL, 200, NULL);
+	char *s = strdup(json_object_to_json_string(o));
+
+	json_object_put(o);
+	return s;
+}
+
+/* SEND_START on A for B; the answer (status expected) or NULL. */
+static json_object *send_start(uint32_t h, long status, const char *code)
+{
+	_cleanup_free_ char *body = target_body(&B);
+	char path[64];
+
+	snprintf(path, sizeof(path), "/v1/guests/%u/send", h);
+	return call(&A, "POST", path, body, status, code);
+}
+
+static uint32_t receive_start(json_object *sent)
+{
+	json_object *body = json_object_new_object(), *rcv, *o;
+	uint32_t h;
+
+	TU_CHECK(json_object_object_get_ex(sent, "receive", &rcv), "send answers receive");
+	json_object_object_add(body, "name", json_object_new_string("moved"));
+	json_object_object_add(body, "receive", json_object_get(rcv));
+	o = call(&B, "POST", "/v1/guests", json_object_to_json_string(body), 201, NULL);
+	json_object_put(body);
+	TU_CHECK(!strcmp(gc_str(o, "state"), "RUPDATE"), "state %s", gc_str(o, "state"));
+	h = (uint32_t)gc_int(o, "handle");
+	json_object_put(o);
+	return h;
+}
+
+static void stream(uint32_t ha, struct gc_resp *out)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/v1/guests/%u/send/stream", ha);
+	gc_request(&A.d, "GET", path, NULL, 0, NULL, out);
+	expect(out, 200, NULL, "send/stream");
+	TU_CHECK_EQ(out->len, (MEM / 4096u) * (REC_HDR + 4096u));
+}
+
+static void hand_over(uint32_t hb, const uint8_t *buf, size_t len, struct gc_resp *out)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/v1/guests/%u/receive", hb);
+	gc_upload_chunked(&B.d, path, buf, len, 7000, out);
+}
+
+static void op(struct side *s, uint32_t h, const char *what, long status)
+{
+	char path[80];
+
+	snprintf(path, sizeof(path), "/v1/guests/%u%s%s", h, what[0] ? "/" : "", what);
+	json_object_put(call(s, !strcmp(what, "") ? "DELETE" : "POST", path, NULL, status, NULL));
+}
+
+int main(void)
+{
+	_cleanup_free_ uint8_t *image = malloc(IMAGE), *va = malloc(MEM), *vb = malloc(MEM);
+	_cleanup_free_ char *root = NULL, *text = NULL;
+	json_object *sent, *o;
+	struct gc_resp r;
+	uint32_t ha, hb, hn;
+	int64_t used_a, used_b;
+	char path[80];
+
+	if (!getenv("SEVD_EXE") || !getenv("SEV_PSP_EMU_EXE"))
+		tu_skip("SEVD_EXE or SEV_PSP_EMU_EXE not set (run through meson test)");
+	TU_CHECK(image && va && vb && RAND_bytes(image, IMAGE) == 1, "setup");
+	side_start(&A, "a");
+	side_start(&B, "b");
+	conf_write(&A, "");
+	conf_write(&B, "");
+	restart(&A);
+	restart(&B);
+
+	/* B's root is no AMD root: refused before firmware, the guest still RUNNING. */
+	ha = launch(&A, SEV_POLICY_NODBG, image);
+	view(&A, ha, va);
+	TU_CHECK(!memcmp(va, image, IMAGE), "A's guest view holds the image");
+	o = send_start(ha, 403, NULL);
+	TU_CHECK(strstr(json_object_to_json_string(o), "not trusted"), "refusal: %s",
+		 json_object_to_json_string(o));
+	json_object_put(o);
+	snprintf(path, sizeof(path), "/v1/guests/%u", ha);
+	o = call(&A, "GET", path, NULL, 200, NULL);
+	TU_CHECK(!strcmp(gc_str(o, "state"), "RUNNING"), "after refusal: %s", gc_str(o, "state"));
+	json_object_put(o);
+
+	/* A's operator names B's ASK ‖ ARK as the emulated migration root. */
+	o = call(&B, "GET", "/v1/platform/certs", NULL, 200, NULL);
+	{
+		uint8_t *ask = NULL, *ark = NULL;
+		size_t ask_len, ark_len;
+		char conf[1024];
+		FILE *f;
+
+		TU_CHECK(base64_decode(gc_str(o, "ask"), strlen(gc_str(o, "ask")), &ask, &ask_len) == 0 &&
+			     base64_decode(gc_str(o, "ark"), strlen(gc_str(o, "ark")), &ark, &ark_len) == 0,
+			 "certs");
+		root = path_join(A.d.dir, "b-ask-ark.cert");
+		f = fopen(root, "wb");
+		TU_CHECK(f && fwrite(ask, 1, ask_len, f) == ask_len &&
+			     fwrite(ark, 1, ark_len, f) == ark_len && fclose(f) == 0,
+			 "write %s", root);
+		free(ask);
+		free(ark);
+		snprintf(conf, sizeof(conf), "migration_emulated_root = %s\n", root);
+		conf_write(&A, conf);
+	}
+	json_object_put(o);
+	restart(&A);
+
+	/* NOSEND: firmware refuses SEND_START. */
+	hn = launch(&A, SEV_POLICY_NODBG | SEV_POLICY_NOSEND, image);
+	o = send_start(hn, 400, NULL);
+	TU_CHECK(strstr(json_object_to_json_string(o), "POLICY_FAILURE"), "NOSEND: %s",
+		 json_object_to_json_string(o));
+	json_object_put(o);
+	op(&A, hn, "", 200);
+
+	/* A tampered packet: B refuses it; the half-received guest is deleted, A cancels. */
+	used_a = asids_used(&A);
+	used_b = asids_used(&B);
+	sent = send_start(ha, 200, NULL);
+	TU_CHECK(!strcmp(gc_str(sent, "state"), "SUPDATE"), "state %s", gc_str(sent, "state"));
+	hb = receive_start(sent);
+	json_object_put(sent);
+	stream(ha, &r);
+	r.body[5 * (REC_HDR + 4096u) + REC_HDR + 99] ^= 0x10;
+	hand_over(hb, (uint8_t *)r.body, r.len, &r);
+	expect(&r, 400, NULL, "tampered receive");
+	TU_CHECK(!strcmp(gc_err_fw(&r), "BAD_MEASUREMENT"), "fw %s", gc_err_fw(&r));
+	gc_resp_free(&r);
+	op(&B, hb, "", 200);
+	op(&A, ha, "send/cancel", 200);
+	TU_CHECK_EQ(asids_used(&B), used_b);
+	TU_CHECK_EQ(asids_used(&A), used_a);
+
+	/* The move. */
+	sent = send_start(ha, 200, NULL);
+	hb = receive_start(sent);
+	json_object_put(sent);
+	TU_CHECK_EQ(asids_used(&B), used_b + 1);
+	stream(ha, &r);
+	text = (char *)r.body;
+	r.body = NULL;
+	hand_over(hb, (uint8_t *)text, r.len, &r);
+	expect(&r, 200, NULL, "receive");
+	TU_CHECK_EQ(gc_int(r.json, "packets"), MEM / 4096u);
+	gc_resp_free(&r);
+	op(&B, hb, "receive/finish", 200);
+	op(&A, ha, "send/finish", 200);
+	snprintf(path, sizeof(path), "/v1/guests/%u", ha);
+	json_object_put(call(&A, "GET", path, NULL, 404, "not_found"));
+	snprintf(path, sizeof(path), "/v1/guests/%u", hb);
+	o = call(&B, "GET", path, NULL, 200, NULL);
+	TU_CHECK(!strcmp(gc_str(o, "state"), "RUNNING"), "B's guest: %s", gc_str(o, "state"));
+	TU_CHECK(!gc_is_null(o, "asid"), "B's guest has an ASID");
+	json_object_put(o);
+	view(&B, hb, vb);
+	TU_CHECK(!memcmp(va, vb, MEM), "B's guest memory differs from A's");
+	TU_CHECK(!memmem(text, (MEM / 4096u) * (REC_HDR + 4096u), image + 1000, 64),
+		 "the stream holds plaintext of the image");
+	TU_CHECK_EQ(asids_used(&A), used_a - 1);
+	TU_CHECK_EQ(asids_used(&B), used_b + 1);
+
+	gc_stop(&A.d, false);
+	gc_stop(&B.d, false);
+	tu_emu_stop(&A.emu);
+	tu_emu_stop(&B.emu);
+	tu_done("daemon migrate over HTTP");
+}
