@@ -32,6 +32,7 @@ static const struct sevadm_verb verbs[] = {
 	{ "deactivate", verb_deactivate, "unbind a guest from its ASID (DEACTIVATE)", true },
 	{ "attest", verb_attest, "get a guest's attestation report for a nonce", true },
 	{ "decommission", verb_decommission, "deactivate and decommission a guest", true },
+	{ "migrate", verb_migrate, "move a running guest to another sevd (--to TARGET)", true },
 	{ "session", verb_session, "make a launch session for a PDH (offline, as sevctl)", false },
 	{ "measurement", verb_measurement, "build|verify an expected launch measurement (offline)", false },
 	{ "vmsa", verb_vmsa, "build a vCPU's initial VMSA page as QEMU/KVM set it up (offline)", false },

@@ -1001,6 +1001,28 @@ static ssize_t send_stream_read(void *state, uint64_t pos, char *buf, size_t max
 	return n ? (ssize_t)n : SEVD_API_READ_END;
 }
 
+/* ?offset=N&length=M: a part of the memory (page-aligned offset), so that a client can move
+ * a guest in bounded pieces; default all of it. */
+static bool stream_range(const struct sevd_api_request *req, struct send_stream *s,
+			 struct sevd_api_response *resp)
+{
+	const char *o = req->arg ? req->arg(req, "offset") : NULL;
+	const char *l = req->arg ? req->arg(req, "length") : NULL;
+	uint64_t off = 0, len = s->size;
+
+	if ((o && (parse_u64(o, &off) < 0 || off % SEVD_PACKET_MAX || off > s->size)) ||
+	    (l && parse_u64(l, &len) < 0)) {
+		sevd_api_error(resp, 400, "bad_request",
+			       "query arguments 'offset' (a multiple of 4096 inside the guest's "
+			       "memory) and 'length' must be numbers",
+			       -1);
+		return false;
+	}
+	s->next = off;
+	s->size = len < s->size - off ? off + len : s->size;
+	return true;
+}
+
 void sevd_api_guest_send_stream(const struct sevd_api_request *req, struct sevd_api_response *resp)
 {
 	struct send_stream *s = calloc(1, sizeof(*s));
@@ -1028,6 +1050,10 @@ void sevd_api_guest_send_stream(const struct sevd_api_request *req, struct sevd_
 	s->core = req->core;
 	s->creq->u.migrate.handle = info.u.guest.handle;
 	s->size = rep->u.guest.info.memory_size;
+	if (!stream_range(req, s, resp)) {
+		send_stream_free(s);
+		return;
+	}
 	resp->status = 200;
 	resp->content_type = "application/octet-stream";
 	resp->reader = send_stream_read;

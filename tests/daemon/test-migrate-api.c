@@ -191,6 +191,66 @@ static void op(struct side *s, uint32_t h, const char *what, long status)
 	json_object_put(call(s, !strcmp(what, "") ? "DELETE" : "POST", path, NULL, status, NULL));
 }
 
+static int guest_count(struct side *s)
+{
+	json_object *o = call(s, "GET", "/v1/guests", NULL, 200, NULL), *a;
+	int n;
+
+	TU_CHECK(json_object_object_get_ex(o, "guests", &a), "guests");
+	n = (int)json_object_array_length(a);
+	json_object_put(o);
+	return n;
+}
+
+/* sevadm --daemon unix:A migrate H --to unix:B; its exit code, stdout into *out. */
+static int sevadm_migrate(uint32_t h, char **out)
+{
+	char src[600], dst[600], hs[16];
+	char *argv[] = { (char *)tu_exe("SEVADM_EXE"), (char *)"--daemon", src, (char *)"--json",
+			 (char *)"migrate", hs, (char *)"--to", dst, NULL };
+	size_t len;
+
+	snprintf(src, sizeof(src), "unix:%s", A.d.sock);
+	snprintf(dst, sizeof(dst), "unix:%s", B.d.sock);
+	snprintf(hs, sizeof(hs), "%u", h);
+	return tu_run(argv, out, &len);
+}
+
+/* sevadm migrate: a NOSEND guest fails with nothing left on B and the guest RUNNING on A;
+ * a plain one moves (B's view equals A's), A's copy gone. */
+static void test_sevadm(const uint8_t *image, uint8_t *va, uint8_t *vb)
+{
+	int na = guest_count(&A), nb = guest_count(&B);
+	_cleanup_free_ char *out = NULL;
+	json_object *o;
+	uint32_t h, hb;
+	char path[64];
+
+	h = launch(&A, SEV_POLICY_NODBG | SEV_POLICY_NOSEND, image);
+	TU_CHECK(sevadm_migrate(h, &out) == 1, "sevadm migrate of a NOSEND guest: %s", out);
+	free(out);
+	out = NULL;
+	TU_CHECK_EQ(guest_count(&B), nb);
+	snprintf(path, sizeof(path), "/v1/guests/%u", h);
+	o = call(&A, "GET", path, NULL, 200, NULL);
+	TU_CHECK(!strcmp(gc_str(o, "state"), "RUNNING"), "NOSEND guest: %s", gc_str(o, "state"));
+	json_object_put(o);
+	op(&A, h, "", 200);
+
+	h = launch(&A, SEV_POLICY_NODBG, image);
+	view(&A, h, va);
+	TU_CHECK(sevadm_migrate(h, &out) == 0, "sevadm migrate failed: %s", out);
+	o = json_tokener_parse(out);
+	TU_CHECK(o && gc_int(o, "handle") == h, "sevadm's answer: %s", out);
+	hb = (uint32_t)gc_int(o, "target_handle");
+	TU_CHECK_EQ(gc_int(o, "bytes"), MEM);
+	json_object_put(o);
+	view(&B, hb, vb);
+	TU_CHECK(!memcmp(va, vb, MEM), "sevadm: B's guest memory differs from A's");
+	TU_CHECK_EQ(guest_count(&A), na);
+	TU_CHECK_EQ(guest_count(&B), nb + 1);
+}
+
 int main(void)
 {
 	_cleanup_free_ uint8_t *image = malloc(IMAGE), *va = malloc(MEM), *vb = malloc(MEM);
@@ -302,6 +362,7 @@ int main(void)
 	TU_CHECK_EQ(asids_used(&A), used_a - 1);
 	TU_CHECK_EQ(asids_used(&B), used_b + 1);
 
+	test_sevadm(image, va, vb);
 	gc_stop(&A.d, false);
 	gc_stop(&B.d, false);
 	tu_emu_stop(&A.emu);
