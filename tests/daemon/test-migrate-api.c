@@ -251,6 +251,64 @@ static void test_sevadm(const uint8_t *image, uint8_t *va, uint8_t *vb)
 	TU_CHECK_EQ(guest_count(&B), nb + 1);
 }
 
+/* Half a migration: SEND_START, RECEIVE_START and the first 64 KiB moved. */
+static void half_move(uint32_t ha, uint32_t *ret_hb)
+{
+	json_object *sent = send_start(ha, 200, NULL);
+	struct gc_resp r, r2;
+	char path[96];
+
+	*ret_hb = receive_start(sent);
+	json_object_put(sent);
+	snprintf(path, sizeof(path), "/v1/guests/%u/send/stream?offset=0&length=65536", ha);
+	gc_request(&A.d, "GET", path, NULL, 0, NULL, &r);
+	expect(&r, 200, NULL, "partial stream");
+	TU_CHECK_EQ(r.len, 16u * (REC_HDR + 4096u));
+	hand_over(*ret_hb, (uint8_t *)r.body, r.len, &r2);
+	expect(&r2, 200, NULL, "partial receive");
+	gc_resp_free(&r2);
+	gc_resp_free(&r);
+}
+
+/* SIGKILL of either daemon mid-migration: the source's guest is RUNNING again with its
+ * memory intact, the target holds nothing half-received, the ASIDs are back. */
+static void test_kills(const uint8_t *image, uint8_t *va, uint8_t *vb)
+{
+	int na = guest_count(&A), nb = guest_count(&B);
+	int64_t used_a = asids_used(&A), used_b = asids_used(&B);
+	uint32_t ha = launch(&A, SEV_POLICY_NODBG, image), hb;
+	char path[64];
+	json_object *o;
+
+	view(&A, ha, va);
+	/* the source dies: its restart cancels the send; the target's client deletes its half */
+	half_move(ha, &hb);
+	gc_stop(&A.d, true);
+	restart(&A);
+	snprintf(path, sizeof(path), "/v1/guests/%u", ha);
+	o = call(&A, "GET", path, NULL, 200, NULL);
+	TU_CHECK(!strcmp(gc_str(o, "state"), "RUNNING"), "A after its kill: %s", gc_str(o, "state"));
+	json_object_put(o);
+	view(&A, ha, vb);
+	TU_CHECK(!memcmp(va, vb, MEM), "A's guest memory changed across the kill");
+	op(&B, hb, "", 200);
+	TU_CHECK_EQ(guest_count(&B), nb);
+	/* the target dies: its restart decommissions the half-received guest; the source cancels */
+	half_move(ha, &hb);
+	gc_stop(&B.d, true);
+	restart(&B);
+	snprintf(path, sizeof(path), "/v1/guests/%u", hb);
+	json_object_put(call(&B, "GET", path, NULL, 404, "not_found"));
+	TU_CHECK_EQ(guest_count(&B), nb);
+	TU_CHECK_EQ(asids_used(&B), used_b);
+	op(&A, ha, "send/cancel", 200);
+	view(&A, ha, vb);
+	TU_CHECK(!memcmp(va, vb, MEM), "A's guest memory changed across B's kill");
+	TU_CHECK_EQ(guest_count(&A), na + 1);
+	TU_CHECK_EQ(asids_used(&A), used_a + 1);
+	op(&A, ha, "", 200);
+}
+
 int main(void)
 {
 	_cleanup_free_ uint8_t *image = malloc(IMAGE), *va = malloc(MEM), *vb = malloc(MEM);
@@ -363,6 +421,7 @@ int main(void)
 	TU_CHECK_EQ(asids_used(&B), used_b + 1);
 
 	test_sevadm(image, va, vb);
+	test_kills(image, va, vb);
 	gc_stop(&A.d, false);
 	gc_stop(&B.d, false);
 	tu_emu_stop(&A.emu);
