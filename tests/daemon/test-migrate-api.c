@@ -1,12 +1,17 @@
 /* Migration through sevd's HTTP routes (issue 23): two sev-psp-emu (two chips, each its own
  * keys) and two sevd, driven over their Unix sockets (as root: the admin role). A launches a
- * guest whose image is random bytes; A refuses B as a target until A's sevd.conf names B's
+ * guest whose image is random bytes (B also listens with TLS on loopback, which sevadm
+ * migrate uses with a bearer token); A refuses B as a target until A's sevd.conf names B's
  * root (migration_emulated_root); NOSEND is refused by firmware; a tampered packet is refused
  * by B (the half-received guest deleted, A's send cancelled, A's guest RUNNING again); then
  * the guest moves: GET /send/stream on A into POST /receive on B, RECEIVE_FINISH, SEND_FINISH.
  * B's guest view equals A's as it was, A's guest is gone, the ASIDs in use add up. */
 #include <errno.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/rand.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +37,6 @@ struct side {
 };
 
 static struct side A, B;
-
 static void side_start(struct side *s, const char *name)
 {
 	_cleanup_free_ char *top = tu_mkdtemp();
@@ -57,6 +61,98 @@ static void restart(struct side *s)
 	if (s->d.pid)
 		gc_stop(&s->d, false);
 	TU_CHECK(gc_start(&s->d, true), "sevd did not start (log %s)", s->d.log);
+}
+
+static char tls_dir[600], tls_ca[700], token_file[700];
+static int tls_port;
+
+#define TOKEN "migrate-admin-token"
+
+/* ---- B's TLS listener: a CA and a server certificate for 127.0.0.1 (as test-tls.c) ---- */
+
+static void add_ext(X509 *crt, X509 *issuer, int nid, const char *value)
+{
+	X509V3_CTX ctx;
+	X509_EXTENSION *ext;
+
+	X509V3_set_ctx(&ctx, issuer, crt, NULL, NULL, 0);
+	ext = X509V3_EXT_conf_nid(NULL, &ctx, nid, value);
+	TU_CHECK(ext && X509_add_ext(crt, ext, -1) == 1, "extension %s", value);
+	X509_EXTENSION_free(ext);
+}
+
+static X509 *make_cert(EVP_PKEY *key, X509 *ca, EVP_PKEY *ca_key, const char *cn)
+{
+	X509 *crt = X509_new();
+	X509_NAME *name = X509_NAME_new();
+
+	TU_CHECK(crt && name, "certificate");
+	X509_set_version(crt, 2);
+	ASN1_INTEGER_set(X509_get_serialNumber(crt), ca ? 2 : 1);
+	X509_gmtime_adj(X509_getm_notBefore(crt), -3600);
+	X509_gmtime_adj(X509_getm_notAfter(crt), 86400);
+	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0);
+	X509_set_subject_name(crt, name);
+	X509_set_issuer_name(crt, ca ? X509_get_subject_name(ca) : name);
+	X509_set_pubkey(crt, key);
+	X509_NAME_free(name);
+	if (!ca) {
+		add_ext(crt, crt, NID_basic_constraints, "critical,CA:TRUE");
+		add_ext(crt, crt, NID_key_usage, "critical,keyCertSign,cRLSign");
+	} else {
+		add_ext(crt, ca, NID_basic_constraints, "critical,CA:FALSE");
+		add_ext(crt, ca, NID_ext_key_usage, "serverAuth");
+		add_ext(crt, ca, NID_subject_alt_name, "IP:127.0.0.1,DNS:localhost");
+	}
+	TU_CHECK(X509_sign(crt, ca ? ca_key : key, EVP_sha256()) > 0, "sign %s", cn);
+	return crt;
+}
+
+static void write_pem(const char *name, X509 *crt, EVP_PKEY *key)
+{
+	char path[700];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", tls_dir, name);
+	f = fopen(path, "w");
+	TU_CHECK(f && (crt ? PEM_write_X509(f, crt) : PEM_write_PrivateKey(f, key, NULL, NULL, 0,
+									 NULL, NULL)) == 1,
+		 "write %s", path);
+	fclose(f);
+}
+
+/* B's sevd.conf: the admin token, TLS on 127.0.0.1:tls_port (gc_start's extra argument). */
+static void tls_setup(void)
+{
+	EVP_PKEY *ca_key = EVP_EC_gen("P-256"), *key = EVP_EC_gen("P-256");
+	X509 *ca = make_cert(ca_key, NULL, NULL, "migrate test CA");
+	X509 *srv = make_cert(key, ca, ca_key, "localhost");
+	static char listen[64];
+	uint8_t h[32];
+	_cleanup_free_ char *hex = NULL;
+	char conf[2048];
+	FILE *f;
+
+	snprintf(tls_dir, sizeof(tls_dir), "%s", B.d.dir);
+	write_pem("ca.crt", ca, NULL);
+	write_pem("server.crt", srv, NULL);
+	write_pem("server.key", NULL, key);
+	X509_free(ca);
+	X509_free(srv);
+	EVP_PKEY_free(ca_key);
+	EVP_PKEY_free(key);
+	snprintf(tls_ca, sizeof(tls_ca), "%s/ca.crt", tls_dir);
+	snprintf(token_file, sizeof(token_file), "%s/token", tls_dir);
+	f = fopen(token_file, "w");
+	TU_CHECK(f && fputs(TOKEN "\n", f) >= 0 && fclose(f) == 0, "write %s", token_file);
+	TU_CHECK(EVP_Digest(TOKEN, strlen(TOKEN), h, NULL, EVP_sha256(), NULL) == 1 && (hex = hex_encode(h, sizeof(h))), "hash");
+	snprintf(conf, sizeof(conf),
+		 "token = admin:sha256:%s\ntls_cert = %s/server.crt\ntls_key = %s/server.key\n",
+		 hex, tls_dir, tls_dir);
+	conf_write(&B, conf);
+	tls_port = tu_free_port();
+	snprintf(listen, sizeof(listen), "--listen=tls:127.0.0.1:%d", tls_port);
+	B.d.extra_arg = listen;
 }
 
 static void expect(struct gc_resp *r, long status, const char *code, const char *what)
@@ -202,16 +298,18 @@ static int guest_count(struct side *s)
 	return n;
 }
 
-/* sevadm --daemon unix:A migrate H --to unix:B; its exit code, stdout into *out. */
+/* sevadm --daemon unix:A migrate H --to https://127.0.0.1:PORT --token FILE --ca-file CA;
+ * its exit code, stdout into *out. */
 static int sevadm_migrate(uint32_t h, char **out)
 {
 	char src[600], dst[600], hs[16];
 	char *argv[] = { (char *)tu_exe("SEVADM_EXE"), (char *)"--daemon", src, (char *)"--json",
-			 (char *)"migrate", hs, (char *)"--to", dst, NULL };
+			 (char *)"migrate", hs, (char *)"--to", dst, (char *)"--token", token_file,
+			 (char *)"--ca-file", tls_ca, NULL };
 	size_t len;
 
 	snprintf(src, sizeof(src), "unix:%s", A.d.sock);
-	snprintf(dst, sizeof(dst), "unix:%s", B.d.sock);
+	snprintf(dst, sizeof(dst), "https://127.0.0.1:%d", tls_port);
 	snprintf(hs, sizeof(hs), "%u", h);
 	return tu_run(argv, out, &len);
 }
@@ -325,7 +423,7 @@ int main(void)
 	side_start(&A, "a");
 	side_start(&B, "b");
 	conf_write(&A, "");
-	conf_write(&B, "");
+	tls_setup();
 	restart(&A);
 	restart(&B);
 
