@@ -33,6 +33,8 @@ static const struct sevadm_verb verbs[] = {
 	{ "attest", verb_attest, "get a guest's attestation report for a nonce", true },
 	{ "decommission", verb_decommission, "deactivate and decommission a guest", true },
 	{ "migrate", verb_migrate, "move a running guest to another sevd (--to TARGET)", true },
+	{ "snapshot", verb_snapshot, "write a guest to a file for a target's PDH (--target DIR)", true },
+	{ "restore", verb_restore, "receive a guest from a snapshot file", true },
 	{ "session", verb_session, "make a launch session for a PDH (offline, as sevctl)", false },
 	{ "measurement", verb_measurement, "build|verify an expected launch measurement (offline)", false },
 	{ "vmsa", verb_vmsa, "build a vCPU's initial VMSA page as QEMU/KVM set it up (offline)", false },

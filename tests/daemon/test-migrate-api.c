@@ -349,6 +349,56 @@ static void test_sevadm(const uint8_t *image, uint8_t *va, uint8_t *vb)
 	TU_CHECK_EQ(guest_count(&B), nb + 1);
 }
 
+static int sevadm_on(struct side *s, char **argv_tail, char **out)
+{
+	char daemon[600];
+	char *argv[16] = { (char *)tu_exe("SEVADM_EXE"), (char *)"--daemon", daemon };
+	size_t len, n = 3;
+
+	snprintf(daemon, sizeof(daemon), "unix:%s", s->d.sock);
+	for (size_t i = 0; argv_tail[i] && n < 15; i++)
+		argv[n++] = argv_tail[i];
+	argv[n] = NULL;
+	return tu_run(argv, out, &len);
+}
+
+/* sevadm snapshot on A for B's certificates (from sevadm export --full on B), sevadm restore
+ * on B: B's guest view equals A's, A's copy gone; the same file restored on A (not its PDH)
+ * fails and leaves nothing. */
+static void test_snapshot(const uint8_t *image, uint8_t *va, uint8_t *vb)
+{
+	_cleanup_free_ char *dir = path_join(A.d.dir, "b-certs");
+	_cleanup_free_ char *file = path_join(A.d.dir, "guest.snap");
+	char hs[16], *out = NULL;
+	char *exp[] = { (char *)"export", (char *)"--full", dir, NULL };
+	char *snap[] = { (char *)"snapshot", hs, file, (char *)"--target", dir, NULL };
+	char *rest[] = { (char *)"restore", file, NULL };
+	int na = guest_count(&A), nb = guest_count(&B);
+	uint32_t h = launch(&A, SEV_POLICY_NODBG, image);
+	json_object *o, *g;
+
+	view(&A, h, va);
+	snprintf(hs, sizeof(hs), "%u", h);
+	TU_CHECK(sevadm_on(&B, exp, &out) == 0, "export --full: %s", out);
+	free(out);
+	TU_CHECK(sevadm_on(&A, snap, &out) == 0, "snapshot: %s", out);
+	free(out);
+	TU_CHECK_EQ(guest_count(&A), na);
+	TU_CHECK(sevadm_on(&A, rest, &out) == 1, "restore on the wrong platform: %s", out);
+	free(out);
+	TU_CHECK_EQ(guest_count(&A), na);
+	TU_CHECK(sevadm_on(&B, rest, &out) == 0, "restore: %s", out);
+	free(out);
+	TU_CHECK_EQ(guest_count(&B), nb + 1);
+	o = call(&B, "GET", "/v1/guests", NULL, 200, NULL);
+	TU_CHECK(json_object_object_get_ex(o, "guests", &g), "guests");
+	g = json_object_array_get_idx(g, json_object_array_length(g) - 1);
+	view(&B, (uint32_t)gc_int(g, "handle"), vb);
+	TU_CHECK(!strcmp(gc_str(g, "state"), "RUNNING"), "restored: %s", gc_str(g, "state"));
+	json_object_put(o);
+	TU_CHECK(!memcmp(va, vb, MEM), "the restored guest's memory differs from A's");
+}
+
 /* Half a migration: SEND_START, RECEIVE_START and the first 64 KiB moved. */
 static void half_move(uint32_t ha, uint32_t *ret_hb)
 {
@@ -520,6 +570,7 @@ int main(void)
 
 	test_sevadm(image, va, vb);
 	test_kills(image, va, vb);
+	test_snapshot(image, va, vb);
 	gc_stop(&A.d, false);
 	gc_stop(&B.d, false);
 	tu_emu_stop(&A.emu);
