@@ -1,6 +1,6 @@
 /* Migration through sevd's HTTP routes (issue 23): two sev-psp-emu (two chips, each its own
  * keys) and two sevd, driven over their Unix sockets (as root: the admin role). A launches a
- * guest whose image is random bytes (B also listens with TLS on loopback, which sevadm
+ * guest whose image is random bytes and whose owner injected a secret (LAUNCH_SECRET) (B also listens with TLS on loopback, which sevadm
  * migrate uses with a bearer token); A refuses B as a target until A's sevd.conf names B's
  * root (migration_emulated_root); NOSEND is refused by firmware; a tampered packet is refused
  * by B (the half-received guest deleted, A's send cancelled, A's guest RUNNING again); then
@@ -19,6 +19,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "attest/secret.h"
+#include "attest/session.h"
+#include "attest/sev-cert.h"
 #include "common/macros.h"
 #include "common/util.h"
 #include "psp/sev-abi.h"
@@ -177,15 +180,83 @@ static json_object *call(struct side *s, const char *method, const char *path, c
 	return o;
 }
 
-static uint32_t launch(struct side *s, uint32_t policy, const uint8_t *image)
+#define SECRET_TEXT "owner secret: for A, then B"
+#define SECRET_ADDR 0x30000u
+
+static char *b64_of(const void *p, size_t n)
 {
-	char body[160], path[64];
+	char *s = base64_encode(p, n);
+
+	TU_CHECK(s, "base64");
+	return s;
+}
+
+/* The owner's session for the platform's PDH: the launch body's godh_cert and session. */
+static void owner_session(struct side *s, uint32_t policy, struct attest_tk *tk, char *body,
+			  size_t size)
+{
+	json_object *c = call(s, "GET", "/v1/platform/certs", NULL, 200, NULL);
+	_cleanup_free_ char *godh_b64 = NULL, *sess_b64 = NULL;
+	_cleanup_free_ uint8_t *raw = NULL;
+	struct sev_session_blob sess;
+	struct sev_cert pdh, godh;
+	const char *reason = NULL;
+	size_t n;
+
+	TU_CHECK(base64_decode(gc_str(c, "pdh"), strlen(gc_str(c, "pdh")), &raw, &n) == 0 &&
+		     attest_sev_cert_parse(raw, n, &pdh, &reason) == 0,
+		 "PDH");
+	json_object_put(c);
+	TU_CHECK(attest_session_build(&pdh, policy, NULL, &godh, &sess, tk) == 0, "session");
+	godh_b64 = b64_of(&godh, sizeof(godh));
+	sess_b64 = b64_of(&sess, sizeof(sess));
+	snprintf(body, size,
+		 "{\"policy\": %u, \"name\": \"mover\", \"memory_size\": %u, \"godh_cert\": "
+		 "\"%s\", \"session\": \"%s\"}",
+		 policy, MEM, godh_b64, sess_b64);
+}
+
+/* LAUNCH_SECRET of SECRET_TEXT at SECRET_ADDR, sealed for the measurement. */
+static void inject_secret(struct side *s, uint32_t h, const struct attest_tk *tk)
+{
+	uint8_t measure[32], secret[32] = SECRET_TEXT, cipher[32];
+	_cleanup_free_ char *hdr_b64 = NULL, *pl_b64 = NULL;
+	struct sev_secret_header hdr;
+	char path[64], body[512];
+	json_object *o;
+	int major, minor;
+
+	snprintf(path, sizeof(path), "/v1/guests/%u/measurement", h);
+	o = call(s, "GET", path, NULL, 200, NULL);
+	TU_CHECK(hex_decode_exact(gc_str(o, "measurement"), measure, 32) == 0, "measurement");
+	major = (int)gc_int(o, "api_major");
+	minor = (int)gc_int(o, "api_minor");
+	json_object_put(o);
+	TU_CHECK(attest_secret_seal(tk, measure, (uint8_t)major, (uint8_t)minor, NULL, secret,
+				    sizeof(secret), &hdr, cipher) == 0,
+		 "seal");
+	hdr_b64 = b64_of(&hdr, sizeof(hdr));
+	pl_b64 = b64_of(cipher, sizeof(cipher));
+	snprintf(body, sizeof(body), "{\"header\": \"%s\", \"payload\": \"%s\"}", hdr_b64,
+		 pl_b64);
+	snprintf(path, sizeof(path), "/v1/guests/%u/secret", h);
+	json_object_put(call(s, "POST", path, body, 200, NULL));
+}
+
+static uint32_t launch_as(struct side *s, uint32_t policy, const uint8_t *image, bool secret)
+{
+	char body[8192], path[64];
+	struct attest_tk tk;
 	json_object *o;
 	struct gc_resp r;
 	uint32_t h;
 
-	snprintf(body, sizeof(body), "{\"policy\": %u, \"name\": \"mover\", \"memory_size\": %u}",
-		 policy, MEM);
+	if (secret)
+		owner_session(s, policy, &tk, body, sizeof(body));
+	else
+		snprintf(body, sizeof(body),
+			 "{\"policy\": %u, \"name\": \"mover\", \"memory_size\": %u}", policy,
+			 MEM);
 	o = call(s, "POST", "/v1/guests", body, 201, NULL);
 	h = (uint32_t)gc_int(o, "handle");
 	json_object_put(o);
@@ -193,11 +264,21 @@ static uint32_t launch(struct side *s, uint32_t policy, const uint8_t *image)
 	gc_upload_chunked(&s->d, path, image, IMAGE, 10000, &r);
 	expect(&r, 200, NULL, "data");
 	gc_resp_free(&r);
-	snprintf(path, sizeof(path), "/v1/guests/%u/measurement", h);
-	json_object_put(call(s, "GET", path, NULL, 200, NULL));
+	if (secret) {
+		inject_secret(s, h, &tk);
+		OPENSSL_cleanse(&tk, sizeof(tk));
+	} else {
+		snprintf(path, sizeof(path), "/v1/guests/%u/measurement", h);
+		json_object_put(call(s, "GET", path, NULL, 200, NULL));
+	}
 	snprintf(path, sizeof(path), "/v1/guests/%u/finish", h);
 	json_object_put(call(s, "POST", path, NULL, 200, NULL));
 	return h;
+}
+
+static uint32_t launch(struct side *s, uint32_t policy, const uint8_t *image)
+{
+	return launch_as(s, policy, image, false);
 }
 
 static void view(struct side *s, uint32_t h, uint8_t *out)
@@ -478,9 +559,11 @@ int main(void)
 	restart(&B);
 
 	/* B's root is no AMD root: refused before firmware, the guest still RUNNING. */
-	ha = launch(&A, SEV_POLICY_NODBG, image);
+	ha = launch_as(&A, SEV_POLICY_NODBG, image, true);
 	view(&A, ha, va);
 	TU_CHECK(!memcmp(va, image, IMAGE), "A's guest view holds the image");
+	TU_CHECK(!memcmp(va + SECRET_ADDR, SECRET_TEXT, sizeof(SECRET_TEXT)),
+		 "A's guest view holds the owner's secret");
 	o = send_start(ha, 403, NULL);
 	TU_CHECK(strstr(json_object_to_json_string(o), "not trusted"), "refusal: %s",
 		 json_object_to_json_string(o));
@@ -563,6 +646,10 @@ int main(void)
 	json_object_put(o);
 	view(&B, hb, vb);
 	TU_CHECK(!memcmp(va, vb, MEM), "B's guest memory differs from A's");
+	TU_CHECK(!memcmp(vb + SECRET_ADDR, SECRET_TEXT, sizeof(SECRET_TEXT)),
+		 "the owner's secret is not in B's guest");
+	TU_CHECK(!memmem(text, (MEM / 4096u) * (REC_HDR + 4096u), SECRET_TEXT, 16),
+		 "the stream holds the secret's plaintext");
 	TU_CHECK(!memmem(text, (MEM / 4096u) * (REC_HDR + 4096u), image + 1000, 64),
 		 "the stream holds plaintext of the image");
 	TU_CHECK_EQ(asids_used(&A), used_a - 1);
