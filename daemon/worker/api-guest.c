@@ -842,8 +842,26 @@ void sevd_api_guest_send(const struct sevd_api_request *req, struct sevd_api_res
 	json_object *rcv;
 
 	if (!sevd_api_parse_body(req, resp, &o) ||
-	    !(creq = new_request(SEVD_OP_GUEST_SEND_START, resp)) ||
-	    !handle_arg(req, resp, &creq->u.migrate.handle) || !target_certs(o, &creq->u.migrate, resp))
+	    !(creq = new_request(SEVD_OP_GUEST_INFO, resp)) ||
+	    !handle_arg(req, resp, &creq->u.guest.handle))
+		return;
+	/* The core moves memory pages only (no SEND_UPDATE_VMSA op yet): an SEV-ES guest would
+	 * arrive without its register state. Refused before SEND_START. */
+	rep = sevd_api_call_core(req, creq, resp);
+	if (!rep)
+		return;
+	if (rep->u.guest.info.es) {
+		sevd_api_error(resp, 501, "unsupported",
+			       "SEV-ES guests cannot be migrated through sevd yet: their VMSAs "
+			       "(SEND_UPDATE_VMSA) are not moved. Nothing was sent",
+			       -1);
+		return;
+	}
+	free(rep);
+	rep = NULL;
+	memset(creq, 0, sizeof(*creq));
+	creq->op = SEVD_OP_GUEST_SEND_START;
+	if (!handle_arg(req, resp, &creq->u.migrate.handle) || !target_certs(o, &creq->u.migrate, resp))
 		return;
 	rep = sevd_api_call_core(req, creq, resp);
 	if (!rep)

@@ -597,6 +597,24 @@ int main(void)
 	json_object_put(o);
 	restart(&A);
 
+	/* SEV-ES: refused before SEND_START (sevd does not move VMSAs yet). */
+	{
+		char body[160];
+
+		snprintf(body, sizeof(body), "{\"policy\": %u, \"memory_size\": %u}",
+			 SEV_POLICY_NODBG | SEV_POLICY_ES, MEM);
+		o = call(&A, "POST", "/v1/guests", body, 201, NULL);
+		hn = (uint32_t)gc_int(o, "handle");
+		json_object_put(o);
+		o = send_start(hn, 501, "unsupported");
+		json_object_put(o);
+		snprintf(path, sizeof(path), "/v1/guests/%u", hn);
+		o = call(&A, "GET", path, NULL, 200, NULL);
+		TU_CHECK(!strcmp(gc_str(o, "state"), "LUPDATE"), "ES guest: %s", gc_str(o, "state"));
+		json_object_put(o);
+		op(&A, hn, "", 200);
+	}
+
 	/* NOSEND: firmware refuses SEND_START. */
 	hn = launch(&A, SEV_POLICY_NODBG | SEV_POLICY_NOSEND, image);
 	o = send_start(hn, 400, NULL);
