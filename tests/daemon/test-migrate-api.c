@@ -630,6 +630,19 @@ int main(void)
 	TU_CHECK(!strcmp(gc_str(sent, "state"), "SUPDATE"), "state %s", gc_str(sent, "state"));
 	hb = receive_start(sent);
 	json_object_put(sent);
+	{ /* a record claiming 5000 bytes: refused by its framing, before any firmware call */
+		uint8_t bad[REC_HDR] = {0};
+
+		bad[8] = 0x88, bad[9] = 0x13;
+		hand_over(hb, bad, sizeof(bad), &r);
+		expect(&r, 400, "bad_request", "a bad record length");
+		TU_CHECK(strstr(r.body, "record 1: a packet length of 5000"), "%s", r.body);
+		gc_resp_free(&r);
+		hand_over(hb, bad, 7, &r);
+		expect(&r, 400, "bad_request", "a cut record");
+		TU_CHECK(strstr(r.body, "ends inside record 1"), "%s", r.body);
+		gc_resp_free(&r);
+	}
 	stream(ha, &r);
 	r.body[5 * (REC_HDR + 4096u) + REC_HDR + 99] ^= 0x10;
 	hand_over(hb, (uint8_t *)r.body, r.len, &r);
