@@ -35,6 +35,9 @@ int verb_activate(const struct sevadm_ctx *ctx, int argc, char **argv);
 int verb_decommission(const struct sevadm_ctx *ctx, int argc, char **argv);
 int verb_deactivate(const struct sevadm_ctx *ctx, int argc, char **argv);
 int verb_attest(const struct sevadm_ctx *ctx, int argc, char **argv);
+int verb_migrate(const struct sevadm_ctx *ctx, int argc, char **argv);
+int verb_snapshot(const struct sevadm_ctx *ctx, int argc, char **argv);
+int verb_restore(const struct sevadm_ctx *ctx, int argc, char **argv);
 /* `secret inject` (cli/verb-guest-secret.c), reached from verb_secret's subcommand switch. */
 int verb_secret_inject(const struct sevadm_ctx *ctx, int argc, char **argv);
 /* --- end of verb prototypes --- */

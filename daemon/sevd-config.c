@@ -43,6 +43,8 @@ void sevd_config_done(struct sevd_config *c)
 	free(c->admin_group);
 	free(c->worker_user);
 	free(c->roots_dir);
+	free(c->migration_roots);
+	free(c->migration_emulated_root);
 	free(c->emu_exe);
 	free(c->inventory_file);
 	free(c->control);
@@ -182,7 +184,14 @@ int sevd_config_set(struct sevd_config *c, const char *key, const char *v, const
 		r = set_str(&c->worker_user, v);
 	else if (!strcmp(key, "roots_dir"))
 		r = set_str(&c->roots_dir, v);
-	else if (!strcmp(key, "emu_exe"))
+	else if (!strcmp(key, "migration_roots")) { /* issue 23 */
+		*reason = "migration_roots must be an absolute path to a directory";
+		r = v[0] != '/' ? -EINVAL : set_str(&c->migration_roots, v);
+	} else if (!strcmp(key, "migration_emulated_root")) {
+		*reason = "migration_emulated_root must be an absolute path to an ASK/ARK file";
+		r = v[0] != '/' || endswith(v, "/") ? -EINVAL
+						     : set_str(&c->migration_emulated_root, v);
+	} else if (!strcmp(key, "emu_exe"))
 		r = set_str(&c->emu_exe, v);
 	else if (!strcmp(key, "inventory_file")) { /* issue 26, daemon/core/inventory.h */
 		*reason = "inventory_file must be an absolute path to a file";

@@ -35,6 +35,10 @@ struct sevd_config {
 	char *admin_group; /* Unix peers in this group are admins (root always is) */
 	char *worker_user; /* the HTTP worker's user (NULL: sevd-worker, sevd, nobody) */
 	char *roots_dir;   /* ask.cert / ark.cert of the platform's root */
+	/* Issue 23: the roots a migration target's PDH chain must reach (an attest/roots.h
+	 * directory of AMD roots; NULL: the compiled-in default) and one non-AMD root file
+	 * (ASK ‖ ARK, e.g. sev-psp-emu's) trusted for migration only (NULL: none). */
+	char *migration_roots, *migration_emulated_root;
 	char *emu_exe;	   /* sev-psp-emu to start for --psp emu */
 	char *inventory_file; /* NFD feature file the core keeps (inventory.h), or NULL */
 	struct sevd_token tokens[SEVD_TOKENS_MAX];

@@ -18,6 +18,7 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include "attest/roots.h"
 #include "common/log.h"
 #include "common/macros.h"
 #include "common/secure-heap.h"
@@ -341,6 +342,39 @@ static int main_loop(struct sevd_worker_ctl *worker)
 	}
 }
 
+/* Issue 23: the migration roots are read again for each SEND_START (daemon/core/guest.c), so
+ * an operator may add a root without a restart; a configured path that cannot be read at
+ * start is a mistake worth refusing now rather than at the first migration. */
+static int check_migration_roots(const struct sevd_config *cfg)
+{
+	_cleanup_(attest_roots_freep) struct attest_roots *roots = NULL;
+	_cleanup_free_ char *err = NULL;
+	int r = attest_roots_new(&roots);
+
+	if (r < 0)
+		return r;
+	if (cfg->migration_roots) {
+		r = attest_roots_load_dir(roots, cfg->migration_roots, &err);
+		if (r < 0)
+			return log_error_errno(r, "migration_roots %s is not usable: %s. Name a "
+					       "directory of AMD root certificates (attest/roots.h)",
+					       cfg->migration_roots, err ? err : strerror(-r));
+	}
+	if (cfg->migration_emulated_root) {
+		r = attest_roots_add_sev_file(roots, "emulated", cfg->migration_emulated_root, true,
+					      &err);
+		if (r < 0)
+			return log_error_errno(r, "migration_emulated_root %s is not usable: %s. Name "
+					       "a file of the target's ASK and ARK in AMD's "
+					       "format (GET /v1/platform/certs on the target)",
+					       cfg->migration_emulated_root,
+					       err ? err : strerror(-r));
+		log_warning("Migration targets chaining to the emulated root %s are trusted "
+			    "(migration_emulated_root)", cfg->migration_emulated_root);
+	}
+	return 0;
+}
+
 static int run(struct sevd_config *cfg, char *const *argv, const struct flags *f)
 {
 	struct sevd_ipc_server *ipc = NULL;
@@ -363,6 +397,9 @@ static int run(struct sevd_config *cfg, char *const *argv, const struct flags *f
 	if (mkdir(cfg->state_dir, 0700) < 0 && errno != EEXIST)
 		return log_error_errno(errno, "Cannot create the state directory %s: %m",
 				       cfg->state_dir);
+	r = check_migration_roots(cfg);
+	if (r < 0)
+		return r;
 	sd_notify(0, "STATUS=Starting the PSP transport");
 	r = setup_psp(cfg, &spec, &emu_socket, &emu.pid);
 	if (r < 0)
@@ -376,6 +413,8 @@ static int run(struct sevd_config *cfg, char *const *argv, const struct flags *f
 					.journal_recover = cfg->journal_recover,
 					.journal_compact = cfg->journal_compact,
 					.control = cfg->control,
+					.migration_roots = cfg->migration_roots,
+					.migration_emulated_root = cfg->migration_emulated_root,
 					.restart_psp = emu.pid > 0 ? restart_emu : NULL,
 					.restart_userdata = &emu };
 	r = sevd_core_new(&cc, &core);

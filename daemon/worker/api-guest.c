@@ -328,8 +328,13 @@ void sevd_api_guest_create(const struct sevd_api_request *req, struct sevd_api_r
 	uint64_t policy = 0, mem = 0, asid = 0;
 	bool have_policy, have;
 
-	if (!sevd_api_parse_body(req, resp, &o) ||
-	    !(creq = new_request(SEVD_OP_GUEST_CREATE, resp)))
+	if (!sevd_api_parse_body(req, resp, &o))
+		return;
+	if (o && json_object_object_get_ex(o, "receive", NULL)) {
+		sevd_api_guest_receive_create(req, o, resp);
+		return;
+	}
+	if (!(creq = new_request(SEVD_OP_GUEST_CREATE, resp)))
 		return;
 	if (!opt_uint(o, "policy", UINT32_MAX, &policy, &have_policy, resp) ||
 	    !opt_uint(o, "memory_size", UINT64_MAX / 2, &mem, &have, resp) ||
@@ -724,3 +729,484 @@ void sevd_api_guest_data_unused(const struct sevd_api_request *req, struct sevd_
 {
 	sevd_api_error(resp, 500, "internal", "the data route is streamed", -1);
 }
+
+/* ---- migration (issue 23; daemon/core/guest.c "migration") ----
+ * Source: POST /v1/guests/{h}/send with the target's certificates (the body of the target's
+ * GET /v1/platform/certs: pdh, pek, oca, cek, ask, ark; the core checks the chain against
+ * the migration roots before SEND_START), GET /v1/guests/{h}/send/stream (the packets, one
+ * SEND_UPDATE_DATA per page, made while the answer is read: one page in memory), then
+ * POST /v1/guests/{h}/send/finish or /send/cancel. Target: POST /v1/guests with "receive"
+ * (RECEIVE_START), POST /v1/guests/{h}/receive with the stream, /receive/finish.
+ * The stream is a run of records, integers little-endian:
+ *   offset (8 bytes, in guest memory) ‖ length (4, 1..SEVD_PACKET_MAX) ‖
+ *   packet header (sizeof(struct sev_packet_header): flags, IV, MAC) ‖ length bytes. */
+#define MIG_REC_HDR (8u + 4u + sizeof(struct sev_packet_header))
+#define MIG_REC_MAX (MIG_REC_HDR + SEVD_PACKET_MAX)
+
+static void migrate_answer(struct sevd_api_response *resp, unsigned status,
+			   const struct sevd_reply *rep)
+{
+	_cleanup_(json_object_putp) json_object *o = guest_json(&rep->u.migrate.info);
+
+	if (rep->u.migrate.command)
+		json_object_object_add(o, "command",
+				       json_object_new_string(sev_cmd_name(rep->u.migrate.command)));
+	sevd_api_respond_json(resp, status, o);
+}
+
+static json_object *b64_json(const uint8_t *buf, size_t len)
+{
+	_cleanup_free_ char *s = base64_encode(buf, len);
+
+	return s ? json_object_new_string(s) : NULL;
+}
+
+static void le_put(uint8_t *p, uint64_t v, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint64_t le_get(const uint8_t *p, unsigned n)
+{
+	uint64_t v = 0;
+
+	for (unsigned i = n; i-- > 0;)
+		v = v << 8 | p[i];
+	return v;
+}
+
+/* A required base64 field of exactly or at most max bytes. */
+static bool req_b64(json_object *o, const char *key, uint8_t *out, size_t max, uint32_t *len,
+		    bool exact, struct sevd_api_response *resp)
+{
+	char msg[160];
+
+	if (!opt_b64(o, key, out, max, len, exact, resp))
+		return false;
+	if (*len)
+		return true;
+	snprintf(msg, sizeof(msg), "field '%s' (base64) is required", key);
+	sevd_api_error(resp, 400, "bad_request", msg, -1);
+	return false;
+}
+
+/* The target's certificates into m: its PDH, PEK ‖ OCA ‖ CEK, ASK ‖ ARK. */
+static bool target_certs(json_object *o, typeof(((struct sevd_request *)0)->u.migrate) *m,
+			 struct sevd_api_response *resp)
+{
+	uint32_t n = 0, ask = 0, ark = 0;
+
+	if (!req_b64(o, "pdh", m->pdh, SEV_CERT_SIZE, &n, true, resp))
+		return false;
+	for (unsigned i = 0; i < 3; i++) {
+		static const char *const keys[] = {"pek", "oca", "cek"};
+
+		if (!req_b64(o, keys[i], m->plat + i * SEV_CERT_SIZE, SEV_CERT_SIZE, &n, true, resp))
+			return false;
+	}
+	m->plat_len = SEV_CERT_CHAIN_SIZE;
+	if (!req_b64(o, "ask", m->amd, AMD_CERT_MAX_SIZE, &ask, false, resp) ||
+	    !req_b64(o, "ark", m->amd + ask, AMD_CERT_MAX_SIZE, &ark, false, resp))
+		return false;
+	m->amd_len = ask + ark;
+	return true;
+}
+
+/* What the target's POST /v1/guests takes as "receive": this platform's PDH (for the
+ * target's RECEIVE_START), the session blob, the policy firmware echoed, the memory size. */
+static json_object *receive_json(const struct sevd_api_request *req, const struct sevd_reply *rep,
+				 struct sevd_api_response *resp)
+{
+	struct sevd_request creq = {.op = SEVD_OP_CERTS};
+	_cleanup_free_ struct sevd_reply *certs = sevd_api_call_core(req, &creq, resp);
+	json_object *o;
+
+	if (!certs)
+		return NULL;
+	o = json_object_new_object();
+	json_object_object_add(o, "pdh", b64_json(certs->u.certs.pdh, certs->u.certs.pdh_len));
+	json_object_object_add(o, "session", b64_json(rep->u.migrate.session,
+						      sizeof(rep->u.migrate.session)));
+	json_object_object_add(o, "policy", json_object_new_int64(rep->u.migrate.policy));
+	json_object_object_add(o, "memory_size",
+			       json_object_new_int64((int64_t)rep->u.migrate.info.memory_size));
+	return o;
+}
+
+void sevd_api_guest_send(const struct sevd_api_request *req, struct sevd_api_response *resp)
+{
+	_cleanup_(json_object_putp) json_object *o = NULL, *ans = NULL;
+	_cleanup_free_ struct sevd_request *creq = NULL;
+	_cleanup_free_ struct sevd_reply *rep = NULL;
+	json_object *rcv;
+
+	if (!sevd_api_parse_body(req, resp, &o) ||
+	    !(creq = new_request(SEVD_OP_GUEST_INFO, resp)) ||
+	    !handle_arg(req, resp, &creq->u.guest.handle))
+		return;
+	/* The core moves memory pages only (no SEND_UPDATE_VMSA op yet): an SEV-ES guest would
+	 * arrive without its register state. Refused before SEND_START. */
+	rep = sevd_api_call_core(req, creq, resp);
+	if (!rep)
+		return;
+	if (rep->u.guest.info.es) {
+		sevd_api_error(resp, 501, "unsupported",
+			       "SEV-ES guests cannot be migrated through sevd yet: their VMSAs "
+			       "(SEND_UPDATE_VMSA) are not moved. Nothing was sent",
+			       -1);
+		return;
+	}
+	free(rep);
+	rep = NULL;
+	memset(creq, 0, sizeof(*creq));
+	creq->op = SEVD_OP_GUEST_SEND_START;
+	if (!handle_arg(req, resp, &creq->u.migrate.handle) || !target_certs(o, &creq->u.migrate, resp))
+		return;
+	rep = sevd_api_call_core(req, creq, resp);
+	if (!rep)
+		return;
+	/* SEND_START ran: the guest is SUPDATE whatever comes next (a failure here leaves the
+	 * caller to cancel, as for a lost answer). */
+	rcv = receive_json(req, rep, resp);
+	if (!rcv)
+		return;
+	ans = guest_json(&rep->u.migrate.info);
+	json_object_object_add(ans, "command", json_object_new_string("SEND_START"));
+	json_object_object_add(ans, "receive", rcv);
+	sevd_api_respond_json(resp, 200, ans);
+}
+
+static void migrate_op(const struct sevd_api_request *req, struct sevd_api_response *resp,
+		       uint32_t op)
+{
+	_cleanup_free_ struct sevd_request *creq = new_request(op, resp);
+	_cleanup_free_ struct sevd_reply *rep = NULL;
+
+	if (!creq || !handle_arg(req, resp, &creq->u.migrate.handle))
+		return;
+	rep = sevd_api_call_core(req, creq, resp);
+	if (rep)
+		migrate_answer(resp, 200, rep);
+}
+
+void sevd_api_guest_send_finish(const struct sevd_api_request *req, struct sevd_api_response *resp)
+{
+	migrate_op(req, resp, SEVD_OP_GUEST_SEND_FINISH);
+}
+
+void sevd_api_guest_send_cancel(const struct sevd_api_request *req, struct sevd_api_response *resp)
+{
+	migrate_op(req, resp, SEVD_OP_GUEST_SEND_CANCEL);
+}
+
+void sevd_api_guest_receive_finish(const struct sevd_api_request *req,
+				   struct sevd_api_response *resp)
+{
+	migrate_op(req, resp, SEVD_OP_GUEST_RECEIVE_FINISH);
+}
+
+/* POST /v1/guests with "receive": the object the source's POST /v1/guests/{h}/send answered
+ * (its PDH, the session blob, the policy and the memory size); name, tenant and asid as for a
+ * launch. */
+void sevd_api_guest_receive_create(const struct sevd_api_request *req, json_object *o,
+				   struct sevd_api_response *resp)
+{
+	_cleanup_free_ struct sevd_request *creq = new_request(SEVD_OP_GUEST_RECEIVE_START, resp);
+	_cleanup_free_ struct sevd_reply *rep = NULL;
+	typeof(creq->u.migrate) *m;
+	uint64_t policy = 0, mem = 0, asid = 0;
+	json_object *rcv = NULL;
+	bool have_policy, have;
+	uint32_t n;
+
+	if (!creq)
+		return;
+	m = &creq->u.migrate;
+	if (req->role != SEVD_ROLE_ADMIN) {
+		sevd_api_error(resp, 403, "forbidden",
+			       "receiving a migrated guest (\"receive\") is for the admin role", -1);
+		return;
+	}
+	if (!opt_field(o, "receive", json_type_object, &rcv, resp) ||
+	    !opt_uint(rcv, "policy", UINT32_MAX, &policy, &have_policy, resp) ||
+	    !opt_uint(rcv, "memory_size", UINT64_MAX / 2, &mem, &have, resp) ||
+	    !opt_uint(o, "asid", UINT32_MAX, &asid, &have, resp) ||
+	    !opt_name(o, "name", m->name, sizeof(m->name), resp) ||
+	    !opt_name(o, "tenant", m->tenant, sizeof(m->tenant), resp) ||
+	    !req_b64(rcv, "pdh", m->pdh, SEV_CERT_SIZE, &n, true, resp) ||
+	    !req_b64(rcv, "session", m->session, sizeof(m->session), &n, true, resp))
+		return;
+	if (!have_policy) {
+		sevd_api_error(resp, 400, "bad_request",
+			       "field 'receive.policy' (the policy the source's send answered) is "
+			       "required",
+			       -1);
+		return;
+	}
+	m->policy = (uint32_t)policy;
+	m->memory_size = mem;
+	m->asid = (uint32_t)asid;
+	rep = sevd_api_call_core(req, creq, resp);
+	if (rep)
+		migrate_answer(resp, 201, rep);
+}
+
+/* GET /v1/guests/{h}/send/stream: records made as the client reads them. */
+struct send_stream {
+	struct sevd_core *core;
+	struct sevd_request *creq;
+	struct sevd_reply *rep;
+	uint64_t next, size; /* guest memory offsets */
+	uint8_t rec[MIG_REC_MAX];
+	size_t rec_len, rec_pos;
+};
+
+static void send_stream_free(void *state)
+{
+	struct send_stream *s = state;
+
+	if (!s)
+		return;
+	free(s->creq);
+	free(s->rep);
+	free(s);
+}
+
+static int send_stream_next(struct send_stream *s)
+{
+	uint32_t len = s->size - s->next < SEVD_PACKET_MAX ? (uint32_t)(s->size - s->next)
+							    : SEVD_PACKET_MAX;
+
+	s->creq->u.migrate.offset = s->next;
+	s->creq->u.migrate.len = len;
+	if (sevd_api_core_fn(s->core, s->creq, s->rep) < 0) {
+		log_warning("Guest %u: the send stream stopped at offset %llu: %s",
+			    s->creq->u.migrate.handle, (unsigned long long)s->next,
+			    s->rep->message);
+		return -EIO;
+	}
+	le_put(s->rec, s->next, 8);
+	le_put(s->rec + 8, len, 4);
+	memcpy(s->rec + 12, s->rep->u.migrate.hdr, sizeof(s->rep->u.migrate.hdr));
+	memcpy(s->rec + MIG_REC_HDR, s->rep->u.migrate.data, len);
+	s->rec_len = MIG_REC_HDR + len;
+	s->rec_pos = 0;
+	s->next += len;
+	return 0;
+}
+
+static ssize_t send_stream_read(void *state, uint64_t pos, char *buf, size_t max)
+{
+	struct send_stream *s = state;
+	size_t n = 0;
+
+	(void)pos;
+	while (n < max) {
+		size_t k;
+
+		if (s->rec_pos == s->rec_len) {
+			if (s->next >= s->size)
+				break;
+			if (send_stream_next(s) < 0)
+				return n ? (ssize_t)n : SEVD_API_READ_ERROR;
+		}
+		k = MIN(max - n, s->rec_len - s->rec_pos);
+		memcpy(buf + n, s->rec + s->rec_pos, k);
+		s->rec_pos += k;
+		n += k;
+	}
+	return n ? (ssize_t)n : SEVD_API_READ_END;
+}
+
+/* ?offset=N&length=M: a part of the memory (page-aligned offset), so that a client can move
+ * a guest in bounded pieces; default all of it. */
+static bool stream_range(const struct sevd_api_request *req, struct send_stream *s,
+			 struct sevd_api_response *resp)
+{
+	const char *o = req->arg ? req->arg(req, "offset") : NULL;
+	const char *l = req->arg ? req->arg(req, "length") : NULL;
+	uint64_t off = 0, len = s->size;
+
+	if ((o && (parse_u64(o, &off) < 0 || off % SEVD_PACKET_MAX || off > s->size)) ||
+	    (l && parse_u64(l, &len) < 0)) {
+		sevd_api_error(resp, 400, "bad_request",
+			       "query arguments 'offset' (a multiple of 4096 inside the guest's "
+			       "memory) and 'length' must be numbers",
+			       -1);
+		return false;
+	}
+	s->next = off;
+	s->size = len < s->size - off ? off + len : s->size;
+	return true;
+}
+
+void sevd_api_guest_send_stream(const struct sevd_api_request *req, struct sevd_api_response *resp)
+{
+	struct send_stream *s = calloc(1, sizeof(*s));
+	struct sevd_request info = {.op = SEVD_OP_GUEST_INFO};
+	_cleanup_free_ struct sevd_reply *rep = NULL;
+
+	if (!s || !(s->creq = new_request(SEVD_OP_GUEST_SEND_DATA, resp)) ||
+	    !(s->rep = malloc(sizeof(*s->rep))) || !handle_arg(req, resp, &info.u.guest.handle)) {
+		if (!resp->status)
+			sevd_api_error(resp, 503, "internal", "out of memory", -1);
+		send_stream_free(s);
+		return;
+	}
+	rep = sevd_api_call_core(req, &info, resp);
+	if (!rep) {
+		send_stream_free(s);
+		return;
+	}
+	if (rep->u.guest.info.state != SEV_GSTATE_SUPDATE) {
+		sevd_api_error(resp, 409, "wrong_state",
+			       "the guest is not being sent: POST /v1/guests/{h}/send first", -1);
+		send_stream_free(s);
+		return;
+	}
+	s->core = req->core;
+	s->creq->u.migrate.handle = info.u.guest.handle;
+	s->size = rep->u.guest.info.memory_size;
+	if (!stream_range(req, s, resp)) {
+		send_stream_free(s);
+		return;
+	}
+	resp->status = 200;
+	resp->content_type = "application/octet-stream";
+	resp->reader = send_stream_read;
+	resp->reader_free = send_stream_free;
+	resp->reader_state = s;
+}
+
+/* POST /v1/guests/{h}/receive: each record as it completes into RECEIVE_UPDATE_DATA. */
+struct receive_stream {
+	struct sevd_api_request req;
+	struct sevd_request *creq;
+	struct sevd_reply *rep;
+	bool failed;
+	char why[200];	  /* a framing error */
+	uint64_t packets, bytes;
+	uint8_t rec[MIG_REC_MAX];
+	size_t have, need;
+};
+
+static void receive_free(struct receive_stream *r)
+{
+	free(r->creq);
+	free(r->rep);
+	free(r);
+}
+
+static int receive_open(const struct sevd_api_request *req, void **state,
+			struct sevd_api_response *resp)
+{
+	struct receive_stream *r = calloc(1, sizeof(*r));
+
+	if (!r || !(r->creq = new_request(SEVD_OP_GUEST_RECEIVE_DATA, resp)) ||
+	    !(r->rep = malloc(sizeof(*r->rep)))) {
+		if (r)
+			receive_free(r);
+		if (!resp->status)
+			sevd_api_error(resp, 503, "internal", "out of memory", -1);
+		return -ENOMEM;
+	}
+	if (!handle_arg(req, resp, &r->creq->u.migrate.handle)) {
+		receive_free(r);
+		return -EINVAL;
+	}
+	r->req = *req;
+	r->need = MIG_REC_HDR;
+	*state = r;
+	return 0;
+}
+
+/* One whole record in r->rec: its packet into the guest. */
+static int receive_record(struct receive_stream *r)
+{
+	typeof(r->creq->u.migrate) *m = &r->creq->u.migrate;
+
+	m->offset = le_get(r->rec, 8);
+	m->len = (uint32_t)le_get(r->rec + 8, 4);
+	memcpy(m->hdr, r->rec + 12, sizeof(m->hdr));
+	memcpy(m->data, r->rec + MIG_REC_HDR, m->len);
+	if (sevd_api_core_fn(r->req.core, r->creq, r->rep) < 0)
+		return -EIO;
+	r->packets++;
+	r->bytes += m->len;
+	return 0;
+}
+
+
+static int receive_feed(struct receive_stream *r, const char *buf, size_t len)
+{
+	while (len && !r->failed) {
+		size_t k = MIN(len, r->need - r->have);
+
+		memcpy(r->rec + r->have, buf, k);
+		r->have += k;
+		buf += k;
+		len -= k;
+		if (r->have < r->need)
+			break;
+		if (r->need == MIG_REC_HDR) {
+			uint32_t n = (uint32_t)le_get(r->rec + 8, 4);
+
+			if (n == 0 || n > SEVD_PACKET_MAX) {
+				snprintf(r->why, sizeof(r->why),
+					 "record %llu: a packet length of %u bytes (1 to %u)",
+					 (unsigned long long)r->packets + 1, n, SEVD_PACKET_MAX);
+				r->failed = true;
+				break;
+			}
+			r->need = MIG_REC_HDR + n;
+			continue;
+		}
+		if (receive_record(r) < 0)
+			r->failed = true;
+		r->have = 0;
+		r->need = MIG_REC_HDR;
+	}
+	return r->failed ? -EIO : 0;
+}
+
+static int receive_data(void *state, const char *buf, size_t len)
+{
+	return receive_feed(state, buf, len);
+}
+
+static void receive_close(void *state, bool complete, struct sevd_api_response *resp)
+{
+	struct receive_stream *r = state;
+	_cleanup_(json_object_putp) json_object *o = NULL;
+
+	if (!complete || !resp) {
+		receive_free(r);
+		return;
+	}
+	if (!r->failed && r->have)
+		snprintf(r->why, sizeof(r->why), "the stream ends inside record %llu",
+			 (unsigned long long)r->packets + 1);
+	if (r->why[0])
+		sevd_api_error(resp, 400, "bad_request", r->why, -1);
+	else if (r->failed)
+		sevd_api_core_error(resp, r->rep);
+	else if (!r->packets)
+		sevd_api_error(resp, 400, "bad_request",
+			       "the stream holds no packet: send the body of GET "
+			       "/v1/guests/{h}/send/stream from the source",
+			       -1);
+	else {
+		o = guest_json(&r->rep->u.migrate.info);
+		json_object_object_add(o, "packets", json_object_new_int64((int64_t)r->packets));
+		json_object_object_add(o, "received", json_object_new_int64((int64_t)r->bytes));
+		sevd_api_respond_json(resp, 200, o);
+	}
+	receive_free(r);
+}
+
+const struct sevd_api_stream sevd_api_guest_receive_stream = {
+    .open = receive_open,
+    .data = receive_data,
+    .close = receive_close,
+};

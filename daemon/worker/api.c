@@ -691,6 +691,7 @@ static void h_metrics(const struct sevd_api_request *req, struct sevd_api_respon
 #define ROLES_OWNER SEVD_ROLE_BIT(SEVD_ROLE_OWNER)
 #define BODY_GUEST (64u * 1024u) /* a launch or a secret packet in JSON (base64) */
 #define BODY_VMSA 4096u		  /* one raw VMSA page */
+#define BODY_SEND (64u * 1024u)	  /* a target's certificates in JSON (base64) */
 
 /* The route table (DESIGN.md "Interfaces"; every row is in daemon/openapi.yaml, which a test
  * checks). */
@@ -722,6 +723,15 @@ const struct sevd_route sevd_routes[] = {
 	{ "POST", "/v1/guests/{h}/activate", ROLES_LAUNCHER, sevd_api_guest_activate, BODY_NONE },
 	{ "POST", "/v1/guests/{h}/deactivate", ROLES_LAUNCHER, sevd_api_guest_deactivate, BODY_NONE },
 	{ "GET", "/v1/guests/{h}/attestation", ROLES_OWNER, sevd_api_guest_attest, 0 },
+	/* Migration (issue 23): admin only; POST /v1/guests with "receive" too (api-guest.c). */
+	{ "POST", "/v1/guests/{h}/send", ROLES_ADMIN, sevd_api_guest_send, BODY_SEND },
+	{ "GET", "/v1/guests/{h}/send/stream", ROLES_ADMIN, sevd_api_guest_send_stream, 0 },
+	{ "POST", "/v1/guests/{h}/send/finish", ROLES_ADMIN, sevd_api_guest_send_finish, BODY_NONE },
+	{ "POST", "/v1/guests/{h}/send/cancel", ROLES_ADMIN, sevd_api_guest_send_cancel, BODY_NONE },
+	{ "POST", "/v1/guests/{h}/receive", ROLES_ADMIN, sevd_api_guest_data_unused, 0,
+	  &sevd_api_guest_receive_stream },
+	{ "POST", "/v1/guests/{h}/receive/finish", ROLES_ADMIN, sevd_api_guest_receive_finish,
+	  BODY_NONE },
 	/* The status page (daemon/worker/ui.c): the shell and its assets carry no data. */
 	{ "GET", "/ui", ROLES_PUBLIC, sevd_ui_page, 0 },
 	{ "GET", "/ui/ui.css", ROLES_PUBLIC, sevd_ui_css, 0 },

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "daemon/worker/auth.h"
 
@@ -49,7 +50,16 @@ struct sevd_api_response {
 	/* NULL, or extra headers {name, value, ..., NULL} in static storage (the status page's
 	 * Content-Security-Policy and nosniff, daemon/worker/ui.c). */
 	const char *const *headers;
+	/* A body made while the client reads it (chunked, length unknown), instead of body:
+	 * reader fills buf with up to max bytes and answers their count, SEVD_API_READ_END at
+	 * the end or SEVD_API_READ_ERROR (the connection is closed mid-body); reader_free
+	 * frees reader_state when the answer is done or dropped. */
+	ssize_t (*reader)(void *state, uint64_t pos, char *buf, size_t max);
+	void (*reader_free)(void *state);
+	void *reader_state;
 };
+#define SEVD_API_READ_END ((ssize_t)-1)   /* MHD_CONTENT_READER_END_OF_STREAM */
+#define SEVD_API_READ_ERROR ((ssize_t)-2) /* MHD_CONTENT_READER_END_WITH_ERROR */
 
 struct sevd_api_request {
 	struct sevd_core *core;

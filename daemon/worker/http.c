@@ -135,6 +135,16 @@ static enum MHD_Result send_response(struct MHD_Connection *conn, struct sevd_ap
 	enum MHD_Result ret;
 	char ra[16];
 
+	if (r->reader) {
+		mr = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, r->reader,
+						       r->reader_state, r->reader_free);
+		if (!mr)
+			r->reader_free(r->reader_state);
+		r->reader = NULL;
+		if (!mr)
+			return MHD_NO;
+		goto headers;
+	}
 	if (!r->body) {
 		r->body = strdup("");
 		r->len = 0;
@@ -146,6 +156,7 @@ static enum MHD_Result send_response(struct MHD_Connection *conn, struct sevd_ap
 		return MHD_NO;
 	}
 	r->body = NULL; /* MHD owns it now */
+headers:
 	MHD_add_response_header(mr, MHD_HTTP_HEADER_CONTENT_TYPE, r->content_type);
 	MHD_add_response_header(mr, "Cache-Control", "no-store");
 	for (const char *const *h = r->headers; h && h[0] && h[1]; h += 2)

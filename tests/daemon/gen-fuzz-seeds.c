@@ -107,6 +107,47 @@ static void pek_cert_seed(const char *dir)
 	free(cert);
 }
 
+/* The migration routes (issue 23; route bytes 12..17): POST /v1/guests with "receive", the
+ * target's certificates for /send, and two records of the /receive stream (offset ‖ length ‖
+ * 52-byte header ‖ data), the second cut short. */
+static void migrate_seeds(const char *dir)
+{
+	uint8_t *cert = calloc(1, SEV_CERT_SIZE), rec[2 + 2 * (12 + 52) + 4096 + 10] = {16, 0};
+	size_t at = 2;
+	char *b64, *body, *sess;
+
+	TU_CHECK(cert, "out of memory");
+	put_le32(cert, 1);
+	b64 = base64_encode(cert, SEV_CERT_SIZE);
+	TU_CHECK(b64 &&
+		     asprintf(&body,
+			      "{\"pdh\": \"%s\", \"pek\": \"%s\", \"oca\": \"%s\", \"cek\": \"%s\", "
+			      "\"ask\": \"AAAA\", \"ark\": \"AAAA\"}",
+			      b64, b64, b64, b64) > 0,
+		 "out of memory");
+	json_seed(dir, "send-certs", 12, 0, body);
+	free(body);
+	sess = base64_encode(cert, sizeof(struct sev_session_blob));
+	TU_CHECK(sess &&
+		     asprintf(&body,
+			      "{\"name\": \"moved\", \"receive\": {\"pdh\": \"%s\", \"session\": "
+			      "\"%s\", \"policy\": 1, \"memory_size\": 1048576}}",
+			      b64, sess) > 0,
+		 "out of memory");
+	free(sess);
+	json_seed(dir, "create-receive", 0, 0, body);
+	free(body);
+	json_seed(dir, "send-stream", 13, 0, "");
+	put_le32(rec + at + 8, 4096); /* offset 0, a whole page */
+	at += 12 + 52 + 4096;
+	rec[at + 1] = 0x10; /* offset 4096 */
+	put_le32(rec + at + 8, 100);
+	at += 12 + 10; /* inside the second record's header */
+	put(dir, "receive-records", rec, at);
+	free(b64);
+	free(cert);
+}
+
 static void json_seeds(const char *dir)
 {
 	json_seed(dir, "create-min", 0, 0, "{\"policy\": 1}");
@@ -130,6 +171,7 @@ static void json_seeds(const char *dir)
 	json_seed(dir, "measure", 9, 0, "");
 	json_seed(dir, "list", 10, 0, "");
 	pek_cert_seed(dir);
+	migrate_seeds(dir);
 }
 
 /* One reply frame as the core's encoder writes it; `patch` (if not NULL) then overwrites the
@@ -224,7 +266,8 @@ int main(int argc, char *argv[])
 	static const char *const jn[] = {"empty",      "header-only",	 "six-records", "torn-tail",
 					 "one-record", "middle-corrupt", "bad-header"};
 	static const char *const gn[] = {"create-min", "secret", "activate-asid", "attest-nonce",
-					 "pek-cert"};
+					 "pek-cert", "send-certs", "create-receive",
+					 "receive-records"};
 	static const char *const in[] = {"reply-platform",	   "reply-asids-empty",
 					 "reply-asids-3",	   "reply-asids-count-over",
 					 "reply-asids-count-huge", "reply-guests-1",

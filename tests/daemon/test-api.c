@@ -674,6 +674,13 @@ static const struct {
 	{ "GET", "/ui/ui.css", R_PUBLIC },
 	{ "GET", "/ui/ui.js", R_PUBLIC },
 	{ "GET", "/ui/state", R_READER },
+	/* Migration (issue 23): admin only; refused before the handle is looked at. */
+	{ "POST", "/v1/guests/1/send", R_ADMIN },
+	{ "GET", "/v1/guests/1/send/stream", R_ADMIN },
+	{ "POST", "/v1/guests/1/send/finish", R_ADMIN },
+	{ "POST", "/v1/guests/1/send/cancel", R_ADMIN },
+	{ "POST", "/v1/guests/1/receive", R_ADMIN },
+	{ "POST", "/v1/guests/1/receive/finish", R_ADMIN },
 };
 
 static const struct {
@@ -752,6 +759,14 @@ static void test_role_matrix(void)
 	check_platform_state("INIT");
 	TU_CHECK(refused >= 40 && served >= 25, "matrix too small: %u refused, %u served", refused,
 		 served);
+	/* POST /v1/guests is the launcher's, but receiving a migrated guest is the admin's. */
+	{
+		json_object *o = call(VIA_TCP, TOKEN_LAUNCHER, "POST", "/v1/guests",
+				      "{\"receive\": {}}", 403);
+
+		check_error(o, "forbidden");
+		json_object_put(o);
+	}
 	/* The admin token over TCP may mutate. */
 	json_object_put(call(VIA_TCP, TOKEN_ADMIN, "POST", "/v1/platform/pdh", NULL, 200));
 	json_object_put(call(VIA_TCP, TOKEN_ADMIN, "GET", "/v1/platform/pek-csr", NULL, 200));
@@ -1128,6 +1143,88 @@ static void test_socket_activation(void)
 	D.pid = 0;
 }
 
+/* sevd with conf (written with extra) must refuse to start: exit 1, log naming `needle`. */
+static void refused_start(const char *extra, const char *needle)
+{
+	_cleanup_free_ char *conf = path_join(D.dir, "refused.conf");
+	_cleanup_free_ char *log = path_join(D.dir, "refused.log");
+	_cleanup_free_ char *state = path_join(D.dir, "refused-state");
+	_cleanup_free_ char *text = NULL;
+	char psp[512], listen_arg[600];
+	char *argv[] = { (char *)tu_exe("SEVD_EXE"), (char *)"--psp", psp, (char *)"--state-dir",
+			 state, (char *)"--config", conf, (char *)"--listen", listen_arg, NULL };
+	pid_t pid, w = 0;
+	size_t len;
+	int st = 0;
+
+	write_config(conf, extra);
+	snprintf(psp, sizeof(psp), "emu:%s", D.emu.socket);
+	snprintf(listen_arg, sizeof(listen_arg), "unix:%s/refused.sock", D.dir);
+	unlink(log);
+	pid = tu_spawn(argv, log);
+	for (int i = 0; i < 1000 && w == 0; i++) { /* bounded: 10 s */
+		w = waitpid(pid, &st, WNOHANG);
+		if (w == 0)
+			usleep(10000);
+	}
+	if (w == 0)
+		st = tu_stop(pid, 5000);
+	text = (char *)tu_read_file(log, &len);
+	TU_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 1, "sevd started with %s (0x%x)", extra, st);
+	TU_CHECK(text && strstr(text, needle), "log lacks '%s': %s", needle, text ? text : "");
+}
+
+/* Issue 23: migration_roots and migration_emulated_root in sevd.conf. The platform's own
+ * ASK ‖ ARK (from GET /v1/platform/certs) is a usable emulated root and an empty directory
+ * usable roots: sevd starts, says which emulated root it trusts, and serves; an unreadable
+ * root file, a file that is no root, and a missing roots directory stop it at start. */
+static void test_migration_config(void)
+{
+	_cleanup_free_ char *root = path_join(D.dir, "ask-ark.cert");
+	_cleanup_free_ char *junk = path_join(D.dir, "junk.cert");
+	_cleanup_free_ char *dir = path_join(D.dir, "migration-roots");
+	_cleanup_free_ char *log = NULL, *text = NULL;
+	uint8_t *ask, *ark;
+	size_t ask_len, ark_len, len;
+	char extra[2048];
+	json_object *o;
+	FILE *f;
+
+	sevd_start(NULL, NULL);
+	o = call(VIA_UNIX, NULL, "GET", "/v1/platform/certs", NULL, 200);
+	ask = b64field(o, "ask", &ask_len);
+	ark = b64field(o, "ark", &ark_len);
+	json_object_put(o);
+	sevd_stop();
+	f = fopen(root, "wb");
+	TU_CHECK(f && fwrite(ask, 1, ask_len, f) == ask_len && fwrite(ark, 1, ark_len, f) == ark_len &&
+		 fclose(f) == 0, "write %s", root);
+	free(ask);
+	free(ark);
+	f = fopen(junk, "wb");
+	TU_CHECK(f && fputs("not a certificate\n", f) >= 0 && fclose(f) == 0, "write %s", junk);
+	TU_CHECK(mkdir(dir, 0755) == 0 || errno == EEXIST, "mkdir %s", dir);
+
+	snprintf(extra, sizeof(extra), "migration_roots = %s\nmigration_emulated_root = %s\n", dir,
+		 root);
+	sevd_start(NULL, extra);
+	o = call(VIA_UNIX, NULL, "GET", "/v1/platform", NULL, 200);
+	json_object_put(o);
+	sevd_stop();
+	log = path_join(D.dir, "sevd.log");
+	text = (char *)tu_read_file(log, &len);
+	TU_CHECK(text && strstr(text, "migration_emulated_root") && strstr(text, root),
+		 "no warning about the emulated root in %s", log);
+
+	snprintf(extra, sizeof(extra), "migration_emulated_root = %s\n", junk);
+	refused_start(extra, "migration_emulated_root");
+	snprintf(extra, sizeof(extra), "migration_emulated_root = %s/absent.cert\n", D.dir);
+	refused_start(extra, "migration_emulated_root");
+	snprintf(extra, sizeof(extra), "migration_roots = %s/absent-dir\n", D.dir);
+	refused_start(extra, "migration_roots");
+	refused_start("migration_roots = relative/dir\n", "absolute path");
+}
+
 int main(void)
 {
 	char *openapi;
@@ -1163,6 +1260,7 @@ int main(void)
 	test_command_line();
 	test_sd_notify();
 	test_socket_activation();
+	test_migration_config();
 
 	test_asid_size("15", "5");
 	test_asid_size("509", "100");

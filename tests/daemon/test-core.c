@@ -133,6 +133,8 @@ static const char good_conf[] =
 	"auto_init = no\n"
 	"queue_max = 0x10\n"
 	"asid_flush_threshold = 3\n"
+	"migration_roots = /etc/sevd/migration-roots\n"
+	"migration_emulated_root = /etc/sevd/lab-ask-ark.cert\n"
 	/* sha256("secret-admin") */
 	"token = admin:sha256:%s\n"
 	"token = reader:sha256:%s\n";
@@ -158,6 +160,9 @@ static void test_config(void)
 	TU_CHECK(!c.auto_init, "auto_init");
 	TU_CHECK_EQ(c.queue_max, 16);
 	TU_CHECK_EQ(c.flush_threshold, 3);
+	TU_CHECK(!strcmp(c.migration_roots, "/etc/sevd/migration-roots"), "migration_roots");
+	TU_CHECK(!strcmp(c.migration_emulated_root, "/etc/sevd/lab-ask-ark.cert"),
+		 "migration_emulated_root");
 	TU_CHECK_EQ(c.n_tokens, 2);
 	TU_CHECK_EQ(sevd_auth_token(&c, "secret-admin", &known), SEVD_ROLE_ADMIN);
 	TU_CHECK(known, "admin token known");
@@ -182,6 +187,9 @@ static void test_config_errors(void)
 		"queue_max = -1\n",
 		"listen = http://x\n",
 		"psp = qemu\n",
+		"migration_roots = roots\n",
+		"migration_emulated_root = ask-ark.cert\n",
+		"migration_emulated_root = /etc/sevd/\n",
 		"token = admin:abc\n",
 		"token = admin:sha256:zz\n",
 		"token = public:sha256:00000000000000000000000000000000000000000000000000000000000000\n",

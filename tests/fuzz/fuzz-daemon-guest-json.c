@@ -1,6 +1,8 @@
 /* libFuzzer target: the JSON bodies and path/query arguments of sevd's guest routes
  * (daemon/worker/api-guest.c): POST /v1/guests, /secret, /activate, /finish, /deactivate, DELETE,
- * /vmsa, /attestation; and the one platform route with a JSON body, POST /v1/platform/pek-cert. The
+ * /vmsa, /attestation, the migration routes (issue 23: /send and its stream, /send/finish,
+ * /send/cancel, the streamed /receive, /receive/finish, POST /v1/guests with "receive"); and
+ * the one platform route with a JSON body, POST /v1/platform/pek-cert. The
  * first input byte picks the route, the second the {h} segment form, the rest is the body. The core
  * behind the seam is replaced by a checker that aborts when a request that reaches it breaks the
  * seam's promises (lengths in range, names NUL-terminated, both or neither of godh/session), and
@@ -8,6 +10,7 @@
  * tests/fuzz/corpus/daemon-guest-json. */
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,6 +39,26 @@ int sevd_core_call(struct sevd_core *c, const struct sevd_request *req, struct s
 		     req->u.create.session_len != sizeof(struct sev_session_blob)))
 			abort();
 		break;
+	case SEVD_OP_GUEST_SEND_START:
+	case SEVD_OP_GUEST_SEND_DATA:
+	case SEVD_OP_GUEST_SEND_FINISH:
+	case SEVD_OP_GUEST_SEND_CANCEL:
+	case SEVD_OP_GUEST_RECEIVE_START:
+	case SEVD_OP_GUEST_RECEIVE_DATA:
+	case SEVD_OP_GUEST_RECEIVE_FINISH:
+		if (req->u.migrate.len > SEVD_PACKET_MAX ||
+		    req->u.migrate.plat_len > sizeof(req->u.migrate.plat) ||
+		    req->u.migrate.amd_len > sizeof(req->u.migrate.amd) ||
+		    !memchr(req->u.migrate.name, 0, sizeof(req->u.migrate.name)) ||
+		    !memchr(req->u.migrate.tenant, 0, sizeof(req->u.migrate.tenant)) ||
+		    (req->op != SEVD_OP_GUEST_RECEIVE_START && req->u.migrate.handle == 0))
+			abort();
+		rep->u.migrate.info.memory_size = (calls % 3) * 4096u + 100u; /* the stream's end */
+		rep->u.migrate.len = req->u.migrate.len;
+		break;
+	case SEVD_OP_CERTS:
+		rep->u.certs.pdh_len = SEV_CERT_SIZE;
+		break;
 	default:
 		if (req->op < SEVD_OP_GUEST_CREATE || req->op >= SEVD_OP_MAX_ ||
 		    req->u.guest.len > SEVD_GUEST_PIECE_MAX ||
@@ -56,6 +79,48 @@ answer:
 		return rep->r;
 	}
 	return 0;
+}
+
+/* The streamed POST /v1/guests/{h}/receive: the body in pieces of 1 to 256 bytes (their sizes
+ * from the body's own bytes), as MHD hands them over. */
+static void receive_stream(const struct sevd_api_request *req, struct sevd_api_response *resp)
+{
+	const struct sevd_api_stream *st = &sevd_api_guest_receive_stream;
+	void *state = NULL;
+	size_t pos = 0;
+
+	if (st->open(req, &state, resp) < 0)
+		return;
+	while (pos < req->len) {
+		size_t n = 1 + (uint8_t)req->body[pos] % 256u;
+
+		n = n < req->len - pos ? n : req->len - pos;
+		if (st->data(state, req->body + pos, n) < 0)
+			break;
+		pos += n;
+	}
+	st->close(state, true, resp);
+}
+
+/* GET /v1/guests/{h}/send/stream: read the answer to its end (the fake guest is small). */
+static void send_stream(const struct sevd_api_request *req, struct sevd_api_response *resp)
+{
+	char buf[1000];
+	uint64_t pos = 0;
+	ssize_t n;
+
+	sevd_api_guest_send_stream(req, resp);
+	if (!resp->reader)
+		return;
+	while ((n = resp->reader(resp->reader_state, pos, buf, sizeof(buf))) > 0)
+		pos += (uint64_t)n;
+	if (n != SEVD_API_READ_END && n != SEVD_API_READ_ERROR)
+		abort();
+	resp->reader_free(resp->reader_state);
+	resp->reader = NULL;
+	free(resp->body);
+	resp->body = strdup("");
+	resp->len = 0;
 }
 
 static const char *arg_of(const struct sevd_api_request *req, const char *key)
@@ -101,6 +166,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    sevd_api_guest_measure,
 	    sevd_api_guests_list,
 	    NULL, /* POST /v1/platform/pek-cert: api.c's own handler, from the route table */
+	    sevd_api_guest_send,
+	    send_stream,
+	    sevd_api_guest_send_finish,
+	    sevd_api_guest_send_cancel,
+	    receive_stream,
+	    sevd_api_guest_receive_finish,
 	};
 	static const char *const params[] = {"1",   "0", "4294967295", "4294967296",
 					     "abc", "",	 "007",	       "1x"};
