@@ -836,10 +836,11 @@ static char *make_crl(const struct pki *p, const char *name, EVP_PKEY *signer, l
 	X509_gmtime_adj(t, 86400L * next_days);
 	X509_CRL_set1_nextUpdate(crl, t);
 	for (size_t i = 0; i < ELEMENTSOF(rev); i++) {
-		X509_REVOKED *r = X509_REVOKED_new();
+		X509_REVOKED *r;
 
 		if (!rev[i])
 			continue;
+		r = X509_REVOKED_new();
 		TU_CHECK(r && X509_REVOKED_set_serialNumber(r, X509_get_serialNumber(rev[i])) &&
 				 X509_REVOKED_set_revocationDate(r, t) && X509_CRL_add0_revoked(crl, r),
 			 "revoked entry");
