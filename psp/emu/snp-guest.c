@@ -193,12 +193,71 @@ void emu_snp_secrets_build(struct emu_fw *fw, const struct emu_snp_guest *g,
 
 /* CPUID page (AMD-ASPFW snp_launch_update_cpuid_page_t): count u32, 12 reserved bytes, then
  * up to 64 functions of 48 bytes {eax_in, ecx_in, xcr0_in u64, xss_in u64, eax, ebx, ecx, edx,
- * reserved u64}. The emulator's sanitizer covers the leaf it knows (Fn8000_001F, the SEV
- * features): a guest may not claim a feature or ASID the platform does not have. Out-of-range
- * values are corrected in the page, which firmware writes back before failing. */
+ * reserved u64}. Checked as AMD-ASPFW cpuid_lookup.c sanitize_cpuid_list does: only functions
+ * in the standard (0..0xFFFF) and extended (0x8000_0000..0x8000_FFFF) ranges; each function's
+ * reserved word must be 0; every function is checked (not only up to the first bad one) and
+ * every out-of-range value is corrected in the page, which firmware writes back before
+ * failing with INVALID_PARAM. The leaves the emulated platform has values for:
+ *   Fn0000_0000 EAX (largest standard leaf): at most 0x10 (FN00000000_EAX_DEFAULT, LESSTHAN);
+ *   Fn0000_0001 EAX: family/model/stepping not above the part's (compare_FMS), bits 31:28 and
+ *     15:12 zero (FN00000001_EAX_RESERVED);
+ *   Fn8000_001F: EAX only features the platform has, ECX (ASIDs) and EDX (MIN_SEV_ASID) the
+ *     platform's.
+ * Firmware's table also holds the PPR's rules for the other leaves it knows (7, 0xD, 8000_0001,
+ * 8000_0008, 8000_0022, ...) and wants unlisted leaves all zero; the emulator has no host
+ * values for those and leaves them unchecked. */
+static uint32_t fms_key(uint32_t eax)
+{
+	/* AMD APM vol. 3, CPUID Fn0000_0001_EAX: family = base + extended, model = ext:base */
+	uint32_t family = ((eax >> 8) & 0xf) + ((eax >> 20) & 0xff);
+	uint32_t model = ((eax >> 16) & 0xf) << 4 | ((eax >> 4) & 0xf);
+
+	return family << 12 | model << 4 | (eax & 0xf);
+}
+
+static bool cpuid_in_range(uint32_t leaf)
+{
+	return leaf <= 0xFFFFu || (leaf >= 0x80000000u && leaf <= 0x8000FFFFu);
+}
+
+/* One function at f: true when it passes; its registers corrected in place otherwise. */
+static bool cpuid_function_check(struct emu_fw *fw, uint8_t *f)
+{
+	uint32_t leaf = get_le32(f), sub = get_le32(f + 4), fms = fw->snp->product->fms;
+	uint32_t eax = get_le32(f + 24), ecx = get_le32(f + 32), edx = get_le32(f + 36);
+	bool ok = get_le64(f + 40) == 0;
+
+	if (leaf == 0 && sub == 0 && eax > 0x10) {
+		eax = 0x10;
+		ok = false;
+	}
+	if (leaf == 1 && sub == 0) {
+		if (fms_key(eax) > fms_key(fms)) {
+			eax = fms;
+			ok = false;
+		}
+		if (eax & 0xF000F000u) {
+			eax &= ~0xF000F000u;
+			ok = false;
+		}
+	}
+	if (leaf == 0x8000001Fu &&
+	    ((eax & ~fw->cfg.cpuid_eax) || ecx > fw->cfg.cpuid_ecx || edx != fw->cfg.cpuid_edx)) {
+		eax &= fw->cfg.cpuid_eax;
+		ecx = MIN(ecx, fw->cfg.cpuid_ecx);
+		edx = fw->cfg.cpuid_edx;
+		ok = false;
+	}
+	put_le32(f + 24, eax);
+	put_le32(f + 32, ecx);
+	put_le32(f + 36, edx);
+	return ok;
+}
+
 static int cpuid_page_check(struct emu_fw *fw, uint8_t *page, bool *corrected)
 {
 	uint32_t count = get_le32(page);
+	bool failed = false;
 
 	*corrected = false;
 	if (get_le32(page + 4) || get_le64(page + 8))
@@ -207,19 +266,17 @@ static int cpuid_page_check(struct emu_fw *fw, uint8_t *page, bool *corrected)
 		return SEV_STATUS_INVALID_PARAM;
 	for (uint32_t i = 0; i < count; i++) {
 		uint8_t *f = page + 16 + 48 * i;
-		uint32_t eax = get_le32(f + 24), ecx = get_le32(f + 32), edx = get_le32(f + 36);
+		uint8_t before[48];
 
-		if (get_le32(f) != 0x8000001Fu)
+		if (!cpuid_in_range(get_le32(f)))
 			continue;
-		if ((eax & ~fw->cfg.cpuid_eax) || ecx > fw->cfg.cpuid_ecx ||
-		    edx != fw->cfg.cpuid_edx) {
-			put_le32(f + 24, eax & fw->cfg.cpuid_eax);
-			put_le32(f + 32, MIN(ecx, fw->cfg.cpuid_ecx));
-			put_le32(f + 36, fw->cfg.cpuid_edx);
+		memcpy(before, f, sizeof(before));
+		if (!cpuid_function_check(fw, f))
+			failed = true;
+		if (memcmp(before, f, sizeof(before)) != 0)
 			*corrected = true;
-		}
 	}
-	return *corrected ? SEV_STATUS_INVALID_PARAM : SEV_STATUS_SUCCESS;
+	return failed ? SEV_STATUS_INVALID_PARAM : SEV_STATUS_SUCCESS;
 }
 
 static int sha384(const void *p, size_t n, uint8_t out[48])
