@@ -19,7 +19,14 @@
 
 #define ADDR_RESERVED_MASK 0xfffull /* SNP_ADDR_RESERVED_MASK: page addresses, low bits 0 */
 #define PAGE_2M (512ull * SEV_PAGE_SIZE)
-#define SECRETS_VERSION 2u
+/* The secrets page AMD-ASPFW writes (sev_mcmd.h SNP_LAUNCH_UPDATE_SECRETS_PAGE_VERSION,
+ * snp_launch_update_secrets_page_t; Linux arch/x86/include/asm/sev.h struct snp_secrets_page):
+ * version 3, with VMSA_TWEAK_BITMAP at 0x100 and TSC_FACTOR at 0x160. */
+#define SECRETS_VERSION 3u
+/* TSC_FACTOR: the percentage drop from nominal to mean TSC frequency (spread-spectrum clocking)
+ * times 1000; AMD-ASPFW sev_rmp.h TSC_FACTOR_GENOA = (100000 - 99600) / 2, written for every
+ * part. */
+#define SECRETS_TSC_FACTOR 200u
 #define VMSA_GUEST_TSC_SCALE 0x2F0u /* AMD-ASPFW sev_es.h: measured as zero */
 #define VMSA_GUEST_TSC_OFFSET 0x2F8u
 #define CPUID_COUNT_MAX 64u
@@ -181,6 +188,18 @@ int emu_snp_launch_start(struct emu_fw *fw, void *buf)
 	return SEV_STATUS_SUCCESS;
 }
 
+/* VMSA_TWEAK_BITMAP: bit n set when quadword n of the VMSA is one the VMSA register protection
+ * tweak covers, made once at SNP_INIT (AMD-ASPFW sev_es.c sev_es_create_vmsa_bitmap): RIP
+ * (0x178), RSP (0x1D8), RAX (0x1F8), RCX..RDI (0x308..0x338 but for 0x320), R8..R15
+ * (0x340..0x378), the FPU state 0x420..0x66F (x87, XMM, YMM) and 0x980..0xFBF (the AVX-512
+ * state), as firmware's table has them. One little-endian u64 per 64 quadwords. */
+static const uint64_t vmsa_tweak_bitmap[8] = {
+	0x8800800000000000ull, 0x0000ffee00000000ull, 0xfffffffffffffff0ull, 0x0000000000003fffull,
+	0xffff000000000000ull, 0xffffffffffffffffull, 0xffffffffffffffffull, 0x00ffffffffffffffull,
+};
+_Static_assert(offsetof(struct sev_snp_secrets_page, vmsa_tweak_bitmap) == 0x100, "bitmap");
+_Static_assert(offsetof(struct sev_snp_secrets_page, tsc_factor) == 0x160, "TSC_FACTOR");
+
 void emu_snp_secrets_build(struct emu_fw *fw, const struct emu_snp_guest *g,
 			   struct sev_snp_secrets_page *p)
 {
@@ -189,6 +208,9 @@ void emu_snp_secrets_build(struct emu_fw *fw, const struct emu_snp_guest *g,
 	p->fms = fw->snp->product->fms;
 	memcpy(p->gosvw, g->gosvw, sizeof(p->gosvw));
 	memcpy(p->vmpck, g->vmpck, sizeof(p->vmpck));
+	for (size_t i = 0; i < ELEMENTSOF(vmsa_tweak_bitmap); i++)
+		put_le64(p->vmsa_tweak_bitmap + 8 * i, vmsa_tweak_bitmap[i]);
+	p->tsc_factor = SECRETS_TSC_FACTOR;
 }
 
 /* CPUID page (AMD-ASPFW snp_launch_update_cpuid_page_t): count u32, 12 reserved bytes, then

@@ -86,6 +86,36 @@ static void update(struct guest *g, unsigned page, unsigned type, uint64_t gpa)
 	GT_EXPECT(fw(g->t, SEV_CMD_SNP_LAUNCH_UPDATE, &b), OK);
 }
 
+/* The version 3 fields of the secrets page (AMD-ASPFW snp_launch_update_secrets_page_t, Linux
+ * struct snp_secrets_page): VMSA_TWEAK_BITMAP at 0x100, one bit per VMSA quadword — the GPRs
+ * computed here from the VMSA save-area offsets of AMD's APM vol. 2 (RIP 0x178, RSP 0x1D8, RAX
+ * 0x1F8, RCX 0x308, RDX 0x310, RBX 0x318, RBP 0x328, RSI 0x330, RDI 0x338, R8..R15 0x340..0x378),
+ * the FPU part compared with firmware's table — and TSC_FACTOR at 0x160 (200). */
+static void secrets_v3(const uint8_t *sp)
+{
+	static const uint16_t gpr[] = { 0x178, 0x1D8, 0x1F8, 0x308, 0x310, 0x318, 0x328, 0x330,
+					0x338, 0x340, 0x348, 0x350, 0x358, 0x360, 0x368, 0x370,
+					0x378 };
+	uint8_t want[64] = { 0 };
+	const uint8_t *bm = sp + 0x100;
+
+	for (size_t i = 0; i < ELEMENTSOF(gpr); i++)
+		want[gpr[i] / 8 / 8] |= (uint8_t)(1u << (gpr[i] / 8 % 8));
+	TU_CHECK_MEM(bm, want, 16); /* quadwords 0..127: the GPRs only */
+	TU_CHECK_EQ(bm[16], 0xF0); /* FPU state from 0x420 */
+	for (unsigned i = 17; i < 25; i++)
+		TU_CHECK_EQ(bm[i], 0xFF);
+	TU_CHECK_EQ(bm[25], 0x3F);
+	for (unsigned i = 26; i < 38; i++)
+		TU_CHECK_EQ(bm[i], 0);
+	for (unsigned i = 38; i < 63; i++)
+		TU_CHECK_EQ(bm[i], 0xFF);
+	TU_CHECK_EQ(bm[63], 0);
+	TU_CHECK_EQ(get_le32(sp + 0x160), 200);
+	for (unsigned i = 0x140; i < 0x160; i++)
+		TU_CHECK_EQ(sp[i], 0); /* for the guest OS (SVSM fields): left zero */
+}
+
 /* GCTX_CREATE, LAUNCH_START, ACTIVATE (ASID 5), a NORMAL and a SECRETS page, LAUNCH_FINISH
  * with HOST_DATA; then the guest reads its VMPCKs from the secrets page. */
 static void launch(struct guest *g)
@@ -114,8 +144,9 @@ static void launch(struct guest *g)
 	snprintf(line, sizeof(line), "snp-secrets 0x%llx", (unsigned long long)g->gctx);
 	TU_CHECK_EQ(psp_emu_ctl(g->t, line, &sp, &n), 0);
 	TU_CHECK_EQ(n, SEV_PAGE_SIZE);
-	TU_CHECK_EQ(get_le32(sp), 2); /* secrets page version */
+	TU_CHECK_EQ(get_le32(sp), 3); /* secrets page version (AMD-ASPFW, ABI 1.55) */
 	TU_CHECK_EQ(get_le32(sp + 8), g->fms);
+	secrets_v3(sp);
 	memcpy(g->vmpck, sp + 0x20, sizeof(g->vmpck));
 	TU_CHECK(memcmp(g->vmpck[0], g->vmpck[1], 32) != 0, "four different VMPCKs");
 }
