@@ -223,8 +223,7 @@ void emu_snp_secrets_build(struct emu_fw *fw, const struct emu_snp_guest *g,
  *   Fn0000_0000 EAX (largest standard leaf): at most 0x10 (FN00000000_EAX_DEFAULT, LESSTHAN);
  *   Fn0000_0001 EAX: family/model/stepping not above the part's (compare_FMS), bits 31:28 and
  *     15:12 zero (FN00000001_EAX_RESERVED);
- *   Fn8000_001F: EAX only features the platform has, ECX (ASIDs) and EDX (MIN_SEV_ASID) the
- *     platform's.
+ *   Fn8000_001F: cpuid_8000001f_check.
  * Firmware's table also holds the PPR's rules for the other leaves it knows (7, 0xD, 8000_0001,
  * 8000_0008, 8000_0022, ...) and wants unlisted leaves all zero; the emulator has no host
  * values for those and leaves them unchecked. */
@@ -242,11 +241,28 @@ static bool cpuid_in_range(uint32_t leaf)
 	return leaf <= 0xFFFFu || (leaf >= 0x80000000u && leaf <= 0x8000FFFFu);
 }
 
+/* Fn8000_001F (AMD-ASPFW FN8000001F_CUSTOM): EAX only the platform's features; EBX bits 5:0
+ * (the C-bit position) the platform's, bits 11:6 (physical address reduction) unchecked,
+ * bits 15:12 (number of VMPLs) at most 4 (FN8000001F_EBX_VMPL_SUP_MAX), bits 31:16 zero; ECX
+ * and EDX unchecked, as firmware has them. False with the registers corrected. */
+static bool cpuid_8000001f_check(struct emu_fw *fw, uint32_t *eax, uint32_t *ebx)
+{
+	uint32_t cbit = fw->cfg.cpuid_ebx & 0x3f, vmpls = (*ebx >> 12) & 0xf;
+	bool ok = !(*eax & ~fw->cfg.cpuid_eax);
+
+	*eax &= fw->cfg.cpuid_eax;
+	if ((*ebx & 0x3f) != cbit || vmpls > 4 || (*ebx >> 16)) {
+		*ebx = (*ebx & 0xfc0u) | MIN(vmpls, 4u) << 12 | cbit;
+		ok = false;
+	}
+	return ok;
+}
+
 /* One function at f: true when it passes; its registers corrected in place otherwise. */
 static bool cpuid_function_check(struct emu_fw *fw, uint8_t *f)
 {
 	uint32_t leaf = get_le32(f), sub = get_le32(f + 4), fms = fw->snp->product->fms;
-	uint32_t eax = get_le32(f + 24), ecx = get_le32(f + 32), edx = get_le32(f + 36);
+	uint32_t eax = get_le32(f + 24), ebx = get_le32(f + 28);
 	bool ok = get_le64(f + 40) == 0;
 
 	if (leaf == 0 && sub == 0 && eax > 0x10) {
@@ -263,16 +279,10 @@ static bool cpuid_function_check(struct emu_fw *fw, uint8_t *f)
 			ok = false;
 		}
 	}
-	if (leaf == 0x8000001Fu &&
-	    ((eax & ~fw->cfg.cpuid_eax) || ecx > fw->cfg.cpuid_ecx || edx != fw->cfg.cpuid_edx)) {
-		eax &= fw->cfg.cpuid_eax;
-		ecx = MIN(ecx, fw->cfg.cpuid_ecx);
-		edx = fw->cfg.cpuid_edx;
-		ok = false;
-	}
+	if (leaf == 0x8000001Fu && sub == 0)
+		ok = cpuid_8000001f_check(fw, &eax, &ebx) && ok;
 	put_le32(f + 24, eax);
-	put_le32(f + 32, ecx);
-	put_le32(f + 36, edx);
+	put_le32(f + 28, ebx);
 	return ok;
 }
 

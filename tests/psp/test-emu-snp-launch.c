@@ -266,6 +266,14 @@ static void test_cpuid_leaves(struct host *h, uint64_t g1, uint8_t *page, uint64
 	cpuid_fn(page, 3, 0x40000000, 0xdeadbeef, 1, 2, 3);
 	GT_EXPECT(update(h, g1, addr, SEV_SNP_PAGE_CPUID, false), SEV_STATUS_INVALID_PARAM);
 	TU_CHECK_EQ(get_le32(page + 16 + 24), 0x1f);
+	TU_CHECK_EQ(get_le32(page + 16 + 28), 0x73); /* a right EBX stays */
+	/* Fn8000_001F EBX: C-bit 50 (the platform's is 51), 5 VMPLs, bit 16 → 51, 4 VMPLs, 0;
+	 * ECX and EDX are not checked by firmware (AMD-ASPFW FN8000001F_CUSTOM) */
+	cpuid_fn(page, 0, 0x8000001F, 0x1f, 0x15072, 1000, 7);
+	GT_EXPECT(update(h, g1, addr, SEV_SNP_PAGE_CPUID, false), SEV_STATUS_INVALID_PARAM);
+	TU_CHECK_EQ(get_le32(page + 16 + 28), 0x4073);
+	TU_CHECK_EQ(get_le32(page + 16 + 32), 1000);
+	TU_CHECK_EQ(get_le32(page + 16 + 36), 7);
 	TU_CHECK_EQ(get_le32(page + 64 + 24), 0x10);
 	TU_CHECK_EQ(get_le32(page + 64 + 28), 0x68747541); /* unchecked, kept */
 	TU_CHECK_EQ(get_le32(page + 112 + 24), 0x00A00F10); /* Milan B0's */
