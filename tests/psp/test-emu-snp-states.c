@@ -5,7 +5,10 @@
  * GSTATE_RUNNING after SNP_LAUNCH_FINISH), plus the two cases the firmware tells apart inside
  * LAUNCH (an ASID bound or not: AMD-ASPFW snp_mcmd_launch_update's INACTIVE) and a page that
  * is no guest context at all (INVALID_GUEST). Each cell starts from a fresh guest on fresh pages
- * and checks SNP_GUEST_STATUS afterwards. Runs the real emulator. */
+ * and checks SNP_GUEST_STATUS afterwards. Then every SNP platform command with a well-formed
+ * buffer, each on a fresh emulator, in SNP UNINIT and INIT (no handler but the guest and page
+ * ones checks the platform state in AMD-ASPFW; the zeroed-buffer table is in
+ * test-emu-snp-platform.c). Runs the real emulator. */
 #include <stdio.h>
 #include <string.h>
 
@@ -240,6 +243,107 @@ static void platform_uninit(struct ctx *c)
 	}
 }
 
+/* The platform commands with well-formed buffers, each on a fresh emulator in SNP UNINIT and
+ * in SNP INIT (Linux's bring-up: SNP_INIT_EX, WBINVD, SNP_DF_FLUSH). */
+static const struct {
+	uint32_t cmd;
+	int status[2]; /* UNINIT, INIT */
+} plat_table[] = {
+	{ SEV_CMD_SNP_INIT, { OK, IPS } },
+	{ SEV_CMD_SNP_INIT_EX, { OK, IPS } },
+	{ SEV_CMD_SNP_SHUTDOWN, { OK, OK } },
+	{ SEV_CMD_SNP_SHUTDOWN_EX, { OK, OK } },
+	{ SEV_CMD_SNP_PLATFORM_STATUS, { OK, OK } },
+	{ SEV_CMD_SNP_DF_FLUSH, { OK, OK } }, /* after a WBINVD */
+	{ SEV_CMD_SNP_CONFIG, { OK, OK } },
+	{ SEV_CMD_SNP_COMMIT, { OK, OK } },
+	{ SEV_CMD_SNP_FEATURE_INFO, { OK, OK } },
+	/* a wrapped VLEK for TCB 0: not the reported TCB */
+	{ SEV_CMD_SNP_VLEK_LOAD, { SEV_STATUS_BAD_SVN, SEV_STATUS_BAD_SVN } },
+	{ SEV_CMD_SNP_PAGE_RECLAIM, { IPS, OK } },
+	{ SEV_CMD_SNP_PAGE_SET_STATE, { IPS, OK } },
+	/* hypervisor pages: nothing to unsmash */
+	{ SEV_CMD_SNP_PAGE_UNSMASH, { IPS, IPG } },
+};
+
+static int plat_cell(uint32_t cmd, bool init)
+{
+	static const char *const args[] = { "--snp", NULL };
+	uint8_t buf[64] = { 0 };
+	struct emu_rig r;
+	struct gt_mem m;
+	int st;
+
+	rig_up(&r, args);
+	gt_mem_new(r.t, 2 * MB2, &m);
+	TU_CHECK(m.base % MB2 == 0, "memory 2 MiB aligned");
+	if (init) {
+		snp_ready(r.t);
+		for (unsigned i = 0; i < 3; i++)
+			snp_fw_page(r.t, m.base + i * SEV_PAGE_SIZE);
+	}
+	switch (cmd) {
+	case SEV_CMD_SNP_INIT_EX:
+		put_le32(buf, SEV_SNP_INIT_INIT_RMP);
+		break;
+	case SEV_CMD_SNP_SHUTDOWN_EX:
+		put_le32(buf, 8);
+		break;
+	case SEV_CMD_SNP_PLATFORM_STATUS:
+	case SEV_CMD_SNP_PAGE_UNSMASH:
+		put_le64(buf, m.base);
+		break;
+	case SEV_CMD_SNP_PAGE_RECLAIM:
+		put_le64(buf, m.base + 2 * SEV_PAGE_SIZE);
+		break;
+	case SEV_CMD_SNP_COMMIT:
+		put_le32(buf, 4);
+		break;
+	case SEV_CMD_SNP_FEATURE_INFO:
+		put_le32(buf, 16);
+		put_le64(buf + 8, m.base + SEV_PAGE_SIZE);
+		break;
+	case SEV_CMD_SNP_VLEK_LOAD:
+		put_le32(buf, 16);
+		put_le64(buf + 8, m.base + MB2);
+		break;
+	case SEV_CMD_SNP_PAGE_SET_STATE:
+		put_le32(buf, 16);
+		put_le64(buf + 8, m.base + MB2);
+		put_le32(m.ptr + MB2, 1);
+		put_le64(m.ptr + MB2 + 8, m.base);
+		put_le32(m.ptr + MB2 + 16, 1);
+		break;
+	case SEV_CMD_SNP_DF_FLUSH:
+		ctl_ok(r.t, "wbinvd");
+		break;
+	}
+	st = fw(r.t, cmd, sev_cmd_buffer_size(cmd) ? buf : NULL);
+	gt_mem_free(&m);
+	rig_down(&r);
+	return st;
+}
+
+static void platform_table(void)
+{
+	unsigned wrong = 0;
+
+	for (size_t i = 0; i < ELEMENTSOF(plat_table); i++)
+		for (int s = 0; s < 2; s++) {
+			int st = plat_cell(plat_table[i].cmd, s == 1);
+
+			if (st != plat_table[i].status[s]) {
+				fprintf(stderr, "%s in SNP %s: %s, expected %s\n",
+					sev_cmd_name(plat_table[i].cmd), s ? "INIT" : "UNINIT",
+					sev_status_name(st),
+					sev_status_name(plat_table[i].status[s]));
+				wrong++;
+			}
+		}
+	TU_CHECK(wrong == 0, "%u of %zu platform cells answered otherwise", wrong,
+		 2 * ELEMENTSOF(plat_table));
+}
+
 int main(void)
 {
 	static const char *const args[] = { "--snp", NULL };
@@ -257,5 +361,6 @@ int main(void)
 	TU_CHECK(c.next_asid <= SNP_MIN_SEV_ASID, "ran out of SNP ASIDs (%u)", c.next_asid);
 	gt_mem_free(&c.m);
 	rig_down(&r);
+	platform_table();
 	tu_done("test-emu-snp-states");
 }
