@@ -1,6 +1,6 @@
 /* sev-kds-emu: a local AMD Key Distribution Service for the chip in a sev-psp-emu NV file, for
  * tests and air-gapped hosts (issue 19). It serves what kdsintf.amd.com serves for AMD's
- * chips — the cert_chains (VCEK and VLEK) and the VCEK of any TCB — for the emulated chip and its emulated root
+ * chips — the VCEK and VLEK cert_chains, the VCEK of any TCB — for the emulated chip and its emulated root
  * (NV.snp-root-<Gen>, shared with sev-psp-emu: whichever needs it first makes it), by AMD's
  * URL rules (kds.h): 400 for a malformed request, 404 for another product or chip. Plain HTTP
  * on 127.0.0.1 only; read-only: it never writes the NV file. */

@@ -220,7 +220,8 @@ static struct emu_snp_root *asvk_get(struct emu_fw *fw)
 	snprintf(cn, sizeof(cn), "SEV-VLEK-%s", fw->snp->product->gen);
 	log_info("Making the emulated ASVK (RSA-4096): this takes seconds");
 	r->asvk_key = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)4096);
-	if (!r->asvk_key || cert_new(cn, X509_get_subject_name(r->ark), r->asvk_key, &r->asvk) < 0 ||
+	if (!r->asvk_key ||
+	    cert_new(cn, X509_get_subject_name(r->ark), r->asvk_key, &r->asvk) < 0 ||
 	    pss_sign(r->asvk, r->ark_key) < 0) {
 		EVP_PKEY_free(r->asvk_key);
 		X509_free(r->asvk);

@@ -345,9 +345,11 @@ int emu_snp_page_reclaim(struct emu_fw *fw, void *buf)
 static int hv_fixed_ranges(struct emu_fw *fw, uint64_t list, bool set)
 {
 	uint32_t hdr[2];
-	int st = emu_mem_check(fw->mem, list & ~0xfffull, SEV_PAGE_SIZE) ? SEV_STATUS_INVALID_ADDRESS :
-		 emu_mem_read(fw->mem, list, hdr, sizeof(hdr));
+	int st;
 
+	if (emu_mem_check(fw->mem, list & ~0xfffull, SEV_PAGE_SIZE))
+		return SEV_STATUS_INVALID_ADDRESS;
+	st = emu_mem_read(fw->mem, list, hdr, sizeof(hdr));
 	if (st)
 		return st;
 	if (hdr[1] || hdr[0] > SEV_PAGE_SIZE / 16 - 1 ||
@@ -391,8 +393,9 @@ int emu_snp_page_set_state(struct emu_fw *fw, void *buf)
 	struct emu_snp *s = emu_snp_get(fw);
 	int st;
 
+	/* AMD-ASPFW SEV_STATUS_INVALID_LENGTH, Linux SEV_RET_INVALID_LEN */
 	if (b->length != sizeof(*b))
-		return SEV_STATUS_INVALID_LEN; /* AMD-ASPFW SEV_STATUS_INVALID_LENGTH, Linux SEV_RET_INVALID_LEN */
+		return SEV_STATUS_INVALID_LEN;
 	if (b->reserved || b->list_paddr & 0xfffull)
 		return SEV_STATUS_INVALID_PARAM;
 	if (!s)

@@ -83,7 +83,7 @@ unsigned emu_rmp_count_asid(const struct emu_rmp *r, uint32_t asid);
 struct emu_snp_cmd_page_set_state {
 	uint32_t length; /* must be 16 */
 	uint32_t reserved;
-	uint64_t list_paddr; /* a RANGE_LIST: u32 count, u32 reserved, {u64 base, u32 pages, u32 0} */
+	uint64_t list_paddr; /* RANGE_LIST: u32 count, u32 0, then {u64 base, u32 pages, u32 0} */
 } SEV_PACKED;
 _Static_assert(sizeof(struct emu_snp_cmd_page_set_state) == 16, "SNP_PAGE_SET_STATE buffer");
 int emu_snp_page_set_state(struct emu_fw *fw, void *buf);

@@ -151,8 +151,10 @@ static void build(struct ctx *c, uint32_t cmd, const struct cell *g, uint8_t *bu
 	memset(c->m.ptr + (g->hv - c->m.base), 0, SEV_PAGE_SIZE);
 	switch (cmd) {
 	case SEV_CMD_SNP_LAUNCH_START:
-		*(struct sev_snp_cmd_launch_start *)buf =
-			(struct sev_snp_cmd_launch_start){ .gctx_paddr = g->gctx, .policy = POLICY };
+		*(struct sev_snp_cmd_launch_start *)buf = (struct sev_snp_cmd_launch_start){
+			.gctx_paddr = g->gctx,
+			.policy = POLICY,
+		};
 		break;
 	case SEV_CMD_SNP_LAUNCH_UPDATE:
 		*(struct sev_snp_cmd_launch_update *)buf = (struct sev_snp_cmd_launch_update){
