@@ -1,6 +1,6 @@
 /* sev-kds-emu: a local AMD Key Distribution Service for the chip in a sev-psp-emu NV file, for
  * tests and air-gapped hosts (issue 19). It serves what kdsintf.amd.com serves for AMD's
- * chips — the cert_chain and the VCEK of any TCB — for the emulated chip and its emulated root
+ * chips — the VCEK and VLEK cert_chains, the VCEK of any TCB — for the emulated chip and its emulated root
  * (NV.snp-root-<Gen>, shared with sev-psp-emu: whichever needs it first makes it), by AMD's
  * URL rules (kds.h): 400 for a malformed request, 404 for another product or chip. Plain HTTP
  * on 127.0.0.1 only; read-only: it never writes the NV file. */
@@ -67,11 +67,12 @@ static enum MHD_Result text(struct MHD_Connection *c, unsigned code, const char 
 	return reply(c, code, "text/plain", msg, strlen(msg));
 }
 
-static enum MHD_Result cert_chain(struct MHD_Connection *c)
+static enum MHD_Result cert_chain(struct MHD_Connection *c, bool vlek)
 {
 	_cleanup_(BIO_free_allp) BIO *b = BIO_new(BIO_s_mem());
 	static uint8_t der[8192];
-	const char *which[] = { "ask", "ark" }; /* as AMD's: the ASK, then the ARK */
+	/* as AMD's: the ASK (or for VLEKs the ASVK), then the ARK */
+	const char *which[] = { vlek ? "asvk" : "ask", "ark" };
 	char *pem = NULL;
 	size_t n;
 
@@ -130,7 +131,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		return text(c, (unsigned)code, why);
 	if (strcmp(r.product, fw->snp->product->gen) != 0)
 		return text(c, MHD_HTTP_NOT_FOUND, "this KDS serves another product");
-	return r.cert_chain ? cert_chain(c) : vcek(c, &r);
+	return r.cert_chain ? cert_chain(c, r.vlek) : vcek(c, &r);
 }
 
 static int parse_argv(int argc, char **argv)

@@ -79,8 +79,9 @@ int emu_kds_parse(const char *path, const char *query, struct emu_kds_req *r, co
 	size_t n;
 
 	memset(r, 0, sizeof(*r));
-	if (strncmp(path, "/vcek/v1/", 9) != 0)
-		return fail(why, "not a /vcek/v1/ path", 404);
+	r->vlek = strncmp(path, "/vlek/v1/", 9) == 0;
+	if (!r->vlek && strncmp(path, "/vcek/v1/", 9) != 0)
+		return fail(why, "not a /vcek/v1/ or /vlek/v1/ path", 404);
 	p = path + 9;
 	slash = strchr(p, '/');
 	if (!slash || slash == p || (size_t)(slash - p) >= sizeof(r->product))
@@ -96,6 +97,10 @@ int emu_kds_parse(const char *path, const char *query, struct emu_kds_req *r, co
 		r->cert_chain = true;
 		return 0;
 	}
+	if (r->vlek)
+		return fail(why, "VLEK certificates are not served per chip (the cloud provider "
+				 "receives its VLEK certificate with the wrapped VLEK)",
+			    404);
 	n = strlen(p);
 	r->hwid_len = strcmp(r->product, "Turin") == 0 ? 8 : 64;
 	if (n != 2 * r->hwid_len)

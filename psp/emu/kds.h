@@ -3,6 +3,10 @@
  *   /vcek/v1/{product}/cert_chain                  the ASK then the ARK, PEM
  *   /vcek/v1/{product}/{hwid}?blSPL=N&teeSPL=N&snpSPL=N&ucodeSPL=N[&fmcSPL=N]
  *                                                  the VCEK certificate, DER
+ *   /vlek/v1/{product}/cert_chain                  the ASVK then the ARK, PEM
+ * (KDS spec 57230 rev 1.x, and the chain kdsintf.amd.com serves: SEV-VLEK-Milan, ARK-Milan).
+ * VLEK certificates themselves are issued to the cloud provider with its wrapped VLEK, not
+ * served per chip: any other /vlek/v1/ path is 404.
  * product: Milan, Genoa, Turin; hwid: 128 hex digits (Turin: 16); each SPL a decimal 0..255,
  * every one required, none other allowed (fmcSPL only and always on Turin). A malformed
  * request is 400; a well-formed one for another product or chip is 404. Pure parser here
@@ -15,6 +19,7 @@
 
 struct emu_kds_req {
 	char product[8];
+	bool vlek;	 /* a /vlek/v1/ path (only its cert_chain exists) */
 	bool cert_chain; /* else a VCEK */
 	uint8_t hwid[64];
 	size_t hwid_len;

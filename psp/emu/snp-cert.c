@@ -12,6 +12,7 @@
  * and kept beside the NV file in NV.snp-root-GEN (mode 0600: PEM private keys and certificates), so
  * the chain stays the same across restarts. */
 #include <errno.h>
+#include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 #include <openssl/x509v3.h>
@@ -32,8 +33,8 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(ASN1_OBJECT *, ASN1_OBJECT_free)
 DEFINE_TRIVIAL_CLEANUP_FUNC(ASN1_OCTET_STRING *, ASN1_OCTET_STRING_free)
 
 struct emu_snp_root {
-	EVP_PKEY *ark_key, *ask_key;
-	X509 *ark, *ask;
+	EVP_PKEY *ark_key, *ask_key, *asvk_key;
+	X509 *ark, *ask, *asvk; /* asvk: made on first use (an older root file has none) */
 };
 
 void emu_snp_root_free(struct emu_snp_root *r)
@@ -42,8 +43,10 @@ void emu_snp_root_free(struct emu_snp_root *r)
 		return;
 	EVP_PKEY_free(r->ark_key);
 	EVP_PKEY_free(r->ask_key);
+	EVP_PKEY_free(r->asvk_key);
 	X509_free(r->ark);
 	X509_free(r->ask);
+	X509_free(r->asvk);
 	free(r);
 }
 
@@ -129,6 +132,9 @@ static int root_save(const struct emu_snp_root *r, const char *path)
 	    PEM_write_bio_PrivateKey(b, r->ask_key, NULL, NULL, 0, NULL, NULL) != 1 ||
 	    PEM_write_bio_X509(b, r->ark) != 1 || PEM_write_bio_X509(b, r->ask) != 1)
 		return -EIO;
+	if (r->asvk && (PEM_write_bio_PrivateKey(b, r->asvk_key, NULL, NULL, 0, NULL, NULL) != 1 ||
+			PEM_write_bio_X509(b, r->asvk) != 1))
+		return -EIO;
 	n = BIO_get_mem_data(b, &data);
 	return write_file_atomic(path, data, (size_t)n, 0600);
 }
@@ -148,12 +154,17 @@ static int root_load(struct emu_snp_root *r, const char *path)
 		r->ask_key = PEM_read_bio_PrivateKey(b, NULL, NULL, NULL);
 		r->ark = PEM_read_bio_X509(b, NULL, NULL, NULL);
 		r->ask = PEM_read_bio_X509(b, NULL, NULL, NULL);
+		/* optional, after the four: the ASVK's key and certificate */
+		r->asvk_key = PEM_read_bio_PrivateKey(b, NULL, NULL, NULL);
+		r->asvk = r->asvk_key ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
+		ERR_clear_error();
 	}
 	OPENSSL_cleanse(buf, n);
 	free(buf);
 	if (!r->ark_key || !r->ask_key || !r->ark || !r->ask ||
 	    X509_check_private_key(r->ark, r->ark_key) != 1 ||
-	    X509_check_private_key(r->ask, r->ask_key) != 1)
+	    X509_check_private_key(r->ask, r->ask_key) != 1 || !r->asvk_key != !r->asvk ||
+	    (r->asvk && X509_check_private_key(r->asvk, r->asvk_key) != 1))
 		return -EBADMSG;
 	return 0;
 }
@@ -188,6 +199,39 @@ static struct emu_snp_root *root_get(struct emu_fw *fw)
 		return NULL;
 	}
 	fw->snp->root = r;
+	return r;
+}
+
+/* The AMD SEV VLEK Key (ASVK): the intermediate that certifies VLEKs, signed by the ARK like
+ * the ASK (RSA-4096, RSASSA-PSS SHA-384), CN=SEV-VLEK-<Gen> as on AMD's KDS
+ * (/vlek/v1/Milan/cert_chain: SEV-VLEK-Milan then ARK-Milan; virtee/sev's ASVK tests). Made on
+ * first use and added to NV.snp-root-GEN, so a root file from before keeps its ARK and ASK. */
+static struct emu_snp_root *asvk_get(struct emu_fw *fw)
+{
+	struct emu_snp_root *r = root_get(fw);
+	_cleanup_free_ char *path = NULL;
+	char cn[24];
+	int e;
+
+	if (!r || r->asvk)
+		return r;
+	if (asprintf(&path, "%s.snp-root-%s", fw->nv_path, fw->snp->product->gen) < 0)
+		return NULL;
+	snprintf(cn, sizeof(cn), "SEV-VLEK-%s", fw->snp->product->gen);
+	log_info("Making the emulated ASVK (RSA-4096): this takes seconds");
+	r->asvk_key = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)4096);
+	if (!r->asvk_key ||
+	    cert_new(cn, X509_get_subject_name(r->ark), r->asvk_key, &r->asvk) < 0 ||
+	    pss_sign(r->asvk, r->ark_key) < 0) {
+		EVP_PKEY_free(r->asvk_key);
+		X509_free(r->asvk);
+		r->asvk_key = NULL;
+		r->asvk = NULL;
+		return NULL;
+	}
+	e = root_save(r, path);
+	if (e < 0)
+		log_error_errno(e, "Failed to write %s: %m", path);
 	return r;
 }
 
@@ -288,8 +332,8 @@ static int der_out(X509 *x, uint8_t *out, size_t cap, size_t *len)
 	return 0;
 }
 
-/* CTL `snp-cert ark|ask|vcek[:TCB]`: DER, as the KDS hands out the VCEK (for the reported
- * TCB, or the TCB given) and the cert_chain's two certificates. */
+/* CTL `snp-cert ark|ask|asvk|vcek[:TCB]`: DER, as the KDS hands out the VCEK (for the reported
+ * TCB, or the TCB given) and the cert_chains' certificates. */
 int emu_snp_ctl_cert(struct emu_fw *fw, char *arg, uint8_t *out, size_t cap, size_t *len)
 {
 	struct emu_snp_root *r;
@@ -302,16 +346,20 @@ int emu_snp_ctl_cert(struct emu_fw *fw, char *arg, uint8_t *out, size_t cap, siz
 		return -EOPNOTSUPP;
 	}
 	tcb = emu_snp_reported_tcb(fw->snp);
-	if (!arg || (strcmp(arg, "ark") && strcmp(arg, "ask") && strncmp(arg, "vcek", 4)) ||
+	if (!arg ||
+	    (strcmp(arg, "ark") && strcmp(arg, "ask") && strcmp(arg, "asvk") &&
+	     strncmp(arg, "vcek", 4)) ||
 	    (strncmp(arg, "vcek", 4) == 0 && arg[4] &&
 	     (arg[4] != ':' || parse_u64(arg + 5, &tcb) < 0))) {
-		*len = (size_t)snprintf((char *)out, cap, "snp-cert takes one of: ark ask vcek "
-					"vcek:TCB_VERSION");
+		*len = (size_t)snprintf((char *)out, cap, "snp-cert takes one of: ark ask asvk "
+					"vcek vcek:TCB_VERSION");
 		return -EINVAL;
 	}
-	r = root_get(fw);
+	r = strcmp(arg, "asvk") == 0 ? asvk_get(fw) : root_get(fw);
 	if (!r)
 		return -EIO;
+	if (strcmp(arg, "asvk") == 0)
+		return der_out(r->asvk, out, cap, len);
 	if (strcmp(arg, "ark") == 0)
 		return der_out(r->ark, out, cap, len);
 	if (strcmp(arg, "ask") == 0)

@@ -19,7 +19,14 @@
 
 #define ADDR_RESERVED_MASK 0xfffull /* SNP_ADDR_RESERVED_MASK: page addresses, low bits 0 */
 #define PAGE_2M (512ull * SEV_PAGE_SIZE)
-#define SECRETS_VERSION 2u
+/* The secrets page AMD-ASPFW writes (sev_mcmd.h SNP_LAUNCH_UPDATE_SECRETS_PAGE_VERSION,
+ * snp_launch_update_secrets_page_t; Linux arch/x86/include/asm/sev.h struct snp_secrets_page):
+ * version 3, with VMSA_TWEAK_BITMAP at 0x100 and TSC_FACTOR at 0x160. */
+#define SECRETS_VERSION 3u
+/* TSC_FACTOR: the percentage drop from nominal to mean TSC frequency (spread-spectrum clocking)
+ * times 1000; AMD-ASPFW sev_rmp.h TSC_FACTOR_GENOA = (100000 - 99600) / 2, written for every
+ * part. */
+#define SECRETS_TSC_FACTOR 200u
 #define VMSA_GUEST_TSC_SCALE 0x2F0u /* AMD-ASPFW sev_es.h: measured as zero */
 #define VMSA_GUEST_TSC_OFFSET 0x2F8u
 #define CPUID_COUNT_MAX 64u
@@ -181,6 +188,18 @@ int emu_snp_launch_start(struct emu_fw *fw, void *buf)
 	return SEV_STATUS_SUCCESS;
 }
 
+/* VMSA_TWEAK_BITMAP: bit n set when quadword n of the VMSA is one the VMSA register protection
+ * tweak covers, made once at SNP_INIT (AMD-ASPFW sev_es.c sev_es_create_vmsa_bitmap): RIP
+ * (0x178), RSP (0x1D8), RAX (0x1F8), RCX..RDI (0x308..0x338 but for 0x320), R8..R15
+ * (0x340..0x378), the FPU state 0x420..0x66F (x87, XMM, YMM) and 0x980..0xFBF (the AVX-512
+ * state), as firmware's table has them. One little-endian u64 per 64 quadwords. */
+static const uint64_t vmsa_tweak_bitmap[8] = {
+	0x8800800000000000ull, 0x0000ffee00000000ull, 0xfffffffffffffff0ull, 0x0000000000003fffull,
+	0xffff000000000000ull, 0xffffffffffffffffull, 0xffffffffffffffffull, 0x00ffffffffffffffull,
+};
+_Static_assert(offsetof(struct sev_snp_secrets_page, vmsa_tweak_bitmap) == 0x100, "bitmap");
+_Static_assert(offsetof(struct sev_snp_secrets_page, tsc_factor) == 0x160, "TSC_FACTOR");
+
 void emu_snp_secrets_build(struct emu_fw *fw, const struct emu_snp_guest *g,
 			   struct sev_snp_secrets_page *p)
 {
@@ -189,16 +208,88 @@ void emu_snp_secrets_build(struct emu_fw *fw, const struct emu_snp_guest *g,
 	p->fms = fw->snp->product->fms;
 	memcpy(p->gosvw, g->gosvw, sizeof(p->gosvw));
 	memcpy(p->vmpck, g->vmpck, sizeof(p->vmpck));
+	for (size_t i = 0; i < ELEMENTSOF(vmsa_tweak_bitmap); i++)
+		put_le64(p->vmsa_tweak_bitmap + 8 * i, vmsa_tweak_bitmap[i]);
+	p->tsc_factor = SECRETS_TSC_FACTOR;
 }
 
 /* CPUID page (AMD-ASPFW snp_launch_update_cpuid_page_t): count u32, 12 reserved bytes, then
  * up to 64 functions of 48 bytes {eax_in, ecx_in, xcr0_in u64, xss_in u64, eax, ebx, ecx, edx,
- * reserved u64}. The emulator's sanitizer covers the leaf it knows (Fn8000_001F, the SEV
- * features): a guest may not claim a feature or ASID the platform does not have. Out-of-range
- * values are corrected in the page, which firmware writes back before failing. */
+ * reserved u64}. Checked as AMD-ASPFW cpuid_lookup.c sanitize_cpuid_list does: only functions
+ * in the standard (0..0xFFFF) and extended (0x8000_0000..0x8000_FFFF) ranges; each function's
+ * reserved word must be 0; every function is checked (not only up to the first bad one) and
+ * every out-of-range value is corrected in the page, which firmware writes back before
+ * failing with INVALID_PARAM. The leaves the emulated platform has values for:
+ *   Fn0000_0000 EAX (largest standard leaf): at most 0x10 (FN00000000_EAX_DEFAULT, LESSTHAN);
+ *   Fn0000_0001 EAX: family/model/stepping not above the part's (compare_FMS), bits 31:28 and
+ *     15:12 zero (FN00000001_EAX_RESERVED);
+ *   Fn8000_001F: cpuid_8000001f_check.
+ * Firmware's table also holds the PPR's rules for the other leaves it knows (7, 0xD, 8000_0001,
+ * 8000_0008, 8000_0022, ...) and wants unlisted leaves all zero; the emulator has no host
+ * values for those and leaves them unchecked. */
+static uint32_t fms_key(uint32_t eax)
+{
+	/* AMD APM vol. 3, CPUID Fn0000_0001_EAX: family = base + extended, model = ext:base */
+	uint32_t family = ((eax >> 8) & 0xf) + ((eax >> 20) & 0xff);
+	uint32_t model = ((eax >> 16) & 0xf) << 4 | ((eax >> 4) & 0xf);
+
+	return family << 12 | model << 4 | (eax & 0xf);
+}
+
+static bool cpuid_in_range(uint32_t leaf)
+{
+	return leaf <= 0xFFFFu || (leaf >= 0x80000000u && leaf <= 0x8000FFFFu);
+}
+
+/* Fn8000_001F (AMD-ASPFW FN8000001F_CUSTOM): EAX only the platform's features; EBX bits 5:0
+ * (the C-bit position) the platform's, bits 11:6 (physical address reduction) unchecked,
+ * bits 15:12 (number of VMPLs) at most 4 (FN8000001F_EBX_VMPL_SUP_MAX), bits 31:16 zero; ECX
+ * and EDX unchecked, as firmware has them. False with the registers corrected. */
+static bool cpuid_8000001f_check(struct emu_fw *fw, uint32_t *eax, uint32_t *ebx)
+{
+	uint32_t cbit = fw->cfg.cpuid_ebx & 0x3f, vmpls = (*ebx >> 12) & 0xf;
+	bool ok = !(*eax & ~fw->cfg.cpuid_eax);
+
+	*eax &= fw->cfg.cpuid_eax;
+	if ((*ebx & 0x3f) != cbit || vmpls > 4 || (*ebx >> 16)) {
+		*ebx = (*ebx & 0xfc0u) | MIN(vmpls, 4u) << 12 | cbit;
+		ok = false;
+	}
+	return ok;
+}
+
+/* One function at f: true when it passes; its registers corrected in place otherwise. */
+static bool cpuid_function_check(struct emu_fw *fw, uint8_t *f)
+{
+	uint32_t leaf = get_le32(f), sub = get_le32(f + 4), fms = fw->snp->product->fms;
+	uint32_t eax = get_le32(f + 24), ebx = get_le32(f + 28);
+	bool ok = get_le64(f + 40) == 0;
+
+	if (leaf == 0 && sub == 0 && eax > 0x10) {
+		eax = 0x10;
+		ok = false;
+	}
+	if (leaf == 1 && sub == 0) {
+		if (fms_key(eax) > fms_key(fms)) {
+			eax = fms;
+			ok = false;
+		}
+		if (eax & 0xF000F000u) {
+			eax &= ~0xF000F000u;
+			ok = false;
+		}
+	}
+	if (leaf == 0x8000001Fu && sub == 0)
+		ok = cpuid_8000001f_check(fw, &eax, &ebx) && ok;
+	put_le32(f + 24, eax);
+	put_le32(f + 28, ebx);
+	return ok;
+}
+
 static int cpuid_page_check(struct emu_fw *fw, uint8_t *page, bool *corrected)
 {
 	uint32_t count = get_le32(page);
+	bool failed = false;
 
 	*corrected = false;
 	if (get_le32(page + 4) || get_le64(page + 8))
@@ -207,19 +298,17 @@ static int cpuid_page_check(struct emu_fw *fw, uint8_t *page, bool *corrected)
 		return SEV_STATUS_INVALID_PARAM;
 	for (uint32_t i = 0; i < count; i++) {
 		uint8_t *f = page + 16 + 48 * i;
-		uint32_t eax = get_le32(f + 24), ecx = get_le32(f + 32), edx = get_le32(f + 36);
+		uint8_t before[48];
 
-		if (get_le32(f) != 0x8000001Fu)
+		if (!cpuid_in_range(get_le32(f)))
 			continue;
-		if ((eax & ~fw->cfg.cpuid_eax) || ecx > fw->cfg.cpuid_ecx ||
-		    edx != fw->cfg.cpuid_edx) {
-			put_le32(f + 24, eax & fw->cfg.cpuid_eax);
-			put_le32(f + 32, MIN(ecx, fw->cfg.cpuid_ecx));
-			put_le32(f + 36, fw->cfg.cpuid_edx);
+		memcpy(before, f, sizeof(before));
+		if (!cpuid_function_check(fw, f))
+			failed = true;
+		if (memcmp(before, f, sizeof(before)) != 0)
 			*corrected = true;
-		}
 	}
-	return *corrected ? SEV_STATUS_INVALID_PARAM : SEV_STATUS_SUCCESS;
+	return failed ? SEV_STATUS_INVALID_PARAM : SEV_STATUS_SUCCESS;
 }
 
 static int sha384(const void *p, size_t n, uint8_t out[48])

@@ -548,7 +548,7 @@ const struct emu_cmd_row emu_snp_cmds[] = {
 	{ SEV_CMD_SNP_GUEST_REQUEST, EMU_IN_ANY, emu_snp_guest_request },
 	{ SEV_CMD_SNP_PAGE_RECLAIM, EMU_IN_ANY, emu_snp_page_reclaim },
 	{ SEV_CMD_SNP_ACTIVATE_EX, EMU_IN_ANY, cmd_snp_unsupported },
-	{ SEV_CMD_SNP_PAGE_SET_STATE, EMU_IN_ANY, cmd_snp_unsupported },
+	{ SEV_CMD_SNP_PAGE_SET_STATE, EMU_IN_ANY, emu_snp_page_set_state },
 	{ SEV_CMD_SNP_PAGE_UNSMASH, EMU_IN_ANY, emu_snp_page_unsmash },
 	{ SEV_CMD_SNP_DBG_DECRYPT, EMU_IN_ANY, emu_snp_dbg_decrypt },
 	{ SEV_CMD_SNP_DBG_ENCRYPT, EMU_IN_ANY, emu_snp_dbg_encrypt },

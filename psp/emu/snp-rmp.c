@@ -126,9 +126,11 @@ int emu_rmp_get(struct emu_fw *fw, uint64_t paddr, struct emu_rmp_entry *ret)
 
 enum emu_rmp_state emu_rmp_state_of(const struct emu_rmp_entry *e)
 {
-	if (!e->assigned)
-		return !e->validated && !e->asid && !e->immutable ? EMU_RMP_HYPERVISOR :
-								    EMU_RMP_INVALID;
+	if (!e->assigned) {
+		if (e->validated || e->asid)
+			return EMU_RMP_INVALID;
+		return e->immutable ? EMU_RMP_HV_FIXED : EMU_RMP_HYPERVISOR;
+	}
 	if (e->asid == 0) {
 		if (e->validated)
 			return EMU_RMP_INVALID;
@@ -148,6 +150,7 @@ const char *emu_rmp_state_name(enum emu_rmp_state s)
 {
 	switch (s) {
 	case EMU_RMP_HYPERVISOR: return "HYPERVISOR";
+	case EMU_RMP_HV_FIXED: return "HV_FIXED";
 	case EMU_RMP_FIRMWARE: return "FIRMWARE";
 	case EMU_RMP_RECLAIM: return "RECLAIM";
 	case EMU_RMP_CONTEXT: return "CONTEXT";
@@ -331,6 +334,76 @@ int emu_snp_page_reclaim(struct emu_fw *fw, void *buf)
 	default:
 		return SEV_STATUS_INVALID_PAGE_STATE;
 	}
+}
+
+/* SNP_PAGE_SET_STATE's RANGE_LIST (AMD-ASPFW sev_rmp.c walk_reserved_list with
+ * SNP_PAGE_SET_STATE_ADDR_RESERVED_MASK): the list must lie in mapped memory (INVALID_ADDRESS)
+ * and within its 4 KiB page, its reserved word 0 and at most 255 ranges; each range's reserved
+ * word 0 and its base 2 MiB aligned (INVALID_PARAM). Every page of every range must be mapped
+ * (INVALID_ADDRESS) and a 4 KiB Firmware page (check_fw: INVALID_PAGE_STATE), all checked before
+ * any entry changes. With set, the pages become HV-fixed. */
+static int hv_fixed_ranges(struct emu_fw *fw, uint64_t list, bool set)
+{
+	uint32_t hdr[2];
+	int st;
+
+	if (emu_mem_check(fw->mem, list & ~0xfffull, SEV_PAGE_SIZE))
+		return SEV_STATUS_INVALID_ADDRESS;
+	st = emu_mem_read(fw->mem, list, hdr, sizeof(hdr));
+	if (st)
+		return st;
+	if (hdr[1] || hdr[0] > SEV_PAGE_SIZE / 16 - 1 ||
+	    8 + 16ull * hdr[0] + (list & 0xfff) > SEV_PAGE_SIZE)
+		return SEV_STATUS_INVALID_PARAM;
+	for (uint32_t i = 0; i < hdr[0]; i++) {
+		struct {
+			uint64_t base;
+			uint32_t pages, reserved;
+		} SEV_PACKED rg;
+
+		st = emu_mem_read(fw->mem, list + 8 + 16ull * i, &rg, sizeof(rg));
+		if (st)
+			return st;
+		if (rg.reserved || rg.base % (SEV_PAGE_SIZE * PFN_2M))
+			return SEV_STATUS_INVALID_PARAM;
+		for (uint64_t pg = 0; pg < rg.pages; pg++) {
+			struct emu_rmp_entry e;
+
+			st = emu_rmp_get(fw, rg.base + pg * SEV_PAGE_SIZE, &e);
+			if (st)
+				return st;
+			if (e.big || emu_rmp_state_of(&e) != EMU_RMP_FIRMWARE)
+				return SEV_STATUS_INVALID_PAGE_STATE;
+			e = (struct emu_rmp_entry){ .pfn = e.pfn, .immutable = true };
+			if (set && emu_rmp_set(fw->snp->rmp, &e) < 0)
+				return SEV_STATUS_HWERROR_PLATFORM;
+		}
+	}
+	return SEV_STATUS_SUCCESS;
+}
+
+/* SNP_PAGE_SET_STATE (AMD-ASPFW snp_mcmd_page_set_state, page_set_hv_fixed): the host hands a
+ * RANGE_LIST of Firmware pages that become HV-fixed (not assigned, immutable: RMPUPDATE can no
+ * longer change them, and no firmware command takes them). LENGTH ≠ 16 → INVALID_LEN;
+ * reserved word or list address bits 11:0 → INVALID_PARAM; SNP not INIT →
+ * INVALID_PLATFORM_STATE; then the list (hv_fixed_ranges), all or nothing. */
+int emu_snp_page_set_state(struct emu_fw *fw, void *buf)
+{
+	const struct emu_snp_cmd_page_set_state *b = buf;
+	struct emu_snp *s = emu_snp_get(fw);
+	int st;
+
+	/* AMD-ASPFW SEV_STATUS_INVALID_LENGTH, Linux SEV_RET_INVALID_LEN */
+	if (b->length != sizeof(*b))
+		return SEV_STATUS_INVALID_LEN;
+	if (b->reserved || b->list_paddr & 0xfffull)
+		return SEV_STATUS_INVALID_PARAM;
+	if (!s)
+		return SEV_STATUS_HWERROR_PLATFORM;
+	if (s->state != SEV_SNP_PSTATE_INIT)
+		return SEV_STATUS_INVALID_PLATFORM_STATE;
+	st = hv_fixed_ranges(fw, b->list_paddr, false);
+	return st ? st : hv_fixed_ranges(fw, b->list_paddr, true);
 }
 
 /* SNP_PAGE_UNSMASH (AMD-ASPFW snp_mcmd_page_unsmash): the 512 4 KiB entries of a 2 MiB-aligned

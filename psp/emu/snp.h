@@ -49,6 +49,7 @@ int emu_snp_tcb_parse(const char *s, struct emu_snp_tcb *ret);
 enum emu_rmp_state { /* AMD-ASPFW sev_rmp.h snp_page_state_t */
 	EMU_RMP_INVALID = 0,
 	EMU_RMP_HYPERVISOR = 2,
+	EMU_RMP_HV_FIXED = 3, /* not assigned, immutable: SNP_PAGE_SET_STATE's */
 	EMU_RMP_FIRMWARE = 4,
 	EMU_RMP_RECLAIM = 6,
 	EMU_RMP_CONTEXT = 7,
@@ -78,6 +79,14 @@ const char *emu_rmp_state_name(enum emu_rmp_state s);
 /* Pages assigned to asid anywhere in the RMP (SNP_ACTIVATE requires none). */
 unsigned emu_rmp_count_asid(const struct emu_rmp *r, uint32_t asid);
 /* SNP_PAGE_RECLAIM: an immutable Firmware or Pre-Guest page back to the host's reach. */
+/* SNP_PAGE_SET_STATE 0xC6 (AMD-ASPFW sev_mcmd.h snp_mcmd_page_set_state_t). */
+struct emu_snp_cmd_page_set_state {
+	uint32_t length; /* must be 16 */
+	uint32_t reserved;
+	uint64_t list_paddr; /* RANGE_LIST: u32 count, u32 0, then {u64 base, u32 pages, u32 0} */
+} SEV_PACKED;
+_Static_assert(sizeof(struct emu_snp_cmd_page_set_state) == 16, "SNP_PAGE_SET_STATE buffer");
+int emu_snp_page_set_state(struct emu_fw *fw, void *buf);
 int emu_snp_page_reclaim(struct emu_fw *fw, void *buf);
 /* SNP_PAGE_UNSMASH: 512 matching 4 KiB guest entries back into one 2 MiB entry. */
 int emu_snp_page_unsmash(struct emu_fw *fw, void *buf);

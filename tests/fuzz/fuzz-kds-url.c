@@ -1,6 +1,7 @@
 /* libFuzzer target: sev-kds-emu's request parser (psp/emu/kds-url.c, emu_kds_parse) on
  * untrusted request paths and queries: the input is PATH, a NUL byte, then QUERY. Must never
- * crash, and a request it accepts must be one of the two KDS forms. */
+ * crash, and a request it accepts must be one of the three KDS forms (a VCEK, the VCEK
+ * cert_chain, the VLEK cert_chain). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,8 +21,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	buf[size] = buf[size + 1] = 0;
 	query = buf + strlen(buf) + (strlen(buf) < size ? 1 : 0);
 	if (emu_kds_parse(buf, query, &r, &why) == 0 &&
-	    (strncmp(buf, "/vcek/v1/", 9) != 0 ||
-	     (!r.cert_chain && r.hwid_len != 64 && r.hwid_len != 8)))
+	    (r.vlek ? strncmp(buf, "/vlek/v1/", 9) != 0 || !r.cert_chain :
+		      strncmp(buf, "/vcek/v1/", 9) != 0 ||
+			      (!r.cert_chain && r.hwid_len != 64 && r.hwid_len != 8)))
 		abort();
 	free(buf);
 	return 0;

@@ -240,6 +240,56 @@ static void cpuid_page(uint8_t *p, uint32_t eax)
 	put_le32(p + 16 + 36, 100);
 }
 
+/* Function i of a CPUID page: leaf, subleaf and the four output registers. */
+static void cpuid_fn(uint8_t *p, unsigned i, uint32_t leaf, uint32_t eax, uint32_t ebx,
+		     uint32_t ecx, uint32_t edx)
+{
+	uint8_t *f = p + 16 + 48 * i;
+
+	put_le32(f, leaf);
+	put_le32(f + 24, eax);
+	put_le32(f + 28, ebx);
+	put_le32(f + 32, ecx);
+	put_le32(f + 36, edx);
+}
+
+/* The CPUID page check over every leaf it covers (AMD-ASPFW sanitize_cpuid_list): one page
+ * with a bad value in each of Fn8000_001F, Fn0000_0000 and Fn0000_0001 has all three corrected
+ * in the page written back; a hypervisor leaf (0x4000_0000, outside both ranges) is left as
+ * given; a function's reserved word is refused without a correction. */
+static void test_cpuid_leaves(struct host *h, uint64_t g1, uint8_t *page, uint64_t addr)
+{
+	cpuid_page(page, 0x3f);
+	put_le32(page, 4);
+	cpuid_fn(page, 1, 0x00000000, 0x20, 0x68747541, 0x444D4163, 0x69746E65); /* max leaf */
+	cpuid_fn(page, 2, 0x00000001, 0x00B00F21, 0, 0, 0); /* a Turin FMS on a Milan part */
+	cpuid_fn(page, 3, 0x40000000, 0xdeadbeef, 1, 2, 3);
+	GT_EXPECT(update(h, g1, addr, SEV_SNP_PAGE_CPUID, false), SEV_STATUS_INVALID_PARAM);
+	TU_CHECK_EQ(get_le32(page + 16 + 24), 0x1f);
+	TU_CHECK_EQ(get_le32(page + 16 + 28), 0x73); /* a right EBX stays */
+	/* Fn8000_001F EBX: C-bit 50 (the platform's is 51), 5 VMPLs, bit 16 → 51, 4 VMPLs, 0;
+	 * ECX and EDX are not checked by firmware (AMD-ASPFW FN8000001F_CUSTOM) */
+	cpuid_fn(page, 0, 0x8000001F, 0x1f, 0x15072, 1000, 7);
+	GT_EXPECT(update(h, g1, addr, SEV_SNP_PAGE_CPUID, false), SEV_STATUS_INVALID_PARAM);
+	TU_CHECK_EQ(get_le32(page + 16 + 28), 0x4073);
+	TU_CHECK_EQ(get_le32(page + 16 + 32), 1000);
+	TU_CHECK_EQ(get_le32(page + 16 + 36), 7);
+	TU_CHECK_EQ(get_le32(page + 64 + 24), 0x10);
+	TU_CHECK_EQ(get_le32(page + 64 + 28), 0x68747541); /* unchecked, kept */
+	TU_CHECK_EQ(get_le32(page + 112 + 24), 0x00A00F10); /* Milan B0's */
+	TU_CHECK_EQ(get_le32(page + 160 + 24), 0xdeadbeef);
+	/* the corrected page passes but for a reserved word, which is not "corrected" */
+	cpuid_fn(page, 2, 0x00000001, 0x00A00F00, 0, 0, 0); /* an older stepping: allowed */
+	put_le64(page + 64 + 40, 1);
+	GT_EXPECT(update(h, g1, addr, SEV_SNP_PAGE_CPUID, false), SEV_STATUS_INVALID_PARAM);
+	TU_CHECK_EQ(get_le64(page + 64 + 40), 1);
+	TU_CHECK_EQ(get_le32(page + 112 + 24), 0x00A00F00);
+	cpuid_fn(page, 2, 0x00000001, 0xF0A00F10, 0, 0, 0); /* reserved EAX bits 31:28 */
+	put_le64(page + 64 + 40, 0);
+	GT_EXPECT(update(h, g1, addr, SEV_SNP_PAGE_CPUID, false), SEV_STATUS_INVALID_PARAM);
+	TU_CHECK_EQ(get_le32(page + 112 + 24), 0x00A00F10);
+}
+
 /* Every page type; the independent digest follows each successful update. */
 static void test_updates(struct host *h, uint64_t g1)
 {
@@ -277,6 +327,7 @@ static void test_updates(struct host *h, uint64_t g1)
 	private_page(h, pa(h, 15), 1, 0x5000, false);
 	GT_EXPECT(update(h, g1, pa(h, 15), SEV_SNP_PAGE_CPUID, false), SEV_STATUS_INVALID_PARAM);
 	TU_CHECK_EQ(get_le32(page + 16 + 24), 0x1f);
+	test_cpuid_leaves(h, g1, page, pa(h, 15));
 	ld_page(SEV_SNP_PAGE_CPUID, 0x5000, NULL);
 	GT_EXPECT(update(h, g1, pa(h, 15), SEV_SNP_PAGE_CPUID, false), OK);
 	/* VMSA: measured with GUEST_TSC_SCALE/OFFSET (0x2F0, 0x2F8) as zero, at KVM's VMSA GPA */

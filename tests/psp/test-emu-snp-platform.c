@@ -247,7 +247,7 @@ static const struct {
 	{ SEV_CMD_SNP_PAGE_SWAP_IN, { UNS, UNS } },
 	{ SEV_CMD_SNP_PAGE_MOVE, { UNS, UNS } },
 	{ SEV_CMD_SNP_PAGE_MD_INIT, { UNS, UNS } },
-	{ SEV_CMD_SNP_PAGE_SET_STATE, { UNS, UNS } },
+	{ SEV_CMD_SNP_PAGE_SET_STATE, { SEV_STATUS_INVALID_LEN, SEV_STATUS_INVALID_LEN } },
 	{ SEV_CMD_SNP_PAGE_UNSMASH, { IPS, IA } },
 	{ SEV_CMD_SNP_DOWNLOAD_FIRMWARE_EX, { UNS, UNS } },
 };
@@ -274,6 +274,80 @@ static void test_zero_table(void)
 	rig_down(&r);
 }
 
+static int set_state(struct psp_transport *t, uint32_t length, uint32_t reserved, uint64_t list)
+{
+	uint8_t b[16];
+
+	put_le32(b, length);
+	put_le32(b + 4, reserved);
+	put_le64(b + 8, list);
+	return fw(t, SEV_CMD_SNP_PAGE_SET_STATE, b);
+}
+
+/* A RANGE_LIST at list: n ranges, each {base, pages, reserved}. */
+static void range_list(uint8_t *list, uint32_t n, uint64_t base, uint32_t pages, uint32_t rsvd)
+{
+	memset(list, 0, SEV_PAGE_SIZE);
+	put_le32(list, n);
+	for (uint32_t i = 0; i < n && i < 255; i++) {
+		put_le64(list + 8 + 16 * i, base);
+		put_le32(list + 16 + 16 * i, pages);
+		put_le32(list + 20 + 16 * i, rsvd);
+	}
+}
+
+/* SNP_PAGE_SET_STATE (AMD-ASPFW snp_mcmd_page_set_state / page_set_hv_fixed): Firmware pages
+ * named by a RANGE_LIST become HV_FIXED, all or nothing; every refusal by status name. */
+static void test_page_set_state(void)
+{
+	static const char *const snp[] = { "--snp", NULL };
+	const uint64_t mb2 = 2u << 20;
+	struct sev_snp_cmd_addr rc;
+	struct emu_rig r;
+	struct gt_mem m;
+	uint64_t list;
+
+	rig_up(&r, snp);
+	gt_mem_new(r.t, 2 * mb2, &m);
+	TU_CHECK(m.base % mb2 == 0, "guest memory 2 MiB aligned (0x%llx)",
+		 (unsigned long long)m.base);
+	list = m.base + mb2;
+	range_list(m.ptr + mb2, 1, m.base, 2, 0);
+	GT_EXPECT(set_state(r.t, 16, 0, list), IPS); /* SNP UNINIT */
+	GT_EXPECT(set_state(r.t, 8, 0, list), SEV_STATUS_INVALID_LEN);
+	snp_ready(r.t);
+	GT_EXPECT(set_state(r.t, 16, 1, list), IPARAM);
+	GT_EXPECT(set_state(r.t, 16, 0, list + 8), IPARAM); /* address bits 11:0 */
+	GT_EXPECT(set_state(r.t, 16, 0, 0x1000), SEV_STATUS_INVALID_ADDRESS); /* not mapped */
+	GT_EXPECT(set_state(r.t, 16, 0, list), SEV_STATUS_INVALID_PAGE_STATE); /* not Firmware */
+	snp_fw_page(r.t, m.base);
+	GT_EXPECT(set_state(r.t, 16, 0, list), SEV_STATUS_INVALID_PAGE_STATE); /* page 1 is not */
+	TU_CHECK(strcmp(snp_rmp_state(r.t, m.base), "FIRMWARE") == 0, "all or nothing");
+	snp_fw_page(r.t, m.base + SEV_PAGE_SIZE);
+	range_list(m.ptr + mb2, 1, m.base + SEV_PAGE_SIZE, 1, 0);
+	GT_EXPECT(set_state(r.t, 16, 0, list), IPARAM); /* a base not 2 MiB aligned */
+	range_list(m.ptr + mb2, 1, m.base, 2, 1);
+	GT_EXPECT(set_state(r.t, 16, 0, list), IPARAM); /* the range's reserved word */
+	range_list(m.ptr + mb2, 256, m.base, 2, 0);
+	GT_EXPECT(set_state(r.t, 16, 0, list), IPARAM); /* more than 255 ranges */
+	range_list(m.ptr + mb2, 1, m.base + 2 * mb2, 1, 0);
+	GT_EXPECT(set_state(r.t, 16, 0, list), SEV_STATUS_INVALID_ADDRESS); /* beyond memory */
+	range_list(m.ptr + mb2, 1, m.base, 2, 0);
+	GT_EXPECT(set_state(r.t, 16, 0, list), OK);
+	TU_CHECK(strcmp(snp_rmp_state(r.t, m.base), "HV_FIXED") == 0, "page 0 HV-fixed");
+	TU_CHECK(strcmp(snp_rmp_state(r.t, m.base + SEV_PAGE_SIZE), "HV_FIXED") == 0, "page 1");
+	TU_CHECK(strcmp(snp_rmp_state(r.t, m.base + 2 * SEV_PAGE_SIZE), "HYPERVISOR") == 0,
+		 "page 2 untouched");
+	/* the host cannot take it back, and no firmware command takes it */
+	TU_CHECK_EQ(snp_rmpupdate(r.t, "0x%llx,assigned=0", (unsigned long long)m.base), -EPERM);
+	rc.address = m.base;
+	GT_EXPECT(fw(r.t, SEV_CMD_SNP_PAGE_RECLAIM, &rc), SEV_STATUS_INVALID_PAGE_STATE);
+	GT_EXPECT(fw(r.t, SEV_CMD_SNP_GCTX_CREATE, &rc), SEV_STATUS_INVALID_PAGE_STATE);
+	GT_EXPECT(set_state(r.t, 16, 0, list), SEV_STATUS_INVALID_PAGE_STATE); /* not Firmware */
+	gt_mem_free(&m);
+	rig_down(&r);
+}
+
 int main(void)
 {
 	static const char *const snp[] = { "--snp", NULL };
@@ -291,5 +365,6 @@ int main(void)
 	gt_mem_free(&m);
 	rig_down(&r);
 	test_tcb_flag();
+	test_page_set_state();
 	tu_done("test-emu-snp-platform");
 }

@@ -86,6 +86,36 @@ static void update(struct guest *g, unsigned page, unsigned type, uint64_t gpa)
 	GT_EXPECT(fw(g->t, SEV_CMD_SNP_LAUNCH_UPDATE, &b), OK);
 }
 
+/* The version 3 fields of the secrets page (AMD-ASPFW snp_launch_update_secrets_page_t, Linux
+ * struct snp_secrets_page): VMSA_TWEAK_BITMAP at 0x100, one bit per VMSA quadword — the GPRs
+ * computed here from the VMSA save-area offsets of AMD's APM vol. 2 (RIP 0x178, RSP 0x1D8, RAX
+ * 0x1F8, RCX 0x308, RDX 0x310, RBX 0x318, RBP 0x328, RSI 0x330, RDI 0x338, R8..R15 0x340..0x378),
+ * the FPU part compared with firmware's table — and TSC_FACTOR at 0x160 (200). */
+static void secrets_v3(const uint8_t *sp)
+{
+	static const uint16_t gpr[] = { 0x178, 0x1D8, 0x1F8, 0x308, 0x310, 0x318, 0x328, 0x330,
+					0x338, 0x340, 0x348, 0x350, 0x358, 0x360, 0x368, 0x370,
+					0x378 };
+	uint8_t want[64] = { 0 };
+	const uint8_t *bm = sp + 0x100;
+
+	for (size_t i = 0; i < ELEMENTSOF(gpr); i++)
+		want[gpr[i] / 8 / 8] |= (uint8_t)(1u << (gpr[i] / 8 % 8));
+	TU_CHECK_MEM(bm, want, 16); /* quadwords 0..127: the GPRs only */
+	TU_CHECK_EQ(bm[16], 0xF0); /* FPU state from 0x420 */
+	for (unsigned i = 17; i < 25; i++)
+		TU_CHECK_EQ(bm[i], 0xFF);
+	TU_CHECK_EQ(bm[25], 0x3F);
+	for (unsigned i = 26; i < 38; i++)
+		TU_CHECK_EQ(bm[i], 0);
+	for (unsigned i = 38; i < 63; i++)
+		TU_CHECK_EQ(bm[i], 0xFF);
+	TU_CHECK_EQ(bm[63], 0);
+	TU_CHECK_EQ(get_le32(sp + 0x160), 200);
+	for (unsigned i = 0x140; i < 0x160; i++)
+		TU_CHECK_EQ(sp[i], 0); /* for the guest OS (SVSM fields): left zero */
+}
+
 /* GCTX_CREATE, LAUNCH_START, ACTIVATE (ASID 5), a NORMAL and a SECRETS page, LAUNCH_FINISH
  * with HOST_DATA; then the guest reads its VMPCKs from the secrets page. */
 static void launch(struct guest *g)
@@ -114,8 +144,9 @@ static void launch(struct guest *g)
 	snprintf(line, sizeof(line), "snp-secrets 0x%llx", (unsigned long long)g->gctx);
 	TU_CHECK_EQ(psp_emu_ctl(g->t, line, &sp, &n), 0);
 	TU_CHECK_EQ(n, SEV_PAGE_SIZE);
-	TU_CHECK_EQ(get_le32(sp), 2); /* secrets page version */
+	TU_CHECK_EQ(get_le32(sp), 3); /* secrets page version (AMD-ASPFW, ABI 1.55) */
 	TU_CHECK_EQ(get_le32(sp + 8), g->fms);
+	secrets_v3(sp);
 	memcpy(g->vmpck, sp + 0x20, sizeof(g->vmpck));
 	TU_CHECK(memcmp(g->vmpck[0], g->vmpck[1], 32) != 0, "four different VMPCKs");
 }
@@ -466,6 +497,81 @@ static int http_status(const char *port, const char *target)
 	return code;
 }
 
+/* GET target at 127.0.0.1:port (HTTP/1.0): the whole response (headers and body) into buf,
+ * NUL-terminated; its length. */
+static size_t http_get(const char *port, const char *target, char *buf, size_t cap)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(port)) };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	char req[512];
+	size_t len = 0;
+	ssize_t n;
+
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	TU_CHECK(fd >= 0 && connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0, "connect");
+	snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\n\r\n", target);
+	TU_CHECK(loop_write(fd, req, strlen(req)) == 0, "send");
+	while (len < cap - 1 && (n = read(fd, buf + len, cap - 1 - len)) > 0)
+		len += (size_t)n;
+	buf[len] = 0;
+	close(fd);
+	return len;
+}
+
+/* /vlek/v1/{product}/cert_chain as AMD's KDS serves it: 200, PEM, the ASVK (CN=SEV-VLEK-Milan,
+ * signed by the ARK with RSASSA-PSS) then the ARK (the emulator's, ark_der); a query on it is
+ * 400, another product 404, a per-chip VLEK path 404 (VLEK certificates go to the cloud
+ * provider, KDS spec 57230). */
+static void test_kds_vlek(const char *port, const char *ark_der, const char *vcek_path)
+{
+	static char resp[32768];
+	_cleanup_(BIO_free_allp) BIO *b = NULL;
+	_cleanup_free_ uint8_t *ark_buf = NULL;
+	_cleanup_free_ char *bad = NULL;
+	X509 *asvk, *ark_pem, *ark;
+	const uint8_t *p;
+	size_t n = http_get(port, "/vlek/v1/Milan/cert_chain", resp, sizeof(resp)), alen = 0;
+	const char *body = strstr(resp, "\r\n\r\n");
+	char cn[64] = "";
+
+	TU_CHECK(strncmp(resp, "HTTP/1.0 200", 12) == 0 || strncmp(resp, "HTTP/1.1 200", 12) == 0,
+		 "/vlek/v1/Milan/cert_chain: %.40s", resp);
+	TU_CHECK(strcasestr(resp, "Content-Type: application/x-pem-file") != NULL, "PEM type");
+	TU_CHECK(body && n > 0, "a body");
+	b = BIO_new_mem_buf(body + 4, (int)(n - (size_t)(body + 4 - resp)));
+	asvk = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
+	ark_pem = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
+	TU_CHECK(asvk && ark_pem, "two PEM certificates");
+	X509_NAME_get_text_by_NID(X509_get_subject_name(asvk), NID_commonName, cn, sizeof(cn));
+	TU_CHECK(strcmp(cn, "SEV-VLEK-Milan") == 0, "ASVK CN '%s'", cn);
+	TU_CHECK(read_full_file(ark_der, 8192, &ark_buf, &alen) == 0, "read %s", ark_der);
+	p = ark_buf;
+	ark = d2i_X509(NULL, &p, (long)alen);
+	TU_CHECK(ark && X509_cmp(ark, ark_pem) == 0, "the chain ends in the emulator's ARK");
+	TU_CHECK(X509_verify(asvk, X509_get0_pubkey(ark)) == 1, "the ARK signed the ASVK");
+	TU_CHECK(X509_get_signature_nid(asvk) == NID_rsassaPss, "RSASSA-PSS");
+	X509_free(asvk);
+	X509_free(ark_pem);
+	X509_free(ark);
+	TU_CHECK_EQ(http_status(port, "/vlek/v1/Milan/cert_chain?blSPL=1"), 400);
+	TU_CHECK_EQ(http_status(port, "/vlek/v1/Turin/cert_chain"), 404);
+	TU_CHECK(asprintf(&bad, "/vlek/v1/%s", vcek_path + strlen("/vcek/v1/")) > 0, "path");
+	TU_CHECK_EQ(http_status(port, bad), 404);
+	/* the VCEK's chain is still the ASK's */
+	n = http_get(port, "/vcek/v1/Milan/cert_chain", resp, sizeof(resp));
+	TU_CHECK(n > 0 && strstr(resp, "\r\n\r\n"), "vcek cert_chain");
+	BIO_free_all(b);
+	b = BIO_new_mem_buf(strstr(resp, "\r\n\r\n") + 4, -1);
+	asvk = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
+	TU_CHECK(asvk, "vcek cert_chain PEM");
+	X509_NAME_get_text_by_NID(X509_get_subject_name(asvk), NID_commonName, cn, sizeof(cn));
+	TU_CHECK(strcmp(cn, "SEV-Milan") == 0, "ASK CN '%s'", cn);
+	X509_free(asvk);
+	/* the VCEK itself is DER */
+	n = http_get(port, vcek_path, resp, sizeof(resp));
+	TU_CHECK(strcasestr(resp, "Content-Type: application/octet-stream") != NULL, "DER type");
+}
+
 /* sev-kds-emu on the emulator's NV file: sevadm fetch vcek gets the VCEK and cert_chain from it
  * and verify takes them; AMD's URL rules: 400 for a malformed query, 404 for another chip or
  * product. */
@@ -518,6 +624,7 @@ static void test_kds(const char *dir, const struct snp_report *r)
 	TU_CHECK_EQ(http_status((char *)port, bad), strchr("0123456789abcdef", bad[15]) ? 404 : 400);
 	TU_CHECK_EQ(http_status((char *)port, "/vcek/v1/Turin/cert_chain"), 404);
 	TU_CHECK_EQ(http_status((char *)port, "/vcek/v1/Milan/cert_chain?x=1"), 400);
+	test_kds_vlek((char *)port, ark, path);
 	free(port);
 	TU_CHECK(WIFEXITED(tu_stop(pid, 5000)), "sev-kds-emu stops on SIGTERM");
 }
