@@ -644,8 +644,12 @@ int main(void)
 		gc_resp_free(&r);
 	}
 	stream(ha, &r);
-	r.body[5 * (REC_HDR + 4096u) + REC_HDR + 99] ^= 0x10;
-	hand_over(hb, (uint8_t *)r.body, r.len, &r);
+	text = (char *)r.body; /* hand_over answers into r: the stream is ours to free */
+	r.body = NULL;
+	text[5 * (REC_HDR + 4096u) + REC_HDR + 99] ^= 0x10;
+	hand_over(hb, (uint8_t *)text, r.len, &r);
+	free(text);
+	text = NULL;
 	expect(&r, 400, NULL, "tampered receive");
 	TU_CHECK(!strcmp(gc_err_fw(&r), "BAD_MEASUREMENT"), "fw %s", gc_err_fw(&r));
 	gc_resp_free(&r);
@@ -660,9 +664,11 @@ int main(void)
 	json_object_put(sent);
 	TU_CHECK_EQ(asids_used(&B), used_b + 1);
 	stream(ha, &r);
-	text = (char *)r.body;
+	char *moved = (char *)r.body;
+
+	TU_CHECK(moved, "send/stream had no body");
 	r.body = NULL;
-	hand_over(hb, (uint8_t *)text, r.len, &r);
+	hand_over(hb, (uint8_t *)moved, r.len, &r);
 	expect(&r, 200, NULL, "receive");
 	TU_CHECK_EQ(gc_int(r.json, "packets"), MEM / 4096u);
 	gc_resp_free(&r);
@@ -679,10 +685,11 @@ int main(void)
 	TU_CHECK(!memcmp(va, vb, MEM), "B's guest memory differs from A's");
 	TU_CHECK(!memcmp(vb + SECRET_ADDR, SECRET_TEXT, sizeof(SECRET_TEXT)),
 		 "the owner's secret is not in B's guest");
-	TU_CHECK(!memmem(text, (MEM / 4096u) * (REC_HDR + 4096u), SECRET_TEXT, 16),
+	TU_CHECK(!memmem(moved, (MEM / 4096u) * (REC_HDR + 4096u), SECRET_TEXT, 16),
 		 "the stream holds the secret's plaintext");
-	TU_CHECK(!memmem(text, (MEM / 4096u) * (REC_HDR + 4096u), image + 1000, 64),
+	TU_CHECK(!memmem(moved, (MEM / 4096u) * (REC_HDR + 4096u), image + 1000, 64),
 		 "the stream holds plaintext of the image");
+	free(moved);
 	TU_CHECK_EQ(asids_used(&A), used_a - 1);
 	TU_CHECK_EQ(asids_used(&B), used_b + 1);
 
@@ -693,5 +700,9 @@ int main(void)
 	gc_stop(&B.d, false);
 	tu_emu_stop(&A.emu);
 	tu_emu_stop(&B.emu);
+	/* tu_done exits: main's _cleanup_ handlers would not run */
+	free(image), free(va), free(vb), free(root);
+	image = va = vb = NULL;
+	root = NULL;
 	tu_done("daemon migrate over HTTP");
 }
