@@ -305,10 +305,14 @@ int emu_cmd_launch_secret(struct emu_fw *fw, void *buf)
 	struct sev_secret_header hdr;
 	enum attest_secret_check failed = ATTEST_SECRET_OK;
 	uint8_t trans[ATTEST_SECRET_MAX_LEN], *plain;
+	struct attest_secret_key key;
+	struct attest_secret_packet pkt = {(const uint8_t *)&hdr, sizeof(hdr), trans, b->trans_len,
+					   b->guest_len};
 	int st, r;
 
 	if (!g)
 		return SEV_STATUS_INVALID_GUEST;
+	key = (struct attest_secret_key){&g->tk, g->measure, fw->cfg.api_major, fw->cfg.api_minor};
 	if (!ALIGNED16(b->guest_address))
 		return SEV_STATUS_INVALID_ADDRESS;
 	if (b->hdr_len != sizeof(hdr) || !ALIGNED16(b->guest_len) || b->guest_len == 0 ||
@@ -328,9 +332,7 @@ int emu_cmd_launch_secret(struct emu_fw *fw, void *buf)
 	plain = secret_alloc(ATTEST_SECRET_MAX_LEN); /* the owner's secret: locked, wiped */
 	if (!plain)
 		return SEV_STATUS_HWERROR_PLATFORM;
-	r = attest_secret_open(&g->tk, g->measure, fw->cfg.api_major, fw->cfg.api_minor,
-			       (const uint8_t *)&hdr, sizeof(hdr), trans, b->trans_len,
-			       b->guest_len, plain, &failed);
+	r = attest_secret_open(&key, &pkt, plain, &failed);
 	if (r < 0)
 		st = SEV_STATUS_HWERROR_PLATFORM;
 	else if (r == 0)
