@@ -164,7 +164,7 @@ int attest_ec_pubkey_from_le(uint32_t curve, const uint8_t *qx, const uint8_t *q
 	 * whole validation for P-256 and P-384: their cofactor is 1, so every point on the curve
 	 * has the group's prime order and the full check's n*Q == O (SEC 1 v2 §3.2.2.1 step 4,
 	 * needed only when h != 1) always holds -- it cost a scalar multiplication, as much as
-	 * an ECDSA verification, for every key of every chain (issue 8). */
+	 * an ECDSA verification, for every key of every chain. */
 	check = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL);
 	if (!check)
 		return -ENOMEM;

@@ -1,4 +1,4 @@
-/* sev-run --demo (issue 6): owner and VMM in one process, against a running sevd.
+/* sev-run --demo: owner and VMM in one process, against a running sevd.
  *
  *   owner:  GET /v1/platform/certs → verify PDH←PEK←CEK←ASK←ARK up to an explicitly named root
  *           → LAUNCH_START session for that PDH (attest_session_build) → POST /v1/guests

@@ -373,7 +373,7 @@ static uint8_t *exported(const char *which)
 	return buf;
 }
 
-/* GET /v1/inventory (issue 26) against GET /v1/asids: the same counts per type, SNP present
+/* GET /v1/inventory against GET /v1/asids: the same counts per type, SNP present
  * with zeros, the capabilities from the ranges and the platform (as reader over TCP). */
 static void check_inventory(void)
 {
@@ -656,24 +656,24 @@ static const struct {
 	const char *method, *path;
 	enum min_role role;
 } matrix_routes[] = {
-	{ "GET", "/v1/platform", R_READER },
-	{ "POST", "/v1/platform/init", R_ADMIN },
-	{ "POST", "/v1/platform/shutdown", R_ADMIN },
-	{ "POST", "/v1/platform/factory-reset", R_ADMIN },
-	{ "POST", "/v1/platform/pek", R_ADMIN },
-	{ "POST", "/v1/platform/pdh", R_ADMIN },
-	{ "GET", "/v1/platform/pek-csr", R_ADMIN },
-	{ "POST", "/v1/platform/pek-cert", R_ADMIN },
-	{ "GET", "/v1/platform/certs", R_PUBLIC },
-	{ "GET", "/v1/platform/id", R_PUBLIC },
-	{ "GET", "/v1/asids", R_READER },
-	{ "GET", "/v1/inventory", R_READER },
-	{ "GET", "/healthz", R_PUBLIC },
-	{ "GET", "/metrics", R_READER }, /* public only with metrics_public (issue 27) */
-	{ "GET", "/ui", R_PUBLIC },
-	{ "GET", "/ui/ui.css", R_PUBLIC },
-	{ "GET", "/ui/ui.js", R_PUBLIC },
-	{ "GET", "/ui/state", R_READER },
+    {"GET", "/v1/platform", R_READER},
+    {"POST", "/v1/platform/init", R_ADMIN},
+    {"POST", "/v1/platform/shutdown", R_ADMIN},
+    {"POST", "/v1/platform/factory-reset", R_ADMIN},
+    {"POST", "/v1/platform/pek", R_ADMIN},
+    {"POST", "/v1/platform/pdh", R_ADMIN},
+    {"GET", "/v1/platform/pek-csr", R_ADMIN},
+    {"POST", "/v1/platform/pek-cert", R_ADMIN},
+    {"GET", "/v1/platform/certs", R_PUBLIC},
+    {"GET", "/v1/platform/id", R_PUBLIC},
+    {"GET", "/v1/asids", R_READER},
+    {"GET", "/v1/inventory", R_READER},
+    {"GET", "/healthz", R_PUBLIC},
+    {"GET", "/metrics", R_READER}, /* public only with metrics_public */
+    {"GET", "/ui", R_PUBLIC},
+    {"GET", "/ui/ui.css", R_PUBLIC},
+    {"GET", "/ui/ui.js", R_PUBLIC},
+    {"GET", "/ui/state", R_READER},
 };
 
 static const struct {
@@ -865,7 +865,7 @@ static void test_busy(void)
 
 /* ---- ASID ranges at the emulator's sizes ---- */
 
-/* The ASID table of GET /v1/asids with guests at its edges (issue 8: the IPC sends only the
+/* The ASID table of GET /v1/asids with guests at its edges (the IPC sends only the
  * entries in use): SEV-ES ASIDs 1 and min_sev - 1, SEV ASIDs min_sev, the middle and max, each
  * listed once with its type and holder; a deleted guest's ASID leaves the holders; the counts
  * agree with the lists. */

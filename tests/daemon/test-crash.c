@@ -1,4 +1,4 @@
-/* Crash safety of sevd (issue 4): a busy launch sequence (launches with multi-chunk uploads, an
+/* Crash safety of sevd: a busy launch sequence (launches with multi-chunk uploads, an
  * owner session and a LAUNCH_SECRET, measurement, finish, activate, an SEV-ES guest with its
  * VMSA, deactivate/re-activate, a half-done launch, decommissions; compaction every few
  * records) runs against the real sevd

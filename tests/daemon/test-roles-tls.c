@@ -1,4 +1,4 @@
-/* The roles matrix over TLS and the Unix socket (issue 7, "Remote access"): every route of the
+/* The roles matrix over TLS and the Unix socket: every route of the
  * daemon's route table, platform and guest routes, × every role, against the real sevd and
  * sev-psp-emu. Over TLS each role comes from a client certificate (made here with OpenSSL,
  * nothing committed) that a client_cert_role line maps to admin, launcher, reader or owner;
@@ -490,7 +490,7 @@ static void test_refusals(long handle)
 		 after);
 	TU_CHECK(!strcmp(list0, list1), "refused calls changed the guests:\n%s\n---\n%s", list0,
 		 list1);
-	/* 30 routes: 6 public, 7 reader (/metrics since issue 27), 2 owner, 8 launcher, 7 admin.
+	/* 30 routes: 6 public, 7 reader (/metrics among them), 2 owner, 8 launcher, 7 admin.
 	 * Refused: public (two TLS callers) 24, reader (TLS and Unix) 17, owner 15, launcher 9. */
 	TU_CHECK(refused == 2 * 24 + 2 * 17 + 15 + 9, "%u refusals", refused);
 	printf("%u refusals, all 401/403, firmware counters and guest list unchanged\n", refused);

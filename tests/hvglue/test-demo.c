@@ -1,6 +1,7 @@
-/* Issue 6 end to end: the real sev-psp-emu and sevd, and `sev-run --daemon unix:… --demo` as
- * the guest owner and the VMM. The emulator models a part with one plain-SEV ASID (CPUID
- * 8000_001F ECX = EDX = 4), so the second guest can only run on the first one's ASID.
+/* The demo (owner and VMM in one process) end to end: the real sev-psp-emu and sevd, and `sev-run
+ * --daemon unix:… --demo` as the guest owner and the VMM. The emulator models a part with one
+ * plain-SEV ASID (CPUID 8000_001F ECX = EDX = 4), so the second guest can only run on the first
+ * one's ASID.
  *
  *   1. sev-run --demo with a random secret: exit 0, and its stdout holds
  *      `SECRET-SHA256 <hex>` equal to OpenSSL's SHA-256 of the secret (the guest computed it

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The status page (issue 10) in a real browser: sev-psp-emu (Genoa-sized, 1006 ASIDs) and sevd
+"""The status page in a real browser: sev-psp-emu (Genoa-sized, 1006 ASIDs) and sevd
 with a TCP loopback listener and a reader token, Debian's chromium headless driven through the
 DevTools protocol (a minimal websocket client below, Python stdlib only).
 
