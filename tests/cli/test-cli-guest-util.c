@@ -264,7 +264,8 @@ void tg_daemon_start(struct tg_daemon *d, const char *const *emu_args, const cha
 	static const char *def_emu[] = { "--cpuid-ecx", "15", "--cpuid-edx", "5", NULL };
 	_cleanup_free_ char *conf = path_join(tg_dir, "sevd.conf"), *state = path_join(tg_dir, "state");
 	_cleanup_free_ char *sock = path_join(tg_dir, "sevd.sock");
-	char psp[300], listen_unix[320], listen_tcp[64];
+	static const char *const extra[] = {"--allow-plain-tcp", NULL};
+	char psp[300];
 	unsigned port = tu_free_port();
 
 	running = d;
@@ -279,26 +280,15 @@ void tg_daemon_start(struct tg_daemon *d, const char *const *emu_args, const cha
 	d->reader_token = write_token("reader.token", "reader-0123456789\n");
 	d->log = path_join(tg_dir, "sevd.log");
 	snprintf(psp, sizeof(psp), "emu:%s", d->emu.socket);
-	snprintf(listen_unix, sizeof(listen_unix), "unix:%s", sock);
-	snprintf(listen_tcp, sizeof(listen_tcp), "tcp:127.0.0.1:%u", port);
 	snprintf(d->unix_ep, sizeof(d->unix_ep), "unix:%s", sock);
 	snprintf(d->tcp_ep, sizeof(d->tcp_ep), "http://127.0.0.1:%u", port);
-	char *argv[] = { (char *)tu_exe("SEVD_EXE"), "--psp", psp, "--state-dir", state, "--listen",
-			 listen_unix, "--listen", listen_tcp, "--allow-plain-tcp", "--config", conf,
-			 NULL };
-	d->pid = tu_spawn(argv, d->log);
-	for (int waited = 0; !tu_wait_socket(sock, 100); waited += 100) {
-		int st;
-		if (waitpid(d->pid, &st, WNOHANG) == d->pid) {
-			d->pid = 0;
-			tg_dump_log(d->log);
-			TU_CHECK(false, "sevd exited (status 0x%x) before serving %s", st, sock);
-		}
-		if (waited > 60000) {
-			tg_dump_log(d->log);
-			TU_CHECK(false, "sevd did not come up on %s within 60 s", sock);
-		}
-	}
+	d->pid = tu_sevd_start(&(struct tu_sevd_opts){.dir = tg_dir,
+						      .psp = psp,
+						      .unix_path = sock,
+						      .tcp_scheme = "tcp",
+						      .tcp_port = (int)port,
+						      .config = conf,
+						      .extra_args = extra});
 	setenv("SEVD_SOCKET", d->unix_ep, 1);
 }
 
