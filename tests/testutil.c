@@ -415,3 +415,32 @@ pid_t tu_sevd_start(const struct tu_sevd_opts *o)
 			 listen_tcp, log);
 	return pid;
 }
+
+size_t tu_load_seeds(const char *dir, struct tu_seed *seeds, size_t max)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	size_t n = 0;
+
+	TU_CHECK(d, "cannot open corpus %s", dir);
+	while ((e = readdir(d)) && n < max) {
+		char *p;
+
+		if (e->d_name[0] == '.')
+			continue;
+		p = path_join(dir, e->d_name);
+		seeds[n].p = tu_read_file(p, &seeds[n].len);
+		free(p);
+		n++;
+	}
+	closedir(d);
+	return n;
+}
+
+uint32_t tu_xorshift(uint64_t *state)
+{
+	*state ^= *state << 13;
+	*state ^= *state >> 7;
+	*state ^= *state << 17;
+	return (uint32_t)*state;
+}
