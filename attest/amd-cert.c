@@ -12,6 +12,7 @@
 
 #include "attest/amd-cert.h"
 #include "attest/sev-cert.h"
+#include "attest/verdict.h"
 #include "common/ossl.h"
 #include "common/util.h"
 
@@ -69,13 +70,12 @@ int attest_amd_cert_parse(const uint8_t *buf, size_t len, struct amd_cert *ret, 
 	struct amd_cert c = {};
 	const char *why;
 
-	if (len < AMD_CERT_HDR_SIZE) {
-		why = "AMD certificate is shorter than its 64-byte header";
-		goto bad;
-	}
+	if (len < AMD_CERT_HDR_SIZE)
+		return attest_reject(reason, "AMD certificate is shorter than its 64-byte header",
+				     -EBADMSG);
 	why = check_header(buf);
 	if (why)
-		goto bad;
+		return attest_reject(reason, why, -EBADMSG);
 	c.version = 1;
 	memcpy(c.key_id, buf + OFF_KEY_ID, 16);
 	memcpy(c.certifying_id, buf + OFF_CERT_ID, 16);
@@ -84,16 +84,16 @@ int attest_amd_cert_parse(const uint8_t *buf, size_t len, struct amd_cert *ret, 
 	c.pubexp_bits = get_le32(buf + OFF_PUBEXP_BITS);
 	c.modulus_bits = get_le32(buf + OFF_MODULUS_BITS);
 	/* AMD once published the Naples ARK without its signature: name that case exactly. */
-	if (len >= signed_len(&c) && len < attest_amd_cert_size(&c)) {
-		why = len == signed_len(&c)
-			      ? "AMD certificate has no signature (it ends after the modulus)"
-			      : "AMD certificate is truncated inside its signature";
-		goto bad;
-	}
-	if (len < signed_len(&c)) {
-		why = "AMD certificate is truncated before the end of its key";
-		goto bad;
-	}
+	if (len == signed_len(&c))
+		return attest_reject(reason,
+				     "AMD certificate has no signature (it ends after the modulus)",
+				     -EBADMSG);
+	if (len > signed_len(&c) && len < attest_amd_cert_size(&c))
+		return attest_reject(reason, "AMD certificate is truncated inside its signature",
+				     -EBADMSG);
+	if (len < signed_len(&c))
+		return attest_reject(
+		    reason, "AMD certificate is truncated before the end of its key", -EBADMSG);
 	const uint8_t *p = buf + AMD_CERT_HDR_SIZE;
 	memcpy(c.pubexp, p, pe_bytes(&c));
 	memcpy(c.modulus, p + pe_bytes(&c), mod_bytes(&c));
@@ -102,10 +102,6 @@ int attest_amd_cert_parse(const uint8_t *buf, size_t len, struct amd_cert *ret, 
 	if (consumed)
 		*consumed = attest_amd_cert_size(&c);
 	return 0;
-bad:
-	if (reason)
-		*reason = why;
-	return -EBADMSG;
 }
 
 static void encode_signed(const struct amd_cert *c, uint8_t *out)
@@ -202,71 +198,45 @@ int attest_amd_cert_verify(const struct amd_cert *c, const struct amd_cert *sign
 {
 	_cleanup_(EVP_PKEY_freep) EVP_PKEY *key = NULL;
 	uint8_t buf[AMD_CERT_MAX_SIZE];
-	const char *why;
 	int r;
 
-	if (!sizes_valid(c) || !sizes_valid(signer)) {
-		why = "AMD certificate has invalid key sizes";
-		goto bad;
-	}
-	if (signer->key_usage != 0x00) {
-		why = "signer is not an ARK (only an ARK signs AMD certificates)";
-		goto bad;
-	}
-	if (memcmp(c->certifying_id, signer->key_id, 16) != 0) {
-		why = "certifying id does not match the signer's key id";
-		goto bad;
-	}
-	if (signer->modulus_bits != c->modulus_bits) {
-		why = "signer's key size differs from the signature size";
-		goto bad;
-	}
+	if (!sizes_valid(c) || !sizes_valid(signer))
+		return attest_reject(reason, "AMD certificate has invalid key sizes", 0);
+	if (signer->key_usage != 0x00)
+		return attest_reject(
+		    reason, "signer is not an ARK (only an ARK signs AMD certificates)", 0);
+	if (memcmp(c->certifying_id, signer->key_id, 16) != 0)
+		return attest_reject(reason, "certifying id does not match the signer's key id", 0);
+	if (signer->modulus_bits != c->modulus_bits)
+		return attest_reject(reason, "signer's key size differs from the signature size",
+				     0);
 	r = attest_amd_cert_pubkey(signer, &key);
-	if (r < 0) {
-		why = "signer's RSA key is malformed";
-		goto bad;
-	}
+	if (r < 0)
+		return attest_reject(reason, "signer's RSA key is malformed", 0);
 	encode_signed(c, buf);
 	r = attest_rsa_pss_verify_le(key, md_for_bits(signer->modulus_bits), buf, signed_len(c),
 				     c->sig, mod_bytes(c));
 	if (r < 0)
 		return r;
-	if (r == 0) {
-		why = "RSA-PSS signature does not verify";
-		goto bad;
-	}
+	if (r == 0)
+		return attest_reject(reason, "RSA-PSS signature does not verify", 0);
 	return 1;
-bad:
-	if (reason)
-		*reason = why;
-	return 0;
 }
 
 int attest_amd_verify_cek(const struct sev_cert *cek, const struct amd_cert *ask,
 			  const char **reason)
 {
 	_cleanup_(EVP_PKEY_freep) EVP_PKEY *key = NULL;
-	const char *why;
 	int r;
 
-	if (cek->pubkey_usage != SEV_USAGE_CEK) {
-		why = "certificate is not a CEK";
-		goto bad;
-	}
-	if (ask->key_usage != 0x13) {
-		why = "signer is not an ASK";
-		goto bad;
-	}
+	if (cek->pubkey_usage != SEV_USAGE_CEK)
+		return attest_reject(reason, "certificate is not a CEK", 0);
+	if (ask->key_usage != 0x13)
+		return attest_reject(reason, "signer is not an ASK", 0);
 	r = attest_amd_cert_pubkey(ask, &key);
-	if (r < 0) {
-		why = "ASK's RSA key is malformed";
-		goto bad;
-	}
+	if (r < 0)
+		return attest_reject(reason, "ASK's RSA key is malformed", 0);
 	/* attest_sev_cert_verify picks the slot whose usage is ASK and checks it is RSA-PSS
 	 * with the hash its algorithm field names (SHA-256 on Naples, SHA-384 from Rome on). */
 	return attest_sev_cert_verify(cek, SEV_USAGE_ASK, key, reason);
-bad:
-	if (reason)
-		*reason = why;
-	return 0;
 }

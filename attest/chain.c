@@ -2,7 +2,6 @@
  * only anchors are the roots the caller passes (AMD's from the roots directory, or a root the
  * user explicitly named as emulated). A CEK is accepted only under an ASK that is itself signed
  * by a trusted ARK, so a CEK never verifies across generations. */
-#include <dirent.h>
 #include <errno.h>
 #include <stddef.h>
 #include <stdarg.h>
@@ -11,13 +10,11 @@
 
 #include "attest/chain.h"
 #include "attest/roots.h"
+#include "attest/roots-private.h"
 #include "common/ossl.h"
 #include "common/util.h"
 
-#define CHAIN_FILE_MAX (64u * 1024u)
-
-static int verdict(struct attest_verdict *v, int r, const char *fmt, ...) _printf_(3, 4);
-static int verdict(struct attest_verdict *v, int r, const char *fmt, ...)
+int attest_verdict_fail(struct attest_verdict *v, int r, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -56,15 +53,17 @@ static int place_sev(struct attest_sev_chain *c, const struct sev_cert *s, const
 	case SEV_USAGE_PEK: slot = &c->pek, have = &c->have_pek; break;
 	case SEV_USAGE_OCA: slot = &c->oca, have = &c->have_oca; break;
 	case SEV_USAGE_CEK: slot = &c->cek, have = &c->have_cek; break;
-	default: return verdict(v, -EBADMSG, "%s: unexpected key usage", name);
+	default:
+		return attest_verdict_fail(v, -EBADMSG, "%s: unexpected key usage", name);
 	}
 	if (*have && memcmp(slot, s, sizeof(*s)) != 0) {
 		/* The same key twice (PDH_CERT_EXPORT's unsigned CEK, then the ASK-signed one from
 		 * AMD's key server): keep the copy with more signatures. A different key is an
 		 * error: we would otherwise verify one and report on the other. */
 		if (memcmp(slot, s, offsetof(struct sev_cert, sig)) != 0)
-			return verdict(v, -EBADMSG, "%s: a second, different %s certificate", name,
-				       attest_sev_usage_name(s->pubkey_usage));
+			return attest_verdict_fail(v, -EBADMSG,
+						   "%s: a second, different %s certificate", name,
+						   attest_sev_usage_name(s->pubkey_usage));
 		if (n_signatures(s) <= n_signatures(slot))
 			return 0;
 	}
@@ -81,8 +80,8 @@ static int place_amd(struct attest_sev_chain *c, const struct amd_cert *a, const
 	bool *have = is_ark ? &c->have_ark : &c->have_ask;
 
 	if (*have && memcmp(slot, a, sizeof(*a)) != 0)
-		return verdict(v, -EBADMSG, "%s: a second, different %s certificate", name,
-			       is_ark ? "ARK" : "ASK");
+		return attest_verdict_fail(v, -EBADMSG, "%s: a second, different %s certificate",
+					   name, is_ark ? "ARK" : "ASK");
 	*slot = *a;
 	*have = true;
 	return 0;
@@ -106,9 +105,9 @@ static int add_one(struct attest_sev_chain *c, const uint8_t *buf, size_t len, c
 	 * reason (e.g. "has no signature") says more than the SEV attempt. */
 	if (len >= AMD_CERT_HDR_SIZE &&
 	    (get_le32(buf + 8) < SEV_USAGE_OCA || get_le32(buf + 8) > SEV_USAGE_CEK))
-		return verdict(v, -EBADMSG, "%s: at byte %zu: %s", name, off, why_amd);
-	return verdict(v, -EBADMSG, "%s: at byte %zu: not a SEV certificate (%s)", name, off,
-		       why_sev);
+		return attest_verdict_fail(v, -EBADMSG, "%s: at byte %zu: %s", name, off, why_amd);
+	return attest_verdict_fail(v, -EBADMSG, "%s: at byte %zu: not a SEV certificate (%s)", name,
+				   off, why_sev);
 }
 
 int attest_sev_chain_add_blob(struct attest_sev_chain *c, const uint8_t *buf, size_t len,
@@ -117,7 +116,7 @@ int attest_sev_chain_add_blob(struct attest_sev_chain *c, const uint8_t *buf, si
 	size_t off = 0;
 
 	if (len == 0)
-		return verdict(v, -EBADMSG, "%s: empty", name);
+		return attest_verdict_fail(v, -EBADMSG, "%s: empty", name);
 	while (off < len) {
 		size_t used = 0;
 		int r = add_one(c, buf + off, len - off, name, off, &used, v);
@@ -126,56 +125,6 @@ int attest_sev_chain_add_blob(struct attest_sev_chain *c, const uint8_t *buf, si
 		off += used;
 	}
 	return 0;
-}
-
-int attest_sev_chain_add_file(struct attest_sev_chain *c, const char *path,
-			      struct attest_verdict *v)
-{
-	_cleanup_free_ uint8_t *buf = NULL;
-	size_t len;
-	int r = read_full_file(path, CHAIN_FILE_MAX, &buf, &len);
-
-	if (r < 0)
-		return verdict(v, r, "%s: cannot read: %s", path, strerror(-r));
-	return attest_sev_chain_add_blob(c, buf, len, path, v);
-}
-
-/* AMD's ask_ark_<gen>.cert beside the platform certificates (sevctl users often keep it there). */
-static int load_ask_ark(struct attest_sev_chain *c, const char *dir, struct attest_verdict *v)
-{
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	int r = 0;
-
-	if (!d)
-		return verdict(v, negative_errno(), "%s: cannot open: %s", dir, strerror(errno));
-	while (r >= 0 && (de = readdir(d))) {
-		if (strncmp(de->d_name, "ask_ark_", 8) != 0 || !endswith(de->d_name, ".cert"))
-			continue;
-		_cleanup_free_ char *p = path_join(dir, de->d_name);
-		r = p ? attest_sev_chain_add_file(c, p, v) : -ENOMEM;
-	}
-	closedir(d);
-	return r;
-}
-
-int attest_sev_chain_load_dir(struct attest_sev_chain *c, const char *dir,
-			      struct attest_verdict *v)
-{
-	static const char *const names[] = { "pdh.cert", "pek.cert", "oca.cert",
-					     "cek.cert", "ask.cert", "ark.cert" };
-
-	for (size_t i = 0; i < ELEMENTSOF(names); i++) {
-		_cleanup_free_ char *p = path_join(dir, names[i]);
-		if (!p)
-			return -ENOMEM;
-		if (access(p, F_OK) < 0 && errno == ENOENT)
-			continue;
-		int r = attest_sev_chain_add_file(c, p, v);
-		if (r < 0)
-			return r;
-	}
-	return load_ask_ark(c, dir, v);
 }
 
 /* ---- verification ---- */
@@ -195,13 +144,13 @@ static void chain_keys_free(struct chain_keys *k)
 static int need(const struct attest_sev_chain *c, unsigned flags, struct attest_verdict *v)
 {
 	if (!c->have_pek)
-		return verdict(v, 0, "the chain has no PEK certificate (pek.cert)");
+		return attest_verdict_fail(v, 0, "the chain has no PEK certificate (pek.cert)");
 	if (!c->have_oca)
-		return verdict(v, 0, "the chain has no OCA certificate (oca.cert)");
+		return attest_verdict_fail(v, 0, "the chain has no OCA certificate (oca.cert)");
 	if (!c->have_cek)
-		return verdict(v, 0, "the chain has no CEK certificate (cek.cert)");
+		return attest_verdict_fail(v, 0, "the chain has no CEK certificate (cek.cert)");
 	if (!c->have_pdh && !(flags & ATTEST_CHAIN_PDH_OPTIONAL))
-		return verdict(v, 0, "the chain has no PDH certificate (pdh.cert)");
+		return attest_verdict_fail(v, 0, "the chain has no PDH certificate (pdh.cert)");
 	return 1;
 }
 
@@ -210,7 +159,8 @@ static int get_key(const struct sev_cert *s, const char *role, EVP_PKEY **k,
 {
 	int r = attest_sev_cert_pubkey(s, k);
 	if (r == -EBADMSG)
-		return verdict(v, 0, "the %s's public key is malformed (not a valid key)", role);
+		return attest_verdict_fail(
+		    v, 0, "the %s's public key is malformed (not a valid key)", role);
 	return r < 0 ? r : 1;
 }
 
@@ -276,9 +226,10 @@ static int check_link(const struct attest_sev_chain *c, enum attest_sev_link i, 
 		return r;
 	if (r == 0) {
 		if (strcmp(subject, signer) == 0)
-			return verdict(v, 0, "the %s is not self-signed: %s", subject, links[i].why);
-		return verdict(v, 0, "the %s is not signed by the %s: %s", subject, signer,
-			       links[i].why);
+			return attest_verdict_fail(v, 0, "the %s is not self-signed: %s", subject,
+						   links[i].why);
+		return attest_verdict_fail(v, 0, "the %s is not signed by the %s: %s", subject,
+					   signer, links[i].why);
 	}
 	return 1;
 }
@@ -362,7 +313,7 @@ static int find_chain_ark(const struct attest_sev_chain *c, const struct attest_
 	if (r < 0)
 		return r;
 	if (r == 0)
-		return verdict(v, 0, "the ARK is not self-signed: %s", why);
+		return attest_verdict_fail(v, 0, "the ARK is not self-signed: %s", why);
 	for (size_t i = 0; i < attest_roots_sev_count(roots); i++) {
 		const struct attest_sev_root *root = attest_roots_sev_get(roots, i);
 		if (same_amd_key(&root->ark, &c->ark)) {
@@ -371,11 +322,12 @@ static int find_chain_ark(const struct attest_sev_chain *c, const struct attest_
 		}
 	}
 	_cleanup_free_ char *id = hex_encode(c->ark.key_id, 16);
-	return verdict(v, 0,
-		       "the chain's ARK (key id %s) is not one of the trusted roots (%s); "
-		       "add AMD's ask_ark_<gen>.cert to the roots directory, or name an "
-		       "emulator root explicitly",
-		       id ? id : "?", attest_roots_sev_list(roots));
+	return attest_verdict_fail(
+	    v, 0,
+	    "the chain's ARK (key id %s) is not one of the trusted roots (%s); "
+	    "add AMD's ask_ark_<gen>.cert to the roots directory, or name an "
+	    "emulator root explicitly",
+	    id ? id : "?", attest_roots_sev_list(roots));
 }
 
 static int amd_links(const struct attest_sev_chain *c, const struct attest_roots *roots,
@@ -386,12 +338,15 @@ static int amd_links(const struct attest_sev_chain *c, const struct attest_roots
 	int r;
 
 	if (!has_signer(&c->cek, SEV_USAGE_ASK))
-		return verdict(v, 0, "the CEK carries no ASK signature (PDH_CERT_EXPORT returns it "
-				     "unsigned; the signed CEK comes from AMD's key server: "
-				     "sevadm fetch cek)");
+		return attest_verdict_fail(
+		    v, 0,
+		    "the CEK carries no ASK signature (PDH_CERT_EXPORT returns it "
+		    "unsigned; the signed CEK comes from AMD's key server: "
+		    "sevadm fetch cek)");
 	if (attest_roots_sev_count(roots) == 0)
-		return verdict(v, 0, "no trusted SEV roots are loaded: put AMD's "
-				     "ask_ark_<gen>.cert in the roots directory");
+		return attest_verdict_fail(v, 0,
+					   "no trusted SEV roots are loaded: put AMD's "
+					   "ask_ark_<gen>.cert in the roots directory");
 	if (c->have_ark && (r = find_chain_ark(c, roots, &only, v)) <= 0)
 		return r;
 	for (size_t i = 0; i < attest_roots_sev_count(roots); i++) {
@@ -414,12 +369,13 @@ static int amd_links(const struct attest_sev_chain *c, const struct attest_roots
 			why = w, failed = f;
 	}
 	if (failed)
-		return verdict(v, 0, "%s%s%s", failed, *why ? ": " : "", why);
+		return attest_verdict_fail(v, 0, "%s%s%s", failed, *why ? ": " : "", why);
 	if (c->have_ask)
-		return verdict(v, 0, "the ASK is not signed by any trusted ARK (tried %s)",
-			       attest_roots_sev_list(roots));
-	return verdict(v, 0, "the CEK is not signed by any trusted ASK (tried %s)",
-		       attest_roots_sev_list(roots));
+		return attest_verdict_fail(v, 0,
+					   "the ASK is not signed by any trusted ARK (tried %s)",
+					   attest_roots_sev_list(roots));
+	return attest_verdict_fail(v, 0, "the CEK is not signed by any trusted ASK (tried %s)",
+				   attest_roots_sev_list(roots));
 }
 
 int attest_sev_chain_verify_links(const struct attest_sev_chain *c,

@@ -42,6 +42,7 @@ void attest_sev_chain_init(struct attest_sev_chain *c);
  * name labels buf in messages. -EBADMSG with v->reason on malformed input. */
 int attest_sev_chain_add_blob(struct attest_sev_chain *c, const uint8_t *buf, size_t len,
 			      const char *name, struct attest_verdict *v);
+/* attest_sev_chain_add_file and _load_dir read files: they live in attest/roots-dir.c. */
 int attest_sev_chain_add_file(struct attest_sev_chain *c, const char *path,
 			      struct attest_verdict *v);
 /* The files `sevctl export --full` writes (pdh.cert pek.cert oca.cert cek.cert ask.cert

@@ -37,6 +37,7 @@ const char *attest_roots_default_dir(void);
 int attest_roots_new(struct attest_roots **ret);
 void attest_roots_free(struct attest_roots *r);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct attest_roots *, attest_roots_free)
+/* Loading from files (attest/roots-dir.c, the part of attest/ that does I/O). */
 /* New set loaded from dir (NULL: the default). On failure *ret_error (malloc'd, caller frees)
  * names the file and what is wrong with it. A missing directory is -ENOENT. */
 int attest_roots_load(const char *dir, struct attest_roots **ret, char **ret_error);
@@ -55,9 +56,9 @@ const struct attest_sev_root *attest_roots_sev_get(const struct attest_roots *r,
 /* "naples, rome, milan" (static buffer inside r; for messages). */
 const char *attest_roots_sev_list(const struct attest_roots *r);
 
-/* The SNP file `name` ("ark.pem", "ask.pem", "cert_chain") of generation gen (any case) in the
- * loaded directories: <dir>/snp/<gen>/name, then <dir>/<gen>/name. malloc'd path, or NULL
- * when absent. */
+/* (roots-dir.c: looks at the file system.) The SNP file `name` ("ark.pem", "ask.pem", "cert_chain")
+ * of generation gen (any case) in the loaded directories: <dir>/snp/<gen>/name, then
+ * <dir>/<gen>/name. malloc'd path, or NULL when absent. */
 char *attest_roots_snp_path(const struct attest_roots *r, const char *gen, const char *name);
 /* SNP generations found (directories holding ark.pem), lower case. */
 size_t attest_roots_snp_count(const struct attest_roots *r);

@@ -68,15 +68,14 @@ int attest_secret_mac(const uint8_t tik[16], uint32_t flags, const uint8_t iv[16
 	return attest_hmac_sha256(tik, 16, parts, ELEMENTSOF(parts), ret);
 }
 
-static const uint8_t *mac_measure(const uint8_t measure[32], uint8_t major, uint8_t minor)
+static const uint8_t *mac_measure(const struct attest_secret_key *k)
 {
 	/* sev-tool create_launch_secret_header: only firmware from API 0.17 on MACs it. */
-	return attest_api_at_least(major, minor, 0, 17) ? measure : NULL;
+	return attest_api_at_least(k->api_major, k->api_minor, 0, 17) ? k->measure : NULL;
 }
 
-int attest_secret_seal(const struct attest_tk *tk, const uint8_t measure[32], uint8_t api_major,
-		       uint8_t api_minor, const uint8_t *iv, const uint8_t *plain, size_t len,
-		       struct sev_secret_header *ret_hdr, uint8_t *ret_cipher)
+int attest_secret_seal(const struct attest_secret_key *k, const uint8_t *iv, const uint8_t *plain,
+		       size_t len, struct sev_secret_header *ret_hdr, uint8_t *ret_cipher)
 {
 	struct sev_secret_header h = {};
 	int r;
@@ -87,12 +86,12 @@ int attest_secret_seal(const struct attest_tk *tk, const uint8_t measure[32], ui
 		memcpy(h.iv, iv, sizeof h.iv);
 	else if (RAND_bytes(h.iv, sizeof h.iv) != 1)
 		return -EIO;
-	r = attest_aes128_ctr(tk->tek, h.iv, plain, len, ret_cipher);
+	r = attest_aes128_ctr(k->tk->tek, h.iv, plain, len, ret_cipher);
 	if (r < 0)
 		return r;
 	/* sevctl and sev-tool send guest_len = trans_len: nothing is compressed. */
-	r = attest_secret_mac(tk->tik, h.flags, h.iv, (uint32_t)len, ret_cipher, len,
-			      mac_measure(measure, api_major, api_minor), h.mac);
+	r = attest_secret_mac(k->tk->tik, h.flags, h.iv, (uint32_t)len, ret_cipher, len,
+			      mac_measure(k), h.mac);
 	if (r < 0) {
 		secret_wipe(ret_cipher, len);
 		return r;
@@ -138,23 +137,21 @@ static int secret_reject(enum attest_secret_check c, enum attest_secret_check *r
 	return 0;
 }
 
-int attest_secret_open(const struct attest_tk *tk, const uint8_t measure[32], uint8_t api_major,
-		       uint8_t api_minor, const uint8_t *hdr, size_t hdr_len, const uint8_t *trans,
-		       size_t trans_len, uint32_t guest_len, uint8_t *ret_plain,
-		       enum attest_secret_check *ret_failed)
+int attest_secret_open(const struct attest_secret_key *k, const struct attest_secret_packet *p,
+		       uint8_t *ret_plain, enum attest_secret_check *ret_failed)
 {
 	struct sev_secret_header h;
 	uint8_t mac[32];
 	int r;
 
-	if (!hdr || !trans || hdr_len != sizeof h || trans_len != guest_len || guest_len == 0 ||
-	    guest_len % 16 != 0 || guest_len > ATTEST_SECRET_MAX_LEN)
+	if (!p->hdr || !p->trans || p->hdr_len != sizeof h || p->trans_len != p->guest_len ||
+	    p->guest_len == 0 || p->guest_len % 16 != 0 || p->guest_len > ATTEST_SECRET_MAX_LEN)
 		return secret_reject(ATTEST_SECRET_BAD_LENGTH, ret_failed);
-	memcpy(&h, hdr, sizeof h);
-	h.flags = get_le32(hdr); /* the packet is little-endian whatever the host is */
-	memset(ret_plain, 0, trans_len);
-	r = attest_secret_mac(tk->tik, h.flags, h.iv, guest_len, trans, trans_len,
-			      mac_measure(measure, api_major, api_minor), mac);
+	memcpy(&h, p->hdr, sizeof h);
+	h.flags = get_le32(p->hdr); /* the packet is little-endian whatever the host is */
+	memset(ret_plain, 0, p->trans_len);
+	r = attest_secret_mac(k->tk->tik, h.flags, h.iv, p->guest_len, p->trans, p->trans_len,
+			      mac_measure(k), mac);
 	if (r < 0)
 		return r;
 	if (secret_memcmp(mac, h.mac, sizeof mac) != 0)
@@ -162,9 +159,9 @@ int attest_secret_open(const struct attest_tk *tk, const uint8_t measure[32], ui
 	/* The firmware decrypts before it looks at the flags; refusing first is equivalent. */
 	if (h.flags & ATTEST_SECRET_FLAG_COMPRESSED)
 		return secret_reject(ATTEST_SECRET_COMPRESSED, ret_failed);
-	r = attest_aes128_ctr(tk->tek, h.iv, trans, trans_len, ret_plain);
+	r = attest_aes128_ctr(k->tk->tek, h.iv, p->trans, p->trans_len, ret_plain);
 	if (r < 0) {
-		secret_wipe(ret_plain, trans_len);
+		secret_wipe(ret_plain, p->trans_len);
 		return r;
 	}
 	if (ret_failed)

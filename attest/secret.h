@@ -35,11 +35,28 @@ int attest_secret_mac(const uint8_t tik[16], uint32_t flags, const uint8_t iv[16
 		      uint32_t guest_len, const uint8_t *cipher, size_t trans_len,
 		      const uint8_t *measure, uint8_t ret[32]);
 
-/* Seal len bytes: ret_cipher (len bytes) and the header. iv NULL = a fresh random IV. The
- * measurement enters the MAC when api_major.api_minor ≥ 0.17 (sev-tool's rule). */
-int attest_secret_seal(const struct attest_tk *tk, const uint8_t measure[32], uint8_t api_major,
-		       uint8_t api_minor, const uint8_t *iv, const uint8_t *plain, size_t len,
-		       struct sev_secret_header *ret_hdr, uint8_t *ret_cipher);
+/* What both ends of a packet share: the transport keys, the launch measurement (32 bytes) and
+ * the firmware API version, which decides whether the measurement enters the MAC (≥ 0.17,
+ * sev-tool's rule). */
+struct attest_secret_key {
+	const struct attest_tk *tk;
+	const uint8_t *measure;
+	uint8_t api_major;
+	uint8_t api_minor;
+};
+
+/* A packet as the firmware receives it: the header bytes and the transport (cipher) bytes. */
+struct attest_secret_packet {
+	const uint8_t *hdr;
+	size_t hdr_len;
+	const uint8_t *trans;
+	size_t trans_len;
+	uint32_t guest_len;
+};
+
+/* Seal len bytes: ret_cipher (len bytes) and the header. iv NULL = a fresh random IV. */
+int attest_secret_seal(const struct attest_secret_key *k, const uint8_t *iv, const uint8_t *plain,
+		       size_t len, struct sev_secret_header *ret_hdr, uint8_t *ret_cipher);
 
 /* Firmware side: the checks in the order AMD's firmware makes them (sev_mcmd.c). */
 enum attest_secret_check {
@@ -54,7 +71,5 @@ int attest_secret_check_status(enum attest_secret_check c);
 
 /* Open a packet: 1 = accepted, ret_plain (trans_len bytes) holds the plaintext; 0 = rejected,
  * *ret_failed names the check and ret_plain is zeroed; negative errno on error. */
-int attest_secret_open(const struct attest_tk *tk, const uint8_t measure[32], uint8_t api_major,
-		       uint8_t api_minor, const uint8_t *hdr, size_t hdr_len, const uint8_t *trans,
-		       size_t trans_len, uint32_t guest_len, uint8_t *ret_plain,
-		       enum attest_secret_check *ret_failed);
+int attest_secret_open(const struct attest_secret_key *k, const struct attest_secret_packet *p,
+		       uint8_t *ret_plain, enum attest_secret_check *ret_failed);

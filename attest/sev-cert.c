@@ -12,6 +12,7 @@
 #include <openssl/rsa.h>
 
 #include "attest/sev-cert.h"
+#include "attest/verdict.h"
 #include "common/ossl.h"
 #include "common/util.h"
 
@@ -164,7 +165,7 @@ int attest_ec_pubkey_from_le(uint32_t curve, const uint8_t *qx, const uint8_t *q
 	 * whole validation for P-256 and P-384: their cofactor is 1, so every point on the curve
 	 * has the group's prime order and the full check's n*Q == O (SEC 1 v2 §3.2.2.1 step 4,
 	 * needed only when h != 1) always holds -- it cost a scalar multiplication, as much as
-	 * an ECDSA verification, for every key of every chain (issue 8). */
+	 * an ECDSA verification, for every key of every chain. */
 	check = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL);
 	if (!check)
 		return -ENOMEM;
@@ -375,10 +376,10 @@ int attest_sev_cert_parse(const uint8_t *buf, size_t len, struct sev_cert *ret,
 	const char *why = NULL;
 	struct sev_cert c;
 
-	if (len != SEV_CERT_SIZE) {
-		why = "size is not 2084 bytes (0x824), the size of a SEV certificate";
-		goto bad;
-	}
+	if (len != SEV_CERT_SIZE)
+		return attest_reject(
+		    reason, "size is not 2084 bytes (0x824), the size of a SEV certificate",
+		    -EBADMSG);
 	memcpy(&c, buf, sizeof(c));
 	if (c.version != 1)
 		why = "version is not 1";
@@ -394,13 +395,9 @@ int attest_sev_cert_parse(const uint8_t *buf, size_t len, struct sev_cert *ret,
 	else if (!(why = check_pubkey(&c)) && !(why = check_sig_slot(&c.sig[0])))
 		why = check_sig_slot(&c.sig[1]);
 	if (why)
-		goto bad;
+		return attest_reject(reason, why, -EBADMSG);
 	*ret = c;
 	return 0;
-bad:
-	if (reason)
-		*reason = why;
-	return -EBADMSG;
 }
 
 int attest_sev_cert_pubkey(const struct sev_cert *c, EVP_PKEY **ret)
@@ -523,18 +520,14 @@ int attest_sev_cert_verify(const struct sev_cert *c, uint32_t signer_usage, EVP_
 			   const char **reason)
 {
 	const struct sev_cert_sig *s = find_slot(c, signer_usage);
-	const char *why;
 	int r;
 
-	if (!s || signer_usage == SEV_USAGE_NONE) {
-		why = "no signature slot names this signer";
-		goto bad;
-	}
+	if (!s || signer_usage == SEV_USAGE_NONE)
+		return attest_reject(reason, "no signature slot names this signer", 0);
 	if (algo_is_rsa(s->algo)) {
-		if (!EVP_PKEY_is_a(signer_key, "RSA")) {
-			why = "signature is RSA but the signer's key is not";
-			goto bad;
-		}
+		if (!EVP_PKEY_is_a(signer_key, "RSA"))
+			return attest_reject(reason, "signature is RSA but the signer's key is not",
+					     0);
 		size_t n = (size_t)EVP_PKEY_get_size(signer_key);
 		r = n <= sizeof(s->sig) ? attest_rsa_pss_verify_le(signer_key,
 								   attest_sev_algo_md(s->algo),
@@ -542,26 +535,18 @@ int attest_sev_cert_verify(const struct sev_cert *c, uint32_t signer_usage, EVP_
 								   SEV_CERT_SIGNED_LEN, s->sig, n)
 					: 0;
 	} else if (algo_is_ecdsa(s->algo)) {
-		if (!EVP_PKEY_is_a(signer_key, "EC")) {
-			why = "signature is ECDSA but the signer's key is not EC";
-			goto bad;
-		}
+		if (!EVP_PKEY_is_a(signer_key, "EC"))
+			return attest_reject(
+			    reason, "signature is ECDSA but the signer's key is not EC", 0);
 		r = attest_ecdsa_verify_le(signer_key, attest_sev_algo_md(s->algo),
 					   (const uint8_t *)c, SEV_CERT_SIGNED_LEN, s->sig,
 					   s->sig + SEV_ECC_COORD_SIZE);
 	} else {
-		why = "signature slot has no signing algorithm";
-		goto bad;
+		return attest_reject(reason, "signature slot has no signing algorithm", 0);
 	}
 	if (r < 0)
 		return r;
-	if (r == 0) {
-		why = "signature does not verify";
-		goto bad;
-	}
+	if (r == 0)
+		return attest_reject(reason, "signature does not verify", 0);
 	return 1;
-bad:
-	if (reason)
-		*reason = why;
-	return 0;
 }

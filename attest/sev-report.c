@@ -9,6 +9,7 @@
 #include <openssl/crypto.h>
 
 #include "attest/sev-report.h"
+#include "attest/verdict.h"
 #include "common/ossl.h"
 #include "common/util.h"
 
@@ -16,27 +17,18 @@ int attest_sev_report_parse(const uint8_t *buf, size_t len, struct sev_attestati
 			    const char **reason)
 {
 	struct sev_attestation_report r;
-	const char *why;
 
-	if (len != SEV_ATTESTATION_REPORT_SIZE) {
-		why = "size is not 208 bytes (0xD0), the size of a SEV attestation report";
-		goto bad;
-	}
+	if (len != SEV_ATTESTATION_REPORT_SIZE)
+		return attest_reject(
+		    reason, "size is not 208 bytes (0xD0), the size of a SEV attestation report",
+		    -EBADMSG);
 	memcpy(&r, buf, sizeof(r));
-	if (r.sig_usage != SEV_USAGE_PEK) {
-		why = "signature usage is not PEK (0x1002)";
-		goto bad;
-	}
-	if (r.sig_algo != SEV_ALGO_ECDSA_SHA256 && r.sig_algo != SEV_ALGO_ECDSA_SHA384) {
-		why = "signature algorithm is not ECDSA";
-		goto bad;
-	}
+	if (r.sig_usage != SEV_USAGE_PEK)
+		return attest_reject(reason, "signature usage is not PEK (0x1002)", -EBADMSG);
+	if (r.sig_algo != SEV_ALGO_ECDSA_SHA256 && r.sig_algo != SEV_ALGO_ECDSA_SHA384)
+		return attest_reject(reason, "signature algorithm is not ECDSA", -EBADMSG);
 	*ret = r;
 	return 0;
-bad:
-	if (reason)
-		*reason = why;
-	return -EBADMSG;
 }
 
 static int fail(struct attest_verdict *v, const char *fmt, const char *arg)

@@ -18,18 +18,6 @@
 #define KDS_MAX_ANSWER (1u << 20) /* certificates are a few KiB */
 #define KDS_TIMEOUT_MS 30000
 
-static int errf(char **ret_error, int r, const char *fmt, ...) _printf_(3, 4);
-static int errf(char **ret_error, int r, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	if (vasprintf(ret_error, fmt, ap) < 0)
-		*ret_error = NULL;
-	va_end(ap);
-	return r;
-}
-
 static char *default_cache_dir(void)
 {
 	const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
@@ -54,8 +42,10 @@ static int split_url(struct kds *k, const char *url, char **ret_error)
 	bool tls;
 
 	if (!scheme_end || (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0))
-		return errf(ret_error, -EINVAL, "the KDS URL '%s' must start with https:// or "
-				       "http://", url);
+		return errorf(ret_error, -EINVAL,
+			      "the KDS URL '%s' must start with https:// or "
+			      "http://",
+			      url);
 	tls = url[4] == 's';
 	hp = scheme_end + 3;
 	slash = strchr(hp, '/');
@@ -71,7 +61,7 @@ static int split_url(struct kds *k, const char *url, char **ret_error)
 	}
 	if (!host[0] || strspn(host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 				     "0123456789.-[]:") != strlen(host))
-		return errf(ret_error, -EINVAL, "the KDS URL '%s' has no valid host name", url);
+		return errorf(ret_error, -EINVAL, "the KDS URL '%s' has no valid host name", url);
 	if (asprintf(&k->endpoint, "%s://%s:%s", tls ? "https" : "http", host,
 		     port && *port ? port : (tls ? "443" : "80")) < 0)
 		return -ENOMEM;
@@ -113,7 +103,8 @@ int kds_init(struct kds *k, const char *base, const char *cache, const char *ca_
 		return r;
 	root = cache ? strdup(cache) : default_cache_dir();
 	if (!root)
-		return errf(ret_error, -EINVAL, "no cache directory: set HOME or give --cache DIR");
+		return errorf(ret_error, -EINVAL,
+			      "no cache directory: set HOME or give --cache DIR");
 	sub = TAKE_PTR(k->cache_dir);
 	k->cache_dir = path_join(root, sub);
 	return k->cache_dir ? 0 : -ENOMEM;
@@ -243,23 +234,24 @@ int kds_get(struct kds *k, const char *path, uint8_t **ret_body, size_t *ret_len
 		return -ENOMEM;
 	r = http_client_new(k->endpoint, &opts, &c);
 	if (r < 0)
-		return errf(ret_error, r, "cannot use the KDS URL %s: %s", k->base,
-			    c ? http_client_error(c) : strerror(-r));
+		return errorf(ret_error, r, "cannot use the KDS URL %s: %s", k->base,
+			      c ? http_client_error(c) : strerror(-r));
 	r = http_request(c, "GET", full, NULL, NULL, 0, &resp);
 	if (r < 0) {
 		_cleanup_free_ char *why = client_reason(c, k->endpoint);
 
-		errf(ret_error, r, "fetching %s%s failed: %s — check --kds-url (or $SEVADM_KDS_URL) "
-		     "and the network, or copy the file in by hand", k->base, path,
-		     why ? why : strerror(-r));
+		errorf(ret_error, r,
+		       "fetching %s%s failed: %s — check --kds-url (or $SEVADM_KDS_URL) "
+		       "and the network, or copy the file in by hand",
+		       k->base, path, why ? why : strerror(-r));
 		http_client_free(c);
 		return r;
 	}
 	http_client_free(c);
 	if (resp.status != 200) {
-		r = errf(ret_error, resp.status == 404 ? -ENOENT : -EIO,
-			 "AMD KDS at %s answered HTTP %d for %s — %s", k->base, resp.status, path,
-			 status_hint(resp.status));
+		r = errorf(ret_error, resp.status == 404 ? -ENOENT : -EIO,
+			   "AMD KDS at %s answered HTTP %d for %s — %s", k->base, resp.status, path,
+			   status_hint(resp.status));
 		http_response_clear(&resp);
 		return r;
 	}

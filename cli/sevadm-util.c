@@ -211,6 +211,24 @@ static int parse_answer(const struct http_response *resp, json_object **ret, cha
 	return 0;
 }
 
+/* What a request's outcome (r from http_request*, the response) means for the caller: the
+ * client's error, the daemon's error message for a non-2xx status (-status), or the JSON. */
+static int call_answer(struct http_client *c, int r, struct http_response *resp, json_object **ret,
+		       char **ret_error)
+{
+	if (r < 0) {
+		*ret_error = strdup(http_client_error(c));
+		return r;
+	}
+	if (resp->status < 200 || resp->status > 299) {
+		*ret_error = error_message(resp);
+		r = -resp->status;
+	} else
+		r = parse_answer(resp, ret, ret_error);
+	http_response_clear(resp);
+	return r;
+}
+
 int sevadm_call_quiet(struct http_client *c, const char *method, const char *path,
 		      json_object *body, json_object **ret, char **ret_error)
 {
@@ -221,17 +239,7 @@ int sevadm_call_quiet(struct http_client *c, const char *method, const char *pat
 	*ret_error = NULL;
 	r = http_request(c, method, path, b ? "application/json" : NULL, b, b ? strlen(b) : 0,
 			 &resp);
-	if (r < 0) {
-		*ret_error = strdup(http_client_error(c));
-		return r;
-	}
-	if (resp.status < 200 || resp.status > 299) {
-		*ret_error = error_message(&resp);
-		r = -resp.status;
-	} else
-		r = parse_answer(&resp, ret, ret_error);
-	http_response_clear(&resp);
-	return r;
+	return call_answer(c, r, &resp, ret, ret_error);
 }
 
 /* As sevadm_call_quiet, with the request body streamed from cb (image uploads). */
@@ -245,17 +253,7 @@ int sevadm_call_stream_quiet(struct http_client *c, const char *method, const ch
 	*ret_error = NULL;
 	r = http_request_stream(c, method, path, "application/octet-stream", body_len, cb,
 				userdata, &resp);
-	if (r < 0) {
-		*ret_error = strdup(http_client_error(c));
-		return r;
-	}
-	if (resp.status < 200 || resp.status > 299) {
-		*ret_error = error_message(&resp);
-		r = -resp.status;
-	} else
-		r = parse_answer(&resp, ret, ret_error);
-	http_response_clear(&resp);
-	return r;
+	return call_answer(c, r, &resp, ret, ret_error);
 }
 
 int sevadm_call(struct http_client *c, const char *verb, const char *method, const char *path,

@@ -122,7 +122,7 @@ int main(int argc, char **argv)
 	struct sevadm_ctx ctx = {};
 	const struct sevadm_verb *verb;
 
-	/* Private keys (session GODH, OCA) in OpenSSL's locked secure heap (issue 7); log lines
+	/* Private keys (session GODH, OCA) in OpenSSL's locked secure heap; log lines
 	 * (only that heap's warning) as "sevadm: ..." on stderr. */
 	log_setup("sevadm", LOG_TARGET_STDERR, LOG_INFO);
 	(void)secure_heap_init(SECURE_HEAP_CLI);

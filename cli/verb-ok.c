@@ -1,9 +1,9 @@
 /* sevadm ok: is this host ready to run SEV guests? One line per check, PASS or FAIL with the
  * reason, exit 1 if any failed (as sevctl ok). Checks go from the daemon outward: reachable,
- * the HTTP worker's own uid (issue 27; shown to callers with a role), platform status, the CPUID SEV/SEV-ES ranges (AMD APM vol. 2 §15.34, CPUID 8000_001F), the
- * platform state, the exported certificate chain verified link by link up to a trusted root
- * (attest/chain.h: AMD's roots installed on the host; on the emulator its own root, named as
- * such), and the ASID pool's arithmetic. */
+ * the HTTP worker's own uid (shown to callers with a role), platform status, the CPUID SEV/SEV-ES
+ * ranges (AMD APM vol. 2 §15.34, CPUID 8000_001F), the platform state, the exported certificate
+ * chain verified link by link up to a trusted root (attest/chain.h: AMD's roots installed on the
+ * host; on the emulator its own root, named as such), and the ASID pool's arithmetic. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
@@ -59,8 +59,8 @@ static void result(struct ok_state *s, const char *check, bool pass, const char 
 	json_object_array_add(s->results, r);
 }
 
-/* /healthz says to callers with a role whether sevd's HTTP worker runs as a uid of its own
- * (issue 27): one that kept the core's uid (allow_unseparated_worker = yes) could open the
+/* /healthz says to callers with a role whether sevd's HTTP worker runs as a uid of its own:
+ * one that kept the core's uid (allow_unseparated_worker = yes) could open the
  * core's state, journal and sockets. Not shown to public callers: no line then. */
 static void check_worker(struct ok_state *s, json_object *h)
 {
@@ -88,7 +88,7 @@ static bool check_daemon(struct ok_state *s)
 
 	if (r == -503) {
 		/* sevd answers, but has marked the PSP unhealthy (a command timeout or a lost
-		 * transport; issue 9): the daemon passes, the PSP line fails with the reason. */
+		 * transport): the daemon passes, the PSP line fails with the reason. */
 		result(s, "daemon reachable", true, "sevd at %s answers", s->ctx->daemon);
 		result(s, "PSP health", false, "%s; check the PSP (or the emulator) and sevd's log",
 		       err ? err : "the PSP is unhealthy");

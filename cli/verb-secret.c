@@ -284,8 +284,8 @@ static int build(const struct sargs *a)
 		r = sevadm_fail(verb, "out of memory");
 		goto out;
 	}
-	if (attest_secret_seal(&tk, measure, major, minor, a->iv ? iv : NULL, plain, len, &h,
-			       cipher) < 0) {
+	if (attest_secret_seal(&(struct attest_secret_key){&tk, measure, major, minor},
+			       a->iv ? iv : NULL, plain, len, &h, cipher) < 0) {
 		r = sevadm_fail(verb, "cannot encrypt the secret packet");
 		goto out;
 	}

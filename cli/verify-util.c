@@ -17,18 +17,6 @@
 
 #define CERT_FILE_MAX (256u * 1024)
 
-static int errf(char **ret_error, int r, const char *fmt, ...) _printf_(3, 4);
-static int errf(char **ret_error, int r, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	if (vasprintf(ret_error, fmt, ap) < 0)
-		*ret_error = NULL;
-	va_end(ap);
-	return r;
-}
-
 /* ---- checklist ---- */
 
 void checklist_add(struct checklist *l, const char *name, enum check_state state,
@@ -137,10 +125,10 @@ int read_user_file(const char *what, const char *path, size_t max, uint8_t **ret
 	int r = read_full_file(path, max, ret, ret_len);
 
 	if (r == -EFBIG)
-		return errf(ret_error, r, "%s %s is larger than %zu bytes: not what was expected",
-			    what, path, max);
+		return errorf(ret_error, r, "%s %s is larger than %zu bytes: not what was expected",
+			      what, path, max);
 	if (r < 0)
-		return errf(ret_error, r, "cannot read %s %s: %s", what, path, strerror(-r));
+		return errorf(ret_error, r, "cannot read %s %s: %s", what, path, strerror(-r));
 	return 0;
 }
 
@@ -178,7 +166,7 @@ static int load_one(const char *path, X509 **ret, char **ret_error)
 		return r;
 	r = attest_snp_cert_parse(buf, len, ret, &why);
 	if (r < 0)
-		return errf(ret_error, r, "%s: %s", path, why);
+		return errorf(ret_error, r, "%s: %s", path, why);
 	return 0;
 }
 
@@ -204,7 +192,7 @@ static int load_stack(struct snp_files *f, const char *path, char **ret_error)
 		return r;
 	r = attest_snp_cert_chain_parse(buf, len, &f->ask, &f->ark, &why);
 	if (r < 0)
-		return errf(ret_error, r, "%s: %s", path, why);
+		return errorf(ret_error, r, "%s: %s", path, why);
 	f->chain_path = strdup(path);
 	return f->chain_path ? 0 : -ENOMEM;
 }
@@ -271,8 +259,10 @@ static int trust_from_emulator(struct snp_trust *t, const char *path, char **ret
 		*ret_error = NULL;
 		r = load_stack(&f, path, ret_error);
 		if (r < 0)
-			return errf(ret_error, r, "the emulator root %s is neither an X.509 ARK nor "
-				    "a PEM stack ASK, ARK", path);
+			return errorf(ret_error, r,
+				      "the emulator root %s is neither an X.509 ARK nor "
+				      "a PEM stack ASK, ARK",
+				      path);
 		t->ark = TAKE_PTR(f.ark);
 		t->ask = TAKE_PTR(f.ask);
 		snp_files_done(&f);
@@ -294,8 +284,9 @@ int snp_trust_load(struct snp_trust *t, const struct attest_roots *roots, const 
 	if (emulator_root)
 		return trust_from_emulator(t, emulator_root, ret_error);
 	if (gen == SNP_GEN_UNKNOWN)
-		return errf(ret_error, -EINVAL, "cannot tell the product generation of these "
-			    "certificates (no productName, no SEV-<Gen> issuer)");
+		return errorf(ret_error, -EINVAL,
+			      "cannot tell the product generation of these "
+			      "certificates (no productName, no SEV-<Gen> issuer)");
 	if (roots) {
 		ark = attest_roots_snp_path(roots, g, "ark.pem");
 		ask = attest_roots_snp_path(roots, g, "ask.pem");
@@ -322,9 +313,10 @@ int snp_trust_load(struct snp_trust *t, const struct attest_roots *roots, const 
 		snprintf(t->origin, sizeof t->origin, "%s", stack);
 		return 0;
 	}
-	return errf(ret_error, -ENOENT, "no trusted SEV-SNP root for %s in %s: put AMD's ark.pem "
-		    "and ask.pem in %s/snp/%s/ (sevadm fetch ca %s %s/snp/%s), or use --roots",
-		    g, roots_dir, roots_dir, g, g, roots_dir, g);
+	return errorf(ret_error, -ENOENT,
+		      "no trusted SEV-SNP root for %s in %s: put AMD's ark.pem "
+		      "and ask.pem in %s/snp/%s/ (sevadm fetch ca %s %s/snp/%s), or use --roots",
+		      g, roots_dir, roots_dir, g, g, roots_dir, g);
 }
 
 static const char *leaf_label(X509 *leaf)

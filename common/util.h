@@ -65,6 +65,10 @@ int write_file_atomic(const char *path, const void *buf, size_t len, mode_t mode
 /* Create a file exclusively (O_EXCL) — fails with -EEXIST rather than overwrite. */
 int write_file_new(const char *path, const void *buf, size_t len, mode_t mode);
 
+/* *ret_error = a new string from fmt (NULL when out of memory; the old value is not freed);
+ * returns r, so that a failing path reads `return errorf(ret_error, -EIO, "...", ...)`. */
+int errorf(char **ret_error, int r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 /* Join a directory and a file name into a new string. */
 char *path_join(const char *dir, const char *name);
 /* true when s ends with suffix */

@@ -1,4 +1,4 @@
-/* sev-run --demo (issue 6): owner and VMM in one process, against a running sevd.
+/* sev-run --demo: owner and VMM in one process, against a running sevd.
  *
  *   owner:  GET /v1/platform/certs → verify PDH←PEK←CEK←ASK←ARK up to an explicitly named root
  *           → LAUNCH_START session for that PDH (attest_session_build) → POST /v1/guests
@@ -383,8 +383,9 @@ static int inject_secret(struct demo *d)
 	if (k < 0)
 		return k;
 	cipher = malloc(len);
-	k = cipher ? attest_secret_seal(&d->tk, d->measure, d->api_major, d->api_minor, NULL, plain,
-					len, &hdr, cipher)
+	k = cipher ? attest_secret_seal(&(struct attest_secret_key){&d->tk, d->measure,
+								    d->api_major, d->api_minor},
+					NULL, plain, len, &hdr, cipher)
 		   : -ENOMEM;
 	secret_free(plain, len);
 	if (k < 0)

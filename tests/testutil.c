@@ -400,10 +400,47 @@ pid_t tu_sevd_start(const struct tu_sevd_opts *o)
 	argv[n] = NULL;
 	(void)unlink(o->unix_path);
 	pid = tu_spawn(argv, log);
-	TU_CHECK(tu_wait_socket(o->unix_path, 60000), "sevd did not come up (log %s)", log);
+	/* Up to 60 s (sanitizer builds are slow), but stop waiting as soon as sevd has died. */
+	for (int waited = 0; !tu_wait_socket(o->unix_path, 100); waited += 100) {
+		int st = 0;
+		TU_CHECK(waitpid(pid, &st, WNOHANG) != pid,
+			 "sevd exited (status 0x%x) before serving %s (log %s)", st, o->unix_path,
+			 log);
+		TU_CHECK(waited < 60000, "sevd did not come up on %s within 60 s (log %s)",
+			 o->unix_path, log);
+	}
 	/* the listeners start in order: the TCP one may come a moment after the Unix one */
 	if (o->tcp_scheme)
 		TU_CHECK(tu_wait_tcp(o->tcp_port, 30000), "sevd did not listen on %s (log %s)",
 			 listen_tcp, log);
 	return pid;
+}
+
+size_t tu_load_seeds(const char *dir, struct tu_seed *seeds, size_t max)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	size_t n = 0;
+
+	TU_CHECK(d, "cannot open corpus %s", dir);
+	while ((e = readdir(d)) && n < max) {
+		char *p;
+
+		if (e->d_name[0] == '.')
+			continue;
+		p = path_join(dir, e->d_name);
+		seeds[n].p = tu_read_file(p, &seeds[n].len);
+		free(p);
+		n++;
+	}
+	closedir(d);
+	return n;
+}
+
+uint32_t tu_xorshift(uint64_t *state)
+{
+	*state ^= *state << 13;
+	*state ^= *state >> 7;
+	*state ^= *state << 17;
+	return (uint32_t)*state;
 }

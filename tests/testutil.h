@@ -36,6 +36,14 @@ _Noreturn void tu_skip(const char *reason);
 char *tu_vector_path(const char *rel);
 uint8_t *tu_read_vector(const char *rel, size_t *ret_len);
 uint8_t *tu_read_file(const char *path, size_t *ret_len);
+/* The files of a corpus directory (dot files left out), at most max, each read whole. */
+struct tu_seed {
+	uint8_t *p;
+	size_t len;
+};
+size_t tu_load_seeds(const char *dir, struct tu_seed *seeds, size_t max);
+/* xorshift64, the replay tests' reproducible random stream (*state must not be 0). */
+uint32_t tu_xorshift(uint64_t *state);
 
 /* A fresh directory under $TMPDIR, removed recursively by tu_rmtree(). */
 char *tu_mkdtemp(void);

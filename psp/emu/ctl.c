@@ -1,7 +1,7 @@
 /* EMU_MSG_CTL: the host's side channel to the emulated PSP, one text line per message. These
  * model what is not a firmware command on real hardware (WBINVD on every core, AMD's key
- * server handing out the CEK and the AMD root) plus introspection and fault plans (fault.h,
- * issue 9). Lines come from clients: every token is checked. */
+ * server handing out the CEK and the AMD root) plus introspection and fault plans (fault.h).
+ * Lines come from clients: every token is checked. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>

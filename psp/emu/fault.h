@@ -1,4 +1,4 @@
-/* Fault plans of sev-psp-emu (issue 9): rules that make the emulated PSP misbehave on purpose
+/* Fault plans of sev-psp-emu: rules that make the emulated PSP misbehave on purpose
  * so that its host (sevd) can be tested against a failing firmware, a hung PSP, a malformed
  * reply, a crashed or disconnected emulator. One rule per text line (`--fault PLAN` or CTL
  * `fault PLAN`); grammar in README.md "Fault plans". Rules live in memory only: they are never

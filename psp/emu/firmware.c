@@ -219,7 +219,7 @@ int emu_fw_command(struct emu_fw *fw, uint32_t cmd, void *buf, size_t len)
 		return SEV_STATUS_INVALID_COMMAND; /* an SEV-only firmware (no --snp) */
 	if (size < 0)
 		return SEV_STATUS_INVALID_COMMAND;
-	/* Fault plans (fault.h, issue 9) strike here: after the check on the id, before the
+	/* Fault plans (fault.h) strike here: after the check on the id, before the
 	 * state check and the handler. A FAIL answers its status and the command does not run;
 	 * a rule with `before` skips the command too, and the socket side does the rest
 	 * (emu_faults_take_action). */

@@ -19,14 +19,14 @@
 /* Policy bits 6..15 are reserved (AMD-ASPFW sev_guest.h SEV_GUEST_POLICY_RESERVED_MASK). */
 #define POLICY_RESERVED_MASK 0xffc0u
 
-/* The session's checks (sev_mcmd_launch_start): lengths and copies in firmware order, then
- * the channel (GODH cert, wrap MAC), the policy MAC, and the policy's API minimum and reserved
- * bits (sev_guest_verify_policy: POLICY_FAILURE). */
-static int open_session(struct emu_fw *fw, const struct sev_cmd_launch_start *b,
-			struct attest_tk *ret_tk)
+/* The session's checks (sev_mcmd_launch_start, sev_mcmd_receive_start): lengths and copies in
+ * firmware order (session, then certificate), then the channel (the other end's DH certificate,
+ * wrap MAC), the policy MAC, and the policy's API minimum and reserved bits
+ * (sev_guest_verify_policy: POLICY_FAILURE). */
+int emu_start_session(struct emu_fw *fw, const struct emu_start *b, struct attest_tk *ret_tk)
 {
 	struct sev_session_blob blob;
-	struct sev_cert godh;
+	struct sev_cert cert;
 	enum attest_session_check failed = ATTEST_SESSION_OK;
 	uint32_t p = b->policy;
 	int st, r;
@@ -36,14 +36,14 @@ static int open_session(struct emu_fw *fw, const struct sev_cmd_launch_start *b,
 	st = emu_mem_read(fw->mem, b->session_address, &blob, sizeof(blob));
 	if (st)
 		return st;
-	if (b->dh_cert_len != SEV_CERT_SIZE)
+	if (b->cert_len != SEV_CERT_SIZE)
 		return SEV_STATUS_INVALID_LEN;
-	st = emu_mem_read(fw->mem, b->dh_cert_address, &godh, sizeof(godh));
+	st = emu_mem_read(fw->mem, b->cert_address, &cert, sizeof(cert));
 	if (st)
 		return st;
 	if (!fw->nv.owner.pdh_key)
 		return SEV_STATUS_HWERROR_PLATFORM;
-	r = attest_session_open(fw->nv.owner.pdh_key, (const uint8_t *)&godh, sizeof(godh),
+	r = attest_session_open(fw->nv.owner.pdh_key, (const uint8_t *)&cert, sizeof(cert),
 				(const uint8_t *)&blob, sizeof(blob), p, ret_tk, &failed);
 	OPENSSL_cleanse(&blob, sizeof(blob));
 	if (r < 0)
@@ -60,9 +60,8 @@ static int open_session(struct emu_fw *fw, const struct sev_cmd_launch_start *b,
 }
 
 /* The memory key: fresh (handle 0), or shared with an existing guest of the same policy that
- * allows key sharing (NOKS clear), as sev_mcmd_launch_start does. */
-static int pick_vek(struct emu_fw *fw, const struct sev_cmd_launch_start *b,
-		    uint8_t vek[EMU_VEK_SIZE])
+ * allows key sharing (NOKS clear), as sev_mcmd_launch_start and sev_mcmd_receive_start do. */
+int emu_start_vek(struct emu_fw *fw, const struct emu_start *b, uint8_t vek[EMU_VEK_SIZE])
 {
 	struct emu_guest *shared;
 
@@ -89,6 +88,14 @@ static int pick_vek(struct emu_fw *fw, const struct sev_cmd_launch_start *b,
 int emu_cmd_launch_start(struct emu_fw *fw, void *buf)
 {
 	struct sev_cmd_launch_start *b = buf;
+	const struct emu_start s = {
+	    .handle = b->handle,
+	    .policy = b->policy,
+	    .cert_address = b->dh_cert_address,
+	    .cert_len = b->dh_cert_len,
+	    .session_address = b->session_address,
+	    .session_len = b->session_len,
+	};
 	struct {
 		struct attest_tk tk;
 		uint8_t vek[EMU_VEK_SIZE];
@@ -99,13 +106,13 @@ int emu_cmd_launch_start(struct emu_fw *fw, void *buf)
 	if (!k)
 		return SEV_STATUS_HWERROR_PLATFORM;
 	if (b->dh_cert_address != 0)
-		st = open_session(fw, b, &k->tk);
+		st = emu_start_session(fw, &s, &k->tk);
 	else
 		st = RAND_priv_bytes((uint8_t *)&k->tk, sizeof(k->tk)) == 1
 			 ? SEV_STATUS_SUCCESS
 			 : SEV_STATUS_HWERROR_PLATFORM;
 	if (!st)
-		st = pick_vek(fw, b, k->vek);
+		st = emu_start_vek(fw, &s, k->vek);
 	/* Firmware takes the handle (find_free_guest_handle: RESOURCE_LIMIT) before it looks at
 	 * SEV-ES, which needs a platform initialized with ES (sev_es_platform_enabled:
 	 * UNSUPPORTED) — AMD-ASPFW sev_mcmd.c sev_mcmd_launch_start. */
@@ -305,10 +312,14 @@ int emu_cmd_launch_secret(struct emu_fw *fw, void *buf)
 	struct sev_secret_header hdr;
 	enum attest_secret_check failed = ATTEST_SECRET_OK;
 	uint8_t trans[ATTEST_SECRET_MAX_LEN], *plain;
+	struct attest_secret_key key;
+	struct attest_secret_packet pkt = {(const uint8_t *)&hdr, sizeof(hdr), trans, b->trans_len,
+					   b->guest_len};
 	int st, r;
 
 	if (!g)
 		return SEV_STATUS_INVALID_GUEST;
+	key = (struct attest_secret_key){&g->tk, g->measure, fw->cfg.api_major, fw->cfg.api_minor};
 	if (!ALIGNED16(b->guest_address))
 		return SEV_STATUS_INVALID_ADDRESS;
 	if (b->hdr_len != sizeof(hdr) || !ALIGNED16(b->guest_len) || b->guest_len == 0 ||
@@ -328,9 +339,7 @@ int emu_cmd_launch_secret(struct emu_fw *fw, void *buf)
 	plain = secret_alloc(ATTEST_SECRET_MAX_LEN); /* the owner's secret: locked, wiped */
 	if (!plain)
 		return SEV_STATUS_HWERROR_PLATFORM;
-	r = attest_secret_open(&g->tk, g->measure, fw->cfg.api_major, fw->cfg.api_minor,
-			       (const uint8_t *)&hdr, sizeof(hdr), trans, b->trans_len,
-			       b->guest_len, plain, &failed);
+	r = attest_secret_open(&key, &pkt, plain, &failed);
 	if (r < 0)
 		st = SEV_STATUS_HWERROR_PLATFORM;
 	else if (r == 0)

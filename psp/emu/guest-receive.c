@@ -17,74 +17,18 @@
 
 #define ALIGNED16(x) (((x)&15u) == 0)
 
-/* Policy bits 6..15 are reserved (AMD-ASPFW sev_guest.h SEV_GUEST_POLICY_RESERVED_MASK). */
-#define POLICY_RESERVED_MASK 0xffc0u
-
-/* Session length, copy, PDH length, copy, the channel, the policy MAC, then
- * sev_guest_verify_policy's API minimum and reserved bits (POLICY_FAILURE). */
-static int open_server(struct emu_fw *fw, const struct sev_cmd_receive_start *b,
-		       struct attest_tk *ret_tk)
-{
-	struct sev_session_blob blob;
-	struct sev_cert pdh;
-	enum attest_session_check failed = ATTEST_SESSION_OK;
-	uint32_t p = b->policy;
-	int st, r;
-
-	if (b->session_len != sizeof(blob))
-		return SEV_STATUS_INVALID_LEN;
-	st = emu_mem_read(fw->mem, b->session_address, &blob, sizeof(blob));
-	if (st)
-		return st;
-	if (b->pdh_cert_len != SEV_CERT_SIZE)
-		return SEV_STATUS_INVALID_LEN;
-	st = emu_mem_read(fw->mem, b->pdh_cert_address, &pdh, sizeof(pdh));
-	if (st)
-		return st;
-	if (!fw->nv.owner.pdh_key)
-		return SEV_STATUS_HWERROR_PLATFORM;
-	r = attest_session_open(fw->nv.owner.pdh_key, (const uint8_t *)&pdh, sizeof(pdh),
-				(const uint8_t *)&blob, sizeof(blob), p, ret_tk, &failed);
-	OPENSSL_cleanse(&blob, sizeof(blob));
-	if (r < 0)
-		return SEV_STATUS_HWERROR_PLATFORM;
-	if (r == 0)
-		return attest_session_check_status(failed);
-	if (!attest_api_at_least(fw->cfg.api_major, fw->cfg.api_minor, SEV_POLICY_API_MAJOR(p),
-				 SEV_POLICY_API_MINOR(p)) ||
-	    (p & POLICY_RESERVED_MASK)) {
-		OPENSSL_cleanse(ret_tk, sizeof(*ret_tk));
-		return SEV_STATUS_POLICY_FAILURE;
-	}
-	return SEV_STATUS_SUCCESS;
-}
-
-/* A fresh VEK (handle 0) or the key of a guest with the same policy that allows sharing. */
-static int receive_vek(struct emu_fw *fw, const struct sev_cmd_receive_start *b,
-		       uint8_t vek[EMU_VEK_SIZE])
-{
-	struct emu_guest *shared;
-
-	if (b->handle == 0) {
-		do { /* XTS refuses two equal halves */
-			if (RAND_priv_bytes(vek, EMU_VEK_SIZE) != 1)
-				return SEV_STATUS_HWERROR_PLATFORM;
-		} while (CRYPTO_memcmp(vek, vek + 16, 16) == 0);
-		return SEV_STATUS_SUCCESS;
-	}
-	shared = emu_guest_find(fw, b->handle);
-	if (!shared)
-		return SEV_STATUS_INVALID_GUEST;
-	if (b->policy != shared->policy || (shared->policy & SEV_POLICY_NOKS))
-		return SEV_STATUS_POLICY_FAILURE;
-	memcpy(vek, shared->vek, EMU_VEK_SIZE);
-	return SEV_STATUS_SUCCESS;
-}
-
 /* (new) → RUPDATE, platform → WORKING. Failure leaves no context and guest_count unchanged. */
 int emu_cmd_receive_start(struct emu_fw *fw, void *buf)
 {
 	struct sev_cmd_receive_start *b = buf;
+	const struct emu_start s = {
+	    .handle = b->handle,
+	    .policy = b->policy,
+	    .cert_address = b->pdh_cert_address,
+	    .cert_len = b->pdh_cert_len,
+	    .session_address = b->session_address,
+	    .session_len = b->session_len,
+	};
 	struct {
 		struct attest_tk tk;
 		uint8_t vek[EMU_VEK_SIZE];
@@ -94,9 +38,9 @@ int emu_cmd_receive_start(struct emu_fw *fw, void *buf)
 
 	if (!k)
 		return SEV_STATUS_HWERROR_PLATFORM;
-	st = open_server(fw, b, &k->tk);
+	st = emu_start_session(fw, &s, &k->tk);
 	if (!st)
-		st = receive_vek(fw, b, k->vek);
+		st = emu_start_vek(fw, &s, k->vek);
 	if (!st && (b->policy & SEV_POLICY_ES) && !(fw->config_flags & SEV_INIT_FLAGS_SEV_ES))
 		st = SEV_STATUS_UNSUPPORTED;
 	if (!st)

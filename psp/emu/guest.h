@@ -117,6 +117,20 @@ void emu_guest_mem_release(struct emu_guest *g);
 
 extern const struct emu_cmd_row emu_guest_cmds[];
 extern const size_t emu_guest_cmds_n;
+/* What LAUNCH_START and RECEIVE_START share (SEV API §6.2, §6.16: one layout): the guest
+ * whose key to share (0 = a fresh key), the policy, the other end's DH certificate (GODH or
+ * source PDH) and the session blob. The checks both make, in firmware order (guest-launch.c). */
+struct emu_start {
+	uint32_t handle;
+	uint32_t policy;
+	uint64_t cert_address;
+	uint32_t cert_len;
+	uint64_t session_address;
+	uint32_t session_len;
+};
+int emu_start_session(struct emu_fw *fw, const struct emu_start *s, struct attest_tk *ret_tk);
+int emu_start_vek(struct emu_fw *fw, const struct emu_start *s, uint8_t vek[EMU_VEK_SIZE]);
+
 /* Handlers in guest-launch.c and guest-run.c. */
 int emu_cmd_launch_start(struct emu_fw *fw, void *buf);
 int emu_cmd_launch_update_data(struct emu_fw *fw, void *buf);

@@ -1,5 +1,5 @@
 /* sev-kds-emu: a local AMD Key Distribution Service for the chip in a sev-psp-emu NV file, for
- * tests and air-gapped hosts (issue 19). It serves what kdsintf.amd.com serves for AMD's
+ * tests and air-gapped hosts. It serves what kdsintf.amd.com serves for AMD's
  * chips — the VCEK and VLEK cert_chains, the VCEK of any TCB — for the emulated chip and its emulated root
  * (NV.snp-root-<Gen>, shared with sev-psp-emu: whichever needs it first makes it), by AMD's
  * URL rules (kds.h): 400 for a malformed request, 404 for another product or chip. Plain HTTP

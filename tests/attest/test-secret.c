@@ -45,7 +45,8 @@ static void seal_table(const char *const guids[], const char *const files[], siz
 	iv = b64("rFR07U3TLH2YnsUj2SVZ7A==", &ivlen);
 	blob = b64(measure_blob_b64, &bloblen);
 	*cipher = malloc(*len);
-	TU_CHECK(attest_secret_seal(&tk, blob, 0xff, 0xff, iv, table, *len, hdr, *cipher) == 0,
+	TU_CHECK(attest_secret_seal(&(struct attest_secret_key){&tk, blob, 0xff, 0xff}, iv, table,
+				    *len, hdr, *cipher) == 0,
 		 "seal");
 	secret_free(table, *len);
 	for (size_t i = 0; i < n; i++)
@@ -130,8 +131,10 @@ static void check_ps(const char *dir, const char *want_mac_hex)
 	memcpy(&tk, tkb, 32);
 	hexb("303132333435363738393a3b3c3d3e3f", iv, 16);
 	c = malloc(slen);
-	TU_CHECK(attest_secret_seal(&tk, meas, pek.api_major, pek.api_minor, iv, secret, slen, &h,
-				    c) == 0, "%s seal", dir);
+	TU_CHECK(
+	    attest_secret_seal(&(struct attest_secret_key){&tk, meas, pek.api_major, pek.api_minor},
+			       iv, secret, slen, &h, c) == 0,
+	    "%s seal", dir);
 	TU_CHECK(memcmp(&h, want_h, 52) == 0, "%s: header differs", dir);
 	TU_CHECK(memcmp(c, want_c, slen) == 0, "%s: payload differs", dir);
 	if (want_mac_hex)
@@ -140,13 +143,18 @@ static void check_ps(const char *dir, const char *want_mac_hex)
 	/* Firmware side. A 16-byte multiple opens; a measurement change matters only ≥ 0.17. */
 	plain = malloc(slen);
 	if (slen % 16 == 0) {
-		TU_CHECK(attest_secret_open(&tk, meas, pek.api_major, pek.api_minor, want_h, 52,
-					    want_c, clen, (uint32_t)clen, plain, &failed) == 1,
-			 "%s open: %s", dir, attest_secret_check_name(failed));
+		TU_CHECK(
+		    attest_secret_open(
+			&(struct attest_secret_key){&tk, meas, pek.api_major, pek.api_minor},
+			&(struct attest_secret_packet){want_h, 52, want_c, clen, (uint32_t)clen},
+			plain, &failed) == 1,
+		    "%s open: %s", dir, attest_secret_check_name(failed));
 		TU_CHECK_MEM(plain, secret, slen);
 		meas[0] ^= 1;
-		int r = attest_secret_open(&tk, meas, pek.api_major, pek.api_minor, want_h, 52,
-					   want_c, clen, (uint32_t)clen, plain, &failed);
+		int r = attest_secret_open(
+		    &(struct attest_secret_key){&tk, meas, pek.api_major, pek.api_minor},
+		    &(struct attest_secret_packet){want_h, 52, want_c, clen, (uint32_t)clen}, plain,
+		    &failed);
 		if (attest_api_at_least(pek.api_major, pek.api_minor, 0, 17))
 			TU_CHECK(r == 0 && failed == ATTEST_SECRET_BAD_MAC, "%s: other measurement", dir);
 		else
@@ -154,9 +162,13 @@ static void check_ps(const char *dir, const char *want_mac_hex)
 		meas[0] ^= 1;
 	} else {
 		/* AMD's firmware refuses lengths that are not a multiple of 16 (INVALID_LEN). */
-		TU_CHECK(attest_secret_open(&tk, meas, pek.api_major, pek.api_minor, want_h, 52,
-					    want_c, clen, (uint32_t)clen, plain, &failed) == 0 &&
-				 failed == ATTEST_SECRET_BAD_LENGTH, "%s: unaligned length", dir);
+		TU_CHECK(
+		    attest_secret_open(
+			&(struct attest_secret_key){&tk, meas, pek.api_major, pek.api_minor},
+			&(struct attest_secret_packet){want_h, 52, want_c, clen, (uint32_t)clen},
+			plain, &failed) == 0 &&
+			failed == ATTEST_SECRET_BAD_LENGTH,
+		    "%s: unaligned length", dir);
 	}
 	free(secret), free(tkb), free(meas), free(pekb), free(want_h), free(want_c), free(c),
 		free(plain);
@@ -168,7 +180,9 @@ static void expect_open(const struct attest_tk *tk, const uint8_t *meas, const u
 {
 	uint8_t plain[64];
 	enum attest_secret_check failed = ATTEST_SECRET_OK;
-	int r = attest_secret_open(tk, meas, 1, 0, hdr, hlen, c, clen, glen, plain, &failed);
+	int r = attest_secret_open(&(struct attest_secret_key){tk, meas, 1, 0},
+				   &(struct attest_secret_packet){hdr, hlen, c, clen, glen}, plain,
+				   &failed);
 
 	if (want == ATTEST_SECRET_OK)
 		TU_CHECK(r == 1, "%s: %s", what, attest_secret_check_name(failed));

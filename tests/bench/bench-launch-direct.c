@@ -1,6 +1,6 @@
 /* bench-launch-direct: LAUNCH_UPDATE_DATA throughput of the emulator itself, in-process
  * through the emu transport with no daemon in between — the floor under the launch data path
- * benchmark until sevd's guest lifecycle (issue 4) can carry an image. One guest: LAUNCH_START
+ * benchmark until sevd's guest lifecycle can carry an image. One guest: LAUNCH_START
  * (firmware-made keys), ACTIVATE (the emulator encrypts under the ASID's key, as KVM
  * activates before updating), LAUNCH_UPDATE_DATA over an image in a memfd in CHUNK-sized
  * commands, LAUNCH_MEASURE; then DEACTIVATE, DECOMMISSION and DF_FLUSH so the ASID is free

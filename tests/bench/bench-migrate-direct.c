@@ -1,4 +1,4 @@
-/* bench-migrate-direct: migration throughput between two emulators (issue 23), in-process
+/* bench-migrate-direct: migration throughput between two emulators, in-process
  * through the emu transport, no daemon: a guest of -m MiB launched on A (firmware-made keys),
  * SEND_START for B's PDH, RECEIVE_START on B, then SEND_UPDATE_DATA on A and
  * RECEIVE_UPDATE_DATA on B for every -p KiB packet (timed), RECEIVE_FINISH, SEND_FINISH.

@@ -185,10 +185,11 @@ static void kill_leftovers(void)
 static void daemon_start(struct daemon *d)
 {
 	static const char *emu_args[] = { "--cpuid-ecx", "509", "--cpuid-edx", "100", NULL };
-	_cleanup_free_ char *conf = path_join(dir, "sevd.conf"), *state = path_join(dir, "state");
+	_cleanup_free_ char *conf = path_join(dir, "sevd.conf");
 	_cleanup_free_ char *sock = path_join(dir, "sevd.sock"), *ha = sha256_hex("admin-0123456789");
 	_cleanup_free_ char *hr = sha256_hex("reader-0123456789"), *text = NULL;
-	char psp[300], listen_unix[300], listen_tcp[64];
+	static const char *const extra[] = {"--allow-plain-tcp", NULL};
+	char psp[300];
 	unsigned port = tu_free_port();
 
 	running = d;
@@ -201,27 +202,15 @@ static void daemon_start(struct daemon *d)
 	d->reader_token = write_token("reader.token", "reader-0123456789");
 	d->log = path_join(dir, "sevd.log");
 	snprintf(psp, sizeof(psp), "emu:%s", d->emu.socket);
-	snprintf(listen_unix, sizeof(listen_unix), "unix:%s", sock);
-	snprintf(listen_tcp, sizeof(listen_tcp), "tcp:127.0.0.1:%u", port);
 	snprintf(d->unix_ep, sizeof(d->unix_ep), "unix:%s", sock);
 	snprintf(d->tcp_ep, sizeof(d->tcp_ep), "http://127.0.0.1:%u", port);
-	char *argv[] = { (char *)tu_exe("SEVD_EXE"), "--psp", psp, "--state-dir", state, "--listen",
-			 listen_unix, "--listen", listen_tcp, "--allow-plain-tcp", "--config", conf,
-			 NULL };
-	d->pid = tu_spawn(argv, d->log);
-	/* Up to 60 s (sanitizer builds are slow), but stop waiting as soon as sevd has died. */
-	for (int waited = 0; !tu_wait_socket(sock, 100); waited += 100) {
-		int st;
-		if (waitpid(d->pid, &st, WNOHANG) == d->pid) {
-			d->pid = 0;
-			dump_log(d->log);
-			TU_CHECK(false, "sevd exited (status 0x%x) before serving %s", st, sock);
-		}
-		if (waited > 60000) {
-			dump_log(d->log);
-			TU_CHECK(false, "sevd did not come up on %s within 60 s", sock);
-		}
-	}
+	d->pid = tu_sevd_start(&(struct tu_sevd_opts){.dir = dir,
+						      .psp = psp,
+						      .unix_path = sock,
+						      .tcp_scheme = "tcp",
+						      .tcp_port = (int)port,
+						      .config = conf,
+						      .extra_args = extra});
 	setenv("SEVD_SOCKET", d->unix_ep, 1);
 	d_unix_ep = d->unix_ep;
 }

@@ -11,12 +11,14 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <openssl/evp.h>
 
 #include "common/macros.h"
 #include "common/util.h"
+#include "psp/emu-wire.h"
 #include "tests/cli/test-cli-guest-util.h"
 
 const char *tg_sevadm;
@@ -262,7 +264,8 @@ void tg_daemon_start(struct tg_daemon *d, const char *const *emu_args, const cha
 	static const char *def_emu[] = { "--cpuid-ecx", "15", "--cpuid-edx", "5", NULL };
 	_cleanup_free_ char *conf = path_join(tg_dir, "sevd.conf"), *state = path_join(tg_dir, "state");
 	_cleanup_free_ char *sock = path_join(tg_dir, "sevd.sock");
-	char psp[300], listen_unix[320], listen_tcp[64];
+	static const char *const extra[] = {"--allow-plain-tcp", NULL};
+	char psp[300];
 	unsigned port = tu_free_port();
 
 	running = d;
@@ -277,26 +280,15 @@ void tg_daemon_start(struct tg_daemon *d, const char *const *emu_args, const cha
 	d->reader_token = write_token("reader.token", "reader-0123456789\n");
 	d->log = path_join(tg_dir, "sevd.log");
 	snprintf(psp, sizeof(psp), "emu:%s", d->emu.socket);
-	snprintf(listen_unix, sizeof(listen_unix), "unix:%s", sock);
-	snprintf(listen_tcp, sizeof(listen_tcp), "tcp:127.0.0.1:%u", port);
 	snprintf(d->unix_ep, sizeof(d->unix_ep), "unix:%s", sock);
 	snprintf(d->tcp_ep, sizeof(d->tcp_ep), "http://127.0.0.1:%u", port);
-	char *argv[] = { (char *)tu_exe("SEVD_EXE"), "--psp", psp, "--state-dir", state, "--listen",
-			 listen_unix, "--listen", listen_tcp, "--allow-plain-tcp", "--config", conf,
-			 NULL };
-	d->pid = tu_spawn(argv, d->log);
-	for (int waited = 0; !tu_wait_socket(sock, 100); waited += 100) {
-		int st;
-		if (waitpid(d->pid, &st, WNOHANG) == d->pid) {
-			d->pid = 0;
-			tg_dump_log(d->log);
-			TU_CHECK(false, "sevd exited (status 0x%x) before serving %s", st, sock);
-		}
-		if (waited > 60000) {
-			tg_dump_log(d->log);
-			TU_CHECK(false, "sevd did not come up on %s within 60 s", sock);
-		}
-	}
+	d->pid = tu_sevd_start(&(struct tu_sevd_opts){.dir = tg_dir,
+						      .psp = psp,
+						      .unix_path = sock,
+						      .tcp_scheme = "tcp",
+						      .tcp_port = (int)port,
+						      .config = conf,
+						      .extra_args = extra});
 	setenv("SEVD_SOCKET", d->unix_ep, 1);
 }
 
@@ -334,5 +326,68 @@ char *tg_make_image(const char *name, size_t len)
 	EVP_CIPHER_CTX_free(c);
 	TU_CHECK(write_file_new(p, buf, len, 0644) == 0, "write %s", p);
 	free(buf);
+	return p;
+}
+
+/* ---- the emulator's control socket (its own channel, not sevd's) ---- */
+
+/* One CTL line; the reply payload into buf (len returned), a descriptor into *ret_fd. */
+size_t tg_emu_ctl(const struct tg_daemon *d, const char *line, uint8_t *buf, size_t cap,
+		  int *ret_fd)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct emu_msg_hdr h = {.magic = EMU_WIRE_MAGIC,
+				.version = EMU_WIRE_VERSION,
+				.type = EMU_MSG_CTL,
+				.len = (uint32_t)strlen(line),
+				.seq = 99};
+	uint8_t msg[sizeof(h) + 256], in[sizeof(struct emu_reply_hdr) + EMU_WIRE_MAX_PAYLOAD];
+	union {
+		struct cmsghdr c;
+		char b[CMSG_SPACE(sizeof(int))];
+	} cm;
+	struct iovec iov = {.iov_base = in, .iov_len = sizeof(in)};
+	struct msghdr mh = {
+	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.b, .msg_controllen = sizeof(cm.b)};
+	struct emu_reply_hdr rh;
+	int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	struct cmsghdr *c;
+	ssize_t n;
+
+	TU_CHECK(s >= 0 && strlen(d->emu.socket) < sizeof(sa.sun_path) && h.len < 256, "socket");
+	strcpy(sa.sun_path, d->emu.socket);
+	TU_CHECK(connect(s, (struct sockaddr *)&sa, sizeof(sa)) == 0, "connect %s: %m",
+		 sa.sun_path);
+	memcpy(msg, &h, sizeof(h));
+	memcpy(msg + sizeof(h), line, h.len);
+	TU_CHECK(send(s, msg, sizeof(h) + h.len, 0) == (ssize_t)(sizeof(h) + h.len), "send: %m");
+	n = recvmsg(s, &mh, MSG_CMSG_CLOEXEC);
+	close(s);
+	TU_CHECK(n >= (ssize_t)sizeof(rh), "short CTL reply to '%s': %m", line);
+	memcpy(&rh, in, sizeof(rh));
+	TU_CHECK(rh.magic == EMU_WIRE_MAGIC && rh.seq == 99 && rh.len == (size_t)n - sizeof(rh),
+		 "CTL reply header");
+	TU_CHECK(rh.error == 0, "CTL '%s' refused (%d): %.*s", line, rh.error, (int)rh.len,
+		 (char *)in + sizeof(rh));
+	TU_CHECK(rh.len <= cap, "CTL reply too long");
+	memcpy(buf, in + sizeof(rh), rh.len);
+	if (ret_fd) {
+		*ret_fd = -1;
+		c = CMSG_FIRSTHDR(&mh);
+		if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+			memcpy(ret_fd, CMSG_DATA(c), sizeof(int));
+	}
+	return rh.len;
+}
+
+/* The emulator's ARK, as an operator of an emulated host gets it: from the emulator. */
+char *tg_emulator_root(const struct tg_daemon *d)
+{
+	uint8_t buf[EMU_WIRE_MAX_PAYLOAD];
+	size_t len = tg_emu_ctl(d, "get-cert ark", buf, sizeof(buf), NULL);
+	char *p = path_join(tg_dir, "emu-ark.cert");
+
+	TU_CHECK(len > 64, "get-cert ark answered %zu bytes", len);
+	TU_CHECK(write_file_new(p, buf, len, 0644) == 0, "write %s", p);
 	return p;
 }

@@ -53,6 +53,13 @@ void tg_init(const char *name); /* sets tg_sevadm, tg_dir; skips (77) when binar
 void tg_daemon_start(struct tg_daemon *d, const char *const *emu_args, const char *extra_conf);
 void tg_daemon_stop(struct tg_daemon *d);
 void tg_dump_log(const char *path);
+/* One CTL line to d's emulator (its own channel, not sevd's); the reply payload into buf (its
+ * length returned), a passed descriptor into *ret_fd (-1 when none; ret_fd may be NULL). */
+size_t tg_emu_ctl(const struct tg_daemon *d, const char *line, uint8_t *buf, size_t cap,
+		  int *ret_fd);
+/* The emulator's ARK, fetched from d's emulator into a file in tg_dir (path returned): the
+ * root an owner of an emulated host names explicitly. */
+char *tg_emulator_root(const struct tg_daemon *d);
 
 /* A file of len pseudo-random bytes (a fixed seed per name: reproducible) in tg_dir. */
 char *tg_make_image(const char *name, size_t len);

@@ -780,8 +780,10 @@ static void test_secret_random_iv_opens(void)
 	memcpy(tk.tek, tek, 16);
 	memcpy(tk.tik, tik, 16);
 	TU_CHECK(base64_decode(BLOB4, strlen(BLOB4), &meas, &n) == 0 && n == 48, "blob");
-	TU_CHECK(pl == 64 && attest_secret_open(&tk, meas, 1, 0, h, hl, p, pl, (uint32_t)pl, plain,
-						 &failed) == 1,
+	TU_CHECK(pl == 64 &&
+		     attest_secret_open(&(struct attest_secret_key){&tk, meas, 1, 0},
+					&(struct attest_secret_packet){h, hl, p, pl, (uint32_t)pl},
+					plain, &failed) == 1,
 		 "the firmware side opens it: %s", attest_secret_check_name(failed));
 	TU_CHECK(attest_guid_parse(ATTEST_SECRET_TABLE_GUID, guid) == 0, "guid");
 	TU_CHECK_MEM(plain, guid, 16);

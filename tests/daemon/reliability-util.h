@@ -1,4 +1,4 @@
-/* Helpers of the reliability tests (issue 9: test-killmix.c, test-disk.c): a real sevd whose
+/* Helpers of the reliability tests (test-killmix.c, test-disk.c): a real sevd whose
  * state dir, sockets and log can live in different directories (a tmpfs state dir must hold no
  * file sevd keeps open for writing, or it cannot be remounted read-only), HTTP requests that
  * report a failed connection instead of exiting (sevd is killed under them), and the crash

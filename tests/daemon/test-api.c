@@ -373,7 +373,7 @@ static uint8_t *exported(const char *which)
 	return buf;
 }
 
-/* GET /v1/inventory (issue 26) against GET /v1/asids: the same counts per type, SNP present
+/* GET /v1/inventory against GET /v1/asids: the same counts per type, SNP present
  * with zeros, the capabilities from the ranges and the platform (as reader over TCP). */
 static void check_inventory(void)
 {
@@ -880,7 +880,7 @@ static void test_busy(void)
 
 /* ---- ASID ranges at the emulator's sizes ---- */
 
-/* The ASID table of GET /v1/asids with guests at its edges (issue 8: the IPC sends only the
+/* The ASID table of GET /v1/asids with guests at its edges (the IPC sends only the
  * entries in use): SEV-ES ASIDs 1 and min_sev - 1, SEV ASIDs min_sev, the middle and max, each
  * listed once with its type and holder; a deleted guest's ASID leaves the holders; the counts
  * agree with the lists. */

@@ -1,4 +1,4 @@
-/* What an attacker found (issue 27), each finding replayed against the real emulator and sevd
+/* What an attacker found, each finding replayed against the real emulator and sevd
  * over sevd's Unix socket, with the invariants of reliability-util.h (sevd's guest list and
  * journal = firmware's GUEST_STATUS, the ASID pool = the guests' ASIDs) checked against
  * firmware after every platform op:

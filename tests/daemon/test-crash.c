@@ -1,4 +1,4 @@
-/* Crash safety of sevd (issue 4): a busy launch sequence (launches with multi-chunk uploads, an
+/* Crash safety of sevd: a busy launch sequence (launches with multi-chunk uploads, an
  * owner session and a LAUNCH_SECRET, measurement, finish, activate, an SEV-ES guest with its
  * VMSA, deactivate/re-activate, a half-done launch, decommissions; compaction every few
  * records) runs against the real sevd
@@ -123,9 +123,10 @@ static void w_secret(uint32_t h, json_object *m)
 	char path[64], *hb, *pb, *body;
 
 	if (hex_decode_exact(gc_str(m, "measurement"), measure, 32) < 0 ||
-	    attest_secret_seal(&tk, measure, (uint8_t)gc_int(m, "api_major"),
-			       (uint8_t)gc_int(m, "api_minor"), NULL, plain, sizeof(plain), &hdr,
-			       cipher) < 0)
+	    attest_secret_seal(&(struct attest_secret_key){&tk, measure,
+							   (uint8_t)gc_int(m, "api_major"),
+							   (uint8_t)gc_int(m, "api_minor")},
+			       NULL, plain, sizeof(plain), &hdr, cipher) < 0)
 		exit(3);
 	hb = base64_encode(&hdr, sizeof(hdr));
 	pb = base64_encode(cipher, sizeof(cipher));

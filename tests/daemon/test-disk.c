@@ -1,4 +1,4 @@
-/* Disk faults on sevd's state dir (issue 9), for real: the state dir is a small tmpfs mounted
+/* Disk faults on sevd's state dir, for real: the state dir is a small tmpfs mounted
  * by the test (root only; skipped with the reason otherwise), sevd and the emulator are the real
  * processes, sevd's sockets and log live outside the tmpfs.
  *   1. Full (ENOSPC): after the tmpfs is filled, every guest change is refused with 507
@@ -227,7 +227,7 @@ static uint32_t path_handle_status(const char *path_fmt, uint32_t h, const char 
 
 /* ---- 1. ENOSPC ---- */
 
-/* sevd_journal_durable on /metrics (issue 26): 1, 0, or -1 when the series is missing. */
+/* sevd_journal_durable on /metrics: 1, 0, or -1 when the series is missing. */
 static int durable_metric(void)
 {
 	struct gc_resp r;

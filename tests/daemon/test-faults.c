@@ -1,4 +1,4 @@
-/* sevd's reaction to PSP faults (issue 9), with the real sevd on the real sev-psp-emu and its
+/* sevd's reaction to PSP faults, with the real sevd on the real sev-psp-emu and its
  * fault plans (psp/emu/README.md "Fault plans"):
  *   1. fail=HWERROR_PLATFORM on PDH_GEN: the REST error names the status (error.fw_status),
  *      so does sevadm's message; the ASID pool does not change.

@@ -3,12 +3,12 @@
  * random tails, spliced seeds), so that the journal replay and the guest routes' JSON parsing
  * run in every build, including ASan/UBSan. A crash, an abort (a broken invariant of the
  * target) or a sanitizer report fails the test. Usage: test-daemon-fuzz-* NAME MUTATIONS. */
-#include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/macros.h"
 #include "common/util.h"
 #include "tests/testutil.h"
 
@@ -17,22 +17,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
  * applied, guest requests answered below 400, IPC requests decoded). */
 uint64_t fuzz_replay_accepted(void);
 
-struct seed {
-	uint8_t *p;
-	size_t len;
-};
-
 static uint64_t rng = 0x2545f4914f6cdd1dull;
 
 static uint32_t next_rand(void)
 {
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return (uint32_t)rng;
+	return tu_xorshift(&rng);
 }
 
-static void mutate_and_run(const struct seed *s, const struct seed *other)
+static void mutate_and_run(const struct tu_seed *s, const struct tu_seed *other)
 {
 	size_t cap = s->len + other->len + 128, len = s->len;
 	uint8_t *buf = malloc(cap);
@@ -69,32 +61,18 @@ static void mutate_and_run(const struct seed *s, const struct seed *other)
 int main(int argc, char *argv[])
 {
 	const char *root = getenv("SEVD_SOURCE_ROOT");
-	struct seed seeds[128];
-	struct dirent *e;
-	size_t n = 0;
+	struct tu_seed seeds[128];
+	size_t n;
 	uint64_t seeds_ok;
 	int mutations;
 	char *dir, *sub;
-	DIR *d;
 
 	TU_CHECK(argc == 3, "usage: %s CORPUS MUTATIONS", argv[0]);
 	TU_CHECK(root, "SEVD_SOURCE_ROOT is not set");
 	mutations = atoi(argv[2]);
 	sub = path_join("tests/fuzz/corpus", argv[1]);
 	dir = path_join(root, sub);
-	d = opendir(dir);
-	TU_CHECK(d != NULL, "cannot open corpus %s", dir);
-	while ((e = readdir(d)) && n < 128) {
-		char *p;
-
-		if (e->d_name[0] == '.')
-			continue;
-		p = path_join(dir, e->d_name);
-		seeds[n].p = tu_read_file(p, &seeds[n].len);
-		free(p);
-		n++;
-	}
-	closedir(d);
+	n = tu_load_seeds(dir, seeds, ELEMENTSOF(seeds));
 	TU_CHECK(n >= 5, "only %zu seeds in %s", n, dir);
 	for (size_t i = 0; i < n; i++)
 		LLVMFuzzerTestOneInput(seeds[i].p, seeds[i].len);

@@ -317,8 +317,9 @@ static void test_lifecycle(void)
 	/* The secret: a tampered packet first (refused, nothing changes), then the real one. */
 	memset(secret, 0, sizeof(secret));
 	memcpy(secret, SECRET_TEXT, sizeof(SECRET_TEXT));
-	TU_CHECK(attest_secret_seal(&tk, measure, in.api_major, in.api_minor, NULL, secret,
-				    sizeof(secret), &hdr, cipher) == 0,
+	TU_CHECK(attest_secret_seal(
+		     &(struct attest_secret_key){&tk, measure, in.api_major, in.api_minor}, NULL,
+		     secret, sizeof(secret), &hdr, cipher) == 0,
 		 "seal");
 	hdr_b64 = b64(&hdr, sizeof(hdr));
 	pl_b64 = b64(cipher, sizeof(cipher));

@@ -1,5 +1,5 @@
 /* Hostile clients against the real sevd (on the real sev-psp-emu) over 127.0.0.1 TCP and the
- * Unix socket (issue 9 "Load and hostile clients", issue 7's limits): slowloris, thousands of
+ * Unix socket (the listener's connection, body and rate limits): slowloris, thousands of
  * idle connections (from one address, and from several up to the overall limit), oversized,
  * chunked and truncated bodies, broken lengths, invalid UTF-8 and deep JSON, NUL bytes, path
  * traversal, unknown methods and a request flood. Every attack must get a clean 4xx or a
@@ -85,7 +85,7 @@ static void token_line(FILE *f, const char *role, const char *token)
 	fprintf(f, "token = %s:sha256:%s\n", role, hex);
 }
 
-/* defaults: only the tokens (every limit at its default: issue 27's public rate limit,
+/* defaults: only the tokens (every limit at its default: the public rate limit,
  * body deadline and reader-only /metrics); else this test's limits. */
 static void sevd_start(bool defaults)
 {
@@ -1038,7 +1038,7 @@ static void attack_guests(void)
 	free(body);
 }
 
-/* ---- parser leniency (issue 27, item 6) ---- */
+/* ---- parser leniency ---- */
 
 /* One raw request over TCP from src (or the Unix socket when src is NULL); the status, and
  * the answer's first bytes in a->head. The connection must be closed after the answer when
@@ -1170,7 +1170,7 @@ static void parse_json_and_handles(void)
 
 static void attack_parsers(void)
 {
-	printf("  parsers (issue 27):\n");
+	printf("  parsers:\n");
 	parse_headers("127.0.4.1");
 	parse_str(NULL, "Unix: Transfer-Encoding: gzip, chunked",
 		  "POST /v1/platform/init HTTP/1.1\r\nHost: x\r\n"
@@ -1374,7 +1374,7 @@ static void attack_flood(void)
 	curl_easy_cleanup(c);
 }
 
-/* ---- unauthenticated load and leaks (issue 27, item 7) ---- */
+/* ---- unauthenticated load and leaks ---- */
 
 /* One GET over TCP from src with an optional token; the status and the body (malloc'd). */
 static char *get_as(const char *src, const char *token, const char *path, long *ret_status)

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""sevd's node-feature-discovery feature file (issue 26, --inventory-file / inventory_file):
+"""sevd's node-feature-discovery feature file (--inventory-file / inventory_file):
 against the real sev-psp-emu (509 ASIDs, SEV-ES below 100) and sevd.
 
 Checks: the file appears with NFD's `<namespace>/<name>=<value>` lines and the numbers of

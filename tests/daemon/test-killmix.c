@@ -1,4 +1,4 @@
-/* Kill test under a mixed workload (issue 9, "Kill tests"): the real sevd on the real emulator,
+/* Kill test under a mixed workload: the real sevd on the real emulator,
  * several client threads at once launching guests (POST /v1/guests, an image of random size
  * uploaded in 1 MiB LAUNCH_UPDATE_DATA chunks, a VMSA for SEV-ES guests, measurement, finish,
  * activate; some launches left half-done on purpose), deactivating and re-activating,

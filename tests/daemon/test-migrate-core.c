@@ -1,13 +1,13 @@
-/* sevd's core, migration ops (issue 23), with two real emulators of different chips and two
+/* sevd's core, migration ops, with two real emulators of different chips and two
  * cores (each its own state dir and journal): a guest launched through the core on A moves to
  * B page by page (GUEST_SEND_START with B's PDH from B's CERTS, GUEST_RECEIVE_START with A's
  * PDH and the session, SEND_DATA → RECEIVE_DATA, RECEIVE_FINISH, SEND_FINISH); B's plaintext
  * view (CTL guest-memfd) equals A's, A's guest and its ASID are gone, B's runs on an ASID of
  * its pool. First of all the target's chain must reach a trusted root (none, then B's
- * emulated root named by the operator), or SEND_START never reaches firmware. Then the crash rules: a core restarted mid-send finds its guest in SUPDATE and
- * cancels (the source keeps it, RUNNING), a core restarted mid-receive decommissions the
- * half-received guest (nothing left in firmware); a tampered packet is refused by name;
- * NOSEND is refused. */
+ * emulated root named by the operator), or SEND_START never reaches firmware. Then the crash rules:
+ * a core restarted mid-send finds its guest in SUPDATE and cancels (the source keeps it, RUNNING),
+ * a core restarted mid-receive decommissions the half-received guest (nothing left in firmware); a
+ * tampered packet is refused by name; NOSEND is refused. */
 #include <openssl/rand.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,4 +1,4 @@
-/* sevd's sd_notify protocol without systemd as PID 1 (issue 7, "systemd"): the test binds its
+/* sevd's sd_notify protocol without systemd as PID 1: the test binds its
  * own NOTIFY_SOCKET (an AF_UNIX datagram socket with SO_PASSCRED, so every message carries
  * its sender's pid), starts the real sevd with its own embedded sev-psp-emu, NOTIFY_SOCKET,
  * WATCHDOG_USEC=500000 and WATCHDOG_PID set to sevd's own pid (in the child, before exec, as

@@ -332,7 +332,7 @@ static int parse_reply_raw(const void *buf, size_t len, uint32_t op, char *err)
 	return r;
 }
 
-/* Counted bodies (GET /v1/asids, issue 8): the prefix, then exactly the count's entries. */
+/* Counted bodies (GET /v1/asids): the prefix, then exactly the count's entries. */
 static void test_codec_counted(void)
 {
 	size_t fixed = sevd_ipc_body_fixed(SEVD_IPC_REPLY, SEVD_OP_ASIDS);
@@ -1246,7 +1246,7 @@ static void test_daemon(void)
 	check_access(&d, uid, gid);
 
 	/* Crashes: the core and the guest stay, a new worker serves, and /metrics counts the
-	 * restart (issue 26: sevd_worker_restarts_total, alerted on by sevd.rules.yml). */
+	 * restart (sevd_worker_restarts_total, alerted on by sevd.rules.yml). */
 	{
 		uint64_t before = 0, after = 0;
 

@@ -1,4 +1,4 @@
-/* The reply cache's shared region (daemon/ipc/cache-region.h, issue 8), as the worker gets it:
+/* The reply cache's shared region (daemon/ipc/cache-region.h), as the worker gets it:
  *   1. the memfd cannot be made writable by its receiver: mmap(PROT_WRITE, MAP_SHARED) fails,
  *      a read-only mapping cannot be mprotect'ed to write, write()/pwrite(), ftruncate (shrink
  *      or grow), a punched hole and new seals are refused, also through a fresh open of

@@ -1,4 +1,4 @@
-/* The roles matrix over TLS and the Unix socket (issue 7, "Remote access"): every route of the
+/* The roles matrix over TLS and the Unix socket: every route of the
  * daemon's route table, platform and guest routes, × every role, against the real sevd and
  * sev-psp-emu. Over TLS each role comes from a client certificate (made here with OpenSSL,
  * nothing committed) that a client_cert_role line maps to admin, launcher, reader or owner;

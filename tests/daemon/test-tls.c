@@ -1,4 +1,4 @@
-/* sevd's TLS listener against the real sev-psp-emu and sevd (issue 7, "Remote access"). The
+/* sevd's TLS listener against the real sev-psp-emu and sevd. The
  * test makes its own CA, server and client certificates with OpenSSL (nothing committed), then
  * speaks HTTPS with libcurl: the server verifies against the CA (and not without it), a client
  * certificate mapped to admin may POST /v1/platform/pdh, one mapped to reader gets 403, an

@@ -1,4 +1,4 @@
-/* Every user-facing error names the thing and the reason (issue 10): reads the sources
+/* Every user-facing error names the thing and the reason: reads the sources
  * ($SEVD_SOURCE_ROOT) and collects the format strings of every user-facing error — sevadm's
  * fprintf(stderr, ...), sevadm_fail, sevadm_usage and checklist_add in cli/; log_error* and
  * log_warning* in daemon/, psp/ and psp/emu/; the "message" of the JSON errors sevd answers

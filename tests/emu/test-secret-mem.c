@@ -1,4 +1,4 @@
-/* Memory for keys (issue 7), in this process as the daemons use it: common/secret.c and
+/* Memory for keys, in this process as the daemons use it: common/secret.c and
  * common/secure-heap.c.
  *
  *   - secret_alloc: zeroed, 16-byte aligned, usable to its last byte, locked (VmLck in

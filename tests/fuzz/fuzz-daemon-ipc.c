@@ -1,5 +1,5 @@
 /* libFuzzer target: the core's parser of the messages its unprivileged HTTP worker sends
- * (daemon/ipc/ipc.c, sevd_ipc_recv_request; privilege separation, issue 7). The input is what a
+ * (daemon/ipc/ipc.c, sevd_ipc_recv_request; privilege separation). The input is what a
  * compromised worker could write on a core channel: a stream of frames, parsed one after the
  * other as the core's channel thread does until the first error. Checks, beyond "no crash":
  * an accepted frame has a known op and exactly the table's body length, its bytes are the

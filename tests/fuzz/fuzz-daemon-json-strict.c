@@ -1,5 +1,5 @@
-/* libFuzzer target: sevd's strict JSON front check of request bodies (daemon/worker/json-strict.c,
- * issue 27), which reads untrusted bytes before json-c does. Checks, beyond "no crash": the
+/* libFuzzer target: sevd's strict JSON front check of request bodies (daemon/worker/json-strict.c),
+ * which reads untrusted bytes before json-c does. Checks, beyond "no crash": the
  * answer is 0 or -EINVAL, a refusal names its reason (a NUL-terminated "byte N: ..."), the
  * check reads nothing past the input (the copy is exactly its size, so ASan sees an overread),
  * and every object or array it accepts json-c parses whole, as sevd_api_parse_body asks it to

@@ -1,4 +1,4 @@
-/* libFuzzer target: sev-psp-emu's SNP input (issue 19): SNP command buffers, the host's
+/* libFuzzer target: sev-psp-emu's SNP input: SNP command buffers, the host's
  * RMPUPDATE lines, guest messages and ID blocks. Each input starts from the same platform:
  * SNP initialized, guest A running (context page 1, secrets page 2), guest B launched and
  * activated but not finished (context page 5), pages 0 and 4 firmware pages, all in one

@@ -31,17 +31,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cipher = malloc(trans_len + 1);
 	if (!plain || !cipher)
 		abort();
-	r = attest_secret_open(&tk, fuzz_measure, minor ? 0 : 1, minor, data + 1, hdr_len,
-			       data + 1 + hdr_len, trans_len, guest_len, plain, &failed);
+	r = attest_secret_open(&(struct attest_secret_key){&tk, fuzz_measure, minor ? 0 : 1, minor},
+			       &(struct attest_secret_packet){data + 1, hdr_len, data + 1 + hdr_len,
+							      trans_len, guest_len},
+			       plain, &failed);
 	if (r < 0 && r != -ENOMEM)
 		abort();
 	if ((r == 0) == (failed == ATTEST_SECRET_OK))
 		abort();
 	if (r == 1) {
 		memcpy(&h, data + 1, sizeof h);
-		if (attest_secret_seal(&tk, fuzz_measure, minor ? 0 : 1, minor, h.iv, plain, trans_len,
-				       &again, cipher) < 0 ||
-		    memcmp(&again, &h, sizeof h) != 0 || memcmp(cipher, data + 1 + hdr_len, trans_len))
+		if (attest_secret_seal(
+			&(struct attest_secret_key){&tk, fuzz_measure, minor ? 0 : 1, minor}, h.iv,
+			plain, trans_len, &again, cipher) < 0 ||
+		    memcmp(&again, &h, sizeof h) != 0 ||
+		    memcmp(cipher, data + 1 + hdr_len, trans_len))
 			abort();
 	}
 	free(plain);

@@ -81,14 +81,18 @@ static void secret_seed(const char *name, uint8_t mode, const uint8_t *plain, si
 
 	memcpy(&tk, fuzz_tk, sizeof tk);
 	TU_CHECK(in && out, "oom");
-	TU_CHECK(attest_secret_seal(&tk, fuzz_measure, minor ? 0 : 1, minor, NULL, plain, len, &h,
-				    in + 1 + sizeof h) == 0, "seal");
+	TU_CHECK(
+	    attest_secret_seal(&(struct attest_secret_key){&tk, fuzz_measure, minor ? 0 : 1, minor},
+			       NULL, plain, len, &h, in + 1 + sizeof h) == 0,
+	    "seal");
 	in[0] = mode;
 	memcpy(in + 1, &h, sizeof h);
 	put("secret-open", name, in, 1 + sizeof h + len);
-	int r = attest_secret_open(&tk, fuzz_measure, minor ? 0 : 1, minor, in + 1, sizeof h,
-				   in + 1 + sizeof h, len, (uint32_t)len + ((mode & 2) ? 16 : 0),
-				   out, &failed);
+	int r = attest_secret_open(
+	    &(struct attest_secret_key){&tk, fuzz_measure, minor ? 0 : 1, minor},
+	    &(struct attest_secret_packet){in + 1, sizeof h, in + 1 + sizeof h, len,
+					   (uint32_t)len + ((mode & 2) ? 16 : 0)},
+	    out, &failed);
 	TU_CHECK(r == ((mode & 2) || len % 16 ? 0 : 1), "%s: %d %s", name, r,
 		 attest_secret_check_name(failed));
 	free(in), free(out);

@@ -1,6 +1,7 @@
-/* Issue 6 end to end: the real sev-psp-emu and sevd, and `sev-run --daemon unix:… --demo` as
- * the guest owner and the VMM. The emulator models a part with one plain-SEV ASID (CPUID
- * 8000_001F ECX = EDX = 4), so the second guest can only run on the first one's ASID.
+/* The demo (owner and VMM in one process) end to end: the real sev-psp-emu and sevd, and `sev-run
+ * --daemon unix:… --demo` as the guest owner and the VMM. The emulator models a part with one
+ * plain-SEV ASID (CPUID 8000_001F ECX = EDX = 4), so the second guest can only run on the first
+ * one's ASID.
  *
  *   1. sev-run --demo with a random secret: exit 0, and its stdout holds
  *      `SECRET-SHA256 <hex>` equal to OpenSSL's SHA-256 of the secret (the guest computed it
@@ -45,67 +46,6 @@
 
 static struct tg_daemon d;
 static const char *image_path;
-
-/* ---- the emulator's control socket ---- */
-
-static size_t emu_ctl(const char *line, uint8_t *buf, size_t cap, int *ret_fd)
-{
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	struct emu_msg_hdr h = {.magic = EMU_WIRE_MAGIC,
-				.version = EMU_WIRE_VERSION,
-				.type = EMU_MSG_CTL,
-				.len = (uint32_t)strlen(line),
-				.seq = 42};
-	uint8_t msg[sizeof(h) + 128], in[sizeof(struct emu_reply_hdr) + EMU_WIRE_MAX_PAYLOAD];
-	union {
-		struct cmsghdr c;
-		char b[CMSG_SPACE(sizeof(int))];
-	} cm;
-	struct iovec iov = {.iov_base = in, .iov_len = sizeof(in)};
-	struct msghdr mh = {
-	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.b, .msg_controllen = sizeof(cm.b)};
-	struct emu_reply_hdr rh;
-	int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	struct cmsghdr *c;
-	ssize_t n;
-
-	TU_CHECK(s >= 0 && h.len < 128 && strlen(d.emu.socket) < sizeof(sa.sun_path), "socket");
-	strcpy(sa.sun_path, d.emu.socket);
-	TU_CHECK(connect(s, (struct sockaddr *)&sa, sizeof(sa)) == 0, "connect %s: %m",
-		 sa.sun_path);
-	memcpy(msg, &h, sizeof(h));
-	memcpy(msg + sizeof(h), line, h.len);
-	TU_CHECK(send(s, msg, sizeof(h) + h.len, 0) == (ssize_t)(sizeof(h) + h.len), "send: %m");
-	n = recvmsg(s, &mh, MSG_CMSG_CLOEXEC);
-	close(s);
-	TU_CHECK(n >= (ssize_t)sizeof(rh), "short CTL reply to '%s': %m", line);
-	memcpy(&rh, in, sizeof(rh));
-	TU_CHECK(rh.magic == EMU_WIRE_MAGIC && rh.seq == 42 && rh.len == (size_t)n - sizeof(rh),
-		 "CTL reply header");
-	TU_CHECK(rh.error == 0, "CTL '%s' refused (%d): %.*s", line, rh.error, (int)rh.len,
-		 (char *)in + sizeof(rh));
-	TU_CHECK(rh.len <= cap, "CTL reply too long");
-	memcpy(buf, in + sizeof(rh), rh.len);
-	if (ret_fd) {
-		*ret_fd = -1;
-		c = CMSG_FIRSTHDR(&mh);
-		if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
-			memcpy(ret_fd, CMSG_DATA(c), sizeof(int));
-	}
-	return rh.len;
-}
-
-/* The emulator's ARK, taken from the emulator: the root the owner names explicitly. */
-static char *emulator_root(void)
-{
-	uint8_t buf[EMU_WIRE_MAX_PAYLOAD];
-	size_t len = emu_ctl("get-cert ark", buf, sizeof(buf), NULL);
-	char *p = path_join(tg_dir, "emu-ark.cert");
-
-	TU_CHECK(len > 64, "get-cert ark answered %zu bytes", len);
-	TU_CHECK(write_file_new(p, buf, len, 0644) == 0, "write %s", p);
-	return p;
-}
 
 /* ---- sev-run ---- */
 
@@ -312,7 +252,7 @@ static void check_guest_view(unsigned h, const uint8_t *img, size_t img_len, con
 	int fd = -1;
 
 	snprintf(line, sizeof(line), "guest-memfd %u", h);
-	emu_ctl(line, (uint8_t *)text, sizeof(text) - 1, &fd);
+	tg_emu_ctl(&d, line, (uint8_t *)text, sizeof(text) - 1, &fd);
 	TU_CHECK(fd >= 0, "guest-memfd sent no descriptor: %s", text);
 	_cleanup_free_ uint8_t *view = read_fd(fd, &len);
 	close(fd);
@@ -402,7 +342,7 @@ static void kvm_runs_guest(struct vmm *m, uint32_t handle, const char *hex)
 	ssize_t n;
 
 	snprintf(line, sizeof(line), "guest-memfd %u", handle);
-	emu_ctl(line, (uint8_t *)text, sizeof(text) - 1, &m->mem_fd);
+	tg_emu_ctl(&d, line, (uint8_t *)text, sizeof(text) - 1, &m->mem_fd);
 	m->serial_fd = memfd_create("serial", MFD_CLOEXEC);
 	TU_CHECK(m->mem_fd >= 0 && m->serial_fd >= 0, "guest-memfd / serial memfd");
 	TU_CHECK_EQ(hv_runner_new(&(struct hv_runner_config){.mem_fd = m->mem_fd,
@@ -638,7 +578,7 @@ int main(int argc, char *argv[])
 			 r.err);
 		tg_run_clear(&r);
 	}
-	ark = emulator_root();
+	ark = tg_emulator_root(&d);
 	vmm_open(&m);
 	vmm_no_frame(&m);
 	first_guest(&m, ark, img, img_len, &h1, &gen1);

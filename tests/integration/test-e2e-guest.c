@@ -57,64 +57,6 @@ static char *first_line(struct tg_run *r)
 	return r->out;
 }
 
-/* ---- the emulator's control socket (its own channel, not sevd's) ---- */
-
-/* One CTL line; the reply payload into buf (len returned), a descriptor into *ret_fd. */
-static size_t emu_ctl(const char *line, uint8_t *buf, size_t cap, int *ret_fd)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct emu_msg_hdr h = { .magic = EMU_WIRE_MAGIC, .version = EMU_WIRE_VERSION,
-				 .type = EMU_MSG_CTL, .len = (uint32_t)strlen(line), .seq = 99 };
-	uint8_t msg[sizeof(h) + 256], in[sizeof(struct emu_reply_hdr) + EMU_WIRE_MAX_PAYLOAD];
-	union {
-		struct cmsghdr c;
-		char b[CMSG_SPACE(sizeof(int))];
-	} cm;
-	struct iovec iov = { .iov_base = in, .iov_len = sizeof(in) };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.b,
-			     .msg_controllen = sizeof(cm.b) };
-	struct emu_reply_hdr rh;
-	int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	struct cmsghdr *c;
-	ssize_t n;
-
-	TU_CHECK(s >= 0 && strlen(d.emu.socket) < sizeof(sa.sun_path) && h.len < 256, "socket");
-	strcpy(sa.sun_path, d.emu.socket);
-	TU_CHECK(connect(s, (struct sockaddr *)&sa, sizeof(sa)) == 0, "connect %s: %m", sa.sun_path);
-	memcpy(msg, &h, sizeof(h));
-	memcpy(msg + sizeof(h), line, h.len);
-	TU_CHECK(send(s, msg, sizeof(h) + h.len, 0) == (ssize_t)(sizeof(h) + h.len), "send: %m");
-	n = recvmsg(s, &mh, MSG_CMSG_CLOEXEC);
-	close(s);
-	TU_CHECK(n >= (ssize_t)sizeof(rh), "short CTL reply to '%s': %m", line);
-	memcpy(&rh, in, sizeof(rh));
-	TU_CHECK(rh.magic == EMU_WIRE_MAGIC && rh.seq == 99 && rh.len == (size_t)n - sizeof(rh),
-		 "CTL reply header");
-	TU_CHECK(rh.error == 0, "CTL '%s' refused (%d): %.*s", line, rh.error, (int)rh.len,
-		 (char *)in + sizeof(rh));
-	TU_CHECK(rh.len <= cap, "CTL reply too long");
-	memcpy(buf, in + sizeof(rh), rh.len);
-	if (ret_fd) {
-		*ret_fd = -1;
-		c = CMSG_FIRSTHDR(&mh);
-		if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
-			memcpy(ret_fd, CMSG_DATA(c), sizeof(int));
-	}
-	return rh.len;
-}
-
-/* The emulator's ARK, as an operator of an emulated host gets it: from the emulator. */
-static char *emulator_root(void)
-{
-	uint8_t buf[EMU_WIRE_MAX_PAYLOAD];
-	size_t len = emu_ctl("get-cert ark", buf, sizeof(buf), NULL);
-	char *p = path_join(tg_dir, "emu-ark.cert");
-
-	TU_CHECK(len > 64, "get-cert ark answered %zu bytes", len);
-	TU_CHECK(write_file_new(p, buf, len, 0644) == 0, "write %s", p);
-	return p;
-}
-
 /* ---- memory ---- */
 
 static uint8_t *map_fd(int fd, size_t *ret_len)
@@ -214,7 +156,7 @@ static void check_guest_view(unsigned handle, const uint8_t *image, size_t image
 	int fd = -1;
 
 	snprintf(line, sizeof(line), "guest-memfd %u", handle);
-	emu_ctl(line, (uint8_t *)text, sizeof(text) - 1, &fd);
+	tg_emu_ctl(&d, line, (uint8_t *)text, sizeof(text) - 1, &fd);
 	TU_CHECK(fd >= 0, "guest-memfd sent no descriptor: %s", text);
 	size_t len = 0;
 	_cleanup_free_ uint8_t *view = map_fd(fd, &len);
@@ -470,7 +412,7 @@ static void run(void)
 
 	roots = tu_vector_path("amd-roots");
 	tg_daemon_start(&d, NULL, NULL);
-	ark = emulator_root();
+	ark = tg_emulator_root(&d);
 	image = tg_make_image("guest.img", IMAGE_SIZE);
 	secret_file = tg_make_image("disk-passphrase", 48);
 	_cleanup_free_ uint8_t *img = tu_read_file(image, &image_len);

@@ -1,4 +1,4 @@
-/* No secret in any log line (issues 5 and 7): a whole guest launch with KNOWN secrets through
+/* No secret in any log line: a whole guest launch with KNOWN secrets through
  * the real binaries (sev-psp-emu --verbose and sevd, both with SEVD_LOG_LEVEL=debug; sevadm for
  * every step), then every place a host user could read them is searched:
  *

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""A real Prometheus scrapes sevd (issue 26): Debian's prometheus server, started here on
+"""A real Prometheus scrapes sevd: Debian's prometheus server, started here on
 loopback with a generated config (a free port, storage in a temp dir, scrape and rule
 evaluation every second, sevd's alert rules loaded), scrapes a running sevd over TLS (a CA
 and server certificate made with the openssl CLI) with a reader bearer token. Everything is

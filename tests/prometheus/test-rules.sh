@@ -1,5 +1,5 @@
 #!/bin/bash
-# contrib/prometheus/sevd.rules.yml (issue 26): `promtool check rules` accepts it, `promtool test
+# contrib/prometheus/sevd.rules.yml: `promtool check rules` accepts it, `promtool test
 # rules` runs sevd.rules.test.yml (for every alert, series that fire it with its labels and
 # annotations, and series that must not), every alert of the rules has both kinds of case
 # there, and every sevd_* series a rule names is one sevd exports (a "# HELP" line in daemon/).

@@ -53,40 +53,11 @@ static uint64_t rng = 0x2545f4914f6cdd1dull;
 
 static uint32_t next_rand(void)
 {
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return (uint32_t)rng;
-}
-
-struct seed {
-	uint8_t *p;
-	size_t len;
-};
-
-static size_t load_seeds(const char *dir, struct seed *seeds, size_t max)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	size_t n = 0;
-
-	TU_CHECK(d, "cannot open corpus %s", dir);
-	while ((e = readdir(d)) && n < max) {
-		char *p;
-
-		if (e->d_name[0] == '.')
-			continue;
-		p = path_join(dir, e->d_name);
-		seeds[n].p = tu_read_file(p, &seeds[n].len);
-		free(p);
-		n++;
-	}
-	closedir(d);
-	return n;
+	return tu_xorshift(&rng);
 }
 
 /* Cut the seed somewhere, put a token (or a flipped byte) there, keep the rest. */
-static void mutate_and_run(const struct seed *s)
+static void mutate_and_run(const struct tu_seed *s)
 {
 	uint8_t buf[8192];
 	size_t len = MIN(s->len, sizeof(buf) - 64), at = len ? next_rand() % (len + 1) : 0;
@@ -108,13 +79,13 @@ static void mutate_and_run(const struct seed *s)
 int main(void)
 {
 	const char *root = getenv("SEVD_SOURCE_ROOT");
-	struct seed seeds[256];
+	struct tu_seed seeds[256];
 	char *dir;
 	size_t n;
 
 	TU_CHECK(root, "SEVD_SOURCE_ROOT is not set");
 	dir = path_join(root, "tests/fuzz/corpus/emu-fault-plan");
-	n = load_seeds(dir, seeds, ELEMENTSOF(seeds));
+	n = tu_load_seeds(dir, seeds, ELEMENTSOF(seeds));
 	TU_CHECK(n >= 10, "only %zu seeds in %s", n, dir);
 	for (size_t i = 0; i < n; i++)
 		run_input(seeds[i].p, seeds[i].len);

@@ -38,43 +38,14 @@ static bool reaches_firmware(const uint8_t *d, size_t n)
 	return size < 0 || d[5] >= size;
 }
 
-struct seed {
-	uint8_t *p;
-	size_t len;
-};
-
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
 
 static uint32_t next_rand(void)
 {
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return (uint32_t)rng;
+	return tu_xorshift(&rng);
 }
 
-static size_t load_seeds(const char *dir, struct seed *seeds, size_t max)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	size_t n = 0;
-
-	TU_CHECK(d, "cannot open corpus %s", dir);
-	while ((e = readdir(d)) && n < max) {
-		char *p;
-
-		if (e->d_name[0] == '.')
-			continue;
-		p = path_join(dir, e->d_name);
-		seeds[n].p = tu_read_file(p, &seeds[n].len);
-		free(p);
-		n++;
-	}
-	closedir(d);
-	return n;
-}
-
-static void mutate_and_run(const struct seed *s)
+static void mutate_and_run(const struct tu_seed *s)
 {
 	uint8_t buf[8192];
 	size_t len = MIN(s->len, sizeof(buf) - 64);
@@ -101,7 +72,7 @@ int main(void)
 {
 	const char *root = getenv("SEVD_SOURCE_ROOT");
 	char *dir;
-	struct seed seeds[256];
+	struct tu_seed seeds[256];
 	int mutations = MUTATIONS;
 	uint64_t served0, served1;
 	size_t n, expected = 0;
@@ -111,7 +82,7 @@ int main(void)
 	/* FUZZ_REPLAY_CORPUS: another target's seeds (emu-snp), the same replay */
 	dir = path_join(root, getenv("FUZZ_REPLAY_CORPUS") ? getenv("FUZZ_REPLAY_CORPUS") :
 							     "tests/fuzz/corpus/emu-cmd");
-	n = load_seeds(dir, seeds, ELEMENTSOF(seeds));
+	n = tu_load_seeds(dir, seeds, ELEMENTSOF(seeds));
 	TU_CHECK(n >= 10, "only %zu seeds in %s", n, dir);
 	LLVMFuzzerTestOneInput((const uint8_t *)"", 0); /* set up the firmware core */
 	served0 = fuzz_emu_cmd_served();

@@ -125,9 +125,10 @@ int main(void)
 
 	/* and its TEK opens a secret sealed with sev-tool's keys */
 	memcpy(secret, "sevd-known-answer-secret-0123456", sizeof(secret));
-	TU_CHECK(attest_secret_seal(&tk, blob, ps.api_major, ps.api_minor, NULL, secret,
-				    sizeof(secret), &hdr, cipher) == 0,
-		 "seal");
+	TU_CHECK(
+	    attest_secret_seal(&(struct attest_secret_key){&tk, blob, ps.api_major, ps.api_minor},
+			       NULL, secret, sizeof(secret), &hdr, cipher) == 0,
+	    "seal");
 	TU_CHECK(psp_cmd_launch_secret(r.t, h, &hdr, m.base + 1024, sizeof(secret), cipher,
 				       sizeof(cipher), &pr) == 0,
 		 "LAUNCH_SECRET: %s", sev_status_name(pr));

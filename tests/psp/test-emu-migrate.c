@@ -103,9 +103,10 @@ static uint32_t launch_running(struct side *s, struct gt_mem *m, uint32_t policy
 	TU_CHECK_EQ(psp_cmd_activate(t, h, ASID_A, &pr), 0);
 	TU_CHECK_EQ(psp_cmd_launch_update_data(t, h, m->base, IMAGE_SIZE, &pr), 0);
 	TU_CHECK_EQ(psp_cmd_launch_measure(t, h, blob, &pr), 0);
-	TU_CHECK(attest_secret_seal(&tk, blob, ps.api_major, ps.api_minor, NULL, secret, 48, &hdr,
-				    cipher) == 0,
-		 "seal");
+	TU_CHECK(
+	    attest_secret_seal(&(struct attest_secret_key){&tk, blob, ps.api_major, ps.api_minor},
+			       NULL, secret, 48, &hdr, cipher) == 0,
+	    "seal");
 	TU_CHECK_EQ(psp_cmd_launch_secret(t, h, &hdr, m->base + SECRET_OFF, 48, cipher, 48, &pr),
 		    0);
 	TU_CHECK_EQ(psp_cmd_launch_finish(t, h, &pr), 0);

@@ -1,4 +1,4 @@
-/* sev-psp-emu --snp, an SNP guest launch through the emu transport (issue 19, step 2): the
+/* sev-psp-emu --snp, an SNP guest launch through the emu transport: the
  * RMP and the host's RMPUPDATE, SNP_GCTX_CREATE, SNP_LAUNCH_START (policy), SNP_ACTIVATE (the
  * ASID split: SNP guests take ASIDs below MIN_SEV_ASID), SNP_LAUNCH_UPDATE with every page type
  * (NORMAL, VMSA, ZERO, UNMEASURED, SECRETS, CPUID; 4 KiB and 2 MiB), SNP_LAUNCH_FINISH with an

@@ -1,4 +1,4 @@
-/* sev-psp-emu --snp, the SNP platform through the emu transport (issue 19, step 1): the flag
+/* sev-psp-emu --snp, the SNP platform through the emu transport: the flag
  * and CPUID Fn8000_001F EAX bit 4, SNP_PLATFORM_STATUS (every field of the real struct),
  * SNP_INIT / SNP_INIT_EX and the RMP (RMP_INIT_REQUIRED, INIT_RMP, the range list),
  * SNP_SHUTDOWN / SNP_SHUTDOWN_EX (SEV first, every ASID clean, IOMMU shutdown forgets the RMP),

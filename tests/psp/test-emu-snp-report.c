@@ -1,4 +1,4 @@
-/* sev-psp-emu --snp, SNP_GUEST_REQUEST through the emu transport (issue 19, step 3). The test
+/* sev-psp-emu --snp, SNP_GUEST_REQUEST through the emu transport. The test
  * is the guest: it reads its secrets page (CTL snp-secrets, what the guest sees of its own
  * encrypted page), builds MSG_REPORT_REQ / MSG_KEY_REQ messages with its own AES-256-GCM under
  * VMPCK0 (header, AAD 0x30..0x5F, IV = sequence number), and the host passes them with

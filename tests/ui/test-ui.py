@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The status page (issue 10) in a real browser: sev-psp-emu (Genoa-sized, 1006 ASIDs) and sevd
+"""The status page in a real browser: sev-psp-emu (Genoa-sized, 1006 ASIDs) and sevd
 with a TCP loopback listener and a reader token, Debian's chromium headless driven through the
 DevTools protocol (a minimal websocket client below, Python stdlib only).
 
@@ -31,6 +31,9 @@ import time
 import urllib.error
 import urllib.request
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from sevdtest import free_port  # noqa: E402
+
 READER_TOKEN = "ui-reader-token-4f1c"
 ASIDS_MAX, MIN_SEV = 1006, 100  # Genoa: ASIDs 1..99 for SEV-ES, 100..1006 for plain SEV
 checks = 0
@@ -60,12 +63,6 @@ def wait_for(what, fn, timeout=20.0, step=0.2):
             last = e
         time.sleep(step)
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what} (last: {last!r})")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # ---- HTTP to sevd ----
