@@ -232,8 +232,10 @@ static void inject_secret(struct side *s, uint32_t h, const struct attest_tk *tk
 	major = (int)gc_int(o, "api_major");
 	minor = (int)gc_int(o, "api_minor");
 	json_object_put(o);
-	TU_CHECK(attest_secret_seal(tk, measure, (uint8_t)major, (uint8_t)minor, NULL, secret,
-				    sizeof(secret), &hdr, cipher) == 0,
+	TU_CHECK(attest_secret_seal(&(struct attest_secret_key){.tk = tk, .measure = measure,
+								.api_major = (uint8_t)major,
+								.api_minor = (uint8_t)minor},
+				    NULL, secret, sizeof(secret), &hdr, cipher) == 0,
 		 "seal");
 	hdr_b64 = b64_of(&hdr, sizeof(hdr));
 	pl_b64 = b64_of(cipher, sizeof(cipher));
