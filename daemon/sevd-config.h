@@ -44,6 +44,7 @@ struct sevd_config {
 	struct sevd_token tokens[SEVD_TOKENS_MAX];
 	unsigned n_tokens;
 	bool auto_init, init_es;
+	bool snp; /* SNP_INIT_EX before INIT where the platform has SNP ("snp = off": SEV only) */
 	unsigned queue_max, queue_wait_ms;
 	unsigned command_timeout_ms; /* 0 = the transport's own (emu: 30 s) */
 	uint32_t flush_threshold;

@@ -406,7 +406,8 @@ static int run(struct sevd_config *cfg, char *const *argv, const struct flags *f
 		goto out;
 	cc = (struct sevd_core_config){ .psp_spec = spec, .emu_socket = emu_socket,
 					.roots_dir = cfg->roots_dir, .auto_init = cfg->auto_init,
-					.init_es = cfg->init_es, .queue_max = cfg->queue_max,
+					.init_es = cfg->init_es, .snp = cfg->snp,
+					.queue_max = cfg->queue_max,
 					.queue_wait_ms = cfg->queue_wait_ms,
 					.flush_threshold = cfg->flush_threshold,
 					.state_dir = cfg->state_dir, .policy = &cfg->policy,

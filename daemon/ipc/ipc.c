@@ -105,6 +105,7 @@ static const struct {
     [SEVD_OP_GUEST_RECEIVE_START] = {FIXED(REQ_MIGRATE), FIXED(REP(migrate))},
     [SEVD_OP_GUEST_RECEIVE_DATA] = {FIXED(REQ_MIGRATE), FIXED(REP(migrate))},
     [SEVD_OP_GUEST_RECEIVE_FINISH] = {FIXED(REQ_MIGRATE), FIXED(REP(migrate))},
+    [SEVD_OP_SNP_STATUS] = {FIXED(REQ_NONE), FIXED(REP(snp))},
 };
 /* A new op in core.h must get a row above (which member it sends and answers) before sevd
  * builds: an op without one would be refused as unknown by the core at run time. */

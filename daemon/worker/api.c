@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "attest/snp-report.h"
 #include "common/macros.h"
 #include "common/ossl.h"
 #include "common/util.h"
@@ -363,6 +364,65 @@ static void h_platform(const struct sevd_api_request *req, struct sevd_api_respo
 	platform_body_keep(&rep->u.platform, resp->body);
 }
 
+/* ---- SEV-SNP (issue 20) ---- */
+
+static json_object *snp_tcb_json(uint64_t raw, uint8_t gen)
+{
+	struct snp_tcb t;
+
+	attest_snp_tcb_decode(raw, (enum snp_gen)gen, &t);
+	return attest_snp_tcb_to_json(&t);
+}
+
+static json_object *snp_platform_json(const struct sevd_snp_info *s)
+{
+	static const char *const starts[] = {
+		[SEVD_SNP_UNSUPPORTED] = "unsupported", [SEVD_SNP_OFF] = "off",
+		[SEVD_SNP_INITIALIZED] = "initialized", [SEVD_SNP_FOUND] = "found",
+		[SEVD_SNP_FAILED] = "failed",
+	};
+	const struct sev_snp_platform_status *st = &s->status;
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "state", json_object_new_string(st->state == SEV_SNP_PSTATE_INIT
+									  ? "INIT"
+									  : st->state == SEV_SNP_PSTATE_UNINIT
+									  ? "UNINIT"
+									  : "UNKNOWN"));
+	json_object_object_add(o, "api_major", json_object_new_int(st->api_major));
+	json_object_object_add(o, "api_minor", json_object_new_int(st->api_minor));
+	json_object_object_add(o, "build", json_object_new_int64(st->build_id));
+	json_object_object_add(o, "rmp_initialized",
+			       json_object_new_boolean(st->is_rmp_initialized & 1));
+	json_object_object_add(o, "mask_chip_id", json_object_new_boolean(
+							   !!(st->flags & SEV_SNP_STATUS_MASK_CHIP_ID)));
+	json_object_object_add(o, "mask_chip_key", json_object_new_boolean(
+							    !!(st->flags & SEV_SNP_STATUS_MASK_CHIP_KEY)));
+	json_object_object_add(o, "vlek_en",
+			       json_object_new_boolean(!!(st->flags & SEV_SNP_STATUS_VLEK_EN)));
+	json_object_object_add(o, "guests", json_object_new_int64(st->guest_count));
+	json_object_object_add(o, "generation",
+			       json_object_new_string(attest_snp_gen_name((enum snp_gen)s->gen)));
+	json_object_object_add(o, "current_tcb", snp_tcb_json(st->current_tcb, s->gen));
+	json_object_object_add(o, "reported_tcb", snp_tcb_json(st->reported_tcb, s->gen));
+	json_object_object_add(o, "sevd_start",
+			       json_object_new_string(s->start < ELEMENTSOF(starts) ? starts[s->start]
+										 : "unknown"));
+	return o;
+}
+
+static void h_snp_platform(const struct sevd_api_request *req, struct sevd_api_response *resp)
+{
+	struct sevd_request creq = { .op = SEVD_OP_SNP_STATUS };
+	_cleanup_free_ struct sevd_reply *rep = sevd_api_call_core(req, &creq, resp);
+	_cleanup_(json_object_putp) json_object *o = NULL;
+
+	if (!rep)
+		return;
+	o = snp_platform_json(&rep->u.snp);
+	sevd_api_respond_json(resp, 200, o);
+}
+
 /* Mutating platform routes: run the op, answer {"command", "platform"}. */
 static void platform_change(const struct sevd_api_request *req, struct sevd_api_response *resp,
 			    const struct sevd_request *creq, const char *command)
@@ -708,6 +768,7 @@ const struct sevd_route sevd_routes[] = {
 	{ "GET", "/v1/platform/id", ROLES_PUBLIC, h_id, 0 },
 	{ "GET", "/v1/asids", ROLES_READER, h_asids, 0 },
 	{ "GET", "/v1/inventory", ROLES_READER, h_inventory, 0 },
+	{ "GET", "/v1/snp/platform", ROLES_READER, h_snp_platform, 0 },
 	{ "GET", "/healthz", ROLES_PUBLIC, h_healthz, 0 },
 	{ "GET", "/metrics", ROLES_READER, h_metrics, 0 }, /* public with metrics_public */
 	{ "GET", "/v1/guests", ROLES_READER, sevd_api_guests_list, 0 },

@@ -75,6 +75,7 @@ static const struct route {
     {"GET", "/v1/platform", R_READER, NULL},
     {"GET", "/v1/asids", R_READER, NULL},
     {"GET", "/v1/inventory", R_READER, NULL},
+    {"GET", "/v1/snp/platform", R_READER, NULL},
     {"GET", "/ui/state", R_READER, NULL},
     {"GET", "/v1/platform/pek-csr", R_ADMIN, NULL},
     {"POST", "/v1/platform/pek-cert", R_ADMIN, "{}"},
@@ -499,10 +500,10 @@ static void test_refusals(long handle)
 		 after);
 	TU_CHECK(!strcmp(list0, list1), "refused calls changed the guests:\n%s\n---\n%s", list0,
 		 list1);
-	/* 36 routes: 6 public, 7 reader (/metrics since issue 27), 2 owner, 8 launcher, 13 admin
-	 * (6 of them migration, issue 23). Refused: public (two TLS callers) 30, reader (TLS and
-	 * Unix) 23, owner 21, launcher 15. */
-	TU_CHECK(refused == 2 * 30 + 2 * 23 + 21 + 15, "%u refusals", refused);
+	/* 37 routes: 6 public, 8 reader (/metrics since issue 27, /v1/snp/platform since issue
+	 * 20), 2 owner, 8 launcher, 13 admin (6 of them migration, issue 23). Refused: public
+	 * (two TLS callers) 31, reader (TLS and Unix) 23, owner 21, launcher 15. */
+	TU_CHECK(refused == 2 * 31 + 2 * 23 + 21 + 15, "%u refusals", refused);
 	printf("%u refusals, all 401/403, firmware counters and guest list unchanged\n", refused);
 }
 
@@ -601,9 +602,9 @@ static void test_allowed(long handle)
 
 	for (size_t c = 0; c < ELEMENTSOF(callers); c++)
 		served += allowed_pass(&callers[c]);
-	/* Without the 6 platform mutations: admin (TLS and Unix) 30, launcher 21, reader (TLS and
-	 * Unix) 13, owner 15, public (two TLS callers) 6. */
-	TU_CHECK(served == 2 * 30 + 21 + 2 * 13 + 15 + 2 * 6, "%u allowed calls", served);
+	/* Without the 6 platform mutations: admin (TLS and Unix) 31, launcher 22, reader (TLS and
+	 * Unix) 14, owner 16, public (two TLS callers) 6. */
+	TU_CHECK(served == 2 * 31 + 22 + 2 * 14 + 16 + 2 * 6, "%u allowed calls", served);
 	printf("%u allowed calls past authorization\n", served);
 	{
 		_cleanup_free_ char *list = guest_list();
@@ -631,7 +632,10 @@ int main(void)
 	chmod(dir, 0755); /* the nobody client must reach the socket */
 	snprintf(unix_path, sizeof(unix_path), "%s/api.sock", dir);
 	make_pki();
-	TU_CHECK(tu_emu_start(dir, NULL, &emu) == 0, "emulator did not start");
+	/* With SNP (issue 20): every route, GET /v1/snp/platform too, is served beside it. */
+	static const char *const emu_args[] = { "--snp", NULL };
+
+	TU_CHECK(tu_emu_start(dir, emu_args, &emu) == 0, "emulator did not start");
 	sevd_start();
 	handle = guest_new();
 	test_refusals(handle);
