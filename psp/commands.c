@@ -134,6 +134,34 @@ int psp_cmd_snp_df_flush(struct psp_transport *t, int *psp_ret)
 	return psp_issue(t, SEV_CMD_SNP_DF_FLUSH, NULL, psp_ret);
 }
 
+int psp_cmd_snp_commit(struct psp_transport *t, int *psp_ret)
+{
+	struct sev_snp_cmd_commit c = { .length = sizeof(c) };
+
+	return psp_issue(t, SEV_CMD_SNP_COMMIT, &c, psp_ret);
+}
+
+int psp_cmd_snp_set_config(struct psp_transport *t, uint64_t reported_tcb, uint32_t flags,
+			   int *psp_ret)
+{
+	struct sev_snp_cmd_config c = { .reported_tcb = reported_tcb, .flags = flags };
+
+	return psp_issue(t, SEV_CMD_SNP_CONFIG, &c, psp_ret);
+}
+
+int psp_cmd_snp_vlek_load(struct psp_transport *t, const struct sev_snp_vlek_wrapped *w,
+			  int *psp_ret)
+{
+	_cleanup_dma_ struct dma d = { .t = t };
+	struct sev_snp_cmd_vlek_load c = { .length = sizeof(c) };
+	int r = dma_from(&d, w, sizeof(*w));
+
+	if (r < 0)
+		return r;
+	c.vlek_wrapped_address = d.b.addr;
+	return psp_issue(t, SEV_CMD_SNP_VLEK_LOAD, &c, psp_ret);
+}
+
 /* A length the firmware asked for in a length query: must be usable and bounded. */
 static int check_needed(uint32_t len)
 {

@@ -780,6 +780,9 @@ static const char *const op_names[SEVD_OP_MAX_] = {
 	[SEVD_OP_GUEST_RECEIVE_DATA] = "GUEST_RECEIVE_DATA",
 	[SEVD_OP_GUEST_RECEIVE_FINISH] = "GUEST_RECEIVE_FINISH",
 	[SEVD_OP_SNP_STATUS] = "SNP_PLATFORM_STATUS",
+	[SEVD_OP_SNP_COMMIT] = "SNP_COMMIT",
+	[SEVD_OP_SNP_CONFIG] = "SNP_SET_CONFIG",
+	[SEVD_OP_SNP_VLEK] = "SNP_VLEK_LOAD",
 };
 
 /* sevd_core_requests_total{op}: every request the core served, by op (with privilege
@@ -867,6 +870,8 @@ static void op_guest(struct sevd_core *c, const struct sevd_request *req, struct
 
 static void op_snp_status(struct sevd_core *c, const struct sevd_request *req,
 			  struct sevd_reply *rep);
+static void op_snp_change(struct sevd_core *c, const struct sevd_request *req,
+			  struct sevd_reply *rep);
 
 /* The core's operations: a table, as OpenSSH's monitor dispatch. `firmware` ops run on the
  * queue's worker; the others read in-memory state under its own locks. */
@@ -911,6 +916,9 @@ static const struct {
 	[SEVD_OP_GUEST_RECEIVE_DATA] = { op_guest, true },
 	[SEVD_OP_GUEST_RECEIVE_FINISH] = { op_guest, true },
 	[SEVD_OP_SNP_STATUS] = { op_snp_status, true },
+	[SEVD_OP_SNP_COMMIT] = { op_snp_change, true },
+	[SEVD_OP_SNP_CONFIG] = { op_snp_change, true },
+	[SEVD_OP_SNP_VLEK] = { op_snp_change, true },
 };
 
 struct op_job {
@@ -1106,6 +1114,43 @@ static int start_guests(struct sevd_core *c, const struct sevd_core_config *cfg)
 		return 0;
 	r = sevd_queue_run(c->queue, guests_job_run, &j);
 	return r < 0 ? r : j.r;
+}
+
+/* SNP_COMMIT, SNP_CONFIG, SNP_VLEK_LOAD: admin changes of the SNP platform (the routes under
+ * /v1/snp/platform), answered with the status after them. None has a state check in
+ * firmware (AMD-ASPFW); a platform without SNP is refused before the command. */
+static void op_snp_change(struct sevd_core *c, const struct sevd_request *req,
+			  struct sevd_reply *rep)
+{
+	int r;
+
+	if (!(c->cpuid.eax & SEV_CPUID_EAX_SNP))
+		return op_snp_status(c, req, rep);
+	switch (req->op) {
+	case SEVD_OP_SNP_COMMIT:
+		r = FW_CALL(c, rep, SEV_CMD_SNP_COMMIT, psp_cmd_snp_commit(c->psp, &_psp_ret));
+		break;
+	case SEVD_OP_SNP_CONFIG:
+		if (req->u.snp_config.flags &
+		    ~(SEV_SNP_CONFIG_MASK_CHIP_ID | SEV_SNP_CONFIG_MASK_CHIP_KEY)) {
+			snprintf(rep->message, sizeof(rep->message),
+				 "SNP_SET_CONFIG flags: only mask_chip_id and mask_chip_key exist");
+			rep->r = -EINVAL;
+			return;
+		}
+		r = FW_CALL(c, rep, SEV_CMD_SNP_CONFIG,
+			    psp_cmd_snp_set_config(c->psp, req->u.snp_config.reported_tcb,
+						   req->u.snp_config.flags, &_psp_ret));
+		break;
+	default:
+		r = FW_CALL(c, rep, SEV_CMD_SNP_VLEK_LOAD,
+			    psp_cmd_snp_vlek_load(c->psp, &req->u.vlek, &_psp_ret));
+		break;
+	}
+	if (r < 0)
+		return;
+	log_notice("%s done", op_names[req->op]);
+	op_snp_status(c, req, rep);
 }
 
 /* The part, for the TCB layout: CPUID Fn0000_0001 EAX (on the emulator, of the part it models). */

@@ -75,6 +75,9 @@ enum sevd_op {
 	SEVD_OP_GUEST_RECEIVE_FINISH, /* RECEIVE_FINISH: RUNNING on its ASID */
 	/* SEV-SNP (issue 20): u.snp out. */
 	SEVD_OP_SNP_STATUS, /* SNP_PLATFORM_STATUS + what sevd did at start */
+	SEVD_OP_SNP_COMMIT, /* SNP_COMMIT, then the status */
+	SEVD_OP_SNP_CONFIG, /* SNP_CONFIG (u.snp_config), then the status */
+	SEVD_OP_SNP_VLEK,   /* SNP_VLEK_LOAD (u.vlek), then the status */
 	SEVD_OP_MAX_,
 };
 
@@ -84,6 +87,11 @@ struct sevd_request {
 		struct {
 			uint8_t es; /* INIT flags bit 0 */
 		} init;
+		struct {
+			uint64_t reported_tcb; /* 0: the committed TCB */
+			uint32_t flags;	       /* SEV_SNP_CONFIG_MASK_CHIP_ID / _KEY */
+		} snp_config;
+		struct sev_snp_vlek_wrapped vlek; /* one hashstick */
 		struct {
 			/* SHUTDOWN, FACTORY_RESET: 1 = go ahead while sevd holds guests and drop
 			 * them all (firmware loses them); 0 = refuse while any exist */

@@ -670,6 +670,9 @@ static const struct {
 	{ "GET", "/v1/asids", R_READER },
 	{ "GET", "/v1/inventory", R_READER },
 	{ "GET", "/v1/snp/platform", R_READER, 501 }, /* past the role: no --snp here */
+	{ "POST", "/v1/snp/platform/commit", R_ADMIN },
+	{ "POST", "/v1/snp/platform/config", R_ADMIN },
+	{ "POST", "/v1/snp/platform/vlek", R_ADMIN },
 	{ "GET", "/healthz", R_PUBLIC },
 	{ "GET", "/metrics", R_READER }, /* public only with metrics_public (issue 27) */
 	{ "GET", "/ui", R_PUBLIC },
