@@ -10,7 +10,8 @@ firmware (502, INVALID_PARAM by name) and changes nothing; malformed config bodi
 naming the field; commit after a firmware update (a higher --tcb on the same NV file) makes
 the running TCB the reported one, and survives an emulator restart (NV.snp); a hashstick of
 the wrong size is 400, a forged one is refused by firmware by name (BAD_SVN / BAD_MEASUREMENT)
-and VLEK stays off. Exit 77 only when run outside meson."""
+and VLEK stays off. Then the same through sevd --psp dev and libsev-dev-emu.so's /dev/sev
+(the uapi SNP sub-commands 9..12 with their user structs). Exit 77 only when run outside meson."""
 
 import json
 import os
@@ -19,7 +20,8 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from sevdtest import Procs, check, need_env, start_emu, start_sevd, unix_request  # noqa: E402
+from sevdtest import (Procs, check, need_env, start_emu, start_sevd, unix_request,  # noqa: E402
+                      wait_for)
 
 
 def sevadm(api, *args, want=0):
@@ -112,8 +114,61 @@ def commit(procs, tmp):
     procs.stop(sevd)
 
 
+def start_sevd_dev(procs, tmp, emu_sock, name):
+    """sevd --psp dev:/dev/sev, /dev/sev being libsev-dev-emu.so over emu_sock."""
+    api = os.path.join(tmp, name + ".sock")
+    env = dict(os.environ, LD_PRELOAD=os.environ["SEV_DEV_EMU_PRELOAD"],
+               SEV_EMU_SOCKET=emu_sock)
+    p = procs.start([os.environ["SEVD_EXE"], "--psp", "dev:/dev/sev", "--state-dir",
+                     os.path.join(tmp, name + "-state"), "--listen", "unix:" + api],
+                    os.path.join(tmp, name + ".log"), env=env)
+
+    def up():
+        if p.poll() is not None:
+            raise AssertionError(f"sevd exited ({p.returncode}); log {tmp}/{name}.log")
+        return os.path.exists(api) and unix_request(api, "GET", "/healthz")[0] == 200
+    wait_for("sevd --psp dev's /healthz", up, 60)
+    return p, api
+
+
+def dev(procs, tmp):
+    """The same verbs through /dev/sev: the kernel (libsev-dev-emu.so) brings SNP up around
+    each ioctl and shuts it down after (Linux 6.15+), so what reaches firmware is checked by
+    its answers: the status, a refused config by name, a commit that persists, a forged VLEK
+    refused by name."""
+    emu = start_emu(procs, tmp, extra=["--snp"], name="emu-dev")
+    emu_p = procs.procs[-1]
+    sevd, api = start_sevd_dev(procs, tmp, emu, "sevd-dev")
+    s = show(api)
+    check(s["state"] == "INIT" and s["rmp_initialized"] and
+          tcb(s, "current_tcb") == (3, 0, 8, 115), f"dev: status {s}")
+    out = sevadm(api, "snp", "config", "set", "--tcb", "bl=9,tee=0,snp=8,ucode=115", want=1)
+    check("INVALID_PARAM" in out, f"dev: config above committed: {out}")
+    sevadm(api, "snp", "config", "set", "--mask-chip-id")
+    forged = os.path.join(tmp, "forged-dev.bin")
+    with open(forged, "wb") as f:
+        f.write(b"\x17" * 432)
+    out = sevadm(api, "snp", "vlek", "load", forged, want=1)
+    check("BAD_SVN" in out or "BAD_MEASUREMENT" in out, f"dev: forged hashstick: {out}")
+    sevadm(api, "snp", "commit")
+    procs.stop(sevd)
+    procs.stop(emu_p)
+    emu = start_emu(procs, tmp, extra=["--snp", "--tcb", "bl=5,tee=0,snp=8,ucode=115"],
+                    name="emu-dev")
+    emu_p = procs.procs[-1]
+    sevd, api = start_sevd_dev(procs, tmp, emu, "sevd-dev2")
+    s = show(api)
+    check(tcb(s, "reported_tcb") == (3, 0, 8, 115) and tcb(s, "current_tcb") == (5, 0, 8, 115),
+          f"dev: newer firmware before commit: {s}")
+    sevadm(api, "snp", "commit")
+    s = show(api)
+    check(tcb(s, "reported_tcb") == (5, 0, 8, 115), f"dev: after commit: {s}")
+    procs.stop(sevd)
+    procs.stop(emu_p)
+
+
 def main():
-    why = need_env("SEVD_EXE", "SEV_PSP_EMU_EXE", "SEVADM_EXE")
+    why = need_env("SEVD_EXE", "SEV_PSP_EMU_EXE", "SEVADM_EXE", "SEV_DEV_EMU_PRELOAD")
     if why:
         print(f"SKIP: {why}")
         sys.exit(77)
@@ -131,6 +186,7 @@ def main():
             procs.stop(sevd)
             procs.stop(emu_p)
             commit(procs, tmp)
+            dev(procs, tmp)
         finally:
             procs.stop_all()
     print("sevadm snp show/config/commit/vlek through sevd: served and refused by name")
