@@ -230,6 +230,8 @@ int sevd_config_set(struct sevd_config *c, const char *key, const char *v, const
 		r = parse_u32(v, &c->emu_cpuid_ecx);
 	else if (!strcmp(key, "emu_cpuid_edx"))
 		r = parse_u32(v, &c->emu_cpuid_edx);
+	else if (!strcmp(key, "emu_snp"))
+		r = set_bool(&c->emu_snp, v);
 	else if (!strcmp(key, "max_body"))
 		r = set_uint(&c->max_body, v) < 0 || c->max_body == 0 ? -EINVAL : 0;
 	else if (!strcmp(key, "connection_limit"))

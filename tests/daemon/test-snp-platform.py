@@ -9,7 +9,7 @@ SEV beside SNP still works (the SEV-ES INIT with its TMR, the certificate export
 Firmware pages); `sevadm ok` passes with its SEV-SNP and SNP TCB lines; a sevd restarted on
 the initialized platform finds SNP up; `snp = off` in sevd.conf leaves SNP UNINIT and
 `sevadm ok` says it is off; a platform without SNP answers 501 and `sevadm ok` has no SNP
-line. Exit 77 only when run outside meson."""
+line; sevd's embedded emulator with emu_snp = yes runs SNP too. Exit 77 only when run outside meson."""
 
 import os
 import subprocess
@@ -127,6 +127,26 @@ def no_snp(procs, tmp):
     procs.stop(sevd)
 
 
+def embedded(procs, tmp):
+    """sevd --psp emu with emu_snp = yes: its own emulator runs with --snp."""
+    conf = os.path.join(tmp, "embedded.conf")
+    with open(conf, "w") as f:
+        f.write("emu_snp = yes\n")
+    api, log = os.path.join(tmp, "emb.sock"), os.path.join(tmp, "sevd-emb.log")
+    p = procs.start([os.environ["SEVD_EXE"], "--psp", "emu", "--config", conf, "--state-dir",
+                     os.path.join(tmp, "emb-state"), "--listen", "unix:" + api], log)
+
+    def up():
+        if p.poll() is not None:
+            raise AssertionError(f"sevd exited ({p.returncode}); log {log}")
+        return os.path.exists(api) and unix_request(api, "GET", "/healthz")[0] == 200
+    wait_for("the embedded sevd's /healthz", up, 90)
+    s = snp_status(api)
+    check(s["state"] == "INIT" and s["sevd_start"] == "initialized", f"embedded: {s}")
+    check("SEV-SNP initialized" in log_of(tmp, "sevd-emb"), "embedded log")
+    procs.stop(p)
+
+
 def main():
     why = need_env("SEVD_EXE", "SEV_PSP_EMU_EXE", "SEVADM_EXE")
     if why:
@@ -139,6 +159,7 @@ def main():
             snp_off(procs, tmp)
             turin(procs, tmp)
             no_snp(procs, tmp)
+            embedded(procs, tmp)
         finally:
             procs.stop_all()
     print("SNP at start: initialized before INIT, found on restart, off by config, absent")
