@@ -243,6 +243,27 @@ int sevadm_call_quiet(struct http_client *c, const char *method, const char *pat
 }
 
 /* As sevadm_call_quiet, with the request body streamed from cb (image uploads). */
+int sevadm_call_bytes_quiet(struct http_client *c, const char *method, const char *path,
+			    const void *body, size_t len, json_object **ret, char **ret_error)
+{
+	struct http_response resp = {};
+	int r;
+
+	*ret_error = NULL;
+	r = http_request(c, method, path, "application/octet-stream", body, len, &resp);
+	if (r < 0) {
+		*ret_error = strdup(http_client_error(c));
+		return r;
+	}
+	if (resp.status < 200 || resp.status > 299) {
+		*ret_error = error_message(&resp);
+		r = -resp.status;
+	} else
+		r = parse_answer(&resp, ret, ret_error);
+	http_response_clear(&resp);
+	return r;
+}
+
 int sevadm_call_stream_quiet(struct http_client *c, const char *method, const char *path,
 			     int64_t body_len, http_body_cb cb, void *userdata, json_object **ret,
 			     char **ret_error)

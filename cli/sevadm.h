@@ -71,6 +71,11 @@ int sevadm_call(struct http_client *c, const char *verb, const char *method, con
 int sevadm_call_quiet(struct http_client *c, const char *method, const char *path,
 		      json_object *body, json_object **ret, char **ret_error);
 
+/* sevadm snp show|commit|config|vlek (verb-snp-host.c); -ENOENT for another subcommand. */
+int sevadm_snp_host(const struct sevadm_ctx *ctx, int argc, char **argv);
+/* As sevadm_call_quiet with len raw bytes as the body (application/octet-stream). */
+int sevadm_call_bytes_quiet(struct http_client *c, const char *method, const char *path,
+			    const void *body, size_t len, json_object **ret, char **ret_error);
 /* As sevadm_call_quiet with a body streamed from cb (application/octet-stream; body_len -1:
  * chunked). Negative HTTP status or -errno; *ret_error says why. */
 int sevadm_call_stream_quiet(struct http_client *c, const char *method, const char *path,

@@ -31,7 +31,9 @@ static int help(void)
 	       "Check that sevd answers (and its HTTP worker runs as a uid of its own), the\n"
 	       "platform status is readable, the CPU reports SEV and SEV-ES ASID ranges, the\n"
 	       "platform is INIT or WORKING, the certificate chain (PDH, PEK, OCA, CEK, ASK,\n"
-	       "ARK) verifies, and the ASID pool adds up.\n"
+	       "ARK) verifies, and the ASID pool adds up. On a platform with SEV-SNP: SNP is\n"
+	       "INIT with the RMP initialized (or off in sevd.conf), and the reported TCB is\n"
+	       "not above the running one.\n"
 	       "One line per check: PASS or FAIL with the reason. Exit status 1 if any failed.\n");
 	return SEVADM_EXIT_OK;
 }
@@ -172,6 +174,59 @@ static void check_state(struct ok_state *s)
 						    "start)", st);
 }
 
+static bool tcb_above(json_object *a, json_object *b)
+{
+	static const char *const parts[] = { "fmc", "bootloader", "tee", "snp", "microcode" };
+
+	for (size_t i = 0; i < ELEMENTSOF(parts); i++)
+		if (sevadm_json_int(a, parts[i], 0) > sevadm_json_int(b, parts[i], 0))
+			return true;
+	return false;
+}
+
+/* SEV-SNP, as snphost ok: enabled, RMP initialized, TCB consistent. No line on a platform
+ * without SNP (sevd answers 501 there). */
+static void check_snp(struct ok_state *s)
+{
+	_cleanup_(json_object_putp) json_object *p = NULL;
+	_cleanup_free_ char *err = NULL;
+	json_object *cur = NULL, *rep = NULL;
+	int r = sevadm_call_quiet(s->c, "GET", "/v1/snp/platform", NULL, &p, &err);
+
+	if (r == -501 || r == -404) /* no SNP here; a sevd older than the route */
+		return;
+	if (r < 0)
+		return result(s, "SEV-SNP", false, "SNP_PLATFORM_STATUS through sevd failed: %s",
+			      err ? err : "no answer");
+	const char *st = sevadm_json_str(p, "state", "?"), *start = sevadm_json_str(p, "sevd_start", "?");
+	if (strcmp(st, "INIT") != 0) {
+		if (strcmp(start, "off") == 0)
+			return result(s, "SEV-SNP", true, "off: sevd.conf has snp = off (SEV and SEV-ES "
+							  "only; remove it and restart sevd for SNP)");
+		return result(s, "SEV-SNP", false, "%s: SNP is not initialized (%s) — check sevd's log; "
+						   "SEV must be shut down before SNP_INIT_EX, so restart "
+						   "sevd on an UNINIT platform; on /dev/sev the kernel "
+						   "initializes SNP (BIOS SNP on, kvm_amd sev_snp=1)", st,
+			      strcmp(start, "failed") == 0 ? "sevd tried and firmware refused" : start);
+	}
+	if (!sevadm_json_bool(p, "rmp_initialized", false))
+		return result(s, "SEV-SNP", false, "INIT but the RMP is not initialized: shut SNP down "
+						   "and restart sevd (SNP_INIT_EX with INIT_RMP)");
+	result(s, "SEV-SNP", true, "INIT, RMP initialized, SNP API %lld.%lld build %lld (%s), %lld "
+				   "SNP guest(s)", sevadm_json_int(p, "api_major", -1),
+	       sevadm_json_int(p, "api_minor", -1), sevadm_json_int(p, "build", -1),
+	       sevadm_json_str(p, "generation", "?"), sevadm_json_int(p, "guests", 0));
+	json_object_object_get_ex(p, "current_tcb", &cur);
+	json_object_object_get_ex(p, "reported_tcb", &rep);
+	if (tcb_above(rep, cur))
+		result(s, "SNP TCB", false, "the reported TCB %s is above the running TCB %s: set it "
+					    "to the committed TCB (SNP_SET_CONFIG)",
+		       sevadm_json_str(rep, "raw", "?"), sevadm_json_str(cur, "raw", "?"));
+	else
+		result(s, "SNP TCB", true, "reported %s, running %s", sevadm_json_str(rep, "raw", "?"),
+		       sevadm_json_str(cur, "raw", "?"));
+}
+
 /* The trust anchors: AMD's roots installed on this host; on the emulator (the daemon says so)
  * also the emulator's own root, marked emulated so the verdict never calls it AMD's. */
 static int load_roots(struct ok_state *s, const struct sevadm_certs *certs,
@@ -300,6 +355,7 @@ int verb_ok(const struct sevadm_ctx *ctx, int argc, char **argv)
 		check_platform(&s);
 		check_cpuid(&s);
 		check_state(&s);
+		check_snp(&s);
 		check_chain(&s);
 		check_asids(&s);
 	} else

@@ -24,6 +24,24 @@ static int help(void)
 	printf("Usage: sevadm snp id-block --measurement DIGEST --policy P --family-id X\n"
 	       "           --image-id Y --svn N --id-key KEY.pem [--author-key KEY.pem]\n"
 	       "           --out DIR\n"
+	       "       sevadm snp show [--json]\n"
+	       "       sevadm snp commit\n"
+	       "       sevadm snp config set [--tcb bl=N,tee=N,snp=N,ucode=N[,fmc=N]]\n"
+	       "           [--mask-chip-id] [--mask-chip-key]\n"
+	       "       sevadm snp config reset\n"
+	       "       sevadm snp vlek load FILE\n"
+	       "\n"
+	       "show      the SEV-SNP platform through sevd (SNP_PLATFORM_STATUS): state, RMP,\n"
+	       "          masks, VLEK, guests, the running and reported TCB\n"
+	       "commit    SNP_COMMIT: the running firmware and TCB become the committed ones\n"
+	       "          (no rollback below them)\n"
+	       "config    set: SNP_SET_CONFIG with the reported TCB (default: the committed\n"
+	       "          one) and masks (default: off); reset: the defaults\n"
+	       "vlek      load FILE: SNP_VLEK_LOAD of a wrapped VLEK hashstick (432 bytes)\n"
+	       "--json    show: the daemon's JSON (\"state\" as firmware names it)\n"
+	       "--tcb LIST       config set: bl, tee, snp, ucode (and fmc on Turin), 0..255\n"
+	       "--mask-chip-id   config set: reports carry a zero CHIP_ID\n"
+	       "--mask-chip-key  config set: reports are not signed\n"
 	       "\n"
 	       "id-block  write the SEV-SNP ID block (DIR/id-block.bin, 96 bytes) and its ID\n"
 	       "          authentication structure (DIR/id-auth.bin, 4096 bytes) for\n"
@@ -189,10 +207,14 @@ static int id_block(int argc, char **argv)
 
 int verb_snp(const struct sevadm_ctx *ctx, int argc, char **argv)
 {
-	(void)ctx;
 	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)
 		return argc < 2 ? sevadm_usage(verb, "expected 'id-block'") : help();
-	if (strcmp(argv[1], "id-block") != 0)
-		return sevadm_usage(verb, "unknown subcommand '%s' (id-block)", argv[1]);
+	if (strcmp(argv[1], "id-block") != 0) {
+		int r = sevadm_snp_host(ctx, argc - 1, argv + 1);
+
+		return r != -ENOENT ? r
+				    : sevadm_usage(verb, "unknown subcommand '%s' (id-block, show, "
+							 "commit, config, vlek)", argv[1]);
+	}
 	return id_block(argc - 1, argv + 1);
 }

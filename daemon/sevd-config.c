@@ -16,6 +16,7 @@ void sevd_config_init(struct sevd_config *c)
 	memset(c, 0, sizeof(*c));
 	c->auto_init = true;
 	c->init_es = true;
+	c->snp = true;
 	c->queue_max = 256;
 	c->queue_wait_ms = 30000;
 	c->flush_threshold = 0;
@@ -215,6 +216,8 @@ int sevd_config_set(struct sevd_config *c, const char *key, const char *v, const
 		r = set_bool(&c->auto_init, v);
 	else if (!strcmp(key, "init_es"))
 		r = set_bool(&c->init_es, v);
+	else if (!strcmp(key, "snp"))
+		r = set_bool(&c->snp, v);
 	else if (!strcmp(key, "queue_max"))
 		r = set_uint(&c->queue_max, v) < 0 || c->queue_max == 0 ? -EINVAL : 0;
 	else if (!strcmp(key, "queue_wait_ms"))
@@ -227,6 +230,8 @@ int sevd_config_set(struct sevd_config *c, const char *key, const char *v, const
 		r = parse_u32(v, &c->emu_cpuid_ecx);
 	else if (!strcmp(key, "emu_cpuid_edx"))
 		r = parse_u32(v, &c->emu_cpuid_edx);
+	else if (!strcmp(key, "emu_snp"))
+		r = set_bool(&c->emu_snp, v);
 	else if (!strcmp(key, "max_body"))
 		r = set_uint(&c->max_body, v) < 0 || c->max_body == 0 ? -EINVAL : 0;
 	else if (!strcmp(key, "connection_limit"))

@@ -44,10 +44,12 @@ struct sevd_config {
 	struct sevd_token tokens[SEVD_TOKENS_MAX];
 	unsigned n_tokens;
 	bool auto_init, init_es;
+	bool snp; /* SNP_INIT_EX before INIT where the platform has SNP ("snp = off": SEV only) */
 	unsigned queue_max, queue_wait_ms;
 	unsigned command_timeout_ms; /* 0 = the transport's own (emu: 30 s) */
 	uint32_t flush_threshold;
 	uint32_t emu_cpuid_ecx, emu_cpuid_edx; /* 0 = the emulator's default */
+	bool emu_snp;			       /* the embedded emulator with --snp */
 	unsigned max_body;		       /* default request body limit, bytes */
 	/* Guests (issue 4): host admission rules (`policy.KEY = VALUE`, policy/admission.h),
 	 * journal compaction bound, grant-stream socket (`control = PATH`, default

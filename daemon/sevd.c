@@ -226,7 +226,8 @@ static int setup_psp(const struct sevd_config *cfg, char **ret_spec, char **ret_
 	exe = sevd_emu_find_exe(cfg->emu_exe);
 	if (!sock || !nv || !exe)
 		return -ENOMEM;
-	r = sevd_emu_start(exe, sock, nv, cfg->emu_cpuid_ecx, cfg->emu_cpuid_edx, ret_emu_pid);
+	r = sevd_emu_start(exe, sock, nv, cfg->emu_cpuid_ecx, cfg->emu_cpuid_edx, cfg->emu_snp,
+			   ret_emu_pid);
 	if (r < 0)
 		return r;
 	if (asprintf(ret_spec, "emu:%s", sock) < 0)
@@ -258,7 +259,8 @@ static int restart_emu(void *userdata)
 	exe = sevd_emu_find_exe(e->cfg->emu_exe);
 	if (!sock || !nv || !exe)
 		return -ENOMEM;
-	return sevd_emu_start(exe, sock, nv, e->cfg->emu_cpuid_ecx, e->cfg->emu_cpuid_edx, &e->pid);
+	return sevd_emu_start(exe, sock, nv, e->cfg->emu_cpuid_ecx, e->cfg->emu_cpuid_edx,
+			      e->cfg->emu_snp, &e->pid);
 }
 
 /* --listen addresses, or the sockets systemd passed (sd_listen_fds). The core only holds
@@ -406,7 +408,8 @@ static int run(struct sevd_config *cfg, char *const *argv, const struct flags *f
 		goto out;
 	cc = (struct sevd_core_config){ .psp_spec = spec, .emu_socket = emu_socket,
 					.roots_dir = cfg->roots_dir, .auto_init = cfg->auto_init,
-					.init_es = cfg->init_es, .queue_max = cfg->queue_max,
+					.init_es = cfg->init_es, .snp = cfg->snp,
+					.queue_max = cfg->queue_max,
 					.queue_wait_ms = cfg->queue_wait_ms,
 					.flush_threshold = cfg->flush_threshold,
 					.state_dir = cfg->state_dir, .policy = &cfg->policy,

@@ -100,6 +100,68 @@ int psp_cmd_df_flush(struct psp_transport *t, int *psp_ret)
 	return psp_issue(t, SEV_CMD_DF_FLUSH, NULL, psp_ret);
 }
 
+/* ---- SEV-SNP platform commands ---- */
+
+int psp_cmd_snp_platform_status(struct psp_transport *t, struct sev_snp_platform_status *ret,
+				int *psp_ret)
+{
+	_cleanup_dma_ struct dma d = { .t = t };
+	struct sev_snp_cmd_addr c;
+	int r;
+
+	if (!ret)
+		return -EINVAL;
+	r = psp_dma_alloc(t, SEV_PAGE_SIZE, &d.b);
+	if (r < 0)
+		return r;
+	c.address = d.b.addr;
+	r = psp_issue(t, SEV_CMD_SNP_PLATFORM_STATUS, &c, psp_ret);
+	if (r < 0)
+		return r;
+	memcpy(ret, d.b.ptr, sizeof(*ret));
+	return 0;
+}
+
+int psp_cmd_snp_init_ex(struct psp_transport *t, uint32_t flags, int *psp_ret)
+{
+	struct sev_snp_cmd_init_ex c = { .flags = flags };
+
+	return psp_issue(t, SEV_CMD_SNP_INIT_EX, &c, psp_ret);
+}
+
+int psp_cmd_snp_df_flush(struct psp_transport *t, int *psp_ret)
+{
+	return psp_issue(t, SEV_CMD_SNP_DF_FLUSH, NULL, psp_ret);
+}
+
+int psp_cmd_snp_commit(struct psp_transport *t, int *psp_ret)
+{
+	struct sev_snp_cmd_commit c = { .length = sizeof(c) };
+
+	return psp_issue(t, SEV_CMD_SNP_COMMIT, &c, psp_ret);
+}
+
+int psp_cmd_snp_set_config(struct psp_transport *t, uint64_t reported_tcb, uint32_t flags,
+			   int *psp_ret)
+{
+	struct sev_snp_cmd_config c = { .reported_tcb = reported_tcb, .flags = flags };
+
+	return psp_issue(t, SEV_CMD_SNP_CONFIG, &c, psp_ret);
+}
+
+int psp_cmd_snp_vlek_load(struct psp_transport *t, const struct sev_snp_vlek_wrapped *w,
+			  int *psp_ret)
+{
+	_cleanup_dma_ struct dma d = { .t = t };
+	struct sev_snp_cmd_vlek_load c = { .length = sizeof(c) };
+	int r = dma_from(&d, w, sizeof(*w));
+
+	if (r < 0)
+		return r;
+	c.vlek_wrapped_address = d.b.addr;
+	return psp_issue(t, SEV_CMD_SNP_VLEK_LOAD, &c, psp_ret);
+}
+
 /* A length the firmware asked for in a length query: must be usable and bounded. */
 static int check_needed(uint32_t len)
 {

@@ -42,6 +42,23 @@ int psp_cmd_pdh_cert_export(struct psp_transport *t, uint8_t **ret_pdh, size_t *
 /* GET_ID: the chip IDs (64 bytes per socket; firmware says how many bytes). */
 int psp_cmd_get_id(struct psp_transport *t, uint8_t **ret_id, size_t *ret_len, int *psp_ret);
 
+/* ---- SEV-SNP platform commands (SNP ABI 56860 §8) ---- */
+/* SNP_PLATFORM_STATUS: the 32-byte status, through a firmware-addressable page. */
+int psp_cmd_snp_platform_status(struct psp_transport *t, struct sev_snp_platform_status *ret,
+				int *psp_ret);
+/* SNP_INIT_EX with flags SEV_SNP_INIT_* (no range list). */
+int psp_cmd_snp_init_ex(struct psp_transport *t, uint32_t flags, int *psp_ret);
+int psp_cmd_snp_df_flush(struct psp_transport *t, int *psp_ret);
+/* SNP_COMMIT: the running firmware and TCB become the committed ones (no rollback below). */
+int psp_cmd_snp_commit(struct psp_transport *t, int *psp_ret);
+/* SNP_CONFIG (Linux SNP_SET_CONFIG): the reported TCB (0: the committed one) and the
+ * SEV_SNP_CONFIG_MASK_CHIP_ID / _KEY flags. */
+int psp_cmd_snp_set_config(struct psp_transport *t, uint64_t reported_tcb, uint32_t flags,
+			   int *psp_ret);
+/* SNP_VLEK_LOAD: one wrapped VLEK hashstick (432 bytes, version 0), as AMD's KDS issues it. */
+int psp_cmd_snp_vlek_load(struct psp_transport *t, const struct sev_snp_vlek_wrapped *w,
+			  int *psp_ret);
+
 /* ---- guest commands (SEV API §6); not reachable through /dev/sev (-EOPNOTSUPP) ---- */
 /* LAUNCH_START: godh (the guest owner's DH cert) and session (struct sev_session_blob) are
  * both given or both NULL (then firmware makes the keys itself). Returns the new handle. */

@@ -18,6 +18,7 @@
 #include <cpuid.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -34,9 +35,42 @@
  * the firmware is older than API 0.16. */
 #define LINUX_ENOTSUPP 524
 
-/* SNP_PLATFORM_STATUS is sub-command 9 in upstream include/uapi/linux/psp-sev.h (right
- * after SEV_GET_ID2 = 8); the installed 6.1 header lacks it. It is not offered here yet:
- * SNP commands have no row below, so dev_issue() answers -EOPNOTSUPP without an ioctl. */
+/* The SNP sub-commands and user structs of upstream include/uapi/linux/psp-sev.h (Linux
+ * 6.11+: SNP_PLATFORM_STATUS = 9, SNP_COMMIT, SNP_SET_CONFIG, SNP_VLEK_LOAD = 12); the
+ * installed 6.1 header lacks them, so they are spelt out here, field for field (the uapi's
+ * bit-fields as the flag words they pack into, little-endian), sizes pinned below. */
+enum { DEV_SNP_PLATFORM_STATUS = 9, DEV_SNP_COMMIT, DEV_SNP_SET_CONFIG, DEV_SNP_VLEK_LOAD };
+
+struct dev_snp_status { /* struct sev_user_data_snp_status */
+	uint8_t api_major, api_minor, state;
+	uint8_t is_rmp_initialized; /* :1, rsvd:7 */
+	uint32_t build_id;
+	uint32_t flags; /* mask_chip_id:1, mask_chip_key:1, vlek_en:1, feature_info:1, ... */
+	uint32_t guest_count;
+	uint64_t current_tcb_version;
+	uint64_t reported_tcb_version;
+} __attribute__((packed));
+
+struct dev_snp_config { /* struct sev_user_data_snp_config */
+	uint64_t reported_tcb;
+	uint32_t flags; /* mask_chip_id:1, mask_chip_key:1, rsvd:30 */
+	uint8_t rsvd1[52];
+} __attribute__((packed));
+
+struct dev_snp_vlek_load { /* struct sev_user_data_snp_vlek_load */
+	uint32_t len;
+	uint8_t vlek_wrapped_version;
+	uint8_t rsvd[3];
+	uint64_t vlek_wrapped_address; /* struct sev_user_data_snp_wrapped_vlek_hashstick */
+} __attribute__((packed));
+
+_Static_assert(sizeof(struct dev_snp_status) == 32, "Linux SNP_PLATFORM_STATUS struct");
+_Static_assert(sizeof(struct dev_snp_status) == sizeof(struct sev_snp_platform_status),
+	       "the firmware writes the uapi struct as it is");
+_Static_assert(sizeof(struct dev_snp_config) == 64, "Linux SNP_SET_CONFIG struct");
+_Static_assert(sizeof(struct dev_snp_vlek_load) == 16, "Linux SNP_VLEK_LOAD struct");
+_Static_assert(sizeof(struct sev_snp_vlek_wrapped) == 432,
+	       "Linux sev_user_data_snp_wrapped_vlek_hashstick");
 
 struct dev_state {
 	int fd;
@@ -51,7 +85,29 @@ struct dev_cmd {
 	size_t user_size;
 	void (*to_user)(const void *fw, void *user);
 	void (*from_user)(const void *user, void *fw);
+	/* SNP_PLATFORM_STATUS: `data` is the status buffer itself, whose address the firmware
+	 * buffer holds (the kernel bounces it through a Firmware page of its own). */
+	bool data_is_address;
 };
+
+static void snp_config_to_user(const void *fw, void *user)
+{
+	const struct sev_snp_cmd_config *f = fw;
+	struct dev_snp_config *u = user;
+
+	u->reported_tcb = f->reported_tcb;
+	u->flags = f->flags;
+}
+
+static void snp_vlek_to_user(const void *fw, void *user)
+{
+	const struct sev_snp_cmd_vlek_load *f = fw;
+	struct dev_snp_vlek_load *u = user;
+
+	u->len = sizeof(*u);
+	u->vlek_wrapped_version = f->vlek_wrapped_version;
+	u->vlek_wrapped_address = f->vlek_wrapped_address;
+}
 
 static void status_from_user(const void *user, void *fw)
 {
@@ -142,6 +198,12 @@ static const struct dev_cmd dev_cmds[] = {
 	 * is deprecated and fixed at 2 x 64 bytes). */
 	{ SEV_CMD_GET_ID, SEV_GET_ID2, sizeof(struct sev_user_data_get_id2), id_to_user,
 	  id_from_user },
+	{ SEV_CMD_SNP_PLATFORM_STATUS, DEV_SNP_PLATFORM_STATUS, 0, NULL, NULL, true },
+	{ SEV_CMD_SNP_COMMIT, DEV_SNP_COMMIT, 0, NULL, NULL },
+	{ SEV_CMD_SNP_CONFIG, DEV_SNP_SET_CONFIG, sizeof(struct dev_snp_config),
+	  snp_config_to_user, NULL },
+	{ SEV_CMD_SNP_VLEK_LOAD, DEV_SNP_VLEK_LOAD, sizeof(struct dev_snp_vlek_load),
+	  snp_vlek_to_user, NULL },
 };
 
 /* The user structs must be what the kernel copies: pinned here, as the kernel's uapi. */
@@ -203,6 +265,8 @@ static int dev_issue(struct psp_transport *t, uint32_t cmd, void *buf, size_t le
 		c->to_user(buf, user);
 	io.cmd = c->sub;
 	io.data = c->user_size ? (uint64_t)(uintptr_t)user : 0;
+	if (c->data_is_address)
+		io.data = ((const struct sev_snp_cmd_addr *)buf)->address;
 	io.error = (uint32_t)SEV_STATUS_NO_FW_CALL;
 
 	rc = ioctl(s->fd, SEV_ISSUE_CMD, &io);

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -372,4 +373,22 @@ int psp_emu_info(struct psp_transport *t, struct emu_info *ret)
 	r = query_info(c, ret);
 	pthread_mutex_unlock(&t->lock);
 	return r;
+}
+
+int psp_emu_dma_to_firmware(struct psp_transport *t)
+{
+	struct emu_client *c = client_of(t);
+	char line[96];
+	int r;
+
+	if (!c)
+		return -EOPNOTSUPP;
+	for (uint64_t off = 0; off < DMA_SIZE; off += 2u << 20) {
+		snprintf(line, sizeof(line), "rmpupdate 0x%llx,assigned=1,immutable=1,size=2m",
+			 (unsigned long long)(c->dma_base + off));
+		r = psp_emu_ctl(t, line, NULL, NULL);
+		if (r < 0)
+			return r;
+	}
+	return 0;
 }

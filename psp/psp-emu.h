@@ -18,3 +18,8 @@
 int psp_emu_ctl(struct psp_transport *t, const char *line, uint8_t **ret_reply, size_t *ret_len);
 /* EMU_MSG_INFO, fresh from the emulator (commands served, max_concurrent_seen, ...). */
 int psp_emu_info(struct psp_transport *t, struct emu_info *ret);
+/* Once SNP is initialized, firmware writes only into Firmware pages (SNP ABI 56860; AMD-ASPFW
+ * check_page_range_firmware_writable). Linux bounces command buffers through pages it marks
+ * so (sev-dev.c snp_map_cmd_buf_desc, rmp_mark_pages_firmware); this transport keeps its
+ * whole DMA pool in that state instead: RMPUPDATE assigned, immutable, in 2 MiB entries. */
+int psp_emu_dma_to_firmware(struct psp_transport *t);

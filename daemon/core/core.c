@@ -2,6 +2,7 @@
  * metrics. Serves fixed-size requests (core.h) from the HTTP side, which it does not trust:
  * every op code and length is checked here. Firmware ops run as jobs on the queue's single
  * worker, so firmware sees one command at a time whatever the number of clients. */
+#include <cpuid.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -15,6 +16,7 @@
 
 #include "common/log.h"
 #include "common/macros.h"
+#include "attest/snp-report.h"
 #include "common/util.h"
 #include "daemon/ipc/cache-region.h"
 #include "daemon/core/core-internal.h"
@@ -25,6 +27,7 @@
 #include "daemon/core/metrics.h"
 #include "daemon/core/queue.h"
 #include "psp/commands.h"
+#include "psp/psp-emu.h"
 #include "psp/transport.h"
 
 /* Reply caches (issue 8). GET /v1/platform and GET /v1/guests/{h} are read far more often
@@ -94,6 +97,9 @@ struct sevd_core {
 	uint64_t recoveries;
 	pthread_t recover_thread;
 	bool auto_init, init_es;
+	bool snp_cfg;	    /* sevd.conf snp */
+	uint8_t snp_start; /* enum sevd_snp_start: what the start did */
+	uint8_t snp_gen;   /* enum snp_gen */
 	int (*restart_psp)(void *userdata);
 	void *restart_userdata;
 	/* The platform state last seen (worker only): a platform found UNINIT on reconnection
@@ -430,6 +436,28 @@ static void certs_take(struct sevd_core *c, const struct sevd_reply *rep)
  * firmware's for the core's lifetime. On hardware the kernel has done INIT already. */
 #define SEVD_TMR_SIZE (1u << 20)
 
+static bool snp_up(const struct sevd_core *c)
+{
+	return c->snp_start == SEVD_SNP_INITIALIZED || c->snp_start == SEVD_SNP_FOUND;
+}
+
+/* With SNP up, the TMR must be Firmware pages (AMD-ASPFW INIT: check_page_range_firmware_
+ * writable; Linux allocates it with __snp_alloc_firmware_pages). Host RMPUPDATE per 4 KiB. */
+static int tmr_to_firmware(struct sevd_core *c)
+{
+	char line[96];
+	int r;
+
+	for (uint64_t off = 0; off < SEVD_TMR_SIZE; off += SEV_PAGE_SIZE) {
+		snprintf(line, sizeof(line), "rmpupdate 0x%llx,assigned=1,immutable=1",
+			 (unsigned long long)(c->tmr_base + off));
+		r = psp_emu_ctl(c->psp, line, NULL, NULL);
+		if (r < 0)
+			return log_error_errno(r, "RMPUPDATE of the SEV-ES TMR to Firmware failed: %m");
+	}
+	return 0;
+}
+
 static int init_with_tmr(struct sevd_core *c, uint32_t flags, int *psp_ret)
 {
 	struct sev_cmd_init b = { .flags = flags };
@@ -441,6 +469,8 @@ static int init_with_tmr(struct sevd_core *c, uint32_t flags, int *psp_ret)
 		if (fd < 0 || ftruncate(fd, SEVD_TMR_SIZE) < 0)
 			return negative_errno();
 		r = psp_map_memfd(c->psp, fd, SEVD_TMR_SIZE, &c->tmr_base);
+		if (r >= 0 && snp_up(c))
+			r = tmr_to_firmware(c);
 		if (r < 0)
 			return r;
 		c->tmr_fd = TAKE_FD(fd);
@@ -749,6 +779,10 @@ static const char *const op_names[SEVD_OP_MAX_] = {
 	[SEVD_OP_GUEST_RECEIVE_START] = "GUEST_RECEIVE_START",
 	[SEVD_OP_GUEST_RECEIVE_DATA] = "GUEST_RECEIVE_DATA",
 	[SEVD_OP_GUEST_RECEIVE_FINISH] = "GUEST_RECEIVE_FINISH",
+	[SEVD_OP_SNP_STATUS] = "SNP_PLATFORM_STATUS",
+	[SEVD_OP_SNP_COMMIT] = "SNP_COMMIT",
+	[SEVD_OP_SNP_CONFIG] = "SNP_SET_CONFIG",
+	[SEVD_OP_SNP_VLEK] = "SNP_VLEK_LOAD",
 };
 
 /* sevd_core_requests_total{op}: every request the core served, by op (with privilege
@@ -834,6 +868,11 @@ static void op_guest(struct sevd_core *c, const struct sevd_request *req, struct
 		cache_guest_done(c, req, rep);
 }
 
+static void op_snp_status(struct sevd_core *c, const struct sevd_request *req,
+			  struct sevd_reply *rep);
+static void op_snp_change(struct sevd_core *c, const struct sevd_request *req,
+			  struct sevd_reply *rep);
+
 /* The core's operations: a table, as OpenSSH's monitor dispatch. `firmware` ops run on the
  * queue's worker; the others read in-memory state under its own locks. */
 static const struct {
@@ -876,6 +915,10 @@ static const struct {
 	[SEVD_OP_GUEST_RECEIVE_START] = { op_guest, true },
 	[SEVD_OP_GUEST_RECEIVE_DATA] = { op_guest, true },
 	[SEVD_OP_GUEST_RECEIVE_FINISH] = { op_guest, true },
+	[SEVD_OP_SNP_STATUS] = { op_snp_status, true },
+	[SEVD_OP_SNP_COMMIT] = { op_snp_change, true },
+	[SEVD_OP_SNP_CONFIG] = { op_snp_change, true },
+	[SEVD_OP_SNP_VLEK] = { op_snp_change, true },
 };
 
 struct op_job {
@@ -1073,6 +1116,116 @@ static int start_guests(struct sevd_core *c, const struct sevd_core_config *cfg)
 	return r < 0 ? r : j.r;
 }
 
+/* SNP_COMMIT, SNP_CONFIG, SNP_VLEK_LOAD: admin changes of the SNP platform (the routes under
+ * /v1/snp/platform), answered with the status after them. None has a state check in
+ * firmware (AMD-ASPFW); a platform without SNP is refused before the command. */
+static void op_snp_change(struct sevd_core *c, const struct sevd_request *req,
+			  struct sevd_reply *rep)
+{
+	int r;
+
+	if (!(c->cpuid.eax & SEV_CPUID_EAX_SNP))
+		return op_snp_status(c, req, rep);
+	switch (req->op) {
+	case SEVD_OP_SNP_COMMIT:
+		r = FW_CALL(c, rep, SEV_CMD_SNP_COMMIT, psp_cmd_snp_commit(c->psp, &_psp_ret));
+		break;
+	case SEVD_OP_SNP_CONFIG:
+		if (req->u.snp_config.flags &
+		    ~(SEV_SNP_CONFIG_MASK_CHIP_ID | SEV_SNP_CONFIG_MASK_CHIP_KEY)) {
+			snprintf(rep->message, sizeof(rep->message),
+				 "SNP_SET_CONFIG flags: only mask_chip_id and mask_chip_key exist");
+			rep->r = -EINVAL;
+			return;
+		}
+		r = FW_CALL(c, rep, SEV_CMD_SNP_CONFIG,
+			    psp_cmd_snp_set_config(c->psp, req->u.snp_config.reported_tcb,
+						   req->u.snp_config.flags, &_psp_ret));
+		break;
+	default:
+		r = FW_CALL(c, rep, SEV_CMD_SNP_VLEK_LOAD,
+			    psp_cmd_snp_vlek_load(c->psp, &req->u.vlek, &_psp_ret));
+		break;
+	}
+	if (r < 0)
+		return;
+	log_notice("%s done", op_names[req->op]);
+	op_snp_status(c, req, rep);
+}
+
+/* The part, for the TCB layout: CPUID Fn0000_0001 EAX (on the emulator, of the part it models). */
+static uint8_t snp_generation(struct sevd_core *c)
+{
+	_cleanup_free_ uint8_t *reply = NULL;
+	unsigned a = 0, b, cx, d;
+
+	if (c->emu_socket) {
+		if (psp_emu_ctl(c->psp, "cpuid-fms", &reply, NULL) < 0 ||
+		    sscanf((char *)reply, "%x", &a) != 1)
+			return SNP_GEN_UNKNOWN;
+	} else if (!__get_cpuid(1, &a, &b, &cx, &d))
+		return SNP_GEN_UNKNOWN;
+	unsigned fam = (a >> 8) & 0xf, model = (a >> 4) & 0xf;
+	if (fam == 0xf)
+		fam += (a >> 20) & 0xff;
+	model |= ((a >> 16) & 0xf) << 4;
+	return (uint8_t)attest_snp_gen_from_cpuid((uint8_t)fam, (uint8_t)model);
+}
+
+static int snp_bring_up(struct sevd_core *c, bool sev_uninit)
+{
+	struct sev_snp_platform_status st;
+	char reply[128], why[200];
+	int psp_ret = 0, r;
+
+	if (!(c->cpuid.eax & SEV_CPUID_EAX_SNP))
+		return c->snp_start = SEVD_SNP_UNSUPPORTED, 0;
+	c->snp_gen = snp_generation(c);
+	if (!c->snp_cfg) {
+		log_info("SEV-SNP: off (snp = off in sevd.conf): SEV and SEV-ES only");
+		return c->snp_start = SEVD_SNP_OFF, 0;
+	}
+	r = psp_cmd_snp_platform_status(c->psp, &st, &psp_ret);
+	/* SNP INIT already (an earlier sevd): the status page must be a Firmware page first. */
+	if (r == -EIO && psp_ret == SEV_STATUS_INVALID_PAGE_STATE && c->emu_socket) {
+		r = psp_emu_dma_to_firmware(c->psp);
+		if (r >= 0)
+			r = psp_cmd_snp_platform_status(c->psp, &st, &psp_ret);
+	}
+	if (r == 0 && st.state == SEV_SNP_PSTATE_INIT) {
+		log_info("SEV-SNP: already initialized (RMP %s)",
+			 st.is_rmp_initialized & 1 ? "initialized" : "not initialized");
+		return c->snp_start = SEVD_SNP_FOUND, 0;
+	}
+	if (r < 0 || !c->emu_socket) {
+		log_notice("SEV-SNP: %s; the kernel initializes SNP (at probe), not sevd",
+			   r < 0 ? psp_strerror(r, psp_ret, why, sizeof(why)) : "UNINIT");
+		return c->snp_start = SEVD_SNP_OFF, 0;
+	}
+	if (!sev_uninit) {
+		log_warning("SEV-SNP: not initialized, and SEV is INIT already: SNP_INIT_EX must come "
+			    "first, so SNP stays off until the platform is shut down and sevd restarts");
+		return c->snp_start = SEVD_SNP_FAILED, 0;
+	}
+	r = sevd_emu_ctl(c->emu_socket, "wbinvd", reply, sizeof(reply));
+	if (r >= 0)
+		r = psp_cmd_snp_init_ex(c->psp, SEV_SNP_INIT_INIT_RMP, &psp_ret);
+	if (r >= 0)
+		r = psp_emu_dma_to_firmware(c->psp);
+	if (r >= 0)
+		r = sevd_emu_ctl(c->emu_socket, "wbinvd", reply, sizeof(reply));
+	if (r >= 0)
+		r = psp_cmd_snp_df_flush(c->psp, &psp_ret);
+	if (r < 0) {
+		log_error("SEV-SNP initialization failed: %s; SEV continues without SNP "
+			  "(set snp = off in sevd.conf to skip it)", psp_strerror(r, psp_ret, why, sizeof(why)));
+		return c->snp_start = SEVD_SNP_FAILED, 0;
+	}
+	c->snp_start = SEVD_SNP_INITIALIZED;
+	log_info("SEV-SNP initialized (WBINVD, SNP_INIT_EX with INIT_RMP, WBINVD, SNP_DF_FLUSH)");
+	return 0;
+}
+
 /* Recovery (issue 9), on the firmware thread so no firmware command runs meanwhile: restart an
  * embedded emulator that died, open the transport anew and ask PLATFORM_STATUS. A platform
  * found UNINIT was reset under us (a restarted emulator: guest contexts and the TMR are gone):
@@ -1090,6 +1243,10 @@ static int reinit_after_reset(struct sevd_core *c, bool uninit)
 		close(c->tmr_fd); /* its mapping died with the old emulator */
 		c->tmr_fd = -1;
 	}
+	/* SNP first again (a restarted emulator), or a new DMA pool into Firmware pages (a new
+	 * connection to an emulator that kept SNP INIT). */
+	if (c->auto_init && (r = snp_bring_up(c, uninit)) < 0)
+		return r;
 	if (uninit && c->auto_init) {
 		r = init_with_tmr(c, c->init_es ? SEV_INIT_FLAGS_SEV_ES : 0, &psp_ret);
 		if (r < 0)
@@ -1216,16 +1373,42 @@ void sevd_core_free(struct sevd_core *c)
 	free(c);
 }
 
+static void op_snp_status(struct sevd_core *c, const struct sevd_request *req,
+			  struct sevd_reply *rep)
+{
+	(void)req;
+	rep->u.snp.start = c->snp_start;
+	rep->u.snp.gen = c->snp_gen;
+	if (!(c->cpuid.eax & SEV_CPUID_EAX_SNP)) {
+		snprintf(rep->message, sizeof(rep->message),
+			 "this platform has no SEV-SNP (CPUID 8000_001F EAX bit 4 is clear): SNP "
+			 "needs a part and BIOS with SNP enabled (on sev-psp-emu: --snp)");
+		rep->r = -EOPNOTSUPP;
+		return;
+	}
+	FW_CALL(c, rep, SEV_CMD_SNP_PLATFORM_STATUS,
+		psp_cmd_snp_platform_status(c->psp, &rep->u.snp.status, &_psp_ret));
+}
+
+/* SNP first, as Linux's _sev_platform_init_locked (SNP, then the legacy INIT) and
+ * __sev_snp_init_locked: WBINVD, SNP_INIT_EX with INIT_RMP (the emulator's RMP exists with
+ * --snp; the kernel sets it up from the BIOS's RMP table), WBINVD, SNP_DF_FLUSH. Then this
+ * transport's DMA pool becomes Firmware pages, which SEV commands must write into now.
+ * /dev/sev: the kernel does all of this at probe (sev_pci_init), sevd only looks. */
 /* First start of a host daemon: INIT an UNINIT platform, as the kernel does at module load. */
 static int auto_init(struct sevd_core *c, bool es)
 {
 	_cleanup_free_ struct sevd_reply *rep = calloc(1, sizeof(*rep));
 	struct sevd_request req = { .op = SEVD_OP_PLATFORM_STATUS };
+	int r;
 
 	if (!rep)
 		return -ENOMEM;
 	if (sevd_core_call(c, &req, rep) < 0)
 		return log_error_errno(rep->r, "Cannot read the platform status: %s", rep->message);
+	r = snp_bring_up(c, rep->u.platform.status.state == SEV_PSTATE_UNINIT);
+	if (r < 0)
+		return r;
 	if (rep->u.platform.status.state != SEV_PSTATE_UNINIT)
 		return 0;
 	req = (struct sevd_request){ .op = SEVD_OP_INIT, .u.init.es = es };
@@ -1238,7 +1421,8 @@ static int auto_init(struct sevd_core *c, bool es)
 	}
 	if (rep->r < 0)
 		return log_error_errno(rep->r, "Cannot initialize the platform: %s", rep->message);
-	log_info("Platform initialized (INIT%s, WBINVD, DF_FLUSH)", es ? " with SEV-ES" : "");
+	log_info("Platform initialized (%sINIT%s, WBINVD, DF_FLUSH)",
+		 snp_up(c) ? "after SEV-SNP: " : "", es ? " with SEV-ES" : "");
 	return 0;
 }
 
@@ -1299,6 +1483,7 @@ int sevd_core_new(const struct sevd_core_config *cfg, struct sevd_core **ret)
 	}
 	c->auto_init = cfg->auto_init;
 	c->init_es = cfg->init_es;
+	c->snp_cfg = cfg->snp;
 	c->restart_psp = cfg->restart_psp;
 	c->restart_userdata = cfg->restart_userdata;
 	if (!(c->psp_spec = strdup(cfg->psp_spec)) ||
@@ -1308,6 +1493,7 @@ int sevd_core_new(const struct sevd_core_config *cfg, struct sevd_core **ret)
 		return -ENOMEM;
 	}
 	r = core_open(c, cfg);
+	c->snp_start = c->cpuid.eax & SEV_CPUID_EAX_SNP ? SEVD_SNP_OFF : SEVD_SNP_UNSUPPORTED;
 	if (r >= 0)
 		r = sevd_metrics_new(&c->metrics);
 	if (r >= 0)

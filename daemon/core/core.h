@@ -73,6 +73,11 @@ enum sevd_op {
 	SEVD_OP_GUEST_RECEIVE_START,  /* admission, ASID, memfd, RECEIVE_START, ACTIVATE */
 	SEVD_OP_GUEST_RECEIVE_DATA,   /* one packet into guest memory at an offset */
 	SEVD_OP_GUEST_RECEIVE_FINISH, /* RECEIVE_FINISH: RUNNING on its ASID */
+	/* SEV-SNP (issue 20): u.snp out. */
+	SEVD_OP_SNP_STATUS, /* SNP_PLATFORM_STATUS + what sevd did at start */
+	SEVD_OP_SNP_COMMIT, /* SNP_COMMIT, then the status */
+	SEVD_OP_SNP_CONFIG, /* SNP_CONFIG (u.snp_config), then the status */
+	SEVD_OP_SNP_VLEK,   /* SNP_VLEK_LOAD (u.vlek), then the status */
 	SEVD_OP_MAX_,
 };
 
@@ -82,6 +87,11 @@ struct sevd_request {
 		struct {
 			uint8_t es; /* INIT flags bit 0 */
 		} init;
+		struct {
+			uint64_t reported_tcb; /* 0: the committed TCB */
+			uint32_t flags;	       /* SEV_SNP_CONFIG_MASK_CHIP_ID / _KEY */
+		} snp_config;
+		struct sev_snp_vlek_wrapped vlek; /* one hashstick */
 		struct {
 			/* SHUTDOWN, FACTORY_RESET: 1 = go ahead while sevd holds guests and drop
 			 * them all (firmware loses them); 0 = refuse while any exist */
@@ -147,6 +157,21 @@ struct sevd_platform_info {
 #define SEVD_ID_MAX 256u
 #define SEVD_GUESTS_MAX 1024u /* firmware's SEV_GUEST_COUNT_MAX (AMD-ASPFW sev_plat.h) */
 
+/* SEV-SNP as GET /v1/snp/platform shows it. */
+enum sevd_snp_start {
+	SEVD_SNP_UNSUPPORTED = 0, /* CPUID 8000_001F EAX bit 4 clear */
+	SEVD_SNP_OFF,		  /* "snp = off" (or auto_init off): sevd left SNP alone */
+	SEVD_SNP_INITIALIZED,	  /* sevd ran SNP_INIT_EX (INIT_RMP), WBINVD, SNP_DF_FLUSH */
+	SEVD_SNP_FOUND,		  /* SNP was INIT already (the kernel's, or an earlier sevd's) */
+	SEVD_SNP_FAILED,	  /* sevd tried and firmware refused: see the log */
+};
+struct sevd_snp_info {
+	struct sev_snp_platform_status status;
+	uint8_t start; /* enum sevd_snp_start */
+	uint8_t gen;   /* enum snp_gen (attest/snp-report.h) from CPUID Fn0000_0001: the TCB layout */
+	uint8_t reserved[6];
+};
+
 /* One guest as the HTTP side shows it. */
 struct sevd_guest_info {
 	uint32_t handle, asid, policy;
@@ -182,6 +207,7 @@ struct sevd_reply {
 	char rule[64];	   /* -EPERM: the admission rule that refused (policy/admission.h) */
 	union {
 		struct sevd_platform_info platform; /* PLATFORM_STATUS and every mutating op */
+		struct sevd_snp_info snp;	    /* SNP_STATUS */
 		struct {
 			uint32_t len;
 			uint8_t csr[SEV_CERT_SIZE];
@@ -257,6 +283,7 @@ struct sevd_core_config {
 	const char *roots_dir;	 /* ask.cert + ark.cert of the platform's root, or NULL */
 	bool auto_init;		 /* INIT at start when the platform is UNINIT */
 	bool init_es;		 /* ... with SEV-ES */
+	bool snp;		 /* ... after SNP_INIT_EX where CPUID has SNP (auto_init) */
 	unsigned queue_max;	 /* waiting jobs */
 	unsigned queue_wait_ms;	 /* bound on the wait before a job starts */
 	uint32_t flush_threshold; /* flush when free ASIDs of a type <= this */

@@ -61,10 +61,10 @@ static bool socket_ready(const char *path)
 }
 
 int sevd_emu_start(const char *exe, const char *socket_path, const char *nv_path, uint32_t ecx,
-		   uint32_t edx, pid_t *ret_pid)
+		   uint32_t edx, bool snp, pid_t *ret_pid)
 {
 	char ecx_s[16], edx_s[16];
-	const char *argv[12];
+	const char *argv[13];
 	size_t i = 0;
 	pid_t pid;
 
@@ -83,6 +83,8 @@ int sevd_emu_start(const char *exe, const char *socket_path, const char *nv_path
 		argv[i++] = "--cpuid-edx";
 		argv[i++] = edx_s;
 	}
+	if (snp)
+		argv[i++] = "--snp";
 	argv[i] = NULL;
 	(void)unlink(socket_path);
 	pid = fork();

@@ -21,6 +21,8 @@ typedef struct sevd_reply rep_t;
 #define REQ_NONE 0
 #define REQ_INIT sizeof(((req_t *)0)->u.init)
 #define REQ_RESET sizeof(((req_t *)0)->u.reset)
+#define REQ_SNP_CONFIG sizeof(((req_t *)0)->u.snp_config)
+#define REQ_VLEK sizeof(((req_t *)0)->u.vlek)
 #define REQ_PEK_CERT sizeof(((req_t *)0)->u.pek_cert)
 #define REQ_CREATE sizeof(((req_t *)0)->u.create)
 /* Guest ops that carry no bytes of data stop before the 64 KiB array. */
@@ -105,6 +107,10 @@ static const struct {
     [SEVD_OP_GUEST_RECEIVE_START] = {FIXED(REQ_MIGRATE), FIXED(REP(migrate))},
     [SEVD_OP_GUEST_RECEIVE_DATA] = {FIXED(REQ_MIGRATE), FIXED(REP(migrate))},
     [SEVD_OP_GUEST_RECEIVE_FINISH] = {FIXED(REQ_MIGRATE), FIXED(REP(migrate))},
+    [SEVD_OP_SNP_STATUS] = {FIXED(REQ_NONE), FIXED(REP(snp))},
+    [SEVD_OP_SNP_COMMIT] = {FIXED(REQ_NONE), FIXED(REP(snp))},
+    [SEVD_OP_SNP_CONFIG] = {FIXED(REQ_SNP_CONFIG), FIXED(REP(snp))},
+    [SEVD_OP_SNP_VLEK] = {FIXED(REQ_VLEK), FIXED(REP(snp))},
 };
 /* A new op in core.h must get a row above (which member it sends and answers) before sevd
  * builds: an op without one would be refused as unknown by the core at run time. */

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "attest/snp-report.h"
 #include "common/macros.h"
 #include "common/ossl.h"
 #include "common/util.h"
@@ -363,6 +364,178 @@ static void h_platform(const struct sevd_api_request *req, struct sevd_api_respo
 	platform_body_keep(&rep->u.platform, resp->body);
 }
 
+/* ---- SEV-SNP (issue 20) ---- */
+
+static json_object *snp_tcb_json(uint64_t raw, uint8_t gen)
+{
+	struct snp_tcb t;
+
+	attest_snp_tcb_decode(raw, (enum snp_gen)gen, &t);
+	return attest_snp_tcb_to_json(&t);
+}
+
+static json_object *snp_platform_json(const struct sevd_snp_info *s)
+{
+	static const char *const starts[] = {
+		[SEVD_SNP_UNSUPPORTED] = "unsupported", [SEVD_SNP_OFF] = "off",
+		[SEVD_SNP_INITIALIZED] = "initialized", [SEVD_SNP_FOUND] = "found",
+		[SEVD_SNP_FAILED] = "failed",
+	};
+	const struct sev_snp_platform_status *st = &s->status;
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "state", json_object_new_string(st->state == SEV_SNP_PSTATE_INIT
+									  ? "INIT"
+									  : st->state == SEV_SNP_PSTATE_UNINIT
+									  ? "UNINIT"
+									  : "UNKNOWN"));
+	json_object_object_add(o, "api_major", json_object_new_int(st->api_major));
+	json_object_object_add(o, "api_minor", json_object_new_int(st->api_minor));
+	json_object_object_add(o, "build", json_object_new_int64(st->build_id));
+	json_object_object_add(o, "rmp_initialized",
+			       json_object_new_boolean(st->is_rmp_initialized & 1));
+	json_object_object_add(o, "mask_chip_id", json_object_new_boolean(
+							   !!(st->flags & SEV_SNP_STATUS_MASK_CHIP_ID)));
+	json_object_object_add(o, "mask_chip_key", json_object_new_boolean(
+							    !!(st->flags & SEV_SNP_STATUS_MASK_CHIP_KEY)));
+	json_object_object_add(o, "vlek_en",
+			       json_object_new_boolean(!!(st->flags & SEV_SNP_STATUS_VLEK_EN)));
+	json_object_object_add(o, "guests", json_object_new_int64(st->guest_count));
+	json_object_object_add(o, "generation",
+			       json_object_new_string(attest_snp_gen_name((enum snp_gen)s->gen)));
+	json_object_object_add(o, "current_tcb", snp_tcb_json(st->current_tcb, s->gen));
+	json_object_object_add(o, "reported_tcb", snp_tcb_json(st->reported_tcb, s->gen));
+	json_object_object_add(o, "sevd_start",
+			       json_object_new_string(s->start < ELEMENTSOF(starts) ? starts[s->start]
+										 : "unknown"));
+	return o;
+}
+
+static void h_snp_platform(const struct sevd_api_request *req, struct sevd_api_response *resp)
+{
+	struct sevd_request creq = { .op = SEVD_OP_SNP_STATUS };
+	_cleanup_free_ struct sevd_reply *rep = sevd_api_call_core(req, &creq, resp);
+	_cleanup_(json_object_putp) json_object *o = NULL;
+
+	if (!rep)
+		return;
+	o = snp_platform_json(&rep->u.snp);
+	sevd_api_respond_json(resp, 200, o);
+}
+
+/* Run an SNP change op; answer {"command", "platform": the SNP status after it}. */
+static void snp_change(const struct sevd_api_request *req, struct sevd_api_response *resp,
+		       const struct sevd_request *creq, const char *command)
+{
+	_cleanup_free_ struct sevd_reply *rep = sevd_api_call_core(req, creq, resp);
+	_cleanup_(json_object_putp) json_object *o = NULL;
+
+	if (!rep)
+		return;
+	o = json_object_new_object();
+	json_object_object_add(o, "command", json_object_new_string(command));
+	json_object_object_add(o, "platform", snp_platform_json(&rep->u.snp));
+	sevd_api_respond_json(resp, 200, o);
+}
+
+static void h_snp_commit(const struct sevd_api_request *req, struct sevd_api_response *resp)
+{
+	struct sevd_request creq = { .op = SEVD_OP_SNP_COMMIT };
+
+	snp_change(req, resp, &creq, "SNP_COMMIT");
+}
+
+/* TCB_VERSION from its components in the part's layout (attest/snp-report.h): Milan/Genoa
+ * [bl, tee, 0, 0, 0, 0, snp, ucode], Turin [fmc, bl, tee, snp, 0, 0, 0, ucode]. */
+static int tcb_from_json(json_object *t, uint8_t gen, uint64_t *ret, const char **bad)
+{
+	static const char *const keys[] = { "fmc", "bootloader", "tee", "snp", "microcode" };
+	static const uint8_t milan[] = { 0xff, 0, 1, 6, 7 }, turin[] = { 0, 1, 2, 3, 7 };
+	const uint8_t *at = gen == SNP_GEN_TURIN ? turin : milan;
+	uint64_t v = 0;
+
+	json_object_object_foreach(t, key, val) {
+		size_t i = 0;
+
+		while (i < ELEMENTSOF(keys) && strcmp(key, keys[i]))
+			i++;
+		if (i == ELEMENTSOF(keys) || at[i] == 0xff || !json_object_is_type(val, json_type_int) ||
+		    json_object_get_int64(val) < 0 || json_object_get_int64(val) > 255) {
+			*bad = key;
+			return -EINVAL;
+		}
+		v |= (uint64_t)json_object_get_int64(val) << (8 * at[i]);
+	}
+	*ret = v;
+	return 0;
+}
+
+static void h_snp_config(const struct sevd_api_request *req, struct sevd_api_response *resp)
+{
+	struct sevd_request creq = { .op = SEVD_OP_SNP_CONFIG }, sreq = { .op = SEVD_OP_SNP_STATUS };
+	_cleanup_(json_object_putp) json_object *body = NULL;
+	_cleanup_free_ struct sevd_reply *st = NULL;
+	char msg[200];
+
+	if (!sevd_api_parse_body(req, resp, &body))
+		return;
+	if (!body || !json_object_is_type(body, json_type_object)) {
+		sevd_api_error(resp, 400, "bad_request", "the body must be a JSON object: "
+							 "{\"reported_tcb\": {...}, \"mask_chip_id\": "
+							 "bool, \"mask_chip_key\": bool}", -1);
+		return;
+	}
+	st = sevd_api_call_core(req, &sreq, resp); /* the part's TCB layout */
+	if (!st)
+		return;
+	json_object_object_foreach(body, key, val) {
+		const char *bad = NULL;
+		bool flag = !strcmp(key, "mask_chip_id") || !strcmp(key, "mask_chip_key");
+
+		if (flag && json_object_is_type(val, json_type_boolean)) {
+			if (json_object_get_boolean(val))
+				creq.u.snp_config.flags |= !strcmp(key, "mask_chip_id")
+								   ? SEV_SNP_CONFIG_MASK_CHIP_ID
+								   : SEV_SNP_CONFIG_MASK_CHIP_KEY;
+			continue;
+		}
+		if (!strcmp(key, "reported_tcb") && json_object_is_type(val, json_type_object) &&
+		    tcb_from_json(val, st->u.snp.gen, &creq.u.snp_config.reported_tcb, &bad) == 0)
+			continue;
+		snprintf(msg, sizeof(msg), "%s%s%s: %s", key, bad ? "." : "", bad ? bad : "",
+			 flag ? "must be true or false"
+			 : !strcmp(key, "reported_tcb")
+				 ? "must be an object of bootloader, tee, snp, microcode (and fmc on "
+				   "Turin), each 0..255"
+				 : "unknown field (reported_tcb, mask_chip_id, mask_chip_key)");
+		sevd_api_error(resp, 400, "bad_request", msg, -1);
+		return;
+	}
+	snp_change(req, resp, &creq, "SNP_SET_CONFIG");
+}
+
+/* The body: one wrapped VLEK hashstick file as AMD's KDS issues it (432 bytes, raw). */
+static void h_snp_vlek(const struct sevd_api_request *req, struct sevd_api_response *resp)
+{
+	_cleanup_free_ struct sevd_request *creq = calloc(1, sizeof(*creq));
+	char msg[160];
+
+	if (!creq) {
+		sevd_api_error(resp, 503, "internal", "out of memory", -1);
+		return;
+	}
+	if (req->len != sizeof(creq->u.vlek)) {
+		snprintf(msg, sizeof(msg), "the body must be one wrapped VLEK hashstick of %zu bytes "
+					   "(%zu given)", sizeof(creq->u.vlek), req->len);
+		sevd_api_error(resp, 400, "bad_request", msg, -1);
+		return;
+	}
+	creq->op = SEVD_OP_SNP_VLEK;
+	memcpy(&creq->u.vlek, req->body, sizeof(creq->u.vlek));
+	snp_change(req, resp, creq, "SNP_VLEK_LOAD");
+	OPENSSL_cleanse(&creq->u.vlek, sizeof(creq->u.vlek));
+}
+
 /* Mutating platform routes: run the op, answer {"command", "platform"}. */
 static void platform_change(const struct sevd_api_request *req, struct sevd_api_response *resp,
 			    const struct sevd_request *creq, const char *command)
@@ -708,6 +881,10 @@ const struct sevd_route sevd_routes[] = {
 	{ "GET", "/v1/platform/id", ROLES_PUBLIC, h_id, 0 },
 	{ "GET", "/v1/asids", ROLES_READER, h_asids, 0 },
 	{ "GET", "/v1/inventory", ROLES_READER, h_inventory, 0 },
+	{ "GET", "/v1/snp/platform", ROLES_READER, h_snp_platform, 0 },
+	{ "POST", "/v1/snp/platform/commit", ROLES_ADMIN, h_snp_commit, BODY_NONE },
+	{ "POST", "/v1/snp/platform/config", ROLES_ADMIN, h_snp_config, BODY_NONE },
+	{ "POST", "/v1/snp/platform/vlek", ROLES_ADMIN, h_snp_vlek, BODY_NONE },
 	{ "GET", "/healthz", ROLES_PUBLIC, h_healthz, 0 },
 	{ "GET", "/metrics", ROLES_READER, h_metrics, 0 }, /* public with metrics_public */
 	{ "GET", "/v1/guests", ROLES_READER, sevd_api_guests_list, 0 },

@@ -140,6 +140,20 @@ static int ctl_fault(struct emu_fw *fw, char *arg, uint8_t *out, size_t cap, siz
 	return reply_text(out, cap, len, "ok %s", msg);
 }
 
+/* CPUID Fn0000_0001 EAX of the part modelled (--snp-product): what a host reads with CPUID
+ * itself, and sevd needs to know which TCB layout (Milan/Genoa or Turin) the status uses. */
+static int ctl_cpuid_fms(struct emu_fw *fw, char *arg, uint8_t *out, size_t cap, size_t *len)
+{
+	struct emu_snp *s = emu_snp_get(fw);
+
+	(void)arg;
+	if (!s) {
+		reply_text(out, cap, len, "cpuid-fms: SNP is off (--snp); the SEV model has no part");
+		return -EOPNOTSUPP;
+	}
+	return reply_text(out, cap, len, "0x%08x", s->product->fms);
+}
+
 static const struct {
 	const char *verb;
 	int max_args; /* -1: the verb parses its own */
@@ -156,6 +170,7 @@ static const struct {
 	{ "snp-secrets", 1, emu_snp_ctl_secrets },
 	{ "snp-vcek", 1, emu_snp_ctl_vcek },
 	{ "snp-cert", 1, emu_snp_ctl_cert },
+	{ "cpuid-fms", 0, ctl_cpuid_fms },
 };
 
 int emu_ctl(struct emu_fw *fw, const char *line, uint8_t *out, size_t cap, size_t *out_len)

@@ -3,6 +3,7 @@
  * Each helper below names the kernel function it follows; the kernel's kzalloc'd bounce
  * buffers are DMA buffers of the transport, and __psp_pa() is their firmware address. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
@@ -486,6 +487,161 @@ static int snp_unavailable(struct issue *argp)
 	return -ENODEV;
 }
 
+/* __sev_snp_init_locked(): WBINVD, SNP_INIT_EX (INIT_RMP: the emulator's RMP), WBINVD,
+ * SNP_DF_FLUSH. */
+static int snp_init_locked(struct sde_kernel *k, uint32_t *error)
+{
+	struct sev_snp_cmd_init_ex data = { .flags = SEV_SNP_INIT_INIT_RMP };
+	int r;
+
+	if (k->snp_initialized)
+		return 0;
+	(void)psp_emu_ctl(k->t, "wbinvd", NULL, NULL);
+	r = do_cmd(k, SEV_CMD_SNP_INIT_EX, &data, error);
+	if (r < 0)
+		return r;
+	(void)psp_emu_ctl(k->t, "wbinvd", NULL, NULL);
+	r = do_cmd(k, SEV_CMD_SNP_DF_FLUSH, NULL, error);
+	if (r < 0)
+		return r;
+	k->snp_initialized = true;
+	return 0;
+}
+
+/* __sev_snp_shutdown_locked(): WBINVD, SNP_DF_FLUSH, SNP_SHUTDOWN_EX with the IOMMU's. */
+static void snp_shutdown_locked(struct sde_kernel *k)
+{
+	struct sev_snp_cmd_shutdown_ex data = { .length = sizeof(data),
+						 .flags = SEV_SNP_SHUTDOWN_IOMMU };
+	uint32_t error;
+
+	if (!k->snp_initialized)
+		return;
+	(void)psp_emu_ctl(k->t, "wbinvd", NULL, NULL);
+	if (do_cmd(k, SEV_CMD_SNP_DF_FLUSH, NULL, &error) < 0 ||
+	    do_cmd(k, SEV_CMD_SNP_SHUTDOWN_EX, &data, &error) < 0)
+		return;
+	k->snp_initialized = false;
+}
+
+/* snp_move_to_init_state(): any failure reads as INVALID_PLATFORM_STATE. */
+static int snp_move_to_init(struct sde_kernel *k, struct issue *argp, bool *shutdown)
+{
+	uint32_t error = 0;
+	int r;
+
+	if (!k->snp)
+		return snp_unavailable(argp);
+	if (k->snp_initialized)
+		return 0;
+	r = snp_init_locked(k, &error);
+	if (r < 0) {
+		argp->error = SEV_STATUS_INVALID_PLATFORM_STATE;
+		return r;
+	}
+	*shutdown = true;
+	return 0;
+}
+
+static int rmp_update(struct sde_kernel *k, uint64_t pa, bool firmware)
+{
+	char line[96];
+
+	snprintf(line, sizeof(line), "rmpupdate 0x%llx,assigned=%d,immutable=%d",
+		 (unsigned long long)pa, firmware, firmware);
+	return psp_emu_ctl(k->t, line, NULL, NULL);
+}
+
+/* snp_reclaim_pages(): SNP_PAGE_RECLAIM, then rmp_make_shared(). */
+static int snp_reclaim(struct sde_kernel *k, uint64_t pa)
+{
+	struct sev_snp_cmd_addr data = { pa };
+	uint32_t error;
+
+	if (do_cmd(k, SEV_CMD_SNP_PAGE_RECLAIM, &data, &error) < 0)
+		return -EFAULT;
+	return rmp_update(k, pa, false) < 0 ? -EFAULT : 0;
+}
+
+/* sev_ioctl_do_snp_platform_status() */
+static int do_snp_status(struct sde_kernel *k, struct issue *argp)
+{
+	struct psp_buf page = { 0 };
+	struct sev_snp_cmd_addr data;
+	bool shutdown = false;
+	int r;
+
+	if (!argp->data)
+		return -EINVAL;
+	r = blob_alloc(k, SEV_PAGE_SIZE, &page);
+	if (r < 0)
+		return r;
+	r = snp_move_to_init(k, argp, &shutdown);
+	if (r >= 0 && rmp_update(k, page.addr, true) < 0)
+		r = -EFAULT;
+	if (r >= 0) {
+		data.address = page.addr;
+		r = do_cmd(k, SEV_CMD_SNP_PLATFORM_STATUS, &data, &argp->error);
+		if (snp_reclaim(k, page.addr) < 0)
+			r = -EFAULT;
+		if (r >= 0)
+			r = copy_to_user(argp->data, page.ptr, sizeof(struct sev_snp_platform_status));
+	}
+	if (shutdown)
+		snp_shutdown_locked(k);
+	blob_free(k, &page);
+	return r;
+}
+
+/* sev_ioctl_do_snp_commit() */
+static int do_snp_commit(struct sde_kernel *k, struct issue *argp)
+{
+	struct sev_snp_cmd_commit data = { .length = sizeof(data) };
+	bool shutdown = false;
+	int r = snp_move_to_init(k, argp, &shutdown);
+
+	if (r < 0)
+		return r;
+	r = do_cmd(k, SEV_CMD_SNP_COMMIT, &data, &argp->error);
+	if (shutdown)
+		snp_shutdown_locked(k);
+	return r;
+}
+
+/* sev_ioctl_do_snp_set_config(): the user struct goes to firmware as it is. */
+static int do_snp_config(struct sde_kernel *k, struct issue *argp, const uint8_t *user)
+{
+	struct sev_snp_cmd_config data;
+	bool shutdown = false;
+	int r;
+
+	_Static_assert(sizeof(data) == SNP_CONFIG_USER_SIZE, "SNP_CONFIG: the uapi struct");
+	memcpy(&data, user, sizeof(data));
+	r = snp_move_to_init(k, argp, &shutdown);
+	if (r < 0)
+		return r;
+	r = do_cmd(k, SEV_CMD_SNP_CONFIG, &data, &argp->error);
+	if (shutdown)
+		snp_shutdown_locked(k);
+	return r;
+}
+
+/* sev_ioctl_do_snp_vlek_load(): the hashstick copied in, its kernel address to firmware. */
+static int do_snp_vlek(struct sde_kernel *k, struct issue *argp, struct psp_buf *blob)
+{
+	struct sev_snp_cmd_vlek_load data = { .length = sizeof(data),
+					       .vlek_wrapped_address = blob->addr };
+	bool shutdown = false;
+	int r = snp_move_to_init(k, argp, &shutdown);
+
+	if (r < 0)
+		return r;
+	r = do_cmd(k, SEV_CMD_SNP_VLEK_LOAD, &data, &argp->error);
+	if (shutdown)
+		snp_shutdown_locked(k);
+	return r;
+}
+
 static int do_snp(struct sde_kernel *k, struct issue *argp, bool writable)
 {
 	uint8_t user[SNP_CONFIG_USER_SIZE];
@@ -493,16 +649,16 @@ static int do_snp(struct sde_kernel *k, struct issue *argp, bool writable)
 	int r;
 
 	if (argp->cmd == SDE_SNP_COMMIT)
-		return snp_unavailable(argp);
+		return do_snp_commit(k, argp);
 	if (!argp->data)
 		return -EINVAL;
 	if (argp->cmd == SDE_SNP_PLATFORM_STATUS)
-		return snp_unavailable(argp);
+		return do_snp_status(k, argp);
 	if (!writable)
 		return -EPERM;
 	if (argp->cmd == SDE_SNP_SET_CONFIG)
 		return copy_from_user(user, argp->data, SNP_CONFIG_USER_SIZE) < 0 ?
-			       -EFAULT : snp_unavailable(argp);
+			       -EFAULT : do_snp_config(k, argp, user);
 	/* SNP_VLEK_LOAD: len u32, wrapped version u8, 3 reserved, wrapped address u64 */
 	if (copy_from_user(user, argp->data, SNP_VLEK_LOAD_USER_SIZE) < 0)
 		return -EFAULT;
@@ -511,8 +667,9 @@ static int do_snp(struct sde_kernel *k, struct issue *argp, bool writable)
 	r = copy_user_blob(k, get_le64(user + 8), SNP_HASHSTICK_SIZE, &blob);
 	if (r < 0)
 		return r;
+	r = do_snp_vlek(k, argp, &blob);
 	blob_free(k, &blob);
-	return snp_unavailable(argp);
+	return r;
 }
 
 static int dispatch(struct sde_kernel *k, struct issue *argp, bool writable)
@@ -568,6 +725,27 @@ int sde_ioctl(struct sde_kernel *k, bool writable, unsigned long request, void *
 
 /* ---- probe ---- */
 
+/* The SNP state at probe: UNINIT answers the status into a plain page; INIT (someone else's,
+ * e.g. sevd on the emu transport) refuses that page as not a Firmware page. */
+static void probe_snp(struct sde_kernel *k)
+{
+	struct psp_buf page = { 0 };
+	struct sev_snp_cmd_addr a;
+	struct psp_cpuid id;
+	uint32_t e = 0;
+
+	k->snp = psp_get_cpuid(k->t, &id) == 0 && (id.eax & SEV_CPUID_EAX_SNP);
+	if (!k->snp || blob_alloc(k, SEV_PAGE_SIZE, &page) < 0)
+		return;
+	a.address = page.addr;
+	if (do_cmd(k, SEV_CMD_SNP_PLATFORM_STATUS, &a, &e) == -EIO)
+		k->snp_initialized = e == SEV_STATUS_INVALID_PAGE_STATE;
+	else
+		k->snp_initialized = ((struct sev_snp_platform_status *)page.ptr)->state ==
+				     SEV_SNP_PSTATE_INIT;
+	blob_free(k, &page);
+}
+
 int sde_kernel_new(struct psp_transport *t, struct sde_kernel **ret)
 {
 	struct sev_cmd_platform_status st = { 0 };
@@ -585,6 +763,7 @@ int sde_kernel_new(struct psp_transport *t, struct sde_kernel **ret)
 		return r;
 	}
 	k->state = st.state;
+	probe_snp(k);
 	k->api_major = st.api_major;
 	k->api_minor = st.api_minor;
 	k->build = st.build;

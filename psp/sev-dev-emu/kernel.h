@@ -15,9 +15,17 @@
  * into the caller's buffer (PEK_CSR, PDH_CERT_EXPORT, GET_ID2 after INVALID_LEN with a
  * too-small, non-zero buffer), this model copies at most the caller's own length, so a
  * length query never writes past the program's buffer.
- * SNP: the emulator models no SNP command, so the host is one without CC_ATTR_HOST_SEV_SNP:
- * the SNP ioctls check their arguments as the kernel does, then answer ENODEV with
- * INVALID_PLATFORM_STATE (snp_move_to_init_state() on such a host).
+ * SNP: on an emulator without --snp the host is one without CC_ATTR_HOST_SEV_SNP: the SNP
+ * ioctls check their arguments as the kernel does, then answer ENODEV with
+ * INVALID_PLATFORM_STATE (snp_move_to_init_state() on such a host). With --snp they are
+ * served as sev_ioctl_do_snp_platform_status/_commit/_set_config/_vlek_load do: SNP brought
+ * up implicitly when the driver has not (__sev_snp_init_locked: WBINVD, SNP_INIT_EX with
+ * INIT_RMP, WBINVD, SNP_DF_FLUSH) and shut down after (__sev_snp_shutdown_locked: WBINVD,
+ * SNP_DF_FLUSH, SNP_SHUTDOWN_EX with IOMMU_SNP_SHUTDOWN); the status page made a Firmware
+ * page (rmp_mark_pages_firmware) and reclaimed after (snp_reclaim_pages: SNP_PAGE_RECLAIM,
+ * then RMPUPDATE back to the hypervisor). The legacy implicit INIT does not bring SNP up
+ * first (the kernel's _sev_platform_init_locked does): SEV commands here never run with
+ * SNP initialized by this model.
  * User memory: copied with process_vm_readv/writev on this process, so a bad user pointer
  * answers EFAULT as copy_from_user() does instead of crashing.
  * Trusts: the transport for statuses; nothing of the caller's struct or pointers. */
@@ -59,6 +67,8 @@ struct sde_kernel {
 	bool dead;		/* psp_dead: a command timed out / the PSP went away */
 	int state;		/* sev->sev_plat_status.state */
 	uint8_t api_major, api_minor, build;
+	bool snp;		/* CC_ATTR_HOST_SEV_SNP: CPUID 8000_001F EAX bit 4 */
+	bool snp_initialized;	/* sev->snp_initialized */
 	struct psp_buf tmr;	/* sev_es_tmr (allocated at INIT, freed at SHUTDOWN) */
 	uint64_t tmr_addr;	/* its 1 MiB-aligned 1 MiB inside tmr */
 };

@@ -655,6 +655,7 @@ enum min_role { R_PUBLIC, R_READER, R_ADMIN };
 static const struct {
 	const char *method, *path;
 	enum min_role role;
+	long served; /* the answer once authorized (0: 200) */
 } matrix_routes[] = {
 	{ "GET", "/v1/platform", R_READER },
 	{ "POST", "/v1/platform/init", R_ADMIN },
@@ -668,6 +669,10 @@ static const struct {
 	{ "GET", "/v1/platform/id", R_PUBLIC },
 	{ "GET", "/v1/asids", R_READER },
 	{ "GET", "/v1/inventory", R_READER },
+	{ "GET", "/v1/snp/platform", R_READER, 501 }, /* past the role: no --snp here */
+	{ "POST", "/v1/snp/platform/commit", R_ADMIN },
+	{ "POST", "/v1/snp/platform/config", R_ADMIN },
+	{ "POST", "/v1/snp/platform/vlek", R_ADMIN },
 	{ "GET", "/healthz", R_PUBLIC },
 	{ "GET", "/metrics", R_READER }, /* public only with metrics_public (issue 27) */
 	{ "GET", "/ui", R_PUBLIC },
@@ -740,7 +745,9 @@ static void test_role_matrix(void)
 
 			if (allowed && mutating)
 				continue; /* the admin's mutations are tested in test_mutations */
-			expect = allowed ? 200 : callers[c].tcp_anon ? 401 : 403;
+			expect = !allowed		   ? (callers[c].tcp_anon ? 401 : 403)
+				 : matrix_routes[i].served ? matrix_routes[i].served
+							   : 200;
 			o = call(callers[c].via, callers[c].token, matrix_routes[i].method,
 				 matrix_routes[i].path,
 				 !strcmp(matrix_routes[i].method, "POST") ? "{}" : NULL, expect);

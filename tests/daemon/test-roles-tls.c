@@ -75,6 +75,10 @@ static const struct route {
     {"GET", "/v1/platform", R_READER, NULL},
     {"GET", "/v1/asids", R_READER, NULL},
     {"GET", "/v1/inventory", R_READER, NULL},
+    {"GET", "/v1/snp/platform", R_READER, NULL},
+    {"POST", "/v1/snp/platform/config", R_ADMIN, "{}"},
+    {"POST", "/v1/snp/platform/vlek", R_ADMIN, NULL},
+    {"POST", "/v1/snp/platform/commit", R_ADMIN, NULL},
     {"GET", "/ui/state", R_READER, NULL},
     {"GET", "/v1/platform/pek-csr", R_ADMIN, NULL},
     {"POST", "/v1/platform/pek-cert", R_ADMIN, "{}"},
@@ -499,10 +503,10 @@ static void test_refusals(long handle)
 		 after);
 	TU_CHECK(!strcmp(list0, list1), "refused calls changed the guests:\n%s\n---\n%s", list0,
 		 list1);
-	/* 36 routes: 6 public, 7 reader (/metrics since issue 27), 2 owner, 8 launcher, 13 admin
-	 * (6 of them migration, issue 23). Refused: public (two TLS callers) 30, reader (TLS and
-	 * Unix) 23, owner 21, launcher 15. */
-	TU_CHECK(refused == 2 * 30 + 2 * 23 + 21 + 15, "%u refusals", refused);
+	/* 40 routes: 6 public, 8 reader (/metrics since issue 27, /v1/snp/platform since issue
+	 * 20), 2 owner, 8 launcher, 16 admin (6 of them migration, issue 23; 3 SNP, issue 20).
+	 * Refused: public (two TLS callers) 34, reader (TLS and Unix) 26, owner 24, launcher 18. */
+	TU_CHECK(refused == 2 * 34 + 2 * 26 + 24 + 18, "%u refusals", refused);
 	printf("%u refusals, all 401/403, firmware counters and guest list unchanged\n", refused);
 }
 
@@ -570,16 +574,21 @@ static void test_admin_mutations(const struct caller *c)
 	/* PDH_GEN and PEK_GEN want INIT, FACTORY_RESET wants UNINIT (SEV-FACTS.md) */
 	static const char *const order[] = {"/v1/platform/pdh",		  "/v1/platform/pek",
 					    "/v1/platform/pek-cert",	  "/v1/platform/shutdown",
-					    "/v1/platform/factory-reset", "/v1/platform/init"};
+					    "/v1/platform/factory-reset", "/v1/platform/init",
+					    "/v1/snp/platform/config",	  "/v1/snp/platform/commit",
+					    "/v1/snp/platform/vlek"};
 	_cleanup_free_ char *before = counters(), *after = NULL;
 
 	for (size_t i = 0; i < ELEMENTSOF(order); i++) {
 		struct resp r;
 		bool certs = !strcmp(order[i], "/v1/platform/pek-cert");
+		bool vlek = !strcmp(order[i], "/v1/snp/platform/vlek");
+		bool config = !strcmp(order[i], "/v1/snp/platform/config");
 
-		/* an empty object is not a certificate: past authorization, then 400 */
-		request(c, "POST", order[i], certs ? "{}" : NULL, &r);
-		TU_CHECK(r.status == (certs ? 400 : 200), "POST %s as %s: HTTP %ld: %s", order[i],
+		/* an empty object is not a certificate, an empty body not a hashstick: past
+		 * authorization, then 400; SNP config {} is the default configuration */
+		request(c, "POST", order[i], certs || config ? "{}" : NULL, &r);
+		TU_CHECK(r.status == (certs || vlek ? 400 : 200), "POST %s as %s: HTTP %ld: %s", order[i],
 			 c->name, r.status, r.body);
 		free(r.body);
 	}
@@ -601,9 +610,10 @@ static void test_allowed(long handle)
 
 	for (size_t c = 0; c < ELEMENTSOF(callers); c++)
 		served += allowed_pass(&callers[c]);
-	/* Without the 6 platform mutations: admin (TLS and Unix) 30, launcher 21, reader (TLS and
-	 * Unix) 13, owner 15, public (two TLS callers) 6. */
-	TU_CHECK(served == 2 * 30 + 21 + 2 * 13 + 15 + 2 * 6, "%u allowed calls", served);
+	/* Without the 6 platform mutations (the SNP ones, default config and a commit of what
+	 * runs, are in the pass): admin (TLS and Unix) 34, launcher 22, reader (TLS and Unix) 14,
+	 * owner 16, public (two TLS callers) 6. */
+	TU_CHECK(served == 2 * 34 + 22 + 2 * 14 + 16 + 2 * 6, "%u allowed calls", served);
 	printf("%u allowed calls past authorization\n", served);
 	{
 		_cleanup_free_ char *list = guest_list();
@@ -631,7 +641,10 @@ int main(void)
 	chmod(dir, 0755); /* the nobody client must reach the socket */
 	snprintf(unix_path, sizeof(unix_path), "%s/api.sock", dir);
 	make_pki();
-	TU_CHECK(tu_emu_start(dir, NULL, &emu) == 0, "emulator did not start");
+	/* With SNP (issue 20): every route, GET /v1/snp/platform too, is served beside it. */
+	static const char *const emu_args[] = { "--snp", NULL };
+
+	TU_CHECK(tu_emu_start(dir, emu_args, &emu) == 0, "emulator did not start");
 	sevd_start();
 	handle = guest_new();
 	test_refusals(handle);

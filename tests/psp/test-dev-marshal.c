@@ -301,6 +301,82 @@ static void test_platform_status(struct psp_transport *t)
 	TU_CHECK_EQ(st.guest_count, 7);
 }
 
+/* SNP (uapi sub-commands 9..12, Linux 6.11+): the user structs byte for byte. */
+static int fw_snp_status(uint32_t sub, uint8_t *u, uint32_t *error)
+{
+	TU_CHECK_EQ(sub, 9); /* SNP_PLATFORM_STATUS: data is sev_user_data_snp_status itself */
+	TU_CHECK(u != NULL, "SNP_PLATFORM_STATUS needs the status buffer");
+	u[0] = 1, u[1] = 55, u[2] = SEV_SNP_PSTATE_INIT, u[3] = 1;
+	put_le32(u + 4, 21);
+	put_le32(u + 8, SEV_SNP_STATUS_MASK_CHIP_KEY);
+	put_le32(u + 12, 3);
+	put_le64(u + 16, 0x7300000000000003ull);
+	put_le64(u + 24, 0x7300000000000002ull);
+	*error = 0;
+	return 0;
+}
+
+static int fw_snp_commit(uint32_t sub, uint8_t *u, uint32_t *error)
+{
+	TU_CHECK_EQ(sub, 10);
+	TU_CHECK(u == NULL, "SNP_COMMIT takes no user struct");
+	*error = 0;
+	return 0;
+}
+
+static int fw_snp_config(uint32_t sub, uint8_t *u, uint32_t *error)
+{
+	TU_CHECK_EQ(sub, 11);
+	TU_CHECK_EQ(get_le64(u), 0x0800000000000102ull); /* reported_tcb */
+	TU_CHECK_EQ(get_le32(u + 8), 3u);		 /* mask_chip_id:1, mask_chip_key:1 */
+	for (int i = 12; i < 64; i++)
+		TU_CHECK_EQ(u[i], 0);
+	*error = SEV_STATUS_INVALID_PARAM;
+	return EIO;
+}
+
+static int fw_snp_vlek(uint32_t sub, uint8_t *u, uint32_t *error)
+{
+	TU_CHECK_EQ(sub, 12);
+	TU_CHECK_EQ(get_le32(u), 16u); /* len */
+	TU_CHECK_EQ(u[4], 0);	       /* vlek_wrapped_version */
+	const uint8_t *w = (const uint8_t *)(uintptr_t)get_le64(u + 8);
+	for (int i = 0; i < 432; i++)
+		TU_CHECK_EQ(w[i], (uint8_t)i);
+	*error = SEV_STATUS_BAD_SVN;
+	return EIO;
+}
+
+static void test_snp(struct psp_transport *t)
+{
+	struct sev_snp_platform_status st;
+	struct sev_snp_vlek_wrapped w;
+	int pr;
+
+	expect(fw_snp_status, NULL);
+	TU_CHECK_EQ(psp_cmd_snp_platform_status(t, &st, &pr), 0);
+	expect_done();
+	TU_CHECK(st.api_major == 1 && st.api_minor == 55 && st.state == SEV_SNP_PSTATE_INIT &&
+			 st.is_rmp_initialized == 1 && st.build_id == 21 &&
+			 st.flags == SEV_SNP_STATUS_MASK_CHIP_KEY && st.guest_count == 3 &&
+			 st.current_tcb == 0x7300000000000003ull &&
+			 st.reported_tcb == 0x7300000000000002ull,
+		 "SNP status fields");
+	expect(fw_snp_commit, NULL);
+	TU_CHECK_EQ(psp_cmd_snp_commit(t, &pr), 0);
+	expect_done();
+	expect(fw_snp_config, NULL);
+	TU_CHECK_EQ(psp_cmd_snp_set_config(t, 0x0800000000000102ull, 3, &pr), -EIO);
+	expect_done();
+	TU_CHECK_EQ(pr, SEV_STATUS_INVALID_PARAM);
+	for (size_t i = 0; i < sizeof(w); i++)
+		((uint8_t *)&w)[i] = (uint8_t)i;
+	expect(fw_snp_vlek, NULL);
+	TU_CHECK_EQ(psp_cmd_snp_vlek_load(t, &w, &pr), -EIO);
+	expect_done();
+	TU_CHECK_EQ(pr, SEV_STATUS_BAD_SVN);
+}
+
 static void test_failing_status(struct psp_transport *t)
 {
 	char buf[256];
@@ -506,8 +582,9 @@ static void test_kvm_only(struct psp_transport *t)
 	NOT_ON_DEV(psp_cmd_attestation(t, 1, mnonce, &rep, &pr));
 	NOT_ON_DEV(psp_cmd_dbg_decrypt(t, 1, 0x1000, buf, 16, &pr));
 	NOT_ON_DEV(psp_cmd_dbg_encrypt(t, 1, buf, 0x1000, 16, &pr));
-	/* SNP: no /dev/sev row yet; refused without an ioctl */
-	NOT_ON_DEV(psp_issue(t, SEV_CMD_SNP_PLATFORM_STATUS, buf, &pr));
+	/* SNP guest commands: KVM's too, refused without an ioctl */
+	NOT_ON_DEV(psp_issue(t, SEV_CMD_SNP_GCTX_CREATE, buf, &pr));
+	NOT_ON_DEV(psp_cmd_snp_init_ex(t, SEV_SNP_INIT_INIT_RMP, &pr));
 #undef NOT_ON_DEV
 	TU_CHECK_EQ(ioctl_calls, calls);
 	psp_strerror(-EOPNOTSUPP, SEV_STATUS_NO_FW_CALL, msg, sizeof(msg));
@@ -612,6 +689,7 @@ static void run(void)
 	test_bad_lengths(t);
 	test_kernel_errors(t);
 	test_kvm_only(t);
+	test_snp(t);
 	test_buffer_checks(t);
 	test_memory(t);
 	test_serialized(t);
