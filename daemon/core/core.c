@@ -713,42 +713,9 @@ static void op_health(struct sevd_core *c, const struct sevd_request *req, struc
 
 /* Op names for sevd_core_requests_total{op}: the command or route each op serves. */
 static const char *const op_names[SEVD_OP_MAX_] = {
-	[SEVD_OP_PLATFORM_STATUS] = "PLATFORM_STATUS",
-	[SEVD_OP_INIT] = "INIT",
-	[SEVD_OP_SHUTDOWN] = "SHUTDOWN",
-	[SEVD_OP_FACTORY_RESET] = "FACTORY_RESET",
-	[SEVD_OP_PEK_GEN] = "PEK_GEN",
-	[SEVD_OP_PDH_GEN] = "PDH_GEN",
-	[SEVD_OP_PEK_CSR] = "PEK_CSR",
-	[SEVD_OP_PEK_CERT_IMPORT] = "PEK_CERT_IMPORT",
-	[SEVD_OP_CERTS] = "CERTS",
-	[SEVD_OP_GET_ID] = "GET_ID",
-	[SEVD_OP_ASIDS] = "ASIDS",
-	[SEVD_OP_HEALTH] = "HEALTH",
-	[SEVD_OP_METRICS] = "METRICS",
-	[SEVD_OP_GUEST_CREATE] = "GUEST_CREATE",
-	[SEVD_OP_GUEST_DATA_BEGIN] = "GUEST_DATA_BEGIN",
-	[SEVD_OP_GUEST_DATA] = "GUEST_DATA",
-	[SEVD_OP_GUEST_DATA_END] = "GUEST_DATA_END",
-	[SEVD_OP_GUEST_DATA_ABORT] = "GUEST_DATA_ABORT",
-	[SEVD_OP_GUEST_VMSA] = "GUEST_VMSA",
-	[SEVD_OP_GUEST_MEASURE] = "GUEST_MEASURE",
-	[SEVD_OP_GUEST_SECRET] = "GUEST_SECRET",
-	[SEVD_OP_GUEST_FINISH] = "GUEST_FINISH",
-	[SEVD_OP_GUEST_ACTIVATE] = "GUEST_ACTIVATE",
-	[SEVD_OP_GUEST_DEACTIVATE] = "GUEST_DEACTIVATE",
-	[SEVD_OP_GUEST_DELETE] = "GUEST_DELETE",
-	[SEVD_OP_GUEST_INFO] = "GUEST_INFO",
-	[SEVD_OP_GUEST_LIST] = "GUEST_LIST",
-	[SEVD_OP_GUEST_ATTEST] = "GUEST_ATTEST",
-	[SEVD_OP_FW_ERRORS] = "FW_ERRORS",
-	[SEVD_OP_GUEST_SEND_START] = "GUEST_SEND_START",
-	[SEVD_OP_GUEST_SEND_DATA] = "GUEST_SEND_DATA",
-	[SEVD_OP_GUEST_SEND_FINISH] = "GUEST_SEND_FINISH",
-	[SEVD_OP_GUEST_SEND_CANCEL] = "GUEST_SEND_CANCEL",
-	[SEVD_OP_GUEST_RECEIVE_START] = "GUEST_RECEIVE_START",
-	[SEVD_OP_GUEST_RECEIVE_DATA] = "GUEST_RECEIVE_DATA",
-	[SEVD_OP_GUEST_RECEIVE_FINISH] = "GUEST_RECEIVE_FINISH",
+#define NAME_ROW(name, fn, gfn, fw, req, rep, roles, guest) [SEVD_OP_##name] = #name,
+	SEVD_OPS(NAME_ROW)
+#undef NAME_ROW
 };
 
 /* sevd_core_requests_total{op}: every request the core served, by op (with privilege
@@ -840,42 +807,9 @@ static const struct {
 	op_fn fn;
 	bool firmware;
 } ops[SEVD_OP_MAX_] = {
-	[SEVD_OP_PLATFORM_STATUS] = { op_platform_status, true },
-	[SEVD_OP_INIT] = { op_init, true },
-	[SEVD_OP_SHUTDOWN] = { op_shutdown, true },
-	[SEVD_OP_FACTORY_RESET] = { op_factory_reset, true },
-	[SEVD_OP_PEK_GEN] = { op_pek_gen, true },
-	[SEVD_OP_PDH_GEN] = { op_pdh_gen, true },
-	[SEVD_OP_PEK_CSR] = { op_pek_csr, true },
-	[SEVD_OP_PEK_CERT_IMPORT] = { op_pek_cert_import, true },
-	[SEVD_OP_CERTS] = { op_certs, true },
-	[SEVD_OP_GET_ID] = { op_get_id, true },
-	[SEVD_OP_ASIDS] = { op_asids, false },
-	[SEVD_OP_HEALTH] = { op_health, false },
-	[SEVD_OP_METRICS] = { op_metrics, false },
-	[SEVD_OP_GUEST_CREATE] = { op_guest, true },
-	[SEVD_OP_GUEST_DATA_BEGIN] = { op_guest, true },
-	[SEVD_OP_GUEST_DATA] = { op_guest, true },
-	[SEVD_OP_GUEST_DATA_END] = { op_guest, true },
-	[SEVD_OP_GUEST_DATA_ABORT] = { op_guest, true },
-	[SEVD_OP_GUEST_VMSA] = { op_guest, true },
-	[SEVD_OP_GUEST_MEASURE] = { op_guest, true },
-	[SEVD_OP_GUEST_SECRET] = { op_guest, true },
-	[SEVD_OP_GUEST_FINISH] = { op_guest, true },
-	[SEVD_OP_GUEST_ACTIVATE] = { op_guest, true },
-	[SEVD_OP_GUEST_DEACTIVATE] = { op_guest, true },
-	[SEVD_OP_GUEST_DELETE] = { op_guest, true },
-	[SEVD_OP_GUEST_INFO] = { op_guest, true },
-	[SEVD_OP_GUEST_LIST] = { op_guest, true },
-	[SEVD_OP_GUEST_ATTEST] = { op_guest, true },
-	[SEVD_OP_FW_ERRORS] = { sevd_fwerrors_op, false },
-	[SEVD_OP_GUEST_SEND_START] = { op_guest, true },
-	[SEVD_OP_GUEST_SEND_DATA] = { op_guest, true },
-	[SEVD_OP_GUEST_SEND_FINISH] = { op_guest, true },
-	[SEVD_OP_GUEST_SEND_CANCEL] = { op_guest, true },
-	[SEVD_OP_GUEST_RECEIVE_START] = { op_guest, true },
-	[SEVD_OP_GUEST_RECEIVE_DATA] = { op_guest, true },
-	[SEVD_OP_GUEST_RECEIVE_FINISH] = { op_guest, true },
+#define CORE_ROW(name, fn, gfn, fw, req, rep, roles, guest) [SEVD_OP_##name] = { fn, fw },
+	SEVD_OPS(CORE_ROW)
+#undef CORE_ROW
 };
 
 struct op_job {

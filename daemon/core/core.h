@@ -4,7 +4,7 @@
  * request (op code + arguments) and a fixed-size reply (status + result). No pointers cross
  * this line. With privilege separation (issue 7, worker.h) the HTTP side runs in sevd's
  * unprivileged worker and these two structs are the messages of the core<->worker channels
- * (ipc.h: a body length per op, ipc.c's table; a new op needs a row there), so the core must
+ * (ipc.h: a body length per op, from the op table daemon/ipc/ops.h), so the core must
  * keep treating every request field as untrusted (lengths are checked in core.c).
  *
  * Inside the core every firmware command runs as a job of the one queue (queue.h). */
@@ -15,6 +15,7 @@
 
 #include "attest/amd-cert.h"
 #include "daemon/core/asid.h"
+#include "daemon/ipc/ops.h"
 #include "policy/admission.h"
 #include "psp/sev-abi.h"
 
@@ -30,49 +31,13 @@
 #define SEVD_STAGE_SLOT_SIZE (4u << 20)
 #define SEVD_PACKET_MAX 4096u /* guest memory per migration packet: one page, as KVM sends */
 
+/* The ops, numbered in the order of the op table's rows (daemon/ipc/ops.h, the one place an
+ * op is defined): 0 is no op. */
 enum sevd_op {
-	SEVD_OP_PLATFORM_STATUS = 1, /* PLATFORM_STATUS + the CPUID ranges */
-	SEVD_OP_INIT,		     /* INIT, then WBINVD + DF_FLUSH */
-	SEVD_OP_SHUTDOWN,
-	SEVD_OP_FACTORY_RESET,
-	SEVD_OP_PEK_GEN,
-	SEVD_OP_PDH_GEN,
-	SEVD_OP_PEK_CSR,
-	SEVD_OP_PEK_CERT_IMPORT,
-	SEVD_OP_CERTS, /* PDH_CERT_EXPORT + ASK/ARK */
-	SEVD_OP_GET_ID,
-	SEVD_OP_ASIDS,	 /* pool snapshot; no firmware */
-	SEVD_OP_HEALTH,	 /* no firmware */
-	SEVD_OP_METRICS, /* Prometheus text; no firmware */
-	/* Guests (issue 4; daemon/core/guest.c). Every one runs on the firmware thread. */
-	SEVD_OP_GUEST_CREATE,	  /* admission, ASID, memfd, LAUNCH_START, ACTIVATE */
-	SEVD_OP_GUEST_DATA_BEGIN, /* start an upload at an address */
-	SEVD_OP_GUEST_DATA,	  /* one piece: into the memfd; LAUNCH_UPDATE_DATA per 1 MiB */
-	SEVD_OP_GUEST_DATA_END,	  /* pad the last chunk to 16 bytes, LAUNCH_UPDATE_DATA */
-	SEVD_OP_GUEST_DATA_ABORT, /* the client went away mid-upload */
-	SEVD_OP_GUEST_VMSA,
-	SEVD_OP_GUEST_MEASURE,
-	SEVD_OP_GUEST_SECRET,
-	SEVD_OP_GUEST_FINISH,
-	SEVD_OP_GUEST_ACTIVATE,
-	SEVD_OP_GUEST_DEACTIVATE,
-	SEVD_OP_GUEST_DELETE,
-	SEVD_OP_GUEST_INFO,
-	SEVD_OP_GUEST_LIST,
-	SEVD_OP_GUEST_ATTEST,
-	SEVD_OP_FW_ERRORS, /* the last firmware failures (daemon/core/fwerrors.h); no firmware */
-	/* Staged uploads (ipc.h): served by the core's channel threads (daemon/ipc/core-side.c)
-	 * only, never by sevd_core_call (a staging buffer is a channel's, passed as an fd). */
-	SEVD_OP_GUEST_DATA_STAGE, /* a staging buffer for this channel; the reply carries its fd */
-	SEVD_OP_GUEST_DATA_SLOT,  /* slot i holds n bytes of the running upload: as GUEST_DATA */
-	/* Migration (issue 23; daemon/guest.c "migration"): u.migrate in, u.migrate out. */
-	SEVD_OP_GUEST_SEND_START,     /* SEND_START for the target's PDH (and chain) */
-	SEVD_OP_GUEST_SEND_DATA,      /* one packet of guest memory at an offset */
-	SEVD_OP_GUEST_SEND_FINISH,    /* SEND_FINISH, DEACTIVATE, DECOMMISSION: the guest is gone */
-	SEVD_OP_GUEST_SEND_CANCEL,    /* SEND_CANCEL: the guest is RUNNING here again */
-	SEVD_OP_GUEST_RECEIVE_START,  /* admission, ASID, memfd, RECEIVE_START, ACTIVATE */
-	SEVD_OP_GUEST_RECEIVE_DATA,   /* one packet into guest memory at an offset */
-	SEVD_OP_GUEST_RECEIVE_FINISH, /* RECEIVE_FINISH: RUNNING on its ASID */
+	SEVD_OP_NONE_ = 0,
+#define SEVD_OP_ENUM(name, fn, gfn, fw, req, rep, roles, guest) SEVD_OP_##name,
+	SEVD_OPS(SEVD_OP_ENUM)
+#undef SEVD_OP_ENUM
 	SEVD_OP_MAX_,
 };
 

@@ -1598,28 +1598,9 @@ typedef void (*guest_op_fn)(struct sevd_guests *gs, const struct sevd_request *r
 			    struct sevd_reply *rep);
 
 static const guest_op_fn guest_ops[SEVD_OP_MAX_] = {
-    [SEVD_OP_GUEST_CREATE] = op_create,
-    [SEVD_OP_GUEST_DATA_BEGIN] = op_data_begin,
-    [SEVD_OP_GUEST_DATA] = op_data,
-    [SEVD_OP_GUEST_DATA_END] = op_data_end,
-    [SEVD_OP_GUEST_DATA_ABORT] = op_data_abort,
-    [SEVD_OP_GUEST_VMSA] = op_vmsa,
-    [SEVD_OP_GUEST_MEASURE] = op_measure,
-    [SEVD_OP_GUEST_SECRET] = op_secret,
-    [SEVD_OP_GUEST_FINISH] = op_finish,
-    [SEVD_OP_GUEST_ACTIVATE] = op_activate,
-    [SEVD_OP_GUEST_DEACTIVATE] = op_deactivate,
-    [SEVD_OP_GUEST_DELETE] = op_delete,
-    [SEVD_OP_GUEST_INFO] = op_info,
-    [SEVD_OP_GUEST_LIST] = op_list,
-    [SEVD_OP_GUEST_ATTEST] = op_attest,
-    [SEVD_OP_GUEST_SEND_START] = op_send_start,
-    [SEVD_OP_GUEST_SEND_DATA] = op_send_data,
-    [SEVD_OP_GUEST_SEND_FINISH] = op_send_finish,
-    [SEVD_OP_GUEST_SEND_CANCEL] = op_send_cancel,
-    [SEVD_OP_GUEST_RECEIVE_START] = op_receive_start,
-    [SEVD_OP_GUEST_RECEIVE_DATA] = op_receive_data,
-    [SEVD_OP_GUEST_RECEIVE_FINISH] = op_receive_finish,
+#define GUEST_ROW(name, fn, gfn, fw, req, rep, roles, guest) [SEVD_OP_##name] = gfn,
+	SEVD_OPS(GUEST_ROW)
+#undef GUEST_ROW
 };
 
 void sevd_guests_op(struct sevd_guests *gs, const struct sevd_request *req, struct sevd_reply *rep)

@@ -66,48 +66,12 @@ REP_VAR_OK(metrics, len, text);
 static const struct {
 	struct body_rule req, rep;
 } ipc_ops[] = {
-    [SEVD_OP_PLATFORM_STATUS] = {FIXED(REQ_NONE), FIXED(REP(platform))},
-    [SEVD_OP_INIT] = {FIXED(REQ_INIT), FIXED(REP(platform))},
-    [SEVD_OP_SHUTDOWN] = {FIXED(REQ_RESET), FIXED(REP(platform))},
-    [SEVD_OP_FACTORY_RESET] = {FIXED(REQ_RESET), FIXED(REP(platform))},
-    [SEVD_OP_PEK_GEN] = {FIXED(REQ_NONE), FIXED(REP(platform))},
-    [SEVD_OP_PDH_GEN] = {FIXED(REQ_NONE), FIXED(REP(platform))},
-    [SEVD_OP_PEK_CSR] = {FIXED(REQ_NONE), FIXED(REP(csr))},
-    [SEVD_OP_PEK_CERT_IMPORT] = {FIXED(REQ_PEK_CERT), FIXED(REP(platform))},
-    [SEVD_OP_CERTS] = {FIXED(REQ_NONE), FIXED(REP(certs))},
-    [SEVD_OP_GET_ID] = {FIXED(REQ_NONE), FIXED(REP(id))},
-    [SEVD_OP_ASIDS] = {FIXED(REQ_NONE), REP_VAR(asids, n, entry)},
-    [SEVD_OP_HEALTH] = {FIXED(REQ_NONE), FIXED(REP(health))},
-    [SEVD_OP_METRICS] = {FIXED(REQ_NONE), REP_VAR(metrics, len, text)},
-    [SEVD_OP_GUEST_CREATE] = {FIXED(REQ_CREATE), FIXED(REP(guest))},
-    [SEVD_OP_GUEST_DATA_BEGIN] = {FIXED(REQ_GUEST_HDR), FIXED(REP(guest))},
-    [SEVD_OP_GUEST_DATA] = {FIXED(REQ_GUEST_DATA), FIXED(REP(guest))},
-    [SEVD_OP_GUEST_DATA_END] = {FIXED(REQ_GUEST_HDR), FIXED(REP(guest))},
-    [SEVD_OP_GUEST_DATA_ABORT] = {FIXED(REQ_GUEST_HDR), FIXED(REP(guest))},
-    [SEVD_OP_GUEST_VMSA] = {FIXED(REQ_GUEST_DATA), FIXED(REP(guest))},
-    [SEVD_OP_GUEST_MEASURE] = {FIXED(REQ_GUEST_HDR), FIXED(REP(guest))},
-    [SEVD_OP_GUEST_SECRET] = {FIXED(REQ_GUEST_DATA), FIXED(REP(guest))},
-    [SEVD_OP_GUEST_FINISH] = {FIXED(REQ_GUEST_HDR), FIXED(REP(guest))},
-    [SEVD_OP_GUEST_ACTIVATE] = {FIXED(REQ_GUEST_HDR), FIXED(REP(guest))},
-    [SEVD_OP_GUEST_DEACTIVATE] = {FIXED(REQ_GUEST_HDR), FIXED(REP(guest))},
-    [SEVD_OP_GUEST_DELETE] = {FIXED(REQ_GUEST_HDR), FIXED(REP(guest))},
-    [SEVD_OP_GUEST_INFO] = {FIXED(REQ_GUEST_HDR), FIXED(REP(guest))},
-    [SEVD_OP_GUEST_LIST] = {FIXED(REQ_GUEST_HDR), REP_VAR(guests, n, g)},
-    [SEVD_OP_GUEST_ATTEST] = {FIXED(REQ_GUEST_HDR), FIXED(REP(guest))},
-    [SEVD_OP_FW_ERRORS] = {FIXED(REQ_NONE), FIXED(REP(fw_errors))},
-    /* Staged uploads (ipc.h): the STAGE reply carries the staging's fd (SCM_RIGHTS). */
-    [SEVD_OP_GUEST_DATA_STAGE] = {FIXED(REQ_GUEST_HDR), FIXED(REP(stage))},
-    [SEVD_OP_GUEST_DATA_SLOT] = {FIXED(REQ_SLOT), FIXED(REP(guest))},
-    [SEVD_OP_GUEST_SEND_START] = {FIXED(REQ_MIGRATE), FIXED(REP(migrate))},
-    [SEVD_OP_GUEST_SEND_DATA] = {FIXED(REQ_MIGRATE), FIXED(REP(migrate))},
-    [SEVD_OP_GUEST_SEND_FINISH] = {FIXED(REQ_MIGRATE), FIXED(REP(migrate))},
-    [SEVD_OP_GUEST_SEND_CANCEL] = {FIXED(REQ_MIGRATE), FIXED(REP(migrate))},
-    [SEVD_OP_GUEST_RECEIVE_START] = {FIXED(REQ_MIGRATE), FIXED(REP(migrate))},
-    [SEVD_OP_GUEST_RECEIVE_DATA] = {FIXED(REQ_MIGRATE), FIXED(REP(migrate))},
-    [SEVD_OP_GUEST_RECEIVE_FINISH] = {FIXED(REQ_MIGRATE), FIXED(REP(migrate))},
+#define IPC_ROW(name, fn, gfn, fw, req, rep, roles, guest) [SEVD_OP_##name] = {req, rep},
+    SEVD_OPS(IPC_ROW)
+#undef IPC_ROW
 };
-/* A new op in core.h must get a row above (which member it sends and answers) before sevd
- * builds: an op without one would be refused as unknown by the core at run time. */
+/* Every row of the op table (daemon/ipc/ops.h) names its request and reply rule, so every
+ * op has one here. */
 _Static_assert(ELEMENTSOF(ipc_ops) == SEVD_OP_MAX_,
 	       "daemon/ipc/ipc.c: every enum sevd_op needs a row in ipc_ops (request and reply size)");
 

@@ -10,17 +10,9 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-enum sevd_role {
-	SEVD_ROLE_PUBLIC = 0,
-	SEVD_ROLE_READER,
-	SEVD_ROLE_OWNER,    /* a guest owner: its guests' measurement and attestation */
-	SEVD_ROLE_LAUNCHER, /* launches and runs guests */
-	SEVD_ROLE_ADMIN,
-	SEVD_ROLE_MAX_,
-};
+#include "daemon/ipc/ops.h"
 
-/* Role bit for a route's allowed set; admin is allowed everywhere. */
-#define SEVD_ROLE_BIT(r) (1u << (r))
+/* enum sevd_role and SEVD_ROLE_BIT: the op table (daemon/ipc/ops.h), which the core enforces. */
 
 const char *sevd_role_name(enum sevd_role r);
 int sevd_role_from_name(const char *s, enum sevd_role *ret);
