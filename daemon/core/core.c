@@ -17,6 +17,7 @@
 #include "common/macros.h"
 #include "common/util.h"
 #include "daemon/ipc/cache-region.h"
+#include "daemon/core/authz.h"
 #include "daemon/core/core-internal.h"
 #include "daemon/core/core.h"
 #include "daemon/core/emu-ctl.h"
@@ -104,6 +105,7 @@ struct sevd_core {
 	struct reply_cache cache;
 	_Atomic uint64_t certs_gen; /* reply_cache.certs_e */
 	_Atomic uint64_t calls[SEVD_OP_MAX_]; /* sevd_core_requests_total{op} */
+	struct sevd_authz *authz; /* who may do what (authz.h) */
 };
 
 /* Set while this thread runs a job (on the firmware thread, or inline on a caller's thread:
@@ -711,12 +713,6 @@ static void op_health(struct sevd_core *c, const struct sevd_request *req, struc
 	pthread_mutex_unlock(&c->health_lock);
 }
 
-/* Op names for sevd_core_requests_total{op}: the command or route each op serves. */
-static const char *const op_names[SEVD_OP_MAX_] = {
-#define NAME_ROW(name, fn, gfn, fw, req, rep, roles, guest) [SEVD_OP_##name] = #name,
-	SEVD_OPS(NAME_ROW)
-#undef NAME_ROW
-};
 
 /* sevd_core_requests_total{op}: every request the core served, by op (with privilege
  * separation: every core call of the worker, so a GET the worker answered from the region
@@ -732,7 +728,7 @@ static int render_requests(struct sevd_core *c, char *text, size_t size, int n)
 		n += m;
 		m = snprintf(text + n, size - (size_t)n,
 			     "sevd_core_requests_total{op=\"%s\"} %" PRIu64 "\n",
-			     op_names[op] ? op_names[op] : "unknown", atomic_load(&c->calls[op]));
+			     sevd_op_name(op), atomic_load(&c->calls[op]));
 	}
 	if (m > 0 && (size_t)m < size - (size_t)n)
 		n += m;
@@ -783,6 +779,7 @@ static void op_metrics(struct sevd_core *c, const struct sevd_request *req, stru
 			n += m;
 	}
 	n = render_requests(c, rep->u.metrics.text, sizeof(rep->u.metrics.text), n);
+	n = sevd_authz_render(c->authz, rep->u.metrics.text, sizeof(rep->u.metrics.text), n);
 	rep->u.metrics.len = (uint32_t)n;
 }
 
@@ -857,6 +854,16 @@ static void op_job_run(void *arg)
 	if (certs_changing(j->req->op))
 		atomic_fetch_add(&j->c->certs_gen, 1);
 	AS_JOB(j->fn(j->c, j->req, j->rep));
+}
+
+int sevd_core_authorize(struct sevd_core *c, const struct sevd_request *req,
+			struct sevd_reply *rep)
+{
+	rep->r = 0;
+	rep->fw_status = SEV_STATUS_NO_FW_CALL;
+	rep->message[0] = '\0';
+	rep->rule[0] = '\0';
+	return sevd_authz_check(c->authz, req, rep);
 }
 
 int sevd_core_call(struct sevd_core *c, const struct sevd_request *req, struct sevd_reply *rep)
@@ -1138,6 +1145,7 @@ void sevd_core_free(struct sevd_core *c)
 	sevd_guests_free(c->guests);
 	sevd_asid_pool_free(c->pool);
 	sevd_metrics_free(c->metrics);
+	sevd_authz_free(c->authz);
 	psp_close(c->psp);
 	if (c->tmr_fd >= 0)
 		close(c->tmr_fd);
@@ -1241,7 +1249,9 @@ int sevd_core_new(const struct sevd_core_config *cfg, struct sevd_core **ret)
 		sevd_core_free(c);
 		return -ENOMEM;
 	}
-	r = core_open(c, cfg);
+	r = sevd_authz_new(cfg, &c->authz);
+	if (r >= 0)
+		r = core_open(c, cfg);
 	if (r >= 0)
 		r = sevd_metrics_new(&c->metrics);
 	if (r >= 0)

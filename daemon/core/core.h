@@ -41,8 +41,49 @@ enum sevd_op {
 	SEVD_OP_MAX_,
 };
 
+/* Who a request is for, as evidence the core checks itself (core/authz.c), never a role
+ * the worker claims. TOKEN: the bearer token as the client sent it (the core hashes it and
+ * compares with its own copy of the configured hashes); UNIX: the peer's SO_PEERCRED and
+ * SO_PEERGROUPS as the worker read them; CERT: the subject of a client certificate the
+ * worker's TLS verified against tls_client_ca (its RFC 4514 DN and first CN); NONE: a
+ * caller without credentials (public). What the core must trust the worker for (UNIX,
+ * CERT): daemon/README.md "Privilege separation". */
+#define SEVD_EVIDENCE_MAX 256u /* a longer token or DN is never matched: refused */
+#define SEVD_EVIDENCE_GROUPS 32u
+enum sevd_evidence {
+	SEVD_EVIDENCE_NONE = 0,
+	SEVD_EVIDENCE_UNIX,
+	SEVD_EVIDENCE_TOKEN,
+	SEVD_EVIDENCE_CERT,
+};
+
+struct sevd_caller {
+	uint32_t kind;	  /* enum sevd_evidence */
+	uint32_t uid, gid; /* UNIX */
+	uint32_t n_groups; /* UNIX: supplementary groups in groups[] */
+	uint32_t groups[SEVD_EVIDENCE_GROUPS];
+	char text[SEVD_EVIDENCE_MAX]; /* TOKEN: the token; CERT: the DN; NUL-terminated */
+	char cn[SEVD_EVIDENCE_MAX];   /* CERT: the first CN */
+};
+
+/* The core's own copy of the credentials sevd.conf configures (sevd-config.h parses them):
+ * `token = ROLE:sha256:HEX` and `client_cert_role = ROLE:SUBJECT`. */
+struct sevd_token {
+	enum sevd_role role;
+	uint8_t hash[32]; /* SHA-256 of the bearer token */
+};
+
+/* `client_cert_role = <role>:<subject>`: a verified client certificate whose subject DN
+ * (RFC 4514 string, "CN=x,O=y") or, for a subject without '=', whose CN equals it. */
+struct sevd_cert_role {
+	enum sevd_role role;
+	char *subject;
+	bool is_dn;
+};
+
 struct sevd_request {
 	uint32_t op; /* enum sevd_op */
+	struct sevd_caller caller; /* travels ahead of the op's body (ipc.h) */
 	union {
 		struct {
 			uint8_t es; /* INIT flags bit 0 */
@@ -241,12 +282,28 @@ struct sevd_core_config {
 	 * embedded emulator); NULL otherwise. Runs on the firmware thread. */
 	int (*restart_psp)(void *userdata);
 	void *restart_userdata;
+	/* What the core admits requests of the worker on (core/authz.c; copied): the token
+	 * hashes, the certificate subjects, the admin group of Unix peers, and whether
+	 * METRICS is public. */
+	const struct sevd_token *tokens;
+	unsigned n_tokens;
+	const struct sevd_cert_role *cert_roles;
+	unsigned n_cert_roles;
+	uint32_t admin_gid;
+	bool have_admin_gid;
+	bool metrics_public;
 };
 
 int sevd_core_new(const struct sevd_core_config *cfg, struct sevd_core **ret);
 void sevd_core_free(struct sevd_core *c);
 /* Serve one request; also returned in rep->r. Safe from many threads at once. */
 int sevd_core_call(struct sevd_core *c, const struct sevd_request *req, struct sevd_reply *rep);
+/* Is the request's caller allowed its op (the op table's roles, from the evidence in
+ * req->caller)? 0, or -EACCES with rep filled, the refusal counted in
+ * sevd_core_refusals_total{op,reason} and logged as a security event. The core's channel
+ * threads call it on every request of the worker before anything else. */
+int sevd_core_authorize(struct sevd_core *c, const struct sevd_request *req,
+			struct sevd_reply *rep);
 /* The pool, for the guest code of the core (issue 4); not for the HTTP side. */
 struct sevd_asid_pool *sevd_core_asids(struct sevd_core *c);
 /* The PSP's health as GET /healthz reports it, without a request (the core's inventory file,

@@ -199,9 +199,22 @@ static int send_msg(int fd, enum sevd_ipc_kind kind, uint32_t op, const void *bo
 	return writev_all(fd, &h, sizeof(h), body, h.len);
 }
 
+/* A request: the caller's evidence, then the op's body, in one write. */
 int sevd_ipc_send_request(int fd, const struct sevd_request *req)
 {
-	return send_msg(fd, SEVD_IPC_REQUEST, req->op, &req->u);
+	struct sevd_ipc_hdr h = {.magic = SEVD_IPC_MAGIC,
+				 .version = SEVD_IPC_VERSION,
+				 .kind = SEVD_IPC_REQUEST,
+				 .op = req->op};
+	ssize_t len = sevd_ipc_msg_body_len(SEVD_IPC_REQUEST, req->op, &req->u);
+	uint8_t head[sizeof(h) + sizeof(req->caller)];
+
+	if (len < 0)
+		return (int)len;
+	h.len = (uint32_t)(sizeof(req->caller) + (size_t)len);
+	memcpy(head, &h, sizeof(h));
+	memcpy(head + sizeof(h), &req->caller, sizeof(req->caller));
+	return writev_all(fd, head, sizeof(head), &req->u, (size_t)len);
 }
 
 int sevd_ipc_send_reply(int fd, uint32_t op, const struct sevd_reply *rep)
@@ -298,6 +311,15 @@ static int recv_hdr(struct sevd_ipc_src *src, enum sevd_ipc_kind kind, uint32_t 
 	if (want_op && h->op != want_op)
 		return fail(err, size, -EPROTO, "reply for op %u to a request of op %u", h->op,
 			    want_op);
+	/* A request carries its caller's evidence ahead of the op's body. */
+	if (kind == SEVD_IPC_REQUEST) {
+		if (h->len < SEVD_IPC_CALLER_SIZE)
+			return fail(err, size, -EMSGSIZE,
+				    "op %u: request of %u bytes, shorter than the caller's evidence "
+				    "(%zu)",
+				    h->op, h->len, (size_t)SEVD_IPC_CALLER_SIZE);
+		h->len -= (uint32_t)SEVD_IPC_CALLER_SIZE;
+	}
 	b = rule_of(kind, h->op);
 	if (!b->elem && h->len != b->fixed)
 		return fail(err, size, -EMSGSIZE,
@@ -355,7 +377,7 @@ int sevd_ipc_recv_request_reuse(struct sevd_ipc_src *src, struct sevd_request *r
 				size_t *dirty, char *err, size_t err_size)
 {
 	struct sevd_ipc_hdr h;
-	int n;
+	int n, r;
 
 	n = recv_hdr(src, SEVD_IPC_REQUEST, 0, &h, err, err_size);
 	if (n < 0)
@@ -369,6 +391,9 @@ int sevd_ipc_recv_request_reuse(struct sevd_ipc_src *src, struct sevd_request *r
 		memset((uint8_t *)&req->u + n, 0, *dirty - (size_t)n);
 	*dirty = (size_t)n; /* also if the body read fails: it writes no further than n */
 	req->op = h.op;
+	r = read_part(src, &req->caller, sizeof(req->caller), h.op, err, err_size);
+	if (r < 0)
+		return r;
 	return recv_body(src, SEVD_IPC_REQUEST, &h, &req->u, (size_t)n, err, err_size);
 }
 

@@ -177,7 +177,8 @@ struct sevd_ipc_upload {
 	struct sevd_request req; /* op and u.slot only: the request is small */
 };
 
-int sevd_ipc_upload_open(uint32_t handle, struct sevd_reply *rep, struct sevd_ipc_upload **ret)
+int sevd_ipc_upload_open(uint32_t handle, const struct sevd_caller *caller, struct sevd_reply *rep,
+			 struct sevd_ipc_upload **ret)
 {
 	struct sevd_request *req = calloc(1, sizeof(*req));
 	struct sevd_ipc_upload *u = calloc(1, sizeof(*u));
@@ -195,6 +196,7 @@ int sevd_ipc_upload_open(uint32_t handle, struct sevd_reply *rep, struct sevd_ip
 		return rep->r = -ENOMEM;
 	}
 	req->op = SEVD_OP_GUEST_DATA_STAGE;
+	req->caller = *caller;
 	req->u.guest.handle = handle;
 	if (check_call(req, rep) < 0)
 		goto fail;
@@ -226,6 +228,7 @@ int sevd_ipc_upload_open(uint32_t handle, struct sevd_reply *rep, struct sevd_ip
 	u->handle = handle;
 	u->scratch = scratch;
 	u->req.op = SEVD_OP_GUEST_DATA_SLOT;
+	u->req.caller = *caller;
 	free(req);
 	*ret = u;
 	return 0;

@@ -610,7 +610,7 @@ static void upload_stage(struct upload *u)
 {
 	if (!sevd_api_stager || !(u->srep = malloc(sizeof(*u->srep))))
 		return;
-	if (sevd_api_stager->open(u->handle, u->srep, &u->st) < 0) {
+	if (sevd_api_stager->open(u->handle, &u->creq->caller, u->srep, &u->st) < 0) {
 		log_warning("Guest %u: upload without a staging buffer: %s", u->handle,
 			    u->srep->message);
 		u->st = NULL;
@@ -630,6 +630,8 @@ static int upload_open(const struct sevd_api_request *req, void **state,
 			sevd_api_error(resp, 503, "internal", "out of memory", -1);
 		return -ENOMEM;
 	}
+	if (req->caller)
+		u->creq->caller = *req->caller; /* every request of the upload is this caller's */
 	u->req = *req;
 	if (!handle_arg(req, resp, &u->handle) || !address_arg(req, u->creq, resp)) {
 		upload_free(u);

@@ -19,6 +19,12 @@ int sevd_role_from_name(const char *s, enum sevd_role *ret);
 
 struct sevd_config;
 
+struct sevd_caller;
+/* The evidence the core decides on (core.h, struct sevd_caller): the Unix peer's
+ * credentials; a bearer token as presented (at most SEVD_EVIDENCE_MAX - 1 bytes: a longer
+ * one is forwarded empty and the core refuses it). */
+void sevd_auth_unix_evidence(int fd, struct sevd_caller *cl);
+void sevd_auth_token_evidence(const char *token, struct sevd_caller *cl);
 /* Role of the peer on a connected Unix socket. */
 enum sevd_role sevd_auth_unix_peer(int fd, gid_t admin_gid, bool have_admin_gid);
 /* Role of a bearer token (the header value after "Bearer "); *ret_known is false when the
