@@ -26,6 +26,7 @@ enum refusal {
 	REFUSE_BAD_SUBJECT, /* a certificate subject no client_cert_role maps */
 	REFUSE_BAD_EVIDENCE, /* malformed evidence (unknown kind, unterminated text) */
 	REFUSE_ROLE,	    /* a known caller whose role the op's row does not admit */
+	REFUSE_TENANT,	    /* a guest of another tenant, or a launch into one */
 	REFUSE_MAX_,
 };
 
@@ -35,6 +36,7 @@ static const char *const refusal_names[REFUSE_MAX_] = {
     [REFUSE_BAD_SUBJECT] = "bad_subject",
     [REFUSE_BAD_EVIDENCE] = "bad_evidence",
     [REFUSE_ROLE] = "role",
+    [REFUSE_TENANT] = "tenant",
 };
 
 static const char *const op_names[SEVD_OP_MAX_] = {
@@ -113,7 +115,8 @@ void sevd_authz_free(struct sevd_authz *a)
 }
 
 /* Every configured hash is compared (CRYPTO_memcmp, no early exit), as the worker does. */
-static int token_role(struct sevd_authz *a, const char *token, enum sevd_role *ret)
+static int token_role(struct sevd_authz *a, const char *token, enum sevd_role *ret,
+		      const char **ret_tenant)
 {
 	uint8_t h[32];
 	unsigned int n = 0;
@@ -125,6 +128,7 @@ static int token_role(struct sevd_authz *a, const char *token, enum sevd_role *r
 		if (CRYPTO_memcmp(h, a->tokens[i].hash, sizeof(h)) == 0 && !known) {
 			known = true;
 			*ret = a->tokens[i].role;
+			*ret_tenant = a->tokens[i].tenant;
 		}
 	secret_wipe(h, sizeof(h));
 	return known ? 0 : -ENOENT;
@@ -158,7 +162,8 @@ static enum sevd_role unix_role(struct sevd_authz *a, const struct sevd_caller *
 
 /* The caller's role (-1; -2: a certificate no line maps, public), or the refusal its
  * evidence earns. */
-static int caller_role(struct sevd_authz *a, const struct sevd_caller *cl, enum sevd_role *ret)
+static int caller_role(struct sevd_authz *a, const struct sevd_caller *cl, enum sevd_role *ret,
+		       const char **ret_tenant)
 {
 	if (!memchr(cl->text, '\0', sizeof(cl->text)) || !memchr(cl->cn, '\0', sizeof(cl->cn)))
 		return REFUSE_BAD_EVIDENCE;
@@ -170,7 +175,7 @@ static int caller_role(struct sevd_authz *a, const struct sevd_caller *cl, enum 
 		*ret = unix_role(a, cl);
 		return -1;
 	case SEVD_EVIDENCE_TOKEN:
-		return token_role(a, cl->text, ret) < 0 ? REFUSE_BAD_TOKEN : -1;
+		return token_role(a, cl->text, ret, ret_tenant) < 0 ? REFUSE_BAD_TOKEN : -1;
 	case SEVD_EVIDENCE_CERT: /* unmapped: public, as the worker has it (worker/tls.c) */
 		if (cert_role(a, cl, ret) < 0) {
 			*ret = SEVD_ROLE_PUBLIC;
@@ -184,24 +189,71 @@ static int caller_role(struct sevd_authz *a, const struct sevd_caller *cl, enum 
 
 static const char *const kind_names[] = {"none", "unix", "token", "certificate"};
 
-int sevd_authz_check(struct sevd_authz *a, const struct sevd_request *req, struct sevd_reply *rep)
+static void refuse(struct sevd_authz *a, const struct sevd_request *req, struct sevd_reply *rep,
+		   int why);
+
+/* A launch (GUEST_CREATE, GUEST_RECEIVE_START) by a principal of a tenant goes into that
+ * tenant: an empty tenant field becomes it, another one is refused. Admin names any. */
+static int launch_tenant(struct sevd_request *req, const char *tenant)
+{
+	char *field = req->op == SEVD_OP_GUEST_CREATE	     ? req->u.create.tenant
+		      : req->op == SEVD_OP_GUEST_RECEIVE_START ? req->u.migrate.tenant
+							       : NULL;
+
+	if (!field || !tenant[0])
+		return 0;
+	if (field[0] && strncmp(field, tenant, SEVD_GUEST_NAME_MAX))
+		return -1;
+	snprintf(field, SEVD_GUEST_NAME_MAX, "%s", tenant);
+	return 0;
+}
+
+int sevd_authz_check(struct sevd_authz *a, struct sevd_request *req, struct sevd_reply *rep)
 {
 	enum sevd_role role = SEVD_ROLE_PUBLIC;
+	const char *tenant = "";
 	unsigned allowed;
 	int why;
 
+	memset(req->principal_tenant, 0, sizeof(req->principal_tenant));
 	if (req->op == 0 || req->op >= SEVD_OP_MAX_)
 		return 0; /* unknown ops are refused by the dispatch, as before */
 	allowed = op_roles[req->op];
 	if (req->op == SEVD_OP_METRICS && a->metrics_public)
 		allowed |= SEVD_ROLE_BIT(SEVD_ROLE_PUBLIC);
-	why = caller_role(a, &req->caller, &role);
-	if (why < 0 && role < SEVD_ROLE_MAX_ && (allowed & SEVD_ROLE_BIT(role)))
+	why = caller_role(a, &req->caller, &role, &tenant);
+	if (why < 0 && role < SEVD_ROLE_MAX_ && (allowed & SEVD_ROLE_BIT(role))) {
+		if (role == SEVD_ROLE_ADMIN)
+			return 0; /* admin acts on every tenant's guests, and names any */
+		if (launch_tenant(req, tenant) < 0) {
+			refuse(a, req, rep, REFUSE_TENANT);
+			return -EACCES;
+		}
+		snprintf(req->principal_tenant, sizeof(req->principal_tenant), "%s", tenant);
 		return 0;
+	}
 	if (why == -2)
 		why = REFUSE_BAD_SUBJECT;
 	else if (why < 0)
 		why = role == SEVD_ROLE_PUBLIC ? REFUSE_NO_EVIDENCE : REFUSE_ROLE;
+	refuse(a, req, rep, why);
+	return -EACCES;
+}
+
+void sevd_authz_note(struct sevd_authz *a, const struct sevd_request *req,
+		     const struct sevd_reply *rep)
+{
+	if (req->op == 0 || req->op >= SEVD_OP_MAX_ || strcmp(rep->rule, "core_refused:tenant"))
+		return;
+	atomic_fetch_add_explicit(&a->refused[req->op][REFUSE_TENANT], 1, memory_order_relaxed);
+	log_warning("SECURITY: the core refused %s for the worker: tenant (a guest of another "
+		    "tenant than the credential's)",
+		    op_names[req->op]);
+}
+
+static void refuse(struct sevd_authz *a, const struct sevd_request *req, struct sevd_reply *rep,
+		   int why)
+{
 	atomic_fetch_add_explicit(&a->refused[req->op][why], 1, memory_order_relaxed);
 	/* A sound worker checks the same roles first: a refusal here means a worker that is
 	 * out of step with the core or compromised. No token bytes are logged. */
@@ -216,7 +268,6 @@ int sevd_authz_check(struct sevd_authz *a, const struct sevd_request *req, struc
 		 "check the token, certificate or Unix user, and the route's role)",
 		 op_names[req->op], refusal_names[why]);
 	snprintf(rep->rule, sizeof(rep->rule), "core_refused:%s", refusal_names[why]);
-	return -EACCES;
 }
 
 int sevd_authz_render(struct sevd_authz *a, char *text, size_t size, int n)

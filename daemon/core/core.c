@@ -791,7 +791,9 @@ static void op_guest(struct sevd_core *c, const struct sevd_request *req, struct
 			 "guest operations need a state directory for the journal");
 		return;
 	}
-	if (req->op == SEVD_OP_GUEST_INFO && cache_answer(c, req, rep, true))
+	/* A principal of a tenant is not answered from the cache: guest.c checks the tenant. */
+	if (req->op == SEVD_OP_GUEST_INFO && !req->principal_tenant[0] &&
+	    cache_answer(c, req, rep, true))
 		return;
 	sevd_guests_op(c->guests, req, rep);
 	if (req->op == SEVD_OP_GUEST_INFO)
@@ -856,8 +858,7 @@ static void op_job_run(void *arg)
 	AS_JOB(j->fn(j->c, j->req, j->rep));
 }
 
-int sevd_core_authorize(struct sevd_core *c, const struct sevd_request *req,
-			struct sevd_reply *rep)
+int sevd_core_authorize(struct sevd_core *c, struct sevd_request *req, struct sevd_reply *rep)
 {
 	rep->r = 0;
 	rep->fw_status = SEV_STATUS_NO_FW_CALL;
@@ -887,12 +888,15 @@ int sevd_core_call(struct sevd_core *c, const struct sevd_request *req, struct s
 	/* An unhealthy PSP: refuse at once rather than let requests pile up behind it. */
 	if (refuse_if_unhealthy(c, rep) < 0)
 		return rep->r;
-	if ((req->op == SEVD_OP_PLATFORM_STATUS || (req->op == SEVD_OP_GUEST_INFO && c->guests)) &&
+	if ((req->op == SEVD_OP_PLATFORM_STATUS ||
+	     (req->op == SEVD_OP_GUEST_INFO && c->guests && !req->principal_tenant[0])) &&
 	    cache_answer(c, req, rep, false))
 		return rep->r;
 	if (req->op == SEVD_OP_CERTS && certs_answer(c, rep))
 		return rep->r;
 	r = sevd_queue_run(c->queue, op_job_run, &j);
+	if (r == 0 && rep->r == -EACCES)
+		sevd_authz_note(c->authz, req, rep); /* guest.c's tenant refusal */
 	return r < 0 ? queue_refused(rep, r) : rep->r;
 }
 
@@ -900,6 +904,7 @@ struct data_job {
 	struct sevd_core *c;
 	uint32_t handle, len;
 	const uint8_t *buf;
+	const char *tenant; /* the request's principal_tenant */
 	struct sevd_reply *rep;
 };
 
@@ -909,13 +914,16 @@ static void data_job_run(void *arg)
 
 	if (refuse_if_unhealthy(j->c, j->rep) < 0)
 		return;
+	sevd_guests_principal(j->c->guests, j->tenant);
 	AS_JOB(sevd_guests_data(j->c->guests, j->handle, j->buf, j->len, j->rep));
+	sevd_guests_principal(j->c->guests, NULL);
 }
 
 int sevd_core_guest_data(struct sevd_core *c, uint32_t handle, const uint8_t *buf, uint32_t len,
-			 struct sevd_reply *rep)
+			 const char *tenant, struct sevd_reply *rep)
 {
-	struct data_job j = { .c = c, .handle = handle, .len = len, .buf = buf, .rep = rep };
+	struct data_job j = { .c = c, .handle = handle, .len = len, .buf = buf, .rep = rep,
+			      .tenant = tenant };
 	int r;
 
 	rep->r = 0;

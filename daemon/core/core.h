@@ -71,6 +71,7 @@ struct sevd_caller {
 struct sevd_token {
 	enum sevd_role role;
 	uint8_t hash[32]; /* SHA-256 of the bearer token */
+	char tenant[SEVD_GUEST_NAME_MAX]; /* `...:tenant=NAME`: the principal's tenant, or "" */
 };
 
 /* `client_cert_role = <role>:<subject>`: a verified client certificate whose subject DN
@@ -84,6 +85,9 @@ struct sevd_cert_role {
 struct sevd_request {
 	uint32_t op; /* enum sevd_op */
 	struct sevd_caller caller; /* travels ahead of the op's body (ipc.h) */
+	/* Set by the core's admission from the verified credential, never read from the wire:
+	 * the tenant whose guests alone the caller may act on ("" = any: admin, in-process). */
+	char principal_tenant[SEVD_GUEST_NAME_MAX];
 	union {
 		struct {
 			uint8_t es; /* INIT flags bit 0 */
@@ -302,8 +306,7 @@ int sevd_core_call(struct sevd_core *c, const struct sevd_request *req, struct s
  * req->caller)? 0, or -EACCES with rep filled, the refusal counted in
  * sevd_core_refusals_total{op,reason} and logged as a security event. The core's channel
  * threads call it on every request of the worker before anything else. */
-int sevd_core_authorize(struct sevd_core *c, const struct sevd_request *req,
-			struct sevd_reply *rep);
+int sevd_core_authorize(struct sevd_core *c, struct sevd_request *req, struct sevd_reply *rep);
 /* The pool, for the guest code of the core (issue 4); not for the HTTP side. */
 struct sevd_asid_pool *sevd_core_asids(struct sevd_core *c);
 /* The PSP's health as GET /healthz reports it, without a request (the core's inventory file,
@@ -313,7 +316,7 @@ bool sevd_core_psp_healthy(struct sevd_core *c);
  * daemon/ipc/core-side.c), len <= SEVD_STAGE_SLOT_SIZE: a firmware job like sevd_core_call's.
  * Core side only. The bytes are copied into guest memory once and read for nothing else. */
 int sevd_core_guest_data(struct sevd_core *c, uint32_t handle, const uint8_t *buf, uint32_t len,
-			 struct sevd_reply *rep);
+			 const char *tenant, struct sevd_reply *rep);
 /* For sevd.c, which hands it to the worker: the memfd of the reply cache's read-only region
  * (cache-region.h), or -1 when there is none. Owned by the core. */
 int sevd_core_region_fd(struct sevd_core *c);

@@ -157,7 +157,7 @@ static int serve_staged(struct sevd_ipc_server *s, struct staging *st,
 	if (req->op == SEVD_OP_GUEST_DATA_SLOT) {
 		(void)sevd_core_guest_data(s->core, req->u.slot.handle,
 					   st->map + (size_t)req->u.slot.slot * st->slot_size,
-					   req->u.slot.len, rep);
+					   req->u.slot.len, req->principal_tenant, rep);
 		return -1;
 	}
 	staging_drop(st); /* any other request ends the staging */

@@ -28,6 +28,8 @@
 
 #define ADMIN_TOKEN "distrust-admin-token-1"
 #define READER_TOKEN "distrust-reader-token-2"
+#define ACME_TOKEN "distrust-launcher-acme-3"
+#define GLOBEX_TOKEN "distrust-launcher-globex-4"
 
 static pid_t find_worker(pid_t core)
 {
@@ -141,6 +143,69 @@ static void evidence(struct sevd_caller *cl, unsigned kind)
 	}
 }
 
+static void token_evidence(struct sevd_caller *cl, const char *token)
+{
+	memset(cl, 0, sizeof(*cl));
+	cl->kind = SEVD_EVIDENCE_TOKEN;
+	snprintf(cl->text, sizeof(cl->text), "%s", token);
+}
+
+/* Tenants (sevd.conf `token = launcher:sha256:HEX:tenant=NAME`): a launch goes into the
+ * credential's tenant, a launch into another is refused (squatting), and every guest op on
+ * another tenant's guest is refused by the core without a firmware command; the guest list
+ * shows only the tenant's own; acme may still delete its own guest. */
+static void tenant_matrix(int fd, const char *esock, struct sevd_request *rq,
+			  struct sevd_reply *rep)
+{
+	static const uint32_t guest_ops[] = {
+	    SEVD_OP_GUEST_DELETE,   SEVD_OP_GUEST_SECRET,     SEVD_OP_GUEST_DEACTIVATE,
+	    SEVD_OP_GUEST_FINISH,   SEVD_OP_GUEST_ACTIVATE,   SEVD_OP_GUEST_INFO,
+	    SEVD_OP_GUEST_VMSA,	    SEVD_OP_GUEST_DATA_BEGIN, SEVD_OP_GUEST_DATA_END,
+	};
+	uint64_t before;
+	uint32_t ha;
+
+	memset(rq, 0, sizeof(*rq));
+	rq->op = SEVD_OP_GUEST_CREATE;
+	token_evidence(&rq->caller, ACME_TOKEN);
+	TU_CHECK(call(fd, rq, rep) == 0, "acme's launch: r %d %s", rep->r, rep->message);
+	ha = rep->u.guest.info.handle;
+	TU_CHECK(!strcmp(rep->u.guest.info.tenant, "acme"), "launched into tenant '%s'",
+		 rep->u.guest.info.tenant);
+	memset(rq, 0, sizeof(*rq));
+	rq->op = SEVD_OP_GUEST_CREATE;
+	token_evidence(&rq->caller, ACME_TOKEN);
+	snprintf(rq->u.create.tenant, sizeof(rq->u.create.tenant), "globex");
+	TU_CHECK(call(fd, rq, rep) == -EACCES && strstr(rep->rule, "tenant"),
+		 "acme launching into globex: r %d rule %s", rep->r, rep->rule);
+
+	before = served(esock);
+	for (size_t i = 0; i < ELEMENTSOF(guest_ops); i++) {
+		memset(rq, 0, sizeof(*rq));
+		rq->op = guest_ops[i];
+		token_evidence(&rq->caller, GLOBEX_TOKEN);
+		rq->u.guest.handle = ha;
+		TU_CHECK(call(fd, rq, rep) == -EACCES && strstr(rep->rule, "tenant"),
+			 "globex's op %u on acme's guest: r %d rule %s (%s)", guest_ops[i], rep->r,
+			 rep->rule, rep->message);
+	}
+	memset(rq, 0, sizeof(*rq));
+	rq->op = SEVD_OP_GUEST_LIST;
+	token_evidence(&rq->caller, GLOBEX_TOKEN);
+	TU_CHECK(call(fd, rq, rep) == 0, "globex's list: %s", rep->message);
+	TU_CHECK(rep->u.guests.n == 0, "globex sees %u guests of other tenants", rep->u.guests.n);
+	TU_CHECK(served(esock) == before, "firmware ran %llu commands for another tenant's ops",
+		 (unsigned long long)(served(esock) - before));
+
+	/* Control: acme itself may delete its guest (firmware runs). */
+	memset(rq, 0, sizeof(*rq));
+	rq->op = SEVD_OP_GUEST_DELETE;
+	token_evidence(&rq->caller, ACME_TOKEN);
+	rq->u.guest.handle = ha;
+	TU_CHECK(call(fd, rq, rep) == 0, "acme's delete of its guest: %s", rep->message);
+	TU_CHECK(served(esock) > before, "the delete ran no firmware command");
+}
+
 static const char *const reasons[] = {"no_evidence", "bad_token", "role", "role"};
 
 static bool public_op(uint32_t op)
@@ -173,7 +238,7 @@ int main(void)
 	    SEVD_OP_GUEST_DELETE,  SEVD_OP_GUEST_SECRET,     SEVD_OP_GUEST_DEACTIVATE,
 	    SEVD_OP_GUEST_FINISH,  SEVD_OP_GUEST_SEND_START, SEVD_OP_GUEST_CREATE,
 	};
-	char hadm[65], hrd[65], text[512];
+	char hadm[65], hrd[65], hacme[65], hglobex[65], text[1024];
 	struct gc_resp r;
 	size_t l0, l1, ll;
 	uint64_t before;
@@ -191,8 +256,13 @@ int main(void)
 	jpath = path_join(dir, "guests.journal");
 	hex_sha256(ADMIN_TOKEN, hadm);
 	hex_sha256(READER_TOKEN, hrd);
-	snprintf(text, sizeof(text), "token = admin:sha256:%s\ntoken = reader:sha256:%s\n", hadm,
-		 hrd);
+	hex_sha256(ACME_TOKEN, hacme);
+	hex_sha256(GLOBEX_TOKEN, hglobex);
+	snprintf(text, sizeof(text),
+		 "token = admin:sha256:%s\ntoken = reader:sha256:%s\n"
+		 "token = launcher:sha256:%s:tenant=acme\n"
+		 "token = launcher:sha256:%s:tenant=globex\n",
+		 hadm, hrd, hacme, hglobex);
 	{
 		FILE *f = fopen(conf, "we");
 
@@ -247,10 +317,13 @@ int main(void)
 		}
 	TU_CHECK(served(esock) == before, "firmware served %llu commands for refused requests",
 		 (unsigned long long)(served(esock) - before));
-	close(fd);
-
 	j1 = tu_read_file(jpath, &l1);
 	TU_CHECK(j1 && l1 == l0 && !memcmp(j0, j1, l0), "the journal changed");
+	tenant_matrix(fd, esock, rq, rep);
+	close(fd);
+	check_metric(&d, "GUEST_DELETE", "tenant", 1);
+	check_metric(&d, "GUEST_CREATE", "tenant", 1);
+	check_metric(&d, "GUEST_INFO", "tenant", 1);
 	check_metric(&d, "FACTORY_RESET", "no_evidence", 1);
 	check_metric(&d, "FACTORY_RESET", "bad_token", 1);
 	check_metric(&d, "FACTORY_RESET", "role", 2);
