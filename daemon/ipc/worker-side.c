@@ -117,7 +117,11 @@ static int check_call(const struct sevd_request *req, struct sevd_reply *rep)
 		snprintf(rep->message, sizeof(rep->message), "unknown core operation %u", req->op);
 		return rep->r = -EOPNOTSUPP;
 	}
-	if (sevd_region_answer(pool.region, req, rep))
+	/* A guest's status for a token or certificate holder goes to the core, which checks
+	 * the principal's tenant (core/authz.c); the region's copy would show any tenant's. */
+	if ((req->op != SEVD_OP_GUEST_INFO || req->caller.kind == SEVD_EVIDENCE_UNIX ||
+	     req->caller.kind == SEVD_EVIDENCE_NONE) &&
+	    sevd_region_answer(pool.region, req, rep))
 		return 1;
 	if (pool.n == 0) {
 		snprintf(rep->message, sizeof(rep->message), "no channel to the privileged core");

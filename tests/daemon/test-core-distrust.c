@@ -16,6 +16,7 @@
 #include <sys/pidfd.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
 #include <openssl/evp.h>
 
 #include "common/macros.h"
@@ -206,6 +207,70 @@ static void tenant_matrix(int fd, const char *esock, struct sevd_request *rq,
 	TU_CHECK(served(esock) > before, "the delete ran no firmware command");
 }
 
+static size_t sink(char *p, size_t size, size_t n, void *userdata)
+{
+	strncat(userdata, p, size * n < 1023 - strlen(userdata) ? size * n
+								 : 1023 - strlen(userdata));
+	return size * n;
+}
+
+/* An HTTP request over the TCP listener with a bearer token, through the real worker. */
+static long http(int port, const char *method, const char *path, const char *token,
+		 const char *body, char out[1024])
+{
+	CURL *c = curl_easy_init();
+	struct curl_slist *hd = NULL;
+	char url[256], auth[256];
+	long status = 0;
+
+	TU_CHECK(c, "curl");
+	out[0] = '\0';
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", port, path);
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
+	hd = curl_slist_append(hd, auth);
+	hd = curl_slist_append(hd, "Content-Type: application/json");
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hd);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+	if (body)
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+	TU_CHECK(curl_easy_perform(c) == CURLE_OK, "%s %s", method, path);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	curl_slist_free_all(hd);
+	curl_easy_cleanup(c);
+	return status;
+}
+
+/* Through the real worker: a launch with acme's token lands in acme; globex's launcher gets
+ * 403 core_refused on acme's guest (GET, whose status the worker would otherwise answer from
+ * the shared region, and DELETE); acme's own GET answers. */
+static void tenant_http(int port)
+{
+	char out[1024], path[64];
+	unsigned h = 0;
+	const char *p;
+
+	TU_CHECK(http(port, "POST", "/v1/guests", ACME_TOKEN, "{\"policy\": 0}", out) == 201,
+		 "acme's launch over TCP: %s", out);
+	TU_CHECK(strstr(out, "\"tenant\": \"acme\"") || strstr(out, "\"tenant\":\"acme\""),
+		 "launched into acme: %s", out);
+	p = strstr(out, "\"handle\"");
+	TU_CHECK(p && sscanf(strchr(p, ':') + 1, " %u", &h) == 1, "handle in %s", out);
+	snprintf(path, sizeof(path), "/v1/guests/%u", h);
+	TU_CHECK(http(port, "GET", path, ACME_TOKEN, NULL, out) == 200, "acme's GET: %s", out);
+	TU_CHECK(http(port, "GET", path, GLOBEX_TOKEN, NULL, out) == 403 &&
+		     strstr(out, "core_refused"),
+		 "globex's GET of acme's guest: %s", out);
+	TU_CHECK(http(port, "DELETE", path, GLOBEX_TOKEN, NULL, out) == 403 &&
+		     strstr(out, "core_refused"),
+		 "globex's DELETE of acme's guest: %s", out);
+	TU_CHECK(http(port, "DELETE", path, ACME_TOKEN, NULL, out) == 200, "acme's DELETE: %s",
+		 out);
+}
+
 static const char *const reasons[] = {"no_evidence", "bad_token", "role", "role"};
 
 static bool public_op(uint32_t op)
@@ -238,7 +303,9 @@ int main(void)
 	    SEVD_OP_GUEST_DELETE,  SEVD_OP_GUEST_SECRET,     SEVD_OP_GUEST_DEACTIVATE,
 	    SEVD_OP_GUEST_FINISH,  SEVD_OP_GUEST_SEND_START, SEVD_OP_GUEST_CREATE,
 	};
-	char hadm[65], hrd[65], hacme[65], hglobex[65], text[1024];
+	char hadm[65], hrd[65], hacme[65], hglobex[65], text[1024], listen[64];
+	struct tu_emu emu;
+	int port;
 	struct gc_resp r;
 	size_t l0, l1, ll;
 	uint64_t before;
@@ -251,7 +318,10 @@ int main(void)
 			"runs as root)");
 	TU_CHECK(rq && rep, "alloc");
 	dir = tu_mkdtemp();
-	esock = path_join(dir, "emu.sock");
+	TU_CHECK_EQ(tu_emu_start(dir, NULL, &emu), 0);
+	esock = strdup(emu.socket);
+	port = tu_free_port();
+	snprintf(listen, sizeof(listen), "--listen=tcp:127.0.0.1:%d", port);
 	conf = path_join(dir, "sevd.conf");
 	jpath = path_join(dir, "guests.journal");
 	hex_sha256(ADMIN_TOKEN, hadm);
@@ -261,16 +331,16 @@ int main(void)
 	snprintf(text, sizeof(text),
 		 "token = admin:sha256:%s\ntoken = reader:sha256:%s\n"
 		 "token = launcher:sha256:%s:tenant=acme\n"
-		 "token = launcher:sha256:%s:tenant=globex\n",
+		 "token = launcher:sha256:%s:tenant=globex\nallow_plain_tcp = yes\n",
 		 hadm, hrd, hacme, hglobex);
 	{
 		FILE *f = fopen(conf, "we");
 
 		TU_CHECK(f && fputs(text, f) >= 0 && fclose(f) == 0, "write %s", conf);
 	}
-	d = (struct gc_daemon){.dir = dir, .emu_sock = esock, .extra_arg = "--psp=emu",
-			       .config = conf};
+	d = (struct gc_daemon){.dir = dir, .emu_sock = esock, .extra_arg = listen, .config = conf};
 	TU_CHECK(gc_start(&d, true), "sevd start (log %s)", d.log);
+	TU_CHECK(tu_wait_tcp(port, 10000), "sevd's TCP listener on %d (log %s)", port, d.log);
 	{
 		static const char body[] = "{\"policy\": 0, \"name\": \"victim\"}";
 
@@ -324,6 +394,8 @@ int main(void)
 	check_metric(&d, "GUEST_DELETE", "tenant", 1);
 	check_metric(&d, "GUEST_CREATE", "tenant", 1);
 	check_metric(&d, "GUEST_INFO", "tenant", 1);
+	tenant_http(port);
+	check_metric(&d, "GUEST_INFO", "tenant", 2);
 	check_metric(&d, "FACTORY_RESET", "no_evidence", 1);
 	check_metric(&d, "FACTORY_RESET", "bad_token", 1);
 	check_metric(&d, "FACTORY_RESET", "role", 2);
@@ -344,6 +416,7 @@ int main(void)
 		gc_resp_free(&r);
 	}
 	gc_stop(&d, false);
+	tu_emu_stop(&emu);
 	tu_rmtree(dir);
 	free(rq);
 	free(rep);
