@@ -52,6 +52,15 @@ static const unsigned op_roles[SEVD_OP_MAX_] = {
 #undef ROLE_ROW
 };
 
+/* Build-time checks of every row: firmware and guest are 0 or 1, roles only names roles. */
+#define ROW_CHECK(name, fn, gfn, fw, req, rep, roles, guest)                                      \
+	_Static_assert((fw) == 0 || (fw) == 1, "ops.h: " #name ": firmware is 0 or 1");          \
+	_Static_assert((guest) == 0 || (guest) == 1, "ops.h: " #name ": guest is 0 or 1");       \
+	_Static_assert(((roles) & ~((1u << SEVD_ROLE_MAX_) - 1)) == 0,                           \
+		       "ops.h: " #name ": roles are SEVD_ROLES_* bits");
+SEVD_OPS(ROW_CHECK)
+#undef ROW_CHECK
+
 struct sevd_authz {
 	struct sevd_token tokens[32];
 	unsigned n_tokens;
