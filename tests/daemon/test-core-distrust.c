@@ -6,8 +6,10 @@
  * SHUTDOWN, PEK import, guest decommission, secret injection, ...) with a forged token, a
  * reader's token and a reader's Unix credentials. Each is refused with -EACCES, counted in
  * sevd_core_refusals_total{op,reason}, logged as a security event, and no firmware command
- * runs (the emulator's own count of commands served) and the journal does not change. Fails
- * on a core that serves whatever the worker asks. */
+ * runs (the emulator's own count of commands served) and the journal does not change. Then
+ * tenants × ops: launchers of tenants acme and globex (token lines with :tenant=), over the
+ * stolen channel and through the real worker over TCP. Fails on a core that serves whatever
+ * the worker asks, or that lets one tenant's credential act on another's guest. */
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
