@@ -249,15 +249,14 @@ int sevd_authz_check(struct sevd_authz *a, struct sevd_request *req, struct sevd
 	return -EACCES;
 }
 
-void sevd_authz_note(struct sevd_authz *a, const struct sevd_request *req,
-		     const struct sevd_reply *rep)
+void sevd_authz_note(struct sevd_authz *a, uint32_t op, const struct sevd_reply *rep)
 {
-	if (req->op == 0 || req->op >= SEVD_OP_MAX_ || strcmp(rep->rule, "core_refused:tenant"))
+	if (op == 0 || op >= SEVD_OP_MAX_ || strcmp(rep->rule, "core_refused:tenant"))
 		return;
-	atomic_fetch_add_explicit(&a->refused[req->op][REFUSE_TENANT], 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&a->refused[op][REFUSE_TENANT], 1, memory_order_relaxed);
 	log_warning("SECURITY: the core refused %s for the worker: tenant (a guest of another "
 		    "tenant than the credential's)",
-		    op_names[req->op]);
+		    op_names[op]);
 }
 
 static void refuse(struct sevd_authz *a, const struct sevd_request *req, struct sevd_reply *rep,

@@ -13,8 +13,7 @@ void sevd_authz_free(struct sevd_authz *a);
 int sevd_authz_check(struct sevd_authz *a, struct sevd_request *req, struct sevd_reply *rep);
 /* A refusal an op made itself (guest.c: another tenant's guest, rule "core_refused:tenant"):
  * counted and logged like the others. */
-void sevd_authz_note(struct sevd_authz *a, const struct sevd_request *req,
-		     const struct sevd_reply *rep);
+void sevd_authz_note(struct sevd_authz *a, uint32_t op, const struct sevd_reply *rep);
 /* sevd_core_refusals_total{op,reason} appended at text + n; the new length. */
 int sevd_authz_render(struct sevd_authz *a, char *text, size_t size, int n);
 /* The op's name in the op table ("FACTORY_RESET"), "unknown" when there is none. */

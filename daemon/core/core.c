@@ -896,7 +896,7 @@ int sevd_core_call(struct sevd_core *c, const struct sevd_request *req, struct s
 		return rep->r;
 	r = sevd_queue_run(c->queue, op_job_run, &j);
 	if (r == 0 && rep->r == -EACCES)
-		sevd_authz_note(c->authz, req, rep); /* guest.c's tenant refusal */
+		sevd_authz_note(c->authz, req->op, rep); /* guest.c's tenant refusal */
 	return r < 0 ? queue_refused(rep, r) : rep->r;
 }
 
@@ -942,6 +942,8 @@ int sevd_core_guest_data(struct sevd_core *c, uint32_t handle, const uint8_t *bu
 	if (refuse_if_unhealthy(c, rep) < 0)
 		return rep->r;
 	r = sevd_queue_run(c->queue, data_job_run, &j);
+	if (r == 0 && rep->r == -EACCES)
+		sevd_authz_note(c->authz, SEVD_OP_GUEST_DATA_SLOT, rep);
 	return r < 0 ? queue_refused(rep, r) : rep->r;
 }
 
