@@ -90,7 +90,9 @@ static int set_uint(unsigned *dst, const char *v)
 	return r;
 }
 
-/* `<role>:sha256:<64 hex>`: only the hash of a token ever sits in the file. */
+/* `<role>:sha256:<64 hex>[:tenant=NAME]`: only the hash of a token ever sits in the file;
+ * NAME is the tenant whose guests alone the token's principal may launch and act on (the core
+ * enforces it: core/authz.c, guest.c). */
 static int set_token(struct sevd_config *c, const char *v, const char **reason)
 {
 	const char *p = strchr(v, ':');
@@ -111,6 +113,35 @@ static int set_token(struct sevd_config *c, const char *v, const char **reason)
 	if (sevd_role_from_name(role, &t->role) < 0 || t->role == SEVD_ROLE_PUBLIC) {
 		*reason = "role must be reader, owner, launcher or admin";
 		return -EINVAL;
+	}
+	{
+		const char *tn = strstr(p + 1, ":tenant=");
+		char hex[65];
+
+		if (tn) {
+			if (!policy_tenant_name_valid(tn + 8) ||
+			    strlen(tn + 8) >= sizeof(t->tenant)) {
+				*reason = "tenant=NAME: 1..63 of [A-Za-z0-9._-], not starting "
+					  "with '.'";
+				return -EINVAL;
+			}
+			snprintf(t->tenant, sizeof(t->tenant), "%s", tn + 8);
+			if (strncmp(p + 1, "sha256:", 7) != 0 || tn < p + 8 ||
+			    (size_t)(tn - (p + 8)) != 64) {
+				*reason = "expected sha256: and 64 hex digits (sha256sum of the "
+					  "token)";
+				return -EINVAL;
+			}
+			memcpy(hex, p + 8, 64);
+			hex[64] = '\0';
+			if (hex_decode_exact(hex, t->hash, 32) < 0) {
+				*reason = "expected sha256: and 64 hex digits (sha256sum of the "
+					  "token)";
+				return -EINVAL;
+			}
+			c->n_tokens++;
+			return 0;
+		}
 	}
 	if (strncmp(p + 1, "sha256:", 7) != 0 || hex_decode_exact(p + 8, t->hash, 32) < 0) {
 		*reason = "expected sha256: and 64 hex digits (sha256sum of the token)";

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "daemon/core/core.h"
 #include "daemon/worker/auth.h"
 #include "policy/admission.h"
 
@@ -14,18 +15,7 @@
 #define SEVD_TOKENS_MAX 32
 #define SEVD_CERT_ROLES_MAX 32
 
-struct sevd_token {
-	enum sevd_role role;
-	uint8_t hash[32]; /* SHA-256 of the bearer token */
-};
-
-/* `client_cert_role = <role>:<subject>`: a verified client certificate whose subject DN
- * (RFC 4514 string, "CN=x,O=y") or, for a subject without '=', whose CN equals it. */
-struct sevd_cert_role {
-	enum sevd_role role;
-	char *subject;
-	bool is_dn;
-};
+/* struct sevd_token, struct sevd_cert_role: core.h (the core keeps its own copy). */
 
 struct sevd_config {
 	char *psp;	 /* "emu", "emu:PATH", "dev", "dev:PATH" */

@@ -5,6 +5,7 @@
  * front (http.h) runs in an unprivileged worker, this same binary started with --worker,
  * which reaches the core over fixed, length-checked messages (ipc.h). */
 #include <errno.h>
+#include <grp.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -377,6 +378,17 @@ static int check_migration_roots(const struct sevd_config *cfg)
 	return 0;
 }
 
+/* The core maps Unix peers itself (core/authz.c): admin_group's gid, as the worker's rule. */
+static void core_admin_group(const struct sevd_config *cfg, struct sevd_core_config *cc)
+{
+	struct group *g = cfg->admin_group ? getgrnam(cfg->admin_group) : NULL;
+
+	if (g) {
+		cc->admin_gid = (uint32_t)g->gr_gid;
+		cc->have_admin_gid = true;
+	}
+}
+
 static int run(struct sevd_config *cfg, char *const *argv, const struct flags *f)
 {
 	struct sevd_ipc_server *ipc = NULL;
@@ -419,7 +431,12 @@ static int run(struct sevd_config *cfg, char *const *argv, const struct flags *f
 					.migration_roots = cfg->migration_roots,
 					.migration_emulated_root = cfg->migration_emulated_root,
 					.restart_psp = emu.pid > 0 ? restart_emu : NULL,
-					.restart_userdata = &emu };
+					.restart_userdata = &emu,
+					.tokens = cfg->tokens, .n_tokens = cfg->n_tokens,
+					.cert_roles = cfg->cert_roles,
+					.n_cert_roles = cfg->n_cert_roles,
+					.metrics_public = cfg->metrics_public };
+	core_admin_group(cfg, &cc);
 	r = sevd_core_new(&cc, &core);
 	if (r >= 0 && cfg->inventory_file)
 		r = sevd_inventory_file_new(core, cfg->inventory_file, &inventory);

@@ -19,6 +19,7 @@
 #include "attest/snp-report.h"
 #include "common/util.h"
 #include "daemon/ipc/cache-region.h"
+#include "daemon/core/authz.h"
 #include "daemon/core/core-internal.h"
 #include "daemon/core/core.h"
 #include "daemon/core/emu-ctl.h"
@@ -110,6 +111,7 @@ struct sevd_core {
 	struct reply_cache cache;
 	_Atomic uint64_t certs_gen; /* reply_cache.certs_e */
 	_Atomic uint64_t calls[SEVD_OP_MAX_]; /* sevd_core_requests_total{op} */
+	struct sevd_authz *authz; /* who may do what (authz.h) */
 };
 
 /* Set while this thread runs a job (on the firmware thread, or inline on a caller's thread:
@@ -741,49 +743,6 @@ static void op_health(struct sevd_core *c, const struct sevd_request *req, struc
 	pthread_mutex_unlock(&c->health_lock);
 }
 
-/* Op names for sevd_core_requests_total{op}: the command or route each op serves. */
-static const char *const op_names[SEVD_OP_MAX_] = {
-	[SEVD_OP_PLATFORM_STATUS] = "PLATFORM_STATUS",
-	[SEVD_OP_INIT] = "INIT",
-	[SEVD_OP_SHUTDOWN] = "SHUTDOWN",
-	[SEVD_OP_FACTORY_RESET] = "FACTORY_RESET",
-	[SEVD_OP_PEK_GEN] = "PEK_GEN",
-	[SEVD_OP_PDH_GEN] = "PDH_GEN",
-	[SEVD_OP_PEK_CSR] = "PEK_CSR",
-	[SEVD_OP_PEK_CERT_IMPORT] = "PEK_CERT_IMPORT",
-	[SEVD_OP_CERTS] = "CERTS",
-	[SEVD_OP_GET_ID] = "GET_ID",
-	[SEVD_OP_ASIDS] = "ASIDS",
-	[SEVD_OP_HEALTH] = "HEALTH",
-	[SEVD_OP_METRICS] = "METRICS",
-	[SEVD_OP_GUEST_CREATE] = "GUEST_CREATE",
-	[SEVD_OP_GUEST_DATA_BEGIN] = "GUEST_DATA_BEGIN",
-	[SEVD_OP_GUEST_DATA] = "GUEST_DATA",
-	[SEVD_OP_GUEST_DATA_END] = "GUEST_DATA_END",
-	[SEVD_OP_GUEST_DATA_ABORT] = "GUEST_DATA_ABORT",
-	[SEVD_OP_GUEST_VMSA] = "GUEST_VMSA",
-	[SEVD_OP_GUEST_MEASURE] = "GUEST_MEASURE",
-	[SEVD_OP_GUEST_SECRET] = "GUEST_SECRET",
-	[SEVD_OP_GUEST_FINISH] = "GUEST_FINISH",
-	[SEVD_OP_GUEST_ACTIVATE] = "GUEST_ACTIVATE",
-	[SEVD_OP_GUEST_DEACTIVATE] = "GUEST_DEACTIVATE",
-	[SEVD_OP_GUEST_DELETE] = "GUEST_DELETE",
-	[SEVD_OP_GUEST_INFO] = "GUEST_INFO",
-	[SEVD_OP_GUEST_LIST] = "GUEST_LIST",
-	[SEVD_OP_GUEST_ATTEST] = "GUEST_ATTEST",
-	[SEVD_OP_FW_ERRORS] = "FW_ERRORS",
-	[SEVD_OP_GUEST_SEND_START] = "GUEST_SEND_START",
-	[SEVD_OP_GUEST_SEND_DATA] = "GUEST_SEND_DATA",
-	[SEVD_OP_GUEST_SEND_FINISH] = "GUEST_SEND_FINISH",
-	[SEVD_OP_GUEST_SEND_CANCEL] = "GUEST_SEND_CANCEL",
-	[SEVD_OP_GUEST_RECEIVE_START] = "GUEST_RECEIVE_START",
-	[SEVD_OP_GUEST_RECEIVE_DATA] = "GUEST_RECEIVE_DATA",
-	[SEVD_OP_GUEST_RECEIVE_FINISH] = "GUEST_RECEIVE_FINISH",
-	[SEVD_OP_SNP_STATUS] = "SNP_PLATFORM_STATUS",
-	[SEVD_OP_SNP_COMMIT] = "SNP_COMMIT",
-	[SEVD_OP_SNP_CONFIG] = "SNP_SET_CONFIG",
-	[SEVD_OP_SNP_VLEK] = "SNP_VLEK_LOAD",
-};
 
 /* sevd_core_requests_total{op}: every request the core served, by op (with privilege
  * separation: every core call of the worker, so a GET the worker answered from the region
@@ -799,7 +758,7 @@ static int render_requests(struct sevd_core *c, char *text, size_t size, int n)
 		n += m;
 		m = snprintf(text + n, size - (size_t)n,
 			     "sevd_core_requests_total{op=\"%s\"} %" PRIu64 "\n",
-			     op_names[op] ? op_names[op] : "unknown", atomic_load(&c->calls[op]));
+			     sevd_op_name(op), atomic_load(&c->calls[op]));
 	}
 	if (m > 0 && (size_t)m < size - (size_t)n)
 		n += m;
@@ -850,6 +809,7 @@ static void op_metrics(struct sevd_core *c, const struct sevd_request *req, stru
 			n += m;
 	}
 	n = render_requests(c, rep->u.metrics.text, sizeof(rep->u.metrics.text), n);
+	n = sevd_authz_render(c->authz, rep->u.metrics.text, sizeof(rep->u.metrics.text), n);
 	rep->u.metrics.len = (uint32_t)n;
 }
 
@@ -861,7 +821,9 @@ static void op_guest(struct sevd_core *c, const struct sevd_request *req, struct
 			 "guest operations need a state directory for the journal");
 		return;
 	}
-	if (req->op == SEVD_OP_GUEST_INFO && cache_answer(c, req, rep, true))
+	/* A principal of a tenant is not answered from the cache: guest.c checks the tenant. */
+	if (req->op == SEVD_OP_GUEST_INFO && !req->principal_tenant[0] &&
+	    cache_answer(c, req, rep, true))
 		return;
 	sevd_guests_op(c->guests, req, rep);
 	if (req->op == SEVD_OP_GUEST_INFO)
@@ -879,46 +841,9 @@ static const struct {
 	op_fn fn;
 	bool firmware;
 } ops[SEVD_OP_MAX_] = {
-	[SEVD_OP_PLATFORM_STATUS] = { op_platform_status, true },
-	[SEVD_OP_INIT] = { op_init, true },
-	[SEVD_OP_SHUTDOWN] = { op_shutdown, true },
-	[SEVD_OP_FACTORY_RESET] = { op_factory_reset, true },
-	[SEVD_OP_PEK_GEN] = { op_pek_gen, true },
-	[SEVD_OP_PDH_GEN] = { op_pdh_gen, true },
-	[SEVD_OP_PEK_CSR] = { op_pek_csr, true },
-	[SEVD_OP_PEK_CERT_IMPORT] = { op_pek_cert_import, true },
-	[SEVD_OP_CERTS] = { op_certs, true },
-	[SEVD_OP_GET_ID] = { op_get_id, true },
-	[SEVD_OP_ASIDS] = { op_asids, false },
-	[SEVD_OP_HEALTH] = { op_health, false },
-	[SEVD_OP_METRICS] = { op_metrics, false },
-	[SEVD_OP_GUEST_CREATE] = { op_guest, true },
-	[SEVD_OP_GUEST_DATA_BEGIN] = { op_guest, true },
-	[SEVD_OP_GUEST_DATA] = { op_guest, true },
-	[SEVD_OP_GUEST_DATA_END] = { op_guest, true },
-	[SEVD_OP_GUEST_DATA_ABORT] = { op_guest, true },
-	[SEVD_OP_GUEST_VMSA] = { op_guest, true },
-	[SEVD_OP_GUEST_MEASURE] = { op_guest, true },
-	[SEVD_OP_GUEST_SECRET] = { op_guest, true },
-	[SEVD_OP_GUEST_FINISH] = { op_guest, true },
-	[SEVD_OP_GUEST_ACTIVATE] = { op_guest, true },
-	[SEVD_OP_GUEST_DEACTIVATE] = { op_guest, true },
-	[SEVD_OP_GUEST_DELETE] = { op_guest, true },
-	[SEVD_OP_GUEST_INFO] = { op_guest, true },
-	[SEVD_OP_GUEST_LIST] = { op_guest, true },
-	[SEVD_OP_GUEST_ATTEST] = { op_guest, true },
-	[SEVD_OP_FW_ERRORS] = { sevd_fwerrors_op, false },
-	[SEVD_OP_GUEST_SEND_START] = { op_guest, true },
-	[SEVD_OP_GUEST_SEND_DATA] = { op_guest, true },
-	[SEVD_OP_GUEST_SEND_FINISH] = { op_guest, true },
-	[SEVD_OP_GUEST_SEND_CANCEL] = { op_guest, true },
-	[SEVD_OP_GUEST_RECEIVE_START] = { op_guest, true },
-	[SEVD_OP_GUEST_RECEIVE_DATA] = { op_guest, true },
-	[SEVD_OP_GUEST_RECEIVE_FINISH] = { op_guest, true },
-	[SEVD_OP_SNP_STATUS] = { op_snp_status, true },
-	[SEVD_OP_SNP_COMMIT] = { op_snp_change, true },
-	[SEVD_OP_SNP_CONFIG] = { op_snp_change, true },
-	[SEVD_OP_SNP_VLEK] = { op_snp_change, true },
+#define CORE_ROW(name, fn, gfn, fw, req, rep, roles, guest) [SEVD_OP_##name] = { fn, fw },
+	SEVD_OPS(CORE_ROW)
+#undef CORE_ROW
 };
 
 struct op_job {
@@ -968,6 +893,15 @@ static void op_job_run(void *arg)
 	AS_JOB(j->fn(j->c, j->req, j->rep));
 }
 
+int sevd_core_authorize(struct sevd_core *c, struct sevd_request *req, struct sevd_reply *rep)
+{
+	rep->r = 0;
+	rep->fw_status = SEV_STATUS_NO_FW_CALL;
+	rep->message[0] = '\0';
+	rep->rule[0] = '\0';
+	return sevd_authz_check(c->authz, req, rep);
+}
+
 int sevd_core_call(struct sevd_core *c, const struct sevd_request *req, struct sevd_reply *rep)
 {
 	struct op_job j = { .c = c, .req = req, .rep = rep };
@@ -989,12 +923,15 @@ int sevd_core_call(struct sevd_core *c, const struct sevd_request *req, struct s
 	/* An unhealthy PSP: refuse at once rather than let requests pile up behind it. */
 	if (refuse_if_unhealthy(c, rep) < 0)
 		return rep->r;
-	if ((req->op == SEVD_OP_PLATFORM_STATUS || (req->op == SEVD_OP_GUEST_INFO && c->guests)) &&
+	if ((req->op == SEVD_OP_PLATFORM_STATUS ||
+	     (req->op == SEVD_OP_GUEST_INFO && c->guests && !req->principal_tenant[0])) &&
 	    cache_answer(c, req, rep, false))
 		return rep->r;
 	if (req->op == SEVD_OP_CERTS && certs_answer(c, rep))
 		return rep->r;
 	r = sevd_queue_run(c->queue, op_job_run, &j);
+	if (r == 0 && rep->r == -EACCES)
+		sevd_authz_note(c->authz, req->op, rep); /* guest.c's tenant refusal */
 	return r < 0 ? queue_refused(rep, r) : rep->r;
 }
 
@@ -1002,6 +939,7 @@ struct data_job {
 	struct sevd_core *c;
 	uint32_t handle, len;
 	const uint8_t *buf;
+	const char *tenant; /* the request's principal_tenant */
 	struct sevd_reply *rep;
 };
 
@@ -1011,13 +949,16 @@ static void data_job_run(void *arg)
 
 	if (refuse_if_unhealthy(j->c, j->rep) < 0)
 		return;
+	sevd_guests_principal(j->c->guests, j->tenant);
 	AS_JOB(sevd_guests_data(j->c->guests, j->handle, j->buf, j->len, j->rep));
+	sevd_guests_principal(j->c->guests, NULL);
 }
 
 int sevd_core_guest_data(struct sevd_core *c, uint32_t handle, const uint8_t *buf, uint32_t len,
-			 struct sevd_reply *rep)
+			 const char *tenant, struct sevd_reply *rep)
 {
-	struct data_job j = { .c = c, .handle = handle, .len = len, .buf = buf, .rep = rep };
+	struct data_job j = { .c = c, .handle = handle, .len = len, .buf = buf, .rep = rep,
+			      .tenant = tenant };
 	int r;
 
 	rep->r = 0;
@@ -1036,6 +977,8 @@ int sevd_core_guest_data(struct sevd_core *c, uint32_t handle, const uint8_t *bu
 	if (refuse_if_unhealthy(c, rep) < 0)
 		return rep->r;
 	r = sevd_queue_run(c->queue, data_job_run, &j);
+	if (r == 0 && rep->r == -EACCES)
+		sevd_authz_note(c->authz, SEVD_OP_GUEST_DATA_SLOT, rep);
 	return r < 0 ? queue_refused(rep, r) : rep->r;
 }
 
@@ -1149,7 +1092,9 @@ static void op_snp_change(struct sevd_core *c, const struct sevd_request *req,
 	}
 	if (r < 0)
 		return;
-	log_notice("%s done", op_names[req->op]);
+	log_notice("%s done", req->op == SEVD_OP_SNP_COMMIT	? "SNP_COMMIT"
+			      : req->op == SEVD_OP_SNP_CONFIG ? "SNP_SET_CONFIG"
+							      : "SNP_VLEK_LOAD");
 	op_snp_status(c, req, rep);
 }
 
@@ -1361,6 +1306,7 @@ void sevd_core_free(struct sevd_core *c)
 	sevd_guests_free(c->guests);
 	sevd_asid_pool_free(c->pool);
 	sevd_metrics_free(c->metrics);
+	sevd_authz_free(c->authz);
 	psp_close(c->psp);
 	if (c->tmr_fd >= 0)
 		close(c->tmr_fd);
@@ -1492,7 +1438,9 @@ int sevd_core_new(const struct sevd_core_config *cfg, struct sevd_core **ret)
 		sevd_core_free(c);
 		return -ENOMEM;
 	}
-	r = core_open(c, cfg);
+	r = sevd_authz_new(cfg, &c->authz);
+	if (r >= 0)
+		r = core_open(c, cfg);
 	c->snp_start = c->cpuid.eax & SEV_CPUID_EAX_SNP ? SEVD_SNP_OFF : SEVD_SNP_UNSUPPORTED;
 	if (r >= 0)
 		r = sevd_metrics_new(&c->metrics);

@@ -4,7 +4,7 @@
  * request (op code + arguments) and a fixed-size reply (status + result). No pointers cross
  * this line. With privilege separation (issue 7, worker.h) the HTTP side runs in sevd's
  * unprivileged worker and these two structs are the messages of the core<->worker channels
- * (ipc.h: a body length per op, ipc.c's table; a new op needs a row there), so the core must
+ * (ipc.h: a body length per op, from the op table daemon/ipc/ops.h), so the core must
  * keep treating every request field as untrusted (lengths are checked in core.c).
  *
  * Inside the core every firmware command runs as a job of the one queue (queue.h). */
@@ -15,6 +15,7 @@
 
 #include "attest/amd-cert.h"
 #include "daemon/core/asid.h"
+#include "daemon/ipc/ops.h"
 #include "policy/admission.h"
 #include "psp/sev-abi.h"
 
@@ -30,59 +31,63 @@
 #define SEVD_STAGE_SLOT_SIZE (4u << 20)
 #define SEVD_PACKET_MAX 4096u /* guest memory per migration packet: one page, as KVM sends */
 
+/* The ops, numbered in the order of the op table's rows (daemon/ipc/ops.h, the one place an
+ * op is defined): 0 is no op. */
 enum sevd_op {
-	SEVD_OP_PLATFORM_STATUS = 1, /* PLATFORM_STATUS + the CPUID ranges */
-	SEVD_OP_INIT,		     /* INIT, then WBINVD + DF_FLUSH */
-	SEVD_OP_SHUTDOWN,
-	SEVD_OP_FACTORY_RESET,
-	SEVD_OP_PEK_GEN,
-	SEVD_OP_PDH_GEN,
-	SEVD_OP_PEK_CSR,
-	SEVD_OP_PEK_CERT_IMPORT,
-	SEVD_OP_CERTS, /* PDH_CERT_EXPORT + ASK/ARK */
-	SEVD_OP_GET_ID,
-	SEVD_OP_ASIDS,	 /* pool snapshot; no firmware */
-	SEVD_OP_HEALTH,	 /* no firmware */
-	SEVD_OP_METRICS, /* Prometheus text; no firmware */
-	/* Guests (issue 4; daemon/core/guest.c). Every one runs on the firmware thread. */
-	SEVD_OP_GUEST_CREATE,	  /* admission, ASID, memfd, LAUNCH_START, ACTIVATE */
-	SEVD_OP_GUEST_DATA_BEGIN, /* start an upload at an address */
-	SEVD_OP_GUEST_DATA,	  /* one piece: into the memfd; LAUNCH_UPDATE_DATA per 1 MiB */
-	SEVD_OP_GUEST_DATA_END,	  /* pad the last chunk to 16 bytes, LAUNCH_UPDATE_DATA */
-	SEVD_OP_GUEST_DATA_ABORT, /* the client went away mid-upload */
-	SEVD_OP_GUEST_VMSA,
-	SEVD_OP_GUEST_MEASURE,
-	SEVD_OP_GUEST_SECRET,
-	SEVD_OP_GUEST_FINISH,
-	SEVD_OP_GUEST_ACTIVATE,
-	SEVD_OP_GUEST_DEACTIVATE,
-	SEVD_OP_GUEST_DELETE,
-	SEVD_OP_GUEST_INFO,
-	SEVD_OP_GUEST_LIST,
-	SEVD_OP_GUEST_ATTEST,
-	SEVD_OP_FW_ERRORS, /* the last firmware failures (daemon/core/fwerrors.h); no firmware */
-	/* Staged uploads (ipc.h): served by the core's channel threads (daemon/ipc/core-side.c)
-	 * only, never by sevd_core_call (a staging buffer is a channel's, passed as an fd). */
-	SEVD_OP_GUEST_DATA_STAGE, /* a staging buffer for this channel; the reply carries its fd */
-	SEVD_OP_GUEST_DATA_SLOT,  /* slot i holds n bytes of the running upload: as GUEST_DATA */
-	/* Migration (issue 23; daemon/guest.c "migration"): u.migrate in, u.migrate out. */
-	SEVD_OP_GUEST_SEND_START,     /* SEND_START for the target's PDH (and chain) */
-	SEVD_OP_GUEST_SEND_DATA,      /* one packet of guest memory at an offset */
-	SEVD_OP_GUEST_SEND_FINISH,    /* SEND_FINISH, DEACTIVATE, DECOMMISSION: the guest is gone */
-	SEVD_OP_GUEST_SEND_CANCEL,    /* SEND_CANCEL: the guest is RUNNING here again */
-	SEVD_OP_GUEST_RECEIVE_START,  /* admission, ASID, memfd, RECEIVE_START, ACTIVATE */
-	SEVD_OP_GUEST_RECEIVE_DATA,   /* one packet into guest memory at an offset */
-	SEVD_OP_GUEST_RECEIVE_FINISH, /* RECEIVE_FINISH: RUNNING on its ASID */
-	/* SEV-SNP (issue 20): u.snp out. */
-	SEVD_OP_SNP_STATUS, /* SNP_PLATFORM_STATUS + what sevd did at start */
-	SEVD_OP_SNP_COMMIT, /* SNP_COMMIT, then the status */
-	SEVD_OP_SNP_CONFIG, /* SNP_CONFIG (u.snp_config), then the status */
-	SEVD_OP_SNP_VLEK,   /* SNP_VLEK_LOAD (u.vlek), then the status */
+	SEVD_OP_NONE_ = 0,
+#define SEVD_OP_ENUM(name, fn, gfn, fw, req, rep, roles, guest) SEVD_OP_##name,
+	SEVD_OPS(SEVD_OP_ENUM)
+#undef SEVD_OP_ENUM
 	SEVD_OP_MAX_,
+};
+
+/* Who a request is for, as evidence the core checks itself (core/authz.c), never a role
+ * the worker claims. TOKEN: the bearer token as the client sent it (the core hashes it and
+ * compares with its own copy of the configured hashes); UNIX: the peer's SO_PEERCRED and
+ * SO_PEERGROUPS as the worker read them; CERT: the subject of a client certificate the
+ * worker's TLS verified against tls_client_ca (its RFC 4514 DN and first CN); NONE: a
+ * caller without credentials (public). What the core must trust the worker for (UNIX,
+ * CERT): daemon/README.md "Privilege separation". */
+#define SEVD_EVIDENCE_MAX 256u /* a longer token or DN is never matched: refused */
+#define SEVD_EVIDENCE_GROUPS 32u
+enum sevd_evidence {
+	SEVD_EVIDENCE_NONE = 0,
+	SEVD_EVIDENCE_UNIX,
+	SEVD_EVIDENCE_TOKEN,
+	SEVD_EVIDENCE_CERT,
+};
+
+struct sevd_caller {
+	uint32_t kind;	  /* enum sevd_evidence */
+	uint32_t uid, gid; /* UNIX */
+	uint32_t n_groups; /* UNIX: supplementary groups in groups[] */
+	uint32_t groups[SEVD_EVIDENCE_GROUPS];
+	char text[SEVD_EVIDENCE_MAX]; /* TOKEN: the token; CERT: the DN; NUL-terminated */
+	char cn[SEVD_EVIDENCE_MAX];   /* CERT: the first CN */
+};
+
+/* The core's own copy of the credentials sevd.conf configures (sevd-config.h parses them):
+ * `token = ROLE:sha256:HEX` and `client_cert_role = ROLE:SUBJECT`. */
+struct sevd_token {
+	enum sevd_role role;
+	uint8_t hash[32]; /* SHA-256 of the bearer token */
+	char tenant[SEVD_GUEST_NAME_MAX]; /* `...:tenant=NAME`: the principal's tenant, or "" */
+};
+
+/* `client_cert_role = <role>:<subject>`: a verified client certificate whose subject DN
+ * (RFC 4514 string, "CN=x,O=y") or, for a subject without '=', whose CN equals it. */
+struct sevd_cert_role {
+	enum sevd_role role;
+	char *subject;
+	bool is_dn;
 };
 
 struct sevd_request {
 	uint32_t op; /* enum sevd_op */
+	struct sevd_caller caller; /* travels ahead of the op's body (ipc.h) */
+	/* Set by the core's admission from the verified credential, never read from the wire:
+	 * the tenant whose guests alone the caller may act on ("" = any: admin, in-process). */
+	char principal_tenant[SEVD_GUEST_NAME_MAX];
 	union {
 		struct {
 			uint8_t es; /* INIT flags bit 0 */
@@ -303,12 +308,27 @@ struct sevd_core_config {
 	 * embedded emulator); NULL otherwise. Runs on the firmware thread. */
 	int (*restart_psp)(void *userdata);
 	void *restart_userdata;
+	/* What the core admits requests of the worker on (core/authz.c; copied): the token
+	 * hashes, the certificate subjects, the admin group of Unix peers, and whether
+	 * METRICS is public. */
+	const struct sevd_token *tokens;
+	unsigned n_tokens;
+	const struct sevd_cert_role *cert_roles;
+	unsigned n_cert_roles;
+	uint32_t admin_gid;
+	bool have_admin_gid;
+	bool metrics_public;
 };
 
 int sevd_core_new(const struct sevd_core_config *cfg, struct sevd_core **ret);
 void sevd_core_free(struct sevd_core *c);
 /* Serve one request; also returned in rep->r. Safe from many threads at once. */
 int sevd_core_call(struct sevd_core *c, const struct sevd_request *req, struct sevd_reply *rep);
+/* Is the request's caller allowed its op (the op table's roles, from the evidence in
+ * req->caller)? 0, or -EACCES with rep filled, the refusal counted in
+ * sevd_core_refusals_total{op,reason} and logged as a security event. The core's channel
+ * threads call it on every request of the worker before anything else. */
+int sevd_core_authorize(struct sevd_core *c, struct sevd_request *req, struct sevd_reply *rep);
 /* The pool, for the guest code of the core (issue 4); not for the HTTP side. */
 struct sevd_asid_pool *sevd_core_asids(struct sevd_core *c);
 /* The PSP's health as GET /healthz reports it, without a request (the core's inventory file,
@@ -318,7 +338,7 @@ bool sevd_core_psp_healthy(struct sevd_core *c);
  * daemon/ipc/core-side.c), len <= SEVD_STAGE_SLOT_SIZE: a firmware job like sevd_core_call's.
  * Core side only. The bytes are copied into guest memory once and read for nothing else. */
 int sevd_core_guest_data(struct sevd_core *c, uint32_t handle, const uint8_t *buf, uint32_t len,
-			 struct sevd_reply *rep);
+			 const char *tenant, struct sevd_reply *rep);
 /* For sevd.c, which hands it to the worker: the memfd of the reply cache's read-only region
  * (cache-region.h), or -1 when there is none. Owned by the core. */
 int sevd_core_region_fd(struct sevd_core *c);

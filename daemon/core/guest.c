@@ -56,6 +56,9 @@ struct guest {
 };
 
 struct sevd_guests {
+	/* The tenant of the request being served (its principal_tenant: core/authz.c), or
+	 * NULL/"" for any; set by sevd_guests_op around the op (firmware thread). */
+	const char *principal;
 	struct sevd_core *core;
 	struct psp_transport *psp;
 	struct sevd_asid_pool *pool;
@@ -138,13 +141,29 @@ static struct guest *find(struct sevd_guests *gs, uint32_t handle)
 	return NULL;
 }
 
+/* May the request's principal see this guest? Its tenant's only (admin: every one). */
+static bool visible(const struct sevd_guests *gs, const struct guest *g)
+{
+	return !gs->principal || !gs->principal[0] || !strcmp(g->rec.tenant, gs->principal);
+}
+
 static struct guest *lookup(struct sevd_guests *gs, uint32_t handle, struct sevd_reply *rep)
 {
 	struct guest *g = find(gs, handle);
 
-	if (!g)
+	if (!g) {
 		fail(rep, -ENOENT,
 		     "no guest with handle %u (never launched here, or decommissioned)", handle);
+		return NULL;
+	}
+	if (!visible(gs, g)) {
+		fail(rep, -EACCES,
+		     "guest %u belongs to another tenant than this credential's (%s); ask its "
+		     "tenant, or an admin",
+		     handle, gs->principal);
+		snprintf(rep->rule, sizeof(rep->rule), "core_refused:tenant");
+		return NULL;
+	}
 	return g;
 }
 
@@ -899,6 +918,11 @@ static void op_data(struct sevd_guests *gs, const struct sevd_request *req, stru
  * ABORT. They overlap only when no page holds bytes of both (an upload that starts off a page
  * boundary copies after the command instead). buf is untrusted image bytes: copied, never
  * read for a decision. */
+void sevd_guests_principal(struct sevd_guests *gs, const char *tenant)
+{
+	gs->principal = tenant;
+}
+
 void sevd_guests_data(struct sevd_guests *gs, uint32_t handle, const uint8_t *buf, uint32_t len,
 		      struct sevd_reply *rep)
 {
@@ -1572,6 +1596,8 @@ static void op_list(struct sevd_guests *gs, const struct sevd_request *req, stru
 	for (unsigned i = 0; i < gs->n && i < SEVD_GUESTS_MAX; i++) {
 		struct guest *g = gs->g[i];
 
+		if (!visible(gs, g))
+			continue; /* another tenant's */
 		if (fw_status(gs, g->rec.handle, &st, rep) < 0)
 			return;
 		info_of(g, st.state, st.asid, &rep->u.guests.g[rep->u.guests.n++]);
@@ -1598,28 +1624,9 @@ typedef void (*guest_op_fn)(struct sevd_guests *gs, const struct sevd_request *r
 			    struct sevd_reply *rep);
 
 static const guest_op_fn guest_ops[SEVD_OP_MAX_] = {
-    [SEVD_OP_GUEST_CREATE] = op_create,
-    [SEVD_OP_GUEST_DATA_BEGIN] = op_data_begin,
-    [SEVD_OP_GUEST_DATA] = op_data,
-    [SEVD_OP_GUEST_DATA_END] = op_data_end,
-    [SEVD_OP_GUEST_DATA_ABORT] = op_data_abort,
-    [SEVD_OP_GUEST_VMSA] = op_vmsa,
-    [SEVD_OP_GUEST_MEASURE] = op_measure,
-    [SEVD_OP_GUEST_SECRET] = op_secret,
-    [SEVD_OP_GUEST_FINISH] = op_finish,
-    [SEVD_OP_GUEST_ACTIVATE] = op_activate,
-    [SEVD_OP_GUEST_DEACTIVATE] = op_deactivate,
-    [SEVD_OP_GUEST_DELETE] = op_delete,
-    [SEVD_OP_GUEST_INFO] = op_info,
-    [SEVD_OP_GUEST_LIST] = op_list,
-    [SEVD_OP_GUEST_ATTEST] = op_attest,
-    [SEVD_OP_GUEST_SEND_START] = op_send_start,
-    [SEVD_OP_GUEST_SEND_DATA] = op_send_data,
-    [SEVD_OP_GUEST_SEND_FINISH] = op_send_finish,
-    [SEVD_OP_GUEST_SEND_CANCEL] = op_send_cancel,
-    [SEVD_OP_GUEST_RECEIVE_START] = op_receive_start,
-    [SEVD_OP_GUEST_RECEIVE_DATA] = op_receive_data,
-    [SEVD_OP_GUEST_RECEIVE_FINISH] = op_receive_finish,
+#define GUEST_ROW(name, fn, gfn, fw, req, rep, roles, guest) [SEVD_OP_##name] = gfn,
+	SEVD_OPS(GUEST_ROW)
+#undef GUEST_ROW
 };
 
 void sevd_guests_op(struct sevd_guests *gs, const struct sevd_request *req, struct sevd_reply *rep)
@@ -1628,7 +1635,9 @@ void sevd_guests_op(struct sevd_guests *gs, const struct sevd_request *req, stru
 		fail(rep, -EOPNOTSUPP, "unknown guest operation %u", req->op);
 		return;
 	}
+	gs->principal = req->principal_tenant;
 	guest_ops[req->op](gs, req, rep);
+	gs->principal = NULL;
 }
 
 /* ---- start: replay and reconcile ---- */

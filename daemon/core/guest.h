@@ -48,5 +48,7 @@ void sevd_guests_after_shutdown(struct sevd_guests *gs, const char *command);
 /* Serve one SEVD_OP_GUEST_* request (on the firmware thread). */
 void sevd_guests_op(struct sevd_guests *gs, const struct sevd_request *req, struct sevd_reply *rep);
 /* GUEST_DATA with len bytes at buf (a staged upload's slot, ipc.h), on the firmware thread. */
+/* The tenant the next guest op acts for ("" or NULL: any); sevd_guests_op sets it itself. */
+void sevd_guests_principal(struct sevd_guests *gs, const char *tenant);
 void sevd_guests_data(struct sevd_guests *gs, uint32_t handle, const uint8_t *buf, uint32_t len,
 		      struct sevd_reply *rep);

@@ -26,6 +26,7 @@
 
 #include "common/log.h"
 #include "common/macros.h"
+#include "common/secret.h"
 #include "daemon/ipc/ipc.h"
 
 struct sevd_ipc_server {
@@ -156,7 +157,7 @@ static int serve_staged(struct sevd_ipc_server *s, struct staging *st,
 	if (req->op == SEVD_OP_GUEST_DATA_SLOT) {
 		(void)sevd_core_guest_data(s->core, req->u.slot.handle,
 					   st->map + (size_t)req->u.slot.slot * st->slot_size,
-					   req->u.slot.len, rep);
+					   req->u.slot.len, req->principal_tenant, rep);
 		return -1;
 	}
 	staging_drop(st); /* any other request ends the staging */
@@ -245,8 +246,14 @@ static void *channel_main(void *arg)
 		 * METRICS) write every byte of the entries they count (core.c, guest.c), so a
 		 * 4096-entry table is not cleared per request. */
 		memset(rep, 0, sevd_ipc_body_fixed(SEVD_IPC_REPLY, req->op));
-		pass_fd = serve_staged(s, &st, req, rep);
-		track_upload(g, req, rep);
+		/* The core decides (core/authz.c): the op table's roles against the caller's
+		 * evidence, before anything else; a refusal changes nothing here either. */
+		pass_fd = -1;
+		if (sevd_core_authorize(s->core, req, rep) == 0) {
+			pass_fd = serve_staged(s, &st, req, rep);
+			track_upload(g, req, rep);
+		}
+		secret_wipe(&req->caller, sizeof(req->caller)); /* a token, perhaps */
 		r = sevd_ipc_send_reply_fd(src.fd, req->op, rep, pass_fd);
 		if (pass_fd >= 0)
 			close(pass_fd); /* the worker has it now; the core keeps only its map */

@@ -68,52 +68,12 @@ REP_VAR_OK(metrics, len, text);
 static const struct {
 	struct body_rule req, rep;
 } ipc_ops[] = {
-    [SEVD_OP_PLATFORM_STATUS] = {FIXED(REQ_NONE), FIXED(REP(platform))},
-    [SEVD_OP_INIT] = {FIXED(REQ_INIT), FIXED(REP(platform))},
-    [SEVD_OP_SHUTDOWN] = {FIXED(REQ_RESET), FIXED(REP(platform))},
-    [SEVD_OP_FACTORY_RESET] = {FIXED(REQ_RESET), FIXED(REP(platform))},
-    [SEVD_OP_PEK_GEN] = {FIXED(REQ_NONE), FIXED(REP(platform))},
-    [SEVD_OP_PDH_GEN] = {FIXED(REQ_NONE), FIXED(REP(platform))},
-    [SEVD_OP_PEK_CSR] = {FIXED(REQ_NONE), FIXED(REP(csr))},
-    [SEVD_OP_PEK_CERT_IMPORT] = {FIXED(REQ_PEK_CERT), FIXED(REP(platform))},
-    [SEVD_OP_CERTS] = {FIXED(REQ_NONE), FIXED(REP(certs))},
-    [SEVD_OP_GET_ID] = {FIXED(REQ_NONE), FIXED(REP(id))},
-    [SEVD_OP_ASIDS] = {FIXED(REQ_NONE), REP_VAR(asids, n, entry)},
-    [SEVD_OP_HEALTH] = {FIXED(REQ_NONE), FIXED(REP(health))},
-    [SEVD_OP_METRICS] = {FIXED(REQ_NONE), REP_VAR(metrics, len, text)},
-    [SEVD_OP_GUEST_CREATE] = {FIXED(REQ_CREATE), FIXED(REP(guest))},
-    [SEVD_OP_GUEST_DATA_BEGIN] = {FIXED(REQ_GUEST_HDR), FIXED(REP(guest))},
-    [SEVD_OP_GUEST_DATA] = {FIXED(REQ_GUEST_DATA), FIXED(REP(guest))},
-    [SEVD_OP_GUEST_DATA_END] = {FIXED(REQ_GUEST_HDR), FIXED(REP(guest))},
-    [SEVD_OP_GUEST_DATA_ABORT] = {FIXED(REQ_GUEST_HDR), FIXED(REP(guest))},
-    [SEVD_OP_GUEST_VMSA] = {FIXED(REQ_GUEST_DATA), FIXED(REP(guest))},
-    [SEVD_OP_GUEST_MEASURE] = {FIXED(REQ_GUEST_HDR), FIXED(REP(guest))},
-    [SEVD_OP_GUEST_SECRET] = {FIXED(REQ_GUEST_DATA), FIXED(REP(guest))},
-    [SEVD_OP_GUEST_FINISH] = {FIXED(REQ_GUEST_HDR), FIXED(REP(guest))},
-    [SEVD_OP_GUEST_ACTIVATE] = {FIXED(REQ_GUEST_HDR), FIXED(REP(guest))},
-    [SEVD_OP_GUEST_DEACTIVATE] = {FIXED(REQ_GUEST_HDR), FIXED(REP(guest))},
-    [SEVD_OP_GUEST_DELETE] = {FIXED(REQ_GUEST_HDR), FIXED(REP(guest))},
-    [SEVD_OP_GUEST_INFO] = {FIXED(REQ_GUEST_HDR), FIXED(REP(guest))},
-    [SEVD_OP_GUEST_LIST] = {FIXED(REQ_GUEST_HDR), REP_VAR(guests, n, g)},
-    [SEVD_OP_GUEST_ATTEST] = {FIXED(REQ_GUEST_HDR), FIXED(REP(guest))},
-    [SEVD_OP_FW_ERRORS] = {FIXED(REQ_NONE), FIXED(REP(fw_errors))},
-    /* Staged uploads (ipc.h): the STAGE reply carries the staging's fd (SCM_RIGHTS). */
-    [SEVD_OP_GUEST_DATA_STAGE] = {FIXED(REQ_GUEST_HDR), FIXED(REP(stage))},
-    [SEVD_OP_GUEST_DATA_SLOT] = {FIXED(REQ_SLOT), FIXED(REP(guest))},
-    [SEVD_OP_GUEST_SEND_START] = {FIXED(REQ_MIGRATE), FIXED(REP(migrate))},
-    [SEVD_OP_GUEST_SEND_DATA] = {FIXED(REQ_MIGRATE), FIXED(REP(migrate))},
-    [SEVD_OP_GUEST_SEND_FINISH] = {FIXED(REQ_MIGRATE), FIXED(REP(migrate))},
-    [SEVD_OP_GUEST_SEND_CANCEL] = {FIXED(REQ_MIGRATE), FIXED(REP(migrate))},
-    [SEVD_OP_GUEST_RECEIVE_START] = {FIXED(REQ_MIGRATE), FIXED(REP(migrate))},
-    [SEVD_OP_GUEST_RECEIVE_DATA] = {FIXED(REQ_MIGRATE), FIXED(REP(migrate))},
-    [SEVD_OP_GUEST_RECEIVE_FINISH] = {FIXED(REQ_MIGRATE), FIXED(REP(migrate))},
-    [SEVD_OP_SNP_STATUS] = {FIXED(REQ_NONE), FIXED(REP(snp))},
-    [SEVD_OP_SNP_COMMIT] = {FIXED(REQ_NONE), FIXED(REP(snp))},
-    [SEVD_OP_SNP_CONFIG] = {FIXED(REQ_SNP_CONFIG), FIXED(REP(snp))},
-    [SEVD_OP_SNP_VLEK] = {FIXED(REQ_VLEK), FIXED(REP(snp))},
+#define IPC_ROW(name, fn, gfn, fw, req, rep, roles, guest) [SEVD_OP_##name] = {req, rep},
+    SEVD_OPS(IPC_ROW)
+#undef IPC_ROW
 };
-/* A new op in core.h must get a row above (which member it sends and answers) before sevd
- * builds: an op without one would be refused as unknown by the core at run time. */
+/* Every row of the op table (daemon/ipc/ops.h) names its request and reply rule, so every
+ * op has one here. */
 _Static_assert(ELEMENTSOF(ipc_ops) == SEVD_OP_MAX_,
 	       "daemon/ipc/ipc.c: every enum sevd_op needs a row in ipc_ops (request and reply size)");
 
@@ -241,9 +201,22 @@ static int send_msg(int fd, enum sevd_ipc_kind kind, uint32_t op, const void *bo
 	return writev_all(fd, &h, sizeof(h), body, h.len);
 }
 
+/* A request: the caller's evidence, then the op's body, in one write. */
 int sevd_ipc_send_request(int fd, const struct sevd_request *req)
 {
-	return send_msg(fd, SEVD_IPC_REQUEST, req->op, &req->u);
+	struct sevd_ipc_hdr h = {.magic = SEVD_IPC_MAGIC,
+				 .version = SEVD_IPC_VERSION,
+				 .kind = SEVD_IPC_REQUEST,
+				 .op = req->op};
+	ssize_t len = sevd_ipc_msg_body_len(SEVD_IPC_REQUEST, req->op, &req->u);
+	uint8_t head[sizeof(h) + sizeof(req->caller)];
+
+	if (len < 0)
+		return (int)len;
+	h.len = (uint32_t)(sizeof(req->caller) + (size_t)len);
+	memcpy(head, &h, sizeof(h));
+	memcpy(head + sizeof(h), &req->caller, sizeof(req->caller));
+	return writev_all(fd, head, sizeof(head), &req->u, (size_t)len);
 }
 
 int sevd_ipc_send_reply(int fd, uint32_t op, const struct sevd_reply *rep)
@@ -340,6 +313,15 @@ static int recv_hdr(struct sevd_ipc_src *src, enum sevd_ipc_kind kind, uint32_t 
 	if (want_op && h->op != want_op)
 		return fail(err, size, -EPROTO, "reply for op %u to a request of op %u", h->op,
 			    want_op);
+	/* A request carries its caller's evidence ahead of the op's body. */
+	if (kind == SEVD_IPC_REQUEST) {
+		if (h->len < SEVD_IPC_CALLER_SIZE)
+			return fail(err, size, -EMSGSIZE,
+				    "op %u: request of %u bytes, shorter than the caller's evidence "
+				    "(%zu)",
+				    h->op, h->len, (size_t)SEVD_IPC_CALLER_SIZE);
+		h->len -= (uint32_t)SEVD_IPC_CALLER_SIZE;
+	}
 	b = rule_of(kind, h->op);
 	if (!b->elem && h->len != b->fixed)
 		return fail(err, size, -EMSGSIZE,
@@ -397,7 +379,7 @@ int sevd_ipc_recv_request_reuse(struct sevd_ipc_src *src, struct sevd_request *r
 				size_t *dirty, char *err, size_t err_size)
 {
 	struct sevd_ipc_hdr h;
-	int n;
+	int n, r;
 
 	n = recv_hdr(src, SEVD_IPC_REQUEST, 0, &h, err, err_size);
 	if (n < 0)
@@ -411,6 +393,9 @@ int sevd_ipc_recv_request_reuse(struct sevd_ipc_src *src, struct sevd_request *r
 		memset((uint8_t *)&req->u + n, 0, *dirty - (size_t)n);
 	*dirty = (size_t)n; /* also if the body read fails: it writes no further than n */
 	req->op = h.op;
+	r = read_part(src, &req->caller, sizeof(req->caller), h.op, err, err_size);
+	if (r < 0)
+		return r;
 	return recv_body(src, SEVD_IPC_REQUEST, &h, &req->u, (size_t)n, err, err_size);
 }
 

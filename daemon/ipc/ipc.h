@@ -20,7 +20,10 @@
 #include "daemon/core/core.h"
 
 #define SEVD_IPC_MAGIC 0x53564449u /* "SVDI" */
-#define SEVD_IPC_VERSION 1u
+#define SEVD_IPC_VERSION 2u /* 2: requests carry the caller's evidence */
+/* A request's body is the caller's evidence (struct sevd_caller, core.h) and then the op's
+ * body by the op table's rule; the header's len counts both. */
+#define SEVD_IPC_CALLER_SIZE sizeof(struct sevd_caller)
 
 enum sevd_ipc_kind {
 	SEVD_IPC_REQUEST = 1,
@@ -115,7 +118,8 @@ int sevd_ipc_check_slot(const struct sevd_request *req, uint32_t slots, uint32_t
 /* Worker side: an upload over a held channel and its staging buffer (daemon/ipc/worker-side.c). */
 struct sevd_ipc_upload;
 /* Take a channel and hold it, ask for a staging buffer, map it. */
-int sevd_ipc_upload_open(uint32_t handle, struct sevd_reply *rep, struct sevd_ipc_upload **ret);
+int sevd_ipc_upload_open(uint32_t handle, const struct sevd_caller *caller, struct sevd_reply *rep,
+			 struct sevd_ipc_upload **ret);
 /* Copy bytes into the slot being filled; a full slot is sent (after the answer for the one
  * before it: that slot is then free again). Returns rep->r of the first failed answer (that
  * answer in rep), or 0. */

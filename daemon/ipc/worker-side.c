@@ -117,7 +117,11 @@ static int check_call(const struct sevd_request *req, struct sevd_reply *rep)
 		snprintf(rep->message, sizeof(rep->message), "unknown core operation %u", req->op);
 		return rep->r = -EOPNOTSUPP;
 	}
-	if (sevd_region_answer(pool.region, req, rep))
+	/* A guest's status for a token or certificate holder goes to the core, which checks
+	 * the principal's tenant (core/authz.c); the region's copy would show any tenant's. */
+	if ((req->op != SEVD_OP_GUEST_INFO || req->caller.kind == SEVD_EVIDENCE_UNIX ||
+	     req->caller.kind == SEVD_EVIDENCE_NONE) &&
+	    sevd_region_answer(pool.region, req, rep))
 		return 1;
 	if (pool.n == 0) {
 		snprintf(rep->message, sizeof(rep->message), "no channel to the privileged core");
@@ -177,7 +181,8 @@ struct sevd_ipc_upload {
 	struct sevd_request req; /* op and u.slot only: the request is small */
 };
 
-int sevd_ipc_upload_open(uint32_t handle, struct sevd_reply *rep, struct sevd_ipc_upload **ret)
+int sevd_ipc_upload_open(uint32_t handle, const struct sevd_caller *caller, struct sevd_reply *rep,
+			 struct sevd_ipc_upload **ret)
 {
 	struct sevd_request *req = calloc(1, sizeof(*req));
 	struct sevd_ipc_upload *u = calloc(1, sizeof(*u));
@@ -195,6 +200,7 @@ int sevd_ipc_upload_open(uint32_t handle, struct sevd_reply *rep, struct sevd_ip
 		return rep->r = -ENOMEM;
 	}
 	req->op = SEVD_OP_GUEST_DATA_STAGE;
+	req->caller = *caller;
 	req->u.guest.handle = handle;
 	if (check_call(req, rep) < 0)
 		goto fail;
@@ -226,6 +232,7 @@ int sevd_ipc_upload_open(uint32_t handle, struct sevd_reply *rep, struct sevd_ip
 	u->handle = handle;
 	u->scratch = scratch;
 	u->req.op = SEVD_OP_GUEST_DATA_SLOT;
+	u->req.caller = *caller;
 	free(req);
 	*ret = u;
 	return 0;

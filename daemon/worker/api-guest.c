@@ -615,7 +615,7 @@ static void upload_stage(struct upload *u)
 {
 	if (!sevd_api_stager || !(u->srep = malloc(sizeof(*u->srep))))
 		return;
-	if (sevd_api_stager->open(u->handle, u->srep, &u->st) < 0) {
+	if (sevd_api_stager->open(u->handle, &u->creq->caller, u->srep, &u->st) < 0) {
 		log_warning("Guest %u: upload without a staging buffer: %s", u->handle,
 			    u->srep->message);
 		u->st = NULL;
@@ -635,6 +635,8 @@ static int upload_open(const struct sevd_api_request *req, void **state,
 			sevd_api_error(resp, 503, "internal", "out of memory", -1);
 		return -ENOMEM;
 	}
+	if (req->caller)
+		u->creq->caller = *req->caller; /* every request of the upload is this caller's */
 	u->req = *req;
 	if (!handle_arg(req, resp, &u->handle) || !address_arg(req, u->creq, resp)) {
 		upload_free(u);
@@ -968,6 +970,8 @@ static void send_stream_free(void *state)
 
 	if (!s)
 		return;
+	if (s->creq)
+		secret_wipe(&s->creq->caller, sizeof(s->creq->caller));
 	free(s->creq);
 	free(s->rep);
 	free(s);
@@ -1066,6 +1070,8 @@ void sevd_api_guest_send_stream(const struct sevd_api_request *req, struct sevd_
 		return;
 	}
 	s->core = req->core;
+	if (req->caller) /* the stream's reads are this caller's (core/authz.c) */
+		s->creq->caller = *req->caller;
 	s->creq->u.migrate.handle = info.u.guest.handle;
 	s->size = rep->u.guest.info.memory_size;
 	if (!stream_range(req, s, resp)) {
@@ -1093,6 +1099,8 @@ struct receive_stream {
 
 static void receive_free(struct receive_stream *r)
 {
+	if (r->creq)
+		secret_wipe(&r->creq->caller, sizeof(r->creq->caller));
 	free(r->creq);
 	free(r->rep);
 	free(r);
@@ -1116,6 +1124,8 @@ static int receive_open(const struct sevd_api_request *req, void **state,
 		return -EINVAL;
 	}
 	r->req = *req;
+	if (req->caller) /* every packet of the stream is this caller's (core/authz.c) */
+		r->creq->caller = *req->caller;
 	r->need = MIG_REC_HDR;
 	*state = r;
 	return 0;

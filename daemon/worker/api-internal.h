@@ -11,7 +11,7 @@ void sevd_api_respond_json(struct sevd_api_response *resp, unsigned status, json
 /* Run one core request; on failure the error answer is already in resp (returns NULL).
  * The reply is malloc'd. */
 struct sevd_reply *sevd_api_call_core(const struct sevd_api_request *req,
-				      const struct sevd_request *creq,
+				      struct sevd_request *creq,
 				      struct sevd_api_response *resp);
 /* A failed core reply as an HTTP error. */
 void sevd_api_core_error(struct sevd_api_response *resp, const struct sevd_reply *rep);

@@ -11,6 +11,7 @@
 #include "attest/snp-report.h"
 #include "common/macros.h"
 #include "common/ossl.h"
+#include "common/secret.h"
 #include "common/util.h"
 #include "daemon/worker/api-internal.h"
 #include "daemon/worker/api.h"
@@ -121,6 +122,9 @@ void sevd_api_core_error(struct sevd_api_response *resp, const struct sevd_reply
 	case -EPERM:
 		policy_error(resp, rep);
 		return;
+	case -EACCES: /* the core refused the caller's evidence for this op (core/authz.c) */
+		sevd_api_error(resp, 403, "core_refused", rep->message, -1);
+		return;
 	case -ENOSPC:
 		sevd_api_error(resp, 409, "no_asid", rep->message, -1);
 		return;
@@ -170,15 +174,21 @@ int sevd_api_worker_shares_uid = -1;
 
 /* Run one core request; on failure the error answer is already in resp (returns NULL). */
 struct sevd_reply *sevd_api_call_core(const struct sevd_api_request *req,
-				      const struct sevd_request *creq, struct sevd_api_response *resp)
+				      struct sevd_request *creq, struct sevd_api_response *resp)
 {
 	struct sevd_reply *rep = malloc(sizeof(*rep));
+	int r;
+
+	if (req->caller)
+		creq->caller = *req->caller; /* the core decides on this evidence (core/authz.c) */
 
 	if (!rep) {
 		sevd_api_error(resp, 503, "internal", "out of memory", -1);
 		return NULL;
 	}
-	if (sevd_api_core_fn(req->core, creq, rep) < 0) {
+	r = sevd_api_core_fn(req->core, creq, rep);
+	secret_wipe(&creq->caller, sizeof(creq->caller));
+	if (r < 0) {
 		sevd_api_core_error(resp, rep);
 		free(rep);
 		return NULL;
@@ -538,7 +548,7 @@ static void h_snp_vlek(const struct sevd_api_request *req, struct sevd_api_respo
 
 /* Mutating platform routes: run the op, answer {"command", "platform"}. */
 static void platform_change(const struct sevd_api_request *req, struct sevd_api_response *resp,
-			    const struct sevd_request *creq, const char *command)
+			    struct sevd_request *creq, const char *command)
 {
 	_cleanup_free_ struct sevd_reply *rep = sevd_api_call_core(req, creq, resp);
 	_cleanup_(json_object_putp) json_object *o = NULL;

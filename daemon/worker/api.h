@@ -14,6 +14,7 @@
 struct sevd_core;
 struct sevd_request;
 struct sevd_reply;
+struct sevd_caller;
 
 /* How every handler reaches the core (core.h): sevd_core_call by default (tests, fuzzers);
  * in sevd's unprivileged worker, the call over its core channels (ipc.h). Set once, before
@@ -26,7 +27,8 @@ extern int (*sevd_api_core_fn)(struct sevd_core *c, const struct sevd_request *r
  * fuzzers, and whenever open fails) sends the image in GUEST_DATA pieces instead. */
 struct sevd_ipc_upload;
 struct sevd_api_stager {
-	int (*open)(uint32_t handle, struct sevd_reply *rep, struct sevd_ipc_upload **ret);
+	int (*open)(uint32_t handle, const struct sevd_caller *caller, struct sevd_reply *rep,
+		    struct sevd_ipc_upload **ret);
 	int (*write)(struct sevd_ipc_upload *u, const void *buf, size_t len,
 		     struct sevd_reply *rep);
 	int (*flush)(struct sevd_ipc_upload *u, uint32_t unit, struct sevd_reply *rep);
@@ -64,6 +66,8 @@ struct sevd_api_response {
 struct sevd_api_request {
 	struct sevd_core *core;
 	enum sevd_role role;
+	/* The evidence role came from, forwarded with every core request (core.h). */
+	const struct sevd_caller *caller;
 	const char *body; /* NUL-terminated; len bytes (may be 0) */
 	size_t len;
 	const char *param; /* the {x} segment of the path, when the pattern has one */

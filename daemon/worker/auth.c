@@ -48,6 +48,33 @@ static bool peer_in_group(int fd, gid_t primary, gid_t gid)
 	return false;
 }
 
+void sevd_auth_unix_evidence(int fd, struct sevd_caller *cl)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	gid_t groups[SEVD_EVIDENCE_GROUPS];
+	socklen_t glen = sizeof(groups);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || len != sizeof(cred))
+		return; /* no evidence: public */
+	cl->kind = SEVD_EVIDENCE_UNIX;
+	cl->uid = (uint32_t)cred.uid;
+	cl->gid = (uint32_t)cred.gid;
+	/* More groups than fit: ERANGE, and only the primary gid counts (fail closed). */
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &glen) == 0)
+		for (size_t i = 0; i < glen / sizeof(gid_t); i++)
+			cl->groups[cl->n_groups++] = (uint32_t)groups[i];
+}
+
+void sevd_auth_token_evidence(const char *token, struct sevd_caller *cl)
+{
+	size_t n = strlen(token);
+
+	cl->kind = SEVD_EVIDENCE_TOKEN;
+	if (n < sizeof(cl->text))
+		memcpy(cl->text, token, n + 1); /* longer: empty, which no hash matches */
+}
+
 enum sevd_role sevd_auth_unix_peer(int fd, gid_t admin_gid, bool have_admin_gid)
 {
 	struct ucred cred;

@@ -10,23 +10,21 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-enum sevd_role {
-	SEVD_ROLE_PUBLIC = 0,
-	SEVD_ROLE_READER,
-	SEVD_ROLE_OWNER,    /* a guest owner: its guests' measurement and attestation */
-	SEVD_ROLE_LAUNCHER, /* launches and runs guests */
-	SEVD_ROLE_ADMIN,
-	SEVD_ROLE_MAX_,
-};
+#include "daemon/ipc/ops.h"
 
-/* Role bit for a route's allowed set; admin is allowed everywhere. */
-#define SEVD_ROLE_BIT(r) (1u << (r))
+/* enum sevd_role and SEVD_ROLE_BIT: the op table (daemon/ipc/ops.h), which the core enforces. */
 
 const char *sevd_role_name(enum sevd_role r);
 int sevd_role_from_name(const char *s, enum sevd_role *ret);
 
 struct sevd_config;
 
+struct sevd_caller;
+/* The evidence the core decides on (core.h, struct sevd_caller): the Unix peer's
+ * credentials; a bearer token as presented (at most SEVD_EVIDENCE_MAX - 1 bytes: a longer
+ * one is forwarded empty and the core refuses it). */
+void sevd_auth_unix_evidence(int fd, struct sevd_caller *cl);
+void sevd_auth_token_evidence(const char *token, struct sevd_caller *cl);
 /* Role of the peer on a connected Unix socket. */
 enum sevd_role sevd_auth_unix_peer(int fd, gid_t admin_gid, bool have_admin_gid);
 /* Role of a bearer token (the header value after "Bearer "); *ret_known is false when the

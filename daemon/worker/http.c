@@ -23,6 +23,7 @@
 
 #include "common/log.h"
 #include "common/macros.h"
+#include "common/secret.h"
 #include "daemon/worker/api.h"
 #include "daemon/worker/auth.h"
 #include "daemon/sevd-config.h"
@@ -90,6 +91,7 @@ struct request {
 	struct conn_track *track; /* the connection's, or NULL */
 	const struct sevd_route *route;
 	enum sevd_role role;
+	struct sevd_caller caller; /* the evidence of role, for the core (wiped at the end) */
 	char param[64];
 	char *body;
 	size_t len;
@@ -110,7 +112,7 @@ static const char *query_arg(const struct sevd_api_request *req, const char *key
 static void api_request(struct listener *l, struct MHD_Connection *conn, struct request *rq,
 			struct sevd_api_request *areq)
 {
-	*areq = (struct sevd_api_request){ .core = l->http->core, .role = rq->role,
+	*areq = (struct sevd_api_request){ .core = l->http->core, .role = rq->role, .caller = &rq->caller,
 					   .body = rq->body ? rq->body : "", .len = rq->len,
 					   .param = rq->param, .arg = query_arg, .conn = conn };
 }
@@ -207,7 +209,8 @@ static void allowed_methods(const char *path, char *buf, size_t size)
 
 /* The caller's role; *bad_token when a bearer token was given but matches no configured hash
  * (answered 401 whatever the route). */
-static enum sevd_role caller_role(struct listener *l, struct MHD_Connection *conn, bool *bad_token)
+static enum sevd_role caller_role(struct listener *l, struct MHD_Connection *conn,
+				  struct sevd_caller *cl, bool *bad_token)
 {
 	const union MHD_ConnectionInfo *ci;
 	const char *auth;
@@ -219,6 +222,7 @@ static enum sevd_role caller_role(struct listener *l, struct MHD_Connection *con
 		ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
 		if (!ci)
 			return SEVD_ROLE_PUBLIC;
+		sevd_auth_unix_evidence(ci->connect_fd, cl);
 		return sevd_auth_unix_peer(ci->connect_fd, l->http->admin_gid,
 					   l->http->have_admin_gid);
 	}
@@ -227,6 +231,7 @@ static enum sevd_role caller_role(struct listener *l, struct MHD_Connection *con
 	 * alone, so one connection never mixes two identities). */
 	if (!auth && l->is_tls) {
 		ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+		sevd_tls_client_evidence(ci ? ci->tls_session : NULL, cl);
 		return sevd_tls_client_role(l->http->cfg, ci ? ci->tls_session : NULL);
 	}
 	if (!auth)
@@ -235,6 +240,7 @@ static enum sevd_role caller_role(struct listener *l, struct MHD_Connection *con
 		*bad_token = true;
 		return SEVD_ROLE_PUBLIC;
 	}
+	sevd_auth_token_evidence(auth + 7, cl);
 	role = sevd_auth_token(l->http->cfg, auth + 7, &known);
 	*bad_token = !known;
 	return role;
@@ -697,7 +703,7 @@ static struct request *request_start(struct listener *l, struct MHD_Connection *
 			       -1);
 		return rq;
 	}
-	rq->role = caller_role(l, conn, &bad_token);
+	rq->role = caller_role(l, conn, &rq->caller, &bad_token);
 	/* Without credentials (or with a bad token) a TCP caller has a rate of its own (issue
 	 * 27: public GETs made firmware work at the rate a client could send them). */
 	if (!l->is_unix && (bad_token || rq->role == SEVD_ROLE_PUBLIC) &&
@@ -737,6 +743,7 @@ static void request_free(struct request *rq)
 		rq->route->stream->close(rq->stream, false, NULL);
 	free(rq->body);
 	free(rq->early.body);
+	secret_wipe(&rq->caller, sizeof(rq->caller));
 	free(rq);
 }
 

@@ -132,6 +132,28 @@ static bool subject_matches(gnutls_x509_crt_t crt, const struct sevd_cert_role *
 	return cn_len == strlen(cr->subject) && !memcmp(cn, cr->subject, cn_len);
 }
 
+void sevd_tls_client_evidence(void *session, struct sevd_caller *cl)
+{
+	gnutls_x509_crt_t crt;
+	gnutls_datum_t dn = {0};
+	size_t cn_len = sizeof(cl->cn) - 1;
+
+	if (!session || verified_peer(session, &crt) < 0)
+		return;
+	if (gnutls_x509_crt_get_dn3(crt, &dn, 0) >= 0 && dn.size < sizeof(cl->text)) {
+		cl->kind = SEVD_EVIDENCE_CERT;
+		memcpy(cl->text, dn.data, dn.size);
+		cl->text[dn.size] = '\0';
+		if (gnutls_x509_crt_get_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, 0, cl->cn,
+						  &cn_len) < 0 || cn_len >= sizeof(cl->cn))
+			cl->cn[0] = '\0';
+		else
+			cl->cn[cn_len] = '\0';
+	}
+	gnutls_free(dn.data);
+	gnutls_x509_crt_deinit(crt);
+}
+
 enum sevd_role sevd_tls_client_role(const struct sevd_config *cfg, void *session)
 {
 	gnutls_x509_crt_t crt;

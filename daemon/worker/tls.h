@@ -26,6 +26,9 @@ extern const char sevd_tls_priorities[];
 /* The role of a connection's client certificate (session: a gnutls_session_t from
  * MHD_CONNECTION_INFO_GNUTLS_SESSION): public without one, when it does not verify against
  * the CA, or when no client_cert_role line names its subject. */
+/* The verified client certificate's subject (DN, first CN) as the core's evidence; nothing
+ * (kind NONE) without a verified certificate. */
+void sevd_tls_client_evidence(void *session, struct sevd_caller *cl);
 enum sevd_role sevd_tls_client_role(const struct sevd_config *cfg, void *session);
 
 /* May plain TCP (no TLS) listen on this address? Only on loopback and with

@@ -195,8 +195,27 @@ static void test_config_errors(void)
 		"token = public:sha256:00000000000000000000000000000000000000000000000000000000000000\n",
 		"token = root:sha256:0000000000000000000000000000000000000000000000000000000000000000\n",
 		"token = admin:sha256:00000000000000000000000000000000000000000000000000000000000000\n",
+		"token = launcher:sha256:0000000000000000000000000000000000000000000000000000000000000000:tenant=\n",
+		"token = launcher:sha256:0000000000000000000000000000000000000000000000000000000000000000:tenant=.x\n",
+		"token = launcher:sha256:000000000000000000000000000000000000000000000000000000000000000:tenant=acme\n",
+		"token = launcher:md5:0000000000000000000000000000000000000000000000000000000000000000:tenant=acme\n",
 	};
 
+	/* `:tenant=NAME` names the token principal's tenant (the core enforces it). */
+	{
+		struct sevd_config c;
+
+		sevd_config_init(&c);
+		TU_CHECK_EQ(sevd_config_parse(&c,
+					      "token = launcher:sha256:00000000000000000000000000"
+					      "00000000000000000000000000000000000001:tenant=acme\n",
+					      "test"),
+			    0);
+		TU_CHECK(c.n_tokens == 1 && !strcmp(c.tokens[0].tenant, "acme") &&
+				 c.tokens[0].hash[31] == 1,
+			 "tenant token parsed");
+		sevd_config_done(&c);
+	}
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct sevd_config c;
 

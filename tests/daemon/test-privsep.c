@@ -188,9 +188,10 @@ static void test_codec_malformed(void)
 {
 	struct {
 		struct sevd_ipc_hdr h;
-		uint8_t body[sizeof(((struct sevd_request *)0)->u.init) + 8];
+		uint8_t body[SEVD_IPC_CALLER_SIZE + sizeof(((struct sevd_request *)0)->u.init) + 8];
 	} m;
-	size_t init_len = sevd_ipc_body_len(SEVD_IPC_REQUEST, SEVD_OP_INIT);
+	/* A request's body: the caller's evidence, then the op's (ipc.h). */
+	size_t init_len = SEVD_IPC_CALLER_SIZE + sevd_ipc_body_len(SEVD_IPC_REQUEST, SEVD_OP_INIT);
 	struct sevd_ipc_hdr good = {.magic = SEVD_IPC_MAGIC,
 				    .version = SEVD_IPC_VERSION,
 				    .kind = SEVD_IPC_REQUEST,
@@ -206,7 +207,7 @@ static void test_codec_malformed(void)
 	TU_CHECK_EQ(parse_raw(&m, sizeof(m.h) + init_len, err), -EBADMSG);
 	TU_CHECK(strstr(err, "magic"), "names the magic: %s", err);
 	m.h = good;
-	m.h.version = 2;
+	m.h.version = SEVD_IPC_VERSION + 1;
 	TU_CHECK_EQ(parse_raw(&m, sizeof(m.h) + init_len, err), -EBADMSG);
 	m.h = good;
 	m.h.kind = SEVD_IPC_REPLY;
@@ -224,6 +225,9 @@ static void test_codec_malformed(void)
 	TU_CHECK_EQ(parse_raw(&m, sizeof(m.h) + init_len - 1, err), -EMSGSIZE);
 	m.h.len = 0xffffffffu; /* never an allocation or a read of that size */
 	TU_CHECK_EQ(parse_raw(&m, sizeof(m.h), err), -EMSGSIZE);
+	m.h.len = (uint32_t)SEVD_IPC_CALLER_SIZE - 1; /* shorter than the evidence */
+	TU_CHECK_EQ(parse_raw(&m, sizeof(m.h) + m.h.len, err), -EMSGSIZE);
+	TU_CHECK(strstr(err, "evidence"), "%s", err);
 	m.h = good;
 	TU_CHECK_EQ(parse_raw(&m, sizeof(m.h) - 3, err), -ENODATA);
 	TU_CHECK(strstr(err, "truncated header"), "%s", err);
@@ -397,10 +401,10 @@ static void test_codec_counted(void)
 		    -ENODATA);
 	/* An ASIDS request carries no body: the core refuses one with bytes. */
 	h.kind = SEVD_IPC_REQUEST;
-	FRAME(0, elem);
-	TU_CHECK_EQ(parse_raw(m, sizeof(h) + elem, err), -EMSGSIZE);
-	FRAME(0, 0);
-	TU_CHECK_EQ(parse_raw(m, sizeof(h), err), 0);
+	FRAME(0, SEVD_IPC_CALLER_SIZE + elem); /* a request: the evidence, then the body */
+	TU_CHECK_EQ(parse_raw(m, sizeof(h) + SEVD_IPC_CALLER_SIZE + elem, err), -EMSGSIZE);
+	FRAME(0, SEVD_IPC_CALLER_SIZE);
+	TU_CHECK_EQ(parse_raw(m, sizeof(h) + SEVD_IPC_CALLER_SIZE, err), 0);
 #undef FRAME
 	/* The sender never frames a count above the op's maximum: nothing is written. */
 	{
@@ -987,11 +991,14 @@ static size_t frame(uint8_t *buf, uint32_t op, const void *body, size_t len)
 				  .version = SEVD_IPC_VERSION,
 				  .kind = SEVD_IPC_REQUEST,
 				  .op = op,
-				  .len = (uint32_t)len};
+				  .len = (uint32_t)(SEVD_IPC_CALLER_SIZE + len)};
+	/* uid 0 over the Unix socket: the core admits the op; the slot rules refuse it */
+	struct sevd_caller cl = {.kind = SEVD_EVIDENCE_UNIX};
 
 	memcpy(buf, &hd, sizeof(hd));
-	memcpy(buf + sizeof(hd), body, len);
-	return sizeof(hd) + len;
+	memcpy(buf + sizeof(hd), &cl, sizeof(cl));
+	memcpy(buf + sizeof(hd) + sizeof(cl), body, len);
+	return sizeof(hd) + sizeof(cl) + len;
 }
 
 /* Slot requests a sound worker never sends (ipc.h, staged uploads) end the worker: one
@@ -1020,7 +1027,7 @@ static void inject_bad_slots(struct gc_daemon *d, pid_t *w, uint32_t h, int64_t 
 		size_t stage_len = sevd_ipc_body_len(SEVD_IPC_REQUEST, SEVD_OP_GUEST_DATA_STAGE);
 		size_t slot_len = sevd_ipc_body_len(SEVD_IPC_REQUEST, SEVD_OP_GUEST_DATA_SLOT);
 		struct sevd_request *rq = calloc(1, sizeof(*rq));
-		uint8_t buf[256];
+		uint8_t buf[4096];
 		size_t n = 0;
 		pid_t w2;
 
@@ -1360,7 +1367,7 @@ static void test_daemon(void)
 		} cases[] = {
 		    {0xdeadbeef, SEVD_OP_HEALTH, 0, "bad magic 0xdeadbeef"},
 		    {SEVD_IPC_MAGIC, 4242, 0, "unknown op 4242"},
-		    {SEVD_IPC_MAGIC, SEVD_OP_HEALTH, 5, "body of 5 bytes"},
+		    {SEVD_IPC_MAGIC, SEVD_OP_HEALTH, SEVD_IPC_CALLER_SIZE + 5, "body of 5 bytes"},
 		};
 
 		for (size_t i = 0; i < ELEMENTSOF(cases); i++) {

@@ -86,12 +86,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		if (!sevd_ipc_op_known(req.op))
 			abort();
+		/* A request: the caller's evidence, then the op's body (ipc.h). */
 		body = sevd_ipc_body_len(SEVD_IPC_REQUEST, req.op);
-		if (src.pos - at != sizeof(h) + body)
+		if (src.pos - at != sizeof(h) + SEVD_IPC_CALLER_SIZE + body)
 			abort();
 		memcpy(&h, data + at, sizeof(h));
-		if (h.magic != SEVD_IPC_MAGIC || h.op != req.op || h.len != body ||
-		    memcmp(&req.u, data + at + sizeof(h), body))
+		if (h.magic != SEVD_IPC_MAGIC || h.op != req.op ||
+		    h.len != SEVD_IPC_CALLER_SIZE + body ||
+		    memcmp(&req.caller, data + at + sizeof(h), SEVD_IPC_CALLER_SIZE) ||
+		    memcmp(&req.u, data + at + sizeof(h) + SEVD_IPC_CALLER_SIZE, body))
 			abort();
 		for (size_t i = body; i < sizeof(req.u); i++)
 			if (((const uint8_t *)&req.u)[i])

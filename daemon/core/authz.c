@@ -1,0 +1,306 @@
+/* The core decides who may do what (authz.h). The worker forwards evidence, never a role:
+ * a bearer token is hashed here and compared with the core's own copy of the configured
+ * hashes in constant time, so a worker that never saw a valid token cannot make one up.
+ * Unix peer credentials and verified certificate subjects are read by the worker (it owns
+ * the sockets and the TLS sessions); the core maps them itself but trusts the worker that
+ * they are what the kernel or the TLS handshake gave (daemon/README.md, "Privilege
+ * separation"). */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include "common/log.h"
+#include "common/macros.h"
+#include "common/secret.h"
+#include "daemon/core/authz.h"
+
+enum refusal {
+	REFUSE_NO_EVIDENCE, /* no credentials, and the op is not public */
+	REFUSE_BAD_TOKEN,   /* a token that matches no configured hash */
+	REFUSE_BAD_SUBJECT, /* a certificate subject no client_cert_role maps */
+	REFUSE_BAD_EVIDENCE, /* malformed evidence (unknown kind, unterminated text) */
+	REFUSE_ROLE,	    /* a known caller whose role the op's row does not admit */
+	REFUSE_TENANT,	    /* a guest of another tenant, or a launch into one */
+	REFUSE_MAX_,
+};
+
+static const char *const refusal_names[REFUSE_MAX_] = {
+    [REFUSE_NO_EVIDENCE] = "no_evidence",
+    [REFUSE_BAD_TOKEN] = "bad_token",
+    [REFUSE_BAD_SUBJECT] = "bad_subject",
+    [REFUSE_BAD_EVIDENCE] = "bad_evidence",
+    [REFUSE_ROLE] = "role",
+    [REFUSE_TENANT] = "tenant",
+};
+
+static const char *const op_names[SEVD_OP_MAX_] = {
+#define NAME_ROW(name, fn, gfn, fw, req, rep, roles, guest) [SEVD_OP_##name] = #name,
+    SEVD_OPS(NAME_ROW)
+#undef NAME_ROW
+};
+
+/* The roles column; an op whose row says 0 is refused for everyone. */
+static const unsigned op_roles[SEVD_OP_MAX_] = {
+#define ROLE_ROW(name, fn, gfn, fw, req, rep, roles, guest) [SEVD_OP_##name] = (roles),
+    SEVD_OPS(ROLE_ROW)
+#undef ROLE_ROW
+};
+
+/* Build-time checks of every row: firmware and guest are 0 or 1, roles only names roles. */
+#define ROW_CHECK(name, fn, gfn, fw, req, rep, roles, guest)                                      \
+	_Static_assert((fw) == 0 || (fw) == 1, "ops.h: " #name ": firmware is 0 or 1");          \
+	_Static_assert((guest) == 0 || (guest) == 1, "ops.h: " #name ": guest is 0 or 1");       \
+	_Static_assert(((roles) & ~((1u << SEVD_ROLE_MAX_) - 1)) == 0,                           \
+		       "ops.h: " #name ": roles are SEVD_ROLES_* bits");
+SEVD_OPS(ROW_CHECK)
+#undef ROW_CHECK
+
+struct sevd_authz {
+	struct sevd_token tokens[32];
+	unsigned n_tokens;
+	struct sevd_cert_role *cert_roles;
+	unsigned n_cert_roles;
+	uint32_t admin_gid;
+	bool have_admin_gid, metrics_public;
+	_Atomic uint64_t refused[SEVD_OP_MAX_][REFUSE_MAX_];
+};
+
+const char *sevd_op_name(uint32_t op)
+{
+	return op < SEVD_OP_MAX_ && op_names[op] ? op_names[op] : "unknown";
+}
+
+int sevd_authz_new(const struct sevd_core_config *cfg, struct sevd_authz **ret)
+{
+	struct sevd_authz *a = calloc(1, sizeof(*a));
+
+	if (!a)
+		return -ENOMEM;
+	if (cfg->n_tokens > ELEMENTSOF(a->tokens)) {
+		free(a);
+		return -E2BIG;
+	}
+	if (cfg->n_tokens)
+		memcpy(a->tokens, cfg->tokens, cfg->n_tokens * sizeof(a->tokens[0]));
+	a->n_tokens = cfg->n_tokens;
+	if (cfg->n_cert_roles) {
+		a->cert_roles = calloc(cfg->n_cert_roles, sizeof(*a->cert_roles));
+		if (!a->cert_roles) {
+			sevd_authz_free(a);
+			return -ENOMEM;
+		}
+	}
+	for (unsigned i = 0; i < cfg->n_cert_roles; i++) {
+		a->cert_roles[i] = cfg->cert_roles[i];
+		a->cert_roles[i].subject = strdup(cfg->cert_roles[i].subject);
+		a->n_cert_roles = i + 1;
+		if (!a->cert_roles[i].subject) {
+			sevd_authz_free(a);
+			return -ENOMEM;
+		}
+	}
+	a->admin_gid = cfg->admin_gid;
+	a->have_admin_gid = cfg->have_admin_gid;
+	a->metrics_public = cfg->metrics_public;
+	*ret = a;
+	return 0;
+}
+
+void sevd_authz_free(struct sevd_authz *a)
+{
+	if (!a)
+		return;
+	for (unsigned i = 0; i < a->n_cert_roles; i++)
+		free(a->cert_roles[i].subject);
+	free(a->cert_roles);
+	secret_wipe(a->tokens, sizeof(a->tokens));
+	free(a);
+}
+
+/* Every configured hash is compared (CRYPTO_memcmp, no early exit), as the worker does. */
+static int token_role(struct sevd_authz *a, const char *token, enum sevd_role *ret,
+		      const char **ret_tenant)
+{
+	uint8_t h[32];
+	unsigned int n = 0;
+	bool known = false;
+
+	if (EVP_Digest(token, strlen(token), h, &n, EVP_sha256(), NULL) != 1 || n != sizeof(h))
+		return -EIO;
+	for (unsigned i = 0; i < a->n_tokens; i++)
+		if (CRYPTO_memcmp(h, a->tokens[i].hash, sizeof(h)) == 0 && !known) {
+			known = true;
+			*ret = a->tokens[i].role;
+			*ret_tenant = a->tokens[i].tenant;
+		}
+	secret_wipe(h, sizeof(h));
+	return known ? 0 : -ENOENT;
+}
+
+/* The first client_cert_role line that matches, in the file's order (as worker/tls.c). */
+static int cert_role(struct sevd_authz *a, const struct sevd_caller *cl, enum sevd_role *ret)
+{
+	for (unsigned i = 0; i < a->n_cert_roles; i++)
+		if (!strcmp(a->cert_roles[i].is_dn ? cl->text : cl->cn, a->cert_roles[i].subject)) {
+			*ret = a->cert_roles[i].role;
+			return 0;
+		}
+	return -ENOENT;
+}
+
+/* As worker/auth.c's Unix rule: uid 0 or a member of admin_group is admin, else reader. */
+static enum sevd_role unix_role(struct sevd_authz *a, const struct sevd_caller *cl)
+{
+	if (cl->uid == 0)
+		return SEVD_ROLE_ADMIN;
+	if (a->have_admin_gid) {
+		if (cl->gid == a->admin_gid)
+			return SEVD_ROLE_ADMIN;
+		for (unsigned i = 0; i < cl->n_groups && i < SEVD_EVIDENCE_GROUPS; i++)
+			if (cl->groups[i] == a->admin_gid)
+				return SEVD_ROLE_ADMIN;
+	}
+	return SEVD_ROLE_READER;
+}
+
+/* The caller's role (-1; -2: a certificate no line maps, public), or the refusal its
+ * evidence earns. */
+static int caller_role(struct sevd_authz *a, const struct sevd_caller *cl, enum sevd_role *ret,
+		       const char **ret_tenant)
+{
+	if (!memchr(cl->text, '\0', sizeof(cl->text)) || !memchr(cl->cn, '\0', sizeof(cl->cn)))
+		return REFUSE_BAD_EVIDENCE;
+	switch (cl->kind) {
+	case SEVD_EVIDENCE_NONE:
+		*ret = SEVD_ROLE_PUBLIC;
+		return -1;
+	case SEVD_EVIDENCE_UNIX:
+		*ret = unix_role(a, cl);
+		return -1;
+	case SEVD_EVIDENCE_TOKEN:
+		return token_role(a, cl->text, ret, ret_tenant) < 0 ? REFUSE_BAD_TOKEN : -1;
+	case SEVD_EVIDENCE_CERT: /* unmapped: public, as the worker has it (worker/tls.c) */
+		if (cert_role(a, cl, ret) < 0) {
+			*ret = SEVD_ROLE_PUBLIC;
+			return -2;
+		}
+		return -1;
+	default:
+		return REFUSE_BAD_EVIDENCE;
+	}
+}
+
+static const char *const kind_names[] = {"none", "unix", "token", "certificate"};
+
+static void refuse(struct sevd_authz *a, const struct sevd_request *req, struct sevd_reply *rep,
+		   int why);
+
+/* A launch (GUEST_CREATE, GUEST_RECEIVE_START) by a principal of a tenant goes into that
+ * tenant: an empty tenant field becomes it, another one is refused. Admin names any. */
+static int launch_tenant(struct sevd_request *req, const char *tenant)
+{
+	char *field = req->op == SEVD_OP_GUEST_CREATE	     ? req->u.create.tenant
+		      : req->op == SEVD_OP_GUEST_RECEIVE_START ? req->u.migrate.tenant
+							       : NULL;
+
+	if (!field || !tenant[0])
+		return 0;
+	if (field[0] && strncmp(field, tenant, SEVD_GUEST_NAME_MAX))
+		return -1;
+	snprintf(field, SEVD_GUEST_NAME_MAX, "%s", tenant);
+	return 0;
+}
+
+int sevd_authz_check(struct sevd_authz *a, struct sevd_request *req, struct sevd_reply *rep)
+{
+	enum sevd_role role = SEVD_ROLE_PUBLIC;
+	const char *tenant = "";
+	unsigned allowed;
+	int why;
+
+	memset(req->principal_tenant, 0, sizeof(req->principal_tenant));
+	if (req->op == 0 || req->op >= SEVD_OP_MAX_)
+		return 0; /* unknown ops are refused by the dispatch, as before */
+	allowed = op_roles[req->op];
+	if (req->op == SEVD_OP_METRICS && a->metrics_public)
+		allowed |= SEVD_ROLE_BIT(SEVD_ROLE_PUBLIC);
+	why = caller_role(a, &req->caller, &role, &tenant);
+	if (why < 0 && role < SEVD_ROLE_MAX_ && (allowed & SEVD_ROLE_BIT(role))) {
+		if (role == SEVD_ROLE_ADMIN)
+			return 0; /* admin acts on every tenant's guests, and names any */
+		if (launch_tenant(req, tenant) < 0) {
+			refuse(a, req, rep, REFUSE_TENANT);
+			return -EACCES;
+		}
+		snprintf(req->principal_tenant, sizeof(req->principal_tenant), "%s", tenant);
+		return 0;
+	}
+	if (why == -2)
+		why = REFUSE_BAD_SUBJECT;
+	else if (why < 0)
+		why = role == SEVD_ROLE_PUBLIC ? REFUSE_NO_EVIDENCE : REFUSE_ROLE;
+	refuse(a, req, rep, why);
+	return -EACCES;
+}
+
+void sevd_authz_note(struct sevd_authz *a, uint32_t op, const struct sevd_reply *rep)
+{
+	if (op == 0 || op >= SEVD_OP_MAX_ || strcmp(rep->rule, "core_refused:tenant"))
+		return;
+	atomic_fetch_add_explicit(&a->refused[op][REFUSE_TENANT], 1, memory_order_relaxed);
+	log_warning("SECURITY: the core refused %s for the worker: tenant (a guest of another "
+		    "tenant than the credential's)",
+		    op_names[op]);
+}
+
+static void refuse(struct sevd_authz *a, const struct sevd_request *req, struct sevd_reply *rep,
+		   int why)
+{
+	atomic_fetch_add_explicit(&a->refused[req->op][why], 1, memory_order_relaxed);
+	/* A sound worker checks the same roles first: a refusal here means a worker that is
+	 * out of step with the core or compromised. No token bytes are logged. */
+	log_warning("SECURITY: the core refused %s for the worker: %s (evidence: %s, uid %u)",
+		    op_names[req->op], refusal_names[why],
+		    req->caller.kind < ELEMENTSOF(kind_names) ? kind_names[req->caller.kind]
+							   : "malformed",
+		    req->caller.kind == SEVD_EVIDENCE_UNIX ? req->caller.uid : 0u);
+	rep->r = -EACCES;
+	snprintf(rep->message, sizeof(rep->message),
+		 "the core refused %s: %s (the caller's credentials do not allow this operation; "
+		 "check the token, certificate or Unix user, and the route's role)",
+		 op_names[req->op], refusal_names[why]);
+	snprintf(rep->rule, sizeof(rep->rule), "core_refused:%s", refusal_names[why]);
+}
+
+int sevd_authz_render(struct sevd_authz *a, char *text, size_t size, int n)
+{
+	int m = snprintf(text + n, size - (size_t)n,
+			 "# HELP sevd_core_refusals_total Requests of the worker the core refused "
+			 "(caller evidence the op table does not admit), by op and reason.\n"
+			 "# TYPE sevd_core_refusals_total counter\n");
+
+	for (unsigned op = 1; op < SEVD_OP_MAX_; op++)
+		for (unsigned w = 0; w < REFUSE_MAX_; w++) {
+			uint64_t v = atomic_load(&a->refused[op][w]);
+
+			if (m < 0 || (size_t)m >= size - (size_t)n)
+				return n;
+			n += m;
+			m = 0;
+			if (!v)
+				continue;
+			m = snprintf(text + n, size - (size_t)n,
+				     "sevd_core_refusals_total{op=\"%s\",reason=\"%s\"} %" PRIu64
+				     "\n",
+				     op_names[op], refusal_names[w], v);
+		}
+	if (m > 0 && (size_t)m < size - (size_t)n)
+		n += m;
+	return n;
+}

@@ -1,0 +1,20 @@
+/* The core's admission of the worker's requests: each request's caller evidence
+ * (core.h, struct sevd_caller) is mapped to a role by the core's own copy of the
+ * credentials, and the op table's roles column (daemon/ipc/ops.h) decides. Core side. */
+#pragma once
+
+#include "daemon/core/core.h"
+
+struct sevd_authz;
+
+int sevd_authz_new(const struct sevd_core_config *cfg, struct sevd_authz **ret);
+void sevd_authz_free(struct sevd_authz *a);
+/* 0, or -EACCES with rep->r, rep->message and rep->rule ("core_refused:REASON") set. */
+int sevd_authz_check(struct sevd_authz *a, struct sevd_request *req, struct sevd_reply *rep);
+/* A refusal an op made itself (guest.c: another tenant's guest, rule "core_refused:tenant"):
+ * counted and logged like the others. */
+void sevd_authz_note(struct sevd_authz *a, uint32_t op, const struct sevd_reply *rep);
+/* sevd_core_refusals_total{op,reason} appended at text + n; the new length. */
+int sevd_authz_render(struct sevd_authz *a, char *text, size_t size, int n);
+/* The op's name in the op table ("FACTORY_RESET"), "unknown" when there is none. */
+const char *sevd_op_name(uint32_t op);
