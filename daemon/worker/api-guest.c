@@ -15,6 +15,7 @@
 
 #include "common/log.h"
 #include "common/macros.h"
+#include "common/secret.h"
 #include "common/ossl.h"
 #include "common/util.h"
 #include "daemon/worker/api-internal.h"
