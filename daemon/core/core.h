@@ -30,6 +30,7 @@
 #define SEVD_STAGE_SLOTS 2u
 #define SEVD_STAGE_SLOT_SIZE (4u << 20)
 #define SEVD_PACKET_MAX 4096u /* guest memory per migration packet: one page, as KVM sends */
+#define SEVD_VCPUS_MAX 256u   /* VMSAs sevd keeps per SEV-ES guest (for SEND_VMSA) */
 
 /* The ops, numbered in the order of the op table's rows (daemon/ipc/ops.h, the one place an
  * op is defined): 0 is no op. */
@@ -137,6 +138,8 @@ struct sevd_request {
 			uint64_t offset;		  /* *_DATA: offset in guest memory */
 			uint32_t len;			  /* *_DATA: bytes in data */
 			uint32_t plat_len, amd_len;	  /* SEND_START: 0 or the chains' sizes */
+			uint32_t vcpu;	 /* SEND_VMSA: which of the guest's VMSAs (0..vcpus-1) */
+			uint32_t vcpus;	 /* RECEIVE_START: the VMSAs the source sends (SEV-ES) */
 			uint8_t pdh[SEV_CERT_SIZE]; /* SEND_START: target's; RECEIVE_START: source's */
 			uint8_t plat[SEV_CERT_CHAIN_SIZE]; /* PEK ‖ OCA ‖ CEK (CEK signed) */
 			uint8_t amd[2 * AMD_CERT_MAX_SIZE]; /* ASK ‖ ARK */
@@ -250,7 +253,8 @@ struct sevd_reply {
 			uint32_t command; /* SEV_CMD_* that ran */
 			uint32_t policy;  /* SEND_START: the guest's, as firmware echoed it */
 			uint64_t offset;  /* SEND_DATA */
-			uint32_t len;	  /* SEND_DATA: bytes in data */
+			uint32_t len;	  /* SEND_DATA: bytes in data (0: a VMSA page, not sent) */
+			uint32_t vcpus;	  /* SEND_START, SEND_VMSA: the guest's VMSAs (SEV-ES) */
 			uint8_t session[sizeof(struct sev_session_blob)]; /* SEND_START */
 			uint8_t hdr[sizeof(struct sev_packet_header)];	   /* SEND_DATA */
 			uint8_t data[SEVD_PACKET_MAX];			   /* SEND_DATA */

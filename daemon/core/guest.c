@@ -53,6 +53,12 @@ struct guest {
 	bool uploading, upload_failed;
 	uint64_t up_start, up_pos, up_chunk; /* offsets in guest memory */
 	uint32_t up_chunks;
+	/* SEV-ES: the guest addresses of its VMSAs (LAUNCH_UPDATE_VMSA's, or RECEIVE_UPDATE_VMSA's
+	 * on a target), in their order: what SEND_VMSA moves. Not journaled: after a restart an
+	 * ES guest has none known here and cannot be sent (op_send_start says so). */
+	uint64_t *vmsa;
+	uint32_t n_vmsa, cap_vmsa;
+	uint32_t vmsa_expected; /* a target: the VMSAs RECEIVE_START was told to wait for */
 };
 
 struct sevd_guests {
@@ -177,6 +183,7 @@ static void guest_free(struct sevd_guests *gs, struct guest *g, bool unmap)
 		(void)psp_unmap_memfd(gs->psp, g->rec.mem_base);
 	if (g->memfd >= 0)
 		close(g->memfd);
+	free(g->vmsa);
 	free(g);
 }
 
@@ -1012,6 +1019,34 @@ static void op_data_abort(struct sevd_guests *gs, const struct sevd_request *req
 	}
 }
 
+/* The VMSA at guest address a joins the guest's list (once: a page measured twice is still
+ * one vCPU's). */
+static bool vmsa_known(const struct guest *g, uint64_t a)
+{
+	for (uint32_t i = 0; i < g->n_vmsa; i++)
+		if (g->vmsa[i] == a)
+			return true;
+	return false;
+}
+
+static int vmsa_keep(struct guest *g, uint64_t a, struct sevd_reply *rep)
+{
+	if (vmsa_known(g, a))
+		return 0;
+	if (g->n_vmsa == g->cap_vmsa) {
+		uint32_t cap = g->cap_vmsa ? 2 * g->cap_vmsa : 4;
+		uint64_t *v = cap <= SEVD_VCPUS_MAX ? reallocarray(g->vmsa, cap, sizeof(*v)) : NULL;
+
+		if (!v)
+			return fail(rep, -ENOMEM, "guest %u: cannot keep more than %u VMSAs",
+				    g->rec.handle, g->cap_vmsa);
+		g->vmsa = v;
+		g->cap_vmsa = cap;
+	}
+	g->vmsa[g->n_vmsa++] = a;
+	return 0;
+}
+
 static void op_vmsa(struct sevd_guests *gs, const struct sevd_request *req, struct sevd_reply *rep)
 {
 	struct guest *g = lookup(gs, req->u.guest.handle, rep);
@@ -1042,7 +1077,7 @@ static void op_vmsa(struct sevd_guests *gs, const struct sevd_request *req, stru
 	g->rec.data_bytes += len;
 	g->next_addr = a + len;
 	rep->u.guest.address = a;
-	if (guest_save(gs, g, rep) < 0)
+	if (vmsa_keep(g, a, rep) < 0 || guest_save(gs, g, rep) < 0)
 		return;
 	answer(gs, g, SEV_CMD_LAUNCH_UPDATE_VMSA, rep);
 }
@@ -1262,7 +1297,11 @@ static void op_delete(struct sevd_guests *gs, const struct sevd_request *req,
  * (reconcile_known): the source guest survives a crash mid-migration. Target: RECEIVE_START
  * (like a launch: admission, ASID, memfd, INTENT, then firmware, ACTIVATE, PUT in RUPDATE),
  * RECEIVE_DATA per page, RECEIVE_FINISH (RUNNING). A restart finds an RUPDATE guest and
- * decommissions it like any half-done launch: nothing half-received stays. */
+ * decommissions it like any half-done launch: nothing half-received stays.
+ * SEV-ES: the source's SEND_VMSA runs SEND_UPDATE_VMSA on each VMSA the guest has (the pages
+ * LAUNCH_UPDATE_VMSA took, by address); the memory packets skip those pages (SEND_DATA answers
+ * len 0 for one), so a VMSA reaches the target only as RECEIVE_UPDATE_VMSA. The target's
+ * RECEIVE_START learns how many are coming and RECEIVE_FINISH refuses until all came. */
 
 static bool packet_range_ok(const struct guest *g, const typeof(((struct sevd_request *)0)->u.migrate) *m,
 			    struct sevd_reply *rep)
@@ -1274,6 +1313,25 @@ static bool packet_range_ok(const struct guest *g, const typeof(((struct sevd_re
 		     "the guest's %llu bytes of memory",
 		     SEVD_PACKET_MAX, (unsigned long long)g->rec.memory_size);
 		return false;
+	}
+	return true;
+}
+
+/* A memory packet either is one of the guest's VMSA pages or leaves them alone. */
+static bool vmsa_range_ok(const struct guest *g,
+			  const typeof(((struct sevd_request *)0)->u.migrate) *m, struct sevd_reply *rep)
+{
+	for (uint32_t i = 0; i < g->n_vmsa; i++) {
+		uint64_t v = g->vmsa[i];
+
+		if (m->offset < v + SEVD_PACKET_MAX && v < m->offset + m->len &&
+		    (m->offset != v || m->len != SEVD_PACKET_MAX)) {
+			fail(rep, -EINVAL,
+			     "a memory packet at 0x%llx (%u bytes) covers part of the VMSA at "
+			     "0x%llx: ask for whole pages",
+			     (unsigned long long)m->offset, m->len, (unsigned long long)v);
+			return false;
+		}
 	}
 	return true;
 }
@@ -1373,6 +1431,14 @@ static void op_send_start(struct sevd_guests *gs, const struct sevd_request *req
 		fail(rep, -EALREADY, "an upload into guest %u is running", g->rec.handle);
 		return;
 	}
+	if ((g->rec.flags & SEVD_JREC_F_ES) && !g->n_vmsa) {
+		fail(rep, -EALREADY,
+		     "guest %u is an SEV-ES guest whose VMSAs this sevd does not know (they are "
+		     "learnt at LAUNCH_UPDATE_VMSA or RECEIVE_UPDATE_VMSA and not kept across a "
+		     "restart of sevd): its register state cannot be sent. Nothing was sent",
+		     g->rec.handle);
+		return;
+	}
 	if (target_trusted(gs, m, rep) < 0)
 		return;
 	if (GFW(gs, rep, SEV_CMD_SEND_START,
@@ -1383,6 +1449,7 @@ static void op_send_start(struct sevd_guests *gs, const struct sevd_request *req
 		return;
 	memcpy(rep->u.migrate.session, &session, sizeof(session));
 	rep->u.migrate.policy = policy;
+	rep->u.migrate.vcpus = g->n_vmsa;
 	log_info("Guest %u (%s): sending started (SUPDATE)", g->rec.handle, g->rec.name);
 	migrate_answer(gs, g, SEV_CMD_SEND_START, rep);
 }
@@ -1394,8 +1461,15 @@ static void op_send_data(struct sevd_guests *gs, const struct sevd_request *req,
 	struct guest *g = lookup(gs, m->handle, rep);
 	struct sev_packet_header hdr;
 
-	if (!g || !packet_range_ok(g, m, rep))
+	if (!g || !packet_range_ok(g, m, rep) || !vmsa_range_ok(g, m, rep))
 		return;
+	if (vmsa_known(g, m->offset)) { /* SEND_VMSA's: not a memory packet */
+		rep->u.migrate.offset = m->offset;
+		rep->u.migrate.len = 0;
+		rep->u.migrate.command = 0;
+		info_of(g, g->rec.state, g->rec.asid, &rep->u.migrate.info);
+		return;
+	}
 	if (GFW(gs, rep, SEV_CMD_SEND_UPDATE_DATA,
 		psp_cmd_send_update_data(gs->psp, g->rec.handle, g->rec.mem_base + m->offset,
 					 m->len, &hdr, rep->u.migrate.data, &_psp_ret)) < 0)
@@ -1405,6 +1479,40 @@ static void op_send_data(struct sevd_guests *gs, const struct sevd_request *req,
 	rep->u.migrate.len = m->len;
 	rep->u.migrate.command = SEV_CMD_SEND_UPDATE_DATA;
 	info_of(g, g->rec.state, g->rec.asid, &rep->u.migrate.info);
+}
+
+/* SEND_UPDATE_VMSA of the guest's VMSA number m->vcpu; past the last one an answer of len 0
+ * (the stream's end), with vcpus the count either way. */
+static void op_send_vmsa(struct sevd_guests *gs, const struct sevd_request *req,
+			 struct sevd_reply *rep)
+{
+	const typeof(req->u.migrate) *m = &req->u.migrate;
+	struct guest *g = lookup(gs, m->handle, rep);
+	struct sev_packet_header hdr;
+	uint64_t a;
+
+	if (!g)
+		return;
+	if (!(g->rec.flags & SEVD_JREC_F_ES)) {
+		fail(rep, -EINVAL, "guest %u is not an SEV-ES guest: it has no VMSA to send",
+		     g->rec.handle);
+		return;
+	}
+	rep->u.migrate.vcpus = g->n_vmsa;
+	rep->u.migrate.len = 0;
+	info_of(g, g->rec.state, g->rec.asid, &rep->u.migrate.info);
+	if (m->vcpu >= g->n_vmsa)
+		return;
+	a = g->vmsa[m->vcpu];
+	if (GFW(gs, rep, SEV_CMD_SEND_UPDATE_VMSA,
+		psp_cmd_send_update_vmsa(gs->psp, g->rec.handle, g->rec.mem_base + a,
+					 SEVD_PACKET_MAX, &hdr, rep->u.migrate.data,
+					 &_psp_ret)) < 0)
+		return;
+	memcpy(rep->u.migrate.hdr, &hdr, sizeof(hdr));
+	rep->u.migrate.offset = a;
+	rep->u.migrate.len = SEVD_PACKET_MAX;
+	rep->u.migrate.command = SEV_CMD_SEND_UPDATE_VMSA;
 }
 
 /* The target has the guest (its RECEIVE_FINISH came first): end it here for good. */
@@ -1461,6 +1569,12 @@ static int receive_check(const typeof(((struct sevd_request *)0)->u.migrate) *m,
 	    (m->tenant[0] && !name_ok(m->tenant)))
 		return fail(rep, -EINVAL,
 			    "name and tenant: 1..63 of [A-Za-z0-9._-], not starting with '.'");
+	if ((m->policy & SEV_POLICY_ES) ? m->vcpus == 0 || m->vcpus > SEVD_VCPUS_MAX : m->vcpus)
+		return fail(rep, -EINVAL,
+			    (m->policy & SEV_POLICY_ES)
+				? "an SEV-ES guest arrives with its VMSAs: receive.vcpus (as the "
+				  "source's send answered it) must be 1..256"
+				: "receive.vcpus must be 0 for a guest without SEV-ES (no VMSA)");
 	if (m->memory_size && (m->memory_size % 4096 || m->memory_size > GUEST_MEM_MAX))
 		return fail(rep, -EINVAL, "memory_size must be a multiple of 4096 up to %llu",
 			    (unsigned long long)GUEST_MEM_MAX);
@@ -1494,6 +1608,7 @@ static void op_receive_start(struct sevd_guests *gs, const struct sevd_request *
 	g->memfd = -1;
 	g->rec.policy = m->policy;
 	g->rec.flags = es ? SEVD_JREC_F_ES : 0;
+	g->vmsa_expected = m->vcpus;
 	g->rec.memory_size = m->memory_size ? m->memory_size : GUEST_MEM_DEFAULT;
 	snprintf(g->rec.tenant, sizeof(g->rec.tenant), "%s", m->tenant[0] ? m->tenant : "default");
 	snprintf(holder, sizeof(holder), "receive %.30s", m->name[0] ? m->name : "(unnamed)");
@@ -1547,8 +1662,13 @@ static void op_receive_data(struct sevd_guests *gs, const struct sevd_request *r
 	struct guest *g = lookup(gs, m->handle, rep);
 	struct sev_packet_header hdr;
 
-	if (!g || !packet_range_ok(g, m, rep))
+	if (!g || !packet_range_ok(g, m, rep) || !vmsa_range_ok(g, m, rep))
 		return;
+	if (vmsa_known(g, m->offset)) {
+		fail(rep, -EINVAL, "0x%llx holds a VMSA received already: memory packets come first",
+		     (unsigned long long)m->offset);
+		return;
+	}
 	memcpy(&hdr, m->hdr, sizeof(hdr));
 	if (GFW(gs, rep, SEV_CMD_RECEIVE_UPDATE_DATA,
 		psp_cmd_receive_update_data(gs->psp, g->rec.handle, &hdr,
@@ -1560,6 +1680,44 @@ static void op_receive_data(struct sevd_guests *gs, const struct sevd_request *r
 	info_of(g, g->rec.state, g->rec.asid, &rep->u.migrate.info);
 }
 
+/* RECEIVE_UPDATE_VMSA of one VMSA packet at its guest address (a page, one per vCPU). */
+static void op_receive_vmsa(struct sevd_guests *gs, const struct sevd_request *req,
+			    struct sevd_reply *rep)
+{
+	const typeof(req->u.migrate) *m = &req->u.migrate;
+	struct guest *g = lookup(gs, m->handle, rep);
+	struct sev_packet_header hdr;
+
+	if (!g || !packet_range_ok(g, m, rep))
+		return;
+	if (!(g->rec.flags & SEVD_JREC_F_ES)) {
+		fail(rep, -EINVAL, "guest %u is not an SEV-ES guest: a VMSA packet has no place",
+		     g->rec.handle);
+		return;
+	}
+	if (m->len != SEVD_PACKET_MAX || m->offset % SEVD_PACKET_MAX) {
+		fail(rep, -EINVAL, "a VMSA packet is one page (4096 bytes) at a page address");
+		return;
+	}
+	if (vmsa_known(g, m->offset) || g->n_vmsa >= g->vmsa_expected) {
+		fail(rep, -EINVAL,
+		     "guest %u: the VMSA at 0x%llx is one too many (%u of %u came already)",
+		     g->rec.handle, (unsigned long long)m->offset, g->n_vmsa, g->vmsa_expected);
+		return;
+	}
+	memcpy(&hdr, m->hdr, sizeof(hdr));
+	if (GFW(gs, rep, SEV_CMD_RECEIVE_UPDATE_VMSA,
+		psp_cmd_receive_update_vmsa(gs->psp, g->rec.handle, &hdr,
+					    g->rec.mem_base + m->offset, m->data, m->len,
+					    &_psp_ret)) < 0 ||
+	    vmsa_keep(g, m->offset, rep) < 0)
+		return;
+	g->rec.data_bytes += m->len;
+	rep->u.migrate.command = SEV_CMD_RECEIVE_UPDATE_VMSA;
+	rep->u.migrate.vcpus = g->n_vmsa;
+	info_of(g, g->rec.state, g->rec.asid, &rep->u.migrate.info);
+}
+
 static void op_receive_finish(struct sevd_guests *gs, const struct sevd_request *req,
 			      struct sevd_reply *rep)
 {
@@ -1567,6 +1725,13 @@ static void op_receive_finish(struct sevd_guests *gs, const struct sevd_request 
 
 	if (!g || durable_gate(gs, rep) < 0)
 		return;
+	if (g->rec.state == SEV_GSTATE_RUPDATE && g->n_vmsa < g->vmsa_expected) {
+		fail(rep, -EALREADY,
+		     "guest %u has %u of the %u VMSAs the source sends: the stream was cut before "
+		     "its end. Delete this guest and migrate again",
+		     g->rec.handle, g->n_vmsa, g->vmsa_expected);
+		return;
+	}
 	if (GFW(gs, rep, SEV_CMD_RECEIVE_FINISH,
 		psp_cmd_receive_finish(gs->psp, g->rec.handle, &_psp_ret)) < 0)
 		return;

@@ -115,4 +115,9 @@ enum sevd_role {
 	X(SNP_STATUS, op_snp_status, NULL, 1, FIXED(REQ_NONE), FIXED(REP(snp)), SEVD_ROLES_READER, 0) \
 	X(SNP_COMMIT, op_snp_change, NULL, 1, FIXED(REQ_NONE), FIXED(REP(snp)), SEVD_ROLES_ADMIN, 0) \
 	X(SNP_CONFIG, op_snp_change, NULL, 1, FIXED(REQ_SNP_CONFIG), FIXED(REP(snp)), SEVD_ROLES_ADMIN, 0) \
-	X(SNP_VLEK, op_snp_change, NULL, 1, FIXED(REQ_VLEK), FIXED(REP(snp)), SEVD_ROLES_ADMIN, 0)
+	X(SNP_VLEK, op_snp_change, NULL, 1, FIXED(REQ_VLEK), FIXED(REP(snp)), SEVD_ROLES_ADMIN, 0) \
+	/* Migration of SEV-ES guests: their VMSAs, after the memory (guest.c "migration"). */    \
+	X(GUEST_SEND_VMSA, op_guest, op_send_vmsa, 1, FIXED(REQ_MIGRATE), FIXED(REP(migrate)),     \
+	  SEVD_ROLES_ADMIN, 1)                                                                      \
+	X(GUEST_RECEIVE_VMSA, op_guest, op_receive_vmsa, 1, FIXED(REQ_MIGRATE),                    \
+	  FIXED(REP(migrate)), SEVD_ROLES_ADMIN, 1)

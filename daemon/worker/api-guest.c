@@ -741,10 +741,14 @@ void sevd_api_guest_data_unused(const struct sevd_api_request *req, struct sevd_
  * POST /v1/guests/{h}/send/finish or /send/cancel. Target: POST /v1/guests with "receive"
  * (RECEIVE_START), POST /v1/guests/{h}/receive with the stream, /receive/finish.
  * The stream is a run of records, integers little-endian:
- *   offset (8 bytes, in guest memory) ‖ length (4, 1..SEVD_PACKET_MAX) ‖
- *   packet header (sizeof(struct sev_packet_header): flags, IV, MAC) ‖ length bytes. */
+ *   offset (8 bytes, in guest memory) ‖ length (4, 1..SEVD_PACKET_MAX; bit 31 set: a VMSA
+ *   packet) ‖ packet header (sizeof(struct sev_packet_header): flags, IV, MAC) ‖ length bytes.
+ * An SEV-ES guest's VMSA pages are not memory packets: after the last memory packet (when the
+ * stream reaches the end of memory) come its VMSAs, one SEND_UPDATE_VMSA each, the offset
+ * being the VMSA's guest address; the target takes them into RECEIVE_UPDATE_VMSA. */
 #define MIG_REC_HDR (8u + 4u + sizeof(struct sev_packet_header))
 #define MIG_REC_MAX (MIG_REC_HDR + SEVD_PACKET_MAX)
+#define MIG_REC_VMSA 0x80000000u /* in the length word */
 
 static void migrate_answer(struct sevd_api_response *resp, unsigned status,
 			   const struct sevd_reply *rep)
@@ -834,6 +838,7 @@ static json_object *receive_json(const struct sevd_api_request *req, const struc
 	json_object_object_add(o, "policy", json_object_new_int64(rep->u.migrate.policy));
 	json_object_object_add(o, "memory_size",
 			       json_object_new_int64((int64_t)rep->u.migrate.info.memory_size));
+	json_object_object_add(o, "vcpus", json_object_new_int64(rep->u.migrate.vcpus));
 	return o;
 }
 
@@ -845,26 +850,8 @@ void sevd_api_guest_send(const struct sevd_api_request *req, struct sevd_api_res
 	json_object *rcv;
 
 	if (!sevd_api_parse_body(req, resp, &o) ||
-	    !(creq = new_request(SEVD_OP_GUEST_INFO, resp)) ||
-	    !handle_arg(req, resp, &creq->u.guest.handle))
-		return;
-	/* The core moves memory pages only (no SEND_UPDATE_VMSA op yet): an SEV-ES guest would
-	 * arrive without its register state. Refused before SEND_START. */
-	rep = sevd_api_call_core(req, creq, resp);
-	if (!rep)
-		return;
-	if (rep->u.guest.info.es) {
-		sevd_api_error(resp, 501, "unsupported",
-			       "SEV-ES guests cannot be migrated through sevd yet: their VMSAs "
-			       "(SEND_UPDATE_VMSA) are not moved. Nothing was sent",
-			       -1);
-		return;
-	}
-	free(rep);
-	rep = NULL;
-	memset(creq, 0, sizeof(*creq));
-	creq->op = SEVD_OP_GUEST_SEND_START;
-	if (!handle_arg(req, resp, &creq->u.migrate.handle) || !target_certs(o, &creq->u.migrate, resp))
+	    !(creq = new_request(SEVD_OP_GUEST_SEND_START, resp)) ||
+	    !handle_arg(req, resp, &creq->u.migrate.handle) || !target_certs(o, &creq->u.migrate, resp))
 		return;
 	rep = sevd_api_call_core(req, creq, resp);
 	if (!rep)
@@ -918,7 +905,7 @@ void sevd_api_guest_receive_create(const struct sevd_api_request *req, json_obje
 	_cleanup_free_ struct sevd_request *creq = new_request(SEVD_OP_GUEST_RECEIVE_START, resp);
 	_cleanup_free_ struct sevd_reply *rep = NULL;
 	typeof(creq->u.migrate) *m;
-	uint64_t policy = 0, mem = 0, asid = 0;
+	uint64_t policy = 0, mem = 0, asid = 0, vcpus = 0;
 	json_object *rcv = NULL;
 	bool have_policy, have;
 	uint32_t n;
@@ -934,6 +921,7 @@ void sevd_api_guest_receive_create(const struct sevd_api_request *req, json_obje
 	if (!opt_field(o, "receive", json_type_object, &rcv, resp) ||
 	    !opt_uint(rcv, "policy", UINT32_MAX, &policy, &have_policy, resp) ||
 	    !opt_uint(rcv, "memory_size", UINT64_MAX / 2, &mem, &have, resp) ||
+	    !opt_uint(rcv, "vcpus", SEVD_VCPUS_MAX, &vcpus, &have, resp) ||
 	    !opt_uint(o, "asid", UINT32_MAX, &asid, &have, resp) ||
 	    !opt_name(o, "name", m->name, sizeof(m->name), resp) ||
 	    !opt_name(o, "tenant", m->tenant, sizeof(m->tenant), resp) ||
@@ -949,6 +937,7 @@ void sevd_api_guest_receive_create(const struct sevd_api_request *req, json_obje
 	}
 	m->policy = (uint32_t)policy;
 	m->memory_size = mem;
+	m->vcpus = (uint32_t)vcpus;
 	m->asid = (uint32_t)asid;
 	rep = sevd_api_call_core(req, creq, resp);
 	if (rep)
@@ -961,6 +950,8 @@ struct send_stream {
 	struct sevd_request *creq;
 	struct sevd_reply *rep;
 	uint64_t next, size; /* guest memory offsets */
+	bool vmsas;	     /* an SEV-ES guest whose range reaches the end: its VMSAs follow */
+	uint32_t vcpu;	     /* the next VMSA to send */
 	uint8_t rec[MIG_REC_MAX];
 	size_t rec_len, rec_pos;
 };
@@ -978,27 +969,63 @@ static void send_stream_free(void *state)
 	free(s);
 }
 
-static int send_stream_next(struct send_stream *s)
+/* The record of the packet in s->rep. */
+static void send_stream_record(struct send_stream *s, uint32_t flag)
 {
-	uint32_t len = s->size - s->next < SEVD_PACKET_MAX ? (uint32_t)(s->size - s->next)
-							    : SEVD_PACKET_MAX;
+	uint32_t len = s->rep->u.migrate.len;
 
-	s->creq->u.migrate.offset = s->next;
-	s->creq->u.migrate.len = len;
-	if (sevd_api_core_fn(s->core, s->creq, s->rep) < 0) {
-		log_warning("Guest %u: the send stream stopped at offset %llu: %s",
-			    s->creq->u.migrate.handle, (unsigned long long)s->next,
-			    s->rep->message);
-		return -EIO;
-	}
-	le_put(s->rec, s->next, 8);
-	le_put(s->rec + 8, len, 4);
+	le_put(s->rec, s->rep->u.migrate.offset, 8);
+	le_put(s->rec + 8, len | flag, 4);
 	memcpy(s->rec + 12, s->rep->u.migrate.hdr, sizeof(s->rep->u.migrate.hdr));
 	memcpy(s->rec + MIG_REC_HDR, s->rep->u.migrate.data, len);
 	s->rec_len = MIG_REC_HDR + len;
 	s->rec_pos = 0;
-	s->next += len;
+}
+
+/* The next VMSA's record; 1 when there is none left. */
+static int send_stream_vmsa(struct send_stream *s)
+{
+	s->creq->op = SEVD_OP_GUEST_SEND_VMSA;
+	s->creq->u.migrate.vcpu = s->vcpu;
+	if (sevd_api_core_fn(s->core, s->creq, s->rep) < 0) {
+		log_warning("Guest %u: the send stream stopped at VMSA %u: %s",
+			    s->creq->u.migrate.handle, s->vcpu, s->rep->message);
+		return -EIO;
+	}
+	if (!s->rep->u.migrate.len) {
+		s->vmsas = false;
+		return 1;
+	}
+	s->vcpu++;
+	send_stream_record(s, MIG_REC_VMSA);
 	return 0;
+}
+
+/* The next record: a memory packet (a VMSA page skipped: the core answers it with len 0),
+ * then the VMSAs; 1 at the end. */
+static int send_stream_next(struct send_stream *s)
+{
+	for (unsigned pages = 0; s->next < s->size; pages++) {
+		uint32_t len = s->size - s->next < SEVD_PACKET_MAX ? (uint32_t)(s->size - s->next)
+								    : SEVD_PACKET_MAX;
+
+		s->creq->op = SEVD_OP_GUEST_SEND_DATA;
+		s->creq->u.migrate.offset = s->next;
+		s->creq->u.migrate.len = len;
+		if (pages > SEVD_VCPUS_MAX || sevd_api_core_fn(s->core, s->creq, s->rep) < 0) {
+			log_warning("Guest %u: the send stream stopped at offset %llu: %s",
+				    s->creq->u.migrate.handle, (unsigned long long)s->next,
+				    pages > SEVD_VCPUS_MAX ? "too many pages skipped"
+							   : s->rep->message);
+			return -EIO;
+		}
+		s->next += len;
+		if (s->rep->u.migrate.len) {
+			send_stream_record(s, 0);
+			return 0;
+		}
+	}
+	return s->vmsas ? send_stream_vmsa(s) : 1;
 }
 
 static ssize_t send_stream_read(void *state, uint64_t pos, char *buf, size_t max)
@@ -1011,9 +1038,11 @@ static ssize_t send_stream_read(void *state, uint64_t pos, char *buf, size_t max
 		size_t k;
 
 		if (s->rec_pos == s->rec_len) {
-			if (s->next >= s->size)
+			int r = send_stream_next(s);
+
+			if (r > 0)
 				break;
-			if (send_stream_next(s) < 0)
+			if (r < 0)
 				return n ? (ssize_t)n : SEVD_API_READ_ERROR;
 		}
 		k = MIN(max - n, s->rec_len - s->rec_pos);
@@ -1042,7 +1071,10 @@ static bool stream_range(const struct sevd_api_request *req, struct send_stream 
 		return false;
 	}
 	s->next = off;
-	s->size = len < s->size - off ? off + len : s->size;
+	if (len < s->size - off) {
+		s->size = off + len;
+		s->vmsas = false; /* they come with the piece that reaches the end */
+	}
 	return true;
 }
 
@@ -1075,6 +1107,7 @@ void sevd_api_guest_send_stream(const struct sevd_api_request *req, struct sevd_
 		s->creq->caller = *req->caller;
 	s->creq->u.migrate.handle = info.u.guest.handle;
 	s->size = rep->u.guest.info.memory_size;
+	s->vmsas = rep->u.guest.info.es;
 	if (!stream_range(req, s, resp)) {
 		send_stream_free(s);
 		return;
@@ -1093,7 +1126,7 @@ struct receive_stream {
 	struct sevd_reply *rep;
 	bool failed;
 	char why[200];	  /* a framing error */
-	uint64_t packets, bytes;
+	uint64_t packets, bytes, vmsas;
 	uint8_t rec[MIG_REC_MAX];
 	size_t have, need;
 };
@@ -1137,14 +1170,18 @@ static int receive_record(struct receive_stream *r)
 {
 	typeof(r->creq->u.migrate) *m = &r->creq->u.migrate;
 
+	uint32_t word = (uint32_t)le_get(r->rec + 8, 4);
+
 	m->offset = le_get(r->rec, 8);
-	m->len = (uint32_t)le_get(r->rec + 8, 4);
+	m->len = word & ~MIG_REC_VMSA;
 	memcpy(m->hdr, r->rec + 12, sizeof(m->hdr));
 	memcpy(m->data, r->rec + MIG_REC_HDR, m->len);
+	r->creq->op = word & MIG_REC_VMSA ? SEVD_OP_GUEST_RECEIVE_VMSA : SEVD_OP_GUEST_RECEIVE_DATA;
 	if (sevd_api_core_fn(r->req.core, r->creq, r->rep) < 0)
 		return -EIO;
 	r->packets++;
 	r->bytes += m->len;
+	r->vmsas += !!(word & MIG_REC_VMSA);
 	return 0;
 }
 
@@ -1161,7 +1198,7 @@ static int receive_feed(struct receive_stream *r, const char *buf, size_t len)
 		if (r->have < r->need)
 			break;
 		if (r->need == MIG_REC_HDR) {
-			uint32_t n = (uint32_t)le_get(r->rec + 8, 4);
+			uint32_t n = (uint32_t)le_get(r->rec + 8, 4) & ~MIG_REC_VMSA;
 
 			if (n == 0 || n > SEVD_PACKET_MAX) {
 				snprintf(r->why, sizeof(r->why),
@@ -1211,6 +1248,7 @@ static void receive_close(void *state, bool complete, struct sevd_api_response *
 		o = guest_json(&r->rep->u.migrate.info);
 		json_object_object_add(o, "packets", json_object_new_int64((int64_t)r->packets));
 		json_object_object_add(o, "received", json_object_new_int64((int64_t)r->bytes));
+		json_object_object_add(o, "vmsas", json_object_new_int64((int64_t)r->vmsas));
 		sevd_api_respond_json(resp, 200, o);
 	}
 	receive_free(r);

@@ -482,6 +482,185 @@ static void test_snapshot(const uint8_t *image, uint8_t *va, uint8_t *vb)
 	TU_CHECK(!memcmp(va, vb, MEM), "the restored guest's memory differs from A's");
 }
 
+/* ---- SEV-ES (its VMSAs after the memory) ---- */
+#define VMSA_A 0x20000u
+#define VMSA_B 0x21000u
+
+/* An ES guest on A: the image, two VMSAs of random bytes at VMSA_A and VMSA_B, finished. */
+static uint32_t launch_es(const uint8_t *image)
+{
+	uint8_t page[4096];
+	char body[160], path[80];
+	struct gc_resp r;
+	json_object *o;
+	uint32_t h;
+
+	snprintf(body, sizeof(body), "{\"policy\": %u, \"name\": \"es\", \"memory_size\": %u}",
+		 SEV_POLICY_NODBG | SEV_POLICY_ES, MEM);
+	o = call(&A, "POST", "/v1/guests", body, 201, NULL);
+	h = (uint32_t)gc_int(o, "handle");
+	json_object_put(o);
+	snprintf(path, sizeof(path), "/v1/guests/%u/data", h);
+	gc_upload_chunked(&A.d, path, image, IMAGE, 10000, &r);
+	expect(&r, 200, NULL, "data");
+	gc_resp_free(&r);
+	for (unsigned i = 0; i < 2; i++) {
+		TU_CHECK(RAND_bytes(page, sizeof(page)) == 1, "random VMSA");
+		snprintf(path, sizeof(path), "/v1/guests/%u/vmsa?address=%u", h, i ? VMSA_B : VMSA_A);
+		gc_request(&A.d, "POST", path, page, sizeof(page), "application/octet-stream", &r);
+		expect(&r, 200, NULL, "vmsa");
+		gc_resp_free(&r);
+	}
+	snprintf(path, sizeof(path), "/v1/guests/%u/measurement", h);
+	json_object_put(call(&A, "GET", path, NULL, 200, NULL));
+	snprintf(path, sizeof(path), "/v1/guests/%u/finish", h);
+	json_object_put(call(&A, "POST", path, NULL, 200, NULL));
+	return h;
+}
+
+/* The record at index i of a stream: its length word. */
+static uint32_t rec_word(const uint8_t *p, unsigned i)
+{
+	const uint8_t *w = p + (size_t)i * (REC_HDR + 4096u) + 8;
+
+	return (uint32_t)w[0] | (uint32_t)w[1] << 8 | (uint32_t)w[2] << 16 | (uint32_t)w[3] << 24;
+}
+
+static bool is_true(json_object *o, const char *key)
+{
+	json_object *v;
+
+	return json_object_object_get_ex(o, key, &v) && json_object_get_boolean(v);
+}
+
+static bool in_range(json_object *asids, const char *key, int64_t asid)
+{
+	json_object *a;
+
+	TU_CHECK(json_object_object_get_ex(asids, key, &a) && json_object_array_length(a) == 2,
+		 "asids.%s", key);
+	return asid >= json_object_get_int64(json_object_array_get_idx(a, 0)) &&
+	       asid <= json_object_get_int64(json_object_array_get_idx(a, 1));
+}
+
+/* An ES guest moves A → B: the memory records skip its two VMSA pages and its VMSAs come
+ * last (bit 31 of the length word); a tampered VMSA packet is refused (BAD_MEASUREMENT) and a
+ * stream cut before the VMSAs cannot finish, each with nothing left on B; then it moves and
+ * B's guest view (its memory and its VMSAs) equals A's, an ES guest on an ES ASID. sevadm
+ * migrate moves a second one. */
+static void test_es(const uint8_t *image, uint8_t *va, uint8_t *vb)
+{
+	int64_t used_a = asids_used(&A), used_b = asids_used(&B);
+	int na = guest_count(&A), nb = guest_count(&B);
+	const unsigned n = MEM / 4096u;
+	_cleanup_free_ char *out = NULL;
+	json_object *sent, *rcv, *o;
+	struct gc_resp r;
+	uint8_t *text;
+	char path[80];
+	uint32_t ha, hb;
+
+	ha = launch_es(image);
+	view(&A, ha, va);
+	TU_CHECK(!memcmp(va, image, IMAGE), "A's ES guest holds the image");
+
+	/* A tampered VMSA packet: refused by firmware, B's guest deleted, A cancelled. */
+	sent = send_start(ha, 200, NULL);
+	TU_CHECK(json_object_object_get_ex(sent, "receive", &rcv), "receive");
+	TU_CHECK_EQ(gc_int(rcv, "vcpus"), 2);
+	hb = receive_start(sent);
+	json_object_put(sent);
+	stream(ha, &r);
+	text = (uint8_t *)r.body;
+	r.body = NULL;
+	for (unsigned i = 0; i < n; i++)
+		TU_CHECK_EQ(rec_word(text, i), i < n - 2 ? 4096u : 0x80000000u | 4096u);
+	TU_CHECK(!memmem(text, (size_t)n * (REC_HDR + 4096u), va + VMSA_A + 64, 64) &&
+		     !memmem(text, (size_t)n * (REC_HDR + 4096u), va + VMSA_B + 64, 64),
+		 "the stream holds a VMSA's plaintext");
+	text[(size_t)(n - 1) * (REC_HDR + 4096u) + REC_HDR + 200] ^= 0x01;
+	hand_over(hb, text, (size_t)n * (REC_HDR + 4096u), &r);
+	expect(&r, 400, NULL, "tampered VMSA");
+	TU_CHECK(!strcmp(gc_err_fw(&r), "BAD_MEASUREMENT"), "fw %s", gc_err_fw(&r));
+	gc_resp_free(&r);
+	op(&B, hb, "", 200);
+	op(&A, ha, "send/cancel", 200);
+	TU_CHECK_EQ(guest_count(&B), nb);
+	TU_CHECK_EQ(asids_used(&B), used_b);
+	TU_CHECK_EQ(asids_used(&A), used_a + 1);
+
+	/* Cut before the VMSAs: the memory is taken, RECEIVE_FINISH is refused. */
+	sent = send_start(ha, 200, NULL);
+	hb = receive_start(sent);
+	json_object_put(sent);
+	stream(ha, &r);
+	free(text);
+	text = (uint8_t *)r.body;
+	r.body = NULL;
+	hand_over(hb, text, (size_t)(n - 2) * (REC_HDR + 4096u), &r);
+	expect(&r, 200, NULL, "memory only");
+	TU_CHECK_EQ(gc_int(r.json, "vmsas"), 0);
+	gc_resp_free(&r);
+	snprintf(path, sizeof(path), "/v1/guests/%u/receive/finish", hb);
+	o = call(&B, "POST", path, NULL, 409, "wrong_state");
+	TU_CHECK(strstr(json_object_to_json_string(o), "0 of the 2 VMSAs"), "%s",
+		 json_object_to_json_string(o));
+	json_object_put(o);
+	op(&B, hb, "", 200);
+	op(&A, ha, "send/cancel", 200);
+	TU_CHECK_EQ(guest_count(&B), nb);
+	TU_CHECK_EQ(asids_used(&B), used_b);
+
+	/* The move. */
+	sent = send_start(ha, 200, NULL);
+	hb = receive_start(sent);
+	json_object_put(sent);
+	stream(ha, &r);
+	free(text);
+	text = (uint8_t *)r.body;
+	r.body = NULL;
+	hand_over(hb, text, (size_t)n * (REC_HDR + 4096u), &r);
+	expect(&r, 200, NULL, "ES receive");
+	TU_CHECK_EQ(gc_int(r.json, "packets"), n);
+	TU_CHECK_EQ(gc_int(r.json, "vmsas"), 2);
+	gc_resp_free(&r);
+	free(text);
+	op(&B, hb, "receive/finish", 200);
+	op(&A, ha, "send/finish", 200);
+	view(&B, hb, vb);
+	TU_CHECK(!memcmp(vb + VMSA_A, va + VMSA_A, 4096) && !memcmp(vb + VMSA_B, va + VMSA_B, 4096),
+		 "B's VMSAs differ from A's");
+	TU_CHECK(!memcmp(va, vb, MEM), "B's ES guest memory differs from A's");
+	snprintf(path, sizeof(path), "/v1/guests/%u", hb);
+	o = call(&B, "GET", path, NULL, 200, NULL);
+	TU_CHECK(!strcmp(gc_str(o, "state"), "RUNNING") && is_true(o, "es"), "B's guest: %s",
+		 json_object_to_json_string(o));
+	{
+		json_object *asids = call(&B, "GET", "/v1/asids", NULL, 200, NULL);
+
+		TU_CHECK(in_range(asids, "es_range", gc_int(o, "asid")), "B's ES guest on ASID %lld",
+			 (long long)gc_int(o, "asid"));
+		json_object_put(asids);
+	}
+	json_object_put(o);
+	TU_CHECK_EQ(asids_used(&A), used_a);
+	TU_CHECK_EQ(asids_used(&B), used_b + 1);
+	TU_CHECK_EQ(guest_count(&A), na);
+	TU_CHECK_EQ(guest_count(&B), nb + 1);
+
+	/* sevadm migrate carries the VMSAs too. */
+	ha = launch_es(image);
+	view(&A, ha, va);
+	TU_CHECK(sevadm_migrate(ha, &out) == 0, "sevadm migrate of an ES guest: %s", out);
+	o = json_tokener_parse(out);
+	TU_CHECK(o, "sevadm --json: %s", out);
+	view(&B, (uint32_t)gc_int(o, "target_handle"), vb);
+	json_object_put(o);
+	TU_CHECK(!memcmp(va, vb, MEM), "sevadm migrate: B's ES guest differs from A's");
+	TU_CHECK_EQ(guest_count(&A), na);
+	TU_CHECK_EQ(asids_used(&B), used_b + 2);
+}
+
 /* Half a migration: SEND_START, RECEIVE_START and the first 64 KiB moved. */
 static void half_move(uint32_t ha, uint32_t *ret_hb)
 {
@@ -599,7 +778,7 @@ int main(void)
 	json_object_put(o);
 	restart(&A);
 
-	/* SEV-ES: refused before SEND_START (sevd does not move VMSAs yet). */
+	/* SEV-ES without a VMSA sevd knows: refused before SEND_START. */
 	{
 		char body[160];
 
@@ -608,7 +787,9 @@ int main(void)
 		o = call(&A, "POST", "/v1/guests", body, 201, NULL);
 		hn = (uint32_t)gc_int(o, "handle");
 		json_object_put(o);
-		o = send_start(hn, 501, "unsupported");
+		o = send_start(hn, 409, "wrong_state");
+		TU_CHECK(strstr(json_object_to_json_string(o), "VMSAs"), "%s",
+			 json_object_to_json_string(o));
 		json_object_put(o);
 		snprintf(path, sizeof(path), "/v1/guests/%u", hn);
 		o = call(&A, "GET", path, NULL, 200, NULL);
@@ -695,6 +876,7 @@ int main(void)
 	TU_CHECK_EQ(asids_used(&A), used_a - 1);
 	TU_CHECK_EQ(asids_used(&B), used_b + 1);
 
+	test_es(image, va, vb);
 	test_sevadm(image, va, vb);
 	test_kills(image, va, vb);
 	test_snapshot(image, va, vb);
