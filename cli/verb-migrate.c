@@ -29,10 +29,10 @@ static int help(void)
 	       "                      [--ca-file FILE]\n\n"
 	       "Move a running guest to the sevd at TARGET (SEND_* here, RECEIVE_* there; the\n"
 	       "guest's memory travels encrypted under transport keys wrapped for the target's\n"
-	       "PDH). Both daemons need the admin role. The target's PDH chain must reach a root\n"
-	       "this sevd trusts for migration (sevd.conf: migration_roots,\n"
-	       "migration_emulated_root). On failure the guest keeps running here and nothing\n"
-	       "is left on the target.\n\n"
+	       "PDH; an SEV-ES guest's VMSAs follow its memory). Both daemons need the admin\n"
+	       "role. The target's PDH chain must reach a root this sevd trusts for migration\n"
+	       "(sevd.conf: migration_roots, migration_emulated_root). On failure the guest\n"
+	       "keeps running here and nothing is left on the target.\n\n"
 	       "Options:\n"
 	       "  --to ADDR       the target sevd: https://HOST:PORT, http://HOST:PORT, unix:PATH\n"
 	       "  --token FILE    bearer token for the target (the global --token is the source's)\n"
@@ -272,8 +272,9 @@ static int restore_help(void)
 {
 	printf("Usage: sevadm restore FILE\n\n"
 	       "Receive the guest a 'sevadm snapshot' wrote to FILE into this sevd (RECEIVE_START,\n"
-	       "RECEIVE_UPDATE_DATA per packet, RECEIVE_FINISH). FILE must have been made for\n"
-	       "this platform's PDH. On failure the half-received guest is deleted.\n\n"
+	       "RECEIVE_UPDATE_DATA per packet, RECEIVE_UPDATE_VMSA per SEV-ES VMSA,\n"
+	       "RECEIVE_FINISH). FILE must have been made for this platform's PDH. On failure\n"
+	       "the half-received guest is deleted.\n\n"
 	       "Options:\n"
 	       "  -h, --help  this help\n");
 	return SEVADM_EXIT_OK;

@@ -5,7 +5,8 @@
  * root (migration_emulated_root); NOSEND is refused by firmware; a tampered packet is refused
  * by B (the half-received guest deleted, A's send cancelled, A's guest RUNNING again); then
  * the guest moves: GET /send/stream on A into POST /receive on B, RECEIVE_FINISH, SEND_FINISH.
- * B's guest view equals A's as it was, A's guest is gone, the ASIDs in use add up. */
+ * B's guest view equals A's as it was, A's guest is gone, the ASIDs in use add up. An SEV-ES
+ * guest moves with its VMSAs (test_es; and through sevadm snapshot/restore). */
 #include <errno.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -448,22 +449,29 @@ static int sevadm_on(struct side *s, char **argv_tail, char **out)
 /* sevadm snapshot on A for B's certificates (from sevadm export --full on B), sevadm restore
  * on B: B's guest view equals A's, A's copy gone; the same file restored on A (not its PDH)
  * fails and leaves nothing. */
-static void test_snapshot(const uint8_t *image, uint8_t *va, uint8_t *vb)
+static uint32_t launch_es(const uint8_t *image);
+static bool is_true(json_object *o, const char *key);
+
+/* es: an SEV-ES guest, its VMSAs in the file after the memory (B's certificates exported
+ * by the first call). */
+static void test_snapshot(const uint8_t *image, uint8_t *va, uint8_t *vb, bool es)
 {
 	_cleanup_free_ char *dir = path_join(A.d.dir, "b-certs");
-	_cleanup_free_ char *file = path_join(A.d.dir, "guest.snap");
+	_cleanup_free_ char *file = path_join(A.d.dir, es ? "es-guest.snap" : "guest.snap");
 	char hs[16], *out = NULL;
 	char *exp[] = { (char *)"export", (char *)"--full", dir, NULL };
 	char *snap[] = { (char *)"snapshot", hs, file, (char *)"--target", dir, NULL };
 	char *rest[] = { (char *)"restore", file, NULL };
 	int na = guest_count(&A), nb = guest_count(&B);
-	uint32_t h = launch(&A, SEV_POLICY_NODBG, image);
+	uint32_t h = es ? launch_es(image) : launch(&A, SEV_POLICY_NODBG, image);
 	json_object *o, *g;
 
 	view(&A, h, va);
 	snprintf(hs, sizeof(hs), "%u", h);
-	TU_CHECK(sevadm_on(&B, exp, &out) == 0, "export --full: %s", out);
-	free(out);
+	if (!es) {
+		TU_CHECK(sevadm_on(&B, exp, &out) == 0, "export --full: %s", out);
+		free(out);
+	}
 	TU_CHECK(sevadm_on(&A, snap, &out) == 0, "snapshot: %s", out);
 	free(out);
 	TU_CHECK_EQ(guest_count(&A), na);
@@ -478,6 +486,7 @@ static void test_snapshot(const uint8_t *image, uint8_t *va, uint8_t *vb)
 	g = json_object_array_get_idx(g, json_object_array_length(g) - 1);
 	view(&B, (uint32_t)gc_int(g, "handle"), vb);
 	TU_CHECK(!strcmp(gc_str(g, "state"), "RUNNING"), "restored: %s", gc_str(g, "state"));
+	TU_CHECK(is_true(g, "es") == es, "restored: es %d", is_true(g, "es"));
 	json_object_put(o);
 	TU_CHECK(!memcmp(va, vb, MEM), "the restored guest's memory differs from A's");
 }
@@ -879,7 +888,8 @@ int main(void)
 	test_es(image, va, vb);
 	test_sevadm(image, va, vb);
 	test_kills(image, va, vb);
-	test_snapshot(image, va, vb);
+	test_snapshot(image, va, vb, false);
+	test_snapshot(image, va, vb, true);
 	gc_stop(&A.d, false);
 	gc_stop(&B.d, false);
 	tu_emu_stop(&A.emu);
