@@ -582,6 +582,7 @@ static void test_es(const uint8_t *image, uint8_t *va, uint8_t *vb)
 	stream(ha, &r);
 	text = (uint8_t *)r.body;
 	r.body = NULL;
+	TU_CHECK(text, "send/stream had no body");
 	for (unsigned i = 0; i < n; i++)
 		TU_CHECK_EQ(rec_word(text, i), i < n - 2 ? 4096u : 0x80000000u | 4096u);
 	TU_CHECK(!memmem(text, (size_t)n * (REC_HDR + 4096u), va + VMSA_A + 64, 64) &&
@@ -606,6 +607,7 @@ static void test_es(const uint8_t *image, uint8_t *va, uint8_t *vb)
 	free(text);
 	text = (uint8_t *)r.body;
 	r.body = NULL;
+	TU_CHECK(text, "send/stream had no body");
 	hand_over(hb, text, (size_t)(n - 2) * (REC_HDR + 4096u), &r);
 	expect(&r, 200, NULL, "memory only");
 	TU_CHECK_EQ(gc_int(r.json, "vmsas"), 0);
@@ -628,6 +630,7 @@ static void test_es(const uint8_t *image, uint8_t *va, uint8_t *vb)
 	free(text);
 	text = (uint8_t *)r.body;
 	r.body = NULL;
+	TU_CHECK(text, "send/stream had no body");
 	hand_over(hb, text, (size_t)n * (REC_HDR + 4096u), &r);
 	expect(&r, 200, NULL, "ES receive");
 	TU_CHECK_EQ(gc_int(r.json, "packets"), n);
