@@ -111,7 +111,7 @@ static int set_token(struct sevd_config *c, const char *v, const char **reason)
 	memcpy(role, v, (size_t)(p - v));
 	role[p - v] = '\0';
 	if (sevd_role_from_name(role, &t->role) < 0 || t->role == SEVD_ROLE_PUBLIC) {
-		*reason = "role must be reader, owner, launcher or admin";
+		*reason = "role must be reader, owner, launcher, migrator or admin";
 		return -EINVAL;
 	}
 	{
@@ -170,7 +170,7 @@ static int set_cert_role(struct sevd_config *c, const char *v, const char **reas
 	memcpy(role, v, (size_t)(p - v));
 	role[p - v] = '\0';
 	if (sevd_role_from_name(role, &cr->role) < 0 || cr->role == SEVD_ROLE_PUBLIC) {
-		*reason = "role must be reader, owner, launcher or admin";
+		*reason = "role must be reader, owner, launcher, migrator or admin";
 		return -EINVAL;
 	}
 	cr->subject = strdup(p + 1);

@@ -25,6 +25,7 @@ enum sevd_role {
 	SEVD_ROLE_OWNER,    /* a guest owner: its guests' measurement and attestation */
 	SEVD_ROLE_LAUNCHER, /* launches and runs guests */
 	SEVD_ROLE_ADMIN,
+	SEVD_ROLE_MIGRATOR, /* reads as a reader; sends and receives guests (migration) */
 	SEVD_ROLE_MAX_,
 };
 
@@ -32,9 +33,10 @@ enum sevd_role {
 #define SEVD_ROLES_ADMIN SEVD_ROLE_BIT(SEVD_ROLE_ADMIN)
 #define SEVD_ROLES_LAUNCHER (SEVD_ROLE_BIT(SEVD_ROLE_LAUNCHER) | SEVD_ROLES_ADMIN)
 #define SEVD_ROLES_OWNER (SEVD_ROLE_BIT(SEVD_ROLE_OWNER) | SEVD_ROLES_ADMIN)
+#define SEVD_ROLES_MIGRATOR (SEVD_ROLE_BIT(SEVD_ROLE_MIGRATOR) | SEVD_ROLES_ADMIN)
 #define SEVD_ROLES_READER                                                                          \
 	(SEVD_ROLE_BIT(SEVD_ROLE_READER) | SEVD_ROLE_BIT(SEVD_ROLE_OWNER) |                        \
-	 SEVD_ROLE_BIT(SEVD_ROLE_LAUNCHER) | SEVD_ROLES_ADMIN)
+	 SEVD_ROLE_BIT(SEVD_ROLE_LAUNCHER) | SEVD_ROLES_MIGRATOR)
 #define SEVD_ROLES_PUBLIC (SEVD_ROLE_BIT(SEVD_ROLE_PUBLIC) | SEVD_ROLES_READER)
 
 /* The roles are the union of the routes that send the op (worker/api.c's route table, the
@@ -96,21 +98,21 @@ enum sevd_role {
 	X(GUEST_DATA_STAGE, NULL, NULL, 0, FIXED(REQ_GUEST_HDR), FIXED(REP(stage)),                \
 	  SEVD_ROLES_LAUNCHER, 1)                                                                   \
 	X(GUEST_DATA_SLOT, NULL, NULL, 1, FIXED(REQ_SLOT), FIXED(REP(guest)), SEVD_ROLES_LAUNCHER, 1) \
-	/* Migration (guest.c "migration"): the admin's, as its routes are (worker/api-migrate). */  \
+	/* Migration (guest.c "migration"): the migrator's and the admin's, as its routes are. */  \
 	X(GUEST_SEND_START, op_guest, op_send_start, 1, FIXED(REQ_MIGRATE), FIXED(REP(migrate)),   \
-	  SEVD_ROLES_ADMIN, 1)                                                                      \
+	  SEVD_ROLES_MIGRATOR, 1)                                                                  \
 	X(GUEST_SEND_DATA, op_guest, op_send_data, 1, FIXED(REQ_MIGRATE), FIXED(REP(migrate)),     \
-	  SEVD_ROLES_ADMIN, 1)                                                                      \
+	  SEVD_ROLES_MIGRATOR, 1)                                                                  \
 	X(GUEST_SEND_FINISH, op_guest, op_send_finish, 1, FIXED(REQ_MIGRATE), FIXED(REP(migrate)), \
-	  SEVD_ROLES_ADMIN, 1)                                                                      \
+	  SEVD_ROLES_MIGRATOR, 1)                                                                  \
 	X(GUEST_SEND_CANCEL, op_guest, op_send_cancel, 1, FIXED(REQ_MIGRATE), FIXED(REP(migrate)), \
-	  SEVD_ROLES_ADMIN, 1)                                                                      \
+	  SEVD_ROLES_MIGRATOR, 1)                                                                  \
 	X(GUEST_RECEIVE_START, op_guest, op_receive_start, 1, FIXED(REQ_MIGRATE),                  \
-	  FIXED(REP(migrate)), SEVD_ROLES_ADMIN, 0)                                                 \
+	  FIXED(REP(migrate)), SEVD_ROLES_MIGRATOR, 0)                                             \
 	X(GUEST_RECEIVE_DATA, op_guest, op_receive_data, 1, FIXED(REQ_MIGRATE),                    \
-	  FIXED(REP(migrate)), SEVD_ROLES_ADMIN, 1)                                                 \
+	  FIXED(REP(migrate)), SEVD_ROLES_MIGRATOR, 1)                                             \
 	X(GUEST_RECEIVE_FINISH, op_guest, op_receive_finish, 1, FIXED(REQ_MIGRATE),                \
-	  FIXED(REP(migrate)), SEVD_ROLES_ADMIN, 1)                                                \
+	  FIXED(REP(migrate)), SEVD_ROLES_MIGRATOR, 1)                                             \
 	/* SEV-SNP platform: the status for readers, every change the admin's. */                  \
 	X(SNP_STATUS, op_snp_status, NULL, 1, FIXED(REQ_NONE), FIXED(REP(snp)), SEVD_ROLES_READER, 0) \
 	X(SNP_COMMIT, op_snp_change, NULL, 1, FIXED(REQ_NONE), FIXED(REP(snp)), SEVD_ROLES_ADMIN, 0) \
@@ -118,6 +120,6 @@ enum sevd_role {
 	X(SNP_VLEK, op_snp_change, NULL, 1, FIXED(REQ_VLEK), FIXED(REP(snp)), SEVD_ROLES_ADMIN, 0) \
 	/* Migration of SEV-ES guests: their VMSAs, after the memory (guest.c "migration"). */    \
 	X(GUEST_SEND_VMSA, op_guest, op_send_vmsa, 1, FIXED(REQ_MIGRATE), FIXED(REP(migrate)),     \
-	  SEVD_ROLES_ADMIN, 1)                                                                      \
+	  SEVD_ROLES_MIGRATOR, 1)                                                                  \
 	X(GUEST_RECEIVE_VMSA, op_guest, op_receive_vmsa, 1, FIXED(REQ_MIGRATE),                    \
-	  FIXED(REP(migrate)), SEVD_ROLES_ADMIN, 1)
+	  FIXED(REP(migrate)), SEVD_ROLES_MIGRATOR, 1)

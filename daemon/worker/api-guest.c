@@ -335,6 +335,13 @@ void sevd_api_guest_create(const struct sevd_api_request *req, struct sevd_api_r
 		sevd_api_guest_receive_create(req, o, resp);
 		return;
 	}
+	if (req->role == SEVD_ROLE_MIGRATOR) {
+		sevd_api_error(resp, 403, "forbidden",
+			       "the migrator role receives guests (\"receive\"), it does not launch "
+			       "them: use a launcher's or the admin's credentials",
+			       -1);
+		return;
+	}
 	if (!(creq = new_request(SEVD_OP_GUEST_CREATE, resp)))
 		return;
 	if (!opt_uint(o, "policy", UINT32_MAX, &policy, &have_policy, resp) ||
@@ -913,9 +920,11 @@ void sevd_api_guest_receive_create(const struct sevd_api_request *req, json_obje
 	if (!creq)
 		return;
 	m = &creq->u.migrate;
-	if (req->role != SEVD_ROLE_ADMIN) {
+	if (req->role != SEVD_ROLE_ADMIN && req->role != SEVD_ROLE_MIGRATOR) {
 		sevd_api_error(resp, 403, "forbidden",
-			       "receiving a migrated guest (\"receive\") is for the admin role", -1);
+			       "receiving a migrated guest (\"receive\") is for the migrator and "
+			       "admin roles",
+			       -1);
 		return;
 	}
 	if (!opt_field(o, "receive", json_type_object, &rcv, resp) ||

@@ -26,8 +26,10 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(json_tokener *, json_tokener_free)
 	(SEVD_ROLE_BIT(SEVD_ROLE_PUBLIC) | ROLES_READER)
 #define ROLES_READER                                                                               \
 	(SEVD_ROLE_BIT(SEVD_ROLE_READER) | SEVD_ROLE_BIT(SEVD_ROLE_OWNER) |                        \
-	 SEVD_ROLE_BIT(SEVD_ROLE_LAUNCHER) | SEVD_ROLE_BIT(SEVD_ROLE_ADMIN))
+	 SEVD_ROLE_BIT(SEVD_ROLE_LAUNCHER) | SEVD_ROLE_BIT(SEVD_ROLE_ADMIN) |                      \
+	 SEVD_ROLE_BIT(SEVD_ROLE_MIGRATOR))
 #define ROLES_ADMIN SEVD_ROLE_BIT(SEVD_ROLE_ADMIN)
+#define ROLES_MIGRATOR SEVD_ROLE_BIT(SEVD_ROLE_MIGRATOR) /* and admin (sevd_route_allows) */
 
 #define BODY_NONE 4096u		/* routes without a documented body still take "{}" */
 #define BODY_CERTS (16u * 1024u) /* two base64 SEV certificates and JSON around them */
@@ -898,7 +900,7 @@ const struct sevd_route sevd_routes[] = {
 	{ "GET", "/healthz", ROLES_PUBLIC, h_healthz, 0 },
 	{ "GET", "/metrics", ROLES_READER, h_metrics, 0 }, /* public with metrics_public */
 	{ "GET", "/v1/guests", ROLES_READER, sevd_api_guests_list, 0 },
-	{ "POST", "/v1/guests", ROLES_LAUNCHER, sevd_api_guest_create, BODY_GUEST },
+	{ "POST", "/v1/guests", ROLES_LAUNCHER | ROLES_MIGRATOR, sevd_api_guest_create, BODY_GUEST },
 	{ "GET", "/v1/guests/{h}", ROLES_READER, sevd_api_guest_get, 0 },
 	{ "DELETE", "/v1/guests/{h}", ROLES_LAUNCHER, sevd_api_guest_delete, BODY_NONE },
 	{ "POST", "/v1/guests/{h}/data", ROLES_LAUNCHER, sevd_api_guest_data_unused, 0,
@@ -911,13 +913,13 @@ const struct sevd_route sevd_routes[] = {
 	{ "POST", "/v1/guests/{h}/deactivate", ROLES_LAUNCHER, sevd_api_guest_deactivate, BODY_NONE },
 	{ "GET", "/v1/guests/{h}/attestation", ROLES_OWNER, sevd_api_guest_attest, 0 },
 	/* Migration (issue 23): admin only; POST /v1/guests with "receive" too (api-guest.c). */
-	{ "POST", "/v1/guests/{h}/send", ROLES_ADMIN, sevd_api_guest_send, BODY_SEND },
-	{ "GET", "/v1/guests/{h}/send/stream", ROLES_ADMIN, sevd_api_guest_send_stream, 0 },
-	{ "POST", "/v1/guests/{h}/send/finish", ROLES_ADMIN, sevd_api_guest_send_finish, BODY_NONE },
-	{ "POST", "/v1/guests/{h}/send/cancel", ROLES_ADMIN, sevd_api_guest_send_cancel, BODY_NONE },
-	{ "POST", "/v1/guests/{h}/receive", ROLES_ADMIN, sevd_api_guest_data_unused, 0,
+	{ "POST", "/v1/guests/{h}/send", ROLES_MIGRATOR, sevd_api_guest_send, BODY_SEND },
+	{ "GET", "/v1/guests/{h}/send/stream", ROLES_MIGRATOR, sevd_api_guest_send_stream, 0 },
+	{ "POST", "/v1/guests/{h}/send/finish", ROLES_MIGRATOR, sevd_api_guest_send_finish, BODY_NONE },
+	{ "POST", "/v1/guests/{h}/send/cancel", ROLES_MIGRATOR, sevd_api_guest_send_cancel, BODY_NONE },
+	{ "POST", "/v1/guests/{h}/receive", ROLES_MIGRATOR, sevd_api_guest_data_unused, 0,
 	  &sevd_api_guest_receive_stream },
-	{ "POST", "/v1/guests/{h}/receive/finish", ROLES_ADMIN, sevd_api_guest_receive_finish,
+	{ "POST", "/v1/guests/{h}/receive/finish", ROLES_MIGRATOR, sevd_api_guest_receive_finish,
 	  BODY_NONE },
 	/* The status page (daemon/worker/ui.c): the shell and its assets carry no data. */
 	{ "GET", "/ui", ROLES_PUBLIC, sevd_ui_page, 0 },

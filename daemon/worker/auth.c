@@ -13,7 +13,7 @@
 static const char *const role_names[SEVD_ROLE_MAX_] = {
 	[SEVD_ROLE_PUBLIC] = "public", [SEVD_ROLE_READER] = "reader",
 	[SEVD_ROLE_OWNER] = "owner",   [SEVD_ROLE_LAUNCHER] = "launcher",
-	[SEVD_ROLE_ADMIN] = "admin",
+	[SEVD_ROLE_ADMIN] = "admin",   [SEVD_ROLE_MIGRATOR] = "migrator",
 };
 
 const char *sevd_role_name(enum sevd_role r)

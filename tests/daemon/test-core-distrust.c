@@ -4,8 +4,8 @@
  * seam's protocol (daemon/ipc/ipc.h) on it, as a worker whose HTTP side was taken over
  * would: every op of the table with no evidence, and the destructive ones (FACTORY_RESET,
  * SHUTDOWN, PEK import, guest decommission, secret injection, ...) with a forged token, a
- * reader's token and a reader's Unix credentials. Each is refused with -EACCES, counted in
- * sevd_core_refusals_total{op,reason}, logged as a security event, and no firmware command
+ * reader's token and a reader's Unix credentials (and, but for SEND_START, a migrator's
+ * token). Each is refused with -EACCES, counted in sevd_core_refusals_total{op,reason}, logged as a security event, and no firmware command
  * runs (the emulator's own count of commands served) and the journal does not change. Then
  * tenants × ops: launchers of tenants acme and globex (token lines with :tenant=), over the
  * stolen channel and through the real worker over TCP. Fails on a core that serves whatever
@@ -33,6 +33,7 @@
 #define READER_TOKEN "distrust-reader-token-2"
 #define ACME_TOKEN "distrust-launcher-acme-3"
 #define GLOBEX_TOKEN "distrust-launcher-globex-4"
+#define MIGRATOR_TOKEN "distrust-migrator-5"
 
 static pid_t find_worker(pid_t core)
 {
@@ -307,7 +308,7 @@ static void attack(void)
 	    SEVD_OP_GUEST_DELETE,  SEVD_OP_GUEST_SECRET,     SEVD_OP_GUEST_DEACTIVATE,
 	    SEVD_OP_GUEST_FINISH,  SEVD_OP_GUEST_SEND_START, SEVD_OP_GUEST_CREATE,
 	};
-	char hadm[65], hrd[65], hacme[65], hglobex[65], text[1024], listen[64];
+	char hadm[65], hrd[65], hacme[65], hglobex[65], hmig[65], text[1024], listen[64];
 	struct tu_emu emu;
 	int port;
 	struct gc_resp r;
@@ -332,11 +333,13 @@ static void attack(void)
 	hex_sha256(READER_TOKEN, hrd);
 	hex_sha256(ACME_TOKEN, hacme);
 	hex_sha256(GLOBEX_TOKEN, hglobex);
+	hex_sha256(MIGRATOR_TOKEN, hmig);
 	snprintf(text, sizeof(text),
 		 "token = admin:sha256:%s\ntoken = reader:sha256:%s\n"
 		 "token = launcher:sha256:%s:tenant=acme\n"
-		 "token = launcher:sha256:%s:tenant=globex\nallow_plain_tcp = yes\n",
-		 hadm, hrd, hacme, hglobex);
+		 "token = launcher:sha256:%s:tenant=globex\ntoken = migrator:sha256:%s\n"
+		 "allow_plain_tcp = yes\n",
+		 hadm, hrd, hacme, hglobex, hmig);
 	{
 		FILE *f = fopen(conf, "we");
 
@@ -389,6 +392,20 @@ static void attack(void)
 			TU_CHECK(strstr(rep->rule, reasons[k]), "op %u evidence %u: rule %s",
 				 destructive[i], k, rep->rule);
 		}
+	/* A migrator's token: the migration ops are its own, every other destructive one is
+	 * refused by role. */
+	for (size_t i = 0; i < ELEMENTSOF(destructive); i++) {
+		if (destructive[i] == SEVD_OP_GUEST_SEND_START)
+			continue;
+		memset(rq, 0, sizeof(*rq));
+		rq->op = destructive[i];
+		token_evidence(&rq->caller, MIGRATOR_TOKEN);
+		rq->u.guest.handle = h;
+		TU_CHECK(call(fd, rq, rep) == -EACCES, "op %u as a migrator: r %d (%s)",
+			 destructive[i], rep->r, rep->message);
+		TU_CHECK(strstr(rep->rule, "role"), "op %u as a migrator: rule %s", destructive[i],
+			 rep->rule);
+	}
 	TU_CHECK(served(esock) == before, "firmware served %llu commands for refused requests",
 		 (unsigned long long)(served(esock) - before));
 	j1 = tu_read_file(jpath, &l1);
@@ -402,8 +419,8 @@ static void attack(void)
 	check_metric(&d, "GUEST_INFO", "tenant", 2);
 	check_metric(&d, "FACTORY_RESET", "no_evidence", 1);
 	check_metric(&d, "FACTORY_RESET", "bad_token", 1);
-	check_metric(&d, "FACTORY_RESET", "role", 2);
-	check_metric(&d, "GUEST_DELETE", "role", 2);
+	check_metric(&d, "FACTORY_RESET", "role", 3);
+	check_metric(&d, "GUEST_DELETE", "role", 3);
 	check_metric(&d, "GUEST_SECRET", "bad_token", 1);
 	check_metric(&d, "PEK_CERT_IMPORT", "no_evidence", 1);
 	logb = tu_read_file(d.log, &ll);

@@ -1,8 +1,8 @@
 /* Migration through sevd's HTTP routes (issue 23): two sev-psp-emu (two chips, each its own
  * keys) and two sevd, driven over their Unix sockets (as root: the admin role). A launches a
- * guest whose image is random bytes and whose owner injected a secret (LAUNCH_SECRET) (B also listens with TLS on loopback, which sevadm
- * migrate uses with a bearer token); A refuses B as a target until A's sevd.conf names B's
- * root (migration_emulated_root); NOSEND is refused by firmware; a tampered packet is refused
+ * guest whose image is random bytes and whose owner injected a secret (LAUNCH_SECRET) (B
+ * also listens with TLS on loopback, which sevadm migrate uses with a migrator's bearer
+ * token); A refuses B as a target until A's sevd.conf names B's root (migration_emulated_root); NOSEND is refused by firmware; a tampered packet is refused
  * by B (the half-received guest deleted, A's send cancelled, A's guest RUNNING again); then
  * the guest moves: GET /send/stream on A into POST /receive on B, RECEIVE_FINISH, SEND_FINISH.
  * B's guest view equals A's as it was, A's guest is gone, the ASIDs in use add up. An SEV-ES
@@ -70,7 +70,7 @@ static void restart(struct side *s)
 static char tls_dir[600], tls_ca[700], token_file[700];
 static int tls_port;
 
-#define TOKEN "migrate-admin-token"
+#define TOKEN "migrate-migrator-token"
 
 /* ---- B's TLS listener: a CA and a server certificate for 127.0.0.1 (as test-tls.c) ---- */
 
@@ -125,7 +125,8 @@ static void write_pem(const char *name, X509 *crt, EVP_PKEY *key)
 	fclose(f);
 }
 
-/* B's sevd.conf: the admin token, TLS on 127.0.0.1:tls_port (gc_start's extra argument). */
+/* B's sevd.conf: a migrator's token (what sevadm migrate uses on B), TLS on
+ * 127.0.0.1:tls_port (gc_start's extra argument). */
 static void tls_setup(void)
 {
 	EVP_PKEY *ca_key = EVP_EC_gen("P-256"), *key = EVP_EC_gen("P-256");
@@ -151,7 +152,7 @@ static void tls_setup(void)
 	TU_CHECK(f && fputs(TOKEN "\n", f) >= 0 && fclose(f) == 0, "write %s", token_file);
 	TU_CHECK(EVP_Digest(TOKEN, strlen(TOKEN), h, NULL, EVP_sha256(), NULL) == 1 && (hex = hex_encode(h, sizeof(h))), "hash");
 	snprintf(conf, sizeof(conf),
-		 "token = admin:sha256:%s\ntls_cert = %s/server.crt\ntls_key = %s/server.key\n",
+		 "token = migrator:sha256:%s\ntls_cert = %s/server.crt\ntls_key = %s/server.key\n",
 		 hex, tls_dir, tls_dir);
 	conf_write(&B, conf);
 	tls_port = tu_free_port();
@@ -671,6 +672,22 @@ static void test_es(const uint8_t *image, uint8_t *va, uint8_t *vb)
 	TU_CHECK(!memcmp(va, vb, MEM), "sevadm migrate: B's ES guest differs from A's");
 	TU_CHECK_EQ(guest_count(&A), na);
 	TU_CHECK_EQ(asids_used(&B), used_b + 2);
+
+	/* The migrator's token moves guests, nothing else: no decommission on B. */
+	{
+		char dst[600], hs[16];
+		char *argv[] = { (char *)tu_exe("SEVADM_EXE"), (char *)"--daemon", dst,
+				 (char *)"--token", token_file, (char *)"--ca-file", tls_ca,
+				 (char *)"decommission", hs, NULL };
+		char *msg = NULL;
+		size_t len;
+
+		snprintf(dst, sizeof(dst), "https://127.0.0.1:%d", tls_port);
+		snprintf(hs, sizeof(hs), "%u", hb);
+		TU_CHECK(tu_run(argv, &msg, &len) != 0, "a migrator decommissioned: %s", msg);
+		free(msg);
+		TU_CHECK_EQ(guest_count(&B), nb + 2);
+	}
 }
 
 /* Half a migration: SEND_START, RECEIVE_START and the first 64 KiB moved. */

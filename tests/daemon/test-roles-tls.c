@@ -1,7 +1,8 @@
 /* The roles matrix over TLS and the Unix socket: every route of the
  * daemon's route table, platform and guest routes, × every role, against the real sevd and
  * sev-psp-emu. Over TLS each role comes from a client certificate (made here with OpenSSL,
- * nothing committed) that a client_cert_role line maps to admin, launcher, reader or owner;
+ * nothing committed) that a client_cert_role line maps to admin, launcher, reader, owner or
+ * migrator;
  * public is a TLS caller without a certificate and one with a valid but unmapped certificate.
  * Over the Unix socket root is admin and a setuid(nobody) child is reader (the socket's only
  * two roles, daemon/worker/auth.h). Every refusal must be 401 (public) or 403 (a role too low) and
@@ -43,12 +44,13 @@ static char unix_path[400];
 
 /* ---- the expectation ---- */
 
-enum role { R_PUBLIC, R_READER, R_OWNER, R_LAUNCHER, R_ADMIN, R_MAX };
-static const char *const role_names[R_MAX] = {"public", "reader", "owner", "launcher", "admin"};
+enum role { R_PUBLIC, R_READER, R_OWNER, R_LAUNCHER, R_ADMIN, R_MIGRATOR, R_MAX };
+static const char *const role_names[R_MAX] = {"public", "reader", "owner",
+					       "launcher", "admin", "migrator"};
 
 /* Which caller roles a route's least role lets in (daemon/openapi.yaml's description: public <
- * reader < launcher/owner < admin; launcher and owner are side by side, neither includes the
- * other). */
+ * reader < launcher/owner/migrator < admin; launcher, owner and migrator are side by side, none
+ * includes another). */
 static bool role_allows(enum role need, enum role caller)
 {
 	if (caller == R_ADMIN || need == R_PUBLIC)
@@ -98,14 +100,14 @@ static const struct route {
     {"POST", "/v1/guests/{h}/activate", R_LAUNCHER, NULL},
     {"POST", "/v1/guests/{h}/deactivate", R_LAUNCHER, NULL},
     {"GET", "/v1/guests/{h}/attestation", R_OWNER, NULL},
-    /* Migration (issue 23): admin only; on a guest that is not being sent or received they
-     * get past authorization and answer 400/409. */
-    {"POST", "/v1/guests/{h}/send", R_ADMIN, "{}"},
-    {"GET", "/v1/guests/{h}/send/stream", R_ADMIN, NULL},
-    {"POST", "/v1/guests/{h}/send/finish", R_ADMIN, NULL},
-    {"POST", "/v1/guests/{h}/send/cancel", R_ADMIN, NULL},
-    {"POST", "/v1/guests/{h}/receive", R_ADMIN, NULL},
-    {"POST", "/v1/guests/{h}/receive/finish", R_ADMIN, NULL},
+    /* Migration (issue 23): the migrator's (and admin's); on a guest that is not being sent
+     * or received they get past authorization and answer 400/409. */
+    {"POST", "/v1/guests/{h}/send", R_MIGRATOR, "{}"},
+    {"GET", "/v1/guests/{h}/send/stream", R_MIGRATOR, NULL},
+    {"POST", "/v1/guests/{h}/send/finish", R_MIGRATOR, NULL},
+    {"POST", "/v1/guests/{h}/send/cancel", R_MIGRATOR, NULL},
+    {"POST", "/v1/guests/{h}/receive", R_MIGRATOR, NULL},
+    {"POST", "/v1/guests/{h}/receive/finish", R_MIGRATOR, NULL},
     {"DELETE", "/v1/guests/{h}", R_LAUNCHER, NULL},
 };
 
@@ -131,6 +133,7 @@ static const struct caller {
     {"tls/launcher", VIA_TLS, "launcher", R_LAUNCHER},
     {"tls/reader", VIA_TLS, "reader", R_READER},
     {"tls/owner", VIA_TLS, "owner", R_OWNER},
+    {"tls/migrator", VIA_TLS, "migrator", R_MIGRATOR},
     {"tls/no-certificate", VIA_TLS, NULL, R_PUBLIC},
     {"tls/unmapped-certificate", VIA_TLS, "nobody", R_PUBLIC},
     {"unix/root", VIA_UNIX, NULL, R_ADMIN},
@@ -204,7 +207,8 @@ static struct ident make_ident(const struct ident *ca, const char *cn, bool serv
 
 static void make_pki(void)
 {
-	static const char *const clients[] = {"admin", "launcher", "reader", "owner", "nobody"};
+	static const char *const clients[] = {"admin", "launcher", "reader", "owner", "migrator",
+					      "nobody"};
 	struct ident ca = make_ident(NULL, "sevd roles CA", false, "ca"), id;
 	char cn[64];
 
@@ -236,7 +240,8 @@ static void sevd_start(void)
 	fprintf(f, "client_cert_role = admin:CN=roles-admin,O=sevd-test\n"
 		   "client_cert_role = launcher:roles-launcher\n"
 		   "client_cert_role = reader:CN=roles-reader,O=sevd-test\n"
-		   "client_cert_role = owner:roles-owner\n");
+		   "client_cert_role = owner:roles-owner\n"
+		   "client_cert_role = migrator:roles-migrator\n");
 	fclose(f);
 	port = tu_free_port();
 	snprintf(psp, sizeof(psp), "emu:%s", emu.socket);
@@ -504,9 +509,10 @@ static void test_refusals(long handle)
 	TU_CHECK(!strcmp(list0, list1), "refused calls changed the guests:\n%s\n---\n%s", list0,
 		 list1);
 	/* 40 routes: 6 public, 8 reader (/metrics since issue 27, /v1/snp/platform since issue
-	 * 20), 2 owner, 8 launcher, 16 admin (6 of them migration, issue 23; 3 SNP, issue 20).
-	 * Refused: public (two TLS callers) 34, reader (TLS and Unix) 26, owner 24, launcher 18. */
-	TU_CHECK(refused == 2 * 34 + 2 * 26 + 24 + 18, "%u refusals", refused);
+	 * 20), 2 owner, 8 launcher, 6 migrator (migration, issue 23), 10 admin (3 SNP, issue 20).
+	 * Refused: public (two TLS callers) 34, reader (TLS and Unix) 26, owner 24, launcher 18,
+	 * migrator 20 (POST /v1/guests without "receive" among them). */
+	TU_CHECK(refused == 2 * 34 + 2 * 26 + 24 + 18 + 20, "%u refusals", refused);
 	printf("%u refusals, all 401/403, firmware counters and guest list unchanged\n", refused);
 }
 
@@ -612,8 +618,8 @@ static void test_allowed(long handle)
 		served += allowed_pass(&callers[c]);
 	/* Without the 6 platform mutations (the SNP ones, default config and a commit of what
 	 * runs, are in the pass): admin (TLS and Unix) 34, launcher 22, reader (TLS and Unix) 14,
-	 * owner 16, public (two TLS callers) 6. */
-	TU_CHECK(served == 2 * 34 + 22 + 2 * 14 + 16 + 2 * 6, "%u allowed calls", served);
+	 * owner 16, migrator 20, public (two TLS callers) 6. */
+	TU_CHECK(served == 2 * 34 + 22 + 2 * 14 + 16 + 20 + 2 * 6, "%u allowed calls", served);
 	printf("%u allowed calls past authorization\n", served);
 	{
 		_cleanup_free_ char *list = guest_list();
