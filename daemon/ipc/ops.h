@@ -115,4 +115,11 @@ enum sevd_role {
 	X(SNP_STATUS, op_snp_status, NULL, 1, FIXED(REQ_NONE), FIXED(REP(snp)), SEVD_ROLES_READER, 0) \
 	X(SNP_COMMIT, op_snp_change, NULL, 1, FIXED(REQ_NONE), FIXED(REP(snp)), SEVD_ROLES_ADMIN, 0) \
 	X(SNP_CONFIG, op_snp_change, NULL, 1, FIXED(REQ_SNP_CONFIG), FIXED(REP(snp)), SEVD_ROLES_ADMIN, 0) \
-	X(SNP_VLEK, op_snp_change, NULL, 1, FIXED(REQ_VLEK), FIXED(REP(snp)), SEVD_ROLES_ADMIN, 0)
+	X(SNP_VLEK, op_snp_change, NULL, 1, FIXED(REQ_VLEK), FIXED(REP(snp)), SEVD_ROLES_ADMIN, 0) \
+	/* The host's SNP certificate table (core/snp-certs.c): readers see it, the admin sets it. */ \
+	X(SNP_CERTS_GET, sevd_snp_certs_op, NULL, 0, FIXED(REQ_NONE),                              \
+	  REP_VAR(snp_certs, len, table), SEVD_ROLES_READER, 0)                                     \
+	X(SNP_CERTS_PUT, sevd_snp_certs_op, NULL, 1, FIXED(REQ_SNP_CERTS),                         \
+	  REP_VAR(snp_certs, len, table), SEVD_ROLES_ADMIN, 0)                                      \
+	X(SNP_CERTS_DELETE, sevd_snp_certs_op, NULL, 0, FIXED(REQ_NONE),                           \
+	  REP_VAR(snp_certs, len, table), SEVD_ROLES_ADMIN, 0)
