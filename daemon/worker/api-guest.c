@@ -16,6 +16,7 @@
 #include "common/log.h"
 #include "common/macros.h"
 #include "common/ossl.h"
+#include "common/secret.h"
 #include "common/util.h"
 #include "daemon/worker/api-internal.h"
 #include "daemon/core/core.h"
