@@ -18,3 +18,10 @@ int sevd_core_fw_done(struct sevd_core *c, struct sevd_reply *rep, uint32_t cmd,
 		      const struct timespec *t0);
 /* WBINVD + DF_FLUSH now, on the firmware thread (-EOPNOTSUPP on hardware). */
 int sevd_core_flush_now(struct sevd_core *c);
+/* For the SNP certificate table (snp-certs.c). */
+struct sevd_snp_certs;
+struct sevd_snp_certs *sevd_core_snp_certs(struct sevd_core *c);
+const char *sevd_core_emu_socket(struct sevd_core *c);
+const char *sevd_core_roots_dir(struct sevd_core *c);
+uint8_t sevd_core_snp_gen(struct sevd_core *c); /* enum snp_gen */
+bool sevd_core_snp_up(struct sevd_core *c);

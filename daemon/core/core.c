@@ -27,6 +27,7 @@
 #include "daemon/core/guest.h"
 #include "daemon/core/metrics.h"
 #include "daemon/core/queue.h"
+#include "daemon/core/snp-certs.h"
 #include "psp/commands.h"
 #include "psp/psp-emu.h"
 #include "psp/transport.h"
@@ -112,6 +113,7 @@ struct sevd_core {
 	_Atomic uint64_t certs_gen; /* reply_cache.certs_e */
 	_Atomic uint64_t calls[SEVD_OP_MAX_]; /* sevd_core_requests_total{op} */
 	struct sevd_authz *authz; /* who may do what (authz.h) */
+	struct sevd_snp_certs *snp_certs; /* the host's SNP certificate table (snp-certs.h) */
 };
 
 /* Set while this thread runs a job (on the firmware thread, or inline on a caller's thread:
@@ -1028,6 +1030,48 @@ int sevd_core_flush_now(struct sevd_core *c)
 	return flush_on_fw_thread(c, NULL);
 }
 
+struct sevd_snp_certs *sevd_core_snp_certs(struct sevd_core *c)
+{
+	return c->snp_certs;
+}
+
+const char *sevd_core_emu_socket(struct sevd_core *c)
+{
+	return c->emu_socket;
+}
+
+const char *sevd_core_roots_dir(struct sevd_core *c)
+{
+	return c->roots_dir;
+}
+
+uint8_t sevd_core_snp_gen(struct sevd_core *c)
+{
+	return c->snp_gen;
+}
+
+bool sevd_core_snp_up(struct sevd_core *c)
+{
+	return snp_up(c);
+}
+
+static void snp_certs_job_run(void *arg)
+{
+	AS_JOB(sevd_snp_certs_start(arg));
+}
+
+/* The SNP certificate table: the kept one, else the chip's VCEK from the key server. */
+static int start_snp_certs(struct sevd_core *c, const struct sevd_core_config *cfg)
+{
+	int r = sevd_snp_certs_new(cfg->state_dir, &c->snp_certs);
+
+	if (r < 0)
+		return r;
+	if (snp_up(c))
+		(void)sevd_queue_run(c->queue, snp_certs_job_run, c);
+	return 0;
+}
+
 /* The guest table is built on the firmware thread: reconciliation issues firmware commands. */
 struct guests_job {
 	struct sevd_core *c;
@@ -1304,6 +1348,7 @@ void sevd_core_free(struct sevd_core *c)
 	sevd_queue_free(c->queue);
 	sevd_region_free(c->cache.region); /* after the queue: it kept its counter there */
 	sevd_guests_free(c->guests);
+	sevd_snp_certs_free(c->snp_certs);
 	sevd_asid_pool_free(c->pool);
 	sevd_metrics_free(c->metrics);
 	sevd_authz_free(c->authz);
@@ -1455,6 +1500,8 @@ int sevd_core_new(const struct sevd_core_config *cfg, struct sevd_core **ret)
 			r = auto_init(c, cfg->init_es);
 		if (r >= 0)
 			r = start_guests(c, cfg);
+		if (r >= 0)
+			r = start_snp_certs(c, cfg);
 		if (r >= 0) {
 			r = -pthread_create(&c->recover_thread, NULL, recover_main, c);
 			c->have_recover = r >= 0;

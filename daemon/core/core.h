@@ -29,6 +29,13 @@
 #define SEVD_GUEST_CHUNK (1u << 20) /* an upload is measured in whole chunks (guest.c) */
 #define SEVD_STAGE_SLOTS 2u
 #define SEVD_STAGE_SLOT_SIZE (4u << 20)
+/* The host's SEV-SNP certificate table (daemon/core/snp-certs.h): Linux's SEV_FW_BLOB_MAX_SIZE */
+#define SEVD_SNP_CERTS_MAX (16u * 1024u)
+enum sevd_snp_certs_source {
+	SEVD_SNP_CERTS_NONE = 0,
+	SEVD_SNP_CERTS_KDS,	/* fetched at start: the chip's VCEK for its reported TCB */
+	SEVD_SNP_CERTS_UPLOAD,	/* PUT /v1/snp/certs, kept in the state directory */
+};
 #define SEVD_PACKET_MAX 4096u /* guest memory per migration packet: one page, as KVM sends */
 #define SEVD_VCPUS_MAX 256u   /* VMSAs sevd keeps per SEV-ES guest (for SEND_VMSA) */
 
@@ -98,6 +105,10 @@ struct sevd_request {
 			uint32_t flags;	       /* SEV_SNP_CONFIG_MASK_CHIP_ID / _KEY */
 		} snp_config;
 		struct sev_snp_vlek_wrapped vlek; /* one hashstick */
+		struct {
+			uint32_t len; /* bytes of table */
+			uint8_t table[SEVD_SNP_CERTS_MAX]; /* SNP_CERTS_PUT: GHCB format */
+		} snp_certs;
 		struct {
 			/* SHUTDOWN, FACTORY_RESET: 1 = go ahead while sevd holds guests and drop
 			 * them all (firmware loses them); 0 = refuse while any exist */
@@ -216,6 +227,11 @@ struct sevd_reply {
 	union {
 		struct sevd_platform_info platform; /* PLATFORM_STATUS and every mutating op */
 		struct sevd_snp_info snp;	    /* SNP_STATUS */
+		struct {
+			uint32_t source; /* enum sevd_snp_certs_source */
+			uint32_t len;	 /* bytes of table; 0: none */
+			uint8_t table[SEVD_SNP_CERTS_MAX];
+		} snp_certs; /* SNP_CERTS_GET/PUT/DELETE (snp-certs.h) */
 		struct {
 			uint32_t len;
 			uint8_t csr[SEV_CERT_SIZE];

@@ -23,6 +23,7 @@ typedef struct sevd_reply rep_t;
 #define REQ_RESET sizeof(((req_t *)0)->u.reset)
 #define REQ_SNP_CONFIG sizeof(((req_t *)0)->u.snp_config)
 #define REQ_VLEK sizeof(((req_t *)0)->u.vlek)
+#define REQ_SNP_CERTS sizeof(((req_t *)0)->u.snp_certs)
 #define REQ_PEK_CERT sizeof(((req_t *)0)->u.pek_cert)
 #define REQ_CREATE sizeof(((req_t *)0)->u.create)
 /* Guest ops that carry no bytes of data stop before the 64 KiB array. */
@@ -64,6 +65,7 @@ struct body_rule {
 REP_VAR_OK(asids, n, entry);
 REP_VAR_OK(guests, n, g);
 REP_VAR_OK(metrics, len, text);
+REP_VAR_OK(snp_certs, len, table);
 
 static const struct {
 	struct body_rule req, rep;

@@ -122,4 +122,11 @@ enum sevd_role {
 	X(GUEST_SEND_VMSA, op_guest, op_send_vmsa, 1, FIXED(REQ_MIGRATE), FIXED(REP(migrate)),     \
 	  SEVD_ROLES_MIGRATOR, 1)                                                                  \
 	X(GUEST_RECEIVE_VMSA, op_guest, op_receive_vmsa, 1, FIXED(REQ_MIGRATE),                    \
-	  FIXED(REP(migrate)), SEVD_ROLES_MIGRATOR, 1)
+	  FIXED(REP(migrate)), SEVD_ROLES_MIGRATOR, 1)                                             \
+	/* The host's SNP certificate table (core/snp-certs.c): readers see it, the admin sets it. */ \
+	X(SNP_CERTS_GET, sevd_snp_certs_op, NULL, 0, FIXED(REQ_NONE),                              \
+	  REP_VAR(snp_certs, len, table), SEVD_ROLES_READER, 0)                                     \
+	X(SNP_CERTS_PUT, sevd_snp_certs_op, NULL, 1, FIXED(REQ_SNP_CERTS),                         \
+	  REP_VAR(snp_certs, len, table), SEVD_ROLES_ADMIN, 0)                                      \
+	X(SNP_CERTS_DELETE, sevd_snp_certs_op, NULL, 0, FIXED(REQ_NONE),                           \
+	  REP_VAR(snp_certs, len, table), SEVD_ROLES_ADMIN, 0)

@@ -15,8 +15,8 @@
 
 #include "common/log.h"
 #include "common/macros.h"
-#include "common/secret.h"
 #include "common/ossl.h"
+#include "common/secret.h"
 #include "common/util.h"
 #include "daemon/worker/api-internal.h"
 #include "daemon/core/core.h"

@@ -46,3 +46,7 @@ void sevd_api_guest_receive_create(const struct sevd_api_request *req, json_obje
 void sevd_api_guest_receive_finish(const struct sevd_api_request *req,
 				   struct sevd_api_response *resp);
 extern const struct sevd_api_stream sevd_api_guest_receive_stream;
+/* The host's SNP certificate table (api-snp-certs.c). */
+void sevd_api_snp_certs_get(const struct sevd_api_request *req, struct sevd_api_response *resp);
+void sevd_api_snp_certs_put(const struct sevd_api_request *req, struct sevd_api_response *resp);
+void sevd_api_snp_certs_delete(const struct sevd_api_request *req, struct sevd_api_response *resp);

@@ -877,6 +877,7 @@ static void h_metrics(const struct sevd_api_request *req, struct sevd_api_respon
 #define BODY_GUEST (64u * 1024u) /* a launch or a secret packet in JSON (base64) */
 #define BODY_VMSA 4096u		  /* one raw VMSA page */
 #define BODY_SEND (64u * 1024u)	  /* a target's certificates in JSON (base64) */
+#define BODY_SNP_CERTS (64u * 1024u) /* a 16 KiB certificate table as PEM in JSON */
 
 /* The route table (DESIGN.md "Interfaces"; every row is in daemon/openapi.yaml, which a test
  * checks). */
@@ -897,6 +898,9 @@ const struct sevd_route sevd_routes[] = {
 	{ "POST", "/v1/snp/platform/commit", ROLES_ADMIN, h_snp_commit, BODY_NONE },
 	{ "POST", "/v1/snp/platform/config", ROLES_ADMIN, h_snp_config, BODY_NONE },
 	{ "POST", "/v1/snp/platform/vlek", ROLES_ADMIN, h_snp_vlek, BODY_NONE },
+	{ "GET", "/v1/snp/certs", ROLES_READER, sevd_api_snp_certs_get, 0 },
+	{ "PUT", "/v1/snp/certs", ROLES_ADMIN, sevd_api_snp_certs_put, BODY_SNP_CERTS },
+	{ "DELETE", "/v1/snp/certs", ROLES_ADMIN, sevd_api_snp_certs_delete, BODY_NONE },
 	{ "GET", "/healthz", ROLES_PUBLIC, h_healthz, 0 },
 	{ "GET", "/metrics", ROLES_READER, h_metrics, 0 }, /* public with metrics_public */
 	{ "GET", "/v1/guests", ROLES_READER, sevd_api_guests_list, 0 },

@@ -98,6 +98,10 @@ static uint32_t *reply_count(uint32_t op, struct sevd_reply *rep)
 		return &rep->u.guests.n;
 	case SEVD_OP_METRICS:
 		return &rep->u.metrics.len;
+	case SEVD_OP_SNP_CERTS_GET:
+	case SEVD_OP_SNP_CERTS_PUT:
+	case SEVD_OP_SNP_CERTS_DELETE:
+		return &rep->u.snp_certs.len;
 	default:
 		return NULL;
 	}
@@ -145,7 +149,8 @@ static void test_codec_roundtrip(void)
 			size_t fixed = sevd_ipc_body_fixed(SEVD_IPC_REPLY, op);
 			uint32_t max = op == SEVD_OP_ASIDS	 ? SEVD_ASID_LIMIT
 				       : op == SEVD_OP_GUEST_LIST ? SEVD_GUESTS_MAX
-								   : SEVD_METRICS_MAX;
+				       : op == SEVD_OP_METRICS	  ? SEVD_METRICS_MAX
+								   : SEVD_SNP_CERTS_MAX;
 
 			*reply_count(op, rep) = max;
 			TU_CHECK_EQ(sevd_ipc_msg_body_len(SEVD_IPC_REPLY, op, rep), (ssize_t)plen);

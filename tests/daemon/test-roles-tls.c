@@ -81,6 +81,9 @@ static const struct route {
     {"POST", "/v1/snp/platform/config", R_ADMIN, "{}"},
     {"POST", "/v1/snp/platform/vlek", R_ADMIN, NULL},
     {"POST", "/v1/snp/platform/commit", R_ADMIN, NULL},
+    {"GET", "/v1/snp/certs", R_READER, NULL},
+    {"PUT", "/v1/snp/certs", R_ADMIN, "{}"},
+    {"DELETE", "/v1/snp/certs", R_ADMIN, NULL},
     {"GET", "/ui/state", R_READER, NULL},
     {"GET", "/v1/platform/pek-csr", R_ADMIN, NULL},
     {"POST", "/v1/platform/pek-cert", R_ADMIN, "{}"},
@@ -508,11 +511,11 @@ static void test_refusals(long handle)
 		 after);
 	TU_CHECK(!strcmp(list0, list1), "refused calls changed the guests:\n%s\n---\n%s", list0,
 		 list1);
-	/* 40 routes: 6 public, 8 reader (/metrics since issue 27, /v1/snp/platform since issue
-	 * 20), 2 owner, 8 launcher, 6 migrator (migration, issue 23), 10 admin (3 SNP, issue 20).
-	 * Refused: public (two TLS callers) 34, reader (TLS and Unix) 26, owner 24, launcher 18,
-	 * migrator 20 (POST /v1/guests without "receive" among them). */
-	TU_CHECK(refused == 2 * 34 + 2 * 26 + 24 + 18 + 20, "%u refusals", refused);
+	/* 43 routes: 6 public, 9 reader (/metrics since issue 27, /v1/snp/platform and GET
+	 * /v1/snp/certs since issue 20), 2 owner, 8 launcher, 6 migrator (migration, issue 23),
+	 * 12 admin (5 SNP, issue 20). Refused: public (two TLS callers) 37, reader (TLS and Unix)
+	 * 28, owner 26, launcher 20, migrator 22 (POST /v1/guests without "receive" among them). */
+	TU_CHECK(refused == 2 * 37 + 2 * 28 + 26 + 20 + 22, "%u refusals", refused);
 	printf("%u refusals, all 401/403, firmware counters and guest list unchanged\n", refused);
 }
 
@@ -617,9 +620,9 @@ static void test_allowed(long handle)
 	for (size_t c = 0; c < ELEMENTSOF(callers); c++)
 		served += allowed_pass(&callers[c]);
 	/* Without the 6 platform mutations (the SNP ones, default config and a commit of what
-	 * runs, are in the pass): admin (TLS and Unix) 34, launcher 22, reader (TLS and Unix) 14,
-	 * owner 16, migrator 20, public (two TLS callers) 6. */
-	TU_CHECK(served == 2 * 34 + 22 + 2 * 14 + 16 + 20 + 2 * 6, "%u allowed calls", served);
+	 * runs, are in the pass, and /v1/snp/certs, whose PUT {} is 400): admin (TLS and Unix) 37,
+	 * launcher 23, reader (TLS and Unix) 15, owner 17, migrator 21, public (two TLS callers) 6. */
+	TU_CHECK(served == 2 * 37 + 23 + 2 * 15 + 17 + 21 + 2 * 6, "%u allowed calls", served);
 	printf("%u allowed calls past authorization\n", served);
 	{
 		_cleanup_free_ char *list = guest_list();

@@ -1,0 +1,383 @@
+/* The host's SEV-SNP certificate table (snp-certs.h). Trusts nothing the worker sends: a
+ * table is parsed by attest_snp_cert_table_parse (fuzzed: tests/fuzz/fuzz-snp-cert-table.c),
+ * its chain verified against the configured root for this chip's generation, and its VCEK
+ * bound to this chip (hwID = GET_ID) and its reported TCB (SNP_PLATFORM_STATUS), before it
+ * replaces the one kept. The table lives in memory under a mutex (readers do not queue behind
+ * firmware) and, when uploaded, in <state_dir>/snp-certs.bin, written atomically. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "attest/roots.h"
+#include "attest/snp-appraise.h"
+#include "attest/snp-cert-table.h"
+#include "attest/snp-chain.h"
+#include "common/log.h"
+#include "common/macros.h"
+#include "common/ossl.h"
+#include "common/util.h"
+#include "daemon/core/core-internal.h"
+#include "daemon/core/emu-ctl.h"
+#include "daemon/core/snp-certs.h"
+#include "psp/commands.h"
+
+_Static_assert(SEVD_SNP_CERTS_MAX == SNP_CERT_TABLE_MAX, "one bound for the table");
+
+#define CERT_MAX 8192u /* one DER certificate from the emulator's key server */
+
+struct sevd_snp_certs {
+	pthread_mutex_t lock;
+	char *path; /* <state_dir>/snp-certs.bin, or NULL */
+	uint32_t source; /* enum sevd_snp_certs_source */
+	uint32_t len;
+	uint8_t table[SEVD_SNP_CERTS_MAX];
+};
+
+int sevd_snp_certs_new(const char *state_dir, struct sevd_snp_certs **ret)
+{
+	struct sevd_snp_certs *s = calloc(1, sizeof(*s));
+	_cleanup_free_ uint8_t *buf = NULL;
+	struct snp_cert_table t;
+	char why[256];
+	size_t len = 0;
+	int r;
+
+	if (!s)
+		return -ENOMEM;
+	pthread_mutex_init(&s->lock, NULL);
+	*ret = s;
+	if (!state_dir)
+		return 0;
+	s->path = path_join(state_dir, "snp-certs.bin");
+	if (!s->path)
+		return -ENOMEM;
+	r = read_full_file(s->path, SEVD_SNP_CERTS_MAX, &buf, &len);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return log_error_errno(r, "Cannot read the SNP certificate table %s: %m (remove it "
+					  "and PUT /v1/snp/certs again)", s->path);
+	if (attest_snp_cert_table_parse(buf, len, &t, why, sizeof why) < 0) {
+		log_error("The SNP certificate table %s is malformed: %s; remove it and PUT "
+			  "/v1/snp/certs again", s->path, why);
+		return -EBADMSG;
+	}
+	memcpy(s->table, buf, len);
+	s->len = (uint32_t)len;
+	s->source = SEVD_SNP_CERTS_UPLOAD;
+	log_info("SNP certificate table: %zu bytes from %s", len, s->path);
+	return 0;
+}
+
+void sevd_snp_certs_free(struct sevd_snp_certs *s)
+{
+	if (!s)
+		return;
+	pthread_mutex_destroy(&s->lock);
+	free(s->path);
+	free(s);
+}
+
+static int refuse(struct sevd_reply *rep, int r, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int refuse(struct sevd_reply *rep, int r, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(rep->message, sizeof(rep->message), fmt, ap);
+	va_end(ap);
+	return rep->r = r;
+}
+
+/* The root this chip's chain must reach: roots_dir's snp/<gen>/ark.pem when configured (sevd.conf
+ * roots_dir); on the emulator, its own emulated ARK ("snp-cert ark", the model of AMD's key
+ * server); else the default roots directory. */
+static int trusted_ark(struct sevd_core *c, const char *gen, X509 **ret, struct sevd_reply *rep)
+{
+	const char *emu = sevd_core_emu_socket(c), *dir = sevd_core_roots_dir(c), *reason = NULL;
+	_cleanup_(attest_roots_freep) struct attest_roots *roots = NULL;
+	_cleanup_free_ char *err = NULL, *path = NULL;
+	_cleanup_free_ uint8_t *buf = NULL;
+	size_t len = 0;
+	int r;
+
+	if (!dir && emu) {
+		buf = malloc(CERT_MAX);
+		if (!buf)
+			return refuse(rep, -ENOMEM, "out of memory");
+		r = sevd_emu_ctl_bin(emu, "snp-cert ark", buf, CERT_MAX, &len);
+		if (r < 0)
+			return refuse(rep, -EKEYREJECTED, "the emulator's ARK (control 'snp-cert ark') "
+				      "could not be read: %s", strerror(-r));
+	} else {
+		r = attest_roots_load(dir, &roots, &err);
+		if (r < 0)
+			return refuse(rep, -EKEYREJECTED, "the roots directory %s cannot be read: %s",
+				      dir ? dir : attest_roots_default_dir(), err ? err : strerror(-r));
+		path = attest_roots_snp_path(roots, gen, "ark.pem");
+		if (!path)
+			return refuse(rep, -EKEYREJECTED, "no SNP root for %s in %s: copy AMD's ARK "
+				      "there as snp/%s/ark.pem", gen,
+				      dir ? dir : attest_roots_default_dir(), gen);
+		r = read_full_file(path, CERT_MAX, &buf, &len);
+		if (r < 0)
+			return refuse(rep, -EKEYREJECTED, "cannot read the root %s: %s", path,
+				      strerror(-r));
+	}
+	if (attest_snp_cert_parse(buf, len, ret, &reason) < 0)
+		return refuse(rep, -EKEYREJECTED, "the configured %s ARK is not a certificate: %s",
+			      gen, reason);
+	return 0;
+}
+
+/* This chip's GET_ID and reported TCB, as a report would carry them, for the VCEK check. */
+static int chip_facts(struct sevd_core *c, struct snp_report *r, struct sevd_reply *rep)
+{
+	struct sev_snp_platform_status st;
+	_cleanup_free_ uint8_t *id = NULL;
+	struct timespec t0;
+	int psp_ret = SEV_STATUS_NO_FW_CALL, k;
+	size_t len = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	k = psp_cmd_snp_platform_status(sevd_core_psp(c), &st, &psp_ret);
+	if (sevd_core_fw_done(c, rep, SEV_CMD_SNP_PLATFORM_STATUS, k, psp_ret, &t0) < 0)
+		return rep->r;
+	psp_ret = SEV_STATUS_NO_FW_CALL;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	k = psp_cmd_get_id(sevd_core_psp(c), &id, &len, &psp_ret);
+	if (sevd_core_fw_done(c, rep, SEV_CMD_GET_ID, k, psp_ret, &t0) < 0)
+		return rep->r;
+	r->gen = (enum snp_gen)sevd_core_snp_gen(c);
+	r->reported_tcb.raw = st.reported_tcb;
+	memcpy(r->chip_id, id, MIN(len, sizeof(r->chip_id)));
+	return 0;
+}
+
+static int table_x509(const uint8_t *buf, const struct snp_cert_table *t, enum snp_cert_kind k,
+		      X509 **ret, struct sevd_reply *rep)
+{
+	const char *reason = NULL;
+
+	if (attest_snp_cert_parse(buf + t->offset[k], t->length[k], ret, &reason) < 0)
+		return refuse(rep, -EBADMSG, "the table's %s entry is not an X.509 certificate: %s",
+			      attest_snp_cert_kind_name(k), reason);
+	return 0;
+}
+
+/* The whole check of a table for this chip: 0, or rep->r (-EBADMSG malformed, -EKEYREJECTED
+ * not verifying, naming the reason; a firmware failure as FW_CALL gives it). */
+static int check_table(struct sevd_core *c, const uint8_t *buf, size_t len, struct sevd_reply *rep)
+{
+	_cleanup_(X509_freep) X509 *ark = NULL, *ask = NULL, *leaf = NULL, *root = NULL;
+	_cleanup_free_ struct snp_report *r = calloc(1, sizeof(*r));
+	enum snp_gen gen = (enum snp_gen)sevd_core_snp_gen(c);
+	struct snp_chain_verdict v;
+	struct snp_vcek_info info;
+	struct snp_cert_table t;
+	enum snp_cert_kind lk;
+	char why[256], g[32];
+	bool hw;
+
+	if (!r)
+		return refuse(rep, -ENOMEM, "out of memory");
+	if (attest_snp_cert_table_parse(buf, len, &t, why, sizeof why) < 0)
+		return refuse(rep, -EBADMSG, "malformed certificate table: %s", why);
+	if (t.has[SNP_CERT_VCEK] == t.has[SNP_CERT_VLEK])
+		return refuse(rep, -EBADMSG, "the table must hold exactly one of a VCEK and a VLEK "
+			      "entry (it holds %s)", t.has[SNP_CERT_VCEK] ? "both" : "neither");
+	if (!t.has[SNP_CERT_ARK] || !t.has[SNP_CERT_ASK])
+		return refuse(rep, -EBADMSG, "the table has no %s entry: a chain needs the ARK and "
+			      "the ASK (for a VLEK, the ASVK)", t.has[SNP_CERT_ARK] ? "ASK" : "ARK");
+	lk = t.has[SNP_CERT_VCEK] ? SNP_CERT_VCEK : SNP_CERT_VLEK;
+	if (!sevd_core_snp_up(c))
+		return refuse(rep, -EOPNOTSUPP, "SEV-SNP is not up on this host (see GET "
+			      "/v1/snp/platform): a certificate table is checked against the chip");
+	if (table_x509(buf, &t, SNP_CERT_ARK, &ark, rep) < 0 ||
+	    table_x509(buf, &t, SNP_CERT_ASK, &ask, rep) < 0 ||
+	    table_x509(buf, &t, lk, &leaf, rep) < 0)
+		return rep->r;
+	if (gen == SNP_GEN_UNKNOWN)
+		return refuse(rep, -EKEYREJECTED, "this part's SNP generation is unknown (CPUID "
+			      "family/model), so no root can be chosen for it");
+	snprintf(g, sizeof g, "%s", attest_snp_gen_name(gen));
+	for (char *p = g; *p; p++)
+		*p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
+	if (trusted_ark(c, g, &root, rep) < 0)
+		return rep->r;
+	if (X509_cmp(ark, root) != 0)
+		return refuse(rep, -EKEYREJECTED, "the table's ARK is not the configured %s root: "
+			      "put the ARK of this chip's generation in the table", g);
+	if (attest_snp_chain_verify(root, ask, leaf, &v) != 1)
+		return refuse(rep, -EKEYREJECTED, "the chain does not verify: %s", v.reason);
+	if (attest_snp_vcek_info(leaf, &info, why, sizeof why) < 0)
+		return refuse(rep, -EKEYREJECTED, "the %s: %s", attest_snp_cert_kind_name(lk), why);
+	if (info.is_vlek != (lk == SNP_CERT_VLEK))
+		return refuse(rep, -EKEYREJECTED, "the %s entry holds a %s certificate",
+			      attest_snp_cert_kind_name(lk), info.is_vlek ? "VLEK" : "VCEK");
+	if (chip_facts(c, r, rep) < 0)
+		return rep->r;
+	if (attest_snp_vcek_check_report(&info, r, &hw, why, sizeof why) != 1)
+		return refuse(rep, -EKEYREJECTED, "the %s is not this chip's for its reported TCB: "
+			      "%s (sevadm snp fetch gets the right one)",
+			      attest_snp_cert_kind_name(lk), why);
+	return 0;
+}
+
+static void answer(struct sevd_snp_certs *s, struct sevd_reply *rep)
+{
+	rep->u.snp_certs.source = s->source;
+	rep->u.snp_certs.len = s->len;
+	memcpy(rep->u.snp_certs.table, s->table, s->len);
+}
+
+static void op_put(struct sevd_core *c, struct sevd_snp_certs *s, const struct sevd_request *req,
+		   struct sevd_reply *rep)
+{
+	uint32_t len = req->u.snp_certs.len;
+	int r;
+
+	if (len == 0 || len > SEVD_SNP_CERTS_MAX) {
+		refuse(rep, -EBADMSG, "a certificate table is 1..%u bytes (%u given)",
+		       SEVD_SNP_CERTS_MAX, len);
+		return;
+	}
+	if (check_table(c, req->u.snp_certs.table, len, rep) < 0)
+		return;
+	pthread_mutex_lock(&s->lock);
+	if (s->path) {
+		r = write_file_atomic(s->path, req->u.snp_certs.table, len, 0644);
+		if (r < 0) {
+			pthread_mutex_unlock(&s->lock);
+			refuse(rep, -ENOTRECOVERABLE, "cannot write %s: %s; the table was not "
+			       "changed", s->path, strerror(-r));
+			return;
+		}
+	}
+	memcpy(s->table, req->u.snp_certs.table, len);
+	s->len = len;
+	s->source = SEVD_SNP_CERTS_UPLOAD;
+	answer(s, rep);
+	pthread_mutex_unlock(&s->lock);
+	log_notice("SNP certificate table replaced (%u bytes)%s", len,
+		   s->path ? "" : " (no state directory: not kept over a restart)");
+}
+
+static void op_delete(struct sevd_snp_certs *s, struct sevd_reply *rep)
+{
+	pthread_mutex_lock(&s->lock);
+	if (s->path && unlink(s->path) < 0 && errno != ENOENT) {
+		int e = errno;
+
+		pthread_mutex_unlock(&s->lock);
+		refuse(rep, -ENOTRECOVERABLE, "cannot remove %s: %s", s->path, strerror(e));
+		return;
+	}
+	s->len = 0;
+	s->source = SEVD_SNP_CERTS_NONE;
+	answer(s, rep);
+	pthread_mutex_unlock(&s->lock);
+	log_notice("SNP certificate table removed");
+}
+
+void sevd_snp_certs_op(struct sevd_core *c, const struct sevd_request *req, struct sevd_reply *rep)
+{
+	struct sevd_snp_certs *s = sevd_core_snp_certs(c);
+
+	rep->u.snp_certs.len = 0;
+	if (!s) {
+		refuse(rep, -EOPNOTSUPP, "the SNP certificate table is not set up");
+		return;
+	}
+	if (req->op == SEVD_OP_SNP_CERTS_PUT) {
+		op_put(c, s, req, rep);
+		return;
+	}
+	if (req->op == SEVD_OP_SNP_CERTS_DELETE) {
+		op_delete(s, rep);
+		return;
+	}
+	pthread_mutex_lock(&s->lock);
+	answer(s, rep); /* none: len 0, source NONE */
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* The emulator's key server ("snp-cert vcek|ask|ark": DER, the VCEK for the reported TCB),
+ * as sev-kds-emu serves them at AMD's paths. */
+static int fetch_emu(const char *emu, uint8_t **ret, size_t *ret_len, char *why, size_t why_len)
+{
+	static const char *const what[] = { "vcek", "ask", "ark" };
+	static const enum snp_cert_kind kind[] = { SNP_CERT_VCEK, SNP_CERT_ASK, SNP_CERT_ARK };
+	struct snp_cert_entry e[3];
+	uint8_t *bufs[3] = { 0 };
+	int r = 0;
+
+	for (size_t i = 0; i < 3 && r >= 0; i++) {
+		char cmd[32];
+		size_t len = 0;
+
+		bufs[i] = malloc(CERT_MAX);
+		if (!bufs[i]) {
+			r = -ENOMEM;
+			break;
+		}
+		snprintf(cmd, sizeof cmd, "snp-cert %s", what[i]);
+		r = sevd_emu_ctl_bin(emu, cmd, bufs[i], CERT_MAX, &len);
+		if (r < 0)
+			snprintf(why, why_len, "the emulator's key server (%s): %s", cmd, strerror(-r));
+		memcpy(e[i].guid, attest_snp_cert_kind_guid(kind[i]), 16);
+		e[i].data = bufs[i];
+		e[i].len = (uint32_t)len;
+	}
+	if (r >= 0)
+		r = attest_snp_cert_table_build(e, 3, ret, ret_len, why, why_len);
+	for (size_t i = 0; i < 3; i++)
+		free(bufs[i]);
+	return r;
+}
+
+void sevd_snp_certs_start(struct sevd_core *c)
+{
+	struct sevd_snp_certs *s = sevd_core_snp_certs(c);
+	_cleanup_free_ struct sevd_reply *rep = calloc(1, sizeof(*rep));
+	_cleanup_free_ uint8_t *buf = NULL;
+	const char *emu = sevd_core_emu_socket(c);
+	char why[256] = "";
+	size_t len = 0;
+
+	if (!s || !rep)
+		return;
+	if (s->len) {
+		if (check_table(c, s->table, s->len, rep) < 0)
+			log_warning("The kept SNP certificate table no longer holds for this chip: "
+				    "%s; PUT a new one (sevadm snp certs import DIR)", rep->message);
+		return;
+	}
+	if (!emu) {
+		log_notice("No SNP certificate table: PUT /v1/snp/certs (sevadm snp fetch, then "
+			   "sevadm snp certs import DIR)");
+		return;
+	}
+	if (fetch_emu(emu, &buf, &len, why, sizeof why) < 0) {
+		log_warning("No SNP certificate table: %s", why);
+		return;
+	}
+	if (check_table(c, buf, len, rep) < 0) {
+		log_warning("The key server's VCEK chain does not hold for this chip: %s",
+			    rep->message);
+		return;
+	}
+	pthread_mutex_lock(&s->lock);
+	memcpy(s->table, buf, len);
+	s->len = (uint32_t)len;
+	s->source = SEVD_SNP_CERTS_KDS;
+	pthread_mutex_unlock(&s->lock);
+	log_info("SNP certificate table: the chip's VCEK for its reported TCB, with the ASK and "
+		 "ARK, from the emulator's key server (%zu bytes)", len);
+}

@@ -1,0 +1,23 @@
+/* The host's SEV-SNP certificate table (issue 20): the ARK, the ASK (or, for a VLEK, the
+ * ASVK, in the ASK's entry: the GHCB spec names no ASVK GUID), the VCEK or VLEK and any
+ * GUID-keyed extra entry, in the GHCB spec's format (attest/snp-cert-table.h), as VMMs hand it
+ * to guests with extended reports. Owned by the core: the worker only forwards. An uploaded
+ * table is checked (snp-certs.c) and kept in <state_dir>/snp-certs.bin (atomic write); without
+ * one, the core fetches the chip's VCEK for its reported TCB at start. Privileged side. */
+#pragma once
+
+struct sevd_core;
+struct sevd_request;
+struct sevd_reply;
+struct sevd_snp_certs;
+
+/* The table kept in state_dir (NULL: none kept), read now when there is one. */
+int sevd_snp_certs_new(const char *state_dir, struct sevd_snp_certs **ret);
+void sevd_snp_certs_free(struct sevd_snp_certs *s);
+/* At start, on the firmware thread, with SNP up: check a kept table against this chip (a
+ * warning naming what no longer holds), or without one fetch the VCEK, ASK and ARK from the
+ * key server (the emulator's, on the emu transport) and hold them. Failures are logged. */
+void sevd_snp_certs_start(struct sevd_core *c);
+/* SNP_CERTS_GET, SNP_CERTS_PUT, SNP_CERTS_DELETE. A PUT that does not verify is -EKEYREJECTED
+ * with the reason; a malformed table -EBADMSG. */
+void sevd_snp_certs_op(struct sevd_core *c, const struct sevd_request *req, struct sevd_reply *rep);
