@@ -435,7 +435,7 @@ static void h_snp_platform(const struct sevd_api_request *req, struct sevd_api_r
 
 /* Run an SNP change op; answer {"command", "platform": the SNP status after it}. */
 static void snp_change(const struct sevd_api_request *req, struct sevd_api_response *resp,
-		       const struct sevd_request *creq, const char *command)
+		       struct sevd_request *creq, const char *command)
 {
 	_cleanup_free_ struct sevd_reply *rep = sevd_api_call_core(req, creq, resp);
 	_cleanup_(json_object_putp) json_object *o = NULL;
