@@ -31,6 +31,11 @@ void sevd_config_init(struct sevd_config *c)
 	 * TCP callers have a rate of their own; /metrics is for the reader role. */
 	c->body_timeout_s = 30;
 	c->body_min_rate = 64 * 1024;
+	/* 8 uploads + 4 reserved of the 16 channels: 4 left for launches and other calls. */
+	c->upload_limit = 8;
+	c->upload_limit_per_principal = 4;
+	c->reserved_channels = 4;
+	c->channel_wait_s = 5;
 	c->public_rate_limit = 20;
 	c->public_rate_burst = 100;
 }
@@ -285,6 +290,19 @@ int sevd_config_set(struct sevd_config *c, const char *key, const char *v, const
 		r = set_uint(&c->body_timeout_s, v);
 	else if (!strcmp(key, "body_min_rate"))
 		r = set_uint(&c->body_min_rate, v);
+	else if (!strcmp(key, "upload_limit"))
+		r = set_uint(&c->upload_limit, v) < 0 || c->upload_limit == 0 ||
+			    c->upload_limit > 15 ? -EINVAL : 0;
+	else if (!strcmp(key, "upload_limit_per_principal"))
+		r = set_uint(&c->upload_limit_per_principal, v) < 0 ||
+			    c->upload_limit_per_principal == 0 ||
+			    c->upload_limit_per_principal > 15 ? -EINVAL : 0;
+	else if (!strcmp(key, "reserved_channels"))
+		r = set_uint(&c->reserved_channels, v) < 0 || c->reserved_channels == 0 ||
+			    c->reserved_channels > 15 ? -EINVAL : 0;
+	else if (!strcmp(key, "channel_wait"))
+		r = set_uint(&c->channel_wait_s, v) < 0 || c->channel_wait_s == 0 ||
+			    c->channel_wait_s > 600 ? -EINVAL : 0;
 	else if (!strcmp(key, "metrics_public"))
 		r = set_bool(&c->metrics_public, v);
 	else if (!strcmp(key, "journal_compact"))

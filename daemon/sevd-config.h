@@ -60,6 +60,10 @@ struct sevd_config {
 	 * body_min_rate bytes received (0 = no deadline); GET /metrics for public callers too. */
 	unsigned public_rate_limit, public_rate_burst;
 	unsigned body_timeout_s, body_min_rate;
+	/* Issue 27: image uploads at once, in all and per principal (each holds one of the 16
+	 * core channels while it runs); channels kept for reads and health; the longest wait
+	 * of a call for a channel, seconds (then 503 busy). */
+	unsigned upload_limit, upload_limit_per_principal, reserved_channels, channel_wait_s;
 	bool metrics_public;
 	/* Remote access (tls.h): server certificate and key files (PEM), the CA file client
 	 * certificates are verified against, their subject-to-role map; plain TCP only on

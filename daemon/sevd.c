@@ -8,6 +8,7 @@
 #include <grp.h>
 #include <getopt.h>
 #include <signal.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -319,11 +320,55 @@ static void watchdog_ping(void)
 	}
 }
 
-/* Until SIGTERM/SIGINT: pings the watchdog when systemd asks for it, and restarts the worker
- * when it ends (sevd_worker_ctl_check, every 250 ms). Returns < 0 when the worker cannot be
- * kept alive. The watchdog is fed only while a worker runs or is being restarted: a core
- * that gave up stops feeding it and exits. */
-static int main_loop(struct sevd_worker_ctl *worker)
+/* Issue 27: the watchdog kept being fed while sixteen uploads froze the API. From the main
+ * loop it is fed only while the API answers: the worker's heartbeat (worker.c: a HEALTH
+ * round trip through its channel pool every WATCHDOG_USEC/4, from SEVD_WORKER_HEARTBEAT_MS)
+ * or a GET /healthz reached the core within the last WATCHDOG_USEC/2. A worker that is
+ * stopped, hung, or whose pool gives no channel to reads stops the pings, and systemd
+ * restarts sevd after WatchdogSec. (While a worker is being restarted, the supervisor's
+ * wait feeds it: that wait is bounded.) */
+static void watchdog_ping_if_answering(struct sevd_ipc_server *ipc)
+{
+	uint64_t last = sevd_ipc_server_health_ms(ipc), now = now_usec() / 1000u;
+
+	if (watchdog_usec && last && now - last < watchdog_usec / 2000u)
+		watchdog_ping();
+}
+
+/* The worker's heartbeat interval, in its environment (worker.c); none without a watchdog. */
+static void heartbeat_env(void)
+{
+	char ms[24];
+
+	if (!watchdog_usec)
+		return;
+	snprintf(ms, sizeof(ms), "%" PRIu64, watchdog_usec / 4000u ? watchdog_usec / 4000u : 1);
+	setenv("SEVD_WORKER_HEARTBEAT_MS", ms, 1);
+}
+
+/* Issue 27: the uploads sevd takes at once hold core channels to their end; together with
+ * the channels kept for reads and health they must leave one for other calls. */
+static int check_channel_limits(const struct sevd_config *cfg)
+{
+	if (cfg->upload_limit + cfg->reserved_channels >= SEVD_WORKER_CHANNELS)
+		return log_error_errno(EINVAL, "upload_limit = %u plus reserved_channels = %u leave "
+					       "none of the %u core channels for launches and other "
+					       "calls; lower one of them in sevd.conf (their sum must "
+					       "stay below %u)",
+				       cfg->upload_limit, cfg->reserved_channels,
+				       SEVD_WORKER_CHANNELS, SEVD_WORKER_CHANNELS);
+	if (cfg->upload_limit_per_principal > cfg->upload_limit)
+		return log_error_errno(EINVAL, "upload_limit_per_principal = %u is above "
+					       "upload_limit = %u; lower it in sevd.conf",
+				       cfg->upload_limit_per_principal, cfg->upload_limit);
+	return 0;
+}
+
+/* Until SIGTERM/SIGINT: pings the watchdog when systemd asks for it and the API answers
+ * (above), and restarts the worker when it ends (sevd_worker_ctl_check, every 250 ms).
+ * Returns < 0 when the worker cannot be kept alive. The watchdog is fed only while a worker
+ * answers or is being restarted: a core that gave up stops feeding it and exits. */
+static int main_loop(struct sevd_worker_ctl *worker, struct sevd_ipc_server *ipc)
 {
 	struct timespec ts = { .tv_nsec = 250 * 1000000L };
 	sigset_t set;
@@ -341,7 +386,7 @@ static int main_loop(struct sevd_worker_ctl *worker)
 		r = sevd_worker_ctl_check(worker);
 		if (r < 0)
 			return r;
-		watchdog_ping();
+		watchdog_ping_if_answering(ipc);
 	}
 }
 
@@ -412,8 +457,11 @@ static int run(struct sevd_config *cfg, char *const *argv, const struct flags *f
 		return log_error_errno(errno, "Cannot create the state directory %s: %m",
 				       cfg->state_dir);
 	r = check_migration_roots(cfg);
+	if (r >= 0)
+		r = check_channel_limits(cfg);
 	if (r < 0)
 		return r;
+	heartbeat_env();
 	sd_notify(0, "STATUS=Starting the PSP transport");
 	r = setup_psp(cfg, &spec, &emu_socket, &emu.pid);
 	if (r < 0)
@@ -463,7 +511,7 @@ static int run(struct sevd_config *cfg, char *const *argv, const struct flags *f
 	sd_notifyf(0, "READY=1\nSTATUS=Serving the SEV API on %s", spec);
 	log_info("sevd %s ready (PSP %s, HTTP worker pid %d)", SEVD_VERSION, spec,
 		 (int)sevd_worker_ctl_pid(worker));
-	r = main_loop(worker);
+	r = main_loop(worker, ipc);
 	sd_notify(0, "STOPPING=1\nSTATUS=Stopping");
 out:
 	/* The worker first (it may be waiting on a core call), then its channel threads, then

@@ -22,6 +22,7 @@
 #include <sys/mman.h>
 #include <sys/pidfd.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -36,6 +37,7 @@ struct sevd_ipc_server {
 	unsigned threads; /* channel threads alive, all workers */
 	unsigned bad_workers;
 	struct generation *gens; /* those with a thread alive */
+	_Atomic uint64_t health_ms; /* CLOCK_MONOTONIC ms of the last HEALTH answered, or 0 */
 };
 
 #define UPLOADS_MAX 64
@@ -214,6 +216,19 @@ static void generation_kill(struct generation *g, unsigned i, const char *why)
 	pthread_mutex_unlock(&g->srv->lock);
 }
 
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+uint64_t sevd_ipc_server_health_ms(struct sevd_ipc_server *s)
+{
+	return atomic_load(&s->health_ms);
+}
+
 static void *channel_main(void *arg)
 {
 	struct channel ch = *(struct channel *)arg;
@@ -259,6 +274,8 @@ static void *channel_main(void *arg)
 			close(pass_fd); /* the worker has it now; the core keeps only its map */
 		if (r < 0)
 			break; /* the worker is gone; the supervisor sees it */
+		if (req->op == SEVD_OP_HEALTH && rep->r == 0 && !atomic_load(&g->killed))
+			atomic_store(&s->health_ms, mono_ms());
 	}
 	staging_drop(&st);
 	if (!req || !rep)

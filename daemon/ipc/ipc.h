@@ -117,7 +117,8 @@ int sevd_ipc_check_slot(const struct sevd_request *req, uint32_t slots, uint32_t
 
 /* Worker side: an upload over a held channel and its staging buffer (daemon/ipc/worker-side.c). */
 struct sevd_ipc_upload;
-/* Take a channel and hold it, ask for a staging buffer, map it. */
+/* Take a channel and hold it (not one of the reserved; -EBUSY after the bounded wait), ask
+ * for a staging buffer, map it. */
 int sevd_ipc_upload_open(uint32_t handle, const struct sevd_caller *caller, struct sevd_reply *rep,
 			 struct sevd_ipc_upload **ret);
 /* Copy bytes into the slot being filled; a full slot is sent (after the answer for the one
@@ -140,13 +141,18 @@ void sevd_ipc_upload_close(struct sevd_ipc_upload *u);
 
 /* Take over the worker's ends of n channels. Once. */
 int sevd_ipc_client_init(const int *fds, unsigned n);
+/* Issue 27: `reserved` channels stay free for reads and health (PLATFORM_STATUS, CERTS,
+ * GET_ID, ASIDS, HEALTH, METRICS, GUEST_INFO, GUEST_LIST, FW_ERRORS, SNP_STATUS): other calls
+ * and staged uploads take only the rest; no call waits longer than wait_ms for a channel
+ * (0: no limit), then it is answered -EBUSY naming what held them. Defaults: 0, 5000. */
+void sevd_ipc_client_limits(unsigned reserved, unsigned wait_ms);
 struct sevd_region;
 /* Answer cached PLATFORM_STATUS/GUEST_INFO from the core's read-only region (cache-region.h)
  * without a round trip, under the core's own freshness rule; anything else, and a miss, goes
  * over a channel. The worker's hits are appended to the core's /metrics text
  * (sevd_worker_cache_hits_total{command}). Once, before the first call; NULL: none. */
 void sevd_ipc_client_use_region(struct sevd_region *r);
-/* sevd_core_call through a free channel (waits for one); the signature of sevd_core_call so
+/* sevd_core_call through a free channel (waits for one, bounded); the signature of sevd_core_call so
  * that the HTTP side calls either (api.c: sevd_api_core_fn). A broken channel (core gone,
  * malformed reply) ends the worker: the core, if alive, starts a new one. */
 int sevd_ipc_client_call(struct sevd_core *unused, const struct sevd_request *req,
@@ -163,6 +169,10 @@ int sevd_ipc_server_new(struct sevd_core *core, struct sevd_ipc_server **ret);
  * fds are owned by the server from here on, also on failure. */
 int sevd_ipc_server_serve(struct sevd_ipc_server *s, int pidfd, pid_t pid, const int *fds,
 			  unsigned n);
+/* CLOCK_MONOTONIC milliseconds of the last HEALTH the core answered a worker (its heartbeat
+ * or GET /healthz), 0 before the first: sevd.c feeds systemd's watchdog only while they come
+ * (issue 27). */
+uint64_t sevd_ipc_server_health_ms(struct sevd_ipc_server *s);
 /* How many workers so far sent a malformed message (for the log and tests). */
 unsigned sevd_ipc_server_bad_workers(struct sevd_ipc_server *s);
 /* Wait until every channel thread has ended (call after the worker is gone), then free. */

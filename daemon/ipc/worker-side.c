@@ -6,7 +6,13 @@
  * uploads). Trusts the core, but still checks every
  * reply's framing: a reply that does not fit means the core is gone or broken, and the
  * worker ends (the core, if it lives, starts a new one). Cached reads are answered from the
- * core's read-only region when it allows (cache-region.h): no channel, no core wake-up. */
+ * core's read-only region when it allows (cache-region.h): no channel, no core wake-up.
+ *
+ * Issue 27: sixteen slow uploads held all sixteen channels and every other call waited
+ * without end. A call now takes a channel by its use: reads and health (read_op below) may
+ * take any free channel; other calls and held uploads leave `reserved_channels` free for
+ * them; and no one waits longer than `channel_wait`: then the call is answered -EBUSY (503
+ * "busy") with what held the channels. */
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -16,6 +22,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -26,23 +33,47 @@
 
 #define IPC_CLIENT_MAX 64
 
+enum use {
+	USE_READ, /* reads and health: any free channel */
+	USE_CALL, /* any other call: not the reserved ones */
+	USE_HOLD, /* a staged upload, held to its end: not the reserved ones */
+};
+
 static struct {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	int fd[IPC_CLIENT_MAX];
 	bool busy[IPC_CLIENT_MAX];
 	unsigned n;
+	unsigned n_busy, n_held; /* channels taken; of them, held by uploads */
+	unsigned reserved;	 /* kept for USE_READ */
+	unsigned wait_ms;	 /* the longest wait for a channel */
+	uint64_t timeouts;	 /* waits that ended in -EBUSY */
 	struct sevd_region *region;
-} pool = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+} pool = {.lock = PTHREAD_MUTEX_INITIALIZER, .reserved = 0, .wait_ms = 5000};
 
 int sevd_ipc_client_init(const int *fds, unsigned n)
 {
 	if (n == 0 || n > IPC_CLIENT_MAX || pool.n)
 		return -EINVAL;
+	pthread_condattr_t a;
+
 	for (unsigned i = 0; i < n; i++)
 		pool.fd[i] = fds[i];
 	pool.n = n;
+	pthread_condattr_init(&a);
+	pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+	pthread_cond_init(&pool.cond, &a);
+	pthread_condattr_destroy(&a);
 	return 0;
+}
+
+void sevd_ipc_client_limits(unsigned reserved, unsigned wait_ms)
+{
+	pthread_mutex_lock(&pool.lock);
+	pool.reserved = reserved;
+	pool.wait_ms = wait_ms;
+	pthread_mutex_unlock(&pool.lock);
 }
 
 void sevd_ipc_client_use_region(struct sevd_region *r)
@@ -55,47 +86,123 @@ void sevd_ipc_client_use_region(struct sevd_region *r)
 static void append_worker_metrics(struct sevd_reply *rep)
 {
 	size_t len = rep->u.metrics.len, size = sizeof(rep->u.metrics.text);
-	uint64_t platform, guest;
+	uint64_t platform, guest, timeouts;
+	unsigned held, busy;
 	int m;
 
 	if (len >= size)
 		return;
 	sevd_region_hits(pool.region, &platform, &guest);
+	pthread_mutex_lock(&pool.lock);
+	held = pool.n_held;
+	busy = pool.n_busy;
+	timeouts = pool.timeouts;
+	pthread_mutex_unlock(&pool.lock);
 	m = snprintf(rep->u.metrics.text + len, size - len,
 		     "# HELP sevd_worker_cache_hits_total Answers the HTTP worker served from the "
 		     "core's shared reply cache, without a core call or a firmware command.\n"
 		     "# TYPE sevd_worker_cache_hits_total counter\n"
 		     "sevd_worker_cache_hits_total{command=\"PLATFORM_STATUS\"} %" PRIu64 "\n"
-		     "sevd_worker_cache_hits_total{command=\"GUEST_STATUS\"} %" PRIu64 "\n",
-		     platform, guest);
+		     "sevd_worker_cache_hits_total{command=\"GUEST_STATUS\"} %" PRIu64 "\n"
+		     "# HELP sevd_worker_core_channels The worker's core channels by use: held by "
+		     "image uploads, taken by other calls (this scrape's included), free.\n"
+		     "# TYPE sevd_worker_core_channels gauge\n"
+		     "sevd_worker_core_channels{use=\"upload\"} %u\n"
+		     "sevd_worker_core_channels{use=\"call\"} %u\n"
+		     "sevd_worker_core_channels{use=\"free\"} %u\n"
+		     "# HELP sevd_worker_channel_timeouts_total Calls answered 503 busy because no "
+		     "core channel came free within channel_wait.\n"
+		     "# TYPE sevd_worker_channel_timeouts_total counter\n"
+		     "sevd_worker_channel_timeouts_total %" PRIu64 "\n",
+		     platform, guest, held, busy - held, pool.n - busy, timeouts);
 	if (m > 0 && (size_t)m < size - len)
 		rep->u.metrics.len = (uint32_t)(len + (size_t)m);
 	else
 		rep->u.metrics.text[len] = '\0';
 }
 
-static unsigned take(void)
+/* The calls that only read sevd's or firmware's state, and health: what a frozen API
+ * must still answer (/healthz, /v1/asids, /v1/guests, /v1/platform, /metrics). */
+static bool read_op(uint32_t op)
 {
-	unsigned i;
-
-	pthread_mutex_lock(&pool.lock);
-	for (;;) {
-		for (i = 0; i < pool.n && pool.busy[i]; i++)
-			;
-		if (i < pool.n)
-			break;
-		pthread_cond_wait(&pool.cond, &pool.lock);
+	switch (op) {
+	case SEVD_OP_PLATFORM_STATUS:
+	case SEVD_OP_CERTS:
+	case SEVD_OP_GET_ID:
+	case SEVD_OP_ASIDS:
+	case SEVD_OP_HEALTH:
+	case SEVD_OP_METRICS:
+	case SEVD_OP_GUEST_INFO:
+	case SEVD_OP_GUEST_LIST:
+	case SEVD_OP_FW_ERRORS:
+	case SEVD_OP_SNP_STATUS:
+		return true;
+	default:
+		return false;
 	}
-	pool.busy[i] = true;
-	pthread_mutex_unlock(&pool.lock);
-	return i;
 }
 
-static void give_back(unsigned i)
+static bool may_take(enum use use)
+{
+	unsigned free_n = pool.n - pool.n_busy;
+	unsigned keep = use == USE_READ ? 0 : (pool.reserved < pool.n ? pool.reserved : pool.n - 1);
+
+	return free_n > keep;
+}
+
+/* Take a channel for use within pool.wait_ms (0: no limit); -EBUSY with the reason in rep
+ * when none came. */
+static int take(enum use use, unsigned *ret, struct sevd_reply *rep)
+{
+	struct timespec dl;
+	bool timed_out = false;
+	unsigned i;
+
+	clock_gettime(CLOCK_MONOTONIC, &dl);
+	pthread_mutex_lock(&pool.lock);
+	dl.tv_sec += pool.wait_ms / 1000;
+	dl.tv_nsec += (long)(pool.wait_ms % 1000) * 1000000L;
+	if (dl.tv_nsec >= 1000000000L) {
+		dl.tv_sec++;
+		dl.tv_nsec -= 1000000000L;
+	}
+	while (!may_take(use)) {
+		if (timed_out) {
+			rep->fw_status = SEV_STATUS_NO_FW_CALL;
+			rep->rule[0] = '\0';
+			snprintf(rep->message, sizeof(rep->message),
+				 "no core channel came free in %u ms: %u of %u busy (%u held by image "
+				 "uploads, %u by other calls; %u kept for reads and health); retry "
+				 "later, or lower upload_limit or body_timeout in sevd.conf",
+				 pool.wait_ms, pool.n_busy, pool.n, pool.n_held,
+				 pool.n_busy - pool.n_held, pool.reserved);
+			pool.timeouts++;
+			pthread_mutex_unlock(&pool.lock);
+			return rep->r = -EBUSY;
+		}
+		if (pool.wait_ms)
+			timed_out = pthread_cond_timedwait(&pool.cond, &pool.lock, &dl) == ETIMEDOUT;
+		else
+			pthread_cond_wait(&pool.cond, &pool.lock);
+	}
+	for (i = 0; i < pool.n && pool.busy[i]; i++)
+		;
+	pool.busy[i] = true;
+	pool.n_busy++;
+	pool.n_held += use == USE_HOLD;
+	pthread_mutex_unlock(&pool.lock);
+	*ret = i;
+	return 0;
+}
+
+static void give_back(unsigned i, bool held)
 {
 	pthread_mutex_lock(&pool.lock);
 	pool.busy[i] = false;
-	pthread_cond_signal(&pool.cond);
+	pool.n_busy--;
+	pool.n_held -= held;
+	/* Waiters of every use: the one woken must be one that may take it. */
+	pthread_cond_broadcast(&pool.cond);
 	pthread_mutex_unlock(&pool.lock);
 }
 
@@ -157,10 +264,11 @@ int sevd_ipc_client_call(struct sevd_core *unused, const struct sevd_request *re
 
 	if (check_call(req, rep) != 0)
 		return rep->r;
-	i = take();
+	if (take(read_op(req->op) ? USE_READ : USE_CALL, &i, rep) < 0)
+		return rep->r;
 	send_on(i, req);
 	recv_on(i, req->op, rep);
-	give_back(i);
+	give_back(i, false);
 	if (req->op == SEVD_OP_METRICS && rep->r == 0)
 		append_worker_metrics(rep);
 	return rep->r;
@@ -204,12 +312,13 @@ int sevd_ipc_upload_open(uint32_t handle, const struct sevd_caller *caller, stru
 	req->u.guest.handle = handle;
 	if (check_call(req, rep) < 0)
 		goto fail;
-	u->ch = take();
+	if (take(USE_HOLD, &u->ch, rep) < 0)
+		goto fail;
 	send_on(u->ch, req);
 	if (sevd_ipc_recv_reply_fd(pool.fd[u->ch], req->op, rep, &fd, err, sizeof(err)) < 0)
 		channel_broken(u->ch, err);
 	if (rep->r < 0) {
-		give_back(u->ch);
+		give_back(u->ch, true);
 		goto fail;
 	}
 	u->slots = rep->u.stage.slots;
@@ -226,7 +335,7 @@ int sevd_ipc_upload_open(uint32_t handle, const struct sevd_caller *caller, stru
 		rep->r = negative_errno();
 		snprintf(rep->message, sizeof(rep->message), "cannot map the staging buffer: %s",
 			 strerror(-rep->r));
-		give_back(u->ch);
+		give_back(u->ch, true);
 		goto fail;
 	}
 	u->handle = handle;
@@ -340,7 +449,7 @@ void sevd_ipc_upload_close(struct sevd_ipc_upload *u)
 		return;
 	(void)upload_settle(u, u->scratch);
 	munmap(u->map, (size_t)u->slots * u->slot_size);
-	give_back(u->ch);
+	give_back(u->ch, true);
 	free(u->scratch);
 	free(u);
 }

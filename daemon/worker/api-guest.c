@@ -19,6 +19,7 @@
 #include "common/secret.h"
 #include "common/util.h"
 #include "daemon/worker/api-internal.h"
+#include "daemon/worker/upload-limit.h"
 #include "daemon/core/core.h"
 #include "policy/guest-policy.h"
 
@@ -580,6 +581,7 @@ struct upload {
 	/* The staged path (sevd_api_stager: sevd's worker) or NULL: GUEST_DATA pieces. */
 	struct sevd_ipc_upload *st;
 	struct sevd_reply *srep; /* the answers of the staged slots */
+	int ticket;		 /* upload-limit.h: the admission, -1 for none */
 };
 
 static void upload_free(struct upload *u)
@@ -591,6 +593,7 @@ static void upload_free(struct upload *u)
 	free(u->srep);
 	free(u->creq);
 	free(u->rep);
+	sevd_upload_release(u->ticket);
 	free(u);
 }
 
@@ -643,12 +646,19 @@ static int upload_open(const struct sevd_api_request *req, void **state,
 			sevd_api_error(resp, 503, "internal", "out of memory", -1);
 		return -ENOMEM;
 	}
+	u->ticket = -1;
 	if (req->caller)
 		u->creq->caller = *req->caller; /* every request of the upload is this caller's */
 	u->req = *req;
 	if (!handle_arg(req, resp, &u->handle) || !address_arg(req, u->creq, resp)) {
 		upload_free(u);
 		return -EINVAL;
+	}
+	/* Issue 27: a limited number at once, in all and per principal, before the upload
+	 * takes anything of the core's (a slow one holds a core channel to its end). */
+	if (sevd_upload_admit(req->caller, resp, &u->ticket) < 0) {
+		upload_free(u);
+		return -EUSERS;
 	}
 	if (upload_call(u, SEVD_OP_GUEST_DATA_BEGIN) < 0) {
 		sevd_api_core_error(resp, u->rep);

@@ -7,7 +7,9 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <poll.h>
+#include <pthread.h>
 #include <linux/capability.h>
+#include <stdatomic.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -18,6 +20,7 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <systemd/sd-daemon.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -27,6 +30,7 @@
 #include "daemon/worker/http.h"
 #include "daemon/ipc/ipc.h"
 #include "daemon/worker/seccomp.h"
+#include "daemon/worker/upload-limit.h"
 #include "daemon/sevd-config.h"
 #include "daemon/worker.h"
 
@@ -252,6 +256,69 @@ static int channels_init(const struct sevd_worker_args *a)
 	return sevd_ipc_client_init(fds, a->n_channels);
 }
 
+/* Issue 27: the channels kept for reads and health, the bounded wait for one, and the
+ * uploads at once (upload-limit.h). The config checked upload_limit + reserved_channels
+ * against the channel count (sevd.c). */
+static void limits_init(const struct sevd_config *cfg)
+{
+	unsigned wait_ms = cfg->channel_wait_s * 1000u;
+
+	sevd_ipc_client_limits(cfg->reserved_channels, wait_ms);
+	sevd_upload_limit_set(cfg->upload_limit, cfg->upload_limit_per_principal, wait_ms);
+}
+
+/* The watchdog's evidence (issue 27: the core kept pinging systemd's watchdog while sixteen
+ * uploads froze the API). With SEVD_WORKER_HEARTBEAT_MS in its environment (the core sets it
+ * when systemd's watchdog is on), the worker makes a HEALTH round trip through its channel
+ * pool at that interval, as GET /healthz does (a read: any free channel, bounded wait); the
+ * core feeds the watchdog only while such round trips arrive (sevd.c). A stopped, hung or
+ * channel-starved worker stops them, and systemd restarts sevd. */
+static struct {
+	pthread_t thread;
+	bool running;
+	atomic_bool stop;
+	unsigned ms;
+} hb;
+
+static void *heartbeat_main(void *arg)
+{
+	struct sevd_request *req = calloc(1, sizeof(*req));
+	struct sevd_reply *rep = malloc(sizeof(*rep));
+	struct timespec ts = {.tv_sec = hb.ms / 1000, .tv_nsec = (long)(hb.ms % 1000) * 1000000L};
+
+	(void)arg;
+	while (req && rep && !atomic_load(&hb.stop)) {
+		req->op = SEVD_OP_HEALTH;
+		(void)sevd_ipc_client_call(NULL, req, rep);
+		nanosleep(&ts, NULL);
+	}
+	free(req);
+	free(rep);
+	return NULL;
+}
+
+static void heartbeat_start(void)
+{
+	const char *e = getenv("SEVD_WORKER_HEARTBEAT_MS");
+	unsigned long ms = e ? strtoul(e, NULL, 10) : 0;
+
+	if (!ms || ms > 3600000ul)
+		return;
+	hb.ms = (unsigned)ms;
+	hb.running = pthread_create(&hb.thread, NULL, heartbeat_main, NULL) == 0;
+	if (!hb.running)
+		log_warning("Cannot start the health heartbeat; systemd's watchdog will not be fed");
+}
+
+static void heartbeat_stop(void)
+{
+	if (!hb.running)
+		return;
+	atomic_store(&hb.stop, true);
+	pthread_join(hb.thread, NULL);
+	hb.running = false;
+}
+
 /* The reply cache's region (cache-region.h), mapped read-only; its fd is closed either way
  * (the mapping is all the worker keeps). Without it every GET asks the core: slower, not
  * wrong, so a region that does not check out is logged and left. */
@@ -320,6 +387,7 @@ int sevd_worker_main(const struct sevd_config *cfg, const struct sevd_worker_arg
 		r = channels_init(a);
 	if (r >= 0) {
 		region_init(a);
+		limits_init(cfg);
 		sevd_api_core_fn = sevd_ipc_client_call;
 		sevd_api_stager = &ipc_stager;
 		r = sevd_http_new(NULL, cfg, &http);
@@ -338,8 +406,10 @@ int sevd_worker_main(const struct sevd_config *cfg, const struct sevd_worker_arg
 	}
 	log_info("Worker serving as uid %u (%s), no capabilities, seccomp filter on",
 		 (unsigned)getuid(), getuid() == uid ? name : "sevd's own uid");
+	heartbeat_start();
 	(void)!write(status_fd, "R", 1);
 	worker_wait(status_fd);
+	heartbeat_stop();
 	close(status_fd);
 	sevd_http_free(http);
 #ifdef WORKER_ASAN

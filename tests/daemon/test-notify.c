@@ -3,8 +3,9 @@
  * its sender's pid), starts the real sevd with its own embedded sev-psp-emu, NOTIFY_SOCKET,
  * WATCHDOG_USEC=500000 and WATCHDOG_PID set to sevd's own pid (in the child, before exec, as
  * systemd does), and asserts that READY=1, STATUS= lines, at least two WATCHDOG=1 pings within
- * ~2 s and, after SIGTERM, STOPPING=1 arrive in that order, all from sevd's pid. Trusts only
- * the kernel's SCM_CREDENTIALS. */
+ * ~2 s, none while the HTTP worker is stopped (SIGSTOP: the API cannot answer; issue 27) and
+ * again after SIGCONT, and, after SIGTERM, STOPPING=1 arrive in that order, all from sevd's
+ * pid. Trusts only the kernel's SCM_CREDENTIALS. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -110,6 +111,31 @@ static pid_t sevd_spawn(const char *notify_path, const char *sock, const char *l
 	return pid;
 }
 
+/* sevd's child named sevd-worker (the other may be its embedded emulator), or -1. */
+static pid_t worker_of(pid_t sevd)
+{
+	char path[96], comm[64];
+	_cleanup_free_ uint8_t *kids = NULL;
+	char *save = NULL, *tok;
+	size_t len = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)sevd, (int)sevd);
+	kids = tu_read_file(path, &len);
+	if (!kids)
+		return -1;
+	for (tok = strtok_r((char *)kids, " \n", &save); tok; tok = strtok_r(NULL, " \n", &save)) {
+		_cleanup_free_ uint8_t *c = NULL;
+		size_t n = 0;
+
+		snprintf(path, sizeof(path), "/proc/%s/comm", tok);
+		c = tu_read_file(path, &n);
+		snprintf(comm, sizeof(comm), "%.*s", (int)n, c ? (const char *)c : "");
+		if (!strncmp(comm, "sevd-worker", 11))
+			return (pid_t)atoi(tok);
+	}
+	return -1;
+}
+
 enum stage { S_START, S_READY, S_STOPPING };
 
 int main(void)
@@ -165,6 +191,37 @@ int main(void)
 		 pings_after_ready, log);
 	(void)second_ping_at;
 	pings = pings_after_ready;
+
+	/* Issue 27: the watchdog follows the API, not the core's main loop alone. With the worker
+	 * stopped (SIGSTOP) no health round trip reaches the core, and the pings stop (after
+	 * at most WATCHDOG_USEC/2 and one 250 ms loop: 0.8 s are drained first); SIGCONT and
+	 * they come again. Before, the core kept pinging with its API frozen. */
+	{
+		pid_t worker = worker_of(pid);
+		long t0;
+		unsigned during = 0, after = 0;
+
+		TU_CHECK(worker > 0, "no sevd-worker child of sevd %d", (int)pid);
+		TU_CHECK(kill(worker, SIGSTOP) == 0, "SIGSTOP: %s", strerror(errno));
+		t0 = now_ms();
+		while (now_ms() - t0 < 800)
+			(void)notify_recv(buf, sizeof(buf), &from, 100);
+		t0 = now_ms();
+		while (now_ms() - t0 < 1500)
+			if (notify_recv(buf, sizeof(buf), &from, 100) && strstr(buf, "WATCHDOG=1"))
+				during++;
+		TU_CHECK(kill(worker, SIGCONT) == 0, "SIGCONT: %s", strerror(errno));
+		TU_CHECK(during == 0, "%u WATCHDOG=1 pings in 1.5 s while the worker was stopped",
+			 during);
+		t0 = now_ms();
+		while (!after && now_ms() - t0 < 10000)
+			if (notify_recv(buf, sizeof(buf), &from, 500) && strstr(buf, "WATCHDOG=1"))
+				after++;
+		TU_CHECK(after == 1, "no WATCHDOG=1 within 10 s of SIGCONT to the worker");
+		printf("worker %d stopped: no WATCHDOG=1 for 1.5 s; pings again %ld ms after "
+		       "SIGCONT\n",
+		       (int)worker, now_ms() - t0);
+	}
 
 	/* SIGTERM: STOPPING=1 next (maybe after a last ping), then sevd exits cleanly. */
 	TU_CHECK(kill(pid, SIGTERM) == 0, "kill: %s", strerror(errno));
