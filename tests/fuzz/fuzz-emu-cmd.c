@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "common/macros.h"
+#include "tests/fuzz/fuzz-tmpdir.h"
 #include "psp/emu-wire.h"
 #include "psp/emu/server.h"
 
@@ -35,15 +36,11 @@ static void setup(void)
 				  .cpuid_edx = 100, .api_major = 1, .api_minor = 55, .build = 21,
 				  .amd_root_bits = 2048 };
 	struct sev_cmd_init init = { 0 };
-	const char *tmp = getenv("TMPDIR");
-	char dir[256], nv[300];
+	char nv[300];
 	uint64_t base;
 	int fd;
 
-	snprintf(dir, sizeof(dir), "%s/fuzz-emu.XXXXXX", tmp && *tmp ? tmp : "/tmp");
-	if (!mkdtemp(dir))
-		abort();
-	snprintf(nv, sizeof(nv), "%s/nv.bin", dir);
+	snprintf(nv, sizeof(nv), "%s/nv.bin", fuzz_tmpdir_make("fuzz-emu"));
 	if (emu_fw_new(&cfg, nv, &fw) < 0)
 		abort();
 	fd = memfd_create("fuzz-region", MFD_CLOEXEC);

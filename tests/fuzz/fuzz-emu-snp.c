@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "common/macros.h"
+#include "tests/fuzz/fuzz-tmpdir.h"
 #include "common/util.h"
 #include "psp/emu-wire.h"
 #include "psp/emu/server.h"
@@ -129,15 +130,11 @@ static void setup(void)
 				  .cpuid_edx = 100, .api_major = 1, .api_minor = 55, .build = 21,
 				  .amd_root_bits = 2048, .snp = true,
 				  .snp_tcb = 0x7308000000000003ull };
-	const char *tmp = getenv("TMPDIR");
-	char dir[256], nv[300];
+	char nv[300];
 	uint64_t base;
 	int fd;
 
-	snprintf(dir, sizeof(dir), "%s/fuzz-emu-snp.XXXXXX", tmp && *tmp ? tmp : "/tmp");
-	if (!mkdtemp(dir))
-		abort();
-	snprintf(nv, sizeof(nv), "%s/nv.bin", dir);
+	snprintf(nv, sizeof(nv), "%s/nv.bin", fuzz_tmpdir_make("fuzz-emu-snp"));
 	if (emu_fw_new(&cfg, nv, &fw) < 0)
 		abort();
 	fd = memfd_create("fuzz-snp", MFD_CLOEXEC);
