@@ -126,18 +126,53 @@ _printf_(3, 4) static int fail(struct sevd_reply *rep, int r, const char *fmt, .
 	return rep->r = r;
 }
 
-/* A firmware command with crash checkpoints around it and the core's metrics. */
-#define GFW(gs, rep, cmd, call)                                                                    \
-	({                                                                                         \
-		struct timespec _t0;                                                               \
-		int _psp_ret = SEV_STATUS_NO_FW_CALL, _r;                                          \
-		sevd_crash_point("before " #cmd);                                                  \
-		clock_gettime(CLOCK_MONOTONIC, &_t0);                                              \
-		_r = (call);                                                                       \
-		_r = sevd_core_fw_done((gs)->core, (rep), (cmd), _r, _psp_ret, &_t0);              \
-		sevd_crash_point("after " #cmd);                                                   \
-		_r;                                                                                \
-	})
+/* A firmware command of the guest lifecycle, with a crash checkpoint on each side (crash.h):
+ * gfw_begin() before the psp_cmd_*() call, gfw_done() with its result after it. The caller
+ * declares psp_ret and t0 (core-internal.h, sevd_fw_begin()). */
+static void gfw_begin(uint32_t cmd, int *psp_ret, struct timespec *t0)
+{
+	sevd_crash_point_cmd("before", cmd);
+	sevd_fw_begin(psp_ret, t0);
+}
+
+static int gfw_done(struct sevd_guests *gs, struct sevd_reply *rep, uint32_t cmd, int r,
+		    int psp_ret, const struct timespec *t0)
+{
+	r = sevd_core_fw_done(gs->core, rep, cmd, r, psp_ret, t0);
+	sevd_crash_point_cmd("after", cmd);
+	return r;
+}
+
+/* The three commands several paths send on a bare handle. */
+static int fw_deactivate(struct sevd_guests *gs, uint32_t handle, struct sevd_reply *rep)
+{
+	struct timespec t0;
+	int psp_ret, r;
+
+	gfw_begin(SEV_CMD_DEACTIVATE, &psp_ret, &t0);
+	r = psp_cmd_deactivate(gs->psp, handle, &psp_ret);
+	return gfw_done(gs, rep, SEV_CMD_DEACTIVATE, r, psp_ret, &t0);
+}
+
+static int fw_decommission(struct sevd_guests *gs, uint32_t handle, struct sevd_reply *rep)
+{
+	struct timespec t0;
+	int psp_ret, r;
+
+	gfw_begin(SEV_CMD_DECOMMISSION, &psp_ret, &t0);
+	r = psp_cmd_decommission(gs->psp, handle, &psp_ret);
+	return gfw_done(gs, rep, SEV_CMD_DECOMMISSION, r, psp_ret, &t0);
+}
+
+static int fw_send_cancel(struct sevd_guests *gs, uint32_t handle, struct sevd_reply *rep)
+{
+	struct timespec t0;
+	int psp_ret, r;
+
+	gfw_begin(SEV_CMD_SEND_CANCEL, &psp_ret, &t0);
+	r = psp_cmd_send_cancel(gs->psp, handle, &psp_ret);
+	return gfw_done(gs, rep, SEV_CMD_SEND_CANCEL, r, psp_ret, &t0);
+}
 
 static struct guest *find(struct sevd_guests *gs, uint32_t handle)
 {
@@ -458,9 +493,13 @@ static void info_of(const struct guest *g, uint8_t fw_state, uint32_t fw_asid,
 static int fw_status(struct sevd_guests *gs, uint32_t handle, struct sev_cmd_guest_status *st,
 		     struct sevd_reply *rep)
 {
+	struct timespec t0;
+	int psp_ret, r;
+
 	memset(st, 0, sizeof(*st));
-	return GFW(gs, rep, SEV_CMD_GUEST_STATUS,
-		   psp_cmd_guest_status(gs->psp, handle, st, &_psp_ret));
+	gfw_begin(SEV_CMD_GUEST_STATUS, &psp_ret, &t0);
+	r = psp_cmd_guest_status(gs->psp, handle, st, &psp_ret);
+	return gfw_done(gs, rep, SEV_CMD_GUEST_STATUS, r, psp_ret, &t0);
 }
 
 /* Answer with the firmware's view of the guest (and remember it). */
@@ -514,12 +553,15 @@ static bool name_ok(const char *s)
 static int admit(struct sevd_guests *gs, uint32_t policy, const char *tenant, bool new_asid,
 		 struct sevd_reply *rep)
 {
+	struct timespec t0;
+	int psp_ret, r;
 	struct sev_cmd_platform_status ps;
 	struct policy_verdict v;
 	uint32_t held = 0;
 
-	if (GFW(gs, rep, SEV_CMD_PLATFORM_STATUS,
-		psp_cmd_platform_status(gs->psp, &ps, &_psp_ret)) < 0)
+	gfw_begin(SEV_CMD_PLATFORM_STATUS, &psp_ret, &t0);
+	r = psp_cmd_platform_status(gs->psp, &ps, &psp_ret);
+	if (gfw_done(gs, rep, SEV_CMD_PLATFORM_STATUS, r, psp_ret, &t0) < 0)
 		return rep->r;
 	policy_admit(&gs->rules, policy, ps.api_major, ps.api_minor, &v);
 	if (v.ok && new_asid) {
@@ -618,11 +660,9 @@ static void launch_undo(struct sevd_guests *gs, struct guest *g, bool started, b
 	struct sevd_reply *tmp = calloc(1, sizeof(*tmp));
 
 	if (tmp && activated)
-		(void)GFW(gs, tmp, SEV_CMD_DEACTIVATE,
-			  psp_cmd_deactivate(gs->psp, g->rec.handle, &_psp_ret));
+		(void)fw_deactivate(gs, g->rec.handle, tmp);
 	if (tmp && started)
-		(void)GFW(gs, tmp, SEV_CMD_DECOMMISSION,
-			  psp_cmd_decommission(gs->psp, g->rec.handle, &_psp_ret));
+		(void)fw_decommission(gs, g->rec.handle, tmp);
 	if (g->rec.asid)
 		(void)(activated ? sevd_asid_release(gs->pool, g->rec.asid)
 				 : sevd_asid_unclaim(gs->pool, g->rec.asid));
@@ -633,6 +673,8 @@ static void launch_undo(struct sevd_guests *gs, struct guest *g, bool started, b
 static void op_create(struct sevd_guests *gs, const struct sevd_request *req,
 		      struct sevd_reply *rep)
 {
+	struct timespec t0;
+	int psp_ret;
 	const typeof(req->u.create) *c = &req->u.create;
 	struct sevd_jrec intent = {.type = SEVD_JREC_INTENT};
 	struct guest *g;
@@ -677,10 +719,11 @@ static void op_create(struct sevd_guests *gs, const struct sevd_request *req,
 		    sevd_journal_path(gs->journal), strerror(gs->journal_err));
 		return;
 	}
-	r = GFW(gs, rep, SEV_CMD_LAUNCH_START,
-		psp_cmd_launch_start(gs->psp, c->policy, c->godh_len ? c->godh : NULL, c->godh_len,
-				     c->session_len ? c->session : NULL, c->session_len,
-				     &g->rec.handle, &_psp_ret));
+	gfw_begin(SEV_CMD_LAUNCH_START, &psp_ret, &t0);
+	r = psp_cmd_launch_start(gs->psp, c->policy, c->godh_len ? c->godh : NULL, c->godh_len,
+				 c->session_len ? c->session : NULL, c->session_len, &g->rec.handle,
+				 &psp_ret);
+	r = gfw_done(gs, rep, SEV_CMD_LAUNCH_START, r, psp_ret, &t0);
 	if (r < 0) {
 		launch_undo(gs, g, false, false);
 		return;
@@ -695,8 +738,9 @@ static void op_create(struct sevd_guests *gs, const struct sevd_request *req,
 	(void)sevd_asid_claim(gs->pool, g->rec.asid, es, holder);
 	/* ACTIVATE now, as KVM's sev_guest_init + LAUNCH_START binding: firmware encrypts
 	 * LAUNCH_UPDATE_DATA with the key of the guest's ASID (INACTIVE otherwise). */
-	r = GFW(gs, rep, SEV_CMD_ACTIVATE,
-		psp_cmd_activate(gs->psp, g->rec.handle, g->rec.asid, &_psp_ret));
+	gfw_begin(SEV_CMD_ACTIVATE, &psp_ret, &t0);
+	r = psp_cmd_activate(gs->psp, g->rec.handle, g->rec.asid, &psp_ret);
+	r = gfw_done(gs, rep, SEV_CMD_ACTIVATE, r, psp_ret, &t0);
 	if (r < 0) {
 		launch_undo(gs, g, true, false);
 		return;
@@ -768,10 +812,13 @@ static void op_data_begin(struct sevd_guests *gs, const struct sevd_request *req
 static int update_chunk(struct sevd_guests *gs, struct guest *g, uint32_t len,
 			struct sevd_reply *rep)
 {
-	int r = GFW(gs, rep, SEV_CMD_LAUNCH_UPDATE_DATA,
-		    psp_cmd_launch_update_data(gs->psp, g->rec.handle,
-					       g->rec.mem_base + g->up_chunk, len, &_psp_ret));
+	struct timespec t0;
+	int psp_ret, r;
 
+	gfw_begin(SEV_CMD_LAUNCH_UPDATE_DATA, &psp_ret, &t0);
+	r = psp_cmd_launch_update_data(gs->psp, g->rec.handle, g->rec.mem_base + g->up_chunk, len,
+				       &psp_ret);
+	r = gfw_done(gs, rep, SEV_CMD_LAUNCH_UPDATE_DATA, r, psp_ret, &t0);
 	if (r < 0)
 		return r;
 	g->up_chunk += len;
@@ -1049,6 +1096,8 @@ static int vmsa_keep(struct guest *g, uint64_t a, struct sevd_reply *rep)
 
 static void op_vmsa(struct sevd_guests *gs, const struct sevd_request *req, struct sevd_reply *rep)
 {
+	struct timespec t0;
+	int psp_ret, r;
 	struct guest *g = lookup(gs, req->u.guest.handle, rep);
 	uint32_t len = req->u.guest.len;
 	uint64_t a = 0; /* set by upload_address (gcc -O2 cannot tell) */
@@ -1070,9 +1119,9 @@ static void op_vmsa(struct sevd_guests *gs, const struct sevd_request *req, stru
 		fail(rep, -EIO, "cannot write guest memory: %s", strerror(errno ? errno : EIO));
 		return;
 	}
-	if (GFW(gs, rep, SEV_CMD_LAUNCH_UPDATE_VMSA,
-		psp_cmd_launch_update_vmsa(gs->psp, g->rec.handle, g->rec.mem_base + a, len,
-					   &_psp_ret)) < 0)
+	gfw_begin(SEV_CMD_LAUNCH_UPDATE_VMSA, &psp_ret, &t0);
+	r = psp_cmd_launch_update_vmsa(gs->psp, g->rec.handle, g->rec.mem_base + a, len, &psp_ret);
+	if (gfw_done(gs, rep, SEV_CMD_LAUNCH_UPDATE_VMSA, r, psp_ret, &t0) < 0)
 		return;
 	g->rec.data_bytes += len;
 	g->next_addr = a + len;
@@ -1087,6 +1136,8 @@ static void op_vmsa(struct sevd_guests *gs, const struct sevd_request *req, stru
 static void op_measure(struct sevd_guests *gs, const struct sevd_request *req,
 		       struct sevd_reply *rep)
 {
+	struct timespec t0;
+	int psp_ret, r;
 	struct guest *g = lookup(gs, req->u.guest.handle, rep);
 	struct sev_cmd_platform_status ps;
 	uint8_t blob[SEV_MEASURE_BLOB_SIZE];
@@ -1097,14 +1148,16 @@ static void op_measure(struct sevd_guests *gs, const struct sevd_request *req,
 		fail(rep, -EALREADY, "an upload into guest %u is running", g->rec.handle);
 		return;
 	}
-	if (GFW(gs, rep, SEV_CMD_PLATFORM_STATUS,
-		psp_cmd_platform_status(gs->psp, &ps, &_psp_ret)) < 0)
+	gfw_begin(SEV_CMD_PLATFORM_STATUS, &psp_ret, &t0);
+	r = psp_cmd_platform_status(gs->psp, &ps, &psp_ret);
+	if (gfw_done(gs, rep, SEV_CMD_PLATFORM_STATUS, r, psp_ret, &t0) < 0)
 		return;
 	if (!(g->rec.flags & SEVD_JREC_F_MEASURED)) {
 		if (durable_gate(gs, rep) < 0) /* the first call measures; later ones only read */
 			return;
-		if (GFW(gs, rep, SEV_CMD_LAUNCH_MEASURE,
-			psp_cmd_launch_measure(gs->psp, g->rec.handle, blob, &_psp_ret)) < 0)
+		gfw_begin(SEV_CMD_LAUNCH_MEASURE, &psp_ret, &t0);
+		r = psp_cmd_launch_measure(gs->psp, g->rec.handle, blob, &psp_ret);
+		if (gfw_done(gs, rep, SEV_CMD_LAUNCH_MEASURE, r, psp_ret, &t0) < 0)
 			return;
 		memcpy(g->rec.measure, blob, SEV_MEASURE_SIZE);
 		memcpy(g->rec.mnonce, blob + SEV_MEASURE_SIZE, SEV_MNONCE_SIZE);
@@ -1122,6 +1175,8 @@ static void op_measure(struct sevd_guests *gs, const struct sevd_request *req,
 static void op_secret(struct sevd_guests *gs, const struct sevd_request *req,
 		      struct sevd_reply *rep)
 {
+	struct timespec t0;
+	int psp_ret, r;
 	struct guest *g = lookup(gs, req->u.guest.handle, rep);
 	uint64_t a = req->u.guest.have_address ? req->u.guest.address : SECRET_ADDR_DEFAULT;
 	uint32_t len = req->u.guest.len;
@@ -1143,9 +1198,10 @@ static void op_secret(struct sevd_guests *gs, const struct sevd_request *req,
 	memcpy(&hdr, req->u.guest.hdr, sizeof(hdr));
 	if (durable_gate(gs, rep) < 0)
 		return;
-	if (GFW(gs, rep, SEV_CMD_LAUNCH_UPDATE_SECRET,
-		psp_cmd_launch_secret(gs->psp, g->rec.handle, &hdr, g->rec.mem_base + a, len,
-				      req->u.guest.data, len, &_psp_ret)) < 0)
+	gfw_begin(SEV_CMD_LAUNCH_UPDATE_SECRET, &psp_ret, &t0);
+	r = psp_cmd_launch_secret(gs->psp, g->rec.handle, &hdr, g->rec.mem_base + a, len,
+				  req->u.guest.data, len, &psp_ret);
+	if (gfw_done(gs, rep, SEV_CMD_LAUNCH_UPDATE_SECRET, r, psp_ret, &t0) < 0)
 		return;
 	rep->u.guest.address = a;
 	if (guest_save(gs, g, rep) < 0)
@@ -1156,12 +1212,15 @@ static void op_secret(struct sevd_guests *gs, const struct sevd_request *req,
 static void op_finish(struct sevd_guests *gs, const struct sevd_request *req,
 		      struct sevd_reply *rep)
 {
+	struct timespec t0;
+	int psp_ret, r;
 	struct guest *g = lookup(gs, req->u.guest.handle, rep);
 
 	if (!g || durable_gate(gs, rep) < 0)
 		return;
-	if (GFW(gs, rep, SEV_CMD_LAUNCH_FINISH,
-		psp_cmd_launch_finish(gs->psp, g->rec.handle, &_psp_ret)) < 0)
+	gfw_begin(SEV_CMD_LAUNCH_FINISH, &psp_ret, &t0);
+	r = psp_cmd_launch_finish(gs->psp, g->rec.handle, &psp_ret);
+	if (gfw_done(gs, rep, SEV_CMD_LAUNCH_FINISH, r, psp_ret, &t0) < 0)
 		return;
 	g->rec.state = SEV_GSTATE_RUNNING;
 	if (guest_save(gs, g, rep) < 0)
@@ -1176,6 +1235,8 @@ static void op_finish(struct sevd_guests *gs, const struct sevd_request *req,
 static void op_activate(struct sevd_guests *gs, const struct sevd_request *req,
 			struct sevd_reply *rep)
 {
+	struct timespec t0;
+	int psp_ret, r;
 	struct guest *g = lookup(gs, req->u.guest.handle, rep);
 	uint32_t want = req->u.guest.asid, asid = 0;
 	struct sev_cmd_guest_status st;
@@ -1214,8 +1275,9 @@ static void op_activate(struct sevd_guests *gs, const struct sevd_request *req,
 	holder_of(g, holder);
 	if (take_asid(gs, want, es, holder, &asid, rep) < 0)
 		return;
-	if (GFW(gs, rep, SEV_CMD_ACTIVATE,
-		psp_cmd_activate(gs->psp, g->rec.handle, asid, &_psp_ret)) < 0) {
+	gfw_begin(SEV_CMD_ACTIVATE, &psp_ret, &t0);
+	r = psp_cmd_activate(gs->psp, g->rec.handle, asid, &psp_ret);
+	if (gfw_done(gs, rep, SEV_CMD_ACTIVATE, r, psp_ret, &t0) < 0) {
 		(void)sevd_asid_unclaim(gs->pool, asid);
 		return;
 	}
@@ -1230,9 +1292,13 @@ static void op_activate(struct sevd_guests *gs, const struct sevd_request *req,
 /* REVOKE, DEACTIVATE, ASID to pending flush. */
 static int deactivate(struct sevd_guests *gs, struct guest *g, struct sevd_reply *rep)
 {
+	struct timespec t0;
+	int psp_ret, r;
+
 	revoke_binding(gs, g);
-	if (GFW(gs, rep, SEV_CMD_DEACTIVATE,
-		psp_cmd_deactivate(gs->psp, g->rec.handle, &_psp_ret)) < 0)
+	gfw_begin(SEV_CMD_DEACTIVATE, &psp_ret, &t0);
+	r = psp_cmd_deactivate(gs->psp, g->rec.handle, &psp_ret);
+	if (gfw_done(gs, rep, SEV_CMD_DEACTIVATE, r, psp_ret, &t0) < 0)
 		return rep->r;
 	if (g->rec.asid)
 		(void)sevd_asid_release(gs->pool, g->rec.asid);
@@ -1259,6 +1325,8 @@ static void op_deactivate(struct sevd_guests *gs, const struct sevd_request *req
 static void op_delete(struct sevd_guests *gs, const struct sevd_request *req,
 		      struct sevd_reply *rep)
 {
+	struct timespec t0;
+	int psp_ret, r;
 	struct guest *g = lookup(gs, req->u.guest.handle, rep);
 	uint32_t handle, asid;
 
@@ -1274,8 +1342,9 @@ static void op_delete(struct sevd_guests *gs, const struct sevd_request *req,
 	asid = g->rec.asid;
 	if (asid && deactivate(gs, g, rep) < 0)
 		return;
-	if (GFW(gs, rep, SEV_CMD_DECOMMISSION, psp_cmd_decommission(gs->psp, handle, &_psp_ret)) <
-	    0) {
+	gfw_begin(SEV_CMD_DECOMMISSION, &psp_ret, &t0);
+	r = psp_cmd_decommission(gs->psp, handle, &psp_ret);
+	if (gfw_done(gs, rep, SEV_CMD_DECOMMISSION, r, psp_ret, &t0) < 0) {
 		if (asid)
 			(void)guest_save(gs, g, rep); /* deactivated, still there */
 		return;
@@ -1413,6 +1482,8 @@ static int target_trusted(struct sevd_guests *gs, const typeof(((struct sevd_req
 static void op_send_start(struct sevd_guests *gs, const struct sevd_request *req,
 			  struct sevd_reply *rep)
 {
+	struct timespec t0;
+	int psp_ret, r;
 	const typeof(req->u.migrate) *m = &req->u.migrate;
 	struct guest *g = lookup(gs, m->handle, rep);
 	struct sev_session_blob session;
@@ -1441,8 +1512,9 @@ static void op_send_start(struct sevd_guests *gs, const struct sevd_request *req
 	}
 	if (target_trusted(gs, m, rep) < 0)
 		return;
-	if (GFW(gs, rep, SEV_CMD_SEND_START,
-		psp_cmd_send_start(gs->psp, g->rec.handle, &tg, &session, &policy, &_psp_ret)) < 0)
+	gfw_begin(SEV_CMD_SEND_START, &psp_ret, &t0);
+	r = psp_cmd_send_start(gs->psp, g->rec.handle, &tg, &session, &policy, &psp_ret);
+	if (gfw_done(gs, rep, SEV_CMD_SEND_START, r, psp_ret, &t0) < 0)
 		return;
 	g->rec.state = SEV_GSTATE_SUPDATE;
 	if (guest_save(gs, g, rep) < 0)
@@ -1457,6 +1529,8 @@ static void op_send_start(struct sevd_guests *gs, const struct sevd_request *req
 static void op_send_data(struct sevd_guests *gs, const struct sevd_request *req,
 			 struct sevd_reply *rep)
 {
+	struct timespec t0;
+	int psp_ret, r;
 	const typeof(req->u.migrate) *m = &req->u.migrate;
 	struct guest *g = lookup(gs, m->handle, rep);
 	struct sev_packet_header hdr;
@@ -1470,9 +1544,10 @@ static void op_send_data(struct sevd_guests *gs, const struct sevd_request *req,
 		info_of(g, g->rec.state, g->rec.asid, &rep->u.migrate.info);
 		return;
 	}
-	if (GFW(gs, rep, SEV_CMD_SEND_UPDATE_DATA,
-		psp_cmd_send_update_data(gs->psp, g->rec.handle, g->rec.mem_base + m->offset,
-					 m->len, &hdr, rep->u.migrate.data, &_psp_ret)) < 0)
+	gfw_begin(SEV_CMD_SEND_UPDATE_DATA, &psp_ret, &t0);
+	r = psp_cmd_send_update_data(gs->psp, g->rec.handle, g->rec.mem_base + m->offset, m->len,
+				     &hdr, rep->u.migrate.data, &psp_ret);
+	if (gfw_done(gs, rep, SEV_CMD_SEND_UPDATE_DATA, r, psp_ret, &t0) < 0)
 		return;
 	memcpy(rep->u.migrate.hdr, &hdr, sizeof(hdr));
 	rep->u.migrate.offset = m->offset;
@@ -1486,6 +1561,8 @@ static void op_send_data(struct sevd_guests *gs, const struct sevd_request *req,
 static void op_send_vmsa(struct sevd_guests *gs, const struct sevd_request *req,
 			 struct sevd_reply *rep)
 {
+	struct timespec t0;
+	int psp_ret, r;
 	const typeof(req->u.migrate) *m = &req->u.migrate;
 	struct guest *g = lookup(gs, m->handle, rep);
 	struct sev_packet_header hdr;
@@ -1504,10 +1581,10 @@ static void op_send_vmsa(struct sevd_guests *gs, const struct sevd_request *req,
 	if (m->vcpu >= g->n_vmsa)
 		return;
 	a = g->vmsa[m->vcpu];
-	if (GFW(gs, rep, SEV_CMD_SEND_UPDATE_VMSA,
-		psp_cmd_send_update_vmsa(gs->psp, g->rec.handle, g->rec.mem_base + a,
-					 SEVD_PACKET_MAX, &hdr, rep->u.migrate.data,
-					 &_psp_ret)) < 0)
+	gfw_begin(SEV_CMD_SEND_UPDATE_VMSA, &psp_ret, &t0);
+	r = psp_cmd_send_update_vmsa(gs->psp, g->rec.handle, g->rec.mem_base + a, SEVD_PACKET_MAX,
+				     &hdr, rep->u.migrate.data, &psp_ret);
+	if (gfw_done(gs, rep, SEV_CMD_SEND_UPDATE_VMSA, r, psp_ret, &t0) < 0)
 		return;
 	memcpy(rep->u.migrate.hdr, &hdr, sizeof(hdr));
 	rep->u.migrate.offset = a;
@@ -1519,6 +1596,8 @@ static void op_send_vmsa(struct sevd_guests *gs, const struct sevd_request *req,
 static void op_send_finish(struct sevd_guests *gs, const struct sevd_request *req,
 			   struct sevd_reply *rep)
 {
+	struct timespec t0;
+	int psp_ret, r;
 	struct guest *g = lookup(gs, req->u.migrate.handle, rep);
 	uint32_t handle, asid;
 
@@ -1526,12 +1605,12 @@ static void op_send_finish(struct sevd_guests *gs, const struct sevd_request *re
 		return;
 	handle = g->rec.handle;
 	asid = g->rec.asid;
-	if (GFW(gs, rep, SEV_CMD_SEND_FINISH, psp_cmd_send_finish(gs->psp, handle, &_psp_ret)) < 0)
+	gfw_begin(SEV_CMD_SEND_FINISH, &psp_ret, &t0);
+	r = psp_cmd_send_finish(gs->psp, handle, &psp_ret);
+	if (gfw_done(gs, rep, SEV_CMD_SEND_FINISH, r, psp_ret, &t0) < 0)
 		return;
 	g->rec.state = SEV_GSTATE_SENT;
-	if ((asid && deactivate(gs, g, rep) < 0) ||
-	    GFW(gs, rep, SEV_CMD_DECOMMISSION, psp_cmd_decommission(gs->psp, handle, &_psp_ret)) <
-		0) {
+	if ((asid && deactivate(gs, g, rep) < 0) || fw_decommission(gs, handle, rep) < 0) {
 		(void)guest_save(gs, g, rep); /* SENT: a restart decommissions it */
 		return;
 	}
@@ -1547,12 +1626,15 @@ static void op_send_finish(struct sevd_guests *gs, const struct sevd_request *re
 static void op_send_cancel(struct sevd_guests *gs, const struct sevd_request *req,
 			   struct sevd_reply *rep)
 {
+	struct timespec t0;
+	int psp_ret, r;
 	struct guest *g = lookup(gs, req->u.migrate.handle, rep);
 
 	if (!g || durable_gate(gs, rep) < 0)
 		return;
-	if (GFW(gs, rep, SEV_CMD_SEND_CANCEL,
-		psp_cmd_send_cancel(gs->psp, g->rec.handle, &_psp_ret)) < 0)
+	gfw_begin(SEV_CMD_SEND_CANCEL, &psp_ret, &t0);
+	r = psp_cmd_send_cancel(gs->psp, g->rec.handle, &psp_ret);
+	if (gfw_done(gs, rep, SEV_CMD_SEND_CANCEL, r, psp_ret, &t0) < 0)
 		return;
 	g->rec.state = SEV_GSTATE_RUNNING;
 	if (guest_save(gs, g, rep) < 0)
@@ -1584,6 +1666,8 @@ static int receive_check(const typeof(((struct sevd_request *)0)->u.migrate) *m,
 static void op_receive_start(struct sevd_guests *gs, const struct sevd_request *req,
 			     struct sevd_reply *rep)
 {
+	struct timespec t0;
+	int psp_ret, r;
 	const typeof(req->u.migrate) *m = &req->u.migrate;
 	struct sevd_jrec intent = {.type = SEVD_JREC_INTENT};
 	struct sev_session_blob session;
@@ -1623,9 +1707,10 @@ static void op_receive_start(struct sevd_guests *gs, const struct sevd_request *
 		return;
 	}
 	memcpy(&session, m->session, sizeof(session));
-	if (GFW(gs, rep, SEV_CMD_RECEIVE_START,
-		psp_cmd_receive_start(gs->psp, m->policy, m->pdh, sizeof(m->pdh), &session,
-				      &g->rec.handle, &_psp_ret)) < 0) {
+	gfw_begin(SEV_CMD_RECEIVE_START, &psp_ret, &t0);
+	r = psp_cmd_receive_start(gs->psp, m->policy, m->pdh, sizeof(m->pdh), &session,
+				  &g->rec.handle, &psp_ret);
+	if (gfw_done(gs, rep, SEV_CMD_RECEIVE_START, r, psp_ret, &t0) < 0) {
 		launch_undo(gs, g, false, false);
 		return;
 	}
@@ -1638,8 +1723,9 @@ static void op_receive_start(struct sevd_guests *gs, const struct sevd_request *
 	(void)sevd_asid_claim(gs->pool, g->rec.asid, es, holder);
 	/* ACTIVATE now, as KVM's sev_receive_start binding: RECEIVE_UPDATE_DATA encrypts
 	 * with the key of the guest's ASID (INACTIVE otherwise). */
-	if (GFW(gs, rep, SEV_CMD_ACTIVATE,
-		psp_cmd_activate(gs->psp, g->rec.handle, g->rec.asid, &_psp_ret)) < 0) {
+	gfw_begin(SEV_CMD_ACTIVATE, &psp_ret, &t0);
+	r = psp_cmd_activate(gs->psp, g->rec.handle, g->rec.asid, &psp_ret);
+	if (gfw_done(gs, rep, SEV_CMD_ACTIVATE, r, psp_ret, &t0) < 0) {
 		launch_undo(gs, g, true, false);
 		return;
 	}
@@ -1658,6 +1744,8 @@ static void op_receive_start(struct sevd_guests *gs, const struct sevd_request *
 static void op_receive_data(struct sevd_guests *gs, const struct sevd_request *req,
 			    struct sevd_reply *rep)
 {
+	struct timespec t0;
+	int psp_ret, r;
 	const typeof(req->u.migrate) *m = &req->u.migrate;
 	struct guest *g = lookup(gs, m->handle, rep);
 	struct sev_packet_header hdr;
@@ -1670,10 +1758,10 @@ static void op_receive_data(struct sevd_guests *gs, const struct sevd_request *r
 		return;
 	}
 	memcpy(&hdr, m->hdr, sizeof(hdr));
-	if (GFW(gs, rep, SEV_CMD_RECEIVE_UPDATE_DATA,
-		psp_cmd_receive_update_data(gs->psp, g->rec.handle, &hdr,
-					    g->rec.mem_base + m->offset, m->data, m->len,
-					    &_psp_ret)) < 0)
+	gfw_begin(SEV_CMD_RECEIVE_UPDATE_DATA, &psp_ret, &t0);
+	r = psp_cmd_receive_update_data(gs->psp, g->rec.handle, &hdr, g->rec.mem_base + m->offset,
+					m->data, m->len, &psp_ret);
+	if (gfw_done(gs, rep, SEV_CMD_RECEIVE_UPDATE_DATA, r, psp_ret, &t0) < 0)
 		return;
 	g->rec.data_bytes += m->len;
 	rep->u.migrate.command = SEV_CMD_RECEIVE_UPDATE_DATA;
@@ -1684,6 +1772,8 @@ static void op_receive_data(struct sevd_guests *gs, const struct sevd_request *r
 static void op_receive_vmsa(struct sevd_guests *gs, const struct sevd_request *req,
 			    struct sevd_reply *rep)
 {
+	struct timespec t0;
+	int psp_ret, r;
 	const typeof(req->u.migrate) *m = &req->u.migrate;
 	struct guest *g = lookup(gs, m->handle, rep);
 	struct sev_packet_header hdr;
@@ -1706,10 +1796,10 @@ static void op_receive_vmsa(struct sevd_guests *gs, const struct sevd_request *r
 		return;
 	}
 	memcpy(&hdr, m->hdr, sizeof(hdr));
-	if (GFW(gs, rep, SEV_CMD_RECEIVE_UPDATE_VMSA,
-		psp_cmd_receive_update_vmsa(gs->psp, g->rec.handle, &hdr,
-					    g->rec.mem_base + m->offset, m->data, m->len,
-					    &_psp_ret)) < 0 ||
+	gfw_begin(SEV_CMD_RECEIVE_UPDATE_VMSA, &psp_ret, &t0);
+	r = psp_cmd_receive_update_vmsa(gs->psp, g->rec.handle, &hdr, g->rec.mem_base + m->offset,
+					m->data, m->len, &psp_ret);
+	if (gfw_done(gs, rep, SEV_CMD_RECEIVE_UPDATE_VMSA, r, psp_ret, &t0) < 0 ||
 	    vmsa_keep(g, m->offset, rep) < 0)
 		return;
 	g->rec.data_bytes += m->len;
@@ -1721,6 +1811,8 @@ static void op_receive_vmsa(struct sevd_guests *gs, const struct sevd_request *r
 static void op_receive_finish(struct sevd_guests *gs, const struct sevd_request *req,
 			      struct sevd_reply *rep)
 {
+	struct timespec t0;
+	int psp_ret, r;
 	struct guest *g = lookup(gs, req->u.migrate.handle, rep);
 
 	if (!g || durable_gate(gs, rep) < 0)
@@ -1732,8 +1824,9 @@ static void op_receive_finish(struct sevd_guests *gs, const struct sevd_request 
 		     g->rec.handle, g->n_vmsa, g->vmsa_expected);
 		return;
 	}
-	if (GFW(gs, rep, SEV_CMD_RECEIVE_FINISH,
-		psp_cmd_receive_finish(gs->psp, g->rec.handle, &_psp_ret)) < 0)
+	gfw_begin(SEV_CMD_RECEIVE_FINISH, &psp_ret, &t0);
+	r = psp_cmd_receive_finish(gs->psp, g->rec.handle, &psp_ret);
+	if (gfw_done(gs, rep, SEV_CMD_RECEIVE_FINISH, r, psp_ret, &t0) < 0)
 		return;
 	g->rec.state = SEV_GSTATE_RUNNING;
 	if (guest_save(gs, g, rep) < 0)
@@ -1772,14 +1865,16 @@ static void op_list(struct sevd_guests *gs, const struct sevd_request *req, stru
 static void op_attest(struct sevd_guests *gs, const struct sevd_request *req,
 		      struct sevd_reply *rep)
 {
+	struct timespec t0;
+	int psp_ret, r;
 	struct guest *g = lookup(gs, req->u.guest.handle, rep);
 	struct sev_attestation_report report;
 
 	if (!g)
 		return;
-	if (GFW(gs, rep, SEV_CMD_ATTESTATION,
-		psp_cmd_attestation(gs->psp, g->rec.handle, req->u.guest.nonce, &report,
-				    &_psp_ret)) < 0)
+	gfw_begin(SEV_CMD_ATTESTATION, &psp_ret, &t0);
+	r = psp_cmd_attestation(gs->psp, g->rec.handle, req->u.guest.nonce, &report, &psp_ret);
+	if (gfw_done(gs, rep, SEV_CMD_ATTESTATION, r, psp_ret, &t0) < 0)
 		return;
 	memcpy(rep->u.guest.report, &report, sizeof(report));
 	info_of(g, g->rec.state, g->rec.asid, &rep->u.guest.info);
@@ -1862,12 +1957,15 @@ struct tally {
 static int cleanup_fw(struct sevd_guests *gs, uint32_t handle,
 		      const struct sev_cmd_guest_status *st, bool es, struct sevd_reply *rep)
 {
-	if (st->asid &&
-	    GFW(gs, rep, SEV_CMD_DEACTIVATE, psp_cmd_deactivate(gs->psp, handle, &_psp_ret)) < 0)
+	struct timespec t0;
+	int psp_ret, r;
+
+	if (st->asid && fw_deactivate(gs, handle, rep) < 0)
 		return log_error_errno(rep->r, "Reconcile: DEACTIVATE of guest %u failed: %s",
 				       handle, rep->message);
-	if (GFW(gs, rep, SEV_CMD_DECOMMISSION, psp_cmd_decommission(gs->psp, handle, &_psp_ret)) <
-	    0)
+	gfw_begin(SEV_CMD_DECOMMISSION, &psp_ret, &t0);
+	r = psp_cmd_decommission(gs->psp, handle, &psp_ret);
+	if (gfw_done(gs, rep, SEV_CMD_DECOMMISSION, r, psp_ret, &t0) < 0)
 		return log_error_errno(rep->r, "Reconcile: DECOMMISSION of guest %u failed: %s",
 				       handle, rep->message);
 	if (st->asid && sevd_asid_claim(gs->pool, st->asid, es, "reconcile") == 0)
@@ -1887,9 +1985,7 @@ static int reconcile_known(struct sevd_guests *gs, struct tally *t, struct sevd_
 			return log_error_errno(rep->r, "Reconcile: GUEST_STATUS %u failed: %s",
 					       g->rec.handle, rep->message);
 		/* A migration out that the previous sevd did not finish: the source keeps it. */
-		if (st.state == SEV_GSTATE_SUPDATE &&
-		    GFW(gs, rep, SEV_CMD_SEND_CANCEL,
-			psp_cmd_send_cancel(gs->psp, g->rec.handle, &_psp_ret)) == 0) {
+		if (st.state == SEV_GSTATE_SUPDATE && fw_send_cancel(gs, g->rec.handle, rep) == 0) {
 			log_notice("Reconcile: guest %u (%s) was being sent: SEND_CANCEL",
 				   g->rec.handle, g->rec.name);
 			st.state = SEV_GSTATE_RUNNING;
@@ -1941,11 +2037,14 @@ static int reconcile_known(struct sevd_guests *gs, struct tally *t, struct sevd_
  * firmware slot and possibly an ASID forever. */
 static int reconcile_unknown(struct sevd_guests *gs, struct tally *t, struct sevd_reply *rep)
 {
+	struct timespec t0;
+	int psp_ret, r;
 	struct sev_cmd_platform_status ps;
 	uint32_t extra;
 
-	if (GFW(gs, rep, SEV_CMD_PLATFORM_STATUS,
-		psp_cmd_platform_status(gs->psp, &ps, &_psp_ret)) < 0)
+	gfw_begin(SEV_CMD_PLATFORM_STATUS, &psp_ret, &t0);
+	r = psp_cmd_platform_status(gs->psp, &ps, &psp_ret);
+	if (gfw_done(gs, rep, SEV_CMD_PLATFORM_STATUS, r, psp_ret, &t0) < 0)
 		return log_error_errno(rep->r, "Reconcile: PLATFORM_STATUS failed: %s",
 				       rep->message);
 	extra = ps.guest_count > gs->n ? ps.guest_count - gs->n : 0;
