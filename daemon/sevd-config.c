@@ -28,7 +28,7 @@ void sevd_config_init(struct sevd_config *c)
 	c->per_ip_connection_limit = 256; /* one address never takes every slot */
 	c->connection_timeout_s = 60;
 	c->header_timeout_s = 10;
-	/* Issue 27: a body must keep up with body_min_rate after body_timeout; unauthenticated
+	/* A body must keep up with body_min_rate after body_timeout; unauthenticated
 	 * TCP callers have a rate of their own; /metrics is for the reader role. */
 	c->body_timeout_s = 30;
 	c->body_min_rate = 64 * 1024;

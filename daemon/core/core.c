@@ -32,7 +32,7 @@
 #include "psp/psp-emu.h"
 #include "psp/transport.h"
 
-/* Reply caches (issue 8). GET /v1/platform and GET /v1/guests/{h} are read far more often
+/* Reply caches. GET /v1/platform and GET /v1/guests/{h} are read far more often
  * than firmware state changes, and each used to cost a firmware command through the queue.
  * The rule that keeps a cached answer as fresh as asking firmware, as far as sevd can change
  * firmware state: an entry is served only while no job has started on the firmware queue
@@ -68,7 +68,7 @@ struct reply_cache {
 	} guest[SEVD_GUEST_CACHE_SLOTS];
 	uint64_t hits_platform, hits_guest;
 	struct sevd_region *region; /* the worker's read-only mirror; NULL: none */
-	/* GET /v1/platform/certs (issue 27: each public GET ran a PDH_CERT_EXPORT). The export
+	/* GET /v1/platform/certs (each public GET ran a PDH_CERT_EXPORT). The export
 	 * changes only with the owner's keys, so the entry's gen is certs_gen, which every op
 	 * that can change them (certs_changing) and every PSP recovery move before touching
 	 * firmware; changes behind sevd's back are bounded by SEVD_CACHE_MAX_MS as above. Core
@@ -89,7 +89,7 @@ struct sevd_core {
 	int tmr_fd; /* the SEV-ES TMR given to firmware at INIT, or -1 */
 	uint64_t tmr_base;
 	struct sevd_guests *guests; /* NULL without a state dir */
-	/* PSP health (issue 9): a lost or stuck transport marks the PSP unhealthy; firmware
+	/* PSP health: a lost or stuck transport marks the PSP unhealthy; firmware
 	 * requests are then refused at once, and the recovery thread reconnects. */
 	char *psp_spec;
 	pthread_mutex_t health_lock;
@@ -277,7 +277,7 @@ static int fw_done(struct sevd_core *c, struct sevd_reply *rep, uint32_t cmd, in
 	char buf[200];
 
 	sevd_metrics_command(c->metrics, cmd, r == 0 ? SEV_STATUS_SUCCESS : psp_ret, since(t0));
-	sevd_fwerrors_note(cmd, r, psp_ret); /* the status page's recent failures (issue 10) */
+	sevd_fwerrors_note(cmd, r, psp_ret); /* the status page's recent failures */
 	if (r < 0 && transport_lost(r))
 		mark_unhealthy(c, cmd, r);
 	if (r < 0 && rep) {
@@ -526,7 +526,7 @@ static void op_simple(struct sevd_core *c, struct sevd_reply *rep, uint32_t cmd,
 
 /* SHUTDOWN destroys every guest context in firmware (the emulator's cmd_shutdown; Linux
  * refuses FACTORY_RESET with guests running, sev_ioctl_do_reset). With guests in sevd's table
- * both are refused unless the admin forces them (issue 27: the table, the ASID pool and
+ * both are refused unless the admin forces them (the table, the ASID pool and
  * firmware disagreed after a SHUTDOWN); forced, every guest is dropped through the path a PSP
  * reset takes, journalled. -ENOTEMPTY with the count and the way out when refused. */
 static int refuse_with_guests(struct sevd_core *c, const struct sevd_request *req,
@@ -836,7 +836,7 @@ static void op_metrics(struct sevd_core *c, const struct sevd_request *req, stru
 	pthread_mutex_unlock(&c->cache.lock);
 	if (m > 0 && (size_t)m < sizeof(rep->u.metrics.text) - (size_t)n)
 		n += m;
-	if (c->guests) { /* issue 26: the journal's size and durability */
+	if (c->guests) { /* The journal's size and durability */
 		m = sevd_guests_render_metrics(c->guests, rep->u.metrics.text + n,
 					       sizeof(rep->u.metrics.text) - (size_t)n);
 		if (m > 0)
@@ -1253,7 +1253,7 @@ static int snp_bring_up(struct sevd_core *c, bool sev_uninit)
 	return 0;
 }
 
-/* Recovery (issue 9), on the firmware thread so no firmware command runs meanwhile: restart an
+/* Recovery, on the firmware thread so no firmware command runs meanwhile: restart an
  * embedded emulator that died, open the transport anew and ask PLATFORM_STATUS. A platform
  * found UNINIT was reset under us (a restarted emulator: guest contexts and the TMR are gone):
  * INIT it again as at start and reconcile the guest journal with what firmware still knows. */

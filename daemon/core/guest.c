@@ -76,7 +76,7 @@ struct sevd_guests {
 	uint64_t generation;
 	uint64_t intents[16]; /* mem_base of INTENT records not followed by their PUT (replay) */
 	unsigned n_intents;
-	char *mig_roots, *mig_emu_root; /* issue 23: roots a migration target must reach */
+	char *mig_roots, *mig_emu_root; /* Roots a migration target must reach */
 	bool snapshot_due; /* the journal is behind the table: snapshot before the next change */
 	atomic_bool not_durable; /* the last change could not be made durable (for /metrics) */
 	int journal_err;   /* errno of the last failed append, for the answer */
@@ -251,7 +251,7 @@ static int compact(struct sevd_guests *gs)
 	return sevd_journal_compact(gs->journal, recs, gs->n + 1);
 }
 
-/* A journal append failed after firmware made the change (issue 9: a full or read-only state
+/* A journal append failed after firmware made the change (a full or read-only state
  * dir that the gate below did not catch, or an I/O error). Firmware's effect stays (a
  * LAUNCH_UPDATE_DATA or a DECOMMISSION cannot be undone; a launch is rolled back by its
  * caller), the table keeps it, and the journal is rewritten as a snapshot of the table before
@@ -283,7 +283,7 @@ static int journal_write(struct sevd_guests *gs, const struct sevd_jrec *rec,
 /* Records one change can append (a launch: INTENT and PUT), with room to spare. */
 #define JOURNAL_RESERVE 16u
 
-/* Issue 9: before any change to firmware, make sure its record can be made durable: the journal
+/* Before any change to firmware, make sure its record can be made durable: the journal
  * opens for writing (not EROFS) and has room for the change's records (not ENOSPC), and a
  * snapshot owed since an earlier failure is written. Otherwise nothing is done and the caller
  * answers 507 state_not_durable; reads never come here. */
@@ -1359,7 +1359,7 @@ static void op_delete(struct sevd_guests *gs, const struct sevd_request *req,
 	log_info("Guest %u decommissioned%s", handle, asid ? "; its ASID waits for a flush" : "");
 }
 
-/* ---- migration (issue 23) ----
+/* ---- migration ----
  * Source: SEND_START (RUNNING → SUPDATE, journaled), SEND_DATA per page (no change of
  * record), then SEND_FINISH + DEACTIVATE + DECOMMISSION (the guest is gone here: the target
  * has it) or SEND_CANCEL (RUNNING again). A restart finds an SUPDATE guest and cancels
@@ -1442,7 +1442,7 @@ static int migration_roots(struct sevd_guests *gs, struct attest_roots **ret, st
 	return 0;
 }
 
-/* Issue 23: before any firmware call, the target's PDH must chain to a trusted root (PDH ←
+/* Before any firmware call, the target's PDH must chain to a trusted root (PDH ←
  * PEK ← CEK ← ASK ← ARK): SEND_START would otherwise wrap the guest's keys for whatever PDH
  * a caller names. */
 static int target_trusted(struct sevd_guests *gs, const typeof(((struct sevd_request *)0)->u.migrate) *m,
@@ -2118,7 +2118,7 @@ static int reconcile(struct sevd_guests *gs)
 	return 0;
 }
 
-/* Issue 26: the journal for /metrics, from any thread: its size on disk (a stat, the path is
+/* The journal for /metrics, from any thread: its size on disk (a stat, the path is
  * fixed) and whether the last change could be made durable (set on the firmware thread). */
 int sevd_guests_render_metrics(struct sevd_guests *gs, char *buf, size_t size)
 {
@@ -2177,7 +2177,7 @@ static unsigned drop_all(struct sevd_guests *gs, const char *why, bool regions_a
 	return dropped;
 }
 
-/* The PSP was reset under us (issue 9: a restarted emulator is UNINIT and has lost every
+/* The PSP was reset under us (a restarted emulator is UNINIT and has lost every
  * guest context and memory region). A PSP reset leaves no ASID dirty, so the pool ends with
  * every non-held ASID clean. */
 int sevd_guests_after_reset(struct sevd_guests *gs)
@@ -2192,7 +2192,7 @@ int sevd_guests_after_reset(struct sevd_guests *gs)
 	return 0;
 }
 
-/* sevd itself sent SHUTDOWN (or FACTORY_RESET after one) with force (issue 27): firmware
+/* sevd itself sent SHUTDOWN (or FACTORY_RESET after one) with force: firmware
  * destroyed every guest context (SEV API 55766 §5.4 SHUTDOWN; the emulator's cmd_shutdown).
  * The released ASIDs stay pending flush: the next INIT runs WBINVD + DF_FLUSH (op_init). */
 void sevd_guests_after_shutdown(struct sevd_guests *gs, const char *command)

@@ -1,4 +1,4 @@
-/* Issue 27, item 2: sixteen slow uploads froze the whole API. Each image upload holds one of
+/* Sixteen slow uploads froze the whole API. Each image upload holds one of
  * the worker's 16 core channels to its end, and a call waited for a channel without end: 16
  * uploads declaring 1 MiB and sending a byte now and then made /healthz, /v1/asids,
  * /v1/guests and /v1/platform time out, while the watchdog was still fed.
