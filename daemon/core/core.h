@@ -55,7 +55,7 @@ enum sevd_op {
  * SO_PEERGROUPS as the worker read them; CERT: the subject of a client certificate the
  * worker's TLS verified against tls_client_ca (its RFC 4514 DN and first CN); NONE: a
  * caller without credentials (public). What the core must trust the worker for (UNIX,
- * CERT): daemon/README.md "Privilege separation". */
+ * CERT): daemon/README.md "The seam and the op table". */
 #define SEVD_EVIDENCE_MAX 256u /* a longer token or DN is never matched: refused */
 #define SEVD_EVIDENCE_GROUPS 32u
 enum sevd_evidence {
