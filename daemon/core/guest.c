@@ -143,35 +143,18 @@ static int gfw_done(struct sevd_guests *gs, struct sevd_reply *rep, uint32_t cmd
 	return r;
 }
 
-/* The three commands several paths send on a bare handle. */
-static int fw_deactivate(struct sevd_guests *gs, uint32_t handle, struct sevd_reply *rep)
+/* A firmware command whose only argument is the guest's handle: DEACTIVATE, DECOMMISSION,
+ * LAUNCH_FINISH, SEND_FINISH, SEND_CANCEL, RECEIVE_FINISH. */
+static int fw_on_handle(struct sevd_guests *gs, uint32_t cmd,
+			int (*fn)(struct psp_transport *, uint32_t, int *), uint32_t handle,
+			struct sevd_reply *rep)
 {
 	struct timespec t0;
 	int psp_ret, r;
 
-	gfw_begin(SEV_CMD_DEACTIVATE, &psp_ret, &t0);
-	r = psp_cmd_deactivate(gs->psp, handle, &psp_ret);
-	return gfw_done(gs, rep, SEV_CMD_DEACTIVATE, r, psp_ret, &t0);
-}
-
-static int fw_decommission(struct sevd_guests *gs, uint32_t handle, struct sevd_reply *rep)
-{
-	struct timespec t0;
-	int psp_ret, r;
-
-	gfw_begin(SEV_CMD_DECOMMISSION, &psp_ret, &t0);
-	r = psp_cmd_decommission(gs->psp, handle, &psp_ret);
-	return gfw_done(gs, rep, SEV_CMD_DECOMMISSION, r, psp_ret, &t0);
-}
-
-static int fw_send_cancel(struct sevd_guests *gs, uint32_t handle, struct sevd_reply *rep)
-{
-	struct timespec t0;
-	int psp_ret, r;
-
-	gfw_begin(SEV_CMD_SEND_CANCEL, &psp_ret, &t0);
-	r = psp_cmd_send_cancel(gs->psp, handle, &psp_ret);
-	return gfw_done(gs, rep, SEV_CMD_SEND_CANCEL, r, psp_ret, &t0);
+	gfw_begin(cmd, &psp_ret, &t0);
+	r = fn(gs->psp, handle, &psp_ret);
+	return gfw_done(gs, rep, cmd, r, psp_ret, &t0);
 }
 
 static struct guest *find(struct sevd_guests *gs, uint32_t handle)
@@ -660,9 +643,10 @@ static void launch_undo(struct sevd_guests *gs, struct guest *g, bool started, b
 	struct sevd_reply *tmp = calloc(1, sizeof(*tmp));
 
 	if (tmp && activated)
-		(void)fw_deactivate(gs, g->rec.handle, tmp);
+		(void)fw_on_handle(gs, SEV_CMD_DEACTIVATE, psp_cmd_deactivate, g->rec.handle, tmp);
 	if (tmp && started)
-		(void)fw_decommission(gs, g->rec.handle, tmp);
+		(void)fw_on_handle(gs, SEV_CMD_DECOMMISSION, psp_cmd_decommission, g->rec.handle,
+				   tmp);
 	if (g->rec.asid)
 		(void)(activated ? sevd_asid_release(gs->pool, g->rec.asid)
 				 : sevd_asid_unclaim(gs->pool, g->rec.asid));
@@ -1212,15 +1196,11 @@ static void op_secret(struct sevd_guests *gs, const struct sevd_request *req,
 static void op_finish(struct sevd_guests *gs, const struct sevd_request *req,
 		      struct sevd_reply *rep)
 {
-	struct timespec t0;
-	int psp_ret, r;
 	struct guest *g = lookup(gs, req->u.guest.handle, rep);
 
 	if (!g || durable_gate(gs, rep) < 0)
 		return;
-	gfw_begin(SEV_CMD_LAUNCH_FINISH, &psp_ret, &t0);
-	r = psp_cmd_launch_finish(gs->psp, g->rec.handle, &psp_ret);
-	if (gfw_done(gs, rep, SEV_CMD_LAUNCH_FINISH, r, psp_ret, &t0) < 0)
+	if (fw_on_handle(gs, SEV_CMD_LAUNCH_FINISH, psp_cmd_launch_finish, g->rec.handle, rep) < 0)
 		return;
 	g->rec.state = SEV_GSTATE_RUNNING;
 	if (guest_save(gs, g, rep) < 0)
@@ -1292,13 +1272,8 @@ static void op_activate(struct sevd_guests *gs, const struct sevd_request *req,
 /* REVOKE, DEACTIVATE, ASID to pending flush. */
 static int deactivate(struct sevd_guests *gs, struct guest *g, struct sevd_reply *rep)
 {
-	struct timespec t0;
-	int psp_ret, r;
-
 	revoke_binding(gs, g);
-	gfw_begin(SEV_CMD_DEACTIVATE, &psp_ret, &t0);
-	r = psp_cmd_deactivate(gs->psp, g->rec.handle, &psp_ret);
-	if (gfw_done(gs, rep, SEV_CMD_DEACTIVATE, r, psp_ret, &t0) < 0)
+	if (fw_on_handle(gs, SEV_CMD_DEACTIVATE, psp_cmd_deactivate, g->rec.handle, rep) < 0)
 		return rep->r;
 	if (g->rec.asid)
 		(void)sevd_asid_release(gs->pool, g->rec.asid);
@@ -1325,8 +1300,6 @@ static void op_deactivate(struct sevd_guests *gs, const struct sevd_request *req
 static void op_delete(struct sevd_guests *gs, const struct sevd_request *req,
 		      struct sevd_reply *rep)
 {
-	struct timespec t0;
-	int psp_ret, r;
 	struct guest *g = lookup(gs, req->u.guest.handle, rep);
 	uint32_t handle, asid;
 
@@ -1342,9 +1315,7 @@ static void op_delete(struct sevd_guests *gs, const struct sevd_request *req,
 	asid = g->rec.asid;
 	if (asid && deactivate(gs, g, rep) < 0)
 		return;
-	gfw_begin(SEV_CMD_DECOMMISSION, &psp_ret, &t0);
-	r = psp_cmd_decommission(gs->psp, handle, &psp_ret);
-	if (gfw_done(gs, rep, SEV_CMD_DECOMMISSION, r, psp_ret, &t0) < 0) {
+	if (fw_on_handle(gs, SEV_CMD_DECOMMISSION, psp_cmd_decommission, handle, rep) < 0) {
 		if (asid)
 			(void)guest_save(gs, g, rep); /* deactivated, still there */
 		return;
@@ -1596,8 +1567,6 @@ static void op_send_vmsa(struct sevd_guests *gs, const struct sevd_request *req,
 static void op_send_finish(struct sevd_guests *gs, const struct sevd_request *req,
 			   struct sevd_reply *rep)
 {
-	struct timespec t0;
-	int psp_ret, r;
 	struct guest *g = lookup(gs, req->u.migrate.handle, rep);
 	uint32_t handle, asid;
 
@@ -1605,12 +1574,11 @@ static void op_send_finish(struct sevd_guests *gs, const struct sevd_request *re
 		return;
 	handle = g->rec.handle;
 	asid = g->rec.asid;
-	gfw_begin(SEV_CMD_SEND_FINISH, &psp_ret, &t0);
-	r = psp_cmd_send_finish(gs->psp, handle, &psp_ret);
-	if (gfw_done(gs, rep, SEV_CMD_SEND_FINISH, r, psp_ret, &t0) < 0)
+	if (fw_on_handle(gs, SEV_CMD_SEND_FINISH, psp_cmd_send_finish, handle, rep) < 0)
 		return;
 	g->rec.state = SEV_GSTATE_SENT;
-	if ((asid && deactivate(gs, g, rep) < 0) || fw_decommission(gs, handle, rep) < 0) {
+	if ((asid && deactivate(gs, g, rep) < 0) ||
+	    fw_on_handle(gs, SEV_CMD_DECOMMISSION, psp_cmd_decommission, handle, rep) < 0) {
 		(void)guest_save(gs, g, rep); /* SENT: a restart decommissions it */
 		return;
 	}
@@ -1626,15 +1594,11 @@ static void op_send_finish(struct sevd_guests *gs, const struct sevd_request *re
 static void op_send_cancel(struct sevd_guests *gs, const struct sevd_request *req,
 			   struct sevd_reply *rep)
 {
-	struct timespec t0;
-	int psp_ret, r;
 	struct guest *g = lookup(gs, req->u.migrate.handle, rep);
 
 	if (!g || durable_gate(gs, rep) < 0)
 		return;
-	gfw_begin(SEV_CMD_SEND_CANCEL, &psp_ret, &t0);
-	r = psp_cmd_send_cancel(gs->psp, g->rec.handle, &psp_ret);
-	if (gfw_done(gs, rep, SEV_CMD_SEND_CANCEL, r, psp_ret, &t0) < 0)
+	if (fw_on_handle(gs, SEV_CMD_SEND_CANCEL, psp_cmd_send_cancel, g->rec.handle, rep) < 0)
 		return;
 	g->rec.state = SEV_GSTATE_RUNNING;
 	if (guest_save(gs, g, rep) < 0)
@@ -1811,8 +1775,6 @@ static void op_receive_vmsa(struct sevd_guests *gs, const struct sevd_request *r
 static void op_receive_finish(struct sevd_guests *gs, const struct sevd_request *req,
 			      struct sevd_reply *rep)
 {
-	struct timespec t0;
-	int psp_ret, r;
 	struct guest *g = lookup(gs, req->u.migrate.handle, rep);
 
 	if (!g || durable_gate(gs, rep) < 0)
@@ -1824,9 +1786,7 @@ static void op_receive_finish(struct sevd_guests *gs, const struct sevd_request 
 		     g->rec.handle, g->n_vmsa, g->vmsa_expected);
 		return;
 	}
-	gfw_begin(SEV_CMD_RECEIVE_FINISH, &psp_ret, &t0);
-	r = psp_cmd_receive_finish(gs->psp, g->rec.handle, &psp_ret);
-	if (gfw_done(gs, rep, SEV_CMD_RECEIVE_FINISH, r, psp_ret, &t0) < 0)
+	if (fw_on_handle(gs, SEV_CMD_RECEIVE_FINISH, psp_cmd_receive_finish, g->rec.handle, rep) < 0)
 		return;
 	g->rec.state = SEV_GSTATE_RUNNING;
 	if (guest_save(gs, g, rep) < 0)
@@ -1957,15 +1917,10 @@ struct tally {
 static int cleanup_fw(struct sevd_guests *gs, uint32_t handle,
 		      const struct sev_cmd_guest_status *st, bool es, struct sevd_reply *rep)
 {
-	struct timespec t0;
-	int psp_ret, r;
-
-	if (st->asid && fw_deactivate(gs, handle, rep) < 0)
+	if (st->asid && fw_on_handle(gs, SEV_CMD_DEACTIVATE, psp_cmd_deactivate, handle, rep) < 0)
 		return log_error_errno(rep->r, "Reconcile: DEACTIVATE of guest %u failed: %s",
 				       handle, rep->message);
-	gfw_begin(SEV_CMD_DECOMMISSION, &psp_ret, &t0);
-	r = psp_cmd_decommission(gs->psp, handle, &psp_ret);
-	if (gfw_done(gs, rep, SEV_CMD_DECOMMISSION, r, psp_ret, &t0) < 0)
+	if (fw_on_handle(gs, SEV_CMD_DECOMMISSION, psp_cmd_decommission, handle, rep) < 0)
 		return log_error_errno(rep->r, "Reconcile: DECOMMISSION of guest %u failed: %s",
 				       handle, rep->message);
 	if (st->asid && sevd_asid_claim(gs->pool, st->asid, es, "reconcile") == 0)
@@ -1985,7 +1940,9 @@ static int reconcile_known(struct sevd_guests *gs, struct tally *t, struct sevd_
 			return log_error_errno(rep->r, "Reconcile: GUEST_STATUS %u failed: %s",
 					       g->rec.handle, rep->message);
 		/* A migration out that the previous sevd did not finish: the source keeps it. */
-		if (st.state == SEV_GSTATE_SUPDATE && fw_send_cancel(gs, g->rec.handle, rep) == 0) {
+		if (st.state == SEV_GSTATE_SUPDATE &&
+		    fw_on_handle(gs, SEV_CMD_SEND_CANCEL, psp_cmd_send_cancel, g->rec.handle,
+				 rep) == 0) {
 			log_notice("Reconcile: guest %u (%s) was being sent: SEND_CANCEL",
 				   g->rec.handle, g->rec.name);
 			st.state = SEV_GSTATE_RUNNING;
