@@ -1,4 +1,4 @@
-/* sevadm migrate HANDLE --to TARGET: move a running guest to another sevd (issue 23).
+/* sevadm migrate HANDLE --to TARGET: move a running guest to another sevd.
  * The target's certificates come from its GET /v1/platform/certs; the source's sevd checks
  * them against its migration roots before SEND_START. Then the guest's memory moves in pieces
  * of PIECE bytes (GET /send/stream?offset&length on the source, POST /receive on the target:

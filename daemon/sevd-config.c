@@ -1,6 +1,7 @@
 /* sevd's settings: a table of keys, each with a setter; the same table serves the config
  * file and the command line. */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +28,7 @@ void sevd_config_init(struct sevd_config *c)
 	c->per_ip_connection_limit = 256; /* one address never takes every slot */
 	c->connection_timeout_s = 60;
 	c->header_timeout_s = 10;
-	/* Issue 27: a body must keep up with body_min_rate after body_timeout; unauthenticated
+	/* A body must keep up with body_min_rate after body_timeout; unauthenticated
 	 * TCP callers have a rate of their own; /metrics is for the reader role. */
 	c->body_timeout_s = 30;
 	c->body_min_rate = 64 * 1024;
@@ -83,16 +84,6 @@ static int set_bool(bool *dst, const char *v)
 	else
 		return -EINVAL;
 	return 0;
-}
-
-static int set_uint(unsigned *dst, const char *v)
-{
-	uint32_t u;
-	int r = parse_u32(v, &u);
-
-	if (r >= 0)
-		*dst = u;
-	return r;
 }
 
 /* `<role>:sha256:<64 hex>[:tenant=NAME]`: only the hash of a token ever sits in the file;
@@ -204,120 +195,164 @@ static int set_listen(struct sevd_config *c, const char *v, const char **reason)
 	return 0;
 }
 
+/* `psp = emu[:SOCKET] | dev[:PATH]`. */
+static int set_psp(struct sevd_config *c, const char *v, const char **reason)
+{
+	(void)reason;
+	return strncmp(v, "emu", 3) && strncmp(v, "dev", 3) ? -EINVAL : set_str(&c->psp, v);
+}
+
+/* `control = [unix:]PATH`, the grant-stream socket. */
+static int set_control(struct sevd_config *c, const char *v, const char **reason)
+{
+	(void)reason;
+	return set_str(&c->control, strncmp(v, "unix:", 5) == 0 ? v + 5 : v);
+}
+
+/* What a key's value is. SIZE (bytes) and DURATION (seconds, or milliseconds for a *_ms key)
+ * parse as UINT: the type says what the number counts. ABS_DIR is an absolute path, ABS_FILE
+ * one that does not end in '/'. SPECIAL keys have a setter of their own. */
+enum config_type {
+	CONFIG_BOOL,
+	CONFIG_UINT,
+	CONFIG_SIZE,
+	CONFIG_DURATION,
+	CONFIG_STRING,
+	CONFIG_ABS_DIR,
+	CONFIG_ABS_FILE,
+	CONFIG_SPECIAL,
+};
+
+struct config_key {
+	const char *key;
+	enum config_type type;
+	size_t offset;	/* of the field in struct sevd_config (not for SPECIAL) */
+	uint32_t min, max; /* accepted range of a number; max 0: no upper bound */
+	const char *reason; /* why a bad value is refused; NULL: "invalid value" */
+	int (*set)(struct sevd_config *c, const char *v, const char **reason); /* SPECIAL */
+};
+
+#define OF(field) offsetof(struct sevd_config, field)
+#define BOOL(k, field) { k, CONFIG_BOOL, OF(field), 0, 0, NULL, NULL }
+#define NUM(k, type, field, min, max) { k, CONFIG_##type, OF(field), min, max, NULL, NULL }
+#define STR(k, field) { k, CONFIG_STRING, OF(field), 0, 0, NULL, NULL }
+#define PATH(k, type, field, why) { k, CONFIG_##type, OF(field), 0, 0, why, NULL }
+#define SPECIAL(k, fn) { k, CONFIG_SPECIAL, 0, 0, 0, NULL, fn }
+
+/* Every key of [sevd] (the "policy." keys of [policy] go to policy_rules_set()); each has an
+ * entry in man/sevd.conf.5 (tests/docs/test-manuals.sh reads this table). */
+static const struct config_key config_keys[] = {
+	SPECIAL("psp", set_psp),
+	STR("state_dir", state_dir),
+	SPECIAL("listen", set_listen),
+	STR("admin_group", admin_group),
+	STR("worker_user", worker_user),
+	STR("roots_dir", roots_dir),
+	PATH("migration_roots", ABS_DIR, migration_roots,
+	     "migration_roots must be an absolute path to a directory"),
+	PATH("migration_emulated_root", ABS_FILE, migration_emulated_root,
+	     "migration_emulated_root must be an absolute path to an ASK/ARK file"),
+	STR("emu_exe", emu_exe),
+	PATH("inventory_file", ABS_FILE, inventory_file,
+	     "inventory_file must be an absolute path to a file"),
+	SPECIAL("token", set_token),
+	STR("tls_cert", tls_cert),
+	STR("tls_key", tls_key),
+	STR("tls_client_ca", tls_client_ca),
+	SPECIAL("client_cert_role", set_cert_role),
+	BOOL("allow_plain_tcp", allow_plain_tcp),
+	BOOL("allow_unseparated_worker", allow_unseparated_worker),
+	BOOL("auto_init", auto_init),
+	BOOL("init_es", init_es),
+	BOOL("snp", snp),
+	NUM("queue_max", UINT, queue_max, 1, 0),
+	NUM("queue_wait_ms", DURATION, queue_wait_ms, 0, 0),
+	NUM("command_timeout_ms", DURATION, command_timeout_ms, 0, 0),
+	NUM("asid_flush_threshold", UINT, flush_threshold, 0, 0),
+	NUM("emu_cpuid_ecx", UINT, emu_cpuid_ecx, 0, 0),
+	NUM("emu_cpuid_edx", UINT, emu_cpuid_edx, 0, 0),
+	BOOL("emu_snp", emu_snp),
+	NUM("max_body", SIZE, max_body, 1, 0),
+	NUM("connection_limit", UINT, connection_limit, 1, 0),
+	NUM("per_ip_connection_limit", UINT, per_ip_connection_limit, 0, 0),
+	NUM("connection_timeout", DURATION, connection_timeout_s, 0, 0),
+	NUM("header_timeout", DURATION, header_timeout_s, 0, 0),
+	NUM("rate_limit", UINT, rate_limit, 0, 0),
+	NUM("rate_burst", UINT, rate_burst, 0, 0),
+	NUM("public_rate_limit", UINT, public_rate_limit, 0, 0),
+	NUM("public_rate_burst", UINT, public_rate_burst, 0, 0),
+	NUM("body_timeout", DURATION, body_timeout_s, 0, 0),
+	NUM("body_min_rate", SIZE, body_min_rate, 0, 0),
+	/* Each upload and each reserved channel holds one of the core's 16 channels. */
+	NUM("upload_limit", UINT, upload_limit, 1, 15),
+	NUM("upload_limit_per_principal", UINT, upload_limit_per_principal, 1, 15),
+	NUM("reserved_channels", UINT, reserved_channels, 1, 15),
+	NUM("channel_wait", DURATION, channel_wait_s, 1, 600),
+	BOOL("metrics_public", metrics_public),
+	NUM("journal_compact", UINT, journal_compact, 2, 0),
+	SPECIAL("control", set_control),
+};
+
+/* The fields NUM rows point at are all 32-bit unsigned. */
+_Static_assert(sizeof(unsigned) == sizeof(uint32_t), "NUM fields are unsigned/uint32_t");
+
+static int set_number(uint32_t *dst, const char *v, uint32_t min, uint32_t max)
+{
+	uint32_t u;
+	int r = parse_u32(v, &u);
+
+	if (r < 0)
+		return r;
+	if (u < min || (max && u > max))
+		return -EINVAL;
+	*dst = u;
+	return 0;
+}
+
+static int set_key(struct sevd_config *c, const struct config_key *k, const char *v,
+		   const char **reason)
+{
+	void *field = (char *)c + k->offset;
+
+	if (k->reason)
+		*reason = k->reason;
+	switch (k->type) {
+	case CONFIG_BOOL:
+		return set_bool(field, v);
+	case CONFIG_UINT:
+	case CONFIG_SIZE:
+	case CONFIG_DURATION:
+		return set_number(field, v, k->min, k->max);
+	case CONFIG_STRING:
+		return set_str(field, v);
+	case CONFIG_ABS_DIR:
+		return v[0] != '/' ? -EINVAL : set_str(field, v);
+	case CONFIG_ABS_FILE:
+		return v[0] != '/' || endswith(v, "/") ? -EINVAL : set_str(field, v);
+	case CONFIG_SPECIAL:
+		return k->set(c, v, reason);
+	}
+	return -EINVAL;
+}
+
 int sevd_config_set(struct sevd_config *c, const char *key, const char *v, const char **reason)
 {
-	int r = -EINVAL;
+	int r;
 
 	*reason = "invalid value";
-	if (!strcmp(key, "psp"))
-		r = strncmp(v, "emu", 3) && strncmp(v, "dev", 3) ? -EINVAL : set_str(&c->psp, v);
-	else if (!strcmp(key, "state_dir"))
-		r = set_str(&c->state_dir, v);
-	else if (!strcmp(key, "listen"))
-		r = set_listen(c, v, reason);
-	else if (!strcmp(key, "admin_group"))
-		r = set_str(&c->admin_group, v);
-	else if (!strcmp(key, "worker_user"))
-		r = set_str(&c->worker_user, v);
-	else if (!strcmp(key, "roots_dir"))
-		r = set_str(&c->roots_dir, v);
-	else if (!strcmp(key, "migration_roots")) { /* issue 23 */
-		*reason = "migration_roots must be an absolute path to a directory";
-		r = v[0] != '/' ? -EINVAL : set_str(&c->migration_roots, v);
-	} else if (!strcmp(key, "migration_emulated_root")) {
-		*reason = "migration_emulated_root must be an absolute path to an ASK/ARK file";
-		r = v[0] != '/' || endswith(v, "/") ? -EINVAL
-						     : set_str(&c->migration_emulated_root, v);
-	} else if (!strcmp(key, "emu_exe"))
-		r = set_str(&c->emu_exe, v);
-	else if (!strcmp(key, "inventory_file")) { /* issue 26, daemon/core/inventory.h */
-		*reason = "inventory_file must be an absolute path to a file";
-		r = v[0] != '/' || endswith(v, "/") ? -EINVAL : set_str(&c->inventory_file, v);
-	}
-	else if (!strcmp(key, "token"))
-		r = set_token(c, v, reason);
-	else if (!strcmp(key, "tls_cert"))
-		r = set_str(&c->tls_cert, v);
-	else if (!strcmp(key, "tls_key"))
-		r = set_str(&c->tls_key, v);
-	else if (!strcmp(key, "tls_client_ca"))
-		r = set_str(&c->tls_client_ca, v);
-	else if (!strcmp(key, "client_cert_role"))
-		r = set_cert_role(c, v, reason);
-	else if (!strcmp(key, "allow_plain_tcp"))
-		r = set_bool(&c->allow_plain_tcp, v);
-	else if (!strcmp(key, "allow_unseparated_worker"))
-		r = set_bool(&c->allow_unseparated_worker, v);
-	else if (!strcmp(key, "auto_init"))
-		r = set_bool(&c->auto_init, v);
-	else if (!strcmp(key, "init_es"))
-		r = set_bool(&c->init_es, v);
-	else if (!strcmp(key, "snp"))
-		r = set_bool(&c->snp, v);
-	else if (!strcmp(key, "queue_max"))
-		r = set_uint(&c->queue_max, v) < 0 || c->queue_max == 0 ? -EINVAL : 0;
-	else if (!strcmp(key, "queue_wait_ms"))
-		r = set_uint(&c->queue_wait_ms, v);
-	else if (!strcmp(key, "command_timeout_ms"))
-		r = set_uint(&c->command_timeout_ms, v);
-	else if (!strcmp(key, "asid_flush_threshold"))
-		r = parse_u32(v, &c->flush_threshold);
-	else if (!strcmp(key, "emu_cpuid_ecx"))
-		r = parse_u32(v, &c->emu_cpuid_ecx);
-	else if (!strcmp(key, "emu_cpuid_edx"))
-		r = parse_u32(v, &c->emu_cpuid_edx);
-	else if (!strcmp(key, "emu_snp"))
-		r = set_bool(&c->emu_snp, v);
-	else if (!strcmp(key, "max_body"))
-		r = set_uint(&c->max_body, v) < 0 || c->max_body == 0 ? -EINVAL : 0;
-	else if (!strcmp(key, "connection_limit"))
-		r = set_uint(&c->connection_limit, v) < 0 || c->connection_limit == 0 ? -EINVAL : 0;
-	else if (!strcmp(key, "per_ip_connection_limit"))
-		r = set_uint(&c->per_ip_connection_limit, v);
-	else if (!strcmp(key, "connection_timeout"))
-		r = set_uint(&c->connection_timeout_s, v);
-	else if (!strcmp(key, "header_timeout"))
-		r = set_uint(&c->header_timeout_s, v);
-	else if (!strcmp(key, "rate_limit"))
-		r = set_uint(&c->rate_limit, v);
-	else if (!strcmp(key, "rate_burst"))
-		r = set_uint(&c->rate_burst, v);
-	else if (!strcmp(key, "public_rate_limit"))
-		r = set_uint(&c->public_rate_limit, v);
-	else if (!strcmp(key, "public_rate_burst"))
-		r = set_uint(&c->public_rate_burst, v);
-	else if (!strcmp(key, "body_timeout"))
-		r = set_uint(&c->body_timeout_s, v);
-	else if (!strcmp(key, "body_min_rate"))
-		r = set_uint(&c->body_min_rate, v);
-	else if (!strcmp(key, "upload_limit"))
-		r = set_uint(&c->upload_limit, v) < 0 || c->upload_limit == 0 ||
-			    c->upload_limit > 15 ? -EINVAL : 0;
-	else if (!strcmp(key, "upload_limit_per_principal"))
-		r = set_uint(&c->upload_limit_per_principal, v) < 0 ||
-			    c->upload_limit_per_principal == 0 ||
-			    c->upload_limit_per_principal > 15 ? -EINVAL : 0;
-	else if (!strcmp(key, "reserved_channels"))
-		r = set_uint(&c->reserved_channels, v) < 0 || c->reserved_channels == 0 ||
-			    c->reserved_channels > 15 ? -EINVAL : 0;
-	else if (!strcmp(key, "channel_wait"))
-		r = set_uint(&c->channel_wait_s, v) < 0 || c->channel_wait_s == 0 ||
-			    c->channel_wait_s > 600 ? -EINVAL : 0;
-	else if (!strcmp(key, "metrics_public"))
-		r = set_bool(&c->metrics_public, v);
-	else if (!strcmp(key, "journal_compact"))
-		r = set_uint(&c->journal_compact, v) < 0 || c->journal_compact < 2 ? -EINVAL : 0;
-	else if (!strcmp(key, "control"))
-		r = set_str(&c->control, strncmp(v, "unix:", 5) == 0 ? v + 5 : v);
-	else if (!strncmp(key, "policy.", 7)) {
+	for (size_t i = 0; i < ELEMENTSOF(config_keys); i++)
+		if (!strcmp(key, config_keys[i].key))
+			return set_key(c, &config_keys[i], v, reason);
+	if (!strncmp(key, "policy.", 7)) {
 		r = policy_rules_set(&c->policy, key + 7, v, reason);
 		if (r == -ENOENT) {
 			*reason = "unknown policy rule (see policy/admission.h)";
 			r = -EINVAL;
 		}
-	} else
-		*reason = "unknown key";
-	return r;
+		return r;
+	}
+	*reason = "unknown key";
+	return -EINVAL;
 }
 
 static char *strip(char *s)

@@ -25,7 +25,7 @@ struct sevd_config {
 	char *admin_group; /* Unix peers in this group are admins (root always is) */
 	char *worker_user; /* the HTTP worker's user (NULL: sevd-worker, sevd, nobody) */
 	char *roots_dir;   /* ask.cert / ark.cert of the platform's root */
-	/* Issue 23: the roots a migration target's PDH chain must reach (an attest/roots.h
+	/* The roots a migration target's PDH chain must reach (an attest/roots.h
 	 * directory of AMD roots; NULL: the compiled-in default) and one non-AMD root file
 	 * (ASK ‖ ARK, e.g. sev-psp-emu's) trusted for migration only (NULL: none). */
 	char *migration_roots, *migration_emulated_root;
@@ -41,7 +41,7 @@ struct sevd_config {
 	uint32_t emu_cpuid_ecx, emu_cpuid_edx; /* 0 = the emulator's default */
 	bool emu_snp;			       /* the embedded emulator with --snp */
 	unsigned max_body;		       /* default request body limit, bytes */
-	/* Guests (issue 4): host admission rules (`policy.KEY = VALUE`, policy/admission.h),
+	/* Guests: host admission rules (`policy.KEY = VALUE`, policy/admission.h),
 	 * journal compaction bound, grant-stream socket (`control = PATH`, default
 	 * STATE_DIR/control.sock), and --journal-recover. */
 	struct policy_rules policy;
@@ -54,13 +54,13 @@ struct sevd_config {
 	unsigned connection_limit, per_ip_connection_limit;
 	unsigned connection_timeout_s, header_timeout_s;
 	unsigned rate_limit, rate_burst;
-	/* Issue 27: requests per second (and burst) per TCP client address for callers without
+	/* Requests per second (and burst) per TCP client address for callers without
 	 * credentials (no token, no mapped client certificate, or a bad token; 0 = off); the
 	 * deadline of a request body: body_timeout seconds after the headers plus one second per
 	 * body_min_rate bytes received (0 = no deadline); GET /metrics for public callers too. */
 	unsigned public_rate_limit, public_rate_burst;
 	unsigned body_timeout_s, body_min_rate;
-	/* Issue 27: image uploads at once, in all and per principal (each holds one of the 16
+	/* Image uploads at once, in all and per principal (each holds one of the 16
 	 * core channels while it runs); channels kept for reads and health; the longest wait
 	 * of a call for a channel, seconds (then 503 busy). */
 	unsigned upload_limit, upload_limit_per_principal, reserved_channels, channel_wait_s;
@@ -72,7 +72,7 @@ struct sevd_config {
 	struct sevd_cert_role cert_roles[SEVD_CERT_ROLES_MAX];
 	unsigned n_cert_roles;
 	bool allow_plain_tcp;
-	/* Issue 27: start even when the HTTP worker must keep the core's uid (a non-root sevd
+	/* Start even when the HTTP worker must keep the core's uid (a non-root sevd
 	 * without CAP_SETUID/CAP_SETGID, or worker_user = the core's user); default no. */
 	bool allow_unseparated_worker;
 };

@@ -1,6 +1,6 @@
 /* sevd: the host-side control plane for AMD SEV. This file is only the process: arguments,
  * config, the embedded emulator, listening sockets (own or from systemd), sd_notify, signals.
- * Privilege separation (issue 7, worker.h): the process systemd starts is the core (core.h:
+ * Privilege separation (worker.h): the process systemd starts is the core (core.h:
  * PSP, ASID pool, journal, queue, grant socket), which never parses HTTP or JSON; the HTTP
  * front (http.h) runs in an unprivileged worker, this same binary started with --worker,
  * which reaches the core over fixed, length-checked messages (ipc.h). */
@@ -238,7 +238,7 @@ static int setup_psp(const struct sevd_config *cfg, char **ret_spec, char **ret_
 	return 0;
 }
 
-/* The embedded emulator, for the core's recovery (issue 9): restarted on the same socket and
+/* The embedded emulator, for the core's recovery: restarted on the same socket and
  * NV file when it has died. Runs on the firmware thread only. */
 struct emu_child {
 	const struct sevd_config *cfg;
@@ -320,7 +320,7 @@ static void watchdog_ping(void)
 	}
 }
 
-/* Issue 27: the watchdog kept being fed while sixteen uploads froze the API. From the main
+/* The watchdog kept being fed while sixteen uploads froze the API. From the main
  * loop it is fed only while the API answers: the worker's heartbeat (worker.c: a HEALTH
  * round trip through its channel pool every WATCHDOG_USEC/4, from SEVD_WORKER_HEARTBEAT_MS)
  * or a GET /healthz reached the core within the last WATCHDOG_USEC/2. A worker that is
@@ -346,7 +346,7 @@ static void heartbeat_env(void)
 	setenv("SEVD_WORKER_HEARTBEAT_MS", ms, 1);
 }
 
-/* Issue 27: the uploads sevd takes at once hold core channels to their end; together with
+/* The uploads sevd takes at once hold core channels to their end; together with
  * the channels kept for reads and health they must leave one for other calls. */
 static int check_channel_limits(const struct sevd_config *cfg)
 {
@@ -390,7 +390,7 @@ static int main_loop(struct sevd_worker_ctl *worker, struct sevd_ipc_server *ipc
 	}
 }
 
-/* Issue 23: the migration roots are read again for each SEND_START (daemon/core/guest.c), so
+/* The migration roots are read again for each SEND_START (daemon/core/guest.c), so
  * an operator may add a root without a restart; a configured path that cannot be read at
  * start is a mistake worth refusing now rather than at the first migration. */
 static int check_migration_roots(const struct sevd_config *cfg)
@@ -536,11 +536,11 @@ int main(int argc, char *argv[])
 	int r;
 
 	log_setup("sevd", LOG_TARGET_AUTO, LOG_INFO);
-	/* Memory holds TEKs/TIKs, keys and tokens (issue 7): no core dump, and no same-uid
+	/* Memory holds TEKs/TIKs, keys and tokens: no core dump, and no same-uid
 	 * ptrace or /proc/PID/{mem,environ} reads by processes lacking CAP_SYS_PTRACE. */
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	setrlimit(RLIMIT_CORE, &(struct rlimit){ 0, 0 });
-	(void)secure_heap_init(SECURE_HEAP_DAEMON); /* private keys in locked memory (issue 7) */
+	(void)secure_heap_init(SECURE_HEAP_DAEMON); /* private keys in locked memory */
 	arg_config = SEVD_DEFAULT_CONF;
 	/* The worker gets sevd's own arguments; getopt may reorder argv. */
 	saved_argv = calloc((size_t)argc + 1, sizeof(char *));

@@ -1,4 +1,4 @@
-/* Privilege separation (issue 7; DESIGN.md): sevd's unprivileged HTTP worker and the core's
+/* Privilege separation (daemon/README.md): sevd's unprivileged HTTP worker and the core's
  * supervision of it.
  *
  * The core (the process systemd starts) keeps the PSP transport, the ASID pool, the journal,

@@ -336,6 +336,62 @@ void tu_emu_stop(struct tu_emu *e)
 	e->socket = e->nv = e->log = NULL;
 }
 
+int tu_unix_connect(const char *path)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	TU_CHECK(fd >= 0, "socket: %s", strerror(errno));
+	TU_CHECK(strlen(path) < sizeof(sa.sun_path), "socket path too long: %s", path);
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	TU_CHECK(connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0, "connect %s: %s", path,
+		 strerror(errno));
+	return fd;
+}
+
+/* Read up to size-1 bytes of a /proc file, NUL-terminated; the count, or -1. */
+static ssize_t read_proc(const char *path, char *buf, size_t size)
+{
+	FILE *f = fopen(path, "re");
+	size_t n;
+
+	if (!f)
+		return -1;
+	n = fread(buf, 1, size - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	return (ssize_t)n;
+}
+
+pid_t tu_find_worker(pid_t core)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	pid_t found = 0;
+
+	TU_CHECK(d, "opendir /proc: %s", strerror(errno));
+	while ((e = readdir(d)) && !found) {
+		char path[64], buf[4096];
+		pid_t pid = (pid_t)atoi(e->d_name), ppid = 0;
+		ssize_t n;
+
+		if (pid <= 0)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+		/* "pid (comm) state ppid": comm may hold spaces, so after the last ')'. */
+		if (read_proc(path, buf, sizeof(buf)) < 0 || !strrchr(buf, ')') ||
+		    sscanf(strrchr(buf, ')') + 2, "%*c %d", &ppid) != 1 || ppid != core)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+		n = read_proc(path, buf, sizeof(buf));
+		for (ssize_t i = 0; i + 1 < n; i++)
+			if (buf[i] == '\0' && !strncmp(buf + i + 1, "--worker", 9))
+				found = pid;
+	}
+	closedir(d);
+	return found;
+}
+
 int tu_free_port(void)
 {
 	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};

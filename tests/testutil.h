@@ -58,6 +58,10 @@ pid_t tu_spawn(char *const argv[], const char *log_path);
 bool tu_wait_socket(const char *path, int timeout_ms);
 /* A TCP port on 127.0.0.1 that was free a moment ago (bound, read, closed). */
 int tu_free_port(void);
+/* A connected stream socket to the Unix socket at path; fails the test otherwise. */
+int tu_unix_connect(const char *path);
+/* sevd's HTTP worker: the child of the core `core` with "--worker" in its argv, or 0. */
+pid_t tu_find_worker(pid_t core);
 /* SIGTERM, then SIGKILL after timeout; returns the exit status as waitpid reports it. */
 int tu_stop(pid_t pid, int timeout_ms);
 /* Run a command to completion, capturing stdout (NUL-terminated) into *out when non-NULL.

@@ -3,8 +3,8 @@
  * hashes in constant time, so a worker that never saw a valid token cannot make one up.
  * Unix peer credentials and verified certificate subjects are read by the worker (it owns
  * the sockets and the TLS sessions); the core maps them itself but trusts the worker that
- * they are what the kernel or the TLS handshake gave (daemon/README.md, "Privilege
- * separation"). */
+ * they are what the kernel or the TLS handshake gave (daemon/README.md, "The seam
+ * and the op table"). */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdatomic.h>

@@ -7,13 +7,30 @@
 #include <time.h>
 
 #include "daemon/core/core.h"
+#include "psp/sev-abi.h"
 
 struct psp_transport;
 
 struct psp_transport *sevd_core_psp(struct sevd_core *c);
 const struct psp_cpuid *sevd_core_cpuid(struct sevd_core *c);
 bool sevd_core_is_emu(struct sevd_core *c);
-/* Record a firmware command's outcome (metrics; rep->r/fw_status/message when it failed). */
+/* One firmware command, every step at the call site:
+ *
+ *	struct timespec t0;
+ *	int psp_ret, r;
+ *
+ *	sevd_fw_begin(&psp_ret, &t0);
+ *	r = psp_cmd_x(psp, ..., &psp_ret);
+ *	r = sevd_core_fw_done(core, rep, SEV_CMD_X, r, psp_ret, &t0);
+ *
+ * sevd_fw_begin() starts the clock and sets psp_ret to SEV_STATUS_NO_FW_CALL, what it stays
+ * when the command never reaches firmware. sevd_core_fw_done() records the outcome (metrics,
+ * recent failures, PSP health; rep->r/fw_status/message when it failed) and returns r. */
+static inline void sevd_fw_begin(int *psp_ret, struct timespec *t0)
+{
+	*psp_ret = SEV_STATUS_NO_FW_CALL;
+	clock_gettime(CLOCK_MONOTONIC, t0);
+}
 int sevd_core_fw_done(struct sevd_core *c, struct sevd_reply *rep, uint32_t cmd, int r, int psp_ret,
 		      const struct timespec *t0);
 /* WBINVD + DF_FLUSH now, on the firmware thread (-EOPNOTSUPP on hardware). */

@@ -32,7 +32,7 @@
 #include "psp/psp-emu.h"
 #include "psp/transport.h"
 
-/* Reply caches (issue 8). GET /v1/platform and GET /v1/guests/{h} are read far more often
+/* Reply caches. GET /v1/platform and GET /v1/guests/{h} are read far more often
  * than firmware state changes, and each used to cost a firmware command through the queue.
  * The rule that keeps a cached answer as fresh as asking firmware, as far as sevd can change
  * firmware state: an entry is served only while no job has started on the firmware queue
@@ -68,7 +68,7 @@ struct reply_cache {
 	} guest[SEVD_GUEST_CACHE_SLOTS];
 	uint64_t hits_platform, hits_guest;
 	struct sevd_region *region; /* the worker's read-only mirror; NULL: none */
-	/* GET /v1/platform/certs (issue 27: each public GET ran a PDH_CERT_EXPORT). The export
+	/* GET /v1/platform/certs (each public GET ran a PDH_CERT_EXPORT). The export
 	 * changes only with the owner's keys, so the entry's gen is certs_gen, which every op
 	 * that can change them (certs_changing) and every PSP recovery move before touching
 	 * firmware; changes behind sevd's back are bounded by SEVD_CACHE_MAX_MS as above. Core
@@ -89,7 +89,7 @@ struct sevd_core {
 	int tmr_fd; /* the SEV-ES TMR given to firmware at INIT, or -1 */
 	uint64_t tmr_base;
 	struct sevd_guests *guests; /* NULL without a state dir */
-	/* PSP health (issue 9): a lost or stuck transport marks the PSP unhealthy; firmware
+	/* PSP health: a lost or stuck transport marks the PSP unhealthy; firmware
 	 * requests are then refused at once, and the recovery thread reconnects. */
 	char *psp_spec;
 	pthread_mutex_t health_lock;
@@ -277,7 +277,7 @@ static int fw_done(struct sevd_core *c, struct sevd_reply *rep, uint32_t cmd, in
 	char buf[200];
 
 	sevd_metrics_command(c->metrics, cmd, r == 0 ? SEV_STATUS_SUCCESS : psp_ret, since(t0));
-	sevd_fwerrors_note(cmd, r, psp_ret); /* the status page's recent failures (issue 10) */
+	sevd_fwerrors_note(cmd, r, psp_ret); /* the status page's recent failures */
 	if (r < 0 && transport_lost(r))
 		mark_unhealthy(c, cmd, r);
 	if (r < 0 && rep) {
@@ -289,21 +289,14 @@ static int fw_done(struct sevd_core *c, struct sevd_reply *rep, uint32_t cmd, in
 	return r;
 }
 
-#define FW_CALL(c, rep, cmd, call)                                                                 \
-	({                                                                                         \
-		struct timespec _t0;                                                               \
-		int _psp_ret = SEV_STATUS_NO_FW_CALL, _r;                                          \
-		clock_gettime(CLOCK_MONOTONIC, &_t0);                                              \
-		_r = (call);                                                                       \
-		fw_done((c), (rep), (cmd), _r, _psp_ret, &_t0);                                    \
-	})
-
 /* WBINVD on every core, then DF_FLUSH (SEV API §5.x DF_FLUSH: WBINVD_REQUIRED otherwise).
  * On the emulator WBINVD is a control message; on hardware it is the kernel's business
  * (sev-dev.c runs wbinvd_on_all_cpus() before DF_FLUSH, and /dev/sev does not offer DF_FLUSH
  * to user space at all), so there this answers -EOPNOTSUPP. Runs on the firmware thread. */
 static int flush_on_fw_thread(struct sevd_core *c, struct sevd_reply *rep)
 {
+	struct timespec t0;
+	int psp_ret;
 	char reply[128];
 	int r;
 
@@ -318,7 +311,9 @@ static int flush_on_fw_thread(struct sevd_core *c, struct sevd_reply *rep)
 		log_warning_errno(r, "WBINVD through the emulator's control channel failed: %m");
 		return r;
 	}
-	r = FW_CALL(c, rep, SEV_CMD_DF_FLUSH, psp_cmd_df_flush(c->psp, &_psp_ret));
+	sevd_fw_begin(&psp_ret, &t0);
+	r = psp_cmd_df_flush(c->psp, &psp_ret);
+	r = fw_done(c, rep, SEV_CMD_DF_FLUSH, r, psp_ret, &t0);
 	if (r < 0)
 		log_warning("ASID flush: DF_FLUSH failed: %s", rep ? rep->message : "see metrics");
 	return r;
@@ -365,10 +360,14 @@ static void fill_platform(struct sevd_core *c, const struct sev_cmd_platform_sta
  * last firmware command of its job: the next job may answer from the entry (cache_fresh). */
 static void platform_status_fw(struct sevd_core *c, struct sevd_reply *rep)
 {
+	struct timespec t0;
+	int psp_ret;
 	struct sev_cmd_platform_status st;
 	int r;
 
-	r = FW_CALL(c, rep, SEV_CMD_PLATFORM_STATUS, psp_cmd_platform_status(c->psp, &st, &_psp_ret));
+	sevd_fw_begin(&psp_ret, &t0);
+	r = psp_cmd_platform_status(c->psp, &st, &psp_ret);
+	r = fw_done(c, rep, SEV_CMD_PLATFORM_STATUS, r, psp_ret, &t0);
 	pthread_mutex_lock(&c->cache.lock);
 	if (r >= 0) {
 		fill_platform(c, &st, &c->cache.platform);
@@ -496,9 +495,13 @@ static int init_with_tmr(struct sevd_core *c, uint32_t flags, int *psp_ret)
 
 static void op_init(struct sevd_core *c, const struct sevd_request *req, struct sevd_reply *rep)
 {
+	struct timespec t0;
+	int psp_ret, r;
 	uint32_t flags = req->u.init.es ? SEV_INIT_FLAGS_SEV_ES : 0;
 
-	if (FW_CALL(c, rep, SEV_CMD_INIT, init_with_tmr(c, flags, &_psp_ret)) < 0)
+	sevd_fw_begin(&psp_ret, &t0);
+	r = init_with_tmr(c, flags, &psp_ret);
+	if (fw_done(c, rep, SEV_CMD_INIT, r, psp_ret, &t0) < 0)
 		return;
 	/* Linux's __sev_platform_init_locked: INIT, then WBINVD on all CPUs and DF_FLUSH, so
 	 * that no ASID is dirty afterwards. */
@@ -511,14 +514,19 @@ static void op_init(struct sevd_core *c, const struct sevd_request *req, struct 
 static void op_simple(struct sevd_core *c, struct sevd_reply *rep, uint32_t cmd,
 		      int (*fn)(struct psp_transport *, int *))
 {
-	if (FW_CALL(c, rep, cmd, fn(c->psp, &_psp_ret)) < 0)
+	struct timespec t0;
+	int psp_ret, r;
+
+	sevd_fw_begin(&psp_ret, &t0);
+	r = fn(c->psp, &psp_ret);
+	if (fw_done(c, rep, cmd, r, psp_ret, &t0) < 0)
 		return;
 	after_change(c, rep);
 }
 
 /* SHUTDOWN destroys every guest context in firmware (the emulator's cmd_shutdown; Linux
  * refuses FACTORY_RESET with guests running, sev_ioctl_do_reset). With guests in sevd's table
- * both are refused unless the admin forces them (issue 27: the table, the ASID pool and
+ * both are refused unless the admin forces them (the table, the ASID pool and
  * firmware disagreed after a SHUTDOWN); forced, every guest is dropped through the path a PSP
  * reset takes, journalled. -ENOTEMPTY with the count and the way out when refused. */
 static int refuse_with_guests(struct sevd_core *c, const struct sevd_request *req,
@@ -543,9 +551,14 @@ static void drop_guests(struct sevd_core *c, const char *command)
 
 static void op_shutdown(struct sevd_core *c, const struct sevd_request *req, struct sevd_reply *rep)
 {
+	struct timespec t0;
+	int psp_ret, r;
+
 	if (refuse_with_guests(c, req, rep, "SHUTDOWN", "/v1/platform/shutdown") < 0)
 		return;
-	if (FW_CALL(c, rep, SEV_CMD_SHUTDOWN, psp_cmd_shutdown(c->psp, &_psp_ret)) < 0)
+	sevd_fw_begin(&psp_ret, &t0);
+	r = psp_cmd_shutdown(c->psp, &psp_ret);
+	if (fw_done(c, rep, SEV_CMD_SHUTDOWN, r, psp_ret, &t0) < 0)
 		return;
 	drop_guests(c, "SHUTDOWN");
 	after_change(c, rep);
@@ -556,10 +569,15 @@ static void op_shutdown(struct sevd_core *c, const struct sevd_request *req, str
 static void op_factory_reset(struct sevd_core *c, const struct sevd_request *req,
 			     struct sevd_reply *rep)
 {
+	struct timespec t0;
+	int psp_ret, r;
+
 	if (refuse_with_guests(c, req, rep, "FACTORY_RESET", "/v1/platform/factory-reset") < 0)
 		return;
 	if (c->guests && sevd_guests_count(c->guests)) {
-		if (FW_CALL(c, rep, SEV_CMD_SHUTDOWN, psp_cmd_shutdown(c->psp, &_psp_ret)) < 0)
+		sevd_fw_begin(&psp_ret, &t0);
+		r = psp_cmd_shutdown(c->psp, &psp_ret);
+		if (fw_done(c, rep, SEV_CMD_SHUTDOWN, r, psp_ret, &t0) < 0)
 			return;
 		drop_guests(c, "FACTORY_RESET");
 	}
@@ -578,10 +596,14 @@ static void op_pdh_gen(struct sevd_core *c, const struct sevd_request *req, stru
 
 static void op_pek_csr(struct sevd_core *c, const struct sevd_request *req, struct sevd_reply *rep)
 {
+	struct timespec t0;
+	int psp_ret, r;
 	_cleanup_free_ uint8_t *csr = NULL;
 	size_t len = 0;
 
-	if (FW_CALL(c, rep, SEV_CMD_PEK_CSR, psp_cmd_pek_csr(c->psp, &csr, &len, &_psp_ret)) < 0)
+	sevd_fw_begin(&psp_ret, &t0);
+	r = psp_cmd_pek_csr(c->psp, &csr, &len, &psp_ret);
+	if (fw_done(c, rep, SEV_CMD_PEK_CSR, r, psp_ret, &t0) < 0)
 		return;
 	if (len > sizeof(rep->u.csr.csr)) {
 		rep->r = -EBADMSG;
@@ -596,6 +618,9 @@ static void op_pek_csr(struct sevd_core *c, const struct sevd_request *req, stru
 static void op_pek_cert_import(struct sevd_core *c, const struct sevd_request *req,
 			       struct sevd_reply *rep)
 {
+	struct timespec t0;
+	int psp_ret, r;
+
 	/* Untrusted lengths: the message carries fixed arrays, the lengths must match them. */
 	if (req->u.pek_cert.pek_len != SEV_CERT_SIZE || req->u.pek_cert.oca_len != SEV_CERT_SIZE) {
 		rep->r = -EINVAL;
@@ -604,9 +629,10 @@ static void op_pek_cert_import(struct sevd_core *c, const struct sevd_request *r
 			 SEV_CERT_SIZE);
 		return;
 	}
-	if (FW_CALL(c, rep, SEV_CMD_PEK_CERT_IMPORT,
-		    psp_cmd_pek_cert_import(c->psp, req->u.pek_cert.pek, SEV_CERT_SIZE,
-					    req->u.pek_cert.oca, SEV_CERT_SIZE, &_psp_ret)) < 0)
+	sevd_fw_begin(&psp_ret, &t0);
+	r = psp_cmd_pek_cert_import(c->psp, req->u.pek_cert.pek, SEV_CERT_SIZE, req->u.pek_cert.oca,
+				    SEV_CERT_SIZE, &psp_ret);
+	if (fw_done(c, rep, SEV_CMD_PEK_CERT_IMPORT, r, psp_ret, &t0) < 0)
 		return;
 	after_change(c, rep);
 }
@@ -656,14 +682,16 @@ static void read_roots(struct sevd_core *c, struct sevd_reply *rep)
 
 static void op_certs(struct sevd_core *c, const struct sevd_request *req, struct sevd_reply *rep)
 {
+	struct timespec t0;
+	int psp_ret, r;
 	_cleanup_free_ uint8_t *pdh = NULL, *chain = NULL;
 	size_t pdh_len = 0, chain_len = 0;
 
 	if (certs_answer(c, rep)) /* taken by a job queued just before this one */
 		return;
-	if (FW_CALL(c, rep, SEV_CMD_PDH_CERT_EXPORT,
-		    psp_cmd_pdh_cert_export(c->psp, &pdh, &pdh_len, &chain, &chain_len,
-					    &_psp_ret)) < 0)
+	sevd_fw_begin(&psp_ret, &t0);
+	r = psp_cmd_pdh_cert_export(c->psp, &pdh, &pdh_len, &chain, &chain_len, &psp_ret);
+	if (fw_done(c, rep, SEV_CMD_PDH_CERT_EXPORT, r, psp_ret, &t0) < 0)
 		return;
 	if (pdh_len != SEV_CERT_SIZE || chain_len != SEV_CERT_CHAIN_SIZE) {
 		rep->r = -EBADMSG;
@@ -693,10 +721,14 @@ static void op_certs(struct sevd_core *c, const struct sevd_request *req, struct
 
 static void op_get_id(struct sevd_core *c, const struct sevd_request *req, struct sevd_reply *rep)
 {
+	struct timespec t0;
+	int psp_ret, r;
 	_cleanup_free_ uint8_t *id = NULL;
 	size_t len = 0;
 
-	if (FW_CALL(c, rep, SEV_CMD_GET_ID, psp_cmd_get_id(c->psp, &id, &len, &_psp_ret)) < 0)
+	sevd_fw_begin(&psp_ret, &t0);
+	r = psp_cmd_get_id(c->psp, &id, &len, &psp_ret);
+	if (fw_done(c, rep, SEV_CMD_GET_ID, r, psp_ret, &t0) < 0)
 		return;
 	len = MIN(len, (size_t)SEVD_ID_MAX);
 	memcpy(rep->u.id.id, id, len);
@@ -804,7 +836,7 @@ static void op_metrics(struct sevd_core *c, const struct sevd_request *req, stru
 	pthread_mutex_unlock(&c->cache.lock);
 	if (m > 0 && (size_t)m < sizeof(rep->u.metrics.text) - (size_t)n)
 		n += m;
-	if (c->guests) { /* issue 26: the journal's size and durability */
+	if (c->guests) { /* The journal's size and durability */
 		m = sevd_guests_render_metrics(c->guests, rep->u.metrics.text + n,
 					       sizeof(rep->u.metrics.text) - (size_t)n);
 		if (m > 0)
@@ -1109,13 +1141,17 @@ static int start_guests(struct sevd_core *c, const struct sevd_core_config *cfg)
 static void op_snp_change(struct sevd_core *c, const struct sevd_request *req,
 			  struct sevd_reply *rep)
 {
+	struct timespec t0;
+	int psp_ret;
 	int r;
 
 	if (!(c->cpuid.eax & SEV_CPUID_EAX_SNP))
 		return op_snp_status(c, req, rep);
 	switch (req->op) {
 	case SEVD_OP_SNP_COMMIT:
-		r = FW_CALL(c, rep, SEV_CMD_SNP_COMMIT, psp_cmd_snp_commit(c->psp, &_psp_ret));
+		sevd_fw_begin(&psp_ret, &t0);
+		r = psp_cmd_snp_commit(c->psp, &psp_ret);
+		r = fw_done(c, rep, SEV_CMD_SNP_COMMIT, r, psp_ret, &t0);
 		break;
 	case SEVD_OP_SNP_CONFIG:
 		if (req->u.snp_config.flags &
@@ -1125,13 +1161,15 @@ static void op_snp_change(struct sevd_core *c, const struct sevd_request *req,
 			rep->r = -EINVAL;
 			return;
 		}
-		r = FW_CALL(c, rep, SEV_CMD_SNP_CONFIG,
-			    psp_cmd_snp_set_config(c->psp, req->u.snp_config.reported_tcb,
-						   req->u.snp_config.flags, &_psp_ret));
+		sevd_fw_begin(&psp_ret, &t0);
+		r = psp_cmd_snp_set_config(c->psp, req->u.snp_config.reported_tcb,
+					   req->u.snp_config.flags, &psp_ret);
+		r = fw_done(c, rep, SEV_CMD_SNP_CONFIG, r, psp_ret, &t0);
 		break;
 	default:
-		r = FW_CALL(c, rep, SEV_CMD_SNP_VLEK_LOAD,
-			    psp_cmd_snp_vlek_load(c->psp, &req->u.vlek, &_psp_ret));
+		sevd_fw_begin(&psp_ret, &t0);
+		r = psp_cmd_snp_vlek_load(c->psp, &req->u.vlek, &psp_ret);
+		r = fw_done(c, rep, SEV_CMD_SNP_VLEK_LOAD, r, psp_ret, &t0);
 		break;
 	}
 	if (r < 0)
@@ -1215,7 +1253,7 @@ static int snp_bring_up(struct sevd_core *c, bool sev_uninit)
 	return 0;
 }
 
-/* Recovery (issue 9), on the firmware thread so no firmware command runs meanwhile: restart an
+/* Recovery, on the firmware thread so no firmware command runs meanwhile: restart an
  * embedded emulator that died, open the transport anew and ask PLATFORM_STATUS. A platform
  * found UNINIT was reset under us (a restarted emulator: guest contexts and the TMR are gone):
  * INIT it again as at start and reconcile the guest journal with what firmware still knows. */
@@ -1367,6 +1405,9 @@ void sevd_core_free(struct sevd_core *c)
 static void op_snp_status(struct sevd_core *c, const struct sevd_request *req,
 			  struct sevd_reply *rep)
 {
+	struct timespec t0;
+	int psp_ret, r;
+
 	(void)req;
 	rep->u.snp.start = c->snp_start;
 	rep->u.snp.gen = c->snp_gen;
@@ -1377,8 +1418,9 @@ static void op_snp_status(struct sevd_core *c, const struct sevd_request *req,
 		rep->r = -EOPNOTSUPP;
 		return;
 	}
-	FW_CALL(c, rep, SEV_CMD_SNP_PLATFORM_STATUS,
-		psp_cmd_snp_platform_status(c->psp, &rep->u.snp.status, &_psp_ret));
+	sevd_fw_begin(&psp_ret, &t0);
+	r = psp_cmd_snp_platform_status(c->psp, &rep->u.snp.status, &psp_ret);
+	(void)fw_done(c, rep, SEV_CMD_SNP_PLATFORM_STATUS, r, psp_ret, &t0);
 }
 
 /* SNP first, as Linux's _sev_platform_init_locked (SNP, then the legacy INIT) and

@@ -2,7 +2,7 @@
  * firmware queue is "the core"; the HTTP server, JSON, authentication and roles
  * (http.c, api.c, auth.c) reach it only through sevd_core_call() below, with a fixed-size
  * request (op code + arguments) and a fixed-size reply (status + result). No pointers cross
- * this line. With privilege separation (issue 7, worker.h) the HTTP side runs in sevd's
+ * this line. With privilege separation (worker.h) the HTTP side runs in sevd's
  * unprivileged worker and these two structs are the messages of the core<->worker channels
  * (ipc.h: a body length per op, from the op table daemon/ipc/ops.h), so the core must
  * keep treating every request field as untrusted (lengths are checked in core.c).
@@ -55,7 +55,7 @@ enum sevd_op {
  * SO_PEERGROUPS as the worker read them; CERT: the subject of a client certificate the
  * worker's TLS verified against tls_client_ca (its RFC 4514 DN and first CN); NONE: a
  * caller without credentials (public). What the core must trust the worker for (UNIX,
- * CERT): daemon/README.md "Privilege separation". */
+ * CERT): daemon/README.md "The seam and the op table". */
 #define SEVD_EVIDENCE_MAX 256u /* a longer token or DN is never matched: refused */
 #define SEVD_EVIDENCE_GROUPS 32u
 enum sevd_evidence {
@@ -209,7 +209,7 @@ struct sevd_asid_entry {
 	char holder[SEVD_ASID_HOLDER_MAX];
 };
 
-/* One firmware command that answered a status other than SUCCESS (issue 10, status page). */
+/* One firmware command that answered a status other than SUCCESS (status page). */
 #define SEVD_FW_ERRORS_MAX 32u
 struct sevd_fw_error {
 	uint64_t time_ms; /* CLOCK_REALTIME, milliseconds since the epoch */
@@ -312,19 +312,19 @@ struct sevd_core_config {
 	unsigned queue_max;	 /* waiting jobs */
 	unsigned queue_wait_ms;	 /* bound on the wait before a job starts */
 	uint32_t flush_threshold; /* flush when free ASIDs of a type <= this */
-	/* Guests (issue 4): */
+	/* Guests: */
 	const char *state_dir;		     /* the journal lives here; NULL: no guest support */
 	const struct policy_rules *policy;   /* host admission rules (copied), or NULL */
 	bool journal_recover;		     /* skip corrupt journal records (reported) */
 	unsigned journal_compact;	     /* compact past this many records (0: 1024) */
 	const char *control;		     /* grant-stream socket path, or NULL: none */
-	/* Issue 23: a migration target's chain (PDH ← PEK ← CEK ← ASK ← ARK) must reach a root
+	/* A migration target's chain (PDH ← PEK ← CEK ← ASK ← ARK) must reach a root
 	 * in migration_roots (an attest/roots.h directory; NULL: the default) or the non-AMD root
 	 * of migration_emulated_root (an ASK ‖ ARK file the operator named, e.g. sev-psp-emu's;
 	 * NULL: none) before SEND_START runs. */
 	const char *migration_roots;
 	const char *migration_emulated_root;
-	/* Issue 9: before each reconnection attempt, restart the PSP if sevd owns it (the
+	/* Before each reconnection attempt, restart the PSP if sevd owns it (the
 	 * embedded emulator); NULL otherwise. Runs on the firmware thread. */
 	int (*restart_psp)(void *userdata);
 	void *restart_userdata;
@@ -349,7 +349,7 @@ int sevd_core_call(struct sevd_core *c, const struct sevd_request *req, struct s
  * sevd_core_refusals_total{op,reason} and logged as a security event. The core's channel
  * threads call it on every request of the worker before anything else. */
 int sevd_core_authorize(struct sevd_core *c, struct sevd_request *req, struct sevd_reply *rep);
-/* The pool, for the guest code of the core (issue 4); not for the HTTP side. */
+/* The pool, for the guest code of the core; not for the HTTP side. */
 struct sevd_asid_pool *sevd_core_asids(struct sevd_core *c);
 /* The PSP's health as GET /healthz reports it, without a request (the core's inventory file,
  * inventory.h); not for the HTTP side. */

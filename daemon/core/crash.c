@@ -7,6 +7,7 @@
 
 #include "common/util.h"
 #include "daemon/core/crash.h"
+#include "psp/sev-abi.h"
 
 static atomic_bool enabled;
 static bool log_points;
@@ -49,4 +50,15 @@ void sevd_crash_point(const char *what)
 {
 	if (sevd_crash_due(what))
 		sevd_crash_stop();
+}
+
+void sevd_crash_point_cmd(const char *when, uint32_t cmd)
+{
+	const char *name = sev_cmd_name(cmd);
+	char what[64];
+
+	if (!atomic_load(&enabled))
+		return;
+	snprintf(what, sizeof(what), "%s SEV_CMD_%s", when, name ? name : "UNKNOWN");
+	sevd_crash_point(what);
 }

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stdint.h>
 
 /* Read the environment and start counting (after start-up reconciliation). */
 void sevd_crash_enable(void);
@@ -17,3 +18,5 @@ bool sevd_crash_due(const char *what);
 _Noreturn void sevd_crash_stop(void);
 /* Count a checkpoint and stop there when it is due. */
 void sevd_crash_point(const char *what);
+/* The checkpoint "WHEN SEV_CMD_NAME" around a firmware command (when: "before" or "after"). */
+void sevd_crash_point_cmd(const char *when, uint32_t cmd);

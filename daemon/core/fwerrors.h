@@ -1,4 +1,4 @@
-/* Recent firmware failures (issue 10, the status page): a small ring of the last
+/* Recent firmware failures (the status page): a small ring of the last
  * SEVD_FW_ERRORS_MAX firmware commands that did not answer SUCCESS, fed by the core where it
  * records every command's outcome (core.c fw_done) and read by SEVD_OP_FW_ERRORS. Privileged
  * side of the seam; holds no secrets (command id, status, time). One ring per process: sevd

@@ -76,7 +76,7 @@ struct sevd_guests {
 	uint64_t generation;
 	uint64_t intents[16]; /* mem_base of INTENT records not followed by their PUT (replay) */
 	unsigned n_intents;
-	char *mig_roots, *mig_emu_root; /* issue 23: roots a migration target must reach */
+	char *mig_roots, *mig_emu_root; /* Roots a migration target must reach */
 	bool snapshot_due; /* the journal is behind the table: snapshot before the next change */
 	atomic_bool not_durable; /* the last change could not be made durable (for /metrics) */
 	int journal_err;   /* errno of the last failed append, for the answer */
@@ -126,18 +126,36 @@ _printf_(3, 4) static int fail(struct sevd_reply *rep, int r, const char *fmt, .
 	return rep->r = r;
 }
 
-/* A firmware command with crash checkpoints around it and the core's metrics. */
-#define GFW(gs, rep, cmd, call)                                                                    \
-	({                                                                                         \
-		struct timespec _t0;                                                               \
-		int _psp_ret = SEV_STATUS_NO_FW_CALL, _r;                                          \
-		sevd_crash_point("before " #cmd);                                                  \
-		clock_gettime(CLOCK_MONOTONIC, &_t0);                                              \
-		_r = (call);                                                                       \
-		_r = sevd_core_fw_done((gs)->core, (rep), (cmd), _r, _psp_ret, &_t0);              \
-		sevd_crash_point("after " #cmd);                                                   \
-		_r;                                                                                \
-	})
+/* A firmware command of the guest lifecycle, with a crash checkpoint on each side (crash.h):
+ * gfw_begin() before the psp_cmd_*() call, gfw_done() with its result after it. The caller
+ * declares psp_ret and t0 (core-internal.h, sevd_fw_begin()). */
+static void gfw_begin(uint32_t cmd, int *psp_ret, struct timespec *t0)
+{
+	sevd_crash_point_cmd("before", cmd);
+	sevd_fw_begin(psp_ret, t0);
+}
+
+static int gfw_done(struct sevd_guests *gs, struct sevd_reply *rep, uint32_t cmd, int r,
+		    int psp_ret, const struct timespec *t0)
+{
+	r = sevd_core_fw_done(gs->core, rep, cmd, r, psp_ret, t0);
+	sevd_crash_point_cmd("after", cmd);
+	return r;
+}
+
+/* A firmware command whose only argument is the guest's handle: DEACTIVATE, DECOMMISSION,
+ * LAUNCH_FINISH, SEND_FINISH, SEND_CANCEL, RECEIVE_FINISH. */
+static int fw_on_handle(struct sevd_guests *gs, uint32_t cmd,
+			int (*fn)(struct psp_transport *, uint32_t, int *), uint32_t handle,
+			struct sevd_reply *rep)
+{
+	struct timespec t0;
+	int psp_ret, r;
+
+	gfw_begin(cmd, &psp_ret, &t0);
+	r = fn(gs->psp, handle, &psp_ret);
+	return gfw_done(gs, rep, cmd, r, psp_ret, &t0);
+}
 
 static struct guest *find(struct sevd_guests *gs, uint32_t handle)
 {
@@ -216,7 +234,7 @@ static int compact(struct sevd_guests *gs)
 	return sevd_journal_compact(gs->journal, recs, gs->n + 1);
 }
 
-/* A journal append failed after firmware made the change (issue 9: a full or read-only state
+/* A journal append failed after firmware made the change (a full or read-only state
  * dir that the gate below did not catch, or an I/O error). Firmware's effect stays (a
  * LAUNCH_UPDATE_DATA or a DECOMMISSION cannot be undone; a launch is rolled back by its
  * caller), the table keeps it, and the journal is rewritten as a snapshot of the table before
@@ -248,7 +266,7 @@ static int journal_write(struct sevd_guests *gs, const struct sevd_jrec *rec,
 /* Records one change can append (a launch: INTENT and PUT), with room to spare. */
 #define JOURNAL_RESERVE 16u
 
-/* Issue 9: before any change to firmware, make sure its record can be made durable: the journal
+/* Before any change to firmware, make sure its record can be made durable: the journal
  * opens for writing (not EROFS) and has room for the change's records (not ENOSPC), and a
  * snapshot owed since an earlier failure is written. Otherwise nothing is done and the caller
  * answers 507 state_not_durable; reads never come here. */
@@ -458,9 +476,13 @@ static void info_of(const struct guest *g, uint8_t fw_state, uint32_t fw_asid,
 static int fw_status(struct sevd_guests *gs, uint32_t handle, struct sev_cmd_guest_status *st,
 		     struct sevd_reply *rep)
 {
+	struct timespec t0;
+	int psp_ret, r;
+
 	memset(st, 0, sizeof(*st));
-	return GFW(gs, rep, SEV_CMD_GUEST_STATUS,
-		   psp_cmd_guest_status(gs->psp, handle, st, &_psp_ret));
+	gfw_begin(SEV_CMD_GUEST_STATUS, &psp_ret, &t0);
+	r = psp_cmd_guest_status(gs->psp, handle, st, &psp_ret);
+	return gfw_done(gs, rep, SEV_CMD_GUEST_STATUS, r, psp_ret, &t0);
 }
 
 /* Answer with the firmware's view of the guest (and remember it). */
@@ -514,12 +536,15 @@ static bool name_ok(const char *s)
 static int admit(struct sevd_guests *gs, uint32_t policy, const char *tenant, bool new_asid,
 		 struct sevd_reply *rep)
 {
+	struct timespec t0;
+	int psp_ret, r;
 	struct sev_cmd_platform_status ps;
 	struct policy_verdict v;
 	uint32_t held = 0;
 
-	if (GFW(gs, rep, SEV_CMD_PLATFORM_STATUS,
-		psp_cmd_platform_status(gs->psp, &ps, &_psp_ret)) < 0)
+	gfw_begin(SEV_CMD_PLATFORM_STATUS, &psp_ret, &t0);
+	r = psp_cmd_platform_status(gs->psp, &ps, &psp_ret);
+	if (gfw_done(gs, rep, SEV_CMD_PLATFORM_STATUS, r, psp_ret, &t0) < 0)
 		return rep->r;
 	policy_admit(&gs->rules, policy, ps.api_major, ps.api_minor, &v);
 	if (v.ok && new_asid) {
@@ -618,11 +643,10 @@ static void launch_undo(struct sevd_guests *gs, struct guest *g, bool started, b
 	struct sevd_reply *tmp = calloc(1, sizeof(*tmp));
 
 	if (tmp && activated)
-		(void)GFW(gs, tmp, SEV_CMD_DEACTIVATE,
-			  psp_cmd_deactivate(gs->psp, g->rec.handle, &_psp_ret));
+		(void)fw_on_handle(gs, SEV_CMD_DEACTIVATE, psp_cmd_deactivate, g->rec.handle, tmp);
 	if (tmp && started)
-		(void)GFW(gs, tmp, SEV_CMD_DECOMMISSION,
-			  psp_cmd_decommission(gs->psp, g->rec.handle, &_psp_ret));
+		(void)fw_on_handle(gs, SEV_CMD_DECOMMISSION, psp_cmd_decommission, g->rec.handle,
+				   tmp);
 	if (g->rec.asid)
 		(void)(activated ? sevd_asid_release(gs->pool, g->rec.asid)
 				 : sevd_asid_unclaim(gs->pool, g->rec.asid));
@@ -633,6 +657,8 @@ static void launch_undo(struct sevd_guests *gs, struct guest *g, bool started, b
 static void op_create(struct sevd_guests *gs, const struct sevd_request *req,
 		      struct sevd_reply *rep)
 {
+	struct timespec t0;
+	int psp_ret;
 	const typeof(req->u.create) *c = &req->u.create;
 	struct sevd_jrec intent = {.type = SEVD_JREC_INTENT};
 	struct guest *g;
@@ -677,10 +703,11 @@ static void op_create(struct sevd_guests *gs, const struct sevd_request *req,
 		    sevd_journal_path(gs->journal), strerror(gs->journal_err));
 		return;
 	}
-	r = GFW(gs, rep, SEV_CMD_LAUNCH_START,
-		psp_cmd_launch_start(gs->psp, c->policy, c->godh_len ? c->godh : NULL, c->godh_len,
-				     c->session_len ? c->session : NULL, c->session_len,
-				     &g->rec.handle, &_psp_ret));
+	gfw_begin(SEV_CMD_LAUNCH_START, &psp_ret, &t0);
+	r = psp_cmd_launch_start(gs->psp, c->policy, c->godh_len ? c->godh : NULL, c->godh_len,
+				 c->session_len ? c->session : NULL, c->session_len, &g->rec.handle,
+				 &psp_ret);
+	r = gfw_done(gs, rep, SEV_CMD_LAUNCH_START, r, psp_ret, &t0);
 	if (r < 0) {
 		launch_undo(gs, g, false, false);
 		return;
@@ -695,8 +722,9 @@ static void op_create(struct sevd_guests *gs, const struct sevd_request *req,
 	(void)sevd_asid_claim(gs->pool, g->rec.asid, es, holder);
 	/* ACTIVATE now, as KVM's sev_guest_init + LAUNCH_START binding: firmware encrypts
 	 * LAUNCH_UPDATE_DATA with the key of the guest's ASID (INACTIVE otherwise). */
-	r = GFW(gs, rep, SEV_CMD_ACTIVATE,
-		psp_cmd_activate(gs->psp, g->rec.handle, g->rec.asid, &_psp_ret));
+	gfw_begin(SEV_CMD_ACTIVATE, &psp_ret, &t0);
+	r = psp_cmd_activate(gs->psp, g->rec.handle, g->rec.asid, &psp_ret);
+	r = gfw_done(gs, rep, SEV_CMD_ACTIVATE, r, psp_ret, &t0);
 	if (r < 0) {
 		launch_undo(gs, g, true, false);
 		return;
@@ -768,10 +796,13 @@ static void op_data_begin(struct sevd_guests *gs, const struct sevd_request *req
 static int update_chunk(struct sevd_guests *gs, struct guest *g, uint32_t len,
 			struct sevd_reply *rep)
 {
-	int r = GFW(gs, rep, SEV_CMD_LAUNCH_UPDATE_DATA,
-		    psp_cmd_launch_update_data(gs->psp, g->rec.handle,
-					       g->rec.mem_base + g->up_chunk, len, &_psp_ret));
+	struct timespec t0;
+	int psp_ret, r;
 
+	gfw_begin(SEV_CMD_LAUNCH_UPDATE_DATA, &psp_ret, &t0);
+	r = psp_cmd_launch_update_data(gs->psp, g->rec.handle, g->rec.mem_base + g->up_chunk, len,
+				       &psp_ret);
+	r = gfw_done(gs, rep, SEV_CMD_LAUNCH_UPDATE_DATA, r, psp_ret, &t0);
 	if (r < 0)
 		return r;
 	g->up_chunk += len;
@@ -1049,6 +1080,8 @@ static int vmsa_keep(struct guest *g, uint64_t a, struct sevd_reply *rep)
 
 static void op_vmsa(struct sevd_guests *gs, const struct sevd_request *req, struct sevd_reply *rep)
 {
+	struct timespec t0;
+	int psp_ret, r;
 	struct guest *g = lookup(gs, req->u.guest.handle, rep);
 	uint32_t len = req->u.guest.len;
 	uint64_t a = 0; /* set by upload_address (gcc -O2 cannot tell) */
@@ -1070,9 +1103,9 @@ static void op_vmsa(struct sevd_guests *gs, const struct sevd_request *req, stru
 		fail(rep, -EIO, "cannot write guest memory: %s", strerror(errno ? errno : EIO));
 		return;
 	}
-	if (GFW(gs, rep, SEV_CMD_LAUNCH_UPDATE_VMSA,
-		psp_cmd_launch_update_vmsa(gs->psp, g->rec.handle, g->rec.mem_base + a, len,
-					   &_psp_ret)) < 0)
+	gfw_begin(SEV_CMD_LAUNCH_UPDATE_VMSA, &psp_ret, &t0);
+	r = psp_cmd_launch_update_vmsa(gs->psp, g->rec.handle, g->rec.mem_base + a, len, &psp_ret);
+	if (gfw_done(gs, rep, SEV_CMD_LAUNCH_UPDATE_VMSA, r, psp_ret, &t0) < 0)
 		return;
 	g->rec.data_bytes += len;
 	g->next_addr = a + len;
@@ -1087,6 +1120,8 @@ static void op_vmsa(struct sevd_guests *gs, const struct sevd_request *req, stru
 static void op_measure(struct sevd_guests *gs, const struct sevd_request *req,
 		       struct sevd_reply *rep)
 {
+	struct timespec t0;
+	int psp_ret, r;
 	struct guest *g = lookup(gs, req->u.guest.handle, rep);
 	struct sev_cmd_platform_status ps;
 	uint8_t blob[SEV_MEASURE_BLOB_SIZE];
@@ -1097,14 +1132,16 @@ static void op_measure(struct sevd_guests *gs, const struct sevd_request *req,
 		fail(rep, -EALREADY, "an upload into guest %u is running", g->rec.handle);
 		return;
 	}
-	if (GFW(gs, rep, SEV_CMD_PLATFORM_STATUS,
-		psp_cmd_platform_status(gs->psp, &ps, &_psp_ret)) < 0)
+	gfw_begin(SEV_CMD_PLATFORM_STATUS, &psp_ret, &t0);
+	r = psp_cmd_platform_status(gs->psp, &ps, &psp_ret);
+	if (gfw_done(gs, rep, SEV_CMD_PLATFORM_STATUS, r, psp_ret, &t0) < 0)
 		return;
 	if (!(g->rec.flags & SEVD_JREC_F_MEASURED)) {
 		if (durable_gate(gs, rep) < 0) /* the first call measures; later ones only read */
 			return;
-		if (GFW(gs, rep, SEV_CMD_LAUNCH_MEASURE,
-			psp_cmd_launch_measure(gs->psp, g->rec.handle, blob, &_psp_ret)) < 0)
+		gfw_begin(SEV_CMD_LAUNCH_MEASURE, &psp_ret, &t0);
+		r = psp_cmd_launch_measure(gs->psp, g->rec.handle, blob, &psp_ret);
+		if (gfw_done(gs, rep, SEV_CMD_LAUNCH_MEASURE, r, psp_ret, &t0) < 0)
 			return;
 		memcpy(g->rec.measure, blob, SEV_MEASURE_SIZE);
 		memcpy(g->rec.mnonce, blob + SEV_MEASURE_SIZE, SEV_MNONCE_SIZE);
@@ -1122,6 +1159,8 @@ static void op_measure(struct sevd_guests *gs, const struct sevd_request *req,
 static void op_secret(struct sevd_guests *gs, const struct sevd_request *req,
 		      struct sevd_reply *rep)
 {
+	struct timespec t0;
+	int psp_ret, r;
 	struct guest *g = lookup(gs, req->u.guest.handle, rep);
 	uint64_t a = req->u.guest.have_address ? req->u.guest.address : SECRET_ADDR_DEFAULT;
 	uint32_t len = req->u.guest.len;
@@ -1143,9 +1182,10 @@ static void op_secret(struct sevd_guests *gs, const struct sevd_request *req,
 	memcpy(&hdr, req->u.guest.hdr, sizeof(hdr));
 	if (durable_gate(gs, rep) < 0)
 		return;
-	if (GFW(gs, rep, SEV_CMD_LAUNCH_UPDATE_SECRET,
-		psp_cmd_launch_secret(gs->psp, g->rec.handle, &hdr, g->rec.mem_base + a, len,
-				      req->u.guest.data, len, &_psp_ret)) < 0)
+	gfw_begin(SEV_CMD_LAUNCH_UPDATE_SECRET, &psp_ret, &t0);
+	r = psp_cmd_launch_secret(gs->psp, g->rec.handle, &hdr, g->rec.mem_base + a, len,
+				  req->u.guest.data, len, &psp_ret);
+	if (gfw_done(gs, rep, SEV_CMD_LAUNCH_UPDATE_SECRET, r, psp_ret, &t0) < 0)
 		return;
 	rep->u.guest.address = a;
 	if (guest_save(gs, g, rep) < 0)
@@ -1160,8 +1200,7 @@ static void op_finish(struct sevd_guests *gs, const struct sevd_request *req,
 
 	if (!g || durable_gate(gs, rep) < 0)
 		return;
-	if (GFW(gs, rep, SEV_CMD_LAUNCH_FINISH,
-		psp_cmd_launch_finish(gs->psp, g->rec.handle, &_psp_ret)) < 0)
+	if (fw_on_handle(gs, SEV_CMD_LAUNCH_FINISH, psp_cmd_launch_finish, g->rec.handle, rep) < 0)
 		return;
 	g->rec.state = SEV_GSTATE_RUNNING;
 	if (guest_save(gs, g, rep) < 0)
@@ -1176,6 +1215,8 @@ static void op_finish(struct sevd_guests *gs, const struct sevd_request *req,
 static void op_activate(struct sevd_guests *gs, const struct sevd_request *req,
 			struct sevd_reply *rep)
 {
+	struct timespec t0;
+	int psp_ret, r;
 	struct guest *g = lookup(gs, req->u.guest.handle, rep);
 	uint32_t want = req->u.guest.asid, asid = 0;
 	struct sev_cmd_guest_status st;
@@ -1214,8 +1255,9 @@ static void op_activate(struct sevd_guests *gs, const struct sevd_request *req,
 	holder_of(g, holder);
 	if (take_asid(gs, want, es, holder, &asid, rep) < 0)
 		return;
-	if (GFW(gs, rep, SEV_CMD_ACTIVATE,
-		psp_cmd_activate(gs->psp, g->rec.handle, asid, &_psp_ret)) < 0) {
+	gfw_begin(SEV_CMD_ACTIVATE, &psp_ret, &t0);
+	r = psp_cmd_activate(gs->psp, g->rec.handle, asid, &psp_ret);
+	if (gfw_done(gs, rep, SEV_CMD_ACTIVATE, r, psp_ret, &t0) < 0) {
 		(void)sevd_asid_unclaim(gs->pool, asid);
 		return;
 	}
@@ -1231,8 +1273,7 @@ static void op_activate(struct sevd_guests *gs, const struct sevd_request *req,
 static int deactivate(struct sevd_guests *gs, struct guest *g, struct sevd_reply *rep)
 {
 	revoke_binding(gs, g);
-	if (GFW(gs, rep, SEV_CMD_DEACTIVATE,
-		psp_cmd_deactivate(gs->psp, g->rec.handle, &_psp_ret)) < 0)
+	if (fw_on_handle(gs, SEV_CMD_DEACTIVATE, psp_cmd_deactivate, g->rec.handle, rep) < 0)
 		return rep->r;
 	if (g->rec.asid)
 		(void)sevd_asid_release(gs->pool, g->rec.asid);
@@ -1274,8 +1315,7 @@ static void op_delete(struct sevd_guests *gs, const struct sevd_request *req,
 	asid = g->rec.asid;
 	if (asid && deactivate(gs, g, rep) < 0)
 		return;
-	if (GFW(gs, rep, SEV_CMD_DECOMMISSION, psp_cmd_decommission(gs->psp, handle, &_psp_ret)) <
-	    0) {
+	if (fw_on_handle(gs, SEV_CMD_DECOMMISSION, psp_cmd_decommission, handle, rep) < 0) {
 		if (asid)
 			(void)guest_save(gs, g, rep); /* deactivated, still there */
 		return;
@@ -1290,7 +1330,7 @@ static void op_delete(struct sevd_guests *gs, const struct sevd_request *req,
 	log_info("Guest %u decommissioned%s", handle, asid ? "; its ASID waits for a flush" : "");
 }
 
-/* ---- migration (issue 23) ----
+/* ---- migration ----
  * Source: SEND_START (RUNNING → SUPDATE, journaled), SEND_DATA per page (no change of
  * record), then SEND_FINISH + DEACTIVATE + DECOMMISSION (the guest is gone here: the target
  * has it) or SEND_CANCEL (RUNNING again). A restart finds an SUPDATE guest and cancels
@@ -1373,7 +1413,7 @@ static int migration_roots(struct sevd_guests *gs, struct attest_roots **ret, st
 	return 0;
 }
 
-/* Issue 23: before any firmware call, the target's PDH must chain to a trusted root (PDH ←
+/* Before any firmware call, the target's PDH must chain to a trusted root (PDH ←
  * PEK ← CEK ← ASK ← ARK): SEND_START would otherwise wrap the guest's keys for whatever PDH
  * a caller names. */
 static int target_trusted(struct sevd_guests *gs, const typeof(((struct sevd_request *)0)->u.migrate) *m,
@@ -1413,6 +1453,8 @@ static int target_trusted(struct sevd_guests *gs, const typeof(((struct sevd_req
 static void op_send_start(struct sevd_guests *gs, const struct sevd_request *req,
 			  struct sevd_reply *rep)
 {
+	struct timespec t0;
+	int psp_ret, r;
 	const typeof(req->u.migrate) *m = &req->u.migrate;
 	struct guest *g = lookup(gs, m->handle, rep);
 	struct sev_session_blob session;
@@ -1441,8 +1483,9 @@ static void op_send_start(struct sevd_guests *gs, const struct sevd_request *req
 	}
 	if (target_trusted(gs, m, rep) < 0)
 		return;
-	if (GFW(gs, rep, SEV_CMD_SEND_START,
-		psp_cmd_send_start(gs->psp, g->rec.handle, &tg, &session, &policy, &_psp_ret)) < 0)
+	gfw_begin(SEV_CMD_SEND_START, &psp_ret, &t0);
+	r = psp_cmd_send_start(gs->psp, g->rec.handle, &tg, &session, &policy, &psp_ret);
+	if (gfw_done(gs, rep, SEV_CMD_SEND_START, r, psp_ret, &t0) < 0)
 		return;
 	g->rec.state = SEV_GSTATE_SUPDATE;
 	if (guest_save(gs, g, rep) < 0)
@@ -1457,6 +1500,8 @@ static void op_send_start(struct sevd_guests *gs, const struct sevd_request *req
 static void op_send_data(struct sevd_guests *gs, const struct sevd_request *req,
 			 struct sevd_reply *rep)
 {
+	struct timespec t0;
+	int psp_ret, r;
 	const typeof(req->u.migrate) *m = &req->u.migrate;
 	struct guest *g = lookup(gs, m->handle, rep);
 	struct sev_packet_header hdr;
@@ -1470,9 +1515,10 @@ static void op_send_data(struct sevd_guests *gs, const struct sevd_request *req,
 		info_of(g, g->rec.state, g->rec.asid, &rep->u.migrate.info);
 		return;
 	}
-	if (GFW(gs, rep, SEV_CMD_SEND_UPDATE_DATA,
-		psp_cmd_send_update_data(gs->psp, g->rec.handle, g->rec.mem_base + m->offset,
-					 m->len, &hdr, rep->u.migrate.data, &_psp_ret)) < 0)
+	gfw_begin(SEV_CMD_SEND_UPDATE_DATA, &psp_ret, &t0);
+	r = psp_cmd_send_update_data(gs->psp, g->rec.handle, g->rec.mem_base + m->offset, m->len,
+				     &hdr, rep->u.migrate.data, &psp_ret);
+	if (gfw_done(gs, rep, SEV_CMD_SEND_UPDATE_DATA, r, psp_ret, &t0) < 0)
 		return;
 	memcpy(rep->u.migrate.hdr, &hdr, sizeof(hdr));
 	rep->u.migrate.offset = m->offset;
@@ -1486,6 +1532,8 @@ static void op_send_data(struct sevd_guests *gs, const struct sevd_request *req,
 static void op_send_vmsa(struct sevd_guests *gs, const struct sevd_request *req,
 			 struct sevd_reply *rep)
 {
+	struct timespec t0;
+	int psp_ret, r;
 	const typeof(req->u.migrate) *m = &req->u.migrate;
 	struct guest *g = lookup(gs, m->handle, rep);
 	struct sev_packet_header hdr;
@@ -1504,10 +1552,10 @@ static void op_send_vmsa(struct sevd_guests *gs, const struct sevd_request *req,
 	if (m->vcpu >= g->n_vmsa)
 		return;
 	a = g->vmsa[m->vcpu];
-	if (GFW(gs, rep, SEV_CMD_SEND_UPDATE_VMSA,
-		psp_cmd_send_update_vmsa(gs->psp, g->rec.handle, g->rec.mem_base + a,
-					 SEVD_PACKET_MAX, &hdr, rep->u.migrate.data,
-					 &_psp_ret)) < 0)
+	gfw_begin(SEV_CMD_SEND_UPDATE_VMSA, &psp_ret, &t0);
+	r = psp_cmd_send_update_vmsa(gs->psp, g->rec.handle, g->rec.mem_base + a, SEVD_PACKET_MAX,
+				     &hdr, rep->u.migrate.data, &psp_ret);
+	if (gfw_done(gs, rep, SEV_CMD_SEND_UPDATE_VMSA, r, psp_ret, &t0) < 0)
 		return;
 	memcpy(rep->u.migrate.hdr, &hdr, sizeof(hdr));
 	rep->u.migrate.offset = a;
@@ -1526,12 +1574,11 @@ static void op_send_finish(struct sevd_guests *gs, const struct sevd_request *re
 		return;
 	handle = g->rec.handle;
 	asid = g->rec.asid;
-	if (GFW(gs, rep, SEV_CMD_SEND_FINISH, psp_cmd_send_finish(gs->psp, handle, &_psp_ret)) < 0)
+	if (fw_on_handle(gs, SEV_CMD_SEND_FINISH, psp_cmd_send_finish, handle, rep) < 0)
 		return;
 	g->rec.state = SEV_GSTATE_SENT;
 	if ((asid && deactivate(gs, g, rep) < 0) ||
-	    GFW(gs, rep, SEV_CMD_DECOMMISSION, psp_cmd_decommission(gs->psp, handle, &_psp_ret)) <
-		0) {
+	    fw_on_handle(gs, SEV_CMD_DECOMMISSION, psp_cmd_decommission, handle, rep) < 0) {
 		(void)guest_save(gs, g, rep); /* SENT: a restart decommissions it */
 		return;
 	}
@@ -1551,8 +1598,7 @@ static void op_send_cancel(struct sevd_guests *gs, const struct sevd_request *re
 
 	if (!g || durable_gate(gs, rep) < 0)
 		return;
-	if (GFW(gs, rep, SEV_CMD_SEND_CANCEL,
-		psp_cmd_send_cancel(gs->psp, g->rec.handle, &_psp_ret)) < 0)
+	if (fw_on_handle(gs, SEV_CMD_SEND_CANCEL, psp_cmd_send_cancel, g->rec.handle, rep) < 0)
 		return;
 	g->rec.state = SEV_GSTATE_RUNNING;
 	if (guest_save(gs, g, rep) < 0)
@@ -1584,6 +1630,8 @@ static int receive_check(const typeof(((struct sevd_request *)0)->u.migrate) *m,
 static void op_receive_start(struct sevd_guests *gs, const struct sevd_request *req,
 			     struct sevd_reply *rep)
 {
+	struct timespec t0;
+	int psp_ret, r;
 	const typeof(req->u.migrate) *m = &req->u.migrate;
 	struct sevd_jrec intent = {.type = SEVD_JREC_INTENT};
 	struct sev_session_blob session;
@@ -1623,9 +1671,10 @@ static void op_receive_start(struct sevd_guests *gs, const struct sevd_request *
 		return;
 	}
 	memcpy(&session, m->session, sizeof(session));
-	if (GFW(gs, rep, SEV_CMD_RECEIVE_START,
-		psp_cmd_receive_start(gs->psp, m->policy, m->pdh, sizeof(m->pdh), &session,
-				      &g->rec.handle, &_psp_ret)) < 0) {
+	gfw_begin(SEV_CMD_RECEIVE_START, &psp_ret, &t0);
+	r = psp_cmd_receive_start(gs->psp, m->policy, m->pdh, sizeof(m->pdh), &session,
+				  &g->rec.handle, &psp_ret);
+	if (gfw_done(gs, rep, SEV_CMD_RECEIVE_START, r, psp_ret, &t0) < 0) {
 		launch_undo(gs, g, false, false);
 		return;
 	}
@@ -1638,8 +1687,9 @@ static void op_receive_start(struct sevd_guests *gs, const struct sevd_request *
 	(void)sevd_asid_claim(gs->pool, g->rec.asid, es, holder);
 	/* ACTIVATE now, as KVM's sev_receive_start binding: RECEIVE_UPDATE_DATA encrypts
 	 * with the key of the guest's ASID (INACTIVE otherwise). */
-	if (GFW(gs, rep, SEV_CMD_ACTIVATE,
-		psp_cmd_activate(gs->psp, g->rec.handle, g->rec.asid, &_psp_ret)) < 0) {
+	gfw_begin(SEV_CMD_ACTIVATE, &psp_ret, &t0);
+	r = psp_cmd_activate(gs->psp, g->rec.handle, g->rec.asid, &psp_ret);
+	if (gfw_done(gs, rep, SEV_CMD_ACTIVATE, r, psp_ret, &t0) < 0) {
 		launch_undo(gs, g, true, false);
 		return;
 	}
@@ -1658,6 +1708,8 @@ static void op_receive_start(struct sevd_guests *gs, const struct sevd_request *
 static void op_receive_data(struct sevd_guests *gs, const struct sevd_request *req,
 			    struct sevd_reply *rep)
 {
+	struct timespec t0;
+	int psp_ret, r;
 	const typeof(req->u.migrate) *m = &req->u.migrate;
 	struct guest *g = lookup(gs, m->handle, rep);
 	struct sev_packet_header hdr;
@@ -1670,10 +1722,10 @@ static void op_receive_data(struct sevd_guests *gs, const struct sevd_request *r
 		return;
 	}
 	memcpy(&hdr, m->hdr, sizeof(hdr));
-	if (GFW(gs, rep, SEV_CMD_RECEIVE_UPDATE_DATA,
-		psp_cmd_receive_update_data(gs->psp, g->rec.handle, &hdr,
-					    g->rec.mem_base + m->offset, m->data, m->len,
-					    &_psp_ret)) < 0)
+	gfw_begin(SEV_CMD_RECEIVE_UPDATE_DATA, &psp_ret, &t0);
+	r = psp_cmd_receive_update_data(gs->psp, g->rec.handle, &hdr, g->rec.mem_base + m->offset,
+					m->data, m->len, &psp_ret);
+	if (gfw_done(gs, rep, SEV_CMD_RECEIVE_UPDATE_DATA, r, psp_ret, &t0) < 0)
 		return;
 	g->rec.data_bytes += m->len;
 	rep->u.migrate.command = SEV_CMD_RECEIVE_UPDATE_DATA;
@@ -1684,6 +1736,8 @@ static void op_receive_data(struct sevd_guests *gs, const struct sevd_request *r
 static void op_receive_vmsa(struct sevd_guests *gs, const struct sevd_request *req,
 			    struct sevd_reply *rep)
 {
+	struct timespec t0;
+	int psp_ret, r;
 	const typeof(req->u.migrate) *m = &req->u.migrate;
 	struct guest *g = lookup(gs, m->handle, rep);
 	struct sev_packet_header hdr;
@@ -1706,10 +1760,10 @@ static void op_receive_vmsa(struct sevd_guests *gs, const struct sevd_request *r
 		return;
 	}
 	memcpy(&hdr, m->hdr, sizeof(hdr));
-	if (GFW(gs, rep, SEV_CMD_RECEIVE_UPDATE_VMSA,
-		psp_cmd_receive_update_vmsa(gs->psp, g->rec.handle, &hdr,
-					    g->rec.mem_base + m->offset, m->data, m->len,
-					    &_psp_ret)) < 0 ||
+	gfw_begin(SEV_CMD_RECEIVE_UPDATE_VMSA, &psp_ret, &t0);
+	r = psp_cmd_receive_update_vmsa(gs->psp, g->rec.handle, &hdr, g->rec.mem_base + m->offset,
+					m->data, m->len, &psp_ret);
+	if (gfw_done(gs, rep, SEV_CMD_RECEIVE_UPDATE_VMSA, r, psp_ret, &t0) < 0 ||
 	    vmsa_keep(g, m->offset, rep) < 0)
 		return;
 	g->rec.data_bytes += m->len;
@@ -1732,8 +1786,7 @@ static void op_receive_finish(struct sevd_guests *gs, const struct sevd_request 
 		     g->rec.handle, g->n_vmsa, g->vmsa_expected);
 		return;
 	}
-	if (GFW(gs, rep, SEV_CMD_RECEIVE_FINISH,
-		psp_cmd_receive_finish(gs->psp, g->rec.handle, &_psp_ret)) < 0)
+	if (fw_on_handle(gs, SEV_CMD_RECEIVE_FINISH, psp_cmd_receive_finish, g->rec.handle, rep) < 0)
 		return;
 	g->rec.state = SEV_GSTATE_RUNNING;
 	if (guest_save(gs, g, rep) < 0)
@@ -1772,14 +1825,16 @@ static void op_list(struct sevd_guests *gs, const struct sevd_request *req, stru
 static void op_attest(struct sevd_guests *gs, const struct sevd_request *req,
 		      struct sevd_reply *rep)
 {
+	struct timespec t0;
+	int psp_ret, r;
 	struct guest *g = lookup(gs, req->u.guest.handle, rep);
 	struct sev_attestation_report report;
 
 	if (!g)
 		return;
-	if (GFW(gs, rep, SEV_CMD_ATTESTATION,
-		psp_cmd_attestation(gs->psp, g->rec.handle, req->u.guest.nonce, &report,
-				    &_psp_ret)) < 0)
+	gfw_begin(SEV_CMD_ATTESTATION, &psp_ret, &t0);
+	r = psp_cmd_attestation(gs->psp, g->rec.handle, req->u.guest.nonce, &report, &psp_ret);
+	if (gfw_done(gs, rep, SEV_CMD_ATTESTATION, r, psp_ret, &t0) < 0)
 		return;
 	memcpy(rep->u.guest.report, &report, sizeof(report));
 	info_of(g, g->rec.state, g->rec.asid, &rep->u.guest.info);
@@ -1862,12 +1917,10 @@ struct tally {
 static int cleanup_fw(struct sevd_guests *gs, uint32_t handle,
 		      const struct sev_cmd_guest_status *st, bool es, struct sevd_reply *rep)
 {
-	if (st->asid &&
-	    GFW(gs, rep, SEV_CMD_DEACTIVATE, psp_cmd_deactivate(gs->psp, handle, &_psp_ret)) < 0)
+	if (st->asid && fw_on_handle(gs, SEV_CMD_DEACTIVATE, psp_cmd_deactivate, handle, rep) < 0)
 		return log_error_errno(rep->r, "Reconcile: DEACTIVATE of guest %u failed: %s",
 				       handle, rep->message);
-	if (GFW(gs, rep, SEV_CMD_DECOMMISSION, psp_cmd_decommission(gs->psp, handle, &_psp_ret)) <
-	    0)
+	if (fw_on_handle(gs, SEV_CMD_DECOMMISSION, psp_cmd_decommission, handle, rep) < 0)
 		return log_error_errno(rep->r, "Reconcile: DECOMMISSION of guest %u failed: %s",
 				       handle, rep->message);
 	if (st->asid && sevd_asid_claim(gs->pool, st->asid, es, "reconcile") == 0)
@@ -1888,8 +1941,8 @@ static int reconcile_known(struct sevd_guests *gs, struct tally *t, struct sevd_
 					       g->rec.handle, rep->message);
 		/* A migration out that the previous sevd did not finish: the source keeps it. */
 		if (st.state == SEV_GSTATE_SUPDATE &&
-		    GFW(gs, rep, SEV_CMD_SEND_CANCEL,
-			psp_cmd_send_cancel(gs->psp, g->rec.handle, &_psp_ret)) == 0) {
+		    fw_on_handle(gs, SEV_CMD_SEND_CANCEL, psp_cmd_send_cancel, g->rec.handle,
+				 rep) == 0) {
 			log_notice("Reconcile: guest %u (%s) was being sent: SEND_CANCEL",
 				   g->rec.handle, g->rec.name);
 			st.state = SEV_GSTATE_RUNNING;
@@ -1941,11 +1994,14 @@ static int reconcile_known(struct sevd_guests *gs, struct tally *t, struct sevd_
  * firmware slot and possibly an ASID forever. */
 static int reconcile_unknown(struct sevd_guests *gs, struct tally *t, struct sevd_reply *rep)
 {
+	struct timespec t0;
+	int psp_ret, r;
 	struct sev_cmd_platform_status ps;
 	uint32_t extra;
 
-	if (GFW(gs, rep, SEV_CMD_PLATFORM_STATUS,
-		psp_cmd_platform_status(gs->psp, &ps, &_psp_ret)) < 0)
+	gfw_begin(SEV_CMD_PLATFORM_STATUS, &psp_ret, &t0);
+	r = psp_cmd_platform_status(gs->psp, &ps, &psp_ret);
+	if (gfw_done(gs, rep, SEV_CMD_PLATFORM_STATUS, r, psp_ret, &t0) < 0)
 		return log_error_errno(rep->r, "Reconcile: PLATFORM_STATUS failed: %s",
 				       rep->message);
 	extra = ps.guest_count > gs->n ? ps.guest_count - gs->n : 0;
@@ -2019,7 +2075,7 @@ static int reconcile(struct sevd_guests *gs)
 	return 0;
 }
 
-/* Issue 26: the journal for /metrics, from any thread: its size on disk (a stat, the path is
+/* The journal for /metrics, from any thread: its size on disk (a stat, the path is
  * fixed) and whether the last change could be made durable (set on the firmware thread). */
 int sevd_guests_render_metrics(struct sevd_guests *gs, char *buf, size_t size)
 {
@@ -2078,7 +2134,7 @@ static unsigned drop_all(struct sevd_guests *gs, const char *why, bool regions_a
 	return dropped;
 }
 
-/* The PSP was reset under us (issue 9: a restarted emulator is UNINIT and has lost every
+/* The PSP was reset under us (a restarted emulator is UNINIT and has lost every
  * guest context and memory region). A PSP reset leaves no ASID dirty, so the pool ends with
  * every non-held ASID clean. */
 int sevd_guests_after_reset(struct sevd_guests *gs)
@@ -2093,7 +2149,7 @@ int sevd_guests_after_reset(struct sevd_guests *gs)
 	return 0;
 }
 
-/* sevd itself sent SHUTDOWN (or FACTORY_RESET after one) with force (issue 27): firmware
+/* sevd itself sent SHUTDOWN (or FACTORY_RESET after one) with force: firmware
  * destroyed every guest context (SEV API 55766 §5.4 SHUTDOWN; the emulator's cmd_shutdown).
  * The released ASIDs stay pending flush: the next INIT runs WBINVD + DF_FLUSH (op_init). */
 void sevd_guests_after_shutdown(struct sevd_guests *gs, const char *command)

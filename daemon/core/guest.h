@@ -1,7 +1,7 @@
-/* The guest lifecycle inside the core (issue 4): the table of guests sevd launched, their
+/* The guest lifecycle inside the core: the table of guests sevd launched, their
  * memory (a memfd each, mapped for firmware), the journal that makes every state change
  * durable before the HTTP answer, the reconciliation with firmware at start, and the grant
- * stream to VMMs (issue 6, hv-glue/README.md). Privileged side of the seam (core.h): runs
+ * stream to VMMs (hv-glue/README.md). Privileged side of the seam (core.h): runs
  * only on the firmware thread, so guest operations are serialized with every firmware command
  * and need no lock of their own (the grant-stream subscriber list has one).
  *
@@ -38,9 +38,9 @@ void sevd_guests_free(struct sevd_guests *gs);
 int sevd_guests_render_metrics(struct sevd_guests *gs, char *buf, size_t size);
 /* Guests in the table. */
 unsigned sevd_guests_count(const struct sevd_guests *gs);
-/* Issue 9: the core reconnected to the PSP through a new transport. */
+/* The core reconnected to the PSP through a new transport. */
 void sevd_guests_set_psp(struct sevd_guests *gs, struct psp_transport *psp);
-/* Issue 9: the PSP was reset (found UNINIT on reconnection): drop every guest, journalled. */
+/* The PSP was reset (found UNINIT on reconnection): drop every guest, journalled. */
 int sevd_guests_after_reset(struct sevd_guests *gs);
 /* sevd sent SHUTDOWN itself, with force: every guest is dropped (journalled, grants revoked,
  * regions unmapped, ASIDs pending flush); `command` names it in the log. */

@@ -1,4 +1,4 @@
-/* The host's inventory for schedulers (issue 26): free ASIDs per type and what the platform
+/* The host's inventory for schedulers: free ASIDs per type and what the platform
  * can run. GET /v1/inventory (api.c) answers it as JSON; `inventory_file` (--inventory-file)
  * keeps it as a node-feature-discovery local feature file, which nfd-worker turns into node
  * labels (NFD docs, usage/customization-guide.md "Local feature source": `<ns>/<name>=<value>`

@@ -1,4 +1,4 @@
-/* The guest journal (crash safety, issue 4): an append-only file under the state dir where
+/* The guest journal (crash safety): an append-only file under the state dir where
  * the core records every guest state change before it answers the HTTP request. Each record
  * carries its length and a checksum (the first 8 bytes of SHA-256 over magic ‖ length ‖
  * payload, through EVP), and is fsync'ed before sevd_journal_append() returns. When the file
@@ -59,7 +59,7 @@ void sevd_journal_free(struct sevd_journal *j);
 /* Append one record after the last durable one and fdatasync it. On failure nothing of the
  * record stays in the file (cut off at once, or before the next append at the latest). */
 int sevd_journal_append(struct sevd_journal *j, const struct sevd_jrec *rec);
-/* Issue 9, full or read-only state dir: before a change, check that the journal can be opened
+/* For a full or read-only state dir: before a change, check that the journal can be opened
  * for writing and reserve room for n more records behind its end (fallocate KEEP_SIZE), so
  * that the appends the change needs cannot run out of space half-way. -ENOSPC, -EROFS, ... */
 int sevd_journal_reserve(struct sevd_journal *j, unsigned n);

@@ -15,7 +15,7 @@ int sevd_metrics_new(struct sevd_metrics **ret);
 void sevd_metrics_free(struct sevd_metrics *m);
 /* One firmware command finished: fw_status is SEV_STATUS_* or SEV_STATUS_NO_FW_CALL. */
 void sevd_metrics_command(struct sevd_metrics *m, uint32_t cmd, int fw_status, double seconds);
-/* Issue 26: the HTTP worker ended and is started again (daemon/core/worker-supervisor.c); process-
+/* The HTTP worker ended and is started again (daemon/core/worker-supervisor.c); process-
  * wide. */
 void sevd_metrics_worker_restarted(void);
 /* Render everything into buf (NUL-terminated); returns the length or -ENOBUFS. */

@@ -2,7 +2,7 @@
  * Each job has its own condition variable, so a caller is woken only for its own job.
  * A caller that finds the queue idle (nothing running, nobody waiting) runs its job on its own
  * thread instead of handing it to the worker and sleeping until it is done: the two context
- * switches of the hand-off were most of the cost of a quick command (issue 8). `running`
+ * switches of the hand-off were most of the cost of a quick command. `running`
  * marks the job either way, so every other caller queues behind it and the worker waits for
  * it: still one job at a time, in arrival order. */
 #include <errno.h>

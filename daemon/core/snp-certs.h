@@ -1,4 +1,4 @@
-/* The host's SEV-SNP certificate table (issue 20): the ARK, the ASK (or, for a VLEK, the
+/* The host's SEV-SNP certificate table: the ARK, the ASK (or, for a VLEK, the
  * ASVK, in the ASK's entry: the GHCB spec names no ASVK GUID), the VCEK or VLEK and any
  * GUID-keyed extra entry, in the GHCB spec's format (attest/snp-cert-table.h), as VMMs hand it
  * to guests with extended reports. Owned by the core: the worker only forwards. An uploaded

@@ -1,4 +1,4 @@
-/* The reply cache's shared region (issue 8; daemon/README.md "Reply cache"): what the
+/* The reply cache's shared region (daemon/README.md "Reply cache"): what the
  * unprivileged worker needs to answer GET /v1/platform and GET /v1/guests/{h} itself, with
  * exactly the core's freshness rule, instead of a round trip to the core per cached GET.
  *

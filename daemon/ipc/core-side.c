@@ -5,10 +5,10 @@
  * shut down; sevd.c's supervisor then starts a new worker. Guests, ASIDs and the journal are
  * the core's and are untouched by that.
  *
- * Issue 7 lists policy among the worker's parts; the host admission rules stay enforced in
- * the core instead (guest.c, behind sevd_core_call, on the request's own fields), the
- * stricter choice: a check the worker ran could be skipped by a compromised worker, one the
- * core runs cannot. The worker only turns JSON into the fixed request. */
+ * The host admission rules are enforced in the core, not in the worker (guest.c, behind
+ * sevd_core_call, on the request's own fields): a check the worker ran could be skipped by a
+ * compromised worker, one the core runs cannot. The worker only turns JSON into the fixed
+ * request. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -78,7 +78,7 @@ static void track_upload(struct generation *g, const struct sevd_request *req,
 		/* END and ABORT end the upload whatever they answer (guest.c); a DELETE only
 		 * when it succeeded: one refused (409, "an upload into guest N is running")
 		 * leaves the upload running, and the core must still end it if this worker
-		 * dies (issue 27: the guest stayed undeletable until the core restarted). */
+		 * dies (the guest stayed undeletable until the core restarted). */
 		g->uploads[i] = g->uploads[--g->n_uploads];
 	pthread_mutex_unlock(&g->srv->lock);
 }

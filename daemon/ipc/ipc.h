@@ -1,4 +1,4 @@
-/* The core<->worker messages (privilege separation, issue 7; DESIGN.md "Components"). The
+/* The core<->worker messages (privilege separation; daemon/README.md). The
  * unprivileged worker (HTTP, JSON, auth) sends a `struct sevd_request` to the privileged core
  * and gets a `struct sevd_reply` back, over one of a pool of socketpairs (SOCK_STREAM), one
  * request in flight per socket (a staged upload, below, queues its slot requests on the
@@ -141,7 +141,7 @@ void sevd_ipc_upload_close(struct sevd_ipc_upload *u);
 
 /* Take over the worker's ends of n channels. Once. */
 int sevd_ipc_client_init(const int *fds, unsigned n);
-/* Issue 27: `reserved` channels stay free for reads and health (PLATFORM_STATUS, CERTS,
+/* `reserved` channels stay free for reads and health (PLATFORM_STATUS, CERTS,
  * GET_ID, ASIDS, HEALTH, METRICS, GUEST_INFO, GUEST_LIST, FW_ERRORS, SNP_STATUS): other calls
  * and staged uploads take only the rest; no call waits longer than wait_ms for a channel
  * (0: no limit), then it is answered -EBUSY naming what held them. Defaults: 0, 5000. */
@@ -170,8 +170,8 @@ int sevd_ipc_server_new(struct sevd_core *core, struct sevd_ipc_server **ret);
 int sevd_ipc_server_serve(struct sevd_ipc_server *s, int pidfd, pid_t pid, const int *fds,
 			  unsigned n);
 /* CLOCK_MONOTONIC milliseconds of the last HEALTH the core answered a worker (its heartbeat
- * or GET /healthz), 0 before the first: sevd.c feeds systemd's watchdog only while they come
- * (issue 27). */
+ * or GET /healthz), 0 before the first: sevd.c feeds systemd's watchdog only while they come,
+ * so that a frozen API is restarted even while the core's own loop runs. */
 uint64_t sevd_ipc_server_health_ms(struct sevd_ipc_server *s);
 /* How many workers so far sent a malformed message (for the log and tests). */
 unsigned sevd_ipc_server_bad_workers(struct sevd_ipc_server *s);

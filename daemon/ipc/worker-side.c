@@ -8,7 +8,7 @@
  * worker ends (the core, if it lives, starts a new one). Cached reads are answered from the
  * core's read-only region when it allows (cache-region.h): no channel, no core wake-up.
  *
- * Issue 27: sixteen slow uploads held all sixteen channels and every other call waited
+ * Sixteen slow uploads held all sixteen channels and every other call waited
  * without end. A call now takes a channel by its use: reads and health (read_op below) may
  * take any free channel; other calls and held uploads leave `reserved_channels` free for
  * them; and no one waits longer than `channel_wait`: then the call is answered -EBUSY (503

@@ -1,4 +1,4 @@
-/* The guest routes of the REST API (issue 4; daemon/openapi.yaml "/v1/guests..."): JSON in,
+/* The guest routes of the REST API (daemon/openapi.yaml "/v1/guests..."): JSON in,
  * fixed core requests out (core.h), core replies back to JSON. The image upload is streamed:
  * in sevd's worker through a staging buffer of two 1 MiB slots shared with the core (ipc.h,
  * one slot filled while the core takes the other), in one process in SEVD_GUEST_PIECE_MAX
@@ -77,7 +77,7 @@ static json_object *guest_json(const struct sevd_guest_info *g)
 }
 
 /* The {h} segment: a handle in canonical decimal. A segment of digits in another spelling
- * ("0x1", "00001") is refused (400), not read as an alias of guest 1 (issue 27: a proxy's
+ * ("0x1", "00001") is refused (400), not read as an alias of guest 1 (a proxy's
  * per-guest rule and sevd must agree on which guest a path names), and so is a number out of
  * range; anything else is an unknown guest (404). */
 static bool handle_arg(const struct sevd_api_request *req, struct sevd_api_response *resp,
@@ -134,7 +134,7 @@ static void guest_answer(struct sevd_api_response *resp, unsigned status,
 	sevd_api_respond_json(resp, status, o);
 }
 
-/* GET /v1/guests/{h} is polled like GET /v1/platform (issue 8), and its body is a function of
+/* GET /v1/guests/{h} is polled like GET /v1/platform, and its body is a function of
  * the guest info and the command reported: the body rendered for the last such pair of a
  * handle's slot is kept and copied while both are byte for byte the same, which is what
  * guest_answer would render again (the timestamps are fields of the info, not the clock). */
@@ -192,7 +192,7 @@ static void simple_op(const struct sevd_api_request *req, struct sevd_api_respon
 	if (!handle_arg(req, resp, &h))
 		return;
 	/* These ops carry the guest header only (ipc.c REQ_GUEST_HDR): zero that, not the 64 KiB
-	 * data array after it, on every GET /v1/guests/{h} (issue 8). */
+	 * data array after it, on every GET /v1/guests/{h}. */
 	memset(&creq, 0, offsetof(struct sevd_request, u.guest.data));
 	creq.op = op;
 	creq.u.guest.handle = h;
@@ -654,7 +654,7 @@ static int upload_open(const struct sevd_api_request *req, void **state,
 		upload_free(u);
 		return -EINVAL;
 	}
-	/* Issue 27: a limited number at once, in all and per principal, before the upload
+	/* A limited number at once, in all and per principal, before the upload
 	 * takes anything of the core's (a slow one holds a core channel to its end). */
 	if (sevd_upload_admit(req->caller, resp, &u->ticket) < 0) {
 		upload_free(u);
@@ -750,7 +750,7 @@ void sevd_api_guest_data_unused(const struct sevd_api_request *req, struct sevd_
 	sevd_api_error(resp, 500, "internal", "the data route is streamed", -1);
 }
 
-/* ---- migration (issue 23; daemon/core/guest.c "migration") ----
+/* ---- migration (daemon/core/guest.c "migration") ----
  * Source: POST /v1/guests/{h}/send with the target's certificates (the body of the target's
  * GET /v1/platform/certs: pdh, pek, oca, cek, ask, ark; the core checks the chain against
  * the migration roots before SEND_START), GET /v1/guests/{h}/send/stream (the packets, one

@@ -36,7 +36,7 @@ void sevd_api_guest_deactivate(const struct sevd_api_request *req, struct sevd_a
 void sevd_api_guest_attest(const struct sevd_api_request *req, struct sevd_api_response *resp);
 extern const struct sevd_api_stream sevd_api_guest_data_stream;
 void sevd_api_guest_data_unused(const struct sevd_api_request *req, struct sevd_api_response *resp);
-/* Migration (issue 23; api-guest.c "migration"). */
+/* Migration (api-guest.c "migration"). */
 void sevd_api_guest_send(const struct sevd_api_request *req, struct sevd_api_response *resp);
 void sevd_api_guest_send_stream(const struct sevd_api_request *req, struct sevd_api_response *resp);
 void sevd_api_guest_send_finish(const struct sevd_api_request *req, struct sevd_api_response *resp);

@@ -1,4 +1,4 @@
-/* GET/PUT/DELETE /v1/snp/certs (issue 20): the host's SEV-SNP certificate table, owned and
+/* GET/PUT/DELETE /v1/snp/certs: the host's SEV-SNP certificate table, owned and
  * checked by the core (daemon/core/snp-certs.c); this side only turns JSON into the GHCB
  * table and back. Unprivileged side of the seam: the body is the client's, untrusted; what
  * it builds the core parses and verifies again.

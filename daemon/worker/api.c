@@ -133,13 +133,13 @@ void sevd_api_core_error(struct sevd_api_response *resp, const struct sevd_reply
 	case -EALREADY:
 		sevd_api_error(resp, 409, "wrong_state", rep->message, -1);
 		return;
-	case -ENOTEMPTY: /* SHUTDOWN/FACTORY_RESET while guests exist (issue 27) */
+	case -ENOTEMPTY: /* SHUTDOWN/FACTORY_RESET while guests exist */
 		sevd_api_error(resp, 409, "guests_exist", rep->message, -1);
 		return;
 	case -EFBIG:
 		sevd_api_error(resp, 400, "bad_request", rep->message, -1);
 		return;
-	case -ENOTRECOVERABLE: /* the guest journal cannot be written (issue 9: disk full, EROFS) */
+	case -ENOTRECOVERABLE: /* the guest journal cannot be written (disk full, EROFS) */
 		sevd_api_error(resp, 507, "state_not_durable", rep->message, -1);
 		return;
 	case -EIO:
@@ -263,8 +263,8 @@ bool sevd_api_parse_body(const struct sevd_api_request *req, struct sevd_api_res
 	*ret = NULL;
 	if (req->len == 0)
 		return true;
-	/* json-c alone takes trailing commas, single quotes, 01 and the last of duplicate keys
-	 * (issue 27): bytes a proxy could read as another request are refused first. */
+	/* json-c alone takes trailing commas, single quotes, 01 and the last of duplicate keys:
+	 * bytes a proxy could read as another request are refused first. */
 	if (json_strict_check(req->body, req->len, why, sizeof(why)) < 0) {
 		snprintf(msg, sizeof(msg), "the request body is not strict JSON: %s", why);
 		sevd_api_error(resp, 400, "bad_request", msg, -1);
@@ -321,7 +321,7 @@ static bool b64_field(json_object *o, const char *key, uint8_t *out, size_t len,
 
 /* ---- handlers ---- */
 
-/* GET /v1/platform is polled and its answer changes only with the platform (issue 8): the
+/* GET /v1/platform is polled and its answer changes only with the platform: the
  * body rendered for the last platform info is kept and copied while the info is byte for byte
  * the same, which is what platform_json would render again. */
 static pthread_mutex_t platform_memo_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -376,7 +376,7 @@ static void h_platform(const struct sevd_api_request *req, struct sevd_api_respo
 	platform_body_keep(&rep->u.platform, resp->body);
 }
 
-/* ---- SEV-SNP (issue 20) ---- */
+/* ---- SEV-SNP ---- */
 
 static json_object *snp_tcb_json(uint64_t raw, uint8_t gen)
 {
@@ -600,7 +600,7 @@ SIMPLE_CHANGE(h_pek_gen, SEVD_OP_PEK_GEN, "PEK_GEN")
 SIMPLE_CHANGE(h_pdh_gen, SEVD_OP_PDH_GEN, "PDH_GEN")
 
 /* SHUTDOWN and FACTORY_RESET take ?force=1: go ahead while guests exist and drop them all
- * (core.c refuses otherwise, issue 27). Anything but absent, 0 or 1 is refused. */
+ * (core.c refuses otherwise). Anything but absent, 0 or 1 is refused. */
 static void reset_change(const struct sevd_api_request *req, struct sevd_api_response *resp,
 			 enum sevd_op op, const char *command)
 {
@@ -763,7 +763,7 @@ static void h_asids(const struct sevd_api_request *req, struct sevd_api_response
 	sevd_api_respond_json(resp, 200, o);
 }
 
-/* GET /v1/inventory (issue 26): what a scheduler needs to place a confidential guest, in a
+/* GET /v1/inventory: what a scheduler needs to place a confidential guest, in a
  * schema that keeps every key on every host: free ASIDs per type and the host's capabilities.
  * SNP is reported with zero ASIDs and "snp": false until sevd drives SNP firmware; its ASIDs
  * will come out of the SEV-ES range (CPUID 8000_001F EDX, AMD APM vol. 2 15.34). */
@@ -854,7 +854,7 @@ static void h_healthz(const struct sevd_api_request *req, struct sevd_api_respon
 		json_object_object_add(e, "fw_status", NULL);
 		json_object_object_add(o, "error", e);
 	}
-	/* 503 while the PSP is unhealthy (issue 9), so that a load balancer or systemd probe
+	/* 503 while the PSP is unhealthy, so that a load balancer or systemd probe
 	 * sees it; the body says why. */
 	sevd_api_respond_json(resp, rep->u.health.psp_healthy ? 200 : 503, o);
 }
@@ -879,7 +879,7 @@ static void h_metrics(const struct sevd_api_request *req, struct sevd_api_respon
 #define BODY_SEND (64u * 1024u)	  /* a target's certificates in JSON (base64) */
 #define BODY_SNP_CERTS (64u * 1024u) /* a 16 KiB certificate table as PEM in JSON */
 
-/* The route table (DESIGN.md "Interfaces"; every row is in daemon/openapi.yaml, which a test
+/* The route table (every row is in daemon/openapi.yaml, which a test
  * checks). */
 const struct sevd_route sevd_routes[] = {
 	{ "GET", "/v1/platform", ROLES_READER, h_platform, 0 },
@@ -916,7 +916,7 @@ const struct sevd_route sevd_routes[] = {
 	{ "POST", "/v1/guests/{h}/activate", ROLES_LAUNCHER, sevd_api_guest_activate, BODY_NONE },
 	{ "POST", "/v1/guests/{h}/deactivate", ROLES_LAUNCHER, sevd_api_guest_deactivate, BODY_NONE },
 	{ "GET", "/v1/guests/{h}/attestation", ROLES_OWNER, sevd_api_guest_attest, 0 },
-	/* Migration (issue 23): admin only; POST /v1/guests with "receive" too (api-guest.c). */
+	/* Migration: admin only; POST /v1/guests with "receive" too (api-guest.c). */
 	{ "POST", "/v1/guests/{h}/send", ROLES_MIGRATOR, sevd_api_guest_send, BODY_SEND },
 	{ "GET", "/v1/guests/{h}/send/stream", ROLES_MIGRATOR, sevd_api_guest_send_stream, 0 },
 	{ "POST", "/v1/guests/{h}/send/finish", ROLES_MIGRATOR, sevd_api_guest_send_finish, BODY_NONE },

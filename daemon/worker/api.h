@@ -1,4 +1,4 @@
-/* The REST API v1 (DESIGN.md "Interfaces", daemon/openapi.yaml): a table of routes, each
+/* The REST API v1 (daemon/openapi.yaml): a table of routes, each
  * {method, path pattern, roles allowed, handler, body limit}. Handlers turn JSON into core
  * requests (core.h) and core replies into JSON; they are the unprivileged side of the seam
  * and see only the fixed-size request/reply structs. */
@@ -38,7 +38,7 @@ struct sevd_api_stager {
 };
 extern const struct sevd_api_stager *sevd_api_stager;
 
-/* Whether sevd's HTTP worker kept the core's uid (issue 27: allow_unseparated_worker): 1 yes,
+/* Whether sevd's HTTP worker kept the core's uid (allow_unseparated_worker): 1 yes,
  * 0 no, -1 not known (one process: tests, fuzzers). Set by worker.c after the drop; shown by
  * GET /healthz to callers with a role (sevadm ok). */
 extern int sevd_api_worker_shares_uid;

@@ -1,4 +1,4 @@
-/* Roles and how a caller gets one (DESIGN.md "Interfaces"): on the Unix socket the peer's
+/* Roles and how a caller gets one (man/sevd.8, "Roles"): on the Unix socket the peer's
  * credentials (SO_PEERCRED, SO_PEERGROUPS): uid 0 or a member of admin_group is admin,
  * anyone else reader; on TCP a bearer token whose SHA-256 matches a configured hash (compared
  * with CRYPTO_memcmp against every hash, so timing says nothing) gives the token's role, and

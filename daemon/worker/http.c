@@ -78,7 +78,7 @@ struct conn_track {
 	struct conn_track *next, *prev;
 	int fd;
 	uint64_t deadline_ms; /* 0: headers complete (or already shut down) */
-	/* The request's body (issue 27: header_timeout did not cover it, and a body trickled at
+	/* The request's body (header_timeout did not cover it, and a body trickled at
 	 * a byte per 5 s stayed open): from the end of its headers until its answer. */
 	uint64_t body_start_ms; /* 0: no request between its headers and its answer */
 	uint64_t body_bytes;
@@ -512,7 +512,7 @@ static bool uri_path_clean(const char *uri)
 	return !(seg && seg == dots && dots <= 2);
 }
 
-/* Headers a proxy in front of sevd and sevd could read differently (issue 27): libmicrohttpd
+/* Headers a proxy in front of sevd and sevd could read differently: libmicrohttpd
  * answers the first of two Authorization headers and frames the body by the first of two
  * Content-Lengths (the rest of the bytes became a second request); and a Transfer-Encoding
  * other than plain "chunked" (RFC 9112 §6.1: chunked must be last, and sevd decodes no other
@@ -647,7 +647,7 @@ static struct request *rate_limited(struct request *rq, const char *whose)
 }
 
 /* The route table's roles, and GET /metrics for public callers when metrics_public is set
- * (issue 27: its counters and ASID use are the reader's by default). */
+ * (its counters and ASID use are the reader's by default). */
 static bool route_allows(struct sevd_http *h, const struct sevd_route *rt, enum sevd_role role)
 {
 	if (role == SEVD_ROLE_PUBLIC && h->cfg->metrics_public && !strcmp(rt->path, "/metrics"))

@@ -1,4 +1,4 @@
-/* A strict front check of JSON request bodies (issue 27, item 6), run before json-c. json-c
+/* A strict front check of JSON request bodies, run before json-c. json-c
  * takes what RFC 8259 does not ({"a":1,} single quotes, 01, comments) and keeps the last of
  * duplicate keys, so a proxy or a client library that reads the same bytes could see another
  * request than sevd. This accepts RFC 8259 JSON with sevd's own narrowings:

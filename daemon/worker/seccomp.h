@@ -1,4 +1,4 @@
-/* The worker's system-call filter (privilege separation, issue 7): a classic BPF program
+/* The worker's system-call filter (privilege separation): a classic BPF program
  * written here with <linux/seccomp.h> (no libseccomp). Installed last, after the worker has
  * dropped its uid, groups and capabilities and set no_new_privs; inherited by every thread
  * the worker starts afterwards (so it must be installed while the worker is single-threaded).

@@ -1,4 +1,4 @@
-/* Remote access over TLS (issue 7, "Remote access"): the server certificate, key and
+/* Remote access over TLS: the server certificate, key and
  * client-CA files read for libmicrohttpd's GnuTLS backend, the subject-to-role map for client
  * certificates, and the rule that plain TCP is only for loopback with allow_plain_tcp. Trusts
  * a client certificate only after GnuTLS verified it against tls_client_ca. */

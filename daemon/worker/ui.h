@@ -1,4 +1,4 @@
-/* The status page (issue 10): GET /ui and its two static assets carry no data and are public;
+/* The status page: GET /ui and its two static assets carry no data and are public;
  * GET /ui/state is the page's data, for readers and above (the page sends the bearer token
  * it was given in the URL fragment, or the browser's TLS client certificate does). Handlers
  * of the route table (api.c); unprivileged side of the seam (core.h). */

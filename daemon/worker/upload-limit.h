@@ -1,4 +1,4 @@
-/* How many image uploads run at once (issue 27: sixteen slow uploads held all 16 core
+/* How many image uploads run at once (sixteen slow uploads held all 16 core
  * channels and froze the API). An upload is admitted before its first core request
  * (api-guest.c) while fewer than `upload_limit` run in all and fewer than
  * `upload_limit_per_principal` for its caller (the credential: a token, a certificate's

@@ -128,7 +128,7 @@ static int clear_caps(void)
 }
 
 /* A worker left with the core's uid could open the core's state dir, journal and sockets:
- * the split would separate nothing but the capabilities (issue 27). Refused unless the
+ * the split would separate nothing but the capabilities. Refused unless the
  * admin allowed it (allow_unseparated_worker = yes); then logged as a warning. */
 static int unseparated(bool allowed, const char *why)
 {
@@ -256,7 +256,7 @@ static int channels_init(const struct sevd_worker_args *a)
 	return sevd_ipc_client_init(fds, a->n_channels);
 }
 
-/* Issue 27: the channels kept for reads and health, the bounded wait for one, and the
+/* The channels kept for reads and health, the bounded wait for one, and the
  * uploads at once (upload-limit.h). The config checked upload_limit + reserved_channels
  * against the channel count (sevd.c). */
 static void limits_init(const struct sevd_config *cfg)
@@ -267,7 +267,7 @@ static void limits_init(const struct sevd_config *cfg)
 	sevd_upload_limit_set(cfg->upload_limit, cfg->upload_limit_per_principal, wait_ms);
 }
 
-/* The watchdog's evidence (issue 27: the core kept pinging systemd's watchdog while sixteen
+/* The watchdog's evidence (the core kept pinging systemd's watchdog while sixteen
  * uploads froze the API). With SEVD_WORKER_HEARTBEAT_MS in its environment (the core sets it
  * when systemd's watchdog is on), the worker makes a HEALTH round trip through its channel
  * pool at that interval, as GET /healthz does (a read: any free channel, bounded wait); the

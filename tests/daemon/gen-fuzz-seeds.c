@@ -107,7 +107,7 @@ static void pek_cert_seed(const char *dir)
 	free(cert);
 }
 
-/* The migration routes (issue 23; route bytes 12..17): POST /v1/guests with "receive", the
+/* The migration routes (route bytes 12..17): POST /v1/guests with "receive", the
  * target's certificates for /send, and two records of the /receive stream (offset ‖ length ‖
  * 52-byte header ‖ data), the second cut short. */
 static void migrate_seeds(const char *dir)

@@ -674,12 +674,12 @@ static const struct {
 	{ "POST", "/v1/snp/platform/config", R_ADMIN },
 	{ "POST", "/v1/snp/platform/vlek", R_ADMIN },
 	{ "GET", "/healthz", R_PUBLIC },
-	{ "GET", "/metrics", R_READER }, /* public only with metrics_public (issue 27) */
+	{ "GET", "/metrics", R_READER }, /* public only with metrics_public */
 	{ "GET", "/ui", R_PUBLIC },
 	{ "GET", "/ui/ui.css", R_PUBLIC },
 	{ "GET", "/ui/ui.js", R_PUBLIC },
 	{ "GET", "/ui/state", R_READER },
-	/* Migration (issue 23): admin only; refused before the handle is looked at. */
+	/* Migration: admin only; refused before the handle is looked at. */
 	{ "POST", "/v1/guests/1/send", R_ADMIN },
 	{ "GET", "/v1/guests/1/send/stream", R_ADMIN },
 	{ "POST", "/v1/guests/1/send/finish", R_ADMIN },
@@ -1181,7 +1181,7 @@ static void refused_start(const char *extra, const char *needle)
 	TU_CHECK(text && strstr(text, needle), "log lacks '%s': %s", needle, text ? text : "");
 }
 
-/* Issue 23: migration_roots and migration_emulated_root in sevd.conf. The platform's own
+/* The keys migration_roots and migration_emulated_root of sevd.conf. The platform's own
  * ASK ‖ ARK (from GET /v1/platform/certs) is a usable emulated root and an empty directory
  * usable roots: sevd starts, says which emulated root it trusts, and serves; an unreadable
  * root file, a file that is no root, and a missing roots directory stop it at start. */

@@ -80,65 +80,13 @@ static void sleep_ms(unsigned ms)
 	nanosleep(&ts, NULL);
 }
 
-/* sevd's child with "--worker" in its argv (NUL-separated cmdline), or 0. */
-static pid_t find_worker(pid_t core)
-{
-	DIR *d = opendir("/proc");
-	struct dirent *e;
-	pid_t found = 0;
-
-	TU_CHECK(d, "opendir /proc");
-	while ((e = readdir(d)) && !found) {
-		char path[64], buf[4096];
-		pid_t pid = (pid_t)atoi(e->d_name), ppid = 0;
-		FILE *f;
-		size_t n;
-
-		if (pid <= 0)
-			continue;
-		snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-		f = fopen(path, "re");
-		if (!f)
-			continue;
-		n = fread(buf, 1, sizeof(buf) - 1, f);
-		fclose(f);
-		buf[n] = '\0';
-		/* "pid (comm) state ppid": comm may hold spaces, so after the last ')'. */
-		if (!strrchr(buf, ')') || sscanf(strrchr(buf, ')') + 2, "%*c %d", &ppid) != 1 ||
-		    ppid != core)
-			continue;
-		snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
-		f = fopen(path, "re");
-		if (!f)
-			continue;
-		n = fread(buf, 1, sizeof(buf) - 1, f);
-		fclose(f);
-		for (size_t i = 0; i + 1 < n; i++)
-			if (buf[i] == '\0' && !strncmp(buf + i + 1, "--worker", 9))
-				found = pid;
-	}
-	closedir(d);
-	return found;
-}
-
-static int unix_connect(const char *path)
-{
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-	TU_CHECK(fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0, "connect %s",
-		 path);
-	return fd;
-}
-
 /* An upload with Content-Length `total` of which `sent` bytes are written, then silence.
  * Returns the connection. */
 static int begin_upload(uint32_t h, size_t total, size_t sent)
 {
 	_cleanup_free_ uint8_t *img = calloc(1, sent);
 	char head[256];
-	int fd = unix_connect(D.sock), n;
+	int fd = tu_unix_connect(D.sock), n;
 
 	TU_CHECK(img, "out of memory");
 	n = snprintf(head, sizeof(head),
@@ -386,11 +334,11 @@ static void test_delete409(void)
 	TU_CHECK(core_has_staging(), "the upload did not begin (log %s)", D.log);
 	snprintf(path, sizeof(path), "/v1/guests/%u", h);
 	TU_CHECK_EQ(status_of("DELETE", path), 409);
-	w = find_worker(D.pid);
+	w = tu_find_worker(D.pid);
 	TU_CHECK(w > 0, "no worker under sevd %d", (int)D.pid);
 	TU_CHECK(kill(w, SIGKILL) == 0, "kill the worker");
 	close(fd);
-	for (int i = 0; i < 300 && ((w2 = find_worker(D.pid)) <= 0 || w2 == w ||
+	for (int i = 0; i < 300 && ((w2 = tu_find_worker(D.pid)) <= 0 || w2 == w ||
 				    status_of("GET", "/healthz") != 200);
 	     i++)
 		sleep_ms(100);

@@ -35,43 +35,6 @@
 #define GLOBEX_TOKEN "distrust-launcher-globex-4"
 #define MIGRATOR_TOKEN "distrust-migrator-5"
 
-static pid_t find_worker(pid_t core)
-{
-	DIR *d = opendir("/proc");
-	struct dirent *e;
-	pid_t found = 0;
-
-	TU_CHECK(d, "opendir /proc");
-	while ((e = readdir(d)) && !found) {
-		char path[64], buf[4096];
-		pid_t pid = (pid_t)atoi(e->d_name), ppid = 0;
-		FILE *f;
-		size_t n;
-
-		if (pid <= 0)
-			continue;
-		snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-		if (!(f = fopen(path, "re")))
-			continue;
-		n = fread(buf, 1, sizeof(buf) - 1, f);
-		fclose(f);
-		buf[n] = '\0';
-		if (!strrchr(buf, ')') || sscanf(strrchr(buf, ')') + 2, "%*c %d", &ppid) != 1 ||
-		    ppid != core)
-			continue;
-		snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
-		if (!(f = fopen(path, "re")))
-			continue;
-		n = fread(buf, 1, sizeof(buf) - 1, f);
-		fclose(f);
-		for (size_t i = 0; i + 1 < n; i++)
-			if (buf[i] == '\0' && !strncmp(buf + i + 1, "--worker", 9))
-				found = pid;
-	}
-	closedir(d);
-	return found;
-}
-
 /* The worker's first core channel (as test-privsep.c's inject): argv "--worker L,C". */
 static int take_channel(pid_t w)
 {
@@ -356,7 +319,7 @@ static void attack(void)
 	TU_CHECK(r.status == 201, "launch: %ld %s", r.status, r.body);
 	h = (uint32_t)gc_int(r.json, "handle");
 	gc_resp_free(&r);
-	w = find_worker(d.pid);
+	w = tu_find_worker(d.pid);
 	TU_CHECK(w > 0, "sevd (pid %d) has a --worker child (log %s)", (int)d.pid, d.log);
 	fd = take_channel(w);
 	j0 = tu_read_file(jpath, &l0);

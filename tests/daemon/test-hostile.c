@@ -249,18 +249,6 @@ static int connect_from(const char *src, bool nonblock)
 	return fd;
 }
 
-static int connect_unix(void)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	TU_CHECK(fd >= 0 && strlen(D.unix_path) < sizeof(sa.sun_path), "unix socket");
-	strcpy(sa.sun_path, D.unix_path);
-	TU_CHECK(connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0, "connect %s: %s",
-		 D.unix_path, strerror(errno));
-	return fd;
-}
-
 /* Read until the peer closes or IO_TIMEOUT_MS; returns the bytes (NUL-terminated). */
 struct answer {
 	int status;    /* from the status line; 0 if none came */
@@ -378,7 +366,7 @@ static void attack_slowloris(void)
 	good_start(&g, false);
 	start = now_s(); /* before the connects: no deadline can expire earlier than this + 2 s */
 	for (int i = 0; i < N; i++)
-		fd[i] = i < N - N_UNIX ? connect_from("127.0.0.3", false) : connect_unix();
+		fd[i] = i < N - N_UNIX ? connect_from("127.0.0.3", false) : tu_unix_connect(D.unix_path);
 	while (closed < N && now_s() - start < limit) {
 		for (int i = 0; i < N; i++) {
 			char c = req[pos % (sizeof(req) - 1)], buf[256];
@@ -607,7 +595,7 @@ static void attack_idle_unix_uid(void)
 		if (setgroups(0, NULL) < 0 || setgid(65534) < 0 || setuid(65534) < 0)
 			_exit(3);
 		for (int i = 0; i < N; i++)
-			fds[i] = connect_unix();
+			fds[i] = tu_unix_connect(D.unix_path);
 		/* Before HEADER_TIMEOUT_S - 0.5: only the per-uid limit can have closed them. */
 		result[0] = count_closed(fds, N, EXTRA, HEADER_TIMEOUT_S - 0.5 - (now_s() - start),
 					 &answered);
@@ -1046,7 +1034,7 @@ static void attack_guests(void)
 static int parse_case(const char *src, const char *what, const void *req, size_t len, int want,
 		      const char *says, bool closes)
 {
-	int fd = src ? connect_from(src, false) : connect_unix();
+	int fd = src ? connect_from(src, false) : tu_unix_connect(D.unix_path);
 	struct answer a;
 
 	send_all(fd, req, len);

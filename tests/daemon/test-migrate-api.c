@@ -1,4 +1,4 @@
-/* Migration through sevd's HTTP routes (issue 23): two sev-psp-emu (two chips, each its own
+/* Migration through sevd's HTTP routes: two sev-psp-emu (two chips, each its own
  * keys) and two sevd, driven over their Unix sockets (as root: the admin role). A launches a
  * guest whose image is random bytes and whose owner injected a secret (LAUNCH_SECRET) (B
  * also listens with TLS on loopback, which sevadm migrate uses with a migrator's bearer

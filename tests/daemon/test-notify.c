@@ -3,7 +3,7 @@
  * its sender's pid), starts the real sevd with its own embedded sev-psp-emu, NOTIFY_SOCKET,
  * WATCHDOG_USEC=500000 and WATCHDOG_PID set to sevd's own pid (in the child, before exec, as
  * systemd does), and asserts that READY=1, STATUS= lines, at least two WATCHDOG=1 pings within
- * ~2 s, none while the HTTP worker is stopped (SIGSTOP: the API cannot answer; issue 27) and
+ * ~2 s, none while the HTTP worker is stopped (SIGSTOP: the API cannot answer) and
  * again after SIGCONT, and, after SIGTERM, STOPPING=1 arrive in that order, all from sevd's
  * pid. Trusts only the kernel's SCM_CREDENTIALS. */
 #include <errno.h>
@@ -192,7 +192,7 @@ int main(void)
 	(void)second_ping_at;
 	pings = pings_after_ready;
 
-	/* Issue 27: the watchdog follows the API, not the core's main loop alone. With the worker
+	/* The watchdog follows the API, not the core's main loop alone. With the worker
 	 * stopped (SIGSTOP) no health round trip reaches the core, and the pings stop (after
 	 * at most WATCHDOG_USEC/2 and one 250 ms loop: 0.8 s are drained first); SIGCONT and
 	 * they come again. Before, the core kept pinging with its API frozen. */

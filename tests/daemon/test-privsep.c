@@ -541,52 +541,11 @@ static bool healthy(struct gc_daemon *d)
 	return ok;
 }
 
-/* sevd's child with "--worker" in its argv (NUL-separated cmdline), or 0. */
-static pid_t find_worker(pid_t core)
-{
-	DIR *d = opendir("/proc");
-	struct dirent *e;
-	pid_t found = 0;
-
-	TU_CHECK(d, "opendir /proc");
-	while ((e = readdir(d)) && !found) {
-		char path[64], buf[4096];
-		pid_t pid = (pid_t)atoi(e->d_name), ppid = 0;
-		FILE *f;
-		size_t n;
-
-		if (pid <= 0)
-			continue;
-		snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-		f = fopen(path, "re");
-		if (!f)
-			continue;
-		/* "pid (comm) state ppid": comm may hold spaces, so after the last ')'. */
-		n = fread(buf, 1, sizeof(buf) - 1, f);
-		fclose(f);
-		buf[n] = '\0';
-		if (!strrchr(buf, ')') || sscanf(strrchr(buf, ')') + 2, "%*c %d", &ppid) != 1 ||
-		    ppid != core)
-			continue;
-		snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
-		f = fopen(path, "re");
-		if (!f)
-			continue;
-		n = fread(buf, 1, sizeof(buf) - 1, f);
-		fclose(f);
-		for (size_t i = 0; i + 1 < n; i++)
-			if (buf[i] == '\0' && !strncmp(buf + i + 1, "--worker", 9))
-				found = pid;
-	}
-	closedir(d);
-	return found;
-}
-
 /* A new worker that is not `old` and answers /healthz, within a bound. */
 static pid_t wait_new_worker(struct gc_daemon *d, pid_t old)
 {
 	for (int i = 0; i < 300; i++) {
-		pid_t w = find_worker(d->pid);
+		pid_t w = tu_find_worker(d->pid);
 
 		TU_CHECK(kill(d->pid, 0) == 0, "the core (pid %d) is gone (log %s)", (int)d->pid,
 			 d->log);
@@ -1079,7 +1038,7 @@ static void test_bad_slots(void)
 	asid = gc_int(r.json, "asid");
 	state = strdup(gc_str(r.json, "state"));
 	gc_resp_free(&r);
-	w = find_worker(d.pid);
+	w = tu_find_worker(d.pid);
 	TU_CHECK(w > 0, "sevd has a worker (log %s)", d.log);
 	inject_bad_slots(&d, &w, h, asid, state);
 	gc_stop(&d, false);
@@ -1166,7 +1125,7 @@ static void test_nonroot_core(void)
 	s = status_field(d.pid, "Uid");
 	TU_CHECK(atoi(s) == CORE_UID, "the core runs as %s", s);
 	free(s);
-	w = find_worker(d.pid);
+	w = tu_find_worker(d.pid);
 	TU_CHECK(w > 0, "a worker (log %s)", d.log);
 	check_status(w, &uid, &gid);
 	TU_CHECK(uid != CORE_UID && gid != CORE_UID, "the worker's uid %u is not the core's", uid);
@@ -1250,7 +1209,7 @@ static void test_daemon(void)
 	gc_resp_free(&r);
 	TU_CHECK(asid > 0, "the guest has an ASID");
 
-	w = find_worker(d.pid);
+	w = tu_find_worker(d.pid);
 	TU_CHECK(w > 0, "sevd (pid %d) has a --worker child (log %s)", (int)d.pid, d.log);
 	check_status(w, &uid, &gid);
 	check_fds(&d, w);
@@ -1405,8 +1364,8 @@ static void test_daemon(void)
 	/* Each worker is killed once it serves: one killed before it served would end sevd on
 	 * the "ended before serving" path instead, which is not the bound under test. */
 	for (int i = 0; i < 600 && waitpid(d.pid, &st, WNOHANG) == 0; i++) {
-		w = find_worker(d.pid);
-		if (w > 0 && healthy(&d) && find_worker(d.pid) == w)
+		w = tu_find_worker(d.pid);
+		if (w > 0 && healthy(&d) && tu_find_worker(d.pid) == w)
 			kill(w, SIGKILL);
 		sleep_ms(100);
 	}

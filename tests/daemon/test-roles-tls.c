@@ -103,7 +103,7 @@ static const struct route {
     {"POST", "/v1/guests/{h}/activate", R_LAUNCHER, NULL},
     {"POST", "/v1/guests/{h}/deactivate", R_LAUNCHER, NULL},
     {"GET", "/v1/guests/{h}/attestation", R_OWNER, NULL},
-    /* Migration (issue 23): the migrator's (and admin's); on a guest that is not being sent
+    /* Migration: the migrator's (and admin's); on a guest that is not being sent
      * or received they get past authorization and answer 400/409. */
     {"POST", "/v1/guests/{h}/send", R_MIGRATOR, "{}"},
     {"GET", "/v1/guests/{h}/send/stream", R_MIGRATOR, NULL},
@@ -511,9 +511,9 @@ static void test_refusals(long handle)
 		 after);
 	TU_CHECK(!strcmp(list0, list1), "refused calls changed the guests:\n%s\n---\n%s", list0,
 		 list1);
-	/* 43 routes: 6 public, 9 reader (/metrics since issue 27, /v1/snp/platform and GET
-	 * /v1/snp/certs since issue 20), 2 owner, 8 launcher, 6 migrator (migration, issue 23),
-	 * 12 admin (5 SNP, issue 20). Refused: public (two TLS callers) 37, reader (TLS and Unix)
+	/* 43 routes: 6 public, 9 reader (/metrics, /v1/snp/platform and GET /v1/snp/certs among
+	 * them), 2 owner, 8 launcher, 6 migrator (migration),
+	 * 12 admin (5 SNP). Refused: public (two TLS callers) 37, reader (TLS and Unix)
 	 * 28, owner 26, launcher 20, migrator 22 (POST /v1/guests without "receive" among them). */
 	TU_CHECK(refused == 2 * 37 + 2 * 28 + 26 + 20 + 22, "%u refusals", refused);
 	printf("%u refusals, all 401/403, firmware counters and guest list unchanged\n", refused);
@@ -650,7 +650,7 @@ int main(void)
 	chmod(dir, 0755); /* the nobody client must reach the socket */
 	snprintf(unix_path, sizeof(unix_path), "%s/api.sock", dir);
 	make_pki();
-	/* With SNP (issue 20): every route, GET /v1/snp/platform too, is served beside it. */
+	/* With SNP: every route, GET /v1/snp/platform too, is served beside it. */
 	static const char *const emu_args[] = { "--snp", NULL };
 
 	TU_CHECK(tu_emu_start(dir, emu_args, &emu) == 0, "emulator did not start");

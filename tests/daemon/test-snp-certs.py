@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The host's SEV-SNP certificate table (issue 20): GET/PUT/DELETE /v1/snp/certs against the
+"""The host's SEV-SNP certificate table: GET/PUT/DELETE /v1/snp/certs against the
 real sev-psp-emu --snp, sevd and sev-kds-emu (the emulator's local KDS, started on the same NV
 file: the test's independent source of the chip's VCEK).
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""SEV-SNP platform commands through sevd (issue 20): sevadm snp show / commit / config
+"""SEV-SNP platform commands through sevd: sevadm snp show / commit / config
 set|reset / vlek load against the real sev-psp-emu --snp and sevd, over the routes
 GET /v1/snp/platform and POST /v1/snp/platform/{commit,config,vlek}.
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""SEV-SNP at sevd's start (issue 20), against the real sev-psp-emu --snp, sevd and sevadm.
+"""SEV-SNP at sevd's start, against the real sev-psp-emu --snp, sevd and sevadm.
 
 Checks: on a platform with SNP, sevd brings SNP up before the legacy INIT, in the order of
 Linux's ccp driver (__sev_snp_init_locked, then __sev_platform_init_locked), and says so in

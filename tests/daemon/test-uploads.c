@@ -1,4 +1,4 @@
-/* Issue 27, item 2: sixteen slow uploads froze the whole API. Each image upload holds one of
+/* Sixteen slow uploads froze the whole API. Each image upload holds one of
  * the worker's 16 core channels to its end, and a call waited for a channel without end: 16
  * uploads declaring 1 MiB and sending a byte now and then made /healthz, /v1/asids,
  * /v1/guests and /v1/platform time out, while the watchdog was still fed.
@@ -101,18 +101,6 @@ static int connect_tcp(void)
 	return fd;
 }
 
-static int connect_unix(void)
-{
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	TU_CHECK(fd >= 0, "socket: %s", strerror(errno));
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", D.unix_path);
-	TU_CHECK(connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0, "connect %s: %s",
-		 D.unix_path, strerror(errno));
-	return fd;
-}
-
 static void send_all(int fd, const void *buf, size_t len)
 {
 	const char *p = buf;
@@ -171,7 +159,7 @@ static int request(bool unix_sock, const char *token, const char *method, const 
 		   const char *body, char *out, size_t size, int timeout_ms)
 {
 	char head[1024];
-	int fd = unix_sock ? connect_unix() : connect_tcp(), st;
+	int fd = unix_sock ? tu_unix_connect(D.unix_path) : connect_tcp(), st;
 	size_t blen = body ? strlen(body) : 0;
 
 	snprintf(head, sizeof(head),

@@ -3,9 +3,9 @@
 # sevadm.1 and every flag of `sevadm VERB --help` (and of each `sevadm VERB SUB --help`)
 # appears in that section; every flag of `sevd --help`, `sev-psp-emu --help` and
 # `sev-run --help` appears in its page; sevd.conf.5 has an entry (.TP tag) for every key
-# sevd's config parser accepts, read from daemon/sevd-config.c (and, for its "policy." keys,
-# from policy/admission.c); sevd.8 names every error code of daemon/openapi.yaml. Each
-# missing item is printed; exit 1 if any.
+# sevd's config parser accepts, read from the table in daemon/sevd-config.c (and, for
+# its "policy." keys, from policy/admission.c); sevd.8 names every error code of
+# daemon/openapi.yaml. Each missing item is printed; exit 1 if any.
 # Needs SEVD_SOURCE_ROOT and SEVADM_EXE, SEVD_EXE, SEV_PSP_EMU_EXE, SEV_RUN_EXE.
 set -u
 src=${SEVD_SOURCE_ROOT:?}
@@ -93,9 +93,12 @@ for c in $codes; do
 done
 
 # --- sevd.conf.5: every key of the parser has a .TP entry ---
-keys=$(sed -n '/^int sevd_config_set(/,/^}/p' "$src/daemon/sevd-config.c" |
-	grep -oE 'strn?cmp\(key, "[a-z_.]+"' | sed -E 's/.*"(.*)"/\1/')
-[[ -n $keys ]] || { echo "FAIL: no keys found in daemon/sevd-config.c sevd_config_set()"; exit 1; }
+# The rows of config_keys[] (`KIND("key", ...)`) and the prefix keys sevd_config_set() adds.
+keys=$(sed -n '/^static const struct config_key config_keys\[\]/,/^};/p' "$src/daemon/sevd-config.c" |
+	grep -oE '^\s*[A-Z]+\("[a-z_]+"' | sed -E 's/.*"(.*)"/\1/')
+[[ -n $keys ]] || { echo "FAIL: no keys found in daemon/sevd-config.c config_keys[]"; exit 1; }
+keys+=" "$(sed -n '/^int sevd_config_set(/,/^}/p' "$src/daemon/sevd-config.c" |
+	grep -oE 'strncmp\(key, "[a-z_.]+\."' | sed -E 's/.*"(.*)"/\1/')
 # A prefix key ("policy.") hands the rest of the key to the admission rules
 # (policy_rules_set in policy/admission.c): check each rule under the prefix.
 for k in $keys; do

@@ -1,6 +1,6 @@
 /* libFuzzer target: the JSON bodies and path/query arguments of sevd's guest routes
  * (daemon/worker/api-guest.c): POST /v1/guests, /secret, /activate, /finish, /deactivate, DELETE,
- * /vmsa, /attestation, the migration routes (issue 23: /send and its stream, /send/finish,
+ * /vmsa, /attestation, the migration routes (/send and its stream, /send/finish,
  * /send/cancel, the streamed /receive, /receive/finish, POST /v1/guests with "receive"); and
  * the one platform route with a JSON body, POST /v1/platform/pek-cert. The
  * first input byte picks the route, the second the {h} segment form, the rest is the body. The core

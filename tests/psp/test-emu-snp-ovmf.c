@@ -1,6 +1,6 @@
 /* Debian's OVMF launched as SEV-SNP guest through sev-psp-emu --snp, the test acting as QEMU
- * and KVM (issue 21, "the emulator launched with these pages giving exactly the digest computed
- * offline"; "ID block round trip").
+ * and KVM: the emulator, launched with these pages, gives exactly the digest computed offline,
+ * and an ID block makes the round trip.
  *
  * The pages go to SNP_LAUNCH_UPDATE in QEMU's order (target/i386/sev.c, v9.x):
  * sev_encrypt_flash() queues the whole flash image as NORMAL pages when the machine maps it (at

@@ -1,5 +1,5 @@
 /* sev-psp-emu --snp: every SNP guest command in every SNP guest state and in both SNP platform
- * states, by status name, with well-formed buffers (issue 19, "Done means"; the SEV model is
+ * states, by status name, with well-formed buffers (the SEV model of this test is
  * test-emu-guest-states.c). Guest states as the ABI's SNP_GUEST_STATUS names them (56860
  * table "Guest States": GSTATE_INIT after SNP_GCTX_CREATE, GSTATE_LAUNCH after SNP_LAUNCH_START,
  * GSTATE_RUNNING after SNP_LAUNCH_FINISH), plus the two cases the firmware tells apart inside
