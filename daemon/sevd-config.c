@@ -103,6 +103,7 @@ static int set_token(struct sevd_config *c, const char *v, const char **reason)
 	const char *p = strchr(v, ':');
 	char role[16];
 	struct sevd_token *t;
+	int r;
 
 	if (c->n_tokens >= SEVD_TOKENS_MAX) {
 		*reason = "too many tokens";
@@ -139,7 +140,9 @@ static int set_token(struct sevd_config *c, const char *v, const char **reason)
 			}
 			memcpy(hex, p + 8, 64);
 			hex[64] = '\0';
-			if (hex_decode_exact(hex, t->hash, 32) < 0) {
+			r = hex_decode_exact(hex, t->hash, 32);
+			secret_wipe(hex, sizeof(hex)); /* no copy of a hash left on the stack */
+			if (r < 0) {
 				*reason = "expected sha256: and 64 hex digits (sha256sum of the "
 					  "token)";
 				return -EINVAL;
@@ -332,15 +335,12 @@ static char *strip(char *s)
 	return s;
 }
 
-int sevd_config_parse(struct sevd_config *c, const char *text, const char *origin)
+static int parse_lines(struct sevd_config *c, char *copy, const char *origin)
 {
-	_cleanup_free_ char *copy = strdup(text);
 	char *save = NULL, *line, full[160];
 	const char *section = ""; /* "[policy]" prefixes its keys with "policy." */
 	unsigned lineno = 0;
 
-	if (!copy)
-		return -ENOMEM;
 	/* strtok_r skips empty lines, so count them by hand. */
 	for (line = copy; line; line = save) {
 		const char *reason = NULL;
@@ -388,6 +388,18 @@ int sevd_config_parse(struct sevd_config *c, const char *text, const char *origi
 	return 0;
 }
 
+int sevd_config_parse(struct sevd_config *c, const char *text, const char *origin)
+{
+	_cleanup_free_ char *copy = strdup(text);
+	int r;
+
+	if (!copy)
+		return -ENOMEM;
+	r = parse_lines(c, copy, origin);
+	secret_wipe(copy, strlen(text) + 1); /* token lines: no copy left in freed memory */
+	return r;
+}
+
 int sevd_config_load(struct sevd_config *c, const char *path)
 {
 	_cleanup_free_ uint8_t *buf = NULL;
@@ -399,13 +411,20 @@ int sevd_config_load(struct sevd_config *c, const char *path)
 	if (r < 0)
 		return r;
 	text = malloc(len + 1);
+	if (text) {
+		memcpy(text, buf, len);
+		text[len] = '\0';
+	}
+	/* The file holds token hashes: no copy of it stays in freed memory (a worker parses
+	 * it too, and must hold none: sevd.c). */
+	secret_wipe(buf, len);
 	if (!text)
 		return -ENOMEM;
-	memcpy(text, buf, len);
-	text[len] = '\0';
 	if (strlen(text) != len) {
 		log_error("%s: contains a NUL byte", path);
-		return -EINVAL;
-	}
-	return sevd_config_parse(c, text, path);
+		r = -EINVAL;
+	} else
+		r = sevd_config_parse(c, text, path);
+	secret_wipe(text, len);
+	return r;
 }

@@ -23,6 +23,7 @@
 #include "attest/roots.h"
 #include "common/log.h"
 #include "common/macros.h"
+#include "common/secret.h"
 #include "common/secure-heap.h"
 #include "common/util.h"
 #include "config.h"
@@ -558,6 +559,10 @@ int main(int argc, char *argv[])
 	signal(SIGPIPE, SIG_IGN);
 	r = load_settings(&f, &cfg);
 	if (r >= 0 && f.worker) {
+		/* The token hashes are the core's alone (core/authz.c, op WHOAMI): the worker's
+		 * parse of the file keeps none of them. */
+		secret_wipe(cfg.tokens, sizeof(cfg.tokens));
+		cfg.n_tokens = 0;
 		f.wargs.user = f.worker_user;
 		r = sevd_worker_main(&cfg, &f.wargs);
 		sevd_config_done(&cfg);

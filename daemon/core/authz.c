@@ -217,6 +217,21 @@ static int launch_tenant(struct sevd_request *req, const char *tenant)
 	return 0;
 }
 
+void sevd_authz_whoami(struct sevd_authz *a, const struct sevd_caller *cl, struct sevd_reply *rep)
+{
+	enum sevd_role role = SEVD_ROLE_PUBLIC;
+	const char *tenant = "";
+
+	rep->u.whoami.role = SEVD_ROLE_PUBLIC;
+	rep->u.whoami.known = 0;
+	if (cl->kind != SEVD_EVIDENCE_TOKEN || !memchr(cl->text, '\0', sizeof(cl->text)))
+		return;
+	if (token_role(a, cl->text, &role, &tenant) == 0) {
+		rep->u.whoami.role = (uint32_t)role;
+		rep->u.whoami.known = 1;
+	}
+}
+
 int sevd_authz_check(struct sevd_authz *a, struct sevd_request *req, struct sevd_reply *rep)
 {
 	enum sevd_role role = SEVD_ROLE_PUBLIC;
@@ -227,6 +242,8 @@ int sevd_authz_check(struct sevd_authz *a, struct sevd_request *req, struct sevd
 	memset(req->principal_tenant, 0, sizeof(req->principal_tenant));
 	if (req->op == 0 || req->op >= SEVD_OP_MAX_)
 		return 0; /* unknown ops are refused by the dispatch, as before */
+	if (req->op == SEVD_OP_WHOAMI)
+		return 0; /* a bad token asking who it is gets "nobody", not a refusal */
 	allowed = op_roles[req->op];
 	if (req->op == SEVD_OP_METRICS && a->metrics_public)
 		allowed |= SEVD_ROLE_BIT(SEVD_ROLE_PUBLIC);

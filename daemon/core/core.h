@@ -297,6 +297,10 @@ struct sevd_reply {
 			uint64_t total; /* failures seen since sevd started */
 			struct sevd_fw_error e[SEVD_FW_ERRORS_MAX];
 		} fw_errors;
+		struct {
+			uint32_t role; /* enum sevd_role; SEVD_ROLE_PUBLIC when not known */
+			uint8_t known; /* 1: the token matched a configured hash */
+		} whoami; /* WHOAMI */
 	} u;
 };
 

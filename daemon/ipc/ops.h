@@ -129,4 +129,8 @@ enum sevd_role {
 	X(SNP_CERTS_PUT, sevd_snp_certs_op, NULL, 1, FIXED(REQ_SNP_CERTS),                         \
 	  REP_VAR(snp_certs, len, table), SEVD_ROLES_ADMIN, 0)                                      \
 	X(SNP_CERTS_DELETE, sevd_snp_certs_op, NULL, 0, FIXED(REQ_NONE),                           \
-	  REP_VAR(snp_certs, len, table), SEVD_ROLES_ADMIN, 0)
+	  REP_VAR(snp_certs, len, table), SEVD_ROLES_ADMIN, 0)                                      \
+	/* Who a bearer token is (core/authz.c): the core alone holds the token hashes, so the     \
+	 * worker asks before it checks a route; any evidence may ask, a bad token is an answer. */ \
+	X(WHOAMI, op_whoami, NULL, 0, FIXED(REQ_NONE), FIXED(REP(whoami)),              \
+	  SEVD_ROLES_PUBLIC, 0)
