@@ -38,6 +38,8 @@ void sevd_config_init(struct sevd_config *c)
 	c->channel_wait_s = 5;
 	c->public_rate_limit = 20;
 	c->public_rate_burst = 100;
+	c->destructive_rate = 6;
+	c->destructive_period_s = 60;
 }
 
 void sevd_config_done(struct sevd_config *c)
@@ -157,6 +159,37 @@ static int set_token(struct sevd_config *c, const char *v, const char **reason)
 	}
 	c->n_tokens++;
 	return 0;
+}
+
+/* `N/s`, `N/min`, `N/h` (N 1..1000), or `0` for no limit. */
+static int set_rate(unsigned *n, unsigned *period_s, const char *v, const char **reason)
+{
+	static const struct {
+		const char *unit;
+		unsigned s;
+	} units[] = {{"s", 1}, {"sec", 1}, {"min", 60}, {"h", 3600}, {"hour", 3600}};
+	char num[16];
+	const char *slash = strchr(v, '/');
+	uint32_t u;
+
+	*reason = "expected N/s, N/min or N/h (N from 1 to 1000), or 0 for no limit";
+	if (!strcmp(v, "0")) {
+		*n = 0;
+		return 0;
+	}
+	if (!slash || (size_t)(slash - v) >= sizeof(num))
+		return -EINVAL;
+	memcpy(num, v, (size_t)(slash - v));
+	num[slash - v] = '\0';
+	if (parse_u32(num, &u) < 0 || u == 0 || u > 1000)
+		return -EINVAL;
+	for (size_t i = 0; i < ELEMENTSOF(units); i++)
+		if (!strcmp(slash + 1, units[i].unit)) {
+			*n = u;
+			*period_s = units[i].s;
+			return 0;
+		}
+	return -EINVAL;
 }
 
 /* `<role>:<subject DN or CN>` for client certificates (tls.c compares). */
@@ -306,6 +339,8 @@ int sevd_config_set(struct sevd_config *c, const char *key, const char *v, const
 	else if (!strcmp(key, "channel_wait"))
 		r = set_uint(&c->channel_wait_s, v) < 0 || c->channel_wait_s == 0 ||
 			    c->channel_wait_s > 600 ? -EINVAL : 0;
+	else if (!strcmp(key, "destructive_rate")) /* issue 24, core/authz.c */
+		r = set_rate(&c->destructive_rate, &c->destructive_period_s, v, reason);
 	else if (!strcmp(key, "metrics_public"))
 		r = set_bool(&c->metrics_public, v);
 	else if (!strcmp(key, "journal_compact"))

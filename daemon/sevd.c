@@ -484,7 +484,9 @@ static int run(struct sevd_config *cfg, char *const *argv, const struct flags *f
 					.tokens = cfg->tokens, .n_tokens = cfg->n_tokens,
 					.cert_roles = cfg->cert_roles,
 					.n_cert_roles = cfg->n_cert_roles,
-					.metrics_public = cfg->metrics_public };
+					.metrics_public = cfg->metrics_public,
+					.destructive_rate = cfg->destructive_rate,
+					.destructive_period_s = cfg->destructive_period_s };
 	core_admin_group(cfg, &cc);
 	r = sevd_core_new(&cc, &core);
 	if (r >= 0 && cfg->inventory_file)

@@ -342,6 +342,7 @@ struct sevd_core_config {
 	uint32_t admin_gid;
 	bool have_admin_gid;
 	bool metrics_public;
+	unsigned destructive_rate, destructive_period_s; /* authz.c; rate 0 = no limit */
 };
 
 int sevd_core_new(const struct sevd_core_config *cfg, struct sevd_core **ret);

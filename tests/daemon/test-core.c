@@ -163,6 +163,10 @@ static void test_config(void)
 	TU_CHECK(!strcmp(c.migration_emulated_root, "/etc/sevd/lab-ask-ark.cert"),
 		 "migration_emulated_root");
 	TU_CHECK_EQ(c.n_tokens, 2);
+	TU_CHECK_EQ(c.destructive_rate, 6); /* the default: 6/min */
+	TU_CHECK_EQ(c.destructive_period_s, 60);
+	TU_CHECK_EQ(sevd_config_parse(&c, "destructive_rate = 2/h\n", "test"), 0);
+	TU_CHECK(c.destructive_rate == 2 && c.destructive_period_s == 3600, "2/h");
 	/* The parsed lines: role and hash; the core compares tokens (test-core-distrust). */
 	TU_CHECK_EQ(c.tokens[0].role, SEVD_ROLE_ADMIN);
 	TU_CHECK_MEM(c.tokens[0].hash, h1, 32);
@@ -179,6 +183,10 @@ static void test_config_errors(void)
 		"no equals sign\n",
 		"unknown_key = 1\n",
 		"auto_init = maybe\n",
+		"destructive_rate = 5/day\n",
+		"destructive_rate = 0/min\n",
+		"destructive_rate = 1001/min\n",
+		"destructive_rate = six\n",
 		"queue_max = 0\n",
 		"queue_max = -1\n",
 		"listen = http://x\n",
