@@ -39,6 +39,8 @@ void sevd_config_init(struct sevd_config *c)
 	c->channel_wait_s = 5;
 	c->public_rate_limit = 20;
 	c->public_rate_burst = 100;
+	c->destructive_rate = 6;
+	c->destructive_period_s = 60;
 }
 
 void sevd_config_done(struct sevd_config *c)
@@ -94,6 +96,7 @@ static int set_token(struct sevd_config *c, const char *v, const char **reason)
 	const char *p = strchr(v, ':');
 	char role[16];
 	struct sevd_token *t;
+	int r;
 
 	if (c->n_tokens >= SEVD_TOKENS_MAX) {
 		*reason = "too many tokens";
@@ -130,7 +133,9 @@ static int set_token(struct sevd_config *c, const char *v, const char **reason)
 			}
 			memcpy(hex, p + 8, 64);
 			hex[64] = '\0';
-			if (hex_decode_exact(hex, t->hash, 32) < 0) {
+			r = hex_decode_exact(hex, t->hash, 32);
+			secret_wipe(hex, sizeof(hex)); /* no copy of a hash left on the stack */
+			if (r < 0) {
 				*reason = "expected sha256: and 64 hex digits (sha256sum of the "
 					  "token)";
 				return -EINVAL;
@@ -145,6 +150,37 @@ static int set_token(struct sevd_config *c, const char *v, const char **reason)
 	}
 	c->n_tokens++;
 	return 0;
+}
+
+/* `N/s`, `N/min`, `N/h` (N 1..1000), or `0` for no limit. */
+static int set_rate(unsigned *n, unsigned *period_s, const char *v, const char **reason)
+{
+	static const struct {
+		const char *unit;
+		unsigned s;
+	} units[] = {{"s", 1}, {"sec", 1}, {"min", 60}, {"h", 3600}, {"hour", 3600}};
+	char num[16];
+	const char *slash = strchr(v, '/');
+	uint32_t u;
+
+	*reason = "expected N/s, N/min or N/h (N from 1 to 1000), or 0 for no limit";
+	if (!strcmp(v, "0")) {
+		*n = 0;
+		return 0;
+	}
+	if (!slash || (size_t)(slash - v) >= sizeof(num))
+		return -EINVAL;
+	memcpy(num, v, (size_t)(slash - v));
+	num[slash - v] = '\0';
+	if (parse_u32(num, &u) < 0 || u == 0 || u > 1000)
+		return -EINVAL;
+	for (size_t i = 0; i < ELEMENTSOF(units); i++)
+		if (!strcmp(slash + 1, units[i].unit)) {
+			*n = u;
+			*period_s = units[i].s;
+			return 0;
+		}
+	return -EINVAL;
 }
 
 /* `<role>:<subject DN or CN>` for client certificates (tls.c compares). */
@@ -207,6 +243,13 @@ static int set_control(struct sevd_config *c, const char *v, const char **reason
 {
 	(void)reason;
 	return set_str(&c->control, strncmp(v, "unix:", 5) == 0 ? v + 5 : v);
+}
+
+/* `destructive_rate = N/s|N/min|N/h|0`: the core's bucket for destructive platform ops
+ * (core/authz.c). */
+static int set_destructive_rate(struct sevd_config *c, const char *v, const char **reason)
+{
+	return set_rate(&c->destructive_rate, &c->destructive_period_s, v, reason);
 }
 
 /* What a key's value is. SIZE (bytes) and DURATION (seconds, or milliseconds for a *_ms key)
@@ -290,6 +333,7 @@ static const struct config_key config_keys[] = {
 	NUM("channel_wait", DURATION, channel_wait_s, 1, 600),
 	BOOL("metrics_public", metrics_public),
 	NUM("journal_compact", UINT, journal_compact, 2, 0),
+	SPECIAL("destructive_rate", set_destructive_rate),
 	SPECIAL("control", set_control),
 };
 
@@ -367,15 +411,12 @@ static char *strip(char *s)
 	return s;
 }
 
-int sevd_config_parse(struct sevd_config *c, const char *text, const char *origin)
+static int parse_lines(struct sevd_config *c, char *copy, const char *origin)
 {
-	_cleanup_free_ char *copy = strdup(text);
 	char *save = NULL, *line, full[160];
 	const char *section = ""; /* "[policy]" prefixes its keys with "policy." */
 	unsigned lineno = 0;
 
-	if (!copy)
-		return -ENOMEM;
 	/* strtok_r skips empty lines, so count them by hand. */
 	for (line = copy; line; line = save) {
 		const char *reason = NULL;
@@ -423,6 +464,18 @@ int sevd_config_parse(struct sevd_config *c, const char *text, const char *origi
 	return 0;
 }
 
+int sevd_config_parse(struct sevd_config *c, const char *text, const char *origin)
+{
+	_cleanup_free_ char *copy = strdup(text);
+	int r;
+
+	if (!copy)
+		return -ENOMEM;
+	r = parse_lines(c, copy, origin);
+	secret_wipe(copy, strlen(text) + 1); /* token lines: no copy left in freed memory */
+	return r;
+}
+
 int sevd_config_load(struct sevd_config *c, const char *path)
 {
 	_cleanup_free_ uint8_t *buf = NULL;
@@ -434,13 +487,20 @@ int sevd_config_load(struct sevd_config *c, const char *path)
 	if (r < 0)
 		return r;
 	text = malloc(len + 1);
+	if (text) {
+		memcpy(text, buf, len);
+		text[len] = '\0';
+	}
+	/* The file holds token hashes: no copy of it stays in freed memory (a worker parses
+	 * it too, and must hold none: sevd.c). */
+	secret_wipe(buf, len);
 	if (!text)
 		return -ENOMEM;
-	memcpy(text, buf, len);
-	text[len] = '\0';
 	if (strlen(text) != len) {
 		log_error("%s: contains a NUL byte", path);
-		return -EINVAL;
-	}
-	return sevd_config_parse(c, text, path);
+		r = -EINVAL;
+	} else
+		r = sevd_config_parse(c, text, path);
+	secret_wipe(text, len);
+	return r;
 }

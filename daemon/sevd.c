@@ -23,6 +23,7 @@
 #include "attest/roots.h"
 #include "common/log.h"
 #include "common/macros.h"
+#include "common/secret.h"
 #include "common/secure-heap.h"
 #include "common/util.h"
 #include "config.h"
@@ -483,7 +484,9 @@ static int run(struct sevd_config *cfg, char *const *argv, const struct flags *f
 					.tokens = cfg->tokens, .n_tokens = cfg->n_tokens,
 					.cert_roles = cfg->cert_roles,
 					.n_cert_roles = cfg->n_cert_roles,
-					.metrics_public = cfg->metrics_public };
+					.metrics_public = cfg->metrics_public,
+					.destructive_rate = cfg->destructive_rate,
+					.destructive_period_s = cfg->destructive_period_s };
 	core_admin_group(cfg, &cc);
 	r = sevd_core_new(&cc, &core);
 	if (r >= 0 && cfg->inventory_file)
@@ -558,6 +561,10 @@ int main(int argc, char *argv[])
 	signal(SIGPIPE, SIG_IGN);
 	r = load_settings(&f, &cfg);
 	if (r >= 0 && f.worker) {
+		/* The token hashes are the core's alone (core/authz.c, op WHOAMI): the worker's
+		 * parse of the file keeps none of them. */
+		secret_wipe(cfg.tokens, sizeof(cfg.tokens));
+		cfg.n_tokens = 0;
 		f.wargs.user = f.worker_user;
 		r = sevd_worker_main(&cfg, &f.wargs);
 		sevd_config_done(&cfg);

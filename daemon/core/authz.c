@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <pthread.h>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -27,6 +29,7 @@ enum refusal {
 	REFUSE_BAD_EVIDENCE, /* malformed evidence (unknown kind, unterminated text) */
 	REFUSE_ROLE,	    /* a known caller whose role the op's row does not admit */
 	REFUSE_TENANT,	    /* a guest of another tenant, or a launch into one */
+	REFUSE_RATE,	    /* a destructive op over sevd.conf's destructive_rate (429) */
 	REFUSE_MAX_,
 };
 
@@ -37,6 +40,7 @@ static const char *const refusal_names[REFUSE_MAX_] = {
     [REFUSE_BAD_EVIDENCE] = "bad_evidence",
     [REFUSE_ROLE] = "role",
     [REFUSE_TENANT] = "tenant",
+    [REFUSE_RATE] = "rate",
 };
 
 static const char *const op_names[SEVD_OP_MAX_] = {
@@ -61,6 +65,25 @@ static const unsigned op_roles[SEVD_OP_MAX_] = {
 SEVD_OPS(ROW_CHECK)
 #undef ROW_CHECK
 
+/* Destructive ops (ops.h SEVD_DESTRUCTIVE_OPS) are the admin's alone: checked at build time
+ * against the roles column, so a row cannot widen one unnoticed. */
+enum {
+#define ROLES_ENUM(name, fn, gfn, fw, req, rep, roles, guest) OP_ROLES_##name = (roles),
+	SEVD_OPS(ROLES_ENUM)
+#undef ROLES_ENUM
+};
+#define DESTRUCTIVE_CHECK(name)                                                                   \
+	_Static_assert(OP_ROLES_##name == SEVD_ROLES_ADMIN,                                       \
+		       "ops.h: " #name " is destructive: its roles must be SEVD_ROLES_ADMIN");
+SEVD_DESTRUCTIVE_OPS(DESTRUCTIVE_CHECK)
+#undef DESTRUCTIVE_CHECK
+
+static const bool op_destructive[SEVD_OP_MAX_] = {
+#define DESTRUCTIVE_ROW(name) [SEVD_OP_##name] = true,
+    SEVD_DESTRUCTIVE_OPS(DESTRUCTIVE_ROW)
+#undef DESTRUCTIVE_ROW
+};
+
 struct sevd_authz {
 	struct sevd_token tokens[32];
 	unsigned n_tokens;
@@ -68,8 +91,45 @@ struct sevd_authz {
 	unsigned n_cert_roles;
 	uint32_t admin_gid;
 	bool have_admin_gid, metrics_public;
+	/* The destructive ops' token bucket: rate per period, a burst of rate (0 = off). */
+	pthread_mutex_t rate_lock;
+	double rate_tokens;
+	uint64_t rate_last_ms;
+	unsigned rate, period_s;
 	_Atomic uint64_t refused[SEVD_OP_MAX_][REFUSE_MAX_];
 };
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Take one destructive op from the bucket: 0, or the seconds until one is there again. */
+static unsigned rate_take(struct sevd_authz *a)
+{
+	double per_ms, t;
+	uint64_t now;
+	unsigned wait = 0;
+
+	if (!a->rate)
+		return 0;
+	per_ms = (double)a->rate / ((double)a->period_s * 1000.0);
+	pthread_mutex_lock(&a->rate_lock);
+	now = now_ms();
+	t = a->rate_tokens + (double)(now - a->rate_last_ms) * per_ms;
+	t = t > a->rate ? a->rate : t;
+	a->rate_last_ms = now;
+	if (t >= 1.0)
+		t -= 1.0;
+	else
+		wait = (unsigned)((1.0 - t) / per_ms / 1000.0) + 1;
+	a->rate_tokens = t;
+	pthread_mutex_unlock(&a->rate_lock);
+	return wait;
+}
 
 const char *sevd_op_name(uint32_t op)
 {
@@ -108,6 +168,11 @@ int sevd_authz_new(const struct sevd_core_config *cfg, struct sevd_authz **ret)
 	a->admin_gid = cfg->admin_gid;
 	a->have_admin_gid = cfg->have_admin_gid;
 	a->metrics_public = cfg->metrics_public;
+	a->rate = cfg->destructive_rate;
+	a->period_s = cfg->destructive_period_s ? cfg->destructive_period_s : 60;
+	a->rate_tokens = a->rate;
+	a->rate_last_ms = now_ms();
+	pthread_mutex_init(&a->rate_lock, NULL);
 	*ret = a;
 	return 0;
 }
@@ -119,6 +184,7 @@ void sevd_authz_free(struct sevd_authz *a)
 	for (unsigned i = 0; i < a->n_cert_roles; i++)
 		free(a->cert_roles[i].subject);
 	free(a->cert_roles);
+	pthread_mutex_destroy(&a->rate_lock);
 	secret_wipe(a->tokens, sizeof(a->tokens));
 	free(a);
 }
@@ -217,6 +283,21 @@ static int launch_tenant(struct sevd_request *req, const char *tenant)
 	return 0;
 }
 
+void sevd_authz_whoami(struct sevd_authz *a, const struct sevd_caller *cl, struct sevd_reply *rep)
+{
+	enum sevd_role role = SEVD_ROLE_PUBLIC;
+	const char *tenant = "";
+
+	rep->u.whoami.role = SEVD_ROLE_PUBLIC;
+	rep->u.whoami.known = 0;
+	if (cl->kind != SEVD_EVIDENCE_TOKEN || !memchr(cl->text, '\0', sizeof(cl->text)))
+		return;
+	if (token_role(a, cl->text, &role, &tenant) == 0) {
+		rep->u.whoami.role = (uint32_t)role;
+		rep->u.whoami.known = 1;
+	}
+}
+
 int sevd_authz_check(struct sevd_authz *a, struct sevd_request *req, struct sevd_reply *rep)
 {
 	enum sevd_role role = SEVD_ROLE_PUBLIC;
@@ -227,11 +308,26 @@ int sevd_authz_check(struct sevd_authz *a, struct sevd_request *req, struct sevd
 	memset(req->principal_tenant, 0, sizeof(req->principal_tenant));
 	if (req->op == 0 || req->op >= SEVD_OP_MAX_)
 		return 0; /* unknown ops are refused by the dispatch, as before */
+	if (req->op == SEVD_OP_WHOAMI)
+		return 0; /* a bad token asking who it is gets "nobody", not a refusal */
 	allowed = op_roles[req->op];
 	if (req->op == SEVD_OP_METRICS && a->metrics_public)
 		allowed |= SEVD_ROLE_BIT(SEVD_ROLE_PUBLIC);
 	why = caller_role(a, &req->caller, &role, &tenant);
 	if (why < 0 && role < SEVD_ROLE_MAX_ && (allowed & SEVD_ROLE_BIT(role))) {
+		if (op_destructive[req->op]) {
+			unsigned wait = rate_take(a);
+
+			if (wait) {
+				refuse(a, req, rep, REFUSE_RATE);
+				snprintf(rep->message, sizeof(rep->message),
+					 "the core refused %s: rate (more than %u destructive "
+					 "platform operations in %u s, sevd.conf destructive_rate); "
+					 "retry in %u s",
+					 op_names[req->op], a->rate, a->period_s, wait);
+				return -EACCES;
+			}
+		}
 		if (role == SEVD_ROLE_ADMIN)
 			return 0; /* admin acts on every tenant's guests, and names any */
 		if (launch_tenant(req, tenant) < 0) {

@@ -14,6 +14,9 @@ int sevd_authz_check(struct sevd_authz *a, struct sevd_request *req, struct sevd
 /* A refusal an op made itself (guest.c: another tenant's guest, rule "core_refused:tenant"):
  * counted and logged like the others. */
 void sevd_authz_note(struct sevd_authz *a, uint32_t op, const struct sevd_reply *rep);
+/* WHOAMI: the role of the caller's bearer token in rep->u.whoami (known = 0 and public for
+ * a token no line configures, and for any other evidence). Never a refusal. */
+void sevd_authz_whoami(struct sevd_authz *a, const struct sevd_caller *cl, struct sevd_reply *rep);
 /* sevd_core_refusals_total{op,reason} appended at text + n; the new length. */
 int sevd_authz_render(struct sevd_authz *a, char *text, size_t size, int n);
 /* The op's name in the op table ("FACTORY_RESET"), "unknown" when there is none. */

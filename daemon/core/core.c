@@ -777,6 +777,11 @@ static void op_health(struct sevd_core *c, const struct sevd_request *req, struc
 	pthread_mutex_unlock(&c->health_lock);
 }
 
+/* Who the caller's evidence is (authz.c); no firmware, no state. */
+static void op_whoami(struct sevd_core *c, const struct sevd_request *req, struct sevd_reply *rep)
+{
+	sevd_authz_whoami(c->authz, &req->caller, rep);
+}
 
 /* sevd_core_requests_total{op}: every request the core served, by op (with privilege
  * separation: every core call of the worker, so a GET the worker answered from the region

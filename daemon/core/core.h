@@ -297,6 +297,10 @@ struct sevd_reply {
 			uint64_t total; /* failures seen since sevd started */
 			struct sevd_fw_error e[SEVD_FW_ERRORS_MAX];
 		} fw_errors;
+		struct {
+			uint32_t role; /* enum sevd_role; SEVD_ROLE_PUBLIC when not known */
+			uint8_t known; /* 1: the token matched a configured hash */
+		} whoami; /* WHOAMI */
 	} u;
 };
 
@@ -338,6 +342,7 @@ struct sevd_core_config {
 	uint32_t admin_gid;
 	bool have_admin_gid;
 	bool metrics_public;
+	unsigned destructive_rate, destructive_period_s; /* authz.c; rate 0 = no limit */
 };
 
 int sevd_core_new(const struct sevd_core_config *cfg, struct sevd_core **ret);

@@ -39,6 +39,13 @@ enum sevd_role {
 	 SEVD_ROLE_BIT(SEVD_ROLE_LAUNCHER) | SEVD_ROLES_MIGRATOR)
 #define SEVD_ROLES_PUBLIC (SEVD_ROLE_BIT(SEVD_ROLE_PUBLIC) | SEVD_ROLES_READER)
 
+/* Destructive platform ops (issue 24): the admin's alone (core/authz.c checks at build time
+ * that each row above says SEVD_ROLES_ADMIN) and rate-limited in the core (sevd.conf
+ * `destructive_rate`, default 6/min): over the limit, refused with reason "rate" (429). */
+#define SEVD_DESTRUCTIVE_OPS(D)                                                                     \
+	D(SHUTDOWN) D(FACTORY_RESET) D(PEK_GEN) D(PDH_GEN) D(PEK_CERT_IMPORT) D(SNP_COMMIT)         \
+	D(SNP_CONFIG) D(SNP_VLEK)
+
 /* The roles are the union of the routes that send the op (worker/api.c's route table, the
  * status page's /ui/state, the upload stream's abort). */
 #define SEVD_OPS(X)                                                                                \
@@ -129,4 +136,8 @@ enum sevd_role {
 	X(SNP_CERTS_PUT, sevd_snp_certs_op, NULL, 1, FIXED(REQ_SNP_CERTS),                         \
 	  REP_VAR(snp_certs, len, table), SEVD_ROLES_ADMIN, 0)                                      \
 	X(SNP_CERTS_DELETE, sevd_snp_certs_op, NULL, 0, FIXED(REQ_NONE),                           \
-	  REP_VAR(snp_certs, len, table), SEVD_ROLES_ADMIN, 0)
+	  REP_VAR(snp_certs, len, table), SEVD_ROLES_ADMIN, 0)                                      \
+	/* Who a bearer token is (core/authz.c): the core alone holds the token hashes, so the     \
+	 * worker asks before it checks a route; any evidence may ask, a bad token is an answer. */ \
+	X(WHOAMI, op_whoami, NULL, 0, FIXED(REQ_NONE), FIXED(REP(whoami)),              \
+	  SEVD_ROLES_PUBLIC, 0)

@@ -97,23 +97,3 @@ int sevd_auth_hash(const char *token, uint8_t ret[32])
 		return -EIO;
 	return 0;
 }
-
-enum sevd_role sevd_auth_token(const struct sevd_config *cfg, const char *token, bool *ret_known)
-{
-	enum sevd_role role = SEVD_ROLE_PUBLIC;
-	uint8_t h[32];
-	bool known = false;
-
-	*ret_known = false;
-	if (!token || sevd_auth_hash(token, h) < 0)
-		return SEVD_ROLE_PUBLIC;
-	/* Compare against every configured hash, constant time each, no early exit. */
-	for (unsigned i = 0; i < cfg->n_tokens; i++)
-		if (secret_memcmp(h, cfg->tokens[i].hash, sizeof(h)) == 0 && !known) {
-			known = true;
-			role = cfg->tokens[i].role;
-		}
-	secret_wipe(h, sizeof(h));
-	*ret_known = known;
-	return role;
-}

@@ -1,7 +1,7 @@
 /* Roles and how a caller gets one (man/sevd.8, "Roles"): on the Unix socket the peer's
  * credentials (SO_PEERCRED, SO_PEERGROUPS): uid 0 or a member of admin_group is admin,
- * anyone else reader; on TCP a bearer token whose SHA-256 matches a configured hash (compared
- * with CRYPTO_memcmp against every hash, so timing says nothing) gives the token's role, and
+ * anyone else reader; on TCP a bearer token whose SHA-256 matches a configured hash (the core
+ * compares, with CRYPTO_memcmp against every hash, so timing says nothing) gives the token's role, and
  * without a token a TCP caller is public. Trusts the kernel's peer credentials only. */
 #pragma once
 
@@ -27,8 +27,7 @@ void sevd_auth_unix_evidence(int fd, struct sevd_caller *cl);
 void sevd_auth_token_evidence(const char *token, struct sevd_caller *cl);
 /* Role of the peer on a connected Unix socket. */
 enum sevd_role sevd_auth_unix_peer(int fd, gid_t admin_gid, bool have_admin_gid);
-/* Role of a bearer token (the header value after "Bearer "); *ret_known is false when the
- * token matched no configured hash (the caller answers 401). */
-enum sevd_role sevd_auth_token(const struct sevd_config *cfg, const char *token, bool *ret_known);
+/* A bearer token's role is the core's answer (op WHOAMI, core/authz.c): the worker holds no
+ * token hash (sevd.c wipes the worker's parsed copy). */
 /* SHA-256 of a token (for config and tests). */
 int sevd_auth_hash(const char *token, uint8_t ret[32]);

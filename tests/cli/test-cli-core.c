@@ -195,8 +195,11 @@ static void daemon_start(struct daemon *d)
 	running = d;
 	atexit(kill_leftovers);
 	TU_CHECK_EQ(tu_emu_start(dir, emu_args, &d->emu), 0);
+	/* Every platform verb runs here, many destructive ones a minute: no limit
+	 * (daemon-destructive-rate tests it). */
 	TU_CHECK(asprintf(&text, "# written by test-cli-core\ntoken = admin:sha256:%s\n"
-				 "token = reader:sha256:%s\n", ha, hr) > 0, "asprintf");
+				 "token = reader:sha256:%s\ndestructive_rate = 0\n", ha, hr) > 0,
+		 "asprintf");
 	TU_CHECK(write_file_new(conf, text, strlen(text), 0600) == 0, "write %s", conf);
 	d->admin_token = write_token("admin.token", "admin-0123456789\n");
 	d->reader_token = write_token("reader.token", "reader-0123456789");

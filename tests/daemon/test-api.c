@@ -270,6 +270,9 @@ static void write_config(const char *path, const char *extra)
 
 	TU_CHECK(f != NULL, "cannot write %s", path);
 	fprintf(f, "# sevd test configuration\n\n");
+	/* The route matrix runs every destructive route many times a minute: no limit here
+	 * (daemon-destructive-rate tests it). */
+	fprintf(f, "destructive_rate = 0\n");
 	token_line(f, "admin", TOKEN_ADMIN);
 	token_line(f, "reader", TOKEN_READER);
 	token_line(f, "launcher", TOKEN_LAUNCHER);

@@ -241,7 +241,8 @@ static const char *const reasons[] = {"no_evidence", "bad_token", "role", "role"
 
 static bool public_op(uint32_t op)
 {
-	return op == SEVD_OP_CERTS || op == SEVD_OP_GET_ID || op == SEVD_OP_HEALTH;
+	return op == SEVD_OP_CERTS || op == SEVD_OP_GET_ID || op == SEVD_OP_HEALTH ||
+	       op == SEVD_OP_WHOAMI;
 }
 
 static void check_metric(struct gc_daemon *d, const char *op, const char *reason, uint64_t want)
@@ -343,6 +344,22 @@ static void attack(void)
 			 rep->r, rep->message);
 		TU_CHECK(!strncmp(rep->rule, "core_refused:", 13), "rule %s", rep->rule);
 	}
+	/* WHOAMI tells who a token is and nothing more: nobody for a forged one, the role
+	 * for a configured one (the worker asks it; it holds no hash itself). */
+	memset(rq, 0, sizeof(*rq));
+	rq->op = SEVD_OP_WHOAMI;
+	evidence(&rq->caller, 1);
+	TU_CHECK(call(fd, rq, rep) == 0 && !rep->u.whoami.known &&
+			 rep->u.whoami.role == SEVD_ROLE_PUBLIC,
+		 "WHOAMI of a forged token: r %d known %u role %u", rep->r, rep->u.whoami.known,
+		 rep->u.whoami.role);
+	memset(rq, 0, sizeof(*rq));
+	rq->op = SEVD_OP_WHOAMI;
+	token_evidence(&rq->caller, ADMIN_TOKEN);
+	TU_CHECK(call(fd, rq, rep) == 0 && rep->u.whoami.known &&
+			 rep->u.whoami.role == SEVD_ROLE_ADMIN,
+		 "WHOAMI of the admin token: r %d known %u role %u", rep->r, rep->u.whoami.known,
+		 rep->u.whoami.role);
 	/* The destructive ones with a forged token, a reader's token, a reader's Unix peer. */
 	for (size_t i = 0; i < ELEMENTSOF(destructive); i++)
 		for (unsigned k = 1; k <= 3; k++) {

@@ -239,6 +239,8 @@ static void sevd_start(void)
 	TU_CHECK(f != NULL, "cannot write %s", conf);
 	fprintf(f, "tls_cert = %s/server.crt\ntls_key = %s/server.key\ntls_client_ca = %s/ca.crt\n",
 		dir, dir, dir);
+	/* The role matrix sends every destructive route: no limit (daemon-destructive-rate). */
+	fprintf(f, "destructive_rate = 0\n");
 	/* Full DNs (RFC 4514, most specific first) for two, bare CNs for the others. */
 	fprintf(f, "client_cert_role = admin:CN=roles-admin,O=sevd-test\n"
 		   "client_cert_role = launcher:roles-launcher\n"
