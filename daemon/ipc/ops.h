@@ -39,7 +39,7 @@ enum sevd_role {
 	 SEVD_ROLE_BIT(SEVD_ROLE_LAUNCHER) | SEVD_ROLES_MIGRATOR)
 #define SEVD_ROLES_PUBLIC (SEVD_ROLE_BIT(SEVD_ROLE_PUBLIC) | SEVD_ROLES_READER)
 
-/* Destructive platform ops (issue 24): the admin's alone (core/authz.c checks at build time
+/* Destructive platform ops: the admin's alone (core/authz.c checks at build time
  * that each row above says SEVD_ROLES_ADMIN) and rate-limited in the core (sevd.conf
  * `destructive_rate`, default 6/min): over the limit, refused with reason "rate" (429). */
 #define SEVD_DESTRUCTIVE_OPS(D)                                                                     \

@@ -125,7 +125,7 @@ void sevd_api_core_error(struct sevd_api_response *resp, const struct sevd_reply
 		policy_error(resp, rep);
 		return;
 	case -EACCES: /* the core refused the caller's evidence for this op (core/authz.c) */
-		if (!strcmp(rep->rule, "core_refused:rate")) /* destructive_rate (issue 24) */
+		if (!strcmp(rep->rule, "core_refused:rate")) /* destructive_rate */
 			sevd_api_error(resp, 429, "destructive_rate_limited", rep->message, -1);
 		else
 			sevd_api_error(resp, 403, "core_refused", rep->message, -1);

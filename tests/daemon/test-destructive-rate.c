@@ -1,4 +1,4 @@
-/* Destructive platform ops are rate-limited in the core (issue 24): sevd.conf
+/* Destructive platform ops are rate-limited in the core: sevd.conf
  * `destructive_rate = 3/min` against a real sevd on its own sev-psp-emu, requests over the Unix
  * socket as root (admin). Three POST /v1/platform/pdh pass; the fourth, and a PEK_GEN after it
  * (one bucket for every destructive op), are answered 429 destructive_rate_limited, reach no

@@ -1,4 +1,4 @@
-/* The worker holds no token hash and no token config line (issue 24, "Bearer tokens: the core
+/* The worker holds no token hash and no token config line ("Bearer tokens: the core
  * alone holds the token hashes"). Against a real sevd (root, privilege-separated, on its own
  * sev-psp-emu) with four `token =` lines: authenticated requests over TCP with each token (and
  * a bad one), then, as root, every readable mapping of the worker process read through
