@@ -318,7 +318,12 @@ static int flush_on_fw_thread(struct sevd_core *c, struct sevd_reply *rep)
 		log_warning_errno(r, "WBINVD through the emulator's control channel failed: %m");
 		return r;
 	}
-	r = FW_CALL(c, rep, SEV_CMD_DF_FLUSH, psp_cmd_df_flush(c->psp, &_psp_ret));
+	/* With SNP up the flush is SNP_DF_FLUSH (KVM sev_flush_asids): ASIDs SNP guests ran on
+	 * are clean only after it (issue 20). */
+	if (c->snp_start == SEVD_SNP_INITIALIZED || c->snp_start == SEVD_SNP_FOUND)
+		r = FW_CALL(c, rep, SEV_CMD_SNP_DF_FLUSH, psp_cmd_snp_df_flush(c->psp, &_psp_ret));
+	else
+		r = FW_CALL(c, rep, SEV_CMD_DF_FLUSH, psp_cmd_df_flush(c->psp, &_psp_ret));
 	if (r < 0)
 		log_warning("ASID flush: DF_FLUSH failed: %s", rep ? rep->message : "see metrics");
 	return r;

@@ -129,4 +129,8 @@ enum sevd_role {
 	X(SNP_CERTS_PUT, sevd_snp_certs_op, NULL, 1, FIXED(REQ_SNP_CERTS),                         \
 	  REP_VAR(snp_certs, len, table), SEVD_ROLES_ADMIN, 0)                                      \
 	X(SNP_CERTS_DELETE, sevd_snp_certs_op, NULL, 0, FIXED(REQ_NONE),                           \
-	  REP_VAR(snp_certs, len, table), SEVD_ROLES_ADMIN, 0)
+	  REP_VAR(snp_certs, len, table), SEVD_ROLES_ADMIN, 0)                                      \
+	/* SEV-SNP guests: SNP_LAUNCH_FINISH with an ID block, its ID auth (the 4 KiB  \
+	 * in data) and HOST_DATA; the rest of an SNP launch goes through the GUEST_* rows. */     \
+	X(GUEST_SNP_FINISH, op_guest, op_snp_finish, 1, FIXED(REQ_GUEST_DATA), FIXED(REP(guest)), \
+	  SEVD_ROLES_LAUNCHER, 1)
