@@ -295,6 +295,9 @@ static int fw_done(struct sevd_core *c, struct sevd_reply *rep, uint32_t cmd, in
  * to user space at all), so there this answers -EOPNOTSUPP. Runs on the firmware thread. */
 static int flush_on_fw_thread(struct sevd_core *c, struct sevd_reply *rep)
 {
+	/* With SNP up the flush is SNP_DF_FLUSH (KVM sev_flush_asids): ASIDs SNP guests ran on
+	 * are clean only after it. */
+	bool snp = c->snp_start == SEVD_SNP_INITIALIZED || c->snp_start == SEVD_SNP_FOUND;
 	struct timespec t0;
 	int psp_ret;
 	char reply[128];
@@ -312,8 +315,8 @@ static int flush_on_fw_thread(struct sevd_core *c, struct sevd_reply *rep)
 		return r;
 	}
 	sevd_fw_begin(&psp_ret, &t0);
-	r = psp_cmd_df_flush(c->psp, &psp_ret);
-	r = fw_done(c, rep, SEV_CMD_DF_FLUSH, r, psp_ret, &t0);
+	r = snp ? psp_cmd_snp_df_flush(c->psp, &psp_ret) : psp_cmd_df_flush(c->psp, &psp_ret);
+	r = fw_done(c, rep, snp ? SEV_CMD_SNP_DF_FLUSH : SEV_CMD_DF_FLUSH, r, psp_ret, &t0);
 	if (r < 0)
 		log_warning("ASID flush: DF_FLUSH failed: %s", rep ? rep->message : "see metrics");
 	return r;

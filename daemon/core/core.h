@@ -128,6 +128,8 @@ struct sevd_request {
 			char tenant[SEVD_GUEST_NAME_MAX]; /* "" = default */
 			uint64_t memory_size;		  /* 0 = default */
 			uint32_t asid;			  /* 0 = the pool's choice */
+			uint8_t snp;		/* an SEV-SNP guest; then snp_policy */
+			uint64_t snp_policy;	/* the 64-bit SNP guest policy (ABI "Guest Policy") */
 		} create;
 		struct {
 			uint32_t handle;
@@ -137,6 +139,12 @@ struct sevd_request {
 			uint32_t len;	      /* bytes in data */
 			uint8_t hdr[sizeof(struct sev_secret_header)]; /* SECRET */
 			uint8_t nonce[SEV_MNONCE_SIZE];		     /* ATTEST */
+			/* SNP: DATA_BEGIN's page type (SEV_SNP_PAGE_*, 0 = NORMAL);
+			 * SNP_FINISH: ID block (data holds the 4 KiB ID auth), HOST_DATA. */
+			uint8_t page_type;
+			uint8_t snp_id_block, snp_author; /* ID_BLOCK_EN, AUTH_KEY_EN */
+			uint8_t id_block[sizeof(struct sev_snp_id_block)];
+			uint8_t host_data[32];
 			uint8_t data[SEVD_GUEST_PIECE_MAX];
 		} guest;
 		struct {
@@ -199,6 +207,9 @@ struct sevd_guest_info {
 	char name[SEVD_GUEST_NAME_MAX], tenant[SEVD_GUEST_NAME_MAX];
 	uint64_t memory_size, data_bytes, created, updated;
 	uint8_t measure[SEV_MEASURE_SIZE], mnonce[SEV_MNONCE_SIZE];
+	/* SNP: policy is the SNP policy (bits 32..63 are reserved, zero); measure ‖
+	 * mnonce hold the 48-byte launch digest, final when measured is set (after finish). */
+	uint8_t snp, snp_id_block;
 };
 #define SEVD_METRICS_MAX (64u * 1024u)
 

@@ -31,6 +31,7 @@
 #include "daemon/core/core-internal.h"
 #include "daemon/core/crash.h"
 #include "daemon/core/guest.h"
+#include "daemon/core/guest-snp.h"
 #include "daemon/core/journal.h"
 #include "hv-glue/binding.h"
 #include "psp/commands.h"
@@ -59,6 +60,8 @@ struct guest {
 	uint64_t *vmsa;
 	uint32_t n_vmsa, cap_vmsa;
 	uint32_t vmsa_expected; /* a target: the VMSAs RECEIVE_START was told to wait for */
+	uint8_t up_type;  /* SNP: the page type of the running upload (SEV_SNP_PAGE_*) */
+	uint64_t snp_hi;  /* SNP: guest memory below this may hold pages made private */
 };
 
 struct sevd_guests {
@@ -76,6 +79,7 @@ struct sevd_guests {
 	uint64_t generation;
 	uint64_t intents[16]; /* mem_base of INTENT records not followed by their PUT (replay) */
 	unsigned n_intents;
+	uint64_t intent_snp[16]; /* SNP INTENTs: the memory_size (context page after it), else 0 */
 	char *mig_roots, *mig_emu_root; /* Roots a migration target must reach */
 	bool snapshot_due; /* the journal is behind the table: snapshot before the next change */
 	atomic_bool not_durable; /* the last change could not be made durable (for /metrics) */
@@ -218,6 +222,18 @@ static void table_remove(struct sevd_guests *gs, struct guest *g)
 static void holder_of(const struct guest *g, char buf[SEVD_ASID_HOLDER_MAX])
 {
 	snprintf(buf, SEVD_ASID_HOLDER_MAX, "guest %u %.30s", g->rec.handle, g->rec.name);
+}
+
+/* Issue 20: an SEV-SNP guest (guest-snp.h); firmware knows it by its context page, the page
+ * after its memory, not by the handle, which is sevd's. */
+static bool is_snp(const struct guest *g)
+{
+	return g->rec.flags & SEVD_JREC_F_SNP;
+}
+
+static uint64_t gctx_of(const struct guest *g)
+{
+	return g->rec.mem_base + g->rec.memory_size;
 }
 
 /* ---- journal ---- */
@@ -470,6 +486,8 @@ static void info_of(const struct guest *g, uint8_t fw_state, uint32_t fw_asid,
 	i->updated = g->rec.updated;
 	memcpy(i->measure, g->rec.measure, sizeof(i->measure));
 	memcpy(i->mnonce, g->rec.mnonce, sizeof(i->mnonce));
+	i->snp = is_snp(g);
+	i->snp_id_block = !!(g->rec.flags & SEVD_JREC_F_SNP_ID);
 }
 
 /* GUEST_STATUS: the state and ASID as firmware has them. */
@@ -485,6 +503,52 @@ static int fw_status(struct sevd_guests *gs, uint32_t handle, struct sev_cmd_gue
 	return gfw_done(gs, rep, SEV_CMD_GUEST_STATUS, r, psp_ret, &t0);
 }
 
+/* SNP_DECOMMISSION of the context at gctx. */
+static int snp_decommission(struct sevd_guests *gs, uint64_t gctx, struct sevd_reply *rep)
+{
+	struct timespec t0;
+	int psp_ret, r;
+
+	gfw_begin(SEV_CMD_SNP_DECOMMISSION, &psp_ret, &t0);
+	r = sevd_snp_decommission(gs->psp, gctx, &psp_ret);
+	return gfw_done(gs, rep, SEV_CMD_SNP_DECOMMISSION, r, psp_ret, &t0);
+}
+
+/* SNP_GUEST_STATUS in GUEST_STATUS's shape: LAUNCH as LUPDATE, RUNNING as RUNNING, INIT (a
+ * context never launched) as LUPDATE too (a half-done launch); a page that is no context any
+ * more (INVALID_GUEST: decommissioned) as UNINIT, the guest gone. */
+static int snp_status(struct sevd_guests *gs, uint64_t gctx, struct sev_cmd_guest_status *st,
+		      struct sevd_reply *rep)
+{
+	struct sev_snp_guest_status ss = {0};
+	struct timespec t0;
+	int psp_ret, r;
+
+	memset(st, 0, sizeof(*st));
+	gfw_begin(SEV_CMD_SNP_GUEST_STATUS, &psp_ret, &t0);
+	r = sevd_snp_guest_status(gs->psp, gctx, &ss, &psp_ret);
+	r = gfw_done(gs, rep, SEV_CMD_SNP_GUEST_STATUS, r, psp_ret, &t0);
+	if (r == -EIO && rep->fw_status == SEV_STATUS_INVALID_GUEST) {
+		rep->r = 0;
+		rep->message[0] = 0;
+		st->state = SEV_GSTATE_UNINIT;
+		return 0;
+	}
+	if (r < 0)
+		return r;
+	st->policy = (uint32_t)ss.policy;
+	st->asid = ss.asid;
+	st->state = ss.state == SEV_SNP_GSTATE_RUNNING ? SEV_GSTATE_RUNNING : SEV_GSTATE_LUPDATE;
+	return 0;
+}
+
+static int guest_status(struct sevd_guests *gs, const struct guest *g,
+			struct sev_cmd_guest_status *st, struct sevd_reply *rep)
+{
+	return is_snp(g) ? snp_status(gs, gctx_of(g), st, rep)
+			 : fw_status(gs, g->rec.handle, st, rep);
+}
+
 /* Answer with the firmware's view of the guest (and remember it). */
 static void answer(struct sevd_guests *gs, struct guest *g, uint32_t command,
 		   struct sevd_reply *rep)
@@ -492,7 +556,7 @@ static void answer(struct sevd_guests *gs, struct guest *g, uint32_t command,
 	struct sev_cmd_guest_status st;
 
 	rep->u.guest.command = command;
-	if (fw_status(gs, g->rec.handle, &st, rep) < 0)
+	if (guest_status(gs, g, &st, rep) < 0)
 		return;
 	g->rec.state = st.state;
 	info_of(g, st.state, st.asid, &rep->u.guest.info);
@@ -513,7 +577,7 @@ static int need_lupdate(struct sevd_guests *gs, struct guest *g, uint32_t cmd,
 {
 	struct sev_cmd_guest_status st;
 
-	if (fw_status(gs, g->rec.handle, &st, rep) < 0)
+	if (guest_status(gs, g, &st, rep) < 0)
 		return rep->r;
 	if (st.state == SEV_GSTATE_LUPDATE && g->memfd >= 0)
 		return 0;
@@ -594,16 +658,18 @@ static int take_asid(struct sevd_guests *gs, uint32_t want, bool es, const char 
 
 static int map_memory(struct sevd_guests *gs, struct guest *g, struct sevd_reply *rep)
 {
+	/* SNP: one more page, the guest's context page (guest-snp.h) */
+	uint64_t size = g->rec.memory_size + (is_snp(g) ? SEV_PAGE_SIZE : 0);
 	char name[32];
 	int r;
 
 	snprintf(name, sizeof(name), "sevd-guest");
 	/* sealable: the emulator seals it against shrinking and encrypts straight into it */
 	g->memfd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
-	if (g->memfd < 0 || ftruncate(g->memfd, (off_t)g->rec.memory_size) < 0)
+	if (g->memfd < 0 || ftruncate(g->memfd, (off_t)size) < 0)
 		return fail(rep, negative_errno(), "cannot create %llu bytes of guest memory: %s",
 			    (unsigned long long)g->rec.memory_size, strerror(errno));
-	r = psp_map_memfd(gs->psp, g->memfd, g->rec.memory_size, &g->rec.mem_base);
+	r = psp_map_memfd(gs->psp, g->memfd, size, &g->rec.mem_base);
 	if (r == -EOPNOTSUPP)
 		return fail(rep, r, "cannot map guest memory for firmware: the %s transport carries "
 				    "no guest command (on /dev/sev only KVM can send them, through "
@@ -654,6 +720,11 @@ static void launch_undo(struct sevd_guests *gs, struct guest *g, bool started, b
 	guest_free(gs, g, true);
 }
 
+static void snp_create(struct sevd_guests *gs, const struct sevd_request *req,
+		       struct sevd_reply *rep);
+static int snp_update(struct sevd_guests *gs, struct guest *g, uint64_t off, uint64_t len,
+		      uint8_t type, uint64_t gpa, const uint8_t *page, struct sevd_reply *rep);
+
 static void op_create(struct sevd_guests *gs, const struct sevd_request *req,
 		      struct sevd_reply *rep)
 {
@@ -666,6 +737,10 @@ static void op_create(struct sevd_guests *gs, const struct sevd_request *req,
 	bool es = c->policy & SEV_POLICY_ES;
 	int r;
 
+	if (c->snp) {
+		snp_create(gs, req, rep);
+		return;
+	}
 	if (create_check(req, rep) < 0)
 		return;
 	if (gs->n >= SEVD_GUESTS_MAX) {
@@ -750,6 +825,346 @@ static void op_create(struct sevd_guests *gs, const struct sevd_request *req,
 	answer(gs, g, SEV_CMD_LAUNCH_START, rep);
 }
 
+/* ---- SEV-SNP guests ----
+ * A launch as KVM's (sev.c snp_launch_start): the context page (the page after the guest's
+ * memory) to Firmware, SNP_GCTX_CREATE, SNP_LAUNCH_START with the policy, SNP_ACTIVATE with an
+ * ASID of the ES range (SNP guests are SEV-ES guests for the split: AMD APM 15.34), all after an
+ * INTENT that names the region and its size, before the PUT. Each uploaded 4 KiB page is made
+ * Pre-Guest (RMPUPDATE asid, gpa, immutable) and SNP_LAUNCH_UPDATE'd with its type; sevd follows
+ * the launch digest as firmware does (the PAGE_INFO chain) and journals it, final after
+ * SNP_LAUNCH_FINISH (which, with an ID block, firmware has checked against its own: a different
+ * digest answers BAD_MEASUREMENT). DELETE: SNP_DECOMMISSION, every page given back (PAGE_RECLAIM,
+ * RMPUPDATE to the hypervisor: firmware refuses SNP_ACTIVATE of an ASID that still owns pages),
+ * the ASID pending the flush (WBINVD, SNP_DF_FLUSH with SNP up: KVM sev_flush_asids). */
+
+static void digest_get(const struct guest *g, uint8_t d[48])
+{
+	memcpy(d, g->rec.measure, sizeof(g->rec.measure));
+	memcpy(d + sizeof(g->rec.measure), g->rec.mnonce, sizeof(g->rec.mnonce));
+}
+
+static void digest_put(struct guest *g, const uint8_t d[48])
+{
+	memcpy(g->rec.measure, d, sizeof(g->rec.measure));
+	memcpy(g->rec.mnonce, d + sizeof(g->rec.measure), sizeof(g->rec.mnonce));
+}
+
+/* SNP_LAUNCH_UPDATE of the pages [off, off + len) of guest memory as type at gpa (gpa + i for
+ * page i; VMSA pages all at SEV_SNP_VMSA_GPA), the digest following each page. page: the
+ * plaintext of a one-page update, else it is read from the memfd. */
+static int snp_update(struct sevd_guests *gs, struct guest *g, uint64_t off, uint64_t len,
+		      uint8_t type, uint64_t gpa, const uint8_t *page, struct sevd_reply *rep)
+{
+	uint8_t buf[SEV_PAGE_SIZE], d[48];
+	struct timespec t0;
+	int psp_ret, r;
+
+	for (uint64_t p = 0; p < len; p += SEV_PAGE_SIZE) {
+		uint64_t pa = g->rec.mem_base + off + p, ga = type == SEV_SNP_PAGE_VMSA ? gpa : gpa + p;
+
+		if (!page && pread(g->memfd, buf, sizeof(buf), (off_t)(off + p)) != (ssize_t)sizeof(buf))
+			return fail(rep, -EIO, "cannot read guest memory: %s",
+				    strerror(errno ? errno : EIO));
+		g->snp_hi = MAX(g->snp_hi, off + p + SEV_PAGE_SIZE);
+		r = sevd_snp_rmp_private(gs->psp, pa, g->rec.asid, ga);
+		if (r < 0)
+			return fail(rep, -EIO,
+				    "RMPUPDATE of guest page 0x%llx to Pre-Guest (ASID %u) failed: %s",
+				    (unsigned long long)ga, g->rec.asid, strerror(-r));
+		gfw_begin(SEV_CMD_SNP_LAUNCH_UPDATE, &psp_ret, &t0);
+		r = sevd_snp_launch_update(gs->psp, gctx_of(g), pa, type, &psp_ret);
+		if (gfw_done(gs, rep, SEV_CMD_SNP_LAUNCH_UPDATE, r, psp_ret, &t0) < 0) {
+			snprintf(rep->message + strlen(rep->message),
+				 sizeof(rep->message) - strlen(rep->message),
+				 " (type=%s page at gpa 0x%llx)", sevd_snp_page_type_name(type),
+				 (unsigned long long)ga);
+			return rep->r;
+		}
+		digest_get(g, d);
+		if (sevd_snp_digest_page(d, type, ga, page ? page : buf) < 0)
+			return fail(rep, -ENOMEM, "SHA-384 of the launch digest failed");
+		digest_put(g, d);
+	}
+	return 0;
+}
+
+/* A guest's region back to the hypervisor: its pages below hi and the context page. */
+static void snp_reclaim(struct sevd_guests *gs, uint64_t base, uint64_t size, uint64_t hi)
+{
+	unsigned failed = sevd_snp_reclaim(gs->psp, base, MIN(hi, size) / SEV_PAGE_SIZE);
+
+	failed += sevd_snp_reclaim(gs->psp, base + size, 1);
+	if (failed)
+		log_warning("SNP: %u page(s) of the region at 0x%llx could not be given back to "
+			    "the hypervisor (SNP_PAGE_RECLAIM, RMPUPDATE)",
+			    failed, (unsigned long long)base);
+}
+
+/* An SNP context that must go (a half-done launch, an unknown one): SNP_DECOMMISSION when it is
+ * a context, its ASID through the pool's pending-flush set, its pages reclaimed. */
+static void snp_cleanup(struct sevd_guests *gs, uint64_t base, uint64_t size, uint64_t hi,
+			struct sevd_reply *rep)
+{
+	struct sev_cmd_guest_status st;
+	bool ctx = snp_status(gs, base + size, &st, rep) == 0 && st.state != SEV_GSTATE_UNINIT;
+
+	if (ctx && snp_decommission(gs, base + size, rep) < 0)
+		log_error("Reconcile: SNP_DECOMMISSION of the context at 0x%llx failed: %s",
+			  (unsigned long long)(base + size), rep->message);
+	if (ctx && st.asid && sevd_asid_claim(gs->pool, st.asid, true, "reconcile") == 0)
+		(void)sevd_asid_release(gs->pool, st.asid);
+	snp_reclaim(gs, base, size, hi);
+}
+
+/* Undo an SNP launch that did not reach the journal (nothing is left behind). */
+static void snp_undo(struct sevd_guests *gs, struct guest *g, bool created, bool activated)
+{
+	struct sevd_reply *tmp = calloc(1, sizeof(*tmp));
+
+	if (tmp && created)
+		(void)snp_decommission(gs, gctx_of(g), tmp);
+	if (g->mapped)
+		snp_reclaim(gs, g->rec.mem_base, g->rec.memory_size, g->snp_hi);
+	if (g->rec.asid)
+		(void)(activated ? sevd_asid_release(gs->pool, g->rec.asid)
+				 : sevd_asid_unclaim(gs->pool, g->rec.asid));
+	free(tmp);
+	guest_free(gs, g, true);
+}
+
+/* A handle of sevd's for a new SNP guest: the lowest free one from SEVD_SNP_HANDLE_BASE. */
+static uint32_t snp_handle(struct sevd_guests *gs)
+{
+	uint32_t h = SEVD_SNP_HANDLE_BASE;
+
+	while (find(gs, h)) /* at most SEVD_GUESTS_MAX taken */
+		h++;
+	return h;
+}
+
+static int snp_policy_check(uint64_t policy, struct sevd_reply *rep)
+{
+	if (policy >> 32)
+		return fail(rep, -EINVAL,
+			    "policy: bits 32..63 of the SNP guest policy are reserved and must be "
+			    "zero (got 0x%llx)",
+			    (unsigned long long)policy);
+	if (!(policy & SEV_SNP_POLICY_RSVD_MBO))
+		return fail(rep, -EINVAL,
+			    "policy: bit 17 of the SNP guest policy is reserved and must be one "
+			    "(add 0x20000; QEMU's default policy is 0x30000)");
+	return 0;
+}
+
+/* The tenant's ASID quota (the SEV policy rules do not apply to an SNP policy). */
+static int snp_admit(struct sevd_guests *gs, const char *tenant, struct sevd_reply *rep)
+{
+	struct policy_verdict v = {.ok = true};
+	uint32_t held = 0;
+
+	for (unsigned i = 0; i < gs->n; i++)
+		held += gs->g[i]->rec.asid && !strcmp(gs->g[i]->rec.tenant, tenant);
+	policy_quota_check(&gs->rules, tenant, held, &v);
+	if (v.ok)
+		return 0;
+	snprintf(rep->rule, sizeof(rep->rule), "%s", v.rule ? v.rule : "");
+	return fail(rep, -EPERM, "refused by the host admission policy, rule %s: %s",
+		    v.rule ? v.rule : "?", v.message);
+}
+
+static int snp_start(struct sevd_guests *gs, struct guest *g, uint64_t policy, bool *created,
+		     struct sevd_reply *rep)
+{
+	uint64_t gctx = gctx_of(g);
+	struct timespec t0;
+	int psp_ret;
+	int r = sevd_snp_rmp_firmware(gs->psp, gctx);
+
+	if (r < 0)
+		return fail(rep, r, "RMPUPDATE of the guest context page to Firmware failed: %s",
+			    strerror(-r));
+	gfw_begin(SEV_CMD_SNP_GCTX_CREATE, &psp_ret, &t0);
+	r = sevd_snp_gctx_create(gs->psp, gctx, &psp_ret);
+	if (gfw_done(gs, rep, SEV_CMD_SNP_GCTX_CREATE, r, psp_ret, &t0) < 0)
+		return rep->r;
+	*created = true;
+	gfw_begin(SEV_CMD_SNP_LAUNCH_START, &psp_ret, &t0);
+	r = sevd_snp_launch_start(gs->psp, gctx, policy, &psp_ret);
+	if (gfw_done(gs, rep, SEV_CMD_SNP_LAUNCH_START, r, psp_ret, &t0) < 0)
+		return rep->r;
+	gfw_begin(SEV_CMD_SNP_ACTIVATE, &psp_ret, &t0);
+	r = sevd_snp_activate(gs->psp, gctx, g->rec.asid, &psp_ret);
+	return gfw_done(gs, rep, SEV_CMD_SNP_ACTIVATE, r, psp_ret, &t0);
+}
+
+static void snp_create(struct sevd_guests *gs, const struct sevd_request *req,
+		       struct sevd_reply *rep)
+{
+	const typeof(req->u.create) *c = &req->u.create;
+	struct sevd_jrec intent = {.type = SEVD_JREC_INTENT, .flags = SEVD_JREC_F_SNP};
+	const char *tenant = c->tenant[0] ? c->tenant : "default";
+	char holder[SEVD_ASID_HOLDER_MAX];
+	bool created = false;
+	struct guest *g;
+
+	if (create_check(req, rep) < 0 || snp_policy_check(c->snp_policy, rep) < 0)
+		return;
+	if (c->godh_len || c->session_len) {
+		fail(rep, -EINVAL, "godh_cert and session are SEV's: an SNP launch takes none");
+		return;
+	}
+	if (gs->n >= SEVD_GUESTS_MAX) {
+		fail(rep, -ENOSPC, "sevd already holds %u guests", SEVD_GUESTS_MAX);
+		return;
+	}
+	if (snp_admit(gs, tenant, rep) < 0 || durable_gate(gs, rep) < 0)
+		return;
+	g = calloc(1, sizeof(*g));
+	if (!g) {
+		fail(rep, -ENOMEM, "out of memory");
+		return;
+	}
+	g->memfd = -1;
+	g->rec.policy = (uint32_t)c->snp_policy;
+	g->rec.flags = SEVD_JREC_F_SNP | SEVD_JREC_F_ES;
+	g->rec.memory_size = c->memory_size ? c->memory_size : GUEST_MEM_DEFAULT;
+	snprintf(g->rec.tenant, sizeof(g->rec.tenant), "%s", tenant);
+	snprintf(holder, sizeof(holder), "launch %.30s", c->name[0] ? c->name : "(unnamed)");
+	if (map_memory(gs, g, rep) < 0 || take_asid(gs, c->asid, true, holder, &g->rec.asid, rep) < 0) {
+		snp_undo(gs, g, false, false);
+		return;
+	}
+	intent.mem_base = g->rec.mem_base;
+	intent.memory_size = g->rec.memory_size;
+	if (journal_write(gs, &intent, rep) < 0) {
+		snp_undo(gs, g, false, false);
+		return;
+	}
+	if (snp_start(gs, g, c->snp_policy, &created, rep) < 0) {
+		snp_undo(gs, g, created, false);
+		return;
+	}
+	g->rec.handle = snp_handle(gs);
+	if (c->name[0])
+		snprintf(g->rec.name, sizeof(g->rec.name), "%s", c->name);
+	else
+		snprintf(g->rec.name, sizeof(g->rec.name), "guest-%u", g->rec.handle);
+	holder_of(g, holder);
+	(void)sevd_asid_unclaim(gs->pool, g->rec.asid); /* relabel it with the handle */
+	(void)sevd_asid_claim(gs->pool, g->rec.asid, true, holder);
+	g->rec.state = SEV_GSTATE_LUPDATE;
+	g->rec.created = now_s();
+	if (guest_save(gs, g, rep) < 0) {
+		snprintf(rep->message, sizeof(rep->message),
+			 "the SNP launch was rolled back (decommissioned, ASID %u to a flush): the "
+			 "journal %s could not record it (%s). Free space in the state directory (or "
+			 "remount it read-write), then launch again",
+			 g->rec.asid, sevd_journal_path(gs->journal), strerror(gs->journal_err));
+		snp_undo(gs, g, true, true);
+		return;
+	}
+	gs->g[gs->n++] = g;
+	log_info("SNP guest %u (%s, tenant %s) launched, policy 0x%llx, ASID %u", g->rec.handle,
+		 g->rec.name, g->rec.tenant, (unsigned long long)c->snp_policy, g->rec.asid);
+	answer(gs, g, SEV_CMD_SNP_LAUNCH_START, rep);
+}
+
+/* SNP_LAUNCH_FINISH; with the request's ID block and ID auth when it has them. */
+static void snp_finish(struct sevd_guests *gs, struct guest *g, const struct sevd_request *req,
+		       struct sevd_reply *rep)
+{
+	struct sev_snp_id_block blk;
+	struct sev_snp_id_auth *auth = NULL;
+	bool id = req && req->u.guest.snp_id_block;
+	struct timespec t0;
+	int psp_ret, r;
+
+	if (g->uploading) {
+		fail(rep, -EALREADY, "an upload into guest %u is running", g->rec.handle);
+		return;
+	}
+	if (id && req->u.guest.len != sizeof(*auth)) {
+		fail(rep, -EINVAL, "id_auth: the ID authentication structure is %zu bytes (got %u)",
+		     sizeof(*auth), req->u.guest.len);
+		return;
+	}
+	if (durable_gate(gs, rep) < 0)
+		return;
+	if (id) {
+		memcpy(&blk, req->u.guest.id_block, sizeof(blk));
+		auth = calloc(1, sizeof(*auth));
+		if (!auth) {
+			fail(rep, -ENOMEM, "out of memory");
+			return;
+		}
+		memcpy(auth, req->u.guest.data, sizeof(*auth));
+	}
+	gfw_begin(SEV_CMD_SNP_LAUNCH_FINISH, &psp_ret, &t0);
+	r = sevd_snp_launch_finish(gs->psp, gctx_of(g), id ? &blk : NULL, auth,
+				   id && req->u.guest.snp_author, req ? req->u.guest.host_data : NULL,
+				   &psp_ret);
+	if (gfw_done(gs, rep, SEV_CMD_SNP_LAUNCH_FINISH, r, psp_ret, &t0) < 0) {
+		free(auth);
+		return;
+	}
+	free(auth);
+	g->rec.state = SEV_GSTATE_RUNNING;
+	g->rec.flags |= SEVD_JREC_F_MEASURED | (id ? SEVD_JREC_F_SNP_ID : 0);
+	if (guest_save(gs, g, rep) < 0)
+		return;
+	log_info("SNP guest %u (%s) finished its launch%s: RUNNING on ASID %u", g->rec.handle,
+		 g->rec.name, id ? " with an ID block" : "", g->rec.asid);
+	answer(gs, g, SEV_CMD_SNP_LAUNCH_FINISH, rep);
+}
+
+static void op_snp_finish(struct sevd_guests *gs, const struct sevd_request *req,
+			  struct sevd_reply *rep)
+{
+	struct guest *g = lookup(gs, req->u.guest.handle, rep);
+
+	if (!g)
+		return;
+	if (!is_snp(g)) {
+		fail(rep, -EINVAL, "id_block, id_auth and host_data are for SEV-SNP guests; guest %u "
+				   "is SEV: POST /finish with {}",
+		     g->rec.handle);
+		return;
+	}
+	snp_finish(gs, g, req, rep);
+}
+
+/* DECOMMISSION of an SNP guest: revoked, SNP_DECOMMISSION, pages back, ASID pending flush. */
+static void snp_delete(struct sevd_guests *gs, struct guest *g, struct sevd_reply *rep)
+{
+	uint32_t handle = g->rec.handle, asid = g->rec.asid;
+
+	revoke_binding(gs, g);
+	if (snp_decommission(gs, gctx_of(g), rep) < 0)
+		return;
+	snp_reclaim(gs, g->rec.mem_base, g->rec.memory_size, g->snp_hi);
+	if (asid)
+		(void)sevd_asid_release(gs->pool, asid);
+	g->rec.asid = 0;
+	rep->u.guest.command = SEV_CMD_SNP_DECOMMISSION;
+	rep->u.guest.deactivated = asid != 0;
+	rep->u.guest.released_asid = asid;
+	info_of(g, 0, 0, &rep->u.guest.info);
+	table_remove(gs, g);
+	if (guest_forget(gs, handle, rep) < 0)
+		return;
+	log_info("SNP guest %u decommissioned, its pages reclaimed%s", handle,
+		 asid ? "; its ASID waits for a flush" : "");
+}
+
+/* What SNP guests do not have, by the route that asked. */
+static bool snp_refused(const struct guest *g, const char *what, struct sevd_reply *rep)
+{
+	if (!is_snp(g))
+		return false;
+	fail(rep, -EINVAL, "guest %u is an SEV-SNP guest: %s", g->rec.handle, what);
+	return true;
+}
+
 /* ---- data ---- */
 
 static int upload_address(const struct guest *g, const struct sevd_request *req, uint64_t align,
@@ -759,8 +1174,9 @@ static int upload_address(const struct guest *g, const struct sevd_request *req,
 					       : (g->next_addr + align - 1) / align * align;
 
 	if (a % align)
-		return fail(rep, -EINVAL, "address 0x%llx must be %llu-byte aligned",
-			    (unsigned long long)a, (unsigned long long)align);
+		return fail(rep, -EINVAL, "%s 0x%llx must be %llu-byte aligned",
+			    is_snp(g) ? "gpa" : "address", (unsigned long long)a,
+			    (unsigned long long)align);
 	if (a >= g->rec.memory_size || len > g->rec.memory_size - a)
 		return fail(rep, -EFBIG,
 			    "address 0x%llx + %llu bytes is outside the guest's "
@@ -768,6 +1184,24 @@ static int upload_address(const struct guest *g, const struct sevd_request *req,
 			    (unsigned long long)a, (unsigned long long)len,
 			    (unsigned long long)g->rec.memory_size);
 	*ret = a;
+	return 0;
+}
+
+/* The ?type= of an upload: SNP guests only; VMSA pages go through /vmsa. */
+static int snp_page_type(const struct guest *g, uint8_t type, struct sevd_reply *rep)
+{
+	if (!is_snp(g))
+		return type ? fail(rep, -EINVAL,
+				   "type: page types are for SEV-SNP guests; guest %u is SEV%s",
+				   g->rec.handle, g->rec.flags & SEVD_JREC_F_ES ? "-ES" : "")
+			    : 0;
+	if (type == SEV_SNP_PAGE_VMSA)
+		return fail(rep, -EINVAL, "type: VMSA pages go through POST /v1/guests/%u/vmsa",
+			    g->rec.handle);
+	if (type && !sevd_snp_page_type_name(type))
+		return fail(rep, -EINVAL,
+			    "type: %u is no page type (normal, zero, unmeasured, secrets, cpuid)",
+			    type);
 	return 0;
 }
 
@@ -783,9 +1217,14 @@ static void op_data_begin(struct sevd_guests *gs, const struct sevd_request *req
 		fail(rep, -EALREADY, "an upload into guest %u is already running", g->rec.handle);
 		return;
 	}
-	if (durable_gate(gs, rep) < 0 || need_lupdate(gs, g, SEV_CMD_LAUNCH_UPDATE_DATA, rep) < 0 ||
-	    upload_address(g, req, 16, 0, &a, rep) < 0)
+	if (snp_page_type(g, req->u.guest.page_type, rep) < 0)
 		return;
+	if (durable_gate(gs, rep) < 0 || need_lupdate(gs, g, SEV_CMD_LAUNCH_UPDATE_DATA, rep) < 0 ||
+	    upload_address(g, req, is_snp(g) ? SEV_PAGE_SIZE : 16, 0, &a, rep) < 0)
+		return;
+	g->up_type = is_snp(g) ? (req->u.guest.page_type ? req->u.guest.page_type
+							 : SEV_SNP_PAGE_NORMAL)
+			       : 0;
 	g->uploading = true;
 	g->upload_failed = false;
 	g->up_start = g->up_pos = g->up_chunk = a;
@@ -799,10 +1238,14 @@ static int update_chunk(struct sevd_guests *gs, struct guest *g, uint32_t len,
 	struct timespec t0;
 	int psp_ret, r;
 
-	gfw_begin(SEV_CMD_LAUNCH_UPDATE_DATA, &psp_ret, &t0);
-	r = psp_cmd_launch_update_data(gs->psp, g->rec.handle, g->rec.mem_base + g->up_chunk, len,
-				       &psp_ret);
-	r = gfw_done(gs, rep, SEV_CMD_LAUNCH_UPDATE_DATA, r, psp_ret, &t0);
+	if (is_snp(g))
+		r = snp_update(gs, g, g->up_chunk, len, g->up_type, g->up_chunk, NULL, rep);
+	else {
+		gfw_begin(SEV_CMD_LAUNCH_UPDATE_DATA, &psp_ret, &t0);
+		r = psp_cmd_launch_update_data(gs->psp, g->rec.handle,
+					       g->rec.mem_base + g->up_chunk, len, &psp_ret);
+		r = gfw_done(gs, rep, SEV_CMD_LAUNCH_UPDATE_DATA, r, psp_ret, &t0);
+	}
 	if (r < 0)
 		return r;
 	g->up_chunk += len;
@@ -823,6 +1266,15 @@ static int data_check(struct guest *g, uint64_t len, uint64_t max, struct sevd_r
 {
 	if (!g->uploading)
 		return fail(rep, -EINVAL, "no upload into guest %u is running", g->rec.handle);
+	if ((g->up_type == SEV_SNP_PAGE_SECRETS || g->up_type == SEV_SNP_PAGE_CPUID) &&
+	    g->up_pos - g->up_start + len > SEV_PAGE_SIZE) {
+		upload_stop(g);
+		return fail(rep, -EINVAL,
+			    "type=%s takes an empty or a one-page (4096-byte) body (SNP ABI "
+			    "PAGE_TYPE_%s: one 4 KiB page)",
+			    sevd_snp_page_type_name(g->up_type),
+			    g->up_type == SEV_SNP_PAGE_SECRETS ? "SECRETS" : "CPUID");
+	}
 	if (len > max || len > g->rec.memory_size - g->up_pos) {
 		upload_stop(g);
 		return fail(rep, -EFBIG,
@@ -996,9 +1448,10 @@ void sevd_guests_data(struct sevd_guests *gs, uint32_t handle, const uint8_t *bu
 static void op_data_end(struct sevd_guests *gs, const struct sevd_request *req,
 			struct sevd_reply *rep)
 {
-	static const uint8_t zero[16];
+	static const uint8_t zero[SEV_PAGE_SIZE];
 	struct guest *g = lookup(gs, req->u.guest.handle, rep);
-	uint64_t rest, padded;
+	uint64_t rest, padded, align;
+	bool one_page;
 
 	if (!g)
 		return;
@@ -1010,8 +1463,20 @@ static void op_data_end(struct sevd_guests *gs, const struct sevd_request *req,
 	if (update_full_chunks(gs, g, rep) < 0) /* staged pieces leave their last chunk here */
 		return;
 	rest = g->up_pos - g->up_chunk;
-	padded = (rest + 15) / 16 * 16;
-	if (g->up_pos == g->up_start) {
+	align = is_snp(g) ? SEV_PAGE_SIZE : 16; /* SNP_LAUNCH_UPDATE: whole 4 KiB pages */
+	padded = (rest + align - 1) / align * align;
+	/* SNP SECRETS and CPUID: an empty body is the one page (firmware fills SECRETS; an empty
+	 * CPUID page lists no function) */
+	one_page = g->up_type == SEV_SNP_PAGE_SECRETS || g->up_type == SEV_SNP_PAGE_CPUID;
+	if (one_page && g->up_pos == g->up_start) {
+		if (g->up_start + SEV_PAGE_SIZE > g->rec.memory_size) {
+			fail(rep, -EFBIG, "gpa 0x%llx: the page is outside the guest's %llu bytes",
+			     (unsigned long long)g->up_start,
+			     (unsigned long long)g->rec.memory_size);
+			return;
+		}
+		padded = SEV_PAGE_SIZE;
+	} else if (g->up_pos == g->up_start) {
 		fail(rep, -EINVAL, "the upload was empty: send the image as the request body");
 		return;
 	}
@@ -1103,9 +1568,16 @@ static void op_vmsa(struct sevd_guests *gs, const struct sevd_request *req, stru
 		fail(rep, -EIO, "cannot write guest memory: %s", strerror(errno ? errno : EIO));
 		return;
 	}
-	gfw_begin(SEV_CMD_LAUNCH_UPDATE_VMSA, &psp_ret, &t0);
-	r = psp_cmd_launch_update_vmsa(gs->psp, g->rec.handle, g->rec.mem_base + a, len, &psp_ret);
-	if (gfw_done(gs, rep, SEV_CMD_LAUNCH_UPDATE_VMSA, r, psp_ret, &t0) < 0)
+	if (is_snp(g))
+		r = snp_update(gs, g, a, len, SEV_SNP_PAGE_VMSA, SEV_SNP_VMSA_GPA, req->u.guest.data,
+			       rep);
+	else {
+		gfw_begin(SEV_CMD_LAUNCH_UPDATE_VMSA, &psp_ret, &t0);
+		r = psp_cmd_launch_update_vmsa(gs->psp, g->rec.handle, g->rec.mem_base + a, len,
+					       &psp_ret);
+		r = gfw_done(gs, rep, SEV_CMD_LAUNCH_UPDATE_VMSA, r, psp_ret, &t0);
+	}
+	if (r < 0)
 		return;
 	g->rec.data_bytes += len;
 	g->next_addr = a + len;
@@ -1130,6 +1602,17 @@ static void op_measure(struct sevd_guests *gs, const struct sevd_request *req,
 		return;
 	if (g->uploading) {
 		fail(rep, -EALREADY, "an upload into guest %u is running", g->rec.handle);
+		return;
+	}
+	if (is_snp(g) && !(g->rec.flags & SEVD_JREC_F_MEASURED)) { /* SNP: no LAUNCH_MEASURE */
+		fail(rep, -EALREADY,
+		     "SNP guest %u is still launching: its launch digest is final after POST "
+		     "/v1/guests/%u/finish",
+		     g->rec.handle, g->rec.handle);
+		return;
+	}
+	if (is_snp(g)) {
+		answer(gs, g, SEV_CMD_SNP_GUEST_STATUS, rep);
 		return;
 	}
 	gfw_begin(SEV_CMD_PLATFORM_STATUS, &psp_ret, &t0);
@@ -1166,7 +1649,9 @@ static void op_secret(struct sevd_guests *gs, const struct sevd_request *req,
 	uint32_t len = req->u.guest.len;
 	struct sev_secret_header hdr;
 
-	if (!g)
+	if (!g || snp_refused(g, "its secrets go in as a SECRETS page (POST /data?type=secrets) "
+				 "and to the guest through its own guest messages",
+			      rep))
 		return;
 	if (len == 0 || len > SEVD_GUEST_PIECE_MAX) {
 		fail(rep, -EINVAL, "the secret payload is empty or too long");
@@ -1198,6 +1683,10 @@ static void op_finish(struct sevd_guests *gs, const struct sevd_request *req,
 {
 	struct guest *g = lookup(gs, req->u.guest.handle, rep);
 
+	if (g && is_snp(g)) {
+		snp_finish(gs, g, NULL, rep);
+		return;
+	}
 	if (!g || durable_gate(gs, rep) < 0)
 		return;
 	if (fw_on_handle(gs, SEV_CMD_LAUNCH_FINISH, psp_cmd_launch_finish, g->rec.handle, rep) < 0)
@@ -1223,7 +1712,7 @@ static void op_activate(struct sevd_guests *gs, const struct sevd_request *req,
 	char holder[SEVD_ASID_HOLDER_MAX];
 	bool es;
 
-	if (!g || durable_gate(gs, rep) < 0 || fw_status(gs, g->rec.handle, &st, rep) < 0)
+	if (!g || durable_gate(gs, rep) < 0 || guest_status(gs, g, &st, rep) < 0)
 		return;
 	es = g->rec.flags & SEVD_JREC_F_ES;
 	if (st.asid) { /* bound since launch (or an earlier /activate) */
@@ -1250,7 +1739,8 @@ static void op_activate(struct sevd_guests *gs, const struct sevd_request *req,
 		answer(gs, g, SEV_CMD_ACTIVATE, rep);
 		return;
 	}
-	if (admit(gs, g->rec.policy, g->rec.tenant, true, rep) < 0)
+	if (snp_refused(g, "it lost its ASID binding; DELETE it and launch it again", rep) ||
+	    admit(gs, g->rec.policy, g->rec.tenant, true, rep) < 0)
 		return;
 	holder_of(g, holder);
 	if (take_asid(gs, want, es, holder, &asid, rep) < 0)
@@ -1287,7 +1777,9 @@ static void op_deactivate(struct sevd_guests *gs, const struct sevd_request *req
 	struct guest *g = lookup(gs, req->u.guest.handle, rep);
 	uint32_t asid;
 
-	if (!g || durable_gate(gs, rep) < 0)
+	if (!g || snp_refused(g, "it stays bound to its ASID until DELETE (SNP has no DEACTIVATE)",
+			      rep) ||
+	    durable_gate(gs, rep) < 0)
 		return;
 	asid = g->rec.asid;
 	if (deactivate(gs, g, rep) < 0 || guest_save(gs, g, rep) < 0)
@@ -1311,6 +1803,10 @@ static void op_delete(struct sevd_guests *gs, const struct sevd_request *req,
 	}
 	if (durable_gate(gs, rep) < 0)
 		return;
+	if (is_snp(g)) {
+		snp_delete(gs, g, rep);
+		return;
+	}
 	handle = g->rec.handle;
 	asid = g->rec.asid;
 	if (asid && deactivate(gs, g, rep) < 0)
@@ -1382,7 +1878,7 @@ static void migrate_answer(struct sevd_guests *gs, struct guest *g, uint32_t com
 	struct sev_cmd_guest_status st;
 
 	rep->u.migrate.command = command;
-	if (fw_status(gs, g->rec.handle, &st, rep) < 0)
+	if (guest_status(gs, g, &st, rep) < 0)
 		return;
 	g->rec.state = st.state;
 	info_of(g, st.state, st.asid, &rep->u.migrate.info);
@@ -1462,7 +1958,8 @@ static void op_send_start(struct sevd_guests *gs, const struct sevd_request *req
 				     m->plat_len, m->amd_len ? m->amd : NULL, m->amd_len};
 	uint32_t policy = 0;
 
-	if (!g || durable_gate(gs, rep) < 0)
+	if (!g || snp_refused(g, "sevd does not migrate SNP guests", rep) ||
+	    durable_gate(gs, rep) < 0)
 		return;
 	if (m->plat_len > sizeof(m->plat) || m->amd_len > sizeof(m->amd)) {
 		fail(rep, -EINVAL, "the target's chain is at most %zu + %zu bytes", sizeof(m->plat),
@@ -1816,7 +2313,7 @@ static void op_list(struct sevd_guests *gs, const struct sevd_request *req, stru
 
 		if (!visible(gs, g))
 			continue; /* another tenant's */
-		if (fw_status(gs, g->rec.handle, &st, rep) < 0)
+		if (guest_status(gs, g, &st, rep) < 0)
 			return;
 		info_of(g, st.state, st.asid, &rep->u.guests.g[rep->u.guests.n++]);
 	}
@@ -1830,7 +2327,9 @@ static void op_attest(struct sevd_guests *gs, const struct sevd_request *req,
 	struct guest *g = lookup(gs, req->u.guest.handle, rep);
 	struct sev_attestation_report report;
 
-	if (!g)
+	if (!g || snp_refused(g, "its attestation reports come from inside the guest "
+				 "(MSG_REPORT_REQ with its VMPCK), which the host never holds",
+			      rep))
 		return;
 	gfw_begin(SEV_CMD_ATTESTATION, &psp_ret, &t0);
 	r = psp_cmd_attestation(gs->psp, g->rec.handle, req->u.guest.nonce, &report, &psp_ret);
@@ -1872,12 +2371,17 @@ static int replay_apply(void *userdata, const struct sevd_jrec *rec)
 	case SEVD_JREC_META:
 		return 0;
 	case SEVD_JREC_INTENT:
-		if (gs->n_intents == ELEMENTSOF(gs->intents))
+		if (gs->n_intents == ELEMENTSOF(gs->intents)) {
 			memmove(gs->intents, gs->intents + 1,
 				sizeof(gs->intents) - sizeof(uint64_t));
-		else
+			memmove(gs->intent_snp, gs->intent_snp + 1,
+				sizeof(gs->intent_snp) - sizeof(uint64_t));
+		} else {
 			gs->n_intents++;
+		}
 		gs->intents[gs->n_intents - 1] = rec->mem_base;
+		gs->intent_snp[gs->n_intents - 1] =
+		    rec->flags & SEVD_JREC_F_SNP ? rec->memory_size : 0;
 		return 0;
 	case SEVD_JREC_DEL:
 		g = find(gs, rec->handle);
@@ -1892,10 +2396,13 @@ static int replay_apply(void *userdata, const struct sevd_jrec *rec)
 		break;
 	}
 	for (unsigned i = 0; i < gs->n_intents;) /* every INTENT this region answers */
-		if (gs->intents[i] == rec->mem_base)
-			gs->intents[i] = gs->intents[--gs->n_intents];
-		else
+		if (gs->intents[i] == rec->mem_base) {
+			gs->n_intents--;
+			gs->intents[i] = gs->intents[gs->n_intents];
+			gs->intent_snp[i] = gs->intent_snp[gs->n_intents];
+		} else {
 			i++;
+		}
 	g = find(gs, rec->handle);
 	if (!g) {
 		if (gs->n >= SEVD_GUESTS_MAX || !(g = calloc(1, sizeof(*g))))
@@ -1905,6 +2412,7 @@ static int replay_apply(void *userdata, const struct sevd_jrec *rec)
 	g->rec = *rec;
 	g->memfd = -1;
 	g->mapped = true;
+	g->snp_hi = rec->memory_size; /* which pages were made private died with the old sevd */
 	return 0;
 }
 
@@ -1936,7 +2444,7 @@ static int reconcile_known(struct sevd_guests *gs, struct tally *t, struct sevd_
 		char holder[SEVD_ASID_HOLDER_MAX];
 		bool es = g->rec.flags & SEVD_JREC_F_ES;
 
-		if (fw_status(gs, g->rec.handle, &st, rep) < 0)
+		if (guest_status(gs, g, &st, rep) < 0)
 			return log_error_errno(rep->r, "Reconcile: GUEST_STATUS %u failed: %s",
 					       g->rec.handle, rep->message);
 		/* A migration out that the previous sevd did not finish: the source keeps it. */
@@ -1966,7 +2474,19 @@ static int reconcile_known(struct sevd_guests *gs, struct tally *t, struct sevd_
 			i++;
 			continue;
 		}
-		if (st.state == SEV_GSTATE_UNINIT) {
+		if (is_snp(g)) { /* half-done or decommissioned: its pages back too */
+			snp_cleanup(gs, g->rec.mem_base, g->rec.memory_size, g->snp_hi, rep);
+			log_notice("Reconcile: SNP guest %u (%s) was %s: %sits pages reclaimed%s",
+				   g->rec.handle, g->rec.name,
+				   st.state == SEV_GSTATE_UNINIT ? "decommissioned already"
+								 : "a half-done launch",
+				   st.state == SEV_GSTATE_UNINIT ? "" : "SNP_DECOMMISSION, ",
+				   st.asid ? ", ASID pending flush" : "");
+			if (st.state == SEV_GSTATE_UNINIT)
+				t->gone++;
+			else
+				t->cleaned++;
+		} else if (st.state == SEV_GSTATE_UNINIT) {
 			log_warning(
 			    "Reconcile: guest %u (%s) is gone from firmware (decommissioned "
 			    "just before a crash, or a PSP reset): dropped",
@@ -1997,14 +2517,16 @@ static int reconcile_unknown(struct sevd_guests *gs, struct tally *t, struct sev
 	struct timespec t0;
 	int psp_ret, r;
 	struct sev_cmd_platform_status ps;
-	uint32_t extra;
+	uint32_t extra, n_sev = 0;
 
 	gfw_begin(SEV_CMD_PLATFORM_STATUS, &psp_ret, &t0);
 	r = psp_cmd_platform_status(gs->psp, &ps, &psp_ret);
 	if (gfw_done(gs, rep, SEV_CMD_PLATFORM_STATUS, r, psp_ret, &t0) < 0)
 		return log_error_errno(rep->r, "Reconcile: PLATFORM_STATUS failed: %s",
 				       rep->message);
-	extra = ps.guest_count > gs->n ? ps.guest_count - gs->n : 0;
+	for (unsigned i = 0; i < gs->n; i++) /* SNP guests are not in SEV's guest count */
+		n_sev += !is_snp(gs->g[i]);
+	extra = ps.guest_count > n_sev ? ps.guest_count - n_sev : 0;
 	for (uint32_t h = 1; extra && h <= SEVD_GUESTS_MAX; h++) {
 		struct sev_cmd_guest_status st;
 
@@ -2052,6 +2574,12 @@ static int reconcile(struct sevd_guests *gs)
 
 		for (unsigned k = 0; k < gs->n; k++)
 			live |= gs->g[k]->rec.mem_base == gs->intents[i];
+		if (!live && gs->intent_snp[i]) { /* an SNP launch that never reached its PUT */
+			snp_cleanup(gs, gs->intents[i], gs->intent_snp[i], gs->intent_snp[i], rep);
+			log_notice("Reconcile: an SNP launch at 0x%llx did not reach the journal: its "
+				   "context decommissioned, its pages reclaimed",
+				   (unsigned long long)gs->intents[i]);
+		}
 		if (!live) /* -ENOENT when it never got mapped or was unmapped already */
 			(void)psp_unmap_memfd(gs->psp, gs->intents[i]);
 	}
@@ -2112,9 +2640,12 @@ static unsigned drop_all(struct sevd_guests *gs, const char *why, bool regions_a
 	_cleanup_free_ struct sevd_reply *rep = calloc(1, sizeof(*rep));
 	unsigned dropped = 0;
 
-	while (gs->n > 0) {
-		struct guest *g = gs->g[gs->n - 1];
+	for (unsigned i = gs->n; i-- > 0;) {
+		struct guest *g = gs->g[i];
 
+		/* SEV's SHUTDOWN leaves SNP guests in firmware (SNP ABI: SNP_SHUTDOWN is theirs) */
+		if (regions_alive && is_snp(g))
+			continue;
 		revoke_binding(gs, g);
 		if (g->rec.asid)
 			(void)sevd_asid_release(gs->pool, g->rec.asid);
@@ -2125,7 +2656,7 @@ static unsigned drop_all(struct sevd_guests *gs, const char *why, bool regions_a
 				    g->rec.handle, rep ? rep->message : "out of memory");
 		log_warning("%s: guest %u (%s, ASID %u) is gone from firmware: dropped", why,
 			    g->rec.handle, g->rec.name, g->rec.asid);
-		gs->n--;
+		gs->g[i] = gs->g[--gs->n];
 		g->mapped = g->mapped && regions_alive;
 		guest_free(gs, g, true);
 		dropped++;

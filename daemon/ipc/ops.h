@@ -140,4 +140,8 @@ enum sevd_role {
 	/* Who a bearer token is (core/authz.c): the core alone holds the token hashes, so the     \
 	 * worker asks before it checks a route; any evidence may ask, a bad token is an answer. */ \
 	X(WHOAMI, op_whoami, NULL, 0, FIXED(REQ_NONE), FIXED(REP(whoami)),              \
-	  SEVD_ROLES_PUBLIC, 0)
+	  SEVD_ROLES_PUBLIC, 0)                                                          \
+	/* SEV-SNP guests: SNP_LAUNCH_FINISH with an ID block, its ID auth (the 4 KiB  \
+	 * in data) and HOST_DATA; the rest of an SNP launch goes through the GUEST_* rows. */     \
+	X(GUEST_SNP_FINISH, op_guest, op_snp_finish, 1, FIXED(REQ_GUEST_DATA), FIXED(REP(guest)), \
+	  SEVD_ROLES_LAUNCHER, 1)

@@ -54,6 +54,39 @@ static json_object *str_json(const char *s, size_t max)
 	return json_object_new_string_len(s, (int)strnlen(s, max));
 }
 
+/* An SNP guest policy in GuestPolicy's shape: value, hex, the set bits' names (SNP ABI
+ * "Guest Policy"), api_min the ABI_MAJOR.ABI_MINOR it needs. */
+static json_object *snp_policy_json(uint64_t p)
+{
+	static const struct {
+		uint64_t bit;
+		const char *name;
+	} bits[] = {
+	    {SEV_SNP_POLICY_SMT, "SMT"},
+	    {SEV_SNP_POLICY_MIGRATE_MA, "MIGRATE_MA"},
+	    {SEV_SNP_POLICY_DEBUG, "DEBUG"},
+	    {SEV_SNP_POLICY_SINGLE_SOCKET, "SINGLE_SOCKET"},
+	    {SEV_SNP_POLICY_CXL_ALLOW, "CXL_ALLOW"},
+	    {SEV_SNP_POLICY_MEM_AES_256_XTS, "MEM_AES_256_XTS"},
+	    {SEV_SNP_POLICY_RAPL_DIS, "RAPL_DIS"},
+	    {SEV_SNP_POLICY_CIPHERTEXT_HIDING, "CIPHERTEXT_HIDING"},
+	    {SEV_SNP_POLICY_PAGE_SWAP_DISABLE, "PAGE_SWAP_DISABLE"},
+	};
+	json_object *o = json_object_new_object(), *flags = json_object_new_array();
+	char hex[24], api[16];
+
+	for (size_t i = 0; i < ELEMENTSOF(bits); i++)
+		if (p & bits[i].bit)
+			json_object_array_add(flags, json_object_new_string(bits[i].name));
+	snprintf(hex, sizeof(hex), "0x%llx", (unsigned long long)p);
+	snprintf(api, sizeof(api), "%u.%u", SEV_SNP_POLICY_ABI_MAJOR(p), SEV_SNP_POLICY_ABI_MINOR(p));
+	json_object_object_add(o, "value", json_object_new_int64((int64_t)p));
+	json_object_object_add(o, "hex", json_object_new_string(hex));
+	json_object_object_add(o, "flags", flags);
+	json_object_object_add(o, "api_min", json_object_new_string(api));
+	return o;
+}
+
 static json_object *guest_json(const struct sevd_guest_info *g)
 {
 	json_object *o = json_object_new_object();
@@ -62,7 +95,10 @@ static json_object *guest_json(const struct sevd_guest_info *g)
 	json_object_object_add(o, "name", str_json(g->name, sizeof(g->name)));
 	json_object_object_add(o, "tenant", str_json(g->tenant, sizeof(g->tenant)));
 	json_object_object_add(o, "state", json_object_new_string(state_name(g->state)));
-	json_object_object_add(o, "policy", policy_to_json(g->policy));
+	json_object_object_add(o, "type",
+			       json_object_new_string(g->snp ? "snp" : g->es ? "sev-es" : "sev"));
+	json_object_object_add(o, "policy",
+			       g->snp ? snp_policy_json(g->policy) : policy_to_json(g->policy));
 	json_object_object_add(o, "asid", g->asid ? json_object_new_int64(g->asid) : NULL);
 	json_object_object_add(o, "es", json_object_new_boolean(g->es));
 	json_object_object_add(o, "memory_size", json_object_new_int64((int64_t)g->memory_size));
@@ -328,7 +364,8 @@ void sevd_api_guest_create(const struct sevd_api_request *req, struct sevd_api_r
 	_cleanup_free_ struct sevd_request *creq = NULL;
 	_cleanup_free_ struct sevd_reply *rep = NULL;
 	uint64_t policy = 0, mem = 0, asid = 0;
-	bool have_policy, have;
+	bool have_policy, have, snp = false;
+	json_object *type;
 
 	if (!sevd_api_parse_body(req, resp, &o))
 		return;
@@ -343,9 +380,20 @@ void sevd_api_guest_create(const struct sevd_api_request *req, struct sevd_api_r
 			       -1);
 		return;
 	}
-	if (!(creq = new_request(SEVD_OP_GUEST_CREATE, resp)))
+	if (!(creq = new_request(SEVD_OP_GUEST_CREATE, resp)) ||
+	    !opt_field(o, "type", json_type_string, &type, resp))
 		return;
-	if (!opt_uint(o, "policy", UINT32_MAX, &policy, &have_policy, resp) ||
+	if (type) {
+		snp = strcmp(json_object_get_string(type), "snp") == 0;
+		if (!snp && strcmp(json_object_get_string(type), "sev") != 0) {
+			sevd_api_error(resp, 400, "bad_request",
+				       "field 'type' must be \"sev\" (the default) or \"snp\"", -1);
+			return;
+		}
+	}
+	/* SNP: the 64-bit guest policy (the core refuses reserved bits, naming them). */
+	if (!opt_uint(o, "policy", snp ? (uint64_t)INT64_MAX : UINT32_MAX, &policy, &have_policy,
+		      resp) ||
 	    !opt_uint(o, "memory_size", UINT64_MAX / 2, &mem, &have, resp) ||
 	    !opt_uint(o, "asid", UINT32_MAX, &asid, &have, resp) ||
 	    !opt_name(o, "name", creq->u.create.name, sizeof(creq->u.create.name), resp) ||
@@ -362,6 +410,8 @@ void sevd_api_guest_create(const struct sevd_api_request *req, struct sevd_api_r
 		return;
 	}
 	creq->u.create.policy = (uint32_t)policy;
+	creq->u.create.snp = snp;
+	creq->u.create.snp_policy = snp ? policy : 0;
 	creq->u.create.memory_size = mem;
 	creq->u.create.asid = (uint32_t)asid;
 	rep = sevd_api_call_core(req, creq, resp);
@@ -377,9 +427,57 @@ void sevd_api_guest_get(const struct sevd_api_request *req, struct sevd_api_resp
 void sevd_api_guest_finish(const struct sevd_api_request *req, struct sevd_api_response *resp)
 {
 	_cleanup_(json_object_putp) json_object *o = NULL;
+	_cleanup_free_ struct sevd_request *creq = NULL;
+	_cleanup_free_ struct sevd_reply *rep = NULL;
+	json_object *hd, *ak;
+	uint32_t h, blen = 0;
 
-	if (sevd_api_parse_body(req, resp, &o))
+	if (!sevd_api_parse_body(req, resp, &o))
+		return;
+	if (!o || (!json_object_object_get_ex(o, "id_block", NULL) &&
+		   !json_object_object_get_ex(o, "id_auth", NULL) &&
+		   !json_object_object_get_ex(o, "host_data", NULL) &&
+		   !json_object_object_get_ex(o, "author_key", NULL))) {
 		simple_op(req, resp, SEVD_OP_GUEST_FINISH, 0);
+		return;
+	}
+	/* SNP_LAUNCH_FINISH's inputs, as `sevadm snp id-block` prints them for QEMU. */
+	if (!handle_arg(req, resp, &h) || !(creq = new_request(SEVD_OP_GUEST_SNP_FINISH, resp)) ||
+	    !opt_b64(o, "id_block", creq->u.guest.id_block, sizeof(creq->u.guest.id_block), &blen,
+		     true, resp) ||
+	    !opt_b64(o, "id_auth", creq->u.guest.data, sizeof(struct sev_snp_id_auth),
+		     &creq->u.guest.len, true, resp) ||
+	    !opt_field(o, "host_data", json_type_string, &hd, resp) ||
+	    !opt_field(o, "author_key", json_type_boolean, &ak, resp))
+		return;
+	if (!blen != !creq->u.guest.len) {
+		sevd_api_error(resp, 400, "bad_request",
+			       blen ? "field 'id_auth' is required with 'id_block' (sevadm snp "
+				      "id-block prints both)"
+				    : "field 'id_block' is required with 'id_auth' (sevadm snp "
+				      "id-block prints both)",
+			       -1);
+		return;
+	}
+	if (hd && hex_decode_exact(json_object_get_string(hd), creq->u.guest.host_data,
+				   sizeof(creq->u.guest.host_data)) < 0) {
+		sevd_api_error(resp, 400, "bad_request",
+			       "field 'host_data' must be 32 bytes in hex (64 digits)", -1);
+		return;
+	}
+	if (ak && json_object_get_boolean(ak) && !blen) {
+		sevd_api_error(resp, 400, "bad_request",
+			       "field 'author_key' needs an 'id_block' and 'id_auth' signed with "
+			       "--author-key",
+			       -1);
+		return;
+	}
+	creq->u.guest.handle = h;
+	creq->u.guest.snp_id_block = !!blen;
+	creq->u.guest.snp_author = ak && json_object_get_boolean(ak);
+	rep = sevd_api_call_core(req, creq, resp);
+	if (rep)
+		guest_answer(resp, 200, rep, false);
 }
 
 void sevd_api_guest_deactivate(const struct sevd_api_request *req, struct sevd_api_response *resp)
@@ -442,11 +540,20 @@ void sevd_api_guest_measure(const struct sevd_api_request *req, struct sevd_api_
 	if (!rep)
 		return;
 	g = &rep->u.guest.info;
+	o = json_object_new_object();
+	json_object_object_add(o, "handle", json_object_new_int64(h));
+	if (g->snp) { /* the 48-byte launch digest, final after finish */
+		memcpy(blob, g->measure, SEV_MEASURE_SIZE);
+		memcpy(blob + SEV_MEASURE_SIZE, g->mnonce, SEV_MNONCE_SIZE);
+		json_object_object_add(o, "launch_digest", hex_json(blob, sizeof(blob)));
+		json_object_object_add(o, "id_block", json_object_new_boolean(g->snp_id_block));
+		json_object_object_add(o, "policy", json_object_new_int64(g->policy));
+		sevd_api_respond_json(resp, 200, o);
+		return;
+	}
 	memcpy(blob, g->measure, SEV_MEASURE_SIZE);
 	memcpy(blob + SEV_MEASURE_SIZE, g->mnonce, SEV_MNONCE_SIZE);
 	b64 = base64_encode(blob, sizeof(blob));
-	o = json_object_new_object();
-	json_object_object_add(o, "handle", json_object_new_int64(h));
 	json_object_object_add(o, "measurement", hex_json(g->measure, sizeof(g->measure)));
 	json_object_object_add(o, "mnonce", hex_json(g->mnonce, sizeof(g->mnonce)));
 	json_object_object_add(o, "blob", b64 ? json_object_new_string(b64) : NULL);
@@ -635,6 +742,50 @@ static void upload_stage(struct upload *u)
 	}
 }
 
+/* SNP uploads: ?type= (the page type) and ?gpa= (page-aligned; default after the previous
+ * upload, from 0). The core refuses them for SEV guests. */
+static bool snp_upload_args(const struct sevd_api_request *req, struct sevd_request *creq,
+			    struct sevd_api_response *resp)
+{
+	static const char *const types[] = {
+	    [SEV_SNP_PAGE_NORMAL] = "normal",	  [SEV_SNP_PAGE_ZERO] = "zero",
+	    [SEV_SNP_PAGE_UNMEASURED] = "unmeasured", [SEV_SNP_PAGE_SECRETS] = "secrets",
+	    [SEV_SNP_PAGE_CPUID] = "cpuid",
+	};
+	const char *t = req->arg ? req->arg(req, "type") : NULL;
+	const char *a = req->arg ? req->arg(req, "gpa") : NULL;
+
+	if (t) {
+		for (uint8_t i = 0; i < ELEMENTSOF(types); i++)
+			if (types[i] && strcmp(t, types[i]) == 0)
+				creq->u.guest.page_type = i;
+		if (!creq->u.guest.page_type) {
+			sevd_api_error(resp, 400, "bad_request",
+				       "query argument 'type' must be normal, zero, unmeasured, "
+				       "secrets or cpuid (VMSA pages go through /vmsa)",
+				       -1);
+			return false;
+		}
+	}
+	if (!a)
+		return true;
+	if (creq->u.guest.have_address) {
+		sevd_api_error(resp, 400, "bad_request",
+			       "query arguments 'gpa' and 'address' name the same thing: give one",
+			       -1);
+		return false;
+	}
+	if (parse_u64(a, &creq->u.guest.address) < 0 || creq->u.guest.address % 4096) {
+		sevd_api_error(resp, 400, "bad_request",
+			       "query argument 'gpa' must be a 4096-byte aligned guest physical "
+			       "address (decimal or 0x...)",
+			       -1);
+		return false;
+	}
+	creq->u.guest.have_address = 1;
+	return true;
+}
+
 static int upload_open(const struct sevd_api_request *req, void **state,
 		       struct sevd_api_response *resp)
 {
@@ -650,7 +801,8 @@ static int upload_open(const struct sevd_api_request *req, void **state,
 	if (req->caller)
 		u->creq->caller = *req->caller; /* every request of the upload is this caller's */
 	u->req = *req;
-	if (!handle_arg(req, resp, &u->handle) || !address_arg(req, u->creq, resp)) {
+	if (!handle_arg(req, resp, &u->handle) || !address_arg(req, u->creq, resp) ||
+	    !snp_upload_args(req, u->creq, resp)) {
 		upload_free(u);
 		return -EINVAL;
 	}

@@ -915,7 +915,7 @@ const struct sevd_route sevd_routes[] = {
 	{ "POST", "/v1/guests/{h}/vmsa", ROLES_LAUNCHER, sevd_api_guest_vmsa, BODY_VMSA },
 	{ "GET", "/v1/guests/{h}/measurement", ROLES_OWNER, sevd_api_guest_measure, 0 },
 	{ "POST", "/v1/guests/{h}/secret", ROLES_LAUNCHER, sevd_api_guest_secret, BODY_GUEST },
-	{ "POST", "/v1/guests/{h}/finish", ROLES_LAUNCHER, sevd_api_guest_finish, BODY_NONE },
+	{ "POST", "/v1/guests/{h}/finish", ROLES_LAUNCHER, sevd_api_guest_finish, BODY_GUEST },
 	{ "POST", "/v1/guests/{h}/activate", ROLES_LAUNCHER, sevd_api_guest_activate, BODY_NONE },
 	{ "POST", "/v1/guests/{h}/deactivate", ROLES_LAUNCHER, sevd_api_guest_deactivate, BODY_NONE },
 	{ "GET", "/v1/guests/{h}/attestation", ROLES_OWNER, sevd_api_guest_attest, 0 },
