@@ -111,9 +111,18 @@ def run(procs, tmp):
     check("not PEM" in err and "--der" in err, f"DER as ark.pem:\n{err}")
     sevadm(api, "snp", "certs", "bogus", want=2)
 
+    p = subprocess.run([os.environ["SEVADM_EXE"], "--daemon", "unix:" + api, "ok"],
+                       capture_output=True, text=True, timeout=120)
+    line = [x for x in p.stdout.splitlines() if "SNP certificates" in x]
+    check(len(line) == 1 and "PASS" in line[0], f"ok with the table:\n{p.stdout}{p.stderr}")
     # no table: export says what to do.
     st, _ = unix_request(api, "DELETE", "/v1/snp/certs")
     check(st == 200, f"DELETE: {st}")
+    p = subprocess.run([os.environ["SEVADM_EXE"], "--daemon", "unix:" + api, "ok"],
+                       capture_output=True, text=True, timeout=120)
+    line = [x for x in p.stdout.splitlines() if "SNP certificates" in x]
+    check(p.returncode == 1 and len(line) == 1 and "FAIL" in line[0] and "the ARK" in line[0]
+          and "sevadm snp certs import" in line[0], f"ok without the table:\n{p.stdout}{p.stderr}")
     _, err = sevadm(api, "snp", "certs", "export", os.path.join(tmp, "none"), want=1)
     check("no SNP certificate table" in err and "import" in err, f"export with none:\n{err}")
     procs.stop(sevd)
