@@ -73,6 +73,8 @@ int sevadm_call_quiet(struct http_client *c, const char *method, const char *pat
 
 /* sevadm snp show|commit|config|vlek (verb-snp-host.c); -ENOENT for another subcommand. */
 int sevadm_snp_host(const struct sevadm_ctx *ctx, int argc, char **argv);
+/* sevadm snp certs import DIR | export DIR | show (verb-snp-certs.c). */
+int sevadm_snp_certs(const struct sevadm_ctx *ctx, int argc, char **argv);
 /* As sevadm_call_quiet with len raw bytes as the body (application/octet-stream). */
 int sevadm_call_bytes_quiet(struct http_client *c, const char *method, const char *path,
 			    const void *body, size_t len, json_object **ret, char **ret_error);

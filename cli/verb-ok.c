@@ -32,8 +32,9 @@ static int help(void)
 	       "platform status is readable, the CPU reports SEV and SEV-ES ASID ranges, the\n"
 	       "platform is INIT or WORKING, the certificate chain (PDH, PEK, OCA, CEK, ASK,\n"
 	       "ARK) verifies, and the ASID pool adds up. On a platform with SEV-SNP: SNP is\n"
-	       "INIT with the RMP initialized (or off in sevd.conf), and the reported TCB is\n"
-	       "not above the running one.\n"
+	       "INIT with the RMP initialized (or off in sevd.conf), the reported TCB is not\n"
+	       "above the running one, and the host's certificate table holds the ARK, ASK\n"
+	       "and VCEK (or ASVK and VLEK) sevd verified for this chip.\n"
 	       "One line per check: PASS or FAIL with the reason. Exit status 1 if any failed.\n");
 	return SEVADM_EXIT_OK;
 }
@@ -184,6 +185,38 @@ static bool tcb_above(json_object *a, json_object *b)
 	return false;
 }
 
+/* The host's certificate table (GET /v1/snp/certs): complete, as snphost ok wants it: the ARK,
+ * the ASK (or ASVK) and the VCEK (or VLEK). sevd kept it only after checking the chain to the
+ * configured root and the VCEK against this chip and its reported TCB (daemon/core/snp-certs.c). */
+static void check_snp_certs(struct ok_state *s)
+{
+	_cleanup_(json_object_putp) json_object *t = NULL;
+	_cleanup_free_ char *err = NULL;
+	json_object *a = NULL;
+	bool ark = false, ask = false, leaf = false;
+	int r = sevadm_call_quiet(s->c, "GET", "/v1/snp/certs", NULL, &t, &err);
+
+	if (r < 0)
+		return result(s, "SNP certificates", false, "GET /v1/snp/certs failed: %s",
+			      err ? err : "no answer");
+	json_object_object_get_ex(t, "entries", &a);
+	for (size_t i = 0; a && i < json_object_array_length(a); i++) {
+		const char *n = sevadm_json_str(json_object_array_get_idx(a, i), "name", "");
+
+		ark |= strcmp(n, "ark") == 0;
+		ask |= strcmp(n, "ask") == 0 || strcmp(n, "asvk") == 0;
+		leaf |= strcmp(n, "vcek") == 0 || strcmp(n, "vlek") == 0;
+	}
+	if (!ark || !ask || !leaf)
+		return result(s, "SNP certificates", false, "the host's certificate table lacks %s%s%s"
+			      "(guests' extended reports come without a chain): import this chip's "
+			      "with 'sevadm snp certs import DIR' (ark.pem, ask.pem, vcek.pem from "
+			      "'sevadm fetch ca' and 'sevadm fetch vcek')", ark ? "" : "the ARK ",
+			      ask ? "" : "the ASK ", leaf ? "" : "the VCEK or VLEK ");
+	result(s, "SNP certificates", true, "ARK, ASK and VCEK/VLEK, verified by sevd for this chip "
+	       "and its reported TCB (source %s)", sevadm_json_str(t, "source", "?"));
+}
+
 /* SEV-SNP, as snphost ok: enabled, RMP initialized, TCB consistent. No line on a platform
  * without SNP (sevd answers 501 there). */
 static void check_snp(struct ok_state *s)
@@ -225,6 +258,7 @@ static void check_snp(struct ok_state *s)
 	else
 		result(s, "SNP TCB", true, "reported %s, running %s", sevadm_json_str(rep, "raw", "?"),
 		       sevadm_json_str(cur, "raw", "?"));
+	check_snp_certs(s);
 }
 
 /* The trust anchors: AMD's roots installed on this host; on the emulator (the daemon says so)

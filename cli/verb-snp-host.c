@@ -180,5 +180,7 @@ int sevadm_snp_host(const struct sevadm_ctx *ctx, int argc, char **argv)
 		return config(ctx, argc, argv);
 	if (strcmp(argv[0], "vlek") == 0)
 		return vlek(ctx, argc, argv);
+	if (strcmp(argv[0], "certs") == 0)
+		return sevadm_snp_certs(ctx, argc, argv);
 	return -ENOENT;
 }

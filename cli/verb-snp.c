@@ -30,6 +30,7 @@ static int help(void)
 	       "           [--mask-chip-id] [--mask-chip-key]\n"
 	       "       sevadm snp config reset\n"
 	       "       sevadm snp vlek load FILE\n"
+	       "       sevadm snp certs import DIR [--der] | export DIR [--der] | show [--json]\n"
 	       "\n"
 	       "show      the SEV-SNP platform through sevd (SNP_PLATFORM_STATUS): state, RMP,\n"
 	       "          masks, VLEK, guests, the running and reported TCB\n"
@@ -38,6 +39,9 @@ static int help(void)
 	       "config    set: SNP_SET_CONFIG with the reported TCB (default: the committed\n"
 	       "          one) and masks (default: off); reset: the defaults\n"
 	       "vlek      load FILE: SNP_VLEK_LOAD of a wrapped VLEK hashstick (432 bytes)\n"
+	       "certs     the host's certificate table (GET/PUT /v1/snp/certs) as snphost's\n"
+	       "          files: ark.pem, ask.pem, vcek.pem or vlek.pem, asvk.pem (--der: *.der);\n"
+	       "          show: each entry's GUID, name, subject, validity, SHA-384 fingerprint\n"
 	       "--json    show: the daemon's JSON (\"state\" as firmware names it)\n"
 	       "--tcb LIST       config set: bl, tee, snp, ucode (and fmc on Turin), 0..255\n"
 	       "--mask-chip-id   config set: reports carry a zero CHIP_ID\n"
@@ -214,7 +218,7 @@ int verb_snp(const struct sevadm_ctx *ctx, int argc, char **argv)
 
 		return r != -ENOENT ? r
 				    : sevadm_usage(verb, "unknown subcommand '%s' (id-block, show, "
-							 "commit, config, vlek)", argv[1]);
+							 "commit, config, vlek, certs)", argv[1]);
 	}
 	return id_block(argc - 1, argv + 1);
 }
