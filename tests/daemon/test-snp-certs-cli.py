@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""sevadm snp certs import DIR | export DIR | show (issue 20) against the real sev-psp-emu
+"""sevadm snp certs import DIR | export DIR | show against the real sev-psp-emu
 --snp, sevd and sev-kds-emu (the emulator's local KDS: the test's own source of the chip's
 certificates, fetched here independently of sevd).
 
