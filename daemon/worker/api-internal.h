@@ -8,6 +8,8 @@
 #include "daemon/core/core.h"
 
 void sevd_api_respond_json(struct sevd_api_response *resp, unsigned status, json_object *o);
+/* {total, used, free, flush_pending} of one ASID class (/v1/asids, /v1/platform, /ui/state). */
+json_object *sevd_api_asid_counts_json(const struct sevd_asid_counts *c);
 /* Run one core request; on failure the error answer is already in resp (returns NULL).
  * The reply is malloc'd. */
 struct sevd_reply *sevd_api_call_core(const struct sevd_api_request *req,

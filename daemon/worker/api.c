@@ -704,7 +704,7 @@ static void h_id(const struct sevd_api_request *req, struct sevd_api_response *r
 	sevd_api_respond_json(resp, 200, o);
 }
 
-static json_object *asid_class_json(const struct sevd_asid_counts *c)
+json_object *sevd_api_asid_counts_json(const struct sevd_asid_counts *c)
 {
 	json_object *o = json_object_new_object();
 
@@ -760,8 +760,8 @@ static void h_asids(const struct sevd_api_request *req, struct sevd_api_response
 	json_object_object_add(o, "flush_pending",
 			       json_object_new_int64(s->es.pending + s->sev.pending));
 	json_object_object_add(o, "flushes", json_object_new_int64((int64_t)s->flushes));
-	json_object_object_add(o, "es", asid_class_json(&s->es));
-	json_object_object_add(o, "sev", asid_class_json(&s->sev));
+	json_object_object_add(o, "es", sevd_api_asid_counts_json(&s->es));
+	json_object_object_add(o, "sev", sevd_api_asid_counts_json(&s->sev));
 	asid_lists(rep, o);
 	sevd_api_respond_json(resp, 200, o);
 }
@@ -774,9 +774,9 @@ static void inventory_asids(const struct sevd_asid_stats *s, json_object *o)
 {
 	const struct sevd_asid_counts none = { 0 };
 
-	json_object_object_add(o, "sev", asid_class_json(&s->sev));
-	json_object_object_add(o, "sev_es", asid_class_json(&s->es));
-	json_object_object_add(o, "snp", asid_class_json(&none));
+	json_object_object_add(o, "sev", sevd_api_asid_counts_json(&s->sev));
+	json_object_object_add(o, "sev_es", sevd_api_asid_counts_json(&s->es));
+	json_object_object_add(o, "snp", sevd_api_asid_counts_json(&none));
 }
 
 static json_object *inventory_caps(const struct sevd_asid_stats *s,

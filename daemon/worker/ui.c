@@ -127,17 +127,6 @@ static json_object *platform_json(const struct sevd_platform_info *p)
 	return o;
 }
 
-static json_object *counts_json(const struct sevd_asid_counts *c)
-{
-	json_object *o = json_object_new_object();
-
-	json_object_object_add(o, "total", json_object_new_int64(c->total));
-	json_object_object_add(o, "used", json_object_new_int64(c->used));
-	json_object_object_add(o, "free", json_object_new_int64(c->free));
-	json_object_object_add(o, "flush_pending", json_object_new_int64(c->pending));
-	return o;
-}
-
 /* The pool as one character per ASID ("cells"[i] is ASID i+1: 'f' free, 'u' bound to a guest,
  * 'p' awaiting WBINVD + DF_FLUSH or in the flush running now), so that 1006 ASIDs cost 1006
  * bytes a poll and the page can diff them; holders by ASID for the hover text. */
@@ -172,8 +161,8 @@ static json_object *asids_json(const struct sevd_reply *rep)
 			       sevd_api_range_json(rep->u.asids.es_first, rep->u.asids.es_last));
 	json_object_object_add(o, "sev_range",
 			       sevd_api_range_json(rep->u.asids.sev_first, rep->u.asids.sev_last));
-	json_object_object_add(o, "es", counts_json(&s->es));
-	json_object_object_add(o, "sev", counts_json(&s->sev));
+	json_object_object_add(o, "es", sevd_api_asid_counts_json(&s->es));
+	json_object_object_add(o, "sev", sevd_api_asid_counts_json(&s->sev));
 	json_object_object_add(o, "flushes", json_object_new_int64((int64_t)s->flushes));
 	json_object_object_add(o, "cells", json_object_new_string(cells));
 	json_object_object_add(o, "holders", holders);
