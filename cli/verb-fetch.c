@@ -6,6 +6,9 @@
  *                                report's REPORTED_TCB and CHIP_ID (8 bytes on Turin) → vcek.der
  *                                (+ cert_chain)
  *   fetch cek --id HEX DIR       /cek/id/{ID} (legacy SEV, GET_ID's 64 bytes) → cek.cert
+ *   snp fetch [--out DIR]        as fetch vcek, the chip id from sevd's GET /v1/platform/id and
+ *                                the TCB from GET /v1/snp/platform's reported_tcb → vcek.der,
+ *                                vcek.pem, cert_chain, ask.pem, ark.pem
  * Everything fetched is parsed and checked before it is written or cached; the trust decision
  * (which root) stays with `sevadm verify`. */
 #include <ctype.h>
@@ -26,10 +29,13 @@
 #include "cli/sevadm.h"
 #include "cli/verb-fetch.h"
 #include "cli/verify-util.h"
+#include "common/http-client.h"
 #include "common/ossl.h"
 #include "common/util.h"
 
-#define VERB "fetch"
+/* "snp" while serving `sevadm snp fetch`, so messages name the command the user typed. */
+static const char *fetch_verb = "fetch";
+#define VERB fetch_verb
 #define SEV_CA_DEFAULT_URL "https://developer.amd.com/wp-content/resources"
 
 struct fetch_opts {
@@ -478,4 +484,146 @@ int verb_fetch(const struct sevadm_ctx *ctx, int argc, char **argv)
 		if (strcmp(o.pos[0], subverbs[i].name) == 0)
 			return subverbs[i].run(ctx, &o);
 	return sevadm_usage(VERB, "unknown subcommand '%s' (ca, vcek or cek)", o.pos[0]);
+}
+
+/* sevadm snp fetch: this host's chip id and reported TCB from sevd, as a report would carry
+ * them, so that the KDS path and the checks are those of `fetch vcek --report`. */
+static int host_identity(const struct sevadm_ctx *ctx, struct snp_report *r)
+{
+	_cleanup_(json_object_putp) json_object *plat = NULL, *id = NULL;
+	_cleanup_free_ uint8_t *chip = NULL;
+	struct http_client *c = NULL;
+	json_object *tcb = NULL;
+	const char *gen, *raw;
+	size_t chip_len = 0;
+	char *end = NULL;
+	int rc = sevadm_connect(ctx, VERB, &c);
+
+	if (rc != 0)
+		return rc;
+	rc = sevadm_call(c, VERB, "GET", "/v1/snp/platform", NULL, &plat, NULL);
+	if (rc == 0)
+		rc = sevadm_call(c, VERB, "GET", "/v1/platform/id", NULL, &id, NULL);
+	http_client_free(c);
+	if (rc != 0)
+		return rc;
+	memset(r, 0, sizeof *r);
+	gen = sevadm_json_str(plat, "generation", NULL);
+	r->gen = attest_snp_gen_from_name(gen);
+	if (r->gen == SNP_GEN_UNKNOWN)
+		return sevadm_fail(VERB, "sevd does not name this host's SEV-SNP generation ('%s', "
+				   "state %s): is SNP on? see 'sevadm snp show'", gen ? gen : "none",
+				   sevadm_json_str(plat, "state", "?"));
+	if (!json_object_object_get_ex(plat, "reported_tcb", &tcb) ||
+	    !(raw = sevadm_json_str(tcb, "raw", NULL)) || (errno = 0, r->reported_tcb.raw =
+	    strtoull(raw, &end, 16), errno != 0 || end == raw || *end))
+		return sevadm_fail(VERB, "sevd's GET /v1/snp/platform has no reported_tcb.raw; "
+				   "check 'sevadm snp show --json'");
+	attest_snp_tcb_decode(r->reported_tcb.raw, r->gen, &r->reported_tcb);
+	if (hex_decode(sevadm_json_str(id, "id", ""), &chip, &chip_len) < 0 || chip_len < 64)
+		return sevadm_fail(VERB, "sevd's GET /v1/platform/id is not a 64-byte chip id "
+				   "(GET_ID); check sevd's log and 'sevadm ok'");
+	memcpy(r->chip_id, chip, sizeof r->chip_id); /* the first socket's, as snphost does */
+	return 0;
+}
+
+static void snp_fetch_help(void)
+{
+	printf("Usage: sevadm snp fetch [--out DIR] [--kds-url URL] [--cache DIR]\n"
+	       "\n"
+	       "Fetch the VCEK of this host's chip for its reported TCB (sevd's GET\n"
+	       "/v1/platform/id and GET /v1/snp/platform) and its generation's ASK and ARK from\n"
+	       "the KDS, check them, and write DIR/vcek.der, vcek.pem, cert_chain, ask.pem and\n"
+	       "ark.pem (ready for 'sevadm snp certs import DIR').\n"
+	       "\n"
+	       "  --out DIR       where to write (default: the current directory)\n"
+	       "  --kds-url URL   KDS base URL (default $SEVADM_KDS_URL, else %s)\n"
+	       "  --cache DIR     the cache 'sevadm fetch' uses (default $XDG_CACHE_HOME/sevadm,\n"
+	       "                  else /var/cache/sevd for root, else ~/.cache/sevadm)\n",
+	       KDS_DEFAULT_URL);
+}
+
+/* The answer must be the VCEK of this chip at its reported TCB, signed by the chain's ASK. */
+static int check_host_vcek(const char *path, const uint8_t *der, size_t len,
+			   const struct snp_report *r, X509 *ask, X509 *ark, X509 **ret)
+{
+	_cleanup_(X509_freep) X509 *x = NULL;
+	struct snp_chain_verdict v;
+	struct snp_vcek_info info;
+	const char *why = NULL;
+	char buf[300];
+	bool hw = false;
+
+	if (attest_snp_cert_parse(der, len, &x, &why) < 0)
+		return sevadm_fail(VERB, "the answer for %s is not a certificate: %s — remove it "
+				   "from the cache and fetch again", path, why);
+	if (attest_snp_vcek_info(x, &info, buf, sizeof buf) < 0 || info.is_vlek ||
+	    attest_snp_vcek_check_report(&info, r, &hw, buf, sizeof buf) != 1 || !hw)
+		return sevadm_fail(VERB, "the answer for %s is not this chip's VCEK for its "
+				   "reported TCB: %s — remove it from the cache (--cache) or check "
+				   "--kds-url", path, info.is_vlek ? "it is a VLEK" : buf);
+	if (attest_snp_chain_verify(ark, ask, x, &v) != 1)
+		return sevadm_fail(VERB, "the fetched VCEK does not verify: %s", v.reason);
+	*ret = TAKE_PTR(x);
+	return 0;
+}
+
+int sevadm_snp_fetch(const struct sevadm_ctx *ctx, int argc, char **argv)
+{
+	enum { ARG_KDS = 0x100, ARG_CACHE, ARG_OUT };
+	static const struct option options[] = {
+		{ "out", required_argument, NULL, ARG_OUT },
+		{ "kds-url", required_argument, NULL, ARG_KDS },
+		{ "cache", required_argument, NULL, ARG_CACHE },
+		{ "help", no_argument, NULL, 'h' },
+		{},
+	};
+	_cleanup_(X509_freep) X509 *ask = NULL, *ark = NULL, *vcek = NULL;
+	_cleanup_free_ uint8_t *der = NULL, *chain = NULL;
+	_cleanup_free_ char *path = NULL;
+	struct fetch_opts o = {};
+	struct fetch_ui ui = fetch_ui(ctx, 2);
+	const char *dir = ".", *why = NULL;
+	size_t der_len, chain_len;
+	struct snp_report r;
+	struct kds k;
+	int c, rc;
+
+	fetch_verb = "snp";
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
+		switch (c) {
+		case 'h': snp_fetch_help(); return SEVADM_EXIT_OK;
+		case ARG_OUT: dir = optarg; break;
+		case ARG_KDS: o.kds_url = optarg; break;
+		case ARG_CACHE: o.cache = optarg; break;
+		default: return sevadm_usage(VERB, "fetch takes --out DIR, --kds-url URL, --cache DIR");
+		}
+	}
+	if (optind != argc)
+		return sevadm_usage(VERB, "fetch: unexpected '%s' (the directory is --out DIR)",
+				    argv[optind]);
+	if ((rc = host_identity(ctx, &r)) != 0)
+		return rc;
+	if (attest_snp_vcek_kds_path(&r, SNP_GEN_UNKNOWN, &path, &why) < 0)
+		return sevadm_fail(VERB, "cannot choose this host's VCEK: %s", why);
+	if ((rc = kds_open(ctx, &o, o.kds_url, &k)) != 0)
+		return rc;
+	rc = get_cert_chain(&k, &ui, r.gen, &ask, &ark, &chain, &chain_len);
+	if (rc == 0)
+		rc = get(&k, &ui, "VCEK", path, &der, &der_len);
+	if (rc == 0)
+		rc = check_host_vcek(path, der, der_len, &r, ask, ark, &vcek);
+	if (rc == 0)
+		cache_put(&k, path, der, der_len);
+	kds_done(&k);
+	if (rc == 0 && (rc = ensure_dir(dir)) == 0 &&
+	    (rc = write_out(dir, "vcek.der", der, der_len)) == 0 &&
+	    (rc = write_pem(dir, "vcek.pem", vcek)) == 0 &&
+	    (rc = write_out(dir, "cert_chain", chain, chain_len)) == 0 &&
+	    (rc = write_pem(dir, "ask.pem", ask)) == 0)
+		rc = write_pem(dir, "ark.pem", ark);
+	if (rc == 0)
+		printf("load into sevd with: sevadm snp certs import %s\n", dir);
+	return rc;
 }

@@ -224,7 +224,7 @@ static int import(const struct sevadm_ctx *ctx, const char *dir, bool der)
 	if (r == -422)
 		return sevadm_fail(verb, "certs import %s: sevd refused the chain: %s — import the "
 				   "ARK, ASK and VCEK this chip's KDS serves for its reported TCB "
-				   "('sevadm fetch vcek', 'sevadm snp show')", dir, err ? err : "?");
+				   "('sevadm snp fetch --out DIR')", dir, err ? err : "?");
 	if (r < 0)
 		return sevadm_fail(verb, "certs import %s: %s", dir, err ? err : strerror(-r));
 	fprintf(stderr, "sevadm: snp: certs import: %zu certificate(s) from %s, the table now "

@@ -1,4 +1,4 @@
-/* sevadm snp show | commit | config set|reset | vlek load: the SNP platform through sevd
+/* sevadm snp show | commit | config set|reset | vlek load (fetch: verb-fetch.c): the SNP platform through sevd
  * (GET /v1/snp/platform, POST /v1/snp/platform/{commit,config,vlek}), with the verbs of virtee
  * snphost (show, commit, config set/reset, vlek-load). */
 #include <errno.h>
@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli/sevadm.h"
+#include "cli/verb-fetch.h"
 #include "common/macros.h"
 #include "common/ossl.h"
 #include "common/util.h"
@@ -182,5 +183,7 @@ int sevadm_snp_host(const struct sevadm_ctx *ctx, int argc, char **argv)
 		return vlek(ctx, argc, argv);
 	if (strcmp(argv[0], "certs") == 0)
 		return sevadm_snp_certs(ctx, argc, argv);
+	if (strcmp(argv[0], "fetch") == 0)
+		return sevadm_snp_fetch(ctx, argc, argv);
 	return -ENOENT;
 }

@@ -31,6 +31,7 @@ static int help(void)
 	       "       sevadm snp config reset\n"
 	       "       sevadm snp vlek load FILE\n"
 	       "       sevadm snp certs import DIR [--der] | export DIR [--der] | show [--json]\n"
+	       "       sevadm snp fetch [--out DIR] [--kds-url URL] [--cache DIR]\n"
 	       "\n"
 	       "show      the SEV-SNP platform through sevd (SNP_PLATFORM_STATUS): state, RMP,\n"
 	       "          masks, VLEK, guests, the running and reported TCB\n"
@@ -42,6 +43,9 @@ static int help(void)
 	       "certs     the host's certificate table (GET/PUT /v1/snp/certs) as snphost's\n"
 	       "          files: ark.pem, ask.pem, vcek.pem or vlek.pem, asvk.pem (--der: *.der);\n"
 	       "          show: each entry's GUID, name, subject, validity, SHA-384 fingerprint\n"
+	       "fetch     this chip's VCEK for its reported TCB and the ASK/ARK from the KDS\n"
+	       "          (through the cache of 'sevadm fetch'), checked, into --out DIR\n"
+	       "          (default .): vcek.der, vcek.pem, cert_chain, ask.pem, ark.pem\n"
 	       "--json    show: the daemon's JSON (\"state\" as firmware names it)\n"
 	       "--tcb LIST       config set: bl, tee, snp, ucode (and fmc on Turin), 0..255\n"
 	       "--mask-chip-id   config set: reports carry a zero CHIP_ID\n"
@@ -218,7 +222,7 @@ int verb_snp(const struct sevadm_ctx *ctx, int argc, char **argv)
 
 		return r != -ENOENT ? r
 				    : sevadm_usage(verb, "unknown subcommand '%s' (id-block, show, "
-							 "commit, config, vlek, certs)", argv[1]);
+							 "commit, config, vlek, certs, fetch)", argv[1]);
 	}
 	return id_block(argc - 1, argv + 1);
 }
