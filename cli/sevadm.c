@@ -38,7 +38,7 @@ static const struct sevadm_verb verbs[] = {
 	{ "session", verb_session, "make a launch session for a PDH (offline, as sevctl)", false },
 	{ "measurement", verb_measurement, "build|verify an expected launch measurement (offline)", false },
 	{ "vmsa", verb_vmsa, "build a vCPU's initial VMSA page as QEMU/KVM set it up (offline)", false },
-	{ "snp", verb_snp, "the SEV-SNP platform (show, commit, config, vlek, certs); id-block (offline)", false },
+	{ "snp", verb_snp, "the SEV-SNP platform (show, commit, config, vlek, certs, fetch); id-block (offline)", false },
 	{ "secret", verb_secret, "build a LAUNCH_SECRET packet (offline); inject it into a guest", false },
 	{ "verify", verb_verify, "verify chain DIR | report REPORT (SEV and SEV-SNP, offline)", false },
 	{ "fetch", verb_fetch, "fetch ca|vcek|cek from AMD's key distribution service", false },
