@@ -33,6 +33,8 @@ static int help(void)
 	       "           [--session-dir DIR [--session-name S] | --godh FILE --session FILE]\n"
 	       "           [--vmsa FILE] [--memory-size BYTES] [--asid N]\n"
 	       "           [--count N [--parallel K]]\n"
+	       "       sevadm launch --snp IMAGE --policy P [--name N] [--tenant T] [--vmsa FILE]\n"
+	       "           [--memory-size BYTES] [--id-block DIR] [--host-data HEX64]\n"
 	       "\n"
 	       "Launch a guest through sevd: LAUNCH_START with the guest owner's session, then\n"
 	       "LAUNCH_UPDATE_DATA of IMAGE (streamed; '-' reads stdin). Prints the guest handle.\n"
@@ -58,7 +60,18 @@ static int help(void)
 	       "                    each failure is named, and leaves nothing behind. Ctrl-C stops:\n"
 	       "                    launches in flight are undone, the launched ones are listed\n"
 	       "  --parallel K      with --count: K launches at a time (1..%d, default %d)\n"
-	       "A progress bar is shown on stderr when it is a terminal. Then: sevadm measure HANDLE.\n",
+	       "  --snp             an SEV-SNP guest: SNP_LAUNCH_START with --policy P (the 64-bit\n"
+	       "                    SNP guest policy, decimal or 0x hex; required), IMAGE as normal\n"
+	       "                    pages from GPA 0, --vmsa as a VMSA page, then SNP_LAUNCH_FINISH\n"
+	       "                    and activate. Prints the handle, then the launch digest (96 hex\n"
+	       "                    digits). Not with --session-dir, --godh, --session, --asid,\n"
+	       "                    --count\n"
+	       "  --id-block DIR    --snp: DIR/id-block.bin and DIR/id-auth.bin as 'sevadm snp\n"
+	       "                    id-block --out DIR' writes them, sent at finish (firmware\n"
+	       "                    refuses one made for another launch digest)\n"
+	       "  --host-data HEX64 --snp: the guest's HOST_DATA, 64 hex digits (32 bytes)\n"
+	       "A progress bar is shown on stderr when it is a terminal. Then: sevadm measure HANDLE\n"
+	       "(SEV), or attest from inside the guest (SNP).\n",
 	       COUNT_MAX, PARALLEL_MAX, PARALLEL_DEFAULT);
 	return SEVADM_EXIT_OK;
 }
@@ -91,6 +104,40 @@ static int parse_storm_args(struct launch_args *a)
 	return 0;
 }
 
+/* --snp: the SNP policy (required, 64 bits) and no option of an SEV launch. */
+static int parse_snp_args(struct launch_args *a)
+{
+	const struct {
+		const char *set, *name, *why;
+	} sev_only[] = {
+		{ a->dir, "--session-dir", "an SNP guest has no SEV launch session" },
+		{ a->sname, "--session-name", "an SNP guest has no SEV launch session" },
+		{ a->godh, "--godh", "an SNP guest has no SEV launch session" },
+		{ a->session, "--session", "an SNP guest has no SEV launch session" },
+		{ a->asid_s, "--asid", "sevd picks an SNP guest's ASID from the pool" },
+		{ a->count_s, "--count", "launch SNP guests one at a time" },
+		{ a->parallel_s, "--parallel", "launch SNP guests one at a time" },
+	};
+
+	for (size_t i = 0; i < ELEMENTSOF(sev_only); i++)
+		if (sev_only[i].set)
+			return sevadm_usage(verb, "%s is an SEV option, not for --snp (%s)",
+					    sev_only[i].name, sev_only[i].why);
+	if (!a->policy_s)
+		return sevadm_usage(verb, "--snp needs --policy P: the 64-bit SNP guest policy "
+				    "(hex or decimal, e.g. 0x30000: bit 17, which must be 1, and SMT)");
+	if (parse_u64(a->policy_s, &a->snp_policy) < 0)
+		return sevadm_usage(verb, "--policy %s: not an SNP guest policy (a 64-bit number, "
+				    "decimal or 0x hex)", a->policy_s);
+	if (a->host_data && (strlen(a->host_data) != 64 ||
+			     strspn(a->host_data, "0123456789abcdefABCDEF") != 64))
+		return sevadm_usage(verb, "--host-data %s: not HOST_DATA (exactly 64 hex digits, "
+				    "32 bytes)", a->host_data);
+	if (a->mem && parse_u64(a->mem, &a->memory_size) < 0)
+		return sevadm_usage(verb, "--memory-size %s: not a number of bytes", a->mem);
+	return 0;
+}
+
 static int parse_args(int argc, char **argv, struct launch_args *a)
 {
 	static const struct option options[] = {
@@ -106,6 +153,9 @@ static int parse_args(int argc, char **argv, struct launch_args *a)
 		{ "asid", required_argument, NULL, 'a' },
 		{ "count", required_argument, NULL, 'c' },
 		{ "parallel", required_argument, NULL, 'P' },
+		{ "snp", no_argument, NULL, 'X' },
+		{ "id-block", required_argument, NULL, 'I' },
+		{ "host-data", required_argument, NULL, 'H' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
@@ -113,6 +163,7 @@ static int parse_args(int argc, char **argv, struct launch_args *a)
 		['p'] = &a->policy_s, ['n'] = &a->name, ['t'] = &a->tenant, ['d'] = &a->dir,
 		['s'] = &a->sname, ['g'] = &a->godh, ['S'] = &a->session, ['v'] = &a->vmsa,
 		['m'] = &a->mem, ['a'] = &a->asid_s, ['c'] = &a->count_s, ['P'] = &a->parallel_s,
+		['I'] = &a->id_block_dir, ['H'] = &a->host_data,
 	};
 	int c;
 
@@ -121,6 +172,10 @@ static int parse_args(int argc, char **argv, struct launch_args *a)
 	while ((c = getopt_long(argc, argv, ":h", options, NULL)) >= 0) {
 		if (c == 'h')
 			return help(), -1;
+		if (c == 'X') {
+			a->snp = true;
+			continue;
+		}
 		if (c == ':')
 			return sevadm_usage(verb, "option '%s' needs an argument", argv[optind - 1]);
 		if (c <= 0 || c >= 128 || !slot[c])
@@ -130,6 +185,11 @@ static int parse_args(int argc, char **argv, struct launch_args *a)
 	if (argc - optind != 1)
 		return sevadm_usage(verb, "needs exactly one IMAGE (a file, or '-' for stdin)");
 	a->image = argv[optind];
+	if (a->snp)
+		return parse_snp_args(a);
+	if (a->id_block_dir || a->host_data)
+		return sevadm_usage(verb, "%s is for SEV-SNP guests: add --snp (and an SNP --policy)",
+				    a->id_block_dir ? "--id-block" : "--host-data");
 	if (a->dir && (a->godh || a->session))
 		return sevadm_usage(verb, "give --session-dir, or --godh and --session, not both");
 	if (!!a->godh != !!a->session)
@@ -227,7 +287,7 @@ static bool upload_still_running(int r, const char *err)
 }
 
 /* After a failure past LAUNCH_START: decommission, so no half-launched guest stays behind. */
-static void cleanup_guest(struct http_client *c, uint32_t handle)
+void launch_cleanup_guest(struct http_client *c, uint32_t handle)
 {
 	_cleanup_(json_object_putp) json_object *res = NULL;
 	_cleanup_free_ char *err = NULL;
@@ -306,7 +366,7 @@ int launch_one(const struct sevadm_ctx *ctx, struct http_client *c, const struct
 	if (r == 0 && a->vmsa)
 		r = guest_upload(ctx, c, verb, (uint32_t)h, "/vmsa", a->vmsa, &vm, &vbytes);
 	if (r != 0) {
-		cleanup_guest(c, (uint32_t)h);
+		launch_cleanup_guest(c, (uint32_t)h);
 		return r;
 	}
 	*ret_handle = (uint32_t)h;
@@ -327,6 +387,8 @@ int verb_launch(const struct sevadm_ctx *ctx, int argc, char **argv)
 	r = parse_args(argc, argv, &a);
 	if (r != 0)
 		return r < 0 ? SEVADM_EXIT_OK : r;
+	if (a.snp)
+		return launch_snp(ctx, &a);
 	if ((r = start_body(&a, &body)) != 0)
 		return r;
 	if (a.count)
