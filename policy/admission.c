@@ -103,6 +103,8 @@ int policy_rules_set(struct policy_rules *r, const char *key, const char *value,
 		{ "require_es", offsetof(struct policy_rules, require_es) },
 		{ "require_nosend", offsetof(struct policy_rules, require_nosend) },
 		{ "forbid_es", offsetof(struct policy_rules, forbid_es) },
+		{ "require_snp", offsetof(struct policy_rules, require_snp) },
+		{ "require_id_block", offsetof(struct policy_rules, require_id_block) },
 	};
 	const char *dummy;
 
@@ -118,6 +120,23 @@ int policy_rules_set(struct policy_rules *r, const char *key, const char *value,
 	if (strcmp(key, "min_api") == 0) {
 		if (parse_api(value, &r->min_api_major, &r->min_api_minor) < 0)
 			return *reason = "expected MAJOR.MINOR, e.g. 1.51", -EINVAL;
+		return 0;
+	}
+	if (strcmp(key, "min_abi") == 0) {
+		if (parse_api(value, &r->snp_min_abi_major, &r->snp_min_abi_minor) < 0)
+			return *reason = "expected MAJOR.MINOR of the SNP ABI, e.g. 1.55", -EINVAL;
+		return 0;
+	}
+	if (strcmp(key, "snp_policy_must_set") == 0 || strcmp(key, "snp_policy_must_clear") == 0) {
+		bool set = strcmp(key, "snp_policy_must_set") == 0;
+		uint64_t m;
+
+		if (policy_snp_mask_parse(value, &m, reason) < 0)
+			return -EINVAL;
+		if (m & (set ? r->snp_must_clear : r->snp_must_set))
+			return *reason = "a bit cannot be in both snp_policy_must_set and "
+					 "snp_policy_must_clear", -EINVAL;
+		*(set ? &r->snp_must_set : &r->snp_must_clear) = m;
 		return 0;
 	}
 	if (strcmp(key, "default_quota") == 0) {
@@ -167,6 +186,10 @@ void policy_admit(const struct policy_rules *r, uint32_t p, uint8_t fw_major, ui
 {
 	unsigned g_major = SEV_POLICY_API_MAJOR(p), g_minor = SEV_POLICY_API_MINOR(p);
 
+	if (r->require_snp)
+		REFUSE(v, "require_snp",
+			      "this host launches only SEV-SNP guests: POST /v1/guests with "
+			      "{\"type\": \"snp\", \"policy\": N}");
 	if (p & POLICY_RESERVED_MASK)
 		REFUSE(v, "reserved_bits", "policy 0x%08x sets reserved bits 0x%x", p,
 			      p & POLICY_RESERVED_MASK);

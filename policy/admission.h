@@ -23,6 +23,13 @@ struct policy_rules {
 	bool forbid_es;	      /* refuse SEV-ES guests (hosts without an ES range) */
 	uint8_t min_api_major; /* the guest policy must pin at least this firmware API */
 	uint8_t min_api_minor;
+	/* SEV-SNP (policy/snp-admission.c) */
+	bool require_snp;      /* refuse SEV and SEV-ES launches */
+	bool require_id_block; /* refuse SNP_LAUNCH_FINISH without an ID block */
+	uint64_t snp_must_set;	/* SNP guest policy bits that must be one */
+	uint64_t snp_must_clear; /* SNP guest policy bits that must be zero */
+	uint8_t snp_min_abi_major; /* the SNP policy's ABI_MAJOR.ABI_MINOR must be at least this */
+	uint8_t snp_min_abi_minor;
 	bool have_default_quota;
 	uint32_t default_quota; /* quota of tenants not listed; unlimited when not set */
 	unsigned n_tenants;
@@ -45,6 +52,19 @@ int policy_rules_set(struct policy_rules *r, const char *key, const char *value,
 /* May a guest with this policy launch on a platform with this firmware API? */
 void policy_admit(const struct policy_rules *r, uint32_t guest_policy, uint8_t fw_api_major,
 		  uint8_t fw_api_minor, struct policy_verdict *ret);
+/* May an SEV-SNP guest with this 64-bit guest policy launch? (require_snp's SEV side is in
+ * policy_admit.) */
+void policy_snp_admit(const struct policy_rules *r, uint64_t snp_policy,
+		      struct policy_verdict *ret);
+/* May an SNP guest finish its launch with (has_id_block) or without an ID block? */
+void policy_snp_finish_check(const struct policy_rules *r, bool has_id_block,
+			     struct policy_verdict *ret);
+/* An SNP policy bit mask as sevd.conf spells it: a number (decimal or 0x hex) or bit names
+ * of the guest JSON's decoded policy (smt, migrate_ma, debug, single_socket, cxl_allow,
+ * mem_aes_256_xts, rapl_dis, ciphertext_hiding, page_swap_disable; any case) joined by ',',
+ * '|' or '+'. Only flag bits 16..31 may be named; -EINVAL otherwise (*reason says why). */
+int policy_snp_mask_parse(const char *s, uint64_t *ret, const char **reason);
+
 /* May `tenant` (NULL or "" = the default tenant) take one more ASID while holding `held`? */
 void policy_quota_check(const struct policy_rules *r, const char *tenant, uint32_t held,
 			struct policy_verdict *ret);

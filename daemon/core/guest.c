@@ -956,15 +956,20 @@ static int snp_policy_check(uint64_t policy, struct sevd_reply *rep)
 	return 0;
 }
 
-/* The tenant's ASID quota (the SEV policy rules do not apply to an SNP policy). */
-static int snp_admit(struct sevd_guests *gs, const char *tenant, struct sevd_reply *rep)
+/* The SNP rules (snp_policy_must_set/clear, min_abi) and the tenant's ASID quota, which
+ * counts every guest holding an ASID, SEV, SEV-ES and SNP alike (the SEV policy rules do not
+ * apply to an SNP policy). */
+static int snp_admit(struct sevd_guests *gs, uint64_t policy, const char *tenant,
+		     struct sevd_reply *rep)
 {
 	struct policy_verdict v = {.ok = true};
 	uint32_t held = 0;
 
-	for (unsigned i = 0; i < gs->n; i++)
+	policy_snp_admit(&gs->rules, policy, &v);
+	for (unsigned i = 0; v.ok && i < gs->n; i++)
 		held += gs->g[i]->rec.asid && !strcmp(gs->g[i]->rec.tenant, tenant);
-	policy_quota_check(&gs->rules, tenant, held, &v);
+	if (v.ok)
+		policy_quota_check(&gs->rules, tenant, held, &v);
 	if (v.ok)
 		return 0;
 	snprintf(rep->rule, sizeof(rep->rule), "%s", v.rule ? v.rule : "");
@@ -1017,7 +1022,7 @@ static void snp_create(struct sevd_guests *gs, const struct sevd_request *req,
 		fail(rep, -ENOSPC, "sevd already holds %u guests", SEVD_GUESTS_MAX);
 		return;
 	}
-	if (snp_admit(gs, tenant, rep) < 0 || durable_gate(gs, rep) < 0)
+	if (snp_admit(gs, c->snp_policy, tenant, rep) < 0 || durable_gate(gs, rep) < 0)
 		return;
 	g = calloc(1, sizeof(*g));
 	if (!g) {
@@ -1076,6 +1081,7 @@ static void snp_finish(struct sevd_guests *gs, struct guest *g, const struct sev
 	struct sev_snp_id_block blk;
 	struct sev_snp_id_auth *auth = NULL;
 	bool id = req && req->u.guest.snp_id_block;
+	struct policy_verdict v;
 	struct timespec t0;
 	int psp_ret, r;
 
@@ -1086,6 +1092,13 @@ static void snp_finish(struct sevd_guests *gs, struct guest *g, const struct sev
 	if (id && req->u.guest.len != sizeof(*auth)) {
 		fail(rep, -EINVAL, "id_auth: the ID authentication structure is %zu bytes (got %u)",
 		     sizeof(*auth), req->u.guest.len);
+		return;
+	}
+	policy_snp_finish_check(&gs->rules, id, &v);
+	if (!v.ok) {
+		snprintf(rep->rule, sizeof(rep->rule), "%s", v.rule);
+		fail(rep, -EPERM, "refused by the host admission policy, rule %s: %s", v.rule,
+		     v.message);
 		return;
 	}
 	if (durable_gate(gs, rep) < 0)

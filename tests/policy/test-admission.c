@@ -139,6 +139,88 @@ static void test_words(void)
 	json_object_put(j);
 }
 
+static void expect_snp(const struct policy_rules *r, uint64_t pol, const char *rule)
+{
+	struct policy_verdict v;
+
+	policy_snp_admit(r, pol, &v);
+	if (!rule) {
+		TU_CHECK(v.ok, "SNP policy 0x%llx should be admitted, refused by %s: %s",
+			 (unsigned long long)pol, v.rule, v.message);
+		return;
+	}
+	TU_CHECK(!v.ok, "SNP policy 0x%llx should be refused by %s", (unsigned long long)pol, rule);
+	TU_CHECK(v.rule && strcmp(v.rule, rule) == 0, "refused by %s, expected %s", v.rule, rule);
+	TU_CHECK(strstr(v.message, "0x") || strstr(v.message, "ABI"), "message: %s", v.message);
+}
+
+/* SEV-SNP: require_snp refuses every SEV policy; must_set/must_clear by name or number;
+ * min_abi on ABI_MAJOR.ABI_MINOR; require_id_block at finish; bad masks refused. */
+static void test_snp_rules(void)
+{
+	const uint64_t base = SEV_SNP_POLICY_RSVD_MBO | SEV_SNP_POLICY_SMT;
+	struct policy_rules r;
+	struct policy_verdict v;
+	const char *reason;
+	uint64_t m;
+
+	policy_rules_init(&r);
+	expect_snp(&r, base | SEV_SNP_POLICY_DEBUG, NULL); /* no rules: all admitted */
+	policy_snp_finish_check(&r, false, &v);
+	TU_CHECK(v.ok, "finish without ID block admitted without require_id_block");
+	expect_admit(&r, SEV_POLICY_NODBG);
+	set(&r, "require_snp", "yes");
+	expect_refusal(&r, SEV_POLICY_NODBG, "require_snp");
+	expect_refusal(&r, SEV_POLICY_ES, "require_snp");
+
+	set(&r, "snp_policy_must_clear", "debug|MIGRATE_MA");
+	TU_CHECK_EQ(r.snp_must_clear, SEV_SNP_POLICY_DEBUG | SEV_SNP_POLICY_MIGRATE_MA);
+	expect_snp(&r, base | SEV_SNP_POLICY_DEBUG, "snp_policy_must_clear");
+	expect_snp(&r, base | SEV_SNP_POLICY_MIGRATE_MA, "snp_policy_must_clear");
+	expect_snp(&r, base | SEV_SNP_POLICY_SINGLE_SOCKET, NULL);
+	set(&r, "snp_policy_must_set", "0x10000");
+	TU_CHECK_EQ(r.snp_must_set, SEV_SNP_POLICY_SMT);
+	expect_snp(&r, SEV_SNP_POLICY_RSVD_MBO, "snp_policy_must_set");
+	set(&r, "snp_policy_must_set", "1048576"); /* decimal: SINGLE_SOCKET */
+	TU_CHECK_EQ(r.snp_must_set, SEV_SNP_POLICY_SINGLE_SOCKET);
+	expect_snp(&r, base, "snp_policy_must_set");
+	set(&r, "snp_policy_must_set", "smt");
+	expect_snp(&r, base, NULL);
+
+	set(&r, "min_abi", "1.51");
+	expect_snp(&r, base | 0x0132, "min_abi");
+	expect_snp(&r, base | 0x0033, "min_abi");
+	expect_snp(&r, base | 0x0133, NULL);
+	expect_snp(&r, base | 0x0200, NULL);
+	expect_admit(&(struct policy_rules){ .snp_min_abi_major = 9 }, 0); /* not the SEV min_api */
+
+	set(&r, "require_id_block", "on");
+	policy_snp_finish_check(&r, false, &v);
+	TU_CHECK(!v.ok && strcmp(v.rule, "require_id_block") == 0, "finish without ID block");
+	policy_snp_finish_check(&r, true, &v);
+	TU_CHECK(v.ok, "finish with an ID block");
+
+	/* a bit in both masks, names and numbers that are no flag bits */
+	TU_CHECK_EQ(policy_rules_set(&r, "snp_policy_must_set", "debug", &reason), -EINVAL);
+	TU_CHECK(reason && strstr(reason, "both"), "reason: %s", reason);
+	TU_CHECK_EQ(r.snp_must_set, SEV_SNP_POLICY_SMT); /* unchanged */
+	TU_CHECK_EQ(policy_rules_set(&r, "snp_policy_must_clear", "smt", &reason), -EINVAL);
+	TU_CHECK_EQ(policy_rules_set(&r, "min_abi", "1.x", &reason), -EINVAL);
+	TU_CHECK_EQ(policy_rules_set(&r, "require_snp", "maybe", &reason), -EINVAL);
+	static const char *const bad[] = { "", "nodbg", "debug,,smt", "debug,", ",debug",
+					   "0x1", "0x100000000", "0x", "12z", "-1", "debug smt" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		reason = NULL;
+		TU_CHECK_EQ(policy_snp_mask_parse(bad[i], &m, &reason), -EINVAL);
+		TU_CHECK(reason != NULL, "mask '%s': a reason", bad[i]);
+	}
+	TU_CHECK_EQ(policy_snp_mask_parse("Smt+page_swap_disable|ciphertext_hiding", &m, NULL), 0);
+	TU_CHECK_EQ(m, SEV_SNP_POLICY_SMT | SEV_SNP_POLICY_PAGE_SWAP_DISABLE |
+			       SEV_SNP_POLICY_CIPHERTEXT_HIDING);
+	TU_CHECK_EQ(policy_snp_mask_parse("0", &m, NULL), 0);
+	TU_CHECK_EQ(m, 0);
+}
+
 int main(void)
 {
 	test_each_rule_alone();
@@ -146,5 +228,6 @@ int main(void)
 	test_quota();
 	test_bad_settings();
 	test_words();
+	test_snp_rules();
 	tu_done("policy-admission");
 }

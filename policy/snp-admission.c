@@ -1,0 +1,159 @@
+/* Host admission rules for SEV-SNP guests (SNP ABI "Guest Policy"): see admission.h. Pure
+ * code; the masks arrive from sevd.conf and the policies from the network. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/macros.h"
+#include "policy/admission.h"
+#include "psp/sev-abi.h"
+
+/* The names the guest JSON's decoded SNP policy uses (daemon/worker/api-guest.c). */
+static const struct {
+	uint64_t bit;
+	const char *name;
+} snp_bits[] = {
+    {SEV_SNP_POLICY_SMT, "SMT"},
+    {SEV_SNP_POLICY_MIGRATE_MA, "MIGRATE_MA"},
+    {SEV_SNP_POLICY_DEBUG, "DEBUG"},
+    {SEV_SNP_POLICY_SINGLE_SOCKET, "SINGLE_SOCKET"},
+    {SEV_SNP_POLICY_CXL_ALLOW, "CXL_ALLOW"},
+    {SEV_SNP_POLICY_MEM_AES_256_XTS, "MEM_AES_256_XTS"},
+    {SEV_SNP_POLICY_RAPL_DIS, "RAPL_DIS"},
+    {SEV_SNP_POLICY_CIPHERTEXT_HIDING, "CIPHERTEXT_HIDING"},
+    {SEV_SNP_POLICY_PAGE_SWAP_DISABLE, "PAGE_SWAP_DISABLE"},
+};
+
+/* Flag bits a mask may hold: 16..31 (0..15 are ABI_MINOR/ABI_MAJOR: use min_abi). */
+#define SNP_MASK_FLAGS 0xffff0000ull
+
+int policy_snp_mask_parse(const char *s, uint64_t *ret, const char **reason)
+{
+	const char *dummy;
+	uint64_t m = 0;
+
+	if (!reason)
+		reason = &dummy;
+	if (!s || !*s)
+		return *reason = "expected a number or SNP policy bit names, e.g. debug,migrate_ma",
+		       -EINVAL;
+	if (s[0] >= '0' && s[0] <= '9') {
+		char *end;
+
+		errno = 0;
+		m = strtoull(s, &end, 0);
+		if (errno || *end)
+			return *reason = "expected a number (decimal or 0x hex) or bit names",
+			       -EINVAL;
+	} else {
+		const char *p = s;
+
+		while (*p) {
+			size_t n = strcspn(p, ",|+");
+			size_t i;
+
+			for (i = 0; i < ELEMENTSOF(snp_bits); i++)
+				if (strlen(snp_bits[i].name) == n &&
+				    strncasecmp(p, snp_bits[i].name, n) == 0)
+					break;
+			if (i == ELEMENTSOF(snp_bits))
+				return *reason =
+					   "unknown SNP policy bit name (known: smt, migrate_ma, "
+					   "debug, single_socket, cxl_allow, mem_aes_256_xts, "
+					   "rapl_dis, ciphertext_hiding, page_swap_disable)",
+				       -EINVAL;
+			m |= snp_bits[i].bit;
+			p += n;
+			if (*p && !*++p)
+				return *reason = "a separator without a bit name after it", -EINVAL;
+		}
+	}
+	if (m & ~SNP_MASK_FLAGS)
+		return *reason = "only SNP policy flag bits 16..31 may be given (bits 0..15 are "
+				 "the ABI version: use min_abi; 32..63 are reserved)",
+		       -EINVAL;
+	*ret = m;
+	return 0;
+}
+
+static _printf_(3, 4) void snp_refuse(struct policy_verdict *v, const char *rule, const char *fmt,
+				      ...)
+{
+	va_list ap;
+
+	v->ok = false;
+	v->rule = rule;
+	va_start(ap, fmt);
+	vsnprintf(v->message, sizeof(v->message), fmt, ap);
+	va_end(ap);
+}
+
+static void snp_accept(struct policy_verdict *v)
+{
+	v->ok = true;
+	v->rule = NULL;
+	v->message[0] = 0;
+}
+
+/* "DEBUG|SMT" for the named bits of m, hex for any other. */
+static void bit_names(uint64_t m, char *buf, size_t size)
+{
+	size_t n = 0;
+
+	buf[0] = 0;
+	for (size_t i = 0; i < ELEMENTSOF(snp_bits) && n < size; i++)
+		if (m & snp_bits[i].bit) {
+			n += (size_t)snprintf(buf + n, size - n, "%s%s", n ? "|" : "",
+					      snp_bits[i].name);
+			m &= ~snp_bits[i].bit;
+		}
+	if (m && n < size)
+		snprintf(buf + n, size - n, "%s0x%llx", n ? "|" : "", (unsigned long long)m);
+}
+
+void policy_snp_admit(const struct policy_rules *r, uint64_t p, struct policy_verdict *v)
+{
+	unsigned major = SEV_SNP_POLICY_ABI_MAJOR(p), minor = SEV_SNP_POLICY_ABI_MINOR(p);
+	char names[128];
+
+	if ((p & r->snp_must_set) != r->snp_must_set) {
+		bit_names(r->snp_must_set & ~p, names, sizeof(names));
+		snp_refuse(v, "snp_policy_must_set",
+			   "this host requires SNP guest policy bits %s set (policy 0x%llx): add "
+			   "them to the policy",
+			   names, (unsigned long long)p);
+		return;
+	}
+	if (p & r->snp_must_clear) {
+		bit_names(p & r->snp_must_clear, names, sizeof(names));
+		snp_refuse(
+		    v, "snp_policy_must_clear",
+		    "this host refuses SNP guest policies with %s set (policy 0x%llx): clear "
+		    "them",
+		    names, (unsigned long long)p);
+		return;
+	}
+	if (major * 256 + minor < r->snp_min_abi_major * 256u + r->snp_min_abi_minor) {
+		snp_refuse(v, "min_abi",
+			   "this host requires SNP guest policies to pin ABI >= %u.%u (policy pins "
+			   "%u.%u in ABI_MAJOR/ABI_MINOR)",
+			   r->snp_min_abi_major, r->snp_min_abi_minor, major, minor);
+		return;
+	}
+	snp_accept(v);
+}
+
+void policy_snp_finish_check(const struct policy_rules *r, bool has_id_block,
+			     struct policy_verdict *v)
+{
+	if (r->require_id_block && !has_id_block) {
+		snp_refuse(v, "require_id_block",
+			   "this host requires an ID block at launch finish: POST /finish with "
+			   "id_block and id_auth (sevadm snp id-block makes them)");
+		return;
+	}
+	snp_accept(v);
+}
