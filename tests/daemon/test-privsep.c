@@ -541,6 +541,24 @@ static bool healthy(struct gc_daemon *d)
 	return ok;
 }
 
+/* The core has logged worker w as serving (wait_ready done). The worker answers HTTP a little
+ * before that, and a worker that dies inside that window is a failed start, after which sevd
+ * exits: a test that kills the first worker must wait for this line first. */
+static bool log_has(struct gc_daemon *d, const char *what);
+
+static void wait_served(struct gc_daemon *d, pid_t w)
+{
+	char what[64];
+
+	snprintf(what, sizeof(what), "Worker pid %d serves the API", (int)w);
+	for (int i = 0; i < 300; i++) {
+		if (log_has(d, what))
+			return;
+		sleep_ms(100);
+	}
+	TU_CHECK(false, "the core did not log \"%s\" within 30 s (log %s)", what, d->log);
+}
+
 /* A new worker that is not `old` and answers /healthz, within a bound. */
 static pid_t wait_new_worker(struct gc_daemon *d, pid_t old)
 {
@@ -1133,6 +1151,7 @@ static void test_nonroot_core(void)
 	TU_CHECK(!strcmp(s, "sevd-worker"), "the worker is named sevd-worker in ps: %s", s);
 	free(s);
 	/* The core (another uid) can end its worker: a crash restart and SIGTERM. */
+	wait_served(&d, w);
 	kill(w, SIGKILL);
 	w = wait_new_worker(&d, w);
 	gc_stop(&d, false);
@@ -1222,6 +1241,7 @@ static void test_daemon(void)
 		uint64_t before = 0, after = 0;
 
 		TU_CHECK(gc_metric(&d, "sevd_worker_restarts_total", &before), "no restart counter");
+		wait_served(&d, w);
 		kill(w, SIGSEGV);
 		w2 = wait_new_worker(&d, w);
 		TU_CHECK(gc_metric(&d, "sevd_worker_restarts_total", &after), "no restart counter");
