@@ -11,22 +11,6 @@
 #include "policy/admission.h"
 #include "psp/sev-abi.h"
 
-/* The names the guest JSON's decoded SNP policy uses (daemon/worker/api-guest.c). */
-static const struct {
-	uint64_t bit;
-	const char *name;
-} snp_bits[] = {
-    {SEV_SNP_POLICY_SMT, "SMT"},
-    {SEV_SNP_POLICY_MIGRATE_MA, "MIGRATE_MA"},
-    {SEV_SNP_POLICY_DEBUG, "DEBUG"},
-    {SEV_SNP_POLICY_SINGLE_SOCKET, "SINGLE_SOCKET"},
-    {SEV_SNP_POLICY_CXL_ALLOW, "CXL_ALLOW"},
-    {SEV_SNP_POLICY_MEM_AES_256_XTS, "MEM_AES_256_XTS"},
-    {SEV_SNP_POLICY_RAPL_DIS, "RAPL_DIS"},
-    {SEV_SNP_POLICY_CIPHERTEXT_HIDING, "CIPHERTEXT_HIDING"},
-    {SEV_SNP_POLICY_PAGE_SWAP_DISABLE, "PAGE_SWAP_DISABLE"},
-};
-
 /* Flag bits a mask may hold: 16..31 (0..15 are ABI_MINOR/ABI_MAJOR: use min_abi). */
 #define SNP_MASK_FLAGS 0xffff0000ull
 
@@ -55,17 +39,17 @@ int policy_snp_mask_parse(const char *s, uint64_t *ret, const char **reason)
 			size_t n = strcspn(p, ",|+");
 			size_t i;
 
-			for (i = 0; i < ELEMENTSOF(snp_bits); i++)
-				if (strlen(snp_bits[i].name) == n &&
-				    strncasecmp(p, snp_bits[i].name, n) == 0)
+			for (i = 0; i < sev_snp_policy_bits_n; i++)
+				if (strlen(sev_snp_policy_bits[i].name) == n &&
+				    strncasecmp(p, sev_snp_policy_bits[i].name, n) == 0)
 					break;
-			if (i == ELEMENTSOF(snp_bits))
+			if (i == sev_snp_policy_bits_n)
 				return *reason =
 					   "unknown SNP policy bit name (known: smt, migrate_ma, "
 					   "debug, single_socket, cxl_allow, mem_aes_256_xts, "
 					   "rapl_dis, ciphertext_hiding, page_swap_disable)",
 				       -EINVAL;
-			m |= snp_bits[i].bit;
+			m |= sev_snp_policy_bits[i].bit;
 			p += n;
 			if (*p && !*++p)
 				return *reason = "a separator without a bit name after it", -EINVAL;
@@ -104,11 +88,11 @@ static void bit_names(uint64_t m, char *buf, size_t size)
 	size_t n = 0;
 
 	buf[0] = 0;
-	for (size_t i = 0; i < ELEMENTSOF(snp_bits) && n < size; i++)
-		if (m & snp_bits[i].bit) {
+	for (size_t i = 0; i < sev_snp_policy_bits_n && n < size; i++)
+		if (m & sev_snp_policy_bits[i].bit) {
 			n += (size_t)snprintf(buf + n, size - n, "%s%s", n ? "|" : "",
-					      snp_bits[i].name);
-			m &= ~snp_bits[i].bit;
+					      sev_snp_policy_bits[i].name);
+			m &= ~sev_snp_policy_bits[i].bit;
 		}
 	if (m && n < size)
 		snprintf(buf + n, size - n, "%s0x%llx", n ? "|" : "", (unsigned long long)m);

@@ -587,6 +587,14 @@ enum sev_snp_guest_state {
 #define SEV_SNP_POLICY_RAPL_DIS (1ull << 23)
 #define SEV_SNP_POLICY_CIPHERTEXT_HIDING (1ull << 24)
 #define SEV_SNP_POLICY_PAGE_SWAP_DISABLE (1ull << 25)
+/* The flag bits above by name, in bit order of the guest JSON's decoded policy and of the
+ * sevd.conf policy masks (sev-status.c). */
+struct sev_snp_policy_bit {
+	uint64_t bit;
+	const char *name;
+};
+extern const struct sev_snp_policy_bit sev_snp_policy_bits[];
+extern const size_t sev_snp_policy_bits_n;
 #define SEV_SNP_POLICY_KNOWN_MASK ((1ull << 21) - 1) /* bits 0..20: ABI 1.51 (AMD-ASPFW) */
 
 /* SNP_LAUNCH_UPDATE page types (Linux SNP_PAGE_TYPE_*, ABI table "PAGE_TYPE"). */

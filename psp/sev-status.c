@@ -192,3 +192,16 @@ const char *sev_guest_state_name(int state)
 					     "SUPDATE", "RUPDATE", "SENT" };
 	return state >= 0 && state < (int)ELEMENTSOF(names) ? names[state] : "UNKNOWN";
 }
+
+const struct sev_snp_policy_bit sev_snp_policy_bits[] = {
+	{SEV_SNP_POLICY_SMT, "SMT"},
+	{SEV_SNP_POLICY_MIGRATE_MA, "MIGRATE_MA"},
+	{SEV_SNP_POLICY_DEBUG, "DEBUG"},
+	{SEV_SNP_POLICY_SINGLE_SOCKET, "SINGLE_SOCKET"},
+	{SEV_SNP_POLICY_CXL_ALLOW, "CXL_ALLOW"},
+	{SEV_SNP_POLICY_MEM_AES_256_XTS, "MEM_AES_256_XTS"},
+	{SEV_SNP_POLICY_RAPL_DIS, "RAPL_DIS"},
+	{SEV_SNP_POLICY_CIPHERTEXT_HIDING, "CIPHERTEXT_HIDING"},
+	{SEV_SNP_POLICY_PAGE_SWAP_DISABLE, "PAGE_SWAP_DISABLE"},
+};
+const size_t sev_snp_policy_bits_n = ELEMENTSOF(sev_snp_policy_bits);

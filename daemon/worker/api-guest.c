@@ -58,26 +58,13 @@ static json_object *str_json(const char *s, size_t max)
  * "Guest Policy"), api_min the ABI_MAJOR.ABI_MINOR it needs. */
 static json_object *snp_policy_json(uint64_t p)
 {
-	static const struct {
-		uint64_t bit;
-		const char *name;
-	} bits[] = {
-	    {SEV_SNP_POLICY_SMT, "SMT"},
-	    {SEV_SNP_POLICY_MIGRATE_MA, "MIGRATE_MA"},
-	    {SEV_SNP_POLICY_DEBUG, "DEBUG"},
-	    {SEV_SNP_POLICY_SINGLE_SOCKET, "SINGLE_SOCKET"},
-	    {SEV_SNP_POLICY_CXL_ALLOW, "CXL_ALLOW"},
-	    {SEV_SNP_POLICY_MEM_AES_256_XTS, "MEM_AES_256_XTS"},
-	    {SEV_SNP_POLICY_RAPL_DIS, "RAPL_DIS"},
-	    {SEV_SNP_POLICY_CIPHERTEXT_HIDING, "CIPHERTEXT_HIDING"},
-	    {SEV_SNP_POLICY_PAGE_SWAP_DISABLE, "PAGE_SWAP_DISABLE"},
-	};
 	json_object *o = json_object_new_object(), *flags = json_object_new_array();
 	char hex[24], api[16];
 
-	for (size_t i = 0; i < ELEMENTSOF(bits); i++)
-		if (p & bits[i].bit)
-			json_object_array_add(flags, json_object_new_string(bits[i].name));
+	for (size_t i = 0; i < sev_snp_policy_bits_n; i++)
+		if (p & sev_snp_policy_bits[i].bit)
+			json_object_array_add(flags,
+					      json_object_new_string(sev_snp_policy_bits[i].name));
 	snprintf(hex, sizeof(hex), "0x%llx", (unsigned long long)p);
 	snprintf(api, sizeof(api), "%u.%u", SEV_SNP_POLICY_ABI_MAJOR(p), SEV_SNP_POLICY_ABI_MINOR(p));
 	json_object_object_add(o, "value", json_object_new_int64((int64_t)p));
