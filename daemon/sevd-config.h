@@ -75,7 +75,7 @@ struct sevd_config {
 	/* Start even when the HTTP worker must keep the core's uid (a non-root sevd
 	 * without CAP_SETUID/CAP_SETGID, or worker_user = the core's user); default no. */
 	bool allow_unseparated_worker;
-	/* Issue 24: destructive platform ops (core/authz.c) the core admits per period, e.g.
+	/* Destructive platform ops (core/authz.c) the core admits per period, e.g.
 	 * `destructive_rate = 6/min` (the default; a burst of that many, refilled evenly);
 	 * `0` = no limit. */
 	unsigned destructive_rate, destructive_period_s;

@@ -224,7 +224,7 @@ static void holder_of(const struct guest *g, char buf[SEVD_ASID_HOLDER_MAX])
 	snprintf(buf, SEVD_ASID_HOLDER_MAX, "guest %u %.30s", g->rec.handle, g->rec.name);
 }
 
-/* Issue 20: an SEV-SNP guest (guest-snp.h); firmware knows it by its context page, the page
+/* An SEV-SNP guest (guest-snp.h); firmware knows it by its context page, the page
  * after its memory, not by the handle, which is sevd's. */
 static bool is_snp(const struct guest *g)
 {

@@ -32,7 +32,7 @@ enum sevd_jrec_type {
 #define SEVD_JREC_F_MEASURED 0x1u /* measure/mnonce valid */
 #define SEVD_JREC_F_ES 0x2u	  /* SEV-ES policy */
 #define SEVD_JREC_F_GRANTED 0x4u  /* announced to grant-stream subscribers */
-/* Issue 20, SEV-SNP guests: policy holds the SNP policy (bits 32..63 are reserved), the
+/* SEV-SNP guests: policy holds the SNP policy (bits 32..63 are reserved), the
  * context page is the page at mem_base + memory_size, measure ‖ mnonce hold the 48-byte launch
  * digest so far (final with F_MEASURED, after SNP_LAUNCH_FINISH). An INTENT with F_SNP names
  * the region and its memory_size, so that the context page of a launch that never reached its
