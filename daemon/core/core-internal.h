@@ -42,3 +42,7 @@ const char *sevd_core_emu_socket(struct sevd_core *c);
 const char *sevd_core_roots_dir(struct sevd_core *c);
 uint8_t sevd_core_snp_gen(struct sevd_core *c); /* enum snp_gen */
 bool sevd_core_snp_up(struct sevd_core *c);
+/* Run fn(arg) as a job of the firmware queue (the VMM socket's requests, vmm.c): 0 once it
+ * ran, or the queue's refusal in rep (-EBUSY, -ESHUTDOWN) or an unhealthy PSP (-EHOSTDOWN). */
+struct sevd_reply;
+int sevd_core_run_job(struct sevd_core *c, void (*fn)(void *), void *arg, struct sevd_reply *rep);

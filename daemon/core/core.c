@@ -1024,6 +1024,35 @@ int sevd_core_guest_data(struct sevd_core *c, uint32_t handle, const uint8_t *bu
 	return r < 0 ? queue_refused(rep, r) : rep->r;
 }
 
+struct any_job {
+	struct sevd_core *c;
+	void (*fn)(void *);
+	void *arg;
+	struct sevd_reply *rep;
+};
+
+static void any_job_run(void *arg)
+{
+	struct any_job *j = arg;
+
+	if (refuse_if_unhealthy(j->c, j->rep) < 0)
+		return;
+	AS_JOB(j->fn(j->arg));
+}
+
+int sevd_core_run_job(struct sevd_core *c, void (*fn)(void *), void *arg, struct sevd_reply *rep)
+{
+	struct any_job j = { .c = c, .fn = fn, .arg = arg, .rep = rep };
+	int r;
+
+	rep->r = 0;
+	rep->message[0] = '\0';
+	if (refuse_if_unhealthy(c, rep) < 0)
+		return rep->r;
+	r = sevd_queue_run(c->queue, any_job_run, &j);
+	return r < 0 ? queue_refused(rep, r) : rep->r;
+}
+
 struct sevd_asid_pool *sevd_core_asids(struct sevd_core *c)
 {
 	return c->pool;
@@ -1391,6 +1420,7 @@ void sevd_core_free(struct sevd_core *c)
 		pthread_mutex_unlock(&c->health_lock);
 		pthread_join(c->recover_thread, NULL);
 	}
+	sevd_guests_stop_vmm(c->guests); /* its connections queue jobs */
 	sevd_queue_free(c->queue);
 	sevd_region_free(c->cache.region); /* after the queue: it kept its counter there */
 	sevd_guests_free(c->guests);

@@ -143,6 +143,15 @@ int sevd_snp_decommission(struct psp_transport *t, uint64_t gctx, int *psp_ret)
 	return psp_issue(t, SEV_CMD_SNP_DECOMMISSION, &b, psp_ret);
 }
 
+int sevd_snp_guest_request(struct psp_transport *t, uint64_t gctx, uint64_t req, uint64_t rsp,
+			   int *psp_ret)
+{
+	struct sev_snp_cmd_guest_request b = {.gctx_paddr = gctx, .req_paddr = req,
+					      .res_paddr = rsp};
+
+	return psp_issue(t, SEV_CMD_SNP_GUEST_REQUEST, &b, psp_ret);
+}
+
 int sevd_snp_digest_page(uint8_t digest[48], uint8_t type, uint64_t gpa, const uint8_t *page)
 {
 	static const uint8_t zero[ATTEST_SNP_DIGEST_SIZE];

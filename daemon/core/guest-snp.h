@@ -43,6 +43,10 @@ int sevd_snp_launch_finish(struct psp_transport *t, uint64_t gctx,
 int sevd_snp_guest_status(struct psp_transport *t, uint64_t gctx, struct sev_snp_guest_status *ret,
 			  int *psp_ret);
 int sevd_snp_decommission(struct psp_transport *t, uint64_t gctx, int *psp_ret);
+/* SNP_GUEST_REQUEST of the guest's message at req (a page), the response into rsp (a Firmware
+ * page): the VMM socket's (vmm.c). */
+int sevd_snp_guest_request(struct psp_transport *t, uint64_t gctx, uint64_t req, uint64_t rsp,
+			   int *psp_ret);
 
 /* The launch digest after one 4 KiB page of the type at gpa: page is its plaintext (NORMAL,
  * VMSA; the VMSA measured with GUEST_TSC_SCALE/OFFSET as zero), ignored for the other types. */

@@ -32,6 +32,7 @@
 #include "daemon/core/crash.h"
 #include "daemon/core/guest.h"
 #include "daemon/core/guest-snp.h"
+#include "daemon/core/vmm.h"
 #include "daemon/core/journal.h"
 #include "hv-glue/binding.h"
 #include "psp/commands.h"
@@ -89,6 +90,7 @@ struct sevd_guests {
 	char *ctl_path;
 	pthread_t ctl_thread;
 	bool ctl_running;
+	struct sevd_vmm *vmm; /* SNP guest requests from VMMs: vmm.c */
 	pthread_mutex_t sub_lock;
 	int subs[SUBSCRIBERS_MAX];
 	unsigned n_subs;
@@ -463,6 +465,41 @@ static int ctl_start(struct sevd_guests *gs, const char *path)
 		return log_error_errno(EAGAIN, "Cannot start the control socket thread");
 	gs->ctl_running = true;
 	log_info("Grant stream for VMMs on %s", path);
+	return 0;
+}
+
+/* The VMM socket: vmm.sock in the directory of the control socket (STATE_DIR by default). */
+static int vmm_start(struct sevd_guests *gs, const char *control)
+{
+	_cleanup_free_ char *dir = strdup(control), *path = NULL;
+	char *slash = dir ? strrchr(dir, '/') : NULL;
+
+	if (!dir)
+		return -ENOMEM;
+	if (slash)
+		slash[1] = '\0';
+	path = slash ? path_join(dir, "vmm.sock") : strdup("vmm.sock");
+	if (!path)
+		return -ENOMEM;
+	return sevd_vmm_start(gs->core, gs, path, &gs->vmm);
+}
+
+void sevd_guests_stop_vmm(struct sevd_guests *gs)
+{
+	if (gs)
+		sevd_vmm_stop(gs->vmm);
+}
+
+int sevd_guests_vmm_target(struct sevd_guests *gs, uint32_t handle, struct sevd_vmm_target *ret)
+{
+	const struct guest *g = find(gs, handle);
+
+	if (!g)
+		return -ENOENT;
+	ret->snp = is_snp(g);
+	ret->asid = g->rec.asid;
+	ret->state = g->rec.state;
+	ret->ctx = is_snp(g) ? gctx_of(g) : 0;
 	return 0;
 }
 
@@ -2631,6 +2668,13 @@ int sevd_guests_render_metrics(struct sevd_guests *gs, char *buf, size_t size)
 		     "is rewritten.\n# TYPE sevd_journal_durable gauge\nsevd_journal_durable %d\n",
 		     stat(sevd_journal_path(gs->journal), &st) == 0 ? (long long)st.st_size : 0LL,
 		     atomic_load(&gs->not_durable) ? 0 : 1);
+	if (n >= 0 && (size_t)n < size && gs->vmm) {
+		int m = sevd_vmm_render_metrics(gs->vmm, buf + n, size - (size_t)n);
+
+		if (m < 0)
+			return m;
+		n += m;
+	}
 	return n < 0 || (size_t)n >= size ? -ENOBUFS : n;
 }
 
@@ -2710,6 +2754,7 @@ void sevd_guests_free(struct sevd_guests *gs)
 {
 	if (!gs)
 		return;
+	sevd_vmm_free(gs->vmm);
 	if (gs->ctl_running) {
 		shutdown(gs->ctl_fd, SHUT_RDWR);
 		pthread_join(gs->ctl_thread, NULL);
@@ -2762,6 +2807,8 @@ int sevd_guests_new(struct sevd_core *core, const struct sevd_guests_config *cfg
 		r = reconcile(gs);
 	if (r >= 0 && cfg->control)
 		r = ctl_start(gs, cfg->control);
+	if (r >= 0 && cfg->control)
+		r = vmm_start(gs, cfg->control);
 	if (r < 0) {
 		sevd_guests_free(gs);
 		return r;

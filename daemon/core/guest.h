@@ -52,3 +52,15 @@ void sevd_guests_op(struct sevd_guests *gs, const struct sevd_request *req, stru
 void sevd_guests_principal(struct sevd_guests *gs, const char *tenant);
 void sevd_guests_data(struct sevd_guests *gs, uint32_t handle, const uint8_t *buf, uint32_t len,
 		      struct sevd_reply *rep);
+/* What the VMM socket (vmm.c) needs of a guest, on the firmware thread: whether it is an SNP
+ * guest, its ASID, its state as sevd last saw it (SEV_GSTATE_*) and, for SNP, its context
+ * page. -ENOENT for no guest of this handle. */
+struct sevd_vmm_target {
+	bool snp;
+	uint32_t asid;
+	uint8_t state;
+	uint64_t ctx;
+};
+int sevd_guests_vmm_target(struct sevd_guests *gs, uint32_t handle, struct sevd_vmm_target *ret);
+/* End the VMM socket's connections (before the firmware queue goes away). */
+void sevd_guests_stop_vmm(struct sevd_guests *gs);

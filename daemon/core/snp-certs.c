@@ -381,3 +381,18 @@ void sevd_snp_certs_start(struct sevd_core *c)
 	log_info("SNP certificate table: the chip's VCEK for its reported TCB, with the ASK and "
 		 "ARK, from the emulator's key server (%zu bytes)", len);
 }
+
+size_t sevd_snp_certs_copy(struct sevd_snp_certs *s, uint8_t *buf, size_t cap)
+{
+	size_t n = 0;
+
+	if (!s)
+		return 0;
+	pthread_mutex_lock(&s->lock);
+	if (s->len <= cap) {
+		memcpy(buf, s->table, s->len);
+		n = s->len;
+	}
+	pthread_mutex_unlock(&s->lock);
+	return n;
+}

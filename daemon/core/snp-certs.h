@@ -6,6 +6,9 @@
  * one, the core fetches the chip's VCEK for its reported TCB at start. Privileged side. */
 #pragma once
 
+#include <stddef.h>
+#include <stdint.h>
+
 struct sevd_core;
 struct sevd_request;
 struct sevd_reply;
@@ -21,3 +24,6 @@ void sevd_snp_certs_start(struct sevd_core *c);
 /* SNP_CERTS_GET, SNP_CERTS_PUT, SNP_CERTS_DELETE. A PUT that does not verify is -EKEYREJECTED
  * with the reason; a malformed table -EBADMSG. */
 void sevd_snp_certs_op(struct sevd_core *c, const struct sevd_request *req, struct sevd_reply *rep);
+/* A copy of the table held now into buf (cap bytes): its length, 0 when none is held (or s is
+ * NULL, or it does not fit). Any thread. */
+size_t sevd_snp_certs_copy(struct sevd_snp_certs *s, uint8_t *buf, size_t cap);
