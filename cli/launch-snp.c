@@ -81,6 +81,23 @@ static json_object *create_body(const struct launch_args *a)
 	return b;
 }
 
+/* --secrets-gpa: an empty SECRETS page (firmware fills it: SNP_LAUNCH_UPDATE PAGE_TYPE_SECRETS). */
+static int secrets_page(struct http_client *c, uint32_t h, uint64_t gpa)
+{
+	_cleanup_(json_object_putp) json_object *res = NULL;
+	_cleanup_free_ char *err = NULL;
+	char path[96];
+	int r;
+
+	snprintf(path, sizeof(path), "/v1/guests/%u/data?type=secrets&gpa=0x%llx", h,
+		 (unsigned long long)gpa);
+	r = sevadm_call_bytes_quiet(c, "POST", path, NULL, 0, &res, &err);
+	if (r < 0)
+		return sevadm_fail(verb, "guest %u: the secrets page at GPA 0x%llx was refused: %s",
+				   h, (unsigned long long)gpa, err ? err : strerror(-r));
+	return 0;
+}
+
 /* From create to the launch digest; on failure after create, the guest is undone. */
 static int launch_steps(const struct sevadm_ctx *ctx, struct http_client *c,
 			const struct launch_args *a, json_object *fin, uint32_t *ret_h,
@@ -106,6 +123,8 @@ static int launch_steps(const struct sevadm_ctx *ctx, struct http_client *c,
 	if (r == 0)
 		r = guest_upload(ctx, c, verb, (uint32_t)h, "/data?type=normal&gpa=0", a->image, &up,
 				 ret_bytes);
+	if (r == 0 && a->secrets_gpa_s)
+		r = secrets_page(c, (uint32_t)h, a->secrets_gpa);
 	if (r == 0 && a->vmsa)
 		r = guest_upload(ctx, c, verb, (uint32_t)h, "/vmsa", a->vmsa, &vm, &vbytes);
 	if (r == 0)

@@ -13,6 +13,8 @@ struct launch_args {
 	const char *image, *policy_s, *name, *tenant, *dir, *sname, *godh, *session, *vmsa, *mem;
 	const char *asid_s, *count_s, *parallel_s;
 	const char *id_block_dir, *host_data; /* --snp: sevadm snp id-block's --out DIR, HEX64 */
+	const char *secrets_gpa_s;	      /* --snp: GPA of a SECRETS page, or NULL */
+	uint64_t secrets_gpa;
 	bool snp;			      /* --snp: an SEV-SNP guest (cli/launch-snp.c) */
 	uint64_t snp_policy;		      /* --snp: the 64-bit SNP guest policy */
 	uint32_t policy, asid;

@@ -35,6 +35,7 @@ static int help(void)
 	       "           [--count N [--parallel K]]\n"
 	       "       sevadm launch --snp IMAGE --policy P [--name N] [--tenant T] [--vmsa FILE]\n"
 	       "           [--memory-size BYTES] [--id-block DIR] [--host-data HEX64]\n"
+	       "           [--secrets-gpa GPA]\n"
 	       "\n"
 	       "Launch a guest through sevd: LAUNCH_START with the guest owner's session, then\n"
 	       "LAUNCH_UPDATE_DATA of IMAGE (streamed; '-' reads stdin). Prints the guest handle.\n"
@@ -70,6 +71,9 @@ static int help(void)
 	       "                    id-block --out DIR' writes them, sent at finish (firmware\n"
 	       "                    refuses one made for another launch digest)\n"
 	       "  --host-data HEX64 --snp: the guest's HOST_DATA, 64 hex digits (32 bytes)\n"
+	       "  --secrets-gpa GPA --snp: a SECRETS page at GPA (page-aligned, after the image),\n"
+	       "                    where firmware writes the guest's VMPCKs: what a guest needs\n"
+	       "                    for guest requests (sev-run --snp-report)\n"
 	       "A progress bar is shown on stderr when it is a terminal. Then: sevadm measure HANDLE\n"
 	       "(SEV), or attest from inside the guest (SNP).\n",
 	       COUNT_MAX, PARALLEL_MAX, PARALLEL_DEFAULT);
@@ -135,6 +139,10 @@ static int parse_snp_args(struct launch_args *a)
 				    "32 bytes)", a->host_data);
 	if (a->mem && parse_u64(a->mem, &a->memory_size) < 0)
 		return sevadm_usage(verb, "--memory-size %s: not a number of bytes", a->mem);
+	if (a->secrets_gpa_s &&
+	    (parse_u64(a->secrets_gpa_s, &a->secrets_gpa) < 0 || a->secrets_gpa % 4096))
+		return sevadm_usage(verb, "--secrets-gpa %s: not a page-aligned guest physical "
+				    "address (decimal or 0x hex, a multiple of 4096)", a->secrets_gpa_s);
 	return 0;
 }
 
@@ -156,6 +164,7 @@ static int parse_args(int argc, char **argv, struct launch_args *a)
 		{ "snp", no_argument, NULL, 'X' },
 		{ "id-block", required_argument, NULL, 'I' },
 		{ "host-data", required_argument, NULL, 'H' },
+		{ "secrets-gpa", required_argument, NULL, 'G' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
@@ -163,7 +172,7 @@ static int parse_args(int argc, char **argv, struct launch_args *a)
 		['p'] = &a->policy_s, ['n'] = &a->name, ['t'] = &a->tenant, ['d'] = &a->dir,
 		['s'] = &a->sname, ['g'] = &a->godh, ['S'] = &a->session, ['v'] = &a->vmsa,
 		['m'] = &a->mem, ['a'] = &a->asid_s, ['c'] = &a->count_s, ['P'] = &a->parallel_s,
-		['I'] = &a->id_block_dir, ['H'] = &a->host_data,
+		['I'] = &a->id_block_dir, ['H'] = &a->host_data, ['G'] = &a->secrets_gpa_s,
 	};
 	int c;
 
@@ -187,9 +196,11 @@ static int parse_args(int argc, char **argv, struct launch_args *a)
 	a->image = argv[optind];
 	if (a->snp)
 		return parse_snp_args(a);
-	if (a->id_block_dir || a->host_data)
+	if (a->id_block_dir || a->host_data || a->secrets_gpa_s)
 		return sevadm_usage(verb, "%s is for SEV-SNP guests: add --snp (and an SNP --policy)",
-				    a->id_block_dir ? "--id-block" : "--host-data");
+				    a->id_block_dir ? "--id-block"
+				    : a->host_data  ? "--host-data"
+						    : "--secrets-gpa");
 	if (a->dir && (a->godh || a->session))
 		return sevadm_usage(verb, "give --session-dir, or --godh and --session, not both");
 	if (!!a->godh != !!a->session)
