@@ -20,6 +20,7 @@
 #include "hv-glue/gate.h"
 #include "hv-glue/guest/layout.h"
 #include "hv-glue/kvm-runner.h"
+#include "hv-glue/snp-report.h"
 #include "hv-glue/vmcb.h"
 
 static const char *arg_image;
@@ -36,6 +37,10 @@ static bool arg_verbose;
 static bool arg_demo;
 static const char *arg_daemon, *arg_token, *arg_emu, *arg_control, *arg_emulator_root, *arg_roots;
 static uint32_t arg_policy = 0x1; /* NODBG */
+/* --snp-report */
+static bool arg_snp_report;
+static uint32_t arg_snp_handle;
+static const char *arg_nonce, *arg_outfile, *arg_certs, *arg_vmm;
 
 static void help(void)
 {
@@ -71,7 +76,24 @@ static void help(void)
 	    "  --policy P           guest policy, plain SEV only (default 0x1: NODBG)\n"
 	    "  --image FILE         the guest image (default: $SEV_GUEST_IMAGE, else the\n"
 	    "                       sev-guest.bin built beside sev-run, else the installed\n"
-	    "                       " SEV_GUEST_BIN_INSTALLED ")\n",
+	    "                       " SEV_GUEST_BIN_INSTALLED ")\n"
+	    "\n"
+	    "       sev-run --daemon unix:PATH --snp-report HANDLE --nonce HEX --outfile FILE\n"
+	    "               [--certs DIR] [--vmm unix:PATH] [--emu unix:SOCKET]\n"
+	    "Play the SEV-SNP guest HANDLE (RUNNING, with a secrets page) asking for its\n"
+	    "attestation report, where there is no /dev/kvm: VMPCK0 from the guest's view of its\n"
+	    "secrets page (the emulator's CTL snp-secrets; sevd never holds it), MSG_REPORT_REQ\n"
+	    "sealed with it, sent through sevd's VMM socket, the response opened. Prints the\n"
+	    "report's MEASUREMENT on stdout.\n\n"
+	    "  --snp-report HANDLE  the SNP guest (sevd's handle)\n"
+	    "  --nonce HEX          REPORT_DATA: exactly 64 bytes (128 hex digits)\n"
+	    "  --outfile FILE       the 1184-byte report\n"
+	    "  --certs DIR          an extended request: the host's certificate table into DIR\n"
+	    "                       (ark.pem, ask.pem or asvk.pem, vcek.pem or vlek.pem, any\n"
+	    "                       other entry as GUID.bin, the raw table as cert-table.bin)\n"
+	    "  --vmm unix:PATH      sevd's VMM socket (default: vmm.sock beside --daemon's socket;\n"
+	    "                       sevd makes it as STATE_DIR/vmm.sock, root only)\n"
+	    "  --emu unix:SOCKET    the emulator (default: the one sevd's VMM socket names)\n",
 	    HV_GUEST_IMAGE_GPA, HV_GUEST_IMAGE_MAX, HV_GUEST_SECRET_GPA, HV_GUEST_SECRET_MAX);
 }
 
@@ -150,6 +172,23 @@ static int check_demo_args(int argc)
 	return 0;
 }
 
+/* --snp-report: the daemon, the guest, the nonce and the output file are all needed. */
+static int check_snp_report_args(int argc)
+{
+	if (!arg_snp_report || !arg_daemon || !arg_nonce || !arg_outfile || arg_demo ||
+	    optind < argc) {
+		fprintf(stderr, "sev-run: an SNP report needs --daemon unix:PATH --snp-report HANDLE "
+				"--nonce HEX --outfile FILE, and no --demo (see --help)\n");
+		return -EINVAL;
+	}
+	if (strlen(arg_nonce) != 128 || hex_decode_exact(arg_nonce, (uint8_t[64]){0}, 64) < 0) {
+		fprintf(stderr, "sev-run: --nonce %s: REPORT_DATA is exactly 64 bytes, 128 hex "
+				"digits\n", arg_nonce);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 /* Longer than most: one case per option, kept in one place so the options read as a list. */
 static int parse_argv(int argc, char *argv[])
 {
@@ -172,6 +211,11 @@ static int parse_argv(int argc, char *argv[])
 		O_EROOT,
 		O_ROOTS,
 		O_POLICY,
+		O_SNP_REPORT,
+		O_NONCE,
+		O_OUTFILE,
+		O_CERTS,
+		O_VMM,
 		O_HELP
 	};
 	static const struct option opts[] = {{"image", required_argument, NULL, O_IMAGE},
@@ -192,6 +236,11 @@ static int parse_argv(int argc, char *argv[])
 					     {"emulator-root", required_argument, NULL, O_EROOT},
 					     {"roots", required_argument, NULL, O_ROOTS},
 					     {"policy", required_argument, NULL, O_POLICY},
+					     {"snp-report", required_argument, NULL, O_SNP_REPORT},
+					     {"nonce", required_argument, NULL, O_NONCE},
+					     {"outfile", required_argument, NULL, O_OUTFILE},
+					     {"certs", required_argument, NULL, O_CERTS},
+					     {"vmm", required_argument, NULL, O_VMM},
 					     {"help", no_argument, NULL, O_HELP},
 					     {}};
 	uint32_t fd;
@@ -254,6 +303,22 @@ static int parse_argv(int argc, char *argv[])
 		case O_POLICY:
 			k = parse_num("--policy", optarg, &arg_policy);
 			break;
+		case O_SNP_REPORT:
+			arg_snp_report = true;
+			k = parse_num("--snp-report", optarg, &arg_snp_handle);
+			break;
+		case O_NONCE:
+			arg_nonce = optarg;
+			break;
+		case O_OUTFILE:
+			arg_outfile = optarg;
+			break;
+		case O_CERTS:
+			arg_certs = optarg;
+			break;
+		case O_VMM:
+			arg_vmm = optarg;
+			break;
 		case O_HELP:
 			help();
 			exit(EXIT_SUCCESS);
@@ -263,6 +328,8 @@ static int parse_argv(int argc, char *argv[])
 	}
 	if (k < 0)
 		return k;
+	if (arg_snp_report || arg_nonce || arg_outfile || arg_certs || arg_vmm)
+		return check_snp_report_args(argc);
 	if (arg_demo || arg_daemon)
 		return check_demo_args(argc);
 	if (!arg_image || !arg_secret || optind < argc) {
@@ -419,6 +486,14 @@ int main(int argc, char *argv[])
 	if (k < 0)
 		return 2;
 	setvbuf(stdout, NULL, _IONBF, 0);
+	if (arg_snp_report) {
+		struct hv_snp_report_opts o = {.daemon = arg_daemon, .vmm = arg_vmm, .emu = arg_emu,
+					       .handle = arg_snp_handle, .outfile = arg_outfile,
+					       .certs_dir = arg_certs};
+
+		(void)hex_decode_exact(arg_nonce, o.nonce, sizeof(o.nonce));
+		return hv_snp_report_run(&o) < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+	}
 	if (arg_demo) {
 		const struct hv_demo_opts o = {
 		    .daemon = arg_daemon,
