@@ -1,7 +1,8 @@
 /* sevadm attest: an attestation report of a launched guest (ATTESTATION, SEV API §6.8) through
  * sevd, for a fresh nonce: the report carries the launch digest and the nonce, signed with the
  * platform's PEK. Writes the report (raw) for `sevadm verify report --chain DIR --nonce HEX`
- * and prints it as base64. sevd's answer is untrusted: only its size is checked here; the
+ * and prints it as base64. An SEV-SNP guest is refused naming the guest-side path (the host
+ * holds no VMPCK). sevd's answer is untrusted: only its size is checked here; the
  * signature is verify report's business. */
 #include <getopt.h>
 #include <stdio.h>
@@ -93,6 +94,25 @@ static int write_report(const char *path, const uint8_t *rep, size_t len)
 	return owner_out_commit(&o);
 }
 
+/* An SEV-SNP guest's report is the guest's own request (MSG_REPORT_REQ under a VMPCK that
+ * only the guest holds): the host cannot ask for one, so refuse and name the guest-side path. */
+static int refuse_snp(const struct sevadm_ctx *ctx, uint32_t h)
+{
+	_cleanup_(json_object_putp) json_object *g = NULL;
+	int r = guest_simple_verb(ctx, verb, h, "GET", "", NULL, &g);
+
+	if (r != 0)
+		return r;
+	if (strcmp(sevadm_json_str(g, "type", ""), "snp") != 0)
+		return 0;
+	return sevadm_fail(verb, "guest %u is an SEV-SNP guest: its attestation report is its own "
+			   "request, sealed with a VMPCK that only the guest holds (the host never "
+			   "has one), so sevd and sevadm cannot ask for it. Ask from the guest side: "
+			   "snpguest report inside the guest, or 'sev-run --daemon unix:PATH "
+			   "--snp-report %u --nonce HEX --outfile FILE [--certs DIR]' playing the "
+			   "guest on sev-psp-emu; then 'sevadm verify report FILE'", h, h);
+}
+
 int verb_attest(const struct sevadm_ctx *ctx, int argc, char **argv)
 {
 	_cleanup_(json_object_putp) json_object *res = NULL;
@@ -105,6 +125,9 @@ int verb_attest(const struct sevadm_ctx *ctx, int argc, char **argv)
 
 	if (r != 0)
 		return r < 0 ? SEVADM_EXIT_OK : r;
+	r = refuse_snp(ctx, a.handle);
+	if (r != 0)
+		return r;
 	nhex = hex_encode(a.n, NONCE_SIZE);
 	if (!nhex)
 		return sevadm_fail(verb, "out of memory");
