@@ -45,6 +45,8 @@ enum outcome { OUT_OK, OUT_FIRMWARE, OUT_REFUSED, OUT_INVALID_LEN, OUT_MALFORMED
 static const char *const outcome_names[OUT_MAX_] = {"ok", "firmware_error", "refused",
 						    "invalid_len", "malformed"};
 
+struct msg_pages;
+
 struct sevd_vmm {
 	struct sevd_core *core;
 	struct sevd_guests *gs;
@@ -58,6 +60,8 @@ struct sevd_vmm {
 	unsigned n_conns;
 	bool stopping;
 	atomic_uint_fast64_t count[4][OUT_MAX_]; /* by request type (0: not a known type) */
+	struct msg_pages *pages;		 /* on the firmware thread only */
+	struct psp_transport *pages_t;		 /* the transport they were mapped on */
 };
 
 struct conn {
@@ -122,11 +126,12 @@ static int check_target(struct serve *s, struct sevd_vmm_target *t)
 	return 0;
 }
 
-/* Two pages of the core's own for one request, as KVM keeps its own request and response
- * pages (sev.c snp_guest_req: the response page a Firmware page, snp_alloc_firmware_page): a
- * memfd mapped for firmware (a region with 4 KiB RMP entries), the second page RMPUPDATEd to
- * Firmware, given back after. The transport's DMA pool will not do: its RMP entries are 2 MiB,
- * and firmware wants 4 KiB pages here (INVALID_PAGE_SIZE). */
+/* Two pages of the core's own for requests, as KVM keeps its own request and response pages
+ * (sev.c snp_guest_req: the response page a Firmware page, snp_alloc_firmware_page): a memfd
+ * mapped for firmware (a region with 4 KiB RMP entries), the second page RMPUPDATEd to
+ * Firmware. Made at the first request on a transport and kept (only jobs touch them, one at a
+ * time); given back at the end. The transport's DMA pool will not do: its RMP entries are
+ * 2 MiB, and firmware wants 4 KiB pages here (INVALID_PAGE_SIZE). */
 struct msg_pages {
 	int fd;
 	uint8_t *ptr;
@@ -172,32 +177,57 @@ static void pages_put(struct psp_transport *t, struct msg_pages *p)
 		close(p->fd);
 }
 
+/* The pages for this transport: the kept ones, or new ones (a new transport after a
+ * reconnection: the old region went with the old emulator connection). */
+static struct msg_pages *pages_of(struct sevd_vmm *v, struct psp_transport *t, struct hv_vmm_ans *a)
+{
+	struct msg_pages *p;
+
+	if (v->pages && v->pages_t == t)
+		return v->pages;
+	if (v->pages) {
+		v->pages->mapped = v->pages->fw = false; /* their region is gone with the transport */
+		pages_put(v->pages_t, v->pages);
+		free(v->pages);
+		v->pages = NULL;
+	}
+	p = calloc(1, sizeof(*p));
+	if (!p) {
+		refuse(a, -ENOMEM, "out of memory");
+		return NULL;
+	}
+	p->fd = -1;
+	if (pages_get(t, p, a) < 0) {
+		pages_put(t, p);
+		free(p);
+		return NULL;
+	}
+	v->pages = p;
+	v->pages_t = t;
+	return p;
+}
+
 /* SNP_GUEST_REQUEST of the VMM's page (SNP ABI 56860 SNP_GUEST_REQUEST). */
 static int firmware(struct serve *s, uint64_t gctx)
 {
 	struct psp_transport *t = sevd_core_psp(s->v->core);
 	_cleanup_free_ struct sevd_reply *rep = calloc(1, sizeof(*rep));
-	struct msg_pages p = {.fd = -1};
+	struct msg_pages *p = rep ? pages_of(s->v, t, s->a) : NULL;
 	struct timespec t0;
 	int psp_ret, r;
 
-	if (!rep)
-		return -ENOMEM;
-	r = pages_get(t, &p, s->a);
-	if (r < 0) {
-		pages_put(t, &p);
-		return r;
-	}
-	memcpy(p.ptr, s->q->page, SEV_PAGE_SIZE);
+	if (!p)
+		return s->a->error < 0 ? s->a->error : -ENOMEM;
+	memcpy(p->ptr, s->q->page, SEV_PAGE_SIZE);
 	sevd_fw_begin(&psp_ret, &t0);
-	r = sevd_snp_guest_request(t, gctx, p.base, p.base + SEV_PAGE_SIZE, &psp_ret);
+	r = sevd_snp_guest_request(t, gctx, p->base, p->base + SEV_PAGE_SIZE, &psp_ret);
 	r = sevd_core_fw_done(s->v->core, rep, SEV_CMD_SNP_GUEST_REQUEST, r, psp_ret, &t0);
 	s->a->fw_status = r == -EIO ? (uint32_t)psp_ret : r < 0 ? HV_VMM_NO_FW_CALL : 0;
 	if (r < 0)
 		refuse(s->a, r, "%s (guest %u)", rep->message, s->q->handle);
 	else
-		memcpy(s->rsp, p.ptr + SEV_PAGE_SIZE, SEV_PAGE_SIZE);
-	pages_put(t, &p);
+		memcpy(s->rsp, p->ptr + SEV_PAGE_SIZE, SEV_PAGE_SIZE);
+	memset(p->ptr, 0, SEV_PAGE_SIZE); /* the request page is the host's: no guest's left */
 	return r;
 }
 
@@ -454,6 +484,12 @@ void sevd_vmm_free(struct sevd_vmm *v)
 	if (!v)
 		return;
 	sevd_vmm_stop(v);
+	if (v->pages) { /* the queue is stopped: no firmware command runs beside this */
+		if (v->pages_t != sevd_core_psp(v->core))
+			v->pages->mapped = v->pages->fw = false;
+		pages_put(v->pages_t, v->pages);
+		free(v->pages);
+	}
 	if (v->fd >= 0)
 		close(v->fd);
 	if (v->path)
