@@ -36,6 +36,7 @@ static bool arg_verbose;
 static bool arg_demo;
 static const char *arg_daemon, *arg_token, *arg_emu, *arg_control, *arg_emulator_root, *arg_roots;
 static uint32_t arg_policy = 0x1; /* NODBG */
+static uint32_t arg_attach;
 
 static void help(void)
 {
@@ -71,7 +72,11 @@ static void help(void)
 	    "  --policy P           guest policy, plain SEV only (default 0x1: NODBG)\n"
 	    "  --image FILE         the guest image (default: $SEV_GUEST_IMAGE, else the\n"
 	    "                       sev-guest.bin built beside sev-run, else the installed\n"
-	    "                       " SEV_GUEST_BIN_INSTALLED ")\n",
+	    "                       " SEV_GUEST_BIN_INSTALLED ")\n"
+	    "  --attach HANDLE      the VMM's half only, for guest HANDLE that is RUNNING on\n"
+	    "                       this sevd already, launched elsewhere and moved here\n"
+	    "                       (sevadm migrate, sevadm restore): no --secret-file and no\n"
+	    "                       root, since its owner's checks happened at its launch\n",
 	    HV_GUEST_IMAGE_GPA, HV_GUEST_IMAGE_MAX, HV_GUEST_SECRET_GPA, HV_GUEST_SECRET_MAX);
 }
 
@@ -120,13 +125,15 @@ static int check_demo_args(int argc)
 	const char *emu = arg_emu && strncmp(arg_emu, "unix:", 5) == 0 ? arg_emu + 5 : arg_emu;
 	const char *slash = emu ? strrchr(emu, '/') : NULL;
 
-	if (!arg_demo || !arg_daemon || !arg_secret || !arg_emu || optind < argc) {
+	if (!arg_demo || !arg_daemon || (!arg_secret && !arg_attach) || !arg_emu ||
+	    optind < argc) {
 		fprintf(stderr,
 			"sev-run: the demo needs --daemon ENDPOINT --demo --secret-file FILE "
-			"--emu unix:SOCKET (see --help)\n");
+			"--emu unix:SOCKET, or --attach HANDLE instead of --secret-file (see "
+			"--help)\n");
 		return -EINVAL;
 	}
-	if (!arg_emulator_root && !arg_roots) {
+	if (!arg_emulator_root && !arg_roots && !arg_attach) {
 		fprintf(stderr, "sev-run: name the root the platform's chain must reach: "
 				"--emulator-root FILE (the emulator's ARK) or --roots DIR\n");
 		return -EINVAL;
@@ -172,6 +179,7 @@ static int parse_argv(int argc, char *argv[])
 		O_EROOT,
 		O_ROOTS,
 		O_POLICY,
+		O_ATTACH,
 		O_HELP
 	};
 	static const struct option opts[] = {{"image", required_argument, NULL, O_IMAGE},
@@ -192,6 +200,7 @@ static int parse_argv(int argc, char *argv[])
 					     {"emulator-root", required_argument, NULL, O_EROOT},
 					     {"roots", required_argument, NULL, O_ROOTS},
 					     {"policy", required_argument, NULL, O_POLICY},
+					     {"attach", required_argument, NULL, O_ATTACH},
 					     {"help", no_argument, NULL, O_HELP},
 					     {}};
 	uint32_t fd;
@@ -253,6 +262,13 @@ static int parse_argv(int argc, char *argv[])
 			break;
 		case O_POLICY:
 			k = parse_num("--policy", optarg, &arg_policy);
+			break;
+		case O_ATTACH:
+			k = parse_num("--attach", optarg, &arg_attach);
+			if (k == 0 && arg_attach == 0) {
+				fprintf(stderr, "sev-run: --attach: guest handles start at 1\n");
+				k = -EINVAL;
+			}
 			break;
 		case O_HELP:
 			help();
@@ -433,6 +449,7 @@ int main(int argc, char *argv[])
 		    .max_exits = arg_max_exits,
 		    .timeout_ms = arg_timeout_ms,
 		    .cpu = -1,
+		    .attach = arg_attach,
 		};
 		return hv_demo_run(&o) < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 	}
