@@ -1810,6 +1810,14 @@ static void op_delete(struct sevd_guests *gs, const struct sevd_request *req,
 
 	if (!g)
 		return;
+	if (req->principal_role == SEVD_ROLE_MIGRATOR && g->rec.state != SEV_GSTATE_RUPDATE) {
+		fail(rep, -EACCES,
+		     "the migrator role deletes only a guest it is receiving (RUPDATE); guest %u is "
+		     "%s: decommission it with a launcher's or the admin's credential",
+		     g->rec.handle, state_name(g->rec.state));
+		snprintf(rep->rule, sizeof(rep->rule), "forbidden:role");
+		return;
+	}
 	if (g->uploading) {
 		fail(rep, -EALREADY, "an upload into guest %u is running", g->rec.handle);
 		return;
