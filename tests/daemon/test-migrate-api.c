@@ -7,7 +7,9 @@
  * the guest moves: GET /send/stream on A into POST /receive on B, RECEIVE_FINISH, SEND_FINISH.
  * B's guest view equals A's as it was, A's guest is gone, the ASIDs in use add up. An SEV-ES
  * guest moves with its VMSAs (test_es; and through sevadm snapshot/restore). sevadm migrate
- * failing mid-stream on B cleans up with the migrator's token: nothing left on B. */
+ * failing mid-stream on B cleans up with the migrator's token: nothing left on B. A SIGKILL of
+ * either daemon mid-stream, of a plain and of an SEV-ES guest (its VMSAs journaled), leaves
+ * A's guest intact and movable and nothing half-received on B (test_kills, test_kills_es). */
 #include <errno.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -795,6 +797,67 @@ static void test_kills(const uint8_t *image, uint8_t *va, uint8_t *vb)
 	op(&A, ha, "", 200);
 }
 
+/* The same for an SEV-ES guest, whose VMSA addresses a restarted sevd knows only from its
+ * journal: after A's SIGKILL mid-stream A's guest is RUNNING with its memory and VMSAs, and
+ * moves to B in full (SEND_START refuses an ES guest whose VMSAs sevd does not know; the
+ * memory packets skip the VMSA pages, which come last); after B's SIGKILL mid-stream B holds
+ * nothing, its ASIDs are back, A cancels and its guest is as it was. */
+static void test_kills_es(const uint8_t *image, uint8_t *va, uint8_t *vb)
+{
+	int na = guest_count(&A), nb = guest_count(&B);
+	int64_t used_a = asids_used(&A), used_b = asids_used(&B);
+	uint32_t ha = launch_es(image), hb;
+	_cleanup_free_ char *out = NULL;
+	char path[64];
+	json_object *o;
+
+	view(&A, ha, va);
+	half_move(ha, &hb);
+	gc_stop(&A.d, true);
+	restart(&A);
+	snprintf(path, sizeof(path), "/v1/guests/%u", ha);
+	o = call(&A, "GET", path, NULL, 200, NULL);
+	TU_CHECK(!strcmp(gc_str(o, "state"), "RUNNING") && is_true(o, "es"),
+		 "A's ES guest after its kill: %s", json_object_to_json_string(o));
+	json_object_put(o);
+	view(&A, ha, vb);
+	TU_CHECK(!memcmp(va, vb, MEM), "A's ES guest memory changed across the kill");
+	op(&B, hb, "", 200);
+	TU_CHECK_EQ(guest_count(&B), nb);
+	TU_CHECK_EQ(asids_used(&B), used_b);
+	/* the VMSAs came back from the journal: the whole guest moves */
+	TU_CHECK(sevadm_migrate(ha, &out) == 0, "sevadm migrate of the ES guest after A's kill: %s",
+		 out);
+	o = json_tokener_parse(out);
+	TU_CHECK(o, "sevadm --json: %s", out);
+	hb = (uint32_t)gc_int(o, "target_handle");
+	json_object_put(o);
+	view(&B, hb, vb);
+	TU_CHECK(!memcmp(vb + VMSA_A, va + VMSA_A, 4096) && !memcmp(vb + VMSA_B, va + VMSA_B, 4096),
+		 "B's VMSAs differ from those of A's ES guest before A's kill");
+	TU_CHECK(!memcmp(va, vb, MEM), "B's ES guest differs from A's before A's kill");
+	TU_CHECK_EQ(guest_count(&A), na);
+	TU_CHECK_EQ(asids_used(&A), used_a);
+	op(&B, hb, "", 200);
+
+	/* the target dies mid-stream of an ES guest: nothing half-received after its restart */
+	ha = launch_es(image);
+	view(&A, ha, va);
+	half_move(ha, &hb);
+	gc_stop(&B.d, true);
+	restart(&B);
+	snprintf(path, sizeof(path), "/v1/guests/%u", hb);
+	json_object_put(call(&B, "GET", path, NULL, 404, "not_found"));
+	TU_CHECK_EQ(guest_count(&B), nb);
+	TU_CHECK_EQ(asids_used(&B), used_b);
+	op(&A, ha, "send/cancel", 200);
+	view(&A, ha, vb);
+	TU_CHECK(!memcmp(va, vb, MEM), "A's ES guest memory changed across B's kill");
+	TU_CHECK_EQ(guest_count(&A), na + 1);
+	TU_CHECK_EQ(asids_used(&A), used_a + 1);
+	op(&A, ha, "", 200);
+}
+
 int main(void)
 {
 	_cleanup_free_ uint8_t *image = malloc(IMAGE), *va = malloc(MEM), *vb = malloc(MEM);
@@ -956,6 +1019,7 @@ int main(void)
 	test_sevadm(image, va, vb);
 	test_sevadm_cleanup(image, va, vb);
 	test_kills(image, va, vb);
+	test_kills_es(image, va, vb);
 	test_snapshot(image, va, vb, false);
 	test_snapshot(image, va, vb, true);
 	gc_stop(&A.d, false);
