@@ -11,6 +11,7 @@
  *           guest-memfd from the emulator (the plaintext view, "CPU side"), checked to hold
  *           the measured image → hv_runner over /dev/kvm, the gate before every entry, the
  *           grant stream drained before every entry (a REVOKE stops the guest).
+ *   attach: the VMM's steps alone for a guest launched elsewhere and moved here (--attach).
  *
  * Trusts: the roots named on the command line. sevd's answers are checked (chain, measurement,
  * grant vs /activate); the emulator socket is the host's trust boundary for guest memory
@@ -49,12 +50,13 @@
 #include "psp/emu-wire.h"
 
 #define NSTEPS 12
+#define NSTEPS_ATTACH 5 /* --attach: the platform, then the VMM's four steps */
 #define GRANT_WAIT_MS 10000
 
 struct demo {
 	const struct hv_demo_opts *o;
 	struct http_client *http;
-	unsigned step;
+	unsigned step, nsteps;
 	uint8_t api_major, api_minor, build;
 	uint32_t max_asid, min_sev;
 	struct sev_cert pdh;
@@ -72,7 +74,7 @@ static void step(struct demo *d, const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, "sev-run: [%u/%u] ", ++d->step, NSTEPS);
+	fprintf(stderr, "sev-run: [%u/%u] ", ++d->step, d->nsteps);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
@@ -641,10 +643,8 @@ static int read_image(struct demo *d)
 	return 0;
 }
 
-static int owner_steps(struct demo *d)
+static int platform_step(struct demo *d)
 {
-	struct sev_cert godh;
-	struct sev_session_blob blob;
 	int k;
 
 	step(d, "GET /v1/platform: API version, ASID ranges");
@@ -655,6 +655,15 @@ static int owner_steps(struct demo *d)
 	k = hv_bindings_new(d->max_asid, (unsigned)sysconf(_SC_NPROCESSORS_CONF), &d->b);
 	if (k < 0)
 		return say(k, "binding table for ASIDs 1..%u: %s", d->max_asid, strerror(-k));
+	return 0;
+}
+
+static int owner_steps(struct demo *d)
+{
+	struct sev_cert godh;
+	struct sev_session_blob blob;
+	int k;
+
 	step(d, "GET /v1/platform/certs: verify the chain");
 	if ((k = chain(d)) < 0)
 		return k;
@@ -688,6 +697,8 @@ static int vmm_steps(struct demo *d)
 {
 	int k;
 
+	if (d->o->attach && (k = subscribe(d)) < 0)
+		return k;
 	step(d, "POST /v1/guests/%u/activate", d->handle);
 	if ((k = activate(d)) < 0)
 		return k;
@@ -738,7 +749,11 @@ static int demo_open(struct demo *d)
 
 int hv_demo_run(const struct hv_demo_opts *o)
 {
-	struct demo d = {.o = o, .grant_fd = -1, .mem_fd = -1};
+	struct demo d = {.o = o,
+			 .grant_fd = -1,
+			 .mem_fd = -1,
+			 .handle = o->attach,
+			 .nsteps = o->attach ? NSTEPS_ATTACH : NSTEPS};
 	int k;
 
 	if (o->policy & SEV_POLICY_ES)
@@ -748,10 +763,12 @@ int hv_demo_run(const struct hv_demo_opts *o)
 			   o->policy);
 	k = demo_open(&d);
 	if (k >= 0) {
-		k = owner_steps(&d);
+		k = platform_step(&d);
+		if (k >= 0 && !o->attach)
+			k = owner_steps(&d);
 		if (k >= 0)
 			k = vmm_steps(&d);
-		if (k < 0 && d.handle)
+		if (k < 0 && d.handle && !o->attach)
 			decommission(&d);
 	}
 	if (k >= 0)

@@ -18,9 +18,14 @@ struct hv_demo_opts {
 	uint32_t policy;	   /* guest policy (plain SEV only: the runner has no VMSA) */
 	unsigned max_exits, timeout_ms;
 	int cpu; /* physical CPU for the TLB model; -1 = sched_getcpu() */
+	/* Non-zero: the VMM's half only, for guest `attach` that is RUNNING on this sevd already
+	 * and was launched elsewhere (moved here by sevadm migrate or sevadm restore): no owner
+	 * steps, so no secret file and no root; the image is still checked in the plaintext view. */
+	uint32_t attach;
 };
 
 /* Every step on stderr, the guest's serial output on stdout. 0 only when every step held and
  * the guest halted; negative errno otherwise (the reason already printed). A guest this run
- * launched is decommissioned again when a later step fails; on success it stays RUNNING. */
+ * launched is decommissioned again when a later step fails; on success it stays RUNNING. An
+ * attached guest is never decommissioned by the demo. */
 int hv_demo_run(const struct hv_demo_opts *o);

@@ -41,6 +41,7 @@ static uint32_t arg_policy = 0x1; /* NODBG */
 static bool arg_snp_report;
 static uint32_t arg_snp_handle;
 static const char *arg_nonce, *arg_outfile, *arg_certs, *arg_vmm;
+static uint32_t arg_attach;
 
 static void help(void)
 {
@@ -77,6 +78,10 @@ static void help(void)
 	    "  --image FILE         the guest image (default: $SEV_GUEST_IMAGE, else the\n"
 	    "                       sev-guest.bin built beside sev-run, else the installed\n"
 	    "                       " SEV_GUEST_BIN_INSTALLED ")\n"
+	    "  --attach HANDLE      the VMM's half only, for guest HANDLE that is RUNNING on\n"
+	    "                       this sevd already, launched elsewhere and moved here\n"
+	    "                       (sevadm migrate, sevadm restore): no --secret-file and no\n"
+	    "                       root, since its owner's checks happened at its launch\n"
 	    "\n"
 	    "       sev-run --daemon unix:PATH --snp-report HANDLE --nonce HEX --outfile FILE\n"
 	    "               [--certs DIR] [--vmm unix:PATH] [--emu unix:SOCKET]\n"
@@ -142,13 +147,15 @@ static int check_demo_args(int argc)
 	const char *emu = arg_emu && strncmp(arg_emu, "unix:", 5) == 0 ? arg_emu + 5 : arg_emu;
 	const char *slash = emu ? strrchr(emu, '/') : NULL;
 
-	if (!arg_demo || !arg_daemon || !arg_secret || !arg_emu || optind < argc) {
+	if (!arg_demo || !arg_daemon || (!arg_secret && !arg_attach) || !arg_emu ||
+	    optind < argc) {
 		fprintf(stderr,
 			"sev-run: the demo needs --daemon ENDPOINT --demo --secret-file FILE "
-			"--emu unix:SOCKET (see --help)\n");
+			"--emu unix:SOCKET, or --attach HANDLE instead of --secret-file (see "
+			"--help)\n");
 		return -EINVAL;
 	}
-	if (!arg_emulator_root && !arg_roots) {
+	if (!arg_emulator_root && !arg_roots && !arg_attach) {
 		fprintf(stderr, "sev-run: name the root the platform's chain must reach: "
 				"--emulator-root FILE (the emulator's ARK) or --roots DIR\n");
 		return -EINVAL;
@@ -216,6 +223,7 @@ static int parse_argv(int argc, char *argv[])
 		O_OUTFILE,
 		O_CERTS,
 		O_VMM,
+		O_ATTACH,
 		O_HELP
 	};
 	static const struct option opts[] = {{"image", required_argument, NULL, O_IMAGE},
@@ -241,6 +249,7 @@ static int parse_argv(int argc, char *argv[])
 					     {"outfile", required_argument, NULL, O_OUTFILE},
 					     {"certs", required_argument, NULL, O_CERTS},
 					     {"vmm", required_argument, NULL, O_VMM},
+					     {"attach", required_argument, NULL, O_ATTACH},
 					     {"help", no_argument, NULL, O_HELP},
 					     {}};
 	uint32_t fd;
@@ -318,6 +327,13 @@ static int parse_argv(int argc, char *argv[])
 			break;
 		case O_VMM:
 			arg_vmm = optarg;
+			break;
+		case O_ATTACH:
+			k = parse_num("--attach", optarg, &arg_attach);
+			if (k == 0 && arg_attach == 0) {
+				fprintf(stderr, "sev-run: --attach: guest handles start at 1\n");
+				k = -EINVAL;
+			}
 			break;
 		case O_HELP:
 			help();
@@ -508,6 +524,7 @@ int main(int argc, char *argv[])
 		    .max_exits = arg_max_exits,
 		    .timeout_ms = arg_timeout_ms,
 		    .cpu = -1,
+		    .attach = arg_attach,
 		};
 		return hv_demo_run(&o) < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 	}

@@ -306,6 +306,7 @@ int sevd_authz_check(struct sevd_authz *a, struct sevd_request *req, struct sevd
 	int why;
 
 	memset(req->principal_tenant, 0, sizeof(req->principal_tenant));
+	req->principal_role = SEVD_ROLE_PUBLIC;
 	if (req->op == 0 || req->op >= SEVD_OP_MAX_)
 		return 0; /* unknown ops are refused by the dispatch, as before */
 	if (req->op == SEVD_OP_WHOAMI)
@@ -315,6 +316,7 @@ int sevd_authz_check(struct sevd_authz *a, struct sevd_request *req, struct sevd
 		allowed |= SEVD_ROLE_BIT(SEVD_ROLE_PUBLIC);
 	why = caller_role(a, &req->caller, &role, &tenant);
 	if (why < 0 && role < SEVD_ROLE_MAX_ && (allowed & SEVD_ROLE_BIT(role))) {
+		req->principal_role = (uint32_t)role;
 		if (op_destructive[req->op]) {
 			unsigned wait = rate_take(a);
 
@@ -347,12 +349,20 @@ int sevd_authz_check(struct sevd_authz *a, struct sevd_request *req, struct sevd
 
 void sevd_authz_note(struct sevd_authz *a, uint32_t op, const struct sevd_reply *rep)
 {
-	if (op == 0 || op >= SEVD_OP_MAX_ || strcmp(rep->rule, "core_refused:tenant"))
+	if (op == 0 || op >= SEVD_OP_MAX_)
 		return;
-	atomic_fetch_add_explicit(&a->refused[op][REFUSE_TENANT], 1, memory_order_relaxed);
-	log_warning("SECURITY: the core refused %s for the worker: tenant (a guest of another "
-		    "tenant than the credential's)",
-		    op_names[op]);
+	if (!strcmp(rep->rule, "core_refused:tenant")) {
+		atomic_fetch_add_explicit(&a->refused[op][REFUSE_TENANT], 1, memory_order_relaxed);
+		log_warning("SECURITY: the core refused %s for the worker: tenant (a guest of "
+			    "another tenant than the credential's)",
+			    op_names[op]);
+	} else if (!strcmp(rep->rule, "forbidden:role")) {
+		/* a role the row admits for some guests only (GUEST_DELETE: the migrator's
+		 * receiving ones), refused on the guest's record: the route's own rule, which
+		 * only the core can check, so a plain 403 "forbidden" (worker/api.c) */
+		atomic_fetch_add_explicit(&a->refused[op][REFUSE_ROLE], 1, memory_order_relaxed);
+		log_info("The core refused %s: role (%s)", op_names[op], rep->message);
+	}
 }
 
 static void refuse(struct sevd_authz *a, const struct sevd_request *req, struct sevd_reply *rep,

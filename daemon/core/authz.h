@@ -11,7 +11,8 @@ int sevd_authz_new(const struct sevd_core_config *cfg, struct sevd_authz **ret);
 void sevd_authz_free(struct sevd_authz *a);
 /* 0, or -EACCES with rep->r, rep->message and rep->rule ("core_refused:REASON") set. */
 int sevd_authz_check(struct sevd_authz *a, struct sevd_request *req, struct sevd_reply *rep);
-/* A refusal an op made itself (guest.c: another tenant's guest, rule "core_refused:tenant"):
+/* A refusal an op made itself (guest.c: another tenant's guest, rule "core_refused:tenant"; a
+ * migrator's DELETE of a guest it is not receiving, "forbidden:role", answered 403 forbidden):
  * counted and logged like the others. */
 void sevd_authz_note(struct sevd_authz *a, uint32_t op, const struct sevd_reply *rep);
 /* WHOAMI: the role of the caller's bearer token in rep->u.whoami (known = 0 and public for

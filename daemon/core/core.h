@@ -96,6 +96,9 @@ struct sevd_request {
 	/* Set by the core's admission from the verified credential, never read from the wire:
 	 * the tenant whose guests alone the caller may act on ("" = any: admin, in-process). */
 	char principal_tenant[SEVD_GUEST_NAME_MAX];
+	/* Set there too: the caller's role (enum sevd_role) for the ops whose rule depends on
+	 * the guest as well (a migrator DELETEs only a guest it is receiving: guest.c). */
+	uint32_t principal_role;
 	union {
 		struct {
 			uint8_t es; /* INIT flags bit 0 */

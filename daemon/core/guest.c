@@ -240,16 +240,30 @@ static uint64_t gctx_of(const struct guest *g)
 
 /* ---- journal ---- */
 
+static struct sevd_jrec vmsa_rec(const struct guest *g, uint64_t a)
+{
+	return (struct sevd_jrec){
+	    .type = SEVD_JREC_VMSA, .handle = g->rec.handle, .mem_base = a, .updated = now_s()};
+}
+
+/* The snapshot: META, then each guest's PUT followed by its VMSA records. */
 static int compact(struct sevd_guests *gs)
 {
-	_cleanup_free_ struct sevd_jrec *recs = calloc(gs->n + 1, sizeof(*recs));
+	_cleanup_free_ struct sevd_jrec *recs = NULL;
+	size_t n = 1, total = 1;
 
+	for (unsigned i = 0; i < gs->n; i++)
+		total += 1 + gs->g[i]->n_vmsa;
+	recs = calloc(total, sizeof(*recs));
 	if (!recs)
 		return -ENOMEM;
 	recs[0] = (struct sevd_jrec){.type = SEVD_JREC_META, .generation = gs->generation};
-	for (unsigned i = 0; i < gs->n; i++)
-		recs[i + 1] = gs->g[i]->rec;
-	return sevd_journal_compact(gs->journal, recs, gs->n + 1);
+	for (unsigned i = 0; i < gs->n; i++) {
+		recs[n++] = gs->g[i]->rec;
+		for (uint32_t k = 0; k < gs->g[i]->n_vmsa; k++)
+			recs[n++] = vmsa_rec(gs->g[i], gs->g[i]->vmsa[k]);
+	}
+	return sevd_journal_compact(gs->journal, recs, n);
 }
 
 /* A journal append failed after firmware made the change (a full or read-only state
@@ -1575,7 +1589,8 @@ static bool vmsa_known(const struct guest *g, uint64_t a)
 	return false;
 }
 
-static int vmsa_keep(struct guest *g, uint64_t a, struct sevd_reply *rep)
+/* 1 added, 0 known already, -ENOMEM past SEVD_VCPUS_MAX or out of memory. */
+static int vmsa_add(struct guest *g, uint64_t a)
 {
 	if (vmsa_known(g, a))
 		return 0;
@@ -1584,13 +1599,28 @@ static int vmsa_keep(struct guest *g, uint64_t a, struct sevd_reply *rep)
 		uint64_t *v = cap <= SEVD_VCPUS_MAX ? reallocarray(g->vmsa, cap, sizeof(*v)) : NULL;
 
 		if (!v)
-			return fail(rep, -ENOMEM, "guest %u: cannot keep more than %u VMSAs",
-				    g->rec.handle, g->cap_vmsa);
+			return -ENOMEM;
 		g->vmsa = v;
 		g->cap_vmsa = cap;
 	}
 	g->vmsa[g->n_vmsa++] = a;
-	return 0;
+	return 1;
+}
+
+/* Keep the VMSA's address in the table and in the journal (SEVD_JREC_VMSA): the table's
+ * list dies with sevd, and a restarted sevd must still know the pages to migrate the guest. */
+static int vmsa_keep(struct sevd_guests *gs, struct guest *g, uint64_t a, struct sevd_reply *rep)
+{
+	struct sevd_jrec rec;
+	int r = vmsa_add(g, a);
+
+	if (r < 0)
+		return fail(rep, -ENOMEM, "guest %u: cannot keep more than %u VMSAs",
+			    g->rec.handle, g->cap_vmsa);
+	if (r == 0)
+		return 0;
+	rec = vmsa_rec(g, a);
+	return journal_write(gs, &rec, rep);
 }
 
 static void op_vmsa(struct sevd_guests *gs, const struct sevd_request *req, struct sevd_reply *rep)
@@ -1632,7 +1662,7 @@ static void op_vmsa(struct sevd_guests *gs, const struct sevd_request *req, stru
 	g->rec.data_bytes += len;
 	g->next_addr = a + len;
 	rep->u.guest.address = a;
-	if (vmsa_keep(g, a, rep) < 0 || guest_save(gs, g, rep) < 0)
+	if (guest_save(gs, g, rep) < 0 || vmsa_keep(gs, g, a, rep) < 0)
 		return;
 	answer(gs, g, SEV_CMD_LAUNCH_UPDATE_VMSA, rep);
 }
@@ -1847,6 +1877,14 @@ static void op_delete(struct sevd_guests *gs, const struct sevd_request *req,
 
 	if (!g)
 		return;
+	if (req->principal_role == SEVD_ROLE_MIGRATOR && g->rec.state != SEV_GSTATE_RUPDATE) {
+		fail(rep, -EACCES,
+		     "the migrator role deletes only a guest it is receiving (RUPDATE); guest %u is "
+		     "%s: decommission it with a launcher's or the admin's credential",
+		     g->rec.handle, state_name(g->rec.state));
+		snprintf(rep->rule, sizeof(rep->rule), "forbidden:role");
+		return;
+	}
 	if (g->uploading) {
 		fail(rep, -EALREADY, "an upload into guest %u is running", g->rec.handle);
 		return;
@@ -2289,7 +2327,7 @@ static void op_receive_vmsa(struct sevd_guests *gs, const struct sevd_request *r
 	struct guest *g = lookup(gs, m->handle, rep);
 	struct sev_packet_header hdr;
 
-	if (!g || !packet_range_ok(g, m, rep))
+	if (!g || durable_gate(gs, rep) < 0 || !packet_range_ok(g, m, rep))
 		return;
 	if (!(g->rec.flags & SEVD_JREC_F_ES)) {
 		fail(rep, -EINVAL, "guest %u is not an SEV-ES guest: a VMSA packet has no place",
@@ -2311,7 +2349,7 @@ static void op_receive_vmsa(struct sevd_guests *gs, const struct sevd_request *r
 	r = psp_cmd_receive_update_vmsa(gs->psp, g->rec.handle, &hdr, g->rec.mem_base + m->offset,
 					m->data, m->len, &psp_ret);
 	if (gfw_done(gs, rep, SEV_CMD_RECEIVE_UPDATE_VMSA, r, psp_ret, &t0) < 0 ||
-	    vmsa_keep(g, m->offset, rep) < 0)
+	    vmsa_keep(gs, g, m->offset, rep) < 0)
 		return;
 	g->rec.data_bytes += m->len;
 	rep->u.migrate.command = SEV_CMD_RECEIVE_UPDATE_VMSA;
@@ -2433,6 +2471,21 @@ static int replay_apply(void *userdata, const struct sevd_jrec *rec)
 		gs->intent_snp[gs->n_intents - 1] =
 		    rec->flags & SEVD_JREC_F_SNP ? rec->memory_size : 0;
 		return 0;
+	case SEVD_JREC_VMSA:
+		g = find(gs, rec->handle);
+		if (!g) { /* its guest's PUT comes first: a journal out of order, not fatal */
+			log_warning("Journal: a VMSA record for guest %u, which it does not hold; "
+				    "ignored",
+				    rec->handle);
+			return 0;
+		}
+		if (rec->mem_base % 4096 || rec->mem_base >= g->rec.memory_size) {
+			log_warning("Journal: guest %u's VMSA at 0x%llx is not a page of its "
+				    "memory; ignored (it cannot be migrated until relaunched)",
+				    rec->handle, (unsigned long long)rec->mem_base);
+			return 0;
+		}
+		return vmsa_add(g, rec->mem_base) < 0 ? -ENOMEM : 0;
 	case SEVD_JREC_DEL:
 		g = find(gs, rec->handle);
 		if (g) {

@@ -27,6 +27,11 @@ enum sevd_jrec_type {
 	SEVD_JREC_DEL = 2,    /* the guest is decommissioned */
 	SEVD_JREC_INTENT = 3, /* a LAUNCH_START is about to run with memory at mem_base */
 	SEVD_JREC_META = 4,   /* daemon counters (generation) */
+	/* SEV-ES: guest `handle` has a VMSA page at guest address `mem_base` (the address its
+	 * LAUNCH_UPDATE_VMSA or RECEIVE_UPDATE_VMSA took; one record per page, after the
+	 * guest's first PUT). A restart needs them to migrate the guest again: SEND_UPDATE_VMSA
+	 * names each page, and the memory packets skip them. A DEL drops them with the guest. */
+	SEVD_JREC_VMSA = 5,
 };
 
 #define SEVD_JREC_F_MEASURED 0x1u /* measure/mnonce valid */
@@ -45,7 +50,7 @@ struct sevd_jrec {
 	uint8_t state; /* the guest state as sevd last saw it (SEV_GSTATE_*) */
 	uint8_t flags; /* SEVD_JREC_F_* */
 	uint32_t handle, asid, policy;
-	uint64_t memory_size, data_bytes, mem_base;
+	uint64_t memory_size, data_bytes, mem_base; /* VMSA records: mem_base = the page's GPA */
 	uint64_t created, updated; /* Unix time, seconds */
 	uint64_t generation;	   /* grant generation of the current ASID binding */
 	uint8_t measure[32], mnonce[16];

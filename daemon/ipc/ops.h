@@ -90,8 +90,10 @@ enum sevd_role {
 	  SEVD_ROLES_LAUNCHER, 1)                                                                   \
 	X(GUEST_DEACTIVATE, op_guest, op_deactivate, 1, FIXED(REQ_GUEST_HDR), FIXED(REP(guest)),   \
 	  SEVD_ROLES_LAUNCHER, 1)                                                                   \
+	/* The migrator DELETEs only a guest in RUPDATE (a half-received one: guest.c op_delete), \
+	 * so that sevadm migrate's clean-up works with its token on the target. */               \
 	X(GUEST_DELETE, op_guest, op_delete, 1, FIXED(REQ_GUEST_HDR), FIXED(REP(guest)),           \
-	  SEVD_ROLES_LAUNCHER, 1)                                                                   \
+	  SEVD_ROLES_LAUNCHER | SEVD_ROLE_BIT(SEVD_ROLE_MIGRATOR), 1)                               \
 	X(GUEST_INFO, op_guest, op_info, 1, FIXED(REQ_GUEST_HDR), FIXED(REP(guest)),               \
 	  SEVD_ROLES_READER, 1)                                                                     \
 	X(GUEST_LIST, op_guest, op_list, 1, FIXED(REQ_GUEST_HDR), REP_VAR(guests, n, g),           \

@@ -127,6 +127,8 @@ void sevd_api_core_error(struct sevd_api_response *resp, const struct sevd_reply
 	case -EACCES: /* the core refused the caller's evidence for this op (core/authz.c) */
 		if (!strcmp(rep->rule, "core_refused:rate")) /* destructive_rate */
 			sevd_api_error(resp, 429, "destructive_rate_limited", rep->message, -1);
+		else if (!strncmp(rep->rule, "forbidden:", 10)) /* a role's rule on the guest */
+			sevd_api_error(resp, 403, "forbidden", rep->message, -1);
 		else
 			sevd_api_error(resp, 403, "core_refused", rep->message, -1);
 		return;
@@ -909,7 +911,7 @@ const struct sevd_route sevd_routes[] = {
 	{ "GET", "/v1/guests", ROLES_READER, sevd_api_guests_list, 0 },
 	{ "POST", "/v1/guests", ROLES_LAUNCHER | ROLES_MIGRATOR, sevd_api_guest_create, BODY_GUEST },
 	{ "GET", "/v1/guests/{h}", ROLES_READER, sevd_api_guest_get, 0 },
-	{ "DELETE", "/v1/guests/{h}", ROLES_LAUNCHER, sevd_api_guest_delete, BODY_NONE },
+	{ "DELETE", "/v1/guests/{h}", ROLES_LAUNCHER | ROLES_MIGRATOR, sevd_api_guest_delete, BODY_NONE },
 	{ "POST", "/v1/guests/{h}/data", ROLES_LAUNCHER, sevd_api_guest_data_unused, 0,
 	  &sevd_api_guest_data_stream },
 	{ "POST", "/v1/guests/{h}/vmsa", ROLES_LAUNCHER, sevd_api_guest_vmsa, BODY_VMSA },

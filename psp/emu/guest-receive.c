@@ -93,13 +93,13 @@ static int receive_update(struct emu_fw *fw, struct sev_cmd_transfer *b, bool vm
 		return st;
 	if (vmsa && b->guest_len != EMU_VMSA_SIZE)
 		return SEV_STATUS_INVALID_PARAM; /* sev_es_setup_vmsa takes one page */
-	plain = secret_alloc(SEV_PACKET_MAX_LEN);
+	plain = emu_guests_packet(fw);
 	if (!plain)
 		return SEV_STATUS_HWERROR_PLATFORM;
 	st = emu_packet_open(&g->tk, &hdr, cipher, b->trans_len, plain);
 	if (!st)
 		st = emu_guest_mem_put(fw, g, b->guest_address, plain, b->guest_len);
-	secret_free(plain, SEV_PACKET_MAX_LEN);
+	OPENSSL_cleanse(plain, SEV_PACKET_MAX_LEN);
 	return st;
 }
 

@@ -275,7 +275,7 @@ static int send_update(struct emu_fw *fw, struct sev_cmd_transfer *b, bool vmsa)
 		return SEV_STATUS_INVALID_ADDRESS;
 	if (vmsa && b->guest_len != EMU_VMSA_SIZE)
 		return SEV_STATUS_INVALID_PARAM; /* sev_es_validate_vmsa fails: INVALID_PARAM */
-	plain = secret_alloc(SEV_PACKET_MAX_LEN);
+	plain = emu_guests_packet(fw);
 	if (!plain)
 		return SEV_STATUS_HWERROR_PLATFORM;
 	st = emu_guest_mem_bind(fw, g, b->guest_address, b->guest_len);
@@ -283,7 +283,7 @@ static int send_update(struct emu_fw *fw, struct sev_cmd_transfer *b, bool vmsa)
 		st = emu_guest_mem_get(fw, g, b->guest_address, plain, b->guest_len);
 	if (!st)
 		st = emu_packet_seal(&g->tk, plain, b->guest_len, cipher, &hdr);
-	secret_free(plain, SEV_PACKET_MAX_LEN);
+	OPENSSL_cleanse(plain, b->guest_len);
 	if (!st)
 		st = emu_mem_write(fw->mem, b->trans_address, cipher, b->guest_len);
 	if (!st)

@@ -30,6 +30,15 @@ struct emu_guests *emu_guests_get(struct emu_fw *fw)
 	return gs;
 }
 
+uint8_t *emu_guests_packet(struct emu_fw *fw)
+{
+	struct emu_guests *gs = emu_guests_get(fw);
+
+	if (gs && !gs->packet)
+		gs->packet = secret_alloc(SEV_PACKET_MAX_LEN);
+	return gs ? gs->packet : NULL;
+}
+
 struct emu_guest *emu_guest_find(struct emu_fw *fw, uint32_t handle)
 {
 	struct emu_guests *gs = fw->guests;
@@ -90,6 +99,7 @@ void emu_guests_shutdown(struct emu_fw *fw)
 		emu_guest_free(fw, gs->slot[i]);
 	if (gs->reply_fd >= 0)
 		close(gs->reply_fd);
+	secret_free(gs->packet, SEV_PACKET_MAX_LEN);
 	free(gs);
 	fw->guests = NULL;
 	fw->guest_count = 0;

@@ -64,11 +64,18 @@ struct emu_guest {
 struct emu_guests {
 	struct emu_guest *slot[EMU_GUEST_MAX]; /* slot[h - 1] */
 	int reply_fd; /* a descriptor the current CTL reply carries, or -1 */
+	/* One packet's plaintext (SEV_PACKET_MAX_LEN) for SEND_UPDATE_* and RECEIVE_UPDATE_*:
+	 * secret_alloc'ed once (locked, never dumped) instead of per packet, which cost an
+	 * mmap, mlock, munlock and munmap for every 4 KiB; wiped after each packet. */
+	uint8_t *packet;
 };
 
 /* The guest state of fw, created on first use (also sets fw->guests_shutdown). NULL only
  * when out of memory. */
 struct emu_guests *emu_guests_get(struct emu_fw *fw);
+/* The packet plaintext buffer above (created on first use); NULL when out of memory. The
+ * caller wipes what it wrote (OPENSSL_cleanse) before it returns: commands run one at a time. */
+uint8_t *emu_guests_packet(struct emu_fw *fw);
 /* The context of a live handle, or NULL (the caller answers INVALID_GUEST). */
 struct emu_guest *emu_guest_find(struct emu_fw *fw, uint32_t handle);
 /* A new context in the lowest free slot (RESOURCE_LIMIT when none, HWERROR_PLATFORM on

@@ -23,7 +23,7 @@
 
 const char *tg_sevadm;
 char *tg_dir;
-static struct tg_daemon *running;
+static struct tg_daemon *running[2]; /* the daemons a test has up (a source and a target) */
 
 void tg_run_clear(struct tg_run *r)
 {
@@ -227,15 +227,17 @@ void tg_dump_log(const char *path)
 
 static void kill_leftovers(void)
 {
-	if (!running)
-		return;
-	if (running->pid > 0) {
-		kill(running->pid, SIGKILL);
-		waitpid(running->pid, NULL, 0);
-	}
-	if (running->emu.pid > 0) {
-		kill(running->emu.pid, SIGKILL);
-		waitpid(running->emu.pid, NULL, 0);
+	for (size_t i = 0; i < ELEMENTSOF(running); i++) {
+		if (!running[i])
+			continue;
+		if (running[i]->pid > 0) {
+			kill(running[i]->pid, SIGKILL);
+			waitpid(running[i]->pid, NULL, 0);
+		}
+		if (running[i]->emu.pid > 0) {
+			kill(running[i]->emu.pid, SIGKILL);
+			waitpid(running[i]->emu.pid, NULL, 0);
+		}
 	}
 }
 
@@ -267,9 +269,14 @@ void tg_daemon_start(struct tg_daemon *d, const char *const *emu_args, const cha
 	static const char *const extra[] = {"--allow-plain-tcp", NULL};
 	char psp[300];
 	unsigned port = tu_free_port();
+	static bool hooked;
 
-	running = d;
-	atexit(kill_leftovers);
+	TU_CHECK(!running[0] || !running[1], "at most %zu daemons at a time",
+		 ELEMENTSOF(running));
+	running[running[0] ? 1 : 0] = d;
+	if (!hooked)
+		atexit(kill_leftovers);
+	hooked = true;
 	signal(SIGTERM, on_term);
 	signal(SIGINT, on_term);
 	TU_CHECK(mkdir(state, 0700) == 0, "mkdir %s: %m", state);
@@ -302,7 +309,9 @@ void tg_daemon_stop(struct tg_daemon *d)
 	TU_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "sevd did not exit cleanly on SIGTERM "
 							 "(status 0x%x)", st);
 	tu_emu_stop(&d->emu);
-	running = NULL;
+	for (size_t i = 0; i < ELEMENTSOF(running); i++)
+		if (running[i] == d)
+			running[i] = NULL;
 	free(d->launcher_token);
 	free(d->owner_token);
 	free(d->reader_token);

@@ -42,7 +42,10 @@ void tg_expect(const struct tg_run *r, int code, const char *out_has, const char
 json_object *tg_json(const struct tg_run *r);
 json_object *tg_get(json_object *o, const char *key, json_type type);
 
-/* The daemon under test. emu_args: extra sev-psp-emu flags (NULL-terminated) or NULL. */
+/* The daemon under test. emu_args: extra sev-psp-emu flags (NULL-terminated) or NULL. Its files
+ * go to tg_dir as it is at the call; two daemons (a migration's source and target) may run at
+ * once, each started with tg_dir pointing at its own directory. SEVD_SOCKET (sevadm's default)
+ * names the one started last. */
 struct tg_daemon {
 	struct tu_emu emu;
 	pid_t pid;

@@ -74,6 +74,27 @@ static void journal_seeds(const char *dir)
 	img[SEVD_JOURNAL_HEADER + 2 * SEVD_JREC_SIZE + 50] ^= 0x10;
 	img[2] ^= 1;
 	put(dir, "bad-header", img, full);
+	{ /* an SEV-ES guest with its two VMSA records */
+		uint8_t es[SEVD_JOURNAL_HEADER + 3 * SEVD_JREC_SIZE];
+		struct sevd_jrec er[3] = {
+		    {.type = SEVD_JREC_PUT,
+		     .state = 3,
+		     .flags = SEVD_JREC_F_ES,
+		     .handle = 3,
+		     .asid = 2,
+		     .policy = 5,
+		     .memory_size = 1u << 18,
+		     .name = "es",
+		     .tenant = "default"},
+		    {.type = SEVD_JREC_VMSA, .handle = 3, .mem_base = 0x20000},
+		    {.type = SEVD_JREC_VMSA, .handle = 3, .mem_base = 0x21000},
+		};
+
+		sevd_journal_header(es);
+		for (int i = 0; i < 3; i++)
+			sevd_jrec_encode(&er[i], es + SEVD_JOURNAL_HEADER + (size_t)i * SEVD_JREC_SIZE);
+		put(dir, "es-vmsa", es, sizeof(es));
+	}
 }
 
 static void json_seed(const char *dir, const char *name, uint8_t route, uint8_t param,
@@ -264,7 +285,7 @@ static void same_dir(const char *a, const char *b, const char *const *names, siz
 int main(int argc, char *argv[])
 {
 	static const char *const jn[] = {"empty",      "header-only",	 "six-records", "torn-tail",
-					 "one-record", "middle-corrupt", "bad-header"};
+					 "one-record", "middle-corrupt", "bad-header", "es-vmsa"};
 	static const char *const gn[] = {"create-min", "secret", "activate-asid", "attest-nonce",
 					 "pek-cert", "send-certs", "create-receive",
 					 "receive-records"};

@@ -283,6 +283,35 @@ static void test_codec(void)
 	}
 }
 
+/* An SEV-ES guest's VMSA record: type, handle and the page's guest address (mem_base) survive
+ * the codec; a record type past it is refused. */
+static void test_vmsa_record(void)
+{
+	uint8_t img[SEVD_JOURNAL_HEADER + 2 * SEVD_JREC_SIZE];
+	struct sevd_jrec p = put(7, 107), v = {.type = SEVD_JREC_VMSA, .handle = 7,
+					       .mem_base = 0x21000, .updated = 99};
+	size_t end, bad;
+	unsigned skipped;
+	struct seen s = {0};
+
+	p.flags = SEVD_JREC_F_ES;
+	sevd_journal_header(img);
+	sevd_jrec_encode(&p, img + SEVD_JOURNAL_HEADER);
+	sevd_jrec_encode(&v, img + SEVD_JOURNAL_HEADER + SEVD_JREC_SIZE);
+	TU_CHECK_EQ(sevd_journal_scan(img, sizeof(img), false, collect, &s, &end, &bad, &skipped),
+		    2);
+	TU_CHECK(s.rec[1].type == SEVD_JREC_VMSA && s.rec[1].handle == 7 &&
+		     s.rec[1].mem_base == 0x21000 && s.rec[1].updated == 99,
+		 "VMSA record: type %u handle %u at 0x%llx", s.rec[1].type, s.rec[1].handle,
+		 (unsigned long long)s.rec[1].mem_base);
+	v.type = SEVD_JREC_VMSA + 1;
+	sevd_jrec_encode(&v, img + SEVD_JOURNAL_HEADER + SEVD_JREC_SIZE);
+	memset(&s, 0, sizeof(s));
+	TU_CHECK_EQ(sevd_journal_scan(img, sizeof(img), false, collect, &s, &end, &bad, &skipped),
+		    1);
+	TU_CHECK_EQ(end, SEVD_JOURNAL_HEADER + SEVD_JREC_SIZE);
+}
+
 int main(void)
 {
 	test_replay();
@@ -292,5 +321,6 @@ int main(void)
 	test_header();
 	test_compact();
 	test_codec();
+	test_vmsa_record();
 	tu_done("daemon-journal");
 }

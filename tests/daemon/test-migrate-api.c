@@ -6,7 +6,10 @@
  * by B (the half-received guest deleted, A's send cancelled, A's guest RUNNING again); then
  * the guest moves: GET /send/stream on A into POST /receive on B, RECEIVE_FINISH, SEND_FINISH.
  * B's guest view equals A's as it was, A's guest is gone, the ASIDs in use add up. An SEV-ES
- * guest moves with its VMSAs (test_es; and through sevadm snapshot/restore). */
+ * guest moves with its VMSAs (test_es; and through sevadm snapshot/restore). sevadm migrate
+ * failing mid-stream on B cleans up with the migrator's token: nothing left on B. A SIGKILL of
+ * either daemon mid-stream, of a plain and of an SEV-ES guest (its VMSAs journaled), leaves
+ * A's guest intact and movable and nothing half-received on B (test_kills, test_kills_es). */
 #include <errno.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -25,6 +28,7 @@
 #include "attest/sev-cert.h"
 #include "common/macros.h"
 #include "common/util.h"
+#include "psp/psp-emu.h"
 #include "psp/sev-abi.h"
 #include "tests/daemon/guest-client.h"
 #include "tests/psp/test-emu-guest-util.h"
@@ -434,6 +438,51 @@ static void test_sevadm(const uint8_t *image, uint8_t *va, uint8_t *vb)
 	TU_CHECK_EQ(guest_count(&B), nb + 1);
 }
 
+/* One CTL line to a side's emulator (its own connection beside sevd's). */
+static void emu_ctl(struct side *s, const char *line)
+{
+	_cleanup_free_ char *spec = NULL;
+	struct psp_transport *t = NULL;
+	uint8_t *reply = NULL;
+	size_t len = 0;
+
+	TU_CHECK(asprintf(&spec, "emu:%s", s->emu.socket) > 0, "asprintf");
+	TU_CHECK_EQ(psp_open(spec, &t), 0);
+	TU_CHECK(psp_emu_ctl(t, line, &reply, &len) == 0, "CTL %s: %.*s", line, (int)len,
+		 reply ? (char *)reply : "");
+	free(reply);
+	psp_close(t);
+}
+
+/* sevadm migrate with the migrator's token on B fails mid-stream (B's firmware refuses the
+ * tenth RECEIVE_UPDATE_DATA): its clean-up deletes the half-received guest on B with that
+ * token (the migrator deletes a guest it is receiving, nothing else) and cancels on A. Nothing
+ * is left on B, the ASIDs on B are back, A's guest is RUNNING with its memory as it was. */
+static void test_sevadm_cleanup(const uint8_t *image, uint8_t *va, uint8_t *vb)
+{
+	int nb = guest_count(&B);
+	int64_t used_b = asids_used(&B);
+	_cleanup_free_ char *out = NULL;
+	uint32_t h = launch(&A, SEV_POLICY_NODBG, image);
+	char path[64];
+	json_object *o;
+
+	view(&A, h, va);
+	emu_ctl(&B, "fault RECEIVE_UPDATE_DATA:fail=INVALID_GUEST_STATE:nth=10");
+	TU_CHECK(sevadm_migrate(h, &out) == 1, "sevadm migrate with a failing target: %s", out);
+	emu_ctl(&B, "fault clear");
+	TU_CHECK_EQ(guest_count(&B), nb);
+	TU_CHECK_EQ(asids_used(&B), used_b);
+	snprintf(path, sizeof(path), "/v1/guests/%u", h);
+	o = call(&A, "GET", path, NULL, 200, NULL);
+	TU_CHECK(!strcmp(gc_str(o, "state"), "RUNNING"), "A after the failed migration: %s",
+		 gc_str(o, "state"));
+	json_object_put(o);
+	view(&A, h, vb);
+	TU_CHECK(!memcmp(va, vb, MEM), "A's guest memory changed across the failed migration");
+	op(&A, h, "", 200);
+}
+
 static int sevadm_on(struct side *s, char **argv_tail, char **out)
 {
 	char daemon[600];
@@ -748,6 +797,67 @@ static void test_kills(const uint8_t *image, uint8_t *va, uint8_t *vb)
 	op(&A, ha, "", 200);
 }
 
+/* The same for an SEV-ES guest, whose VMSA addresses a restarted sevd knows only from its
+ * journal: after A's SIGKILL mid-stream A's guest is RUNNING with its memory and VMSAs, and
+ * moves to B in full (SEND_START refuses an ES guest whose VMSAs sevd does not know; the
+ * memory packets skip the VMSA pages, which come last); after B's SIGKILL mid-stream B holds
+ * nothing, its ASIDs are back, A cancels and its guest is as it was. */
+static void test_kills_es(const uint8_t *image, uint8_t *va, uint8_t *vb)
+{
+	int na = guest_count(&A), nb = guest_count(&B);
+	int64_t used_a = asids_used(&A), used_b = asids_used(&B);
+	uint32_t ha = launch_es(image), hb;
+	_cleanup_free_ char *out = NULL;
+	char path[64];
+	json_object *o;
+
+	view(&A, ha, va);
+	half_move(ha, &hb);
+	gc_stop(&A.d, true);
+	restart(&A);
+	snprintf(path, sizeof(path), "/v1/guests/%u", ha);
+	o = call(&A, "GET", path, NULL, 200, NULL);
+	TU_CHECK(!strcmp(gc_str(o, "state"), "RUNNING") && is_true(o, "es"),
+		 "A's ES guest after its kill: %s", json_object_to_json_string(o));
+	json_object_put(o);
+	view(&A, ha, vb);
+	TU_CHECK(!memcmp(va, vb, MEM), "A's ES guest memory changed across the kill");
+	op(&B, hb, "", 200);
+	TU_CHECK_EQ(guest_count(&B), nb);
+	TU_CHECK_EQ(asids_used(&B), used_b);
+	/* the VMSAs came back from the journal: the whole guest moves */
+	TU_CHECK(sevadm_migrate(ha, &out) == 0, "sevadm migrate of the ES guest after A's kill: %s",
+		 out);
+	o = json_tokener_parse(out);
+	TU_CHECK(o, "sevadm --json: %s", out);
+	hb = (uint32_t)gc_int(o, "target_handle");
+	json_object_put(o);
+	view(&B, hb, vb);
+	TU_CHECK(!memcmp(vb + VMSA_A, va + VMSA_A, 4096) && !memcmp(vb + VMSA_B, va + VMSA_B, 4096),
+		 "B's VMSAs differ from those of A's ES guest before A's kill");
+	TU_CHECK(!memcmp(va, vb, MEM), "B's ES guest differs from A's before A's kill");
+	TU_CHECK_EQ(guest_count(&A), na);
+	TU_CHECK_EQ(asids_used(&A), used_a);
+	op(&B, hb, "", 200);
+
+	/* the target dies mid-stream of an ES guest: nothing half-received after its restart */
+	ha = launch_es(image);
+	view(&A, ha, va);
+	half_move(ha, &hb);
+	gc_stop(&B.d, true);
+	restart(&B);
+	snprintf(path, sizeof(path), "/v1/guests/%u", hb);
+	json_object_put(call(&B, "GET", path, NULL, 404, "not_found"));
+	TU_CHECK_EQ(guest_count(&B), nb);
+	TU_CHECK_EQ(asids_used(&B), used_b);
+	op(&A, ha, "send/cancel", 200);
+	view(&A, ha, vb);
+	TU_CHECK(!memcmp(va, vb, MEM), "A's ES guest memory changed across B's kill");
+	TU_CHECK_EQ(guest_count(&A), na + 1);
+	TU_CHECK_EQ(asids_used(&A), used_a + 1);
+	op(&A, ha, "", 200);
+}
+
 int main(void)
 {
 	_cleanup_free_ uint8_t *image = malloc(IMAGE), *va = malloc(MEM), *vb = malloc(MEM);
@@ -907,7 +1017,9 @@ int main(void)
 
 	test_es(image, va, vb);
 	test_sevadm(image, va, vb);
+	test_sevadm_cleanup(image, va, vb);
 	test_kills(image, va, vb);
+	test_kills_es(image, va, vb);
 	test_snapshot(image, va, vb, false);
 	test_snapshot(image, va, vb, true);
 	gc_stop(&A.d, false);

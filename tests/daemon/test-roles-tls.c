@@ -111,6 +111,8 @@ static const struct route {
     {"POST", "/v1/guests/{h}/send/cancel", R_MIGRATOR, NULL},
     {"POST", "/v1/guests/{h}/receive", R_MIGRATOR, NULL},
     {"POST", "/v1/guests/{h}/receive/finish", R_MIGRATOR, NULL},
+    /* The migrator too, but only for a guest being received (RUPDATE): on this one (LUPDATE)
+     * the core refuses it, 403 forbidden, as the launcher's least role says. */
     {"DELETE", "/v1/guests/{h}", R_LAUNCHER, NULL},
 };
 

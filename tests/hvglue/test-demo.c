@@ -16,6 +16,11 @@
  *   5. the ASID waits for DF_FLUSH (listed pending); a second sev-run --demo gets the same ASID
  *      only after sevd's flush count rose, under a newer grant generation, and binding the
  *      SAME VMCB on the same CPU to it requests TLB_CONTROL = FLUSH_ASID.
+ *   6. the migration leg: a second emulator (another chip: its own keys) and sevd, B. A third
+ *      demo guest with a fresh secret runs on A; `sevadm migrate` moves it to B (A's sevd.conf
+ *      names B's ASK and ARK as its emulated migration root); A's grant stream REVOKEs it and A
+ *      holds no guest; `sev-run --demo --attach` on B (B's grant stream, B's plaintext view)
+ *      runs the moved guest under KVM and it prints the digest of the secret injected on A.
  * argv[1] = sev-guest.bin. Skips (77) without /dev/kvm (fails with --require-kvm). */
 #include <dirent.h>
 #include <fcntl.h>
@@ -45,6 +50,8 @@
 #define CPU 0
 
 static struct tg_daemon d;
+static struct tg_daemon B; /* the migration's target */
+static char *b_dir;	   /* B's files (tg_dir while B started) */
 static const char *image_path;
 
 /* ---- sev-run ---- */
@@ -59,31 +66,18 @@ static char *sha256_hex(const uint8_t *buf, size_t len)
 	return hex_encode(md, 32);
 }
 
-/* sev-run --demo with the secret file sf and roots: the emulator's ARK (ark) or a roots
- * directory (roots_dir); stdout and stderr captured. Returns the exit code. */
-static int sev_run(const char *sf, const char *ark, const char *roots_dir, char **out, char **err)
+/* sev-run with the NULL-terminated arguments tail; stdout and stderr captured. Returns the exit
+ * code. */
+static int sev_run_argv(const char *const *tail, char **out, char **err)
 {
-	_cleanup_free_ char *emu = NULL, *ctl = NULL, *errp = path_join(tg_dir, "sev-run.err");
+	_cleanup_free_ char *errp = path_join(tg_dir, "sev-run.err");
 	char *argv[32];
 	int n = 0, rc, saved, fd;
 	size_t len = 0;
 
-	TU_CHECK(asprintf(&emu, "unix:%s", d.emu.socket) > 0, "asprintf");
-	TU_CHECK(asprintf(&ctl, "unix:%s/state/control.sock", tg_dir) > 0, "asprintf");
 	argv[n++] = (char *)tu_exe("SEV_RUN_EXE");
-	argv[n++] = (char *)"--daemon";
-	argv[n++] = d.unix_ep;
-	argv[n++] = (char *)"--demo";
-	argv[n++] = (char *)"--secret-file";
-	argv[n++] = (char *)sf;
-	argv[n++] = (char *)"--emu";
-	argv[n++] = emu;
-	argv[n++] = (char *)"--control";
-	argv[n++] = ctl;
-	argv[n++] = (char *)(ark ? "--emulator-root" : "--roots");
-	argv[n++] = (char *)(ark ? ark : roots_dir);
-	argv[n++] = (char *)"--image";
-	argv[n++] = (char *)image_path;
+	for (size_t i = 0; tail[i] && n < 31; i++)
+		argv[n++] = (char *)tail[i];
 	argv[n] = NULL;
 	/* stderr to a file for the duration of the run (tu_run captures stdout only) */
 	fflush(stderr);
@@ -99,6 +93,22 @@ static int sev_run(const char *sf, const char *ark, const char *roots_dir, char 
 	TU_CHECK(*err, "out of memory");
 	fprintf(stderr, "%s", *err); /* the steps, in the test's log */
 	return rc;
+}
+
+/* sev-run --demo with the secret file sf and roots: the emulator's ARK (ark) or a roots
+ * directory (roots_dir); stdout and stderr captured. Returns the exit code. */
+static int sev_run(const char *sf, const char *ark, const char *roots_dir, char **out, char **err)
+{
+	_cleanup_free_ char *emu = NULL, *ctl = NULL;
+
+	TU_CHECK(asprintf(&emu, "unix:%s", d.emu.socket) > 0, "asprintf");
+	TU_CHECK(asprintf(&ctl, "unix:%s/state/control.sock", tg_dir) > 0, "asprintf");
+	return sev_run_argv((const char *const[]){"--daemon", d.unix_ep, "--demo", "--secret-file",
+						  sf, "--emu", emu, "--control", ctl,
+						  ark ? "--emulator-root" : "--roots",
+						  ark ? ark : roots_dir, "--image", image_path,
+						  NULL},
+			    out, err);
 }
 
 /* sev-run --demo with a fresh random secret of len bytes; returns the secret. */
@@ -545,10 +555,87 @@ static void delete_second(struct vmm *m, unsigned h2)
 	TU_CHECK_EQ(vmm_next(m, HV_REVOKE).handle, h2);
 }
 
+/* ---- the migration leg ---- */
+
+/* B, another chip, started in its own directory before A; returns the file of B's ASK ‖ ARK
+ * that A's sevd.conf names as its emulated migration root. */
+static char *start_target(const char *const *emu_args)
+{
+	char *top = tg_dir, *root;
+	uint8_t ask[EMU_WIRE_MAX_PAYLOAD], ark[EMU_WIRE_MAX_PAYLOAD];
+	size_t ask_len, ark_len;
+	FILE *f;
+
+	b_dir = path_join(top, "b");
+	TU_CHECK(mkdir(b_dir, 0700) == 0, "mkdir %s: %m", b_dir);
+	tg_dir = b_dir;
+	tg_daemon_start(&B, emu_args, NULL);
+	tg_dir = top;
+	ask_len = tg_emu_ctl(&B, "get-cert ask", ask, sizeof(ask), NULL);
+	ark_len = tg_emu_ctl(&B, "get-cert ark", ark, sizeof(ark), NULL);
+	root = path_join(b_dir, "b-ask-ark.cert");
+	f = fopen(root, "wb");
+	TU_CHECK(f && fwrite(ask, 1, ask_len, f) == ask_len &&
+		     fwrite(ark, 1, ark_len, f) == ark_len && fclose(f) == 0,
+		 "write %s", root);
+	return root;
+}
+
+/* A guest with a secret launched and run on A, moved to B by sevadm migrate, run on B under
+ * KVM by sev-run --demo --attach: it prints the digest of the secret A's owner injected. */
+static void migrated_guest(struct vmm *m, const char *ark)
+{
+	_cleanup_free_ uint8_t *secret = run_demo(ark, "secret-3", 64);
+	_cleanup_free_ char *hex = sha256_hex(secret, 64), *emu = NULL, *ctl = NULL, *want = NULL;
+	char hs[16], hbs[16], *out = NULL, *err = NULL;
+	unsigned h = the_guest(), hb;
+	struct hv_grant_msg g = vmm_next(m, HV_GRANT), rv;
+	struct tg_run r;
+	json_object *j;
+
+	snprintf(hs, sizeof(hs), "%u", h);
+	r = TG_CLI("--json", "migrate", hs, "--to", B.unix_ep);
+	TG_EXPECT(r, 0, NULL, NULL);
+	j = tg_json(&r);
+	tg_run_clear(&r);
+	TU_CHECK_EQ(json_object_get_int(tg_get(j, "handle", json_type_int)), (int)h);
+	hb = (unsigned)json_object_get_int(tg_get(j, "target_handle", json_type_int));
+	json_object_put(j);
+	/* gone from A: its ASID revoked before DEACTIVATE, as for a DELETE */
+	rv = vmm_next(m, HV_REVOKE);
+	TU_CHECK(rv.handle == h && rv.asid == g.asid && rv.generation == g.generation,
+		 "REVOKE %u/%u/%llu after the migration of %u/%u/%llu", rv.handle, rv.asid,
+		 (unsigned long long)rv.generation, g.handle, g.asid,
+		 (unsigned long long)g.generation);
+	TU_CHECK_EQ(guest_count(), 0);
+
+	TU_CHECK(asprintf(&emu, "unix:%s", B.emu.socket) > 0 &&
+		     asprintf(&ctl, "unix:%s/state/control.sock", b_dir) > 0,
+		 "asprintf");
+	snprintf(hbs, sizeof(hbs), "%u", hb);
+	TU_CHECK_EQ(sev_run_argv((const char *const[]){"--daemon", B.unix_ep, "--demo", "--attach",
+						       hbs, "--emu", emu, "--control", ctl,
+						       "--image", image_path, NULL},
+				 &out, &err),
+		    0);
+	TU_CHECK(strstr(err, "every step held") && strstr(err, "[5/5]"),
+		 "sev-run --attach on B did not report success");
+	TU_CHECK(!strstr(err, "POST /v1/guests (") && !strstr(err, "/secret"),
+		 "sev-run --attach launched or injected on B: %s", err);
+	TU_CHECK(asprintf(&want, "SECRET-SHA256 %s\n", hex) > 0, "asprintf");
+	TU_CHECK(strstr(out, want), "the moved guest printed\n%s\nbut SHA-256 of the secret is %s",
+		 out, hex);
+	free(out);
+	free(err);
+	r = TG_CLI("--daemon", B.unix_ep, "decommission", hbs);
+	TG_EXPECT(r, 0, "decommissioned", NULL);
+	tg_run_clear(&r);
+}
+
 int main(int argc, char *argv[])
 {
 	static const char *const emu_args[] = {"--cpuid-ecx", "4", "--cpuid-edx", "4", NULL};
-	_cleanup_free_ char *ark = NULL;
+	_cleanup_free_ char *ark = NULL, *b_root = NULL, *conf = NULL;
 	_cleanup_free_ uint8_t *img = NULL;
 	size_t img_len = 0;
 	bool require_kvm = argc > 2 && strcmp(argv[2], "--require-kvm") == 0;
@@ -569,7 +656,9 @@ int main(int argc, char *argv[])
 		tu_skip("sev-run is not built ($SEV_RUN_EXE unset)");
 	tg_init("test-hvglue-demo");
 	img = tu_read_file(image_path, &img_len);
-	tg_daemon_start(&d, emu_args, NULL);
+	b_root = start_target(emu_args);
+	TU_CHECK(asprintf(&conf, "migration_emulated_root = %s\n", b_root) > 0, "asprintf");
+	tg_daemon_start(&d, emu_args, conf);
 	{ /* the guest routes must exist: this test is about them */
 		struct tg_run r = TG_CLI("--json", "show", "guests");
 		TU_CHECK(r.rc == 0,
@@ -586,11 +675,17 @@ int main(int argc, char *argv[])
 	second_guest(&m, ark, h1, gen1, &h2);
 	delete_second(&m, h2);
 	refusals();
+	vmm_no_frame(&m);
+	migrated_guest(&m, ark);
 	close(m.fd);
 	hv_bindings_free(m.b);
 	tg_daemon_stop(&d);
+	tg_daemon_stop(&B);
 	tu_rmtree(tg_dir);
 	free(TAKE_PTR(img)); /* tu_done() exits: cleanup attributes would not run */
 	free(TAKE_PTR(ark));
+	free(TAKE_PTR(b_root));
+	free(TAKE_PTR(conf));
+	free(TAKE_PTR(b_dir));
 	tu_done("test-hvglue-demo");
 }
