@@ -273,8 +273,12 @@ static int journal_write(struct sevd_guests *gs, const struct sevd_jrec *rec,
 			    rec->handle, sevd_journal_path(gs->journal), strerror(-r), rec->handle);
 	}
 	/* Not right after an INTENT: the snapshot holds guests only, and the INTENT must stay
-	 * until its launch is recorded. */
-	if (rec->type != SEVD_JREC_INTENT && sevd_journal_records(gs->journal) > gs->compact_after)
+	 * until its launch is recorded. Nor after the PUT of a launch not yet in the table (a
+	 * launch enters it after its PUT): the snapshot is made from the table and would drop
+	 * that PUT, leaving a launched guest unknown to the next start. */
+	if (rec->type != SEVD_JREC_INTENT &&
+	    (rec->type != SEVD_JREC_PUT || find(gs, rec->handle)) &&
+	    sevd_journal_records(gs->journal) > gs->compact_after)
 		(void)compact(gs); /* logged; the appended journal stays valid if it fails */
 	return 0;
 }
