@@ -8,8 +8,10 @@ one pinning too old an ABI, a finish without an ID block), and admits what it sh
 policy that meets them all, finished with an ID block made by `sevadm snp id-block`). A second
 sevd with default_quota = 1 shows the tenant quota counts SNP guests: with one SNP guest held,
 both an SEV and another SNP launch of that tenant are refused (tenant_quota), another tenant's
-is admitted. After every refusal nothing is left behind: no guest, no ASID held. Exit 77 only
-when run outside meson."""
+is admitted. After every refusal nothing is left behind: no guest, no ASID held. The SNP policy
+is also accepted by name ("SMT|DEBUG", or {"flags": [...], "api_min": "M.m"}) with the same
+value as the number, and a bad name is a 400 naming the field. Exit 77 only when run outside
+meson."""
 
 import json
 import os
@@ -133,6 +135,28 @@ def quota(tmp, procs):
     procs.stop(p)
 
 
+def by_name(tmp, procs):
+    p, api = sevd_with(procs, tmp, "names", "")
+    for pol, want in (("SMT", MBO | SMT), ("smt|Debug", MBO | SMT | DEBUG),
+                      ({"flags": ["SMT", "MIGRATE_MA"], "api_min": "1.51"},
+                       MBO | SMT | MIGRATE_MA | 0x0133), ({"flags": ["smt"]}, MBO | SMT)):
+        st, g = launch(api, pol, "named")
+        check(st == 201 and g["policy"]["value"] == want,
+              f"policy {pol!r} by name: want {hex(want)}, got {st} {g}")
+        st, r = req(api, "DELETE", f"/v1/guests/{g['handle']}")
+        check(st == 200, f"delete: {st} {r}")
+    for pol in ("NOSUCHBIT", "SMT|", "", {"flags": ["SMT", 3]}, {"flags": ["bogus"]},
+                {"api_min": "1"}, {"flag": ["SMT"]}):
+        st, r = launch(api, pol, "bad")
+        e = r.get("error", {}) if isinstance(r, dict) else {}
+        check(st == 400 and e.get("code") == "bad_request" and "'policy'" in e.get("message", ""),
+              f"bad policy {pol!r}: want 400 naming 'policy', got {st} {r}")
+        leaves_nothing(api, f"bad policy {pol!r}")
+    st, r = launch(api, "SMT", "sev-named", snp=False)
+    check(st == 400 and "'policy'" in json.dumps(r), f"an SEV policy by name: {st} {r}")
+    procs.stop(p)
+
+
 def main():
     why = need_env("SEVD_EXE", "SEV_PSP_EMU_EXE", "SEVADM_EXE")
     if why:
@@ -143,6 +167,7 @@ def main():
         try:
             rules(tmp, procs)
             quota(tmp, procs)
+            by_name(tmp, procs)
         finally:
             procs.stop_all()
     print("SNP admission: each rule refused what it should, admitted the rest, left nothing")
