@@ -13,7 +13,9 @@
 
 #include "attest/chain.h"
 #include "attest/roots.h"
+#include "attest/snp-chain.h"
 #include "common/ossl.h"
+#include "common/util.h"
 #include "cli/sevadm.h"
 
 struct ok_state {
@@ -33,8 +35,10 @@ static int help(void)
 	       "platform is INIT or WORKING, the certificate chain (PDH, PEK, OCA, CEK, ASK,\n"
 	       "ARK) verifies, and the ASID pool adds up. On a platform with SEV-SNP: SNP is\n"
 	       "INIT with the RMP initialized (or off in sevd.conf), the reported TCB is not\n"
-	       "above the running one, and the host's certificate table holds the ARK, ASK\n"
-	       "and VCEK (or ASVK and VLEK) sevd verified for this chip.\n"
+	       "above the running one (decoded for the generation), the host's certificate\n"
+	       "table holds the ARK, ASK and VCEK (or ASVK and VLEK), its chain verifies here\n"
+	       "against the installed SNP root (on the emulator: its own ARK), and the VCEK's\n"
+	       "extensions name this chip (GET_ID) and its reported TCB.\n"
 	       "One line per check: PASS or FAIL with the reason. Exit status 1 if any failed.\n");
 	return SEVADM_EXIT_OK;
 }
@@ -175,20 +179,218 @@ static void check_state(struct ok_state *s)
 						    "start)", st);
 }
 
-static bool tcb_above(json_object *a, json_object *b)
-{
-	static const char *const parts[] = { "fmc", "bootloader", "tee", "snp", "microcode" };
+static const char *const tcb_parts[] = { "fmc", "bootloader", "tee", "snp", "microcode" };
 
-	for (size_t i = 0; i < ELEMENTSOF(parts); i++)
-		if (sevadm_json_int(a, parts[i], 0) > sevadm_json_int(b, parts[i], 0))
-			return true;
-	return false;
+/* The components of a above b's, as "snp 9 > 8, microcode 116 > 115" (empty: none). Both are
+ * decoded in the platform's generation (Turin's layout has an FMC SVN). */
+static bool tcb_above(json_object *a, json_object *b, char *buf, size_t size)
+{
+	size_t n = 0;
+
+	buf[0] = 0;
+	for (size_t i = 0; i < ELEMENTSOF(tcb_parts) && n < size; i++) {
+		long long x = sevadm_json_int(a, tcb_parts[i], 0), y = sevadm_json_int(b, tcb_parts[i], 0);
+
+		if (x > y)
+			n += (size_t)snprintf(buf + n, size - n, "%s%s %lld > %lld", n ? ", " : "",
+					      tcb_parts[i], x, y);
+	}
+	return buf[0] != 0;
+}
+
+/* SNP_PLATFORM_STATUS holds the running (current) and the reported TCB; the committed one lies
+ * between them (SNP ABI "TCB Version": SNP_COMMIT raises it to the current, SNP_CONFIG may pin
+ * the reported TCB no higher than it), so reported <= current in every component, in the
+ * layout of this generation. */
+static void check_snp_tcb(struct ok_state *s, json_object *p)
+{
+	json_object *cur = NULL, *rep = NULL;
+	const char *gen = sevadm_json_str(p, "generation", "?");
+	char above[160], lag[160];
+
+	if (!json_object_object_get_ex(p, "current_tcb", &cur) ||
+	    !json_object_object_get_ex(p, "reported_tcb", &rep))
+		return result(s, "SNP TCB", false, "sevd's GET /v1/snp/platform has no current_tcb or "
+						   "reported_tcb: update sevd");
+	if (attest_snp_gen_from_name(gen) == SNP_GEN_UNKNOWN)
+		return result(s, "SNP TCB", false, "the generation of this SNP part is unknown ('%s'), "
+						   "so its TCB cannot be decoded: check 'sevadm snp "
+						   "show' and sevd's log", gen);
+	if (tcb_above(rep, cur, above, sizeof(above)))
+		return result(s, "SNP TCB", false, "the reported TCB %s is above the running TCB %s "
+						   "(%s; %s layout): set it back to the committed TCB "
+						   "with 'sevadm snp config reset'",
+			      sevadm_json_str(rep, "raw", "?"), sevadm_json_str(cur, "raw", "?"), above,
+			      gen);
+	if (tcb_above(cur, rep, lag, sizeof(lag)))
+		return result(s, "SNP TCB", true, "reported %s below running %s (%s; %s layout): the "
+						  "running firmware is not committed yet or SNP_CONFIG "
+						  "pins the reported TCB lower; commit it with 'sevadm "
+						  "snp commit' once proven, then import its VCEK",
+			      sevadm_json_str(rep, "raw", "?"), sevadm_json_str(cur, "raw", "?"), lag,
+			      gen);
+	result(s, "SNP TCB", true, "reported = committed = running %s (%s layout)",
+	       sevadm_json_str(cur, "raw", "?"), gen);
+}
+
+/* One entry of the table (GET /v1/snp/certs) as an X509, NULL when absent or unreadable. */
+static X509 *table_cert(json_object *t, const char *name, const char **why)
+{
+	_cleanup_free_ uint8_t *der = NULL;
+	json_object *a = NULL;
+	size_t len = 0;
+	X509 *x = NULL;
+
+	*why = NULL;
+	json_object_object_get_ex(t, "entries", &a);
+	for (size_t i = 0; a && i < json_object_array_length(a); i++) {
+		json_object *e = json_object_array_get_idx(a, i);
+		const char *b64 = sevadm_json_str(e, "der", "");
+
+		if (strcmp(sevadm_json_str(e, "name", ""), name) != 0)
+			continue;
+		if (base64_decode(b64, strlen(b64), &der, &len) < 0)
+			return *why = "its DER is not base64", NULL;
+		if (attest_snp_cert_parse(der, len, &x, why) < 0)
+			return NULL;
+		return x;
+	}
+	return NULL;
+}
+
+/* This host as a report would name it: generation, reported TCB, chip id (GET /v1/platform/id,
+ * the first socket's 64 bytes). */
+static int host_identity(struct ok_state *s, json_object *p, struct snp_report *r)
+{
+	_cleanup_(json_object_putp) json_object *id = NULL;
+	_cleanup_free_ uint8_t *chip = NULL;
+	_cleanup_free_ char *err = NULL;
+	json_object *tcb = NULL;
+	const char *raw;
+	size_t n = 0;
+
+	memset(r, 0, sizeof(*r));
+	r->gen = attest_snp_gen_from_name(sevadm_json_str(p, "generation", ""));
+	if (!json_object_object_get_ex(p, "reported_tcb", &tcb) ||
+	    !(raw = sevadm_json_str(tcb, "raw", NULL)))
+		return -EBADMSG;
+	r->reported_tcb.raw = strtoull(raw, NULL, 16);
+	attest_snp_tcb_decode(r->reported_tcb.raw, r->gen, &r->reported_tcb);
+	if (sevadm_call_quiet(s->c, "GET", "/v1/platform/id", NULL, &id, &err) < 0 ||
+	    hex_decode(sevadm_json_str(id, "id", ""), &chip, &n) < 0 || n < sizeof(r->chip_id))
+		return -EBADMSG;
+	memcpy(r->chip_id, chip, sizeof(r->chip_id));
+	return 0;
+}
+
+/* The VCEK (or VLEK) of the table is this chip's for its reported TCB: sevadm reads the
+ * certificate's own extensions (hwID, blSPL/teeSPL/snpSPL/ucodeSPL/fmcSPL) and compares them
+ * with GET_ID and SNP_PLATFORM_STATUS, as a verifier of this host's reports will. */
+static void check_snp_leaf(struct ok_state *s, json_object *p, X509 *leaf, const char *entry)
+{
+	const char *name = strcmp(entry, "vlek") ? "VCEK" : "VLEK";
+	struct snp_vcek_info info;
+	struct snp_report r;
+	char why[256];
+	bool hw = false;
+
+	if (attest_snp_vcek_info(leaf, &info, why, sizeof(why)) < 0)
+		return result(s, "SNP VCEK", false, "the table's %s has malformed extensions (%s): "
+						    "import this chip's from 'sevadm snp fetch'",
+			      name, why);
+	if (host_identity(s, p, &r) < 0)
+		return result(s, "SNP VCEK", false, "cannot read this chip's id and reported TCB "
+						    "(GET /v1/platform/id, /v1/snp/platform): check "
+						    "sevd's log");
+	if (sevadm_json_bool(p, "mask_chip_id", false) && !info.is_vlek)
+		memset(r.chip_id, 0, sizeof(r.chip_id));
+	if (attest_snp_vcek_check_report(&info, &r, &hw, why, sizeof(why)) != 1)
+		return result(s, "SNP VCEK", false, "the table's %s does not match this chip: %s — "
+						    "guests' reports would not verify with it; fetch "
+						    "this chip's for its reported TCB with 'sevadm snp "
+						    "fetch --out DIR' and import it with 'sevadm snp certs "
+						    "import DIR'",
+			      name, why);
+	result(s, "SNP VCEK", true, "the table's %s is this %s chip's for its reported TCB %s%s",
+	       name, attest_snp_gen_name(r.gen), sevadm_json_str(json_object_object_get(p,
+								"reported_tcb"), "raw", "?"),
+	       hw ? " (hwID = GET_ID)" : " (a VLEK: bound to its provider, not to a chip id)");
+}
+
+/* ARK -> ASK -> VCEK/VLEK verified here, against the root this host trusts for the generation:
+ * <roots>/snp/<gen>/ark.pem from the default roots directory; on the emulator, when none is
+ * installed, the table's own ARK, named as sev-psp-emu's. */
+static void check_snp_chain(struct ok_state *s, json_object *p, json_object *t)
+{
+	_cleanup_(X509_freep) X509 *ark = NULL, *ask = NULL, *leaf = NULL, *root = NULL;
+	_cleanup_(attest_roots_freep) struct attest_roots *roots = NULL;
+	_cleanup_free_ char *err = NULL, *path = NULL;
+	_cleanup_free_ uint8_t *buf = NULL;
+	const char *gen = sevadm_json_str(p, "generation", "?"), *why = NULL, *lname = "vcek";
+	bool emu = strcmp(sevadm_json_str(s->platform, "transport", ""), "emu") == 0;
+	struct snp_chain_verdict v;
+	size_t len = 0;
+	int r;
+
+	ark = table_cert(t, "ark", &why);
+	if (!why)
+		ask = table_cert(t, "ask", &why);
+	if (!why && !ask)
+		ask = table_cert(t, "asvk", &why);
+	if (!why)
+		leaf = table_cert(t, "vcek", &why);
+	if (!why && !leaf)
+		leaf = table_cert(t, (lname = "vlek"), &why);
+	if (why || !ark || !ask || !leaf)
+		return; /* the completeness line said so */
+	r = attest_roots_load(NULL, &roots, &err);
+	if (r == -ENOENT)
+		r = attest_roots_new(&roots);
+	if (r >= 0 && (path = attest_roots_snp_path(roots, gen, "ark.pem")) &&
+	    (read_full_file(path, 1 << 16, &buf, &len) < 0 ||
+	     attest_snp_cert_parse(buf, len, &root, &why) < 0))
+		return result(s, "SNP certificate chain", false, "the installed root %s cannot be "
+								 "read (%s): copy AMD's ARK for %s "
+								 "there again", path,
+			      why ? why : "unreadable", gen);
+	if (!root && !emu)
+		return result(s, "SNP certificate chain", false, "no SNP root for %s is installed in "
+								 "%s: copy AMD's ark.pem to %s/snp/%s/",
+			      gen, attest_roots_default_dir(), attest_roots_default_dir(), gen);
+	if (root && X509_cmp(root, ark) != 0)
+		return result(s, "SNP certificate chain", false, "the table's ARK is not the installed "
+								 "%s root %s: import the chain this "
+								 "chip's KDS serves ('sevadm snp "
+								 "fetch')", gen, path);
+	if (attest_snp_chain_verify(root ? root : ark, ask, leaf, &v) != 1)
+		return result(s, "SNP certificate chain", false, "%s: import a chain that verifies "
+								 "('sevadm snp fetch --out DIR', then "
+								 "'sevadm snp certs import DIR')",
+			      v.reason);
+	result(s, "SNP certificate chain", true, "ARK, ASK and %s verify (RSASSA-PSS SHA-384); root: "
+						 "%s", strcmp(lname, "vlek") ? "VCEK" : "VLEK",
+	       root ? path : "the table's own ARK, sev-psp-emu's (not AMD's)");
+}
+
+static void check_snp_table_leaf(struct ok_state *s, json_object *p, json_object *t)
+{
+	_cleanup_(X509_freep) X509 *leaf = NULL;
+	const char *why = NULL, *name = "vcek";
+
+	leaf = table_cert(t, name, &why);
+	if (!why && !leaf)
+		leaf = table_cert(t, (name = "vlek"), &why);
+	if (why)
+		return result(s, "SNP VCEK", false, "the table's certificate is unreadable (%s): "
+						    "import this chip's from 'sevadm snp fetch'", why);
+	if (leaf)
+		check_snp_leaf(s, p, leaf, name);
 }
 
 /* The host's certificate table (GET /v1/snp/certs): complete, as snphost ok wants it: the ARK,
  * the ASK (or ASVK) and the VCEK (or VLEK). sevd kept it only after checking the chain to the
  * configured root and the VCEK against this chip and its reported TCB (daemon/core/snp-certs.c). */
-static void check_snp_certs(struct ok_state *s)
+static void check_snp_certs(struct ok_state *s, json_object *p)
 {
 	_cleanup_(json_object_putp) json_object *t = NULL;
 	_cleanup_free_ char *err = NULL;
@@ -213,8 +415,10 @@ static void check_snp_certs(struct ok_state *s)
 			      "with 'sevadm snp certs import DIR' (ark.pem, ask.pem, vcek.pem from "
 			      "'sevadm fetch ca' and 'sevadm fetch vcek')", ark ? "" : "the ARK ",
 			      ask ? "" : "the ASK ", leaf ? "" : "the VCEK or VLEK ");
-	result(s, "SNP certificates", true, "ARK, ASK and VCEK/VLEK, verified by sevd for this chip "
-	       "and its reported TCB (source %s)", sevadm_json_str(t, "source", "?"));
+	result(s, "SNP certificates", true, "the table holds the ARK, the ASK and the VCEK/VLEK "
+	       "(source %s)", sevadm_json_str(t, "source", "?"));
+	check_snp_chain(s, p, t);
+	check_snp_table_leaf(s, p, t);
 }
 
 /* SEV-SNP, as snphost ok: enabled, RMP initialized, TCB consistent. No line on a platform
@@ -223,7 +427,6 @@ static void check_snp(struct ok_state *s)
 {
 	_cleanup_(json_object_putp) json_object *p = NULL;
 	_cleanup_free_ char *err = NULL;
-	json_object *cur = NULL, *rep = NULL;
 	int r = sevadm_call_quiet(s->c, "GET", "/v1/snp/platform", NULL, &p, &err);
 
 	if (r == -501 || r == -404) /* no SNP here; a sevd older than the route */
@@ -249,16 +452,8 @@ static void check_snp(struct ok_state *s)
 				   "SNP guest(s)", sevadm_json_int(p, "api_major", -1),
 	       sevadm_json_int(p, "api_minor", -1), sevadm_json_int(p, "build", -1),
 	       sevadm_json_str(p, "generation", "?"), sevadm_json_int(p, "guests", 0));
-	json_object_object_get_ex(p, "current_tcb", &cur);
-	json_object_object_get_ex(p, "reported_tcb", &rep);
-	if (tcb_above(rep, cur))
-		result(s, "SNP TCB", false, "the reported TCB %s is above the running TCB %s: set it "
-					    "to the committed TCB (SNP_SET_CONFIG)",
-		       sevadm_json_str(rep, "raw", "?"), sevadm_json_str(cur, "raw", "?"));
-	else
-		result(s, "SNP TCB", true, "reported %s, running %s", sevadm_json_str(rep, "raw", "?"),
-		       sevadm_json_str(cur, "raw", "?"));
-	check_snp_certs(s);
+	check_snp_tcb(s, p);
+	check_snp_certs(s, p);
 }
 
 /* The trust anchors: AMD's roots installed on this host; on the emulator (the daemon says so)

@@ -139,6 +139,8 @@ int policy_rules_set(struct policy_rules *r, const char *key, const char *value,
 		*(set ? &r->snp_must_set : &r->snp_must_clear) = m;
 		return 0;
 	}
+	if (strcmp(key, "allowed_author_keys") == 0)
+		return policy_author_keys_parse(r, value, reason) < 0 ? -EINVAL : 0;
 	if (strcmp(key, "default_quota") == 0) {
 		if (parse_u32(value, &r->default_quota) < 0)
 			return *reason = "a quota is a whole number of ASIDs", -EINVAL;

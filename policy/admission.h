@@ -9,6 +9,8 @@
 
 #define POLICY_MAX_TENANTS 64
 #define POLICY_TENANT_NAME_MAX 64
+#define POLICY_MAX_AUTHOR_KEYS 32
+#define POLICY_AUTHOR_KEY_DIGEST_SIZE 48 /* SHA-384, as the report's AUTHOR_KEY_DIGEST */
 
 struct policy_tenant {
 	char name[POLICY_TENANT_NAME_MAX];
@@ -30,6 +32,10 @@ struct policy_rules {
 	uint64_t snp_must_clear; /* SNP guest policy bits that must be zero */
 	uint8_t snp_min_abi_major; /* the SNP policy's ABI_MAJOR.ABI_MINOR must be at least this */
 	uint8_t snp_min_abi_minor;
+	/* allowed_author_keys: SHA-384 digests of the ID author public keys an SNP guest may be
+	 * finished with; none set: any author key, or none, is accepted */
+	unsigned n_author_keys;
+	uint8_t author_keys[POLICY_MAX_AUTHOR_KEYS][POLICY_AUTHOR_KEY_DIGEST_SIZE];
 	bool have_default_quota;
 	uint32_t default_quota; /* quota of tenants not listed; unlimited when not set */
 	unsigned n_tenants;
@@ -59,6 +65,16 @@ void policy_snp_admit(const struct policy_rules *r, uint64_t snp_policy,
 /* May an SNP guest finish its launch with (has_id_block) or without an ID block? */
 void policy_snp_finish_check(const struct policy_rules *r, bool has_id_block,
 			     struct policy_verdict *ret);
+/* May an SNP guest finish with this ID author key? author_key_digest is the SHA-384 digest of
+ * the ID auth structure's AUTHOR_KEY (as the report's AUTHOR_KEY_DIGEST), NULL when the finish
+ * has no author key. Refused (rule allowed_author_keys) when the list is set and the digest is
+ * not in it. */
+void policy_snp_author_check(const struct policy_rules *r, const uint8_t *author_key_digest,
+			     struct policy_verdict *ret);
+/* allowed_author_keys as sevd.conf spells it: 96-hex-digit SHA-384 digests separated by ',',
+ * spaces or tabs (at most POLICY_MAX_AUTHOR_KEYS). Replaces the list; -EINVAL (*reason says
+ * why) leaves it as it was. */
+int policy_author_keys_parse(struct policy_rules *r, const char *s, const char **reason);
 /* An SNP policy bit mask as sevd.conf spells it: a number (decimal or 0x hex) or bit names
  * of the guest JSON's decoded policy (smt, migrate_ma, debug, single_socket, cxl_allow,
  * mem_aes_256_xts, rapl_dis, ciphertext_hiding, page_swap_disable; any case) joined by ',',

@@ -1,5 +1,6 @@
 /* Host admission rules for SEV-SNP guests (SNP ABI "Guest Policy"): see admission.h. Pure
  * code; the masks arrive from sevd.conf and the policies from the network. */
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -140,4 +141,77 @@ void policy_snp_finish_check(const struct policy_rules *r, bool has_id_block,
 		return;
 	}
 	snp_accept(v);
+}
+
+int policy_author_keys_parse(struct policy_rules *r, const char *s, const char **reason)
+{
+	uint8_t keys[POLICY_MAX_AUTHOR_KEYS][POLICY_AUTHOR_KEY_DIGEST_SIZE];
+	const char *dummy, *p = s ? s : "";
+	unsigned n = 0;
+
+	if (!reason)
+		reason = &dummy;
+	for (;;) {
+		size_t len;
+
+		p += strspn(p, ", \t");
+		if (!*p)
+			break;
+		len = strcspn(p, ", \t");
+		if (n == POLICY_MAX_AUTHOR_KEYS)
+			return *reason = "too many author key digests (at most 32)", -EINVAL;
+		if (len != 2 * POLICY_AUTHOR_KEY_DIGEST_SIZE)
+			return *reason = "an author key digest is the SHA-384 digest of the ID "
+					 "author public key: 96 hex digits (sevadm snp id-block "
+					 "prints it as author_key_digest)",
+			       -EINVAL;
+		for (size_t i = 0; i < POLICY_AUTHOR_KEY_DIGEST_SIZE; i++) {
+			unsigned b;
+
+			if (sscanf(p + 2 * i, "%2x", &b) != 1 || !isxdigit((unsigned char)p[2 * i]) ||
+			    !isxdigit((unsigned char)p[2 * i + 1]))
+				return *reason = "an author key digest holds only hex digits", -EINVAL;
+			keys[n][i] = (uint8_t)b;
+		}
+		n++;
+		p += len;
+	}
+	if (n == 0)
+		return *reason = "expected one or more SHA-384 digests (96 hex digits) of ID author "
+				 "public keys, separated by commas",
+		       -EINVAL;
+	memcpy(r->author_keys, keys, sizeof(keys[0]) * n);
+	r->n_author_keys = n;
+	return 0;
+}
+
+void policy_snp_author_check(const struct policy_rules *r, const uint8_t *digest,
+			     struct policy_verdict *v)
+{
+	char hex[2 * POLICY_AUTHOR_KEY_DIGEST_SIZE + 1];
+
+	if (r->n_author_keys == 0) {
+		snp_accept(v);
+		return;
+	}
+	if (!digest) {
+		snp_refuse(v, "allowed_author_keys",
+			   "this host requires SNP guests to be finished with an ID block signed "
+			   "by an allowed author key: make it with sevadm snp id-block "
+			   "--author-key and POST /finish with \"author_key\": true");
+		return;
+	}
+	/* Digests are public (they are in every report): a plain comparison is enough. */
+	for (unsigned i = 0; i < r->n_author_keys; i++)
+		if (memcmp(r->author_keys[i], digest, POLICY_AUTHOR_KEY_DIGEST_SIZE) == 0) {
+			snp_accept(v);
+			return;
+		}
+	for (size_t i = 0; i < POLICY_AUTHOR_KEY_DIGEST_SIZE; i++)
+		snprintf(hex + 2 * i, 3, "%02x", digest[i]);
+	snp_refuse(v, "allowed_author_keys",
+		   "the ID author key (SHA-384 %.16s...) is not in this host's "
+		   "allowed_author_keys: sign the ID key with an allowed author key, or add "
+		   "the digest to sevd.conf",
+		   hex);
 }

@@ -293,11 +293,8 @@ static int fw_done(struct sevd_core *c, struct sevd_reply *rep, uint32_t cmd, in
  * On the emulator WBINVD is a control message; on hardware it is the kernel's business
  * (sev-dev.c runs wbinvd_on_all_cpus() before DF_FLUSH, and /dev/sev does not offer DF_FLUSH
  * to user space at all), so there this answers -EOPNOTSUPP. Runs on the firmware thread. */
-static int flush_on_fw_thread(struct sevd_core *c, struct sevd_reply *rep)
+static int flush_cmd_on_fw_thread(struct sevd_core *c, struct sevd_reply *rep, bool snp)
 {
-	/* With SNP up the flush is SNP_DF_FLUSH (KVM sev_flush_asids): ASIDs SNP guests ran on
-	 * are clean only after it. */
-	bool snp = c->snp_start == SEVD_SNP_INITIALIZED || c->snp_start == SEVD_SNP_FOUND;
 	struct timespec t0;
 	int psp_ret;
 	char reply[128];
@@ -320,6 +317,15 @@ static int flush_on_fw_thread(struct sevd_core *c, struct sevd_reply *rep)
 	if (r < 0)
 		log_warning("ASID flush: DF_FLUSH failed: %s", rep ? rep->message : "see metrics");
 	return r;
+}
+
+static int flush_on_fw_thread(struct sevd_core *c, struct sevd_reply *rep)
+{
+	/* With SNP up the flush is SNP_DF_FLUSH (KVM sev_flush_asids): ASIDs SNP guests ran on
+	 * are clean only after it. */
+	return flush_cmd_on_fw_thread(c, rep,
+				      c->snp_start == SEVD_SNP_INITIALIZED ||
+					  c->snp_start == SEVD_SNP_FOUND);
 }
 
 struct flush_job {
@@ -507,8 +513,10 @@ static void op_init(struct sevd_core *c, const struct sevd_request *req, struct 
 	if (fw_done(c, rep, SEV_CMD_INIT, r, psp_ret, &t0) < 0)
 		return;
 	/* Linux's __sev_platform_init_locked: INIT, then WBINVD on all CPUs and DF_FLUSH, so
-	 * that no ASID is dirty afterwards. */
-	if (c->emu_socket && flush_on_fw_thread(c, rep) < 0)
+	 * that no ASID is dirty afterwards — the legacy DF_FLUSH also with SNP up ("Prepare for
+	 * first SEV guest launch after INIT"): it is the one that sets up SEV-ES's trusted memory
+	 * region, without which LAUNCH_UPDATE_VMSA answers RESOURCE_LIMIT. */
+	if (c->emu_socket && flush_cmd_on_fw_thread(c, rep, false) < 0)
 		return;
 	sevd_asid_mark_all_clean(c->pool);
 	after_change(c, rep);

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdarg.h>
@@ -289,8 +290,12 @@ static int journal_write(struct sevd_guests *gs, const struct sevd_jrec *rec,
 			    rec->handle, sevd_journal_path(gs->journal), strerror(-r), rec->handle);
 	}
 	/* Not right after an INTENT: the snapshot holds guests only, and the INTENT must stay
-	 * until its launch is recorded. */
-	if (rec->type != SEVD_JREC_INTENT && sevd_journal_records(gs->journal) > gs->compact_after)
+	 * until its launch is recorded. Nor after the PUT of a launch not yet in the table (a
+	 * launch enters it after its PUT): the snapshot is made from the table and would drop
+	 * that PUT, leaving a launched guest unknown to the next start. */
+	if (rec->type != SEVD_JREC_INTENT &&
+	    (rec->type != SEVD_JREC_PUT || find(gs, rec->handle)) &&
+	    sevd_journal_records(gs->journal) > gs->compact_after)
 		(void)compact(gs); /* logged; the appended journal stays valid if it fails */
 	return 0;
 }
@@ -1125,6 +1130,29 @@ static void snp_create(struct sevd_guests *gs, const struct sevd_request *req,
 	answer(gs, g, SEV_CMD_SNP_LAUNCH_START, rep);
 }
 
+/* allowed_author_keys: the digest is SHA-384 of the ID auth's AUTHOR_KEY (0x404 bytes), as
+ * firmware puts it in the report's AUTHOR_KEY_DIGEST (SNP ABI "ATTESTATION_REPORT"). */
+static void snp_author_admit(struct sevd_guests *gs, const uint8_t *auth_bytes,
+			     struct policy_verdict *v)
+{
+	const struct sev_snp_id_auth *auth = (const void *)auth_bytes;
+	uint8_t d[POLICY_AUTHOR_KEY_DIGEST_SIZE];
+	unsigned int n = sizeof(d);
+
+	if (!auth || gs->rules.n_author_keys == 0) {
+		policy_snp_author_check(&gs->rules, NULL, v);
+		return;
+	}
+	if (EVP_Digest(auth->author_key, sizeof(auth->author_key), d, &n, EVP_sha384(), NULL) != 1) {
+		v->ok = false;
+		v->rule = "allowed_author_keys";
+		snprintf(v->message, sizeof(v->message),
+			 "cannot hash the ID author key (OpenSSL failed): try again");
+		return;
+	}
+	policy_snp_author_check(&gs->rules, d, v);
+}
+
 /* SNP_LAUNCH_FINISH; with the request's ID block and ID auth when it has them. */
 static void snp_finish(struct sevd_guests *gs, struct guest *g, const struct sevd_request *req,
 		       struct sevd_reply *rep)
@@ -1146,6 +1174,8 @@ static void snp_finish(struct sevd_guests *gs, struct guest *g, const struct sev
 		return;
 	}
 	policy_snp_finish_check(&gs->rules, id, &v);
+	if (v.ok)
+		snp_author_admit(gs, id && req->u.guest.snp_author ? req->u.guest.data : NULL, &v);
 	if (!v.ok) {
 		snprintf(rep->rule, sizeof(rep->rule), "%s", v.rule);
 		fail(rep, -EPERM, "refused by the host admission policy, rule %s: %s", v.rule,

@@ -21,6 +21,7 @@
 #include "daemon/worker/api-internal.h"
 #include "daemon/worker/upload-limit.h"
 #include "daemon/core/core.h"
+#include "policy/admission.h"
 #include "policy/guest-policy.h"
 
 static const char *state_name(uint8_t s)
@@ -345,14 +346,89 @@ static bool opt_name(json_object *o, const char *key, char *out, size_t size,
 	return true;
 }
 
+static bool snp_policy_refuse(struct sevd_api_response *resp, const char *what, const char *why)
+{
+	char msg[512];
+
+	snprintf(msg, sizeof(msg), "field 'policy'%s: %s", what, why);
+	sevd_api_error(resp, 400, "bad_request", msg, -1);
+	return false;
+}
+
+/* One name of the guest JSON's policy.flags (SMT, DEBUG, ...: psp's sev_snp_policy_bits). */
+static bool snp_policy_name(const char *name, uint64_t *bits, struct sevd_api_response *resp)
+{
+	const char *why;
+	uint64_t m;
+
+	if (!*name || (*name >= '0' && *name <= '9') ||
+	    policy_snp_mask_parse(name, &m, &why) < 0)
+		return snp_policy_refuse(resp, " flags",
+					 "each flag is an SNP policy bit name: SMT, MIGRATE_MA, "
+					 "DEBUG, SINGLE_SOCKET, CXL_ALLOW, MEM_AES_256_XTS, RAPL_DIS, "
+					 "CIPHERTEXT_HIDING, PAGE_SWAP_DISABLE (any case)");
+	*bits |= m;
+	return true;
+}
+
+/* An SNP policy by name: "SMT|DEBUG" (names joined by ',', '|' or '+') or the guest JSON's
+ * shape {"flags": ["SMT"], "api_min": "1.51"}; bit 17 (must be one) is set for the caller. */
+static bool snp_policy_by_name(json_object *v, uint64_t *ret, struct sevd_api_response *resp)
+{
+	uint64_t p = SEV_SNP_POLICY_RSVD_MBO;
+	json_object *flags = NULL, *api = NULL;
+	unsigned major = 0, minor = 0;
+	char end;
+
+	if (json_object_is_type(v, json_type_string)) {
+		const char *s = json_object_get_string(v), *why;
+		uint64_t m;
+
+		if (!*s || (*s >= '0' && *s <= '9') || policy_snp_mask_parse(s, &m, &why) < 0)
+			return snp_policy_refuse(resp, "",
+						 "an SNP policy is a number, bit names joined by "
+						 "'|' (e.g. \"SMT|DEBUG\") or {\"flags\": [...], "
+						 "\"api_min\": \"MAJOR.MINOR\"}");
+		*ret = p | m;
+		return true;
+	}
+	json_object_object_foreach(v, key, val)
+	{
+		if (strcmp(key, "flags") == 0 && json_object_is_type(val, json_type_array))
+			flags = val;
+		else if (strcmp(key, "api_min") == 0 && json_object_is_type(val, json_type_string))
+			api = val;
+		else
+			return snp_policy_refuse(resp, "",
+						 "a policy object has \"flags\" (an array of bit "
+						 "names) and \"api_min\" (\"MAJOR.MINOR\") only");
+	}
+	for (size_t i = 0; flags && i < json_object_array_length(flags); i++) {
+		json_object *f = json_object_array_get_idx(flags, i);
+
+		if (!json_object_is_type(f, json_type_string))
+			return snp_policy_refuse(resp, " flags", "each flag is a string");
+		if (!snp_policy_name(json_object_get_string(f), &p, resp))
+			return false;
+	}
+	if (api && (sscanf(json_object_get_string(api), "%u.%u%c", &major, &minor, &end) != 2 ||
+		    major > 255 || minor > 255))
+		return snp_policy_refuse(resp, " api_min",
+					 "the ABI version is \"MAJOR.MINOR\", each 0..255 (e.g. "
+					 "\"1.51\")");
+	*ret = p | (uint64_t)major << 8 | minor;
+	return true;
+}
+
 void sevd_api_guest_create(const struct sevd_api_request *req, struct sevd_api_response *resp)
 {
 	_cleanup_(json_object_putp) json_object *o = NULL;
 	_cleanup_free_ struct sevd_request *creq = NULL;
 	_cleanup_free_ struct sevd_reply *rep = NULL;
 	uint64_t policy = 0, mem = 0, asid = 0;
-	bool have_policy, have, snp = false;
-	json_object *type;
+	bool have_policy, have, snp = false, have_named = false;
+	json_object *type, *pv;
+	uint64_t named = 0;
 
 	if (!sevd_api_parse_body(req, resp, &o))
 		return;
@@ -378,7 +454,16 @@ void sevd_api_guest_create(const struct sevd_api_request *req, struct sevd_api_r
 			return;
 		}
 	}
-	/* SNP: the 64-bit guest policy (the core refuses reserved bits, naming them). */
+	/* SNP: the 64-bit guest policy (the core refuses reserved bits, naming them), a number
+	 * or by name. */
+	if (snp && o && json_object_object_get_ex(o, "policy", &pv) &&
+	    (json_object_is_type(pv, json_type_string) ||
+	     json_object_is_type(pv, json_type_object))) {
+		if (!snp_policy_by_name(pv, &named, resp))
+			return;
+		json_object_object_del(o, "policy");
+		have_named = true;
+	}
 	if (!opt_uint(o, "policy", snp ? (uint64_t)INT64_MAX : UINT32_MAX, &policy, &have_policy,
 		      resp) ||
 	    !opt_uint(o, "memory_size", UINT64_MAX / 2, &mem, &have, resp) ||
@@ -390,6 +475,10 @@ void sevd_api_guest_create(const struct sevd_api_request *req, struct sevd_api_r
 	    !opt_b64(o, "session", creq->u.create.session, sizeof(creq->u.create.session),
 		     &creq->u.create.session_len, true, resp))
 		return;
+	if (have_named) {
+		policy = named;
+		have_policy = true;
+	}
 	if (!have_policy) {
 		sevd_api_error(resp, 400, "bad_request",
 			       "field 'policy' (the guest policy word, an integer) is required",

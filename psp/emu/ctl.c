@@ -167,6 +167,7 @@ static const struct {
 	{ "firmware-image", -1, ctl_firmware_image },
 	{ "rmpupdate", 1, emu_snp_ctl_rmpupdate }, /* SNP (snp-*.c); README-snp.md */
 	{ "rmp", 1, emu_snp_ctl_rmp },
+	{ "snp-guests", 0, emu_snp_ctl_guests },
 	{ "snp-secrets", 1, emu_snp_ctl_secrets },
 	{ "snp-vcek", 1, emu_snp_ctl_vcek },
 	{ "snp-cert", 1, emu_snp_ctl_cert },
@@ -204,6 +205,6 @@ int emu_ctl(struct emu_fw *fw, const char *line, uint8_t *out, size_t cap, size_
 	}
 	reply_text(out, cap, out_len, "unknown control verb; known: wbinvd [CCX], get-cert "
 				      "cek|ask|ark, status, fault RULE|list|clear, guest-memfd, "
-				      "firmware-image, rmpupdate, rmp, snp-secrets, snp-vcek, snp-cert");
+				      "firmware-image, rmpupdate, rmp, snp-guests, snp-secrets, snp-vcek, snp-cert");
 	return -EINVAL;
 }

@@ -447,3 +447,59 @@ int emu_snp_page_unsmash(struct emu_fw *fw, void *buf)
 	first.big = true;
 	return emu_rmp_set(s->rmp, &first) < 0 ? SEV_STATUS_HWERROR_PLATFORM : SEV_STATUS_SUCCESS;
 }
+
+/* CTL `snp-guests`: what a crash test compares with the daemon's view, one line each:
+ *   guests=N (the SNP_PLATFORM_STATUS guest count)
+ *   guest gctx=0x.. asid=A state=S   for every launched guest (S: enum sev_snp_guest_state)
+ *   orphan paddr=0x.. state=NAME asid=A   an assigned page of no live guest: a guest page
+ *     whose ASID no guest holds, or a context page that is no guest's
+ *   assigned=N orphans=M   the assigned pages in the RMP and how many are orphans
+ * Orphans are listed up to 16; the count is exact. */
+int emu_snp_ctl_guests(struct emu_fw *fw, char *arg, uint8_t *out, size_t cap, size_t *len)
+{
+	struct emu_snp *s = emu_snp_get(fw);
+	unsigned assigned = 0, orphans = 0;
+	size_t n = 0;
+
+	(void)arg;
+	if (!s)
+		return reply(out, cap, len, -EOPNOTSUPP, "snp-guests: SNP is off (start the "
+			     "emulator with --snp)");
+#define PUT(...)                                                                                   \
+	do {                                                                                       \
+		int k_ = snprintf((char *)out + n, cap - n, __VA_ARGS__);                          \
+		if (k_ < 0 || (size_t)k_ >= cap - n)                                               \
+			return reply(out, cap, len, -ENOSPC, "snp-guests: too many guests");       \
+		n += (size_t)k_;                                                                   \
+	} while (0)
+	PUT("guests=%u\n", s->guest_count);
+	for (uint32_t i = 0; i < EMU_SNP_GUEST_MAX; i++)
+		if (s->guest[i])
+			PUT("guest gctx=0x%llx asid=%u state=%d\n",
+			    (unsigned long long)s->guest[i]->gctx_paddr, s->guest[i]->asid,
+			    s->guest[i]->state);
+	for (size_t i = 0; s->rmp && i < s->rmp->n; i++) {
+		const struct emu_rmp_entry *e = &s->rmp->e[i];
+		enum emu_rmp_state st = emu_rmp_state_of(e);
+		bool live = false;
+
+		if (!e->assigned)
+			continue;
+		assigned++;
+		if (st == EMU_RMP_FIRMWARE || st == EMU_RMP_RECLAIM)
+			continue; /* the host's pages given to firmware, not a guest's */
+		if (st == EMU_RMP_CONTEXT)
+			live = emu_snp_guest_find(fw, e->pfn << 12) != NULL;
+		else
+			live = e->asid && emu_snp_asid_held(fw, e->asid);
+		if (live)
+			continue;
+		if (orphans++ < 16)
+			PUT("orphan paddr=0x%llx state=%s asid=%u\n",
+			    (unsigned long long)(e->pfn << 12), emu_rmp_state_name(st), e->asid);
+	}
+	PUT("assigned=%u orphans=%u", assigned, orphans);
+#undef PUT
+	*len = n;
+	return 0;
+}

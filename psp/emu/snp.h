@@ -93,6 +93,8 @@ int emu_snp_page_unsmash(struct emu_fw *fw, void *buf);
 /* CTL `rmpupdate SPEC`, `rmp PADDR` (ctl.c rows). */
 int emu_snp_ctl_rmpupdate(struct emu_fw *fw, char *arg, uint8_t *out, size_t cap, size_t *len);
 int emu_snp_ctl_rmp(struct emu_fw *fw, char *arg, uint8_t *out, size_t cap, size_t *len);
+/* CTL `snp-guests`: the launched guests and the RMP's orphaned pages (crash tests). */
+int emu_snp_ctl_guests(struct emu_fw *fw, char *arg, uint8_t *out, size_t cap, size_t *len);
 
 /* ---- guests (snp-guest.c) ---- */
 #define EMU_SNP_VMPCK_SIZE 32u

@@ -12,6 +12,7 @@
 
 #include "common/macros.h"
 #include "common/util.h"
+#include "daemon/core/emu-ctl.h"
 #include "daemon/core/journal.h"
 #include "psp/commands.h"
 #include "psp/transport.h"
@@ -326,6 +327,113 @@ static int check_asids(json_object *a, const uint32_t *held, unsigned nheld, cha
 	return 0;
 }
 
+/* ---- SEV-SNP guests: the emulator's CTL `snp-guests` (psp/emu/snp-rmp.c) ---- */
+
+#define SNP_SCAN_MAX 256
+
+struct snp_fw {
+	unsigned n, count, orphans;
+	uint32_t asid[SNP_SCAN_MAX];
+	int state[SNP_SCAN_MAX];
+	bool used[SNP_SCAN_MAX];
+	char orphan[160]; /* the first orphan line */
+};
+
+/* Firmware's SNP guests and the RMP's orphaned pages; none when SNP is off. */
+static int snp_firmware(const char *emu_sock, struct snp_fw *f, char *why, size_t whylen)
+{
+	_cleanup_free_ char *buf = malloc(65536);
+	char *save = NULL, *line;
+	int r;
+
+	TU_CHECK(buf, "out of memory");
+	memset(f, 0, sizeof(*f));
+	r = sevd_emu_ctl(emu_sock, "snp-guests", buf, 65536);
+	if (r == -EOPNOTSUPP)
+		return 0;
+	if (r < 0)
+		return why_fail(why, whylen, "emulator CTL snp-guests: %s (%s)", strerror(-r), buf);
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		unsigned long long gctx;
+		unsigned a, m;
+		int st;
+
+		if (sscanf(line, "guests=%u", &f->count) == 1)
+			continue;
+		if (sscanf(line, "guest gctx=0x%llx asid=%u state=%d", &gctx, &a, &st) == 3) {
+			if (f->n == SNP_SCAN_MAX)
+				return why_fail(why, whylen, "more than %u SNP guests", SNP_SCAN_MAX);
+			f->asid[f->n] = a;
+			f->state[f->n++] = st;
+			continue;
+		}
+		if (!strncmp(line, "orphan ", 7)) {
+			if (!f->orphan[0])
+				snprintf(f->orphan, sizeof(f->orphan), "%s", line + 7);
+			continue;
+		}
+		if (sscanf(line, "assigned=%u orphans=%u", &a, &m) == 2) {
+			f->orphans = m;
+			continue;
+		}
+		return why_fail(why, whylen, "emulator CTL snp-guests: unexpected line '%s'", line);
+	}
+	if (f->count != f->n)
+		return why_fail(why, whylen, "SNP guest_count %u, but %u SNP guests listed", f->count,
+				f->n);
+	return 0;
+}
+
+/* sevd's SNP guests (type "snp") against firmware's, matched by ASID (sevd binds every SNP
+ * guest at create, and its handles are its own): each found once, in the same state; then
+ * appended to fw[] with sevd's handle so that the list and journal checks cover them. No RMP
+ * page may be assigned to a guest that is gone. */
+static int check_snp(json_object *list, struct snp_fw *f, struct ru_fw_guest *fw, unsigned *nfw,
+		     unsigned max, char *why, size_t whylen)
+{
+	unsigned matched = 0;
+
+	if (f->orphans)
+		return why_fail(why, whylen,
+				"%u RMP page(s) assigned to no live SNP guest, first: %s",
+				f->orphans, f->orphan);
+	for (size_t i = 0; i < json_object_array_length(list); i++) {
+		json_object *o = json_object_array_get_idx(list, i);
+		uint32_t h = (uint32_t)gc_int(o, "handle"), asid;
+		unsigned k;
+
+		if (strcmp(gc_str(o, "type"), "snp"))
+			continue;
+		if (gc_is_null(o, "asid"))
+			return why_fail(why, whylen, "SNP guest %u holds no ASID in sevd's list", h);
+		asid = (uint32_t)gc_int(o, "asid");
+		for (k = 0; k < f->n && (f->used[k] || f->asid[k] != asid); k++)
+			;
+		if (k == f->n)
+			return why_fail(why, whylen,
+					"sevd lists SNP guest %u on ASID %u, firmware has no SNP "
+					"guest there",
+					h, asid);
+		f->used[k] = true;
+		matched++;
+		if (*nfw == max)
+			return why_fail(why, whylen, "more than %u guests", max);
+		fw[(*nfw)++] = (struct ru_fw_guest){
+		    .handle = h,
+		    .asid = asid,
+		    .state = f->state[k] == SEV_SNP_GSTATE_RUNNING  ? SEV_GSTATE_RUNNING
+			     : f->state[k] == SEV_SNP_GSTATE_LAUNCH ? SEV_GSTATE_LUPDATE
+								    : SEV_GSTATE_UNINIT};
+	}
+	for (unsigned k = 0; k < f->n; k++)
+		if (!f->used[k])
+			return why_fail(why, whylen,
+					"firmware has an SNP guest on ASID %u (state %d) that sevd "
+					"does not list",
+					f->asid[k], f->state[k]);
+	return matched == f->n ? 0 : why_fail(why, whylen, "SNP guests do not match");
+}
+
 int ru_check_invariants(const char *emu_sock, const char *api_sock, const char *state_dir,
 			bool restart, bool journal, char *why, size_t whylen)
 {
@@ -349,6 +457,17 @@ int ru_check_invariants(const char *emu_sock, const char *api_sock, const char *
 		why_fail(why, whylen, "firmware's guest_count %u, but %d guests answer", count,
 			 nfw);
 		goto out;
+	}
+	{
+		_cleanup_free_ struct snp_fw *f = calloc(1, sizeof(*f));
+		unsigned n = (unsigned)nfw;
+
+		TU_CHECK(f, "out of memory");
+		if (snp_firmware(emu_sock, f, why, whylen) < 0 ||
+		    check_snp(json_object_object_get(g.json, "guests"), f, fw, &n, HANDLE_SCAN_MAX,
+			      why, whylen) < 0)
+			goto out;
+		nfw = (int)n;
 	}
 	if (check_list(json_object_object_get(g.json, "guests"), fw, (unsigned)nfw, restart, held,
 		       &nheld, why, whylen) < 0)

@@ -53,6 +53,8 @@ int ru_firmware_guests(const char *emu_sock, struct ru_fw_guest *out, unsigned m
  *     ASIDs (only checked with journal = true: right after a start, when it is a snapshot);
  *   - GET /v1/asids holds exactly the ASIDs of those guests, each once, and used + free +
  *     flush_pending = total for both types (none lost);
+ *   - SEV-SNP guests (the emulator's CTL snp-guests, matched by ASID) likewise, and no RMP
+ *     page is assigned to a guest that is gone (SNP off: none);
  *   - with restart: every guest is RUNNING (nothing half-launched survives a restart).
  * Returns 0, or -1 with why filled. */
 int ru_check_invariants(const char *emu_sock, const char *api_sock, const char *state_dir,

@@ -1,14 +1,16 @@
-/* Kill test under a mixed workload: the real sevd on the real emulator,
- * several client threads at once launching guests (POST /v1/guests, an image of random size
- * uploaded in 1 MiB LAUNCH_UPDATE_DATA chunks, a VMSA for SEV-ES guests, measurement, finish,
- * activate; some launches left half-done on purpose), deactivating and re-activating,
- * decommissioning and reading, while the main thread SIGKILLs sevd at a random moment. Then
- * sevd is started again on the same state dir and emulator, and the invariants hold
- * (reliability-util.h): sevd's guest list and the journal equal firmware's GUEST_STATUS for
- * every handle, the ASID pool holds exactly the running guests' ASIDs (none lost, none held
- * twice), and nothing is left half-launched (a launch the kill interrupted is either finished
- * and listed, or cleaned up by the start-up reconciliation). Guests survive from one iteration
- * to the next, so kills also land on a daemon with history.
+/* Kill test under a mixed workload: the real sevd on the real emulator (with SEV-SNP on),
+ * several client threads at once launching SEV, SEV-ES and SEV-SNP guests (POST /v1/guests, an
+ * image of random size uploaded in 1 MiB LAUNCH_UPDATE_DATA or SNP_LAUNCH_UPDATE chunks, a
+ * VMSA for SEV-ES and some SNP guests, measurement, finish, activate; some launches left
+ * half-done on purpose), deactivating and re-activating, decommissioning and reading, while
+ * the main thread SIGKILLs sevd at a random moment. Then sevd is started again on the same
+ * state dir and emulator, and the invariants hold (reliability-util.h): sevd's guest list and
+ * the journal equal firmware's (GUEST_STATUS for every SEV handle, the emulator's CTL
+ * snp-guests for SNP guests), the ASID pool holds exactly the running guests' ASIDs (none
+ * lost, none held twice), no RMP page is assigned to a guest that is gone, and nothing is
+ * left half-launched (a launch the kill interrupted is either finished and listed, or cleaned
+ * up by the start-up reconciliation). Guests survive from one iteration to the next, so kills
+ * also land on a daemon with history.
  *
  * Usage: test-daemon-killmix [--iterations N] [--seed S] [--clients K] [--max-delay-ms M]
  * The seed (printed first; default: the time) fixes every client's sequence of operations and
@@ -52,7 +54,7 @@ static const char *const op_names[OP_MAX_] = {
 
 struct own {
 	uint32_t handle;
-	bool running, bound;
+	bool running, bound, snp; /* snp: bound from create to DELETE (SNP has no DEACTIVATE) */
 };
 
 struct client {
@@ -119,26 +121,52 @@ static void forget(struct client *c, unsigned i)
 	c->g[i] = c->g[--c->n];
 }
 
-/* A launch, finished or (one time in five) left half-done. */
+/* A launch of an SEV, SEV-ES or SEV-SNP guest (one in four each of ES and SNP), finished or
+ * (one time in five) left half-done. An SNP guest's image is whole pages (SNP_LAUNCH_UPDATE),
+ * its launch digest is read after finish, and its policy is sometimes given by name. */
 static bool launch(struct client *c)
 {
-	bool es = rnd(c, 4) == 0, half = rnd(c, 5) == 0;
+	unsigned kind = rnd(c, 4);
+	bool es = kind == 0, snp = kind == 1, half = rnd(c, 5) == 0;
 	size_t len = 1 + rnd(c, IMAGE_MAX);
-	char body[160], path[96];
+	char body[200], path[96];
 	struct gc_resp r;
 	uint32_t h;
 
-	snprintf(body, sizeof(body),
-		 "{\"policy\": %u, \"name\": \"km-%u-%u-%u\", \"memory_size\": 4194304}",
-		 es ? 0x5u : 0x1u, c->iteration, c->id, c->done[OP_LAUNCH]);
+	if (snp) {
+		len = 4096 * (1 + len % (IMAGE_MAX / 4096));
+		snprintf(body, sizeof(body),
+			 "{\"type\": \"snp\", \"policy\": %s, \"name\": \"km-%u-%u-%u\", "
+			 "\"memory_size\": 4194304}",
+			 rnd(c, 2) ? "196608" : "{\"flags\": [\"SMT\"]}", c->iteration, c->id,
+			 c->done[OP_LAUNCH]);
+	} else
+		snprintf(body, sizeof(body),
+			 "{\"policy\": %u, \"name\": \"km-%u-%u-%u\", \"memory_size\": 4194304}",
+			 es ? 0x5u : 0x1u, c->iteration, c->id, c->done[OP_LAUNCH]);
 	if (!req(c, OP_LAUNCH, "POST", "/v1/guests", body, strlen(body), NULL, 201, &r))
 		return false;
 	h = (uint32_t)gc_int(r.json, "handle");
 	gc_resp_free(&r);
-	c->g[c->n++] = (struct own){.handle = h, .bound = true};
+	c->g[c->n++] = (struct own){.handle = h, .bound = true, .snp = snp};
 	snprintf(path, sizeof(path), "/v1/guests/%u/data", h);
 	if (!req(c, OP_UPLOAD, "POST", path, image, len, "application/octet-stream", 200, NULL))
 		return false;
+	if (snp) {
+		if (rnd(c, 2)) {
+			snprintf(path, sizeof(path), "/v1/guests/%u/vmsa", h);
+			if (!req(c, OP_VMSA, "POST", path, vmsa_page, sizeof(vmsa_page),
+				 "application/octet-stream", 200, NULL))
+				return false;
+		}
+		if (half)
+			return true;
+		if (!guest_op(c, OP_FINISH, "POST", h, "/finish") ||
+		    !guest_op(c, OP_MEASURE, "GET", h, "/measurement"))
+			return false;
+		c->g[c->n - 1].running = true;
+		return guest_op(c, OP_ACTIVATE, "POST", h, "/activate");
+	}
 	if (es) {
 		snprintf(path, sizeof(path), "/v1/guests/%u/vmsa", h);
 		if (!req(c, OP_VMSA, "POST", path, vmsa_page, sizeof(vmsa_page),
@@ -161,7 +189,7 @@ static bool step(struct client *c)
 	if (c->n < OWN_MAX && x < 35)
 		return launch(c);
 	if (c->n && x < 55 && c->g[i].running) {
-		if (c->g[i].bound) {
+		if (c->g[i].bound && !c->g[i].snp) {
 			if (!guest_op(c, OP_DEACTIVATE, "POST", c->g[i].handle, "/deactivate"))
 				return false;
 			c->g[i].bound = false;
@@ -200,7 +228,8 @@ static void adopt(const char *sock, struct client *cl, unsigned nclients, unsign
 		TU_CHECK(c->n < OWN_MAX, "iteration %u: more guests than the clients keep", it);
 		c->g[c->n++] = (struct own){.handle = (uint32_t)gc_int(o, "handle"),
 					    .running = !strcmp(gc_str(o, "state"), "RUNNING"),
-					    .bound = !gc_is_null(o, "asid")};
+					    .bound = !gc_is_null(o, "asid"),
+					    .snp = !strcmp(gc_str(o, "type"), "snp")};
 	}
 	gc_resp_free(&r);
 }
@@ -351,6 +380,7 @@ int main(int argc, char **argv)
 	unsigned seed = arg_uint(argc, argv, "--seed", (unsigned)time(NULL));
 	unsigned nclients = arg_uint(argc, argv, "--clients", 3);
 	unsigned max_delay = arg_uint(argc, argv, "--max-delay-ms", 400);
+	static const char *const emu_args[] = {"--snp", NULL};
 	struct totals t = {0};
 	char *dir, *conf;
 
@@ -366,7 +396,7 @@ int main(int argc, char **argv)
 		image[i] = (uint8_t)(i * 31 + 7);
 	dir = tu_mkdtemp();
 	atexit(at_exit);
-	TU_CHECK(tu_emu_start(dir, NULL, &E) == 0, "emulator");
+	TU_CHECK(tu_emu_start(dir, emu_args, &E) == 0, "emulator");
 	conf = path_join(dir, "sevd.conf");
 	/* Compaction every few records, so that kills land in it too. */
 	TU_CHECK(write_file_atomic(conf, "journal_compact = 8\n", 20, 0600) == 0, "config");

@@ -221,6 +221,55 @@ static void test_snp_rules(void)
 	TU_CHECK_EQ(m, 0);
 }
 
+/* allowed_author_keys: a list of SHA-384 digests; unset admits any finish, set refuses a finish
+ * without an author key and one whose key digest is not listed; bad lists leave it as it was. */
+static void test_author_keys(void)
+{
+	char a[97], b[97], two[200];
+	uint8_t da[48], db[48];
+	struct policy_rules r;
+	struct policy_verdict v;
+	const char *reason;
+
+	for (int i = 0; i < 48; i++) {
+		da[i] = (uint8_t)(i * 7 + 1);
+		db[i] = (uint8_t)(0xa0 + i);
+		snprintf(a + 2 * i, 3, "%02x", da[i]);
+		snprintf(b + 2 * i, 3, "%02X", db[i]); /* either case */
+	}
+	policy_rules_init(&r);
+	policy_snp_author_check(&r, NULL, &v);
+	TU_CHECK(v.ok, "no list: a finish without an author key is admitted");
+	policy_snp_author_check(&r, da, &v);
+	TU_CHECK(v.ok, "no list: any author key is admitted");
+	set(&r, "allowed_author_keys", a);
+	TU_CHECK_EQ(r.n_author_keys, 1u);
+	policy_snp_author_check(&r, da, &v);
+	TU_CHECK(v.ok, "a listed author key: %s", v.message);
+	policy_snp_author_check(&r, db, &v);
+	TU_CHECK(!v.ok && strcmp(v.rule, "allowed_author_keys") == 0 &&
+		     strstr(v.message, "allowed_author_keys"),
+		 "an author key not listed: %s", v.message);
+	policy_snp_author_check(&r, NULL, &v);
+	TU_CHECK(!v.ok && strcmp(v.rule, "allowed_author_keys") == 0 &&
+		     strstr(v.message, "--author-key"),
+		 "no author key with a list: %s", v.message);
+	snprintf(two, sizeof(two), " %s,\t%s ", b, a);
+	set(&r, "allowed_author_keys", two);
+	TU_CHECK_EQ(r.n_author_keys, 2u);
+	policy_snp_author_check(&r, db, &v);
+	TU_CHECK(v.ok, "the second of two listed keys");
+	static const char *const bad[] = { "", " , ", "abcd", "zz" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		reason = NULL;
+		TU_CHECK_EQ(policy_rules_set(&r, "allowed_author_keys", bad[i], &reason), -EINVAL);
+		TU_CHECK(reason && strstr(reason, "hex"), "list '%s': reason %s", bad[i], reason);
+	}
+	a[5] = 'g';
+	TU_CHECK_EQ(policy_rules_set(&r, "allowed_author_keys", a, &reason), -EINVAL);
+	TU_CHECK_EQ(r.n_author_keys, 2u); /* unchanged */
+}
+
 int main(void)
 {
 	test_each_rule_alone();
@@ -229,5 +278,6 @@ int main(void)
 	test_bad_settings();
 	test_words();
 	test_snp_rules();
+	test_author_keys();
 	tu_done("policy-admission");
 }
