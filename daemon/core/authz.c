@@ -1,10 +1,11 @@
 /* The core decides who may do what (authz.h). The worker forwards evidence, never a role:
  * a bearer token is hashed here and compared with the core's own copy of the configured
  * hashes in constant time, so a worker that never saw a valid token cannot make one up.
- * Unix peer credentials and verified certificate subjects are read by the worker (it owns
- * the sockets and the TLS sessions); the core maps them itself but trusts the worker that
- * they are what the kernel or the TLS handshake gave (daemon/README.md, "The seam
- * and the op table"). */
+ * A Unix caller is a connection id the core issued when it accepted the connection itself
+ * (core/conns.h): the credentials are those the core read from the kernel, whatever the
+ * worker writes beside the id. Verified certificate subjects are read by the worker (it owns
+ * the TLS sessions); the core maps them itself but trusts the worker that they are what the
+ * TLS handshake gave (daemon/README.md, "The seam and the op table"). */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdatomic.h>
@@ -21,6 +22,7 @@
 #include "common/macros.h"
 #include "common/secret.h"
 #include "daemon/core/authz.h"
+#include "daemon/core/conns.h"
 
 enum refusal {
 	REFUSE_NO_EVIDENCE, /* no credentials, and the op is not public */
@@ -30,6 +32,8 @@ enum refusal {
 	REFUSE_ROLE,	    /* a known caller whose role the op's row does not admit */
 	REFUSE_TENANT,	    /* a guest of another tenant, or a launch into one */
 	REFUSE_RATE,	    /* a destructive op over sevd.conf's destructive_rate (429) */
+	REFUSE_NO_CONNECTION,  /* Unix evidence without a connection id */
+	REFUSE_BAD_CONNECTION, /* a connection id the core never issued, or closed */
 	REFUSE_MAX_,
 };
 
@@ -41,6 +45,8 @@ static const char *const refusal_names[REFUSE_MAX_] = {
     [REFUSE_ROLE] = "role",
     [REFUSE_TENANT] = "tenant",
     [REFUSE_RATE] = "rate",
+    [REFUSE_NO_CONNECTION] = "no_connection",
+    [REFUSE_BAD_CONNECTION] = "bad_connection",
 };
 
 static const char *const op_names[SEVD_OP_MAX_] = {
@@ -220,24 +226,45 @@ static int cert_role(struct sevd_authz *a, const struct sevd_caller *cl, enum se
 	return -ENOENT;
 }
 
-/* As worker/auth.c's Unix rule: uid 0 or a member of admin_group is admin, else reader. */
-static enum sevd_role unix_role(struct sevd_authz *a, const struct sevd_caller *cl)
+/* As worker/auth.c's Unix rule: uid 0 or a member of admin_group is admin, else reader;
+ * from the peer the core read at accept() (a peer it could not read has no rights). */
+static enum sevd_role unix_role(struct sevd_authz *a, const struct sevd_conn_peer *p)
 {
-	if (cl->uid == 0)
+	if (p->uid == (uint32_t)-1)
+		return SEVD_ROLE_PUBLIC;
+	if (p->uid == 0)
 		return SEVD_ROLE_ADMIN;
 	if (a->have_admin_gid) {
-		if (cl->gid == a->admin_gid)
+		if (p->gid == a->admin_gid)
 			return SEVD_ROLE_ADMIN;
-		for (unsigned i = 0; i < cl->n_groups && i < SEVD_EVIDENCE_GROUPS; i++)
-			if (cl->groups[i] == a->admin_gid)
+		for (unsigned i = 0; i < p->n_groups && i < SEVD_EVIDENCE_GROUPS; i++)
+			if (p->groups[i] == a->admin_gid)
 				return SEVD_ROLE_ADMIN;
 	}
 	return SEVD_ROLE_READER;
 }
 
+/* A Unix caller: the connection id back to the credentials the core read, written into the
+ * request (for the log and the ops) over whatever the worker put there. */
+static int unix_caller(struct sevd_authz *a, struct sevd_caller *cl, enum sevd_role *ret)
+{
+	struct sevd_conn_peer p;
+
+	if (!cl->conn)
+		return REFUSE_NO_CONNECTION;
+	if (sevd_conns_peer(cl->conn, &p) < 0)
+		return REFUSE_BAD_CONNECTION;
+	cl->uid = p.uid;
+	cl->gid = p.gid;
+	cl->n_groups = p.n_groups;
+	memcpy(cl->groups, p.groups, sizeof(cl->groups));
+	*ret = unix_role(a, &p);
+	return -1;
+}
+
 /* The caller's role (-1; -2: a certificate no line maps, public), or the refusal its
  * evidence earns. */
-static int caller_role(struct sevd_authz *a, const struct sevd_caller *cl, enum sevd_role *ret,
+static int caller_role(struct sevd_authz *a, struct sevd_caller *cl, enum sevd_role *ret,
 		       const char **ret_tenant)
 {
 	if (!memchr(cl->text, '\0', sizeof(cl->text)) || !memchr(cl->cn, '\0', sizeof(cl->cn)))
@@ -247,8 +274,7 @@ static int caller_role(struct sevd_authz *a, const struct sevd_caller *cl, enum 
 		*ret = SEVD_ROLE_PUBLIC;
 		return -1;
 	case SEVD_EVIDENCE_UNIX:
-		*ret = unix_role(a, cl);
-		return -1;
+		return unix_caller(a, cl, ret);
 	case SEVD_EVIDENCE_TOKEN:
 		return token_role(a, cl->text, ret, ret_tenant) < 0 ? REFUSE_BAD_TOKEN : -1;
 	case SEVD_EVIDENCE_CERT: /* unmapped: public, as the worker has it (worker/tls.c) */
@@ -365,7 +391,10 @@ static void refuse(struct sevd_authz *a, const struct sevd_request *req, struct 
 		    op_names[req->op], refusal_names[why],
 		    req->caller.kind < ELEMENTSOF(kind_names) ? kind_names[req->caller.kind]
 							   : "malformed",
-		    req->caller.kind == SEVD_EVIDENCE_UNIX ? req->caller.uid : 0u);
+		    req->caller.kind == SEVD_EVIDENCE_UNIX && why != REFUSE_NO_CONNECTION &&
+			    why != REFUSE_BAD_CONNECTION
+			? req->caller.uid
+			: 0u);
 	rep->r = -EACCES;
 	snprintf(rep->message, sizeof(rep->message),
 		 "the core refused %s: %s (the caller's credentials do not allow this operation; "

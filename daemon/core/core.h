@@ -51,11 +51,12 @@ enum sevd_op {
 
 /* Who a request is for, as evidence the core checks itself (core/authz.c), never a role
  * the worker claims. TOKEN: the bearer token as the client sent it (the core hashes it and
- * compares with its own copy of the configured hashes); UNIX: the peer's SO_PEERCRED and
- * SO_PEERGROUPS as the worker read them; CERT: the subject of a client certificate the
+ * compares with its own copy of the configured hashes); UNIX: the connection id the core gave
+ * the connection when it accepted it (core/conns.h; the core maps it to the SO_PEERCRED and
+ * SO_PEERGROUPS it read itself, uid/gid/groups here are ignored); CERT: the subject of a client certificate the
  * worker's TLS verified against tls_client_ca (its RFC 4514 DN and first CN); NONE: a
- * caller without credentials (public). What the core must trust the worker for (UNIX,
- * CERT): daemon/README.md "The seam and the op table". */
+ * caller without credentials (public). What the core must trust the worker for (CERT):
+ * daemon/README.md "The seam and the op table". */
 #define SEVD_EVIDENCE_MAX 256u /* a longer token or DN is never matched: refused */
 #define SEVD_EVIDENCE_GROUPS 32u
 enum sevd_evidence {
@@ -72,6 +73,7 @@ struct sevd_caller {
 	uint32_t groups[SEVD_EVIDENCE_GROUPS];
 	char text[SEVD_EVIDENCE_MAX]; /* TOKEN: the token; CERT: the DN; NUL-terminated */
 	char cn[SEVD_EVIDENCE_MAX];   /* CERT: the first CN */
+	uint64_t conn;		      /* UNIX: the core's connection id (core/conns.h) */
 };
 
 /* The core's own copy of the credentials sevd.conf configures (sevd-config.h parses them):

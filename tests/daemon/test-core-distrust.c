@@ -12,10 +12,16 @@
  * the worker asks, or that lets one tenant's credential act on another's guest. */
 #include <dirent.h>
 #include <errno.h>
+#include <grp.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/pidfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -23,6 +29,7 @@
 
 #include "common/macros.h"
 #include "common/util.h"
+#include "daemon/core/conns.h"
 #include "daemon/core/emu-ctl.h"
 #include "daemon/ipc/ipc.h"
 #include "daemon/worker.h"
@@ -60,6 +67,136 @@ static int take_channel(pid_t w)
 	return fd;
 }
 
+/* The worker's handoff socket, on which the core sends it each Unix connection it accepted
+ * with the connection id (worker.h: the last fd of "--worker L,C,R,H"). */
+static int take_handoff(pid_t w)
+{
+	char path[64], cmd[4096];
+	unsigned nl = 0, nc = 0, nr = 0, nh = 0;
+	int pidfd, fd;
+	size_t n;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)w);
+	f = fopen(path, "re");
+	TU_CHECK(f, "%s", path);
+	n = fread(cmd, 1, sizeof(cmd) - 1, f);
+	fclose(f);
+	cmd[n] = '\0';
+	TU_CHECK(sscanf(cmd + strlen(cmd) + 1 + strlen("--worker") + 1, "%u,%u,%u,%u", &nl, &nc,
+			&nr, &nh) == 4 && nh == 1,
+		 "--worker L,C,R,H with a handoff socket in the worker's argv");
+	pidfd = pidfd_open(w, 0);
+	TU_CHECK(pidfd >= 0, "pidfd_open: %s", strerror(errno));
+	fd = pidfd_getfd(pidfd, SEVD_WORKER_FD_START + (int)(nl + 1 + nc + nr), 0);
+	TU_CHECK(fd >= 0, "pidfd_getfd: %s", strerror(errno));
+	close(pidfd);
+	return fd;
+}
+
+static const char *sevd_log;
+
+/* SIGSTOP, then until every thread of w is stopped: a thread still in recvmsg could
+ * otherwise take the next handoff before it stops. */
+static void stop_worker(pid_t w)
+{
+	char path[64], st[512];
+	bool all = false;
+
+	TU_CHECK(kill(w, SIGSTOP) == 0, "SIGSTOP the worker");
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)w);
+	for (int tries = 0; tries < 1000 && !all; tries++) {
+		DIR *dir = opendir(path);
+		struct dirent *e;
+
+		TU_CHECK(dir, "%s", path);
+		all = true;
+		while ((e = readdir(dir))) {
+			char f[600];
+			FILE *fp;
+			char *p;
+
+			if (e->d_name[0] == '.')
+				continue;
+			snprintf(f, sizeof(f), "%s/%s/stat", path, e->d_name);
+			fp = fopen(f, "re");
+			if (!fp)
+				continue;
+			st[0] = '\0';
+			(void)!fgets(st, sizeof(st), fp);
+			fclose(fp);
+			p = strrchr(st, ')');
+			all &= p && p[1] == ' ' && (p[2] == 'T' || p[2] == 't');
+		}
+		closedir(dir);
+		if (!all)
+			usleep(10 * 1000);
+	}
+	TU_CHECK(all, "the worker's threads stop");
+}
+
+/* A client of the Unix API socket as uid (a child connects as that uid and passes the
+ * connected socket back), and the connection id the core handed the worker for it, read
+ * from the stolen handoff socket (the real worker is stopped meanwhile). */
+static int unix_client(const char *sock, uid_t uid, int handoff, uint64_t *ret_conn)
+{
+	struct sevd_handoff_msg m = {0};
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov = {.iov_base = &m, .iov_len = sizeof(m)};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+	struct pollfd p = {.fd = handoff, .events = POLLIN};
+	int sp[2], client = -1, handed = -1, st;
+	pid_t pid;
+
+	TU_CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == 0, "socketpair");
+	pid = fork();
+	TU_CHECK(pid >= 0, "fork");
+	if (pid == 0) {
+		int c;
+
+		close(sp[0]);
+		if (setresgid(uid, uid, uid) < 0 || setgroups(0, NULL) < 0 ||
+		    setresuid(uid, uid, uid) < 0)
+			_exit(2);
+		c = tu_unix_connect(sock);
+		if (c < 0)
+			_exit(3);
+		memset(u.buf, 0, sizeof(u.buf));
+		mh.msg_control = u.buf;
+		mh.msg_controllen = sizeof(u.buf);
+		CMSG_FIRSTHDR(&mh)->cmsg_level = SOL_SOCKET;
+		CMSG_FIRSTHDR(&mh)->cmsg_type = SCM_RIGHTS;
+		CMSG_FIRSTHDR(&mh)->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(CMSG_FIRSTHDR(&mh)), &c, sizeof(int));
+		_exit(sendmsg(sp[1], &mh, 0) == (ssize_t)sizeof(m) ? 0 : 4);
+	}
+	close(sp[1]);
+	TU_CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+		 "the client of uid %u connects (status %d)", (unsigned)uid, st);
+	memset(u.buf, 0, sizeof(u.buf));
+	mh.msg_control = u.buf;
+	mh.msg_controllen = sizeof(u.buf);
+	TU_CHECK(recvmsg(sp[0], &mh, MSG_CMSG_CLOEXEC) == (ssize_t)sizeof(m), "client fd");
+	memcpy(&client, CMSG_DATA(CMSG_FIRSTHDR(&mh)), sizeof(int));
+	close(sp[0]);
+	TU_CHECK(poll(&p, 1, 20000) == 1, "the core hands the connection to the worker (log %s)",
+		 sevd_log);
+	memset(u.buf, 0, sizeof(u.buf));
+	mh.msg_control = u.buf;
+	mh.msg_controllen = sizeof(u.buf);
+	TU_CHECK(recvmsg(handoff, &mh, MSG_CMSG_CLOEXEC) == (ssize_t)sizeof(m) &&
+			 m.magic == SEVD_HANDOFF_MAGIC && m.conn && CMSG_FIRSTHDR(&mh),
+		 "a handoff message with a connection id");
+	memcpy(&handed, CMSG_DATA(CMSG_FIRSTHDR(&mh)), sizeof(int));
+	TU_CHECK(m.uid == uid, "handed as uid %u, connected as %u", m.uid, (unsigned)uid);
+	close(handed); /* the test plays the worker: it serves nothing on it */
+	*ret_conn = m.conn;
+	return client;
+}
+
 static void hex_sha256(const char *s, char out[65])
 {
 	uint8_t h[32];
@@ -89,10 +226,20 @@ static uint64_t served(const char *esock)
 	return info.commands_served;
 }
 
+static uint64_t reader_conn; /* a live connection of uid 4242 (a reader) */
+
 static void evidence(struct sevd_caller *cl, unsigned kind)
 {
 	memset(cl, 0, sizeof(*cl));
 	switch (kind) {
+	case 4: /* a connection id the core never issued, claiming root */
+		cl->kind = SEVD_EVIDENCE_UNIX;
+		cl->conn = 0x5eed5eed5eed5eedull;
+		break;
+	case 5: /* a reader's live connection, the worker claiming root beside it */
+		cl->kind = SEVD_EVIDENCE_UNIX;
+		cl->conn = reader_conn;
+		break;
 	case 1: /* a token no line configures */
 		cl->kind = SEVD_EVIDENCE_TOKEN;
 		snprintf(cl->text, sizeof(cl->text), "forged-token-%d", 42);
@@ -101,9 +248,8 @@ static void evidence(struct sevd_caller *cl, unsigned kind)
 		cl->kind = SEVD_EVIDENCE_TOKEN;
 		snprintf(cl->text, sizeof(cl->text), "%s", READER_TOKEN);
 		break;
-	case 3: /* a Unix peer that is not root and not in admin_group: reader */
+	case 3: /* Unix evidence without a connection id, claiming root */
 		cl->kind = SEVD_EVIDENCE_UNIX;
-		cl->uid = cl->gid = 4242;
 		break;
 	default: /* none */
 		break;
@@ -237,7 +383,9 @@ static void tenant_http(int port)
 		 out);
 }
 
-static const char *const reasons[] = {"no_evidence", "bad_token", "role", "role"};
+static const char *const reasons[] = {"no_evidence", "bad_token", "role", "no_connection",
+				      "bad_connection", "role"};
+#define N_EVIDENCE 5
 
 static bool public_op(uint32_t op)
 {
@@ -255,6 +403,70 @@ static void check_metric(struct gc_daemon *d, const char *op, const char *reason
 	TU_CHECK(gc_metric(d, series, &v), "no %s in /metrics", series);
 	TU_CHECK(v == want, "%s = %llu, expected %llu", series, (unsigned long long)v,
 		 (unsigned long long)want);
+}
+
+/* A closed connection's id is refused: one the worker gave back (as a sound worker does when
+ * libmicrohttpd closes it) at once; one whose client left, but that a compromised worker
+ * keeps, within the core's bound (core/conns.c LINGER_MS, 10 s) of the hang-up. SHUTDOWN
+ * with each: refused bad_connection, so never run. */
+static void unix_closed(struct gc_daemon *d, int fd, int handoff, struct sevd_request *rq,
+			struct sevd_reply *rep)
+{
+	struct sevd_handoff_msg back = {.magic = SEVD_HANDOFF_MAGIC};
+	uint64_t conn;
+	int c, r = 0, tries;
+
+	c = unix_client(d->sock, 0, handoff, &conn);
+	memset(rq, 0, sizeof(*rq));
+	rq->op = SEVD_OP_ASIDS;
+	rq->caller.kind = SEVD_EVIDENCE_UNIX;
+	rq->caller.conn = conn;
+	TU_CHECK(call(fd, rq, rep) == 0, "root's connection admits ASIDS: %s", rep->message);
+	back.conn = conn;
+	TU_CHECK(send(handoff, &back, sizeof(back), 0) == (ssize_t)sizeof(back), "give back");
+	for (tries = 0; tries < 200; tries++) {
+		memset(rq, 0, sizeof(*rq));
+		rq->op = SEVD_OP_ASIDS;
+		rq->caller.kind = SEVD_EVIDENCE_UNIX;
+		rq->caller.conn = conn;
+		if ((r = call(fd, rq, rep)) != 0)
+			break;
+		usleep(10 * 1000);
+	}
+	TU_CHECK(r == -EACCES && strstr(rep->rule, "bad_connection"),
+		 "an id given back: r %d rule %s", r, rep->rule);
+	memset(rq, 0, sizeof(*rq));
+	rq->op = SEVD_OP_SHUTDOWN;
+	rq->caller.kind = SEVD_EVIDENCE_UNIX;
+	rq->caller.conn = conn;
+	TU_CHECK(call(fd, rq, rep) == -EACCES && strstr(rep->rule, "bad_connection"),
+		 "SHUTDOWN on an id given back: r %d rule %s", rep->r, rep->rule);
+	close(c);
+
+	/* The client leaves; the worker keeps quiet. */
+	c = unix_client(d->sock, 0, handoff, &conn);
+	close(c);
+	for (tries = 0; tries < 300; tries++) {
+		memset(rq, 0, sizeof(*rq));
+		rq->op = SEVD_OP_ASIDS;
+		rq->caller.kind = SEVD_EVIDENCE_UNIX;
+		rq->caller.conn = conn;
+		if ((r = call(fd, rq, rep)) != 0)
+			break;
+		usleep(100 * 1000);
+	}
+	TU_CHECK(r == -EACCES && strstr(rep->rule, "bad_connection"),
+		 "the id of a client that left, %d ms later: r %d rule %s", tries * 100, r,
+		 rep->rule);
+	TU_CHECK(tries >= 10, "refused %d ms after the hang-up: before the bound of 10 s, a "
+			      "request in flight could not finish",
+		 tries * 100);
+	memset(rq, 0, sizeof(*rq));
+	rq->op = SEVD_OP_SHUTDOWN;
+	rq->caller.kind = SEVD_EVIDENCE_UNIX;
+	rq->caller.conn = conn;
+	TU_CHECK(call(fd, rq, rep) == -EACCES && strstr(rep->rule, "bad_connection"),
+		 "SHUTDOWN on a closed id: r %d rule %s", rep->r, rep->rule);
 }
 
 /* The attack, in its own frame so that its _cleanup_ buffers are freed before tu_done exits
@@ -280,7 +492,7 @@ static void attack(void)
 	uint64_t before;
 	uint32_t h;
 	pid_t w;
-	int fd;
+	int fd, handoff, reader;
 
 	if (geteuid() != 0)
 		tu_skip("not root: taking the worker's core channel needs pidfd_getfd on it (CI "
@@ -325,6 +537,18 @@ static void attack(void)
 	fd = take_channel(w);
 	j0 = tu_read_file(jpath, &l0);
 	TU_CHECK(j0, "the journal %s", jpath);
+	/* Unix callers: the worker is stopped, its handoff socket is the test's. A reader
+	 * connects; its id admits a reader's op (control), ASIDS. */
+	stop_worker(w);
+	sevd_log = d.log;
+	handoff = take_handoff(w);
+	TU_CHECK(chmod(dir, 0711) == 0, "chmod %s", dir);
+	reader = unix_client(d.sock, 4242, handoff, &reader_conn);
+	memset(rq, 0, sizeof(*rq));
+	rq->op = SEVD_OP_ASIDS;
+	evidence(&rq->caller, 5);
+	TU_CHECK(call(fd, rq, rep) == 0, "a reader's op on the reader's connection: r %d (%s)",
+		 rep->r, rep->message);
 	before = served(esock);
 
 	/* Control: a public op without evidence is served, so the channel works. */
@@ -362,7 +586,7 @@ static void attack(void)
 		 rep->u.whoami.role);
 	/* The destructive ones with a forged token, a reader's token, a reader's Unix peer. */
 	for (size_t i = 0; i < ELEMENTSOF(destructive); i++)
-		for (unsigned k = 1; k <= 3; k++) {
+		for (unsigned k = 1; k <= N_EVIDENCE; k++) {
 			memset(rq, 0, sizeof(*rq));
 			rq->op = destructive[i];
 			evidence(&rq->caller, k);
@@ -386,6 +610,10 @@ static void attack(void)
 		TU_CHECK(strstr(rep->rule, "role"), "op %u as a migrator: rule %s", destructive[i],
 			 rep->rule);
 	}
+	unix_closed(&d, fd, handoff, rq, rep);
+	close(reader);
+	close(handoff);
+	TU_CHECK(kill(w, SIGCONT) == 0, "SIGCONT the worker");
 	TU_CHECK(served(esock) == before, "firmware served %llu commands for refused requests",
 		 (unsigned long long)(served(esock) - before));
 	j1 = tu_read_file(jpath, &l1);
@@ -403,6 +631,9 @@ static void attack(void)
 	check_metric(&d, "GUEST_DELETE", "role", 3);
 	check_metric(&d, "GUEST_SECRET", "bad_token", 1);
 	check_metric(&d, "PEK_CERT_IMPORT", "no_evidence", 1);
+	check_metric(&d, "FACTORY_RESET", "no_connection", 1);
+	check_metric(&d, "FACTORY_RESET", "bad_connection", 1);
+	check_metric(&d, "SHUTDOWN", "bad_connection", 3); /* a forged id, two closed ones */
 	logb = tu_read_file(d.log, &ll);
 	TU_CHECK(logb && memmem(logb, ll, "SECURITY: the core refused FACTORY_RESET", 40),
 		 "the refusal is logged (log %s)", d.log);
