@@ -497,7 +497,8 @@ static int run(struct sevd_config *cfg, char *const *argv, const struct flags *f
 					.n_cert_roles = cfg->n_cert_roles,
 					.metrics_public = cfg->metrics_public,
 					.destructive_rate = cfg->destructive_rate,
-					.destructive_period_s = cfg->destructive_period_s };
+					.destructive_period_s = cfg->destructive_period_s,
+					.tls_client_ca = cfg->tls_client_ca };
 	core_admin_group(cfg, &cc);
 	r = sevd_core_new(&cc, &core);
 	if (r >= 0 && cfg->inventory_file)

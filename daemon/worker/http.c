@@ -101,6 +101,9 @@ struct conn_track {
 	bool is_unix;
 	uid_t uid; /* the Unix peer */
 	uint64_t conn; /* a Unix connection's id from the core, or 0 */
+	/* TLS: the id the core gave the client's verified chain (CONN_CERT), once asked */
+	uint64_t cert_conn;
+	bool cert_asked;
 };
 
 /* Per-request state, kept in MHD's con_cls between the calls of one request. */
@@ -254,6 +257,36 @@ static enum sevd_role core_token_role(struct sevd_http *h, const struct sevd_cal
 
 static struct conn_track *conn_track_of(struct MHD_Connection *conn);
 
+/* The client certificate's connection id: the chain goes to the core once per connection
+ * (CONN_CERT), which verifies it against tls_client_ca itself; 0 when it refused it or there
+ * is none (the caller is then public to the core). */
+static uint64_t core_cert_conn(struct sevd_http *h, struct conn_track *t, void *session)
+{
+	_cleanup_free_ struct sevd_request *rq = NULL;
+	_cleanup_free_ struct sevd_reply *rep = NULL;
+
+	if (!t || t->cert_asked)
+		return t ? t->cert_conn : 0;
+	t->cert_asked = true;
+	rq = calloc(1, sizeof(*rq));
+	rep = calloc(1, sizeof(*rep));
+	if (!rq || !rep)
+		return 0;
+	rq->op = SEVD_OP_CONN_CERT;
+	rq->u.cert_chain.len = (uint32_t)sevd_tls_client_chain(session, rq->u.cert_chain.der,
+								sizeof(rq->u.cert_chain.der));
+	if (!rq->u.cert_chain.len)
+		return 0;
+	if (sevd_api_core_fn(h->core, rq, rep) < 0) {
+		log_warning("The core did not accept a client certificate: %s; the connection is "
+			    "served as public",
+			    rep->message[0] ? rep->message : "no answer");
+		return 0;
+	}
+	t->cert_conn = rep->u.conn.id;
+	return t->cert_conn;
+}
+
 /* The caller's role; *bad_token when a bearer token was given but matches no configured hash
  * (answered 401 whatever the route). A Unix caller's evidence is the core's connection id
  * (the core maps it to the peer it accepted); the worker's own SO_PEERCRED read only decides
@@ -283,6 +316,9 @@ static enum sevd_role caller_role(struct listener *l, struct MHD_Connection *con
 	if (!auth && l->is_tls) {
 		ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
 		sevd_tls_client_evidence(ci ? ci->tls_session : NULL, cl);
+		if (cl->kind == SEVD_EVIDENCE_CERT)
+			cl->conn = core_cert_conn(l->http, conn_track_of(conn),
+						  ci ? ci->tls_session : NULL);
 		return sevd_tls_client_role(l->http->cfg, ci ? ci->tls_session : NULL);
 	}
 	if (!auth)
@@ -458,6 +494,20 @@ static void limit_unix_peer(struct sevd_http *h, struct conn_track *t)
 	}
 }
 
+static void core_conn_end(struct sevd_http *h, uint64_t id)
+{
+	struct sevd_request *rq = calloc(1, sizeof(*rq));
+	struct sevd_reply *rep = calloc(1, sizeof(*rep));
+
+	if (rq && rep) {
+		rq->op = SEVD_OP_CONN_END;
+		rq->u.conn.id = id;
+		(void)sevd_api_core_fn(h->core, rq, rep);
+	}
+	free(rq);
+	free(rep);
+}
+
 static void pending_put(int fd, uint64_t conn)
 {
 	pthread_mutex_lock(&pending.lock);
@@ -491,6 +541,7 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 	struct sevd_http *h = l->http;
 	const union MHD_ConnectionInfo *ci;
 	struct conn_track *t = *socket_context;
+	uint64_t cert_end = 0;
 
 	pthread_mutex_lock(&h->track_lock);
 	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
@@ -528,10 +579,13 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 			h->tracked = t->next;
 		if (t->next)
 			t->next->prev = t->prev;
+		cert_end = t->cert_conn;
 		free(t);
 		*socket_context = NULL;
 	}
 	pthread_mutex_unlock(&h->track_lock);
+	if (cert_end) /* the core ends the certificate's id with the connection */
+		core_conn_end(h, cert_end);
 }
 
 /* Shut down connections past their header deadline; their MHD thread then sees EOF. */

@@ -26,6 +26,9 @@
 
 #include <curl/curl.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include "common/macros.h"
 #include "common/util.h"
@@ -390,7 +393,7 @@ static const char *const reasons[] = {"no_evidence", "bad_token", "role", "no_co
 static bool public_op(uint32_t op)
 {
 	return op == SEVD_OP_CERTS || op == SEVD_OP_GET_ID || op == SEVD_OP_HEALTH ||
-	       op == SEVD_OP_WHOAMI;
+	       op == SEVD_OP_WHOAMI || op == SEVD_OP_CONN_END;
 }
 
 static void check_metric(struct gc_daemon *d, const char *op, const char *reason, uint64_t want)
@@ -469,6 +472,143 @@ static void unix_closed(struct gc_daemon *d, int fd, int handoff, struct sevd_re
 		 "SHUTDOWN on a closed id: r %d rule %s", rep->r, rep->rule);
 }
 
+/* ---- TLS client certificates: a CA, a reader under it, an admin's subject self-signed ---- */
+
+struct ident {
+	EVP_PKEY *key;
+	X509 *crt;
+};
+
+static void add_ext(X509 *crt, X509 *issuer, int nid, const char *value)
+{
+	X509V3_CTX ctx;
+	X509_EXTENSION *ext;
+
+	X509V3_set_ctx(&ctx, issuer, crt, NULL, NULL, 0);
+	ext = X509V3_EXT_conf_nid(NULL, &ctx, nid, value);
+	TU_CHECK(ext && X509_add_ext(crt, ext, -1) == 1, "extension %s", value);
+	X509_EXTENSION_free(ext);
+}
+
+/* CN=cn signed by ca; self-signed (a CA when is_ca) when ca is NULL. */
+static struct ident make_ident(const struct ident *ca, const char *cn, bool is_ca)
+{
+	static long serial = 1;
+	struct ident id = {EVP_EC_gen("P-256"), X509_new()};
+	X509_NAME *name = X509_NAME_new();
+
+	TU_CHECK(id.key && id.crt && name, "key or certificate");
+	X509_set_version(id.crt, 2);
+	ASN1_INTEGER_set(X509_get_serialNumber(id.crt), serial++);
+	X509_gmtime_adj(X509_getm_notBefore(id.crt), -3600);
+	X509_gmtime_adj(X509_getm_notAfter(id.crt), 86400);
+	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0);
+	X509_set_subject_name(id.crt, name);
+	X509_set_issuer_name(id.crt, ca ? X509_get_subject_name(ca->crt) : name);
+	X509_set_pubkey(id.crt, id.key);
+	X509_NAME_free(name);
+	add_ext(id.crt, ca ? ca->crt : id.crt, NID_basic_constraints,
+		is_ca ? "critical,CA:TRUE" : "critical,CA:FALSE");
+	if (!is_ca)
+		add_ext(id.crt, ca ? ca->crt : id.crt, NID_ext_key_usage, "clientAuth");
+	TU_CHECK(X509_sign(id.crt, ca ? ca->key : id.key, EVP_sha256()) > 0, "sign %s", cn);
+	return id;
+}
+
+static void free_ident(struct ident *id)
+{
+	EVP_PKEY_free(id->key);
+	X509_free(id->crt);
+}
+
+static struct ident tls_ca, tls_reader, tls_forged;
+
+/* The CA (ca.crt in dir, sevd.conf's tls_client_ca) and the two client certificates. */
+static void make_pki(const char *dir)
+{
+	char path[600];
+	FILE *f;
+
+	tls_ca = make_ident(NULL, "distrust CA", true);
+	tls_reader = make_ident(&tls_ca, "tls-reader", false);
+	tls_forged = make_ident(NULL, "tls-admin", false); /* the admin's subject, self-signed */
+	snprintf(path, sizeof(path), "%s/ca.crt", dir);
+	f = fopen(path, "we");
+	TU_CHECK(f && PEM_write_X509(f, tls_ca.crt) == 1 && fclose(f) == 0, "write %s", path);
+}
+
+/* A CONN_CERT of crt (DER) on the stolen channel; its r, the id in rep. */
+static int conn_cert(int fd, X509 *crt, struct sevd_request *rq, struct sevd_reply *rep)
+{
+	uint8_t *p;
+	int n;
+
+	memset(rq, 0, sizeof(*rq));
+	rq->op = SEVD_OP_CONN_CERT;
+	n = i2d_X509(crt, NULL);
+	TU_CHECK(n > 0 && (size_t)n <= sizeof(rq->u.cert_chain.der), "DER of %d bytes", n);
+	p = rq->u.cert_chain.der;
+	TU_CHECK(i2d_X509(crt, &p) == n, "i2d_X509");
+	rq->u.cert_chain.len = (uint32_t)n;
+	return call(fd, rq, rep);
+}
+
+static void cert_evidence(struct sevd_caller *cl, uint64_t conn)
+{
+	memset(cl, 0, sizeof(*cl));
+	cl->kind = SEVD_EVIDENCE_CERT;
+	/* what a lying worker writes: the admin's subject (client_cert_role admin:tls-admin) */
+	snprintf(cl->text, sizeof(cl->text), "CN=tls-admin");
+	snprintf(cl->cn, sizeof(cl->cn), "tls-admin");
+	cl->conn = conn;
+}
+
+/* The core verifies the chain itself: a self-signed certificate with the admin's subject is
+ * refused (bad_certificate); CERT evidence without the id the core answered (no_connection),
+ * with an id it never issued or one ended by CONN_END (bad_connection) is refused; a chain
+ * under tls_client_ca gets an id whose subject is the core's, whatever subject the worker
+ * writes beside it (the reader's id for FACTORY_RESET: role). */
+static void tls_evidence(int fd, struct sevd_request *rq, struct sevd_reply *rep)
+{
+	uint64_t id;
+
+	TU_CHECK(conn_cert(fd, tls_forged.crt, rq, rep) == -EACCES &&
+			 !strcmp(rep->rule, "core_refused:bad_certificate"),
+		 "a self-signed client certificate: r %d rule %s (%s)", rep->r, rep->rule,
+		 rep->message);
+	TU_CHECK(strstr(rep->message, "tls_client_ca"), "the refusal says why: %s", rep->message);
+	TU_CHECK(conn_cert(fd, tls_reader.crt, rq, rep) == 0 && rep->u.conn.id &&
+			 rep->u.conn.role == SEVD_ROLE_READER,
+		 "the reader's certificate under the CA: r %d id %llx role %u (%s)", rep->r,
+		 (unsigned long long)rep->u.conn.id, rep->u.conn.role, rep->message);
+	id = rep->u.conn.id;
+	memset(rq, 0, sizeof(*rq));
+	rq->op = SEVD_OP_ASIDS;
+	cert_evidence(&rq->caller, id);
+	TU_CHECK(call(fd, rq, rep) == 0, "ASIDS on the reader's certificate id: %s", rep->message);
+	static const struct {
+		uint64_t conn;
+		const char *rule;
+	} cases[] = {{0, "no_connection"}, {0x0dd0f00d0dd0f00dull, "bad_connection"}, {1, "role"}};
+	for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+		memset(rq, 0, sizeof(*rq));
+		rq->op = SEVD_OP_FACTORY_RESET;
+		cert_evidence(&rq->caller, cases[i].conn == 1 ? id : cases[i].conn);
+		TU_CHECK(call(fd, rq, rep) == -EACCES && strstr(rep->rule, cases[i].rule),
+			 "FACTORY_RESET with certificate evidence %zu: r %d rule %s", i, rep->r,
+			 rep->rule);
+	}
+	memset(rq, 0, sizeof(*rq));
+	rq->op = SEVD_OP_CONN_END;
+	rq->u.conn.id = id;
+	TU_CHECK(call(fd, rq, rep) == 0, "CONN_END: %s", rep->message);
+	memset(rq, 0, sizeof(*rq));
+	rq->op = SEVD_OP_ASIDS;
+	cert_evidence(&rq->caller, id);
+	TU_CHECK(call(fd, rq, rep) == -EACCES && strstr(rep->rule, "bad_connection"),
+		 "an ended certificate id: r %d rule %s", rep->r, rep->rule);
+}
+
 /* The attack, in its own frame so that its _cleanup_ buffers are freed before tu_done exits
  * (LeakSanitizer runs at exit and counts what exit() skipped). */
 static void attack(void)
@@ -514,8 +654,10 @@ static void attack(void)
 		 "token = admin:sha256:%s\ntoken = reader:sha256:%s\n"
 		 "token = launcher:sha256:%s:tenant=acme\n"
 		 "token = launcher:sha256:%s:tenant=globex\ntoken = migrator:sha256:%s\n"
-		 "allow_plain_tcp = yes\n",
-		 hadm, hrd, hacme, hglobex, hmig);
+		 "allow_plain_tcp = yes\ntls_client_ca = %s/ca.crt\n"
+		 "client_cert_role = admin:tls-admin\nclient_cert_role = reader:tls-reader\n",
+		 hadm, hrd, hacme, hglobex, hmig, dir);
+	make_pki(dir);
 	{
 		FILE *f = fopen(conf, "we");
 
@@ -611,6 +753,7 @@ static void attack(void)
 			 rep->rule);
 	}
 	unix_closed(&d, fd, handoff, rq, rep);
+	tls_evidence(fd, rq, rep);
 	close(reader);
 	close(handoff);
 	TU_CHECK(kill(w, SIGCONT) == 0, "SIGCONT the worker");
@@ -627,13 +770,16 @@ static void attack(void)
 	check_metric(&d, "GUEST_INFO", "tenant", 2);
 	check_metric(&d, "FACTORY_RESET", "no_evidence", 1);
 	check_metric(&d, "FACTORY_RESET", "bad_token", 1);
-	check_metric(&d, "FACTORY_RESET", "role", 3);
 	check_metric(&d, "GUEST_DELETE", "role", 3);
 	check_metric(&d, "GUEST_SECRET", "bad_token", 1);
 	check_metric(&d, "PEK_CERT_IMPORT", "no_evidence", 1);
-	check_metric(&d, "FACTORY_RESET", "no_connection", 1);
-	check_metric(&d, "FACTORY_RESET", "bad_connection", 1);
 	check_metric(&d, "SHUTDOWN", "bad_connection", 3); /* a forged id, two closed ones */
+	/* the forged certificate, and the garbage "chain" of the no-evidence round */
+	check_metric(&d, "CONN_CERT", "bad_certificate", 2);
+	check_metric(&d, "FACTORY_RESET", "no_connection", 2);  /* Unix and certificate */
+	check_metric(&d, "FACTORY_RESET", "bad_connection", 2); /* Unix and certificate */
+	check_metric(&d, "FACTORY_RESET", "role", 4);		/* + the reader's certificate */
+	check_metric(&d, "ASIDS", "bad_connection", 3); /* the ended certificate id, + Unix */
 	logb = tu_read_file(d.log, &ll);
 	TU_CHECK(logb && memmem(logb, ll, "SECURITY: the core refused FACTORY_RESET", 40),
 		 "the refusal is logged (log %s)", d.log);
@@ -650,6 +796,9 @@ static void attack(void)
 	gc_stop(&d, false);
 	tu_emu_stop(&emu);
 	tu_rmtree(dir);
+	free_ident(&tls_ca);
+	free_ident(&tls_reader);
+	free_ident(&tls_forged);
 	free(d.sock);
 	free(d.log);
 	free(rq);
