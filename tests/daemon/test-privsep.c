@@ -5,7 +5,7 @@
  *    a reply for another op are each refused with their own error; a staged upload's slot
  *    request outside its staging buffer is refused, a reply carries the staging's fd;
  *  - the seccomp filter in forked children: denied calls fail with EPERM or kill the process
- *    with SIGSYS, signals reach only the process itself, threads still start;
+ *    with SIGSYS (bind and listen on a Unix socket among them: the core owns the listener), signals reach only the process itself, threads still start;
  *  - the real sevd (--psp emu, its own emulator): the worker is its child with --worker, runs
  *    as a non-root uid (as root) with every capability set empty, NoNewPrivs 1, Seccomp 2; its
  *    fd table holds no file under the state dir, no /dev/sev and no socket of the core's but
@@ -493,6 +493,20 @@ static int filtered_child(int what)
 	case 4:
 		(void)syscall(SYS_bpf, 0, NULL, 0);
 		return 23;
+	case 5: /* the core owns the Unix listener: binding one of its own kills the worker */
+	case 6: {
+		struct sockaddr_un sa = {.sun_family = AF_UNIX};
+
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			return 24;
+		snprintf(sa.sun_path, sizeof(sa.sun_path), "/tmp/sevd-seccomp-%d", (int)getpid());
+		if (what == 5)
+			(void)bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+		else
+			(void)listen(fd, 1); /* autobinds an abstract address first */
+		return 25;
+	}
 	}
 	return 99;
 }
@@ -500,10 +514,11 @@ static int filtered_child(int what)
 static void test_seccomp(void)
 {
 	static const char *const names[] = {"allowed/EPERM calls", "ptrace", "unshare(NEWUSER)",
-					    "process_vm_readv", "bpf"};
+					    "process_vm_readv", "bpf", "bind(AF_UNIX)",
+					    "listen(AF_UNIX)"};
 
 	TU_CHECK(sevd_seccomp_program_len() > 100, "the filter has its rules");
-	for (int what = 0; what < 5; what++) {
+	for (int what = 0; what < (int)ELEMENTSOF(names); what++) {
 		pid_t pid = fork();
 		int st;
 
