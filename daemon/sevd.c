@@ -28,6 +28,7 @@
 #include "common/util.h"
 #include "config.h"
 #include "daemon/sevd-config.h"
+#include "daemon/core/conns.h"
 #include "daemon/core/core.h"
 #include "daemon/core/emu-child.h"
 #include "daemon/worker/http.h"
@@ -139,11 +140,12 @@ static int parse_argv(int argc, char *argv[], struct flags *f)
 			f->inventory_file = optarg;
 			break;
 		case ARG_WORKER:
-			if (sscanf(optarg, "%u,%u,%u", &f->wargs.n_listen, &f->wargs.n_channels,
-				   &f->wargs.n_region) != 3 ||
+			if (sscanf(optarg, "%u,%u,%u,%u", &f->wargs.n_listen, &f->wargs.n_channels,
+				   &f->wargs.n_region, &f->wargs.n_handoff) != 4 ||
 			    f->wargs.n_listen > 64 || f->wargs.n_channels == 0 ||
-			    f->wargs.n_channels > 64 || f->wargs.n_region > 1)
-				return log_error_errno(EINVAL, "--worker is sevd's own (L,C,R)");
+			    f->wargs.n_channels > 64 || f->wargs.n_region > 1 ||
+			    f->wargs.n_handoff > 1)
+				return log_error_errno(EINVAL, "--worker is sevd's own (L,C,R,H)");
 			f->worker = true;
 			break;
 		case ARG_CONFIG:
@@ -266,21 +268,26 @@ static int restart_emu(void *userdata)
 			      e->cfg->emu_snp, &e->pid);
 }
 
-/* --listen addresses, or the sockets systemd passed (sd_listen_fds). The core only holds
- * them (clients wait in the backlog while a worker restarts); the worker serves them. */
+/* --listen addresses, or the sockets systemd passed (sd_listen_fds). The Unix ones the core
+ * serves itself (core/conns.h: it accepts, reads the peer's credentials and hands each
+ * connection to the worker with an id) and go to ufds; the TCP and TLS ones the core only
+ * holds (clients wait in the backlog while a worker restarts) and the worker serves (fds). */
 static int setup_listeners(const struct sevd_config *cfg, int fds[SEVD_LISTEN_MAX],
-			   unsigned *ret_n)
+			   unsigned *ret_n, int ufds[SEVD_LISTEN_MAX], unsigned *ret_nu)
 {
 	int n;
 
-	*ret_n = 0;
+	*ret_n = *ret_nu = 0;
 	for (unsigned i = 0; i < cfg->n_listen; i++) {
 		bool is_unix, is_tls;
 		int fd = sevd_listen_socket(cfg, cfg->listen[i], &is_unix, &is_tls);
 
 		if (fd < 0)
 			return fd;
-		fds[(*ret_n)++] = fd;
+		if (is_unix)
+			ufds[(*ret_nu)++] = fd;
+		else
+			fds[(*ret_n)++] = fd;
 		log_info("Listening on %s", cfg->listen[i]);
 	}
 	if (cfg->n_listen)
@@ -295,7 +302,10 @@ static int setup_listeners(const struct sevd_config *cfg, int fds[SEVD_LISTEN_MA
 		return log_error_errno(E2BIG, "systemd passed %d sockets; sevd takes at most %d", n,
 				       SEVD_LISTEN_MAX);
 	for (int fd = SD_LISTEN_FDS_START; fd < SD_LISTEN_FDS_START + n; fd++)
-		fds[(*ret_n)++] = fd;
+		if (sd_is_socket_unix(fd, SOCK_STREAM, 1, NULL, 0) > 0)
+			ufds[(*ret_nu)++] = fd;
+		else
+			fds[(*ret_n)++] = fd;
 	return 0;
 }
 
@@ -439,8 +449,9 @@ static int run(struct sevd_config *cfg, char *const *argv, const struct flags *f
 {
 	struct sevd_ipc_server *ipc = NULL;
 	struct sevd_worker_ctl *worker = NULL;
-	int lfds[SEVD_LISTEN_MAX];
-	unsigned n_lfds = 0;
+	int lfds[SEVD_LISTEN_MAX], ufds[SEVD_LISTEN_MAX];
+	unsigned n_lfds = 0, n_ufds = 0;
+	struct sevd_conns *conns = NULL;
 	_cleanup_free_ char *spec = NULL, *emu_socket = NULL;
 	struct sevd_core *core = NULL;
 	struct sevd_inventory_file *inventory = NULL;
@@ -486,20 +497,26 @@ static int run(struct sevd_config *cfg, char *const *argv, const struct flags *f
 					.n_cert_roles = cfg->n_cert_roles,
 					.metrics_public = cfg->metrics_public,
 					.destructive_rate = cfg->destructive_rate,
-					.destructive_period_s = cfg->destructive_period_s };
+					.destructive_period_s = cfg->destructive_period_s,
+					.tls_client_ca = cfg->tls_client_ca };
 	core_admin_group(cfg, &cc);
 	r = sevd_core_new(&cc, &core);
 	if (r >= 0 && cfg->inventory_file)
 		r = sevd_inventory_file_new(core, cfg->inventory_file, &inventory);
 	if (r < 0)
 		goto out;
-	r = setup_listeners(cfg, lfds, &n_lfds);
+	r = setup_listeners(cfg, lfds, &n_lfds, ufds, &n_ufds);
+	if (r >= 0 && n_ufds)
+		r = sevd_conns_new(ufds, n_ufds, &conns);
+	else if (r < 0)
+		for (unsigned i = 0; i < n_ufds; i++)
+			close(ufds[i]);
 	if (r >= 0)
 		r = sevd_ipc_server_new(core, &ipc);
 	if (r >= 0)
 		r = sevd_worker_ctl_new(&(struct sevd_worker_ctl_config){
 						.server = ipc, .argv = argv, .listen_fds = lfds,
-						.n_listen = n_lfds,
+						.n_listen = n_lfds, .conns = conns,
 						.region_fd = sevd_core_region_fd(core),
 						.worker_user = f->worker_user,
 						.ping = watchdog_ping },
@@ -520,6 +537,7 @@ out:
 	/* The worker first (it may be waiting on a core call), then its channel threads, then
 	 * the core they call. */
 	sevd_worker_ctl_free(worker);
+	sevd_conns_free(conns);
 	sevd_ipc_server_free(ipc);
 	for (unsigned i = 0; i < n_lfds; i++)
 		close(lfds[i]);

@@ -4,12 +4,16 @@
  * The core (the process systemd starts) keeps the PSP transport, the ASID pool, the journal,
  * the queue, the embedded emulator, the grant socket, the watchdog and sd_notify; it never
  * parses HTTP or JSON. The worker is started by fork + exec of /proc/self/exe --worker L,C,R
- * (a fresh image: none of the core's memory, keys or fds). It inherits, at fixed numbers:
- *   fd 3 .. 3+L-1     the listening sockets (the core's --listen sockets or systemd's),
+ * (a fresh image: none of the core's memory, keys or fds). It inherits, at fixed numbers
+ * (--worker L,C,R,H):
+ *   fd 3 .. 3+L-1     the TCP and TLS listening sockets (the core's --listen sockets or
+ *                     systemd's); never a Unix one: the core accepts those (core/conns.h),
  *   fd 3+L            a pipe on which it writes "R" once it serves,
  *   fd 3+L+1 .. +C    its ends of the C core channels (ipc.h),
  *   fd 3+L+1+C        when R is 1: the reply cache's sealed region (cache-region.h), which it
- *                     maps read-only and closes before the drop.
+ *                     maps read-only and closes before the drop,
+ *   fd 3+L+1+C+R      when H is 1: the handoff socket (SOCK_SEQPACKET) on which the core
+ *                     sends each accepted Unix connection with its connection id.
  * It reads the config and the TLS files, drops to the worker user, drops every capability
  * (bounding set too), sets no_new_privs, becomes non-dumpable, installs its seccomp filter
  * (seccomp.h), and only then starts libmicrohttpd. */
@@ -21,6 +25,7 @@
 struct sevd_config;
 struct sevd_core;
 struct sevd_ipc_server;
+struct sevd_conns;
 
 #define SEVD_WORKER_CHANNELS 16
 #define SEVD_WORKER_FD_START 3
@@ -28,7 +33,7 @@ struct sevd_ipc_server;
 /* ---- the worker (worker.c) ---- */
 
 struct sevd_worker_args {
-	unsigned n_listen, n_channels, n_region; /* n_region: 0 or 1 */
+	unsigned n_listen, n_channels, n_region, n_handoff; /* n_region, n_handoff: 0 or 1 */
 	const char *user; /* --worker-user, or NULL: cfg->worker_user, else the default */
 };
 
@@ -47,6 +52,7 @@ struct sevd_worker_ctl_config {
 	char *const *argv;     /* sevd's own argv, passed on to every worker */
 	const int *listen_fds; /* kept open by the core for restarts, never served by it */
 	unsigned n_listen;
+	struct sevd_conns *conns; /* the core's Unix listener (core/conns.h), or NULL */
 	int region_fd;		 /* core.h sevd_core_region_fd (kept by the core), or -1 */
 	const char *worker_user; /* --worker-user, or NULL */
 	void (*ping)(void);	 /* the watchdog, while waiting for a worker */

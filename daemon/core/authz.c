@@ -1,10 +1,12 @@
 /* The core decides who may do what (authz.h). The worker forwards evidence, never a role:
  * a bearer token is hashed here and compared with the core's own copy of the configured
  * hashes in constant time, so a worker that never saw a valid token cannot make one up.
- * Unix peer credentials and verified certificate subjects are read by the worker (it owns
- * the sockets and the TLS sessions); the core maps them itself but trusts the worker that
- * they are what the kernel or the TLS handshake gave (daemon/README.md, "The seam
- * and the op table"). */
+ * A Unix caller is a connection id the core issued when it accepted the connection itself
+ * (core/conns.h): the credentials are those the core read from the kernel, whatever the
+ * worker writes beside the id. A TLS client's certificate chain comes once per connection
+ * (CONN_CERT): the core verifies it against tls_client_ca itself and answers an id, and maps
+ * the subject it read; it trusts the worker only that the client holds the key (the
+ * handshake runs in the worker: daemon/README.md, "Who the core believes over TLS"). */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdatomic.h>
@@ -16,11 +18,15 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/x509_vfy.h>
+#include <sys/random.h>
 
 #include "common/log.h"
 #include "common/macros.h"
 #include "common/secret.h"
 #include "daemon/core/authz.h"
+#include "daemon/core/client-cert.h"
+#include "daemon/core/conns.h"
 
 enum refusal {
 	REFUSE_NO_EVIDENCE, /* no credentials, and the op is not public */
@@ -30,6 +36,9 @@ enum refusal {
 	REFUSE_ROLE,	    /* a known caller whose role the op's row does not admit */
 	REFUSE_TENANT,	    /* a guest of another tenant, or a launch into one */
 	REFUSE_RATE,	    /* a destructive op over sevd.conf's destructive_rate (429) */
+	REFUSE_NO_CONNECTION,  /* Unix evidence without a connection id */
+	REFUSE_BAD_CONNECTION, /* a connection id the core never issued, or closed */
+	REFUSE_BAD_CERT,       /* CONN_CERT: a chain that does not verify against tls_client_ca */
 	REFUSE_MAX_,
 };
 
@@ -41,6 +50,9 @@ static const char *const refusal_names[REFUSE_MAX_] = {
     [REFUSE_ROLE] = "role",
     [REFUSE_TENANT] = "tenant",
     [REFUSE_RATE] = "rate",
+    [REFUSE_NO_CONNECTION] = "no_connection",
+    [REFUSE_BAD_CONNECTION] = "bad_connection",
+    [REFUSE_BAD_CERT] = "bad_certificate",
 };
 
 static const char *const op_names[SEVD_OP_MAX_] = {
@@ -97,7 +109,21 @@ struct sevd_authz {
 	uint64_t rate_last_ms;
 	unsigned rate, period_s;
 	_Atomic uint64_t refused[SEVD_OP_MAX_][REFUSE_MAX_];
+	/* TLS connections whose chain the core verified (CONN_CERT): id -> subject, until
+	 * CONN_END or a new worker (sevd_authz_conns_reset). */
+	X509_STORE *client_ca;
+	pthread_mutex_t cert_lock;
+	struct cert_conn {
+		uint64_t id;
+		char dn[SEVD_EVIDENCE_MAX], cn[SEVD_EVIDENCE_MAX];
+	} *cert_conns;
+	unsigned n_cert_conns;
 };
+
+#define CERT_CONNS_MAX 4096
+
+static void refuse(struct sevd_authz *a, const struct sevd_request *req, struct sevd_reply *rep,
+		   int why);
 
 static uint64_t now_ms(void)
 {
@@ -173,6 +199,21 @@ int sevd_authz_new(const struct sevd_core_config *cfg, struct sevd_authz **ret)
 	a->rate_tokens = a->rate;
 	a->rate_last_ms = now_ms();
 	pthread_mutex_init(&a->rate_lock, NULL);
+	pthread_mutex_init(&a->cert_lock, NULL);
+	a->cert_conns = calloc(CERT_CONNS_MAX, sizeof(*a->cert_conns));
+	if (!a->cert_conns) {
+		sevd_authz_free(a);
+		return -ENOMEM;
+	}
+	if (cfg->tls_client_ca) {
+		char err[256];
+
+		a->client_ca = sevd_client_ca_load(cfg->tls_client_ca, err, sizeof(err));
+		if (!a->client_ca)
+			log_error("The core cannot verify TLS client certificates (%s): every "
+				  "client certificate is refused; fix tls_client_ca in sevd.conf",
+				  err);
+	}
 	*ret = a;
 	return 0;
 }
@@ -185,6 +226,9 @@ void sevd_authz_free(struct sevd_authz *a)
 		free(a->cert_roles[i].subject);
 	free(a->cert_roles);
 	pthread_mutex_destroy(&a->rate_lock);
+	pthread_mutex_destroy(&a->cert_lock);
+	X509_STORE_free(a->client_ca);
+	free(a->cert_conns);
 	secret_wipe(a->tokens, sizeof(a->tokens));
 	free(a);
 }
@@ -209,6 +253,26 @@ static int token_role(struct sevd_authz *a, const char *token, enum sevd_role *r
 	return known ? 0 : -ENOENT;
 }
 
+/* CERT evidence: the connection id back to the subject the core verified (CONN_CERT),
+ * written into the request over whatever the worker put there. */
+static int cert_caller(struct sevd_authz *a, struct sevd_caller *cl)
+{
+	int r = REFUSE_BAD_CONNECTION;
+
+	if (!cl->conn)
+		return REFUSE_NO_CONNECTION;
+	pthread_mutex_lock(&a->cert_lock);
+	for (unsigned i = 0; i < a->n_cert_conns; i++)
+		if (a->cert_conns[i].id == cl->conn) {
+			memcpy(cl->text, a->cert_conns[i].dn, sizeof(cl->text));
+			memcpy(cl->cn, a->cert_conns[i].cn, sizeof(cl->cn));
+			r = -1;
+			break;
+		}
+	pthread_mutex_unlock(&a->cert_lock);
+	return r;
+}
+
 /* The first client_cert_role line that matches, in the file's order (as worker/tls.c). */
 static int cert_role(struct sevd_authz *a, const struct sevd_caller *cl, enum sevd_role *ret)
 {
@@ -220,26 +284,49 @@ static int cert_role(struct sevd_authz *a, const struct sevd_caller *cl, enum se
 	return -ENOENT;
 }
 
-/* As worker/auth.c's Unix rule: uid 0 or a member of admin_group is admin, else reader. */
-static enum sevd_role unix_role(struct sevd_authz *a, const struct sevd_caller *cl)
+/* As worker/auth.c's Unix rule: uid 0 or a member of admin_group is admin, else reader;
+ * from the peer the core read at accept() (a peer it could not read has no rights). */
+static enum sevd_role unix_role(struct sevd_authz *a, const struct sevd_conn_peer *p)
 {
-	if (cl->uid == 0)
+	if (p->uid == (uint32_t)-1)
+		return SEVD_ROLE_PUBLIC;
+	if (p->uid == 0)
 		return SEVD_ROLE_ADMIN;
 	if (a->have_admin_gid) {
-		if (cl->gid == a->admin_gid)
+		if (p->gid == a->admin_gid)
 			return SEVD_ROLE_ADMIN;
-		for (unsigned i = 0; i < cl->n_groups && i < SEVD_EVIDENCE_GROUPS; i++)
-			if (cl->groups[i] == a->admin_gid)
+		for (unsigned i = 0; i < p->n_groups && i < SEVD_EVIDENCE_GROUPS; i++)
+			if (p->groups[i] == a->admin_gid)
 				return SEVD_ROLE_ADMIN;
 	}
 	return SEVD_ROLE_READER;
 }
 
+/* A Unix caller: the connection id back to the credentials the core read, written into the
+ * request (for the log and the ops) over whatever the worker put there. */
+static int unix_caller(struct sevd_authz *a, struct sevd_caller *cl, enum sevd_role *ret)
+{
+	struct sevd_conn_peer p;
+
+	if (!cl->conn)
+		return REFUSE_NO_CONNECTION;
+	if (sevd_conns_peer(cl->conn, &p) < 0)
+		return REFUSE_BAD_CONNECTION;
+	cl->uid = p.uid;
+	cl->gid = p.gid;
+	cl->n_groups = p.n_groups;
+	memcpy(cl->groups, p.groups, sizeof(cl->groups));
+	*ret = unix_role(a, &p);
+	return -1;
+}
+
 /* The caller's role (-1; -2: a certificate no line maps, public), or the refusal its
  * evidence earns. */
-static int caller_role(struct sevd_authz *a, const struct sevd_caller *cl, enum sevd_role *ret,
+static int caller_role(struct sevd_authz *a, struct sevd_caller *cl, enum sevd_role *ret,
 		       const char **ret_tenant)
 {
+	int why;
+
 	if (!memchr(cl->text, '\0', sizeof(cl->text)) || !memchr(cl->cn, '\0', sizeof(cl->cn)))
 		return REFUSE_BAD_EVIDENCE;
 	switch (cl->kind) {
@@ -247,11 +334,12 @@ static int caller_role(struct sevd_authz *a, const struct sevd_caller *cl, enum 
 		*ret = SEVD_ROLE_PUBLIC;
 		return -1;
 	case SEVD_EVIDENCE_UNIX:
-		*ret = unix_role(a, cl);
-		return -1;
+		return unix_caller(a, cl, ret);
 	case SEVD_EVIDENCE_TOKEN:
 		return token_role(a, cl->text, ret, ret_tenant) < 0 ? REFUSE_BAD_TOKEN : -1;
 	case SEVD_EVIDENCE_CERT: /* unmapped: public, as the worker has it (worker/tls.c) */
+		if ((why = cert_caller(a, cl)) >= 0)
+			return why;
 		if (cert_role(a, cl, ret) < 0) {
 			*ret = SEVD_ROLE_PUBLIC;
 			return -2;
@@ -264,8 +352,6 @@ static int caller_role(struct sevd_authz *a, const struct sevd_caller *cl, enum 
 
 static const char *const kind_names[] = {"none", "unix", "token", "certificate"};
 
-static void refuse(struct sevd_authz *a, const struct sevd_request *req, struct sevd_reply *rep,
-		   int why);
 
 /* A launch (GUEST_CREATE, GUEST_RECEIVE_START) by a principal of a tenant goes into that
  * tenant: an empty tenant field becomes it, another one is refused. Admin names any. */
@@ -298,6 +384,73 @@ void sevd_authz_whoami(struct sevd_authz *a, const struct sevd_caller *cl, struc
 	}
 }
 
+/* CONN_CERT: verify the chain, map nothing yet (the role is decided per request from the
+ * subject, cert_role), issue an id. A chain that does not verify is a refusal. */
+void sevd_authz_conn_cert(struct sevd_authz *a, const struct sevd_request *req,
+			  struct sevd_reply *rep)
+{
+	struct cert_conn e = {0};
+	char err[160];
+	enum sevd_role role = SEVD_ROLE_PUBLIC;
+	int r;
+
+	rep->fw_status = SEV_STATUS_NO_FW_CALL;
+	r = req->u.cert_chain.len > sizeof(req->u.cert_chain.der)
+		    ? (snprintf(err, sizeof(err), "a chain longer than %zu bytes",
+				sizeof(req->u.cert_chain.der)),
+		       -EMSGSIZE)
+		    : sevd_client_chain_verify(a->client_ca, req->u.cert_chain.der,
+					       req->u.cert_chain.len, e.dn, e.cn, sizeof(e.dn),
+					       err, sizeof(err));
+	if (r < 0) {
+		refuse(a, req, rep, REFUSE_BAD_CERT);
+		snprintf(rep->message, sizeof(rep->message),
+			 "the core refused a TLS client certificate: %s (issue client "
+			 "certificates under tls_client_ca)",
+			 err);
+		return;
+	}
+	pthread_mutex_lock(&a->cert_lock);
+	while (e.id == 0)
+		if (getrandom(&e.id, sizeof(e.id), 0) != sizeof(e.id))
+			e.id = 0;
+	if (a->n_cert_conns == CERT_CONNS_MAX) /* the oldest goes: a worker that never ends */
+		memmove(a->cert_conns, a->cert_conns + 1,
+			(CERT_CONNS_MAX - 1) * sizeof(*a->cert_conns));
+	else
+		a->n_cert_conns++;
+	a->cert_conns[a->n_cert_conns - 1] = e;
+	pthread_mutex_unlock(&a->cert_lock);
+	{
+		struct sevd_caller cl = {.kind = SEVD_EVIDENCE_CERT};
+
+		memcpy(cl.text, e.dn, sizeof(cl.text));
+		memcpy(cl.cn, e.cn, sizeof(cl.cn));
+		if (cert_role(a, &cl, &role) < 0)
+			role = SEVD_ROLE_PUBLIC;
+	}
+	rep->u.conn.id = e.id;
+	rep->u.conn.role = (uint32_t)role;
+}
+
+void sevd_authz_conn_end(struct sevd_authz *a, uint64_t id)
+{
+	pthread_mutex_lock(&a->cert_lock);
+	for (unsigned i = 0; i < a->n_cert_conns; i++)
+		if (a->cert_conns[i].id == id) {
+			a->cert_conns[i] = a->cert_conns[--a->n_cert_conns];
+			break;
+		}
+	pthread_mutex_unlock(&a->cert_lock);
+}
+
+void sevd_authz_conns_reset(struct sevd_authz *a)
+{
+	pthread_mutex_lock(&a->cert_lock);
+	a->n_cert_conns = 0;
+	pthread_mutex_unlock(&a->cert_lock);
+}
+
 int sevd_authz_check(struct sevd_authz *a, struct sevd_request *req, struct sevd_reply *rep)
 {
 	enum sevd_role role = SEVD_ROLE_PUBLIC;
@@ -309,8 +462,9 @@ int sevd_authz_check(struct sevd_authz *a, struct sevd_request *req, struct sevd
 	req->principal_role = SEVD_ROLE_PUBLIC;
 	if (req->op == 0 || req->op >= SEVD_OP_MAX_)
 		return 0; /* unknown ops are refused by the dispatch, as before */
-	if (req->op == SEVD_OP_WHOAMI)
-		return 0; /* a bad token asking who it is gets "nobody", not a refusal */
+	if (req->op == SEVD_OP_WHOAMI || req->op == SEVD_OP_CONN_CERT || req->op == SEVD_OP_CONN_END)
+		return 0; /* a bad token asking who it is gets "nobody", not a refusal; a chain is
+			   * its own evidence (sevd_authz_conn_cert); an id may always end */
 	allowed = op_roles[req->op];
 	if (req->op == SEVD_OP_METRICS && a->metrics_public)
 		allowed |= SEVD_ROLE_BIT(SEVD_ROLE_PUBLIC);
@@ -375,7 +529,10 @@ static void refuse(struct sevd_authz *a, const struct sevd_request *req, struct 
 		    op_names[req->op], refusal_names[why],
 		    req->caller.kind < ELEMENTSOF(kind_names) ? kind_names[req->caller.kind]
 							   : "malformed",
-		    req->caller.kind == SEVD_EVIDENCE_UNIX ? req->caller.uid : 0u);
+		    req->caller.kind == SEVD_EVIDENCE_UNIX && why != REFUSE_NO_CONNECTION &&
+			    why != REFUSE_BAD_CONNECTION
+			? req->caller.uid
+			: 0u);
 	rep->r = -EACCES;
 	snprintf(rep->message, sizeof(rep->message),
 		 "the core refused %s: %s (the caller's credentials do not allow this operation; "

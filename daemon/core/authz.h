@@ -18,6 +18,14 @@ void sevd_authz_note(struct sevd_authz *a, uint32_t op, const struct sevd_reply 
 /* WHOAMI: the role of the caller's bearer token in rep->u.whoami (known = 0 and public for
  * a token no line configures, and for any other evidence). Never a refusal. */
 void sevd_authz_whoami(struct sevd_authz *a, const struct sevd_caller *cl, struct sevd_reply *rep);
+/* CONN_CERT: verify the chain of req->u.cert_chain against tls_client_ca; rep->u.conn: the
+ * id CERT evidence then carries and the role its subject maps to; or a refusal (counted,
+ * reason bad_certificate) in rep. CONN_END: that id ends. reset: every id ends (a new
+ * worker: the old one's connections are gone). */
+void sevd_authz_conn_cert(struct sevd_authz *a, const struct sevd_request *req,
+			  struct sevd_reply *rep);
+void sevd_authz_conn_end(struct sevd_authz *a, uint64_t id);
+void sevd_authz_conns_reset(struct sevd_authz *a);
 /* sevd_core_refusals_total{op,reason} appended at text + n; the new length. */
 int sevd_authz_render(struct sevd_authz *a, char *text, size_t size, int n);
 /* The op's name in the op table ("FACTORY_RESET"), "unknown" when there is none. */

@@ -794,6 +794,24 @@ static void op_whoami(struct sevd_core *c, const struct sevd_request *req, struc
 	sevd_authz_whoami(c->authz, &req->caller, rep);
 }
 
+/* A TLS client's chain verified, an id for its connection (authz.c); no firmware. */
+static void op_conn_cert(struct sevd_core *c, const struct sevd_request *req,
+			 struct sevd_reply *rep)
+{
+	sevd_authz_conn_cert(c->authz, req, rep);
+}
+
+static void op_conn_end(struct sevd_core *c, const struct sevd_request *req, struct sevd_reply *rep)
+{
+	sevd_authz_conn_end(c->authz, req->u.conn.id);
+	rep->u.conn.id = req->u.conn.id;
+}
+
+void sevd_core_worker_started(struct sevd_core *c)
+{
+	sevd_authz_conns_reset(c->authz);
+}
+
 /* sevd_core_requests_total{op}: every request the core served, by op (with privilege
  * separation: every core call of the worker, so a GET the worker answered from the region
  * shows as no request here). Appended at text + n; returns the new length. */

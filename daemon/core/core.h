@@ -51,13 +51,16 @@ enum sevd_op {
 
 /* Who a request is for, as evidence the core checks itself (core/authz.c), never a role
  * the worker claims. TOKEN: the bearer token as the client sent it (the core hashes it and
- * compares with its own copy of the configured hashes); UNIX: the peer's SO_PEERCRED and
- * SO_PEERGROUPS as the worker read them; CERT: the subject of a client certificate the
- * worker's TLS verified against tls_client_ca (its RFC 4514 DN and first CN); NONE: a
- * caller without credentials (public). What the core must trust the worker for (UNIX,
- * CERT): daemon/README.md "The seam and the op table". */
+ * compares with its own copy of the configured hashes); UNIX: the connection id the core gave
+ * the connection when it accepted it (core/conns.h; the core maps it to the SO_PEERCRED and
+ * SO_PEERGROUPS it read itself, uid/gid/groups here are ignored); CERT: the connection id the
+ * core answered when it verified the client's chain itself (CONN_CERT; text/cn, the DN and
+ * first CN, are then the core's, the worker's ignored); NONE: a caller without credentials
+ * (public). What the core must trust the worker for (that a CERT client holds its key):
+ * daemon/README.md "The seam and the op table". */
 #define SEVD_EVIDENCE_MAX 256u /* a longer token or DN is never matched: refused */
 #define SEVD_EVIDENCE_GROUPS 32u
+#define SEVD_CERT_CHAIN_MAX 16384u /* a TLS client's certificate chain, DER (CONN_CERT) */
 enum sevd_evidence {
 	SEVD_EVIDENCE_NONE = 0,
 	SEVD_EVIDENCE_UNIX,
@@ -72,6 +75,8 @@ struct sevd_caller {
 	uint32_t groups[SEVD_EVIDENCE_GROUPS];
 	char text[SEVD_EVIDENCE_MAX]; /* TOKEN: the token; CERT: the DN; NUL-terminated */
 	char cn[SEVD_EVIDENCE_MAX];   /* CERT: the first CN */
+	/* UNIX: the core's connection id (core/conns.h); CERT: the id CONN_CERT answered */
+	uint64_t conn;
 };
 
 /* The core's own copy of the credentials sevd.conf configures (sevd-config.h parses them):
@@ -108,6 +113,15 @@ struct sevd_request {
 			uint32_t flags;	       /* SEV_SNP_CONFIG_MASK_CHIP_ID / _KEY */
 		} snp_config;
 		struct sev_snp_vlek_wrapped vlek; /* one hashstick */
+		struct {
+			uint32_t len; /* bytes of der */
+			/* CONN_CERT: a TLS client's certificates as it sent them, DER, one after
+			 * the other, its own first */
+			uint8_t der[SEVD_CERT_CHAIN_MAX];
+		} cert_chain;
+		struct {
+			uint64_t id; /* CONN_END: the connection id CONN_CERT answered */
+		} conn;
 		struct {
 			uint32_t len; /* bytes of table */
 			uint8_t table[SEVD_SNP_CERTS_MAX]; /* SNP_CERTS_PUT: GHCB format */
@@ -315,6 +329,10 @@ struct sevd_reply {
 			uint32_t role; /* enum sevd_role; SEVD_ROLE_PUBLIC when not known */
 			uint8_t known; /* 1: the token matched a configured hash */
 		} whoami; /* WHOAMI */
+		struct {
+			uint64_t id;   /* CONN_CERT: the connection id for CERT evidence */
+			uint32_t role; /* enum sevd_role the subject maps to (public: none) */
+		} conn; /* CONN_CERT, CONN_END */
 	} u;
 };
 
@@ -357,6 +375,7 @@ struct sevd_core_config {
 	bool have_admin_gid;
 	bool metrics_public;
 	unsigned destructive_rate, destructive_period_s; /* authz.c; rate 0 = no limit */
+	const char *tls_client_ca; /* PEM file CONN_CERT verifies client chains against, or NULL */
 };
 
 int sevd_core_new(const struct sevd_core_config *cfg, struct sevd_core **ret);
@@ -367,6 +386,8 @@ int sevd_core_call(struct sevd_core *c, const struct sevd_request *req, struct s
  * req->caller)? 0, or -EACCES with rep filled, the refusal counted in
  * sevd_core_refusals_total{op,reason} and logged as a security event. The core's channel
  * threads call it on every request of the worker before anything else. */
+/* A new worker is about to serve: the TLS connection ids of the one before end (authz.c). */
+void sevd_core_worker_started(struct sevd_core *c);
 int sevd_core_authorize(struct sevd_core *c, struct sevd_request *req, struct sevd_reply *rep);
 /* The pool, for the guest code of the core; not for the HTTP side. */
 struct sevd_asid_pool *sevd_core_asids(struct sevd_core *c);

@@ -19,13 +19,14 @@
 
 #include "common/log.h"
 #include "common/macros.h"
+#include "daemon/core/conns.h"
 #include "daemon/ipc/ipc.h"
 #include "daemon/core/metrics.h"
 #include "daemon/worker.h"
 
 #define READY_TIMEOUT_MS 60000 /* a worker under ASan on a loaded CI host is slow to start */
 #define STOP_TIMEOUT_MS 10000  /* SIGTERM, then SIGKILL */
-#define FD_MAX (SEVD_WORKER_FD_START + 64 + 1 + SEVD_WORKER_CHANNELS + 1)
+#define FD_MAX (SEVD_WORKER_FD_START + 64 + 1 + SEVD_WORKER_CHANNELS + 2)
 
 extern char **environ;
 
@@ -216,8 +217,9 @@ static void stop(struct sevd_worker_ctl *w)
 static int spawn(struct sevd_worker_ctl *w)
 {
 	unsigned nl = w->cfg.n_listen, nc = SEVD_WORKER_CHANNELS, nr = w->cfg.region_fd >= 0;
-	unsigned n = nl + 1 + nc + nr;
+	unsigned nh = w->cfg.conns != NULL, n = nl + 1 + nc + nr + nh;
 	int src[FD_MAX], core_end[SEVD_WORKER_CHANNELS], ready[2] = {-1, -1}, r;
+	int handoff[2] = {-1, -1};
 	_cleanup_free_ char **argv = NULL, **env = NULL;
 	char spec[32];
 	pid_t pid, self = getpid();
@@ -239,7 +241,13 @@ static int spawn(struct sevd_worker_ctl *w)
 	}
 	if (nr) /* the region, read-only for the worker by its seals; the core keeps its fd */
 		src[nl + 1 + nc] = w->cfg.region_fd;
-	snprintf(spec, sizeof(spec), "%u,%u,%u", nl, nc, nr);
+	/* The handoff socket: the core's Unix listener sends the worker its connections. */
+	if (nh && r == 0 &&
+	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, handoff) < 0)
+		r = negative_errno();
+	if (nh)
+		src[nl + 1 + nc + nr] = handoff[1];
+	snprintf(spec, sizeof(spec), "%u,%u,%u,%u", nl, nc, nr, nh);
 	argv = worker_argv(w, spec);
 	env = worker_env();
 	if (r == 0 && (!argv || !env))
@@ -250,9 +258,11 @@ static int spawn(struct sevd_worker_ctl *w)
 	if (r == 0 && pid < 0)
 		r = negative_errno();
 	close_all(src + nl, 1 + nc); /* the worker's ends: its own now */
+	close_all(handoff + 1, 1);
 	if (r < 0) {
 		close_all(core_end, nc);
 		close_all(ready, 1);
+		close_all(handoff, 1);
 		return log_error_errno(r, "Cannot start the worker: %m");
 	}
 	w->pid = pid;
@@ -275,6 +285,8 @@ static int spawn(struct sevd_worker_ctl *w)
 				    "it as root",
 				    (unsigned)getuid());
 	w->lifeline = ready[0];
+	if (r < 0)
+		close_all(handoff, 1);
 	if (r == -EPERM) {
 		stop(w); /* it ends itself once the lifeline is closed */
 		w->unkillable = true;
@@ -290,6 +302,9 @@ static int spawn(struct sevd_worker_ctl *w)
 		reap(w, true);
 		return r;
 	}
+	/* Unix clients wait in the backlog until the worker serves, then go to it. */
+	sevd_conns_worker(w->cfg.conns, handoff[0]);
+	handoff[0] = -1;
 	log_info("Worker pid %d serves the API", (int)pid);
 	w->served = true;
 	return 0;

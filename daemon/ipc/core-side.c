@@ -317,6 +317,8 @@ int sevd_ipc_server_serve(struct sevd_ipc_server *s, int pidfd, pid_t pid, const
 		free(g);
 		return r;
 	}
+	/* The worker before is gone (reaped): its TLS connections with it. */
+	sevd_core_worker_started(s->core);
 	*g = (struct generation){.srv = s, .pidfd = pidfd, .pid = pid, .n = n, .refs = 1};
 	memcpy(g->fd, fds, n * sizeof(int));
 	pthread_mutex_lock(&s->lock);

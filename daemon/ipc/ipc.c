@@ -31,6 +31,8 @@ typedef struct sevd_reply rep_t;
 #define REQ_GUEST_DATA sizeof(((req_t *)0)->u.guest)
 #define REQ_SLOT sizeof(((req_t *)0)->u.slot)
 #define REQ_MIGRATE sizeof(((req_t *)0)->u.migrate)
+#define REQ_CERT_CHAIN sizeof(((req_t *)0)->u.cert_chain)
+#define REQ_CONN sizeof(((req_t *)0)->u.conn)
 
 /* Reply bodies: the first N bytes of struct sevd_reply (status fields, then u's member). */
 #define REP_HDR offsetof(rep_t, u)

@@ -20,7 +20,7 @@
 #include "daemon/core/core.h"
 
 #define SEVD_IPC_MAGIC 0x53564449u /* "SVDI" */
-#define SEVD_IPC_VERSION 2u /* 2: requests carry the caller's evidence */
+#define SEVD_IPC_VERSION 3u /* 2: requests carry the caller's evidence; 3: a connection id */
 /* A request's body is the caller's evidence (struct sevd_caller, core.h) and then the op's
  * body by the op table's rule; the header's len counts both. */
 #define SEVD_IPC_CALLER_SIZE sizeof(struct sevd_caller)

@@ -146,4 +146,11 @@ enum sevd_role {
 	/* SEV-SNP guests: SNP_LAUNCH_FINISH with an ID block, its ID auth (the 4 KiB  \
 	 * in data) and HOST_DATA; the rest of an SNP launch goes through the GUEST_* rows. */     \
 	X(GUEST_SNP_FINISH, op_guest, op_snp_finish, 1, FIXED(REQ_GUEST_DATA), FIXED(REP(guest)), \
-	  SEVD_ROLES_LAUNCHER, 1)
+	  SEVD_ROLES_LAUNCHER, 1)                                                                   \
+	/* TLS client certificates (core/authz.c): the worker forwards a connection's chain once; \
+	 * the core verifies it against tls_client_ca and answers the id CERT evidence carries    \
+	 * (a chain that does not verify: refused, bad_certificate). CONN_END: the worker's        \
+	 * connection closed, the id ends. Any evidence may ask: the chain is the evidence. */     \
+	X(CONN_CERT, op_conn_cert, NULL, 0, FIXED(REQ_CERT_CHAIN), FIXED(REP(conn)),               \
+	  SEVD_ROLES_PUBLIC, 0)                                                                     \
+	X(CONN_END, op_conn_end, NULL, 0, FIXED(REQ_CONN), FIXED(REP(conn)), SEVD_ROLES_PUBLIC, 0)

@@ -7,6 +7,7 @@
  * (worker.h): listeners are added (TLS files read) first, served from sevd_http_start, after
  * the worker has dropped its privileges. */
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <microhttpd.h>
 #include <netdb.h>
@@ -24,6 +25,7 @@
 #include "common/log.h"
 #include "common/macros.h"
 #include "common/secret.h"
+#include "daemon/core/conns.h"
 #include "daemon/worker/api.h"
 #include "daemon/worker/auth.h"
 #include "daemon/sevd-config.h"
@@ -45,7 +47,21 @@ struct listener {
 	int fd;
 	bool is_unix;
 	bool is_tls; /* roles also from a verified client certificate */
+	/* The Unix connections the core accepted (core/conns.h): their handoff socket (fd is
+	 * then -1: the worker listens on no Unix socket), the thread that takes them. */
+	int handoff;
+	pthread_t taker;
+	bool taker_running;
 };
+
+/* Connections taken from the handoff and not yet seen by on_connection: fd -> connection id
+ * (an fd number is unique while it is open). */
+#define PENDING_MAX 64
+static struct {
+	pthread_mutex_t lock;
+	int fd[PENDING_MAX];
+	uint64_t conn[PENDING_MAX];
+} pending = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 struct sevd_http {
 	struct sevd_core *core;
@@ -84,6 +100,10 @@ struct conn_track {
 	uint64_t body_bytes;
 	bool is_unix;
 	uid_t uid; /* the Unix peer */
+	uint64_t conn; /* a Unix connection's id from the core, or 0 */
+	/* TLS: the id the core gave the client's verified chain (CONN_CERT), once asked */
+	uint64_t cert_conn;
+	bool cert_asked;
 };
 
 /* Per-request state, kept in MHD's con_cls between the calls of one request. */
@@ -235,8 +255,42 @@ static enum sevd_role core_token_role(struct sevd_http *h, const struct sevd_cal
 	return role;
 }
 
+static struct conn_track *conn_track_of(struct MHD_Connection *conn);
+
+/* The client certificate's connection id: the chain goes to the core once per connection
+ * (CONN_CERT), which verifies it against tls_client_ca itself; 0 when it refused it or there
+ * is none (the caller is then public to the core). */
+static uint64_t core_cert_conn(struct sevd_http *h, struct conn_track *t, void *session)
+{
+	_cleanup_free_ struct sevd_request *rq = NULL;
+	_cleanup_free_ struct sevd_reply *rep = NULL;
+
+	if (!t || t->cert_asked)
+		return t ? t->cert_conn : 0;
+	t->cert_asked = true;
+	rq = calloc(1, sizeof(*rq));
+	rep = calloc(1, sizeof(*rep));
+	if (!rq || !rep)
+		return 0;
+	rq->op = SEVD_OP_CONN_CERT;
+	rq->u.cert_chain.len = (uint32_t)sevd_tls_client_chain(session, rq->u.cert_chain.der,
+								sizeof(rq->u.cert_chain.der));
+	if (!rq->u.cert_chain.len)
+		return 0;
+	if (sevd_api_core_fn(h->core, rq, rep) < 0) {
+		log_warning("The core did not accept a client certificate: %s; the connection is "
+			    "served as public",
+			    rep->message[0] ? rep->message : "no answer");
+		return 0;
+	}
+	t->cert_conn = rep->u.conn.id;
+	return t->cert_conn;
+}
+
 /* The caller's role; *bad_token when a bearer token was given but matches no configured hash
- * (answered 401 whatever the route). */
+ * (answered 401 whatever the route). A Unix caller's evidence is the core's connection id
+ * (the core maps it to the peer it accepted); the worker's own SO_PEERCRED read only decides
+ * the early 403s. */
 static enum sevd_role caller_role(struct listener *l, struct MHD_Connection *conn,
 				  struct sevd_caller *cl, bool *bad_token)
 {
@@ -251,6 +305,8 @@ static enum sevd_role caller_role(struct listener *l, struct MHD_Connection *con
 		if (!ci)
 			return SEVD_ROLE_PUBLIC;
 		sevd_auth_unix_evidence(ci->connect_fd, cl);
+		if (conn_track_of(conn))
+			cl->conn = conn_track_of(conn)->conn;
 		return sevd_auth_unix_peer(ci->connect_fd, l->http->admin_gid,
 					   l->http->have_admin_gid);
 	}
@@ -260,6 +316,9 @@ static enum sevd_role caller_role(struct listener *l, struct MHD_Connection *con
 	if (!auth && l->is_tls) {
 		ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
 		sevd_tls_client_evidence(ci ? ci->tls_session : NULL, cl);
+		if (cl->kind == SEVD_EVIDENCE_CERT)
+			cl->conn = core_cert_conn(l->http, conn_track_of(conn),
+						  ci ? ci->tls_session : NULL);
 		return sevd_tls_client_role(l->http->cfg, ci ? ci->tls_session : NULL);
 	}
 	if (!auth)
@@ -435,6 +494,46 @@ static void limit_unix_peer(struct sevd_http *h, struct conn_track *t)
 	}
 }
 
+static void core_conn_end(struct sevd_http *h, uint64_t id)
+{
+	struct sevd_request *rq = calloc(1, sizeof(*rq));
+	struct sevd_reply *rep = calloc(1, sizeof(*rep));
+
+	if (rq && rep) {
+		rq->op = SEVD_OP_CONN_END;
+		rq->u.conn.id = id;
+		(void)sevd_api_core_fn(h->core, rq, rep);
+	}
+	free(rq);
+	free(rep);
+}
+
+static void pending_put(int fd, uint64_t conn)
+{
+	pthread_mutex_lock(&pending.lock);
+	for (unsigned i = 0; i < PENDING_MAX; i++)
+		if (!pending.conn[i]) {
+			pending.fd[i] = fd;
+			pending.conn[i] = conn;
+			break;
+		}
+	pthread_mutex_unlock(&pending.lock);
+}
+
+static uint64_t pending_take(int fd)
+{
+	uint64_t id = 0;
+
+	pthread_mutex_lock(&pending.lock);
+	for (unsigned i = 0; i < PENDING_MAX && !id; i++)
+		if (pending.conn[i] && pending.fd[i] == fd) {
+			id = pending.conn[i];
+			pending.conn[i] = 0;
+		}
+	pthread_mutex_unlock(&pending.lock);
+	return id;
+}
+
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
 			  enum MHD_ConnectionNotificationCode code)
 {
@@ -442,6 +541,7 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 	struct sevd_http *h = l->http;
 	const union MHD_ConnectionInfo *ci;
 	struct conn_track *t = *socket_context;
+	uint64_t cert_end = 0;
 
 	pthread_mutex_lock(&h->track_lock);
 	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
@@ -453,6 +553,7 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 			t->deadline_ms = h->cfg->header_timeout_s
 						 ? now_ms() + h->cfg->header_timeout_s * 1000ull
 						 : 0;
+			t->conn = l->handoff >= 0 ? pending_take(t->fd) : 0;
 			t->next = h->tracked;
 			if (t->next)
 				t->next->prev = t;
@@ -462,17 +563,29 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 		}
 		*socket_context = t;
 	} else if (t) {
-		/* MHD notifies CLOSED before it closes the socket: the fd is never reused here. */
+		/* MHD notifies CLOSED before it closes the socket: the fd is never reused here.
+		 * A handed-off connection is shut down too: the core holds a reference to it and
+		 * ends its connection id when it sees both directions shut, or the id given back. */
+		if (l->handoff >= 0) {
+			struct sevd_handoff_msg m = { .magic = SEVD_HANDOFF_MAGIC, .conn = t->conn };
+
+			(void)shutdown(t->fd, SHUT_RDWR);
+			if (t->conn) /* the id back: the core ends it now */
+				(void)send(l->handoff, &m, sizeof(m), MSG_DONTWAIT | MSG_NOSIGNAL);
+		}
 		if (t->prev)
 			t->prev->next = t->next;
 		else
 			h->tracked = t->next;
 		if (t->next)
 			t->next->prev = t->prev;
+		cert_end = t->cert_conn;
 		free(t);
 		*socket_context = NULL;
 	}
 	pthread_mutex_unlock(&h->track_lock);
+	if (cert_end) /* the core ends the certificate's id with the connection */
+		core_conn_end(h, cert_end);
 }
 
 /* Shut down connections past their header deadline; their MHD thread then sees EOF. */
@@ -970,8 +1083,83 @@ static int http_listen(struct sevd_http *h, int fd, bool is_unix, bool is_tls)
 		return r;
 	}
 	h->l[h->n++] = (struct listener){ .http = h, .fd = fd, .is_unix = is_unix,
-					  .is_tls = is_tls };
+					  .is_tls = is_tls, .handoff = -1 };
 	return 0;
+}
+
+int sevd_http_listen_handoff(struct sevd_http *h, int handoff)
+{
+	if (h->n >= SEVD_LISTENERS_MAX) {
+		close(handoff);
+		return -E2BIG;
+	}
+	h->l[h->n++] = (struct listener){ .http = h, .fd = -1, .is_unix = true,
+					  .handoff = handoff };
+	return 0;
+}
+
+/* One connection from the core: the message, exactly one fd. 0 (nothing taken: a malformed
+ * message is dropped), 1 (*ret_fd, *ret_conn), or < 0 when the core is gone. */
+static int handoff_recv(int sock, int *ret_fd, uint64_t *ret_conn)
+{
+	struct sevd_handoff_msg m;
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * 4)];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov = { .iov_base = &m, .iov_len = sizeof(m) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+			     .msg_controllen = sizeof(u.buf) };
+	int fds[4], nfd = 0;
+	ssize_t k = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+
+	if (k < 0 && errno == EINTR)
+		return 0;
+	if (k <= 0)
+		return k < 0 ? negative_errno() : -EPIPE;
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
+		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS)
+			for (size_t i = 0; i < (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int) && nfd < 4;
+			     i++)
+				memcpy(&fds[nfd++], CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
+	if (k != (ssize_t)sizeof(m) || m.magic != SEVD_HANDOFF_MAGIC || !m.conn || nfd != 1 ||
+	    (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
+		for (int i = 0; i < nfd; i++)
+			close(fds[i]);
+		log_warning("A malformed connection handoff from the core was dropped");
+		return 0;
+	}
+	*ret_fd = fds[0];
+	*ret_conn = m.conn;
+	return 1;
+}
+
+/* Takes the core's Unix connections and gives them to libmicrohttpd until the core closes
+ * the handoff (or sevd_http_free shuts it down). */
+static void *taker_main(void *arg)
+{
+	struct listener *l = arg;
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	uint64_t conn;
+	int fd, keep, r;
+
+	while ((r = handoff_recv(l->handoff, &fd, &conn)) >= 0) {
+		if (r == 0)
+			continue;
+		/* MHD closes the fd when it refuses the connection (connection_limit): a copy is
+		 * kept to shut it down then, or the core's reference would keep the client
+		 * waiting. */
+		keep = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+		pending_put(fd, conn);
+		if (MHD_add_connection(l->mhd, fd, (struct sockaddr *)&sa, sizeof(sa)) != MHD_YES) {
+			(void)pending_take(fd);
+			if (keep >= 0)
+				(void)shutdown(keep, SHUT_RDWR);
+		}
+		if (keep >= 0)
+			close(keep);
+	}
+	return NULL;
 }
 
 static int listener_start(struct sevd_http *h, struct listener *l)
@@ -981,6 +1169,26 @@ static int listener_start(struct sevd_http *h, struct listener *l)
 
 	if (l->is_tls && (r = tls_options(h, tls)) < 0)
 		return r;
+	if (l->handoff >= 0) {
+		/* The core's Unix connections: no listening socket, each added as it comes. */
+		l->mhd = MHD_start_daemon(
+			MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+				MHD_USE_ERROR_LOG | MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC,
+			0, NULL, NULL, on_request, l, MHD_OPTION_URI_LOG_CALLBACK, on_uri, l,
+			MHD_OPTION_NOTIFY_COMPLETED, on_completed, l, MHD_OPTION_NOTIFY_CONNECTION,
+			on_connection, l, MHD_OPTION_CONNECTION_LIMIT, h->cfg->connection_limit,
+			MHD_OPTION_CONNECTION_TIMEOUT, h->cfg->connection_timeout_s,
+			MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)SEVD_CONN_MEMORY,
+			MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_END);
+		if (!l->mhd)
+			return log_error_errno(EIO, "Cannot start the HTTP server of the Unix "
+						    "connections");
+		r = pthread_create(&l->taker, NULL, taker_main, l);
+		if (r != 0)
+			return log_error_errno(r, "Cannot start the Unix connection thread: %m");
+		l->taker_running = true;
+		return 0;
+	}
 	/* A thread per connection: a request waiting for its firmware command blocks only its
 	 * own thread, while the queue keeps firmware to one command at a time. */
 	l->mhd = MHD_start_daemon(
@@ -1059,11 +1267,20 @@ void sevd_http_free(struct sevd_http *h)
 	if (!h)
 		return;
 	/* MHD closes a listen socket it was handed when it stops; one never started is ours. */
-	for (unsigned i = 0; i < h->n; i++)
-		if (h->l[i].mhd)
-			MHD_stop_daemon(h->l[i].mhd);
-		else
-			close(h->l[i].fd);
+	for (unsigned i = 0; i < h->n; i++) {
+		struct listener *l = &h->l[i];
+
+		if (l->taker_running) {
+			(void)shutdown(l->handoff, SHUT_RDWR); /* ends its recvmsg */
+			pthread_join(l->taker, NULL);
+		}
+		if (l->handoff >= 0)
+			close(l->handoff);
+		if (l->mhd)
+			MHD_stop_daemon(l->mhd);
+		else if (l->fd >= 0)
+			close(l->fd);
+	}
 	if (h->reaper_running) {
 		pthread_mutex_lock(&h->track_lock);
 		h->stopping = true;

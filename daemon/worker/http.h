@@ -19,6 +19,10 @@ int sevd_http_listen(struct sevd_http *h, int fd, bool is_unix);
 /* The same over TLS (tls.h: certificate, key and client CA from the config); roles from a
  * bearer token or, without one, a verified client certificate. */
 int sevd_http_listen_tls(struct sevd_http *h, int fd);
+/* The core's Unix connections (core/conns.h): handoff is the socket on which the core sends
+ * each accepted connection with its connection id (ownership passes to the server); served
+ * from sevd_http_start, roles from the peer credentials the core read. */
+int sevd_http_listen_handoff(struct sevd_http *h, int handoff);
 /* A socket passed by systemd: TCP is served with TLS when tls_cert is set, else plain only on
  * loopback with allow_plain_tcp. *ret_kind: "unix", "tls" or "tcp", for the log. */
 int sevd_http_listen_activated(struct sevd_http *h, int fd, bool is_unix, const char **ret_kind);

@@ -117,6 +117,11 @@ static const struct deny deny[] = {
 #ifdef __NR_uselib
     D(uselib, KILL),
 #endif
+    /* listening sockets: the core owns the Unix listener and hands the worker its
+     * connections (core/conns.h), and the TCP/TLS listeners come bound and listening; a
+     * worker that binds or listens is serving something the core did not give it */
+    D(bind, KILL),
+    D(listen, KILL),
     /* keyrings */
     D(add_key, EPERM_),
     D(request_key, EPERM_),
@@ -206,17 +211,20 @@ static const int allow[] = {
     __NR_faccessat,
     __NR_faccessat2,
     __NR_getcwd,
-    /* sockets it was given or journald's */
-    __NR_accept,
+    /* sockets: accept4 on the TCP/TLS listeners it inherits (libmicrohttpd); recvmsg on
+     * the core's handoff of Unix connections (SCM_RIGHTS) and the staging fd; recv/send*
+     * on connections and core channels; shutdown (header deadline, handed-off connections
+     * at their end); get/setsockopt (SO_PEERCRED for the early role, TCP options);
+     * getsockname (socket activation); connect + sendmsg to journald. Not accept,
+     * getpeername or sendmmsg: no path uses them (strace of the TLS, upload, migration,
+     * SNP and API tests), and no bind or listen (denylist above) */
     __NR_accept4,
     __NR_recvfrom,
     __NR_recvmsg,
     __NR_sendto,
     __NR_sendmsg,
-    __NR_sendmmsg,
     __NR_shutdown,
     __NR_getsockname,
-    __NR_getpeername,
     __NR_getsockopt,
     __NR_setsockopt,
     __NR_connect,

@@ -154,6 +154,24 @@ void sevd_tls_client_evidence(void *session, struct sevd_caller *cl)
 	gnutls_x509_crt_deinit(crt);
 }
 
+size_t sevd_tls_client_chain(void *session, uint8_t *buf, size_t size)
+{
+	const gnutls_datum_t *chain;
+	unsigned n = 0;
+	size_t len = 0;
+
+	if (!session || gnutls_certificate_type_get(session) != GNUTLS_CRT_X509)
+		return 0;
+	chain = gnutls_certificate_get_peers(session, &n);
+	for (unsigned i = 0; chain && i < n; i++) {
+		if (chain[i].size > size - len)
+			return 0; /* too long for the core: no evidence */
+		memcpy(buf + len, chain[i].data, chain[i].size);
+		len += chain[i].size;
+	}
+	return len;
+}
+
 enum sevd_role sevd_tls_client_role(const struct sevd_config *cfg, void *session)
 {
 	gnutls_x509_crt_t crt;

@@ -5,6 +5,8 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <sys/socket.h>
 
 #include "daemon/worker/auth.h"
@@ -29,6 +31,10 @@ extern const char sevd_tls_priorities[];
 /* The verified client certificate's subject (DN, first CN) as the core's evidence; nothing
  * (kind NONE) without a verified certificate. */
 void sevd_tls_client_evidence(void *session, struct sevd_caller *cl);
+/* The certificates the client sent, DER one after the other (its own first), into buf: the
+ * bytes written, 0 for none (or more than size). For the core, which verifies them itself
+ * (op CONN_CERT). */
+size_t sevd_tls_client_chain(void *session, uint8_t *buf, size_t size);
 enum sevd_role sevd_tls_client_role(const struct sevd_config *cfg, void *session);
 
 /* May plain TCP (no TLS) listen on this address? Only on loopback and with

@@ -206,20 +206,30 @@ static int drop_privileges(uid_t uid, gid_t gid, const char *name, pid_t core,
 	return 0;
 }
 
-/* The inherited listening sockets: kinds from the --listen specs, or as socket activation
+/* The inherited listening sockets (TCP and TLS: the core keeps the Unix ones, sevd.c):
+ * kinds from the --listen specs other than unix:, in their order, or as socket activation
  * would have them (sevd_http_listen_activated). */
 static int add_listeners(const struct sevd_config *cfg, struct sevd_http *http, unsigned n)
 {
+	const char *spec[SEVD_LISTEN_MAX];
+	unsigned n_spec = 0;
 	int r;
 
+	for (unsigned i = 0; i < cfg->n_listen && n_spec < SEVD_LISTEN_MAX; i++)
+		if (strncmp(cfg->listen[i], "unix:", 5) != 0)
+			spec[n_spec++] = cfg->listen[i];
 	for (unsigned i = 0; i < n; i++) {
 		int fd = SEVD_WORKER_FD_START + (int)i;
 		bool is_unix = sd_is_socket_unix(fd, SOCK_STREAM, 1, NULL, 0) > 0;
 		const char *kind;
 
 		(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
-		if (cfg->n_listen == n) {
-			bool tls = strncmp(cfg->listen[i], "tls:", 4) == 0;
+		if (is_unix) {
+			close(fd); /* never a worker's to serve (the core accepts Unix clients) */
+			continue;
+		}
+		if (cfg->n_listen && n_spec == n) {
+			bool tls = strncmp(spec[i], "tls:", 4) == 0;
 
 			r = tls ? sevd_http_listen_tls(http, fd)
 				: sevd_http_listen(http, fd, is_unix);
@@ -394,6 +404,13 @@ int sevd_worker_main(const struct sevd_config *cfg, const struct sevd_worker_arg
 	}
 	if (r >= 0)
 		r = add_listeners(cfg, http, a->n_listen);
+	if (r >= 0 && a->n_handoff) {
+		int fd = SEVD_WORKER_FD_START +
+			 (int)(a->n_listen + 1 + a->n_channels + a->n_region);
+
+		(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
+		r = sevd_http_listen_handoff(http, fd);
+	}
 	core_uid = getuid();
 	if (r >= 0)
 		r = drop_privileges(uid, gid, name, core, cfg->allow_unseparated_worker);

@@ -12,17 +12,27 @@
  * the worker asks, or that lets one tenant's credential act on another's guest. */
 #include <dirent.h>
 #include <errno.h>
+#include <grp.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/pidfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include "common/macros.h"
 #include "common/util.h"
+#include "daemon/core/conns.h"
 #include "daemon/core/emu-ctl.h"
 #include "daemon/ipc/ipc.h"
 #include "daemon/worker.h"
@@ -60,6 +70,136 @@ static int take_channel(pid_t w)
 	return fd;
 }
 
+/* The worker's handoff socket, on which the core sends it each Unix connection it accepted
+ * with the connection id (worker.h: the last fd of "--worker L,C,R,H"). */
+static int take_handoff(pid_t w)
+{
+	char path[64], cmd[4096];
+	unsigned nl = 0, nc = 0, nr = 0, nh = 0;
+	int pidfd, fd;
+	size_t n;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)w);
+	f = fopen(path, "re");
+	TU_CHECK(f, "%s", path);
+	n = fread(cmd, 1, sizeof(cmd) - 1, f);
+	fclose(f);
+	cmd[n] = '\0';
+	TU_CHECK(sscanf(cmd + strlen(cmd) + 1 + strlen("--worker") + 1, "%u,%u,%u,%u", &nl, &nc,
+			&nr, &nh) == 4 && nh == 1,
+		 "--worker L,C,R,H with a handoff socket in the worker's argv");
+	pidfd = pidfd_open(w, 0);
+	TU_CHECK(pidfd >= 0, "pidfd_open: %s", strerror(errno));
+	fd = pidfd_getfd(pidfd, SEVD_WORKER_FD_START + (int)(nl + 1 + nc + nr), 0);
+	TU_CHECK(fd >= 0, "pidfd_getfd: %s", strerror(errno));
+	close(pidfd);
+	return fd;
+}
+
+static const char *sevd_log;
+
+/* SIGSTOP, then until every thread of w is stopped: a thread still in recvmsg could
+ * otherwise take the next handoff before it stops. */
+static void stop_worker(pid_t w)
+{
+	char path[64], st[512];
+	bool all = false;
+
+	TU_CHECK(kill(w, SIGSTOP) == 0, "SIGSTOP the worker");
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)w);
+	for (int tries = 0; tries < 1000 && !all; tries++) {
+		DIR *dir = opendir(path);
+		struct dirent *e;
+
+		TU_CHECK(dir, "%s", path);
+		all = true;
+		while ((e = readdir(dir))) {
+			char f[600];
+			FILE *fp;
+			char *p;
+
+			if (e->d_name[0] == '.')
+				continue;
+			snprintf(f, sizeof(f), "%s/%s/stat", path, e->d_name);
+			fp = fopen(f, "re");
+			if (!fp)
+				continue;
+			st[0] = '\0';
+			(void)!fgets(st, sizeof(st), fp);
+			fclose(fp);
+			p = strrchr(st, ')');
+			all &= p && p[1] == ' ' && (p[2] == 'T' || p[2] == 't');
+		}
+		closedir(dir);
+		if (!all)
+			usleep(10 * 1000);
+	}
+	TU_CHECK(all, "the worker's threads stop");
+}
+
+/* A client of the Unix API socket as uid (a child connects as that uid and passes the
+ * connected socket back), and the connection id the core handed the worker for it, read
+ * from the stolen handoff socket (the real worker is stopped meanwhile). */
+static int unix_client(const char *sock, uid_t uid, int handoff, uint64_t *ret_conn)
+{
+	struct sevd_handoff_msg m = {0};
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov = {.iov_base = &m, .iov_len = sizeof(m)};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+	struct pollfd p = {.fd = handoff, .events = POLLIN};
+	int sp[2], client = -1, handed = -1, st;
+	pid_t pid;
+
+	TU_CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == 0, "socketpair");
+	pid = fork();
+	TU_CHECK(pid >= 0, "fork");
+	if (pid == 0) {
+		int c;
+
+		close(sp[0]);
+		if (setresgid(uid, uid, uid) < 0 || setgroups(0, NULL) < 0 ||
+		    setresuid(uid, uid, uid) < 0)
+			_exit(2);
+		c = tu_unix_connect(sock);
+		if (c < 0)
+			_exit(3);
+		memset(u.buf, 0, sizeof(u.buf));
+		mh.msg_control = u.buf;
+		mh.msg_controllen = sizeof(u.buf);
+		CMSG_FIRSTHDR(&mh)->cmsg_level = SOL_SOCKET;
+		CMSG_FIRSTHDR(&mh)->cmsg_type = SCM_RIGHTS;
+		CMSG_FIRSTHDR(&mh)->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(CMSG_FIRSTHDR(&mh)), &c, sizeof(int));
+		_exit(sendmsg(sp[1], &mh, 0) == (ssize_t)sizeof(m) ? 0 : 4);
+	}
+	close(sp[1]);
+	TU_CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+		 "the client of uid %u connects (status %d)", (unsigned)uid, st);
+	memset(u.buf, 0, sizeof(u.buf));
+	mh.msg_control = u.buf;
+	mh.msg_controllen = sizeof(u.buf);
+	TU_CHECK(recvmsg(sp[0], &mh, MSG_CMSG_CLOEXEC) == (ssize_t)sizeof(m), "client fd");
+	memcpy(&client, CMSG_DATA(CMSG_FIRSTHDR(&mh)), sizeof(int));
+	close(sp[0]);
+	TU_CHECK(poll(&p, 1, 20000) == 1, "the core hands the connection to the worker (log %s)",
+		 sevd_log);
+	memset(u.buf, 0, sizeof(u.buf));
+	mh.msg_control = u.buf;
+	mh.msg_controllen = sizeof(u.buf);
+	TU_CHECK(recvmsg(handoff, &mh, MSG_CMSG_CLOEXEC) == (ssize_t)sizeof(m) &&
+			 m.magic == SEVD_HANDOFF_MAGIC && m.conn && CMSG_FIRSTHDR(&mh),
+		 "a handoff message with a connection id");
+	memcpy(&handed, CMSG_DATA(CMSG_FIRSTHDR(&mh)), sizeof(int));
+	TU_CHECK(m.uid == uid, "handed as uid %u, connected as %u", m.uid, (unsigned)uid);
+	close(handed); /* the test plays the worker: it serves nothing on it */
+	*ret_conn = m.conn;
+	return client;
+}
+
 static void hex_sha256(const char *s, char out[65])
 {
 	uint8_t h[32];
@@ -89,10 +229,20 @@ static uint64_t served(const char *esock)
 	return info.commands_served;
 }
 
+static uint64_t reader_conn; /* a live connection of uid 4242 (a reader) */
+
 static void evidence(struct sevd_caller *cl, unsigned kind)
 {
 	memset(cl, 0, sizeof(*cl));
 	switch (kind) {
+	case 4: /* a connection id the core never issued, claiming root */
+		cl->kind = SEVD_EVIDENCE_UNIX;
+		cl->conn = 0x5eed5eed5eed5eedull;
+		break;
+	case 5: /* a reader's live connection, the worker claiming root beside it */
+		cl->kind = SEVD_EVIDENCE_UNIX;
+		cl->conn = reader_conn;
+		break;
 	case 1: /* a token no line configures */
 		cl->kind = SEVD_EVIDENCE_TOKEN;
 		snprintf(cl->text, sizeof(cl->text), "forged-token-%d", 42);
@@ -101,9 +251,8 @@ static void evidence(struct sevd_caller *cl, unsigned kind)
 		cl->kind = SEVD_EVIDENCE_TOKEN;
 		snprintf(cl->text, sizeof(cl->text), "%s", READER_TOKEN);
 		break;
-	case 3: /* a Unix peer that is not root and not in admin_group: reader */
+	case 3: /* Unix evidence without a connection id, claiming root */
 		cl->kind = SEVD_EVIDENCE_UNIX;
-		cl->uid = cl->gid = 4242;
 		break;
 	default: /* none */
 		break;
@@ -237,12 +386,14 @@ static void tenant_http(int port)
 		 out);
 }
 
-static const char *const reasons[] = {"no_evidence", "bad_token", "role", "role"};
+static const char *const reasons[] = {"no_evidence", "bad_token", "role", "no_connection",
+				      "bad_connection", "role"};
+#define N_EVIDENCE 5
 
 static bool public_op(uint32_t op)
 {
 	return op == SEVD_OP_CERTS || op == SEVD_OP_GET_ID || op == SEVD_OP_HEALTH ||
-	       op == SEVD_OP_WHOAMI;
+	       op == SEVD_OP_WHOAMI || op == SEVD_OP_CONN_END;
 }
 
 static void check_metric(struct gc_daemon *d, const char *op, const char *reason, uint64_t want)
@@ -255,6 +406,207 @@ static void check_metric(struct gc_daemon *d, const char *op, const char *reason
 	TU_CHECK(gc_metric(d, series, &v), "no %s in /metrics", series);
 	TU_CHECK(v == want, "%s = %llu, expected %llu", series, (unsigned long long)v,
 		 (unsigned long long)want);
+}
+
+/* A closed connection's id is refused: one the worker gave back (as a sound worker does when
+ * libmicrohttpd closes it) at once; one whose client left, but that a compromised worker
+ * keeps, within the core's bound (core/conns.c LINGER_MS, 10 s) of the hang-up. SHUTDOWN
+ * with each: refused bad_connection, so never run. */
+static void unix_closed(struct gc_daemon *d, int fd, int handoff, struct sevd_request *rq,
+			struct sevd_reply *rep)
+{
+	struct sevd_handoff_msg back = {.magic = SEVD_HANDOFF_MAGIC};
+	uint64_t conn;
+	int c, r = 0, tries;
+
+	c = unix_client(d->sock, 0, handoff, &conn);
+	memset(rq, 0, sizeof(*rq));
+	rq->op = SEVD_OP_ASIDS;
+	rq->caller.kind = SEVD_EVIDENCE_UNIX;
+	rq->caller.conn = conn;
+	TU_CHECK(call(fd, rq, rep) == 0, "root's connection admits ASIDS: %s", rep->message);
+	back.conn = conn;
+	TU_CHECK(send(handoff, &back, sizeof(back), 0) == (ssize_t)sizeof(back), "give back");
+	for (tries = 0; tries < 200; tries++) {
+		memset(rq, 0, sizeof(*rq));
+		rq->op = SEVD_OP_ASIDS;
+		rq->caller.kind = SEVD_EVIDENCE_UNIX;
+		rq->caller.conn = conn;
+		if ((r = call(fd, rq, rep)) != 0)
+			break;
+		usleep(10 * 1000);
+	}
+	TU_CHECK(r == -EACCES && strstr(rep->rule, "bad_connection"),
+		 "an id given back: r %d rule %s", r, rep->rule);
+	memset(rq, 0, sizeof(*rq));
+	rq->op = SEVD_OP_SHUTDOWN;
+	rq->caller.kind = SEVD_EVIDENCE_UNIX;
+	rq->caller.conn = conn;
+	TU_CHECK(call(fd, rq, rep) == -EACCES && strstr(rep->rule, "bad_connection"),
+		 "SHUTDOWN on an id given back: r %d rule %s", rep->r, rep->rule);
+	close(c);
+
+	/* The client leaves; the worker keeps quiet. */
+	c = unix_client(d->sock, 0, handoff, &conn);
+	close(c);
+	for (tries = 0; tries < 300; tries++) {
+		memset(rq, 0, sizeof(*rq));
+		rq->op = SEVD_OP_ASIDS;
+		rq->caller.kind = SEVD_EVIDENCE_UNIX;
+		rq->caller.conn = conn;
+		if ((r = call(fd, rq, rep)) != 0)
+			break;
+		usleep(100 * 1000);
+	}
+	TU_CHECK(r == -EACCES && strstr(rep->rule, "bad_connection"),
+		 "the id of a client that left, %d ms later: r %d rule %s", tries * 100, r,
+		 rep->rule);
+	TU_CHECK(tries >= 10, "refused %d ms after the hang-up: before the bound of 10 s, a "
+			      "request in flight could not finish",
+		 tries * 100);
+	memset(rq, 0, sizeof(*rq));
+	rq->op = SEVD_OP_SHUTDOWN;
+	rq->caller.kind = SEVD_EVIDENCE_UNIX;
+	rq->caller.conn = conn;
+	TU_CHECK(call(fd, rq, rep) == -EACCES && strstr(rep->rule, "bad_connection"),
+		 "SHUTDOWN on a closed id: r %d rule %s", rep->r, rep->rule);
+}
+
+/* ---- TLS client certificates: a CA, a reader under it, an admin's subject self-signed ---- */
+
+struct ident {
+	EVP_PKEY *key;
+	X509 *crt;
+};
+
+static void add_ext(X509 *crt, X509 *issuer, int nid, const char *value)
+{
+	X509V3_CTX ctx;
+	X509_EXTENSION *ext;
+
+	X509V3_set_ctx(&ctx, issuer, crt, NULL, NULL, 0);
+	ext = X509V3_EXT_conf_nid(NULL, &ctx, nid, value);
+	TU_CHECK(ext && X509_add_ext(crt, ext, -1) == 1, "extension %s", value);
+	X509_EXTENSION_free(ext);
+}
+
+/* CN=cn signed by ca; self-signed (a CA when is_ca) when ca is NULL. */
+static struct ident make_ident(const struct ident *ca, const char *cn, bool is_ca)
+{
+	static long serial = 1;
+	struct ident id = {EVP_EC_gen("P-256"), X509_new()};
+	X509_NAME *name = X509_NAME_new();
+
+	TU_CHECK(id.key && id.crt && name, "key or certificate");
+	X509_set_version(id.crt, 2);
+	ASN1_INTEGER_set(X509_get_serialNumber(id.crt), serial++);
+	X509_gmtime_adj(X509_getm_notBefore(id.crt), -3600);
+	X509_gmtime_adj(X509_getm_notAfter(id.crt), 86400);
+	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0);
+	X509_set_subject_name(id.crt, name);
+	X509_set_issuer_name(id.crt, ca ? X509_get_subject_name(ca->crt) : name);
+	X509_set_pubkey(id.crt, id.key);
+	X509_NAME_free(name);
+	add_ext(id.crt, ca ? ca->crt : id.crt, NID_basic_constraints,
+		is_ca ? "critical,CA:TRUE" : "critical,CA:FALSE");
+	if (!is_ca)
+		add_ext(id.crt, ca ? ca->crt : id.crt, NID_ext_key_usage, "clientAuth");
+	TU_CHECK(X509_sign(id.crt, ca ? ca->key : id.key, EVP_sha256()) > 0, "sign %s", cn);
+	return id;
+}
+
+static void free_ident(struct ident *id)
+{
+	EVP_PKEY_free(id->key);
+	X509_free(id->crt);
+}
+
+static struct ident tls_ca, tls_reader, tls_forged;
+
+/* The CA (ca.crt in dir, sevd.conf's tls_client_ca) and the two client certificates. */
+static void make_pki(const char *dir)
+{
+	char path[600];
+	FILE *f;
+
+	tls_ca = make_ident(NULL, "distrust CA", true);
+	tls_reader = make_ident(&tls_ca, "tls-reader", false);
+	tls_forged = make_ident(NULL, "tls-admin", false); /* the admin's subject, self-signed */
+	snprintf(path, sizeof(path), "%s/ca.crt", dir);
+	f = fopen(path, "we");
+	TU_CHECK(f && PEM_write_X509(f, tls_ca.crt) == 1 && fclose(f) == 0, "write %s", path);
+}
+
+/* A CONN_CERT of crt (DER) on the stolen channel; its r, the id in rep. */
+static int conn_cert(int fd, X509 *crt, struct sevd_request *rq, struct sevd_reply *rep)
+{
+	uint8_t *p;
+	int n;
+
+	memset(rq, 0, sizeof(*rq));
+	rq->op = SEVD_OP_CONN_CERT;
+	n = i2d_X509(crt, NULL);
+	TU_CHECK(n > 0 && (size_t)n <= sizeof(rq->u.cert_chain.der), "DER of %d bytes", n);
+	p = rq->u.cert_chain.der;
+	TU_CHECK(i2d_X509(crt, &p) == n, "i2d_X509");
+	rq->u.cert_chain.len = (uint32_t)n;
+	return call(fd, rq, rep);
+}
+
+static void cert_evidence(struct sevd_caller *cl, uint64_t conn)
+{
+	memset(cl, 0, sizeof(*cl));
+	cl->kind = SEVD_EVIDENCE_CERT;
+	/* what a lying worker writes: the admin's subject (client_cert_role admin:tls-admin) */
+	snprintf(cl->text, sizeof(cl->text), "CN=tls-admin");
+	snprintf(cl->cn, sizeof(cl->cn), "tls-admin");
+	cl->conn = conn;
+}
+
+/* The core verifies the chain itself: a self-signed certificate with the admin's subject is
+ * refused (bad_certificate); CERT evidence without the id the core answered (no_connection),
+ * with an id it never issued or one ended by CONN_END (bad_connection) is refused; a chain
+ * under tls_client_ca gets an id whose subject is the core's, whatever subject the worker
+ * writes beside it (the reader's id for FACTORY_RESET: role). */
+static void tls_evidence(int fd, struct sevd_request *rq, struct sevd_reply *rep)
+{
+	uint64_t id;
+
+	TU_CHECK(conn_cert(fd, tls_forged.crt, rq, rep) == -EACCES &&
+			 !strcmp(rep->rule, "core_refused:bad_certificate"),
+		 "a self-signed client certificate: r %d rule %s (%s)", rep->r, rep->rule,
+		 rep->message);
+	TU_CHECK(strstr(rep->message, "tls_client_ca"), "the refusal says why: %s", rep->message);
+	TU_CHECK(conn_cert(fd, tls_reader.crt, rq, rep) == 0 && rep->u.conn.id &&
+			 rep->u.conn.role == SEVD_ROLE_READER,
+		 "the reader's certificate under the CA: r %d id %llx role %u (%s)", rep->r,
+		 (unsigned long long)rep->u.conn.id, rep->u.conn.role, rep->message);
+	id = rep->u.conn.id;
+	memset(rq, 0, sizeof(*rq));
+	rq->op = SEVD_OP_ASIDS;
+	cert_evidence(&rq->caller, id);
+	TU_CHECK(call(fd, rq, rep) == 0, "ASIDS on the reader's certificate id: %s", rep->message);
+	static const struct {
+		uint64_t conn;
+		const char *rule;
+	} cases[] = {{0, "no_connection"}, {0x0dd0f00d0dd0f00dull, "bad_connection"}, {1, "role"}};
+	for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+		memset(rq, 0, sizeof(*rq));
+		rq->op = SEVD_OP_FACTORY_RESET;
+		cert_evidence(&rq->caller, cases[i].conn == 1 ? id : cases[i].conn);
+		TU_CHECK(call(fd, rq, rep) == -EACCES && strstr(rep->rule, cases[i].rule),
+			 "FACTORY_RESET with certificate evidence %zu: r %d rule %s", i, rep->r,
+			 rep->rule);
+	}
+	memset(rq, 0, sizeof(*rq));
+	rq->op = SEVD_OP_CONN_END;
+	rq->u.conn.id = id;
+	TU_CHECK(call(fd, rq, rep) == 0, "CONN_END: %s", rep->message);
+	memset(rq, 0, sizeof(*rq));
+	rq->op = SEVD_OP_ASIDS;
+	cert_evidence(&rq->caller, id);
+	TU_CHECK(call(fd, rq, rep) == -EACCES && strstr(rep->rule, "bad_connection"),
+		 "an ended certificate id: r %d rule %s", rep->r, rep->rule);
 }
 
 /* The attack, in its own frame so that its _cleanup_ buffers are freed before tu_done exits
@@ -280,7 +632,7 @@ static void attack(void)
 	uint64_t before;
 	uint32_t h;
 	pid_t w;
-	int fd;
+	int fd, handoff, reader;
 
 	if (geteuid() != 0)
 		tu_skip("not root: taking the worker's core channel needs pidfd_getfd on it (CI "
@@ -302,8 +654,10 @@ static void attack(void)
 		 "token = admin:sha256:%s\ntoken = reader:sha256:%s\n"
 		 "token = launcher:sha256:%s:tenant=acme\n"
 		 "token = launcher:sha256:%s:tenant=globex\ntoken = migrator:sha256:%s\n"
-		 "allow_plain_tcp = yes\n",
-		 hadm, hrd, hacme, hglobex, hmig);
+		 "allow_plain_tcp = yes\ntls_client_ca = %s/ca.crt\n"
+		 "client_cert_role = admin:tls-admin\nclient_cert_role = reader:tls-reader\n",
+		 hadm, hrd, hacme, hglobex, hmig, dir);
+	make_pki(dir);
 	{
 		FILE *f = fopen(conf, "we");
 
@@ -325,6 +679,18 @@ static void attack(void)
 	fd = take_channel(w);
 	j0 = tu_read_file(jpath, &l0);
 	TU_CHECK(j0, "the journal %s", jpath);
+	/* Unix callers: the worker is stopped, its handoff socket is the test's. A reader
+	 * connects; its id admits a reader's op (control), ASIDS. */
+	stop_worker(w);
+	sevd_log = d.log;
+	handoff = take_handoff(w);
+	TU_CHECK(chmod(dir, 0711) == 0, "chmod %s", dir);
+	reader = unix_client(d.sock, 4242, handoff, &reader_conn);
+	memset(rq, 0, sizeof(*rq));
+	rq->op = SEVD_OP_ASIDS;
+	evidence(&rq->caller, 5);
+	TU_CHECK(call(fd, rq, rep) == 0, "a reader's op on the reader's connection: r %d (%s)",
+		 rep->r, rep->message);
 	before = served(esock);
 
 	/* Control: a public op without evidence is served, so the channel works. */
@@ -362,7 +728,7 @@ static void attack(void)
 		 rep->u.whoami.role);
 	/* The destructive ones with a forged token, a reader's token, a reader's Unix peer. */
 	for (size_t i = 0; i < ELEMENTSOF(destructive); i++)
-		for (unsigned k = 1; k <= 3; k++) {
+		for (unsigned k = 1; k <= N_EVIDENCE; k++) {
 			memset(rq, 0, sizeof(*rq));
 			rq->op = destructive[i];
 			evidence(&rq->caller, k);
@@ -386,6 +752,11 @@ static void attack(void)
 		TU_CHECK(strstr(rep->rule, "role"), "op %u as a migrator: rule %s", destructive[i],
 			 rep->rule);
 	}
+	unix_closed(&d, fd, handoff, rq, rep);
+	tls_evidence(fd, rq, rep);
+	close(reader);
+	close(handoff);
+	TU_CHECK(kill(w, SIGCONT) == 0, "SIGCONT the worker");
 	TU_CHECK(served(esock) == before, "firmware served %llu commands for refused requests",
 		 (unsigned long long)(served(esock) - before));
 	j1 = tu_read_file(jpath, &l1);
@@ -399,10 +770,16 @@ static void attack(void)
 	check_metric(&d, "GUEST_INFO", "tenant", 2);
 	check_metric(&d, "FACTORY_RESET", "no_evidence", 1);
 	check_metric(&d, "FACTORY_RESET", "bad_token", 1);
-	check_metric(&d, "FACTORY_RESET", "role", 3);
 	check_metric(&d, "GUEST_DELETE", "role", 3);
 	check_metric(&d, "GUEST_SECRET", "bad_token", 1);
 	check_metric(&d, "PEK_CERT_IMPORT", "no_evidence", 1);
+	check_metric(&d, "SHUTDOWN", "bad_connection", 3); /* a forged id, two closed ones */
+	/* the forged certificate, and the garbage "chain" of the no-evidence round */
+	check_metric(&d, "CONN_CERT", "bad_certificate", 2);
+	check_metric(&d, "FACTORY_RESET", "no_connection", 2);  /* Unix and certificate */
+	check_metric(&d, "FACTORY_RESET", "bad_connection", 2); /* Unix and certificate */
+	check_metric(&d, "FACTORY_RESET", "role", 4);		/* + the reader's certificate */
+	check_metric(&d, "ASIDS", "bad_connection", 3); /* the ended certificate id, + Unix */
 	logb = tu_read_file(d.log, &ll);
 	TU_CHECK(logb && memmem(logb, ll, "SECURITY: the core refused FACTORY_RESET", 40),
 		 "the refusal is logged (log %s)", d.log);
@@ -419,6 +796,9 @@ static void attack(void)
 	gc_stop(&d, false);
 	tu_emu_stop(&emu);
 	tu_rmtree(dir);
+	free_ident(&tls_ca);
+	free_ident(&tls_reader);
+	free_ident(&tls_forged);
 	free(d.sock);
 	free(d.log);
 	free(rq);

@@ -5,7 +5,7 @@
  *    a reply for another op are each refused with their own error; a staged upload's slot
  *    request outside its staging buffer is refused, a reply carries the staging's fd;
  *  - the seccomp filter in forked children: denied calls fail with EPERM or kill the process
- *    with SIGSYS, signals reach only the process itself, threads still start;
+ *    with SIGSYS (bind and listen on a Unix socket among them: the core owns the listener), signals reach only the process itself, threads still start;
  *  - the real sevd (--psp emu, its own emulator): the worker is its child with --worker, runs
  *    as a non-root uid (as root) with every capability set empty, NoNewPrivs 1, Seccomp 2; its
  *    fd table holds no file under the state dir, no /dev/sev and no socket of the core's but
@@ -493,6 +493,20 @@ static int filtered_child(int what)
 	case 4:
 		(void)syscall(SYS_bpf, 0, NULL, 0);
 		return 23;
+	case 5: /* the core owns the Unix listener: binding one of its own kills the worker */
+	case 6: {
+		struct sockaddr_un sa = {.sun_family = AF_UNIX};
+
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			return 24;
+		snprintf(sa.sun_path, sizeof(sa.sun_path), "/tmp/sevd-seccomp-%d", (int)getpid());
+		if (what == 5)
+			(void)bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+		else
+			(void)listen(fd, 1); /* autobinds an abstract address first */
+		return 25;
+	}
 	}
 	return 99;
 }
@@ -500,10 +514,11 @@ static int filtered_child(int what)
 static void test_seccomp(void)
 {
 	static const char *const names[] = {"allowed/EPERM calls", "ptrace", "unshare(NEWUSER)",
-					    "process_vm_readv", "bpf"};
+					    "process_vm_readv", "bpf", "bind(AF_UNIX)",
+					    "listen(AF_UNIX)"};
 
 	TU_CHECK(sevd_seccomp_program_len() > 100, "the filter has its rules");
-	for (int what = 0; what < 5; what++) {
+	for (int what = 0; what < (int)ELEMENTSOF(names); what++) {
 		pid_t pid = fork();
 		int st;
 
@@ -685,6 +700,40 @@ static unsigned long listener_inode(const char *path)
 	return ino;
 }
 
+/* Is link ("socket:[INODE]") an accepted connection on the socket bound to path (a line of
+ * /proc/net/unix with that path and without __SO_ACCEPTCON)? */
+static bool api_connection(const char *path, const char *link)
+{
+	char line[1024];
+	bool found = false;
+	FILE *f = fopen("/proc/net/unix", "re");
+
+	TU_CHECK(f, "/proc/net/unix");
+	while (!found && fgets(line, sizeof(line), f)) {
+		char p[512] = "", l[64];
+		unsigned long i, flags;
+
+		if (sscanf(line, "%*s %*s %*s %lx %*s %*s %lu %511s", &flags, &i, p) == 3 &&
+		    !(flags & 0x10000) && !strcmp(p, path)) {
+			snprintf(l, sizeof(l), "socket:[%lu]", i);
+			found = !strcmp(l, link);
+		}
+	}
+	fclose(f);
+	return found;
+}
+
+static bool listener_held(pid_t pid, const char *link)
+{
+	static char links[256][256];
+	unsigned n = fd_links(pid, links, 256);
+
+	for (unsigned i = 0; i < n; i++)
+		if (!strcmp(links[i], link))
+			return true;
+	return false;
+}
+
 static void check_fds(struct gc_daemon *d, pid_t w)
 {
 	static char wl[256][256], cl[256][256];
@@ -701,20 +750,27 @@ static void check_fds(struct gc_daemon *d, pid_t w)
 			 "the worker holds %s", wl[i]);
 		if (strncmp(wl[i], "socket:", 7))
 			continue;
-		/* Any socket it shares with the core is the API listener: never the emulator's
-		 * connection, the grant socket or the core's end of a channel. */
+		/* The core owns the Unix API listener (it accepts and hands each connection to
+		 * the worker with an id): the worker never holds it. Any socket it shares with
+		 * the core is a client connection the core handed it (the core keeps a reference
+		 * to see its end): never the emulator's connection, the grant socket or the core's
+		 * end of a channel. */
+		TU_CHECK(strcmp(wl[i], listen_link), "the worker holds the Unix API listener %s",
+			 listen_link);
 		for (unsigned k = 0; k < nc; k++)
 			if (!strcmp(wl[i], cl[k])) {
-				TU_CHECK(
-				    !strcmp(wl[i], listen_link),
-				    "the worker shares %s with the core (not the API socket %s)",
-				    wl[i], listen_link);
+				TU_CHECK(api_connection(d->sock, wl[i]),
+					 "the worker shares %s with the core (not a connection on "
+					 "the API socket %s)",
+					 wl[i], d->sock);
 				shared++;
 			}
 	}
-	TU_CHECK(shared >= 1, "the API listener is inherited (%u shared)", shared);
-	fprintf(stderr, "worker fds: %u (core %u), shared with the core: the API listener only\n",
-		nw, nc);
+	TU_CHECK(listener_held(d->pid, listen_link), "the core holds the API listener %s",
+		 listen_link);
+	fprintf(stderr, "worker fds: %u (core %u), shared with the core: %u client "
+			"connection(s), never the listener\n",
+		nw, nc, shared);
 }
 
 /* The reply cache's region as the running sevd hands it out: read-only in the worker (its
@@ -966,6 +1022,10 @@ static void check_guest(struct gc_daemon *d, uint32_t h, int64_t asid, const cha
 	gc_resp_free(&r);
 }
 
+#define SLOTS_TOKEN "privsep-slots-admin-token"
+/* sha256 of SLOTS_TOKEN, for test_bad_slots's sevd.conf */
+#define SLOTS_TOKEN_SHA256 "332d227066c64ed586dc42e585a4fcc6bf0a829f9a93e6bb90c57d1cf40bfcb8"
+
 /* One request frame (header + body) at buf; its length. */
 static size_t frame(uint8_t *buf, uint32_t op, const void *body, size_t len)
 {
@@ -974,8 +1034,9 @@ static size_t frame(uint8_t *buf, uint32_t op, const void *body, size_t len)
 				  .kind = SEVD_IPC_REQUEST,
 				  .op = op,
 				  .len = (uint32_t)(SEVD_IPC_CALLER_SIZE + len)};
-	/* uid 0 over the Unix socket: the core admits the op; the slot rules refuse it */
-	struct sevd_caller cl = {.kind = SEVD_EVIDENCE_UNIX};
+	/* the admin's bearer token: the core admits the op; the slot rules refuse it (Unix
+	 * evidence would need a connection id the core issued: core/conns.h) */
+	struct sevd_caller cl = {.kind = SEVD_EVIDENCE_TOKEN, .text = SLOTS_TOKEN};
 
 	memcpy(buf, &hd, sizeof(hd));
 	memcpy(buf + sizeof(hd), &cl, sizeof(cl));
@@ -1039,16 +1100,23 @@ static void test_bad_slots(void)
 {
 	_cleanup_free_ char *dir = tu_mkdtemp(), *esock = path_join(dir, "emu.sock");
 	_cleanup_free_ char *state = NULL;
-	struct gc_daemon d = {.dir = dir, .emu_sock = esock, .extra_arg = "--psp=emu"};
+	_cleanup_free_ char *conf = path_join(dir, "sevd.conf");
+	struct gc_daemon d = {.dir = dir, .emu_sock = esock, .extra_arg = "--psp=emu",
+			      .config = conf};
 	struct gc_resp r;
 	int64_t asid;
 	uint32_t h;
 	pid_t w;
+	FILE *f;
 
 	if (!is_root) {
 		fprintf(stderr, "root-only part left to daemon-privsep-root\n");
 		return;
 	}
+	f = fopen(conf, "we");
+	TU_CHECK(f && fprintf(f, "token = admin:sha256:%s\n", SLOTS_TOKEN_SHA256) > 0 &&
+			 fclose(f) == 0,
+		 "write %s", conf);
 	TU_CHECK(gc_start(&d, true), "sevd start (log %s)", d.log);
 	TU_CHECK(req(&d, "POST", "/v1/guests", "{\"policy\": 0, \"name\": \"slots\"}", &r) == 201,
 		 "launch: %ld %s", r.status, r.body);
