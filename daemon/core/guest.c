@@ -623,6 +623,27 @@ static int admit(struct sevd_guests *gs, uint32_t policy, const char *tenant, bo
 		    v.rule ? v.rule : "?", v.message);
 }
 
+/* The tenant's memory quota: the declared memory (memory_size) of every guest it holds, with
+ * or without an ASID (a deactivated guest keeps its memory), plus the new guest's. Uploads
+ * cannot pass a guest's memory_size, so this bounds the bytes a tenant can upload too. */
+static int memory_admit(struct sevd_guests *gs, const char *tenant, uint64_t want,
+			struct sevd_reply *rep)
+{
+	struct policy_verdict v;
+	uint64_t held = 0;
+
+	for (unsigned i = 0; i < gs->n; i++)
+		if (!strcmp(gs->g[i]->rec.tenant, tenant))
+			held += gs->g[i]->rec.memory_size;
+	policy_memory_check(&gs->rules, tenant, held, want, &v);
+	if (v.ok)
+		return 0;
+	snprintf(rep->rule, sizeof(rep->rule), "%s", v.rule);
+	log_notice("Launch refused: %s", v.message);
+	return fail(rep, -EPERM, "refused by the host admission policy, rule %s: %s", v.rule,
+		    v.message);
+}
+
 /* An ASID for the guest: the one asked for, or the pool's lowest free of the type. */
 static int take_asid(struct sevd_guests *gs, uint32_t want, bool es, const char *holder,
 		     uint32_t *ret, struct sevd_reply *rep)
@@ -748,6 +769,8 @@ static void op_create(struct sevd_guests *gs, const struct sevd_request *req,
 		return;
 	}
 	if (admit(gs, c->policy, c->tenant[0] ? c->tenant : "default", true, rep) < 0 ||
+	    memory_admit(gs, c->tenant[0] ? c->tenant : "default",
+			 c->memory_size ? c->memory_size : GUEST_MEM_DEFAULT, rep) < 0 ||
 	    durable_gate(gs, rep) < 0)
 		return;
 	g = calloc(1, sizeof(*g));
@@ -1022,7 +1045,9 @@ static void snp_create(struct sevd_guests *gs, const struct sevd_request *req,
 		fail(rep, -ENOSPC, "sevd already holds %u guests", SEVD_GUESTS_MAX);
 		return;
 	}
-	if (snp_admit(gs, c->snp_policy, tenant, rep) < 0 || durable_gate(gs, rep) < 0)
+	if (snp_admit(gs, c->snp_policy, tenant, rep) < 0 ||
+	    memory_admit(gs, tenant, c->memory_size ? c->memory_size : GUEST_MEM_DEFAULT, rep) < 0 ||
+	    durable_gate(gs, rep) < 0)
 		return;
 	g = calloc(1, sizeof(*g));
 	if (!g) {
@@ -2156,6 +2181,8 @@ static void op_receive_start(struct sevd_guests *gs, const struct sevd_request *
 		return;
 	}
 	if (admit(gs, m->policy, m->tenant[0] ? m->tenant : "default", true, rep) < 0 ||
+	    memory_admit(gs, m->tenant[0] ? m->tenant : "default",
+			 m->memory_size ? m->memory_size : GUEST_MEM_DEFAULT, rep) < 0 ||
 	    durable_gate(gs, rep) < 0)
 		return;
 	g = calloc(1, sizeof(*g));

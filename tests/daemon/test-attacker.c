@@ -9,7 +9,11 @@
  *     still ends that upload, so the guest can be measured and deleted again;
  *   - unseparated: sevd as a uid without CAP_SETUID refuses to start (its worker would keep
  *     the core's uid) unless allow_unseparated_worker = yes, and sevadm ok reports that
- *     worker as a FAIL line (a root sevd's as a PASS line).
+ *     worker as a FAIL line (a root sevd's as a PASS line);
+ *   - memquota: policy.default_memory_quota and tenant.NAME.memory_quota: a launch whose
+ *     memory_size would pass the tenant's quota is refused (403 policy_refused, rule
+ *     memory_quota), a deactivated guest still counts, a DELETE makes room, and a restart
+ *     counts the same.
  * Usage: test-daemon-attacker [reset|delete409|...] (default: all). */
 #include <curl/curl.h>
 #include <dirent.h>
@@ -492,12 +496,93 @@ static void test_unseparated(void)
 	tu_rmtree(sdir);
 }
 
+
+/* ---- item: the memory quota ---- */
+
+static struct gc_resp create_in(const char *name, const char *tenant, unsigned mib, long want)
+{
+	char body[200];
+
+	snprintf(body, sizeof(body),
+		 "{\"policy\": 1, \"name\": \"%s\", \"tenant\": \"%s\", \"memory_size\": %u}", name,
+		 tenant, mib * MIB);
+	return call("POST", "/v1/guests", body, strlen(body), NULL, want);
+}
+
+static uint32_t admitted(const char *name, const char *tenant, unsigned mib)
+{
+	struct gc_resp r = create_in(name, tenant, mib, 201);
+	uint32_t h = (uint32_t)gc_int(r.json, "handle");
+
+	gc_resp_free(&r);
+	return h;
+}
+
+/* Refused by the memory quota: 403 policy_refused, rule memory_quota, the message naming the
+ * tenant, what it holds and the quota. */
+static void over_quota(const char *name, const char *tenant, unsigned mib, unsigned held_mib,
+		       unsigned quota_mib)
+{
+	struct gc_resp r = create_in(name, tenant, mib, 403);
+	json_object *e = json_object_object_get(r.json, "error");
+	char held[32], quota[32];
+
+	snprintf(held, sizeof(held), "%llu bytes", (unsigned long long)held_mib * MIB);
+	snprintf(quota, sizeof(quota), "%llu bytes", (unsigned long long)quota_mib * MIB);
+	TU_CHECK(!strcmp(gc_err_code(&r), "policy_refused") &&
+		     !strcmp(gc_str(e, "rule"), "memory_quota"),
+		 "%s (%u MiB in %s): %s", name, mib, tenant, r.body);
+	TU_CHECK(strstr(r.body, tenant) && strstr(r.body, held) && strstr(r.body, quota),
+		 "the refusal does not name the tenant, its %s and its quota of %s: %s", held,
+		 quota, r.body);
+	gc_resp_free(&r);
+}
+
+static void test_memquota(void)
+{
+	uint32_t a, b, c, big[3];
+
+	start("policy.default_memory_quota = 40M\npolicy.tenant.big.memory_quota = 48M\n"
+	      "policy.tenant.big.quota = 8\n");
+	a = admitted("a", "acme", 16);
+	b = admitted("b", "acme", 16);
+	over_quota("c", "acme", 16, 32, 40);
+	c = admitted("c", "acme", 8); /* exactly the quota */
+	over_quota("d", "acme", 1, 40, 40);
+	for (unsigned i = 0; i < 3; i++) /* another tenant has its own */
+		big[i] = admitted("big", "big", 16);
+	over_quota("big4", "big", 1, 48, 48);
+	guest_call("DELETE", c, "", 200);
+
+	/* A deactivated guest holds no ASID but still holds its memory. */
+	upload(a, 4096);
+	guest_call("GET", a, "/measurement", 200);
+	guest_call("POST", a, "/finish", 200);
+	guest_call("POST", a, "/deactivate", 200);
+	TU_CHECK(!strcmp(guest_state(a), "RUNNING"), "a is %s", guest_state(a));
+	over_quota("e", "acme", 16, 32, 40);
+	invariants(true, "the memory quota full");
+
+	/* A restart counts the same guests. */
+	ru_sevd_stop(&D, true);
+	TU_CHECK(ru_sevd_start(&D, true), "sevd does not start again (log %s)", D.log);
+	over_quota("e", "acme", 16, 32, 40);
+	guest_call("DELETE", a, "", 200); /* room again */
+	c = admitted("e", "acme", 16);
+	guest_call("DELETE", b, "", 200);
+	guest_call("DELETE", c, "", 200);
+	for (unsigned i = 0; i < 3; i++)
+		guest_call("DELETE", big[i], "", 200);
+	invariants(true, "every guest deleted");
+}
+
 static const struct {
 	const char *name;
 	void (*fn)(void);
 } tests[] = {
     {"reset", test_reset},
     {"delete409", test_delete409},
+    {"memquota", test_memquota},
     {"unseparated", test_unseparated},
 };
 
