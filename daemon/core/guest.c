@@ -3,9 +3,10 @@
  * "Crash safety"): firmware first, then the journal record (fsync'ed), then the answer; an
  * INTENT record before LAUNCH_START names the memory region of a launch that may not reach the
  * journal. At start the journal is replayed and every guest is checked with GUEST_STATUS:
- * firmware's RUNNING guests are kept with the ASID firmware says they hold, anything not yet
- * RUNNING (its memfd died with the old process) is deactivated and decommissioned, and
- * firmware guests the journal does not know are decommissioned too.
+ * firmware's RUNNING guests are kept with the ASID firmware says they hold, so are unfinished
+ * SEV/SEV-ES launches the owner can still finish (LUPDATE, measured LSECRET: resumable()),
+ * any other launch not yet RUNNING is deactivated and decommissioned, and firmware guests the
+ * journal does not know are decommissioned too.
  * Runs on the firmware thread only. Trusts the request fields no more than core.c does. */
 #include <errno.h>
 #include <fcntl.h>
@@ -581,6 +582,13 @@ static int need_lupdate(struct sevd_guests *gs, struct guest *g, uint32_t cmd,
 		return rep->r;
 	if (st.state == SEV_GSTATE_LUPDATE && g->memfd >= 0)
 		return 0;
+	if (st.state == SEV_GSTATE_LUPDATE) /* kept across a restart (reconcile_known) */
+		return fail(rep, -EALREADY,
+			    "%s: guest %u was launched by an earlier sevd process, and the writable "
+			    "copy of its memory died with that process, so nothing more can go in. "
+			    "Measure it as it is (POST /v1/guests/%u/measure), or DELETE it and "
+			    "launch again",
+			    sev_cmd_name(cmd), g->rec.handle, g->rec.handle);
 	rep->r = -EIO;
 	rep->fw_status = SEV_STATUS_INVALID_GUEST_STATE;
 	snprintf(rep->message, sizeof(rep->message),
@@ -2457,8 +2465,49 @@ static int replay_apply(void *userdata, const struct sevd_jrec *rec)
 }
 
 struct tally {
-	unsigned kept, cleaned, gone, unknown;
+	unsigned kept, resumed, cleaned, gone, unknown;
 };
+
+static void claim_reconciled(struct sevd_guests *gs, struct guest *g, uint32_t asid)
+{
+	char holder[SEVD_ASID_HOLDER_MAX];
+
+	holder_of(g, holder);
+	if (asid && sevd_asid_claim(gs->pool, asid, g->rec.flags & SEVD_JREC_F_ES, holder) < 0)
+		log_error("Reconcile: guest %u holds ASID %u in firmware, which the pool cannot "
+			  "give it (out of range or held twice)",
+			  g->rec.handle, asid);
+}
+
+/* An unfinished SEV or SEV-ES launch that firmware still holds and the owner can finish
+ * (daemon/README.md "Crash safety"): LUPDATE (measure it as it is: the memfd the data went
+ * through died with the old process, so no more data or VMSAs go in), or LSECRET with the
+ * measurement in the journal (inject the secret, finish). Not kept: SNP launches (which of
+ * their pages firmware made private died with the old process, and SNP_LAUNCH_UPDATE reads
+ * each page from the memfd), LSECRET without the measurement recorded (LAUNCH_MEASURE cannot
+ * be asked again, so no owner could build a secret for it), RUPDATE (a migration target:
+ * the source cancels when its sevd or the stream goes). */
+static bool resumable(const struct guest *g, const struct sev_cmd_guest_status *st)
+{
+	if (is_snp(g) || !st->asid)
+		return false;
+	return st->state == SEV_GSTATE_LUPDATE ||
+	       (st->state == SEV_GSTATE_LSECRET && (g->rec.flags & SEVD_JREC_F_MEASURED));
+}
+
+static void keep_unfinished(struct sevd_guests *gs, struct guest *g,
+			    const struct sev_cmd_guest_status *st)
+{
+	g->rec.state = st->state;
+	g->rec.asid = st->asid;
+	g->rec.flags &= ~SEVD_JREC_F_GRANTED; /* granted only once RUNNING */
+	claim_reconciled(gs, g, st->asid);
+	log_notice("Reconcile: guest %u (%s) is an unfinished launch (%s, ASID %u): kept, the "
+		   "owner can %s",
+		   g->rec.handle, g->rec.name, state_name(st->state), st->asid,
+		   st->state == SEV_GSTATE_LUPDATE ? "measure it as it is (no more data can go in)"
+						   : "inject the secret and finish");
+}
 
 /* A firmware guest that must go: DEACTIVATE if it holds an ASID, DECOMMISSION, and its ASID
  * (if any) through the pool's pending-flush set. */
@@ -2481,7 +2530,6 @@ static int reconcile_known(struct sevd_guests *gs, struct tally *t, struct sevd_
 	for (unsigned i = 0; i < gs->n;) {
 		struct guest *g = gs->g[i];
 		struct sev_cmd_guest_status st;
-		char holder[SEVD_ASID_HOLDER_MAX];
 		bool es = g->rec.flags & SEVD_JREC_F_ES;
 
 		if (guest_status(gs, g, &st, rep) < 0)
@@ -2498,12 +2546,7 @@ static int reconcile_known(struct sevd_guests *gs, struct tally *t, struct sevd_
 		if (st.state == SEV_GSTATE_RUNNING) {
 			g->rec.state = st.state;
 			g->rec.asid = st.asid;
-			holder_of(g, holder);
-			if (st.asid && sevd_asid_claim(gs->pool, st.asid, es, holder) < 0)
-				log_error(
-				    "Reconcile: guest %u holds ASID %u in firmware, which the pool "
-				    "cannot give it (out of range or held twice)",
-				    g->rec.handle, st.asid);
+			claim_reconciled(gs, g, st.asid);
 			if (!st.asid)
 				g->rec.flags &= ~SEVD_JREC_F_GRANTED;
 			if (g->rec.flags & SEVD_JREC_F_GRANTED)
@@ -2511,6 +2554,12 @@ static int reconcile_known(struct sevd_guests *gs, struct tally *t, struct sevd_
 			log_info("Reconcile: guest %u (%s) RUNNING on ASID %u: kept", g->rec.handle,
 				 g->rec.name, st.asid);
 			t->kept++;
+			i++;
+			continue;
+		}
+		if (resumable(g, &st)) {
+			keep_unfinished(gs, g, &st);
+			t->resumed++;
 			i++;
 			continue;
 		}
@@ -2638,8 +2687,9 @@ static int reconcile(struct sevd_guests *gs)
 		atomic_store(&gs->not_durable, true);
 	}
 	log_info("Reconciled the journal with firmware: %u guest(s) kept, %u half-done launch(es) "
-		 "cleaned up, %u unknown firmware guest(s) decommissioned, %u gone from firmware",
-		 t.kept, t.cleaned, t.unknown, t.gone);
+		 "cleaned up, %u unknown firmware guest(s) decommissioned, %u gone from firmware, "
+		 "%u unfinished launch(es) kept",
+		 t.kept, t.cleaned, t.unknown, t.gone, t.resumed);
 	return 0;
 }
 

@@ -53,7 +53,9 @@ int ru_firmware_guests(const char *emu_sock, struct ru_fw_guest *out, unsigned m
  *     ASIDs (only checked with journal = true: right after a start, when it is a snapshot);
  *   - GET /v1/asids holds exactly the ASIDs of those guests, each once, and used + free +
  *     flush_pending = total for both types (none lost);
- *   - with restart: every guest is RUNNING (nothing half-launched survives a restart).
+ *   - with restart: every guest is RUNNING, or an unfinished SEV/SEV-ES launch kept with its
+ *     ASID in LUPDATE or LSECRET (its owner can finish it); nothing else half-launched (an
+ *     SNP launch, a migration target) survives a restart.
  * Returns 0, or -1 with why filled. */
 int ru_check_invariants(const char *emu_sock, const char *api_sock, const char *state_dir,
 			bool restart, bool journal, char *why, size_t whylen);

@@ -13,7 +13,10 @@
  *   - memquota: policy.default_memory_quota and tenant.NAME.memory_quota: a launch whose
  *     memory_size would pass the tenant's quota is refused (403 policy_refused, rule
  *     memory_quota), a deactivated guest still counts, a DELETE makes room, and a restart
- *     counts the same.
+ *     counts the same;
+ *   - lupdate: a guest in LUPDATE (data uploaded, not measured) survives a SIGKILL of sevd
+ *     with its ASID; more data is refused with the reason, the owner measures it as it is
+ *     (the measurement recomputed from the image and the owner's TIK), finishes, activates.
  * Usage: test-daemon-attacker [reset|delete409|...] (default: all). */
 #include <curl/curl.h>
 #include <dirent.h>
@@ -32,6 +35,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
+#include <openssl/evp.h>
+
+#include "attest/measurement.h"
+#include "attest/sev-cert.h"
+#include "attest/session.h"
 #include "common/macros.h"
 #include "common/util.h"
 #include "tests/daemon/reliability-util.h"
@@ -576,6 +586,108 @@ static void test_memquota(void)
 	invariants(true, "every guest deleted");
 }
 
+/* ---- item: unfinished launches across a restart ---- */
+
+static struct attest_tk owner_tk;
+
+/* A launch with an owner session for the platform's PDH (owner_tk holds its keys). */
+static uint32_t create_owned(const char *name)
+{
+	struct gc_resp r = call("GET", "/v1/platform/certs", NULL, 0, NULL, 200);
+	struct sev_cert pdh, godh;
+	struct sev_session_blob blob;
+	_cleanup_free_ uint8_t *raw = NULL;
+	_cleanup_free_ char *godh_b64 = NULL, *session_b64 = NULL, *body = NULL;
+	size_t len = 0;
+	const char *why;
+	uint32_t h;
+
+	TU_CHECK(base64_decode(gc_str(r.json, "pdh"), strlen(gc_str(r.json, "pdh")), &raw,
+			       &len) == 0 &&
+		     attest_sev_cert_parse(raw, len, &pdh, &why) == 0,
+		 "the platform's PDH");
+	gc_resp_free(&r);
+	TU_CHECK(attest_session_build(&pdh, 0x1, NULL, &godh, &blob, &owner_tk) == 0, "session");
+	godh_b64 = base64_encode(&godh, sizeof(godh));
+	session_b64 = base64_encode(&blob, sizeof(blob));
+	TU_CHECK(godh_b64 && session_b64 &&
+		     asprintf(&body,
+			      "{\"policy\": 1, \"name\": \"%s\", \"memory_size\": 16777216, "
+			      "\"godh_cert\": \"%s\", \"session\": \"%s\"}",
+			      name, godh_b64, session_b64) > 0,
+		 "body");
+	r = call("POST", "/v1/guests", body, strlen(body), NULL, 201);
+	h = (uint32_t)gc_int(r.json, "handle");
+	gc_resp_free(&r);
+	return h;
+}
+
+static void kill_and_restart(const char *when)
+{
+	char why[1024];
+
+	ru_sevd_stop(&D, true);
+	TU_CHECK(ru_sevd_start(&D, true), "sevd does not start after the kill %s (log %s)", when,
+		 D.log);
+	TU_CHECK(ru_check_invariants(E.socket, D.sock, D.state_dir, true, true, why,
+				     sizeof(why)) == 0,
+		 "after the kill %s: %s (log %s)", when, why, D.log);
+}
+
+static void test_lupdate(void)
+{
+	const size_t len = MIB + 100, padded = (len + 15) / 16 * 16;
+	_cleanup_free_ uint8_t *img = calloc(1, padded);
+	struct attest_measure_input in = {.ctx = ATTEST_MEASURE_CTX, .policy = 0x1};
+	uint8_t more[4096] = {1}, measure[32];
+	uint32_t h, asid;
+	char path[64];
+	struct gc_resp r;
+
+	TU_CHECK(img, "out of memory");
+	start("");
+	h = create_owned("kept");
+	upload(h, len);
+	snprintf(path, sizeof(path), "/v1/guests/%u", h);
+	r = call("GET", path, NULL, 0, NULL, 200);
+	asid = (uint32_t)gc_int(r.json, "asid");
+	gc_resp_free(&r);
+	kill_and_restart("with a guest in LUPDATE");
+	r = call("GET", path, NULL, 0, NULL, 200);
+	TU_CHECK(!strcmp(gc_str(r.json, "state"), "LUPDATE") && gc_int(r.json, "asid") == asid,
+		 "the guest is not kept in LUPDATE on ASID %u: %s", asid, r.body);
+	gc_resp_free(&r);
+	snprintf(path, sizeof(path), "/v1/guests/%u/data", h);
+	r = call("POST", path, more, sizeof(more), "application/octet-stream", 409);
+	TU_CHECK(!strcmp(gc_err_code(&r), "wrong_state") && strstr(r.body, "earlier sevd") &&
+		     strstr(r.body, "/measure"),
+		 "more data: %s", r.body);
+	gc_resp_free(&r);
+
+	/* The owner's measurement covers exactly the image uploaded before the kill. */
+	snprintf(path, sizeof(path), "/v1/guests/%u/measurement", h);
+	r = call("GET", path, NULL, 0, NULL, 200);
+	TU_CHECK(hex_decode_exact(gc_str(r.json, "measurement"), measure, 32) == 0 &&
+		     hex_decode_exact(gc_str(r.json, "mnonce"), in.mnonce, 16) == 0,
+		 "measurement: %s", r.body);
+	in.api_major = (uint8_t)gc_int(r.json, "api_major");
+	in.api_minor = (uint8_t)gc_int(r.json, "api_minor");
+	in.build = (uint8_t)gc_int(r.json, "build");
+	gc_resp_free(&r);
+	for (size_t i = 0; i < len; i++) /* upload()'s image */
+		img[i] = (uint8_t)(i * 13 + 5);
+	TU_CHECK(EVP_Digest(img, padded, in.digest, NULL, EVP_sha256(), NULL) == 1, "sha256");
+	TU_CHECK_EQ(attest_measurement_verify(owner_tk.tik, &in, measure), 1);
+	TU_CHECK(!strcmp(guest_state(h), "LSECRET"), "after measuring: %s", guest_state(h));
+	guest_call("POST", h, "/finish", 200);
+	guest_call("POST", h, "/activate", 200);
+	TU_CHECK(!strcmp(guest_state(h), "RUNNING"), "after finish: %s", guest_state(h));
+	OPENSSL_cleanse(&owner_tk, sizeof(owner_tk));
+	kill_and_restart("with the guest RUNNING");
+	guest_call("DELETE", h, "", 200);
+	invariants(true, "after the DELETE");
+}
+
 static const struct {
 	const char *name;
 	void (*fn)(void);
@@ -583,6 +695,7 @@ static const struct {
     {"reset", test_reset},
     {"delete409", test_delete409},
     {"memquota", test_memquota},
+    {"lupdate", test_lupdate},
     {"unseparated", test_unseparated},
 };
 

@@ -6,9 +6,11 @@
  * sevd is started again on the same state dir and emulator, and the invariants hold
  * (reliability-util.h): sevd's guest list and the journal equal firmware's GUEST_STATUS for
  * every handle, the ASID pool holds exactly the running guests' ASIDs (none lost, none held
- * twice), and nothing is left half-launched (a launch the kill interrupted is either finished
- * and listed, or cleaned up by the start-up reconciliation). Guests survive from one iteration
- * to the next, so kills also land on a daemon with history.
+ * twice), and nothing is left half-launched but what reconciliation keeps for its owner (a
+ * launch the kill interrupted is finished and listed, kept as an unfinished SEV launch in
+ * LUPDATE/LSECRET with its ASID, or cleaned up). Guests survive from one iteration to the
+ * next, so kills also land on a daemon with history; the clients finish the half-done
+ * launches they adopt (measure, finish, activate), so a kept launch is shown to finish.
  *
  * Usage: test-daemon-killmix [--iterations N] [--seed S] [--clients K] [--max-delay-ms M]
  * The seed (printed first; default: the time) fixes every client's sequence of operations and
@@ -160,6 +162,13 @@ static bool step(struct client *c)
 
 	if (c->n < OWN_MAX && x < 35)
 		return launch(c);
+	if (c->n && x < 45 && !c->g[i].running) { /* finish a half-done launch, kept or not */
+		if (!guest_op(c, OP_MEASURE, "GET", c->g[i].handle, "/measurement") ||
+		    !guest_op(c, OP_FINISH, "POST", c->g[i].handle, "/finish"))
+			return false;
+		c->g[i].running = true;
+		return guest_op(c, OP_ACTIVATE, "POST", c->g[i].handle, "/activate");
+	}
 	if (c->n && x < 55 && c->g[i].running) {
 		if (c->g[i].bound) {
 			if (!guest_op(c, OP_DEACTIVATE, "POST", c->g[i].handle, "/deactivate"))
@@ -217,23 +226,25 @@ static void *client_main(void *arg)
 /* ---- the runs ---- */
 
 struct totals {
-	unsigned kept, cleaned, unknown, gone, torn, interrupted[OP_MAX_ + 1], done[OP_MAX_];
+	unsigned kept, cleaned, unknown, gone, resumed, torn, interrupted[OP_MAX_ + 1],
+	    done[OP_MAX_];
 };
 
 static void count_reconcile(const char *log, struct totals *t)
 {
 	const char *p = strstr(log, "Reconciled the journal with firmware: ");
-	unsigned k, c, u, g;
+	unsigned k, c, u, g, r;
 
 	if (p && sscanf(p,
 			"Reconciled the journal with firmware: %u guest(s) kept, %u half-done "
 			"launch(es) cleaned up, %u unknown firmware guest(s) decommissioned, "
-			"%u gone",
-			&k, &c, &u, &g) == 4) {
+			"%u gone from firmware, %u unfinished",
+			&k, &c, &u, &g, &r) == 5) {
 		t->kept += k;
 		t->cleaned += c;
 		t->unknown += u;
 		t->gone += g;
+		t->resumed += r;
 	}
 	t->torn += strstr(log, "torn tail") != NULL;
 }
@@ -385,10 +396,10 @@ int main(int argc, char **argv)
 	for (unsigned k = 0; k < OP_MAX_; k++)
 		printf(" %s %u", op_names[k], t.interrupted[k]);
 	printf(" (idle %u)\n", t.interrupted[OP_MAX_]);
-	printf("killmix: reconciliation at the restarts: %u guests kept, %u half-done launches "
-	       "cleaned up, %u unknown firmware guests decommissioned, %u gone; %u torn journal "
-	       "tails truncated\n",
-	       t.kept, t.cleaned, t.unknown, t.gone, t.torn);
+	printf("killmix: reconciliation at the restarts: %u guests kept, %u unfinished launches "
+	       "kept, %u half-done launches cleaned up, %u unknown firmware guests "
+	       "decommissioned, %u gone; %u torn journal tails truncated\n",
+	       t.kept, t.resumed, t.cleaned, t.unknown, t.gone, t.torn);
 	TU_CHECK(t.done[OP_LAUNCH] > 0 && t.done[OP_DELETE] > 0,
 		 "the workload did too little to test anything");
 	tu_emu_stop(&E);
