@@ -46,6 +46,7 @@
 _Static_assert(SEVD_STAGE_SLOT_SIZE % GUEST_CHUNK == 0, "a full slot is whole chunks");
 #define SECRET_ADDR_DEFAULT 0x30000u /* hv-glue/guest/layout.h: the tiny guest's secret page */
 #define SUBSCRIBERS_MAX 32
+#define SECRETS_MAX 64 /* LAUNCH_SECRET packets one launch may take */
 
 struct guest {
 	struct sevd_jrec rec; /* what the journal holds (type PUT) */
@@ -61,6 +62,12 @@ struct guest {
 	uint64_t *vmsa;
 	uint32_t n_vmsa, cap_vmsa;
 	uint32_t vmsa_expected; /* a target: the VMSAs RECEIVE_START was told to wait for */
+	/* The LAUNCH_SECRET packets seen for this guest (IV, MAC), journaled (SEVD_JREC_SECRET)
+	 * while it launches; dropped at LAUNCH_FINISH, after which firmware takes no secret. */
+	struct secret_seen {
+		uint8_t iv[16], mac[32];
+	} *seen;
+	uint32_t n_seen;
 	uint8_t up_type;  /* SNP: the page type of the running upload (SEV_SNP_PAGE_*) */
 	uint64_t snp_hi;  /* SNP: guest memory below this may hold pages made private */
 };
@@ -207,6 +214,7 @@ static void guest_free(struct sevd_guests *gs, struct guest *g, bool unmap)
 	if (g->memfd >= 0)
 		close(g->memfd);
 	free(g->vmsa);
+	free(g->seen);
 	free(g);
 }
 
@@ -239,16 +247,31 @@ static uint64_t gctx_of(const struct guest *g)
 
 /* ---- journal ---- */
 
+static void secret_rec(const struct guest *g, const struct secret_seen *s, struct sevd_jrec *rec)
+{
+	*rec = (struct sevd_jrec){.type = SEVD_JREC_SECRET, .handle = g->rec.handle};
+	memcpy(rec->mnonce, s->iv, sizeof(s->iv));
+	memcpy(rec->measure, s->mac, sizeof(s->mac));
+}
+
+/* The snapshot: META, each guest's PUT followed by the secret packets it has seen. */
 static int compact(struct sevd_guests *gs)
 {
-	_cleanup_free_ struct sevd_jrec *recs = calloc(gs->n + 1, sizeof(*recs));
+	_cleanup_free_ struct sevd_jrec *recs = NULL;
+	size_t n = 1, k = 0;
 
+	for (unsigned i = 0; i < gs->n; i++)
+		n += 1 + gs->g[i]->n_seen;
+	recs = calloc(n, sizeof(*recs));
 	if (!recs)
 		return -ENOMEM;
-	recs[0] = (struct sevd_jrec){.type = SEVD_JREC_META, .generation = gs->generation};
-	for (unsigned i = 0; i < gs->n; i++)
-		recs[i + 1] = gs->g[i]->rec;
-	return sevd_journal_compact(gs->journal, recs, gs->n + 1);
+	recs[k++] = (struct sevd_jrec){.type = SEVD_JREC_META, .generation = gs->generation};
+	for (unsigned i = 0; i < gs->n; i++) {
+		recs[k++] = gs->g[i]->rec;
+		for (uint32_t s = 0; s < gs->g[i]->n_seen; s++)
+			secret_rec(gs->g[i], &gs->g[i]->seen[s], &recs[k++]);
+	}
+	return sevd_journal_compact(gs->journal, recs, n);
 }
 
 /* A journal append failed after firmware made the change (a full or read-only state
@@ -1685,6 +1708,102 @@ static void op_measure(struct sevd_guests *gs, const struct sevd_request *req,
 	answer(gs, g, SEV_CMD_LAUNCH_MEASURE, rep);
 }
 
+/* A packet whose IV or MAC this guest has seen is a replay (a fresh packet has a fresh IV, and
+ * its MAC covers the IV): 409 secret_replayed. */
+static bool secret_replayed(const struct guest *g, const struct sev_secret_header *hdr,
+			    struct sevd_reply *rep)
+{
+	for (uint32_t i = 0; i < g->n_seen; i++)
+		if (!CRYPTO_memcmp(g->seen[i].iv, hdr->iv, sizeof(hdr->iv)) ||
+		    !CRYPTO_memcmp(g->seen[i].mac, hdr->mac, sizeof(hdr->mac))) {
+			fail(rep, -EALREADY,
+			     "guest %u took a LAUNCH_SECRET packet with this %s before: a replayed "
+			     "packet is refused. The owner builds a fresh packet (a new IV) over "
+			     "the guest's measurement",
+			     g->rec.handle,
+			     CRYPTO_memcmp(g->seen[i].iv, hdr->iv, sizeof(hdr->iv)) ? "MAC" : "IV");
+			snprintf(rep->rule, sizeof(rep->rule), "secret_replay");
+			log_notice("Guest %u: a replayed LAUNCH_SECRET packet refused", g->rec.handle);
+			return true;
+		}
+	if (g->n_seen >= SECRETS_MAX) {
+		fail(rep, -EALREADY,
+		     "guest %u took %u LAUNCH_SECRET packets already, the most one launch may; "
+		     "finish its launch (POST /v1/guests/%u/finish)",
+		     g->rec.handle, SECRETS_MAX, g->rec.handle);
+		return true;
+	}
+	return false;
+}
+
+static int seen_add(struct guest *g, const uint8_t iv[16], const uint8_t mac[32])
+{
+	struct secret_seen *s;
+
+	if (g->n_seen >= SECRETS_MAX)
+		return -E2BIG;
+	s = reallocarray(g->seen, g->n_seen + 1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	g->seen = s;
+	memcpy(s[g->n_seen].iv, iv, 16);
+	memcpy(s[g->n_seen].mac, mac, 32);
+	g->n_seen++;
+	return 0;
+}
+
+static void seen_drop(struct guest *g, const uint8_t iv[16], const uint8_t mac[32])
+{
+	for (uint32_t i = 0; i < g->n_seen; i++)
+		if (!CRYPTO_memcmp(g->seen[i].iv, iv, 16) && !CRYPTO_memcmp(g->seen[i].mac, mac, 32)) {
+			g->seen[i] = g->seen[--g->n_seen];
+			return;
+		}
+}
+
+/* Seen before firmware runs it: a crash after LAUNCH_SECRET cannot let the packet in twice. A
+ * packet firmware refuses (a tampered payload, the wrong state) is forgotten again by
+ * secret_refused(), so that the owner's genuine packet with that header still goes in; a crash
+ * in between leaves it seen (the owner then builds a fresh packet). */
+static int secret_record(struct sevd_guests *gs, struct guest *g,
+			 const struct sev_secret_header *hdr, struct sevd_reply *rep)
+{
+	struct sevd_jrec rec;
+
+	if (seen_add(g, hdr->iv, hdr->mac) < 0)
+		return fail(rep, -ENOMEM, "out of memory");
+	secret_rec(g, &g->seen[g->n_seen - 1], &rec);
+	rec.updated = now_s();
+	if (journal_write(gs, &rec, rep) < 0) { /* nothing reached firmware: not seen */
+		seen_drop(g, hdr->iv, hdr->mac);
+		snprintf(rep->message, sizeof(rep->message),
+			 "guest %u: the secret was not injected: the journal %s cannot record the "
+			 "packet (%s), so nothing was done. Free space in the state directory (or "
+			 "remount it read-write), then retry with the same packet",
+			 g->rec.handle, sevd_journal_path(gs->journal), strerror(gs->journal_err));
+		return rep->r;
+	}
+	return 0;
+}
+
+static void secret_refused(struct sevd_guests *gs, struct guest *g,
+			   const struct sev_secret_header *hdr)
+{
+	struct sevd_reply *tmp = calloc(1, sizeof(*tmp)); /* the firmware error stays in rep */
+	struct secret_seen s;
+	struct sevd_jrec rec;
+
+	seen_drop(g, hdr->iv, hdr->mac);
+	memcpy(s.iv, hdr->iv, sizeof(s.iv));
+	memcpy(s.mac, hdr->mac, sizeof(s.mac));
+	secret_rec(g, &s, &rec);
+	rec.flags = SEVD_JREC_F_REFUSED;
+	rec.updated = now_s();
+	if (tmp)
+		(void)journal_write(gs, &rec, tmp); /* failed: the snapshot owed leaves it out */
+	free(tmp);
+}
+
 static void op_secret(struct sevd_guests *gs, const struct sevd_request *req,
 		      struct sevd_reply *rep)
 {
@@ -1711,13 +1830,17 @@ static void op_secret(struct sevd_guests *gs, const struct sevd_request *req,
 		return;
 	}
 	memcpy(&hdr, req->u.guest.hdr, sizeof(hdr));
-	if (durable_gate(gs, rep) < 0)
+	if (secret_replayed(g, &hdr, rep) || durable_gate(gs, rep) < 0 ||
+	    secret_record(gs, g, &hdr, rep) < 0)
 		return;
 	gfw_begin(SEV_CMD_LAUNCH_UPDATE_SECRET, &psp_ret, &t0);
 	r = psp_cmd_launch_secret(gs->psp, g->rec.handle, &hdr, g->rec.mem_base + a, len,
 				  req->u.guest.data, len, &psp_ret);
-	if (gfw_done(gs, rep, SEV_CMD_LAUNCH_UPDATE_SECRET, r, psp_ret, &t0) < 0)
+	if (gfw_done(gs, rep, SEV_CMD_LAUNCH_UPDATE_SECRET, r, psp_ret, &t0) < 0) {
+		if (rep->fw_status >= 0)
+			secret_refused(gs, g, &hdr); /* firmware answered: it took nothing */
 		return;
+	}
 	rep->u.guest.address = a;
 	if (guest_save(gs, g, rep) < 0)
 		return;
@@ -1738,6 +1861,10 @@ static void op_finish(struct sevd_guests *gs, const struct sevd_request *req,
 	if (fw_on_handle(gs, SEV_CMD_LAUNCH_FINISH, psp_cmd_launch_finish, g->rec.handle, rep) < 0)
 		return;
 	g->rec.state = SEV_GSTATE_RUNNING;
+	free(g->seen); /* RUNNING: firmware takes no more LAUNCH_SECRET (the next snapshot
+			* drops the guest's SECRET records) */
+	g->seen = NULL;
+	g->n_seen = 0;
 	if (guest_save(gs, g, rep) < 0)
 		return;
 	log_info("Guest %u (%s) finished its launch: RUNNING on ASID %u", g->rec.handle,
@@ -2431,6 +2558,14 @@ static int replay_apply(void *userdata, const struct sevd_jrec *rec)
 		gs->intent_snp[gs->n_intents - 1] =
 		    rec->flags & SEVD_JREC_F_SNP ? rec->memory_size : 0;
 		return 0;
+	case SEVD_JREC_SECRET: /* after its guest's PUT; a guest RUNNING by now needs none */
+		g = find(gs, rec->handle);
+		if (g && (rec->flags & SEVD_JREC_F_REFUSED))
+			seen_drop(g, rec->mnonce, rec->measure);
+		else if (g && g->rec.state != SEV_GSTATE_RUNNING &&
+			 seen_add(g, rec->mnonce, rec->measure) == -ENOMEM)
+			return -ENOMEM;
+		return 0;
 	case SEVD_JREC_DEL:
 		g = find(gs, rec->handle);
 		if (g) {
@@ -2547,6 +2682,9 @@ static int reconcile_known(struct sevd_guests *gs, struct tally *t, struct sevd_
 			g->rec.state = st.state;
 			g->rec.asid = st.asid;
 			claim_reconciled(gs, g, st.asid);
+			free(g->seen); /* RUNNING: no more secrets go in */
+			g->seen = NULL;
+			g->n_seen = 0;
 			if (!st.asid)
 				g->rec.flags &= ~SEVD_JREC_F_GRANTED;
 			if (g->rec.flags & SEVD_JREC_F_GRANTED)

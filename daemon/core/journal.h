@@ -27,6 +27,11 @@ enum sevd_jrec_type {
 	SEVD_JREC_DEL = 2,    /* the guest is decommissioned */
 	SEVD_JREC_INTENT = 3, /* a LAUNCH_START is about to run with memory at mem_base */
 	SEVD_JREC_META = 4,   /* daemon counters (generation) */
+	/* A LAUNCH_SECRET packet seen for guest `handle`, recorded before firmware runs it:
+	 * mnonce holds the packet's IV, measure its MAC (struct sev_secret_header). sevd refuses
+	 * a packet whose IV or MAC it has seen for that guest (a replay), after a restart too.
+	 * With flags SEVD_JREC_F_REFUSED: firmware refused that packet, so it is not seen. */
+	SEVD_JREC_SECRET = 5,
 };
 
 #define SEVD_JREC_F_MEASURED 0x1u /* measure/mnonce valid */
@@ -39,6 +44,7 @@ enum sevd_jrec_type {
  * PUT is found. */
 #define SEVD_JREC_F_SNP 0x8u
 #define SEVD_JREC_F_SNP_ID 0x10u /* finished with an ID block */
+#define SEVD_JREC_F_REFUSED 0x1u /* SECRET records: firmware refused the packet */
 
 struct sevd_jrec {
 	uint8_t type;  /* enum sevd_jrec_type */

@@ -14,6 +14,12 @@
  *     memory_size would pass the tenant's quota is refused (403 policy_refused, rule
  *     memory_quota), a deactivated guest still counts, a DELETE makes room, and a restart
  *     counts the same;
+ *   - replay: a LAUNCH_SECRET packet injected once is refused the second time (409
+ *     secret_replayed, nothing reaches firmware) while the owner's fresh packets go in; a
+ *     packet firmware refused (tampered payload) does not block the genuine one with its
+ *     header; after a SIGKILL and restart (and a journal compaction) the guest is still in
+ *     LSECRET, the old packets are still refused, a fresh one goes in, and it finishes and
+ *     activates;
  *   - lupdate: a guest in LUPDATE (data uploaded, not measured) survives a SIGKILL of sevd
  *     with its ASID; more data is refused with the reason, the owner measures it as it is
  *     (the measurement recomputed from the image and the owner's TIK), finishes, activates.
@@ -40,6 +46,7 @@
 #include <openssl/evp.h>
 
 #include "attest/measurement.h"
+#include "attest/secret.h"
 #include "attest/sev-cert.h"
 #include "attest/session.h"
 #include "common/macros.h"
@@ -586,7 +593,7 @@ static void test_memquota(void)
 	invariants(true, "every guest deleted");
 }
 
-/* ---- item: unfinished launches across a restart ---- */
+/* ---- items: secret replay, unfinished launches across a restart ---- */
 
 static struct attest_tk owner_tk;
 
@@ -622,6 +629,72 @@ static uint32_t create_owned(const char *name)
 	return h;
 }
 
+struct packet {
+	char *body; /* {"header", "payload"} */
+};
+
+/* A fresh LAUNCH_SECRET packet (a new random IV) over the guest's measurement. tamper: one
+ * payload byte flipped after sealing (firmware answers BAD_MEASUREMENT). */
+static struct packet seal(uint32_t h, const char *text, bool tamper)
+{
+	uint8_t measure[32], plain[32] = {0}, cipher[32];
+	struct sev_secret_header hdr;
+	char path[64];
+	_cleanup_free_ char *hb = NULL, *pb = NULL;
+	struct packet p = {0};
+	struct gc_resp m;
+
+	snprintf(path, sizeof(path), "/v1/guests/%u/measurement", h);
+	m = call("GET", path, NULL, 0, NULL, 200);
+	snprintf((char *)plain, sizeof(plain), "%s", text);
+	TU_CHECK(hex_decode_exact(gc_str(m.json, "measurement"), measure, 32) == 0 &&
+		     attest_secret_seal(&(struct attest_secret_key){&owner_tk, measure,
+								    (uint8_t)gc_int(m.json, "api_major"),
+								    (uint8_t)gc_int(m.json, "api_minor")},
+					NULL, plain, sizeof(plain), &hdr, cipher) == 0,
+		 "seal a secret for guest %u", h);
+	gc_resp_free(&m);
+	OPENSSL_cleanse(plain, sizeof(plain));
+	cipher[5] ^= tamper;
+	hb = base64_encode(&hdr, sizeof(hdr));
+	pb = base64_encode(cipher, sizeof(cipher));
+	TU_CHECK(hb && pb &&
+		     asprintf(&p.body, "{\"header\": \"%s\", \"payload\": \"%s\"}", hb, pb) > 0,
+		 "body");
+	return p;
+}
+
+static void inject(uint32_t h, const struct packet *p, long want, const char *code)
+{
+	char path[64];
+	struct gc_resp r;
+
+	snprintf(path, sizeof(path), "/v1/guests/%u/secret", h);
+	r = call("POST", path, p->body, strlen(p->body), NULL, want);
+	TU_CHECK(!code || !strcmp(gc_err_code(&r), code), "secret into %u: code %s, want %s: %s",
+		 h, gc_err_code(&r), code, r.body);
+	if (code && !strcmp(code, "secret_replayed"))
+		TU_CHECK(strstr(r.body, "replay") && strstr(r.body, "fresh packet"),
+			 "the refusal does not say what is wrong and what to do: %s", r.body);
+	gc_resp_free(&r);
+}
+
+static unsigned secret_commands(void)
+{
+	struct gc_resp r = call("GET", "/metrics", NULL, 0, NULL, 200);
+	const char *p = strstr(r.body, "command=\"LAUNCH_UPDATE_SECRET\"");
+	unsigned n = 0;
+
+	for (; p; p = strstr(p + 1, "command=\"LAUNCH_UPDATE_SECRET\"")) {
+		const char *sp = strchr(p, '}');
+
+		if (sp && !strncmp(p - 1, "{", 1))
+			n += (unsigned)strtoul(sp + 1, NULL, 10);
+	}
+	gc_resp_free(&r);
+	return n;
+}
+
 static void kill_and_restart(const char *when)
 {
 	char why[1024];
@@ -632,6 +705,67 @@ static void kill_and_restart(const char *when)
 	TU_CHECK(ru_check_invariants(E.socket, D.sock, D.state_dir, true, true, why,
 				     sizeof(why)) == 0,
 		 "after the kill %s: %s (log %s)", when, why, D.log);
+}
+
+static void test_replay(void)
+{
+	struct packet p1, p2, p3, bad;
+	uint32_t h, asid;
+	char path[64];
+	struct gc_resp r;
+
+	start("journal_compact = 4\n"); /* a snapshot every few records: it keeps the packets */
+	h = create_owned("owned");
+	upload(h, MIB + 100);
+	p1 = seal(h, "first secret", false);
+	inject(h, &p1, 200, NULL);
+	TU_CHECK(!strcmp(guest_state(h), "LSECRET"), "after the secret: %s", guest_state(h));
+	inject(h, &p1, 409, "secret_replayed"); /* the same packet again */
+	bad = seal(h, "second secret", true);
+	inject(h, &bad, 400, "bad_request"); /* firmware: BAD_MEASUREMENT */
+	p2 = seal(h, "second secret", false);
+	inject(h, &p2, 200, NULL); /* a fresh packet still goes in */
+	inject(h, &p2, 409, "secret_replayed");
+
+	/* A SIGKILL: the guest (measured, LSECRET) stays, and so does what it has seen. */
+	snprintf(path, sizeof(path), "/v1/guests/%u", h);
+	r = call("GET", path, NULL, 0, NULL, 200);
+	asid = (uint32_t)gc_int(r.json, "asid");
+	gc_resp_free(&r);
+	kill_and_restart("with a guest in LSECRET");
+	r = call("GET", path, NULL, 0, NULL, 200);
+	TU_CHECK(!strcmp(gc_str(r.json, "state"), "LSECRET") && gc_int(r.json, "asid") == asid &&
+		     !gc_is_null(r.json, "measurement"),
+		 "the measured guest is not kept in LSECRET on ASID %u: %s", asid, r.body);
+	gc_resp_free(&r);
+	{
+		unsigned before = secret_commands();
+
+		inject(h, &p1, 409, "secret_replayed");
+		inject(h, &p2, 409, "secret_replayed");
+		TU_CHECK_EQ(secret_commands(), before); /* no replay reached firmware */
+	}
+	kill_and_restart("again, after the restart's snapshot");
+	inject(h, &p1, 409, "secret_replayed");
+	p3 = seal(h, "third secret", false);
+	{
+		unsigned before = secret_commands();
+
+		inject(h, &p3, 200, NULL);
+		TU_CHECK_EQ(secret_commands(), before + 1); /* the count above counts */
+	}
+	guest_call("POST", h, "/finish", 200);
+	guest_call("POST", h, "/activate", 200);
+	TU_CHECK(!strcmp(guest_state(h), "RUNNING"), "after finish: %s", guest_state(h));
+	inject(h, &p3, 409, "wrong_state"); /* RUNNING: firmware takes no secret */
+	kill_and_restart("with the guest RUNNING");
+	guest_call("DELETE", h, "", 200);
+	invariants(true, "after DELETE");
+	free(p1.body);
+	free(p2.body);
+	free(p3.body);
+	free(bad.body);
+	OPENSSL_cleanse(&owner_tk, sizeof(owner_tk));
 }
 
 static void test_lupdate(void)
@@ -695,6 +829,7 @@ static const struct {
     {"reset", test_reset},
     {"delete409", test_delete409},
     {"memquota", test_memquota},
+    {"replay", test_replay},
     {"lupdate", test_lupdate},
     {"unseparated", test_unseparated},
 };
