@@ -283,6 +283,35 @@ static void test_codec(void)
 	}
 }
 
+/* A SECRET record (a LAUNCH_SECRET packet's IV and MAC) survives the codec; a type past it is
+ * no record. */
+static void test_secret_record(void)
+{
+	uint8_t img[SEVD_JOURNAL_HEADER + SEVD_JREC_SIZE];
+	struct sevd_jrec r = {.type = SEVD_JREC_SECRET, .flags = SEVD_JREC_F_REFUSED, .handle = 9};
+	size_t end, bad;
+	unsigned skipped;
+	struct seen s;
+
+	memset(r.mnonce, 0xa5, sizeof(r.mnonce));
+	memset(r.measure, 0x5a, sizeof(r.measure));
+	sevd_journal_header(img);
+	sevd_jrec_encode(&r, img + SEVD_JOURNAL_HEADER);
+	memset(&s, 0, sizeof(s));
+	TU_CHECK_EQ(sevd_journal_scan(img, sizeof(img), false, collect, &s, &end, &bad, &skipped),
+		    1);
+	TU_CHECK(s.rec[0].type == SEVD_JREC_SECRET && s.rec[0].handle == 9 &&
+		     s.rec[0].flags == SEVD_JREC_F_REFUSED &&
+		     !memcmp(s.rec[0].mnonce, r.mnonce, sizeof(r.mnonce)) &&
+		     !memcmp(s.rec[0].measure, r.measure, sizeof(r.measure)),
+		 "the packet's IV and MAC survive");
+	r.type = SEVD_JREC_SECRET + 1;
+	sevd_jrec_encode(&r, img + SEVD_JOURNAL_HEADER);
+	memset(&s, 0, sizeof(s));
+	TU_CHECK_EQ(sevd_journal_scan(img, sizeof(img), false, collect, &s, &end, &bad, &skipped),
+		    0);
+}
+
 int main(void)
 {
 	test_replay();
@@ -292,5 +321,6 @@ int main(void)
 	test_header();
 	test_compact();
 	test_codec();
+	test_secret_record();
 	tu_done("daemon-journal");
 }
