@@ -63,23 +63,52 @@ static struct policy_tenant *tenant_find(const struct policy_rules *r, const cha
 	return NULL;
 }
 
-/* tenant.NAME.quota = N */
+/* A size in bytes: digits, optionally followed by K, M, G or T (binary multiples). */
+static int parse_size(const char *v, uint64_t *ret)
+{
+	static const char units[] = "KMGT";
+	char num[32];
+	size_t n = strlen(v);
+	unsigned shift = 0;
+	const char *u;
+	uint64_t x;
+
+	if (n == 0 || n >= sizeof(num))
+		return -EINVAL;
+	memcpy(num, v, n + 1);
+	if ((u = strchr(units, num[n - 1])) && num[n - 1]) {
+		shift = 10 * (unsigned)(u - units + 1);
+		num[--n] = 0;
+	}
+	if (n == 0 || parse_u64(num, &x) < 0 || (shift && x > (UINT64_MAX >> shift)))
+		return -EINVAL;
+	*ret = x << shift;
+	return 0;
+}
+
+/* tenant.NAME.quota = N, tenant.NAME.memory_quota = SIZE */
 static int set_tenant_quota(struct policy_rules *r, const char *key, const char *value,
 			    const char **reason)
 {
 	const char *name = key + strlen("tenant."), *dot = strrchr(name, '.');
 	char buf[POLICY_TENANT_NAME_MAX];
 	struct policy_tenant *t;
-	uint32_t q;
+	bool memory;
+	uint32_t q = 0;
+	uint64_t m = 0;
 
-	if (!dot || strcmp(dot, ".quota") != 0 || (size_t)(dot - name) >= sizeof(buf))
-		return *reason = "expected tenant.NAME.quota", -ENOENT;
+	if (!dot || (strcmp(dot, ".quota") != 0 && strcmp(dot, ".memory_quota") != 0) ||
+	    (size_t)(dot - name) >= sizeof(buf))
+		return *reason = "expected tenant.NAME.quota or tenant.NAME.memory_quota", -ENOENT;
+	memory = strcmp(dot, ".memory_quota") == 0;
 	memcpy(buf, name, (size_t)(dot - name));
 	buf[dot - name] = 0;
 	if (!policy_tenant_name_valid(buf))
 		return *reason = "tenant names are 1-63 characters of A-Z a-z 0-9 . _ -", -EINVAL;
-	if (parse_u32(value, &q) < 0)
+	if (!memory && parse_u32(value, &q) < 0)
 		return *reason = "a quota is a whole number of ASIDs", -EINVAL;
+	if (memory && parse_size(value, &m) < 0)
+		return *reason = "a memory quota is a size in bytes, e.g. 4294967296 or 4G", -EINVAL;
 	t = tenant_find(r, buf);
 	if (!t) {
 		if (r->n_tenants >= POLICY_MAX_TENANTS)
@@ -87,7 +116,13 @@ static int set_tenant_quota(struct policy_rules *r, const char *key, const char 
 		t = &r->tenants[r->n_tenants++];
 		snprintf(t->name, sizeof(t->name), "%s", buf);
 	}
-	t->quota = q;
+	if (memory) {
+		t->memory_quota = m;
+		t->has_memory_quota = true;
+	} else {
+		t->quota = q;
+		t->has_quota = true;
+	}
 	return 0;
 }
 
@@ -145,6 +180,13 @@ int policy_rules_set(struct policy_rules *r, const char *key, const char *value,
 		if (parse_u32(value, &r->default_quota) < 0)
 			return *reason = "a quota is a whole number of ASIDs", -EINVAL;
 		r->have_default_quota = true;
+		return 0;
+	}
+	if (strcmp(key, "default_memory_quota") == 0) {
+		if (parse_size(value, &r->default_memory_quota) < 0)
+			return *reason = "a memory quota is a size in bytes, e.g. 4294967296 or 4G",
+			       -EINVAL;
+		r->have_default_memory_quota = true;
 		return 0;
 	}
 	if (strncmp(key, "tenant.", 7) == 0)
@@ -222,7 +264,7 @@ uint32_t policy_tenant_quota(const struct policy_rules *r, const char *tenant)
 {
 	const struct policy_tenant *t = tenant && *tenant ? tenant_find(r, tenant) : NULL;
 
-	if (t)
+	if (t && t->has_quota)
 		return t->quota;
 	return r->have_default_quota ? r->default_quota : UINT32_MAX;
 }
@@ -238,5 +280,30 @@ void policy_quota_check(const struct policy_rules *r, const char *tenant, uint32
 			      "tenant %s holds %u of its %u ASIDs; deactivate or decommission a guest "
 			      "first",
 			      name, held, q);
+	accept_verdict(v);
+}
+
+uint64_t policy_tenant_memory_quota(const struct policy_rules *r, const char *tenant)
+{
+	const struct policy_tenant *t = tenant && *tenant ? tenant_find(r, tenant) : NULL;
+
+	if (t && t->has_memory_quota)
+		return t->memory_quota;
+	return r->have_default_memory_quota ? r->default_memory_quota : UINT64_MAX;
+}
+
+void policy_memory_check(const struct policy_rules *r, const char *tenant, uint64_t held,
+			 uint64_t want, struct policy_verdict *v)
+{
+	uint64_t q = policy_tenant_memory_quota(r, tenant);
+	const char *name = tenant && *tenant ? tenant : "default";
+
+	if (held > q || want > q - held)
+		REFUSE(v, "memory_quota",
+		       "tenant %s's guests hold %llu bytes of guest memory, and %llu more would pass "
+		       "its memory quota of %llu bytes; delete one of its guests or launch a "
+		       "smaller one (memory_size)",
+		       name, (unsigned long long)held, (unsigned long long)want,
+		       (unsigned long long)q);
 	accept_verdict(v);
 }

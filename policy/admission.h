@@ -15,6 +15,8 @@
 struct policy_tenant {
 	char name[POLICY_TENANT_NAME_MAX];
 	uint32_t quota; /* ASIDs this tenant may hold at once */
+	bool has_quota, has_memory_quota; /* which of the two the config set */
+	uint64_t memory_quota; /* bytes of declared guest memory its guests may hold together */
 };
 
 struct policy_rules {
@@ -38,6 +40,8 @@ struct policy_rules {
 	uint8_t author_keys[POLICY_MAX_AUTHOR_KEYS][POLICY_AUTHOR_KEY_DIGEST_SIZE];
 	bool have_default_quota;
 	uint32_t default_quota; /* quota of tenants not listed; unlimited when not set */
+	bool have_default_memory_quota;
+	uint64_t default_memory_quota; /* bytes; tenants without their own; unlimited if not set */
 	unsigned n_tenants;
 	struct policy_tenant tenants[POLICY_MAX_TENANTS];
 };
@@ -50,7 +54,9 @@ struct policy_verdict {
 
 void policy_rules_init(struct policy_rules *r);
 /* Apply one config setting: require_nodbg|require_noks|require_es|require_nosend|forbid_es =
- * yes/no/true/false/1/0, min_api = MAJOR.MINOR, default_quota = N, tenant.NAME.quota = N.
+ * yes/no/true/false/1/0, min_api = MAJOR.MINOR, default_quota = N, tenant.NAME.quota = N,
+ * default_memory_quota = SIZE, tenant.NAME.memory_quota = SIZE (bytes, or with K, M, G, T:
+ * binary multiples).
  * Returns 0, -ENOENT for an unknown key, -EINVAL for a bad value (*reason says which). */
 int policy_rules_set(struct policy_rules *r, const char *key, const char *value,
 		     const char **reason);
@@ -86,6 +92,12 @@ void policy_quota_check(const struct policy_rules *r, const char *tenant, uint32
 			struct policy_verdict *ret);
 /* The tenant's quota, or UINT32_MAX when unlimited. */
 uint32_t policy_tenant_quota(const struct policy_rules *r, const char *tenant);
+/* May `tenant` launch one more guest of `want` bytes of memory while its guests (every one, with
+ * or without an ASID) declare `held` bytes together? Refused with rule "memory_quota". */
+void policy_memory_check(const struct policy_rules *r, const char *tenant, uint64_t held,
+			 uint64_t want, struct policy_verdict *ret);
+/* The tenant's memory quota in bytes, or UINT64_MAX when unlimited. */
+uint64_t policy_tenant_memory_quota(const struct policy_rules *r, const char *tenant);
 /* Valid tenant names: 1..63 of [A-Za-z0-9._-], not starting with '.' (they appear in paths,
  * metrics labels and logs). */
 bool policy_tenant_name_valid(const char *name);

@@ -3,9 +3,10 @@
  * "Crash safety"): firmware first, then the journal record (fsync'ed), then the answer; an
  * INTENT record before LAUNCH_START names the memory region of a launch that may not reach the
  * journal. At start the journal is replayed and every guest is checked with GUEST_STATUS:
- * firmware's RUNNING guests are kept with the ASID firmware says they hold, anything not yet
- * RUNNING (its memfd died with the old process) is deactivated and decommissioned, and
- * firmware guests the journal does not know are decommissioned too.
+ * firmware's RUNNING guests are kept with the ASID firmware says they hold, so are unfinished
+ * SEV/SEV-ES launches the owner can still finish (LUPDATE, measured LSECRET: resumable()),
+ * any other launch not yet RUNNING is deactivated and decommissioned, and firmware guests the
+ * journal does not know are decommissioned too.
  * Runs on the firmware thread only. Trusts the request fields no more than core.c does. */
 #include <errno.h>
 #include <fcntl.h>
@@ -47,6 +48,7 @@
 _Static_assert(SEVD_STAGE_SLOT_SIZE % GUEST_CHUNK == 0, "a full slot is whole chunks");
 #define SECRET_ADDR_DEFAULT 0x30000u /* hv-glue/guest/layout.h: the tiny guest's secret page */
 #define SUBSCRIBERS_MAX 32
+#define SECRETS_MAX 64 /* LAUNCH_SECRET packets one launch may take */
 
 struct guest {
 	struct sevd_jrec rec; /* what the journal holds (type PUT) */
@@ -62,6 +64,12 @@ struct guest {
 	uint64_t *vmsa;
 	uint32_t n_vmsa, cap_vmsa;
 	uint32_t vmsa_expected; /* a target: the VMSAs RECEIVE_START was told to wait for */
+	/* The LAUNCH_SECRET packets seen for this guest (IV, MAC), journaled (SEVD_JREC_SECRET)
+	 * while it launches; dropped at LAUNCH_FINISH, after which firmware takes no secret. */
+	struct secret_seen {
+		uint8_t iv[16], mac[32];
+	} *seen;
+	uint32_t n_seen;
 	uint8_t up_type;  /* SNP: the page type of the running upload (SEV_SNP_PAGE_*) */
 	uint64_t snp_hi;  /* SNP: guest memory below this may hold pages made private */
 };
@@ -209,6 +217,7 @@ static void guest_free(struct sevd_guests *gs, struct guest *g, bool unmap)
 	if (g->memfd >= 0)
 		close(g->memfd);
 	free(g->vmsa);
+	free(g->seen);
 	free(g);
 }
 
@@ -247,14 +256,22 @@ static struct sevd_jrec vmsa_rec(const struct guest *g, uint64_t a)
 	    .type = SEVD_JREC_VMSA, .handle = g->rec.handle, .mem_base = a, .updated = now_s()};
 }
 
-/* The snapshot: META, then each guest's PUT followed by its VMSA records. */
+static void secret_rec(const struct guest *g, const struct secret_seen *s, struct sevd_jrec *rec)
+{
+	*rec = (struct sevd_jrec){.type = SEVD_JREC_SECRET, .handle = g->rec.handle};
+	memcpy(rec->mnonce, s->iv, sizeof(s->iv));
+	memcpy(rec->measure, s->mac, sizeof(s->mac));
+}
+
+/* The snapshot: META, then each guest's PUT followed by its VMSA records and the secret
+ * packets it has seen. */
 static int compact(struct sevd_guests *gs)
 {
 	_cleanup_free_ struct sevd_jrec *recs = NULL;
 	size_t n = 1, total = 1;
 
 	for (unsigned i = 0; i < gs->n; i++)
-		total += 1 + gs->g[i]->n_vmsa;
+		total += 1 + gs->g[i]->n_vmsa + gs->g[i]->n_seen;
 	recs = calloc(total, sizeof(*recs));
 	if (!recs)
 		return -ENOMEM;
@@ -263,6 +280,8 @@ static int compact(struct sevd_guests *gs)
 		recs[n++] = gs->g[i]->rec;
 		for (uint32_t k = 0; k < gs->g[i]->n_vmsa; k++)
 			recs[n++] = vmsa_rec(gs->g[i], gs->g[i]->vmsa[k]);
+		for (uint32_t s = 0; s < gs->g[i]->n_seen; s++)
+			secret_rec(gs->g[i], &gs->g[i]->seen[s], &recs[n++]);
 	}
 	return sevd_journal_compact(gs->journal, recs, n);
 }
@@ -637,6 +656,13 @@ static int need_lupdate(struct sevd_guests *gs, struct guest *g, uint32_t cmd,
 		return rep->r;
 	if (st.state == SEV_GSTATE_LUPDATE && g->memfd >= 0)
 		return 0;
+	if (st.state == SEV_GSTATE_LUPDATE) /* kept across a restart (reconcile_known) */
+		return fail(rep, -EALREADY,
+			    "%s: guest %u was launched by an earlier sevd process, and the writable "
+			    "copy of its memory died with that process, so nothing more can go in. "
+			    "Measure it as it is (POST /v1/guests/%u/measure), or DELETE it and "
+			    "launch again",
+			    sev_cmd_name(cmd), g->rec.handle, g->rec.handle);
 	rep->r = -EIO;
 	rep->fw_status = SEV_STATUS_INVALID_GUEST_STATE;
 	snprintf(rep->message, sizeof(rep->message),
@@ -677,6 +703,27 @@ static int admit(struct sevd_guests *gs, uint32_t policy, const char *tenant, bo
 	snprintf(rep->rule, sizeof(rep->rule), "%s", v.rule ? v.rule : "");
 	return fail(rep, -EPERM, "refused by the host admission policy, rule %s: %s",
 		    v.rule ? v.rule : "?", v.message);
+}
+
+/* The tenant's memory quota: the declared memory (memory_size) of every guest it holds, with
+ * or without an ASID (a deactivated guest keeps its memory), plus the new guest's. Uploads
+ * cannot pass a guest's memory_size, so this bounds the bytes a tenant can upload too. */
+static int memory_admit(struct sevd_guests *gs, const char *tenant, uint64_t want,
+			struct sevd_reply *rep)
+{
+	struct policy_verdict v;
+	uint64_t held = 0;
+
+	for (unsigned i = 0; i < gs->n; i++)
+		if (!strcmp(gs->g[i]->rec.tenant, tenant))
+			held += gs->g[i]->rec.memory_size;
+	policy_memory_check(&gs->rules, tenant, held, want, &v);
+	if (v.ok)
+		return 0;
+	snprintf(rep->rule, sizeof(rep->rule), "%s", v.rule);
+	log_notice("Launch refused: %s", v.message);
+	return fail(rep, -EPERM, "refused by the host admission policy, rule %s: %s", v.rule,
+		    v.message);
 }
 
 /* An ASID for the guest: the one asked for, or the pool's lowest free of the type. */
@@ -804,6 +851,8 @@ static void op_create(struct sevd_guests *gs, const struct sevd_request *req,
 		return;
 	}
 	if (admit(gs, c->policy, c->tenant[0] ? c->tenant : "default", true, rep) < 0 ||
+	    memory_admit(gs, c->tenant[0] ? c->tenant : "default",
+			 c->memory_size ? c->memory_size : GUEST_MEM_DEFAULT, rep) < 0 ||
 	    durable_gate(gs, rep) < 0)
 		return;
 	g = calloc(1, sizeof(*g));
@@ -1078,7 +1127,9 @@ static void snp_create(struct sevd_guests *gs, const struct sevd_request *req,
 		fail(rep, -ENOSPC, "sevd already holds %u guests", SEVD_GUESTS_MAX);
 		return;
 	}
-	if (snp_admit(gs, c->snp_policy, tenant, rep) < 0 || durable_gate(gs, rep) < 0)
+	if (snp_admit(gs, c->snp_policy, tenant, rep) < 0 ||
+	    memory_admit(gs, tenant, c->memory_size ? c->memory_size : GUEST_MEM_DEFAULT, rep) < 0 ||
+	    durable_gate(gs, rep) < 0)
 		return;
 	g = calloc(1, sizeof(*g));
 	if (!g) {
@@ -1749,6 +1800,102 @@ static void op_measure(struct sevd_guests *gs, const struct sevd_request *req,
 	answer(gs, g, SEV_CMD_LAUNCH_MEASURE, rep);
 }
 
+/* A packet whose IV or MAC this guest has seen is a replay (a fresh packet has a fresh IV, and
+ * its MAC covers the IV): 409 secret_replayed. */
+static bool secret_replayed(const struct guest *g, const struct sev_secret_header *hdr,
+			    struct sevd_reply *rep)
+{
+	for (uint32_t i = 0; i < g->n_seen; i++)
+		if (!CRYPTO_memcmp(g->seen[i].iv, hdr->iv, sizeof(hdr->iv)) ||
+		    !CRYPTO_memcmp(g->seen[i].mac, hdr->mac, sizeof(hdr->mac))) {
+			fail(rep, -EALREADY,
+			     "guest %u took a LAUNCH_SECRET packet with this %s before: a replayed "
+			     "packet is refused. The owner builds a fresh packet (a new IV) over "
+			     "the guest's measurement",
+			     g->rec.handle,
+			     CRYPTO_memcmp(g->seen[i].iv, hdr->iv, sizeof(hdr->iv)) ? "MAC" : "IV");
+			snprintf(rep->rule, sizeof(rep->rule), "secret_replay");
+			log_notice("Guest %u: a replayed LAUNCH_SECRET packet refused", g->rec.handle);
+			return true;
+		}
+	if (g->n_seen >= SECRETS_MAX) {
+		fail(rep, -EALREADY,
+		     "guest %u took %u LAUNCH_SECRET packets already, the most one launch may; "
+		     "finish its launch (POST /v1/guests/%u/finish)",
+		     g->rec.handle, SECRETS_MAX, g->rec.handle);
+		return true;
+	}
+	return false;
+}
+
+static int seen_add(struct guest *g, const uint8_t iv[16], const uint8_t mac[32])
+{
+	struct secret_seen *s;
+
+	if (g->n_seen >= SECRETS_MAX)
+		return -E2BIG;
+	s = reallocarray(g->seen, g->n_seen + 1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	g->seen = s;
+	memcpy(s[g->n_seen].iv, iv, 16);
+	memcpy(s[g->n_seen].mac, mac, 32);
+	g->n_seen++;
+	return 0;
+}
+
+static void seen_drop(struct guest *g, const uint8_t iv[16], const uint8_t mac[32])
+{
+	for (uint32_t i = 0; i < g->n_seen; i++)
+		if (!CRYPTO_memcmp(g->seen[i].iv, iv, 16) && !CRYPTO_memcmp(g->seen[i].mac, mac, 32)) {
+			g->seen[i] = g->seen[--g->n_seen];
+			return;
+		}
+}
+
+/* Seen before firmware runs it: a crash after LAUNCH_SECRET cannot let the packet in twice. A
+ * packet firmware refuses (a tampered payload, the wrong state) is forgotten again by
+ * secret_refused(), so that the owner's genuine packet with that header still goes in; a crash
+ * in between leaves it seen (the owner then builds a fresh packet). */
+static int secret_record(struct sevd_guests *gs, struct guest *g,
+			 const struct sev_secret_header *hdr, struct sevd_reply *rep)
+{
+	struct sevd_jrec rec;
+
+	if (seen_add(g, hdr->iv, hdr->mac) < 0)
+		return fail(rep, -ENOMEM, "out of memory");
+	secret_rec(g, &g->seen[g->n_seen - 1], &rec);
+	rec.updated = now_s();
+	if (journal_write(gs, &rec, rep) < 0) { /* nothing reached firmware: not seen */
+		seen_drop(g, hdr->iv, hdr->mac);
+		snprintf(rep->message, sizeof(rep->message),
+			 "guest %u: the secret was not injected: the journal %s cannot record the "
+			 "packet (%s), so nothing was done. Free space in the state directory (or "
+			 "remount it read-write), then retry with the same packet",
+			 g->rec.handle, sevd_journal_path(gs->journal), strerror(gs->journal_err));
+		return rep->r;
+	}
+	return 0;
+}
+
+static void secret_refused(struct sevd_guests *gs, struct guest *g,
+			   const struct sev_secret_header *hdr)
+{
+	struct sevd_reply *tmp = calloc(1, sizeof(*tmp)); /* the firmware error stays in rep */
+	struct secret_seen s;
+	struct sevd_jrec rec;
+
+	seen_drop(g, hdr->iv, hdr->mac);
+	memcpy(s.iv, hdr->iv, sizeof(s.iv));
+	memcpy(s.mac, hdr->mac, sizeof(s.mac));
+	secret_rec(g, &s, &rec);
+	rec.flags = SEVD_JREC_F_REFUSED;
+	rec.updated = now_s();
+	if (tmp)
+		(void)journal_write(gs, &rec, tmp); /* failed: the snapshot owed leaves it out */
+	free(tmp);
+}
+
 static void op_secret(struct sevd_guests *gs, const struct sevd_request *req,
 		      struct sevd_reply *rep)
 {
@@ -1775,13 +1922,17 @@ static void op_secret(struct sevd_guests *gs, const struct sevd_request *req,
 		return;
 	}
 	memcpy(&hdr, req->u.guest.hdr, sizeof(hdr));
-	if (durable_gate(gs, rep) < 0)
+	if (secret_replayed(g, &hdr, rep) || durable_gate(gs, rep) < 0 ||
+	    secret_record(gs, g, &hdr, rep) < 0)
 		return;
 	gfw_begin(SEV_CMD_LAUNCH_UPDATE_SECRET, &psp_ret, &t0);
 	r = psp_cmd_launch_secret(gs->psp, g->rec.handle, &hdr, g->rec.mem_base + a, len,
 				  req->u.guest.data, len, &psp_ret);
-	if (gfw_done(gs, rep, SEV_CMD_LAUNCH_UPDATE_SECRET, r, psp_ret, &t0) < 0)
+	if (gfw_done(gs, rep, SEV_CMD_LAUNCH_UPDATE_SECRET, r, psp_ret, &t0) < 0) {
+		if (rep->fw_status >= 0)
+			secret_refused(gs, g, &hdr); /* firmware answered: it took nothing */
 		return;
+	}
 	rep->u.guest.address = a;
 	if (guest_save(gs, g, rep) < 0)
 		return;
@@ -1802,6 +1953,10 @@ static void op_finish(struct sevd_guests *gs, const struct sevd_request *req,
 	if (fw_on_handle(gs, SEV_CMD_LAUNCH_FINISH, psp_cmd_launch_finish, g->rec.handle, rep) < 0)
 		return;
 	g->rec.state = SEV_GSTATE_RUNNING;
+	free(g->seen); /* RUNNING: firmware takes no more LAUNCH_SECRET (the next snapshot
+			* drops the guest's SECRET records) */
+	g->seen = NULL;
+	g->n_seen = 0;
 	if (guest_save(gs, g, rep) < 0)
 		return;
 	log_info("Guest %u (%s) finished its launch: RUNNING on ASID %u", g->rec.handle,
@@ -2261,6 +2416,8 @@ static void op_receive_start(struct sevd_guests *gs, const struct sevd_request *
 		return;
 	}
 	if (admit(gs, m->policy, m->tenant[0] ? m->tenant : "default", true, rep) < 0 ||
+	    memory_admit(gs, m->tenant[0] ? m->tenant : "default",
+			 m->memory_size ? m->memory_size : GUEST_MEM_DEFAULT, rep) < 0 ||
 	    durable_gate(gs, rep) < 0)
 		return;
 	g = calloc(1, sizeof(*g));
@@ -2516,6 +2673,14 @@ static int replay_apply(void *userdata, const struct sevd_jrec *rec)
 			return 0;
 		}
 		return vmsa_add(g, rec->mem_base) < 0 ? -ENOMEM : 0;
+	case SEVD_JREC_SECRET: /* after its guest's PUT; a guest RUNNING by now needs none */
+		g = find(gs, rec->handle);
+		if (g && (rec->flags & SEVD_JREC_F_REFUSED))
+			seen_drop(g, rec->mnonce, rec->measure);
+		else if (g && g->rec.state != SEV_GSTATE_RUNNING &&
+			 seen_add(g, rec->mnonce, rec->measure) == -ENOMEM)
+			return -ENOMEM;
+		return 0;
 	case SEVD_JREC_DEL:
 		g = find(gs, rec->handle);
 		if (g) {
@@ -2550,8 +2715,49 @@ static int replay_apply(void *userdata, const struct sevd_jrec *rec)
 }
 
 struct tally {
-	unsigned kept, cleaned, gone, unknown;
+	unsigned kept, resumed, cleaned, gone, unknown;
 };
+
+static void claim_reconciled(struct sevd_guests *gs, struct guest *g, uint32_t asid)
+{
+	char holder[SEVD_ASID_HOLDER_MAX];
+
+	holder_of(g, holder);
+	if (asid && sevd_asid_claim(gs->pool, asid, g->rec.flags & SEVD_JREC_F_ES, holder) < 0)
+		log_error("Reconcile: guest %u holds ASID %u in firmware, which the pool cannot "
+			  "give it (out of range or held twice)",
+			  g->rec.handle, asid);
+}
+
+/* An unfinished SEV or SEV-ES launch that firmware still holds and the owner can finish
+ * (daemon/README.md "Crash safety"): LUPDATE (measure it as it is: the memfd the data went
+ * through died with the old process, so no more data or VMSAs go in), or LSECRET with the
+ * measurement in the journal (inject the secret, finish). Not kept: SNP launches (which of
+ * their pages firmware made private died with the old process, and SNP_LAUNCH_UPDATE reads
+ * each page from the memfd), LSECRET without the measurement recorded (LAUNCH_MEASURE cannot
+ * be asked again, so no owner could build a secret for it), RUPDATE (a migration target:
+ * the source cancels when its sevd or the stream goes). */
+static bool resumable(const struct guest *g, const struct sev_cmd_guest_status *st)
+{
+	if (is_snp(g) || !st->asid)
+		return false;
+	return st->state == SEV_GSTATE_LUPDATE ||
+	       (st->state == SEV_GSTATE_LSECRET && (g->rec.flags & SEVD_JREC_F_MEASURED));
+}
+
+static void keep_unfinished(struct sevd_guests *gs, struct guest *g,
+			    const struct sev_cmd_guest_status *st)
+{
+	g->rec.state = st->state;
+	g->rec.asid = st->asid;
+	g->rec.flags &= ~SEVD_JREC_F_GRANTED; /* granted only once RUNNING */
+	claim_reconciled(gs, g, st->asid);
+	log_notice("Reconcile: guest %u (%s) is an unfinished launch (%s, ASID %u): kept, the "
+		   "owner can %s",
+		   g->rec.handle, g->rec.name, state_name(st->state), st->asid,
+		   st->state == SEV_GSTATE_LUPDATE ? "measure it as it is (no more data can go in)"
+						   : "inject the secret and finish");
+}
 
 /* A firmware guest that must go: DEACTIVATE if it holds an ASID, DECOMMISSION, and its ASID
  * (if any) through the pool's pending-flush set. */
@@ -2574,7 +2780,6 @@ static int reconcile_known(struct sevd_guests *gs, struct tally *t, struct sevd_
 	for (unsigned i = 0; i < gs->n;) {
 		struct guest *g = gs->g[i];
 		struct sev_cmd_guest_status st;
-		char holder[SEVD_ASID_HOLDER_MAX];
 		bool es = g->rec.flags & SEVD_JREC_F_ES;
 
 		if (guest_status(gs, g, &st, rep) < 0)
@@ -2591,12 +2796,10 @@ static int reconcile_known(struct sevd_guests *gs, struct tally *t, struct sevd_
 		if (st.state == SEV_GSTATE_RUNNING) {
 			g->rec.state = st.state;
 			g->rec.asid = st.asid;
-			holder_of(g, holder);
-			if (st.asid && sevd_asid_claim(gs->pool, st.asid, es, holder) < 0)
-				log_error(
-				    "Reconcile: guest %u holds ASID %u in firmware, which the pool "
-				    "cannot give it (out of range or held twice)",
-				    g->rec.handle, st.asid);
+			claim_reconciled(gs, g, st.asid);
+			free(g->seen); /* RUNNING: no more secrets go in */
+			g->seen = NULL;
+			g->n_seen = 0;
 			if (!st.asid)
 				g->rec.flags &= ~SEVD_JREC_F_GRANTED;
 			if (g->rec.flags & SEVD_JREC_F_GRANTED)
@@ -2604,6 +2807,12 @@ static int reconcile_known(struct sevd_guests *gs, struct tally *t, struct sevd_
 			log_info("Reconcile: guest %u (%s) RUNNING on ASID %u: kept", g->rec.handle,
 				 g->rec.name, st.asid);
 			t->kept++;
+			i++;
+			continue;
+		}
+		if (resumable(g, &st)) {
+			keep_unfinished(gs, g, &st);
+			t->resumed++;
 			i++;
 			continue;
 		}
@@ -2731,8 +2940,9 @@ static int reconcile(struct sevd_guests *gs)
 		atomic_store(&gs->not_durable, true);
 	}
 	log_info("Reconciled the journal with firmware: %u guest(s) kept, %u half-done launch(es) "
-		 "cleaned up, %u unknown firmware guest(s) decommissioned, %u gone from firmware",
-		 t.kept, t.cleaned, t.unknown, t.gone);
+		 "cleaned up, %u unknown firmware guest(s) decommissioned, %u gone from firmware, "
+		 "%u unfinished launch(es) kept",
+		 t.kept, t.cleaned, t.unknown, t.gone, t.resumed);
 	return 0;
 }
 

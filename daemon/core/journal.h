@@ -32,6 +32,11 @@ enum sevd_jrec_type {
 	 * guest's first PUT). A restart needs them to migrate the guest again: SEND_UPDATE_VMSA
 	 * names each page, and the memory packets skip them. A DEL drops them with the guest. */
 	SEVD_JREC_VMSA = 5,
+	/* A LAUNCH_SECRET packet seen for guest `handle`, recorded before firmware runs it:
+	 * mnonce holds the packet's IV, measure its MAC (struct sev_secret_header). sevd refuses
+	 * a packet whose IV or MAC it has seen for that guest (a replay), after a restart too.
+	 * With flags SEVD_JREC_F_REFUSED: firmware refused that packet, so it is not seen. */
+	SEVD_JREC_SECRET = 6,
 };
 
 #define SEVD_JREC_F_MEASURED 0x1u /* measure/mnonce valid */
@@ -44,6 +49,7 @@ enum sevd_jrec_type {
  * PUT is found. */
 #define SEVD_JREC_F_SNP 0x8u
 #define SEVD_JREC_F_SNP_ID 0x10u /* finished with an ID block */
+#define SEVD_JREC_F_REFUSED 0x1u /* SECRET records: firmware refused the packet */
 
 struct sevd_jrec {
 	uint8_t type;  /* enum sevd_jrec_type */

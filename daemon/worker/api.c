@@ -136,7 +136,10 @@ void sevd_api_core_error(struct sevd_api_response *resp, const struct sevd_reply
 		sevd_api_error(resp, 409, "no_asid", rep->message, -1);
 		return;
 	case -EALREADY:
-		sevd_api_error(resp, 409, "wrong_state", rep->message, -1);
+		if (!strcmp(rep->rule, "secret_replay")) /* a LAUNCH_SECRET packet seen before */
+			sevd_api_error(resp, 409, "secret_replayed", rep->message, -1);
+		else
+			sevd_api_error(resp, 409, "wrong_state", rep->message, -1);
 		return;
 	case -ENOTEMPTY: /* SHUTDOWN/FACTORY_RESET while guests exist */
 		sevd_api_error(resp, 409, "guests_exist", rep->message, -1);

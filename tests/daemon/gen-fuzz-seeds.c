@@ -1,6 +1,6 @@
 /* Writes the seed corpora of the daemon's fuzz targets: `gen-daemon-fuzz-seeds DIR` fills
- * DIR/daemon-journal (journal images: empty, header only, records of every type, a torn tail,
- * a garbled middle, a bad header), DIR/daemon-guest-json (route byte, {h} byte, body) and the
+ * DIR/daemon-journal (journal images: empty, header only, records of every type (SECRET ones
+ * in secret-records), a torn tail, a garbled middle, a bad header), DIR/daemon-guest-json (route byte, {h} byte, body) and the
  * reply frames of DIR/daemon-ipc (reply-*: fixed and counted bodies, written by the real
  * encoder, and counted ones whose count disagrees with the length; the request seeds there are
  * not generated).
@@ -26,6 +26,26 @@ static void put(const char *dir, const char *name, const void *buf, size_t len)
 
 	TU_CHECK(write_file_atomic(p, buf, len, 0644) == 0, "write %s", p);
 	free(p);
+}
+
+/* An unfinished launch with the LAUNCH_SECRET packets it has seen (IV in mnonce, MAC in
+ * measure), one of them refused by firmware and so forgotten again. */
+static void secret_seed(const char *dir)
+{
+	uint8_t img[SEVD_JOURNAL_HEADER + 4 * SEVD_JREC_SIZE];
+	struct sevd_jrec recs[4] = {
+	    {.type = SEVD_JREC_PUT, .state = 2, .flags = 1, .handle = 3, .asid = 2,
+	     .name = "c", .tenant = "default"},
+	    {.type = SEVD_JREC_SECRET, .handle = 3, .mnonce = {1}, .measure = {2}},
+	    {.type = SEVD_JREC_SECRET, .handle = 3, .mnonce = {3}, .measure = {4}},
+	    {.type = SEVD_JREC_SECRET, .flags = SEVD_JREC_F_REFUSED, .handle = 3, .mnonce = {3},
+	     .measure = {4}},
+	};
+
+	sevd_journal_header(img);
+	for (int i = 0; i < 4; i++)
+		sevd_jrec_encode(&recs[i], img + SEVD_JOURNAL_HEADER + (size_t)i * SEVD_JREC_SIZE);
+	put(dir, "secret-records", img, sizeof(img));
 }
 
 static void journal_seeds(const char *dir)
@@ -95,6 +115,7 @@ static void journal_seeds(const char *dir)
 			sevd_jrec_encode(&er[i], es + SEVD_JOURNAL_HEADER + (size_t)i * SEVD_JREC_SIZE);
 		put(dir, "es-vmsa", es, sizeof(es));
 	}
+	secret_seed(dir);
 }
 
 static void json_seed(const char *dir, const char *name, uint8_t route, uint8_t param,

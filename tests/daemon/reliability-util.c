@@ -276,9 +276,15 @@ static int check_list(json_object *list, const struct ru_fw_guest *fw, unsigned 
 		const char *state = gc_str(o, "state");
 		unsigned k;
 
-		if (restart && strcmp(state, "RUNNING"))
+		/* An unfinished SEV/SEV-ES launch is kept for its owner (LUPDATE, or LSECRET
+		 * measured), bound to its ASID; nothing else half-launched survives. */
+		if (restart && strcmp(state, "RUNNING") &&
+		    (!(!strcmp(state, "LUPDATE") || !strcmp(state, "LSECRET")) || !asid ||
+		     !strcmp(gc_str(o, "type"), "snp")))
 			return why_fail(why, whylen,
-					"guest %u is %s after a restart (half-launched)", h, state);
+					"guest %u is %s after a restart (half-launched, not an "
+					"unfinished SEV launch kept with its ASID)",
+					h, state);
 		for (k = 0; k < nfw && fw[k].handle != h; k++)
 			;
 		if (k == nfw)

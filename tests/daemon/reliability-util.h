@@ -55,7 +55,9 @@ int ru_firmware_guests(const char *emu_sock, struct ru_fw_guest *out, unsigned m
  *     flush_pending = total for both types (none lost);
  *   - SEV-SNP guests (the emulator's CTL snp-guests, matched by ASID) likewise, and no RMP
  *     page is assigned to a guest that is gone (SNP off: none);
- *   - with restart: every guest is RUNNING (nothing half-launched survives a restart).
+ *   - with restart: every guest is RUNNING, or an unfinished SEV/SEV-ES launch kept with its
+ *     ASID in LUPDATE or LSECRET (its owner can finish it); nothing else half-launched (an
+ *     SNP launch, a migration target) survives a restart.
  * Returns 0, or -1 with why filled. */
 int ru_check_invariants(const char *emu_sock, const char *api_sock, const char *state_dir,
 			bool restart, bool journal, char *why, size_t whylen);

@@ -9,7 +9,20 @@
  *     still ends that upload, so the guest can be measured and deleted again;
  *   - unseparated: sevd as a uid without CAP_SETUID refuses to start (its worker would keep
  *     the core's uid) unless allow_unseparated_worker = yes, and sevadm ok reports that
- *     worker as a FAIL line (a root sevd's as a PASS line).
+ *     worker as a FAIL line (a root sevd's as a PASS line);
+ *   - memquota: policy.default_memory_quota and tenant.NAME.memory_quota: a launch whose
+ *     memory_size would pass the tenant's quota is refused (403 policy_refused, rule
+ *     memory_quota), a deactivated guest still counts, a DELETE makes room, and a restart
+ *     counts the same;
+ *   - replay: a LAUNCH_SECRET packet injected once is refused the second time (409
+ *     secret_replayed, nothing reaches firmware) while the owner's fresh packets go in; a
+ *     packet firmware refused (tampered payload) does not block the genuine one with its
+ *     header; after a SIGKILL and restart (and a journal compaction) the guest is still in
+ *     LSECRET, the old packets are still refused, a fresh one goes in, and it finishes and
+ *     activates;
+ *   - lupdate: a guest in LUPDATE (data uploaded, not measured) survives a SIGKILL of sevd
+ *     with its ASID; more data is refused with the reason, the owner measures it as it is
+ *     (the measurement recomputed from the image and the owner's TIK), finishes, activates.
  * Usage: test-daemon-attacker [reset|delete409|...] (default: all). */
 #include <curl/curl.h>
 #include <dirent.h>
@@ -28,6 +41,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
+#include <openssl/evp.h>
+
+#include "attest/measurement.h"
+#include "attest/secret.h"
+#include "attest/sev-cert.h"
+#include "attest/session.h"
 #include "common/macros.h"
 #include "common/util.h"
 #include "tests/daemon/reliability-util.h"
@@ -492,12 +513,324 @@ static void test_unseparated(void)
 	tu_rmtree(sdir);
 }
 
+
+/* ---- item: the memory quota ---- */
+
+static struct gc_resp create_in(const char *name, const char *tenant, unsigned mib, long want)
+{
+	char body[200];
+
+	snprintf(body, sizeof(body),
+		 "{\"policy\": 1, \"name\": \"%s\", \"tenant\": \"%s\", \"memory_size\": %u}", name,
+		 tenant, mib * MIB);
+	return call("POST", "/v1/guests", body, strlen(body), NULL, want);
+}
+
+static uint32_t admitted(const char *name, const char *tenant, unsigned mib)
+{
+	struct gc_resp r = create_in(name, tenant, mib, 201);
+	uint32_t h = (uint32_t)gc_int(r.json, "handle");
+
+	gc_resp_free(&r);
+	return h;
+}
+
+/* Refused by the memory quota: 403 policy_refused, rule memory_quota, the message naming the
+ * tenant, what it holds and the quota. */
+static void over_quota(const char *name, const char *tenant, unsigned mib, unsigned held_mib,
+		       unsigned quota_mib)
+{
+	struct gc_resp r = create_in(name, tenant, mib, 403);
+	json_object *e = json_object_object_get(r.json, "error");
+	char held[32], quota[32];
+
+	snprintf(held, sizeof(held), "%llu bytes", (unsigned long long)held_mib * MIB);
+	snprintf(quota, sizeof(quota), "%llu bytes", (unsigned long long)quota_mib * MIB);
+	TU_CHECK(!strcmp(gc_err_code(&r), "policy_refused") &&
+		     !strcmp(gc_str(e, "rule"), "memory_quota"),
+		 "%s (%u MiB in %s): %s", name, mib, tenant, r.body);
+	TU_CHECK(strstr(r.body, tenant) && strstr(r.body, held) && strstr(r.body, quota),
+		 "the refusal does not name the tenant, its %s and its quota of %s: %s", held,
+		 quota, r.body);
+	gc_resp_free(&r);
+}
+
+static void test_memquota(void)
+{
+	uint32_t a, b, c, big[3];
+
+	start("policy.default_memory_quota = 40M\npolicy.tenant.big.memory_quota = 48M\n"
+	      "policy.tenant.big.quota = 8\n");
+	a = admitted("a", "acme", 16);
+	b = admitted("b", "acme", 16);
+	over_quota("c", "acme", 16, 32, 40);
+	c = admitted("c", "acme", 8); /* exactly the quota */
+	over_quota("d", "acme", 1, 40, 40);
+	for (unsigned i = 0; i < 3; i++) /* another tenant has its own */
+		big[i] = admitted("big", "big", 16);
+	over_quota("big4", "big", 1, 48, 48);
+	guest_call("DELETE", c, "", 200);
+
+	/* A deactivated guest holds no ASID but still holds its memory. */
+	upload(a, 4096);
+	guest_call("GET", a, "/measurement", 200);
+	guest_call("POST", a, "/finish", 200);
+	guest_call("POST", a, "/deactivate", 200);
+	TU_CHECK(!strcmp(guest_state(a), "RUNNING"), "a is %s", guest_state(a));
+	over_quota("e", "acme", 16, 32, 40);
+	invariants(true, "the memory quota full");
+
+	/* A restart counts the same guests. */
+	ru_sevd_stop(&D, true);
+	TU_CHECK(ru_sevd_start(&D, true), "sevd does not start again (log %s)", D.log);
+	over_quota("e", "acme", 16, 32, 40);
+	guest_call("DELETE", a, "", 200); /* room again */
+	c = admitted("e", "acme", 16);
+	guest_call("DELETE", b, "", 200);
+	guest_call("DELETE", c, "", 200);
+	for (unsigned i = 0; i < 3; i++)
+		guest_call("DELETE", big[i], "", 200);
+	invariants(true, "every guest deleted");
+}
+
+/* ---- items: secret replay, unfinished launches across a restart ---- */
+
+static struct attest_tk owner_tk;
+
+/* A launch with an owner session for the platform's PDH (owner_tk holds its keys). */
+static uint32_t create_owned(const char *name)
+{
+	struct gc_resp r = call("GET", "/v1/platform/certs", NULL, 0, NULL, 200);
+	struct sev_cert pdh, godh;
+	struct sev_session_blob blob;
+	_cleanup_free_ uint8_t *raw = NULL;
+	_cleanup_free_ char *godh_b64 = NULL, *session_b64 = NULL, *body = NULL;
+	size_t len = 0;
+	const char *why;
+	uint32_t h;
+
+	TU_CHECK(base64_decode(gc_str(r.json, "pdh"), strlen(gc_str(r.json, "pdh")), &raw,
+			       &len) == 0 &&
+		     attest_sev_cert_parse(raw, len, &pdh, &why) == 0,
+		 "the platform's PDH");
+	gc_resp_free(&r);
+	TU_CHECK(attest_session_build(&pdh, 0x1, NULL, &godh, &blob, &owner_tk) == 0, "session");
+	godh_b64 = base64_encode(&godh, sizeof(godh));
+	session_b64 = base64_encode(&blob, sizeof(blob));
+	TU_CHECK(godh_b64 && session_b64 &&
+		     asprintf(&body,
+			      "{\"policy\": 1, \"name\": \"%s\", \"memory_size\": 16777216, "
+			      "\"godh_cert\": \"%s\", \"session\": \"%s\"}",
+			      name, godh_b64, session_b64) > 0,
+		 "body");
+	r = call("POST", "/v1/guests", body, strlen(body), NULL, 201);
+	h = (uint32_t)gc_int(r.json, "handle");
+	gc_resp_free(&r);
+	return h;
+}
+
+struct packet {
+	char *body; /* {"header", "payload"} */
+};
+
+/* A fresh LAUNCH_SECRET packet (a new random IV) over the guest's measurement. tamper: one
+ * payload byte flipped after sealing (firmware answers BAD_MEASUREMENT). */
+static struct packet seal(uint32_t h, const char *text, bool tamper)
+{
+	uint8_t measure[32], plain[32] = {0}, cipher[32];
+	struct sev_secret_header hdr;
+	char path[64];
+	_cleanup_free_ char *hb = NULL, *pb = NULL;
+	struct packet p = {0};
+	struct gc_resp m;
+
+	snprintf(path, sizeof(path), "/v1/guests/%u/measurement", h);
+	m = call("GET", path, NULL, 0, NULL, 200);
+	snprintf((char *)plain, sizeof(plain), "%s", text);
+	TU_CHECK(hex_decode_exact(gc_str(m.json, "measurement"), measure, 32) == 0 &&
+		     attest_secret_seal(&(struct attest_secret_key){&owner_tk, measure,
+								    (uint8_t)gc_int(m.json, "api_major"),
+								    (uint8_t)gc_int(m.json, "api_minor")},
+					NULL, plain, sizeof(plain), &hdr, cipher) == 0,
+		 "seal a secret for guest %u", h);
+	gc_resp_free(&m);
+	OPENSSL_cleanse(plain, sizeof(plain));
+	cipher[5] ^= tamper;
+	hb = base64_encode(&hdr, sizeof(hdr));
+	pb = base64_encode(cipher, sizeof(cipher));
+	TU_CHECK(hb && pb &&
+		     asprintf(&p.body, "{\"header\": \"%s\", \"payload\": \"%s\"}", hb, pb) > 0,
+		 "body");
+	return p;
+}
+
+static void inject(uint32_t h, const struct packet *p, long want, const char *code)
+{
+	char path[64];
+	struct gc_resp r;
+
+	snprintf(path, sizeof(path), "/v1/guests/%u/secret", h);
+	r = call("POST", path, p->body, strlen(p->body), NULL, want);
+	TU_CHECK(!code || !strcmp(gc_err_code(&r), code), "secret into %u: code %s, want %s: %s",
+		 h, gc_err_code(&r), code, r.body);
+	if (code && !strcmp(code, "secret_replayed"))
+		TU_CHECK(strstr(r.body, "replay") && strstr(r.body, "fresh packet"),
+			 "the refusal does not say what is wrong and what to do: %s", r.body);
+	gc_resp_free(&r);
+}
+
+static unsigned secret_commands(void)
+{
+	struct gc_resp r = call("GET", "/metrics", NULL, 0, NULL, 200);
+	const char *p = strstr(r.body, "command=\"LAUNCH_UPDATE_SECRET\"");
+	unsigned n = 0;
+
+	for (; p; p = strstr(p + 1, "command=\"LAUNCH_UPDATE_SECRET\"")) {
+		const char *sp = strchr(p, '}');
+
+		if (sp && !strncmp(p - 1, "{", 1))
+			n += (unsigned)strtoul(sp + 1, NULL, 10);
+	}
+	gc_resp_free(&r);
+	return n;
+}
+
+static void kill_and_restart(const char *when)
+{
+	char why[1024];
+
+	ru_sevd_stop(&D, true);
+	TU_CHECK(ru_sevd_start(&D, true), "sevd does not start after the kill %s (log %s)", when,
+		 D.log);
+	TU_CHECK(ru_check_invariants(E.socket, D.sock, D.state_dir, true, true, why,
+				     sizeof(why)) == 0,
+		 "after the kill %s: %s (log %s)", when, why, D.log);
+}
+
+static void test_replay(void)
+{
+	struct packet p1, p2, p3, bad;
+	uint32_t h, asid;
+	char path[64];
+	struct gc_resp r;
+
+	start("journal_compact = 4\n"); /* a snapshot every few records: it keeps the packets */
+	h = create_owned("owned");
+	upload(h, MIB + 100);
+	p1 = seal(h, "first secret", false);
+	inject(h, &p1, 200, NULL);
+	TU_CHECK(!strcmp(guest_state(h), "LSECRET"), "after the secret: %s", guest_state(h));
+	inject(h, &p1, 409, "secret_replayed"); /* the same packet again */
+	bad = seal(h, "second secret", true);
+	inject(h, &bad, 400, "bad_request"); /* firmware: BAD_MEASUREMENT */
+	p2 = seal(h, "second secret", false);
+	inject(h, &p2, 200, NULL); /* a fresh packet still goes in */
+	inject(h, &p2, 409, "secret_replayed");
+
+	/* A SIGKILL: the guest (measured, LSECRET) stays, and so does what it has seen. */
+	snprintf(path, sizeof(path), "/v1/guests/%u", h);
+	r = call("GET", path, NULL, 0, NULL, 200);
+	asid = (uint32_t)gc_int(r.json, "asid");
+	gc_resp_free(&r);
+	kill_and_restart("with a guest in LSECRET");
+	r = call("GET", path, NULL, 0, NULL, 200);
+	TU_CHECK(!strcmp(gc_str(r.json, "state"), "LSECRET") && gc_int(r.json, "asid") == asid &&
+		     !gc_is_null(r.json, "measurement"),
+		 "the measured guest is not kept in LSECRET on ASID %u: %s", asid, r.body);
+	gc_resp_free(&r);
+	{
+		unsigned before = secret_commands();
+
+		inject(h, &p1, 409, "secret_replayed");
+		inject(h, &p2, 409, "secret_replayed");
+		TU_CHECK_EQ(secret_commands(), before); /* no replay reached firmware */
+	}
+	kill_and_restart("again, after the restart's snapshot");
+	inject(h, &p1, 409, "secret_replayed");
+	p3 = seal(h, "third secret", false);
+	{
+		unsigned before = secret_commands();
+
+		inject(h, &p3, 200, NULL);
+		TU_CHECK_EQ(secret_commands(), before + 1); /* the count above counts */
+	}
+	guest_call("POST", h, "/finish", 200);
+	guest_call("POST", h, "/activate", 200);
+	TU_CHECK(!strcmp(guest_state(h), "RUNNING"), "after finish: %s", guest_state(h));
+	inject(h, &p3, 409, "wrong_state"); /* RUNNING: firmware takes no secret */
+	kill_and_restart("with the guest RUNNING");
+	guest_call("DELETE", h, "", 200);
+	invariants(true, "after DELETE");
+	free(p1.body);
+	free(p2.body);
+	free(p3.body);
+	free(bad.body);
+	OPENSSL_cleanse(&owner_tk, sizeof(owner_tk));
+}
+
+static void test_lupdate(void)
+{
+	const size_t len = MIB + 100, padded = (len + 15) / 16 * 16;
+	_cleanup_free_ uint8_t *img = calloc(1, padded);
+	struct attest_measure_input in = {.ctx = ATTEST_MEASURE_CTX, .policy = 0x1};
+	uint8_t more[4096] = {1}, measure[32];
+	uint32_t h, asid;
+	char path[64];
+	struct gc_resp r;
+
+	TU_CHECK(img, "out of memory");
+	start("");
+	h = create_owned("kept");
+	upload(h, len);
+	snprintf(path, sizeof(path), "/v1/guests/%u", h);
+	r = call("GET", path, NULL, 0, NULL, 200);
+	asid = (uint32_t)gc_int(r.json, "asid");
+	gc_resp_free(&r);
+	kill_and_restart("with a guest in LUPDATE");
+	r = call("GET", path, NULL, 0, NULL, 200);
+	TU_CHECK(!strcmp(gc_str(r.json, "state"), "LUPDATE") && gc_int(r.json, "asid") == asid,
+		 "the guest is not kept in LUPDATE on ASID %u: %s", asid, r.body);
+	gc_resp_free(&r);
+	snprintf(path, sizeof(path), "/v1/guests/%u/data", h);
+	r = call("POST", path, more, sizeof(more), "application/octet-stream", 409);
+	TU_CHECK(!strcmp(gc_err_code(&r), "wrong_state") && strstr(r.body, "earlier sevd") &&
+		     strstr(r.body, "/measure"),
+		 "more data: %s", r.body);
+	gc_resp_free(&r);
+
+	/* The owner's measurement covers exactly the image uploaded before the kill. */
+	snprintf(path, sizeof(path), "/v1/guests/%u/measurement", h);
+	r = call("GET", path, NULL, 0, NULL, 200);
+	TU_CHECK(hex_decode_exact(gc_str(r.json, "measurement"), measure, 32) == 0 &&
+		     hex_decode_exact(gc_str(r.json, "mnonce"), in.mnonce, 16) == 0,
+		 "measurement: %s", r.body);
+	in.api_major = (uint8_t)gc_int(r.json, "api_major");
+	in.api_minor = (uint8_t)gc_int(r.json, "api_minor");
+	in.build = (uint8_t)gc_int(r.json, "build");
+	gc_resp_free(&r);
+	for (size_t i = 0; i < len; i++) /* upload()'s image */
+		img[i] = (uint8_t)(i * 13 + 5);
+	TU_CHECK(EVP_Digest(img, padded, in.digest, NULL, EVP_sha256(), NULL) == 1, "sha256");
+	TU_CHECK_EQ(attest_measurement_verify(owner_tk.tik, &in, measure), 1);
+	TU_CHECK(!strcmp(guest_state(h), "LSECRET"), "after measuring: %s", guest_state(h));
+	guest_call("POST", h, "/finish", 200);
+	guest_call("POST", h, "/activate", 200);
+	TU_CHECK(!strcmp(guest_state(h), "RUNNING"), "after finish: %s", guest_state(h));
+	OPENSSL_cleanse(&owner_tk, sizeof(owner_tk));
+	kill_and_restart("with the guest RUNNING");
+	guest_call("DELETE", h, "", 200);
+	invariants(true, "after the DELETE");
+}
+
 static const struct {
 	const char *name;
 	void (*fn)(void);
 } tests[] = {
     {"reset", test_reset},
     {"delete409", test_delete409},
+    {"memquota", test_memquota},
+    {"replay", test_replay},
+    {"lupdate", test_lupdate},
     {"unseparated", test_unseparated},
 };
 

@@ -9,7 +9,7 @@
  * revoke and leaves 404. Then every wrong-state transition by status name, a tampered session
  * blob, a tampered secret packet, a forbidden policy, a full ASID pool and a full tenant quota,
  * each with a clear error and nothing left behind; bad inputs; a restart that keeps a running
- * guest and cleans up a half-launched one. Every answer is checked against
+ * guest and an unfinished launch (which takes no more data). Every answer is checked against
  * daemon/openapi.yaml. */
 #include <curl/curl.h>
 #include <dirent.h>
@@ -586,7 +586,8 @@ static void test_refusals(void)
 	OPENSSL_cleanse(&tk, sizeof(tk));
 }
 
-/* A clean restart keeps a RUNNING guest (with its ASID) and cleans up a half-launched one. */
+/* A clean restart keeps a RUNNING guest (with its ASID) and an unfinished launch (LUPDATE, its
+ * ASID too), which takes no more data. */
 static void test_restart(void)
 {
 	struct gc_resp r;
@@ -610,9 +611,28 @@ static void test_restart(void)
 	TU_CHECK(!strcmp(gc_str(r.json, "state"), "RUNNING") && gc_int(r.json, "asid") == asid,
 		 "the running guest survives a restart: %s", r.body);
 	gc_resp_free(&r);
+	/* The unfinished launch is kept with its ASID (its owner may still measure and finish
+	 * it), but no more data goes in: the memfd it went through died with the old process. */
 	guest_path(path, sizeof(path), half, "");
 	req("GET", path, "/v1/guests/{h}", NULL, &r);
-	expect(&r, 404, "not_found", NULL);
+	expect(&r, 200, NULL, NULL);
+	TU_CHECK(!strcmp(gc_str(r.json, "state"), "LUPDATE") && !gc_is_null(r.json, "asid"),
+		 "the unfinished launch is kept in LUPDATE with its ASID: %s", r.body);
+	gc_resp_free(&r);
+	{
+		uint8_t data[64] = {7};
+
+		guest_path(path, sizeof(path), half, "/data");
+		gc_request(&D, "POST", path, data, sizeof(data), "application/octet-stream", &r);
+		oa(&r, "/v1/guests/{h}/data", "POST");
+		expect(&r, 409, "wrong_state", NULL);
+		TU_CHECK(strstr(r.body, "earlier sevd process") && strstr(r.body, "measure"),
+			 "the refusal says why and what to do: %s", r.body);
+		gc_resp_free(&r);
+	}
+	guest_path(path, sizeof(path), half, "");
+	req("DELETE", path, "/v1/guests/{h}", NULL, &r);
+	expect(&r, 200, NULL, NULL);
 	gc_resp_free(&r);
 	{
 		struct snapshot s = snap();

@@ -284,7 +284,7 @@ static void test_codec(void)
 }
 
 /* An SEV-ES guest's VMSA record: type, handle and the page's guest address (mem_base) survive
- * the codec; a record type past it is refused. */
+ * the codec. */
 static void test_vmsa_record(void)
 {
 	uint8_t img[SEVD_JOURNAL_HEADER + 2 * SEVD_JREC_SIZE];
@@ -304,12 +304,35 @@ static void test_vmsa_record(void)
 		     s.rec[1].mem_base == 0x21000 && s.rec[1].updated == 99,
 		 "VMSA record: type %u handle %u at 0x%llx", s.rec[1].type, s.rec[1].handle,
 		 (unsigned long long)s.rec[1].mem_base);
-	v.type = SEVD_JREC_VMSA + 1;
-	sevd_jrec_encode(&v, img + SEVD_JOURNAL_HEADER + SEVD_JREC_SIZE);
+}
+
+/* A SECRET record (a LAUNCH_SECRET packet's IV and MAC) survives the codec; a type past it is
+ * no record. */
+static void test_secret_record(void)
+{
+	uint8_t img[SEVD_JOURNAL_HEADER + SEVD_JREC_SIZE];
+	struct sevd_jrec r = {.type = SEVD_JREC_SECRET, .flags = SEVD_JREC_F_REFUSED, .handle = 9};
+	size_t end, bad;
+	unsigned skipped;
+	struct seen s;
+
+	memset(r.mnonce, 0xa5, sizeof(r.mnonce));
+	memset(r.measure, 0x5a, sizeof(r.measure));
+	sevd_journal_header(img);
+	sevd_jrec_encode(&r, img + SEVD_JOURNAL_HEADER);
 	memset(&s, 0, sizeof(s));
 	TU_CHECK_EQ(sevd_journal_scan(img, sizeof(img), false, collect, &s, &end, &bad, &skipped),
 		    1);
-	TU_CHECK_EQ(end, SEVD_JOURNAL_HEADER + SEVD_JREC_SIZE);
+	TU_CHECK(s.rec[0].type == SEVD_JREC_SECRET && s.rec[0].handle == 9 &&
+		     s.rec[0].flags == SEVD_JREC_F_REFUSED &&
+		     !memcmp(s.rec[0].mnonce, r.mnonce, sizeof(r.mnonce)) &&
+		     !memcmp(s.rec[0].measure, r.measure, sizeof(r.measure)),
+		 "the packet's IV and MAC survive");
+	r.type = SEVD_JREC_SECRET + 1;
+	sevd_jrec_encode(&r, img + SEVD_JOURNAL_HEADER);
+	memset(&s, 0, sizeof(s));
+	TU_CHECK_EQ(sevd_journal_scan(img, sizeof(img), false, collect, &s, &end, &bad, &skipped),
+		    0);
 }
 
 int main(void)
@@ -322,5 +345,6 @@ int main(void)
 	test_compact();
 	test_codec();
 	test_vmsa_record();
+	test_secret_record();
 	tu_done("daemon-journal");
 }

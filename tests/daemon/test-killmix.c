@@ -8,9 +8,11 @@
  * the journal equal firmware's (GUEST_STATUS for every SEV handle, the emulator's CTL
  * snp-guests for SNP guests), the ASID pool holds exactly the running guests' ASIDs (none
  * lost, none held twice), no RMP page is assigned to a guest that is gone, and nothing is
- * left half-launched (a launch the kill interrupted is either finished and listed, or cleaned
- * up by the start-up reconciliation). Guests survive from one iteration to the next, so kills
- * also land on a daemon with history.
+ * left half-launched but what reconciliation keeps for its owner (a launch the kill
+ * interrupted is finished and listed, kept as an unfinished SEV launch in LUPDATE/LSECRET
+ * with its ASID, or cleaned up). Guests survive from one iteration to the next, so kills
+ * also land on a daemon with history; the clients finish the half-done launches they adopt
+ * (measure, finish, activate), so a kept launch is shown to finish.
  *
  * Usage: test-daemon-killmix [--iterations N] [--seed S] [--clients K] [--max-delay-ms M]
  * The seed (printed first; default: the time) fixes every client's sequence of operations and
@@ -188,6 +190,17 @@ static bool step(struct client *c)
 
 	if (c->n < OWN_MAX && x < 35)
 		return launch(c);
+	if (c->n && x < 45 && !c->g[i].running) { /* finish a half-done launch, kept or not */
+		bool ok = c->g[i].snp /* SNP: the launch digest is read after finish */
+			      ? guest_op(c, OP_FINISH, "POST", c->g[i].handle, "/finish") &&
+				    guest_op(c, OP_MEASURE, "GET", c->g[i].handle, "/measurement")
+			      : guest_op(c, OP_MEASURE, "GET", c->g[i].handle, "/measurement") &&
+				    guest_op(c, OP_FINISH, "POST", c->g[i].handle, "/finish");
+		if (!ok)
+			return false;
+		c->g[i].running = true;
+		return guest_op(c, OP_ACTIVATE, "POST", c->g[i].handle, "/activate");
+	}
 	if (c->n && x < 55 && c->g[i].running) {
 		if (c->g[i].bound && !c->g[i].snp) {
 			if (!guest_op(c, OP_DEACTIVATE, "POST", c->g[i].handle, "/deactivate"))
@@ -246,23 +259,25 @@ static void *client_main(void *arg)
 /* ---- the runs ---- */
 
 struct totals {
-	unsigned kept, cleaned, unknown, gone, torn, interrupted[OP_MAX_ + 1], done[OP_MAX_];
+	unsigned kept, cleaned, unknown, gone, resumed, torn, interrupted[OP_MAX_ + 1],
+	    done[OP_MAX_];
 };
 
 static void count_reconcile(const char *log, struct totals *t)
 {
 	const char *p = strstr(log, "Reconciled the journal with firmware: ");
-	unsigned k, c, u, g;
+	unsigned k, c, u, g, r;
 
 	if (p && sscanf(p,
 			"Reconciled the journal with firmware: %u guest(s) kept, %u half-done "
 			"launch(es) cleaned up, %u unknown firmware guest(s) decommissioned, "
-			"%u gone",
-			&k, &c, &u, &g) == 4) {
+			"%u gone from firmware, %u unfinished",
+			&k, &c, &u, &g, &r) == 5) {
 		t->kept += k;
 		t->cleaned += c;
 		t->unknown += u;
 		t->gone += g;
+		t->resumed += r;
 	}
 	t->torn += strstr(log, "torn tail") != NULL;
 }
@@ -415,10 +430,10 @@ int main(int argc, char **argv)
 	for (unsigned k = 0; k < OP_MAX_; k++)
 		printf(" %s %u", op_names[k], t.interrupted[k]);
 	printf(" (idle %u)\n", t.interrupted[OP_MAX_]);
-	printf("killmix: reconciliation at the restarts: %u guests kept, %u half-done launches "
-	       "cleaned up, %u unknown firmware guests decommissioned, %u gone; %u torn journal "
-	       "tails truncated\n",
-	       t.kept, t.cleaned, t.unknown, t.gone, t.torn);
+	printf("killmix: reconciliation at the restarts: %u guests kept, %u unfinished launches "
+	       "kept, %u half-done launches cleaned up, %u unknown firmware guests "
+	       "decommissioned, %u gone; %u torn journal tails truncated\n",
+	       t.kept, t.resumed, t.cleaned, t.unknown, t.gone, t.torn);
 	TU_CHECK(t.done[OP_LAUNCH] > 0 && t.done[OP_DELETE] > 0,
 		 "the workload did too little to test anything");
 	tu_emu_stop(&E);

@@ -94,6 +94,48 @@ static void test_quota(void)
 	TU_CHECK_EQ(policy_tenant_quota(&r, "acme"), 0);
 }
 
+/* The memory quota: sizes with binary suffixes, per tenant or the default, the ASID quota of
+ * a tenant that sets only a memory quota is still the default. */
+static void test_memory_quota(void)
+{
+	struct policy_rules r;
+	struct policy_verdict v;
+	const char *reason;
+
+	policy_rules_init(&r);
+	policy_memory_check(&r, "acme", UINT64_MAX / 2, UINT64_MAX / 2, &v);
+	TU_CHECK(v.ok, "no memory quota configured means unlimited");
+	set(&r, "default_memory_quota", "1G");
+	set(&r, "tenant.acme.memory_quota", "4294967296");
+	set(&r, "default_quota", "3");
+	TU_CHECK_EQ(policy_tenant_memory_quota(&r, "acme"), 4ull << 30);
+	TU_CHECK_EQ(policy_tenant_memory_quota(&r, "other"), 1ull << 30);
+	TU_CHECK_EQ(policy_tenant_quota(&r, "acme"), 3); /* only its memory quota was set */
+	policy_memory_check(&r, "acme", 3ull << 30, 1ull << 30, &v);
+	TU_CHECK(v.ok, "exactly the quota fits");
+	policy_memory_check(&r, "acme", 3ull << 30, (1ull << 30) + 4096, &v);
+	TU_CHECK(!v.ok && !strcmp(v.rule, "memory_quota"), "one page over");
+	TU_CHECK(strstr(v.message, "acme") && strstr(v.message, "4294967296"),
+		 "the message names the tenant and its quota: %s", v.message);
+	policy_memory_check(&r, "other", 0, (1ull << 30) + 1, &v);
+	TU_CHECK(!v.ok, "unlisted tenants get the default memory quota");
+	policy_memory_check(&r, "other", UINT64_MAX, 1, &v);
+	TU_CHECK(!v.ok, "no overflow");
+	set(&r, "tenant.small.memory_quota", "16M");
+	TU_CHECK_EQ(policy_tenant_memory_quota(&r, "small"), 16ull << 20);
+	set(&r, "tenant.small.memory_quota", "64K");
+	TU_CHECK_EQ(policy_tenant_memory_quota(&r, "small"), 64ull << 10);
+	set(&r, "tenant.small.memory_quota", "2T");
+	TU_CHECK_EQ(policy_tenant_memory_quota(&r, "small"), 2ull << 40);
+	TU_CHECK_EQ(policy_rules_set(&r, "default_memory_quota", "G", &reason), -EINVAL);
+	TU_CHECK_EQ(policy_rules_set(&r, "default_memory_quota", "1X", &reason), -EINVAL);
+	TU_CHECK_EQ(policy_rules_set(&r, "default_memory_quota", "-1", &reason), -EINVAL);
+	TU_CHECK_EQ(policy_rules_set(&r, "default_memory_quota", "", &reason), -EINVAL);
+	TU_CHECK_EQ(policy_rules_set(&r, "tenant.acme.memory_quota", "99999999999T", &reason),
+		    -EINVAL);
+	TU_CHECK(reason && strstr(reason, "size"), "reason: %s", reason);
+}
+
 static void test_bad_settings(void)
 {
 	struct policy_rules r;
@@ -275,6 +317,7 @@ int main(void)
 	test_each_rule_alone();
 	test_api_rules();
 	test_quota();
+	test_memory_quota();
 	test_bad_settings();
 	test_words();
 	test_snp_rules();
