@@ -111,7 +111,10 @@ static void search(const uint8_t *buf, size_t len, const struct needle *nd, stru
 static void scan(pid_t pid, const struct needle *nd, struct hits *h)
 {
 	const size_t chunk = 1u << 20, overlap = 64;
-	_cleanup_free_ uint8_t *buf = malloc(chunk + overlap);
+	/* The reads go through buf, not through owner: the cleanup takes owner's address, so
+	 * the compiler cannot keep its checked value and would see a NULL reach memmem. */
+	_cleanup_free_ uint8_t *owner = malloc(chunk + overlap);
+	uint8_t *const buf = owner;
 	char path[64], line[512];
 	FILE *maps;
 	int mem;
