@@ -49,9 +49,11 @@ FILE *sevadm_stderr(void);
 void sevadm_set_stderr(FILE *f);
 
 /* "sevadm: VERB: message" on stderr. Returns SEVADM_EXIT_FAIL so verbs can `return` it. */
-int sevadm_fail(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int sevadm_fail(const char *verb, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3), nonnull(2)));
 /* "sevadm: VERB: message" + "Try 'sevadm VERB --help'." on stderr; returns SEVADM_EXIT_USAGE. */
-int sevadm_usage(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int sevadm_usage(const char *verb, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3), nonnull(2)));
 
 /* For a verb's getopt loop on '?': "sevadm: VERB: unknown option 'X'" + hint; returns 2. */
 int sevadm_bad_option(const char *verb, char **argv);

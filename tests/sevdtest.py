@@ -1,15 +1,22 @@
-"""Python stdlib helpers for the tests that drive the real sev-psp-emu and sevd as processes
-(tests/daemon/test-inventory.py, tests/prometheus/test-prometheus.py): bounded waits, process
-groups killed at the end, HTTP over sevd's Unix socket (root there is admin) and over TLS."""
+"""Python stdlib helpers for the tests that drive the real sev-psp-emu, sevd, sev-kds-emu and
+sevadm as processes (tests/daemon/test-inventory.py, test-snp-*.py,
+tests/prometheus/test-prometheus.py): the test's start and end (run_test), bounded waits,
+process groups killed at the end, HTTP over sevd's Unix socket (root there is admin) and over
+TLS, sevadm against that socket, and an SNP ID block made by sevadm."""
 
+import base64
 import hashlib
 import http.client
+import importlib.util
 import json
 import os
+import shutil
 import signal
 import socket
 import ssl
 import subprocess
+import sys
+import tempfile
 import time
 
 checks = 0
@@ -35,6 +42,41 @@ def wait_for(what, fn, timeout=20.0, step=0.1):
             last = e
         time.sleep(step)
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what} (last: {last!r})")
+
+
+def run_test(need, prefix, body, done):
+    """The frame of a test: exit 77 unless meson set the environment variables in need, then
+    body(procs, tmp) in a fresh directory; every process started through procs is stopped at
+    the end. The directory goes when the test passed (unless SEVD_TEST_KEEP is set) and stays,
+    with its logs, when it failed. done: the line printed on success (or a function giving
+    it, called then)."""
+    why = need_env(*need)
+    if why:
+        print(f"SKIP: {why}")
+        sys.exit(77)
+    tmp = tempfile.mkdtemp(prefix=prefix)
+    procs = Procs()
+    ok = False
+    try:
+        body(procs, tmp)
+        ok = True
+    finally:
+        procs.stop_all()
+        if ok and not os.environ.get("SEVD_TEST_KEEP"):
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            print(f"logs kept in {tmp}")
+    print(done() if callable(done) else done)
+
+
+def load_sibling(caller, filename, name):
+    """The test module filename beside the file caller (its __file__), imported as name, for
+    the helpers one test shares with another."""
+    spec = importlib.util.spec_from_file_location(
+        name, os.path.join(os.path.dirname(os.path.abspath(caller)), filename))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
 
 
 def free_port():
@@ -98,6 +140,11 @@ class UnixHTTPConnection(http.client.HTTPConnection):
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.settimeout(self.timeout)
         self.sock.connect(self.unix_path)
+
+
+def json_request(api, method, url, body=None):
+    """unix_request with body (when not None) sent as JSON."""
+    return unix_request(api, method, url, json.dumps(body) if body is not None else None)
 
 
 def unix_request(path, method, url, body=None):
@@ -173,3 +220,78 @@ def make_tls(tmp):
     run("x509", "-req", "-in", csr, "-CA", ca_crt, "-CAkey", ca_key, "-CAcreateserial", "-out",
         crt, "-days", "2", "-extfile", ext)
     return ca_crt, crt, key
+
+
+def start_kds(procs, tmp, nv, name="kds"):
+    """sev-kds-emu (the emulator's local KDS) serving the chip of the NV file nv, on the port
+    it writes to TMP/NAME.port. Returns (its process, its base URL)."""
+    exe = os.path.join(os.environ["SEVD_BUILD_ROOT"], "psp", "emu", "sev-kds-emu")
+    pf = os.path.join(tmp, name + ".port")
+    p = procs.start([exe, "--nv", nv, "--port-file", pf], os.path.join(tmp, name + ".log"))
+    wait_for("sev-kds-emu's port file", lambda: os.path.exists(pf) and
+             open(pf).read().strip() != "", 60)
+    return p, "http://127.0.0.1:" + open(pf).read().strip()
+
+
+def sevadm(api, *args, want=0):
+    """sevadm --daemon unix:API ARGS; fails the test unless it exits want. The finished
+    process (stdout, stderr as text)."""
+    p = subprocess.run([os.environ["SEVADM_EXE"], "--daemon", "unix:" + api, *args],
+                       capture_output=True, text=True, timeout=120)
+    check(p.returncode == want, f"sevadm {' '.join(args)}: exit {p.returncode}, wanted {want}:"
+          f"\n{p.stdout}{p.stderr}")
+    return p
+
+
+def sevadm_text(api, *args, want=0):
+    """sevadm as above; its (stdout, stderr)."""
+    p = sevadm(api, *args, want=want)
+    return p.stdout, p.stderr
+
+
+def pem_der(path):
+    """The DER of the one certificate in the PEM file path."""
+    with open(path) as f:
+        txt = f.read()
+    check(txt.startswith("-----BEGIN CERTIFICATE-----"), f"{path} is not PEM")
+    return base64.b64decode("".join(txt.strip().split("\n")[1:-1]))
+
+
+def _p384_key(tmp, name):
+    """An EC P-384 key made once in TMP/NAME.pem (openssl genpkey)."""
+    key = os.path.join(tmp, name + ".pem")
+    if not os.path.exists(key):
+        p = subprocess.run(["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt",
+                            "ec_paramgen_curve:P-384", "-out", key],
+                           capture_output=True, text=True, timeout=60)
+        check(p.returncode == 0, f"openssl genpkey: {p.stderr}")
+    return key
+
+
+def snp_id_block(tmp, digest, policy, tag, author=None):
+    """`sevadm snp id-block` over the launch digest (bytes) and the SNP policy, signed with an
+    EC P-384 ID key made here once (TMP/id-key.pem), written to TMP/id-TAG; with author (a key
+    name), also signed by the author key TMP/AUTHOR.pem. Checks the printed id-block= is
+    id-block.bin; returns the printed fields ({"id-block": …, "id-auth": …}, and with an author
+    key "author_key_digest": its printed digest)."""
+    out = os.path.join(tmp, "id-" + tag)
+    os.makedirs(out, exist_ok=True)
+    args = [os.environ["SEVADM_EXE"], "snp", "id-block", "--measurement", digest.hex(),
+            "--policy", hex(policy), "--family-id", "11" * 16, "--image-id", "22" * 16,
+            "--svn", "1", "--id-key", _p384_key(tmp, "id-key"), "--out", out]
+    if author:
+        args += ["--author-key", _p384_key(tmp, author)]
+    p = subprocess.run(args, capture_output=True, text=True, timeout=60)
+    check(p.returncode == 0, f"sevadm snp id-block: {p.stdout} {p.stderr}")
+    line = [x for x in p.stdout.splitlines() if x.startswith("id-block=")]
+    check(len(line) == 1, f"sevadm snp id-block printed no id-block= line: {p.stdout}")
+    kv = dict(x.split("=", 1) for x in line[0].split(","))
+    with open(os.path.join(out, "id-block.bin"), "rb") as f:
+        check(base64.b64decode(kv["id-block"]) == f.read(),
+              "the printed id-block differs from id-block.bin")
+    digests = [x.split(":", 1)[1].strip() for x in p.stdout.splitlines()
+               if x.startswith("author_key_digest:")]
+    check(bool(digests) == bool(author), f"author_key_digest line: {p.stdout}")
+    if digests:
+        kv["author_key_digest"] = digests[0]
+    return kv

@@ -679,21 +679,37 @@ static bool name_ok(const char *s)
 	return s[0] && policy_tenant_name_valid(s);
 }
 
-static int admit(struct sevd_guests *gs, uint32_t policy, const char *tenant, bool new_asid,
-		 struct sevd_reply *rep)
+/* The SEV policy rules, which need the firmware's API version (PLATFORM_STATUS). */
+static int sev_rules(struct sevd_guests *gs, uint32_t policy, struct policy_verdict *v,
+		     struct sevd_reply *rep)
 {
 	struct timespec t0;
 	int psp_ret, r;
 	struct sev_cmd_platform_status ps;
-	struct policy_verdict v;
-	uint32_t held = 0;
 
 	gfw_begin(SEV_CMD_PLATFORM_STATUS, &psp_ret, &t0);
 	r = psp_cmd_platform_status(gs->psp, &ps, &psp_ret);
 	if (gfw_done(gs, rep, SEV_CMD_PLATFORM_STATUS, r, psp_ret, &t0) < 0)
 		return rep->r;
-	policy_admit(&gs->rules, policy, ps.api_major, ps.api_minor, &v);
-	if (v.ok && new_asid) {
+	policy_admit(&gs->rules, policy, ps.api_major, ps.api_minor, v);
+	return 0;
+}
+
+/* Host admission of a guest about to take an ASID (launch, activation, receive): the SEV
+ * policy rules, or for an SNP guest the SNP ones (snp_policy_must_set/clear, min_abi; the SEV
+ * rules do not apply to an SNP policy), then the tenant's ASID quota, which counts every
+ * guest holding an ASID, SEV, SEV-ES and SNP alike. 0, or the refusal in rep. */
+static int admit(struct sevd_guests *gs, bool snp, uint64_t policy, const char *tenant,
+		 struct sevd_reply *rep)
+{
+	struct policy_verdict v = {.ok = true};
+	uint32_t held = 0;
+
+	if (snp)
+		policy_snp_admit(&gs->rules, policy, &v);
+	else if (sev_rules(gs, (uint32_t)policy, &v, rep) < 0)
+		return rep->r;
+	if (v.ok) {
 		for (unsigned i = 0; i < gs->n; i++)
 			held += gs->g[i]->rec.asid && !strcmp(gs->g[i]->rec.tenant, tenant);
 		policy_quota_check(&gs->rules, tenant, held, &v);
@@ -850,7 +866,7 @@ static void op_create(struct sevd_guests *gs, const struct sevd_request *req,
 		fail(rep, -ENOSPC, "sevd already holds %u guests", SEVD_GUESTS_MAX);
 		return;
 	}
-	if (admit(gs, c->policy, c->tenant[0] ? c->tenant : "default", true, rep) < 0 ||
+	if (admit(gs, false, c->policy, c->tenant[0] ? c->tenant : "default", rep) < 0 ||
 	    memory_admit(gs, c->tenant[0] ? c->tenant : "default",
 			 c->memory_size ? c->memory_size : GUEST_MEM_DEFAULT, rep) < 0 ||
 	    durable_gate(gs, rep) < 0)
@@ -1061,27 +1077,6 @@ static int snp_policy_check(uint64_t policy, struct sevd_reply *rep)
 	return 0;
 }
 
-/* The SNP rules (snp_policy_must_set/clear, min_abi) and the tenant's ASID quota, which
- * counts every guest holding an ASID, SEV, SEV-ES and SNP alike (the SEV policy rules do not
- * apply to an SNP policy). */
-static int snp_admit(struct sevd_guests *gs, uint64_t policy, const char *tenant,
-		     struct sevd_reply *rep)
-{
-	struct policy_verdict v = {.ok = true};
-	uint32_t held = 0;
-
-	policy_snp_admit(&gs->rules, policy, &v);
-	for (unsigned i = 0; v.ok && i < gs->n; i++)
-		held += gs->g[i]->rec.asid && !strcmp(gs->g[i]->rec.tenant, tenant);
-	if (v.ok)
-		policy_quota_check(&gs->rules, tenant, held, &v);
-	if (v.ok)
-		return 0;
-	snprintf(rep->rule, sizeof(rep->rule), "%s", v.rule ? v.rule : "");
-	return fail(rep, -EPERM, "refused by the host admission policy, rule %s: %s",
-		    v.rule ? v.rule : "?", v.message);
-}
-
 static int snp_start(struct sevd_guests *gs, struct guest *g, uint64_t policy, bool *created,
 		     struct sevd_reply *rep)
 {
@@ -1127,7 +1122,7 @@ static void snp_create(struct sevd_guests *gs, const struct sevd_request *req,
 		fail(rep, -ENOSPC, "sevd already holds %u guests", SEVD_GUESTS_MAX);
 		return;
 	}
-	if (snp_admit(gs, c->snp_policy, tenant, rep) < 0 ||
+	if (admit(gs, true, c->snp_policy, tenant, rep) < 0 ||
 	    memory_admit(gs, tenant, c->memory_size ? c->memory_size : GUEST_MEM_DEFAULT, rep) < 0 ||
 	    durable_gate(gs, rep) < 0)
 		return;
@@ -2005,7 +2000,7 @@ static void op_activate(struct sevd_guests *gs, const struct sevd_request *req,
 		return;
 	}
 	if (snp_refused(g, "it lost its ASID binding; DELETE it and launch it again", rep) ||
-	    admit(gs, g->rec.policy, g->rec.tenant, true, rep) < 0)
+	    admit(gs, false, g->rec.policy, g->rec.tenant, rep) < 0)
 		return;
 	holder_of(g, holder);
 	if (take_asid(gs, want, es, holder, &asid, rep) < 0)
@@ -2415,7 +2410,7 @@ static void op_receive_start(struct sevd_guests *gs, const struct sevd_request *
 		fail(rep, -ENOSPC, "sevd already holds %u guests", SEVD_GUESTS_MAX);
 		return;
 	}
-	if (admit(gs, m->policy, m->tenant[0] ? m->tenant : "default", true, rep) < 0 ||
+	if (admit(gs, false, m->policy, m->tenant[0] ? m->tenant : "default", rep) < 0 ||
 	    memory_admit(gs, m->tenant[0] ? m->tenant : "default",
 			 m->memory_size ? m->memory_size : GUEST_MEM_DEFAULT, rep) < 0 ||
 	    durable_gate(gs, rep) < 0)

@@ -68,20 +68,6 @@ void gc_stop(struct gc_daemon *d, bool kill_it)
 	d->pid = 0;
 }
 
-static size_t on_data(char *p, size_t sz, size_t n, void *userdata)
-{
-	struct gc_resp *r = userdata;
-	char *nb = realloc(r->body, r->len + sz * n + 1);
-
-	if (!nb)
-		return 0;
-	memcpy(nb + r->len, p, sz * n);
-	r->len += sz * n;
-	nb[r->len] = '\0';
-	r->body = nb;
-	return sz * n;
-}
-
 static CURL *easy(struct gc_daemon *d, const char *method, const char *path, struct gc_resp *out)
 {
 	CURL *c = curl_easy_init();
@@ -94,8 +80,8 @@ static CURL *easy(struct gc_daemon *d, const char *method, const char *path, str
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, tu_curl_collect);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &out->buf);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	return c;
 }

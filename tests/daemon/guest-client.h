@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "tests/curlutil.h"
 #include "tests/testutil.h"
 
 struct gc_daemon {
@@ -24,8 +25,13 @@ struct gc_daemon {
 
 struct gc_resp {
 	long status;
-	char *body;
-	size_t len;
+	union { /* what tu_curl_collect fills, under the names the tests read */
+		struct tu_curl_buf buf;
+		struct {
+			char *body;
+			size_t len;
+		};
+	};
 	json_object *json; /* NULL when the body is not JSON */
 };
 

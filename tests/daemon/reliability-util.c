@@ -87,20 +87,6 @@ char *ru_sevd_log(const struct ru_sevd *d)
 	return s ? s : strdup("");
 }
 
-static size_t on_data(char *p, size_t sz, size_t n, void *userdata)
-{
-	struct gc_resp *r = userdata;
-	char *nb = realloc(r->body, r->len + sz * n + 1);
-
-	if (!nb)
-		return 0;
-	memcpy(nb + r->len, p, sz * n);
-	r->len += sz * n;
-	nb[r->len] = '\0';
-	r->body = nb;
-	return sz * n;
-}
-
 int ru_request(const char *sock, const char *method, const char *path, const void *body, size_t len,
 	       const char *ctype, long timeout_s, struct gc_resp *out)
 {
@@ -116,8 +102,8 @@ int ru_request(const char *sock, const char *method, const char *path, const voi
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, timeout_s);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, tu_curl_collect);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &out->buf);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	if (body || !strcmp(method, "POST")) {
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body ? body : "");

@@ -32,6 +32,7 @@
 #include "daemon/worker/auth.h"
 #include "daemon/core/emu-ctl.h"
 #include "tests/daemon/openapi-check.h"
+#include "tests/curlutil.h"
 #include "tests/testutil.h"
 
 #define TOKEN_ADMIN "admin-token-5f1c0e"
@@ -54,24 +55,15 @@ static struct daemon D;
 
 struct resp {
 	long status;
-	char *body;
-	size_t len;
+	union { /* what tu_curl_collect fills, under the names the test reads */
+		struct tu_curl_buf buf;
+		struct {
+			char *body;
+			size_t len;
+		};
+	};
 	char ctype[64];
 };
-
-static size_t on_data(char *p, size_t sz, size_t n, void *userdata)
-{
-	struct resp *r = userdata;
-	char *nb = realloc(r->body, r->len + sz * n + 1);
-
-	if (!nb)
-		return 0;
-	memcpy(nb + r->len, p, sz * n);
-	r->len += sz * n;
-	nb[r->len] = '\0';
-	r->body = nb;
-	return sz * n;
-}
 
 /* One request in this process. */
 static void do_request(enum via via, const char *token, const char *method, const char *path,
@@ -94,8 +86,8 @@ static void do_request(enum via via, const char *token, const char *method, cons
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, tu_curl_collect);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &out->buf);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	if (body) {
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);

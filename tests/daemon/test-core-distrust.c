@@ -36,6 +36,7 @@
 #include "daemon/core/emu-ctl.h"
 #include "daemon/ipc/ipc.h"
 #include "daemon/worker.h"
+#include "tests/curlutil.h"
 #include "tests/daemon/guest-client.h"
 #include "tests/testutil.h"
 
@@ -322,41 +323,12 @@ static void tenant_matrix(int fd, const char *esock, struct sevd_request *rq,
 	TU_CHECK(served(esock) > before, "the delete ran no firmware command");
 }
 
-static size_t sink(char *p, size_t size, size_t n, void *userdata)
-{
-	strncat(userdata, p, size * n < 1023 - strlen(userdata) ? size * n
-								 : 1023 - strlen(userdata));
-	return size * n;
-}
-
-/* An HTTP request over the TCP listener with a bearer token, through the real worker. */
+/* An HTTP request over the TCP listener with a bearer token, through the real worker: the
+ * status, the start of the answer in out. */
 static long http(int port, const char *method, const char *path, const char *token,
 		 const char *body, char out[1024])
 {
-	CURL *c = curl_easy_init();
-	struct curl_slist *hd = NULL;
-	char url[256], auth[256];
-	long status = 0;
-
-	TU_CHECK(c, "curl");
-	out[0] = '\0';
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", port, path);
-	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
-	hd = curl_slist_append(hd, auth);
-	hd = curl_slist_append(hd, "Content-Type: application/json");
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hd);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
-	if (body)
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-	TU_CHECK(curl_easy_perform(c) == CURLE_OK, "%s %s", method, path);
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-	curl_slist_free_all(hd);
-	curl_easy_cleanup(c);
-	return status;
+	return tu_curl_bearer(port, method, path, token, body, out, 1024);
 }
 
 /* Through the real worker: a launch with acme's token lands in acme; globex's launcher gets

@@ -18,12 +18,11 @@ import calendar
 import os
 import re
 import sys
-import tempfile
 import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from sevdtest import (Procs, check, need_env, start_emu, start_sevd, unix_request,  # noqa: E402
+from sevdtest import (check, run_test, start_emu, start_sevd, unix_request,  # noqa: E402
                       wait_for)
 import sevdtest  # noqa: E402
 
@@ -231,27 +230,13 @@ def test_psp_health(procs, tmp):
 
 
 def main():
-    why = need_env("SEVD_EXE", "SEV_PSP_EMU_EXE")
-    if why:
-        print("SKIP:", why)
-        return 77
-    tmp = tempfile.mkdtemp(prefix="sevd-inv-")
-    procs = Procs()
-    ok = False
-    try:
+    def body(procs, tmp):
         emu = start_emu(procs, tmp)
         test_follows(procs, tmp, emu)
         test_config_key(procs, tmp, emu)
         test_psp_health(procs, tmp)
-        ok = True
-    finally:
-        procs.stop_all()
-        if ok and not os.environ.get("SEVD_TEST_KEEP"):
-            import shutil
-            shutil.rmtree(tmp, ignore_errors=True)
-        else:
-            print(f"logs kept in {tmp}")
-    print(f"daemon inventory file: {sevdtest.checks} checks passed")
+    run_test(("SEVD_EXE", "SEV_PSP_EMU_EXE"), "sevd-inv-", body,
+             lambda: f"daemon inventory file: {sevdtest.checks} checks passed")
     return 0
 
 

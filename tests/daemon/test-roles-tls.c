@@ -34,6 +34,7 @@
 
 #include "common/macros.h"
 #include "common/util.h"
+#include "tests/curlutil.h"
 #include "tests/testutil.h"
 
 static char *dir;
@@ -260,23 +261,14 @@ static void sevd_start(void)
 
 struct resp {
 	long status;
-	char *body;
-	size_t len;
+	union { /* what tu_curl_collect fills, under the names the test reads */
+		struct tu_curl_buf buf;
+		struct {
+			char *body;
+			size_t len;
+		};
+	};
 };
-
-static size_t on_data(char *p, size_t sz, size_t n, void *userdata)
-{
-	struct resp *r = userdata;
-	char *nb = realloc(r->body, r->len + sz * n + 1);
-
-	if (!nb)
-		return 0;
-	memcpy(nb + r->len, p, sz * n);
-	r->len += sz * n;
-	nb[r->len] = '\0';
-	r->body = nb;
-	return sz * n;
-}
 
 static void do_request(enum via via, const char *cert, const char *method, const char *path,
 		       const char *body, struct resp *out)
@@ -308,8 +300,8 @@ static void do_request(enum via via, const char *cert, const char *method, const
 	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, tu_curl_collect);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &out->buf);
 	if (strcmp(method, "GET") != 0) {
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body ? body : "");
 		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)(body ? strlen(body) : 0));

@@ -14,41 +14,22 @@ naming them; after DELETE /v1/snp/certs export fails naming import. Exit 77 only
 outside meson."""
 
 import hashlib
-import importlib.util
 import json
 import os
 import shutil
 import subprocess
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from sevdtest import Procs, check, need_env, start_emu, start_sevd, unix_request  # noqa: E402
+from sevdtest import (check, load_sibling, pem_der, run_test, sevadm_text as sevadm,  # noqa: E402
+                      start_emu, start_kds, start_sevd, unix_request)
 
-spec = importlib.util.spec_from_file_location(
-    "snpcerts", os.path.join(os.path.dirname(os.path.abspath(__file__)), "test-snp-certs.py"))
-sc = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(sc)
-
-
-def sevadm(api, *args, want=0):
-    p = subprocess.run([os.environ["SEVADM_EXE"], "--daemon", "unix:" + api, *args],
-                       capture_output=True, text=True, timeout=120)
-    check(p.returncode == want, f"sevadm {' '.join(args)}: exit {p.returncode}, wanted {want}:"
-          f"\n{p.stdout}{p.stderr}")
-    return p.stdout, p.stderr
-
-
-def der_of_pem(path):
-    txt = open(path).read()
-    check(txt.startswith("-----BEGIN CERTIFICATE-----"), f"{path} is not PEM")
-    import base64
-    return base64.b64decode("".join(txt.strip().split("\n")[1:-1]))
+sc = load_sibling(__file__, "test-snp-certs.py", "snpcerts")
 
 
 def run(procs, tmp):
     emu = start_emu(procs, tmp, extra=["--snp"], name="emu")
-    kds = sc.start_kds(procs, tmp, os.path.join(tmp, "emu-nv.bin"))
+    _, kds = start_kds(procs, tmp, os.path.join(tmp, "emu-nv.bin"))
     sevd, api = start_sevd(procs, tmp, emu)
     vcek, ask, ark = sc.kds_certs(api, kds)
 
@@ -57,7 +38,7 @@ def run(procs, tmp):
     out, _ = sevadm(api, "snp", "certs", "export", pemdir)
     check(sorted(os.listdir(pemdir)) == ["ark.pem", "ask.pem", "vcek.pem"],
           f"export wrote {sorted(os.listdir(pemdir))}")
-    got = {n: der_of_pem(os.path.join(pemdir, n + ".pem")) for n in ("ark", "ask", "vcek")}
+    got = {n: pem_der(os.path.join(pemdir, n + ".pem")) for n in ("ark", "ask", "vcek")}
     check(got["ark"] == ark and got["ask"] == ask, "exported ASK/ARK are not the KDS's")
     check(sc.pubkey(tmp, got["vcek"]) == sc.pubkey(tmp, vcek), "exported VCEK is not this chip's")
 
@@ -129,17 +110,9 @@ def run(procs, tmp):
 
 
 def main():
-    why = need_env("SEVD_EXE", "SEV_PSP_EMU_EXE", "SEVD_BUILD_ROOT", "SEVADM_EXE")
-    if why:
-        print(f"SKIP: {why}")
-        sys.exit(77)
-    procs = Procs()
-    with tempfile.TemporaryDirectory(prefix="sevd-snpcertscli-") as tmp:
-        try:
-            run(procs, tmp)
-        finally:
-            procs.stop_all()
-    print("sevadm snp certs: export on a fresh host, show, import PEM and DER, refusals")
+    run_test(("SEVD_EXE", "SEV_PSP_EMU_EXE", "SEVD_BUILD_ROOT", "SEVADM_EXE"),
+             "sevd-snpcertscli-", run,
+             "sevadm snp certs: export on a fresh host, show, import PEM and DER, refusals")
 
 
 if __name__ == "__main__":

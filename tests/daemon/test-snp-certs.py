@@ -23,13 +23,12 @@ import os
 import socket
 import subprocess
 import sys
-import tempfile
 import urllib.request
 import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from sevdtest import (Procs, check, need_env, start_emu, start_sevd, unix_request,  # noqa: E402
-                      wait_for)
+from sevdtest import (check, run_test, start_emu, start_kds, start_sevd,  # noqa: E402
+                      unix_request)
 
 GUIDS = {"vcek": "63da758d-e664-4564-adc5-f4b93be8accd",
          "vlek": "a8074bc2-a25a-483e-aae6-39c045a0b8a1",
@@ -83,15 +82,6 @@ def pem(der, label="CERTIFICATE"):
     b = base64.b64encode(der).decode()
     return f"-----BEGIN {label}-----\n" + "\n".join(b[i:i + 64] for i in range(0, len(b), 64)) \
         + f"\n-----END {label}-----\n"
-
-
-def start_kds(procs, tmp, nv):
-    exe = os.path.join(os.environ["SEVD_BUILD_ROOT"], "psp", "emu", "sev-kds-emu")
-    pf = os.path.join(tmp, "kds.port")
-    procs.start([exe, "--nv", nv, "--port-file", pf], os.path.join(tmp, "kds.log"))
-    wait_for("sev-kds-emu's port file", lambda: os.path.exists(pf) and
-             open(pf).read().strip() != "", 60)
-    return "http://127.0.0.1:" + open(pf).read().strip()
 
 
 def kds_get(base, path):
@@ -283,22 +273,15 @@ def delete(procs, tmp, emu, sevd, api):
 
 
 def main():
-    why = need_env("SEVD_EXE", "SEV_PSP_EMU_EXE", "SEVD_BUILD_ROOT")
-    if why:
-        print(f"SKIP: {why}")
-        sys.exit(77)
-    procs = Procs()
-    with tempfile.TemporaryDirectory(prefix="sevd-snpcerts-") as tmp:
-        try:
-            emu = start_emu(procs, tmp, extra=["--snp"], name="emu")
-            kds = start_kds(procs, tmp, os.path.join(tmp, "emu-nv.bin"))
-            sevd, api, certs = fresh(procs, tmp, emu, kds)
-            refusals(api, kds, certs)
-            sevd, api = upload(procs, tmp, emu, sevd, api, certs)
-            delete(procs, tmp, emu, sevd, api)
-        finally:
-            procs.stop_all()
-    print("/v1/snp/certs: the chip's VCEK from the start, uploads checked, kept and removed")
+    def body(procs, tmp):
+        emu = start_emu(procs, tmp, extra=["--snp"], name="emu")
+        _, kds = start_kds(procs, tmp, os.path.join(tmp, "emu-nv.bin"))
+        sevd, api, certs = fresh(procs, tmp, emu, kds)
+        refusals(api, kds, certs)
+        sevd, api = upload(procs, tmp, emu, sevd, api, certs)
+        delete(procs, tmp, emu, sevd, api)
+    run_test(("SEVD_EXE", "SEV_PSP_EMU_EXE", "SEVD_BUILD_ROOT"), "sevd-snpcerts-", body,
+             "/v1/snp/certs: the chip's VCEK from the start, uploads checked, kept and removed")
 
 
 if __name__ == "__main__":

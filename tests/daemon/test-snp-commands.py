@@ -15,20 +15,16 @@ and VLEK stays off. Then the same through sevd --psp dev and libsev-dev-emu.so's
 
 import json
 import os
-import subprocess
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from sevdtest import (Procs, check, need_env, start_emu, start_sevd, unix_request,  # noqa: E402
+import sevdtest  # noqa: E402
+from sevdtest import (check, run_test, start_emu, start_sevd, unix_request,  # noqa: E402
                       wait_for)
 
 
 def sevadm(api, *args, want=0):
-    p = subprocess.run([os.environ["SEVADM_EXE"], "--daemon", "unix:" + api, *args],
-                       capture_output=True, text=True, timeout=120)
-    check(p.returncode == want, f"sevadm {' '.join(args)}: exit {p.returncode}, wanted {want}:"
-          f"\n{p.stdout}{p.stderr}")
+    p = sevdtest.sevadm(api, *args, want=want)
     return p.stdout + p.stderr
 
 
@@ -168,28 +164,21 @@ def dev(procs, tmp):
 
 
 def main():
-    why = need_env("SEVD_EXE", "SEV_PSP_EMU_EXE", "SEVADM_EXE", "SEV_DEV_EMU_PRELOAD")
-    if why:
-        print(f"SKIP: {why}")
-        sys.exit(77)
-    procs = Procs()
-    with tempfile.TemporaryDirectory(prefix="sevd-snpcmd-") as tmp:
-        try:
-            emu = start_emu(procs, tmp, extra=["--snp"], name="emu")
-            emu_p = procs.procs[-1]
-            sevd, api = start_sevd(procs, tmp, emu)
-            config(procs, tmp, api)
-            vlek(tmp, api)
-            # Commit what runs: from now on the NV file holds a committed TCB.
-            out = sevadm(api, "snp", "commit")
-            check("bootloader 3, tee 0, snp 8, microcode 115" in out, f"first commit:\n{out}")
-            procs.stop(sevd)
-            procs.stop(emu_p)
-            commit(procs, tmp)
-            dev(procs, tmp)
-        finally:
-            procs.stop_all()
-    print("sevadm snp show/config/commit/vlek through sevd: served and refused by name")
+    def body(procs, tmp):
+        emu = start_emu(procs, tmp, extra=["--snp"], name="emu")
+        emu_p = procs.procs[-1]
+        sevd, api = start_sevd(procs, tmp, emu)
+        config(procs, tmp, api)
+        vlek(tmp, api)
+        # Commit what runs: from now on the NV file holds a committed TCB.
+        out = sevadm(api, "snp", "commit")
+        check("bootloader 3, tee 0, snp 8, microcode 115" in out, f"first commit:\n{out}")
+        procs.stop(sevd)
+        procs.stop(emu_p)
+        commit(procs, tmp)
+        dev(procs, tmp)
+    run_test(("SEVD_EXE", "SEV_PSP_EMU_EXE", "SEVADM_EXE", "SEV_DEV_EMU_PRELOAD"), "sevd-snpcmd-",
+             body, "sevadm snp show/config/commit/vlek through sevd: served and refused by name")
 
 
 if __name__ == "__main__":

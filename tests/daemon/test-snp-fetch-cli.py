@@ -10,46 +10,17 @@ succeeds from the cache (and fails with an empty cache, so the cache is what ser
 cached VCEK of another chip (a second emulator's) and one for another TCB are refused naming
 the mismatch, writing nothing. Exit 77 only when run outside meson."""
 
-import importlib.util
 import os
-import subprocess
 import sys
-import tempfile
 import urllib.parse
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from sevdtest import Procs, check, need_env, start_emu, start_sevd, unix_request, wait_for  # noqa: E402,E501
+from sevdtest import (check, load_sibling, pem_der, run_test, sevadm_text as sevadm,  # noqa: E402
+                      start_emu, start_kds, start_sevd, unix_request)
 
-spec = importlib.util.spec_from_file_location(
-    "snpcerts", os.path.join(os.path.dirname(os.path.abspath(__file__)), "test-snp-certs.py"))
-sc = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(sc)
+sc = load_sibling(__file__, "test-snp-certs.py", "snpcerts")
 
 FILES = ["ark.pem", "ask.pem", "cert_chain", "vcek.der", "vcek.pem"]
-
-
-def sevadm(api, *args, want=0):
-    p = subprocess.run([os.environ["SEVADM_EXE"], "--daemon", "unix:" + api, *args],
-                       capture_output=True, text=True, timeout=120)
-    check(p.returncode == want, f"sevadm {' '.join(args)}: exit {p.returncode}, wanted {want}:"
-          f"\n{p.stdout}{p.stderr}")
-    return p.stdout, p.stderr
-
-
-def pem_der(path):
-    import base64
-    txt = open(path).read()
-    check(txt.startswith("-----BEGIN CERTIFICATE-----"), f"{path} is not PEM")
-    return base64.b64decode("".join(txt.strip().split("\n")[1:-1]))
-
-
-def start_kds(procs, tmp, nv, name):
-    exe = os.path.join(os.environ["SEVD_BUILD_ROOT"], "psp", "emu", "sev-kds-emu")
-    pf = os.path.join(tmp, name + ".port")
-    p = procs.start([exe, "--nv", nv, "--port-file", pf], os.path.join(tmp, name + ".log"))
-    wait_for("sev-kds-emu's port file", lambda: os.path.exists(pf) and
-             open(pf).read().strip() != "", 60)
-    return p, "http://127.0.0.1:" + open(pf).read().strip()
 
 
 def chip_and_tcb(api):
@@ -139,17 +110,8 @@ def run(procs, tmp):
 
 
 def main():
-    why = need_env("SEVD_EXE", "SEV_PSP_EMU_EXE", "SEVD_BUILD_ROOT", "SEVADM_EXE")
-    if why:
-        print(f"SKIP: {why}")
-        sys.exit(77)
-    procs = Procs()
-    with tempfile.TemporaryDirectory(prefix="sevd-snpfetch-") as tmp:
-        try:
-            run(procs, tmp)
-        finally:
-            procs.stop_all()
-    print("sevadm snp fetch: the chip's VCEK and chain, from the cache, mismatches refused")
+    run_test(("SEVD_EXE", "SEV_PSP_EMU_EXE", "SEVD_BUILD_ROOT", "SEVADM_EXE"), "sevd-snpfetch-",
+             run, "sevadm snp fetch: the chip's VCEK and chain, from the cache, mismatches refused")
 
 
 if __name__ == "__main__":

@@ -12,16 +12,14 @@ unaligned gpa, a malformed id_block / host_data each answer 400 naming the field
 whose ID block names another digest is refused by firmware; after them the guest is still
 LUPDATE (nothing done) or gone. Exit 77 only when run outside meson."""
 
-import base64
 import hashlib
 import json
 import os
-import subprocess
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from sevdtest import Procs, check, need_env, start_emu, start_sevd, unix_request  # noqa: E402
+from sevdtest import (check, json_request as req, run_test, snp_id_block, start_emu,  # noqa: E402
+                      start_sevd, unix_request)
 
 POLICY = 0x30000  # bit 17 (reserved, must be one) and SMT allowed
 PAGE = 4096
@@ -45,12 +43,6 @@ class Digest:
         self.d = hashlib.sha384(info).digest()
 
 
-def req(api, method, url, body=None, raw=False):
-    if raw:
-        return unix_request(api, method, url, body)
-    return unix_request(api, method, url, json.dumps(body) if body is not None else None)
-
-
 def upload(api, h, kind, gpa, data, d):
     st, r = unix_request(api, "POST", f"/v1/guests/{h}/data?type={kind}&gpa={hex(gpa)}", data)
     check(st == 200, f"upload {kind} at {hex(gpa)}: {st} {r}")
@@ -69,28 +61,6 @@ def asid_holders(api):
     return json.dumps(r)
 
 
-def id_block(tmp, digest, tag):
-    key = os.path.join(tmp, "id-key.pem")
-    if not os.path.exists(key):
-        p = subprocess.run(["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt",
-                            "ec_paramgen_curve:P-384", "-out", key],
-                           capture_output=True, text=True, timeout=60)
-        check(p.returncode == 0, f"openssl genpkey: {p.stderr}")
-    out = os.path.join(tmp, "id-" + tag)
-    os.makedirs(out, exist_ok=True)
-    p = subprocess.run([os.environ["SEVADM_EXE"], "snp", "id-block", "--measurement",
-                        digest.hex(), "--policy", hex(POLICY), "--family-id", "11" * 16,
-                        "--image-id", "22" * 16, "--svn", "1", "--id-key", key, "--out", out],
-                       capture_output=True, text=True, timeout=60)
-    check(p.returncode == 0, f"sevadm snp id-block: {p.stdout} {p.stderr}")
-    line = [x for x in p.stdout.splitlines() if x.startswith("id-block=")]
-    check(len(line) == 1, f"sevadm snp id-block printed no id-block= line: {p.stdout}")
-    kv = dict(x.split("=", 1) for x in line[0].split(","))
-    check(base64.b64decode(kv["id-block"]) == open(out + "/id-block.bin", "rb").read(),
-          "the printed id-block differs from id-block.bin")
-    return kv["id-block"], kv["id-auth"]
-
-
 def launch(api, name):
     st, g = req(api, "POST", "/v1/guests", {"type": "snp", "policy": POLICY, "name": name,
                                            "memory_size": 1 << 20})
@@ -100,7 +70,7 @@ def launch(api, name):
     return g
 
 
-def main_body(tmp, procs):
+def main_body(procs, tmp):
     emu = start_emu(procs, tmp, extra=["--snp"], name="emu")
     _, api = start_sevd(procs, tmp, emu)
 
@@ -141,16 +111,17 @@ def main_body(tmp, procs):
         refused(st, r, field, url)
     st, r = req(api, "GET", f"/v1/guests/{h}/measurement")
     check(400 <= st < 500, f"measurement before finish: {st} {r}")
-    blk, auth = id_block(tmp, d.d, "good")
+    good = snp_id_block(tmp, d.d, POLICY, "good")
+    blk, auth = good["id-block"], good["id-auth"]
     for body, field in (({"id_block": "!!", "id_auth": auth}, "id_block"),
                         ({"id_block": blk}, "id_auth"),
                         ({"id_block": blk, "id_auth": auth, "host_data": "12"}, "host_data")):
         st, r = req(api, "POST", f"/v1/guests/{h}/finish", body)
         refused(st, r, field, f"finish {list(body)}")
     # An ID block over another digest: firmware refuses it (BAD_MEASUREMENT), the guest stays.
-    wrong = id_block(tmp, hashlib.sha384(b"not this guest").digest(), "wrong")
-    st, r = req(api, "POST", f"/v1/guests/{h}/finish", {"id_block": wrong[0],
-                                                        "id_auth": wrong[1]})
+    wrong = snp_id_block(tmp, hashlib.sha384(b"not this guest").digest(), POLICY, "wrong")
+    st, r = req(api, "POST", f"/v1/guests/{h}/finish", {"id_block": wrong["id-block"],
+                                                        "id_auth": wrong["id-auth"]})
     check(400 <= st < 600 and st != 200, f"finish with a wrong ID block: {st} {r}")
     st, r = req(api, "GET", f"/v1/guests/{h}")
     check(st == 200 and r["state"] == "LUPDATE", f"after refusals: {st} {r}")
@@ -182,17 +153,9 @@ def main_body(tmp, procs):
 
 
 def main():
-    why = need_env("SEVD_EXE", "SEV_PSP_EMU_EXE", "SEVADM_EXE")
-    if why:
-        print(f"SKIP: {why}")
-        sys.exit(77)
-    procs = Procs()
-    with tempfile.TemporaryDirectory(prefix="sevd-snpguest-") as tmp:
-        try:
-            main_body(tmp, procs)
-        finally:
-            procs.stop_all()
-    print("SNP guest: launched with an ID block, digest as computed, decommissioned")
+    run_test(("SEVD_EXE", "SEV_PSP_EMU_EXE", "SEVADM_EXE"), "sevd-snpguest-",
+             main_body,
+             "SNP guest: launched with an ID block, digest as computed, decommissioned")
 
 
 if __name__ == "__main__":

@@ -9,31 +9,18 @@ GET /measurement's and the computed one, the guest is RUNNING. One without an ID
 leaves no guest behind. Bad option combinations exit 2 naming the option, and start nothing.
 Exit 77 only when run outside meson."""
 
-import importlib.util
 import hashlib
 import json
 import os
-import subprocess
 import sys
-import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
-from sevdtest import Procs, check, need_env, start_emu, start_sevd, unix_request  # noqa: E402
+from sevdtest import (check, load_sibling, run_test, sevadm, snp_id_block,  # noqa: E402
+                      start_emu, start_sevd, unix_request)
 
-_spec = importlib.util.spec_from_file_location("snpguest", os.path.join(HERE, "test-snp-guest.py"))
-snpguest = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(snpguest)
-Digest, id_block, POLICY, PAGE, VMSA_GPA = (snpguest.Digest, snpguest.id_block, snpguest.POLICY,
-                                            snpguest.PAGE, snpguest.VMSA_GPA)
-
-
-def sevadm(api, *args, want=0):
-    p = subprocess.run([os.environ["SEVADM_EXE"], "--daemon", "unix:" + api, *args],
-                       capture_output=True, text=True, timeout=120)
-    check(p.returncode == want, f"sevadm {' '.join(args)}: exit {p.returncode}, want {want}: "
-          f"{p.stdout} {p.stderr}")
-    return p
+snpguest = load_sibling(__file__, "test-snp-guest.py", "snpguest")
+Digest, POLICY, PAGE, VMSA_GPA = snpguest.Digest, snpguest.POLICY, snpguest.PAGE, snpguest.VMSA_GPA
 
 
 def expected(image, vmsa):
@@ -87,7 +74,7 @@ def bad_options(api, tmp, image):
     check(guests(api) == [], f"refused launches left guests: {guests(api)}")
 
 
-def main_body(tmp, procs):
+def main_body(procs, tmp):
     emu = start_emu(procs, tmp, extra=["--snp"], name="emu")
     _, api = start_sevd(procs, tmp, emu)
     image = bytes((i * 11 + 5) & 0xff for i in range(3 * PAGE))
@@ -100,7 +87,7 @@ def main_body(tmp, procs):
 
     # With an ID block over the digest computed here, and HOST_DATA.
     want = expected(image, vmsa)
-    id_block(tmp, want, "good")
+    snp_id_block(tmp, want, POLICY, "good")
     p = sevadm(api, "launch", "--snp", "--policy", hex(POLICY), "--name", "snp-cli",
                "--memory-size", str(1 << 20), "--vmsa", vm, "--id-block",
                os.path.join(tmp, "id-good"), "--host-data", "cd" * 32, img)
@@ -126,7 +113,7 @@ def main_body(tmp, procs):
     delete(api, j["handle"])
 
     # An ID block over another digest: BAD_MEASUREMENT at finish, the guest is undone.
-    id_block(tmp, hashlib.sha384(b"another guest").digest(), "wrong")
+    snp_id_block(tmp, hashlib.sha384(b"another guest").digest(), POLICY, "wrong")
     p = sevadm(api, "launch", "--snp", "--policy", hex(POLICY), "--id-block",
                os.path.join(tmp, "id-wrong"), img, want=1)
     check("BAD_MEASUREMENT" in p.stderr and "decommissioned" in p.stderr,
@@ -137,17 +124,9 @@ def main_body(tmp, procs):
 
 
 def main():
-    why = need_env("SEVD_EXE", "SEV_PSP_EMU_EXE", "SEVADM_EXE")
-    if why:
-        print(f"SKIP: {why}")
-        sys.exit(77)
-    procs = Procs()
-    with tempfile.TemporaryDirectory(prefix="sevd-snplaunch-") as tmp:
-        try:
-            main_body(tmp, procs)
-        finally:
-            procs.stop_all()
-    print("sevadm launch --snp: digest as printed, as sevd's and as computed; refusals named")
+    run_test(("SEVD_EXE", "SEV_PSP_EMU_EXE", "SEVADM_EXE"), "sevd-snplaunch-",
+             main_body,
+             "sevadm launch --snp: digest as printed, as sevd's and as computed; refusals named")
 
 
 if __name__ == "__main__":

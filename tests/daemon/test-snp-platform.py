@@ -14,10 +14,9 @@ line; sevd's embedded emulator with emu_snp = yes runs SNP too. Exit 77 only whe
 import os
 import subprocess
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from sevdtest import (Procs, check, need_env, start_emu, start_sevd, unix_request,  # noqa: E402
+from sevdtest import (check, run_test, start_emu, start_sevd, unix_request,  # noqa: E402
                       wait_for)
 
 
@@ -148,21 +147,14 @@ def embedded(procs, tmp):
 
 
 def main():
-    why = need_env("SEVD_EXE", "SEV_PSP_EMU_EXE", "SEVADM_EXE")
-    if why:
-        print(f"SKIP: {why}")
-        sys.exit(77)
-    procs = Procs()
-    with tempfile.TemporaryDirectory(prefix="sevd-snp-") as tmp:
-        try:
-            brought_up(procs, tmp)
-            snp_off(procs, tmp)
-            turin(procs, tmp)
-            no_snp(procs, tmp)
-            embedded(procs, tmp)
-        finally:
-            procs.stop_all()
-    print("SNP at start: initialized before INIT, found on restart, off by config, absent")
+    def body(procs, tmp):
+        brought_up(procs, tmp)
+        snp_off(procs, tmp)
+        turin(procs, tmp)
+        no_snp(procs, tmp)
+        embedded(procs, tmp)
+    run_test(("SEVD_EXE", "SEV_PSP_EMU_EXE", "SEVADM_EXE"), "sevd-snp-", body,
+             "SNP at start: initialized before INIT, found on restart, off by config, absent")
 
 
 if __name__ == "__main__":

@@ -18,18 +18,14 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from sevdtest import Procs, check, need_env, start_emu, start_sevd, unix_request  # noqa: E402
+from sevdtest import (check, json_request as req, run_test, snp_id_block,  # noqa: E402
+                      start_emu, start_sevd)
 
 SMT, MBO, DEBUG, MIGRATE_MA = 1 << 16, 1 << 17, 1 << 19, 1 << 18
 GOOD = MBO | SMT | 0x0102  # SMT allowed, ABI 1.2
 ZERO_DIGEST = b"\0" * 48  # the launch digest of a guest with no pages (SNP ABI PAGE_INFO chain)
-
-
-def req(api, method, url, body=None):
-    return unix_request(api, method, url, json.dumps(body) if body is not None else None)
 
 
 def leaves_nothing(api, what):
@@ -56,39 +52,14 @@ def launch(api, policy, name, tenant=None, snp=True):
     return req(api, "POST", "/v1/guests", body)
 
 
-def genkey(tmp, name):
-    key = os.path.join(tmp, name + ".pem")
-    if not os.path.exists(key):
-        p = subprocess.run(["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt",
-                            "ec_paramgen_curve:P-384", "-out", key],
-                           capture_output=True, text=True, timeout=60)
-        check(p.returncode == 0, f"openssl genpkey: {p.stderr}")
-    return key
-
-
 def id_block(tmp, policy, author=None):
     """The ID block and ID auth `sevadm snp id-block` makes (signed by an author key when
     given), and the author key digest it prints (None without one)."""
-    out = os.path.join(tmp, "id")
-    os.makedirs(out, exist_ok=True)
-    args = [os.environ["SEVADM_EXE"], "snp", "id-block", "--measurement",
-            ZERO_DIGEST.hex(), "--policy", hex(policy), "--family-id", "11" * 16,
-            "--image-id", "22" * 16, "--svn", "1", "--id-key", genkey(tmp, "id-key"),
-            "--out", out]
-    if author:
-        args += ["--author-key", genkey(tmp, author)]
-    p = subprocess.run(args, capture_output=True, text=True, timeout=60)
-    check(p.returncode == 0, f"sevadm snp id-block: {p.stdout} {p.stderr}")
-    line = [x for x in p.stdout.splitlines() if x.startswith("id-block=")]
-    check(len(line) == 1, f"sevadm snp id-block printed no id-block= line: {p.stdout}")
-    kv = dict(x.split("=", 1) for x in line[0].split(","))
+    kv = snp_id_block(tmp, ZERO_DIGEST, policy, hex(policy) + (author or ""), author)
     body = {"id_block": kv["id-block"], "id_auth": kv["id-auth"]}
-    digest = [x.split(":", 1)[1].strip() for x in p.stdout.splitlines()
-              if x.startswith("author_key_digest:")]
-    check(bool(digest) == bool(author), f"author_key_digest line: {p.stdout}")
     if author:
         body["author_key"] = True
-    return body, digest[0] if digest else None
+    return body, kv.get("author_key_digest")
 
 
 def sevd_with(procs, tmp, name, conf):
@@ -212,20 +183,10 @@ def by_name(tmp, procs):
 
 
 def main():
-    why = need_env("SEVD_EXE", "SEV_PSP_EMU_EXE", "SEVADM_EXE")
-    if why:
-        print(f"SKIP: {why}")
-        sys.exit(77)
-    procs = Procs()
-    with tempfile.TemporaryDirectory(prefix="sevd-snppolicy-") as tmp:
-        try:
-            rules(tmp, procs)
-            quota(tmp, procs)
-            by_name(tmp, procs)
-            author_keys(tmp, procs)
-        finally:
-            procs.stop_all()
-    print("SNP admission: each rule refused what it should, admitted the rest, left nothing")
+    run_test(("SEVD_EXE", "SEV_PSP_EMU_EXE", "SEVADM_EXE"), "sevd-snppolicy-",
+             lambda procs, tmp: (rules(tmp, procs), quota(tmp, procs), by_name(tmp, procs),
+                                 author_keys(tmp, procs)),
+             "SNP admission: each rule refused what it should, admitted the rest, left nothing")
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@
 #include "common/util.h"
 #include "daemon/worker/auth.h"
 #include "daemon/sevd-config.h"
+#include "tests/curlutil.h"
 #include "tests/testutil.h"
 
 #define TOKEN_ADMIN "tls-admin-token-41d9"
@@ -205,23 +206,14 @@ static void sevd_start(void)
 
 struct resp {
 	long status;
-	char *body;
-	size_t len;
+	union { /* what tu_curl_collect fills, under the names the test reads */
+		struct tu_curl_buf buf;
+		struct {
+			char *body;
+			size_t len;
+		};
+	};
 };
-
-static size_t on_data(char *p, size_t sz, size_t n, void *userdata)
-{
-	struct resp *r = userdata;
-	char *nb = realloc(r->body, r->len + sz * n + 1);
-
-	if (!nb)
-		return 0;
-	memcpy(nb + r->len, p, sz * n);
-	r->len += sz * n;
-	nb[r->len] = '\0';
-	r->body = nb;
-	return sz * n;
-}
 
 /* HTTPS to sevd as client NAME (dir/NAME.crt; NULL: no certificate), verifying the server
  * against dir/ca.crt when with_ca (else against the system store). */
@@ -241,8 +233,8 @@ static CURLcode https(const char *client, bool with_ca, const char *token, const
 	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, tu_curl_collect);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &out->buf);
 	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
 	if (with_ca)
@@ -297,8 +289,8 @@ static char *counters(void)
 	TU_CHECK(c && out, "curl");
 	curl_easy_setopt(c, CURLOPT_URL, "http://localhost/metrics");
 	curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, unix_path);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, tu_curl_collect);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &r.buf);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
 	TU_CHECK(curl_easy_perform(c) == CURLE_OK && r.body, "GET /metrics");
 	curl_easy_cleanup(c);
