@@ -21,7 +21,6 @@ a tampered message (firmware's BAD_MEASUREMENT by name), and a peer other than r
 by the socket's mode, and by SO_PEERCRED when the mode is opened). /metrics counts them all.
 Exit 77 only when run outside meson."""
 
-import importlib.util
 import json
 import os
 import socket
@@ -32,18 +31,11 @@ import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
-from sevdtest import Procs, check, need_env, start_emu, start_sevd, unix_request  # noqa: E402
+from sevdtest import (Procs, check, load_sibling, need_env, snp_id_block,  # noqa: E402
+                      start_emu, start_kds, start_sevd, unix_request)
 
 
-def load(name, file):
-    spec = importlib.util.spec_from_file_location(name, os.path.join(HERE, file))
-    m = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(m)
-    return m
-
-
-snpguest = load("snpguest", "test-snp-guest.py")
-snpcerts = load("snpcerts", "test-snp-certs.py")
+snpguest = load_sibling(__file__, "test-snp-guest.py", "snpguest")
 Digest, POLICY, PAGE = snpguest.Digest, snpguest.POLICY, snpguest.PAGE
 
 REQ_MAGIC, ANS_MAGIC = 0x51535648, 0x41535648
@@ -238,7 +230,7 @@ def sev_run(api, vmm, h, nonce, out, certs=None, want=0):
 
 def main_body(tmp, procs):
     emu = start_emu(procs, tmp, extra=["--snp"], name="emu")
-    kds = snpcerts.start_kds(procs, tmp, os.path.join(tmp, "emu-nv.bin"))
+    _, kds = start_kds(procs, tmp, os.path.join(tmp, "emu-nv.bin"))
     _, api = start_sevd(procs, tmp, emu)
     vmm = os.path.join(tmp, "sevd-state", "vmm.sock")
     check(os.path.exists(vmm) and os.stat(vmm).st_mode & 0o777 == 0o600,
@@ -261,7 +253,7 @@ def main_body(tmp, procs):
     for i in range(0, len(image), PAGE):
         d.page("normal", i, image[i:i + PAGE])
     d.page("secrets", SECRETS_GPA)
-    snpguest.id_block(tmp, d.d, "e2e")
+    snp_id_block(tmp, d.d, POLICY, "e2e")
     p = sevadm(api, "launch", "--snp", img, "--policy", hex(POLICY), "--name", "e2e",
                "--memory-size", str(1 << 20), "--secrets-gpa", hex(SECRETS_GPA), "--id-block",
                os.path.join(tmp, "id-e2e"))
