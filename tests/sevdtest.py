@@ -203,6 +203,19 @@ def start_sevd(procs, tmp, emu_sock, extra=(), name="sevd"):
     return p, api
 
 
+def wait_certs(api, timeout=180):
+    """GET /v1/snp/certs once sevd's fetch of the table at start is over: sevd fetches the
+    chip's VCEK, ASK and ARK from its key server in the background after it starts, retrying
+    (1 s, doubling to 60 s) while the key server cannot answer (on a loaded machine the
+    emulator may still be making its RSA-4096 root: each attempt can take up to 3 x 30 s).
+    While it tries, the answer carries "pending"; this returns the first answer without it
+    (the table held, or none with no fetch left). Bounded: AssertionError after timeout."""
+    def settled():
+        st, t = unix_request(api, "GET", "/v1/snp/certs")
+        return t if st == 200 and isinstance(t, dict) and "pending" not in t else None
+    return wait_for("the SNP certificate table's fetch at start", settled, timeout, 0.2)
+
+
 def make_tls(tmp):
     """A CA and a server certificate for 127.0.0.1 with the openssl CLI (nothing committed).
     Returns (ca.crt, server.crt, server.key)."""
