@@ -420,6 +420,7 @@ struct install_job {
 	size_t len;
 	struct sevd_reply *rep;
 	int r;
+	bool installed; /* false: a table was held or PUT meanwhile */
 };
 
 static void install_job_run(void *arg)
@@ -435,11 +436,13 @@ static void install_job_run(void *arg)
 		memcpy(s->table, j->buf, j->len);
 		s->len = (uint32_t)j->len;
 		s->source = SEVD_SNP_CERTS_KDS;
+		j->installed = true;
 	}
 	pthread_mutex_unlock(&s->lock);
 }
 
-/* One attempt, off the firmware thread but for the install: 0, or <0 with why. */
+/* One attempt, off the firmware thread but for the install: 1 installed, 0 superseded (a
+ * table was held or PUT meanwhile), or <0 with why. */
 static int attempt(struct sevd_core *c, struct sevd_snp_certs *s, struct sevd_reply *rep,
 		   char *why, size_t why_len, size_t *ret_len)
 {
@@ -455,13 +458,18 @@ static int attempt(struct sevd_core *c, struct sevd_snp_certs *s, struct sevd_re
 	j.len = len;
 	memset(rep, 0, sizeof(*rep));
 	r = sevd_core_run_job(c, install_job_run, &j, rep);
-	if (r < 0 || j.r < 0) {
+	if (r < 0 && !j.r) {
+		snprintf(why, why_len, "the firmware queue did not run the table's check: %.180s",
+			 rep->message[0] ? rep->message : strerror(-r));
+		return r;
+	}
+	if (j.r < 0) {
 		snprintf(why, why_len, "the key server's VCEK chain does not hold for this "
-			 "chip: %.180s", rep->message[0] ? rep->message : strerror(-(r < 0 ? r : j.r)));
-		return r < 0 ? r : j.r;
+			 "chip: %.180s", rep->message[0] ? rep->message : strerror(-j.r));
+		return j.r;
 	}
 	*ret_len = len;
-	return 0;
+	return j.installed;
 }
 
 static void *fetch_main(void *arg)
@@ -484,7 +492,9 @@ static void *fetch_main(void *arg)
 		r = attempt(c, s, rep, why, sizeof why, &len);
 		pthread_mutex_lock(&s->lock);
 		s->fetching = false;
-		if (r >= 0) {
+		if (r == 0)
+			break; /* a PUT came first: it stays */
+		if (r > 0) {
 			log_info("SNP certificate table: the chip's VCEK for its reported TCB, with "
 				 "the ASK and ARK, from %s (%zu bytes, attempt %u)", s->from, len,
 				 s->attempts);
