@@ -6,6 +6,7 @@
  * host; on the emulator its own root, named as such), and the ASID pool's arithmetic. */
 #include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -394,13 +395,28 @@ static void check_snp_certs(struct ok_state *s, json_object *p)
 {
 	_cleanup_(json_object_putp) json_object *t = NULL;
 	_cleanup_free_ char *err = NULL;
-	json_object *a = NULL;
+	json_object *a = NULL, *pend = NULL;
 	bool ark = false, ask = false, leaf = false;
 	int r = sevadm_call_quiet(s->c, "GET", "/v1/snp/certs", NULL, &t, &err);
 
 	if (r < 0)
 		return result(s, "SNP certificates", false, "GET /v1/snp/certs failed: %s",
 			      err ? err : "no answer");
+	if (json_object_object_get_ex(t, "pending", &pend) && pend) {
+		const char *e = sevadm_json_str(pend, "last_error", "");
+		json_object *n = NULL;
+		int64_t in = json_object_object_get_ex(pend, "retry_in_s", &n) ?
+				     json_object_get_int64(n) : 0;
+
+		return result(s, "SNP certificates", false, "the host's certificate table is "
+			      "pending: sevd is fetching it from %s (%s %" PRId64 " s%s%s); wait for "
+			      "the fetch (GET /v1/snp/certs shows it), or import this chip's with "
+			      "'sevadm snp fetch' then 'sevadm snp certs import DIR'",
+			      sevadm_json_str(pend, "from", "its key server"),
+			      strcmp(sevadm_json_str(pend, "state", ""), "fetching") == 0 ?
+			      "an attempt is running; retries within" : "next retry in", in,
+			      *e ? "; last error: " : "", e);
+	}
 	json_object_object_get_ex(t, "entries", &a);
 	for (size_t i = 0; a && i < json_object_array_length(a); i++) {
 		const char *n = sevadm_json_str(json_object_array_get_idx(a, i), "name", "");

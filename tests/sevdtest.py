@@ -189,7 +189,8 @@ def start_emu(procs, tmp, ecx=509, edx=100, extra=(), name="emu"):
 
 
 def start_sevd(procs, tmp, emu_sock, extra=(), name="sevd"):
-    """sevd on emu_sock with a Unix socket TMP/NAME.sock; waits for /healthz there."""
+    """sevd on emu_sock with a Unix socket TMP/NAME.sock; waits for /healthz there, then for
+    the first attempt of its SNP certificate table's fetch to end."""
     api = os.path.join(tmp, name + ".sock")
     log = os.path.join(tmp, name + ".log")
     p = procs.start([os.environ["SEVD_EXE"], "--psp", "emu:" + emu_sock, "--state-dir",
@@ -200,7 +201,29 @@ def start_sevd(procs, tmp, emu_sock, extra=(), name="sevd"):
             raise AssertionError(f"sevd exited ({p.returncode}); log {log}")
         return unix_request(api, "GET", "/healthz")[0] == 200
     wait_for("sevd's /healthz", up, 60)
+    # With SNP, sevd fetches its certificate table in the background after the start; on a
+    # fresh emulator the first fetch makes the emulated root's RSA-4096 keys, and firmware
+    # commands wait behind it in the emulator. Wait until that first attempt is over (the
+    # table held, or the attempt failed and a retry is scheduled), as the start used to.
+    def first_fetch_over():
+        st, t = unix_request(api, "GET", "/v1/snp/certs")
+        return st != 200 or not isinstance(t, dict) or \
+            t.get("pending", {}).get("state") != "fetching"
+    wait_for("sevd's first fetch of the SNP certificate table", first_fetch_over, 180, 0.2)
     return p, api
+
+
+def wait_certs(api, timeout=180):
+    """GET /v1/snp/certs once sevd's fetch of the table at start is over: sevd fetches the
+    chip's VCEK, ASK and ARK from its key server in the background after it starts, retrying
+    (1 s, doubling to 60 s) while the key server cannot answer (on a loaded machine the
+    emulator may still be making its RSA-4096 root: each attempt can take up to 3 x 30 s).
+    While it tries, the answer carries "pending"; this returns the first answer without it
+    (the table held, or none with no fetch left). Bounded: AssertionError after timeout."""
+    def settled():
+        st, t = unix_request(api, "GET", "/v1/snp/certs")
+        return t if st == 200 and isinstance(t, dict) and "pending" not in t else None
+    return wait_for("the SNP certificate table's fetch at start", settled, timeout, 0.2)
 
 
 def make_tls(tmp):

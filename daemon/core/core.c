@@ -1155,7 +1155,8 @@ static void snp_certs_job_run(void *arg)
 	AS_JOB(sevd_snp_certs_start(arg));
 }
 
-/* The SNP certificate table: the kept one, else the chip's VCEK from the key server. */
+/* The SNP certificate table: the kept one, else the chip's VCEK from the key server, fetched
+ * in the background (snp-certs.c): the start does not wait for the key server. */
 static int start_snp_certs(struct sevd_core *c, const struct sevd_core_config *cfg)
 {
 	int r = sevd_snp_certs_new(cfg->state_dir, &c->snp_certs);
@@ -1447,6 +1448,7 @@ void sevd_core_free(struct sevd_core *c)
 		pthread_join(c->recover_thread, NULL);
 	}
 	sevd_guests_stop_vmm(c->guests); /* its connections queue jobs */
+	sevd_snp_certs_stop(c->snp_certs); /* its fetch queues the install */
 	sevd_queue_free(c->queue);
 	sevd_region_free(c->cache.region); /* after the queue: it kept its counter there */
 	sevd_guests_free(c->guests);

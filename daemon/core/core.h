@@ -257,6 +257,13 @@ struct sevd_reply {
 		struct sevd_snp_info snp;	    /* SNP_STATUS */
 		struct {
 			uint32_t source; /* enum sevd_snp_certs_source */
+			/* With none held and none PUT: the background fetch (snp-certs.c). */
+			uint32_t pending;     /* 1: a fetch is running or its retry is due */
+			uint32_t fetching;    /* 1: an attempt is running now */
+			uint32_t retry_in_ms; /* not fetching: until the next attempt */
+			uint32_t attempts;    /* attempts made so far */
+			char last_error[256]; /* why the last attempt failed ("" none yet) */
+			char from[128];	      /* where it fetches from */
 			uint32_t len;	 /* bytes of table; 0: none */
 			uint8_t table[SEVD_SNP_CERTS_MAX];
 		} snp_certs; /* SNP_CERTS_GET/PUT/DELETE (snp-certs.h) */

@@ -12,7 +12,12 @@
 /* Send a control line ("wbinvd"); the reply text (if any) lands in reply (NUL-terminated).
  * Returns 0, the emulator's negative error, or a negative errno from the socket. */
 int sevd_emu_ctl(const char *socket_path, const char *line, char *reply, size_t reply_size);
-/* The same with a binary reply ("get-cert ask" answers the AMD-format certificate). */
+/* The same with a binary reply ("get-cert ask" answers the AMD-format certificate). On the
+ * emulator's error, out holds its reason text (ret_len bytes, not NUL-terminated). */
 int sevd_emu_ctl_bin(const char *socket_path, const char *line, void *out, size_t cap,
 		     size_t *ret_len);
+/* The same, ended early (-ECANCELED) when stop_fd becomes readable while the reply is awaited
+ * (the certificate table's background fetch, stopped at shutdown: snp-certs.c). */
+int sevd_emu_ctl_bin_stoppable(const char *socket_path, const char *line, void *out, size_t cap,
+			       size_t *ret_len, int stop_fd);
 int sevd_emu_info(const char *socket_path, struct emu_info *ret);

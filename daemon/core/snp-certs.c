@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "attest/roots.h"
@@ -30,12 +31,30 @@ _Static_assert(SEVD_SNP_CERTS_MAX == SNP_CERT_TABLE_MAX, "one bound for the tabl
 
 #define CERT_MAX 8192u /* one DER certificate from the emulator's key server */
 
+/* The background fetch (sevd_snp_certs_start): 1 s after a failed attempt, doubling to 60 s,
+ * for as long as no table is held and none was PUT. */
+#define RETRY_FIRST_MS 1000u
+#define RETRY_MAX_MS 60000u
+
 struct sevd_snp_certs {
 	pthread_mutex_t lock;
 	char *path; /* <state_dir>/snp-certs.bin, or NULL */
 	uint32_t source; /* enum sevd_snp_certs_source */
 	uint32_t len;
 	uint8_t table[SEVD_SNP_CERTS_MAX];
+	/* The background fetch, under lock: */
+	bool put_seen;	 /* a PUT was accepted: never overwrite it, stop fetching */
+	bool pending;	 /* the fetch thread is running (none held yet) */
+	bool fetching;	 /* an attempt is running now */
+	bool stop;	 /* shutdown: the thread ends */
+	uint32_t attempts;
+	struct timespec next; /* CLOCK_MONOTONIC of the next attempt */
+	char last_error[256];
+	char from[128];
+	pthread_cond_t cond;  /* stop */
+	int stop_fd;	      /* eventfd: readable at shutdown (ends a wait for the emulator) */
+	pthread_t thread;
+	bool have_thread;
 };
 
 int sevd_snp_certs_new(const char *state_dir, struct sevd_snp_certs **ret)
@@ -50,6 +69,12 @@ int sevd_snp_certs_new(const char *state_dir, struct sevd_snp_certs **ret)
 	if (!s)
 		return -ENOMEM;
 	pthread_mutex_init(&s->lock, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&s->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	s->stop_fd = -1;
 	*ret = s;
 	if (!state_dir)
 		return 0;
@@ -74,10 +99,27 @@ int sevd_snp_certs_new(const char *state_dir, struct sevd_snp_certs **ret)
 	return 0;
 }
 
+void sevd_snp_certs_stop(struct sevd_snp_certs *s)
+{
+	if (!s || !s->have_thread)
+		return;
+	pthread_mutex_lock(&s->lock);
+	s->stop = true;
+	pthread_cond_broadcast(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+	(void)eventfd_write(s->stop_fd, 1);
+	pthread_join(s->thread, NULL);
+	s->have_thread = false;
+}
+
 void sevd_snp_certs_free(struct sevd_snp_certs *s)
 {
 	if (!s)
 		return;
+	sevd_snp_certs_stop(s);
+	if (s->stop_fd >= 0)
+		close(s->stop_fd);
+	pthread_cond_destroy(&s->cond);
 	pthread_mutex_destroy(&s->lock);
 	free(s->path);
 	free(s);
@@ -230,8 +272,29 @@ static int check_table(struct sevd_core *c, const uint8_t *buf, size_t len, stru
 	return 0;
 }
 
+static uint32_t ms_until(const struct timespec *t)
+{
+	struct timespec now;
+	int64_t ms;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (int64_t)(t->tv_sec - now.tv_sec) * 1000 + (t->tv_nsec - now.tv_nsec) / 1000000;
+	return ms > 0 ? (uint32_t)ms : 0;
+}
+
+/* Under s->lock. */
 static void answer(struct sevd_snp_certs *s, struct sevd_reply *rep)
 {
+	bool pending = s->pending && !s->len && !s->put_seen;
+
+	rep->u.snp_certs.pending = pending;
+	rep->u.snp_certs.fetching = pending && s->fetching;
+	rep->u.snp_certs.retry_in_ms = pending && !s->fetching ? ms_until(&s->next) : 0;
+	rep->u.snp_certs.attempts = s->attempts;
+	snprintf(rep->u.snp_certs.last_error, sizeof(rep->u.snp_certs.last_error), "%s",
+		 pending ? s->last_error : "");
+	snprintf(rep->u.snp_certs.from, sizeof(rep->u.snp_certs.from), "%s",
+		 pending ? s->from : "");
 	rep->u.snp_certs.source = s->source;
 	rep->u.snp_certs.len = s->len;
 	memcpy(rep->u.snp_certs.table, s->table, s->len);
@@ -263,6 +326,8 @@ static void op_put(struct sevd_core *c, struct sevd_snp_certs *s, const struct s
 	memcpy(s->table, req->u.snp_certs.table, len);
 	s->len = len;
 	s->source = SEVD_SNP_CERTS_UPLOAD;
+	s->put_seen = true; /* the background fetch, if any, stops and never overwrites it */
+	pthread_cond_broadcast(&s->cond);
 	answer(s, rep);
 	pthread_mutex_unlock(&s->lock);
 	log_notice("SNP certificate table replaced (%u bytes)%s", len,
@@ -310,7 +375,8 @@ void sevd_snp_certs_op(struct sevd_core *c, const struct sevd_request *req, stru
 
 /* The emulator's key server ("snp-cert vcek|ask|ark": DER, the VCEK for the reported TCB),
  * as sev-kds-emu serves them at AMD's paths. */
-static int fetch_emu(const char *emu, uint8_t **ret, size_t *ret_len, char *why, size_t why_len)
+static int fetch_emu(const char *emu, int stop_fd, uint8_t **ret, size_t *ret_len, char *why,
+		     size_t why_len)
 {
 	static const char *const what[] = { "vcek", "ask", "ark" };
 	static const enum snp_cert_kind kind[] = { SNP_CERT_VCEK, SNP_CERT_ASK, SNP_CERT_ARK };
@@ -328,9 +394,12 @@ static int fetch_emu(const char *emu, uint8_t **ret, size_t *ret_len, char *why,
 			break;
 		}
 		snprintf(cmd, sizeof cmd, "snp-cert %s", what[i]);
-		r = sevd_emu_ctl_bin(emu, cmd, bufs[i], CERT_MAX, &len);
+		r = sevd_emu_ctl_bin_stoppable(emu, cmd, bufs[i], CERT_MAX, &len, stop_fd);
 		if (r < 0)
-			snprintf(why, why_len, "the emulator's key server (%s): %s", cmd, strerror(-r));
+			snprintf(why, why_len, "the emulator's key server (%s): %s%s%.*s", cmd,
+				 strerror(-r), r == -EAGAIN || r == -EINVAL || r == -EOPNOTSUPP ?
+				 ": " : "", r == -EAGAIN || r == -EINVAL || r == -EOPNOTSUPP ?
+				 (int)MIN(len, (size_t)160) : 0, (const char *)bufs[i]);
 		memcpy(e[i].guid, attest_snp_cert_kind_guid(kind[i]), 16);
 		e[i].data = bufs[i];
 		e[i].len = (uint32_t)len;
@@ -342,14 +411,125 @@ static int fetch_emu(const char *emu, uint8_t **ret, size_t *ret_len, char *why,
 	return r;
 }
 
+/* The install of a fetched table, on the firmware thread (check_table asks firmware for the
+ * chip's ID and reported TCB): held unless a table is held or a PUT came first. */
+struct install_job {
+	struct sevd_core *c;
+	struct sevd_snp_certs *s;
+	const uint8_t *buf;
+	size_t len;
+	struct sevd_reply *rep;
+	int r;
+	bool installed; /* false: a table was held or PUT meanwhile */
+};
+
+static void install_job_run(void *arg)
+{
+	struct install_job *j = arg;
+	struct sevd_snp_certs *s = j->s;
+
+	j->r = check_table(j->c, j->buf, j->len, j->rep);
+	if (j->r < 0)
+		return;
+	pthread_mutex_lock(&s->lock);
+	if (!s->len && !s->put_seen) {
+		memcpy(s->table, j->buf, j->len);
+		s->len = (uint32_t)j->len;
+		s->source = SEVD_SNP_CERTS_KDS;
+		j->installed = true;
+	}
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* One attempt, off the firmware thread but for the install: 1 installed, 0 superseded (a
+ * table was held or PUT meanwhile), or <0 with why. */
+static int attempt(struct sevd_core *c, struct sevd_snp_certs *s, struct sevd_reply *rep,
+		   char *why, size_t why_len, size_t *ret_len)
+{
+	_cleanup_free_ uint8_t *buf = NULL;
+	struct install_job j = { .c = c, .s = s, .rep = rep };
+	size_t len = 0;
+	int r;
+
+	r = fetch_emu(sevd_core_emu_socket(c), s->stop_fd, &buf, &len, why, why_len);
+	if (r < 0)
+		return r;
+	j.buf = buf;
+	j.len = len;
+	memset(rep, 0, sizeof(*rep));
+	r = sevd_core_run_job(c, install_job_run, &j, rep);
+	if (r < 0 && !j.r) {
+		snprintf(why, why_len, "the firmware queue did not run the table's check: %.180s",
+			 rep->message[0] ? rep->message : strerror(-r));
+		return r;
+	}
+	if (j.r < 0) {
+		snprintf(why, why_len, "the key server's VCEK chain does not hold for this "
+			 "chip: %.180s", rep->message[0] ? rep->message : strerror(-j.r));
+		return j.r;
+	}
+	*ret_len = len;
+	return j.installed;
+}
+
+static void *fetch_main(void *arg)
+{
+	struct sevd_core *c = arg;
+	struct sevd_snp_certs *s = sevd_core_snp_certs(c);
+	_cleanup_free_ struct sevd_reply *rep = calloc(1, sizeof(*rep));
+	uint32_t delay = RETRY_FIRST_MS;
+	char why[256];
+
+	pthread_mutex_lock(&s->lock);
+	while (rep && !s->stop && !s->len && !s->put_seen) {
+		size_t len = 0;
+		int r;
+
+		s->fetching = true;
+		s->attempts++;
+		pthread_mutex_unlock(&s->lock);
+		why[0] = '\0';
+		r = attempt(c, s, rep, why, sizeof why, &len);
+		pthread_mutex_lock(&s->lock);
+		s->fetching = false;
+		if (r == 0)
+			break; /* a PUT came first: it stays */
+		if (r > 0) {
+			log_info("SNP certificate table: the chip's VCEK for its reported TCB, with "
+				 "the ASK and ARK, from %s (%zu bytes, attempt %u)", s->from, len,
+				 s->attempts);
+			break;
+		}
+		if (s->stop || r == -ECANCELED)
+			break;
+		snprintf(s->last_error, sizeof s->last_error, "%s", why);
+		if (s->attempts == 1)
+			log_warning("No SNP certificate table yet: %s; retrying in the background "
+				    "(1 s, doubling to %u s) until it arrives or one is PUT (sevadm "
+				    "snp certs import DIR)", why, RETRY_MAX_MS / 1000);
+		clock_gettime(CLOCK_MONOTONIC, &s->next);
+		s->next.tv_sec += delay / 1000;
+		s->next.tv_nsec += (long)(delay % 1000) * 1000000L;
+		if (s->next.tv_nsec >= 1000000000L) {
+			s->next.tv_sec++;
+			s->next.tv_nsec -= 1000000000L;
+		}
+		delay = MIN(delay * 2, RETRY_MAX_MS);
+		while (!s->stop && !s->put_seen && !s->len &&
+		       pthread_cond_timedwait(&s->cond, &s->lock, &s->next) == 0)
+			;
+	}
+	s->pending = false;
+	pthread_mutex_unlock(&s->lock);
+	return NULL;
+}
+
 void sevd_snp_certs_start(struct sevd_core *c)
 {
 	struct sevd_snp_certs *s = sevd_core_snp_certs(c);
 	_cleanup_free_ struct sevd_reply *rep = calloc(1, sizeof(*rep));
-	_cleanup_free_ uint8_t *buf = NULL;
 	const char *emu = sevd_core_emu_socket(c);
-	char why[256] = "";
-	size_t len = 0;
+	int r;
 
 	if (!s || !rep)
 		return;
@@ -364,22 +544,28 @@ void sevd_snp_certs_start(struct sevd_core *c)
 			   "sevadm snp certs import DIR)");
 		return;
 	}
-	if (fetch_emu(emu, &buf, &len, why, sizeof why) < 0) {
-		log_warning("No SNP certificate table: %s", why);
+	if (s->have_thread)
 		return;
-	}
-	if (check_table(c, buf, len, rep) < 0) {
-		log_warning("The key server's VCEK chain does not hold for this chip: %s",
-			    rep->message);
+	s->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (s->stop_fd < 0) {
+		log_warning("No SNP certificate table: cannot start its fetch (eventfd: %m); PUT "
+			    "/v1/snp/certs (sevadm snp certs import DIR)");
 		return;
 	}
 	pthread_mutex_lock(&s->lock);
-	memcpy(s->table, buf, len);
-	s->len = (uint32_t)len;
-	s->source = SEVD_SNP_CERTS_KDS;
+	snprintf(s->from, sizeof s->from, "the emulator's key server");
+	s->pending = true;
 	pthread_mutex_unlock(&s->lock);
-	log_info("SNP certificate table: the chip's VCEK for its reported TCB, with the ASK and "
-		 "ARK, from the emulator's key server (%zu bytes)", len);
+	r = -pthread_create(&s->thread, NULL, fetch_main, c);
+	if (r < 0) {
+		pthread_mutex_lock(&s->lock);
+		s->pending = false;
+		pthread_mutex_unlock(&s->lock);
+		log_warning("No SNP certificate table: cannot start its fetch: %s; PUT "
+			    "/v1/snp/certs (sevadm snp certs import DIR)", strerror(-r));
+		return;
+	}
+	s->have_thread = true;
 }
 
 size_t sevd_snp_certs_copy(struct sevd_snp_certs *s, uint8_t *buf, size_t cap)

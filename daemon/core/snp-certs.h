@@ -18,9 +18,15 @@ struct sevd_snp_certs;
 int sevd_snp_certs_new(const char *state_dir, struct sevd_snp_certs **ret);
 void sevd_snp_certs_free(struct sevd_snp_certs *s);
 /* At start, on the firmware thread, with SNP up: check a kept table against this chip (a
- * warning naming what no longer holds), or without one fetch the VCEK, ASK and ARK from the
- * key server (the emulator's, on the emu transport) and hold them. Failures are logged. */
+ * warning naming what no longer holds), or without one start the background fetch of the
+ * VCEK, ASK and ARK from the key server (the emulator's, on the emu transport): a thread of
+ * its own, retrying 1 s after a failure, doubling to 60 s, until a table is held or one is
+ * PUT (never overwritten); GET answers it as pending meanwhile. The first failure and the
+ * success are logged, not each retry. The install runs as a firmware job (the chip's check). */
 void sevd_snp_certs_start(struct sevd_core *c);
+/* Ends the background fetch (an attempt waiting on the emulator is cut short) and joins it;
+ * before the firmware queue goes. Idempotent. */
+void sevd_snp_certs_stop(struct sevd_snp_certs *s);
 /* SNP_CERTS_GET, SNP_CERTS_PUT, SNP_CERTS_DELETE. A PUT that does not verify is -EKEYREJECTED
  * with the reason; a malformed table -EBADMSG. */
 void sevd_snp_certs_op(struct sevd_core *c, const struct sevd_request *req, struct sevd_reply *rep);

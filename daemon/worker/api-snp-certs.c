@@ -6,7 +6,9 @@
  * PUT body, JSON (the default): {"ark", "ask", "vcek" | "vlek", "asvk", "crl": a PEM block or
  * base64 DER, "extra": {"<GUID>": base64}}; "asvk" (a VLEK's signer) takes the ASK's entry.
  * PUT ?format=table: the body is the GHCB table itself. GET ?format=table answers the table's
- * bytes (application/octet-stream), else JSON {"source", "size", "entries": [...]}. */
+ * bytes (application/octet-stream), else JSON {"source", "size", "entries": [...]}, with
+ * "pending": {"state": "fetching" | "waiting", "from", "attempts", "retry_in_s", "last_error"}
+ * while none is held and the core's background fetch is still trying. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,6 +95,21 @@ static json_object *table_json(const struct sevd_reply *rep)
 	json_object_object_add(o, "source", json_object_new_string(source_name(rep->u.snp_certs.source)));
 	json_object_object_add(o, "size", json_object_new_int64(rep->u.snp_certs.len));
 	json_object_object_add(o, "entries", a);
+	if (rep->u.snp_certs.pending) {
+		json_object *p = json_object_new_object();
+
+		json_object_object_add(p, "state", json_object_new_string(
+			rep->u.snp_certs.fetching ? "fetching" : "waiting"));
+		json_object_object_add(p, "from", json_object_new_string(rep->u.snp_certs.from));
+		json_object_object_add(p, "attempts",
+				       json_object_new_int64(rep->u.snp_certs.attempts));
+		json_object_object_add(p, "retry_in_s", json_object_new_int64(
+			rep->u.snp_certs.fetching ? 0 : (rep->u.snp_certs.retry_in_ms + 999) / 1000));
+		if (rep->u.snp_certs.last_error[0])
+			json_object_object_add(p, "last_error",
+					       json_object_new_string(rep->u.snp_certs.last_error));
+		json_object_object_add(o, "pending", p);
+	}
 	return o;
 }
 
@@ -150,6 +167,18 @@ static void answer(const struct sevd_api_request *req, struct sevd_api_response 
 	if (!rep)
 		return;
 	if (table && creq->op == SEVD_OP_SNP_CERTS_GET) {
+		if (!rep->u.snp_certs.len && rep->u.snp_certs.pending) {
+			char m[768];
+
+			snprintf(m, sizeof m, "this host holds no SNP certificate table yet: it is "
+				 "being fetched from %s (%s%s%s); try again shortly, or PUT "
+				 "/v1/snp/certs (sevadm snp certs import DIR)", rep->u.snp_certs.from,
+				 rep->u.snp_certs.fetching ? "an attempt is running" :
+				 "next attempt soon", rep->u.snp_certs.last_error[0] ?
+				 "; last error: " : "", rep->u.snp_certs.last_error);
+			sevd_api_error(resp, 404, "not_found", m, -1);
+			return;
+		}
 		if (!rep->u.snp_certs.len) {
 			sevd_api_error(resp, 404, "not_found", "this host holds no SNP certificate "
 				       "table: PUT /v1/snp/certs (sevadm snp certs import DIR)", -1);

@@ -171,6 +171,7 @@ static const struct {
 	{ "snp-secrets", 1, emu_snp_ctl_secrets },
 	{ "snp-vcek", 1, emu_snp_ctl_vcek },
 	{ "snp-cert", 1, emu_snp_ctl_cert },
+	{ "snp-cert-refuse", 1, emu_snp_ctl_cert_refuse }, /* test-only */
 	{ "cpuid-fms", 0, ctl_cpuid_fms },
 };
 
@@ -205,6 +206,7 @@ int emu_ctl(struct emu_fw *fw, const char *line, uint8_t *out, size_t cap, size_
 	}
 	reply_text(out, cap, out_len, "unknown control verb; known: wbinvd [CCX], get-cert "
 				      "cek|ask|ark, status, fault RULE|list|clear, guest-memfd, "
-				      "firmware-image, rmpupdate, rmp, snp-guests, snp-secrets, snp-vcek, snp-cert");
+				      "firmware-image, rmpupdate, rmp, snp-guests, snp-secrets, snp-vcek, snp-cert, "
+				      "snp-cert-refuse on|off");
 	return -EINVAL;
 }

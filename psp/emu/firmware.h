@@ -29,6 +29,9 @@ struct emu_config {
 	/* --ccx N: core complexes (CCXs) of the part, 1..EMU_CCX_MAX (0 means 1). Each has
 	 * EMU_APIC_IDS_PER_CCX APIC IDs: CCX c owns [c * 16, c * 16 + 16). */
 	uint32_t ccx_count;
+	/* --snp-cert-refuse (test-only), CTL `snp-cert-refuse on|off`: CTL `snp-cert` answers
+	 * -EAGAIN ("the key server is not ready"), as a key server still starting would. */
+	bool snp_cert_refuse;
 };
 
 #define EMU_CCX_MAX 32u		 /* firmware's per-ASID CCX bitmasks are 32 bits wide */

@@ -80,6 +80,8 @@ static void help(void)
 	       "                     bl=3,tee=0,snp=8,ucode=115; Turin also fmc=N)\n"
 	       "  --snp-product P    SNP part: milan (default), genoa or turin (report version,\n"
 	       "                     CPUID, TCB layout, VCEK certificate)\n"
+	       "  --snp-cert-refuse  test-only: CTL snp-cert (the key server) answers EAGAIN\n"
+	       "                     until CTL 'snp-cert-refuse off', as a slow start would\n"
 	       "  --create-only      create the NV file if missing (new chip identity), then exit\n"
 	       "  --erase-corrupt-nv start on a corrupt NV file: the first INIT answers\n"
 	       "                     SECURE_DATA_INVALID and erases it (kept as FILE.corrupt),\n"
@@ -152,6 +154,7 @@ static int parse_opt(int c, const char *val)
 	case 'F': return parse_fault(val);
 	case 'S': arg_cfg.snp = true; return 0;
 	case 'T': return emu_snp_tcb_parse(val, &arg_tcb);
+	case 'K': arg_cfg.snp_cert_refuse = true; return 0;
 	case 'P': return (arg_cfg.snp_product = emu_snp_product_parse(val)) < 0 ? -EINVAL : 0;
 	default: return -EINVAL;
 	}
@@ -189,6 +192,7 @@ static int parse_argv(int argc, char *argv[])
 		{ "snp", no_argument, NULL, 'S' },
 		{ "tcb", required_argument, NULL, 'T' },
 		{ "snp-product", required_argument, NULL, 'P' },
+		{ "snp-cert-refuse", no_argument, NULL, 'K' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{}

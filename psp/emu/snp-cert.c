@@ -332,6 +332,18 @@ static int der_out(X509 *x, uint8_t *out, size_t cap, size_t *len)
 	return 0;
 }
 
+/* CTL `snp-cert-refuse on|off` (test-only): the key server below refuses (EAGAIN) or serves. */
+int emu_snp_ctl_cert_refuse(struct emu_fw *fw, char *arg, uint8_t *out, size_t cap, size_t *len)
+{
+	if (!arg || (strcmp(arg, "on") && strcmp(arg, "off"))) {
+		*len = (size_t)snprintf((char *)out, cap, "snp-cert-refuse takes on or off");
+		return -EINVAL;
+	}
+	fw->cfg.snp_cert_refuse = strcmp(arg, "on") == 0;
+	*len = (size_t)snprintf((char *)out, cap, "snp-cert-refuse %s", arg);
+	return 0;
+}
+
 /* CTL `snp-cert ark|ask|asvk|vcek[:TCB]`: DER, as the KDS hands out the VCEK (for the reported
  * TCB, or the TCB given) and the cert_chains' certificates. */
 int emu_snp_ctl_cert(struct emu_fw *fw, char *arg, uint8_t *out, size_t cap, size_t *len)
@@ -344,6 +356,12 @@ int emu_snp_ctl_cert(struct emu_fw *fw, char *arg, uint8_t *out, size_t cap, siz
 	if (!emu_snp_get(fw)) {
 		*len = (size_t)snprintf((char *)out, cap, "snp-cert: SNP is off (--snp)");
 		return -EOPNOTSUPP;
+	}
+	if (fw->cfg.snp_cert_refuse) {
+		*len = (size_t)snprintf((char *)out, cap, "snp-cert: the key server is not ready "
+					"(refused for tests: --snp-cert-refuse; CTL 'snp-cert-refuse "
+					"off' opens it)");
+		return -EAGAIN;
 	}
 	tcb = emu_snp_reported_tcb(fw->snp);
 	if (!arg ||

@@ -154,6 +154,7 @@ struct emu_snp_root;
 void emu_snp_root_free(struct emu_snp_root *r);
 /* CTL `snp-cert ark|ask|vcek[:TCB]`: the certificate in DER. */
 int emu_snp_ctl_cert(struct emu_fw *fw, char *arg, uint8_t *out, size_t cap, size_t *len);
+int emu_snp_ctl_cert_refuse(struct emu_fw *fw, char *arg, uint8_t *out, size_t cap, size_t *len);
 
 /* ---- the platform (snp-platform.c) ---- */
 struct emu_snp {

@@ -22,7 +22,7 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from sevdtest import (check, load_sibling, pem_der, run_test, sevadm_text as sevadm,  # noqa: E402
-                      start_emu, start_kds, start_sevd, unix_request)
+                      start_emu, start_kds, start_sevd, unix_request, wait_certs)
 
 sc = load_sibling(__file__, "test-snp-certs.py", "snpcerts")
 
@@ -31,6 +31,7 @@ def run(procs, tmp):
     emu = start_emu(procs, tmp, extra=["--snp"], name="emu")
     _, kds = start_kds(procs, tmp, os.path.join(tmp, "emu-nv.bin"))
     sevd, api = start_sevd(procs, tmp, emu)
+    wait_certs(api)  # the table is fetched in the background after the start
     vcek, ask, ark = sc.kds_certs(api, kds)
 
     # export (PEM) on a fresh host.

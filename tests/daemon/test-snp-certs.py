@@ -4,7 +4,7 @@ real sev-psp-emu --snp, sevd and sev-kds-emu (the emulator's local KDS, started 
 file: the test's independent source of the chip's VCEK).
 
 Checks: on a fresh host sevd holds the chip's VCEK for its reported TCB from the start
-(source kds), byte for byte the certificate sev-kds-emu serves at AMD's path for GET
+(source kds, once its background fetch at start is over: sevdtest.wait_certs), byte for byte the certificate sev-kds-emu serves at AMD's path for GET
 /v1/platform/id's hwID and GET /v1/snp/platform's reported TCB, with the ASK and ARK of its
 cert_chain; ?format=table answers the GHCB table, whose entries this test parses itself (24-byte
 {GUID, offset, length}, an all-zero entry) and finds equal to the JSON's. PUT of the same chain
@@ -28,7 +28,7 @@ import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from sevdtest import (check, run_test, start_emu, start_kds, start_sevd,  # noqa: E402
-                      unix_request)
+                      unix_request, wait_certs)
 
 GUIDS = {"vcek": "63da758d-e664-4564-adc5-f4b93be8accd",
          "vlek": "a8074bc2-a25a-483e-aae6-39c045a0b8a1",
@@ -179,7 +179,7 @@ def as_nobody(api, method, url, body=None):
 
 def fresh(procs, tmp, emu, kds):
     sevd, api = start_sevd(procs, tmp, emu)
-    o = get_json(api)
+    o = wait_certs(api)
     vcek, ask, ark = kds_certs(api, kds)
     n = by_name(o)
     check(o["source"] == "kds" and set(n) == {"ark", "ask", "vcek"},
@@ -268,7 +268,7 @@ def delete(procs, tmp, emu, sevd, api):
     check(st == 404 and "PUT /v1/snp/certs" in json.loads(b)["error"]["message"], f"format=table with none: {st} {b}")
     procs.stop(sevd)
     sevd, api = start_sevd(procs, tmp, emu)
-    check(get_json(api)["source"] == "kds", "after DELETE and a restart: not fetched again")
+    check(wait_certs(api)["source"] == "kds", "after DELETE and a restart: not fetched again")
     procs.stop(sevd)
 
 

@@ -22,8 +22,8 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from sevdtest import (Procs, check, need_env, start_emu, start_sevd, unix_request,  # noqa: E402
-                      wait_for)
+from sevdtest import (Procs, check, need_env, start_emu, start_sevd,  # noqa: E402
+                      unix_request, wait_certs)
 
 spec = importlib.util.spec_from_file_location(
     "snpcerts", os.path.join(os.path.dirname(os.path.abspath(__file__)), "test-snp-certs.py"))
@@ -52,11 +52,10 @@ def lines(out):
 
 
 def table_ready(api):
-    """sevd fetches the chip's table from the key server in a job after it starts."""
-    def full():
-        st, t = unix_request(api, "GET", "/v1/snp/certs")
-        return st == 200 and isinstance(t, dict) and len(t.get("entries", [])) >= 3
-    wait_for("the SNP certificate table", full, 60)
+    """sevd fetches the chip's table from the key server in the background after it starts
+    (retrying while the key server cannot answer): wait until that is over, then want it."""
+    t = wait_certs(api)
+    check(len(t.get("entries", [])) >= 3, f"no SNP certificate table after the fetch: {t}")
 
 
 def fresh(api):
