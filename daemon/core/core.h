@@ -87,12 +87,14 @@ struct sevd_token {
 	char tenant[SEVD_GUEST_NAME_MAX]; /* `...:tenant=NAME`: the principal's tenant, or "" */
 };
 
-/* `client_cert_role = <role>:<subject>`: a verified client certificate whose subject DN
- * (RFC 4514 string, "CN=x,O=y") or, for a subject without '=', whose CN equals it. */
+/* `client_cert_role = <role>:<subject>[:tenant=NAME]`: a verified client certificate whose
+ * subject DN (RFC 4514 string, "CN=x,O=y") or, for a subject without '=', whose CN equals it;
+ * its principal belongs to tenant NAME ("" = not restricted to one), as a token's. */
 struct sevd_cert_role {
 	enum sevd_role role;
 	char *subject;
 	bool is_dn;
+	char tenant[SEVD_GUEST_NAME_MAX];
 };
 
 struct sevd_request {
