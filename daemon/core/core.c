@@ -768,7 +768,10 @@ static void op_asids(struct sevd_core *c, const struct sevd_request *req, struct
 		e->asid = a;
 		e->state = (uint8_t)s;
 		e->es = a >= es_first && a <= es_last;
-		memcpy(e->holder, holder, sizeof(e->holder));
+		/* A principal of a tenant gets no holders: they name other tenants' guests (its
+		 * own guests' ASIDs are in its guest list, GUEST_LIST filters by tenant). */
+		if (!req->principal_tenant[0])
+			memcpy(e->holder, holder, sizeof(e->holder));
 	}
 }
 
