@@ -1053,6 +1053,32 @@ int sevd_core_guest_data(struct sevd_core *c, uint32_t handle, const uint8_t *bu
 	return r < 0 ? queue_refused(rep, r) : rep->r;
 }
 
+struct tenant_job {
+	struct sevd_core *c;
+	uint32_t handle;
+	const char *tenant;
+	struct sevd_reply *rep;
+};
+
+static void tenant_job_run(void *arg)
+{
+	struct tenant_job *j = arg;
+
+	(void)sevd_guests_check_tenant(j->c->guests, j->handle, j->tenant, j->rep);
+}
+
+int sevd_core_guest_tenant(struct sevd_core *c, uint32_t op, uint32_t handle, const char *tenant,
+			   struct sevd_reply *rep)
+{
+	struct tenant_job j = {.c = c, .handle = handle, .tenant = tenant, .rep = rep};
+
+	if (!c->guests || !tenant[0])
+		return 0;
+	if (sevd_core_run_job(c, tenant_job_run, &j, rep) == -EACCES)
+		sevd_authz_note(c->authz, op, rep);
+	return rep->r;
+}
+
 struct any_job {
 	struct sevd_core *c;
 	void (*fn)(void *);

@@ -401,6 +401,11 @@ bool sevd_core_psp_healthy(struct sevd_core *c);
  * Core side only. The bytes are copied into guest memory once and read for nothing else. */
 int sevd_core_guest_data(struct sevd_core *c, uint32_t handle, const uint8_t *buf, uint32_t len,
 			 const char *tenant, struct sevd_reply *rep);
+/* GUEST_DATA_STAGE (daemon/ipc/core-side.c): the guest the staging is for must be one of
+ * the principal's tenant's ("" = any), else -EACCES (core_refused:tenant, counted under
+ * op). Core side only. */
+int sevd_core_guest_tenant(struct sevd_core *c, uint32_t op, uint32_t handle, const char *tenant,
+			   struct sevd_reply *rep);
 /* For sevd.c, which hands it to the worker: the memfd of the reply cache's read-only region
  * (cache-region.h), or -1 when there is none. Owned by the core. */
 int sevd_core_region_fd(struct sevd_core *c);
