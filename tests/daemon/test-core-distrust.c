@@ -2,14 +2,16 @@
  * This test plays that worker. Against a real sevd (root, privilege-separated, on its own
  * sev-psp-emu) it takes one of the worker's core channels with pidfd_getfd and speaks the
  * seam's protocol (daemon/ipc/ipc.h) on it, as a worker whose HTTP side was taken over
- * would: every op of the table with no evidence, and the destructive ones (FACTORY_RESET,
- * SHUTDOWN, PEK import, guest decommission, secret injection, ...) with a forged token, a
- * reader's token and a reader's Unix credentials (and, but for SEND_START, a migrator's
- * token). Each is refused with -EACCES, counted in sevd_core_refusals_total{op,reason}, logged as a security event, and no firmware command
- * runs (the emulator's own count of commands served) and the journal does not change. Then
- * tenants × ops: launchers of tenants acme and globex (token lines with :tenant=), over the
- * stolen channel and through the real worker over TCP. Fails on a core that serves whatever
- * the worker asks, or that lets one tenant's credential act on another's guest. */
+ * would: every op of the table (read from daemon/ipc/ops.h) with no evidence, with a forged
+ * token, forged Unix evidence, and, unless its row admits a reader, a reader's token and a
+ * reader's Unix connection (and the destructive ones, but for SEND_START, with a migrator's
+ * token). Each is refused with -EACCES, counted in sevd_core_refusals_total{op,reason},
+ * logged as a security event, and no firmware command runs (the emulator's own count of
+ * commands served) and the journal does not change. Then tenants × ops: every op whose
+ * guest column is 1, by principals of tenant globex (token lines and client_cert_role lines
+ * with :tenant=) on a guest of tenant acme, over the stolen channel, and a few through the
+ * real worker over TCP. Fails on a core that serves whatever the worker asks, or that lets
+ * one tenant's credential act on another's guest. */
 #include <dirent.h>
 #include <errno.h>
 #include <grp.h>
