@@ -198,7 +198,7 @@ static int set_cert_role(struct sevd_config *c, const char *v, const char **reas
 	}
 	cr = &c->cert_roles[c->n_cert_roles];
 	if (!p || p == v || (size_t)(p - v) >= sizeof(role) || !p[1]) {
-		*reason = "expected <role>:<subject DN or CN>[:tenant=NAME]";
+		*reason = "expected <role>:<subject DN or CN>";
 		return -EINVAL;
 	}
 	memcpy(role, v, (size_t)(p - v));
@@ -211,7 +211,7 @@ static int set_cert_role(struct sevd_config *c, const char *v, const char **reas
 		tn = q;
 	end = tn ? tn : p + 1 + strlen(p + 1);
 	if (end == p + 1) {
-		*reason = "expected <role>:<subject DN or CN>[:tenant=NAME]";
+		*reason = "expected <role>:<subject DN or CN>";
 		return -EINVAL;
 	}
 	memset(cr->tenant, 0, sizeof(cr->tenant));
