@@ -183,10 +183,12 @@ static int set_rate(unsigned *n, unsigned *period_s, const char *v, const char *
 	return -EINVAL;
 }
 
-/* `<role>:<subject DN or CN>` for client certificates (tls.c compares). */
+/* `<role>:<subject DN or CN>[:tenant=NAME]` for client certificates (worker/tls.c and
+ * core/authz.c compare the subject; the core alone uses the tenant, as a token's). The
+ * last ":tenant=" starts the tenant, so a subject may hold one itself only with a tenant. */
 static int set_cert_role(struct sevd_config *c, const char *v, const char **reason)
 {
-	const char *p = strchr(v, ':');
+	const char *p = strchr(v, ':'), *tn = NULL, *end;
 	char role[16];
 	struct sevd_cert_role *cr;
 
@@ -205,7 +207,22 @@ static int set_cert_role(struct sevd_config *c, const char *v, const char **reas
 		*reason = "role must be reader, owner, launcher, migrator or admin";
 		return -EINVAL;
 	}
-	cr->subject = strdup(p + 1);
+	for (const char *q = p + 1; (q = strstr(q, ":tenant=")); q++)
+		tn = q;
+	end = tn ? tn : p + 1 + strlen(p + 1);
+	if (end == p + 1) {
+		*reason = "expected <role>:<subject DN or CN>";
+		return -EINVAL;
+	}
+	memset(cr->tenant, 0, sizeof(cr->tenant));
+	if (tn) {
+		if (!policy_tenant_name_valid(tn + 8) || strlen(tn + 8) >= sizeof(cr->tenant)) {
+			*reason = "tenant=NAME: 1..63 of [A-Za-z0-9._-], not starting with '.'";
+			return -EINVAL;
+		}
+		snprintf(cr->tenant, sizeof(cr->tenant), "%s", tn + 8);
+	}
+	cr->subject = strndup(p + 1, (size_t)(end - (p + 1)));
 	if (!cr->subject)
 		return -ENOMEM;
 	cr->is_dn = strchr(cr->subject, '=') != NULL;

@@ -273,12 +273,16 @@ static int cert_caller(struct sevd_authz *a, struct sevd_caller *cl)
 	return r;
 }
 
-/* The first client_cert_role line that matches, in the file's order (as worker/tls.c). */
-static int cert_role(struct sevd_authz *a, const struct sevd_caller *cl, enum sevd_role *ret)
+/* The first client_cert_role line that matches, in the file's order (as worker/tls.c): its
+ * role and its tenant ("" = none; ret_tenant may be NULL). */
+static int cert_role(struct sevd_authz *a, const struct sevd_caller *cl, enum sevd_role *ret,
+		     const char **ret_tenant)
 {
 	for (unsigned i = 0; i < a->n_cert_roles; i++)
 		if (!strcmp(a->cert_roles[i].is_dn ? cl->text : cl->cn, a->cert_roles[i].subject)) {
 			*ret = a->cert_roles[i].role;
+			if (ret_tenant)
+				*ret_tenant = a->cert_roles[i].tenant;
 			return 0;
 		}
 	return -ENOENT;
@@ -340,7 +344,7 @@ static int caller_role(struct sevd_authz *a, struct sevd_caller *cl, enum sevd_r
 	case SEVD_EVIDENCE_CERT: /* unmapped: public, as the worker has it (worker/tls.c) */
 		if ((why = cert_caller(a, cl)) >= 0)
 			return why;
-		if (cert_role(a, cl, ret) < 0) {
+		if (cert_role(a, cl, ret, ret_tenant) < 0) {
 			*ret = SEVD_ROLE_PUBLIC;
 			return -2;
 		}
@@ -426,7 +430,7 @@ void sevd_authz_conn_cert(struct sevd_authz *a, const struct sevd_request *req,
 
 		memcpy(cl.text, e.dn, sizeof(cl.text));
 		memcpy(cl.cn, e.cn, sizeof(cl.cn));
-		if (cert_role(a, &cl, &role) < 0)
+		if (cert_role(a, &cl, &role, NULL) < 0)
 			role = SEVD_ROLE_PUBLIC;
 	}
 	rep->u.conn.id = e.id;

@@ -768,7 +768,10 @@ static void op_asids(struct sevd_core *c, const struct sevd_request *req, struct
 		e->asid = a;
 		e->state = (uint8_t)s;
 		e->es = a >= es_first && a <= es_last;
-		memcpy(e->holder, holder, sizeof(e->holder));
+		/* A principal of a tenant gets no holders: they name other tenants' guests (its
+		 * own guests' ASIDs are in its guest list, GUEST_LIST filters by tenant). */
+		if (!req->principal_tenant[0])
+			memcpy(e->holder, holder, sizeof(e->holder));
 	}
 }
 
@@ -1048,6 +1051,32 @@ int sevd_core_guest_data(struct sevd_core *c, uint32_t handle, const uint8_t *bu
 	if (r == 0 && rep->r == -EACCES)
 		sevd_authz_note(c->authz, SEVD_OP_GUEST_DATA_SLOT, rep);
 	return r < 0 ? queue_refused(rep, r) : rep->r;
+}
+
+struct tenant_job {
+	struct sevd_core *c;
+	uint32_t handle;
+	const char *tenant;
+	struct sevd_reply *rep;
+};
+
+static void tenant_job_run(void *arg)
+{
+	struct tenant_job *j = arg;
+
+	(void)sevd_guests_check_tenant(j->c->guests, j->handle, j->tenant, j->rep);
+}
+
+int sevd_core_guest_tenant(struct sevd_core *c, uint32_t op, uint32_t handle, const char *tenant,
+			   struct sevd_reply *rep)
+{
+	struct tenant_job j = {.c = c, .handle = handle, .tenant = tenant, .rep = rep};
+
+	if (!c->guests || !tenant[0])
+		return 0;
+	if (sevd_core_run_job(c, tenant_job_run, &j, rep) == -EACCES)
+		sevd_authz_note(c->authz, op, rep);
+	return rep->r;
 }
 
 struct any_job {

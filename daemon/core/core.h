@@ -87,12 +87,14 @@ struct sevd_token {
 	char tenant[SEVD_GUEST_NAME_MAX]; /* `...:tenant=NAME`: the principal's tenant, or "" */
 };
 
-/* `client_cert_role = <role>:<subject>`: a verified client certificate whose subject DN
- * (RFC 4514 string, "CN=x,O=y") or, for a subject without '=', whose CN equals it. */
+/* `client_cert_role = <role>:<subject>[:tenant=NAME]`: a verified client certificate whose
+ * subject DN (RFC 4514 string, "CN=x,O=y") or, for a subject without '=', whose CN equals it;
+ * its principal belongs to tenant NAME ("" = not restricted to one), as a token's. */
 struct sevd_cert_role {
 	enum sevd_role role;
 	char *subject;
 	bool is_dn;
+	char tenant[SEVD_GUEST_NAME_MAX];
 };
 
 struct sevd_request {
@@ -406,6 +408,11 @@ bool sevd_core_psp_healthy(struct sevd_core *c);
  * Core side only. The bytes are copied into guest memory once and read for nothing else. */
 int sevd_core_guest_data(struct sevd_core *c, uint32_t handle, const uint8_t *buf, uint32_t len,
 			 const char *tenant, struct sevd_reply *rep);
+/* GUEST_DATA_STAGE (daemon/ipc/core-side.c): the guest the staging is for must be one of
+ * the principal's tenant's ("" = any), else -EACCES (core_refused:tenant, counted under
+ * op). Core side only. */
+int sevd_core_guest_tenant(struct sevd_core *c, uint32_t op, uint32_t handle, const char *tenant,
+			   struct sevd_reply *rep);
 /* For sevd.c, which hands it to the worker: the memfd of the reply cache's read-only region
  * (cache-region.h), or -1 when there is none. Owned by the core. */
 int sevd_core_region_fd(struct sevd_core *c);

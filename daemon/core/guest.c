@@ -1635,11 +1635,28 @@ static void op_data_end(struct sevd_guests *gs, const struct sevd_request *req,
 	answer(gs, g, SEV_CMD_LAUNCH_UPDATE_DATA, rep);
 }
 
+int sevd_guests_check_tenant(struct sevd_guests *gs, uint32_t handle, const char *tenant,
+			     struct sevd_reply *rep)
+{
+	struct guest *g = find(gs, handle);
+
+	if (!g || !tenant || !tenant[0])
+		return 0;
+	gs->principal = tenant;
+	(void)lookup(gs, handle, rep);
+	gs->principal = NULL;
+	return rep->r;
+}
+
 static void op_data_abort(struct sevd_guests *gs, const struct sevd_request *req,
 			  struct sevd_reply *rep)
 {
 	struct guest *g = find(gs, req->u.guest.handle);
 
+	if (g && !visible(gs, g)) { /* another tenant's upload is not this principal's to end */
+		(void)lookup(gs, req->u.guest.handle, rep);
+		return;
+	}
 	if (g && g->uploading) {
 		log_warning(
 		    "Guest %u: the client left mid-upload after %llu bytes; what was measured "

@@ -50,6 +50,11 @@ void sevd_guests_op(struct sevd_guests *gs, const struct sevd_request *req, stru
 /* GUEST_DATA with len bytes at buf (a staged upload's slot, ipc.h), on the firmware thread. */
 /* The tenant the next guest op acts for ("" or NULL: any); sevd_guests_op sets it itself. */
 void sevd_guests_principal(struct sevd_guests *gs, const char *tenant);
+/* May a principal of tenant (""/NULL: any) act on guest handle? 0, or -EACCES with
+ * rule core_refused:tenant in rep (a handle sevd does not hold: 0, the op itself fails). For
+ * the ops the core's channel threads serve (GUEST_DATA_STAGE); a firmware-thread job. */
+int sevd_guests_check_tenant(struct sevd_guests *gs, uint32_t handle, const char *tenant,
+			     struct sevd_reply *rep);
 void sevd_guests_data(struct sevd_guests *gs, uint32_t handle, const uint8_t *buf, uint32_t len,
 		      struct sevd_reply *rep);
 /* What the VMM socket (vmm.c) needs of a guest, on the firmware thread: whether it is an SNP

@@ -168,6 +168,10 @@ static int serve_staged(struct sevd_ipc_server *s, struct staging *st,
 		return -1;
 	}
 	rep->fw_status = SEV_STATUS_NO_FW_CALL;
+	/* a staging for another tenant's guest is refused as its slots would be */
+	if (sevd_core_guest_tenant(s->core, req->op, req->u.guest.handle, req->principal_tenant,
+				   rep) < 0)
+		return -1;
 	fd = staging_new(st, rep);
 	return fd < 0 ? -1 : fd;
 }

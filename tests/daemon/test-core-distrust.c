@@ -2,14 +2,16 @@
  * This test plays that worker. Against a real sevd (root, privilege-separated, on its own
  * sev-psp-emu) it takes one of the worker's core channels with pidfd_getfd and speaks the
  * seam's protocol (daemon/ipc/ipc.h) on it, as a worker whose HTTP side was taken over
- * would: every op of the table with no evidence, and the destructive ones (FACTORY_RESET,
- * SHUTDOWN, PEK import, guest decommission, secret injection, ...) with a forged token, a
- * reader's token and a reader's Unix credentials (and, but for SEND_START, a migrator's
- * token). Each is refused with -EACCES, counted in sevd_core_refusals_total{op,reason}, logged as a security event, and no firmware command
- * runs (the emulator's own count of commands served) and the journal does not change. Then
- * tenants × ops: launchers of tenants acme and globex (token lines with :tenant=), over the
- * stolen channel and through the real worker over TCP. Fails on a core that serves whatever
- * the worker asks, or that lets one tenant's credential act on another's guest. */
+ * would: every op of the table (read from daemon/ipc/ops.h) with no evidence, with a forged
+ * token, forged Unix evidence, and, unless its row admits a reader, a reader's token and a
+ * reader's Unix connection (and the destructive ones, but for SEND_START, with a migrator's
+ * token). Each is refused with -EACCES, counted in sevd_core_refusals_total{op,reason},
+ * logged as a security event, and no firmware command runs (the emulator's own count of
+ * commands served) and the journal does not change. Then tenants × ops: every op whose
+ * guest column is 1, by principals of tenant globex (token lines and client_cert_role lines
+ * with :tenant=) on a guest of tenant acme, over the stolen channel, and a few through the
+ * real worker over TCP. Fails on a core that serves whatever the worker asks, or that lets
+ * one tenant's credential act on another's guest. */
 #include <dirent.h>
 #include <errno.h>
 #include <grp.h>
@@ -45,6 +47,21 @@
 #define ACME_TOKEN "distrust-launcher-acme-3"
 #define GLOBEX_TOKEN "distrust-launcher-globex-4"
 #define MIGRATOR_TOKEN "distrust-migrator-5"
+#define GLOBEX_OWNER_TOKEN "distrust-owner-globex-6"
+#define GLOBEX_MIGRATOR_TOKEN "distrust-migrator-globex-7"
+#define GLOBEX_READER_TOKEN "distrust-reader-globex-8"
+
+/* The op table itself (daemon/ipc/ops.h): every row's name, roles and guest column, so that
+ * an op added there is tried here without a change to this test. */
+static const struct op_row {
+	const char *name;
+	unsigned roles;
+	bool guest;
+} op_table[SEVD_OP_MAX_] = {
+#define OP_ROW(name, fn, gfn, fw, req, rep, roles, guest) [SEVD_OP_##name] = {#name, (roles), (guest)},
+    SEVD_OPS(OP_ROW)
+#undef OP_ROW
+};
 
 /* The worker's first core channel (as test-privsep.c's inject): argv "--worker L,C". */
 static int take_channel(pid_t w)
@@ -267,60 +284,144 @@ static void token_evidence(struct sevd_caller *cl, const char *token)
 	snprintf(cl->text, sizeof(cl->text), "%s", token);
 }
 
-/* Tenants (sevd.conf `token = launcher:sha256:HEX:tenant=NAME`): a launch goes into the
- * credential's tenant, a launch into another is refused (squatting), and every guest op on
- * another tenant's guest is refused by the core without a firmware command; the guest list
- * shows only the tenant's own; acme may still delete its own guest. */
-static void tenant_matrix(int fd, const char *esock, struct sevd_request *rq,
-			  struct sevd_reply *rep)
+/* The sum of every sevd_core_refusals_total series, read with the admin's token over the
+ * stolen channel (METRICS runs no firmware command). */
+static uint64_t refusals_total(int fd, struct sevd_request *rq, struct sevd_reply *rep)
 {
-	static const uint32_t guest_ops[] = {
-	    SEVD_OP_GUEST_DELETE,   SEVD_OP_GUEST_SECRET,     SEVD_OP_GUEST_DEACTIVATE,
-	    SEVD_OP_GUEST_FINISH,   SEVD_OP_GUEST_ACTIVATE,   SEVD_OP_GUEST_INFO,
-	    SEVD_OP_GUEST_VMSA,	    SEVD_OP_GUEST_DATA_BEGIN, SEVD_OP_GUEST_DATA_END,
-	};
-	uint64_t before;
+	static const char series[] = "sevd_core_refusals_total{";
+	uint64_t sum = 0;
+	const char *p, *end;
+
+	memset(rq, 0, sizeof(*rq));
+	rq->op = SEVD_OP_METRICS;
+	token_evidence(&rq->caller, ADMIN_TOKEN);
+	TU_CHECK(call(fd, rq, rep) == 0, "METRICS as admin: %s", rep->message);
+	TU_CHECK(rep->u.metrics.len < sizeof(rep->u.metrics.text), "metrics length");
+	rep->u.metrics.text[rep->u.metrics.len] = '\0';
+	p = rep->u.metrics.text;
+	end = p + rep->u.metrics.len;
+	while (p < end && (p = strstr(p, series))) {
+		const char *sp = strchr(p, ' ');
+
+		if ((p == rep->u.metrics.text || p[-1] == '\n') && sp)
+			sum += strtoull(sp + 1, NULL, 10);
+		p += sizeof(series) - 1;
+	}
+	return sum;
+}
+
+/* Globex's principals, by role: a token each (token ...:tenant=globex) and a certificate
+ * each (client_cert_role ...:tenant=globex), the latter as the connection id the core
+ * answered for its chain. */
+static const struct {
+	enum sevd_role role;
+	const char *token;
+} globex[] = {
+    {SEVD_ROLE_LAUNCHER, GLOBEX_TOKEN},
+    {SEVD_ROLE_OWNER, GLOBEX_OWNER_TOKEN},
+    {SEVD_ROLE_MIGRATOR, GLOBEX_MIGRATOR_TOKEN},
+    {SEVD_ROLE_READER, GLOBEX_READER_TOKEN},
+};
+static uint64_t globex_conn[ELEMENTSOF(globex)], acme_conn;
+
+/* The first of globex's principals whose role the op's row admits. */
+static size_t globex_for(uint32_t op)
+{
+	for (size_t k = 0; k < ELEMENTSOF(globex); k++)
+		if (op_table[op].roles & SEVD_ROLE_BIT(globex[k].role))
+			return k;
+	TU_CHECK(false, "op %s: no globex principal has a role its row admits", op_table[op].name);
+	return 0;
+}
+
+static void principal_evidence(struct sevd_caller *cl, bool cert, const char *token,
+			       uint64_t conn)
+{
+	if (!cert) {
+		token_evidence(cl, token);
+		return;
+	}
+	memset(cl, 0, sizeof(*cl));
+	cl->kind = SEVD_EVIDENCE_CERT;
+	cl->conn = conn;
+}
+
+/* Tenants, with tokens (sevd.conf `token = ROLE:sha256:HEX:tenant=NAME`) and with client
+ * certificates (`client_cert_role = ROLE:SUBJECT:tenant=NAME`): a launch goes into the
+ * credential's tenant, a launch into another is refused (squatting), and every op of the
+ * table that names a guest (its guest column), tried on acme's guest by the globex principal
+ * whose role the row admits, is refused by the core for the tenant: counted, logged, no
+ * firmware command, the journal as it was. The guest list shows only the tenant's own; acme
+ * may still delete its own guest. GUEST_DATA_SLOT is left out: without a staging buffer of
+ * its own on the channel the core ends the worker first (core-side.c). Returns the ops
+ * tried. */
+static unsigned tenant_matrix(int fd, const char *esock, const char *jpath, bool cert,
+			      struct sevd_request *rq, struct sevd_reply *rep)
+{
+	const char *how = cert ? "certificate" : "token";
+	_cleanup_free_ uint8_t *j0 = NULL, *j1 = NULL;
+	uint64_t before, refused0;
+	unsigned tried = 0;
+	size_t l0, l1;
 	uint32_t ha;
 
 	memset(rq, 0, sizeof(*rq));
 	rq->op = SEVD_OP_GUEST_CREATE;
-	token_evidence(&rq->caller, ACME_TOKEN);
-	TU_CHECK(call(fd, rq, rep) == 0, "acme's launch: r %d %s", rep->r, rep->message);
+	principal_evidence(&rq->caller, cert, ACME_TOKEN, acme_conn);
+	TU_CHECK(call(fd, rq, rep) == 0, "acme's launch (%s): r %d %s", how, rep->r, rep->message);
 	ha = rep->u.guest.info.handle;
-	TU_CHECK(!strcmp(rep->u.guest.info.tenant, "acme"), "launched into tenant '%s'",
+	TU_CHECK(!strcmp(rep->u.guest.info.tenant, "acme"), "launched (%s) into tenant '%s'", how,
 		 rep->u.guest.info.tenant);
 	memset(rq, 0, sizeof(*rq));
 	rq->op = SEVD_OP_GUEST_CREATE;
-	token_evidence(&rq->caller, ACME_TOKEN);
+	principal_evidence(&rq->caller, cert, ACME_TOKEN, acme_conn);
 	snprintf(rq->u.create.tenant, sizeof(rq->u.create.tenant), "globex");
 	TU_CHECK(call(fd, rq, rep) == -EACCES && strstr(rep->rule, "tenant"),
-		 "acme launching into globex: r %d rule %s", rep->r, rep->rule);
+		 "acme launching into globex (%s): r %d rule %s", how, rep->r, rep->rule);
 
+	j0 = tu_read_file(jpath, &l0);
+	TU_CHECK(j0, "the journal %s", jpath);
 	before = served(esock);
-	for (size_t i = 0; i < ELEMENTSOF(guest_ops); i++) {
+	refused0 = refusals_total(fd, rq, rep);
+	for (uint32_t op = 1; op < SEVD_OP_MAX_; op++) {
+		size_t k;
+
+		if (!op_table[op].guest || op == SEVD_OP_GUEST_DATA_SLOT)
+			continue;
+		k = globex_for(op);
 		memset(rq, 0, sizeof(*rq));
-		rq->op = guest_ops[i];
-		token_evidence(&rq->caller, GLOBEX_TOKEN);
-		rq->u.guest.handle = ha;
-		TU_CHECK(call(fd, rq, rep) == -EACCES && strstr(rep->rule, "tenant"),
-			 "globex's op %u on acme's guest: r %d rule %s (%s)", guest_ops[i], rep->r,
-			 rep->rule, rep->message);
+		rq->op = op;
+		principal_evidence(&rq->caller, cert, globex[k].token, globex_conn[k]);
+		rq->u.guest.handle = ha; /* the first field of every guest op's request */
+		TU_CHECK(call(fd, rq, rep) == -EACCES && !strcmp(rep->rule, "core_refused:tenant"),
+			 "globex's %s (%s) on acme's guest: r %d rule %s (%s)", op_table[op].name,
+			 how, rep->r, rep->rule, rep->message);
+		tried++;
 	}
+	TU_CHECK(tried >= 20, "only %u guest ops in the table", tried);
+	TU_CHECK(refusals_total(fd, rq, rep) == refused0 + tried,
+		 "%u refusals (%s), %llu counted", tried, how,
+		 (unsigned long long)(refusals_total(fd, rq, rep) - refused0));
 	memset(rq, 0, sizeof(*rq));
 	rq->op = SEVD_OP_GUEST_LIST;
-	token_evidence(&rq->caller, GLOBEX_TOKEN);
-	TU_CHECK(call(fd, rq, rep) == 0, "globex's list: %s", rep->message);
-	TU_CHECK(rep->u.guests.n == 0, "globex sees %u guests of other tenants", rep->u.guests.n);
-	TU_CHECK(served(esock) == before, "firmware ran %llu commands for another tenant's ops",
-		 (unsigned long long)(served(esock) - before));
+	principal_evidence(&rq->caller, cert, GLOBEX_READER_TOKEN, globex_conn[3]);
+	TU_CHECK(call(fd, rq, rep) == 0, "globex's list (%s): %s", how, rep->message);
+	TU_CHECK(rep->u.guests.n == 0, "globex sees %u guests of other tenants (%s)",
+		 rep->u.guests.n, how);
+	TU_CHECK(served(esock) == before, "firmware ran %llu commands for another tenant's ops (%s)",
+		 (unsigned long long)(served(esock) - before), how);
+	j1 = tu_read_file(jpath, &l1);
+	TU_CHECK(j1 && l1 == l0 && !memcmp(j0, j1, l0),
+		 "another tenant's refused ops (%s) changed the journal", how);
 
 	/* Control: acme itself may delete its guest (firmware runs). */
 	memset(rq, 0, sizeof(*rq));
 	rq->op = SEVD_OP_GUEST_DELETE;
-	token_evidence(&rq->caller, ACME_TOKEN);
+	principal_evidence(&rq->caller, cert, ACME_TOKEN, acme_conn);
 	rq->u.guest.handle = ha;
-	TU_CHECK(call(fd, rq, rep) == 0, "acme's delete of its guest: %s", rep->message);
+	TU_CHECK(call(fd, rq, rep) == 0, "acme's delete of its guest (%s): %s", how, rep->message);
 	TU_CHECK(served(esock) > before, "the delete ran no firmware command");
+	return tried;
 }
 
 /* An HTTP request over the TCP listener with a bearer token, through the real worker: the
@@ -494,6 +595,12 @@ static void free_ident(struct ident *id)
 }
 
 static struct ident tls_ca, tls_reader, tls_forged;
+/* acme's launcher, then globex's principals in the order of globex[] (client_cert_role
+ * ...:tenant=) */
+static struct ident tls_tenant[1 + ELEMENTSOF(globex)];
+static const char *const tenant_cns[] = {"distrust-acme-launcher", "distrust-globex-launcher",
+					 "distrust-globex-owner", "distrust-globex-migrator",
+					 "distrust-globex-reader"};
 
 /* The CA (ca.crt in dir, sevd.conf's tls_client_ca) and the two client certificates. */
 static void make_pki(const char *dir)
@@ -504,6 +611,8 @@ static void make_pki(const char *dir)
 	tls_ca = make_ident(NULL, "distrust CA", true);
 	tls_reader = make_ident(&tls_ca, "tls-reader", false);
 	tls_forged = make_ident(NULL, "tls-admin", false); /* the admin's subject, self-signed */
+	for (size_t i = 0; i < ELEMENTSOF(tls_tenant); i++)
+		tls_tenant[i] = make_ident(&tls_ca, tenant_cns[i], false);
 	snprintf(path, sizeof(path), "%s/ca.crt", dir);
 	f = fopen(path, "we");
 	TU_CHECK(f && PEM_write_X509(f, tls_ca.crt) == 1 && fclose(f) == 0, "write %s", path);
@@ -596,7 +705,8 @@ static void attack(void)
 	    SEVD_OP_GUEST_DELETE,  SEVD_OP_GUEST_SECRET,     SEVD_OP_GUEST_DEACTIVATE,
 	    SEVD_OP_GUEST_FINISH,  SEVD_OP_GUEST_SEND_START, SEVD_OP_GUEST_CREATE,
 	};
-	char hadm[65], hrd[65], hacme[65], hglobex[65], hmig[65], text[1024], listen[64];
+	char hadm[65], hrd[65], hacme[65], hglobex[65], hmig[65], hgo[65], hgm[65], hgr[65];
+	char text[4096], listen[64];
 	struct tu_emu emu;
 	int port;
 	struct gc_resp r;
@@ -622,13 +732,24 @@ static void attack(void)
 	hex_sha256(ACME_TOKEN, hacme);
 	hex_sha256(GLOBEX_TOKEN, hglobex);
 	hex_sha256(MIGRATOR_TOKEN, hmig);
+	hex_sha256(GLOBEX_OWNER_TOKEN, hgo);
+	hex_sha256(GLOBEX_MIGRATOR_TOKEN, hgm);
+	hex_sha256(GLOBEX_READER_TOKEN, hgr);
 	snprintf(text, sizeof(text),
 		 "token = admin:sha256:%s\ntoken = reader:sha256:%s\n"
 		 "token = launcher:sha256:%s:tenant=acme\n"
 		 "token = launcher:sha256:%s:tenant=globex\ntoken = migrator:sha256:%s\n"
+		 "token = owner:sha256:%s:tenant=globex\n"
+		 "token = migrator:sha256:%s:tenant=globex\n"
+		 "token = reader:sha256:%s:tenant=globex\n"
 		 "allow_plain_tcp = yes\ntls_client_ca = %s/ca.crt\n"
-		 "client_cert_role = admin:tls-admin\nclient_cert_role = reader:tls-reader\n",
-		 hadm, hrd, hacme, hglobex, hmig, dir);
+		 "client_cert_role = admin:tls-admin\nclient_cert_role = reader:tls-reader\n"
+		 "client_cert_role = launcher:distrust-acme-launcher:tenant=acme\n"
+		 "client_cert_role = launcher:CN=distrust-globex-launcher:tenant=globex\n"
+		 "client_cert_role = owner:distrust-globex-owner:tenant=globex\n"
+		 "client_cert_role = migrator:distrust-globex-migrator:tenant=globex\n"
+		 "client_cert_role = reader:CN=distrust-globex-reader:tenant=globex\n",
+		 hadm, hrd, hacme, hglobex, hmig, hgo, hgm, hgr, dir);
 	make_pki(dir);
 	{
 		FILE *f = fopen(conf, "we");
@@ -698,18 +819,42 @@ static void attack(void)
 			 rep->u.whoami.role == SEVD_ROLE_ADMIN,
 		 "WHOAMI of the admin token: r %d known %u role %u", rep->r, rep->u.whoami.known,
 		 rep->u.whoami.role);
-	/* The destructive ones with a forged token, a reader's token, a reader's Unix peer. */
-	for (size_t i = 0; i < ELEMENTSOF(destructive); i++)
-		for (unsigned k = 1; k <= N_EVIDENCE; k++) {
-			memset(rq, 0, sizeof(*rq));
-			rq->op = destructive[i];
-			evidence(&rq->caller, k);
-			rq->u.guest.handle = h;
-			TU_CHECK(call(fd, rq, rep) == -EACCES, "op %u evidence %u: r %d (%s)",
-				 destructive[i], k, rep->r, rep->message);
-			TU_CHECK(strstr(rep->rule, reasons[k]), "op %u evidence %u: rule %s",
-				 destructive[i], k, rep->rule);
+	/* Every op of the table with forged evidence (a token no line has, Unix evidence
+	 * without an id, an id the core never issued) and, unless its row admits a reader, with
+	 * a reader's token and a reader's live Unix connection (the worker claiming root beside
+	 * it). WHOAMI, CONN_CERT and CONN_END carry their own evidence (tls_evidence); the slot
+	 * op is left out as above. Each is refused for its reason and counted. */
+	{
+		uint64_t refused0 = refusals_total(fd, rq, rep);
+		unsigned tried = 0;
+
+		for (uint32_t op = 1; op < SEVD_OP_MAX_; op++) {
+			bool reader_ok = op_table[op].roles & SEVD_ROLE_BIT(SEVD_ROLE_READER);
+
+			if (op == SEVD_OP_WHOAMI || op == SEVD_OP_CONN_CERT ||
+			    op == SEVD_OP_CONN_END || op == SEVD_OP_GUEST_DATA_SLOT)
+				continue;
+			for (unsigned k = 1; k <= N_EVIDENCE; k++) {
+				if ((k == 2 || k == 5) && reader_ok)
+					continue;
+				memset(rq, 0, sizeof(*rq));
+				rq->op = op;
+				evidence(&rq->caller, k);
+				rq->u.guest.handle = h;
+				TU_CHECK(call(fd, rq, rep) == -EACCES, "%s evidence %u: r %d (%s)",
+					 op_table[op].name, k, rep->r, rep->message);
+				TU_CHECK(strstr(rep->rule, reasons[k]), "%s evidence %u: rule %s",
+					 op_table[op].name, k, rep->rule);
+				tried++;
+			}
 		}
+		TU_CHECK(refusals_total(fd, rq, rep) == refused0 + tried,
+			 "%u refused attempts, %llu counted", tried,
+			 (unsigned long long)(refusals_total(fd, rq, rep) - refused0));
+		printf("%u attempts with forged or a reader's evidence over %d ops, each refused "
+		       "and counted\n",
+		       tried, SEVD_OP_MAX_ - 1);
+	}
 	/* A migrator's token: the migration ops are its own, every other destructive one is
 	 * refused by role. */
 	for (size_t i = 0; i < ELEMENTSOF(destructive); i++) {
@@ -733,13 +878,29 @@ static void attack(void)
 		 (unsigned long long)(served(esock) - before));
 	j1 = tu_read_file(jpath, &l1);
 	TU_CHECK(j1 && l1 == l0 && !memcmp(j0, j1, l0), "the journal changed");
-	tenant_matrix(fd, esock, rq, rep);
+	tenant_matrix(fd, esock, jpath, false, rq, rep);
+	/* the same with the tenants' client certificates: a connection id each */
+	TU_CHECK(conn_cert(fd, tls_tenant[0].crt, rq, rep) == 0 &&
+			 rep->u.conn.role == SEVD_ROLE_LAUNCHER,
+		 "acme's launcher certificate: r %d role %u (%s)", rep->r, rep->u.conn.role,
+		 rep->message);
+	acme_conn = rep->u.conn.id;
+	for (size_t k = 0; k < ELEMENTSOF(globex); k++) {
+		TU_CHECK(conn_cert(fd, tls_tenant[1 + k].crt, rq, rep) == 0 &&
+				 rep->u.conn.role == (uint32_t)globex[k].role,
+			 "%s's certificate: r %d role %u (%s)", tenant_cns[1 + k], rep->r,
+			 rep->u.conn.role, rep->message);
+		globex_conn[k] = rep->u.conn.id;
+	}
+	tenant_matrix(fd, esock, jpath, true, rq, rep);
 	close(fd);
-	check_metric(&d, "GUEST_DELETE", "tenant", 1);
-	check_metric(&d, "GUEST_CREATE", "tenant", 1);
-	check_metric(&d, "GUEST_INFO", "tenant", 1);
-	tenant_http(port);
+	check_metric(&d, "GUEST_DELETE", "tenant", 2);
+	check_metric(&d, "GUEST_CREATE", "tenant", 2);
 	check_metric(&d, "GUEST_INFO", "tenant", 2);
+	check_metric(&d, "GUEST_SNP_FINISH", "tenant", 2);
+	check_metric(&d, "GUEST_RECEIVE_VMSA", "tenant", 2);
+	tenant_http(port);
+	check_metric(&d, "GUEST_INFO", "tenant", 3);
 	check_metric(&d, "FACTORY_RESET", "no_evidence", 1);
 	check_metric(&d, "FACTORY_RESET", "bad_token", 1);
 	check_metric(&d, "GUEST_DELETE", "role", 3);
@@ -751,11 +912,25 @@ static void attack(void)
 	check_metric(&d, "FACTORY_RESET", "no_connection", 2);  /* Unix and certificate */
 	check_metric(&d, "FACTORY_RESET", "bad_connection", 2); /* Unix and certificate */
 	check_metric(&d, "FACTORY_RESET", "role", 4);		/* + the reader's certificate */
-	check_metric(&d, "ASIDS", "bad_connection", 3); /* the ended certificate id, + Unix */
+	/* the ended certificate id, a forged id, two closed Unix ones */
+	check_metric(&d, "ASIDS", "bad_connection", 4);
+	check_metric(&d, "ASIDS", "no_connection", 1);
+	check_metric(&d, "GUEST_ATTEST", "role", 2); /* a reader's token and connection */
 	logb = tu_read_file(d.log, &ll);
 	TU_CHECK(logb && memmem(logb, ll, "SECURITY: the core refused FACTORY_RESET", 40),
 		 "the refusal is logged (log %s)", d.log);
 	TU_CHECK(!memmem(logb, ll, READER_TOKEN, strlen(READER_TOKEN)), "a token in the log");
+	/* every op tried was logged as a security event */
+	for (uint32_t op = 1; op < SEVD_OP_MAX_; op++) {
+		char line[128];
+
+		if (op == SEVD_OP_WHOAMI || op == SEVD_OP_CONN_END || op == SEVD_OP_GUEST_DATA_SLOT)
+			continue;
+		snprintf(line, sizeof(line), "SECURITY: the core refused %s for the worker",
+			 op_table[op].name);
+		TU_CHECK(memmem(logb, ll, line, strlen(line)), "no '%s' in the log %s", line,
+			 d.log);
+	}
 	/* The guest is still there, as it was; the real worker still serves as before. */
 	{
 		char path[64];
@@ -771,6 +946,8 @@ static void attack(void)
 	free_ident(&tls_ca);
 	free_ident(&tls_reader);
 	free_ident(&tls_forged);
+	for (size_t i = 0; i < ELEMENTSOF(tls_tenant); i++)
+		free_ident(&tls_tenant[i]);
 	free(d.sock);
 	free(d.log);
 	free(rq);

@@ -13,7 +13,16 @@
  * The expectation is the table below, which mirrors daemon/openapi.yaml's x-sevd-role field
  * (checked here, both ways) and so the route table of daemon/worker/api.c (which daemon-api checks
  * against the document): loosening a route's role in the daemon makes a refusal here succeed
- * and the test fail; changing it in the document alone fails the cross-check. */
+ * and the test fail; changing it in the document alone fails the cross-check.
+ *
+ * Then tenant × op over the same table: two tenants (acme, globex), each with a launcher,
+ * owner, migrator and reader as a client certificate (client_cert_role ...:tenant=) and as a
+ * token (token ...:tenant=). For every guest route one tenant's principal of the route's role
+ * is refused on the other's guest by the core (403 core_refused, counted in
+ * sevd_core_refusals_total{op,reason="tenant"}, no firmware command, the guests unchanged), a
+ * launch into the other tenant is refused, GET /v1/guests, /ui/state and /metrics show each
+ * principal only its tenant's guests (no ASID holders naming others), the admin certificate
+ * sees both, and the tenant's own principals get past authorization on every route. */
 #include <curl/curl.h>
 #include <errno.h>
 #include <grp.h>
@@ -34,6 +43,7 @@
 
 #include "common/macros.h"
 #include "common/util.h"
+#include "psp/sev-abi.h"
 #include "tests/curlutil.h"
 #include "tests/testutil.h"
 
@@ -213,8 +223,11 @@ static struct ident make_ident(const struct ident *ca, const char *cn, bool serv
 
 static void make_pki(void)
 {
-	static const char *const clients[] = {"admin", "launcher", "reader", "owner", "migrator",
-					      "nobody"};
+	static const char *const clients[] = {"admin",	  "launcher",	     "reader",
+					      "owner",	  "migrator",	     "nobody",
+					      "acme-launcher", "acme-owner",	     "acme-migrator",
+					      "acme-reader",   "globex-launcher", "globex-owner",
+					      "globex-migrator", "globex-reader"};
 	struct ident ca = make_ident(NULL, "sevd roles CA", false, "ca"), id;
 	char cn[64];
 
@@ -229,6 +242,30 @@ static void make_pki(void)
 	}
 	EVP_PKEY_free(ca.key);
 	X509_free(ca.crt);
+}
+
+/* ---- tenants ---- */
+
+/* Two tenants, each with a principal of every role a guest route needs (the reader for the
+ * lists), once as a client certificate (roles-TENANT-ROLE, client_cert_role ...:tenant=) and
+ * once as a bearer token (token ...:tenant=); the admin certificate has no tenant. */
+static const char *const tenants[] = {"acme", "globex"};
+static const enum role tenant_roles[] = {R_LAUNCHER, R_OWNER, R_MIGRATOR, R_READER};
+
+static void tenant_token(size_t t, size_t k, char *out, size_t size)
+{
+	snprintf(out, size, "roles-token-%s-%s-%u", tenants[t], role_names[tenant_roles[k]],
+		 (unsigned)(t * 7 + k));
+}
+
+static void hex_sha256(const char *s, char out[65])
+{
+	uint8_t h[32];
+	unsigned n = 0;
+
+	TU_CHECK(EVP_Digest(s, strlen(s), h, &n, EVP_sha256(), NULL) == 1 && n == 32, "sha256");
+	for (unsigned i = 0; i < 32; i++)
+		snprintf(out + 2 * i, 3, "%02x", h[i]);
 }
 
 /* ---- sevd ---- */
@@ -250,6 +287,25 @@ static void sevd_start(void)
 		   "client_cert_role = reader:CN=roles-reader,O=sevd-test\n"
 		   "client_cert_role = owner:roles-owner\n"
 		   "client_cert_role = migrator:roles-migrator\n");
+	/* The tenants' principals: a certificate and a token each, of every guest role. */
+	for (size_t t = 0; t < ELEMENTSOF(tenants); t++)
+		for (size_t k = 0; k < ELEMENTSOF(tenant_roles); k++) {
+			char tok[96], hex[65];
+
+			/* a DN for the launchers, a bare CN for the others */
+			if (tenant_roles[k] == R_LAUNCHER)
+				fprintf(f, "client_cert_role = %s:CN=roles-%s-%s,O=sevd-test:tenant=%s\n",
+					role_names[tenant_roles[k]], tenants[t],
+					role_names[tenant_roles[k]], tenants[t]);
+			else
+				fprintf(f, "client_cert_role = %s:roles-%s-%s:tenant=%s\n",
+					role_names[tenant_roles[k]], tenants[t],
+					role_names[tenant_roles[k]], tenants[t]);
+			tenant_token(t, k, tok, sizeof(tok));
+			hex_sha256(tok, hex);
+			fprintf(f, "token = %s:sha256:%s:tenant=%s\n", role_names[tenant_roles[k]],
+				hex, tenants[t]);
+		}
 	fclose(f);
 	port = tu_free_port();
 	snprintf(psp, sizeof(psp), "emu:%s", emu.socket);
@@ -269,6 +325,11 @@ struct resp {
 		};
 	};
 };
+
+/* A bearer token the next do_request sends (the tenants' token principals), or NULL; the
+ * length of a binary body (a migration stream), 0: strlen. */
+static const char *req_token;
+static size_t req_len;
 
 static void do_request(enum via via, const char *cert, const char *method, const char *path,
 		       const char *body, struct resp *out)
@@ -304,9 +365,18 @@ static void do_request(enum via via, const char *cert, const char *method, const
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &out->buf);
 	if (strcmp(method, "GET") != 0) {
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body ? body : "");
-		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)(body ? strlen(body) : 0));
-		if (body)
-			h = curl_slist_append(h, "Content-Type: application/json");
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE,
+				 (long)(req_len ? req_len : body ? strlen(body) : 0));
+		if (body) /* JSON, or (a VMSA page) octets */
+			h = curl_slist_append(h, body[0] == '{'
+						     ? "Content-Type: application/json"
+						     : "Content-Type: application/octet-stream");
+	}
+	if (req_token) {
+		char auth[256];
+
+		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", req_token);
+		h = curl_slist_append(h, auth);
 	}
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
 	cr = curl_easy_perform(c);
@@ -601,6 +671,321 @@ static void test_admin_mutations(const struct caller *c)
 	TU_CHECK(strcmp(before, after) != 0, "the admin's mutations ran no firmware command");
 }
 
+/* ---- tenant × op: the same routes, client-certificate and token principals of tenants ---- */
+
+enum cred { CRED_CERT, CRED_TOKEN };
+static const char *const cred_names[] = {"certificate", "token"};
+
+static size_t role_index(enum role r)
+{
+	for (size_t k = 0; k < ELEMENTSOF(tenant_roles); k++)
+		if (tenant_roles[k] == r)
+			return k;
+	TU_CHECK(false, "no tenant principal of role %s", role_names[r]);
+	return 0;
+}
+
+/* A request over TLS as tenant t's principal of role r: its client certificate, or its
+ * token on a connection without one. */
+static void tenant_request(enum cred cr, size_t t, enum role r, const char *method,
+			   const char *path, const char *body, struct resp *out)
+{
+	char name[64], tok[96];
+
+	if (cr == CRED_CERT) {
+		snprintf(name, sizeof(name), "%s-%s", tenants[t], role_names[r]);
+		do_request(VIA_TLS, name, method, path, body, out);
+		return;
+	}
+	tenant_token(t, role_index(r), tok, sizeof(tok));
+	req_token = tok;
+	do_request(VIA_TLS, NULL, method, path, body, out);
+	req_token = NULL;
+}
+
+/* The core op each guest route asks first, whose refusal /metrics counts
+ * (sevd_core_refusals_total{op,reason="tenant"}); a route missing here fails the test. */
+static const struct {
+	const char *method, *path, *op;
+} route_ops[] = {
+    {"GET", "/v1/guests/{h}", "GUEST_INFO"},
+    {"POST", "/v1/guests/{h}/data", "GUEST_DATA_BEGIN"},
+    {"POST", "/v1/guests/{h}/vmsa", "GUEST_VMSA"},
+    {"GET", "/v1/guests/{h}/measurement", "GUEST_MEASURE"},
+    {"POST", "/v1/guests/{h}/secret", "GUEST_SECRET"},
+    {"POST", "/v1/guests/{h}/finish", "GUEST_FINISH"},
+    {"POST", "/v1/guests/{h}/activate", "GUEST_ACTIVATE"},
+    {"POST", "/v1/guests/{h}/deactivate", "GUEST_DEACTIVATE"},
+    {"GET", "/v1/guests/{h}/attestation", "GUEST_ATTEST"},
+    {"POST", "/v1/guests/{h}/send", "GUEST_SEND_START"},
+    {"GET", "/v1/guests/{h}/send/stream", "GUEST_INFO"}, /* asked before the stream starts */
+    {"POST", "/v1/guests/{h}/send/finish", "GUEST_SEND_FINISH"},
+    {"POST", "/v1/guests/{h}/send/cancel", "GUEST_SEND_CANCEL"},
+    {"POST", "/v1/guests/{h}/receive", "GUEST_RECEIVE_DATA"},
+    {"POST", "/v1/guests/{h}/receive/finish", "GUEST_RECEIVE_FINISH"},
+    {"DELETE", "/v1/guests/{h}", "GUEST_DELETE"},
+};
+
+static const char *route_op(const struct route *rt)
+{
+	for (size_t i = 0; i < ELEMENTSOF(route_ops); i++)
+		if (!strcmp(route_ops[i].method, rt->method) && !strcmp(route_ops[i].path, rt->path))
+			return route_ops[i].op;
+	TU_CHECK(false, "%s %s: no core op in route_ops (add the guest route to the tenant "
+			"matrix)",
+		 rt->method, rt->path);
+	return NULL;
+}
+
+static char *b64_zeros(size_t n)
+{
+	_cleanup_free_ uint8_t *z = calloc(1, n);
+	char *out = malloc(4 * ((n + 2) / 3) + 1);
+
+	TU_CHECK(z && out, "alloc");
+	EVP_EncodeBlock((unsigned char *)out, z, (int)n);
+	return out;
+}
+
+/* A body that gets past the worker's own checks, so that the request reaches the core
+ * (an empty secret, send or VMSA body is a 400 of the worker's): a secret packet's shape (a
+ * 52-byte header, a payload), the target's certificates (zero bytes: four of their sizes, ASK and ARK), a
+ * 4096-byte page. */
+static char *reaching_body(const struct route *rt)
+{
+	char *out;
+
+	if (strstr(rt->path, "/secret")) {
+		_cleanup_free_ char *hdr = b64_zeros(52), *pl = b64_zeros(16);
+
+		TU_CHECK(asprintf(&out, "{\"header\": \"%s\", \"payload\": \"%s\"}", hdr, pl) > 0,
+			 "asprintf");
+		return out;
+	}
+	if (!strcmp(rt->method, "POST") && strstr(rt->path, "/send") &&
+	    !strstr(rt->path, "/send/")) {
+		_cleanup_free_ char *c = b64_zeros(0x824), *amd = b64_zeros(64);
+
+		TU_CHECK(asprintf(&out, "{\"pdh\": \"%s\", \"pek\": \"%s\", \"oca\": \"%s\", "
+					"\"cek\": \"%s\", \"ask\": \"%s\", \"ark\": \"%s\"}",
+				  c, c, c, c, amd, amd) > 0,
+			 "asprintf");
+		return out;
+	}
+	if (!strcmp(rt->path, "/v1/guests/{h}/receive")) {
+		/* one record (worker/api-guest.c, "migration"): offset 0, a 16-byte packet, its
+		 * header zero: req_len says the length */
+		req_len = 8 + 4 + sizeof(struct sev_packet_header) + 16;
+		out = calloc(1, req_len + 1);
+		TU_CHECK(out, "alloc");
+		out[8] = 16; /* not '{': sent as octets */
+		return out;
+	}
+	if (strstr(rt->path, "/vmsa")) { /* one page */
+		out = malloc(4097);
+		TU_CHECK(out, "alloc");
+		memset(out, 'v', 4096);
+		out[4096] = '\0';
+		return out;
+	}
+	return rt->body ? strdup(rt->body) : NULL;
+}
+
+/* A series' value in a /metrics text (0 when absent). */
+static uint64_t metric(const char *text, const char *series)
+{
+	const char *p = text;
+	size_t n = strlen(series);
+
+	while ((p = strstr(p, series)))
+		if ((p == text || p[-1] == '\n') && p[n] == ' ')
+			return strtoull(p + n + 1, NULL, 10);
+		else
+			p += n;
+	return 0;
+}
+
+static uint64_t tenant_refusals(const char *op)
+{
+	struct resp r;
+	char series[128];
+	uint64_t v;
+
+	snprintf(series, sizeof(series), "sevd_core_refusals_total{op=\"%s\",reason=\"tenant\"}",
+		 op);
+	do_request(VIA_UNIX, NULL, "GET", "/metrics", NULL, &r);
+	TU_CHECK(r.status == 200, "GET /metrics: %ld", r.status);
+	v = metric(r.body, series);
+	free(r.body);
+	return v;
+}
+
+/* A launch as tenant t's launcher: 201, in tenant t; its handle. */
+static long tenant_launch(enum cred cr, size_t t, const char *name)
+{
+	char body[160];
+	struct resp r;
+	json_object *o, *h, *tn;
+	long handle;
+
+	snprintf(body, sizeof(body), "{\"policy\": 1, \"name\": \"%s\"}", name);
+	tenant_request(cr, t, R_LAUNCHER, "POST", "/v1/guests", body, &r);
+	TU_CHECK(r.status == 201, "%s's launch (%s): %ld %s", tenants[t], cred_names[cr], r.status,
+		 r.body);
+	o = json_tokener_parse(r.body);
+	TU_CHECK(o && json_object_object_get_ex(o, "handle", &h) &&
+		     json_object_object_get_ex(o, "tenant", &tn) &&
+		     !strcmp(json_object_get_string(tn), tenants[t]),
+		 "%s's launch (%s) is not in its tenant: %s", tenants[t], cred_names[cr], r.body);
+	handle = (long)json_object_get_int64(h);
+	json_object_put(o);
+	free(r.body);
+	return handle;
+}
+
+/* What tenant t's reader (and owner, launcher, migrator: lists are the reader's) sees of the
+ * guests in GET /v1/guests, GET /ui/state?guests=1 and GET /metrics: its own guest's name,
+ * never the other tenant's. */
+static void tenant_views(enum cred cr, size_t t, const char *own, const char *other)
+{
+	static const char *const views[] = {"/v1/guests", "/ui/state?guests=1", "/metrics"};
+
+	for (size_t k = 0; k < ELEMENTSOF(tenant_roles); k++)
+		for (size_t i = 0; i < ELEMENTSOF(views); i++) {
+			struct resp r;
+
+			tenant_request(cr, t, tenant_roles[k], "GET", views[i], NULL, &r);
+			TU_CHECK(r.status == 200, "GET %s as %s's %s (%s): %ld %s", views[i],
+				 tenants[t], role_names[tenant_roles[k]], cred_names[cr], r.status,
+				 r.body);
+			TU_CHECK(!strstr(r.body, other),
+				 "GET %s as %s's %s (%s) shows the other tenant's guest %s: %s",
+				 views[i], tenants[t], role_names[tenant_roles[k]], cred_names[cr],
+				 other, r.body);
+			TU_CHECK(!strcmp(views[i], "/metrics") || strstr(r.body, own),
+				 "GET %s as %s's %s (%s) does not show its own guest %s: %s",
+				 views[i], tenants[t], role_names[tenant_roles[k]], cred_names[cr],
+				 own, r.body);
+			free(r.body);
+		}
+}
+
+/* One credential kind: tenant a's principals try every guest route on tenant v's guest
+ * (each with the role the route needs) and are refused by the core: 403 core_refused,
+ * counted under the route's op with reason tenant, no firmware command, the guest list as it
+ * was; a launch into v (squatting) is refused; the lists show each tenant its own guest only
+ * and the admin both; then v's own principals walk the same routes on their guest, each past
+ * authorization, and delete it. */
+static unsigned tenant_pass(enum cred cr, size_t v)
+{
+	size_t a = 1 - v;
+	char vname[64], aname[64], path[256], body[160];
+	long hv, ha;
+	unsigned refused = 0;
+	struct resp r;
+
+	snprintf(vname, sizeof(vname), "tm-%s-%s-victim", tenants[v], cred_names[cr]);
+	snprintf(aname, sizeof(aname), "tm-%s-%s-other", tenants[a], cred_names[cr]);
+	hv = tenant_launch(cr, v, vname);
+	ha = tenant_launch(cr, a, aname);
+	snprintf(body, sizeof(body), "{\"policy\": 1, \"name\": \"squat\", \"tenant\": \"%s\"}",
+		 tenants[v]);
+	tenant_request(cr, a, R_LAUNCHER, "POST", "/v1/guests", body, &r);
+	TU_CHECK(r.status == 403, "%s's launch into %s (%s): %ld %s", tenants[a], tenants[v],
+		 cred_names[cr], r.status, r.body);
+	free(r.body);
+	{
+		_cleanup_free_ char *list0 = guest_list(), *before = counters(), *after = NULL,
+				    *list1 = NULL;
+
+		for (size_t i = 0; i < ELEMENTSOF(routes); i++) {
+			const struct route *rt = &routes[i];
+			_cleanup_free_ char *b = NULL;
+			const char *op;
+			uint64_t n0;
+
+			if (!strstr(rt->path, "{h}"))
+				continue;
+			op = route_op(rt);
+			n0 = tenant_refusals(op);
+			b = reaching_body(rt);
+			expand(rt->path, hv, path, sizeof(path));
+			if (strstr(rt->path, "/attestation")) /* the nonce the worker wants */
+				strcat(path, "?nonce=00112233445566778899aabbccddeeff");
+			tenant_request(cr, a, rt->need, rt->method, path, b, &r);
+			req_len = 0;
+			TU_CHECK(r.status == 403 && strstr(r.body, "core_refused"),
+				 "%s %s as %s's %s (%s) on %s's guest: HTTP %ld, expected 403 "
+				 "core_refused: %s",
+				 rt->method, path, tenants[a], role_names[rt->need], cred_names[cr],
+				 tenants[v], r.status, r.body);
+			free(r.body);
+			TU_CHECK(tenant_refusals(op) == n0 + 1,
+				 "%s %s as %s's %s (%s): sevd_core_refusals_total{op=\"%s\","
+				 "reason=\"tenant\"} went from %llu to %llu",
+				 rt->method, path, tenants[a], role_names[rt->need], cred_names[cr],
+				 op, (unsigned long long)n0,
+				 (unsigned long long)tenant_refusals(op));
+			refused++;
+		}
+		after = counters();
+		list1 = guest_list();
+		TU_CHECK(!strcmp(before, after),
+			 "another tenant's refused calls ran firmware commands:\n%s---\n%s", before,
+			 after);
+		TU_CHECK(!strcmp(list0, list1),
+			 "another tenant's refused calls changed the guests:\n%s\n---\n%s", list0,
+			 list1);
+	}
+	tenant_views(cr, v, vname, aname);
+	tenant_views(cr, a, aname, vname);
+	{
+		static const char *const views[] = {"/v1/guests", "/ui/state?guests=1"};
+
+		for (size_t i = 0; i < ELEMENTSOF(views); i++) {
+			do_request(VIA_TLS, "admin", "GET", views[i], NULL, &r);
+			TU_CHECK(r.status == 200 && strstr(r.body, vname) && strstr(r.body, aname),
+				 "the admin's certificate sees both tenants' guests in %s: %ld %s",
+				 views[i], r.status, r.body);
+			free(r.body);
+		}
+	}
+	/* v's own principals, each route's role, on v's guest: past authorization. */
+	for (size_t i = 0; i < ELEMENTSOF(routes); i++) {
+		const struct route *rt = &routes[i];
+
+		if (!strstr(rt->path, "{h}"))
+			continue;
+		expand(rt->path, hv, path, sizeof(path));
+		tenant_request(cr, v, rt->need, rt->method, path, rt->body, &r);
+		TU_CHECK(r.status != 401 && r.status != 403 && r.status != 404 && r.status != 405 &&
+			     r.status < 500 && !strstr(r.body, "core_refused"),
+			 "%s %s as %s's %s (%s) on its own guest: HTTP %ld: %s", rt->method, path,
+			 tenants[v], role_names[rt->need], cred_names[cr], r.status, r.body);
+		TU_CHECK(strcmp(rt->method, "DELETE") || r.status == 200 || r.status == 204,
+			 "%s cannot delete its guest (%s): %ld %s", tenants[v], cred_names[cr],
+			 r.status, r.body);
+		free(r.body);
+	}
+	expand("/v1/guests/{h}", ha, path, sizeof(path));
+	tenant_request(cr, a, R_LAUNCHER, "DELETE", path, NULL, &r);
+	TU_CHECK(r.status == 200 || r.status == 204, "%s's DELETE of its guest (%s): %ld %s",
+		 tenants[a], cred_names[cr], r.status, r.body);
+	free(r.body);
+	return refused;
+}
+
+static void test_tenants(void)
+{
+	unsigned refused = tenant_pass(CRED_CERT, 0) + tenant_pass(CRED_TOKEN, 1);
+
+	/* 16 guest routes, by certificate (globex on acme's guest) and by token (acme on
+	 * globex's) */
+	TU_CHECK(refused == 2 * ELEMENTSOF(route_ops), "%u tenant refusals", refused);
+	printf("%u tenant refusals by the core (certificates and tokens), each counted\n",
+	       refused);
+}
+
 static void test_allowed(long handle)
 {
 	unsigned served = 0;
@@ -653,6 +1038,7 @@ int main(void)
 	sevd_start();
 	handle = guest_new();
 	test_refusals(handle);
+	test_tenants();
 	test_allowed(handle);
 	st = tu_stop(sevd_pid, 20000);
 	TU_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "sevd did not exit cleanly: 0x%x", st);

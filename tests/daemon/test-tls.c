@@ -493,20 +493,30 @@ static void test_config(void)
 	    "client_cert_role = admin:\n",	"client_cert_role = :CN=x\n",
 	    "client_cert_role = root:CN=x\n",	"allow_plain_tcp = maybe\n",
 	    "listen = https:1.2.3.4:5\n",
+	    "client_cert_role = launcher:CN=x:tenant=\n",
+	    "client_cert_role = launcher:CN=x:tenant=.acme\n",
+	    "client_cert_role = launcher::tenant=acme\n",
 	};
 	struct sevd_config c;
 
 	sevd_config_init(&c);
 	TU_CHECK_EQ(sevd_config_parse(&c,
 				      "listen = tls:[::1]:8443\nclient_cert_role = owner:CN=o,O=x\n"
-				      "client_cert_role = launcher:orch1\nallow_plain_tcp = yes\n",
+				      "client_cert_role = launcher:orch1\nallow_plain_tcp = yes\n"
+				      "client_cert_role = owner:CN=a:b,O=x:tenant=acme\n",
 				      "test"),
 		    0);
 	TU_CHECK(c.n_listen == 1 && !strcmp(c.listen[0], "tls:[::1]:8443"), "listen");
-	TU_CHECK(c.n_cert_roles == 2 && c.cert_roles[0].role == SEVD_ROLE_OWNER &&
+	TU_CHECK(c.n_cert_roles == 3 && c.cert_roles[0].role == SEVD_ROLE_OWNER &&
 		     c.cert_roles[0].is_dn && !strcmp(c.cert_roles[0].subject, "CN=o,O=x") &&
+		     !c.cert_roles[0].tenant[0] &&
 		     c.cert_roles[1].role == SEVD_ROLE_LAUNCHER && !c.cert_roles[1].is_dn,
 		 "client_cert_role");
+	/* `:tenant=NAME` after the subject names the principal's tenant (the core's) */
+	TU_CHECK(!strcmp(c.cert_roles[2].subject, "CN=a:b,O=x") &&
+		     !strcmp(c.cert_roles[2].tenant, "acme") && c.cert_roles[2].is_dn,
+		 "client_cert_role with a tenant: subject '%s' tenant '%s'",
+		 c.cert_roles[2].subject, c.cert_roles[2].tenant);
 	TU_CHECK(c.allow_plain_tcp, "allow_plain_tcp");
 	sevd_config_done(&c);
 	for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
