@@ -77,6 +77,9 @@ struct sevd_caller {
 	char cn[SEVD_EVIDENCE_MAX];   /* CERT: the first CN */
 	/* UNIX: the core's connection id (core/conns.h); CERT: the id CONN_CERT answered */
 	uint64_t conn;
+	/* Worker-local, never evidence (the core ignores it): TOKEN whose WHOAMI answer said
+	 * untenanted, so the worker may answer GUEST_LIST from the core's region (worker-side.c). */
+	uint8_t core_untenanted;
 };
 
 /* The core's own copy of the credentials sevd.conf configures (sevd-config.h parses them):
@@ -328,6 +331,9 @@ struct sevd_reply {
 		struct {
 			uint32_t role; /* enum sevd_role; SEVD_ROLE_PUBLIC when not known */
 			uint8_t known; /* 1: the token matched a configured hash */
+			/* 1: its principal acts on every tenant's guests (admin, or no tenant):
+			 * the worker may answer it the guest list from the shared region */
+			uint8_t untenanted;
 		} whoami; /* WHOAMI */
 		struct {
 			uint64_t id;   /* CONN_CERT: the connection id for CERT evidence */

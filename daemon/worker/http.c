@@ -230,7 +230,7 @@ static void allowed_methods(const char *path, char *buf, size_t size)
 /* A bearer token's role, as the core says (WHOAMI): the token hashes are the core's alone
  * (core/authz.c), so the worker never hashes a token nor holds what it would compare with.
  * A core that cannot be asked makes the caller public (fail closed), and says so in the log. */
-static enum sevd_role core_token_role(struct sevd_http *h, const struct sevd_caller *cl,
+static enum sevd_role core_token_role(struct sevd_http *h, struct sevd_caller *cl,
 				      bool *ret_known)
 {
 	_cleanup_free_ struct sevd_request *rq = calloc(1, sizeof(*rq));
@@ -249,6 +249,7 @@ static enum sevd_role core_token_role(struct sevd_http *h, const struct sevd_cal
 	} else if (rep->u.whoami.known && rep->u.whoami.role < SEVD_ROLE_MAX_) {
 		*ret_known = true;
 		role = (enum sevd_role)rep->u.whoami.role;
+		cl->core_untenanted = rep->u.whoami.untenanted == 1;
 	} else
 		*ret_known = false;
 	secret_wipe(&rq->caller, sizeof(rq->caller));
