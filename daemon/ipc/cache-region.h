@@ -1,6 +1,7 @@
 /* The reply cache's shared region (daemon/README.md "Reply cache"): what the
- * unprivileged worker needs to answer GET /v1/platform and GET /v1/guests/{h} itself, with
- * exactly the core's freshness rule, instead of a round trip to the core per cached GET.
+ * unprivileged worker needs to answer GET /v1/platform, GET /v1/guests/{h} and the polled
+ * lists (GET /v1/asids, GET /v1/guests: "Published lists") itself, with exactly the core's
+ * freshness rule, instead of a round trip to the core per cached GET.
  *
  * The core creates a memfd, maps it writable and seals it (no shrink, no growth, no new
  * write: F_SEAL_FUTURE_WRITE, then F_SEAL_SEAL) before any worker sees it, so the worker can
