@@ -77,9 +77,6 @@ struct sevd_caller {
 	char cn[SEVD_EVIDENCE_MAX];   /* CERT: the first CN */
 	/* UNIX: the core's connection id (core/conns.h); CERT: the id CONN_CERT answered */
 	uint64_t conn;
-	/* Worker-local, never evidence (the core ignores it): TOKEN whose WHOAMI answer said
-	 * untenanted, so the worker may answer GUEST_LIST from the core's region (worker-side.c). */
-	uint8_t core_untenanted;
 };
 
 /* The core's own copy of the credentials sevd.conf configures (sevd-config.h parses them):
@@ -107,6 +104,10 @@ struct sevd_request {
 	/* Set there too: the caller's role (enum sevd_role) for the ops whose rule depends on
 	 * the guest as well (a migrator DELETEs only a guest it is receiving: guest.c). */
 	uint32_t principal_role;
+	/* Worker-local, not on the wire (the core never sees it): the core's WHOAMI answer for
+	 * this request's token said untenanted, so the worker may answer GUEST_LIST from the
+	 * core's region (ipc/worker-side.c). */
+	uint8_t worker_untenanted;
 	union {
 		struct {
 			uint8_t es; /* INIT flags bit 0 */

@@ -223,10 +223,10 @@ _Noreturn static void channel_broken(unsigned i, const char *err)
  * has no tenant. A Unix peer has none (core/authz.c: tenants come with tokens); a token's
  * principal when the core's WHOAMI said so for this very request (http.c). Certificate
  * holders and public callers go to the core. */
-static bool untenanted(const struct sevd_caller *cl)
+static bool untenanted(const struct sevd_request *req)
 {
-	return cl->kind == SEVD_EVIDENCE_UNIX ||
-	       (cl->kind == SEVD_EVIDENCE_TOKEN && cl->core_untenanted == 1);
+	return req->caller.kind == SEVD_EVIDENCE_UNIX ||
+	       (req->caller.kind == SEVD_EVIDENCE_TOKEN && req->worker_untenanted == 1);
 }
 
 /* 0: go to the core; 1: answered here from the region (rep filled); < 0: refused (rep->r). */
@@ -242,7 +242,7 @@ static int check_call(const struct sevd_request *req, struct sevd_reply *rep)
 	 * the principal's tenant (core/authz.c); the region's copy would show any tenant's. */
 	if ((req->op != SEVD_OP_GUEST_INFO || req->caller.kind == SEVD_EVIDENCE_UNIX ||
 	     req->caller.kind == SEVD_EVIDENCE_NONE) &&
-	    (req->op != SEVD_OP_GUEST_LIST || untenanted(&req->caller)) &&
+	    (req->op != SEVD_OP_GUEST_LIST || untenanted(req)) &&
 	    sevd_region_answer(pool.region, req, rep))
 		return 1;
 	if (pool.n == 0) {

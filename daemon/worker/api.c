@@ -229,6 +229,7 @@ struct sevd_reply *sevd_api_call_core(const struct sevd_api_request *req,
 
 	if (req->caller)
 		creq->caller = *req->caller; /* the core decides on this evidence (core/authz.c) */
+	creq->worker_untenanted = req->core_untenanted;
 
 	if (!rep) {
 		sevd_api_error(resp, 503, "internal", "out of memory", -1);
