@@ -3,6 +3,7 @@
  * with; checks every ASID number it is given against those ranges. */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +26,15 @@ struct sevd_asid_pool {
 	void *flush_userdata;
 	uint32_t threshold;
 	struct sevd_asid_slot *slot; /* index = ASID; slot[0] unused (ASID 0 is the host's) */
+	/* The pool's version: moved under the lock by every change of a slot (state or holder),
+	 * before the lock is let go. *ver is own_ver, or where the core shares it (asid.h). */
+	_Atomic uint64_t own_ver, *ver;
 };
+
+static void changed_locked(struct sevd_asid_pool *p)
+{
+	atomic_fetch_add_explicit(p->ver, 1, memory_order_release);
+}
 
 int sevd_asid_pool_new(uint32_t max, uint32_t min_sev, struct sevd_asid_pool **ret)
 {
@@ -43,6 +52,7 @@ int sevd_asid_pool_new(uint32_t max, uint32_t min_sev, struct sevd_asid_pool **r
 	}
 	p->max = max;
 	p->min_sev = min_sev;
+	p->ver = &p->own_ver;
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->flush_done, NULL);
 	*ret = p;
@@ -151,6 +161,7 @@ static int flush_locked(struct sevd_asid_pool *p)
 		if (p->slot[a].state == SEVD_ASID_PENDING)
 			p->slot[a].state = SEVD_ASID_FLUSHING;
 	p->flushing = true;
+	changed_locked(p);
 	pthread_mutex_unlock(&p->lock);
 	r = p->flush_fn(p->flush_userdata);
 	pthread_mutex_lock(&p->lock);
@@ -164,6 +175,7 @@ static int flush_locked(struct sevd_asid_pool *p)
 	if (r >= 0)
 		p->flushes++;
 	p->flushing = false;
+	changed_locked(p);
 	pthread_cond_broadcast(&p->flush_done);
 	return r < 0 ? r : n;
 }
@@ -172,6 +184,7 @@ static void take_locked(struct sevd_asid_pool *p, uint32_t asid, const char *hol
 {
 	p->slot[asid].state = SEVD_ASID_USED;
 	snprintf(p->slot[asid].holder, sizeof(p->slot[asid].holder), "%s", holder ? holder : "");
+	changed_locked(p);
 }
 
 int sevd_asid_alloc(struct sevd_asid_pool *p, bool es, const char *holder, uint32_t *ret_asid)
@@ -237,6 +250,7 @@ static int set_from_used(struct sevd_asid_pool *p, uint32_t asid, enum sevd_asid
 	if (p->slot[asid].state == SEVD_ASID_USED) {
 		p->slot[asid].state = to;
 		p->slot[asid].holder[0] = '\0';
+		changed_locked(p);
 		r = 0;
 	}
 	pthread_mutex_unlock(&p->lock);
@@ -269,6 +283,7 @@ void sevd_asid_mark_all_clean(struct sevd_asid_pool *p)
 	for (uint32_t a = 1; a <= p->max; a++)
 		if (p->slot[a].state == SEVD_ASID_PENDING)
 			p->slot[a].state = SEVD_ASID_FREE;
+	changed_locked(p);
 	pthread_mutex_unlock(&p->lock);
 }
 
@@ -304,4 +319,18 @@ enum sevd_asid_state sevd_asid_get(struct sevd_asid_pool *p, uint32_t asid,
 	memcpy(holder, p->slot[asid].holder, SEVD_ASID_HOLDER_MAX);
 	pthread_mutex_unlock(&p->lock);
 	return s;
+}
+
+uint64_t sevd_asid_version(struct sevd_asid_pool *p)
+{
+	return atomic_load_explicit(p->ver, memory_order_acquire);
+}
+
+void sevd_asid_share_version(struct sevd_asid_pool *p, _Atomic uint64_t *where)
+{
+	pthread_mutex_lock(&p->lock);
+	if (where)
+		atomic_store(where, atomic_load(p->ver));
+	p->ver = where ? where : &p->own_ver;
+	pthread_mutex_unlock(&p->lock);
 }

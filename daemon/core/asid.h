@@ -14,6 +14,7 @@
  * lock held, and ASIDs released while it runs stay pending for the next flush. */
 #pragma once
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -77,3 +78,11 @@ void sevd_asid_stats(struct sevd_asid_pool *p, struct sevd_asid_stats *ret);
 /* State and holder of one ASID (holder copied into buf of SEVD_ASID_HOLDER_MAX). */
 enum sevd_asid_state sevd_asid_get(struct sevd_asid_pool *p, uint32_t asid,
 				   char holder[SEVD_ASID_HOLDER_MAX]);
+
+/* The pool's version: it moves (under the pool's lock, before the lock is let go) with every
+ * change of an ASID's state or holder. A table built between two equal reads of it is one
+ * consistent state of the pool (core.c op_asids publishes such a table to the worker). */
+uint64_t sevd_asid_version(struct sevd_asid_pool *p);
+/* Keep the version at *where from now on (the core's shared region: cache-region.h), so that
+ * the worker reads the current version without asking; where must outlive the pool. */
+void sevd_asid_share_version(struct sevd_asid_pool *p, _Atomic uint64_t *where);

@@ -382,9 +382,12 @@ void sevd_authz_whoami(struct sevd_authz *a, const struct sevd_caller *cl, struc
 	rep->u.whoami.known = 0;
 	if (cl->kind != SEVD_EVIDENCE_TOKEN || !memchr(cl->text, '\0', sizeof(cl->text)))
 		return;
+	rep->u.whoami.untenanted = 0;
 	if (token_role(a, cl->text, &role, &tenant) == 0) {
 		rep->u.whoami.role = (uint32_t)role;
 		rep->u.whoami.known = 1;
+		/* As sevd_authz_check decides principal_tenant: admin, or a token without one. */
+		rep->u.whoami.untenanted = role == SEVD_ROLE_ADMIN || !tenant[0];
 	}
 }
 

@@ -76,6 +76,11 @@ struct reply_cache {
 	struct cache_entry certs_e;
 	typeof(((struct sevd_reply *)0)->u.certs) certs;
 	uint64_t hits_certs;
+	/* GUEST_LIST as a principal without a tenant sees it (every tenant's guests), under the
+	 * rule above; published to the region too. Tenant principals' lists are not kept. */
+	struct cache_entry list_e;
+	typeof(((struct sevd_reply *)0)->u.guests) *list; /* allocated on first use */
+	uint64_t hits_list;
 };
 
 struct sevd_core {
@@ -173,6 +178,22 @@ static void publish_platform(struct reply_cache *k)
 				 k->platform_e.ms, &k->platform);
 }
 
+static void publish_list(struct reply_cache *k)
+{
+	sevd_region_put_list(k->region, k->list_e.valid && k->list, k->list_e.gen, k->list_e.ms,
+			     k->list);
+}
+
+/* The counted part of a guest list (its count, then the entries it says). */
+static void copy_list(typeof(((struct sevd_reply *)0)->u.guests) *dst,
+		      const typeof(((struct sevd_reply *)0)->u.guests) *src)
+{
+	uint32_t n = src->n <= SEVD_GUESTS_MAX ? src->n : SEVD_GUESTS_MAX;
+
+	dst->n = n;
+	memcpy(dst->g, src->g, (size_t)n * sizeof(src->g[0]));
+}
+
 static void publish_guest(struct reply_cache *k, unsigned slot)
 {
 	sevd_region_put_guest(k->region, slot, k->guest[slot].e.valid, k->guest[slot].e.gen,
@@ -193,6 +214,14 @@ static bool cache_answer(struct sevd_core *c, const struct sevd_request *req,
 		hit = true;
 		if (in_job)
 			publish_platform(k); /* cache_fresh may have renewed its generation */
+	} else if (req->op == SEVD_OP_GUEST_LIST) {
+		if (k->list && cache_fresh(c, &k->list_e, in_job)) {
+			copy_list(&rep->u.guests, k->list);
+			k->hits_list++;
+			hit = true;
+			if (in_job)
+				publish_list(k);
+		}
 	} else if (req->op == SEVD_OP_GUEST_INFO) {
 		uint32_t h = req->u.guest.handle;
 		typeof(k->guest[0]) *g = &k->guest[h % SEVD_GUEST_CACHE_SLOTS];
@@ -224,6 +253,24 @@ static void cache_guest_done(struct sevd_core *c, const struct sevd_request *req
 	} else if (g->info.handle == req->u.guest.handle)
 		g->e.valid = false;
 	publish_guest(k, req->u.guest.handle % SEVD_GUEST_CACHE_SLOTS);
+	pthread_mutex_unlock(&k->lock);
+}
+
+/* On the firmware thread after GUEST_LIST ran for a principal without a tenant: keep a
+ * success (taken at this job's generation, as cache_take does), drop anything else. */
+static void cache_list_done(struct sevd_core *c, const struct sevd_reply *rep)
+{
+	struct reply_cache *k = &c->cache;
+
+	pthread_mutex_lock(&k->lock);
+	if (!k->list)
+		k->list = malloc(sizeof(*k->list));
+	if (rep->r == 0 && k->list) {
+		copy_list(k->list, &rep->u.guests);
+		cache_take(c, &k->list_e);
+	} else
+		k->list_e.valid = false;
+	publish_list(k);
 	pthread_mutex_unlock(&k->lock);
 }
 
@@ -750,6 +797,7 @@ static void op_asids(struct sevd_core *c, const struct sevd_request *req, struct
 {
 	char holder[SEVD_ASID_HOLDER_MAX];
 	uint32_t es_first, es_last;
+	uint64_t ver = sevd_asid_version(c->pool);
 
 	sevd_asid_stats(c->pool, &rep->u.asids.stats);
 	sevd_asid_range(c->pool, true, &es_first, &es_last);
@@ -772,6 +820,13 @@ static void op_asids(struct sevd_core *c, const struct sevd_request *req, struct
 		 * own guests' ASIDs are in its guest list, GUEST_LIST filters by tenant). */
 		if (!req->principal_tenant[0])
 			memcpy(e->holder, holder, sizeof(e->holder));
+	}
+	/* Published for the worker only when the pool did not change while the table was read
+	 * (every change moves the version under the pool's lock): one consistent state. */
+	if (c->cache.region && sevd_asid_version(c->pool) == ver) {
+		pthread_mutex_lock(&c->cache.lock);
+		sevd_region_put_asids(c->cache.region, true, ver, now_ms(), &rep->u.asids);
+		pthread_mutex_unlock(&c->cache.lock);
 	}
 }
 
@@ -893,12 +948,14 @@ static void op_guest(struct sevd_core *c, const struct sevd_request *req, struct
 		return;
 	}
 	/* A principal of a tenant is not answered from the cache: guest.c checks the tenant. */
-	if (req->op == SEVD_OP_GUEST_INFO && !req->principal_tenant[0] &&
-	    cache_answer(c, req, rep, true))
+	if ((req->op == SEVD_OP_GUEST_INFO || req->op == SEVD_OP_GUEST_LIST) &&
+	    !req->principal_tenant[0] && cache_answer(c, req, rep, true))
 		return;
 	sevd_guests_op(c->guests, req, rep);
 	if (req->op == SEVD_OP_GUEST_INFO)
 		cache_guest_done(c, req, rep);
+	else if (req->op == SEVD_OP_GUEST_LIST && !req->principal_tenant[0])
+		cache_list_done(c, rep);
 }
 
 static void op_snp_status(struct sevd_core *c, const struct sevd_request *req,
@@ -995,7 +1052,8 @@ int sevd_core_call(struct sevd_core *c, const struct sevd_request *req, struct s
 	if (refuse_if_unhealthy(c, rep) < 0)
 		return rep->r;
 	if ((req->op == SEVD_OP_PLATFORM_STATUS ||
-	     (req->op == SEVD_OP_GUEST_INFO && c->guests && !req->principal_tenant[0])) &&
+	     ((req->op == SEVD_OP_GUEST_INFO || req->op == SEVD_OP_GUEST_LIST) && c->guests &&
+	      !req->principal_tenant[0])) &&
 	    cache_answer(c, req, rep, false))
 		return rep->r;
 	if (req->op == SEVD_OP_CERTS && certs_answer(c, rep))
@@ -1479,6 +1537,8 @@ void sevd_core_free(struct sevd_core *c)
 	sevd_guests_stop_vmm(c->guests); /* its connections queue jobs */
 	sevd_snp_certs_stop(c->snp_certs); /* its fetch queues the install */
 	sevd_queue_free(c->queue);
+	if (c->pool && c->cache.region)
+		sevd_asid_share_version(c->pool, NULL); /* the pool kept its version there */
 	sevd_region_free(c->cache.region); /* after the queue: it kept its counter there */
 	sevd_guests_free(c->guests);
 	sevd_snp_certs_free(c->snp_certs);
@@ -1494,6 +1554,7 @@ void sevd_core_free(struct sevd_core *c)
 	pthread_cond_destroy(&c->health_cond);
 	pthread_mutex_destroy(&c->health_lock);
 	pthread_mutex_destroy(&c->cache.lock);
+	free(c->cache.list);
 	free(c);
 }
 
@@ -1568,6 +1629,7 @@ static void share_cache(struct sevd_core *c)
 		return;
 	}
 	sevd_queue_share_started(c->queue, sevd_region_started(c->cache.region));
+	sevd_asid_share_version(c->pool, sevd_region_asid_version(c->cache.region));
 }
 
 static int core_open(struct sevd_core *c, const struct sevd_core_config *cfg)

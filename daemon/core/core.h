@@ -106,6 +106,10 @@ struct sevd_request {
 	/* Set there too: the caller's role (enum sevd_role) for the ops whose rule depends on
 	 * the guest as well (a migrator DELETEs only a guest it is receiving: guest.c). */
 	uint32_t principal_role;
+	/* Worker-local, not on the wire (the core never sees it): the core's WHOAMI answer for
+	 * this request's token said untenanted, so the worker may answer GUEST_LIST from the
+	 * core's region (ipc/worker-side.c). */
+	uint8_t worker_untenanted;
 	union {
 		struct {
 			uint8_t es; /* INIT flags bit 0 */
@@ -337,6 +341,9 @@ struct sevd_reply {
 		struct {
 			uint32_t role; /* enum sevd_role; SEVD_ROLE_PUBLIC when not known */
 			uint8_t known; /* 1: the token matched a configured hash */
+			/* 1: its principal acts on every tenant's guests (admin, or no tenant):
+			 * the worker may answer it the guest list from the shared region */
+			uint8_t untenanted;
 		} whoami; /* WHOAMI */
 		struct {
 			uint64_t id;   /* CONN_CERT: the connection id for CERT evidence */

@@ -1,6 +1,7 @@
 /* The reply cache's shared region (daemon/README.md "Reply cache"): what the
- * unprivileged worker needs to answer GET /v1/platform and GET /v1/guests/{h} itself, with
- * exactly the core's freshness rule, instead of a round trip to the core per cached GET.
+ * unprivileged worker needs to answer GET /v1/platform, GET /v1/guests/{h} and the polled
+ * lists (GET /v1/asids, GET /v1/guests: "Published lists") itself, with exactly the core's
+ * freshness rule, instead of a round trip to the core per cached GET.
  *
  * The core creates a memfd, maps it writable and seals it (no shrink, no growth, no new
  * write: F_SEAL_FUTURE_WRITE, then F_SEAL_SEAL) before any worker sees it, so the worker can
@@ -39,16 +40,30 @@ void sevd_region_put_platform(struct sevd_region *r, bool valid, uint64_t gen, u
 			      const struct sevd_platform_info *p);
 void sevd_region_put_guest(struct sevd_region *r, unsigned slot, bool valid, uint64_t gen,
 			   uint64_t ms, const struct sevd_guest_info *g);
+/* Where the ASID pool keeps its version (inside the region: asid.h sevd_asid_share_version). */
+_Atomic uint64_t *sevd_region_asid_version(struct sevd_region *r);
+/* Publish the pool's table as ASIDS answers it, taken at pool version ver (one consistent
+ * state: core.c op_asids), or drop it (valid false). Callers serialise (the cache lock). */
+void sevd_region_put_asids(struct sevd_region *r, bool valid, uint64_t ver, uint64_t ms,
+			   const typeof(((struct sevd_reply *)0)->u.asids) *a);
+/* Publish the guest list as GUEST_LIST answers a caller without a tenant, taken by the job
+ * of queue generation gen, or drop it. Under the core's cache lock. */
+void sevd_region_put_list(struct sevd_region *r, bool valid, uint64_t gen, uint64_t ms,
+			  const typeof(((struct sevd_reply *)0)->u.guests) *g);
 
 /* ---- the worker (read-only) ---- */
 
 /* Map fd read-only and check size, magic and version; fd stays the caller's. -EBADMSG: not a
  * region of this sevd. */
 int sevd_region_open(int fd, struct sevd_region **ret);
-/* Answer PLATFORM_STATUS or GUEST_INFO as the core would from its cache: true (rep filled as
- * the core fills it) only while the PSP is healthy, the entry valid, taken in the current
- * queue generation and younger than SEVD_CACHE_MAX_MS; false: ask the core. */
+/* Answer PLATFORM_STATUS, GUEST_INFO or GUEST_LIST as the core would from its cache: true
+ * (rep filled as the core fills it) only while the PSP is healthy, the entry valid, taken in
+ * the current queue generation and younger than SEVD_CACHE_MAX_MS; ASIDS while the table's
+ * pool version is the pool's current one and it is younger than SEVD_CACHE_MAX_MS; false: ask
+ * the core. GUEST_LIST holds every tenant's guests: the caller answers it from here only for
+ * a principal the core said has no tenant (worker-side.c). */
 bool sevd_region_answer(struct sevd_region *r, const struct sevd_request *req,
 			struct sevd_reply *rep);
 /* The worker's answers from the region so far. */
 void sevd_region_hits(const struct sevd_region *r, uint64_t *ret_platform, uint64_t *ret_guest);
+void sevd_region_list_hits(const struct sevd_region *r, uint64_t *ret_asids, uint64_t *ret_list);

@@ -86,13 +86,14 @@ void sevd_ipc_client_use_region(struct sevd_region *r)
 static void append_worker_metrics(struct sevd_reply *rep)
 {
 	size_t len = rep->u.metrics.len, size = sizeof(rep->u.metrics.text);
-	uint64_t platform, guest, timeouts;
+	uint64_t platform, guest, asids, list, timeouts;
 	unsigned held, busy;
 	int m;
 
 	if (len >= size)
 		return;
 	sevd_region_hits(pool.region, &platform, &guest);
+	sevd_region_list_hits(pool.region, &asids, &list);
 	pthread_mutex_lock(&pool.lock);
 	held = pool.n_held;
 	busy = pool.n_busy;
@@ -104,6 +105,8 @@ static void append_worker_metrics(struct sevd_reply *rep)
 		     "# TYPE sevd_worker_cache_hits_total counter\n"
 		     "sevd_worker_cache_hits_total{command=\"PLATFORM_STATUS\"} %" PRIu64 "\n"
 		     "sevd_worker_cache_hits_total{command=\"GUEST_STATUS\"} %" PRIu64 "\n"
+		     "sevd_worker_cache_hits_total{command=\"ASIDS\"} %" PRIu64 "\n"
+		     "sevd_worker_cache_hits_total{command=\"GUEST_LIST\"} %" PRIu64 "\n"
 		     "# HELP sevd_worker_core_channels The worker's core channels by use: held by "
 		     "image uploads, taken by other calls (this scrape's included), free.\n"
 		     "# TYPE sevd_worker_core_channels gauge\n"
@@ -114,7 +117,7 @@ static void append_worker_metrics(struct sevd_reply *rep)
 		     "core channel came free within channel_wait.\n"
 		     "# TYPE sevd_worker_channel_timeouts_total counter\n"
 		     "sevd_worker_channel_timeouts_total %" PRIu64 "\n",
-		     platform, guest, held, busy - held, pool.n - busy, timeouts);
+		     platform, guest, asids, list, held, busy - held, pool.n - busy, timeouts);
 	if (m > 0 && (size_t)m < size - len)
 		rep->u.metrics.len = (uint32_t)(len + (size_t)m);
 	else
@@ -216,6 +219,16 @@ _Noreturn static void channel_broken(unsigned i, const char *err)
 	_exit(3);
 }
 
+/* The region's guest list holds every tenant's guests: only for a caller the core vouched
+ * has no tenant. A Unix peer has none (core/authz.c: tenants come with tokens); a token's
+ * principal when the core's WHOAMI said so for this very request (http.c). Certificate
+ * holders and public callers go to the core. */
+static bool untenanted(const struct sevd_request *req)
+{
+	return req->caller.kind == SEVD_EVIDENCE_UNIX ||
+	       (req->caller.kind == SEVD_EVIDENCE_TOKEN && req->worker_untenanted == 1);
+}
+
 /* 0: go to the core; 1: answered here from the region (rep filled); < 0: refused (rep->r). */
 static int check_call(const struct sevd_request *req, struct sevd_reply *rep)
 {
@@ -229,6 +242,7 @@ static int check_call(const struct sevd_request *req, struct sevd_reply *rep)
 	 * the principal's tenant (core/authz.c); the region's copy would show any tenant's. */
 	if ((req->op != SEVD_OP_GUEST_INFO || req->caller.kind == SEVD_EVIDENCE_UNIX ||
 	     req->caller.kind == SEVD_EVIDENCE_NONE) &&
+	    (req->op != SEVD_OP_GUEST_LIST || untenanted(req)) &&
 	    sevd_region_answer(pool.region, req, rep))
 		return 1;
 	if (pool.n == 0) {

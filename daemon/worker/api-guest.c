@@ -231,14 +231,22 @@ static void simple_op(const struct sevd_api_request *req, struct sevd_api_respon
 		guest_body_keep(rep, resp);
 }
 
+static struct sevd_api_memo list_memo = SEVD_API_MEMO_INIT;
+
 void sevd_api_guests_list(const struct sevd_api_request *req, struct sevd_api_response *resp)
 {
 	struct sevd_request creq = {.op = SEVD_OP_GUEST_LIST};
 	_cleanup_free_ struct sevd_reply *rep = sevd_api_call_core(req, &creq, resp);
 	_cleanup_(json_object_putp) json_object *o = NULL;
 	json_object *a;
+	size_t key_len;
 
 	if (!rep)
+		return;
+	/* Built by guest_json, as every other guest answer; the same list answers the same body. */
+	key_len = offsetof(typeof(rep->u.guests), g) +
+		  (size_t)MIN(rep->u.guests.n, SEVD_GUESTS_MAX) * sizeof(rep->u.guests.g[0]);
+	if (sevd_api_memo_answer(&list_memo, &rep->u.guests, key_len, resp))
 		return;
 	o = json_object_new_object();
 	a = json_object_new_array();
@@ -246,6 +254,7 @@ void sevd_api_guests_list(const struct sevd_api_request *req, struct sevd_api_re
 		json_object_array_add(a, guest_json(&rep->u.guests.g[i]));
 	json_object_object_add(o, "guests", a);
 	sevd_api_respond_json(resp, 200, o);
+	sevd_api_memo_keep(&list_memo, &rep->u.guests, key_len, resp);
 }
 
 /* ---- JSON fields ---- */

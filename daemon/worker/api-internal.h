@@ -2,12 +2,31 @@
  * side of the seam (core.h). */
 #pragma once
 
+#include <pthread.h>
+#include <stdbool.h>
+
 #include <json-c/json.h>
 
 #include "daemon/worker/api.h"
 #include "daemon/core/core.h"
 
 void sevd_api_respond_json(struct sevd_api_response *resp, unsigned status, json_object *o);
+
+/* The body rendered for the last identical answer (the bytes of a reply's member that its
+ * count covers): GET /v1/asids and the guest list answer it again without building JSON. */
+struct sevd_api_memo {
+	pthread_mutex_t lock;
+	void *key;
+	size_t len;
+	char *body;
+};
+#define SEVD_API_MEMO_INIT { .lock = PTHREAD_MUTEX_INITIALIZER }
+/* true with a 200 copy of the body in resp when key matches the last one kept. */
+bool sevd_api_memo_answer(struct sevd_api_memo *m, const void *key, size_t len,
+			  struct sevd_api_response *resp);
+/* Keep resp's body (a 200) for key. */
+void sevd_api_memo_keep(struct sevd_api_memo *m, const void *key, size_t len,
+			const struct sevd_api_response *resp);
 /* {total, used, free, flush_pending} of one ASID class (/v1/asids, /v1/platform, /ui/state). */
 json_object *sevd_api_asid_counts_json(const struct sevd_asid_counts *c);
 /* Run one core request; on failure the error answer is already in resp (returns NULL).

@@ -46,6 +46,44 @@ void sevd_api_respond_json(struct sevd_api_response *resp, unsigned status, json
 	resp->len = resp->body ? strlen(resp->body) : 0;
 }
 
+bool sevd_api_memo_answer(struct sevd_api_memo *m, const void *key, size_t len,
+			  struct sevd_api_response *resp)
+{
+	char *body = NULL;
+
+	pthread_mutex_lock(&m->lock);
+	if (m->body && m->len == len && !memcmp(m->key, key, len))
+		body = strdup(m->body);
+	pthread_mutex_unlock(&m->lock);
+	if (!body)
+		return false;
+	resp->status = 200;
+	resp->content_type = "application/json";
+	resp->body = body;
+	resp->len = strlen(body);
+	return true;
+}
+
+void sevd_api_memo_keep(struct sevd_api_memo *m, const void *key, size_t len,
+			const struct sevd_api_response *resp)
+{
+	char *body = resp->status == 200 && resp->body ? strdup(resp->body) : NULL;
+	void *k = body ? malloc(len ? len : 1) : NULL;
+
+	if (!k) {
+		free(body);
+		return;
+	}
+	memcpy(k, key, len);
+	pthread_mutex_lock(&m->lock);
+	free(m->body);
+	free(m->key);
+	m->body = body;
+	m->key = k;
+	m->len = len;
+	pthread_mutex_unlock(&m->lock);
+}
+
 void sevd_api_error(struct sevd_api_response *resp, unsigned status, const char *code,
 		    const char *message, int fw_status)
 {
@@ -191,6 +229,7 @@ struct sevd_reply *sevd_api_call_core(const struct sevd_api_request *req,
 
 	if (req->caller)
 		creq->caller = *req->caller; /* the core decides on this evidence (core/authz.c) */
+	creq->worker_untenanted = req->core_untenanted;
 
 	if (!rep) {
 		sevd_api_error(resp, 503, "internal", "out of memory", -1);
@@ -743,6 +782,8 @@ static void asid_lists(const struct sevd_reply *rep, json_object *o)
 	json_object_object_add(o, "pending", pending);
 }
 
+static struct sevd_api_memo asids_memo = SEVD_API_MEMO_INIT;
+
 static void h_asids(const struct sevd_api_request *req, struct sevd_api_response *resp)
 {
 	struct sevd_request creq = { .op = SEVD_OP_ASIDS };
@@ -750,7 +791,13 @@ static void h_asids(const struct sevd_api_request *req, struct sevd_api_response
 	_cleanup_(json_object_putp) json_object *o = NULL;
 	const struct sevd_asid_stats *s;
 
+	size_t key_len;
+
 	if (!rep)
+		return;
+	key_len = offsetof(typeof(rep->u.asids), entry) +
+		  (size_t)MIN(rep->u.asids.n, SEVD_ASID_LIMIT) * sizeof(rep->u.asids.entry[0]);
+	if (sevd_api_memo_answer(&asids_memo, &rep->u.asids, key_len, resp))
 		return;
 	s = &rep->u.asids.stats;
 	o = json_object_new_object();
@@ -769,6 +816,7 @@ static void h_asids(const struct sevd_api_request *req, struct sevd_api_response
 	json_object_object_add(o, "sev", sevd_api_asid_counts_json(&s->sev));
 	asid_lists(rep, o);
 	sevd_api_respond_json(resp, 200, o);
+	sevd_api_memo_keep(&asids_memo, &rep->u.asids, key_len, resp);
 }
 
 /* GET /v1/inventory: what a scheduler needs to place a confidential guest, in a

@@ -74,6 +74,9 @@ struct sevd_api_request {
 	/* Query arguments ("?nonce=..."): the value or NULL. */
 	const char *(*arg)(const struct sevd_api_request *req, const char *key);
 	void *conn; /* for arg() */
+	/* The core's WHOAMI answer for the token said untenanted (http.c): core requests carry
+	 * it, worker-local, so the worker may answer the guest list from the core's region. */
+	bool core_untenanted;
 };
 
 typedef void (*sevd_api_handler)(const struct sevd_api_request *req,

@@ -112,6 +112,7 @@ struct request {
 	const struct sevd_route *route;
 	enum sevd_role role;
 	struct sevd_caller caller; /* the evidence of role, for the core (wiped at the end) */
+	bool core_untenanted; /* the core's WHOAMI said the token's principal has no tenant */
 	char param[64];
 	char *body;
 	size_t len;
@@ -134,7 +135,8 @@ static void api_request(struct listener *l, struct MHD_Connection *conn, struct 
 {
 	*areq = (struct sevd_api_request){ .core = l->http->core, .role = rq->role, .caller = &rq->caller,
 					   .body = rq->body ? rq->body : "", .len = rq->len,
-					   .param = rq->param, .arg = query_arg, .conn = conn };
+					   .param = rq->param, .arg = query_arg, .conn = conn,
+					   .core_untenanted = rq->core_untenanted };
 }
 
 /* A streamed body: open the route's stream before the first byte; a refusal is answered at
@@ -231,7 +233,7 @@ static void allowed_methods(const char *path, char *buf, size_t size)
  * (core/authz.c), so the worker never hashes a token nor holds what it would compare with.
  * A core that cannot be asked makes the caller public (fail closed), and says so in the log. */
 static enum sevd_role core_token_role(struct sevd_http *h, const struct sevd_caller *cl,
-				      bool *ret_known)
+				      bool *ret_known, bool *ret_untenanted)
 {
 	_cleanup_free_ struct sevd_request *rq = calloc(1, sizeof(*rq));
 	_cleanup_free_ struct sevd_reply *rep = calloc(1, sizeof(*rep));
@@ -249,6 +251,7 @@ static enum sevd_role core_token_role(struct sevd_http *h, const struct sevd_cal
 	} else if (rep->u.whoami.known && rep->u.whoami.role < SEVD_ROLE_MAX_) {
 		*ret_known = true;
 		role = (enum sevd_role)rep->u.whoami.role;
+		*ret_untenanted = rep->u.whoami.untenanted == 1;
 	} else
 		*ret_known = false;
 	secret_wipe(&rq->caller, sizeof(rq->caller));
@@ -292,7 +295,7 @@ static uint64_t core_cert_conn(struct sevd_http *h, struct conn_track *t, void *
  * (the core maps it to the peer it accepted); the worker's own SO_PEERCRED read only decides
  * the early 403s. */
 static enum sevd_role caller_role(struct listener *l, struct MHD_Connection *conn,
-				  struct sevd_caller *cl, bool *bad_token)
+				  struct sevd_caller *cl, bool *bad_token, bool *untenanted)
 {
 	const union MHD_ConnectionInfo *ci;
 	const char *auth;
@@ -328,7 +331,7 @@ static enum sevd_role caller_role(struct listener *l, struct MHD_Connection *con
 		return SEVD_ROLE_PUBLIC;
 	}
 	sevd_auth_token_evidence(auth + 7, cl);
-	role = core_token_role(l->http, cl, &known);
+	role = core_token_role(l->http, cl, &known, untenanted);
 	*bad_token = !known;
 	return role;
 }
@@ -844,7 +847,7 @@ static struct request *request_start(struct listener *l, struct MHD_Connection *
 			       -1);
 		return rq;
 	}
-	rq->role = caller_role(l, conn, &rq->caller, &bad_token);
+	rq->role = caller_role(l, conn, &rq->caller, &bad_token, &rq->core_untenanted);
 	/* Without credentials (or with a bad token) a TCP caller has a rate of its own (issue
 	 * 27: public GETs made firmware work at the rate a client could send them). */
 	if (!l->is_unix && (bad_token || rq->role == SEVD_ROLE_PUBLIC) &&
