@@ -822,8 +822,9 @@ static void op_asids(struct sevd_core *c, const struct sevd_request *req, struct
 			memcpy(e->holder, holder, sizeof(e->holder));
 	}
 	/* Published for the worker only when the pool did not change while the table was read
-	 * (every change moves the version under the pool's lock): one consistent state. */
-	if (c->cache.region && sevd_asid_version(c->pool) == ver) {
+	 * (every change moves the version under the pool's lock): one consistent state; and only
+	 * the table with its holders, which the worker answers to untenanted callers alone. */
+	if (c->cache.region && !req->principal_tenant[0] && sevd_asid_version(c->pool) == ver) {
 		pthread_mutex_lock(&c->cache.lock);
 		sevd_region_put_asids(c->cache.region, true, ver, now_ms(), &rep->u.asids);
 		pthread_mutex_unlock(&c->cache.lock);

@@ -219,7 +219,8 @@ _Noreturn static void channel_broken(unsigned i, const char *err)
 	_exit(3);
 }
 
-/* The region's guest list holds every tenant's guests: only for a caller the core vouched
+/* The region's guest list holds every tenant's guests, and its ASID table every holder
+ * (which names guests): only for a caller the core vouched
  * has no tenant. A Unix peer has none (core/authz.c: tenants come with tokens); a token's
  * principal when the core's WHOAMI said so for this very request (http.c). Certificate
  * holders and public callers go to the core. */
@@ -242,7 +243,7 @@ static int check_call(const struct sevd_request *req, struct sevd_reply *rep)
 	 * the principal's tenant (core/authz.c); the region's copy would show any tenant's. */
 	if ((req->op != SEVD_OP_GUEST_INFO || req->caller.kind == SEVD_EVIDENCE_UNIX ||
 	     req->caller.kind == SEVD_EVIDENCE_NONE) &&
-	    (req->op != SEVD_OP_GUEST_LIST || untenanted(req)) &&
+	    ((req->op != SEVD_OP_GUEST_LIST && req->op != SEVD_OP_ASIDS) || untenanted(req)) &&
 	    sevd_region_answer(pool.region, req, rep))
 		return 1;
 	if (pool.n == 0) {
