@@ -697,10 +697,13 @@ static int sev_rules(struct sevd_guests *gs, uint32_t policy, struct policy_verd
 
 /* Host admission of a guest about to take an ASID (launch, activation, receive): the SEV
  * policy rules, or for an SNP guest the SNP ones (snp_policy_must_set/clear, min_abi; the SEV
- * rules do not apply to an SNP policy), then the tenant's ASID quota, which counts every
- * guest holding an ASID, SEV, SEV-ES and SNP alike. 0, or the refusal in rep. */
+ * rules do not apply to an SNP policy), then the tenant's guest quota, which counts every
+ * guest the tenant holds, with or without an ASID, in any state (SEV, SEV-ES, SNP, migration
+ * targets alike): a deactivated guest still counts, so deactivating does not make room.
+ * self is the guest being activated again (already counted, so not counted twice), or NULL
+ * for a new one. 0, or the refusal in rep. */
 static int admit(struct sevd_guests *gs, bool snp, uint64_t policy, const char *tenant,
-		 struct sevd_reply *rep)
+		 const struct guest *self, struct sevd_reply *rep)
 {
 	struct policy_verdict v = {.ok = true};
 	uint32_t held = 0;
@@ -711,7 +714,7 @@ static int admit(struct sevd_guests *gs, bool snp, uint64_t policy, const char *
 		return rep->r;
 	if (v.ok) {
 		for (unsigned i = 0; i < gs->n; i++)
-			held += gs->g[i]->rec.asid && !strcmp(gs->g[i]->rec.tenant, tenant);
+			held += gs->g[i] != self && !strcmp(gs->g[i]->rec.tenant, tenant);
 		policy_quota_check(&gs->rules, tenant, held, &v);
 	}
 	if (v.ok)
@@ -866,7 +869,7 @@ static void op_create(struct sevd_guests *gs, const struct sevd_request *req,
 		fail(rep, -ENOSPC, "sevd already holds %u guests", SEVD_GUESTS_MAX);
 		return;
 	}
-	if (admit(gs, false, c->policy, c->tenant[0] ? c->tenant : "default", rep) < 0 ||
+	if (admit(gs, false, c->policy, c->tenant[0] ? c->tenant : "default", NULL, rep) < 0 ||
 	    memory_admit(gs, c->tenant[0] ? c->tenant : "default",
 			 c->memory_size ? c->memory_size : GUEST_MEM_DEFAULT, rep) < 0 ||
 	    durable_gate(gs, rep) < 0)
@@ -1122,7 +1125,7 @@ static void snp_create(struct sevd_guests *gs, const struct sevd_request *req,
 		fail(rep, -ENOSPC, "sevd already holds %u guests", SEVD_GUESTS_MAX);
 		return;
 	}
-	if (admit(gs, true, c->snp_policy, tenant, rep) < 0 ||
+	if (admit(gs, true, c->snp_policy, tenant, NULL, rep) < 0 ||
 	    memory_admit(gs, tenant, c->memory_size ? c->memory_size : GUEST_MEM_DEFAULT, rep) < 0 ||
 	    durable_gate(gs, rep) < 0)
 		return;
@@ -2000,7 +2003,7 @@ static void op_activate(struct sevd_guests *gs, const struct sevd_request *req,
 		return;
 	}
 	if (snp_refused(g, "it lost its ASID binding; DELETE it and launch it again", rep) ||
-	    admit(gs, false, g->rec.policy, g->rec.tenant, rep) < 0)
+	    admit(gs, false, g->rec.policy, g->rec.tenant, g, rep) < 0)
 		return;
 	holder_of(g, holder);
 	if (take_asid(gs, want, es, holder, &asid, rep) < 0)
@@ -2410,7 +2413,7 @@ static void op_receive_start(struct sevd_guests *gs, const struct sevd_request *
 		fail(rep, -ENOSPC, "sevd already holds %u guests", SEVD_GUESTS_MAX);
 		return;
 	}
-	if (admit(gs, false, m->policy, m->tenant[0] ? m->tenant : "default", rep) < 0 ||
+	if (admit(gs, false, m->policy, m->tenant[0] ? m->tenant : "default", NULL, rep) < 0 ||
 	    memory_admit(gs, m->tenant[0] ? m->tenant : "default",
 			 m->memory_size ? m->memory_size : GUEST_MEM_DEFAULT, rep) < 0 ||
 	    durable_gate(gs, rep) < 0)
