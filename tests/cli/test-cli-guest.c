@@ -261,7 +261,7 @@ static void test_lifecycle(void)
 	/* show guests --json: the documented keys in a fixed order (what scripts rely on) */
 	static const char *const keys[] = { "handle", "name", "state", "policy", "asid", "tenant",
 					    "es", "memory_size", "data_bytes", "measurement",
-					    "mnonce", "created", "updated" };
+					    "mnonce", "created", "updated", "id" };
 	size_t k = 0;
 	json_object_object_foreach(g, key, val) {
 		(void)val;
