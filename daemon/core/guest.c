@@ -113,6 +113,7 @@ struct sevd_guests {
 		uint32_t handle, asid;
 		bool es;
 		uint64_t generation;
+		uint8_t id[SEVD_GUEST_ID_SIZE]; /* the guest's stable id (version 2 frames) */
 	} live[SEVD_GUESTS_MAX]; /* under sub_lock: what a new subscriber is told first */
 	unsigned n_live;
 	/* A staged piece's copy into guest memory, run beside the firmware command of the chunk
@@ -452,8 +453,11 @@ static int guest_forget(struct sevd_guests *gs, uint32_t handle, struct sevd_rep
 
 /* ---- the grant stream (hv-glue/README.md "The grant stream") ---- */
 
+/* Version 2 frames: the guest's stable id after the 32-byte header (hv-glue/binding.h). */
+#define GRANT_FRAME HV_GRANT_MSG_V2_SIZE
+
 static void frame_of(enum hv_grant_type type, const struct live_grant *l,
-		     uint8_t frame[HV_GRANT_MSG_SIZE])
+		     uint8_t frame[GRANT_FRAME])
 {
 	struct hv_grant_msg m = {.type = type,
 				 .handle = l->handle,
@@ -461,16 +465,17 @@ static void frame_of(enum hv_grant_type type, const struct live_grant *l,
 				 .es = l->es,
 				 .generation = l->generation};
 
-	hv_grant_msg_build(&m, frame);
+	memcpy(m.id, l->id, sizeof(m.id));
+	hv_grant_msg_build_v2(&m, frame);
 }
 
 /* Send one frame to every subscriber; sub_lock held. Blocking with a send timeout: a revoke
  * must be in the subscriber's socket before DEACTIVATE runs; a subscriber that does not read
  * is dropped (hv-glue stops its guests when the stream closes). */
-static void broadcast_locked(struct sevd_guests *gs, const uint8_t frame[HV_GRANT_MSG_SIZE])
+static void broadcast_locked(struct sevd_guests *gs, const uint8_t frame[GRANT_FRAME])
 {
 	for (unsigned i = 0; i < gs->n_subs;) {
-		if (loop_write(gs->subs[i], frame, HV_GRANT_MSG_SIZE) < 0) {
+		if (loop_write(gs->subs[i], frame, GRANT_FRAME) < 0) {
 			log_warning("Grant stream: dropping a subscriber that does not read");
 			close(gs->subs[i]);
 			gs->subs[i] = gs->subs[--gs->n_subs];
@@ -487,8 +492,9 @@ static void grant(struct sevd_guests *gs, struct guest *g)
 			       .asid = g->rec.asid,
 			       .es = !!(g->rec.flags & SEVD_JREC_F_ES),
 			       .generation = ++gs->generation};
-	uint8_t frame[HV_GRANT_MSG_SIZE];
+	uint8_t frame[GRANT_FRAME];
 
+	memcpy(l.id, g->id, sizeof(l.id));
 	g->rec.generation = l.generation;
 	g->rec.flags |= SEVD_JREC_F_GRANTED;
 	frame_of(HV_GRANT, &l, frame);
@@ -509,6 +515,7 @@ static void regrant(struct sevd_guests *gs, const struct guest *g)
 
 	if (!l.asid || !l.generation)
 		return;
+	memcpy(l.id, g->id, sizeof(l.id)); /* zero until ids_fill draws one: it fills it in */
 	pthread_mutex_lock(&gs->sub_lock);
 	if (gs->n_live < SEVD_GUESTS_MAX)
 		gs->live[gs->n_live++] = l;
@@ -518,7 +525,7 @@ static void regrant(struct sevd_guests *gs, const struct guest *g)
 /* Before DEACTIVATE / DECOMMISSION. */
 static void revoke_binding(struct sevd_guests *gs, struct guest *g)
 {
-	uint8_t frame[HV_GRANT_MSG_SIZE];
+	uint8_t frame[GRANT_FRAME];
 
 	if (!(g->rec.flags & SEVD_JREC_F_GRANTED))
 		return;
@@ -540,7 +547,7 @@ static void *ctl_main(void *arg)
 
 	for (;;) {
 		struct timeval tv = {.tv_sec = 2};
-		uint8_t frame[HV_GRANT_MSG_SIZE];
+		uint8_t frame[GRANT_FRAME];
 		int fd = accept4(gs->ctl_fd, NULL, NULL, SOCK_CLOEXEC);
 
 		if (fd < 0) {
@@ -2742,6 +2749,11 @@ static void ids_fill(struct sevd_guests *gs)
 				    g->rec.handle);
 			continue;
 		}
+		pthread_mutex_lock(&gs->sub_lock); /* its binding, kept by regrant, is announced */
+		for (unsigned k = 0; k < gs->n_live; k++)
+			if (gs->live[k].handle == g->rec.handle)
+				memcpy(gs->live[k].id, g->id, sizeof(g->id));
+		pthread_mutex_unlock(&gs->sub_lock);
 		idr = id_rec(g);
 		memset(&rep, 0, sizeof(rep));
 		if (journal_write(gs, &idr, &rep) >= 0)
