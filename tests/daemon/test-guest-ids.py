@@ -6,11 +6,15 @@ every /v1/guests/{h} route takes it as well as the handle. A guest is launched a
 another launched in its place (the same handle, reused): the old id answers 404 no_such_guest
 naming that the guest is gone, for GET, DELETE and deactivate alike, and none of them touches the
 new guest; the new id and the handle both reach the new guest. sevadm takes the id wherever it
-takes a handle, and refuses a stale one. After a restart of sevd on the same state directory
-the ids are the same and still work. Exit 77 only when run outside meson."""
+takes a handle, and refuses a stale one. The grant stream's GRANTs (version 2 frames) carry
+each guest's id. After a restart of sevd on the same state directory the ids are the same,
+still work, and a new subscriber's GRANT carries the same id. Exit 77 only when run outside
+meson."""
 
 import os
 import re
+import socket
+import struct
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
@@ -26,10 +30,39 @@ def launch(api, name):
     return g
 
 
+def b_asid(api, h):
+    st, r = req(api, "GET", f"/v1/guests/{h}")
+    return r.get("asid") if st == 200 else None
+
+
 def gone(st, r, gid, what):
     e = r.get("error", {}) if isinstance(r, dict) else {}
     check(st == 404 and e.get("code") == "no_such_guest" and gid in e.get("message", "") and
           "gone" in e.get("message", ""), f"{what}: want 404 no_such_guest, got {st} {r}")
+
+
+def grants(path, n):
+    """The frames (up to n) a new subscriber of sevd's grant stream gets first (version 2, 48
+    bytes), each [(type, handle, asid, id hex)]; stops when 2 s pass without one."""
+    out = []
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(2)
+        s.connect(path)
+        for _ in range(n):
+            buf = b""
+            try:
+                while len(buf) < 48:
+                    chunk = s.recv(48 - len(buf))
+                    check(chunk, f"the grant stream ended after {len(buf)} bytes of a frame")
+                    buf += chunk
+            except TimeoutError:
+                check(not buf, f"a frame cut after {len(buf)} bytes")
+                break
+            magic, ver, typ, length, h, asid = struct.unpack_from("<IHHIII", buf)
+            check(magic == 0x53475648 and ver == 2 and length == 48,
+                  f"not a version 2 frame: {buf.hex()}")
+            out.append((typ, h, asid, buf[32:48].hex()))
+    return out
 
 
 def body(procs, tmp):
@@ -79,10 +112,22 @@ def body(procs, tmp):
     st, r = req(api, "GET", f"/v1/guests/{h}")
     check(st == 200 and r["asid"], f"sevadm with the old id touched the new guest: {r}")
 
-    # A restart: the same ids, still working.
+    # A restart: the same ids, still working, and on the grant stream.
     c = launch(api, "third")
+    for step in ("measurement", "finish", "activate"):
+        st, r = req(api, "GET" if step == "measurement" else "POST",
+                     f"/v1/guests/{c['id']}/{step}", None if step == "measurement" else {})
+        check(st == 200, f"{step} of the third guest by its id: {st} {r}")
+    ctl = os.path.join(tmp, "state", "control.sock")
+    got = sorted(grants(ctl, 4))
+    want = sorted([(1, h, b_asid(api, h), b["id"]), (1, c["handle"], r["asid"], c["id"])])
+    check(got == want, f"the grant stream's GRANTs: {got}, wanted {want} (the guests' ids)")
     procs.stop(p)
     p, api = start_sevd(procs, tmp, emu, extra=extra, name="sevd2")
+    st, r = req(api, "GET", f"/v1/guests/{c['handle']}")
+    got = grants(ctl, 4)
+    check((1, c["handle"], r["asid"], c["id"]) in got,
+          f"after a restart, a new subscriber's GRANT of the third guest: {got}")
     st, r = req(api, "GET", "/v1/guests")
     ids = sorted((g["handle"], g["id"]) for g in r.get("guests", []))
     check(st == 200 and ids == sorted([(h, b["id"]), (c["handle"], c["id"])]),
