@@ -455,6 +455,8 @@ static int guest_forget(struct sevd_guests *gs, uint32_t handle, struct sevd_rep
 
 /* Version 2 frames: the guest's stable id after the 32-byte header (hv-glue/binding.h). */
 #define GRANT_FRAME HV_GRANT_MSG_V2_SIZE
+_Static_assert(SEVD_GUEST_ID_SIZE == HV_GUEST_ID_SIZE,
+	       "one guest id in the journal and on the grant stream");
 
 static void frame_of(enum hv_grant_type type, const struct live_grant *l,
 		     uint8_t frame[GRANT_FRAME])
