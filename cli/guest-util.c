@@ -4,6 +4,7 @@
  * streamed from the file in fixed chunks: an image is never held in memory whole. */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,12 +18,43 @@
 #include "cli/guest.h"
 #include "cli/progress.h"
 
+/* The guest named on the command line by its stable id (sevd's "id": 32 lowercase hex
+ * digits, the first 8 its handle): the paths to that handle name the id instead, so that sevd
+ * acts on that guest only, never on a later guest given the same handle. */
+static char named_id[2 * GUEST_ID_SIZE + 1];
+static uint32_t named_handle;
+
+static bool is_guest_id(const char *arg)
+{
+	return strlen(arg) == 2 * GUEST_ID_SIZE &&
+	       strspn(arg, "0123456789abcdef") == 2 * GUEST_ID_SIZE;
+}
+
 int guest_parse_handle(const char *verb, const char *arg, uint32_t *ret)
 {
+	if (is_guest_id(arg)) {
+		char hex[9];
+
+		memcpy(hex, arg, 8);
+		hex[8] = '\0';
+		*ret = (uint32_t)strtoul(hex, NULL, 16);
+		memcpy(named_id, arg, sizeof(named_id));
+		named_handle = *ret;
+		return 0;
+	}
 	if (parse_u32(arg, ret) < 0 || *ret == 0)
-		return sevadm_usage(verb, "'%s' is not a guest handle (a number > 0, as 'sevadm "
-				    "launch' printed it and 'sevadm show guests' lists it)", arg);
+		return sevadm_usage(verb, "'%s' is not a guest handle or id (a number > 0, or the "
+				    "guest's 32-digit id, as 'sevadm launch' printed it and 'sevadm "
+				    "show guests' lists it)", arg);
 	return 0;
+}
+
+const char *guest_ref(char buf[GUEST_REF_MAX], uint32_t handle)
+{
+	if (named_id[0] && handle == named_handle)
+		return named_id;
+	snprintf(buf, GUEST_REF_MAX, "%" PRIu32, handle);
+	return buf;
 }
 
 int guest_handle_args(const char *verb, int argc, char **argv, int (*help)(void),
@@ -54,9 +86,17 @@ uint32_t guest_policy_value(json_object *obj, const char *key, uint32_t def)
 	return (uint32_t)sevadm_json_int(obj, key, def);
 }
 
+const char *guest_path_handle(char *buf, size_t len, uint32_t handle, const char *suffix)
+{
+	snprintf(buf, len, "/v1/guests/%" PRIu32 "%s", handle, suffix);
+	return buf;
+}
+
 const char *guest_path(char *buf, size_t len, uint32_t handle, const char *suffix)
 {
-	snprintf(buf, len, "/v1/guests/%u%s", handle, suffix);
+	char ref[GUEST_REF_MAX];
+
+	snprintf(buf, len, "/v1/guests/%s%s", guest_ref(ref, handle), suffix);
 	return buf;
 }
 

@@ -10,7 +10,13 @@
 #include "cli/sevadm.h"
 
 /* HANDLE as the user typed it (decimal or 0x hex, > 0); usage error (exit 2) otherwise. */
+/* A guest named by its handle or by its stable id (32 lowercase hex digits); *ret = its
+ * handle. A guest named by id is then reached by that id (guest_ref, guest_path). */
 int guest_parse_handle(const char *verb, const char *arg, uint32_t *ret);
+#define GUEST_ID_SIZE 16
+#define GUEST_REF_MAX (2 * GUEST_ID_SIZE + 1)
+/* The {h} of a guest route: the id the command line named this handle by, else the handle. */
+const char *guest_ref(char buf[GUEST_REF_MAX], uint32_t handle);
 
 /* For verbs whose only argument is HANDLE (and --help): parse argv. Returns 0 with *ret set,
  * -1 after printing help (exit 0), or SEVADM_EXIT_USAGE. */
@@ -23,6 +29,8 @@ uint32_t guest_policy_value(json_object *obj, const char *key, uint32_t def);
 
 /* "/v1/guests/H" + suffix ("" or "/finish"...), into buf. */
 const char *guest_path(char *buf, size_t len, uint32_t handle, const char *suffix);
+/* As guest_path, by the handle alone (a guest on another sevd: a migration's target). */
+const char *guest_path_handle(char *buf, size_t len, uint32_t handle, const char *suffix);
 
 /* One JSON call about guest `handle` (0: no guest yet). On failure prints
  * "sevadm: VERB: guest H: <why> (firmware status NAME) — <next step>" and returns

@@ -43,7 +43,7 @@ static int help(void)
 	       "                    (nodbg,noks,es,nosend,domain,sev); default 0x1 (NODBG). It must\n"
 	       "                    be the policy the session was made for (sevadm session)\n"
 	       "  --name N          the guest's name in sevd (default \"vm\")\n"
-	       "  --tenant T        the tenant whose ASID quota the guest counts against\n"
+	       "  --tenant T        the tenant whose guest quota the guest counts against\n"
 	       "  --session-dir DIR read DIR/S_godh.b64 and DIR/S_session.b64 as 'sevadm session\n"
 	       "                    --name S' writes them (S: --session-name, default the --name)\n"
 	       "  --godh, --session the two files given one by one (base64 as sevctl writes them,\n"

@@ -75,8 +75,10 @@ static int move_piece(struct mig *m, uint64_t off)
 	char path[128];
 	int r;
 
-	snprintf(path, sizeof(path), "/v1/guests/%" PRIu32 "/send/stream?offset=%" PRIu64
-		 "&length=%u", m->hs, off, PIECE);
+	char ref[GUEST_REF_MAX];
+
+	snprintf(path, sizeof(path), "/v1/guests/%s/send/stream?offset=%" PRIu64 "&length=%u",
+		 guest_ref(ref, m->hs), off, PIECE);
 	r = http_request(m->src, "GET", path, NULL, NULL, 0, &resp);
 	if (r < 0)
 		return sevadm_fail(VERB, "guest %" PRIu32 ": reading its memory at %" PRIu64
@@ -89,7 +91,7 @@ static int move_piece(struct mig *m, uint64_t off)
 		return r;
 	}
 	b = (struct buf_reader){resp.body, resp.body_len};
-	guest_path(path, sizeof(path), m->hd, "/receive");
+	guest_path_handle(path, sizeof(path), m->hd, "/receive");
 	r = sevadm_call_stream_quiet(m->dst, "POST", path, (int64_t)resp.body_len, buf_read, &b,
 				     &res, &err);
 	http_response_clear(&resp);
@@ -143,7 +145,7 @@ static void undo(struct mig *m, bool sending)
 	char path[64];
 
 	if (m->hd) {
-		guest_path(path, sizeof(path), m->hd, "");
+		guest_path_handle(path, sizeof(path), m->hd, "");
 		if (guest_call(m->dst, VERB, m->hd, "DELETE", path, NULL, &a) == 0)
 			fprintf(sevadm_stderr(), "sevadm: migrate: the half-received guest %" PRIu32
 				" on the target was deleted\n", m->hd);
@@ -176,7 +178,7 @@ static int run(struct mig *m)
 		progress_finish(p, r == 0);
 	}
 	if (r == 0) {
-		guest_path(path, sizeof(path), m->hd, "/receive/finish");
+		guest_path_handle(path, sizeof(path), m->hd, "/receive/finish");
 		r = guest_call(m->dst, VERB, m->hd, "POST", path, NULL, &a);
 	}
 	if (r != 0) {
@@ -310,8 +312,10 @@ static int snap_piece(struct mig *m, FILE *f, uint64_t off)
 	char path[128];
 	int r;
 
-	snprintf(path, sizeof(path), "/v1/guests/%" PRIu32 "/send/stream?offset=%" PRIu64
-		 "&length=%u", m->hs, off, PIECE);
+	char ref[GUEST_REF_MAX];
+
+	snprintf(path, sizeof(path), "/v1/guests/%s/send/stream?offset=%" PRIu64 "&length=%u",
+		 guest_ref(ref, m->hs), off, PIECE);
 	r = http_request(m->src, "GET", path, NULL, NULL, 0, &resp);
 	if (r < 0 || resp.status != 200)
 		r = sevadm_fail("snapshot", "guest %" PRIu32 ": its memory at offset %" PRIu64
@@ -471,17 +475,17 @@ int verb_restore(const struct sevadm_ctx *ctx, int argc, char **argv)
 		r = guest_call(m.dst, "restore", 0, "POST", "/v1/guests", hdr, &made);
 	if (r == 0) {
 		m.hd = (uint32_t)sevadm_json_int(made, "handle", 0);
-		guest_path(path, sizeof(path), m.hd, "/receive");
+		guest_path_handle(path, sizeof(path), m.hd, "/receive");
 		if (sevadm_call_stream_quiet(m.dst, "POST", path, -1, file_read, f, &res, &err) < 0)
 			r = sevadm_fail("restore", "guest %" PRIu32 ": the packets were refused: %s",
 					m.hd, err ? err : "out of memory");
 	}
 	if (r == 0) {
-		guest_path(path, sizeof(path), m.hd, "/receive/finish");
+		guest_path_handle(path, sizeof(path), m.hd, "/receive/finish");
 		r = guest_call(m.dst, "restore", m.hd, "POST", path, NULL, &fin);
 	}
 	if (r != 0 && m.hd) {
-		guest_path(path, sizeof(path), m.hd, "");
+		guest_path_handle(path, sizeof(path), m.hd, "");
 		(void)guest_call(m.dst, "restore", m.hd, "DELETE", path, NULL, &del);
 	}
 	if (r == 0)

@@ -72,7 +72,7 @@ static const struct shape shape_asids[] = {
 static const struct shape shape_guest[] = {
 	{ "handle" }, { "name" }, { "state" }, { "policy" }, { "asid" }, { "tenant" }, { "es" },
 	{ "memory_size" }, { "data_bytes" }, { "measurement" }, { "mnonce" }, { "created" },
-	{ "updated" }, {},
+	{ "updated" }, { "id" }, {},
 };
 static const struct shape shape_guests[] = { { "guests", shape_guest, true }, {} };
 

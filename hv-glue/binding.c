@@ -154,22 +154,34 @@ int hv_grant_msg_parse(const void *buf, size_t len, struct hv_grant_msg *ret, co
 	uint16_t type;
 	uint32_t flags;
 
-	if (len != HV_GRANT_MSG_SIZE)
-		why = "frame size is not 32 bytes";
+	uint16_t version = len >= 6 ? get_le16(p + 4) : 0;
+	static const uint8_t zero_id[HV_GUEST_ID_SIZE];
+
+	if (len != HV_GRANT_MSG_SIZE && len != HV_GRANT_MSG_V2_SIZE)
+		why = "frame size is not 32 (version 1) or 48 (version 2) bytes";
 	else if (get_le32(p) != HV_GRANT_MAGIC)
 		why = "bad magic";
-	else if (get_le16(p + 4) != HV_GRANT_VERSION)
+	else if (version != HV_GRANT_VERSION && version != HV_GRANT_VERSION_ID)
 		why = "unknown version";
 	else if ((type = get_le16(p + 6)) != HV_GRANT && type != HV_REVOKE)
 		why = "unknown message type";
-	else if (get_le32(p + 8) != HV_GRANT_MSG_SIZE)
-		why = "length field is not 32";
+	else if (get_le32(p + 8) != (version == HV_GRANT_VERSION ? HV_GRANT_MSG_SIZE
+								  : HV_GRANT_MSG_V2_SIZE) ||
+		 len != get_le32(p + 8))
+		why = version == HV_GRANT_VERSION ? "length field is not 32"
+						  : "length field is not 48 (version 2)";
 	else if (get_le32(p + 16) == 0)
 		why = "ASID 0 is the host's";
 	else if ((flags = get_le32(p + 20)) & ~HV_GRANT_FLAG_ES)
 		why = "reserved flag bits set";
 	else if (get_le64(p + 24) == 0)
 		why = "generation 0";
+	else if (version == HV_GRANT_VERSION_ID && !memcmp(p + 32, zero_id, sizeof(zero_id)))
+		why = "guest id 0";
+	else if (version == HV_GRANT_VERSION_ID &&
+		 ((uint32_t)p[32] << 24 | (uint32_t)p[33] << 16 | (uint32_t)p[34] << 8 | p[35]) !=
+		     get_le32(p + 12))
+		why = "guest id does not start with its handle";
 	if (ret_why)
 		*ret_why = why;
 	if (why)
@@ -182,6 +194,8 @@ int hv_grant_msg_parse(const void *buf, size_t len, struct hv_grant_msg *ret, co
 	    .es = flags & HV_GRANT_FLAG_ES,
 	    .generation = get_le64(p + 24),
 	};
+	if (version == HV_GRANT_VERSION_ID)
+		memcpy(ret->id, p + 32, HV_GUEST_ID_SIZE);
 	return 0;
 }
 
@@ -197,12 +211,31 @@ void hv_grant_msg_build(const struct hv_grant_msg *m, uint8_t out[HV_GRANT_MSG_S
 	put_le64(out + 24, m->generation);
 }
 
+void hv_grant_msg_build_v2(const struct hv_grant_msg *m, uint8_t out[HV_GRANT_MSG_V2_SIZE])
+{
+	hv_grant_msg_build(m, out);
+	put_le16(out + 4, HV_GRANT_VERSION_ID);
+	put_le32(out + 8, HV_GRANT_MSG_V2_SIZE);
+	memcpy(out + 32, m->id, HV_GUEST_ID_SIZE);
+}
+
 int hv_bindings_apply(struct hv_bindings *b, const struct hv_grant_msg *m)
 {
+	static const uint8_t zero_id[HV_GUEST_ID_SIZE];
+	const struct hv_grant *g;
+	int r;
+
 	switch (m->type) {
 	case HV_GRANT:
-		return hv_bindings_grant(b, m->handle, m->asid, m->es, m->generation);
+		r = hv_bindings_grant(b, m->handle, m->asid, m->es, m->generation);
+		if (r >= 0)
+			memcpy(b->grants[m->asid].id, m->id, HV_GUEST_ID_SIZE);
+		return r;
 	case HV_REVOKE:
+		g = hv_bindings_find_handle(b, m->handle);
+		if (g && g->asid == m->asid && memcmp(m->id, zero_id, sizeof(zero_id)) &&
+		    memcmp(g->id, zero_id, sizeof(zero_id)) && memcmp(g->id, m->id, sizeof(g->id)))
+			return -ENOENT; /* a revoke of another guest that held this handle */
 		return hv_bindings_revoke(b, m->handle, m->asid, m->generation);
 	}
 	return -EBADMSG;
@@ -210,13 +243,13 @@ int hv_bindings_apply(struct hv_bindings *b, const struct hv_grant_msg *m)
 
 int hv_grant_stream_read(int fd, struct hv_grant_msg *ret, const char **ret_why)
 {
-	uint8_t buf[HV_GRANT_MSG_SIZE];
-	size_t have = 0;
+	uint8_t buf[HV_GRANT_MSG_MAX];
+	size_t have = 0, want = HV_GRANT_MSG_SIZE;
 
 	/* A frame is small and the writer sends it whole; keep reading until it is complete so
 	 * that a frame split across reads on a stream socket is not mistaken for a short one. */
-	while (have < sizeof(buf)) {
-		ssize_t n = read(fd, buf + have, sizeof(buf) - have);
+	while (have < want) {
+		ssize_t n = read(fd, buf + have, want - have);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -240,6 +273,11 @@ int hv_grant_stream_read(int fd, struct hv_grant_msg *ret, const char **ret_why)
 			return -EBADMSG;
 		}
 		have += (size_t)n;
+		/* A version 2 frame (the header says so) has the guest's id after the 32 bytes. */
+		if (have == HV_GRANT_MSG_SIZE && want == HV_GRANT_MSG_SIZE &&
+		    get_le16(buf + 4) == HV_GRANT_VERSION_ID &&
+		    get_le32(buf + 8) == HV_GRANT_MSG_V2_SIZE)
+			want = HV_GRANT_MSG_V2_SIZE;
 	}
 	return hv_grant_msg_parse(buf, have, ret, ret_why) < 0 ? -EBADMSG : 1;
 }

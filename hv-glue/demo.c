@@ -487,8 +487,12 @@ static int await_grant(struct demo *d)
 	if (g->asid != d->asid || g->es)
 		return say(-EBADMSG, "the grant stream gives guest %u ASID %u%s, /activate said %u",
 			   d->handle, g->asid, g->es ? " (SEV-ES)" : "", d->asid);
-	fprintf(stderr, "sev-run:       GRANT handle %u ↔ ASID %u, generation %llu\n", g->handle,
-		g->asid, (unsigned long long)g->generation);
+	char id[2 * HV_GUEST_ID_SIZE + 1];
+
+	for (unsigned i = 0; i < HV_GUEST_ID_SIZE; i++)
+		snprintf(id + 2 * i, 3, "%02x", g->id[i]);
+	fprintf(stderr, "sev-run:       GRANT handle %u ↔ ASID %u, generation %llu, guest id %s\n",
+		g->handle, g->asid, (unsigned long long)g->generation, id);
 	return 0;
 }
 

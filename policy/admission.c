@@ -277,8 +277,8 @@ void policy_quota_check(const struct policy_rules *r, const char *tenant, uint32
 
 	if (held >= q)
 		REFUSE(v, "tenant_quota",
-			      "tenant %s holds %u of its %u ASIDs; deactivate or decommission a guest "
-			      "first",
+			      "tenant %s holds %u of its %u guests (with or without an ASID); "
+			      "decommission one of them first (DELETE /v1/guests/ID)",
 			      name, held, q);
 	accept_verdict(v);
 }

@@ -14,7 +14,7 @@
 
 struct policy_tenant {
 	char name[POLICY_TENANT_NAME_MAX];
-	uint32_t quota; /* ASIDs this tenant may hold at once */
+	uint32_t quota; /* guests this tenant may hold at once, with or without an ASID */
 	bool has_quota, has_memory_quota; /* which of the two the config set */
 	uint64_t memory_quota; /* bytes of declared guest memory its guests may hold together */
 };

@@ -226,7 +226,9 @@ static bool cache_answer(struct sevd_core *c, const struct sevd_request *req,
 		uint32_t h = req->u.guest.handle;
 		typeof(k->guest[0]) *g = &k->guest[h % SEVD_GUEST_CACHE_SLOTS];
 
-		if (g->info.handle == h && cache_fresh(c, &g->e, in_job)) {
+		if (g->info.handle == h &&
+		    sevd_guest_id_matches(req->caller.guest_id, g->info.id) &&
+		    cache_fresh(c, &g->e, in_job)) {
 			rep->u.guest.command = 0;
 			rep->u.guest.info = g->info;
 			k->hits_guest++;

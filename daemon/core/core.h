@@ -20,6 +20,10 @@
 #include "psp/sev-abi.h"
 
 #define SEVD_GUEST_NAME_MAX 64u
+/* A guest's stable id: the handle (big-endian) then 12 random bytes, drawn at launch and
+ * journaled, never reused for another guest (a reused handle gets new random bytes). Shown
+ * as 32 lowercase hex digits ("id" in JSON, accepted wherever a route takes a handle). */
+#define SEVD_GUEST_ID_SIZE 16u
 #define SEVD_GUEST_PIECE_MAX (64u * 1024u) /* bytes of an upload per core call */
 /* The staged upload of sevd's worker (ipc.h, "Staged uploads"): a sealed memfd of
  * SEVD_STAGE_SLOTS slots of SEVD_STAGE_SLOT_SIZE bytes that the core maps read-only and the
@@ -77,6 +81,10 @@ struct sevd_caller {
 	char cn[SEVD_EVIDENCE_MAX];   /* CERT: the first CN */
 	/* UNIX: the core's connection id (core/conns.h); CERT: the id CONN_CERT answered */
 	uint64_t conn;
+	/* Not evidence: the stable id the client named the guest by (a route's {h} written as
+	 * an id), all zero when it gave a handle. The core's guest lookup answers no_such_guest
+	 * unless the guest with the op's handle has this id (core/guest.c). */
+	uint8_t guest_id[SEVD_GUEST_ID_SIZE];
 };
 
 /* The core's own copy of the credentials sevd.conf configures (sevd-config.h parses them):
@@ -222,6 +230,20 @@ struct sevd_snp_info {
 	uint8_t reserved[6];
 };
 
+/* May a cached answer about guest info_id serve a request that named guest want (its
+ * caller.guest_id)? Yes for a request by handle (want all zero), else only for that guest. */
+static inline bool sevd_guest_id_matches(const uint8_t want[SEVD_GUEST_ID_SIZE],
+					 const uint8_t info_id[SEVD_GUEST_ID_SIZE])
+{
+	uint8_t any = 0, diff = 0;
+
+	for (unsigned i = 0; i < SEVD_GUEST_ID_SIZE; i++) {
+		any |= want[i];
+		diff |= want[i] ^ info_id[i];
+	}
+	return !any || !diff;
+}
+
 /* One guest as the HTTP side shows it. */
 struct sevd_guest_info {
 	uint32_t handle, asid, policy;
@@ -233,6 +255,7 @@ struct sevd_guest_info {
 	/* SNP: policy is the SNP policy (bits 32..63 are reserved, zero); measure ‖
 	 * mnonce hold the 48-byte launch digest, final when measured is set (after finish). */
 	uint8_t snp, snp_id_block;
+	uint8_t id[SEVD_GUEST_ID_SIZE]; /* its stable id (SEVD_GUEST_ID_SIZE above) */
 };
 #define SEVD_METRICS_MAX (64u * 1024u)
 

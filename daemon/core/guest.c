@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdarg.h>
@@ -52,6 +53,8 @@ _Static_assert(SEVD_STAGE_SLOT_SIZE % GUEST_CHUNK == 0, "a full slot is whole ch
 
 struct guest {
 	struct sevd_jrec rec; /* what the journal holds (type PUT) */
+	uint8_t id[SEVD_GUEST_ID_SIZE]; /* its stable id (core.h); all zero until drawn */
+	bool id_journaled;		/* its ID record is in the journal */
 	int memfd;	      /* -1 after a restart (the memory died with the old process) */
 	bool mapped;	      /* rec.mem_base is a region of ours in the emulator */
 	uint64_t next_addr;   /* default address of the next upload */
@@ -78,6 +81,9 @@ struct sevd_guests {
 	/* The tenant of the request being served (its principal_tenant: core/authz.c), or
 	 * NULL/"" for any; set by sevd_guests_op around the op (firmware thread). */
 	const char *principal;
+	/* The stable id the request named its guest by (caller.guest_id), or NULL for a
+	 * handle; set there too. */
+	const uint8_t *want_id;
 	struct sevd_core *core;
 	struct psp_transport *psp;
 	struct sevd_asid_pool *pool;
@@ -107,6 +113,7 @@ struct sevd_guests {
 		uint32_t handle, asid;
 		bool es;
 		uint64_t generation;
+		uint8_t id[SEVD_GUEST_ID_SIZE]; /* the guest's stable id (version 2 frames) */
 	} live[SEVD_GUESTS_MAX]; /* under sub_lock: what a new subscriber is told first */
 	unsigned n_live;
 	/* A staged piece's copy into guest memory, run beside the firmware command of the chunk
@@ -186,10 +193,30 @@ static bool visible(const struct sevd_guests *gs, const struct guest *g)
 	return !gs->principal || !gs->principal[0] || !strcmp(g->rec.tenant, gs->principal);
 }
 
+static void id_hex(const uint8_t id[SEVD_GUEST_ID_SIZE], char out[2 * SEVD_GUEST_ID_SIZE + 1])
+{
+	for (unsigned i = 0; i < SEVD_GUEST_ID_SIZE; i++)
+		snprintf(out + 2 * i, 3, "%02x", id[i]);
+}
+
+/* A request that named its guest by id reaches only that guest: the handle may have been
+ * given to another guest since (handles are reused), and that one is not it. */
 static struct guest *lookup(struct sevd_guests *gs, uint32_t handle, struct sevd_reply *rep)
 {
 	struct guest *g = find(gs, handle);
 
+	if (gs->want_id && (!g || CRYPTO_memcmp(g->id, gs->want_id, SEVD_GUEST_ID_SIZE) != 0)) {
+		char hex[2 * SEVD_GUEST_ID_SIZE + 1];
+
+		id_hex(gs->want_id, hex);
+		fail(rep, -ENOENT,
+		     "no guest with id %s: that guest is gone (decommissioned) or was never "
+		     "launched here; an id names only its own guest, never a later holder of its "
+		     "handle. List the guests (GET /v1/guests) for their ids",
+		     hex);
+		snprintf(rep->rule, sizeof(rep->rule), "no_such_guest");
+		return NULL;
+	}
 	if (!g) {
 		fail(rep, -ENOENT,
 		     "no guest with handle %u (never launched here, or decommissioned)", handle);
@@ -256,6 +283,47 @@ static struct sevd_jrec vmsa_rec(const struct guest *g, uint64_t a)
 	    .type = SEVD_JREC_VMSA, .handle = g->rec.handle, .mem_base = a, .updated = now_s()};
 }
 
+static void put_be32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+static uint32_t get_be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static struct sevd_jrec id_rec(const struct guest *g)
+{
+	struct sevd_jrec rec = {.type = SEVD_JREC_ID, .handle = g->rec.handle, .updated = now_s()};
+
+	memcpy(rec.mnonce, g->id, sizeof(g->id));
+	return rec;
+}
+
+/* Draw a guest's stable id: its handle, then 12 random bytes (never reused: a later guest
+ * with the same handle draws others). -EIO when the RNG fails. */
+static int id_draw(struct guest *g)
+{
+	put_be32(g->id, g->rec.handle);
+	if (RAND_bytes(g->id + 4, SEVD_GUEST_ID_SIZE - 4) != 1) {
+		memset(g->id, 0, sizeof(g->id));
+		return -EIO;
+	}
+	g->id_journaled = false;
+	return 0;
+}
+
+static bool id_drawn(const struct guest *g)
+{
+	static const uint8_t zero_id[SEVD_GUEST_ID_SIZE];
+
+	return memcmp(g->id, zero_id, sizeof(zero_id)) != 0;
+}
+
 static void secret_rec(const struct guest *g, const struct secret_seen *s, struct sevd_jrec *rec)
 {
 	*rec = (struct sevd_jrec){.type = SEVD_JREC_SECRET, .handle = g->rec.handle};
@@ -263,21 +331,23 @@ static void secret_rec(const struct guest *g, const struct secret_seen *s, struc
 	memcpy(rec->measure, s->mac, sizeof(s->mac));
 }
 
-/* The snapshot: META, then each guest's PUT followed by its VMSA records and the secret
- * packets it has seen. */
+/* The snapshot: META, then each guest's PUT followed by its ID record, its VMSA records and
+ * the secret packets it has seen. */
 static int compact(struct sevd_guests *gs)
 {
 	_cleanup_free_ struct sevd_jrec *recs = NULL;
 	size_t n = 1, total = 1;
 
 	for (unsigned i = 0; i < gs->n; i++)
-		total += 1 + gs->g[i]->n_vmsa + gs->g[i]->n_seen;
+		total += 2 + gs->g[i]->n_vmsa + gs->g[i]->n_seen;
 	recs = calloc(total, sizeof(*recs));
 	if (!recs)
 		return -ENOMEM;
 	recs[0] = (struct sevd_jrec){.type = SEVD_JREC_META, .generation = gs->generation};
 	for (unsigned i = 0; i < gs->n; i++) {
 		recs[n++] = gs->g[i]->rec;
+		if (id_drawn(gs->g[i]))
+			recs[n++] = id_rec(gs->g[i]);
 		for (uint32_t k = 0; k < gs->g[i]->n_vmsa; k++)
 			recs[n++] = vmsa_rec(gs->g[i], gs->g[i]->vmsa[k]);
 		for (uint32_t s = 0; s < gs->g[i]->n_seen; s++)
@@ -313,7 +383,7 @@ static int journal_write(struct sevd_guests *gs, const struct sevd_jrec *rec,
 	 * launch enters it after its PUT): the snapshot is made from the table and would drop
 	 * that PUT, leaving a launched guest unknown to the next start. */
 	if (rec->type != SEVD_JREC_INTENT &&
-	    (rec->type != SEVD_JREC_PUT || find(gs, rec->handle)) &&
+	    ((rec->type != SEVD_JREC_PUT && rec->type != SEVD_JREC_ID) || find(gs, rec->handle)) &&
 	    sevd_journal_records(gs->journal) > gs->compact_after)
 		(void)compact(gs); /* logged; the appended journal stays valid if it fails */
 	return 0;
@@ -352,11 +422,26 @@ static int durable_gate(struct sevd_guests *gs, struct sevd_reply *rep)
 		    sevd_journal_path(gs->journal), strerror(-r));
 }
 
+/* The guest's PUT; at its first, its stable id is drawn and its ID record follows. */
 static int guest_save(struct sevd_guests *gs, struct guest *g, struct sevd_reply *rep)
 {
+	struct sevd_jrec idr;
+	int r;
+
+	if (!id_drawn(g) && id_draw(g) < 0)
+		return fail(rep, -EIO, "guest %u: no random bytes for its id (RAND_bytes failed); "
+				       "retry, and check the host's entropy source",
+			    g->rec.handle);
 	g->rec.type = SEVD_JREC_PUT;
 	g->rec.updated = now_s();
-	return journal_write(gs, &g->rec, rep);
+	r = journal_write(gs, &g->rec, rep);
+	if (r < 0 || g->id_journaled)
+		return r;
+	idr = id_rec(g);
+	r = journal_write(gs, &idr, rep);
+	if (r >= 0)
+		g->id_journaled = true;
+	return r;
 }
 
 static int guest_forget(struct sevd_guests *gs, uint32_t handle, struct sevd_reply *rep)
@@ -368,8 +453,13 @@ static int guest_forget(struct sevd_guests *gs, uint32_t handle, struct sevd_rep
 
 /* ---- the grant stream (hv-glue/README.md "The grant stream") ---- */
 
+/* Version 2 frames: the guest's stable id after the 32-byte header (hv-glue/binding.h). */
+#define GRANT_FRAME HV_GRANT_MSG_V2_SIZE
+_Static_assert(SEVD_GUEST_ID_SIZE == HV_GUEST_ID_SIZE,
+	       "one guest id in the journal and on the grant stream");
+
 static void frame_of(enum hv_grant_type type, const struct live_grant *l,
-		     uint8_t frame[HV_GRANT_MSG_SIZE])
+		     uint8_t frame[GRANT_FRAME])
 {
 	struct hv_grant_msg m = {.type = type,
 				 .handle = l->handle,
@@ -377,16 +467,17 @@ static void frame_of(enum hv_grant_type type, const struct live_grant *l,
 				 .es = l->es,
 				 .generation = l->generation};
 
-	hv_grant_msg_build(&m, frame);
+	memcpy(m.id, l->id, sizeof(m.id));
+	hv_grant_msg_build_v2(&m, frame);
 }
 
 /* Send one frame to every subscriber; sub_lock held. Blocking with a send timeout: a revoke
  * must be in the subscriber's socket before DEACTIVATE runs; a subscriber that does not read
  * is dropped (hv-glue stops its guests when the stream closes). */
-static void broadcast_locked(struct sevd_guests *gs, const uint8_t frame[HV_GRANT_MSG_SIZE])
+static void broadcast_locked(struct sevd_guests *gs, const uint8_t frame[GRANT_FRAME])
 {
 	for (unsigned i = 0; i < gs->n_subs;) {
-		if (loop_write(gs->subs[i], frame, HV_GRANT_MSG_SIZE) < 0) {
+		if (loop_write(gs->subs[i], frame, GRANT_FRAME) < 0) {
 			log_warning("Grant stream: dropping a subscriber that does not read");
 			close(gs->subs[i]);
 			gs->subs[i] = gs->subs[--gs->n_subs];
@@ -403,8 +494,9 @@ static void grant(struct sevd_guests *gs, struct guest *g)
 			       .asid = g->rec.asid,
 			       .es = !!(g->rec.flags & SEVD_JREC_F_ES),
 			       .generation = ++gs->generation};
-	uint8_t frame[HV_GRANT_MSG_SIZE];
+	uint8_t frame[GRANT_FRAME];
 
+	memcpy(l.id, g->id, sizeof(l.id));
 	g->rec.generation = l.generation;
 	g->rec.flags |= SEVD_JREC_F_GRANTED;
 	frame_of(HV_GRANT, &l, frame);
@@ -425,6 +517,7 @@ static void regrant(struct sevd_guests *gs, const struct guest *g)
 
 	if (!l.asid || !l.generation)
 		return;
+	memcpy(l.id, g->id, sizeof(l.id)); /* zero until ids_fill draws one: it fills it in */
 	pthread_mutex_lock(&gs->sub_lock);
 	if (gs->n_live < SEVD_GUESTS_MAX)
 		gs->live[gs->n_live++] = l;
@@ -434,7 +527,7 @@ static void regrant(struct sevd_guests *gs, const struct guest *g)
 /* Before DEACTIVATE / DECOMMISSION. */
 static void revoke_binding(struct sevd_guests *gs, struct guest *g)
 {
-	uint8_t frame[HV_GRANT_MSG_SIZE];
+	uint8_t frame[GRANT_FRAME];
 
 	if (!(g->rec.flags & SEVD_JREC_F_GRANTED))
 		return;
@@ -456,7 +549,7 @@ static void *ctl_main(void *arg)
 
 	for (;;) {
 		struct timeval tv = {.tv_sec = 2};
-		uint8_t frame[HV_GRANT_MSG_SIZE];
+		uint8_t frame[GRANT_FRAME];
 		int fd = accept4(gs->ctl_fd, NULL, NULL, SOCK_CLOEXEC);
 
 		if (fd < 0) {
@@ -563,6 +656,7 @@ static void info_of(const struct guest *g, uint8_t fw_state, uint32_t fw_asid,
 	memcpy(i->mnonce, g->rec.mnonce, sizeof(i->mnonce));
 	i->snp = is_snp(g);
 	i->snp_id_block = !!(g->rec.flags & SEVD_JREC_F_SNP_ID);
+	memcpy(i->id, g->id, sizeof(i->id));
 }
 
 /* GUEST_STATUS: the state and ASID as firmware has them. */
@@ -697,10 +791,13 @@ static int sev_rules(struct sevd_guests *gs, uint32_t policy, struct policy_verd
 
 /* Host admission of a guest about to take an ASID (launch, activation, receive): the SEV
  * policy rules, or for an SNP guest the SNP ones (snp_policy_must_set/clear, min_abi; the SEV
- * rules do not apply to an SNP policy), then the tenant's ASID quota, which counts every
- * guest holding an ASID, SEV, SEV-ES and SNP alike. 0, or the refusal in rep. */
+ * rules do not apply to an SNP policy), then the tenant's guest quota, which counts every
+ * guest the tenant holds, with or without an ASID, in any state (SEV, SEV-ES, SNP, migration
+ * targets alike): a deactivated guest still counts, so deactivating does not make room.
+ * self is the guest being activated again (already counted, so not counted twice), or NULL
+ * for a new one. 0, or the refusal in rep. */
 static int admit(struct sevd_guests *gs, bool snp, uint64_t policy, const char *tenant,
-		 struct sevd_reply *rep)
+		 const struct guest *self, struct sevd_reply *rep)
 {
 	struct policy_verdict v = {.ok = true};
 	uint32_t held = 0;
@@ -711,7 +808,7 @@ static int admit(struct sevd_guests *gs, bool snp, uint64_t policy, const char *
 		return rep->r;
 	if (v.ok) {
 		for (unsigned i = 0; i < gs->n; i++)
-			held += gs->g[i]->rec.asid && !strcmp(gs->g[i]->rec.tenant, tenant);
+			held += gs->g[i] != self && !strcmp(gs->g[i]->rec.tenant, tenant);
 		policy_quota_check(&gs->rules, tenant, held, &v);
 	}
 	if (v.ok)
@@ -866,7 +963,7 @@ static void op_create(struct sevd_guests *gs, const struct sevd_request *req,
 		fail(rep, -ENOSPC, "sevd already holds %u guests", SEVD_GUESTS_MAX);
 		return;
 	}
-	if (admit(gs, false, c->policy, c->tenant[0] ? c->tenant : "default", rep) < 0 ||
+	if (admit(gs, false, c->policy, c->tenant[0] ? c->tenant : "default", NULL, rep) < 0 ||
 	    memory_admit(gs, c->tenant[0] ? c->tenant : "default",
 			 c->memory_size ? c->memory_size : GUEST_MEM_DEFAULT, rep) < 0 ||
 	    durable_gate(gs, rep) < 0)
@@ -1122,7 +1219,7 @@ static void snp_create(struct sevd_guests *gs, const struct sevd_request *req,
 		fail(rep, -ENOSPC, "sevd already holds %u guests", SEVD_GUESTS_MAX);
 		return;
 	}
-	if (admit(gs, true, c->snp_policy, tenant, rep) < 0 ||
+	if (admit(gs, true, c->snp_policy, tenant, NULL, rep) < 0 ||
 	    memory_admit(gs, tenant, c->memory_size ? c->memory_size : GUEST_MEM_DEFAULT, rep) < 0 ||
 	    durable_gate(gs, rep) < 0)
 		return;
@@ -2017,7 +2114,7 @@ static void op_activate(struct sevd_guests *gs, const struct sevd_request *req,
 		return;
 	}
 	if (snp_refused(g, "it lost its ASID binding; DELETE it and launch it again", rep) ||
-	    admit(gs, false, g->rec.policy, g->rec.tenant, rep) < 0)
+	    admit(gs, false, g->rec.policy, g->rec.tenant, g, rep) < 0)
 		return;
 	holder_of(g, holder);
 	if (take_asid(gs, want, es, holder, &asid, rep) < 0)
@@ -2427,7 +2524,7 @@ static void op_receive_start(struct sevd_guests *gs, const struct sevd_request *
 		fail(rep, -ENOSPC, "sevd already holds %u guests", SEVD_GUESTS_MAX);
 		return;
 	}
-	if (admit(gs, false, m->policy, m->tenant[0] ? m->tenant : "default", rep) < 0 ||
+	if (admit(gs, false, m->policy, m->tenant[0] ? m->tenant : "default", NULL, rep) < 0 ||
 	    memory_admit(gs, m->tenant[0] ? m->tenant : "default",
 			 m->memory_size ? m->memory_size : GUEST_MEM_DEFAULT, rep) < 0 ||
 	    durable_gate(gs, rep) < 0)
@@ -2641,12 +2738,51 @@ void sevd_guests_op(struct sevd_guests *gs, const struct sevd_request *req, stru
 		fail(rep, -EOPNOTSUPP, "unknown guest operation %u", req->op);
 		return;
 	}
+	static const uint8_t zero_id[SEVD_GUEST_ID_SIZE];
+
 	gs->principal = req->principal_tenant;
+	gs->want_id = memcmp(req->caller.guest_id, zero_id, sizeof(zero_id)) ? req->caller.guest_id
+									      : NULL;
 	guest_ops[req->op](gs, req, rep);
 	gs->principal = NULL;
+	gs->want_id = NULL;
 }
 
 /* ---- start: replay and reconcile ---- */
+
+/* After reconcile: a guest kept without an id (a journal from before ids, or a launch that
+ * crashed between its PUT and its ID record, so never answered) draws one now, journaled, so
+ * that it is the same at every later start. */
+static void ids_fill(struct sevd_guests *gs)
+{
+	for (unsigned i = 0; i < gs->n; i++) {
+		struct guest *g = gs->g[i];
+		struct sevd_reply rep;
+		struct sevd_jrec idr;
+
+		if (id_drawn(g) && g->id_journaled)
+			continue;
+		if (!id_drawn(g) && id_draw(g) < 0) {
+			log_warning("Guest %u: no random bytes for its id; it is reachable by its "
+				    "handle only until the next start",
+				    g->rec.handle);
+			continue;
+		}
+		pthread_mutex_lock(&gs->sub_lock); /* its binding, kept by regrant, is announced */
+		for (unsigned k = 0; k < gs->n_live; k++)
+			if (gs->live[k].handle == g->rec.handle)
+				memcpy(gs->live[k].id, g->id, sizeof(g->id));
+		pthread_mutex_unlock(&gs->sub_lock);
+		idr = id_rec(g);
+		memset(&rep, 0, sizeof(rep));
+		if (journal_write(gs, &idr, &rep) >= 0)
+			g->id_journaled = true;
+		else
+			log_warning("Guest %u: its new id could not be journaled (%s); the snapshot "
+				    "owed records it",
+				    g->rec.handle, rep.message);
+	}
+}
 
 static int replay_apply(void *userdata, const struct sevd_jrec *rec)
 {
@@ -2692,6 +2828,17 @@ static int replay_apply(void *userdata, const struct sevd_jrec *rec)
 		else if (g && g->rec.state != SEV_GSTATE_RUNNING &&
 			 seen_add(g, rec->mnonce, rec->measure) == -ENOMEM)
 			return -ENOMEM;
+		return 0;
+	case SEVD_JREC_ID: /* after its guest's PUT */
+		g = find(gs, rec->handle);
+		if (!g || get_be32(rec->mnonce) != rec->handle) {
+			log_warning("Journal: an id record for guest %u, which it does not hold or "
+				    "which does not start with its handle; ignored",
+				    rec->handle);
+			return 0;
+		}
+		memcpy(g->id, rec->mnonce, sizeof(g->id));
+		g->id_journaled = true;
 		return 0;
 	case SEVD_JREC_DEL:
 		g = find(gs, rec->handle);
@@ -3110,6 +3257,8 @@ int sevd_guests_new(struct sevd_core *core, const struct sevd_guests_config *cfg
 	r = sevd_journal_open(cfg->state_dir, cfg->journal_recover, replay_apply, gs, &gs->journal);
 	if (r >= 0)
 		r = reconcile(gs);
+	if (r >= 0)
+		ids_fill(gs);
 	if (r >= 0 && cfg->control)
 		r = ctl_start(gs, cfg->control);
 	if (r >= 0 && cfg->control)

@@ -102,7 +102,7 @@ static int jrec_decode(const uint8_t *buf, struct sevd_jrec *rec)
 	if (checksum(buf, 8 + SEVD_JREC_PAYLOAD, sum) < 0 ||
 	    memcmp(sum, buf + 8 + SEVD_JREC_PAYLOAD, 8) != 0)
 		return -EBADMSG;
-	if (p[0] < SEVD_JREC_PUT || p[0] > SEVD_JREC_SECRET || p[3] != 0 ||
+	if (p[0] < SEVD_JREC_PUT || p[0] > SEVD_JREC_ID || p[3] != 0 ||
 	    !name_canonical(p + 112) || !name_canonical(p + 176))
 		return -EBADMSG;
 	memset(rec, 0, sizeof(*rec));

@@ -37,6 +37,11 @@ enum sevd_jrec_type {
 	 * a packet whose IV or MAC it has seen for that guest (a replay), after a restart too.
 	 * With flags SEVD_JREC_F_REFUSED: firmware refused that packet, so it is not seen. */
 	SEVD_JREC_SECRET = 6,
+	/* Guest `handle`'s stable id (core.h SEVD_GUEST_ID_SIZE) in mnonce, after its first PUT
+	 * (and in every snapshot); a DEL drops it with the guest. A guest replayed without one
+	 * (a journal from before ids, or a crash between the two records of a launch, which
+	 * never answered) is given a new one at start. */
+	SEVD_JREC_ID = 7,
 };
 
 #define SEVD_JREC_F_MEASURED 0x1u /* measure/mnonce valid */

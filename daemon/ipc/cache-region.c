@@ -320,7 +320,8 @@ static bool answer_platform(struct sevd_region *r, struct sevd_reply *rep)
 	return true;
 }
 
-static bool answer_guest(struct sevd_region *r, uint32_t handle, struct sevd_reply *rep)
+static bool answer_guest(struct sevd_region *r, uint32_t handle, const uint8_t *want_id,
+			 struct sevd_reply *rep)
 {
 	unsigned slot = handle % SEVD_GUEST_CACHE_SLOTS;
 	struct sevd_guest_info info;
@@ -331,6 +332,8 @@ static bool answer_guest(struct sevd_region *r, uint32_t handle, struct sevd_rep
 		return false;
 	memcpy(&info, &w[W_INFO], sizeof(info));
 	if (info.handle != handle) /* the slot holds another guest */
+		return false;
+	if (!sevd_guest_id_matches(want_id, info.id)) /* named by an id: the core answers */
 		return false;
 	reply_ok(rep);
 	memset(&rep->u.guest, 0, sizeof(rep->u.guest)); /* command 0: nothing ran */
@@ -430,7 +433,7 @@ bool sevd_region_answer(struct sevd_region *r, const struct sevd_request *req,
 	if (req->op == SEVD_OP_PLATFORM_STATUS)
 		return answer_platform(r, rep);
 	if (req->op == SEVD_OP_GUEST_INFO)
-		return answer_guest(r, req->u.guest.handle, rep);
+		return answer_guest(r, req->u.guest.handle, req->caller.guest_id, rep);
 	if (req->op == SEVD_OP_GUEST_LIST)
 		return answer_list(r, rep);
 	return false;

@@ -80,6 +80,7 @@ static json_object *guest_json(const struct sevd_guest_info *g)
 	json_object *o = json_object_new_object();
 
 	json_object_object_add(o, "handle", json_object_new_int64(g->handle));
+	json_object_object_add(o, "id", hex_json(g->id, sizeof(g->id)));
 	json_object_object_add(o, "name", str_json(g->name, sizeof(g->name)));
 	json_object_object_add(o, "tenant", str_json(g->tenant, sizeof(g->tenant)));
 	json_object_object_add(o, "state", json_object_new_string(state_name(g->state)));
@@ -100,18 +101,42 @@ static json_object *guest_json(const struct sevd_guest_info *g)
 	return o;
 }
 
-/* The {h} segment: a handle in canonical decimal. A segment of digits in another spelling
- * ("0x1", "00001") is refused (400), not read as an alias of guest 1 (a proxy's
- * per-guest rule and sevd must agree on which guest a path names), and so is a number out of
- * range; anything else is an unknown guest (404). */
+bool sevd_api_guest_id_arg(const char *p, uint8_t id[SEVD_GUEST_ID_SIZE])
+{
+	if (!p || strlen(p) != 2 * SEVD_GUEST_ID_SIZE ||
+	    strspn(p, "0123456789abcdef") != 2 * SEVD_GUEST_ID_SIZE)
+		return false;
+	for (unsigned i = 0; i < SEVD_GUEST_ID_SIZE; i++) {
+		char hex[3] = {p[2 * i], p[2 * i + 1], '\0'};
+		id[i] = (uint8_t)strtoul(hex, NULL, 16);
+	}
+	return true;
+}
+
+void sevd_api_name_guest(const struct sevd_api_request *req, struct sevd_caller *c)
+{
+	if (!sevd_api_guest_id_arg(req->param, c->guest_id))
+		memset(c->guest_id, 0, sizeof(c->guest_id));
+}
+
+/* The {h} segment: a guest's id (32 lowercase hex digits: the core then acts only on that
+ * guest, sevd_api_name_guest), or a handle in canonical decimal. A segment of digits in
+ * another spelling ("0x1", "00001") is refused (400), not read as an alias of guest 1 (a
+ * proxy's per-guest rule and sevd must agree on which guest a path names), and so is a
+ * number out of range; anything else is an unknown guest (404). */
 static bool handle_arg(const struct sevd_api_request *req, struct sevd_api_response *resp,
 		       uint32_t *ret)
 {
 	const char *p = req->param ? req->param : "";
 	size_t n = strspn(p, "0123456789");
 	const char *why = NULL;
+	uint8_t id[SEVD_GUEST_ID_SIZE];
 	char msg[160];
 
+	if (sevd_api_guest_id_arg(p, id)) { /* its first 4 bytes are its handle */
+		*ret = (uint32_t)id[0] << 24 | (uint32_t)id[1] << 16 | (uint32_t)id[2] << 8 | id[3];
+		return true;
+	}
 	if (n && p[n] == '\0') {
 		if (p[0] != '0' && n <= 10 && parse_u32(p, ret) >= 0)
 			return true;
@@ -126,7 +151,9 @@ static bool handle_arg(const struct sevd_api_request *req, struct sevd_api_respo
 		sevd_api_error(resp, 400, "bad_request", msg, -1);
 		return false;
 	}
-	snprintf(msg, sizeof(msg), "no guest with handle '%.40s' (handles are positive integers)",
+	snprintf(msg, sizeof(msg),
+		 "no guest with handle or id '%.40s' (handles are positive integers, ids 32 "
+		 "lowercase hex digits)",
 		 p);
 	sevd_api_error(resp, 404, "not_found", msg, -1);
 	return false;
@@ -885,6 +912,7 @@ static int upload_open(const struct sevd_api_request *req, void **state,
 	u->ticket = -1;
 	if (req->caller)
 		u->creq->caller = *req->caller; /* every request of the upload is this caller's */
+	sevd_api_name_guest(req, &u->creq->caller);
 	u->req = *req;
 	if (!handle_arg(req, resp, &u->handle) || !address_arg(req, u->creq, resp) ||
 	    !snp_upload_args(req, u->creq, resp)) {
@@ -1361,6 +1389,7 @@ void sevd_api_guest_send_stream(const struct sevd_api_request *req, struct sevd_
 	s->core = req->core;
 	if (req->caller) /* the stream's reads are this caller's (core/authz.c) */
 		s->creq->caller = *req->caller;
+	sevd_api_name_guest(req, &s->creq->caller);
 	s->creq->u.migrate.handle = info.u.guest.handle;
 	s->size = rep->u.guest.info.memory_size;
 	s->vmsas = rep->u.guest.info.es;
@@ -1416,6 +1445,7 @@ static int receive_open(const struct sevd_api_request *req, void **state,
 	r->req = *req;
 	if (req->caller) /* every packet of the stream is this caller's (core/authz.c) */
 		r->creq->caller = *req->caller;
+	sevd_api_name_guest(req, &r->creq->caller);
 	r->need = MIG_REC_HDR;
 	*state = r;
 	return 0;

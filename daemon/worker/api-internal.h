@@ -34,6 +34,11 @@ json_object *sevd_api_asid_counts_json(const struct sevd_asid_counts *c);
 struct sevd_reply *sevd_api_call_core(const struct sevd_api_request *req,
 				      struct sevd_request *creq,
 				      struct sevd_api_response *resp);
+/* A route's {h} segment written as a guest's id (32 lowercase hex digits): true with id. */
+bool sevd_api_guest_id_arg(const char *param, uint8_t id[SEVD_GUEST_ID_SIZE]);
+/* Put the id the request's {h} names (or zeros for a handle) into c->guest_id, for the core's
+ * check that the op reaches that guest only (core.h). */
+void sevd_api_name_guest(const struct sevd_api_request *req, struct sevd_caller *c);
 /* A failed core reply as an HTTP error. */
 void sevd_api_core_error(struct sevd_api_response *resp, const struct sevd_reply *rep);
 /* Parse the body as one JSON object (an empty body gives NULL). false: resp has the 400. */

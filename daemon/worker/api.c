@@ -156,8 +156,10 @@ static void policy_error(struct sevd_api_response *resp, const struct sevd_reply
 void sevd_api_core_error(struct sevd_api_response *resp, const struct sevd_reply *rep)
 {
 	switch (rep->r) {
-	case -ENOENT:
-		sevd_api_error(resp, 404, "not_found", rep->message, -1);
+	case -ENOENT: /* no_such_guest: a guest named by its id is gone (core/guest.c) */
+		sevd_api_error(resp, 404, strcmp(rep->rule, "no_such_guest") ? "not_found"
+									     : "no_such_guest",
+			       rep->message, -1);
 		return;
 	case -EPERM:
 		policy_error(resp, rep);
@@ -230,6 +232,7 @@ struct sevd_reply *sevd_api_call_core(const struct sevd_api_request *req,
 	if (req->caller)
 		creq->caller = *req->caller; /* the core decides on this evidence (core/authz.c) */
 	creq->worker_untenanted = req->core_untenanted;
+	sevd_api_name_guest(req, &creq->caller);
 
 	if (!rep) {
 		sevd_api_error(resp, 503, "internal", "out of memory", -1);

@@ -183,8 +183,13 @@ static json_object *guest_json(const struct sevd_guest_info *g, time_t now)
 	_cleanup_free_ char *words = policy_describe(g->policy);
 	char hex[16];
 
+	char id[2 * SEVD_GUEST_ID_SIZE + 1];
+
 	snprintf(hex, sizeof(hex), "0x%08x", g->policy);
+	for (unsigned i = 0; i < SEVD_GUEST_ID_SIZE; i++)
+		snprintf(id + 2 * i, 3, "%02x", g->id[i]);
 	json_object_object_add(o, "handle", json_object_new_int64(g->handle));
+	json_object_object_add(o, "id", json_object_new_string(id));
 	json_object_object_add(
 	    o, "name", json_object_new_string_len(g->name, (int)strnlen(g->name, sizeof(g->name))));
 	json_object_object_add(

@@ -261,7 +261,7 @@ static void test_lifecycle(void)
 	/* show guests --json: the documented keys in a fixed order (what scripts rely on) */
 	static const char *const keys[] = { "handle", "name", "state", "policy", "asid", "tenant",
 					    "es", "memory_size", "data_bytes", "measurement",
-					    "mnonce", "created", "updated" };
+					    "mnonce", "created", "updated", "id" };
 	size_t k = 0;
 	json_object_object_foreach(g, key, val) {
 		(void)val;
@@ -541,6 +541,20 @@ static void test_admission(void)
 	TU_CHECK(strstr(r.err, "tenant tiny"), "quota refusal names the tenant: %s", r.err);
 	tg_run_clear(&r);
 	TU_CHECK_EQ(count_guests(), before + 1);
+	/* A guest without an ASID still counts: deactivating makes no room for another launch,
+	 * and the deactivated guest itself can be activated again (it is already counted). */
+	r = TG_CLI("deactivate", handle_s(h));
+	TG_EXPECT(r, 0, "deactivated", NULL);
+	tg_run_clear(&r);
+	r = TG_CLI("launch", img, "--tenant", "tiny", "--name", "tiny3");
+	TG_EXPECT(r, 1, NULL, "rule tenant_quota");
+	TU_CHECK(strstr(r.err, "tenant tiny holds 1 of its 1 guests") &&
+			 strstr(r.err, "with or without an ASID"), "quota after deactivate: %s", r.err);
+	tg_run_clear(&r);
+	TU_CHECK_EQ(count_guests(), before + 1);
+	r = TG_CLI("activate", handle_s(h));
+	TG_EXPECT(r, 0, NULL, NULL);
+	tg_run_clear(&r);
 	r = TG_CLI("decommission", handle_s(h));
 	TG_EXPECT(r, 0, NULL, NULL);
 	tg_run_clear(&r);

@@ -216,9 +216,17 @@ static int control_connect(void)
 	return fd;
 }
 
-static void read_frame(int fd, enum hv_grant_type type, uint32_t handle, uint32_t asid)
+/* The guest's stable id in a frame (version 2) as its JSON "id" spells it. */
+static void frame_id_hex(const struct hv_grant_msg *m, char out[2 * HV_GUEST_ID_SIZE + 1])
 {
-	struct hv_grant_msg m;
+	for (unsigned i = 0; i < HV_GUEST_ID_SIZE; i++)
+		snprintf(out + 2 * i, 3, "%02x", m->id[i]);
+}
+
+static struct hv_grant_msg read_frame(int fd, enum hv_grant_type type, uint32_t handle,
+				      uint32_t asid)
+{
+	struct hv_grant_msg m = {0};
 	const char *why = NULL;
 	struct timeval tv = {.tv_sec = 5};
 
@@ -227,6 +235,7 @@ static void read_frame(int fd, enum hv_grant_type type, uint32_t handle, uint32_
 	TU_CHECK(m.type == type && m.handle == handle && m.asid == asid,
 		 "frame type %d handle %u asid %u, expected %d %u %u", m.type, m.handle, m.asid,
 		 type, handle, asid);
+	return m;
 }
 
 static void test_lifecycle(void)
@@ -351,12 +360,17 @@ static void test_lifecycle(void)
 	asid = (uint32_t)gc_int(r.json, "asid");
 	TU_CHECK(asid >= 2 && asid <= 3, "a plain SEV guest gets an ASID of 2..3, not %u", asid);
 	gc_resp_free(&r);
-	read_frame(ctl, HV_GRANT, h, asid);
+	struct hv_grant_msg gm = read_frame(ctl, HV_GRANT, h, asid);
+	char gm_id[2 * HV_GUEST_ID_SIZE + 1];
 	guest_path(path, sizeof(path), h, "");
 	req("GET", path, "/v1/guests/{h}", NULL, &r);
 	TU_CHECK(!strcmp(gc_str(r.json, "state"), "RUNNING") && gc_int(r.json, "asid") == asid &&
 		     !strcmp(gc_str(r.json, "name"), "e2e"),
 		 "GET after activate: %s", r.body);
+	/* The GRANT (a version 2 frame, read by hv-glue's reader) carries the guest's id. */
+	frame_id_hex(&gm, gm_id);
+	TU_CHECK(!strcmp(gc_str(r.json, "id"), gm_id), "the GRANT's id %s, the guest's %s", gm_id,
+		 gc_str(r.json, "id"));
 	gc_resp_free(&r);
 	req("GET", "/v1/guests", "/v1/guests", NULL, &r);
 	TU_CHECK(json_object_array_length(json_object_object_get(r.json, "guests")) == 1, "list");
@@ -388,8 +402,9 @@ static void test_lifecycle(void)
 
 		fcntl(ctl, F_SETFL, fl | O_NONBLOCK);
 		TU_CHECK(hv_grant_stream_read(ctl, &m, &why) == 1 && m.type == HV_REVOKE &&
-			     m.handle == h && m.asid == asid,
-			 "REVOKE before DELETE answered");
+			     m.handle == h && m.asid == asid &&
+			     !memcmp(m.id, gm.id, sizeof(m.id)),
+			 "REVOKE (with the guest's id) before DELETE answered");
 	}
 	close(ctl);
 	same_snapshot(before, snap(), "a launched and decommissioned guest");

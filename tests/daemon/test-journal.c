@@ -306,8 +306,8 @@ static void test_vmsa_record(void)
 		 (unsigned long long)s.rec[1].mem_base);
 }
 
-/* A SECRET record (a LAUNCH_SECRET packet's IV and MAC) survives the codec; a type past it is
- * no record. */
+/* A SECRET record (a LAUNCH_SECRET packet's IV and MAC) and an ID record survive the codec; a
+ * type past the last is no record. */
 static void test_secret_record(void)
 {
 	uint8_t img[SEVD_JOURNAL_HEADER + SEVD_JREC_SIZE];
@@ -328,7 +328,17 @@ static void test_secret_record(void)
 		     !memcmp(s.rec[0].mnonce, r.mnonce, sizeof(r.mnonce)) &&
 		     !memcmp(s.rec[0].measure, r.measure, sizeof(r.measure)),
 		 "the packet's IV and MAC survive");
-	r.type = SEVD_JREC_SECRET + 1;
+	/* An ID record (a guest's stable id in mnonce) survives it too. */
+	r = (struct sevd_jrec){.type = SEVD_JREC_ID, .handle = 9};
+	memset(r.mnonce, 0x3c, sizeof(r.mnonce));
+	sevd_jrec_encode(&r, img + SEVD_JOURNAL_HEADER);
+	memset(&s, 0, sizeof(s));
+	TU_CHECK_EQ(sevd_journal_scan(img, sizeof(img), false, collect, &s, &end, &bad, &skipped),
+		    1);
+	TU_CHECK(s.rec[0].type == SEVD_JREC_ID && s.rec[0].handle == 9 &&
+		     !memcmp(s.rec[0].mnonce, r.mnonce, sizeof(r.mnonce)),
+		 "the guest's id survives");
+	r.type = SEVD_JREC_ID + 1;
 	sevd_jrec_encode(&r, img + SEVD_JOURNAL_HEADER);
 	memset(&s, 0, sizeof(s));
 	TU_CHECK_EQ(sevd_journal_scan(img, sizeof(img), false, collect, &s, &end, &bad, &skipped),

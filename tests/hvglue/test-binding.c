@@ -114,7 +114,7 @@ static void check_tlb_decisions(void)
 static void msg(uint8_t out[HV_GRANT_MSG_SIZE], enum hv_grant_type t, uint32_t h, uint32_t a,
 		bool es, uint64_t gen)
 {
-	hv_grant_msg_build(&(struct hv_grant_msg){t, h, a, es, gen}, out);
+	hv_grant_msg_build(&(struct hv_grant_msg){t, h, a, es, gen, {0}}, out);
 }
 
 static void expect_bad(const uint8_t *buf, size_t len, const char *what)
@@ -230,6 +230,95 @@ static void check_stream(void)
 	hv_bindings_free(b);
 }
 
+/* Version 2 frames (what sevd sends): the 32-byte header with version 2 and length 48, then
+ * the guest's stable id, which must be non-zero and start with the handle (big-endian). */
+static void msg_v2(uint8_t out[HV_GRANT_MSG_V2_SIZE], enum hv_grant_type t, uint32_t h,
+		   uint32_t a, uint64_t gen, uint8_t tag)
+{
+	struct hv_grant_msg m = {t, h, a, false, gen, {0}};
+
+	m.id[0] = (uint8_t)(h >> 24), m.id[1] = (uint8_t)(h >> 16);
+	m.id[2] = (uint8_t)(h >> 8), m.id[3] = (uint8_t)h;
+	memset(m.id + 4, tag, sizeof(m.id) - 4);
+	hv_grant_msg_build_v2(&m, out);
+}
+
+static void check_parser_v2(void)
+{
+	uint8_t good[HV_GRANT_MSG_V2_SIZE], bad[HV_GRANT_MSG_V2_SIZE], again[HV_GRANT_MSG_V2_SIZE];
+	struct hv_grant_msg m;
+	const char *why = "x";
+
+	msg_v2(good, HV_GRANT, 0x11223344, 42, 7, 0xab);
+	TU_CHECK_EQ(get_le16(good + 4), 2);
+	TU_CHECK_EQ(get_le32(good + 8), 48);
+	TU_CHECK_EQ(hv_grant_msg_parse(good, sizeof(good), &m, &why), 0);
+	TU_CHECK(why == NULL && m.handle == 0x11223344 && m.asid == 42 && m.generation == 7 &&
+		     m.id[0] == 0x11 && m.id[3] == 0x44 && m.id[4] == 0xab && m.id[15] == 0xab,
+		 "a version 2 frame's fields and id round-trip");
+	hv_grant_msg_build_v2(&m, again);
+	TU_CHECK(!memcmp(good, again, sizeof(good)), "version 2 builds back byte for byte");
+	expect_bad(good, HV_GRANT_MSG_SIZE, "a version 2 frame cut to 32 bytes");
+	memcpy(bad, good, sizeof(bad));
+	put_le32(bad + 8, 32);
+	expect_bad(bad, sizeof(bad), "version 2 with length 32");
+	expect_bad(bad, HV_GRANT_MSG_SIZE, "version 2 with length 32, 32 bytes");
+	memcpy(bad, good, sizeof(bad));
+	memset(bad + 32, 0, 16);
+	expect_bad(bad, sizeof(bad), "guest id 0");
+	memcpy(bad, good, sizeof(bad));
+	bad[35] ^= 1;
+	expect_bad(bad, sizeof(bad), "an id that does not start with the handle");
+	memcpy(bad, good, sizeof(bad));
+	put_le16(bad + 4, 1);
+	expect_bad(bad, sizeof(bad), "version 1 with 48 bytes");
+	/* A version 1 frame still parses, with no id. */
+	msg(bad, HV_GRANT, 9, 3, false, 1);
+	TU_CHECK_EQ(hv_grant_msg_parse(bad, HV_GRANT_MSG_SIZE, &m, &why), 0);
+	TU_CHECK(m.id[0] == 0 && m.id[15] == 0, "version 1: no id");
+}
+
+/* A stream of version 1 and 2 frames mixed, read frame by frame; the table keeps each grant's
+ * id, and a REVOKE carrying another guest's id for that handle is refused. */
+static void check_stream_v2(void)
+{
+	uint8_t a[HV_GRANT_MSG_V2_SIZE], r_other[HV_GRANT_MSG_V2_SIZE], r_ok[HV_GRANT_MSG_V2_SIZE],
+	    v1[HV_GRANT_MSG_SIZE];
+	struct hv_bindings *b;
+	struct hv_grant_msg m;
+	const char *why = NULL;
+	int sv[2];
+
+	TU_CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	TU_CHECK_EQ(hv_bindings_new(15, 1, &b), 0);
+	msg_v2(a, HV_GRANT, 5, 9, 1, 0x11);
+	msg_v2(r_other, HV_REVOKE, 5, 9, 1, 0x22); /* the same handle, another guest's id */
+	msg_v2(r_ok, HV_REVOKE, 5, 9, 1, 0x11);
+	msg(v1, HV_GRANT, 6, 10, false, 2);
+	TU_CHECK_EQ(write(sv[0], a, 20), 20); /* split inside the header */
+	TU_CHECK_EQ(write(sv[0], a + 20, 28), 28);
+	TU_CHECK_EQ(write(sv[0], v1, sizeof(v1)), (ssize_t)sizeof(v1));
+	TU_CHECK_EQ(write(sv[0], r_other, sizeof(r_other)), (ssize_t)sizeof(r_other));
+	TU_CHECK_EQ(write(sv[0], r_ok, sizeof(r_ok)), (ssize_t)sizeof(r_ok));
+	TU_CHECK_EQ(hv_grant_stream_read(sv[1], &m, &why), 1);
+	TU_CHECK_EQ(hv_bindings_apply(b, &m), 0);
+	TU_CHECK(hv_bindings_find_handle(b, 5) && hv_bindings_find_handle(b, 5)->id[4] == 0x11,
+		 "the grant keeps its guest's id");
+	TU_CHECK_EQ(hv_grant_stream_read(sv[1], &m, &why), 1);
+	TU_CHECK(m.handle == 6 && m.asid == 10 && m.id[0] == 0, "a version 1 frame after it");
+	TU_CHECK_EQ(hv_bindings_apply(b, &m), 0);
+	TU_CHECK_EQ(hv_grant_stream_read(sv[1], &m, &why), 1);
+	TU_CHECK_EQ(hv_bindings_apply(b, &m), -ENOENT);
+	TU_CHECK(hv_bindings_find_handle(b, 5), "a revoke with another id left the grant live");
+	TU_CHECK_EQ(hv_grant_stream_read(sv[1], &m, &why), 1);
+	TU_CHECK_EQ(hv_bindings_apply(b, &m), 0);
+	TU_CHECK(!hv_bindings_find_handle(b, 5), "revoked by its own id");
+	close(sv[0]);
+	TU_CHECK_EQ(hv_grant_stream_read(sv[1], &m, &why), 0);
+	close(sv[1]);
+	hv_bindings_free(b);
+}
+
 int main(void)
 {
 	check_grant_rules();
@@ -237,5 +326,7 @@ int main(void)
 	check_parser();
 	check_parser_exact();
 	check_stream();
+	check_parser_v2();
+	check_stream_v2();
 	tu_done("hvglue-binding");
 }

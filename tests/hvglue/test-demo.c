@@ -468,6 +468,10 @@ static void first_guest(struct vmm *m, const char *ark, const uint8_t *img, size
 	check_guest_view(h, img, img_len, page, page_len);
 	TU_CHECK(g.handle == h && g.asid == THE_ASID && !g.es, "GRANT handle %u ASID %u es %d",
 		 g.handle, g.asid, g.es);
+	/* sevd's version 2 frame: the guest's stable id, its handle first (big-endian) */
+	TU_CHECK(((uint32_t)g.id[0] << 24 | (uint32_t)g.id[1] << 16 | (uint32_t)g.id[2] << 8 |
+		  g.id[3]) == h && memcmp(g.id + 4, (uint8_t[12]){0}, 12) != 0,
+		 "the GRANT carries no id of guest %u", h);
 	_cleanup_free_ char *hex = sha256_hex(secret, 48);
 	kvm_runs_guest(m, h, hex);
 	TU_CHECK_EQ(vmm_enter(m, h, &gate), 1); /* first entry with this ASID on the CPU */
