@@ -4,7 +4,6 @@
  * by a trusted ARK, so a CEK never verifies across generations. */
 #include <errno.h>
 #include <stddef.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -13,17 +12,6 @@
 #include "attest/roots-private.h"
 #include "common/ossl.h"
 #include "common/util.h"
-
-int attest_verdict_fail(struct attest_verdict *v, int r, const char *fmt, ...)
-{
-	va_list ap;
-
-	v->ok = false;
-	va_start(ap, fmt);
-	vsnprintf(v->reason, sizeof(v->reason), fmt, ap);
-	va_end(ap);
-	return r;
-}
 
 void attest_sev_chain_init(struct attest_sev_chain *c)
 {
