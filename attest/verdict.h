@@ -5,7 +5,7 @@
  * attest_verdict_fail() (a format) and attest_verdict_reject() (a fixed sentence) fill it and
  * give back the return value, so a check reads as one line per rule.
  *
- * Files still on the older shapes, to be moved to this one: amd-cert.c, sev-cert.c,
+ * Files still on the older shapes, to be moved to this one: sev-cert.c,
  * sev-report.c, snp-report.c, snp-chain.c, snp-msg.c, ovmf.c, measurement.c, snp-measure.c
  * (const char **reason, with attest_reject() below), snp-appraise.c and snp-cert-table.c (a
  * char *why buffer), roots.c and roots-dir.c (char **ret_error), session.c
