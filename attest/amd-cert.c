@@ -144,19 +144,6 @@ int attest_amd_cert_pubkey(const struct amd_cert *c, EVP_PKEY **ret)
 	return attest_rsa_pubkey_from_le(c->pubexp, pe_bytes(c), c->modulus, mod_bytes(c), ret);
 }
 
-static int bn_param_le(EVP_PKEY *key, const char *name, uint8_t *le, size_t cap)
-{
-	_cleanup_(BN_freep) BIGNUM *bn = NULL;
-
-	if (EVP_PKEY_get_bn_param(key, name, &bn) != 1) {
-		ERR_clear_error();
-		return -EINVAL;
-	}
-	if ((size_t)BN_num_bytes(bn) > cap || BN_bn2lebinpad(bn, le, (int)cap) < 0)
-		return -E2BIG;
-	return 0;
-}
-
 int attest_amd_cert_init(struct amd_cert *c, const uint8_t key_id[16],
 			 const uint8_t certifying_id[16], uint32_t usage, EVP_PKEY *pub)
 {
@@ -174,9 +161,9 @@ int attest_amd_cert_init(struct amd_cert *c, const uint8_t key_id[16],
 	c->key_usage = usage;
 	/* AMD's own certificates size the exponent field like the modulus. */
 	c->pubexp_bits = c->modulus_bits = (uint32_t)bits;
-	r = bn_param_le(pub, OSSL_PKEY_PARAM_RSA_E, c->pubexp, pe_bytes(c));
+	r = attest_key_bn_le(pub, OSSL_PKEY_PARAM_RSA_E, c->pubexp, pe_bytes(c));
 	if (r >= 0)
-		r = bn_param_le(pub, OSSL_PKEY_PARAM_RSA_N, c->modulus, mod_bytes(c));
+		r = attest_key_bn_le(pub, OSSL_PKEY_PARAM_RSA_N, c->modulus, mod_bytes(c));
 	return r;
 }
 
