@@ -65,17 +65,17 @@ static const char *check_header(const uint8_t *buf)
 }
 
 int attest_amd_cert_parse(const uint8_t *buf, size_t len, struct amd_cert *ret, size_t *consumed,
-			  const char **reason)
+			  struct attest_verdict *v)
 {
 	struct amd_cert c = {};
 	const char *why;
 
 	if (len < AMD_CERT_HDR_SIZE)
-		return attest_reject(reason, "AMD certificate is shorter than its 64-byte header",
-				     -EBADMSG);
+		return attest_verdict_reject(
+		    v, "AMD certificate is shorter than its 64-byte header", -EBADMSG);
 	why = check_header(buf);
 	if (why)
-		return attest_reject(reason, why, -EBADMSG);
+		return attest_verdict_reject(v, why, -EBADMSG);
 	c.version = 1;
 	memcpy(c.key_id, buf + OFF_KEY_ID, 16);
 	memcpy(c.certifying_id, buf + OFF_CERT_ID, 16);
@@ -85,15 +85,14 @@ int attest_amd_cert_parse(const uint8_t *buf, size_t len, struct amd_cert *ret, 
 	c.modulus_bits = get_le32(buf + OFF_MODULUS_BITS);
 	/* AMD once published the Naples ARK without its signature: name that case exactly. */
 	if (len == signed_len(&c))
-		return attest_reject(reason,
-				     "AMD certificate has no signature (it ends after the modulus)",
-				     -EBADMSG);
+		return attest_verdict_reject(
+		    v, "AMD certificate has no signature (it ends after the modulus)", -EBADMSG);
 	if (len > signed_len(&c) && len < attest_amd_cert_size(&c))
-		return attest_reject(reason, "AMD certificate is truncated inside its signature",
-				     -EBADMSG);
+		return attest_verdict_reject(v, "AMD certificate is truncated inside its signature",
+					     -EBADMSG);
 	if (len < signed_len(&c))
-		return attest_reject(
-		    reason, "AMD certificate is truncated before the end of its key", -EBADMSG);
+		return attest_verdict_reject(
+		    v, "AMD certificate is truncated before the end of its key", -EBADMSG);
 	const uint8_t *p = buf + AMD_CERT_HDR_SIZE;
 	memcpy(c.pubexp, p, pe_bytes(&c));
 	memcpy(c.modulus, p + pe_bytes(&c), mod_bytes(&c));
@@ -145,19 +144,6 @@ int attest_amd_cert_pubkey(const struct amd_cert *c, EVP_PKEY **ret)
 	return attest_rsa_pubkey_from_le(c->pubexp, pe_bytes(c), c->modulus, mod_bytes(c), ret);
 }
 
-static int bn_param_le(EVP_PKEY *key, const char *name, uint8_t *le, size_t cap)
-{
-	_cleanup_(BN_freep) BIGNUM *bn = NULL;
-
-	if (EVP_PKEY_get_bn_param(key, name, &bn) != 1) {
-		ERR_clear_error();
-		return -EINVAL;
-	}
-	if ((size_t)BN_num_bytes(bn) > cap || BN_bn2lebinpad(bn, le, (int)cap) < 0)
-		return -E2BIG;
-	return 0;
-}
-
 int attest_amd_cert_init(struct amd_cert *c, const uint8_t key_id[16],
 			 const uint8_t certifying_id[16], uint32_t usage, EVP_PKEY *pub)
 {
@@ -175,9 +161,9 @@ int attest_amd_cert_init(struct amd_cert *c, const uint8_t key_id[16],
 	c->key_usage = usage;
 	/* AMD's own certificates size the exponent field like the modulus. */
 	c->pubexp_bits = c->modulus_bits = (uint32_t)bits;
-	r = bn_param_le(pub, OSSL_PKEY_PARAM_RSA_E, c->pubexp, pe_bytes(c));
+	r = attest_key_bn_le(pub, OSSL_PKEY_PARAM_RSA_E, c->pubexp, pe_bytes(c));
 	if (r >= 0)
-		r = bn_param_le(pub, OSSL_PKEY_PARAM_RSA_N, c->modulus, mod_bytes(c));
+		r = attest_key_bn_le(pub, OSSL_PKEY_PARAM_RSA_N, c->modulus, mod_bytes(c));
 	return r;
 }
 
@@ -194,49 +180,55 @@ int attest_amd_cert_sign(struct amd_cert *c, EVP_PKEY *signer_key)
 }
 
 int attest_amd_cert_verify(const struct amd_cert *c, const struct amd_cert *signer,
-			   const char **reason)
+			   struct attest_verdict *v)
 {
 	_cleanup_(EVP_PKEY_freep) EVP_PKEY *key = NULL;
 	uint8_t buf[AMD_CERT_MAX_SIZE];
 	int r;
 
 	if (!sizes_valid(c) || !sizes_valid(signer))
-		return attest_reject(reason, "AMD certificate has invalid key sizes", 0);
+		return attest_verdict_reject(v, "AMD certificate has invalid key sizes", 0);
 	if (signer->key_usage != 0x00)
-		return attest_reject(
-		    reason, "signer is not an ARK (only an ARK signs AMD certificates)", 0);
+		return attest_verdict_reject(
+		    v, "signer is not an ARK (only an ARK signs AMD certificates)", 0);
 	if (memcmp(c->certifying_id, signer->key_id, 16) != 0)
-		return attest_reject(reason, "certifying id does not match the signer's key id", 0);
+		return attest_verdict_reject(v, "certifying id does not match the signer's key id",
+					     0);
 	if (signer->modulus_bits != c->modulus_bits)
-		return attest_reject(reason, "signer's key size differs from the signature size",
-				     0);
+		return attest_verdict_reject(v, "signer's key size differs from the signature size",
+					     0);
 	r = attest_amd_cert_pubkey(signer, &key);
 	if (r < 0)
-		return attest_reject(reason, "signer's RSA key is malformed", 0);
+		return attest_verdict_reject(v, "signer's RSA key is malformed", 0);
 	encode_signed(c, buf);
 	r = attest_rsa_pss_verify_le(key, md_for_bits(signer->modulus_bits), buf, signed_len(c),
 				     c->sig, mod_bytes(c));
 	if (r < 0)
 		return r;
 	if (r == 0)
-		return attest_reject(reason, "RSA-PSS signature does not verify", 0);
+		return attest_verdict_reject(v, "RSA-PSS signature does not verify", 0);
 	return 1;
 }
 
 int attest_amd_verify_cek(const struct sev_cert *cek, const struct amd_cert *ask,
-			  const char **reason)
+			  struct attest_verdict *v)
 {
 	_cleanup_(EVP_PKEY_freep) EVP_PKEY *key = NULL;
+	const char *why = NULL;
 	int r;
 
 	if (cek->pubkey_usage != SEV_USAGE_CEK)
-		return attest_reject(reason, "certificate is not a CEK", 0);
+		return attest_verdict_reject(v, "certificate is not a CEK", 0);
 	if (ask->key_usage != 0x13)
-		return attest_reject(reason, "signer is not an ASK", 0);
+		return attest_verdict_reject(v, "signer is not an ASK", 0);
 	r = attest_amd_cert_pubkey(ask, &key);
 	if (r < 0)
-		return attest_reject(reason, "ASK's RSA key is malformed", 0);
+		return attest_verdict_reject(v, "ASK's RSA key is malformed", 0);
 	/* attest_sev_cert_verify picks the slot whose usage is ASK and checks it is RSA-PSS
 	 * with the hash its algorithm field names (SHA-256 on Naples, SHA-384 from Rome on). */
-	return attest_sev_cert_verify(cek, SEV_USAGE_ASK, key, reason);
+	r = attest_sev_cert_verify(cek, SEV_USAGE_ASK, key, &why);
+	if (r == 0)
+		return attest_verdict_reject(
+		    v, why ? why : "the CEK's ASK signature does not verify", 0);
+	return r;
 }

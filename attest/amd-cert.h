@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "attest/verdict.h"
+
 #define AMD_CERT_HDR_SIZE 0x40u
 #define AMD_CERT_MAX_SIZE (AMD_CERT_HDR_SIZE + 3 * 512u)
 
@@ -25,9 +27,9 @@ struct amd_cert {
 };
 
 /* Parse one AMD cert from buf; *consumed = its encoded size, so that AMD's concatenated
- * ask_ark_<gen>.cert (ASK then ARK) can be split. -EBADMSG with *reason when malformed. */
+ * ask_ark_<gen>.cert (ASK then ARK) can be split. -EBADMSG with v->reason when malformed. */
 int attest_amd_cert_parse(const uint8_t *buf, size_t len, struct amd_cert *ret, size_t *consumed,
-			  const char **reason);
+			  struct attest_verdict *v);
 /* Encoded size and encoding (byte-exact round trip of a parsed cert). */
 size_t attest_amd_cert_size(const struct amd_cert *c);
 int attest_amd_cert_encode(const struct amd_cert *c, uint8_t *out, size_t cap, size_t *ret_len);
@@ -36,10 +38,10 @@ int attest_amd_cert_pubkey(const struct amd_cert *c, EVP_PKEY **ret);
 int attest_amd_cert_init(struct amd_cert *c, const uint8_t key_id[16],
 			 const uint8_t certifying_id[16], uint32_t usage, EVP_PKEY *pub);
 int attest_amd_cert_sign(struct amd_cert *c, EVP_PKEY *signer_key);
-/* 1 = c is signed by signer (and c->certifying_id == signer->key_id), 0 = not (*reason). */
+/* 1 = c is signed by signer (and c->certifying_id == signer->key_id), 0 = not (v->reason). */
 int attest_amd_cert_verify(const struct amd_cert *c, const struct amd_cert *signer,
-			   const char **reason);
+			   struct attest_verdict *v);
 /* Verify a SEV CEK (signed by an ASK). 1/0/negative as above. */
 struct sev_cert;
 int attest_amd_verify_cek(const struct sev_cert *cek, const struct amd_cert *ask,
-			  const char **reason);
+			  struct attest_verdict *v);

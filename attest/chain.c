@@ -4,7 +4,6 @@
  * by a trusted ARK, so a CEK never verifies across generations. */
 #include <errno.h>
 #include <stddef.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -13,17 +12,6 @@
 #include "attest/roots-private.h"
 #include "common/ossl.h"
 #include "common/util.h"
-
-int attest_verdict_fail(struct attest_verdict *v, int r, const char *fmt, ...)
-{
-	va_list ap;
-
-	v->ok = false;
-	va_start(ap, fmt);
-	vsnprintf(v->reason, sizeof(v->reason), fmt, ap);
-	va_end(ap);
-	return r;
-}
 
 void attest_sev_chain_init(struct attest_sev_chain *c)
 {
@@ -91,7 +79,8 @@ static int place_amd(struct attest_sev_chain *c, const struct amd_cert *a, const
 static int add_one(struct attest_sev_chain *c, const uint8_t *buf, size_t len, const char *name,
 		   size_t off, size_t *used, struct attest_verdict *v)
 {
-	const char *why_sev = "shorter than a SEV certificate (2084 bytes)", *why_amd = NULL;
+	const char *why_sev = "shorter than a SEV certificate (2084 bytes)";
+	struct attest_verdict why_amd = {0};
 	struct sev_cert s;
 	struct amd_cert a;
 
@@ -105,7 +94,8 @@ static int add_one(struct attest_sev_chain *c, const uint8_t *buf, size_t len, c
 	 * reason (e.g. "has no signature") says more than the SEV attempt. */
 	if (len >= AMD_CERT_HDR_SIZE &&
 	    (get_le32(buf + 8) < SEV_USAGE_OCA || get_le32(buf + 8) > SEV_USAGE_CEK))
-		return attest_verdict_fail(v, -EBADMSG, "%s: at byte %zu: %s", name, off, why_amd);
+		return attest_verdict_fail(v, -EBADMSG, "%s: at byte %zu: %s", name, off,
+					   why_amd.reason);
 	return attest_verdict_fail(v, -EBADMSG, "%s: at byte %zu: not a SEV certificate (%s)", name,
 				   off, why_sev);
 }
@@ -280,14 +270,13 @@ static void reached(struct attest_verdict *v, const struct attest_sev_root *root
 /* Try one root: the chain's ASK (if any) must be signed by this root's ARK, and the CEK by that
  * ASK (or, without one in the chain, by the root's own ASK). why receives the first failure. */
 static int try_root(const struct attest_sev_chain *c, const struct attest_sev_root *root,
-		    const char **why, const char **failed_link)
+		    struct attest_verdict *why, const char **failed_link)
 {
 	const struct amd_cert *ask = c->have_ask ? &c->ask : root->has_ask ? &root->ask : NULL;
 	int r;
 
 	if (!ask) {
 		*failed_link = "no ASK (neither in the chain nor in the root)";
-		*why = "";
 		return 0;
 	}
 	if (c->have_ask) {
@@ -307,13 +296,13 @@ static int try_root(const struct attest_sev_chain *c, const struct attest_sev_ro
 static int find_chain_ark(const struct attest_sev_chain *c, const struct attest_roots *roots,
 			  const struct attest_sev_root **ret, struct attest_verdict *v)
 {
-	const char *why = NULL;
+	struct attest_verdict why = {0};
 	int r = attest_amd_cert_verify(&c->ark, &c->ark, &why);
 
 	if (r < 0)
 		return r;
 	if (r == 0)
-		return attest_verdict_fail(v, 0, "the ARK is not self-signed: %s", why);
+		return attest_verdict_fail(v, 0, "the ARK is not self-signed: %s", why.reason);
 	for (size_t i = 0; i < attest_roots_sev_count(roots); i++) {
 		const struct attest_sev_root *root = attest_roots_sev_get(roots, i);
 		if (same_amd_key(&root->ark, &c->ark)) {
@@ -334,7 +323,8 @@ static int amd_links(const struct attest_sev_chain *c, const struct attest_roots
 		     struct attest_verdict *v)
 {
 	const struct attest_sev_root *only = NULL;
-	const char *why = "", *failed = NULL;
+	struct attest_verdict why = {0};
+	const char *failed = NULL;
 	int r;
 
 	if (!has_signer(&c->cek, SEV_USAGE_ASK))
@@ -351,7 +341,8 @@ static int amd_links(const struct attest_sev_chain *c, const struct attest_roots
 		return r;
 	for (size_t i = 0; i < attest_roots_sev_count(roots); i++) {
 		const struct attest_sev_root *root = attest_roots_sev_get(roots, i);
-		const char *w = "", *f = NULL;
+		struct attest_verdict w = {0};
+		const char *f = NULL;
 		if (only && root != only)
 			continue;
 		r = try_root(c, root, &w, &f);
@@ -369,7 +360,8 @@ static int amd_links(const struct attest_sev_chain *c, const struct attest_roots
 			why = w, failed = f;
 	}
 	if (failed)
-		return attest_verdict_fail(v, 0, "%s%s%s", failed, *why ? ": " : "", why);
+		return attest_verdict_fail(v, 0, "%s%s%s", failed, why.reason[0] ? ": " : "",
+					   why.reason);
 	if (c->have_ask)
 		return attest_verdict_fail(v, 0,
 					   "the ASK is not signed by any trusted ARK (tried %s)",

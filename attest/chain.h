@@ -12,6 +12,7 @@
 
 #include "attest/amd-cert.h"
 #include "attest/sev-cert.h"
+#include "attest/verdict.h"
 
 struct attest_roots;
 
@@ -21,15 +22,9 @@ struct attest_sev_chain {
 	bool have_pdh, have_pek, have_oca, have_cek, have_ask, have_ark;
 };
 
-/* Outcome of loading or verifying: ok, or a reason for a human ("PEK is not signed by the CEK:
- * signature does not verify"). root_gen is the generation whose trusted root was reached. */
-struct attest_verdict {
-	bool ok;
-	char reason[512];
-	char root_gen[32];
-	bool root_emulated; /* the root was one the caller added as emulated */
-	bool root_amd_known; /* the root's ARK key id is AMD's for root_gen */
-};
+/* Loading and verifying fill a struct attest_verdict (verdict.h): ok, or a reason for a human
+ * ("PEK is not signed by the CEK: signature does not verify"), and root_gen, the generation
+ * whose trusted root was reached. */
 
 enum {
 	ATTEST_CHAIN_PDH_OPTIONAL = 1 << 0, /* verify up to the PEK (e.g. for an attestation report) */

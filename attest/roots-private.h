@@ -24,5 +24,3 @@ int attest_roots_fail(char **ret_error, int r, const char *fmt, ...) _printf_(3,
 int attest_roots_push_str(char ***arr, size_t *n, const char *s);
 /* Orders the SEV roots: AMD's generations oldest first, then the others by name. */
 void attest_roots_sort(struct attest_roots *r);
-/* v->ok = false, v->reason from fmt; returns r. */
-int attest_verdict_fail(struct attest_verdict *v, int r, const char *fmt, ...) _printf_(3, 4);

@@ -115,11 +115,11 @@ static int split_pair(const uint8_t *buf, size_t len, const char *origin,
 
 	while (off < len) {
 		struct amd_cert c;
-		const char *why = NULL;
+		struct attest_verdict why = {0};
 		size_t used = 0;
 		if (attest_amd_cert_parse(buf + off, len - off, &c, &used, &why) < 0)
 			return attest_roots_fail(ret_error, -EBADMSG, "%s: at byte %zu: %s", origin,
-						 off, why);
+						 off, why.reason);
 		if (c.key_usage == 0x00 && n_ark++ == 0)
 			root->ark = c;
 		else if (c.key_usage == 0x13 && n_ask++ == 0)
@@ -138,15 +138,16 @@ static int split_pair(const uint8_t *buf, size_t len, const char *origin,
 
 static int check_root(struct attest_sev_root *root, char **ret_error)
 {
-	const char *why = NULL, *amd_gen = attest_amd_ark_gen(&root->ark);
+	const char *amd_gen = attest_amd_ark_gen(&root->ark);
+	struct attest_verdict why = {0};
 
 	if (attest_amd_cert_verify(&root->ark, &root->ark, &why) != 1)
 		return attest_roots_fail(ret_error, -EBADMSG, "%s: the ARK is not self-signed: %s",
-					 root->origin, why);
+					 root->origin, why.reason);
 	if (root->has_ask && attest_amd_cert_verify(&root->ask, &root->ark, &why) != 1)
 		return attest_roots_fail(ret_error, -EBADMSG,
 					 "%s: the ASK is not signed by the ARK: %s", root->origin,
-					 why);
+					 why.reason);
 	root->amd_known = amd_gen && strcmp(amd_gen, root->gen) == 0;
 	/* A known generation's slot must hold that generation's ARK. */
 	if (!root->emulated && known_rank(root->gen) >= 0 && !root->amd_known)

@@ -178,7 +178,7 @@ int attest_ec_pubkey_from_le(uint32_t curve, const uint8_t *qx, const uint8_t *q
 }
 
 /* Fill le[0, cap) with the BIGNUM parameter `name` of key, little-endian. */
-static int key_bn_le(EVP_PKEY *key, const char *name, uint8_t *le, size_t cap)
+int attest_key_bn_le(EVP_PKEY *key, const char *name, uint8_t *le, size_t cap)
 {
 	_cleanup_(BN_freep) BIGNUM *bn = NULL;
 
@@ -427,9 +427,10 @@ static int fill_pubkey(struct sev_cert *c, EVP_PKEY *pub)
 		if (bits <= 0 || bits > 4096 || bits % 8)
 			return -EINVAL;
 		put_le32(k, (uint32_t)bits);
-		int r = key_bn_le(pub, OSSL_PKEY_PARAM_RSA_E, k + 4, RSA_MAX_BYTES);
-		return r < 0 ? r : key_bn_le(pub, OSSL_PKEY_PARAM_RSA_N, k + 4 + RSA_MAX_BYTES,
-					     RSA_MAX_BYTES);
+		int r = attest_key_bn_le(pub, OSSL_PKEY_PARAM_RSA_E, k + 4, RSA_MAX_BYTES);
+		return r < 0 ? r
+			     : attest_key_bn_le(pub, OSSL_PKEY_PARAM_RSA_N, k + 4 + RSA_MAX_BYTES,
+						RSA_MAX_BYTES);
 	}
 	if (EVP_PKEY_is_a(pub, "EC")) {
 		char group[32];
@@ -444,9 +445,10 @@ static int fill_pubkey(struct sev_cert *c, EVP_PKEY *pub)
 		else
 			return -EOPNOTSUPP;
 		put_le32(k, curve);
-		int r = key_bn_le(pub, OSSL_PKEY_PARAM_EC_PUB_X, k + 4, curve_bytes(curve));
-		return r < 0 ? r : key_bn_le(pub, OSSL_PKEY_PARAM_EC_PUB_Y,
-					     k + 4 + SEV_ECC_COORD_SIZE, curve_bytes(curve));
+		int r = attest_key_bn_le(pub, OSSL_PKEY_PARAM_EC_PUB_X, k + 4, curve_bytes(curve));
+		return r < 0 ? r
+			     : attest_key_bn_le(pub, OSSL_PKEY_PARAM_EC_PUB_Y,
+						k + 4 + SEV_ECC_COORD_SIZE, curve_bytes(curve));
 	}
 	return -EOPNOTSUPP;
 }

@@ -79,6 +79,8 @@ int attest_rsa_pubkey_from_le(const uint8_t *pubexp, size_t pubexp_len, const ui
 /* An EC public key (curve SEV_ECC_CURVE_P256/P384) from little-endian coordinates of
  * SEV_ECC_COORD_SIZE bytes; -EBADMSG when the point is not on the curve. */
 #define SEV_ECC_COORD_SIZE 72u
+/* le[0, cap) = the BIGNUM parameter name of key, little-endian: 0, -EINVAL, -E2BIG. */
+int attest_key_bn_le(EVP_PKEY *key, const char *name, uint8_t *le, size_t cap);
 int attest_ec_pubkey_from_le(uint32_t curve, const uint8_t *qx, const uint8_t *qy, EVP_PKEY **ret);
 /* RSA-PSS (MGF1 with md, salt = digest length) over data; sig_le little-endian, sig_len bytes.
  * 1 = valid, 0 = invalid, negative errno on error. */

@@ -48,22 +48,18 @@ void attest_snp_id_block_encode(const struct snp_id_block *b, uint8_t out[SNP_ID
 }
 
 int attest_snp_id_block_decode(const uint8_t *buf, size_t len, struct snp_id_block *ret,
-			       const char **reason)
+			       struct attest_verdict *v)
 {
-	if (len != SNP_ID_BLOCK_SIZE) {
-		*reason = "an ID block is 96 (0x60) bytes";
-		return -EBADMSG;
-	}
+	if (len != SNP_ID_BLOCK_SIZE)
+		return attest_verdict_reject(v, "an ID block is 96 (0x60) bytes", -EBADMSG);
 	memcpy(ret->ld, buf + IB_LD, sizeof ret->ld);
 	memcpy(ret->family_id, buf + IB_FAMILY, 16);
 	memcpy(ret->image_id, buf + IB_IMAGE, 16);
 	ret->version = get_le32(buf + IB_VERSION);
 	ret->guest_svn = get_le32(buf + IB_SVN);
 	ret->policy = get_le64(buf + IB_POLICY);
-	if (ret->version != 1) {
-		*reason = "the ID block's VERSION is not 1";
-		return -EBADMSG;
-	}
+	if (ret->version != 1)
+		return attest_verdict_reject(v, "the ID block's VERSION is not 1", -EBADMSG);
 	return 0;
 }
 
@@ -116,21 +112,17 @@ static bool all_zero(const uint8_t *p, size_t n)
 }
 
 int attest_snp_pubkey_decode(const uint8_t in[SNP_PUBKEY_SIZE], EVP_PKEY **ret,
-			     const char **reason)
+			     struct attest_verdict *v)
 {
 	int r;
 
-	if (get_le32(in) != SNP_CURVE_P384) {
-		*reason = "the public key's CURVE is not P-384 (2)";
-		return -EBADMSG;
-	}
-	if (!all_zero(in + PK_END, SNP_PUBKEY_SIZE - PK_END)) {
-		*reason = "the public key's reserved bytes are not zero";
-		return -EBADMSG;
-	}
+	if (get_le32(in) != SNP_CURVE_P384)
+		return attest_verdict_reject(v, "the public key's CURVE is not P-384 (2)", -EBADMSG);
+	if (!all_zero(in + PK_END, SNP_PUBKEY_SIZE - PK_END))
+		return attest_verdict_reject(v, "the public key's reserved bytes are not zero", -EBADMSG);
 	r = attest_ec_pubkey_from_le(SEV_ECC_CURVE_P384, in + PK_QX, in + PK_QY, ret);
 	if (r == -EBADMSG)
-		*reason = "the public key's point is not on P-384";
+		return attest_verdict_reject(v, "the public key's point is not on P-384", r);
 	return r;
 }
 
@@ -171,24 +163,20 @@ int attest_snp_id_auth_build(const uint8_t block[SNP_ID_BLOCK_SIZE], EVP_PKEY *i
 /* One signature of the ABI's format by the encoded key at pk: 1, 0 (reason), <0. */
 static int verify_one(const uint8_t *pk, const uint8_t *data, size_t len, const uint8_t *sig,
 		      const char *what_key, const char *what_sig, uint8_t digest[48],
-		      const char **reason)
+		      struct attest_verdict *v)
 {
 	_cleanup_(EVP_PKEY_freep) EVP_PKEY *key = NULL;
-	int r = attest_snp_pubkey_decode(pk, &key, reason);
+	int r = attest_snp_pubkey_decode(pk, &key, v);
 
-	if (r == -EBADMSG) {
-		*reason = what_key;
-		return 0;
-	}
+	if (r == -EBADMSG)
+		return attest_verdict_reject(v, what_key, 0);
 	if (r < 0)
 		return r;
-	if (!all_zero(sig + SIG_END, SNP_SIGNATURE_SIZE - SIG_END)) {
-		*reason = what_sig;
-		return 0;
-	}
+	if (!all_zero(sig + SIG_END, SNP_SIGNATURE_SIZE - SIG_END))
+		return attest_verdict_reject(v, what_sig, 0);
 	r = attest_ecdsa_verify_le(key, EVP_sha384(), data, len, sig + SIG_R, sig + SIG_S);
 	if (r == 0)
-		*reason = what_sig;
+		return attest_verdict_reject(v, what_sig, 0);
 	if (r == 1 && EVP_Digest(pk, SNP_PUBKEY_SIZE, digest, NULL, EVP_sha384(), NULL) != 1)
 		return -EIO;
 	return r;
@@ -196,33 +184,27 @@ static int verify_one(const uint8_t *pk, const uint8_t *data, size_t len, const 
 
 int attest_snp_id_verify(const uint8_t *block, size_t block_len, const uint8_t *auth,
 			 size_t auth_len, bool author_key_en, uint8_t id_key_digest[48],
-			 uint8_t author_key_digest[48], const char **reason)
+			 uint8_t author_key_digest[48], struct attest_verdict *v)
 {
 	struct snp_id_block b;
 	int r;
 
 	memset(author_key_digest, 0, 48);
-	if ((r = attest_snp_id_block_decode(block, block_len, &b, reason)) < 0)
+	if ((r = attest_snp_id_block_decode(block, block_len, &b, v)) < 0)
 		return r == -EBADMSG ? 0 : r;
-	if (auth_len != SNP_ID_AUTH_SIZE) {
-		*reason = "an ID authentication structure is 4096 bytes";
-		return 0;
-	}
-	if (get_le32(auth + IA_ID_ALGO) != SNP_ID_ALGO_ECDSA_P384_SHA384) {
-		*reason = "ID_KEY_ALGO is not ECDSA P-384 with SHA-384 (1)";
-		return 0;
-	}
+	if (auth_len != SNP_ID_AUTH_SIZE)
+		return attest_verdict_reject(v, "an ID authentication structure is 4096 bytes", 0);
+	if (get_le32(auth + IA_ID_ALGO) != SNP_ID_ALGO_ECDSA_P384_SHA384)
+		return attest_verdict_reject(v, "ID_KEY_ALGO is not ECDSA P-384 with SHA-384 (1)", 0);
 	r = verify_one(auth + IA_ID_KEY, block, SNP_ID_BLOCK_SIZE, auth + IA_BLOCK_SIG,
 		       "ID_KEY is not a P-384 public key in the ABI's format",
-		       "ID_BLOCK_SIG does not verify with ID_KEY", id_key_digest, reason);
+		       "ID_BLOCK_SIG does not verify with ID_KEY", id_key_digest, v);
 	if (r != 1 || !author_key_en)
 		return r;
-	if (get_le32(auth + IA_AUTH_ALGO) != SNP_ID_ALGO_ECDSA_P384_SHA384) {
-		*reason = "AUTH_KEY_ALGO is not ECDSA P-384 with SHA-384 (1)";
-		return 0;
-	}
+	if (get_le32(auth + IA_AUTH_ALGO) != SNP_ID_ALGO_ECDSA_P384_SHA384)
+		return attest_verdict_reject(v, "AUTH_KEY_ALGO is not ECDSA P-384 with SHA-384 (1)", 0);
 	return verify_one(auth + IA_AUTHOR_KEY, auth + IA_ID_KEY, SNP_PUBKEY_SIZE,
 			  auth + IA_ID_KEY_SIG, "AUTHOR_KEY is not a P-384 public key in the "
 			  "ABI's format", "ID_KEY_SIG does not verify with AUTHOR_KEY",
-			  author_key_digest, reason);
+			  author_key_digest, v);
 }

@@ -11,6 +11,8 @@
 
 #include <openssl/evp.h>
 
+#include "attest/verdict.h"
+
 #define SNP_ID_BLOCK_SIZE 0x60u
 #define SNP_ID_AUTH_SIZE 0x1000u
 #define SNP_PUBKEY_SIZE 0x404u
@@ -27,16 +29,16 @@ struct snp_id_block {
 };
 
 void attest_snp_id_block_encode(const struct snp_id_block *b, uint8_t out[SNP_ID_BLOCK_SIZE]);
-/* -EBADMSG (with *reason) when the length or the version is wrong. */
+/* -EBADMSG (with v->reason) when the length or the version is wrong. */
 int attest_snp_id_block_decode(const uint8_t *buf, size_t len, struct snp_id_block *ret,
-			       const char **reason);
+			       struct attest_verdict *v);
 
 /* The ABI's public key format: curve u32 (2 = P-384), QX[72], QY[72] little-endian, zeros. */
 int attest_snp_pubkey_encode(EVP_PKEY *key, uint8_t out[SNP_PUBKEY_SIZE]);
-/* -EBADMSG (with *reason) when the curve is not P-384, the point is not on it, or the
+/* -EBADMSG (with v->reason) when the curve is not P-384, the point is not on it, or the
  * reserved bytes are not zero. */
 int attest_snp_pubkey_decode(const uint8_t in[SNP_PUBKEY_SIZE], EVP_PKEY **ret,
-			     const char **reason);
+			     struct attest_verdict *v);
 /* SHA-384 of the encoded public key, as the report's ID_KEY_DIGEST / AUTHOR_KEY_DIGEST. */
 int attest_snp_pubkey_digest(EVP_PKEY *key, uint8_t out[48]);
 
@@ -48,7 +50,7 @@ int attest_snp_id_auth_build(const uint8_t block[SNP_ID_BLOCK_SIZE], EVP_PKEY *i
 /* What SNP_LAUNCH_FINISH checks of them: the algorithms, the ID key's signature over the
  * block, and with author_key_en the author key's signature over the ID key. 1 valid (the
  * key digests filled in; the author digest zero without author_key_en), 0 invalid with
- * *reason naming the field, negative errno on internal errors. */
+ * v->reason naming the field, negative errno on internal errors. */
 int attest_snp_id_verify(const uint8_t *block, size_t block_len, const uint8_t *auth,
 			 size_t auth_len, bool author_key_en, uint8_t id_key_digest[48],
-			 uint8_t author_key_digest[48], const char **reason);
+			 uint8_t author_key_digest[48], struct attest_verdict *v);

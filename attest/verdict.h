@@ -1,14 +1,62 @@
-/* How attest/ says why a check failed. A parser returns -EBADMSG and a verifier 0, each with
- * *reason (when the caller passed one) pointing at a static sentence naming what was wrong;
- * checks whose reason needs the caller's names or values (chains, reports) fill a struct
- * attest_verdict (chain.h) instead. The firmware-side checks of session.h and secret.h, which
- * the emulator answers with a firmware status, name the failed check with their enum (with a
- * _name() and a _status() for it). attest_reject() sets the reason and gives back the return
- * value, so a check reads as one line per rule. Pure code. */
+/* How attest/ says why a check failed: struct attest_verdict, the check that failed and a
+ * sentence naming what was wrong. A parser returns -EBADMSG and a verifier 0 (a negative errno
+ * stays an internal error), each filling the verdict the caller passed (NULL: no reason
+ * wanted); the caller starts from a zeroed verdict and reads reason only after a failure.
+ * attest_verdict_fail() (a format) and attest_verdict_reject() (a fixed sentence) fill it and
+ * give back the return value, so a check reads as one line per rule.
+ *
+ * Files still on the older shapes, to be moved to this one: sev-cert.c,
+ * sev-report.c, snp-report.c, snp-chain.c, snp-msg.c, ovmf.c, measurement.c, snp-measure.c
+ * (const char **reason, with attest_reject() below), snp-appraise.c and snp-cert-table.c (a
+ * char *why buffer), roots.c and roots-dir.c (char **ret_error), session.c
+ * and secret.c (an enum of the failed check). Pure code. */
 #pragma once
 
+#include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
+#include "common/macros.h"
+
+struct attest_verdict {
+	bool ok;
+	int check; /* the failed check where its file numbers them (0: not numbered) */
+	char reason[512];
+	/* Chain verification (chain.h): the generation whose trusted root was reached. */
+	char root_gen[32];
+	bool root_emulated;  /* the root was one the caller added as emulated */
+	bool root_amd_known; /* the root's ARK key id is AMD's for root_gen */
+};
+
+/* v->ok = false, v->reason from fmt (v may be NULL); returns r. */
+_printf_(3, 4) static inline int attest_verdict_fail(struct attest_verdict *v, int r,
+						     const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!v)
+		return r;
+	v->ok = false;
+	va_start(ap, fmt);
+	vsnprintf(v->reason, sizeof(v->reason), fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+/* The same with a fixed sentence. */
+static inline int attest_verdict_reject(struct attest_verdict *v, const char *why, int r)
+{
+	return attest_verdict_fail(v, r, "%s", why);
+}
+
+/* v's reason, or otherwise where the failure named none (an internal error). */
+static inline const char *attest_verdict_why(const struct attest_verdict *v, const char *otherwise)
+{
+	return v->reason[0] ? v->reason : otherwise;
+}
+
+/* The older shape: *reason = why (a static sentence) when reason is non-NULL; returns ret. */
 static inline int attest_reject(const char **reason, const char *why, int ret)
 {
 	if (reason)

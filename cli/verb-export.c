@@ -61,10 +61,11 @@ static int check_cert(const char *verb, size_t i, const uint8_t *buf, size_t len
 		return 0;
 	}
 	struct amd_cert a;
+	struct attest_verdict v = {0};
 	size_t used = 0;
-	if (attest_amd_cert_parse(buf, len, &a, &used, &reason) < 0 || used != len)
+	if (attest_amd_cert_parse(buf, len, &a, &used, &v) < 0 || used != len)
 		return sevadm_fail(verb, "sevd sent a malformed %s certificate: %s",
-				   sevadm_cert_names[i], reason ? reason : "trailing bytes");
+				   sevadm_cert_names[i], attest_verdict_why(&v, "trailing bytes"));
 	return 0;
 }
 

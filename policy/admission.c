@@ -195,7 +195,7 @@ int policy_rules_set(struct policy_rules *r, const char *key, const char *value,
 	return -ENOENT;
 }
 
-static _printf_(3, 4) void refuse(struct policy_verdict *v, const char *rule, const char *fmt, ...)
+void policy_refuse(struct policy_verdict *v, const char *rule, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -206,7 +206,7 @@ static _printf_(3, 4) void refuse(struct policy_verdict *v, const char *rule, co
 	va_end(ap);
 }
 
-static void accept_verdict(struct policy_verdict *v)
+void policy_accept(struct policy_verdict *v)
 {
 	v->ok = true;
 	v->rule = NULL;
@@ -216,7 +216,7 @@ static void accept_verdict(struct policy_verdict *v)
 /* Refuse and leave the (void) caller. */
 #define REFUSE(...)                                                                                \
 	do {                                                                                       \
-		refuse(__VA_ARGS__);                                                               \
+		policy_refuse(__VA_ARGS__);                                                        \
 		return;                                                                            \
 	} while (0)
 
@@ -257,7 +257,7 @@ void policy_admit(const struct policy_rules *r, uint32_t p, uint8_t fw_major, ui
 		REFUSE(v, "firmware_api",
 			      "the guest requires firmware API >= %u.%u but this platform runs %u.%u",
 			      g_major, g_minor, fw_major, fw_minor);
-	accept_verdict(v);
+	policy_accept(v);
 }
 
 uint32_t policy_tenant_quota(const struct policy_rules *r, const char *tenant)
@@ -280,7 +280,7 @@ void policy_quota_check(const struct policy_rules *r, const char *tenant, uint32
 			      "tenant %s holds %u of its %u guests (with or without an ASID); "
 			      "decommission one of them first (DELETE /v1/guests/ID)",
 			      name, held, q);
-	accept_verdict(v);
+	policy_accept(v);
 }
 
 uint64_t policy_tenant_memory_quota(const struct policy_rules *r, const char *tenant)
@@ -305,5 +305,5 @@ void policy_memory_check(const struct policy_rules *r, const char *tenant, uint6
 		       "smaller one (memory_size)",
 		       name, (unsigned long long)held, (unsigned long long)want,
 		       (unsigned long long)q);
-	accept_verdict(v);
+	policy_accept(v);
 }

@@ -7,6 +7,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "common/macros.h"
+
 #define POLICY_MAX_TENANTS 64
 #define POLICY_TENANT_NAME_MAX 64
 #define POLICY_MAX_AUTHOR_KEYS 32
@@ -51,6 +53,12 @@ struct policy_verdict {
 	const char *rule; /* the config key of the refusing rule, e.g. "require_nodbg" */
 	char message[256];
 };
+
+/* How the checks of admission.c and snp-admission.c give their answer: refused by the config key
+ * rule with a message from fmt, or accepted (rule NULL, message empty). */
+_printf_(3, 4) void policy_refuse(struct policy_verdict *v, const char *rule, const char *fmt,
+				  ...);
+void policy_accept(struct policy_verdict *v);
 
 void policy_rules_init(struct policy_rules *r);
 /* Apply one config setting: require_nodbg|require_noks|require_es|require_nosend|forbid_es =

@@ -2,7 +2,6 @@
  * code; the masks arrive from sevd.conf and the policies from the network. */
 #include <ctype.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,25 +63,6 @@ int policy_snp_mask_parse(const char *s, uint64_t *ret, const char **reason)
 	return 0;
 }
 
-static _printf_(3, 4) void snp_refuse(struct policy_verdict *v, const char *rule, const char *fmt,
-				      ...)
-{
-	va_list ap;
-
-	v->ok = false;
-	v->rule = rule;
-	va_start(ap, fmt);
-	vsnprintf(v->message, sizeof(v->message), fmt, ap);
-	va_end(ap);
-}
-
-static void snp_accept(struct policy_verdict *v)
-{
-	v->ok = true;
-	v->rule = NULL;
-	v->message[0] = 0;
-}
-
 /* "DEBUG|SMT" for the named bits of m, hex for any other. */
 static void bit_names(uint64_t m, char *buf, size_t size)
 {
@@ -106,7 +86,7 @@ void policy_snp_admit(const struct policy_rules *r, uint64_t p, struct policy_ve
 
 	if ((p & r->snp_must_set) != r->snp_must_set) {
 		bit_names(r->snp_must_set & ~p, names, sizeof(names));
-		snp_refuse(v, "snp_policy_must_set",
+		policy_refuse(v, "snp_policy_must_set",
 			   "this host requires SNP guest policy bits %s set (policy 0x%llx): add "
 			   "them to the policy",
 			   names, (unsigned long long)p);
@@ -114,7 +94,7 @@ void policy_snp_admit(const struct policy_rules *r, uint64_t p, struct policy_ve
 	}
 	if (p & r->snp_must_clear) {
 		bit_names(p & r->snp_must_clear, names, sizeof(names));
-		snp_refuse(
+		policy_refuse(
 		    v, "snp_policy_must_clear",
 		    "this host refuses SNP guest policies with %s set (policy 0x%llx): clear "
 		    "them",
@@ -122,25 +102,25 @@ void policy_snp_admit(const struct policy_rules *r, uint64_t p, struct policy_ve
 		return;
 	}
 	if (major * 256 + minor < r->snp_min_abi_major * 256u + r->snp_min_abi_minor) {
-		snp_refuse(v, "min_abi",
+		policy_refuse(v, "min_abi",
 			   "this host requires SNP guest policies to pin ABI >= %u.%u (policy pins "
 			   "%u.%u in ABI_MAJOR/ABI_MINOR)",
 			   r->snp_min_abi_major, r->snp_min_abi_minor, major, minor);
 		return;
 	}
-	snp_accept(v);
+	policy_accept(v);
 }
 
 void policy_snp_finish_check(const struct policy_rules *r, bool has_id_block,
 			     struct policy_verdict *v)
 {
 	if (r->require_id_block && !has_id_block) {
-		snp_refuse(v, "require_id_block",
+		policy_refuse(v, "require_id_block",
 			   "this host requires an ID block at launch finish: POST /finish with "
 			   "id_block and id_auth (sevadm snp id-block makes them)");
 		return;
 	}
-	snp_accept(v);
+	policy_accept(v);
 }
 
 int policy_author_keys_parse(struct policy_rules *r, const char *s, const char **reason)
@@ -191,11 +171,11 @@ void policy_snp_author_check(const struct policy_rules *r, const uint8_t *digest
 	char hex[2 * POLICY_AUTHOR_KEY_DIGEST_SIZE + 1];
 
 	if (r->n_author_keys == 0) {
-		snp_accept(v);
+		policy_accept(v);
 		return;
 	}
 	if (!digest) {
-		snp_refuse(v, "allowed_author_keys",
+		policy_refuse(v, "allowed_author_keys",
 			   "this host requires SNP guests to be finished with an ID block signed "
 			   "by an allowed author key: make it with sevadm snp id-block "
 			   "--author-key and POST /finish with \"author_key\": true");
@@ -204,12 +184,12 @@ void policy_snp_author_check(const struct policy_rules *r, const uint8_t *digest
 	/* Digests are public (they are in every report): a plain comparison is enough. */
 	for (unsigned i = 0; i < r->n_author_keys; i++)
 		if (memcmp(r->author_keys[i], digest, POLICY_AUTHOR_KEY_DIGEST_SIZE) == 0) {
-			snp_accept(v);
+			policy_accept(v);
 			return;
 		}
 	for (size_t i = 0; i < POLICY_AUTHOR_KEY_DIGEST_SIZE; i++)
 		snprintf(hex + 2 * i, 3, "%02x", digest[i]);
-	snp_refuse(v, "allowed_author_keys",
+	policy_refuse(v, "allowed_author_keys",
 		   "the ID author key (SHA-384 %.16s...) is not in this host's "
 		   "allowed_author_keys: sign the ID key with an allowed author key, or add "
 		   "the digest to sevd.conf",

@@ -110,7 +110,6 @@ static int validate_platform(struct emu_fw *fw, const struct sev_cmd_send_start 
 {
 	_cleanup_free_ uint8_t *amd = NULL;
 	struct amd_cert ask, ark;
-	const char *reason = NULL;
 	size_t used = 0, used2 = 0;
 	int st;
 
@@ -122,11 +121,11 @@ static int validate_platform(struct emu_fw *fw, const struct sev_cmd_send_start 
 	st = emu_mem_read(fw->mem, b->amd_certs_address, amd, b->amd_certs_len);
 	if (st)
 		return st;
-	if (attest_amd_cert_parse(amd, b->amd_certs_len, &ask, &used, &reason) < 0 ||
-	    attest_amd_cert_parse(amd + used, b->amd_certs_len - used, &ark, &used2, &reason) < 0 ||
-	    attest_amd_cert_verify(&ark, &ark, &reason) != 1 ||
-	    attest_amd_cert_verify(&ask, &ark, &reason) != 1 ||
-	    attest_amd_verify_cek(&c->chain[2], &ask, &reason) != 1)
+	if (attest_amd_cert_parse(amd, b->amd_certs_len, &ask, &used, NULL) < 0 ||
+	    attest_amd_cert_parse(amd + used, b->amd_certs_len - used, &ark, &used2, NULL) < 0 ||
+	    attest_amd_cert_verify(&ark, &ark, NULL) != 1 ||
+	    attest_amd_cert_verify(&ask, &ark, NULL) != 1 ||
+	    attest_amd_verify_cek(&c->chain[2], &ask, NULL) != 1)
 		return SEV_STATUS_INVALID_CERTIFICATE;
 	st = sev_signed_by(&c->chain[0], &c->chain[2], SEV_USAGE_CEK);
 	if (!st)

@@ -4,23 +4,13 @@
 #include <string.h>
 
 #include "common/macros.h"
+#include "common/util.h"
 #include "psp/emu/kds.h"
 
 static int fail(const char **why, const char *msg, int code)
 {
 	*why = msg;
 	return code;
-}
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 /* A decimal 0..255 without sign, spaces or leading zeros beyond one digit. */
@@ -106,7 +96,7 @@ int emu_kds_parse(const char *path, const char *query, struct emu_kds_req *r, co
 	if (n != 2 * r->hwid_len)
 		return fail(why, "a hwid of the wrong length (128 hex digits; Turin 16)", 400);
 	for (size_t i = 0; i < r->hwid_len; i++) {
-		int hi = hexval(p[2 * i]), lo = hexval(p[2 * i + 1]);
+		int hi = hex_digit(p[2 * i]), lo = hex_digit(p[2 * i + 1]);
 
 		if (hi < 0 || lo < 0)
 			return fail(why, "a hwid that is not hexadecimal", 400);

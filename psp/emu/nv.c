@@ -237,11 +237,9 @@ static int get_amd_cert(const struct rec *r, EVP_PKEY *key, struct amd_cert *ret
 			const char **reason)
 {
 	_cleanup_(EVP_PKEY_freep) EVP_PKEY *pub = NULL;
-	const char *why = NULL;
 	size_t used = 0;
 
-	if (!r->seen || attest_amd_cert_parse(r->p, r->len, ret, &used, &why) < 0 ||
-	    used != r->len)
+	if (!r->seen || attest_amd_cert_parse(r->p, r->len, ret, &used, NULL) < 0 || used != r->len)
 		return *reason = "an AMD root certificate is missing or does not parse", -EBADMSG;
 	if (attest_amd_cert_pubkey(ret, &pub) < 0 || EVP_PKEY_eq(pub, key) != 1)
 		return *reason = "an AMD root certificate does not match its private key", -EBADMSG;

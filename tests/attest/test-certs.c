@@ -16,11 +16,11 @@ static const char *const gens[] = { "naples", "rome", "milan", "genoa", "turin" 
 
 static void load_amd(const char *rel, struct amd_cert *c, uint8_t **raw, size_t *raw_len)
 {
-	const char *why = NULL;
+	struct attest_verdict why = {0};
 	size_t len, used = 0;
 	uint8_t *buf = tu_read_vector(rel, &len);
 
-	TU_CHECK(attest_amd_cert_parse(buf, len, c, &used, &why) == 0, "%s: %s", rel, why);
+	TU_CHECK(attest_amd_cert_parse(buf, len, c, &used, &why) == 0, "%s: %s", rel, why.reason);
 	TU_CHECK_EQ(used, len);
 	if (raw) {
 		*raw = buf;
@@ -47,7 +47,7 @@ static void test_amd_roots(void)
 		struct amd_cert ark, ask;
 		uint8_t *raw, out[AMD_CERT_MAX_SIZE];
 		size_t raw_len, out_len;
-		const char *why = NULL;
+		struct attest_verdict why = {0};
 
 		snprintf(p, sizeof(p), "amd-roots/sev/%s/ark.cert", gens[i]);
 		load_amd(p, &ark, &raw, &raw_len);
@@ -63,17 +63,22 @@ static void test_amd_roots(void)
 
 		TU_CHECK_EQ(ark.key_usage, 0x00);
 		TU_CHECK_EQ(ask.key_usage, 0x13);
-		TU_CHECK(attest_amd_cert_verify(&ark, &ark, &why) == 1, "%s ARK self: %s", gens[i], why);
-		TU_CHECK(attest_amd_cert_verify(&ask, &ark, &why) == 1, "%s ARK->ASK: %s", gens[i], why);
-		why = NULL;
-		TU_CHECK(attest_amd_cert_verify(&ark, &ask, &why) == 0 && why, "%s reversed", gens[i]);
-		TU_CHECK(strstr(why, "ARK") != NULL, "reason names the signer role: %s", why);
+		TU_CHECK(attest_amd_cert_verify(&ark, &ark, &why) == 1, "%s ARK self: %s", gens[i],
+			 why.reason);
+		TU_CHECK(attest_amd_cert_verify(&ask, &ark, &why) == 1, "%s ARK->ASK: %s", gens[i],
+			 why.reason);
+		why = (struct attest_verdict){0};
+		TU_CHECK(attest_amd_cert_verify(&ark, &ask, &why) == 0 && why.reason[0],
+			 "%s reversed", gens[i]);
+		TU_CHECK(strstr(why.reason, "ARK") != NULL, "reason names the signer role: %s",
+			 why.reason);
 		/* Same ids but a flipped modulus byte: the signature must catch it. */
 		struct amd_cert bad = ask;
 		bad.modulus[17] ^= 0x01;
-		why = NULL;
-		TU_CHECK(attest_amd_cert_verify(&bad, &ark, &why) == 0 && why, "flipped ASK");
-		TU_CHECK(strstr(why, "signature") != NULL, "%s", why);
+		why = (struct attest_verdict){0};
+		TU_CHECK(attest_amd_cert_verify(&bad, &ark, &why) == 0 && why.reason[0],
+			 "flipped ASK");
+		TU_CHECK(strstr(why.reason, "signature") != NULL, "%s", why.reason);
 		/* Every root must fail under every other generation's ARK. */
 		for (size_t j = 0; j < ELEMENTSOF(gens); j++) {
 			struct amd_cert other;
@@ -93,6 +98,7 @@ static void test_chain_links(const char *gen, bool has_cek_sig_384)
 	struct amd_cert ask;
 	char p[128];
 	const char *why = NULL;
+	struct attest_verdict v = {0};
 	_cleanup_(EVP_PKEY_freep) EVP_PKEY *kpek = NULL, *koca = NULL, *kcek = NULL, *kpdh = NULL;
 
 #define LOAD(x) snprintf(p, sizeof(p), "sev-chains/%s/" #x ".cert", gen), load_sev(p, &x)
@@ -118,7 +124,7 @@ static void test_chain_links(const char *gen, bool has_cek_sig_384)
 		 why);
 	TU_CHECK(attest_sev_cert_verify(&pdh, SEV_USAGE_PEK, kpek, &why) == 1, "%s PEK->PDH: %s", gen,
 		 why);
-	TU_CHECK(attest_amd_verify_cek(&cek, &ask, &why) == 1, "%s ASK->CEK: %s", gen, why);
+	TU_CHECK(attest_amd_verify_cek(&cek, &ask, &v) == 1, "%s ASK->CEK: %s", gen, v.reason);
 
 	/* Reversed pairs: no slot names the reversed signer, so each fails with a reason. */
 	why = NULL;
@@ -145,15 +151,15 @@ static void test_cross_generation(void)
 		load_sev(p, &cek);
 		for (size_t j = 0; j < ELEMENTSOF(gens); j++) {
 			struct amd_cert ask;
-			const char *why = NULL;
+			struct attest_verdict why = {0};
 			snprintf(p, sizeof(p), "amd-roots/sev/%s/ask.cert", gens[j]);
 			load_amd(p, &ask, NULL, NULL);
 			int r = attest_amd_verify_cek(&cek, &ask, &why);
 			if (strcmp(chains[i], gens[j]) == 0)
-				TU_CHECK(r == 1, "%s CEK under own ASK: %s", chains[i], why);
+				TU_CHECK(r == 1, "%s CEK under own ASK: %s", chains[i], why.reason);
 			else
-				TU_CHECK(r == 0 && why, "%s CEK verified under the %s ASK", chains[i],
-					 gens[j]);
+				TU_CHECK(r == 0 && why.reason[0],
+					 "%s CEK verified under the %s ASK", chains[i], gens[j]);
 		}
 	}
 }
@@ -218,10 +224,10 @@ static void test_parse_rejects(void)
 
 	/* The Naples ARK as AMD once published it: no signature. */
 	struct amd_cert a;
+	struct attest_verdict v = {0};
 	raw = tu_read_vector("sev-chains/naples/ark.cert.bad", &len);
-	why = NULL;
-	TU_CHECK(attest_amd_cert_parse(raw, len, &a, NULL, &why) == -EBADMSG, "ark.cert.bad parsed");
-	TU_CHECK(why && strstr(why, "no signature"), "%s", why ? why : "(null)");
+	TU_CHECK(attest_amd_cert_parse(raw, len, &a, NULL, &v) == -EBADMSG, "ark.cert.bad parsed");
+	TU_CHECK(strstr(v.reason, "no signature"), "%s", v.reason);
 	free(raw);
 }
 
@@ -247,24 +253,26 @@ static void test_build_roundtrip(int bits)
 	uint8_t enc[AMD_CERT_MAX_SIZE];
 	size_t enc_len, used;
 	const char *why = NULL;
+	struct attest_verdict v = {0};
 	uint32_t rsa_algo = bits == 2048 ? SEV_ALGO_RSA_SHA256 : SEV_ALGO_RSA_SHA384;
 
 	TU_CHECK(attest_amd_cert_init(&ark, id_ark, id_ark, 0x00, kark) == 0, "ark init");
 	TU_CHECK(attest_amd_cert_sign(&ark, kark) == 0, "ark sign");
 	TU_CHECK(attest_amd_cert_init(&ask, id_ask, id_ark, 0x13, kask) == 0, "ask init");
 	TU_CHECK(attest_amd_cert_sign(&ask, kark) == 0, "ask sign");
-	TU_CHECK(attest_amd_cert_verify(&ark, &ark, &why) == 1, "ark self: %s", why);
-	TU_CHECK(attest_amd_cert_verify(&ask, &ark, &why) == 1, "ark->ask: %s", why);
+	TU_CHECK(attest_amd_cert_verify(&ark, &ark, &v) == 1, "ark self: %s", v.reason);
+	TU_CHECK(attest_amd_cert_verify(&ask, &ark, &v) == 1, "ark->ask: %s", v.reason);
 	TU_CHECK(attest_amd_cert_encode(&ark, enc, sizeof(enc), &enc_len) == 0, "encode");
 	TU_CHECK_EQ(enc_len, 0x40 + 3 * (size_t)bits / 8);
-	TU_CHECK(attest_amd_cert_parse(enc, enc_len, &ark2, &used, &why) == 0, "reparse: %s", why);
+	TU_CHECK(attest_amd_cert_parse(enc, enc_len, &ark2, &used, &v) == 0, "reparse: %s",
+		 v.reason);
 	TU_CHECK(memcmp(&ark, &ark2, sizeof(ark)) == 0, "AMD cert round trip");
 
 	TU_CHECK(attest_sev_cert_init(&cek, 0, 14, SEV_USAGE_CEK, SEV_ALGO_ECDSA_SHA256, kcek) == 0,
 		 "cek init");
 	TU_CHECK(attest_sev_cert_sign(&cek, 0, SEV_USAGE_ASK, rsa_algo, kask) == 0, "cek sign");
-	TU_CHECK(attest_amd_verify_cek(&cek, &ask, &why) == 1, "ask->cek: %s", why);
-	TU_CHECK(attest_amd_verify_cek(&cek, &ark, &why) == 0, "ARK as CEK signer");
+	TU_CHECK(attest_amd_verify_cek(&cek, &ask, &v) == 1, "ask->cek: %s", v.reason);
+	TU_CHECK(attest_amd_verify_cek(&cek, &ark, &v) == 0, "ARK as CEK signer");
 	TU_CHECK(attest_sev_cert_init(&pek, 1, 51, SEV_USAGE_PEK, SEV_ALGO_ECDSA_SHA256, kpek) == 0,
 		 "pek init");
 	TU_CHECK(attest_sev_cert_sign(&pek, 1, SEV_USAGE_CEK, SEV_ALGO_ECDSA_SHA256, kcek) == 0, "s");
@@ -296,13 +304,16 @@ static void flip_sev(const char *gen, const char *name, uint32_t signer_usage, E
 	for (size_t off = 0; off < SEV_CERT_SIGNED_LEN; off += 11) {
 		struct sev_cert c;
 		const char *why = NULL;
+		struct attest_verdict v = {0};
 		int r;
 		raw[off] ^= 0x10;
 		if (attest_sev_cert_parse(raw, len, &c, &why) == 0)
-			r = ask ? attest_amd_verify_cek(&c, ask, &why)
+			r = ask ? attest_amd_verify_cek(&c, ask, &v)
 				: attest_sev_cert_verify(&c, signer_usage, signer, &why);
 		else
 			r = 0;
+		if (v.reason[0])
+			why = v.reason;
 		TU_CHECK(r == 0 && why, "%s: flip at 0x%zx accepted", rel, off);
 		raw[off] ^= 0x10;
 	}
@@ -343,13 +354,14 @@ static void test_flip_every_vector(void)
 		load_amd(p, &ask, &raw, &len);
 		for (size_t off = 0; off < len; off += 13) {
 			struct amd_cert c;
-			const char *why = NULL;
+			struct attest_verdict why = {0};
 			size_t used;
 			raw[off] ^= 0x01;
 			int r = attest_amd_cert_parse(raw, len, &c, &used, &why) == 0 && used == len
 					? attest_amd_cert_verify(&c, &ark, &why)
 					: 0;
-			TU_CHECK(r == 0 && why, "%s ASK: flip at 0x%zx accepted", gens[i], off);
+			TU_CHECK(r == 0 && why.reason[0], "%s ASK: flip at 0x%zx accepted", gens[i],
+				 off);
 			raw[off] ^= 0x01;
 		}
 		free(raw);

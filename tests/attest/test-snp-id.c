@@ -23,7 +23,7 @@ static void test_block_layout(void)
 	struct snp_id_block b = { .version = 1, .policy = 0x30000 }, back;
 	uint8_t out[SNP_ID_BLOCK_SIZE], *ld, *want;
 	size_t n, wn;
-	const char *why = NULL;
+	struct attest_verdict why = {0};
 
 	ld = b64(sev_snp_measure_ld, &n);
 	TU_CHECK_EQ(n, 48);
@@ -35,7 +35,7 @@ static void test_block_layout(void)
 	TU_CHECK(memcmp(&back, &b, sizeof b) == 0, "round trip");
 	out[0x50] = 2;
 	TU_CHECK(attest_snp_id_block_decode(out, sizeof out, &back, &why) == -EBADMSG, "version 2");
-	TU_CHECK(why && strstr(why, "VERSION"), "names VERSION: %s", why);
+	TU_CHECK(strstr(why.reason, "VERSION"), "names VERSION: %s", why.reason);
 	TU_CHECK(attest_snp_id_block_decode(out, 95, &back, &why) == -EBADMSG, "short");
 	free(ld), free(want);
 }
@@ -47,11 +47,12 @@ static EVP_PKEY *p384(void)
 	return k;
 }
 
-static int verify(const uint8_t *block, const uint8_t *auth, bool author, const char **why)
+static int verify(const uint8_t *block, const uint8_t *auth, bool author,
+		  struct attest_verdict *why)
 {
 	uint8_t d1[48], d2[48];
 
-	*why = NULL;
+	*why = (struct attest_verdict){0};
 	return attest_snp_id_verify(block, SNP_ID_BLOCK_SIZE, auth, SNP_ID_AUTH_SIZE, author, d1,
 				    d2, why);
 }
@@ -61,12 +62,12 @@ static void flip_range(uint8_t *block, uint8_t *auth, uint8_t *buf, size_t off, 
 		       const char *field)
 {
 	for (size_t i = off; i < off + len; i++) {
-		const char *why;
+		struct attest_verdict why;
 		buf[i] ^= 0x01;
 		int r = verify(block, auth, true, &why);
 		buf[i] ^= 0x01;
-		TU_CHECK(r == 0 && why && strstr(why, field), "byte %#zx flipped (%s): %d %s", i,
-			 field, r, why ? why : "");
+		TU_CHECK(r == 0 && strstr(why.reason, field), "byte %#zx flipped (%s): %d %s", i,
+			 field, r, why.reason);
 	}
 }
 
@@ -75,20 +76,20 @@ static void test_round_trip(void)
 	_cleanup_(EVP_PKEY_freep) EVP_PKEY *id = p384(), *author = p384();
 	struct snp_id_block b = { .version = 1, .guest_svn = 7, .policy = 0x30000 };
 	uint8_t block[SNP_ID_BLOCK_SIZE], auth[SNP_ID_AUTH_SIZE], d1[48], d2[48], want[48];
-	const char *why;
+	struct attest_verdict why = {0};
 
 	memset(b.ld, 0xa5, sizeof b.ld);
 	memset(b.family_id, 0x11, 16), memset(b.image_id, 0x22, 16);
 	attest_snp_id_block_encode(&b, block);
 	/* Without an author key. */
 	TU_CHECK(attest_snp_id_auth_build(block, id, NULL, auth) == 0, "build");
-	TU_CHECK(verify(block, auth, false, &why) == 1, "verifies: %s", why);
-	TU_CHECK(verify(block, auth, true, &why) == 0 && strstr(why, "AUTH_KEY_ALGO"),
-		 "author key enabled without one: %s", why);
+	TU_CHECK(verify(block, auth, false, &why) == 1, "verifies: %s", why.reason);
+	TU_CHECK(verify(block, auth, true, &why) == 0 && strstr(why.reason, "AUTH_KEY_ALGO"),
+		 "author key enabled without one: %s", why.reason);
 	/* With one; the digests are those of the keys. */
 	TU_CHECK(attest_snp_id_auth_build(block, id, author, auth) == 0, "build with author");
 	TU_CHECK(attest_snp_id_verify(block, sizeof block, auth, sizeof auth, true, d1, d2, &why) == 1,
-		 "verifies with author: %s", why);
+		 "verifies with author: %s", why.reason);
 	TU_CHECK(attest_snp_pubkey_digest(id, want) == 0 && memcmp(d1, want, 48) == 0, "ID digest");
 	TU_CHECK(attest_snp_pubkey_digest(author, want) == 0 && memcmp(d2, want, 48) == 0,
 		 "author digest");

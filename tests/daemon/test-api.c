@@ -405,6 +405,7 @@ static void test_read_endpoints(int64_t max, int64_t min_sev)
 	struct sev_cert cek;
 	struct amd_cert ask, ark;
 	const char *why = NULL;
+	struct attest_verdict v = {0};
 	size_t len, used;
 	_cleanup_free_ uint8_t *cek_raw = NULL, *ask_raw = NULL, *ark_raw = NULL;
 
@@ -441,11 +442,12 @@ static void test_read_endpoints(int64_t max, int64_t min_sev)
 	cek_raw = b64field(o, "cek", &len);
 	TU_CHECK(attest_sev_cert_parse(cek_raw, len, &cek, &why) == 0, "cek: %s", why);
 	ask_raw = b64field(o, "ask", &len);
-	TU_CHECK(attest_amd_cert_parse(ask_raw, len, &ask, &used, &why) == 0, "ask: %s", why);
+	TU_CHECK(attest_amd_cert_parse(ask_raw, len, &ask, &used, &v) == 0, "ask: %s", v.reason);
 	ark_raw = b64field(o, "ark", &len);
-	TU_CHECK(attest_amd_cert_parse(ark_raw, len, &ark, &used, &why) == 0, "ark: %s", why);
-	TU_CHECK(attest_amd_cert_verify(&ask, &ark, &why) == 1, "ARK does not sign ASK: %s", why);
-	TU_CHECK(attest_amd_verify_cek(&cek, &ask, &why) == 1, "ASK does not sign CEK: %s", why);
+	TU_CHECK(attest_amd_cert_parse(ark_raw, len, &ark, &used, &v) == 0, "ark: %s", v.reason);
+	TU_CHECK(attest_amd_cert_verify(&ask, &ark, &v) == 1, "ARK does not sign ASK: %s",
+		 v.reason);
+	TU_CHECK(attest_amd_verify_cek(&cek, &ask, &v) == 1, "ASK does not sign CEK: %s", v.reason);
 	json_object_put(o);
 
 	o = call(VIA_UNIX, NULL, "GET", "/v1/asids", NULL, 200);

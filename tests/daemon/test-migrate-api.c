@@ -758,43 +758,74 @@ static void half_move(uint32_t ha, uint32_t *ret_hb)
 	gc_resp_free(&r);
 }
 
-/* SIGKILL of either daemon mid-migration: the source's guest is RUNNING again with its
- * memory intact, the target holds nothing half-received, the ASIDs are back. */
-static void test_kills(const uint8_t *image, uint8_t *va, uint8_t *vb)
+struct counts {
+	int na, nb;
+	int64_t used_a, used_b;
+};
+
+static struct counts counts_now(void)
 {
-	int na = guest_count(&A), nb = guest_count(&B);
-	int64_t used_a = asids_used(&A), used_b = asids_used(&B);
-	uint32_t ha = launch(&A, SEV_POLICY_NODBG, image), hb;
+	return (struct counts){ guest_count(&A), guest_count(&B), asids_used(&A), asids_used(&B) };
+}
+
+/* The source dies mid-stream of ha: its restart cancels the send, ha is RUNNING again with its
+ * memory, and the target's client deletes its half (hb), after which B holds what it held. */
+static void kill_source(uint32_t ha, bool es, uint8_t *va, uint8_t *vb, const struct counts *c)
+{
+	const char *what = es ? "A's ES guest" : "A's guest";
 	char path[64];
 	json_object *o;
+	uint32_t hb;
 
 	view(&A, ha, va);
-	/* the source dies: its restart cancels the send; the target's client deletes its half */
 	half_move(ha, &hb);
 	gc_stop(&A.d, true);
 	restart(&A);
 	snprintf(path, sizeof(path), "/v1/guests/%u", ha);
 	o = call(&A, "GET", path, NULL, 200, NULL);
-	TU_CHECK(!strcmp(gc_str(o, "state"), "RUNNING"), "A after its kill: %s", gc_str(o, "state"));
+	TU_CHECK(!strcmp(gc_str(o, "state"), "RUNNING") && (!es || is_true(o, "es")),
+		 "%s after its kill: %s", what, json_object_to_json_string(o));
 	json_object_put(o);
 	view(&A, ha, vb);
-	TU_CHECK(!memcmp(va, vb, MEM), "A's guest memory changed across the kill");
+	TU_CHECK(!memcmp(va, vb, MEM), "%s memory changed across the kill", what);
 	op(&B, hb, "", 200);
-	TU_CHECK_EQ(guest_count(&B), nb);
-	/* the target dies: its restart decommissions the half-received guest; the source cancels */
+	TU_CHECK_EQ(guest_count(&B), c->nb);
+	TU_CHECK_EQ(asids_used(&B), c->used_b);
+}
+
+/* The target dies mid-stream of ha: its restart decommissions the half-received guest, its
+ * ASIDs are back; the source cancels, ha is as it was, and is deleted. */
+static void kill_target(uint32_t ha, bool es, uint8_t *va, uint8_t *vb, const struct counts *c)
+{
+	const char *what = es ? "A's ES guest" : "A's guest";
+	char path[64];
+	uint32_t hb;
+
+	view(&A, ha, va);
 	half_move(ha, &hb);
 	gc_stop(&B.d, true);
 	restart(&B);
 	snprintf(path, sizeof(path), "/v1/guests/%u", hb);
 	json_object_put(call(&B, "GET", path, NULL, 404, "not_found"));
-	TU_CHECK_EQ(guest_count(&B), nb);
-	TU_CHECK_EQ(asids_used(&B), used_b);
+	TU_CHECK_EQ(guest_count(&B), c->nb);
+	TU_CHECK_EQ(asids_used(&B), c->used_b);
 	op(&A, ha, "send/cancel", 200);
 	view(&A, ha, vb);
-	TU_CHECK(!memcmp(va, vb, MEM), "A's guest memory changed across B's kill");
-	TU_CHECK_EQ(guest_count(&A), na + 1);
-	TU_CHECK_EQ(asids_used(&A), used_a + 1);
+	TU_CHECK(!memcmp(va, vb, MEM), "%s memory changed across B's kill", what);
+	TU_CHECK_EQ(guest_count(&A), c->na + 1);
+	TU_CHECK_EQ(asids_used(&A), c->used_a + 1);
 	op(&A, ha, "", 200);
+}
+
+/* SIGKILL of either daemon mid-migration: the source's guest is RUNNING again with its
+ * memory intact, the target holds nothing half-received, the ASIDs are back. */
+static void test_kills(const uint8_t *image, uint8_t *va, uint8_t *vb)
+{
+	struct counts c = counts_now();
+	uint32_t ha = launch(&A, SEV_POLICY_NODBG, image);
+
+	kill_source(ha, false, va, vb, &c);
+	kill_target(ha, false, va, vb, &c);
 }
 
 /* The same for an SEV-ES guest, whose VMSA addresses a restarted sevd knows only from its
@@ -804,27 +835,12 @@ static void test_kills(const uint8_t *image, uint8_t *va, uint8_t *vb)
  * nothing, its ASIDs are back, A cancels and its guest is as it was. */
 static void test_kills_es(const uint8_t *image, uint8_t *va, uint8_t *vb)
 {
-	int na = guest_count(&A), nb = guest_count(&B);
-	int64_t used_a = asids_used(&A), used_b = asids_used(&B);
+	struct counts c = counts_now();
 	uint32_t ha = launch_es(image), hb;
 	_cleanup_free_ char *out = NULL;
-	char path[64];
 	json_object *o;
 
-	view(&A, ha, va);
-	half_move(ha, &hb);
-	gc_stop(&A.d, true);
-	restart(&A);
-	snprintf(path, sizeof(path), "/v1/guests/%u", ha);
-	o = call(&A, "GET", path, NULL, 200, NULL);
-	TU_CHECK(!strcmp(gc_str(o, "state"), "RUNNING") && is_true(o, "es"),
-		 "A's ES guest after its kill: %s", json_object_to_json_string(o));
-	json_object_put(o);
-	view(&A, ha, vb);
-	TU_CHECK(!memcmp(va, vb, MEM), "A's ES guest memory changed across the kill");
-	op(&B, hb, "", 200);
-	TU_CHECK_EQ(guest_count(&B), nb);
-	TU_CHECK_EQ(asids_used(&B), used_b);
+	kill_source(ha, true, va, vb, &c);
 	/* the VMSAs came back from the journal: the whole guest moves */
 	TU_CHECK(sevadm_migrate(ha, &out) == 0, "sevadm migrate of the ES guest after A's kill: %s",
 		 out);
@@ -836,26 +852,12 @@ static void test_kills_es(const uint8_t *image, uint8_t *va, uint8_t *vb)
 	TU_CHECK(!memcmp(vb + VMSA_A, va + VMSA_A, 4096) && !memcmp(vb + VMSA_B, va + VMSA_B, 4096),
 		 "B's VMSAs differ from those of A's ES guest before A's kill");
 	TU_CHECK(!memcmp(va, vb, MEM), "B's ES guest differs from A's before A's kill");
-	TU_CHECK_EQ(guest_count(&A), na);
-	TU_CHECK_EQ(asids_used(&A), used_a);
+	TU_CHECK_EQ(guest_count(&A), c.na);
+	TU_CHECK_EQ(asids_used(&A), c.used_a);
 	op(&B, hb, "", 200);
 
 	/* the target dies mid-stream of an ES guest: nothing half-received after its restart */
-	ha = launch_es(image);
-	view(&A, ha, va);
-	half_move(ha, &hb);
-	gc_stop(&B.d, true);
-	restart(&B);
-	snprintf(path, sizeof(path), "/v1/guests/%u", hb);
-	json_object_put(call(&B, "GET", path, NULL, 404, "not_found"));
-	TU_CHECK_EQ(guest_count(&B), nb);
-	TU_CHECK_EQ(asids_used(&B), used_b);
-	op(&A, ha, "send/cancel", 200);
-	view(&A, ha, vb);
-	TU_CHECK(!memcmp(va, vb, MEM), "A's ES guest memory changed across B's kill");
-	TU_CHECK_EQ(guest_count(&A), na + 1);
-	TU_CHECK_EQ(asids_used(&A), used_a + 1);
-	op(&A, ha, "", 200);
+	kill_target(launch_es(image), true, va, vb, &c);
 }
 
 int main(void)

@@ -13,7 +13,7 @@ static void exercise_one(const struct amd_cert *c, const uint8_t *raw, size_t us
 {
 	uint8_t out[AMD_CERT_MAX_SIZE];
 	size_t out_len = 0;
-	const char *why = NULL;
+	struct attest_verdict why = {0};
 	_cleanup_(EVP_PKEY_freep) EVP_PKEY *key = NULL;
 
 	if (attest_amd_cert_encode(c, out, sizeof(out), &out_len) < 0 || out_len != used ||
@@ -32,10 +32,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	for (int n = 0; n < 4 && off < size; n++) {
 		struct amd_cert c;
-		const char *why = NULL;
+		struct attest_verdict why = {0};
 		size_t used = 0;
 		if (attest_amd_cert_parse(data + off, size - off, &c, &used, &why) < 0) {
-			if (!why)
+			if (!why.reason[0])
 				abort();
 			break;
 		}
