@@ -1,0 +1,13 @@
+/* What sev-run's modes (demo.c, snp-report.c, snp-guest.c) share: the error line on stderr,
+ * socket addresses as given on the command line, a Unix socket connection. */
+#pragma once
+
+#include "common/macros.h"
+
+/* "sev-run: " and the sentence on stderr; returns err, so a caller can `return hv_say(-E, ...)`. */
+_printf_(2, 3) int hv_say(int err, const char *fmt, ...);
+/* A socket argument without its "unix:" prefix (PATH as it is). */
+const char *hv_sock_path(const char *s);
+/* A connected Unix socket of this type (SOCK_STREAM, SOCK_SEQPACKET), close-on-exec, or -errno
+ * (-ENAMETOOLONG for a path that does not fit sun_path). */
+int hv_unix_connect(const char *path, int type);
