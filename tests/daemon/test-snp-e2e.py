@@ -32,7 +32,8 @@ import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
-from sevdtest import Procs, check, need_env, start_emu, start_sevd, unix_request  # noqa: E402
+from sevdtest import (Procs, check, need_env, snp_id_block, start_emu, start_sevd,  # noqa: E402
+                      unix_request)
 
 
 def load(name, file):
@@ -238,7 +239,7 @@ def sev_run(api, vmm, h, nonce, out, certs=None, want=0):
 
 def main_body(tmp, procs):
     emu = start_emu(procs, tmp, extra=["--snp"], name="emu")
-    kds = snpcerts.start_kds(procs, tmp, os.path.join(tmp, "emu-nv.bin"))
+    _, kds = snpcerts.start_kds(procs, tmp, os.path.join(tmp, "emu-nv.bin"))
     _, api = start_sevd(procs, tmp, emu)
     vmm = os.path.join(tmp, "sevd-state", "vmm.sock")
     check(os.path.exists(vmm) and os.stat(vmm).st_mode & 0o777 == 0o600,
@@ -261,7 +262,7 @@ def main_body(tmp, procs):
     for i in range(0, len(image), PAGE):
         d.page("normal", i, image[i:i + PAGE])
     d.page("secrets", SECRETS_GPA)
-    snpguest.id_block(tmp, d.d, "e2e")
+    snp_id_block(tmp, d.d, POLICY, "e2e")
     p = sevadm(api, "launch", "--snp", img, "--policy", hex(POLICY), "--name", "e2e",
                "--memory-size", str(1 << 20), "--secrets-gpa", hex(SECRETS_GPA), "--id-block",
                os.path.join(tmp, "id-e2e"))
