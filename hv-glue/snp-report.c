@@ -39,7 +39,7 @@
 #define FIRST_SEQNO 1u
 
 /* GET /v1/guests/H: an SNP guest in RUNNING state, or the reason it is not. */
-static int check_guest(const struct hv_snp_report_opts *o)
+int hv_snp_check_guest(const struct hv_snp_report_opts *o)
 {
 	struct http_client_opts ho = {.timeout_ms = 30000};
 	_cleanup_(json_object_putp) json_object *j = NULL;
@@ -81,7 +81,7 @@ static int check_guest(const struct hv_snp_report_opts *o)
 }
 
 /* One request on the VMM socket fd; the answer parsed into *a (pointing into buf). */
-static int vmm_call(int fd, const struct hv_vmm_req *q, uint8_t *buf, struct hv_vmm_ans *a)
+int hv_snp_vmm_call(int fd, const struct hv_vmm_req *q, uint8_t *buf, struct hv_vmm_ans *a)
 {
 	_cleanup_free_ uint8_t *out = malloc(HV_VMM_REQ_MAX);
 	const char *why = "?";
@@ -177,7 +177,7 @@ static int write_pem(const char *dir, const char *name, const uint8_t *der, size
 
 /* The table's entries as snphost names them, the unknown ones as GUID.bin, and the raw table
  * as cert-table.bin. The ASK entry holds the ASVK when the leaf is a VLEK (snp-certs.h). */
-static int write_certs(const char *dir, const uint8_t *table, size_t len)
+int hv_snp_write_certs(const char *dir, const uint8_t *table, size_t len)
 {
 	struct snp_cert_entry e[SNP_CERT_TABLE_ENTRIES_MAX];
 	struct snp_cert_table t;
@@ -262,7 +262,7 @@ static int take_report(const struct hv_snp_report_opts *o, const uint8_t *vmpck,
 /* The request, extended with --certs: a one-page certificate buffer first, grown to what
  * sevd names when it is too small (the request did not reach firmware then, so the same
  * message, sequence number and all, goes again). */
-static int send_request(int fd, const struct hv_snp_report_opts *o, const uint8_t *page,
+int hv_snp_send_request(int fd, const struct hv_snp_report_opts *o, const uint8_t *page,
 			uint8_t *buf, struct hv_vmm_ans *a)
 {
 	struct hv_vmm_req q = {.type = o->certs_dir ? HV_VMM_EXT_GUEST_REQUEST
@@ -274,7 +274,7 @@ static int send_request(int fd, const struct hv_snp_report_opts *o, const uint8_
 	int k;
 
 	for (int tries = 0; tries < 2; tries++) {
-		k = vmm_call(fd, &q, buf, a);
+		k = hv_snp_vmm_call(fd, &q, buf, a);
 		if (k < 0)
 			return k;
 		if (a->vmm_error != HV_VMM_ERR_INVALID_LEN || q.type != HV_VMM_EXT_GUEST_REQUEST)
@@ -291,7 +291,7 @@ static int send_request(int fd, const struct hv_snp_report_opts *o, const uint8_
 	return 0;
 }
 
-static int vmm_open(const struct hv_snp_report_opts *o, char *path, size_t n)
+int hv_snp_vmm_open(const struct hv_snp_report_opts *o, char *path, size_t n)
 {
 	const char *d = hv_sock_path(o->daemon), *slash = strrchr(d, '/');
 	int fd;
@@ -320,9 +320,9 @@ int hv_snp_report_run(const struct hv_snp_report_opts *o)
 		secret_free(secrets, SEV_PAGE_SIZE);
 		return hv_say(-ENOMEM, "out of memory");
 	}
-	if ((k = check_guest(o)) < 0 || (k = fd = vmm_open(o, path, sizeof(path))) < 0)
+	if ((k = hv_snp_check_guest(o)) < 0 || (k = fd = hv_snp_vmm_open(o, path, sizeof(path))) < 0)
 		goto out;
-	k = vmm_call(fd, &(struct hv_vmm_req){.type = HV_VMM_GUEST_INFO, .handle = o->handle},
+	k = hv_snp_vmm_call(fd, &(struct hv_vmm_req){.type = HV_VMM_GUEST_INFO, .handle = o->handle},
 		     buf, &a);
 	if (k >= 0 && a.error < 0)
 		k = hv_say(a.error, "VMM socket %s: guest-info for guest %u refused: %s", path,
@@ -344,13 +344,13 @@ int hv_snp_report_run(const struct hv_snp_report_opts *o)
 		hv_say(k, "cannot seal MSG_REPORT_REQ: %s", strerror(-k));
 		goto out;
 	}
-	if ((k = send_request(fd, o, req, buf, &a)) < 0 ||
+	if ((k = hv_snp_send_request(fd, o, req, buf, &a)) < 0 ||
 	    (k = take_report(o, secrets + SECRETS_VMPCK0, &a)) < 0)
 		goto out;
 	if (o->certs_dir && !a.table)
 		k = hv_say(-ENOENT, "sevd's answer carries no certificate table: %s", a.reason);
 	else if (o->certs_dir)
-		k = write_certs(o->certs_dir, a.table, a.certs_len);
+		k = hv_snp_write_certs(o->certs_dir, a.table, a.certs_len);
 out:
 	secret_free(secrets, SEV_PAGE_SIZE); /* VMPCK0 is wiped with it */
 	if (fd >= 0)

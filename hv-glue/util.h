@@ -11,3 +11,8 @@ const char *hv_sock_path(const char *s);
 /* A connected Unix socket of this type (SOCK_STREAM, SOCK_SEQPACKET), close-on-exec, or -errno
  * (-ENAMETOOLONG for a path that does not fit sun_path). */
 int hv_unix_connect(const char *path, int type);
+/* One CTL line on the emulator's socket whose answer carries a descriptor in SCM_RIGHTS
+ * (guest-memfd, snp-memfd): the emulator's error (negative errno) or 0, its text reply in
+ * text (cap bytes), the descriptor in *ret_fd (-1 when none came); -EPROTO for a malformed
+ * answer or a success without a descriptor. */
+int hv_emu_ctl_fd(const char *sock, const char *line, char *text, size_t cap, int *ret_fd);

@@ -109,6 +109,14 @@ int emu_rmp_set(struct emu_rmp *r, const struct emu_rmp_entry *e)
 	return 0;
 }
 
+size_t emu_rmp_entries(struct emu_fw *fw, const struct emu_rmp_entry **ret)
+{
+	const struct emu_rmp *r = fw->snp ? fw->snp->rmp : NULL;
+
+	*ret = r ? r->e : NULL;
+	return r ? r->n : 0;
+}
+
 int emu_rmp_get(struct emu_fw *fw, uint64_t paddr, struct emu_rmp_entry *ret)
 {
 	const struct emu_rmp_entry *e;
