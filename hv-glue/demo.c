@@ -46,6 +46,7 @@
 #include "hv-glue/gate.h"
 #include "hv-glue/guest/layout.h"
 #include "hv-glue/kvm-runner.h"
+#include "hv-glue/util.h"
 #include "hv-glue/vmcb.h"
 #include "psp/emu-wire.h"
 
@@ -81,24 +82,6 @@ static void step(struct demo *d, const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
-static int say(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int say(int err, const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("sev-run: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	return err;
-}
-
-static const char *sock_path(const char *s)
-{
-	return strncmp(s, "unix:", 5) == 0 ? s + 5 : s;
-}
-
 /* ---- sevd's REST API ---- */
 
 /* The error sentence of a sevd error body ({"error": {"message", "fw_status"}}), or the body. */
@@ -111,11 +94,11 @@ static void api_error(const char *method, const char *path, const struct http_re
 		json_object_object_get_ex(e, "message", &m);
 		json_object_object_get_ex(e, "fw_status", &fw);
 	}
-	say(0, "%s %s: sevd answered HTTP %d: %s%s%s", method, path, r->status,
+	hv_say(0, "%s %s: sevd answered HTTP %d: %s%s%s", method, path, r->status,
 	    m ? json_object_get_string(m) : (const char *)r->body, fw ? "; firmware status " : "",
 	    fw ? json_object_get_string(fw) : "");
 	if (r->status == 404 && strncmp(path, "/v1/guests", 10) == 0 && !m)
-		say(0, "this sevd has no guest lifecycle routes (%s); run a sevd built with them",
+		hv_say(0, "this sevd has no guest lifecycle routes (%s); run a sevd built with them",
 		    path);
 }
 
@@ -127,7 +110,7 @@ static int api(struct demo *d, const char *method, const char *path, const char 
 	int k = http_request(d->http, method, path, ctype, body, len, &r);
 
 	if (k < 0)
-		return say(k, "%s %s: %s", method, path, http_client_error(d->http));
+		return hv_say(k, "%s %s: %s", method, path, http_client_error(d->http));
 	if (r.status < 200 || r.status > 299) {
 		api_error(method, path, &r);
 		http_response_clear(&r);
@@ -138,7 +121,7 @@ static int api(struct demo *d, const char *method, const char *path, const char 
 	if (!*ret || !json_object_is_type(*ret, json_type_object)) {
 		json_object_put(*ret);
 		*ret = NULL;
-		return say(-EBADMSG, "%s %s: sevd's answer is not a JSON object", method, path);
+		return hv_say(-EBADMSG, "%s %s: sevd's answer is not a JSON object", method, path);
 	}
 	return 0;
 }
@@ -158,7 +141,7 @@ static json_object *member(json_object *o, const char *key, json_type t, const c
 	json_object *v = NULL;
 
 	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, t)) {
-		say(0, "%s: sevd's answer lacks '%s' (%s)", what, key, json_type_to_name(t));
+		hv_say(0, "%s: sevd's answer lacks '%s' (%s)", what, key, json_type_to_name(t));
 		return NULL;
 	}
 	return v;
@@ -192,7 +175,7 @@ static int platform(struct demo *d)
 	d->max_asid = (uint32_t)json_object_get_int64(mx);
 	d->min_sev = (uint32_t)json_object_get_int64(ms);
 	if (d->max_asid == 0 || d->min_sev == 0 || d->min_sev > d->max_asid)
-		return say(-EBADMSG, "platform: ASID range max %u, min_sev %u makes no sense",
+		return hv_say(-EBADMSG, "platform: ASID range max %u, min_sev %u makes no sense",
 			   d->max_asid, d->min_sev);
 	return 0;
 }
@@ -203,7 +186,7 @@ static int load_roots(const struct hv_demo_opts *o, struct attest_roots **ret)
 	int k = o->roots ? attest_roots_load(o->roots, ret, &err) : attest_roots_new(ret);
 
 	if (k < 0)
-		return say(k, "trusted roots %s: %s", o->roots ? o->roots : "(none)",
+		return hv_say(k, "trusted roots %s: %s", o->roots ? o->roots : "(none)",
 			   err ? err : strerror(-k));
 	if (!o->emulator_root)
 		return 0;
@@ -211,7 +194,7 @@ static int load_roots(const struct hv_demo_opts *o, struct attest_roots **ret)
 	err = NULL;
 	k = attest_roots_add_sev_file(*ret, "emulator", o->emulator_root, true, &err);
 	if (k < 0)
-		return say(k, "emulator root %s: %s; give the ARK the emulator itself hands out",
+		return hv_say(k, "emulator root %s: %s; give the ARK the emulator itself hands out",
 			   o->emulator_root, err ? err : strerror(-k));
 	return 0;
 }
@@ -239,13 +222,13 @@ static int chain(struct demo *d)
 		if (!json_object_is_type(b, json_type_string) ||
 		    base64_decode(json_object_get_string(b), (size_t)json_object_get_string_len(b),
 				  &buf, &len) < 0)
-			return say(-EBADMSG, "platform certs: '%s' is not base64", names[i]);
+			return hv_say(-EBADMSG, "platform certs: '%s' is not base64", names[i]);
 		if (attest_sev_chain_add_blob(&c, buf, len, names[i], &v) < 0)
-			return say(-EBADMSG, "platform certs: %s", v.reason);
+			return hv_say(-EBADMSG, "platform certs: %s", v.reason);
 	}
 	k = attest_sev_chain_verify(&c, roots, 0, &v);
 	if (k <= 0)
-		return say(
+		return hv_say(
 		    k < 0 ? k : -EPERM,
 		    "the platform's certificate chain does not hold: %s; refusing to build a "
 		    "session for its PDH",
@@ -267,7 +250,7 @@ static int launch(struct demo *d, struct sev_cert *godh, struct sev_session_blob
 	int k;
 
 	if (!req || !g64 || !s64)
-		return say(-ENOMEM, "out of memory");
+		return hv_say(-ENOMEM, "out of memory");
 	json_object_object_add(req, "policy", json_object_new_int64(d->o->policy));
 	json_object_object_add(req, "name", json_object_new_string("sev-run-demo"));
 	json_object_object_add(req, "godh_cert", json_object_new_string(g64));
@@ -297,7 +280,7 @@ static int upload(struct demo *d)
 	a = NULL;
 	if (json_object_object_get_ex(o, "address", &a) && a &&
 	    json_object_get_int64(a) != HV_GUEST_IMAGE_GPA)
-		return say(-EBADMSG, "sevd placed the image at 0x%llx, not at 0x%x",
+		return hv_say(-EBADMSG, "sevd placed the image at 0x%llx, not at 0x%x",
 			   (unsigned long long)json_object_get_int64(a), HV_GUEST_IMAGE_GPA);
 	return 0;
 }
@@ -307,7 +290,7 @@ static int hex_member(json_object *o, const char *key, uint8_t *out, size_t len)
 	json_object *v = member(o, key, json_type_string, "measurement");
 
 	if (!v || hex_decode_exact(json_object_get_string(v), out, len) < 0)
-		return say(-EBADMSG, "measurement: '%s' is not %zu bytes of hex", key, len);
+		return hv_say(-EBADMSG, "measurement: '%s' is not %zu bytes of hex", key, len);
 	return 0;
 }
 
@@ -330,12 +313,12 @@ static int measurement(struct demo *d)
 	    (k = hex_member(o, "mnonce", in.mnonce, sizeof(in.mnonce))) < 0)
 		return k;
 	if (EVP_Digest(d->image, d->image_len, in.digest, &mdlen, EVP_sha256(), NULL) != 1)
-		return say(-EIO, "SHA-256 of the image failed");
+		return hv_say(-EIO, "SHA-256 of the image failed");
 	k = attest_measurement_verify(d->tk.tik, &in, d->measure);
 	if (k < 0)
-		return say(k, "recomputing the measurement failed: %s", strerror(-k));
+		return hv_say(k, "recomputing the measurement failed: %s", strerror(-k));
 	if (k == 0)
-		return say(-EPERM,
+		return hv_say(-EPERM,
 			   "guest %u's launch measurement does not match the one recomputed from "
 			   "the TIK and SHA-256 of the %zu bytes uploaded: the platform did not "
 			   "load what was sent; refusing to send the secret",
@@ -354,13 +337,13 @@ static int secret_page(const char *file, uint8_t **ret, size_t *ret_len)
 	int k = read_full_file(file, HV_GUEST_SECRET_MAX, &raw, &len);
 
 	if (k < 0)
-		return say(k, "secret file %s: %s; at most %u bytes", file, strerror(-k),
+		return hv_say(k, "secret file %s: %s; at most %u bytes", file, strerror(-k),
 			   HV_GUEST_SECRET_MAX);
 	plen = (4 + len + 15) / 16 * 16;
 	p = secret_alloc(plen);
 	if (!p) {
 		OPENSSL_cleanse(raw, len);
-		return say(-ENOMEM, "out of memory");
+		return hv_say(-ENOMEM, "out of memory");
 	}
 	memset(p, 0, plen);
 	put_le32(p, (uint32_t)len);
@@ -391,11 +374,11 @@ static int inject_secret(struct demo *d)
 		   : -ENOMEM;
 	secret_free(plain, len);
 	if (k < 0)
-		return say(k, "sealing the secret failed: %s", strerror(-k));
+		return hv_say(k, "sealing the secret failed: %s", strerror(-k));
 	h64 = base64_encode(&hdr, sizeof(hdr));
 	p64 = base64_encode(cipher, len);
 	if (!req || !h64 || !p64)
-		return say(-ENOMEM, "out of memory");
+		return hv_say(-ENOMEM, "out of memory");
 	json_object_object_add(req, "header", json_object_new_string(h64));
 	json_object_object_add(req, "payload", json_object_new_string(p64));
 	json_object_object_add(req, "guest_address", json_object_new_int64(HV_GUEST_SECRET_GPA));
@@ -416,7 +399,7 @@ static int finish(struct demo *d)
 	if (!(st = member(o, "state", json_type_string, "finish")))
 		return -EBADMSG;
 	if (strcmp(json_object_get_string(st), "RUNNING") != 0)
-		return say(-EBADMSG, "guest %u is %s after LAUNCH_FINISH, not RUNNING", d->handle,
+		return hv_say(-EBADMSG, "guest %u is %s after LAUNCH_FINISH, not RUNNING", d->handle,
 			   json_object_get_string(st));
 	return 0;
 }
@@ -426,14 +409,14 @@ static int finish(struct demo *d)
 static int subscribe(struct demo *d)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	const char *p = sock_path(d->o->control);
+	const char *p = hv_sock_path(d->o->control);
 	_cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
 	if (fd < 0 || strlen(p) >= sizeof(sa.sun_path))
-		return say(-EINVAL, "grant stream %s: cannot open a socket for it", p);
+		return hv_say(-EINVAL, "grant stream %s: cannot open a socket for it", p);
 	strcpy(sa.sun_path, p);
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-		return say(-errno, "grant stream %s: %m; is sevd running with --control there?", p);
+		return hv_say(-errno, "grant stream %s: %m; is sevd running with --control there?", p);
 	d->grant_fd = TAKE_FD(fd);
 	return 0;
 }
@@ -467,7 +450,7 @@ static int await_grant(struct demo *d)
 		int k = poll(&p, 1, 100);
 
 		if (k == 0 && waited >= GRANT_WAIT_MS)
-			return say(-ETIMEDOUT,
+			return hv_say(-ETIMEDOUT,
 				   "no GRANT for guest %u on the grant stream within %d "
 				   "s of /activate",
 				   d->handle, GRANT_WAIT_MS / 1000);
@@ -475,17 +458,17 @@ static int await_grant(struct demo *d)
 			continue;
 		k = hv_grant_stream_read(d->grant_fd, &m, &why);
 		if (k == 0)
-			return say(-EPIPE, "sevd closed the grant stream");
+			return hv_say(-EPIPE, "sevd closed the grant stream");
 		if (k < 0)
-			return say(k, "grant stream: %s", why ? why : strerror(-k));
+			return hv_say(k, "grant stream: %s", why ? why : strerror(-k));
 		k = hv_bindings_apply(d->b, &m);
 		if (k < 0)
-			return say(
+			return hv_say(
 			    k, "grant stream: a %s of ASID %u contradicts the binding table (%s)",
 			    m.type == HV_GRANT ? "GRANT" : "REVOKE", m.asid, strerror(-k));
 	}
 	if (g->asid != d->asid || g->es)
-		return say(-EBADMSG, "the grant stream gives guest %u ASID %u%s, /activate said %u",
+		return hv_say(-EBADMSG, "the grant stream gives guest %u ASID %u%s, /activate said %u",
 			   d->handle, g->asid, g->es ? " (SEV-ES)" : "", d->asid);
 	char id[2 * HV_GUEST_ID_SIZE + 1];
 
@@ -496,79 +479,39 @@ static int await_grant(struct demo *d)
 	return 0;
 }
 
-/* CTL guest-memfd HANDLE: the text reply and one descriptor in SCM_RIGHTS. */
-static int emu_guest_memfd(const char *sock, uint32_t handle, char *text, size_t cap, int *ret_fd)
-{
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	struct emu_msg_hdr h = {
-	    .magic = EMU_WIRE_MAGIC, .version = EMU_WIRE_VERSION, .type = EMU_MSG_CTL, .seq = 6};
-	uint8_t msg[sizeof(h) + 64], in[sizeof(struct emu_reply_hdr) + EMU_WIRE_MAX_PAYLOAD];
-	union {
-		struct cmsghdr c;
-		char b[CMSG_SPACE(sizeof(int))];
-	} cm;
-	struct iovec iov = {.iov_base = in, .iov_len = sizeof(in)};
-	struct msghdr mh = {
-	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.b, .msg_controllen = sizeof(cm.b)};
-	_cleanup_close_ int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	struct emu_reply_hdr rh;
-	struct cmsghdr *c;
-	ssize_t n;
-
-	*ret_fd = -1;
-	if (s < 0 || strlen(sock) >= sizeof(sa.sun_path))
-		return -EINVAL;
-	strcpy(sa.sun_path, sock);
-	if (connect(s, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-		return -errno;
-	h.len = (uint32_t)snprintf((char *)msg + sizeof(h), 64, "guest-memfd %u", handle);
-	memcpy(msg, &h, sizeof(h));
-	if (send(s, msg, sizeof(h) + h.len, 0) != (ssize_t)(sizeof(h) + h.len))
-		return -errno;
-	n = recvmsg(s, &mh, MSG_CMSG_CLOEXEC);
-	if (n < (ssize_t)sizeof(rh))
-		return n < 0 ? -errno : -EPROTO;
-	memcpy(&rh, in, sizeof(rh));
-	c = CMSG_FIRSTHDR(&mh);
-	if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
-		memcpy(ret_fd, CMSG_DATA(c), sizeof(int));
-	if (rh.magic != EMU_WIRE_MAGIC || rh.len != (size_t)n - sizeof(rh))
-		return -EPROTO;
-	snprintf(text, cap, "%.*s", (int)rh.len, (const char *)in + sizeof(rh));
-	if (rh.error == 0 && *ret_fd < 0)
-		return -EPROTO;
-	return rh.error;
-}
-
 /* The plaintext view: offset = GPA (sevd's guest address 0 is the region's start). It must
  * be the RUNNING guest on our ASID and hold, at the load address, what the owner measured. */
 static int plaintext_view(struct demo *d)
 {
-	const char *sock = sock_path(d->o->emu);
+	const char *sock = hv_sock_path(d->o->emu);
 	char text[256] = "", want[32];
 	_cleanup_close_ int fd = -1;
 	struct stat st;
 	uint8_t *mem;
 	bool same;
-	int k = emu_guest_memfd(sock, d->handle, text, sizeof(text), &fd);
+	char line[32];
+	int k;
+
+	snprintf(line, sizeof(line), "guest-memfd %u", d->handle);
+	k = hv_emu_ctl_fd(sock, line, text, sizeof(text), &fd);
 
 	if (k < 0)
-		return say(k, "emulator %s: guest-memfd %u refused: %s (%s)", sock, d->handle,
+		return hv_say(k, "emulator %s: guest-memfd %u refused: %s (%s)", sock, d->handle,
 			   strerror(-k), text);
 	snprintf(want, sizeof(want), " asid=%u ", d->asid);
 	if (!strstr(text, want))
-		return say(-EBADMSG, "emulator: guest %u is not on ASID %u: %s", d->handle, d->asid,
+		return hv_say(-EBADMSG, "emulator: guest %u is not on ASID %u: %s", d->handle, d->asid,
 			   text);
 	if (fstat(fd, &st) < 0 || (uint64_t)st.st_size < HV_GUEST_MEM_SIZE)
-		return say(-EBADMSG, "emulator: guest %u's memory is smaller than %u bytes",
+		return hv_say(-EBADMSG, "emulator: guest %u's memory is smaller than %u bytes",
 			   d->handle, HV_GUEST_MEM_SIZE);
 	mem = mmap(NULL, HV_GUEST_MEM_SIZE, PROT_READ, MAP_SHARED, fd, 0);
 	if (mem == MAP_FAILED)
-		return say(-errno, "mapping guest %u's plaintext view: %m", d->handle);
+		return hv_say(-errno, "mapping guest %u's plaintext view: %m", d->handle);
 	same = memcmp(mem + HV_GUEST_IMAGE_GPA, d->image, d->image_len) == 0;
 	munmap(mem, HV_GUEST_MEM_SIZE);
 	if (!same)
-		return say(-EBADMSG,
+		return hv_say(-EBADMSG,
 			   "the guest's plaintext view does not hold the measured image "
 			   "at GPA 0x%x",
 			   HV_GUEST_IMAGE_GPA);
@@ -604,17 +547,17 @@ static int run_guest(struct demo *d)
 	hv_platform_init(&plat, d->max_asid, d->min_sev);
 	k = hv_runner_new(&cfg, &r);
 	if (k < 0)
-		return say(k, "virtual machine on /dev/kvm: %s; %s", strerror(-k),
+		return hv_say(k, "virtual machine on /dev/kvm: %s; %s", strerror(-k),
 			   k == -ENOENT || k == -EACCES ? "this host offers no usable KVM"
 							: "KVM refused to create it");
 	k = hv_runner_run(r, &res);
 	if (k < 0)
-		say(k, "running guest %u on /dev/kvm: %s", d->handle, strerror(-k));
+		hv_say(k, "running guest %u on /dev/kvm: %s", d->handle, strerror(-k));
 	else if (res.stop == HV_STOP_GATE)
-		k = say(-EPERM, "VMRUN refused (EXITCODE VMEXIT_INVALID) for handle %u: %s [%s]",
+		k = hv_say(-EPERM, "VMRUN refused (EXITCODE VMEXIT_INVALID) for handle %u: %s [%s]",
 			d->handle, hv_gate_reason_text(res.gate), hv_gate_reason_name(res.gate));
 	else if (res.stop != HV_STOP_HALT)
-		k = say(-ECANCELED, "guest %u stopped: %s%s%s", d->handle,
+		k = hv_say(-ECANCELED, "guest %u stopped: %s%s%s", d->handle,
 			hv_run_stop_name(res.stop), res.why ? ": " : "", res.why ? res.why : "");
 	else
 		fprintf(stderr,
@@ -635,14 +578,14 @@ static int read_image(struct demo *d)
 	int k = read_full_file(d->o->image, HV_GUEST_IMAGE_MAX, &raw, &len);
 
 	if (k < 0 || len == 0)
-		return say(k < 0 ? k : -EINVAL, "guest image %s: %s; a flat image of 1..%u bytes",
+		return hv_say(k < 0 ? k : -EINVAL, "guest image %s: %s; a flat image of 1..%u bytes",
 			   d->o->image, k < 0 ? strerror(-k) : "empty", HV_GUEST_IMAGE_MAX);
 	/* sevd pads the last chunk with zeros to 16; pad here so that what we hash is exactly
 	 * what LAUNCH_UPDATE_DATA sees. */
 	d->image_len = (len + 15) / 16 * 16;
 	d->image = calloc(1, d->image_len);
 	if (!d->image)
-		return say(-ENOMEM, "out of memory");
+		return hv_say(-ENOMEM, "out of memory");
 	memcpy(d->image, raw, len);
 	return 0;
 }
@@ -658,7 +601,7 @@ static int platform_step(struct demo *d)
 		d->api_major, d->api_minor, d->build, d->max_asid, d->min_sev);
 	k = hv_bindings_new(d->max_asid, (unsigned)sysconf(_SC_NPROCESSORS_CONF), &d->b);
 	if (k < 0)
-		return say(k, "binding table for ASIDs 1..%u: %s", d->max_asid, strerror(-k));
+		return hv_say(k, "binding table for ASIDs 1..%u: %s", d->max_asid, strerror(-k));
 	return 0;
 }
 
@@ -674,7 +617,7 @@ static int owner_steps(struct demo *d)
 	step(d, "session for the verified PDH, policy 0x%x", d->o->policy);
 	k = attest_session_build(&d->pdh, d->o->policy, NULL, &godh, &blob, &d->tk);
 	if (k < 0)
-		return say(k, "building the launch session failed: %s", strerror(-k));
+		return hv_say(k, "building the launch session failed: %s", strerror(-k));
 	if ((k = subscribe(d)) < 0)
 		return k;
 	step(d, "POST /v1/guests (GODH certificate, session blob)");
@@ -724,7 +667,7 @@ static void decommission(struct demo *d)
 
 	guest_path(d, "", path, sizeof(path));
 	if (api_json(d, "DELETE", path, NULL, &o) == 0)
-		say(0, "guest %u decommissioned after the failure", d->handle);
+		hv_say(0, "guest %u decommissioned after the failure", d->handle);
 }
 
 static int demo_open(struct demo *d)
@@ -737,7 +680,7 @@ static int demo_open(struct demo *d)
 	if (d->o->token_file) {
 		k = read_full_file(d->o->token_file, 4096, &tok, &tlen);
 		if (k < 0)
-			return say(k, "token file %s: %s", d->o->token_file, strerror(-k));
+			return hv_say(k, "token file %s: %s", d->o->token_file, strerror(-k));
 		tok[tlen] =
 		    0; /* read_full_file leaves room for it (max + 1) but does not write it */
 		tok[strcspn((char *)tok, "\r\n")] = 0;
@@ -747,7 +690,7 @@ static int demo_open(struct demo *d)
 	if (tok)
 		OPENSSL_cleanse(tok, tlen);
 	if (k < 0)
-		return say(k, "sevd endpoint %s: %s", d->o->daemon, strerror(-k));
+		return hv_say(k, "sevd endpoint %s: %s", d->o->daemon, strerror(-k));
 	return read_image(d);
 }
 
@@ -761,7 +704,7 @@ int hv_demo_run(const struct hv_demo_opts *o)
 	int k;
 
 	if (o->policy & SEV_POLICY_ES)
-		return say(-EOPNOTSUPP,
+		return hv_say(-EOPNOTSUPP,
 			   "policy 0x%x asks for SEV-ES; this runner keeps guest "
 			   "state in KVM (no VMSA): use a plain SEV policy",
 			   o->policy);

@@ -321,7 +321,8 @@ static void serial_out(struct hv_runner *r, const uint8_t *p, size_t n)
 		(void)loop_write(r->cfg.serial_fd, p, n);
 }
 
-/* The GHCB MSR protocol (GHCB spec §2.3.1), answered from the platform model. */
+/* The GHCB MSR protocol (GHCB spec §2.3.1), answered from the platform model; a GHCB page's
+ * GPA instead (bits 11:0 zero) is a full exit, served by cfg.ghcb_exit. */
 static void ghcb_msr_request(struct hv_runner *r, uint64_t msr)
 {
 	const uint32_t *c = r->cfg.platform->cpuid_8000001f;
@@ -343,6 +344,18 @@ static void ghcb_msr_request(struct hv_runner *r, uint64_t msr)
 			__cpuid_count(fn, 0, v[0], v[1], v[2], v[3]);
 		r->ghcb_resp =
 		    ((uint64_t)v[reg] << 32) | ((uint64_t)reg << 30) | HV_GHCB_MSR_CPUID_RESP;
+	} else if (info == 0 && msr && r->cfg.ghcb_exit) { /* a GHCB page's GPA: a full exit */
+		int k = msr <= r->cfg.mem_size - HV_GHCB_PAGE_SIZE
+				? r->cfg.ghcb_exit(r->cfg.ghcb_arg, r->mem, r->cfg.mem_size, msr)
+				: -EFAULT;
+
+		r->ghcb_resp = msr;
+		if (k < 0) {
+			r->res.stop = HV_STOP_ERROR;
+			r->res.error = k;
+			r->res.why = "the guest's GHCB exit could not be served";
+			r->stop = true;
+		}
 	} else if (info == HV_GHCB_MSR_TERM_REQ) {
 		r->res.stop = HV_STOP_TERMINATE;
 		r->res.term_request = msr;

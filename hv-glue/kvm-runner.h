@@ -35,6 +35,12 @@ struct hv_runner_config {
 	int cpu;	     /* physical CPU for the TLB model; -1 = sched_getcpu() */
 	bool model_cpu;	     /* no KVM: the model vCPU interprets the guest (model-cpu.h; real
 			      * mode only), for the runner's loop on hosts without /dev/kvm */
+	/* A GHCB page exit: the guest wrote a page-aligned GPA (a GHCB, not an MSR-protocol
+	 * request) to the GHCB port pair. Called with the guest's RAM and that GPA; answers in
+	 * the GHCB (SW_EXITINFO2). A negative errno stops the run (HV_STOP_ERROR). NULL: such an
+	 * exit stops the run as an unknown request. */
+	int (*ghcb_exit)(void *arg, uint8_t *mem, uint64_t mem_size, uint64_t ghcb_gpa);
+	void *ghcb_arg;
 };
 
 enum hv_run_stop {

@@ -37,8 +37,8 @@ static bool arg_verbose;
 static bool arg_demo;
 static const char *arg_daemon, *arg_token, *arg_emu, *arg_control, *arg_emulator_root, *arg_roots;
 static uint32_t arg_policy = 0x1; /* NODBG */
-/* --snp-report */
-static bool arg_snp_report;
+/* --snp-report, --snp-guest */
+static bool arg_snp_report, arg_snp_guest;
 static uint32_t arg_snp_handle;
 static const char *arg_nonce, *arg_outfile, *arg_certs, *arg_vmm;
 static uint32_t arg_attach;
@@ -98,8 +98,19 @@ static void help(void)
 	    "                       other entry as GUID.bin, the raw table as cert-table.bin)\n"
 	    "  --vmm unix:PATH      sevd's VMM socket (default: vmm.sock beside --daemon's socket;\n"
 	    "                       sevd makes it as STATE_DIR/vmm.sock, root only)\n"
-	    "  --emu unix:SOCKET    the emulator (default: the one sevd's VMM socket names)\n",
-	    HV_GUEST_IMAGE_GPA, HV_GUEST_IMAGE_MAX, HV_GUEST_SECRET_GPA, HV_GUEST_SECRET_MAX);
+	    "  --emu unix:SOCKET    the emulator (default: the one sevd's VMM socket names)\n"
+	    "\n"
+	    "       sev-run --daemon unix:PATH --snp-guest HANDLE --image FILE --outfile FILE\n"
+	    "               [--certs DIR] [--vmm unix:PATH] [--emu unix:SOCKET] [--timeout-ms N]\n"
+	    "Run the SNP tiny guest HANDLE (launched with sev-snp-guest.bin at 0x10000 and a\n"
+	    "secrets page at 0x%x) under /dev/kvm on its memory from the emulator (CTL\n"
+	    "snp-memfd): it asks for its report with the GHCB's SNP guest request exit; sev-run\n"
+	    "plays its kernel (VMPCK0 from the secrets page in the guest's memory, the request\n"
+	    "sealed, sent through sevd's VMM socket, the response opened into the guest's page)\n"
+	    "and its VMM. The guest prints SNP-NONCE and SNP-MEASUREMENT on stdout; the report\n"
+	    "goes to --outfile, the host's certificate table to --certs (an extended request).\n",
+	    HV_GUEST_IMAGE_GPA, HV_GUEST_IMAGE_MAX, HV_GUEST_SECRET_GPA, HV_GUEST_SECRET_MAX,
+	    HV_SNP_SECRETS_GPA);
 }
 
 static int parse_num(const char *opt, const char *val, uint32_t *ret)
@@ -179,6 +190,20 @@ static int check_demo_args(int argc)
 	return 0;
 }
 
+/* --snp-guest: the daemon, the guest, its image and the output file; no nonce (the guest
+ * makes its own). */
+static int check_snp_guest_args(int argc)
+{
+	if (!arg_daemon || !arg_image || !arg_outfile || arg_nonce || arg_demo ||
+	    arg_snp_report || optind < argc) {
+		fprintf(stderr, "sev-run: an SNP guest run needs --daemon unix:PATH --snp-guest "
+				"HANDLE --image FILE --outfile FILE, and no --nonce, --demo or "
+				"--snp-report (see --help)\n");
+		return -EINVAL;
+	}
+	return 0;
+}
+
 /* --snp-report: the daemon, the guest, the nonce and the output file are all needed. */
 static int check_snp_report_args(int argc)
 {
@@ -219,6 +244,7 @@ static int parse_argv(int argc, char *argv[])
 		O_ROOTS,
 		O_POLICY,
 		O_SNP_REPORT,
+		O_SNP_GUEST,
 		O_NONCE,
 		O_OUTFILE,
 		O_CERTS,
@@ -245,6 +271,7 @@ static int parse_argv(int argc, char *argv[])
 					     {"roots", required_argument, NULL, O_ROOTS},
 					     {"policy", required_argument, NULL, O_POLICY},
 					     {"snp-report", required_argument, NULL, O_SNP_REPORT},
+					     {"snp-guest", required_argument, NULL, O_SNP_GUEST},
 					     {"nonce", required_argument, NULL, O_NONCE},
 					     {"outfile", required_argument, NULL, O_OUTFILE},
 					     {"certs", required_argument, NULL, O_CERTS},
@@ -316,6 +343,10 @@ static int parse_argv(int argc, char *argv[])
 			arg_snp_report = true;
 			k = parse_num("--snp-report", optarg, &arg_snp_handle);
 			break;
+		case O_SNP_GUEST:
+			arg_snp_guest = true;
+			k = parse_num("--snp-guest", optarg, &arg_snp_handle);
+			break;
 		case O_NONCE:
 			arg_nonce = optarg;
 			break;
@@ -344,6 +375,8 @@ static int parse_argv(int argc, char *argv[])
 	}
 	if (k < 0)
 		return k;
+	if (arg_snp_guest)
+		return check_snp_guest_args(argc);
 	if (arg_snp_report || arg_nonce || arg_outfile || arg_certs || arg_vmm)
 		return check_snp_report_args(argc);
 	if (arg_demo || arg_daemon)
@@ -509,6 +542,17 @@ int main(int argc, char *argv[])
 
 		(void)hex_decode_exact(arg_nonce, o.nonce, sizeof(o.nonce));
 		return hv_snp_report_run(&o) < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+	}
+	if (arg_snp_guest) {
+		const struct hv_snp_guest_opts o = {
+		    .r = {.daemon = arg_daemon, .vmm = arg_vmm, .emu = arg_emu,
+			  .handle = arg_snp_handle, .outfile = arg_outfile, .certs_dir = arg_certs},
+		    .image = arg_image,
+		    .max_exits = arg_max_exits,
+		    .timeout_ms = arg_timeout_ms,
+		};
+
+		return hv_snp_guest_run(&o) < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 	}
 	if (arg_demo) {
 		const struct hv_demo_opts o = {

@@ -30,6 +30,7 @@
 #include "common/secret.h"
 #include "common/util.h"
 #include "hv-glue/snp-report.h"
+#include "hv-glue/util.h"
 #include "hv-glue/vmm-msg.h"
 #include "psp/emu-wire.h"
 #include "psp/sev-abi.h"
@@ -37,45 +38,8 @@
 #define SECRETS_VMPCK0 0x20u
 #define FIRST_SEQNO 1u
 
-_printf_(2, 3) static int say(int err, const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("sev-run: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	return err;
-}
-
-static const char *sock_path(const char *s)
-{
-	return strncmp(s, "unix:", 5) == 0 ? s + 5 : s;
-}
-
-static int unix_connect(const char *path, int type)
-{
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	int fd;
-
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sa.sun_path, path);
-	fd = socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		int r = -errno;
-
-		close(fd);
-		return r;
-	}
-	return fd;
-}
-
 /* GET /v1/guests/H: an SNP guest in RUNNING state, or the reason it is not. */
-static int check_guest(const struct hv_snp_report_opts *o)
+int hv_snp_check_guest(const struct hv_snp_report_opts *o)
 {
 	struct http_client_opts ho = {.timeout_ms = 30000};
 	_cleanup_(json_object_putp) json_object *j = NULL;
@@ -86,17 +50,17 @@ static int check_guest(const struct hv_snp_report_opts *o)
 	int k = http_client_new(o->daemon, &ho, &c);
 
 	if (k < 0)
-		return say(k, "--daemon %s: %s", o->daemon, c ? http_client_error(c) : strerror(-k));
+		return hv_say(k, "--daemon %s: %s", o->daemon, c ? http_client_error(c) : strerror(-k));
 	snprintf(path, sizeof(path), "/v1/guests/%u", o->handle);
 	k = http_request(c, "GET", path, NULL, NULL, 0, &r);
 	if (k < 0) {
-		say(k, "GET %s: %s", path, http_client_error(c));
+		hv_say(k, "GET %s: %s", path, http_client_error(c));
 		http_client_free(c);
 		return k;
 	}
 	http_client_free(c);
 	if (r.status != 200) {
-		say(-ENOENT, "GET %s: sevd answered HTTP %d: %s", path, r.status, (char *)r.body);
+		hv_say(-ENOENT, "GET %s: sevd answered HTTP %d: %s", path, r.status, (char *)r.body);
 		http_response_clear(&r);
 		return -ENOENT;
 	}
@@ -104,20 +68,20 @@ static int check_guest(const struct hv_snp_report_opts *o)
 	http_response_clear(&r);
 	if (!j || !json_object_object_get_ex(j, "type", &type) ||
 	    !json_object_object_get_ex(j, "state", &state))
-		return say(-EBADMSG, "GET %s: no type and state in sevd's answer", path);
+		return hv_say(-EBADMSG, "GET %s: no type and state in sevd's answer", path);
 	if (strcmp(json_object_get_string(type), "snp") != 0)
-		return say(-EPROTOTYPE, "guest %u is an %s guest, not SEV-SNP: --snp-report is for "
+		return hv_say(-EPROTOTYPE, "guest %u is an %s guest, not SEV-SNP: --snp-report is for "
 			   "SNP guests (an SEV guest's report: sevadm attest %u)", o->handle,
 			   json_object_get_string(type), o->handle);
 	if (strcmp(json_object_get_string(state), "RUNNING") != 0)
-		return say(-EBUSY, "guest %u is %s, not RUNNING: finish and activate it first "
+		return hv_say(-EBUSY, "guest %u is %s, not RUNNING: finish and activate it first "
 			   "(sevadm finish/activate, or sevadm launch --snp)", o->handle,
 			   json_object_get_string(state));
 	return 0;
 }
 
 /* One request on the VMM socket fd; the answer parsed into *a (pointing into buf). */
-static int vmm_call(int fd, const struct hv_vmm_req *q, uint8_t *buf, struct hv_vmm_ans *a)
+int hv_snp_vmm_call(int fd, const struct hv_vmm_req *q, uint8_t *buf, struct hv_vmm_ans *a)
 {
 	_cleanup_free_ uint8_t *out = malloc(HV_VMM_REQ_MAX);
 	const char *why = "?";
@@ -127,15 +91,15 @@ static int vmm_call(int fd, const struct hv_vmm_req *q, uint8_t *buf, struct hv_
 		return -ENOMEM;
 	n = loop_write(fd, out, hv_vmm_req_build(q, out));
 	if (n < 0)
-		return say(n, "VMM socket: cannot send the request: %s", strerror(-n));
+		return hv_say(n, "VMM socket: cannot send the request: %s", strerror(-n));
 	n = hv_vmm_read_frame(fd, true, buf, HV_VMM_ANS_MAX, &why);
 	if (n == 0)
-		return say(-EPIPE, "VMM socket: sevd closed the connection without an answer");
+		return hv_say(-EPIPE, "VMM socket: sevd closed the connection without an answer");
 	if (n < 0 || hv_vmm_ans_parse(buf, (size_t)n, a, &why) < 0)
-		return say(-EBADMSG, "VMM socket: a malformed answer: %s",
+		return hv_say(-EBADMSG, "VMM socket: a malformed answer: %s",
 			   n < 0 && n != -EBADMSG ? strerror(-n) : why);
 	if (a->type != q->type || a->handle != q->handle)
-		return say(-EBADMSG, "VMM socket: the answer is for another request");
+		return hv_say(-EBADMSG, "VMM socket: the answer is for another request");
 	return 0;
 }
 
@@ -155,11 +119,11 @@ static int emu_secrets(const char *sock, uint64_t ctx, uint8_t *page)
 	uint8_t msg[sizeof(h) + 64];
 	_cleanup_free_ uint8_t *in = malloc(sizeof(struct emu_reply_hdr) + EMU_WIRE_MAX_PAYLOAD);
 	struct emu_reply_hdr rh;
-	int fd = unix_connect(sock, SOCK_SEQPACKET);
+	int fd = hv_unix_connect(sock, SOCK_SEQPACKET);
 	ssize_t n;
 
 	if (fd < 0)
-		return say(fd, "emulator %s: %s; give its socket with --emu unix:PATH", sock,
+		return hv_say(fd, "emulator %s: %s; give its socket with --emu unix:PATH", sock,
 			   strerror(-fd));
 	if (!in) {
 		close(fd);
@@ -173,12 +137,12 @@ static int emu_secrets(const char *sock, uint64_t ctx, uint8_t *page)
 		    : -1;
 	close(fd);
 	if (n < (ssize_t)sizeof(rh))
-		return say(-EPROTO, "emulator %s: no answer to snp-secrets", sock);
+		return hv_say(-EPROTO, "emulator %s: no answer to snp-secrets", sock);
 	memcpy(&rh, in, sizeof(rh));
 	if (rh.magic != EMU_WIRE_MAGIC || rh.len != (size_t)n - sizeof(rh))
-		return say(-EPROTO, "emulator %s: a malformed answer to snp-secrets", sock);
+		return hv_say(-EPROTO, "emulator %s: a malformed answer to snp-secrets", sock);
 	if (rh.error < 0 || rh.len != SEV_PAGE_SIZE) {
-		say(rh.error < 0 ? rh.error : -EPROTO, "emulator %s: snp-secrets 0x%llx refused: "
+		hv_say(rh.error < 0 ? rh.error : -EPROTO, "emulator %s: snp-secrets 0x%llx refused: "
 		    "%.*s (has the guest a secrets page? upload one: ?type=secrets)", sock,
 		    (unsigned long long)ctx, rh.error < 0 ? (int)rh.len : 0,
 		    (const char *)in + sizeof(rh));
@@ -200,7 +164,7 @@ static int write_pem(const char *dir, const char *name, const uint8_t *der, size
 
 	if (!path || !x || p != der + len) {
 		X509_free(x);
-		return say(-EBADMSG, "certificate table: the %s entry is not one DER certificate",
+		return hv_say(-EBADMSG, "certificate table: the %s entry is not one DER certificate",
 			   name);
 	}
 	f = fopen(path, "we");
@@ -208,12 +172,12 @@ static int write_pem(const char *dir, const char *name, const uint8_t *der, size
 	if (f && fclose(f) != 0)
 		ok = 0;
 	X509_free(x);
-	return ok ? 0 : say(-EIO, "cannot write %s: %m", path);
+	return ok ? 0 : hv_say(-EIO, "cannot write %s: %m", path);
 }
 
 /* The table's entries as snphost names them, the unknown ones as GUID.bin, and the raw table
  * as cert-table.bin. The ASK entry holds the ASVK when the leaf is a VLEK (snp-certs.h). */
-static int write_certs(const char *dir, const uint8_t *table, size_t len)
+int hv_snp_write_certs(const char *dir, const uint8_t *table, size_t len)
 {
 	struct snp_cert_entry e[SNP_CERT_TABLE_ENTRIES_MAX];
 	struct snp_cert_table t;
@@ -223,14 +187,14 @@ static int write_certs(const char *dir, const uint8_t *table, size_t len)
 	int k;
 
 	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-		return say(-errno, "--certs %s: %m", dir);
+		return hv_say(-errno, "--certs %s: %m", dir);
 	if (!raw)
 		return -ENOMEM;
 	if (attest_snp_cert_table_parse(table, len, &t, why, sizeof(why)) < 0)
-		return say(-EBADMSG, "sevd's certificate table does not parse: %s", why);
+		return hv_say(-EBADMSG, "sevd's certificate table does not parse: %s", why);
 	k = write_file_atomic(raw, table, len, 0644);
 	if (k < 0)
-		return say(k, "cannot write %s: %s", raw, strerror(-k));
+		return hv_say(k, "cannot write %s: %s", raw, strerror(-k));
 	n = attest_snp_cert_table_entries(table, len, e, ELEMENTSOF(e));
 	for (size_t i = 0; i < n; i++) {
 		enum snp_cert_kind kind = attest_snp_cert_guid_kind(e[i].guid);
@@ -274,19 +238,19 @@ static int take_report(const struct hv_snp_report_opts *o, const uint8_t *vmpck,
 	memcpy(page, a->page, SEV_PAGE_SIZE);
 	if (attest_snp_msg_open(vmpck, 0, FIRST_SEQNO + 1, SEV_SNP_MSG_REPORT_RSP, page,
 				SEV_PAGE_SIZE, &payload, &n, &why) < 0)
-		return say(-EBADMSG, "the response does not open under VMPCK0: %s", why);
+		return hv_say(-EBADMSG, "the response does not open under VMPCK0: %s", why);
 	if (n < sizeof(*rsp))
-		return say(-EBADMSG, "MSG_REPORT_RSP of %zu bytes, not %zu", n, sizeof(*rsp));
+		return hv_say(-EBADMSG, "MSG_REPORT_RSP of %zu bytes, not %zu", n, sizeof(*rsp));
 	rsp = (const void *)payload;
 	if (rsp->status != 0)
-		return say(-EIO, "MSG_REPORT_RSP status %s (0x%x)", sev_status_name((int)rsp->status),
+		return hv_say(-EIO, "MSG_REPORT_RSP status %s (0x%x)", sev_status_name((int)rsp->status),
 			   rsp->status);
 	if (rsp->report_size != SNP_REPORT_SIZE)
-		return say(-EBADMSG, "MSG_REPORT_RSP holds %u bytes, not a %u-byte report",
+		return hv_say(-EBADMSG, "MSG_REPORT_RSP holds %u bytes, not a %u-byte report",
 			   rsp->report_size, SNP_REPORT_SIZE);
 	k = write_file_atomic(o->outfile, &rsp->report, SNP_REPORT_SIZE, 0644);
 	if (k < 0)
-		return say(k, "--outfile %s: %s", o->outfile, strerror(-k));
+		return hv_say(k, "--outfile %s: %s", o->outfile, strerror(-k));
 	fprintf(stderr, "sev-run: attestation report of guest %u (%u bytes) written to %s\n",
 		o->handle, SNP_REPORT_SIZE, o->outfile);
 	m = hex_encode(rsp->report.measurement, 48);
@@ -298,7 +262,7 @@ static int take_report(const struct hv_snp_report_opts *o, const uint8_t *vmpck,
 /* The request, extended with --certs: a one-page certificate buffer first, grown to what
  * sevd names when it is too small (the request did not reach firmware then, so the same
  * message, sequence number and all, goes again). */
-static int send_request(int fd, const struct hv_snp_report_opts *o, const uint8_t *page,
+int hv_snp_send_request(int fd, const struct hv_snp_report_opts *o, const uint8_t *page,
 			uint8_t *buf, struct hv_vmm_ans *a)
 {
 	struct hv_vmm_req q = {.type = o->certs_dir ? HV_VMM_EXT_GUEST_REQUEST
@@ -310,7 +274,7 @@ static int send_request(int fd, const struct hv_snp_report_opts *o, const uint8_
 	int k;
 
 	for (int tries = 0; tries < 2; tries++) {
-		k = vmm_call(fd, &q, buf, a);
+		k = hv_snp_vmm_call(fd, &q, buf, a);
 		if (k < 0)
 			return k;
 		if (a->vmm_error != HV_VMM_ERR_INVALID_LEN || q.type != HV_VMM_EXT_GUEST_REQUEST)
@@ -321,24 +285,24 @@ static int send_request(int fd, const struct hv_snp_report_opts *o, const uint8_
 	}
 	if (a->error < 0 || !a->page) {
 		fw_name(a->fw_status, fw, sizeof(fw));
-		return say(a->error < 0 ? a->error : -EBADMSG, "sevd refused the guest request "
+		return hv_say(a->error < 0 ? a->error : -EBADMSG, "sevd refused the guest request "
 			   "(%s): %s", fw, a->reason[0] ? a->reason : strerror(-a->error));
 	}
 	return 0;
 }
 
-static int vmm_open(const struct hv_snp_report_opts *o, char *path, size_t n)
+int hv_snp_vmm_open(const struct hv_snp_report_opts *o, char *path, size_t n)
 {
-	const char *d = sock_path(o->daemon), *slash = strrchr(d, '/');
+	const char *d = hv_sock_path(o->daemon), *slash = strrchr(d, '/');
 	int fd;
 
 	if (o->vmm)
-		snprintf(path, n, "%s", sock_path(o->vmm));
+		snprintf(path, n, "%s", hv_sock_path(o->vmm));
 	else
 		snprintf(path, n, "%.*svmm.sock", slash ? (int)(slash - d + 1) : 0, d);
-	fd = unix_connect(path, SOCK_STREAM);
+	fd = hv_unix_connect(path, SOCK_STREAM);
 	if (fd < 0)
-		return say(fd, "VMM socket %s: %s; give sevd's STATE_DIR/vmm.sock with --vmm "
+		return hv_say(fd, "VMM socket %s: %s; give sevd's STATE_DIR/vmm.sock with --vmm "
 			   "unix:PATH (root only)", path, strerror(-fd));
 	return fd;
 }
@@ -354,20 +318,20 @@ int hv_snp_report_run(const struct hv_snp_report_opts *o)
 
 	if (!buf || !req || !secrets) {
 		secret_free(secrets, SEV_PAGE_SIZE);
-		return say(-ENOMEM, "out of memory");
+		return hv_say(-ENOMEM, "out of memory");
 	}
-	if ((k = check_guest(o)) < 0 || (k = fd = vmm_open(o, path, sizeof(path))) < 0)
+	if ((k = hv_snp_check_guest(o)) < 0 || (k = fd = hv_snp_vmm_open(o, path, sizeof(path))) < 0)
 		goto out;
-	k = vmm_call(fd, &(struct hv_vmm_req){.type = HV_VMM_GUEST_INFO, .handle = o->handle},
+	k = hv_snp_vmm_call(fd, &(struct hv_vmm_req){.type = HV_VMM_GUEST_INFO, .handle = o->handle},
 		     buf, &a);
 	if (k >= 0 && a.error < 0)
-		k = say(a.error, "VMM socket %s: guest-info for guest %u refused: %s", path,
+		k = hv_say(a.error, "VMM socket %s: guest-info for guest %u refused: %s", path,
 			o->handle, a.reason);
 	if (k < 0)
 		goto out;
-	snprintf(emu, sizeof(emu), "%s", o->emu ? sock_path(o->emu) : a.emu_socket);
+	snprintf(emu, sizeof(emu), "%s", o->emu ? hv_sock_path(o->emu) : a.emu_socket);
 	if (!emu[0] || !a.ctx_paddr) {
-		k = say(-EOPNOTSUPP, "sevd names no emulator socket (it runs on /dev/sev?): this "
+		k = hv_say(-EOPNOTSUPP, "sevd names no emulator socket (it runs on /dev/sev?): this "
 			"guest's secrets page is the guest's own there; give --emu unix:PATH");
 		goto out;
 	}
@@ -377,16 +341,16 @@ int hv_snp_report_run(const struct hv_snp_report_opts *o)
 	k = attest_snp_msg_seal(secrets + SECRETS_VMPCK0, 0, FIRST_SEQNO, SEV_SNP_MSG_REPORT_REQ,
 				&rq, sizeof(rq), req, HV_VMM_PAGE);
 	if (k < 0) {
-		say(k, "cannot seal MSG_REPORT_REQ: %s", strerror(-k));
+		hv_say(k, "cannot seal MSG_REPORT_REQ: %s", strerror(-k));
 		goto out;
 	}
-	if ((k = send_request(fd, o, req, buf, &a)) < 0 ||
+	if ((k = hv_snp_send_request(fd, o, req, buf, &a)) < 0 ||
 	    (k = take_report(o, secrets + SECRETS_VMPCK0, &a)) < 0)
 		goto out;
 	if (o->certs_dir && !a.table)
-		k = say(-ENOENT, "sevd's answer carries no certificate table: %s", a.reason);
+		k = hv_say(-ENOENT, "sevd's answer carries no certificate table: %s", a.reason);
 	else if (o->certs_dir)
-		k = write_certs(o->certs_dir, a.table, a.certs_len);
+		k = hv_snp_write_certs(o->certs_dir, a.table, a.certs_len);
 out:
 	secret_free(secrets, SEV_PAGE_SIZE); /* VMPCK0 is wiped with it */
 	if (fd >= 0)

@@ -362,6 +362,21 @@ int psp_emu_ctl(struct psp_transport *t, const char *line, uint8_t **ret_reply, 
 	return rep.h.error;
 }
 
+int psp_emu_map_private(struct psp_transport *t, int memfd, uint64_t size, uint64_t *ret_base)
+{
+	struct emu_client *c = client_of(t);
+	int r;
+
+	if (!c)
+		return -EOPNOTSUPP;
+	if (memfd < 0 || size == 0 || !ret_base)
+		return -EINVAL;
+	pthread_mutex_lock(&t->lock);
+	r = map_fd(c, memfd, size, EMU_MAP_F_CONNECTION, ret_base);
+	pthread_mutex_unlock(&t->lock);
+	return r;
+}
+
 int psp_emu_info(struct psp_transport *t, struct emu_info *ret)
 {
 	struct emu_client *c = client_of(t);

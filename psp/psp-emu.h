@@ -23,3 +23,8 @@ int psp_emu_info(struct psp_transport *t, struct emu_info *ret);
  * so (sev-dev.c snp_map_cmd_buf_desc, rmp_mark_pages_firmware); this transport keeps its
  * whole DMA pool in that state instead: RMPUPDATE assigned, immutable, in 2 MiB entries. */
 int psp_emu_dma_to_firmware(struct psp_transport *t);
+/* psp_map_memfd() for memory of this connection's own (EMU_MAP_F_CONNECTION): the emulator
+ * unmaps the region when the connection closes, as it does the DMA pool, so pages a killed
+ * client kept there (request pages given to firmware) do not outlive it. -EOPNOTSUPP on
+ * another transport. */
+int psp_emu_map_private(struct psp_transport *t, int memfd, uint64_t size, uint64_t *ret_base);

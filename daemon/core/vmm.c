@@ -34,6 +34,7 @@
 #include "daemon/core/snp-certs.h"
 #include "daemon/core/vmm.h"
 #include "hv-glue/vmm-msg.h"
+#include "psp/psp-emu.h"
 #include "psp/transport.h"
 
 _Static_assert(HV_VMM_TABLE_MAX == SEVD_SNP_CERTS_MAX, "the host table fits an answer");
@@ -131,7 +132,10 @@ static int check_target(struct serve *s, struct sevd_vmm_target *t)
  * mapped for firmware (a region with 4 KiB RMP entries), the second page RMPUPDATEd to
  * Firmware. Made at the first request on a transport and kept (only jobs touch them, one at a
  * time); given back at the end. The transport's DMA pool will not do: its RMP entries are
- * 2 MiB, and firmware wants 4 KiB pages here (INVALID_PAGE_SIZE). */
+ * 2 MiB, and firmware wants 4 KiB pages here (INVALID_PAGE_SIZE). The region is this
+ * connection's own (psp_emu_map_private), like the DMA pool: a SIGKILLed sevd cannot give the
+ * Firmware page back, and a restarted one does not know where it was, so the emulator drops
+ * the region with the connection instead of keeping an assigned page nobody reclaims. */
 struct msg_pages {
 	int fd;
 	uint8_t *ptr;
@@ -151,7 +155,7 @@ static int pages_get(struct psp_transport *t, struct msg_pages *p, struct hv_vmm
 		p->ptr = NULL;
 		return refuse(a, -errno, "no memory for the request pages: %m"), a->error;
 	}
-	r = psp_map_memfd(t, p->fd, 2 * SEV_PAGE_SIZE, &p->base);
+	r = psp_emu_map_private(t, p->fd, 2 * SEV_PAGE_SIZE, &p->base);
 	if (r < 0)
 		return refuse(a, r, "the request pages cannot be given to firmware (%s): on "
 				    "/dev/sev, guest requests go through KVM", strerror(-r)), r;

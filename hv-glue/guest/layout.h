@@ -40,3 +40,26 @@
  * HV_GUEST_STATUS_DONE after printing its digest. */
 #define HV_GUEST_STATUS_MMIO HV_U(0xf0000000)
 #define HV_GUEST_STATUS_DONE HV_U(0x600d)
+
+/* The SNP tiny guest (guest/snp-main.c, sev-snp-guest.bin): its pages beside the image.
+ * SECRETS: the SNP secrets page firmware writes at launch (PAGE_TYPE_SECRETS, VMPCK0 at 0x20);
+ * REQ / RSP: the guest's request and response message pages; GHCB: the page whose GPA the
+ * guest writes to the GHCB port pair for a full exit (GHCB spec 56421: SW_EXITCODE at 0x390,
+ * SW_EXITINFO1 at 0x398, SW_EXITINFO2 at 0x3A0). The guest request exit is the GHCB's SNP
+ * guest request (SW_EXITCODE 0x8000_0011, SW_EXITINFO1 = the request page's GPA, SW_EXITINFO2
+ * = the response page's), answered in SW_EXITINFO2 (0 = served; else firmware's status in
+ * bits 31:0, the VMM's error in 63:32). What the two message pages hold: hv-glue/README.md. */
+#define HV_SNP_SECRETS_GPA HV_U(0x31000)
+#define HV_SNP_REQ_GPA HV_U(0x32000)
+#define HV_SNP_RSP_GPA HV_U(0x33000)
+#define HV_SNP_GHCB_GPA HV_U(0x34000)
+#define HV_GHCB_PAGE_SIZE HV_U(0x1000)
+#define HV_GHCB_SW_EXITCODE HV_U(0x390)
+#define HV_GHCB_SW_EXITINFO1 HV_U(0x398)
+#define HV_GHCB_SW_EXITINFO2 HV_U(0x3a0)
+#define HV_GHCB_SNP_GUEST_REQUEST HV_U(0x80000011)
+/* The plaintext pages the guest and its VMM-side helper exchange: REQ holds MSG_REPORT_REQ
+ * (REPORT_DATA at 0, VMPL u32 at 0x40, 0x60 bytes), RSP MSG_REPORT_RSP (STATUS u32 at 0,
+ * REPORT_SIZE u32 at 4, the report at 0x20); in the report, REPORT_DATA at 0x50, MEASUREMENT
+ * at 0x90 (48 bytes). */
+#define HV_SNP_REPORT_SIZE HV_U(1184)

@@ -169,6 +169,7 @@ static const struct {
 	{ "rmp", 1, emu_snp_ctl_rmp },
 	{ "snp-guests", 0, emu_snp_ctl_guests },
 	{ "snp-secrets", 1, emu_snp_ctl_secrets },
+	{ "snp-memfd", 1, emu_snp_ctl_memfd }, /* snp-view.c */
 	{ "snp-vcek", 1, emu_snp_ctl_vcek },
 	{ "snp-cert", 1, emu_snp_ctl_cert },
 	{ "snp-cert-refuse", 1, emu_snp_ctl_cert_refuse }, /* test-only */
@@ -206,7 +207,7 @@ int emu_ctl(struct emu_fw *fw, const char *line, uint8_t *out, size_t cap, size_
 	}
 	reply_text(out, cap, out_len, "unknown control verb; known: wbinvd [CCX], get-cert "
 				      "cek|ask|ark, status, fault RULE|list|clear, guest-memfd, "
-				      "firmware-image, rmpupdate, rmp, snp-guests, snp-secrets, snp-vcek, snp-cert, "
-				      "snp-cert-refuse on|off");
+				      "firmware-image, rmpupdate, rmp, snp-guests, snp-secrets, snp-memfd, "
+				      "snp-vcek, snp-cert, snp-cert-refuse on|off");
 	return -EINVAL;
 }

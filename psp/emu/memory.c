@@ -17,8 +17,10 @@
 
 struct emu_region {
 	uint64_t base, size, owner;
+	uint64_t creator; /* the connection that mapped it; 0: none known */
 	uint8_t *map;
-	bool fixed; /* sealed against shrinking: its pages cannot vanish (no SIGBUS) */
+	bool fixed;	/* sealed against shrinking: its pages cannot vanish (no SIGBUS) */
+	bool abandoned; /* the creator's connection closed (emu_mem_conn_gone) */
 };
 
 struct emu_mem {
@@ -75,6 +77,12 @@ void emu_mem_free(struct emu_mem *m)
 
 int emu_mem_map(struct emu_mem *m, int fd, uint64_t size, uint64_t owner, uint64_t *ret_base)
 {
+	return emu_mem_map_by(m, fd, size, owner, 0, ret_base);
+}
+
+int emu_mem_map_by(struct emu_mem *m, int fd, uint64_t size, uint64_t owner, uint64_t creator,
+		   uint64_t *ret_base)
+{
 	struct stat st;
 	int seals;
 	void *p;
@@ -102,6 +110,7 @@ int emu_mem_map(struct emu_mem *m, int fd, uint64_t size, uint64_t owner, uint64
 		.base = (m->next_index + 1) << EMU_REGION_SHIFT,
 		.size = size,
 		.owner = owner,
+		.creator = creator,
 		.map = p,
 		.fixed = seals >= 0 && (seals & F_SEAL_SHRINK),
 	};
@@ -125,6 +134,25 @@ void emu_mem_unmap_owner(struct emu_mem *m, uint64_t owner)
 	for (unsigned i = m->n; i-- > 0;)
 		if (owner != 0 && m->regions[i].owner == owner)
 			region_drop(m, i);
+}
+
+void emu_mem_conn_gone(struct emu_mem *m, uint64_t id)
+{
+	emu_mem_unmap_owner(m, id);
+	for (unsigned i = 0; id != 0 && i < m->n; i++)
+		if (m->regions[i].creator == id)
+			m->regions[i].abandoned = true;
+}
+
+bool emu_mem_abandoned(const struct emu_mem *m, uint64_t addr)
+{
+	addr &= ~m->cbit_mask;
+	if (m->prot_len && addr >= m->prot_base && addr - m->prot_base < m->prot_len)
+		return false; /* the TMR: firmware's while the platform is INIT, whoever mapped it */
+	for (unsigned i = 0; i < m->n; i++)
+		if (addr >= m->regions[i].base && addr - m->regions[i].base < m->regions[i].size)
+			return m->regions[i].abandoned;
+	return false;
 }
 
 unsigned emu_mem_count(const struct emu_mem *m)

@@ -5,6 +5,7 @@
  * under us (SIGBUS is caught and becomes INVALID_ADDRESS). Trusts nothing a client sends. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -20,8 +21,18 @@ void emu_mem_free(struct emu_mem *m);
  * emu_mem_unmap_owner() drops it (a connection's private DMA region). Returns 0 and the base,
  * or -EINVAL (bad size, fd smaller than size), -ENOSPC (too many regions), -errno of mmap. */
 int emu_mem_map(struct emu_mem *m, int fd, uint64_t size, uint64_t owner, uint64_t *ret_base);
+/* The same, remembering which connection mapped the region (creator, 0: none): a region that
+ * outlives its connection (owner 0) is "abandoned" once emu_mem_conn_gone(creator) ran. */
+int emu_mem_map_by(struct emu_mem *m, int fd, uint64_t size, uint64_t owner, uint64_t creator,
+		   uint64_t *ret_base);
 int emu_mem_unmap(struct emu_mem *m, uint64_t base);
 void emu_mem_unmap_owner(struct emu_mem *m, uint64_t owner);
+/* Connection id closed: its private regions unmapped (emu_mem_unmap_owner), the regions it
+ * mapped to outlive it marked abandoned. */
+void emu_mem_conn_gone(struct emu_mem *m, uint64_t id);
+/* addr lies in a region whose creator connection is gone (a restarted client may have taken
+ * it over: guest memory named in its journal; or nobody knows it any more). */
+bool emu_mem_abandoned(const struct emu_mem *m, uint64_t addr);
 unsigned emu_mem_count(const struct emu_mem *m);
 
 /* Copy between firmware memory and client memory. Return a firmware status: SEV_STATUS_SUCCESS

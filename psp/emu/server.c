@@ -80,7 +80,7 @@ static size_t do_map(struct emu_fw *fw, uint64_t conn_id, const struct emu_msg_h
 	uint64_t owner = (h->cmd & EMU_MAP_F_CONNECTION) ? conn_id : 0, base = 0;
 
 	memcpy(&req, payload, sizeof(req));
-	r->error = emu_mem_map(fw->mem, fd, req.size, owner, &base);
+	r->error = emu_mem_map_by(fw->mem, fd, req.size, owner, conn_id, &base);
 	rep.base = base;
 	if (r->error < 0) {
 		log_info("Refused to map a region of %llu bytes: %s", (unsigned long long)req.size,
@@ -255,7 +255,7 @@ int emu_server_new(struct emu_fw *fw, const char *path, struct emu_server **ret)
 static void conn_close(struct emu_server *s, unsigned i, const char *why)
 {
 	log_debug("Connection %llu closed: %s", (unsigned long long)s->conns[i].id, why);
-	emu_mem_unmap_owner(s->fw->mem, s->conns[i].id);
+	emu_mem_conn_gone(s->fw->mem, s->conns[i].id);
 	close(s->conns[i].fd);
 	s->conns[i] = s->conns[--s->n];
 }

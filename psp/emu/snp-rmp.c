@@ -109,6 +109,14 @@ int emu_rmp_set(struct emu_rmp *r, const struct emu_rmp_entry *e)
 	return 0;
 }
 
+size_t emu_rmp_entries(struct emu_fw *fw, const struct emu_rmp_entry **ret)
+{
+	const struct emu_rmp *r = fw->snp ? fw->snp->rmp : NULL;
+
+	*ret = r ? r->e : NULL;
+	return r ? r->n : 0;
+}
+
 int emu_rmp_get(struct emu_fw *fw, uint64_t paddr, struct emu_rmp_entry *ret)
 {
 	const struct emu_rmp_entry *e;
@@ -452,7 +460,10 @@ int emu_snp_page_unsmash(struct emu_fw *fw, void *buf)
  *   guests=N (the SNP_PLATFORM_STATUS guest count)
  *   guest gctx=0x.. asid=A state=S   for every launched guest (S: enum sev_snp_guest_state)
  *   orphan paddr=0x.. state=NAME asid=A   an assigned page of no live guest: a guest page
- *     whose ASID no guest holds, or a context page that is no guest's
+ *     whose ASID no guest holds, or a context page that is no guest's; or a Firmware or
+ *     Reclaim page (the host's, given to firmware) in a region whose client connection is
+ *     gone (emu_mem_abandoned: memory that outlived a killed client, such as request pages it
+ *     kept; the TMR excepted): nobody gives it back to the hypervisor
  *   assigned=N orphans=M   the assigned pages in the RMP and how many are orphans
  * Orphans are listed up to 16; the count is exact. */
 int emu_snp_ctl_guests(struct emu_fw *fw, char *arg, uint8_t *out, size_t cap, size_t *len)
@@ -487,8 +498,8 @@ int emu_snp_ctl_guests(struct emu_fw *fw, char *arg, uint8_t *out, size_t cap, s
 			continue;
 		assigned++;
 		if (st == EMU_RMP_FIRMWARE || st == EMU_RMP_RECLAIM)
-			continue; /* the host's pages given to firmware, not a guest's */
-		if (st == EMU_RMP_CONTEXT)
+			live = !emu_mem_abandoned(fw->mem, e->pfn << 12); /* the host's pages */
+		else if (st == EMU_RMP_CONTEXT)
 			live = emu_snp_guest_find(fw, e->pfn << 12) != NULL;
 		else
 			live = e->asid && emu_snp_asid_held(fw, e->asid);

@@ -135,6 +135,10 @@ int emu_snp_id_check(struct emu_fw *fw, struct emu_snp_guest *g,
 		     const struct sev_snp_cmd_launch_finish *b);
 /* CTL `snp-secrets GCTX_PADDR`: the plaintext secrets page (4096 bytes), as the guest sees it. */
 int emu_snp_ctl_secrets(struct emu_fw *fw, char *arg, uint8_t *out, size_t cap, size_t *len);
+/* CTL `snp-memfd GCTX`: a running guest's decrypted memory as a memfd (snp-view.c). */
+int emu_snp_ctl_memfd(struct emu_fw *fw, char *arg, uint8_t *out, size_t cap, size_t *len);
+/* The RMP's stored entries (sorted by pfn; hypervisor-state pages are not stored). */
+size_t emu_rmp_entries(struct emu_fw *fw, const struct emu_rmp_entry **ret);
 
 /* ---- the VCEK and guest requests (snp-report.c) ---- */
 #define EMU_SNP_SEED_SIZE 48u

@@ -2,12 +2,14 @@
  * several client threads at once launching SEV, SEV-ES and SEV-SNP guests (POST /v1/guests, an
  * image of random size uploaded in 1 MiB LAUNCH_UPDATE_DATA or SNP_LAUNCH_UPDATE chunks, a
  * VMSA for SEV-ES and some SNP guests, measurement, finish, activate; some launches left
- * half-done on purpose), deactivating and re-activating, decommissioning and reading, while
+ * half-done on purpose), deactivating and re-activating, decommissioning and reading, SNP
+ * guest requests on sevd's VMM socket (so that sevd holds its request pages), while
  * the main thread SIGKILLs sevd at a random moment. Then sevd is started again on the same
  * state dir and emulator, and the invariants hold (reliability-util.h): sevd's guest list and
  * the journal equal firmware's (GUEST_STATUS for every SEV handle, the emulator's CTL
  * snp-guests for SNP guests), the ASID pool holds exactly the running guests' ASIDs (none
- * lost, none held twice), no RMP page is assigned to a guest that is gone, and nothing is
+ * lost, none held twice), no RMP page is assigned to a guest that is gone (nor left a
+ * Firmware page in memory of the killed sevd, such as its request pages), and nothing is
  * left half-launched but what reconciliation keeps for its owner (a launch the kill
  * interrupted is finished and listed, kept as an unfinished SEV launch in LUPDATE/LSECRET
  * with its ASID, or cleaned up). Guests survive from one iteration to the next, so kills
@@ -27,11 +29,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "common/macros.h"
 #include "common/util.h"
+#include "hv-glue/vmm-msg.h"
+#include "psp/sev-abi.h"
 #include "tests/daemon/reliability-util.h"
 #include "tests/testutil.h"
 
@@ -49,10 +55,13 @@ enum op {
 	OP_DEACTIVATE,
 	OP_DELETE,
 	OP_READ,
+	OP_GUEST_REQUEST,
 	OP_MAX_
 };
-static const char *const op_names[OP_MAX_] = {
-    "launch", "upload", "vmsa", "measure", "finish", "activate", "deactivate", "delete", "read"};
+static const char *const op_names[OP_MAX_] = {"launch",	  "upload",	"vmsa",
+					      "measure",  "finish",	"activate",
+					      "deactivate", "delete",	"read",
+					      "guest-request"};
 
 struct own {
 	uint32_t handle;
@@ -64,6 +73,7 @@ struct client {
 	unsigned id, iteration;
 	unsigned seed; /* rand_r state */
 	const char *sock;
+	const char *vmm_sock; /* STATE_DIR/vmm.sock */
 	struct own g[OWN_MAX];
 	unsigned n;
 	atomic_int in_flight; /* enum op of the request on the wire, -1 none */
@@ -116,6 +126,58 @@ static bool guest_op(struct client *c, enum op op, const char *method, uint32_t 
 
 	snprintf(path, sizeof(path), "/v1/guests/%u%s", h, what);
 	return req(c, op, method, path, NULL, 0, NULL, 200, NULL);
+}
+
+static int unix_connect(const char *path)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -1;
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* An SNP guest request for guest h on sevd's VMM socket, as a VMM forwards one: a message
+ * page of zeros, which firmware refuses (INVALID_PARAM: header version 0) after sevd has made
+ * (or reused) the request pages it keeps in the emulator, so kills also land on a sevd that
+ * holds them. */
+static bool guest_request(struct client *c, uint32_t h)
+{
+	_cleanup_free_ uint8_t *page = calloc(1, HV_VMM_PAGE), *out = malloc(HV_VMM_REQ_MAX),
+			       *in = malloc(HV_VMM_ANS_MAX);
+	struct hv_vmm_req q = {.type = HV_VMM_GUEST_REQUEST, .handle = h, .page = page};
+	struct hv_vmm_ans a;
+	const char *why = "?";
+	int fd, n;
+
+	TU_CHECK(page && out && in, "out of memory");
+	atomic_store(&c->in_flight, (int)OP_GUEST_REQUEST);
+	fd = unix_connect(c->vmm_sock);
+	n = fd < 0 ? -1 : loop_write(fd, out, hv_vmm_req_build(&q, out));
+	n = n < 0 ? n : hv_vmm_read_frame(fd, true, in, HV_VMM_ANS_MAX, &why);
+	if (fd >= 0)
+		close(fd);
+	atomic_store(&c->in_flight, -1);
+	if (n <= 0) { /* sevd is gone (the kill) */
+		c->dead = true;
+		return false;
+	}
+	if (hv_vmm_ans_parse(in, (size_t)n, &a, &why) < 0 || a.error >= 0 ||
+	    a.fw_status != SEV_STATUS_INVALID_PARAM) {
+		snprintf(c->unexpected, sizeof(c->unexpected),
+			 "guest request for SNP guest %u: error %d fw_status 0x%x (want firmware's "
+			 "INVALID_PARAM): %s", h, a.error, a.fw_status, a.reason);
+		return false;
+	}
+	c->done[OP_GUEST_REQUEST]++;
+	return true;
 }
 
 static void forget(struct client *c, unsigned i)
@@ -212,6 +274,8 @@ static bool step(struct client *c)
 		c->g[i].bound = true;
 		return true;
 	}
+	if (c->n && x < 75 && c->g[i].running && c->g[i].snp)
+		return guest_request(c, c->g[i].handle);
 	if (c->n && (x < 80 || c->n == OWN_MAX)) {
 		if (!guest_op(c, OP_DELETE, "DELETE", c->g[i].handle, ""))
 			return false;
@@ -308,6 +372,9 @@ static void iteration(struct ru_sevd *d, unsigned it, unsigned seed, unsigned nc
 	static struct client cl[CLIENTS_MAX];
 	unsigned kseed = seed ^ (it * 2654435761u);
 	unsigned delay = 10 + (unsigned)rand_r(&kseed) % max_delay_ms;
+	static char vmm_sock[256];
+
+	snprintf(vmm_sock, sizeof(vmm_sock), "%s/vmm.sock", d->state_dir);
 
 	for (unsigned i = 0; i < nclients; i++) {
 		memset(&cl[i], 0, sizeof(cl[i]));
@@ -315,6 +382,7 @@ static void iteration(struct ru_sevd *d, unsigned it, unsigned seed, unsigned nc
 		cl[i].iteration = it;
 		cl[i].seed = seed + it * 131u + i * 7919u;
 		cl[i].sock = d->sock;
+		cl[i].vmm_sock = vmm_sock;
 		atomic_store(&cl[i].in_flight, -1);
 	}
 	adopt(d->sock, cl, nclients, it);
