@@ -176,6 +176,36 @@ bool gc_metric(struct gc_daemon *d, const char *series, uint64_t *ret)
 	return p != NULL;
 }
 
+uint64_t gc_metric_value(struct gc_daemon *d, const char *series)
+{
+	uint64_t n = 0;
+
+	TU_CHECK(gc_metric(d, series, &n), "GET /metrics: no %s", series);
+	return n;
+}
+
+long gc_json(struct gc_daemon *d, const char *method, const char *path, const char *body,
+	     struct gc_resp *out)
+{
+	gc_request(d, method, path, body, body ? strlen(body) : 0, NULL, out);
+	return out->status;
+}
+
+uint32_t gc_launch(struct gc_daemon *d, const char *name)
+{
+	char body[96];
+	struct gc_resp r;
+	uint32_t h = 0;
+
+	snprintf(body, sizeof(body), "{\"policy\": 0, \"name\": \"%s\"}", name);
+	TU_CHECK(gc_json(d, "POST", "/v1/guests", body, &r) == 201, "launch %s: %ld %s", name,
+		 r.status, r.body);
+	if (r.status == 201)
+		h = (uint32_t)gc_int(r.json, "handle");
+	gc_resp_free(&r);
+	return h;
+}
+
 static json_object *field(json_object *o, const char *key)
 {
 	json_object *v = NULL;

@@ -49,9 +49,17 @@ void gc_request(struct gc_daemon *d, const char *method, const char *path, const
 void gc_upload_chunked(struct gc_daemon *d, const char *path, const uint8_t *buf, size_t len,
 		       size_t piece, struct gc_resp *out);
 void gc_resp_free(struct gc_resp *r);
+/* gc_request with a JSON body given as a string (or NULL); returns the HTTP status. */
+long gc_json(struct gc_daemon *d, const char *method, const char *path, const char *body,
+	     struct gc_resp *out);
+/* POST /v1/guests of an SEV guest (policy 0) named name; its handle, 0 (and a failed check)
+ * unless sevd answered 201. */
+uint32_t gc_launch(struct gc_daemon *d, const char *name);
 /* The value of one /metrics series ("name{labels}", as the line writes it): false when the
  * GET failed or the series is not there. */
 bool gc_metric(struct gc_daemon *d, const char *series, uint64_t *ret);
+/* The same, as a check: the series' value, or 0 and a failed check when it is not there. */
+uint64_t gc_metric_value(struct gc_daemon *d, const char *series);
 
 /* JSON accessors (exit the test with a message when the field is missing). */
 int64_t gc_int(json_object *o, const char *key);

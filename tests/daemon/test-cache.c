@@ -41,13 +41,6 @@
 
 static struct psp_transport *emu; /* the test's own connection to the emulator */
 
-static long req(struct gc_daemon *d, const char *method, const char *path, const char *body,
-		struct gc_resp *out)
-{
-	gc_request(d, method, path, body, body ? strlen(body) : 0, NULL, out);
-	return out->status;
-}
-
 /* The emulator's count of firmware commands handed to it. */
 static uint64_t fw_commands(void)
 {
@@ -74,7 +67,7 @@ static double now_s(void)
 /* GET path; its JSON kept in *out (caller frees). */
 static void get(struct gc_daemon *d, const char *path, struct gc_resp *out)
 {
-	TU_CHECK(req(d, "GET", path, NULL, out) == 200 && out->json, "GET %s: %ld %s", path,
+	TU_CHECK(gc_json(d, "GET", path, NULL, out) == 200 && out->json, "GET %s: %ld %s", path,
 		 out->status, out->body ? out->body : "");
 }
 
@@ -100,15 +93,6 @@ static char *str_field(struct gc_daemon *d, const char *path, const char *key)
 	return s;
 }
 
-/* The value of one /metrics series ("name{labels}"). */
-static uint64_t metric(struct gc_daemon *d, const char *series)
-{
-	uint64_t n = 0;
-
-	TU_CHECK(gc_metric(d, series, &n), "GET /metrics: no %s", series);
-	return n;
-}
-
 /* Where a GET /v1/platform or /v1/guests/{h} was answered: by the worker from the region,
  * by the core (a core call: from the core's own cache or from firmware), by firmware. */
 struct counts {
@@ -125,11 +109,11 @@ static void counts(struct gc_daemon *d, const char *command, struct counts *c)
 	char s[128];
 
 	snprintf(s, sizeof(s), "sevd_worker_cache_hits_total{command=\"%s\"}", command);
-	c->worker = metric(d, s);
+	c->worker = gc_metric_value(d, s);
 	snprintf(s, sizeof(s), "sevd_core_requests_total{op=\"%s\"}", op_of(command));
-	c->core_calls = metric(d, s);
+	c->core_calls = gc_metric_value(d, s);
 	snprintf(s, sizeof(s), "sevd_cache_hits_total{command=\"%s\"}", command);
-	c->core_hits = metric(d, s);
+	c->core_hits = gc_metric_value(d, s);
 	c->fw = fw_commands();
 }
 
@@ -190,7 +174,7 @@ static void next_get_asks_firmware(struct gc_daemon *d, const char *path, const 
 	struct counts a, b;
 
 	counts(d, command, &a);
-	TU_CHECK(req(d, "GET", path, NULL, &r) < 500, "GET %s: %ld", path, r.status);
+	TU_CHECK(gc_json(d, "GET", path, NULL, &r) < 500, "GET %s: %ld", path, r.status);
 	gc_resp_free(&r);
 	counts(d, command, &b);
 	TU_CHECK(b.fw - a.fw == 1 && b.core_calls - a.core_calls == 1 && b.worker == a.worker,
@@ -201,26 +185,12 @@ static void next_get_asks_firmware(struct gc_daemon *d, const char *path, const 
 	printf("after %s: the next GET %s asked the core and firmware\n", after, path);
 }
 
-static uint32_t launch(struct gc_daemon *d, const char *name)
-{
-	char body[96];
-	struct gc_resp r;
-	uint32_t h = 0;
-
-	snprintf(body, sizeof(body), "{\"policy\": 0, \"name\": \"%s\"}", name);
-	TU_CHECK(req(d, "POST", "/v1/guests", body, &r) == 201, "launch %s: %ld %s", name, r.status,
-		 r.body);
-	if (r.status == 201)
-		h = (uint32_t)gc_int(r.json, "handle");
-	gc_resp_free(&r);
-	return h;
-}
-
 static void post_ok(struct gc_daemon *d, const char *path)
 {
 	struct gc_resp r;
 
-	TU_CHECK(req(d, "POST", path, NULL, &r) == 200, "POST %s: %ld %s", path, r.status, r.body);
+	TU_CHECK(gc_json(d, "POST", path, NULL, &r) == 200, "POST %s: %ld %s", path, r.status,
+		 r.body);
 	gc_resp_free(&r);
 }
 
@@ -234,11 +204,11 @@ static void test_platform(struct gc_daemon *d)
 
 	repeated(d, "/v1/platform", "PLATFORM_STATUS", 40);
 	n0 = guest_count(d);
-	h = launch(d, "cache-a");
+	h = gc_launch(d, "cache-a");
 	next_get_asks_firmware(d, "/v1/platform", "PLATFORM_STATUS", "a launch");
 	TU_CHECK_EQ(guest_count(d), n0 + 1); /* the entry the next GET took: after the launch */
 	snprintf(path, sizeof(path), "/v1/guests/%u", h);
-	TU_CHECK_EQ(req(d, "DELETE", path, NULL, &r), 200);
+	TU_CHECK_EQ(gc_json(d, "DELETE", path, NULL, &r), 200);
 	gc_resp_free(&r);
 	next_get_asks_firmware(d, "/v1/platform", "PLATFORM_STATUS", "DELETE");
 	TU_CHECK_EQ(guest_count(d), n0);
@@ -263,7 +233,7 @@ static void test_platform(struct gc_daemon *d)
 		TU_CHECK(b64 && asprintf(&body, "{\"pek_cert\": \"%s\", \"oca_cert\": \"%s\"}", b64,
 					 b64) > 0, "body");
 		c0 = fw_commands();
-		TU_CHECK(req(d, "POST", "/v1/platform/pek-cert", body, &r) >= 400,
+		TU_CHECK(gc_json(d, "POST", "/v1/platform/pek-cert", body, &r) >= 400,
 			 "garbage PEK_CERT_IMPORT accepted: %ld %s", r.status, r.body);
 		gc_resp_free(&r);
 		TU_CHECK(fw_commands() > c0, "the refused import reached firmware");
@@ -276,7 +246,7 @@ static void test_guest(struct gc_daemon *d)
 	_cleanup_free_ char *state = NULL;
 	struct gc_resp r;
 	char path[64], mpath[96], fpath[96];
-	uint32_t h = launch(d, "cache-b");
+	uint32_t h = gc_launch(d, "cache-b");
 
 	snprintf(path, sizeof(path), "/v1/guests/%u", h);
 	snprintf(mpath, sizeof(mpath), "%s/measurement", path);
@@ -298,7 +268,7 @@ static void test_guest(struct gc_daemon *d)
 	TU_CHECK(!strcmp(state, "RUNNING"), "state after finish: %s", state);
 	/* Two guests: each its own entry. */
 	{
-		uint32_t h2 = launch(d, "cache-c");
+		uint32_t h2 = gc_launch(d, "cache-c");
 		_cleanup_free_ char *s2 = NULL;
 		char p2[64];
 
@@ -311,13 +281,13 @@ static void test_guest(struct gc_daemon *d)
 		TU_CHECK(!strcmp(state, "RUNNING"), "first guest after the second's launch: %s",
 			 state);
 	}
-	TU_CHECK_EQ(req(d, "DELETE", path, NULL, &r), 200);
+	TU_CHECK_EQ(gc_json(d, "DELETE", path, NULL, &r), 200);
 	gc_resp_free(&r);
 	{
 		struct counts a, b;
 
 		counts(d, "GUEST_STATUS", &a);
-		TU_CHECK_EQ(req(d, "GET", path, NULL, &r), 404); /* deleted: not from a cache */
+		TU_CHECK_EQ(gc_json(d, "GET", path, NULL, &r), 404); /* deleted: not from a cache */
 		gc_resp_free(&r);
 		counts(d, "GUEST_STATUS", &b);
 		TU_CHECK(b.worker == a.worker && b.core_calls == a.core_calls + 1,
@@ -332,7 +302,8 @@ static void refused(struct gc_daemon *d, const char *path)
 {
 	struct gc_resp r;
 
-	TU_CHECK(req(d, "GET", path, NULL, &r) == 503 && strstr(r.body ? r.body : "", "unhealthy"),
+	TU_CHECK(gc_json(d, "GET", path, NULL, &r) == 503 &&
+		     strstr(r.body ? r.body : "", "unhealthy"),
 		 "GET %s with the PSP unhealthy: %ld %s", path, r.status, r.body ? r.body : "");
 	gc_resp_free(&r);
 }
@@ -350,18 +321,18 @@ static void test_unhealthy(struct gc_daemon *d)
 	bool back = false;
 
 	post_ok(d, "/v1/platform/init"); /* 4 left it UNINIT */
-	h = launch(d, "cache-d");
+	h = gc_launch(d, "cache-d");
 	snprintf(path, sizeof(path), "/v1/guests/%u", h);
 	repeated(d, "/v1/platform", "PLATFORM_STATUS", 5);
 	repeated(d, path, "GUEST_STATUS", 5);
 	TU_CHECK_EQ(psp_emu_ctl(emu, "fault PDH_GEN:hang=" PDH_HANG_S, &reply, &len), 0);
-	TU_CHECK_EQ(req(d, "POST", "/v1/platform/pdh", NULL, &r), 503);
+	TU_CHECK_EQ(gc_json(d, "POST", "/v1/platform/pdh", NULL, &r), 503);
 	gc_resp_free(&r);
 	refused(d, "/v1/platform");
 	refused(d, path);
 	printf("PSP unhealthy: GET /v1/platform and GET %s refused, not served\n", path);
 	for (int i = 0; i < 150 && !back; i++) {
-		back = req(d, "GET", "/v1/platform", NULL, &r) == 200;
+		back = gc_json(d, "GET", "/v1/platform", NULL, &r) == 200;
 		gc_resp_free(&r);
 		if (!back)
 			nanosleep(&(struct timespec){ .tv_nsec = 100 * 1000000L }, NULL);

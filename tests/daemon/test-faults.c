@@ -40,13 +40,6 @@ static void sleep_ms(unsigned ms)
 		  NULL);
 }
 
-static long req(struct gc_daemon *d, const char *method, const char *path, const char *body,
-		struct gc_resp *out)
-{
-	gc_request(d, method, path, body, body ? strlen(body) : 0, NULL, out);
-	return out->status;
-}
-
 static const char *err_msg(const struct gc_resp *r)
 {
 	json_object *e, *m;
@@ -63,31 +56,16 @@ static char *asids_text(struct gc_daemon *d)
 	struct gc_resp r;
 	char *s;
 
-	TU_CHECK_EQ(req(d, "GET", "/v1/asids", NULL, &r), 200);
+	TU_CHECK_EQ(gc_json(d, "GET", "/v1/asids", NULL, &r), 200);
 	s = strdup(r.body ? r.body : "");
 	gc_resp_free(&r);
 	return s;
 }
 
-static uint32_t launch(struct gc_daemon *d, const char *name)
-{
-	char body[96];
-	struct gc_resp r;
-	uint32_t h = 0;
-
-	snprintf(body, sizeof(body), "{\"policy\": 0, \"name\": \"%s\"}", name);
-	TU_CHECK(req(d, "POST", "/v1/guests", body, &r) == 201, "launch %s: %ld %s", name, r.status,
-		 r.body);
-	if (r.status == 201)
-		h = (uint32_t)gc_int(r.json, "handle");
-	gc_resp_free(&r);
-	return h;
-}
-
 static bool healthy(struct gc_daemon *d)
 {
 	struct gc_resp r;
-	bool ok = req(d, "GET", "/healthz", NULL, &r) == 200;
+	bool ok = gc_json(d, "GET", "/healthz", NULL, &r) == 200;
 
 	gc_resp_free(&r);
 	return ok;
@@ -109,7 +87,7 @@ static bool metrics_has(struct gc_daemon *d, const char *line)
 	struct gc_resp r;
 	bool has;
 
-	TU_CHECK_EQ(req(d, "GET", "/metrics", NULL, &r), 200);
+	TU_CHECK_EQ(gc_json(d, "GET", "/metrics", NULL, &r), 200);
 	has = r.body && strstr(r.body, line);
 	gc_resp_free(&r);
 	return has;
@@ -142,7 +120,7 @@ static void check_unhealthy(struct gc_daemon *d, const char *cmd)
 	_cleanup_free_ char *out = NULL;
 	struct gc_resp r;
 
-	TU_CHECK_EQ(req(d, "GET", "/healthz", NULL, &r), 503);
+	TU_CHECK_EQ(gc_json(d, "GET", "/healthz", NULL, &r), 503);
 	TU_CHECK(r.json && !strcmp(gc_str(r.json, "status"), "psp_unhealthy"), "healthz: %s",
 		 r.body);
 	TU_CHECK(r.json && strstr(gc_str(r.json, "reason"), cmd), "reason names %s: %s", cmd,
@@ -150,7 +128,7 @@ static void check_unhealthy(struct gc_daemon *d, const char *cmd)
 	gc_resp_free(&r);
 	TU_CHECK(metrics_has(d, "\nsevd_psp_healthy 0\n"), "sevd_psp_healthy 0");
 	/* Refused at once, not queued: the answer names the state. */
-	TU_CHECK_EQ(req(d, "GET", "/v1/platform", NULL, &r), 503);
+	TU_CHECK_EQ(gc_json(d, "GET", "/v1/platform", NULL, &r), 503);
 	TU_CHECK(!strcmp(gc_err_code(&r), "psp_unavailable"), "code %s", gc_err_code(&r));
 	TU_CHECK(strstr(err_msg(&r), "unhealthy"), "message: %s", r.body);
 	gc_resp_free(&r);
@@ -171,7 +149,7 @@ static void check_recovered(struct gc_daemon *d, unsigned recoveries)
 	TU_CHECK(metrics_has(d, "\nsevd_psp_healthy 1\n"), "sevd_psp_healthy 1");
 	snprintf(line, sizeof(line), "\nsevd_psp_recoveries_total %u\n", recoveries);
 	TU_CHECK(metrics_has(d, line), "metrics: %s", line);
-	TU_CHECK_EQ(req(d, "GET", "/v1/platform", NULL, &r), 200);
+	TU_CHECK_EQ(gc_json(d, "GET", "/v1/platform", NULL, &r), 200);
 	gc_resp_free(&r);
 }
 
@@ -203,12 +181,12 @@ static void test_status_hang_drop_garbage(void)
 	d.emu_sock = e.socket;
 	d.config = cfg_path;
 	TU_CHECK(gc_start(&d, true), "sevd start (log %s)", d.log);
-	h = launch(&d, "survivor");
+	h = gc_launch(&d, "survivor");
 	snprintf(path, sizeof(path), "/v1/guests/%u", h);
 	before = asids_text(&d);
 
 	/* 1: a firmware status by name; nothing in the pool changes; still healthy. */
-	TU_CHECK_EQ(req(&d, "POST", "/v1/platform/pdh", NULL, &r), 502);
+	TU_CHECK_EQ(gc_json(&d, "POST", "/v1/platform/pdh", NULL, &r), 502);
 	TU_CHECK(!strcmp(gc_err_fw(&r), "HWERROR_PLATFORM"), "fw_status: %s", r.body);
 	TU_CHECK(strstr(err_msg(&r), "PDH_GEN") && strstr(err_msg(&r), "HWERROR_PLATFORM"),
 		 "message: %s", r.body);
@@ -234,7 +212,7 @@ static void test_status_hang_drop_garbage(void)
 				      ? 0
 				      : 1);
 		}
-		TU_CHECK_EQ(req(&d, "POST", "/v1/platform/pek", NULL, &r), 503);
+		TU_CHECK_EQ(gc_json(&d, "POST", "/v1/platform/pek", NULL, &r), 503);
 		TU_CHECK(!strcmp(gc_err_code(&r), "psp_unavailable"), "code %s: %s",
 			 gc_err_code(&r), r.body);
 		gc_resp_free(&r);
@@ -244,33 +222,33 @@ static void test_status_hang_drop_garbage(void)
 	}
 	check_unhealthy(&d, "PEK_GEN");
 	check_recovered(&d, 1);
-	TU_CHECK_EQ(req(&d, "GET", path, NULL, &r), 200);
+	TU_CHECK_EQ(gc_json(&d, "GET", path, NULL, &r), 200);
 	gc_resp_free(&r);
 	free(after);
 	after = asids_text(&d);
 	TU_CHECK(!strcmp(before, after), "pool changed by the hang: %s -> %s", before, after);
 
 	/* 3: the emulator drops the connection: reconnected, guest and pool unchanged. */
-	TU_CHECK_EQ(req(&d, "POST", "/v1/platform/pek", NULL, &r), 503);
+	TU_CHECK_EQ(gc_json(&d, "POST", "/v1/platform/pek", NULL, &r), 503);
 	TU_CHECK(!strcmp(gc_err_code(&r), "psp_unavailable"), "drop: %s", r.body);
 	gc_resp_free(&r);
 	check_recovered(&d, 2);
-	TU_CHECK_EQ(req(&d, "GET", path, NULL, &r), 200);
+	TU_CHECK_EQ(gc_json(&d, "GET", path, NULL, &r), 200);
 	gc_resp_free(&r);
 	free(after);
 	after = asids_text(&d);
 	TU_CHECK(!strcmp(before, after), "pool changed by the drop: %s -> %s", before, after);
 
 	/* 4: a malformed reply: a protocol error, the transport reopened. */
-	TU_CHECK_EQ(req(&d, "POST", "/v1/platform/pek", NULL, &r), 503);
+	TU_CHECK_EQ(gc_json(&d, "POST", "/v1/platform/pek", NULL, &r), 503);
 	TU_CHECK(strstr(err_msg(&r), "PEK_GEN"), "garbage: %s", r.body);
 	TU_CHECK(strstr(err_msg(&r), "malformed"), "garbage: %s", r.body);
 	gc_resp_free(&r);
 	check_recovered(&d, 3);
 	TU_CHECK(log_has(&d, "PEK_GEN: malformed reply (protocol error)"), "log names it");
-	TU_CHECK_EQ(req(&d, "GET", "/v1/platform/id", NULL, &r), 200); /* GET_ID, firmware */
+	TU_CHECK_EQ(gc_json(&d, "GET", "/v1/platform/id", NULL, &r), 200); /* GET_ID, firmware */
 	gc_resp_free(&r);
-	TU_CHECK_EQ(req(&d, "GET", path, NULL, &r), 200);
+	TU_CHECK_EQ(gc_json(&d, "GET", path, NULL, &r), 200);
 	gc_resp_free(&r);
 
 	gc_stop(&d, false);
@@ -286,7 +264,7 @@ static int64_t used_asids(struct gc_daemon *d)
 	struct gc_resp r;
 	int64_t used = -1;
 
-	if (req(d, "GET", "/v1/asids", NULL, &r) == 200)
+	if (gc_json(d, "GET", "/v1/asids", NULL, &r) == 200)
 		used = gc_int(r.json, "used");
 	gc_resp_free(&r);
 	return used;
@@ -298,7 +276,7 @@ static int64_t n_guests(struct gc_daemon *d)
 	json_object *a;
 	int64_t n = -1;
 
-	if (req(d, "GET", "/v1/guests", NULL, &r) == 200 && r.json &&
+	if (gc_json(d, "GET", "/v1/guests", NULL, &r) == 200 && r.json &&
 	    json_object_object_get_ex(r.json, "guests", &a))
 		n = (int64_t)json_object_array_length(a);
 	gc_resp_free(&r);
@@ -314,18 +292,18 @@ static void check_after_reset(struct gc_daemon *d)
 	TU_CHECK_EQ(n_guests(d), 0);
 	TU_CHECK_EQ(used_asids(d), 0);
 	/* No ASID lost: every one is free again (a reset leaves none dirty). */
-	TU_CHECK_EQ(req(d, "GET", "/v1/asids", NULL, &r), 200);
+	TU_CHECK_EQ(gc_json(d, "GET", "/v1/asids", NULL, &r), 200);
 	TU_CHECK(r.json && gc_int(r.json, "free") == gc_int(r.json, "max"), "pool: %s", r.body);
 	gc_resp_free(&r);
 	TU_CHECK(log_has(d, "PSP reset: guest"), "the dropped guest is logged (%s)", d->log);
-	TU_CHECK_EQ(req(d, "GET", "/v1/platform", NULL, &r), 200);
+	TU_CHECK_EQ(gc_json(d, "GET", "/v1/platform", NULL, &r), 200);
 	TU_CHECK(r.json && !strcmp(gc_str(r.json, "state"), "INIT"), "re-INIT: %s", r.body);
 	gc_resp_free(&r);
 	gc_stop(d, false);
 	TU_CHECK(gc_start(d, true), "sevd restart (log %s)", d->log);
 	TU_CHECK_EQ(n_guests(d), 0);
 	TU_CHECK_EQ(used_asids(d), 0);
-	TU_CHECK(launch(d, "after") > 0, "launch after the reset");
+	TU_CHECK(gc_launch(d, "after") > 0, "launch after the reset");
 	TU_CHECK_EQ(used_asids(d), 1);
 }
 
@@ -344,9 +322,9 @@ static void test_die_external(void)
 	d.emu_sock = e.socket;
 	d.config = cfg_path;
 	TU_CHECK(gc_start(&d, true), "sevd start (log %s)", d.log);
-	TU_CHECK(launch(&d, "lost") > 0, "launch");
+	TU_CHECK(gc_launch(&d, "lost") > 0, "launch");
 	TU_CHECK_EQ(used_asids(&d), 1);
-	TU_CHECK_EQ(req(&d, "POST", "/v1/platform/pek", NULL, &r), 503);
+	TU_CHECK_EQ(gc_json(&d, "POST", "/v1/platform/pek", NULL, &r), 503);
 	gc_resp_free(&r);
 	check_unhealthy(&d, "PEK_GEN");
 	tu_stop(e.pid, 2000); /* reaps the dead emulator */
@@ -380,7 +358,7 @@ static void test_die_embedded(void)
 	d.config = cfg_path;
 	d.extra_arg = "--psp=emu";
 	TU_CHECK(gc_start(&d, true), "sevd start (log %s)", d.log);
-	TU_CHECK(launch(&d, "lost") > 0, "launch");
+	TU_CHECK(gc_launch(&d, "lost") > 0, "launch");
 	{
 		_cleanup_free_ char *spec = NULL;
 
@@ -390,7 +368,7 @@ static void test_die_embedded(void)
 		free(reply);
 		psp_close(t);
 	}
-	TU_CHECK_EQ(req(&d, "POST", "/v1/platform/pek", NULL, &r), 503);
+	TU_CHECK_EQ(gc_json(&d, "POST", "/v1/platform/pek", NULL, &r), 503);
 	gc_resp_free(&r);
 	TU_CHECK(wait_healthy(&d, 20000), "sevd did not restart its emulator (log %s)", d.log);
 	TU_CHECK(log_has(&d, "restarting it on the same NV file"), "restart logged");

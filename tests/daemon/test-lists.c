@@ -37,13 +37,6 @@
 
 static struct psp_transport *emu; /* the test's own connection to the emulator */
 
-static long req(struct gc_daemon *d, const char *method, const char *path, const char *body,
-		struct gc_resp *out)
-{
-	gc_request(d, method, path, body, body ? strlen(body) : 0, NULL, out);
-	return out->status;
-}
-
 static double now_s(void)
 {
 	struct timespec ts;
@@ -52,36 +45,14 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static uint64_t metric(struct gc_daemon *d, const char *series)
-{
-	uint64_t n = 0;
-
-	TU_CHECK(gc_metric(d, series, &n), "GET /metrics: no %s", series);
-	return n;
-}
-
-static uint32_t launch(struct gc_daemon *d, const char *name)
-{
-	char body[96];
-	struct gc_resp r;
-	uint32_t h = 0;
-
-	snprintf(body, sizeof(body), "{\"policy\": 0, \"name\": \"%s\"}", name);
-	TU_CHECK(req(d, "POST", "/v1/guests", body, &r) == 201, "launch %s: %ld %s", name, r.status,
-		 r.body);
-	if (r.status == 201)
-		h = (uint32_t)gc_int(r.json, "handle");
-	gc_resp_free(&r);
-	return h;
-}
-
 static void guest_post(struct gc_daemon *d, uint32_t h, const char *what, long want)
 {
 	char path[96];
 	struct gc_resp r;
 
 	snprintf(path, sizeof(path), "/v1/guests/%u/%s", h, what);
-	TU_CHECK(req(d, "POST", path, "{}", &r) == want, "POST %s: %ld %s", path, r.status, r.body);
+	TU_CHECK(gc_json(d, "POST", path, "{}", &r) == want, "POST %s: %ld %s", path, r.status,
+		 r.body);
 	gc_resp_free(&r);
 }
 
@@ -91,7 +62,7 @@ static void guest_delete(struct gc_daemon *d, uint32_t h)
 	struct gc_resp r;
 
 	snprintf(path, sizeof(path), "/v1/guests/%u", h);
-	TU_CHECK(req(d, "DELETE", path, NULL, &r) == 200, "DELETE %s: %ld %s", path, r.status,
+	TU_CHECK(gc_json(d, "DELETE", path, NULL, &r) == 200, "DELETE %s: %ld %s", path, r.status,
 		 r.body);
 	gc_resp_free(&r);
 }
@@ -154,8 +125,8 @@ static json_object *get_json(struct gc_daemon *d, const char *path)
 	struct gc_resp r;
 	json_object *o;
 
-	TU_CHECK(req(d, "GET", path, NULL, &r) == 200 && r.json, "GET %s: %ld %s", path, r.status,
-		 r.body ? r.body : "");
+	TU_CHECK(gc_json(d, "GET", path, NULL, &r) == 200 && r.json, "GET %s: %ld %s", path,
+		 r.status, r.body ? r.body : "");
 	o = r.json ? json_object_get(r.json) : NULL;
 	gc_resp_free(&r);
 	return o;
@@ -212,19 +183,20 @@ static void repeated(struct gc_daemon *d, const char *path, const char *command,
 
 	snprintf(hits, sizeof(hits), "sevd_worker_cache_hits_total{command=\"%s\"}", command);
 	snprintf(calls, sizeof(calls), "sevd_core_requests_total{op=\"%s\"}", op);
-	TU_CHECK(req(d, "GET", path, NULL, &first) == 200, "GET %s", path); /* takes the entry */
-	h0 = metric(d, hits);
-	c0 = metric(d, calls);
+	/* takes the entry */
+	TU_CHECK(gc_json(d, "GET", path, NULL, &first) == 200, "GET %s", path);
+	h0 = gc_metric_value(d, hits);
+	c0 = gc_metric_value(d, calls);
 	t0 = now_s();
 	for (unsigned i = 0; i < n; i++) {
-		TU_CHECK(req(d, "GET", path, NULL, &r) == 200, "GET %s: %ld", path, r.status);
+		TU_CHECK(gc_json(d, "GET", path, NULL, &r) == 200, "GET %s: %ld", path, r.status);
 		TU_CHECK(r.body && first.body && !strcmp(r.body, first.body),
 			 "GET %s changed with nothing done: %s / %s", path, first.body, r.body);
 		gc_resp_free(&r);
 	}
 	secs = now_s() - t0;
-	h1 = metric(d, hits);
-	c1 = metric(d, calls);
+	h1 = gc_metric_value(d, hits);
+	c1 = gc_metric_value(d, calls);
 	/* The first GET may have been answered before the entry was published (a job ran
 	 * between): one more refresh. */
 	allowed = (uint64_t)secs + 2;
@@ -244,7 +216,7 @@ static void write_rounds(struct gc_daemon *d, unsigned rounds)
 		uint32_t h, asid;
 
 		snprintf(name, sizeof(name), "lists-%u", i);
-		h = launch(d, name);
+		h = gc_launch(d, name);
 		check_created(d, h);
 		asid = asid_of(d, h);
 		TU_CHECK(asid != 0, "guest %u listed without an ASID", h);
@@ -333,7 +305,7 @@ static void run(void)
 	d.dir = dir;
 	d.emu_sock = e.socket;
 	TU_CHECK(gc_start(&d, true), "sevd start (log %s)", d.log);
-	keep = launch(&d, "lists-kept");
+	keep = gc_launch(&d, "lists-kept");
 	check_created(&d, keep);
 	repeated(&d, "/v1/guests", "GUEST_LIST", "GUEST_LIST", 60);
 	repeated(&d, "/v1/asids", "ASIDS", "ASIDS", 60);

@@ -540,17 +540,10 @@ static void test_seccomp(void)
 
 static bool is_root;
 
-static long req(struct gc_daemon *d, const char *method, const char *path, const char *body,
-		struct gc_resp *r)
-{
-	gc_request(d, method, path, body, body ? strlen(body) : 0, NULL, r);
-	return r->status;
-}
-
 static bool healthy(struct gc_daemon *d)
 {
 	struct gc_resp r;
-	bool ok = req(d, "GET", "/healthz", NULL, &r) == 200;
+	bool ok = gc_json(d, "GET", "/healthz", NULL, &r) == 200;
 
 	gc_resp_free(&r);
 	return ok;
@@ -1001,7 +994,7 @@ static int64_t data_bytes(struct gc_daemon *d, uint32_t h)
 	int64_t n;
 
 	snprintf(path, sizeof(path), "/v1/guests/%u", h);
-	TU_CHECK(req(d, "GET", path, NULL, &r) == 200, "GET %s: %ld", path, r.status);
+	TU_CHECK(gc_json(d, "GET", path, NULL, &r) == 200, "GET %s: %ld", path, r.status);
 	n = gc_int(r.json, "data_bytes");
 	gc_resp_free(&r);
 	return n;
@@ -1014,8 +1007,8 @@ static void check_guest(struct gc_daemon *d, uint32_t h, int64_t asid, const cha
 	struct gc_resp r;
 
 	snprintf(path, sizeof(path), "/v1/guests/%u", h);
-	TU_CHECK(req(d, "GET", path, NULL, &r) == 200, "guest %u after a worker restart: %ld %s", h,
-		 r.status, r.body);
+	TU_CHECK(gc_json(d, "GET", path, NULL, &r) == 200,
+		 "guest %u after a worker restart: %ld %s", h, r.status, r.body);
 	TU_CHECK_EQ(gc_int(r.json, "asid"), asid);
 	TU_CHECK(!strcmp(gc_str(r.json, "state"), state), "state %s, was %s",
 		 gc_str(r.json, "state"), state);
@@ -1118,7 +1111,8 @@ static void test_bad_slots(void)
 			 fclose(f) == 0,
 		 "write %s", conf);
 	TU_CHECK(gc_start(&d, true), "sevd start (log %s)", d.log);
-	TU_CHECK(req(&d, "POST", "/v1/guests", "{\"policy\": 0, \"name\": \"slots\"}", &r) == 201,
+	TU_CHECK(gc_json(&d, "POST", "/v1/guests", "{\"policy\": 0, \"name\": \"slots\"}",
+			 &r) == 201,
 		 "launch: %ld %s", r.status, r.body);
 	h = (uint32_t)gc_int(r.json, "handle");
 	asid = gc_int(r.json, "asid");
@@ -1237,7 +1231,7 @@ static void *slow_pdh(void *arg)
 {
 	struct gc_resp r;
 
-	slow_status = req(arg, "POST", "/v1/platform/pdh", NULL, &r);
+	slow_status = gc_json(arg, "POST", "/v1/platform/pdh", NULL, &r);
 	gc_resp_free(&r);
 	atomic_store(&slow_done, true);
 	return NULL;
@@ -1263,7 +1257,7 @@ static void check_channels_pool(struct gc_daemon *d, const char *esock)
 	TU_CHECK(pthread_create(&th, NULL, slow_pdh, d) == 0, "pthread_create");
 	sleep_ms(500);
 	TU_CHECK(healthy(d), "/healthz while PDH_GEN hangs (log %s)", d->log);
-	TU_CHECK_EQ(req(d, "GET", "/metrics", NULL, &r), 200);
+	TU_CHECK_EQ(gc_json(d, "GET", "/metrics", NULL, &r), 200);
 	gc_resp_free(&r);
 	TU_CHECK(!atomic_load(&slow_done), "/healthz and /metrics answered before the stalled "
 					   "PDH_GEN ended");
@@ -1288,7 +1282,8 @@ static void test_daemon(void)
 
 	TU_CHECK(gc_start(&d, true), "sevd start (log %s)", d.log);
 	TU_CHECK(healthy(&d), "healthz (log %s)", d.log);
-	TU_CHECK(req(&d, "POST", "/v1/guests", "{\"policy\": 0, \"name\": \"keep\"}", &r) == 201,
+	TU_CHECK(gc_json(&d, "POST", "/v1/guests", "{\"policy\": 0, \"name\": \"keep\"}", &r) ==
+		     201,
 		 "launch: %ld %s", r.status, r.body);
 	h = (uint32_t)gc_int(r.json, "handle");
 	asid = gc_int(r.json, "asid");
@@ -1390,9 +1385,9 @@ static void test_daemon(void)
 		TU_CHECK(img, "malloc");
 		for (size_t i = 0; i < len; i++)
 			img[i] = (uint8_t)(i * 13 + (i >> 16));
-		TU_CHECK(req(&d, "POST", "/v1/guests",
-			     "{\"policy\": 0, \"name\": \"multi\", \"memory_size\": 16777216}",
-			     &r) == 201,
+		TU_CHECK(gc_json(&d, "POST", "/v1/guests",
+				 "{\"policy\": 0, \"name\": \"multi\", \"memory_size\": 16777216}",
+				 &r) == 201,
 			 "launch: %ld %s", r.status, r.body);
 		h2 = (uint32_t)gc_int(r.json, "handle");
 		gc_resp_free(&r);
@@ -1407,7 +1402,7 @@ static void test_daemon(void)
 		TU_CHECK_EQ(after - before, 4);
 		TU_CHECK_EQ(data_bytes(&d, h2), (int64_t)len + 12); /* padded to 16 */
 		snprintf(path, sizeof(path), "/v1/guests/%u", h2);
-		TU_CHECK(req(&d, "DELETE", path, NULL, &r) == 200, "DELETE: %ld", r.status);
+		TU_CHECK(gc_json(&d, "DELETE", path, NULL, &r) == 200, "DELETE: %ld", r.status);
 		gc_resp_free(&r);
 	}
 
