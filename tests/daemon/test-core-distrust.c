@@ -40,6 +40,7 @@
 #include "daemon/worker.h"
 #include "tests/curlutil.h"
 #include "tests/daemon/guest-client.h"
+#include "tests/daemon/pki-util.h"
 #include "tests/testutil.h"
 
 #define ADMIN_TOKEN "distrust-admin-token-1"
@@ -547,57 +548,10 @@ static void unix_closed(struct gc_daemon *d, int fd, int handoff, struct sevd_re
 
 /* ---- TLS client certificates: a CA, a reader under it, an admin's subject self-signed ---- */
 
-struct ident {
-	EVP_PKEY *key;
-	X509 *crt;
-};
-
-static void add_ext(X509 *crt, X509 *issuer, int nid, const char *value)
-{
-	X509V3_CTX ctx;
-	X509_EXTENSION *ext;
-
-	X509V3_set_ctx(&ctx, issuer, crt, NULL, NULL, 0);
-	ext = X509V3_EXT_conf_nid(NULL, &ctx, nid, value);
-	TU_CHECK(ext && X509_add_ext(crt, ext, -1) == 1, "extension %s", value);
-	X509_EXTENSION_free(ext);
-}
-
-/* CN=cn signed by ca; self-signed (a CA when is_ca) when ca is NULL. */
-static struct ident make_ident(const struct ident *ca, const char *cn, bool is_ca)
-{
-	static long serial = 1;
-	struct ident id = {EVP_EC_gen("P-256"), X509_new()};
-	X509_NAME *name = X509_NAME_new();
-
-	TU_CHECK(id.key && id.crt && name, "key or certificate");
-	X509_set_version(id.crt, 2);
-	ASN1_INTEGER_set(X509_get_serialNumber(id.crt), serial++);
-	X509_gmtime_adj(X509_getm_notBefore(id.crt), -3600);
-	X509_gmtime_adj(X509_getm_notAfter(id.crt), 86400);
-	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0);
-	X509_set_subject_name(id.crt, name);
-	X509_set_issuer_name(id.crt, ca ? X509_get_subject_name(ca->crt) : name);
-	X509_set_pubkey(id.crt, id.key);
-	X509_NAME_free(name);
-	add_ext(id.crt, ca ? ca->crt : id.crt, NID_basic_constraints,
-		is_ca ? "critical,CA:TRUE" : "critical,CA:FALSE");
-	if (!is_ca)
-		add_ext(id.crt, ca ? ca->crt : id.crt, NID_ext_key_usage, "clientAuth");
-	TU_CHECK(X509_sign(id.crt, ca ? ca->key : id.key, EVP_sha256()) > 0, "sign %s", cn);
-	return id;
-}
-
-static void free_ident(struct ident *id)
-{
-	EVP_PKEY_free(id->key);
-	X509_free(id->crt);
-}
-
-static struct ident tls_ca, tls_reader, tls_forged;
+static struct pki_ident tls_ca, tls_reader, tls_forged;
 /* acme's launcher, then globex's principals in the order of globex[] (client_cert_role
  * ...:tenant=) */
-static struct ident tls_tenant[1 + ELEMENTSOF(globex)];
+static struct pki_ident tls_tenant[1 + ELEMENTSOF(globex)];
 static const char *const tenant_cns[] = {"distrust-acme-launcher", "distrust-globex-launcher",
 					 "distrust-globex-owner", "distrust-globex-migrator",
 					 "distrust-globex-reader"};
@@ -608,11 +562,12 @@ static void make_pki(const char *dir)
 	char path[600];
 	FILE *f;
 
-	tls_ca = make_ident(NULL, "distrust CA", true);
-	tls_reader = make_ident(&tls_ca, "tls-reader", false);
-	tls_forged = make_ident(NULL, "tls-admin", false); /* the admin's subject, self-signed */
+	tls_ca = pki_ident_make(NULL, NULL, "distrust CA", PKI_CA);
+	tls_reader = pki_ident_make(&tls_ca, NULL, "tls-reader", PKI_CLIENT);
+	/* the admin's subject, self-signed */
+	tls_forged = pki_ident_make(NULL, NULL, "tls-admin", PKI_CLIENT);
 	for (size_t i = 0; i < ELEMENTSOF(tls_tenant); i++)
-		tls_tenant[i] = make_ident(&tls_ca, tenant_cns[i], false);
+		tls_tenant[i] = pki_ident_make(&tls_ca, NULL, tenant_cns[i], PKI_CLIENT);
 	snprintf(path, sizeof(path), "%s/ca.crt", dir);
 	f = fopen(path, "we");
 	TU_CHECK(f && PEM_write_X509(f, tls_ca.crt) == 1 && fclose(f) == 0, "write %s", path);
@@ -943,11 +898,11 @@ static void attack(void)
 	gc_stop(&d, false);
 	tu_emu_stop(&emu);
 	tu_rmtree(dir);
-	free_ident(&tls_ca);
-	free_ident(&tls_reader);
-	free_ident(&tls_forged);
+	pki_ident_free(&tls_ca);
+	pki_ident_free(&tls_reader);
+	pki_ident_free(&tls_forged);
 	for (size_t i = 0; i < ELEMENTSOF(tls_tenant); i++)
-		free_ident(&tls_tenant[i]);
+		pki_ident_free(&tls_tenant[i]);
 	free(d.sock);
 	free(d.log);
 	free(rq);

@@ -45,6 +45,7 @@
 #include "common/util.h"
 #include "psp/sev-abi.h"
 #include "tests/curlutil.h"
+#include "tests/daemon/pki-util.h"
 #include "tests/testutil.h"
 
 static char *dir;
@@ -158,66 +159,13 @@ static const struct caller {
 
 /* ---- certificates ---- */
 
-struct ident {
-	EVP_PKEY *key;
-	X509 *crt;
-};
-
-static void add_ext(X509 *crt, X509 *issuer, int nid, const char *value)
+/* A certificate for O=sevd-test,CN=cn written to dir/NAME.crt and dir/NAME.key. */
+static struct pki_ident make_ident(const struct pki_ident *ca, const char *cn, enum pki_kind kind,
+				   const char *name)
 {
-	X509V3_CTX ctx;
-	X509_EXTENSION *ext;
+	struct pki_ident id = pki_ident_make(ca, "sevd-test", cn, kind);
 
-	X509V3_set_ctx(&ctx, issuer, crt, NULL, NULL, 0);
-	ext = X509V3_EXT_conf_nid(NULL, &ctx, nid, value);
-	TU_CHECK(ext && X509_add_ext(crt, ext, -1) == 1, "extension %s", value);
-	X509_EXTENSION_free(ext);
-}
-
-/* A P-256 key and a certificate for O=sevd-test,CN=cn signed by ca (self-signed when NULL),
- * written to dir/NAME.crt and dir/NAME.key. */
-static struct ident make_ident(const struct ident *ca, const char *cn, bool server,
-			       const char *name)
-{
-	static long serial = 1;
-	struct ident id = {EVP_EC_gen("P-256"), X509_new()};
-	X509_NAME *subj = X509_NAME_new();
-	char path[600];
-	FILE *f;
-
-	TU_CHECK(id.key && id.crt && subj, "key or certificate");
-	X509_set_version(id.crt, 2);
-	ASN1_INTEGER_set(X509_get_serialNumber(id.crt), serial++);
-	X509_gmtime_adj(X509_getm_notBefore(id.crt), -3600);
-	X509_gmtime_adj(X509_getm_notAfter(id.crt), 86400);
-	X509_NAME_add_entry_by_txt(subj, "O", MBSTRING_ASC, (const unsigned char *)"sevd-test", -1,
-				   -1, 0);
-	X509_NAME_add_entry_by_txt(subj, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0);
-	X509_set_subject_name(id.crt, subj);
-	X509_set_issuer_name(id.crt, ca ? X509_get_subject_name(ca->crt) : subj);
-	X509_set_pubkey(id.crt, id.key);
-	X509_NAME_free(subj);
-	if (!ca) {
-		add_ext(id.crt, id.crt, NID_basic_constraints, "critical,CA:TRUE");
-		add_ext(id.crt, id.crt, NID_key_usage, "critical,keyCertSign,cRLSign");
-	} else {
-		add_ext(id.crt, ca->crt, NID_basic_constraints, "critical,CA:FALSE");
-		add_ext(id.crt, ca->crt, NID_key_usage, "critical,digitalSignature");
-		add_ext(id.crt, ca->crt, NID_ext_key_usage, server ? "serverAuth" : "clientAuth");
-		if (server)
-			add_ext(id.crt, ca->crt, NID_subject_alt_name,
-				"IP:127.0.0.1,DNS:localhost");
-	}
-	TU_CHECK(X509_sign(id.crt, ca ? ca->key : id.key, EVP_sha256()) > 0, "sign %s", cn);
-	snprintf(path, sizeof(path), "%s/%s.crt", dir, name);
-	f = fopen(path, "w");
-	TU_CHECK(f && PEM_write_X509(f, id.crt) == 1, "write %s", path);
-	fclose(f);
-	snprintf(path, sizeof(path), "%s/%s.key", dir, name);
-	f = fopen(path, "w");
-	TU_CHECK(f && PEM_write_PrivateKey(f, id.key, NULL, NULL, 0, NULL, NULL) == 1, "write %s",
-		 path);
-	fclose(f);
+	pki_ident_write(&id, dir, name);
 	return id;
 }
 
@@ -228,20 +176,17 @@ static void make_pki(void)
 					      "acme-launcher", "acme-owner",	     "acme-migrator",
 					      "acme-reader",   "globex-launcher", "globex-owner",
 					      "globex-migrator", "globex-reader"};
-	struct ident ca = make_ident(NULL, "sevd roles CA", false, "ca"), id;
+	struct pki_ident ca = make_ident(NULL, "sevd roles CA", PKI_CA, "ca"), id;
 	char cn[64];
 
-	id = make_ident(&ca, "localhost", true, "server");
-	EVP_PKEY_free(id.key);
-	X509_free(id.crt);
+	id = make_ident(&ca, "localhost", PKI_SERVER, "server");
+	pki_ident_free(&id);
 	for (size_t i = 0; i < ELEMENTSOF(clients); i++) {
 		snprintf(cn, sizeof(cn), "roles-%s", clients[i]);
-		id = make_ident(&ca, cn, false, clients[i]);
-		EVP_PKEY_free(id.key);
-		X509_free(id.crt);
+		id = make_ident(&ca, cn, PKI_CLIENT, clients[i]);
+		pki_ident_free(&id);
 	}
-	EVP_PKEY_free(ca.key);
-	X509_free(ca.crt);
+	pki_ident_free(&ca);
 }
 
 /* ---- tenants ---- */

@@ -29,6 +29,7 @@
 #include "daemon/worker/auth.h"
 #include "daemon/sevd-config.h"
 #include "tests/curlutil.h"
+#include "tests/daemon/pki-util.h"
 #include "tests/testutil.h"
 
 #define TOKEN_ADMIN "tls-admin-token-41d9"
@@ -41,99 +42,27 @@ static char unix_path[400];
 
 /* ---- certificates ---- */
 
-struct ident {
-	EVP_PKEY *key;
-	X509 *crt;
-};
-
-static void add_ext(X509 *crt, X509 *issuer, int nid, const char *value)
-{
-	X509V3_CTX ctx;
-	X509_EXTENSION *ext;
-
-	X509V3_set_ctx(&ctx, issuer, crt, NULL, NULL, 0);
-	ext = X509V3_EXT_conf_nid(NULL, &ctx, nid, value);
-	TU_CHECK(ext && X509_add_ext(crt, ext, -1) == 1, "extension %s", value);
-	X509_EXTENSION_free(ext);
-}
-
-/* A P-256 key and a certificate for O=org,CN=cn signed by ca (self-signed when NULL). */
-static struct ident make_ident(const struct ident *ca, const char *org, const char *cn, bool server)
-{
-	static long serial = 1;
-	struct ident id = {EVP_EC_gen("P-256"), X509_new()};
-	X509_NAME *name = X509_NAME_new();
-
-	TU_CHECK(id.key && id.crt && name, "key or certificate");
-	X509_set_version(id.crt, 2);
-	ASN1_INTEGER_set(X509_get_serialNumber(id.crt), serial++);
-	X509_gmtime_adj(X509_getm_notBefore(id.crt), -3600);
-	X509_gmtime_adj(X509_getm_notAfter(id.crt), 86400);
-	X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, (const unsigned char *)org, -1, -1, 0);
-	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0);
-	X509_set_subject_name(id.crt, name);
-	X509_set_issuer_name(id.crt, ca ? X509_get_subject_name(ca->crt) : name);
-	X509_set_pubkey(id.crt, id.key);
-	X509_NAME_free(name);
-	if (!ca) {
-		add_ext(id.crt, id.crt, NID_basic_constraints, "critical,CA:TRUE");
-		add_ext(id.crt, id.crt, NID_key_usage, "critical,keyCertSign,cRLSign");
-	} else {
-		add_ext(id.crt, ca->crt, NID_basic_constraints, "critical,CA:FALSE");
-		add_ext(id.crt, ca->crt, NID_key_usage, "critical,digitalSignature");
-		add_ext(id.crt, ca->crt, NID_ext_key_usage, server ? "serverAuth" : "clientAuth");
-		if (server)
-			add_ext(id.crt, ca->crt, NID_subject_alt_name,
-				"IP:127.0.0.1,DNS:localhost");
-	}
-	TU_CHECK(X509_sign(id.crt, ca ? ca->key : id.key, EVP_sha256()) > 0, "sign %s", cn);
-	return id;
-}
-
-/* dir/NAME.crt and dir/NAME.key */
-static void write_ident(const struct ident *id, const char *name)
-{
-	char path[600];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s.crt", dir, name);
-	f = fopen(path, "w");
-	TU_CHECK(f && PEM_write_X509(f, id->crt) == 1, "write %s", path);
-	fclose(f);
-	snprintf(path, sizeof(path), "%s/%s.key", dir, name);
-	f = fopen(path, "w");
-	TU_CHECK(f && PEM_write_PrivateKey(f, id->key, NULL, NULL, 0, NULL, NULL) == 1, "write %s",
-		 path);
-	fclose(f);
-}
-
-static void free_ident(struct ident *id)
-{
-	EVP_PKEY_free(id->key);
-	X509_free(id->crt);
-}
-
 static void make_pki(void)
 {
-	struct ident ca = make_ident(NULL, "sevd-test", "sevd test CA", false);
-	struct ident rogue = make_ident(NULL, "sevd-test", "rogue CA", false);
-	struct ident ids[] = {
-	    make_ident(&ca, "sevd-test", "localhost", true),
-	    make_ident(&ca, "sevd-test", "tls-admin", false),
-	    make_ident(&ca, "sevd-test", "tls-reader", false),
-	    make_ident(&ca, "sevd-test", "tls-nobody", false),
+	struct pki_ident ca = pki_ident_make(NULL, "sevd-test", "sevd test CA", PKI_CA);
+	struct pki_ident rogue = pki_ident_make(NULL, "sevd-test", "rogue CA", PKI_CA);
+	struct pki_ident ids[] = {
+	    pki_ident_make(&ca, "sevd-test", "localhost", PKI_SERVER),
+	    pki_ident_make(&ca, "sevd-test", "tls-admin", PKI_CLIENT),
+	    pki_ident_make(&ca, "sevd-test", "tls-reader", PKI_CLIENT),
+	    pki_ident_make(&ca, "sevd-test", "tls-nobody", PKI_CLIENT),
 	    /* the admin's subject, from a CA sevd does not trust */
-	    make_ident(&rogue, "sevd-test", "tls-admin", false),
+	    pki_ident_make(&rogue, "sevd-test", "tls-admin", PKI_CLIENT),
 	};
 	static const char *const names[] = {"server", "admin", "reader", "nobody", "rogue"};
 
-	write_ident(&ca, "ca");
+	pki_ident_write(&ca, dir, "ca");
 	for (size_t i = 0; i < ELEMENTSOF(ids); i++) {
-		write_ident(&ids[i], names[i]);
-		free_ident(&ids[i]);
+		pki_ident_write(&ids[i], dir, names[i]);
+		pki_ident_free(&ids[i]);
 	}
-	free_ident(&ca);
-	free_ident(&rogue);
+	pki_ident_free(&ca);
+	pki_ident_free(&rogue);
 }
 
 /* ---- sevd ---- */
