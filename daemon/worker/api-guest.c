@@ -190,46 +190,37 @@ static void guest_answer(struct sevd_api_response *resp, unsigned status,
  * handle's slot is kept and copied while both are byte for byte the same, which is what
  * guest_answer would render again (the timestamps are fields of the info, not the clock). */
 #define GUEST_MEMO_SLOTS 64u
-static pthread_mutex_t guest_memo_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct {
+static struct sevd_api_memo guest_memo[GUEST_MEMO_SLOTS] = {[0 ... GUEST_MEMO_SLOTS - 1] =
+								SEVD_API_MEMO_INIT};
+
+/* The memo key of a guest answer: its info and command, padding zeroed. */
+struct guest_memo_key {
 	struct sevd_guest_info info;
 	uint32_t command;
-	char *body;
-} guest_memo[GUEST_MEMO_SLOTS];
+};
+
+static struct sevd_api_memo *guest_memo_of(const struct sevd_reply *rep, struct guest_memo_key *k)
+{
+	memset(k, 0, sizeof(*k));
+	memcpy(&k->info, &rep->u.guest.info, sizeof(k->info));
+	k->command = rep->u.guest.command;
+	return &guest_memo[rep->u.guest.info.handle % GUEST_MEMO_SLOTS];
+}
 
 static bool guest_body_memo(const struct sevd_reply *rep, struct sevd_api_response *resp)
 {
-	const struct sevd_guest_info *g = &rep->u.guest.info;
-	typeof(guest_memo[0]) *m = &guest_memo[g->handle % GUEST_MEMO_SLOTS];
-	char *body = NULL;
+	struct guest_memo_key k;
+	struct sevd_api_memo *m = guest_memo_of(rep, &k);
 
-	pthread_mutex_lock(&guest_memo_lock);
-	if (m->body && m->command == rep->u.guest.command && !memcmp(&m->info, g, sizeof(*g)))
-		body = strdup(m->body);
-	pthread_mutex_unlock(&guest_memo_lock);
-	if (!body)
-		return false;
-	resp->status = 200;
-	resp->content_type = "application/json";
-	resp->body = body;
-	resp->len = strlen(body);
-	return true;
+	return sevd_api_memo_answer(m, &k, sizeof(k), resp);
 }
 
 static void guest_body_keep(const struct sevd_reply *rep, const struct sevd_api_response *resp)
 {
-	const struct sevd_guest_info *g = &rep->u.guest.info;
-	typeof(guest_memo[0]) *m = &guest_memo[g->handle % GUEST_MEMO_SLOTS];
-	char *copy = resp->status == 200 && resp->body ? strdup(resp->body) : NULL;
+	struct guest_memo_key k;
+	struct sevd_api_memo *m = guest_memo_of(rep, &k);
 
-	if (!copy)
-		return;
-	pthread_mutex_lock(&guest_memo_lock);
-	free(m->body);
-	m->body = copy;
-	m->info = *g;
-	m->command = rep->u.guest.command;
-	pthread_mutex_unlock(&guest_memo_lock);
+	sevd_api_memo_keep(m, &k, sizeof(k), resp);
 }
 
 /* A guest op with only a handle (and an optional ASID): run it, answer the guest. */

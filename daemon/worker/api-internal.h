@@ -13,7 +13,8 @@
 void sevd_api_respond_json(struct sevd_api_response *resp, unsigned status, json_object *o);
 
 /* The body rendered for the last identical answer (the bytes of a reply's member that its
- * count covers): GET /v1/asids and the guest list answer it again without building JSON. */
+ * count covers): GET /v1/asids, the guest list and GET /v1/guests/{h} answer it again
+ * without building JSON. */
 struct sevd_api_memo {
 	pthread_mutex_t lock;
 	void *key;
