@@ -10,6 +10,9 @@
  * counts: every verification made (sigs_*), and the distinct signatures among them
  * (sigs_unique_*, by the signature bytes): the work a verifier cannot avoid, the limit the
  * run script sets the rate against.
+ * `bench-verify once CASE ARGS...` is the process floor of `sevadm verify`: it does one cold
+ * verification (read the files, load the roots, check everything) and exits 0 if it holds, 1
+ * if not; nothing is printed, nothing counted beyond what the wrappers do.
  * Reads only the files named on the command line (the vectors, an exported chain).
  * Prints one JSON object. Exit 1 when a verification that should hold does not. */
 #include <errno.h>
@@ -359,9 +362,9 @@ static void print_counts(const char *name, const unsigned long counts[SIG_MAX_])
 
 static void usage(void)
 {
-	printf("Usage: bench-verify SECONDS sev-chain DIR ROOTS_DIR [EMULATOR_ROOT]\n"
-	       "       bench-verify SECONDS snp-report REPORT VCEK ROOTS_DIR\n"
-	       "       bench-verify SECONDS sev-report REPORT PEK_CERT\n");
+	printf("Usage: bench-verify SECONDS|once sev-chain DIR ROOTS_DIR [EMULATOR_ROOT]\n"
+	       "       bench-verify SECONDS|once snp-report REPORT VCEK ROOTS_DIR\n"
+	       "       bench-verify SECONDS|once sev-report REPORT PEK_CERT\n");
 }
 
 static int setup(struct ctx *c, int argc, char **argv, bool (**warm)(struct ctx *),
@@ -398,6 +401,33 @@ static int setup(struct ctx *c, int argc, char **argv, bool (**warm)(struct ctx 
 	return -EINVAL;
 }
 
+/* `once`: only the cold path of one case, as one sevadm process runs it (the paths are set
+ * here, nothing is loaded before). */
+static int once(int argc, char **argv)
+{
+	struct ctx c = {};
+	const char *mode = argv[2];
+	bool ok;
+
+	if (!strcmp(mode, "sev-chain") && (argc == 5 || argc == 6)) {
+		c.dir = argv[3], c.roots_dir = argv[4], c.emu_root = argc == 6 ? argv[5] : NULL;
+		ok = sev_chain_cold(&c);
+	} else if (!strcmp(mode, "snp-report") && argc == 6) {
+		c.report_path = argv[3], c.leaf_path = argv[4], c.roots_dir = argv[5];
+		ok = snp_cold(&c);
+	} else if (!strcmp(mode, "sev-report") && argc == 5) {
+		c.report_path = argv[3], c.pek_path = argv[4];
+		ok = sev_report_cold(&c);
+	} else {
+		usage();
+		return 2;
+	}
+	if (!ok)
+		fprintf(stderr, "bench-verify: once %s: a verification that must hold failed\n",
+			mode);
+	return ok ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
 	struct ctx c = {};
@@ -409,6 +439,8 @@ int main(int argc, char **argv)
 		usage();
 		return 2;
 	}
+	if (!strcmp(argv[1], "once"))
+		return once(argc, argv);
 	seconds = strtod(argv[1], NULL);
 	if (seconds <= 0 || setup(&c, argc, argv, &warm, &cold) < 0) {
 		fprintf(stderr, "bench-verify: cannot set up %s\n", argv[2]);
