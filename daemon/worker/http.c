@@ -10,6 +10,8 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <microhttpd.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -88,6 +90,9 @@ struct sevd_http {
 		double tokens;
 		uint64_t last_ms;
 	} rate[SEVD_RATE_SLOTS], rate_public[SEVD_RATE_SLOTS];
+	/* The key of the per-connection token memo's digests (tok_digest), random per process. */
+	uint8_t tok_salt[32];
+	bool tok_salted;
 };
 
 struct conn_track {
@@ -104,6 +109,17 @@ struct conn_track {
 	/* TLS: the id the core gave the client's verified chain (CONN_CERT), once asked */
 	uint64_t cert_conn;
 	bool cert_asked;
+	/* The core's WHOAMI answer for the bearer token last sent on this connection, keyed by
+	 * a salted digest of the token (tok_digest; the worker keeps no token past its request
+	 * nor anything the core's token hashes could be matched with). The core reads its token
+	 * hashes once at start, so an answer holds while the connection lives. Only this
+	 * connection's thread reads or writes it. The core still checks the token itself on
+	 * every op it serves; this spares the WHOAMI round trip of each keep-alive request. */
+	uint8_t tok[32];
+	bool tok_held;
+	bool tok_known;
+	bool tok_untenanted;
+	enum sevd_role tok_role;
 };
 
 /* Per-request state, kept in MHD's con_cls between the calls of one request. */
@@ -233,7 +249,7 @@ static void allowed_methods(const char *path, char *buf, size_t size)
  * (core/authz.c), so the worker never hashes a token nor holds what it would compare with.
  * A core that cannot be asked makes the caller public (fail closed), and says so in the log. */
 static enum sevd_role core_token_role(struct sevd_http *h, const struct sevd_caller *cl,
-				      bool *ret_known, bool *ret_untenanted)
+				      bool *ret_known, bool *ret_untenanted, bool *ret_answered)
 {
 	_cleanup_free_ struct sevd_request *rq = calloc(1, sizeof(*rq));
 	_cleanup_free_ struct sevd_reply *rep = calloc(1, sizeof(*rep));
@@ -249,16 +265,36 @@ static enum sevd_role core_token_role(struct sevd_http *h, const struct sevd_cal
 		log_warning("Cannot ask the core who a bearer token is: %s; the request is served "
 			    "as public", rep->message[0] ? rep->message : "no answer");
 	} else if (rep->u.whoami.known && rep->u.whoami.role < SEVD_ROLE_MAX_) {
-		*ret_known = true;
+		*ret_known = *ret_answered = true;
 		role = (enum sevd_role)rep->u.whoami.role;
 		*ret_untenanted = rep->u.whoami.untenanted == 1;
-	} else
+	} else {
 		*ret_known = false;
+		*ret_answered = true;
+	}
 	secret_wipe(&rq->caller, sizeof(rq->caller));
 	return role;
 }
 
 static struct conn_track *conn_track_of(struct MHD_Connection *conn);
+
+/* SHA-256 of the process's salt and the token: what the connection's memo compares; false
+ * when there is no salt or no digest (the request then asks the core, as without a memo). */
+static bool tok_digest(const struct sevd_http *h, const char *token, uint8_t d[32])
+{
+	EVP_MD_CTX *ctx;
+	unsigned n = 0;
+	bool ok;
+
+	if (!h->tok_salted || !(ctx = EVP_MD_CTX_new()))
+		return false;
+	ok = EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
+	     EVP_DigestUpdate(ctx, h->tok_salt, sizeof(h->tok_salt)) == 1 &&
+	     EVP_DigestUpdate(ctx, token, strlen(token)) == 1 &&
+	     EVP_DigestFinal_ex(ctx, d, &n) == 1 && n == 32;
+	EVP_MD_CTX_free(ctx);
+	return ok;
+}
 
 /* The client certificate's connection id: the chain goes to the core once per connection
  * (CONN_CERT), which verifies it against tls_client_ca itself; 0 when it refused it or there
@@ -298,9 +334,11 @@ static enum sevd_role caller_role(struct listener *l, struct MHD_Connection *con
 				  struct sevd_caller *cl, bool *bad_token, bool *untenanted)
 {
 	const union MHD_ConnectionInfo *ci;
+	struct conn_track *t;
 	const char *auth;
-	bool known;
+	bool known, answered = false, have;
 	enum sevd_role role;
+	uint8_t d[32];
 
 	*bad_token = false;
 	if (l->is_unix) {
@@ -331,8 +369,24 @@ static enum sevd_role caller_role(struct listener *l, struct MHD_Connection *con
 		return SEVD_ROLE_PUBLIC;
 	}
 	sevd_auth_token_evidence(auth + 7, cl);
-	role = core_token_role(l->http, cl, &known, untenanted);
+	t = conn_track_of(conn);
+	have = t && tok_digest(l->http, cl->text, d);
+	if (have && t->tok_held && !secret_memcmp(t->tok, d, sizeof(d))) {
+		*untenanted = t->tok_untenanted;
+		*bad_token = !t->tok_known;
+		secret_wipe(d, sizeof(d));
+		return t->tok_role;
+	}
+	role = core_token_role(l->http, cl, &known, untenanted, &answered);
 	*bad_token = !known;
+	if (have && answered) {
+		memcpy(t->tok, d, sizeof(t->tok));
+		t->tok_held = true;
+		t->tok_known = known;
+		t->tok_untenanted = *untenanted;
+		t->tok_role = role;
+	}
+	secret_wipe(d, sizeof(d));
 	return role;
 }
 
@@ -1021,6 +1075,7 @@ int sevd_http_new(struct sevd_core *core, const struct sevd_config *cfg, struct 
 		return -ENOMEM;
 	h->core = core;
 	h->cfg = cfg;
+	h->tok_salted = RAND_bytes(h->tok_salt, sizeof(h->tok_salt)) == 1;
 	if (cfg->admin_group) {
 		char buf[4096];
 		struct group gr, *res = NULL;
