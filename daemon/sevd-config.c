@@ -55,6 +55,7 @@ void sevd_config_done(struct sevd_config *c)
 	free(c->migration_roots);
 	free(c->migration_emulated_root);
 	free(c->emu_exe);
+	free(c->kds_url);
 	free(c->inventory_file);
 	free(c->control);
 	free(c->tls_cert);
@@ -255,6 +256,21 @@ static int set_psp(struct sevd_config *c, const char *v, const char **reason)
 	return strncmp(v, "emu", 3) && strncmp(v, "dev", 3) ? -EINVAL : set_str(&c->psp, v);
 }
 
+/* `kds_url = off | http[s]://HOST[:PORT][/PREFIX]`: where the SNP certificate table is fetched
+ * from at start. Only the scheme and a host are checked here; the fetch names what fails. */
+static int set_kds_url(struct sevd_config *c, const char *v, const char **reason)
+{
+	const char *h = !strncmp(v, "https://", 8) ? v + 8 : !strncmp(v, "http://", 7) ? v + 7 : NULL;
+
+	if (strcmp(v, "off") != 0 && (!h || !*h || *h == '/' || *h == ':' ||
+				      strpbrk(v, " \t\r\n?#@"))) {
+		*reason = "expected off or http[s]://HOST[:PORT][/PREFIX] (a KDS, e.g. "
+			  SEVD_KDS_DEFAULT_URL ")";
+		return -EINVAL;
+	}
+	return set_str(&c->kds_url, v);
+}
+
 /* `control = [unix:]PATH`, the grant-stream socket. */
 static int set_control(struct sevd_config *c, const char *v, const char **reason)
 {
@@ -313,6 +329,7 @@ static const struct config_key config_keys[] = {
 	PATH("migration_emulated_root", ABS_FILE, migration_emulated_root,
 	     "migration_emulated_root must be an absolute path to an ASK/ARK file"),
 	STR("emu_exe", emu_exe),
+	SPECIAL("kds_url", set_kds_url),
 	PATH("inventory_file", ABS_FILE, inventory_file,
 	     "inventory_file must be an absolute path to a file"),
 	SPECIAL("token", set_token),

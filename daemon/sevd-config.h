@@ -14,6 +14,7 @@
 #define SEVD_LISTEN_MAX 8
 #define SEVD_TOKENS_MAX 32
 #define SEVD_CERT_ROLES_MAX 32
+#define SEVD_KDS_DEFAULT_URL "https://kdsintf.amd.com" /* AMD's KDS */
 
 /* struct sevd_token, struct sevd_cert_role: core.h (the core keeps its own copy). */
 
@@ -30,6 +31,10 @@ struct sevd_config {
 	 * (ASK ‖ ARK, e.g. sev-psp-emu's) trusted for migration only (NULL: none). */
 	char *migration_roots, *migration_emulated_root;
 	char *emu_exe;	   /* sev-psp-emu to start for --psp emu */
+	/* `kds_url`: the Key Distribution Service the SNP certificate table is fetched from at
+	 * start (scheme://host[:port][/prefix]), "off" for no fetch; NULL: not set (the dev
+	 * transport then uses SEVD_KDS_DEFAULT_URL, the emulator its own key server). */
+	char *kds_url;
 	char *inventory_file; /* NFD feature file the core keeps (inventory.h), or NULL */
 	struct sevd_token tokens[SEVD_TOKENS_MAX];
 	unsigned n_tokens;

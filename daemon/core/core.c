@@ -90,6 +90,7 @@ struct sevd_core {
 	struct sevd_metrics *metrics;
 	struct psp_cpuid cpuid;
 	char *emu_socket; /* control channel for WBINVD; NULL on hardware */
+	bool snp_certs_no_fetch; /* kds_url = off */
 	char *roots_dir;
 	int tmr_fd; /* the SEV-ES TMR given to firmware at INIT, or -1 */
 	uint64_t tmr_base;
@@ -1225,6 +1226,11 @@ const char *sevd_core_emu_socket(struct sevd_core *c)
 	return c->emu_socket;
 }
 
+bool sevd_core_snp_certs_no_fetch(struct sevd_core *c)
+{
+	return c->snp_certs_no_fetch;
+}
+
 const char *sevd_core_roots_dir(struct sevd_core *c)
 {
 	return c->roots_dir;
@@ -1677,6 +1683,7 @@ int sevd_core_new(const struct sevd_core_config *cfg, struct sevd_core **ret)
 	c->auto_init = cfg->auto_init;
 	c->init_es = cfg->init_es;
 	c->snp_cfg = cfg->snp;
+	c->snp_certs_no_fetch = cfg->snp_certs_no_fetch;
 	c->restart_psp = cfg->restart_psp;
 	c->restart_userdata = cfg->restart_userdata;
 	if (!(c->psp_spec = strdup(cfg->psp_spec)) ||

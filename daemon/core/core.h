@@ -381,6 +381,7 @@ struct sevd_core_config {
 	const char *psp_spec;	 /* "emu:PATH" or "dev[:PATH]" */
 	const char *emu_socket;	 /* for the emulator's control channel (WBINVD), or NULL */
 	const char *roots_dir;	 /* ask.cert + ark.cert of the platform's root, or NULL */
+	bool snp_certs_no_fetch; /* sevd.conf kds_url = off: no SNP certificate fetch at start */
 	bool auto_init;		 /* INIT at start when the platform is UNINIT */
 	bool init_es;		 /* ... with SEV-ES */
 	bool snp;		 /* ... after SNP_INIT_EX where CPUID has SNP (auto_init) */

@@ -539,6 +539,12 @@ void sevd_snp_certs_start(struct sevd_core *c)
 				    "%s; PUT a new one (sevadm snp certs import DIR)", rep->message);
 		return;
 	}
+	if (sevd_core_snp_certs_no_fetch(c)) {
+		log_notice("No SNP certificate table, and no fetch at start (sevd.conf kds_url = "
+			   "off): PUT /v1/snp/certs (sevadm snp fetch, then sevadm snp certs import "
+			   "DIR)");
+		return;
+	}
 	if (!emu) {
 		log_notice("No SNP certificate table: PUT /v1/snp/certs (sevadm snp fetch, then "
 			   "sevadm snp certs import DIR)");

@@ -53,6 +53,14 @@ static const struct want cases[] = {
 	{ "psp", "dev:/dev/sev", 0, NULL },
 	{ "listen", "http://x", -EINVAL, "expected unix:/PATH, tls:ADDR:PORT or tcp:ADDR:PORT" },
 	{ "control", "unix:/run/sevd/control.sock", 0, NULL },
+	{ "kds_url", "ftp://kds", -EINVAL, "expected off or http[s]://HOST[:PORT][/PREFIX] (a "
+	  "KDS, e.g. https://kdsintf.amd.com)" },
+	{ "kds_url", "https://", -EINVAL, "expected off or http[s]://HOST[:PORT][/PREFIX] (a "
+	  "KDS, e.g. https://kdsintf.amd.com)" },
+	{ "kds_url", "http://127.0.0.1:8080/?x", -EINVAL, "expected off or "
+	  "http[s]://HOST[:PORT][/PREFIX] (a KDS, e.g. https://kdsintf.amd.com)" },
+	{ "kds_url", "off", 0, NULL },
+	{ "kds_url", "http://127.0.0.1:8080/kds", 0, NULL },
 	{ "client_cert_role", "admin", -EINVAL, "expected <role>:<subject DN or CN>" },
 	/* the [policy] section's prefix, and what is not a key */
 	{ "policy.no_such_rule", "1", -EINVAL, "unknown policy rule (see policy/admission.h)" },
@@ -91,6 +99,8 @@ static void run(void)
 	TU_CHECK(c.inventory_file && !strcmp(c.inventory_file, "/etc/sevd/nfd"), "inventory_file");
 	TU_CHECK(c.psp && !strcmp(c.psp, "dev:/dev/sev"), "psp");
 	TU_CHECK_EQ(c.n_listen, 0);
+	TU_CHECK(c.kds_url && !strcmp(c.kds_url, "http://127.0.0.1:8080/kds"), "kds_url: %s",
+		 c.kds_url ? c.kds_url : "(null)");
 	TU_CHECK(c.control && !strcmp(c.control, "/run/sevd/control.sock"), "control: %s",
 		 c.control ? c.control : "(null)");
 	sevd_config_done(&c);
