@@ -12,10 +12,7 @@
  * A's guest intact and movable and nothing half-received on B (test_kills, test_kills_es). */
 #include <errno.h>
 #include <openssl/evp.h>
-#include <openssl/pem.h>
 #include <openssl/rand.h>
-#include <openssl/x509.h>
-#include <openssl/x509v3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +28,7 @@
 #include "psp/psp-emu.h"
 #include "psp/sev-abi.h"
 #include "tests/daemon/guest-client.h"
+#include "tests/daemon/pki-util.h"
 #include "tests/psp/test-emu-guest-util.h"
 #include "tests/testutil.h"
 
@@ -76,66 +74,14 @@ static int tls_port;
 
 #define TOKEN "migrate-migrator-token"
 
-/* ---- B's TLS listener: a CA and a server certificate for 127.0.0.1 (as test-tls.c) ---- */
-
-static void add_ext(X509 *crt, X509 *issuer, int nid, const char *value)
-{
-	X509V3_CTX ctx;
-	X509_EXTENSION *ext;
-
-	X509V3_set_ctx(&ctx, issuer, crt, NULL, NULL, 0);
-	ext = X509V3_EXT_conf_nid(NULL, &ctx, nid, value);
-	TU_CHECK(ext && X509_add_ext(crt, ext, -1) == 1, "extension %s", value);
-	X509_EXTENSION_free(ext);
-}
-
-static X509 *make_cert(EVP_PKEY *key, X509 *ca, EVP_PKEY *ca_key, const char *cn)
-{
-	X509 *crt = X509_new();
-	X509_NAME *name = X509_NAME_new();
-
-	TU_CHECK(crt && name, "certificate");
-	X509_set_version(crt, 2);
-	ASN1_INTEGER_set(X509_get_serialNumber(crt), ca ? 2 : 1);
-	X509_gmtime_adj(X509_getm_notBefore(crt), -3600);
-	X509_gmtime_adj(X509_getm_notAfter(crt), 86400);
-	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0);
-	X509_set_subject_name(crt, name);
-	X509_set_issuer_name(crt, ca ? X509_get_subject_name(ca) : name);
-	X509_set_pubkey(crt, key);
-	X509_NAME_free(name);
-	if (!ca) {
-		add_ext(crt, crt, NID_basic_constraints, "critical,CA:TRUE");
-		add_ext(crt, crt, NID_key_usage, "critical,keyCertSign,cRLSign");
-	} else {
-		add_ext(crt, ca, NID_basic_constraints, "critical,CA:FALSE");
-		add_ext(crt, ca, NID_ext_key_usage, "serverAuth");
-		add_ext(crt, ca, NID_subject_alt_name, "IP:127.0.0.1,DNS:localhost");
-	}
-	TU_CHECK(X509_sign(crt, ca ? ca_key : key, EVP_sha256()) > 0, "sign %s", cn);
-	return crt;
-}
-
-static void write_pem(const char *name, X509 *crt, EVP_PKEY *key)
-{
-	char path[700];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", tls_dir, name);
-	f = fopen(path, "w");
-	TU_CHECK(f && (crt ? PEM_write_X509(f, crt) : PEM_write_PrivateKey(f, key, NULL, NULL, 0,
-									 NULL, NULL)) == 1,
-		 "write %s", path);
-	fclose(f);
-}
+/* ---- B's TLS listener: a CA and a server certificate for 127.0.0.1 (pki-util.h) ---- */
 
 /* B's sevd.conf: a migrator's token (what sevadm migrate uses on B), TLS on
  * 127.0.0.1:tls_port (gc_start's extra argument). */
 static void tls_setup(void)
 {
-	EVP_PKEY *ca_key = EVP_EC_gen("P-256"), *key = EVP_EC_gen("P-256");
-	X509 *ca = make_cert(ca_key, NULL, NULL, "migrate test CA");
-	X509 *srv = make_cert(key, ca, ca_key, "localhost");
+	struct pki_ident ca = pki_ident_make(NULL, NULL, "migrate test CA", PKI_CA);
+	struct pki_ident srv = pki_ident_make(&ca, NULL, "localhost", PKI_SERVER);
 	static char listen[64];
 	uint8_t h[32];
 	_cleanup_free_ char *hex = NULL;
@@ -143,13 +89,10 @@ static void tls_setup(void)
 	FILE *f;
 
 	snprintf(tls_dir, sizeof(tls_dir), "%s", B.d.dir);
-	write_pem("ca.crt", ca, NULL);
-	write_pem("server.crt", srv, NULL);
-	write_pem("server.key", NULL, key);
-	X509_free(ca);
-	X509_free(srv);
-	EVP_PKEY_free(ca_key);
-	EVP_PKEY_free(key);
+	pki_ident_write(&ca, tls_dir, "ca");
+	pki_ident_write(&srv, tls_dir, "server");
+	pki_ident_free(&ca);
+	pki_ident_free(&srv);
 	snprintf(tls_ca, sizeof(tls_ca), "%s/ca.crt", tls_dir);
 	snprintf(token_file, sizeof(token_file), "%s/token", tls_dir);
 	f = fopen(token_file, "w");
