@@ -310,32 +310,32 @@ static int dev_unmap_memfd(struct psp_transport *t, uint64_t base)
  * cpuid driver (arch/x86/kernel/cpuid.c: pread at offset = leaf runs CPUID on that CPU, so
  * the same answer) where this process may open it, else by the instruction. The driver's
  * file is also where a user-space stand-in for the host (libsev-dev-emu.so) answers with the
- * emulator's leaf, which the instruction cannot be made to give. */
-static int cpuid_from_driver(struct psp_cpuid *ret)
+ * emulator's leaves, which the instruction cannot be made to give. */
+int psp_host_cpuid(uint32_t leaf, uint32_t regs[4])
 {
-	uint32_t regs[4];
 	int fd = open("/dev/cpu/0/cpuid", O_RDONLY | O_CLOEXEC);
-	ssize_t n;
+	unsigned a, b, c, d;
+	ssize_t n = -1;
 
-	if (fd < 0)
-		return -errno;
-	n = pread(fd, regs, sizeof(regs), 0x8000001F);
-	close(fd);
-	if (n != (ssize_t)sizeof(regs))
-		return -EIO;
-	*ret = (struct psp_cpuid){ .eax = regs[0], .ebx = regs[1], .ecx = regs[2], .edx = regs[3] };
+	if (fd >= 0) {
+		n = pread(fd, regs, 4 * sizeof(uint32_t), leaf);
+		close(fd);
+	}
+	if (n == (ssize_t)(4 * sizeof(uint32_t)))
+		return 0;
+	if (!__get_cpuid(leaf, &a, &b, &c, &d))
+		return -ENODEV; /* a leaf above the CPU's highest */
+	regs[0] = a, regs[1] = b, regs[2] = c, regs[3] = d;
 	return 0;
 }
 
 static int dev_get_cpuid(struct psp_transport *t, struct psp_cpuid *ret)
 {
-	unsigned a, b, c, d;
+	uint32_t r[4];
 
-	if (cpuid_from_driver(ret) == 0)
-		return 0;
-	if (!__get_cpuid(0x8000001F, &a, &b, &c, &d))
+	if (psp_host_cpuid(0x8000001F, r) < 0)
 		return -ENODEV; /* no leaf 8000_001F: not an AMD CPU with memory encryption */
-	*ret = (struct psp_cpuid){ .eax = a, .ebx = b, .ecx = c, .edx = d };
+	*ret = (struct psp_cpuid){ .eax = r[0], .ebx = r[1], .ecx = r[2], .edx = r[3] };
 	return 0;
 }
 

@@ -58,3 +58,8 @@ int psp_unmap_memfd(struct psp_transport *t, uint64_t base);
 
 /* CPUID Fn8000_001F: the CPU's on dev, the emulator's on emu. */
 int psp_get_cpuid(struct psp_transport *t, struct psp_cpuid *ret);
+
+/* The host CPU's leaf EAX..EDX into regs: through the kernel's cpuid driver
+ * (/dev/cpu/0/cpuid, where libsev-dev-emu.so answers the emulator's) when it opens, else the
+ * instruction. -ENODEV for a leaf the CPU does not have. */
+int psp_host_cpuid(uint32_t leaf, uint32_t regs[4]);

@@ -2,7 +2,6 @@
  * metrics. Serves fixed-size requests (core.h) from the HTTP side, which it does not trust:
  * every op code and length is checked here. Firmware ops run as jobs on the queue's single
  * worker, so firmware sees one command at a time whatever the number of clients. */
-#include <cpuid.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -1340,18 +1339,23 @@ static void op_snp_change(struct sevd_core *c, const struct sevd_request *req,
 	op_snp_status(c, req, rep);
 }
 
-/* The part, for the TCB layout: CPUID Fn0000_0001 EAX (on the emulator, of the part it models). */
+/* The part, for the TCB layout: CPUID Fn0000_0001 EAX (on the emulator, of the part it models;
+ * on dev, the host CPU's, as /dev/cpu/0/cpuid answers it). */
 static uint8_t snp_generation(struct sevd_core *c)
 {
 	_cleanup_free_ uint8_t *reply = NULL;
-	unsigned a = 0, b, cx, d;
+	uint32_t regs[4];
+	unsigned a = 0;
 
 	if (c->emu_socket) {
 		if (psp_emu_ctl(c->psp, "cpuid-fms", &reply, NULL) < 0 ||
 		    sscanf((char *)reply, "%x", &a) != 1)
 			return SNP_GEN_UNKNOWN;
-	} else if (!__get_cpuid(1, &a, &b, &cx, &d))
+	} else if (psp_host_cpuid(1, regs) < 0) {
 		return SNP_GEN_UNKNOWN;
+	} else {
+		a = regs[0];
+	}
 	unsigned fam = (a >> 8) & 0xf, model = (a >> 4) & 0xf;
 	if (fam == 0xf)
 		fam += (a >> 20) & 0xff;

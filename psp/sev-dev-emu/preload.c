@@ -1,7 +1,8 @@
 /* libsev-dev-emu.so: LD_PRELOAD=.../libsev-dev-emu.so SEV_EMU_SOCKET=/path/psp.sock program
  * makes the program's /dev/sev a device served by the sev-psp-emu on that socket, with
  * ioctl(SEV_ISSUE_CMD) answered as Linux's ccp driver answers it (kernel.h says which version
- * and how), and /dev/cpu/N/cpuid answering the emulator's CPUID Fn8000_001F.
+ * and how), and /dev/cpu/N/cpuid answering the emulator's CPUID Fn8000_001F and, with SNP,
+ * Fn0000_0001 EAX (the family, model and stepping of the part it models).
  *
  * How a descriptor is "ours": open("/dev/sev") returns a fresh open of one private memfd
  * (through /proc/self/fd, with the caller's access mode), so the descriptor is a real one:
@@ -19,6 +20,7 @@
  * _FILE_OFFSET_BITS=64 and _FORTIFY_SOURCE make (open -> open64, inline wrappers) stay off. */
 #undef _FILE_OFFSET_BITS
 #undef _FORTIFY_SOURCE
+#include <cpuid.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -33,6 +35,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/macros.h"
+#include "psp/psp-emu.h"
 #include "psp/sev-dev-emu/kernel.h"
 #include "psp/transport.h"
 
@@ -106,21 +110,39 @@ static int kernel_get(struct sde_kernel **ret)
 	return 0;
 }
 
+/* Leaf 1 as the part the emulator models would answer it: its EAX (CTL cpuid-fms, SNP only),
+ * the rest the host's; the host's whole leaf when the emulator models no part. */
+static void leaf1(struct sde_kernel *k, uint32_t regs[4])
+{
+	_cleanup_free_ uint8_t *reply = NULL;
+	unsigned fms;
+	unsigned a, b, c, d;
+
+	if (!__get_cpuid(1, &a, &b, &c, &d))
+		a = b = c = d = 0;
+	regs[0] = a, regs[1] = b, regs[2] = c, regs[3] = d;
+	if (psp_emu_ctl(k->t, "cpuid-fms", &reply, NULL) == 0 && reply &&
+	    sscanf((const char *)reply, "%x", &fms) == 1)
+		regs[0] = fms;
+}
+
 /* A sparse memfd whose bytes at offset LEAF are the leaf's EAX..EDX, as the cpuid driver's
- * pread(fd, buf, 16, leaf) answers (the other leaves read as zeros). */
+ * pread(fd, buf, 16, leaf) answers (leaves 1 and 8000_001F; the others read as zeros). */
 static int cpuid_memfd(struct sde_kernel *k)
 {
 	struct psp_cpuid c;
-	uint32_t regs[4];
+	uint32_t regs[4], l1[4];
 	int fd, r = psp_get_cpuid(k->t, &c);
 
 	if (r < 0)
 		return r;
 	regs[0] = c.eax, regs[1] = c.ebx, regs[2] = c.ecx, regs[3] = c.edx;
+	leaf1(k, l1);
 	fd = memfd_create("sev-dev-emu-cpuid", MFD_CLOEXEC);
 	if (fd < 0)
 		return -errno;
 	if (ftruncate(fd, (off_t)CPUID_LEAF + sizeof(regs)) < 0 ||
+	    pwrite(fd, l1, sizeof(l1), 1) != (ssize_t)sizeof(l1) ||
 	    pwrite(fd, regs, sizeof(regs), CPUID_LEAF) != (ssize_t)sizeof(regs)) {
 		r = -errno;
 		close(fd);

@@ -163,6 +163,22 @@ def dev(procs, tmp):
     procs.stop(emu_p)
 
 
+def dev_part(procs, tmp):
+    """On /dev/sev the part (and so the TCB layout) is the CPU's, read through the cpuid
+    driver's file, where libsev-dev-emu.so answers the modelled part's leaf 1: each of two
+    parts is named as modelled, whatever this host's CPU is (one of them is not it)."""
+    for product, gen, fmc in (("genoa", "Genoa", False), ("turin", "Turin", True)):
+        emu = start_emu(procs, tmp, extra=["--snp", "--snp-product", product],
+                        name="emu-" + product)
+        emu_p = procs.procs[-1]
+        sevd, api = start_sevd_dev(procs, tmp, emu, "sevd-" + product)
+        s = show(api)
+        check(s["generation"] == gen and ("fmc" in s["current_tcb"]) == fmc,
+              f"dev on a modelled {gen}: {s}")
+        procs.stop(sevd)
+        procs.stop(emu_p)
+
+
 def main():
     def body(procs, tmp):
         emu = start_emu(procs, tmp, extra=["--snp"], name="emu")
@@ -177,6 +193,7 @@ def main():
         procs.stop(emu_p)
         commit(procs, tmp)
         dev(procs, tmp)
+        dev_part(procs, tmp)
     run_test(("SEVD_EXE", "SEV_PSP_EMU_EXE", "SEVADM_EXE", "SEV_DEV_EMU_PRELOAD"), "sevd-snpcmd-",
              body, "sevadm snp show/config/commit/vlek through sevd: served and refused by name")
 
