@@ -45,6 +45,8 @@ static void print_status(const struct sevadm_ctx *ctx, json_object *p)
 	printf("guests        %lld\n", sevadm_json_int(p, "guests", 0));
 	print_tcb("current_tcb", p);
 	print_tcb("reported_tcb", p);
+	printf("committed_tcb not in SNP_PLATFORM_STATUS: a guest's report carries it (sevadm "
+	       "verify report)\n");
 	printf("sevd_start    %s\n", sevadm_json_str(p, "sevd_start", "?"));
 }
 

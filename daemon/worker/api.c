@@ -467,6 +467,9 @@ static json_object *snp_platform_json(const struct sevd_snp_info *s)
 			       json_object_new_string(attest_snp_gen_name((enum snp_gen)s->gen)));
 	json_object_object_add(o, "current_tcb", snp_tcb_json(st->current_tcb, s->gen));
 	json_object_object_add(o, "reported_tcb", snp_tcb_json(st->reported_tcb, s->gen));
+	/* SNP_PLATFORM_STATUS has no committed TCB (SEV-SNP ABI 56860, SNP_PLATFORM_STATUS; Linux
+	 * struct sev_user_data_snp_status): a guest's report carries it (COMMITTED_TCB). */
+	json_object_object_add(o, "committed_tcb", NULL);
 	json_object_object_add(o, "sevd_start",
 			       json_object_new_string(s->start < ELEMENTSOF(starts) ? starts[s->start]
 										 : "unknown"));
