@@ -5,8 +5,10 @@
  *   - memory: the emulator's CTL snp-memfd, the guest's pages decrypted with its memory key at
  *     their GPAs (what the CPU shows the guest), checked to hold the image at 0x10000;
  *   - the exit: the guest writes its GHCB page's GPA to the GHCB port pair (a VMGEXIT in the
- *     runner's model) with SW_EXITCODE = SNP guest request, SW_EXITINFO1/2 = its request and
- *     response pages (GHCB spec 56421);
+ *     runner's model) with SW_EXITCODE = SNP guest request or SNP extended guest request,
+ *     SW_EXITINFO1/2 = its request and response pages, and for the extended one RAX / RBX =
+ *     its certificate buffer's GPA and pages, each field marked in the valid bitmap (GHCB spec
+ *     56421);
  *   - sealing: on hardware the guest's kernel seals MSG_REPORT_REQ with VMPCK0 from its
  *     secrets page and puts the ciphertext in the request page. The tiny guest cannot run
  *     AES-GCM, so it writes the plaintext MSG_REPORT_REQ, and this file, playing its kernel,
@@ -15,10 +17,16 @@
  *     socket as the VMM would, opens the response and writes the plaintext MSG_REPORT_RSP into
  *     the guest's response page, answering SW_EXITINFO2 = 0 (or the firmware status / the
  *     VMM's error when it failed);
- *   - the guest checks the status, the size and its nonce in REPORT_DATA and prints the
- *     report's MEASUREMENT. The report also goes to --outfile (and the host's certificate
- *     table to --certs), for the verifier. */
+ *   - the extended request goes to sevd as one with the guest's buffer size: a buffer too
+ *     small for the host's table is answered to the guest SW_EXITINFO2 = INVALID_LEN << 32
+ *     and RBX = the pages needed (sevd did not pass the message to firmware, so the guest
+ *     sends the same one again), as KVM does; served, the table is written into the guest's
+ *     buffer, the rest of it zeroed;
+ *   - the guest checks the status, the size and its nonce in REPORT_DATA, walks the table and
+ *     prints the report's MEASUREMENT. The report also goes to --outfile (and the host's
+ *     certificate table to --certs), for the verifier. */
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -102,9 +110,43 @@ static int platform_asids(const char *daemon, uint32_t *max, uint32_t *min_sev)
 	return 0;
 }
 
+/* What the guest asked for in its GHCB. */
+struct guest_req {
+	uint64_t req_gpa, rsp_gpa;
+	bool ext;
+	uint64_t certs_gpa;
+	uint32_t certs_pages; /* in; out: the pages needed after INVALID_LEN */
+};
+
+/* The message page to sevd (extended with the guest's buffer size); refusals said. 1 when
+ * sevd answered INVALID_LEN (g->certs_pages set to what the table needs). */
+static int to_sevd(struct snp_guest *s, struct guest_req *g, const uint8_t *page,
+		   struct hv_vmm_ans *a)
+{
+	struct hv_vmm_req q = {.type = g->ext ? HV_VMM_EXT_GUEST_REQUEST : HV_VMM_GUEST_REQUEST,
+			       .handle = s->o->r.handle,
+			       .certs_len = g->ext ? g->certs_pages * HV_VMM_PAGE : 0,
+			       .page = page};
+	int k = hv_snp_vmm_call(s->vmm_fd, &q, s->buf, a);
+
+	if (k < 0)
+		return k;
+	if (g->ext && a->vmm_error == HV_VMM_ERR_INVALID_LEN) {
+		g->certs_pages = (a->certs_len + HV_VMM_PAGE - 1) / HV_VMM_PAGE;
+		fprintf(stderr, "sev-run: the guest's certificate buffer of %u page(s) is too "
+			"small: the host's table needs %u bytes (%u pages)\n",
+			q.certs_len / HV_VMM_PAGE, a->certs_len, g->certs_pages);
+		return 1;
+	}
+	if (a->error < 0 || !a->page)
+		return hv_say(a->error < 0 ? a->error : -EBADMSG, "sevd refused the guest request: "
+			      "%s", a->reason[0] ? a->reason : strerror(-a->error));
+	return 0;
+}
+
 /* The report request, as the guest's kernel and its VMM serve it; *exitinfo2 what the guest
  * reads back (0: served). A negative errno only when the run cannot go on. */
-static int serve_request(struct snp_guest *s, uint8_t *mem, uint64_t req_gpa, uint64_t rsp_gpa,
+static int serve_request(struct snp_guest *s, uint8_t *mem, struct guest_req *g,
 			 uint64_t *exitinfo2)
 {
 	uint8_t *vmpck = secret_alloc(ATTEST_SNP_VMPCK_SIZE), *page = secret_alloc(HV_VMM_PAGE);
@@ -119,19 +161,26 @@ static int serve_request(struct snp_guest *s, uint8_t *mem, uint64_t req_gpa, ui
 		goto out;
 	/* the guest's own secrets page, in its memory: VMPCK0 */
 	memcpy(vmpck, mem + HV_SNP_SECRETS_GPA + SECRETS_VMPCK0, ATTEST_SNP_VMPCK_SIZE);
-	k = attest_snp_msg_seal(vmpck, 0, FIRST_SEQNO, SEV_SNP_MSG_REPORT_REQ, mem + req_gpa,
+	k = attest_snp_msg_seal(vmpck, 0, FIRST_SEQNO, SEV_SNP_MSG_REPORT_REQ, mem + g->req_gpa,
 				sizeof(struct sev_snp_report_req), page, HV_VMM_PAGE);
 	if (k < 0) {
 		hv_say(k, "cannot seal the guest's MSG_REPORT_REQ: %s", strerror(-k));
 		goto out;
 	}
-	k = hv_snp_send_request(s->vmm_fd, &s->o->r, page, s->buf, &a);
-	if (k < 0) { /* said why; the guest learns it from SW_EXITINFO2 */
+	k = to_sevd(s, g, page, &a);
+	if (k == 1) { /* not served: the guest asks again with a larger buffer */
+		*exitinfo2 = (uint64_t)HV_GHCB_VMM_ERR_INVALID_LEN << 32;
+		k = 0;
+		goto out;
+	}
+	if (k < 0 && a.error < 0) { /* said why; the guest learns it from SW_EXITINFO2 */
 		*exitinfo2 = (uint64_t)a.vmm_error << 32 |
 			     (a.fw_status && a.fw_status != HV_VMM_NO_FW_CALL ? a.fw_status : 1);
 		k = 0;
 		goto out;
 	}
+	if (k < 0)
+		goto out;
 	memcpy(page, a.page, HV_VMM_PAGE);
 	if (attest_snp_msg_open(vmpck, 0, FIRST_SEQNO + 1, SEV_SNP_MSG_REPORT_RSP, page,
 				HV_VMM_PAGE, &payload, &n, &why) < 0 || n < sizeof(*rsp)) {
@@ -142,7 +191,14 @@ static int serve_request(struct snp_guest *s, uint8_t *mem, uint64_t req_gpa, ui
 		goto out;
 	}
 	rsp = (const void *)payload;
-	memcpy(mem + rsp_gpa, payload, n); /* the plaintext response, in the guest's page */
+	memcpy(mem + g->rsp_gpa, payload, n); /* the plaintext response, in the guest's page */
+	if (g->ext) { /* the host's table (or none: all zero), in the guest's buffer */
+		uint64_t cap = (uint64_t)g->certs_pages * HV_VMM_PAGE;
+
+		memset(mem + g->certs_gpa, 0, cap);
+		if (a.table && a.certs_len <= cap)
+			memcpy(mem + g->certs_gpa, a.table, a.certs_len);
+	}
 	if (rsp->status == 0 && rsp->report_size == SNP_REPORT_SIZE) {
 		k = write_file_atomic(s->o->r.outfile, &rsp->report, SNP_REPORT_SIZE, 0644);
 		if (k < 0) {
@@ -164,28 +220,66 @@ out:
 	return k;
 }
 
+/* Whether the guest marked the GHCB field at off valid (GHCB spec 56421: bitmap at 0x3F0). */
+static bool ghcb_valid(const uint8_t *ghcb, uint32_t off)
+{
+	return ghcb[HV_GHCB_VALID_BITMAP + off / 64] & (1u << (off / 8 % 8));
+}
+
+/* The extended request's certificate buffer: RAX and RBX marked valid, whole pages of the
+ * guest's memory clear of the message pages. */
+static int ext_buffer(const uint8_t *ghcb, uint64_t mem_size, struct guest_req *g)
+{
+	uint64_t pages = rd64(ghcb + HV_GHCB_RBX), end;
+
+	if (!ghcb_valid(ghcb, HV_GHCB_RAX) || !ghcb_valid(ghcb, HV_GHCB_RBX))
+		return hv_say(-EPROTO, "the guest's extended guest request does not mark RAX and "
+			      "RBX valid in its GHCB (the certificate buffer's GPA and pages)");
+	g->certs_gpa = rd64(ghcb + HV_GHCB_RAX);
+	if (g->certs_gpa & (SEV_PAGE_SIZE - 1) || pages > HV_SNP_CERTS_PAGES_MAX ||
+	    g->certs_gpa > mem_size)
+		return hv_say(-EFAULT, "the guest's certificate buffer 0x%llx (%llu pages) is not "
+			      "whole pages of its memory (at most %u)",
+			      (unsigned long long)g->certs_gpa, (unsigned long long)pages,
+			      HV_SNP_CERTS_PAGES_MAX);
+	g->certs_pages = (uint32_t)pages;
+	end = g->certs_gpa + pages * SEV_PAGE_SIZE;
+	if (end > mem_size || (pages && g->req_gpa < end && g->req_gpa >= g->certs_gpa) ||
+	    (pages && g->rsp_gpa < end && g->rsp_gpa >= g->certs_gpa))
+		return hv_say(-EFAULT, "the guest's certificate buffer 0x%llx (%u pages) leaves its "
+			      "memory or covers its message pages",
+			      (unsigned long long)g->certs_gpa, g->certs_pages);
+	return 0;
+}
+
 /* The runner's GHCB page exit (kvm-runner.h). */
 static int ghcb_exit(void *arg, uint8_t *mem, uint64_t mem_size, uint64_t gpa)
 {
 	struct snp_guest *s = arg;
 	uint8_t *ghcb = mem + gpa;
-	uint64_t code = rd64(ghcb + HV_GHCB_SW_EXITCODE), req = rd64(ghcb + HV_GHCB_SW_EXITINFO1);
-	uint64_t rsp = rd64(ghcb + HV_GHCB_SW_EXITINFO2), info2 = 0;
+	uint64_t code = rd64(ghcb + HV_GHCB_SW_EXITCODE), info2 = 0;
+	struct guest_req g = {.req_gpa = rd64(ghcb + HV_GHCB_SW_EXITINFO1),
+			      .rsp_gpa = rd64(ghcb + HV_GHCB_SW_EXITINFO2),
+			      .ext = code == HV_GHCB_SNP_EXT_GUEST_REQUEST};
 	int k;
 
-	if (code != HV_GHCB_SNP_GUEST_REQUEST)
+	if (code != HV_GHCB_SNP_GUEST_REQUEST && !g.ext)
 		return hv_say(-EPROTO, "the guest's GHCB exit 0x%llx is not an SNP guest request",
 			      (unsigned long long)code);
-	if ((req | rsp) & (SEV_PAGE_SIZE - 1) || req > mem_size - SEV_PAGE_SIZE ||
-	    rsp > mem_size - SEV_PAGE_SIZE || req == rsp)
+	if ((g.req_gpa | g.rsp_gpa) & (SEV_PAGE_SIZE - 1) || g.req_gpa > mem_size - SEV_PAGE_SIZE ||
+	    g.rsp_gpa > mem_size - SEV_PAGE_SIZE || g.req_gpa == g.rsp_gpa)
 		return hv_say(-EFAULT, "the guest's request/response pages 0x%llx/0x%llx are not "
-			      "two pages of its memory", (unsigned long long)req,
-			      (unsigned long long)rsp);
+			      "two pages of its memory", (unsigned long long)g.req_gpa,
+			      (unsigned long long)g.rsp_gpa);
+	if (g.ext && (k = ext_buffer(ghcb, mem_size, &g)) < 0)
+		return k;
 	if (s->served)
 		return hv_say(-EALREADY, "the guest asked a second time: this one-shot helper "
 			      "seals with sequence number 1 only");
-	k = serve_request(s, mem, req, rsp, &info2);
+	k = serve_request(s, mem, &g, &info2);
 	wr64(ghcb + HV_GHCB_SW_EXITINFO2, info2);
+	if (g.ext && info2 == (uint64_t)HV_GHCB_VMM_ERR_INVALID_LEN << 32)
+		wr64(ghcb + HV_GHCB_RBX, g.certs_pages); /* the pages needed */
 	return k;
 }
 

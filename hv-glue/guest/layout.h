@@ -58,6 +58,19 @@
 #define HV_GHCB_SW_EXITINFO1 HV_U(0x398)
 #define HV_GHCB_SW_EXITINFO2 HV_U(0x3a0)
 #define HV_GHCB_SNP_GUEST_REQUEST HV_U(0x80000011)
+/* The extended request (GHCB spec 56421, "SNP Extended Guest Request", NAE event 0x8000_0012):
+ * as the guest request, plus RAX = the GPA of the guest's certificate buffer and RBX = its
+ * size in pages, both marked in the GHCB's valid bitmap (0x3F0: bit = offset / 8). A buffer too
+ * small for the host's table is answered SW_EXITINFO2 = INVALID_LEN << 32 with RBX = the pages
+ * needed, and the request did not reach firmware (the guest sends the same message again). */
+#define HV_GHCB_SNP_EXT_GUEST_REQUEST HV_U(0x80000012)
+#define HV_GHCB_RAX HV_U(0x1f8)
+#define HV_GHCB_RBX HV_U(0x318)
+#define HV_GHCB_VALID_BITMAP HV_U(0x3f0)
+#define HV_GHCB_VMM_ERR_INVALID_LEN HV_U(1)
+/* The tiny guest's certificate buffer: up to 16 pages, after its GHCB page. */
+#define HV_SNP_CERTS_GPA HV_U(0x40000)
+#define HV_SNP_CERTS_PAGES_MAX HV_U(16)
 /* The plaintext pages the guest and its VMM-side helper exchange: REQ holds MSG_REPORT_REQ
  * (REPORT_DATA at 0, VMPL u32 at 0x40, 0x60 bytes), RSP MSG_REPORT_RSP (STATUS u32 at 0,
  * REPORT_SIZE u32 at 4, the report at 0x20); in the report, REPORT_DATA at 0x50, MEASUREMENT

@@ -21,6 +21,7 @@ a tampered message (firmware's BAD_MEASUREMENT by name), and a peer other than r
 by the socket's mode, and by SO_PEERCRED when the mode is opened). /metrics counts them all.
 Exit 77 only when run outside meson."""
 
+import base64
 import json
 import os
 import socket
@@ -28,6 +29,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import uuid
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
@@ -327,9 +329,30 @@ def main_body(tmp, procs):
     kvm_guest(tmp, api, vmm, certs)
 
 
+def guest_certs(lines, api):
+    """The certificate table the tiny guest walked in its own buffer (its SNP-CERT lines) is
+    the host's, entry for entry, and its buffer was sized from the VMM's INVALID_LEN answer."""
+    st, t = unix_request(api, "GET", "/v1/snp/certs")
+    check(st == 200 and t.get("entries"), f"GET /v1/snp/certs: {st} {t}")
+    pages = -(-t["size"] // PAGE)
+    check(lines.get("SNP-CERTS-PAGES") == [str(pages)],
+          f"the guest sized its certificate buffer {lines.get('SNP-CERTS-PAGES')} pages, the "
+          f"host's {t['size']}-byte table needs {pages}")
+    want = []
+    for e in t["entries"]:
+        der = base64.b64decode(e["der"])
+        want.append(f"{uuid.UUID(e['guid']).hex} {e['length']} {der[:8].hex()}")
+    check(lines.get("SNP-CERT", []) == want,
+          f"the guest's certificate table {lines.get('SNP-CERT')} is not the host's {want}")
+    check(lines.get("SNP-CERTS") == [str(len(want))],
+          f"the guest counted {lines.get('SNP-CERTS')} entries, the host holds {len(want)}")
+
+
 def kvm_guest(tmp, api, vmm, certs):
-    """The SNP tiny guest under /dev/kvm asks for its own report (sev-run --snp-guest): the
-    digest it prints is the launch digest sevd answers, and the report verifies."""
+    """The SNP tiny guest under /dev/kvm asks for its own report and the host's certificates
+    (sev-run --snp-guest; the extended guest request, an empty buffer first): the digest it
+    prints is the launch digest sevd answers, the table it walks in its memory is the host's,
+    and the report verifies with it."""
     if not os.access("/dev/kvm", os.R_OK | os.W_OK):
         print("SKIP the tiny guest's own report: no usable /dev/kvm on this host")
         return
@@ -344,18 +367,26 @@ def kvm_guest(tmp, api, vmm, certs):
     st, m = unix_request(api, "GET", f"/v1/guests/{h}/measurement")
     check(st == 200 and m["launch_digest"] == digest, f"measurement of the tiny guest: {m}")
     rep = os.path.join(tmp, "tiny-report.bin")
+    gcerts = os.path.join(tmp, "tiny-certs")
     p = subprocess.run([os.environ["SEV_RUN_EXE"], "--daemon", "unix:" + api, "--snp-guest", h,
-                        "--image", binf, "--outfile", rep, "--vmm", "unix:" + vmm],
+                        "--image", binf, "--outfile", rep, "--vmm", "unix:" + vmm,
+                        "--certs", gcerts],
                        capture_output=True, text=True, timeout=120)
     check(p.returncode == 0, f"sev-run --snp-guest: exit {p.returncode}:\n{p.stdout}{p.stderr}")
-    lines = dict(x.split(" ", 1) for x in p.stdout.splitlines() if x.startswith("SNP-"))
-    check(lines.get("SNP-MEASUREMENT") == m["launch_digest"],
+    lines = {}
+    for x in p.stdout.splitlines():
+        if x.startswith("SNP-"):
+            k, _, v = x.partition(" ")
+            lines.setdefault(k, []).append(v)
+    check(lines.get("SNP-MEASUREMENT") == [m["launch_digest"]],
           f"the guest printed {lines}, sevd's launch digest is {m['launch_digest']}")
-    nonce = lines.get("SNP-NONCE", "")
+    check("too small" in p.stderr, f"the VMM side did not answer INVALID_LEN first:\n{p.stderr}")
+    guest_certs(lines, api)
+    nonce = lines.get("SNP-NONCE", [""])[0]
     report = open(rep, "rb").read()
     check(len(report) == 1184 and report[0x50:0x90].hex() == nonce,
           "the report's REPORT_DATA is not the nonce the guest printed")
-    p = subprocess.run([os.environ["SEVADM_EXE"], "verify", "report", rep, "--certs", certs,
+    p = subprocess.run([os.environ["SEVADM_EXE"], "verify", "report", rep, "--certs", gcerts,
                         "--emulator-root", os.path.join(certs, "ark.pem"), "--nonce", nonce,
                         "--measurement", m["launch_digest"]],
                        capture_output=True, text=True, timeout=120)
