@@ -157,7 +157,8 @@ static void check_ps(const char *dir, const char *want_mac_hex)
 		    &(struct attest_secret_packet){want_h, 52, want_c, clen, (uint32_t)clen}, plain,
 		    &v);
 		if (attest_api_at_least(pek.api_major, pek.api_minor, 0, 17))
-			TU_CHECK(r == 0 && v.check == ATTEST_SECRET_BAD_MAC, "%s: other measurement", dir);
+			TU_CHECK(r == 0 && v.check == ATTEST_SECRET_BAD_MAC,
+				 "%s: other measurement", dir);
 		else
 			TU_CHECK(r == 1, "%s: API < 0.17 does not MAC the measurement", dir);
 		meas[0] ^= 1;
@@ -181,18 +182,19 @@ static void expect_open(const struct attest_tk *tk, const uint8_t *meas, const u
 {
 	uint8_t plain[64];
 	struct attest_verdict v = {0};
-	int r = attest_secret_open(&(struct attest_secret_key){tk, meas, 1, 0},
-				   &(struct attest_secret_packet){hdr, hlen, c, clen, glen}, plain,
-				   &v);
+	int r =
+	    attest_secret_open(&(struct attest_secret_key){tk, meas, 1, 0},
+			       &(struct attest_secret_packet){hdr, hlen, c, clen, glen}, plain, &v);
 
 	if (want == ATTEST_SECRET_OK) {
 		TU_CHECK(r == 1, "%s: %s", what, attest_verdict_why(&v, "an internal error"));
-		TU_CHECK(v.ok && v.check == ATTEST_SECRET_OK, "%s: the verdict says accepted", what);
+		TU_CHECK(v.ok && v.check == ATTEST_SECRET_OK, "%s: the verdict says accepted",
+			 what);
 	} else {
 		TU_CHECK(r == 0 && !v.ok && v.check == (int)want, "%s: got %d/%s, want %s", what, r,
 			 attest_secret_check_name(v.check), attest_secret_check_name(want));
-		TU_CHECK(strcmp(v.reason, attest_secret_check_name(want)) == 0,
-			 "%s: reason \"%s\"", what, v.reason);
+		TU_CHECK(strcmp(v.reason, attest_secret_check_name(want)) == 0, "%s: reason \"%s\"",
+			 what, v.reason);
 	}
 }
 

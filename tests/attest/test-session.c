@@ -149,8 +149,7 @@ static void test_lb2_firmware(void)
 	struct attest_tk tk;
 	struct attest_verdict v;
 
-	TU_CHECK(open_lb2(pdh, godh, glen, blob, blen, 1, &tk, &v) == 1, "LB2 open: %s",
-		 v.reason);
+	TU_CHECK(open_lb2(pdh, godh, glen, blob, blen, 1, &tk, &v) == 1, "LB2 open: %s", v.reason);
 	TU_CHECK(v.ok && v.check == ATTEST_SESSION_OK, "LB2 open: the verdict says accepted");
 	TU_CHECK(tlen == sizeof tk && memcmp(&tk, want, tlen) == 0, "LB2 TEK/TIK differ");
 	TU_CHECK_MEM(tk.tek, tek, 16);
@@ -210,7 +209,8 @@ static void test_fresh_roundtrip(void)
 	TU_CHECK(memcmp(b1.wrap_iv, b2.wrap_iv, 16) != 0, "IV must be fresh");
 	TU_CHECK(memcmp(godh1.pubkey, godh2.pubkey, sizeof godh1.pubkey) != 0, "GODH must be fresh");
 	TU_CHECK(open_lb2(pdh, (uint8_t *)&godh1, sizeof godh1, (uint8_t *)&b1, sizeof b1, 0x30005,
-			  &opened, &v) == 1, "open fresh: %s", v.reason);
+			  &opened, &v) == 1,
+		 "open fresh: %s", v.reason);
 	TU_CHECK_MEM(&opened, &tk1, sizeof tk1);
 	/* A PDH that is not a DH key is refused by the owner side. */
 	pdh_cert.pubkey_usage = SEV_USAGE_PEK;

@@ -157,7 +157,8 @@ static void test_session_roundtrip(void)
 	TU_CHECK_MEM(tk.tik, tik, 16);
 	v = (struct attest_verdict){0};
 	TU_CHECK(attest_session_open(pdh, godh, glen, blob, slen, 0x30004, &tk, &v) == 0 &&
-			 v.check == ATTEST_SESSION_BAD_POLICY_MAC, "other policy rejected");
+		     v.check == ATTEST_SESSION_BAD_POLICY_MAC,
+		 "other policy rejected");
 	free(godh), free(blob), free(tek), free(tik);
 	tu_rmtree(tmp);
 	TU_CHECK(mkdir(tmp, 0700) == 0, "mkdir");

@@ -49,8 +49,8 @@ static void session_seed(EVP_PKEY *pdh_priv, const struct sev_cert *pdh, uint32_
 	if (tamper_at >= 0)
 		in[tamper_at] ^= 0x01;
 	put("session-open", name, in, sizeof in);
-	int r = attest_session_open(pdh_priv, in, sizeof godh, in + sizeof godh, sizeof blob, policy,
-				    &got, &v);
+	int r = attest_session_open(pdh_priv, in, sizeof godh, in + sizeof godh, sizeof blob,
+				    policy, &got, &v);
 	TU_CHECK(r == (want == ATTEST_SESSION_OK) && v.check == (int)want, "%s: %d %s", name, r,
 		 attest_session_check_name(v.check));
 }
