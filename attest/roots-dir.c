@@ -21,21 +21,21 @@
 
 /* ---- roots ---- */
 
-static int read_file(const char *path, uint8_t **buf, size_t *len, char **ret_error)
+static int read_file(const char *path, uint8_t **buf, size_t *len, struct attest_verdict *v)
 {
 	int k = read_full_file(path, ROOT_FILE_MAX, buf, len);
 	if (k < 0)
-		return attest_roots_fail(ret_error, k, "%s: cannot read: %s", path, strerror(-k));
+		return attest_verdict_fail(v, k, "%s: cannot read: %s", path, strerror(-k));
 	return 0;
 }
 
 int attest_roots_add_sev_file(struct attest_roots *r, const char *gen, const char *path,
-			      bool emulated, char **ret_error)
+			      bool emulated, struct attest_verdict *v)
 {
 	_cleanup_free_ uint8_t *buf = NULL;
 	size_t len;
-	int k = read_file(path, &buf, &len, ret_error);
-	return k < 0 ? k : attest_roots_add_sev(r, gen, buf, len, emulated, path, ret_error);
+	int k = read_file(path, &buf, &len, v);
+	return k < 0 ? k : attest_roots_add_sev(r, gen, buf, len, emulated, path, v);
 }
 
 static bool exists(const char *dir, const char *name)
@@ -47,7 +47,7 @@ static bool exists(const char *dir, const char *name)
 
 /* <gendir>/ark.cert [+ ask.cert]: read both, hand them over as one buffer. */
 static int load_gen_dir(struct attest_roots *r, const char *gendir, const char *dirname,
-			char **ret_error)
+			struct attest_verdict *v)
 {
 	char gen[32];
 	_cleanup_free_ char *ark_path = path_join(gendir, "ark.cert");
@@ -67,12 +67,13 @@ static int load_gen_dir(struct attest_roots *r, const char *gendir, const char *
 		return -ENOMEM;
 	if (!exists(gendir, "ark.cert")) {
 		if (exists(gendir, "ask.cert"))
-			return attest_roots_fail(ret_error, -EBADMSG, "%s: ask.cert without ark.cert", gendir);
+			return attest_verdict_fail(v, -EBADMSG, "%s: ask.cert without ark.cert",
+						   gendir);
 		return 0; /* not a SEV root directory */
 	}
-	k = read_file(ark_path, &ark, &ark_len, ret_error);
+	k = read_file(ark_path, &ark, &ark_len, v);
 	if (k >= 0 && exists(gendir, "ask.cert"))
-		k = read_file(ask_path, &ask, &ask_len, ret_error);
+		k = read_file(ask_path, &ask, &ask_len, v);
 	if (k < 0)
 		return k;
 	both = malloc(ark_len + ask_len);
@@ -81,7 +82,7 @@ static int load_gen_dir(struct attest_roots *r, const char *gendir, const char *
 	memcpy(both, ark, ark_len);
 	if (ask_len)
 		memcpy(both + ark_len, ask, ask_len);
-	return attest_roots_add_sev(r, gen, both, ark_len + ask_len, false, gendir, ret_error);
+	return attest_roots_add_sev(r, gen, both, ark_len + ask_len, false, gendir, v);
 }
 
 static bool is_dir(const char *path)
@@ -91,7 +92,7 @@ static bool is_dir(const char *path)
 }
 
 /* Each subdirectory of dir is a generation (sev/<gen>, snp/<gen> or <gen>). */
-static int scan_gens(struct attest_roots *r, const char *dir, char **ret_error)
+static int scan_gens(struct attest_roots *r, const char *dir, struct attest_verdict *v)
 {
 	DIR *d = opendir(dir);
 	struct dirent *de;
@@ -99,7 +100,7 @@ static int scan_gens(struct attest_roots *r, const char *dir, char **ret_error)
 
 	if (!d) {
 		k = negative_errno();
-		return attest_roots_fail(ret_error, k, "%s: cannot open: %s", dir, strerror(-k));
+		return attest_verdict_fail(v, k, "%s: cannot open: %s", dir, strerror(-k));
 	}
 	while (k >= 0 && (de = readdir(d))) {
 		if (de->d_name[0] == '.')
@@ -108,14 +109,14 @@ static int scan_gens(struct attest_roots *r, const char *dir, char **ret_error)
 		if (!sub)
 			k = -ENOMEM;
 		else if (is_dir(sub))
-			k = load_gen_dir(r, sub, de->d_name, ret_error);
+			k = load_gen_dir(r, sub, de->d_name, v);
 	}
 	closedir(d);
 	return k;
 }
 
 static int load_entry(struct attest_roots *r, const char *dir, const char *name,
-		      char **ret_error)
+		      struct attest_verdict *v)
 {
 	_cleanup_free_ char *p = path_join(dir, name);
 	size_t n = strlen(name);
@@ -124,8 +125,8 @@ static int load_entry(struct attest_roots *r, const char *dir, const char *name,
 		return -ENOMEM;
 	if (is_dir(p)) {
 		if (strcmp(name, "sev") == 0 || strcmp(name, "snp") == 0)
-			return scan_gens(r, p, ret_error);
-		return load_gen_dir(r, p, name, ret_error);
+			return scan_gens(r, p, v);
+		return load_gen_dir(r, p, name, v);
 	}
 	/* ask_ark_<gen>.cert, as AMD publishes it. */
 	if (n > strlen("ask_ark_.cert") && strncmp(name, "ask_ark_", 8) == 0 &&
@@ -133,15 +134,15 @@ static int load_entry(struct attest_roots *r, const char *dir, const char *name,
 		char gen[32];
 		size_t gl = n - 8 - 5;
 		if (gl >= sizeof(gen))
-			return attest_roots_fail(ret_error, -EINVAL, "%s: generation name too long", p);
+			return attest_verdict_fail(v, -EINVAL, "%s: generation name too long", p);
 		memcpy(gen, name + 8, gl);
 		gen[gl] = 0;
-		return attest_roots_add_sev_file(r, gen, p, false, ret_error);
+		return attest_roots_add_sev_file(r, gen, p, false, v);
 	}
 	return 0;
 }
 
-int attest_roots_load_dir(struct attest_roots *r, const char *dir, char **ret_error)
+int attest_roots_load_dir(struct attest_roots *r, const char *dir, struct attest_verdict *v)
 {
 	DIR *d;
 	struct dirent *de;
@@ -152,14 +153,15 @@ int attest_roots_load_dir(struct attest_roots *r, const char *dir, char **ret_er
 	d = opendir(dir);
 	if (!d) {
 		k = negative_errno();
-		return attest_roots_fail(ret_error, k,
-			    "roots directory %s: %s; put AMD's ask_ark_<gen>.cert files there "
-			    "(or name another directory)",
-			    dir, strerror(-k));
+		return attest_verdict_fail(
+		    v, k,
+		    "roots directory %s: %s; put AMD's ask_ark_<gen>.cert files there "
+		    "(or name another directory)",
+		    dir, strerror(-k));
 	}
 	while (k >= 0 && (de = readdir(d)))
 		if (de->d_name[0] != '.')
-			k = load_entry(r, dir, de->d_name, ret_error);
+			k = load_entry(r, dir, de->d_name, v);
 	closedir(d);
 	if (k < 0)
 		return k;
@@ -167,14 +169,14 @@ int attest_roots_load_dir(struct attest_roots *r, const char *dir, char **ret_er
 	return attest_roots_push_str(&r->dirs, &r->n_dirs, dir);
 }
 
-int attest_roots_load(const char *dir, struct attest_roots **ret, char **ret_error)
+int attest_roots_load(const char *dir, struct attest_roots **ret, struct attest_verdict *v)
 {
 	struct attest_roots *r;
 	int k = attest_roots_new(&r);
 
 	if (k < 0)
 		return k;
-	k = attest_roots_load_dir(r, dir, ret_error);
+	k = attest_roots_load_dir(r, dir, v);
 	if (k < 0) {
 		attest_roots_free(r);
 		return k;

@@ -18,8 +18,6 @@ struct attest_roots {
 	char list[256];
 };
 
-/* Sets *ret_error (malloc'd, caller frees) from fmt when ret_error is non-NULL; returns r. */
-int attest_roots_fail(char **ret_error, int r, const char *fmt, ...) _printf_(3, 4);
 /* Appends a copy of s to *arr unless it is there already. */
 int attest_roots_push_str(char ***arr, size_t *n, const char *s);
 /* Orders the SEV roots: AMD's generations oldest first, then the others by name. */

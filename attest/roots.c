@@ -4,7 +4,6 @@
  * copied into the Rome slot is refused, not trusted as Rome). */
 #include <ctype.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -52,21 +51,6 @@ static int known_rank(const char *gen)
 	return -1;
 }
 
-int attest_roots_fail(char **ret_error, int r, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (ret_error) {
-		free(*ret_error);
-		*ret_error = NULL;
-		va_start(ap, fmt);
-		if (vasprintf(ret_error, fmt, ap) < 0)
-			*ret_error = NULL;
-		va_end(ap);
-	}
-	return r;
-}
-
 int attest_roots_new(struct attest_roots **ret)
 {
 	struct attest_roots *r = calloc(1, sizeof(*r));
@@ -108,7 +92,7 @@ int attest_roots_push_str(char ***arr, size_t *n, const char *s)
 
 /* Split buf into ARK and (optional) ASK, whatever their order. */
 static int split_pair(const uint8_t *buf, size_t len, const char *origin,
-		      struct attest_sev_root *root, char **ret_error)
+		      struct attest_sev_root *root, struct attest_verdict *v)
 {
 	size_t off = 0;
 	int n_ark = 0, n_ask = 0;
@@ -118,41 +102,39 @@ static int split_pair(const uint8_t *buf, size_t len, const char *origin,
 		struct attest_verdict why = {0};
 		size_t used = 0;
 		if (attest_amd_cert_parse(buf + off, len - off, &c, &used, &why) < 0)
-			return attest_roots_fail(ret_error, -EBADMSG, "%s: at byte %zu: %s", origin,
-						 off, why.reason);
+			return attest_verdict_fail(v, -EBADMSG, "%s: at byte %zu: %s", origin, off,
+						   why.reason);
 		if (c.key_usage == 0x00 && n_ark++ == 0)
 			root->ark = c;
 		else if (c.key_usage == 0x13 && n_ask++ == 0)
 			root->ask = c;
 		else
-			return attest_roots_fail(ret_error, -EBADMSG, "%s: holds more than one %s",
-						 origin, c.key_usage ? "ASK" : "ARK");
+			return attest_verdict_fail(v, -EBADMSG, "%s: holds more than one %s",
+						   origin, c.key_usage ? "ASK" : "ARK");
 		off += used;
 	}
 	if (n_ark == 0)
-		return attest_roots_fail(ret_error, -EBADMSG, "%s: holds no ARK (key usage 0x0)",
-					 origin);
+		return attest_verdict_fail(v, -EBADMSG, "%s: holds no ARK (key usage 0x0)", origin);
 	root->has_ask = n_ask > 0;
 	return 0;
 }
 
-static int check_root(struct attest_sev_root *root, char **ret_error)
+static int check_root(struct attest_sev_root *root, struct attest_verdict *v)
 {
 	const char *amd_gen = attest_amd_ark_gen(&root->ark);
 	struct attest_verdict why = {0};
 
 	if (attest_amd_cert_verify(&root->ark, &root->ark, &why) != 1)
-		return attest_roots_fail(ret_error, -EBADMSG, "%s: the ARK is not self-signed: %s",
-					 root->origin, why.reason);
+		return attest_verdict_fail(v, -EBADMSG, "%s: the ARK is not self-signed: %s",
+					   root->origin, why.reason);
 	if (root->has_ask && attest_amd_cert_verify(&root->ask, &root->ark, &why) != 1)
-		return attest_roots_fail(ret_error, -EBADMSG,
-					 "%s: the ASK is not signed by the ARK: %s", root->origin,
-					 why.reason);
+		return attest_verdict_fail(v, -EBADMSG, "%s: the ASK is not signed by the ARK: %s",
+					   root->origin, why.reason);
 	root->amd_known = amd_gen && strcmp(amd_gen, root->gen) == 0;
 	/* A known generation's slot must hold that generation's ARK. */
 	if (!root->emulated && known_rank(root->gen) >= 0 && !root->amd_known)
-		return attest_roots_fail(
-		    ret_error, -EBADMSG,
+		return attest_verdict_fail(
+		    v, -EBADMSG,
 		    "%s: this is not AMD's %s ARK (its key id belongs to %s); put the "
 		    "file of the right generation there",
 		    root->origin, root->gen, amd_gen ? amd_gen : "no AMD generation");
@@ -170,20 +152,20 @@ static bool same_key(const struct amd_cert *a, const struct amd_cert *b)
 /* Same generation twice (e.g. ask_ark_rome.cert and rome/ark.cert): fine when it is the same
  * ARK; two different ARKs for one name is an operator error we refuse to guess about. */
 static int merge_root(struct attest_roots *r, const struct attest_sev_root *root,
-		      char **ret_error)
+		      struct attest_verdict *v)
 {
 	for (size_t i = 0; i < r->n_sev; i++) {
 		struct attest_sev_root *o = &r->sev[i];
 		if (strcmp(o->gen, root->gen) != 0)
 			continue;
 		if (!same_key(&o->ark, &root->ark) || o->emulated != root->emulated)
-			return attest_roots_fail(ret_error, -EEXIST,
-						 "%s and %s: two different roots for %s", o->origin,
-						 root->origin, root->gen);
+			return attest_verdict_fail(v, -EEXIST,
+						   "%s and %s: two different roots for %s",
+						   o->origin, root->origin, root->gen);
 		if (root->has_ask && o->has_ask && !same_key(&o->ask, &root->ask))
-			return attest_roots_fail(ret_error, -EEXIST,
-						 "%s and %s: two different ASKs for %s", o->origin,
-						 root->origin, root->gen);
+			return attest_verdict_fail(v, -EEXIST,
+						   "%s and %s: two different ASKs for %s",
+						   o->origin, root->origin, root->gen);
 		if (root->has_ask && !o->has_ask) {
 			o->ask = root->ask;
 			o->has_ask = true;
@@ -199,7 +181,7 @@ static int merge_root(struct attest_roots *r, const struct attest_sev_root *root
 }
 
 int attest_roots_add_sev(struct attest_roots *r, const char *gen, const uint8_t *buf, size_t len,
-			 bool emulated, const char *origin, char **ret_error)
+			 bool emulated, const char *origin, struct attest_verdict *v)
 {
 	_cleanup_free_ struct attest_sev_root *root = calloc(1, sizeof(*root));
 	int k;
@@ -207,18 +189,18 @@ int attest_roots_add_sev(struct attest_roots *r, const char *gen, const uint8_t 
 	if (!root)
 		return -ENOMEM;
 	if (!gen || !*gen || strlen(gen) >= sizeof(root->gen))
-		return attest_roots_fail(ret_error, -EINVAL, "%s: invalid generation name", origin);
+		return attest_verdict_fail(v, -EINVAL, "%s: invalid generation name", origin);
 	for (size_t i = 0; gen[i]; i++)
 		root->gen[i] = (char)tolower((unsigned char)gen[i]);
 	snprintf(root->origin, sizeof(root->origin), "%s", origin ? origin : "(buffer)");
 	root->emulated = emulated;
-	k = split_pair(buf, len, root->origin, root, ret_error);
+	k = split_pair(buf, len, root->origin, root, v);
 	if (k < 0)
 		return k;
-	k = check_root(root, ret_error);
+	k = check_root(root, v);
 	if (k < 0)
 		return k;
-	return merge_root(r, root, ret_error);
+	return merge_root(r, root, v);
 }
 
 static int cmp_root(const void *a, const void *b)

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "attest/amd-cert.h"
+#include "attest/verdict.h"
 #include "common/macros.h"
 
 struct attest_roots;
@@ -38,18 +39,19 @@ int attest_roots_new(struct attest_roots **ret);
 void attest_roots_free(struct attest_roots *r);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct attest_roots *, attest_roots_free)
 /* Loading from files (attest/roots-dir.c, the part of attest/ that does I/O). */
-/* New set loaded from dir (NULL: the default). On failure *ret_error (malloc'd, caller frees)
- * names the file and what is wrong with it. A missing directory is -ENOENT. */
-int attest_roots_load(const char *dir, struct attest_roots **ret, char **ret_error);
+/* New set loaded from dir (NULL: the default). On failure (a negative errno) v, which may be
+ * NULL, names the file and what is wrong with it; an out-of-memory failure names nothing. A
+ * missing directory is -ENOENT. The same holds for each loader below. */
+int attest_roots_load(const char *dir, struct attest_roots **ret, struct attest_verdict *v);
 /* Add every root found in dir to r. */
-int attest_roots_load_dir(struct attest_roots *r, const char *dir, char **ret_error);
+int attest_roots_load_dir(struct attest_roots *r, const char *dir, struct attest_verdict *v);
 /* Add one SEV root from AMD-format bytes: ASK ‖ ARK (AMD's ask_ark file), ARK ‖ ASK, or an ARK
  * alone. emulated = true marks a root that is not AMD's; the caller must have been told to
  * trust it (a flag or path the user gave). origin names it in messages. */
 int attest_roots_add_sev(struct attest_roots *r, const char *gen, const uint8_t *buf, size_t len,
-			 bool emulated, const char *origin, char **ret_error);
+			 bool emulated, const char *origin, struct attest_verdict *v);
 int attest_roots_add_sev_file(struct attest_roots *r, const char *gen, const char *path,
-			      bool emulated, char **ret_error);
+			      bool emulated, struct attest_verdict *v);
 
 size_t attest_roots_sev_count(const struct attest_roots *r);
 const struct attest_sev_root *attest_roots_sev_get(const struct attest_roots *r, size_t i);

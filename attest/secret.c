@@ -130,15 +130,16 @@ int attest_secret_check_status(enum attest_secret_check c)
 	return status[c];
 }
 
-static int secret_reject(enum attest_secret_check c, enum attest_secret_check *ret_failed)
+/* v names check c; returns 0 (rejected). */
+static int secret_reject(struct attest_verdict *v, enum attest_secret_check c)
 {
-	if (ret_failed)
-		*ret_failed = c;
-	return 0;
+	if (v)
+		v->check = c;
+	return attest_verdict_reject(v, attest_secret_check_name(c), 0);
 }
 
 int attest_secret_open(const struct attest_secret_key *k, const struct attest_secret_packet *p,
-		       uint8_t *ret_plain, enum attest_secret_check *ret_failed)
+		       uint8_t *ret_plain, struct attest_verdict *v)
 {
 	struct sev_secret_header h;
 	uint8_t mac[32];
@@ -146,7 +147,7 @@ int attest_secret_open(const struct attest_secret_key *k, const struct attest_se
 
 	if (!p->hdr || !p->trans || p->hdr_len != sizeof h || p->trans_len != p->guest_len ||
 	    p->guest_len == 0 || p->guest_len % 16 != 0 || p->guest_len > ATTEST_SECRET_MAX_LEN)
-		return secret_reject(ATTEST_SECRET_BAD_LENGTH, ret_failed);
+		return secret_reject(v, ATTEST_SECRET_BAD_LENGTH);
 	memcpy(&h, p->hdr, sizeof h);
 	h.flags = get_le32(p->hdr); /* the packet is little-endian whatever the host is */
 	memset(ret_plain, 0, p->trans_len);
@@ -155,16 +156,18 @@ int attest_secret_open(const struct attest_secret_key *k, const struct attest_se
 	if (r < 0)
 		return r;
 	if (secret_memcmp(mac, h.mac, sizeof mac) != 0)
-		return secret_reject(ATTEST_SECRET_BAD_MAC, ret_failed);
+		return secret_reject(v, ATTEST_SECRET_BAD_MAC);
 	/* The firmware decrypts before it looks at the flags; refusing first is equivalent. */
 	if (h.flags & ATTEST_SECRET_FLAG_COMPRESSED)
-		return secret_reject(ATTEST_SECRET_COMPRESSED, ret_failed);
+		return secret_reject(v, ATTEST_SECRET_COMPRESSED);
 	r = attest_aes128_ctr(k->tk->tek, h.iv, p->trans, p->trans_len, ret_plain);
 	if (r < 0) {
 		secret_wipe(ret_plain, p->trans_len);
 		return r;
 	}
-	if (ret_failed)
-		*ret_failed = ATTEST_SECRET_OK;
+	if (v) {
+		v->ok = true;
+		v->check = ATTEST_SECRET_OK;
+	}
 	return 1;
 }

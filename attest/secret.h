@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "attest/session.h" /* struct attest_tk */
+#include "attest/verdict.h"
 #include "psp/sev-abi.h"
 
 #define ATTEST_SECRET_CTX 0x01u
@@ -58,7 +59,8 @@ struct attest_secret_packet {
 int attest_secret_seal(const struct attest_secret_key *k, const uint8_t *iv, const uint8_t *plain,
 		       size_t len, struct sev_secret_header *ret_hdr, uint8_t *ret_cipher);
 
-/* Firmware side: the checks in the order AMD's firmware makes them (sev_mcmd.c). */
+/* Firmware side: the checks in the order AMD's firmware makes them (sev_mcmd.c); a rejection
+ * carries its check in v->check and attest_secret_check_name() of it in v->reason. */
 enum attest_secret_check {
 	ATTEST_SECRET_OK = 0,
 	ATTEST_SECRET_BAD_LENGTH, /* header ≠ 52 bytes; guest_len ≠ trans_len, 0, not a multiple
@@ -69,7 +71,8 @@ enum attest_secret_check {
 const char *attest_secret_check_name(enum attest_secret_check c);
 int attest_secret_check_status(enum attest_secret_check c);
 
-/* Open a packet: 1 = accepted, ret_plain (trans_len bytes) holds the plaintext; 0 = rejected,
- * *ret_failed names the check and ret_plain is zeroed; negative errno on error. */
+/* Open a packet: 1 = accepted, ret_plain (trans_len bytes) holds the plaintext (v->ok,
+ * v->check = ATTEST_SECRET_OK); 0 = rejected, v names the check and ret_plain is zeroed;
+ * negative errno on error. v may be NULL. */
 int attest_secret_open(const struct attest_secret_key *k, const struct attest_secret_packet *p,
-		       uint8_t *ret_plain, enum attest_secret_check *ret_failed);
+		       uint8_t *ret_plain, struct attest_verdict *v);

@@ -13,6 +13,7 @@
 #include <openssl/rand.h>
 
 #include "attest/kdf.h"
+#include "attest/verdict.h"
 #include "common/ossl.h"
 #include "common/secret.h"
 #include "common/util.h"
@@ -285,57 +286,67 @@ static int unwrap(const struct attest_session_keys *keys, const struct sev_sessi
 	return r < 0 ? r : 1;
 }
 
-static int reject(enum attest_session_check c, enum attest_session_check *ret_failed)
+/* v names check c; returns 0 (rejected). */
+static int reject(struct attest_verdict *v, enum attest_session_check c)
 {
-	if (ret_failed)
-		*ret_failed = c;
-	return 0;
+	if (v)
+		v->check = c;
+	return attest_verdict_reject(v, attest_session_check_name(c), 0);
+}
+
+/* With the channel keys: the wrap MAC, then unwrap into *tk, then the policy MAC. */
+static int open_channel(const struct attest_session_keys *keys, const struct sev_session_blob *b,
+			uint32_t policy, struct attest_tk *tk, struct attest_verdict *v)
+{
+	uint8_t mac[32];
+	int r;
+
+	r = unwrap(keys, b, tk);
+	if (r < 0)
+		return r;
+	if (r == 0)
+		return reject(v, ATTEST_SESSION_BAD_WRAP_MAC);
+	r = policy_mac(tk->tik, policy, mac);
+	if (r < 0)
+		return r;
+	if (secret_memcmp(mac, b->policy_mac, sizeof mac) != 0)
+		return reject(v, ATTEST_SESSION_BAD_POLICY_MAC);
+	return 1;
 }
 
 int attest_session_open(EVP_PKEY *pdh_priv, const uint8_t *godh, size_t godh_len,
 			const uint8_t *blob, size_t blob_len, uint32_t policy,
-			struct attest_tk *ret_tk, enum attest_session_check *ret_failed)
+			struct attest_tk *ret_tk, struct attest_verdict *v)
 {
 	_cleanup_(EVP_PKEY_freep) EVP_PKEY *peer = NULL;
 	struct sev_session_blob b;
 	struct attest_session_keys keys = {};
 	struct attest_tk tk = {};
-	uint8_t z[ATTEST_ECDH_Z_SIZE], mac[32];
+	uint8_t z[ATTEST_ECDH_Z_SIZE];
 	WIPE_ON_EXIT(z, sizeof z);
 	int r;
 
 	memset(ret_tk, 0, sizeof *ret_tk);
 	if (!godh || !blob || godh_len != SEV_CERT_SIZE || blob_len != sizeof b)
-		return reject(ATTEST_SESSION_BAD_LENGTH, ret_failed);
+		return reject(v, ATTEST_SESSION_BAD_LENGTH);
 	memcpy(&b, blob, sizeof b);
 	if (!godh_pubkey(godh, &peer))
-		return reject(ATTEST_SESSION_BAD_GODH, ret_failed);
+		return reject(v, ATTEST_SESSION_BAD_GODH);
 	r = attest_ecdh_z(pdh_priv, peer, z);
 	if (r == -EINVAL)
-		return reject(ATTEST_SESSION_BAD_GODH, ret_failed);
+		return reject(v, ATTEST_SESSION_BAD_GODH);
 	if (r < 0)
 		return r;
 	r = attest_session_keys_derive(z, sizeof z, b.nonce, &keys);
-	if (r < 0)
-		goto out;
-	r = unwrap(&keys, &b, &tk);
-	if (r <= 0) {
-		if (r == 0)
-			reject(ATTEST_SESSION_BAD_WRAP_MAC, ret_failed);
-		goto out;
+	if (r >= 0)
+		r = open_channel(&keys, &b, policy, &tk, v);
+	if (r > 0) {
+		*ret_tk = tk;
+		if (v) {
+			v->ok = true;
+			v->check = ATTEST_SESSION_OK;
+		}
 	}
-	r = policy_mac(tk.tik, policy, mac);
-	if (r < 0)
-		goto out;
-	if (secret_memcmp(mac, b.policy_mac, sizeof mac) != 0) {
-		r = reject(ATTEST_SESSION_BAD_POLICY_MAC, ret_failed);
-		goto out;
-	}
-	*ret_tk = tk;
-	if (ret_failed)
-		*ret_failed = ATTEST_SESSION_OK;
-	r = 1;
-out:
 	secret_wipe(&keys, sizeof keys);
 	secret_wipe(&tk, sizeof tk);
 	return r;

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "attest/sev-cert.h"
+#include "attest/verdict.h"
 #include "psp/sev-abi.h"
 
 #define ATTEST_TK_KEY_SIZE 16u
@@ -61,7 +62,8 @@ int attest_session_build(const struct sev_cert *pdh, uint32_t policy,
 			 struct sev_session_blob *ret_blob, struct attest_tk *ret_tk);
 
 /* Firmware side. The checks, in the order AMD's firmware makes them (AMD-ASPFW
- * sev_channel.c, sev_guest.c), and the status it answers for each. */
+ * sev_channel.c, sev_guest.c), and the status it answers for each; a rejection carries its
+ * check in v->check and attest_session_check_name() of it in v->reason. */
 enum attest_session_check {
 	ATTEST_SESSION_OK = 0,
 	ATTEST_SESSION_BAD_LENGTH,     /* GODH cert ≠ 0x824 or blob ≠ 0x80 bytes: INVALID_LEN */
@@ -73,9 +75,10 @@ const char *attest_session_check_name(enum attest_session_check c);
 /* The SEV_STATUS_* the firmware answers for a failed check (SUCCESS for OK). */
 int attest_session_check_status(enum attest_session_check c);
 
-/* Open a session with the platform's PDH private key: 1 = accepted (*ret_tk holds TEK/TIK),
- * 0 = rejected (*ret_failed names the check; *ret_tk zeroed), negative errno on error.
- * MACs are compared in constant time; intermediate keys are wiped. */
+/* Open a session with the platform's PDH private key: 1 = accepted (*ret_tk holds TEK/TIK,
+ * v->ok, v->check = ATTEST_SESSION_OK), 0 = rejected (v names the check; *ret_tk zeroed),
+ * negative errno on error. v may be NULL. MACs are compared in constant time; intermediate
+ * keys are wiped. */
 int attest_session_open(EVP_PKEY *pdh_priv, const uint8_t *godh, size_t godh_len,
 			const uint8_t *blob, size_t blob_len, uint32_t policy,
-			struct attest_tk *ret_tk, enum attest_session_check *ret_failed);
+			struct attest_tk *ret_tk, struct attest_verdict *v);

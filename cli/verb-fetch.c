@@ -258,9 +258,10 @@ static int fetch_ca_sev(const struct sevadm_ctx *ctx, const struct fetch_opts *o
 			const char *gen, const char *dir)
 {
 	_cleanup_(attest_roots_freep) struct attest_roots *roots = NULL;
-	_cleanup_free_ char *path = NULL, *name = NULL, *err = NULL, *what = NULL;
+	_cleanup_free_ char *path = NULL, *name = NULL, *what = NULL;
 	_cleanup_free_ uint8_t *body = NULL;
 	const char *url = o->ca_url ? o->ca_url : getenv("SEVADM_SEV_CA_URL");
+	struct attest_verdict v = {0};
 	struct fetch_ui ui = fetch_ui(ctx, 1);
 	struct kds k;
 	size_t len;
@@ -275,9 +276,9 @@ static int fetch_ca_sev(const struct sevadm_ctx *ctx, const struct fetch_opts *o
 	}
 	r = get(&k, &ui, what, path, &body, &len);
 	/* The same checks the roots directory applies: ARK self-signed, ASK by ARK, key ids. */
-	if (r == 0 && attest_roots_add_sev(roots, gen, body, len, false, path, &err) < 0)
+	if (r == 0 && attest_roots_add_sev(roots, gen, body, len, false, path, &v) < 0)
 		r = sevadm_fail(VERB, "the answer for %s is not a valid AMD ASK/ARK pair: %s", path,
-				err ? err : "?");
+				attest_verdict_why(&v, "?"));
 	if (r == 0)
 		cache_put(&k, path, body, len);
 	kds_done(&k);

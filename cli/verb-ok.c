@@ -325,7 +325,7 @@ static void check_snp_chain(struct ok_state *s, json_object *p, json_object *t)
 {
 	_cleanup_(X509_freep) X509 *ark = NULL, *ask = NULL, *leaf = NULL, *root = NULL;
 	_cleanup_(attest_roots_freep) struct attest_roots *roots = NULL;
-	_cleanup_free_ char *err = NULL, *path = NULL;
+	_cleanup_free_ char *path = NULL;
 	_cleanup_free_ uint8_t *buf = NULL;
 	const char *gen = sevadm_json_str(p, "generation", "?"), *why = NULL, *lname = "vcek";
 	bool emu = strcmp(sevadm_json_str(s->platform, "transport", ""), "emu") == 0;
@@ -344,7 +344,7 @@ static void check_snp_chain(struct ok_state *s, json_object *p, json_object *t)
 		leaf = table_cert(t, (lname = "vlek"), &why);
 	if (why || !ark || !ask || !leaf)
 		return; /* the completeness line said so */
-	r = attest_roots_load(NULL, &roots, &err);
+	r = attest_roots_load(NULL, &roots, NULL);
 	if (r == -ENOENT)
 		r = attest_roots_new(&roots);
 	if (r >= 0 && (path = attest_roots_snp_path(roots, gen, "ark.pem")) &&
@@ -477,16 +477,16 @@ static void check_snp(struct ok_state *s)
 static int load_roots(struct ok_state *s, const struct sevadm_certs *certs,
 		      struct attest_roots **ret)
 {
-	_cleanup_free_ char *err = NULL;
+	struct attest_verdict v = {0};
 	bool emu = strcmp(sevadm_json_str(s->platform, "transport", ""), "emu") == 0;
 	int r;
 
-	r = attest_roots_load(NULL, ret, &err);
+	r = attest_roots_load(NULL, ret, &v);
 	if (r == -ENOENT)
 		r = attest_roots_new(ret);
 	if (r < 0) {
 		result(s, "certificate chain", false, "cannot load the AMD roots: %s",
-		       err ? err : strerror(-r));
+		       attest_verdict_why(&v, strerror(-r)));
 		return r;
 	}
 	if (!emu || !certs->buf[SEVADM_CERT_ASK] || !certs->buf[SEVADM_CERT_ARK])
@@ -498,11 +498,11 @@ static int load_roots(struct ok_state *s, const struct sevadm_certs *certs,
 	memcpy(askark, certs->buf[SEVADM_CERT_ASK], certs->len[SEVADM_CERT_ASK]);
 	memcpy(askark + certs->len[SEVADM_CERT_ASK], certs->buf[SEVADM_CERT_ARK],
 	       certs->len[SEVADM_CERT_ARK]);
-	free(TAKE_PTR(err));
-	r = attest_roots_add_sev(*ret, "emulated", askark, n, true, "sev-psp-emu via sevd", &err);
+	v = (struct attest_verdict){0};
+	r = attest_roots_add_sev(*ret, "emulated", askark, n, true, "sev-psp-emu via sevd", &v);
 	if (r < 0)
 		result(s, "certificate chain", false, "the emulator's root is unusable: %s",
-		       err ? err : strerror(-r));
+		       attest_verdict_why(&v, strerror(-r)));
 	return r;
 }
 

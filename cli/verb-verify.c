@@ -75,10 +75,10 @@ static bool is_x509_file(const char *path)
 int verify_load_roots(const struct verify_opts *o, struct attest_roots **ret)
 {
 	const char *dir = o->roots ? o->roots : attest_roots_default_dir();
-	_cleanup_free_ char *err = NULL;
+	struct attest_verdict v = {0};
 	int r;
 
-	r = attest_roots_load(dir, ret, &err);
+	r = attest_roots_load(dir, ret, &v);
 	if (r == -ENOENT) {
 		/* No roots directory: only an explicitly named emulator root can anchor. */
 		r = attest_roots_new(ret);
@@ -89,18 +89,17 @@ int verify_load_roots(const struct verify_opts *o, struct attest_roots **ret)
 					"exist; put AMD's roots there or give --roots DIR\n", dir);
 	} else if (r < 0) {
 		return sevadm_fail(VERB, "cannot load the trusted roots from %s: %s", dir,
-				   err ? err : strerror(-r));
+				   attest_verdict_why(&v, strerror(-r)));
 	}
 	/* An AMD-format emulator root is a SEV root; an X.509 one is used for SNP (verify-util). */
 	if (o->emulator_root && !is_x509_file(o->emulator_root)) {
-		free(err);
-		err = NULL;
-		r = attest_roots_add_sev_file(*ret, "emulator", o->emulator_root, true, &err);
+		v = (struct attest_verdict){0};
+		r = attest_roots_add_sev_file(*ret, "emulator", o->emulator_root, true, &v);
 		if (r < 0) {
 			attest_roots_free(*ret);
 			*ret = NULL;
 			return sevadm_fail(VERB, "cannot use the emulator root %s: %s",
-					   o->emulator_root, err ? err : strerror(-r));
+					   o->emulator_root, attest_verdict_why(&v, strerror(-r)));
 		}
 	}
 	return 0;

@@ -407,27 +407,30 @@ static int main_loop(struct sevd_worker_ctl *worker, struct sevd_ipc_server *ipc
 static int check_migration_roots(const struct sevd_config *cfg)
 {
 	_cleanup_(attest_roots_freep) struct attest_roots *roots = NULL;
-	_cleanup_free_ char *err = NULL;
+	struct attest_verdict v = {0};
 	int r = attest_roots_new(&roots);
 
 	if (r < 0)
 		return r;
 	if (cfg->migration_roots) {
-		r = attest_roots_load_dir(roots, cfg->migration_roots, &err);
+		r = attest_roots_load_dir(roots, cfg->migration_roots, &v);
 		if (r < 0)
-			return log_error_errno(r, "migration_roots %s is not usable: %s. Name a "
-					       "directory of AMD root certificates (attest/roots.h)",
-					       cfg->migration_roots, err ? err : strerror(-r));
+			return log_error_errno(
+			    r,
+			    "migration_roots %s is not usable: %s. Name a "
+			    "directory of AMD root certificates (attest/roots.h)",
+			    cfg->migration_roots, attest_verdict_why(&v, strerror(-r)));
 	}
 	if (cfg->migration_emulated_root) {
 		r = attest_roots_add_sev_file(roots, "emulated", cfg->migration_emulated_root, true,
-					      &err);
+					      &v);
 		if (r < 0)
-			return log_error_errno(r, "migration_emulated_root %s is not usable: %s. Name "
+			return log_error_errno(r,
+					       "migration_emulated_root %s is not usable: %s. Name "
 					       "a file of the target's ASK and ARK in AMD's "
 					       "format (GET /v1/platform/certs on the target)",
 					       cfg->migration_emulated_root,
-					       err ? err : strerror(-r));
+					       attest_verdict_why(&v, strerror(-r)));
 		log_warning("Migration targets chaining to the emulated root %s are trusted "
 			    "(migration_emulated_root)", cfg->migration_emulated_root);
 	}

@@ -182,20 +182,19 @@ static int platform(struct demo *d)
 
 static int load_roots(const struct hv_demo_opts *o, struct attest_roots **ret)
 {
-	_cleanup_free_ char *err = NULL;
-	int k = o->roots ? attest_roots_load(o->roots, ret, &err) : attest_roots_new(ret);
+	struct attest_verdict v = {0};
+	int k = o->roots ? attest_roots_load(o->roots, ret, &v) : attest_roots_new(ret);
 
 	if (k < 0)
 		return hv_say(k, "trusted roots %s: %s", o->roots ? o->roots : "(none)",
-			   err ? err : strerror(-k));
+			      attest_verdict_why(&v, strerror(-k)));
 	if (!o->emulator_root)
 		return 0;
-	free(err);
-	err = NULL;
-	k = attest_roots_add_sev_file(*ret, "emulator", o->emulator_root, true, &err);
+	v = (struct attest_verdict){0};
+	k = attest_roots_add_sev_file(*ret, "emulator", o->emulator_root, true, &v);
 	if (k < 0)
 		return hv_say(k, "emulator root %s: %s; give the ARK the emulator itself hands out",
-			   o->emulator_root, err ? err : strerror(-k));
+			      o->emulator_root, attest_verdict_why(&v, strerror(-k)));
 	return 0;
 }
 

@@ -2271,22 +2271,21 @@ static void migrate_answer(struct sevd_guests *gs, struct guest *g, uint32_t com
 static int migration_roots(struct sevd_guests *gs, struct attest_roots **ret, struct sevd_reply *rep)
 {
 	_cleanup_(attest_roots_freep) struct attest_roots *roots = NULL;
-	_cleanup_free_ char *err = NULL;
+	struct attest_verdict v = {0};
 	int r = attest_roots_new(&roots);
 
 	if (r < 0)
 		return fail(rep, r, "out of memory");
 	r = attest_roots_load_dir(roots, gs->mig_roots ? gs->mig_roots : attest_roots_default_dir(),
-				  &err);
+				  &v);
 	if (r < 0 && r != -ENOENT)
 		return fail(rep, r, "the migration roots cannot be read: %s",
-			    err ? err : strerror(-r));
-	free(err);
-	err = NULL;
+			    attest_verdict_why(&v, strerror(-r)));
+	v = (struct attest_verdict){0};
 	if (gs->mig_emu_root &&
-	    attest_roots_add_sev_file(roots, "emulated", gs->mig_emu_root, true, &err) < 0)
+	    attest_roots_add_sev_file(roots, "emulated", gs->mig_emu_root, true, &v) < 0)
 		return fail(rep, -EINVAL, "the emulated migration root %s is not usable: %s",
-			    gs->mig_emu_root, err ? err : "unreadable");
+			    gs->mig_emu_root, attest_verdict_why(&v, "unreadable"));
 	*ret = TAKE_PTR(roots);
 	return 0;
 }

@@ -144,8 +144,9 @@ static int trusted_ark(struct sevd_core *c, const char *gen, X509 **ret, struct 
 {
 	const char *emu = sevd_core_emu_socket(c), *dir = sevd_core_roots_dir(c), *reason = NULL;
 	_cleanup_(attest_roots_freep) struct attest_roots *roots = NULL;
-	_cleanup_free_ char *err = NULL, *path = NULL;
+	_cleanup_free_ char *path = NULL;
 	_cleanup_free_ uint8_t *buf = NULL;
+	struct attest_verdict v = {0};
 	size_t len = 0;
 	int r;
 
@@ -158,10 +159,12 @@ static int trusted_ark(struct sevd_core *c, const char *gen, X509 **ret, struct 
 			return refuse(rep, -EKEYREJECTED, "the emulator's ARK (control 'snp-cert ark') "
 				      "could not be read: %s", strerror(-r));
 	} else {
-		r = attest_roots_load(dir, &roots, &err);
+		r = attest_roots_load(dir, &roots, &v);
 		if (r < 0)
-			return refuse(rep, -EKEYREJECTED, "the roots directory %s cannot be read: %s",
-				      dir ? dir : attest_roots_default_dir(), err ? err : strerror(-r));
+			return refuse(rep, -EKEYREJECTED,
+				      "the roots directory %s cannot be read: %s",
+				      dir ? dir : attest_roots_default_dir(),
+				      attest_verdict_why(&v, strerror(-r)));
 		path = attest_roots_snp_path(roots, gen, "ark.pem");
 		if (!path)
 			return refuse(rep, -EKEYREJECTED, "no SNP root for %s in %s: copy AMD's ARK "

@@ -27,7 +27,7 @@ int emu_start_session(struct emu_fw *fw, const struct emu_start *b, struct attes
 {
 	struct sev_session_blob blob;
 	struct sev_cert cert;
-	enum attest_session_check failed = ATTEST_SESSION_OK;
+	struct attest_verdict v = {0};
 	uint32_t p = b->policy;
 	int st, r;
 
@@ -44,12 +44,12 @@ int emu_start_session(struct emu_fw *fw, const struct emu_start *b, struct attes
 	if (!fw->nv.owner.pdh_key)
 		return SEV_STATUS_HWERROR_PLATFORM;
 	r = attest_session_open(fw->nv.owner.pdh_key, (const uint8_t *)&cert, sizeof(cert),
-				(const uint8_t *)&blob, sizeof(blob), p, ret_tk, &failed);
+				(const uint8_t *)&blob, sizeof(blob), p, ret_tk, &v);
 	OPENSSL_cleanse(&blob, sizeof(blob));
 	if (r < 0)
 		return SEV_STATUS_HWERROR_PLATFORM;
 	if (r == 0)
-		return attest_session_check_status(failed);
+		return attest_session_check_status(v.check);
 	if (!attest_api_at_least(fw->cfg.api_major, fw->cfg.api_minor, SEV_POLICY_API_MAJOR(p),
 				 SEV_POLICY_API_MINOR(p)) ||
 	    (p & POLICY_RESERVED_MASK)) {
@@ -310,7 +310,7 @@ int emu_cmd_launch_secret(struct emu_fw *fw, void *buf)
 	struct sev_cmd_launch_secret *b = buf;
 	struct emu_guest *g = emu_guest_find(fw, b->handle);
 	struct sev_secret_header hdr;
-	enum attest_secret_check failed = ATTEST_SECRET_OK;
+	struct attest_verdict v = {0};
 	uint8_t trans[ATTEST_SECRET_MAX_LEN], *plain;
 	struct attest_secret_key key;
 	struct attest_secret_packet pkt = {(const uint8_t *)&hdr, sizeof(hdr), trans, b->trans_len,
@@ -339,11 +339,11 @@ int emu_cmd_launch_secret(struct emu_fw *fw, void *buf)
 	plain = secret_alloc(ATTEST_SECRET_MAX_LEN); /* the owner's secret: locked, wiped */
 	if (!plain)
 		return SEV_STATUS_HWERROR_PLATFORM;
-	r = attest_secret_open(&key, &pkt, plain, &failed);
+	r = attest_secret_open(&key, &pkt, plain, &v);
 	if (r < 0)
 		st = SEV_STATUS_HWERROR_PLATFORM;
 	else if (r == 0)
-		st = attest_secret_check_status(failed);
+		st = attest_secret_check_status(v.check);
 	else
 		st = emu_guest_mem_put(fw, g, b->guest_address, plain, b->guest_len);
 	secret_free(plain, ATTEST_SECRET_MAX_LEN);

@@ -66,15 +66,15 @@ static struct attest_roots *roots_with_emu(const struct emu_chain *e)
 {
 	_cleanup_free_ char *dir = tu_vector_path("amd-roots");
 	struct attest_roots *r = NULL;
-	char *err = NULL;
+	struct attest_verdict v = {0};
 	_cleanup_free_ uint8_t *pair = malloc(e->ask_len + e->ark_len);
 
-	TU_CHECK(attest_roots_load(dir, &r, &err) == 0, "%s", err);
+	TU_CHECK(attest_roots_load(dir, &r, &v) == 0, "%s", v.reason);
 	memcpy(pair, e->ask, e->ask_len);
 	memcpy(pair + e->ask_len, e->ark, e->ark_len);
 	TU_CHECK(attest_roots_add_sev(r, "emulator", pair, e->ask_len + e->ark_len, true,
-				      "sev-psp-emu", &err) == 0,
-		 "%s", err);
+				      "sev-psp-emu", &v) == 0,
+		 "%s", v.reason);
 	return r;
 }
 
@@ -95,11 +95,11 @@ static void check_chain(struct psp_transport *t, struct emu_chain *e)
 {
 	_cleanup_free_ char *dir = tu_vector_path("amd-roots");
 	_cleanup_(attest_roots_freep) struct attest_roots *amd = NULL;
-	char *err = NULL;
+	struct attest_verdict rv = {0};
 	struct attest_sev_chain c;
 
 	export(t, e);
-	TU_CHECK(attest_roots_load(dir, &amd, &err) == 0, "%s", err);
+	TU_CHECK(attest_roots_load(dir, &amd, &rv) == 0, "%s", rv.reason);
 	/* AMD's roots alone never accept the emulator. */
 	assemble(e, &c, true);
 	expect_verdict(&c, amd, false, "is not one of the trusted roots");

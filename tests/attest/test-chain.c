@@ -20,9 +20,9 @@ static struct attest_roots *vector_roots(void)
 {
 	_cleanup_free_ char *dir = tu_vector_path("amd-roots");
 	struct attest_roots *r = NULL;
-	char *err = NULL;
+	struct attest_verdict rv = {0};
 
-	TU_CHECK(attest_roots_load(dir, &r, &err) == 0, "roots: %s", err ? err : "?");
+	TU_CHECK(attest_roots_load(dir, &r, &rv) == 0, "roots: %s", attest_verdict_why(&rv, "?"));
 	return r;
 }
 
@@ -82,21 +82,23 @@ static void test_roots_layouts(void)
 static void test_roots_snp_only(void)
 {
 	_cleanup_free_ char *snp = tu_vector_path("amd-roots/snp");
-	char *tmp = tu_mkdtemp(), *err = NULL;
+	char *tmp = tu_mkdtemp();
+	struct attest_verdict rv = {0};
 	_cleanup_free_ char *link = path_join(tmp, "snp");
 	struct attest_roots *r = NULL;
 
 	TU_CHECK(symlink(snp, link) == 0, "symlink %s", link);
-	TU_CHECK(attest_roots_load(tmp, &r, &err) == 0, "SNP-only roots: %s", err ? err : "?");
+	TU_CHECK(attest_roots_load(tmp, &r, &rv) == 0, "SNP-only roots: %s",
+		 attest_verdict_why(&rv, "?"));
 	TU_CHECK_EQ(attest_roots_sev_count(r), 0);
 	TU_CHECK_EQ(attest_roots_snp_count(r), 3);
 	attest_roots_free(r);
 	r = NULL;
 	unlink(link);
-	TU_CHECK(attest_roots_load(tmp, &r, &err) == 0, "empty roots dir: %s", err ? err : "?");
+	TU_CHECK(attest_roots_load(tmp, &r, &rv) == 0, "empty roots dir: %s",
+		 attest_verdict_why(&rv, "?"));
 	TU_CHECK_EQ(attest_roots_sev_count(r) + attest_roots_snp_count(r), 0);
 	attest_roots_free(r);
-	free(err);
 	tu_rmtree(tmp);
 	free(tmp);
 }
@@ -123,13 +125,13 @@ static void test_roots_amd_download_layout(void)
 	_cleanup_free_ uint8_t *mask = tu_read_vector("amd-roots/sev/milan/ask.cert", &mask_len);
 	_cleanup_free_ char *milan = path_join(tmp, "milan");
 	struct attest_roots *r = NULL;
-	char *err = NULL;
+	struct attest_verdict rv = {0};
 
 	write_tmp(tmp, "ask_ark_rome.cert", ask, ask_len, ark, ark_len);
 	TU_CHECK(mkdir(milan, 0755) == 0, "mkdir");
 	write_tmp(milan, "ark.cert", mark, mark_len, NULL, 0);
 	write_tmp(milan, "ask.cert", mask, mask_len, NULL, 0);
-	TU_CHECK(attest_roots_load(tmp, &r, &err) == 0, "load: %s", err);
+	TU_CHECK(attest_roots_load(tmp, &r, &rv) == 0, "load: %s", rv.reason);
 	TU_CHECK(strcmp(attest_roots_sev_list(r), "rome, milan") == 0, "%s",
 		 attest_roots_sev_list(r));
 
@@ -163,7 +165,7 @@ static void test_roots_amd_download_layout(void)
 	_cleanup_free_ char *milan2 = path_join(ark_only_dir, "milan");
 	TU_CHECK(mkdir(ark_only_dir, 0755) == 0 && mkdir(milan2, 0755) == 0, "mkdir");
 	write_tmp(milan2, "ark.cert", mark, mark_len, NULL, 0);
-	TU_CHECK(attest_roots_load(ark_only_dir, &arkonly, &err) == 0, "load: %s", err);
+	TU_CHECK(attest_roots_load(ark_only_dir, &arkonly, &rv) == 0, "load: %s", rv.reason);
 	TU_CHECK(!attest_roots_sev_get(arkonly, 0)->has_ask, "ARK only");
 	load_chain("milan", &c);
 	expect_ok(&c, arkonly, "milan");
@@ -174,26 +176,23 @@ static void test_roots_amd_download_layout(void)
 	/* Milan's pair under the Rome name: refused, naming the file and the mismatch. */
 	write_tmp(tmp, "ask_ark_rome.cert", mask, mask_len, mark, mark_len);
 	r = NULL;
-	TU_CHECK(attest_roots_load(tmp, &r, &err) < 0, "milan as rome accepted");
-	TU_CHECK(strstr(err, "ask_ark_rome.cert") && strstr(err, "not AMD's rome ARK") &&
-			 strstr(err, "milan"),
-		 "%s", err);
-	free(err);
-	err = NULL;
+	TU_CHECK(attest_roots_load(tmp, &r, &rv) < 0, "milan as rome accepted");
+	TU_CHECK(strstr(rv.reason, "ask_ark_rome.cert") &&
+		     strstr(rv.reason, "not AMD's rome ARK") && strstr(rv.reason, "milan"),
+		 "%s", rv.reason);
+	rv = (struct attest_verdict){0};
 
 	/* A flipped byte in a root's signature: refused at load. */
 	ask[ask_len - 9] ^= 0x10;
 	write_tmp(tmp, "ask_ark_rome.cert", ask, ask_len, ark, ark_len);
-	TU_CHECK(attest_roots_load(tmp, &r, &err) < 0, "bad ASK accepted");
-	TU_CHECK(strstr(err, "ASK is not signed by the ARK"), "%s", err);
-	free(err);
-	err = NULL;
+	TU_CHECK(attest_roots_load(tmp, &r, &rv) < 0, "bad ASK accepted");
+	TU_CHECK(strstr(rv.reason, "ASK is not signed by the ARK"), "%s", rv.reason);
+	rv = (struct attest_verdict){0};
 
 	/* A missing directory says where to put the files. */
 	_cleanup_free_ char *none = path_join(tmp, "nope");
-	TU_CHECK(attest_roots_load(none, &r, &err) == -ENOENT, "missing dir");
-	TU_CHECK(strstr(err, "ask_ark_<gen>.cert"), "%s", err);
-	free(err);
+	TU_CHECK(attest_roots_load(none, &r, &rv) == -ENOENT, "missing dir");
+	TU_CHECK(strstr(rv.reason, "ask_ark_<gen>.cert"), "%s", rv.reason);
 	tu_rmtree(tmp);
 }
 
@@ -220,7 +219,7 @@ static void test_cross_generation(void)
 	_cleanup_free_ char *tmp = tu_mkdtemp();
 	_cleanup_(attest_roots_freep) struct attest_roots *all = vector_roots();
 	struct attest_roots *rome = NULL;
-	char *err = NULL;
+	struct attest_verdict rv = {0};
 	struct attest_sev_chain c;
 
 	TU_CHECK(attest_roots_new(&rome) == 0, "new");
@@ -231,8 +230,9 @@ static void test_cross_generation(void)
 	buf = malloc(ark_len + ask_len);
 	memcpy(buf, ask, ask_len);
 	memcpy(buf + ask_len, ark, ark_len);
-	TU_CHECK(attest_roots_add_sev(rome, "rome", buf, ask_len + ark_len, false, "test", &err) == 0,
-		 "%s", err);
+	TU_CHECK(attest_roots_add_sev(rome, "rome", buf, ask_len + ark_len, false, "test", &rv) ==
+		     0,
+		 "%s", rv.reason);
 
 	load_chain("naples", &c);
 	expect_fail(&c, rome, 0, "the CEK is not signed by the ASK");
@@ -253,11 +253,10 @@ static void test_cross_generation(void)
 	_cleanup_free_ uint8_t *pair = malloc(ml + sl);
 	memcpy(pair, mark, ml);
 	memcpy(pair + ml, mask, sl);
-	TU_CHECK(attest_roots_add_sev(no_rome, "milan", pair, ml + sl, false, "t", &err) == 0, "%s",
-		 err);
-	TU_CHECK(attest_roots_add_sev(no_rome, "naples", pair, ml + sl, false, "t", &err) < 0,
+	TU_CHECK(attest_roots_add_sev(no_rome, "milan", pair, ml + sl, false, "t", &rv) == 0, "%s",
+		 rv.reason);
+	TU_CHECK(attest_roots_add_sev(no_rome, "naples", pair, ml + sl, false, "t", &rv) < 0,
 		 "milan keys accepted as naples");
-	free(err);
 	load_chain("rome", &c);
 	expect_fail(&c, no_rome, 0, "the CEK is not signed by the ASK");
 	expect_fail(&c, NULL, 0, "no trusted SEV roots");
@@ -422,7 +421,7 @@ static void test_emulator_root(void)
 	uint8_t id_ark[16] = { 0xee, 1 }, id_ask[16] = { 0xee, 2 };
 	struct attest_sev_chain c;
 	struct attest_verdict v;
-	char *err = NULL;
+	struct attest_verdict rv = {0};
 
 	attest_sev_chain_init(&c);
 	TU_CHECK(attest_amd_cert_init(&c.ark, id_ark, id_ark, 0x00, kark) == 0 &&
@@ -467,8 +466,8 @@ static void test_emulator_root(void)
 	TU_CHECK(attest_amd_cert_encode(&c.ask, pair, sizeof(pair), &n1) == 0 &&
 			 attest_amd_cert_encode(&c.ark, pair + n1, sizeof(pair) - n1, &n2) == 0,
 		 "encode");
-	TU_CHECK(attest_roots_add_sev(r, "emulator", pair, n1 + n2, true, "emu-root", &err) == 0,
-		 "%s", err);
+	TU_CHECK(attest_roots_add_sev(r, "emulator", pair, n1 + n2, true, "emu-root", &rv) == 0,
+		 "%s", rv.reason);
 	TU_CHECK(attest_sev_chain_verify(&c, r, 0, &v) == 1, "%s", v.reason);
 	TU_CHECK(v.root_emulated && !v.root_amd_known && strcmp(v.root_gen, "emulator") == 0,
 		 "emulated verdict");
@@ -478,9 +477,9 @@ static void test_emulator_root(void)
 	load_chain("milan", &m);
 	expect_ok(&m, r, "milan");
 	/* An emulator root claiming an AMD generation name without being marked emulated fails. */
-	TU_CHECK(attest_roots_add_sev(r, "rome", pair, n1 + n2, false, "fake", &err) < 0, "fake rome");
-	TU_CHECK(strstr(err, "not AMD's rome ARK"), "%s", err);
-	free(err);
+	TU_CHECK(attest_roots_add_sev(r, "rome", pair, n1 + n2, false, "fake", &rv) < 0,
+		 "fake rome");
+	TU_CHECK(strstr(rv.reason, "not AMD's rome ARK"), "%s", rv.reason);
 }
 
 int main(void)

@@ -114,7 +114,7 @@ static void check_ps(const char *dir, const char *want_mac_hex)
 	struct sev_secret_header h;
 	const char *reason = NULL;
 	uint8_t iv[16], *secret, *tkb, *meas, *pekb, *want_h, *want_c, *c, *plain;
-	enum attest_secret_check failed;
+	struct attest_verdict v = {0};
 
 #define RD(var, name, lenvar)                                                                      \
 	snprintf(rel, sizeof rel, "sev-tool/package_secret/%s/" name, dir);                        \
@@ -147,16 +147,18 @@ static void check_ps(const char *dir, const char *want_mac_hex)
 		    attest_secret_open(
 			&(struct attest_secret_key){&tk, meas, pek.api_major, pek.api_minor},
 			&(struct attest_secret_packet){want_h, 52, want_c, clen, (uint32_t)clen},
-			plain, &failed) == 1,
-		    "%s open: %s", dir, attest_secret_check_name(failed));
+			plain, &v) == 1,
+		    "%s open: %s", dir, attest_verdict_why(&v, "an internal error"));
 		TU_CHECK_MEM(plain, secret, slen);
 		meas[0] ^= 1;
+		v = (struct attest_verdict){0};
 		int r = attest_secret_open(
 		    &(struct attest_secret_key){&tk, meas, pek.api_major, pek.api_minor},
 		    &(struct attest_secret_packet){want_h, 52, want_c, clen, (uint32_t)clen}, plain,
-		    &failed);
+		    &v);
 		if (attest_api_at_least(pek.api_major, pek.api_minor, 0, 17))
-			TU_CHECK(r == 0 && failed == ATTEST_SECRET_BAD_MAC, "%s: other measurement", dir);
+			TU_CHECK(r == 0 && v.check == ATTEST_SECRET_BAD_MAC,
+				 "%s: other measurement", dir);
 		else
 			TU_CHECK(r == 1, "%s: API < 0.17 does not MAC the measurement", dir);
 		meas[0] ^= 1;
@@ -166,8 +168,8 @@ static void check_ps(const char *dir, const char *want_mac_hex)
 		    attest_secret_open(
 			&(struct attest_secret_key){&tk, meas, pek.api_major, pek.api_minor},
 			&(struct attest_secret_packet){want_h, 52, want_c, clen, (uint32_t)clen},
-			plain, &failed) == 0 &&
-			failed == ATTEST_SECRET_BAD_LENGTH,
+			plain, &v) == 0 &&
+			v.check == ATTEST_SECRET_BAD_LENGTH,
 		    "%s: unaligned length", dir);
 	}
 	free(secret), free(tkb), free(meas), free(pekb), free(want_h), free(want_c), free(c),
@@ -179,16 +181,21 @@ static void expect_open(const struct attest_tk *tk, const uint8_t *meas, const u
 			enum attest_secret_check want, const char *what)
 {
 	uint8_t plain[64];
-	enum attest_secret_check failed = ATTEST_SECRET_OK;
-	int r = attest_secret_open(&(struct attest_secret_key){tk, meas, 1, 0},
-				   &(struct attest_secret_packet){hdr, hlen, c, clen, glen}, plain,
-				   &failed);
+	struct attest_verdict v = {0};
+	int r =
+	    attest_secret_open(&(struct attest_secret_key){tk, meas, 1, 0},
+			       &(struct attest_secret_packet){hdr, hlen, c, clen, glen}, plain, &v);
 
-	if (want == ATTEST_SECRET_OK)
-		TU_CHECK(r == 1, "%s: %s", what, attest_secret_check_name(failed));
-	else
-		TU_CHECK(r == 0 && failed == want, "%s: got %d/%s, want %s", what, r,
-			 attest_secret_check_name(failed), attest_secret_check_name(want));
+	if (want == ATTEST_SECRET_OK) {
+		TU_CHECK(r == 1, "%s: %s", what, attest_verdict_why(&v, "an internal error"));
+		TU_CHECK(v.ok && v.check == ATTEST_SECRET_OK, "%s: the verdict says accepted",
+			 what);
+	} else {
+		TU_CHECK(r == 0 && !v.ok && v.check == (int)want, "%s: got %d/%s, want %s", what, r,
+			 attest_secret_check_name(v.check), attest_secret_check_name(want));
+		TU_CHECK(strcmp(v.reason, attest_secret_check_name(want)) == 0, "%s: reason \"%s\"",
+			 what, v.reason);
+	}
 }
 
 static void test_firmware_open(void)

@@ -115,10 +115,10 @@ static EVP_PKEY *synthetic_pdh_priv(void)
 
 static int open_lb2(EVP_PKEY *pdh, const uint8_t *godh, size_t godh_len, const uint8_t *blob,
 		    size_t blob_len, uint32_t policy, struct attest_tk *tk,
-		    enum attest_session_check *failed)
+		    struct attest_verdict *v)
 {
-	*failed = ATTEST_SESSION_OK;
-	return attest_session_open(pdh, godh, godh_len, blob, blob_len, policy, tk, failed);
+	*v = (struct attest_verdict){0};
+	return attest_session_open(pdh, godh, godh_len, blob, blob_len, policy, tk, v);
 }
 
 static void expect_reject(EVP_PKEY *pdh, const uint8_t *godh, size_t godh_len,
@@ -126,13 +126,15 @@ static void expect_reject(EVP_PKEY *pdh, const uint8_t *godh, size_t godh_len,
 			  enum attest_session_check want, const char *what)
 {
 	struct attest_tk tk;
-	enum attest_session_check failed;
+	struct attest_verdict v;
 	static const struct attest_tk zero;
-	int r = open_lb2(pdh, godh, godh_len, blob, blob_len, policy, &tk, &failed);
+	int r = open_lb2(pdh, godh, godh_len, blob, blob_len, policy, &tk, &v);
 
 	TU_CHECK(r == 0, "%s: expected rejection, got %d", what, r);
-	TU_CHECK(failed == want, "%s: failed check %s, expected %s", what,
-		 attest_session_check_name(failed), attest_session_check_name(want));
+	TU_CHECK(!v.ok && v.check == (int)want, "%s: failed check %s, expected %s", what,
+		 attest_session_check_name(v.check), attest_session_check_name(want));
+	TU_CHECK(strcmp(v.reason, attest_session_check_name(want)) == 0, "%s: reason \"%s\"", what,
+		 v.reason);
 	TU_CHECK(memcmp(&tk, &zero, sizeof tk) == 0, "%s: keys must not leak on failure", what);
 }
 
@@ -145,10 +147,10 @@ static void test_lb2_firmware(void)
 	uint8_t *want = tu_read_vector("sev-tool/launch_blob/LB2/tmp_tk.bin", &tlen);
 	uint8_t *lb1 = tu_read_vector("sev-tool/launch_blob/LB1/launch_blob.bin", &l1);
 	struct attest_tk tk;
-	enum attest_session_check failed;
+	struct attest_verdict v;
 
-	TU_CHECK(open_lb2(pdh, godh, glen, blob, blen, 1, &tk, &failed) == 1, "LB2 open: %s",
-		 attest_session_check_name(failed));
+	TU_CHECK(open_lb2(pdh, godh, glen, blob, blen, 1, &tk, &v) == 1, "LB2 open: %s", v.reason);
+	TU_CHECK(v.ok && v.check == ATTEST_SESSION_OK, "LB2 open: the verdict says accepted");
 	TU_CHECK(tlen == sizeof tk && memcmp(&tk, want, tlen) == 0, "LB2 TEK/TIK differ");
 	TU_CHECK_MEM(tk.tek, tek, 16);
 	TU_CHECK_MEM(tk.tik, tik, 16);
@@ -179,7 +181,7 @@ static void test_lb2_firmware(void)
 	godh[0x08] = 0x02; /* usage PEK */
 	expect_reject(pdh, godh, glen, blob, blen, 1, ATTEST_SESSION_BAD_GODH, "GODH not a DH key");
 	godh[0x08] = 0x03;
-	TU_CHECK(open_lb2(pdh, godh, glen, blob, blen, 1, &tk, &failed) == 1, "restored");
+	TU_CHECK(open_lb2(pdh, godh, glen, blob, blen, 1, &tk, &v) == 1, "restored");
 	TU_CHECK_EQ(attest_session_check_status(ATTEST_SESSION_BAD_WRAP_MAC),
 		    SEV_STATUS_BAD_MEASUREMENT);
 	TU_CHECK_EQ(attest_session_check_status(ATTEST_SESSION_BAD_GODH),
@@ -197,7 +199,7 @@ static void test_fresh_roundtrip(void)
 	struct sev_cert pdh_cert, godh1, godh2;
 	struct sev_session_blob b1, b2;
 	struct attest_tk tk1, tk2, opened;
-	enum attest_session_check failed;
+	struct attest_verdict v;
 
 	read_cert("sev-tool/launch_blob/synthetic_pdh.cert", &pdh_cert, NULL);
 	TU_CHECK(attest_session_build(&pdh_cert, 0x30005, NULL, &godh1, &b1, &tk1) == 0, "build 1");
@@ -207,7 +209,8 @@ static void test_fresh_roundtrip(void)
 	TU_CHECK(memcmp(b1.wrap_iv, b2.wrap_iv, 16) != 0, "IV must be fresh");
 	TU_CHECK(memcmp(godh1.pubkey, godh2.pubkey, sizeof godh1.pubkey) != 0, "GODH must be fresh");
 	TU_CHECK(open_lb2(pdh, (uint8_t *)&godh1, sizeof godh1, (uint8_t *)&b1, sizeof b1, 0x30005,
-			  &opened, &failed) == 1, "open fresh: %s", attest_session_check_name(failed));
+			  &opened, &v) == 1,
+		 "open fresh: %s", v.reason);
 	TU_CHECK_MEM(&opened, &tk1, sizeof tk1);
 	/* A PDH that is not a DH key is refused by the owner side. */
 	pdh_cert.pubkey_usage = SEV_USAGE_PEK;

@@ -143,13 +143,14 @@ static int load(const char *path, struct blob *b)
 
 static int roots_load(struct ctx *c, struct attest_roots **ret)
 {
-	_cleanup_free_ char *err = NULL;
-	int r = attest_roots_load(c->roots_dir, ret, &err);
+	struct attest_verdict v = {0};
+	int r = attest_roots_load(c->roots_dir, ret, &v);
 
 	if (r == 0 && c->emu_root)
-		r = attest_roots_add_sev_file(*ret, "emulator", c->emu_root, true, &err);
+		r = attest_roots_add_sev_file(*ret, "emulator", c->emu_root, true, &v);
 	if (r < 0)
-		fprintf(stderr, "bench-verify: roots %s: %s\n", c->roots_dir, err ? err : "?");
+		fprintf(stderr, "bench-verify: roots %s: %s\n", c->roots_dir,
+			attest_verdict_why(&v, "?"));
 	return r;
 }
 

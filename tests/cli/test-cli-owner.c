@@ -138,7 +138,7 @@ static void test_session_roundtrip(void)
 	_cleanup_(EVP_PKEY_freep) EVP_PKEY *pdh = synthetic_pdh_priv();
 	size_t glen, slen, tek_len, tik_len;
 	struct attest_tk tk;
-	enum attest_session_check failed;
+	struct attest_verdict v = {0};
 	struct stat st;
 
 	TU_CHECK_EQ(sevadm("session", "--name", "g1", V("sev-tool/launch_blob/synthetic_pdh.cert"),
@@ -151,12 +151,14 @@ static void test_session_roundtrip(void)
 	TU_CHECK(glen == 0x824 && slen == 0x80 && tek_len == 16 && tik_len == 16, "sizes");
 	TU_CHECK(stat(T("g1_tek.bin"), &st) == 0 && (st.st_mode & 0777) == 0600, "TEK mode 0600");
 	TU_CHECK(stat(T("g1_tik.bin"), &st) == 0 && (st.st_mode & 0777) == 0600, "TIK mode 0600");
-	TU_CHECK(attest_session_open(pdh, godh, glen, blob, slen, 0x30005, &tk, &failed) == 1,
-		 "firmware opens the session: %s", attest_session_check_name(failed));
+	TU_CHECK(attest_session_open(pdh, godh, glen, blob, slen, 0x30005, &tk, &v) == 1,
+		 "firmware opens the session: %s", v.reason);
 	TU_CHECK_MEM(tk.tek, tek, 16);
 	TU_CHECK_MEM(tk.tik, tik, 16);
-	TU_CHECK(attest_session_open(pdh, godh, glen, blob, slen, 0x30004, &tk, &failed) == 0 &&
-			 failed == ATTEST_SESSION_BAD_POLICY_MAC, "other policy rejected");
+	v = (struct attest_verdict){0};
+	TU_CHECK(attest_session_open(pdh, godh, glen, blob, slen, 0x30004, &tk, &v) == 0 &&
+		     v.check == ATTEST_SESSION_BAD_POLICY_MAC,
+		 "other policy rejected");
 	free(godh), free(blob), free(tek), free(tik);
 	tu_rmtree(tmp);
 	TU_CHECK(mkdir(tmp, 0700) == 0, "mkdir");
@@ -764,7 +766,7 @@ static void test_secret_random_iv_opens(void)
 	size_t hl, pl, h2l, n;
 	struct attest_tk tk;
 	uint8_t *meas = NULL, plain[64], guid[16];
-	enum attest_secret_check failed;
+	struct attest_verdict v = {0};
 
 	snprintf(s1, sizeof s1, "736869e5-84f0-4973-92ec-06879ce3da0b:%s",
 		 V("sevctl/secret/secret1.txt"));
@@ -783,8 +785,8 @@ static void test_secret_random_iv_opens(void)
 	TU_CHECK(pl == 64 &&
 		     attest_secret_open(&(struct attest_secret_key){&tk, meas, 1, 0},
 					&(struct attest_secret_packet){h, hl, p, pl, (uint32_t)pl},
-					plain, &failed) == 1,
-		 "the firmware side opens it: %s", attest_secret_check_name(failed));
+					plain, &v) == 1,
+		 "the firmware side opens it: %s", attest_verdict_why(&v, "an internal error"));
 	TU_CHECK(attest_guid_parse(ATTEST_SECRET_TABLE_GUID, guid) == 0, "guid");
 	TU_CHECK_MEM(plain, guid, 16);
 	free(h), free(p), free(h2), free(tek), free(tik), free(meas);

@@ -11,7 +11,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	enum attest_secret_check failed = ATTEST_SECRET_OK;
+	struct attest_verdict v = {0};
 	struct attest_tk tk;
 	struct sev_secret_header h, again;
 	uint8_t *plain, *cipher;
@@ -34,10 +34,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	r = attest_secret_open(&(struct attest_secret_key){&tk, fuzz_measure, minor ? 0 : 1, minor},
 			       &(struct attest_secret_packet){data + 1, hdr_len, data + 1 + hdr_len,
 							      trans_len, guest_len},
-			       plain, &failed);
+			       plain, &v);
 	if (r < 0 && r != -ENOMEM)
 		abort();
-	if ((r == 0) == (failed == ATTEST_SECRET_OK))
+	if ((r == 0) == (v.check == ATTEST_SECRET_OK) || (r == 0) == v.ok ||
+	    (r == 0 && !v.reason[0]))
 		abort();
 	if (r == 1) {
 		memcpy(&h, data + 1, sizeof h);

@@ -1,6 +1,7 @@
 /* libFuzzer target: the firmware side of LAUNCH_START (attest_session_open) on untrusted GODH
  * certificates and session blobs. Every outcome must be a verdict: accepted with the OK check,
- * or rejected naming a check with the keys zeroed — never an error, never a crash. */
+ * or rejected naming a check (v.check, v.reason) with the keys zeroed — never an error, never a
+ * crash. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +23,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const struct attest_tk zero;
-	enum attest_session_check failed = ATTEST_SESSION_OK;
+	struct attest_verdict v = {0};
 	struct attest_tk tk;
 	size_t godh_len = size, blob_len = 0;
 	uint32_t policy = 0;
@@ -34,14 +35,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		policy = get_le32(data + 0x824 + 0x80);
 	}
 	r = attest_session_open(pdh_key(), data, godh_len, data + godh_len, blob_len, policy, &tk,
-				&failed);
+				&v);
 	if (r < 0 && r != -ENOMEM)
 		abort(); /* hostile input must get a verdict, not an error */
-	if (r == 0 && (failed == ATTEST_SESSION_OK || memcmp(&tk, &zero, sizeof tk) != 0))
+	if (r == 0 && (v.ok || v.check == ATTEST_SESSION_OK || !v.reason[0] ||
+		       memcmp(&tk, &zero, sizeof tk) != 0))
 		abort();
-	if (r == 1 && failed != ATTEST_SESSION_OK)
-		abort();
-	if (!attest_session_check_name(failed))
+	if (r == 1 && (!v.ok || v.check != ATTEST_SESSION_OK))
 		abort();
 	return 0;
 }

@@ -59,15 +59,15 @@ static void export_all(struct psp_transport *t, struct exported *x)
 static struct attest_roots *emu_roots(const struct exported *x)
 {
 	struct attest_roots *roots = NULL;
-	_cleanup_free_ char *err = NULL;
+	struct attest_verdict v = {0};
 	uint8_t both[4096];
 
 	memcpy(both, x->ask, x->ask_len);
 	memcpy(both + x->ask_len, x->ark, x->ark_len);
 	TU_CHECK_EQ(attest_roots_new(&roots), 0);
 	TU_CHECK(attest_roots_add_sev(roots, "emu", both, x->ask_len + x->ark_len, true,
-				      "sev-psp-emu", &err) == 0,
-		 "emulated root refused: %s", err ? err : "?");
+				      "sev-psp-emu", &v) == 0,
+		 "emulated root refused: %s", attest_verdict_why(&v, "?"));
 	return roots;
 }
 
@@ -98,7 +98,7 @@ static int verify(const struct exported *x, const struct attest_roots *roots, co
 static void test_chain(struct psp_transport *t, struct exported *x, unsigned bits)
 {
 	_cleanup_(attest_roots_freep) struct attest_roots *roots = NULL, *amd = NULL;
-	_cleanup_free_ char *err = NULL, *amd_dir = tu_vector_path("amd-roots");
+	_cleanup_free_ char *amd_dir = tu_vector_path("amd-roots");
 	struct attest_verdict v;
 	struct amd_cert ark, ask;
 	const struct sev_cert *cek = (const struct sev_cert *)x->cek;
@@ -138,7 +138,7 @@ static void test_chain(struct psp_transport *t, struct exported *x, unsigned bit
 			 which);
 	}
 	/* Real AMD roots do not vouch for the emulator's chip. */
-	TU_CHECK_EQ(attest_roots_load(amd_dir, &amd, &err), 0);
+	TU_CHECK_EQ(attest_roots_load(amd_dir, &amd, NULL), 0);
 	TU_CHECK(verify(x, amd, x->cek, &v) != 1, "emulated chain verified under AMD's roots");
 }
 
