@@ -182,14 +182,15 @@ static void test_refusals(void)
 	const struct image *im = &images[0];
 	struct attest_digest_input sev = { .firmware = im->data, .firmware_len = im->len,
 					   .kernel_sha256 = k };
-	const char *why = NULL;
+	struct attest_verdict why = {};
 	uint8_t d[48], *copy, *data4m;
 	size_t len4m;
 
 	/* A kernel: Debian's OVMF has the SEV hashes descriptor but zero (no slot) and no
 	 * KERNEL_HASHES section. */
 	TU_CHECK_EQ(attest_launch_digest(&sev, d, &why), -ENOENT);
-	TU_CHECK(why && strstr(why, "7255371f"), "SEV kernel refusal names the table: %s", why);
+	TU_CHECK(strstr(why.reason, "7255371f"), "SEV kernel refusal names the table: %s",
+		 why.reason);
 	expect_snp_refusal(im->data, im->len, true, -ENOENT, "KERNEL_HASHES", "SNP kernel");
 	/* Truncated: half the image has no footer, hence no SEV metadata; a partial page. */
 	expect_snp_refusal(im->data, im->len / 2, false, -ENOENT, "SEV metadata", "half image");
