@@ -728,7 +728,7 @@ const char *attest_snp_cert_kind_name(enum snp_cert_kind k)
 #define CERT_ENTRY_SIZE 24u
 
 int attest_snp_cert_table_parse(const uint8_t *buf, size_t len, struct snp_cert_table *ret,
-				char *why, size_t why_len)
+				struct attest_verdict *v)
 {
 	static const uint8_t zero[CERT_ENTRY_SIZE];
 	size_t n = 0, table_end;
@@ -738,8 +738,8 @@ int attest_snp_cert_table_parse(const uint8_t *buf, size_t len, struct snp_cert_
 	       memcmp(buf + n * CERT_ENTRY_SIZE, zero, CERT_ENTRY_SIZE) != 0)
 		n++;
 	if ((n + 1) * CERT_ENTRY_SIZE > len)
-		return bad(why, why_len, "the certificate table has no all-zero terminating entry "
-			   "within its %zu bytes", len);
+		return attest_verdict_fail(v, -EBADMSG, "the certificate table has no all-zero "
+					   "terminating entry within its %zu bytes", len);
 	table_end = (n + 1) * CERT_ENTRY_SIZE;
 	ret->n_entries = n;
 	for (size_t i = 0; i < n; i++) {
@@ -748,16 +748,16 @@ int attest_snp_cert_table_parse(const uint8_t *buf, size_t len, struct snp_cert_
 		size_t k = 0;
 
 		if (l == 0 || off < table_end || off > len || l > len - off)
-			return bad(why, why_len, "certificate table entry %zu (offset %u, length %u) "
-				   "is empty, overlaps the table or runs past the %zu bytes", i, off,
-				   l, len);
+			return attest_verdict_fail(v, -EBADMSG, "certificate table entry %zu "
+						   "(offset %u, length %u) is empty, overlaps the "
+						   "table or runs past the %zu bytes", i, off, l, len);
 		while (k < ELEMENTSOF(cert_guids) && memcmp(e, cert_guids[k].guid, 16) != 0)
 			k++;
 		if (k == ELEMENTSOF(cert_guids))
 			continue; /* a GUID this code does not know: not used */
 		if (ret->has[cert_guids[k].kind])
-			return bad(why, why_len, "the certificate table holds two %s entries",
-				   cert_guids[k].name);
+			return attest_verdict_fail(v, -EBADMSG, "the certificate table holds two "
+						   "%s entries", cert_guids[k].name);
 		ret->has[cert_guids[k].kind] = true;
 		ret->offset[cert_guids[k].kind] = off;
 		ret->length[cert_guids[k].kind] = l;

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "attest/snp-report.h"
+#include "attest/verdict.h"
 
 #define SNP_REF_MEASUREMENTS_MAX 16u
 #define SNP_REF_TEXT_MAX (64u * 1024)
@@ -89,8 +90,8 @@ struct snp_cert_table {
 	size_t n_entries; /* all entries before the terminator, known or not */
 };
 
-/* 0, or -EBADMSG with why (no terminator, an entry outside the buffer or overlapping the
- * table, a kind given twice, an empty entry). */
+/* 0, or -EBADMSG with v->reason (no terminator, an entry outside the buffer or overlapping
+ * the table, a kind given twice, an empty entry). */
 int attest_snp_cert_table_parse(const uint8_t *buf, size_t len, struct snp_cert_table *ret,
-				char *why, size_t why_len);
+				struct attest_verdict *v);
 const char *attest_snp_cert_kind_name(enum snp_cert_kind k);

@@ -264,14 +264,14 @@ static int snp_load_table(const char *path, enum snp_signing_key key, struct snp
 	_cleanup_free_ char *err = NULL;
 	enum snp_cert_kind leaf = key == SNP_KEY_VLEK ? SNP_CERT_VLEK : SNP_CERT_VCEK;
 	struct snp_cert_table t;
-	char why[300];
+	struct attest_verdict v = {};
 	size_t len;
 	int k;
 
 	if (read_user_file("certificate table", path, 1u << 20, &buf, &len, &err) < 0)
 		return sevadm_fail(VERB, "%s", err);
-	if (attest_snp_cert_table_parse(buf, len, &t, why, sizeof why) < 0)
-		return sevadm_fail(VERB, "%s: %s", path, why);
+	if (attest_snp_cert_table_parse(buf, len, &t, &v) < 0)
+		return sevadm_fail(VERB, "%s: %s", path, v.reason);
 	if (!t.has[leaf])
 		return sevadm_fail(VERB, "the certificate table %s has no %s entry, and the report "
 				   "is signed with the %s: give it with --vcek FILE (sevadm fetch vcek "

@@ -121,24 +121,23 @@ static void test_cert_table_limits(void)
 {
 	struct snp_cert_table t;
 	uint8_t buf[24 * 2 + 8] = { 0 };
-	char why[300];
+	struct attest_verdict v = {};
 
 	/* one unknown-GUID entry pointing at the 8 bytes after the terminator: skipped */
 	memset(buf, 0x77, 16);
 	put_le32(buf + 16, 48);
 	put_le32(buf + 20, 8);
-	TU_CHECK(attest_snp_cert_table_parse(buf, sizeof buf, &t, why, sizeof why) == 0, "%s", why);
+	TU_CHECK(attest_snp_cert_table_parse(buf, sizeof buf, &t, &v) == 0, "%s", v.reason);
 	TU_CHECK(t.n_entries == 1 && !t.has[SNP_CERT_VCEK], "unknown GUID skipped");
 	/* pointing into the table itself */
 	put_le32(buf + 16, 8);
-	TU_CHECK(attest_snp_cert_table_parse(buf, sizeof buf, &t, why, sizeof why) == -EBADMSG &&
-			 strstr(why, "overlaps"), "%s", why);
+	TU_CHECK(attest_snp_cert_table_parse(buf, sizeof buf, &t, &v) == -EBADMSG &&
+			 strstr(v.reason, "overlaps"), "%s", v.reason);
 	/* offset + length wrapping 32 bits */
 	put_le32(buf + 16, 48);
 	put_le32(buf + 20, 0xFFFFFFF0u);
-	TU_CHECK(attest_snp_cert_table_parse(buf, sizeof buf, &t, why, sizeof why) == -EBADMSG,
-		 "wrap");
-	TU_CHECK(attest_snp_cert_table_parse(buf, 0, &t, why, sizeof why) == -EBADMSG, "empty");
+	TU_CHECK(attest_snp_cert_table_parse(buf, sizeof buf, &t, &v) == -EBADMSG, "wrap");
+	TU_CHECK(attest_snp_cert_table_parse(buf, 0, &t, &v) == -EBADMSG, "empty");
 }
 
 int main(void)
