@@ -36,10 +36,10 @@ static void turin_report(struct snp_report *r, bool masked)
 static void appraise(const struct snp_report *r, const char *text, struct snp_appraisal *a)
 {
 	struct snp_ref ref;
-	char why[300];
+	struct attest_verdict v = {};
 
-	TU_CHECK(attest_snp_ref_parse(text, strlen(text), &ref, why, sizeof why) == 0, "%s: %s",
-		 text, why);
+	TU_CHECK(attest_snp_ref_parse(text, strlen(text), &ref, &v) == 0, "%s: %s", text,
+		 v.reason);
 	attest_snp_appraise(r, &ref, a);
 }
 
@@ -99,22 +99,23 @@ static void test_masked_chip(void)
 static void test_text_limits(void)
 {
 	struct snp_ref ref;
-	char why[300];
+	struct attest_verdict v = {};
 	static char big[SNP_REF_TEXT_MAX + 2];
 
-	TU_CHECK(attest_snp_ref_parse("{} x", 4, &ref, why, sizeof why) == -EBADMSG, "trailing");
-	TU_CHECK(attest_snp_ref_parse("{}\n \t", 5, &ref, why, sizeof why) == 0, "%s", why);
-	TU_CHECK(attest_snp_ref_parse("{\"comment\": [1, 2], \"$schema\": \"x\"}", 35, &ref, why,
-				      sizeof why) == 0, "annotations: %s", why);
+	TU_CHECK(attest_snp_ref_parse("{} x", 4, &ref, &v) == -EBADMSG, "trailing");
+	v = (struct attest_verdict){};
+	TU_CHECK(attest_snp_ref_parse("{}\n \t", 5, &ref, &v) == 0, "%s", v.reason);
+	TU_CHECK(attest_snp_ref_parse("{\"comment\": [1, 2], \"$schema\": \"x\"}", 35, &ref,
+				      &v) == 0, "annotations: %s", v.reason);
 	memset(big, ' ', sizeof big - 1);
 	big[0] = '{';
 	big[sizeof big - 2] = '}';
-	TU_CHECK(attest_snp_ref_parse(big, sizeof big - 1, &ref, why, sizeof why) == -EBADMSG &&
-			 strstr(why, "larger"), "%s", why);
-	TU_CHECK(attest_snp_ref_parse("{\"vmpl\": 1.5}", 13, &ref, why, sizeof why) == -EBADMSG,
+	TU_CHECK(attest_snp_ref_parse(big, sizeof big - 1, &ref, &v) == -EBADMSG &&
+			 strstr(v.reason, "larger"), "%s", v.reason);
+	TU_CHECK(attest_snp_ref_parse("{\"vmpl\": 1.5}", 13, &ref, &v) == -EBADMSG,
 		 "a fraction is no VMPL");
-	TU_CHECK(attest_snp_ref_parse("{\"min_firmware\": \"1.2.3.4\"}", 27, &ref, why,
-				      sizeof why) == -EBADMSG, "four parts");
+	TU_CHECK(attest_snp_ref_parse("{\"min_firmware\": \"1.2.3.4\"}", 27, &ref, &v) ==
+			 -EBADMSG, "four parts");
 }
 
 static void test_cert_table_limits(void)
