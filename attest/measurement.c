@@ -122,24 +122,22 @@ int attest_ovmf_hashes_area(const uint8_t *fw, size_t fw_len, uint32_t *ret_base
 }
 
 static int digest_direct_boot(EVP_MD_CTX *md, const struct attest_digest_input *in,
-			      const char **ret_reason)
+			      struct attest_verdict *v)
 {
 	uint8_t table[ATTEST_SEV_HASHES_TABLE_SIZE];
 	uint32_t base, size;
 	int r;
 
 	r = attest_ovmf_hashes_area(in->firmware, in->firmware_len, &base, &size);
-	if (r < 0) {
-		*ret_reason = r == -ENOENT ? "the firmware has no SEV hashes table area (its OVMF "
-					     "footer lacks 7255371f-...; use an AmdSev OVMF build "
-					     "for direct kernel boot)"
-					   : "the firmware's OVMF footer table is malformed";
-		return r;
-	}
-	if (size < sizeof table) {
-		*ret_reason = "the firmware's SEV hashes table area is too small";
-		return -EINVAL;
-	}
+	if (r == -ENOENT)
+		return attest_verdict_reject(v, "the firmware has no SEV hashes table area (its "
+					     "OVMF footer lacks 7255371f-...; use an AmdSev OVMF "
+					     "build for direct kernel boot)", r);
+	if (r < 0)
+		return attest_verdict_reject(v, "the firmware's OVMF footer table is malformed", r);
+	if (size < sizeof table)
+		return attest_verdict_reject(v, "the firmware's SEV hashes table area is too small",
+					     -EINVAL);
 	r = attest_sev_hashes_table(in->kernel_sha256, in->initrd_sha256, in->cmdline, table);
 	if (r < 0)
 		return r;
@@ -149,18 +147,15 @@ static int digest_direct_boot(EVP_MD_CTX *md, const struct attest_digest_input *
 }
 
 static int digest_vmsas(EVP_MD_CTX *md, const struct attest_digest_input *in,
-			const char **ret_reason)
+			struct attest_verdict *v)
 {
-	if (in->num_cpus == 0 || !in->vmsa_cpu0 || (in->num_cpus > 1 && !in->vmsa_cpu1)) {
-		*ret_reason = "an SEV-ES policy needs --num-cpus and the VMSA pages of CPU 0 "
-			      "and CPU 1";
-		return -EINVAL;
-	}
+	if (in->num_cpus == 0 || !in->vmsa_cpu0 || (in->num_cpus > 1 && !in->vmsa_cpu1))
+		return attest_verdict_reject(v, "an SEV-ES policy needs --num-cpus and the VMSA "
+					     "pages of CPU 0 and CPU 1", -EINVAL);
 	if (in->vmsa_cpu0_len != SEV_VMSA_SIZE || (in->num_cpus > 1 &&
-						   in->vmsa_cpu1_len != SEV_VMSA_SIZE)) {
-		*ret_reason = "a VMSA must be one 4096-byte page, as LAUNCH_UPDATE_VMSA measures it";
-		return -EINVAL;
-	}
+						   in->vmsa_cpu1_len != SEV_VMSA_SIZE))
+		return attest_verdict_reject(v, "a VMSA must be one 4096-byte page, as "
+					     "LAUNCH_UPDATE_VMSA measures it", -EINVAL);
 	if (EVP_DigestUpdate(md, in->vmsa_cpu0, SEV_VMSA_SIZE) != 1)
 		return -EIO;
 	for (unsigned i = 1; i < in->num_cpus; i++)
@@ -170,31 +165,26 @@ static int digest_vmsas(EVP_MD_CTX *md, const struct attest_digest_input *in,
 }
 
 int attest_launch_digest(const struct attest_digest_input *in, uint8_t ret[ATTEST_DIGEST_SIZE],
-			 const char **ret_reason)
+			 struct attest_verdict *v)
 {
 	_cleanup_(EVP_MD_CTX_freep) EVP_MD_CTX *md = EVP_MD_CTX_new();
-	const char *reason = NULL;
 	int r = 0;
 
 	if (!md)
 		return -ENOMEM;
-	if (!in->firmware || in->firmware_len == 0) {
-		reason = "no firmware image";
-		r = -EINVAL;
-	} else if (EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1 ||
-		   EVP_DigestUpdate(md, in->firmware, in->firmware_len) != 1)
-		r = -EIO;
-	if (r >= 0 && in->kernel_sha256)
-		r = digest_direct_boot(md, in, &reason);
-	else if (r >= 0 && (in->initrd_sha256 || in->cmdline)) {
-		reason = "an initrd or a command line needs a kernel";
-		r = -EINVAL;
-	}
+	if (!in->firmware || in->firmware_len == 0)
+		return attest_verdict_reject(v, "no firmware image", -EINVAL);
+	if (!in->kernel_sha256 && (in->initrd_sha256 || in->cmdline))
+		return attest_verdict_reject(v, "an initrd or a command line needs a kernel",
+					     -EINVAL);
+	if (EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1 ||
+	    EVP_DigestUpdate(md, in->firmware, in->firmware_len) != 1)
+		return -EIO;
+	if (in->kernel_sha256)
+		r = digest_direct_boot(md, in, v);
 	if (r >= 0 && (in->policy & SEV_POLICY_ES))
-		r = digest_vmsas(md, in, &reason);
+		r = digest_vmsas(md, in, v);
 	if (r >= 0 && EVP_DigestFinal_ex(md, ret, NULL) != 1)
 		r = -EIO;
-	if (ret_reason)
-		*ret_reason = r < 0 ? (reason ? reason : "internal digest error") : NULL;
 	return r;
 }

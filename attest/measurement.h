@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "attest/verdict.h"
+
 #define ATTEST_MEASURE_CTX 0x04u
 #define ATTEST_DIGEST_SIZE 32u
 #define ATTEST_MEASURE_SIZE 32u
@@ -58,6 +60,7 @@ int attest_sev_hashes_table(const uint8_t kernel_sha256[32], const uint8_t *init
  * have one), -EBADMSG when malformed. */
 int attest_ovmf_hashes_area(const uint8_t *fw, size_t fw_len, uint32_t *ret_base,
 			    uint32_t *ret_size);
-/* The launch digest. 0, or -EINVAL / -ENOENT with *ret_reason saying what is wrong. */
+/* The launch digest. 0, or -EINVAL / -ENOENT / -EBADMSG with v->reason saying what is wrong;
+ * another negative errno (v->reason empty) on internal errors. */
 int attest_launch_digest(const struct attest_digest_input *in, uint8_t ret[ATTEST_DIGEST_SIZE],
-			 const char **ret_reason);
+			 struct attest_verdict *v);

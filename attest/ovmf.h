@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "attest/verdict.h"
+
 /* Section types of the SEV metadata (OvmfSevMetadata.asm). */
 enum attest_ovmf_section_type {
 	ATTEST_OVMF_SNP_SEC_MEMORY = 1,
@@ -38,11 +40,11 @@ struct attest_ovmf {
 	uint32_t svsm_entry;     /* its entry point, an offset into the image */
 };
 
-/* Reads the footer table and the SEV metadata. 0, or -EBADMSG with *ret_reason naming the
+/* Reads the footer table and the SEV metadata. 0, or -EBADMSG with v->reason naming the
  * malformed part (the footer table, the SEV-ES reset block, the SEV metadata or one of its
  * sections). A missing entry is not an error here: the has_ flags say what was found. */
 int attest_ovmf_parse(const uint8_t *fw, size_t fw_len, struct attest_ovmf *ret,
-		      const char **ret_reason);
+		      struct attest_verdict *v);
 
 /* "SNP_SEC_MEMORY", "SNP_SECRETS", "CPUID", "SVSM_CAA", "KERNEL_HASHES" or "unknown". */
 const char *attest_ovmf_section_name(uint32_t type);

@@ -8,7 +8,6 @@
 #include <json-c/json.h>
 #include <openssl/crypto.h>
 #include <openssl/pem.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,23 +17,14 @@
 #include "common/ossl.h"
 #include "common/util.h"
 
-static int bad(char *why, size_t why_len, const char *fmt, ...) _printf_(3, 4);
-static int bad(char *why, size_t why_len, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(why, why_len, fmt, ap);
-	va_end(ap);
-	return -EBADMSG;
-}
+/* A refused reference: -EBADMSG with v->reason from the format. */
+#define bad(v, ...) attest_verdict_fail(v, -EBADMSG, __VA_ARGS__)
 
 /* ---- the reference file ---- */
 
 struct ctx {
 	struct snp_ref *ref;
-	char *why;
-	size_t why_len;
+	struct attest_verdict *verdict;
 };
 
 /* Hex of exactly n bytes, or with pad of 1..n bytes zero-padded on the right. */
@@ -45,12 +35,12 @@ static int get_hex(struct ctx *c, const char *key, json_object *v, uint8_t *out,
 	size_t len = 0;
 
 	if (!json_object_is_type(v, json_type_string))
-		return bad(c->why, c->why_len, "%s: a hex string is expected", key);
+		return bad(c->verdict, "%s: a hex string is expected", key);
 	if (hex_decode(json_object_get_string(v), &b, &len) < 0)
-		return bad(c->why, c->why_len, "%s: '%.80s' is not hex", key,
+		return bad(c->verdict, "%s: '%.80s' is not hex", key,
 			   json_object_get_string(v));
 	if (len != n && !(pad && len > 0 && len < n))
-		return bad(c->why, c->why_len, "%s: %zu bytes given, %s%zu expected", key, len,
+		return bad(c->verdict, "%s: %zu bytes given, %s%zu expected", key, len,
 			   pad ? "at most " : "", n);
 	memset(out, 0, n);
 	memcpy(out, b, len);
@@ -64,7 +54,7 @@ static int get_uint(struct ctx *c, const char *key, json_object *v, uint64_t max
 		int64_t i = json_object_get_int64(v);
 
 		if (i < 0 || (uint64_t)i > max)
-			return bad(c->why, c->why_len, "%s: %lld is out of range (0..%llu)", key,
+			return bad(c->verdict, "%s: %lld is out of range (0..%llu)", key,
 				   (long long)i, (unsigned long long)max);
 		*ret = (uint64_t)i;
 		return 0;
@@ -72,7 +62,7 @@ static int get_uint(struct ctx *c, const char *key, json_object *v, uint64_t max
 	if (json_object_is_type(v, json_type_string) &&
 	    parse_u64(json_object_get_string(v), ret) == 0 && *ret <= max)
 		return 0;
-	return bad(c->why, c->why_len, "%s: a number 0..%llu is expected (JSON integer or "
+	return bad(c->verdict, "%s: a number 0..%llu is expected (JSON integer or "
 		   "\"0x...\" string)", key, (unsigned long long)max);
 }
 
@@ -88,13 +78,13 @@ static int get_u8(struct ctx *c, const char *key, json_object *v, uint8_t *ret)
 static int get_object(struct ctx *c, const char *key, json_object *v)
 {
 	if (!json_object_is_type(v, json_type_object))
-		return bad(c->why, c->why_len, "%s: an object is expected", key);
+		return bad(c->verdict, "%s: an object is expected", key);
 	return 0;
 }
 
 static int unknown(struct ctx *c, const char *where, const char *key, const char *known)
 {
-	return bad(c->why, c->why_len, "unknown key '%s%.60s' (known here: %s)", where, key, known);
+	return bad(c->verdict, "unknown key '%s%.60s' (known here: %s)", where, key, known);
 }
 
 /* "MAJOR.MINOR" or "MAJOR.MINOR.BUILD", each 0..255. */
@@ -108,7 +98,7 @@ static int get_version(struct ctx *c, const char *key, json_object *v, bool buil
 	if (json_object_is_type(v, json_type_string))
 		n = sscanf(s, "%3u.%3u%n.%3u%n", &a, &b, &end, &d, &end);
 	if ((n != 2 && !(build && n == 3)) || s[end] || a > 255 || b > 255 || d > 255)
-		return bad(c->why, c->why_len, "%s: \"MAJOR.MINOR%s\" expected (numbers 0..255)",
+		return bad(c->verdict, "%s: \"MAJOR.MINOR%s\" expected (numbers 0..255)",
 			   key, build ? "[.BUILD]" : "");
 	*maj = (uint8_t)a;
 	*min = (uint8_t)b;
@@ -127,7 +117,7 @@ static int parse_measurement(struct ctx *c, json_object *v)
 	}
 	if (!json_object_is_type(v, json_type_array) || json_object_array_length(v) == 0 ||
 	    json_object_array_length(v) > SNP_REF_MEASUREMENTS_MAX)
-		return bad(c->why, c->why_len, "measurement: a hex string or an array of 1..%u hex "
+		return bad(c->verdict, "measurement: a hex string or an array of 1..%u hex "
 			   "strings is expected", SNP_REF_MEASUREMENTS_MAX);
 	ref->n_measurements = json_object_array_length(v);
 	for (size_t i = 0; i < ref->n_measurements; i++) {
@@ -163,7 +153,7 @@ static int parse_policy(struct ctx *c, json_object *v)
 			r = unknown(c, "policy.", key, "must_set, must_clear, min_abi");
 	}
 	if (r == 0 && ref->policy_set & ref->policy_clear)
-		r = bad(c->why, c->why_len, "policy: must_set and must_clear share bits 0x%llx",
+		r = bad(c->verdict, "policy: must_set and must_clear share bits 0x%llx",
 			(unsigned long long)(ref->policy_set & ref->policy_clear));
 	return r;
 }
@@ -247,7 +237,7 @@ static int parse_platform(struct ctx *c, json_object *v)
 				       "ecc_enabled, rapl_disabled, ciphertext_hiding_enabled, "
 				       "alias_check_complete, tio_enabled");
 		if (!json_object_is_type(val, json_type_boolean))
-			return bad(c->why, c->why_len, "platform_info.%s: true or false expected",
+			return bad(c->verdict, "platform_info.%s: true or false expected",
 				   key);
 		c->ref->plat_mask |= 1ull << plat_bits[i].bit;
 		if (json_object_get_boolean(val))
@@ -266,7 +256,7 @@ static int parse_signing_key(struct ctx *c, json_object *v)
 	else if (json_object_is_type(v, json_type_string) && strcasecmp(s, "vlek") == 0)
 		c->ref->signing_key = SNP_KEY_VLEK;
 	else
-		return bad(c->why, c->why_len, "signing_key: \"vcek\" or \"vlek\" expected");
+		return bad(c->verdict, "signing_key: \"vcek\" or \"vlek\" expected");
 	return 0;
 }
 
@@ -346,18 +336,18 @@ static int parse_key(struct ctx *c, const char *key, json_object *v)
 		       "min_guest_svn, min_tcb, chip_id, platform_info");
 }
 
-int attest_snp_ref_parse(const char *text, size_t len, struct snp_ref *ret, char *why,
-			 size_t why_len)
+int attest_snp_ref_parse(const char *text, size_t len, struct snp_ref *ret,
+			 struct attest_verdict *v)
 {
 	_cleanup_(json_object_putp) json_object *root = NULL;
 	json_tokener *tok;
-	struct ctx c = { .ref = ret, .why = why, .why_len = why_len };
+	struct ctx c = { .ref = ret, .verdict = v };
 	enum json_tokener_error err;
 	int r = 0;
 
 	memset(ret, 0, sizeof *ret);
 	if (len > SNP_REF_TEXT_MAX || len > INT32_MAX)
-		return bad(why, why_len, "the reference is larger than %u bytes", SNP_REF_TEXT_MAX);
+		return bad(v, "the reference is larger than %u bytes", SNP_REF_TEXT_MAX);
 	tok = json_tokener_new();
 	if (!tok)
 		return -ENOMEM;
@@ -372,10 +362,10 @@ int attest_snp_ref_parse(const char *text, size_t len, struct snp_ref *ret, char
 	}
 	json_tokener_free(tok);
 	if (!root || err != json_tokener_success)
-		return bad(why, why_len, "not JSON: %s", json_tokener_error_desc(
+		return bad(v, "not JSON: %s", json_tokener_error_desc(
 				   err == json_tokener_success ? json_tokener_continue : err));
 	if (!json_object_is_type(root, json_type_object))
-		return bad(why, why_len, "the reference must be a JSON object");
+		return bad(v, "the reference must be a JSON object");
 	json_object_object_foreach(root, key, val) {
 		if ((r = parse_key(&c, key, val)) < 0)
 			break;
@@ -658,41 +648,35 @@ static bool revoked(X509_CRL *crl, X509 *cert)
 }
 
 int attest_snp_crl_check(const uint8_t *buf, size_t len, X509 *trusted_ark, X509 *ask,
-			 X509 *leaf, char *why, size_t why_len)
+			 X509 *leaf, struct attest_verdict *v)
 {
 	_cleanup_(X509_CRL_freep) X509_CRL *crl = crl_parse(buf, len);
 	EVP_PKEY *key = X509_get0_pubkey(trusted_ark);
 	const ASN1_TIME *next;
 
-	if (!crl) {
-		snprintf(why, why_len, "the CRL is neither a DER nor a PEM X.509 CRL");
-		return 0;
-	}
-	if (X509_NAME_cmp(X509_CRL_get_issuer(crl), X509_get_subject_name(trusted_ark)) != 0) {
-		snprintf(why, why_len, "the CRL is not issued by the trusted ARK (issuer name "
-			 "differs)");
-		return 0;
-	}
-	if (!key || X509_CRL_verify(crl, key) != 1) {
-		snprintf(why, why_len, "the CRL's signature does not verify with the trusted ARK");
-		return 0;
-	}
+	if (!crl)
+		return attest_verdict_reject(v, "the CRL is neither a DER nor a PEM X.509 CRL", 0);
+	if (X509_NAME_cmp(X509_CRL_get_issuer(crl), X509_get_subject_name(trusted_ark)) != 0)
+		return attest_verdict_reject(v, "the CRL is not issued by the trusted ARK (issuer "
+					     "name differs)", 0);
+	if (!key || X509_CRL_verify(crl, key) != 1)
+		return attest_verdict_reject(v, "the CRL's signature does not verify with the "
+					     "trusted ARK", 0);
 	next = X509_CRL_get0_nextUpdate(crl);
-	if (next && X509_cmp_current_time(next) < 0) {
-		snprintf(why, why_len, "the CRL is out of date (its nextUpdate has passed): fetch "
-			 "a fresh one");
-		return 0;
+	if (next && X509_cmp_current_time(next) < 0)
+		return attest_verdict_reject(v, "the CRL is out of date (its nextUpdate has "
+					     "passed): fetch a fresh one", 0);
+	if (revoked(crl, ask))
+		return attest_verdict_reject(v, "the ASK is revoked: its serial is on the ARK's "
+					     "CRL", 0);
+	if (revoked(crl, leaf))
+		return attest_verdict_reject(v, "the VCEK/VLEK is revoked: its serial is on the "
+					     "ARK's CRL", 0);
+	if (v) {
+		v->ok = true;
+		snprintf(v->reason, sizeof v->reason, "signed by the trusted ARK; neither the ASK "
+			 "nor the %s is listed", leaf ? "VCEK/VLEK" : "leaf");
 	}
-	if (revoked(crl, ask)) {
-		snprintf(why, why_len, "the ASK is revoked: its serial is on the ARK's CRL");
-		return 0;
-	}
-	if (revoked(crl, leaf)) {
-		snprintf(why, why_len, "the VCEK/VLEK is revoked: its serial is on the ARK's CRL");
-		return 0;
-	}
-	snprintf(why, why_len, "signed by the trusted ARK; neither the ASK nor the %s is listed",
-		 leaf ? "VCEK/VLEK" : "leaf");
 	return 1;
 }
 
@@ -728,7 +712,7 @@ const char *attest_snp_cert_kind_name(enum snp_cert_kind k)
 #define CERT_ENTRY_SIZE 24u
 
 int attest_snp_cert_table_parse(const uint8_t *buf, size_t len, struct snp_cert_table *ret,
-				char *why, size_t why_len)
+				struct attest_verdict *v)
 {
 	static const uint8_t zero[CERT_ENTRY_SIZE];
 	size_t n = 0, table_end;
@@ -738,8 +722,8 @@ int attest_snp_cert_table_parse(const uint8_t *buf, size_t len, struct snp_cert_
 	       memcmp(buf + n * CERT_ENTRY_SIZE, zero, CERT_ENTRY_SIZE) != 0)
 		n++;
 	if ((n + 1) * CERT_ENTRY_SIZE > len)
-		return bad(why, why_len, "the certificate table has no all-zero terminating entry "
-			   "within its %zu bytes", len);
+		return attest_verdict_fail(v, -EBADMSG, "the certificate table has no all-zero "
+					   "terminating entry within its %zu bytes", len);
 	table_end = (n + 1) * CERT_ENTRY_SIZE;
 	ret->n_entries = n;
 	for (size_t i = 0; i < n; i++) {
@@ -748,16 +732,16 @@ int attest_snp_cert_table_parse(const uint8_t *buf, size_t len, struct snp_cert_
 		size_t k = 0;
 
 		if (l == 0 || off < table_end || off > len || l > len - off)
-			return bad(why, why_len, "certificate table entry %zu (offset %u, length %u) "
-				   "is empty, overlaps the table or runs past the %zu bytes", i, off,
-				   l, len);
+			return attest_verdict_fail(v, -EBADMSG, "certificate table entry %zu "
+						   "(offset %u, length %u) is empty, overlaps the "
+						   "table or runs past the %zu bytes", i, off, l, len);
 		while (k < ELEMENTSOF(cert_guids) && memcmp(e, cert_guids[k].guid, 16) != 0)
 			k++;
 		if (k == ELEMENTSOF(cert_guids))
 			continue; /* a GUID this code does not know: not used */
 		if (ret->has[cert_guids[k].kind])
-			return bad(why, why_len, "the certificate table holds two %s entries",
-				   cert_guids[k].name);
+			return attest_verdict_fail(v, -EBADMSG, "the certificate table holds two "
+						   "%s entries", cert_guids[k].name);
 		ret->has[cert_guids[k].kind] = true;
 		ret->offset[cert_guids[k].kind] = off;
 		ret->length[cert_guids[k].kind] = l;

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "attest/snp-report.h"
+#include "attest/verdict.h"
 
 #define SNP_REF_MEASUREMENTS_MAX 16u
 #define SNP_REF_TEXT_MAX (64u * 1024)
@@ -47,10 +48,10 @@ struct snp_ref {
 	uint64_t plat_mask, plat_value; /* PLATFORM_INFO bits given, and their wanted values */
 };
 
-/* Parse a reference file. 0, or -EBADMSG with why naming the key and what was wrong (an
- * unknown key, a wrong type, hex of the wrong length). */
-int attest_snp_ref_parse(const char *text, size_t len, struct snp_ref *ret, char *why,
-			 size_t why_len);
+/* Parse a reference file. 0, or -EBADMSG with v->reason naming the key and what was wrong
+ * (an unknown key, a wrong type, hex of the wrong length). */
+int attest_snp_ref_parse(const char *text, size_t len, struct snp_ref *ret,
+			 struct attest_verdict *v);
 
 struct snp_check {
 	char name[48]; /* the reference key: "measurement", "min_tcb.reported.snp", ... */
@@ -71,10 +72,11 @@ void attest_snp_appraise(const struct snp_report *r, const struct snp_ref *ref,
 
 /* The ARK's CRL (DER or PEM) against a chain: issued by trusted_ark (name and RSASSA-PSS
  * signature), not past its nextUpdate, and neither the ASK's nor the leaf's serial listed
- * (leaf may be NULL). 1 holds, 0 refused (why names the revoked certificate or the fault),
- * negative errno on internal errors. */
+ * (leaf may be NULL). 1 holds (v->ok, v->reason saying what was checked), 0 refused
+ * (v->reason names the revoked certificate or the fault), negative errno on internal
+ * errors. */
 int attest_snp_crl_check(const uint8_t *crl, size_t len, X509 *trusted_ark, X509 *ask,
-			 X509 *leaf, char *why, size_t why_len);
+			 X509 *leaf, struct attest_verdict *v);
 
 /* The certificate table an extended report carries (SNP_GET_EXT_REPORT's certs buffer; GHCB
  * spec, "SNP Extended Guest Request"): 24-byte entries {GUID, u32 offset, u32 length} ending
@@ -89,8 +91,8 @@ struct snp_cert_table {
 	size_t n_entries; /* all entries before the terminator, known or not */
 };
 
-/* 0, or -EBADMSG with why (no terminator, an entry outside the buffer or overlapping the
- * table, a kind given twice, an empty entry). */
+/* 0, or -EBADMSG with v->reason (no terminator, an entry outside the buffer or overlapping
+ * the table, a kind given twice, an empty entry). */
 int attest_snp_cert_table_parse(const uint8_t *buf, size_t len, struct snp_cert_table *ret,
-				char *why, size_t why_len);
+				struct attest_verdict *v);
 const char *attest_snp_cert_kind_name(enum snp_cert_kind k);

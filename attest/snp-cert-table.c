@@ -76,37 +76,32 @@ enum snp_cert_kind attest_snp_cert_guid_kind(const uint8_t guid[16])
 }
 
 int attest_snp_cert_table_build(const struct snp_cert_entry *e, size_t n, uint8_t **ret,
-				size_t *ret_len, char *why, size_t why_len)
+				size_t *ret_len, struct attest_verdict *v)
 {
 	static const uint8_t zero[16];
 	size_t total = (n + 1) * SNP_CERT_TABLE_ENTRY, off;
 	uint8_t *buf;
 
-	if (n > SNP_CERT_TABLE_ENTRIES_MAX) {
-		snprintf(why, why_len, "a certificate table holds at most %u entries (%zu given)",
-			 SNP_CERT_TABLE_ENTRIES_MAX, n);
-		return -E2BIG;
-	}
+	if (n > SNP_CERT_TABLE_ENTRIES_MAX)
+		return attest_verdict_fail(v, -E2BIG, "a certificate table holds at most %u entries "
+					   "(%zu given)", SNP_CERT_TABLE_ENTRIES_MAX, n);
 	for (size_t i = 0; i < n; i++) {
 		char g[37];
 
 		attest_snp_guid_format(e[i].guid, g);
-		if (memcmp(e[i].guid, zero, 16) == 0 || e[i].len == 0) {
-			snprintf(why, why_len, "certificate table entry %s: %s", g,
-				 e[i].len ? "the all-zero GUID ends a table" : "it is empty");
-			return -EINVAL;
-		}
+		if (memcmp(e[i].guid, zero, 16) == 0 || e[i].len == 0)
+			return attest_verdict_fail(v, -EINVAL, "certificate table entry %s: %s", g,
+						   e[i].len ? "the all-zero GUID ends a table"
+							    : "it is empty");
 		for (size_t j = 0; j < i; j++)
-			if (memcmp(e[i].guid, e[j].guid, 16) == 0) {
-				snprintf(why, why_len, "certificate table entry %s is given twice", g);
-				return -EINVAL;
-			}
+			if (memcmp(e[i].guid, e[j].guid, 16) == 0)
+				return attest_verdict_fail(v, -EINVAL, "certificate table entry %s "
+							   "is given twice", g);
 		total += e[i].len;
-		if (total > SNP_CERT_TABLE_MAX) {
-			snprintf(why, why_len, "the certificate table would be over %u bytes "
-				 "(Linux's SEV_FW_BLOB_MAX_SIZE)", SNP_CERT_TABLE_MAX);
-			return -E2BIG;
-		}
+		if (total > SNP_CERT_TABLE_MAX)
+			return attest_verdict_fail(v, -E2BIG, "the certificate table would be over "
+						   "%u bytes (Linux's SEV_FW_BLOB_MAX_SIZE)",
+						   SNP_CERT_TABLE_MAX);
 	}
 	buf = calloc(1, total);
 	if (!buf)

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "attest/snp-appraise.h"
+#include "attest/verdict.h"
 
 #define SNP_CERT_TABLE_ENTRY 24u
 /* Linux's SEV_FW_BLOB_MAX_SIZE (include/linux/psp-sev.h), the bound of the certificate blob
@@ -32,10 +33,10 @@ void attest_snp_guid_format(const uint8_t guid[16], char out[37]);
 int attest_snp_guid_parse(const char *s, uint8_t ret[16]);
 
 /* A table of n entries (none empty, no GUID twice, none all-zero): malloc'd *ret of *ret_len
- * bytes. -EINVAL with why for a bad entry, -E2BIG beyond SNP_CERT_TABLE_MAX bytes or
- * SNP_CERT_TABLE_ENTRIES_MAX entries. */
+ * bytes. -EINVAL with v->reason for a bad entry, -E2BIG (with v->reason) beyond
+ * SNP_CERT_TABLE_MAX bytes or SNP_CERT_TABLE_ENTRIES_MAX entries, -ENOMEM. */
 int attest_snp_cert_table_build(const struct snp_cert_entry *e, size_t n, uint8_t **ret,
-				size_t *ret_len, char *why, size_t why_len);
+				size_t *ret_len, struct attest_verdict *v);
 /* Every entry of a table attest_snp_cert_table_parse accepted, in table order (data points
  * into buf): at most max; the count. */
 size_t attest_snp_cert_table_entries(const uint8_t *buf, size_t len, struct snp_cert_entry *ret,

@@ -54,7 +54,7 @@ static int update_empty(uint8_t *d, uint8_t type, uint32_t gpa, uint32_t size)
 /* The KERNEL_HASHES section: with a kernel, one page holding the padded SEV hashes table at
  * the offset the footer's descriptor gives; without one, zero pages. */
 static int update_hashes(uint8_t *d, const struct attest_snp_input *in, const struct attest_ovmf *o,
-			 const struct attest_ovmf_section *s, const char **reason)
+			 const struct attest_ovmf_section *s, struct attest_verdict *v)
 {
 	uint8_t page[PAGE] = {}, *table;
 	uint32_t off = o->hashes_gpa & (PAGE - 1);
@@ -62,11 +62,10 @@ static int update_hashes(uint8_t *d, const struct attest_snp_input *in, const st
 
 	if (!in->kernel_sha256)
 		return update_empty(d, ATTEST_SNP_PAGE_ZERO, s->gpa, s->size);
-	if (s->size != PAGE || o->hashes_gpa == 0 || off + ATTEST_SEV_HASHES_TABLE_SIZE > PAGE) {
-		*reason = "the SEV metadata section KERNEL_HASHES is not one page holding the SEV "
-			  "hashes table its footer descriptor (7255371f-3a3b-4b04-927b-1da6efa8d454) places";
-		return -EBADMSG;
-	}
+	if (s->size != PAGE || o->hashes_gpa == 0 || off + ATTEST_SEV_HASHES_TABLE_SIZE > PAGE)
+		return attest_verdict_reject(v, "the SEV metadata section KERNEL_HASHES is not one "
+					     "page holding the SEV hashes table its footer descriptor "
+					     "(7255371f-3a3b-4b04-927b-1da6efa8d454) places", -EBADMSG);
 	table = page + off;
 	r = attest_sev_hashes_table(in->kernel_sha256, in->initrd_sha256, in->cmdline, table);
 	return r < 0 ? r : attest_snp_page_update(d, ATTEST_SNP_PAGE_NORMAL, s->gpa, page);
@@ -74,7 +73,7 @@ static int update_hashes(uint8_t *d, const struct attest_snp_input *in, const st
 
 static int update_section(uint8_t *d, const struct attest_snp_input *in,
 			  const struct attest_ovmf *o, const struct attest_ovmf_section *s,
-			  const char **reason)
+			  struct attest_verdict *v)
 {
 	enum attest_vmm vmm = in->vmsa.vmm;
 
@@ -91,43 +90,41 @@ static int update_section(uint8_t *d, const struct attest_snp_input *in,
 	case ATTEST_OVMF_SVSM_CAA:
 		return update_empty(d, ATTEST_SNP_PAGE_ZERO, s->gpa, s->size);
 	default:
-		return update_hashes(d, in, o, s, reason);
+		return update_hashes(d, in, o, s, v);
 	}
 }
 
 static int update_sections(uint8_t *d, const struct attest_snp_input *in,
-			   const struct attest_ovmf *o, const char **reason)
+			   const struct attest_ovmf *o, struct attest_verdict *v)
 {
 	bool hashes = false;
 	int r = 0;
 
 	for (size_t i = 0; r == 0 && i < o->n_sections; i++) {
 		hashes |= o->sections[i].type == ATTEST_OVMF_KERNEL_HASHES;
-		r = update_section(d, in, o, &o->sections[i], reason);
+		r = update_section(d, in, o, &o->sections[i], v);
 	}
 	for (size_t i = 0; r == 0 && in->vmsa.vmm == ATTEST_VMM_EC2 && i < o->n_sections; i++)
 		if (o->sections[i].type == ATTEST_OVMF_CPUID)
 			r = update_empty(d, ATTEST_SNP_PAGE_CPUID, o->sections[i].gpa, PAGE);
-	if (r == 0 && in->kernel_sha256 && !hashes) {
-		*reason = "the firmware's SEV metadata has no KERNEL_HASHES section: it cannot "
-			  "measure a kernel (use an AmdSev OVMF build for direct kernel boot)";
-		return -ENOENT;
-	}
+	if (r == 0 && in->kernel_sha256 && !hashes)
+		return attest_verdict_reject(v, "the firmware's SEV metadata has no KERNEL_HASHES "
+					     "section: it cannot measure a kernel (use an AmdSev "
+					     "OVMF build for direct kernel boot)", -ENOENT);
 	return r;
 }
 
 static int update_vmsas(uint8_t *d, const struct attest_snp_input *in, const struct attest_ovmf *o,
-			const char **reason)
+			struct attest_verdict *v)
 {
 	struct attest_vmsa_params p = in->vmsa;
 	uint8_t bsp[ATTEST_VMSA_SIZE], ap[ATTEST_VMSA_SIZE];
 	int r;
 
-	if (in->vcpus > 1 && !o->has_reset_eip) {
-		*reason = "the firmware has no SEV-ES reset block (00f771de-1a7e-4fcb-890e-"
-			  "68c77e2fb44e): its APs cannot start";
-		return -ENOENT;
-	}
+	if (in->vcpus > 1 && !o->has_reset_eip)
+		return attest_verdict_reject(v, "the firmware has no SEV-ES reset block (00f771de-"
+					     "1a7e-4fcb-890e-68c77e2fb44e): its APs cannot start",
+					     -ENOENT);
 	p.eip = ATTEST_VMSA_BSP_EIP;
 	attest_vmsa_build(&p, bsp);
 	p.eip = o->reset_eip;
@@ -140,17 +137,16 @@ static int update_vmsas(uint8_t *d, const struct attest_snp_input *in, const str
 
 /* COCONUT-SVSM: every vCPU starts at the SVSM's entry point, in protected mode. */
 static int update_vmsas_svsm(uint8_t *d, const struct attest_snp_input *in, uint64_t svsm_gpa,
-			     const struct attest_ovmf *o, const char **reason)
+			     const struct attest_ovmf *o, struct attest_verdict *v)
 {
 	struct attest_vmsa_params p = in->vmsa;
 	uint8_t page[ATTEST_VMSA_SIZE];
 	int r = 0;
 
-	if (!o->has_svsm_info || o->svsm_entry >= in->svsm_len) {
-		*reason = "the SVSM image has no SVSM info entry (a789a612-0597-4c4b-a49f-"
-			  "cbb1fe9d1ddd) with an entry point inside it";
-		return -ENOENT;
-	}
+	if (!o->has_svsm_info || o->svsm_entry >= in->svsm_len)
+		return attest_verdict_reject(v, "the SVSM image has no SVSM info entry (a789a612-"
+					     "0597-4c4b-a49f-cbb1fe9d1ddd) with an entry point "
+					     "inside it", -ENOENT);
 	p.eip = (uint32_t)(svsm_gpa + o->svsm_entry);
 	attest_vmsa_build_svsm(&p, page);
 	for (unsigned i = 0; r == 0 && i < in->vcpus; i++)
@@ -167,97 +163,86 @@ static int update_image(uint8_t *d, const uint8_t *img, size_t len, uint64_t gpa
 	return r;
 }
 
-static int check_svsm(const struct attest_snp_input *in, const char **reason)
+static int check_svsm(const struct attest_snp_input *in, struct attest_verdict *v)
 {
 	uint64_t below = (1ull << 32) - in->firmware_len;
 
 	if (in->svsm_len == 0 || in->svsm_len % PAGE || in->vars_size % PAGE ||
-	    in->svsm_len + in->vars_size > below) {
-		*reason = "the SVSM image and the variable store must be whole 4 KiB pages that "
-			  "fit below the firmware";
-		return -EINVAL;
-	}
-	if (in->kernel_sha256 || in->vmsa.vmm != ATTEST_VMM_QEMU) {
-		*reason = "SVSM mode measures no kernel and is QEMU's only";
-		return -EINVAL;
-	}
+	    in->svsm_len + in->vars_size > below)
+		return attest_verdict_reject(v, "the SVSM image and the variable store must be "
+					     "whole 4 KiB pages that fit below the firmware",
+					     -EINVAL);
+	if (in->kernel_sha256 || in->vmsa.vmm != ATTEST_VMM_QEMU)
+		return attest_verdict_reject(v, "SVSM mode measures no kernel and is QEMU's only",
+					     -EINVAL);
 	return 0;
 }
 
-static int check_input(const struct attest_snp_input *in, const char **reason)
+static int check_input(const struct attest_snp_input *in, struct attest_verdict *v)
 {
 	if (!in->firmware || in->firmware_len == 0 || in->firmware_len % PAGE ||
-	    in->firmware_len > (1ull << 32)) {
-		*reason = "the firmware image must be a whole number of 4 KiB pages below 4 GiB";
-		return -EINVAL;
-	}
-	if (in->vcpus == 0) {
-		*reason = "at least one vCPU";
-		return -EINVAL;
-	}
-	if (!in->kernel_sha256 && (in->initrd_sha256 || in->cmdline)) {
-		*reason = "an initrd or a command line needs a kernel";
-		return -EINVAL;
-	}
-	return in->svsm ? check_svsm(in, reason) : 0;
+	    in->firmware_len > (1ull << 32))
+		return attest_verdict_reject(v, "the firmware image must be a whole number of 4 KiB "
+					     "pages below 4 GiB", -EINVAL);
+	if (in->vcpus == 0)
+		return attest_verdict_reject(v, "at least one vCPU", -EINVAL);
+	if (!in->kernel_sha256 && (in->initrd_sha256 || in->cmdline))
+		return attest_verdict_reject(v, "an initrd or a command line needs a kernel",
+					     -EINVAL);
+	return in->svsm ? check_svsm(in, v) : 0;
 }
 
 /* OVMF, then the SVSM right below its variable store, then the SVSM's metadata sections. */
-static int digest_svsm(uint8_t *d, const struct attest_snp_input *in, const char **reason)
+static int digest_svsm(uint8_t *d, const struct attest_snp_input *in, struct attest_verdict *v)
 {
 	uint64_t fw_gpa = (1ull << 32) - in->firmware_len;
 	uint64_t svsm_gpa = fw_gpa - in->vars_size - in->svsm_len;
 	struct attest_ovmf o;
-	int r = attest_ovmf_parse(in->svsm, in->svsm_len, &o, reason);
+	int r = attest_ovmf_parse(in->svsm, in->svsm_len, &o, v);
 
-	if (r == 0 && !o.has_metadata) {
-		*reason = "the SVSM image has no SEV metadata (footer GUID dc886566-984a-4798-a75e-"
-			  "5585a7bf67cc)";
-		r = -ENOENT;
-	}
+	if (r == 0 && !o.has_metadata)
+		r = attest_verdict_reject(v, "the SVSM image has no SEV metadata (footer GUID "
+					  "dc886566-984a-4798-a75e-5585a7bf67cc)", -ENOENT);
 	if (r == 0)
 		r = update_image(d, in->firmware, in->firmware_len, fw_gpa);
 	if (r == 0)
 		r = update_image(d, in->svsm, in->svsm_len, svsm_gpa);
 	if (r == 0)
-		r = update_sections(d, in, &o, reason);
+		r = update_sections(d, in, &o, v);
 	if (r == 0)
-		r = update_vmsas_svsm(d, in, svsm_gpa, &o, reason);
+		r = update_vmsas_svsm(d, in, svsm_gpa, &o, v);
+	return r;
+}
+
+/* OVMF alone: the image ending at 4 GiB, its metadata sections, the VMSAs. */
+static int digest_ovmf(uint8_t *d, const struct attest_snp_input *in, struct attest_verdict *v)
+{
+	struct attest_ovmf o;
+	int r = attest_ovmf_parse(in->firmware, in->firmware_len, &o, v);
+
+	if (r == 0 && !o.has_metadata)
+		r = attest_verdict_reject(v, "the firmware has no SEV metadata (footer GUID "
+					  "dc886566-984a-4798-a75e-5585a7bf67cc): it is not an "
+					  "SEV-SNP capable OVMF build", -ENOENT);
+	if (r == 0)
+		r = update_image(d, in->firmware, in->firmware_len,
+				 (1ull << 32) - in->firmware_len);
+	if (r == 0)
+		r = update_sections(d, in, &o, v);
+	if (r == 0)
+		r = update_vmsas(d, in, &o, v);
 	return r;
 }
 
 int attest_snp_launch_digest(const struct attest_snp_input *in,
-			     uint8_t ret[ATTEST_SNP_DIGEST_SIZE], const char **ret_reason)
+			     uint8_t ret[ATTEST_SNP_DIGEST_SIZE], struct attest_verdict *v)
 {
-	struct attest_ovmf o;
 	uint8_t d[ATTEST_SNP_DIGEST_SIZE] = {};
-	uint64_t gpa;
-	const char *reason = NULL;
-	int r = check_input(in, &reason);
+	int r = check_input(in, v);
 
-	if (r == 0 && in->svsm) {
-		r = digest_svsm(d, in, &reason);
-		goto out;
-	}
 	if (r == 0)
-		r = attest_ovmf_parse(in->firmware, in->firmware_len, &o, &reason);
-	if (r == 0 && !o.has_metadata) {
-		reason = "the firmware has no SEV metadata (footer GUID dc886566-984a-4798-a75e-"
-			 "5585a7bf67cc): it is not an SEV-SNP capable OVMF build";
-		r = -ENOENT;
-	}
-	/* The image ends at 4 GiB. */
-	gpa = (1ull << 32) - in->firmware_len;
-	if (r == 0)
-		r = update_image(d, in->firmware, in->firmware_len, gpa);
-	if (r == 0)
-		r = update_sections(d, in, &o, &reason);
-	if (r == 0)
-		r = update_vmsas(d, in, &o, &reason);
-out:
+		r = in->svsm ? digest_svsm(d, in, v) : digest_ovmf(d, in, v);
 	if (r == 0)
 		memcpy(ret, d, sizeof d);
-	if (ret_reason)
-		*ret_reason = r < 0 ? (reason ? reason : "internal digest error") : NULL;
 	return r;
 }

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "attest/verdict.h"
 #include "attest/vmsa.h"
 
 #define ATTEST_SNP_DIGEST_SIZE 48u
@@ -51,6 +52,7 @@ struct attest_snp_input {
 	uint64_t vars_size;
 };
 
-/* 0, or -EINVAL / -EBADMSG / -ENOENT with *ret_reason naming the section that is wrong. */
+/* 0, or -EINVAL / -EBADMSG / -ENOENT with v->reason naming the section that is wrong;
+ * another negative errno (v->reason empty) on internal errors. */
 int attest_snp_launch_digest(const struct attest_snp_input *in,
-			     uint8_t ret[ATTEST_SNP_DIGEST_SIZE], const char **ret_reason);
+			     uint8_t ret[ATTEST_SNP_DIGEST_SIZE], struct attest_verdict *v);

@@ -79,11 +79,11 @@ int owner_ap_reset_eip(const char *verb, const char *path, const uint8_t *fw, si
 		       unsigned vcpus, uint32_t *ret)
 {
 	struct attest_ovmf o;
-	const char *reason = NULL;
+	struct attest_verdict v = {};
 
 	*ret = ATTEST_VMSA_BSP_EIP;
-	if (attest_ovmf_parse(fw, len, &o, &reason) < 0)
-		return sevadm_fail(verb, "%s: %s", path, reason ? reason : "malformed firmware");
+	if (attest_ovmf_parse(fw, len, &o, &v) < 0)
+		return sevadm_fail(verb, "%s: %s", path, attest_verdict_why(&v, "malformed firmware"));
 	if (vcpus > 1 && !o.has_reset_eip)
 		return sevadm_fail(verb, "%s has no SEV-ES reset block (OVMF footer GUID "
 				   "00f771de-1a7e-4fcb-890e-68c77e2fb44e): its APs cannot start "

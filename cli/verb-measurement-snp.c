@@ -45,7 +45,7 @@ static int compute(const struct margs *a, uint8_t out[ATTEST_SNP_DIGEST_SIZE])
 	struct attest_snp_input in = { .cmdline = a->cmdline };
 	uint8_t kernel[32], initrd[32], *fw = NULL, *svsm = NULL;
 	uint32_t vars = 0;
-	const char *reason = NULL;
+	struct attest_verdict v = {};
 	uint32_t vcpus;
 	size_t len = 0;
 	int r;
@@ -72,9 +72,9 @@ static int compute(const struct margs *a, uint8_t out[ATTEST_SNP_DIGEST_SIZE])
 		in.firmware = fw, in.firmware_len = len, in.vcpus = vcpus;
 		in.kernel_sha256 = a->kernel ? kernel : NULL;
 		in.initrd_sha256 = a->initrd ? initrd : NULL;
-		if (attest_snp_launch_digest(&in, out, &reason) < 0)
+		if (attest_snp_launch_digest(&in, out, &v) < 0)
 			r = sevadm_fail(verb, "cannot compute the SEV-SNP launch digest of %s: %s",
-					a->firmware, reason);
+					a->firmware, attest_verdict_why(&v, "internal digest error"));
 	}
 	free(fw), free(svsm);
 	return r;

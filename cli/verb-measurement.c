@@ -181,7 +181,7 @@ static int digest_from_files(const struct margs *a, uint32_t policy, uint8_t out
 {
 	struct digest_files f = {};
 	struct attest_digest_input in = { .policy = policy, .cmdline = a->cmdline };
-	const char *reason = NULL;
+	struct attest_verdict v = {};
 	uint32_t cpus = 0;
 	int r;
 
@@ -220,10 +220,10 @@ static int digest_from_files(const struct margs *a, uint32_t policy, uint8_t out
 	in.num_cpus = cpus;
 	in.vmsa_cpu0 = f.v0, in.vmsa_cpu0_len = f.v0_len;
 	in.vmsa_cpu1 = f.v1, in.vmsa_cpu1_len = f.v1_len;
-	r = attest_launch_digest(&in, out, &reason);
+	r = attest_launch_digest(&in, out, &v);
 	if (r < 0)
 		r = sevadm_fail(verb, "cannot compute the launch digest of %s: %s", a->firmware,
-				reason ? reason : strerror(-r));
+				attest_verdict_why(&v, "internal digest error"));
 out:
 	digest_files_free(&f);
 	return r;

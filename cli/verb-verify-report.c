@@ -264,14 +264,14 @@ static int snp_load_table(const char *path, enum snp_signing_key key, struct snp
 	_cleanup_free_ char *err = NULL;
 	enum snp_cert_kind leaf = key == SNP_KEY_VLEK ? SNP_CERT_VLEK : SNP_CERT_VCEK;
 	struct snp_cert_table t;
-	char why[300];
+	struct attest_verdict v = {};
 	size_t len;
 	int k;
 
 	if (read_user_file("certificate table", path, 1u << 20, &buf, &len, &err) < 0)
 		return sevadm_fail(VERB, "%s", err);
-	if (attest_snp_cert_table_parse(buf, len, &t, why, sizeof why) < 0)
-		return sevadm_fail(VERB, "%s: %s", path, why);
+	if (attest_snp_cert_table_parse(buf, len, &t, &v) < 0)
+		return sevadm_fail(VERB, "%s: %s", path, v.reason);
 	if (!t.has[leaf])
 		return sevadm_fail(VERB, "the certificate table %s has no %s entry, and the report "
 				   "is signed with the %s: give it with --vcek FILE (sevadm fetch vcek "
@@ -372,7 +372,7 @@ static void snp_crl_check(const struct report_opts *o, const struct snp_files *f
 {
 	_cleanup_free_ uint8_t *buf = NULL;
 	_cleanup_free_ char *err = NULL;
-	char why[300];
+	struct attest_verdict v = {};
 	size_t len;
 	int r;
 
@@ -382,10 +382,9 @@ static void snp_crl_check(const struct report_opts *o, const struct snp_files *f
 			      o->crl ? "" : " (or give the CRL with --crl FILE)");
 		return;
 	}
-	r = attest_snp_crl_check(buf, len, t->ark, f->ask ? f->ask : t->ask, f->leaf, why,
-				 sizeof why);
+	r = attest_snp_crl_check(buf, len, t->ark, f->ask ? f->ask : t->ask, f->leaf, &v);
 	checklist_add(l, "ARK CRL", r == 1 ? CHECK_OK : CHECK_FAILED, "%s: %s",
-		      o->crl ? o->crl : "from the KDS", r < 0 ? strerror(-r) : why);
+		      o->crl ? o->crl : "from the KDS", r < 0 ? strerror(-r) : v.reason);
 }
 
 /* VCEK → ASK → trusted ARK of the VCEK's generation, one line per link. Returns an exit code
@@ -415,14 +414,14 @@ static int load_ref(const char *path, struct snp_ref *ref)
 {
 	_cleanup_free_ uint8_t *buf = NULL;
 	_cleanup_free_ char *err = NULL;
-	char why[300];
+	struct attest_verdict v = {};
 	size_t len;
 
 	if (read_user_file("reference", path, SNP_REF_TEXT_MAX, &buf, &len, &err) < 0)
 		return sevadm_fail(VERB, "%s", err);
-	if (attest_snp_ref_parse((const char *)buf, len, ref, why, sizeof why) < 0)
+	if (attest_snp_ref_parse((const char *)buf, len, ref, &v) < 0)
 		return sevadm_fail(VERB, "the reference %s is refused: %s (the format: sevadm(1), "
-				   "REFERENCE FILE)", path, why);
+				   "REFERENCE FILE)", path, attest_verdict_why(&v, "out of memory"));
 	return 0;
 }
 

@@ -182,7 +182,8 @@ int hv_snp_write_certs(const char *dir, const uint8_t *table, size_t len)
 	struct snp_cert_entry e[SNP_CERT_TABLE_ENTRIES_MAX];
 	struct snp_cert_table t;
 	_cleanup_free_ char *raw = path_join(dir, "cert-table.bin");
-	char why[256] = "", name[48];
+	struct attest_verdict v = {};
+	char name[48];
 	size_t n;
 	int k;
 
@@ -190,8 +191,8 @@ int hv_snp_write_certs(const char *dir, const uint8_t *table, size_t len)
 		return hv_say(-errno, "--certs %s: %m", dir);
 	if (!raw)
 		return -ENOMEM;
-	if (attest_snp_cert_table_parse(table, len, &t, why, sizeof(why)) < 0)
-		return hv_say(-EBADMSG, "sevd's certificate table does not parse: %s", why);
+	if (attest_snp_cert_table_parse(table, len, &t, &v) < 0)
+		return hv_say(-EBADMSG, "sevd's certificate table does not parse: %s", v.reason);
 	k = write_file_atomic(raw, table, len, 0644);
 	if (k < 0)
 		return hv_say(k, "cannot write %s: %s", raw, strerror(-k));

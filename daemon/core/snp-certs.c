@@ -62,7 +62,7 @@ int sevd_snp_certs_new(const char *state_dir, struct sevd_snp_certs **ret)
 	struct sevd_snp_certs *s = calloc(1, sizeof(*s));
 	_cleanup_free_ uint8_t *buf = NULL;
 	struct snp_cert_table t;
-	char why[256];
+	struct attest_verdict v = {};
 	size_t len = 0;
 	int r;
 
@@ -87,9 +87,9 @@ int sevd_snp_certs_new(const char *state_dir, struct sevd_snp_certs **ret)
 	if (r < 0)
 		return log_error_errno(r, "Cannot read the SNP certificate table %s: %m (remove it "
 					  "and PUT /v1/snp/certs again)", s->path);
-	if (attest_snp_cert_table_parse(buf, len, &t, why, sizeof why) < 0) {
+	if (attest_snp_cert_table_parse(buf, len, &t, &v) < 0) {
 		log_error("The SNP certificate table %s is malformed: %s; remove it and PUT "
-			  "/v1/snp/certs again", s->path, why);
+			  "/v1/snp/certs again", s->path, v.reason);
 		return -EBADMSG;
 	}
 	memcpy(s->table, buf, len);
@@ -226,14 +226,15 @@ static int check_table(struct sevd_core *c, const uint8_t *buf, size_t len, stru
 	struct snp_chain_verdict v;
 	struct snp_vcek_info info;
 	struct snp_cert_table t;
+	struct attest_verdict tv = {};
 	enum snp_cert_kind lk;
 	char why[256], g[32];
 	bool hw;
 
 	if (!r)
 		return refuse(rep, -ENOMEM, "out of memory");
-	if (attest_snp_cert_table_parse(buf, len, &t, why, sizeof why) < 0)
-		return refuse(rep, -EBADMSG, "malformed certificate table: %s", why);
+	if (attest_snp_cert_table_parse(buf, len, &t, &tv) < 0)
+		return refuse(rep, -EBADMSG, "malformed certificate table: %s", tv.reason);
 	if (t.has[SNP_CERT_VCEK] == t.has[SNP_CERT_VLEK])
 		return refuse(rep, -EBADMSG, "the table must hold exactly one of a VCEK and a VLEK "
 			      "entry (it holds %s)", t.has[SNP_CERT_VCEK] ? "both" : "neither");
@@ -407,8 +408,13 @@ static int fetch_emu(const char *emu, int stop_fd, uint8_t **ret, size_t *ret_le
 		e[i].data = bufs[i];
 		e[i].len = (uint32_t)len;
 	}
-	if (r >= 0)
-		r = attest_snp_cert_table_build(e, 3, ret, ret_len, why, why_len);
+	if (r >= 0) {
+		struct attest_verdict v = {};
+
+		r = attest_snp_cert_table_build(e, 3, ret, ret_len, &v);
+		if (r < 0 && v.reason[0])
+			snprintf(why, why_len, "%.200s", v.reason);
+	}
 	for (size_t i = 0; i < 3; i++)
 		free(bufs[i]);
 	return r;

@@ -315,6 +315,7 @@ void sevd_api_snp_certs_put(const struct sevd_api_request *req, struct sevd_api_
 	_cleanup_(json_object_putp) json_object *o = NULL;
 	_cleanup_free_ uint8_t *t = NULL;
 	struct put_build b = { .n = 0 };
+	struct attest_verdict v = {};
 	char why[200];
 	size_t len = 0;
 	bool table;
@@ -349,10 +350,10 @@ void sevd_api_snp_certs_put(const struct sevd_api_request *req, struct sevd_api_
 	}
 	r = build_from_json(o, &b, why, sizeof why);
 	if (r >= 0)
-		r = attest_snp_cert_table_build(b.e, b.n, &t, &len, why, sizeof why);
+		r = attest_snp_cert_table_build(b.e, b.n, &t, &len, &v);
 	put_build_done(&b);
 	if (r < 0) {
-		sevd_api_error(resp, 400, "bad_request", why, -1);
+		sevd_api_error(resp, 400, "bad_request", attest_verdict_why(&v, why), -1);
 		return;
 	}
 	memcpy(creq->u.snp_certs.table, t, len);

@@ -126,18 +126,18 @@ static void test_sevctl_cases(void)
 	uint8_t *i = tu_read_vector("sevctl/measurement/initrd-fake", &ilen);
 	uint8_t digest[32], kh[32], ih[32];
 	struct attest_digest_input in = { .firmware = fw, .firmware_len = fwlen, .policy = 3 };
-	const char *reason = NULL;
+	struct attest_verdict v = {};
 
 	TU_CHECK_EQ(n, 32);
 	sevctl_case(d, "lswbxWxI9gckya16JQvdFtpYmNO4b+3inAPpqsgoBI7DE/q1EcIWsVBbGy6pkDxA");
-	TU_CHECK(attest_launch_digest(&in, digest, &reason) == 0, "case 2: %s", reason);
+	TU_CHECK(attest_launch_digest(&in, digest, &v) == 0, "case 2: %s", v.reason);
 	sevctl_case(digest, "oMDewIouJSpbpNRHj7Mk3p08H2dPZQdsZMU14qIymBnDE/q1EcIWsVBbGy6pkDxA");
 	sha256(k, klen, kh);
 	sha256(i, ilen, ih);
 	in.kernel_sha256 = kh;
 	in.initrd_sha256 = ih;
 	in.cmdline = "foo bar baz fake kernel=cmdline";
-	TU_CHECK(attest_launch_digest(&in, digest, &reason) == 0, "case 3: %s", reason);
+	TU_CHECK(attest_launch_digest(&in, digest, &v) == 0, "case 3: %s", v.reason);
 	sevctl_case(digest, "h3auYbWQnVW7EGLWN4Hf9SN0oEYMPU2sK4bLnefWPwvDE/q1EcIWsVBbGy6pkDxA");
 	free(d), free(fw), free(k), free(i);
 }
@@ -156,24 +156,25 @@ static void test_sev_es(void)
 					  .num_cpus = 4, .vmsa_cpu0 = v0, .vmsa_cpu1 = v1,
 					  .vmsa_cpu0_len = l0, .vmsa_cpu1_len = l1 };
 	struct attest_measure_input m = { ATTEST_MEASURE_CTX, 1, 49, 6, 0x05 };
-	const char *reason = NULL;
+	struct attest_verdict v = {};
 	uint8_t out[32];
 
 	TU_CHECK_EQ(xlen, 48);
-	TU_CHECK(attest_launch_digest(&in, m.digest, &reason) == 0, "ES digest: %s", reason);
+	TU_CHECK(attest_launch_digest(&in, m.digest, &v) == 0, "ES digest: %s", v.reason);
 	memcpy(m.mnonce, x + 32, 16);
 	TU_CHECK(attest_measurement_compute(tik, &m, out) == 0, "compute");
 	TU_CHECK_MEM(out, x, 32);
 	TU_CHECK(attest_measurement_verify(tik, &m, x) == 1, "verify");
 	/* Without VMSAs, or with one CPU fewer, it must not match or must be refused. */
 	in.num_cpus = 3;
-	TU_CHECK(attest_launch_digest(&in, m.digest, &reason) == 0, "3 cpus");
+	TU_CHECK(attest_launch_digest(&in, m.digest, &v) == 0, "3 cpus");
 	TU_CHECK(attest_measurement_verify(tik, &m, x) == 0, "3 CPUs must not match");
 	in.vmsa_cpu0 = NULL;
-	TU_CHECK(attest_launch_digest(&in, m.digest, &reason) == -EINVAL && reason, "no VMSA");
+	TU_CHECK(attest_launch_digest(&in, m.digest, &v) == -EINVAL && v.reason[0], "no VMSA");
 	in.vmsa_cpu0 = v0;
 	in.vmsa_cpu0_len = 4095;
-	TU_CHECK(attest_launch_digest(&in, m.digest, &reason) == -EINVAL && reason, "short VMSA");
+	v = (struct attest_verdict){};
+	TU_CHECK(attest_launch_digest(&in, m.digest, &v) == -EINVAL && v.reason[0], "short VMSA");
 	free(fw), free(v0), free(v1), free(tik), free(x);
 }
 
@@ -184,7 +185,7 @@ static void test_launch_digest_vectors(void)
 	uint8_t *x64 = tu_read_vector("launch-digest/ovmf_OvmfX64_suffix.bin", &xlen);
 	uint8_t empty[32], out[32], plain[32];
 	struct attest_digest_input in = { .firmware = amd, .firmware_len = alen };
-	const char *reason = NULL;
+	struct attest_verdict v = {};
 	uint32_t base = 0, size = 0;
 
 	sha256("", 0, empty);
@@ -195,25 +196,25 @@ static void test_launch_digest_vectors(void)
 	in.kernel_sha256 = empty;
 	in.initrd_sha256 = empty;
 	in.cmdline = "console=ttyS0 loglevel=7";
-	TU_CHECK(attest_launch_digest(&in, out, &reason) == 0, "AmdSev: %s", reason);
+	TU_CHECK(attest_launch_digest(&in, out, &v) == 0, "AmdSev: %s", v.reason);
 	check_hex(out, 32, "82a3ee5d537c3620628270c292ae30cb40c3c878666a7890ee7ef2a08fb535ff");
 	in.initrd_sha256 = NULL;
 	in.cmdline = NULL;
-	TU_CHECK(attest_launch_digest(&in, out, &reason) == 0, "kernel only: %s", reason);
+	TU_CHECK(attest_launch_digest(&in, out, &v) == 0, "kernel only: %s", v.reason);
 	check_hex(out, 32, "77f613d7bbcdf12a73782ea9e88b0172aeda50d1a54201cb903594ff52846898");
 
 	in.firmware = x64;
 	in.firmware_len = xlen;
 	in.kernel_sha256 = NULL;
-	TU_CHECK(attest_launch_digest(&in, out, &reason) == 0, "OvmfX64 plain");
+	TU_CHECK(attest_launch_digest(&in, out, &v) == 0, "OvmfX64 plain");
 	sha256(x64, xlen, plain);
 	TU_CHECK_MEM(out, plain, 32);
 	in.kernel_sha256 = empty;
-	TU_CHECK(attest_launch_digest(&in, out, &reason) == -ENOENT, "OvmfX64 with a kernel");
-	TU_CHECK(reason && strstr(reason, "hashes table"), "reason names the table: %s", reason);
+	TU_CHECK(attest_launch_digest(&in, out, &v) == -ENOENT, "OvmfX64 with a kernel");
+	TU_CHECK(strstr(v.reason, "hashes table"), "reason names the table: %s", v.reason);
 	in.kernel_sha256 = NULL;
 	in.cmdline = "x";
-	TU_CHECK(attest_launch_digest(&in, out, &reason) == -EINVAL, "cmdline without kernel");
+	TU_CHECK(attest_launch_digest(&in, out, &v) == -EINVAL, "cmdline without kernel");
 	free(amd), free(x64);
 }
 

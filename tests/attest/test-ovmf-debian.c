@@ -116,8 +116,8 @@ static void run_row(char *line, int *compared)
 		struct attest_snp_input in = { .firmware = im->data, .firmware_len = im->len,
 					       .vcpus = n, .vmsa = { .cpu_sig = sig,
 								     .sev_features = gf, .vmm = v } };
-		const char *why = NULL;
-		TU_CHECK(attest_snp_launch_digest(&in, d, &why) == 0, "SNP digest: %s", why);
+		struct attest_verdict why = {};
+		TU_CHECK(attest_snp_launch_digest(&in, d, &why) == 0, "SNP digest: %s", why.reason);
 		hex_of(d, 48, got);
 		if (n == 4 || v != ATTEST_VMM_QEMU) {
 			char ns[8], gfs[12];
@@ -168,12 +168,12 @@ static void expect_snp_refusal(const uint8_t *fw, size_t len, bool kernel, int w
 	static const uint8_t k[32] = { 1 };
 	struct attest_snp_input in = { .firmware = fw, .firmware_len = len, .vcpus = 2,
 				       .kernel_sha256 = kernel ? k : NULL };
-	const char *why = NULL;
+	struct attest_verdict why = {};
 	uint8_t d[48];
 
 	TU_CHECK_EQ(attest_snp_launch_digest(&in, d, &why), want_r);
-	TU_CHECK(why && strstr(why, want_text), "%s: the reason names %s: %s", what, want_text,
-		 why ? why : "(none)");
+	TU_CHECK(strstr(why.reason, want_text), "%s: the reason names %s: %s", what, want_text,
+		 attest_verdict_why(&why, "(none)"));
 }
 
 static void test_refusals(void)
@@ -182,14 +182,15 @@ static void test_refusals(void)
 	const struct image *im = &images[0];
 	struct attest_digest_input sev = { .firmware = im->data, .firmware_len = im->len,
 					   .kernel_sha256 = k };
-	const char *why = NULL;
+	struct attest_verdict why = {};
 	uint8_t d[48], *copy, *data4m;
 	size_t len4m;
 
 	/* A kernel: Debian's OVMF has the SEV hashes descriptor but zero (no slot) and no
 	 * KERNEL_HASHES section. */
 	TU_CHECK_EQ(attest_launch_digest(&sev, d, &why), -ENOENT);
-	TU_CHECK(why && strstr(why, "7255371f"), "SEV kernel refusal names the table: %s", why);
+	TU_CHECK(strstr(why.reason, "7255371f"), "SEV kernel refusal names the table: %s",
+		 why.reason);
 	expect_snp_refusal(im->data, im->len, true, -ENOENT, "KERNEL_HASHES", "SNP kernel");
 	/* Truncated: half the image has no footer, hence no SEV metadata; a partial page. */
 	expect_snp_refusal(im->data, im->len / 2, false, -ENOENT, "SEV metadata", "half image");

@@ -36,10 +36,10 @@ static void turin_report(struct snp_report *r, bool masked)
 static void appraise(const struct snp_report *r, const char *text, struct snp_appraisal *a)
 {
 	struct snp_ref ref;
-	char why[300];
+	struct attest_verdict v = {};
 
-	TU_CHECK(attest_snp_ref_parse(text, strlen(text), &ref, why, sizeof why) == 0, "%s: %s",
-		 text, why);
+	TU_CHECK(attest_snp_ref_parse(text, strlen(text), &ref, &v) == 0, "%s: %s", text,
+		 v.reason);
 	attest_snp_appraise(r, &ref, a);
 }
 
@@ -99,46 +99,46 @@ static void test_masked_chip(void)
 static void test_text_limits(void)
 {
 	struct snp_ref ref;
-	char why[300];
+	struct attest_verdict v = {};
 	static char big[SNP_REF_TEXT_MAX + 2];
 
-	TU_CHECK(attest_snp_ref_parse("{} x", 4, &ref, why, sizeof why) == -EBADMSG, "trailing");
-	TU_CHECK(attest_snp_ref_parse("{}\n \t", 5, &ref, why, sizeof why) == 0, "%s", why);
-	TU_CHECK(attest_snp_ref_parse("{\"comment\": [1, 2], \"$schema\": \"x\"}", 35, &ref, why,
-				      sizeof why) == 0, "annotations: %s", why);
+	TU_CHECK(attest_snp_ref_parse("{} x", 4, &ref, &v) == -EBADMSG, "trailing");
+	v = (struct attest_verdict){};
+	TU_CHECK(attest_snp_ref_parse("{}\n \t", 5, &ref, &v) == 0, "%s", v.reason);
+	TU_CHECK(attest_snp_ref_parse("{\"comment\": [1, 2], \"$schema\": \"x\"}", 35, &ref,
+				      &v) == 0, "annotations: %s", v.reason);
 	memset(big, ' ', sizeof big - 1);
 	big[0] = '{';
 	big[sizeof big - 2] = '}';
-	TU_CHECK(attest_snp_ref_parse(big, sizeof big - 1, &ref, why, sizeof why) == -EBADMSG &&
-			 strstr(why, "larger"), "%s", why);
-	TU_CHECK(attest_snp_ref_parse("{\"vmpl\": 1.5}", 13, &ref, why, sizeof why) == -EBADMSG,
+	TU_CHECK(attest_snp_ref_parse(big, sizeof big - 1, &ref, &v) == -EBADMSG &&
+			 strstr(v.reason, "larger"), "%s", v.reason);
+	TU_CHECK(attest_snp_ref_parse("{\"vmpl\": 1.5}", 13, &ref, &v) == -EBADMSG,
 		 "a fraction is no VMPL");
-	TU_CHECK(attest_snp_ref_parse("{\"min_firmware\": \"1.2.3.4\"}", 27, &ref, why,
-				      sizeof why) == -EBADMSG, "four parts");
+	TU_CHECK(attest_snp_ref_parse("{\"min_firmware\": \"1.2.3.4\"}", 27, &ref, &v) ==
+			 -EBADMSG, "four parts");
 }
 
 static void test_cert_table_limits(void)
 {
 	struct snp_cert_table t;
 	uint8_t buf[24 * 2 + 8] = { 0 };
-	char why[300];
+	struct attest_verdict v = {};
 
 	/* one unknown-GUID entry pointing at the 8 bytes after the terminator: skipped */
 	memset(buf, 0x77, 16);
 	put_le32(buf + 16, 48);
 	put_le32(buf + 20, 8);
-	TU_CHECK(attest_snp_cert_table_parse(buf, sizeof buf, &t, why, sizeof why) == 0, "%s", why);
+	TU_CHECK(attest_snp_cert_table_parse(buf, sizeof buf, &t, &v) == 0, "%s", v.reason);
 	TU_CHECK(t.n_entries == 1 && !t.has[SNP_CERT_VCEK], "unknown GUID skipped");
 	/* pointing into the table itself */
 	put_le32(buf + 16, 8);
-	TU_CHECK(attest_snp_cert_table_parse(buf, sizeof buf, &t, why, sizeof why) == -EBADMSG &&
-			 strstr(why, "overlaps"), "%s", why);
+	TU_CHECK(attest_snp_cert_table_parse(buf, sizeof buf, &t, &v) == -EBADMSG &&
+			 strstr(v.reason, "overlaps"), "%s", v.reason);
 	/* offset + length wrapping 32 bits */
 	put_le32(buf + 16, 48);
 	put_le32(buf + 20, 0xFFFFFFF0u);
-	TU_CHECK(attest_snp_cert_table_parse(buf, sizeof buf, &t, why, sizeof why) == -EBADMSG,
-		 "wrap");
-	TU_CHECK(attest_snp_cert_table_parse(buf, 0, &t, why, sizeof why) == -EBADMSG, "empty");
+	TU_CHECK(attest_snp_cert_table_parse(buf, sizeof buf, &t, &v) == -EBADMSG, "wrap");
+	TU_CHECK(attest_snp_cert_table_parse(buf, 0, &t, &v) == -EBADMSG, "empty");
 }
 
 int main(void)

@@ -43,7 +43,7 @@ static void run_snp_case(const struct snp_case *c)
 	uint8_t *fw = tu_read_vector(c->fw, &len), d[48];
 	struct attest_snp_input in = { .firmware = fw, .firmware_len = len, .vcpus = c->vcpus,
 				       .cmdline = c->cmdline };
-	const char *reason = NULL;
+	struct attest_verdict v = {};
 	int r;
 
 	TU_CHECK(attest_vcpu_type_sig("EPYC-v4", &in.vmsa.cpu_sig) == 0, "EPYC-v4 known");
@@ -51,8 +51,8 @@ static void run_snp_case(const struct snp_case *c)
 	in.vmsa.vmm = c->vmm;
 	if (c->kernel)
 		in.kernel_sha256 = empty_sha256(), in.initrd_sha256 = empty_sha256();
-	r = attest_snp_launch_digest(&in, d, &reason);
-	TU_CHECK(r == 0, "%s %u vCPUs: %s", c->fw, c->vcpus, reason ? reason : "?");
+	r = attest_snp_launch_digest(&in, d, &v);
+	TU_CHECK(r == 0, "%s %u vCPUs: %s", c->fw, c->vcpus, attest_verdict_why(&v, "?"));
 	if (r == 0)
 		check_hex(d, sizeof d, c->want);
 	free(fw);
@@ -113,16 +113,16 @@ static void test_snp_refusals(void)
 	uint8_t *fw = tu_read_vector(X64, &len), d[48];
 	struct attest_snp_input in = { .firmware = fw, .firmware_len = len, .vcpus = 1,
 				       .kernel_sha256 = empty_sha256() };
-	const char *reason = NULL;
+	struct attest_verdict v = {};
 
-	TU_CHECK(attest_snp_launch_digest(&in, d, &reason) == -ENOENT, "OvmfX64 + kernel refused");
-	TU_CHECK(reason && strstr(reason, "KERNEL_HASHES"), "names the section: %s", reason);
+	TU_CHECK(attest_snp_launch_digest(&in, d, &v) == -ENOENT, "OvmfX64 + kernel refused");
+	TU_CHECK(strstr(v.reason, "KERNEL_HASHES"), "names the section: %s", v.reason);
 	in.kernel_sha256 = NULL;
 	in.firmware_len = len - 1;
-	TU_CHECK(attest_snp_launch_digest(&in, d, &reason) == -EINVAL, "partial page refused");
+	TU_CHECK(attest_snp_launch_digest(&in, d, &v) == -EINVAL, "partial page refused");
 	in.firmware_len = len;
 	in.vcpus = 0;
-	TU_CHECK(attest_snp_launch_digest(&in, d, &reason) == -EINVAL, "0 vCPUs refused");
+	TU_CHECK(attest_snp_launch_digest(&in, d, &v) == -EINVAL, "0 vCPUs refused");
 	free(fw);
 }
 
@@ -203,7 +203,7 @@ static void test_metadata_damage(void)
 	size_t len;
 	uint8_t *fw = tu_read_vector(AMD, &len);
 	struct attest_ovmf o;
-	const char *reason = NULL;
+	struct attest_verdict v = {};
 	uint8_t guid[16];
 	const uint8_t *e;
 	size_t elen;
@@ -211,7 +211,7 @@ static void test_metadata_damage(void)
 	uint8_t *h;
 	size_t n;
 
-	TU_CHECK(attest_ovmf_parse(fw, len, &o, &reason) == 0 && o.has_metadata, "parses");
+	TU_CHECK(attest_ovmf_parse(fw, len, &o, &v) == 0 && o.has_metadata, "parses");
 	n = o.n_sections;
 	TU_CHECK(n >= 4, "sections: %zu", n);
 	TU_CHECK(attest_guid_parse("dc886566-984a-4798-a75e-5585a7bf67cc", guid) == 0, "guid");
@@ -219,18 +219,20 @@ static void test_metadata_damage(void)
 	off = get_le32(e);
 	h = fw + len - off;
 	h[0] ^= 1; /* "ASEV" */
-	TU_CHECK(attest_ovmf_parse(fw, len, &o, &reason) == -EBADMSG, "bad signature refused");
-	TU_CHECK(reason && strstr(reason, "ASEV"), "names the header: %s", reason);
+	TU_CHECK(attest_ovmf_parse(fw, len, &o, &v) == -EBADMSG, "bad signature refused");
+	TU_CHECK(strstr(v.reason, "ASEV"), "names the header: %s", v.reason);
 	h[0] ^= 1;
 	put_le32(h + 12, 1000); /* item count */
-	TU_CHECK(attest_ovmf_parse(fw, len, &o, &reason) == -EBADMSG, "huge count refused");
-	TU_CHECK(reason && strstr(reason, "SEV metadata"), "names it: %s", reason);
+	v = (struct attest_verdict){};
+	TU_CHECK(attest_ovmf_parse(fw, len, &o, &v) == -EBADMSG, "huge count refused");
+	TU_CHECK(strstr(v.reason, "SEV metadata"), "names it: %s", v.reason);
 	put_le32(h + 12, (uint32_t)n);
 	for (size_t i = 0; i < n; i++)
 		if (get_le32(h + 16 + i * 12 + 8) == ATTEST_OVMF_SNP_SECRETS)
 			put_le32(h + 16 + i * 12, get_le32(h + 16 + i * 12) + 1);
-	TU_CHECK(attest_ovmf_parse(fw, len, &o, &reason) == -EBADMSG, "misaligned refused");
-	TU_CHECK(reason && strstr(reason, "SNP_SECRETS"), "names SNP_SECRETS: %s", reason);
+	v = (struct attest_verdict){};
+	TU_CHECK(attest_ovmf_parse(fw, len, &o, &v) == -EBADMSG, "misaligned refused");
+	TU_CHECK(strstr(v.reason, "SNP_SECRETS"), "names SNP_SECRETS: %s", v.reason);
 	free(fw);
 }
 
@@ -294,7 +296,8 @@ static void test_svsm(void)
 	struct attest_snp_input in = { .firmware = fw, .firmware_len = len, .svsm = img,
 				       .svsm_len = sizeof img, .vars_size = 8192,
 				       .vmsa = { .sev_features = 1 } };
-	const char *dump = getenv("TEST_SNP_MEASURE_DUMP"), *why = NULL;
+	const char *dump = getenv("TEST_SNP_MEASURE_DUMP");
+	struct attest_verdict why = {};
 
 	svsm_image(img);
 	if (dump)
@@ -302,7 +305,7 @@ static void test_svsm(void)
 	TU_CHECK(attest_vcpu_type_sig("EPYC-Milan", &in.vmsa.cpu_sig) == 0, "Milan");
 	for (unsigned n = 1; n <= 2; n++) {
 		in.vcpus = n;
-		TU_CHECK(attest_snp_launch_digest(&in, d, &why) == 0, "SVSM digest: %s", why);
+		TU_CHECK(attest_snp_launch_digest(&in, d, &why) == 0, "SVSM digest: %s", why.reason);
 		check_hex(d, sizeof d, want[n]);
 	}
 	/* A kernel, a variable store that is not whole pages, an image without the info entry. */
@@ -310,12 +313,14 @@ static void test_svsm(void)
 	TU_CHECK(attest_snp_launch_digest(&in, d, &why) == -EINVAL, "SVSM with a kernel");
 	in.kernel_sha256 = NULL;
 	in.vars_size = 100;
+	why = (struct attest_verdict){};
 	TU_CHECK(attest_snp_launch_digest(&in, d, &why) == -EINVAL, "vars size");
-	TU_CHECK(why && strstr(why, "variable store"), "names it: %s", why);
+	TU_CHECK(strstr(why.reason, "variable store"), "names it: %s", why.reason);
 	in.vars_size = 8192;
 	img[16384 - 0x20 - 18 - 22 * 2 - 1] ^= 0xff; /* the SVSM info entry's GUID */
+	why = (struct attest_verdict){};
 	TU_CHECK(attest_snp_launch_digest(&in, d, &why) == -ENOENT, "no SVSM info entry");
-	TU_CHECK(why && strstr(why, "a789a612"), "names the entry: %s", why);
+	TU_CHECK(strstr(why.reason, "a789a612"), "names the entry: %s", why.reason);
 	free(fw);
 }
 

@@ -31,11 +31,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const uint8_t kernel[32] = { 1 };
 	struct attest_ovmf o;
-	const char *why = NULL;
+	struct attest_verdict v = {};
 	uint8_t d[ATTEST_SNP_DIGEST_SIZE];
-	int r = attest_ovmf_parse(data, size, &o, &why);
+	int r = attest_ovmf_parse(data, size, &o, &v);
 
-	if (r < 0 && (r != -EBADMSG || !why))
+	if (r < 0 && (r != -EBADMSG || !v.reason[0]))
 		abort();
 	if (r == 0)
 		check_sections(&o);
@@ -45,9 +45,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				       .vcpus = 1 + (size & 2) / 2,
 				       .vmsa = { .cpu_sig = 0x00a00f11, .sev_features = 1 } };
 	r = attest_ovmf_parse(data, in.firmware_len, &o, NULL);
-	why = NULL;
-	int s = attest_snp_launch_digest(&in, d, &why);
-	if (s < 0 && !why)
+	v = (struct attest_verdict){};
+	int s = attest_snp_launch_digest(&in, d, &v);
+	if (s < 0 && s != -ENOMEM && s != -EIO && !v.reason[0])
 		abort(); /* every refusal says why */
 	if (s == 0 && (r < 0 || !o.has_metadata || in.firmware_len == 0))
 		abort(); /* a digest only for a page-sized image whose metadata parsed */

@@ -16,11 +16,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct snp_cert_table t;
-	char why[300] = "";
-	int r = attest_snp_cert_table_parse(data, size, &t, why, sizeof why);
+	struct attest_verdict v = {};
+	int r = attest_snp_cert_table_parse(data, size, &t, &v);
 
 	if (r < 0) {
-		if (r != -EBADMSG || !why[0])
+		if (r != -EBADMSG || !v.reason[0])
 			abort();
 		return 0;
 	}
@@ -43,10 +43,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		for (size_t i = 0; i < n; i++)
 			if (e[i].data < data || e[i].data + e[i].len > data + size || !e[i].len)
 				abort();
-		if (attest_snp_cert_table_build(e, n, &b, &blen, why, sizeof why) == 0) {
+		if (attest_snp_cert_table_build(e, n, &b, &blen, &v) == 0) {
 			struct snp_cert_table t2;
 
-			if (attest_snp_cert_table_parse(b, blen, &t2, why, sizeof why) < 0 ||
+			if (attest_snp_cert_table_parse(b, blen, &t2, &v) < 0 ||
 			    attest_snp_cert_table_entries(b, blen, e2, n) != n)
 				abort();
 			for (size_t i = 0; i < n; i++)

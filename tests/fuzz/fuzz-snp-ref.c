@@ -39,15 +39,15 @@ static void init_report(void)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	char why[300] = "";
+	struct attest_verdict v = {};
 	int r;
 
 	init_report();
-	r = attest_snp_ref_parse((const char *)data, size, &ref, why, sizeof why);
+	r = attest_snp_ref_parse((const char *)data, size, &ref, &v);
 	if (r < 0) {
 		if (r != -EBADMSG && r != -ENOMEM)
 			abort();
-		if (r == -EBADMSG && !why[0])
+		if (r == -EBADMSG && !v.reason[0])
 			abort(); /* every refusal says why */
 		return 0;
 	}

@@ -433,13 +433,13 @@ static void kernel_refused(const struct fwimg *f)
 int main(void)
 {
 	struct fwimg f = { 0 };
-	const char *why = NULL;
+	struct attest_verdict v = {};
 
 	if (access(OVMF_PATH, R_OK) != 0)
 		tu_skip(OVMF_PATH " is absent (Debian package ovmf, see scripts/deps)");
 	f.bytes = tu_read_file(OVMF_PATH, &f.len);
 	TU_CHECK(f.bytes && f.len % SEV_PAGE_SIZE == 0, "%s", OVMF_PATH);
-	TU_CHECK(attest_ovmf_parse(f.bytes, f.len, &f.o, &why) == 0, "%s", why);
+	TU_CHECK(attest_ovmf_parse(f.bytes, f.len, &f.o, &v) == 0, "%s", v.reason);
 	TU_CHECK(f.o.has_metadata && f.o.n_sections > 0, "no SEV metadata in " OVMF_PATH);
 	launch(&f, "EPYC-Milan", 1, true);
 	launch(&f, "EPYC-Milan", 4, false);
