@@ -48,12 +48,17 @@ int hv_unix_connect(const char *path, int type)
 	return fd;
 }
 
-int hv_emu_ctl_fd(const char *sock, const char *line, char *text, size_t cap, int *ret_fd)
+int hv_emu_ctl(const char *sock, const char *line, void *out, size_t cap, size_t *ret_len,
+	       int *ret_fd)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	struct emu_msg_hdr h = {
-	    .magic = EMU_WIRE_MAGIC, .version = EMU_WIRE_VERSION, .type = EMU_MSG_CTL, .seq = 6};
-	uint8_t msg[sizeof(h) + 128], in[sizeof(struct emu_reply_hdr) + EMU_WIRE_MAX_PAYLOAD];
+	struct emu_msg_hdr h = {.magic = EMU_WIRE_MAGIC,
+				.version = EMU_WIRE_VERSION,
+				.type = EMU_MSG_CTL,
+				.len = (uint32_t)strlen(line),
+				.seq = 6};
+	uint8_t msg[sizeof(h) + HV_EMU_CTL_LINE_MAX];
+	uint8_t in[sizeof(struct emu_reply_hdr) + EMU_WIRE_MAX_PAYLOAD];
 	union {
 		struct cmsghdr c;
 		char b[CMSG_SPACE(sizeof(int))];
@@ -61,34 +66,55 @@ int hv_emu_ctl_fd(const char *sock, const char *line, char *text, size_t cap, in
 	struct iovec iov = {.iov_base = in, .iov_len = sizeof(in)};
 	struct msghdr mh = {
 	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.b, .msg_controllen = sizeof(cm.b)};
-	_cleanup_close_ int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	_cleanup_close_ int s = -1, fd = -1;
 	struct emu_reply_hdr rh;
 	struct cmsghdr *c;
 	ssize_t n;
 
-	*ret_fd = -1;
-	if (s < 0 || strlen(sock) >= sizeof(sa.sun_path))
+	*ret_len = 0;
+	if (ret_fd)
+		*ret_fd = -1;
+	if (strlen(sock) >= sizeof(sa.sun_path) || h.len >= HV_EMU_CTL_LINE_MAX)
 		return -EINVAL;
+	s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		return -errno;
 	strcpy(sa.sun_path, sock);
 	if (connect(s, (struct sockaddr *)&sa, sizeof(sa)) < 0)
 		return -errno;
-	if (strlen(line) >= 128)
-		return -EINVAL;
-	h.len = (uint32_t)snprintf((char *)msg + sizeof(h), 128, "%s", line);
 	memcpy(msg, &h, sizeof(h));
+	memcpy(msg + sizeof(h), line, h.len);
 	if (send(s, msg, sizeof(h) + h.len, 0) != (ssize_t)(sizeof(h) + h.len))
 		return -errno;
 	n = recvmsg(s, &mh, MSG_CMSG_CLOEXEC);
-	if (n < (ssize_t)sizeof(rh))
-		return n < 0 ? -errno : -EPROTO;
-	memcpy(&rh, in, sizeof(rh));
+	if (n < 0)
+		return -errno;
 	c = CMSG_FIRSTHDR(&mh);
 	if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
-		memcpy(ret_fd, CMSG_DATA(c), sizeof(int));
-	if (rh.magic != EMU_WIRE_MAGIC || rh.len != (size_t)n - sizeof(rh))
+		memcpy(&fd, CMSG_DATA(c), sizeof(int));
+	if (n < (ssize_t)sizeof(rh))
 		return -EPROTO;
-	snprintf(text, cap, "%.*s", (int)rh.len, (const char *)in + sizeof(rh));
-	if (rh.error == 0 && *ret_fd < 0)
+	memcpy(&rh, in, sizeof(rh));
+	if (rh.magic != EMU_WIRE_MAGIC || rh.seq != h.seq || rh.len != (size_t)n - sizeof(rh))
 		return -EPROTO;
+	if (rh.len > cap)
+		return -EMSGSIZE;
+	memcpy(out, in + sizeof(rh), rh.len);
+	*ret_len = rh.len;
+	if (ret_fd)
+		*ret_fd = TAKE_FD(fd);
 	return rh.error;
+}
+
+int hv_emu_ctl_fd(const char *sock, const char *line, char *text, size_t cap, int *ret_fd)
+{
+	uint8_t reply[EMU_WIRE_MAX_PAYLOAD];
+	size_t len = 0;
+	int r = hv_emu_ctl(sock, line, reply, sizeof(reply), &len, ret_fd);
+
+	if (cap)
+		snprintf(text, cap, "%.*s", (int)len, (const char *)reply);
+	if (r == 0 && *ret_fd < 0)
+		return -EPROTO;
+	return r;
 }

@@ -11,13 +11,13 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <openssl/evp.h>
 
 #include "common/macros.h"
 #include "common/util.h"
+#include "hv-glue/util.h"
 #include "psp/emu-wire.h"
 #include "tests/cli/test-cli-guest-util.h"
 
@@ -340,53 +340,17 @@ char *tg_make_image(const char *name, size_t len)
 
 /* ---- the emulator's control socket (its own channel, not sevd's) ---- */
 
-/* One CTL line; the reply payload into buf (len returned), a descriptor into *ret_fd. */
+/* One CTL line (hv-glue/util.c, the code sev-run asks the emulator with); the reply payload
+ * into buf (len returned), a descriptor into *ret_fd. */
 size_t tg_emu_ctl(const struct tg_daemon *d, const char *line, uint8_t *buf, size_t cap,
 		  int *ret_fd)
 {
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	struct emu_msg_hdr h = {.magic = EMU_WIRE_MAGIC,
-				.version = EMU_WIRE_VERSION,
-				.type = EMU_MSG_CTL,
-				.len = (uint32_t)strlen(line),
-				.seq = 99};
-	uint8_t msg[sizeof(h) + 256], in[sizeof(struct emu_reply_hdr) + EMU_WIRE_MAX_PAYLOAD];
-	union {
-		struct cmsghdr c;
-		char b[CMSG_SPACE(sizeof(int))];
-	} cm;
-	struct iovec iov = {.iov_base = in, .iov_len = sizeof(in)};
-	struct msghdr mh = {
-	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.b, .msg_controllen = sizeof(cm.b)};
-	struct emu_reply_hdr rh;
-	int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	struct cmsghdr *c;
-	ssize_t n;
+	size_t len = 0;
+	int r = hv_emu_ctl(d->emu.socket, line, buf, cap, &len, ret_fd);
 
-	TU_CHECK(s >= 0 && strlen(d->emu.socket) < sizeof(sa.sun_path) && h.len < 256, "socket");
-	strcpy(sa.sun_path, d->emu.socket);
-	TU_CHECK(connect(s, (struct sockaddr *)&sa, sizeof(sa)) == 0, "connect %s: %m",
-		 sa.sun_path);
-	memcpy(msg, &h, sizeof(h));
-	memcpy(msg + sizeof(h), line, h.len);
-	TU_CHECK(send(s, msg, sizeof(h) + h.len, 0) == (ssize_t)(sizeof(h) + h.len), "send: %m");
-	n = recvmsg(s, &mh, MSG_CMSG_CLOEXEC);
-	close(s);
-	TU_CHECK(n >= (ssize_t)sizeof(rh), "short CTL reply to '%s': %m", line);
-	memcpy(&rh, in, sizeof(rh));
-	TU_CHECK(rh.magic == EMU_WIRE_MAGIC && rh.seq == 99 && rh.len == (size_t)n - sizeof(rh),
-		 "CTL reply header");
-	TU_CHECK(rh.error == 0, "CTL '%s' refused (%d): %.*s", line, rh.error, (int)rh.len,
-		 (char *)in + sizeof(rh));
-	TU_CHECK(rh.len <= cap, "CTL reply too long");
-	memcpy(buf, in + sizeof(rh), rh.len);
-	if (ret_fd) {
-		*ret_fd = -1;
-		c = CMSG_FIRSTHDR(&mh);
-		if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
-			memcpy(ret_fd, CMSG_DATA(c), sizeof(int));
-	}
-	return rh.len;
+	TU_CHECK(r == 0, "CTL '%s' on %s failed (%s): %.*s", line, d->emu.socket, strerror(-r),
+		 (int)len, (char *)buf);
+	return len;
 }
 
 /* The emulator's ARK, as an operator of an emulated host gets it: from the emulator. */

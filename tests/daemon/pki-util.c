@@ -1,5 +1,6 @@
-/* Test certificates for the TLS tests (see pki-util.h). */
+/* The daemon tests' evidence: certificates, their DER, token hashes (see pki-util.h). */
 #include <stdio.h>
+#include <string.h>
 
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
@@ -55,14 +56,22 @@ struct pki_ident pki_ident_make(const struct pki_ident *ca, const char *org, con
 	return id;
 }
 
-void pki_ident_write(const struct pki_ident *id, const char *dir, const char *name)
+void pki_cert_write(X509 *crt, const char *dir, const char *name)
 {
 	char path[600];
 	FILE *f;
 
 	snprintf(path, sizeof(path), "%s/%s.crt", dir, name);
 	f = fopen(path, "we");
-	TU_CHECK(f && PEM_write_X509(f, id->crt) == 1 && fclose(f) == 0, "write %s", path);
+	TU_CHECK(f && PEM_write_X509(f, crt) == 1 && fclose(f) == 0, "write %s", path);
+}
+
+void pki_ident_write(const struct pki_ident *id, const char *dir, const char *name)
+{
+	char path[600];
+	FILE *f;
+
+	pki_cert_write(id->crt, dir, name);
 	snprintf(path, sizeof(path), "%s/%s.key", dir, name);
 	f = fopen(path, "we");
 	TU_CHECK(f && PEM_write_PrivateKey(f, id->key, NULL, NULL, 0, NULL, NULL) == 1 &&
@@ -74,4 +83,25 @@ void pki_ident_free(struct pki_ident *id)
 {
 	EVP_PKEY_free(id->key);
 	X509_free(id->crt);
+}
+
+size_t pki_cert_der(X509 *crt, uint8_t *out, size_t cap)
+{
+	int n = i2d_X509(crt, NULL);
+	uint8_t *p = out;
+
+	TU_CHECK(n > 0 && (size_t)n <= cap, "DER of %d bytes (room for %zu)", n, cap);
+	TU_CHECK(i2d_X509(crt, &p) == n, "i2d_X509");
+	return (size_t)n;
+}
+
+void pki_token_hash(const char *token, char out[65])
+{
+	uint8_t h[32];
+	unsigned n = 0;
+
+	TU_CHECK(EVP_Digest(token, strlen(token), h, &n, EVP_sha256(), NULL) == 1 && n == 32,
+		 "sha256");
+	for (unsigned i = 0; i < 32; i++)
+		snprintf(out + 2 * i, 3, "%02x", h[i]);
 }

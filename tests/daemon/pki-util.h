@@ -1,8 +1,11 @@
-/* Test certificates for the TLS tests: P-256 keys and X.509 certificates made in the test
+/* The evidence the daemon tests present: P-256 keys and X.509 certificates made in the test
  * (a CA, servers and clients under it, or self-signed), written as PEM where sevd.conf and the
- * clients read them. Any OpenSSL failure fails the test (TU_CHECK). */
+ * clients read them or as DER where a test forwards a chain to the core itself, and the hashes
+ * sevd.conf's `token` lines name. Any OpenSSL failure fails the test (TU_CHECK). */
 #pragma once
 
+#include <stddef.h>
+#include <stdint.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
@@ -23,4 +26,13 @@ struct pki_ident pki_ident_make(const struct pki_ident *ca, const char *org, con
 				enum pki_kind kind);
 /* dir/NAME.crt and dir/NAME.key (PEM). */
 void pki_ident_write(const struct pki_ident *id, const char *dir, const char *name);
+/* dir/NAME.crt alone (PEM): a CA sevd.conf's tls_client_ca names, whose key stays in memory. */
+void pki_cert_write(X509 *crt, const char *dir, const char *name);
+/* crt's DER into out (cap bytes: the test fails when it does not fit); its length. What the
+ * worker forwards to the core for a TLS connection (op CONN_CERT). */
+size_t pki_cert_der(X509 *crt, uint8_t *out, size_t cap);
 void pki_ident_free(struct pki_ident *id);
+
+/* The lowercase hex SHA-256 of a bearer token, as sevd.conf's `token = ROLE:sha256:HEX` names
+ * it. */
+void pki_token_hash(const char *token, char out[65]);

@@ -27,10 +27,7 @@
 #include <unistd.h>
 
 #include <curl/curl.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
 #include <openssl/x509.h>
-#include <openssl/x509v3.h>
 
 #include "common/macros.h"
 #include "common/util.h"
@@ -217,16 +214,6 @@ static int unix_client(const char *sock, uid_t uid, int handoff, uint64_t *ret_c
 	close(handed); /* the test plays the worker: it serves nothing on it */
 	*ret_conn = m.conn;
 	return client;
-}
-
-static void hex_sha256(const char *s, char out[65])
-{
-	uint8_t h[32];
-	unsigned n = 0;
-
-	TU_CHECK(EVP_Digest(s, strlen(s), h, &n, EVP_sha256(), NULL) == 1 && n == 32, "sha256");
-	for (unsigned i = 0; i < 32; i++)
-		snprintf(out + 2 * i, 3, "%02x", h[i]);
 }
 
 /* One request on the stolen channel; the reply's r. */
@@ -559,33 +546,22 @@ static const char *const tenant_cns[] = {"distrust-acme-launcher", "distrust-glo
 /* The CA (ca.crt in dir, sevd.conf's tls_client_ca) and the two client certificates. */
 static void make_pki(const char *dir)
 {
-	char path[600];
-	FILE *f;
-
 	tls_ca = pki_ident_make(NULL, NULL, "distrust CA", PKI_CA);
 	tls_reader = pki_ident_make(&tls_ca, NULL, "tls-reader", PKI_CLIENT);
 	/* the admin's subject, self-signed */
 	tls_forged = pki_ident_make(NULL, NULL, "tls-admin", PKI_CLIENT);
 	for (size_t i = 0; i < ELEMENTSOF(tls_tenant); i++)
 		tls_tenant[i] = pki_ident_make(&tls_ca, NULL, tenant_cns[i], PKI_CLIENT);
-	snprintf(path, sizeof(path), "%s/ca.crt", dir);
-	f = fopen(path, "we");
-	TU_CHECK(f && PEM_write_X509(f, tls_ca.crt) == 1 && fclose(f) == 0, "write %s", path);
+	pki_cert_write(tls_ca.crt, dir, "ca");
 }
 
 /* A CONN_CERT of crt (DER) on the stolen channel; its r, the id in rep. */
 static int conn_cert(int fd, X509 *crt, struct sevd_request *rq, struct sevd_reply *rep)
 {
-	uint8_t *p;
-	int n;
-
 	memset(rq, 0, sizeof(*rq));
 	rq->op = SEVD_OP_CONN_CERT;
-	n = i2d_X509(crt, NULL);
-	TU_CHECK(n > 0 && (size_t)n <= sizeof(rq->u.cert_chain.der), "DER of %d bytes", n);
-	p = rq->u.cert_chain.der;
-	TU_CHECK(i2d_X509(crt, &p) == n, "i2d_X509");
-	rq->u.cert_chain.len = (uint32_t)n;
+	rq->u.cert_chain.len = (uint32_t)pki_cert_der(crt, rq->u.cert_chain.der,
+						      sizeof(rq->u.cert_chain.der));
 	return call(fd, rq, rep);
 }
 
@@ -682,14 +658,14 @@ static void attack(void)
 	snprintf(listen, sizeof(listen), "--listen=tcp:127.0.0.1:%d", port);
 	conf = path_join(dir, "sevd.conf");
 	jpath = path_join(dir, "guests.journal");
-	hex_sha256(ADMIN_TOKEN, hadm);
-	hex_sha256(READER_TOKEN, hrd);
-	hex_sha256(ACME_TOKEN, hacme);
-	hex_sha256(GLOBEX_TOKEN, hglobex);
-	hex_sha256(MIGRATOR_TOKEN, hmig);
-	hex_sha256(GLOBEX_OWNER_TOKEN, hgo);
-	hex_sha256(GLOBEX_MIGRATOR_TOKEN, hgm);
-	hex_sha256(GLOBEX_READER_TOKEN, hgr);
+	pki_token_hash(ADMIN_TOKEN, hadm);
+	pki_token_hash(READER_TOKEN, hrd);
+	pki_token_hash(ACME_TOKEN, hacme);
+	pki_token_hash(GLOBEX_TOKEN, hglobex);
+	pki_token_hash(MIGRATOR_TOKEN, hmig);
+	pki_token_hash(GLOBEX_OWNER_TOKEN, hgo);
+	pki_token_hash(GLOBEX_MIGRATOR_TOKEN, hgm);
+	pki_token_hash(GLOBEX_READER_TOKEN, hgr);
 	snprintf(text, sizeof(text),
 		 "token = admin:sha256:%s\ntoken = reader:sha256:%s\n"
 		 "token = launcher:sha256:%s:tenant=acme\n"

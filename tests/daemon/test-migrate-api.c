@@ -11,7 +11,6 @@
  * either daemon mid-stream, of a plain and of an SEV-ES guest (its VMSAs journaled), leaves
  * A's guest intact and movable and nothing half-received on B (test_kills, test_kills_es). */
 #include <errno.h>
-#include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,9 +82,7 @@ static void tls_setup(void)
 	struct pki_ident ca = pki_ident_make(NULL, NULL, "migrate test CA", PKI_CA);
 	struct pki_ident srv = pki_ident_make(&ca, NULL, "localhost", PKI_SERVER);
 	static char listen[64];
-	uint8_t h[32];
-	_cleanup_free_ char *hex = NULL;
-	char conf[2048];
+	char conf[2048], hex[65];
 	FILE *f;
 
 	snprintf(tls_dir, sizeof(tls_dir), "%s", B.d.dir);
@@ -97,7 +94,7 @@ static void tls_setup(void)
 	snprintf(token_file, sizeof(token_file), "%s/token", tls_dir);
 	f = fopen(token_file, "w");
 	TU_CHECK(f && fputs(TOKEN "\n", f) >= 0 && fclose(f) == 0, "write %s", token_file);
-	TU_CHECK(EVP_Digest(TOKEN, strlen(TOKEN), h, NULL, EVP_sha256(), NULL) == 1 && (hex = hex_encode(h, sizeof(h))), "hash");
+	pki_token_hash(TOKEN, hex);
 	snprintf(conf, sizeof(conf),
 		 "token = migrator:sha256:%s\ntls_cert = %s/server.crt\ntls_key = %s/server.key\n",
 		 hex, tls_dir, tls_dir);

@@ -29,9 +29,6 @@
 #include <json-c/json.h>
 #include <netinet/in.h>
 #include <openssl/evp.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
-#include <openssl/x509v3.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -203,16 +200,6 @@ static void tenant_token(size_t t, size_t k, char *out, size_t size)
 		 (unsigned)(t * 7 + k));
 }
 
-static void hex_sha256(const char *s, char out[65])
-{
-	uint8_t h[32];
-	unsigned n = 0;
-
-	TU_CHECK(EVP_Digest(s, strlen(s), h, &n, EVP_sha256(), NULL) == 1 && n == 32, "sha256");
-	for (unsigned i = 0; i < 32; i++)
-		snprintf(out + 2 * i, 3, "%02x", h[i]);
-}
-
 /* ---- sevd ---- */
 
 static void sevd_start(void)
@@ -247,7 +234,7 @@ static void sevd_start(void)
 					role_names[tenant_roles[k]], tenants[t],
 					role_names[tenant_roles[k]], tenants[t]);
 			tenant_token(t, k, tok, sizeof(tok));
-			hex_sha256(tok, hex);
+			pki_token_hash(tok, hex);
 			fprintf(f, "token = %s:sha256:%s:tenant=%s\n", role_names[tenant_roles[k]],
 				hex, tenants[t]);
 		}
