@@ -124,7 +124,7 @@ int main(int argc, char **argv)
 
 	/* Private keys (session GODH, OCA) in OpenSSL's locked secure heap; log lines
 	 * (only that heap's warning) as "sevadm: ..." on stderr. */
-	log_setup("sevadm", LOG_TARGET_STDERR, LOG_INFO);
+	log_setup("sevadm", NULL, LOG_INFO);
 	(void)secure_heap_init(SECURE_HEAP_CLI);
 	/* A daemon that hangs up mid-request is an error to report, not a signal to die of
 	 * (OpenSSL writes without MSG_NOSIGNAL). */

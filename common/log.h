@@ -1,4 +1,5 @@
-/* Logging for daemons and tools: to the journal (structured) under systemd, to stderr otherwise.
+/* Logging for daemons and tools: to stderr, or for the daemon under systemd to the journal
+ * (structured; common/log-journal.h).
  * Libraries log at debug level at most. Never pass key bytes to these functions. */
 #pragma once
 
@@ -7,9 +8,13 @@
 
 #include "common/macros.h"
 
-enum log_target { LOG_TARGET_AUTO, LOG_TARGET_STDERR, LOG_TARGET_JOURNAL };
+/* Where a message goes instead of stderr: the journal, through common/log-journal.h's
+ * log_setup_journal (the only sender; the daemon's). */
+typedef void (*log_journal_send_fn)(int level, int error, const char *file, int line,
+				    const char *func, const char *ident, const char *msg);
 
-void log_setup(const char *ident, enum log_target target, int max_level);
+/* ident prefixes each stderr line; journal NULL: stderr (tools and the emulators). */
+void log_setup(const char *ident, log_journal_send_fn journal, int max_level);
 void log_set_max_level(int level);
 int log_get_max_level(void);
 

@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 #include "attest/roots.h"
-#include "common/log.h"
+#include "common/log-journal.h"
 #include "common/macros.h"
 #include "common/secret.h"
 #include "common/secure-heap.h"
@@ -561,7 +561,7 @@ int main(int argc, char *argv[])
 	uint64_t wd;
 	int r;
 
-	log_setup("sevd", LOG_TARGET_AUTO, LOG_INFO);
+	log_setup_journal("sevd", LOG_INFO);
 	/* Memory holds TEKs/TIKs, keys and tokens: no core dump, and no same-uid
 	 * ptrace or /proc/PID/{mem,environ} reads by processes lacking CAP_SYS_PTRACE. */
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);

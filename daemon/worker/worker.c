@@ -23,7 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "common/log.h"
+#include "common/log-journal.h"
 #include "common/macros.h"
 #include "daemon/worker/api.h"
 #include "daemon/ipc/cache-region.h"
@@ -388,7 +388,7 @@ int sevd_worker_main(const struct sevd_config *cfg, const struct sevd_worker_arg
 	gid_t gid;
 	int r;
 
-	log_setup("sevd-worker", LOG_TARGET_AUTO, LOG_INFO);
+	log_setup_journal("sevd-worker", LOG_INFO);
 	/* exec of /proc/self/exe names the process "exe" in ps and top. */
 	(void)prctl(PR_SET_NAME, "sevd-worker", 0, 0, 0);
 	(void)fcntl(status_fd, F_SETFD, FD_CLOEXEC);

@@ -232,7 +232,7 @@ int main(int argc, char **argv)
 {
 	int r;
 
-	log_setup("sev-kds-emu", LOG_TARGET_STDERR, LOG_INFO);
+	log_setup("sev-kds-emu", NULL, LOG_INFO);
 	(void)secure_heap_init(SECURE_HEAP_DAEMON);
 	r = parse_argv(argc, argv);
 	if (r > 0)

@@ -277,7 +277,7 @@ int main(int argc, char *argv[])
 {
 	int r;
 
-	log_setup("sev-psp-emu", LOG_TARGET_STDERR, LOG_INFO);
+	log_setup("sev-psp-emu", NULL, LOG_INFO);
 	/* Memory holds TEKs/TIKs, keys and tokens: no core dump, and no same-uid
 	 * ptrace or /proc/PID/{mem,environ} reads by processes lacking CAP_SYS_PTRACE. */
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);

@@ -178,7 +178,7 @@ static void test_small_limit(void)
 		if (dup2(fd, STDERR_FILENO) < 0 || setrlimit(RLIMIT_MEMLOCK, &zero) < 0 ||
 		    (geteuid() == 0 && setresuid(65534, 65534, 65534) < 0))
 			_exit(10);
-		log_setup("child", LOG_TARGET_STDERR, LOG_INFO);
+		log_setup("child", NULL, LOG_INFO);
 		a = secret_alloc(64);
 		b = secret_alloc(9000);
 		if (!a || !b || vmlck_kib() != 0)
