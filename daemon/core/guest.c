@@ -1119,19 +1119,28 @@ static void snp_reclaim(struct sevd_guests *gs, uint64_t base, uint64_t size, ui
 }
 
 /* An SNP context that must go (a half-done launch, an unknown one): SNP_DECOMMISSION when it is
- * a context, its ASID through the pool's pending-flush set, its pages reclaimed. */
-static void snp_cleanup(struct sevd_guests *gs, uint64_t base, uint64_t size, uint64_t hi,
+ * a context, its ASID through the pool's pending-flush set, its pages reclaimed. False, with
+ * nothing done, when firmware cannot reach the context page (INVALID_ADDRESS): the region is
+ * unmapped, which sevd does only once its launch was undone (reconcile_status). */
+static bool snp_cleanup(struct sevd_guests *gs, uint64_t base, uint64_t size, uint64_t hi,
 			struct sevd_reply *rep)
 {
 	struct sev_cmd_guest_status st;
-	bool ctx = snp_status(gs, base + size, &st, rep) == 0 && st.state != SEV_GSTATE_UNINIT;
+	int r = snp_status(gs, base + size, &st, rep);
+	bool ctx = r == 0 && st.state != SEV_GSTATE_UNINIT;
 
+	if (r == -EIO && rep->fw_status == SEV_STATUS_INVALID_ADDRESS) {
+		rep->r = 0;
+		rep->message[0] = 0;
+		return false;
+	}
 	if (ctx && snp_decommission(gs, base + size, rep) < 0)
 		log_error("Reconcile: SNP_DECOMMISSION of the context at 0x%llx failed: %s",
 			  (unsigned long long)(base + size), rep->message);
 	if (ctx && st.asid && sevd_asid_claim(gs->pool, st.asid, true, "reconcile") == 0)
 		(void)sevd_asid_release(gs->pool, st.asid);
 	snp_reclaim(gs, base, size, hi);
+	return true;
 }
 
 /* Undo an SNP launch that did not reach the journal (nothing is left behind). */
@@ -3111,10 +3120,17 @@ static int reconcile(struct sevd_guests *gs)
 		for (unsigned k = 0; k < gs->n; k++)
 			live |= gs->g[k]->rec.mem_base == gs->intents[i];
 		if (!live && gs->intent_snp[i]) { /* an SNP launch that never reached its PUT */
-			snp_cleanup(gs, gs->intents[i], gs->intent_snp[i], gs->intent_snp[i], rep);
-			log_notice("Reconcile: an SNP launch at 0x%llx did not reach the journal: its "
-				   "context decommissioned, its pages reclaimed",
-				   (unsigned long long)gs->intents[i]);
+			if (snp_cleanup(gs, gs->intents[i], gs->intent_snp[i], gs->intent_snp[i],
+					rep))
+				log_notice(
+				    "Reconcile: an SNP launch at 0x%llx did not reach the "
+				    "journal: its context decommissioned, its pages reclaimed",
+				    (unsigned long long)gs->intents[i]);
+			else
+				log_info(
+				    "Reconcile: an SNP launch at 0x%llx that did not reach the "
+				    "journal was undone already (its memory region is unmapped)",
+				    (unsigned long long)gs->intents[i]);
 		}
 		if (!live) /* -ENOENT when it never got mapped or was unmapped already */
 			(void)psp_unmap_memfd(gs->psp, gs->intents[i]);

@@ -11,7 +11,10 @@
  * (reliability-util.h ru_check_invariants: sevd's list and the journal equal firmware's, the
  * ASID pool holds exactly the live guests' ASIDs, no RMP page is assigned to a guest that is
  * gone, no SNP launch is left half-done), before and after everything is decommissioned.
- * Every point is killed at, in order: the test is deterministic. */
+ * Every point is killed at, in order: the test is deterministic. First, a restart after an SNP
+ * launch that firmware refused (SNP_LAUNCH_START: POLICY_FAILURE) and sevd undid (its context
+ * decommissioned, its pages reclaimed, its region unmapped) but whose INTENT record is still in
+ * the journal: the restart finds the launch undone and reports no pages it could not reclaim. */
 #include <curl/curl.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -166,6 +169,36 @@ static void cleanup_guests(unsigned point)
 	gc_resp_free(&g);
 }
 
+/* A launch SNP_LAUNCH_START refuses (ABI minor 255 in the policy: POLICY_FAILURE), undone by
+ * sevd; then a restart, which replays its INTENT record. */
+static void undone_launch(void)
+{
+	static const char body[] = "{\"type\": \"snp\", \"policy\": 262143, \"name\": "
+				   "\"snp-refused\", \"memory_size\": 1048576}";
+	struct gc_resp r;
+	char *log;
+
+	unlink(D.log ? D.log : "");
+	D.extra_env = NULL;
+	TU_CHECK(ru_sevd_start(&D, true), "sevd starts");
+	TU_CHECK(ru_request(D.sock, "POST", "/v1/guests", body, strlen(body), NULL, 30, &r) == 0 &&
+		     r.status >= 400 && strstr(r.body, "SNP_LAUNCH_START") &&
+		     strstr(r.body, "POLICY_FAILURE"),
+		 "an SNP launch with ABI minor 255 answered %ld: %s", r.status, r.body);
+	gc_resp_free(&r);
+	ru_sevd_stop(&D, false);
+	unlink(D.log);
+	TU_CHECK(ru_sevd_start(&D, true), "sevd starts after an undone SNP launch (log %s)", D.log);
+	log = ru_sevd_log(&D);
+	TU_CHECK(strstr(log, "was undone already") != NULL,
+		 "the restart did not find the refused SNP launch undone (log %s)", D.log);
+	TU_CHECK(strstr(log, "could not be given back") == NULL,
+		 "the restart tried to reclaim the pages of an unmapped region (log %s)", D.log);
+	free(log);
+	check("after an undone launch,", 0, true);
+	ru_sevd_stop(&D, false);
+}
+
 /* The reference run: which checkpoints does the workload pass? */
 static unsigned reference_run(void)
 {
@@ -248,6 +281,7 @@ int main(void)
 	TU_CHECK(write_file_atomic(conf, "journal_compact = 6\n", 20, 0600) == 0, "config");
 	D = (struct ru_sevd){
 	    .state_dir = dir, .run_dir = dir, .emu_sock = E.socket, .config = conf};
+	undone_launch();
 	total = reference_run();
 	TU_CHECK(total >= 20 && total <= MAX_POINTS, "the workload passes %u checkpoints", total);
 	printf("crash-snp: %u checkpoints in the workload, killing at every one\n", total);
