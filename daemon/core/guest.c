@@ -1119,19 +1119,28 @@ static void snp_reclaim(struct sevd_guests *gs, uint64_t base, uint64_t size, ui
 }
 
 /* An SNP context that must go (a half-done launch, an unknown one): SNP_DECOMMISSION when it is
- * a context, its ASID through the pool's pending-flush set, its pages reclaimed. */
-static void snp_cleanup(struct sevd_guests *gs, uint64_t base, uint64_t size, uint64_t hi,
+ * a context, its ASID through the pool's pending-flush set, its pages reclaimed. False, with
+ * nothing done, when firmware cannot reach the context page (INVALID_ADDRESS): the region is
+ * unmapped, which sevd does only once its launch was undone (reconcile_status). */
+static bool snp_cleanup(struct sevd_guests *gs, uint64_t base, uint64_t size, uint64_t hi,
 			struct sevd_reply *rep)
 {
 	struct sev_cmd_guest_status st;
-	bool ctx = snp_status(gs, base + size, &st, rep) == 0 && st.state != SEV_GSTATE_UNINIT;
+	int r = snp_status(gs, base + size, &st, rep);
+	bool ctx = r == 0 && st.state != SEV_GSTATE_UNINIT;
 
+	if (r == -EIO && rep->fw_status == SEV_STATUS_INVALID_ADDRESS) {
+		rep->r = 0;
+		rep->message[0] = 0;
+		return false;
+	}
 	if (ctx && snp_decommission(gs, base + size, rep) < 0)
 		log_error("Reconcile: SNP_DECOMMISSION of the context at 0x%llx failed: %s",
 			  (unsigned long long)(base + size), rep->message);
 	if (ctx && st.asid && sevd_asid_claim(gs->pool, st.asid, true, "reconcile") == 0)
 		(void)sevd_asid_release(gs->pool, st.asid);
 	snp_reclaim(gs, base, size, hi);
+	return true;
 }
 
 /* Undo an SNP launch that did not reach the journal (nothing is left behind). */
@@ -2933,15 +2942,43 @@ static int cleanup_fw(struct sevd_guests *gs, uint32_t handle,
 	return 0;
 }
 
+/* GUEST_STATUS of a journal guest at start. An SNP guest whose context page firmware cannot
+ * reach at all is gone, with nothing left to undo: SNP_GUEST_STATUS answers INVALID_ADDRESS
+ * for a GCTX_PADDR in no memory the emulator maps (psp/emu emu_rmp_get, before the page's RMP
+ * state is looked at; a mapped page that is no context is INVALID_GUEST, snp_status), and
+ * sevd unmaps an SNP guest's region only once SNP_DECOMMISSION and SNP_PAGE_RECLAIM are done
+ * and its ASID released (snp_delete, snp_undo, reconcile_known). The DEL record comes after
+ * the unmap, so a kill between the two leaves a record naming unmapped memory. Such a guest
+ * answers UNINIT with *unmapped set. */
+static int reconcile_status(struct sevd_guests *gs, const struct guest *g,
+			    struct sev_cmd_guest_status *st, bool *unmapped, struct sevd_reply *rep)
+{
+	*unmapped = false;
+	if (guest_status(gs, g, st, rep) >= 0)
+		return 0;
+	if (!is_snp(g) || rep->r != -EIO || rep->fw_status != SEV_STATUS_INVALID_ADDRESS)
+		return rep->r;
+	rep->r = 0;
+	rep->message[0] = 0;
+	memset(st, 0, sizeof(*st));
+	st->state = SEV_GSTATE_UNINIT;
+	*unmapped = true;
+	return 0;
+}
+
 static int reconcile_known(struct sevd_guests *gs, struct tally *t, struct sevd_reply *rep)
 {
 	for (unsigned i = 0; i < gs->n;) {
 		struct guest *g = gs->g[i];
 		struct sev_cmd_guest_status st;
-		bool es = g->rec.flags & SEVD_JREC_F_ES;
+		bool es = g->rec.flags & SEVD_JREC_F_ES, unmapped;
 
-		if (guest_status(gs, g, &st, rep) < 0)
-			return log_error_errno(rep->r, "Reconcile: GUEST_STATUS %u failed: %s",
+		if (reconcile_status(gs, g, &st, &unmapped, rep) < 0)
+			return log_error_errno(rep->r,
+					       "Reconcile: GUEST_STATUS %u failed: %s. sevd cannot "
+					       "tell whether the guest still holds firmware state; "
+					       "check that --psp names the firmware that holds the "
+					       "journal's guests, then start sevd again",
 					       g->rec.handle, rep->message);
 		/* A migration out that the previous sevd did not finish: the source keeps it. */
 		if (st.state == SEV_GSTATE_SUPDATE &&
@@ -2974,7 +3011,14 @@ static int reconcile_known(struct sevd_guests *gs, struct tally *t, struct sevd_
 			i++;
 			continue;
 		}
-		if (is_snp(g)) { /* half-done or decommissioned: its pages back too */
+		if (unmapped) {
+			log_notice(
+			    "Reconcile: SNP guest %u (%s) was decommissioned already and its "
+			    "memory region unmapped (a crash before its DEL record): dropped",
+			    g->rec.handle, g->rec.name);
+			g->mapped = false;
+			t->gone++;
+		} else if (is_snp(g)) { /* half-done or decommissioned: its pages back too */
 			snp_cleanup(gs, g->rec.mem_base, g->rec.memory_size, g->snp_hi, rep);
 			log_notice("Reconcile: SNP guest %u (%s) was %s: %sits pages reclaimed%s",
 				   g->rec.handle, g->rec.name,
@@ -3075,10 +3119,17 @@ static int reconcile(struct sevd_guests *gs)
 		for (unsigned k = 0; k < gs->n; k++)
 			live |= gs->g[k]->rec.mem_base == gs->intents[i];
 		if (!live && gs->intent_snp[i]) { /* an SNP launch that never reached its PUT */
-			snp_cleanup(gs, gs->intents[i], gs->intent_snp[i], gs->intent_snp[i], rep);
-			log_notice("Reconcile: an SNP launch at 0x%llx did not reach the journal: its "
-				   "context decommissioned, its pages reclaimed",
-				   (unsigned long long)gs->intents[i]);
+			if (snp_cleanup(gs, gs->intents[i], gs->intent_snp[i], gs->intent_snp[i],
+					rep))
+				log_notice(
+				    "Reconcile: an SNP launch at 0x%llx did not reach the "
+				    "journal: its context decommissioned, its pages reclaimed",
+				    (unsigned long long)gs->intents[i]);
+			else
+				log_info(
+				    "Reconcile: an SNP launch at 0x%llx that did not reach the "
+				    "journal was undone already (its memory region is unmapped)",
+				    (unsigned long long)gs->intents[i]);
 		}
 		if (!live) /* -ENOENT when it never got mapped or was unmapped already */
 			(void)psp_unmap_memfd(gs->psp, gs->intents[i]);
