@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 
 #include "attest/roots.h"
+#include "attest/snp-appraise.h"
 #include "attest/sev-cert.h"
 #include "attest/snp-chain.h"
 #include "attest/snp-report.h"
@@ -530,7 +531,7 @@ static int host_identity(const struct sevadm_ctx *ctx, struct snp_report *r)
 
 static void snp_fetch_help(void)
 {
-	printf("Usage: sevadm snp fetch [--out DIR] [--kds-url URL] [--cache DIR]\n"
+	printf("Usage: sevadm snp fetch [--out DIR] [--kds-url URL] [--cache DIR] [--crl]\n"
 	       "\n"
 	       "Fetch the VCEK of this host's chip for its reported TCB (sevd's GET\n"
 	       "/v1/platform/id and GET /v1/snp/platform) and its generation's ASK and ARK from\n"
@@ -540,7 +541,9 @@ static void snp_fetch_help(void)
 	       "  --out DIR       where to write (default: the current directory)\n"
 	       "  --kds-url URL   KDS base URL (default $SEVADM_KDS_URL, else %s)\n"
 	       "  --cache DIR     the cache 'sevadm fetch' uses (default $XDG_CACHE_HOME/sevadm,\n"
-	       "                  else /var/cache/sevd for root, else ~/.cache/sevadm)\n",
+	       "                  else /var/cache/sevd for root, else ~/.cache/sevadm)\n"
+	       "  --crl           also the ARK's CRL (never cached), checked against the ARK,\n"
+	       "                  ASK and VCEK: DIR/crl.der and crl.pem (imported with the rest)\n",
 	       KDS_DEFAULT_URL);
 }
 
@@ -569,16 +572,56 @@ static int check_host_vcek(const char *path, const uint8_t *der, size_t len,
 	return 0;
 }
 
+/* --crl: the ARK's CRL of gen (/vcek/v1/{Gen}/crl, DER; never cached: it is re-issued), issued
+ * by the fetched ARK, current, listing neither the ASK nor the VCEK; written as crl.der and
+ * crl.pem. */
+static int fetch_crl(struct kds *k, struct fetch_ui *ui, enum snp_gen gen, X509 *ark, X509 *ask,
+		     X509 *vcek, const char *dir)
+{
+	_cleanup_free_ char *path = NULL;
+	_cleanup_free_ uint8_t *der = NULL;
+	_cleanup_(BIO_free_allp) BIO *b = BIO_new(BIO_s_mem());
+	struct attest_verdict v = {};
+	const uint8_t *p;
+	X509_CRL *crl;
+	char *pem = NULL;
+	size_t len;
+	long n;
+	int rc;
+
+	if (asprintf(&path, "/vcek/v1/%s/crl", attest_snp_gen_name(gen)) < 0 || !b)
+		return sevadm_fail(VERB, "out of memory");
+	if ((rc = get(k, ui, "CRL", path, &der, &len)) != 0)
+		return rc;
+	rc = attest_snp_crl_check(der, len, ark, ask, vcek, &v);
+	if (rc != 1)
+		return sevadm_fail(VERB, "the KDS answer for %s does not hold: %s", path,
+				   rc < 0 ? strerror(-rc) : v.reason);
+	p = der;
+	if (!(crl = d2i_X509_CRL(NULL, &p, (long)len))) /* checked above: DER or PEM */
+		return write_out(dir, "crl.pem", der, len);
+	rc = PEM_write_bio_X509_CRL(b, crl) == 1 ? 0 : -EIO;
+	X509_CRL_free(crl);
+	if (rc < 0)
+		return sevadm_fail(VERB, "cannot write the CRL as PEM");
+	n = BIO_get_mem_data(b, &pem);
+	if ((rc = write_out(dir, "crl.der", der, len)) != 0)
+		return rc;
+	return write_out(dir, "crl.pem", pem, (size_t)n);
+}
+
 int sevadm_snp_fetch(const struct sevadm_ctx *ctx, int argc, char **argv)
 {
-	enum { ARG_KDS = 0x100, ARG_CACHE, ARG_OUT };
+	enum { ARG_KDS = 0x100, ARG_CACHE, ARG_OUT, ARG_CRL };
 	static const struct option options[] = {
 		{ "out", required_argument, NULL, ARG_OUT },
 		{ "kds-url", required_argument, NULL, ARG_KDS },
 		{ "cache", required_argument, NULL, ARG_CACHE },
+		{ "crl", no_argument, NULL, ARG_CRL },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
+	bool want_crl = false;
 	_cleanup_(X509_freep) X509 *ask = NULL, *ark = NULL, *vcek = NULL;
 	_cleanup_free_ uint8_t *der = NULL, *chain = NULL;
 	_cleanup_free_ char *path = NULL;
@@ -598,7 +641,9 @@ int sevadm_snp_fetch(const struct sevadm_ctx *ctx, int argc, char **argv)
 		case ARG_OUT: dir = optarg; break;
 		case ARG_KDS: o.kds_url = optarg; break;
 		case ARG_CACHE: o.cache = optarg; break;
-		default: return sevadm_usage(VERB, "fetch takes --out DIR, --kds-url URL, --cache DIR");
+		case ARG_CRL: want_crl = true; break;
+		default: return sevadm_usage(VERB, "fetch takes --out DIR, --kds-url URL, --cache DIR, "
+					     "--crl");
 		}
 	}
 	if (optind != argc)
@@ -617,9 +662,10 @@ int sevadm_snp_fetch(const struct sevadm_ctx *ctx, int argc, char **argv)
 		rc = check_host_vcek(path, der, der_len, &r, ask, ark, &vcek);
 	if (rc == 0)
 		cache_put(&k, path, der, der_len);
+	if (rc == 0 && (rc = ensure_dir(dir)) == 0 && want_crl)
+		rc = fetch_crl(&k, &ui, r.gen, ark, ask, vcek, dir);
 	kds_done(&k);
-	if (rc == 0 && (rc = ensure_dir(dir)) == 0 &&
-	    (rc = write_out(dir, "vcek.der", der, der_len)) == 0 &&
+	if (rc == 0 && (rc = write_out(dir, "vcek.der", der, der_len)) == 0 &&
 	    (rc = write_pem(dir, "vcek.pem", vcek)) == 0 &&
 	    (rc = write_out(dir, "cert_chain", chain, chain_len)) == 0 &&
 	    (rc = write_pem(dir, "ask.pem", ask)) == 0)

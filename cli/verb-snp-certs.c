@@ -19,7 +19,7 @@
 static const char verb[] = "snp";
 
 /* The certificate names of the table (api-snp-certs.c's entry names), in snphost's order. */
-static const char *const names[] = { "ark", "ask", "asvk", "vcek", "vlek" };
+static const char *const names[] = { "ark", "ask", "asvk", "vcek", "vlek", "crl" };
 
 /* One entry's description from its DER: subject, validity, SHA-384 fingerprint. */
 static int describe(const uint8_t *der, size_t len, json_object *x)

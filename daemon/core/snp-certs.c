@@ -262,6 +262,19 @@ static int check_table(struct sevd_core *c, const uint8_t *buf, size_t len, stru
 			      "put the ARK of this chip's generation in the table", g);
 	if (attest_snp_chain_verify(root, ask, leaf, &v) != 1)
 		return refuse(rep, -EKEYREJECTED, "the chain does not verify: %s", v.reason);
+	/* A CRL entry is the ARK's: issued by this root, current, and listing neither the ASK
+	 * (ASVK) nor the leaf; a guest that reads the table relies on it as on the chain. */
+	if (t.has[SNP_CERT_CRL]) {
+		struct attest_verdict cv = {};
+		int k = attest_snp_crl_check(buf + t.offset[SNP_CERT_CRL], t.length[SNP_CERT_CRL],
+					     root, ask, leaf, &cv);
+
+		if (k < 0)
+			return refuse(rep, k, "cannot check the table's CRL: %s", strerror(-k));
+		if (k != 1)
+			return refuse(rep, -EKEYREJECTED, "the table's CRL: %s (put the CRL this "
+				      "generation's KDS serves, or none)", cv.reason);
+	}
 	if (attest_snp_vcek_info(leaf, &info, why, sizeof why) < 0)
 		return refuse(rep, -EKEYREJECTED, "the %s: %s", attest_snp_cert_kind_name(lk), why);
 	if (info.is_vlek != (lk == SNP_CERT_VLEK))

@@ -1,6 +1,6 @@
 /* sev-kds-emu: a local AMD Key Distribution Service for the chip in a sev-psp-emu NV file, for
  * tests and air-gapped hosts. It serves what kdsintf.amd.com serves for AMD's
- * chips — the VCEK and VLEK cert_chains, the VCEK of any TCB — for the emulated chip and its emulated root
+ * chips — the VCEK and VLEK cert_chains, the VCEK of any TCB, the ARK's CRL — for the emulated chip and its emulated root
  * (NV.snp-root-<Gen>, shared with sev-psp-emu: whichever needs it first makes it), by AMD's
  * URL rules (kds.h): 400 for a malformed request, 404 for another product or chip. Plain HTTP
  * on 127.0.0.1 only; read-only: it never writes the NV file. */
@@ -26,6 +26,7 @@ static struct emu_fw *fw;
 static const char *arg_nv, *arg_port_file;
 static uint16_t arg_port;
 static int arg_product;
+static bool arg_crl_revoke_ask;
 
 struct query {
 	char buf[512];
@@ -93,6 +94,24 @@ static enum MHD_Result cert_chain(struct MHD_Connection *c, bool vlek)
 	return reply(c, MHD_HTTP_OK, "application/x-pem-file", pem, n);
 }
 
+/* The ARK's CRL, DER with AMD's media type; listing the ASK with --crl-revoke-ask. Made at
+ * the first request and then served as it is, as AMD serves one CRL until it re-issues it
+ * (each signing gives other bytes: RSASSA-PSS salts). One MHD thread: no lock. */
+static enum MHD_Result crl(struct MHD_Connection *c)
+{
+	static uint8_t der[8192];
+	static size_t n;
+	char arg[] = "crl:revoke-ask";
+
+	if (!arg_crl_revoke_ask)
+		arg[3] = 0;
+	if (!n && emu_snp_ctl_cert(fw, arg, der, sizeof(der), &n) < 0) {
+		n = 0;
+		return text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot make the CRL");
+	}
+	return reply(c, MHD_HTTP_OK, "application/pkix-crl", der, n);
+}
+
 static enum MHD_Result vcek(struct MHD_Connection *c, const struct emu_kds_req *r)
 {
 	const struct emu_snp_product_info *p = fw->snp->product;
@@ -131,7 +150,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		return text(c, (unsigned)code, why);
 	if (strcmp(r.product, fw->snp->product->gen) != 0)
 		return text(c, MHD_HTTP_NOT_FOUND, "this KDS serves another product");
-	return r.cert_chain ? cert_chain(c, r.vlek) : vcek(c, &r);
+	return r.crl ? crl(c) : r.cert_chain ? cert_chain(c, r.vlek) : vcek(c, &r);
 }
 
 static int parse_argv(int argc, char **argv)
@@ -141,6 +160,7 @@ static int parse_argv(int argc, char **argv)
 		{ "port", required_argument, NULL, 'p' },
 		{ "port-file", required_argument, NULL, 'f' },
 		{ "snp-product", required_argument, NULL, 'P' },
+		{ "crl-revoke-ask", no_argument, NULL, 'R' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
@@ -162,16 +182,19 @@ static int parse_argv(int argc, char **argv)
 				return log_error_errno(-EINVAL, "--snp-product must be milan, "
 							"genoa or turin");
 			break;
+		case 'R': arg_crl_revoke_ask = true; break;
 		case 'v': log_set_max_level(LOG_DEBUG); break;
 		case 'h':
 			printf("Usage: sev-kds-emu --nv FILE [--port N] [--port-file FILE]\n"
-			       "                   [--snp-product milan|genoa|turin] [-v]\n"
+			       "                   [--snp-product milan|genoa|turin] [--crl-revoke-ask]"
+			       " [-v]\n"
 			       "A local AMD Key Distribution Service for the emulated chip of a\n"
 			       "sev-psp-emu NV file (HTTP on 127.0.0.1).\n\n"
 			       "  --nv FILE          the sev-psp-emu NV file (read only; must exist)\n"
 			       "  --port N           TCP port on 127.0.0.1 (default 0: the kernel picks)\n"
 			       "  --port-file FILE   write the port there once listening\n"
 			       "  --snp-product P    the product served (default milan)\n"
+			       "  --crl-revoke-ask   the ARK's CRL lists the ASK (a revoked chain)\n"
 			       "  -v, --verbose      log every request\n"
 			       "  -h, --help         show this help\n");
 			return 0;

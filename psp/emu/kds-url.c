@@ -87,6 +87,12 @@ int emu_kds_parse(const char *path, const char *query, struct emu_kds_req *r, co
 		r->cert_chain = true;
 		return 0;
 	}
+	if (strcmp(p, "crl") == 0) {
+		if (*query)
+			return fail(why, "crl takes no query", 400);
+		r->crl = true;
+		return 0;
+	}
 	if (r->vlek)
 		return fail(why, "VLEK certificates are not served per chip (the cloud provider "
 				 "receives its VLEK certificate with the wrapped VLEK)",

@@ -4,6 +4,7 @@
  *   /vcek/v1/{product}/{hwid}?blSPL=N&teeSPL=N&snpSPL=N&ucodeSPL=N[&fmcSPL=N]
  *                                                  the VCEK certificate, DER
  *   /vlek/v1/{product}/cert_chain                  the ASVK then the ARK, PEM
+ *   /vcek/v1/{product}/crl, /vlek/v1/{product}/crl  the ARK's CRL, DER
  * (KDS spec 57230 rev 1.x, and the chain kdsintf.amd.com serves: SEV-VLEK-Milan, ARK-Milan).
  * VLEK certificates themselves are issued to the cloud provider with its wrapped VLEK, not
  * served per chip: any other /vlek/v1/ path is 404.
@@ -20,7 +21,8 @@
 struct emu_kds_req {
 	char product[8];
 	bool vlek;	 /* a /vlek/v1/ path (only its cert_chain exists) */
-	bool cert_chain; /* else a VCEK */
+	bool cert_chain; /* else a VCEK ... */
+	bool crl;	 /* ... or the ARK's CRL */
 	uint8_t hwid[64];
 	size_t hwid_len;
 	uint8_t fmc, bl, tee, snp, ucode;

@@ -344,8 +344,55 @@ int emu_snp_ctl_cert_refuse(struct emu_fw *fw, char *arg, uint8_t *out, size_t c
 	return 0;
 }
 
-/* CTL `snp-cert ark|ask|asvk|vcek[:TCB]`: DER, as the KDS hands out the VCEK (for the reported
- * TCB, or the TCB given) and the cert_chains' certificates. */
+/* The ARK's certificate revocation list, as AMD's KDS serves it at /vcek/v1/{Gen}/crl (VCEK
+ * spec 57230): X.509 v2 CRL issued and RSASSA-PSS-signed by the ARK, issued a day ago, next
+ * update in 7 days; it lists nothing, or with revoke_ask the ASK's (and ASVK's) serial. */
+static int crl_der(const struct emu_snp_root *r, bool revoke_ask, uint8_t *out, size_t cap,
+		   size_t *len)
+{
+	_cleanup_(EVP_MD_CTX_freep) EVP_MD_CTX *c = EVP_MD_CTX_new();
+	X509_CRL *crl = X509_CRL_new();
+	ASN1_TIME *t = ASN1_TIME_new();
+	EVP_PKEY_CTX *pc = NULL;
+	X509_REVOKED *rv = NULL;
+	int n, e = -EIO;
+
+	if (!c || !crl || !t || X509_CRL_set_version(crl, 1) != 1 ||
+	    X509_CRL_set_issuer_name(crl, X509_get_subject_name(r->ark)) != 1 ||
+	    !X509_gmtime_adj(t, -86400) || X509_CRL_set1_lastUpdate(crl, t) != 1 ||
+	    !X509_gmtime_adj(t, 7 * 86400) || X509_CRL_set1_nextUpdate(crl, t) != 1)
+		goto out;
+	if (revoke_ask) {
+		if (!(rv = X509_REVOKED_new()) ||
+		    X509_REVOKED_set_serialNumber(rv, X509_get_serialNumber(r->ask)) != 1 ||
+		    !X509_gmtime_adj(t, -3600) || X509_REVOKED_set_revocationDate(rv, t) != 1 ||
+		    X509_CRL_add0_revoked(crl, rv) != 1)
+			goto out;
+		rv = NULL;
+		X509_CRL_sort(crl);
+	}
+	if (EVP_DigestSignInit(c, &pc, EVP_sha384(), NULL, r->ark_key) != 1 ||
+	    EVP_PKEY_CTX_set_rsa_padding(pc, RSA_PKCS1_PSS_PADDING) != 1 ||
+	    EVP_PKEY_CTX_set_rsa_pss_saltlen(pc, 48) != 1 ||
+	    EVP_PKEY_CTX_set_rsa_mgf1_md(pc, EVP_sha384()) != 1 || X509_CRL_sign_ctx(crl, c) <= 0)
+		goto out;
+	n = i2d_X509_CRL(crl, NULL);
+	e = -ENOBUFS;
+	if (n <= 0 || (size_t)n > cap)
+		goto out;
+	i2d_X509_CRL(crl, &out);
+	*len = (size_t)n;
+	e = 0;
+out:
+	X509_REVOKED_free(rv);
+	ASN1_TIME_free(t);
+	X509_CRL_free(crl);
+	return e;
+}
+
+/* CTL `snp-cert ark|ask|asvk|vcek[:TCB]|crl[:revoke-ask]`: DER, as the KDS hands out the VCEK
+ * (for the reported TCB, or the TCB given), the cert_chains' certificates and the ARK's CRL
+ * (revoke-ask: one that lists the ASK, for tests of a revoked chain). */
 int emu_snp_ctl_cert(struct emu_fw *fw, char *arg, uint8_t *out, size_t cap, size_t *len)
 {
 	struct emu_snp_root *r;
@@ -364,13 +411,18 @@ int emu_snp_ctl_cert(struct emu_fw *fw, char *arg, uint8_t *out, size_t cap, siz
 		return -EAGAIN;
 	}
 	tcb = emu_snp_reported_tcb(fw->snp);
+	if (arg && (strcmp(arg, "crl") == 0 || strcmp(arg, "crl:revoke-ask") == 0)) {
+		if (!(r = root_get(fw)))
+			return -EIO;
+		return crl_der(r, arg[3] == ':', out, cap, len);
+	}
 	if (!arg ||
 	    (strcmp(arg, "ark") && strcmp(arg, "ask") && strcmp(arg, "asvk") &&
 	     strncmp(arg, "vcek", 4)) ||
 	    (strncmp(arg, "vcek", 4) == 0 && arg[4] &&
 	     (arg[4] != ':' || parse_u64(arg + 5, &tcb) < 0))) {
 		*len = (size_t)snprintf((char *)out, cap, "snp-cert takes one of: ark ask asvk "
-					"vcek vcek:TCB_VERSION");
+					"vcek vcek:TCB_VERSION crl crl:revoke-ask");
 		return -EINVAL;
 	}
 	r = strcmp(arg, "asvk") == 0 ? asvk_get(fw) : root_get(fw);

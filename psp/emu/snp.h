@@ -156,7 +156,8 @@ int emu_snp_ctl_vcek(struct emu_fw *fw, char *arg, uint8_t *out, size_t cap, siz
 /* ---- the emulated SNP root and VCEK certificates (snp-cert.c) ---- */
 struct emu_snp_root;
 void emu_snp_root_free(struct emu_snp_root *r);
-/* CTL `snp-cert ark|ask|vcek[:TCB]`: the certificate in DER. */
+/* CTL `snp-cert ark|ask|asvk|vcek[:TCB]|crl[:revoke-ask]`: the certificate (or the ARK's CRL)
+ * in DER. */
 int emu_snp_ctl_cert(struct emu_fw *fw, char *arg, uint8_t *out, size_t cap, size_t *len);
 int emu_snp_ctl_cert_refuse(struct emu_fw *fw, char *arg, uint8_t *out, size_t cap, size_t *len);
 
