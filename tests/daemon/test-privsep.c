@@ -101,6 +101,7 @@ static uint32_t *reply_count(uint32_t op, struct sevd_reply *rep)
 	case SEVD_OP_SNP_CERTS_GET:
 	case SEVD_OP_SNP_CERTS_PUT:
 	case SEVD_OP_SNP_CERTS_DELETE:
+	case SEVD_OP_SNP_CERTS_KDS:
 		return &rep->u.snp_certs.len;
 	default:
 		return NULL;
