@@ -8,13 +8,16 @@ Checks: with kds_url naming sev-kds-emu the table arrives (source kds: ARK, ASK,
 serves for the chip id and reported TCB sevd reports (and its ASK and ARK); the log names the URL. With kds_url naming a
 closed loopback port, GET /v1/snp/certs answers pending, from the URL, attempts counting, and a
 last_error naming the URL; once sev-kds-emu listens on that port the table arrives in the same
-sevd (the retry). A kds_url whose host cannot be resolved stops sevd at start naming kds_url
+sevd (the retry). A table PUT while that fetch is pending is kept, and the fetch never
+overwrites it once sev-kds-emu listens. A kds_url whose host cannot be resolved stops sevd at start naming kds_url
 and the fix. The root is sevd.conf roots_dir (the emulator's key server refuses its ARK too).
 Exit 77 only when run outside meson."""
 
 import os
+import socket
 import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from sevdtest import (check, free_port, load_sibling, pem_der, run_test, sevadm,  # noqa: E402
@@ -61,9 +64,39 @@ def fetched(procs, tmp, emu, kds):
     check(pem_der(os.path.join(out, "ask.pem")) == ask and
           pem_der(os.path.join(out, "ark.pem")) == ark, "ask.pem / ark.pem differ from the KDS's")
     log = log_of(tmp, "sevd")
-    check(f"from {kds} (" in log, f"the log does not name {kds} as the table's source")
+    check(f"with the ASK and ARK, from {kds} (" in log,
+          f"the log does not name {kds} as the table's source")
     check("from the emulator's key server" not in log, "sevd fetched from the emulator")
+    table = table_of(api)
+    check(len(table) == t["size"], f"?format=table: {len(table)} bytes, size {t['size']}")
     procs.stop(sevd)
+    return table
+
+
+def table_of(api):
+    """GET /v1/snp/certs?format=table: the GHCB table's bytes."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(30)
+    s.connect(api)
+    s.sendall(b"GET /v1/snp/certs?format=table HTTP/1.0\r\nHost: localhost\r\n\r\n")
+    data = b""
+    while True:
+        b = s.recv(65536)
+        if not b:
+            break
+        data += b
+    s.close()
+    head, _, body = data.partition(b"\r\n\r\n")
+    check(int(head.split()[1]) == 200, f"?format=table: {head[:80]!r}")
+    return body
+
+
+def pending_after(api, n):
+    def got():
+        st, t = unix_request(api, "GET", "/v1/snp/certs")
+        p = t.get("pending") if st == 200 and isinstance(t, dict) else None
+        return t if p and p["attempts"] >= n and "last_error" in p else None
+    return wait_for(f"a pending fetch after {n} attempts", got, 120, 0.2)
 
 
 def retried(procs, tmp, emu, nv):
@@ -72,11 +105,7 @@ def retried(procs, tmp, emu, nv):
     sevd, api = start_sevd(procs, tmp, emu, extra=["--config", conf(tmp, "two", url)],
                            name="sevd2")
 
-    def pending():
-        st, t = unix_request(api, "GET", "/v1/snp/certs")
-        p = t.get("pending") if st == 200 and isinstance(t, dict) else None
-        return t if p and p["attempts"] >= 2 and "last_error" in p else None
-    t = wait_for("a pending fetch after two attempts", pending, 120, 0.2)
+    t = pending_after(api, 2)
     p = t["pending"]
     check(t["source"] == "none" and t["entries"] == [] and p["from"] == url and
           url in p["last_error"] and "kds_url" in p["last_error"] and
@@ -87,6 +116,27 @@ def retried(procs, tmp, emu, nv):
     check(t["source"] == "kds" and sorted(e["name"] for e in t["entries"]) ==
           ["ark", "ask", "vcek"], f"after sev-kds-emu started on {port}: {t}")
     procs.stop(sevd)
+
+
+def put_wins(procs, tmp, emu, nv, table):
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    sevd, api = start_sevd(procs, tmp, emu, extra=["--config", conf(tmp, "three", url)],
+                           name="sevd3")
+    pending_after(api, 1)
+    st, o = unix_request(api, "PUT", "/v1/snp/certs?format=table", table)
+    check(st == 200 and o["source"] == "upload" and "pending" not in o, f"PUT: {st} {o}")
+    exe = os.path.join(os.environ["SEVD_BUILD_ROOT"], "psp", "emu", "sev-kds-emu")
+    kds = procs.start([exe, "--nv", nv, "--port", str(port)], os.path.join(tmp, "kds3.log"))
+    # Past the next retries (1 s and 2 s after the first attempts) the table is still the
+    # upload, and the log has no table from the KDS.
+    time.sleep(4)
+    st, o = unix_request(api, "GET", "/v1/snp/certs")
+    check(st == 200 and o["source"] == "upload" and "pending" not in o, f"after PUT: {st} {o}")
+    check(f"with the ASK and ARK, from {url} (" not in log_of(tmp, "sevd3"),
+          "the fetch overwrote or raced a PUT")
+    procs.stop(sevd)
+    procs.stop(kds)
 
 
 def unresolvable(tmp, emu):
@@ -106,9 +156,10 @@ def main():
         nv = os.path.join(tmp, "emu-nv.bin")
         kdsp, kds = start_kds(procs, tmp, nv)
         roots(tmp, kds)
-        fetched(procs, tmp, emu, kds)
+        table = fetched(procs, tmp, emu, kds)
         procs.stop(kdsp)
         retried(procs, tmp, emu, nv)
+        put_wins(procs, tmp, emu, nv, table)
         unresolvable(tmp, emu)
     run_test(("SEVD_EXE", "SEV_PSP_EMU_EXE", "SEVADM_EXE"), "sevd-kds-fetch-", body,
              "kds_url: the worker fetches the table from sev-kds-emu, retries a closed port, "
