@@ -15,7 +15,7 @@ struct http_client_opts;
 
 struct kds_url {
 	char *base;	  /* as given, without a trailing '/', for messages */
-	char *host;	  /* host[:port] of base, as given ("kdsintf.amd.com", "127.0.0.1:8080") */
+	char *host;	  /* host[:port] of base as given: "kdsintf.amd.com", "127.0.0.1:8080" */
 	char *hostname;	  /* the host alone, no brackets ("127.0.0.1", "::1") */
 	char *port;	  /* the port, 443 or 80 by default */
 	char *endpoint;	  /* scheme://host:port for the HTTP client */

@@ -142,14 +142,15 @@ static int fetch(struct sevd_kds_fetch *f, char *why, size_t why_len)
 		return r;
 	}
 	cpath = kds_url_cert_chain_path(attest_snp_gen_name(rpt->gen));
-	if (!cpath || asprintf(&label, "/vcek/v1/%s/{chip id}?{TCB}", attest_snp_gen_name(rpt->gen)) < 0)
+	if (!cpath ||
+	    asprintf(&label, "/vcek/v1/%s/{chip id}?{TCB}", attest_snp_gen_name(rpt->gen)) < 0)
 		return -ENOMEM;
 	if ((r = get(f, vpath, label, &vcek, &vl, why, why_len)) < 0 ||
 	    (r = get(f, cpath, cpath, &chain, &cl, why, why_len)) < 0)
 		return r;
 	if (!vl || !cl || vl > cap || cl > cap - vl) {
-		snprintf(why, why_len, "the KDS at %s answered a VCEK of %zu and a cert_chain of %zu "
-			 "bytes (1.., %zu in all)", f->url.base, vl, cl, cap);
+		snprintf(why, why_len, "the KDS at %s answered a VCEK of %zu and a cert_chain of "
+			 "%zu bytes (1.., %zu in all)", f->url.base, vl, cl, cap);
 		return -EMSGSIZE;
 	}
 	memcpy(f->req.u.snp_kds.data, vcek, vl);

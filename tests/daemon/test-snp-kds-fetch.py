@@ -4,13 +4,13 @@ KDS. The real sev-psp-emu --snp with its own key server refused (--snp-cert-refu
 host has none), sev-kds-emu on a loopback port serving the emulator's chip, sevd and sevadm.
 
 Checks: with kds_url naming sev-kds-emu the table arrives (source kds: ARK, ASK, VCEK) and
-`sevadm snp certs export DIR` writes a vcek.pem with the key and subject of the VCEK sev-kds-emu
-serves for the chip id and reported TCB sevd reports (and its ASK and ARK); the log names the URL. With kds_url naming a
-closed loopback port, GET /v1/snp/certs answers pending, from the URL, attempts counting, and a
-last_error naming the URL; once sev-kds-emu listens on that port the table arrives in the same
-sevd (the retry). A table PUT while that fetch is pending is kept, and the fetch never
-overwrites it once sev-kds-emu listens. A kds_url whose host cannot be resolved stops sevd at start naming kds_url
-and the fix. The root is sevd.conf roots_dir (the emulator's key server refuses its ARK too).
+`sevadm snp certs export DIR` writes a vcek.pem with the key and subject of the VCEK
+sev-kds-emu serves for the chip id and reported TCB sevd reports (and its ASK and ARK); the
+log names the URL. With kds_url naming a closed loopback port, GET /v1/snp/certs answers
+pending, from the URL, attempts counting, and a last_error naming the URL; once sev-kds-emu
+listens on that port the table arrives in the same sevd (the retry). A table PUT while that
+fetch is pending is kept, and the fetch never overwrites it once sev-kds-emu listens. A
+kds_url whose host cannot be resolved stops sevd at start naming kds_url and the fix. The root is sevd.conf roots_dir (the emulator's key server refuses its ARK too).
 Exit 77 only when run outside meson."""
 
 import os
