@@ -384,10 +384,10 @@ static int kds_table(const struct sevd_request *req, uint8_t **ret, size_t *ret_
 	uint32_t vl = req->u.snp_kds.vcek_len, cl = req->u.snp_kds.chain_len;
 	const uint8_t *d = req->u.snp_kds.data;
 	_cleanup_(X509_freep) X509 *ask = NULL, *ark = NULL;
-	_cleanup_free_ uint8_t *ask_der = NULL, *ark_der = NULL;
+	unsigned char *ask_der = NULL, *ark_der = NULL; /* OpenSSL's: OPENSSL_free */
 	struct snp_cert_entry e[3];
 	const char *reason = NULL;
-	int al, rl;
+	int al, rl, r;
 
 	if (!vl || !cl || vl > sizeof(req->u.snp_kds.data) ||
 	    cl > sizeof(req->u.snp_kds.data) - vl) {
@@ -402,6 +402,8 @@ static int kds_table(const struct sevd_request *req, uint8_t **ret, size_t *ret_
 	al = i2d_X509(ask, &ask_der);
 	rl = i2d_X509(ark, &ark_der);
 	if (al <= 0 || rl <= 0) {
+		OPENSSL_free(ask_der);
+		OPENSSL_free(ark_der);
 		snprintf(why, why_len, "out of memory");
 		return -ENOMEM;
 	}
@@ -414,7 +416,10 @@ static int kds_table(const struct sevd_request *req, uint8_t **ret, size_t *ret_
 	memcpy(e[2].guid, attest_snp_cert_kind_guid(SNP_CERT_ARK), 16);
 	e[2].data = ark_der;
 	e[2].len = (uint32_t)rl;
-	return attest_snp_cert_table_build(e, 3, ret, ret_len, why, why_len);
+	r = attest_snp_cert_table_build(e, 3, ret, ret_len, why, why_len);
+	OPENSSL_free(ask_der);
+	OPENSSL_free(ark_der);
+	return r;
 }
 
 /* The worker's text, shown and logged: printable ASCII only (it is not trusted). */
