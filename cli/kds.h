@@ -8,14 +8,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/kds-url.h"
+
 #define KDS_DEFAULT_URL "https://kdsintf.amd.com"
 
 struct kds {
-	char *base;	 /* as given, for messages */
-	char *host;	 /* "kdsintf.amd.com", "127.0.0.1:8080": host[:port] of base, for progress */
-	char *endpoint;	 /* scheme://host:port for the HTTP client */
-	char *prefix;	 /* path prefix from the base URL ("" or "/x") */
-	char *cache_dir; /* <cache>/<host_port>, created on first store */
+	struct kds_url url; /* the base URL split (common/kds-url.h) */
+	const char *base;   /* url.base: as given, for messages */
+	const char *host;   /* url.host: "kdsintf.amd.com", "127.0.0.1:8080", for progress */
+	char *cache_dir;    /* <cache>/<host_port>, created on first store */
 	const char *ca_file;
 	/* Progress of a network answer (not of a cache hit): set by the caller, may be NULL. */
 	void (*on_body)(void *userdata, uint64_t done, uint64_t total);

@@ -225,7 +225,7 @@ static int get_cert_chain(struct kds *k, struct fetch_ui *ui, enum snp_gen gen, 
 	size_t len;
 	int r;
 
-	if (asprintf(&path, "/vcek/v1/%s/cert_chain", attest_snp_gen_name(gen)) < 0 ||
+	if (!(path = kds_url_cert_chain_path(attest_snp_gen_name(gen))) ||
 	    asprintf(&what, "%s ASK+ARK", attest_snp_gen_name(gen)) < 0)
 		return sevadm_fail(VERB, "out of memory");
 	if ((r = get(k, ui, what, path, &body, &len)) != 0)

@@ -42,6 +42,7 @@ struct http_client {
 	char *port;
 	char *token; /* secret: wiped on free */
 	char *ca_file;
+	char *connect_host; /* numeric, or NULL: resolve host */
 	int timeout_ms;
 	size_t max_response;
 	void (*on_body)(void *userdata, uint64_t done, uint64_t total);
@@ -175,6 +176,9 @@ int http_client_new(const char *endpoint, const struct http_client_opts *opts,
 	}
 	if (r == 0 && opts && opts->ca_file && !(c->ca_file = strdup(opts->ca_file)))
 		r = -ENOMEM;
+	if (r == 0 && opts && opts->connect_host &&
+	    !(c->connect_host = strdup(opts->connect_host)))
+		r = -ENOMEM;
 	if (r < 0) {
 		http_client_free(c);
 		return r;
@@ -211,6 +215,7 @@ void http_client_free(struct http_client *c)
 	free(c->host);
 	free(c->port);
 	free(c->ca_file);
+	free(c->connect_host);
 	free(c);
 }
 
@@ -292,7 +297,9 @@ static int connect_tcp(struct http_client *c)
 	struct addrinfo *res = NULL;
 	int r = -ECONNREFUSED, g;
 
-	g = getaddrinfo(c->host, c->port, &hints, &res);
+	if (c->connect_host)
+		hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
+	g = getaddrinfo(c->connect_host ? c->connect_host : c->host, c->port, &hints, &res);
 	if (g != 0)
 		return set_error(c, -EHOSTUNREACH,
 				 "cannot connect to sevd at %s: cannot resolve '%s': %s — check "

@@ -15,6 +15,10 @@ struct http_client_opts {
 	const char *token;	 /* bearer token (copied, wiped on free), NULL for none */
 	const char *ca_file;	 /* PEM CA bundle for https://, NULL = system store */
 	int timeout_ms;		 /* connect and per-read/write timeout; 0 = 30 s */
+	/* A numeric address (IPv4, IPv6) to connect to instead of resolving the endpoint's
+	 * host, which still names the server (Host:, TLS name check); NULL: resolve it. For a
+	 * caller that resolved before a sandbox without DNS (sevd's worker). */
+	const char *connect_host;
 	size_t max_response;	 /* body limit; 0 = 64 MiB */
 	/* Called as an answer's body arrives (NULL: never), for progress: the bytes so far and
 	 * the Content-Length, 0 when the answer has none (chunked, or read until close). */

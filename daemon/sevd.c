@@ -485,6 +485,8 @@ static int run(struct sevd_config *cfg, char *const *argv, const struct flags *f
 					.roots_dir = cfg->roots_dir, .auto_init = cfg->auto_init,
 					.snp_certs_no_fetch = cfg->kds_url &&
 							      !strcmp(cfg->kds_url, "off"),
+					.kds_url = cfg->kds_url && strcmp(cfg->kds_url, "off")
+							   ? cfg->kds_url : NULL,
 					.init_es = cfg->init_es, .snp = cfg->snp,
 					.queue_max = cfg->queue_max,
 					.queue_wait_ms = cfg->queue_wait_ms,

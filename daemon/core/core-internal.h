@@ -42,6 +42,8 @@ const char *sevd_core_emu_socket(struct sevd_core *c);
 const char *sevd_core_roots_dir(struct sevd_core *c);
 /* sevd.conf `kds_url = off`: the SNP certificate table is not fetched at start. */
 bool sevd_core_snp_certs_no_fetch(struct sevd_core *c);
+/* sevd.conf `kds_url` when a URL (the worker fetches the table from it), else NULL. */
+const char *sevd_core_kds_url(struct sevd_core *c);
 uint8_t sevd_core_snp_gen(struct sevd_core *c); /* enum snp_gen */
 bool sevd_core_snp_up(struct sevd_core *c);
 /* Run fn(arg) as a job of the firmware queue (the VMM socket's requests, vmm.c): 0 once it

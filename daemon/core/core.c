@@ -90,6 +90,7 @@ struct sevd_core {
 	struct psp_cpuid cpuid;
 	char *emu_socket; /* control channel for WBINVD; NULL on hardware */
 	bool snp_certs_no_fetch; /* kds_url = off */
+	char *kds_url;		 /* kds_url when a URL (the worker fetches), else NULL */
 	char *roots_dir;
 	int tmr_fd; /* the SEV-ES TMR given to firmware at INIT, or -1 */
 	uint64_t tmr_base;
@@ -1230,6 +1231,11 @@ bool sevd_core_snp_certs_no_fetch(struct sevd_core *c)
 	return c->snp_certs_no_fetch;
 }
 
+const char *sevd_core_kds_url(struct sevd_core *c)
+{
+	return c->kds_url;
+}
+
 const char *sevd_core_roots_dir(struct sevd_core *c)
 {
 	return c->roots_dir;
@@ -1563,6 +1569,7 @@ void sevd_core_free(struct sevd_core *c)
 		close(c->tmr_fd);
 	free(c->emu_socket);
 	free(c->roots_dir);
+	free(c->kds_url);
 	free(c->psp_spec);
 	pthread_cond_destroy(&c->health_cond);
 	pthread_mutex_destroy(&c->health_lock);
@@ -1692,7 +1699,8 @@ int sevd_core_new(const struct sevd_core_config *cfg, struct sevd_core **ret)
 	c->restart_userdata = cfg->restart_userdata;
 	if (!(c->psp_spec = strdup(cfg->psp_spec)) ||
 	    (cfg->emu_socket && !(c->emu_socket = strdup(cfg->emu_socket))) ||
-	    (cfg->roots_dir && !(c->roots_dir = strdup(cfg->roots_dir)))) {
+	    (cfg->roots_dir && !(c->roots_dir = strdup(cfg->roots_dir))) ||
+	    (cfg->kds_url && !(c->kds_url = strdup(cfg->kds_url)))) {
 		sevd_core_free(c);
 		return -ENOMEM;
 	}

@@ -40,6 +40,12 @@ enum sevd_snp_certs_source {
 	SEVD_SNP_CERTS_KDS,	/* fetched at start: the chip's VCEK for its reported TCB */
 	SEVD_SNP_CERTS_UPLOAD,	/* PUT /v1/snp/certs, kept in the state directory */
 };
+/* SNP_CERTS_KDS (snp-certs.h): an attempt of the worker's fetch from sevd.conf kds_url. */
+enum sevd_snp_kds_stage {
+	SEVD_SNP_KDS_BEGIN = 0, /* an attempt starts: the reply has the chip id, TCB and gen */
+	SEVD_SNP_KDS_FAILED,	/* it failed: error says why; the reply has the retry */
+	SEVD_SNP_KDS_CERTS,	/* it got the VCEK and the cert_chain: the core checks them */
+};
 #define SEVD_PACKET_MAX 4096u /* guest memory per migration packet: one page, as KVM sends */
 #define SEVD_VCPUS_MAX 256u   /* VMSAs sevd keeps per SEV-ES guest (for SEND_VMSA) */
 
@@ -140,6 +146,12 @@ struct sevd_request {
 			uint32_t len; /* bytes of table */
 			uint8_t table[SEVD_SNP_CERTS_MAX]; /* SNP_CERTS_PUT: GHCB format */
 		} snp_certs;
+		struct {
+			uint32_t stage; /* enum sevd_snp_kds_stage */
+			uint32_t vcek_len, chain_len; /* CERTS: data = VCEK (DER) ‖ cert_chain */
+			char error[256]; /* FAILED: why the attempt failed, for GET /v1/snp/certs */
+			uint8_t data[SEVD_SNP_CERTS_MAX];
+		} snp_kds; /* SNP_CERTS_KDS: the worker's fetch from sevd.conf kds_url */
 		struct {
 			/* SHUTDOWN, FACTORY_RESET: 1 = go ahead while sevd holds guests and drop
 			 * them all (firmware loses them); 0 = refuse while any exist */
@@ -293,6 +305,10 @@ struct sevd_reply {
 			uint32_t attempts;    /* attempts made so far */
 			char last_error[256]; /* why the last attempt failed ("" none yet) */
 			char from[128];	      /* where it fetches from */
+			/* SNP_CERTS_KDS's BEGIN: what the VCEK's KDS path is made of. */
+			uint32_t gen;	       /* enum snp_gen */
+			uint64_t reported_tcb; /* SNP_PLATFORM_STATUS's */
+			uint8_t chip_id[64];   /* GET_ID's */
 			uint32_t len;	 /* bytes of table; 0: none */
 			uint8_t table[SEVD_SNP_CERTS_MAX];
 		} snp_certs; /* SNP_CERTS_GET/PUT/DELETE (snp-certs.h) */
@@ -382,6 +398,7 @@ struct sevd_core_config {
 	const char *emu_socket;	 /* for the emulator's control channel (WBINVD), or NULL */
 	const char *roots_dir;	 /* ask.cert + ark.cert of the platform's root, or NULL */
 	bool snp_certs_no_fetch; /* sevd.conf kds_url = off: no SNP certificate fetch at start */
+	const char *kds_url;	 /* sevd.conf kds_url when a URL: the worker fetches from it */
 	bool auto_init;		 /* INIT at start when the platform is UNINIT */
 	bool init_es;		 /* ... with SEV-ES */
 	bool snp;		 /* ... after SNP_INIT_EX where CPUID has SNP (auto_init) */

@@ -3,10 +3,14 @@
  * its chain verified against the configured root for this chip's generation, and its VCEK
  * bound to this chip (hwID = GET_ID) and its reported TCB (SNP_PLATFORM_STATUS), before it
  * replaces the one kept. The table lives in memory under a mutex (readers do not queue behind
- * firmware) and, when uploaded, in <state_dir>/snp-certs.bin, written atomically. */
+ * firmware) and, when uploaded, in <state_dir>/snp-certs.bin, written atomically. Without one
+ * at start it is fetched: from the emulator's key server by a thread here, or, when sevd.conf
+ * kds_url is a URL, by the worker (the core speaks no HTTP), which hands the VCEK and the
+ * cert_chain in (SNP_CERTS_KDS): the core builds the table from them and checks it as a PUT's. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +55,8 @@ struct sevd_snp_certs {
 	struct timespec next; /* CLOCK_MONOTONIC of the next attempt */
 	char last_error[256];
 	char from[128];
+	bool kds;	      /* the worker fetches (kds_url): SNP_CERTS_KDS is served */
+	uint32_t kds_delay;   /* its next retry's delay (ms) */
 	pthread_cond_t cond;  /* stop */
 	int stop_fd;	      /* eventfd: readable at shutdown (ends a wait for the emulator) */
 	pthread_t thread;
@@ -299,6 +305,25 @@ static uint32_t ms_until(const struct timespec *t)
 	return ms > 0 ? (uint32_t)ms : 0;
 }
 
+/* Under s->lock: an attempt failed (why); the next one in *delay ms, which doubles to 60 s.
+ * The first failure is logged, not each retry. */
+static void failed(struct sevd_snp_certs *s, const char *why, uint32_t *delay)
+{
+	snprintf(s->last_error, sizeof s->last_error, "%s", why);
+	if (s->attempts == 1)
+		log_warning("No SNP certificate table yet: %s; retrying in the background "
+			    "(1 s, doubling to %u s) until it arrives or one is PUT (sevadm "
+			    "snp certs import DIR)", why, RETRY_MAX_MS / 1000);
+	clock_gettime(CLOCK_MONOTONIC, &s->next);
+	s->next.tv_sec += *delay / 1000;
+	s->next.tv_nsec += (long)(*delay % 1000) * 1000000L;
+	if (s->next.tv_nsec >= 1000000000L) {
+		s->next.tv_sec++;
+		s->next.tv_nsec -= 1000000000L;
+	}
+	*delay = MIN(*delay * 2, RETRY_MAX_MS);
+}
+
 /* Under s->lock. */
 static void answer(struct sevd_snp_certs *s, struct sevd_reply *rep)
 {
@@ -368,6 +393,159 @@ static void op_delete(struct sevd_snp_certs *s, struct sevd_reply *rep)
 	log_notice("SNP certificate table removed");
 }
 
+/* SNP_CERTS_KDS's CERTS: the table of the worker's VCEK (DER) and cert_chain (PEM: the ASK,
+ * then the ARK, as AMD serves /vcek/v1/{Gen}/cert_chain), built here; checked by the caller. */
+static int kds_table(const struct sevd_request *req, uint8_t **ret, size_t *ret_len, char *why,
+		     size_t why_len)
+{
+	uint32_t vl = req->u.snp_kds.vcek_len, cl = req->u.snp_kds.chain_len;
+	const uint8_t *d = req->u.snp_kds.data;
+	_cleanup_(X509_freep) X509 *ask = NULL, *ark = NULL;
+	unsigned char *ask_der = NULL, *ark_der = NULL; /* OpenSSL's: OPENSSL_free */
+	struct snp_cert_entry e[3];
+	const char *reason = NULL;
+	int al, rl, r;
+
+	if (!vl || !cl || vl > sizeof(req->u.snp_kds.data) ||
+	    cl > sizeof(req->u.snp_kds.data) - vl) {
+		snprintf(why, why_len, "the worker sent a VCEK of %u and a cert_chain of %u bytes "
+			 "(each 1.., %zu in all)", vl, cl, sizeof(req->u.snp_kds.data));
+		return -EBADMSG;
+	}
+	if (attest_snp_cert_chain_parse(d + vl, cl, &ask, &ark, &reason) < 0) {
+		snprintf(why, why_len, "the KDS's cert_chain is not the ASK and the ARK: %s", reason);
+		return -EBADMSG;
+	}
+	al = i2d_X509(ask, &ask_der);
+	rl = i2d_X509(ark, &ark_der);
+	if (al <= 0 || rl <= 0) {
+		OPENSSL_free(ask_der);
+		OPENSSL_free(ark_der);
+		snprintf(why, why_len, "out of memory");
+		return -ENOMEM;
+	}
+	memcpy(e[0].guid, attest_snp_cert_kind_guid(SNP_CERT_VCEK), 16);
+	e[0].data = d;
+	e[0].len = vl;
+	memcpy(e[1].guid, attest_snp_cert_kind_guid(SNP_CERT_ASK), 16);
+	e[1].data = ask_der;
+	e[1].len = (uint32_t)al;
+	memcpy(e[2].guid, attest_snp_cert_kind_guid(SNP_CERT_ARK), 16);
+	e[2].data = ark_der;
+	e[2].len = (uint32_t)rl;
+	r = attest_snp_cert_table_build(e, 3, ret, ret_len, why, why_len);
+	OPENSSL_free(ask_der);
+	OPENSSL_free(ark_der);
+	return r;
+}
+
+/* The worker's text, shown and logged: printable ASCII only (it is not trusted). */
+static void worker_text(char *dst, size_t cap, const char *src, size_t src_cap)
+{
+	size_t n = strnlen(src, src_cap), i;
+
+	for (i = 0; i < n && i + 1 < cap; i++)
+		dst[i] = src[i] >= 0x20 && src[i] < 0x7f ? src[i] : '?';
+	dst[i] = '\0';
+}
+
+/* BEGIN: this chip's id, reported TCB and generation for the VCEK's KDS path. */
+static int kds_begin(struct sevd_core *c, struct sevd_reply *rep, char *why, size_t why_len)
+{
+	_cleanup_free_ struct snp_report *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		return -ENOMEM;
+	if (chip_facts(c, r, rep) < 0) {
+		snprintf(why, why_len, "the chip's ID or reported TCB cannot be read: %.180s",
+			 rep->message);
+		return rep->r;
+	}
+	rep->u.snp_certs.gen = r->gen;
+	rep->u.snp_certs.reported_tcb = r->reported_tcb.raw;
+	memcpy(rep->u.snp_certs.chip_id, r->chip_id, sizeof(rep->u.snp_certs.chip_id));
+	return 0;
+}
+
+/* CERTS: the table built and checked as a PUT's; 1 installed, 0 superseded, <0 with why. */
+static int kds_install(struct sevd_core *c, struct sevd_snp_certs *s,
+		       const struct sevd_request *req, struct sevd_reply *rep, char *why,
+		       size_t why_len)
+{
+	_cleanup_free_ uint8_t *buf = NULL;
+	size_t len = 0;
+	int r = kds_table(req, &buf, &len, why, why_len);
+
+	if (r < 0)
+		return r;
+	if (check_table(c, buf, len, rep) < 0) {
+		snprintf(why, why_len, "the KDS's VCEK chain does not hold for this chip: %.180s",
+			 rep->message);
+		return rep->r;
+	}
+	pthread_mutex_lock(&s->lock);
+	r = 0;
+	if (!s->len && !s->put_seen) {
+		memcpy(s->table, buf, len);
+		s->len = (uint32_t)len;
+		s->source = SEVD_SNP_CERTS_KDS;
+		r = 1;
+		log_info("SNP certificate table: the chip's VCEK for its reported TCB, with the "
+			 "ASK and ARK, from %s (%zu bytes, attempt %u)", s->from, len, s->attempts);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+/* SNP_CERTS_KDS, from the worker, on the firmware thread: served only while the fetch from
+ * kds_url is pending (no table held, none PUT). A failed attempt, the worker's or the
+ * check's, is answered r = 0, pending, with the retry the worker waits for. */
+static void op_kds(struct sevd_core *c, struct sevd_snp_certs *s, const struct sevd_request *req,
+		   struct sevd_reply *rep)
+{
+	uint32_t stage = req->u.snp_kds.stage;
+	char why[256] = "";
+	int r = 0;
+
+	memset(&rep->u.snp_certs, 0, offsetof(typeof(rep->u.snp_certs), table));
+	if (stage > SEVD_SNP_KDS_CERTS) {
+		refuse(rep, -EINVAL, "SNP_CERTS_KDS: unknown stage %u", stage);
+		return;
+	}
+	pthread_mutex_lock(&s->lock);
+	if (!s->kds || !s->pending || s->len || s->put_seen) {
+		answer(s, rep);
+		pthread_mutex_unlock(&s->lock);
+		refuse(rep, -EALREADY, "no fetch of the SNP certificate table from kds_url is "
+		       "pending (a table is held or was PUT, or kds_url is not a URL)");
+		return;
+	}
+	if (stage == SEVD_SNP_KDS_BEGIN) {
+		s->fetching = true;
+		s->attempts++;
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (stage == SEVD_SNP_KDS_BEGIN)
+		r = kds_begin(c, rep, why, sizeof why);
+	else if (stage == SEVD_SNP_KDS_FAILED) {
+		worker_text(why, sizeof why, req->u.snp_kds.error, sizeof(req->u.snp_kds.error));
+		r = -EIO;
+	} else
+		r = kds_install(c, s, req, rep, why, sizeof why);
+	pthread_mutex_lock(&s->lock);
+	if (r < 0 || stage != SEVD_SNP_KDS_BEGIN)
+		s->fetching = false;
+	if (r < 0)
+		failed(s, why[0] ? why : strerror(-r), &s->kds_delay);
+	if (r > 0 || s->len || s->put_seen)
+		s->pending = false;
+	answer(s, rep); /* leaves BEGIN's chip id, TCB and gen */
+	pthread_mutex_unlock(&s->lock);
+	rep->r = 0;
+	rep->fw_status = SEV_STATUS_NO_FW_CALL;
+	snprintf(rep->message, sizeof rep->message, "%s", r < 0 ? why : "");
+}
+
 void sevd_snp_certs_op(struct sevd_core *c, const struct sevd_request *req, struct sevd_reply *rep)
 {
 	struct sevd_snp_certs *s = sevd_core_snp_certs(c);
@@ -383,6 +561,10 @@ void sevd_snp_certs_op(struct sevd_core *c, const struct sevd_request *req, stru
 	}
 	if (req->op == SEVD_OP_SNP_CERTS_DELETE) {
 		op_delete(s, rep);
+		return;
+	}
+	if (req->op == SEVD_OP_SNP_CERTS_KDS) {
+		op_kds(c, s, req, rep);
 		return;
 	}
 	pthread_mutex_lock(&s->lock);
@@ -524,19 +706,7 @@ static void *fetch_main(void *arg)
 		}
 		if (s->stop || r == -ECANCELED)
 			break;
-		snprintf(s->last_error, sizeof s->last_error, "%s", why);
-		if (s->attempts == 1)
-			log_warning("No SNP certificate table yet: %s; retrying in the background "
-				    "(1 s, doubling to %u s) until it arrives or one is PUT (sevadm "
-				    "snp certs import DIR)", why, RETRY_MAX_MS / 1000);
-		clock_gettime(CLOCK_MONOTONIC, &s->next);
-		s->next.tv_sec += delay / 1000;
-		s->next.tv_nsec += (long)(delay % 1000) * 1000000L;
-		if (s->next.tv_nsec >= 1000000000L) {
-			s->next.tv_sec++;
-			s->next.tv_nsec -= 1000000000L;
-		}
-		delay = MIN(delay * 2, RETRY_MAX_MS);
+		failed(s, why, &delay);
 		while (!s->stop && !s->put_seen && !s->len &&
 		       pthread_cond_timedwait(&s->cond, &s->lock, &s->next) == 0)
 			;
@@ -565,6 +735,19 @@ void sevd_snp_certs_start(struct sevd_core *c)
 		log_notice("No SNP certificate table, and no fetch at start (sevd.conf kds_url = "
 			   "off): PUT /v1/snp/certs (sevadm snp fetch, then sevadm snp certs import "
 			   "DIR)");
+		return;
+	}
+	if (sevd_core_kds_url(c)) {
+		/* The worker fetches (worker/kds-fetch.c) and hands the certificates in. */
+		pthread_mutex_lock(&s->lock);
+		snprintf(s->from, sizeof s->from, "%s", sevd_core_kds_url(c));
+		s->kds = true;
+		s->kds_delay = RETRY_FIRST_MS;
+		s->pending = true;
+		clock_gettime(CLOCK_MONOTONIC, &s->next);
+		pthread_mutex_unlock(&s->lock);
+		log_info("No SNP certificate table: the worker fetches the chip's VCEK and its chain "
+			 "from %s (sevd.conf kds_url)", s->from);
 		return;
 	}
 	if (!emu) {

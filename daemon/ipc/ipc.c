@@ -24,6 +24,7 @@ typedef struct sevd_reply rep_t;
 #define REQ_SNP_CONFIG sizeof(((req_t *)0)->u.snp_config)
 #define REQ_VLEK sizeof(((req_t *)0)->u.vlek)
 #define REQ_SNP_CERTS sizeof(((req_t *)0)->u.snp_certs)
+#define REQ_SNP_KDS sizeof(((req_t *)0)->u.snp_kds)
 #define REQ_PEK_CERT sizeof(((req_t *)0)->u.pek_cert)
 #define REQ_CREATE sizeof(((req_t *)0)->u.create)
 /* Guest ops that carry no bytes of data stop before the 64 KiB array. */

@@ -153,4 +153,10 @@ enum sevd_role {
 	 * connection closed, the id ends. Any evidence may ask: the chain is the evidence. */     \
 	X(CONN_CERT, op_conn_cert, NULL, 0, FIXED(REQ_CERT_CHAIN), FIXED(REP(conn)),               \
 	  SEVD_ROLES_PUBLIC, 0)                                                                     \
-	X(CONN_END, op_conn_end, NULL, 0, FIXED(REQ_CONN), FIXED(REP(conn)), SEVD_ROLES_PUBLIC, 0)
+	X(CONN_END, op_conn_end, NULL, 0, FIXED(REQ_CONN), FIXED(REP(conn)), SEVD_ROLES_PUBLIC, 0) \
+	/* The worker's own fetch of the SNP certificate table from sevd.conf kds_url (worker/   \
+	 * kds-fetch.c; no route sends it, so no caller's evidence: public alone). The core      \
+	 * serves it only while a fetch is pending and no table was PUT, and checks the         \
+	 * certificates as a PUT's (core/snp-certs.c). */                                        \
+	X(SNP_CERTS_KDS, sevd_snp_certs_op, NULL, 1, FIXED(REQ_SNP_KDS),                            \
+	  REP_VAR(snp_certs, len, table), SEVD_ROLE_BIT(SEVD_ROLE_PUBLIC), 0)

@@ -163,8 +163,10 @@ static const struct deny deny[] = {
  * distinct calls after the filter) plus the ordinary calls of the same code paths not
  * exercised there (file reads for lazily loaded library config, journald's socket and
  * memfd, time, sleeps, signal delivery). Anything else answers EPERM (a soft failure rather
- * than a dead worker for a rare path this list missed). socket() is AF_UNIX only (journald;
- * the worker never opens network sockets of its own), ioctl() the terminal/FIONREAD/FIONBIO
+ * than a dead worker for a rare path this list missed). socket() is AF_UNIX only (journald),
+ * and AF_INET/AF_INET6 too only when sevd.conf kds_url is a URL (the SNP certificate table's
+ * fetch, worker/kds-fetch.c: it connects to the address resolved before the filter, so no
+ * DNS runs under it); ioctl() the terminal/FIONREAD/FIONBIO
  * requests only, prctl() the thread-name options only. Sanitizer builds keep the denylist
  * alone: ASan's runtime makes calls of its own that vary by version. */
 #ifndef SEVD_SANITIZER
@@ -293,8 +295,9 @@ static const int allow[] = {
 #endif
 };
 
-/* Calls allowed with their argument `arg` (low 32 bits) in a set only. */
-static const uint32_t socket_ok[] = {AF_UNIX};
+/* Calls allowed with their argument `arg` (low 32 bits) in a set only: socket_ok's first
+ * entry alone, or all three with the KDS fetch. */
+static const uint32_t socket_ok[] = {AF_UNIX, AF_INET, AF_INET6};
 static const uint32_t ioctl_ok[] = {TCGETS, FIONREAD, FIONBIO, FIOCLEX};
 static const uint32_t prctl_ok[] = {
     PR_SET_NAME,
@@ -331,7 +334,7 @@ static unsigned arg_in(struct sock_filter *p, unsigned n, int nr, unsigned arg,
 #endif
 
 /* Writes the program into p (at least PROG_MAX slots) and returns its length. */
-static unsigned build(struct sock_filter *p, pid_t self)
+static unsigned build(struct sock_filter *p, pid_t self, bool inet)
 {
 	unsigned n = 0;
 
@@ -375,7 +378,7 @@ static unsigned build(struct sock_filter *p, pid_t self)
 		p[n++] = STMT(BPF_RET | BPF_K, EPERM_);
 	}
 #ifdef SEVD_ALLOWLIST
-	n = arg_in(p, n, __NR_socket, 0, socket_ok, ELEMENTSOF(socket_ok));
+	n = arg_in(p, n, __NR_socket, 0, socket_ok, inet ? ELEMENTSOF(socket_ok) : 1);
 	n = arg_in(p, n, __NR_ioctl, 1, ioctl_ok, ELEMENTSOF(ioctl_ok));
 	n = arg_in(p, n, __NR_prctl, 0, prctl_ok, ELEMENTSOF(prctl_ok));
 	for (size_t i = 0; i < ELEMENTSOF(allow); i++) {
@@ -392,6 +395,7 @@ static unsigned build(struct sock_filter *p, pid_t self)
 	p[n++] = STMT(BPF_RET | BPF_K, ALLOW);
 	p[n++] = STMT(BPF_RET | BPF_K, EPERM_);
 	p[n++] = STMT(BPF_RET | BPF_K, ALLOW);
+	(void)inet; /* the denylist leaves socket() alone */
 #endif
 	return n;
 }
@@ -411,24 +415,24 @@ _Static_assert(2 * (ELEMENTSOF(deny) + ELEMENTSOF(allow)) + 80 < PROG_MAX,
 	       "the filter fits its buffer");
 #endif
 
-int sevd_seccomp_program_len(void)
+int sevd_seccomp_program_len(bool inet)
 {
 #ifdef SEVD_AUDIT_ARCH
 	struct sock_filter p[PROG_MAX];
 
-	return (int)build(p, getpid());
+	return (int)build(p, getpid(), inet);
 #else
 	return -EOPNOTSUPP;
 #endif
 }
 
-int sevd_seccomp_install(void)
+int sevd_seccomp_install(bool inet)
 {
 #ifdef SEVD_AUDIT_ARCH
 	struct sock_filter p[PROG_MAX];
 	struct sock_fprog prog = {.filter = p};
 
-	prog.len = (unsigned short)build(p, getpid());
+	prog.len = (unsigned short)build(p, getpid(), inet);
 	/* no_new_privs is set by the caller already; it is a precondition of an unprivileged
 	 * filter, so a caller that forgot gets EACCES here rather than a silent success. */
 	if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) < 0)

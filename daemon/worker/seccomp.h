@@ -10,9 +10,10 @@
 
 /* Install the filter on the calling (only) thread. The architecture is checked (a syscall
  * from another ABI kills the process); -EOPNOTSUPP on an architecture this file does not
- * know (the worker then refuses to serve). */
-int sevd_seccomp_install(void);
+ * know (the worker then refuses to serve). inet: socket() may open AF_INET and AF_INET6
+ * sockets too (sevd.conf kds_url is a URL: the worker fetches from it); else AF_UNIX only. */
+int sevd_seccomp_install(bool inet);
 /* Build without installing (tests): the number of BPF instructions, or a negative errno. */
-int sevd_seccomp_program_len(void);
+int sevd_seccomp_program_len(bool inet);
 /* Does this build's filter end in the allowlist (false: sanitizer builds, denylist only)? */
 bool sevd_seccomp_allowlist(void);

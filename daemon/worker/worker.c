@@ -28,6 +28,7 @@
 #include "daemon/worker/api.h"
 #include "daemon/ipc/cache-region.h"
 #include "daemon/worker/http.h"
+#include "daemon/worker/kds-fetch.h"
 #include "daemon/ipc/ipc.h"
 #include "daemon/worker/seccomp.h"
 #include "daemon/worker/upload-limit.h"
@@ -147,7 +148,7 @@ static int unseparated(bool allowed, const char *why)
 }
 
 static int drop_privileges(uid_t uid, gid_t gid, const char *name, pid_t core,
-			   bool allow_unseparated)
+			   bool allow_unseparated, bool inet)
 {
 	char why[160];
 	bool bset;
@@ -200,7 +201,7 @@ static int drop_privileges(uid_t uid, gid_t gid, const char *name, pid_t core,
 	 * did not die in between. */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != core)
 		return log_error_errno(ESRCH, "The core (pid %d) is gone", (int)core);
-	r = sevd_seccomp_install();
+	r = sevd_seccomp_install(inet);
 	if (r < 0)
 		return log_error_errno(r, "Cannot install the worker's seccomp filter: %m");
 	return 0;
@@ -381,6 +382,7 @@ static void worker_wait(int lifeline)
 int sevd_worker_main(const struct sevd_config *cfg, const struct sevd_worker_args *a)
 {
 	struct sevd_http *http = NULL;
+	struct sevd_kds_fetch *kds = NULL;
 	const char *name;
 	pid_t core = getppid();
 	int status_fd = SEVD_WORKER_FD_START + (int)a->n_listen;
@@ -411,21 +413,29 @@ int sevd_worker_main(const struct sevd_config *cfg, const struct sevd_worker_arg
 		(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
 		r = sevd_http_listen_handoff(http, fd);
 	}
+	/* kds_url: its host resolved now, before the sandbox (no DNS under the filter). */
+	if (r >= 0 && cfg->kds_url && strcmp(cfg->kds_url, "off") != 0)
+		r = sevd_kds_fetch_new(cfg->kds_url, &kds);
 	core_uid = getuid();
 	if (r >= 0)
-		r = drop_privileges(uid, gid, name, core, cfg->allow_unseparated_worker);
+		r = drop_privileges(uid, gid, name, core, cfg->allow_unseparated_worker,
+				     kds != NULL);
 	sevd_api_worker_shares_uid = getuid() == core_uid ? 1 : 0;
 	if (r >= 0)
 		r = sevd_http_start(http);
 	if (r < 0) {
+		sevd_kds_fetch_free(kds);
 		sevd_http_free(http);
 		return EXIT_FAILURE;
 	}
+	if (kds)
+		(void)sevd_kds_fetch_start(kds);
 	log_info("Worker serving as uid %u (%s), no capabilities, seccomp filter on",
 		 (unsigned)getuid(), getuid() == uid ? name : "sevd's own uid");
 	heartbeat_start();
 	(void)!write(status_fd, "R", 1);
 	worker_wait(status_fd);
+	sevd_kds_fetch_free(kds);
 	heartbeat_stop();
 	close(status_fd);
 	sevd_http_free(http);

@@ -451,10 +451,13 @@ static const char *const reasons[] = {"no_evidence", "bad_token", "role", "no_co
 				      "bad_connection", "role"};
 #define N_EVIDENCE 5
 
+/* The ops served without evidence. SNP_CERTS_KDS is the worker's own fetch (no route sends
+ * it): served only while the fetch from kds_url is pending, which it is not here (refused
+ * -EALREADY), and what it hands in is checked as a PUT's (test-snp-kds-fetch.py). */
 static bool public_op(uint32_t op)
 {
 	return op == SEVD_OP_CERTS || op == SEVD_OP_GET_ID || op == SEVD_OP_HEALTH ||
-	       op == SEVD_OP_WHOAMI || op == SEVD_OP_CONN_END;
+	       op == SEVD_OP_WHOAMI || op == SEVD_OP_CONN_END || op == SEVD_OP_SNP_CERTS_KDS;
 }
 
 static void check_metric(struct gc_daemon *d, const char *op, const char *reason, uint64_t want)
@@ -734,6 +737,12 @@ static void attack(void)
 			 rep->r, rep->message);
 		TU_CHECK(!strncmp(rep->rule, "core_refused:", 13), "rule %s", rep->rule);
 	}
+	/* The worker's own SNP_CERTS_KDS: no fetch from kds_url is pending, so nothing. */
+	memset(rq, 0, sizeof(*rq));
+	rq->op = SEVD_OP_SNP_CERTS_KDS;
+	rq->u.snp_kds.stage = SEVD_SNP_KDS_CERTS;
+	TU_CHECK(call(fd, rq, rep) == -EALREADY && rep->u.snp_certs.len == 0,
+		 "SNP_CERTS_KDS with no fetch pending: r %d (%s)", rep->r, rep->message);
 	/* WHOAMI tells who a token is and nothing more: nobody for a forged one, the role
 	 * for a configured one (the worker asks it; it holds no hash itself). */
 	memset(rq, 0, sizeof(*rq));

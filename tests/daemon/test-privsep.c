@@ -101,6 +101,7 @@ static uint32_t *reply_count(uint32_t op, struct sevd_reply *rep)
 	case SEVD_OP_SNP_CERTS_GET:
 	case SEVD_OP_SNP_CERTS_PUT:
 	case SEVD_OP_SNP_CERTS_DELETE:
+	case SEVD_OP_SNP_CERTS_KDS:
 		return &rep->u.snp_certs.len;
 	default:
 		return NULL;
@@ -435,15 +436,16 @@ static void *thread_main(void *arg)
 	return arg;
 }
 
-/* In a child: install the filter; what = 0: the calls that must work or fail softly;
- * otherwise a call that must kill. */
+/* In a child: install the filter; what = 0: the calls that must work or fail softly; 7: the
+ * filter of a worker with kds_url a URL (network sockets too); otherwise a call that must
+ * kill. */
 static int filtered_child(int what)
 {
 	void *ret = NULL;
 	pthread_t t;
 	int fd;
 
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || sevd_seccomp_install() < 0)
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || sevd_seccomp_install(what == 7) < 0)
 		return 10;
 	switch (what) {
 	case 0:
@@ -507,6 +509,21 @@ static int filtered_child(int what)
 			(void)listen(fd, 1); /* autobinds an abstract address first */
 		return 25;
 	}
+	case 7:
+		if (!sevd_seccomp_allowlist())
+			return 0;
+		fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			return 40;
+		close(fd);
+		fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0 && errno == EPERM)
+			return 41; /* (a kernel without IPv6 answers EAFNOSUPPORT) */
+		if (fd >= 0)
+			close(fd);
+		if (socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, 0) >= 0 || errno != EPERM)
+			return 42;
+		return 0;
 	}
 	return 99;
 }
@@ -515,9 +532,9 @@ static void test_seccomp(void)
 {
 	static const char *const names[] = {"allowed/EPERM calls", "ptrace", "unshare(NEWUSER)",
 					    "process_vm_readv", "bpf", "bind(AF_UNIX)",
-					    "listen(AF_UNIX)"};
+					    "listen(AF_UNIX)", "AF_INET/AF_INET6 with kds_url"};
 
-	TU_CHECK(sevd_seccomp_program_len() > 100, "the filter has its rules");
+	TU_CHECK(sevd_seccomp_program_len(false) > 100, "the filter has its rules");
 	for (int what = 0; what < (int)ELEMENTSOF(names); what++) {
 		pid_t pid = fork();
 		int st;
@@ -526,7 +543,7 @@ static void test_seccomp(void)
 		if (pid == 0)
 			_exit(filtered_child(what));
 		TU_CHECK(waitpid(pid, &st, 0) == pid, "waitpid");
-		if (what == 0)
+		if (what == 0 || what == 7)
 			TU_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s: child status 0x%x",
 				 names[what], st);
 		else
