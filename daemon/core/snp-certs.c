@@ -403,6 +403,7 @@ static int kds_table(const struct sevd_request *req, uint8_t **ret, size_t *ret_
 	_cleanup_(X509_freep) X509 *ask = NULL, *ark = NULL;
 	unsigned char *ask_der = NULL, *ark_der = NULL; /* OpenSSL's: OPENSSL_free */
 	struct snp_cert_entry e[3];
+	struct attest_verdict v = {};
 	const char *reason = NULL;
 	int al, rl, r;
 
@@ -433,7 +434,9 @@ static int kds_table(const struct sevd_request *req, uint8_t **ret, size_t *ret_
 	memcpy(e[2].guid, attest_snp_cert_kind_guid(SNP_CERT_ARK), 16);
 	e[2].data = ark_der;
 	e[2].len = (uint32_t)rl;
-	r = attest_snp_cert_table_build(e, 3, ret, ret_len, why, why_len);
+	r = attest_snp_cert_table_build(e, 3, ret, ret_len, &v);
+	if (r < 0)
+		snprintf(why, why_len, "%.200s", attest_verdict_why(&v, "out of memory"));
 	OPENSSL_free(ask_der);
 	OPENSSL_free(ark_der);
 	return r;
