@@ -427,7 +427,7 @@ static int fetch_cek(const struct sevadm_ctx *ctx, const struct fetch_opts *o)
 	_cleanup_free_ uint8_t *body = NULL;
 	_cleanup_free_ char *path = NULL, *hex = NULL;
 	struct sev_cert cek;
-	const char *why = NULL;
+	struct attest_verdict why = {0};
 	uint8_t id[64];
 	struct fetch_ui ui = fetch_ui(ctx, 1);
 	struct kds k;
@@ -448,7 +448,8 @@ static int fetch_cek(const struct sevadm_ctx *ctx, const struct fetch_opts *o)
 		return rc;
 	rc = get(&k, &ui, "CEK", path, &body, &len);
 	if (rc == 0 && attest_sev_cert_parse(body, len, &cek, &why) < 0)
-		rc = sevadm_fail(VERB, "the KDS answer for %s is not a SEV certificate: %s", path, why);
+		rc = sevadm_fail(VERB, "the KDS answer for %s is not a SEV certificate: %s", path,
+				 why.reason);
 	if (rc == 0 && cek.pubkey_usage != SEV_USAGE_CEK)
 		rc = sevadm_fail(VERB, "the KDS answer for %s is a %s certificate, not a CEK", path,
 				 attest_sev_usage_name(cek.pubkey_usage));

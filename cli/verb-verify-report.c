@@ -542,7 +542,6 @@ static int sev_load_pek(const struct report_opts *o, struct sev_cert *pek, struc
 	_cleanup_free_ char *err = NULL;
 	struct attest_sev_chain chain;
 	struct attest_verdict v = {};
-	const char *why = NULL;
 	size_t len;
 	int k;
 
@@ -553,8 +552,9 @@ static int sev_load_pek(const struct report_opts *o, struct sev_cert *pek, struc
 	if (o->pek) {
 		if (read_user_file("PEK certificate", o->pek, 64 * 1024, &buf, &len, &err) < 0)
 			return sevadm_fail(VERB, "%s", err);
-		if (attest_sev_cert_parse(buf, len, pek, &why) < 0)
-			return sevadm_fail(VERB, "%s is not a SEV certificate: %s", o->pek, why);
+		if (attest_sev_cert_parse(buf, len, pek, &v) < 0)
+			return sevadm_fail(VERB, "%s is not a SEV certificate: %s", o->pek,
+					   v.reason);
 		checklist_add(l, "chain", CHECK_SKIPPED, "only --pek was given: the PEK is trusted "
 			      "as is (give --chain DIR to check it up to AMD's root)");
 		return 0;
@@ -581,15 +581,14 @@ static int verify_sev(const struct report_opts *o, const uint8_t *raw)
 	struct checklist l = {};
 	struct sev_cert pek;
 	uint8_t want[32];
-	const char *why = NULL;
 	int k;
 
 	if (o->gen)
 		return sevadm_usage(VERB, "--gen is for SEV-SNP reports");
 	if (o->ref || o->crl || o->fetch_crl)
 		return sevadm_usage(VERB, "--ref, --crl and --fetch-crl are for SEV-SNP reports");
-	if (attest_sev_report_parse(raw, SEV_ATTESTATION_REPORT_SIZE, &rep, &why) < 0)
-		return sevadm_fail(VERB, "the SEV attestation report is malformed: %s", why);
+	if (attest_sev_report_parse(raw, SEV_ATTESTATION_REPORT_SIZE, &rep, &v) < 0)
+		return sevadm_fail(VERB, "the SEV attestation report is malformed: %s", v.reason);
 	if ((k = sev_load_pek(o, &pek, &l)) != 0)
 		return k;
 	fields = sev_report_json(&rep);

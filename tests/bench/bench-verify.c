@@ -290,10 +290,9 @@ static bool sev_report_check(const struct blob *report, const struct blob *pekb)
 	struct sev_attestation_report rep;
 	struct sev_cert pek;
 	struct attest_verdict v;
-	const char *why;
 
-	return attest_sev_report_parse(report->buf, report->len, &rep, &why) == 0 &&
-	       attest_sev_cert_parse(pekb->buf, pekb->len, &pek, &why) == 0 &&
+	return attest_sev_report_parse(report->buf, report->len, &rep, NULL) == 0 &&
+	       attest_sev_cert_parse(pekb->buf, pekb->len, &pek, NULL) == 0 &&
 	       attest_sev_report_verify(&rep, &pek, NULL, NULL, &v) == 1;
 }
 
