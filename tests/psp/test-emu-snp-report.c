@@ -168,12 +168,12 @@ static uint8_t *open_rsp(struct guest *g, uint8_t type, uint8_t vmpck, uint64_t 
 {
 	uint8_t *h = g->m.ptr + P_RSP * SEV_PAGE_SIZE;
 	const uint8_t *payload = NULL;
-	const char *why = NULL;
+	struct attest_verdict why = {0};
 	size_t n = 0;
 
 	TU_CHECK(attest_snp_msg_open(g->vmpck[vmpck], vmpck, seqno, type, h, SEV_PAGE_SIZE,
 				     &payload, &n, &why) == 0,
-		 "response: %s", why);
+		 "response: %s", why.reason);
 	TU_CHECK(payload == h + HDR, "payload after the header");
 	return h + HDR;
 }
