@@ -65,7 +65,8 @@ int attest_snp_msg_open(const uint8_t vmpck[ATTEST_SNP_VMPCK_SIZE], uint8_t vmpc
 		    v, "shorter than the 0x60-byte message header", -EBADMSG);
 	if (h[0x30] != 1 || h[0x31] != 1 || get_le16(h + 0x32) != ATTEST_SNP_MSG_HDR_SIZE)
 		return attest_verdict_reject(
-		    v, "not an AES-256-GCM message with a version 1 header of 0x60 bytes", -EBADMSG);
+		    v, "not an AES-256-GCM message with a version 1 header of 0x60 bytes",
+		    -EBADMSG);
 	if (h[0x34] != msg_type || h[0x35] != 1)
 		return attest_verdict_reject(
 		    v, "not the expected message type and version", -EBADMSG);

@@ -325,7 +325,7 @@ static int load_report(const struct fetch_opts *o, struct snp_report *r)
 	_cleanup_free_ uint8_t *buf = NULL, *raw = NULL;
 	_cleanup_free_ char *err = NULL;
 	enum snp_gen hint = attest_snp_gen_from_name(o->gen);
-	const char *why = NULL;
+	struct attest_verdict why = {0};
 	size_t len, raw_len;
 
 	if (o->gen && hint == SNP_GEN_UNKNOWN)
@@ -336,7 +336,7 @@ static int load_report(const struct fetch_opts *o, struct snp_report *r)
 		return sevadm_fail(VERB, "%s is not an SEV-SNP report (1184 bytes, raw or hex)",
 				   o->report);
 	if (attest_snp_report_parse(raw, raw_len, hint, r, &why) < 0)
-		return sevadm_fail(VERB, "%s: %s", o->report, why);
+		return sevadm_fail(VERB, "%s: %s", o->report, why.reason);
 	return 0;
 }
 

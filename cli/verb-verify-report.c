@@ -198,7 +198,7 @@ static void snp_signature(const struct snp_report *r, const struct snp_files *f,
 			  struct checklist *l)
 {
 	_cleanup_(EVP_PKEY_freep) EVP_PKEY *key = X509_get_pubkey(f->leaf);
-	const char *why = NULL;
+	struct attest_verdict why = {0};
 	char cn[32] = "";
 	bool vlek;
 
@@ -217,7 +217,7 @@ static void snp_signature(const struct snp_report *r, const struct snp_files *f,
 	int k = attest_snp_report_verify(r, key, &why);
 	checklist_add(l, "signature", k == 1 ? CHECK_OK : CHECK_FAILED, "%s",
 		      k == 1 ? (vlek ? "ECDSA P-384 by the VLEK" : "ECDSA P-384 by the VCEK") :
-			       (why ? why : strerror(-k)));
+			       attest_verdict_why(&why, strerror(-k)));
 }
 
 static void snp_binding(const struct snp_report *r, const struct snp_files *f,
@@ -295,14 +295,15 @@ static int snp_fetch_leaf(const struct report_opts *o, const uint8_t *raw, enum 
 	_cleanup_free_ uint8_t *der = NULL;
 	_cleanup_free_ char *path = NULL, *err = NULL;
 	struct snp_report r;
+	struct attest_verdict v = {0};
 	const char *why = NULL;
 	struct kds k;
 	size_t len;
 	bool cached;
 	int rc;
 
-	if (attest_snp_report_parse(raw, SNP_REPORT_SIZE, gen, &r, &why) < 0)
-		return sevadm_fail(VERB, "the SEV-SNP report is malformed: %s", why);
+	if (attest_snp_report_parse(raw, SNP_REPORT_SIZE, gen, &r, &v) < 0)
+		return sevadm_fail(VERB, "the SEV-SNP report is malformed: %s", v.reason);
 	if (attest_snp_vcek_kds_path(&r, gen, &path, &why) < 0)
 		return sevadm_fail(VERB, "cannot choose the VCEK to fetch: %s%s", why,
 				   r.gen == SNP_GEN_UNKNOWN ? " (give --gen)" : "");
@@ -454,7 +455,7 @@ static int verify_snp(const struct report_opts *o, const uint8_t *raw)
 	struct checklist l = {};
 	struct snp_report r;
 	uint8_t want[64];
-	const char *why = NULL;
+	struct attest_verdict v = {0};
 	int k;
 
 	enum snp_gen hint = attest_snp_gen_from_name(o->gen);
@@ -472,11 +473,11 @@ static int verify_snp(const struct report_opts *o, const uint8_t *raw)
 		goto out;
 	if (hint == SNP_GEN_UNKNOWN)
 		hint = attest_snp_cert_gen(f.leaf);
-	if (attest_snp_report_parse(raw, SNP_REPORT_SIZE, hint, &r, &why) < 0) {
+	if (attest_snp_report_parse(raw, SNP_REPORT_SIZE, hint, &r, &v) < 0) {
 		/* A report whose CPUID names another generation than the VCEK is well formed:
 		 * that is a failed check, not a parse error. */
-		if (attest_snp_report_parse(raw, SNP_REPORT_SIZE, SNP_GEN_UNKNOWN, &r, &why) < 0) {
-			k = sevadm_fail(VERB, "the SEV-SNP report is malformed: %s", why);
+		if (attest_snp_report_parse(raw, SNP_REPORT_SIZE, SNP_GEN_UNKNOWN, &r, &v) < 0) {
+			k = sevadm_fail(VERB, "the SEV-SNP report is malformed: %s", v.reason);
 			goto out;
 		}
 		checklist_add(&l, "generation", CHECK_FAILED, "the report comes from %s, the "

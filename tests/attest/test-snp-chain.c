@@ -77,10 +77,11 @@ static void load_milan_report(struct snp_report *r)
 	size_t len;
 	_cleanup_free_ uint8_t *hex = tu_read_vector("snp/report_milan.hex", &len);
 	uint8_t raw[SNP_REPORT_SIZE];
-	const char *why = NULL;
+	struct attest_verdict why = {0};
 
-	TU_CHECK(attest_snp_report_bytes(hex, len, raw, &why) == 0, "%s", why);
-	TU_CHECK(attest_snp_report_parse(raw, sizeof raw, SNP_GEN_MILAN, r, &why) == 0, "%s", why);
+	TU_CHECK(attest_snp_report_bytes(hex, len, raw, &why) == 0, "%s", why.reason);
+	TU_CHECK(attest_snp_report_parse(raw, sizeof raw, SNP_GEN_MILAN, r, &why) == 0, "%s",
+		 why.reason);
 }
 
 static void test_milan_vcek(void)
@@ -224,7 +225,6 @@ static void test_turin_binding(void)
 	struct snp_vcek_info info, minfo;
 	uint8_t raw[SNP_REPORT_SIZE] = { 0 };
 	struct snp_report r;
-	const char *reason;
 	char why[256];
 	bool hw;
 
@@ -239,7 +239,7 @@ static void test_turin_binding(void)
 	raw[0x183] = info.snp;
 	raw[0x187] = info.ucode;
 	memcpy(raw + 0x1A0, info.hwid, 8);
-	TU_CHECK(attest_snp_report_parse(raw, sizeof raw, SNP_GEN_UNKNOWN, &r, &reason) == 0, "p");
+	TU_CHECK(attest_snp_report_parse(raw, sizeof raw, SNP_GEN_UNKNOWN, &r, NULL) == 0, "p");
 	TU_CHECK(attest_snp_vcek_check_report(&info, &r, &hw, why, sizeof why) == 1, "%s", why);
 	TU_CHECK(hw, "Turin hwID compared, not skipped");
 	r.chip_id[5] ^= 0x10;
@@ -252,7 +252,7 @@ static void test_turin_binding(void)
 	/* Same bytes in the Milan layout would mean other SPLs: the layout matters. */
 	raw[0x188] = 0x19;
 	raw[0x189] = 0x01;
-	TU_CHECK(attest_snp_report_parse(raw, sizeof raw, SNP_GEN_UNKNOWN, &r, &reason) == 0, "p");
+	TU_CHECK(attest_snp_report_parse(raw, sizeof raw, SNP_GEN_UNKNOWN, &r, NULL) == 0, "p");
 	TU_CHECK(attest_snp_vcek_check_report(&minfo, &r, &hw, why, sizeof why) == 0, "layout");
 }
 

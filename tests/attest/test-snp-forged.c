@@ -119,7 +119,7 @@ static void signed_report(EVP_PKEY *key, uint32_t signing_key, struct snp_report
 	const unsigned char *p = der;
 	const BIGNUM *r, *s;
 	size_t len = sizeof der;
-	const char *why = NULL;
+	struct attest_verdict why = {0};
 
 	put_le32(raw, 2);
 	put_le32(raw + 0x34, 1);
@@ -135,7 +135,7 @@ static void signed_report(EVP_PKEY *key, uint32_t signing_key, struct snp_report
 	BN_bn2lebinpad(r, raw + 0x2A0, 72);
 	BN_bn2lebinpad(s, raw + 0x2E8, 72);
 	TU_CHECK(attest_snp_report_parse(raw, sizeof raw, SNP_GEN_MILAN, ret, &why) == 0, "%s",
-		 why);
+		 why.reason);
 }
 
 static void test_vlek(struct pki *p)
@@ -144,7 +144,7 @@ static void test_vlek(struct pki *p)
 	struct snp_chain_verdict v;
 	struct snp_vcek_info info;
 	struct snp_report r;
-	const char *reason = NULL;
+	struct attest_verdict rv = {0};
 	char why[256];
 	bool hw = true;
 
@@ -153,7 +153,7 @@ static void test_vlek(struct pki *p)
 	TU_CHECK(info.is_vlek && info.hwid_len == 0 && info.gen == SNP_GEN_MILAN, "VLEK info");
 	signed_report(p->leaf_key, SNP_KEY_VLEK, &r);
 	TU_CHECK_EQ(attest_snp_report_signing_key(&r), SNP_KEY_VLEK);
-	TU_CHECK(attest_snp_report_verify(&r, p->leaf_key, &reason) == 1, "VLEK report: %s", reason);
+	TU_CHECK(attest_snp_report_verify(&r, p->leaf_key, &rv) == 1, "VLEK report: %s", rv.reason);
 	TU_CHECK(attest_snp_vcek_check_report(&info, &r, &hw, why, sizeof why) == 1, "%s", why);
 	TU_CHECK(!hw, "a VLEK has no hwID: the caller is told it was not compared");
 }

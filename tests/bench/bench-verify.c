@@ -220,11 +220,11 @@ static bool snp_check(const struct blob *report, const struct blob *leaf, X509 *
 	char whyb[256];
 	bool hw;
 
-	if (attest_snp_report_bytes(report->buf, report->len, raw, &why) < 0 ||
+	if (attest_snp_report_bytes(report->buf, report->len, raw, NULL) < 0 ||
 	    attest_snp_cert_parse(leaf->buf, leaf->len, &vcek, &why) < 0 ||
-	    attest_snp_report_parse(raw, sizeof(raw), attest_snp_cert_gen(vcek), &r, &why) < 0)
+	    attest_snp_report_parse(raw, sizeof(raw), attest_snp_cert_gen(vcek), &r, NULL) < 0)
 		return false;
-	if (attest_snp_report_verify(&r, X509_get0_pubkey(vcek), &why) != 1 ||
+	if (attest_snp_report_verify(&r, X509_get0_pubkey(vcek), NULL) != 1 ||
 	    attest_snp_chain_verify(ark, ask, vcek, &cv) != 1 ||
 	    attest_snp_vcek_info(vcek, &info, whyb, sizeof(whyb)) < 0 ||
 	    attest_snp_vcek_check_report(&info, &r, &hw, whyb, sizeof(whyb)) != 1)

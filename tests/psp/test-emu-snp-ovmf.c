@@ -291,7 +291,6 @@ static void report(struct guest *g, struct snp_report *ret)
 	_cleanup_free_ uint8_t *sp = NULL;
 	const uint8_t *payload = NULL;
 	struct attest_verdict why = {0};
-	const char *rwhy = NULL;
 	char line[64];
 	size_t n = 0;
 
@@ -308,7 +307,7 @@ static void report(struct guest *g, struct snp_report *ret)
 		 "response: %s", why.reason);
 	TU_CHECK_EQ(get_le32(payload), OK);
 	TU_CHECK(attest_snp_report_parse(payload + 0x20, SNP_REPORT_SIZE, SNP_GEN_MILAN, ret,
-					 &rwhy) == 0, "report: %s", rwhy);
+					 &why) == 0, "report: %s", why.reason);
 	TU_CHECK(write_file_atomic(rp, payload + 0x20, SNP_REPORT_SIZE, 0600) == 0, "%s", rp);
 	OPENSSL_cleanse(g->vmpck0, sizeof(g->vmpck0));
 }
