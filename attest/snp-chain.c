@@ -33,15 +33,13 @@ static void whyf(char *why, size_t why_len, const char *fmt, ...)
 	va_end(ap);
 }
 
-int attest_snp_cert_parse(const uint8_t *buf, size_t len, X509 **ret, const char **reason)
+int attest_snp_cert_parse(const uint8_t *buf, size_t len, X509 **ret, struct attest_verdict *v)
 {
 	const unsigned char *p = buf;
 	X509 *x = NULL;
 
-	if (!buf || len == 0 || len > 64 * 1024) {
-		*reason = "empty or oversized certificate";
-		return -EBADMSG;
-	}
+	if (!buf || len == 0 || len > 64 * 1024)
+		return attest_verdict_reject(v, "empty or oversized certificate", -EBADMSG);
 	if (len > 10 && memcmp(buf, "-----BEGIN", 10) == 0) {
 		_cleanup_(BIO_free_allp) BIO *b = BIO_new_mem_buf(buf, (int)len);
 
@@ -54,10 +52,9 @@ int attest_snp_cert_parse(const uint8_t *buf, size_t len, X509 **ret, const char
 		}
 	}
 	ERR_clear_error();
-	if (!x) {
-		*reason = "not a valid X.509 certificate (DER or PEM)";
-		return -EBADMSG;
-	}
+	if (!x)
+		return attest_verdict_reject(v, "not a valid X.509 certificate (DER or PEM)",
+					     -EBADMSG);
 	*ret = x;
 	return 0;
 }
@@ -68,15 +65,13 @@ static bool is_self_signed(X509 *x)
 }
 
 int attest_snp_cert_chain_parse(const uint8_t *buf, size_t len, X509 **ret_ask, X509 **ret_ark,
-				const char **reason)
+				struct attest_verdict *v)
 {
 	_cleanup_(BIO_free_allp) BIO *b = NULL;
 	_cleanup_(X509_freep) X509 *c1 = NULL, *c2 = NULL, *c3 = NULL;
 
-	if (!buf || len == 0 || len > 256 * 1024) {
-		*reason = "empty or oversized certificate chain";
-		return -EBADMSG;
-	}
+	if (!buf || len == 0 || len > 256 * 1024)
+		return attest_verdict_reject(v, "empty or oversized certificate chain", -EBADMSG);
 	b = BIO_new_mem_buf(buf, (int)len);
 	if (!b)
 		return -ENOMEM;
@@ -84,10 +79,10 @@ int attest_snp_cert_chain_parse(const uint8_t *buf, size_t len, X509 **ret_ask, 
 	c2 = c1 ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
 	c3 = c2 ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
 	ERR_clear_error();
-	if (!c1 || !c2 || c3) {
-		*reason = "a cert_chain file holds exactly two PEM certificates (ASK, then ARK)";
-		return -EBADMSG;
-	}
+	if (!c1 || !c2 || c3)
+		return attest_verdict_reject(
+		    v, "a cert_chain file holds exactly two PEM certificates (ASK, then ARK)",
+		    -EBADMSG);
 	if (is_self_signed(c1) && !is_self_signed(c2)) {
 		*ret_ark = TAKE_PTR(c1);
 		*ret_ask = TAKE_PTR(c2);
@@ -544,7 +539,7 @@ int attest_snp_vcek_check_report(const struct snp_vcek_info *v, const struct snp
 }
 
 int attest_snp_vcek_kds_path(const struct snp_report *r, enum snp_gen gen, char **ret,
-			     const char **reason)
+			     struct attest_verdict *v)
 {
 	_cleanup_free_ char *hwid = NULL;
 	struct snp_tcb t;
@@ -554,16 +549,17 @@ int attest_snp_vcek_kds_path(const struct snp_report *r, enum snp_gen gen, char 
 
 	if (gen == SNP_GEN_UNKNOWN)
 		gen = r->gen;
-	if (gen == SNP_GEN_UNKNOWN) {
-		*reason = "the report does not say its product generation (version 2 has no CPUID "
-			  "fields): name it (Milan, Genoa or Turin)";
-		return -EINVAL;
-	}
+	if (gen == SNP_GEN_UNKNOWN)
+		return attest_verdict_reject(v,
+					     "the report does not say its product generation "
+					     "(version 2 has no CPUID fields): name it (Milan, "
+					     "Genoa or Turin)",
+					     -EINVAL);
 	hwid_len = gen == SNP_GEN_TURIN ? 8 : 64;
-	if (all_zero(r->chip_id, hwid_len)) {
-		*reason = "the report's CHIP_ID is zero (masked by the host): no VCEK can be chosen";
-		return -EINVAL;
-	}
+	if (all_zero(r->chip_id, hwid_len))
+		return attest_verdict_reject(
+		    v, "the report's CHIP_ID is zero (masked by the host): no VCEK can be chosen",
+		    -EINVAL);
 	attest_snp_tcb_decode(r->reported_tcb.raw, gen, &t);
 	hwid = hex_encode(r->chip_id, hwid_len);
 	if (!hwid)

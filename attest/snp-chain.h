@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "attest/snp-report.h"
+#include "attest/verdict.h"
 
 #define SNP_HWID_MAX 64u
 
@@ -36,12 +37,13 @@ struct snp_chain_verdict {
 	char reason[256]; /* the first failure, naming the link and why */
 };
 
-/* One certificate in DER or PEM. -EBADMSG with *reason when it is neither. */
-int attest_snp_cert_parse(const uint8_t *buf, size_t len, X509 **ret, const char **reason);
+/* One certificate in DER or PEM. -EBADMSG with v->reason when it is neither (v may be NULL,
+ * as for every function here that takes one). */
+int attest_snp_cert_parse(const uint8_t *buf, size_t len, X509 **ret, struct attest_verdict *v);
 /* A PEM stack as AMD's KDS serves cert_chain (ASK then ARK; the order is not relied on: the
- * self-signed one is the ARK). Exactly two certificates. */
+ * self-signed one is the ARK). Exactly two certificates: -EBADMSG with v->reason otherwise. */
 int attest_snp_cert_chain_parse(const uint8_t *buf, size_t len, X509 **ret_ask, X509 **ret_ark,
-				const char **reason);
+				struct attest_verdict *v);
 /* The generation a certificate belongs to, from its subject CN ("ARK-Milan", "SEV-Genoa"),
  * or for a VCEK from its issuer CN. */
 enum snp_gen attest_snp_cert_gen(X509 *cert);
@@ -65,6 +67,7 @@ int attest_snp_vcek_check_report(const struct snp_vcek_info *v, const struct snp
 /* KDS path of the VCEK for this report:
  * /vcek/v1/{Gen}/{hwid hex}?blSPL=..&teeSPL=..&snpSPL=..&ucodeSPL=..(&fmcSPL=.. on Turin),
  * from the REPORTED_TCB and CHIP_ID (the first 8 bytes on Turin). gen overrides r->gen when
- * not UNKNOWN. -EINVAL when the generation is unknown or the chip id is masked (zero). */
+ * not UNKNOWN. -EINVAL (with v->reason) when the generation is unknown or the chip id is
+ * masked (zero). */
 int attest_snp_vcek_kds_path(const struct snp_report *r, enum snp_gen gen, char **ret,
-			     const char **reason);
+			     struct attest_verdict *v);

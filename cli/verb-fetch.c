@@ -220,7 +220,7 @@ static int get_cert_chain(struct kds *k, struct fetch_ui *ui, enum snp_gen gen, 
 	_cleanup_free_ char *path = NULL, *what = NULL;
 	_cleanup_free_ uint8_t *body = NULL;
 	struct snp_chain_verdict v;
-	const char *why = NULL;
+	struct attest_verdict why = {0};
 	size_t len;
 	int r;
 
@@ -230,7 +230,8 @@ static int get_cert_chain(struct kds *k, struct fetch_ui *ui, enum snp_gen gen, 
 	if ((r = get(k, ui, what, path, &body, &len)) != 0)
 		return r;
 	if (attest_snp_cert_chain_parse(body, len, ask, ark, &why) < 0)
-		return sevadm_fail(VERB, "the KDS answer for %s is not a cert_chain: %s", path, why);
+		return sevadm_fail(VERB, "the KDS answer for %s is not a cert_chain: %s", path,
+				   why.reason);
 	if (attest_snp_chain_verify(*ark, *ask, NULL, &v) != 1)
 		return sevadm_fail(VERB, "the KDS answer for %s does not hold: %s", path, v.reason);
 	if (v.gen != gen)
@@ -347,12 +348,13 @@ static int check_vcek(const char *path, const uint8_t *der, size_t len, const st
 	_cleanup_(X509_freep) X509 *x = NULL;
 	struct snp_chain_verdict v;
 	struct snp_vcek_info info;
-	const char *why = NULL;
+	struct attest_verdict why = {0};
 	char buf[300];
 	bool hw;
 
 	if (attest_snp_cert_parse(der, len, &x, &why) < 0)
-		return sevadm_fail(VERB, "the KDS answer for %s is not a certificate: %s", path, why);
+		return sevadm_fail(VERB, "the KDS answer for %s is not a certificate: %s", path,
+				   why.reason);
 	if (attest_snp_vcek_info(x, &info, buf, sizeof buf) < 0 ||
 	    attest_snp_vcek_check_report(&info, r, &hw, buf, sizeof buf) != 1)
 		return sevadm_fail(VERB, "the KDS answered a certificate that is not this report's "
@@ -368,7 +370,7 @@ static int fetch_vcek(const struct sevadm_ctx *ctx, const struct fetch_opts *o)
 	_cleanup_free_ uint8_t *der = NULL, *chain = NULL;
 	_cleanup_free_ char *path = NULL;
 	struct snp_report r;
-	const char *why = NULL;
+	struct attest_verdict why = {0};
 	size_t der_len, chain_len;
 	struct fetch_ui ui = fetch_ui(ctx, 2);
 	struct kds k;
@@ -380,7 +382,8 @@ static int fetch_vcek(const struct sevadm_ctx *ctx, const struct fetch_opts *o)
 	if ((rc = load_report(o, &r)) != 0)
 		return rc;
 	if (attest_snp_vcek_kds_path(&r, SNP_GEN_UNKNOWN, &path, &why) < 0)
-		return sevadm_fail(VERB, "cannot choose the VCEK for %s: %s%s", o->report, why,
+		return sevadm_fail(VERB, "cannot choose the VCEK for %s: %s%s", o->report,
+				   why.reason,
 				   r.gen == SNP_GEN_UNKNOWN ? " (--gen)" : "");
 	if ((rc = kds_open(ctx, o, o->kds_url, &k)) != 0)
 		return rc;
@@ -551,13 +554,13 @@ static int check_host_vcek(const char *path, const uint8_t *der, size_t len,
 	_cleanup_(X509_freep) X509 *x = NULL;
 	struct snp_chain_verdict v;
 	struct snp_vcek_info info;
-	const char *why = NULL;
+	struct attest_verdict why = {0};
 	char buf[300];
 	bool hw = false;
 
 	if (attest_snp_cert_parse(der, len, &x, &why) < 0)
 		return sevadm_fail(VERB, "the answer for %s is not a certificate: %s — remove it "
-				   "from the cache and fetch again", path, why);
+				   "from the cache and fetch again", path, why.reason);
 	if (attest_snp_vcek_info(x, &info, buf, sizeof buf) < 0 || info.is_vlek ||
 	    attest_snp_vcek_check_report(&info, r, &hw, buf, sizeof buf) != 1 || !hw)
 		return sevadm_fail(VERB, "the answer for %s is not this chip's VCEK for its "
@@ -584,7 +587,8 @@ int sevadm_snp_fetch(const struct sevadm_ctx *ctx, int argc, char **argv)
 	_cleanup_free_ char *path = NULL;
 	struct fetch_opts o = {};
 	struct fetch_ui ui = fetch_ui(ctx, 2);
-	const char *dir = ".", *why = NULL;
+	struct attest_verdict why = {0};
+	const char *dir = ".";
 	size_t der_len, chain_len;
 	struct snp_report r;
 	struct kds k;
@@ -607,7 +611,7 @@ int sevadm_snp_fetch(const struct sevadm_ctx *ctx, int argc, char **argv)
 	if ((rc = host_identity(ctx, &r)) != 0)
 		return rc;
 	if (attest_snp_vcek_kds_path(&r, SNP_GEN_UNKNOWN, &path, &why) < 0)
-		return sevadm_fail(VERB, "cannot choose this host's VCEK: %s", why);
+		return sevadm_fail(VERB, "cannot choose this host's VCEK: %s", why.reason);
 	if ((rc = kds_open(ctx, &o, o.kds_url, &k)) != 0)
 		return rc;
 	rc = get_cert_chain(&k, &ui, r.gen, &ask, &ark, &chain, &chain_len);

@@ -246,13 +246,14 @@ static void snp_binding(const struct snp_report *r, const struct snp_files *f,
 static int table_cert(const char *path, const uint8_t *buf, const struct snp_cert_table *t,
 		      enum snp_cert_kind k, X509 **ret)
 {
-	const char *why = NULL;
+	struct attest_verdict why = {0};
 
 	if (!t->has[k])
 		return 0;
 	if (attest_snp_cert_parse(buf + t->offset[k], t->length[k], ret, &why) < 0)
 		return sevadm_fail(VERB, "the %s entry of the certificate table %s is not a "
-				   "certificate: %s", attest_snp_cert_kind_name(k), path, why);
+				   "certificate: %s", attest_snp_cert_kind_name(k), path,
+				   why.reason);
 	return 0;
 }
 
@@ -296,7 +297,6 @@ static int snp_fetch_leaf(const struct report_opts *o, const uint8_t *raw, enum 
 	_cleanup_free_ char *path = NULL, *err = NULL;
 	struct snp_report r;
 	struct attest_verdict v = {0};
-	const char *why = NULL;
 	struct kds k;
 	size_t len;
 	bool cached;
@@ -304,8 +304,8 @@ static int snp_fetch_leaf(const struct report_opts *o, const uint8_t *raw, enum 
 
 	if (attest_snp_report_parse(raw, SNP_REPORT_SIZE, gen, &r, &v) < 0)
 		return sevadm_fail(VERB, "the SEV-SNP report is malformed: %s", v.reason);
-	if (attest_snp_vcek_kds_path(&r, gen, &path, &why) < 0)
-		return sevadm_fail(VERB, "cannot choose the VCEK to fetch: %s%s", why,
+	if (attest_snp_vcek_kds_path(&r, gen, &path, &v) < 0)
+		return sevadm_fail(VERB, "cannot choose the VCEK to fetch: %s%s", v.reason,
 				   r.gen == SNP_GEN_UNKNOWN ? " (give --gen)" : "");
 	if ((rc = kds_init(&k, o->kds_url, NULL, o->ca_file, &err)) < 0)
 		return sevadm_fail(VERB, "%s", err ? err : strerror(-rc));
@@ -313,9 +313,9 @@ static int snp_fetch_leaf(const struct report_opts *o, const uint8_t *raw, enum 
 	kds_done(&k);
 	if (rc < 0)
 		return sevadm_fail(VERB, "%s", err ? err : strerror(-rc));
-	if (attest_snp_cert_parse(der, len, &f->leaf, &why) < 0)
+	if (attest_snp_cert_parse(der, len, &f->leaf, &v) < 0)
 		return sevadm_fail(VERB, "the KDS answer for %s is not a certificate: %s", path,
-				   why);
+				   v.reason);
 	if (asprintf(&f->leaf_path, "the KDS's VCEK (%s)", path) < 0)
 		return sevadm_fail(VERB, "out of memory");
 	return 0;

@@ -157,7 +157,7 @@ static bool exists(const char *path)
 static int load_one(const char *path, X509 **ret, char **ret_error)
 {
 	_cleanup_free_ uint8_t *buf = NULL;
-	const char *why = NULL;
+	struct attest_verdict why = {0};
 	size_t len;
 	int r;
 
@@ -166,7 +166,7 @@ static int load_one(const char *path, X509 **ret, char **ret_error)
 		return r;
 	r = attest_snp_cert_parse(buf, len, ret, &why);
 	if (r < 0)
-		return errorf(ret_error, r, "%s: %s", path, why);
+		return errorf(ret_error, r, "%s: %s", path, attest_verdict_why(&why, strerror(-r)));
 	return 0;
 }
 
@@ -183,7 +183,7 @@ int snp_files_load_leaf(struct snp_files *f, const char *path, char **ret_error)
 static int load_stack(struct snp_files *f, const char *path, char **ret_error)
 {
 	_cleanup_free_ uint8_t *buf = NULL;
-	const char *why = NULL;
+	struct attest_verdict why = {0};
 	size_t len;
 	int r;
 
@@ -192,7 +192,7 @@ static int load_stack(struct snp_files *f, const char *path, char **ret_error)
 		return r;
 	r = attest_snp_cert_chain_parse(buf, len, &f->ask, &f->ark, &why);
 	if (r < 0)
-		return errorf(ret_error, r, "%s: %s", path, why);
+		return errorf(ret_error, r, "%s: %s", path, attest_verdict_why(&why, strerror(-r)));
 	f->chain_path = strdup(path);
 	return f->chain_path ? 0 : -ENOMEM;
 }

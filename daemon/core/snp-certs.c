@@ -142,7 +142,8 @@ static int refuse(struct sevd_reply *rep, int r, const char *fmt, ...)
  * server); else the default roots directory. */
 static int trusted_ark(struct sevd_core *c, const char *gen, X509 **ret, struct sevd_reply *rep)
 {
-	const char *emu = sevd_core_emu_socket(c), *dir = sevd_core_roots_dir(c), *reason = NULL;
+	const char *emu = sevd_core_emu_socket(c), *dir = sevd_core_roots_dir(c);
+	struct attest_verdict why = {0};
 	_cleanup_(attest_roots_freep) struct attest_roots *roots = NULL;
 	_cleanup_free_ char *err = NULL, *path = NULL;
 	_cleanup_free_ uint8_t *buf = NULL;
@@ -172,9 +173,9 @@ static int trusted_ark(struct sevd_core *c, const char *gen, X509 **ret, struct 
 			return refuse(rep, -EKEYREJECTED, "cannot read the root %s: %s", path,
 				      strerror(-r));
 	}
-	if (attest_snp_cert_parse(buf, len, ret, &reason) < 0)
+	if (attest_snp_cert_parse(buf, len, ret, &why) < 0)
 		return refuse(rep, -EKEYREJECTED, "the configured %s ARK is not a certificate: %s",
-			      gen, reason);
+			      gen, why.reason);
 	return 0;
 }
 
@@ -205,11 +206,11 @@ static int chip_facts(struct sevd_core *c, struct snp_report *r, struct sevd_rep
 static int table_x509(const uint8_t *buf, const struct snp_cert_table *t, enum snp_cert_kind k,
 		      X509 **ret, struct sevd_reply *rep)
 {
-	const char *reason = NULL;
+	struct attest_verdict why = {0};
 
-	if (attest_snp_cert_parse(buf + t->offset[k], t->length[k], ret, &reason) < 0)
+	if (attest_snp_cert_parse(buf + t->offset[k], t->length[k], ret, &why) < 0)
 		return refuse(rep, -EBADMSG, "the table's %s entry is not an X.509 certificate: %s",
-			      attest_snp_cert_kind_name(k), reason);
+			      attest_snp_cert_kind_name(k), why.reason);
 	return 0;
 }
 

@@ -18,10 +18,10 @@ static X509 *load_cert(const char *rel)
 {
 	size_t len;
 	_cleanup_free_ uint8_t *b = tu_read_vector(rel, &len);
-	const char *why = NULL;
+	struct attest_verdict why = {0};
 	X509 *x = NULL;
 
-	TU_CHECK(attest_snp_cert_parse(b, len, &x, &why) == 0, "%s: %s", rel, why);
+	TU_CHECK(attest_snp_cert_parse(b, len, &x, &why) == 0, "%s: %s", rel, why.reason);
 	return x;
 }
 
@@ -67,9 +67,10 @@ static void load_stack(const char *rel, X509 **ask, X509 **ark)
 {
 	size_t len;
 	_cleanup_free_ uint8_t *b = tu_read_vector(rel, &len);
-	const char *why = NULL;
+	struct attest_verdict why = {0};
 
-	TU_CHECK(attest_snp_cert_chain_parse(b, len, ask, ark, &why) == 0, "%s: %s", rel, why);
+	TU_CHECK(attest_snp_cert_chain_parse(b, len, ask, ark, &why) == 0, "%s: %s", rel,
+		 why.reason);
 }
 
 static void load_milan_report(struct snp_report *r)
@@ -169,11 +170,11 @@ static void test_vcek_flips(void)
 	for (size_t pos = 0; pos < len; pos++) {
 		_cleanup_(X509_freep) X509 *x = NULL;
 		struct snp_chain_verdict v;
-		const char *why = NULL;
+		struct attest_verdict why = {0};
 
 		der[pos] ^= pos == 40 ? 0x80 : 0x01;
 		if (attest_snp_cert_parse(der, len, &x, &why) < 0) {
-			TU_CHECK(why && strstr(why, "certificate"), "parse reason at %zu", pos);
+			TU_CHECK(strstr(why.reason, "certificate"), "parse reason at %zu", pos);
 			parse_fail++;
 		} else {
 			TU_CHECK(attest_snp_chain_verify(ark, ask, x, &v) == 0,
@@ -259,14 +260,14 @@ static void test_turin_binding(void)
 static void test_bad_input(void)
 {
 	X509 *a = NULL, *b = NULL;
-	const char *why = NULL;
+	struct attest_verdict why = {0};
 	size_t len;
 	_cleanup_free_ uint8_t *one = tu_read_vector("amd-roots/snp/milan/ark.pem", &len);
 
 	TU_CHECK(attest_snp_cert_parse((const uint8_t *)"hello", 5, &a, &why) == -EBADMSG, "junk");
 	TU_CHECK(attest_snp_cert_chain_parse(one, len, &a, &b, &why) == -EBADMSG,
 		 "a single PEM is not a cert_chain");
-	TU_CHECK(why && strstr(why, "two"), "reason: %s", why);
+	TU_CHECK(strstr(why.reason, "two"), "reason: %s", why.reason);
 }
 
 int main(void)

@@ -31,10 +31,10 @@ static EVP_PKEY *milan_vcek_key(void)
 	size_t len;
 	_cleanup_free_ uint8_t *der = tu_read_vector("snp/vcek_milan.der", &len);
 	_cleanup_(X509_freep) X509 *x = NULL;
-	const char *why = NULL;
+	struct attest_verdict why = {0};
 	EVP_PKEY *k;
 
-	TU_CHECK(attest_snp_cert_parse(der, len, &x, &why) == 0, "VCEK: %s", why);
+	TU_CHECK(attest_snp_cert_parse(der, len, &x, &why) == 0, "VCEK: %s", why.reason);
 	k = X509_get_pubkey(x);
 	TU_CHECK(k != NULL, "VCEK has a public key");
 	return k;
@@ -180,7 +180,6 @@ static void test_turin_layout(void)
 	const uint8_t tcb[8] = { 1, 2, 3, 4, 0, 0, 0, 9 }; /* fmc, bl, tee, snp, 0, 0, 0, ucode */
 	struct snp_report r;
 	struct attest_verdict v = {0};
-	const char *why = NULL;
 	_cleanup_free_ char *path = NULL;
 
 	put_le32(raw, 3);
@@ -200,7 +199,7 @@ static void test_turin_layout(void)
 	TU_CHECK_EQ(r.reported_tcb.tee, 3);
 	TU_CHECK_EQ(r.reported_tcb.snp, 4);
 	TU_CHECK_EQ(r.reported_tcb.microcode, 9);
-	TU_CHECK(attest_snp_vcek_kds_path(&r, SNP_GEN_UNKNOWN, &path, &why) == 0, "%s", why);
+	TU_CHECK(attest_snp_vcek_kds_path(&r, SNP_GEN_UNKNOWN, &path, &v) == 0, "%s", v.reason);
 	TU_CHECK(strcmp(path, "/vcek/v1/Turin/1e550a8ee5cf9f4d?blSPL=2&teeSPL=3&snpSPL=4&ucodeSPL=9"
 			      "&fmcSPL=1") == 0,
 		 "Turin KDS path %s", path);
@@ -223,13 +222,13 @@ static void test_kds_path_milan(const uint8_t raw[SNP_REPORT_SIZE])
 {
 	struct snp_report r;
 	_cleanup_free_ char *path = NULL, *want = NULL, *chip = NULL;
-	const char *why = NULL;
+	struct attest_verdict why = {0};
 
 	TU_CHECK(attest_snp_report_parse(raw, SNP_REPORT_SIZE, SNP_GEN_UNKNOWN, &r, NULL) == 0,
 		 "p");
 	TU_CHECK(attest_snp_vcek_kds_path(&r, SNP_GEN_UNKNOWN, &path, &why) == -EINVAL,
 		 "a version 2 report without a generation cannot name its VCEK");
-	TU_CHECK(attest_snp_vcek_kds_path(&r, SNP_GEN_MILAN, &path, &why) == 0, "%s", why);
+	TU_CHECK(attest_snp_vcek_kds_path(&r, SNP_GEN_MILAN, &path, &why) == 0, "%s", why.reason);
 	chip = hex_encode(r.chip_id, 64);
 	TU_CHECK(asprintf(&want, "/vcek/v1/Milan/%s?blSPL=3&teeSPL=0&snpSPL=8&ucodeSPL=115", chip) > 0,
 		 "asprintf");

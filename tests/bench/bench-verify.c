@@ -216,12 +216,11 @@ static bool snp_check(const struct blob *report, const struct blob *leaf, X509 *
 	struct snp_report r;
 	struct snp_chain_verdict cv;
 	struct snp_vcek_info info;
-	const char *why;
 	char whyb[256];
 	bool hw;
 
 	if (attest_snp_report_bytes(report->buf, report->len, raw, NULL) < 0 ||
-	    attest_snp_cert_parse(leaf->buf, leaf->len, &vcek, &why) < 0 ||
+	    attest_snp_cert_parse(leaf->buf, leaf->len, &vcek, NULL) < 0 ||
 	    attest_snp_report_parse(raw, sizeof(raw), attest_snp_cert_gen(vcek), &r, NULL) < 0)
 		return false;
 	if (attest_snp_report_verify(&r, X509_get0_pubkey(vcek), NULL) != 1 ||
@@ -235,12 +234,11 @@ static bool snp_check(const struct blob *report, const struct blob *leaf, X509 *
 static int load_x509(const char *path, X509 **ret)
 {
 	_cleanup_free_ uint8_t *buf = NULL;
-	const char *why;
 	size_t len;
 
 	if (!path || read_full_file(path, FILE_MAX, &buf, &len) < 0)
 		return -ENOENT;
-	return attest_snp_cert_parse(buf, len, ret, &why);
+	return attest_snp_cert_parse(buf, len, ret, NULL);
 }
 
 static int snp_anchors(struct ctx *c, X509 **ark, X509 **ask)

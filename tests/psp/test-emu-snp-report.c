@@ -286,7 +286,7 @@ static void test_config_tcb(struct guest *g)
 	struct sev_snp_cmd_config cf = { .reported_tcb = lower };
 	uint8_t raw[SNP_REPORT_SIZE];
 	struct snp_report r;
-	const char *why = NULL;
+	struct attest_verdict why = {0};
 	EVP_PKEY *k = vcek(g, lower), *cur = vcek(g, 0);
 	char *path = NULL;
 
@@ -297,7 +297,7 @@ static void test_config_tcb(struct guest *g)
 	TU_CHECK_EQ(r.current_tcb.raw, 0x7308000000000003ull);
 	TU_CHECK_EQ(attest_snp_report_verify(&r, k, NULL), 1);
 	TU_CHECK_EQ(attest_snp_report_verify(&r, cur, NULL), 0);
-	TU_CHECK(attest_snp_vcek_kds_path(&r, SNP_GEN_MILAN, &path, &why) == 0, "%s", why);
+	TU_CHECK(attest_snp_vcek_kds_path(&r, SNP_GEN_MILAN, &path, &why) == 0, "%s", why.reason);
 	TU_CHECK(strstr(path, "/vcek/v1/Milan/") &&
 			 strstr(path, "blSPL=2&teeSPL=0&snpSPL=7&ucodeSPL=112"),
 		 "%s", path);
@@ -442,7 +442,7 @@ static void test_fetch(const char *dir, const struct snp_report *r)
 	_cleanup_free_ char *rep = path_join(dir, "report.bin"), *dst = path_join(dir, "fetched");
 	_cleanup_free_ char *cache = path_join(dir, "cache"), *ark = path_join(dir, "ark.der");
 	uint8_t *port = NULL;
-	const char *why = NULL;
+	struct attest_verdict why = {0};
 	size_t plen = 0;
 	pid_t pid;
 
@@ -450,7 +450,7 @@ static void test_fetch(const char *dir, const struct snp_report *r)
 		printf("tests/cli/kds-server not built: sevadm fetch against the emulator skipped\n");
 		return;
 	}
-	TU_CHECK(attest_snp_vcek_kds_path(r, SNP_GEN_MILAN, &path, &why) == 0, "%s", why);
+	TU_CHECK(attest_snp_vcek_kds_path(r, SNP_GEN_MILAN, &path, &why) == 0, "%s", why.reason);
 	TU_CHECK(asprintf(&r1, "%s=%s/good/vcek.der", path, dir) > 0 &&
 			 asprintf(&r2, "/vcek/v1/Milan/cert_chain=%s/good/cert_chain", dir) > 0,
 		 "routes");
@@ -584,7 +584,7 @@ static void test_kds(const char *dir, const struct snp_report *r)
 	_cleanup_free_ char *rep = path_join(dir, "report.bin"), *dst = path_join(dir, "kdsfetch");
 	_cleanup_free_ char *cache = path_join(dir, "cache2"), *ark = path_join(dir, "ark.der");
 	_cleanup_free_ char *url = NULL, *path = NULL, *bad = NULL, *out = NULL;
-	const char *why = NULL;
+	struct attest_verdict why = {0};
 	uint8_t *port = NULL;
 	size_t plen = 0;
 	pid_t pid;
@@ -611,7 +611,7 @@ static void test_kds(const char *dir, const struct snp_report *r)
 		out = NULL;
 		TU_CHECK_EQ(tu_run(verify, &out, NULL), 0);
 	}
-	TU_CHECK(attest_snp_vcek_kds_path(r, SNP_GEN_MILAN, &path, &why) == 0, "%s", why);
+	TU_CHECK(attest_snp_vcek_kds_path(r, SNP_GEN_MILAN, &path, &why) == 0, "%s", why.reason);
 	TU_CHECK_EQ(http_status((char *)port, path), 200);
 	TU_CHECK_EQ(http_status((char *)port, "/vcek/v1/Milan/cert_chain"), 200);
 	TU_CHECK(asprintf(&bad, "%.*s", (int)(strchr(path, '?') - path), path) > 0, "path");
