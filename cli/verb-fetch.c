@@ -233,7 +233,8 @@ static int get_cert_chain(struct kds *k, struct fetch_ui *ui, enum snp_gen gen, 
 		return sevadm_fail(VERB, "the KDS answer for %s is not a cert_chain: %s", path,
 				   why.reason);
 	if (attest_snp_chain_verify(*ark, *ask, NULL, &v) != 1)
-		return sevadm_fail(VERB, "the KDS answer for %s does not hold: %s", path, v.reason);
+		return sevadm_fail(VERB, "the KDS answer for %s does not hold: %s", path,
+				   v.verdict.reason);
 	if (v.gen != gen)
 		return sevadm_fail(VERB, "the KDS answer for %s is the %s chain, not %s", path,
 				   attest_snp_gen_name(v.gen), attest_snp_gen_name(gen));
@@ -349,18 +350,17 @@ static int check_vcek(const char *path, const uint8_t *der, size_t len, const st
 	struct snp_chain_verdict v;
 	struct snp_vcek_info info;
 	struct attest_verdict why = {0};
-	char buf[300];
 	bool hw;
 
 	if (attest_snp_cert_parse(der, len, &x, &why) < 0)
 		return sevadm_fail(VERB, "the KDS answer for %s is not a certificate: %s", path,
 				   why.reason);
-	if (attest_snp_vcek_info(x, &info, buf, sizeof buf) < 0 ||
-	    attest_snp_vcek_check_report(&info, r, &hw, buf, sizeof buf) != 1)
+	if (attest_snp_vcek_info(x, &info, &why) < 0 ||
+	    attest_snp_vcek_check_report(&info, r, &hw, &why) != 1)
 		return sevadm_fail(VERB, "the KDS answered a certificate that is not this report's "
-				   "VCEK: %s", buf);
+				   "VCEK: %s", why.reason);
 	if (attest_snp_chain_verify(ark, ask, x, &v) != 1)
-		return sevadm_fail(VERB, "the fetched VCEK does not verify: %s", v.reason);
+		return sevadm_fail(VERB, "the fetched VCEK does not verify: %s", v.verdict.reason);
 	return 0;
 }
 
@@ -555,19 +555,18 @@ static int check_host_vcek(const char *path, const uint8_t *der, size_t len,
 	struct snp_chain_verdict v;
 	struct snp_vcek_info info;
 	struct attest_verdict why = {0};
-	char buf[300];
 	bool hw = false;
 
 	if (attest_snp_cert_parse(der, len, &x, &why) < 0)
 		return sevadm_fail(VERB, "the answer for %s is not a certificate: %s — remove it "
 				   "from the cache and fetch again", path, why.reason);
-	if (attest_snp_vcek_info(x, &info, buf, sizeof buf) < 0 || info.is_vlek ||
-	    attest_snp_vcek_check_report(&info, r, &hw, buf, sizeof buf) != 1 || !hw)
+	if (attest_snp_vcek_info(x, &info, &why) < 0 || info.is_vlek ||
+	    attest_snp_vcek_check_report(&info, r, &hw, &why) != 1 || !hw)
 		return sevadm_fail(VERB, "the answer for %s is not this chip's VCEK for its "
 				   "reported TCB: %s — remove it from the cache (--cache) or check "
-				   "--kds-url", path, info.is_vlek ? "it is a VLEK" : buf);
+				   "--kds-url", path, info.is_vlek ? "it is a VLEK" : why.reason);
 	if (attest_snp_chain_verify(ark, ask, x, &v) != 1)
-		return sevadm_fail(VERB, "the fetched VCEK does not verify: %s", v.reason);
+		return sevadm_fail(VERB, "the fetched VCEK does not verify: %s", v.verdict.reason);
 	*ret = TAKE_PTR(x);
 	return 0;
 }

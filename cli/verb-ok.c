@@ -292,26 +292,26 @@ static void check_snp_leaf(struct ok_state *s, json_object *p, X509 *leaf, const
 	const char *name = strcmp(entry, "vlek") ? "VCEK" : "VLEK";
 	struct snp_vcek_info info;
 	struct snp_report r;
-	char why[256];
+	struct attest_verdict why = {0};
 	bool hw = false;
 
-	if (attest_snp_vcek_info(leaf, &info, why, sizeof(why)) < 0)
+	if (attest_snp_vcek_info(leaf, &info, &why) < 0)
 		return result(s, "SNP VCEK", false, "the table's %s has malformed extensions (%s): "
 						    "import this chip's from 'sevadm snp fetch'",
-			      name, why);
+			      name, why.reason);
 	if (host_identity(s, p, &r) < 0)
 		return result(s, "SNP VCEK", false, "cannot read this chip's id and reported TCB "
 						    "(GET /v1/platform/id, /v1/snp/platform): check "
 						    "sevd's log");
 	if (sevadm_json_bool(p, "mask_chip_id", false) && !info.is_vlek)
 		memset(r.chip_id, 0, sizeof(r.chip_id));
-	if (attest_snp_vcek_check_report(&info, &r, &hw, why, sizeof(why)) != 1)
+	if (attest_snp_vcek_check_report(&info, &r, &hw, &why) != 1)
 		return result(s, "SNP VCEK", false, "the table's %s does not match this chip: %s — "
 						    "guests' reports would not verify with it; fetch "
 						    "this chip's for its reported TCB with 'sevadm snp "
 						    "fetch --out DIR' and import it with 'sevadm snp certs "
 						    "import DIR'",
-			      name, why);
+			      name, why.reason);
 	result(s, "SNP VCEK", true, "the table's %s is this %s chip's for its reported TCB %s%s",
 	       name, attest_snp_gen_name(r.gen), sevadm_json_str(json_object_object_get(p,
 								"reported_tcb"), "raw", "?"),
@@ -368,7 +368,7 @@ static void check_snp_chain(struct ok_state *s, json_object *p, json_object *t)
 		return result(s, "SNP certificate chain", false, "%s: import a chain that verifies "
 								 "('sevadm snp fetch --out DIR', then "
 								 "'sevadm snp certs import DIR')",
-			      v.reason);
+			      v.verdict.reason);
 	result(s, "SNP certificate chain", true, "ARK, ASK and %s verify (RSASSA-PSS SHA-384); root: "
 						 "%s", strcmp(lname, "vlek") ? "VCEK" : "VLEK",
 	       root ? path : "the table's own ARK, sev-psp-emu's (not AMD's)");

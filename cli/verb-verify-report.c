@@ -224,15 +224,15 @@ static void snp_binding(const struct snp_report *r, const struct snp_files *f,
 			struct checklist *l)
 {
 	struct snp_vcek_info info;
-	char why[300];
+	struct attest_verdict why = {0};
 	bool hw = false;
 
-	if (attest_snp_vcek_info(f->leaf, &info, why, sizeof why) < 0) {
-		checklist_add(l, "VCEK matches the report", CHECK_FAILED, "%s", why);
+	if (attest_snp_vcek_info(f->leaf, &info, &why) < 0) {
+		checklist_add(l, "VCEK matches the report", CHECK_FAILED, "%s", why.reason);
 		return;
 	}
-	if (attest_snp_vcek_check_report(&info, r, &hw, why, sizeof why) != 1) {
-		checklist_add(l, "VCEK matches the report", CHECK_FAILED, "%s", why);
+	if (attest_snp_vcek_check_report(&info, r, &hw, &why) != 1) {
+		checklist_add(l, "VCEK matches the report", CHECK_FAILED, "%s", why.reason);
 		return;
 	}
 	checklist_add(l, "VCEK matches the report", CHECK_OK,

@@ -351,16 +351,16 @@ bool snp_check_chain(const struct snp_files *f, const struct snp_trust *t, struc
 	}
 	k = attest_snp_chain_verify(t->ark, ask, f->leaf, &v);
 	checklist_add(l, "ARK self-signed", v.ark_self_signed == 1 ? CHECK_OK : CHECK_FAILED, "%s",
-		      v.ark_self_signed == 1 ? "" : v.reason);
+		      v.ark_self_signed == 1 ? "" : v.verdict.reason);
 	if (v.ark_self_signed == 1)
 		checklist_add(l, "ARK is a trusted root", CHECK_OK, "%s ARK from %s", g, t->origin);
 	if (v.ark_self_signed == 1)
 		checklist_add(l, "ASK signed by ARK", v.ask_by_ark == 1 ? CHECK_OK : CHECK_FAILED,
 			      "%s", v.ask_by_ark == 1 ? (f->ask ? "" : "ASK from the roots") :
-							 v.reason);
+							 v.verdict.reason);
 	if (f->leaf && v.ask_by_ark == 1)
 		checklist_add(l, leaf_label(f->leaf), v.leaf_by_ask == 1 ? CHECK_OK : CHECK_FAILED,
-			      "%s", v.leaf_by_ask == 1 ? "" : v.reason);
+			      "%s", v.leaf_by_ask == 1 ? "" : v.verdict.reason);
 	return k == 1;
 }
 

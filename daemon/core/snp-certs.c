@@ -222,6 +222,7 @@ static int check_table(struct sevd_core *c, const uint8_t *buf, size_t len, stru
 	_cleanup_free_ struct snp_report *r = calloc(1, sizeof(*r));
 	enum snp_gen gen = (enum snp_gen)sevd_core_snp_gen(c);
 	struct snp_chain_verdict v;
+	struct attest_verdict leaf_why = {0};
 	struct snp_vcek_info info;
 	struct snp_cert_table t;
 	enum snp_cert_kind lk;
@@ -258,18 +259,20 @@ static int check_table(struct sevd_core *c, const uint8_t *buf, size_t len, stru
 		return refuse(rep, -EKEYREJECTED, "the table's ARK is not the configured %s root: "
 			      "put the ARK of this chip's generation in the table", g);
 	if (attest_snp_chain_verify(root, ask, leaf, &v) != 1)
-		return refuse(rep, -EKEYREJECTED, "the chain does not verify: %s", v.reason);
-	if (attest_snp_vcek_info(leaf, &info, why, sizeof why) < 0)
-		return refuse(rep, -EKEYREJECTED, "the %s: %s", attest_snp_cert_kind_name(lk), why);
+		return refuse(rep, -EKEYREJECTED, "the chain does not verify: %s",
+			      v.verdict.reason);
+	if (attest_snp_vcek_info(leaf, &info, &leaf_why) < 0)
+		return refuse(rep, -EKEYREJECTED, "the %s: %s", attest_snp_cert_kind_name(lk),
+			      leaf_why.reason);
 	if (info.is_vlek != (lk == SNP_CERT_VLEK))
 		return refuse(rep, -EKEYREJECTED, "the %s entry holds a %s certificate",
 			      attest_snp_cert_kind_name(lk), info.is_vlek ? "VLEK" : "VCEK");
 	if (chip_facts(c, r, rep) < 0)
 		return rep->r;
-	if (attest_snp_vcek_check_report(&info, r, &hw, why, sizeof why) != 1)
+	if (attest_snp_vcek_check_report(&info, r, &hw, &leaf_why) != 1)
 		return refuse(rep, -EKEYREJECTED, "the %s is not this chip's for its reported TCB: "
 			      "%s (sevadm snp fetch gets the right one)",
-			      attest_snp_cert_kind_name(lk), why);
+			      attest_snp_cert_kind_name(lk), leaf_why.reason);
 	return 0;
 }
 

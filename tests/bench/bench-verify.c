@@ -216,7 +216,6 @@ static bool snp_check(const struct blob *report, const struct blob *leaf, X509 *
 	struct snp_report r;
 	struct snp_chain_verdict cv;
 	struct snp_vcek_info info;
-	char whyb[256];
 	bool hw;
 
 	if (attest_snp_report_bytes(report->buf, report->len, raw, NULL) < 0 ||
@@ -225,8 +224,8 @@ static bool snp_check(const struct blob *report, const struct blob *leaf, X509 *
 		return false;
 	if (attest_snp_report_verify(&r, X509_get0_pubkey(vcek), NULL) != 1 ||
 	    attest_snp_chain_verify(ark, ask, vcek, &cv) != 1 ||
-	    attest_snp_vcek_info(vcek, &info, whyb, sizeof(whyb)) < 0 ||
-	    attest_snp_vcek_check_report(&info, &r, &hw, whyb, sizeof(whyb)) != 1)
+	    attest_snp_vcek_info(vcek, &info, NULL) < 0 ||
+	    attest_snp_vcek_check_report(&info, &r, &hw, NULL) != 1)
 		return false;
 	return true;
 }

@@ -643,7 +643,8 @@ static void test_chain(struct guest *g, const char *dir)
 	struct snp_chain_verdict v;
 	struct snp_vcek_info info;
 	struct snp_report r;
-	char buf[256], *pem = NULL;
+	struct attest_verdict buf = {0};
+	char *pem = NULL;
 	bool hw = false;
 	long n;
 
@@ -652,14 +653,14 @@ static void test_chain(struct guest *g, const char *dir)
 	TU_CHECK_EQ(attest_snp_chain_verify(ask, ask, vc, &v), 0); /* the ASK is no root */
 	TU_CHECK_EQ(get_report(g, 0, 1, 0, raw), OK);
 	parse(raw, SNP_GEN_MILAN, &r);
-	TU_CHECK(attest_snp_vcek_info(vc, &info, buf, sizeof(buf)) == 0, "%s", buf);
+	TU_CHECK(attest_snp_vcek_info(vc, &info, &buf) == 0, "%s", buf.reason);
 	TU_CHECK(strcmp(info.product_name, "Milan-B0") == 0, "%s", info.product_name);
 	TU_CHECK_EQ(info.gen, SNP_GEN_MILAN);
 	TU_CHECK_EQ(info.hwid_len, 64);
-	TU_CHECK_EQ(attest_snp_vcek_check_report(&info, &r, &hw, buf, sizeof(buf)), 1);
+	TU_CHECK_EQ(attest_snp_vcek_check_report(&info, &r, &hw, &buf), 1);
 	TU_CHECK(hw, "the hwID was compared");
-	TU_CHECK(attest_snp_vcek_info(other, &info, buf, sizeof(buf)) == 0, "%s", buf);
-	TU_CHECK_EQ(attest_snp_vcek_check_report(&info, &r, &hw, buf, sizeof(buf)), 0);
+	TU_CHECK(attest_snp_vcek_info(other, &info, &buf) == 0, "%s", buf.reason);
+	TU_CHECK_EQ(attest_snp_vcek_check_report(&info, &r, &hw, &buf), 0);
 	/* the files a host would have: the report, and per VCEK a directory with vcek.der and
 	 * cert_chain (PEM: ASK then ARK), as `sevadm fetch` writes them; the trusted ARK apart */
 	TU_CHECK(PEM_write_bio_X509(b, ask) == 1 && PEM_write_bio_X509(b, ark) == 1, "pem");
@@ -845,7 +846,8 @@ static void test_turin(void)
 	struct snp_report r;
 	struct guest g = { .fms = 0x00B00F21u }; /* Turin: family 1Ah, model 02h */
 	struct emu_rig rig;
-	char buf[256], *pem = NULL, *sub;
+	struct attest_verdict buf = {0};
+	char *pem = NULL, *sub;
 	bool hw = false;
 	long n;
 
@@ -872,10 +874,10 @@ static void test_turin(void)
 	TU_CHECK(ark && ask && vc && b, "certificates");
 	TU_CHECK_EQ(attest_snp_cert_gen(ark), SNP_GEN_TURIN);
 	TU_CHECK_EQ(attest_snp_chain_verify(ark, ask, vc, &v), 1);
-	TU_CHECK(attest_snp_vcek_info(vc, &info, buf, sizeof(buf)) == 0, "%s", buf);
+	TU_CHECK(attest_snp_vcek_info(vc, &info, &buf) == 0, "%s", buf.reason);
 	TU_CHECK_EQ(info.hwid_len, 8);
 	TU_CHECK(info.has_fmc && info.fmc == 1, "fmcSPL");
-	TU_CHECK_EQ(attest_snp_vcek_check_report(&info, &r, &hw, buf, sizeof(buf)), 1);
+	TU_CHECK_EQ(attest_snp_vcek_check_report(&info, &r, &hw, &buf), 1);
 	TU_CHECK(PEM_write_bio_X509(b, ask) == 1 && PEM_write_bio_X509(b, ark) == 1, "pem");
 	n = BIO_get_mem_data(b, &pem);
 	sub = path_join(rig.dir, "good");
