@@ -214,7 +214,7 @@ int attest_amd_verify_cek(const struct sev_cert *cek, const struct amd_cert *ask
 			  struct attest_verdict *v)
 {
 	_cleanup_(EVP_PKEY_freep) EVP_PKEY *key = NULL;
-	const char *why = NULL;
+	struct attest_verdict why = {0};
 	int r;
 
 	if (cek->pubkey_usage != SEV_USAGE_CEK)
@@ -229,6 +229,6 @@ int attest_amd_verify_cek(const struct sev_cert *cek, const struct amd_cert *ask
 	r = attest_sev_cert_verify(cek, SEV_USAGE_ASK, key, &why);
 	if (r == 0)
 		return attest_verdict_reject(
-		    v, why ? why : "the CEK's ASK signature does not verify", 0);
+		    v, attest_verdict_why(&why, "the CEK's ASK signature does not verify"), 0);
 	return r;
 }

@@ -79,7 +79,7 @@ static int place_amd(struct attest_sev_chain *c, const struct amd_cert *a, const
 static int add_one(struct attest_sev_chain *c, const uint8_t *buf, size_t len, const char *name,
 		   size_t off, size_t *used, struct attest_verdict *v)
 {
-	const char *why_sev = "shorter than a SEV certificate (2084 bytes)";
+	struct attest_verdict why_sev = { .reason = "shorter than a SEV certificate (2084 bytes)" };
 	struct attest_verdict why_amd = {0};
 	struct sev_cert s;
 	struct amd_cert a;
@@ -97,7 +97,7 @@ static int add_one(struct attest_sev_chain *c, const uint8_t *buf, size_t len, c
 		return attest_verdict_fail(v, -EBADMSG, "%s: at byte %zu: %s", name, off,
 					   why_amd.reason);
 	return attest_verdict_fail(v, -EBADMSG, "%s: at byte %zu: not a SEV certificate (%s)", name,
-				   off, why_sev);
+				   off, why_sev.reason);
 }
 
 int attest_sev_chain_add_blob(struct attest_sev_chain *c, const uint8_t *buf, size_t len,
@@ -179,13 +179,13 @@ static const struct sev_cert *link_cert(const struct attest_sev_chain *c, size_t
 static int link_verify(const struct attest_sev_chain *c, enum attest_sev_link i, EVP_PKEY *key,
 		       struct attest_sev_link_result *res)
 {
-	const char *why = NULL;
+	struct attest_verdict why = {0};
 
 	if (res->done)
 		return res->r;
 	res->r = attest_sev_cert_verify(link_cert(c, links_tab[i].subject),
 					links_tab[i].signer_usage, key, &why);
-	res->why = res->r == 0 && why ? why : "";
+	snprintf(res->why, sizeof(res->why), "%.120s", res->r == 0 ? why.reason : "");
 	res->done = true;
 	return res->r;
 }

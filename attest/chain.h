@@ -67,7 +67,7 @@ enum attest_sev_link {
 struct attest_sev_link_result {
 	bool done;	 /* verified: r and why hold the outcome */
 	int r;		 /* 1 holds, 0 does not (why), negative errno */
-	const char *why; /* static text; "" unless r == 0 */
+	char why[128];	 /* "" unless r == 0 */
 };
 
 /* attest_sev_chain_verify, recording the platform links it verifies in links[] (zeroed by the

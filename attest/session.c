@@ -255,9 +255,8 @@ int attest_session_check_status(enum attest_session_check c)
 static int godh_pubkey(const uint8_t *godh, EVP_PKEY **ret)
 {
 	struct sev_cert c;
-	const char *reason = NULL;
 
-	if (attest_sev_cert_parse(godh, SEV_CERT_SIZE, &c, &reason) < 0)
+	if (attest_sev_cert_parse(godh, SEV_CERT_SIZE, &c, NULL) < 0)
 		return 0;
 	if (c.pubkey_usage != SEV_USAGE_PDH ||
 	    (c.pubkey_algo != SEV_ALGO_ECDH_SHA256 && c.pubkey_algo != SEV_ALGO_ECDH_SHA384) ||

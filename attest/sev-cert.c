@@ -371,15 +371,14 @@ static const char *check_sig_slot(const struct sev_cert_sig *s)
 }
 
 int attest_sev_cert_parse(const uint8_t *buf, size_t len, struct sev_cert *ret,
-			  const char **reason)
+			  struct attest_verdict *v)
 {
 	const char *why = NULL;
 	struct sev_cert c;
 
 	if (len != SEV_CERT_SIZE)
-		return attest_reject(
-		    reason, "size is not 2084 bytes (0x824), the size of a SEV certificate",
-		    -EBADMSG);
+		return attest_verdict_reject(
+		    v, "size is not 2084 bytes (0x824), the size of a SEV certificate", -EBADMSG);
 	memcpy(&c, buf, sizeof(c));
 	if (c.version != 1)
 		why = "version is not 1";
@@ -395,7 +394,7 @@ int attest_sev_cert_parse(const uint8_t *buf, size_t len, struct sev_cert *ret,
 	else if (!(why = check_pubkey(&c)) && !(why = check_sig_slot(&c.sig[0])))
 		why = check_sig_slot(&c.sig[1]);
 	if (why)
-		return attest_reject(reason, why, -EBADMSG);
+		return attest_verdict_reject(v, why, -EBADMSG);
 	*ret = c;
 	return 0;
 }
@@ -519,17 +518,17 @@ static const struct sev_cert_sig *find_slot(const struct sev_cert *c, uint32_t u
 }
 
 int attest_sev_cert_verify(const struct sev_cert *c, uint32_t signer_usage, EVP_PKEY *signer_key,
-			   const char **reason)
+			   struct attest_verdict *v)
 {
 	const struct sev_cert_sig *s = find_slot(c, signer_usage);
 	int r;
 
 	if (!s || signer_usage == SEV_USAGE_NONE)
-		return attest_reject(reason, "no signature slot names this signer", 0);
+		return attest_verdict_reject(v, "no signature slot names this signer", 0);
 	if (algo_is_rsa(s->algo)) {
 		if (!EVP_PKEY_is_a(signer_key, "RSA"))
-			return attest_reject(reason, "signature is RSA but the signer's key is not",
-					     0);
+			return attest_verdict_reject(
+			    v, "signature is RSA but the signer's key is not", 0);
 		size_t n = (size_t)EVP_PKEY_get_size(signer_key);
 		r = n <= sizeof(s->sig) ? attest_rsa_pss_verify_le(signer_key,
 								   attest_sev_algo_md(s->algo),
@@ -538,17 +537,17 @@ int attest_sev_cert_verify(const struct sev_cert *c, uint32_t signer_usage, EVP_
 					: 0;
 	} else if (algo_is_ecdsa(s->algo)) {
 		if (!EVP_PKEY_is_a(signer_key, "EC"))
-			return attest_reject(
-			    reason, "signature is ECDSA but the signer's key is not EC", 0);
+			return attest_verdict_reject(
+			    v, "signature is ECDSA but the signer's key is not EC", 0);
 		r = attest_ecdsa_verify_le(signer_key, attest_sev_algo_md(s->algo),
 					   (const uint8_t *)c, SEV_CERT_SIGNED_LEN, s->sig,
 					   s->sig + SEV_ECC_COORD_SIZE);
 	} else {
-		return attest_reject(reason, "signature slot has no signing algorithm", 0);
+		return attest_verdict_reject(v, "signature slot has no signing algorithm", 0);
 	}
 	if (r < 0)
 		return r;
 	if (r == 0)
-		return attest_reject(reason, "signature does not verify", 0);
+		return attest_verdict_reject(v, "signature does not verify", 0);
 	return 1;
 }

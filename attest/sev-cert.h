@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "attest/verdict.h"
 #include "psp/sev-abi.h" /* SEV_CERT_SIZE */
 
 enum sev_cert_usage {
@@ -53,9 +54,9 @@ struct sev_cert {
 _Static_assert(sizeof(struct sev_cert) == SEV_CERT_SIZE, "SEV cert is 0x824 bytes");
 
 /* Parse and validate (version 1, a known usage and algorithm, a well-formed key): 0, or
- * -EBADMSG with *reason naming what was wrong (static string). */
+ * -EBADMSG with v->reason naming what was wrong (v may be NULL). */
 int attest_sev_cert_parse(const uint8_t *buf, size_t len, struct sev_cert *ret,
-			  const char **reason);
+			  struct attest_verdict *v);
 /* The certificate's public key as an OpenSSL key (EC P-256/P-384 or RSA). */
 int attest_sev_cert_pubkey(const struct sev_cert *c, EVP_PKEY **ret);
 /* Fill the public key fields from an OpenSSL key (for the emulator and GODH building). */
@@ -65,9 +66,9 @@ int attest_sev_cert_init(struct sev_cert *c, uint8_t api_major, uint8_t api_mino
 int attest_sev_cert_sign(struct sev_cert *c, int slot, uint32_t signer_usage, uint32_t algo,
 			 EVP_PKEY *signer_key);
 /* Verify c under a signer key whose usage is signer_usage: picks the signature slot whose
- * usage matches. 1 = valid, 0 = invalid (with *reason), negative errno on error. */
+ * usage matches. 1 = valid, 0 = invalid (with v->reason), negative errno on error. */
 int attest_sev_cert_verify(const struct sev_cert *c, uint32_t signer_usage, EVP_PKEY *signer_key,
-			   const char **reason);
+			   struct attest_verdict *v);
 const char *attest_sev_usage_name(uint32_t usage);
 
 /* ---- building blocks shared by the AMD cert, the chain and the report verifiers ----

@@ -14,27 +14,20 @@
 #include "common/util.h"
 
 int attest_sev_report_parse(const uint8_t *buf, size_t len, struct sev_attestation_report *ret,
-			    const char **reason)
+			    struct attest_verdict *v)
 {
 	struct sev_attestation_report r;
 
 	if (len != SEV_ATTESTATION_REPORT_SIZE)
-		return attest_reject(
-		    reason, "size is not 208 bytes (0xD0), the size of a SEV attestation report",
+		return attest_verdict_reject(
+		    v, "size is not 208 bytes (0xD0), the size of a SEV attestation report",
 		    -EBADMSG);
 	memcpy(&r, buf, sizeof(r));
 	if (r.sig_usage != SEV_USAGE_PEK)
-		return attest_reject(reason, "signature usage is not PEK (0x1002)", -EBADMSG);
+		return attest_verdict_reject(v, "signature usage is not PEK (0x1002)", -EBADMSG);
 	if (r.sig_algo != SEV_ALGO_ECDSA_SHA256 && r.sig_algo != SEV_ALGO_ECDSA_SHA384)
-		return attest_reject(reason, "signature algorithm is not ECDSA", -EBADMSG);
+		return attest_verdict_reject(v, "signature algorithm is not ECDSA", -EBADMSG);
 	*ret = r;
-	return 0;
-}
-
-static int fail(struct attest_verdict *v, const char *fmt, const char *arg)
-{
-	v->ok = false;
-	snprintf(v->reason, sizeof(v->reason), fmt, arg);
 	return 0;
 }
 
@@ -46,17 +39,19 @@ int attest_sev_report_verify(const struct sev_attestation_report *rep, const str
 	const EVP_MD *md = attest_sev_algo_md(rep->sig_algo);
 	int r;
 
-	memset(v, 0, sizeof(*v));
+	if (v)
+		*v = (struct attest_verdict){ 0 };
 	if (pek->pubkey_usage != SEV_USAGE_PEK)
-		return fail(v, "the certificate given as the PEK is a %s certificate",
-			    attest_sev_usage_name(pek->pubkey_usage));
+		return attest_verdict_fail(v, 0,
+					   "the certificate given as the PEK is a %s certificate",
+					   attest_sev_usage_name(pek->pubkey_usage));
 	if (rep->sig_usage != SEV_USAGE_PEK || !md || rep->sig_algo == SEV_ALGO_RSA_SHA256 ||
 	    rep->sig_algo == SEV_ALGO_RSA_SHA384)
-		return fail(v, "the report's signature fields do not name a PEK ECDSA signature%s",
-			    "");
+		return attest_verdict_reject(
+		    v, "the report's signature fields do not name a PEK ECDSA signature", 0);
 	r = attest_sev_cert_pubkey(pek, &key);
 	if (r == -EBADMSG)
-		return fail(v, "the PEK's public key is malformed%s", "");
+		return attest_verdict_reject(v, "the PEK's public key is malformed", 0);
 	if (r < 0)
 		return r;
 	r = attest_ecdsa_verify_le(key, md, (const uint8_t *)rep, SEV_ATTESTATION_SIGNED_LEN,
@@ -64,17 +59,22 @@ int attest_sev_report_verify(const struct sev_attestation_report *rep, const str
 	if (r < 0)
 		return r;
 	if (r == 0)
-		return fail(v, "the report's signature does not verify with the PEK (report or PEK "
-			       "altered, or a different platform)%s", "");
+		return attest_verdict_reject(v,
+					     "the report's signature does not verify with the PEK "
+					     "(report or PEK altered, or a different platform)",
+					     0);
 	/* Nonce and digest are public values; plain comparison would do, but stay uniform. */
 	if (nonce && CRYPTO_memcmp(nonce, rep->mnonce, sizeof(rep->mnonce)) != 0)
-		return fail(v, "the report's nonce is not the one requested (a replayed report?)%s",
-			    "");
+		return attest_verdict_reject(
+		    v, "the report's nonce is not the one requested (a replayed report?)", 0);
 	if (digest && CRYPTO_memcmp(digest, rep->launch_digest, sizeof(rep->launch_digest)) != 0)
-		return fail(v, "the report's launch digest is not the expected measurement%s", "");
-	v->ok = true;
-	snprintf(v->reason, sizeof(v->reason), "report signed by the PEK%s%s",
-		 nonce ? ", nonce matches" : "", digest ? ", launch digest matches" : "");
+		return attest_verdict_reject(
+		    v, "the report's launch digest is not the expected measurement", 0);
+	if (v) {
+		v->ok = true;
+		snprintf(v->reason, sizeof(v->reason), "report signed by the PEK%s%s",
+			 nonce ? ", nonce matches" : "", digest ? ", launch digest matches" : "");
+	}
 	return 1;
 }
 

@@ -12,12 +12,13 @@
 #include "attest/sev-cert.h"
 #include "psp/sev-abi.h"
 
-/* Exactly SEV_ATTESTATION_REPORT_SIZE bytes; -EBADMSG with *reason otherwise, or when the
- * signature fields are not a PEK's ECDSA signature. */
+/* Exactly SEV_ATTESTATION_REPORT_SIZE bytes; -EBADMSG with v->reason otherwise, or when the
+ * signature fields are not a PEK's ECDSA signature (v may be NULL). */
 int attest_sev_report_parse(const uint8_t *buf, size_t len, struct sev_attestation_report *ret,
-			    const char **reason);
+			    struct attest_verdict *v);
 /* 1 = the report is signed by pek and matches the expectations given (nonce: 16 bytes, digest:
- * 32 bytes, each NULL to skip), 0 = not (v->reason says which check failed), <0 on error.
+ * 32 bytes, each NULL to skip; v->reason sums up what held), 0 = not (v->reason says which
+ * check failed), <0 on error. v may be NULL.
  * pek must itself have been verified (attest_sev_chain_verify) for the result to mean much. */
 int attest_sev_report_verify(const struct sev_attestation_report *rep, const struct sev_cert *pek,
 			     const uint8_t *nonce, const uint8_t *digest,

@@ -21,27 +21,13 @@
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(ASN1_OBJECT *, ASN1_OBJECT_free)
 
-static void whyf(char *why, size_t why_len, const char *fmt, ...) _printf_(3, 4);
-static void whyf(char *why, size_t why_len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!why || why_len == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(why, why_len, fmt, ap);
-	va_end(ap);
-}
-
-int attest_snp_cert_parse(const uint8_t *buf, size_t len, X509 **ret, const char **reason)
+int attest_snp_cert_parse(const uint8_t *buf, size_t len, X509 **ret, struct attest_verdict *v)
 {
 	const unsigned char *p = buf;
 	X509 *x = NULL;
 
-	if (!buf || len == 0 || len > 64 * 1024) {
-		*reason = "empty or oversized certificate";
-		return -EBADMSG;
-	}
+	if (!buf || len == 0 || len > 64 * 1024)
+		return attest_verdict_reject(v, "empty or oversized certificate", -EBADMSG);
 	if (len > 10 && memcmp(buf, "-----BEGIN", 10) == 0) {
 		_cleanup_(BIO_free_allp) BIO *b = BIO_new_mem_buf(buf, (int)len);
 
@@ -54,10 +40,9 @@ int attest_snp_cert_parse(const uint8_t *buf, size_t len, X509 **ret, const char
 		}
 	}
 	ERR_clear_error();
-	if (!x) {
-		*reason = "not a valid X.509 certificate (DER or PEM)";
-		return -EBADMSG;
-	}
+	if (!x)
+		return attest_verdict_reject(v, "not a valid X.509 certificate (DER or PEM)",
+					     -EBADMSG);
 	*ret = x;
 	return 0;
 }
@@ -68,15 +53,13 @@ static bool is_self_signed(X509 *x)
 }
 
 int attest_snp_cert_chain_parse(const uint8_t *buf, size_t len, X509 **ret_ask, X509 **ret_ark,
-				const char **reason)
+				struct attest_verdict *v)
 {
 	_cleanup_(BIO_free_allp) BIO *b = NULL;
 	_cleanup_(X509_freep) X509 *c1 = NULL, *c2 = NULL, *c3 = NULL;
 
-	if (!buf || len == 0 || len > 256 * 1024) {
-		*reason = "empty or oversized certificate chain";
-		return -EBADMSG;
-	}
+	if (!buf || len == 0 || len > 256 * 1024)
+		return attest_verdict_reject(v, "empty or oversized certificate chain", -EBADMSG);
 	b = BIO_new_mem_buf(buf, (int)len);
 	if (!b)
 		return -ENOMEM;
@@ -84,10 +67,10 @@ int attest_snp_cert_chain_parse(const uint8_t *buf, size_t len, X509 **ret_ask, 
 	c2 = c1 ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
 	c3 = c2 ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
 	ERR_clear_error();
-	if (!c1 || !c2 || c3) {
-		*reason = "a cert_chain file holds exactly two PEM certificates (ASK, then ARK)";
-		return -EBADMSG;
-	}
+	if (!c1 || !c2 || c3)
+		return attest_verdict_reject(
+		    v, "a cert_chain file holds exactly two PEM certificates (ASK, then ARK)",
+		    -EBADMSG);
 	if (is_self_signed(c1) && !is_self_signed(c2)) {
 		*ret_ark = TAKE_PTR(c1);
 		*ret_ask = TAKE_PTR(c2);
@@ -228,48 +211,43 @@ static bool pss_params_amd(X509 *cert)
 	return ok;
 }
 
-static int check_validity(X509 *cert, const char *what, char *why, size_t why_len)
+static int check_validity(X509 *cert, const char *what, struct attest_verdict *why)
 {
-	if (X509_cmp_current_time(X509_get0_notBefore(cert)) >= 0) {
-		whyf(why, why_len, "%s: not yet valid (notBefore is in the future)", what);
-		return 0;
-	}
-	if (X509_cmp_current_time(X509_get0_notAfter(cert)) <= 0) {
-		whyf(why, why_len, "%s: expired (notAfter has passed)", what);
-		return 0;
-	}
+	if (X509_cmp_current_time(X509_get0_notBefore(cert)) >= 0)
+		return attest_verdict_fail(why, 0,
+					   "%s: not yet valid (notBefore is in the future)", what);
+	if (X509_cmp_current_time(X509_get0_notAfter(cert)) <= 0)
+		return attest_verdict_fail(why, 0, "%s: expired (notAfter has passed)", what);
 	return 1;
 }
 
-int attest_snp_verify_link(X509 *cert, X509 *issuer, const char *what, char *why, size_t why_len)
+int attest_snp_verify_link(X509 *cert, X509 *issuer, const char *what, struct attest_verdict *why)
 {
 	EVP_PKEY *key = X509_get0_pubkey(issuer);
 	int k;
 
-	if (!key || !EVP_PKEY_is_a(key, "RSA") || EVP_PKEY_get_bits(key) != 4096) {
-		whyf(why, why_len, "%s: the signer's key is not RSA-4096 (not an AMD ARK/ASK)", what);
-		return 0;
-	}
-	if (X509_check_issued(issuer, cert) != X509_V_OK) {
-		whyf(why, why_len, "%s: issuer name does not match the signer's subject "
-			"(a certificate of another generation or product?)", what);
-		return 0;
-	}
-	if (X509_get_signature_nid(cert) != NID_rsassaPss) {
-		whyf(why, why_len, "%s: signature algorithm is not RSASSA-PSS", what);
-		return 0;
-	}
+	if (!key || !EVP_PKEY_is_a(key, "RSA") || EVP_PKEY_get_bits(key) != 4096)
+		return attest_verdict_fail(why, 0,
+					   "%s: the signer's key is not RSA-4096 (not an AMD "
+					   "ARK/ASK)", what);
+	if (X509_check_issued(issuer, cert) != X509_V_OK)
+		return attest_verdict_fail(why, 0,
+					   "%s: issuer name does not match the signer's subject "
+					   "(a certificate of another generation or product?)",
+					   what);
+	if (X509_get_signature_nid(cert) != NID_rsassaPss)
+		return attest_verdict_fail(why, 0,
+					   "%s: signature algorithm is not RSASSA-PSS", what);
 	/* What X509_verify would add (the declared parameters, the outer algorithm equal to the
 	 * signed inner one) without a second RSA verification. */
 	k = pss_params_amd(cert) ? pss_sha384_verify(cert, key) : 0;
 	if (k < 0)
 		return k;
-	if (k != 1) {
-		whyf(why, why_len, "%s: RSASSA-PSS SHA-384 (salt 48) signature does not verify",
-		     what);
-		return 0;
-	}
-	return check_validity(cert, what, why, why_len);
+	if (k != 1)
+		return attest_verdict_fail(why, 0,
+					   "%s: RSASSA-PSS SHA-384 (salt 48) signature does not "
+					   "verify", what);
+	return check_validity(cert, what, why);
 }
 
 static const char *leaf_name(X509 *leaf)
@@ -286,28 +264,27 @@ int attest_snp_chain_verify(X509 *trusted_ark, X509 *ask, X509 *leaf,
 	*v = (struct snp_chain_verdict){ .ark_self_signed = -1, .ask_by_ark = -1,
 					 .leaf_by_ask = -1 };
 	v->gen = attest_snp_cert_gen(trusted_ark);
-	k = attest_snp_verify_link(trusted_ark, trusted_ark, "ARK self-signature", v->reason,
-				   sizeof v->reason);
+	k = attest_snp_verify_link(trusted_ark, trusted_ark, "ARK self-signature", &v->verdict);
 	if (k < 0)
 		return k;
 	v->ark_self_signed = k;
 	if (k == 0 || !ask)
 		return k;
 	if (attest_snp_cert_gen(ask) != v->gen) {
-		snprintf(v->reason, sizeof v->reason,
-			 "ASK signed by ARK: the ASK is for %s, the trusted ARK for %s",
-			 attest_snp_gen_name(attest_snp_cert_gen(ask)), attest_snp_gen_name(v->gen));
 		v->ask_by_ark = 0;
-		return 0;
+		return attest_verdict_fail(&v->verdict, 0,
+					   "ASK signed by ARK: the ASK is for %s, the trusted "
+					   "ARK for %s",
+					   attest_snp_gen_name(attest_snp_cert_gen(ask)),
+					   attest_snp_gen_name(v->gen));
 	}
-	k = attest_snp_verify_link(ask, trusted_ark, "ASK signed by ARK", v->reason,
-				   sizeof v->reason);
+	k = attest_snp_verify_link(ask, trusted_ark, "ASK signed by ARK", &v->verdict);
 	if (k < 0)
 		return k;
 	v->ask_by_ark = k;
 	if (k == 0 || !leaf)
 		return k;
-	k = attest_snp_verify_link(leaf, ask, leaf_name(leaf), v->reason, sizeof v->reason);
+	k = attest_snp_verify_link(leaf, ask, leaf_name(leaf), &v->verdict);
 	if (k < 0)
 		return k;
 	v->leaf_by_ask = k;
@@ -391,7 +368,7 @@ static enum snp_gen gen_from_product(const char *product)
 	return attest_snp_gen_from_name(word);
 }
 
-static int read_spls(X509 *x, struct snp_vcek_info *v, char *why, size_t why_len)
+static int read_spls(X509 *x, struct snp_vcek_info *v, struct attest_verdict *why)
 {
 	static const struct {
 		const char *oid, *name;
@@ -407,17 +384,17 @@ static int read_spls(X509 *x, struct snp_vcek_info *v, char *why, size_t why_len
 	for (size_t i = 0; i < ELEMENTSOF(spls); i++) {
 		int k = ext_spl(x, spls[i].oid, (uint8_t *)v + spls[i].val_off);
 
-		if (k < 0) {
-			whyf(why, why_len, "VCEK extension %s (" AMD_OID_BASE "%s) is not a DER "
-			     "INTEGER in 0..255", spls[i].name, spls[i].oid);
-			return k;
-		}
+		if (k < 0)
+			return attest_verdict_fail(why, k,
+						   "VCEK extension %s (" AMD_OID_BASE "%s) is not "
+						   "a DER INTEGER in 0..255",
+						   spls[i].name, spls[i].oid);
 		*((bool *)((uint8_t *)v + spls[i].has_off)) = k == 1;
 	}
 	return 0;
 }
 
-int attest_snp_vcek_info(X509 *vcek, struct snp_vcek_info *ret, char *why, size_t why_len)
+int attest_snp_vcek_info(X509 *vcek, struct snp_vcek_info *ret, struct attest_verdict *why)
 {
 	struct snp_vcek_info *v = ret;
 	ASN1_OCTET_STRING *hw;
@@ -426,14 +403,14 @@ int attest_snp_vcek_info(X509 *vcek, struct snp_vcek_info *ret, char *why, size_
 	memset(v, 0, sizeof *v);
 	v->is_vlek = subject_cn_is(vcek, "SEV-VLEK");
 	k = ext_product_name(vcek, v->product_name, sizeof v->product_name);
-	if (k < 0) {
-		whyf(why, why_len, "VCEK extension productName (" AMD_OID_BASE "2) is malformed");
-		return k;
-	}
+	if (k < 0)
+		return attest_verdict_fail(why, k,
+					   "VCEK extension productName (" AMD_OID_BASE "2) is "
+					   "malformed");
 	v->gen = gen_from_product(v->product_name);
 	if (v->gen == SNP_GEN_UNKNOWN)
 		v->gen = gen_from_name(X509_get_issuer_name(vcek));
-	k = read_spls(vcek, v, why, why_len);
+	k = read_spls(vcek, v, why);
 	if (k < 0)
 		return k;
 	/* hwID is the raw chip id, not DER-wrapped: 64 bytes, or 8 on Turin. */
@@ -441,19 +418,19 @@ int attest_snp_vcek_info(X509 *vcek, struct snp_vcek_info *ret, char *why, size_
 	if (hw) {
 		int n = ASN1_STRING_length(hw);
 
-		if (n != 64 && n != 8) {
-			whyf(why, why_len, "VCEK extension hwID (" AMD_OID_BASE "4) has %d bytes; "
-			     "expected 64 (8 on Turin)", n);
-			return -EBADMSG;
-		}
+		if (n != 64 && n != 8)
+			return attest_verdict_fail(why, -EBADMSG,
+						   "VCEK extension hwID (" AMD_OID_BASE "4) has %d "
+						   "bytes; expected 64 (8 on Turin)",
+						   n);
 		memcpy(v->hwid, ASN1_STRING_get0_data(hw), (size_t)n);
 		v->hwid_len = (size_t)n;
 	}
 	return 0;
 }
 
-static int check_tcb(const struct snp_vcek_info *v, const struct snp_tcb *t, char *why,
-		     size_t why_len)
+static int check_tcb(const struct snp_vcek_info *v, const struct snp_tcb *t,
+		     struct attest_verdict *why)
 {
 	const struct {
 		const char *name;
@@ -469,16 +446,16 @@ static int check_tcb(const struct snp_vcek_info *v, const struct snp_tcb *t, cha
 	size_t n = t->has_fmc ? ELEMENTSOF(f) : ELEMENTSOF(f) - 1;
 
 	for (size_t i = 0; i < n; i++) {
-		if (!f[i].has) {
-			whyf(why, why_len, "VCEK TCB: the certificate has no %s extension", f[i].name);
-			return 0;
-		}
-		if (f[i].cert != f[i].report) {
-			whyf(why, why_len, "VCEK TCB: %s is %u in the certificate but %u in the "
-			     "report's REPORTED_TCB (fetch the VCEK for the reported TCB)",
-			     f[i].name, f[i].cert, f[i].report);
-			return 0;
-		}
+		if (!f[i].has)
+			return attest_verdict_fail(why, 0,
+						   "VCEK TCB: the certificate has no %s extension",
+						   f[i].name);
+		if (f[i].cert != f[i].report)
+			return attest_verdict_fail(why, 0,
+						   "VCEK TCB: %s is %u in the certificate but %u "
+						   "in the report's REPORTED_TCB (fetch the VCEK "
+						   "for the reported TCB)",
+						   f[i].name, f[i].cert, f[i].report);
 	}
 	return 1;
 }
@@ -491,60 +468,55 @@ static bool all_zero(const uint8_t *p, size_t n)
 	return true;
 }
 
-static int check_hwid(const struct snp_vcek_info *v, const struct snp_report *r, char *why,
-		      size_t why_len)
+static int check_hwid(const struct snp_vcek_info *v, const struct snp_report *r,
+		      struct attest_verdict *why)
 {
 	size_t n = v->hwid_len;
 
-	if (n == 0) {
-		whyf(why, why_len, "VCEK hwID: the certificate has no hwID extension");
-		return 0;
-	}
-	if (n == 8 && v->gen != SNP_GEN_TURIN) {
-		whyf(why, why_len, "VCEK hwID: 8-byte hwID on a %s VCEK (only Turin uses 8 bytes)",
-		     attest_snp_gen_name(v->gen));
-		return 0;
-	}
-	if (all_zero(r->chip_id, sizeof r->chip_id)) {
-		whyf(why, why_len, "VCEK hwID: the report's CHIP_ID is zero (masked by the host), "
-		     "so the VCEK cannot be bound to this chip");
-		return 0;
-	}
-	if (memcmp(v->hwid, r->chip_id, n) != 0) {
-		whyf(why, why_len, "VCEK hwID: the certificate's hwID (%zu bytes) differs from the "
-		     "report's CHIP_ID: a VCEK of another chip", n);
-		return 0;
-	}
+	if (n == 0)
+		return attest_verdict_fail(why, 0,
+					   "VCEK hwID: the certificate has no hwID extension");
+	if (n == 8 && v->gen != SNP_GEN_TURIN)
+		return attest_verdict_fail(why, 0,
+					   "VCEK hwID: 8-byte hwID on a %s VCEK (only Turin uses "
+					   "8 bytes)", attest_snp_gen_name(v->gen));
+	if (all_zero(r->chip_id, sizeof r->chip_id))
+		return attest_verdict_fail(why, 0,
+					   "VCEK hwID: the report's CHIP_ID is zero (masked by "
+					   "the host), so the VCEK cannot be bound to this chip");
+	if (memcmp(v->hwid, r->chip_id, n) != 0)
+		return attest_verdict_fail(why, 0,
+					   "VCEK hwID: the certificate's hwID (%zu bytes) differs "
+					   "from the report's CHIP_ID: a VCEK of another chip", n);
 	return 1;
 }
 
 int attest_snp_vcek_check_report(const struct snp_vcek_info *v, const struct snp_report *r,
-				 bool *ret_hwid_checked, char *why, size_t why_len)
+				 bool *ret_hwid_checked, struct attest_verdict *why)
 {
 	struct snp_tcb reported;
 
 	*ret_hwid_checked = false;
-	if (v->gen == SNP_GEN_UNKNOWN) {
-		whyf(why, why_len, "VCEK: its product generation is unknown");
-		return 0;
-	}
-	if (r->gen != SNP_GEN_UNKNOWN && r->gen != v->gen) {
-		whyf(why, why_len, "VCEK: it is a %s certificate but the report comes from %s",
-		     attest_snp_gen_name(v->gen), attest_snp_gen_name(r->gen));
-		return 0;
-	}
+	if (v->gen == SNP_GEN_UNKNOWN)
+		return attest_verdict_fail(why, 0, "VCEK: its product generation is unknown");
+	if (r->gen != SNP_GEN_UNKNOWN && r->gen != v->gen)
+		return attest_verdict_fail(why, 0,
+					   "VCEK: it is a %s certificate but the report comes "
+					   "from %s",
+					   attest_snp_gen_name(v->gen),
+					   attest_snp_gen_name(r->gen));
 	/* Decode with the certificate's generation: a version-2 report does not name its own. */
 	attest_snp_tcb_decode(r->reported_tcb.raw, v->gen, &reported);
-	if (!check_tcb(v, &reported, why, why_len))
+	if (!check_tcb(v, &reported, why))
 		return 0;
 	if (v->is_vlek)
 		return 1; /* a VLEK is bound to a cloud provider, not to a chip: no hwID */
 	*ret_hwid_checked = true;
-	return check_hwid(v, r, why, why_len);
+	return check_hwid(v, r, why);
 }
 
 int attest_snp_vcek_kds_path(const struct snp_report *r, enum snp_gen gen, char **ret,
-			     const char **reason)
+			     struct attest_verdict *v)
 {
 	_cleanup_free_ char *hwid = NULL;
 	struct snp_tcb t;
@@ -554,16 +526,17 @@ int attest_snp_vcek_kds_path(const struct snp_report *r, enum snp_gen gen, char 
 
 	if (gen == SNP_GEN_UNKNOWN)
 		gen = r->gen;
-	if (gen == SNP_GEN_UNKNOWN) {
-		*reason = "the report does not say its product generation (version 2 has no CPUID "
-			  "fields): name it (Milan, Genoa or Turin)";
-		return -EINVAL;
-	}
+	if (gen == SNP_GEN_UNKNOWN)
+		return attest_verdict_reject(v,
+					     "the report does not say its product generation "
+					     "(version 2 has no CPUID fields): name it (Milan, "
+					     "Genoa or Turin)",
+					     -EINVAL);
 	hwid_len = gen == SNP_GEN_TURIN ? 8 : 64;
-	if (all_zero(r->chip_id, hwid_len)) {
-		*reason = "the report's CHIP_ID is zero (masked by the host): no VCEK can be chosen";
-		return -EINVAL;
-	}
+	if (all_zero(r->chip_id, hwid_len))
+		return attest_verdict_reject(
+		    v, "the report's CHIP_ID is zero (masked by the host): no VCEK can be chosen",
+		    -EINVAL);
 	attest_snp_tcb_decode(r->reported_tcb.raw, gen, &t);
 	hwid = hex_encode(r->chip_id, hwid_len);
 	if (!hwid)

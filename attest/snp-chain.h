@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "attest/snp-report.h"
+#include "attest/verdict.h"
 
 #define SNP_HWID_MAX 64u
 
@@ -33,38 +34,40 @@ struct snp_chain_verdict {
 	int ark_self_signed;
 	int ask_by_ark;
 	int leaf_by_ask;
-	char reason[256]; /* the first failure, naming the link and why */
+	struct attest_verdict verdict; /* the first failure: reason names the link and why */
 };
 
-/* One certificate in DER or PEM. -EBADMSG with *reason when it is neither. */
-int attest_snp_cert_parse(const uint8_t *buf, size_t len, X509 **ret, const char **reason);
+/* One certificate in DER or PEM. -EBADMSG with v->reason when it is neither (v may be NULL,
+ * as for every function here that takes one). */
+int attest_snp_cert_parse(const uint8_t *buf, size_t len, X509 **ret, struct attest_verdict *v);
 /* A PEM stack as AMD's KDS serves cert_chain (ASK then ARK; the order is not relied on: the
- * self-signed one is the ARK). Exactly two certificates. */
+ * self-signed one is the ARK). Exactly two certificates: -EBADMSG with v->reason otherwise. */
 int attest_snp_cert_chain_parse(const uint8_t *buf, size_t len, X509 **ret_ask, X509 **ret_ark,
-				const char **reason);
+				struct attest_verdict *v);
 /* The generation a certificate belongs to, from its subject CN ("ARK-Milan", "SEV-Genoa"),
  * or for a VCEK from its issuer CN. */
 enum snp_gen attest_snp_cert_gen(X509 *cert);
 
 /* One link: cert is signed by issuer with RSASSA-PSS/SHA-384/MGF1-SHA-384/salt 48, the issuer
  * name matches, the issuer key is RSA-4096 and cert is within its validity period.
- * 1 held, 0 failed (why, naming the thing), negative errno on internal errors. */
-int attest_snp_verify_link(X509 *cert, X509 *issuer, const char *what, char *why, size_t why_len);
+ * 1 held, 0 failed (v->reason, naming the thing), negative errno on internal errors. */
+int attest_snp_verify_link(X509 *cert, X509 *issuer, const char *what, struct attest_verdict *v);
 /* The whole chain against a trusted ARK. leaf may be NULL (then ARK → ASK only). Returns 1 when
- * every checked link held, 0 otherwise (verdict says which failed). */
+ * every checked link held, 0 otherwise (ret->verdict.reason says which failed). */
 int attest_snp_chain_verify(X509 *trusted_ark, X509 *ask, X509 *leaf,
 			    struct snp_chain_verdict *ret);
 
-/* Read a VCEK's or VLEK's extensions. -EBADMSG with why when an extension is malformed. */
-int attest_snp_vcek_info(X509 *vcek, struct snp_vcek_info *ret, char *why, size_t why_len);
+/* Read a VCEK's or VLEK's extensions. -EBADMSG with v->reason when an extension is malformed. */
+int attest_snp_vcek_info(X509 *vcek, struct snp_vcek_info *ret, struct attest_verdict *v);
 /* The VCEK fits the report: same generation, TCB extensions equal the REPORTED_TCB (not the
  * current TCB), hwID equal to CHIP_ID. A VLEK has no hwID: *ret_hwid_checked says whether
- * the hwID was compared, so callers can say so. 1 fits, 0 not (why). */
+ * the hwID was compared, so callers can say so. 1 fits, 0 not (why->reason). */
 int attest_snp_vcek_check_report(const struct snp_vcek_info *v, const struct snp_report *r,
-				 bool *ret_hwid_checked, char *why, size_t why_len);
+				 bool *ret_hwid_checked, struct attest_verdict *why);
 /* KDS path of the VCEK for this report:
  * /vcek/v1/{Gen}/{hwid hex}?blSPL=..&teeSPL=..&snpSPL=..&ucodeSPL=..(&fmcSPL=.. on Turin),
  * from the REPORTED_TCB and CHIP_ID (the first 8 bytes on Turin). gen overrides r->gen when
- * not UNKNOWN. -EINVAL when the generation is unknown or the chip id is masked (zero). */
+ * not UNKNOWN. -EINVAL (with v->reason) when the generation is unknown or the chip id is
+ * masked (zero). */
 int attest_snp_vcek_kds_path(const struct snp_report *r, enum snp_gen gen, char **ret,
-			     const char **reason);
+			     struct attest_verdict *v);

@@ -51,15 +51,9 @@ int attest_snp_msg_seal(const uint8_t vmpck[ATTEST_SNP_VMPCK_SIZE], uint8_t vmpc
 	return 0;
 }
 
-static int bad(const char **reason, const char *why)
-{
-	*reason = why;
-	return -EBADMSG;
-}
-
 int attest_snp_msg_open(const uint8_t vmpck[ATTEST_SNP_VMPCK_SIZE], uint8_t vmpck_id,
 			uint64_t seqno, uint8_t msg_type, uint8_t *page, size_t len,
-			const uint8_t **payload, size_t *payload_len, const char **reason)
+			const uint8_t **payload, size_t *payload_len, struct attest_verdict *v)
 {
 	_cleanup_(EVP_CIPHER_CTX_freep) EVP_CIPHER_CTX *c = NULL;
 	uint8_t iv[12], tag[TAG_LEN], *h = page;
@@ -67,16 +61,22 @@ int attest_snp_msg_open(const uint8_t vmpck[ATTEST_SNP_VMPCK_SIZE], uint8_t vmpc
 	int n;
 
 	if (len < ATTEST_SNP_MSG_HDR_SIZE)
-		return bad(reason, "shorter than the 0x60-byte message header");
+		return attest_verdict_reject(
+		    v, "shorter than the 0x60-byte message header", -EBADMSG);
 	if (h[0x30] != 1 || h[0x31] != 1 || get_le16(h + 0x32) != ATTEST_SNP_MSG_HDR_SIZE)
-		return bad(reason, "not an AES-256-GCM message with a version 1 header of 0x60 bytes");
+		return attest_verdict_reject(
+		    v, "not an AES-256-GCM message with a version 1 header of 0x60 bytes",
+		    -EBADMSG);
 	if (h[0x34] != msg_type || h[0x35] != 1)
-		return bad(reason, "not the expected message type and version");
+		return attest_verdict_reject(
+		    v, "not the expected message type and version", -EBADMSG);
 	if (h[0x3c] != vmpck_id || get_le64(h + 0x20) != seqno)
-		return bad(reason, "not the expected VMPCK or sequence number (a replay?)");
+		return attest_verdict_reject(
+		    v, "not the expected VMPCK or sequence number (a replay?)", -EBADMSG);
 	n_payload = get_le16(h + 0x36);
 	if (n_payload == 0 || n_payload > len - ATTEST_SNP_MSG_HDR_SIZE)
-		return bad(reason, "the payload size is 0 or runs past the message");
+		return attest_verdict_reject(
+		    v, "the payload size is 0 or runs past the message", -EBADMSG);
 	memcpy(tag, h, TAG_LEN);
 	iv_of(seqno, iv);
 	c = EVP_CIPHER_CTX_new();
@@ -88,8 +88,9 @@ int attest_snp_msg_open(const uint8_t vmpck[ATTEST_SNP_VMPCK_SIZE], uint8_t vmpc
 		return -EIO;
 	if (EVP_DecryptFinal_ex(c, h + ATTEST_SNP_MSG_HDR_SIZE + n, &n) != 1) {
 		OPENSSL_cleanse(h + ATTEST_SNP_MSG_HDR_SIZE, n_payload); /* unauthenticated */
-		return bad(reason, "the authentication tag does not verify (wrong VMPCK or "
-				   "tampered)");
+		return attest_verdict_reject(
+		    v, "the authentication tag does not verify (wrong VMPCK or tampered)",
+		    -EBADMSG);
 	}
 	*payload = h + ATTEST_SNP_MSG_HDR_SIZE;
 	*payload_len = n_payload;

@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "attest/verdict.h"
+
 #define ATTEST_SNP_MSG_HDR_SIZE 0x60u
 #define ATTEST_SNP_VMPCK_SIZE 32u
 
@@ -20,7 +22,8 @@ int attest_snp_msg_seal(const uint8_t vmpck[ATTEST_SNP_VMPCK_SIZE], uint8_t vmpc
 			uint8_t *page, size_t cap);
 /* Check and decrypt a response in place: header version 1, size 0x60, AES-256-GCM, the
  * expected type, VMPCK id and sequence number, a payload inside len, a tag that verifies.
- * 0 with *payload / *payload_len pointing into page, or -EBADMSG with *reason. */
+ * 0 with *payload / *payload_len pointing into page, or -EBADMSG with v->reason (v may be
+ * NULL); -EIO when OpenSSL fails. */
 int attest_snp_msg_open(const uint8_t vmpck[ATTEST_SNP_VMPCK_SIZE], uint8_t vmpck_id,
 			uint64_t seqno, uint8_t msg_type, uint8_t *page, size_t len,
-			const uint8_t **payload, size_t *payload_len, const char **reason);
+			const uint8_t **payload, size_t *payload_len, struct attest_verdict *v);

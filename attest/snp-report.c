@@ -106,17 +106,18 @@ void attest_snp_tcb_decode(uint64_t raw, enum snp_gen gen, struct snp_tcb *ret)
 /* The generation: the CPUID fields win when present (version >= 3); a caller's hint that
  * contradicts them is an error, because it would decode every TCB with the wrong layout. */
 static int report_gen(const uint8_t *b, uint32_t version, enum snp_gen hint, enum snp_gen *ret,
-		      const char **reason)
+		      struct attest_verdict *v)
 {
 	enum snp_gen from_cpuid = SNP_GEN_UNKNOWN;
 
 	if (version >= 3)
 		from_cpuid = attest_snp_gen_from_cpuid(b[OFF_CPUID_FAM], b[OFF_CPUID_MOD]);
-	if (from_cpuid != SNP_GEN_UNKNOWN && hint != SNP_GEN_UNKNOWN && hint != from_cpuid) {
-		*reason = "the report's CPUID family/model names a different product generation "
-			  "than the certificate or option given";
-		return -EBADMSG;
-	}
+	if (from_cpuid != SNP_GEN_UNKNOWN && hint != SNP_GEN_UNKNOWN && hint != from_cpuid)
+		return attest_verdict_reject(v,
+					     "the report's CPUID family/model names a different "
+					     "product generation than the certificate or option "
+					     "given",
+					     -EBADMSG);
 	*ret = from_cpuid != SNP_GEN_UNKNOWN ? from_cpuid : hint;
 	return 0;
 }
@@ -148,27 +149,22 @@ static void parse_blobs(const uint8_t *b, struct snp_report *r)
 }
 
 int attest_snp_report_parse(const uint8_t *buf, size_t len, enum snp_gen gen_hint,
-			    struct snp_report *ret, const char **reason)
+			    struct snp_report *ret, struct attest_verdict *v)
 {
-	const char *dummy;
 	struct snp_report *r = ret;
 	int k;
 
-	if (!reason)
-		reason = &dummy;
-	if (!buf || len != SNP_REPORT_SIZE) {
-		*reason = "an SEV-SNP attestation report is exactly 1184 (0x4A0) bytes";
-		return -EBADMSG;
-	}
+	if (!buf || len != SNP_REPORT_SIZE)
+		return attest_verdict_reject(
+		    v, "an SEV-SNP attestation report is exactly 1184 (0x4A0) bytes", -EBADMSG);
 	memset(r, 0, sizeof *r);
 	memcpy(r->raw, buf, SNP_REPORT_SIZE);
 	r->version = get_le32(buf + OFF_VERSION);
 	/* Version 1 never shipped in released firmware; 2 is Milan/Genoa's, 3+ add CPUID. */
-	if (r->version < 2) {
-		*reason = "unsupported report version (expected 2 or later)";
-		return -EBADMSG;
-	}
-	k = report_gen(buf, r->version, gen_hint, &r->gen, reason);
+	if (r->version < 2)
+		return attest_verdict_reject(v, "unsupported report version (expected 2 or later)",
+					     -EBADMSG);
+	k = report_gen(buf, r->version, gen_hint, &r->gen, v);
 	if (k < 0)
 		return k;
 	r->guest_svn = get_le32(buf + OFF_GUEST_SVN);
@@ -199,7 +195,7 @@ int attest_snp_report_parse(const uint8_t *buf, size_t len, enum snp_gen gen_hin
 
 /* Hex text as tools write it (report_milan.hex, snpguest's --hex): whitespace ignored. */
 int attest_snp_report_bytes(const uint8_t *buf, size_t len, uint8_t ret_raw[SNP_REPORT_SIZE],
-			    const char **reason)
+			    struct attest_verdict *v)
 {
 	size_t n = 0;
 	int hi = -1;
@@ -209,26 +205,26 @@ int attest_snp_report_bytes(const uint8_t *buf, size_t len, uint8_t ret_raw[SNP_
 		return 0;
 	}
 	for (size_t i = 0; i < len; i++) {
-		int v;
+		int d;
 
 		if (isspace(buf[i]))
 			continue;
-		if (!isxdigit(buf[i]) || n >= SNP_REPORT_SIZE) {
-			*reason = "neither a 1184-byte binary SEV-SNP report nor its hex text";
-			return -EBADMSG;
-		}
-		v = isdigit(buf[i]) ? buf[i] - '0' : (tolower(buf[i]) - 'a' + 10);
+		if (!isxdigit(buf[i]) || n >= SNP_REPORT_SIZE)
+			return attest_verdict_reject(
+			    v, "neither a 1184-byte binary SEV-SNP report nor its hex text",
+			    -EBADMSG);
+		d = isdigit(buf[i]) ? buf[i] - '0' : (tolower(buf[i]) - 'a' + 10);
 		if (hi < 0) {
-			hi = v;
+			hi = d;
 		} else {
-			ret_raw[n++] = (uint8_t)(hi << 4 | v);
+			ret_raw[n++] = (uint8_t)(hi << 4 | d);
 			hi = -1;
 		}
 	}
-	if (n != SNP_REPORT_SIZE || hi >= 0) {
-		*reason = "neither a 1184-byte binary SEV-SNP report nor its hex text (wrong length)";
-		return -EBADMSG;
-	}
+	if (n != SNP_REPORT_SIZE || hi >= 0)
+		return attest_verdict_reject(
+		    v, "neither a 1184-byte binary SEV-SNP report nor its hex text (wrong length)",
+		    -EBADMSG);
 	return 0;
 }
 
@@ -277,30 +273,29 @@ static bool key_is_p384(EVP_PKEY *key)
 	return strcmp(curve, "secp384r1") == 0 || strcmp(curve, "P-384") == 0;
 }
 
-int attest_snp_report_verify(const struct snp_report *r, EVP_PKEY *key, const char **reason)
+int attest_snp_report_verify(const struct snp_report *r, EVP_PKEY *key, struct attest_verdict *v)
 {
-	const char *dummy;
 	int k;
 
-	if (!reason)
-		reason = &dummy;
-	if (r->sig_algo != SNP_SIG_ALGO_ECDSA_P384_SHA384) {
-		*reason = "report signature: unsupported SIGNATURE_ALGO (only 1, ECDSA P-384 "
-			  "with SHA-384, is defined)";
-		return 0;
-	}
-	if (attest_snp_report_signing_key(r) == SNP_KEY_NONE) {
-		*reason = "report signature: the report says it is not signed (KEY_INFO "
-			  "signing key = none)";
-		return 0;
-	}
-	if (!key || !key_is_p384(key)) {
-		*reason = "report signature: the certificate's key is not an EC P-384 key";
-		return 0;
-	}
+	if (r->sig_algo != SNP_SIG_ALGO_ECDSA_P384_SHA384)
+		return attest_verdict_reject(v,
+					     "report signature: unsupported SIGNATURE_ALGO (only "
+					     "1, ECDSA P-384 with SHA-384, is defined)",
+					     0);
+	if (attest_snp_report_signing_key(r) == SNP_KEY_NONE)
+		return attest_verdict_reject(v,
+					     "report signature: the report says it is not signed "
+					     "(KEY_INFO signing key = none)",
+					     0);
+	if (!key || !key_is_p384(key))
+		return attest_verdict_reject(
+		    v, "report signature: the certificate's key is not an EC P-384 key", 0);
 	k = ecdsa_p384_verify(key, r->raw, SNP_REPORT_SIGNED_LEN, r->sig_r, r->sig_s);
 	if (k == 0)
-		*reason = "report signature: ECDSA P-384/SHA-384 over bytes [0, 0x2A0) does not "
-			  "verify with the VCEK/VLEK key (report altered or wrong certificate)";
+		return attest_verdict_reject(v,
+					     "report signature: ECDSA P-384/SHA-384 over bytes "
+					     "[0, 0x2A0) does not verify with the VCEK/VLEK key "
+					     "(report altered or wrong certificate)",
+					     0);
 	return k;
 }

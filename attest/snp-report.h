@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "attest/verdict.h"
+
 #define SNP_REPORT_SIZE 0x4A0u
 #define SNP_REPORT_SIGNED_LEN 0x2A0u /* the signature covers bytes [0, 0x2A0) */
 #define SNP_SIG_ALGO_ECDSA_P384_SHA384 1u
@@ -82,17 +84,17 @@ struct snp_report {
 /* Decode a report. gen_hint is used when the report does not name its generation (version 2
  * has no CPUID fields); pass SNP_GEN_UNKNOWN if unknown (then the Milan/Genoa TCB layout is
  * used). A hint contradicting the report's CPUID fields is an error. 0, or -EBADMSG with
- * *reason (static string) when malformed. */
+ * v->reason when malformed (v may be NULL, as for every function here). */
 int attest_snp_report_parse(const uint8_t *buf, size_t len, enum snp_gen gen_hint,
-			    struct snp_report *ret, const char **reason);
+			    struct snp_report *ret, struct attest_verdict *v);
 /* Accept a report as raw bytes (0x4A0) or as hex text (whitespace ignored); the raw bytes go
- * into *ret_raw (SNP_REPORT_SIZE). -EBADMSG with *reason otherwise. */
+ * into *ret_raw (SNP_REPORT_SIZE). -EBADMSG with v->reason otherwise. */
 int attest_snp_report_bytes(const uint8_t *buf, size_t len, uint8_t ret_raw[SNP_REPORT_SIZE],
-			    const char **reason);
+			    struct attest_verdict *v);
 
 /* Verify the signature with the VCEK/VLEK public key (EC P-384): 1 valid, 0 invalid (with
- * *reason), negative errno on internal errors. */
-int attest_snp_report_verify(const struct snp_report *r, EVP_PKEY *key, const char **reason);
+ * v->reason), negative errno on internal errors. */
+int attest_snp_report_verify(const struct snp_report *r, EVP_PKEY *key, struct attest_verdict *v);
 
 enum snp_signing_key attest_snp_report_signing_key(const struct snp_report *r);
 

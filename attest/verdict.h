@@ -3,13 +3,9 @@
  * stays an internal error), each filling the verdict the caller passed (NULL: no reason
  * wanted); the caller starts from a zeroed verdict and reads reason only after a failure.
  * attest_verdict_fail() (a format) and attest_verdict_reject() (a fixed sentence) fill it and
- * give back the return value, so a check reads as one line per rule.
- *
- * Files still on the older shapes, to be moved to this one: sev-cert.c,
- * sev-report.c, snp-report.c, snp-chain.c, snp-msg.c, ovmf.c, measurement.c, snp-measure.c
- * (const char **reason, with attest_reject() below), snp-appraise.c and snp-cert-table.c (a
- * char *why buffer), roots.c and roots-dir.c (char **ret_error), session.c
- * and secret.c (an enum of the failed check). Pure code. */
+ * give back the return value, so a check reads as one line per rule. Every file of attest/
+ * says why this way; where a file numbers its checks (session.c, secret.c), v->check holds the
+ * number and v->reason its sentence. Pure code. */
 #pragma once
 
 #include <stdarg.h>
@@ -54,12 +50,4 @@ static inline int attest_verdict_reject(struct attest_verdict *v, const char *wh
 static inline const char *attest_verdict_why(const struct attest_verdict *v, const char *otherwise)
 {
 	return v->reason[0] ? v->reason : otherwise;
-}
-
-/* The older shape: *reason = why (a static sentence) when reason is non-NULL; returns ret. */
-static inline int attest_reject(const char **reason, const char *why, int ret)
-{
-	if (reason)
-		*reason = why;
-	return ret;
 }

@@ -48,13 +48,14 @@ void sevadm_certs_clear(struct sevadm_certs *certs)
 static int check_cert(const char *verb, size_t i, const uint8_t *buf, size_t len)
 {
 	static const uint32_t usage[] = { SEV_USAGE_PDH, SEV_USAGE_PEK, SEV_USAGE_OCA, SEV_USAGE_CEK };
-	const char *reason = NULL;
 
 	if (i < ELEMENTSOF(usage)) {
+		struct attest_verdict cv = {0};
 		struct sev_cert c;
-		if (attest_sev_cert_parse(buf, len, &c, &reason) < 0 || len != SEV_CERT_SIZE)
+		if (attest_sev_cert_parse(buf, len, &c, &cv) < 0 || len != SEV_CERT_SIZE)
 			return sevadm_fail(verb, "sevd sent a malformed %s certificate: %s",
-					   sevadm_cert_names[i], reason ? reason : "wrong size");
+					   sevadm_cert_names[i],
+					   attest_verdict_why(&cv, "wrong size"));
 		if (c.pubkey_usage != usage[i])
 			return sevadm_fail(verb, "sevd sent a %s certificate as the %s",
 					   attest_sev_usage_name(c.pubkey_usage), sevadm_cert_names[i]);

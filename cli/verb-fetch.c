@@ -221,7 +221,7 @@ static int get_cert_chain(struct kds *k, struct fetch_ui *ui, enum snp_gen gen, 
 	_cleanup_free_ char *path = NULL, *what = NULL;
 	_cleanup_free_ uint8_t *body = NULL;
 	struct snp_chain_verdict v;
-	const char *why = NULL;
+	struct attest_verdict why = {0};
 	size_t len;
 	int r;
 
@@ -231,9 +231,11 @@ static int get_cert_chain(struct kds *k, struct fetch_ui *ui, enum snp_gen gen, 
 	if ((r = get(k, ui, what, path, &body, &len)) != 0)
 		return r;
 	if (attest_snp_cert_chain_parse(body, len, ask, ark, &why) < 0)
-		return sevadm_fail(VERB, "the KDS answer for %s is not a cert_chain: %s", path, why);
+		return sevadm_fail(VERB, "the KDS answer for %s is not a cert_chain: %s", path,
+				   why.reason);
 	if (attest_snp_chain_verify(*ark, *ask, NULL, &v) != 1)
-		return sevadm_fail(VERB, "the KDS answer for %s does not hold: %s", path, v.reason);
+		return sevadm_fail(VERB, "the KDS answer for %s does not hold: %s", path,
+				   v.verdict.reason);
 	if (v.gen != gen)
 		return sevadm_fail(VERB, "the KDS answer for %s is the %s chain, not %s", path,
 				   attest_snp_gen_name(v.gen), attest_snp_gen_name(gen));
@@ -327,7 +329,7 @@ static int load_report(const struct fetch_opts *o, struct snp_report *r)
 	_cleanup_free_ uint8_t *buf = NULL, *raw = NULL;
 	_cleanup_free_ char *err = NULL;
 	enum snp_gen hint = attest_snp_gen_from_name(o->gen);
-	const char *why = NULL;
+	struct attest_verdict why = {0};
 	size_t len, raw_len;
 
 	if (o->gen && hint == SNP_GEN_UNKNOWN)
@@ -338,7 +340,7 @@ static int load_report(const struct fetch_opts *o, struct snp_report *r)
 		return sevadm_fail(VERB, "%s is not an SEV-SNP report (1184 bytes, raw or hex)",
 				   o->report);
 	if (attest_snp_report_parse(raw, raw_len, hint, r, &why) < 0)
-		return sevadm_fail(VERB, "%s: %s", o->report, why);
+		return sevadm_fail(VERB, "%s: %s", o->report, why.reason);
 	return 0;
 }
 
@@ -349,18 +351,18 @@ static int check_vcek(const char *path, const uint8_t *der, size_t len, const st
 	_cleanup_(X509_freep) X509 *x = NULL;
 	struct snp_chain_verdict v;
 	struct snp_vcek_info info;
-	const char *why = NULL;
-	char buf[300];
+	struct attest_verdict why = {0};
 	bool hw;
 
 	if (attest_snp_cert_parse(der, len, &x, &why) < 0)
-		return sevadm_fail(VERB, "the KDS answer for %s is not a certificate: %s", path, why);
-	if (attest_snp_vcek_info(x, &info, buf, sizeof buf) < 0 ||
-	    attest_snp_vcek_check_report(&info, r, &hw, buf, sizeof buf) != 1)
+		return sevadm_fail(VERB, "the KDS answer for %s is not a certificate: %s", path,
+				   why.reason);
+	if (attest_snp_vcek_info(x, &info, &why) < 0 ||
+	    attest_snp_vcek_check_report(&info, r, &hw, &why) != 1)
 		return sevadm_fail(VERB, "the KDS answered a certificate that is not this report's "
-				   "VCEK: %s", buf);
+				   "VCEK: %s", why.reason);
 	if (attest_snp_chain_verify(ark, ask, x, &v) != 1)
-		return sevadm_fail(VERB, "the fetched VCEK does not verify: %s", v.reason);
+		return sevadm_fail(VERB, "the fetched VCEK does not verify: %s", v.verdict.reason);
 	return 0;
 }
 
@@ -370,7 +372,7 @@ static int fetch_vcek(const struct sevadm_ctx *ctx, const struct fetch_opts *o)
 	_cleanup_free_ uint8_t *der = NULL, *chain = NULL;
 	_cleanup_free_ char *path = NULL;
 	struct snp_report r;
-	const char *why = NULL;
+	struct attest_verdict why = {0};
 	size_t der_len, chain_len;
 	struct fetch_ui ui = fetch_ui(ctx, 2);
 	struct kds k;
@@ -382,7 +384,8 @@ static int fetch_vcek(const struct sevadm_ctx *ctx, const struct fetch_opts *o)
 	if ((rc = load_report(o, &r)) != 0)
 		return rc;
 	if (attest_snp_vcek_kds_path(&r, SNP_GEN_UNKNOWN, &path, &why) < 0)
-		return sevadm_fail(VERB, "cannot choose the VCEK for %s: %s%s", o->report, why,
+		return sevadm_fail(VERB, "cannot choose the VCEK for %s: %s%s", o->report,
+				   why.reason,
 				   r.gen == SNP_GEN_UNKNOWN ? " (--gen)" : "");
 	if ((rc = kds_open(ctx, o, o->kds_url, &k)) != 0)
 		return rc;
@@ -429,7 +432,7 @@ static int fetch_cek(const struct sevadm_ctx *ctx, const struct fetch_opts *o)
 	_cleanup_free_ uint8_t *body = NULL;
 	_cleanup_free_ char *path = NULL, *hex = NULL;
 	struct sev_cert cek;
-	const char *why = NULL;
+	struct attest_verdict why = {0};
 	uint8_t id[64];
 	struct fetch_ui ui = fetch_ui(ctx, 1);
 	struct kds k;
@@ -450,7 +453,8 @@ static int fetch_cek(const struct sevadm_ctx *ctx, const struct fetch_opts *o)
 		return rc;
 	rc = get(&k, &ui, "CEK", path, &body, &len);
 	if (rc == 0 && attest_sev_cert_parse(body, len, &cek, &why) < 0)
-		rc = sevadm_fail(VERB, "the KDS answer for %s is not a SEV certificate: %s", path, why);
+		rc = sevadm_fail(VERB, "the KDS answer for %s is not a SEV certificate: %s", path,
+				 why.reason);
 	if (rc == 0 && cek.pubkey_usage != SEV_USAGE_CEK)
 		rc = sevadm_fail(VERB, "the KDS answer for %s is a %s certificate, not a CEK", path,
 				 attest_sev_usage_name(cek.pubkey_usage));
@@ -554,20 +558,19 @@ static int check_host_vcek(const char *path, const uint8_t *der, size_t len,
 	_cleanup_(X509_freep) X509 *x = NULL;
 	struct snp_chain_verdict v;
 	struct snp_vcek_info info;
-	const char *why = NULL;
-	char buf[300];
+	struct attest_verdict why = {0};
 	bool hw = false;
 
 	if (attest_snp_cert_parse(der, len, &x, &why) < 0)
 		return sevadm_fail(VERB, "the answer for %s is not a certificate: %s — remove it "
-				   "from the cache and fetch again", path, why);
-	if (attest_snp_vcek_info(x, &info, buf, sizeof buf) < 0 || info.is_vlek ||
-	    attest_snp_vcek_check_report(&info, r, &hw, buf, sizeof buf) != 1 || !hw)
+				   "from the cache and fetch again", path, why.reason);
+	if (attest_snp_vcek_info(x, &info, &why) < 0 || info.is_vlek ||
+	    attest_snp_vcek_check_report(&info, r, &hw, &why) != 1 || !hw)
 		return sevadm_fail(VERB, "the answer for %s is not this chip's VCEK for its "
 				   "reported TCB: %s — remove it from the cache (--cache) or check "
-				   "--kds-url", path, info.is_vlek ? "it is a VLEK" : buf);
+				   "--kds-url", path, info.is_vlek ? "it is a VLEK" : why.reason);
 	if (attest_snp_chain_verify(ark, ask, x, &v) != 1)
-		return sevadm_fail(VERB, "the fetched VCEK does not verify: %s", v.reason);
+		return sevadm_fail(VERB, "the fetched VCEK does not verify: %s", v.verdict.reason);
 	*ret = TAKE_PTR(x);
 	return 0;
 }
@@ -627,7 +630,8 @@ int sevadm_snp_fetch(const struct sevadm_ctx *ctx, int argc, char **argv)
 	_cleanup_free_ char *path = NULL;
 	struct fetch_opts o = {};
 	struct fetch_ui ui = fetch_ui(ctx, 2);
-	const char *dir = ".", *why = NULL;
+	struct attest_verdict why = {0};
+	const char *dir = ".";
 	size_t der_len, chain_len;
 	struct snp_report r;
 	struct kds k;
@@ -652,7 +656,7 @@ int sevadm_snp_fetch(const struct sevadm_ctx *ctx, int argc, char **argv)
 	if ((rc = host_identity(ctx, &r)) != 0)
 		return rc;
 	if (attest_snp_vcek_kds_path(&r, SNP_GEN_UNKNOWN, &path, &why) < 0)
-		return sevadm_fail(VERB, "cannot choose this host's VCEK: %s", why);
+		return sevadm_fail(VERB, "cannot choose this host's VCEK: %s", why.reason);
 	if ((rc = kds_open(ctx, &o, o.kds_url, &k)) != 0)
 		return rc;
 	rc = get_cert_chain(&k, &ui, r.gen, &ask, &ark, &chain, &chain_len);

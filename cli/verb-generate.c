@@ -30,7 +30,8 @@ static int fetch_csr(struct http_client *c, uint8_t **ret, size_t *ret_len)
 	_cleanup_(json_object_putp) json_object *res = NULL;
 	_cleanup_free_ uint8_t *csr = NULL;
 	struct sev_cert cert;
-	const char *b64, *reason = NULL;
+	struct attest_verdict v = {0};
+	const char *b64;
 	size_t len = 0;
 	bool was_uninit;
 	int r;
@@ -45,9 +46,9 @@ static int fetch_csr(struct http_client *c, uint8_t **ret, size_t *ret_len)
 	b64 = sevadm_json_str(res, "pek_csr", NULL);
 	if (!b64 || base64_decode(b64, strlen(b64), &csr, &len) < 0)
 		return sevadm_fail("generate", "sevd's answer has no valid base64 'pek_csr' field");
-	if (attest_sev_cert_parse(csr, len, &cert, &reason) < 0)
+	if (attest_sev_cert_parse(csr, len, &cert, &v) < 0)
 		return sevadm_fail("generate", "the PEK CSR from sevd is not a valid SEV certificate: "
-					       "%s", reason ? reason : "malformed");
+					       "%s", attest_verdict_why(&v, "malformed"));
 	if (cert.pubkey_usage != SEV_USAGE_PEK)
 		return sevadm_fail("generate", "the CSR from sevd holds a %s key, not a PEK",
 				   attest_sev_usage_name(cert.pubkey_usage));

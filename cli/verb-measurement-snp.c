@@ -86,7 +86,7 @@ static int expected(const struct margs *a, uint8_t out[ATTEST_SNP_DIGEST_SIZE])
 	_cleanup_free_ uint8_t *buf = NULL;
 	uint8_t raw[SNP_REPORT_SIZE];
 	struct snp_report rep;
-	const char *why = NULL;
+	struct attest_verdict why = {0};
 	size_t len = 0;
 	int r;
 
@@ -102,7 +102,7 @@ static int expected(const struct margs *a, uint8_t out[ATTEST_SNP_DIGEST_SIZE])
 	if (attest_snp_report_bytes(buf, len, raw, &why) < 0 ||
 	    attest_snp_report_parse(raw, sizeof raw, SNP_GEN_UNKNOWN, &rep, &why) < 0)
 		return sevadm_fail(verb, "%s is not an SEV-SNP attestation report: %s", a->report,
-				   why ? why : "malformed");
+				   attest_verdict_why(&why, "malformed"));
 	memcpy(out, rep.measurement, ATTEST_SNP_DIGEST_SIZE);
 	return 0;
 }

@@ -234,15 +234,15 @@ static void check_snp_tcb(struct ok_state *s, json_object *p)
 	       sevadm_json_str(cur, "raw", "?"), gen);
 }
 
-/* One entry of the table (GET /v1/snp/certs) as an X509, NULL when absent or unreadable. */
-static X509 *table_cert(json_object *t, const char *name, const char **why)
+/* One entry of the table (GET /v1/snp/certs) as an X509, NULL when absent or unreadable (then
+ * why->reason says why). */
+static X509 *table_cert(json_object *t, const char *name, struct attest_verdict *why)
 {
 	_cleanup_free_ uint8_t *der = NULL;
 	json_object *a = NULL;
 	size_t len = 0;
 	X509 *x = NULL;
 
-	*why = NULL;
 	json_object_object_get_ex(t, "entries", &a);
 	for (size_t i = 0; a && i < json_object_array_length(a); i++) {
 		json_object *e = json_object_array_get_idx(a, i);
@@ -251,7 +251,7 @@ static X509 *table_cert(json_object *t, const char *name, const char **why)
 		if (strcmp(sevadm_json_str(e, "name", ""), name) != 0)
 			continue;
 		if (base64_decode(b64, strlen(b64), &der, &len) < 0)
-			return *why = "its DER is not base64", NULL;
+			return attest_verdict_reject(why, "its DER is not base64", 0), NULL;
 		if (attest_snp_cert_parse(der, len, &x, why) < 0)
 			return NULL;
 		return x;
@@ -292,26 +292,26 @@ static void check_snp_leaf(struct ok_state *s, json_object *p, X509 *leaf, const
 	const char *name = strcmp(entry, "vlek") ? "VCEK" : "VLEK";
 	struct snp_vcek_info info;
 	struct snp_report r;
-	char why[256];
+	struct attest_verdict why = {0};
 	bool hw = false;
 
-	if (attest_snp_vcek_info(leaf, &info, why, sizeof(why)) < 0)
+	if (attest_snp_vcek_info(leaf, &info, &why) < 0)
 		return result(s, "SNP VCEK", false, "the table's %s has malformed extensions (%s): "
 						    "import this chip's from 'sevadm snp fetch'",
-			      name, why);
+			      name, why.reason);
 	if (host_identity(s, p, &r) < 0)
 		return result(s, "SNP VCEK", false, "cannot read this chip's id and reported TCB "
 						    "(GET /v1/platform/id, /v1/snp/platform): check "
 						    "sevd's log");
 	if (sevadm_json_bool(p, "mask_chip_id", false) && !info.is_vlek)
 		memset(r.chip_id, 0, sizeof(r.chip_id));
-	if (attest_snp_vcek_check_report(&info, &r, &hw, why, sizeof(why)) != 1)
+	if (attest_snp_vcek_check_report(&info, &r, &hw, &why) != 1)
 		return result(s, "SNP VCEK", false, "the table's %s does not match this chip: %s — "
 						    "guests' reports would not verify with it; fetch "
 						    "this chip's for its reported TCB with 'sevadm snp "
 						    "fetch --out DIR' and import it with 'sevadm snp certs "
 						    "import DIR'",
-			      name, why);
+			      name, why.reason);
 	result(s, "SNP VCEK", true, "the table's %s is this %s chip's for its reported TCB %s%s",
 	       name, attest_snp_gen_name(r.gen), sevadm_json_str(json_object_object_get(p,
 								"reported_tcb"), "raw", "?"),
@@ -327,22 +327,23 @@ static void check_snp_chain(struct ok_state *s, json_object *p, json_object *t)
 	_cleanup_(attest_roots_freep) struct attest_roots *roots = NULL;
 	_cleanup_free_ char *path = NULL;
 	_cleanup_free_ uint8_t *buf = NULL;
-	const char *gen = sevadm_json_str(p, "generation", "?"), *why = NULL, *lname = "vcek";
+	const char *gen = sevadm_json_str(p, "generation", "?"), *lname = "vcek";
+	struct attest_verdict why = {0};
 	bool emu = strcmp(sevadm_json_str(s->platform, "transport", ""), "emu") == 0;
 	struct snp_chain_verdict v;
 	size_t len = 0;
 	int r;
 
 	ark = table_cert(t, "ark", &why);
-	if (!why)
+	if (!why.reason[0])
 		ask = table_cert(t, "ask", &why);
-	if (!why && !ask)
+	if (!why.reason[0] && !ask)
 		ask = table_cert(t, "asvk", &why);
-	if (!why)
+	if (!why.reason[0])
 		leaf = table_cert(t, "vcek", &why);
-	if (!why && !leaf)
+	if (!why.reason[0] && !leaf)
 		leaf = table_cert(t, (lname = "vlek"), &why);
-	if (why || !ark || !ask || !leaf)
+	if (why.reason[0] || !ark || !ask || !leaf)
 		return; /* the completeness line said so */
 	r = attest_roots_load(NULL, &roots, NULL);
 	if (r == -ENOENT)
@@ -353,7 +354,7 @@ static void check_snp_chain(struct ok_state *s, json_object *p, json_object *t)
 		return result(s, "SNP certificate chain", false, "the installed root %s cannot be "
 								 "read (%s): copy AMD's ARK for %s "
 								 "there again", path,
-			      why ? why : "unreadable", gen);
+			      attest_verdict_why(&why, "unreadable"), gen);
 	if (!root && !emu)
 		return result(s, "SNP certificate chain", false, "no SNP root for %s is installed in "
 								 "%s: copy AMD's ark.pem to %s/snp/%s/",
@@ -367,7 +368,7 @@ static void check_snp_chain(struct ok_state *s, json_object *p, json_object *t)
 		return result(s, "SNP certificate chain", false, "%s: import a chain that verifies "
 								 "('sevadm snp fetch --out DIR', then "
 								 "'sevadm snp certs import DIR')",
-			      v.reason);
+			      v.verdict.reason);
 	result(s, "SNP certificate chain", true, "ARK, ASK and %s verify (RSASSA-PSS SHA-384); root: "
 						 "%s", strcmp(lname, "vlek") ? "VCEK" : "VLEK",
 	       root ? path : "the table's own ARK, sev-psp-emu's (not AMD's)");
@@ -376,14 +377,16 @@ static void check_snp_chain(struct ok_state *s, json_object *p, json_object *t)
 static void check_snp_table_leaf(struct ok_state *s, json_object *p, json_object *t)
 {
 	_cleanup_(X509_freep) X509 *leaf = NULL;
-	const char *why = NULL, *name = "vcek";
+	struct attest_verdict why = {0};
+	const char *name = "vcek";
 
 	leaf = table_cert(t, name, &why);
-	if (!why && !leaf)
+	if (!why.reason[0] && !leaf)
 		leaf = table_cert(t, (name = "vlek"), &why);
-	if (why)
+	if (why.reason[0])
 		return result(s, "SNP VCEK", false, "the table's certificate is unreadable (%s): "
-						    "import this chip's from 'sevadm snp fetch'", why);
+						    "import this chip's from 'sevadm snp fetch'",
+			      why.reason);
 	if (leaf)
 		check_snp_leaf(s, p, leaf, name);
 }

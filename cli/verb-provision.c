@@ -26,7 +26,7 @@ static int help(void)
 static int load_cert(const char *path, uint32_t usage, uint8_t **ret, struct sev_cert *cert)
 {
 	_cleanup_free_ uint8_t *buf = NULL;
-	const char *reason = NULL;
+	struct attest_verdict v = {0};
 	size_t len = 0;
 	int r;
 
@@ -36,9 +36,9 @@ static int load_cert(const char *path, uint32_t usage, uint8_t **ret, struct sev
 				   path, SEV_CERT_SIZE);
 	if (r < 0)
 		return sevadm_fail("provision", "cannot read %s: %s", path, strerror(-r));
-	if (attest_sev_cert_parse(buf, len, cert, &reason) < 0)
+	if (attest_sev_cert_parse(buf, len, cert, &v) < 0)
 		return sevadm_fail("provision", "%s is not a SEV certificate: %s", path,
-				   reason ? reason : "malformed");
+				   attest_verdict_why(&v, "malformed"));
 	if (cert->pubkey_usage != usage)
 		return sevadm_fail("provision", "%s holds a %s certificate, expected %s", path,
 				   attest_sev_usage_name(cert->pubkey_usage),
@@ -52,17 +52,17 @@ static int check_signatures(const char *pek_path, const struct sev_cert *pek,
 			    const char *oca_path, const struct sev_cert *oca)
 {
 	_cleanup_(EVP_PKEY_freep) EVP_PKEY *key = NULL;
-	const char *reason = NULL;
+	struct attest_verdict v = {0};
 
 	if (attest_sev_cert_pubkey(oca, &key) < 0)
 		return sevadm_fail("provision", "cannot use the key in %s", oca_path);
-	if (attest_sev_cert_verify(oca, SEV_USAGE_OCA, key, &reason) != 1)
+	if (attest_sev_cert_verify(oca, SEV_USAGE_OCA, key, &v) != 1)
 		return sevadm_fail("provision", "%s is not self-signed: %s", oca_path,
-				   reason ? reason : "bad signature");
-	if (attest_sev_cert_verify(pek, SEV_USAGE_OCA, key, &reason) != 1)
+				   attest_verdict_why(&v, "bad signature"));
+	if (attest_sev_cert_verify(pek, SEV_USAGE_OCA, key, &v) != 1)
 		return sevadm_fail("provision", "%s is not signed by the OCA in %s: %s — sign the "
 						"CSR from 'sevadm generate' with this OCA's key",
-				   pek_path, oca_path, reason ? reason : "bad signature");
+				   pek_path, oca_path, attest_verdict_why(&v, "bad signature"));
 	return 0;
 }
 

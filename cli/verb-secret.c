@@ -134,7 +134,7 @@ static int load_keys(const struct sargs *a, struct attest_tk *tk)
 static int api_version(const struct sargs *a, uint8_t *major, uint8_t *minor)
 {
 	_cleanup_free_ uint8_t *buf = NULL;
-	const char *reason = NULL;
+	struct attest_verdict why = {0};
 	struct sev_cert pek;
 	uint32_t v;
 	size_t len;
@@ -152,9 +152,9 @@ static int api_version(const struct sargs *a, uint8_t *major, uint8_t *minor)
 		r = owner_read_file(verb, "--pek", a->pek, SEV_CERT_SIZE, &buf, &len);
 		if (r != 0)
 			return r;
-		if (attest_sev_cert_parse(buf, len, &pek, &reason) < 0)
+		if (attest_sev_cert_parse(buf, len, &pek, &why) < 0)
 			return sevadm_fail(verb, "--pek %s is not a SEV certificate: %s", a->pek,
-					   reason ? reason : "malformed");
+					   attest_verdict_why(&why, "malformed"));
 		*major = pek.api_major, *minor = pek.api_minor;
 	}
 	return 0;

@@ -38,7 +38,8 @@ static int read_pdh(const char *arg, struct sev_cert *ret)
 {
 	_cleanup_free_ char *dir_pdh = NULL;
 	_cleanup_free_ uint8_t *buf = NULL;
-	const char *path = arg, *reason = NULL;
+	struct attest_verdict v = {0};
+	const char *path = arg;
 	struct stat st;
 	size_t len = 0;
 	int r;
@@ -55,9 +56,9 @@ static int read_pdh(const char *arg, struct sev_cert *ret)
 	if (len < SEV_CERT_SIZE)
 		return sevadm_fail(verb, "%s is %zu bytes, too short for a SEV certificate (%u)", path,
 				   len, SEV_CERT_SIZE);
-	if (attest_sev_cert_parse(buf, SEV_CERT_SIZE, ret, &reason) < 0)
+	if (attest_sev_cert_parse(buf, SEV_CERT_SIZE, ret, &v) < 0)
 		return sevadm_fail(verb, "%s is not a SEV certificate: %s", path,
-				   reason ? reason : "malformed");
+				   attest_verdict_why(&v, "malformed"));
 	if (ret->pubkey_usage != SEV_USAGE_PDH)
 		return sevadm_fail(verb, "%s starts with a %s certificate, not a PDH — pass pdh.cert "
 				   "or the chain as 'sevadm export' writes it", path,

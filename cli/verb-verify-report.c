@@ -198,7 +198,7 @@ static void snp_signature(const struct snp_report *r, const struct snp_files *f,
 			  struct checklist *l)
 {
 	_cleanup_(EVP_PKEY_freep) EVP_PKEY *key = X509_get_pubkey(f->leaf);
-	const char *why = NULL;
+	struct attest_verdict why = {0};
 	char cn[32] = "";
 	bool vlek;
 
@@ -217,22 +217,22 @@ static void snp_signature(const struct snp_report *r, const struct snp_files *f,
 	int k = attest_snp_report_verify(r, key, &why);
 	checklist_add(l, "signature", k == 1 ? CHECK_OK : CHECK_FAILED, "%s",
 		      k == 1 ? (vlek ? "ECDSA P-384 by the VLEK" : "ECDSA P-384 by the VCEK") :
-			       (why ? why : strerror(-k)));
+			       attest_verdict_why(&why, strerror(-k)));
 }
 
 static void snp_binding(const struct snp_report *r, const struct snp_files *f,
 			struct checklist *l)
 {
 	struct snp_vcek_info info;
-	char why[300];
+	struct attest_verdict why = {0};
 	bool hw = false;
 
-	if (attest_snp_vcek_info(f->leaf, &info, why, sizeof why) < 0) {
-		checklist_add(l, "VCEK matches the report", CHECK_FAILED, "%s", why);
+	if (attest_snp_vcek_info(f->leaf, &info, &why) < 0) {
+		checklist_add(l, "VCEK matches the report", CHECK_FAILED, "%s", why.reason);
 		return;
 	}
-	if (attest_snp_vcek_check_report(&info, r, &hw, why, sizeof why) != 1) {
-		checklist_add(l, "VCEK matches the report", CHECK_FAILED, "%s", why);
+	if (attest_snp_vcek_check_report(&info, r, &hw, &why) != 1) {
+		checklist_add(l, "VCEK matches the report", CHECK_FAILED, "%s", why.reason);
 		return;
 	}
 	checklist_add(l, "VCEK matches the report", CHECK_OK,
@@ -246,13 +246,14 @@ static void snp_binding(const struct snp_report *r, const struct snp_files *f,
 static int table_cert(const char *path, const uint8_t *buf, const struct snp_cert_table *t,
 		      enum snp_cert_kind k, X509 **ret)
 {
-	const char *why = NULL;
+	struct attest_verdict why = {0};
 
 	if (!t->has[k])
 		return 0;
 	if (attest_snp_cert_parse(buf + t->offset[k], t->length[k], ret, &why) < 0)
 		return sevadm_fail(VERB, "the %s entry of the certificate table %s is not a "
-				   "certificate: %s", attest_snp_cert_kind_name(k), path, why);
+				   "certificate: %s", attest_snp_cert_kind_name(k), path,
+				   why.reason);
 	return 0;
 }
 
@@ -295,16 +296,16 @@ static int snp_fetch_leaf(const struct report_opts *o, const uint8_t *raw, enum 
 	_cleanup_free_ uint8_t *der = NULL;
 	_cleanup_free_ char *path = NULL, *err = NULL;
 	struct snp_report r;
-	const char *why = NULL;
+	struct attest_verdict v = {0};
 	struct kds k;
 	size_t len;
 	bool cached;
 	int rc;
 
-	if (attest_snp_report_parse(raw, SNP_REPORT_SIZE, gen, &r, &why) < 0)
-		return sevadm_fail(VERB, "the SEV-SNP report is malformed: %s", why);
-	if (attest_snp_vcek_kds_path(&r, gen, &path, &why) < 0)
-		return sevadm_fail(VERB, "cannot choose the VCEK to fetch: %s%s", why,
+	if (attest_snp_report_parse(raw, SNP_REPORT_SIZE, gen, &r, &v) < 0)
+		return sevadm_fail(VERB, "the SEV-SNP report is malformed: %s", v.reason);
+	if (attest_snp_vcek_kds_path(&r, gen, &path, &v) < 0)
+		return sevadm_fail(VERB, "cannot choose the VCEK to fetch: %s%s", v.reason,
 				   r.gen == SNP_GEN_UNKNOWN ? " (give --gen)" : "");
 	if ((rc = kds_init(&k, o->kds_url, NULL, o->ca_file, &err)) < 0)
 		return sevadm_fail(VERB, "%s", err ? err : strerror(-rc));
@@ -312,9 +313,9 @@ static int snp_fetch_leaf(const struct report_opts *o, const uint8_t *raw, enum 
 	kds_done(&k);
 	if (rc < 0)
 		return sevadm_fail(VERB, "%s", err ? err : strerror(-rc));
-	if (attest_snp_cert_parse(der, len, &f->leaf, &why) < 0)
+	if (attest_snp_cert_parse(der, len, &f->leaf, &v) < 0)
 		return sevadm_fail(VERB, "the KDS answer for %s is not a certificate: %s", path,
-				   why);
+				   v.reason);
 	if (asprintf(&f->leaf_path, "the KDS's VCEK (%s)", path) < 0)
 		return sevadm_fail(VERB, "out of memory");
 	return 0;
@@ -453,7 +454,7 @@ static int verify_snp(const struct report_opts *o, const uint8_t *raw)
 	struct checklist l = {};
 	struct snp_report r;
 	uint8_t want[64];
-	const char *why = NULL;
+	struct attest_verdict v = {0};
 	int k;
 
 	enum snp_gen hint = attest_snp_gen_from_name(o->gen);
@@ -471,11 +472,11 @@ static int verify_snp(const struct report_opts *o, const uint8_t *raw)
 		goto out;
 	if (hint == SNP_GEN_UNKNOWN)
 		hint = attest_snp_cert_gen(f.leaf);
-	if (attest_snp_report_parse(raw, SNP_REPORT_SIZE, hint, &r, &why) < 0) {
+	if (attest_snp_report_parse(raw, SNP_REPORT_SIZE, hint, &r, &v) < 0) {
 		/* A report whose CPUID names another generation than the VCEK is well formed:
 		 * that is a failed check, not a parse error. */
-		if (attest_snp_report_parse(raw, SNP_REPORT_SIZE, SNP_GEN_UNKNOWN, &r, &why) < 0) {
-			k = sevadm_fail(VERB, "the SEV-SNP report is malformed: %s", why);
+		if (attest_snp_report_parse(raw, SNP_REPORT_SIZE, SNP_GEN_UNKNOWN, &r, &v) < 0) {
+			k = sevadm_fail(VERB, "the SEV-SNP report is malformed: %s", v.reason);
 			goto out;
 		}
 		checklist_add(&l, "generation", CHECK_FAILED, "the report comes from %s, the "
@@ -541,7 +542,6 @@ static int sev_load_pek(const struct report_opts *o, struct sev_cert *pek, struc
 	_cleanup_free_ char *err = NULL;
 	struct attest_sev_chain chain;
 	struct attest_verdict v = {};
-	const char *why = NULL;
 	size_t len;
 	int k;
 
@@ -552,8 +552,9 @@ static int sev_load_pek(const struct report_opts *o, struct sev_cert *pek, struc
 	if (o->pek) {
 		if (read_user_file("PEK certificate", o->pek, 64 * 1024, &buf, &len, &err) < 0)
 			return sevadm_fail(VERB, "%s", err);
-		if (attest_sev_cert_parse(buf, len, pek, &why) < 0)
-			return sevadm_fail(VERB, "%s is not a SEV certificate: %s", o->pek, why);
+		if (attest_sev_cert_parse(buf, len, pek, &v) < 0)
+			return sevadm_fail(VERB, "%s is not a SEV certificate: %s", o->pek,
+					   v.reason);
 		checklist_add(l, "chain", CHECK_SKIPPED, "only --pek was given: the PEK is trusted "
 			      "as is (give --chain DIR to check it up to AMD's root)");
 		return 0;
@@ -580,15 +581,14 @@ static int verify_sev(const struct report_opts *o, const uint8_t *raw)
 	struct checklist l = {};
 	struct sev_cert pek;
 	uint8_t want[32];
-	const char *why = NULL;
 	int k;
 
 	if (o->gen)
 		return sevadm_usage(VERB, "--gen is for SEV-SNP reports");
 	if (o->ref || o->crl || o->fetch_crl)
 		return sevadm_usage(VERB, "--ref, --crl and --fetch-crl are for SEV-SNP reports");
-	if (attest_sev_report_parse(raw, SEV_ATTESTATION_REPORT_SIZE, &rep, &why) < 0)
-		return sevadm_fail(VERB, "the SEV attestation report is malformed: %s", why);
+	if (attest_sev_report_parse(raw, SEV_ATTESTATION_REPORT_SIZE, &rep, &v) < 0)
+		return sevadm_fail(VERB, "the SEV attestation report is malformed: %s", v.reason);
 	if ((k = sev_load_pek(o, &pek, &l)) != 0)
 		return k;
 	fields = sev_report_json(&rep);

@@ -59,15 +59,14 @@ static bool is_x509_file(const char *path)
 	_cleanup_free_ uint8_t *buf = NULL;
 	_cleanup_(X509_freep) X509 *x = NULL;
 	struct snp_files f = {};
-	const char *why;
 	size_t len;
 	bool ok;
 
 	if (read_full_file(path, 256 * 1024, &buf, &len) < 0)
 		return false;
-	if (attest_snp_cert_parse(buf, len, &x, &why) == 0)
+	if (attest_snp_cert_parse(buf, len, &x, NULL) == 0)
 		return true;
-	ok = attest_snp_cert_chain_parse(buf, len, &f.ask, &f.ark, &why) == 0;
+	ok = attest_snp_cert_chain_parse(buf, len, &f.ask, &f.ark, NULL) == 0;
 	snp_files_done(&f);
 	return ok;
 }

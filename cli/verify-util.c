@@ -157,7 +157,7 @@ static bool exists(const char *path)
 static int load_one(const char *path, X509 **ret, char **ret_error)
 {
 	_cleanup_free_ uint8_t *buf = NULL;
-	const char *why = NULL;
+	struct attest_verdict why = {0};
 	size_t len;
 	int r;
 
@@ -166,7 +166,7 @@ static int load_one(const char *path, X509 **ret, char **ret_error)
 		return r;
 	r = attest_snp_cert_parse(buf, len, ret, &why);
 	if (r < 0)
-		return errorf(ret_error, r, "%s: %s", path, why);
+		return errorf(ret_error, r, "%s: %s", path, attest_verdict_why(&why, strerror(-r)));
 	return 0;
 }
 
@@ -183,7 +183,7 @@ int snp_files_load_leaf(struct snp_files *f, const char *path, char **ret_error)
 static int load_stack(struct snp_files *f, const char *path, char **ret_error)
 {
 	_cleanup_free_ uint8_t *buf = NULL;
-	const char *why = NULL;
+	struct attest_verdict why = {0};
 	size_t len;
 	int r;
 
@@ -192,7 +192,7 @@ static int load_stack(struct snp_files *f, const char *path, char **ret_error)
 		return r;
 	r = attest_snp_cert_chain_parse(buf, len, &f->ask, &f->ark, &why);
 	if (r < 0)
-		return errorf(ret_error, r, "%s: %s", path, why);
+		return errorf(ret_error, r, "%s: %s", path, attest_verdict_why(&why, strerror(-r)));
 	f->chain_path = strdup(path);
 	return f->chain_path ? 0 : -ENOMEM;
 }
@@ -351,16 +351,16 @@ bool snp_check_chain(const struct snp_files *f, const struct snp_trust *t, struc
 	}
 	k = attest_snp_chain_verify(t->ark, ask, f->leaf, &v);
 	checklist_add(l, "ARK self-signed", v.ark_self_signed == 1 ? CHECK_OK : CHECK_FAILED, "%s",
-		      v.ark_self_signed == 1 ? "" : v.reason);
+		      v.ark_self_signed == 1 ? "" : v.verdict.reason);
 	if (v.ark_self_signed == 1)
 		checklist_add(l, "ARK is a trusted root", CHECK_OK, "%s ARK from %s", g, t->origin);
 	if (v.ark_self_signed == 1)
 		checklist_add(l, "ASK signed by ARK", v.ask_by_ark == 1 ? CHECK_OK : CHECK_FAILED,
 			      "%s", v.ask_by_ark == 1 ? (f->ask ? "" : "ASK from the roots") :
-							 v.reason);
+							 v.verdict.reason);
 	if (f->leaf && v.ask_by_ark == 1)
 		checklist_add(l, leaf_label(f->leaf), v.leaf_by_ask == 1 ? CHECK_OK : CHECK_FAILED,
-			      "%s", v.leaf_by_ask == 1 ? "" : v.reason);
+			      "%s", v.leaf_by_ask == 1 ? "" : v.verdict.reason);
 	return k == 1;
 }
 

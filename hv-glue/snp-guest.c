@@ -153,7 +153,7 @@ static int serve_request(struct snp_guest *s, uint8_t *mem, struct guest_req *g,
 	const uint8_t *payload = NULL;
 	const struct sev_snp_report_rsp *rsp;
 	struct hv_vmm_ans a = {0};
-	const char *why = "?";
+	struct attest_verdict why = {0};
 	size_t n = 0;
 	int k = -ENOMEM;
 
@@ -185,7 +185,7 @@ static int serve_request(struct snp_guest *s, uint8_t *mem, struct guest_req *g,
 	if (attest_snp_msg_open(vmpck, 0, FIRST_SEQNO + 1, SEV_SNP_MSG_REPORT_RSP, page,
 				HV_VMM_PAGE, &payload, &n, &why) < 0 || n < sizeof(*rsp)) {
 		hv_say(-EBADMSG, "the response does not open under the guest's VMPCK0: %s",
-		       n ? "too short" : why);
+		       n ? "too short" : attest_verdict_why(&why, "?"));
 		*exitinfo2 = 1;
 		k = 0;
 		goto out;

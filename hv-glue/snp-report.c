@@ -230,7 +230,7 @@ static int take_report(const struct hv_snp_report_opts *o, const uint8_t *vmpck,
 	const struct sev_snp_report_rsp *rsp;
 	_cleanup_free_ char *m = NULL;
 	const uint8_t *payload = NULL;
-	const char *why = "?";
+	struct attest_verdict why = {0};
 	size_t n = 0;
 	int k;
 
@@ -239,7 +239,8 @@ static int take_report(const struct hv_snp_report_opts *o, const uint8_t *vmpck,
 	memcpy(page, a->page, SEV_PAGE_SIZE);
 	if (attest_snp_msg_open(vmpck, 0, FIRST_SEQNO + 1, SEV_SNP_MSG_REPORT_RSP, page,
 				SEV_PAGE_SIZE, &payload, &n, &why) < 0)
-		return hv_say(-EBADMSG, "the response does not open under VMPCK0: %s", why);
+		return hv_say(-EBADMSG, "the response does not open under VMPCK0: %s",
+			      attest_verdict_why(&why, "?"));
 	if (n < sizeof(*rsp))
 		return hv_say(-EBADMSG, "MSG_REPORT_RSP of %zu bytes, not %zu", n, sizeof(*rsp));
 	rsp = (const void *)payload;

@@ -148,7 +148,8 @@ static int refuse(struct sevd_reply *rep, int r, const char *fmt, ...)
  * server); else the default roots directory. */
 static int trusted_ark(struct sevd_core *c, const char *gen, X509 **ret, struct sevd_reply *rep)
 {
-	const char *emu = sevd_core_emu_socket(c), *dir = sevd_core_roots_dir(c), *reason = NULL;
+	const char *emu = sevd_core_emu_socket(c), *dir = sevd_core_roots_dir(c);
+	struct attest_verdict why = {0};
 	_cleanup_(attest_roots_freep) struct attest_roots *roots = NULL;
 	_cleanup_free_ char *path = NULL;
 	_cleanup_free_ uint8_t *buf = NULL;
@@ -181,9 +182,9 @@ static int trusted_ark(struct sevd_core *c, const char *gen, X509 **ret, struct 
 			return refuse(rep, -EKEYREJECTED, "cannot read the root %s: %s", path,
 				      strerror(-r));
 	}
-	if (attest_snp_cert_parse(buf, len, ret, &reason) < 0)
+	if (attest_snp_cert_parse(buf, len, ret, &why) < 0)
 		return refuse(rep, -EKEYREJECTED, "the configured %s ARK is not a certificate: %s",
-			      gen, reason);
+			      gen, why.reason);
 	return 0;
 }
 
@@ -214,11 +215,11 @@ static int chip_facts(struct sevd_core *c, struct snp_report *r, struct sevd_rep
 static int table_x509(const uint8_t *buf, const struct snp_cert_table *t, enum snp_cert_kind k,
 		      X509 **ret, struct sevd_reply *rep)
 {
-	const char *reason = NULL;
+	struct attest_verdict why = {0};
 
-	if (attest_snp_cert_parse(buf + t->offset[k], t->length[k], ret, &reason) < 0)
+	if (attest_snp_cert_parse(buf + t->offset[k], t->length[k], ret, &why) < 0)
 		return refuse(rep, -EBADMSG, "the table's %s entry is not an X.509 certificate: %s",
-			      attest_snp_cert_kind_name(k), reason);
+			      attest_snp_cert_kind_name(k), why.reason);
 	return 0;
 }
 
@@ -230,11 +231,12 @@ static int check_table(struct sevd_core *c, const uint8_t *buf, size_t len, stru
 	_cleanup_free_ struct snp_report *r = calloc(1, sizeof(*r));
 	enum snp_gen gen = (enum snp_gen)sevd_core_snp_gen(c);
 	struct snp_chain_verdict v;
+	struct attest_verdict leaf_why = {0};
 	struct snp_vcek_info info;
 	struct snp_cert_table t;
 	struct attest_verdict tv = {};
 	enum snp_cert_kind lk;
-	char why[256], g[32];
+	char g[32];
 	bool hw;
 
 	if (!r)
@@ -267,7 +269,8 @@ static int check_table(struct sevd_core *c, const uint8_t *buf, size_t len, stru
 		return refuse(rep, -EKEYREJECTED, "the table's ARK is not the configured %s root: "
 			      "put the ARK of this chip's generation in the table", g);
 	if (attest_snp_chain_verify(root, ask, leaf, &v) != 1)
-		return refuse(rep, -EKEYREJECTED, "the chain does not verify: %s", v.reason);
+		return refuse(rep, -EKEYREJECTED, "the chain does not verify: %s",
+			      v.verdict.reason);
 	/* A CRL entry is the ARK's: issued by this root, current, and listing neither the ASK
 	 * (ASVK) nor the leaf; a guest that reads the table relies on it as on the chain. */
 	if (t.has[SNP_CERT_CRL]) {
@@ -281,17 +284,18 @@ static int check_table(struct sevd_core *c, const uint8_t *buf, size_t len, stru
 			return refuse(rep, -EKEYREJECTED, "the table's CRL: %s (put the CRL this "
 				      "generation's KDS serves, or none)", cv.reason);
 	}
-	if (attest_snp_vcek_info(leaf, &info, why, sizeof why) < 0)
-		return refuse(rep, -EKEYREJECTED, "the %s: %s", attest_snp_cert_kind_name(lk), why);
+	if (attest_snp_vcek_info(leaf, &info, &leaf_why) < 0)
+		return refuse(rep, -EKEYREJECTED, "the %s: %s", attest_snp_cert_kind_name(lk),
+			      leaf_why.reason);
 	if (info.is_vlek != (lk == SNP_CERT_VLEK))
 		return refuse(rep, -EKEYREJECTED, "the %s entry holds a %s certificate",
 			      attest_snp_cert_kind_name(lk), info.is_vlek ? "VLEK" : "VCEK");
 	if (chip_facts(c, r, rep) < 0)
 		return rep->r;
-	if (attest_snp_vcek_check_report(&info, r, &hw, why, sizeof why) != 1)
+	if (attest_snp_vcek_check_report(&info, r, &hw, &leaf_why) != 1)
 		return refuse(rep, -EKEYREJECTED, "the %s is not this chip's for its reported TCB: "
 			      "%s (sevadm snp fetch gets the right one)",
-			      attest_snp_cert_kind_name(lk), why);
+			      attest_snp_cert_kind_name(lk), leaf_why.reason);
 	return 0;
 }
 
@@ -404,7 +408,6 @@ static int kds_table(const struct sevd_request *req, uint8_t **ret, size_t *ret_
 	unsigned char *ask_der = NULL, *ark_der = NULL; /* OpenSSL's: OPENSSL_free */
 	struct snp_cert_entry e[3];
 	struct attest_verdict v = {};
-	const char *reason = NULL;
 	int al, rl, r;
 
 	if (!vl || !cl || vl > sizeof(req->u.snp_kds.data) ||
@@ -413,8 +416,9 @@ static int kds_table(const struct sevd_request *req, uint8_t **ret, size_t *ret_
 			 "(each 1.., %zu in all)", vl, cl, sizeof(req->u.snp_kds.data));
 		return -EBADMSG;
 	}
-	if (attest_snp_cert_chain_parse(d + vl, cl, &ask, &ark, &reason) < 0) {
-		snprintf(why, why_len, "the KDS's cert_chain is not the ASK and the ARK: %s", reason);
+	if (attest_snp_cert_chain_parse(d + vl, cl, &ask, &ark, &v) < 0) {
+		snprintf(why, why_len, "the KDS's cert_chain is not the ASK and the ARK: %.160s",
+			 attest_verdict_why(&v, "malformed"));
 		return -EBADMSG;
 	}
 	al = i2d_X509(ask, &ask_der);

@@ -128,7 +128,7 @@ static int fetch(struct sevd_kds_fetch *f, char *why, size_t why_len)
 	_cleanup_free_ char *vpath = NULL, *cpath = NULL, *label = NULL;
 	_cleanup_free_ uint8_t *vcek = NULL, *chain = NULL;
 	size_t vl = 0, cl = 0, cap = sizeof(f->req.u.snp_kds.data);
-	const char *reason = NULL;
+	struct attest_verdict pv = {};
 	int r;
 
 	if (!rpt)
@@ -136,9 +136,10 @@ static int fetch(struct sevd_kds_fetch *f, char *why, size_t why_len)
 	rpt->gen = (enum snp_gen)f->rep.u.snp_certs.gen;
 	rpt->reported_tcb.raw = f->rep.u.snp_certs.reported_tcb;
 	memcpy(rpt->chip_id, f->rep.u.snp_certs.chip_id, sizeof(rpt->chip_id));
-	r = attest_snp_vcek_kds_path(rpt, rpt->gen, &vpath, &reason);
+	r = attest_snp_vcek_kds_path(rpt, rpt->gen, &vpath, &pv);
 	if (r < 0) {
-		snprintf(why, why_len, "no KDS path for this chip's VCEK: %s", reason);
+		snprintf(why, why_len, "no KDS path for this chip's VCEK: %.160s",
+			 attest_verdict_why(&pv, "?"));
 		return r;
 	}
 	cpath = kds_url_cert_chain_path(attest_snp_gen_name(rpt->gen));

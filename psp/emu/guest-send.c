@@ -94,11 +94,10 @@ static int sev_signed_by(const struct sev_cert *signed_cert, const struct sev_ce
 			 uint32_t signer_usage)
 {
 	_cleanup_(EVP_PKEY_freep) EVP_PKEY *key = NULL;
-	const char *reason = NULL;
 
 	if (signer->pubkey_usage != signer_usage || attest_sev_cert_pubkey(signer, &key) < 0)
 		return SEV_STATUS_INVALID_CERTIFICATE;
-	return attest_sev_cert_verify(signed_cert, signer_usage, key, &reason) == 1
+	return attest_sev_cert_verify(signed_cert, signer_usage, key, NULL) == 1
 		       ? SEV_STATUS_SUCCESS
 		       : SEV_STATUS_INVALID_CERTIFICATE;
 }

@@ -222,11 +222,10 @@ static int get_sev_cert(const struct rec *r, EVP_PKEY *key, struct sev_cert *ret
 			const char **reason)
 {
 	_cleanup_(EVP_PKEY_freep) EVP_PKEY *pub = NULL;
-	const char *why = NULL;
 
 	if (!r->seen || r->len != SEV_CERT_SIZE)
 		return *reason = "a SEV certificate is missing or has the wrong size", -EBADMSG;
-	if (attest_sev_cert_parse(r->p, r->len, ret, &why) < 0)
+	if (attest_sev_cert_parse(r->p, r->len, ret, NULL) < 0)
 		return *reason = "a SEV certificate does not parse", -EBADMSG;
 	if (attest_sev_cert_pubkey(ret, &pub) < 0 || EVP_PKEY_eq(pub, key) != 1)
 		return *reason = "a SEV certificate does not match its private key", -EBADMSG;
@@ -283,11 +282,9 @@ static int decode_owner(const struct rec *recs, struct emu_owner *o, const char 
 		return r;
 	if (o->ext_owned) {
 		/* The owner's OCA: we have no key for it, only its (parsed) certificate. */
-		const char *why = NULL;
-
 		if (recs[NV_OCA_KEY].seen || !recs[NV_OCA_CERT].seen ||
 		    recs[NV_OCA_CERT].len != SEV_CERT_SIZE ||
-		    attest_sev_cert_parse(recs[NV_OCA_CERT].p, SEV_CERT_SIZE, &o->oca, &why) < 0)
+		    attest_sev_cert_parse(recs[NV_OCA_CERT].p, SEV_CERT_SIZE, &o->oca, NULL) < 0)
 			return *reason = "the imported OCA certificate is malformed", -EBADMSG;
 		return 0;
 	}

@@ -45,12 +45,11 @@ static bool fw_pubkey_valid(const struct sev_cert *c, EVP_PKEY **ret)
 static int fw_slot_verify(const struct sev_cert *c, int i, EVP_PKEY *key)
 {
 	struct sev_cert one = *c;
-	const char *why = NULL;
 	int v;
 
 	memset(&one.sig[1 - i], 0, sizeof(one.sig[1 - i]));
 	one.sig[1 - i].usage = SEV_USAGE_NONE;
-	v = attest_sev_cert_verify(&one, c->sig[i].usage, key, &why);
+	v = attest_sev_cert_verify(&one, c->sig[i].usage, key, NULL);
 	return v == 1 ? SEV_STATUS_SUCCESS : SEV_STATUS_BAD_SIGNATURE;
 }
 

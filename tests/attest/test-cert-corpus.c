@@ -144,16 +144,15 @@ static size_t check_dir(const char *root, const char *sub)
 		_cleanup_free_ char *p = path_join(dir, de->d_name);
 		size_t len, used;
 		_cleanup_free_ uint8_t *b = tu_read_file(p, &len);
-		const char *why = NULL;
 		struct attest_verdict v = {0};
 		struct sev_cert c;
 		struct amd_cert a;
 		struct sev_attestation_report r;
-		int k = strcmp(sub, "sev-cert") == 0 ? attest_sev_cert_parse(b, len, &c, &why)
+		int k = strcmp(sub, "sev-cert") == 0 ? attest_sev_cert_parse(b, len, &c, &v)
 			: strcmp(sub, "amd-cert") == 0
 			    ? attest_amd_cert_parse(b, len, &a, &used, &v)
-			    : attest_sev_report_parse(b, len, &r, &why);
-		TU_CHECK(k == 0, "%s: %s", p, why ? why : v.reason);
+			    : attest_sev_report_parse(b, len, &r, &v);
+		TU_CHECK(k == 0, "%s: %s", p, v.reason);
 		n++;
 	}
 	closedir(d);

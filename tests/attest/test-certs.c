@@ -31,11 +31,11 @@ static void load_amd(const char *rel, struct amd_cert *c, uint8_t **raw, size_t 
 
 static void load_sev(const char *rel, struct sev_cert *c)
 {
-	const char *why = NULL;
+	struct attest_verdict why = {0};
 	size_t len;
 	uint8_t *buf = tu_read_vector(rel, &len);
 
-	TU_CHECK(attest_sev_cert_parse(buf, len, c, &why) == 0, "%s: %s", rel, why);
+	TU_CHECK(attest_sev_cert_parse(buf, len, c, &why) == 0, "%s: %s", rel, why.reason);
 	free(buf);
 }
 
@@ -97,7 +97,7 @@ static void test_chain_links(const char *gen, bool has_cek_sig_384)
 	struct sev_cert pdh, pek, oca, cek;
 	struct amd_cert ask;
 	char p[128];
-	const char *why = NULL;
+	struct attest_verdict why = {0};
 	struct attest_verdict v = {0};
 	_cleanup_(EVP_PKEY_freep) EVP_PKEY *kpek = NULL, *koca = NULL, *kcek = NULL, *kpdh = NULL;
 
@@ -117,26 +117,31 @@ static void test_chain_links(const char *gen, bool has_cek_sig_384)
 	TU_CHECK(attest_sev_cert_pubkey(&pdh, &kpdh) == 0, "PDH key");
 	TU_CHECK_EQ(EVP_PKEY_get_bits(kpdh), 384);
 
-	TU_CHECK(attest_sev_cert_verify(&oca, SEV_USAGE_OCA, koca, &why) == 1, "%s OCA: %s", gen, why);
+	TU_CHECK(attest_sev_cert_verify(&oca, SEV_USAGE_OCA, koca, &why) == 1, "%s OCA: %s", gen,
+		 why.reason);
 	TU_CHECK(attest_sev_cert_verify(&pek, SEV_USAGE_OCA, koca, &why) == 1, "%s OCA->PEK: %s", gen,
-		 why);
+		 why.reason);
 	TU_CHECK(attest_sev_cert_verify(&pek, SEV_USAGE_CEK, kcek, &why) == 1, "%s CEK->PEK: %s", gen,
-		 why);
+		 why.reason);
 	TU_CHECK(attest_sev_cert_verify(&pdh, SEV_USAGE_PEK, kpek, &why) == 1, "%s PEK->PDH: %s", gen,
-		 why);
+		 why.reason);
 	TU_CHECK(attest_amd_verify_cek(&cek, &ask, &v) == 1, "%s ASK->CEK: %s", gen, v.reason);
 
 	/* Reversed pairs: no slot names the reversed signer, so each fails with a reason. */
-	why = NULL;
-	TU_CHECK(attest_sev_cert_verify(&cek, SEV_USAGE_PEK, kpek, &why) == 0 && why, "PEK->CEK");
-	why = NULL;
-	TU_CHECK(attest_sev_cert_verify(&oca, SEV_USAGE_PEK, kpek, &why) == 0 && why, "PEK->OCA");
-	why = NULL;
-	TU_CHECK(attest_sev_cert_verify(&pek, SEV_USAGE_PDH, kpdh, &why) == 0 && why, "PDH->PEK");
+	why = (struct attest_verdict){0};
+	TU_CHECK(attest_sev_cert_verify(&cek, SEV_USAGE_PEK, kpek, &why) == 0 && why.reason[0],
+		 "PEK->CEK");
+	why = (struct attest_verdict){0};
+	TU_CHECK(attest_sev_cert_verify(&oca, SEV_USAGE_PEK, kpek, &why) == 0 && why.reason[0],
+		 "PEK->OCA");
+	why = (struct attest_verdict){0};
+	TU_CHECK(attest_sev_cert_verify(&pek, SEV_USAGE_PDH, kpdh, &why) == 0 && why.reason[0],
+		 "PDH->PEK");
 	/* Right slot, wrong key: the signature itself must fail. */
-	why = NULL;
-	TU_CHECK(attest_sev_cert_verify(&pek, SEV_USAGE_OCA, kcek, &why) == 0 && why, "CEK as OCA");
-	TU_CHECK(strstr(why, "does not verify") != NULL, "%s", why);
+	why = (struct attest_verdict){0};
+	TU_CHECK(attest_sev_cert_verify(&pek, SEV_USAGE_OCA, kcek, &why) == 0 && why.reason[0],
+		 "CEK as OCA");
+	TU_CHECK(strstr(why.reason, "does not verify") != NULL, "%s", why.reason);
 }
 
 /* A CEK verifies only under its own generation's ASK. */
@@ -179,17 +184,17 @@ static void test_flipped_pek(void)
 	for (size_t off = 0; off < SEV_CERT_SIGNED_LEN; off += 7) {
 		for (int bit = 0; bit < 8; bit += 7) {
 			struct sev_cert pek;
-			const char *why = NULL;
+			struct attest_verdict why = {0};
 			raw[off] ^= (uint8_t)(1u << bit);
 			if (attest_sev_cert_parse(raw, len, &pek, &why) == 0) {
 				TU_CHECK(attest_sev_cert_verify(&pek, SEV_USAGE_OCA, koca, &why) == 0,
 					 "flip at 0x%zx verified under the OCA", off);
-				TU_CHECK(why != NULL, "reason at 0x%zx", off);
-				why = NULL;
+				TU_CHECK(why.reason[0], "reason at 0x%zx", off);
+				why = (struct attest_verdict){0};
 				TU_CHECK(attest_sev_cert_verify(&pek, SEV_USAGE_CEK, kcek, &why) == 0,
 					 "flip at 0x%zx verified under the CEK", off);
 			}
-			TU_CHECK(why != NULL, "no reason for flip at 0x%zx", off);
+			TU_CHECK(why.reason[0], "no reason for flip at 0x%zx", off);
 			raw[off] ^= (uint8_t)(1u << bit);
 		}
 	}
@@ -201,20 +206,21 @@ static void test_parse_rejects(void)
 	size_t len;
 	uint8_t *raw = tu_read_vector("sev-chains/rome/pek.cert", &len);
 	struct sev_cert c;
-	const char *why = NULL;
+	struct attest_verdict why = {0};
 
-	TU_CHECK(attest_sev_cert_parse(raw, len - 1, &c, &why) == -EBADMSG && why, "short");
+	TU_CHECK(attest_sev_cert_parse(raw, len - 1, &c, &why) == -EBADMSG && why.reason[0],
+		 "short");
 	raw[0] = 2;
 	TU_CHECK(attest_sev_cert_parse(raw, len, &c, &why) == -EBADMSG, "version 2");
-	TU_CHECK(strstr(why, "version") != NULL, "%s", why);
+	TU_CHECK(strstr(why.reason, "version") != NULL, "%s", why.reason);
 	raw[0] = 1;
 	raw[0x10] = 7; /* curve */
 	TU_CHECK(attest_sev_cert_parse(raw, len, &c, &why) == -EBADMSG, "curve 7");
-	TU_CHECK(strstr(why, "curve") != NULL, "%s", why);
+	TU_CHECK(strstr(why.reason, "curve") != NULL, "%s", why.reason);
 	raw[0x10] = 2;
 	raw[0x0C] = 3; /* a PEK with an ECDH key */
 	TU_CHECK(attest_sev_cert_parse(raw, len, &c, &why) == -EBADMSG, "PEK with ECDH");
-	TU_CHECK(strstr(why, "usage") != NULL, "%s", why);
+	TU_CHECK(strstr(why.reason, "usage") != NULL, "%s", why.reason);
 	raw[0x0C] = 2;
 	raw[0x14 + 47] ^= 0x40; /* qx: the point leaves the curve */
 	TU_CHECK(attest_sev_cert_parse(raw, len, &c, &why) == 0, "parse is structural");
@@ -252,7 +258,7 @@ static void test_build_roundtrip(int bits)
 	struct sev_cert cek, pek, pdh, back;
 	uint8_t enc[AMD_CERT_MAX_SIZE];
 	size_t enc_len, used;
-	const char *why = NULL;
+	struct attest_verdict why = {0};
 	struct attest_verdict v = {0};
 	uint32_t rsa_algo = bits == 2048 ? SEV_ALGO_RSA_SHA256 : SEV_ALGO_RSA_SHA384;
 
@@ -280,9 +286,11 @@ static void test_build_roundtrip(int bits)
 		 "pdh init");
 	TU_CHECK(attest_sev_cert_sign(&pdh, 0, SEV_USAGE_PEK, SEV_ALGO_ECDSA_SHA256, kpek) == 0, "s");
 	TU_CHECK(attest_sev_cert_parse((const uint8_t *)&pdh, sizeof(pdh), &back, &why) == 0, "%s",
-		 why);
-	TU_CHECK(attest_sev_cert_verify(&pek, SEV_USAGE_CEK, kcek, &why) == 1, "cek->pek: %s", why);
-	TU_CHECK(attest_sev_cert_verify(&back, SEV_USAGE_PEK, kpek, &why) == 1, "pek->pdh: %s", why);
+		 why.reason);
+	TU_CHECK(attest_sev_cert_verify(&pek, SEV_USAGE_CEK, kcek, &why) == 1, "cek->pek: %s",
+		 why.reason);
+	TU_CHECK(attest_sev_cert_verify(&back, SEV_USAGE_PEK, kpek, &why) == 1, "pek->pdh: %s",
+		 why.reason);
 	TU_CHECK(attest_sev_cert_verify(&back, SEV_USAGE_PEK, kcek, &why) == 0, "wrong key");
 
 	/* The public key survives the little-endian encoding unchanged. */
@@ -303,18 +311,15 @@ static void flip_sev(const char *gen, const char *name, uint32_t signer_usage, E
 	uint8_t *raw = tu_read_vector(rel, &len);
 	for (size_t off = 0; off < SEV_CERT_SIGNED_LEN; off += 11) {
 		struct sev_cert c;
-		const char *why = NULL;
 		struct attest_verdict v = {0};
 		int r;
 		raw[off] ^= 0x10;
-		if (attest_sev_cert_parse(raw, len, &c, &why) == 0)
+		if (attest_sev_cert_parse(raw, len, &c, &v) == 0)
 			r = ask ? attest_amd_verify_cek(&c, ask, &v)
-				: attest_sev_cert_verify(&c, signer_usage, signer, &why);
+				: attest_sev_cert_verify(&c, signer_usage, signer, &v);
 		else
 			r = 0;
-		if (v.reason[0])
-			why = v.reason;
-		TU_CHECK(r == 0 && why, "%s: flip at 0x%zx accepted", rel, off);
+		TU_CHECK(r == 0 && v.reason[0], "%s: flip at 0x%zx accepted", rel, off);
 		raw[off] ^= 0x10;
 	}
 	free(raw);
@@ -386,16 +391,18 @@ static void test_sev_tool_certs(void)
 		TU_CHECK(attest_sev_cert_pubkey(&c, &k) == 0, "%s key", certs[i]);
 	}
 	struct sev_cert godh, csr;
-	const char *why = NULL;
+	struct attest_verdict why = {0};
 	_cleanup_(EVP_PKEY_freep) EVP_PKEY *kg = NULL;
 	load_sev("sev-tool/launch_blob/LB1/godh.cert", &godh);
 	TU_CHECK(attest_sev_cert_pubkey(&godh, &kg) == 0, "godh key");
-	TU_CHECK(attest_sev_cert_verify(&godh, SEV_USAGE_PEK, kg, &why) == 1, "GODH self: %s", why);
+	TU_CHECK(attest_sev_cert_verify(&godh, SEV_USAGE_PEK, kg, &why) == 1, "GODH self: %s",
+		 why.reason);
 	/* A CSR has no signature at all: every signer is refused with a reason. */
 	load_sev("sev-tool/attestation/pek_csr.cert", &csr);
-	why = NULL;
-	TU_CHECK(attest_sev_cert_verify(&csr, SEV_USAGE_OCA, kg, &why) == 0 && why, "CSR signed?");
-	TU_CHECK(strstr(why, "no signature slot") != NULL, "%s", why);
+	why = (struct attest_verdict){0};
+	TU_CHECK(attest_sev_cert_verify(&csr, SEV_USAGE_OCA, kg, &why) == 0 && why.reason[0],
+		 "CSR signed?");
+	TU_CHECK(strstr(why.reason, "no signature slot") != NULL, "%s", why.reason);
 }
 
 int main(void)

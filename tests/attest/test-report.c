@@ -14,17 +14,17 @@
 static void load_pek(const char *rel, struct sev_cert *pek)
 {
 	size_t len;
-	const char *why = NULL;
+	struct attest_verdict why = {0};
 	_cleanup_free_ uint8_t *b = tu_read_vector(rel, &len);
-	TU_CHECK(attest_sev_cert_parse(b, len, pek, &why) == 0, "%s: %s", rel, why);
+	TU_CHECK(attest_sev_cert_parse(b, len, pek, &why) == 0, "%s: %s", rel, why.reason);
 }
 
 static void load_report(const char *rel, struct sev_attestation_report *rep)
 {
 	size_t len;
-	const char *why = NULL;
+	struct attest_verdict why = {0};
 	_cleanup_free_ uint8_t *b = tu_read_vector(rel, &len);
-	TU_CHECK(attest_sev_report_parse(b, len, rep, &why) == 0, "%s: %s", rel, why);
+	TU_CHECK(attest_sev_report_parse(b, len, rep, &why) == 0, "%s: %s", rel, why.reason);
 }
 
 static void expect(const struct sev_attestation_report *rep, const struct sev_cert *pek,
@@ -82,20 +82,20 @@ static void test_sev_tool(void)
 static void test_parse_rejects(void)
 {
 	size_t len;
-	const char *why = NULL;
+	struct attest_verdict why = {0};
 	struct sev_attestation_report rep;
 	_cleanup_free_ uint8_t *b = tu_read_vector("sev-tool/attestation/attestation_report.bin",
 						   &len);
 
 	TU_CHECK(attest_sev_report_parse(b, len - 1, &rep, &why) == -EBADMSG, "short");
-	TU_CHECK(strstr(why, "0xD0"), "%s", why);
+	TU_CHECK(strstr(why.reason, "0xD0"), "%s", why.reason);
 	b[0x34] = 0x01; /* sig usage OCA */
 	TU_CHECK(attest_sev_report_parse(b, len, &rep, &why) == -EBADMSG, "usage");
-	TU_CHECK(strstr(why, "PEK"), "%s", why);
+	TU_CHECK(strstr(why.reason, "PEK"), "%s", why.reason);
 	b[0x34] = 0x02;
 	b[0x38] = 0x01; /* RSA */
 	TU_CHECK(attest_sev_report_parse(b, len, &rep, &why) == -EBADMSG, "algo");
-	TU_CHECK(strstr(why, "ECDSA"), "%s", why);
+	TU_CHECK(strstr(why.reason, "ECDSA"), "%s", why.reason);
 }
 
 static void test_roundtrip(void)
@@ -104,7 +104,7 @@ static void test_roundtrip(void)
 	_cleanup_(EVP_PKEY_freep) EVP_PKEY *k2 = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384");
 	struct sev_attestation_report rep = {}, back;
 	struct sev_cert pek, other;
-	const char *why = NULL;
+	struct attest_verdict why = {0};
 
 	TU_CHECK(k && k2, "keygen");
 	TU_CHECK(attest_sev_cert_init(&pek, 1, 55, SEV_USAGE_PEK, SEV_ALGO_ECDSA_SHA256, k) == 0, "i");
@@ -115,7 +115,7 @@ static void test_roundtrip(void)
 	rep.policy = 0x1;
 	TU_CHECK(attest_sev_report_sign(&rep, k) == 0, "sign");
 	TU_CHECK(attest_sev_report_parse((const uint8_t *)&rep, sizeof(rep), &back, &why) == 0, "%s",
-		 why);
+		 why.reason);
 	expect(&back, &pek, rep.mnonce, rep.launch_digest, 1, NULL);
 	expect(&back, &other, NULL, NULL, 0, "does not verify");
 	back.policy ^= 1u << 31;

@@ -112,7 +112,7 @@ static void check_ps(const char *dir, const char *want_mac_hex)
 	struct attest_tk tk;
 	struct sev_cert pek;
 	struct sev_secret_header h;
-	const char *reason = NULL;
+	struct attest_verdict reason = {0};
 	uint8_t iv[16], *secret, *tkb, *meas, *pekb, *want_h, *want_c, *c, *plain;
 	struct attest_verdict v = {0};
 
@@ -127,7 +127,7 @@ static void check_ps(const char *dir, const char *want_mac_hex)
 	RD(want_c, "packaged_secret.bin", clen);
 #undef RD
 	TU_CHECK(tklen == 32 && mlen == 32 && hlen == 52 && clen == slen, "%s sizes", dir);
-	TU_CHECK(attest_sev_cert_parse(pekb, plen, &pek, &reason) == 0, "PEK: %s", reason);
+	TU_CHECK(attest_sev_cert_parse(pekb, plen, &pek, &reason) == 0, "PEK: %s", reason.reason);
 	memcpy(&tk, tkb, 32);
 	hexb("303132333435363738393a3b3c3d3e3f", iv, 16);
 	c = malloc(slen);

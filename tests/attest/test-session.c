@@ -26,11 +26,11 @@ static void load_fixed(void)
 static void read_cert(const char *rel, struct sev_cert *c, uint8_t **raw)
 {
 	size_t len;
-	const char *reason = NULL;
+	struct attest_verdict reason = {0};
 	uint8_t *buf = tu_read_vector(rel, &len);
 
 	TU_CHECK(attest_sev_cert_parse(buf, len, c, &reason) == 0, "%s: %s", rel,
-		 reason ? reason : "?");
+		 attest_verdict_why(&reason, "?"));
 	if (raw)
 		*raw = buf;
 	else
@@ -66,7 +66,7 @@ static void check_build(const char *dir)
 	_cleanup_(EVP_PKEY_freep) EVP_PKEY *godh_key = NULL;
 	uint8_t *want;
 	size_t len;
-	const char *reason = NULL;
+	struct attest_verdict reason = {0};
 
 	snprintf(rel, sizeof rel, "sev-tool/launch_blob/%s/pdh.cert", dir);
 	read_cert(rel, &pdh, NULL);
@@ -94,7 +94,7 @@ static void check_build(const char *dir)
 	/* Our own signature must verify under the GODH key itself. */
 	TU_CHECK(attest_p384_key_from_scalar(scalar, &godh_key) == 0, "GODH key");
 	TU_CHECK(attest_sev_cert_verify(&godh, SEV_USAGE_PEK, godh_key, &reason) == 1,
-		 "GODH self-signature: %s", reason ? reason : "?");
+		 "GODH self-signature: %s", attest_verdict_why(&reason, "?"));
 }
 
 static EVP_PKEY *synthetic_pdh_priv(void)

@@ -16,7 +16,7 @@ static void turin_report(struct snp_report *r, bool masked)
 {
 	uint8_t raw[SNP_REPORT_SIZE] = { 0 };
 	const uint8_t tcb[8] = { 1, 4, 0, 22, 0, 0, 0, 0x4b };
-	const char *why = NULL;
+	struct attest_verdict why = {0};
 
 	put_le32(raw, 3);
 	put_le64(raw + 0x08, 0x30000);
@@ -29,7 +29,8 @@ static void turin_report(struct snp_report *r, bool masked)
 		memset(raw + 0x1A0, 0xab, 64);
 	memcpy(raw + 0x1E0, tcb, 8);
 	memcpy(raw + 0x1F0, tcb, 8);
-	TU_CHECK(attest_snp_report_parse(raw, sizeof raw, SNP_GEN_UNKNOWN, r, &why) == 0, "%s", why);
+	TU_CHECK(attest_snp_report_parse(raw, sizeof raw, SNP_GEN_UNKNOWN, r, &why) == 0, "%s",
+		 why.reason);
 	TU_CHECK_EQ(r->gen, SNP_GEN_TURIN);
 }
 

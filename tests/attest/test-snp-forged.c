@@ -119,7 +119,7 @@ static void signed_report(EVP_PKEY *key, uint32_t signing_key, struct snp_report
 	const unsigned char *p = der;
 	const BIGNUM *r, *s;
 	size_t len = sizeof der;
-	const char *why = NULL;
+	struct attest_verdict why = {0};
 
 	put_le32(raw, 2);
 	put_le32(raw + 0x34, 1);
@@ -135,7 +135,7 @@ static void signed_report(EVP_PKEY *key, uint32_t signing_key, struct snp_report
 	BN_bn2lebinpad(r, raw + 0x2A0, 72);
 	BN_bn2lebinpad(s, raw + 0x2E8, 72);
 	TU_CHECK(attest_snp_report_parse(raw, sizeof raw, SNP_GEN_MILAN, ret, &why) == 0, "%s",
-		 why);
+		 why.reason);
 }
 
 static void test_vlek(struct pki *p)
@@ -144,17 +144,18 @@ static void test_vlek(struct pki *p)
 	struct snp_chain_verdict v;
 	struct snp_vcek_info info;
 	struct snp_report r;
-	const char *reason = NULL;
-	char why[256];
+	struct attest_verdict rv = {0};
+	struct attest_verdict why = {0};
 	bool hw = true;
 
-	TU_CHECK(attest_snp_chain_verify(p->ark, p->ask, vlek, &v) == 1, "VLEK chain: %s", v.reason);
-	TU_CHECK(attest_snp_vcek_info(vlek, &info, why, sizeof why) == 0, "%s", why);
+	TU_CHECK(attest_snp_chain_verify(p->ark, p->ask, vlek, &v) == 1, "VLEK chain: %s",
+		 v.verdict.reason);
+	TU_CHECK(attest_snp_vcek_info(vlek, &info, &why) == 0, "%s", why.reason);
 	TU_CHECK(info.is_vlek && info.hwid_len == 0 && info.gen == SNP_GEN_MILAN, "VLEK info");
 	signed_report(p->leaf_key, SNP_KEY_VLEK, &r);
 	TU_CHECK_EQ(attest_snp_report_signing_key(&r), SNP_KEY_VLEK);
-	TU_CHECK(attest_snp_report_verify(&r, p->leaf_key, &reason) == 1, "VLEK report: %s", reason);
-	TU_CHECK(attest_snp_vcek_check_report(&info, &r, &hw, why, sizeof why) == 1, "%s", why);
+	TU_CHECK(attest_snp_report_verify(&r, p->leaf_key, &rv) == 1, "VLEK report: %s", rv.reason);
+	TU_CHECK(attest_snp_vcek_check_report(&info, &r, &hw, &why) == 1, "%s", why.reason);
 	TU_CHECK(!hw, "a VLEK has no hwID: the caller is told it was not compared");
 }
 
@@ -164,17 +165,17 @@ static void test_vcek_without_hwid(struct pki *p)
 	_cleanup_(X509_freep) X509 *good = make_leaf(p, "SEV-VCEK", true, p->ask_key, PSS48, 365);
 	struct snp_vcek_info info;
 	struct snp_report r;
-	char why[256];
+	struct attest_verdict why = {0};
 	bool hw;
 
 	signed_report(p->leaf_key, SNP_KEY_VCEK, &r);
-	TU_CHECK(attest_snp_vcek_info(good, &info, why, sizeof why) == 0, "%s", why);
-	TU_CHECK(attest_snp_vcek_check_report(&info, &r, &hw, why, sizeof why) == 1 && hw, "%s",
-		 why);
-	TU_CHECK(attest_snp_vcek_info(vcek, &info, why, sizeof why) == 0, "%s", why);
-	TU_CHECK(attest_snp_vcek_check_report(&info, &r, &hw, why, sizeof why) == 0,
+	TU_CHECK(attest_snp_vcek_info(good, &info, &why) == 0, "%s", why.reason);
+	TU_CHECK(attest_snp_vcek_check_report(&info, &r, &hw, &why) == 1 && hw, "%s",
+		 why.reason);
+	TU_CHECK(attest_snp_vcek_info(vcek, &info, &why) == 0, "%s", why.reason);
+	TU_CHECK(attest_snp_vcek_check_report(&info, &r, &hw, &why) == 0,
 		 "a VCEK without hwID must not pass");
-	TU_CHECK(strstr(why, "hwID"), "reason: %s", why);
+	TU_CHECK(strstr(why.reason, "hwID"), "reason: %s", why.reason);
 }
 
 /* Each of these signatures verifies under its own parameters; AMD's scheme is fixed, so all
@@ -197,7 +198,7 @@ static void test_wrong_schemes(struct pki *p)
 		EVP_PKEY *signer = cases[i].small ? p->small_key : p->ask_key;
 		_cleanup_(X509_freep) X509 *issuer = NULL;
 		_cleanup_(X509_freep) X509 *leaf = NULL;
-		char why[256] = "";
+		struct attest_verdict why = {0};
 
 		if (cases[i].small) {
 			issuer = make_cert("SEV-Milan", p->ark, p->small_key, 3650);
@@ -208,10 +209,11 @@ static void test_wrong_schemes(struct pki *p)
 		leaf_exts(leaf, true);
 		sign(leaf, signer, cases[i].pad);
 		TU_CHECK(attest_snp_verify_link(leaf, issuer ? issuer : p->ask, "VCEK signed by ASK",
-						why, sizeof why) == 0,
+						&why) == 0,
 			 "case %zu accepted", i);
-		TU_CHECK(strstr(why, cases[i].reason) && strstr(why, "VCEK signed by ASK"),
-			 "case %zu reason: %s", i, why);
+		TU_CHECK(strstr(why.reason, cases[i].reason) && strstr(why.reason,
+			 "VCEK signed by ASK"),
+			 "case %zu reason: %s", i, why.reason);
 	}
 }
 

@@ -21,9 +21,9 @@ static void load_milan(uint8_t raw[SNP_REPORT_SIZE])
 {
 	size_t len;
 	_cleanup_free_ uint8_t *hex = tu_read_vector("snp/report_milan.hex", &len);
-	const char *why = NULL;
+	struct attest_verdict why = {0};
 
-	TU_CHECK(attest_snp_report_bytes(hex, len, raw, &why) == 0, "hex text: %s", why);
+	TU_CHECK(attest_snp_report_bytes(hex, len, raw, &why) == 0, "hex text: %s", why.reason);
 }
 
 static EVP_PKEY *milan_vcek_key(void)
@@ -31,10 +31,10 @@ static EVP_PKEY *milan_vcek_key(void)
 	size_t len;
 	_cleanup_free_ uint8_t *der = tu_read_vector("snp/vcek_milan.der", &len);
 	_cleanup_(X509_freep) X509 *x = NULL;
-	const char *why = NULL;
+	struct attest_verdict why = {0};
 	EVP_PKEY *k;
 
-	TU_CHECK(attest_snp_cert_parse(der, len, &x, &why) == 0, "VCEK: %s", why);
+	TU_CHECK(attest_snp_cert_parse(der, len, &x, &why) == 0, "VCEK: %s", why.reason);
 	k = X509_get_pubkey(x);
 	TU_CHECK(k != NULL, "VCEK has a public key");
 	return k;
@@ -53,11 +53,11 @@ static void check_tcb(const struct snp_tcb *t, const char *name)
 static void test_milan_fields(const uint8_t raw[SNP_REPORT_SIZE])
 {
 	struct snp_report r;
-	const char *why = NULL;
+	struct attest_verdict why = {0};
 	_cleanup_free_ char *m = NULL, *chip = NULL;
 
 	TU_CHECK(attest_snp_report_parse(raw, SNP_REPORT_SIZE, SNP_GEN_UNKNOWN, &r, &why) == 0,
-		 "parse: %s", why);
+		 "parse: %s", why.reason);
 	TU_CHECK_EQ(r.version, 2);
 	TU_CHECK_EQ(r.policy, 0x30000);
 	TU_CHECK_EQ(r.vmpl, 0);
@@ -89,19 +89,20 @@ static void test_milan_signature(const uint8_t raw[SNP_REPORT_SIZE], EVP_PKEY *k
 {
 	struct snp_report r;
 	uint8_t bad[SNP_REPORT_SIZE];
-	const char *why = NULL;
+	struct attest_verdict why = {0};
 
 	TU_CHECK(attest_snp_report_parse(raw, SNP_REPORT_SIZE, SNP_GEN_MILAN, &r, &why) == 0,
-		 "parse: %s", why);
-	TU_CHECK(attest_snp_report_verify(&r, key, &why) == 1, "signature verifies: %s", why);
+		 "parse: %s", why.reason);
+	TU_CHECK(attest_snp_report_verify(&r, key, &why) == 1, "signature verifies: %s",
+		 why.reason);
 
 	/* MANIFEST: flip byte 21 (xor 0x80) → the signature fails. */
 	memcpy(bad, raw, sizeof bad);
 	bad[21] ^= 0x80;
 	TU_CHECK(attest_snp_report_parse(bad, sizeof bad, SNP_GEN_MILAN, &r, &why) == 0, "parse");
-	why = NULL;
+	why = (struct attest_verdict){0};
 	TU_CHECK(attest_snp_report_verify(&r, key, &why) == 0, "flipped byte 21 must fail");
-	TU_CHECK(why && strstr(why, "signature"), "reason names the signature: %s", why);
+	TU_CHECK(strstr(why.reason, "signature"), "reason names the signature: %s", why.reason);
 }
 
 /* Every byte of the signed range and of r and s, flipped alone, must make verification fail
@@ -110,22 +111,24 @@ static void test_every_flip(const uint8_t raw[SNP_REPORT_SIZE], EVP_PKEY *key)
 {
 	uint8_t bad[SNP_REPORT_SIZE];
 	struct snp_report r;
-	const char *why;
+	struct attest_verdict why = {0};
 	int rejected = 0;
 
 	for (size_t pos = 0; pos < 0x2A0 + 2 * 72; pos++) {
 		for (int b = 0; b < 2; b++) {
 			memcpy(bad, raw, sizeof bad);
 			bad[pos] ^= b ? 0x80 : 0x01;
-			why = NULL;
+			why = (struct attest_verdict){0};
 			if (attest_snp_report_parse(bad, sizeof bad, SNP_GEN_MILAN, &r, &why) < 0) {
-				TU_CHECK(why != NULL, "parse rejection at %zu names a reason", pos);
+				TU_CHECK(why.reason[0], "parse rejection at %zu names a reason",
+					 pos);
 				rejected++;
 				continue;
 			}
 			TU_CHECK(attest_snp_report_verify(&r, key, &why) == 0,
 				 "flip at byte %zu (bit %d) was accepted", pos, b);
-			TU_CHECK(why && strstr(why, "signature"), "reason at %zu: %s", pos, why);
+			TU_CHECK(strstr(why.reason, "signature"), "reason at %zu: %s", pos,
+				 why.reason);
 			rejected++;
 		}
 	}
@@ -138,7 +141,7 @@ static void test_json_text(const uint8_t raw[SNP_REPORT_SIZE])
 	_cleanup_(json_object_putp) json_object *j = NULL;
 	_cleanup_free_ char *text = NULL;
 	json_object *o, *t;
-	const char *why;
+	struct attest_verdict why = {0};
 
 	TU_CHECK(attest_snp_report_parse(raw, SNP_REPORT_SIZE, SNP_GEN_MILAN, &r, &why) == 0, "p");
 	TU_CHECK(attest_snp_report_to_json(&r, &j) == 0, "json");
@@ -176,7 +179,7 @@ static void test_turin_layout(void)
 	uint8_t raw[SNP_REPORT_SIZE] = { 0 };
 	const uint8_t tcb[8] = { 1, 2, 3, 4, 0, 0, 0, 9 }; /* fmc, bl, tee, snp, 0, 0, 0, ucode */
 	struct snp_report r;
-	const char *why = NULL;
+	struct attest_verdict v = {0};
 	_cleanup_free_ char *path = NULL;
 
 	put_le32(raw, 3);
@@ -186,7 +189,8 @@ static void test_turin_layout(void)
 	memcpy(raw + 0x180, tcb, 8);
 	memcpy(raw + 0x38, tcb, 8);
 	memcpy(raw + 0x1A0, "\x1e\x55\x0a\x8e\xe5\xcf\x9f\x4d", 8);
-	TU_CHECK(attest_snp_report_parse(raw, sizeof raw, SNP_GEN_UNKNOWN, &r, &why) == 0, "%s", why);
+	TU_CHECK(attest_snp_report_parse(raw, sizeof raw, SNP_GEN_UNKNOWN, &r, &v) == 0, "%s",
+		 v.reason);
 	TU_CHECK_EQ(r.gen, SNP_GEN_TURIN);
 	TU_CHECK(r.has_cpuid && r.cpuid_fam_id == 0x1A && r.cpuid_step == 1, "cpuid decoded");
 	TU_CHECK(r.reported_tcb.has_fmc, "Turin TCB has FMC");
@@ -195,20 +199,21 @@ static void test_turin_layout(void)
 	TU_CHECK_EQ(r.reported_tcb.tee, 3);
 	TU_CHECK_EQ(r.reported_tcb.snp, 4);
 	TU_CHECK_EQ(r.reported_tcb.microcode, 9);
-	TU_CHECK(attest_snp_vcek_kds_path(&r, SNP_GEN_UNKNOWN, &path, &why) == 0, "%s", why);
+	TU_CHECK(attest_snp_vcek_kds_path(&r, SNP_GEN_UNKNOWN, &path, &v) == 0, "%s", v.reason);
 	TU_CHECK(strcmp(path, "/vcek/v1/Turin/1e550a8ee5cf9f4d?blSPL=2&teeSPL=3&snpSPL=4&ucodeSPL=9"
 			      "&fmcSPL=1") == 0,
 		 "Turin KDS path %s", path);
 	/* The caller's generation must not contradict the report's CPUID. */
-	why = NULL;
-	TU_CHECK(attest_snp_report_parse(raw, sizeof raw, SNP_GEN_MILAN, &r, &why) == -EBADMSG,
+	v = (struct attest_verdict){0};
+	TU_CHECK(attest_snp_report_parse(raw, sizeof raw, SNP_GEN_MILAN, &r, &v) == -EBADMSG,
 		 "Milan hint on a Turin report is refused");
-	TU_CHECK(why && strstr(why, "generation"), "reason: %s", why);
+	TU_CHECK(strstr(v.reason, "generation"), "reason: %s", v.reason);
 	/* Version 5 carries mitigation vectors. */
 	put_le32(raw, 5);
 	put_le64(raw + 0x1F8, 0x11);
 	put_le64(raw + 0x200, 0x22);
-	TU_CHECK(attest_snp_report_parse(raw, sizeof raw, SNP_GEN_UNKNOWN, &r, &why) == 0, "%s", why);
+	TU_CHECK(attest_snp_report_parse(raw, sizeof raw, SNP_GEN_UNKNOWN, &r, &v) == 0, "%s",
+		 v.reason);
 	TU_CHECK(r.has_mit_vector && r.launch_mit_vector == 0x11 && r.current_mit_vector == 0x22,
 		 "v5 mitigation vectors");
 }
@@ -217,12 +222,13 @@ static void test_kds_path_milan(const uint8_t raw[SNP_REPORT_SIZE])
 {
 	struct snp_report r;
 	_cleanup_free_ char *path = NULL, *want = NULL, *chip = NULL;
-	const char *why = NULL;
+	struct attest_verdict why = {0};
 
-	TU_CHECK(attest_snp_report_parse(raw, SNP_REPORT_SIZE, SNP_GEN_UNKNOWN, &r, &why) == 0, "p");
+	TU_CHECK(attest_snp_report_parse(raw, SNP_REPORT_SIZE, SNP_GEN_UNKNOWN, &r, NULL) == 0,
+		 "p");
 	TU_CHECK(attest_snp_vcek_kds_path(&r, SNP_GEN_UNKNOWN, &path, &why) == -EINVAL,
 		 "a version 2 report without a generation cannot name its VCEK");
-	TU_CHECK(attest_snp_vcek_kds_path(&r, SNP_GEN_MILAN, &path, &why) == 0, "%s", why);
+	TU_CHECK(attest_snp_vcek_kds_path(&r, SNP_GEN_MILAN, &path, &why) == 0, "%s", why.reason);
 	chip = hex_encode(r.chip_id, 64);
 	TU_CHECK(asprintf(&want, "/vcek/v1/Milan/%s?blSPL=3&teeSPL=0&snpSPL=8&ucodeSPL=115", chip) > 0,
 		 "asprintf");
@@ -233,12 +239,12 @@ static void test_malformed(const uint8_t raw[SNP_REPORT_SIZE])
 {
 	uint8_t out[SNP_REPORT_SIZE], bad[SNP_REPORT_SIZE];
 	struct snp_report r;
-	const char *why = NULL;
+	struct attest_verdict why = {0};
 
 	TU_CHECK(attest_snp_report_parse(raw, SNP_REPORT_SIZE - 1, SNP_GEN_UNKNOWN, &r, &why) ==
 			 -EBADMSG,
 		 "short report refused");
-	TU_CHECK(why && strstr(why, "1184"), "reason names the size: %s", why);
+	TU_CHECK(strstr(why.reason, "1184"), "reason names the size: %s", why.reason);
 	memcpy(bad, raw, sizeof bad);
 	put_le32(bad, 1);
 	TU_CHECK(attest_snp_report_parse(bad, sizeof bad, SNP_GEN_UNKNOWN, &r, &why) == -EBADMSG,
@@ -250,13 +256,14 @@ static void test_malformed(const uint8_t raw[SNP_REPORT_SIZE])
 	memcpy(bad, raw, sizeof bad);
 	put_le32(bad + 0x34, 2);
 	TU_CHECK(attest_snp_report_parse(bad, sizeof bad, SNP_GEN_MILAN, &r, &why) == 0, "parse");
-	TU_CHECK(attest_snp_report_verify(&r, NULL, &why) == 0 && strstr(why, "SIGNATURE_ALGO"),
-		 "sig_algo 2: %s", why);
+	TU_CHECK(attest_snp_report_verify(&r, NULL, &why) == 0 && strstr(why.reason,
+		 "SIGNATURE_ALGO"),
+		 "sig_algo 2: %s", why.reason);
 	memcpy(bad, raw, sizeof bad);
 	put_le32(bad + 0x48, 7 << 2);
 	TU_CHECK(attest_snp_report_parse(bad, sizeof bad, SNP_GEN_MILAN, &r, &why) == 0, "parse");
-	TU_CHECK(attest_snp_report_verify(&r, NULL, &why) == 0 && strstr(why, "not signed"),
-		 "signing key none: %s", why);
+	TU_CHECK(attest_snp_report_verify(&r, NULL, &why) == 0 && strstr(why.reason, "not signed"),
+		 "signing key none: %s", why.reason);
 	TU_CHECK_EQ(attest_snp_gen_from_name("tUrIn"), SNP_GEN_TURIN);
 	TU_CHECK_EQ(attest_snp_gen_from_name("naples"), SNP_GEN_UNKNOWN);
 	TU_CHECK_EQ(attest_snp_gen_from_cpuid(0x19, 0x11), SNP_GEN_GENOA);

@@ -66,7 +66,6 @@ static int one(bool via_sevd)
 	struct sev_snp_report_req rq = {.report_data = {1, 2, 3}};
 	uint8_t req[HV_VMM_PAGE] = {0}, rsp[HV_VMM_PAGE];
 	const uint8_t *payload;
-	const char *why;
 	size_t n;
 	int psp_ret = 0;
 
@@ -89,7 +88,7 @@ static int one(bool via_sevd)
 		memcpy(rsp, pages + HV_VMM_PAGE, sizeof(rsp));
 	}
 	if (attest_snp_msg_open(vmpck, 0, seqno + 1, SEV_SNP_MSG_REPORT_RSP, rsp, sizeof(rsp),
-				&payload, &n, &why) < 0 ||
+				&payload, &n, NULL) < 0 ||
 	    n < sizeof(struct sev_snp_report_rsp) ||
 	    ((const struct sev_snp_report_rsp *)payload)->status != 0)
 		return -1;

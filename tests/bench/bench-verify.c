@@ -217,18 +217,16 @@ static bool snp_check(const struct blob *report, const struct blob *leaf, X509 *
 	struct snp_report r;
 	struct snp_chain_verdict cv;
 	struct snp_vcek_info info;
-	const char *why;
-	char whyb[256];
 	bool hw;
 
-	if (attest_snp_report_bytes(report->buf, report->len, raw, &why) < 0 ||
-	    attest_snp_cert_parse(leaf->buf, leaf->len, &vcek, &why) < 0 ||
-	    attest_snp_report_parse(raw, sizeof(raw), attest_snp_cert_gen(vcek), &r, &why) < 0)
+	if (attest_snp_report_bytes(report->buf, report->len, raw, NULL) < 0 ||
+	    attest_snp_cert_parse(leaf->buf, leaf->len, &vcek, NULL) < 0 ||
+	    attest_snp_report_parse(raw, sizeof(raw), attest_snp_cert_gen(vcek), &r, NULL) < 0)
 		return false;
-	if (attest_snp_report_verify(&r, X509_get0_pubkey(vcek), &why) != 1 ||
+	if (attest_snp_report_verify(&r, X509_get0_pubkey(vcek), NULL) != 1 ||
 	    attest_snp_chain_verify(ark, ask, vcek, &cv) != 1 ||
-	    attest_snp_vcek_info(vcek, &info, whyb, sizeof(whyb)) < 0 ||
-	    attest_snp_vcek_check_report(&info, &r, &hw, whyb, sizeof(whyb)) != 1)
+	    attest_snp_vcek_info(vcek, &info, NULL) < 0 ||
+	    attest_snp_vcek_check_report(&info, &r, &hw, NULL) != 1)
 		return false;
 	return true;
 }
@@ -236,12 +234,11 @@ static bool snp_check(const struct blob *report, const struct blob *leaf, X509 *
 static int load_x509(const char *path, X509 **ret)
 {
 	_cleanup_free_ uint8_t *buf = NULL;
-	const char *why;
 	size_t len;
 
 	if (!path || read_full_file(path, FILE_MAX, &buf, &len) < 0)
 		return -ENOENT;
-	return attest_snp_cert_parse(buf, len, ret, &why);
+	return attest_snp_cert_parse(buf, len, ret, NULL);
 }
 
 static int snp_anchors(struct ctx *c, X509 **ark, X509 **ask)
@@ -291,10 +288,9 @@ static bool sev_report_check(const struct blob *report, const struct blob *pekb)
 	struct sev_attestation_report rep;
 	struct sev_cert pek;
 	struct attest_verdict v;
-	const char *why;
 
-	return attest_sev_report_parse(report->buf, report->len, &rep, &why) == 0 &&
-	       attest_sev_cert_parse(pekb->buf, pekb->len, &pek, &why) == 0 &&
+	return attest_sev_report_parse(report->buf, report->len, &rep, NULL) == 0 &&
+	       attest_sev_cert_parse(pekb->buf, pekb->len, &pek, NULL) == 0 &&
 	       attest_sev_report_verify(&rep, &pek, NULL, NULL, &v) == 1;
 }
 

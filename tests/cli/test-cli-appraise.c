@@ -200,15 +200,15 @@ static void milan_setup(struct milan *m)
 {
 	_cleanup_free_ uint8_t *hex = NULL, *vcek = NULL, *chain = NULL;
 	uint8_t raw[SNP_REPORT_SIZE];
-	const char *why = NULL;
+	struct attest_verdict why = {0};
 	size_t n, vn, cn;
 
 	hex = tu_read_vector("snp/report_milan.hex", &n);
 	vcek = tu_read_vector("snp/vcek_milan.der", &vn);
 	chain = tu_read_vector("snp/cert_chain_milan", &cn);
-	TU_CHECK(attest_snp_report_bytes(hex, n, raw, &why) == 0, "%s", why);
+	TU_CHECK(attest_snp_report_bytes(hex, n, raw, &why) == 0, "%s", why.reason);
 	TU_CHECK(attest_snp_report_parse(raw, sizeof raw, SNP_GEN_MILAN, &m->r, &why) == 0, "%s",
-		 why);
+		 why.reason);
 	_cleanup_free_ char *h = hex_encode(m->r.measurement, 48);
 	TU_CHECK(strcmp(h, MILAN_MEASUREMENT) == 0, "the vector's measurement: %s", h);
 	m->report = tu_vector_path("snp/report_milan.hex");

@@ -598,12 +598,12 @@ static char *make_oca(EVP_PKEY *key, const char *name)
 static char *sign_csr(const char *csr_path, EVP_PKEY *oca_key, const char *name)
 {
 	struct sev_cert pek;
-	const char *why = NULL;
+	struct attest_verdict why = {0};
 	size_t len = 0;
 	_cleanup_free_ uint8_t *csr = tu_read_file(csr_path, &len);
 	char *p = path_join(dir, name);
 
-	TU_CHECK(attest_sev_cert_parse(csr, len, &pek, &why) == 0, "CSR: %s", why);
+	TU_CHECK(attest_sev_cert_parse(csr, len, &pek, &why) == 0, "CSR: %s", why.reason);
 	TU_CHECK_EQ(pek.pubkey_usage, SEV_USAGE_PEK);
 	TU_CHECK_EQ(attest_sev_cert_sign(&pek, 0, SEV_USAGE_OCA, SEV_ALGO_ECDSA_SHA256, oca_key), 0);
 	TU_CHECK_EQ(write_file_atomic(p, &pek, sizeof(pek), 0644), 0);

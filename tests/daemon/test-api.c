@@ -404,7 +404,7 @@ static void test_read_endpoints(int64_t max, int64_t min_sev)
 	json_object *o, *a;
 	struct sev_cert cek;
 	struct amd_cert ask, ark;
-	const char *why = NULL;
+	struct attest_verdict why = {0};
 	struct attest_verdict v = {0};
 	size_t len, used;
 	_cleanup_free_ uint8_t *cek_raw = NULL, *ask_raw = NULL, *ark_raw = NULL;
@@ -440,7 +440,7 @@ static void test_read_endpoints(int64_t max, int64_t min_sev)
 	free(b64field(o, "oca", &len));
 	TU_CHECK_EQ(len, SEV_CERT_SIZE);
 	cek_raw = b64field(o, "cek", &len);
-	TU_CHECK(attest_sev_cert_parse(cek_raw, len, &cek, &why) == 0, "cek: %s", why);
+	TU_CHECK(attest_sev_cert_parse(cek_raw, len, &cek, &why) == 0, "cek: %s", why.reason);
 	ask_raw = b64field(o, "ask", &len);
 	TU_CHECK(attest_amd_cert_parse(ask_raw, len, &ask, &used, &v) == 0, "ask: %s", v.reason);
 	ark_raw = b64field(o, "ark", &len);

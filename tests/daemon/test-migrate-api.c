@@ -146,11 +146,10 @@ static void owner_session(struct side *s, uint32_t policy, struct attest_tk *tk,
 	_cleanup_free_ uint8_t *raw = NULL;
 	struct sev_session_blob sess;
 	struct sev_cert pdh, godh;
-	const char *reason = NULL;
 	size_t n;
 
 	TU_CHECK(base64_decode(gc_str(c, "pdh"), strlen(gc_str(c, "pdh")), &raw, &n) == 0 &&
-		     attest_sev_cert_parse(raw, n, &pdh, &reason) == 0,
+		     attest_sev_cert_parse(raw, n, &pdh, NULL) == 0,
 		 "PDH");
 	json_object_put(c);
 	TU_CHECK(attest_session_build(&pdh, policy, NULL, &godh, &sess, tk) == 0, "session");

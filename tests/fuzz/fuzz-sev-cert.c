@@ -19,11 +19,11 @@ static EVP_PKEY *unrelated_key(void)
 static void exercise_cert(const uint8_t *data, size_t size)
 {
 	_cleanup_(EVP_PKEY_freep) EVP_PKEY *key = NULL;
-	const char *why = NULL;
+	struct attest_verdict why = {0};
 	struct sev_cert c;
 
 	if (attest_sev_cert_parse(data, size, &c, &why) < 0) {
-		if (!why)
+		if (!why.reason[0])
 			abort(); /* every rejection names its reason */
 		return;
 	}

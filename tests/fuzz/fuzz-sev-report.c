@@ -27,10 +27,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct sev_attestation_report rep;
 	struct attest_verdict v;
-	const char *why = NULL;
+	struct attest_verdict why = {0};
 
 	if (attest_sev_report_parse(data, size, &rep, &why) < 0) {
-		if (!why)
+		if (!why.reason[0])
 			abort();
 		return 0;
 	}

@@ -20,17 +20,17 @@ static EVP_PKEY *fuzz_key(void)
 static void exercise(const uint8_t *raw, enum snp_gen hint)
 {
 	struct snp_report r;
-	const char *why = NULL;
+	struct attest_verdict v = {0};
 	_cleanup_(json_object_putp) json_object *j = NULL;
 	_cleanup_free_ char *text = NULL, *path = NULL;
 
-	if (attest_snp_report_parse(raw, SNP_REPORT_SIZE, hint, &r, &why) < 0)
+	if (attest_snp_report_parse(raw, SNP_REPORT_SIZE, hint, &r, &v) < 0)
 		return;
 	if (attest_snp_report_to_json(&r, &j) == 0)
 		(void)json_object_to_json_string(j);
 	(void)attest_snp_report_to_text(&r, &text);
-	(void)attest_snp_vcek_kds_path(&r, hint, &path, &why);
-	if (attest_snp_report_verify(&r, fuzz_key(), &why) == 1)
+	(void)attest_snp_vcek_kds_path(&r, hint, &path, &v);
+	if (attest_snp_report_verify(&r, fuzz_key(), &v) == 1)
 		abort(); /* a signature by a key made here cannot be in the input */
 }
 
@@ -38,9 +38,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	uint8_t raw[SNP_REPORT_SIZE];
-	const char *why = NULL;
+	struct attest_verdict v = {0};
 
-	if (attest_snp_report_bytes(data, size, raw, &why) < 0)
+	if (attest_snp_report_bytes(data, size, raw, &v) < 0)
 		return 0;
 	for (int g = SNP_GEN_UNKNOWN; g <= SNP_GEN_TURIN; g++)
 		exercise(raw, (enum snp_gen)g);

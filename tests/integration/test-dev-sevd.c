@@ -196,14 +196,14 @@ static void check_provision(void)
 	_cleanup_free_ uint8_t *raw = NULL;
 	uint8_t chain[4 * SEV_CERT_SIZE];
 	struct sev_cert pek, oca = {}, got;
-	const char *why = NULL;
+	struct attest_verdict why = {0};
 	EVP_PKEY *key = p384();
 	size_t len = 0;
 
 	free(out);
 	out = EXPECT(0, "PEK CSR written to", "generate", csr);
 	raw = tu_read_file(csr, &len);
-	TU_CHECK(attest_sev_cert_parse(raw, len, &pek, &why) == 0, "CSR: %s", why);
+	TU_CHECK(attest_sev_cert_parse(raw, len, &pek, &why) == 0, "CSR: %s", why.reason);
 	TU_CHECK_EQ(pek.pubkey_usage, SEV_USAGE_PEK);
 	TU_CHECK_EQ(attest_sev_cert_sign(&pek, 0, SEV_USAGE_OCA, SEV_ALGO_ECDSA_SHA256, key), 0);
 	TU_CHECK_EQ(attest_sev_cert_init(&oca, 1, 55, SEV_USAGE_OCA, SEV_ALGO_ECDSA_SHA256, key), 0);
@@ -216,9 +216,9 @@ static void check_provision(void)
 	export_checked("owned.chain", chain);
 	TU_CHECK_MEM(chain + 2 * SEV_CERT_SIZE, &oca, SEV_CERT_SIZE);
 	TU_CHECK(attest_sev_cert_parse(chain + SEV_CERT_SIZE, SEV_CERT_SIZE, &got, &why) == 0,
-		 "PEK: %s", why);
+		 "PEK: %s", why.reason);
 	TU_CHECK(attest_sev_cert_verify(&got, SEV_USAGE_OCA, key, &why) == 1, "PEK under our OCA: %s",
-		 why ? why : "?");
+		 attest_verdict_why(&why, "?"));
 	free(out);
 	out = EXPECT(1, "ALREADY_OWNED", "provision", pekp, ocap);
 	EVP_PKEY_free(key);

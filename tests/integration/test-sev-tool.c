@@ -251,13 +251,13 @@ static void step_csr_and_export(void)
 	uint8_t chain[CHAIN_SIZE];
 	_cleanup_free_ uint8_t *csr = NULL, *pdh = NULL, *certs = NULL;
 	struct sev_cert c;
-	const char *why = NULL;
+	struct attest_verdict why = {0};
 
 	free(sev_tool(0, "pek-csr", "--pek_csr", NULL, NULL));
 	free(sev_tool(0, "pdh-export", "--pdh_cert_export", NULL, NULL));
 	sevd_chain(chain);
 	csr = out_file("pek_csr.cert", SEV_CERT_SIZE);
-	TU_CHECK(attest_sev_cert_parse(csr, SEV_CERT_SIZE, &c, &why) == 0, "CSR: %s", why);
+	TU_CHECK(attest_sev_cert_parse(csr, SEV_CERT_SIZE, &c, &why) == 0, "CSR: %s", why.reason);
 	TU_CHECK_EQ(c.pubkey_usage, SEV_USAGE_PEK);
 	TU_CHECK_MEM(c.pubkey, chain + SEV_CERT_SIZE + offsetof(struct sev_cert, pubkey),
 		     sizeof(c.pubkey));
@@ -299,7 +299,7 @@ static void step_own(void)
 	struct sev_cert oca, pek;
 	struct sev_cmd_platform_status st;
 	EVP_PKEY *oca_key = NULL;
-	const char *why = NULL;
+	struct attest_verdict why = {0};
 
 	uint8_t before[CHAIN_SIZE];
 
@@ -311,14 +311,16 @@ static void step_own(void)
 	sevd_chain_after(before, 2 * SEV_CERT_SIZE, chain);
 	oca_raw = out_file("oca.cert", SEV_CERT_SIZE);
 	TU_CHECK_MEM(chain + 2 * SEV_CERT_SIZE, oca_raw, SEV_CERT_SIZE);
-	TU_CHECK(attest_sev_cert_parse(oca_raw, SEV_CERT_SIZE, &oca, &why) == 0, "OCA: %s", why);
+	TU_CHECK(attest_sev_cert_parse(oca_raw, SEV_CERT_SIZE, &oca, &why) == 0, "OCA: %s",
+		 why.reason);
 	TU_CHECK(attest_sev_cert_parse(chain + SEV_CERT_SIZE, SEV_CERT_SIZE, &pek, &why) == 0,
-		 "PEK: %s", why);
+		 "PEK: %s", why.reason);
 	TU_CHECK_EQ(attest_sev_cert_pubkey(&oca, &oca_key), 0);
 	TU_CHECK(attest_sev_cert_verify(&pek, SEV_USAGE_OCA, oca_key, &why) == 1,
-		 "the imported PEK does not verify under sev-tool's OCA: %s", why ? why : "?");
+		 "the imported PEK does not verify under sev-tool's OCA: %s",
+		 attest_verdict_why(&why, "?"));
 	TU_CHECK(attest_sev_cert_verify(&oca, SEV_USAGE_OCA, oca_key, &why) == 1,
-		 "sev-tool's OCA is not self-signed: %s", why ? why : "?");
+		 "sev-tool's OCA is not self-signed: %s", attest_verdict_why(&why, "?"));
 	EVP_PKEY_free(oca_key);
 	step_status(true);
 	/* sev-tool's --set_self_owned decides from PLATFORM_STATUS's OWNER bit, which firmware

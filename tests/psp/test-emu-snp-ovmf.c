@@ -290,7 +290,7 @@ static void report(struct guest *g, struct snp_report *ret)
 	_cleanup_free_ char *rp = path_join(g->r.dir, "report.bin");
 	_cleanup_free_ uint8_t *sp = NULL;
 	const uint8_t *payload = NULL;
-	const char *why = NULL;
+	struct attest_verdict why = {0};
 	char line[64];
 	size_t n = 0;
 
@@ -304,10 +304,10 @@ static void report(struct guest *g, struct snp_report *ret)
 	GT_EXPECT(fw(g->r.t, SEV_CMD_SNP_GUEST_REQUEST, &b), OK);
 	TU_CHECK(attest_snp_msg_open(g->vmpck0, 0, ++g->seqno, SEV_SNP_MSG_REPORT_RSP,
 				     hva(g, P_RSP), SEV_PAGE_SIZE, &payload, &n, &why) == 0,
-		 "response: %s", why);
+		 "response: %s", why.reason);
 	TU_CHECK_EQ(get_le32(payload), OK);
 	TU_CHECK(attest_snp_report_parse(payload + 0x20, SNP_REPORT_SIZE, SNP_GEN_MILAN, ret,
-					 &why) == 0, "report: %s", why);
+					 &why) == 0, "report: %s", why.reason);
 	TU_CHECK(write_file_atomic(rp, payload + 0x20, SNP_REPORT_SIZE, 0600) == 0, "%s", rp);
 	OPENSSL_cleanse(g->vmpck0, sizeof(g->vmpck0));
 }

@@ -168,12 +168,12 @@ static uint8_t *open_rsp(struct guest *g, uint8_t type, uint8_t vmpck, uint64_t 
 {
 	uint8_t *h = g->m.ptr + P_RSP * SEV_PAGE_SIZE;
 	const uint8_t *payload = NULL;
-	const char *why = NULL;
+	struct attest_verdict why = {0};
 	size_t n = 0;
 
 	TU_CHECK(attest_snp_msg_open(g->vmpck[vmpck], vmpck, seqno, type, h, SEV_PAGE_SIZE,
 				     &payload, &n, &why) == 0,
-		 "response: %s", why);
+		 "response: %s", why.reason);
 	TU_CHECK(payload == h + HDR, "payload after the header");
 	return h + HDR;
 }
@@ -205,9 +205,10 @@ static uint32_t get_report(struct guest *g, uint32_t vmpl, uint32_t key_sel, uin
 /* The project's SNP report decoder (attest/snp-report.h) must take it. */
 static void parse(const uint8_t raw[SNP_REPORT_SIZE], enum snp_gen hint, struct snp_report *r)
 {
-	const char *why = NULL;
+	struct attest_verdict why = {0};
 
-	TU_CHECK(attest_snp_report_parse(raw, SNP_REPORT_SIZE, hint, r, &why) == 0, "%s", why);
+	TU_CHECK(attest_snp_report_parse(raw, SNP_REPORT_SIZE, hint, r, &why) == 0, "%s",
+		 why.reason);
 }
 
 static EVP_PKEY *vcek(struct guest *g, uint64_t tcb)
@@ -229,7 +230,7 @@ static void test_report(struct guest *g)
 	struct sev_cmd_get_id gi;
 	struct psp_buf idb;
 	struct snp_report r;
-	const char *why = NULL;
+	struct attest_verdict why = {0};
 	EVP_PKEY *k = vcek(g, 0), *other = vcek(g, 0x7300000000000002ull), *again = vcek(g, 0);
 
 	TU_CHECK(k && other && again, "VCEK public keys");
@@ -285,7 +286,7 @@ static void test_config_tcb(struct guest *g)
 	struct sev_snp_cmd_config cf = { .reported_tcb = lower };
 	uint8_t raw[SNP_REPORT_SIZE];
 	struct snp_report r;
-	const char *why = NULL;
+	struct attest_verdict why = {0};
 	EVP_PKEY *k = vcek(g, lower), *cur = vcek(g, 0);
 	char *path = NULL;
 
@@ -294,9 +295,9 @@ static void test_config_tcb(struct guest *g)
 	parse(raw, SNP_GEN_MILAN, &r);
 	TU_CHECK_EQ(r.reported_tcb.raw, lower);
 	TU_CHECK_EQ(r.current_tcb.raw, 0x7308000000000003ull);
-	TU_CHECK_EQ(attest_snp_report_verify(&r, k, &why), 1);
-	TU_CHECK_EQ(attest_snp_report_verify(&r, cur, &why), 0);
-	TU_CHECK(attest_snp_vcek_kds_path(&r, SNP_GEN_MILAN, &path, &why) == 0, "%s", why);
+	TU_CHECK_EQ(attest_snp_report_verify(&r, k, NULL), 1);
+	TU_CHECK_EQ(attest_snp_report_verify(&r, cur, NULL), 0);
+	TU_CHECK(attest_snp_vcek_kds_path(&r, SNP_GEN_MILAN, &path, &why) == 0, "%s", why.reason);
 	TU_CHECK(strstr(path, "/vcek/v1/Milan/") &&
 			 strstr(path, "blSPL=2&teeSPL=0&snpSPL=7&ucodeSPL=112"),
 		 "%s", path);
@@ -441,7 +442,7 @@ static void test_fetch(const char *dir, const struct snp_report *r)
 	_cleanup_free_ char *rep = path_join(dir, "report.bin"), *dst = path_join(dir, "fetched");
 	_cleanup_free_ char *cache = path_join(dir, "cache"), *ark = path_join(dir, "ark.der");
 	uint8_t *port = NULL;
-	const char *why = NULL;
+	struct attest_verdict why = {0};
 	size_t plen = 0;
 	pid_t pid;
 
@@ -449,7 +450,7 @@ static void test_fetch(const char *dir, const struct snp_report *r)
 		printf("tests/cli/kds-server not built: sevadm fetch against the emulator skipped\n");
 		return;
 	}
-	TU_CHECK(attest_snp_vcek_kds_path(r, SNP_GEN_MILAN, &path, &why) == 0, "%s", why);
+	TU_CHECK(attest_snp_vcek_kds_path(r, SNP_GEN_MILAN, &path, &why) == 0, "%s", why.reason);
 	TU_CHECK(asprintf(&r1, "%s=%s/good/vcek.der", path, dir) > 0 &&
 			 asprintf(&r2, "/vcek/v1/Milan/cert_chain=%s/good/cert_chain", dir) > 0,
 		 "routes");
@@ -583,7 +584,7 @@ static void test_kds(const char *dir, const struct snp_report *r)
 	_cleanup_free_ char *rep = path_join(dir, "report.bin"), *dst = path_join(dir, "kdsfetch");
 	_cleanup_free_ char *cache = path_join(dir, "cache2"), *ark = path_join(dir, "ark.der");
 	_cleanup_free_ char *url = NULL, *path = NULL, *bad = NULL, *out = NULL;
-	const char *why = NULL;
+	struct attest_verdict why = {0};
 	uint8_t *port = NULL;
 	size_t plen = 0;
 	pid_t pid;
@@ -610,7 +611,7 @@ static void test_kds(const char *dir, const struct snp_report *r)
 		out = NULL;
 		TU_CHECK_EQ(tu_run(verify, &out, NULL), 0);
 	}
-	TU_CHECK(attest_snp_vcek_kds_path(r, SNP_GEN_MILAN, &path, &why) == 0, "%s", why);
+	TU_CHECK(attest_snp_vcek_kds_path(r, SNP_GEN_MILAN, &path, &why) == 0, "%s", why.reason);
 	TU_CHECK_EQ(http_status((char *)port, path), 200);
 	TU_CHECK_EQ(http_status((char *)port, "/vcek/v1/Milan/cert_chain"), 200);
 	TU_CHECK(asprintf(&bad, "%.*s", (int)(strchr(path, '?') - path), path) > 0, "path");
@@ -642,7 +643,8 @@ static void test_chain(struct guest *g, const char *dir)
 	struct snp_chain_verdict v;
 	struct snp_vcek_info info;
 	struct snp_report r;
-	char buf[256], *pem = NULL;
+	struct attest_verdict buf = {0};
+	char *pem = NULL;
 	bool hw = false;
 	long n;
 
@@ -651,14 +653,14 @@ static void test_chain(struct guest *g, const char *dir)
 	TU_CHECK_EQ(attest_snp_chain_verify(ask, ask, vc, &v), 0); /* the ASK is no root */
 	TU_CHECK_EQ(get_report(g, 0, 1, 0, raw), OK);
 	parse(raw, SNP_GEN_MILAN, &r);
-	TU_CHECK(attest_snp_vcek_info(vc, &info, buf, sizeof(buf)) == 0, "%s", buf);
+	TU_CHECK(attest_snp_vcek_info(vc, &info, &buf) == 0, "%s", buf.reason);
 	TU_CHECK(strcmp(info.product_name, "Milan-B0") == 0, "%s", info.product_name);
 	TU_CHECK_EQ(info.gen, SNP_GEN_MILAN);
 	TU_CHECK_EQ(info.hwid_len, 64);
-	TU_CHECK_EQ(attest_snp_vcek_check_report(&info, &r, &hw, buf, sizeof(buf)), 1);
+	TU_CHECK_EQ(attest_snp_vcek_check_report(&info, &r, &hw, &buf), 1);
 	TU_CHECK(hw, "the hwID was compared");
-	TU_CHECK(attest_snp_vcek_info(other, &info, buf, sizeof(buf)) == 0, "%s", buf);
-	TU_CHECK_EQ(attest_snp_vcek_check_report(&info, &r, &hw, buf, sizeof(buf)), 0);
+	TU_CHECK(attest_snp_vcek_info(other, &info, &buf) == 0, "%s", buf.reason);
+	TU_CHECK_EQ(attest_snp_vcek_check_report(&info, &r, &hw, &buf), 0);
 	/* the files a host would have: the report, and per VCEK a directory with vcek.der and
 	 * cert_chain (PEM: ASK then ARK), as `sevadm fetch` writes them; the trusted ARK apart */
 	TU_CHECK(PEM_write_bio_X509(b, ask) == 1 && PEM_write_bio_X509(b, ark) == 1, "pem");
@@ -796,7 +798,7 @@ static void test_vlek(struct guest *g, const char *dir)
 	struct sev_snp_platform_status ps;
 	EVP_PKEY *vc = vcek(g, 0), *mine, *vlek;
 	struct snp_report r;
-	const char *why = NULL;
+	struct attest_verdict why = {0};
 
 	amd_seed(dir, seed);
 	amd_vcek_hash(seed, tcb, h);
@@ -844,7 +846,8 @@ static void test_turin(void)
 	struct snp_report r;
 	struct guest g = { .fms = 0x00B00F21u }; /* Turin: family 1Ah, model 02h */
 	struct emu_rig rig;
-	char buf[256], *pem = NULL, *sub;
+	struct attest_verdict buf = {0};
+	char *pem = NULL, *sub;
 	bool hw = false;
 	long n;
 
@@ -871,10 +874,10 @@ static void test_turin(void)
 	TU_CHECK(ark && ask && vc && b, "certificates");
 	TU_CHECK_EQ(attest_snp_cert_gen(ark), SNP_GEN_TURIN);
 	TU_CHECK_EQ(attest_snp_chain_verify(ark, ask, vc, &v), 1);
-	TU_CHECK(attest_snp_vcek_info(vc, &info, buf, sizeof(buf)) == 0, "%s", buf);
+	TU_CHECK(attest_snp_vcek_info(vc, &info, &buf) == 0, "%s", buf.reason);
 	TU_CHECK_EQ(info.hwid_len, 8);
 	TU_CHECK(info.has_fmc && info.fmc == 1, "fmcSPL");
-	TU_CHECK_EQ(attest_snp_vcek_check_report(&info, &r, &hw, buf, sizeof(buf)), 1);
+	TU_CHECK_EQ(attest_snp_vcek_check_report(&info, &r, &hw, &buf), 1);
 	TU_CHECK(PEM_write_bio_X509(b, ask) == 1 && PEM_write_bio_X509(b, ark) == 1, "pem");
 	n = BIO_get_mem_data(b, &pem);
 	sub = path_join(rig.dir, "good");
@@ -902,7 +905,7 @@ static void test_vector_layout(void)
 	_cleanup_free_ uint8_t *hex = NULL;
 	uint8_t raw[SNP_REPORT_SIZE];
 	struct snp_report r;
-	const char *why = NULL;
+	struct attest_verdict why = {0};
 	size_t n = 0;
 
 	if (!root || asprintf(&path, "%s/snp/report_milan.hex", root) < 0 ||
@@ -911,7 +914,7 @@ static void test_vector_layout(void)
 		       "against it skipped\n");
 		return;
 	}
-	TU_CHECK(attest_snp_report_bytes(hex, n, raw, &why) == 0, "%s", why);
+	TU_CHECK(attest_snp_report_bytes(hex, n, raw, &why) == 0, "%s", why.reason);
 	parse(raw, SNP_GEN_MILAN, &r);
 	TU_CHECK_EQ(r.version, 2);
 	TU_CHECK_EQ(get_le64(raw + offsetof(struct sev_snp_report, policy)), r.policy);
