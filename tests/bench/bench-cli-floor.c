@@ -140,13 +140,12 @@ static int session(char **a)
 	struct sev_cert pdh, godh;
 	struct sev_session_blob blob;
 	struct attest_tk tk;
-	const char *why = NULL;
 	uint32_t policy;
 	size_t len = 0;
 	int r;
 
 	if (read_full_file(a[0], 16 * SEV_CERT_SIZE, &buf, &len) < 0 || len < SEV_CERT_SIZE ||
-	    attest_sev_cert_parse(buf, SEV_CERT_SIZE, &pdh, &why) < 0 ||
+	    attest_sev_cert_parse(buf, SEV_CERT_SIZE, &pdh, NULL) < 0 ||
 	    pdh.pubkey_usage != SEV_USAGE_PDH || parse_u32(a[1], &policy) < 0)
 		return fail("cannot read the PDH certificate or the policy");
 	if (attest_session_build(&pdh, policy, NULL, &godh, &blob, &tk) < 0)
