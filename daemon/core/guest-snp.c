@@ -15,7 +15,7 @@
 
 static int rmpupdate(struct psp_transport *t, const char *spec)
 {
-	char line[160];
+	char line[192];
 
 	snprintf(line, sizeof(line), "rmpupdate %s", spec);
 	return psp_emu_ctl(t, line, NULL, NULL);
@@ -27,6 +27,20 @@ int sevd_snp_rmp_private(struct psp_transport *t, uint64_t paddr, uint32_t asid,
 
 	snprintf(spec, sizeof(spec), "0x%llx,assigned=1,asid=%u,gpa=0x%llx,immutable=1,size=4k",
 		 (unsigned long long)paddr, asid, (unsigned long long)gpa);
+	return rmpupdate(t, spec);
+}
+
+int sevd_snp_rmp_private_range(struct psp_transport *t, uint64_t paddr, uint32_t asid,
+			       uint64_t gpa, uint64_t pages)
+{
+	char spec[160];
+
+	if (pages == 1)
+		return sevd_snp_rmp_private(t, paddr, asid, gpa);
+	snprintf(spec, sizeof(spec),
+		 "0x%llx,assigned=1,asid=%u,gpa=0x%llx,immutable=1,size=4k,pages=%llu",
+		 (unsigned long long)paddr, asid, (unsigned long long)gpa,
+		 (unsigned long long)pages);
 	return rmpupdate(t, spec);
 }
 

@@ -23,6 +23,10 @@ struct psp_transport;
 /* RMPUPDATE of the page at paddr: to Pre-Guest for asid at gpa (immutable), to Firmware, or
  * back to the hypervisor. 0 or a negative errno. */
 int sevd_snp_rmp_private(struct psp_transport *t, uint64_t paddr, uint32_t asid, uint64_t gpa);
+/* The same for the pages consecutive pages from paddr, gpa advancing with them, in one
+ * RMPUPDATE line of the emulator (`pages=N`): all of them, or none when any is refused. */
+int sevd_snp_rmp_private_range(struct psp_transport *t, uint64_t paddr, uint32_t asid,
+			       uint64_t gpa, uint64_t pages);
 int sevd_snp_rmp_firmware(struct psp_transport *t, uint64_t paddr);
 int sevd_snp_rmp_shared(struct psp_transport *t, uint64_t paddr);
 /* Give the n pages from paddr back to the hypervisor: SNP_PAGE_RECLAIM (immutable pages:

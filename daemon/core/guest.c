@@ -1048,7 +1048,8 @@ static void op_create(struct sevd_guests *gs, const struct sevd_request *req,
  * memory) to Firmware, SNP_GCTX_CREATE, SNP_LAUNCH_START with the policy, SNP_ACTIVATE with an
  * ASID of the ES range (SNP guests are SEV-ES guests for the split: AMD APM 15.34), all after an
  * INTENT that names the region and its size, before the PUT. Each uploaded 4 KiB page is made
- * Pre-Guest (RMPUPDATE asid, gpa, immutable) and SNP_LAUNCH_UPDATE'd with its type; sevd follows
+ * Pre-Guest (RMPUPDATE asid, gpa, immutable; up to SNP_RMP_RUN pages in one line) and
+ * SNP_LAUNCH_UPDATE'd with its type; sevd follows
  * the launch digest as firmware does (the PAGE_INFO chain) and journals it, final after
  * SNP_LAUNCH_FINISH (which, with an ID block, firmware has checked against its own: a different
  * digest answers BAD_MEASUREMENT). DELETE: SNP_DECOMMISSION, every page given back (PAGE_RECLAIM,
@@ -1067,31 +1068,76 @@ static void digest_put(struct guest *g, const uint8_t d[48])
 	memcpy(g->rec.mnonce, d + sizeof(g->rec.measure), sizeof(g->rec.mnonce));
 }
 
+/* The pages [from, end) of guest memory, made Pre-Guest ahead of SNP_LAUNCH_UPDATEs that will
+ * not run, back to the hypervisor (as they were before the run). */
+static void snp_unrun(struct sevd_guests *gs, struct guest *g, uint64_t from, uint64_t end)
+{
+	if (from >= end)
+		return;
+	if (sevd_snp_reclaim(gs->psp, g->rec.mem_base + from, (end - from) / SEV_PAGE_SIZE))
+		log_warning("SNP: guest %u: page(s) from 0x%llx made Pre-Guest for an update that "
+			    "did not run could not be given back (SNP_PAGE_RECLAIM, RMPUPDATE)",
+			    g->rec.handle, (unsigned long long)from);
+}
+
+#define SNP_RMP_RUN 256u /* pages made Pre-Guest by one RMPUPDATE line (guest-snp.h) */
+
+/* Make the pages [off, off + n pages) Pre-Guest before their SNP_LAUNCH_UPDATEs: in one
+ * RMPUPDATE line when there are several (sevd_snp_rmp_private_range), else, or when that line is
+ * refused (it then changed nothing), the first page alone, as KVM does page by page; *ret_end:
+ * the end of the pages now Pre-Guest. */
+static int snp_private_run(struct sevd_guests *gs, struct guest *g, uint64_t off, uint64_t n,
+			   uint64_t gpa, uint64_t *ret_end)
+{
+	uint64_t hi = g->snp_hi;
+
+	if (n > 1) {
+		g->snp_hi = MAX(hi, off + n * SEV_PAGE_SIZE); /* cover them before they change */
+		if (sevd_snp_rmp_private_range(gs->psp, g->rec.mem_base + off, g->rec.asid, gpa,
+					       n) == 0) {
+			*ret_end = off + n * SEV_PAGE_SIZE;
+			return 0;
+		}
+		g->snp_hi = hi;
+	}
+	g->snp_hi = MAX(g->snp_hi, off + SEV_PAGE_SIZE);
+	*ret_end = off + SEV_PAGE_SIZE;
+	return sevd_snp_rmp_private(gs->psp, g->rec.mem_base + off, g->rec.asid, gpa);
+}
+
 /* SNP_LAUNCH_UPDATE of the pages [off, off + len) of guest memory as type at gpa (gpa + i for
  * page i; VMSA pages all at SEV_SNP_VMSA_GPA), the digest following each page. page: the
- * plaintext of a one-page update, else it is read from the memfd. */
+ * plaintext of a one-page update, else it is read from the memfd. A page that fails leaves the
+ * pages after it as they were: those already made Pre-Guest with it are given back. */
 static int snp_update(struct sevd_guests *gs, struct guest *g, uint64_t off, uint64_t len,
 		      uint8_t type, uint64_t gpa, const uint8_t *page, struct sevd_reply *rep)
 {
 	uint8_t buf[SEV_PAGE_SIZE], d[48];
+	uint64_t run_end = off; /* guest memory below this (from off) is Pre-Guest already */
 	struct timespec t0;
 	int psp_ret, r;
 
 	for (uint64_t p = 0; p < len; p += SEV_PAGE_SIZE) {
 		uint64_t pa = g->rec.mem_base + off + p, ga = type == SEV_SNP_PAGE_VMSA ? gpa : gpa + p;
+		uint64_t n = type == SEV_SNP_PAGE_VMSA ? 1 : MIN((len - p) / SEV_PAGE_SIZE, SNP_RMP_RUN);
 
-		if (!page && pread(g->memfd, buf, sizeof(buf), (off_t)(off + p)) != (ssize_t)sizeof(buf))
+		if (!page && pread(g->memfd, buf, sizeof(buf), (off_t)(off + p)) != (ssize_t)sizeof(buf)) {
+			snp_unrun(gs, g, off + p, run_end);
 			return fail(rep, -EIO, "cannot read guest memory: %s",
 				    strerror(errno ? errno : EIO));
-		g->snp_hi = MAX(g->snp_hi, off + p + SEV_PAGE_SIZE);
-		r = sevd_snp_rmp_private(gs->psp, pa, g->rec.asid, ga);
-		if (r < 0)
-			return fail(rep, -EIO,
-				    "RMPUPDATE of guest page 0x%llx to Pre-Guest (ASID %u) failed: %s",
-				    (unsigned long long)ga, g->rec.asid, strerror(-r));
+		}
+		if (off + p >= run_end) {
+			r = snp_private_run(gs, g, off + p, MAX(n, 1), ga, &run_end);
+			if (r < 0)
+				return fail(rep, -EIO,
+					    "RMPUPDATE of guest page 0x%llx to Pre-Guest (ASID %u) "
+					    "failed: %s",
+					    (unsigned long long)ga, g->rec.asid, strerror(-r));
+		}
 		gfw_begin(SEV_CMD_SNP_LAUNCH_UPDATE, &psp_ret, &t0);
 		r = sevd_snp_launch_update(gs->psp, gctx_of(g), pa, type, &psp_ret);
 		if (gfw_done(gs, rep, SEV_CMD_SNP_LAUNCH_UPDATE, r, psp_ret, &t0) < 0) {
+			snp_unrun(gs, g, off + p + SEV_PAGE_SIZE, run_end);
 			snprintf(rep->message + strlen(rep->message),
 				 sizeof(rep->message) - strlen(rep->message),
 				 " (type=%s page at gpa 0x%llx)", sevd_snp_page_type_name(type),
@@ -1099,8 +1145,10 @@ static int snp_update(struct sevd_guests *gs, struct guest *g, uint64_t off, uin
 			return rep->r;
 		}
 		digest_get(g, d);
-		if (sevd_snp_digest_page(d, type, ga, page ? page : buf) < 0)
+		if (sevd_snp_digest_page(d, type, ga, page ? page : buf) < 0) {
+			snp_unrun(gs, g, off + p + SEV_PAGE_SIZE, run_end);
 			return fail(rep, -ENOMEM, "SHA-384 of the launch digest failed");
+		}
 		digest_put(g, d);
 	}
 	return 0;

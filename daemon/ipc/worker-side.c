@@ -219,15 +219,31 @@ _Noreturn static void channel_broken(unsigned i, const char *err)
 	_exit(3);
 }
 
-/* The region's guest list holds every tenant's guests, and its ASID table every holder
- * (which names guests): only for a caller the core vouched
+/* The region's guest list holds every tenant's guests, its ASID table every holder (which
+ * names guests) and its guest entries any tenant's guest: only for a caller the core vouched
  * has no tenant. A Unix peer has none (core/authz.c: tenants come with tokens); a token's
- * principal when the core's WHOAMI said so for this very request (http.c). Certificate
- * holders and public callers go to the core. */
+ * principal when the core's WHOAMI said so for that token on this connection (http.c). The
+ * core answers such a caller's GUEST_INFO from the cache the region mirrors (core.c op_guest:
+ * no principal_tenant). Certificate holders and a tenant's tokens go to the core, which
+ * checks the tenant (core/guest.c). */
 static bool untenanted(const struct sevd_request *req)
 {
 	return req->caller.kind == SEVD_EVIDENCE_UNIX ||
 	       (req->caller.kind == SEVD_EVIDENCE_TOKEN && req->worker_untenanted == 1);
+}
+
+/* May the region answer this request at all (then sevd_region_answer decides freshness)? */
+static bool region_may_answer(const struct sevd_request *req)
+{
+	switch (req->op) {
+	case SEVD_OP_GUEST_INFO:
+		return req->caller.kind == SEVD_EVIDENCE_NONE || untenanted(req);
+	case SEVD_OP_GUEST_LIST:
+	case SEVD_OP_ASIDS:
+		return untenanted(req);
+	default:
+		return true;
+	}
 }
 
 /* 0: go to the core; 1: answered here from the region (rep filled); < 0: refused (rep->r). */
@@ -239,12 +255,7 @@ static int check_call(const struct sevd_request *req, struct sevd_reply *rep)
 		snprintf(rep->message, sizeof(rep->message), "unknown core operation %u", req->op);
 		return rep->r = -EOPNOTSUPP;
 	}
-	/* A guest's status for a token or certificate holder goes to the core, which checks
-	 * the principal's tenant (core/authz.c); the region's copy would show any tenant's. */
-	if ((req->op != SEVD_OP_GUEST_INFO || req->caller.kind == SEVD_EVIDENCE_UNIX ||
-	     req->caller.kind == SEVD_EVIDENCE_NONE) &&
-	    ((req->op != SEVD_OP_GUEST_LIST && req->op != SEVD_OP_ASIDS) || untenanted(req)) &&
-	    sevd_region_answer(pool.region, req, rep))
+	if (region_may_answer(req) && sevd_region_answer(pool.region, req, rep))
 		return 1;
 	if (pool.n == 0) {
 		snprintf(rep->message, sizeof(rep->message), "no channel to the privileged core");

@@ -12,6 +12,7 @@
  * clears VALIDATED and VMSA. Only pages in the hypervisor state are not stored. */
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,6 +107,26 @@ int emu_rmp_set(struct emu_rmp *r, const struct emu_rmp_entry *e)
 	memmove(&r->e[i + 1], &r->e[i], (r->n - i) * sizeof(*e));
 	r->e[i] = *e;
 	r->n++;
+	return 0;
+}
+
+/* Room for n more entries, so that n emu_rmp_set calls after it cannot fail. */
+static int rmp_reserve(struct emu_rmp *r, size_t n)
+{
+	struct emu_rmp_entry *ne;
+	size_t cap = r->cap ? r->cap : 64;
+
+	if (n > SIZE_MAX / sizeof(*ne) - r->n)
+		return -ENOMEM;
+	while (cap < r->n + n)
+		cap *= 2;
+	if (cap == r->cap)
+		return 0;
+	ne = realloc(r->e, cap * sizeof(*ne));
+	if (!ne)
+		return -ENOMEM;
+	r->e = ne;
+	r->cap = cap;
 	return 0;
 }
 
@@ -219,10 +240,15 @@ static int state_field(struct emu_rmp_entry *e, const char *name, const char *va
 	return 0;
 }
 
-static int parse_update(char *arg, uint64_t *paddr, struct emu_rmp_entry *e)
+#define RMPUPDATE_PAGES_MAX (1u << 18) /* 1 GiB of 4 KiB pages in one `pages=` line */
+
+/* PADDR, the fields of the new state, and `pages=N` (not a field: how many consecutive
+ * 4 KiB pages, 1 by default). */
+static int parse_update(char *arg, uint64_t *paddr, struct emu_rmp_entry *e, uint64_t *pages)
 {
 	char *save = NULL, *tok = strtok_r(arg, ",", &save);
 
+	*pages = 1;
 	if (!tok || parse_u64(tok, paddr) < 0)
 		return -EINVAL;
 	while ((tok = strtok_r(NULL, ",", &save))) {
@@ -231,10 +257,14 @@ static int parse_update(char *arg, uint64_t *paddr, struct emu_rmp_entry *e)
 		if (!eq)
 			return -EINVAL;
 		*eq = 0;
-		if (state_field(e, tok, eq + 1) < 0)
+		if (!strcmp(tok, "pages")) {
+			if (parse_u64(eq + 1, pages) < 0 || *pages == 0 ||
+			    *pages > RMPUPDATE_PAGES_MAX)
+				return -EINVAL;
+		} else if (state_field(e, tok, eq + 1) < 0)
 			return -EINVAL;
 	}
-	return 0;
+	return e->big && *pages != 1 ? -EINVAL : 0;
 }
 
 /* FAIL_OVERLAP: a 2 MiB update over any non-hypervisor 4 KiB entry of its range, or a 4 KiB
@@ -252,35 +282,69 @@ static bool overlaps(const struct emu_rmp *r, const struct emu_rmp_entry *e)
 	return cur && !cur->big;
 }
 
-int emu_snp_ctl_rmpupdate(struct emu_fw *fw, char *arg, uint8_t *out, size_t cap, size_t *len)
+/* The checks RMPUPDATE makes of one page's new state e against the RMP (0, or the error in
+ * out). */
+static int update_check(struct emu_fw *fw, const struct emu_rmp_entry *e, uint8_t *out,
+			size_t cap, size_t *len)
 {
-	struct emu_snp *s = emu_snp_get(fw);
-	struct emu_rmp_entry e = { 0 }, cur;
-	uint64_t paddr = 0;
+	uint64_t paddr = e->pfn * SEV_PAGE_SIZE;
+	struct emu_rmp_entry cur;
 
-	if (!s)
-		return reply(out, cap, len, -EOPNOTSUPP, "rmpupdate: SNP is off (start the "
-			     "emulator with --snp)");
-	if (!arg || parse_update(arg, &paddr, &e) < 0)
-		return reply(out, cap, len, -EINVAL, "rmpupdate takes PADDR[,gpa=N][,assigned=0|1]"
-			     "[,asid=N][,immutable=0|1][,size=4k|2m]");
-	if (paddr % (e.big ? SEV_PAGE_SIZE * PFN_2M : SEV_PAGE_SIZE) ||
-	    emu_mem_check(fw->mem, paddr, e.big ? SEV_PAGE_SIZE * PFN_2M : SEV_PAGE_SIZE))
-		return reply(out, cap, len, -EINVAL, "rmpupdate: 0x%llx is not an aligned page of "
-			     "mapped memory", (unsigned long long)paddr);
-	if (!e.assigned && (e.asid || e.gpa))
-		return reply(out, cap, len, -EINVAL, "rmpupdate: a shared page has no ASID or GPA");
-	e.pfn = paddr / SEV_PAGE_SIZE;
 	emu_rmp_get(fw, paddr, &cur);
 	if (cur.immutable)
 		return reply(out, cap, len, -EPERM, "rmpupdate: FAIL_PERMISSION: the %s page at "
 			     "0x%llx is immutable (firmware must release it: SNP_PAGE_RECLAIM)",
 			     emu_rmp_state_name(emu_rmp_state_of(&cur)), (unsigned long long)paddr);
-	if (overlaps(s->rmp, &e))
+	if (overlaps(fw->snp->rmp, e))
 		return reply(out, cap, len, -EBUSY, "rmpupdate: FAIL_OVERLAP at 0x%llx (a 2 MiB "
 			     "entry and 4 KiB entries of its range)", (unsigned long long)paddr);
-	if (emu_rmp_set(s->rmp, &e) < 0)
+	return 0;
+}
+
+/* RMPUPDATE of one page, or with `pages=N` of N consecutive 4 KiB pages (the kernel's loop of
+ * RMPUPDATE instructions, Linux rmp_make_private over a range; gpa advancing with the page):
+ * every page is checked before any is written, so a refused line changes nothing. */
+int emu_snp_ctl_rmpupdate(struct emu_fw *fw, char *arg, uint8_t *out, size_t cap, size_t *len)
+{
+	struct emu_snp *s = emu_snp_get(fw);
+	struct emu_rmp_entry e = { 0 }, pe;
+	uint64_t paddr = 0, pages = 1, span;
+	int r;
+
+	if (!s)
+		return reply(out, cap, len, -EOPNOTSUPP, "rmpupdate: SNP is off (start the "
+			     "emulator with --snp)");
+	if (!arg || parse_update(arg, &paddr, &e, &pages) < 0)
+		return reply(out, cap, len, -EINVAL, "rmpupdate takes PADDR[,gpa=N][,assigned=0|1]"
+			     "[,asid=N][,immutable=0|1][,size=4k|2m][,pages=N] (pages: 1 to %u, "
+			     "4k only)", RMPUPDATE_PAGES_MAX);
+	span = e.big ? SEV_PAGE_SIZE * PFN_2M : pages * SEV_PAGE_SIZE;
+	if (paddr % (e.big ? SEV_PAGE_SIZE * PFN_2M : SEV_PAGE_SIZE) ||
+	    paddr > UINT64_MAX - span || emu_mem_check(fw->mem, paddr, span))
+		return reply(out, cap, len, -EINVAL, "rmpupdate: 0x%llx is not an aligned page of "
+			     "mapped memory%s", (unsigned long long)paddr,
+			     pages > 1 ? " followed by the pages=N asked" : "");
+	if (!e.assigned && (e.asid || e.gpa))
+		return reply(out, cap, len, -EINVAL, "rmpupdate: a shared page has no ASID or GPA");
+	if (e.assigned && e.gpa + (pages - 1) * SEV_PAGE_SIZE >= (1ull << 52))
+		return reply(out, cap, len, -EINVAL, "rmpupdate: the last page's GPA is past 2^52");
+	e.pfn = paddr / SEV_PAGE_SIZE;
+	for (uint64_t i = 0; i < pages; i++) {
+		pe = e;
+		pe.pfn += i;
+		pe.gpa += e.assigned ? i * SEV_PAGE_SIZE : 0;
+		r = update_check(fw, &pe, out, cap, len);
+		if (r < 0)
+			return r;
+	}
+	if (rmp_reserve(s->rmp, pages) < 0)
 		return reply(out, cap, len, -ENOMEM, "rmpupdate: out of memory");
+	for (uint64_t i = 0; i < pages; i++) {
+		pe = e;
+		pe.pfn += i;
+		pe.gpa += e.assigned ? i * SEV_PAGE_SIZE : 0;
+		(void)emu_rmp_set(s->rmp, &pe); /* reserved: cannot fail */
+	}
 	return reply(out, cap, len, 0, "ok %s", emu_rmp_state_name(emu_rmp_state_of(&e)));
 }
 

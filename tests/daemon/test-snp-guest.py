@@ -10,11 +10,16 @@ guest's, and GET /measurement's launch_digest must equal it too. Then activate, 
 (SNP_DECOMMISSION), and the ASID leaves the guest (GET /v1/asids). Refusals: a bad type, an
 unaligned gpa, a malformed id_block / host_data each answer 400 naming the field, and a launch
 whose ID block names another digest is refused by firmware; after them the guest is still
-LUPDATE (nothing done) or gone. Exit 77 only when run outside meson."""
+LUPDATE (nothing done) or gone. And an upload whose 6th page firmware refuses (a fault plan
+of the emulator): the pages after it can be uploaded again (sevd gave back those it had made
+Pre-Guest ahead of their updates), and the digest is that of the pages firmware took. Exit 77
+only when run outside meson."""
 
 import hashlib
 import json
 import os
+import socket
+import struct
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
@@ -150,6 +155,54 @@ def main_body(procs, tmp):
           f"empty launch digest: {m}")
     st, r = req(api, "DELETE", f"/v1/guests/{g2['handle']}")
     check(st == 200, f"delete two: {st} {r}")
+    failed_update(api, emu)
+
+
+def emu_ctl(sock, line):
+    """One CTL line on the emulator's socket (psp/emu-wire.h): (error, reply text)."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    s.settimeout(60)
+    try:
+        s.connect(sock)
+        b = line.encode()
+        s.send(struct.pack("<IHHIIQ", 0x45564553, 1, 5, 0, len(b), 7) + b)
+        r = s.recv(8192)
+    finally:
+        s.close()
+    magic, _, _, _, err, ln, _, seq = struct.unpack("<IHHiiIIQ", r[:32])
+    check(magic == 0x45564553 and seq == 7 and ln == len(r) - 32, f"CTL {line}: bad reply")
+    return err, r[32:].decode(errors="replace")
+
+
+def failed_update(api, emu):
+    """SNP_LAUNCH_UPDATE refused at page 5 of a 16-page upload: the pages after it are as before
+    the upload (sevd made them Pre-Guest ahead of their updates and gives them back), so a
+    second upload of them succeeds, and the digest is that of the pages firmware took."""
+    g = launch(api, "snp-fail")
+    h = g["handle"]
+    image = bytes((i * 11 + 5) & 0xff for i in range(16 * PAGE))
+    err, text = emu_ctl(emu, "fault SNP_LAUNCH_UPDATE:fail=INVALID_PARAM:nth=6")
+    check(err == 0, f"CTL fault: {err} {text}")
+    st, r = unix_request(api, "POST", f"/v1/guests/{h}/data?type=normal&gpa=0x0", image)
+    check(st >= 400 and "INVALID_PARAM" in json.dumps(r),
+          f"upload with page 5 refused by firmware: {st} {r}")
+    err, text = emu_ctl(emu, "fault clear")
+    check(err == 0, f"CTL fault clear: {err} {text}")
+    d = Digest()
+    for i in range(5):
+        d.page("normal", i * PAGE, image[i * PAGE:(i + 1) * PAGE])
+    st, r = unix_request(api, "POST", f"/v1/guests/{h}/data?type=normal&gpa={hex(6 * PAGE)}",
+                         image[6 * PAGE:])
+    check(st == 200, f"upload of the pages after the refused one: {st} {r}")
+    for i in range(6, 16):
+        d.page("normal", i * PAGE, image[i * PAGE:(i + 1) * PAGE])
+    st, r = req(api, "POST", f"/v1/guests/{h}/finish", {})
+    check(st == 200 and r["state"] == "RUNNING", f"finish after a refused page: {st} {r}")
+    st, m = req(api, "GET", f"/v1/guests/{h}/measurement")
+    check(st == 200 and m.get("launch_digest") == d.d.hex(),
+          f"launch digest after a refused page {m} != computed {d.d.hex()}")
+    st, r = req(api, "DELETE", f"/v1/guests/{h}")
+    check(st == 200, f"delete snp-fail: {st} {r}")
 
 
 def main():

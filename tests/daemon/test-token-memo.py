@@ -9,14 +9,19 @@ sevd_core_requests_total{op="WHOAMI"}), where twenty fresh connections cost twen
 connection a forged token after a good one is 401, the reader's token after the admin's is
 403 on an admin route, and each token's answer is its own (the role never carries over); on
 one connection that alternates tenants' tokens, each tenant's GET /v1/guests lists only its
-own guest, the admin's lists both; a forged token stays 401 on its own connection. Exit 77
-only when run outside meson."""
+own guest, the admin's lists both; twenty GETs of one guest with the reader's or the
+admin's token are answered by the worker from the core's region (sevd_worker_cache_hits_total
+{command="GUEST_STATUS"}), at most one core call per started second, while a tenant's token
+on a shared connection still gets its own guest and is refused the other tenant's, its
+entry fresh in the region; a forged token stays 401 on its own connection. Exit 77 only when
+run outside meson."""
 
 import http.client
 import json
 import os
 import re
 import sys
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from sevdtest import (check, free_port, run_test, start_emu, start_sevd,  # noqa: E402
@@ -31,6 +36,14 @@ def whoami_count(api):
     check(st == 200, f"GET /metrics over the Unix socket: {st}")
     m = re.search(r'^sevd_core_requests_total\{op="WHOAMI"\} (\d+)', text, re.M)
     return int(m.group(1)) if m else 0
+
+
+def metric(api, name):
+    st, text = unix_request(api, "GET", "/metrics")
+    check(st == 200, f"GET /metrics over the Unix socket: {st}")
+    m = re.search(r"^" + re.escape(name) + r" (\d+)", text, re.M)
+    check(m is not None, f"/metrics has no {name}")
+    return int(m.group(1))
 
 
 def req(c, method, url, token, body=None):
@@ -116,6 +129,48 @@ def body(procs, tmp):
                   f"the admin's list between tenants: {st} {data}")
             st, _, _c = req(c, "DELETE", f"/v1/guests/{mine[other]}", TOKENS[t])
             check(st in (403, 404), f"{t} deleting {other}'s guest: {st}, not refused")
+    c.close()
+
+    # GET /v1/guests/{h} with a token without a tenant is answered by the worker from the
+    # core's region, as over the Unix socket: the same body, at most one core call per
+    # started second (the age bound) plus one refresh, every other GET a worker hit.
+    hits_name = 'sevd_worker_cache_hits_total{command="GUEST_STATUS"}'
+    calls_name = 'sevd_core_requests_total{op="GUEST_INFO"}'
+    n = 20
+    for who in ("reader", "admin"):
+        c = conn()
+        url = f"/v1/guests/{mine['acme']}"
+        st, first, _c = req(c, "GET", url, TOKENS[who])
+        check(st == 200, f"the {who}'s GET {url}: {st} {first}")
+        h0, c0, t0 = metric(api, hits_name), metric(api, calls_name), time.monotonic()
+        for i in range(n):
+            st, data, _c = req(c, "GET", url, TOKENS[who])
+            check(st == 200 and data == first,
+                  f"the {who}'s GET {url} #{i} changed with nothing done: {st} {data} / {first}")
+        secs = time.monotonic() - t0
+        hits, calls = metric(api, hits_name) - h0, metric(api, calls_name) - c0
+        print(f"{n} x GET {url} with the {who}'s token: {hits} worker hits, {calls} core "
+              f"calls, {secs:.2f} s")
+        check(calls <= int(secs) + 2, f"{n} GETs of one guest with the {who}'s token in "
+              f"{secs:.2f} s asked the core {calls} times (at most {int(secs) + 2})")
+        check(hits + calls == n, f"{n} GETs: {hits} worker hits + {calls} core calls")
+        c.close()
+
+    # ... and never to a tenant: with the region's entry of each guest fresh (the reader's
+    # GET just before), a tenant reads its own guest and is refused the other's.
+    c = conn()
+    for rnd in range(3):
+        for t, other in (("acme", "globex"), ("globex", "acme")):
+            for h in (mine[t], mine[other]):
+                st, data, _c = req(c, "GET", f"/v1/guests/{h}", TOKENS["reader"])
+                check(st == 200, f"the reader's GET /v1/guests/{h}: {st} {data}")
+            st, data, _c = req(c, "GET", f"/v1/guests/{mine[t]}", TOKENS[t])
+            check(st == 200 and json.loads(data)["handle"] == mine[t],
+                  f"round {rnd}: {t}'s GET of its own guest: {st} {data}")
+            st, data, _c = req(c, "GET", f"/v1/guests/{mine[other]}", TOKENS[t])
+            check(st in (403, 404) and "memo-" + other not in data,
+                  f"round {rnd}: {t}'s GET of {other}'s guest on a shared connection: {st} "
+                  f"{data}, not refused")
     c.close()
 
     # A forged token alone on its connection: 401 every time.

@@ -3,7 +3,8 @@
  * ASID split: SNP guests take ASIDs below MIN_SEV_ASID), SNP_LAUNCH_UPDATE with every page type
  * (NORMAL, VMSA, ZERO, UNMEASURED, SECRETS, CPUID; 4 KiB and 2 MiB), SNP_LAUNCH_FINISH with an
  * ID block signed by an ID key and an author key, SNP_GUEST_STATUS, SNP_DECOMMISSION and
- * SNP_PAGE_RECLAIM, and the misuse cases by status name.
+ * SNP_PAGE_RECLAIM, the host's RMPUPDATE of a range of pages in one CTL line (`pages=N`), and
+ * the misuse cases by status name.
  *
  * The launch digest is computed here independently (the PAGE_INFO chaining of the SNP ABI,
  * written from the spec's table and virtee/sev's gctx.rs, with OpenSSL's SHA-384) and checked
@@ -13,6 +14,8 @@
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/ossl.h"
@@ -509,6 +512,56 @@ static void test_unsmash(struct host *h)
 		    0);
 }
 
+/* The GPA the RMP holds for the page at addr (CTL `rmp`). */
+static uint64_t rmp_gpa(struct host *h, uint64_t addr)
+{
+	_cleanup_free_ uint8_t *reply = NULL;
+	char line[64];
+	const char *g;
+
+	snprintf(line, sizeof(line), "rmp 0x%llx", (unsigned long long)addr);
+	TU_CHECK_EQ(psp_emu_ctl(h->t, line, &reply, NULL), 0);
+	g = strstr((const char *)reply, "gpa=");
+	TU_CHECK(g, "rmp reply without gpa: %s", reply);
+	return strtoull(g + 4, NULL, 16);
+}
+
+/* `rmpupdate ...,pages=N`: N consecutive 4 KiB pages, the GPA advancing with them, every page
+ * checked before any changes (a refused line changes nothing); 4 KiB pages only. */
+static void test_rmp_pages(struct host *h)
+{
+	uint64_t b = pa(h, 256); /* pages no other test touches, in 4 KiB entries */
+
+	TU_CHECK_EQ(snp_rmpupdate(h->t, "0x%llx,assigned=1,asid=9,gpa=0x800000,immutable=1,pages=8",
+				  (unsigned long long)b),
+		    0);
+	for (unsigned i = 0; i < 8; i++) {
+		TU_CHECK(strcmp(snp_rmp_state(h->t, b + i * SEV_PAGE_SIZE), "PRE_GUEST") == 0,
+			 "page %u of the range: %s", i, snp_rmp_state(h->t, b + i * SEV_PAGE_SIZE));
+		TU_CHECK_EQ(rmp_gpa(h, b + i * SEV_PAGE_SIZE), 0x800000ull + i * SEV_PAGE_SIZE);
+	}
+	TU_CHECK(strcmp(snp_rmp_state(h->t, b + 8 * SEV_PAGE_SIZE), "HYPERVISOR") == 0,
+		 "the page after the range: %s", snp_rmp_state(h->t, b + 8 * SEV_PAGE_SIZE));
+	/* page 20 immutable: pages=8 from 16 is refused whole, 16..19 untouched */
+	snp_fw_page(h->t, b + 20 * SEV_PAGE_SIZE);
+	TU_CHECK_EQ(snp_rmpupdate(h->t, "0x%llx,assigned=1,asid=9,gpa=0x810000,immutable=1,pages=8",
+				  (unsigned long long)(b + 16 * SEV_PAGE_SIZE)),
+		    -EPERM);
+	for (unsigned i = 16; i < 20; i++)
+		TU_CHECK(strcmp(snp_rmp_state(h->t, b + i * SEV_PAGE_SIZE), "HYPERVISOR") == 0,
+			 "page %u before the refused one: %s", i,
+			 snp_rmp_state(h->t, b + i * SEV_PAGE_SIZE));
+	TU_CHECK_EQ(snp_rmpupdate(h->t, "0x%llx,assigned=0,size=2m,pages=2",
+				  (unsigned long long)b),
+		    -EINVAL);
+	TU_CHECK_EQ(snp_rmpupdate(h->t, "0x%llx,assigned=0,pages=0",
+				  (unsigned long long)(b + 16 * SEV_PAGE_SIZE)),
+		    -EINVAL);
+	TU_CHECK_EQ(snp_rmpupdate(h->t, "0x%llx,assigned=0,pages=4096", (unsigned long long)b),
+		    -EINVAL); /* past the mapped memory */
+	TU_CHECK(strcmp(snp_rmp_state(h->t, b), "PRE_GUEST") == 0, "refused lines changed nothing");
+}
+
 static void test_decommission(struct host *h, uint64_t g1, uint64_t g3)
 {
 	struct sev_snp_cmd_addr d = { g1 };
@@ -566,6 +619,7 @@ int main(void)
 	test_finish(&h, g1);
 	test_decommission(&h, g1, g3);
 	test_unsmash(&h);
+	test_rmp_pages(&h);
 	gt_mem_free(&h.m);
 	rig_down(&r);
 	tu_done("test-emu-snp-launch");
