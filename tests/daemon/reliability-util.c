@@ -477,3 +477,33 @@ out:
 	gc_resp_free(&a);
 	return r;
 }
+
+pid_t ru_fork_workload(void (*workload)(void), bool quiet)
+{
+	pid_t pid;
+
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid == 0) {
+		int fd = quiet ? open("/dev/null", O_WRONLY) : -1;
+
+		if (fd >= 0)
+			dup2(fd, 2);
+		workload();
+		_exit(0);
+	}
+	return pid;
+}
+
+char *ru_compact_conf(const char *dir, unsigned every)
+{
+	char *conf = path_join(dir, "sevd.conf"), line[64];
+	int n = snprintf(line, sizeof(line), "journal_compact = %u\n", every);
+
+	if (conf && write_file_atomic(conf, line, (size_t)n, 0600) < 0) {
+		free(conf);
+		return NULL;
+	}
+	return conf;
+}

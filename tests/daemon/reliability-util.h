@@ -1,4 +1,4 @@
-/* Helpers of the reliability tests (test-killmix.c, test-disk.c): a real sevd whose
+/* Helpers of the reliability tests (test-killmix.c, test-disk.c, test-crash.c, test-crash-snp.c): a real sevd whose
  * state dir, sockets and log can live in different directories (a tmpfs state dir must hold no
  * file sevd keeps open for writing, or it cannot be remounted read-only), HTTP requests that
  * report a failed connection instead of exiting (sevd is killed under them), and the crash
@@ -61,3 +61,12 @@ int ru_firmware_guests(const char *emu_sock, struct ru_fw_guest *out, unsigned m
  * Returns 0, or -1 with why filled. */
 int ru_check_invariants(const char *emu_sock, const char *api_sock, const char *state_dir,
 			bool restart, bool journal, char *why, size_t whylen);
+
+/* A child that runs workload (which should exit; _exit(0) if it returns), its stderr to
+ * /dev/null when quiet (a crash run's workload fails when sevd is killed under it, as
+ * expected). Its pid, or -1 when fork failed. */
+pid_t ru_fork_workload(void (*workload)(void), bool quiet);
+
+/* DIR/sevd.conf with journal_compact = every (compaction every few records, so that kills
+ * land in it too): its path (caller frees), or NULL. */
+char *ru_compact_conf(const char *dir, unsigned every);

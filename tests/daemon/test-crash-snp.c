@@ -116,25 +116,6 @@ static _Noreturn void workload(void)
 	w_exit(0);
 }
 
-/* quiet: the workload of a crash run fails when sevd is killed under it; that is expected. */
-static pid_t run_workload(bool quiet)
-{
-	pid_t pid;
-
-	fflush(stdout);
-	fflush(stderr);
-	pid = fork();
-	TU_CHECK(pid >= 0, "fork");
-	if (pid == 0) {
-		int fd = quiet ? open("/dev/null", O_WRONLY) : -1;
-
-		if (fd >= 0)
-			dup2(fd, 2);
-		workload();
-	}
-	return pid;
-}
-
 /* ---- checks ---- */
 
 static void check(const char *when, unsigned point, bool restart)
@@ -210,7 +191,8 @@ static unsigned reference_run(void)
 	unlink(D.log ? D.log : "");
 	D.extra_env = "SEVD_TEST_CRASH_LOG=1";
 	TU_CHECK(ru_sevd_start(&D, true), "sevd starts");
-	w = run_workload(false);
+	w = ru_fork_workload(workload, false);
+	TU_CHECK(w > 0, "fork");
 	TU_CHECK(waitpid(w, &st, 0) == w && WIFEXITED(st) && WEXITSTATUS(st) == 0,
 		 "the workload fails without a crash (status 0x%x; log %s)", st, D.log);
 	log = ru_sevd_log(&D); /* the workload's checkpoints, not those of the checks below */
@@ -239,7 +221,8 @@ static bool crash_run(unsigned point)
 	D.extra_env = env;
 	unlink(D.log);
 	TU_CHECK(ru_sevd_start(&D, true), "sevd starts for point %u (log %s)", point, D.log);
-	w = run_workload(true);
+	w = ru_fork_workload(workload, true);
+	TU_CHECK(w > 0, "fork");
 	for (;;) {
 		pid_t r = waitpid(D.pid, &st, WUNTRACED | WNOHANG);
 
@@ -276,9 +259,8 @@ int main(void)
 	dir = tu_mkdtemp();
 	atexit(at_exit);
 	TU_CHECK(tu_emu_start(dir, emu_args, &E) == 0, "emulator");
-	conf = path_join(dir, "sevd.conf");
-	/* Compaction every few records, so that kills land in it too. */
-	TU_CHECK(write_file_atomic(conf, "journal_compact = 6\n", 20, 0600) == 0, "config");
+	conf = ru_compact_conf(dir, 6);
+	TU_CHECK(conf, "config");
 	D = (struct ru_sevd){
 	    .state_dir = dir, .run_dir = dir, .emu_sock = E.socket, .config = conf};
 	undone_launch();

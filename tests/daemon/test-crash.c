@@ -36,6 +36,7 @@
 #include "psp/commands.h"
 #include "psp/transport.h"
 #include "tests/daemon/guest-client.h"
+#include "tests/daemon/reliability-util.h"
 #include "tests/testutil.h"
 
 #define MIN_POINTS 60
@@ -343,25 +344,6 @@ static void cleanup_guests(void)
 
 /* ---- the runs ---- */
 
-/* quiet: the workload of a crash run fails when sevd is killed under it; that is expected. */
-static pid_t run_workload(bool quiet)
-{
-	pid_t pid;
-
-	fflush(stdout);
-	fflush(stderr);
-	pid = fork();
-	TU_CHECK(pid >= 0, "fork");
-	if (pid == 0) {
-		int fd = quiet ? open("/dev/null", O_WRONLY) : -1;
-
-		if (fd >= 0)
-			dup2(fd, 2);
-		workload();
-	}
-	return pid;
-}
-
 /* The reference run: how many checkpoints does the workload pass? */
 static unsigned reference_run(void)
 {
@@ -373,7 +355,8 @@ static unsigned reference_run(void)
 
 	D.extra_env = "SEVD_TEST_CRASH_LOG=1";
 	TU_CHECK(gc_start(&D, true), "sevd starts");
-	w = run_workload(false);
+	w = ru_fork_workload(workload, false);
+	TU_CHECK(w > 0, "fork");
 	TU_CHECK(waitpid(w, &st, 0) == w && WIFEXITED(st) && WEXITSTATUS(st) == 0,
 		 "the workload fails without a crash (status 0x%x; log %s)", st, D.log);
 	check_invariants(0);
@@ -399,7 +382,8 @@ static bool crash_run(unsigned point)
 	snprintf(env, sizeof(env), "SEVD_TEST_CRASH_AT=%u", point);
 	D.extra_env = env;
 	TU_CHECK(gc_start(&D, true), "sevd starts for point %u (log %s)", point, D.log);
-	w = run_workload(true);
+	w = ru_fork_workload(workload, true);
+	TU_CHECK(w > 0, "fork");
 	for (;;) {
 		pid_t r = waitpid(D.pid, &st, WUNTRACED | WNOHANG);
 
@@ -438,9 +422,8 @@ int main(void)
 	D.dir = tu_mkdtemp();
 	TU_CHECK(tu_emu_start(D.dir, (const char *const *)emu_args, &E) == 0, "emulator");
 	D.emu_sock = E.socket;
-	conf = path_join(D.dir, "sevd.conf");
-	/* Compaction every few records, so that kills land in it too. */
-	TU_CHECK(write_file_atomic(conf, "journal_compact = 6\n", 20, 0600) == 0, "conf");
+	conf = ru_compact_conf(D.dir, 6);
+	TU_CHECK(conf, "conf");
 	D.config = conf;
 
 	/* The owner side of alpha's launch: a session for the platform's PDH. */

@@ -480,9 +480,8 @@ int main(int argc, char **argv)
 	dir = tu_mkdtemp();
 	atexit(at_exit);
 	TU_CHECK(tu_emu_start(dir, emu_args, &E) == 0, "emulator");
-	conf = path_join(dir, "sevd.conf");
-	/* Compaction every few records, so that kills land in it too. */
-	TU_CHECK(write_file_atomic(conf, "journal_compact = 8\n", 20, 0600) == 0, "config");
+	conf = ru_compact_conf(dir, 8);
+	TU_CHECK(conf, "config");
 	D = (struct ru_sevd){
 	    .state_dir = dir, .run_dir = dir, .emu_sock = E.socket, .config = conf};
 	restart_and_check(&D, 0, seed, iters, &t);
