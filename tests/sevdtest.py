@@ -161,6 +161,30 @@ def unix_request(path, method, url, body=None):
         c.close()
 
 
+def unix_raw_get(path, url):
+    """GET url over the Unix socket as HTTP/1.0, read to the end: (status, head, body bytes),
+    for answers that are not text (GET /v1/snp/certs?format=table)."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(30)
+    s.connect(path)
+    s.sendall(f"GET {url} HTTP/1.0\r\nHost: localhost\r\n\r\n".encode())
+    data = b""
+    while True:
+        b = s.recv(65536)
+        if not b:
+            break
+        data += b
+    s.close()
+    head, _, body = data.partition(b"\r\n\r\n")
+    return int(head.split()[1]), head, body
+
+
+def log_of(tmp, name):
+    """TMP/NAME.log, as the start helpers below write a process's log."""
+    with open(os.path.join(tmp, name + ".log"), errors="replace") as f:
+        return f.read()
+
+
 def https_get(port, url, ca_file, token=None):
     """GET over TLS to 127.0.0.1, verifying sevd's certificate against ca_file."""
     ctx = ssl.create_default_context(cafile=ca_file)

@@ -23,8 +23,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from sevdtest import (check, run_test, start_emu, start_sevd, unix_request,  # noqa: E402
-                      wait_certs, wait_for)
+from sevdtest import (check, log_of, run_test, start_emu, start_sevd, unix_raw_get,  # noqa: E402
+                      unix_request, wait_certs, wait_for)
 
 
 def emu_ctl(sock, line):
@@ -60,9 +60,6 @@ def ok_line(api):
     return p.returncode, line[0]
 
 
-def log_of(tmp, name):
-    with open(os.path.join(tmp, name + ".log"), errors="replace") as f:
-        return f.read()
 
 
 def retry(procs, tmp, emu):
@@ -98,26 +95,12 @@ def retry(procs, tmp, emu):
     first = log.count("No SNP certificate table yet")
     won = log.count("from the emulator's key server (")
     check(first == 1 and won == 1, f"the log has {first} first failures and {won} successes")
-    st, _, table = raw(api)
+    st, _, table = unix_raw_get(api, "/v1/snp/certs?format=table")
     check(st == 200 and len(table) == t["size"], f"the table: {st}")
     procs.stop(sevd)
     return table, [e["pem"] for e in t["entries"] if e["name"] == "ark"][0]
 
 
-def raw(api):
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(30)
-    s.connect(api)
-    s.sendall(b"GET /v1/snp/certs?format=table HTTP/1.0\r\nHost: localhost\r\n\r\n")
-    data = b""
-    while True:
-        b = s.recv(65536)
-        if not b:
-            break
-        data += b
-    s.close()
-    head, _, body = data.partition(b"\r\n\r\n")
-    return int(head.split()[1]), head, body
 
 
 def put_wins(procs, tmp, emu, table, ark):

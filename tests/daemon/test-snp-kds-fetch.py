@@ -14,21 +14,18 @@ kds_url whose host cannot be resolved stops sevd at start naming kds_url and the
 Exit 77 only when run outside meson."""
 
 import os
-import socket
 import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from sevdtest import (check, free_port, load_sibling, pem_der, run_test, sevadm,  # noqa: E402
-                      start_emu, start_kds, start_sevd, unix_request, wait_certs, wait_for)
+                      start_emu, start_kds, start_sevd, unix_raw_get, unix_request, wait_certs,
+                      wait_for, log_of)
 
 sc = load_sibling(__file__, "test-snp-certs.py", "snpcerts")
 
 
-def log_of(tmp, name):
-    with open(os.path.join(tmp, name + ".log"), errors="replace") as f:
-        return f.read()
 
 
 def conf(tmp, name, url):
@@ -75,19 +72,8 @@ def fetched(procs, tmp, emu, kds):
 
 def table_of(api):
     """GET /v1/snp/certs?format=table: the GHCB table's bytes."""
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(30)
-    s.connect(api)
-    s.sendall(b"GET /v1/snp/certs?format=table HTTP/1.0\r\nHost: localhost\r\n\r\n")
-    data = b""
-    while True:
-        b = s.recv(65536)
-        if not b:
-            break
-        data += b
-    s.close()
-    head, _, body = data.partition(b"\r\n\r\n")
-    check(int(head.split()[1]) == 200, f"?format=table: {head[:80]!r}")
+    st, head, body = unix_raw_get(api, "/v1/snp/certs?format=table")
+    check(st == 200, f"?format=table: {head[:80]!r}")
     return body
 
 

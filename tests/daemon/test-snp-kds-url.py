@@ -14,13 +14,10 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from sevdtest import (check, run_test, start_emu, start_sevd, unix_request,  # noqa: E402
-                      wait_certs)
+from sevdtest import (check, log_of, run_test, start_emu, start_sevd,  # noqa: E402
+                      unix_request, wait_certs)
 
 
-def log_of(tmp, name):
-    with open(os.path.join(tmp, name + ".log"), errors="replace") as f:
-        return f.read()
 
 
 def conf(tmp, name, text):
