@@ -799,6 +799,29 @@ static void test_kills_es(const uint8_t *image, uint8_t *va, uint8_t *vb)
 	kill_target(launch_es(image), true, va, vb, &c);
 }
 
+/* Core ops of a kind on one side so far: the per-page op and its batch op together. */
+static uint64_t core_ops(struct side *s, const char *single, const char *batch)
+{
+	char a[96], b[96];
+
+	snprintf(a, sizeof(a), "sevd_core_requests_total{op=\"%s\"}", single);
+	snprintf(b, sizeof(b), "sevd_core_requests_total{op=\"%s\"}", batch);
+	return gc_metric_value(&s->d, a) + gc_metric_value(&s->d, b);
+}
+
+/* The memory crosses the worker <-> core seam in batches: on each side, the core ops that
+ * carried the move's 64 packets are about 64 / SEVD_MIG_BATCH, not one per page (each
+ * packet is still its own SEND_UPDATE_DATA / RECEIVE_UPDATE_DATA, as KVM sends them). */
+static void check_batched(uint64_t sent_ops, uint64_t received_ops)
+{
+	TU_CHECK(sent_ops >= 1 && sent_ops <= MEM / 4096u / 8u,
+		 "A's core served %llu send ops for %u packets (batches expected)",
+		 (unsigned long long)sent_ops, MEM / 4096u);
+	TU_CHECK(received_ops >= 1 && received_ops <= MEM / 4096u / 8u,
+		 "B's core served %llu receive ops for %u packets (batches expected)",
+		 (unsigned long long)received_ops, MEM / 4096u);
+}
+
 int main(void)
 {
 	_cleanup_free_ uint8_t *image = malloc(IMAGE), *va = malloc(MEM), *vb = malloc(MEM);
@@ -926,6 +949,9 @@ int main(void)
 	hb = receive_start(sent);
 	json_object_put(sent);
 	TU_CHECK_EQ(asids_used(&B), used_b + 1);
+	uint64_t ops_a = core_ops(&A, "GUEST_SEND_DATA", "GUEST_SEND_BATCH");
+	uint64_t ops_b = core_ops(&B, "GUEST_RECEIVE_DATA", "GUEST_RECEIVE_BATCH");
+
 	stream(ha, &r);
 	char *moved = (char *)r.body;
 
@@ -935,6 +961,8 @@ int main(void)
 	expect(&r, 200, NULL, "receive");
 	TU_CHECK_EQ(gc_int(r.json, "packets"), MEM / 4096u);
 	gc_resp_free(&r);
+	check_batched(core_ops(&A, "GUEST_SEND_DATA", "GUEST_SEND_BATCH") - ops_a,
+		      core_ops(&B, "GUEST_RECEIVE_DATA", "GUEST_RECEIVE_BATCH") - ops_b);
 	op(&B, hb, "receive/finish", 200);
 	op(&A, ha, "send/finish", 200);
 	snprintf(path, sizeof(path), "/v1/guests/%u", ha);
