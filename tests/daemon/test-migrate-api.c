@@ -422,6 +422,34 @@ static void test_sevadm_cleanup(const uint8_t *image, uint8_t *va, uint8_t *vb)
 	op(&A, h, "", 200);
 }
 
+/* The same with A's firmware refusing the twentieth SEND_UPDATE_DATA, inside the stream's
+ * second batch: A's stream stops there, sevadm migrate fails, B deletes the half-received
+ * guest and A cancels: A's guest RUNNING with its memory, nothing left on B. */
+static void test_send_fault(const uint8_t *image, uint8_t *va, uint8_t *vb)
+{
+	int nb = guest_count(&B);
+	int64_t used_b = asids_used(&B);
+	_cleanup_free_ char *out = NULL;
+	uint32_t h = launch(&A, SEV_POLICY_NODBG, image);
+	char path[64];
+	json_object *o;
+
+	view(&A, h, va);
+	emu_ctl(&A, "fault SEND_UPDATE_DATA:fail=INVALID_GUEST_STATE:nth=20");
+	TU_CHECK(sevadm_migrate(h, &out) == 1, "sevadm migrate with a failing source: %s", out);
+	emu_ctl(&A, "fault clear");
+	TU_CHECK_EQ(guest_count(&B), nb);
+	TU_CHECK_EQ(asids_used(&B), used_b);
+	snprintf(path, sizeof(path), "/v1/guests/%u", h);
+	o = call(&A, "GET", path, NULL, 200, NULL);
+	TU_CHECK(!strcmp(gc_str(o, "state"), "RUNNING"), "A after the failed send: %s",
+		 gc_str(o, "state"));
+	json_object_put(o);
+	view(&A, h, vb);
+	TU_CHECK(!memcmp(va, vb, MEM), "A's guest memory changed across the failed send");
+	op(&A, h, "", 200);
+}
+
 static int sevadm_on(struct side *s, char **argv_tail, char **out)
 {
 	char daemon[600];
@@ -987,6 +1015,7 @@ int main(void)
 	test_es(image, va, vb);
 	test_sevadm(image, va, vb);
 	test_sevadm_cleanup(image, va, vb);
+	test_send_fault(image, va, vb);
 	test_kills(image, va, vb);
 	test_kills_es(image, va, vb);
 	test_snapshot(image, va, vb, false);
