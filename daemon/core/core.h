@@ -48,6 +48,18 @@ enum sevd_snp_kds_stage {
 };
 #define SEVD_PACKET_MAX 4096u /* guest memory per migration packet: one page, as KVM sends */
 #define SEVD_VCPUS_MAX 256u   /* VMSAs sevd keeps per SEV-ES guest (for SEND_VMSA) */
+/* Packets per GUEST_SEND_BATCH / GUEST_RECEIVE_BATCH: the core runs their firmware commands
+ * back to back on its firmware thread (still one page per command, as KVM sends), so the
+ * worker <-> core round trip is paid once per batch instead of once per page. */
+#define SEVD_MIG_BATCH 16u
+
+/* One migration packet of a batch: where it belongs in guest memory, its header, its bytes. */
+struct sevd_mig_packet {
+	uint64_t offset;
+	uint32_t len; /* bytes in data */
+	uint8_t hdr[sizeof(struct sev_packet_header)];
+	uint8_t data[SEVD_PACKET_MAX];
+};
 
 /* The ops, numbered in the order of the op table's rows (daemon/ipc/ops.h, the one place an
  * op is defined): 0 is no op. */
@@ -211,6 +223,13 @@ struct sevd_request {
 		} migrate;
 		struct {
 			uint32_t handle;
+			uint32_t len;	 /* SEND_BATCH: bytes from offset (<= SEVD_MIG_BATCH pages) */
+			uint64_t offset; /* SEND_BATCH: a page-aligned offset in guest memory */
+			uint32_t n;	 /* RECEIVE_BATCH: packets in p */
+			struct sevd_mig_packet p[SEVD_MIG_BATCH]; /* RECEIVE_BATCH */
+		} migrate_batch; /* GUEST_SEND_BATCH, GUEST_RECEIVE_BATCH */
+		struct {
+			uint32_t handle;
 			uint32_t slot; /* < the staging's slots */
 			uint32_t len;  /* bytes at the slot's start, <= its size */
 		} slot;		       /* GUEST_DATA_SLOT */
@@ -355,6 +374,17 @@ struct sevd_reply {
 			uint8_t hdr[sizeof(struct sev_packet_header)];	   /* SEND_DATA */
 			uint8_t data[SEVD_PACKET_MAX];			   /* SEND_DATA */
 		} migrate;
+		struct {
+			struct sevd_guest_info info;
+			uint32_t command; /* SEV_CMD_* that ran last */
+			/* SEND: the offset after the last page done (a failure: the page that
+			 * failed); RECEIVE: packets of the request done (a failure: the one that
+			 * failed is p[done]) */
+			uint64_t next;
+			uint32_t done;
+			uint32_t n; /* SEND: packets in p (VMSA pages are skipped, not sent) */
+			struct sevd_mig_packet p[SEVD_MIG_BATCH]; /* SEND */
+		} migrate_batch; /* GUEST_SEND_BATCH, GUEST_RECEIVE_BATCH */
 		struct {
 			struct sevd_guest_info info;
 			uint32_t command;	 /* SEV_CMD_* that ran */

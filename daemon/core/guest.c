@@ -2273,16 +2273,20 @@ static void op_delete(struct sevd_guests *gs, const struct sevd_request *req,
  * (like a launch: admission, ASID, memfd, INTENT, then firmware, ACTIVATE, PUT in RUPDATE),
  * RECEIVE_DATA per page, RECEIVE_FINISH (RUNNING). A restart finds an RUPDATE guest and
  * decommissions it like any half-done launch: nothing half-received stays.
+ * The HTTP streams use SEND_BATCH and RECEIVE_BATCH: up to SEVD_MIG_BATCH pages in one op,
+ * each page still its own SEND_UPDATE_DATA / RECEIVE_UPDATE_DATA (KVM's sev_send_update_data
+ * refuses more than a page), run back to back on the firmware thread, so that the worker <->
+ * core round trip is paid once per batch; a failure stops the batch at that page.
  * SEV-ES: the source's SEND_VMSA runs SEND_UPDATE_VMSA on each VMSA the guest has (the pages
  * LAUNCH_UPDATE_VMSA took, by address); the memory packets skip those pages (SEND_DATA answers
  * len 0 for one), so a VMSA reaches the target only as RECEIVE_UPDATE_VMSA. The target's
  * RECEIVE_START learns how many are coming and RECEIVE_FINISH refuses until all came. */
 
-static bool packet_range_ok(const struct guest *g, const typeof(((struct sevd_request *)0)->u.migrate) *m,
-			    struct sevd_reply *rep)
+static bool packet_at_ok(const struct guest *g, uint64_t offset, uint32_t len,
+			 struct sevd_reply *rep)
 {
-	if (m->len == 0 || m->len > SEVD_PACKET_MAX || m->len % 16 || m->offset % 16 ||
-	    m->offset > g->rec.memory_size || m->len > g->rec.memory_size - m->offset) {
+	if (len == 0 || len > SEVD_PACKET_MAX || len % 16 || offset % 16 ||
+	    offset > g->rec.memory_size || len > g->rec.memory_size - offset) {
 		fail(rep, -EINVAL,
 		     "a packet is 16..%u bytes (a multiple of 16) at a 16-aligned offset inside "
 		     "the guest's %llu bytes of memory",
@@ -2293,22 +2297,35 @@ static bool packet_range_ok(const struct guest *g, const typeof(((struct sevd_re
 }
 
 /* A memory packet either is one of the guest's VMSA pages or leaves them alone. */
-static bool vmsa_range_ok(const struct guest *g,
-			  const typeof(((struct sevd_request *)0)->u.migrate) *m, struct sevd_reply *rep)
+static bool vmsa_at_ok(const struct guest *g, uint64_t offset, uint32_t len,
+		       struct sevd_reply *rep)
 {
 	for (uint32_t i = 0; i < g->n_vmsa; i++) {
 		uint64_t v = g->vmsa[i];
 
-		if (m->offset < v + SEVD_PACKET_MAX && v < m->offset + m->len &&
-		    (m->offset != v || m->len != SEVD_PACKET_MAX)) {
+		if (offset < v + SEVD_PACKET_MAX && v < offset + len &&
+		    (offset != v || len != SEVD_PACKET_MAX)) {
 			fail(rep, -EINVAL,
 			     "a memory packet at 0x%llx (%u bytes) covers part of the VMSA at "
 			     "0x%llx: ask for whole pages",
-			     (unsigned long long)m->offset, m->len, (unsigned long long)v);
+			     (unsigned long long)offset, len, (unsigned long long)v);
 			return false;
 		}
 	}
 	return true;
+}
+
+static bool packet_range_ok(const struct guest *g,
+			    const typeof(((struct sevd_request *)0)->u.migrate) *m,
+			    struct sevd_reply *rep)
+{
+	return packet_at_ok(g, m->offset, m->len, rep);
+}
+
+static bool vmsa_range_ok(const struct guest *g,
+			  const typeof(((struct sevd_request *)0)->u.migrate) *m, struct sevd_reply *rep)
+{
+	return vmsa_at_ok(g, m->offset, m->len, rep);
 }
 
 static void migrate_answer(struct sevd_guests *gs, struct guest *g, uint32_t command,
@@ -2432,11 +2449,22 @@ static void op_send_start(struct sevd_guests *gs, const struct sevd_request *req
 	migrate_answer(gs, g, SEV_CMD_SEND_START, rep);
 }
 
-static void op_send_data(struct sevd_guests *gs, const struct sevd_request *req,
-			 struct sevd_reply *rep)
+/* SEND_UPDATE_DATA of len bytes at offset (checked by the caller): one page per command. */
+static int send_packet(struct sevd_guests *gs, struct guest *g, uint64_t offset, uint32_t len,
+		       struct sev_packet_header *hdr, uint8_t *data, struct sevd_reply *rep)
 {
 	struct timespec t0;
 	int psp_ret, r;
+
+	gfw_begin(SEV_CMD_SEND_UPDATE_DATA, &psp_ret, &t0);
+	r = psp_cmd_send_update_data(gs->psp, g->rec.handle, g->rec.mem_base + offset, len, hdr,
+				     data, &psp_ret);
+	return gfw_done(gs, rep, SEV_CMD_SEND_UPDATE_DATA, r, psp_ret, &t0);
+}
+
+static void op_send_data(struct sevd_guests *gs, const struct sevd_request *req,
+			 struct sevd_reply *rep)
+{
 	const typeof(req->u.migrate) *m = &req->u.migrate;
 	struct guest *g = lookup(gs, m->handle, rep);
 	struct sev_packet_header hdr;
@@ -2450,10 +2478,7 @@ static void op_send_data(struct sevd_guests *gs, const struct sevd_request *req,
 		info_of(g, g->rec.state, g->rec.asid, &rep->u.migrate.info);
 		return;
 	}
-	gfw_begin(SEV_CMD_SEND_UPDATE_DATA, &psp_ret, &t0);
-	r = psp_cmd_send_update_data(gs->psp, g->rec.handle, g->rec.mem_base + m->offset, m->len,
-				     &hdr, rep->u.migrate.data, &psp_ret);
-	if (gfw_done(gs, rep, SEV_CMD_SEND_UPDATE_DATA, r, psp_ret, &t0) < 0)
+	if (send_packet(gs, g, m->offset, m->len, &hdr, rep->u.migrate.data, rep) < 0)
 		return;
 	memcpy(rep->u.migrate.hdr, &hdr, sizeof(hdr));
 	rep->u.migrate.offset = m->offset;
@@ -2642,14 +2667,29 @@ static void op_receive_start(struct sevd_guests *gs, const struct sevd_request *
 	migrate_answer(gs, g, SEV_CMD_RECEIVE_START, rep);
 }
 
+/* RECEIVE_UPDATE_DATA of one packet at offset (checked by the caller). */
+static int receive_packet(struct sevd_guests *gs, struct guest *g, uint64_t offset, uint32_t len,
+			  const uint8_t *hdr_bytes, const uint8_t *data, struct sevd_reply *rep)
+{
+	struct sev_packet_header hdr;
+	struct timespec t0;
+	int psp_ret, r;
+
+	memcpy(&hdr, hdr_bytes, sizeof(hdr));
+	gfw_begin(SEV_CMD_RECEIVE_UPDATE_DATA, &psp_ret, &t0);
+	r = psp_cmd_receive_update_data(gs->psp, g->rec.handle, &hdr, g->rec.mem_base + offset,
+					data, len, &psp_ret);
+	if (gfw_done(gs, rep, SEV_CMD_RECEIVE_UPDATE_DATA, r, psp_ret, &t0) < 0)
+		return -EIO;
+	g->rec.data_bytes += len;
+	return 0;
+}
+
 static void op_receive_data(struct sevd_guests *gs, const struct sevd_request *req,
 			    struct sevd_reply *rep)
 {
-	struct timespec t0;
-	int psp_ret, r;
 	const typeof(req->u.migrate) *m = &req->u.migrate;
 	struct guest *g = lookup(gs, m->handle, rep);
-	struct sev_packet_header hdr;
 
 	if (!g || !packet_range_ok(g, m, rep) || !vmsa_range_ok(g, m, rep))
 		return;
@@ -2658,15 +2698,91 @@ static void op_receive_data(struct sevd_guests *gs, const struct sevd_request *r
 		     (unsigned long long)m->offset);
 		return;
 	}
-	memcpy(&hdr, m->hdr, sizeof(hdr));
-	gfw_begin(SEV_CMD_RECEIVE_UPDATE_DATA, &psp_ret, &t0);
-	r = psp_cmd_receive_update_data(gs->psp, g->rec.handle, &hdr, g->rec.mem_base + m->offset,
-					m->data, m->len, &psp_ret);
-	if (gfw_done(gs, rep, SEV_CMD_RECEIVE_UPDATE_DATA, r, psp_ret, &t0) < 0)
+	if (receive_packet(gs, g, m->offset, m->len, m->hdr, m->data, rep) < 0)
 		return;
-	g->rec.data_bytes += m->len;
 	rep->u.migrate.command = SEV_CMD_RECEIVE_UPDATE_DATA;
 	info_of(g, g->rec.state, g->rec.asid, &rep->u.migrate.info);
+}
+
+/* GUEST_SEND_BATCH: the pages of [offset, offset + len), each its own SEND_UPDATE_DATA, back
+ * to back; a VMSA page is skipped (SEND_VMSA's). Stops at the first page that fails, its
+ * error in rep and next its offset; the packets before it are in p. */
+static void op_send_batch(struct sevd_guests *gs, const struct sevd_request *req,
+			  struct sevd_reply *rep)
+{
+	const typeof(req->u.migrate_batch) *m = &req->u.migrate_batch;
+	typeof(rep->u.migrate_batch) *b = &rep->u.migrate_batch;
+	struct guest *g = lookup(gs, m->handle, rep);
+	struct sev_packet_header hdr;
+	uint64_t off = m->offset;
+
+	b->n = 0;
+	b->next = off;
+	if (!g)
+		return;
+	if (m->len == 0 || m->len > SEVD_MIG_BATCH * SEVD_PACKET_MAX || off % SEVD_PACKET_MAX) {
+		fail(rep, -EINVAL,
+		     "a send batch is 1..%u bytes from a page-aligned offset (it was %u bytes "
+		     "at 0x%llx)",
+		     SEVD_MIG_BATCH * SEVD_PACKET_MAX, m->len, (unsigned long long)off);
+		return;
+	}
+	for (uint64_t end = off + m->len; off < end; off = b->next) {
+		uint32_t len = (uint32_t)MIN(end - off, (uint64_t)SEVD_PACKET_MAX);
+		struct sevd_mig_packet *p = &b->p[b->n];
+
+		if (!packet_at_ok(g, off, len, rep) || !vmsa_at_ok(g, off, len, rep))
+			return;
+		if (!vmsa_known(g, off)) { /* SEND_VMSA's: not a memory packet */
+			if (send_packet(gs, g, off, len, &hdr, p->data, rep) < 0)
+				return;
+			memcpy(p->hdr, &hdr, sizeof(hdr));
+			p->offset = off;
+			p->len = len;
+			b->n++;
+			b->command = SEV_CMD_SEND_UPDATE_DATA;
+		}
+		b->next = off + len;
+	}
+	info_of(g, g->rec.state, g->rec.asid, &b->info);
+}
+
+/* GUEST_RECEIVE_BATCH: each packet as GUEST_RECEIVE_DATA takes it, in order, back to back;
+ * stops at the first that fails (its error in rep, done the packets taken before it). */
+static void op_receive_batch(struct sevd_guests *gs, const struct sevd_request *req,
+			     struct sevd_reply *rep)
+{
+	const typeof(req->u.migrate_batch) *m = &req->u.migrate_batch;
+	typeof(rep->u.migrate_batch) *b = &rep->u.migrate_batch;
+	struct guest *g = lookup(gs, m->handle, rep);
+
+	b->n = 0;
+	b->done = 0;
+	if (!g)
+		return;
+	if (m->n == 0 || m->n > SEVD_MIG_BATCH) {
+		fail(rep, -EINVAL, "a receive batch holds 1..%u packets (it held %u)",
+		     SEVD_MIG_BATCH, m->n);
+		return;
+	}
+	for (uint32_t i = 0; i < m->n; i++) {
+		const struct sevd_mig_packet *p = &m->p[i];
+
+		if (!packet_at_ok(g, p->offset, p->len, rep) ||
+		    !vmsa_at_ok(g, p->offset, p->len, rep))
+			return;
+		if (vmsa_known(g, p->offset)) {
+			fail(rep, -EINVAL,
+			     "0x%llx holds a VMSA received already: memory packets come first",
+			     (unsigned long long)p->offset);
+			return;
+		}
+		if (receive_packet(gs, g, p->offset, p->len, p->hdr, p->data, rep) < 0)
+			return;
+		b->done = i + 1;
+		b->command = SEV_CMD_RECEIVE_UPDATE_DATA;
+	}
+	info_of(g, g->rec.state, g->rec.asid, &b->info);
 }
 
 /* RECEIVE_UPDATE_VMSA of one VMSA packet at its guest address (a page, one per vCPU). */

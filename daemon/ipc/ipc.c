@@ -34,6 +34,8 @@ typedef struct sevd_reply rep_t;
 #define REQ_MIGRATE sizeof(((req_t *)0)->u.migrate)
 #define REQ_CERT_CHAIN sizeof(((req_t *)0)->u.cert_chain)
 #define REQ_CONN sizeof(((req_t *)0)->u.conn)
+/* A migration batch's request without packets (SEND_BATCH names a range only). */
+#define REQ_BATCH_HDR offsetof(typeof(((req_t *)0)->u.migrate_batch), p)
 
 /* Reply bodies: the first N bytes of struct sevd_reply (status fields, then u's member). */
 #define REP_HDR offsetof(rep_t, u)
@@ -52,6 +54,12 @@ struct body_rule {
 	 .count_at = REP_HDR + offsetof(typeof(((rep_t *)0)->u.member), count),                   \
 	 .elem = sizeof(((rep_t *)0)->u.member.arr[0]),                                            \
 	 .max = ELEMENTSOF(((rep_t *)0)->u.member.arr)}
+/* The same for a request: req->u.member's array `arr`, counted by u.member.count. */
+#define REQ_VAR(member, count, arr)                                                                \
+	{.fixed = offsetof(typeof(((req_t *)0)->u.member), arr),                                  \
+	 .count_at = offsetof(typeof(((req_t *)0)->u.member), count),                             \
+	 .elem = sizeof(((req_t *)0)->u.member.arr[0]),                                            \
+	 .max = ELEMENTSOF(((req_t *)0)->u.member.arr)}
 /* The array must end the member (nothing after it but the member's trailing padding), and
  * the count, a uint32_t, come before it: the longest body is all of the member's data, and
  * the count is in the prefix the receiver reads first. */
@@ -69,6 +77,12 @@ REP_VAR_OK(asids, n, entry);
 REP_VAR_OK(guests, n, g);
 REP_VAR_OK(metrics, len, text);
 REP_VAR_OK(snp_certs, len, table);
+REP_VAR_OK(migrate_batch, n, p);
+_Static_assert(sizeof(((req_t *)0)->u.migrate_batch) -
+			       (offsetof(typeof(((req_t *)0)->u.migrate_batch), p) +
+				sizeof(((req_t *)0)->u.migrate_batch.p)) <
+			   _Alignof(typeof(((req_t *)0)->u.migrate_batch)),
+	       "daemon/ipc/ipc.c: migrate_batch.p must end the request's migrate_batch");
 
 static const struct {
 	struct body_rule req, rep;

@@ -159,4 +159,11 @@ enum sevd_role {
 	 * serves it only while a fetch is pending and no table was PUT, and checks the         \
 	 * certificates as a PUT's (core/snp-certs.c). */                                        \
 	X(SNP_CERTS_KDS, sevd_snp_certs_op, NULL, 1, FIXED(REQ_SNP_KDS),                            \
-	  REP_VAR(snp_certs, len, table), SEVD_ROLE_BIT(SEVD_ROLE_PUBLIC), 0)
+	  REP_VAR(snp_certs, len, table), SEVD_ROLE_BIT(SEVD_ROLE_PUBLIC), 0)                     \
+	/* Migration in batches (guest.c "migration"): up to SEVD_MIG_BATCH pages per op, each  \
+	 * still its own SEND_UPDATE_DATA / RECEIVE_UPDATE_DATA, run back to back on the        \
+	 * firmware thread; the send and receive streams use these, not the per-page rows. */    \
+	X(GUEST_SEND_BATCH, op_guest, op_send_batch, 1, FIXED(REQ_BATCH_HDR),                     \
+	  REP_VAR(migrate_batch, n, p), SEVD_ROLES_MIGRATOR, 1)                                    \
+	X(GUEST_RECEIVE_BATCH, op_guest, op_receive_batch, 1, REQ_VAR(migrate_batch, n, p),        \
+	  REP_VAR(migrate_batch, n, p), SEVD_ROLES_MIGRATOR, 1)

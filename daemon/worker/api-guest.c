@@ -1227,6 +1227,8 @@ struct send_stream {
 	uint64_t next, size; /* guest memory offsets */
 	bool vmsas;	     /* an SEV-ES guest whose range reaches the end: its VMSAs follow */
 	uint32_t vcpu;	     /* the next VMSA to send */
+	uint32_t bi, bn;     /* the next packet of the batch in rep (GUEST_SEND_BATCH), its count */
+	bool failed;	     /* the batch in rep ended in the core's error (after its packets) */
 	uint8_t rec[MIG_REC_MAX];
 	size_t rec_len, rec_pos;
 };
@@ -1244,15 +1246,14 @@ static void send_stream_free(void *state)
 	free(s);
 }
 
-/* The record of the packet in s->rep. */
-static void send_stream_record(struct send_stream *s, uint32_t flag)
+/* The record of a packet: offset, length word (| flag), header, bytes. */
+static void send_stream_record(struct send_stream *s, uint64_t offset, uint32_t len,
+			       const uint8_t *hdr, const uint8_t *data, uint32_t flag)
 {
-	uint32_t len = s->rep->u.migrate.len;
-
-	le_put(s->rec, s->rep->u.migrate.offset, 8);
+	le_put(s->rec, offset, 8);
 	le_put(s->rec + 8, len | flag, 4);
-	memcpy(s->rec + 12, s->rep->u.migrate.hdr, sizeof(s->rep->u.migrate.hdr));
-	memcpy(s->rec + MIG_REC_HDR, s->rep->u.migrate.data, len);
+	memcpy(s->rec + 12, hdr, sizeof(s->rep->u.migrate.hdr));
+	memcpy(s->rec + MIG_REC_HDR, data, len);
 	s->rec_len = MIG_REC_HDR + len;
 	s->rec_pos = 0;
 }
@@ -1272,35 +1273,60 @@ static int send_stream_vmsa(struct send_stream *s)
 		return 1;
 	}
 	s->vcpu++;
-	send_stream_record(s, MIG_REC_VMSA);
+	send_stream_record(s, s->rep->u.migrate.offset, s->rep->u.migrate.len,
+			   s->rep->u.migrate.hdr, s->rep->u.migrate.data, MIG_REC_VMSA);
 	return 0;
 }
 
-/* The next record: a memory packet (a VMSA page skipped: the core answers it with len 0),
- * then the VMSAs; 1 at the end. */
+/* The next batch of memory packets into s->rep: one core op for up to SEVD_MIG_BATCH pages
+ * (a VMSA page skipped: the core sends none for it). An error after some packets keeps them:
+ * they go out first, and the stream stops where the core stopped. */
+static int send_stream_batch(struct send_stream *s)
+{
+	typeof(s->rep->u.migrate_batch) *b = &s->rep->u.migrate_batch;
+	uint64_t left = s->size - s->next, max = (uint64_t)SEVD_MIG_BATCH * SEVD_PACKET_MAX;
+	uint64_t at = s->next;
+
+	s->creq->op = SEVD_OP_GUEST_SEND_BATCH;
+	s->creq->u.migrate_batch.offset = s->next;
+	s->creq->u.migrate_batch.len = (uint32_t)MIN(left, max);
+	b->n = 0;
+	b->next = s->next;
+	s->failed = sevd_api_core_fn(s->core, s->creq, s->rep) < 0;
+	s->bi = 0;
+	s->bn = MIN(b->n, SEVD_MIG_BATCH);
+	if (s->failed) {
+		log_warning("Guest %u: the send stream stopped at offset %llu: %s",
+			    s->creq->u.migrate_batch.handle, (unsigned long long)b->next,
+			    s->rep->message);
+		return s->bn ? 0 : -EIO;
+	}
+	s->next = at + s->creq->u.migrate_batch.len;
+	return 0;
+}
+
+/* The next record: a memory packet, then the VMSAs; 1 at the end. */
 static int send_stream_next(struct send_stream *s)
 {
-	for (unsigned pages = 0; s->next < s->size; pages++) {
-		uint32_t len = s->size - s->next < SEVD_PACKET_MAX ? (uint32_t)(s->size - s->next)
-								    : SEVD_PACKET_MAX;
+	const struct sevd_mig_packet *p;
 
-		s->creq->op = SEVD_OP_GUEST_SEND_DATA;
-		s->creq->u.migrate.offset = s->next;
-		s->creq->u.migrate.len = len;
-		if (pages > SEVD_VCPUS_MAX || sevd_api_core_fn(s->core, s->creq, s->rep) < 0) {
-			log_warning("Guest %u: the send stream stopped at offset %llu: %s",
-				    s->creq->u.migrate.handle, (unsigned long long)s->next,
-				    pages > SEVD_VCPUS_MAX ? "too many pages skipped"
-							   : s->rep->message);
+	for (unsigned skipped = 0; s->bi == s->bn; skipped += SEVD_MIG_BATCH) {
+		if (s->failed)
+			return -EIO;
+		if (s->next >= s->size)
+			return s->vmsas ? send_stream_vmsa(s) : 1;
+		if (skipped > SEVD_VCPUS_MAX) {
+			log_warning("Guest %u: the send stream stopped at offset %llu: too many "
+				    "pages skipped",
+				    s->creq->u.migrate_batch.handle, (unsigned long long)s->next);
 			return -EIO;
 		}
-		s->next += len;
-		if (s->rep->u.migrate.len) {
-			send_stream_record(s, 0);
-			return 0;
-		}
+		if (send_stream_batch(s) < 0)
+			return -EIO;
 	}
-	return s->vmsas ? send_stream_vmsa(s) : 1;
+	p = &s->rep->u.migrate_batch.p[s->bi++];
+	send_stream_record(s, p->offset, p->len, p->hdr, p->data, 0);
+	return 0;
 }
 
 static ssize_t send_stream_read(void *state, uint64_t pos, char *buf, size_t max)
@@ -1403,6 +1429,10 @@ struct receive_stream {
 	bool failed;
 	char why[200];	  /* a framing error */
 	uint64_t packets, bytes, vmsas;
+	/* Memory packets gathered in creq's GUEST_RECEIVE_BATCH, not yet sent to the core: sent
+	 * when SEVD_MIG_BATCH are there, before a VMSA or a framing error, and at the end. */
+	uint32_t pend;
+	bool last_batch; /* rep holds a GUEST_RECEIVE_BATCH answer (else a single op's) */
 	uint8_t rec[MIG_REC_MAX];
 	size_t have, need;
 };
@@ -1442,26 +1472,62 @@ static int receive_open(const struct sevd_api_request *req, void **state,
 	return 0;
 }
 
-/* One whole record in r->rec: its packet into the guest. */
+/* The gathered packets into the guest: one core op, their RECEIVE_UPDATE_DATA back to back.
+ * The core stops at the first that fails; those before it count as received. */
+static int receive_flush(struct receive_stream *r)
+{
+	typeof(r->creq->u.migrate_batch) *m = &r->creq->u.migrate_batch;
+	typeof(r->rep->u.migrate_batch) *b = &r->rep->u.migrate_batch;
+	uint32_t done;
+	int rc;
+
+	if (!r->pend)
+		return 0;
+	r->creq->op = SEVD_OP_GUEST_RECEIVE_BATCH;
+	m->n = r->pend;
+	b->done = 0;
+	rc = sevd_api_core_fn(r->req.core, r->creq, r->rep);
+	r->last_batch = true;
+	done = MIN(b->done, r->pend);
+	for (uint32_t i = 0; i < done; i++) {
+		r->packets++;
+		r->bytes += m->p[i].len;
+	}
+	r->pend = 0;
+	return rc < 0 ? -EIO : 0;
+}
+
+/* One whole record in r->rec: a memory packet joins the batch; a VMSA goes on its own, after
+ * the memory packets before it. */
 static int receive_record(struct receive_stream *r)
 {
-	typeof(r->creq->u.migrate) *m = &r->creq->u.migrate;
-
 	uint32_t word = (uint32_t)le_get(r->rec + 8, 4);
+	typeof(r->creq->u.migrate) *m = &r->creq->u.migrate;
+	struct sevd_mig_packet *p;
 
+	if (!(word & MIG_REC_VMSA)) {
+		p = &r->creq->u.migrate_batch.p[r->pend++];
+		p->offset = le_get(r->rec, 8);
+		p->len = word;
+		memcpy(p->hdr, r->rec + 12, sizeof(p->hdr));
+		memcpy(p->data, r->rec + MIG_REC_HDR, p->len);
+		return r->pend == SEVD_MIG_BATCH ? receive_flush(r) : 0;
+	}
+	if (receive_flush(r) < 0)
+		return -EIO;
 	m->offset = le_get(r->rec, 8);
 	m->len = word & ~MIG_REC_VMSA;
 	memcpy(m->hdr, r->rec + 12, sizeof(m->hdr));
 	memcpy(m->data, r->rec + MIG_REC_HDR, m->len);
-	r->creq->op = word & MIG_REC_VMSA ? SEVD_OP_GUEST_RECEIVE_VMSA : SEVD_OP_GUEST_RECEIVE_DATA;
+	r->creq->op = SEVD_OP_GUEST_RECEIVE_VMSA;
+	r->last_batch = false;
 	if (sevd_api_core_fn(r->req.core, r->creq, r->rep) < 0)
 		return -EIO;
 	r->packets++;
 	r->bytes += m->len;
-	r->vmsas += !!(word & MIG_REC_VMSA);
+	r->vmsas++;
 	return 0;
 }
-
 
 static int receive_feed(struct receive_stream *r, const char *buf, size_t len)
 {
@@ -1478,6 +1544,10 @@ static int receive_feed(struct receive_stream *r, const char *buf, size_t len)
 			uint32_t n = (uint32_t)le_get(r->rec + 8, 4) & ~MIG_REC_VMSA;
 
 			if (n == 0 || n > SEVD_PACKET_MAX) {
+				if (receive_flush(r) < 0) { /* the records before it come first */
+					r->failed = true;
+					break;
+				}
 				snprintf(r->why, sizeof(r->why),
 					 "record %llu: a packet length of %u bytes (1 to %u)",
 					 (unsigned long long)r->packets + 1, n, SEVD_PACKET_MAX);
@@ -1505,6 +1575,8 @@ static void receive_close(void *state, bool complete, struct sevd_api_response *
 	struct receive_stream *r = state;
 	_cleanup_(json_object_putp) json_object *o = NULL;
 
+	if (!r->failed && receive_flush(r) < 0)
+		r->failed = true;
 	if (!complete || !resp) {
 		receive_free(r);
 		return;
@@ -1522,7 +1594,8 @@ static void receive_close(void *state, bool complete, struct sevd_api_response *
 			       "/v1/guests/{h}/send/stream from the source",
 			       -1);
 	else {
-		o = guest_json(&r->rep->u.migrate.info);
+		o = guest_json(r->last_batch ? &r->rep->u.migrate_batch.info
+					     : &r->rep->u.migrate.info);
 		json_object_object_add(o, "packets", json_object_new_int64((int64_t)r->packets));
 		json_object_object_add(o, "received", json_object_new_int64((int64_t)r->bytes));
 		json_object_object_add(o, "vmsas", json_object_new_int64((int64_t)r->vmsas));

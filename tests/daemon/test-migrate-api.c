@@ -422,6 +422,34 @@ static void test_sevadm_cleanup(const uint8_t *image, uint8_t *va, uint8_t *vb)
 	op(&A, h, "", 200);
 }
 
+/* The same with A's firmware refusing the twentieth SEND_UPDATE_DATA, inside the stream's
+ * second batch: A's stream stops there, sevadm migrate fails, B deletes the half-received
+ * guest and A cancels: A's guest RUNNING with its memory, nothing left on B. */
+static void test_send_fault(const uint8_t *image, uint8_t *va, uint8_t *vb)
+{
+	int nb = guest_count(&B);
+	int64_t used_b = asids_used(&B);
+	_cleanup_free_ char *out = NULL;
+	uint32_t h = launch(&A, SEV_POLICY_NODBG, image);
+	char path[64];
+	json_object *o;
+
+	view(&A, h, va);
+	emu_ctl(&A, "fault SEND_UPDATE_DATA:fail=INVALID_GUEST_STATE:nth=20");
+	TU_CHECK(sevadm_migrate(h, &out) == 1, "sevadm migrate with a failing source: %s", out);
+	emu_ctl(&A, "fault clear");
+	TU_CHECK_EQ(guest_count(&B), nb);
+	TU_CHECK_EQ(asids_used(&B), used_b);
+	snprintf(path, sizeof(path), "/v1/guests/%u", h);
+	o = call(&A, "GET", path, NULL, 200, NULL);
+	TU_CHECK(!strcmp(gc_str(o, "state"), "RUNNING"), "A after the failed send: %s",
+		 gc_str(o, "state"));
+	json_object_put(o);
+	view(&A, h, vb);
+	TU_CHECK(!memcmp(va, vb, MEM), "A's guest memory changed across the failed send");
+	op(&A, h, "", 200);
+}
+
 static int sevadm_on(struct side *s, char **argv_tail, char **out)
 {
 	char daemon[600];
@@ -799,6 +827,29 @@ static void test_kills_es(const uint8_t *image, uint8_t *va, uint8_t *vb)
 	kill_target(launch_es(image), true, va, vb, &c);
 }
 
+/* Core ops of a kind on one side so far: the per-page op and its batch op together. */
+static uint64_t core_ops(struct side *s, const char *single, const char *batch)
+{
+	char a[96], b[96];
+
+	snprintf(a, sizeof(a), "sevd_core_requests_total{op=\"%s\"}", single);
+	snprintf(b, sizeof(b), "sevd_core_requests_total{op=\"%s\"}", batch);
+	return gc_metric_value(&s->d, a) + gc_metric_value(&s->d, b);
+}
+
+/* The memory crosses the worker <-> core seam in batches: on each side, the core ops that
+ * carried the move's 64 packets are about 64 / SEVD_MIG_BATCH, not one per page (each
+ * packet is still its own SEND_UPDATE_DATA / RECEIVE_UPDATE_DATA, as KVM sends them). */
+static void check_batched(uint64_t sent_ops, uint64_t received_ops)
+{
+	TU_CHECK(sent_ops >= 1 && sent_ops <= MEM / 4096u / 8u,
+		 "A's core served %llu send ops for %u packets (batches expected)",
+		 (unsigned long long)sent_ops, MEM / 4096u);
+	TU_CHECK(received_ops >= 1 && received_ops <= MEM / 4096u / 8u,
+		 "B's core served %llu receive ops for %u packets (batches expected)",
+		 (unsigned long long)received_ops, MEM / 4096u);
+}
+
 int main(void)
 {
 	_cleanup_free_ uint8_t *image = malloc(IMAGE), *va = malloc(MEM), *vb = malloc(MEM);
@@ -926,6 +977,9 @@ int main(void)
 	hb = receive_start(sent);
 	json_object_put(sent);
 	TU_CHECK_EQ(asids_used(&B), used_b + 1);
+	uint64_t ops_a = core_ops(&A, "GUEST_SEND_DATA", "GUEST_SEND_BATCH");
+	uint64_t ops_b = core_ops(&B, "GUEST_RECEIVE_DATA", "GUEST_RECEIVE_BATCH");
+
 	stream(ha, &r);
 	char *moved = (char *)r.body;
 
@@ -935,6 +989,8 @@ int main(void)
 	expect(&r, 200, NULL, "receive");
 	TU_CHECK_EQ(gc_int(r.json, "packets"), MEM / 4096u);
 	gc_resp_free(&r);
+	check_batched(core_ops(&A, "GUEST_SEND_DATA", "GUEST_SEND_BATCH") - ops_a,
+		      core_ops(&B, "GUEST_RECEIVE_DATA", "GUEST_RECEIVE_BATCH") - ops_b);
 	op(&B, hb, "receive/finish", 200);
 	op(&A, ha, "send/finish", 200);
 	snprintf(path, sizeof(path), "/v1/guests/%u", ha);
@@ -959,6 +1015,7 @@ int main(void)
 	test_es(image, va, vb);
 	test_sevadm(image, va, vb);
 	test_sevadm_cleanup(image, va, vb);
+	test_send_fault(image, va, vb);
 	test_kills(image, va, vb);
 	test_kills_es(image, va, vb);
 	test_snapshot(image, va, vb, false);

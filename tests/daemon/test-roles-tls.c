@@ -653,7 +653,7 @@ static const struct {
     {"GET", "/v1/guests/{h}/send/stream", "GUEST_INFO"}, /* asked before the stream starts */
     {"POST", "/v1/guests/{h}/send/finish", "GUEST_SEND_FINISH"},
     {"POST", "/v1/guests/{h}/send/cancel", "GUEST_SEND_CANCEL"},
-    {"POST", "/v1/guests/{h}/receive", "GUEST_RECEIVE_DATA"},
+    {"POST", "/v1/guests/{h}/receive", "GUEST_RECEIVE_BATCH"}, /* the records, in batches */
     {"POST", "/v1/guests/{h}/receive/finish", "GUEST_RECEIVE_FINISH"},
     {"DELETE", "/v1/guests/{h}", "GUEST_DELETE"},
 };
