@@ -1173,6 +1173,7 @@ static int snp_update(struct sevd_guests *gs, struct guest *g, uint64_t off, uin
 	_cleanup_free_ uint8_t *buf = NULL;
 	uint64_t run_end = off; /* guest memory below this (from off) is Pre-Guest already */
 	bool batch = !page && type != SEV_SNP_PAGE_VMSA && len > SEV_PAGE_SIZE;
+	uint64_t left; /* from here on, the Pre-Guest pages of the run go back on a failure */
 	unsigned k, done;
 	uint8_t d[48];
 	int r;
@@ -1194,6 +1195,7 @@ static int snp_update(struct sevd_guests *gs, struct guest *g, uint64_t off, uin
 		}
 		k = batch ? (unsigned)MIN(MIN(len - p, run_end - off - p) / SEV_PAGE_SIZE, SNP_BATCH)
 			  : 1;
+		k = MAX(k, 1u);
 		errno = 0;
 		if (!page && pread(g->memfd, buf, (size_t)k * SEV_PAGE_SIZE, (off_t)(off + p)) !=
 				     (ssize_t)k * SEV_PAGE_SIZE) {
@@ -1202,18 +1204,20 @@ static int snp_update(struct sevd_guests *gs, struct guest *g, uint64_t off, uin
 				    strerror(errno ? errno : EIO));
 		}
 		r = snp_update_pages(gs, g, off + p, k, type, rep, &done);
+		/* firmware took [0, done); a refused page stays as firmware left it */
+		left = off + p + (uint64_t)(done + (r < 0)) * SEV_PAGE_SIZE;
 		digest_get(g, d);
 		for (unsigned i = 0; i < done; i++) {
 			uint64_t gi = type == SEV_SNP_PAGE_VMSA ? gpa : ga + (uint64_t)i * SEV_PAGE_SIZE;
 
 			if (sevd_snp_digest_page(d, type, gi, page ? page : buf + i * SEV_PAGE_SIZE) < 0) {
-				snp_unrun(gs, g, off + p + (uint64_t)(i + 1) * SEV_PAGE_SIZE, run_end);
+				snp_unrun(gs, g, left, run_end);
 				return fail(rep, -ENOMEM, "SHA-384 of the launch digest failed");
 			}
 		}
 		digest_put(g, d);
 		if (r < 0) {
-			snp_unrun(gs, g, off + p + (uint64_t)(done + 1) * SEV_PAGE_SIZE, run_end);
+			snp_unrun(gs, g, left, run_end);
 			snprintf(rep->message + strlen(rep->message),
 				 sizeof(rep->message) - strlen(rep->message),
 				 " (type=%s page at gpa 0x%llx)", sevd_snp_page_type_name(type),

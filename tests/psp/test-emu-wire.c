@@ -3,9 +3,9 @@
  * its command's is refused with -EMSGSIZE, a longer one answered on its first bytes (never
  * INVALID_LEN); bad MAP requests are refused; a memfd shrunk under the emulator gives
  * INVALID_ADDRESS, not a crash; region lifetimes; CTL errors; batches of commands (one message,
- * run in order, stopping at the first failure; malformed ones run nothing). And the transport's side: a hung
- * emulator gives -ETIMEDOUT and a dead transport, a vanished one -ECONNRESET; concurrently
- * pending commands are counted in max_concurrent_seen. */
+ * run in order, stopping at the first failure; malformed ones run nothing). And the
+ * transport's side: a hung emulator gives -ETIMEDOUT and a dead transport, a vanished one
+ * -ECONNRESET; concurrently pending commands are counted in max_concurrent_seen. */
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
