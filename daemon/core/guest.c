@@ -31,6 +31,7 @@
 #include "common/util.h"
 #include "attest/chain.h"
 #include "attest/roots.h"
+#include "attest/snp-measure.h"
 #include "daemon/core/core-internal.h"
 #include "daemon/core/crash.h"
 #include "daemon/core/guest.h"
@@ -1162,6 +1163,28 @@ static int snp_update_pages(struct sevd_guests *gs, struct guest *g, uint64_t of
 	return 0;
 }
 
+/* The SHA-384 of n NORMAL pages, for their PAGE_INFOs: on a thread of its own while the
+ * firmware thread waits for the emulator's batch (the two hashes of a page, sevd's and
+ * firmware's, then run side by side), else inline. */
+struct page_hashes {
+	const uint8_t *pages;
+	unsigned n;
+	int r;
+	uint8_t h[SNP_BATCH][48];
+};
+
+static void *page_hashes_run(void *arg)
+{
+	struct page_hashes *ph = arg;
+
+	ph->r = 0;
+	for (unsigned i = 0; i < ph->n && ph->r == 0; i++)
+		if (EVP_Digest(ph->pages + (size_t)i * SEV_PAGE_SIZE, SEV_PAGE_SIZE, ph->h[i], NULL,
+			       EVP_sha384(), NULL) != 1)
+			ph->r = -EIO;
+	return NULL;
+}
+
 /* SNP_LAUNCH_UPDATE of the pages [off, off + len) of guest memory as type at gpa (gpa + i for
  * page i; VMSA pages all at SEV_SNP_VMSA_GPA), the digest following each page. page: the
  * plaintext of a one-page update, else it is read from the memfd, up to SNP_BATCH pages of one
@@ -1173,13 +1196,17 @@ static int snp_update(struct sevd_guests *gs, struct guest *g, uint64_t off, uin
 	_cleanup_free_ uint8_t *buf = NULL;
 	uint64_t run_end = off; /* guest memory below this (from off) is Pre-Guest already */
 	bool batch = !page && type != SEV_SNP_PAGE_VMSA && len > SEV_PAGE_SIZE;
+	_cleanup_free_ struct page_hashes *ph = NULL;
 	uint64_t left; /* from here on, the Pre-Guest pages of the run go back on a failure */
+	bool hashed;
+	pthread_t th;
 	unsigned k, done;
 	uint8_t d[48];
 	int r;
 
 	buf = malloc((batch ? SNP_BATCH : 1) * SEV_PAGE_SIZE);
-	if (!buf)
+	ph = batch ? malloc(sizeof(*ph)) : NULL;
+	if (!buf || (batch && !ph))
 		return fail(rep, -ENOMEM, "out of memory for the pages of an SNP launch update");
 	for (uint64_t p = 0; p < len; p += (uint64_t)k * SEV_PAGE_SIZE) {
 		uint64_t ga = type == SEV_SNP_PAGE_VMSA ? gpa : gpa + p;
@@ -1203,14 +1230,24 @@ static int snp_update(struct sevd_guests *gs, struct guest *g, uint64_t off, uin
 			return fail(rep, -EIO, "cannot read guest memory: %s",
 				    strerror(errno ? errno : EIO));
 		}
+		hashed = batch && type == SEV_SNP_PAGE_NORMAL && k > 1;
+		if (hashed) {
+			ph->pages = buf;
+			ph->n = k;
+			hashed = pthread_create(&th, NULL, page_hashes_run, ph) == 0;
+		}
 		r = snp_update_pages(gs, g, off + p, k, type, rep, &done);
+		if (hashed)
+			pthread_join(th, NULL);
 		/* firmware took [0, done); a refused page stays as firmware left it */
 		left = off + p + (uint64_t)(done + (r < 0)) * SEV_PAGE_SIZE;
 		digest_get(g, d);
 		for (unsigned i = 0; i < done; i++) {
 			uint64_t gi = type == SEV_SNP_PAGE_VMSA ? gpa : ga + (uint64_t)i * SEV_PAGE_SIZE;
 
-			if (sevd_snp_digest_page(d, type, gi, page ? page : buf + i * SEV_PAGE_SIZE) < 0) {
+			if ((hashed ? ph->r < 0 || attest_snp_page_info(d, type, gi, ph->h[i]) < 0 :
+				      sevd_snp_digest_page(d, type, gi,
+							   page ? page : buf + i * SEV_PAGE_SIZE) < 0)) {
 				snp_unrun(gs, g, left, run_end);
 				return fail(rep, -ENOMEM, "SHA-384 of the launch digest failed");
 			}
