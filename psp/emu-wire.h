@@ -25,7 +25,28 @@ enum emu_msg_type {
 	EMU_MSG_UNMAP = 3, /* payload: struct emu_unmap_req */
 	EMU_MSG_INFO = 4,  /* no payload; reply payload: struct emu_info */
 	EMU_MSG_CTL = 5,   /* payload: text control line (fault plans etc., see psp/emu) */
+	EMU_MSG_BATCH = 6, /* hdr.cmd = N (1..EMU_BATCH_MAX) firmware commands, each a struct
+			    * emu_batch_item then its buffer, run in order as N EMU_MSG_CMDs would
+			    * be, stopping after the first whose status or error is not 0. Reply
+			    * payload: a struct emu_batch_result and the updated buffer for each
+			    * command that ran; hdr.status/error those of the last one. The sum of
+			    * sizeof(struct emu_batch_result) + len over the N must fit
+			    * EMU_WIRE_MAX_PAYLOAD, else error -EMSGSIZE and none runs */
 };
+
+#define EMU_BATCH_MAX 64u
+
+struct emu_batch_item {
+	uint32_t cmd; /* firmware command id */
+	uint32_t len; /* its buffer's bytes, which follow */
+} __attribute__((packed));
+
+struct emu_batch_result {
+	uint32_t cmd;
+	int32_t status; /* as emu_reply_hdr's for one EMU_MSG_CMD */
+	int32_t error;
+	uint32_t len; /* the updated buffer's bytes, which follow (0 when error) */
+} __attribute__((packed));
 
 struct emu_msg_hdr {
 	uint32_t magic;

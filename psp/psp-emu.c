@@ -147,6 +147,57 @@ static int emu_issue(struct psp_transport *t, uint32_t cmd, void *buf, size_t le
 	return 0;
 }
 
+/* EMU_MSG_BATCH (emu-wire.h): the commands in one message, the results checked for shape. */
+static int emu_issue_batch(struct psp_transport *t, struct psp_batch_cmd *cmds, const size_t *lens,
+			   unsigned n, unsigned *ret_done)
+{
+	struct emu_client *c = t->priv;
+	uint8_t msg[EMU_WIRE_MAX_PAYLOAD];
+	size_t at = 0, need = 0;
+	struct reply rep;
+	unsigned i;
+	int r;
+
+	for (i = 0; i < n; i++) {
+		struct emu_batch_item it = { .cmd = cmds[i].cmd, .len = (uint32_t)lens[i] };
+
+		need += sizeof(struct emu_batch_result) + lens[i];
+		if (need > sizeof(msg) || at + sizeof(it) + lens[i] > sizeof(msg))
+			return -EMSGSIZE;
+		memcpy(msg + at, &it, sizeof(it));
+		if (lens[i])
+			memcpy(msg + at + sizeof(it), cmds[i].buf, lens[i]);
+		at += sizeof(it) + lens[i];
+	}
+	r = exchange(c, EMU_MSG_BATCH, n, msg, at, -1, &rep);
+	if (r < 0)
+		return r;
+	if (rep.h.error < 0 && rep.h.len == 0)
+		return rep.h.error; /* the batch itself refused: none ran */
+	for (at = 0, i = 0; at < rep.h.len; i++) {
+		struct emu_batch_result res;
+
+		if (i >= n || rep.h.len - at < sizeof(res))
+			return kill_transport(c, -EPROTO, "malformed batch reply");
+		memcpy(&res, rep.payload + at, sizeof(res));
+		at += sizeof(res);
+		if (res.cmd != cmds[i].cmd || res.error > 0 ||
+		    res.len != (res.error ? 0 : lens[i]) || res.len > rep.h.len - at ||
+		    (i > 0 && cmds[i - 1].psp_ret != SEV_STATUS_SUCCESS))
+			return kill_transport(c, -EPROTO, "malformed batch reply");
+		if (res.error < 0)
+			return res.error;
+		if (res.len)
+			memcpy(cmds[i].buf, rep.payload + at, res.len);
+		at += res.len;
+		cmds[i].psp_ret = res.status;
+	}
+	if (i == 0 || (i < n && cmds[i - 1].psp_ret == SEV_STATUS_SUCCESS))
+		return kill_transport(c, -EPROTO, "batch reply stopped early");
+	*ret_done = i;
+	return 0;
+}
+
 static int emu_dma_alloc(struct psp_transport *t, size_t size, struct psp_buf *ret)
 {
 	struct emu_client *c = t->priv;
@@ -244,6 +295,7 @@ static void emu_close(struct psp_transport *t)
 static const struct psp_transport_ops emu_ops = {
 	.kind = "emu",
 	.issue = emu_issue,
+	.issue_batch = emu_issue_batch,
 	.dma_alloc = emu_dma_alloc,
 	.dma_free = emu_dma_free,
 	.map_memfd = emu_map_memfd,

@@ -12,6 +12,11 @@ struct psp_transport_ops {
 	/* Send one command; buf/len already checked against the command table. Return 0 and set
 	 * *status to the firmware status, or a negative errno when firmware was not reached. */
 	int (*issue)(struct psp_transport *t, uint32_t cmd, void *buf, size_t len, int *status);
+	/* Several commands in one exchange (NULL: the transport has none; psp_issue_batch()
+	 * answers -EOPNOTSUPP). Runs them in order, stopping after the first that does not answer
+	 * SUCCESS; *ret_done: how many ran, each one's status in its entry. */
+	int (*issue_batch)(struct psp_transport *t, struct psp_batch_cmd *cmds, const size_t *lens,
+			   unsigned n, unsigned *ret_done);
 	int (*dma_alloc)(struct psp_transport *t, size_t size, struct psp_buf *ret);
 	void (*dma_free)(struct psp_transport *t, struct psp_buf *b);
 	int (*map_memfd)(struct psp_transport *t, int memfd, uint64_t size, uint64_t *ret_base);

@@ -141,6 +141,42 @@ int psp_issue(struct psp_transport *t, uint32_t cmd, void *buf, int *psp_ret)
 	return 0;
 }
 
+int psp_issue_batch(struct psp_transport *t, struct psp_batch_cmd *cmds, unsigned n,
+		    unsigned *ret_done)
+{
+	size_t lens[PSP_BATCH_MAX];
+	int r;
+
+	*ret_done = 0;
+	if (!t || !t->ops || !cmds || n == 0 || n > PSP_BATCH_MAX)
+		return -EINVAL;
+	for (unsigned i = 0; i < n; i++) {
+		cmds[i].psp_ret = SEV_STATUS_NO_FW_CALL;
+		r = check_buffer(cmds[i].cmd, cmds[i].buf, &lens[i]);
+		if (r < 0)
+			return r;
+	}
+	if (!t->ops->issue_batch)
+		return -EOPNOTSUPP;
+	pthread_mutex_lock(&t->lock);
+	r = t->ops->issue_batch(t, cmds, lens, n, ret_done);
+	pthread_mutex_unlock(&t->lock);
+	if (r < 0) {
+		log_debug("psp: a batch of %u via %s: %s", n, t->ops->kind, strerror(-r));
+		*ret_done = 0;
+		return r;
+	}
+	if (*ret_done < n || cmds[n - 1].psp_ret != SEV_STATUS_SUCCESS) {
+		const struct psp_batch_cmd *f = &cmds[*ret_done ? *ret_done - 1 : 0];
+
+		log_debug("psp: %s via %s (command %u of a batch of %u): firmware answered %s",
+			  sev_cmd_name(f->cmd), t->ops->kind, *ret_done, n,
+			  sev_status_name(f->psp_ret));
+		return -EIO;
+	}
+	return 0;
+}
+
 /* Memory and CPUID requests share the transport's channel (the emulator's socket), so they
  * take the same lock as commands. */
 int psp_dma_alloc(struct psp_transport *t, size_t size, struct psp_buf *ret)

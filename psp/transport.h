@@ -46,6 +46,24 @@ const char *psp_transport_kind(const struct psp_transport *t);
  * e.g. guest commands through /dev/sev; -ETIMEDOUT; -ECONNRESET: emulator gone). */
 int psp_issue(struct psp_transport *t, uint32_t cmd, void *buf, int *psp_ret);
 
+/* One command of psp_issue_batch(): as psp_issue()'s arguments; psp_ret is written. */
+struct psp_batch_cmd {
+	uint32_t cmd;
+	void *buf;
+	int psp_ret;
+};
+#define PSP_BATCH_MAX 64u
+/* Issue n (1..PSP_BATCH_MAX) independent commands in one exchange with the transport, in
+ * order, stopping after the first that does not answer SUCCESS; each still runs as psp_issue()
+ * would run it. Only the emulator's transport has this (psp/README.md: its EMU_MSG_BATCH);
+ * /dev/sev has no such thing: -EOPNOTSUPP, nothing sent, and the caller issues them one by
+ * one. *ret_done: how many reached firmware (entries after those keep SEV_STATUS_NO_FW_CALL).
+ * Returns 0 when all n answered SUCCESS; -EIO when command *ret_done - 1 answered another
+ * status; another negative errno as psp_issue() (then *ret_done is 0: a lost exchange says
+ * nothing of which ran). */
+int psp_issue_batch(struct psp_transport *t, struct psp_batch_cmd *cmds, unsigned n,
+		    unsigned *ret_done);
+
 /* Firmware-addressable memory for blobs (certs, CSRs, session blobs, reports). Zeroed. */
 int psp_dma_alloc(struct psp_transport *t, size_t size, struct psp_buf *ret);
 void psp_dma_free(struct psp_transport *t, struct psp_buf *b);

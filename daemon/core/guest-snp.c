@@ -106,6 +106,28 @@ int sevd_snp_launch_update(struct psp_transport *t, uint64_t gctx, uint64_t padd
 	return psp_issue(t, SEV_CMD_SNP_LAUNCH_UPDATE, &b, psp_ret);
 }
 
+int sevd_snp_launch_update_batch(struct psp_transport *t, uint64_t gctx, uint64_t paddr,
+				 unsigned n, uint8_t type, int *psp_ret, unsigned *ret_done)
+{
+	struct sev_snp_cmd_launch_update b[PSP_BATCH_MAX];
+	struct psp_batch_cmd cmds[PSP_BATCH_MAX];
+	int r;
+
+	*ret_done = 0;
+	if (n == 0 || n > PSP_BATCH_MAX)
+		return -EINVAL;
+	for (unsigned i = 0; i < n; i++) {
+		b[i] = (struct sev_snp_cmd_launch_update){
+		    .gctx_paddr = gctx, .flags = SEV_SNP_UPDATE_FLAGS(type, false, false),
+		    .address = paddr + (uint64_t)i * SEV_PAGE_SIZE};
+		cmds[i] = (struct psp_batch_cmd){.cmd = SEV_CMD_SNP_LAUNCH_UPDATE, .buf = &b[i]};
+	}
+	r = psp_issue_batch(t, cmds, n, ret_done);
+	for (unsigned i = 0; i < n; i++)
+		psp_ret[i] = cmds[i].psp_ret;
+	return r;
+}
+
 int sevd_snp_launch_finish(struct psp_transport *t, uint64_t gctx,
 			   const struct sev_snp_id_block *id_block,
 			   const struct sev_snp_id_auth *id_auth, bool author,

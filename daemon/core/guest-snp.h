@@ -39,6 +39,12 @@ int sevd_snp_launch_start(struct psp_transport *t, uint64_t gctx, uint64_t polic
 int sevd_snp_activate(struct psp_transport *t, uint64_t gctx, uint32_t asid, int *psp_ret);
 int sevd_snp_launch_update(struct psp_transport *t, uint64_t gctx, uint64_t paddr, uint8_t type,
 			   int *psp_ret);
+/* SNP_LAUNCH_UPDATE of the n (1..PSP_BATCH_MAX) 4 KiB pages at paddr + i * 4 KiB, in order,
+ * in one exchange with the transport (psp_issue_batch()): each still one firmware command.
+ * Stops after the first that fails; *ret_done: how many ran, psp_ret[i] each one's status.
+ * -EOPNOTSUPP, nothing sent, on a transport without batches (/dev/sev). */
+int sevd_snp_launch_update_batch(struct psp_transport *t, uint64_t gctx, uint64_t paddr,
+				 unsigned n, uint8_t type, int *psp_ret, unsigned *ret_done);
 /* id_block / id_auth NULL: finish without them (no ID_BLOCK_EN); author: AUTH_KEY_EN. */
 int sevd_snp_launch_finish(struct psp_transport *t, uint64_t gctx,
 			   const struct sev_snp_id_block *id_block,

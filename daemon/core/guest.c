@@ -31,6 +31,7 @@
 #include "common/util.h"
 #include "attest/chain.h"
 #include "attest/roots.h"
+#include "attest/snp-measure.h"
 #include "daemon/core/core-internal.h"
 #include "daemon/core/crash.h"
 #include "daemon/core/guest.h"
@@ -1105,27 +1106,112 @@ static int snp_private_run(struct sevd_guests *gs, struct guest *g, uint64_t off
 	return sevd_snp_rmp_private(gs->psp, g->rec.mem_base + off, g->rec.asid, gpa);
 }
 
+#define SNP_BATCH PSP_BATCH_MAX /* SNP_LAUNCH_UPDATEs sent in one exchange (psp_issue_batch) */
+
+/* The clock of command i of a batch of n that began at t0: its share of the batch's time. */
+static void batch_share(const struct timespec *t0, unsigned n, struct timespec *ret)
+{
+	struct timespec now;
+	int64_t el, share;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	el = (int64_t)(now.tv_sec - t0->tv_sec) * 1000000000 + (now.tv_nsec - t0->tv_nsec);
+	share = el / n;
+	el = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec - share;
+	ret->tv_sec = el / 1000000000;
+	ret->tv_nsec = el % 1000000000;
+}
+
+/* SNP_LAUNCH_UPDATE of the n Pre-Guest pages at off (n > 1: one exchange with the transport,
+ * each page still its own firmware command; one by one on a transport without batches), each
+ * command's outcome recorded as if issued alone. *ret_done: the pages that answered SUCCESS. */
+static int snp_update_pages(struct sevd_guests *gs, struct guest *g, uint64_t off, unsigned n,
+			    uint8_t type, struct sevd_reply *rep, unsigned *ret_done)
+{
+	int psp_ret[SNP_BATCH], ignored, r = -EOPNOTSUPP;
+	uint64_t pa = g->rec.mem_base + off;
+	unsigned ran = 0;
+	struct timespec t0, ti;
+
+	*ret_done = 0;
+	if (n > 1) {
+		for (unsigned i = 0; i < n; i++)
+			gfw_begin(SEV_CMD_SNP_LAUNCH_UPDATE, &ignored, &t0);
+		r = sevd_snp_launch_update_batch(gs->psp, gctx_of(g), pa, n, type, psp_ret, &ran);
+	}
+	if (r == -EOPNOTSUPP) {
+		for (unsigned i = 0; i < n; i++) {
+			gfw_begin(SEV_CMD_SNP_LAUNCH_UPDATE, &psp_ret[0], &t0);
+			r = sevd_snp_launch_update(gs->psp, gctx_of(g), pa + i * SEV_PAGE_SIZE, type,
+						   &psp_ret[0]);
+			if (gfw_done(gs, rep, SEV_CMD_SNP_LAUNCH_UPDATE, r, psp_ret[0], &t0) < 0)
+				return rep->r;
+			*ret_done = i + 1;
+		}
+		return 0;
+	}
+	if (ran == 0) /* the exchange failed: the first command's failure, as when issued alone */
+		return gfw_done(gs, rep, SEV_CMD_SNP_LAUNCH_UPDATE, r < 0 ? r : -EIO,
+				SEV_STATUS_NO_FW_CALL, &t0);
+	for (unsigned i = 0; i < ran; i++) {
+		batch_share(&t0, n, &ti);
+		if (gfw_done(gs, rep, SEV_CMD_SNP_LAUNCH_UPDATE,
+			     psp_ret[i] == SEV_STATUS_SUCCESS ? 0 : -EIO, psp_ret[i], &ti) < 0)
+			return rep->r;
+		*ret_done = i + 1;
+	}
+	return 0;
+}
+
+/* The SHA-384 of n NORMAL pages, for their PAGE_INFOs: on a thread of its own while the
+ * firmware thread waits for the emulator's batch (the two hashes of a page, sevd's and
+ * firmware's, then run side by side), else inline. */
+struct page_hashes {
+	const uint8_t *pages;
+	unsigned n;
+	int r;
+	uint8_t h[SNP_BATCH][48];
+};
+
+static void *page_hashes_run(void *arg)
+{
+	struct page_hashes *ph = arg;
+
+	ph->r = 0;
+	for (unsigned i = 0; i < ph->n && ph->r == 0; i++)
+		if (EVP_Digest(ph->pages + (size_t)i * SEV_PAGE_SIZE, SEV_PAGE_SIZE, ph->h[i], NULL,
+			       EVP_sha384(), NULL) != 1)
+			ph->r = -EIO;
+	return NULL;
+}
+
 /* SNP_LAUNCH_UPDATE of the pages [off, off + len) of guest memory as type at gpa (gpa + i for
  * page i; VMSA pages all at SEV_SNP_VMSA_GPA), the digest following each page. page: the
- * plaintext of a one-page update, else it is read from the memfd. A page that fails leaves the
- * pages after it as they were: those already made Pre-Guest with it are given back. */
+ * plaintext of a one-page update, else it is read from the memfd, up to SNP_BATCH pages of one
+ * Pre-Guest run at a time, updated in one batch. A page that fails leaves the pages after it
+ * as they were: those already made Pre-Guest with it are given back. */
 static int snp_update(struct sevd_guests *gs, struct guest *g, uint64_t off, uint64_t len,
 		      uint8_t type, uint64_t gpa, const uint8_t *page, struct sevd_reply *rep)
 {
-	uint8_t buf[SEV_PAGE_SIZE], d[48];
+	_cleanup_free_ uint8_t *buf = NULL;
 	uint64_t run_end = off; /* guest memory below this (from off) is Pre-Guest already */
-	struct timespec t0;
-	int psp_ret, r;
+	bool batch = !page && type != SEV_SNP_PAGE_VMSA && len > SEV_PAGE_SIZE;
+	_cleanup_free_ struct page_hashes *ph = NULL;
+	uint64_t left; /* from here on, the Pre-Guest pages of the run go back on a failure */
+	bool hashed;
+	pthread_t th;
+	unsigned k, done;
+	uint8_t d[48];
+	int r;
 
-	for (uint64_t p = 0; p < len; p += SEV_PAGE_SIZE) {
-		uint64_t pa = g->rec.mem_base + off + p, ga = type == SEV_SNP_PAGE_VMSA ? gpa : gpa + p;
+	buf = malloc((batch ? SNP_BATCH : 1) * SEV_PAGE_SIZE);
+	ph = batch ? malloc(sizeof(*ph)) : NULL;
+	if (!buf || (batch && !ph))
+		return fail(rep, -ENOMEM, "out of memory for the pages of an SNP launch update");
+	for (uint64_t p = 0; p < len; p += (uint64_t)k * SEV_PAGE_SIZE) {
+		uint64_t ga = type == SEV_SNP_PAGE_VMSA ? gpa : gpa + p;
 		uint64_t n = type == SEV_SNP_PAGE_VMSA ? 1 : MIN((len - p) / SEV_PAGE_SIZE, SNP_RMP_RUN);
 
-		if (!page && pread(g->memfd, buf, sizeof(buf), (off_t)(off + p)) != (ssize_t)sizeof(buf)) {
-			snp_unrun(gs, g, off + p, run_end);
-			return fail(rep, -EIO, "cannot read guest memory: %s",
-				    strerror(errno ? errno : EIO));
-		}
 		if (off + p >= run_end) {
 			r = snp_private_run(gs, g, off + p, MAX(n, 1), ga, &run_end);
 			if (r < 0)
@@ -1134,22 +1220,48 @@ static int snp_update(struct sevd_guests *gs, struct guest *g, uint64_t off, uin
 					    "failed: %s",
 					    (unsigned long long)ga, g->rec.asid, strerror(-r));
 		}
-		gfw_begin(SEV_CMD_SNP_LAUNCH_UPDATE, &psp_ret, &t0);
-		r = sevd_snp_launch_update(gs->psp, gctx_of(g), pa, type, &psp_ret);
-		if (gfw_done(gs, rep, SEV_CMD_SNP_LAUNCH_UPDATE, r, psp_ret, &t0) < 0) {
-			snp_unrun(gs, g, off + p + SEV_PAGE_SIZE, run_end);
+		k = batch ? (unsigned)MIN(MIN(len - p, run_end - off - p) / SEV_PAGE_SIZE, SNP_BATCH)
+			  : 1;
+		k = MAX(k, 1u);
+		errno = 0;
+		if (!page && pread(g->memfd, buf, (size_t)k * SEV_PAGE_SIZE, (off_t)(off + p)) !=
+				     (ssize_t)k * SEV_PAGE_SIZE) {
+			snp_unrun(gs, g, off + p, run_end);
+			return fail(rep, -EIO, "cannot read guest memory: %s",
+				    strerror(errno ? errno : EIO));
+		}
+		hashed = batch && type == SEV_SNP_PAGE_NORMAL && k > 1;
+		if (hashed) {
+			ph->pages = buf;
+			ph->n = k;
+			hashed = pthread_create(&th, NULL, page_hashes_run, ph) == 0;
+		}
+		r = snp_update_pages(gs, g, off + p, k, type, rep, &done);
+		if (hashed)
+			pthread_join(th, NULL);
+		/* firmware took [0, done); a refused page stays as firmware left it */
+		left = off + p + (uint64_t)(done + (r < 0)) * SEV_PAGE_SIZE;
+		digest_get(g, d);
+		for (unsigned i = 0; i < done; i++) {
+			uint64_t gi = type == SEV_SNP_PAGE_VMSA ? gpa : ga + (uint64_t)i * SEV_PAGE_SIZE;
+
+			if ((hashed ? ph->r < 0 || attest_snp_page_info(d, type, gi, ph->h[i]) < 0 :
+				      sevd_snp_digest_page(d, type, gi,
+							   page ? page : buf + i * SEV_PAGE_SIZE) < 0)) {
+				snp_unrun(gs, g, left, run_end);
+				return fail(rep, -ENOMEM, "SHA-384 of the launch digest failed");
+			}
+		}
+		digest_put(g, d);
+		if (r < 0) {
+			snp_unrun(gs, g, left, run_end);
 			snprintf(rep->message + strlen(rep->message),
 				 sizeof(rep->message) - strlen(rep->message),
 				 " (type=%s page at gpa 0x%llx)", sevd_snp_page_type_name(type),
-				 (unsigned long long)ga);
+				 (unsigned long long)(ga + (type == SEV_SNP_PAGE_VMSA ? 0 :
+							    (uint64_t)done * SEV_PAGE_SIZE)));
 			return rep->r;
 		}
-		digest_get(g, d);
-		if (sevd_snp_digest_page(d, type, ga, page ? page : buf) < 0) {
-			snp_unrun(gs, g, off + p + SEV_PAGE_SIZE, run_end);
-			return fail(rep, -ENOMEM, "SHA-384 of the launch digest failed");
-		}
-		digest_put(g, d);
 	}
 	return 0;
 }

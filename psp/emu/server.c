@@ -72,6 +72,63 @@ static size_t do_cmd(struct emu_fw *fw, const struct emu_msg_hdr *h, const uint8
 	return h->len;
 }
 
+/* EMU_MSG_BATCH (emu-wire.h): N firmware commands in one message, each run as its own
+ * EMU_MSG_CMD would be (the same checks, fault rules and status), in order, stopping after the
+ * first that fails. Only the message boundary differs: firmware still sees one command at a
+ * time. The whole message is checked first, so a malformed one runs nothing. */
+static size_t do_batch(struct emu_fw *fw, const struct emu_msg_hdr *h, const uint8_t *payload,
+		       struct emu_reply_hdr *r, uint8_t *out)
+{
+	struct emu_batch_item it;
+	size_t at = 0, need = 0, n = 0;
+
+	if (h->cmd == 0 || h->cmd > EMU_BATCH_MAX) {
+		r->error = -EINVAL;
+		return 0;
+	}
+	for (uint32_t i = 0; i < h->cmd; i++) {
+		if (h->len - at < sizeof(it)) {
+			r->error = -EINVAL;
+			return 0;
+		}
+		memcpy(&it, payload + at, sizeof(it));
+		at += sizeof(it);
+		if (it.len > h->len - at) {
+			r->error = -EINVAL;
+			return 0;
+		}
+		at += it.len;
+		need += sizeof(struct emu_batch_result) + it.len;
+	}
+	if (at != h->len || need > EMU_WIRE_MAX_PAYLOAD) {
+		r->error = at != h->len ? -EINVAL : -EMSGSIZE;
+		return 0;
+	}
+	at = 0;
+	for (uint32_t i = 0; i < h->cmd; i++) {
+		struct emu_msg_hdr ih = { .type = EMU_MSG_CMD };
+		struct emu_reply_hdr ir = { 0 };
+		struct emu_batch_result res;
+
+		memcpy(&it, payload + at, sizeof(it));
+		at += sizeof(it);
+		ih.cmd = it.cmd;
+		ih.len = it.len;
+		res = (struct emu_batch_result){ .cmd = it.cmd };
+		res.len = (uint32_t)do_cmd(fw, &ih, payload + at, &ir, out + n + sizeof(res));
+		at += it.len;
+		res.status = ir.status;
+		res.error = ir.error;
+		memcpy(out + n, &res, sizeof(res));
+		n += sizeof(res) + res.len;
+		r->status = ir.status;
+		r->error = ir.error;
+		if (ir.status || ir.error)
+			break;
+	}
+	return n;
+}
+
 static size_t do_map(struct emu_fw *fw, uint64_t conn_id, const struct emu_msg_hdr *h,
 		     const uint8_t *payload, int fd, struct emu_reply_hdr *r, uint8_t *out)
 {
@@ -133,6 +190,7 @@ static bool shape_ok(const struct emu_msg_hdr *h, int fd)
 	switch (h->type) {
 	case EMU_MSG_CMD:
 	case EMU_MSG_CTL:
+	case EMU_MSG_BATCH:
 		return fd < 0;
 	case EMU_MSG_MAP:
 		return fd >= 0 && h->len == sizeof(struct emu_map_req);
@@ -164,6 +222,9 @@ ssize_t emu_handle_request(struct emu_fw *fw, uint64_t conn_id, const uint8_t *m
 	switch (h.type) {
 	case EMU_MSG_CMD:
 		n = do_cmd(fw, &h, msg + hs, &r, out);
+		break;
+	case EMU_MSG_BATCH:
+		n = do_batch(fw, &h, msg + hs, &r, out);
 		break;
 	case EMU_MSG_MAP:
 		n = do_map(fw, conn_id, &h, msg + hs, fd, &r, out);
@@ -469,7 +530,7 @@ static bool cmd_pending(int fd)
 	struct emu_msg_hdr h;
 
 	return recv(fd, &h, sizeof(h), MSG_PEEK | MSG_DONTWAIT) == (ssize_t)sizeof(h) &&
-	       h.type == EMU_MSG_CMD;
+	       (h.type == EMU_MSG_CMD || h.type == EMU_MSG_BATCH);
 }
 
 /* How many connections have a firmware command waiting right now: the PSP sees them one at

@@ -186,6 +186,7 @@ def failed_update(api, emu):
     st, r = unix_request(api, "POST", f"/v1/guests/{h}/data?type=normal&gpa=0x0", image)
     check(st >= 400 and "INVALID_PARAM" in json.dumps(r),
           f"upload with page 5 refused by firmware: {st} {r}")
+    check("gpa 0x5000" in json.dumps(r), f"the refusal names the refused page: {r}")
     err, text = emu_ctl(emu, "fault clear")
     check(err == 0, f"CTL fault clear: {err} {text}")
     d = Digest()

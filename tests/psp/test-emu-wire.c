@@ -2,9 +2,10 @@
  * their own connection; unknown command ids answer INVALID_COMMAND; a buffer shorter than
  * its command's is refused with -EMSGSIZE, a longer one answered on its first bytes (never
  * INVALID_LEN); bad MAP requests are refused; a memfd shrunk under the emulator gives
- * INVALID_ADDRESS, not a crash; region lifetimes; CTL errors. And the transport's side: a hung
- * emulator gives -ETIMEDOUT and a dead transport, a vanished one -ECONNRESET; concurrently
- * pending commands are counted in max_concurrent_seen. */
+ * INVALID_ADDRESS, not a crash; region lifetimes; CTL errors; batches of commands (one message,
+ * run in order, stopping at the first failure; malformed ones run nothing). And the
+ * transport's side: a hung emulator gives -ETIMEDOUT and a dead transport, a vanished one
+ * -ECONNRESET; concurrently pending commands are counted in max_concurrent_seen. */
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -230,6 +231,92 @@ static int map_raw(const char *sock, int memfd, uint64_t size, uint64_t *ret_bas
 	return h.error;
 }
 
+/* One batch item (cmd, len bytes of fill) appended at *at of msg. */
+static void batch_item(uint8_t *msg, size_t *at, uint32_t cmd, uint32_t len, uint8_t fill)
+{
+	struct emu_batch_item it = { cmd, len };
+
+	memcpy(msg + *at, &it, sizeof(it));
+	memset(msg + *at + sizeof(it), fill, len);
+	*at += sizeof(it) + len;
+}
+
+/* EMU_MSG_BATCH (emu-wire.h): a malformed batch runs nothing and is refused with an error (the
+ * connection stays); a good one runs its commands in order and stops at the first that fails,
+ * a refused length included; with a descriptor the message is malformed. */
+static void test_batches(const char *sock)
+{
+	struct emu_reply_hdr h;
+	struct emu_batch_result res;
+	uint8_t msg[EMU_WIRE_MAX_PAYLOAD], out[EMU_WIRE_MAX_PAYLOAD];
+	int fd = raw_connect(sock), pipefd[2];
+	size_t at = 0;
+
+	batch_item(msg, &at, SEV_CMD_PLATFORM_STATUS, 12, 0);
+	const struct {
+		uint32_t count, len;
+		int error;
+		const char *what;
+	} bad[] = {
+		{ 0, (uint32_t)at, -EINVAL, "no command" },
+		{ EMU_BATCH_MAX + 1, (uint32_t)at, -EINVAL, "more than EMU_BATCH_MAX" },
+		{ 2, (uint32_t)at, -EINVAL, "fewer items than the count" },
+		{ 1, (uint32_t)at - 1, -EINVAL, "a buffer running past the message" },
+		{ 1, (uint32_t)at + 4, -EINVAL, "bytes after the last item" },
+	};
+	memset(msg + at, 0, 4);
+	for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+		raw_send(fd, EMU_MSG_BATCH, bad[i].count, msg, bad[i].len, -1);
+		TU_CHECK(raw_recv(fd, &h, out, sizeof(out)) > 0, "%s: reply", bad[i].what);
+		TU_CHECK(h.error == bad[i].error && h.len == 0, "batch with %s: error %d, %u bytes",
+			 bad[i].what, h.error, h.len);
+	}
+	/* 64 commands of 56 bytes fit a message (4096) but not their results (64 * 72) */
+	at = 0;
+	for (unsigned i = 0; i < EMU_BATCH_MAX; i++)
+		batch_item(msg, &at, SEV_CMD_PLATFORM_STATUS, 56, 0);
+	raw_send(fd, EMU_MSG_BATCH, EMU_BATCH_MAX, msg, (uint32_t)at, -1);
+	TU_CHECK(raw_recv(fd, &h, out, sizeof(out)) > 0 && h.error == -EMSGSIZE && h.len == 0,
+		 "a batch whose results do not fit: error %d", h.error);
+	/* UNINIT: PLATFORM_STATUS runs, PEK_CSR answers its state, the third never runs */
+	at = 0;
+	batch_item(msg, &at, SEV_CMD_PLATFORM_STATUS, 12, 0x5a);
+	batch_item(msg, &at, SEV_CMD_PEK_CSR, 64, 0);
+	batch_item(msg, &at, SEV_CMD_PLATFORM_STATUS, 12, 0);
+	raw_send(fd, EMU_MSG_BATCH, 3, msg, (uint32_t)at, -1);
+	TU_CHECK(raw_recv(fd, &h, out, sizeof(out)) > 0, "reply");
+	TU_CHECK(h.error == 0 && h.status == SEV_STATUS_INVALID_PLATFORM_STATE &&
+			 h.len == 2 * sizeof(res) + 12 + 64,
+		 "batch stopped at PEK_CSR: status %s, %u bytes", sev_status_name(h.status), h.len);
+	memcpy(&res, out, sizeof(res));
+	TU_CHECK(res.cmd == SEV_CMD_PLATFORM_STATUS && res.status == SEV_STATUS_SUCCESS &&
+			 res.len == 12 && out[sizeof(res)] == 1 /* API major */,
+		 "first result: %s", sev_status_name(res.status));
+	memcpy(&res, out + sizeof(res) + 12, sizeof(res));
+	TU_CHECK(res.cmd == SEV_CMD_PEK_CSR && res.status == SEV_STATUS_INVALID_PLATFORM_STATE &&
+			 res.len == 64,
+		 "second result: %s", sev_status_name(res.status));
+	/* a length its command refuses (-EMSGSIZE) stops the batch too */
+	at = 0;
+	batch_item(msg, &at, SEV_CMD_PLATFORM_STATUS, 11, 0);
+	batch_item(msg, &at, SEV_CMD_PLATFORM_STATUS, 12, 0);
+	raw_send(fd, EMU_MSG_BATCH, 2, msg, (uint32_t)at, -1);
+	TU_CHECK(raw_recv(fd, &h, out, sizeof(out)) > 0 && h.error == -EMSGSIZE &&
+			 h.len == sizeof(res),
+		 "batch with a short buffer first: error %d, %u bytes", h.error, h.len);
+	memcpy(&res, out, sizeof(res));
+	TU_CHECK(res.error == -EMSGSIZE && res.len == 0, "short buffer's result: %d", res.error);
+	/* the connection still serves; a descriptor makes the message malformed */
+	raw_send(fd, EMU_MSG_CMD, SEV_CMD_PLATFORM_STATUS, msg, 12, -1);
+	TU_CHECK(raw_recv(fd, &h, out, sizeof(out)) > 0 && h.status == SEV_STATUS_SUCCESS,
+		 "a command after the batches");
+	TU_CHECK(pipe(pipefd) == 0, "pipe");
+	raw_send(fd, EMU_MSG_BATCH, 2, msg, (uint32_t)at, pipefd[0]);
+	expect_closed(fd, "batch with a descriptor");
+	close(pipefd[0]);
+	close(pipefd[1]);
+}
+
 static void test_map(const char *sock, struct psp_transport *t)
 {
 	int fd = memfd_create("m", MFD_CLOEXEC), pipefd[2];
@@ -405,6 +492,7 @@ int main(void)
 	rig_up(&r, NULL);
 	test_malformed(r.emu.socket, r.t);
 	test_bad_commands(r.emu.socket);
+	test_batches(r.emu.socket);
 	test_map(r.emu.socket, r.t);
 	test_dma_scope(r.emu.socket, r.t);
 	test_ctl(r.t);
