@@ -82,9 +82,57 @@ int emu_start_vek(struct emu_fw *fw, const struct emu_start *b, uint8_t vek[EMU_
 	return SEV_STATUS_SUCCESS;
 }
 
-/* Without a GODH certificate there is no owner channel: firmware's own random TEK/TIK. A
- * nonzero session address with dh_cert_address = 0 is ignored, as in firmware. The keys are
- * made in secret memory (locked, wiped) and copied into the context, itself secret memory. */
+/* Without a GODH certificate a launch has no owner channel: firmware's own random TEK/TIK. A
+ * nonzero session address with dh_cert_address = 0 is ignored, as in firmware (a receive
+ * always has the source's PDH certificate). The keys are made in secret memory (locked,
+ * wiped) and copied into the context, itself secret memory. */
+int emu_start_guest(struct emu_fw *fw, const struct emu_start *s, int state,
+		    uint32_t *ret_handle)
+{
+	bool launch = state == SEV_GSTATE_LUPDATE;
+	bool es_ok = !(s->policy & SEV_POLICY_ES) || (fw->config_flags & SEV_INIT_FLAGS_SEV_ES);
+	struct {
+		struct attest_tk tk;
+		uint8_t vek[EMU_VEK_SIZE];
+	} *k = secret_alloc(sizeof(*k));
+	struct emu_guest *g = NULL;
+	int st;
+
+	if (!k)
+		return SEV_STATUS_HWERROR_PLATFORM;
+	if (!launch || s->cert_address != 0)
+		st = emu_start_session(fw, s, &k->tk);
+	else
+		st = RAND_priv_bytes((uint8_t *)&k->tk, sizeof(k->tk)) == 1
+			 ? SEV_STATUS_SUCCESS
+			 : SEV_STATUS_HWERROR_PLATFORM;
+	if (!st)
+		st = emu_start_vek(fw, s, k->vek);
+	/* A launch takes the handle (find_free_guest_handle: RESOURCE_LIMIT) before it looks at
+	 * SEV-ES, which needs a platform initialized with ES (sev_es_platform_enabled:
+	 * UNSUPPORTED); a receive looks at SEV-ES first — AMD-ASPFW sev_mcmd.c
+	 * sev_mcmd_launch_start, sev_mcmd_receive_start. */
+	if (!st && !launch && !es_ok)
+		st = SEV_STATUS_UNSUPPORTED;
+	if (!st)
+		st = emu_guest_alloc(fw, &g);
+	if (!st && launch && !es_ok) {
+		emu_guest_free(fw, g);
+		st = SEV_STATUS_UNSUPPORTED;
+	}
+	if (!st) {
+		g->policy = s->policy;
+		g->state = state;
+		g->tk = k->tk;
+		memcpy(g->vek, k->vek, sizeof(k->vek));
+		fw->state = SEV_PSTATE_WORKING;
+		fw->guest_count++;
+		*ret_handle = g->handle;
+	}
+	secret_free(k, sizeof(*k));
+	return st;
+}
+
 int emu_cmd_launch_start(struct emu_fw *fw, void *buf)
 {
 	struct sev_cmd_launch_start *b = buf;
@@ -96,42 +144,11 @@ int emu_cmd_launch_start(struct emu_fw *fw, void *buf)
 	    .session_address = b->session_address,
 	    .session_len = b->session_len,
 	};
-	struct {
-		struct attest_tk tk;
-		uint8_t vek[EMU_VEK_SIZE];
-	} *k = secret_alloc(sizeof(*k));
-	struct emu_guest *g = NULL;
-	int st;
+	uint32_t handle;
+	int st = emu_start_guest(fw, &s, SEV_GSTATE_LUPDATE, &handle);
 
-	if (!k)
-		return SEV_STATUS_HWERROR_PLATFORM;
-	if (b->dh_cert_address != 0)
-		st = emu_start_session(fw, &s, &k->tk);
-	else
-		st = RAND_priv_bytes((uint8_t *)&k->tk, sizeof(k->tk)) == 1
-			 ? SEV_STATUS_SUCCESS
-			 : SEV_STATUS_HWERROR_PLATFORM;
 	if (!st)
-		st = emu_start_vek(fw, &s, k->vek);
-	/* Firmware takes the handle (find_free_guest_handle: RESOURCE_LIMIT) before it looks at
-	 * SEV-ES, which needs a platform initialized with ES (sev_es_platform_enabled:
-	 * UNSUPPORTED) — AMD-ASPFW sev_mcmd.c sev_mcmd_launch_start. */
-	if (!st)
-		st = emu_guest_alloc(fw, &g);
-	if (!st && (b->policy & SEV_POLICY_ES) && !(fw->config_flags & SEV_INIT_FLAGS_SEV_ES)) {
-		emu_guest_free(fw, g);
-		st = SEV_STATUS_UNSUPPORTED;
-	}
-	if (!st) {
-		g->policy = b->policy;
-		g->state = SEV_GSTATE_LUPDATE;
-		g->tk = k->tk;
-		memcpy(g->vek, k->vek, sizeof(k->vek));
-		fw->state = SEV_PSTATE_WORKING;
-		fw->guest_count++;
-		b->handle = g->handle;
-	}
-	secret_free(k, sizeof(*k));
+		b->handle = handle;
 	return st;
 }
 

@@ -8,11 +8,9 @@
  * VEK into the host's region, so the host never sees plaintext. A packet whose MAC fails
  * answers BAD_MEASUREMENT and writes nothing (the guest stays RUPDATE, as in firmware). */
 #include <openssl/crypto.h>
-#include <openssl/rand.h>
 #include <string.h>
 
 #include "attest/measurement.h"
-#include "common/secret.h"
 #include "psp/emu/guest.h"
 
 #define ALIGNED16(x) (((x)&15u) == 0)
@@ -29,32 +27,11 @@ int emu_cmd_receive_start(struct emu_fw *fw, void *buf)
 	    .session_address = b->session_address,
 	    .session_len = b->session_len,
 	};
-	struct {
-		struct attest_tk tk;
-		uint8_t vek[EMU_VEK_SIZE];
-	} *k = secret_alloc(sizeof(*k));
-	struct emu_guest *g = NULL;
-	int st;
+	uint32_t handle;
+	int st = emu_start_guest(fw, &s, SEV_GSTATE_RUPDATE, &handle);
 
-	if (!k)
-		return SEV_STATUS_HWERROR_PLATFORM;
-	st = emu_start_session(fw, &s, &k->tk);
 	if (!st)
-		st = emu_start_vek(fw, &s, k->vek);
-	if (!st && (b->policy & SEV_POLICY_ES) && !(fw->config_flags & SEV_INIT_FLAGS_SEV_ES))
-		st = SEV_STATUS_UNSUPPORTED;
-	if (!st)
-		st = emu_guest_alloc(fw, &g);
-	if (!st) {
-		g->policy = b->policy;
-		g->state = SEV_GSTATE_RUPDATE;
-		g->tk = k->tk;
-		memcpy(g->vek, k->vek, sizeof(k->vek));
-		fw->state = SEV_PSTATE_WORKING;
-		fw->guest_count++;
-		b->handle = g->handle;
-	}
-	secret_free(k, sizeof(*k));
+		b->handle = handle;
 	return st;
 }
 
