@@ -86,9 +86,18 @@ int emu_start_vek(struct emu_fw *fw, const struct emu_start *b, uint8_t vek[EMU_
  * nonzero session address with dh_cert_address = 0 is ignored, as in firmware (a receive
  * always has the source's PDH certificate). The keys are made in secret memory (locked,
  * wiped) and copied into the context, itself secret memory. */
-int emu_start_guest(struct emu_fw *fw, const struct emu_start *s, int state,
-		    uint32_t *ret_handle)
+int emu_start_guest(struct emu_fw *fw, void *buf, int state)
 {
+	struct sev_cmd_launch_start *b = buf;
+	const struct emu_start start = {
+	    .handle = b->handle,
+	    .policy = b->policy,
+	    .cert_address = b->dh_cert_address,
+	    .cert_len = b->dh_cert_len,
+	    .session_address = b->session_address,
+	    .session_len = b->session_len,
+	};
+	const struct emu_start *s = &start;
 	bool launch = state == SEV_GSTATE_LUPDATE;
 	bool es_ok = !(s->policy & SEV_POLICY_ES) || (fw->config_flags & SEV_INIT_FLAGS_SEV_ES);
 	struct {
@@ -127,7 +136,7 @@ int emu_start_guest(struct emu_fw *fw, const struct emu_start *s, int state,
 		memcpy(g->vek, k->vek, sizeof(k->vek));
 		fw->state = SEV_PSTATE_WORKING;
 		fw->guest_count++;
-		*ret_handle = g->handle;
+		b->handle = g->handle;
 	}
 	secret_free(k, sizeof(*k));
 	return st;
@@ -135,21 +144,7 @@ int emu_start_guest(struct emu_fw *fw, const struct emu_start *s, int state,
 
 int emu_cmd_launch_start(struct emu_fw *fw, void *buf)
 {
-	struct sev_cmd_launch_start *b = buf;
-	const struct emu_start s = {
-	    .handle = b->handle,
-	    .policy = b->policy,
-	    .cert_address = b->dh_cert_address,
-	    .cert_len = b->dh_cert_len,
-	    .session_address = b->session_address,
-	    .session_len = b->session_len,
-	};
-	uint32_t handle;
-	int st = emu_start_guest(fw, &s, SEV_GSTATE_LUPDATE, &handle);
-
-	if (!st)
-		b->handle = handle;
-	return st;
+	return emu_start_guest(fw, buf, SEV_GSTATE_LUPDATE);
 }
 
 #define VMSA_ZEROS_OFF 0x380 /* AMD-ASPFW sev_es.c vmcb_save_area_t: reserved in the VMSA */

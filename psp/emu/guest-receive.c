@@ -8,6 +8,7 @@
  * VEK into the host's region, so the host never sees plaintext. A packet whose MAC fails
  * answers BAD_MEASUREMENT and writes nothing (the guest stays RUPDATE, as in firmware). */
 #include <openssl/crypto.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "attest/measurement.h"
@@ -15,24 +16,23 @@
 
 #define ALIGNED16(x) (((x)&15u) == 0)
 
+/* RECEIVE_START's buffer is LAUNCH_START's (SEV API §6.16, §6.2): emu_start_guest reads both. */
+_Static_assert(sizeof(struct sev_cmd_receive_start) == sizeof(struct sev_cmd_launch_start),
+	       "RECEIVE_START and LAUNCH_START buffers differ");
+_Static_assert(offsetof(struct sev_cmd_receive_start, pdh_cert_address) ==
+			   offsetof(struct sev_cmd_launch_start, dh_cert_address) &&
+		       offsetof(struct sev_cmd_receive_start, pdh_cert_len) ==
+			   offsetof(struct sev_cmd_launch_start, dh_cert_len) &&
+		       offsetof(struct sev_cmd_receive_start, session_address) ==
+			   offsetof(struct sev_cmd_launch_start, session_address) &&
+		       offsetof(struct sev_cmd_receive_start, session_len) ==
+			   offsetof(struct sev_cmd_launch_start, session_len),
+	       "RECEIVE_START and LAUNCH_START buffers differ");
+
 /* (new) → RUPDATE, platform → WORKING. Failure leaves no context and guest_count unchanged. */
 int emu_cmd_receive_start(struct emu_fw *fw, void *buf)
 {
-	struct sev_cmd_receive_start *b = buf;
-	const struct emu_start s = {
-	    .handle = b->handle,
-	    .policy = b->policy,
-	    .cert_address = b->pdh_cert_address,
-	    .cert_len = b->pdh_cert_len,
-	    .session_address = b->session_address,
-	    .session_len = b->session_len,
-	};
-	uint32_t handle;
-	int st = emu_start_guest(fw, &s, SEV_GSTATE_RUPDATE, &handle);
-
-	if (!st)
-		b->handle = handle;
-	return st;
+	return emu_start_guest(fw, buf, SEV_GSTATE_RUPDATE);
 }
 
 /* sev_mcmd_receive_update: handle, RUPDATE, ES for a VMSA, an ASID (pending: ACTIVATE comes
