@@ -95,6 +95,8 @@ int emu_ctl_exchange(int fd, uint16_t type, const void *payload, uint32_t len, v
 	c = CMSG_FIRSTHDR(&mh);
 	if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
 		memcpy(&passed, CMSG_DATA(c), sizeof(int));
+	if (n == 0)
+		return -ENODATA;
 	if ((size_t)n < sizeof(rh)) {
 		secret_wipe(in, (size_t)n);
 		return -EBADMSG;

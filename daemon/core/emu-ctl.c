@@ -8,14 +8,14 @@
 #include "psp/emu-ctl.h"
 
 /* One request on a connection of its own (psp/emu-ctl.h); *ret_len the bytes of the reply in
- * out (a longer reply is cut to cap). */
+ * out (a longer reply is cut to cap); -EBADMSG for no reply or a malformed one. */
 static int emu_request(const char *path, uint16_t type, const void *payload, uint32_t len,
 		       void *out, size_t cap, size_t *ret_len, int stop_fd)
 {
 	int r = emu_ctl_call(path, type, payload, len, out, cap, ret_len, NULL, stop_fd);
 
 	*ret_len = MIN(*ret_len, cap);
-	return r;
+	return r == -ENODATA ? -EBADMSG : r;
 }
 
 int sevd_emu_ctl(const char *socket_path, const char *line, char *reply, size_t reply_size)
