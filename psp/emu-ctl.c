@@ -102,7 +102,8 @@ int emu_ctl_exchange(int fd, uint16_t type, const void *payload, uint32_t len, v
 		return -EBADMSG;
 	}
 	memcpy(&rh, in, sizeof(rh));
-	if (rh.magic != EMU_WIRE_MAGIC || rh.seq != EMU_CTL_SEQ || rh.len != (size_t)n - sizeof(rh)) {
+	if (rh.magic != EMU_WIRE_MAGIC || rh.type != type || rh.seq != EMU_CTL_SEQ ||
+	    rh.len != (size_t)n - sizeof(rh)) {
 		secret_wipe(in, (size_t)n);
 		return -EBADMSG;
 	}

@@ -21,8 +21,8 @@ int emu_ctl_connect(const char *path);
  * its reason text), a descriptor passed with it (SCM_RIGHTS) in *ret_fd (-1 when none came;
  * ret_fd NULL: closed). Otherwise a negative errno: the socket's, -EMSGSIZE for a payload over
  * EMU_WIRE_MAX_PAYLOAD, -ENODATA when the emulator closed the connection without a reply,
- * -EBADMSG for a malformed one (short, another sequence number, a length other than the bytes
- * read), -EAGAIN after EMU_CTL_TIMEOUT_MS, -ECANCELED when stop_fd
+ * -EBADMSG for a malformed one (short, another type or sequence number than the request's, a
+ * length other than the bytes read), -EAGAIN after EMU_CTL_TIMEOUT_MS, -ECANCELED when stop_fd
  * (>= 0; -1: none) became readable first. The reply's copy here is wiped (it may be secret). */
 int emu_ctl_exchange(int fd, uint16_t type, const void *payload, uint32_t len, void *out,
 		     size_t cap, size_t *ret_len, int *ret_error, int *ret_fd, int stop_fd);
