@@ -362,16 +362,14 @@ int emu_cmd_launch_secret(struct emu_fw *fw, void *buf)
 	return st;
 }
 
-/* LSECRET → RUNNING; a pending activation becomes active; the transport keys are gone
- * (sev_channel_close). */
-int emu_cmd_launch_finish(struct emu_fw *fw, void *buf)
+int emu_finish_guest(struct emu_fw *fw, void *buf, int from)
 {
 	struct sev_cmd_handle *b = buf;
 	struct emu_guest *g = emu_guest_find(fw, b->handle);
 
 	if (!g)
 		return SEV_STATUS_INVALID_GUEST;
-	if (g->state != SEV_GSTATE_LSECRET)
+	if (g->state != from)
 		return SEV_STATUS_INVALID_GUEST_STATE;
 	if (g->pending) {
 		g->pending = false;
@@ -380,4 +378,11 @@ int emu_cmd_launch_finish(struct emu_fw *fw, void *buf)
 	OPENSSL_cleanse(&g->tk, sizeof(g->tk));
 	g->state = SEV_GSTATE_RUNNING;
 	return SEV_STATUS_SUCCESS;
+}
+
+/* LSECRET → RUNNING; a pending activation becomes active; the transport keys are gone
+ * (sev_channel_close). */
+int emu_cmd_launch_finish(struct emu_fw *fw, void *buf)
+{
+	return emu_finish_guest(fw, buf, SEV_GSTATE_LSECRET);
 }

@@ -93,18 +93,5 @@ int emu_cmd_receive_update_vmsa(struct emu_fw *fw, void *buf)
 /* RUPDATE → RUNNING; a pending activation becomes active; the channel is closed. */
 int emu_cmd_receive_finish(struct emu_fw *fw, void *buf)
 {
-	struct sev_cmd_handle *b = buf;
-	struct emu_guest *g = emu_guest_find(fw, b->handle);
-
-	if (!g)
-		return SEV_STATUS_INVALID_GUEST;
-	if (g->state != SEV_GSTATE_RUPDATE)
-		return SEV_STATUS_INVALID_GUEST_STATE;
-	if (g->pending) {
-		g->pending = false;
-		g->active = true;
-	}
-	OPENSSL_cleanse(&g->tk, sizeof(g->tk));
-	g->state = SEV_GSTATE_RUNNING;
-	return SEV_STATUS_SUCCESS;
+	return emu_finish_guest(fw, buf, SEV_GSTATE_RUPDATE);
 }

@@ -143,6 +143,10 @@ int emu_start_vek(struct emu_fw *fw, const struct emu_start *s, uint8_t vek[EMU_
  * platform WORKING, the buffer's handle the new guest's. A status; failure leaves no context
  * and guest_count unchanged. */
 int emu_start_guest(struct emu_fw *fw, void *buf, int state);
+/* What LAUNCH_FINISH and RECEIVE_FINISH share (a struct sev_cmd_handle buffer): the guest in
+ * state from (LSECRET, RUPDATE) → RUNNING, a pending activation made active, the transport
+ * keys wiped (sev_channel_close). A status. */
+int emu_finish_guest(struct emu_fw *fw, void *buf, int from);
 
 /* Handlers in guest-launch.c and guest-run.c. */
 int emu_cmd_launch_start(struct emu_fw *fw, void *buf);
