@@ -261,6 +261,14 @@ json_object *sevd_api_range_json(uint32_t first, uint32_t last)
 	return a;
 }
 
+void sevd_api_asid_ranges_json(json_object *o, const typeof(((struct sevd_reply *)0)->u.asids) *a)
+{
+	json_object_object_add(o, "max", json_object_new_int64(a->stats.max));
+	json_object_object_add(o, "min_sev", json_object_new_int64(a->stats.min_sev));
+	json_object_object_add(o, "es_range", sevd_api_range_json(a->es_first, a->es_last));
+	json_object_object_add(o, "sev_range", sevd_api_range_json(a->sev_first, a->sev_last));
+}
+
 static json_object *platform_json(const struct sevd_platform_info *p)
 {
 	static const char *const states[] = { "UNINIT", "INIT", "WORKING" };
@@ -806,12 +814,7 @@ static void h_asids(const struct sevd_api_request *req, struct sevd_api_response
 		return;
 	s = &rep->u.asids.stats;
 	o = json_object_new_object();
-	json_object_object_add(o, "max", json_object_new_int64(s->max));
-	json_object_object_add(o, "min_sev", json_object_new_int64(s->min_sev));
-	json_object_object_add(o, "es_range",
-			       sevd_api_range_json(rep->u.asids.es_first, rep->u.asids.es_last));
-	json_object_object_add(o, "sev_range",
-			       sevd_api_range_json(rep->u.asids.sev_first, rep->u.asids.sev_last));
+	sevd_api_asid_ranges_json(o, &rep->u.asids);
 	json_object_object_add(o, "used", json_object_new_int64(s->es.used + s->sev.used));
 	json_object_object_add(o, "free", json_object_new_int64(s->es.free + s->sev.free));
 	json_object_object_add(o, "flush_pending",
