@@ -98,7 +98,8 @@ static bool all_zero(const uint8_t *p, size_t n)
 static int pubkey_fromdata(const char *type, OSSL_PARAM_BLD *bld, EVP_PKEY **ret)
 {
 	_cleanup_(OSSL_PARAM_freep) OSSL_PARAM *params = OSSL_PARAM_BLD_to_param(bld);
-	_cleanup_(EVP_PKEY_CTX_freep) EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, type, NULL);
+	_cleanup_(EVP_PKEY_CTX_freep) EVP_PKEY_CTX *ctx =
+	    EVP_PKEY_CTX_new_from_name(NULL, type, NULL);
 	_cleanup_(EVP_PKEY_freep) EVP_PKEY *pkey = NULL;
 
 	if (!params || !ctx)

@@ -86,7 +86,8 @@ int guest_parse_options(const char *verb, int argc, char **argv, const struct op
 		if (o == 'h')
 			return help(), -1;
 		if (o == ':')
-			return sevadm_usage(verb, "option '%s' needs an argument", argv[optind - 1]);
+			return sevadm_usage(verb, "option '%s' needs an argument",
+					    argv[optind - 1]);
 		r = o == '?' ? -1 : on(o, optarg, a);
 		if (r < 0)
 			return sevadm_bad_option(verb, argv);

@@ -128,17 +128,18 @@ static int emu_secrets(const char *sock, uint64_t ctx, uint8_t *page)
 		return -ENOMEM;
 	}
 	snprintf(line, sizeof(line), "snp-secrets 0x%llx", (unsigned long long)ctx);
-	r = emu_ctl_exchange(fd, EMU_MSG_CTL, line, (uint32_t)strlen(line), in, EMU_WIRE_MAX_PAYLOAD,
-			     &n, &error, NULL, -1);
+	r = emu_ctl_exchange(fd, EMU_MSG_CTL, line, (uint32_t)strlen(line), in,
+			     EMU_WIRE_MAX_PAYLOAD, &n, &error, NULL, -1);
 	close(fd);
 	if (r == -EBADMSG)
 		return hv_say(-EPROTO, "emulator %s: a malformed answer to snp-secrets", sock);
 	if (r < 0)
 		return hv_say(-EPROTO, "emulator %s: no answer to snp-secrets", sock);
 	if (error < 0 || n != SEV_PAGE_SIZE) {
-		hv_say(error < 0 ? error : -EPROTO, "emulator %s: snp-secrets 0x%llx refused: "
-		    "%.*s (has the guest a secrets page? upload one: ?type=secrets)", sock,
-		    (unsigned long long)ctx, error < 0 ? (int)n : 0, (const char *)in);
+		hv_say(error < 0 ? error : -EPROTO,
+		       "emulator %s: snp-secrets 0x%llx refused: "
+		       "%.*s (has the guest a secrets page? upload one: ?type=secrets)",
+		       sock, (unsigned long long)ctx, error < 0 ? (int)n : 0, (const char *)in);
 		secret_wipe(in, EMU_WIRE_MAX_PAYLOAD);
 		return -EPROTO;
 	}

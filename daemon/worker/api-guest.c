@@ -353,7 +353,8 @@ static bool opt_b64(json_object *o, const char *key, uint8_t *out, size_t max, u
 		return false;
 	if (!s)
 		return true;
-	if (!whole || base64_decode(s, strlen(s), &buf, &n) < 0 || n == 0 || n > max || (exact && n != max)) {
+	if (!whole || base64_decode(s, strlen(s), &buf, &n) < 0 || n == 0 || n > max ||
+	    (exact && n != max)) {
 		snprintf(msg, sizeof(msg), "field '%s' must be base64 of %s%zu bytes", key,
 			 exact ? "exactly " : "1 to ", max);
 		sevd_api_error(resp, 400, "bad_request", msg, -1);

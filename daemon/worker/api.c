@@ -508,8 +508,8 @@ static void change(const struct sevd_api_request *req, struct sevd_api_response 
 		return;
 	o = json_object_new_object();
 	json_object_object_add(o, "command", json_object_new_string(command));
-	json_object_object_add(o, "platform", snp ? snp_platform_json(&rep->u.snp)
-						  : platform_json(&rep->u.platform));
+	json_object_object_add(
+	    o, "platform", snp ? snp_platform_json(&rep->u.snp) : platform_json(&rep->u.platform));
 	sevd_api_respond_json(resp, 200, o);
 }
 

@@ -20,13 +20,13 @@
 _Static_assert(sizeof(struct sev_cmd_receive_start) == sizeof(struct sev_cmd_launch_start),
 	       "RECEIVE_START and LAUNCH_START buffers differ");
 _Static_assert(offsetof(struct sev_cmd_receive_start, pdh_cert_address) ==
-			   offsetof(struct sev_cmd_launch_start, dh_cert_address) &&
-		       offsetof(struct sev_cmd_receive_start, pdh_cert_len) ==
-			   offsetof(struct sev_cmd_launch_start, dh_cert_len) &&
-		       offsetof(struct sev_cmd_receive_start, session_address) ==
-			   offsetof(struct sev_cmd_launch_start, session_address) &&
-		       offsetof(struct sev_cmd_receive_start, session_len) ==
-			   offsetof(struct sev_cmd_launch_start, session_len),
+		       offsetof(struct sev_cmd_launch_start, dh_cert_address) &&
+		   offsetof(struct sev_cmd_receive_start, pdh_cert_len) ==
+		       offsetof(struct sev_cmd_launch_start, dh_cert_len) &&
+		   offsetof(struct sev_cmd_receive_start, session_address) ==
+		       offsetof(struct sev_cmd_launch_start, session_address) &&
+		   offsetof(struct sev_cmd_receive_start, session_len) ==
+		       offsetof(struct sev_cmd_launch_start, session_len),
 	       "RECEIVE_START and LAUNCH_START buffers differ");
 
 /* (new) → RUPDATE, platform → WORKING. Failure leaves no context and guest_count unchanged. */
