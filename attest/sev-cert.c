@@ -93,15 +93,32 @@ static bool all_zero(const uint8_t *p, size_t n)
 
 /* ---- key conversion ---- */
 
+/* A public key of type ("RSA", "EC") from the parameters in bld into *ret (untouched on failure):
+ * 0, -ENOMEM, or -EBADMSG when OpenSSL refuses them. */
+static int pubkey_fromdata(const char *type, OSSL_PARAM_BLD *bld, EVP_PKEY **ret)
+{
+	_cleanup_(OSSL_PARAM_freep) OSSL_PARAM *params = OSSL_PARAM_BLD_to_param(bld);
+	_cleanup_(EVP_PKEY_CTX_freep) EVP_PKEY_CTX *ctx =
+	    EVP_PKEY_CTX_new_from_name(NULL, type, NULL);
+	_cleanup_(EVP_PKEY_freep) EVP_PKEY *pkey = NULL;
+
+	if (!params || !ctx)
+		return -ENOMEM;
+	if (EVP_PKEY_fromdata_init(ctx) <= 0 ||
+	    EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) <= 0) {
+		ERR_clear_error();
+		return -EBADMSG;
+	}
+	*ret = TAKE_PTR(pkey);
+	return 0;
+}
+
 int attest_rsa_pubkey_from_le(const uint8_t *pubexp, size_t pubexp_len, const uint8_t *modulus,
 			      size_t modulus_len, EVP_PKEY **ret)
 {
 	_cleanup_(BN_freep) BIGNUM *n = BN_lebin2bn(modulus, (int)modulus_len, NULL);
 	_cleanup_(BN_freep) BIGNUM *e = BN_lebin2bn(pubexp, (int)pubexp_len, NULL);
 	_cleanup_(OSSL_PARAM_BLD_freep) OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
-	_cleanup_(OSSL_PARAM_freep) OSSL_PARAM *params = NULL;
-	_cleanup_(EVP_PKEY_CTX_freep) EVP_PKEY_CTX *ctx = NULL;
-	EVP_PKEY *pkey = NULL;
 
 	if (!n || !e || !bld)
 		return -ENOMEM;
@@ -111,17 +128,7 @@ int attest_rsa_pubkey_from_le(const uint8_t *pubexp, size_t pubexp_len, const ui
 	if (!OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n) ||
 	    !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, e))
 		return -ENOMEM;
-	params = OSSL_PARAM_BLD_to_param(bld);
-	ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL);
-	if (!params || !ctx)
-		return -ENOMEM;
-	if (EVP_PKEY_fromdata_init(ctx) <= 0 ||
-	    EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) <= 0) {
-		ERR_clear_error();
-		return -EBADMSG;
-	}
-	*ret = pkey;
-	return 0;
+	return pubkey_fromdata("RSA", bld, ret);
 }
 
 int attest_ec_pubkey_from_le(uint32_t curve, const uint8_t *qx, const uint8_t *qy, EVP_PKEY **ret)
@@ -129,10 +136,9 @@ int attest_ec_pubkey_from_le(uint32_t curve, const uint8_t *qx, const uint8_t *q
 	size_t cb = curve_bytes(curve);
 	uint8_t point[1 + 2 * 48];
 	_cleanup_(OSSL_PARAM_BLD_freep) OSSL_PARAM_BLD *bld = NULL;
-	_cleanup_(OSSL_PARAM_freep) OSSL_PARAM *params = NULL;
-	_cleanup_(EVP_PKEY_CTX_freep) EVP_PKEY_CTX *ctx = NULL;
 	_cleanup_(EVP_PKEY_CTX_freep) EVP_PKEY_CTX *check = NULL;
 	_cleanup_(EVP_PKEY_freep) EVP_PKEY *pkey = NULL;
+	int r;
 
 	if (cb == 0)
 		return -EBADMSG;
@@ -151,15 +157,9 @@ int attest_ec_pubkey_from_le(uint32_t curve, const uint8_t *qx, const uint8_t *q
 					     curve == SEV_ECC_CURVE_P256 ? "P-256" : "P-384", 0) ||
 	    !OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, point, 1 + 2 * cb))
 		return -ENOMEM;
-	params = OSSL_PARAM_BLD_to_param(bld);
-	ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
-	if (!params || !ctx)
-		return -ENOMEM;
-	if (EVP_PKEY_fromdata_init(ctx) <= 0 ||
-	    EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) <= 0) {
-		ERR_clear_error();
-		return -EBADMSG;
-	}
+	r = pubkey_fromdata("EC", bld, &pkey);
+	if (r < 0)
+		return r;
 	/* An off-curve point would make ECDH leak the private key (invalid-curve attack). The
 	 * quick check (coordinates in range, on the curve, not the point at infinity) is the
 	 * whole validation for P-256 and P-384: their cofactor is 1, so every point on the curve

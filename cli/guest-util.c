@@ -75,6 +75,28 @@ int guest_handle_args(const char *verb, int argc, char **argv, int (*help)(void)
 	return guest_parse_handle(verb, argv[optind], ret);
 }
 
+int guest_parse_options(const char *verb, int argc, char **argv, const struct option *options,
+			int (*help)(void), int (*on)(int o, const char *arg, void *a), void *a)
+{
+	int o, r;
+
+	optind = 0;
+	opterr = 0;
+	while ((o = getopt_long(argc, argv, ":h", options, NULL)) >= 0) {
+		if (o == 'h')
+			return help(), -1;
+		if (o == ':')
+			return sevadm_usage(verb, "option '%s' needs an argument",
+					    argv[optind - 1]);
+		r = o == '?' ? -1 : on(o, optarg, a);
+		if (r < 0)
+			return sevadm_bad_option(verb, argv);
+		if (r > 0)
+			return r;
+	}
+	return 0;
+}
+
 uint32_t guest_policy_value(json_object *obj, const char *key, uint32_t def)
 {
 	json_object *v = NULL;

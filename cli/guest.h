@@ -4,6 +4,7 @@
  * Daemon answers are untrusted (sevadm_json_* type-checks every field). */
 #pragma once
 
+#include <getopt.h>
 #include <stdint.h>
 #include <json-c/json.h>
 
@@ -22,6 +23,14 @@ const char *guest_ref(char buf[GUEST_REF_MAX], uint32_t handle);
  * -1 after printing help (exit 0), or SEVADM_EXIT_USAGE. */
 int guest_handle_args(const char *verb, int argc, char **argv, int (*help)(void),
 		      uint32_t *ret);
+
+/* A verb's options: getopt_long over OPTIONS (and -h), from argv[1]. Each option the table names
+ * goes to on(its letter, its argument, a): 0 when on took it, > 0 a usage error of on's (the
+ * answer), < 0 an option on does not know. Returns 0 with optind at the first operand, -1
+ * after printing help (exit 0), or SEVADM_EXIT_USAGE for a missing argument or an unknown
+ * option, as the verb's parse_args answers. */
+int guest_parse_options(const char *verb, int argc, char **argv, const struct option *options,
+			int (*help)(void), int (*on)(int o, const char *arg, void *a), void *a);
 
 /* The policy word of a guest object: sevd sends {"value": N, "hex": ...} (GuestPolicy) in
  * guest answers and a bare integer in measurement answers; def when neither. */

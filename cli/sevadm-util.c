@@ -30,14 +30,20 @@ void sevadm_set_stderr(FILE *f)
 	err_stream = f;
 }
 
+/* "sevadm: VERB: " and the sentence, without its end of line, on f. */
+_printf_(3, 0) static void say(FILE *f, const char *verb, const char *fmt, va_list ap)
+{
+	fprintf(f, "sevadm: %s: ", verb);
+	vfprintf(f, fmt, ap);
+}
+
 int sevadm_fail(const char *verb, const char *fmt, ...)
 {
 	FILE *f = sevadm_stderr();
 	va_list ap;
 
-	fprintf(f, "sevadm: %s: ", verb);
 	va_start(ap, fmt);
-	vfprintf(f, fmt, ap);
+	say(f, verb, fmt, ap);
 	va_end(ap);
 	fputc('\n', f);
 	return SEVADM_EXIT_FAIL;
@@ -48,9 +54,8 @@ int sevadm_usage(const char *verb, const char *fmt, ...)
 	FILE *f = sevadm_stderr();
 	va_list ap;
 
-	fprintf(f, "sevadm: %s: ", verb);
 	va_start(ap, fmt);
-	vfprintf(f, fmt, ap);
+	say(f, verb, fmt, ap);
 	va_end(ap);
 	fprintf(f, "\nTry 'sevadm %s --help'.\n", verb);
 	return SEVADM_EXIT_USAGE;

@@ -21,6 +21,17 @@ static int help(void)
 	return SEVADM_EXIT_OK;
 }
 
+static int on_option(int o, const char *arg, void *p)
+{
+	uint32_t *asid = p;
+
+	if (o != 'a')
+		return -1;
+	if (parse_u32(arg, asid) < 0 || *asid == 0)
+		return sevadm_usage(verb, "--asid %s: not an ASID (a number > 0)", arg);
+	return 0;
+}
+
 static int parse_args(int argc, char **argv, uint32_t *handle, uint32_t *asid)
 {
 	static const struct option options[] = {
@@ -28,23 +39,10 @@ static int parse_args(int argc, char **argv, uint32_t *handle, uint32_t *asid)
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
-	int c;
+	int r = guest_parse_options(verb, argc, argv, options, help, on_option, asid);
 
-	optind = 0;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":h", options, NULL)) >= 0) {
-		switch (c) {
-		case 'h': return help(), -1;
-		case 'a':
-			if (parse_u32(optarg, asid) < 0 || *asid == 0)
-				return sevadm_usage(verb, "--asid %s: not an ASID (a number > 0)",
-						    optarg);
-			break;
-		case ':':
-			return sevadm_usage(verb, "option '%s' needs an argument", argv[optind - 1]);
-		default: return sevadm_bad_option(verb, argv);
-		}
-	}
+	if (r != 0)
+		return r;
 	if (argc - optind != 1)
 		return sevadm_usage(verb, "needs exactly one HANDLE");
 	return guest_parse_handle(verb, argv[optind], handle);

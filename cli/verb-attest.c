@@ -39,6 +39,18 @@ struct aargs {
 	uint8_t n[NONCE_SIZE];
 };
 
+static int on_option(int o, const char *arg, void *p)
+{
+	struct aargs *a = p;
+
+	switch (o) {
+	case 'n': a->nonce = arg; break;
+	case 'o': a->outfile = arg; break;
+	default: return -1;
+	}
+	return 0;
+}
+
 static int parse_args(int argc, char **argv, struct aargs *a)
 {
 	static const struct option options[] = {
@@ -47,20 +59,10 @@ static int parse_args(int argc, char **argv, struct aargs *a)
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
-	int c;
+	int r = guest_parse_options(verb, argc, argv, options, help, on_option, a);
 
-	optind = 0;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":h", options, NULL)) >= 0) {
-		switch (c) {
-		case 'h': return help(), -1;
-		case 'n': a->nonce = optarg; break;
-		case 'o': a->outfile = optarg; break;
-		case ':':
-			return sevadm_usage(verb, "option '%s' needs an argument", argv[optind - 1]);
-		default: return sevadm_bad_option(verb, argv);
-		}
-	}
+	if (r != 0)
+		return r;
 	if (argc - optind != 1)
 		return sevadm_usage(verb, "needs exactly one HANDLE");
 	if (a->nonce && hex_decode_exact(a->nonce, a->n, NONCE_SIZE) < 0)

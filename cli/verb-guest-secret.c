@@ -41,6 +41,24 @@ struct iargs {
 	bool has_address;
 };
 
+static int on_option(int o, const char *arg, void *p)
+{
+	struct iargs *a = p;
+
+	switch (o) {
+	case 'H': a->header = arg; break;
+	case 'P': a->payload = arg; break;
+	case 'a':
+		if (parse_u64(arg, &a->address) < 0 || a->address % 16)
+			return sevadm_usage(verb, "--address %s: not a 16-byte aligned "
+					    "guest-physical address", arg);
+		a->has_address = true;
+		break;
+	default: return -1;
+	}
+	return 0;
+}
+
 static int parse_args(int argc, char **argv, struct iargs *a)
 {
 	static const struct option options[] = {
@@ -50,26 +68,10 @@ static int parse_args(int argc, char **argv, struct iargs *a)
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
-	int c;
+	int r = guest_parse_options(verb, argc, argv, options, help, on_option, a);
 
-	optind = 0;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":h", options, NULL)) >= 0) {
-		switch (c) {
-		case 'h': return help(), -1;
-		case 'H': a->header = optarg; break;
-		case 'P': a->payload = optarg; break;
-		case 'a':
-			if (parse_u64(optarg, &a->address) < 0 || a->address % 16)
-				return sevadm_usage(verb, "--address %s: not a 16-byte aligned "
-						    "guest-physical address", optarg);
-			a->has_address = true;
-			break;
-		case ':':
-			return sevadm_usage(verb, "option '%s' needs an argument", argv[optind - 1]);
-		default: return sevadm_bad_option(verb, argv);
-		}
-	}
+	if (r != 0)
+		return r;
 	if (argc - optind != 1)
 		return sevadm_usage(verb, "inject needs exactly one HANDLE");
 	if (!a->header || !a->payload)

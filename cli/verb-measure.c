@@ -50,6 +50,21 @@ struct margs {
 	uint32_t policy;
 };
 
+static int on_option(int o, const char *arg, void *p)
+{
+	struct margs *a = p;
+
+	switch (o) {
+	case 'o': a->outfile = arg; break;
+	case 't': a->tik = arg; break;
+	case 'd': a->digest = arg; break;
+	case 'f': a->firmware = arg; break;
+	case 'p': a->policy_s = arg; break;
+	default: return -1;
+	}
+	return 0;
+}
+
 static int parse_args(int argc, char **argv, struct margs *a)
 {
 	static const struct option options[] = {
@@ -61,23 +76,10 @@ static int parse_args(int argc, char **argv, struct margs *a)
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
-	int c;
+	int r = guest_parse_options(verb, argc, argv, options, help, on_option, a);
 
-	optind = 0;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":h", options, NULL)) >= 0) {
-		switch (c) {
-		case 'h': return help(), -1;
-		case 'o': a->outfile = optarg; break;
-		case 't': a->tik = optarg; break;
-		case 'd': a->digest = optarg; break;
-		case 'f': a->firmware = optarg; break;
-		case 'p': a->policy_s = optarg; break;
-		case ':':
-			return sevadm_usage(verb, "option '%s' needs an argument", argv[optind - 1]);
-		default: return sevadm_bad_option(verb, argv);
-		}
-	}
+	if (r != 0)
+		return r;
 	if (argc - optind != 1)
 		return sevadm_usage(verb, "needs exactly one HANDLE");
 	if (a->tik && !!a->digest == !!a->firmware)

@@ -322,3 +322,14 @@ int errorf(char **ret_error, int r, const char *fmt, ...)
 	va_end(ap);
 	return r;
 }
+
+void timespec_after_ms(clockid_t clock, unsigned ms, struct timespec *ts)
+{
+	clock_gettime(clock, ts);
+	ts->tv_sec += ms / 1000;
+	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+}

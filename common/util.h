@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 /* Little-endian field access for firmware structures. */
 static inline uint16_t get_le16(const uint8_t *p)
@@ -36,6 +37,10 @@ static inline void put_le64(uint8_t *p, uint64_t v)
 }
 /* Reverse a byte string in place (little-endian <-> big-endian numbers). */
 void memrev(uint8_t *p, size_t n);
+
+/* *ts = the time on clock (CLOCK_MONOTONIC, CLOCK_REALTIME) ms milliseconds from now: an
+ * absolute deadline for pthread_cond_timedwait, sem_timedwait and the like. */
+void timespec_after_ms(clockid_t clock, unsigned ms, struct timespec *ts);
 
 /* Hex: lower-case encoding; decoding accepts upper/lower case, rejects odd length and
  * non-hex characters (-EINVAL), and requires exactly `len` bytes when exact_len is set. */

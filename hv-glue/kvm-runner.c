@@ -665,11 +665,7 @@ int hv_runner_run(struct hv_runner *r, struct hv_run_result *ret)
 
 	r->res = (struct hv_run_result){.gate = HV_GATE_PASS};
 	r->stop = false;
-	clock_gettime(CLOCK_MONOTONIC, &r->deadline);
-	r->deadline.tv_sec += r->cfg.timeout_ms / 1000;
-	r->deadline.tv_nsec += (long)(r->cfg.timeout_ms % 1000) * 1000000L;
-	if (r->deadline.tv_nsec >= 1000000000L)
-		r->deadline.tv_sec++, r->deadline.tv_nsec -= 1000000000L;
+	timespec_after_ms(CLOCK_MONOTONIC, r->cfg.timeout_ms, &r->deadline);
 	k = timer_start(&t);
 	if (k < 0)
 		return k;

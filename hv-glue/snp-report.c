@@ -32,6 +32,7 @@
 #include "hv-glue/snp-report.h"
 #include "hv-glue/util.h"
 #include "hv-glue/vmm-msg.h"
+#include "psp/emu-ctl.h"
 #include "psp/emu-wire.h"
 #include "psp/sev-abi.h"
 
@@ -114,43 +115,36 @@ static void fw_name(uint32_t st, char *buf, size_t n)
 /* CTL snp-secrets CTX: the guest's view of its secrets page (4096 bytes into page). */
 static int emu_secrets(const char *sock, uint64_t ctx, uint8_t *page)
 {
-	struct emu_msg_hdr h = {.magic = EMU_WIRE_MAGIC, .version = EMU_WIRE_VERSION,
-				.type = EMU_MSG_CTL, .seq = 7};
-	uint8_t msg[sizeof(h) + 64];
-	_cleanup_free_ uint8_t *in = malloc(sizeof(struct emu_reply_hdr) + EMU_WIRE_MAX_PAYLOAD);
-	struct emu_reply_hdr rh;
-	int fd = hv_unix_connect(sock, SOCK_SEQPACKET);
-	ssize_t n;
+	_cleanup_free_ uint8_t *in = malloc(EMU_WIRE_MAX_PAYLOAD);
+	int fd = emu_ctl_connect(sock), r, error = 0;
+	char line[64];
+	size_t n = 0;
 
 	if (fd < 0)
 		return hv_say(fd, "emulator %s: %s; give its socket with --emu unix:PATH", sock,
-			   strerror(-fd));
+			      strerror(-fd));
 	if (!in) {
 		close(fd);
 		return -ENOMEM;
 	}
-	h.len = (uint32_t)snprintf((char *)msg + sizeof(h), 64, "snp-secrets 0x%llx",
-				   (unsigned long long)ctx);
-	memcpy(msg, &h, sizeof(h));
-	n = send(fd, msg, sizeof(h) + h.len, 0) == (ssize_t)(sizeof(h) + h.len)
-		    ? recv(fd, in, sizeof(rh) + EMU_WIRE_MAX_PAYLOAD, 0)
-		    : -1;
+	snprintf(line, sizeof(line), "snp-secrets 0x%llx", (unsigned long long)ctx);
+	r = emu_ctl_exchange(fd, EMU_MSG_CTL, line, (uint32_t)strlen(line), in,
+			     EMU_WIRE_MAX_PAYLOAD, &n, &error, NULL, -1);
 	close(fd);
-	if (n < (ssize_t)sizeof(rh))
-		return hv_say(-EPROTO, "emulator %s: no answer to snp-secrets", sock);
-	memcpy(&rh, in, sizeof(rh));
-	if (rh.magic != EMU_WIRE_MAGIC || rh.len != (size_t)n - sizeof(rh))
+	if (r == -EBADMSG)
 		return hv_say(-EPROTO, "emulator %s: a malformed answer to snp-secrets", sock);
-	if (rh.error < 0 || rh.len != SEV_PAGE_SIZE) {
-		hv_say(rh.error < 0 ? rh.error : -EPROTO, "emulator %s: snp-secrets 0x%llx refused: "
-		    "%.*s (has the guest a secrets page? upload one: ?type=secrets)", sock,
-		    (unsigned long long)ctx, rh.error < 0 ? (int)rh.len : 0,
-		    (const char *)in + sizeof(rh));
-		secret_wipe(in, (size_t)n);
+	if (r < 0)
+		return hv_say(-EPROTO, "emulator %s: no answer to snp-secrets", sock);
+	if (error < 0 || n != SEV_PAGE_SIZE) {
+		hv_say(error < 0 ? error : -EPROTO,
+		       "emulator %s: snp-secrets 0x%llx refused: "
+		       "%.*s (has the guest a secrets page? upload one: ?type=secrets)",
+		       sock, (unsigned long long)ctx, error < 0 ? (int)n : 0, (const char *)in);
+		secret_wipe(in, EMU_WIRE_MAX_PAYLOAD);
 		return -EPROTO;
 	}
-	memcpy(page, in + sizeof(rh), SEV_PAGE_SIZE);
-	secret_wipe(in, (size_t)n);
+	memcpy(page, in, SEV_PAGE_SIZE);
+	secret_wipe(in, EMU_WIRE_MAX_PAYLOAD);
 	return 0;
 }
 

@@ -1521,13 +1521,7 @@ static void *recover_main(void *userdata)
 			pthread_cond_wait(&c->health_cond, &c->health_lock);
 			continue;
 		}
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_sec += backoff / 1000;
-		ts.tv_nsec += (long)(backoff % 1000) * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
+		timespec_after_ms(CLOCK_MONOTONIC, backoff, &ts);
 		pthread_cond_timedwait(&c->health_cond, &c->health_lock, &ts);
 		if (c->recover_stop || !c->unhealthy)
 			continue;

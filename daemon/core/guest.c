@@ -939,8 +939,66 @@ static void launch_undo(struct sevd_guests *gs, struct guest *g, bool started, b
 
 static void snp_create(struct sevd_guests *gs, const struct sevd_request *req,
 		       struct sevd_reply *rep);
+static void snp_undo(struct sevd_guests *gs, struct guest *g, bool created, bool activated);
 static int snp_update(struct sevd_guests *gs, struct guest *g, uint64_t off, uint64_t len,
 		      uint8_t type, uint64_t gpa, const uint8_t *page, struct sevd_reply *rep);
+
+/* The start a launch (SEV, SEV-ES, SNP) and a receive share: room for one more guest, the
+ * tenant's admission (its guests, then its memory), the durable gate, then the guest made with
+ * its memory mapped and an ASID taken (of the ES range for SEV-ES and SNP) under a holder label
+ * "VERB NAME". tenant "" is "default", memory_size 0 is GUEST_MEM_DEFAULT. The guest, or NULL
+ * with the refusal in rep and nothing left behind. */
+static struct guest *guest_begin(struct sevd_guests *gs, bool snp, uint64_t policy,
+				 const char *tenant, uint64_t memory_size, uint32_t asid,
+				 const char *verb, const char *name, struct sevd_reply *rep)
+{
+	bool es = snp || (policy & SEV_POLICY_ES);
+	char holder[SEVD_ASID_HOLDER_MAX];
+	struct guest *g;
+
+	if (!tenant[0])
+		tenant = "default";
+	if (!memory_size)
+		memory_size = GUEST_MEM_DEFAULT;
+	if (gs->n >= SEVD_GUESTS_MAX) {
+		fail(rep, -ENOSPC, "sevd already holds %u guests", SEVD_GUESTS_MAX);
+		return NULL;
+	}
+	if (admit(gs, snp, policy, tenant, NULL, rep) < 0 ||
+	    memory_admit(gs, tenant, memory_size, rep) < 0 || durable_gate(gs, rep) < 0)
+		return NULL;
+	g = calloc(1, sizeof(*g));
+	if (!g) {
+		fail(rep, -ENOMEM, "out of memory");
+		return NULL;
+	}
+	g->memfd = -1;
+	g->rec.policy = (uint32_t)policy;
+	g->rec.flags = (snp ? SEVD_JREC_F_SNP : 0) | (es ? SEVD_JREC_F_ES : 0);
+	g->rec.memory_size = memory_size;
+	snprintf(g->rec.tenant, sizeof(g->rec.tenant), "%s", tenant);
+	snprintf(holder, sizeof(holder), "%s %.30s", verb, name[0] ? name : "(unnamed)");
+	if (map_memory(gs, g, rep) < 0 || take_asid(gs, asid, es, holder, &g->rec.asid, rep) < 0) {
+		(snp ? snp_undo : launch_undo)(gs, g, false, false);
+		return NULL;
+	}
+	return g;
+}
+
+/* The guest's name (NAME, or "guest-HANDLE" without one) once firmware gave it a handle, and
+ * its ASID relabelled with both ("guest H NAME"). */
+static void guest_named(struct sevd_guests *gs, struct guest *g, const char *name, bool es)
+{
+	char holder[SEVD_ASID_HOLDER_MAX];
+
+	if (name[0])
+		snprintf(g->rec.name, sizeof(g->rec.name), "%s", name);
+	else
+		snprintf(g->rec.name, sizeof(g->rec.name), "guest-%u", g->rec.handle);
+	holder_of(g, holder);
+	(void)sevd_asid_unclaim(gs->pool, g->rec.asid);
+	(void)sevd_asid_claim(gs->pool, g->rec.asid, es, holder);
+}
 
 static void op_create(struct sevd_guests *gs, const struct sevd_request *req,
 		      struct sevd_reply *rep)
@@ -950,7 +1008,6 @@ static void op_create(struct sevd_guests *gs, const struct sevd_request *req,
 	const typeof(req->u.create) *c = &req->u.create;
 	struct sevd_jrec intent = {.type = SEVD_JREC_INTENT};
 	struct guest *g;
-	char holder[SEVD_ASID_HOLDER_MAX];
 	bool es = c->policy & SEV_POLICY_ES;
 	int r;
 
@@ -960,31 +1017,10 @@ static void op_create(struct sevd_guests *gs, const struct sevd_request *req,
 	}
 	if (create_check(req, rep) < 0)
 		return;
-	if (gs->n >= SEVD_GUESTS_MAX) {
-		fail(rep, -ENOSPC, "sevd already holds %u guests", SEVD_GUESTS_MAX);
+	g = guest_begin(gs, false, c->policy, c->tenant, c->memory_size, c->asid, "launch", c->name,
+			rep);
+	if (!g)
 		return;
-	}
-	if (admit(gs, false, c->policy, c->tenant[0] ? c->tenant : "default", NULL, rep) < 0 ||
-	    memory_admit(gs, c->tenant[0] ? c->tenant : "default",
-			 c->memory_size ? c->memory_size : GUEST_MEM_DEFAULT, rep) < 0 ||
-	    durable_gate(gs, rep) < 0)
-		return;
-	g = calloc(1, sizeof(*g));
-	if (!g) {
-		fail(rep, -ENOMEM, "out of memory");
-		return;
-	}
-	g->memfd = -1;
-	g->rec.policy = c->policy;
-	g->rec.flags = es ? SEVD_JREC_F_ES : 0;
-	g->rec.memory_size = c->memory_size ? c->memory_size : GUEST_MEM_DEFAULT;
-	snprintf(g->rec.tenant, sizeof(g->rec.tenant), "%s", c->tenant[0] ? c->tenant : "default");
-	snprintf(holder, sizeof(holder), "launch %.30s", c->name[0] ? c->name : "(unnamed)");
-	if (map_memory(gs, g, rep) < 0 ||
-	    take_asid(gs, c->asid, es, holder, &g->rec.asid, rep) < 0) {
-		launch_undo(gs, g, false, false);
-		return;
-	}
 	/* The INTENT names the region, so that a crash before the PUT leaves nothing mapped. */
 	intent.mem_base = g->rec.mem_base;
 	if (journal_write(gs, &intent, rep) < 0) {
@@ -1006,14 +1042,7 @@ static void op_create(struct sevd_guests *gs, const struct sevd_request *req,
 		launch_undo(gs, g, false, false);
 		return;
 	}
-	/* The name before the holder label, which carries it ("guest H NAME"). */
-	if (c->name[0])
-		snprintf(g->rec.name, sizeof(g->rec.name), "%s", c->name);
-	else
-		snprintf(g->rec.name, sizeof(g->rec.name), "guest-%u", g->rec.handle);
-	holder_of(g, holder);
-	(void)sevd_asid_unclaim(gs->pool, g->rec.asid); /* relabel it with the handle */
-	(void)sevd_asid_claim(gs->pool, g->rec.asid, es, holder);
+	guest_named(gs, g, c->name, es);
 	/* ACTIVATE now, as KVM's sev_guest_init + LAUNCH_START binding: firmware encrypts
 	 * LAUNCH_UPDATE_DATA with the key of the guest's ASID (INACTIVE otherwise). */
 	gfw_begin(SEV_CMD_ACTIVATE, &psp_ret, &t0);
@@ -1373,8 +1402,6 @@ static void snp_create(struct sevd_guests *gs, const struct sevd_request *req,
 {
 	const typeof(req->u.create) *c = &req->u.create;
 	struct sevd_jrec intent = {.type = SEVD_JREC_INTENT, .flags = SEVD_JREC_F_SNP};
-	const char *tenant = c->tenant[0] ? c->tenant : "default";
-	char holder[SEVD_ASID_HOLDER_MAX];
 	bool created = false;
 	struct guest *g;
 
@@ -1384,29 +1411,10 @@ static void snp_create(struct sevd_guests *gs, const struct sevd_request *req,
 		fail(rep, -EINVAL, "godh_cert and session are SEV's: an SNP launch takes none");
 		return;
 	}
-	if (gs->n >= SEVD_GUESTS_MAX) {
-		fail(rep, -ENOSPC, "sevd already holds %u guests", SEVD_GUESTS_MAX);
+	g = guest_begin(gs, true, c->snp_policy, c->tenant, c->memory_size, c->asid, "launch",
+			c->name, rep);
+	if (!g)
 		return;
-	}
-	if (admit(gs, true, c->snp_policy, tenant, NULL, rep) < 0 ||
-	    memory_admit(gs, tenant, c->memory_size ? c->memory_size : GUEST_MEM_DEFAULT, rep) < 0 ||
-	    durable_gate(gs, rep) < 0)
-		return;
-	g = calloc(1, sizeof(*g));
-	if (!g) {
-		fail(rep, -ENOMEM, "out of memory");
-		return;
-	}
-	g->memfd = -1;
-	g->rec.policy = (uint32_t)c->snp_policy;
-	g->rec.flags = SEVD_JREC_F_SNP | SEVD_JREC_F_ES;
-	g->rec.memory_size = c->memory_size ? c->memory_size : GUEST_MEM_DEFAULT;
-	snprintf(g->rec.tenant, sizeof(g->rec.tenant), "%s", tenant);
-	snprintf(holder, sizeof(holder), "launch %.30s", c->name[0] ? c->name : "(unnamed)");
-	if (map_memory(gs, g, rep) < 0 || take_asid(gs, c->asid, true, holder, &g->rec.asid, rep) < 0) {
-		snp_undo(gs, g, false, false);
-		return;
-	}
 	intent.mem_base = g->rec.mem_base;
 	intent.memory_size = g->rec.memory_size;
 	if (journal_write(gs, &intent, rep) < 0) {
@@ -1418,13 +1426,7 @@ static void snp_create(struct sevd_guests *gs, const struct sevd_request *req,
 		return;
 	}
 	g->rec.handle = snp_handle(gs);
-	if (c->name[0])
-		snprintf(g->rec.name, sizeof(g->rec.name), "%s", c->name);
-	else
-		snprintf(g->rec.name, sizeof(g->rec.name), "guest-%u", g->rec.handle);
-	holder_of(g, holder);
-	(void)sevd_asid_unclaim(gs->pool, g->rec.asid); /* relabel it with the handle */
-	(void)sevd_asid_claim(gs->pool, g->rec.asid, true, holder);
+	guest_named(gs, g, c->name, true);
 	g->rec.state = SEV_GSTATE_LUPDATE;
 	g->rec.created = now_s();
 	if (guest_save(gs, g, rep) < 0) {
@@ -2707,38 +2709,16 @@ static void op_receive_start(struct sevd_guests *gs, const struct sevd_request *
 	const typeof(req->u.migrate) *m = &req->u.migrate;
 	struct sevd_jrec intent = {.type = SEVD_JREC_INTENT};
 	struct sev_session_blob session;
-	char holder[SEVD_ASID_HOLDER_MAX];
 	bool es = m->policy & SEV_POLICY_ES;
 	struct guest *g;
 
 	if (receive_check(m, rep) < 0)
 		return;
-	if (gs->n >= SEVD_GUESTS_MAX) {
-		fail(rep, -ENOSPC, "sevd already holds %u guests", SEVD_GUESTS_MAX);
+	g = guest_begin(gs, false, m->policy, m->tenant, m->memory_size, m->asid, "receive",
+			m->name, rep);
+	if (!g)
 		return;
-	}
-	if (admit(gs, false, m->policy, m->tenant[0] ? m->tenant : "default", NULL, rep) < 0 ||
-	    memory_admit(gs, m->tenant[0] ? m->tenant : "default",
-			 m->memory_size ? m->memory_size : GUEST_MEM_DEFAULT, rep) < 0 ||
-	    durable_gate(gs, rep) < 0)
-		return;
-	g = calloc(1, sizeof(*g));
-	if (!g) {
-		fail(rep, -ENOMEM, "out of memory");
-		return;
-	}
-	g->memfd = -1;
-	g->rec.policy = m->policy;
-	g->rec.flags = es ? SEVD_JREC_F_ES : 0;
 	g->vmsa_expected = m->vcpus;
-	g->rec.memory_size = m->memory_size ? m->memory_size : GUEST_MEM_DEFAULT;
-	snprintf(g->rec.tenant, sizeof(g->rec.tenant), "%s", m->tenant[0] ? m->tenant : "default");
-	snprintf(holder, sizeof(holder), "receive %.30s", m->name[0] ? m->name : "(unnamed)");
-	if (map_memory(gs, g, rep) < 0 ||
-	    take_asid(gs, m->asid, es, holder, &g->rec.asid, rep) < 0) {
-		launch_undo(gs, g, false, false);
-		return;
-	}
 	intent.mem_base = g->rec.mem_base;
 	if (journal_write(gs, &intent, rep) < 0) {
 		launch_undo(gs, g, false, false);
@@ -2752,13 +2732,7 @@ static void op_receive_start(struct sevd_guests *gs, const struct sevd_request *
 		launch_undo(gs, g, false, false);
 		return;
 	}
-	if (m->name[0])
-		snprintf(g->rec.name, sizeof(g->rec.name), "%s", m->name);
-	else
-		snprintf(g->rec.name, sizeof(g->rec.name), "guest-%u", g->rec.handle);
-	holder_of(g, holder);
-	(void)sevd_asid_unclaim(gs->pool, g->rec.asid);
-	(void)sevd_asid_claim(gs->pool, g->rec.asid, es, holder);
+	guest_named(gs, g, m->name, es);
 	/* ACTIVATE now, as KVM's sev_receive_start binding: RECEIVE_UPDATE_DATA encrypts
 	 * with the key of the guest's ASID (INACTIVE otherwise). */
 	gfw_begin(SEV_CMD_ACTIVATE, &psp_ret, &t0);

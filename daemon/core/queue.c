@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "common/util.h"
 #include "daemon/core/queue.h"
 
 enum job_state { JOB_QUEUED, JOB_RUNNING, JOB_DONE, JOB_CANCELLED };
@@ -141,24 +142,13 @@ static void unlink_locked(struct sevd_queue *q, struct sevd_job *j)
 		}
 }
 
-static void deadline_after(unsigned ms, struct timespec *ts)
-{
-	clock_gettime(CLOCK_MONOTONIC, ts);
-	ts->tv_sec += ms / 1000;
-	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts->tv_nsec >= 1000000000L) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000L;
-	}
-}
-
 /* Wait for our job; while it is still queued the wait is bounded, once it runs it is not. */
 static int wait_job_locked(struct sevd_queue *q, struct sevd_job *j)
 {
 	struct timespec deadline;
 
 	if (q->wait_ms)
-		deadline_after(q->wait_ms, &deadline);
+		timespec_after_ms(CLOCK_MONOTONIC, q->wait_ms, &deadline);
 	while (j->state == JOB_QUEUED || j->state == JOB_RUNNING) {
 		if (j->state == JOB_QUEUED && q->wait_ms) {
 			if (pthread_cond_timedwait(&j->cond, &q->lock, &deadline) == ETIMEDOUT &&

@@ -318,13 +318,7 @@ static void failed(struct sevd_snp_certs *s, const char *why, uint32_t *delay)
 		log_warning("No SNP certificate table yet: %s; retrying in the background "
 			    "(1 s, doubling to %u s) until it arrives or one is PUT (sevadm "
 			    "snp certs import DIR)", why, RETRY_MAX_MS / 1000);
-	clock_gettime(CLOCK_MONOTONIC, &s->next);
-	s->next.tv_sec += *delay / 1000;
-	s->next.tv_nsec += (long)(*delay % 1000) * 1000000L;
-	if (s->next.tv_nsec >= 1000000000L) {
-		s->next.tv_sec++;
-		s->next.tv_nsec -= 1000000000L;
-	}
+	timespec_after_ms(CLOCK_MONOTONIC, *delay, &s->next);
 	*delay = MIN(*delay * 2, RETRY_MAX_MS);
 }
 

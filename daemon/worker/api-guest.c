@@ -320,24 +320,41 @@ static bool opt_uint(json_object *o, const char *key, uint64_t max, uint64_t *re
 	return true;
 }
 
+/* An optional string field: *ret NULL when absent, false with a 400 in resp when it is not a
+ * string. *whole is false when the string holds an escaped NUL ("a\u0000b", which json-c keeps
+ * inside it): callers refuse such a string rather than cut it at the NUL. */
+static bool opt_str(json_object *o, const char *key, const char **ret, bool *whole,
+		    struct sevd_api_response *resp)
+{
+	json_object *v;
+
+	*ret = NULL;
+	if (!opt_field(o, key, json_type_string, &v, resp))
+		return false;
+	if (v) {
+		*ret = json_object_get_string(v);
+		*whole = strlen(*ret) == (size_t)json_object_get_string_len(v);
+	}
+	return true;
+}
+
 /* An optional base64 field decoded to at most max bytes; *len 0 when absent. */
 static bool opt_b64(json_object *o, const char *key, uint8_t *out, size_t max, uint32_t *len,
 		    bool exact, struct sevd_api_response *resp)
 {
 	_cleanup_free_ uint8_t *buf = NULL;
-	json_object *v;
 	size_t n = 0;
 	char msg[160];
 	const char *s;
+	bool whole;
 
 	*len = 0;
-	if (!opt_field(o, key, json_type_string, &v, resp))
+	if (!opt_str(o, key, &s, &whole, resp))
 		return false;
-	if (!v)
+	if (!s)
 		return true;
-	s = json_object_get_string(v);
-	if (strlen(s) != (size_t)json_object_get_string_len(v) || /* an escaped NUL inside */
-	    base64_decode(s, strlen(s), &buf, &n) < 0 || n == 0 || n > max || (exact && n != max)) {
+	if (!whole || base64_decode(s, strlen(s), &buf, &n) < 0 || n == 0 || n > max ||
+	    (exact && n != max)) {
 		snprintf(msg, sizeof(msg), "field '%s' must be base64 of %s%zu bytes", key,
 			 exact ? "exactly " : "1 to ", max);
 		sevd_api_error(resp, 400, "bad_request", msg, -1);
@@ -351,19 +368,15 @@ static bool opt_b64(json_object *o, const char *key, uint8_t *out, size_t max, u
 static bool opt_name(json_object *o, const char *key, char *out, size_t size,
 		     struct sevd_api_response *resp)
 {
-	json_object *v;
 	char msg[128];
 	const char *s;
+	bool whole;
 
-	if (!opt_field(o, key, json_type_string, &v, resp))
+	if (!opt_str(o, key, &s, &whole, resp))
 		return false;
-	if (!v)
+	if (!s)
 		return true;
-	s = json_object_get_string(v);
-	/* json-c keeps an escaped NUL ("a\u0000b") inside the string: refuse it rather than
-	 * cut the name at it. */
-	if (strlen(s) == 0 || strlen(s) >= size ||
-	    strlen(s) != (size_t)json_object_get_string_len(v)) {
+	if (strlen(s) == 0 || strlen(s) >= size || !whole) {
 		snprintf(msg, sizeof(msg), "field '%s' must be 1..%zu characters of [A-Za-z0-9._-]",
 			 key, size - 1);
 		sevd_api_error(resp, 400, "bad_request", msg, -1);

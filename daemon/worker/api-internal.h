@@ -48,6 +48,9 @@ bool sevd_api_parse_body(const struct sevd_api_request *req, struct sevd_api_res
 
 /* [first, last] as a JSON array, or [] when the range is empty (first > last). */
 json_object *sevd_api_range_json(uint32_t first, uint32_t last);
+/* The ASID space of a SEVD_OP_ASIDS reply into o: max, min_sev, es_range, sev_range (/v1/asids,
+ * /ui/state). */
+void sevd_api_asid_ranges_json(json_object *o, const typeof(((struct sevd_reply *)0)->u.asids) *a);
 
 /* Guest routes (api-guest.c). */
 void sevd_api_guests_list(const struct sevd_api_request *req, struct sevd_api_response *resp);

@@ -261,6 +261,14 @@ json_object *sevd_api_range_json(uint32_t first, uint32_t last)
 	return a;
 }
 
+void sevd_api_asid_ranges_json(json_object *o, const typeof(((struct sevd_reply *)0)->u.asids) *a)
+{
+	json_object_object_add(o, "max", json_object_new_int64(a->stats.max));
+	json_object_object_add(o, "min_sev", json_object_new_int64(a->stats.min_sev));
+	json_object_object_add(o, "es_range", sevd_api_range_json(a->es_first, a->es_last));
+	json_object_object_add(o, "sev_range", sevd_api_range_json(a->sev_first, a->sev_last));
+}
+
 static json_object *platform_json(const struct sevd_platform_info *p)
 {
 	static const char *const states[] = { "UNINIT", "INIT", "WORKING" };
@@ -488,9 +496,10 @@ static void h_snp_platform(const struct sevd_api_request *req, struct sevd_api_r
 	sevd_api_respond_json(resp, 200, o);
 }
 
-/* Run an SNP change op; answer {"command", "platform": the SNP status after it}. */
-static void snp_change(const struct sevd_api_request *req, struct sevd_api_response *resp,
-		       struct sevd_request *creq, const char *command)
+/* Mutating platform routes: run the op, answer {"command", "platform": the status after it,
+ * the SNP one (GET /v1/snp/platform's) for an SNP op}. */
+static void change(const struct sevd_api_request *req, struct sevd_api_response *resp,
+		   struct sevd_request *creq, const char *command, bool snp)
 {
 	_cleanup_free_ struct sevd_reply *rep = sevd_api_call_core(req, creq, resp);
 	_cleanup_(json_object_putp) json_object *o = NULL;
@@ -499,8 +508,15 @@ static void snp_change(const struct sevd_api_request *req, struct sevd_api_respo
 		return;
 	o = json_object_new_object();
 	json_object_object_add(o, "command", json_object_new_string(command));
-	json_object_object_add(o, "platform", snp_platform_json(&rep->u.snp));
+	json_object_object_add(
+	    o, "platform", snp ? snp_platform_json(&rep->u.snp) : platform_json(&rep->u.platform));
 	sevd_api_respond_json(resp, 200, o);
+}
+
+static void snp_change(const struct sevd_api_request *req, struct sevd_api_response *resp,
+		       struct sevd_request *creq, const char *command)
+{
+	change(req, resp, creq, command, true);
 }
 
 static void h_snp_commit(const struct sevd_api_request *req, struct sevd_api_response *resp)
@@ -601,19 +617,10 @@ static void h_snp_vlek(const struct sevd_api_request *req, struct sevd_api_respo
 	OPENSSL_cleanse(&creq->u.vlek, sizeof(creq->u.vlek));
 }
 
-/* Mutating platform routes: run the op, answer {"command", "platform"}. */
 static void platform_change(const struct sevd_api_request *req, struct sevd_api_response *resp,
 			    struct sevd_request *creq, const char *command)
 {
-	_cleanup_free_ struct sevd_reply *rep = sevd_api_call_core(req, creq, resp);
-	_cleanup_(json_object_putp) json_object *o = NULL;
-
-	if (!rep)
-		return;
-	o = json_object_new_object();
-	json_object_object_add(o, "command", json_object_new_string(command));
-	json_object_object_add(o, "platform", platform_json(&rep->u.platform));
-	sevd_api_respond_json(resp, 200, o);
+	change(req, resp, creq, command, false);
 }
 
 /* Routes without a body schema accept an empty body or a JSON object (ignored). */
@@ -807,12 +814,7 @@ static void h_asids(const struct sevd_api_request *req, struct sevd_api_response
 		return;
 	s = &rep->u.asids.stats;
 	o = json_object_new_object();
-	json_object_object_add(o, "max", json_object_new_int64(s->max));
-	json_object_object_add(o, "min_sev", json_object_new_int64(s->min_sev));
-	json_object_object_add(o, "es_range",
-			       sevd_api_range_json(rep->u.asids.es_first, rep->u.asids.es_last));
-	json_object_object_add(o, "sev_range",
-			       sevd_api_range_json(rep->u.asids.sev_first, rep->u.asids.sev_last));
+	sevd_api_asid_ranges_json(o, &rep->u.asids);
 	json_object_object_add(o, "used", json_object_new_int64(s->es.used + s->sev.used));
 	json_object_object_add(o, "free", json_object_new_int64(s->es.free + s->sev.free));
 	json_object_object_add(o, "flush_pending",

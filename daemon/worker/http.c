@@ -27,6 +27,7 @@
 #include "common/log.h"
 #include "common/macros.h"
 #include "common/secret.h"
+#include "common/util.h"
 #include "daemon/core/conns.h"
 #include "daemon/worker/api.h"
 #include "daemon/worker/auth.h"
@@ -661,12 +662,7 @@ static void *reaper_main(void *arg)
 				t->deadline_ms = 0;
 				t->body_start_ms = 0;
 			}
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += 250 * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
+		timespec_after_ms(CLOCK_REALTIME, 250, &ts);
 		pthread_cond_timedwait(&h->track_cond, &h->track_lock, &ts);
 	}
 	pthread_mutex_unlock(&h->track_lock);

@@ -155,12 +155,7 @@ static json_object *asids_json(const struct sevd_reply *rep)
 				       json_object_new_string_len(
 					   e->holder, (int)strnlen(e->holder, sizeof(e->holder))));
 	}
-	json_object_object_add(o, "max", json_object_new_int64(s->max));
-	json_object_object_add(o, "min_sev", json_object_new_int64(s->min_sev));
-	json_object_object_add(o, "es_range",
-			       sevd_api_range_json(rep->u.asids.es_first, rep->u.asids.es_last));
-	json_object_object_add(o, "sev_range",
-			       sevd_api_range_json(rep->u.asids.sev_first, rep->u.asids.sev_last));
+	sevd_api_asid_ranges_json(o, &rep->u.asids);
 	json_object_object_add(o, "es", sevd_api_asid_counts_json(&s->es));
 	json_object_object_add(o, "sev", sevd_api_asid_counts_json(&s->sev));
 	json_object_object_add(o, "flushes", json_object_new_int64((int64_t)s->flushes));

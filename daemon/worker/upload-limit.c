@@ -12,6 +12,7 @@
 #include <openssl/evp.h>
 
 #include "common/secret.h"
+#include "common/util.h"
 #include "daemon/core/core.h"
 #include "daemon/worker/api.h"
 #include "daemon/worker/upload-limit.h"
@@ -96,17 +97,6 @@ static unsigned held_by(const uint8_t key[32])
 	return n;
 }
 
-static void deadline_after(struct timespec *ts, unsigned ms)
-{
-	clock_gettime(CLOCK_MONOTONIC, ts);
-	ts->tv_sec += ms / 1000;
-	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts->tv_nsec >= 1000000000L) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000L;
-	}
-}
-
 static void refuse(const struct sevd_caller *c, bool mine, unsigned held,
 		   struct sevd_api_response *resp)
 {
@@ -153,7 +143,7 @@ int sevd_upload_admit(const struct sevd_caller *caller, struct sevd_api_response
 		secret_wipe(key, sizeof(key));
 		return 0;
 	}
-	deadline_after(&dl, L.wait_ms);
+	timespec_after_ms(CLOCK_MONOTONIC, L.wait_ms, &dl);
 	for (;;) {
 		held = held_by(key);
 		if (L.running < L.total && held < L.per_principal)

@@ -82,13 +82,14 @@ int emu_start_vek(struct emu_fw *fw, const struct emu_start *b, uint8_t vek[EMU_
 	return SEV_STATUS_SUCCESS;
 }
 
-/* Without a GODH certificate there is no owner channel: firmware's own random TEK/TIK. A
- * nonzero session address with dh_cert_address = 0 is ignored, as in firmware. The keys are
- * made in secret memory (locked, wiped) and copied into the context, itself secret memory. */
-int emu_cmd_launch_start(struct emu_fw *fw, void *buf)
+/* Without a GODH certificate a launch has no owner channel: firmware's own random TEK/TIK. A
+ * nonzero session address with dh_cert_address = 0 is ignored, as in firmware (a receive
+ * always has the source's PDH certificate). The keys are made in secret memory (locked,
+ * wiped) and copied into the context, itself secret memory. */
+int emu_start_guest(struct emu_fw *fw, void *buf, int state)
 {
 	struct sev_cmd_launch_start *b = buf;
-	const struct emu_start s = {
+	const struct emu_start start = {
 	    .handle = b->handle,
 	    .policy = b->policy,
 	    .cert_address = b->dh_cert_address,
@@ -96,6 +97,9 @@ int emu_cmd_launch_start(struct emu_fw *fw, void *buf)
 	    .session_address = b->session_address,
 	    .session_len = b->session_len,
 	};
+	const struct emu_start *s = &start;
+	bool launch = state == SEV_GSTATE_LUPDATE;
+	bool es_ok = !(s->policy & SEV_POLICY_ES) || (fw->config_flags & SEV_INIT_FLAGS_SEV_ES);
 	struct {
 		struct attest_tk tk;
 		uint8_t vek[EMU_VEK_SIZE];
@@ -105,26 +109,29 @@ int emu_cmd_launch_start(struct emu_fw *fw, void *buf)
 
 	if (!k)
 		return SEV_STATUS_HWERROR_PLATFORM;
-	if (b->dh_cert_address != 0)
-		st = emu_start_session(fw, &s, &k->tk);
+	if (!launch || s->cert_address != 0)
+		st = emu_start_session(fw, s, &k->tk);
 	else
 		st = RAND_priv_bytes((uint8_t *)&k->tk, sizeof(k->tk)) == 1
 			 ? SEV_STATUS_SUCCESS
 			 : SEV_STATUS_HWERROR_PLATFORM;
 	if (!st)
-		st = emu_start_vek(fw, &s, k->vek);
-	/* Firmware takes the handle (find_free_guest_handle: RESOURCE_LIMIT) before it looks at
+		st = emu_start_vek(fw, s, k->vek);
+	/* A launch takes the handle (find_free_guest_handle: RESOURCE_LIMIT) before it looks at
 	 * SEV-ES, which needs a platform initialized with ES (sev_es_platform_enabled:
-	 * UNSUPPORTED) — AMD-ASPFW sev_mcmd.c sev_mcmd_launch_start. */
+	 * UNSUPPORTED); a receive looks at SEV-ES first — AMD-ASPFW sev_mcmd.c
+	 * sev_mcmd_launch_start, sev_mcmd_receive_start. */
+	if (!st && !launch && !es_ok)
+		st = SEV_STATUS_UNSUPPORTED;
 	if (!st)
 		st = emu_guest_alloc(fw, &g);
-	if (!st && (b->policy & SEV_POLICY_ES) && !(fw->config_flags & SEV_INIT_FLAGS_SEV_ES)) {
+	if (!st && launch && !es_ok) {
 		emu_guest_free(fw, g);
 		st = SEV_STATUS_UNSUPPORTED;
 	}
 	if (!st) {
-		g->policy = b->policy;
-		g->state = SEV_GSTATE_LUPDATE;
+		g->policy = s->policy;
+		g->state = state;
 		g->tk = k->tk;
 		memcpy(g->vek, k->vek, sizeof(k->vek));
 		fw->state = SEV_PSTATE_WORKING;
@@ -133,6 +140,11 @@ int emu_cmd_launch_start(struct emu_fw *fw, void *buf)
 	}
 	secret_free(k, sizeof(*k));
 	return st;
+}
+
+int emu_cmd_launch_start(struct emu_fw *fw, void *buf)
+{
+	return emu_start_guest(fw, buf, SEV_GSTATE_LUPDATE);
 }
 
 #define VMSA_ZEROS_OFF 0x380 /* AMD-ASPFW sev_es.c vmcb_save_area_t: reserved in the VMSA */
@@ -350,16 +362,14 @@ int emu_cmd_launch_secret(struct emu_fw *fw, void *buf)
 	return st;
 }
 
-/* LSECRET → RUNNING; a pending activation becomes active; the transport keys are gone
- * (sev_channel_close). */
-int emu_cmd_launch_finish(struct emu_fw *fw, void *buf)
+int emu_finish_guest(struct emu_fw *fw, void *buf, int from)
 {
 	struct sev_cmd_handle *b = buf;
 	struct emu_guest *g = emu_guest_find(fw, b->handle);
 
 	if (!g)
 		return SEV_STATUS_INVALID_GUEST;
-	if (g->state != SEV_GSTATE_LSECRET)
+	if (g->state != from)
 		return SEV_STATUS_INVALID_GUEST_STATE;
 	if (g->pending) {
 		g->pending = false;
@@ -368,4 +378,11 @@ int emu_cmd_launch_finish(struct emu_fw *fw, void *buf)
 	OPENSSL_cleanse(&g->tk, sizeof(g->tk));
 	g->state = SEV_GSTATE_RUNNING;
 	return SEV_STATUS_SUCCESS;
+}
+
+/* LSECRET → RUNNING; a pending activation becomes active; the transport keys are gone
+ * (sev_channel_close). */
+int emu_cmd_launch_finish(struct emu_fw *fw, void *buf)
+{
+	return emu_finish_guest(fw, buf, SEV_GSTATE_LSECRET);
 }

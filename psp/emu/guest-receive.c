@@ -8,54 +8,31 @@
  * VEK into the host's region, so the host never sees plaintext. A packet whose MAC fails
  * answers BAD_MEASUREMENT and writes nothing (the guest stays RUPDATE, as in firmware). */
 #include <openssl/crypto.h>
-#include <openssl/rand.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "attest/measurement.h"
-#include "common/secret.h"
 #include "psp/emu/guest.h"
 
 #define ALIGNED16(x) (((x)&15u) == 0)
 
+/* RECEIVE_START's buffer is LAUNCH_START's (SEV API §6.16, §6.2): emu_start_guest reads both. */
+_Static_assert(sizeof(struct sev_cmd_receive_start) == sizeof(struct sev_cmd_launch_start),
+	       "RECEIVE_START and LAUNCH_START buffers differ");
+_Static_assert(offsetof(struct sev_cmd_receive_start, pdh_cert_address) ==
+		       offsetof(struct sev_cmd_launch_start, dh_cert_address) &&
+		   offsetof(struct sev_cmd_receive_start, pdh_cert_len) ==
+		       offsetof(struct sev_cmd_launch_start, dh_cert_len) &&
+		   offsetof(struct sev_cmd_receive_start, session_address) ==
+		       offsetof(struct sev_cmd_launch_start, session_address) &&
+		   offsetof(struct sev_cmd_receive_start, session_len) ==
+		       offsetof(struct sev_cmd_launch_start, session_len),
+	       "RECEIVE_START and LAUNCH_START buffers differ");
+
 /* (new) → RUPDATE, platform → WORKING. Failure leaves no context and guest_count unchanged. */
 int emu_cmd_receive_start(struct emu_fw *fw, void *buf)
 {
-	struct sev_cmd_receive_start *b = buf;
-	const struct emu_start s = {
-	    .handle = b->handle,
-	    .policy = b->policy,
-	    .cert_address = b->pdh_cert_address,
-	    .cert_len = b->pdh_cert_len,
-	    .session_address = b->session_address,
-	    .session_len = b->session_len,
-	};
-	struct {
-		struct attest_tk tk;
-		uint8_t vek[EMU_VEK_SIZE];
-	} *k = secret_alloc(sizeof(*k));
-	struct emu_guest *g = NULL;
-	int st;
-
-	if (!k)
-		return SEV_STATUS_HWERROR_PLATFORM;
-	st = emu_start_session(fw, &s, &k->tk);
-	if (!st)
-		st = emu_start_vek(fw, &s, k->vek);
-	if (!st && (b->policy & SEV_POLICY_ES) && !(fw->config_flags & SEV_INIT_FLAGS_SEV_ES))
-		st = SEV_STATUS_UNSUPPORTED;
-	if (!st)
-		st = emu_guest_alloc(fw, &g);
-	if (!st) {
-		g->policy = b->policy;
-		g->state = SEV_GSTATE_RUPDATE;
-		g->tk = k->tk;
-		memcpy(g->vek, k->vek, sizeof(k->vek));
-		fw->state = SEV_PSTATE_WORKING;
-		fw->guest_count++;
-		b->handle = g->handle;
-	}
-	secret_free(k, sizeof(*k));
-	return st;
+	return emu_start_guest(fw, buf, SEV_GSTATE_RUPDATE);
 }
 
 /* sev_mcmd_receive_update: handle, RUPDATE, ES for a VMSA, an ASID (pending: ACTIVATE comes
@@ -116,18 +93,5 @@ int emu_cmd_receive_update_vmsa(struct emu_fw *fw, void *buf)
 /* RUPDATE → RUNNING; a pending activation becomes active; the channel is closed. */
 int emu_cmd_receive_finish(struct emu_fw *fw, void *buf)
 {
-	struct sev_cmd_handle *b = buf;
-	struct emu_guest *g = emu_guest_find(fw, b->handle);
-
-	if (!g)
-		return SEV_STATUS_INVALID_GUEST;
-	if (g->state != SEV_GSTATE_RUPDATE)
-		return SEV_STATUS_INVALID_GUEST_STATE;
-	if (g->pending) {
-		g->pending = false;
-		g->active = true;
-	}
-	OPENSSL_cleanse(&g->tk, sizeof(g->tk));
-	g->state = SEV_GSTATE_RUNNING;
-	return SEV_STATUS_SUCCESS;
+	return emu_finish_guest(fw, buf, SEV_GSTATE_RUPDATE);
 }

@@ -137,6 +137,16 @@ struct emu_start {
 };
 int emu_start_session(struct emu_fw *fw, const struct emu_start *s, struct attest_tk *ret_tk);
 int emu_start_vek(struct emu_fw *fw, const struct emu_start *s, uint8_t vek[EMU_VEK_SIZE]);
+/* The start both make, from the buffer of either (one layout: struct sev_cmd_launch_start): the
+ * channel's TEK/TIK (for a launch without a GODH certificate, firmware's own random ones), the
+ * VEK, a guest context in state (LUPDATE for LAUNCH_START, RUPDATE for RECEIVE_START), the
+ * platform WORKING, the buffer's handle the new guest's. A status; failure leaves no context
+ * and guest_count unchanged. */
+int emu_start_guest(struct emu_fw *fw, void *buf, int state);
+/* What LAUNCH_FINISH and RECEIVE_FINISH share (a struct sev_cmd_handle buffer): the guest in
+ * state from (LSECRET, RUPDATE) → RUNNING, a pending activation made active, the transport
+ * keys wiped (sev_channel_close). A status. */
+int emu_finish_guest(struct emu_fw *fw, void *buf, int from);
 
 /* Handlers in guest-launch.c and guest-run.c. */
 int emu_cmd_launch_start(struct emu_fw *fw, void *buf);

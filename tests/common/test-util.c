@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -158,9 +159,31 @@ static void test_read_full_file(void)
 	free(dir);
 }
 
+/* The deadline is normalized (tv_nsec below one second) and not before now + ms: a carry into
+ * tv_sec from 999 ms of nanoseconds, whatever the clock's own nanoseconds are. */
+static void test_timespec_after_ms(void)
+{
+	static const unsigned rows[] = {0, 1, 999, 1000, 1999, 61001};
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct timespec before, ts;
+		long long d;
+
+		clock_gettime(CLOCK_MONOTONIC, &before);
+		timespec_after_ms(CLOCK_MONOTONIC, rows[i], &ts);
+		d = (long long)(ts.tv_sec - before.tv_sec) * 1000000000LL +
+		    (ts.tv_nsec - before.tv_nsec);
+		TU_CHECK(ts.tv_nsec >= 0 && ts.tv_nsec < 1000000000L, "%u ms: tv_nsec %ld", rows[i],
+			 ts.tv_nsec);
+		TU_CHECK(d >= (long long)rows[i] * 1000000LL, "%u ms: the deadline is %lld ns away",
+			 rows[i], d);
+	}
+}
+
 int main(void)
 {
 	test_parse();
+	test_timespec_after_ms();
 	test_hex_base64();
 	test_read_full_file();
 	tu_done("common-util");

@@ -9,6 +9,7 @@
 
 #include "common/macros.h"
 #include "psp/commands.h"
+#include "psp/emu-ctl.h"
 #include "psp/emu-wire.h"
 #include "tests/psp/test-emu-guest-util.h"
 
@@ -114,42 +115,6 @@ uint32_t gt_guest_count(struct psp_transport *t)
 	return platform_status(t).guest_count;
 }
 
-static int ctl_connect(const char *path)
-{
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-
-	TU_CHECK(fd >= 0 && strlen(path) < sizeof(sa.sun_path), "socket: %m");
-	strcpy(sa.sun_path, path);
-	TU_CHECK(connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0, "connect %s: %m", path);
-	return fd;
-}
-
-/* One reply with at most one descriptor. */
-static int ctl_recv(int s, struct emu_reply_hdr *h, char *text, size_t cap, int *ret_fd)
-{
-	uint8_t buf[sizeof(*h) + EMU_WIRE_MAX_PAYLOAD];
-	union {
-		struct cmsghdr c;
-		char b[CMSG_SPACE(sizeof(int))];
-	} cm;
-	struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf)};
-	struct msghdr mh = {
-	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.b, .msg_controllen = sizeof(cm.b)};
-	ssize_t n = recvmsg(s, &mh, MSG_CMSG_CLOEXEC);
-	struct cmsghdr *c;
-
-	TU_CHECK(n >= (ssize_t)sizeof(*h), "short CTL reply (%zd): %m", n);
-	memcpy(h, buf, sizeof(*h));
-	TU_CHECK(h->len == (size_t)n - sizeof(*h), "CTL reply length");
-	snprintf(text, cap, "%.*s", (int)h->len, (const char *)buf + sizeof(*h));
-	*ret_fd = -1;
-	c = CMSG_FIRSTHDR(&mh);
-	if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
-		memcpy(ret_fd, CMSG_DATA(c), sizeof(int));
-	return h->error;
-}
-
 int gt_ctl_memfd(const char *socket_path, uint32_t handle, int *ret_fd, char *text, size_t cap)
 {
 	return gt_ctl_memfd_region(socket_path, handle, -1, ret_fd, text, cap);
@@ -159,22 +124,21 @@ int gt_ctl_memfd_region(const char *socket_path, uint32_t handle, int region, in
 			char *text, size_t cap)
 {
 	char line[64];
-	uint8_t msg[sizeof(struct emu_msg_hdr) + sizeof(line)];
-	struct emu_msg_hdr h = {
-	    .magic = EMU_WIRE_MAGIC, .version = EMU_WIRE_VERSION, .type = EMU_MSG_CTL, .seq = 7};
-	struct emu_reply_hdr rh;
-	int s = ctl_connect(socket_path), err;
+	uint8_t reply[EMU_WIRE_MAX_PAYLOAD];
+	int s = emu_ctl_connect(socket_path), r, err = 0;
+	size_t len = 0;
 
+	TU_CHECK(s >= 0, "connect %s: %s", socket_path, strerror(-s));
 	if (region < 0)
-		h.len = (uint32_t)snprintf(line, sizeof(line), "guest-memfd %u", handle);
+		snprintf(line, sizeof(line), "guest-memfd %u", handle);
 	else
-		h.len = (uint32_t)snprintf(line, sizeof(line), "guest-memfd %u %d", handle, region);
-	memcpy(msg, &h, sizeof(h));
-	memcpy(msg + sizeof(h), line, h.len);
-	TU_CHECK(send(s, msg, sizeof(h) + h.len, 0) == (ssize_t)(sizeof(h) + h.len), "send: %m");
-	err = ctl_recv(s, &rh, text, cap, ret_fd);
+		snprintf(line, sizeof(line), "guest-memfd %u %d", handle, region);
+	/* the client checks the reply: its magic, type, sequence number and length */
+	r = emu_ctl_exchange(s, EMU_MSG_CTL, line, (uint32_t)strlen(line), reply, sizeof(reply),
+			     &len, &err, ret_fd, -1);
 	close(s);
-	TU_CHECK(rh.seq == 7 && rh.type == EMU_MSG_CTL, "CTL reply header");
+	TU_CHECK(r == 0, "CTL %s: %s", line, strerror(-r));
+	snprintf(text, cap, "%.*s", (int)len, (const char *)reply);
 	TU_CHECK((err == 0) == (*ret_fd >= 0), "descriptor %d with error %d (%s)", *ret_fd, err,
 		 text);
 	return err;
