@@ -103,9 +103,18 @@ static uint32_t *reply_count(uint32_t op, struct sevd_reply *rep)
 	case SEVD_OP_SNP_CERTS_DELETE:
 	case SEVD_OP_SNP_CERTS_KDS:
 		return &rep->u.snp_certs.len;
+	case SEVD_OP_GUEST_SEND_BATCH:
+	case SEVD_OP_GUEST_RECEIVE_BATCH:
+		return &rep->u.migrate_batch.n;
 	default:
 		return NULL;
 	}
+}
+
+/* The count of a request whose body is sized by it (REQ_VAR), or NULL. */
+static uint32_t *request_count(uint32_t op, struct sevd_request *req)
+{
+	return op == SEVD_OP_GUEST_RECEIVE_BATCH ? &req->u.migrate_batch.n : NULL;
 }
 
 static void test_codec_roundtrip(void)
@@ -132,6 +141,8 @@ static void test_codec_roundtrip(void)
 		req->op = op;
 		for (size_t i = 0; i < qlen; i++)
 			((uint8_t *)&req->u)[i] = (uint8_t)(i * 7 + op);
+		if (request_count(op, req)) /* a full batch: the whole body travels */
+			*request_count(op, req) = SEVD_MIG_BATCH;
 		/* A writer process: large bodies do not fit the socket buffer at once. */
 		pid = fork();
 		TU_CHECK(pid >= 0, "fork");
@@ -151,7 +162,10 @@ static void test_codec_roundtrip(void)
 			uint32_t max = op == SEVD_OP_ASIDS	 ? SEVD_ASID_LIMIT
 				       : op == SEVD_OP_GUEST_LIST ? SEVD_GUESTS_MAX
 				       : op == SEVD_OP_METRICS	  ? SEVD_METRICS_MAX
-								   : SEVD_SNP_CERTS_MAX;
+				       : op == SEVD_OP_GUEST_SEND_BATCH ||
+						 op == SEVD_OP_GUEST_RECEIVE_BATCH
+					       ? SEVD_MIG_BATCH
+					       : SEVD_SNP_CERTS_MAX;
 
 			*reply_count(op, rep) = max;
 			TU_CHECK_EQ(sevd_ipc_msg_body_len(SEVD_IPC_REPLY, op, rep), (ssize_t)plen);
