@@ -507,3 +507,22 @@ char *ru_compact_conf(const char *dir, unsigned every)
 	}
 	return conf;
 }
+
+bool ru_wait_checkpoint(pid_t sevd, pid_t *workload, unsigned point, const char *log)
+{
+	int st;
+
+	for (;;) {
+		pid_t r = waitpid(sevd, &st, WUNTRACED | WNOHANG);
+
+		if (r == sevd && WIFSTOPPED(st))
+			return true;
+		TU_CHECK(r == 0, "sevd ended by itself at point %u (status 0x%x; log %s)", point,
+			 st, log);
+		if (waitpid(*workload, &st, WNOHANG) == *workload) {
+			*workload = 0;
+			return false; /* the workload ended first */
+		}
+		usleep(1000);
+	}
+}

@@ -70,3 +70,8 @@ pid_t ru_fork_workload(void (*workload)(void), bool quiet);
 /* DIR/sevd.conf with journal_compact = every (compaction every few records, so that kills
  * land in it too): its path (caller frees), or NULL. */
 char *ru_compact_conf(const char *dir, unsigned every);
+
+/* The crash tests' wait, with SEVD_TEST_CRASH_AT=point in sevd's environment: true when sevd
+ * stopped itself (SIGSTOP) at its checkpoint, false when the workload ended first (then
+ * *workload = 0, reaped). sevd ending by itself fails the test, naming the point and log. */
+bool ru_wait_checkpoint(pid_t sevd, pid_t *workload, unsigned point, const char *log);

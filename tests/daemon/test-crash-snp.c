@@ -223,21 +223,7 @@ static bool crash_run(unsigned point)
 	TU_CHECK(ru_sevd_start(&D, true), "sevd starts for point %u (log %s)", point, D.log);
 	w = ru_fork_workload(workload, true);
 	TU_CHECK(w > 0, "fork");
-	for (;;) {
-		pid_t r = waitpid(D.pid, &st, WUNTRACED | WNOHANG);
-
-		if (r == D.pid && WIFSTOPPED(st)) {
-			stopped = true;
-			break;
-		}
-		TU_CHECK(r == 0, "sevd ended by itself at point %u (status 0x%x; log %s)", point,
-			 st, D.log);
-		if (waitpid(w, &st, WNOHANG) == w) {
-			w = 0;
-			break; /* the workload ended first */
-		}
-		usleep(1000);
-	}
+	stopped = ru_wait_checkpoint(D.pid, &w, point, D.log);
 	ru_sevd_stop(&D, true);
 	if (w)
 		waitpid(w, &st, 0);

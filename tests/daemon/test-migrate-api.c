@@ -393,60 +393,36 @@ static void emu_ctl(struct side *s, const char *line)
 	psp_close(t);
 }
 
-/* sevadm migrate with the migrator's token on B fails mid-stream (B's firmware refuses the
- * tenth RECEIVE_UPDATE_DATA): its clean-up deletes the half-received guest on B with that
- * token (the migrator deletes a guest it is receiving, nothing else) and cancels on A. Nothing
- * is left on B, the ASIDs on B are back, A's guest is RUNNING with its memory as it was. */
-static void test_sevadm_cleanup(const uint8_t *image, uint8_t *va, uint8_t *vb)
+/* sevadm migrate fails mid-stream with FAULTY's firmware refusing a packet (rule: the
+ * emulator's fault line): its clean-up deletes the half-received guest on B with the
+ * migrator's token (the migrator deletes a guest it is receiving, nothing else) and cancels on
+ * A. Nothing is left on B, the ASIDs on B are back, A's guest is RUNNING with its memory as it
+ * was. */
+static void migrate_fails(struct side *faulty, const char *rule, const char *what,
+			  const uint8_t *image, uint8_t *va, uint8_t *vb)
 {
 	int nb = guest_count(&B);
 	int64_t used_b = asids_used(&B);
 	_cleanup_free_ char *out = NULL;
 	uint32_t h = launch(&A, SEV_POLICY_NODBG, image);
-	char path[64];
+	char path[64], line[128];
 	json_object *o;
 
 	view(&A, h, va);
-	emu_ctl(&B, "fault RECEIVE_UPDATE_DATA:fail=INVALID_GUEST_STATE:nth=10");
-	TU_CHECK(sevadm_migrate(h, &out) == 1, "sevadm migrate with a failing target: %s", out);
-	emu_ctl(&B, "fault clear");
+	snprintf(line, sizeof(line), "fault %s", rule);
+	emu_ctl(faulty, line);
+	TU_CHECK(sevadm_migrate(h, &out) == 1, "sevadm migrate with %s: %s", what, out);
+	emu_ctl(faulty, "fault clear");
 	TU_CHECK_EQ(guest_count(&B), nb);
 	TU_CHECK_EQ(asids_used(&B), used_b);
 	snprintf(path, sizeof(path), "/v1/guests/%u", h);
 	o = call(&A, "GET", path, NULL, 200, NULL);
-	TU_CHECK(!strcmp(gc_str(o, "state"), "RUNNING"), "A after the failed migration: %s",
-		 gc_str(o, "state"));
+	TU_CHECK(!strcmp(gc_str(o, "state"), "RUNNING"), "A after the migration with %s: %s",
+		 what, gc_str(o, "state"));
 	json_object_put(o);
 	view(&A, h, vb);
-	TU_CHECK(!memcmp(va, vb, MEM), "A's guest memory changed across the failed migration");
-	op(&A, h, "", 200);
-}
-
-/* The same with A's firmware refusing the twentieth SEND_UPDATE_DATA, inside the stream's
- * second batch: A's stream stops there, sevadm migrate fails, B deletes the half-received
- * guest and A cancels: A's guest RUNNING with its memory, nothing left on B. */
-static void test_send_fault(const uint8_t *image, uint8_t *va, uint8_t *vb)
-{
-	int nb = guest_count(&B);
-	int64_t used_b = asids_used(&B);
-	_cleanup_free_ char *out = NULL;
-	uint32_t h = launch(&A, SEV_POLICY_NODBG, image);
-	char path[64];
-	json_object *o;
-
-	view(&A, h, va);
-	emu_ctl(&A, "fault SEND_UPDATE_DATA:fail=INVALID_GUEST_STATE:nth=20");
-	TU_CHECK(sevadm_migrate(h, &out) == 1, "sevadm migrate with a failing source: %s", out);
-	emu_ctl(&A, "fault clear");
-	TU_CHECK_EQ(guest_count(&B), nb);
-	TU_CHECK_EQ(asids_used(&B), used_b);
-	snprintf(path, sizeof(path), "/v1/guests/%u", h);
-	o = call(&A, "GET", path, NULL, 200, NULL);
-	TU_CHECK(!strcmp(gc_str(o, "state"), "RUNNING"), "A after the failed send: %s",
-		 gc_str(o, "state"));
-	json_object_put(o);
-	view(&A, h, vb);
-	TU_CHECK(!memcmp(va, vb, MEM), "A's guest memory changed across the failed send");
+	TU_CHECK(!memcmp(va, vb, MEM), "A's guest memory changed across the migration with %s",
+		 what);
 	op(&A, h, "", 200);
 }
 
@@ -1014,8 +990,12 @@ int main(void)
 
 	test_es(image, va, vb);
 	test_sevadm(image, va, vb);
-	test_sevadm_cleanup(image, va, vb);
-	test_send_fault(image, va, vb);
+	/* B's firmware refuses the tenth RECEIVE_UPDATE_DATA; then A's the twentieth
+	 * SEND_UPDATE_DATA, inside the stream's second batch, where A's stream stops. */
+	migrate_fails(&B, "RECEIVE_UPDATE_DATA:fail=INVALID_GUEST_STATE:nth=10",
+		      "a failing target", image, va, vb);
+	migrate_fails(&A, "SEND_UPDATE_DATA:fail=INVALID_GUEST_STATE:nth=20", "a failing source",
+		      image, va, vb);
 	test_kills(image, va, vb);
 	test_kills_es(image, va, vb);
 	test_snapshot(image, va, vb, false);
