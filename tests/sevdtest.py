@@ -14,6 +14,7 @@ import shutil
 import signal
 import socket
 import ssl
+import struct
 import subprocess
 import sys
 import tempfile
@@ -183,6 +184,31 @@ def log_of(tmp, name):
     """TMP/NAME.log, as the start helpers below write a process's log."""
     with open(os.path.join(tmp, name + ".log"), errors="replace") as f:
         return f.read()
+
+
+def emu_ctl(sock, line):
+    """One CTL line on the emulator's socket (psp/emu-wire.h): (error, reply bytes)."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    s.settimeout(60)
+    try:
+        s.connect(sock)
+        b = line.encode()
+        s.send(struct.pack("<IHHIIQ", 0x45564553, 1, 5, 0, len(b), 7) + b)
+        r = s.recv(8192)
+    finally:
+        s.close()
+    magic, _, _, _, err, ln, _, seq = struct.unpack("<IHHiiIIQ", r[:32])
+    check(magic == 0x45564553 and seq == 7 and ln == len(r) - 32, f"CTL {line}: bad reply")
+    return err, r[32:]
+
+
+def snp_certs_pending(api, min_attempts, timeout=150):
+    """GET /v1/snp/certs once its fetch is pending after min_attempts failed attempts."""
+    def got():
+        st, t = unix_request(api, "GET", "/v1/snp/certs")
+        p = t.get("pending") if st == 200 and isinstance(t, dict) else None
+        return t if p and p["attempts"] >= min_attempts and "last_error" in p else None
+    return wait_for(f"a pending fetch after {min_attempts} attempts", got, timeout, 0.2)
 
 
 def https_get(port, url, ca_file, token=None):

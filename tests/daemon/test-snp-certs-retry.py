@@ -16,40 +16,18 @@ pending is kept and never overwritten by the fetch once the key server answers. 
 fetch is pending stops on SIGTERM at once with exit 0. Exit 77 only when run outside meson."""
 
 import os
-import socket
-import struct
 import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from sevdtest import (check, log_of, run_test, start_emu, start_sevd, unix_raw_get,  # noqa: E402
-                      unix_request, wait_certs, wait_for)
+from sevdtest import (check, emu_ctl, log_of, run_test, snp_certs_pending,  # noqa: E402
+                      start_emu, start_sevd, unix_raw_get, unix_request, wait_certs,
+                      wait_for)
 
 
-def emu_ctl(sock, line):
-    """One CTL line on the emulator's socket (psp/emu-wire.h): (error, reply bytes)."""
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    s.settimeout(60)
-    try:
-        s.connect(sock)
-        b = line.encode()
-        s.send(struct.pack("<IHHIIQ", 0x45564553, 1, 5, 0, len(b), 7) + b)
-        r = s.recv(8192)
-    finally:
-        s.close()
-    magic, _, _, _, err, ln, _, seq = struct.unpack("<IHHiiIIQ", r[:32])
-    check(magic == 0x45564553 and seq == 7 and ln == len(r) - 32, f"CTL {line}: bad reply")
-    return err, r[32:]
 
 
-def pending(api, min_attempts):
-    """The GET answer once the fetch is pending after min_attempts failed attempts."""
-    def got():
-        st, t = unix_request(api, "GET", "/v1/snp/certs")
-        p = t.get("pending") if st == 200 and isinstance(t, dict) else None
-        return t if p and p["attempts"] >= min_attempts and "last_error" in p else None
-    return wait_for(f"a pending fetch after {min_attempts} attempts", got, 150, 0.2)
 
 
 def ok_line(api):
@@ -65,7 +43,7 @@ def ok_line(api):
 def retry(procs, tmp, emu):
     t0 = time.monotonic()
     sevd, api = start_sevd(procs, tmp, emu)
-    t = pending(api, 1)
+    t = snp_certs_pending(api, 1)
     p = t["pending"]
     check(t["source"] == "none" and t["entries"] == [] and t["size"] == 0, f"pending: {t}")
     check(p["state"] in ("fetching", "waiting") and "emulator" in p["from"] and
@@ -79,7 +57,7 @@ def retry(procs, tmp, emu):
     check(rc == 1 and "FAIL" in line and "pending" in line and "emulator" in line and
           "sevadm snp certs import" in line, f"sevadm ok while pending: {line}")
     # Backoff: 1 s, 2 s, 4 s between the first four attempts (with no backoff, 3 s).
-    pending(api, 4)
+    snp_certs_pending(api, 4)
     took = time.monotonic() - t0
     check(took >= 7.0, f"the fourth attempt came {took:.1f} s after the start: no backoff")
 
@@ -114,7 +92,7 @@ def put_wins(procs, tmp, emu, table, ark):
     with open(conf, "w") as f:
         f.write(f"roots_dir = {os.path.join(tmp, 'roots')}\n")
     sevd, api = start_sevd(procs, tmp, emu, extra=["--config", conf], name="sevd2")
-    pending(api, 1)
+    snp_certs_pending(api, 1)
     st, o = unix_request(api, "PUT", "/v1/snp/certs?format=table", table)
     check(st == 200 and o["source"] == "upload" and "pending" not in o, f"PUT: {st} {o}")
     check(emu_ctl(emu, "snp-cert-refuse off")[0] == 0, "snp-cert-refuse off")
@@ -131,7 +109,7 @@ def put_wins(procs, tmp, emu, table, ark):
 def stops(procs, tmp, emu):
     check(emu_ctl(emu, "snp-cert-refuse on")[0] == 0, "snp-cert-refuse on")
     sevd, api = start_sevd(procs, tmp, emu, name="sevd3")
-    pending(api, 1)
+    snp_certs_pending(api, 1)
     t0 = time.monotonic()
     rc = procs.stop(sevd, timeout=30)
     took = time.monotonic() - t0

@@ -18,13 +18,11 @@ only when run outside meson."""
 import hashlib
 import json
 import os
-import socket
-import struct
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from sevdtest import (check, json_request as req, run_test, snp_id_block, start_emu,  # noqa: E402
-                      start_sevd, unix_request)
+from sevdtest import (check, emu_ctl, json_request as req, run_test, snp_id_block,  # noqa: E402
+                      start_emu, start_sevd, unix_request)
 
 POLICY = 0x30000  # bit 17 (reserved, must be one) and SMT allowed
 PAGE = 4096
@@ -158,20 +156,6 @@ def main_body(procs, tmp):
     failed_update(api, emu)
 
 
-def emu_ctl(sock, line):
-    """One CTL line on the emulator's socket (psp/emu-wire.h): (error, reply text)."""
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    s.settimeout(60)
-    try:
-        s.connect(sock)
-        b = line.encode()
-        s.send(struct.pack("<IHHIIQ", 0x45564553, 1, 5, 0, len(b), 7) + b)
-        r = s.recv(8192)
-    finally:
-        s.close()
-    magic, _, _, _, err, ln, _, seq = struct.unpack("<IHHiiIIQ", r[:32])
-    check(magic == 0x45564553 and seq == 7 and ln == len(r) - 32, f"CTL {line}: bad reply")
-    return err, r[32:].decode(errors="replace")
 
 
 def failed_update(api, emu):
@@ -182,12 +166,14 @@ def failed_update(api, emu):
     h = g["handle"]
     image = bytes((i * 11 + 5) & 0xff for i in range(16 * PAGE))
     err, text = emu_ctl(emu, "fault SNP_LAUNCH_UPDATE:fail=INVALID_PARAM:nth=6")
+    text = text.decode(errors="replace")
     check(err == 0, f"CTL fault: {err} {text}")
     st, r = unix_request(api, "POST", f"/v1/guests/{h}/data?type=normal&gpa=0x0", image)
     check(st >= 400 and "INVALID_PARAM" in json.dumps(r),
           f"upload with page 5 refused by firmware: {st} {r}")
     check("gpa 0x5000" in json.dumps(r), f"the refusal names the refused page: {r}")
     err, text = emu_ctl(emu, "fault clear")
+    text = text.decode(errors="replace")
     check(err == 0, f"CTL fault clear: {err} {text}")
     d = Digest()
     for i in range(5):

@@ -20,8 +20,8 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from sevdtest import (check, free_port, load_sibling, pem_der, run_test, sevadm,  # noqa: E402
-                      start_emu, start_kds, start_sevd, unix_raw_get, unix_request, wait_certs,
-                      wait_for, log_of)
+                      snp_certs_pending, start_emu, start_kds, start_sevd, unix_raw_get,
+                      unix_request, wait_certs, wait_for, log_of)
 
 sc = load_sibling(__file__, "test-snp-certs.py", "snpcerts")
 
@@ -77,12 +77,6 @@ def table_of(api):
     return body
 
 
-def pending_after(api, n):
-    def got():
-        st, t = unix_request(api, "GET", "/v1/snp/certs")
-        p = t.get("pending") if st == 200 and isinstance(t, dict) else None
-        return t if p and p["attempts"] >= n and "last_error" in p else None
-    return wait_for(f"a pending fetch after {n} attempts", got, 120, 0.2)
 
 
 def retried(procs, tmp, emu, nv):
@@ -91,7 +85,7 @@ def retried(procs, tmp, emu, nv):
     sevd, api = start_sevd(procs, tmp, emu, extra=["--config", conf(tmp, "two", url)],
                            name="sevd2")
 
-    t = pending_after(api, 2)
+    t = snp_certs_pending(api, 2, 120)
     p = t["pending"]
     check(t["source"] == "none" and t["entries"] == [] and p["from"] == url and
           url in p["last_error"] and "kds_url" in p["last_error"] and
@@ -109,7 +103,7 @@ def put_wins(procs, tmp, emu, nv, table):
     url = f"http://127.0.0.1:{port}"
     sevd, api = start_sevd(procs, tmp, emu, extra=["--config", conf(tmp, "three", url)],
                            name="sevd3")
-    pending_after(api, 1)
+    snp_certs_pending(api, 1, 120)
     st, o = unix_request(api, "PUT", "/v1/snp/certs?format=table", table)
     check(st == 200 and o["source"] == "upload" and "pending" not in o, f"PUT: {st} {o}")
     exe = os.path.join(os.environ["SEVD_BUILD_ROOT"], "psp", "emu", "sev-kds-emu")
