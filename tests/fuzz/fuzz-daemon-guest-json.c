@@ -20,6 +20,22 @@
 
 static unsigned calls;
 
+/* GUEST_SEND_BATCH as the core answers it: one packet per page of the run asked for. */
+static void send_batch_answer(const struct sevd_request *req, struct sevd_reply *rep)
+{
+	uint32_t len = req->u.migrate_batch.len, n = 0;
+
+	for (uint32_t at = 0; at < len; at += SEVD_PACKET_MAX, n++) {
+		rep->u.migrate_batch.p[n].offset = req->u.migrate_batch.offset + at;
+		rep->u.migrate_batch.p[n].len = len - at < SEVD_PACKET_MAX ? len - at : SEVD_PACKET_MAX;
+		memset(rep->u.migrate_batch.p[n].data, 'd', rep->u.migrate_batch.p[n].len);
+	}
+	rep->u.migrate_batch.n = n;
+	rep->u.migrate_batch.done = n;
+	rep->u.migrate_batch.next = req->u.migrate_batch.offset + len;
+	rep->u.migrate_batch.info.memory_size = (calls % 3) * 4096u + 100u; /* the stream's end */
+}
+
 /* The seam, as the fuzzed handlers see it. */
 int sevd_core_call(struct sevd_core *c, const struct sevd_request *req, struct sevd_reply *rep)
 {
@@ -55,6 +71,23 @@ int sevd_core_call(struct sevd_core *c, const struct sevd_request *req, struct s
 			abort();
 		rep->u.migrate.info.memory_size = (calls % 3) * 4096u + 100u; /* the stream's end */
 		rep->u.migrate.len = req->u.migrate.len;
+		break;
+	case SEVD_OP_GUEST_SEND_BATCH: /* a page-aligned run of at most SEVD_MIG_BATCH pages */
+		if (req->u.migrate_batch.handle == 0 || req->u.migrate_batch.len == 0 ||
+		    req->u.migrate_batch.len > SEVD_MIG_BATCH * SEVD_PACKET_MAX ||
+		    req->u.migrate_batch.offset % SEVD_PACKET_MAX)
+			abort();
+		send_batch_answer(req, rep);
+		break;
+	case SEVD_OP_GUEST_RECEIVE_BATCH: /* 1..SEVD_MIG_BATCH packets, each a page at most */
+		if (req->u.migrate_batch.handle == 0 || req->u.migrate_batch.n == 0 ||
+		    req->u.migrate_batch.n > SEVD_MIG_BATCH)
+			abort();
+		for (uint32_t i = 0; i < req->u.migrate_batch.n; i++)
+			if (req->u.migrate_batch.p[i].len > SEVD_PACKET_MAX)
+				abort();
+		rep->u.migrate_batch.done = req->u.migrate_batch.n - calls % 2; /* all, or one short */
+		rep->u.migrate_batch.info.memory_size = (calls % 3) * 4096u + 100u;
 		break;
 	case SEVD_OP_CERTS:
 		rep->u.certs.pdh_len = SEV_CERT_SIZE;
