@@ -8,7 +8,8 @@
  * each certificate inside the buffer and DER), and prints on the serial port "SNP-NONCE <hex>",
  * "SNP-CERTS-PAGES <n>", one "SNP-CERT <guid bytes hex> <length> <first 8 bytes hex>" per
  * entry, "SNP-CERTS <count>" and "SNP-MEASUREMENT <hex>" (the launch digest firmware signed);
- * then reports DONE through the MMIO register and returns to the entry stub, which halts. Any
+ * then reports DONE through the MMIO register and returns to its entry code (entry.S), which
+ * halts. Any
  * error: "SNP-ERROR ..." and a GHCB termination request. Freestanding 32-bit code (layout.h).
  * The nonce mixes RDTSC readings: a test nonce, not a secret (a real guest takes it from its
  * verifier). */
