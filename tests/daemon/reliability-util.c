@@ -17,6 +17,7 @@
 #include "psp/commands.h"
 #include "psp/transport.h"
 #include "tests/daemon/reliability-util.h"
+#include "tests/testutil.h"
 
 #define HANDLE_SCAN_MAX 1024u /* SEVD_GUESTS_MAX */
 #define JOURNAL_MAX (64u << 20)
@@ -525,4 +526,16 @@ bool ru_wait_checkpoint(pid_t sevd, pid_t *workload, unsigned point, const char 
 		}
 		usleep(1000);
 	}
+}
+
+void ru_world(const char *const *emu_args, unsigned compact, struct tu_emu *e,
+	      struct ru_sevd *d, char **ret_dir)
+{
+	char *dir = tu_mkdtemp(), *conf;
+
+	TU_CHECK(tu_emu_start(dir, emu_args, e) == 0, "emulator");
+	conf = ru_compact_conf(dir, compact);
+	TU_CHECK(conf, "config");
+	*d = (struct ru_sevd){.state_dir = dir, .run_dir = dir, .emu_sock = e->socket, .config = conf};
+	*ret_dir = dir;
 }

@@ -75,3 +75,10 @@ char *ru_compact_conf(const char *dir, unsigned every);
  * stopped itself (SIGSTOP) at its checkpoint, false when the workload ended first (then
  * *workload = 0, reaped). sevd ending by itself fails the test, naming the point and log. */
 bool ru_wait_checkpoint(pid_t sevd, pid_t *workload, unsigned point, const char *log);
+
+/* A reliability test's world: a temporary directory (*ret_dir) with the emulator started
+ * there on emu_args (*e), and *d a sevd on it whose sevd.conf compacts the journal every
+ * `compact` records (ru_compact_conf), state and run files in that directory. */
+struct tu_emu;
+void ru_world(const char *const *emu_args, unsigned compact, struct tu_emu *e,
+	      struct ru_sevd *d, char **ret_dir);

@@ -234,7 +234,7 @@ int main(void)
 {
 	static const char *const emu_args[] = {"--snp", NULL};
 	unsigned total, reached = 0, gone = 0;
-	char *dir, *conf;
+	char *dir;
 
 	if (!getenv("SEVD_EXE") || !getenv("SEV_PSP_EMU_EXE"))
 		tu_skip("SEVD_EXE or SEV_PSP_EMU_EXE not set (run through meson test)");
@@ -242,13 +242,8 @@ int main(void)
 	signal(SIGPIPE, SIG_IGN);
 	for (size_t i = 0; i < sizeof(image); i++)
 		image[i] = (uint8_t)(i * 13 + 5);
-	dir = tu_mkdtemp();
 	atexit(at_exit);
-	TU_CHECK(tu_emu_start(dir, emu_args, &E) == 0, "emulator");
-	conf = ru_compact_conf(dir, 6);
-	TU_CHECK(conf, "config");
-	D = (struct ru_sevd){
-	    .state_dir = dir, .run_dir = dir, .emu_sock = E.socket, .config = conf};
+	ru_world(emu_args, 6, &E, &D, &dir);
 	undone_launch();
 	total = reference_run();
 	TU_CHECK(total >= 20 && total <= MAX_POINTS, "the workload passes %u checkpoints", total);
@@ -285,7 +280,7 @@ int main(void)
 	tu_emu_stop(&E);
 	tu_rmtree(dir);
 	free(dir);
-	free(conf);
+	free((char *)D.config);
 	free(D.sock);
 	free(D.log);
 	tu_done("daemon-crash-snp");

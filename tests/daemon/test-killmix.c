@@ -465,7 +465,7 @@ int main(int argc, char **argv)
 	unsigned max_delay = arg_uint(argc, argv, "--max-delay-ms", 400);
 	static const char *const emu_args[] = {"--snp", NULL};
 	struct totals t = {0};
-	char *dir, *conf;
+	char *dir;
 
 	if (!getenv("SEVD_EXE") || !getenv("SEV_PSP_EMU_EXE"))
 		tu_skip("SEVD_EXE or SEV_PSP_EMU_EXE not set (run through meson test)");
@@ -477,13 +477,8 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	for (size_t i = 0; i < sizeof(image); i++)
 		image[i] = (uint8_t)(i * 31 + 7);
-	dir = tu_mkdtemp();
 	atexit(at_exit);
-	TU_CHECK(tu_emu_start(dir, emu_args, &E) == 0, "emulator");
-	conf = ru_compact_conf(dir, 8);
-	TU_CHECK(conf, "config");
-	D = (struct ru_sevd){
-	    .state_dir = dir, .run_dir = dir, .emu_sock = E.socket, .config = conf};
+	ru_world(emu_args, 8, &E, &D, &dir);
 	restart_and_check(&D, 0, seed, iters, &t);
 	for (unsigned it = 1; it <= iters; it++)
 		iteration(&D, it, seed, nclients, max_delay, iters, &t);
@@ -506,7 +501,7 @@ int main(int argc, char **argv)
 	tu_emu_stop(&E);
 	tu_rmtree(dir);
 	free(dir);
-	free(conf);
+	free((char *)D.config);
 	free(D.sock);
 	free(D.log);
 	tu_done("daemon-killmix");
